@@ -1,0 +1,52 @@
+//! What an administrator sets on a carp interface (`carpctl carp1 ...`,
+//! `hostname.carp1`): the analogue of OpenBSD's SIOCSVH plus the interface's
+//! addresses and flags.
+
+use crate::addr::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// Longest significant passphrase (OpenBSD copies it into a 20-byte,
+/// NUL-terminated key buffer).
+pub const CARP_KEY_MAX: usize = 19;
+
+/// An address configured on an interface, as ifconfig takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfAddr {
+    pub net: IpNet,
+    /// IPv4 broadcast, if given (`inet A M B`) or derived.
+    pub broadcast: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarpConfig {
+    /// 0 = not configured yet.
+    pub vhid: u8,
+    pub advbase: u8,
+    pub advskew: u8,
+    /// Passphrase bytes (at most `CARP_KEY_MAX` are used).
+    pub key: Vec<u8>,
+    pub carpdev: Option<String>,
+    /// Unicast peer instead of 224.0.0.18.
+    pub carppeer: Option<Ipv4Addr>,
+    pub addrs: Vec<IfAddr>,
+    /// Administratively up (`up` / `down`).
+    pub up: bool,
+    pub description: Option<String>,
+}
+
+impl Default for CarpConfig {
+    fn default() -> Self {
+        CarpConfig {
+            vhid: 0,
+            advbase: 1,
+            advskew: 0,
+            key: Vec::new(),
+            carpdev: None,
+            carppeer: None,
+            addrs: Vec::new(),
+            up: false,
+            description: None,
+        }
+    }
+}

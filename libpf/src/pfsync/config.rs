@@ -1,0 +1,33 @@
+//! What an administrator sets on pfsync0 (`carpctl pfsync0 syncdev eth2`,
+//! `hostname.pfsync0`): the analogue of OpenBSD's SIOCSETPFSYNC.
+
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// Default `maxupd`: updates merged into one pending compressed update
+/// before it is sent at once.
+pub const DEFAULT_MAXUPD: u8 = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PfsyncConfig {
+    pub syncdev: Option<String>,
+    /// Unicast peer instead of 224.0.0.240.
+    pub syncpeer: Option<Ipv4Addr>,
+    pub maxupd: u8,
+    pub defer: bool,
+    pub up: bool,
+    pub description: Option<String>,
+}
+
+impl Default for PfsyncConfig {
+    fn default() -> Self {
+        PfsyncConfig {
+            syncdev: None,
+            syncpeer: None,
+            maxupd: DEFAULT_MAXUPD,
+            defer: false,
+            up: false,
+            description: None,
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! pfsync: configuration, the queue of local state changes waiting to be
+//! sent, and the bulk-update state machine.
+
+pub mod config;
+
+pub use config::*;

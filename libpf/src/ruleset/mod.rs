@@ -1,0 +1,8 @@
+//! The compiled ruleset: what `pfctl -f` hands to pfd after pf.conf has been
+//! parsed and expanded, what the engine evaluates and what `pfctl -sr` prints.
+//! Everything here is resolved: no macros, no lists, no interface names
+//! standing for addresses.
+
+pub mod rule;
+
+pub use rule::*;

@@ -1,0 +1,481 @@
+//! One expanded rule and the global options (`set ...`) loaded with it.
+
+use crate::addr::{Af, IpNet};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    Pass,
+    Block,
+    Match,
+}
+
+/// `in`, `out`, or neither (both directions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    InOut,
+    In,
+    Out,
+}
+
+/// What a `block` rule does with the packet it blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlockReturn {
+    /// `block drop` (also the default with `set block-policy drop`).
+    Drop,
+    /// `block return`: TCP RST for TCP, ICMP port unreachable otherwise.
+    Return,
+    /// `block return-rst [(ttl N)]`.
+    ReturnRst { ttl: u8 },
+    /// `block return-icmp [(code [, code6])]`: (type, code) for IPv4 and IPv6.
+    ReturnIcmp { icmp: (u8, u8), icmp6: (u8, u8) },
+}
+
+/// Port (or uid/gid) comparison, as pf's `PF_OP_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PortOp {
+    /// `= p`
+    Eq(u16),
+    /// `!= p`
+    Ne(u16),
+    /// `< p`
+    Lt(u16),
+    /// `<= p`
+    Le(u16),
+    /// `> p`
+    Gt(u16),
+    /// `>= p`
+    Ge(u16),
+    /// `a >< b`: strictly between.
+    Inside(u16, u16),
+    /// `a <> b`: strictly outside.
+    Outside(u16, u16),
+    /// `a:b`: inclusive range.
+    Range(u16, u16),
+}
+
+impl PortOp {
+    pub fn matches(&self, p: u16) -> bool {
+        match *self {
+            PortOp::Eq(a) => p == a,
+            PortOp::Ne(a) => p != a,
+            PortOp::Lt(a) => p < a,
+            PortOp::Le(a) => p <= a,
+            PortOp::Gt(a) => p > a,
+            PortOp::Ge(a) => p >= a,
+            PortOp::Inside(a, b) => p > a && p < b,
+            PortOp::Outside(a, b) => p < a || p > b,
+            PortOp::Range(a, b) => p >= a && p <= b,
+        }
+    }
+}
+
+/// uid/gid comparison (`user = 55`, `group >= 1000`). Ids are u32; OpenBSD
+/// prints `unknown` for the magic id -1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdOp {
+    Eq(u32),
+    Ne(u32),
+    Lt(u32),
+    Le(u32),
+    Gt(u32),
+    Ge(u32),
+    Inside(u32, u32),
+    Outside(u32, u32),
+    Range(u32, u32),
+}
+
+impl IdOp {
+    pub fn matches(&self, v: u32) -> bool {
+        match *self {
+            IdOp::Eq(a) => v == a,
+            IdOp::Ne(a) => v != a,
+            IdOp::Lt(a) => v < a,
+            IdOp::Le(a) => v <= a,
+            IdOp::Gt(a) => v > a,
+            IdOp::Ge(a) => v >= a,
+            IdOp::Inside(a, b) => v > a && v < b,
+            IdOp::Outside(a, b) => v < a || v > b,
+            IdOp::Range(a, b) => v >= a && v <= b,
+        }
+    }
+}
+
+/// The address part of `from`/`to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AddrKind {
+    /// `any`
+    Any,
+    /// An address or network (`10.0.0.0/8`, `192.0.2.1`).
+    Net(IpNet),
+    /// `a.b.c.d - e.f.g.h`
+    Range(std::net::IpAddr, std::net::IpAddr),
+    /// `no-route`
+    NoRoute,
+    /// `urpf-failed`
+    UrpfFailed,
+    /// `<table>`
+    Table(String),
+    /// `(ifname[:mod])`: the interface's addresses, followed at run time.
+    Dynamic { ifname: String, modifier: DynModifier },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DynModifier {
+    None,
+    Network,
+    Broadcast,
+    Peer,
+    NoAlias,
+}
+
+/// One side of `from ... to ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub addr: AddrKind,
+    /// `!` before the address.
+    pub neg: bool,
+    pub port: Option<PortOp>,
+}
+
+impl Endpoint {
+    pub fn any() -> Endpoint {
+        Endpoint { addr: AddrKind::Any, neg: false, port: None }
+    }
+}
+
+/// `on [!]ifname`. Interface groups (`on egress`) are names too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfMatch {
+    pub name: String,
+    pub neg: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeepState {
+    /// `no state`
+    None,
+    /// `keep state` (the default for pass rules)
+    Keep,
+    /// `modulate state`
+    Modulate,
+    /// `synproxy state`
+    Synproxy,
+}
+
+/// `log` options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOpts {
+    pub enabled: bool,
+    pub all: bool,
+    pub matches: bool,
+    pub user: bool,
+    /// pflog interface number (`to pflogN`), 0 by default.
+    pub ifnum: u8,
+}
+
+/// How a translation pool picks an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PoolType {
+    None,
+    Bitmask,
+    Random,
+    SourceHash,
+    RoundRobin,
+    LeastStates,
+}
+
+/// The target of `nat-to`, `rdr-to` (and later `binat-to`, `route-to`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    pub addrs: Vec<AddrKind>,
+    /// Port or port range (`port 8080`, `port 50000:60000`); (0,0) = unchanged.
+    pub proxy_port: (u16, u16),
+    pub pool_type: PoolType,
+    pub static_port: bool,
+    pub sticky_address: bool,
+}
+
+/// `flags F/M` (`flags any` is `Some((0,0))`, no flags clause is `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpFlags {
+    pub flags: u8,
+    pub mask: u8,
+}
+
+/// One expanded rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub action: Action,
+    /// For block rules; ignored for pass and match.
+    pub block: BlockReturn,
+    pub direction: Direction,
+    pub log: LogOpts,
+    pub quick: bool,
+    pub on: Option<IfMatch>,
+    pub af: Option<Af>,
+    /// IP protocol number.
+    pub proto: Option<u8>,
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub user: Option<IdOp>,
+    pub group: Option<IdOp>,
+    pub flags: Option<TcpFlags>,
+    /// ICMP type and optional code (`icmp-type echoreq code 0`).
+    pub icmp_type: Option<(u8, Option<u8>)>,
+    pub keep_state: KeepState,
+    pub nat_to: Option<Pool>,
+    pub rdr_to: Option<Pool>,
+    pub label: Option<String>,
+    pub tag: Option<String>,
+    pub tagged: Option<(bool, String)>,
+    /// Line in the source file, for messages.
+    pub src_line: u32,
+}
+
+impl Rule {
+    /// A rule with every optional part absent, the way `pass` alone parses
+    /// before defaults are applied.
+    pub fn new(action: Action) -> Rule {
+        Rule {
+            action,
+            block: BlockReturn::Drop,
+            direction: Direction::InOut,
+            log: LogOpts::default(),
+            quick: false,
+            on: None,
+            af: None,
+            proto: None,
+            from: Endpoint::any(),
+            to: Endpoint::any(),
+            user: None,
+            group: None,
+            flags: None,
+            icmp_type: None,
+            keep_state: KeepState::None,
+            nat_to: None,
+            rdr_to: None,
+            label: None,
+            tag: None,
+            tagged: None,
+            src_line: 0,
+        }
+    }
+}
+
+/// `set block-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlockPolicy {
+    Drop,
+    Return,
+}
+
+/// Timeout classes, in OpenBSD's `PFTM_*` order (the index is what pfsync
+/// carries in a state's `timeout` byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Timeout {
+    TcpFirst = 0,
+    TcpOpening = 1,
+    TcpEstablished = 2,
+    TcpClosing = 3,
+    TcpFinWait = 4,
+    TcpClosed = 5,
+    UdpFirst = 6,
+    UdpSingle = 7,
+    UdpMultiple = 8,
+    IcmpFirst = 9,
+    IcmpError = 10,
+    OtherFirst = 11,
+    OtherSingle = 12,
+    OtherMultiple = 13,
+    Frag = 14,
+    Interval = 15,
+    AdaptiveStart = 16,
+    AdaptiveEnd = 17,
+    SrcTrack = 18,
+    TcpTsDiff = 19,
+}
+
+/// Number of timeout classes (`PFTM_MAX`).
+pub const TIMEOUT_COUNT: usize = 20;
+
+impl Timeout {
+    pub const ALL: [Timeout; TIMEOUT_COUNT] = [
+        Timeout::TcpFirst,
+        Timeout::TcpOpening,
+        Timeout::TcpEstablished,
+        Timeout::TcpClosing,
+        Timeout::TcpFinWait,
+        Timeout::TcpClosed,
+        Timeout::UdpFirst,
+        Timeout::UdpSingle,
+        Timeout::UdpMultiple,
+        Timeout::IcmpFirst,
+        Timeout::IcmpError,
+        Timeout::OtherFirst,
+        Timeout::OtherSingle,
+        Timeout::OtherMultiple,
+        Timeout::Frag,
+        Timeout::Interval,
+        Timeout::AdaptiveStart,
+        Timeout::AdaptiveEnd,
+        Timeout::SrcTrack,
+        Timeout::TcpTsDiff,
+    ];
+
+    pub fn from_index(i: u8) -> Option<Timeout> {
+        Timeout::ALL.get(i as usize).copied()
+    }
+
+    /// The name pf.conf and `pfctl -st` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Timeout::TcpFirst => "tcp.first",
+            Timeout::TcpOpening => "tcp.opening",
+            Timeout::TcpEstablished => "tcp.established",
+            Timeout::TcpClosing => "tcp.closing",
+            Timeout::TcpFinWait => "tcp.finwait",
+            Timeout::TcpClosed => "tcp.closed",
+            Timeout::UdpFirst => "udp.first",
+            Timeout::UdpSingle => "udp.single",
+            Timeout::UdpMultiple => "udp.multiple",
+            Timeout::IcmpFirst => "icmp.first",
+            Timeout::IcmpError => "icmp.error",
+            Timeout::OtherFirst => "other.first",
+            Timeout::OtherSingle => "other.single",
+            Timeout::OtherMultiple => "other.multiple",
+            Timeout::Frag => "frag",
+            Timeout::Interval => "interval",
+            Timeout::AdaptiveStart => "adaptive.start",
+            Timeout::AdaptiveEnd => "adaptive.end",
+            Timeout::SrcTrack => "src.track",
+            Timeout::TcpTsDiff => "tcp.tsdiff",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Timeout> {
+        Timeout::ALL.iter().copied().find(|t| t.name() == s)
+    }
+
+    /// Compiled-in default, in seconds (states for the adaptive pair).
+    pub fn default_value(self) -> u32 {
+        match self {
+            Timeout::TcpFirst => 120,
+            Timeout::TcpOpening => 30,
+            Timeout::TcpEstablished => 86400,
+            Timeout::TcpClosing => 900,
+            Timeout::TcpFinWait => 45,
+            Timeout::TcpClosed => 90,
+            Timeout::UdpFirst => 60,
+            Timeout::UdpSingle => 30,
+            Timeout::UdpMultiple => 60,
+            Timeout::IcmpFirst => 20,
+            Timeout::IcmpError => 10,
+            Timeout::OtherFirst => 60,
+            Timeout::OtherSingle => 30,
+            Timeout::OtherMultiple => 60,
+            Timeout::Frag => 60,
+            Timeout::Interval => 10,
+            Timeout::AdaptiveStart => 60000,
+            Timeout::AdaptiveEnd => 120000,
+            Timeout::SrcTrack => 0,
+            Timeout::TcpTsDiff => 30,
+        }
+    }
+}
+
+/// The order `pfctl -st` prints timeouts in (differs from the index order).
+pub const TIMEOUT_PRINT_ORDER: [Timeout; TIMEOUT_COUNT] = [
+    Timeout::TcpFirst,
+    Timeout::TcpOpening,
+    Timeout::TcpEstablished,
+    Timeout::TcpClosing,
+    Timeout::TcpFinWait,
+    Timeout::TcpClosed,
+    Timeout::TcpTsDiff,
+    Timeout::UdpFirst,
+    Timeout::UdpSingle,
+    Timeout::UdpMultiple,
+    Timeout::IcmpFirst,
+    Timeout::IcmpError,
+    Timeout::OtherFirst,
+    Timeout::OtherSingle,
+    Timeout::OtherMultiple,
+    Timeout::Frag,
+    Timeout::Interval,
+    Timeout::AdaptiveStart,
+    Timeout::AdaptiveEnd,
+    Timeout::SrcTrack,
+];
+
+/// Memory limits (`set limit`), in `pfctl -sm` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Limit {
+    States,
+    SrcNodes,
+    Frags,
+    Tables,
+    TableEntries,
+    PktDelayPkts,
+    Anchors,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 7] = [
+        Limit::States,
+        Limit::SrcNodes,
+        Limit::Frags,
+        Limit::Tables,
+        Limit::TableEntries,
+        Limit::PktDelayPkts,
+        Limit::Anchors,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::States => "states",
+            Limit::SrcNodes => "src-nodes",
+            Limit::Frags => "frags",
+            Limit::Tables => "tables",
+            Limit::TableEntries => "table-entries",
+            Limit::PktDelayPkts => "pktdelay-pkts",
+            Limit::Anchors => "anchors",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Limit> {
+        Limit::ALL.iter().copied().find(|l| l.name() == s)
+    }
+    pub fn default_value(self) -> u32 {
+        match self {
+            Limit::States => 100_000,
+            Limit::SrcNodes => 10_000,
+            Limit::Frags => 65_536,
+            Limit::Tables => 1_000,
+            Limit::TableEntries => 200_000,
+            Limit::PktDelayPkts => 10_000,
+            Limit::Anchors => 512,
+        }
+    }
+}
+
+/// Global options loaded together with the rules (`set ...`). Each field is
+/// `None`/empty when pf.conf did not set it, so a reload only changes what
+/// the file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    pub block_policy: Option<BlockPolicy>,
+    /// `set skip on { ... }`: interface (or group) names.
+    pub skip: Vec<String>,
+    pub timeouts: Vec<(Timeout, u32)>,
+    pub limits: Vec<(Limit, u32)>,
+    pub hostid: Option<u32>,
+    pub loginterface: Option<String>,
+    pub debug: Option<String>,
+}
+
+/// What `pfctl -f` loads: options and the main ruleset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ruleset {
+    pub options: Options,
+    pub rules: Vec<Rule>,
+}
