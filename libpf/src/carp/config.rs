@@ -50,3 +50,37 @@ impl Default for CarpConfig {
         }
     }
 }
+
+/// CARP state of a vhid, numbered as OpenBSD numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CarpState {
+    Init = 0,
+    Backup = 1,
+    Master = 2,
+}
+
+impl CarpState {
+    /// `INIT`, `BACKUP`, `MASTER`, as in `carp: MASTER carpdev ...`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CarpState::Init => "INIT",
+            CarpState::Backup => "BACKUP",
+            CarpState::Master => "MASTER",
+        }
+    }
+}
+
+/// Everything `carpctl carp1` prints: configuration plus run-time facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarpStatus {
+    pub name: String,
+    pub config: CarpConfig,
+    pub state: CarpState,
+    /// Linux ifindex of the macvlan, 0 when it does not exist.
+    pub ifindex: u32,
+    /// 00:00:5e:00:01:<vhid>, or zeros when there is no vhid or carpdev.
+    pub lladdr: [u8; 6],
+    /// Demotion this host advertises (sum of its groups' counters).
+    pub demote: u8,
+    pub mtu: u32,
+}

@@ -31,3 +31,12 @@ impl Default for PfsyncConfig {
         }
     }
 }
+
+/// Everything `carpctl pfsync0` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PfsyncStatus {
+    pub config: PfsyncConfig,
+    /// True while pfsyncd is attached to pfd.
+    pub running: bool,
+    pub mtu: u32,
+}
