@@ -8,3 +8,4 @@ pub mod addr;
 pub mod ruleset;
 pub mod carp;
 pub mod pfsync;
+pub mod wire;
