@@ -11,7 +11,7 @@ pub enum Statement {
     Include(String),
     Macro { name: String, value: String },
     Set(SetOption),
-    Rule(RuleAst),
+    Rule(Box<RuleAst>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

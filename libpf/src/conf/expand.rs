@@ -1470,11 +1470,9 @@ fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
 pub fn expand_rule_numbers(rules: &mut [Rule]) {
     for (i, r) in rules.iter_mut().enumerate() {
         let n = i.to_string();
-        for f in [&mut r.label, &mut r.tag] {
-            if let Some(t) = f {
-                if t.contains("$nr") {
-                    *t = t.replace("$nr", &n);
-                }
+        for t in [&mut r.label, &mut r.tag].into_iter().flatten() {
+            if t.contains("$nr") {
+                *t = t.replace("$nr", &n);
             }
         }
         if let Some((_, t)) = &mut r.tagged {

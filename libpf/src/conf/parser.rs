@@ -31,7 +31,7 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
     let stmt = pairs.next().ok_or_else(|| syntax(0))?;
     let inner = stmt.into_inner().find(|p| p.as_rule() != Rule::EOI).ok_or_else(|| syntax(0))?;
     Ok(match inner.as_rule() {
-        Rule::include_stmt => Statement::Include(string_of(first(inner))),
+        Rule::include_stmt => Statement::Include(children(inner).next().map(string_of).unwrap_or_default()),
         Rule::macro_def => {
             let mut it = inner.into_inner();
             let name = it.next().map(|p| p.as_str().to_string()).unwrap_or_default();
@@ -39,7 +39,7 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
             Statement::Macro { name, value: parts.join(" ") }
         }
         Rule::option => Statement::Set(set_option(inner)),
-        Rule::pf_rule => Statement::Rule(pf_rule(inner)),
+        Rule::pf_rule => Statement::Rule(Box::new(pf_rule(inner))),
         _ => return Err(syntax(0)),
     })
 }
