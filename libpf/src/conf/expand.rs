@@ -37,11 +37,14 @@ struct HostNode {
     addr: AddrKind,
     neg: bool,
     af: Option<Af>,
+    /// Interface of a link-local IPv6 address (`fe80::1%lo0`, or a
+    /// link-local address taken from an interface).
+    scope: Option<String>,
 }
 
 impl HostNode {
     fn any() -> HostNode {
-        HostNode { addr: AddrKind::Any, neg: false, af: None }
+        HostNode { addr: AddrKind::Any, neg: false, af: None, scope: None }
     }
 }
 
@@ -241,7 +244,14 @@ impl<'r> Expander<'r> {
         if let Some(h) = self.host_if(name, mask)? {
             return Ok(h);
         }
-        if let Some(h) = host_ip(name, mask)? {
+        if let Some((addr, scope)) = name.split_once('%') {
+            // A scoped IPv6 address: valid only with an existing interface.
+            if let (Ok(IpAddr::V6(a)), Some(_)) = (addr.parse::<IpAddr>(), self.resolver.if_addrs(scope)) {
+                let mut n = net_node(IpAddr::V6(a), mask)?;
+                n.scope = Some(scope.to_string());
+                return Ok(vec![n]);
+            }
+        } else if let Some(h) = host_ip(name, mask)? {
             return Ok(h);
         }
         let (lookup, noalias) = match name.strip_suffix(":0") {
@@ -326,7 +336,8 @@ impl<'r> Expander<'r> {
                 Some(m) => set_mask(net.addr, m)?,
                 None => net,
             };
-            out.push(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false });
+            let scope = if is_v6_link_local(&net.addr) { Some(name.to_string()) } else { None };
+            out.push(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false, scope });
         }
         Ok(if out.is_empty() { None } else { Some(out) })
     }
@@ -338,7 +349,7 @@ impl<'r> Expander<'r> {
                 if t.len() > 31 {
                     return err(format!("table name '{t}' too long"));
                 }
-                Ok(vec![HostNode { addr: AddrKind::Table(t.clone()), neg: false, af: None }])
+                Ok(vec![HostNode { addr: AddrKind::Table(t.clone()), neg: false, af: None, scope: None }])
             }
             HostAst::Range(a, b) => {
                 let (Ok(x), Ok(y)) = (self.host_name(a, None), self.host_name(b, None)) else {
@@ -352,6 +363,7 @@ impl<'r> Expander<'r> {
                         addr: AddrKind::Range(p.addr, q.addr),
                         neg: false,
                         af: Some(p.af()),
+                        scope: None,
                     }]),
                     _ => err("invalid address range"),
                 }
@@ -385,6 +397,7 @@ impl<'r> Expander<'r> {
                     addr: AddrKind::Dynamic { ifname: name.to_string(), modifier },
                     neg: false,
                     af: None,
+                    scope: None,
                 }])
             }
         }
@@ -403,9 +416,11 @@ impl<'r> Expander<'r> {
                 }
                 Ok(Some(v))
             }
-            HostItem::NoRoute { neg } => Ok(Some(vec![HostNode { addr: AddrKind::NoRoute, neg: *neg, af: None }])),
+            HostItem::NoRoute { neg } => {
+                Ok(Some(vec![HostNode { addr: AddrKind::NoRoute, neg: *neg, af: None, scope: None }]))
+            }
             HostItem::UrpfFailed { neg } => {
-                Ok(Some(vec![HostNode { addr: AddrKind::UrpfFailed, neg: *neg, af: None }]))
+                Ok(Some(vec![HostNode { addr: AddrKind::UrpfFailed, neg: *neg, af: None, scope: None }]))
             }
             HostItem::List(items) => {
                 let mut out = vec![];
@@ -925,10 +940,26 @@ impl<'r> Expander<'r> {
                                             {
                                                 continue;
                                             }
+                                            let on_name = iface.as_ref().map(|i| i.name.as_str());
+                                            let scope_clash = |sc: &Option<String>| {
+                                                sc.as_deref().is_some_and(|s| on_name.is_some_and(|n| n != s))
+                                            };
+                                            if (src.scope.is_some() && dst.scope.is_some() && src.scope != dst.scope)
+                                                || scope_clash(&src.scope)
+                                                || scope_clash(&dst.scope)
+                                            {
+                                                continue;
+                                            }
                                             if r.af.is_none() {
                                                 r.af = src.af.or(dst.af);
                                             }
-                                            r.on = iface.clone();
+                                            r.on = match (iface, &src.scope, &dst.scope) {
+                                                (Some(i), _, _) => Some(i.clone()),
+                                                (None, Some(s), _) | (None, None, Some(s)) => {
+                                                    Some(IfMatch { name: s.clone(), neg: false })
+                                                }
+                                                (None, None, None) => None,
+                                            };
                                             r.proto = *proto;
                                             r.from = Endpoint { addr: src.addr.clone(), neg: src.neg, port: *sp };
                                             r.to = Endpoint { addr: dst.addr.clone(), neg: dst.neg, port: *dp };
@@ -998,7 +1029,7 @@ fn net_node(a: IpAddr, mask: Option<u8>) -> Res<HostNode> {
         Some(m) => set_mask(a, m)?,
         None => IpNet::host(a),
     };
-    Ok(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false })
+    Ok(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false, scope: None })
 }
 
 /// pfctl's `host_ip`: a numeric address, or with a mask the short IPv4

@@ -290,6 +290,23 @@ pass inet all flags S/SA\n"
 }
 
 #[test]
+fn link_local_scopes_pick_the_interface() {
+    let r = StaticResolver::new().iface("lo0", &["::1/128", "fe80::1/64", "127.0.0.1/8"]).iface("em0", &[]);
+    let rs = parse("pass in from fe80::1%lo0 to any\npass in on em0 from lo0\n", "t", &r);
+    let got: Vec<String> = rs.unwrap_or_default().rules.iter().map(|x| print_rule(x, &r)).collect();
+    assert_eq!(
+        got,
+        vec![
+            "pass in on lo0 inet6 from fe80::1 to any flags S/SA",
+            "pass in on em0 inet6 from ::1 to any flags S/SA",
+            "pass in on em0 inet from 127.0.0.1 to any flags S/SA",
+        ]
+    );
+    let e = parse("pass in on em0 from fe80::1%lo0\n", "t", &r).err().unwrap_or_default();
+    assert_eq!(e.iter().map(|e| e.to_string()).collect::<Vec<_>>(), vec!["t:1: rule expands to no valid combination"]);
+}
+
+#[test]
 fn ports_with_every_operator() {
     assert_eq!(
         rules("pass proto tcp to port { 22, != 23, < 24, <= 25, > 26, >= 27, 28 >< 30, 31 <> 33, 34:36, www, 40:40 }\n")
@@ -450,8 +467,9 @@ fn include_files() {
     assert_eq!(ok.map(|rs| rs.rules.len()).unwrap_or(0), 1);
 }
 
-/// OpenBSD regress cases (`pfN.in` → `pfctl -nv` must print `pfN.ok`)
-/// whose features this parser supports. Read from the shared corpus when
+/// OpenBSD regress cases (`pfN.in` → `pfctl -nv` must print `pfN.ok`;
+/// `pfailN.in` → the diagnostics in `pfailN.ok`) whose features this parser
+/// supports. Read from the shared corpus when
 /// it is there; never copied into the repository.
 #[test]
 fn corpus_fixtures() {
@@ -461,7 +479,8 @@ fn corpus_fixtures() {
     }
     let r = corpus_resolver();
     let cases = [
-        "pf5", "pf6", "pf10", "pf11", "pf18", "pf20", "pf22", "pf30", "pf31", "pf38", "pf49", "pf56", "pf66", "pf69",
+        "pfail1", "pfail2", "pfail4", "pfail7", "pfail12", "pfail17", "pfail20", "pfail37", "pfail38", "pfail47",
+        "pfail48", "pfail49", "pfail50", "pfail52", "pf5", "pf6", "pf10", "pf11", "pf14", "pf18", "pf20", "pf22", "pf30", "pf31", "pf38", "pf49", "pf56", "pf66", "pf69",
         "pf70", "pf81", "pf82", "pf87", "pf114",
     ];
     let mut failed = vec![];
