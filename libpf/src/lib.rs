@@ -5,6 +5,8 @@
 //! `ioctl`. `sys` holds the Linux glue (netlink, raw sockets, NFQUEUE).
 
 pub mod addr;
+pub mod conf;
+pub mod sys;
 pub mod ruleset;
 pub mod carp;
 pub mod pfsync;

@@ -194,6 +194,8 @@ pub struct Pool {
     pub pool_type: PoolType,
     pub static_port: bool,
     pub sticky_address: bool,
+    /// `source-hash` key (four 32-bit words as pfctl prints them).
+    pub hash_key: [u32; 4],
 }
 
 /// `flags F/M` (`flags any` is `Some((0,0))`, no flags clause is `None`).
@@ -201,6 +203,57 @@ pub struct Pool {
 pub struct TcpFlags {
     pub flags: u8,
     pub mask: u8,
+}
+
+/// `source-track` of a stateful rule, as pfctl resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceTrack {
+    Global,
+    Rule,
+}
+
+/// `overload <table> [flush [global]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overload {
+    pub table: String,
+    pub flush: bool,
+    pub global: bool,
+}
+
+/// State options (`keep state (max 100, no-sync, ...)`), resolved the way
+/// pfctl resolves them: 0 means "not set" for the counters, `timeouts` is in
+/// timeout-index order and includes the adaptive values pfctl derives from
+/// `max`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateOpts {
+    pub max_states: u32,
+    pub no_sync: bool,
+    pub source_track: Option<SourceTrack>,
+    pub max_src_states: u32,
+    pub max_src_conn: u32,
+    /// `max-src-conn-rate limit/seconds`
+    pub max_src_conn_rate: Option<(u32, u32)>,
+    pub max_src_nodes: u32,
+    pub overload: Option<Overload>,
+    pub if_bound: bool,
+    pub sloppy: bool,
+    pub pflow: bool,
+    pub timeouts: Vec<(Timeout, u32)>,
+}
+
+impl StateOpts {
+    /// True when pfctl would print a `( ... )` option list.
+    pub fn any(&self) -> bool {
+        self.max_states != 0
+            || self.max_src_nodes != 0
+            || self.max_src_states != 0
+            || self.no_sync
+            || self.source_track.is_some()
+            || self.if_bound
+            || self.sloppy
+            || self.pflow
+            || !self.timeouts.is_empty()
+    }
 }
 
 /// One expanded rule.
@@ -224,6 +277,8 @@ pub struct Rule {
     /// ICMP type and optional code (`icmp-type echoreq code 0`).
     pub icmp_type: Option<(u8, Option<u8>)>,
     pub keep_state: KeepState,
+    /// The `( ... )` options of `keep/modulate/synproxy state`.
+    pub state_opts: StateOpts,
     pub nat_to: Option<Pool>,
     pub rdr_to: Option<Pool>,
     pub label: Option<String>,
@@ -253,6 +308,7 @@ impl Rule {
             flags: None,
             icmp_type: None,
             keep_state: KeepState::None,
+            state_opts: StateOpts::default(),
             nat_to: None,
             rdr_to: None,
             label: None,
@@ -471,6 +527,31 @@ pub struct Options {
     pub hostid: Option<u32>,
     pub loginterface: Option<String>,
     pub debug: Option<String>,
+    /// `set ruleset-optimization none|basic|profile` (the optimizer itself
+    /// is not implemented yet: rules stay in source order).
+    pub ruleset_optimization: Option<String>,
+    /// `set optimization normal|high-latency|...`
+    pub optimization: Option<String>,
+}
+
+/// One `set ...` statement or macro definition, in source order: what
+/// `pfctl -nv` echoes before the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Directive {
+    /// `name = "value"`
+    Macro { name: String, value: String },
+    BlockPolicy(BlockPolicy),
+    /// `set skip on { ... }`; empty for `set skip on none`.
+    Skip(Vec<String>),
+    /// `set timeout name N` (the name as written).
+    Timeout(String, u32),
+    /// `set limit name N` (the name as written).
+    Limit(String, u32),
+    HostId(u32),
+    LogInterface(String),
+    Debug(String),
+    Optimization(String),
+    RulesetOptimization(String),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.
@@ -478,4 +559,7 @@ pub struct Options {
 pub struct Ruleset {
     pub options: Options,
     pub rules: Vec<Rule>,
+    /// `set` statements and macro definitions in source order (for
+    /// `pfctl -nv`); `options` holds their net effect.
+    pub directives: Vec<Directive>,
 }

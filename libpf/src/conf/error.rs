@@ -1,0 +1,29 @@
+//! Errors of pf.conf parsing and expansion, printed as pfctl prints them:
+//! `file:line: message`.
+
+use std::fmt;
+
+/// One diagnostic. `line` is the line pfctl would report: for a syntax
+/// error the line of the offending token, for a semantic error the line on
+/// which the statement ends (pfctl reports the line of the terminating
+/// newline, so for a rule continued with `\` that is its last line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfError {
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+impl ConfError {
+    pub fn new(file: &str, line: u32, message: impl Into<String>) -> ConfError {
+        ConfError { file: file.to_string(), line, message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+impl std::error::Error for ConfError {}

@@ -1,0 +1,1515 @@
+//! AST → resolved rules. Resolves names through the `Resolver` (interfaces,
+//! hosts, services, users, groups, protocols), applies pfctl's defaults
+//! (`keep state` and `flags S/SA` on pass rules, `set block-policy` on bare
+//! `block`), multiplies lists in pfctl's order (interface, protocol,
+//! icmp-type, source host, destination host, source port, destination port,
+//! user, group), drops address-family-impossible combinations, and checks
+//! each resulting rule the way pfctl's `rule_consistent` does. `set`
+//! statements update `Options` and are recorded as `Directive`s.
+
+use super::ast::*;
+use super::error::ConfError;
+use super::names;
+use super::Resolver;
+use crate::addr::{Af, IpNet};
+use crate::ruleset::*;
+use std::net::IpAddr;
+
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// Maximum label / tag length pfctl accepts (the kernel's buffers are 64).
+const NAME_MAX: usize = 63;
+
+/// Interpreter state for one `parse` call.
+pub struct Expander<'r> {
+    resolver: &'r dyn Resolver,
+    block_policy_return: bool,
+    pub ruleset: Ruleset,
+    pub errors: Vec<ConfError>,
+}
+
+/// One resolved address of a list.
+#[derive(Debug, Clone)]
+struct HostNode {
+    addr: AddrKind,
+    neg: bool,
+    af: Option<Af>,
+    /// Interface of a link-local IPv6 address (`fe80::1%lo0`, or a
+    /// link-local address taken from an interface).
+    scope: Option<String>,
+}
+
+impl HostNode {
+    fn any() -> HostNode {
+        HostNode { addr: AddrKind::Any, neg: false, af: None, scope: None }
+    }
+}
+
+/// A resolved `nat-to` / `rdr-to`.
+#[derive(Debug, Clone)]
+struct RedirSpec {
+    hosts: Vec<HostNode>,
+    /// (a, b, is_range, star)
+    port: Option<(u16, u16, bool, bool)>,
+    pool_type: PoolType,
+    sticky: bool,
+    static_port: bool,
+    key: [u32; 4],
+}
+
+/// Per-rule error context: the messages of one statement.
+type Res<T> = Result<T, Vec<String>>;
+
+fn err<T>(m: impl Into<String>) -> Res<T> {
+    Err(vec![m.into()])
+}
+
+fn is_v6_link_local(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V4(_) => false,
+    }
+}
+
+fn parse_u32(s: &str) -> Res<u32> {
+    match s.parse::<u64>() {
+        Ok(v) if v <= u32::MAX as u64 => Ok(v as u32),
+        Ok(_) => err("only positive values permitted"),
+        Err(_) => err(format!("\"{s}\" invalid number: too large")),
+    }
+}
+
+fn parse_num(s: &str) -> Res<u64> {
+    s.parse::<u64>().or_else(|_| err(format!("\"{s}\" invalid number: too large")))
+}
+
+impl<'r> Expander<'r> {
+    pub fn new(resolver: &'r dyn Resolver) -> Expander<'r> {
+        Expander { resolver, block_policy_return: false, ruleset: Ruleset::default(), errors: vec![] }
+    }
+
+    fn error(&mut self, file: &str, line: u32, msg: impl Into<String>) {
+        self.errors.push(ConfError::new(file, line, msg));
+    }
+
+    fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
+        for m in msgs {
+            self.error(file, line, m);
+        }
+    }
+
+    // ------------------------------------------------------------ macros, set
+
+    pub fn macro_def(&mut self, name: &str, value: &str) {
+        self.ruleset.directives.push(Directive::Macro { name: name.to_string(), value: value.to_string() });
+    }
+
+    pub fn set_option(&mut self, opt: &SetOption, file: &str, line: u32) {
+        if let Err(msgs) = self.set_option_inner(opt) {
+            self.errors_from(file, line, msgs);
+        }
+    }
+
+    fn set_option_inner(&mut self, opt: &SetOption) -> Res<()> {
+        let rs = &mut self.ruleset;
+        match opt {
+            SetOption::BlockPolicyReturn(ret) => {
+                self.block_policy_return = *ret;
+                let p = if *ret { BlockPolicy::Return } else { BlockPolicy::Drop };
+                rs.options.block_policy = Some(p);
+                rs.directives.push(Directive::BlockPolicy(p));
+            }
+            SetOption::Skip(items) => {
+                if let [IfItem { neg: false, name: IfName::Name(n) }] = items.as_slice() {
+                    if n == "none" {
+                        rs.options.skip.clear();
+                        rs.directives.push(Directive::Skip(vec![]));
+                        return Ok(());
+                    }
+                }
+                let mut names = vec![];
+                let mut errs = vec![];
+                for i in items {
+                    let name = match &i.name {
+                        IfName::Any => "any".to_string(),
+                        IfName::Name(n) => n.clone(),
+                        IfName::Rdomain(_) => {
+                            errs.push("skip on rdomain <num> is not supported".to_string());
+                            continue;
+                        }
+                    };
+                    if i.neg {
+                        errs.push("skip on ! <interface> is not supported".to_string());
+                        continue;
+                    }
+                    names.push(name);
+                }
+                rs.directives.push(Directive::Skip(names.clone()));
+                if !errs.is_empty() {
+                    errs.push("error setting skip interface(s)".to_string());
+                    return Err(errs);
+                }
+                for n in names {
+                    if !rs.options.skip.contains(&n) {
+                        rs.options.skip.push(n);
+                    }
+                }
+            }
+            SetOption::Timeout(list) => {
+                for (name, v) in list {
+                    let v = parse_u32(v)?;
+                    let Some(t) = Timeout::from_name(&name.to_ascii_lowercase()) else {
+                        return err(format!("unknown timeout {name}"));
+                    };
+                    rs.options.timeouts.push((t, v));
+                    rs.directives.push(Directive::Timeout(name.clone(), v));
+                }
+            }
+            SetOption::Limit(list) => {
+                for (name, v) in list {
+                    let v = parse_u32(v)?;
+                    let Some(l) = Limit::from_name(&name.to_ascii_lowercase()) else {
+                        return err(format!("unable to set limit {name} {v}"));
+                    };
+                    rs.options.limits.push((l, v));
+                    rs.directives.push(Directive::Limit(name.clone(), v));
+                }
+            }
+            SetOption::HostId(s) => {
+                let Some(v) = names::atoul(s) else {
+                    return err(format!("{s} is not a number"));
+                };
+                if v == 0 || v > u32::MAX as u64 {
+                    return err("hostid must be non-zero");
+                }
+                rs.options.hostid = Some(v as u32);
+                rs.directives.push(Directive::HostId(v as u32));
+            }
+            SetOption::LogInterface(s) => {
+                rs.options.loginterface = Some(s.clone());
+                rs.directives.push(Directive::LogInterface(s.clone()));
+            }
+            SetOption::Debug(s) => {
+                const LEVELS: &[&str] = &[
+                    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "none", "urgent",
+                    "misc", "loud",
+                ];
+                let lower = s.to_ascii_lowercase();
+                let ok = LEVELS.contains(&lower.as_str()) || matches!(s.parse::<u8>(), Ok(0..=7));
+                if !ok {
+                    return err(format!("error setting debuglevel {s}"));
+                }
+                rs.options.debug = Some(s.clone());
+                rs.directives.push(Directive::Debug(s.clone()));
+            }
+            SetOption::RulesetOptimization(s) => {
+                if !matches!(s.as_str(), "none" | "basic" | "profile") {
+                    return err(format!("unknown ruleset-optimization {s}"));
+                }
+                rs.options.ruleset_optimization = Some(s.clone());
+                rs.directives.push(Directive::RulesetOptimization(s.clone()));
+            }
+            SetOption::Optimization(s) => {
+                const HINTS: &[&str] = &["normal", "high-latency", "satellite", "aggressive", "conservative"];
+                if !HINTS.contains(&s.to_ascii_lowercase().as_str()) {
+                    return err(format!("unknown optimization {s}"));
+                }
+                rs.options.optimization = Some(s.clone());
+                rs.directives.push(Directive::Optimization(s.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ name resolution
+
+    /// pfctl's `host()`: interface (with modifiers), numeric address, then
+    /// host name.
+    fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
+        let mask = match mask {
+            None => None,
+            Some(m) => match m.parse::<u32>() {
+                Ok(b) if b <= 128 => Some(b as u8),
+                _ => {
+                    return Err(vec![
+                        format!("netmask is too large: /{m}"),
+                        "could not parse host specification".to_string(),
+                    ])
+                }
+            },
+        };
+        if let Some(h) = self.host_if(name, mask)? {
+            return Ok(h);
+        }
+        if let Some((addr, scope)) = name.split_once('%') {
+            // A scoped IPv6 address: valid only with an existing interface.
+            if let (Ok(IpAddr::V6(a)), Some(_)) = (addr.parse::<IpAddr>(), self.resolver.if_addrs(scope)) {
+                let mut n = net_node(IpAddr::V6(a), mask)?;
+                n.scope = Some(scope.to_string());
+                return Ok(vec![n]);
+            }
+        } else if let Some(h) = host_ip(name, mask)? {
+            return Ok(h);
+        }
+        let (lookup, noalias) = match name.strip_suffix(":0") {
+            Some(n) => (n, true),
+            None => (name, false),
+        };
+        let addrs = if lookup.is_empty() { vec![] } else { self.resolver.host(lookup) };
+        let mut out = vec![];
+        let (mut got4, mut got6) = (false, false);
+        for a in addrs {
+            if noalias {
+                let got = if a.is_ipv4() { &mut got4 } else { &mut got6 };
+                if *got {
+                    continue;
+                }
+                *got = true;
+            }
+            out.push(net_node(a, mask)?);
+        }
+        if out.is_empty() {
+            return Err(vec![
+                format!("no IP address found for {name}"),
+                "could not parse host specification".to_string(),
+            ]);
+        }
+        Ok(out)
+    }
+
+    /// Interface name with optional `:network`, `:broadcast`, `:peer`, `:0`.
+    fn host_if(&self, spec: &str, mask: Option<u8>) -> Res<Option<Vec<HostNode>>> {
+        let mut name = spec;
+        let (mut network, mut broadcast, mut peer, mut noalias) = (false, false, false, false);
+        while let Some(i) = name.rfind(':') {
+            match &name[i + 1..] {
+                "network" => network = true,
+                "broadcast" => broadcast = true,
+                "peer" => peer = true,
+                "0" => noalias = true,
+                _ => return Ok(None),
+            }
+            name = &name[..i];
+        }
+        if [network, broadcast, peer].iter().filter(|x| **x).count() > 1 {
+            return Ok(None);
+        }
+        if name.is_empty() || !name.as_bytes()[0].is_ascii_alphabetic() {
+            return Ok(None);
+        }
+        let Some(addrs) = self.resolver.if_addrs(name) else {
+            return Ok(None);
+        };
+        if (network || broadcast) && mask.is_some() {
+            return Ok(None);
+        }
+        let mut out = vec![];
+        let (mut got4, mut got6) = (false, false);
+        for n in addrs {
+            if broadcast && (n.af() != Af::Inet || n.prefix >= 31 || n.addr.is_loopback()) {
+                continue;
+            }
+            if peer {
+                continue; // point-to-point peers are not known to the resolver yet
+            }
+            if network && is_v6_link_local(&n.addr) {
+                continue;
+            }
+            if noalias {
+                let got = if n.af() == Af::Inet { &mut got4 } else { &mut got6 };
+                if *got {
+                    continue;
+                }
+                *got = true;
+            }
+            let net = if network {
+                n.to_network()
+            } else if broadcast {
+                IpNet::host(n.broadcast())
+            } else {
+                IpNet::host(n.addr)
+            };
+            let net = match mask {
+                Some(m) => set_mask(net.addr, m)?,
+                None => net,
+            };
+            let scope = if is_v6_link_local(&net.addr) { Some(name.to_string()) } else { None };
+            out.push(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false, scope });
+        }
+        Ok(if out.is_empty() { None } else { Some(out) })
+    }
+
+    fn resolve_host(&self, h: &HostAst) -> Res<Vec<HostNode>> {
+        match h {
+            HostAst::Name { name, mask } => self.host_name(name, mask.as_deref()),
+            HostAst::Table(t) => {
+                if t.len() > 31 {
+                    return err(format!("table name '{t}' too long"));
+                }
+                Ok(vec![HostNode { addr: AddrKind::Table(t.clone()), neg: false, af: None, scope: None }])
+            }
+            HostAst::Range(a, b) => {
+                let (Ok(x), Ok(y)) = (self.host_name(a, None), self.host_name(b, None)) else {
+                    return err("could not parse host specification");
+                };
+                match (x.as_slice(), y.as_slice()) {
+                    (
+                        [HostNode { addr: AddrKind::Net(p), .. }],
+                        [HostNode { addr: AddrKind::Net(q), .. }],
+                    ) if p.is_host() && q.is_host() && p.af() == q.af() => Ok(vec![HostNode {
+                        addr: AddrKind::Range(p.addr, q.addr),
+                        neg: false,
+                        af: Some(p.af()),
+                        scope: None,
+                    }]),
+                    _ => err("invalid address range"),
+                }
+            }
+            HostAst::Dynamic { spec, mask } => {
+                if !spec.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic()) {
+                    return err(format!("invalid interface name '{spec}'"));
+                }
+                if mask.is_some() {
+                    return err("netmasks on dynamic interface addresses are not supported yet");
+                }
+                let mut name = spec.as_str();
+                let mut mods = vec![];
+                while let Some(i) = name.rfind(':') {
+                    let m = match &name[i + 1..] {
+                        "network" => DynModifier::Network,
+                        "broadcast" => DynModifier::Broadcast,
+                        "peer" => DynModifier::Peer,
+                        "0" => DynModifier::NoAlias,
+                        _ => return err(format!("interface {spec} has bad modifier")),
+                    };
+                    mods.push(m);
+                    name = &name[..i];
+                }
+                let modifier = match mods.as_slice() {
+                    [] => DynModifier::None,
+                    [m] => *m,
+                    _ => return err("illegal combination of interface modifiers"),
+                };
+                Ok(vec![HostNode {
+                    addr: AddrKind::Dynamic { ifname: name.to_string(), modifier },
+                    neg: false,
+                    af: None,
+                    scope: None,
+                }])
+            }
+        }
+    }
+
+    /// A `from`/`to` address list; None = any (pfctl: any element being
+    /// `any` makes the whole list `any`).
+    fn resolve_hosts(&self, item: &Option<HostItem>) -> Res<Option<Vec<HostNode>>> {
+        let Some(item) = item else { return Ok(None) };
+        match item {
+            HostItem::Any => Ok(None),
+            HostItem::Host { neg, host } => {
+                let mut v = self.resolve_host(host)?;
+                for n in &mut v {
+                    n.neg = *neg;
+                }
+                Ok(Some(v))
+            }
+            HostItem::NoRoute { neg } => {
+                Ok(Some(vec![HostNode { addr: AddrKind::NoRoute, neg: *neg, af: None, scope: None }]))
+            }
+            HostItem::UrpfFailed { neg } => {
+                Ok(Some(vec![HostNode { addr: AddrKind::UrpfFailed, neg: *neg, af: None, scope: None }]))
+            }
+            HostItem::List(items) => {
+                let mut out = vec![];
+                let mut any = false;
+                for i in items {
+                    match self.resolve_hosts(&Some(i.clone()))? {
+                        None => any = true,
+                        Some(v) => out.extend(v),
+                    }
+                }
+                Ok(if any { None } else { Some(out) })
+            }
+        }
+    }
+
+    /// pfctl's `getservice`: number or service name (tcp, then udp).
+    fn service(&self, s: &str) -> Res<u16> {
+        if let Some(v) = names::atoul(s) {
+            if v > 65535 {
+                return err(format!("illegal port value {v}"));
+            }
+            return Ok(v as u16);
+        }
+        match self.resolver.service(s, "tcp").or_else(|| self.resolver.service(s, "udp")) {
+            Some(p) => Ok(p),
+            None => err(format!("unknown port {s}")),
+        }
+    }
+
+    /// `parseport` with ranges (`a:b`) and optionally `a:*`: (a, b, range, star).
+    fn port_range(&self, s: &str, star: bool) -> Res<(u16, u16, bool, bool)> {
+        match s.split_once(':') {
+            None => Ok((self.service(s)?, 0, false, false)),
+            Some((a, "*")) if star => Ok((self.service(a)?, 0, false, true)),
+            Some((a, b)) => {
+                let a = self.service(a)?;
+                let b = self.service(b)?;
+                if a == b {
+                    Ok((a, 0, false, false))
+                } else {
+                    Ok((a, b, true, false))
+                }
+            }
+        }
+    }
+
+    fn port_items(&self, items: &[ItemAst]) -> Res<Vec<PortOp>> {
+        let mut out = vec![];
+        for it in items {
+            out.push(match it {
+                ItemAst::Plain(w) => {
+                    let (a, b, range, _) = self.port_range(w, false)?;
+                    if range {
+                        if a > b {
+                            return err("invalid port range");
+                        }
+                        PortOp::Range(a, b)
+                    } else {
+                        PortOp::Eq(a)
+                    }
+                }
+                ItemAst::Unary(op, w) => {
+                    let (a, _, range, _) = self.port_range(w, false)?;
+                    if range {
+                        return err("':' cannot be used with an other port operator");
+                    }
+                    match op {
+                        OpAst::Ne => PortOp::Ne(a),
+                        OpAst::Lt => PortOp::Lt(a),
+                        OpAst::Le => PortOp::Le(a),
+                        OpAst::Gt => PortOp::Gt(a),
+                        OpAst::Ge => PortOp::Ge(a),
+                        _ => PortOp::Eq(a),
+                    }
+                }
+                ItemAst::Binary(x, op, y) => {
+                    let (a, _, r1, _) = self.port_range(x, false)?;
+                    let (b, _, r2, _) = self.port_range(y, false)?;
+                    if r1 || r2 {
+                        return err("':' cannot be used with an other port operator");
+                    }
+                    if *op == OpAst::Inside {
+                        if a >= b {
+                            return err("invalid port range");
+                        }
+                        PortOp::Inside(a, b)
+                    } else {
+                        if a > b {
+                            return err("invalid port range");
+                        }
+                        PortOp::Outside(a, b)
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    fn id_value(&self, s: &str, group: bool) -> Res<u32> {
+        if s == "unknown" {
+            return Ok(u32::MAX);
+        }
+        let what = if group { "gid" } else { "uid" };
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return match s.parse::<u64>() {
+                Ok(v) if v < u32::MAX as u64 => Ok(v as u32),
+                _ => err(format!("illegal {what} value {s}")),
+            };
+        }
+        let r = if group { self.resolver.group(s) } else { self.resolver.user(s) };
+        match r {
+            Some(v) => Ok(v),
+            None => err(format!("unknown {} {s}", if group { "group" } else { "user" })),
+        }
+    }
+
+    fn id_items(&self, items: &[ItemAst], group: bool) -> Res<Vec<IdOp>> {
+        let what = if group { "group" } else { "user" };
+        let unknown_err = || err(format!("{what} unknown requires operator = or !="));
+        let mut out = vec![];
+        for it in items {
+            out.push(match it {
+                ItemAst::Plain(w) => IdOp::Eq(self.id_value(w, group)?),
+                ItemAst::Unary(op, w) => {
+                    let v = self.id_value(w, group)?;
+                    if v == u32::MAX && !matches!(op, OpAst::Eq | OpAst::Ne) {
+                        return unknown_err();
+                    }
+                    match op {
+                        OpAst::Ne => IdOp::Ne(v),
+                        OpAst::Lt => IdOp::Lt(v),
+                        OpAst::Le => IdOp::Le(v),
+                        OpAst::Gt => IdOp::Gt(v),
+                        OpAst::Ge => IdOp::Ge(v),
+                        _ => IdOp::Eq(v),
+                    }
+                }
+                ItemAst::Binary(x, op, y) => {
+                    let a = self.id_value(x, group)?;
+                    let b = self.id_value(y, group)?;
+                    if a == u32::MAX || b == u32::MAX {
+                        return unknown_err();
+                    }
+                    if *op == OpAst::Inside {
+                        IdOp::Inside(a, b)
+                    } else {
+                        IdOp::Outside(a, b)
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    fn protocol(&self, s: &str) -> Res<u8> {
+        let p = if s.bytes().all(|b| b.is_ascii_digit()) {
+            match s.parse::<u32>() {
+                Ok(v) if v <= 255 => v as u8,
+                _ => return err("protocol outside range"),
+            }
+        } else {
+            match self.resolver.protocol(s) {
+                Some(p) => p,
+                None => return err(format!("unknown protocol {s}")),
+            }
+        };
+        if p == 0 {
+            return err("proto 0 cannot be used");
+        }
+        Ok(p)
+    }
+
+    fn redir(&self, r: &RedirAst, what: &str) -> Res<RedirSpec> {
+        let mut hosts = vec![];
+        let list = r.hosts.len() > 1;
+        for h in &r.hosts {
+            let v = self.resolve_host(h)?;
+            if list && v.iter().any(|n| !matches!(n.addr, AddrKind::Net(_))) {
+                return err("only addresses can be listed for redirection pools ");
+            }
+            hosts.extend(v);
+        }
+        let port = match &r.port {
+            Some(p) => Some(self.port_range(p, true)?),
+            None => None,
+        };
+        let mut spec =
+            RedirSpec { hosts, port, pool_type: PoolType::None, sticky: false, static_port: false, key: [0; 4] };
+        for o in &r.opts {
+            let t = match o {
+                PoolOptAst::Bitmask => PoolType::Bitmask,
+                PoolOptAst::Random => PoolType::Random,
+                PoolOptAst::RoundRobin => PoolType::RoundRobin,
+                PoolOptAst::LeastStates => PoolType::LeastStates,
+                PoolOptAst::SourceHash(k) => {
+                    spec.key = hash_key(k.as_deref())?;
+                    PoolType::SourceHash
+                }
+                PoolOptAst::StaticPort => {
+                    if spec.static_port {
+                        return err("static-port cannot be redefined");
+                    }
+                    spec.static_port = true;
+                    continue;
+                }
+                PoolOptAst::StickyAddress => {
+                    if spec.sticky {
+                        return err("sticky-address cannot be redefined");
+                    }
+                    spec.sticky = true;
+                    continue;
+                }
+            };
+            if spec.pool_type != PoolType::None {
+                return err("pool type cannot be redefined");
+            }
+            spec.pool_type = t;
+        }
+        let _ = what;
+        Ok(spec)
+    }
+
+    // ------------------------------------------------------------ rules
+
+    pub fn rule(&mut self, ast: &RuleAst, file: &str, line: u32) {
+        match self.rule_inner(ast, file, line) {
+            Ok(()) => {}
+            Err(msgs) => self.errors_from(file, line, msgs),
+        }
+    }
+
+    fn rule_inner(&mut self, ast: &RuleAst, file: &str, line: u32) -> Res<()> {
+        let mut r = Rule::new(match ast.action {
+            ActionAst::Pass => Action::Pass,
+            ActionAst::Match => Action::Match,
+            ActionAst::Block(_) => Action::Block,
+        });
+        r.src_line = line;
+        const RET_ICMP: (u8, u8) = (3, 3);
+        const RET_ICMP6: (u8, u8) = (1, 4);
+        if let ActionAst::Block(spec) = &ast.action {
+            r.block = match spec {
+                None if self.block_policy_return => BlockReturn::Return,
+                None | Some(BlockSpec::Drop) => BlockReturn::Drop,
+                Some(BlockSpec::Return) => BlockReturn::Return,
+                Some(BlockSpec::ReturnRst { ttl }) => {
+                    let ttl = match ttl {
+                        None => 0,
+                        Some(t) => match t.parse::<u32>() {
+                            Ok(v) if v <= 255 => v as u8,
+                            _ => return err(format!("illegal ttl value {t}")),
+                        },
+                    };
+                    BlockReturn::ReturnRst { ttl }
+                }
+                Some(BlockSpec::ReturnIcmp { code, code6 }) => match (code, code6) {
+                    (None, _) => BlockReturn::ReturnIcmp { icmp: RET_ICMP, icmp6: RET_ICMP6 },
+                    (Some(c), None) => {
+                        // pfctl stores the IPv4 default in the IPv6 slot here.
+                        BlockReturn::ReturnIcmp { icmp: (3, icmp_code(c, false)?), icmp6: RET_ICMP }
+                    }
+                    (Some(c), Some(c6)) => {
+                        BlockReturn::ReturnIcmp { icmp: (3, icmp_code(c, false)?), icmp6: (1, icmp_code(c6, true)?) }
+                    }
+                },
+                Some(BlockSpec::ReturnIcmp6 { code6 }) => match code6 {
+                    None => BlockReturn::ReturnIcmp { icmp: RET_ICMP, icmp6: RET_ICMP6 },
+                    Some(c6) => BlockReturn::ReturnIcmp { icmp: RET_ICMP, icmp6: (1, icmp_code(c6, true)?) },
+                },
+            };
+        }
+        r.direction = ast.direction;
+        r.quick = ast.quick;
+        if let Some(opts) = &ast.log {
+            r.log.enabled = true;
+            for o in opts {
+                match o {
+                    LogOpt::All => r.log.all = true,
+                    LogOpt::Matches => r.log.matches = true,
+                    LogOpt::User => r.log.user = true,
+                    LogOpt::To(s) => {
+                        let Some(n) = s.strip_prefix("pflog") else {
+                            return err(format!("{s}: should be a pflog interface"));
+                        };
+                        match n.parse::<u32>() {
+                            Ok(v) if v <= 255 && !n.starts_with('+') => r.log.ifnum = v as u8,
+                            Ok(_) => return err(format!("{s}: too large")),
+                            Err(_) => return err(format!("{s}: invalid")),
+                        }
+                    }
+                }
+            }
+        }
+        r.af = ast.af;
+
+        // Interfaces.
+        let mut ifaces: Vec<Option<IfMatch>> = vec![];
+        for i in &ast.on {
+            let name = match &i.name {
+                IfName::Any => "any".to_string(),
+                IfName::Name(n) => {
+                    if n.len() >= 16 {
+                        return err("interface name too long");
+                    }
+                    n.clone()
+                }
+                IfName::Rdomain(_) => return err("on rdomain is not supported yet"),
+            };
+            ifaces.push(Some(IfMatch { name, neg: i.neg }));
+        }
+        if ifaces.is_empty() {
+            ifaces.push(None);
+        }
+
+        // Protocols.
+        let mut protos: Vec<Option<u8>> = vec![];
+        for p in &ast.proto {
+            protos.push(Some(self.protocol(p)?));
+        }
+        let proto_given = !protos.is_empty();
+        if protos.is_empty() {
+            protos.push(None);
+        }
+
+        // Addresses and ports.
+        let src_hosts = self.resolve_hosts(&ast.from.hosts)?;
+        let src_ports = self.port_items(&ast.from.ports)?;
+        let dst_hosts = self.resolve_hosts(&ast.to.hosts)?;
+        if let Some(h) = &dst_hosts {
+            if h.iter().any(|n| n.addr == AddrKind::UrpfFailed) {
+                return err("\"urpf-failed\" is not permitted in a destination address");
+            }
+        }
+        let dst_ports = self.port_items(&ast.to.ports)?;
+
+        // Filter options.
+        let mut uids: Vec<IdOp> = vec![];
+        let mut gids: Vec<IdOp> = vec![];
+        let mut flags: Option<TcpFlags> = None;
+        let mut icmp: Option<Vec<(u8, Option<u8>, u8)>> = None;
+        let mut keep: Option<(KeepState, Vec<StateOptAst>)> = None;
+        let mut nat: Option<RedirSpec> = None;
+        let mut rdr: Option<RedirSpec> = None;
+        for o in &ast.opts {
+            match o {
+                FilterOpt::User(items) => {
+                    let mut v = self.id_items(items, false)?;
+                    v.extend(uids);
+                    uids = v;
+                }
+                FilterOpt::Group(items) => {
+                    let mut v = self.id_items(items, true)?;
+                    v.extend(gids);
+                    gids = v;
+                }
+                FilterOpt::Flags(f, m) => {
+                    if flags.is_some() {
+                        return err("flags cannot be redefined");
+                    }
+                    let parse = |s: &Option<String>| -> Res<u8> {
+                        match s {
+                            None => Ok(0),
+                            Some(s) => names::parse_flags(s).ok_or_else(|| vec![format!("bad flags {s}")]),
+                        }
+                    };
+                    let (fv, mv) = match (f, m) {
+                        (None, None) => (0, 0),
+                        _ => (parse(f)?, parse(m)?),
+                    };
+                    flags = Some(TcpFlags { flags: fv, mask: mv });
+                }
+                FilterOpt::IcmpType { v6, items } => {
+                    if icmp.is_some() {
+                        return err("icmp-type cannot be redefined");
+                    }
+                    let mut v = vec![];
+                    for it in items {
+                        v.push(icmp_item(it, *v6)?);
+                    }
+                    icmp = Some(v);
+                }
+                FilterOpt::Keep(k, opts) => {
+                    if keep.is_some() {
+                        return err("modulate or keep cannot be redefined");
+                    }
+                    let k = match k {
+                        KeepAst::No => KeepState::None,
+                        KeepAst::Keep => KeepState::Keep,
+                        KeepAst::Modulate => KeepState::Modulate,
+                        KeepAst::Synproxy => KeepState::Synproxy,
+                    };
+                    keep = Some((k, opts.clone()));
+                }
+                FilterOpt::Label(l) => {
+                    if r.label.is_some() {
+                        return err("label cannot be redefined");
+                    }
+                    r.label = Some(l.clone());
+                }
+                FilterOpt::Tag(t) => r.tag = Some(t.clone()),
+                FilterOpt::Tagged { neg, name } => r.tagged = Some((*neg, name.clone())),
+                FilterOpt::NatTo(rd) => {
+                    if nat.is_some() {
+                        return err("cannot respecify nat-to/binat-to");
+                    }
+                    nat = Some(self.redir(rd, "nat-to")?);
+                }
+                FilterOpt::RdrTo(rd) => {
+                    if rdr.is_some() {
+                        return err("cannot respecify rdr-to");
+                    }
+                    rdr = Some(self.redir(rd, "rdr-to")?);
+                }
+            }
+        }
+
+        // filteropts_to_rule
+        if r.tag.as_ref().is_some_and(|t| t.len() > NAME_MAX)
+            || r.tagged.as_ref().is_some_and(|t| t.1.len() > NAME_MAX)
+        {
+            return err(format!("tag too long, max {NAME_MAX} chars"));
+        }
+        if r.label.as_ref().is_some_and(|l| l.len() > NAME_MAX) {
+            return err(format!("rule label too long (max {NAME_MAX} chars)"));
+        }
+        if let Some(f) = flags {
+            if f.flags & f.mask != f.flags {
+                return err("flags always false");
+            }
+        }
+        if flags.is_some_and(|f| f.flags != 0 || f.mask != 0) && proto_given && !protos.contains(&Some(IPPROTO_TCP))
+        {
+            return err("flags only apply to tcp");
+        }
+
+        // State: explicit, or 'keep state' by default on pass rules.
+        let (keep_state, state_opts) = match keep {
+            Some((k, o)) => (k, o),
+            None if r.action == Action::Pass => (KeepState::Keep, vec![]),
+            None => (KeepState::None, vec![]),
+        };
+        r.keep_state = keep_state;
+        r.state_opts = state_options(&state_opts)?;
+        // 'flags S/SA' by default on stateful pass rules.
+        if r.action == Action::Pass && flags.is_none() && r.keep_state != KeepState::None {
+            flags = Some(TcpFlags { flags: 0x02, mask: 0x12 });
+        }
+        r.flags = flags;
+
+        // decide_address_family
+        if r.af.is_none() {
+            r.af = decide_af(&src_hosts);
+        }
+        if r.af.is_none() {
+            r.af = decide_af(&dst_hosts);
+        }
+
+        self.expand(r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, nat, rdr, file, line);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &mut self,
+        base: Rule,
+        ifaces: Vec<Option<IfMatch>>,
+        protos: Vec<Option<u8>>,
+        icmp: Option<Vec<(u8, Option<u8>, u8)>>,
+        src_hosts: Option<Vec<HostNode>>,
+        dst_hosts: Option<Vec<HostNode>>,
+        src_ports: Vec<PortOp>,
+        dst_ports: Vec<PortOp>,
+        uids: Vec<IdOp>,
+        gids: Vec<IdOp>,
+        nat: Option<RedirSpec>,
+        rdr: Option<RedirSpec>,
+        file: &str,
+        line: u32,
+    ) {
+        fn opt_list<T: Clone>(v: &[T]) -> Vec<Option<T>> {
+            if v.is_empty() {
+                vec![None]
+            } else {
+                v.iter().cloned().map(Some).collect()
+            }
+        }
+        let icmps: Vec<Option<(u8, Option<u8>, u8)>> = match &icmp {
+            Some(v) => opt_list(v),
+            None => vec![None],
+        };
+        let srcs = src_hosts.unwrap_or_else(|| vec![HostNode::any()]);
+        let dsts = dst_hosts.unwrap_or_else(|| vec![HostNode::any()]);
+        let sports = opt_list(&src_ports);
+        let dports = opt_list(&dst_ports);
+        let us = opt_list(&uids);
+        let gs = opt_list(&gids);
+        let af = base.af;
+        let mut added = 0;
+
+        for iface in &ifaces {
+            for proto in &protos {
+                for ic in &icmps {
+                    for src in &srcs {
+                        for dst in &dsts {
+                            for sp in &sports {
+                                for dp in &dports {
+                                    for uid in &us {
+                                        for gid in &gs {
+                                            let mut r = base.clone();
+                                            r.af = af;
+                                            let mut errors: Vec<String> = vec![];
+                                            let rdr_addrs = collapse(&rdr, &mut r, &mut errors);
+                                            let nat_addrs = collapse(&nat, &mut r, &mut errors);
+                                            if (r.af.is_some() && src.af.is_some() && r.af != src.af)
+                                                || (r.af.is_some() && dst.af.is_some() && r.af != dst.af)
+                                                || (src.af.is_some() && dst.af.is_some() && src.af != dst.af)
+                                            {
+                                                continue;
+                                            }
+                                            let on_name = iface.as_ref().map(|i| i.name.as_str());
+                                            let scope_clash = |sc: &Option<String>| {
+                                                sc.as_deref().is_some_and(|s| on_name.is_some_and(|n| n != s))
+                                            };
+                                            if (src.scope.is_some() && dst.scope.is_some() && src.scope != dst.scope)
+                                                || scope_clash(&src.scope)
+                                                || scope_clash(&dst.scope)
+                                            {
+                                                continue;
+                                            }
+                                            if r.af.is_none() {
+                                                r.af = src.af.or(dst.af);
+                                            }
+                                            r.on = match (iface, &src.scope, &dst.scope) {
+                                                (Some(i), _, _) => Some(i.clone()),
+                                                (None, Some(s), _) | (None, None, Some(s)) => {
+                                                    Some(IfMatch { name: s.clone(), neg: false })
+                                                }
+                                                (None, None, None) => None,
+                                            };
+                                            r.proto = *proto;
+                                            r.from = Endpoint { addr: src.addr.clone(), neg: src.neg, port: *sp };
+                                            r.to = Endpoint { addr: dst.addr.clone(), neg: dst.neg, port: *dp };
+                                            r.user = *uid;
+                                            r.group = *gid;
+                                            r.icmp_type = ic.map(|(t, c, _)| (t, c));
+                                            let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);
+                                            if non_tcp
+                                                && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy)
+                                            {
+                                                r.keep_state = KeepState::Keep;
+                                            }
+                                            if non_tcp {
+                                                r.flags = None;
+                                            }
+                                            if let Some((_, _, ip)) = ic {
+                                                if r.proto != Some(*ip) {
+                                                    errors.push("icmp-type mismatch".into());
+                                                }
+                                            }
+                                            for (text, field) in [(&base.label, 0), (&base.tag, 1)] {
+                                                if let Some(t) = text {
+                                                    let e = expand_label(t, &r, self.resolver);
+                                                    if field == 0 {
+                                                        r.label = Some(e);
+                                                    } else {
+                                                        r.tag = Some(e);
+                                                    }
+                                                }
+                                            }
+                                            r.nat_to = apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
+                                            r.rdr_to = apply_redir(&rdr, rdr_addrs, true, *dp, &mut errors);
+                                            errors.extend(rule_consistent(&r));
+                                            if errors.is_empty() {
+                                                self.ruleset.rules.push(r);
+                                                added += 1;
+                                            } else {
+                                                errors.push("skipping rule due to errors".into());
+                                                self.errors_from(file, line, errors);
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if added == 0 {
+            self.error(file, line, "rule expands to no valid combination");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn set_mask(addr: IpAddr, bits: u8) -> Res<IpNet> {
+    match IpNet::new(addr, bits) {
+        Ok(n) => Ok(n.to_network()),
+        Err(_) => err(format!("netmask {bits} invalid for IPv4 address")),
+    }
+}
+
+fn net_node(a: IpAddr, mask: Option<u8>) -> Res<HostNode> {
+    let net = match mask {
+        Some(m) => set_mask(a, m)?,
+        None => IpNet::host(a),
+    };
+    Ok(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false, scope: None })
+}
+
+/// pfctl's `host_ip`: a numeric address, or with a mask the short IPv4
+/// network forms (`10/8`, `172.16/12`).
+fn host_ip(s: &str, mask: Option<u8>) -> Res<Option<Vec<HostNode>>> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Ok(Some(vec![net_node(a, mask)?]));
+    }
+    let Some(m) = mask else { return Ok(None) };
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return Ok(None);
+    }
+    let mut octets = [0u8; 4];
+    for (i, p) in parts.iter().enumerate() {
+        match p.parse::<u8>() {
+            Ok(v) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => octets[i] = v,
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(vec![net_node(IpAddr::from(octets), Some(m))?]))
+}
+
+fn decide_af(hosts: &Option<Vec<HostNode>>) -> Option<Af> {
+    let h = hosts.as_ref()?;
+    let first = h.first()?.af;
+    if h.iter().all(|n| n.af == first) {
+        first
+    } else {
+        None
+    }
+}
+
+fn icmp_code(s: &str, v6: bool) -> Res<u8> {
+    let typ = if v6 { 1 } else { 3 };
+    if let Some(v) = names::atoul(s) {
+        if v > 255 {
+            return err(format!("invalid icmp code {v}"));
+        }
+        return Ok(v as u8);
+    }
+    names::icmp_code_by_name(typ, s, v6).ok_or_else(|| vec![format!("unknown icmp code {s}")])
+}
+
+fn icmp_item(it: &IcmpItemAst, v6: bool) -> Res<(u8, Option<u8>, u8)> {
+    let suffix = if v6 { "6" } else { "" };
+    let typ = if it.typ.bytes().all(|b| b.is_ascii_digit()) {
+        match it.typ.parse::<u32>() {
+            Ok(v) if v <= 255 => v as u8,
+            _ => return err(format!("illegal icmp{suffix}-type {}", it.typ)),
+        }
+    } else {
+        match names::icmp_type_by_name(&it.typ, v6) {
+            Some(t) => t,
+            None => return err(format!("unknown icmp{suffix}-type {}", it.typ)),
+        }
+    };
+    let code = match &it.code {
+        None => None,
+        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => match c.parse::<u32>() {
+            Ok(v) if v <= 255 => Some(v as u8),
+            _ => return err(format!("illegal icmp-code {c}")),
+        },
+        Some(c) => match names::icmp_code_by_name(typ, c, v6) {
+            Some(v) => Some(v),
+            None => return err(format!("unknown icmp{suffix}-code {c}")),
+        },
+    };
+    Ok((typ, code, if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP }))
+}
+
+fn hash_key(k: Option<&str>) -> Res<[u32; 4]> {
+    match k {
+        None => {
+            use std::hash::{BuildHasher, Hasher};
+            let mut key = [0u32; 4];
+            for (i, w) in key.iter_mut().enumerate() {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_usize(i);
+                *w = h.finish() as u32;
+            }
+            Ok(key)
+        }
+        Some(s) if s.starts_with("0x") => {
+            if s.len() != 34 {
+                return err("hex key must be 128 bits (32 hex digits) long");
+            }
+            let mut key = [0u32; 4];
+            for (i, w) in key.iter_mut().enumerate() {
+                let part = &s[2 + i * 8..10 + i * 8];
+                *w = u32::from_str_radix(part, 16).or_else(|_| err("invalid hex key"))?;
+            }
+            Ok(key)
+        }
+        Some(_) => err("source-hash string keys are not supported yet"),
+    }
+}
+
+/// Resolves the `( ... )` state options as pfctl's rule action does.
+fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
+    let mut s = StateOpts::default();
+    let mut srctrack: Option<Option<bool>> = None;
+    let mut rule_srctrack = false;
+    let mut statelock = false;
+    let mut adaptive = false;
+    let mut timeouts: Vec<(Timeout, u32)> = vec![];
+    for o in opts {
+        match o {
+            StateOptAst::Max(v) => {
+                if s.max_states != 0 {
+                    return err("state option 'max' multiple definitions");
+                }
+                s.max_states = parse_u32(v)?;
+            }
+            StateOptAst::NoSync => {
+                if s.no_sync {
+                    return err("state option 'sync' multiple definitions");
+                }
+                s.no_sync = true;
+            }
+            StateOptAst::SourceTrack(g) => {
+                if srctrack.is_some() {
+                    return err("state option 'source-track' multiple definitions");
+                }
+                srctrack = Some(*g);
+            }
+            StateOptAst::MaxSrcStates(v) => {
+                if s.max_src_states != 0 {
+                    return err("state option 'max-src-states' multiple definitions");
+                }
+                s.max_src_states = parse_u32(v)?;
+                if s.max_src_states == 0 {
+                    return err("'max-src-states' must be > 0");
+                }
+            }
+            StateOptAst::MaxSrcConn(v) => {
+                if s.max_src_conn != 0 {
+                    return err("state option 'max-src-conn' multiple definitions");
+                }
+                s.max_src_conn = parse_u32(v)?;
+                if s.max_src_conn == 0 {
+                    return err("'max-src-conn' must be > 0");
+                }
+                rule_srctrack = true;
+            }
+            StateOptAst::MaxSrcConnRate(a, b) => {
+                if s.max_src_conn_rate.is_some() {
+                    return err("state option 'max-src-conn-rate' multiple definitions");
+                }
+                let (a, b) = (parse_u32(a)?, parse_u32(b)?);
+                if a == 0 || b == 0 {
+                    return err("'max-src-conn-rate' values must be > 0");
+                }
+                s.max_src_conn_rate = Some((a, b));
+                rule_srctrack = true;
+            }
+            StateOptAst::MaxSrcNodes(v) => {
+                if s.max_src_nodes != 0 {
+                    return err("state option 'max-src-nodes' multiple definitions");
+                }
+                s.max_src_nodes = parse_u32(v)?;
+                if s.max_src_nodes == 0 {
+                    return err("'max-src-nodes' must be > 0");
+                }
+                rule_srctrack = true;
+            }
+            StateOptAst::Overload { table, flush, global } => {
+                if s.overload.is_some() {
+                    return err("multiple 'overload' table definitions");
+                }
+                s.overload = Some(Overload { table: table.clone(), flush: *flush, global: *global });
+            }
+            StateOptAst::IfBound | StateOptAst::Floating => {
+                if statelock {
+                    return err("state locking option: multiple definitions");
+                }
+                statelock = true;
+                s.if_bound = matches!(o, StateOptAst::IfBound);
+            }
+            StateOptAst::Sloppy => {
+                if s.sloppy {
+                    return err("state sloppy option: multiple definitions");
+                }
+                s.sloppy = true;
+            }
+            StateOptAst::Pflow => {
+                if s.pflow {
+                    return err("state pflow option: multiple definitions");
+                }
+                s.pflow = true;
+            }
+            StateOptAst::Timeout(name, v) => {
+                let v = parse_num(v)?;
+                if v > u32::MAX as u64 {
+                    return err("only positive values permitted");
+                }
+                let Some(t) = Timeout::from_name(name) else {
+                    return err(format!("illegal timeout name {name}"));
+                };
+                if !t.name().contains('.') {
+                    return err(format!("illegal state timeout {name}"));
+                }
+                if matches!(t, Timeout::AdaptiveStart | Timeout::AdaptiveEnd) {
+                    adaptive = true;
+                }
+                if timeouts.iter().any(|(x, _)| *x == t) {
+                    return err(format!("state timeout {} multiple definitions", t.name()));
+                }
+                timeouts.push((t, v as u32));
+            }
+        }
+    }
+    if !adaptive && s.max_states != 0 {
+        timeouts.push((Timeout::AdaptiveStart, (s.max_states / 10) * 6));
+        timeouts.push((Timeout::AdaptiveEnd, (s.max_states / 10) * 12));
+    }
+    let tracking = srctrack.is_some() || s.max_src_states != 0 || rule_srctrack;
+    if tracking {
+        let global = srctrack == Some(Some(true));
+        if global && s.max_src_nodes != 0 {
+            return err("'max-src-nodes' is incompatible with 'source-track global'");
+        }
+        if global && s.max_src_conn != 0 {
+            return err("'max-src-conn' is incompatible with 'source-track global'");
+        }
+        if global && s.max_src_conn_rate.is_some() {
+            return err("'max-src-conn-rate' is incompatible with 'source-track global'");
+        }
+        if let Some((_, secs)) = s.max_src_conn_rate {
+            let cur = timeouts.iter().find(|(t, _)| *t == Timeout::SrcTrack).map(|x| x.1).unwrap_or(0);
+            if cur < secs {
+                timeouts.retain(|(t, _)| *t != Timeout::SrcTrack);
+                timeouts.push((Timeout::SrcTrack, secs));
+            }
+        }
+        s.source_track =
+            Some(if rule_srctrack || srctrack == Some(Some(false)) { SourceTrack::Rule } else { SourceTrack::Global });
+    }
+    if s.overload.is_some() && s.max_src_conn == 0 && s.max_src_conn_rate.is_none() {
+        return err("'overload' requires 'max-src-conn' or 'max-src-conn-rate'");
+    }
+    timeouts.sort_by_key(|(t, _)| *t as u8);
+    s.timeouts = timeouts;
+    Ok(s)
+}
+
+/// collapse_redirspec: the pool addresses usable with the rule's address
+/// family (setting it if it was open).
+fn collapse(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>) -> Option<Vec<HostNode>> {
+    let spec = spec.as_ref()?;
+    let mut chosen: Option<Af> = None;
+    let mut out = vec![];
+    for h in &spec.hosts {
+        if let Some(haf) = h.af {
+            if r.af.is_some_and(|a| a != haf) {
+                continue;
+            }
+            if r.af.is_none() && chosen.is_some_and(|a| a != haf) {
+                errors.push("translation spec contains addresses with different address families".into());
+                return None;
+            }
+        }
+        if r.af.is_none() && chosen.is_none() {
+            chosen = h.af;
+        }
+        if !out.is_empty() && spec.pool_type != PoolType::None && !dyn_pool_type(spec.pool_type) {
+            errors.push("pool type is not valid for multiple translation or routing addresses".into());
+            return None;
+        }
+        out.push(h.clone());
+    }
+    if r.af.is_none() {
+        r.af = chosen;
+    }
+    if out.is_empty() {
+        errors.push("af mismatch in translation spec".into());
+        return None;
+    }
+    Some(out)
+}
+
+fn dyn_pool_type(t: PoolType) -> bool {
+    matches!(t, PoolType::RoundRobin | PoolType::LeastStates | PoolType::Random | PoolType::SourceHash)
+}
+
+fn dyn_multiaddr(a: &AddrKind) -> bool {
+    match a {
+        AddrKind::Dynamic { ifname, modifier } => {
+            *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// apply_redirspec: ports, pool type and options of a translation.
+fn apply_redir(
+    spec: &Option<RedirSpec>,
+    addrs: Option<Vec<HostNode>>,
+    is_rdr: bool,
+    dst_port: Option<PortOp>,
+    errors: &mut Vec<String>,
+) -> Option<Pool> {
+    let spec = spec.as_ref()?;
+    let addrs: Vec<AddrKind> = addrs?.into_iter().map(|h| h.addr).collect();
+    let (a, b, range, star) = spec.port.unwrap_or((0, 0, false, false));
+    let proxy_port = if is_rdr {
+        if star {
+            let width = match dst_port {
+                Some(PortOp::Range(x, y)) => y.saturating_sub(x),
+                _ => 0,
+            };
+            (a, a.saturating_add(width))
+        } else {
+            if range && a > b {
+                errors.push("invalid rdr-to port range".into());
+            }
+            (a, b)
+        }
+    } else if b == 0 {
+        (a, a)
+    } else {
+        (a, b)
+    };
+    let mut pool_type = spec.pool_type;
+    if pool_type == PoolType::None
+        && (addrs.len() > 1 || addrs.iter().any(|a| matches!(a, AddrKind::Table(_)) || dyn_multiaddr(a)))
+    {
+        pool_type = PoolType::RoundRobin;
+    }
+    if !dyn_pool_type(pool_type) {
+        for x in &addrs {
+            if let AddrKind::Table(_) = x {
+                errors.push("tables are not supported by pool type".into());
+            } else if let AddrKind::Dynamic { ifname, .. } = x {
+                if dyn_multiaddr(x) {
+                    errors.push(format!("interface ({ifname}) is not supported by pool type"));
+                }
+            }
+        }
+    }
+    if spec.static_port {
+        if is_rdr {
+            errors.push("the 'static-port' option is only valid with nat rules".into());
+        } else if proxy_port != (0, 0) {
+            errors.push("the 'static-port' option can't be used when specifying a port range".into());
+        }
+    }
+    Some(Pool {
+        addrs,
+        proxy_port,
+        pool_type,
+        static_port: spec.static_port,
+        sticky_address: spec.sticky,
+        hash_key: if pool_type == PoolType::SourceHash { spec.key } else { [0; 4] },
+    })
+}
+
+/// pfctl's rule_consistent.
+fn rule_consistent(r: &Rule) -> Vec<String> {
+    let mut p = vec![];
+    let tcp_udp = matches!(r.proto, Some(IPPROTO_TCP) | Some(IPPROTO_UDP));
+    if !tcp_udp && (r.from.port.is_some() || r.to.port.is_some()) {
+        p.push("port only applies to tcp/udp".to_string());
+    }
+    if !tcp_udp && r.user.is_some() {
+        p.push("user only applies to tcp/udp".to_string());
+    }
+    if !tcp_udp && r.group.is_some() {
+        p.push("group only applies to tcp/udp".to_string());
+    }
+    if r.icmp_type.is_some() && !matches!(r.proto, Some(IPPROTO_ICMP) | Some(IPPROTO_ICMPV6)) {
+        p.push("icmp-type/code only applies to icmp".to_string());
+    }
+    if r.af.is_none() && r.icmp_type.is_some() {
+        p.push("must indicate address family with icmp-type/code".to_string());
+    }
+    match (r.proto, r.af) {
+        (Some(IPPROTO_ICMP), Some(Af::Inet6)) => p.push("proto icmp doesn't match address family inet6".into()),
+        (Some(IPPROTO_ICMPV6), Some(Af::Inet)) => p.push("proto icmp6 doesn't match address family inet".into()),
+        _ => {}
+    }
+    if r.action == Action::Block && matches!(r.block, BlockReturn::ReturnRst { .. }) && r.proto != Some(IPPROTO_TCP) {
+        p.push("return-rst can only be applied to TCP rules".into());
+    }
+    if r.action != Action::Pass && r.keep_state != KeepState::None {
+        p.push("keep state is great, but only for pass rules".into());
+    }
+    if r.state_opts.sloppy && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy) {
+        p.push("sloppy state matching cannot be used with synproxy state or modulate state".into());
+    }
+    let translates = r.nat_to.is_some() || r.rdr_to.is_some();
+    if translates && r.action != Action::Match && r.keep_state == KeepState::None {
+        p.push("nat-to and rdr-to require keep state".into());
+    }
+    if translates && r.direction == Direction::InOut {
+        p.push("nat-to and rdr-to require a direction".into());
+    }
+    if r.nat_to.is_some() && r.direction == Direction::In {
+        p.push("nat-to can only be used outbound".into());
+    }
+    if r.rdr_to.is_some() && r.direction == Direction::Out {
+        p.push("rdr-to can only be used inbound".into());
+    }
+    p
+}
+
+/// Label / tag macros: `$if`, `$srcaddr`, `$dstaddr`, `$srcport`,
+/// `$dstport`, `$proto` (`$nr` is done after the whole ruleset is read).
+fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
+    let mut s = text.to_string();
+    if s.contains("$if") {
+        let name = r.on.as_ref().map(|i| i.name.clone()).unwrap_or_else(|| "any".into());
+        s = s.replace("$if", &name);
+    }
+    let addr = |e: &Endpoint| -> String {
+        let a = match &e.addr {
+            AddrKind::Net(n) if n.prefix == 0 && n.addr.is_unspecified() => "any".to_string(),
+            AddrKind::Any => "any".to_string(),
+            AddrKind::Dynamic { ifname, .. } => format!("({ifname})"),
+            AddrKind::Table(t) => format!("<{t}>"),
+            AddrKind::NoRoute => "no-route".into(),
+            AddrKind::UrpfFailed => "urpf-failed".into(),
+            AddrKind::Net(n) => n.to_string(),
+            AddrKind::Range(..) => "?".into(),
+        };
+        if e.neg {
+            format!("! {a}")
+        } else {
+            a
+        }
+    };
+    let port = |p: &Option<PortOp>| -> String {
+        match p {
+            None => String::new(),
+            Some(PortOp::Eq(a)) => a.to_string(),
+            Some(PortOp::Ne(a)) => format!("!={a}"),
+            Some(PortOp::Lt(a)) => format!("<{a}"),
+            Some(PortOp::Le(a)) => format!("<={a}"),
+            Some(PortOp::Gt(a)) => format!(">{a}"),
+            Some(PortOp::Ge(a)) => format!(">={a}"),
+            Some(PortOp::Inside(a, b)) => format!("{a}><{b}"),
+            Some(PortOp::Outside(a, b)) => format!("{a}<>{b}"),
+            Some(PortOp::Range(..)) => String::new(),
+        }
+    };
+    if s.contains("$srcaddr") {
+        s = s.replace("$srcaddr", &addr(&r.from));
+    }
+    if s.contains("$dstaddr") {
+        s = s.replace("$dstaddr", &addr(&r.to));
+    }
+    if s.contains("$srcport") {
+        s = s.replace("$srcport", &port(&r.from.port));
+    }
+    if s.contains("$dstport") {
+        s = s.replace("$dstport", &port(&r.to.port));
+    }
+    if s.contains("$proto") {
+        let p = match r.proto {
+            Some(p) => resolver.protocol_name(p).unwrap_or_else(|| p.to_string()),
+            None => "0".to_string(),
+        };
+        s = s.replace("$proto", &p);
+    }
+    s
+}
+
+/// `$nr` in labels and tags: the rule's number in the final ruleset.
+pub fn expand_rule_numbers(rules: &mut [Rule]) {
+    for (i, r) in rules.iter_mut().enumerate() {
+        let n = i.to_string();
+        for t in [&mut r.label, &mut r.tag].into_iter().flatten() {
+            if t.contains("$nr") {
+                *t = t.replace("$nr", &n);
+            }
+        }
+        if let Some((_, t)) = &mut r.tagged {
+            if t.contains("$nr") {
+                *t = t.replace("$nr", &n);
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! pf.conf: from text to a resolved `Ruleset`, and back to text.
+//!
+//! The pipeline, one file per step:
+//!
+//! - `source.rs`  — pfctl's lexical layer: statements, comments, `\`
+//!   continuations, `$macro` substitution;
+//! - `grammar.pest` + `parser.rs` — one statement → typed AST (`ast.rs`);
+//! - `expand.rs`  — AST → resolved rules (names looked up through the
+//!   `Resolver`, lists multiplied, defaults and checks as pfctl applies them);
+//! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
+//! - `error.rs`   — `file:line: message` diagnostics;
+//! - `names.rs`   — ICMP and TCP-flag name tables.
+//!
+//! Everything here is pure except `include`, which reads files through a
+//! loader (`parse` uses the file system), and the lookups behind `Resolver`
+//! (`sys::resolve::SystemResolver` asks the system; `StaticResolver` answers
+//! from tables, for tests and for `pfctl -n` on a foreign ruleset).
+
+pub mod ast;
+pub mod error;
+pub mod expand;
+pub mod names;
+pub mod parser;
+pub mod print;
+pub mod source;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::ConfError;
+pub use print::{print_options, print_rule, print_ruleset_nv};
+
+use crate::addr::IpNet;
+use crate::ruleset::Ruleset;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Name lookups pf.conf needs.
+pub trait Resolver {
+    /// Addresses of an interface or interface group; None if no such interface.
+    fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>>;
+    /// Address(es) of a host name (DNS / /etc/hosts), empty if unknown.
+    fn host(&self, name: &str) -> Vec<IpAddr>;
+    fn user(&self, name: &str) -> Option<u32>;
+    fn group(&self, name: &str) -> Option<u32>;
+    /// Port of a service; `proto` is "tcp" or "udp".
+    fn service(&self, name: &str, proto: &str) -> Option<u16>;
+    fn protocol(&self, name: &str) -> Option<u8>;
+    /// Name of a protocol number, for printing.
+    fn protocol_name(&self, num: u8) -> Option<String>;
+}
+
+/// Protocol names as OpenBSD's /etc/protocols spells them (the first name
+/// of a number is the one printed; aliases follow).
+pub const OPENBSD_PROTOCOLS: &[(&str, u8)] = &[
+    ("ip", 0),
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ggp", 3),
+    ("ipencap", 4),
+    ("st", 5),
+    ("tcp", 6),
+    ("egp", 8),
+    ("igp", 9),
+    ("pup", 12),
+    ("udp", 17),
+    ("hmp", 20),
+    ("xns-idp", 22),
+    ("rdp", 27),
+    ("iso-tp4", 29),
+    ("xtp", 36),
+    ("ddp", 37),
+    ("idpr-cmtp", 38),
+    ("ipv6", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("idrp", 45),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("mobile", 55),
+    ("ipv6-icmp", 58),
+    ("icmp6", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("rspf", 73),
+    ("vmtp", 81),
+    ("ospf", 89),
+    ("ipip", 94),
+    ("encap", 98),
+    ("pim", 103),
+    ("ipcomp", 108),
+    ("carp", 112),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("sctp", 132),
+    ("mpls-in-ip", 137),
+    ("pfsync", 240),
+];
+
+/// A few services from OpenBSD's /etc/services (tcp and udp alike).
+pub const COMMON_SERVICES: &[(&str, u16)] = &[
+    ("echo", 7),
+    ("discard", 9),
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("time", 37),
+    ("domain", 53),
+    ("bootps", 67),
+    ("bootpc", 68),
+    ("tftp", 69),
+    ("http", 80),
+    ("www", 80),
+    ("pop3", 110),
+    ("sunrpc", 111),
+    ("auth", 113),
+    ("ident", 113),
+    ("ntp", 123),
+    ("imap", 143),
+    ("snmp", 161),
+    ("bgp", 179),
+    ("ldap", 389),
+    ("https", 443),
+    ("submission", 587),
+    ("imaps", 993),
+    ("pop3s", 995),
+];
+
+/// An in-memory resolver for tests and offline checks. `new()` knows
+/// OpenBSD's protocol names and common services and nothing else; add
+/// interfaces, hosts, users and groups with the builder methods.
+#[derive(Debug, Clone, Default)]
+pub struct StaticResolver {
+    ifaces: Vec<(String, Vec<IpNet>)>,
+    hosts: HashMap<String, Vec<IpAddr>>,
+    users: HashMap<String, u32>,
+    groups: HashMap<String, u32>,
+    services: HashMap<(String, String), u16>,
+    protocols: Vec<(String, u8)>,
+}
+
+impl StaticResolver {
+    /// OpenBSD's protocols and common services; no interfaces, hosts, users.
+    pub fn new() -> StaticResolver {
+        let mut r = StaticResolver::empty();
+        for (n, p) in OPENBSD_PROTOCOLS {
+            r = r.protocol(n, *p);
+        }
+        for (n, p) in COMMON_SERVICES {
+            r = r.service(n, "tcp", *p).service(n, "udp", *p);
+        }
+        r
+    }
+
+    /// Knows nothing at all.
+    pub fn empty() -> StaticResolver {
+        StaticResolver::default()
+    }
+
+    /// Adds an interface with addresses like `"192.0.2.10/24"` (invalid
+    /// strings are ignored).
+    pub fn iface(mut self, name: &str, addrs: &[&str]) -> StaticResolver {
+        let nets = addrs.iter().filter_map(|a| a.parse::<IpNet>().ok()).collect();
+        self.ifaces.retain(|(n, _)| n != name);
+        self.ifaces.push((name.to_string(), nets));
+        self
+    }
+
+    pub fn host(mut self, name: &str, addrs: &[&str]) -> StaticResolver {
+        let a = addrs.iter().filter_map(|a| a.parse::<IpAddr>().ok()).collect();
+        self.hosts.insert(name.to_string(), a);
+        self
+    }
+
+    pub fn user(mut self, name: &str, uid: u32) -> StaticResolver {
+        self.users.insert(name.to_string(), uid);
+        self
+    }
+
+    pub fn group(mut self, name: &str, gid: u32) -> StaticResolver {
+        self.groups.insert(name.to_string(), gid);
+        self
+    }
+
+    pub fn service(mut self, name: &str, proto: &str, port: u16) -> StaticResolver {
+        self.services.insert((name.to_string(), proto.to_string()), port);
+        self
+    }
+
+    pub fn protocol(mut self, name: &str, num: u8) -> StaticResolver {
+        self.protocols.push((name.to_string(), num));
+        self
+    }
+}
+
+impl Resolver for StaticResolver {
+    fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>> {
+        if name == "self" {
+            return Some(self.ifaces.iter().flat_map(|(_, a)| a.iter().copied()).collect());
+        }
+        self.ifaces.iter().find(|(n, _)| n == name).map(|(_, a)| a.clone())
+    }
+    fn host(&self, name: &str) -> Vec<IpAddr> {
+        self.hosts.get(name).cloned().unwrap_or_default()
+    }
+    fn user(&self, name: &str) -> Option<u32> {
+        self.users.get(name).copied()
+    }
+    fn group(&self, name: &str) -> Option<u32> {
+        self.groups.get(name).copied()
+    }
+    fn service(&self, name: &str, proto: &str) -> Option<u16> {
+        self.services.get(&(name.to_string(), proto.to_string())).copied()
+    }
+    fn protocol(&self, name: &str) -> Option<u8> {
+        self.protocols.iter().find(|(n, _)| n == name).map(|(_, p)| *p)
+    }
+    fn protocol_name(&self, num: u8) -> Option<String> {
+        self.protocols.iter().find(|(_, p)| *p == num).map(|(n, _)| n.clone())
+    }
+}
+
+/// Parses pf.conf text. `filename` is used in messages (pfctl says `stdin`
+/// for `-f -`). `include` reads files from the file system. On any error
+/// nothing is returned but the complete list of diagnostics.
+pub fn parse(source: &str, filename: &str, resolver: &dyn Resolver) -> Result<Ruleset, Vec<ConfError>> {
+    parse_with_loader(source, filename, resolver, &|path: &str| std::fs::read_to_string(path))
+}
+
+/// `parse` with a custom loader for `include "file"`.
+pub fn parse_with_loader(
+    source: &str,
+    filename: &str,
+    resolver: &dyn Resolver,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Ruleset, Vec<ConfError>> {
+    let mut ex = expand::Expander::new(resolver);
+    let mut macros = source::Macros::new();
+    run(source, filename, &mut ex, &mut macros, loader, 0);
+    let mut rs = ex.ruleset;
+    expand::expand_rule_numbers(&mut rs.rules);
+    if ex.errors.is_empty() {
+        Ok(rs)
+    } else {
+        Err(ex.errors)
+    }
+}
+
+/// Maximum nesting of `include`.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+fn run(
+    src: &str,
+    file: &str,
+    ex: &mut expand::Expander<'_>,
+    macros: &mut source::Macros,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+    depth: usize,
+) {
+    let mut sp = source::Splitter::new(src, file);
+    while let Some(st) = sp.next_statement(macros) {
+        let st = match st {
+            Ok(st) => st,
+            Err(e) => {
+                ex.errors.push(e);
+                continue;
+            }
+        };
+        let line = st.end_line;
+        match parser::parse_statement(&st, file) {
+            Err(e) => ex.errors.push(e),
+            Ok(ast::Statement::Macro { name, value }) => {
+                ex.macro_def(&name, &value);
+                macros.insert(name, value);
+            }
+            Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
+            Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
+            Ok(ast::Statement::Include(path)) => {
+                let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
+                match text {
+                    Some(text) => run(&text, &path, ex, macros, loader, depth + 1),
+                    None => ex.errors.push(ConfError::new(file, line, format!("failed to include file {path}"))),
+                }
+            }
+        }
+    }
+}

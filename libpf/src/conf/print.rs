@@ -1,0 +1,428 @@
+//! The rule printer: renders resolved rules and options exactly as OpenBSD's
+//! `pfctl -sr` / `pfctl -nv` print them (token order and spelling of
+//! pfctl's `print_rule`, `print_fromto`, `print_addr`, `print_port`,
+//! `print_ugid`, `print_flags` and `print_pool`). Ports and ids are printed
+//! as numbers, protocols by name when the resolver knows one.
+
+use super::names;
+use super::Resolver;
+use crate::addr::{Af, IpNet};
+use crate::ruleset::*;
+use std::fmt::Write;
+
+/// One rule as `pfctl -sr` prints it, without a trailing newline.
+pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
+    let mut s = String::new();
+    s.push_str(match rule.action {
+        Action::Pass => "pass",
+        Action::Block => "block",
+        Action::Match => "match",
+    });
+    if rule.action == Action::Block {
+        match rule.block {
+            BlockReturn::Drop => s.push_str(" drop"),
+            BlockReturn::Return => s.push_str(" return"),
+            BlockReturn::ReturnRst { ttl: 0 } => s.push_str(" return-rst"),
+            BlockReturn::ReturnRst { ttl } => {
+                let _ = write!(s, " return-rst(ttl {ttl})");
+            }
+            BlockReturn::ReturnIcmp { icmp, icmp6 } => {
+                let c4 = names::icmp_code_name(icmp.0, icmp.1, false)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| icmp.1.to_string());
+                let c6 = names::icmp_code_name(icmp6.0, icmp6.1, true)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| icmp6.1.to_string());
+                match rule.af {
+                    Some(Af::Inet) => {
+                        let _ = write!(s, " return-icmp({c4})");
+                    }
+                    Some(Af::Inet6) => {
+                        let _ = write!(s, " return-icmp6({c6})");
+                    }
+                    None => {
+                        let _ = write!(s, " return-icmp({c4}, {c6})");
+                    }
+                }
+            }
+        }
+    }
+    match rule.direction {
+        Direction::In => s.push_str(" in"),
+        Direction::Out => s.push_str(" out"),
+        Direction::InOut => {}
+    }
+    if rule.log.enabled {
+        s.push_str(" log");
+        let l = &rule.log;
+        if l.all || l.matches || l.user || l.ifnum != 0 {
+            let mut parts: Vec<String> = vec![];
+            if l.all {
+                parts.push("all".into());
+            }
+            if l.matches {
+                parts.push("matches".into());
+            }
+            if l.user {
+                parts.push("user".into());
+            }
+            if l.ifnum != 0 {
+                parts.push(format!("to pflog{}", l.ifnum));
+            }
+            let _ = write!(s, " ({})", parts.join(", "));
+        }
+    }
+    if rule.quick {
+        s.push_str(" quick");
+    }
+    if let Some(on) = &rule.on {
+        if on.neg {
+            let _ = write!(s, " on ! {}", on.name);
+        } else {
+            let _ = write!(s, " on {}", on.name);
+        }
+    }
+    match rule.af {
+        Some(Af::Inet) => s.push_str(" inet"),
+        Some(Af::Inet6) => s.push_str(" inet6"),
+        None => {}
+    }
+    if let Some(p) = rule.proto {
+        match resolver.protocol_name(p) {
+            Some(n) => {
+                let _ = write!(s, " proto {n}");
+            }
+            None => {
+                let _ = write!(s, " proto {p}");
+            }
+        }
+    }
+    print_fromto(&mut s, rule);
+    if let Some(u) = &rule.user {
+        print_ugid(&mut s, u, "user");
+    }
+    if let Some(g) = &rule.group {
+        print_ugid(&mut s, g, "group");
+    }
+    match rule.flags {
+        Some(f) if f.flags != 0 || f.mask != 0 => {
+            let _ = write!(s, " flags {}/{}", names::flags_to_string(f.flags), names::flags_to_string(f.mask));
+        }
+        _ => {
+            if matches!(rule.action, Action::Pass | Action::Match)
+                && matches!(rule.proto, None | Some(6))
+                && rule.keep_state != KeepState::None
+            {
+                s.push_str(" flags any");
+            }
+        }
+    }
+    if let Some((typ, code)) = rule.icmp_type {
+        let v6 = rule.af == Some(Af::Inet6);
+        s.push_str(if v6 { " icmp6-type" } else { " icmp-type" });
+        match names::icmp_type_name(typ, v6) {
+            Some(n) => {
+                let _ = write!(s, " {n}");
+            }
+            None => {
+                let _ = write!(s, " {typ}");
+            }
+        }
+        if let Some(c) = code {
+            match names::icmp_code_name(typ, c, v6) {
+                Some(n) => {
+                    let _ = write!(s, " code {n}");
+                }
+                None => {
+                    let _ = write!(s, " code {c}");
+                }
+            }
+        }
+    }
+    let so = &rule.state_opts;
+    match rule.keep_state {
+        KeepState::None if rule.action == Action::Pass => s.push_str(" no state"),
+        KeepState::None => {}
+        KeepState::Keep => {
+            if so.any() {
+                s.push_str(" keep state");
+            }
+        }
+        KeepState::Modulate => s.push_str(" modulate state"),
+        KeepState::Synproxy => s.push_str(" synproxy state"),
+    }
+    if so.any() {
+        print_state_opts(&mut s, so);
+    }
+    if let Some(l) = &rule.label {
+        let _ = write!(s, " label \"{l}\"");
+    }
+    if let Some(t) = &rule.tag {
+        let _ = write!(s, " tag {t}");
+    }
+    if let Some((neg, t)) = &rule.tagged {
+        if *neg {
+            s.push_str(" !");
+        }
+        let _ = write!(s, " tagged {t}");
+    }
+    if let Some(p) = &rule.nat_to {
+        s.push_str(" nat-to ");
+        print_pool(&mut s, p, false);
+    } else if let Some(p) = &rule.rdr_to {
+        s.push_str(" rdr-to ");
+        print_pool(&mut s, p, true);
+    }
+    s
+}
+
+fn print_state_opts(s: &mut String, o: &StateOpts) {
+    let mut parts: Vec<String> = vec![];
+    if o.max_states != 0 {
+        parts.push(format!("max {}", o.max_states));
+    }
+    if o.no_sync {
+        parts.push("no-sync".into());
+    }
+    if let Some(t) = o.source_track {
+        parts.push(format!("source-track {}", if t == SourceTrack::Rule { "rule" } else { "global" }));
+    }
+    if o.max_src_states != 0 {
+        parts.push(format!("max-src-states {}", o.max_src_states));
+    }
+    if o.max_src_conn != 0 {
+        parts.push(format!("max-src-conn {}", o.max_src_conn));
+    }
+    if let Some((l, sec)) = o.max_src_conn_rate {
+        parts.push(format!("max-src-conn-rate {l}/{sec}"));
+    }
+    if o.max_src_nodes != 0 {
+        parts.push(format!("max-src-nodes {}", o.max_src_nodes));
+    }
+    if let Some(ov) = &o.overload {
+        let mut t = format!("overload <{}>", ov.table);
+        if ov.flush {
+            t.push_str(" flush");
+        }
+        if ov.global {
+            t.push_str(" global");
+        }
+        parts.push(t);
+    }
+    if o.if_bound {
+        parts.push("if-bound".into());
+    }
+    if o.sloppy {
+        parts.push("sloppy".into());
+    }
+    if o.pflow {
+        parts.push("pflow".into());
+    }
+    for (t, v) in &o.timeouts {
+        parts.push(format!("{} {v}", t.name()));
+    }
+    let _ = write!(s, " ({})", parts.join(", "));
+}
+
+fn is_zero_net(n: &IpNet) -> bool {
+    n.prefix == 0 && n.addr.is_unspecified()
+}
+
+fn is_any(e: &Endpoint) -> bool {
+    match &e.addr {
+        AddrKind::Any => true,
+        AddrKind::Net(n) => is_zero_net(n),
+        _ => false,
+    }
+}
+
+fn print_fromto(s: &mut String, r: &Rule) {
+    if is_any(&r.from) && is_any(&r.to) && !r.from.neg && !r.to.neg && r.from.port.is_none() && r.to.port.is_none()
+    {
+        s.push_str(" all");
+        return;
+    }
+    for (kw, e) in [(" from ", &r.from), (" to ", &r.to)] {
+        s.push_str(kw);
+        if e.neg {
+            s.push_str("! ");
+        }
+        s.push_str(&addr_string(&e.addr));
+        if let Some(p) = &e.port {
+            s.push_str(" port");
+            print_port_op(s, p);
+        }
+    }
+}
+
+/// An address as pfctl's `print_addr` shows it (without verbose counters).
+pub fn addr_string(a: &AddrKind) -> String {
+    match a {
+        AddrKind::Any => "any".into(),
+        AddrKind::Net(n) if is_zero_net(n) => "any".into(),
+        AddrKind::Net(n) => n.to_string(),
+        AddrKind::Range(x, y) => format!("{x} - {y}"),
+        AddrKind::NoRoute => "no-route".into(),
+        AddrKind::UrpfFailed => "urpf-failed".into(),
+        AddrKind::Table(t) => format!("<{t}>"),
+        AddrKind::Dynamic { ifname, modifier } => {
+            let m = match modifier {
+                DynModifier::None => "",
+                DynModifier::Network => ":network",
+                DynModifier::Broadcast => ":broadcast",
+                DynModifier::Peer => ":peer",
+                DynModifier::NoAlias => ":0",
+            };
+            format!("({ifname}{m})")
+        }
+    }
+}
+
+fn print_op(s: &mut String, op: &str, a: &str, b: &str) {
+    let _ = match op {
+        "><" | "<>" => write!(s, " {a} {op} {b}"),
+        ":" => write!(s, " {a}:{b}"),
+        _ => write!(s, " {op} {a}"),
+    };
+}
+
+fn print_port_op(s: &mut String, p: &PortOp) {
+    let (op, a, b) = match *p {
+        PortOp::Eq(a) => ("=", a, 0),
+        PortOp::Ne(a) => ("!=", a, 0),
+        PortOp::Lt(a) => ("<", a, 0),
+        PortOp::Le(a) => ("<=", a, 0),
+        PortOp::Gt(a) => (">", a, 0),
+        PortOp::Ge(a) => (">=", a, 0),
+        PortOp::Inside(a, b) => ("><", a, b),
+        PortOp::Outside(a, b) => ("<>", a, b),
+        PortOp::Range(a, b) => (":", a, b),
+    };
+    print_op(s, op, &a.to_string(), &b.to_string());
+}
+
+fn print_ugid(s: &mut String, id: &IdOp, what: &str) {
+    let (op, a, b) = match *id {
+        IdOp::Eq(a) => ("=", a, 0),
+        IdOp::Ne(a) => ("!=", a, 0),
+        IdOp::Lt(a) => ("<", a, 0),
+        IdOp::Le(a) => ("<=", a, 0),
+        IdOp::Gt(a) => (">", a, 0),
+        IdOp::Ge(a) => (">=", a, 0),
+        IdOp::Inside(a, b) => ("><", a, b),
+        IdOp::Outside(a, b) => ("<>", a, b),
+        IdOp::Range(a, b) => (":", a, b),
+    };
+    let _ = write!(s, " {what}");
+    let a_str = if a == u32::MAX && matches!(op, "=" | "!=") { "unknown".to_string() } else { a.to_string() };
+    print_op(s, op, &a_str, &b.to_string());
+}
+
+fn print_pool(s: &mut String, p: &Pool, rdr: bool) {
+    match p.addrs.as_slice() {
+        [one] => s.push_str(&addr_string(one)),
+        many => {
+            let list: Vec<String> = many.iter().map(addr_string).collect();
+            let _ = write!(s, "{{ {} }}", list.join(", "));
+        }
+    }
+    let (p1, p2) = p.proxy_port;
+    if rdr {
+        if p1 != 0 {
+            let _ = write!(s, " port {p1}");
+            if p2 != 0 && p2 != p1 {
+                let _ = write!(s, ":{p2}");
+            }
+        }
+    } else if (p1, p2) != (0, 0) {
+        if p1 == p2 {
+            let _ = write!(s, " port {p1}");
+        } else {
+            let _ = write!(s, " port {p1}:{p2}");
+        }
+    }
+    match p.pool_type {
+        PoolType::None => {}
+        PoolType::Bitmask => s.push_str(" bitmask"),
+        PoolType::Random => s.push_str(" random"),
+        PoolType::SourceHash => {
+            let k = p.hash_key;
+            let _ = write!(s, " source-hash 0x{:08x}{:08x}{:08x}{:08x}", k[0], k[1], k[2], k[3]);
+        }
+        PoolType::RoundRobin => s.push_str(" round-robin"),
+        PoolType::LeastStates => s.push_str(" least-states"),
+    }
+    if p.sticky_address {
+        s.push_str(" sticky-address");
+    }
+    if !rdr && p.static_port {
+        s.push_str(" static-port");
+    }
+}
+
+/// The net effect of the `set` options, one `set ...` line each, in a fixed
+/// order (what a reload would apply). Macros and repeated settings are only
+/// in `print_ruleset_nv`.
+pub fn print_options(opts: &Options) -> String {
+    let mut s = String::new();
+    if !opts.skip.is_empty() {
+        let _ = writeln!(s, "set skip on {{ {} }}", opts.skip.join(" "));
+    }
+    if let Some(p) = opts.block_policy {
+        let _ = writeln!(s, "set block-policy {}", if p == BlockPolicy::Return { "return" } else { "drop" });
+    }
+    if let Some(o) = &opts.optimization {
+        let _ = writeln!(s, "set optimization {o}");
+    }
+    for (t, v) in &opts.timeouts {
+        let _ = writeln!(s, "set timeout {} {v}", t.name());
+    }
+    for (l, v) in &opts.limits {
+        let _ = writeln!(s, "set limit {} {v}", l.name());
+    }
+    if let Some(i) = &opts.loginterface {
+        let _ = writeln!(s, "set loginterface {i}");
+    }
+    if let Some(h) = opts.hostid {
+        let _ = writeln!(s, "set hostid 0x{h:08x}");
+    }
+    if let Some(d) = &opts.debug {
+        let _ = writeln!(s, "set debug {d}");
+    }
+    s
+}
+
+fn directive_line(d: &Directive) -> Option<String> {
+    Some(match d {
+        Directive::Macro { name, value } => format!("{name} = \"{value}\""),
+        Directive::BlockPolicy(p) => {
+            format!("set block-policy {}", if *p == BlockPolicy::Return { "return" } else { "drop" })
+        }
+        Directive::Skip(list) if list.is_empty() => "set skip on none".to_string(),
+        Directive::Skip(list) => format!("set skip on {{ {} }}", list.join(" ")),
+        Directive::Timeout(n, v) => format!("set timeout {n} {v}"),
+        Directive::Limit(n, v) => format!("set limit {n} {v}"),
+        Directive::HostId(h) => format!("set hostid 0x{h:08x}"),
+        Directive::LogInterface(i) => format!("set loginterface {i}"),
+        Directive::Debug(d) => format!("set debug {d}"),
+        Directive::Optimization(o) => format!("set optimization {o}"),
+        Directive::RulesetOptimization(_) => return None,
+    })
+}
+
+/// The whole output of `pfctl -nv`: macro definitions and `set` lines in
+/// source order, then the rules.
+pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
+    let mut s = String::new();
+    for d in &rs.directives {
+        if let Some(l) = directive_line(d) {
+            s.push_str(&l);
+            s.push('\n');
+        }
+    }
+    for r in &rs.rules {
+        s.push_str(&print_rule(r, resolver));
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,3 @@
+//! Linux glue: the parts of libpf that ask the running system.
+
+pub mod resolve;
