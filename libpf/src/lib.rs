@@ -8,3 +8,5 @@ pub mod addr;
 pub mod ruleset;
 pub mod carp;
 pub mod pfsync;
+pub mod ifconfig;
+pub mod hostname_if;
