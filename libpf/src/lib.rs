@@ -8,6 +8,7 @@
 pub mod addr;
 pub mod carp;
 pub mod conf;
+pub mod engine;
 pub mod hostname_if;
 pub mod ifconfig;
 pub mod pfsync;

@@ -2,5 +2,6 @@
 //! sent, and the bulk-update state machine.
 
 pub mod config;
+pub mod queue;
 
 pub use config::*;

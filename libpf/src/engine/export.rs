@@ -1,0 +1,297 @@
+//! States in and out of the engine in pfsync's `pfsync_state` form (which is
+//! also how the control socket lists them), and applying what the pfsync
+//! peer sends: inserts, updates with OpenBSD's stale checks, deletes,
+//! clears, update requests.
+
+use super::packet::Dir;
+use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
+use super::Engine;
+use crate::addr::Af;
+use crate::ruleset::Timeout;
+use crate::wire::pfsync::{
+    BusRepr, DelCRepr, KeyRepr, Message, PeerRepr, ScrubRepr, StateRepr, UpdCRepr, UpdReqRepr,
+};
+use crate::wire::IPPROTO_TCP;
+use std::net::{IpAddr, Ipv4Addr};
+
+fn peer_out(p: &Peer) -> PeerRepr {
+    PeerRepr {
+        scrub: ScrubRepr::default(),
+        seqlo: p.seqlo,
+        seqhi: p.seqhi,
+        seqdiff: p.seqdiff,
+        max_win: p.max_win,
+        mss: p.mss,
+        state: p.state,
+        wscale: p.wscale,
+    }
+}
+
+fn peer_in(p: &PeerRepr) -> Peer {
+    Peer { seqlo: p.seqlo, seqhi: p.seqhi, seqdiff: p.seqdiff, max_win: p.max_win, mss: p.mss, state: p.state, wscale: p.wscale }
+}
+
+fn key_out(k: &StateKey) -> KeyRepr {
+    KeyRepr { addr: k.addr, port: k.port, rdomain: k.rdomain, af: Af::of(&k.addr[0]).openbsd_number() }
+}
+
+fn key_in(k: &KeyRepr, proto: u8) -> StateKey {
+    StateKey { addr: k.addr, port: k.port, proto, rdomain: k.rdomain }
+}
+
+/// What applying a batch of pfsync messages did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputResult {
+    pub inserted: u32,
+    pub updated: u32,
+    pub deleted: u32,
+    /// Updates older than what we have (OpenBSD's `stale`).
+    pub stale: u32,
+    /// States that could not be inserted (key clash, limit): `badstate`.
+    pub badstate: u32,
+    /// The peer asked for everything (UPD_REQ 0/0).
+    pub bulk_requested: bool,
+    /// Bulk-update status messages, for the bulk state machine.
+    pub bus: Vec<BusRepr>,
+}
+
+impl Engine {
+    /// A state as `pfsync_state`: `creation` is its age and `expire` the
+    /// seconds it has left.
+    pub fn export_state(&self, st: &State, now: u64) -> StateRepr {
+        let left = self.expires_at(st).saturating_sub(now) / 1000;
+        let rule = if st.rule_gen == self.rules().generation { st.rule.unwrap_or(u32::MAX) } else { u32::MAX };
+        StateRepr {
+            id: st.id,
+            ifname: st.ifname.clone().unwrap_or_else(|| "all".into()),
+            key: [key_out(&st.key[SK_WIRE]), key_out(&st.key[SK_STACK])],
+            src: peer_out(&st.src),
+            dst: peer_out(&st.dst),
+            rt_addr: match st.key[0].addr[0] {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            },
+            rule,
+            anchor: u32::MAX,
+            nat_rule: u32::MAX,
+            creation: (now.saturating_sub(st.creation) / 1000) as u32,
+            expire: left.min(u32::MAX as u64) as u32,
+            packets: st.packets,
+            bytes: st.bytes,
+            creatorid: st.creatorid,
+            rtableid: [u32::MAX; 2],
+            max_mss: 0,
+            af: Af::of(&st.key[0].addr[0]).openbsd_number(),
+            proto: st.key[0].proto,
+            direction: st.direction.number(),
+            log: st.log,
+            rt: 0,
+            timeout: st.timeout as u8,
+            sync_flags: 0,
+            updates: 0,
+            min_ttl: 0,
+            set_tos: 0,
+            state_flags: st.state_flags,
+            set_prio: [0; 2],
+        }
+    }
+
+    /// Every state, in the order they were created.
+    pub fn export_all(&self, now: u64) -> Vec<StateRepr> {
+        self.states.slots_in_order().into_iter().filter_map(|s| self.states.get(s)).map(|st| self.export_state(st, now)).collect()
+    }
+
+    /// Insert a state from its `pfsync_state` form (pfsync INS/UPD, or
+    /// DIOCADDSTATES). `from_peer`: mark it as the peer's (never echoed).
+    pub fn import_state(&mut self, sr: &StateRepr, from_peer: bool, now: u64) -> Result<(), &'static str> {
+        sr.validate()?;
+        let timeout = Timeout::from_index(sr.timeout).ok_or("bad timeout")?;
+        let direction = Dir::from_number(sr.direction).ok_or("bad direction")?;
+        if self.states.len() as u64 >= self.limit(crate::ruleset::Limit::States) as u64 {
+            return Err("state limit reached");
+        }
+        let tval = self.timeout_value(timeout) as u64;
+        let expire = if sr.expire == 0 { now } else { now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000) };
+        let no_sync = sr.state_flags & super::PFSTATE_NOSYNC != 0;
+        let st = State {
+            id: sr.id,
+            creatorid: sr.creatorid,
+            key: [key_in(&sr.key[0], sr.proto), key_in(&sr.key[1], sr.proto)],
+            direction,
+            ifname: None,
+            rule: None,
+            rule_gen: 0,
+            src: peer_in(&sr.src),
+            dst: peer_in(&sr.dst),
+            timeout,
+            creation: now.saturating_sub(sr.creation as u64 * 1000),
+            expire,
+            packets: sr.packets,
+            bytes: sr.bytes,
+            log: sr.log,
+            state_flags: sr.state_flags & !0x0010,
+            sync: SyncMeta { peer_updated: from_peer.then_some(now), no_sync },
+            seq: 0,
+        };
+        self.states.insert(st).map_err(|_| "state exists")?;
+        self.status_mut().inserts += 1;
+        if !from_peer && !no_sync {
+            self.sync.insert((sr.id, sr.creatorid), now);
+        }
+        Ok(())
+    }
+
+    fn status_mut(&mut self) -> &mut super::status::Status {
+        &mut self.status
+    }
+
+    /// Merge a peer's view of one side pair into ours (pfsync_upd_tcp for
+    /// TCP, "never backwards" otherwise). Returns how many sides were stale.
+    fn merge_peers(st: &mut State, src: &PeerRepr, dst: &PeerRepr) -> u32 {
+        let mut stale = 0;
+        if st.key[0].proto == IPPROTO_TCP {
+            let backwards = st.src.state > src.state
+                && (st.src.state < tcps::PROXY_SRC || src.state >= tcps::PROXY_SRC);
+            if backwards || (st.src.state == src.state && super::tcp::seq_gt(st.src.seqlo, src.seqlo)) {
+                stale += 1;
+            } else {
+                st.src = peer_in(src);
+            }
+            if st.dst.state > dst.state || (st.dst.state >= tcps::SYN_SENT && super::tcp::seq_gt(st.dst.seqlo, dst.seqlo)) {
+                stale += 1;
+            } else {
+                st.dst = peer_in(dst);
+            }
+        } else {
+            if st.src.state > src.state {
+                stale += 1;
+            } else {
+                st.src = peer_in(src);
+            }
+            if st.dst.state > dst.state {
+                stale += 1;
+            } else {
+                st.dst = peer_in(dst);
+            }
+        }
+        stale
+    }
+
+    /// Apply an update (full or compressed) to an existing state.
+    fn apply_update(&mut self, slot: super::state::Slot, src: &PeerRepr, dst: &PeerRepr, timeout: u8, now: u64, res: &mut InputResult) {
+        let Some(st) = self.states.get_mut(slot) else { return };
+        let stale = Self::merge_peers(st, src, dst);
+        if stale < 2 {
+            st.expire = now;
+            if let Some(t) = Timeout::from_index(timeout) {
+                st.timeout = t;
+            }
+        }
+        st.sync.peer_updated = Some(now);
+        let sref = (st.id, st.creatorid);
+        let tcp = st.key[0].proto == IPPROTO_TCP;
+        if stale > 0 {
+            res.stale += 1;
+            // Tell the peer what we know; it is behind.
+            self.sync.update(sref, tcp, true, now);
+        } else {
+            res.updated += 1;
+        }
+    }
+
+    /// pfsync_input: apply the messages of one frame from the peer.
+    pub fn pfsync_input(&mut self, msgs: &[Message], now: u64) -> InputResult {
+        let mut res = InputResult::default();
+        for m in msgs {
+            match m {
+                Message::Ins(sr) => match self.import_state(sr, true, now) {
+                    Ok(()) => res.inserted += 1,
+                    Err(_) => {
+                        // Already known (a resend): treat as an update.
+                        if let Some(slot) = self.states.by_id(sr.id, sr.creatorid) {
+                            self.apply_update(slot, &sr.src, &sr.dst, sr.timeout, now, &mut res);
+                        } else {
+                            res.badstate += 1;
+                        }
+                    }
+                },
+                Message::Upd(sr) => match self.states.by_id(sr.id, sr.creatorid) {
+                    Some(slot) => self.apply_update(slot, &sr.src, &sr.dst, sr.timeout, now, &mut res),
+                    None => match self.import_state(sr, true, now) {
+                        Ok(()) => res.inserted += 1,
+                        Err(_) => res.badstate += 1,
+                    },
+                },
+                Message::UpdC(u) => match self.states.by_id(u.id, u.creatorid) {
+                    Some(slot) => self.apply_update(slot, &u.src, &u.dst, u.timeout, now, &mut res),
+                    None => {
+                        // We missed its insert: ask for the whole state.
+                        let req = UpdReqRepr { id: u.id, creatorid: u.creatorid };
+                        self.sync.push_message(Message::UpdReq(req), true, now);
+                    }
+                },
+                Message::UpdReq(r) => {
+                    if r.id == 0 && r.creatorid == 0 {
+                        res.bulk_requested = true;
+                    } else if let Some(st) = self.states.by_id(r.id, r.creatorid).and_then(|s| self.states.get(s)) {
+                        let full = self.export_state(st, now);
+                        self.sync.push_message(Message::Upd(full), true, now);
+                    }
+                }
+                Message::DelC(d) => {
+                    if let Some(slot) = self.states.by_id(d.id, d.creatorid) {
+                        self.remove_state(slot, now, false);
+                        res.deleted += 1;
+                    }
+                }
+                Message::Del(sr) => {
+                    if let Some(slot) = self.states.by_id(sr.id, sr.creatorid) {
+                        self.remove_state(slot, now, false);
+                        res.deleted += 1;
+                    }
+                }
+                Message::Clr(c) => {
+                    let creator = c.creatorid;
+                    let ifname = c.ifname.clone();
+                    res.deleted += self.kill_states(now, false, |st| {
+                        st.creatorid == creator && (ifname.is_empty() || st.ifname.as_deref().unwrap_or("all") == ifname)
+                    }) as u32;
+                }
+                Message::Bus(b) => res.bus.push(b.clone()),
+                Message::InsAck(_) => {}
+            }
+        }
+        res
+    }
+
+    /// Build the messages for everything the sync queue holds (INS for new
+    /// states, UPD_C for changed ones, DEL_C for removed ones).
+    pub fn take_sync(&mut self, now: u64) -> Vec<Message> {
+        use crate::pfsync::queue::Pending;
+        let (items, extra) = self.sync.drain();
+        let mut out = Vec::with_capacity(items.len() + extra.len());
+        for ((id, creatorid), p) in items {
+            match p {
+                Pending::Delete => out.push(Message::DelC(DelCRepr { id, creatorid })),
+                Pending::Insert | Pending::Update { .. } => {
+                    let Some(st) = self.states.by_id(id, creatorid).and_then(|s| self.states.get(s)) else { continue };
+                    if p == Pending::Insert {
+                        out.push(Message::Ins(self.export_state(st, now)));
+                    } else {
+                        out.push(Message::UpdC(UpdCRepr {
+                            id,
+                            src: peer_out(&st.src),
+                            dst: peer_out(&st.dst),
+                            creatorid,
+                            expire: 0,
+                            timeout: st.timeout as u8,
+                            state_flags: 0,
+                        }));
+                    }
+                }
+            }
+        }
+        out.extend(extra);
+        out
+    }
+}

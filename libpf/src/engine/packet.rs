@@ -1,0 +1,528 @@
+//! The packet descriptor (OpenBSD's `pf_pdesc`): what the engine needs to
+//! know about one IPv4/IPv6 packet, read once from its bytes. Offsets are
+//! kept so that translation can rewrite fields in place afterwards.
+
+use crate::addr::Af;
+use crate::wire::{icmp, icmpv6, tcp, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Why a packet could not be described (pf's reason codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdError {
+    /// Shorter than its headers say (`short`).
+    Short,
+    /// Header fields that make no sense (`bad-offset`, `normalize`).
+    BadOffset,
+    /// Not IPv4 or IPv6.
+    NotIp,
+}
+
+/// Direction of a packet relative to the interface it is seen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Dir {
+    In,
+    Out,
+}
+
+impl Dir {
+    /// The number pfsync and the state export use: 1 in, 2 out.
+    pub fn number(self) -> u8 {
+        match self {
+            Dir::In => 1,
+            Dir::Out => 2,
+        }
+    }
+    pub fn from_number(n: u8) -> Option<Dir> {
+        match n {
+            1 => Some(Dir::In),
+            2 => Some(Dir::Out),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub win: u16,
+    /// Header length in bytes.
+    pub hdr_len: usize,
+    /// Window scale option on a SYN, with pf's 0x80 "present" flag.
+    pub wscale: u8,
+    pub mss: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpInfo {
+    pub icmp_type: u8,
+    pub code: u8,
+    /// Echo id (0 for types without one).
+    pub id: u16,
+    /// An error message quoting another packet (unreachable, time exceeded...).
+    pub is_error: bool,
+    /// Which position of (sport, dport) holds the id: true when the id is
+    /// the source "port" (queries), false when it is the destination (replies).
+    pub id_is_sport: bool,
+}
+
+/// One packet, described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pd {
+    pub af: Af,
+    pub proto: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Ports, or for ICMP the (id, type) pair in pf's "virtual port" order.
+    pub sport: u16,
+    pub dport: u16,
+    /// Offset of the transport header.
+    pub l4_off: usize,
+    /// Bytes of IP packet (total length), never more than the buffer.
+    pub tot_len: usize,
+    /// TCP payload length.
+    pub p_len: u32,
+    pub tcp: Option<TcpInfo>,
+    pub icmp: Option<IcmpInfo>,
+    /// A fragment (other than a whole packet): ports are unknown.
+    pub fragment: bool,
+    pub ttl: u8,
+}
+
+impl Pd {
+    /// Does this packet carry transport ports (TCP/UDP, not a fragment)?
+    pub fn has_ports(&self) -> bool {
+        !self.fragment && (self.proto == IPPROTO_TCP || self.proto == IPPROTO_UDP)
+    }
+}
+
+const V6_HOPOPTS: u8 = 0;
+const V6_ROUTING: u8 = 43;
+const V6_FRAGMENT: u8 = 44;
+const V6_DSTOPTS: u8 = 60;
+
+fn be16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
+}
+
+fn be32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_be_bytes([*b.get(off)?, *b.get(off + 1)?, *b.get(off + 2)?, *b.get(off + 3)?]))
+}
+
+/// Describe the IP packet in `buf` (starting with the IP header).
+pub fn describe(buf: &[u8]) -> Result<Pd, PdError> {
+    let first = *buf.first().ok_or(PdError::Short)?;
+    match first >> 4 {
+        4 => describe_v4(buf),
+        6 => describe_v6(buf),
+        _ => Err(PdError::NotIp),
+    }
+}
+
+fn describe_v4(buf: &[u8]) -> Result<Pd, PdError> {
+    if buf.len() < 20 {
+        return Err(PdError::Short);
+    }
+    let hl = ((buf[0] & 0x0f) as usize) * 4;
+    let tot = be16(buf, 2).ok_or(PdError::Short)? as usize;
+    if hl < 20 || tot < hl {
+        return Err(PdError::BadOffset);
+    }
+    if tot > buf.len() {
+        return Err(PdError::Short);
+    }
+    let frag = be16(buf, 6).ok_or(PdError::Short)?;
+    let more = frag & 0x2000 != 0;
+    let off = frag & 0x1fff;
+    let src = IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]));
+    let dst = IpAddr::V4(Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]));
+    let mut pd = Pd {
+        af: Af::Inet,
+        proto: buf[9],
+        src,
+        dst,
+        sport: 0,
+        dport: 0,
+        l4_off: hl,
+        tot_len: tot,
+        p_len: 0,
+        tcp: None,
+        icmp: None,
+        fragment: more || off != 0,
+        ttl: buf[8],
+    };
+    if off != 0 {
+        // Not the first fragment: no transport header here.
+        return Ok(pd);
+    }
+    describe_l4(&buf[..tot], &mut pd)?;
+    Ok(pd)
+}
+
+fn describe_v6(buf: &[u8]) -> Result<Pd, PdError> {
+    if buf.len() < 40 {
+        return Err(PdError::Short);
+    }
+    let plen = be16(buf, 4).ok_or(PdError::Short)? as usize;
+    let tot = 40 + plen;
+    if tot > buf.len() {
+        return Err(PdError::Short);
+    }
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&buf[8..24]);
+    let src = IpAddr::V6(Ipv6Addr::from(a));
+    a.copy_from_slice(&buf[24..40]);
+    let dst = IpAddr::V6(Ipv6Addr::from(a));
+    let mut nh = buf[6];
+    let mut off = 40usize;
+    let mut fragment = false;
+    let mut later_fragment = false;
+    // Walk the extension headers pf walks (a bounded number of them).
+    for _ in 0..8 {
+        match nh {
+            V6_HOPOPTS | V6_ROUTING | V6_DSTOPTS => {
+                let next = *buf.get(off).ok_or(PdError::Short)?;
+                let len = (*buf.get(off + 1).ok_or(PdError::Short)? as usize + 1) * 8;
+                nh = next;
+                off += len;
+            }
+            V6_FRAGMENT => {
+                let next = *buf.get(off).ok_or(PdError::Short)?;
+                let fo = be16(buf, off + 2).ok_or(PdError::Short)?;
+                fragment = true;
+                later_fragment = fo & 0xfff8 != 0;
+                nh = next;
+                off += 8;
+            }
+            _ => break,
+        }
+        if off > tot {
+            return Err(PdError::Short);
+        }
+    }
+    let mut pd = Pd {
+        af: Af::Inet6,
+        proto: nh,
+        src,
+        dst,
+        sport: 0,
+        dport: 0,
+        l4_off: off,
+        tot_len: tot,
+        p_len: 0,
+        tcp: None,
+        icmp: None,
+        fragment,
+        ttl: buf[7],
+    };
+    if later_fragment {
+        return Ok(pd);
+    }
+    describe_l4(&buf[..tot], &mut pd)?;
+    Ok(pd)
+}
+
+/// ICMP query/reply mapping (pf_icmp_mapping): for queries the id is the
+/// source "port" and the type the destination; replies use the query's type,
+/// swapped, so both directions build the same key.
+fn icmp_mapping(af: Af, t: u8) -> Option<(u8, bool)> {
+    // Returns (virtual type, id_is_sport) for query/reply messages.
+    match af {
+        Af::Inet => match t {
+            icmp::ECHO_REQUEST => Some((icmp::ECHO_REQUEST, true)),
+            icmp::ECHO_REPLY => Some((icmp::ECHO_REQUEST, false)),
+            icmp::TIMESTAMP => Some((icmp::TIMESTAMP, true)),
+            icmp::TIMESTAMP_REPLY => Some((icmp::TIMESTAMP, false)),
+            icmp::INFO_REQUEST => Some((icmp::INFO_REQUEST, true)),
+            icmp::INFO_REPLY => Some((icmp::INFO_REQUEST, false)),
+            icmp::MASK_REQUEST => Some((icmp::MASK_REQUEST, true)),
+            icmp::MASK_REPLY => Some((icmp::MASK_REQUEST, false)),
+            icmp::ROUTER_SOLICIT => Some((icmp::ROUTER_SOLICIT, true)),
+            icmp::ROUTER_ADVERT => Some((icmp::ROUTER_SOLICIT, false)),
+            _ => None,
+        },
+        Af::Inet6 => match t {
+            icmpv6::ECHO_REQUEST => Some((icmpv6::ECHO_REQUEST, true)),
+            icmpv6::ECHO_REPLY => Some((icmpv6::ECHO_REQUEST, false)),
+            133 => Some((133, true)),  // router solicitation
+            134 => Some((133, false)), // router advertisement
+            135 => Some((135, true)),  // neighbour solicitation
+            136 => Some((135, false)), // neighbour advertisement
+            _ => None,
+        },
+    }
+}
+
+fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
+    let l4 = buf.get(pd.l4_off..).ok_or(PdError::Short)?;
+    match pd.proto {
+        IPPROTO_TCP => {
+            let p = tcp::Packet::new_checked(l4).map_err(|_| PdError::Short)?;
+            let hdr_len = p.header_len() as usize;
+            let mut wscale = 0u8;
+            let mut mss = 0u16;
+            let flags = p.flags();
+            if flags & tcp::SYN != 0 {
+                for opt in p.options_iter() {
+                    match opt {
+                        tcp::TcpOption::WindowScale(s) => wscale = s.min(14) | 0x80,
+                        tcp::TcpOption::MaxSegmentSize(m) => mss = m,
+                        _ => {}
+                    }
+                }
+            }
+            pd.sport = p.src_port();
+            pd.dport = p.dst_port();
+            pd.p_len = (l4.len() - hdr_len) as u32;
+            pd.tcp = Some(TcpInfo {
+                flags,
+                seq: p.seq_number(),
+                ack: p.ack_number(),
+                win: p.window_len(),
+                hdr_len,
+                wscale,
+                mss,
+            });
+        }
+        IPPROTO_UDP => {
+            if l4.len() < 8 {
+                return Err(PdError::Short);
+            }
+            pd.sport = be16(l4, 0).ok_or(PdError::Short)?;
+            pd.dport = be16(l4, 2).ok_or(PdError::Short)?;
+            let ulen = be16(l4, 4).ok_or(PdError::Short)? as usize;
+            if ulen < 8 || ulen > l4.len() {
+                return Err(PdError::BadOffset);
+            }
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            if (pd.proto == IPPROTO_ICMP) != (pd.af == Af::Inet) {
+                // ICMP over IPv6 or ICMPv6 over IPv4: an "other" protocol.
+                return Ok(());
+            }
+            if l4.len() < 8 {
+                return Err(PdError::Short);
+            }
+            let t = l4[0];
+            let code = l4[1];
+            let id = be16(l4, 4).ok_or(PdError::Short)?;
+            let is_error = match pd.af {
+                Af::Inet => icmp::is_error(t),
+                Af::Inet6 => icmpv6::is_error(t),
+            };
+            let (vtype, id_is_sport, id) = match icmp_mapping(pd.af, t) {
+                Some((vt, s)) => (vt, s, id),
+                // Errors and unknown types: the type is the only key part.
+                None => (t, true, 0),
+            };
+            if id_is_sport {
+                pd.sport = id;
+                pd.dport = vtype as u16;
+            } else {
+                pd.sport = vtype as u16;
+                pd.dport = id;
+            }
+            pd.icmp = Some(IcmpInfo { icmp_type: t, code, id, is_error, id_is_sport });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Describe the packet quoted inside an ICMP error: an IP header and at
+/// least the first 8 bytes of its transport header (ports, ICMP id). The
+/// quoted length field may exceed what was quoted; only what is there counts.
+pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
+    let first = *buf.first().ok_or(PdError::Short)?;
+    let (af, hl, proto, src, dst) = match first >> 4 {
+        4 => {
+            if buf.len() < 20 {
+                return Err(PdError::Short);
+            }
+            let hl = ((buf[0] & 0x0f) as usize) * 4;
+            if hl < 20 {
+                return Err(PdError::BadOffset);
+            }
+            (
+                Af::Inet,
+                hl,
+                buf[9],
+                IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15])),
+                IpAddr::V4(Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19])),
+            )
+        }
+        6 => {
+            if buf.len() < 40 {
+                return Err(PdError::Short);
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&buf[8..24]);
+            let s = IpAddr::V6(Ipv6Addr::from(a));
+            a.copy_from_slice(&buf[24..40]);
+            (Af::Inet6, 40, buf[6], s, IpAddr::V6(Ipv6Addr::from(a)))
+        }
+        _ => return Err(PdError::NotIp),
+    };
+    let l4 = buf.get(hl..).ok_or(PdError::Short)?;
+    if l4.len() < 8 {
+        return Err(PdError::Short);
+    }
+    let mut pd = Pd {
+        af,
+        proto,
+        src,
+        dst,
+        sport: 0,
+        dport: 0,
+        l4_off: hl,
+        tot_len: buf.len(),
+        p_len: 0,
+        tcp: None,
+        icmp: None,
+        fragment: false,
+        ttl: 0,
+    };
+    match proto {
+        IPPROTO_TCP | IPPROTO_UDP => {
+            pd.sport = u16::from_be_bytes([l4[0], l4[1]]);
+            pd.dport = u16::from_be_bytes([l4[2], l4[3]]);
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            let t = l4[0];
+            let id = u16::from_be_bytes([l4[4], l4[5]]);
+            if let Some((vtype, id_is_sport)) = icmp_mapping(af, t) {
+                if id_is_sport {
+                    pd.sport = id;
+                    pd.dport = vtype as u16;
+                } else {
+                    pd.sport = vtype as u16;
+                    pd.dport = id;
+                }
+                pd.icmp = Some(IcmpInfo { icmp_type: t, code: l4[1], id, is_error: false, id_is_sport });
+            } else {
+                return Err(PdError::BadOffset);
+            }
+        }
+        _ => {}
+    }
+    Ok(pd)
+}
+
+/// Read a big-endian u32 at `off` (for callers holding only a Pd).
+pub fn read_be32(buf: &[u8], off: usize) -> Option<u32> {
+    be32(buf, off)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::wire::{checksum, ipv4};
+
+    /// Build an IPv4 packet with the given transport bytes (checksums filled).
+    pub fn v4(src: &str, dst: &str, proto: u8, l4: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 20 + l4.len()];
+        let repr = ipv4::Repr {
+            src_addr: src.parse().unwrap(),
+            dst_addr: dst.parse().unwrap(),
+            protocol: proto,
+            payload_len: l4.len(),
+            ttl: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: true,
+        };
+        repr.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
+        b[20..].copy_from_slice(l4);
+        fill_l4_checksum(&mut b);
+        b
+    }
+
+    pub fn fill_l4_checksum(b: &mut [u8]) {
+        let pd = describe(b).unwrap();
+        let (s, d) = (pd.src, pd.dst);
+        let l4 = &mut b[pd.l4_off..pd.tot_len];
+        match pd.proto {
+            6 => tcp::Packet::new_unchecked(&mut *l4).fill_checksum(&s, &d),
+            17 => {
+                l4[6] = 0;
+                l4[7] = 0;
+                let c = checksum::finish(checksum::combine(
+                    checksum::pseudo_header(&s, &d, 17, l4.len() as u32),
+                    checksum::sum(l4),
+                ));
+                let c = if c == 0 { 0xffff } else { c };
+                l4[6..8].copy_from_slice(&c.to_be_bytes());
+            }
+            1 => {
+                l4[2] = 0;
+                l4[3] = 0;
+                let c = checksum::checksum(l4);
+                l4[2..4].copy_from_slice(&c.to_be_bytes());
+            }
+            _ => {}
+        }
+    }
+
+    pub fn tcp_seg(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, win: u16, payload: &[u8]) -> Vec<u8> {
+        let mut t = vec![0u8; 20 + payload.len()];
+        t[0..2].copy_from_slice(&sport.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        t[8..12].copy_from_slice(&ack.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = flags;
+        t[14..16].copy_from_slice(&win.to_be_bytes());
+        t[20..].copy_from_slice(payload);
+        t
+    }
+
+    pub fn udp_dgram(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = vec![0u8; 8 + payload.len()];
+        u[0..2].copy_from_slice(&sport.to_be_bytes());
+        u[2..4].copy_from_slice(&dport.to_be_bytes());
+        u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u[8..].copy_from_slice(payload);
+        u
+    }
+
+    pub fn echo(t: u8, id: u16, seq: u16) -> Vec<u8> {
+        let mut e = vec![0u8; 16];
+        e[0] = t;
+        e[4..6].copy_from_slice(&id.to_be_bytes());
+        e[6..8].copy_from_slice(&seq.to_be_bytes());
+        e
+    }
+
+    #[test]
+    fn describes_tcp_udp_icmp() {
+        let p = v4("10.0.0.1", "10.0.0.2", 6, &tcp_seg(1234, 80, 100, 0, tcp::SYN, 65535, b""));
+        let pd = describe(&p).unwrap();
+        assert_eq!((pd.sport, pd.dport, pd.proto), (1234, 80, 6));
+        assert_eq!(pd.tcp.unwrap().seq, 100);
+        let p = v4("10.0.0.1", "10.0.0.2", 17, &udp_dgram(53, 5353, b"xx"));
+        let pd = describe(&p).unwrap();
+        assert_eq!((pd.sport, pd.dport), (53, 5353));
+        let p = v4("10.0.0.1", "10.0.0.2", 1, &echo(8, 5463, 1));
+        let pd = describe(&p).unwrap();
+        assert_eq!((pd.sport, pd.dport), (5463, 8));
+        let p = v4("10.0.0.2", "10.0.0.1", 1, &echo(0, 5463, 1));
+        let pd = describe(&p).unwrap();
+        assert_eq!((pd.sport, pd.dport), (8, 5463));
+    }
+
+    #[test]
+    fn rejects_truncated() {
+        let p = v4("10.0.0.1", "10.0.0.2", 6, &tcp_seg(1, 2, 3, 4, 0, 5, b""));
+        for n in 0..p.len() {
+            assert!(describe(&p[..n]).is_err(), "len {n}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = describe(&bytes);
+        }
+    }
+}

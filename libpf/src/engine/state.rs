@@ -1,0 +1,332 @@
+//! The state table: state keys (wire side and stack side), the per-peer TCP
+//! tracking data, and the table with its two indexes (by key, by id).
+
+use super::packet::{Dir, Pd};
+use crate::ruleset::Timeout;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Index of the wire-side key (addresses as seen on the wire).
+pub const SK_WIRE: usize = 0;
+/// Index of the stack-side key (after translation).
+pub const SK_STACK: usize = 1;
+
+/// addr[0]/port[0] is the remote end, addr[1]/port[1] our end, whatever the
+/// direction (pf normalises the order by direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateKey {
+    pub addr: [IpAddr; 2],
+    pub port: [u16; 2],
+    pub proto: u8,
+    pub rdomain: u16,
+}
+
+impl StateKey {
+    /// The key a packet looks up: for `in` the source is addr[0], for `out`
+    /// the destination is.
+    pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
+        match dir {
+            Dir::In => StateKey { addr: [pd.src, pd.dst], port: [pd.sport, pd.dport], proto: pd.proto, rdomain: 0 },
+            Dir::Out => StateKey { addr: [pd.dst, pd.src], port: [pd.dport, pd.sport], proto: pd.proto, rdomain: 0 },
+        }
+    }
+}
+
+/// TCP states of the BSD FSM plus pf's two proxy states; UDP and other
+/// protocols use 0..2 (NO_TRAFFIC, SINGLE, MULTIPLE).
+pub mod tcps {
+    pub const CLOSED: u8 = 0;
+    pub const LISTEN: u8 = 1;
+    pub const SYN_SENT: u8 = 2;
+    pub const SYN_RECEIVED: u8 = 3;
+    pub const ESTABLISHED: u8 = 4;
+    pub const CLOSE_WAIT: u8 = 5;
+    pub const FIN_WAIT_1: u8 = 6;
+    pub const CLOSING: u8 = 7;
+    pub const LAST_ACK: u8 = 8;
+    pub const FIN_WAIT_2: u8 = 9;
+    pub const TIME_WAIT: u8 = 10;
+    pub const PROXY_SRC: u8 = 11;
+    pub const PROXY_DST: u8 = 12;
+    pub const NAMES: [&str; 11] = [
+        "CLOSED",
+        "LISTEN",
+        "SYN_SENT",
+        "SYN_RCVD",
+        "ESTABLISHED",
+        "CLOSE_WAIT",
+        "FIN_WAIT_1",
+        "CLOSING",
+        "LAST_ACK",
+        "FIN_WAIT_2",
+        "TIME_WAIT",
+    ];
+}
+
+pub mod udps {
+    pub const NO_TRAFFIC: u8 = 0;
+    pub const SINGLE: u8 = 1;
+    pub const MULTIPLE: u8 = 2;
+    pub const NAMES: [&str; 3] = ["NO_TRAFFIC", "SINGLE", "MULTIPLE"];
+}
+
+/// One end of a connection, as pf tracks it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Peer {
+    pub seqlo: u32,
+    pub seqhi: u32,
+    pub seqdiff: u32,
+    pub max_win: u16,
+    pub mss: u16,
+    pub state: u8,
+    /// Window scale with the 0x80 "negotiated" flag.
+    pub wscale: u8,
+}
+
+/// Where a state came from, for pfsync (no echo of the peer's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncMeta {
+    /// Last time (ms) the peer updated this state.
+    pub peer_updated: Option<u64>,
+    /// `no-sync`: never announced.
+    pub no_sync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub id: u64,
+    pub creatorid: u32,
+    pub key: [StateKey; 2],
+    pub direction: Dir,
+    /// Interface the state is bound to; None = floating ("all").
+    pub ifname: Option<String>,
+    /// Index of the creating rule in the ruleset generation `rule_gen`.
+    pub rule: Option<u32>,
+    pub rule_gen: u64,
+    pub src: Peer,
+    pub dst: Peer,
+    pub timeout: Timeout,
+    /// Creation time, ms.
+    pub creation: u64,
+    /// Last activity, ms (pf's `expire`).
+    pub expire: u64,
+    /// [0] initiator → responder, [1] reverse.
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub log: u8,
+    pub state_flags: u16,
+    pub sync: SyncMeta,
+    /// Insertion sequence, for listing in the order states were made.
+    pub seq: u64,
+}
+
+impl State {
+    /// src/dst peers as seen by a packet in direction `dir`: (sender, receiver).
+    pub fn peers_mut(&mut self, dir: Dir) -> (&mut Peer, &mut Peer) {
+        if dir == self.direction {
+            (&mut self.src, &mut self.dst)
+        } else {
+            (&mut self.dst, &mut self.src)
+        }
+    }
+
+    /// Which packets/bytes counter a packet in `dir` adds to.
+    pub fn counter_index(&self, dir: Dir) -> usize {
+        if dir == self.direction {
+            0
+        } else {
+            1
+        }
+    }
+
+    pub fn translated(&self) -> bool {
+        self.key[SK_WIRE] != self.key[SK_STACK]
+    }
+}
+
+/// Slot number of a state in the table.
+pub type Slot = u32;
+
+/// The state table with its key and id indexes. Lookups do not allocate.
+#[derive(Debug, Default)]
+pub struct StateTable {
+    slots: Vec<Option<State>>,
+    free: Vec<Slot>,
+    by_key: HashMap<StateKey, Vec<Slot>>,
+    by_id: HashMap<(u64, u32), Slot>,
+    count: usize,
+    next_seq: u64,
+}
+
+/// Inserting would clash with an existing state's key or id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertError {
+    KeyExists,
+    IdExists,
+}
+
+impl StateTable {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn get(&self, slot: Slot) -> Option<&State> {
+        self.slots.get(slot as usize).and_then(|s| s.as_ref())
+    }
+
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut State> {
+        self.slots.get_mut(slot as usize).and_then(|s| s.as_mut())
+    }
+
+    /// Find the state a packet in direction `dir` belongs to: inbound
+    /// packets match a state's wire key, outbound packets its stack key.
+    pub fn lookup(&self, key: &StateKey, dir: Dir) -> Option<Slot> {
+        let slots = self.by_key.get(key)?;
+        let idx = match dir {
+            Dir::In => SK_WIRE,
+            Dir::Out => SK_STACK,
+        };
+        slots.iter().copied().find(|&s| self.get(s).is_some_and(|st| st.key[idx] == *key))
+    }
+
+    /// Is any state using this key, on either side? (for picking NAT ports)
+    pub fn key_in_use(&self, key: &StateKey) -> bool {
+        self.by_key.get(key).is_some_and(|v| !v.is_empty())
+    }
+
+    pub fn by_id(&self, id: u64, creatorid: u32) -> Option<Slot> {
+        self.by_id.get(&(id, creatorid)).copied()
+    }
+
+    /// Insert a state; refuses a key already used in the same role (a
+    /// second state for the same connection) or a duplicate id.
+    pub fn insert(&mut self, mut st: State) -> Result<Slot, InsertError> {
+        if self.by_id.contains_key(&(st.id, st.creatorid)) {
+            return Err(InsertError::IdExists);
+        }
+        if self.lookup(&st.key[SK_WIRE], Dir::In).is_some() || self.lookup(&st.key[SK_STACK], Dir::Out).is_some() {
+            return Err(InsertError::KeyExists);
+        }
+        st.seq = self.next_seq;
+        self.next_seq += 1;
+        let keys = st.key;
+        let id = (st.id, st.creatorid);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(st);
+                s
+            }
+            None => {
+                self.slots.push(Some(st));
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        self.by_key.entry(keys[SK_WIRE]).or_default().push(slot);
+        if keys[SK_STACK] != keys[SK_WIRE] {
+            self.by_key.entry(keys[SK_STACK]).or_default().push(slot);
+        }
+        self.by_id.insert(id, slot);
+        self.count += 1;
+        Ok(slot)
+    }
+
+    pub fn remove(&mut self, slot: Slot) -> Option<State> {
+        let st = self.slots.get_mut(slot as usize)?.take()?;
+        for k in [st.key[SK_WIRE], st.key[SK_STACK]] {
+            if let Some(v) = self.by_key.get_mut(&k) {
+                v.retain(|&s| s != slot);
+                if v.is_empty() {
+                    self.by_key.remove(&k);
+                }
+            }
+        }
+        self.by_id.remove(&(st.id, st.creatorid));
+        self.free.push(slot);
+        self.count -= 1;
+        Some(st)
+    }
+
+    /// Slots of every state, in insertion order.
+    pub fn slots_in_order(&self) -> Vec<Slot> {
+        let mut v: Vec<(u64, Slot)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.seq, i as Slot)))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Every live slot, in no particular order.
+    pub fn all_slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|_| i as Slot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(a: &str, pa: u16, b: &str, pb: u16) -> StateKey {
+        StateKey { addr: [a.parse().unwrap(), b.parse().unwrap()], port: [pa, pb], proto: 6, rdomain: 0 }
+    }
+
+    fn state(id: u64, wire: StateKey, stack: StateKey, dir: Dir) -> State {
+        State {
+            id,
+            creatorid: 1,
+            key: [wire, stack],
+            direction: dir,
+            ifname: None,
+            rule: None,
+            rule_gen: 0,
+            src: Peer::default(),
+            dst: Peer::default(),
+            timeout: Timeout::TcpFirst,
+            creation: 0,
+            expire: 0,
+            packets: [0; 2],
+            bytes: [0; 2],
+            log: 0,
+            state_flags: 0,
+            sync: SyncMeta { peer_updated: None, no_sync: false },
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn lookup_by_role() {
+        let mut t = StateTable::default();
+        let wire = key("192.0.2.20", 80, "192.0.2.1", 50001);
+        let stack = key("192.0.2.20", 80, "192.168.99.50", 1234);
+        let s = t.insert(state(1, wire, stack, Dir::Out)).unwrap();
+        assert_eq!(t.lookup(&wire, Dir::In), Some(s));
+        assert_eq!(t.lookup(&stack, Dir::Out), Some(s));
+        assert_eq!(t.lookup(&wire, Dir::Out), None);
+        assert_eq!(t.lookup(&stack, Dir::In), None);
+        assert!(t.key_in_use(&wire));
+        assert_eq!(t.insert(state(2, wire, stack, Dir::Out)), Err(InsertError::KeyExists));
+        assert_eq!(t.insert(state(1, stack, stack, Dir::Out)), Err(InsertError::IdExists));
+        assert!(t.remove(s).is_some());
+        assert!(t.is_empty());
+        assert!(!t.key_in_use(&wire));
+        assert_eq!(t.by_id(1, 1), None);
+    }
+
+    #[test]
+    fn insertion_order_survives_slot_reuse() {
+        let mut t = StateTable::default();
+        let a = t.insert(state(1, key("1.1.1.1", 1, "2.2.2.2", 2), key("1.1.1.1", 1, "2.2.2.2", 2), Dir::In)).unwrap();
+        let _b = t.insert(state(2, key("1.1.1.1", 3, "2.2.2.2", 4), key("1.1.1.1", 3, "2.2.2.2", 4), Dir::In)).unwrap();
+        t.remove(a);
+        let c = t.insert(state(3, key("1.1.1.1", 5, "2.2.2.2", 6), key("1.1.1.1", 5, "2.2.2.2", 6), Dir::In)).unwrap();
+        assert_eq!(c, a);
+        let ids: Vec<u64> = t.slots_in_order().iter().map(|&s| t.get(s).unwrap().id).collect();
+        assert_eq!(ids, vec![2, 3]);
+    }
+}

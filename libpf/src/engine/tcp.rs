@@ -1,0 +1,307 @@
+//! TCP connection tracking: the sequence-window algorithm pf uses (Guido van
+//! Rooij's), state creation from the first packet, and the timeout class a
+//! pair of peer states implies. Pure: the caller applies `seq`/`ack`
+//! rewrites (modulate state) that come back.
+
+use super::packet::TcpInfo;
+use super::state::{tcps, Peer};
+use crate::ruleset::Timeout;
+use crate::wire::tcp::{ACK, FIN, RST, SYN};
+
+/// Largest unscaled window.
+const TCP_MAXWIN: u32 = 65535;
+/// One window plus a fudge factor, as pf allows for ack skew.
+const MAXACKWINDOW: i64 = 0xffff + 1500;
+
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+pub fn seq_leq(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) <= 0
+}
+pub fn seq_gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+pub fn seq_geq(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// Peers of a new state from its first packet (pf_create_state). `seqdiff`
+/// is the modulation offset for `modulate state` (0 otherwise).
+pub fn create_peers(t: &TcpInfo, p_len: u32, seqdiff: u32) -> (Peer, Peer) {
+    let mut src = Peer { seqlo: t.seq, ..Peer::default() };
+    src.seqhi = src.seqlo.wrapping_add(p_len).wrapping_add(1);
+    src.seqdiff = seqdiff;
+    if t.flags & SYN != 0 {
+        src.seqhi = src.seqhi.wrapping_add(1);
+        src.wscale = t.wscale;
+    }
+    src.max_win = t.win.max(1);
+    if src.wscale & 0x0f != 0 {
+        let s = (src.wscale & 0x0f) as u32;
+        let win = src.max_win as u32 + (1 << s);
+        src.max_win = ((win - 1) >> s) as u16;
+    }
+    if t.flags & FIN != 0 {
+        src.seqhi = src.seqhi.wrapping_add(1);
+    }
+    src.mss = t.mss;
+    src.state = tcps::SYN_SENT;
+    let dst = Peer { seqhi: 1, max_win: 1, state: tcps::CLOSED, ..Peer::default() };
+    (src, dst)
+}
+
+/// The timeout class two TCP peer states call for.
+pub fn timeout_for(src: &Peer, dst: &Peer) -> Timeout {
+    if src.state >= tcps::FIN_WAIT_2 && dst.state >= tcps::FIN_WAIT_2 {
+        Timeout::TcpClosed
+    } else if src.state >= tcps::CLOSING && dst.state >= tcps::CLOSING {
+        Timeout::TcpFinWait
+    } else if src.state < tcps::ESTABLISHED || dst.state < tcps::ESTABLISHED {
+        Timeout::TcpOpening
+    } else if src.state >= tcps::CLOSING || dst.state >= tcps::CLOSING {
+        Timeout::TcpClosing
+    } else {
+        Timeout::TcpEstablished
+    }
+}
+
+/// What tracking decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// In window: pass. `timeout` is the new class (None: unchanged, the
+    /// loose match does not refresh the state).
+    Pass { timeout: Option<Timeout>, refresh: bool },
+    /// Out of window (`state-mismatch`). `send_rst` asks for a RST to the
+    /// sender (mismatch during the handshake).
+    Drop { send_rst: bool },
+}
+
+/// Rewrites modulation asks for: new seq and ack to put in the packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Modulation {
+    pub seq: Option<u32>,
+    pub ack: Option<u32>,
+}
+
+/// pf_tcp_track_full: check the segment `t` (with `p_len` payload bytes)
+/// sent by `src` to `dst`, update both peers. `random` supplies the
+/// modulator for a server's first packet when modulation is on.
+pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, random: u32, modulation: &mut Modulation) -> Track {
+    let mut win = t.win as u32;
+    let (mut sws, mut dws) = if src.wscale != 0 && dst.wscale != 0 && t.flags & SYN == 0 {
+        ((src.wscale & 0x0f) as u32, (dst.wscale & 0x0f) as u32)
+    } else {
+        (0, 0)
+    };
+    let orig_seq = t.seq;
+    let mut seq = t.seq;
+    let mut ack;
+    let mut end;
+    let mut data_end;
+    if src.seqlo == 0 {
+        // First packet from this end.
+        if dst.seqdiff != 0 && src.seqdiff == 0 {
+            let mut r = random;
+            if r.wrapping_sub(seq) == 0 {
+                r = r.wrapping_add(1);
+            }
+            src.seqdiff = r.wrapping_sub(seq);
+            ack = t.ack.wrapping_sub(dst.seqdiff);
+            modulation.seq = Some(seq.wrapping_add(src.seqdiff));
+            modulation.ack = Some(ack);
+        } else {
+            ack = t.ack;
+        }
+        end = seq.wrapping_add(p_len);
+        if t.flags & SYN != 0 {
+            end = end.wrapping_add(1);
+            if dst.wscale & 0x80 != 0 {
+                src.wscale = t.wscale;
+                if src.wscale & 0x80 != 0 {
+                    sws = (src.wscale & 0x0f) as u32;
+                    win = (win + (1 << sws) - 1) >> sws;
+                    dws = (dst.wscale & 0x0f) as u32;
+                } else {
+                    dst.max_win = TCP_MAXWIN.min((dst.max_win as u32) << (dst.wscale & 0x0f)) as u16;
+                    dst.wscale = 0;
+                }
+            }
+        }
+        data_end = end;
+        if t.flags & FIN != 0 {
+            end = end.wrapping_add(1);
+        }
+        src.seqlo = seq;
+        if src.state < tcps::SYN_SENT {
+            src.state = tcps::SYN_SENT;
+        }
+        let span = ((dst.max_win as u32) << dws).max(1);
+        if src.seqhi == 1 || seq_geq(end.wrapping_add(span), src.seqhi) {
+            src.seqhi = end.wrapping_add(span);
+        }
+        if win > src.max_win as u32 {
+            src.max_win = win.min(u16::MAX as u32) as u16;
+        }
+    } else {
+        ack = t.ack.wrapping_sub(dst.seqdiff);
+        if src.seqdiff != 0 {
+            modulation.seq = Some(seq.wrapping_add(src.seqdiff));
+            modulation.ack = Some(ack);
+        }
+        end = seq.wrapping_add(p_len);
+        if t.flags & SYN != 0 {
+            end = end.wrapping_add(1);
+        }
+        data_end = end;
+        if t.flags & FIN != 0 {
+            end = end.wrapping_add(1);
+        }
+    }
+
+    if t.flags & ACK == 0 {
+        ack = dst.seqlo;
+    } else if (ack == 0 && t.flags & (ACK | RST) == (ACK | RST)) || dst.state < tcps::SYN_SENT {
+        ack = dst.seqlo;
+    }
+
+    if seq == end {
+        // Ease sequencing restrictions on no-data packets.
+        seq = src.seqlo;
+        end = seq;
+        data_end = end;
+    }
+
+    let ackskew = dst.seqlo.wrapping_sub(ack) as i32 as i64;
+    let dst_span = (dst.max_win as u32) << dws;
+
+    let in_window = seq_geq(src.seqhi, data_end)
+        && seq_geq(seq, src.seqlo.wrapping_sub(dst_span))
+        && ackskew >= -MAXACKWINDOW
+        && ackskew <= (MAXACKWINDOW << sws)
+        && (t.flags & RST == 0
+            || orig_seq == src.seqlo
+            || orig_seq == src.seqlo.wrapping_add(1)
+            || orig_seq.wrapping_add(1) == src.seqlo);
+
+    let update_seq = |src: &mut Peer, dst: &mut Peer| {
+        if (src.max_win as u32) < win {
+            src.max_win = win.min(u16::MAX as u32) as u16;
+        }
+        if seq_gt(end, src.seqlo) {
+            src.seqlo = end;
+        }
+        let w = win << sws;
+        if seq_geq(ack.wrapping_add(w), dst.seqhi) {
+            dst.seqhi = ack.wrapping_add(w.max(1));
+        }
+    };
+
+    if in_window {
+        update_seq(src, dst);
+        if t.flags & SYN != 0 && src.state < tcps::SYN_SENT {
+            src.state = tcps::SYN_SENT;
+        }
+        if t.flags & FIN != 0 && src.state < tcps::CLOSING {
+            src.state = tcps::CLOSING;
+        }
+        if t.flags & ACK != 0 {
+            if dst.state == tcps::SYN_SENT {
+                dst.state = tcps::ESTABLISHED;
+            } else if dst.state == tcps::CLOSING {
+                dst.state = tcps::FIN_WAIT_2;
+            }
+        }
+        if t.flags & RST != 0 {
+            src.state = tcps::TIME_WAIT;
+            dst.state = tcps::TIME_WAIT;
+        }
+        Track::Pass { timeout: Some(timeout_for(src, dst)), refresh: true }
+    } else if (dst.state < tcps::SYN_SENT || dst.state >= tcps::FIN_WAIT_2 || src.state >= tcps::FIN_WAIT_2)
+        && seq_geq(src.seqhi.wrapping_add(MAXACKWINDOW as u32), data_end)
+        && seq_geq(seq, src.seqlo.wrapping_sub(MAXACKWINDOW as u32))
+    {
+        // Loose match: shotgunned SYNs, a stream picked up mid-way, packets
+        // just after close. Does not refresh the state's expiry.
+        update_seq(src, dst);
+        if t.flags & FIN != 0 && src.state < tcps::CLOSING {
+            src.state = tcps::CLOSING;
+        }
+        if t.flags & RST != 0 {
+            src.state = tcps::TIME_WAIT;
+            dst.state = tcps::TIME_WAIT;
+        }
+        Track::Pass { timeout: None, refresh: false }
+    } else {
+        let handshake = dst.state == tcps::SYN_SENT && src.state == tcps::SYN_SENT;
+        if handshake {
+            src.seqlo = 0;
+            src.seqhi = 1;
+            src.max_win = 1;
+        }
+        Track::Drop { send_rst: handshake && t.flags & RST == 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(flags: u8, seq: u32, ack: u32, win: u16) -> TcpInfo {
+        TcpInfo { flags, seq, ack, win, hdr_len: 20, wscale: 0, mss: 0 }
+    }
+
+    /// A client (c) and server (s) through pf: handshake, data both ways,
+    /// FIN close. Returns the peers (state src = client).
+    #[test]
+    fn handshake_data_close() {
+        let mut m = Modulation::default();
+        let syn = seg(SYN, 1000, 0, 64240);
+        let (mut c, mut s) = create_peers(&syn, 0, 0);
+        assert_eq!(c.state, tcps::SYN_SENT);
+        // SYN|ACK from the server.
+        let r = track_full(&mut s, &mut c, &seg(SYN | ACK, 5000, 1001, 65160), 0, 0, &mut m);
+        assert!(matches!(r, Track::Pass { .. }));
+        // ACK from the client.
+        let r = track_full(&mut c, &mut s, &seg(ACK, 1001, 5001, 502), 0, 0, &mut m);
+        assert_eq!(r, Track::Pass { timeout: Some(Timeout::TcpEstablished), refresh: true });
+        assert_eq!((c.state, s.state), (tcps::ESTABLISHED, tcps::ESTABLISHED));
+        // Data.
+        for i in 0..100u32 {
+            let r = track_full(&mut c, &mut s, &seg(ACK, 1001 + i * 100, 5001, 502), 100, 0, &mut m);
+            assert!(matches!(r, Track::Pass { refresh: true, .. }), "segment {i}");
+            let r = track_full(&mut s, &mut c, &seg(ACK, 5001, 1001 + (i + 1) * 100, 509), 0, 0, &mut m);
+            assert!(matches!(r, Track::Pass { refresh: true, .. }));
+        }
+        // A segment far outside the window is refused.
+        let r = track_full(&mut c, &mut s, &seg(ACK, 1001 + 10_000_000, 5001, 502), 100, 0, &mut m);
+        assert_eq!(r, Track::Drop { send_rst: false });
+        // Close.
+        let fin_seq = 1001 + 100 * 100;
+        track_full(&mut c, &mut s, &seg(FIN | ACK, fin_seq, 5001, 502), 0, 0, &mut m);
+        track_full(&mut s, &mut c, &seg(ACK, 5001, fin_seq + 1, 509), 0, 0, &mut m);
+        track_full(&mut s, &mut c, &seg(FIN | ACK, 5001, fin_seq + 1, 509), 0, 0, &mut m);
+        let r = track_full(&mut c, &mut s, &seg(ACK, fin_seq + 1, 5002, 502), 0, 0, &mut m);
+        assert_eq!(r, Track::Pass { timeout: Some(Timeout::TcpClosed), refresh: true });
+    }
+
+    #[test]
+    fn rst_needs_exact_sequence() {
+        let mut m = Modulation::default();
+        let (mut c, mut s) = create_peers(&seg(SYN, 1000, 0, 64240), 0, 0);
+        track_full(&mut s, &mut c, &seg(SYN | ACK, 5000, 1001, 65160), 0, 0, &mut m);
+        track_full(&mut c, &mut s, &seg(ACK, 1001, 5001, 502), 0, 0, &mut m);
+        let r = track_full(&mut s, &mut c, &seg(RST, 5100, 0, 0), 0, 0, &mut m);
+        assert!(matches!(r, Track::Drop { .. }));
+        let r = track_full(&mut s, &mut c, &seg(RST, 5001, 0, 0), 0, 0, &mut m);
+        assert!(matches!(r, Track::Pass { .. }));
+        assert_eq!(c.state, tcps::TIME_WAIT);
+    }
+
+    #[test]
+    fn sequence_comparisons_wrap() {
+        assert!(seq_lt(u32::MAX, 1));
+        assert!(seq_gt(1, u32::MAX));
+        assert!(seq_geq(5, 5));
+    }
+}

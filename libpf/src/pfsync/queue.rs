@@ -1,0 +1,234 @@
+//! The queue of local state changes waiting to go out to the pfsync peers,
+//! with OpenBSD's merging rules: one pending message per state, updates
+//! merged until `maxupd` of them piled up on a TCP state, a one-second
+//! batching delay, and "urgent" changes flushed at once. Pure: the engine
+//! feeds it ids and time, the sender drains it.
+
+use crate::wire::pfsync::Message;
+use std::collections::HashMap;
+
+/// Longest a queued change waits before it is sent (ms).
+pub const BATCH_DELAY_MS: u64 = 1000;
+/// A local change to a state the peer updated less than this long ago is
+/// sent at once, so active-active pairs converge (ms).
+pub const PEER_RECENT_MS: u64 = 2000;
+
+/// What is pending for one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Announce the whole state (INS).
+    Insert,
+    /// Send a compressed update; `updates` merged so far.
+    Update { updates: u8 },
+    /// Announce its removal (DEL_C).
+    Delete,
+}
+
+/// (state id, creator id)
+pub type StateRef = (u64, u32);
+
+#[derive(Debug, Default)]
+pub struct SyncQueue {
+    enabled: bool,
+    maxupd: u8,
+    pending: HashMap<StateRef, Pending>,
+    order: Vec<StateRef>,
+    /// Ready-made messages (update requests, answers to them, acks).
+    extra: Vec<Message>,
+    first_queued: Option<u64>,
+    urgent: bool,
+}
+
+impl SyncQueue {
+    pub fn new(maxupd: u8) -> SyncQueue {
+        SyncQueue { maxupd, ..SyncQueue::default() }
+    }
+
+    /// Nothing is queued while no pfsync interface is attached.
+    pub fn set_enabled(&mut self, on: bool) {
+        self.enabled = on;
+        if !on {
+            self.pending.clear();
+            self.order.clear();
+            self.extra.clear();
+            self.first_queued = None;
+            self.urgent = false;
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn set_maxupd(&mut self, maxupd: u8) {
+        self.maxupd = maxupd;
+    }
+
+    fn touch(&mut self, now: u64) {
+        if self.first_queued.is_none() {
+            self.first_queued = Some(now);
+        }
+    }
+
+    /// A new local state. New states are announced without the batching
+    /// delay (a connection a failover would break otherwise); they are
+    /// still merged with whatever else is pending.
+    pub fn insert(&mut self, s: StateRef, now: u64) {
+        if !self.enabled {
+            return;
+        }
+        if self.pending.insert(s, Pending::Insert).is_none() {
+            self.order.push(s);
+        }
+        self.touch(now);
+        self.urgent = true;
+    }
+
+    /// A local change to a state. `tcp`: maxupd applies. `peer_recent`: the
+    /// peer updated this state less than two seconds ago.
+    pub fn update(&mut self, s: StateRef, tcp: bool, peer_recent: bool, now: u64) {
+        if !self.enabled {
+            return;
+        }
+        match self.pending.get_mut(&s) {
+            Some(Pending::Insert) | Some(Pending::Delete) => {}
+            Some(Pending::Update { updates }) => {
+                if tcp {
+                    *updates = updates.saturating_add(1);
+                    if *updates >= self.maxupd {
+                        self.urgent = true;
+                    }
+                }
+            }
+            None => {
+                self.pending.insert(s, Pending::Update { updates: 0 });
+                self.order.push(s);
+                if tcp && self.maxupd == 0 {
+                    self.urgent = true;
+                }
+            }
+        }
+        if peer_recent {
+            self.urgent = true;
+        }
+        self.touch(now);
+    }
+
+    /// A state went away. If its insert had not gone out yet, nobody needs
+    /// to hear about it at all.
+    pub fn delete(&mut self, s: StateRef, now: u64) {
+        if !self.enabled {
+            return;
+        }
+        match self.pending.get(&s) {
+            Some(Pending::Insert) => {
+                self.pending.remove(&s);
+            }
+            Some(_) => {
+                self.pending.insert(s, Pending::Delete);
+            }
+            None => {
+                self.pending.insert(s, Pending::Delete);
+                self.order.push(s);
+            }
+        }
+        self.touch(now);
+    }
+
+    /// Queue a ready-made message; `urgent` sends it without delay.
+    pub fn push_message(&mut self, m: Message, urgent: bool, now: u64) {
+        if !self.enabled {
+            return;
+        }
+        self.extra.push(m);
+        self.touch(now);
+        if urgent {
+            self.urgent = true;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.extra.is_empty()
+    }
+
+    pub fn is_urgent(&self) -> bool {
+        self.urgent && !self.is_empty()
+    }
+
+    /// When the queue must be flushed (ms), if anything is queued.
+    pub fn due_at(&self) -> Option<u64> {
+        if self.is_empty() {
+            return None;
+        }
+        let first = self.first_queued?;
+        Some(if self.urgent { first } else { first + BATCH_DELAY_MS })
+    }
+
+    /// Take everything pending, in the order it was queued.
+    pub fn drain(&mut self) -> (Vec<(StateRef, Pending)>, Vec<Message>) {
+        let mut out = Vec::with_capacity(self.pending.len());
+        for s in self.order.drain(..) {
+            if let Some(p) = self.pending.remove(&s) {
+                out.push((s, p));
+            }
+        }
+        self.pending.clear();
+        self.first_queued = None;
+        self.urgent = false;
+        (out, std::mem::take(&mut self.extra))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_and_batches() {
+        let mut q = SyncQueue::new(128);
+        q.update((1, 9), true, false, 0);
+        assert_eq!(q.due_at(), None, "disabled queue stays empty");
+        q.set_enabled(true);
+        q.update((1, 9), true, false, 100);
+        q.update((1, 9), true, false, 200);
+        assert!(!q.is_urgent());
+        assert_eq!(q.due_at(), Some(1100));
+        let (items, _) = q.drain();
+        assert_eq!(items, vec![((1, 9), Pending::Update { updates: 1 })]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn maxupd_and_peer_recent_make_it_urgent() {
+        let mut q = SyncQueue::new(3);
+        q.set_enabled(true);
+        for _ in 0..3 {
+            q.update((1, 9), true, false, 0);
+        }
+        assert!(!q.is_urgent());
+        q.update((1, 9), true, false, 0);
+        assert!(q.is_urgent());
+        q.drain();
+        // UDP never reaches maxupd.
+        for _ in 0..10 {
+            q.update((2, 9), false, false, 0);
+        }
+        assert!(!q.is_urgent());
+        q.update((2, 9), false, true, 0);
+        assert!(q.is_urgent());
+    }
+
+    #[test]
+    fn insert_then_delete_cancels() {
+        let mut q = SyncQueue::new(128);
+        q.set_enabled(true);
+        q.insert((5, 1), 10);
+        assert!(q.is_urgent());
+        q.update((5, 1), true, false, 11);
+        q.delete((5, 1), 12);
+        assert!(q.is_empty());
+        q.update((6, 1), true, false, 13);
+        q.delete((6, 1), 14);
+        assert_eq!(q.drain().0, vec![((6, 1), Pending::Delete)]);
+    }
+}
