@@ -15,3 +15,5 @@ pub mod pfsync;
 pub mod ruleset;
 pub mod sys;
 pub mod wire;
+pub mod ioctl;
+pub mod show;

@@ -1,0 +1,75 @@
+//! A blocking client of pfd's control socket: one request, one reply (or a
+//! stream of replies for listings).
+
+use super::frame::{read_frame, write_frame};
+use super::{Error, Reply, Request};
+use crate::wire::pfsync::StateRepr;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+pub struct Client {
+    stream: UnixStream,
+}
+
+impl Client {
+    pub fn connect(path: &str) -> Result<Client, Error> {
+        let stream = UnixStream::connect(path).map_err(|e| Error::Connect(path.to_string(), e))?;
+        Ok(Client { stream })
+    }
+
+    /// Connect to $PF_SOCKET or /var/run/pf.sock.
+    pub fn connect_default() -> Result<Client, Error> {
+        Client::connect(&super::socket_path())
+    }
+
+    pub fn set_timeout(&self, t: Option<Duration>) -> Result<(), Error> {
+        self.stream.set_read_timeout(t)?;
+        self.stream.set_write_timeout(t)?;
+        Ok(())
+    }
+
+    pub fn send(&mut self, req: &Request) -> Result<(), Error> {
+        write_frame(&mut self.stream, req)?;
+        Ok(())
+    }
+
+    /// The next reply; pfd's errors become `Error::Daemon`.
+    pub fn recv(&mut self) -> Result<Reply, Error> {
+        match read_frame::<Reply>(&mut self.stream)? {
+            None => Err(Error::Protocol("pfd closed the connection".into())),
+            Some(Reply::Error { errno, message }) => Err(Error::Daemon { errno, message }),
+            Some(r) => Ok(r),
+        }
+    }
+
+    /// One request, one reply.
+    pub fn call(&mut self, req: &Request) -> Result<Reply, Error> {
+        self.send(req)?;
+        self.recv()
+    }
+
+    /// A request answered with `Ok`.
+    pub fn call_ok(&mut self, req: &Request) -> Result<(), Error> {
+        match self.call(req)? {
+            Reply::Ok => Ok(()),
+            other => Err(Error::Protocol(format!("expected Ok, got {other:?}"))),
+        }
+    }
+
+    /// DIOCGETSTATES: all states, collected from the chunks.
+    pub fn states(&mut self) -> Result<Vec<StateRepr>, Error> {
+        self.send(&Request::GetStates)?;
+        let mut all = Vec::new();
+        loop {
+            match self.recv()? {
+                Reply::States(mut chunk) => all.append(&mut chunk),
+                Reply::Done => return Ok(all),
+                other => return Err(Error::Protocol(format!("unexpected {other:?} in state listing"))),
+            }
+        }
+    }
+
+    pub fn into_stream(self) -> UnixStream {
+        self.stream
+    }
+}

@@ -1,0 +1,195 @@
+//! The control protocol between pfd and its clients (pfctl, carpctl,
+//! pfsyncd, netstart): the "ioctl" commands, named after OpenBSD's, their
+//! replies, the framing, and a blocking client.
+
+pub mod client;
+pub mod frame;
+
+use crate::addr::IpNet;
+use crate::carp::{CarpConfig, CarpState, CarpStatus};
+use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::status::Status;
+use crate::pfsync::{PfsyncConfig, PfsyncStatus};
+use crate::ruleset::{Limit, Options, Rule, Timeout};
+use crate::wire::pfsync::{BusRepr, Message, StateRepr};
+use serde::{Deserialize, Serialize};
+
+/// Default path of pfd's control socket.
+pub const DEFAULT_SOCKET: &str = "/var/run/pf.sock";
+/// Environment variable that overrides the socket path (tests).
+pub const SOCKET_ENV: &str = "PF_SOCKET";
+
+/// The socket path to use: $PF_SOCKET or the default.
+pub fn socket_path() -> String {
+    std::env::var(SOCKET_ENV).unwrap_or_else(|_| DEFAULT_SOCKET.to_string())
+}
+
+/// States travel in chunks of this many per reply frame.
+pub const STATES_PER_FRAME: usize = 2000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// DIOCSTART: enable pf (installs the packet hooks).
+    Start,
+    /// DIOCSTOP: disable pf (removes the hooks).
+    Stop,
+    /// DIOCXBEGIN: open a ruleset transaction; replies `Ticket`.
+    XBegin,
+    /// DIOCADDRULE: add a rule to the open transaction.
+    AddRules { ticket: u32, rules: Vec<Rule> },
+    /// DIOCSETOPTIONS (set skip, timeouts, limits...) for the transaction.
+    SetOptions { ticket: u32, options: Options, checksum: String },
+    /// DIOCXCOMMIT: swap the transaction's ruleset in atomically.
+    XCommit { ticket: u32 },
+    /// DIOCXROLLBACK: drop the transaction.
+    XRollback { ticket: u32 },
+    /// DIOCGETRULES: the running rules with their counters.
+    GetRules,
+    /// DIOCGETSTATES: every state; replies `States` chunks then `Done`.
+    GetStates,
+    /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
+    ClearStates { ifname: Option<String> },
+    /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
+    KillStates { src: Option<IpNet>, dst: Option<IpNet> },
+    /// Flush the rules (`pfctl -F rules`).
+    FlushRules,
+    /// DIOCGETSTATUS
+    GetStatus,
+    /// DIOCCLRSTATUS
+    ClearStatus,
+    /// DIOCGETTIMEOUT for all timeouts.
+    GetTimeouts,
+    /// DIOCGETLIMIT for all limits.
+    GetLimits,
+    /// DIOCADDSTATES: insert states (from pfsync or a state import).
+    AddStates { states: Vec<StateRepr> },
+    /// SIOCGVH: a carp interface; `None` name lists all.
+    GetCarp { name: String },
+    /// List the pseudo-interfaces pfd knows (carpN, pfsync0).
+    ListInterfaces,
+    /// SIOCSVH plus addresses and flags: create or reconfigure carpN.
+    SetCarp { name: String, config: CarpConfig, force_state: Option<CarpState> },
+    /// Destroy a pseudo-interface.
+    Destroy { name: String },
+    /// `carpdemote` on an interface group (delta may be negative).
+    DemoteGroup { group: String, delta: i32, reason: String },
+    /// The demotion counter of a group.
+    GetGroupDemote { group: String },
+    /// SIOCGETPFSYNC
+    GetPfsync,
+    /// SIOCSETPFSYNC
+    SetPfsync { config: PfsyncConfig },
+    /// pfsyncd attaches: this connection becomes the stream of local
+    /// changes (`SyncOut` frames) until it closes.
+    PfsyncAttach,
+    /// pfsyncd hands over what arrived from the peer.
+    PfsyncInput { messages: Vec<Message> },
+    /// pfsyncd's bulk-update demotion (+32 while pending): held by pfd
+    /// on behalf of the pfsyncd connection and dropped with it.
+    PfsyncDemote { on: bool },
+    /// sysctl-style knobs: net.inet.carp.preempt, .allow, .log.
+    Sysctl { name: String, value: Option<i64> },
+}
+
+impl Request {
+    /// Requests anyone allowed on the socket may make; everything else
+    /// needs uid 0.
+    pub fn read_only(&self) -> bool {
+        matches!(
+            self,
+            Request::GetRules
+                | Request::GetStates
+                | Request::GetStatus
+                | Request::GetTimeouts
+                | Request::GetLimits
+                | Request::GetCarp { .. }
+                | Request::ListInterfaces
+                | Request::GetGroupDemote { .. }
+                | Request::GetPfsync
+                | Request::Sysctl { value: None, .. }
+        )
+    }
+}
+
+/// A rule as DIOCGETRULES returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub rule: Rule,
+    pub counters: RuleCounters,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    Ok,
+    /// An error, with an errno-like code and pfd's message.
+    Error { errno: i32, message: String },
+    Ticket(u32),
+    Rules { rules: Vec<RuleInfo>, loader: Loader },
+    /// One chunk of a state listing.
+    States(Vec<StateRepr>),
+    /// End of a streamed listing.
+    Done,
+    Count(u64),
+    Status(Status),
+    Timeouts(Vec<(Timeout, u32)>),
+    Limits(Vec<(Limit, u32)>),
+    Carp(Option<CarpStatus>),
+    Interfaces(Vec<String>),
+    Demote(u32),
+    Pfsync(PfsyncStatus),
+    /// What pfd made of a PfsyncInput.
+    PfsyncInput { bulk_requested: bool, bus: Vec<BusRepr>, stale: u32, badstate: u32 },
+    /// Local changes for pfsyncd to send.
+    SyncOut(Vec<Message>),
+    /// pfsync configuration changed (sent on the attached stream).
+    PfsyncConfig(PfsyncConfig),
+    Sysctl(i64),
+}
+
+impl Reply {
+    pub fn error(errno: i32, message: impl Into<String>) -> Reply {
+        Reply::Error { errno, message: message.into() }
+    }
+}
+
+/// Errors a client sees.
+#[derive(Debug)]
+pub enum Error {
+    /// Could not reach pfd.
+    Connect(String, std::io::Error),
+    Io(std::io::Error),
+    Frame(frame::FrameError),
+    /// pfd said no.
+    Daemon { errno: i32, message: String },
+    /// pfd answered something unexpected.
+    Protocol(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Connect(p, e) => write!(f, "{p}: {e} (is pfd running?)"),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Frame(e) => write!(f, "{e}"),
+            Error::Daemon { message, .. } => write!(f, "{message}"),
+            Error::Protocol(m) => write!(f, "protocol error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<frame::FrameError> for Error {
+    fn from(e: frame::FrameError) -> Self {
+        match e {
+            frame::FrameError::Io(io) => Error::Io(io),
+            other => Error::Frame(other),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! pfd's packet hooks in netfilter: packets go to NFQUEUE at PREROUTING
+//! (pf's `in`) and POSTROUTING (pf's `out`), untracked by conntrack so the
+//! kernel does not translate behind pf's back. Installed by `pfctl -e`,
+//! removed by `pfctl -d`, in chains of their own (PFD_*) so no other rule
+//! of the system is touched. Without `--queue-bypass`: when pfd is not
+//! reading the queue, packets are dropped (fail-closed).
+//!
+//! The kernels this runs on build the xtables NFQUEUE target but not the
+//! nftables `queue` expression, so the rules go in through iptables (which
+//! is iptables-nft on Debian).
+
+use std::io;
+use std::process::Command;
+
+/// Marks on packets pfd generates itself (RSTs, ICMP errors): they skip
+/// the queue, as OpenBSD tags its own replies.
+pub const GENERATED_MARK: u32 = 0x7066_0000;
+pub const GENERATED_MASK: u32 = 0xffff_0000;
+
+const PRE_CHAIN: &str = "PFD_PRE";
+const OUT_CHAIN: &str = "PFD_OUT";
+const POST_CHAIN: &str = "PFD_POST";
+
+/// Where the hooks send packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookConfig {
+    /// First NFQUEUE number.
+    pub queue: u16,
+    /// Number of queues (flows are spread with --queue-balance).
+    pub queues: u16,
+}
+
+impl Default for HookConfig {
+    fn default() -> Self {
+        HookConfig { queue: 7066, queues: 1 }
+    }
+}
+
+fn run(tool: &str, args: &[&str]) -> io::Result<bool> {
+    let out = Command::new(tool).arg("-w").args(args).output().map_err(|e| io::Error::new(e.kind(), format!("{tool}: {e}")))?;
+    Ok(out.status.success())
+}
+
+fn must(tool: &str, args: &[&str]) -> io::Result<()> {
+    let out = Command::new(tool).arg("-w").args(args).output().map_err(|e| io::Error::new(e.kind(), format!("{tool}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{tool} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// The iptables front ends present (iptables, ip6tables).
+pub fn available_tools() -> Vec<&'static str> {
+    ["iptables", "ip6tables"]
+        .into_iter()
+        .filter(|t| Command::new(t).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .collect()
+}
+
+fn queue_target(cfg: &HookConfig) -> Vec<String> {
+    let mut v = vec!["-j".to_string(), "NFQUEUE".to_string()];
+    if cfg.queues > 1 {
+        v.push("--queue-balance".into());
+        v.push(format!("{}:{}", cfg.queue, cfg.queue + cfg.queues - 1));
+    } else {
+        v.push("--queue-num".into());
+        v.push(cfg.queue.to_string());
+    }
+    v
+}
+
+/// Install the hooks (replacing any left over).
+pub fn install(cfg: &HookConfig) -> io::Result<()> {
+    let tools = available_tools();
+    if !tools.contains(&"iptables") {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "iptables not found: cannot hook into netfilter"));
+    }
+    remove()?;
+    let mark = format!("0x{GENERATED_MARK:08x}/0x{GENERATED_MASK:08x}");
+    let target = queue_target(cfg);
+    let target: Vec<&str> = target.iter().map(|s| s.as_str()).collect();
+    for tool in tools {
+        // raw PREROUTING: untrack, then queue (pf "in").
+        must(tool, &["-t", "raw", "-N", PRE_CHAIN])?;
+        must(tool, &["-t", "raw", "-A", PRE_CHAIN, "-j", "CT", "--notrack"])?;
+        let mut q = vec!["-t", "raw", "-A", PRE_CHAIN];
+        q.extend_from_slice(&target);
+        must(tool, &q)?;
+        // raw OUTPUT: untrack locally generated packets too.
+        must(tool, &["-t", "raw", "-N", OUT_CHAIN])?;
+        must(tool, &["-t", "raw", "-A", OUT_CHAIN, "-j", "CT", "--notrack"])?;
+        // mangle POSTROUTING: queue (pf "out"), except pfd's own replies.
+        must(tool, &["-t", "mangle", "-N", POST_CHAIN])?;
+        must(tool, &["-t", "mangle", "-A", POST_CHAIN, "-m", "mark", "--mark", &mark, "-j", "RETURN"])?;
+        let mut q = vec!["-t", "mangle", "-A", POST_CHAIN];
+        q.extend_from_slice(&target);
+        must(tool, &q)?;
+        must(tool, &["-t", "raw", "-I", "PREROUTING", "1", "-j", PRE_CHAIN])?;
+        must(tool, &["-t", "raw", "-I", "OUTPUT", "1", "-j", OUT_CHAIN])?;
+        must(tool, &["-t", "mangle", "-I", "POSTROUTING", "1", "-j", POST_CHAIN])?;
+    }
+    Ok(())
+}
+
+/// Remove the hooks, if present. Other rules are left alone.
+pub fn remove() -> io::Result<()> {
+    for tool in available_tools() {
+        for (table, hook, chain) in [("raw", "PREROUTING", PRE_CHAIN), ("raw", "OUTPUT", OUT_CHAIN), ("mangle", "POSTROUTING", POST_CHAIN)] {
+            while run(tool, &["-t", table, "-D", hook, "-j", chain])? {}
+            run(tool, &["-t", table, "-F", chain])?;
+            run(tool, &["-t", table, "-X", chain])?;
+        }
+    }
+    Ok(())
+}
+
+/// Are the hooks in place?
+pub fn installed() -> bool {
+    run("iptables", &["-t", "raw", "-C", "PREROUTING", "-j", PRE_CHAIN]).unwrap_or(false)
+}

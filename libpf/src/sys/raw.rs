@@ -1,0 +1,181 @@
+//! Raw sockets: sending whole IP packets pfd builds (CARP advertisements,
+//! pfsync frames, RSTs and ICMP errors) and receiving one IP protocol with
+//! the interface it arrived on; AF_PACKET for gratuitous ARP.
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+/// A raw IPv4 (or IPv6) socket that sends packets with their IP header
+/// included (IPv4) or lets the kernel build it (IPv6).
+pub struct RawSender {
+    sock: Socket,
+    v6: bool,
+}
+
+impl RawSender {
+    /// IPv4, header included. `mark` is put on every packet (SO_MARK);
+    /// `device` pins the output interface.
+    pub fn ipv4(mark: Option<u32>, device: Option<&str>) -> io::Result<RawSender> {
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
+        sock.set_header_included_v4(true)?;
+        sock.set_multicast_loop_v4(false)?;
+        if let Some(m) = mark {
+            sock.set_mark(m)?;
+        }
+        if let Some(d) = device {
+            sock.bind_device(Some(d.as_bytes()))?;
+        }
+        Ok(RawSender { sock, v6: false })
+    }
+
+    /// IPv6 raw socket with IPV6_HDRINCL.
+    pub fn ipv6(mark: Option<u32>) -> io::Result<RawSender> {
+        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
+        let one: libc::c_int = 1;
+        // IPV6_HDRINCL = 36
+        let r = unsafe {
+            libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, 36, &one as *const _ as *const libc::c_void, 4)
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if let Some(m) = mark {
+            sock.set_mark(m)?;
+        }
+        Ok(RawSender { sock, v6: true })
+    }
+
+    /// Send a whole IP packet to its destination address.
+    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
+        let dst: SocketAddr = if self.v6 {
+            if packet.len() < 40 {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "short IPv6 packet"));
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&packet[24..40]);
+            SocketAddr::V6(SocketAddrV6::new(a.into(), 0, 0, 0))
+        } else {
+            if packet.len() < 20 {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "short IPv4 packet"));
+            }
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]), 0))
+        };
+        self.sock.send_to(packet, &SockAddr::from(dst))?;
+        Ok(())
+    }
+}
+
+/// A received packet: the whole IPv4 packet (header included), the index
+/// of the interface it arrived on.
+pub struct Received {
+    pub len: usize,
+    pub ifindex: u32,
+}
+
+/// A raw IPv4 socket receiving one protocol (112 CARP, 240 pfsync).
+pub struct RawReceiver {
+    sock: Socket,
+}
+
+impl RawReceiver {
+    pub fn ipv4(proto: u8) -> io::Result<RawReceiver> {
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto as i32)))?;
+        let one: libc::c_int = 1;
+        let r = unsafe {
+            libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, &one as *const _ as *const libc::c_void, 4)
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        sock.set_multicast_loop_v4(false)?;
+        Ok(RawReceiver { sock })
+    }
+
+    /// Join a multicast group on an interface (by index).
+    pub fn join(&self, group: Ipv4Addr, ifindex: u32) -> io::Result<()> {
+        self.sock.join_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(ifindex))
+    }
+
+    pub fn leave(&self, group: Ipv4Addr, ifindex: u32) -> io::Result<()> {
+        self.sock.leave_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(ifindex))
+    }
+
+    pub fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(t.map(|d| d.max(Duration::from_micros(100))))
+    }
+
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        let mut cmsg = [0u8; 64];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = cmsg.len();
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut ifindex = 0;
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
+                    let info = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
+                    ifindex = info.ipi_ifindex as u32;
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        Ok(Received { len: n as usize, ifindex })
+    }
+}
+
+/// Send a whole Ethernet frame out of an interface (gratuitous ARP).
+pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut sll: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_ifindex = ifindex as i32;
+    sll.sll_halen = 6;
+    if frame.len() >= 6 {
+        sll.sll_addr[..6].copy_from_slice(&frame[..6]);
+    }
+    let r = unsafe {
+        libc::sendto(
+            fd,
+            frame.as_ptr() as *const libc::c_void,
+            frame.len(),
+            0,
+            &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    let err = io::Error::last_os_error();
+    unsafe { libc::close(fd) };
+    if r < 0 {
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// The first IPv4 address a packet's destination is, for callers that
+/// only hold bytes.
+pub fn ip_dst(packet: &[u8]) -> Option<IpAddr> {
+    match packet.first()? >> 4 {
+        4 if packet.len() >= 20 => Some(IpAddr::V4(Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]))),
+        _ => None,
+    }
+}
