@@ -1,6 +1,9 @@
 //! Linux glue: the parts of libpf that ask or change the running system
-//! (netfilter hooks, NFQUEUE, raw sockets, netlink, name resolution).
+//! (netfilter hooks, NFQUEUE, raw sockets, netlink, sysctl, name
+//! resolution).
 
 pub mod hooks;
+pub mod netlink;
 pub mod raw;
 pub mod resolve;
+pub mod sysctl;
