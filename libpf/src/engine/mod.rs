@@ -750,6 +750,11 @@ impl Engine {
         s
     }
 
+    /// `pfctl -z`-style reset of the status counters.
+    pub fn clear_status(&mut self) {
+        self.status = Status::default();
+    }
+
     /// Timeouts in effect, index order.
     pub fn timeouts(&self) -> [u32; TIMEOUT_COUNT] {
         self.timeouts

@@ -6,6 +6,7 @@ pub mod client;
 pub mod frame;
 
 use crate::addr::IpNet;
+use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::status::Status;
@@ -65,6 +66,8 @@ pub enum Request {
     AddStates { states: Vec<StateRepr> },
     /// SIOCGVH: a carp interface; `None` name lists all.
     GetCarp { name: String },
+    /// CARP statistics (netstat -s -p carp).
+    GetCarpStats,
     /// List the pseudo-interfaces pfd knows (carpN, pfsync0).
     ListInterfaces,
     /// SIOCSVH plus addresses and flags: create or reconfigure carpN.
@@ -103,6 +106,7 @@ impl Request {
                 | Request::GetTimeouts
                 | Request::GetLimits
                 | Request::GetCarp { .. }
+                | Request::GetCarpStats
                 | Request::ListInterfaces
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
@@ -134,6 +138,7 @@ pub enum Reply {
     Timeouts(Vec<(Timeout, u32)>),
     Limits(Vec<(Limit, u32)>),
     Carp(Option<CarpStatus>),
+    CarpStats(CarpStats),
     Interfaces(Vec<String>),
     Demote(u32),
     Pfsync(PfsyncStatus),

@@ -1,0 +1,560 @@
+//! CARP in pfd: the table of carp interfaces, each a macvlan named carpN on
+//! its carpdev with the virtual MAC; the thread that receives
+//! advertisements, fires the state machines' timers and follows the
+//! carpdevs' links; and the execution of what the state machines ask for
+//! (addresses up or down, advertisements, gratuitous ARP).
+
+use super::Shared;
+use crate::addr::IpNet;
+use crate::carp::fsm::{Action, Actions};
+use crate::carp::iface::{CarpIf, CarpStats, Drop};
+use crate::carp::{virtual_mac, CarpConfig, CarpState, CarpStatus};
+use crate::log;
+use crate::sys::netlink::Netlink;
+use crate::sys::raw::{send_frame, RawReceiver, RawSender};
+use crate::sys::sysctl;
+use crate::wire::arp::gratuitous_request;
+use crate::wire::carp::{build_ipv4_advert, INADDR_CARP_GROUP};
+use crate::wire::ethernet::EthernetAddress;
+use crate::wire::IPPROTO_CARP;
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Group every carp interface belongs to (and pfsync demotes).
+pub const CARP_GROUP: &str = "carp";
+
+struct Entry {
+    cif: CarpIf,
+    /// ifindex of the macvlan (0 while it cannot exist: no carpdev/vhid).
+    ifindex: u32,
+    carpdev_index: u32,
+    carpdev_up: bool,
+    sender: Option<RawSender>,
+    /// Whether this vhid demoted the group because its carpdev is down.
+    carpdev_demoted: bool,
+}
+
+pub struct CarpTable {
+    entries: BTreeMap<String, Entry>,
+    groups: HashMap<String, u32>,
+    pub preempt: bool,
+    pub allow: bool,
+    /// net.inet.carp.log (0..7, default 2 = crit).
+    pub log_level: i64,
+    nl: Netlink,
+    rx: Arc<RawReceiver>,
+    joined: HashMap<u32, usize>,
+    /// Drops of packets that matched no carp interface.
+    pub stats: CarpStats,
+    last_drop_log: HashMap<&'static str, Instant>,
+    ident: u16,
+}
+
+fn ipv4_of(nets: &[IpNet]) -> Option<Ipv4Addr> {
+    nets.iter().find_map(|n| match n.addr {
+        IpAddr::V4(a) => Some(a),
+        _ => None,
+    })
+}
+
+impl CarpTable {
+    pub fn new(preempt: bool) -> io::Result<CarpTable> {
+        Ok(CarpTable {
+            entries: BTreeMap::new(),
+            groups: HashMap::new(),
+            preempt,
+            allow: true,
+            log_level: 2,
+            nl: Netlink::open()?,
+            rx: Arc::new(RawReceiver::ipv4(IPPROTO_CARP)?),
+            joined: HashMap::new(),
+            stats: CarpStats::default(),
+            last_drop_log: HashMap::new(),
+            ident: 1,
+        })
+    }
+
+    pub fn receiver(&self) -> Arc<RawReceiver> {
+        self.rx.clone()
+    }
+
+    /// The demotion this host advertises: the sum of its groups' counters.
+    pub fn my_demote(&self) -> u8 {
+        self.groups.values().map(|v| *v as u64).sum::<u64>().min(255) as u8
+    }
+
+    pub fn group_demote(&self, group: &str) -> u32 {
+        self.groups.get(group).copied().unwrap_or(0)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.entries.keys().cloned().collect()
+    }
+
+    pub fn status(&self, name: &str) -> Option<CarpStatus> {
+        let e = self.entries.get(name)?;
+        let c = &e.cif.config;
+        Some(CarpStatus {
+            name: name.to_string(),
+            config: c.clone(),
+            state: e.cif.state(),
+            ifindex: e.ifindex,
+            lladdr: if c.carpdev.is_some() { virtual_mac(c.vhid).0 } else { [0; 6] },
+            demote: self.my_demote(),
+            mtu: 1500,
+        })
+    }
+
+    /// Statistics summed over every interface plus unmatched packets.
+    pub fn stats_total(&self) -> CarpStats {
+        let mut t = self.stats;
+        for e in self.entries.values() {
+            let s = &e.cif.stats;
+            t.ipackets += s.ipackets;
+            t.badttl += s.badttl;
+            t.badlen += s.badlen;
+            t.badsum += s.badsum;
+            t.badver += s.badver;
+            t.badauth += s.badauth;
+            t.badvhid += s.badvhid;
+            t.opackets += s.opackets;
+            t.preempt += e.cif.fsm.became_master;
+        }
+        t
+    }
+
+    /// Configured addresses of every carp interface, whatever its state.
+    pub fn configured_addrs(&self) -> Vec<(String, Vec<IpNet>)> {
+        self.entries.iter().map(|(n, e)| (n.clone(), e.cif.config.addrs.iter().map(|a| a.net).collect())).collect()
+    }
+
+    fn log_drop(&mut self, what: &'static str, detail: String) {
+        let now = Instant::now();
+        let due = self.last_drop_log.get(what).is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1));
+        if due {
+            self.last_drop_log.insert(what, now);
+            log::warning(&detail);
+        }
+    }
+
+    fn join(&mut self, ifindex: u32) {
+        let n = self.joined.entry(ifindex).or_insert(0);
+        if *n == 0 {
+            if let Err(e) = self.rx.join(INADDR_CARP_GROUP, ifindex) {
+                log::err(&format!("carp: joining 224.0.0.18 on ifindex {ifindex}: {e}"));
+            }
+        }
+        *n += 1;
+    }
+
+    fn leave(&mut self, ifindex: u32) {
+        if let Some(n) = self.joined.get_mut(&ifindex) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                let _ = self.rx.leave(INADDR_CARP_GROUP, ifindex);
+                self.joined.remove(&ifindex);
+            }
+        }
+    }
+
+    /// Create or reconfigure carp interface `name` (SIOCSVH + addresses +
+    /// flags). Errors leave the previous configuration in place.
+    pub fn configure(&mut self, name: &str, config: CarpConfig, force: Option<CarpState>, now: Duration) -> Result<(), String> {
+        if !name.starts_with("carp") || name.len() > 15 || !name[4..].chars().all(|c| c.is_ascii_digit()) || name.len() == 4 {
+            return Err(format!("{name}: not a carp interface name (carpN)"));
+        }
+        if config.vhid != 0 {
+            if let Some(dev) = &config.carpdev {
+                let clash = self.entries.iter().any(|(n, e)| n != name && e.cif.config.vhid == config.vhid && e.cif.config.carpdev.as_ref() == Some(dev));
+                if clash {
+                    return Err(format!("{name}: vhid {} already in use on {dev}", config.vhid));
+                }
+            }
+        }
+        let carpdev = match &config.carpdev {
+            Some(d) => match self.nl.link_by_name(d).map_err(|e| format!("{name}: {e}"))? {
+                Some(l) => Some(l),
+                None => return Err(format!("{name}: carpdev {d}: no such interface")),
+            },
+            None => None,
+        };
+        let existed = self.entries.contains_key(name);
+        if !existed {
+            let mut cookie = [0u8; 8];
+            if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+                let _ = io::Read::read_exact(&mut f, &mut cookie);
+            }
+            let cif = CarpIf::new(name, CarpConfig { addrs: Vec::new(), up: false, ..config.clone() }, cookie);
+            self.entries.insert(name.to_string(), Entry { cif, ifindex: 0, carpdev_index: 0, carpdev_up: false, sender: None, carpdev_demoted: false });
+            self.groups.entry(CARP_GROUP.to_string()).or_insert(0);
+        }
+        // Take the vhid down while the interface changes under it.
+        let old = self.entries.get(name).map(|e| e.cif.config.clone()).unwrap_or_default();
+        let needs_new_link = old.carpdev != config.carpdev || old.vhid != config.vhid || !existed;
+        if needs_new_link {
+            self.stop(name, now, true);
+            self.remove_link(name);
+        }
+        if let Some(dev) = &carpdev {
+            if config.vhid != 0 && self.entries.get(name).is_some_and(|e| e.ifindex == 0) {
+                // A macvlan left by an earlier pfd goes first.
+                if let Ok(Some(stale)) = self.nl.link_by_name(name) {
+                    let _ = self.nl.delete_link(stale.index);
+                }
+                let idx = self.nl.create_macvlan(name, dev.index, virtual_mac(config.vhid).0).map_err(|e| format!("{name}: {e}"))?;
+                let _ = sysctl::write(&format!("net.ipv4.conf.{name}.promote_secondaries"), "1");
+                let _ = sysctl::write(&format!("net.ipv4.conf.{name}.rp_filter"), "0");
+                let _ = sysctl::write(&format!("net.ipv6.conf.{name}.accept_dad"), "0");
+                // Only the carp interface answers ARP for the virtual
+                // addresses, not the carpdev with its own MAC.
+                let _ = sysctl::write(&format!("net.ipv4.conf.{}.arp_ignore", dev.name), "1");
+                let sender = RawSender::ipv4(None, Some(name)).map_err(|e| format!("{name}: raw socket: {e}"))?;
+                let e = self.entries.get_mut(name).ok_or("vanished")?;
+                e.ifindex = idx;
+                e.carpdev_index = dev.index;
+                e.carpdev_up = dev.up && dev.lower_up;
+                e.sender = Some(sender);
+                self.join(dev.index);
+            }
+        }
+        let e = self.entries.get_mut(name).ok_or("vanished")?;
+        let master = e.cif.state() == CarpState::Master;
+        let addrs_changed = e.cif.config.addrs != config.addrs;
+        if master && addrs_changed {
+            // Withdraw what goes away; MASTER adds the rest below.
+            let idx = e.ifindex;
+            for a in &e.cif.config.addrs {
+                if !config.addrs.contains(a) {
+                    let _ = self.nl.del_addr(idx, a.net);
+                }
+            }
+        }
+        let e = self.entries.get_mut(name).ok_or("vanished")?;
+        let acts = e.cif.reconfigure(config, now);
+        self.execute(name, acts, now);
+        if master && addrs_changed {
+            self.apply_addrs(name, true);
+        }
+        self.update_runnable(name, now);
+        if let Some(s) = force {
+            if let Some(e) = self.entries.get_mut(name) {
+                let acts = e.cif.fsm.force_state(s, now);
+                self.execute(name, acts, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Destroy a carp interface (bowing out first if MASTER).
+    pub fn destroy(&mut self, name: &str, now: Duration) -> Result<(), String> {
+        if !self.entries.contains_key(name) {
+            return Err(format!("{name}: no such interface"));
+        }
+        self.stop(name, now, true);
+        self.remove_link(name);
+        self.entries.remove(name);
+        Ok(())
+    }
+
+    /// Run the vhid down: bow out if MASTER (`bow`), INIT.
+    fn stop(&mut self, name: &str, now: Duration, bow: bool) {
+        let Some(e) = self.entries.get_mut(name) else { return };
+        let acts = if bow { e.cif.fsm.set_runnable(false, now) } else { e.cif.fsm.suppress(now) };
+        self.execute(name, acts, now);
+    }
+
+    fn remove_link(&mut self, name: &str) {
+        let Some(e) = self.entries.get_mut(name) else { return };
+        let (idx, dev) = (e.ifindex, e.carpdev_index);
+        e.ifindex = 0;
+        e.carpdev_index = 0;
+        e.sender = None;
+        if e.carpdev_demoted {
+            e.carpdev_demoted = false;
+            self.adjust_group(CARP_GROUP, -1);
+        }
+        if idx != 0 {
+            let _ = self.nl.delete_link(idx);
+        }
+        if dev != 0 {
+            self.leave(dev);
+        }
+    }
+
+    /// Bring the vhid in or out of the running set after a change.
+    fn update_runnable(&mut self, name: &str, now: Duration) {
+        let Some(e) = self.entries.get_mut(name) else { return };
+        let runnable = e.ifindex != 0 && e.cif.runnable(e.carpdev_up);
+        let acts = e.cif.fsm.set_runnable(runnable, now);
+        self.execute(name, acts, now);
+    }
+
+    fn apply_addrs(&mut self, name: &str, up: bool) {
+        let Some(e) = self.entries.get(name) else { return };
+        let idx = e.ifindex;
+        if idx == 0 {
+            return;
+        }
+        let addrs = e.cif.config.addrs.clone();
+        for a in &addrs {
+            let r = if up {
+                // No prefix route: traffic leaves by the carpdev, as on
+                // OpenBSD; the carp interface only owns the address.
+                self.nl.add_addr(idx, a.net, a.broadcast, true)
+            } else {
+                self.nl.del_addr(idx, a.net)
+            };
+            if let Err(err) = r {
+                log::err(&format!("{name}: {} {}: {err}", if up { "adding" } else { "removing" }, a.net));
+            }
+        }
+        if let Err(err) = self.nl.set_up(idx, up) {
+            log::err(&format!("{name}: link {}: {err}", if up { "up" } else { "down" }));
+        }
+    }
+
+    /// Carry out what a state machine asked for.
+    fn execute(&mut self, name: &str, acts: Actions, _now: Duration) {
+        for a in acts.iter() {
+            match a {
+                Action::Transition { from, to } => {
+                    let msg = format!("{name}: state transition: {} -> {}", from.name(), to.name());
+                    if from == CarpState::Init || to == CarpState::Init {
+                        if self.log_level >= 4 {
+                            log::warning(&msg);
+                        }
+                    } else if self.log_level >= 2 {
+                        log::crit(&msg);
+                    }
+                    self.apply_addrs(name, to == CarpState::Master);
+                }
+                Action::SendAdvert { bow_out } => self.send_advert(name, bow_out),
+                Action::SendGratuitous => self.send_gratuitous(name),
+            }
+        }
+    }
+
+    fn send_advert(&mut self, name: &str, bow_out: bool) {
+        let demote = self.my_demote();
+        let ident = self.ident;
+        self.ident = self.ident.wrapping_add(1);
+        let Some(e) = self.entries.get(name) else { return };
+        let Some(sender) = e.sender.as_ref() else { return };
+        let src = self
+            .nl
+            .addrs(Some(e.carpdev_index))
+            .ok()
+            .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()))
+            .or_else(|| e.cif.ipv4_addrs().first().copied());
+        let Some(src) = src else {
+            log::err(&format!("{name}: no IPv4 address to send advertisements from"));
+            return;
+        };
+        let dst = e.cif.config.carppeer.unwrap_or(INADDR_CARP_GROUP);
+        let pkt = build_ipv4_advert(src, dst, ident, &e.cif.advert(bow_out, demote));
+        match sender.send(&pkt) {
+            Ok(()) => {
+                if let Some(e) = self.entries.get_mut(name) {
+                    e.cif.stats.opackets += 1;
+                }
+            }
+            Err(err) => log::err(&format!("{name}: sending advertisement: {err}")),
+        }
+    }
+
+    fn send_gratuitous(&mut self, name: &str) {
+        let Some(e) = self.entries.get(name) else { return };
+        let mac = EthernetAddress(virtual_mac(e.cif.config.vhid).0);
+        for ip in e.cif.ipv4_addrs() {
+            let frame = gratuitous_request(mac, ip);
+            if let Err(err) = send_frame(e.ifindex, &frame) {
+                log::err(&format!("{name}: gratuitous ARP for {ip}: {err}"));
+            }
+        }
+    }
+
+    /// An advertisement arrived on `ifindex` (IP packet in `pkt`).
+    pub fn input(&mut self, pkt: &[u8], ifindex: u32, now: Duration) {
+        if !self.allow {
+            return;
+        }
+        if pkt.len() < 20 || pkt[0] >> 4 != 4 {
+            self.stats.hdrops += 1;
+            return;
+        }
+        let hl = ((pkt[0] & 0x0f) as usize) * 4;
+        let ttl = pkt[8];
+        let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
+        let dst = Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]);
+        let Some(payload) = pkt.get(hl..) else {
+            self.stats.hdrops += 1;
+            return;
+        };
+        let vhid = payload.get(1).copied().unwrap_or(0);
+        // Arrived on a carpdev (or a carp macvlan: map it to its carpdev).
+        let dev = self.entries.values().find(|e| e.ifindex == ifindex && ifindex != 0).map(|e| e.carpdev_index).unwrap_or(ifindex);
+        let multicast = dst.is_multicast();
+        let found = self.entries.iter().find(|(_, e)| {
+            e.carpdev_index == dev && e.cif.config.vhid == vhid && e.cif.config.carppeer.is_none() == multicast
+        });
+        let Some((name, _)) = found else {
+            if self.entries.values().any(|e| e.carpdev_index == dev) {
+                self.stats.badvhid += 1;
+            } else {
+                self.stats.badif += 1;
+            }
+            return;
+        };
+        let name = name.clone();
+        let demote = self.my_demote();
+        let preempt = self.preempt;
+        let Some(e) = self.entries.get_mut(&name) else { return };
+        match e.cif.check(ttl, payload) {
+            Ok(ad) => {
+                let acts = e.cif.fsm.on_advert(&ad, demote, preempt, now);
+                self.execute(&name, acts, now);
+            }
+            Err(Drop::Own) => {}
+            Err(d) => self.log_drop(d.describe(), format!("{name}: advertisement from {src} dropped: {}", d.describe())),
+        }
+    }
+
+    /// Fire due timers.
+    pub fn tick(&mut self, now: Duration) {
+        let names: Vec<String> = self.entries.keys().cloned().collect();
+        for n in names {
+            let Some(e) = self.entries.get_mut(&n) else { continue };
+            if e.cif.fsm.next_deadline().is_some_and(|d| d <= now) {
+                let acts = e.cif.fsm.on_timer(now);
+                self.execute(&n, acts, now);
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.entries.values().filter_map(|e| e.cif.fsm.next_deadline()).min()
+    }
+
+    /// Follow the carpdevs' links: down suppresses the vhid (INIT) and
+    /// demotes the group by one until the link returns.
+    pub fn check_links(&mut self, now: Duration) {
+        let names: Vec<String> = self.entries.keys().cloned().collect();
+        for n in names {
+            let Some(e) = self.entries.get(&n) else { continue };
+            if e.carpdev_index == 0 {
+                continue;
+            }
+            let up = match self.nl.link_by_index(e.carpdev_index) {
+                Ok(Some(l)) => l.up && l.lower_up,
+                Ok(None) => false,
+                Err(_) => continue,
+            };
+            let Some(e) = self.entries.get_mut(&n) else { continue };
+            if e.carpdev_up == up {
+                continue;
+            }
+            e.carpdev_up = up;
+            let demoted = e.carpdev_demoted;
+            if !up {
+                let acts = e.cif.fsm.suppress(now);
+                if !demoted {
+                    e.carpdev_demoted = true;
+                }
+                self.execute(&n, acts, now);
+                if !demoted {
+                    self.adjust_group(CARP_GROUP, 1);
+                    log::err(&format!("{n}: carpdev down, demoted group carp to {}", self.group_demote(CARP_GROUP)));
+                }
+            } else {
+                if demoted {
+                    e.carpdev_demoted = false;
+                }
+                if demoted {
+                    self.adjust_group(CARP_GROUP, -1);
+                }
+                self.update_runnable(&n, now);
+            }
+        }
+    }
+
+    fn adjust_group(&mut self, group: &str, delta: i32) -> (u32, u32) {
+        let v = self.groups.entry(group.to_string()).or_insert(0);
+        let old = *v;
+        *v = (*v as i64 + delta as i64).clamp(0, u32::MAX as i64) as u32;
+        (old, *v)
+    }
+
+    /// `carpdemote`: change a group's counter; masters tell their peers.
+    pub fn demote(&mut self, group: &str, delta: i32, reason: &str, now: Duration) -> u32 {
+        let (old, new) = self.adjust_group(group, delta);
+        if old != new {
+            log::err(&format!("{group} demoted group {group} by {delta} to {new} ({reason})"));
+            let names: Vec<String> = self.entries.keys().cloned().collect();
+            for n in names {
+                if let Some(e) = self.entries.get_mut(&n) {
+                    let acts = e.cif.fsm.demote_changed(now);
+                    self.execute(&n, acts, now);
+                }
+            }
+        }
+        new
+    }
+
+    /// SIGTERM: every MASTER sends its bow-out advertisement. Returns how
+    /// many did. The interfaces stay up until `destroy_all`.
+    pub fn bow_out_all(&mut self, _now: Duration) -> usize {
+        let names: Vec<String> = self.entries.iter().filter(|(_, e)| e.cif.state() == CarpState::Master).map(|(n, _)| n.clone()).collect();
+        for n in &names {
+            self.send_advert(n, true);
+        }
+        names.len()
+    }
+
+    /// Remove every carp interface pfd made.
+    pub fn destroy_all(&mut self) {
+        let names: Vec<String> = self.entries.keys().cloned().collect();
+        for n in names {
+            if let Some(e) = self.entries.get_mut(&n) {
+                let acts = e.cif.fsm.suppress(Duration::ZERO);
+                self.execute(&n, acts, Duration::ZERO);
+            }
+            self.remove_link(&n);
+        }
+        self.entries.clear();
+    }
+}
+
+/// The CARP thread: advertisements in, timers, link changes.
+pub fn run(shared: Arc<Shared>) {
+    let rx = shared.carp().receiver();
+    let mut buf = vec![0u8; 2048];
+    let mut last_links = Instant::now();
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        let now = shared.now();
+        let wait = {
+            let mut t = shared.carp();
+            t.tick(now);
+            if last_links.elapsed() >= Duration::from_millis(100) {
+                t.check_links(now);
+                last_links = Instant::now();
+            }
+            t.next_deadline().map(|d| d.saturating_sub(shared.now())).unwrap_or(Duration::from_millis(100))
+        };
+        let _ = rx.set_timeout(Some(wait.min(Duration::from_millis(100))));
+        match rx.recv(&mut buf) {
+            Ok(r) => {
+                let now = shared.now();
+                shared.carp().input(&buf[..r.len], r.ifindex, now);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e) => {
+                log::err(&format!("carp: receive: {e}"));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The data path: read packets from NFQUEUE, ask the engine, give the
+//! verdict back (with the rewritten packet when it was translated), send
+//! whatever reply a `block return` produced.
+
+use super::ifnames::IfNames;
+use super::Shared;
+use crate::engine::packet::Dir;
+use crate::engine::PacketMeta;
+use crate::log;
+use crate::sys::hooks::GENERATED_MARK;
+use crate::sys::raw::RawSender;
+use nfq::{Queue, Verdict};
+use std::io;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// NF_INET_PRE_ROUTING and NF_INET_POST_ROUTING.
+const HOOK_PREROUTING: u8 = 0;
+const HOOK_POSTROUTING: u8 = 4;
+/// How many packets the kernel holds for us before dropping.
+const QUEUE_MAXLEN: u32 = 8192;
+
+fn open(queue_num: u16) -> io::Result<Queue> {
+    let mut q = Queue::open()?;
+    q.bind(queue_num).map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))?;
+    q.set_queue_max_len(queue_num, QUEUE_MAXLEN)?;
+    q.set_recv_uid_gid(queue_num, true)?;
+    q.set_fail_open(queue_num, false)?;
+    Ok(q)
+}
+
+/// Serve one queue forever. `ready` hears whether the queue could be bound.
+pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
+    let mut q = match open(queue_num) {
+        Ok(q) => {
+            let _ = ready.send(Ok(()));
+            q
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let v4 = RawSender::ipv4(Some(GENERATED_MARK), None).ok();
+    let v6 = RawSender::ipv6(Some(GENERATED_MARK)).ok();
+    let mut names = IfNames::default();
+    let mut names_age = Instant::now();
+    let mut scratch = vec![0u8; 65536];
+    loop {
+        let mut msg = match q.recv() {
+            Ok(m) => m,
+            Err(e) => {
+                log::err(&format!("NFQUEUE {queue_num}: {e}"));
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if names_age.elapsed() > Duration::from_secs(2) {
+            names.clear();
+            names_age = Instant::now();
+        }
+        let (dir, ifindex) = match msg.get_hook() {
+            HOOK_PREROUTING => (Dir::In, msg.get_indev()),
+            HOOK_POSTROUTING => (Dir::Out, msg.get_outdev()),
+            _ => {
+                msg.set_verdict(Verdict::Accept);
+                let _ = q.verdict(msg);
+                continue;
+            }
+        };
+        let payload = msg.get_payload();
+        let n = payload.len().min(scratch.len());
+        scratch[..n].copy_from_slice(&payload[..n]);
+        let meta = PacketMeta { dir, ifname: names.get(ifindex), uid: msg.get_uid(), gid: msg.get_gid() };
+        let verdict = {
+            let now = shared.now_ms();
+            let mut e = shared.engine();
+            let v = e.test(&meta, &mut scratch[..n], now);
+            if e.sync.is_urgent() {
+                shared.sync_cv.notify_all();
+            }
+            v
+        };
+        if verdict.pass && verdict.modified {
+            msg.get_payload_mut()[..n].copy_from_slice(&scratch[..n]);
+        }
+        msg.set_verdict(if verdict.pass { Verdict::Accept } else { Verdict::Drop });
+        if let Err(e) = q.verdict(msg) {
+            log::err(&format!("NFQUEUE {queue_num} verdict: {e}"));
+        }
+        if let Some(reply) = verdict.reply {
+            let sender = if reply.first().is_some_and(|b| b >> 4 == 6) { v6.as_ref() } else { v4.as_ref() };
+            if let Some(s) = sender {
+                let _ = s.send(&reply);
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! pfd, the daemon that plays OpenBSD's kernel: it owns the engine (rules,
+//! states), the CARP interfaces and the pfsync queue, runs the data path on
+//! NFQUEUE, and answers the control socket. The binary only parses its
+//! command line and calls `run`.
+
+pub mod carp;
+pub mod control;
+pub mod datapath;
+pub mod ifnames;
+
+use crate::engine::Engine;
+use crate::log;
+use crate::pfsync::PfsyncConfig;
+use crate::sys::hooks::{self, HookConfig};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How pfd was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub socket: String,
+    pub hooks: HookConfig,
+    /// net.inet.carp.preempt at start.
+    pub preempt: bool,
+    /// How long the data path keeps running after the bow-out on SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Group allowed to use read-only requests (besides root).
+    pub readonly_gid: Option<u32>,
+}
+
+/// pfsync as pfd sees it.
+#[derive(Debug, Default)]
+pub struct PfsyncSide {
+    pub config: PfsyncConfig,
+    /// A pfsyncd is attached to the change stream.
+    pub attached: bool,
+    /// pfsyncd's bulk-update demotion is held.
+    pub demote_held: bool,
+    /// Bumped on every configuration change, so the stream re-sends it.
+    pub generation: u64,
+}
+
+/// What every thread of pfd shares.
+pub struct Shared {
+    pub engine: Mutex<Engine>,
+    /// Signalled when the pfsync queue has something urgent, or on shutdown.
+    pub sync_cv: Condvar,
+    pub carp: Mutex<carp::CarpTable>,
+    pub pfsync: Mutex<PfsyncSide>,
+    pub opts: Options,
+    pub shutdown: AtomicBool,
+    origin: Instant,
+}
+
+impl Shared {
+    /// Monotonic milliseconds since pfd started: the engine's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// The CARP state machines' clock.
+    pub fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    pub fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn carp(&self) -> MutexGuard<'_, carp::CarpTable> {
+        self.carp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn pfsync(&self) -> MutexGuard<'_, PfsyncSide> {
+        self.pfsync.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Turn the engine's pfsync queue on only while pfsync0 is up with a
+    /// syncdev and a pfsyncd is there to send.
+    pub fn update_sync_queue(&self) {
+        let (on, maxupd) = {
+            let p = self.pfsync();
+            (p.attached && p.config.up && p.config.syncdev.is_some(), p.config.maxupd)
+        };
+        let mut e = self.engine();
+        e.sync.set_maxupd(maxupd);
+        if e.sync.enabled() != on {
+            e.sync.set_enabled(on);
+        }
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = io::Read::read_exact(&mut f, &mut b);
+    }
+    let v = u64::from_ne_bytes(b);
+    if v == 0 {
+        Instant::now().elapsed().as_nanos() as u64 ^ std::process::id() as u64
+    } else {
+        v
+    }
+}
+
+/// Run pfd until `term` is set. `hup` asks for an interface rescan.
+pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
+    let hostid = loop {
+        let h = random_u64() as u32;
+        if h != 0 {
+            break h;
+        }
+    };
+    let engine = Engine::new(hostid, random_u64());
+    let carp_table = carp::CarpTable::new(opts.preempt)?;
+    let shared = Arc::new(Shared {
+        engine: Mutex::new(engine),
+        sync_cv: Condvar::new(),
+        carp: Mutex::new(carp_table),
+        pfsync: Mutex::new(PfsyncSide { config: PfsyncConfig::default(), ..Default::default() }),
+        opts: opts.clone(),
+        shutdown: AtomicBool::new(false),
+        origin: Instant::now(),
+    });
+
+    // The data path first, so the queue has a reader before any hook.
+    for i in 0..opts.hooks.queues.max(1) {
+        let s = shared.clone();
+        let q = opts.hooks.queue + i;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new().name(format!("datapath{i}")).spawn(move || datapath::run(s, q, tx))?;
+        rx.recv().map_err(|_| io::Error::other("data path thread died"))??;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new().name("carp".into()).spawn(move || carp::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new().name("maintenance".into()).spawn(move || maintenance(s, hup))?;
+    }
+
+    let _ = std::fs::remove_file(&opts.socket);
+    let listener = UnixListener::bind(&opts.socket).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", opts.socket)))?;
+    std::fs::set_permissions(&opts.socket, std::fs::Permissions::from_mode(0o660))?;
+    listener.set_nonblocking(true)?;
+    log::notice(&format!("started, hostid 0x{hostid:08x}, control socket {}", opts.socket));
+
+    while !term.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((conn, _)) => {
+                let s = shared.clone();
+                let _ = conn.set_nonblocking(false);
+                std::thread::spawn(move || control::serve(s, conn));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                log::err(&format!("accept: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    shutdown(&shared);
+    let _ = std::fs::remove_file(&opts.socket);
+    Ok(())
+}
+
+/// A clean stop: hand pending state changes to pfsyncd, bow out of every
+/// CARP group we are master of, keep forwarding while the backup takes
+/// over, then take the carp interfaces down. The packet hooks stay
+/// (fail-closed): `pfctl -d` removes them.
+fn shutdown(shared: &Arc<Shared>) {
+    log::notice("exiting on signal");
+    shared.sync_cv.notify_all();
+    std::thread::sleep(Duration::from_millis(50));
+    let now = shared.now();
+    let bowed = shared.carp().bow_out_all(now);
+    if bowed > 0 {
+        std::thread::sleep(shared.opts.shutdown_grace);
+    }
+    shared.shutdown.store(true, Ordering::Relaxed);
+    shared.sync_cv.notify_all();
+    shared.carp().destroy_all();
+    if !hooks::installed() {
+        return;
+    }
+    log::notice("packet hooks left in place: traffic is blocked until pfd runs again or `pfctl -d`");
+}
+
+/// Once a second: expire states, refresh interface addresses; on SIGHUP
+/// say what we have.
+fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
+    let mut nl = crate::sys::netlink::Netlink::open().ok();
+    let mut tick = 0u64;
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(250));
+        tick += 1;
+        if tick % 4 == 0 {
+            let now = shared.now_ms();
+            let n = shared.engine().purge(now);
+            if n > 0 {
+                shared.sync_cv.notify_all();
+            }
+            if let Some(nl) = nl.as_mut() {
+                if let Ok(map) = ifaddrs(nl, &shared) {
+                    shared.engine().ifaddrs = map;
+                }
+            }
+        }
+        if hup.swap(false, Ordering::Relaxed) {
+            let e = shared.engine();
+            log::notice(&format!("SIGHUP: {} states, {} rules, pf {}", e.states.len(), e.rules().rules.len(), if e.enabled() { "enabled" } else { "disabled" }));
+        }
+    }
+}
+
+/// Addresses of every interface, by name, with the configured addresses of
+/// carp interfaces (withdrawn from Linux while BACKUP) added.
+pub fn ifaddrs(nl: &mut crate::sys::netlink::Netlink, shared: &Shared) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
+    let links = nl.links()?;
+    let addrs = nl.addrs(None)?;
+    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> = std::collections::HashMap::new();
+    for l in &links {
+        map.entry(l.name.clone()).or_default();
+    }
+    for a in addrs {
+        if let Some(l) = links.iter().find(|l| l.index == a.index) {
+            map.entry(l.name.clone()).or_default().push(a.net);
+        }
+    }
+    for (name, nets) in shared.carp().configured_addrs() {
+        map.insert(name, nets);
+    }
+    Ok(map)
+}

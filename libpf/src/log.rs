@@ -1,0 +1,79 @@
+//! Logging for the daemons: syslog (facility daemon) when /dev/log is
+//! there, and standard error as well when running in the foreground or
+//! when syslog is unavailable, so a line is never lost.
+
+use std::sync::Mutex;
+use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Crit,
+    Err,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+struct Sink {
+    ident: String,
+    syslog: Option<Logger<LoggerBackend, Formatter3164>>,
+    stderr: bool,
+    max: Level,
+}
+
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Set up logging for program `ident`. `foreground` copies every line to
+/// standard error; `max` is the most verbose level kept.
+pub fn init(ident: &str, foreground: bool, max: Level) {
+    let formatter = Formatter3164 { facility: Facility::LOG_DAEMON, hostname: None, process: ident.to_string(), pid: std::process::id() };
+    let syslog = syslog::unix(formatter).ok();
+    let stderr = foreground || syslog.is_none();
+    if let Ok(mut s) = SINK.lock() {
+        *s = Some(Sink { ident: ident.to_string(), syslog, stderr, max });
+    }
+}
+
+pub fn log(level: Level, msg: &str) {
+    let Ok(mut guard) = SINK.lock() else { return };
+    let Some(sink) = guard.as_mut() else {
+        eprintln!("{msg}");
+        return;
+    };
+    if level > sink.max {
+        return;
+    }
+    if let Some(l) = sink.syslog.as_mut() {
+        let _ = match level {
+            Level::Crit => l.crit(msg),
+            Level::Err => l.err(msg),
+            Level::Warning => l.warning(msg),
+            Level::Notice => l.notice(msg),
+            Level::Info => l.info(msg),
+            Level::Debug => l.debug(msg),
+        };
+    }
+    if sink.stderr {
+        eprintln!("{}: {}", sink.ident, msg);
+    }
+}
+
+pub fn crit(msg: &str) {
+    log(Level::Crit, msg)
+}
+pub fn err(msg: &str) {
+    log(Level::Err, msg)
+}
+pub fn warning(msg: &str) {
+    log(Level::Warning, msg)
+}
+pub fn notice(msg: &str) {
+    log(Level::Notice, msg)
+}
+pub fn info(msg: &str) {
+    log(Level::Info, msg)
+}
+pub fn debug(msg: &str) {
+    log(Level::Debug, msg)
+}
