@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod carp;
 pub mod conf;
+pub mod ctl;
 pub mod daemon;
 pub mod engine;
 pub mod hostname_if;

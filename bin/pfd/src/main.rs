@@ -1,1 +1,63 @@
-fn main() {}
+//! pfd: the packet filter daemon (the part OpenBSD keeps in its kernel).
+
+use clap::Parser;
+use libpf::daemon::{self, Options};
+use libpf::sys::hooks::HookConfig;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "pfd", about = "packet filter daemon: PF, CARP and pfsync for Linux")]
+struct Args {
+    /// Log to standard error as well as syslog.
+    #[arg(short = 'd')]
+    foreground: bool,
+    /// Control socket.
+    #[arg(short = 's', default_value_t = libpf::ioctl::socket_path())]
+    socket: String,
+    /// First NFQUEUE number.
+    #[arg(short = 'q', default_value_t = HookConfig::default().queue)]
+    queue: u16,
+    /// Number of queues (and data path threads).
+    #[arg(short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    queues: u16,
+    /// Start with net.inet.carp.preempt=1.
+    #[arg(short = 'P')]
+    preempt: bool,
+    /// Milliseconds to keep forwarding after bowing out on SIGTERM.
+    #[arg(short = 'g', default_value_t = 300)]
+    grace_ms: u64,
+    /// Group (numeric gid) allowed to read (pfctl -s..., carpctl show).
+    #[arg(short = 'G')]
+    readonly_gid: Option<u32>,
+}
+
+fn main() {
+    let a = Args::parse();
+    libpf::log::init("pfd", a.foreground, libpf::log::Level::Info);
+    let term = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, term.clone()) {
+            eprintln!("pfd: signal {sig}: {e}");
+            std::process::exit(1);
+        }
+    }
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone()) {
+        eprintln!("pfd: SIGHUP: {e}");
+        std::process::exit(1);
+    }
+    let opts = Options {
+        socket: a.socket,
+        hooks: HookConfig { queue: a.queue, queues: a.queues },
+        preempt: a.preempt,
+        shutdown_grace: Duration::from_millis(a.grace_ms),
+        readonly_gid: a.readonly_gid,
+    };
+    if let Err(e) = daemon::run(opts, term, hup) {
+        libpf::log::crit(&format!("fatal: {e}"));
+        eprintln!("pfd: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,104 @@
+//! What the command-line tools share on the client side of the control
+//! socket: a name resolver that knows pfd's carp interfaces, loading a
+//! ruleset as one transaction, and the ruleset checksum.
+
+use crate::ioctl::client::Client;
+use crate::ioctl::{Error, Reply, Request};
+use crate::ruleset::Ruleset;
+use crate::sys::resolve::SystemResolver;
+use sha1::{Digest, Sha1};
+
+/// The system resolver, plus the configured addresses of pfd's carp
+/// interfaces (Linux only carries them while MASTER; pf.conf expects them
+/// on the BACKUP too, as on OpenBSD).
+pub fn resolver(client: Option<&mut Client>) -> SystemResolver {
+    let mut r = SystemResolver::new();
+    let Some(c) = client else { return r };
+    let Ok(Reply::Interfaces(names)) = c.call(&Request::ListInterfaces) else { return r };
+    for name in names {
+        if let Ok(Reply::Carp(Some(st))) = c.call(&Request::GetCarp { name: name.clone() }) {
+            r.extra_ifaces.insert(name, st.config.addrs.iter().map(|a| a.net).collect());
+        }
+    }
+    r
+}
+
+/// A digest of the ruleset, as `pfctl -vsi` shows under "Checksum" (OpenBSD
+/// uses MD5 of the rules; this is the first 16 bytes of a SHA-1 of them).
+pub fn checksum(rs: &Ruleset) -> String {
+    let body = postcard::to_stdvec(&rs.rules).unwrap_or_default();
+    let d = Sha1::digest(&body);
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Load `rs` in one transaction: nothing changes unless every step works.
+pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
+    let ticket = match client.call(&Request::XBegin)? {
+        Reply::Ticket(t) => t,
+        other => return Err(Error::Protocol(format!("expected a ticket, got {other:?}"))),
+    };
+    let result = (|| {
+        for chunk in rs.rules.chunks(1000) {
+            client.call_ok(&Request::AddRules { ticket, rules: chunk.to_vec() })?;
+        }
+        client.call_ok(&Request::SetOptions { ticket, options: rs.options.clone(), checksum: checksum(rs) })?;
+        client.call_ok(&Request::XCommit { ticket })
+    })();
+    if result.is_err() {
+        let _ = client.call(&Request::XRollback { ticket });
+    }
+    result
+}
+
+/// Is `name` one of pfd's pseudo-interfaces (carpN, pfsync0)?
+pub fn is_pseudo(name: &str) -> bool {
+    name == "pfsync0" || (name.len() > 4 && name.starts_with("carp") && name[4..].chars().all(|c| c.is_ascii_digit()))
+}
+
+/// `ifconfig NAME ARGS...` for a carp or pfsync interface: fetch its
+/// configuration from pfd, apply the arguments the way ifconfig would, and
+/// hand the result back to pfd. Nothing changes if any argument is wrong.
+pub fn configure_pseudo(client: &mut Client, name: &str, args: &[String]) -> Result<(), String> {
+    use crate::ifconfig::{apply_carp, apply_pfsync, parse_args};
+    let ops = parse_args(args).map_err(|e| format!("{name}: {e}"))?;
+    if name == "pfsync0" {
+        let mut cfg = match client.call(&Request::GetPfsync).map_err(|e| e.to_string())? {
+            Reply::Pfsync(st) => st.config,
+            other => return Err(format!("unexpected reply {other:?}")),
+        };
+        let acts = apply_pfsync(&mut cfg, &ops).map_err(|e| format!("{name}: {e}"))?;
+        let req = if acts.destroy { Request::Destroy { name: name.into() } } else { Request::SetPfsync { config: cfg } };
+        return client.call_ok(&req).map_err(|e| e.to_string());
+    }
+    if !is_pseudo(name) {
+        return Err(format!("{name}: not a carp or pfsync interface"));
+    }
+    let (mut cfg, exists) = match client.call(&Request::GetCarp { name: name.into() }).map_err(|e| e.to_string())? {
+        Reply::Carp(Some(st)) => (st.config, true),
+        Reply::Carp(None) => (crate::carp::CarpConfig::default(), false),
+        other => return Err(format!("unexpected reply {other:?}")),
+    };
+    let acts = apply_carp(&mut cfg, &ops).map_err(|e| format!("{name}: {e}"))?;
+    if acts.destroy {
+        if !exists {
+            return Err(format!("{name}: no such interface"));
+        }
+        return client.call_ok(&Request::Destroy { name: name.into() }).map_err(|e| e.to_string());
+    }
+    client.call_ok(&Request::SetCarp { name: name.into(), config: cfg, force_state: acts.force_state }).map_err(|e| e.to_string())
+}
+
+/// The ifconfig block of a carp or pfsync interface.
+pub fn show_pseudo(client: &mut Client, name: &str) -> Result<String, String> {
+    if name == "pfsync0" {
+        return match client.call(&Request::GetPfsync).map_err(|e| e.to_string())? {
+            Reply::Pfsync(st) => Ok(crate::ifconfig::print_pfsync(&st)),
+            other => Err(format!("unexpected reply {other:?}")),
+        };
+    }
+    match client.call(&Request::GetCarp { name: name.into() }).map_err(|e| e.to_string())? {
+        Reply::Carp(Some(st)) => Ok(crate::ifconfig::print_carp(&st)),
+        Reply::Carp(None) => Err(format!("{name}: no such interface")),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
