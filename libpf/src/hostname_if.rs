@@ -372,11 +372,24 @@ pub fn parse(text: &str, ifname: &str) -> Result<Vec<HostnameLine>, HostnameErro
     Ok(out)
 }
 
-/// netstart's test for a configurable name, `+([[:alpha:]])+([[:digit:]])`:
-/// `em0`, `carp10`; not `em0.bak`, `vlan`, `*`.
+/// netstart's test for a configurable name: OpenBSD's is
+/// `+([[:alpha:]])+([[:digit:]])` (`em0`, `carp10`); Linux names also carry
+/// `_`, `-`, inner digits (`enp1s0`) and a `.N` VLAN suffix (`eth0.100`).
+/// A name must start with a letter, end with a digit, fit in 15 bytes, and
+/// anything after a dot must be digits, so backups such as `em0.bak`,
+/// `em1.orig` or `carp1~` are never taken for interfaces.
 pub fn is_valid_ifname(name: &str) -> bool {
-    let letters = name.bytes().take_while(u8::is_ascii_alphabetic).count();
-    letters > 0 && letters < name.len() && name.bytes().skip(letters).all(|b| b.is_ascii_digit())
+    let b = name.as_bytes();
+    let (Some(first), Some(last)) = (b.first(), b.last()) else { return false };
+    if b.len() > 15 || !first.is_ascii_alphabetic() || !last.is_ascii_digit() {
+        return false;
+    }
+    let (base, vlan) = match name.split_once('.') {
+        Some((base, v)) => (base, Some(v)),
+        None => (name, None),
+    };
+    base.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        && vlan.is_none_or(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// The driver part of a name (`${_if%%[0-9]*}`): `carp` for `carp10`.
@@ -858,7 +871,13 @@ up
         assert!(!is_valid_ifname("em0.bak"));
         assert!(!is_valid_ifname("*"));
         assert!(!is_valid_ifname(""));
-        assert!(!is_valid_ifname("em0a1"));
+        // Linux names.
+        assert!(is_valid_ifname("enp1s0"));
+        assert!(is_valid_ifname("eth0.100"));
+        assert!(is_valid_ifname("veth_a-1"));
+        assert!(!is_valid_ifname("eth0.100x"));
+        assert!(!is_valid_ifname("carp1~"));
+        assert!(!is_valid_ifname("averyveryverylong0"));
     }
 
     #[test]

@@ -260,10 +260,24 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             Reply::Pfsync(PfsyncStatus { config: p.config.clone(), running: p.attached, mtu: 1500 })
         }
         Request::SetPfsync { config } => {
-            {
+            let running = config.up && config.syncdev.is_some();
+            let adjust = {
                 let mut p = shared.pfsync();
                 p.config = config;
                 p.generation += 1;
+                // pfsync coming up holds CARP back until the bulk update
+                // (done by pfsyncd) has brought the peer's states.
+                if running != p.demote_held {
+                    p.demote_held = running;
+                    p.demote_since = now;
+                    Some(running)
+                } else {
+                    None
+                }
+            };
+            if let Some(on) = adjust {
+                let (delta, reason) = if on { (32, "pfsync0 up") } else { (-32, "pfsync0 down") };
+                shared.carp().demote(super::carp::CARP_GROUP, delta, reason, shared.now());
             }
             shared.update_sync_queue();
             shared.sync_cv.notify_all();
@@ -281,6 +295,7 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             let mut p = shared.pfsync();
             if on != p.demote_held {
                 p.demote_held = on;
+                p.demote_since = now;
                 drop(p);
                 let (delta, reason) = if on { (32, "pfsync bulk start") } else { (-32, "pfsync bulk done") };
                 shared.carp().demote(super::carp::CARP_GROUP, delta, reason, shared.now());

@@ -38,8 +38,10 @@ pub struct PfsyncSide {
     pub config: PfsyncConfig,
     /// A pfsyncd is attached to the change stream.
     pub attached: bool,
-    /// pfsyncd's bulk-update demotion is held.
+    /// The bulk-update demotion (+32 on group carp) is held.
     pub demote_held: bool,
+    /// Since when (ms).
+    pub demote_since: u64,
     /// Bumped on every configuration change, so the stream re-sends it.
     pub generation: u64,
 }
@@ -206,6 +208,7 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             if n > 0 {
                 shared.sync_cv.notify_all();
             }
+            release_stale_demotion(&shared, now);
             if let Some(nl) = nl.as_mut() {
                 if let Ok(map) = ifaddrs(nl, &shared) {
                     shared.engine().ifaddrs = map;
@@ -216,6 +219,22 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             let e = shared.engine();
             log::notice(&format!("SIGHUP: {} states, {} rules, pf {}", e.states.len(), e.rules().rules.len(), if e.enabled() { "enabled" } else { "disabled" }));
         }
+    }
+}
+
+/// Without a pfsyncd to finish the bulk update, pfsync's demotion would
+/// never end: release it after a minute.
+fn release_stale_demotion(shared: &Shared, now: u64) {
+    let release = {
+        let mut p = shared.pfsync();
+        let stale = p.demote_held && !p.attached && now.saturating_sub(p.demote_since) > 60_000;
+        if stale {
+            p.demote_held = false;
+        }
+        stale
+    };
+    if release {
+        shared.carp().demote(carp::CARP_GROUP, -32, "pfsync bulk update timed out: no pfsyncd", shared.now());
     }
 }
 

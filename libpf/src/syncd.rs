@@ -1,0 +1,410 @@
+//! pfsyncd: the pfsync protocol on the sync link. It takes pfd's stream of
+//! local state changes and sends them as pfsync frames (IP protocol 240 to
+//! 224.0.0.240 or the syncpeer, TTL 255, out of the syncdev only), hands
+//! what the peer sends to pfd, answers bulk requests at one frame per 20 ms,
+//! and runs the bulk-update request that keeps CARP demoted until the
+//! peer's table is here. The binary only parses its command line.
+
+use crate::ioctl::client::Client;
+use crate::ioctl::frame::read_frame;
+use crate::ioctl::{Reply, Request};
+use crate::log;
+use crate::pfsync::bulk::{self, Requester};
+use crate::pfsync::PfsyncConfig;
+use crate::sys::netlink::Netlink;
+use crate::sys::raw::{RawReceiver, RawSender};
+use crate::wire::pfsync::{build_ipv4, parse_frame, BusRepr, FrameBuilder, FrameStats, Message, UpdReqRepr, BUS_END, BUS_START, INADDR_PFSYNC_GROUP};
+use crate::wire::IPPROTO_PFSYNC;
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Interval between frames of a bulk update.
+pub const BULK_FRAME_INTERVAL: Duration = Duration::from_millis(20);
+/// pfsync0's MTU.
+pub const MTU: usize = 1500;
+
+/// Where frames go out.
+#[derive(Clone)]
+struct Link {
+    syncdev: String,
+    ifindex: u32,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+}
+
+/// pfsync statistics (netstat -s -p pfsync on OpenBSD).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub ipackets: u64,
+    pub badif: u64,
+    pub badttl: u64,
+    pub hdrops: u64,
+    pub frames: FrameStats,
+    pub stale: u64,
+    pub badstate: u64,
+    pub opackets: u64,
+    pub oerrors: u64,
+}
+
+struct Shared {
+    socket: String,
+    link: Mutex<Option<Link>>,
+    sender: Mutex<Option<RawSender>>,
+    stats: Mutex<Stats>,
+    ident: Mutex<u16>,
+    term: Arc<AtomicBool>,
+    last_log: Mutex<HashMap<&'static str, Instant>>,
+    hostid: Mutex<u32>,
+}
+
+impl Shared {
+    fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn warn_limited(&self, kind: &'static str, msg: String) {
+        let mut l = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if l.get(kind).is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            l.insert(kind, now);
+            log::warning(&msg);
+        }
+    }
+
+    /// Pack `msgs` into frames and send them.
+    fn send(&self, msgs: &[Message]) {
+        let link = self.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(link) = link else { return };
+        let mut b = FrameBuilder::new(MTU);
+        for m in msgs {
+            if !b.push(m) {
+                self.flush(&mut b, &link);
+                if !b.push(m) {
+                    continue;
+                }
+            }
+        }
+        self.flush(&mut b, &link);
+    }
+
+    fn flush(&self, b: &mut FrameBuilder, link: &Link) {
+        if b.is_empty() {
+            return;
+        }
+        let payload = b.finish();
+        let ident = {
+            let mut i = self.ident.lock().unwrap_or_else(|e| e.into_inner());
+            *i = i.wrapping_add(1);
+            *i
+        };
+        let pkt = build_ipv4(link.src, link.dst, ident, &payload);
+        let r = self.sender.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|s| s.send(&pkt));
+        match r {
+            Some(Ok(())) => self.stats().opackets += 1,
+            Some(Err(e)) => {
+                self.stats().oerrors += 1;
+                self.warn_limited("send", format!("pfsync: send on {}: {e}", link.syncdev));
+            }
+            None => {}
+        }
+    }
+}
+
+/// What the receiver thread tells the main loop.
+enum Event {
+    Bus(BusRepr),
+    BulkRequested,
+}
+
+/// Run pfsyncd until `term` is set.
+pub fn run(socket: &str, term: Arc<AtomicBool>) -> io::Result<()> {
+    let shared = Arc::new(Shared {
+        socket: socket.to_string(),
+        link: Mutex::new(None),
+        sender: Mutex::new(None),
+        stats: Mutex::new(Stats::default()),
+        ident: Mutex::new(0),
+        term: term.clone(),
+        last_log: Mutex::new(HashMap::new()),
+        hostid: Mutex::new(0),
+    });
+    let (tx, rx) = channel();
+    {
+        let s = shared.clone();
+        std::thread::Builder::new().name("receive".into()).spawn(move || receiver(s, tx))?;
+    }
+    while !term.load(Ordering::Relaxed) {
+        match attach(&shared, &rx) {
+            Ok(()) => {}
+            Err(e) => {
+                shared.warn_limited("attach", format!("pfd: {e}; retrying"));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    let s = *shared.stats();
+    log::notice(&format!(
+        "exiting: {} frames in ({} badif, {} badttl, {} hdrops, {} badver, {} badlen, {} badact, {} badval), {} stale, {} frames out ({} errors)",
+        s.ipackets, s.badif, s.badttl, s.hdrops, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.opackets, s.oerrors
+    ));
+    Ok(())
+}
+
+/// One attachment to pfd: follow the change stream until it ends.
+fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
+    let mut ctl = Client::connect(&shared.socket).map_err(io::Error::other)?;
+    if let Ok(Reply::Status(st)) = ctl.call(&Request::GetStatus) {
+        *shared.hostid.lock().unwrap_or_else(|e| e.into_inner()) = st.hostid;
+    }
+    let mut stream = Client::connect(&shared.socket).map_err(io::Error::other)?;
+    stream.send(&Request::PfsyncAttach).map_err(io::Error::other)?;
+    let mut stream: UnixStream = stream.into_stream();
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    log::notice("attached to pfd");
+    let mut config: Option<PfsyncConfig> = None;
+    let mut requester = Requester::new(bulk::bulk_timeout_ms(100_000, MTU as u32));
+    let origin = Instant::now();
+    let now = || origin.elapsed().as_millis() as u64;
+    let mut draining_since: Option<Instant> = None;
+    loop {
+        if shared.term.load(Ordering::Relaxed) && draining_since.is_none() {
+            // Give pfd a moment to hand over what it still has queued.
+            draining_since = Some(Instant::now());
+        }
+        if draining_since.is_some_and(|t| t.elapsed() > Duration::from_millis(500)) {
+            break;
+        }
+        match read_frame::<Reply>(&mut stream) {
+            Ok(Some(Reply::SyncOut(msgs))) => shared.send(&msgs),
+            Ok(Some(Reply::PfsyncConfig(cfg))) => {
+                let acts = reconfigure(shared, config.as_ref(), &cfg, &mut requester, now());
+                config = Some(cfg);
+                run_bulk_actions(shared, &mut ctl, acts);
+            }
+            Ok(Some(Reply::Error { message, .. })) => return Err(io::Error::other(message)),
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                log::notice("pfd closed the stream");
+                break;
+            }
+            Err(crate::ioctl::frame::FrameError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        }
+        while let Ok(ev) = events.try_recv() {
+            match ev {
+                Event::Bus(b) => {
+                    let acts = requester.on_bus(b.status, now());
+                    run_bulk_actions(shared, &mut ctl, acts);
+                }
+                Event::BulkRequested => {
+                    let s = shared.clone();
+                    std::thread::spawn(move || bulk_send(s));
+                }
+            }
+        }
+        let acts = requester.tick(now());
+        run_bulk_actions(shared, &mut ctl, acts);
+    }
+    let acts = requester.stop();
+    run_bulk_actions(shared, &mut ctl, acts);
+    Ok(())
+}
+
+/// Apply a pfsync0 configuration: sockets, link, bulk request.
+fn reconfigure(shared: &Shared, old: Option<&PfsyncConfig>, cfg: &PfsyncConfig, req: &mut Requester, now: u64) -> Vec<bulk::Action> {
+    let running = |c: &PfsyncConfig| c.up && c.syncdev.is_some();
+    let same_link = old.is_some_and(|o| o.syncdev == cfg.syncdev && o.syncpeer == cfg.syncpeer && running(o) == running(cfg));
+    if same_link {
+        return vec![];
+    }
+    let mut acts = req.stop();
+    *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    if !running(cfg) {
+        log::notice("pfsync0 down");
+        return acts;
+    }
+    let dev = cfg.syncdev.clone().unwrap_or_default();
+    let link = Netlink::open().and_then(|mut nl| {
+        let l = nl.link_by_name(&dev)?.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{dev}: no such interface")))?;
+        let src = nl.addrs(Some(l.index))?.iter().find_map(|a| match a.net.addr {
+            IpAddr::V4(v4) => Some(v4),
+            _ => None,
+        });
+        Ok((l, src))
+    });
+    match link {
+        Ok((l, Some(src))) => {
+            let dst = cfg.syncpeer.unwrap_or(INADDR_PFSYNC_GROUP);
+            match RawSender::ipv4(None, Some(&dev)) {
+                Ok(s) => *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(s),
+                Err(e) => log::err(&format!("pfsync: socket on {dev}: {e}")),
+            }
+            *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(Link { syncdev: dev.clone(), ifindex: l.index, src, dst });
+            log::notice(&format!("pfsync0 up: syncdev {dev} ({src} -> {dst})"));
+            acts.extend(req.start(l.up && l.lower_up, now));
+        }
+        Ok((_, None)) => log::err(&format!("pfsync: {dev} has no IPv4 address")),
+        Err(e) => log::err(&format!("pfsync: {e}")),
+    }
+    acts
+}
+
+fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>) {
+    for a in acts {
+        match a {
+            bulk::Action::SendRequest => shared.send(&[Message::UpdReq(UpdReqRepr { id: 0, creatorid: 0 })]),
+            bulk::Action::Demote(on) => {
+                if let Err(e) = ctl.call(&Request::PfsyncDemote { on }) {
+                    log::err(&format!("pfsync demotion: {e}"));
+                }
+            }
+            bulk::Action::Finished { complete } => {
+                if complete {
+                    log::notice("bulk update complete");
+                } else {
+                    log::warning("bulk update failed: giving up");
+                }
+            }
+        }
+    }
+}
+
+/// Answer a bulk request: every state as a full update, one frame every
+/// 20 ms, BUS START first and BUS END after the last state.
+fn bulk_send(shared: Arc<Shared>) {
+    let states = match Client::connect(&shared.socket).and_then(|mut c| c.states()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::err(&format!("bulk update: {e}"));
+            return;
+        }
+    };
+    let creatorid = *shared.hostid.lock().unwrap_or_else(|e| e.into_inner());
+    let link = shared.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(link) = link else { return };
+    log::info(&format!("bulk update: sending {} states", states.len()));
+    let mut b = FrameBuilder::new(MTU);
+    b.push(&Message::Bus(BusRepr { creatorid, endtime: 0, status: BUS_START }));
+    for s in states {
+        // pfsync's own traffic and no-sync states stay home.
+        if s.proto == IPPROTO_PFSYNC || s.state_flags & crate::engine::PFSTATE_NOSYNC != 0 {
+            continue;
+        }
+        let m = Message::Upd(s);
+        if !b.push(&m) {
+            shared.flush(&mut b, &link);
+            std::thread::sleep(BULK_FRAME_INTERVAL);
+            b.push(&m);
+        }
+    }
+    let end = Message::Bus(BusRepr { creatorid, endtime: 0, status: BUS_END });
+    if !b.push(&end) {
+        shared.flush(&mut b, &link);
+        std::thread::sleep(BULK_FRAME_INTERVAL);
+        b.push(&end);
+    }
+    shared.flush(&mut b, &link);
+}
+
+/// Receive pfsync frames, check them, hand them to pfd.
+fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
+    let rx = match RawReceiver::ipv4(IPPROTO_PFSYNC) {
+        Ok(r) => r,
+        Err(e) => {
+            log::crit(&format!("pfsync: raw socket: {e}"));
+            shared.term.store(true, Ordering::Relaxed);
+            return;
+        }
+    };
+    let _ = rx.set_timeout(Some(Duration::from_millis(200)));
+    let mut joined: Option<u32> = None;
+    let mut ctl: Option<Client> = None;
+    let mut buf = vec![0u8; 65536];
+    let mut msgs = Vec::new();
+    while !shared.term.load(Ordering::Relaxed) {
+        let link = shared.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let want = link.as_ref().map(|l| l.ifindex);
+        if want != joined {
+            if let Some(i) = joined {
+                let _ = rx.leave(INADDR_PFSYNC_GROUP, i);
+            }
+            if let Some(i) = want {
+                if let Err(e) = rx.join(INADDR_PFSYNC_GROUP, i) {
+                    log::err(&format!("pfsync: joining 224.0.0.240: {e}"));
+                }
+            }
+            joined = want;
+        }
+        let r = match rx.recv(&mut buf) {
+            Ok(r) => r,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => continue,
+            Err(e) => {
+                log::err(&format!("pfsync: receive: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let Some(link) = link else { continue };
+        let pkt = &buf[..r.len];
+        shared.stats().ipackets += 1;
+        if r.ifindex != link.ifindex {
+            shared.stats().badif += 1;
+            continue;
+        }
+        if pkt.len() < 20 {
+            shared.stats().hdrops += 1;
+            continue;
+        }
+        let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
+        if pkt[8] != 255 {
+            shared.stats().badttl += 1;
+            shared.warn_limited("badttl", format!("pfsync: frame from {src} with TTL {} dropped", pkt[8]));
+            continue;
+        }
+        let hl = ((pkt[0] & 0x0f) as usize) * 4;
+        msgs.clear();
+        let fs = parse_frame(pkt.get(hl..).unwrap_or(&[]), &mut msgs);
+        shared.stats().frames.merge(&fs);
+        let bad = fs.badver + fs.badlen + fs.badact + fs.badval + fs.hdrops;
+        if bad > 0 {
+            shared.warn_limited(
+                "malformed",
+                format!("pfsync: malformed frame from {src}: badver {} badlen {} badact {} badval {} hdrops {}", fs.badver, fs.badlen, fs.badact, fs.badval, fs.hdrops),
+            );
+        }
+        if msgs.is_empty() {
+            continue;
+        }
+        if ctl.is_none() {
+            ctl = Client::connect(&shared.socket).ok();
+        }
+        let Some(c) = ctl.as_mut() else { continue };
+        match c.call(&Request::PfsyncInput { messages: std::mem::take(&mut msgs) }) {
+            Ok(Reply::PfsyncInput { bulk_requested, bus, stale, badstate }) => {
+                {
+                    let mut s = shared.stats();
+                    s.stale += stale as u64;
+                    s.badstate += badstate as u64;
+                }
+                if bulk_requested {
+                    let _ = events.send(Event::BulkRequested);
+                }
+                for b in bus {
+                    let _ = events.send(Event::Bus(b));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                shared.warn_limited("input", format!("pfsync: handing states to pfd: {e}"));
+                ctl = None;
+            }
+        }
+    }
+}
