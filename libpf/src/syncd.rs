@@ -172,6 +172,7 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
     let origin = Instant::now();
     let now = || origin.elapsed().as_millis() as u64;
     let mut draining_since: Option<Instant> = None;
+    let mut last_link_check = Instant::now();
     loop {
         if shared.term.load(Ordering::Relaxed) && draining_since.is_none() {
             // Give pfd a moment to hand over what it still has queued.
@@ -208,12 +209,26 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                 }
             }
         }
+        if matches!(requester.phase(), bulk::Phase::WaitLink { .. }) && last_link_check.elapsed() >= Duration::from_millis(250) {
+            last_link_check = Instant::now();
+            if syncdev_up(shared) {
+                let acts = requester.link_up(now());
+                run_bulk_actions(shared, &mut ctl, acts);
+            }
+        }
         let acts = requester.tick(now());
         run_bulk_actions(shared, &mut ctl, acts);
     }
     let acts = requester.stop();
     run_bulk_actions(shared, &mut ctl, acts);
     Ok(())
+}
+
+/// Is the syncdev's link up (carrier)?
+fn syncdev_up(shared: &Shared) -> bool {
+    let link = shared.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(link) = link else { return false };
+    Netlink::open().and_then(|mut nl| nl.link_by_index(link.ifindex)).ok().flatten().is_some_and(|l| l.up && l.lower_up)
 }
 
 /// Apply a pfsync0 configuration: sockets, link, bulk request.
