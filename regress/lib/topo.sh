@@ -62,13 +62,16 @@ fw_start() {
 	[ -d "$etc" ] || cp -r "$EX/$n" "$etc"
 	in_ns "$n" sysctl -q -p "$etc/sysctl.conf"
 	rm -f "$RUN/$n.sock"
-	in_fw "$n" "$BIN/pfd" -d ${PFD_FLAGS:-} >>"$RUN/$n.pfd.log" 2>&1 &
+	# exec all the way down, so $! is the daemon itself.
+	(PF_SOCKET="$RUN/$n.sock" exec ip netns exec "$(ns "$n")" "$BIN/pfd" -d ${PFD_FLAGS:-} >>"$RUN/$n.pfd.log" 2>&1) &
 	echo $! >"$RUN/$n.pfd.pid"
+	disown $!
 	local i
 	for i in $(seq 100); do [ -S "$RUN/$n.sock" ] && break; sleep 0.05; done
 	in_fw "$n" "$BIN/pfctl" -q -e
-	in_fw "$n" "$BIN/pfsyncd" -d >>"$RUN/$n.pfsyncd.log" 2>&1 &
+	(PF_SOCKET="$RUN/$n.sock" exec ip netns exec "$(ns "$n")" "$BIN/pfsyncd" -d >>"$RUN/$n.pfsyncd.log" 2>&1) &
 	echo $! >"$RUN/$n.pfsyncd.pid"
+	disown $!
 	# As OpenBSD's rc: interfaces first, then the ruleset that names them.
 	in_fw "$n" "$BIN/netstart" -D "$etc"
 	in_fw "$n" "$BIN/pfctl" -q -f "$etc/pf.conf"

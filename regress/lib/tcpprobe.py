@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""A TCP connection that keeps talking, to tell whether it survives a
+firewall failover.
+
+  tcpprobe.py server PORT
+      echo every byte back, on every connection, forever
+  tcpprobe.py client HOST PORT SECONDS [INTERVAL]
+      send a numbered line every INTERVAL (0.01) seconds for SECONDS,
+      read the echoes, then print key=value results:
+      survived=1|0 sent=N echoed=N maxgap_ms=M error=...
+"""
+import socket
+import sys
+import threading
+import time
+
+
+def server(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(16)
+
+    def echo(c):
+        with c:
+            while True:
+                try:
+                    d = c.recv(65536)
+                except OSError:
+                    return
+                if not d:
+                    return
+                try:
+                    c.sendall(d)
+                except OSError:
+                    return
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=echo, args=(c,), daemon=True).start()
+
+
+def client(host, port, seconds, interval):
+    res = {"survived": 0, "sent": 0, "echoed": 0, "maxgap_ms": 0, "error": "none"}
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+    except OSError as e:
+        res["error"] = "connect:" + str(e).replace(" ", "_")
+        return res
+    s.settimeout(None)
+    received = bytearray()
+    state = {"last": time.monotonic(), "maxgap": 0.0, "err": None}
+
+    def reader():
+        while True:
+            try:
+                d = s.recv(65536)
+            except OSError as e:
+                state["err"] = "recv:" + str(e).replace(" ", "_")
+                return
+            if not d:
+                state["err"] = state["err"] or "closed_by_peer"
+                return
+            now = time.monotonic()
+            state["maxgap"] = max(state["maxgap"], now - state["last"])
+            state["last"] = now
+            received.extend(d)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    expected = bytearray()
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end and state["err"] is None:
+        line = b"%08d\n" % n
+        try:
+            s.sendall(line)
+        except OSError as e:
+            state["err"] = "send:" + str(e).replace(" ", "_")
+            break
+        expected.extend(line)
+        n += 1
+        time.sleep(interval)
+    # Wait for the last echoes (a retransmitting TCP may need a while).
+    deadline = time.monotonic() + 15
+    while len(received) < len(expected) and time.monotonic() < deadline and state["err"] is None:
+        time.sleep(0.05)
+    res["sent"] = n
+    res["echoed"] = received.count(b"\n")
+    res["maxgap_ms"] = int(state["maxgap"] * 1000)
+    ok = state["err"] is None and bytes(received) == bytes(expected)
+    if state["err"]:
+        res["error"] = state["err"]
+    elif not ok:
+        res["error"] = "data_mismatch"
+    res["survived"] = 1 if ok else 0
+    try:
+        s.close()
+    except OSError:
+        pass
+    return res
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "server":
+        server(int(sys.argv[2]))
+    elif len(sys.argv) >= 5 and sys.argv[1] == "client":
+        interval = float(sys.argv[5]) if len(sys.argv) > 5 else 0.01
+        r = client(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), interval)
+        print(" ".join("%s=%s" % kv for kv in r.items()))
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
