@@ -83,6 +83,19 @@ fn main() {
     }
 
     if a.disable {
+        // pfd gone and its fail-closed hooks still in place: -d must still
+        // be able to let traffic through.
+        if client.is_none() && Client::connect_default().is_err() {
+            match libpf::sys::hooks::remove() {
+                Ok(()) => {
+                    if !a.quiet {
+                        eprintln!("pf disabled (pfd not running: packet hooks removed)");
+                    }
+                }
+                Err(e) => die(format!("pfd not running and cannot remove the packet hooks: {e}")),
+            }
+            exit(0);
+        }
         match c!().call(&Request::Stop) {
             Ok(_) => {
                 if !a.quiet {
