@@ -194,7 +194,8 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                 log::notice("pfd closed the stream");
                 break;
             }
-            Err(crate::ioctl::frame::FrameError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(crate::ioctl::frame::FrameError::Io(e))
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
             Err(e) => return Err(io::Error::other(e.to_string())),
         }
         while let Ok(ev) = events.try_recv() {

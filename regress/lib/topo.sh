@@ -20,7 +20,7 @@ in_fw() { local n=$1; shift; PF_SOCKET="$RUN/$n.sock" ip netns exec "$(ns "$n")"
 
 topo_up() {
 	mkdir -p "$RUN"
-	local n
+	local n b
 	for n in cl fw1 fw2 srv sw; do
 		ip netns add "$(ns $n)"
 		in_ns $n ip link set lo up

@@ -14,7 +14,9 @@ source "$HERE/../lib/measure.sh"
 LIB="$HERE/../lib"
 trap 'topo_down' EXIT
 
-PING_RATE=0.01	# 100 pings per second
+# ping -i 0.01 gives only ~60 pings/s with iputils' timers; 0.009 gives
+# ~110/s (the rate actually reached is printed as ha.ping_rate_pps).
+PING_RATE=0.009
 TCP_PORT=7000
 
 # -------------------------------------------------------------------- setup
@@ -87,6 +89,7 @@ graceful_stop() {
 under_load graceful 8 2.5 graceful_stop
 lost=$(ping_lost "$RUN/ping-graceful.txt")
 surv=$(probe_field "$RUN/tcp-graceful.txt" survived)
+echo "ha.ping_rate_pps=$(ping_rate "$RUN/ping-graceful.txt")"
 echo "ha.graceful.ping_lost=$lost"
 echo "ha.graceful.tcp_survived=${surv:-0}"
 check "graceful: 0 pings lost ($lost)" test "$lost" -eq 0
@@ -126,7 +129,8 @@ echo "ha.crash.tcp_survived=${surv:-0}"
 # fw2's master-down time is 3 x (advbase + advskew/256) = 3 x 1.5 s: the
 # gap falls between 3 and 4.5 s after the last advertisement heard.
 check "crash: fw2 took over within its master-down time (gap $gap ms, at most 4500)" test "$gap" -ge 2000 -a "$gap" -le 4600
-check "crash: loss bounded by the master-down time ($lost pings)" test "$lost" -le 450
+rate=$(ping_rate "$RUN/ping-crash.txt")
+check "crash: loss bounded by the master-down time ($lost pings at $rate/s)" test $((lost * 1000 / (rate > 0 ? rate : 1))) -le 4600
 check "crash: the TCP connection survived" test "${surv:-0}" = 1
 
 # --------------------------------------------------- crash, sub-second CARP

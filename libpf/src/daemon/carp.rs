@@ -52,6 +52,9 @@ pub struct CarpTable {
     pub stats: CarpStats,
     last_drop_log: HashMap<&'static str, Instant>,
     ident: u16,
+    /// Bowed out on the way down: no more advertisements, no more
+    /// elections, but the addresses stay until `destroy_all`.
+    leaving: bool,
 }
 
 fn ipv4_of(nets: &[IpNet]) -> Option<Ipv4Addr> {
@@ -75,6 +78,7 @@ impl CarpTable {
             stats: CarpStats::default(),
             last_drop_log: HashMap::new(),
             ident: 1,
+            leaving: false,
         })
     }
 
@@ -379,7 +383,7 @@ impl CarpTable {
 
     /// An advertisement arrived on `ifindex` (IP packet in `pkt`).
     pub fn input(&mut self, pkt: &[u8], ifindex: u32, now: Duration) {
-        if !self.allow {
+        if !self.allow || self.leaving {
             return;
         }
         if pkt.len() < 20 || pkt[0] >> 4 != 4 {
@@ -415,6 +419,9 @@ impl CarpTable {
         let Some(e) = self.entries.get_mut(&name) else { return };
         match e.cif.check(ttl, payload) {
             Ok(ad) => {
+                if ad.is_bow_out() {
+                    log::info(&format!("{name}: bow-out advertisement from {src}"));
+                }
                 let acts = e.cif.fsm.on_advert(&ad, demote, preempt, now);
                 self.execute(&name, acts, now);
             }
@@ -425,6 +432,9 @@ impl CarpTable {
 
     /// Fire due timers.
     pub fn tick(&mut self, now: Duration) {
+        if self.leaving {
+            return;
+        }
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
             let Some(e) = self.entries.get_mut(&n) else { continue };
@@ -504,11 +514,15 @@ impl CarpTable {
         new
     }
 
-    /// SIGTERM: every MASTER sends its bow-out advertisement. Returns how
-    /// many did. The interfaces stay up until `destroy_all`.
+    /// SIGTERM: every MASTER sends its bow-out advertisement and the
+    /// elections stop (a regular advertisement now would undo the bow-out).
+    /// Returns how many bowed out. The addresses stay, so packets already
+    /// on their way here still go through, until `destroy_all`.
     pub fn bow_out_all(&mut self, _now: Duration) -> usize {
+        self.leaving = true;
         let names: Vec<String> = self.entries.iter().filter(|(_, e)| e.cif.state() == CarpState::Master).map(|(n, _)| n.clone()).collect();
         for n in &names {
+            log::notice(&format!("{n}: bowing out"));
             self.send_advert(n, true);
         }
         names.len()
