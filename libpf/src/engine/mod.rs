@@ -16,7 +16,7 @@ pub mod translate;
 use crate::addr::{Af, IpNet};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
-    Action, AddrKind, BlockPolicy, BlockReturn, KeepState, Limit, Options, Pool, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
+    Action, AddrKind, BlockReturn, KeepState, Limit, Options, Pool, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 use packet::{describe, Dir, Pd, PdError};
@@ -83,6 +83,70 @@ fn rewrite_to_key(buf: &mut [u8], pd: &mut Pd, dir: Dir, from: &StateKey, to: &S
         }
     }
     changed
+}
+
+/// What the deciding rule says, copied out of it (no allocation on the
+/// packet path).
+#[derive(Debug, Clone, Copy)]
+struct Decision {
+    action: Action,
+    block: BlockReturn,
+    keep_state: KeepState,
+    max_states: u32,
+    no_sync: bool,
+    if_bound: bool,
+    log: bool,
+}
+
+impl Decision {
+    fn of(r: &Rule) -> Decision {
+        Decision {
+            action: r.action,
+            block: r.block,
+            keep_state: r.keep_state,
+            max_states: r.state_opts.max_states,
+            no_sync: r.state_opts.no_sync,
+            if_bound: r.state_opts.if_bound,
+            log: r.log.enabled,
+        }
+    }
+}
+
+/// The packet a `block` rule sends back. The parser already turned a bare
+/// `block` into `block return` under `set block-policy return`.
+fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
+    let unreach = |code4, code6| reply::icmp_unreach(pd, buf, if pd.af == Af::Inet { code4 } else { code6 }, reply::DEFAULT_TTL);
+    match how {
+        BlockReturn::Drop => None,
+        BlockReturn::ReturnRst { ttl } => reply::tcp_rst(pd, if ttl == 0 { reply::DEFAULT_TTL } else { ttl }),
+        BlockReturn::Return if pd.proto == IPPROTO_TCP => reply::tcp_rst(pd, reply::DEFAULT_TTL),
+        BlockReturn::Return => unreach(icmp::UNREACH_PORT, icmpv6::UNREACH_NOPORT),
+        BlockReturn::ReturnIcmp { icmp: (_, c4), icmp6: (_, c6) } => unreach(c4, c6),
+    }
+}
+
+/// The first usable address of a pool for a packet of family `af`; a
+/// network pool keeps the host part of `hint` (bitmask).
+fn pool_addr(pool: &Pool, ifaddrs: &HashMap<String, Vec<IpNet>>, af: Af, hint: &IpAddr) -> Option<IpAddr> {
+    pool.addrs.iter().find_map(|a| match a {
+        AddrKind::Net(n) if n.af() == af => Some(if n.is_host() {
+            n.addr
+        } else {
+            match (n.network(), hint) {
+                (IpAddr::V4(net), IpAddr::V4(h)) => {
+                    let m = crate::addr::v4_mask(n.prefix);
+                    IpAddr::V4((u32::from(net) | (u32::from(*h) & !m)).into())
+                }
+                (IpAddr::V6(net), IpAddr::V6(h)) => {
+                    let m = crate::addr::v6_mask(n.prefix);
+                    IpAddr::V6((u128::from(net) | (u128::from(*h) & !m)).into())
+                }
+                _ => return None,
+            }
+        }),
+        AddrKind::Dynamic { ifname, .. } => ifaddrs.get(ifname).and_then(|v| v.iter().find(|n| n.af() == af)).map(|n| n.addr),
+        _ => None,
+    })
 }
 
 pub struct Engine {
@@ -404,61 +468,48 @@ impl Engine {
         let ctx = MatchCtx { dir: meta.dir, ifname: meta.ifname, uid: meta.uid, gid: meta.gid, ifaddrs: &self.ifaddrs };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
-        if let Some(ri) = ev.rule {
-            let c = &mut self.rules.counters[ri];
-            c.packets[d] += 1;
-            c.bytes[d] += len;
-        }
-        let rule = ev.rule.map(|i| self.rules.rules[i].clone());
-        let Some(r) = rule else {
+        let Some(ri) = ev.rule else {
             // The default rule: pass, no state.
             let mut v = Verdict::pass(false);
             v.log = ev.log;
             return v;
         };
+        let c = &mut self.rules.counters[ri];
+        c.packets[d] += 1;
+        c.bytes[d] += len;
+        let r = Decision::of(&self.rules.rules[ri]);
         if r.action == Action::Block {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
-            v.reply = self.block_reply(&r, &pd, buf);
+            v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
         // Pass. Work out the translation.
         let orig = pd;
         let mut translated = pd;
-        let mut nat_rule = None;
-        if meta.dir == Dir::Out {
-            if let Some(pool) = ev.nat.and_then(|i| self.rules.rules[i].nat_to.clone()) {
-                match self.nat_target(&pool, &pd, meta.dir) {
-                    Some((a, p)) => {
-                        translated.src = a;
-                        translated.sport = p;
-                        nat_rule = ev.nat;
-                    }
-                    None => {
-                        self.count(Reason::Translate);
-                        return Verdict::drop(Reason::Translate);
-                    }
-                }
+        let target = match meta.dir {
+            Dir::Out => ev.nat.map(|i| self.nat_target(i, &pd, meta.dir).map(|(a, p)| (End::Src, a, p))),
+            Dir::In => ev.rdr.map(|i| self.rdr_target(i, &pd).map(|(a, p)| (End::Dst, a, p))),
+        };
+        match target {
+            None => {}
+            Some(None) => {
+                self.count(Reason::Translate);
+                return Verdict::drop(Reason::Translate);
             }
-        } else if let Some(pool) = ev.rdr.and_then(|i| self.rules.rules[i].rdr_to.clone()) {
-            match self.rdr_target(&pool, &pd) {
-                Some((a, p)) => {
-                    translated.dst = a;
-                    translated.dport = p;
-                    nat_rule = ev.rdr;
-                }
-                None => {
-                    self.count(Reason::Translate);
-                    return Verdict::drop(Reason::Translate);
-                }
+            Some(Some((End::Src, a, p))) => {
+                translated.src = a;
+                translated.sport = p;
+            }
+            Some(Some((End::Dst, a, p))) => {
+                translated.dst = a;
+                translated.dport = p;
             }
         }
-        let _ = nat_rule;
         let mut modified = false;
-        let stateful = r.keep_state != KeepState::None && !pd.fragment;
-        if stateful {
-            match self.create_state(meta, &r, ev.rule, &orig, &translated, len, now) {
+        if r.keep_state != KeepState::None && !pd.fragment {
+            match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
                 Ok(seqdiff) => {
                     if seqdiff != 0 {
                         if let Some(t) = orig.tcp {
@@ -484,69 +535,12 @@ impl Engine {
         v
     }
 
-    fn block_reply(&self, r: &Rule, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
-        let policy = match r.block {
-            BlockReturn::Drop => match self.options.block_policy {
-                Some(BlockPolicy::Return) => BlockReturn::Return,
-                _ => BlockReturn::Drop,
-            },
-            b => b,
-        };
-        match policy {
-            BlockReturn::Drop => None,
-            BlockReturn::ReturnRst { ttl } => {
-                reply::tcp_rst(pd, if ttl == 0 { reply::DEFAULT_TTL } else { ttl })
-            }
-            BlockReturn::Return if pd.proto == IPPROTO_TCP => reply::tcp_rst(pd, reply::DEFAULT_TTL),
-            BlockReturn::Return => {
-                let code = if pd.af == Af::Inet { icmp::UNREACH_PORT } else { icmpv6::UNREACH_NOPORT };
-                reply::icmp_unreach(pd, buf, code, reply::DEFAULT_TTL)
-            }
-            BlockReturn::ReturnIcmp { icmp: (_, c4), icmp6: (_, c6) } => {
-                if pd.proto == IPPROTO_TCP && matches!(r.block, BlockReturn::Return) {
-                    return reply::tcp_rst(pd, reply::DEFAULT_TTL);
-                }
-                reply::icmp_unreach(pd, buf, if pd.af == Af::Inet { c4 } else { c6 }, reply::DEFAULT_TTL)
-            }
-        }
-    }
-
-    /// The first usable address of a pool for a packet of family `af`.
-    fn pool_addr(&self, pool: &Pool, af: Af, hint: &IpAddr) -> Option<IpAddr> {
-        for a in &pool.addrs {
-            match a {
-                AddrKind::Net(n) if n.af() == af => {
-                    if n.is_host() {
-                        return Some(n.addr);
-                    }
-                    // bitmask: keep the host part of the original address.
-                    return Some(match (n.network(), hint) {
-                        (IpAddr::V4(net), IpAddr::V4(h)) => {
-                            let m = crate::addr::v4_mask(n.prefix);
-                            IpAddr::V4((u32::from(net) | (u32::from(*h) & !m)).into())
-                        }
-                        (IpAddr::V6(net), IpAddr::V6(h)) => {
-                            let m = crate::addr::v6_mask(n.prefix);
-                            IpAddr::V6((u128::from(net) | (u128::from(*h) & !m)).into())
-                        }
-                        _ => continue,
-                    });
-                }
-                AddrKind::Dynamic { ifname, .. } => {
-                    if let Some(a) = self.ifaddrs.get(ifname).and_then(|v| v.iter().find(|n| n.af() == af)) {
-                        return Some(a.addr);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Source address and port for `nat-to`: a free port from the proxy
-    /// range (50001-65535 by default) unless `static-port`.
-    fn nat_target(&mut self, pool: &Pool, pd: &Pd, dir: Dir) -> Option<(IpAddr, u16)> {
-        let addr = self.pool_addr(pool, pd.af, &pd.src)?;
+    /// Source address and port for the `nat-to` of rule `ri`: a free port
+    /// from the proxy range (50001-65535 by default) unless `static-port`.
+    fn nat_target(&mut self, ri: usize, pd: &Pd, dir: Dir) -> Option<(IpAddr, u16)> {
+        let start = self.random();
+        let pool = self.rules.rules.get(ri)?.nat_to.as_ref()?;
+        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.src)?;
         let ported = pd.has_ports() || pd.icmp.is_some_and(|i| !i.is_error && i.id_is_sport);
         if !ported || pool.static_port {
             return Some((addr, pd.sport));
@@ -557,23 +551,20 @@ impl Engine {
             (a, b) => (a.min(b), a.max(b)),
         };
         let span = (hi - lo) as u32 + 1;
-        let start = self.random() % span;
-        for i in 0..span {
-            let port = lo + ((start + i) % span) as u16;
+        let start = start % span;
+        (0..span).map(|i| lo + ((start + i) % span) as u16).find_map(|port| {
             let mut t = *pd;
             t.src = addr;
             t.sport = port;
-            let k = StateKey::from_pd(&t, dir);
-            if !self.states.key_in_use(&k) {
-                return Some((addr, port));
-            }
-        }
-        None
+            (!self.states.key_in_use(&StateKey::from_pd(&t, dir))).then_some((addr, port))
+        })
     }
 
-    /// Destination for `rdr-to`: the pool address, and its port if given.
-    fn rdr_target(&mut self, pool: &Pool, pd: &Pd) -> Option<(IpAddr, u16)> {
-        let addr = self.pool_addr(pool, pd.af, &pd.dst)?;
+    /// Destination for the `rdr-to` of rule `ri`: the pool address, and its
+    /// port if given.
+    fn rdr_target(&self, ri: usize, pd: &Pd) -> Option<(IpAddr, u16)> {
+        let pool = self.rules.rules.get(ri)?.rdr_to.as_ref()?;
+        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.dst)?;
         let port = match pool.proxy_port {
             (0, _) => pd.dport,
             (a, _) => a,
@@ -584,13 +575,13 @@ impl Engine {
     /// pf_create_state. Returns the modulation offset applied to the
     /// packet's sequence number (0 without `modulate state`).
     #[allow(clippy::too_many_arguments)]
-    fn create_state(&mut self, meta: &PacketMeta, r: &Rule, ri: Option<usize>, orig: &Pd, translated: &Pd, len: u64, now: u64) -> Result<u32, Reason> {
+    fn create_state(&mut self, meta: &PacketMeta, r: &Decision, ri: usize, orig: &Pd, translated: &Pd, len: u64, now: u64) -> Result<u32, Reason> {
         if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
             return Err(Reason::Memory);
         }
-        if r.state_opts.max_states != 0 {
-            if let Some(c) = ri.and_then(|i| self.rules.counters.get(i)) {
-                if c.states_cur >= r.state_opts.max_states {
+        if r.max_states != 0 {
+            if let Some(c) = self.rules.counters.get(ri) {
+                if c.states_cur >= r.max_states {
                     self.status.limit_counters[0] += 1;
                     return Err(Reason::StateLimit);
                 }
@@ -631,14 +622,14 @@ impl Engine {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let no_sync = r.state_opts.no_sync;
+        let no_sync = r.no_sync;
         let st = State {
             id,
             creatorid: self.hostid,
             key: [wire, stack],
             direction: dir,
-            ifname: r.state_opts.if_bound.then(|| meta.ifname.to_string()),
-            rule: ri.map(|i| i as u32),
+            ifname: r.if_bound.then(|| meta.ifname.to_string()),
+            rule: Some(ri as u32),
             rule_gen: self.rules.generation,
             src,
             dst,
@@ -647,7 +638,7 @@ impl Engine {
             expire: now,
             packets: [1, 0],
             bytes: [len, 0],
-            log: if r.log.enabled { 1 } else { 0 },
+            log: r.log as u8,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
             sync: SyncMeta { peer_updated: None, no_sync },
             seq: 0,
@@ -656,7 +647,7 @@ impl Engine {
             return Err(Reason::StateInsert);
         }
         self.status.inserts += 1;
-        if let Some(c) = ri.and_then(|i| self.rules.counters.get_mut(i)) {
+        if let Some(c) = self.rules.counters.get_mut(ri) {
             c.states_cur += 1;
             c.states_tot += 1;
         }
