@@ -15,7 +15,7 @@ use crate::sys::raw::{send_frame, RawReceiver, RawSender};
 use crate::sys::sysctl;
 use crate::wire::arp::gratuitous_request;
 use crate::wire::carp::{build_ipv4_advert, INADDR_CARP_GROUP};
-use crate::wire::ethernet::EthernetAddress;
+use crate::wire::ethernet::{self, EthernetAddress};
 use crate::wire::IPPROTO_CARP;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -360,7 +360,23 @@ impl CarpTable {
         };
         let dst = e.cif.config.carppeer.unwrap_or(INADDR_CARP_GROUP);
         let pkt = build_ipv4_advert(src, dst, ident, &e.cif.advert(bow_out, demote));
-        match sender.send(&pkt) {
+        // A bow-out is followed at once by the interface going down, so it
+        // must be on the wire before: multicast ones go out as a whole frame
+        // (not through the filter, whose verdict would come too late).
+        let result = if bow_out && dst.is_multicast() {
+            let mut frame = vec![0u8; 14 + pkt.len()];
+            let eth = ethernet::Repr {
+                src_addr: virtual_mac(e.cif.config.vhid),
+                dst_addr: EthernetAddress::from_ipv4_multicast(dst),
+                ethertype: ethernet::ETHERTYPE_IPV4,
+            };
+            eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
+            frame[14..].copy_from_slice(&pkt);
+            send_frame(e.ifindex, &frame)
+        } else {
+            sender.send(&pkt)
+        };
+        match result {
             Ok(()) => {
                 if let Some(e) = self.entries.get_mut(name) {
                     e.cif.stats.opackets += 1;
@@ -372,7 +388,7 @@ impl CarpTable {
 
     fn send_gratuitous(&mut self, name: &str) {
         let Some(e) = self.entries.get(name) else { return };
-        let mac = EthernetAddress(virtual_mac(e.cif.config.vhid).0);
+        let mac = virtual_mac(e.cif.config.vhid);
         for ip in e.cif.ipv4_addrs() {
             let frame = gratuitous_request(mac, ip);
             if let Err(err) = send_frame(e.ifindex, &frame) {
