@@ -51,7 +51,7 @@ fn hms(secs: u32) -> String {
 pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<String>) -> String {
     let out_dir = s.direction == 2;
     let (src, dst) = if out_dir { (&s.src, &s.dst) } else { (&s.dst, &s.src) };
-    let (mut sk, nk): (KeyRepr, &KeyRepr) = if out_dir { (s.key[1].clone(), &s.key[0]) } else { (s.key[0].clone(), &s.key[1]) };
+    let (mut sk, nk): (KeyRepr, &KeyRepr) = if out_dir { (s.key[1], &s.key[0]) } else { (s.key[0], &s.key[1]) };
     let icmp = s.proto == IPPROTO_ICMP || s.proto == IPPROTO_ICMPV6;
     if icmp {
         if out_dir {
@@ -76,7 +76,7 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         let i = if afto { 0 } else { 1 };
         let _ = write!(o, " ({})", host(&sk.addr[i], sk.port[i], sk.rdomain));
     }
-    o.push_str(if out_dir || (afto && !out_dir) { " -> " } else { " <- " });
+    o.push_str(if out_dir || afto { " -> " } else { " <- " });
     o.push_str(&host(&nk.addr[0], nk.port[0], nk.rdomain));
     if nk.af != sk.af || nk.addr[0] != sk.addr[0] || nk.port[0] != sk.port[0] || nk.rdomain != sk.rdomain {
         let i = if afto { 1 } else { 0 };

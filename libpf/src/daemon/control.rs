@@ -198,7 +198,7 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             shared.engine().flush_rules(Loader { uid: peer.uid, pid: peer.pid });
             Reply::Ok
         }
-        Request::GetStatus => Reply::Status(shared.engine().status(now)),
+        Request::GetStatus => Reply::Status(Box::new(shared.engine().status(now))),
         Request::ClearStatus => {
             shared.engine().clear_status();
             Reply::Ok

@@ -202,7 +202,7 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
-        if tick % 4 == 0 {
+        if tick.is_multiple_of(4) {
             let now = shared.now_ms();
             let n = shared.engine().purge(now);
             if n > 0 {

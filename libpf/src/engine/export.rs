@@ -257,7 +257,7 @@ impl Engine {
                         st.creatorid == creator && (ifname.is_empty() || st.ifname.as_deref().unwrap_or("all") == ifname)
                     }) as u32;
                 }
-                Message::Bus(b) => res.bus.push(b.clone()),
+                Message::Bus(b) => res.bus.push(*b),
                 Message::InsAck(_) => {}
             }
         }

@@ -134,7 +134,7 @@ pub enum Reply {
     /// End of a streamed listing.
     Done,
     Count(u64),
-    Status(Status),
+    Status(Box<Status>),
     Timeouts(Vec<(Timeout, u32)>),
     Limits(Vec<(Limit, u32)>),
     Carp(Option<CarpStatus>),
