@@ -98,12 +98,14 @@ check "graceful: fw2 is MASTER on carp1" wait_carp fw2 carp1 MASTER 2
 check "graceful: fw2 is MASTER on carp2" wait_carp fw2 carp2 MASTER 2
 
 # ------------------------------------------------------------------ preempt
-fw1_returns() {
+# fw1 boots again (preemption on) and waits until it is $1 on carp1.
+fw1_back() {
 	fw_reset fw1
 	fw_links fw1 up
 	PFD_FLAGS="-P" fw_start fw1
-	wait_carp fw1 carp1 MASTER 20 && wait_carp fw1 carp2 MASTER 5
+	wait_carp fw1 carp1 "$1" 20
 }
+fw1_returns() { fw1_back MASTER && wait_carp fw1 carp2 MASTER 5; }
 under_load preempt 14 2 fw1_returns
 lost=$(ping_lost "$RUN/ping-preempt.txt")
 surv=$(probe_field "$RUN/tcp-preempt.txt" survived)
@@ -160,13 +162,7 @@ check "fast crash: the TCP connection survived" test "${surv:-0}" = 1
 
 # fw1 comes back once more (it is the sender of the hostile pfsync frames);
 # fw2 keeps its faster timers, so fw1 stays BACKUP.
-fw1_back() {
-	fw_reset fw1
-	fw_links fw1 up
-	PFD_FLAGS="-P" fw_start fw1
-	wait_carp fw1 carp1 BACKUP 10
-}
-check "fw1 returns after the fast crash" fw1_back
+check "fw1 returns after the fast crash" fw1_back BACKUP
 
 # ------------------------------------------------------------ hostile input
 stat() { in_fw fw2 "$BIN/carpctl" -s | awk -v k="$1" 'index($0, k) { print $1; exit }'; }

@@ -254,6 +254,17 @@ fn icmp_mapping(af: Af, t: u8) -> Option<(u8, bool)> {
     }
 }
 
+/// ICMP's "ports": (id, type) for queries, (type, id) for replies.
+fn set_icmp_ports(pd: &mut Pd, vtype: u8, id: u16, id_is_sport: bool) {
+    if id_is_sport {
+        pd.sport = id;
+        pd.dport = vtype as u16;
+    } else {
+        pd.sport = vtype as u16;
+        pd.dport = id;
+    }
+}
+
 fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
     let l4 = buf.get(pd.l4_off..).ok_or(PdError::Short)?;
     match pd.proto {
@@ -316,13 +327,7 @@ fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
                 // Errors and unknown types: the type is the only key part.
                 None => (t, true, 0),
             };
-            if id_is_sport {
-                pd.sport = id;
-                pd.dport = vtype as u16;
-            } else {
-                pd.sport = vtype as u16;
-                pd.dport = id;
-            }
+            set_icmp_ports(pd, vtype, id, id_is_sport);
             pd.icmp = Some(IcmpInfo { icmp_type: t, code, id, is_error, id_is_sport });
         }
         _ => {}
@@ -392,13 +397,7 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
             let t = l4[0];
             let id = u16::from_be_bytes([l4[4], l4[5]]);
             if let Some((vtype, id_is_sport)) = icmp_mapping(af, t) {
-                if id_is_sport {
-                    pd.sport = id;
-                    pd.dport = vtype as u16;
-                } else {
-                    pd.sport = vtype as u16;
-                    pd.dport = id;
-                }
+                set_icmp_ports(&mut pd, vtype, id, id_is_sport);
                 pd.icmp = Some(IcmpInfo { icmp_type: t, code: l4[1], id, is_error: false, id_is_sport });
             } else {
                 return Err(PdError::BadOffset);

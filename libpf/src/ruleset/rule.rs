@@ -31,75 +31,51 @@ pub enum BlockReturn {
     ReturnIcmp { icmp: (u8, u8), icmp6: (u8, u8) },
 }
 
-/// Port (or uid/gid) comparison, as pf's `PF_OP_*`.
+/// A comparison of a port (u16) or a uid/gid (u32), as pf's `PF_OP_*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PortOp {
-    /// `= p`
-    Eq(u16),
-    /// `!= p`
-    Ne(u16),
-    /// `< p`
-    Lt(u16),
-    /// `<= p`
-    Le(u16),
-    /// `> p`
-    Gt(u16),
-    /// `>= p`
-    Ge(u16),
+pub enum Op<T> {
+    /// `= v`
+    Eq(T),
+    /// `!= v`
+    Ne(T),
+    /// `< v`
+    Lt(T),
+    /// `<= v`
+    Le(T),
+    /// `> v`
+    Gt(T),
+    /// `>= v`
+    Ge(T),
     /// `a >< b`: strictly between.
-    Inside(u16, u16),
+    Inside(T, T),
     /// `a <> b`: strictly outside.
-    Outside(u16, u16),
+    Outside(T, T),
     /// `a:b`: inclusive range.
-    Range(u16, u16),
+    Range(T, T),
 }
 
-impl PortOp {
-    pub fn matches(&self, p: u16) -> bool {
+impl<T: PartialOrd + Copy> Op<T> {
+    pub fn matches(&self, v: T) -> bool {
         match *self {
-            PortOp::Eq(a) => p == a,
-            PortOp::Ne(a) => p != a,
-            PortOp::Lt(a) => p < a,
-            PortOp::Le(a) => p <= a,
-            PortOp::Gt(a) => p > a,
-            PortOp::Ge(a) => p >= a,
-            PortOp::Inside(a, b) => p > a && p < b,
-            PortOp::Outside(a, b) => p < a || p > b,
-            PortOp::Range(a, b) => p >= a && p <= b,
+            Op::Eq(a) => v == a,
+            Op::Ne(a) => v != a,
+            Op::Lt(a) => v < a,
+            Op::Le(a) => v <= a,
+            Op::Gt(a) => v > a,
+            Op::Ge(a) => v >= a,
+            Op::Inside(a, b) => v > a && v < b,
+            Op::Outside(a, b) => v < a || v > b,
+            Op::Range(a, b) => v >= a && v <= b,
         }
     }
 }
 
-/// uid/gid comparison (`user = 55`, `group >= 1000`). Ids are u32; OpenBSD
-/// prints `unknown` for the magic id -1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum IdOp {
-    Eq(u32),
-    Ne(u32),
-    Lt(u32),
-    Le(u32),
-    Gt(u32),
-    Ge(u32),
-    Inside(u32, u32),
-    Outside(u32, u32),
-    Range(u32, u32),
-}
+/// Port comparison (`port = 22`, `port 6000:6010`).
+pub type PortOp = Op<u16>;
 
-impl IdOp {
-    pub fn matches(&self, v: u32) -> bool {
-        match *self {
-            IdOp::Eq(a) => v == a,
-            IdOp::Ne(a) => v != a,
-            IdOp::Lt(a) => v < a,
-            IdOp::Le(a) => v <= a,
-            IdOp::Gt(a) => v > a,
-            IdOp::Ge(a) => v >= a,
-            IdOp::Inside(a, b) => v > a && v < b,
-            IdOp::Outside(a, b) => v < a || v > b,
-            IdOp::Range(a, b) => v >= a && v <= b,
-        }
-    }
-}
+/// uid/gid comparison (`user = 55`, `group >= 1000`). OpenBSD prints
+/// `unknown` for the magic id -1.
+pub type IdOp = Op<u32>;
 
 /// The address part of `from`/`to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
