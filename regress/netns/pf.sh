@@ -176,6 +176,23 @@ check "-k kills the client's states ($k)" bash -c "[ \$(PF_SOCKET=$RUN/fw1.sock 
 f=$(pfctl -F states 2>&1)
 check "-F states clears the table ($f)" bash -c "grep -Eq '^[0-9]+ states cleared$' <<<'$f' && [ -z \"\$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss)\" ]"
 
+# A full state table: new connections are dropped, counted and logged,
+# existing states are kept.
+{ echo "set limit states 4"; cat "$RUN/pf.conf"; } >"$RUN/small.conf"
+pfctl -q -f "$RUN/small.conf"
+pfctl -q -F states
+in_ns cl python3 -c '
+import socket
+for p in range(9000, 9010):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("10.2.0.2", p))'
+sleep 0.3
+n=$(pfctl -ss | wc -l)
+mem=$(pfctl -si | awk '$1 == "memory" { print $2 }')
+check "a full state table holds its limit ($n states)" test "$n" -le 4
+check "the drops are counted under memory ($mem)" test "${mem:-0}" -gt 0
+check "and logged" grep -q 'state table full (4 states' "$RUN/fw1.pfd.log"
+pfctl -q -f "$RUN/pf.conf"
+
 # Permissions: only root changes anything.
 r=$(in_ns fw1 setpriv --reuid=65534 --regid=65534 --clear-groups env PF_SOCKET="$RUN/fw1.sock" "$BIN/pfctl" -F rules 2>&1)
 check "an unprivileged user cannot flush the rules ($r)" bash -c "[ -n \"\$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sr)\" ]"

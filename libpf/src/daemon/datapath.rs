@@ -5,6 +5,7 @@
 use super::ifnames::IfNames;
 use super::Shared;
 use crate::engine::packet::Dir;
+use crate::engine::status::Reason;
 use crate::engine::PacketMeta;
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
@@ -47,6 +48,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
+    let mut last_full_log = Instant::now() - Duration::from_secs(60);
     loop {
         let mut msg = match q.recv() {
             Ok(m) => m,
@@ -84,6 +86,11 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         };
         if verdict.pass && verdict.modified {
             msg.get_payload_mut()[..n].copy_from_slice(&scratch[..n]);
+        }
+        if verdict.reason == Reason::Memory && last_full_log.elapsed() >= Duration::from_secs(10) {
+            last_full_log = Instant::now();
+            let limit = shared.engine().limit(crate::ruleset::Limit::States);
+            log::warning(&format!("state table full ({limit} states, `set limit states`): new connections are dropped"));
         }
         msg.set_verdict(if verdict.pass { Verdict::Accept } else { Verdict::Drop });
         if let Err(e) = q.verdict(msg) {
