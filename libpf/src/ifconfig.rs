@@ -897,7 +897,7 @@ pub fn parse_args(args: &[String]) -> Result<Vec<IfOp>, IfconfigError> {
                 });
             }
             "autoconf" | "-autoconf" => return err(format!(
-                "{w}: dynamic address configuration is not supported on carp and pfsync interfaces"
+                "{w}: not supported (carp and pfsync interfaces have static addresses; netstart leaves DHCP and SLAAC to the system's own client)"
             )),
             "inet" | "inet6" => {
                 return err(format!(
@@ -1161,6 +1161,15 @@ pub fn apply_carp(cfg: &mut CarpConfig, ops: &[IfOp]) -> Result<CarpActions, Ifc
     if added {
         // carp_ioctl(SIOCSIFADDR) sets IFF_UP.
         new.up = true;
+    }
+    new.groups.retain(|g| !com.groups_del.contains(g));
+    for g in &com.groups_add {
+        if !new.groups.contains(g) {
+            new.groups.push(g.clone());
+        }
+    }
+    if com.mtu.is_some() {
+        new.mtu = com.mtu;
     }
     *cfg = new;
     Ok(CarpActions {
@@ -1447,7 +1456,12 @@ pub fn print_carp(st: &CarpStatus) -> String {
         }
         out.push('\n');
     }
-    out.push_str("\tgroups: carp\n");
+    out.push_str("\tgroups: carp");
+    for g in &c.groups {
+        out.push(' ');
+        out.push_str(g);
+    }
+    out.push('\n');
     let status = match st.state {
         CarpState::Master => "master",
         CarpState::Backup => "backup",

@@ -260,6 +260,26 @@ pub fn limits(values: &[(Limit, u32)]) -> String {
     o
 }
 
+/// A logged packet, in the style of `tcpdump -n -e -i pflog0`:
+/// `rule 3/(match) block in on hvn3: 192.0.2.20.53 > 192.0.2.1.4242: udp`.
+pub fn log_line(rule: Option<u32>, pass: bool, dir_in: bool, ifname: &str, packet: &[u8]) -> String {
+    let rule = rule.map(|r| r.to_string()).unwrap_or_else(|| "-1".into());
+    let action = if pass { "pass" } else { "block" };
+    let dir = if dir_in { "in" } else { "out" };
+    let what = match crate::engine::packet::describe(packet) {
+        Ok(pd) => {
+            let proto = default_proto_name(pd.proto).unwrap_or_else(|| pd.proto.to_string());
+            if pd.has_ports() {
+                format!("{}.{} > {}.{}: {proto}", pd.src, pd.sport, pd.dst, pd.dport)
+            } else {
+                format!("{} > {}: {proto}", pd.src, pd.dst)
+            }
+        }
+        Err(_) => format!("{} bytes, not IP", packet.len()),
+    };
+    format!("rule {rule}/(match) {action} {dir} on {ifname}: {what}")
+}
+
 /// Default protocol names for states when the system has none.
 pub fn default_proto_name(p: u8) -> Option<String> {
     Some(

@@ -61,6 +61,10 @@ struct Shared {
     term: Arc<AtomicBool>,
     last_log: Mutex<HashMap<&'static str, Instant>>,
     hostid: Mutex<u32>,
+    /// Why pfsyncd must stop, when something fatal happened.
+    fatal: Mutex<Option<String>>,
+    /// SIGHUP: log the statistics.
+    hup: Arc<AtomicBool>,
 }
 
 impl Shared {
@@ -122,8 +126,9 @@ enum Event {
     BulkRequested,
 }
 
-/// Run pfsyncd until `term` is set.
-pub fn run(socket: &str, term: Arc<AtomicBool>) -> io::Result<()> {
+/// Run pfsyncd until `term` is set; `hup` asks for the statistics in the
+/// log.
+pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
     let shared = Arc::new(Shared {
         socket: socket.to_string(),
         link: Mutex::new(None),
@@ -133,6 +138,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>) -> io::Result<()> {
         term: term.clone(),
         last_log: Mutex::new(HashMap::new()),
         hostid: Mutex::new(0),
+        fatal: Mutex::new(None),
+        hup,
     });
     let (tx, rx) = channel();
     {
@@ -148,12 +155,20 @@ pub fn run(socket: &str, term: Arc<AtomicBool>) -> io::Result<()> {
             }
         }
     }
+    log_stats(&shared, "exiting");
+    let fatal = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match fatal {
+        Some(why) => Err(io::Error::other(why)),
+        None => Ok(()),
+    }
+}
+
+fn log_stats(shared: &Shared, what: &str) {
     let s = *shared.stats();
     log::notice(&format!(
-        "exiting: {} frames in ({} badif, {} badttl, {} hdrops, {} badver, {} badlen, {} badact, {} badval), {} stale, {} frames out ({} errors)",
-        s.ipackets, s.badif, s.badttl, s.hdrops, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.opackets, s.oerrors
+        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} frames out ({} errors)",
+        s.ipackets, s.badif, s.badttl, s.hdrops, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.opackets, s.oerrors
     ));
-    Ok(())
 }
 
 /// One attachment to pfd: follow the change stream until it ends.
@@ -197,6 +212,9 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
             Err(crate::ioctl::frame::FrameError::Io(e))
                 if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
             Err(e) => return Err(io::Error::other(e.to_string())),
+        }
+        if shared.hup.swap(false, Ordering::Relaxed) {
+            log_stats(shared, "statistics");
         }
         while let Ok(ev) = events.try_recv() {
             match ev {
@@ -334,7 +352,7 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let rx = match RawReceiver::ipv4(IPPROTO_PFSYNC) {
         Ok(r) => r,
         Err(e) => {
-            log::crit(&format!("pfsync: raw socket: {e}"));
+            *shared.fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("pfsync raw socket: {e}"));
             shared.term.store(true, Ordering::Relaxed);
             return;
         }

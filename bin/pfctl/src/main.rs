@@ -41,7 +41,7 @@ struct Args {
     /// Verbose (twice for more).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Clear per-rule and global statistics.
+    /// Clear per-rule statistics.
     #[arg(short = 'z')]
     zero: bool,
     /// Print help.
@@ -124,7 +124,7 @@ fn main() {
     }
 
     if a.zero {
-        if let Err(e) = c!().call_ok(&Request::ClearStatus) {
+        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters) {
             die(e);
         }
         if !a.quiet {

@@ -25,7 +25,12 @@ fn main() {
             std::process::exit(1);
         }
     }
-    if let Err(e) = libpf::syncd::run(&a.socket, term) {
+    let hup = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone()) {
+        eprintln!("pfsyncd: SIGHUP: {e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = libpf::syncd::run(&a.socket, term, hup) {
         libpf::log::crit(&format!("fatal: {e}"));
         std::process::exit(1);
     }

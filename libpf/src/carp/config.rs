@@ -33,6 +33,11 @@ pub struct CarpConfig {
     /// Administratively up (`up` / `down`).
     pub up: bool,
     pub description: Option<String>,
+    /// Interface groups besides `carp`, which every carp interface is in;
+    /// the demotion it advertises is the sum of its groups' counters.
+    pub groups: Vec<String>,
+    /// MTU of the interface (`mtu N`); None is the carpdev's default.
+    pub mtu: Option<u32>,
 }
 
 impl Default for CarpConfig {
@@ -47,6 +52,8 @@ impl Default for CarpConfig {
             addrs: Vec::new(),
             up: false,
             description: None,
+            groups: Vec::new(),
+            mtu: None,
         }
     }
 }

@@ -55,7 +55,14 @@ pub struct CarpTable {
     /// Bowed out on the way down: no more advertisements, no more
     /// elections, but the addresses stay until `destroy_all`.
     leaving: bool,
+    /// pf's verdict on an outgoing advertisement (`out on <carpdev>`), as
+    /// OpenBSD's pf sees carp output; None passes everything.
+    filter: Option<OutputFilter>,
 }
+
+/// Asks pf about a locally generated packet leaving by an interface; may
+/// rewrite it; true lets it go.
+pub type OutputFilter = Box<dyn Fn(&str, &mut [u8]) -> bool + Send>;
 
 fn ipv4_of(nets: &[IpNet]) -> Option<Ipv4Addr> {
     nets.iter().find_map(|n| match n.addr {
@@ -79,16 +86,27 @@ impl CarpTable {
             last_drop_log: HashMap::new(),
             ident: 1,
             leaving: false,
+            filter: None,
         })
+    }
+
+    pub fn set_filter(&mut self, f: OutputFilter) {
+        self.filter = Some(f);
     }
 
     pub fn receiver(&self) -> Arc<RawReceiver> {
         self.rx.clone()
     }
 
-    /// The demotion this host advertises: the sum of its groups' counters.
-    pub fn my_demote(&self) -> u8 {
-        self.groups.values().map(|v| *v as u64).sum::<u64>().min(255) as u8
+    /// The demotion a carp interface advertises: the sum of the counters
+    /// of its groups (`carp` and those it was put in), at most 255.
+    fn demote_of(&self, c: &CarpConfig) -> u8 {
+        let extra = c.groups.iter().filter(|g| g.as_str() != CARP_GROUP);
+        std::iter::once(CARP_GROUP)
+            .chain(extra.map(String::as_str))
+            .map(|g| self.group_demote(g) as u64)
+            .sum::<u64>()
+            .min(255) as u8
     }
 
     pub fn group_demote(&self, group: &str) -> u32 {
@@ -108,8 +126,8 @@ impl CarpTable {
             state: e.cif.state(),
             ifindex: e.ifindex,
             lladdr: if c.carpdev.is_some() { virtual_mac(c.vhid).0 } else { [0; 6] },
-            demote: self.my_demote(),
-            mtu: 1500,
+            demote: self.demote_of(c),
+            mtu: c.mtu.unwrap_or(1500),
         })
     }
 
@@ -223,6 +241,13 @@ impl CarpTable {
                 e.carpdev_up = dev.up && dev.lower_up;
                 e.sender = Some(sender);
                 self.join(dev.index);
+            }
+        }
+        let e = self.entries.get_mut(name).ok_or("vanished")?;
+        if e.ifindex != 0 && (needs_new_link || e.cif.config.mtu != config.mtu) {
+            if let Some(m) = config.mtu {
+                let idx = e.ifindex;
+                self.nl.set_mtu(idx, m).map_err(|err| format!("{name}: mtu {m}: {err}"))?;
             }
         }
         let e = self.entries.get_mut(name).ok_or("vanished")?;
@@ -343,10 +368,10 @@ impl CarpTable {
     }
 
     fn send_advert(&mut self, name: &str, bow_out: bool) {
-        let demote = self.my_demote();
         let ident = self.ident;
         self.ident = self.ident.wrapping_add(1);
         let Some(e) = self.entries.get(name) else { return };
+        let demote = self.demote_of(&e.cif.config);
         let Some(sender) = e.sender.as_ref() else { return };
         let src = self
             .nl
@@ -359,11 +384,19 @@ impl CarpTable {
             return;
         };
         let dst = e.cif.config.carppeer.unwrap_or(INADDR_CARP_GROUP);
-        let pkt = build_ipv4_advert(src, dst, ident, &e.cif.advert(bow_out, demote));
-        // A bow-out is followed at once by the interface going down, so it
-        // must be on the wire before: multicast ones go out as a whole frame
-        // (not through the filter, whose verdict would come too late).
-        let result = if bow_out && dst.is_multicast() {
+        let mut pkt = build_ipv4_advert(src, dst, ident, &e.cif.advert(bow_out, demote));
+        let carpdev = e.cif.config.carpdev.clone().unwrap_or_default();
+        let result = if dst.is_multicast() {
+            // As on OpenBSD, pf sees advertisements going out on the
+            // carpdev; they leave as whole frames from the virtual MAC (so
+            // switches learn where it lives), at once (a bow-out is followed
+            // by the interface going down).
+            if let Some(f) = &self.filter {
+                if !f(&carpdev, &mut pkt) {
+                    self.log_drop("blocked", format!("{name}: advertisement blocked by pf (out on {carpdev})"));
+                    return;
+                }
+            }
             let mut frame = vec![0u8; 14 + pkt.len()];
             let eth = ethernet::Repr {
                 src_addr: virtual_mac(e.cif.config.vhid),
@@ -372,8 +405,10 @@ impl CarpTable {
             };
             eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
             frame[14..].copy_from_slice(&pkt);
-            send_frame(e.ifindex, &frame)
+            send_frame(e.carpdev_index, &frame)
         } else {
+            // carppeer: let the stack resolve the peer; pf filters it on the
+            // way out like any local packet.
             sender.send(&pkt)
         };
         match result {
@@ -430,7 +465,7 @@ impl CarpTable {
             return;
         };
         let name = name.clone();
-        let demote = self.my_demote();
+        let demote = self.entries.get(&name).map(|e| self.demote_of(&e.cif.config)).unwrap_or(0);
         let preempt = self.preempt;
         let Some(e) = self.entries.get_mut(&name) else { return };
         match e.cif.check(ttl, payload) {
@@ -519,7 +554,12 @@ impl CarpTable {
         let (old, new) = self.adjust_group(group, delta);
         if old != new {
             log::err(&format!("{group} demoted group {group} by {delta} to {new} ({reason})"));
-            let names: Vec<String> = self.entries.keys().cloned().collect();
+            let names: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|(_, e)| group == CARP_GROUP || e.cif.config.groups.iter().any(|g| g == group))
+                .map(|(n, _)| n.clone())
+                .collect();
             for n in names {
                 if let Some(e) = self.entries.get_mut(&n) {
                     let acts = e.cif.fsm.demote_changed(now);

@@ -43,6 +43,19 @@ struct Peer {
     pid: u32,
 }
 
+impl Peer {
+    /// Is the peer's primary group, or one of its user's groups, `gid`?
+    fn in_group(&self, gid: u32) -> bool {
+        if self.gid == gid {
+            return true;
+        }
+        let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(self.uid)) else { return false };
+        let Ok(name) = std::ffi::CString::new(user.name) else { return false };
+        nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(self.gid))
+            .is_ok_and(|groups| groups.iter().any(|g| g.as_raw() == gid))
+    }
+}
+
 fn peer_cred(s: &UnixStream) -> Option<Peer> {
     let mut cred: libc::ucred = libc::ucred { pid: 0, uid: u32::MAX, gid: u32::MAX };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -64,7 +77,7 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
                 return;
             }
         };
-        let allowed = peer.uid == 0 || (req.read_only() && shared.opts.readonly_gid == Some(peer.gid));
+        let allowed = peer.uid == 0 || (req.read_only() && shared.opts.readonly_gid.is_some_and(|g| peer.in_group(g)));
         if !allowed {
             let _ = write_frame(&mut conn, &Reply::error(EPERM, "Permission denied"));
             continue;
@@ -115,7 +128,8 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             Reply::Ok
         }
         Request::Stop => {
-            if !shared.engine().enabled() {
+            // Hooks left by an earlier pfd count as enabled: -d lifts them.
+            if !shared.engine().enabled() && !hooks::installed() {
                 return Reply::error(ENOENT, "pf not enabled");
             }
             shared.engine().set_enabled(false, now);
@@ -199,6 +213,10 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             Reply::Ok
         }
         Request::GetStatus => Reply::Status(Box::new(shared.engine().status(now))),
+        Request::ClearRuleCounters => {
+            shared.engine().clear_rule_counters();
+            Reply::Ok
+        }
         Request::ClearStatus => {
             shared.engine().clear_status();
             Reply::Ok

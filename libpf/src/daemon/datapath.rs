@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// NF_INET_PRE_ROUTING and NF_INET_POST_ROUTING.
 const HOOK_PREROUTING: u8 = 0;
 const HOOK_POSTROUTING: u8 = 4;
+/// Logged packets written to syslog per second, at most.
+const LOG_PER_SEC: u32 = 100;
 /// How many packets the kernel holds for us before dropping.
 const QUEUE_MAXLEN: u32 = 8192;
 
@@ -49,6 +51,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
     let mut last_full_log = Instant::now() - Duration::from_secs(60);
+    let (mut log_window, mut log_count, mut log_suppressed) = (Instant::now(), 0u32, 0u64);
     loop {
         let mut msg = match q.recv() {
             Ok(m) => m,
@@ -84,6 +87,24 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             }
             v
         };
+        if verdict.log {
+            // pflog's job: one syslog line per logged packet, at most
+            // LOG_PER_SEC a second.
+            if log_window.elapsed() >= Duration::from_secs(1) {
+                if log_suppressed > 0 {
+                    log::info(&format!("pf: {log_suppressed} more logged packets not shown"));
+                }
+                log_window = Instant::now();
+                log_count = 0;
+                log_suppressed = 0;
+            }
+            if log_count < LOG_PER_SEC {
+                log_count += 1;
+                log::info(&crate::show::log_line(verdict.rule, verdict.pass, dir == Dir::In, meta.ifname, msg.get_payload()));
+            } else {
+                log_suppressed += 1;
+            }
+        }
         if verdict.pass && verdict.modified {
             msg.get_payload_mut()[..n].copy_from_slice(&scratch[..n]);
         }

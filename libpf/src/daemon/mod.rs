@@ -129,6 +129,25 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         origin: Instant::now(),
     });
 
+    // pf filters CARP's own advertisements, as OpenBSD's does.
+    {
+        let weak = Arc::downgrade(&shared);
+        shared.carp().set_filter(Box::new(move |ifname, pkt| {
+            let Some(s) = weak.upgrade() else { return true };
+            let now = s.now_ms();
+            let meta = crate::engine::PacketMeta { dir: crate::engine::packet::Dir::Out, ifname, uid: Some(0), gid: Some(0) };
+            let mut e = s.engine();
+            let v = e.test(&meta, pkt, now);
+            if e.sync.is_urgent() {
+                s.sync_cv.notify_all();
+            }
+            v.pass
+        }));
+    }
+    if hooks::installed() {
+        log::warning("packet hooks of an earlier pfd are in place: pf passes everything until `pfctl -e`, `pfctl -d` removes them");
+    }
+
     // The data path first, so the queue has a reader before any hook.
     for i in 0..opts.hooks.queues.max(1) {
         let s = shared.clone();
@@ -149,6 +168,10 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     let _ = std::fs::remove_file(&opts.socket);
     let listener = UnixListener::bind(&opts.socket).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", opts.socket)))?;
     std::fs::set_permissions(&opts.socket, std::fs::Permissions::from_mode(0o660))?;
+    if let Some(gid) = opts.readonly_gid {
+        nix::unistd::chown(opts.socket.as_str(), None, Some(nix::unistd::Gid::from_raw(gid)))
+            .map_err(|e| io::Error::other(format!("{}: chown to group {gid}: {e}", opts.socket)))?;
+    }
     listener.set_nonblocking(true)?;
     log::notice(&format!("started, hostid 0x{hostid:08x}, control socket {}", opts.socket));
 
@@ -188,10 +211,9 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.sync_cv.notify_all();
     shared.carp().destroy_all();
-    if !hooks::installed() {
-        return;
+    if hooks::installed() {
+        log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }
-    log::notice("packet hooks left in place: traffic is blocked until pfd runs again or `pfctl -d`");
 }
 
 /// Once a second: expire states, refresh interface addresses; on SIGHUP

@@ -31,6 +31,11 @@ use translate::{set_end, set_seq_ack, End};
 pub const NAT_PORT_LOW: u16 = 50001;
 pub const NAT_PORT_HIGH: u16 = 65535;
 
+/// A state's log bits (as pfsync carries them): `log`, and `log (all)`
+/// which logs every packet of the state, not only the first.
+pub const LOG: u8 = 0x01;
+pub const LOG_ALL: u8 = 0x02;
+
 /// The pfsync state flag for `no-sync`.
 pub const PFSTATE_NOSYNC: u16 = 0x0008;
 
@@ -54,14 +59,16 @@ pub struct Verdict {
     /// A matching rule asked for logging.
     pub log: bool,
     pub reason: Reason,
+    /// The deciding rule's number (None: the default rule or a state).
+    pub rule: Option<u32>,
 }
 
 impl Verdict {
     fn pass(modified: bool) -> Verdict {
-        Verdict { pass: true, modified, reply: None, log: false, reason: Reason::Match }
+        Verdict { pass: true, modified, reply: None, log: false, reason: Reason::Match, rule: None }
     }
     fn drop(reason: Reason) -> Verdict {
-        Verdict { pass: false, modified: false, reply: None, log: false, reason }
+        Verdict { pass: false, modified: false, reply: None, log: false, reason, rule: None }
     }
 }
 
@@ -95,7 +102,8 @@ struct Decision {
     max_states: u32,
     no_sync: bool,
     if_bound: bool,
-    log: bool,
+    /// LOG / LOG_ALL bits.
+    log: u8,
 }
 
 impl Decision {
@@ -107,7 +115,7 @@ impl Decision {
             max_states: r.state_opts.max_states,
             no_sync: r.state_opts.no_sync,
             if_bound: r.state_opts.if_bound,
-            log: r.log.enabled,
+            log: if r.log.enabled { LOG | if r.log.all { LOG_ALL } else { 0 } } else { 0 },
         }
     }
 }
@@ -244,6 +252,11 @@ impl Engine {
     pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
         self.generation += 1;
         let o = rs.options;
+        // What the new file does not set goes back to its default.
+        for t in Timeout::ALL {
+            self.timeouts[t as usize] = t.default_value();
+        }
+        self.limits = Limit::ALL.iter().map(|l| (*l, l.default_value())).collect();
         for (t, v) in &o.timeouts {
             self.timeouts[*t as usize] = *v;
         }
@@ -392,7 +405,7 @@ impl Engine {
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
         let peer_recent = st.sync.peer_updated.is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let (rule, gen, log) = (st.rule, st.rule_gen, st.log != 0);
+        let (rule, gen, log) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0);
         if rule.is_some() && gen == self.rules.generation {
             if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
                 let d = if dir == Dir::In { 0 } else { 1 };
@@ -482,6 +495,7 @@ impl Engine {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
+            v.rule = Some(ri as u32);
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
@@ -532,6 +546,7 @@ impl Engine {
         }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
+        v.rule = Some(ri as u32);
         v
     }
 
@@ -638,7 +653,7 @@ impl Engine {
             expire: now,
             packets: [1, 0],
             bytes: [len, 0],
-            log: r.log as u8,
+            log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
             sync: SyncMeta { peer_updated: None, no_sync },
             seq: 0,
@@ -741,9 +756,18 @@ impl Engine {
         s
     }
 
-    /// `pfctl -z`-style reset of the status counters.
+    /// `pfctl -F info`: reset the status counters.
     pub fn clear_status(&mut self) {
         self.status = Status::default();
+    }
+
+    /// `pfctl -z`: reset every rule's evaluations, packets and bytes.
+    pub fn clear_rule_counters(&mut self) {
+        for c in &mut self.rules.counters {
+            c.evaluations = 0;
+            c.packets = [0; 2];
+            c.bytes = [0; 2];
+        }
     }
 
     /// Timeouts in effect, index order.

@@ -461,7 +461,7 @@ fn unknown_and_unsupported() {
     );
     assert_eq!(
         perr("inet autoconf"),
-        "autoconf: dynamic address configuration is not supported on carp and pfsync interfaces"
+        "autoconf: not supported (carp and pfsync interfaces have static addresses; netstart leaves DHCP and SLAAC to the system's own client)"
     );
     assert_eq!(p(""), vec![]);
     assert_eq!(parse_args(&[]).unwrap(), vec![]);

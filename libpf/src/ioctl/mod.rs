@@ -58,6 +58,8 @@ pub enum Request {
     GetStatus,
     /// DIOCCLRSTATUS
     ClearStatus,
+    /// DIOCCLRRULECTRS (`pfctl -z`)
+    ClearRuleCounters,
     /// DIOCGETTIMEOUT for all timeouts.
     GetTimeouts,
     /// DIOCGETLIMIT for all limits.
