@@ -84,6 +84,23 @@ carpctl fw1 carp3 destroy
 check "carp3 destroyed" bash -c "! ip netns exec $(ns fw1) ip link show carp3 2>/dev/null"
 check "carp3 gone from carpctl" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl carp3 2>/dev/null"
 
+# pf filters CARP itself: advertisements go out on the carpdev.
+printf 'block\npass quick on { hvn2 hvn3 hvn4 } proto { carp pfsync }\n' >"$RUN/deny.conf"
+in_fw fw2 "$BIN/pfctl" -q -f "$RUN/deny.conf"
+sleep 2
+check "default deny with pass on the carpdevs: fw2 still hears fw1" wait_carp fw2 carp1 BACKUP 1
+printf 'block out quick on hvn3 proto carp\npass\n' >"$RUN/mute.conf"
+in_fw fw1 "$BIN/pfctl" -q -f "$RUN/mute.conf"
+# States come before rules: the advertisements' state must go too.
+in_fw fw1 "$BIN/pfctl" -q -k 192.0.2.10
+check "block out on hvn3 proto carp silences fw1: fw2 takes carp1 over" wait_carp fw2 carp1 MASTER 7
+check "fw2 kept BACKUP on carp2 (hvn4 not blocked)" wait_carp fw2 carp2 BACKUP 1
+check "the blocked advertisements are logged" grep -q 'carp1: advertisement blocked by pf (out on hvn3)' "$RUN/fw1.pfd.log"
+in_fw fw1 "$BIN/pfctl" -q -f "$RUN/etc-fw1/pf.conf"
+in_fw fw2 "$BIN/pfctl" -q -f "$RUN/etc-fw2/pf.conf"
+check "unblocked, fw1 preempts carp1 back" wait_carp fw1 carp1 MASTER 7
+check "-ss shows the outgoing advertisement state on the carpdev" bash -c "for i in \$(seq 30); do PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss | grep -q '^all carp 192.0.2.10 -> 224.0.0.18       SINGLE:NO_TRAFFIC$' && exit 0; sleep 0.1; done; exit 1"
+
 # netstart reports bad hostname.if lines with file and line.
 mkdir -p "$RUN/bad"
 printf 'inet 192.0.2.5 255.255.255.0 vhid 5 carpdev hvn3\nvhid 999\n' >"$RUN/bad/hostname.carp5"
