@@ -197,7 +197,9 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
             for e in errs {
                 eprintln!("{e}");
             }
-            eprintln!("pfctl: Syntax error in config file: pf rules not loaded");
+            if !noaction {
+                eprintln!("pfctl: Syntax error in config file: pf rules not loaded");
+            }
             return Err(1);
         }
     };
