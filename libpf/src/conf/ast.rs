@@ -12,6 +12,12 @@ pub enum Statement {
     Macro { name: String, value: String },
     Set(SetOption),
     Rule(Box<RuleAst>),
+    /// `anchor ...` without braces (an inline body is split off by
+    /// `anchor.rs` before the grammar sees the statement).
+    Anchor(Box<AnchorAst>),
+    /// `load anchor [name] from "file"` (name None: pfctl's "anchor name
+    /// is missing").
+    LoadAnchor { name: Option<String>, file: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +56,9 @@ pub enum ActionAst {
     Pass,
     Match,
     Block(Option<BlockSpec>),
+    /// An `anchor` rule: filter options as for pass rules, but no state,
+    /// no default flags and no translation (pfctl's `anchorrule`).
+    Anchor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,4 +214,12 @@ pub struct RuleAst {
     pub from: HostPort,
     pub to: HostPort,
     pub opts: Vec<FilterOpt>,
+}
+
+/// `anchor [name] [in|out] [quick] [on ...] [af] [proto ...] [from/to]
+/// [filter options]`: the rule part is a `RuleAst` with action `Anchor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorAst {
+    pub name: Option<String>,
+    pub rule: RuleAst,
 }

@@ -654,7 +654,7 @@ impl<'r> Expander<'r> {
 
     fn rule_inner(&mut self, ast: &RuleAst, file: &str, line: u32) -> Res<()> {
         let mut r = Rule::new(match ast.action {
-            ActionAst::Pass => Action::Pass,
+            ActionAst::Pass | ActionAst::Anchor => Action::Pass,
             ActionAst::Match => Action::Match,
             ActionAst::Block(_) => Action::Block,
         });
@@ -854,6 +854,16 @@ impl<'r> Expander<'r> {
         if flags.is_some_and(|f| f.flags != 0 || f.mask != 0) && proto_given && !protos.contains(&Some(IPPROTO_TCP))
         {
             return err("flags only apply to tcp");
+        }
+
+        if ast.action == ActionAst::Anchor {
+            // pfctl's anchorrule: no state handling on anchors (so no
+            // default state or flags either); translations are dropped.
+            if keep.as_ref().is_some_and(|(k, _)| *k != KeepState::None) {
+                return err("cannot specify state handling on anchors");
+            }
+            keep = Some((KeepState::None, vec![]));
+            (nat, rdr) = (None, None);
         }
 
         // State: explicit, or 'keep state' by default on pass rules.
@@ -1497,9 +1507,13 @@ fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
     s
 }
 
-/// `$nr` in labels and tags: the rule's number in the final ruleset.
+/// `$nr` in labels and tags: the rule's number in the final ruleset (in
+/// its anchor's ruleset for rules inside an anchor).
 pub fn expand_rule_numbers(rules: &mut [Rule]) {
     for (i, r) in rules.iter_mut().enumerate() {
+        if let Some(a) = &mut r.anchor {
+            expand_rule_numbers(&mut a.rules);
+        }
         let n = i.to_string();
         for t in [&mut r.label, &mut r.tag].into_iter().flatten() {
             if t.contains("$nr") {

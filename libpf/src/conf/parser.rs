@@ -40,6 +40,18 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         }
         Rule::option => Statement::Set(set_option(inner)),
         Rule::pf_rule => Statement::Rule(Box::new(pf_rule(inner))),
+        Rule::anchor_rule => Statement::Anchor(Box::new(anchor_rule(inner))),
+        Rule::load_anchor => {
+            let mut name = None;
+            let mut file = String::new();
+            for c in children(inner) {
+                match c.as_rule() {
+                    Rule::anchor_name => name = Some(string_of(first(c))),
+                    _ => file = string_of(c),
+                }
+            }
+            Statement::LoadAnchor { name, file }
+        }
         _ => return Err(syntax(0)),
     })
 }
@@ -276,6 +288,23 @@ fn pf_rule(p: Pair<'_, Rule>) -> RuleAst {
         }
     }
     r
+}
+
+/// `anchor ...`: the name and `quick` here, everything else as in `pf_rule`.
+fn anchor_rule(p: Pair<'_, Rule>) -> AnchorAst {
+    let mut name = None;
+    let mut quick = false;
+    for c in p.clone().into_inner() {
+        match c.as_rule() {
+            Rule::anchor_name => name = Some(string_of(first(c))),
+            Rule::anchor_quick => quick = true,
+            _ => {}
+        }
+    }
+    let mut rule = pf_rule(p);
+    rule.action = ActionAst::Anchor;
+    rule.quick = quick;
+    AnchorAst { name, rule }
 }
 
 fn opt_arg(p: Pair<'_, Rule>) -> Option<String> {

@@ -3,6 +3,8 @@
 //! Everything here is resolved: no macros, no lists, no interface names
 //! standing for addresses.
 
+pub mod anchor;
 pub mod rule;
 
+pub use anchor::*;
 pub use rule::*;

@@ -262,6 +262,8 @@ pub struct Rule {
     pub tagged: Option<(bool, String)>,
     /// Line in the source file, for messages.
     pub src_line: u32,
+    /// Set on `anchor` rules: the anchor they call (see `anchor.rs`).
+    pub anchor: Option<Box<super::anchor::AnchorCall>>,
 }
 
 impl Rule {
@@ -291,6 +293,7 @@ impl Rule {
             tag: None,
             tagged: None,
             src_line: 0,
+            anchor: None,
         }
     }
 }
@@ -538,4 +541,6 @@ pub struct Ruleset {
     /// `set` statements and macro definitions in source order (for
     /// `pfctl -nv`); `options` holds their net effect.
     pub directives: Vec<Directive>,
+    /// `load anchor` statements, in the order pfctl loads them.
+    pub loads: Vec<super::anchor::LoadedAnchor>,
 }
