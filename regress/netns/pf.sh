@@ -1,7 +1,7 @@
 #!/bin/bash
 # One firewall between a client and a server, in network namespaces:
-# filtering, block return, NAT, rdr, state listing and killing, counters,
-# options, user rules, permissions, fail-closed. Ends with
+# filtering, block return, NAT, rdr, inline anchors, state listing and
+# killing, counters, options, user rules, permissions, fail-closed. Ends with
 # "N passed, N failed".
 #
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
@@ -59,6 +59,15 @@ block return in on $int_if proto udp to port 6200
 block return out log proto { tcp udp } user nobody
 pass out on $ext_if inet from $int_if:network to any nat-to $ext_if
 pass in on $ext_if proto tcp to port 8080 rdr-to 10.1.0.2 port 7000
+# Evaluated in place: the quick pass in the inner anchor wins over the
+# block after it (the NAT test below needs port 7000 open).
+anchor "ports" in on $int_if proto tcp {
+	block drop proto tcp to port 6300
+	anchor proto tcp to port 7000 {
+		pass quick
+	}
+	block return proto tcp to port 7000
+}
 CONF
 
 check "pfd starts" start_pfd
@@ -69,6 +78,8 @@ rules=$(pfctl -sr)
 check "-sr prints the NAT rule resolved" grep -qx 'pass out on ext0 inet from 10.1.0.0/24 to any flags S/SA nat-to 10.2.0.1' <<<"$rules"
 check "-sr prints the rdr rule" grep -qx 'pass in on ext0 inet proto tcp from any to any port = 8080 flags S/SA rdr-to 10.1.0.2 port 7000' <<<"$rules"
 check "-sr prints user as a uid" grep -qx 'block return out log proto tcp all user = 65534' <<<"$rules"
+check "-sr prints an inline anchor in braces" grep -qx 'anchor "ports" in on int0 proto tcp all {' <<<"$rules"
+check "-sr indents the nested anchor's rules" grep -qx '    pass quick all flags S/SA' <<<"$rules"
 
 in_ns srv python3 "$LIB/tcpprobe.py" server 7000 &
 in_ns cl python3 "$LIB/tcpprobe.py" server 7000 &
@@ -105,6 +116,13 @@ try:
 except ConnectionRefusedError: print("refused")
 except socket.timeout: print("timeout")')
 check "block drop stays silent ($r)" test "$r" = timeout
+r=$(in_ns cl timeout 5 python3 -c '
+import socket
+try:
+    socket.create_connection(("10.2.0.2", 6300), timeout=1); print("connected")
+except ConnectionRefusedError: print("refused")
+except socket.timeout: print("timeout")')
+check "a block inside an anchor applies ($r)" test "$r" = timeout
 r=$(in_ns cl timeout 5 python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)

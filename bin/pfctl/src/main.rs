@@ -191,7 +191,7 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         }
     }
     let resolver = ctl::resolver(client.as_mut());
-    let rs = match conf::parse(&text, &name, &resolver) {
+    let mut rs = match conf::parse(&text, &name, &resolver) {
         Ok(rs) => rs,
         Err(errs) => {
             for e in errs {
@@ -204,7 +204,15 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         }
     };
     if verbose > 0 {
+        // The main ruleset, then each `load anchor` file as pfctl loads it.
+        let loads = std::mem::take(&mut rs.loads);
         print!("{}", print::print_ruleset_nv(&rs, &resolver));
+        for l in &loads {
+            let _ = std::io::stdout().flush();
+            eprintln!("\nLoading anchor {} from {}", l.path, l.file);
+            print!("{}", print::print_ruleset_nv(&l.ruleset, &resolver));
+        }
+        rs.loads = loads;
     }
     if noaction {
         return Ok(());
@@ -229,15 +237,44 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
     };
     let resolver = libpf::sys::resolve::SystemResolver::new();
     let mut out = String::new();
+    // The rules of an inline anchor follow it one level deeper: shown in
+    // braces as pfctl does (indented unless -v); those loaded into an
+    // anchor called by name are not shown (pfctl -a would show them).
+    let indent = |d: u16| if verbose == 0 { "  ".repeat(d as usize) } else { String::new() };
+    let mut open: Vec<u16> = vec![];
+    let mut hide_below: Option<u16> = None;
     for (i, ri) in rules.iter().enumerate() {
+        if let Some(h) = hide_below {
+            if ri.depth > h {
+                continue;
+            }
+            hide_below = None;
+        }
+        while let Some(&d) = open.last().filter(|d| **d >= ri.depth) {
+            open.pop();
+            out.push_str(&format!("{}}}\n", indent(d)));
+        }
+        out.push_str(&indent(ri.depth));
         if verbose >= 2 {
             out.push_str(&format!("@{i} "));
         }
         out.push_str(&print::print_rule(&ri.rule, &resolver));
+        let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
+        match &ri.rule.anchor {
+            Some(a) if a.inline && nested => {
+                out.push_str(" {");
+                open.push(ri.depth);
+            }
+            _ if nested => hide_below = Some(ri.depth),
+            _ => {}
+        }
         out.push('\n');
         if verbose >= 1 {
             out.push_str(&show::rule_counters(&ri.counters, &loader));
         }
+    }
+    while let Some(d) = open.pop() {
+        out.push_str(&format!("{}}}\n", indent(d)));
     }
     print!("{out}");
     Ok(())

@@ -7,15 +7,19 @@
 //! - `grammar.pest` + `parser.rs` — one statement → typed AST (`ast.rs`);
 //! - `expand.rs`  — AST → resolved rules (names looked up through the
 //!   `Resolver`, lists multiplied, defaults and checks as pfctl applies them);
+//! - `anchor.rs`  — inline anchor bodies cut into statements of their own,
+//!   anchor rules, `load anchor` files linked to the anchors calling them;
 //! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
 //! - `error.rs`   — `file:line: message` diagnostics;
 //! - `names.rs`   — ICMP and TCP-flag name tables.
 //!
-//! Everything here is pure except `include`, which reads files through a
-//! loader (`parse` uses the file system), and the lookups behind `Resolver`
-//! (`sys::resolve::SystemResolver` asks the system; `StaticResolver` answers
-//! from tables, for tests and for `pfctl -n` on a foreign ruleset).
+//! Everything here is pure except `include` and `load anchor`, which read
+//! files through a loader (`parse` uses the file system), and the lookups
+//! behind `Resolver` (`sys::resolve::SystemResolver` asks the system;
+//! `StaticResolver` answers from tables, for tests and for `pfctl -n` on a
+//! foreign ruleset).
 
+pub mod anchor;
 pub mod ast;
 pub mod error;
 pub mod expand;
@@ -231,28 +235,47 @@ pub fn parse(source: &str, filename: &str, resolver: &dyn Resolver) -> Result<Ru
     parse_with_loader(source, filename, resolver, &|path: &str| std::fs::read_to_string(path))
 }
 
-/// `parse` with a custom loader for `include "file"`.
+/// `parse` with a custom loader for `include "file"` and `load anchor`.
 pub fn parse_with_loader(
     source: &str,
     filename: &str,
     resolver: &dyn Resolver,
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Ruleset, Vec<ConfError>> {
-    let mut ex = expand::Expander::new(resolver);
-    let mut macros = source::Macros::new();
-    run(source, filename, &mut ex, &mut macros, loader, 0);
-    let mut rs = ex.ruleset;
-    expand::expand_rule_numbers(&mut rs.rules);
-    if ex.errors.is_empty() {
+    let (mut rs, mut errors) = parse_file(source, filename, resolver, loader);
+    if errors.is_empty() {
+        // pfctl loads the `load anchor` files only once the main ruleset
+        // is good (pfctl_load_anchors).
+        anchor::load_anchors(&mut rs, &mut errors, filename, resolver, loader);
+    }
+    if errors.is_empty() {
         Ok(rs)
     } else {
-        Err(ex.errors)
+        Err(errors)
     }
+}
+
+/// One file (the main one or a `load anchor` file): its ruleset, `load
+/// anchor` statements not yet followed, and its diagnostics.
+fn parse_file(
+    source: &str,
+    filename: &str,
+    resolver: &dyn Resolver,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+) -> (Ruleset, Vec<ConfError>) {
+    let mut ex = expand::Expander::new(resolver);
+    let mut macros = source::Macros::new();
+    run(source, filename, &mut ex, &mut macros, loader, 0, 0);
+    let mut rs = ex.ruleset;
+    expand::expand_rule_numbers(&mut rs.rules);
+    (rs, ex.errors)
 }
 
 /// Maximum nesting of `include`.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// The statements of `src`; `nest` is the inline anchor nesting (0 at the
+/// top), `depth` the `include` nesting.
 fn run(
     src: &str,
     file: &str,
@@ -260,31 +283,50 @@ fn run(
     macros: &mut source::Macros,
     loader: &dyn Fn(&str) -> std::io::Result<String>,
     depth: usize,
+    nest: usize,
 ) {
     let mut sp = source::Splitter::new(src, file);
     while let Some(st) = sp.next_statement(macros) {
-        let st = match st {
-            Ok(st) => st,
-            Err(e) => {
-                ex.errors.push(e);
-                continue;
-            }
-        };
-        let line = st.end_line;
-        match parser::parse_statement(&st, file) {
+        match st {
+            Ok(st) => statement(&st, file, ex, macros, loader, depth, nest),
             Err(e) => ex.errors.push(e),
-            Ok(ast::Statement::Macro { name, value }) => {
-                ex.macro_def(&name, &value);
-                macros.insert(name, value);
-            }
-            Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
-            Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
-            Ok(ast::Statement::Include(path)) => {
-                let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
-                match text {
-                    Some(text) => run(&text, &path, ex, macros, loader, depth + 1),
-                    None => ex.errors.push(ConfError::new(file, line, format!("failed to include file {path}"))),
-                }
+        }
+    }
+}
+
+/// One statement (of a file, or of an inline anchor's body when `nest` > 0).
+fn statement(
+    st: &source::Statement,
+    file: &str,
+    ex: &mut expand::Expander<'_>,
+    macros: &mut source::Macros,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+    depth: usize,
+    nest: usize,
+) {
+    if let Some(block) = anchor::split_inline(st, file) {
+        anchor::inline(block, st, file, ex, macros, loader, depth, nest);
+        return;
+    }
+    let line = st.end_line;
+    match parser::parse_statement(st, file) {
+        Err(e) => ex.errors.push(e),
+        Ok(s) if nest > 0 && !anchor::allowed_inside(&s) => {
+            ex.errors.push(ConfError::new(file, st.lines.line_at(0), "syntax error"))
+        }
+        Ok(ast::Statement::Macro { name, value }) => {
+            ex.macro_def(&name, &value);
+            macros.insert(name, value);
+        }
+        Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
+        Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
+        Ok(ast::Statement::Anchor(a)) => anchor::rule(ex, &a, file, st.lines.line_at(0), line),
+        Ok(ast::Statement::LoadAnchor { name, file: path }) => anchor::load(ex, name, path, file, line),
+        Ok(ast::Statement::Include(path)) => {
+            let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
+            match text {
+                Some(text) => run(&text, &path, ex, macros, loader, depth + 1, nest),
+                None => ex.errors.push(ConfError::new(file, line, format!("failed to include file {path}"))),
             }
         }
     }

@@ -13,11 +13,18 @@ use std::fmt::Write;
 /// One rule as `pfctl -sr` prints it, without a trailing newline.
 pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     let mut s = String::new();
-    s.push_str(match rule.action {
-        Action::Pass => "pass",
-        Action::Block => "block",
-        Action::Match => "match",
-    });
+    match &rule.anchor {
+        // pfctl prints no name for anonymous anchors (its "_N" names).
+        Some(a) if a.name.is_empty() => s.push_str("anchor"),
+        Some(a) => {
+            let _ = write!(s, "anchor \"{}\"", a.name);
+        }
+        None => s.push_str(match rule.action {
+            Action::Pass => "pass",
+            Action::Block => "block",
+            Action::Match => "match",
+        }),
+    }
     if rule.action == Action::Block {
         match rule.block {
             BlockReturn::Drop => s.push_str(" drop"),
@@ -112,6 +119,7 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             if matches!(rule.action, Action::Pass | Action::Match)
                 && matches!(rule.proto, None | Some(6))
                 && rule.keep_state != KeepState::None
+                && !rule.is_anchor()
             {
                 s.push_str(" flags any");
             }
@@ -141,7 +149,7 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     }
     let so = &rule.state_opts;
     match rule.keep_state {
-        KeepState::None if rule.action == Action::Pass => s.push_str(" no state"),
+        KeepState::None if rule.action == Action::Pass && !rule.is_anchor() => s.push_str(" no state"),
         KeepState::None => {}
         KeepState::Keep => {
             if so.any() {
@@ -411,7 +419,8 @@ fn directive_line(d: &Directive) -> Option<String> {
 }
 
 /// The whole output of `pfctl -nv`: macro definitions and `set` lines in
-/// source order, then the rules.
+/// source order, then the rules (inline anchors nested in braces, two
+/// spaces per level), then each `load anchor` file's output in turn.
 pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
     let mut s = String::new();
     for d in &rs.directives {
@@ -420,9 +429,27 @@ pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
             s.push('\n');
         }
     }
-    for r in &rs.rules {
-        s.push_str(&print_rule(r, resolver));
-        s.push('\n');
+    print_rules_nv(&mut s, &rs.rules, 0, resolver);
+    for l in &rs.loads {
+        s.push_str(&print_ruleset_nv(&l.ruleset, resolver));
     }
     s
+}
+
+/// pfctl's pfctl_load_ruleset output: an anchor with inline rules is
+/// followed by ` {`, its rules one level deeper and a closing `}`.
+fn print_rules_nv(s: &mut String, rules: &[Rule], depth: usize, resolver: &dyn Resolver) {
+    for r in rules {
+        s.push_str(&"  ".repeat(depth));
+        s.push_str(&print_rule(r, resolver));
+        match &r.anchor {
+            Some(a) if a.inline && !a.rules.is_empty() => {
+                s.push_str(" {\n");
+                print_rules_nv(s, &a.rules, depth + 1, resolver);
+                s.push_str(&"  ".repeat(depth));
+                s.push_str("}\n");
+            }
+            _ => s.push('\n'),
+        }
+    }
 }

@@ -5,7 +5,9 @@
 //!   newline continues the comment, as in pfctl);
 //! - a `\` before a newline joins the two lines (nothing is inserted); a `\`
 //!   before any other character outside quotes stands for that character;
-//! - a newline ends the statement unless it is inside `{ }`;
+//! - a newline ends the statement unless it is inside `{ }` (so an inline
+//!   anchor arrives whole, body included; `anchor.rs` cuts the body into
+//!   statements of its own);
 //! - a newline inside quotes is dropped;
 //! - `$name` outside quotes is replaced by the macro's value, textually, so
 //!   the value is lexed again in place (a `$` inside the value is not expanded
@@ -32,18 +34,27 @@ impl LineMap {
         }
     }
 
+    /// The map of the statement's text from `start` to `end` (offsets
+    /// relative to `start`): for a part of a statement cut out of it, like
+    /// a rule in an inline anchor's body.
+    pub fn slice(&self, start: usize, end: usize) -> LineMap {
+        let mut m = LineMap::default();
+        m.mark(0, self.line_at(start));
+        let from = self.marks.partition_point(|&(off, _)| off <= start);
+        let to = self.marks.partition_point(|&(off, _)| off <= end);
+        for &(off, line) in &self.marks[from..to.max(from)] {
+            m.mark(off - start, line);
+        }
+        m
+    }
+
     /// Line of the character at `offset` (the last line for offsets past the
     /// end).
     pub fn line_at(&self, offset: usize) -> u32 {
-        let mut line = self.marks.first().map(|m| m.1).unwrap_or(1);
-        for &(off, l) in &self.marks {
-            if off <= offset {
-                line = l;
-            } else {
-                break;
-            }
+        match self.marks.partition_point(|&(off, _)| off <= offset) {
+            0 => self.marks.first().map(|m| m.1).unwrap_or(1),
+            i => self.marks[i - 1].1,
         }
-        line
     }
 }
 

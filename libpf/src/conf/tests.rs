@@ -481,7 +481,7 @@ fn corpus_fixtures() {
     let cases = [
         "pfail1", "pfail2", "pfail4", "pfail7", "pfail12", "pfail17", "pfail20", "pfail37", "pfail38", "pfail47",
         "pfail48", "pfail49", "pfail50", "pfail52", "pf5", "pf6", "pf10", "pf11", "pf14", "pf18", "pf20", "pf22", "pf30", "pf31", "pf38", "pf49", "pf56", "pf66", "pf69",
-        "pf70", "pf81", "pf82", "pf87", "pf114",
+        "pf70", "pf81", "pf82", "pf87", "pf114", "pfail27",
     ];
     let mut failed = vec![];
     for name in cases {
@@ -502,6 +502,34 @@ fn corpus_fixtures() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// The anchor cases of the corpus: each `.ok` read back prints itself
+/// (pfctl's selfpf test), and pf92 (no `.ok`) loads.
+#[test]
+fn corpus_anchor_fixtures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/openbsd-pfctl");
+    if !dir.is_dir() {
+        return;
+    }
+    let r = corpus_resolver();
+    let mut failed = vec![];
+    for name in ["pf41", "pf91", "pf100"] {
+        let Ok(expected) = std::fs::read_to_string(dir.join(format!("{name}.ok"))) else { continue };
+        let got = match parse(&expected, "stdin", &r) {
+            Ok(rs) => print_ruleset_nv(&rs, &r),
+            Err(e) => e.iter().map(|e| e.to_string() + "\n").collect(),
+        };
+        if got != expected {
+            failed.push(format!("self{name}:\n--- expected\n{expected}--- got\n{got}"));
+        }
+    }
+    if let Ok(input) = std::fs::read_to_string(dir.join("pf92.in")) {
+        if let Err(e) = parse(&input, "stdin", &r) {
+            failed.push(format!("pf92: {e:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
 const TOKENS: &[&str] = &[
     "pass", "block", "match", "in", "out", "log", "(", ")", "all", "user", "quick", "on", "!", "hvn3", "lo0", "{", "}",
     ",", "inet", "inet6", "proto", "tcp", "udp", "icmp", "from", "to", "any", "port", "=", "!=", "<", ">", "<=",
@@ -510,6 +538,7 @@ const TOKENS: &[&str] = &[
     "rdr-to", "static-port", "round-robin", "label", "\"x\"", "tag", "tagged", "icmp-type", "echoreq", "code",
     "set", "skip", "timeout", "limit", "states", "block-policy", "drop", "return", "return-icmp", "$a", "a", "\\\n",
     "\n", "#", "\"", "'", "include", "source-hash", "0x", "group", "_pbuild", "65536", "99999999999999999999",
+    "anchor", "\"x/*\"", "{\n", "\n}\n", "load", "\"f\"",
 ];
 
 proptest! {

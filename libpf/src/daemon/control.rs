@@ -162,7 +162,7 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::XCommit { ticket } => match tx.take() {
             Some(t) if t.ticket == ticket => {
                 let n = t.rules.len();
-                let rs = Ruleset { options: t.options, rules: t.rules, directives: Vec::new() };
+                let rs = Ruleset { options: t.options, rules: t.rules, directives: Vec::new(), ..Default::default() };
                 shared.engine().load(rs, Loader { uid: peer.uid, pid: peer.pid }, t.checksum);
                 log::info(&format!("ruleset loaded: {n} rules (uid {} pid {})", peer.uid, peer.pid));
                 Reply::Ok
@@ -182,7 +182,13 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             let e = shared.engine();
             let r = e.rules();
             Reply::Rules {
-                rules: r.rules.iter().zip(&r.counters).map(|(rule, c)| RuleInfo { rule: rule.clone(), counters: *c }).collect(),
+                rules: r
+                    .rules
+                    .iter()
+                    .zip(&r.counters)
+                    .zip(&r.depth)
+                    .map(|((rule, c), d)| RuleInfo { rule: rule.clone(), counters: *c, depth: *d })
+                    .collect(),
                 loader: r.loader,
             }
         }

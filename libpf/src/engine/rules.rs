@@ -28,18 +28,40 @@ pub struct Loader {
 
 /// A ruleset as the engine runs it: the rules, one counter set each, and a
 /// generation number so states know whether their rule still exists.
+///
+/// Anchors are flattened depth first: an `anchor` rule is followed by the
+/// rules of its anchor (theirs flattened the same way) and keeps only its
+/// name; `ends[i]` is the index just past rule `i` and its anchor's rules.
+/// Rule indices (states' rule numbers, counters) are flat indices.
 #[derive(Debug, Clone, Default)]
 pub struct LoadedRules {
     pub rules: Vec<Rule>,
     pub counters: Vec<RuleCounters>,
+    pub ends: Vec<usize>,
+    /// Anchor nesting of each rule: 0 in the main ruleset.
+    pub depth: Vec<u16>,
     pub generation: u64,
     pub loader: Loader,
 }
 
 impl LoadedRules {
     pub fn new(rules: Vec<Rule>, generation: u64, loader: Loader) -> LoadedRules {
-        let counters = vec![RuleCounters::default(); rules.len()];
-        LoadedRules { rules, counters, generation, loader }
+        let mut lr = LoadedRules { generation, loader, ..LoadedRules::default() };
+        lr.flatten(rules, 0);
+        lr.counters = vec![RuleCounters::default(); lr.rules.len()];
+        lr
+    }
+
+    fn flatten(&mut self, rules: Vec<Rule>, depth: u16) {
+        for mut r in rules {
+            let i = self.rules.len();
+            let inner = r.anchor.as_mut().map(|a| std::mem::take(&mut a.rules)).unwrap_or_default();
+            self.rules.push(r);
+            self.ends.push(i + 1);
+            self.depth.push(depth);
+            self.flatten(inner, depth.saturating_add(1));
+            self.ends[i] = self.rules.len();
+        }
     }
 }
 
@@ -173,9 +195,35 @@ pub struct Evaluation {
 /// decides first; `match` rules contribute translation and logging.
 pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
     let mut ev = Evaluation { rule: None, nat: None, rdr: None, log: false };
-    for (i, r) in rules.rules.iter().enumerate() {
+    walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
+    // A translation belongs to the deciding rule or to match rules before
+    // it; a later match rule cannot translate for a block.
+    ev
+}
+
+/// One ruleset, `rules[from..to]` (pf_match_rule). True when evaluation
+/// ends: a `quick` rule matched, here or in an anchor called from here.
+/// A matching `anchor` rule evaluates its anchor's rules in its place, in
+/// the same last-match-wins walk (pf_step_into_anchor); a `quick` anchor
+/// ends evaluation if a pass/block rule inside it matched. An anchor with
+/// no rules (a name nothing was loaded into) matches nothing.
+fn walk(rules: &mut LoadedRules, from: usize, to: usize, pd: &Pd, ctx: &MatchCtx, ev: &mut Evaluation) -> bool {
+    let mut i = from;
+    while i < to {
         rules.counters[i].evaluations += 1;
+        let r = &rules.rules[i];
+        let end = rules.ends[i];
         if !rule_matches(r, pd, ctx) {
+            i = end;
+            continue;
+        }
+        if r.is_anchor() {
+            let quick = r.quick;
+            let before = ev.rule;
+            if walk(rules, i + 1, end, pd, ctx, ev) || (quick && ev.rule != before) {
+                return true;
+            }
+            i = end;
             continue;
         }
         if r.nat_to.is_some() {
@@ -188,16 +236,16 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
             ev.log = true;
         }
         if r.action == Action::Match {
+            i += 1;
             continue;
         }
         ev.rule = Some(i);
         if r.quick {
-            break;
+            return true;
         }
+        i += 1;
     }
-    // A translation belongs to the deciding rule or to match rules before
-    // it; a later match rule cannot translate for a block.
-    ev
+    false
 }
 
 #[cfg(test)]
@@ -256,6 +304,61 @@ mod tests {
         assert!(if_matches("carp", "carp1"));
         assert!(if_matches("lo", "lo"));
         assert!(!if_matches("eth", "veth0"));
+    }
+
+    #[test]
+    fn inline_anchors_evaluate_in_place() {
+        let e = HashMap::new();
+        let syn = v4("192.168.99.50", "192.0.2.20", 6, &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""));
+        let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
+        let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
+        let c0 = ctx(Dir::In, "eth0", &e);
+        let c1 = ctx(Dir::In, "eth1", &e);
+
+        // Flattened depth first; the anchor's rules count only when it matches.
+        let mut rs = load("block
+anchor on eth1 {
+ pass
+ block proto udp
+}
+anchor foo");
+        assert_eq!((rs.ends.clone(), rs.depth.clone()), (vec![1, 4, 3, 4, 5], vec![0, 0, 1, 1, 0]));
+        assert!(rs.rules[1].anchor.as_ref().is_some_and(|a| a.rules.is_empty()));
+        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(0));
+        assert_eq!(rs.counters[2].evaluations, 0);
+        // Last match wins inside the anchor too; an empty anchor matches nothing.
+        assert_eq!(evaluate(&mut rs, &syn, &c1).rule, Some(2));
+        assert_eq!(evaluate(&mut rs, &udp, &c1).rule, Some(3));
+        assert_eq!(rs.counters[4].evaluations, 3);
+
+        // `quick` inside an anchor ends the whole evaluation.
+        let mut rs = load("anchor {
+ pass quick proto tcp
+}
+block");
+        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(1));
+        assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(2));
+
+        // A quick anchor ends it if a pass/block rule inside matched.
+        let mut rs = load("anchor quick {
+ match log
+ pass proto tcp
+}
+block");
+        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
+        let ev = evaluate(&mut rs, &udp, &c0);
+        assert_eq!((ev.rule, ev.log), (Some(3), true));
+
+        // Nested: the inner quick rule stops the outer ruleset as well.
+        let mut rs = load("anchor {
+ anchor proto tcp {
+  pass quick
+ }
+ block
+}
+block");
+        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
+        assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(4));
     }
 
     #[test]

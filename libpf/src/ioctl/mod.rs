@@ -122,6 +122,9 @@ impl Request {
 pub struct RuleInfo {
     pub rule: Rule,
     pub counters: RuleCounters,
+    /// Anchor nesting: the rules of an anchor follow its `anchor` rule, one
+    /// level deeper (the anchor rule itself carries no rules here).
+    pub depth: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

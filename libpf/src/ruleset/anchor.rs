@@ -24,13 +24,6 @@ pub struct AnchorCall {
     pub rules: Vec<Rule>,
 }
 
-impl AnchorCall {
-    /// `"x/*"`: the call evaluates every child anchor of `x` in turn.
-    pub fn wildcard(&self) -> bool {
-        !self.inline && (self.name == "*" || self.name.ends_with("/*"))
-    }
-}
-
 /// `load anchor name from "file"`: the file's ruleset, loaded at `path`
 /// after the main ruleset (pfctl's `pfctl_load_anchors`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +33,8 @@ pub struct LoadedAnchor {
     /// The file, as written.
     pub file: String,
     pub ruleset: Ruleset,
+    /// Line of the `load anchor` statement, for messages.
+    pub src_line: u32,
 }
 
 impl Rule {

@@ -1,0 +1,557 @@
+//! Anchors in pf.conf (pf.conf(5) ANCHORS; pfctl's `anchorrule`,
+//! `pfa_anchor` and `loadrule`).
+//!
+//! - `anchor [name] [in|out] [quick] [on ...] [af] [proto ...] [from/to]
+//!   [filter options]` is parsed by the grammar (`anchor_rule`) and
+//!   expanded by the ordinary rule expansion (`ActionAst::Anchor`: same
+//!   options, lists and checks as pass rules, no state, no default flags);
+//!   the resulting rules carry an `AnchorCall`.
+//! - An inline body `{ ... }` arrives inside the statement `source.rs` cut:
+//!   newlines within braces do not end a statement there. `split_inline`
+//!   recognises it (the statement's last top-level brace group, opened by a
+//!   `{` that ends its line and preceded by a valid anchor rule, as pfctl's
+//!   `'{' '\n' pfa_anchorlist '}'` wants) and cuts the body into statements
+//!   of their own at its top-level newlines, with line maps taken from the
+//!   enclosing statement, so messages name the right lines. A brace list
+//!   spanning lines (`anchor to port {\n 80\n}`) is not a body: the text
+//!   before it is not a complete anchor rule.
+//! - The body's statements go through the same statement loop as a file's
+//!   (`super::statement`), with the rules they produce collected apart and
+//!   then handed to the anchor rule. Like pfctl's `pfa_anchorlist`, a body
+//!   takes rules, anchors and includes (and tables), not macros, options or
+//!   `load anchor`.
+//! - `load anchor name from "file"` is recorded; once the main ruleset is
+//!   good its files are parsed (each as a file of its own: no macros carried
+//!   over) into `Ruleset::loads`, and the rules of each are linked into the
+//!   anchor rules calling that path (`anchor "name"`, `anchor "name/*"`) so
+//!   that the engine evaluates them. `pfctl -nv` prints them after the main
+//!   ruleset, as pfctl does.
+
+use super::ast::{self, AnchorAst, RuleAst};
+use super::error::ConfError;
+use super::expand::Expander;
+use super::source::{Macros, Statement};
+use super::{parser, Resolver};
+use crate::ruleset::{Action, AnchorCall, LoadedAnchor, Rule, Ruleset};
+use std::collections::{BTreeMap, VecDeque};
+
+/// pfctl's PFCTL_ANCHOR_STACK_DEPTH (and the kernel's PF_ANCHOR_STACK_MAX).
+const MAX_ANCHOR_DEPTH: usize = 64;
+
+/// pfctl's PATH_MAX for anchor paths.
+const ANCHOR_PATH_MAX: usize = 1024;
+
+/// At most this many `load anchor` files (a file loading itself would
+/// never end otherwise; pf's own limit on anchors is 512).
+const MAX_LOADS: usize = 512;
+
+/// An `anchor` statement with an inline body, cut apart.
+pub struct Inline {
+    ast: AnchorAst,
+    /// The body's statements, each with the lines it came from.
+    body: Vec<Statement>,
+    /// Line of a closing brace that follows a rule on the same line (pfctl
+    /// wants each rule of the body ended by a newline).
+    unterminated: Option<u32>,
+}
+
+/// A byte that continues a word (pfctl's `allowed_in_string`).
+fn is_wchar(c: u8) -> bool {
+    c.is_ascii_graphic() && !b"(){}<>!=/#,".contains(&c)
+}
+
+/// `(offset, byte)` of `text` outside quoted strings; the opening quote of a
+/// string is included, to show that something is there.
+fn unquoted(text: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    text.iter().enumerate().filter_map(move |(i, &c)| match quote {
+        Some(q) => {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            None
+        }
+        None => {
+            if c == b'"' || c == b'\'' {
+                quote = Some(c);
+            }
+            Some((i, c))
+        }
+    })
+}
+
+/// The statement's text from `start` to `end` as a statement of its own,
+/// or None if it is blank; `nl` is the offset of the newline ending it.
+fn piece(st: &Statement, start: usize, end: usize, nl: usize) -> Option<Statement> {
+    let s = &st.text[start..end];
+    let text = s.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let lead = s.len() - s.trim_start().len();
+    Some(Statement { text: text.to_string(), lines: st.lines.slice(start + lead, end), end_line: st.lines.line_at(nl) })
+}
+
+/// If `st` is an `anchor` rule with an inline body, its rule and the body's
+/// statements; None for anything else (which then goes to the grammar
+/// whole, so a misplaced brace is a syntax error there).
+pub fn split_inline(st: &Statement, file: &str) -> Option<Inline> {
+    let text = st.text.as_bytes();
+    let start = text.iter().position(|c| !c.is_ascii_whitespace())?;
+    if !text[start..].starts_with(b"anchor") || text.get(start + 6).is_some_and(|&c| is_wchar(c)) {
+        return None;
+    }
+    // The last top-level brace group, if nothing follows it.
+    let mut depth = 0u32;
+    let mut open = 0;
+    let mut group = None;
+    for (i, c) in unquoted(text) {
+        match c {
+            b'{' => {
+                if depth == 0 {
+                    open = i;
+                }
+                depth += 1;
+            }
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    group = Some((open, i));
+                }
+            }
+            _ if depth == 0 && !c.is_ascii_whitespace() => group = None,
+            _ => {}
+        }
+    }
+    let (open, close) = group.filter(|_| depth == 0)?;
+    // `{` must end its line.
+    let after = &text[open + 1..close];
+    let nl = after.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r'))?;
+    if after[nl] != b'\n' {
+        return None;
+    }
+    let header = Statement { text: st.text[..open].to_string(), lines: st.lines.clone(), end_line: st.lines.line_at(open) };
+    let Ok(ast::Statement::Anchor(ast)) = parser::parse_statement(&header, file) else {
+        return None;
+    };
+    // The body, cut at its top-level newlines.
+    let mut body = vec![];
+    let mut depth = 0u32;
+    let mut from = open + 1;
+    for (i, c) in unquoted(&text[open + 1..close]) {
+        let i = i + open + 1;
+        match c {
+            b'{' => depth += 1,
+            b'}' => depth = depth.saturating_sub(1),
+            b'\n' if depth == 0 => {
+                body.extend(piece(st, from, i, i));
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let unterminated = piece(st, from, close, close).map(|_| st.lines.line_at(close));
+    Some(Inline { ast: *ast, body, unterminated })
+}
+
+/// pfctl's `anchorname` checks.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("anchor name must not be empty".into());
+    }
+    if name.len() + 1 >= ANCHOR_PATH_MAX {
+        return Err(format!("anchor name is longer than {}", ANCHOR_PATH_MAX - 1));
+    }
+    if name.starts_with('_') || name.contains("/_") {
+        return Err("anchor names beginning with '_' are reserved for internal use".into());
+    }
+    Ok(())
+}
+
+/// What pfctl takes in an inline anchor's body (`pfa_anchorlist`): rules,
+/// anchors, includes and tables, not macros, options or `load anchor`.
+pub fn allowed_inside(s: &ast::Statement) -> bool {
+    !matches!(s, ast::Statement::Macro { .. } | ast::Statement::Set(_) | ast::Statement::LoadAnchor { .. })
+}
+
+/// Expands the anchor rule and attaches `call` to each rule it gives.
+fn expand(ex: &mut Expander<'_>, rule: &RuleAst, file: &str, line: u32, call: AnchorCall) {
+    let start = ex.ruleset.rules.len();
+    ex.rule(rule, file, line);
+    for r in &mut ex.ruleset.rules[start..] {
+        r.anchor = Some(Box::new(call.clone()));
+    }
+}
+
+/// An anchor rule with an inline body. Errors about the rule itself are
+/// reported on the line of its closing brace (where pfctl reduces the
+/// rule), errors about its name on its first line.
+#[allow(clippy::too_many_arguments)]
+pub fn inline(
+    block: Inline,
+    st: &Statement,
+    file: &str,
+    ex: &mut Expander<'_>,
+    macros: &mut Macros,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+    depth: usize,
+    nest: usize,
+) {
+    let Inline { ast, body, unterminated } = block;
+    let first = st.lines.line_at(0);
+    if nest + 1 >= MAX_ANCHOR_DEPTH {
+        ex.errors.push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
+        return;
+    }
+    if let Some(Err(m)) = ast.name.as_deref().map(check_name) {
+        ex.errors.push(ConfError::new(file, first, m));
+        return;
+    }
+    let outer = std::mem::take(&mut ex.ruleset.rules);
+    for sub in &body {
+        super::statement(sub, file, ex, macros, loader, depth, nest + 1);
+    }
+    if let Some(l) = unterminated {
+        ex.errors.push(ConfError::new(file, l, "syntax error"));
+    }
+    let rules = std::mem::replace(&mut ex.ruleset.rules, outer);
+    let line = st.end_line;
+    if let Some(name) = &ast.name {
+        if name.contains('/') {
+            ex.errors.push(ConfError::new(file, line, "anchor paths containing '/' cannot be used for inline anchors."));
+            return;
+        }
+        let taken = ex.ruleset.rules.iter().filter_map(|r| r.anchor.as_deref()).any(|a| a.inline && a.name == *name && !a.rules.is_empty());
+        if taken {
+            ex.errors.push(ConfError::new(file, line, format!("inline anchor '{name}' already exists")));
+            return;
+        }
+    }
+    let call = AnchorCall { name: ast.name.unwrap_or_default(), inline: true, rules };
+    expand(ex, &ast.rule, file, line, call);
+}
+
+/// An anchor rule without a body: a call by name.
+pub fn rule(ex: &mut Expander<'_>, ast: &AnchorAst, file: &str, first: u32, line: u32) {
+    let Some(name) = &ast.name else {
+        ex.errors.push(ConfError::new(file, line, "anchors without explicit rules must specify a name"));
+        return;
+    };
+    if let Err(m) = check_name(name) {
+        ex.errors.push(ConfError::new(file, first, m));
+        return;
+    }
+    if name.ends_with('/') {
+        ex.errors.push(ConfError::new(file, line, format!("anchorrule: bad anchor name {name}")));
+        return;
+    }
+    expand(ex, &ast.rule, file, line, AnchorCall { name: name.clone(), inline: false, rules: vec![] });
+}
+
+/// `load anchor name from "file"`: recorded, loaded by `load_anchors`.
+pub fn load(ex: &mut Expander<'_>, name: Option<String>, path: String, file: &str, line: u32) {
+    let Some(name) = name else {
+        ex.errors.push(ConfError::new(file, line, "anchor name is missing"));
+        return;
+    };
+    if let Err(m) = check_name(&name) {
+        ex.errors.push(ConfError::new(file, line, m));
+        return;
+    }
+    ex.ruleset.loads.push(LoadedAnchor { path: name, file: path, ruleset: Ruleset::default(), src_line: line });
+}
+
+/// pfctl_load_anchors: parses the `load anchor` files in order (loads
+/// inside a loaded file come after those already queued, at paths below
+/// that file's anchor), stops at the first that fails, then links the
+/// loaded rules into the anchor rules that call them.
+pub fn load_anchors(
+    rs: &mut Ruleset,
+    errors: &mut Vec<ConfError>,
+    filename: &str,
+    resolver: &dyn Resolver,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+) {
+    let mut queue: VecDeque<(LoadedAnchor, String)> =
+        std::mem::take(&mut rs.loads).into_iter().map(|l| (l, filename.to_string())).collect();
+    let mut done = vec![];
+    while let Some((mut la, origin)) = queue.pop_front() {
+        if done.len() >= MAX_LOADS {
+            errors.push(ConfError::new(&origin, la.src_line, format!("too many anchors, cannot load {}", la.path)));
+            return;
+        }
+        let text = match loader(&la.file) {
+            Ok(t) => t,
+            Err(e) => {
+                let msg = format!("cannot load anchor {} from {}: {e}", la.path, la.file);
+                errors.push(ConfError::new(&origin, la.src_line, msg));
+                return;
+            }
+        };
+        let (mut sub, errs) = super::parse_file(&text, &la.file, resolver, loader);
+        if !errs.is_empty() {
+            errors.extend(errs);
+            return;
+        }
+        for mut l in std::mem::take(&mut sub.loads) {
+            l.path = format!("{}/{}", la.path, l.path);
+            queue.push_back((l, la.file.clone()));
+        }
+        la.ruleset = sub;
+        done.push(la);
+    }
+    rs.loads = done;
+    let table: Vec<(String, Vec<Rule>)> = rs.loads.iter().map(|l| (l.path.clone(), l.ruleset.rules.clone())).collect();
+    if !table.is_empty() {
+        link(&mut rs.rules, "", &table, 0);
+    }
+}
+
+/// pf_anchor_setup's path of a call by name from the anchor at `base`:
+/// `/x` is absolute, `../` climbs, anything else is below `base`. None if
+/// `../` climbs above the main ruleset.
+fn resolve(base: &str, name: &str) -> Option<String> {
+    if let Some(abs) = name.strip_prefix('/') {
+        return Some(abs.to_string());
+    }
+    let mut path: Vec<&str> = if base.is_empty() { vec![] } else { base.split('/').collect() };
+    let mut rest = name;
+    while let Some(r) = rest.strip_prefix("../") {
+        path.pop()?;
+        rest = r;
+    }
+    path.push(rest);
+    Some(path.join("/"))
+}
+
+/// Puts the rules loaded at each called path into the calls of `rules`
+/// (the ruleset of the anchor at `base`), recursively. A wildcard call
+/// (`x/*`) gets one anchor rule per child anchor of `x`, in pf's order
+/// (by name), which evaluates exactly like pf stepping through them.
+fn link(rules: &mut [Rule], base: &str, table: &[(String, Vec<Rule>)], depth: usize) {
+    if depth >= MAX_ANCHOR_DEPTH {
+        return;
+    }
+    let loaded = |path: &str| -> Vec<Rule> {
+        let mut v = table.iter().rev().find(|(p, _)| p == path).map(|(_, r)| r.clone()).unwrap_or_default();
+        link(&mut v, path, table, depth + 1);
+        v
+    };
+    for r in rules.iter_mut() {
+        let Some(call) = r.anchor.as_deref_mut() else { continue };
+        if call.inline {
+            let name = if call.name.is_empty() { "_" } else { call.name.as_str() };
+            let path = if base.is_empty() { name.to_string() } else { format!("{base}/{name}") };
+            link(&mut call.rules, &path, table, depth + 1);
+            continue;
+        }
+        let Some(path) = resolve(base, &call.name) else { continue };
+        if let Some(parent) = path.strip_suffix("/*") {
+            let children: BTreeMap<&str, ()> = table
+                .iter()
+                .filter_map(|(p, _)| p.rsplit_once('/').filter(|(d, _)| *d == parent).map(|(_, n)| (n, ())))
+                .collect();
+            call.rules = children
+                .into_keys()
+                .map(|n| {
+                    let path = format!("{parent}/{n}");
+                    let mut k = Rule::new(Action::Pass);
+                    k.anchor = Some(Box::new(AnchorCall { rules: loaded(&path), name: path, inline: false }));
+                    k
+                })
+                .collect();
+        } else {
+            call.rules = loaded(&path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse, parse_with_loader, print_ruleset_nv, StaticResolver};
+    use super::*;
+
+    fn res() -> StaticResolver {
+        StaticResolver::new().iface("lo0", &["127.0.0.1/8", "::1/128"]).iface("tun1000000", &[]).user("root", 0)
+    }
+
+    fn nv(src: &str) -> String {
+        let r = res();
+        match parse(src, "stdin", &r) {
+            Ok(rs) => print_ruleset_nv(&rs, &r),
+            Err(e) => panic!("unexpected errors: {:?}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+        }
+    }
+
+    fn errs(src: &str) -> Vec<String> {
+        match parse(src, "stdin", &res()) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn named_anchors_take_filter_options() {
+        assert_eq!(
+            nv("anchor foo\nanchor \"a/b\" in on lo0 inet proto tcp from 10/8 to any port ssh user root\nanchor \"x/*\" quick label \"l\"\n"),
+            "anchor \"foo\" all\n\
+             anchor \"a/b\" in on lo0 inet proto tcp from 10.0.0.0/8 to any port = 22 user = 0\n\
+             anchor \"x/*\" quick all label \"l\"\n"
+        );
+        // Lists multiply as for any rule; flags only when given.
+        assert_eq!(
+            nv("anchor foo proto { tcp udp } flags S/SA\n"),
+            "anchor \"foo\" proto tcp all flags S/SA\nanchor \"foo\" proto udp all\n"
+        );
+    }
+
+    #[test]
+    fn inline_anchors_nest_with_indentation() {
+        let src = "# x\nanchor on tun1000000 {\n\tanchor foo out {\n\t\tpass proto tcp to port 1234\n\t\t# c\n\
+                   \t\tanchor proto tcp to port 2413 {\n\t\t\tblock\n\t\t\tpass from 127.0.0.1\n\t\t}\n\t}\n\
+                   \tpass in proto tcp to port 1234\n} # after\n";
+        assert_eq!(
+            nv(src),
+            "anchor on tun1000000 all {\n  anchor \"foo\" out all {\n    pass proto tcp from any to any port = 1234 flags S/SA\n\
+             \x20   anchor proto tcp from any to any port = 2413 {\n      block drop all\n\
+             \x20     pass inet from 127.0.0.1 to any flags S/SA\n    }\n  }\n\
+             \x20 pass in proto tcp from any to any port = 1234 flags S/SA\n}\n"
+        );
+    }
+
+    #[test]
+    fn empty_inline_anchor_prints_without_braces() {
+        assert_eq!(nv("anchor foo {\n\n}\npass\n"), "anchor \"foo\" all\npass all flags S/SA\n");
+    }
+
+    #[test]
+    fn brace_lists_spanning_lines_are_not_bodies() {
+        assert_eq!(
+            nv("anchor foo proto tcp to port {\n 80,\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
+            "anchor \"foo\" proto tcp from any to any port = 80\nanchor \"foo\" proto tcp from any to any port = 443\n\
+             pass inet from any to 10.0.0.1 flags S/SA\n"
+        );
+        // A list inside a body, spanning lines, and macros in the body.
+        assert_eq!(
+            nv("p = \"80\"\nanchor {\n pass proto tcp to port {\n $p, 443 }\n}\n"),
+            "p = \"80\"\nanchor all {\n  pass proto tcp from any to any port = 80 flags S/SA\n  \
+             pass proto tcp from any to any port = 443 flags S/SA\n}\n"
+        );
+    }
+
+    #[test]
+    fn errors_inside_bodies_have_their_lines() {
+        assert_eq!(
+            errs("anchor {\n pass\n\n pass bogus\n anchor foo {\n  pass from 10/8 port 1\n }\n}\n"),
+            vec![
+                "stdin:4: syntax error",
+                "stdin:6: port only applies to tcp/udp",
+                "stdin:6: skipping rule due to errors",
+                "stdin:6: rule expands to no valid combination",
+            ]
+        );
+        // What pfctl does not take in a body.
+        assert_eq!(
+            errs("anchor {\n a = \"b\"\n set block-policy drop\n load anchor x from \"f\"\n pass }\n"),
+            vec!["stdin:2: syntax error", "stdin:3: syntax error", "stdin:4: syntax error", "stdin:5: syntax error"]
+        );
+        // The brace must end the line; the header must be a rule.
+        assert_eq!(errs("anchor foo { pass }\n"), vec!["stdin:1: syntax error"]);
+        assert_eq!(errs("anchor foo bogus {\n pass\n}\n"), vec!["stdin:1: syntax error"]);
+    }
+
+    #[test]
+    fn anchor_rule_errors() {
+        assert_eq!(
+            errs("anchor foo from 10/8 port 1024 to any\nanchor foo keep state\nanchor\nanchor \"_x\"\nanchor \"\"\n\
+                  anchor \"a/\"\nanchor \"a/b\" {\n pass\n}\nanchor d {\n pass\n}\nanchor d {\n block\n}\n"),
+            vec![
+                "stdin:1: port only applies to tcp/udp",
+                "stdin:1: skipping rule due to errors",
+                "stdin:1: rule expands to no valid combination",
+                "stdin:2: cannot specify state handling on anchors",
+                "stdin:3: anchors without explicit rules must specify a name",
+                "stdin:4: anchor names beginning with '_' are reserved for internal use",
+                "stdin:5: anchor name must not be empty",
+                "stdin:6: anchorrule: bad anchor name a/",
+                "stdin:9: anchor paths containing '/' cannot be used for inline anchors.",
+                "stdin:15: inline anchor 'd' already exists",
+            ]
+        );
+        // `no state` is no state handling; nat-to is dropped.
+        assert_eq!(nv("anchor foo out no state nat-to 10.0.0.1\n"), "anchor \"foo\" out all\n");
+    }
+
+    #[test]
+    fn label_numbers_count_within_each_anchor() {
+        assert_eq!(
+            nv("pass label \"$nr\"\nanchor {\n pass label \"$nr\"\n pass label \"$nr\"\n}\n"),
+            "pass all flags S/SA label \"0\"\nanchor all {\n  pass all flags S/SA label \"0\"\n  pass all flags S/SA label \"1\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn includes_inside_bodies() {
+        let r = res();
+        let files = |p: &str| -> std::io::Result<String> {
+            match p {
+                "inc" => Ok("pass in\n\nblock out\n".into()),
+                _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            }
+        };
+        let rs = parse_with_loader("anchor foo {\n include \"inc\"\n}\n", "stdin", &r, &files).unwrap();
+        assert_eq!(print_ruleset_nv(&rs, &r), "anchor \"foo\" all {\n  pass in all flags S/SA\n  block drop out all\n}\n");
+    }
+
+    #[test]
+    fn load_anchor_parses_prints_and_links() {
+        let r = res();
+        let files = |p: &str| -> std::io::Result<String> {
+            match p {
+                "a.conf" => Ok("m = \"lo0\"\nblock on $m\nload anchor sub from \"b.conf\"\nanchor sub\n".into()),
+                "b.conf" => Ok("pass quick\n".into()),
+                "c.conf" => Ok("pass out\n".into()),
+                "bad.conf" => Ok("pass bogus\n".into()),
+                _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            }
+        };
+        let src = "anchor x\nanchor \"y/*\"\nload anchor x from \"a.conf\"\nload anchor \"y/2\" from \"c.conf\"\n\
+                   load anchor \"y/1\" from \"b.conf\"\n";
+        let rs = parse_with_loader(src, "stdin", &r, &files).unwrap();
+        assert_eq!(
+            print_ruleset_nv(&rs, &r),
+            "anchor \"x\" all\nanchor \"y/*\" all\nm = \"lo0\"\nblock drop on lo0 all\nanchor \"sub\" all\n\
+             pass out all flags S/SA\npass quick all flags S/SA\npass quick all flags S/SA\n"
+        );
+        let paths: Vec<&str> = rs.loads.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(paths, ["x", "y/2", "y/1", "x/sub"]);
+        // `anchor x` now calls a.conf's rules, whose `anchor sub` calls x/sub.
+        let x = rs.rules[0].anchor.as_deref().unwrap();
+        assert_eq!(x.rules.len(), 2);
+        assert_eq!(x.rules[1].anchor.as_deref().unwrap().rules.len(), 1);
+        // `y/*` calls y/1 then y/2.
+        let y = rs.rules[1].anchor.as_deref().unwrap();
+        let kids: Vec<&str> = y.rules.iter().map(|k| k.anchor.as_deref().unwrap().name.as_str()).collect();
+        assert_eq!(kids, ["y/1", "y/2"]);
+
+        let e = parse_with_loader("load anchor x from \"bad.conf\"\n", "stdin", &r, &files).unwrap_err();
+        assert_eq!(e[0].to_string(), "bad.conf:1: syntax error");
+        let e = parse_with_loader("\nload anchor x from \"none\"\n", "stdin", &r, &files).unwrap_err();
+        assert!(e[0].to_string().starts_with("stdin:2: cannot load anchor x from none"), "{e:?}");
+        assert_eq!(errs("load anchor from \"f\"\n"), vec!["stdin:1: anchor name is missing"]);
+    }
+
+    #[test]
+    fn paths_resolve_like_pf_anchor_setup() {
+        assert_eq!(resolve("", "a"), Some("a".into()));
+        assert_eq!(resolve("a/b", "c"), Some("a/b/c".into()));
+        assert_eq!(resolve("a/b", "/c"), Some("c".into()));
+        assert_eq!(resolve("a/b", "../c"), Some("a/c".into()));
+        assert_eq!(resolve("a", "../../c"), None);
+    }
+}
