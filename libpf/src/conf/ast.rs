@@ -3,7 +3,7 @@
 //! still lists. `expand.rs` resolves and multiplies them into rules.
 
 use crate::addr::Af;
-use crate::ruleset::Direction;
+use crate::ruleset::{Direction, RouteKind};
 
 /// One statement of pf.conf.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,18 @@ pub enum Statement {
     Macro { name: String, value: String },
     Set(SetOption),
     Rule(Box<RuleAst>),
+    Antispoof(Box<AntispoofAst>),
+}
+
+/// `antispoof [log] [quick] for ifspec [af] [label "..."] [rtable N]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AntispoofAst {
+    pub log: Option<Vec<LogOpt>>,
+    pub quick: bool,
+    pub ifaces: Vec<IfItem>,
+    pub af: Option<Af>,
+    pub label: Option<String>,
+    pub rtable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +41,15 @@ pub enum SetOption {
     Debug(String),
     RulesetOptimization(String),
     Optimization(String),
+    /// `set reassemble yes|no [no-df]` (the yes/no word as written)
+    Reassemble(String, bool),
+    /// `set state-policy if-bound|floating` (true = if-bound)
+    StatePolicyIfBound(bool),
+    /// `set state-defaults opt, ...`
+    StateDefaults(Vec<StateOptAst>),
+    Fingerprints(String),
+    /// `set syncookies never|adaptive|always [(start N%, end N%)]`
+    Syncookies(String, Vec<(String, String)>),
 }
 
 /// `on [!] name`
@@ -83,6 +104,8 @@ pub enum HostAst {
     Dynamic { spec: String, mask: Option<String> },
     /// `<table>`
     Table(String),
+    /// `route "label"`
+    RouteLabel(String),
 }
 
 /// One element of an address list.
@@ -190,6 +213,39 @@ pub enum FilterOpt {
     Tagged { neg: bool, name: String },
     NatTo(RedirAst),
     RdrTo(RedirAst),
+    BinatTo(RedirAst),
+    /// `af-to inet6 from pool [to pool]`
+    AfTo { af: Af, from: RedirAst, to: Option<RedirAst> },
+    /// `route-to|reply-to|dup-to pool`
+    Route(RouteKind, RedirAst),
+    DivertTo { host: String, port: String },
+    DivertReply,
+    DivertPacket(String),
+    Scrub(Vec<ScrubOptAst>),
+    Prio(String),
+    Tos(String),
+    Probability(String),
+    Rtable(String),
+    ReceivedOn { neg: bool, name: IfName },
+    MaxPktRate(String, String),
+    /// `queue q` / `queue (q, pq)` (also `set queue`)
+    Queue(String, Option<String>),
+    SetPrio(String, String),
+    SetTos(String),
+    SetDelay(String),
+    Fragment,
+    AllowOpts,
+    Once,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrubOptAst {
+    NoDf,
+    MinTtl(String),
+    MaxMss(String),
+    /// `reassemble <word>` (only `tcp` is valid)
+    Reassemble(String),
+    RandomId,
 }
 
 /// A `pass`/`block`/`match` rule as written.
@@ -204,5 +260,7 @@ pub struct RuleAst {
     pub proto: Vec<String>,
     pub from: HostPort,
     pub to: HostPort,
+    /// `os "fingerprint"` after the source
+    pub os: Vec<String>,
     pub opts: Vec<FilterOpt>,
 }

@@ -279,6 +279,7 @@ fn run(
             }
             Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
             Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
+            Ok(ast::Statement::Antispoof(a)) => ex.antispoof(&a, file, line),
             Ok(ast::Statement::Include(path)) => {
                 let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
                 match text {

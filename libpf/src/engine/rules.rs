@@ -84,7 +84,7 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
         // Tables, routes and uRPF come with later issues; until then they
         // match nothing, which keeps `block from <bad>` style rules inert
         // rather than wrong.
-        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed => false,
+        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
     }
 }
 
