@@ -20,7 +20,8 @@ pub enum Statement {
 pub struct AntispoofAst {
     pub log: Option<Vec<LogOpt>>,
     pub quick: bool,
-    pub ifaces: Vec<IfItem>,
+    /// Interface names; true = written `(if)` (addresses followed at run time).
+    pub ifaces: Vec<(String, bool)>,
     pub af: Option<Af>,
     pub label: Option<String>,
     pub rtable: Option<String>,

@@ -719,14 +719,20 @@ impl<'r> Expander<'r> {
         if let Some(t) = &a.rtable {
             opts.push(FilterOpt::Rtable(t.clone()));
         }
-        for i in &a.ifaces {
-            let IfName::Name(name) = &i.name else { continue };
+        for (name, dynamic) in &a.ifaces {
             let addrs = self.resolver.if_addrs(name).unwrap_or_default();
-            if addrs.is_empty() {
+            if addrs.is_empty() && !dynamic {
                 continue;
             }
             let loopback = addrs.iter().any(|n| n.addr.is_loopback());
-            let rule = |on: Vec<IfItem>, host: String| RuleAst {
+            let host_of = |spec: String| {
+                if *dynamic {
+                    HostAst::Dynamic { spec, mask: None }
+                } else {
+                    HostAst::Name { name: spec, mask: None }
+                }
+            };
+            let rule = |on: Vec<IfItem>, host: HostAst| RuleAst {
                 action: ActionAst::Block(Some(BlockSpec::Drop)),
                 direction: Direction::In,
                 log: a.log.clone(),
@@ -735,17 +741,17 @@ impl<'r> Expander<'r> {
                 af: a.af,
                 proto: vec![],
                 from: HostPort {
-                    hosts: Some(HostItem::Host { neg: false, host: HostAst::Name { name: host, mask: None } }),
+                    hosts: Some(HostItem::Host { neg: false, host }),
                     ports: vec![],
                 },
                 to: HostPort::default(),
                 os: vec![],
                 opts: opts.clone(),
             };
-            let not_if = vec![IfItem { neg: true, name: IfName::Name(name.clone()) }];
-            self.rule(&rule(not_if, format!("{name}:network")), file, line);
+            let not_if = vec![IfItem { neg: true, name: IfName::Name(name.to_string()) }];
+            self.rule(&rule(not_if, host_of(format!("{name}:network"))), file, line);
             if !loopback {
-                self.rule(&rule(vec![], name.clone()), file, line);
+                self.rule(&rule(vec![], host_of(name.clone())), file, line);
             }
         }
     }

@@ -156,7 +156,7 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
         }
         Rule::set_ruleset_optimization => SetOption::RulesetOptimization(arg0),
         Rule::set_reassemble => {
-            let word = if args.first().is_some_and(|a| a.as_rule() == Rule::k_no) { "no".to_string() } else { arg0 };
+            let word = if args.iter().any(|a| a.as_rule() == Rule::k_no) { "no".to_string() } else { arg0 };
             SetOption::Reassemble(word, args.iter().any(|a| a.as_rule() == Rule::k_no_df))
         }
         Rule::set_state_policy => {
@@ -242,7 +242,13 @@ fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
     for part in p.into_inner() {
         match part.as_rule() {
             Rule::logquick => (a.log, a.quick) = logquick(part),
-            Rule::interface_spec => a.ifaces = interface_spec(part),
+            Rule::antispoof_ifspec => {
+                for i in part.into_inner().filter(|x| x.as_rule() == Rule::antispoof_if) {
+                    let dynamic = i.as_str().trim_start().starts_with('(');
+                    let name = i.into_inner().next().map(|n| n.as_str().to_string()).unwrap_or_default();
+                    a.ifaces.push((unquote(&name), dynamic));
+                }
+            }
             Rule::af => a.af = Some(if first(part).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet }),
             Rule::antispoof_opt => {
                 let o = first(part);

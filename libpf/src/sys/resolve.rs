@@ -5,8 +5,8 @@
 //!
 //! Names OpenBSD knows and Linux spells differently are overlaid: protocol
 //! 112 is `carp` (Linux calls it `vrrp`) and 240 is `pfsync`.
-//! Interface groups (`egress`, ...) are not known yet: only exact interface
-//! names resolve.
+//! Interface groups are the driver-name groups (`tun` for tun0, tun1...);
+//! `egress` and administrative groups are not known yet.
 
 use crate::addr::{mask_to_prefix, IpNet};
 use crate::conf::Resolver;
@@ -80,10 +80,25 @@ impl Resolver for SystemResolver {
             }
             return Some(all);
         }
-        if !names.iter().any(|n| n == name) {
+        // An exact interface name, else an interface group in OpenBSD's
+        // sense of the driver name: `tun` is every tunN.
+        let members: Vec<&String> = if names.iter().any(|n| n == name) {
+            names.iter().filter(|n| *n == name).collect()
+        } else {
+            names.iter().filter(|n| n.trim_end_matches(|c: char| c.is_ascii_digit()) == name && n.len() > name.len()).collect()
+        };
+        if members.is_empty() {
             return None;
         }
-        Some(addrs.into_iter().filter(|(n, _)| n == name).map(|(_, a)| a).collect())
+        // IPv6 before IPv4 within an interface, the order a BSD kernel
+        // lists them in (pfctl expands lists in that order).
+        let mut out: Vec<IpNet> = vec![];
+        for m in members {
+            let mine: Vec<IpNet> = addrs.iter().filter(|(n, _)| n == m).map(|(_, a)| *a).collect();
+            out.extend(mine.iter().filter(|a| a.addr.is_ipv6()));
+            out.extend(mine.iter().filter(|a| a.addr.is_ipv4()));
+        }
+        Some(out)
     }
 
     fn host(&self, name: &str) -> Vec<IpAddr> {
