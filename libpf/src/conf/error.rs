@@ -12,17 +12,29 @@ pub struct ConfError {
     pub file: String,
     pub line: u32,
     pub message: String,
+    /// Printed without `file:line:` (pfctl prints a few lookup failures
+    /// that way, before the located message that follows them).
+    pub bare: bool,
 }
 
 impl ConfError {
     pub fn new(file: &str, line: u32, message: impl Into<String>) -> ConfError {
-        ConfError { file: file.to_string(), line, message: message.into() }
+        ConfError { file: file.to_string(), line, message: message.into(), bare: false }
+    }
+
+    /// A message pfctl prints without a location.
+    pub fn bare(file: &str, line: u32, message: impl Into<String>) -> ConfError {
+        ConfError { bare: true, ..ConfError::new(file, line, message) }
     }
 }
 
 impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        if self.bare {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
     }
 }
 

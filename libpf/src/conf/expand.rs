@@ -71,6 +71,9 @@ struct RedirSpec {
     key: [u32; 4],
 }
 
+/// Marks a message pfctl prints without `file:line:`.
+const BARE: char = '\u{1}';
+
 /// Per-rule error context: the messages of one statement.
 type Res<T> = Result<T, Vec<String>>;
 
@@ -108,7 +111,10 @@ impl<'r> Expander<'r> {
 
     fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
         for m in msgs {
-            self.error(file, line, m);
+            match m.strip_prefix(BARE) {
+                Some(b) => self.errors.push(ConfError::bare(file, line, b)),
+                None => self.error(file, line, m),
+            }
         }
     }
 
@@ -292,7 +298,7 @@ impl<'r> Expander<'r> {
                 Ok(b) if b <= 128 => Some(b as u8),
                 _ => {
                     return Err(vec![
-                        format!("netmask is too large: /{m}"),
+                        format!("{BARE}netmask is too large: /{m}"),
                         "could not parse host specification".to_string(),
                     ])
                 }
@@ -330,7 +336,7 @@ impl<'r> Expander<'r> {
         }
         if out.is_empty() {
             return Err(vec![
-                format!("no IP address found for {name}"),
+                format!("{BARE}no IP address found for {name}"),
                 "could not parse host specification".to_string(),
             ]);
         }
@@ -1278,7 +1284,7 @@ impl<'r> Expander<'r> {
                                                 }
                                             }
                                             if binat {
-                                                errors.extend(binat_checks(src, nat_addrs.as_deref(), &r));
+                                                errors.extend(binat_checks(src, nat_addrs.as_deref(), &r, af));
                                                 r.direction = Direction::Out;
                                             }
                                             r.nat_to = apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
@@ -1287,7 +1293,7 @@ impl<'r> Expander<'r> {
                                                 apply_redir(&route_spec, route_addrs, true, None, &mut errors)
                                                     .map(|p| (*kind, p))
                                             });
-                                            errors.extend(rule_consistent(&r));
+                                            errors.extend(rule_consistent(&r, route.is_some()));
                                             if errors.is_empty() {
                                                 let inbound = if binat { binat_inbound(&r, src) } else { None };
                                                 self.ruleset.rules.push(r);
@@ -1705,7 +1711,7 @@ fn apply_redir(
 }
 
 /// The checks pfctl's expand_rule makes on a `binat-to` rule.
-fn binat_checks(src: &HostNode, nat: Option<&[HostNode]>, r: &Rule) -> Vec<String> {
+fn binat_checks(src: &HostNode, nat: Option<&[HostNode]>, r: &Rule, rule_af: Option<Af>) -> Vec<String> {
     let mut p = vec![];
     let nat_addr = nat.and_then(|n| n.first()).map(|h| &h.addr);
     match &src.addr {
@@ -1731,7 +1737,8 @@ fn binat_checks(src: &HostNode, nat: Option<&[HostNode]>, r: &Rule) -> Vec<Strin
         Some(AddrKind::Dynamic { .. }) => false,
         _ => true,
     };
-    if zero_mask(Some(&src.addr)) || zero_mask(nat_addr) {
+    // pfctl compares the masks in the rule's own address family only
+    if rule_af.is_some() && (zero_mask(Some(&src.addr)) || zero_mask(nat_addr)) {
         p.push("source and redir addresess must have a matching network mask in binat-rule".into());
     }
     if matches!(nat_addr, Some(AddrKind::Table(_))) {
@@ -1864,7 +1871,7 @@ fn probability(s: &str) -> Res<u32> {
 }
 
 /// pfctl's rule_consistent.
-fn rule_consistent(r: &Rule) -> Vec<String> {
+fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     let mut p = vec![];
     let tcp_udp = matches!(r.proto, Some(IPPROTO_TCP) | Some(IPPROTO_UDP));
     if !tcp_udp && (r.from.port.is_some() || r.to.port.is_some()) {
@@ -1902,7 +1909,7 @@ fn rule_consistent(r: &Rule) -> Vec<String> {
     if r.action != Action::Pass && r.keep_state != KeepState::None {
         p.push("keep state is great, but only for pass rules".into());
     }
-    if r.extras.route.is_some() && r.keep_state == KeepState::None {
+    if routed && r.keep_state == KeepState::None {
         p.push("route-to, reply-to and dup-to require keep state".into());
     }
     if r.state_opts.sloppy && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy) {
@@ -1915,7 +1922,9 @@ fn rule_consistent(r: &Rule) -> Vec<String> {
     if translates && r.direction == Direction::InOut {
         p.push("nat-to and rdr-to require a direction".into());
     }
-    if r.nat_to.is_some() && r.direction == Direction::In {
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in).
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
         p.push("nat-to can only be used outbound".into());
     }
     if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
@@ -1929,7 +1938,7 @@ fn rule_consistent(r: &Rule) -> Vec<String> {
             if r.extras.divert != Divert::None {
                 p.push("divert is not supported on match rules".into());
             }
-            if r.extras.route.is_some() {
+            if routed {
                 p.push("route-to, reply-to and dup-to are not supported on match rules".into());
             }
             if r.extras.af_to.is_some() {
@@ -1937,7 +1946,7 @@ fn rule_consistent(r: &Rule) -> Vec<String> {
             }
         }
         Action::Block => {
-            if r.extras.route.is_some() {
+            if routed {
                 p.push("route-to, reply-to and dup-to are not supported on block rules".into());
             }
         }

@@ -245,8 +245,8 @@ fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
             Rule::antispoof_ifspec => {
                 for i in part.into_inner().filter(|x| x.as_rule() == Rule::antispoof_if) {
                     let dynamic = i.as_str().trim_start().starts_with('(');
-                    let name = i.into_inner().next().map(|n| n.as_str().to_string()).unwrap_or_default();
-                    a.ifaces.push((unquote(&name), dynamic));
+                    let name = i.into_inner().next().map(|n| string_of(first(n))).unwrap_or_default();
+                    a.ifaces.push((name, dynamic));
                 }
             }
             Rule::af => a.af = Some(if first(part).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet }),
