@@ -29,6 +29,7 @@ pub struct Expander<'r> {
     block_policy_return: bool,
     /// `set state-defaults`: applied to pass rules without `keep state`.
     state_defaults: Option<Vec<StateOptAst>>,
+    auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
 }
@@ -102,7 +103,7 @@ fn parse_num(s: &str) -> Res<u64> {
 
 impl<'r> Expander<'r> {
     pub fn new(resolver: &'r dyn Resolver) -> Expander<'r> {
-        Expander { resolver, block_policy_return: false, state_defaults: None, ruleset: Ruleset::default(), errors: vec![] }
+        Expander { resolver, block_policy_return: false, state_defaults: None, auto_tables: AutoTables::default(), ruleset: Ruleset::default(), errors: vec![] }
     }
 
     fn error(&mut self, file: &str, line: u32, msg: impl Into<String>) {
@@ -1223,10 +1224,13 @@ impl<'r> Expander<'r> {
                                             let mut r = base.clone();
                                             r.af = af;
                                             let mut errors: Vec<String> = vec![];
-                                            let rdr_addrs = collapse(&rdr, &mut r, &mut errors, false);
-                                            let nat_addrs = collapse(&nat, &mut r, &mut errors, false);
+                                            let mut tables = std::mem::take(&mut self.auto_tables);
+                                            let rdr_addrs = collapse(&rdr, &mut r, &mut errors, false, &mut tables);
+                                            let nat_addrs = collapse(&nat, &mut r, &mut errors, false, &mut tables);
                                             let route_spec = route.as_ref().map(|(_, sp)| sp.clone());
-                                            let route_addrs = collapse(&route_spec, &mut r, &mut errors, true);
+                                            let route_addrs = collapse(&route_spec, &mut r, &mut errors, true, &mut tables);
+                                            self.ruleset.directives.append(&mut tables.made);
+                                            self.auto_tables = tables;
                                             if (r.af.is_some() && src.af.is_some() && r.af != src.af)
                                                 || (r.af.is_some() && dst.af.is_some() && r.af != dst.af)
                                                 || (src.af.is_some() && dst.af.is_some() && src.af != dst.af)
@@ -1284,7 +1288,7 @@ impl<'r> Expander<'r> {
                                                 }
                                             }
                                             if binat {
-                                                errors.extend(binat_checks(src, nat_addrs.as_deref(), &r, af));
+                                                errors.extend(binat_checks(src, nat_addrs.as_ref(), &r, af));
                                                 r.direction = Direction::Out;
                                             }
                                             r.nat_to = apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
@@ -1429,7 +1433,17 @@ fn hash_key(k: Option<&str>) -> Res<[u32; 4]> {
             }
             Ok(key)
         }
-        Some(_) => err("source-hash string keys are not supported yet"),
+        Some(s) => {
+            // pfctl: the MD5 digest of the string, read as four
+            // big-endian words.
+            use md5::{Digest, Md5};
+            let d = Md5::digest(s.as_bytes());
+            let mut key = [0u32; 4];
+            for (i, w) in key.iter_mut().enumerate() {
+                *w = u32::from_be_bytes([d[i * 4], d[i * 4 + 1], d[i * 4 + 2], d[i * 4 + 3]]);
+            }
+            Ok(key)
+        }
     }
 }
 
@@ -1583,7 +1597,43 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
 
 /// collapse_redirspec: the pool addresses usable with the rule's address
 /// family (setting it if it was open).
-fn collapse(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>, routing: bool) -> Option<Vec<HostNode>> {
+/// Automatic tables made so far (pfctl numbers them across the file).
+#[derive(Default)]
+struct AutoTables {
+    count: usize,
+    made: Vec<Directive>,
+}
+
+/// collapse_redirspec: the pool's addresses in the rule's family; several
+/// addresses become an automatic table (returned as its name).
+fn collapse(
+    spec: &Option<RedirSpec>,
+    r: &mut Rule,
+    errors: &mut Vec<String>,
+    routing: bool,
+    tables: &mut AutoTables,
+) -> Option<(Vec<HostNode>, Option<String>)> {
+    let nodes = collapse_hosts(spec, r, errors, routing)?;
+    if nodes.len() < 2 {
+        return Some((nodes, None));
+    }
+    let mut addrs = vec![];
+    for n in &nodes {
+        match &n.addr {
+            AddrKind::Net(a) => addrs.push(*a),
+            _ => {
+                errors.push("multiple tables or dynamic interfaces not supported for translation or routing".into());
+                return None;
+            }
+        }
+    }
+    let name = format!("__automatic_{}", tables.count);
+    tables.count += 1;
+    tables.made.push(Directive::AutoTable { name: name.clone(), addrs });
+    Some((nodes, Some(name)))
+}
+
+fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>, routing: bool) -> Option<Vec<HostNode>> {
     let spec = spec.as_ref()?;
     let what = if routing { "routing" } else { "translation" };
     let mut chosen: Option<Af> = None;
@@ -1650,13 +1700,14 @@ fn dyn_multiaddr(a: &AddrKind) -> bool {
 /// apply_redirspec: ports, pool type and options of a translation.
 fn apply_redir(
     spec: &Option<RedirSpec>,
-    addrs: Option<Vec<HostNode>>,
+    collapsed: Option<(Vec<HostNode>, Option<String>)>,
     is_rdr: bool,
     dst_port: Option<PortOp>,
     errors: &mut Vec<String>,
 ) -> Option<Pool> {
     let spec = spec.as_ref()?;
-    let addrs: Vec<AddrKind> = addrs?.into_iter().map(|h| h.addr).collect();
+    let (nodes, auto_table) = collapsed?;
+    let addrs: Vec<AddrKind> = nodes.into_iter().map(|h| h.addr).collect();
     let (a, b, range, star) = spec.port.unwrap_or((0, 0, false, false));
     let proxy_port = if is_rdr {
         if star {
@@ -1707,13 +1758,20 @@ fn apply_redir(
         static_port: spec.static_port,
         sticky_address: spec.sticky,
         hash_key: if pool_type == PoolType::SourceHash { spec.key } else { [0; 4] },
+        auto_table,
     })
 }
 
 /// The checks pfctl's expand_rule makes on a `binat-to` rule.
-fn binat_checks(src: &HostNode, nat: Option<&[HostNode]>, r: &Rule, rule_af: Option<Af>) -> Vec<String> {
+fn binat_checks(
+    src: &HostNode,
+    nat: Option<&(Vec<HostNode>, Option<String>)>,
+    r: &Rule,
+    rule_af: Option<Af>,
+) -> Vec<String> {
     let mut p = vec![];
-    let nat_addr = nat.and_then(|n| n.first()).map(|h| &h.addr);
+    let auto_table = nat.and_then(|(_, t)| t.as_ref()).map(|t| AddrKind::Table(t.clone()));
+    let nat_addr = auto_table.as_ref().or_else(|| nat.and_then(|(n, _)| n.first()).map(|h| &h.addr));
     match &src.addr {
         AddrKind::Table(t) => {
             p.push(format!("invalid use of table <{t}> as the source address of a binat-to rule"));
@@ -1766,6 +1824,7 @@ fn binat_inbound(out: &Rule, src: &HostNode) -> Option<Rule> {
         static_port: false,
         sticky_address: nat.sticky_address,
         hash_key: nat.hash_key,
+        auto_table: None,
     });
     Some(rb)
 }

@@ -238,16 +238,30 @@ pub fn parse_with_loader(
     resolver: &dyn Resolver,
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Ruleset, Vec<ConfError>> {
+    let (rs, errors) = parse_partial(source, filename, resolver, loader);
+    if errors.is_empty() {
+        Ok(rs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parses as far as possible: the ruleset holds every statement that was
+/// valid, the list every diagnostic. `pfctl -nv` prints both, the way
+/// pfctl prints options and tables as it reads them; nothing with errors
+/// is ever loaded.
+pub fn parse_partial(
+    source: &str,
+    filename: &str,
+    resolver: &dyn Resolver,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+) -> (Ruleset, Vec<ConfError>) {
     let mut ex = expand::Expander::new(resolver);
     let mut macros = source::Macros::new();
     run(source, filename, &mut ex, &mut macros, loader, 0);
     let mut rs = ex.ruleset;
     expand::expand_rule_numbers(&mut rs.rules);
-    if ex.errors.is_empty() {
-        Ok(rs)
-    } else {
-        Err(ex.errors)
-    }
+    (rs, ex.errors)
 }
 
 /// Maximum nesting of `include`.

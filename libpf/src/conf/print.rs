@@ -426,6 +426,15 @@ fn print_ugid(s: &mut String, id: &IdOp, what: &str) {
 }
 
 fn print_pool(s: &mut String, p: &Pool, rdr: bool) {
+    if let Some(t) = &p.auto_table {
+        let _ = write!(s, "<{t}>");
+    } else {
+        print_pool_addrs(s, p);
+    }
+    print_pool_opts(s, p, rdr);
+}
+
+fn print_pool_addrs(s: &mut String, p: &Pool) {
     match p.addrs.as_slice() {
         [one] => s.push_str(&addr_string(one)),
         many => {
@@ -433,6 +442,9 @@ fn print_pool(s: &mut String, p: &Pool, rdr: bool) {
             let _ = write!(s, "{{ {} }}", list.join(", "));
         }
     }
+}
+
+fn print_pool_opts(s: &mut String, p: &Pool, rdr: bool) {
     let (p1, p2) = p.proxy_port;
     if rdr {
         if p1 != 0 {
@@ -522,12 +534,16 @@ fn directive_line(d: &Directive) -> Option<String> {
         }
         Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
         Directive::Syncookies(s) => format!("set syncookies {s}"),
+        Directive::AutoTable { name, addrs } => {
+            let list: Vec<String> = addrs.iter().map(|a| addr_string(&AddrKind::Net(*a))).collect();
+            format!("table <{name}> const {{ {} }}", list.join(" "))
+        }
     })
 }
 
-/// The whole output of `pfctl -nv`: macro definitions and `set` lines in
-/// source order, then the rules.
-pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
+/// The `set` lines, macros and tables of `pfctl -nv`, in source order:
+/// what pfctl prints while it parses, even when the file has errors.
+pub fn print_directives(rs: &Ruleset) -> String {
     let mut s = String::new();
     for d in &rs.directives {
         if let Some(l) = directive_line(d) {
@@ -535,6 +551,13 @@ pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
             s.push('\n');
         }
     }
+    s
+}
+
+/// The whole output of `pfctl -nv`: macro definitions and `set` lines in
+/// source order, then the rules.
+pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
+    let mut s = print_directives(rs);
     for r in &rs.rules {
         s.push_str(&print_rule(r, resolver));
         s.push('\n');

@@ -174,6 +174,10 @@ pub struct Pool {
     pub sticky_address: bool,
     /// `source-hash` key (four 32-bit words as pfctl prints them).
     pub hash_key: [u32; 4],
+    /// pfctl turns a pool of several addresses into a const table
+    /// `__automatic_N`; its name, for printing (`addrs` keeps the members).
+    #[serde(default)]
+    pub auto_table: Option<String>,
 }
 
 /// `route-to`, `reply-to`, `dup-to`.
@@ -618,6 +622,9 @@ pub enum Directive {
     Fingerprints(String),
     /// `set syncookies mode [(start N%, end N%)]`, as printed
     Syncookies(String),
+    /// `table <__automatic_N> const { ... }`: a translation or routing pool
+    /// of several addresses, as pfctl makes it.
+    AutoTable { name: String, addrs: Vec<IpNet> },
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.

@@ -113,6 +113,8 @@ impl Resolver for SystemResolver {
                 }
             }
         }
+        // IPv4 first, as OpenBSD's resolver orders them (`family inet4 inet6`)
+        out.sort_by_key(|a| a.is_ipv6());
         out
     }
 
