@@ -1780,7 +1780,9 @@ fn binat_checks(
             p.push(format!("invalid use of interface ({ifname}) as the source address of a binat-to rule"));
         }
         _ => {
-            let specified = |a: Option<&AddrKind>| matches!(a, Some(AddrKind::Net(_)) | Some(AddrKind::Dynamic { .. }));
+            // a pool that failed to collapse is an all-zero address to pfctl
+            let specified =
+                |a: Option<&AddrKind>| matches!(a, None | Some(AddrKind::Net(_)) | Some(AddrKind::Dynamic { .. }));
             let src_ok = matches!(src.addr, AddrKind::Net(_) | AddrKind::Dynamic { .. } | AddrKind::Any);
             if !src_ok || !specified(nat_addr) {
                 p.push("binat-to requires a specified source and redirect address".into());

@@ -95,7 +95,10 @@ impl Resolver for SystemResolver {
         let mut out: Vec<IpNet> = vec![];
         for m in members {
             let mine: Vec<IpNet> = addrs.iter().filter(|(n, _)| n == m).map(|(_, a)| *a).collect();
-            out.extend(mine.iter().filter(|a| a.addr.is_ipv6()));
+            // link-local last: configured after the others on a BSD
+            let ll = |a: &&IpNet| matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+            out.extend(mine.iter().filter(|a| a.addr.is_ipv6() && !ll(a)));
+            out.extend(mine.iter().filter(|a| ll(a)));
             out.extend(mine.iter().filter(|a| a.addr.is_ipv4()));
         }
         Some(out)
