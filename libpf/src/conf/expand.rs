@@ -442,9 +442,13 @@ impl<'r> Expander<'r> {
                 if !spec.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic()) {
                     return err(format!("invalid interface name '{spec}'"));
                 }
-                if mask.is_some() {
-                    return err("netmasks on dynamic interface addresses are not supported yet");
-                }
+                let mask = match mask {
+                    None => None,
+                    Some(m) => match m.parse::<u32>() {
+                        Ok(b) if b <= 128 => Some(b as u8),
+                        _ => return err("bit number too big"),
+                    },
+                };
                 let mut name = spec.as_str();
                 let mut mods = vec![];
                 while let Some(i) = name.rfind(':') {
@@ -464,7 +468,7 @@ impl<'r> Expander<'r> {
                     _ => return err("illegal combination of interface modifiers"),
                 };
                 Ok(vec![HostNode {
-                    addr: AddrKind::Dynamic { ifname: name.to_string(), modifier },
+                    addr: AddrKind::Dynamic { ifname: name.to_string(), modifier, mask },
                     neg: false,
                     af: None,
                     scope: None,
@@ -1690,7 +1694,7 @@ fn dyn_pool_type(t: PoolType) -> bool {
 
 fn dyn_multiaddr(a: &AddrKind) -> bool {
     match a {
-        AddrKind::Dynamic { ifname, modifier } => {
+        AddrKind::Dynamic { ifname, modifier, .. } => {
             *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit())
         }
         _ => false,

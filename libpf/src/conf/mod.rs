@@ -264,6 +264,21 @@ pub fn parse_partial(
     (rs, ex.errors)
 }
 
+/// `set timeout a 1, b 2` without braces is a syntax error at the comma,
+/// but pfctl's parser has already applied `set timeout a 1` by then (and
+/// prints it): do the same with the part before the first comma.
+fn set_list_prefix(st: &source::Statement, file: &str, ex: &mut expand::Expander<'_>) {
+    let t = st.text.trim_start();
+    if !(t.starts_with("set timeout") || t.starts_with("set limit")) || t.contains('{') {
+        return;
+    }
+    let Some(comma) = st.text.find(',') else { return };
+    let prefix = source::Statement { text: st.text[..comma].to_string(), ..st.clone() };
+    if let Ok(ast::Statement::Set(opt)) = parser::parse_statement(&prefix, file) {
+        ex.set_option(&opt, file, st.end_line);
+    }
+}
+
 /// Maximum nesting of `include`.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -286,7 +301,10 @@ fn run(
         };
         let line = st.end_line;
         match parser::parse_statement(&st, file) {
-            Err(e) => ex.errors.push(e),
+            Err(e) => {
+                ex.errors.push(e);
+                set_list_prefix(&st, file, ex);
+            }
             Ok(ast::Statement::Macro { name, value }) => {
                 ex.macro_def(&name, &value);
                 macros.insert(name, value);

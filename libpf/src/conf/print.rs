@@ -372,7 +372,7 @@ pub fn addr_string(a: &AddrKind) -> String {
         AddrKind::UrpfFailed => "urpf-failed".into(),
         AddrKind::Table(t) => format!("<{t}>"),
         AddrKind::RouteLabel(l) => format!("route \"{l}\""),
-        AddrKind::Dynamic { ifname, modifier } => {
+        AddrKind::Dynamic { ifname, modifier, mask } => {
             let m = match modifier {
                 DynModifier::None => "",
                 DynModifier::Network => ":network",
@@ -380,7 +380,10 @@ pub fn addr_string(a: &AddrKind) -> String {
                 DynModifier::Peer => ":peer",
                 DynModifier::NoAlias => ":0",
             };
-            format!("({ifname}{m})")
+            match mask {
+                Some(b) => format!("({ifname}{m})/{b}"),
+                None => format!("({ifname}{m})"),
+            }
         }
     }
 }

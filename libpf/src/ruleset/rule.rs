@@ -93,7 +93,13 @@ pub enum AddrKind {
     /// `<table>`
     Table(String),
     /// `(ifname[:mod])`: the interface's addresses, followed at run time.
-    Dynamic { ifname: String, modifier: DynModifier },
+    /// `(ifname[:mod])/bits` masks each address with `/bits`.
+    Dynamic {
+        ifname: String,
+        modifier: DynModifier,
+        #[serde(default)]
+        mask: Option<u8>,
+    },
     /// `route "label"`: addresses whose route carries the label.
     RouteLabel(String),
 }
