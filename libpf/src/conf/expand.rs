@@ -25,10 +25,12 @@ const NAME_MAX: usize = 63;
 
 /// Interpreter state for one `parse` call.
 pub struct Expander<'r> {
-    resolver: &'r dyn Resolver,
+    pub(crate) resolver: &'r dyn Resolver,
     block_policy_return: bool,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
+    /// Queue definitions seen so far (`queue.rs`).
+    pub queues: super::queue::Queues,
 }
 
 /// One resolved address of a list.
@@ -88,7 +90,13 @@ fn parse_num(s: &str) -> Res<u64> {
 
 impl<'r> Expander<'r> {
     pub fn new(resolver: &'r dyn Resolver) -> Expander<'r> {
-        Expander { resolver, block_policy_return: false, ruleset: Ruleset::default(), errors: vec![] }
+        Expander {
+            resolver,
+            block_policy_return: false,
+            ruleset: Ruleset::default(),
+            errors: vec![],
+            queues: Default::default(),
+        }
     }
 
     fn error(&mut self, file: &str, line: u32, msg: impl Into<String>) {

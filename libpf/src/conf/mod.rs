@@ -22,6 +22,7 @@ pub mod expand;
 pub mod names;
 pub mod parser;
 pub mod print;
+pub mod queue;
 pub mod source;
 
 #[cfg(test)]
@@ -241,6 +242,7 @@ pub fn parse_with_loader(
     let mut ex = expand::Expander::new(resolver);
     let mut macros = source::Macros::new();
     run(source, filename, &mut ex, &mut macros, loader, 0);
+    ex.finish_queues();
     let mut rs = ex.ruleset;
     expand::expand_rule_numbers(&mut rs.rules);
     if ex.errors.is_empty() {
@@ -279,6 +281,7 @@ fn run(
             }
             Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
             Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
+            Ok(ast::Statement::Queue(q)) => ex.queue(&q, file, line),
             Ok(ast::Statement::Include(path)) => {
                 let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
                 match text {

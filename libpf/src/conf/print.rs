@@ -407,11 +407,13 @@ fn directive_line(d: &Directive) -> Option<String> {
         Directive::Debug(d) => format!("set debug {d}"),
         Directive::Optimization(o) => format!("set optimization {o}"),
         Directive::RulesetOptimization(_) => return None,
+        Directive::Queue(q) => super::queue::print_queuespec(q),
     })
 }
 
 /// The whole output of `pfctl -nv`: macro definitions and `set` lines in
-/// source order, then the rules.
+/// source order, then the queues (pfctl prints them after parsing, when it
+/// loads them), then the rules.
 pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
     let mut s = String::new();
     for d in &rs.directives {

@@ -528,6 +528,10 @@ pub enum Directive {
     Debug(String),
     Optimization(String),
     RulesetOptimization(String),
+    /// `queue ...`: added after parsing, once the queue tree is checked, in
+    /// the order pfctl loads (and prints) them: each root queue followed by
+    /// its children, depth first. Not enforced on Linux yet.
+    Queue(QueueSpec),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.
