@@ -8,6 +8,8 @@
 //! - `expand.rs`  — AST → resolved rules (names looked up through the
 //!   `Resolver`, lists multiplied, defaults and checks as pfctl applies them);
 //! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
+//! - `queue.rs`   — `queue` definitions: parsed, checked as a tree after
+//!   the file and printed (not enforced on Linux yet);
 //! - `error.rs`   — `file:line: message` diagnostics;
 //! - `names.rs`   — ICMP and TCP-flag name tables.
 //!

@@ -531,7 +531,7 @@ pub enum Directive {
     /// `queue ...`: added after parsing, once the queue tree is checked, in
     /// the order pfctl loads (and prints) them: each root queue followed by
     /// its children, depth first. Not enforced on Linux yet.
-    Queue(QueueSpec),
+    Queue(super::QueueSpec),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.
