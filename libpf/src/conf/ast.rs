@@ -12,6 +12,8 @@ pub enum Statement {
     Macro { name: String, value: String },
     Set(SetOption),
     Rule(Box<RuleAst>),
+    /// `queue ...` (see `queue.rs`).
+    Queue(Box<super::queue::QueueAst>),
     Antispoof(Box<AntispoofAst>),
 }
 

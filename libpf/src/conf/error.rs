@@ -26,14 +26,31 @@ impl ConfError {
     pub fn bare(file: &str, line: u32, message: impl Into<String>) -> ConfError {
         ConfError { bare: true, ..ConfError::new(file, line, message) }
     }
+
+    /// A check of the whole ruleset after parsing, which pfctl reports
+    /// without a location (`errx(3)`): printed as `pfctl: message`.
+    pub fn global(message: impl Into<String>) -> ConfError {
+        ConfError::new("pfctl", 0, message)
+    }
+
+    /// A message pfctl prints on its standard output while it refuses a
+    /// statement (e.g. `A root queue is already defined on em0`): printed
+    /// as is. pfctl's buffered stdout comes out after its diagnostics, so
+    /// these are listed last.
+    pub fn plain(message: impl Into<String>) -> ConfError {
+        ConfError::new("", 0, message)
+    }
 }
 
 impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.bare {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+            return write!(f, "{}", self.message);
+        }
+        match (self.line, self.file.as_str()) {
+            (0, "") => write!(f, "{}", self.message),
+            (0, file) => write!(f, "{}: {}", file, self.message),
+            _ => write!(f, "{}:{}: {}", self.file, self.line, self.message),
         }
     }
 }

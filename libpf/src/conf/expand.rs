@@ -25,13 +25,15 @@ const NAME_MAX: usize = 63;
 
 /// Interpreter state for one `parse` call.
 pub struct Expander<'r> {
-    resolver: &'r dyn Resolver,
+    pub(crate) resolver: &'r dyn Resolver,
     block_policy_return: bool,
     /// `set state-defaults`: applied to pass rules without `keep state`.
     state_defaults: Option<Vec<StateOptAst>>,
     auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
+    /// Queue definitions seen so far (`queue.rs`).
+    pub queues: super::queue::Queues,
 }
 
 /// One resolved address of a list.
@@ -103,7 +105,15 @@ fn parse_num(s: &str) -> Res<u64> {
 
 impl<'r> Expander<'r> {
     pub fn new(resolver: &'r dyn Resolver) -> Expander<'r> {
-        Expander { resolver, block_policy_return: false, state_defaults: None, auto_tables: AutoTables::default(), ruleset: Ruleset::default(), errors: vec![] }
+        Expander {
+            resolver,
+            block_policy_return: false,
+            state_defaults: None,
+            auto_tables: AutoTables::default(),
+            ruleset: Ruleset::default(),
+            errors: vec![],
+            queues: Default::default(),
+        }
     }
 
     fn error(&mut self, file: &str, line: u32, msg: impl Into<String>) {

@@ -8,6 +8,8 @@
 //! - `expand.rs`  — AST → resolved rules (names looked up through the
 //!   `Resolver`, lists multiplied, defaults and checks as pfctl applies them);
 //! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
+//! - `queue.rs`   — `queue` definitions: parsed, checked as a tree after
+//!   the file and printed (not enforced on Linux yet);
 //! - `error.rs`   — `file:line: message` diagnostics;
 //! - `names.rs`   — ICMP and TCP-flag name tables.
 //!
@@ -22,6 +24,7 @@ pub mod expand;
 pub mod names;
 pub mod parser;
 pub mod print;
+pub mod queue;
 pub mod source;
 
 #[cfg(test)]
@@ -259,6 +262,7 @@ pub fn parse_partial(
     let mut ex = expand::Expander::new(resolver);
     let mut macros = source::Macros::new();
     run(source, filename, &mut ex, &mut macros, loader, 0);
+    ex.finish_queues();
     let mut rs = ex.ruleset;
     expand::expand_rule_numbers(&mut rs.rules);
     (rs, ex.errors)
@@ -312,6 +316,7 @@ fn run(
             Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
             Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
             Ok(ast::Statement::Antispoof(a)) => ex.antispoof(&a, file, line),
+            Ok(ast::Statement::Queue(q)) => ex.queue(&q, file, line),
             Ok(ast::Statement::Include(path)) => {
                 let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
                 match text {

@@ -41,6 +41,7 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         Rule::option => Statement::Set(set_option(inner)),
         Rule::pf_rule => Statement::Rule(Box::new(pf_rule(inner))),
         Rule::antispoof_rule => Statement::Antispoof(Box::new(antispoof(inner))),
+        Rule::queue_rule => Statement::Queue(Box::new(super::queue::queue_rule(inner, st))),
         _ => return Err(syntax(0)),
     })
 }
@@ -62,7 +63,7 @@ fn is_keyword(r: Rule) -> bool {
 
 /// The value of a `string`/`word`/`quoted`/`macro_value` pair: quotes
 /// removed and escapes resolved like pfctl's lexer does.
-fn string_of(p: Pair<'_, Rule>) -> String {
+pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
     match p.as_rule() {
         Rule::string | Rule::macro_value | Rule::quoted => {
             let s = p.as_str().to_string();
@@ -181,7 +182,7 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
     }
 }
 
-fn interface_spec(p: Pair<'_, Rule>) -> Vec<IfItem> {
+pub(super) fn interface_spec(p: Pair<'_, Rule>) -> Vec<IfItem> {
     p.into_inner()
         .filter(|c| c.as_rule() == Rule::if_item_not)
         .map(|c| {

@@ -541,6 +541,7 @@ fn directive_line(d: &Directive) -> Option<String> {
             let list: Vec<String> = addrs.iter().map(|a| addr_string(&AddrKind::Net(*a))).collect();
             format!("table <{name}> const {{ {} }}", list.join(" "))
         }
+        Directive::Queue(q) => super::queue::print_queuespec(q),
     })
 }
 

@@ -3,6 +3,8 @@
 //! Everything here is resolved: no macros, no lists, no interface names
 //! standing for addresses.
 
+pub mod queue;
 pub mod rule;
 
+pub use queue::*;
 pub use rule::*;

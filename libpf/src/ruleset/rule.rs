@@ -631,6 +631,10 @@ pub enum Directive {
     /// `table <__automatic_N> const { ... }`: a translation or routing pool
     /// of several addresses, as pfctl makes it.
     AutoTable { name: String, addrs: Vec<IpNet> },
+    /// `queue ...`: added after parsing, once the queue tree is checked, in
+    /// the order pfctl loads (and prints) them: each root queue followed by
+    /// its children, depth first. Not enforced on Linux yet.
+    Queue(super::QueueSpec),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.
