@@ -18,10 +18,23 @@ impl ConfError {
     pub fn new(file: &str, line: u32, message: impl Into<String>) -> ConfError {
         ConfError { file: file.to_string(), line, message: message.into() }
     }
+
+    /// A message pfctl prints without `file:line:` (its `fprintf(stderr)`
+    /// ones, e.g. `no IP address found for x`): no file, line 0.
+    pub fn bare(message: impl Into<String>) -> ConfError {
+        ConfError { file: String::new(), line: 0, message: message.into() }
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.line == 0 && self.file.is_empty()
+    }
 }
 
 impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_bare() {
+            return f.write_str(&self.message);
+        }
         write!(f, "{}:{}: {}", self.file, self.line, self.message)
     }
 }

@@ -40,6 +40,7 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         }
         Rule::option => Statement::Set(set_option(inner)),
         Rule::pf_rule => Statement::Rule(Box::new(pf_rule(inner))),
+        Rule::table_def => Statement::Table(super::table::table_def(inner, &st.lines)),
         _ => return Err(syntax(0)),
     })
 }
@@ -61,7 +62,7 @@ fn is_keyword(r: Rule) -> bool {
 
 /// The value of a `string`/`word`/`quoted`/`macro_value` pair: quotes
 /// removed and escapes resolved like pfctl's lexer does.
-fn string_of(p: Pair<'_, Rule>) -> String {
+pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
     match p.as_rule() {
         Rule::string | Rule::macro_value | Rule::quoted => {
             let s = p.as_str().to_string();
@@ -340,7 +341,7 @@ fn ipspec(p: Pair<'_, Rule>) -> Option<HostItem> {
     }
 }
 
-fn host(p: Pair<'_, Rule>) -> HostAst {
+pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
     let mut mask = None;
     let mut main: Option<Pair<'_, Rule>> = None;
     for x in p.into_inner() {

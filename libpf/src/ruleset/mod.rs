@@ -4,5 +4,7 @@
 //! standing for addresses.
 
 pub mod rule;
+pub mod table;
 
 pub use rule::*;
+pub use table::*;

@@ -510,8 +510,8 @@ pub struct Options {
     pub optimization: Option<String>,
 }
 
-/// One `set ...` statement or macro definition, in source order: what
-/// `pfctl -nv` echoes before the rules.
+/// One `set ...` statement, macro definition or table definition, in
+/// source order: what `pfctl -nv` echoes before the rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Directive {
     /// `name = "value"`
@@ -528,6 +528,8 @@ pub enum Directive {
     Debug(String),
     Optimization(String),
     RulesetOptimization(String),
+    /// `table <name> ...` (pfctl prints definitions where they occur).
+    Table(super::table::TableDef),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.
