@@ -8,6 +8,7 @@
 //! - `expand.rs`  — AST → resolved rules (names looked up through the
 //!   `Resolver`, lists multiplied, defaults and checks as pfctl applies them);
 //! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
+//! - `table.rs`   — `table <name> ...` definitions and table files;
 //! - `error.rs`   — `file:line: message` diagnostics;
 //! - `names.rs`   — ICMP and TCP-flag name tables.
 //!
@@ -23,6 +24,7 @@ pub mod names;
 pub mod parser;
 pub mod print;
 pub mod source;
+pub mod table;
 
 #[cfg(test)]
 mod tests;
@@ -279,6 +281,7 @@ fn run(
             }
             Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
             Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
+            Ok(ast::Statement::Table(t)) => ex.table(&t, file, line),
             Ok(ast::Statement::Include(path)) => {
                 let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
                 match text {

@@ -407,6 +407,7 @@ fn directive_line(d: &Directive) -> Option<String> {
         Directive::Debug(d) => format!("set debug {d}"),
         Directive::Optimization(o) => format!("set optimization {o}"),
         Directive::RulesetOptimization(_) => return None,
+        Directive::Table(t) => super::table::print_tabledef(t),
     })
 }
 
