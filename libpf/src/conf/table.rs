@@ -345,6 +345,10 @@ impl Expander<'_> {
 /// pfctl's token buffer (`BUF_SIZE`): longer tokens are refused.
 const TOKEN_MAX: usize = 256;
 
+/// Resolves a file token that is not a numeric address: `(name, bits,
+/// messages)` → its networks; messages (bare) explain a failure.
+pub type SlowHost<'a> = dyn FnMut(&str, Option<u8>, &mut Vec<String>) -> Result<Vec<IpNet>, LoadError> + 'a;
+
 /// Reads `path` (pfctl_fopen: a directory is `EISDIR`) and appends its
 /// addresses to `out`. `-` is standard input, which pf.conf from stdin has
 /// already used up: nothing. `slow` resolves what is not a numeric address.
@@ -352,7 +356,7 @@ pub fn load_table_file(
     path: &str,
     out: &mut Vec<TableEntry>,
     msgs: &mut Vec<String>,
-    slow: &mut dyn FnMut(&str, Option<u8>, &mut Vec<String>) -> Result<Vec<IpNet>, LoadError>,
+    slow: &mut SlowHost<'_>,
 ) -> Result<(), LoadError> {
     if path == "-" {
         return Ok(());
@@ -390,7 +394,7 @@ pub fn parse_table_data(
     data: &[u8],
     out: &mut Vec<TableEntry>,
     msgs: &mut Vec<String>,
-    slow: &mut dyn FnMut(&str, Option<u8>, &mut Vec<String>) -> Result<Vec<IpNet>, LoadError>,
+    slow: &mut SlowHost<'_>,
 ) -> Result<(), LoadError> {
     let n = data.len();
     let mut i = 0;
