@@ -12,6 +12,8 @@ pub enum Statement {
     Macro { name: String, value: String },
     Set(SetOption),
     Rule(Box<RuleAst>),
+    /// `table <name> ...` (see `table.rs`).
+    Table(super::table::TableAst),
     /// `queue ...` (see `queue.rs`).
     Queue(Box<super::queue::QueueAst>),
     Antispoof(Box<AntispoofAst>),

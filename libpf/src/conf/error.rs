@@ -12,19 +12,11 @@ pub struct ConfError {
     pub file: String,
     pub line: u32,
     pub message: String,
-    /// Printed without `file:line:` (pfctl prints a few lookup failures
-    /// that way, before the located message that follows them).
-    pub bare: bool,
 }
 
 impl ConfError {
     pub fn new(file: &str, line: u32, message: impl Into<String>) -> ConfError {
-        ConfError { file: file.to_string(), line, message: message.into(), bare: false }
-    }
-
-    /// A message pfctl prints without a location.
-    pub fn bare(file: &str, line: u32, message: impl Into<String>) -> ConfError {
-        ConfError { bare: true, ..ConfError::new(file, line, message) }
+        ConfError { file: file.to_string(), line, message: message.into() }
     }
 
     /// A check of the whole ruleset after parsing, which pfctl reports
@@ -40,13 +32,20 @@ impl ConfError {
     pub fn plain(message: impl Into<String>) -> ConfError {
         ConfError::new("", 0, message)
     }
+
+    /// A message pfctl prints without `file:line:` (its `fprintf(stderr)`
+    /// ones, e.g. `no IP address found for x`): no file, line 0.
+    pub fn bare(message: impl Into<String>) -> ConfError {
+        ConfError { file: String::new(), line: 0, message: message.into() }
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.line == 0 && self.file.is_empty()
+    }
 }
 
 impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.bare {
-            return write!(f, "{}", self.message);
-        }
         match (self.line, self.file.as_str()) {
             (0, "") => write!(f, "{}", self.message),
             (0, file) => write!(f, "{}: {}", file, self.message),

@@ -38,13 +38,13 @@ pub struct Expander<'r> {
 
 /// One resolved address of a list.
 #[derive(Debug, Clone)]
-struct HostNode {
-    addr: AddrKind,
-    neg: bool,
-    af: Option<Af>,
+pub(super) struct HostNode {
+    pub(super) addr: AddrKind,
+    pub(super) neg: bool,
+    pub(super) af: Option<Af>,
     /// Interface of a link-local IPv6 address (`fe80::1%lo0`, or a
     /// link-local address taken from an interface).
-    scope: Option<String>,
+    pub(super) scope: Option<String>,
 }
 
 impl HostNode {
@@ -74,11 +74,22 @@ struct RedirSpec {
     key: [u32; 4],
 }
 
-/// Marks a message pfctl prints without `file:line:`.
+/// Per-rule error context: the messages of one statement.
+pub(super) type Res<T> = Result<T, Vec<String>>;
+
+/// Marks a message pfctl prints bare on stderr (plain `fprintf`, as
+/// `host()` does), without the `file:line:` of `yyerror`; `errors_from`
+/// turns it into a `ConfError::bare`.
 const BARE: char = '\u{1}';
 
-/// Per-rule error context: the messages of one statement.
-type Res<T> = Result<T, Vec<String>>;
+pub(super) fn bare(m: impl std::fmt::Display) -> String {
+    format!("{BARE}{m}")
+}
+
+/// The text of a message made by `bare`, None for a `yyerror` one.
+pub(super) fn bare_text(m: &str) -> Option<&str> {
+    m.strip_prefix(BARE)
+}
 
 fn err<T>(m: impl Into<String>) -> Res<T> {
     Err(vec![m.into()])
@@ -120,10 +131,10 @@ impl<'r> Expander<'r> {
         self.errors.push(ConfError::new(file, line, msg));
     }
 
-    fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
+    pub(super) fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
         for m in msgs {
-            match m.strip_prefix(BARE) {
-                Some(b) => self.errors.push(ConfError::bare(file, line, b)),
+            match bare_text(&m) {
+                Some(b) => self.errors.push(ConfError::bare(b)),
                 None => self.error(file, line, m),
             }
         }
@@ -302,14 +313,14 @@ impl<'r> Expander<'r> {
 
     /// pfctl's `host()`: interface (with modifiers), numeric address, then
     /// host name.
-    fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
+    pub(super) fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
         let mask = match mask {
             None => None,
             Some(m) => match m.parse::<u32>() {
                 Ok(b) if b <= 128 => Some(b as u8),
                 _ => {
                     return Err(vec![
-                        format!("{BARE}netmask is too large: /{m}"),
+                        bare(format!("netmask is too large: /{m}")),
                         "could not parse host specification".to_string(),
                     ])
                 }
@@ -346,8 +357,9 @@ impl<'r> Expander<'r> {
             out.push(net_node(a, mask)?);
         }
         if out.is_empty() {
+            let m = mask.map(|b| format!("/{b}")).unwrap_or_default();
             return Err(vec![
-                format!("{BARE}no IP address found for {name}"),
+                bare(format!("no IP address found for {name}{m}")),
                 "could not parse host specification".to_string(),
             ]);
         }
@@ -489,7 +501,7 @@ impl<'r> Expander<'r> {
 
     /// A `from`/`to` address list; None = any (pfctl: any element being
     /// `any` makes the whole list `any`).
-    fn resolve_hosts(&self, item: &Option<HostItem>) -> Res<Option<Vec<HostNode>>> {
+    pub(super) fn resolve_hosts(&self, item: &Option<HostItem>) -> Res<Option<Vec<HostNode>>> {
         let Some(item) = item else { return Ok(None) };
         match item {
             HostItem::Any => Ok(None),

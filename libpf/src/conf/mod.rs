@@ -10,6 +10,7 @@
 //! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
 //! - `queue.rs`   — `queue` definitions: parsed, checked as a tree after
 //!   the file and printed (not enforced on Linux yet);
+//! - `table.rs`   — `table <name> ...` definitions and table files;
 //! - `error.rs`   — `file:line: message` diagnostics;
 //! - `names.rs`   — ICMP and TCP-flag name tables.
 //!
@@ -26,6 +27,7 @@ pub mod parser;
 pub mod print;
 pub mod queue;
 pub mod source;
+pub mod table;
 
 #[cfg(test)]
 mod tests;
@@ -317,6 +319,7 @@ fn run(
             Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
             Ok(ast::Statement::Antispoof(a)) => ex.antispoof(&a, file, line),
             Ok(ast::Statement::Queue(q)) => ex.queue(&q, file, line),
+            Ok(ast::Statement::Table(t)) => ex.table(&t, file, line),
             Ok(ast::Statement::Include(path)) => {
                 let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
                 match text {

@@ -42,6 +42,7 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         Rule::pf_rule => Statement::Rule(Box::new(pf_rule(inner))),
         Rule::antispoof_rule => Statement::Antispoof(Box::new(antispoof(inner))),
         Rule::queue_rule => Statement::Queue(Box::new(super::queue::queue_rule(inner, st))),
+        Rule::table_def => Statement::Table(super::table::table_def(inner, &st.lines)),
         _ => return Err(syntax(0)),
     })
 }
@@ -406,7 +407,7 @@ fn ipspec(p: Pair<'_, Rule>) -> Option<HostItem> {
     }
 }
 
-fn host(p: Pair<'_, Rule>) -> HostAst {
+pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
     let mut mask = None;
     let mut main: Option<Pair<'_, Rule>> = None;
     for x in p.into_inner() {

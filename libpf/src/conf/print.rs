@@ -542,6 +542,7 @@ fn directive_line(d: &Directive) -> Option<String> {
             format!("table <{name}> const {{ {} }}", list.join(" "))
         }
         Directive::Queue(q) => super::queue::print_queuespec(q),
+        Directive::Table(t) => super::table::print_tabledef(t),
     })
 }
 

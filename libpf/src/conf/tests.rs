@@ -421,10 +421,12 @@ fn semantic_errors_with_lines() {
     assert_eq!(errors("pass inet nat-to 192.0.2.1\n")[0], "t.conf:1: nat-to and rdr-to require a direction");
     assert_eq!(
         errors("pass from nosuchhost\n"),
+        // pfctl's host() prints its message without file:line.
         vec!["no IP address found for nosuchhost", "t.conf:1: could not parse host specification"]
     );
     assert_eq!(
         errors("pass out nat-to nosuchif0\n"),
+        // pfctl's host() prints its message without file:line.
         vec!["no IP address found for nosuchif0", "t.conf:1: could not parse host specification"]
     );
     assert_eq!(errors("pass on $nothere\n"), vec!["t.conf:1: macro 'nothere' not defined"]);

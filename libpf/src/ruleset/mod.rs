@@ -5,6 +5,8 @@
 
 pub mod queue;
 pub mod rule;
+pub mod table;
 
 pub use queue::*;
 pub use rule::*;
+pub use table::*;

@@ -603,8 +603,8 @@ pub struct Options {
     pub state_policy_if_bound: Option<bool>,
 }
 
-/// One `set ...` statement or macro definition, in source order: what
-/// `pfctl -nv` echoes before the rules.
+/// One `set ...` statement, macro definition or table definition, in
+/// source order: what `pfctl -nv` echoes before the rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Directive {
     /// `name = "value"`
@@ -635,6 +635,8 @@ pub enum Directive {
     /// the order pfctl loads (and prints) them: each root queue followed by
     /// its children, depth first. Not enforced on Linux yet.
     Queue(super::QueueSpec),
+    /// `table <name> ...` (pfctl prints definitions where they occur).
+    Table(super::table::TableDef),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.

@@ -63,6 +63,18 @@ impl SystemResolver {
             let net = IpNet::new(ip, prefix).unwrap_or_else(|_| IpNet::host(ip));
             addrs.push((ifa.interface_name.clone(), net));
         }
+        // Per interface, OpenBSD's order rather than Linux's: getifaddrs
+        // here lists IPv4 first and the kernel keeps IPv6 addresses sorted
+        // with link-local before host scope (lo0: 127.0.0.1, fe80::1, ::1),
+        // while OpenBSD shows lo0 as ::1, fe80::1, 127.0.0.1. pf.conf sees
+        // the order in `{ lo0 }` tables, pools and `lo0:0` (first address
+        // of a family), and the regress corpus relies on it.
+        let class = |a: &IpNet| match a.addr {
+            IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => 1,
+            IpAddr::V6(_) => 0,
+            IpAddr::V4(_) => 2,
+        };
+        addrs.sort_by_key(|(n, a)| (names.iter().position(|x| x == n).unwrap_or(usize::MAX), class(a)));
         (addrs, names)
     }
 }
