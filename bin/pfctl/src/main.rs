@@ -191,11 +191,17 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         }
     }
     let resolver = ctl::resolver(client.as_mut());
-    let mut rs = match conf::parse(&text, &name, &resolver) {
-        Ok(rs) => rs,
-        Err(errs) => {
+    let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| std::fs::read_to_string(p));
+    let mut rs = if errs.is_empty() {
+        rs
+    } else {
+        {
             for e in errs {
                 eprintln!("{e}");
+            }
+            if verbose > 0 {
+                // pfctl has printed options and tables as it read them
+                print!("{}", print::print_directives(&rs));
             }
             if !noaction {
                 eprintln!("pfctl: Syntax error in config file: pf rules not loaded");

@@ -18,8 +18,8 @@
 //! - The body's statements go through the same statement loop as a file's
 //!   (`super::statement`), with the rules they produce collected apart and
 //!   then handed to the anchor rule. Like pfctl's `pfa_anchorlist`, a body
-//!   takes rules, anchors and includes (and tables), not macros, options or
-//!   `load anchor`.
+//!   takes rules, anchors, tables and includes, not macros, options,
+//!   queues, antispoof or `load anchor`.
 //! - `load anchor name from "file"` is recorded; once the main ruleset is
 //!   good its files are parsed (each as a file of its own: no macros carried
 //!   over) into `Ruleset::loads`, and the rules of each are linked into the
@@ -174,9 +174,13 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// What pfctl takes in an inline anchor's body (`pfa_anchorlist`): rules,
-/// anchors, includes and tables, not macros, options or `load anchor`.
+/// anchors, tables and includes; not macros, options, queues, antispoof or
+/// `load anchor`.
 pub fn allowed_inside(s: &ast::Statement) -> bool {
-    !matches!(s, ast::Statement::Macro { .. } | ast::Statement::Set(_) | ast::Statement::LoadAnchor { .. })
+    matches!(
+        s,
+        ast::Statement::Rule(_) | ast::Statement::Anchor(_) | ast::Statement::Table(_) | ast::Statement::Include(_)
+    )
 }
 
 /// Expands the anchor rule and attaches `call` to each rule it gives.

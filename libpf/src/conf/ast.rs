@@ -3,7 +3,7 @@
 //! still lists. `expand.rs` resolves and multiplies them into rules.
 
 use crate::addr::Af;
-use crate::ruleset::Direction;
+use crate::ruleset::{Direction, RouteKind};
 
 /// One statement of pf.conf.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,12 +12,29 @@ pub enum Statement {
     Macro { name: String, value: String },
     Set(SetOption),
     Rule(Box<RuleAst>),
+    /// `table <name> ...` (see `table.rs`).
+    Table(super::table::TableAst),
+    /// `queue ...` (see `queue.rs`).
+    Queue(Box<super::queue::QueueAst>),
+    Antispoof(Box<AntispoofAst>),
     /// `anchor ...` without braces (an inline body is split off by
     /// `anchor.rs` before the grammar sees the statement).
     Anchor(Box<AnchorAst>),
     /// `load anchor [name] from "file"` (name None: pfctl's "anchor name
     /// is missing").
     LoadAnchor { name: Option<String>, file: String },
+}
+
+/// `antispoof [log] [quick] for ifspec [af] [label "..."] [rtable N]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AntispoofAst {
+    pub log: Option<Vec<LogOpt>>,
+    pub quick: bool,
+    /// Interface names; true = written `(if)` (addresses followed at run time).
+    pub ifaces: Vec<(String, bool)>,
+    pub af: Option<Af>,
+    pub label: Option<String>,
+    pub rtable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +52,15 @@ pub enum SetOption {
     Debug(String),
     RulesetOptimization(String),
     Optimization(String),
+    /// `set reassemble yes|no [no-df]` (the yes/no word as written)
+    Reassemble(String, bool),
+    /// `set state-policy if-bound|floating` (true = if-bound)
+    StatePolicyIfBound(bool),
+    /// `set state-defaults opt, ...`
+    StateDefaults(Vec<StateOptAst>),
+    Fingerprints(String),
+    /// `set syncookies never|adaptive|always [(start N%, end N%)]`
+    Syncookies(String, Vec<(String, String)>),
 }
 
 /// `on [!] name`
@@ -92,6 +118,8 @@ pub enum HostAst {
     Dynamic { spec: String, mask: Option<String> },
     /// `<table>`
     Table(String),
+    /// `route "label"`
+    RouteLabel(String),
 }
 
 /// One element of an address list.
@@ -199,6 +227,39 @@ pub enum FilterOpt {
     Tagged { neg: bool, name: String },
     NatTo(RedirAst),
     RdrTo(RedirAst),
+    BinatTo(RedirAst),
+    /// `af-to inet6 from pool [to pool]`
+    AfTo { af: Af, from: RedirAst, to: Option<RedirAst> },
+    /// `route-to|reply-to|dup-to pool`
+    Route(RouteKind, RedirAst),
+    DivertTo { host: String, port: String },
+    DivertReply,
+    DivertPacket(String),
+    Scrub(Vec<ScrubOptAst>),
+    Prio(String),
+    Tos(String),
+    Probability(String),
+    Rtable(String),
+    ReceivedOn { neg: bool, name: IfName },
+    MaxPktRate(String, String),
+    /// `queue q` / `queue (q, pq)` (also `set queue`)
+    Queue(String, Option<String>),
+    SetPrio(String, String),
+    SetTos(String),
+    SetDelay(String),
+    Fragment,
+    AllowOpts,
+    Once,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrubOptAst {
+    NoDf,
+    MinTtl(String),
+    MaxMss(String),
+    /// `reassemble <word>` (only `tcp` is valid)
+    Reassemble(String),
+    RandomId,
 }
 
 /// A `pass`/`block`/`match` rule as written.
@@ -213,6 +274,8 @@ pub struct RuleAst {
     pub proto: Vec<String>,
     pub from: HostPort,
     pub to: HostPort,
+    /// `os "fingerprint"` after the source
+    pub os: Vec<String>,
     pub opts: Vec<FilterOpt>,
 }
 

@@ -25,27 +25,41 @@ const NAME_MAX: usize = 63;
 
 /// Interpreter state for one `parse` call.
 pub struct Expander<'r> {
-    resolver: &'r dyn Resolver,
+    pub(crate) resolver: &'r dyn Resolver,
     block_policy_return: bool,
+    /// `set state-defaults`: applied to pass rules without `keep state`.
+    state_defaults: Option<Vec<StateOptAst>>,
+    auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
+    /// Queue definitions seen so far (`queue.rs`).
+    pub queues: super::queue::Queues,
 }
 
 /// One resolved address of a list.
 #[derive(Debug, Clone)]
-struct HostNode {
-    addr: AddrKind,
-    neg: bool,
-    af: Option<Af>,
+pub(super) struct HostNode {
+    pub(super) addr: AddrKind,
+    pub(super) neg: bool,
+    pub(super) af: Option<Af>,
     /// Interface of a link-local IPv6 address (`fe80::1%lo0`, or a
     /// link-local address taken from an interface).
-    scope: Option<String>,
+    pub(super) scope: Option<String>,
 }
 
 impl HostNode {
     fn any() -> HostNode {
         HostNode { addr: AddrKind::Any, neg: false, af: None, scope: None }
     }
+}
+
+/// The translations and routing of one rule, resolved but not expanded.
+struct Translations {
+    nat: Option<RedirSpec>,
+    rdr: Option<RedirSpec>,
+    route: Option<(RouteKind, RedirSpec)>,
+    /// `nat` came from `binat-to`.
+    binat: bool,
 }
 
 /// A resolved `nat-to` / `rdr-to`.
@@ -61,7 +75,21 @@ struct RedirSpec {
 }
 
 /// Per-rule error context: the messages of one statement.
-type Res<T> = Result<T, Vec<String>>;
+pub(super) type Res<T> = Result<T, Vec<String>>;
+
+/// Marks a message pfctl prints bare on stderr (plain `fprintf`, as
+/// `host()` does), without the `file:line:` of `yyerror`; `errors_from`
+/// turns it into a `ConfError::bare`.
+const BARE: char = '\u{1}';
+
+pub(super) fn bare(m: impl std::fmt::Display) -> String {
+    format!("{BARE}{m}")
+}
+
+/// The text of a message made by `bare`, None for a `yyerror` one.
+pub(super) fn bare_text(m: &str) -> Option<&str> {
+    m.strip_prefix(BARE)
+}
 
 fn err<T>(m: impl Into<String>) -> Res<T> {
     Err(vec![m.into()])
@@ -88,16 +116,27 @@ fn parse_num(s: &str) -> Res<u64> {
 
 impl<'r> Expander<'r> {
     pub fn new(resolver: &'r dyn Resolver) -> Expander<'r> {
-        Expander { resolver, block_policy_return: false, ruleset: Ruleset::default(), errors: vec![] }
+        Expander {
+            resolver,
+            block_policy_return: false,
+            state_defaults: None,
+            auto_tables: AutoTables::default(),
+            ruleset: Ruleset::default(),
+            errors: vec![],
+            queues: Default::default(),
+        }
     }
 
     fn error(&mut self, file: &str, line: u32, msg: impl Into<String>) {
         self.errors.push(ConfError::new(file, line, msg));
     }
 
-    fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
+    pub(super) fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
         for m in msgs {
-            self.error(file, line, m);
+            match bare_text(&m) {
+                Some(b) => self.errors.push(ConfError::bare(b)),
+                None => self.error(file, line, m),
+            }
         }
     }
 
@@ -220,6 +259,52 @@ impl<'r> Expander<'r> {
                 rs.options.optimization = Some(s.clone());
                 rs.directives.push(Directive::Optimization(s.clone()));
             }
+            SetOption::Reassemble(word, no_df) => {
+                let on = match word.as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    w => return err(format!("invalid value '{w}', expected 'yes' or 'no'")),
+                };
+                rs.options.reassemble = Some((on, *no_df));
+                rs.directives.push(Directive::Reassemble { on, no_df: *no_df });
+            }
+            SetOption::StatePolicyIfBound(b) => {
+                rs.options.state_policy_if_bound = Some(*b);
+                rs.directives.push(Directive::StatePolicyIfBound(*b));
+            }
+            SetOption::StateDefaults(opts) => {
+                if self.state_defaults.is_some() {
+                    return err("cannot redefine state-defaults");
+                }
+                state_options(opts)?;
+                self.state_defaults = Some(opts.clone());
+            }
+            SetOption::Fingerprints(f) => {
+                rs.directives.push(Directive::Fingerprints(f.clone()));
+            }
+            SetOption::Syncookies(mode, opts) => {
+                if !matches!(mode.as_str(), "never" | "adaptive" | "always") {
+                    return err("illegal value for syncookies");
+                }
+                let mut text = mode.clone();
+                if !opts.is_empty() {
+                    let mut parts = vec![];
+                    for (k, v) in opts {
+                        let pct = v.strip_suffix('%').and_then(|x| x.parse::<f64>().ok());
+                        match pct {
+                            Some(p) if p > 0.0 && p <= 100.0 => {}
+                            Some(_) => return err("illegal percentage value"),
+                            None => return err("syntax error"),
+                        }
+                        if k != "start" && k != "end" {
+                            return err("illegal syncookie option");
+                        }
+                        parts.push(format!("{k} {v}"));
+                    }
+                    text = format!("{text} ({})", parts.join(", "));
+                }
+                rs.directives.push(Directive::Syncookies(text));
+            }
         }
         Ok(())
     }
@@ -228,14 +313,14 @@ impl<'r> Expander<'r> {
 
     /// pfctl's `host()`: interface (with modifiers), numeric address, then
     /// host name.
-    fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
+    pub(super) fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
         let mask = match mask {
             None => None,
             Some(m) => match m.parse::<u32>() {
                 Ok(b) if b <= 128 => Some(b as u8),
                 _ => {
                     return Err(vec![
-                        format!("netmask is too large: /{m}"),
+                        bare(format!("netmask is too large: /{m}")),
                         "could not parse host specification".to_string(),
                     ])
                 }
@@ -272,8 +357,9 @@ impl<'r> Expander<'r> {
             out.push(net_node(a, mask)?);
         }
         if out.is_empty() {
+            let m = mask.map(|b| format!("/{b}")).unwrap_or_default();
             return Err(vec![
-                format!("no IP address found for {name}"),
+                bare(format!("no IP address found for {name}{m}")),
                 "could not parse host specification".to_string(),
             ]);
         }
@@ -351,6 +437,12 @@ impl<'r> Expander<'r> {
                 }
                 Ok(vec![HostNode { addr: AddrKind::Table(t.clone()), neg: false, af: None, scope: None }])
             }
+            HostAst::RouteLabel(l) => {
+                if l.len() > 31 {
+                    return err("route label too long, max 31 chars");
+                }
+                Ok(vec![HostNode { addr: AddrKind::RouteLabel(l.clone()), neg: false, af: None, scope: None }])
+            }
             HostAst::Range(a, b) => {
                 let (Ok(x), Ok(y)) = (self.host_name(a, None), self.host_name(b, None)) else {
                     return err("could not parse host specification");
@@ -372,9 +464,13 @@ impl<'r> Expander<'r> {
                 if !spec.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic()) {
                     return err(format!("invalid interface name '{spec}'"));
                 }
-                if mask.is_some() {
-                    return err("netmasks on dynamic interface addresses are not supported yet");
-                }
+                let mask = match mask {
+                    None => None,
+                    Some(m) => match m.parse::<u32>() {
+                        Ok(b) if b <= 128 => Some(b as u8),
+                        _ => return err("bit number too big"),
+                    },
+                };
                 let mut name = spec.as_str();
                 let mut mods = vec![];
                 while let Some(i) = name.rfind(':') {
@@ -394,7 +490,7 @@ impl<'r> Expander<'r> {
                     _ => return err("illegal combination of interface modifiers"),
                 };
                 Ok(vec![HostNode {
-                    addr: AddrKind::Dynamic { ifname: name.to_string(), modifier },
+                    addr: AddrKind::Dynamic { ifname: name.to_string(), modifier, mask },
                     neg: false,
                     af: None,
                     scope: None,
@@ -405,7 +501,7 @@ impl<'r> Expander<'r> {
 
     /// A `from`/`to` address list; None = any (pfctl: any element being
     /// `any` makes the whole list `any`).
-    fn resolve_hosts(&self, item: &Option<HostItem>) -> Res<Option<Vec<HostNode>>> {
+    pub(super) fn resolve_hosts(&self, item: &Option<HostItem>) -> Res<Option<Vec<HostNode>>> {
         let Some(item) = item else { return Ok(None) };
         match item {
             HostItem::Any => Ok(None),
@@ -645,6 +741,54 @@ impl<'r> Expander<'r> {
 
     // ------------------------------------------------------------ rules
 
+    /// `antispoof for if`: per interface, `block drop in on ! if from
+    /// <if's networks>`, and for non-loopback interfaces also `block drop
+    /// in from <if's addresses>`. Interfaces without addresses give no rule.
+    pub fn antispoof(&mut self, a: &AntispoofAst, file: &str, line: u32) {
+        let mut opts = vec![];
+        if let Some(l) = &a.label {
+            opts.push(FilterOpt::Label(l.clone()));
+        }
+        if let Some(t) = &a.rtable {
+            opts.push(FilterOpt::Rtable(t.clone()));
+        }
+        for (name, dynamic) in &a.ifaces {
+            let addrs = self.resolver.if_addrs(name).unwrap_or_default();
+            if addrs.is_empty() && !dynamic {
+                continue;
+            }
+            let loopback = addrs.iter().any(|n| n.addr.is_loopback());
+            let host_of = |spec: String| {
+                if *dynamic {
+                    HostAst::Dynamic { spec, mask: None }
+                } else {
+                    HostAst::Name { name: spec, mask: None }
+                }
+            };
+            let rule = |on: Vec<IfItem>, host: HostAst| RuleAst {
+                action: ActionAst::Block(Some(BlockSpec::Drop)),
+                direction: Direction::In,
+                log: a.log.clone(),
+                quick: a.quick,
+                on,
+                af: a.af,
+                proto: vec![],
+                from: HostPort {
+                    hosts: Some(HostItem::Host { neg: false, host }),
+                    ports: vec![],
+                },
+                to: HostPort::default(),
+                os: vec![],
+                opts: opts.clone(),
+            };
+            let not_if = vec![IfItem { neg: true, name: IfName::Name(name.to_string()) }];
+            self.rule(&rule(not_if, host_of(format!("{name}:network"))), file, line);
+            if !loopback {
+                self.rule(&rule(vec![], host_of(name.clone())), file, line);
+            }
+        }
+    }
+
     pub fn rule(&mut self, ast: &RuleAst, file: &str, line: u32) {
         match self.rule_inner(ast, file, line) {
             Ok(()) => {}
@@ -764,6 +908,11 @@ impl<'r> Expander<'r> {
         let mut keep: Option<(KeepState, Vec<StateOptAst>)> = None;
         let mut nat: Option<RedirSpec> = None;
         let mut rdr: Option<RedirSpec> = None;
+        let mut binat = false;
+        let mut route: Option<(RouteKind, RedirSpec)> = None;
+        let mut divert: Option<(Option<Vec<HostNode>>, Divert)> = None;
+        let mut set_prio_given = false;
+        let x = &mut r.extras;
         for o in &ast.opts {
             match o {
                 FilterOpt::User(items) => {
@@ -834,7 +983,143 @@ impl<'r> Expander<'r> {
                     }
                     rdr = Some(self.redir(rd, "rdr-to")?);
                 }
+                FilterOpt::BinatTo(rd) => {
+                    if nat.is_some() {
+                        return err("cannot respecify nat-to/binat-to");
+                    }
+                    let mut spec = self.redir(rd, "binat-to")?;
+                    spec.static_port = true;
+                    nat = Some(spec);
+                    binat = true;
+                }
+                FilterOpt::AfTo { af, from, to } => {
+                    if nat.is_some() {
+                        return err("cannot respecify af-to");
+                    }
+                    let f = self.redir(from, "af-to")?;
+                    let t = match to {
+                        Some(t) => Some(self.redir(t, "af-to")?),
+                        None => None,
+                    };
+                    let wrong = |sp: &RedirSpec| sp.hosts.iter().any(|h| h.af.is_some_and(|a| a != *af));
+                    if to.is_some() && (wrong(&f) || t.as_ref().is_some_and(wrong)) {
+                        return err("af-to addresses must be in the target address family");
+                    }
+                    nat = Some(f);
+                    rdr = t;
+                    x.af_to = Some(*af);
+                }
+                FilterOpt::Route(kind, rd) => {
+                    if route.is_some() {
+                        return err("cannot respecify route-to/reply-to/dup-to");
+                    }
+                    route = Some((*kind, self.redir(rd, "route")?));
+                }
+                FilterOpt::DivertTo { host, port } => {
+                    if divert.is_some() {
+                        return err("more than one divert option");
+                    }
+                    let Ok(hosts) = self.host_name(host, None) else {
+                        return err(format!("could not parse divert address: {host}"));
+                    };
+                    let p = self.service(port)?;
+                    if p == 0 {
+                        return err("invalid divert port: 0");
+                    }
+                    divert = Some((Some(hosts), Divert::To(std::net::Ipv4Addr::UNSPECIFIED.into(), p)));
+                }
+                FilterOpt::DivertReply => {
+                    if divert.is_some() {
+                        return err("more than one divert option");
+                    }
+                    divert = Some((None, Divert::Reply));
+                }
+                FilterOpt::DivertPacket(port) => {
+                    if divert.is_some() {
+                        return err("more than one divert option");
+                    }
+                    let p = self.service(port)?;
+                    if p == 0 {
+                        return err("invalid divert port: 0");
+                    }
+                    divert = Some((None, Divert::Packet(p)));
+                }
+                FilterOpt::Scrub(opts) => x.scrub = scrub_options(opts)?,
+                FilterOpt::Prio(n) => {
+                    if x.prio.is_some() {
+                        return err("prio cannot be redefined");
+                    }
+                    x.prio = Some(prio_value(n)?);
+                }
+                FilterOpt::Tos(t) => {
+                    if x.tos.is_some() {
+                        return err("tos cannot be redefined");
+                    }
+                    x.tos = Some(tos_value(t)?);
+                }
+                FilterOpt::Probability(p) => x.probability = probability(p)?,
+                FilterOpt::Rtable(n) => match n.parse::<u32>() {
+                    Ok(v) if v <= 255 => x.rtable = Some(v),
+                    _ => return err("invalid rtable id"),
+                },
+                FilterOpt::ReceivedOn { neg, name } => {
+                    if x.received_on.is_some() {
+                        return err("cannot respecify received-on");
+                    }
+                    let name = match name {
+                        IfName::Any => "any".to_string(),
+                        IfName::Name(n) => n.clone(),
+                        IfName::Rdomain(_) => return err("syntax error"),
+                    };
+                    x.received_on = Some(IfMatch { name, neg: *neg });
+                }
+                FilterOpt::MaxPktRate(a, b) => {
+                    let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) else {
+                        return err("only positive values permitted");
+                    };
+                    if x.max_pkt_rate.is_some() {
+                        return err("cannot respecify max-pkt-rate");
+                    }
+                    x.max_pkt_rate = Some((a, b));
+                }
+                FilterOpt::Queue(q, pq) => {
+                    if x.queue.is_some() {
+                        return err("queue cannot be redefined");
+                    }
+                    x.queue = Some((q.clone(), pq.clone()));
+                }
+                FilterOpt::SetPrio(a, b) => {
+                    if set_prio_given {
+                        return err("prio cannot be redefined");
+                    }
+                    set_prio_given = true;
+                    x.set_prio = Some((prio_value(a)?, prio_value(b)?));
+                }
+                FilterOpt::SetTos(t) => {
+                    if x.set_tos.is_some() {
+                        return err("tos cannot be respecified");
+                    }
+                    x.set_tos = Some(tos_value(t)?);
+                }
+                FilterOpt::SetDelay(d) => {
+                    if x.delay.is_some() {
+                        return err("delay cannot be respecified");
+                    }
+                    match d.parse::<i64>() {
+                        Ok(v) if (0..=0xffff).contains(&v) => x.delay = Some(v as u16),
+                        _ => return err(format!("illegal delay value {d} (0-65535)")),
+                    }
+                }
+                FilterOpt::Fragment => x.fragment = true,
+                FilterOpt::AllowOpts => x.allow_opts = true,
+                FilterOpt::Once => x.once = true,
             }
+        }
+        if x.af_to.is_some() && route.is_some() {
+            return err("af-to cannot be used together with route-to, reply-to, dup-to");
+        }
+        if let [os] = ast.os.as_slice() {
+            x.os = Some(os.clone());
         }
 
         // filteropts_to_rule
@@ -857,25 +1142,32 @@ impl<'r> Expander<'r> {
         }
 
         if ast.action == ActionAst::Anchor {
-            // pfctl's anchorrule: no state handling on anchors (so no
-            // default state or flags either); translations are dropped.
+            // pfctl's anchorrule: no once, state or route handling on
+            // anchors (so no default state or flags either); translations
+            // and divert are dropped.
+            if r.extras.once {
+                return err("'once' only applies to pass/block rules");
+            }
             if keep.as_ref().is_some_and(|(k, _)| *k != KeepState::None) {
                 return err("cannot specify state handling on anchors");
             }
+            if route.is_some() {
+                return err("cannot specify route handling on anchors");
+            }
             keep = Some((KeepState::None, vec![]));
-            (nat, rdr) = (None, None);
+            (nat, rdr, binat, divert, r.extras.af_to) = (None, None, false, None, None);
         }
 
         // State: explicit, or 'keep state' by default on pass rules.
         let (keep_state, state_opts) = match keep {
             Some((k, o)) => (k, o),
-            None if r.action == Action::Pass => (KeepState::Keep, vec![]),
+            None if r.action == Action::Pass => (KeepState::Keep, self.state_defaults.clone().unwrap_or_default()),
             None => (KeepState::None, vec![]),
         };
         r.keep_state = keep_state;
         r.state_opts = state_options(&state_opts)?;
         // 'flags S/SA' by default on stateful pass rules.
-        if r.action == Action::Pass && flags.is_none() && r.keep_state != KeepState::None {
+        if r.action == Action::Pass && flags.is_none() && r.keep_state != KeepState::None && !r.extras.fragment {
             flags = Some(TcpFlags { flags: 0x02, mask: 0x12 });
         }
         r.flags = flags;
@@ -888,7 +1180,40 @@ impl<'r> Expander<'r> {
             r.af = decide_af(&dst_hosts);
         }
 
-        self.expand(r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, nat, rdr, file, line);
+        if let Some((kind, _)) = &route {
+            if *kind != RouteKind::DupTo && r.direction == Direction::InOut {
+                return err("direction must be explicit with rules that specify routing");
+            }
+        }
+        // expand_divertspec
+        if let Some((hosts, d)) = divert {
+            r.extras.divert = match d {
+                Divert::To(_, port) => {
+                    if r.direction == Direction::Out {
+                        return err("divert-to used with outgoing rule");
+                    }
+                    let hosts = hosts.unwrap_or_default();
+                    let pick = match r.af {
+                        Some(af) => hosts.iter().find(|h| h.af == Some(af)),
+                        None => hosts.first(),
+                    };
+                    let Some(HostNode { addr: AddrKind::Net(n), af, .. }) = pick else {
+                        return err("divert-to address family mismatch");
+                    };
+                    if r.af.is_none() {
+                        r.af = *af;
+                    }
+                    Divert::To(n.addr, port)
+                }
+                Divert::Reply if r.direction == Direction::In => {
+                    return err("divert-reply used with incoming rule");
+                }
+                other => other,
+            };
+        }
+
+        let trans = Translations { nat, rdr, route, binat };
+        self.expand(r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, trans, file, line);
         Ok(())
     }
 
@@ -905,11 +1230,11 @@ impl<'r> Expander<'r> {
         dst_ports: Vec<PortOp>,
         uids: Vec<IdOp>,
         gids: Vec<IdOp>,
-        nat: Option<RedirSpec>,
-        rdr: Option<RedirSpec>,
+        trans: Translations,
         file: &str,
         line: u32,
     ) {
+        let Translations { nat, rdr, route, binat } = trans;
         fn opt_list<T: Clone>(v: &[T]) -> Vec<Option<T>> {
             if v.is_empty() {
                 vec![None]
@@ -942,8 +1267,13 @@ impl<'r> Expander<'r> {
                                             let mut r = base.clone();
                                             r.af = af;
                                             let mut errors: Vec<String> = vec![];
-                                            let rdr_addrs = collapse(&rdr, &mut r, &mut errors);
-                                            let nat_addrs = collapse(&nat, &mut r, &mut errors);
+                                            let mut tables = std::mem::take(&mut self.auto_tables);
+                                            let rdr_addrs = collapse(&rdr, &mut r, &mut errors, false, &mut tables);
+                                            let nat_addrs = collapse(&nat, &mut r, &mut errors, false, &mut tables);
+                                            let route_spec = route.as_ref().map(|(_, sp)| sp.clone());
+                                            let route_addrs = collapse(&route_spec, &mut r, &mut errors, true, &mut tables);
+                                            self.ruleset.directives.append(&mut tables.made);
+                                            self.auto_tables = tables;
                                             if (r.af.is_some() && src.af.is_some() && r.af != src.af)
                                                 || (r.af.is_some() && dst.af.is_some() && r.af != dst.af)
                                                 || (src.af.is_some() && dst.af.is_some() && src.af != dst.af)
@@ -1000,12 +1330,24 @@ impl<'r> Expander<'r> {
                                                     }
                                                 }
                                             }
+                                            if binat {
+                                                errors.extend(binat_checks(src, nat_addrs.as_ref(), &r, af));
+                                                r.direction = Direction::Out;
+                                            }
                                             r.nat_to = apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
                                             r.rdr_to = apply_redir(&rdr, rdr_addrs, true, *dp, &mut errors);
-                                            errors.extend(rule_consistent(&r));
+                                            r.extras.route = route.as_ref().and_then(|(kind, _)| {
+                                                apply_redir(&route_spec, route_addrs, true, None, &mut errors)
+                                                    .map(|p| (*kind, p))
+                                            });
+                                            errors.extend(rule_consistent(&r, route.is_some()));
                                             if errors.is_empty() {
+                                                let inbound = if binat { binat_inbound(&r, src) } else { None };
                                                 self.ruleset.rules.push(r);
                                                 added += 1;
+                                                if let Some(rb) = inbound {
+                                                    self.ruleset.rules.push(rb);
+                                                }
                                             } else {
                                                 errors.push("skipping rule due to errors".into());
                                                 self.errors_from(file, line, errors);
@@ -1134,7 +1476,17 @@ fn hash_key(k: Option<&str>) -> Res<[u32; 4]> {
             }
             Ok(key)
         }
-        Some(_) => err("source-hash string keys are not supported yet"),
+        Some(s) => {
+            // pfctl: the MD5 digest of the string, read as four
+            // big-endian words.
+            use md5::{Digest, Md5};
+            let d = Md5::digest(s.as_bytes());
+            let mut key = [0u32; 4];
+            for (i, w) in key.iter_mut().enumerate() {
+                *w = u32::from_be_bytes([d[i * 4], d[i * 4 + 1], d[i * 4 + 2], d[i * 4 + 3]]);
+            }
+            Ok(key)
+        }
     }
 }
 
@@ -1288,17 +1640,71 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
 
 /// collapse_redirspec: the pool addresses usable with the rule's address
 /// family (setting it if it was open).
-fn collapse(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>) -> Option<Vec<HostNode>> {
+/// Automatic tables made so far (pfctl numbers them across the file).
+#[derive(Default)]
+struct AutoTables {
+    count: usize,
+    made: Vec<Directive>,
+}
+
+/// collapse_redirspec: the pool's addresses in the rule's family; several
+/// addresses become an automatic table (returned as its name).
+fn collapse(
+    spec: &Option<RedirSpec>,
+    r: &mut Rule,
+    errors: &mut Vec<String>,
+    routing: bool,
+    tables: &mut AutoTables,
+) -> Option<(Vec<HostNode>, Option<String>)> {
+    let nodes = collapse_hosts(spec, r, errors, routing)?;
+    if nodes.len() < 2 {
+        return Some((nodes, None));
+    }
+    let mut addrs = vec![];
+    for n in &nodes {
+        match &n.addr {
+            AddrKind::Net(a) => addrs.push(*a),
+            _ => {
+                errors.push("multiple tables or dynamic interfaces not supported for translation or routing".into());
+                return None;
+            }
+        }
+    }
+    let name = format!("__automatic_{}", tables.count);
+    tables.count += 1;
+    tables.made.push(Directive::AutoTable { name: name.clone(), addrs });
+    Some((nodes, Some(name)))
+}
+
+fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>, routing: bool) -> Option<Vec<HostNode>> {
     let spec = spec.as_ref()?;
+    let what = if routing { "routing" } else { "translation" };
     let mut chosen: Option<Af> = None;
     let mut out = vec![];
     for h in &spec.hosts {
+        if let (Some(naf), false) = (r.extras.af_to, routing) {
+            // af-to: the pool is in the target family
+            if h.af.is_some_and(|a| a != naf) {
+                errors.push(format!("{what} spec contains addresses that don't match target address family"));
+                return None;
+            }
+            out.push(h.clone());
+            continue;
+        }
+        if routing {
+            if let AddrKind::Dynamic { modifier, .. } = &h.addr {
+                if *modifier != DynModifier::Peer {
+                    errors.push("route spec requires :peer with dynamic interface addresses".into());
+                    return None;
+                }
+            }
+        }
         if let Some(haf) = h.af {
             if r.af.is_some_and(|a| a != haf) {
                 continue;
             }
             if r.af.is_none() && chosen.is_some_and(|a| a != haf) {
-                errors.push("translation spec contains addresses with different address families".into());
+                errors.push(format!("{what} spec contains addresses with different address families"));
                 return None;
             }
         }
@@ -1315,7 +1721,7 @@ fn collapse(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>) ->
         r.af = chosen;
     }
     if out.is_empty() {
-        errors.push("af mismatch in translation spec".into());
+        errors.push(format!("af mismatch in {what} spec"));
         return None;
     }
     Some(out)
@@ -1327,7 +1733,7 @@ fn dyn_pool_type(t: PoolType) -> bool {
 
 fn dyn_multiaddr(a: &AddrKind) -> bool {
     match a {
-        AddrKind::Dynamic { ifname, modifier } => {
+        AddrKind::Dynamic { ifname, modifier, .. } => {
             *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit())
         }
         _ => false,
@@ -1337,13 +1743,14 @@ fn dyn_multiaddr(a: &AddrKind) -> bool {
 /// apply_redirspec: ports, pool type and options of a translation.
 fn apply_redir(
     spec: &Option<RedirSpec>,
-    addrs: Option<Vec<HostNode>>,
+    collapsed: Option<(Vec<HostNode>, Option<String>)>,
     is_rdr: bool,
     dst_port: Option<PortOp>,
     errors: &mut Vec<String>,
 ) -> Option<Pool> {
     let spec = spec.as_ref()?;
-    let addrs: Vec<AddrKind> = addrs?.into_iter().map(|h| h.addr).collect();
+    let (nodes, auto_table) = collapsed?;
+    let addrs: Vec<AddrKind> = nodes.into_iter().map(|h| h.addr).collect();
     let (a, b, range, star) = spec.port.unwrap_or((0, 0, false, false));
     let proxy_port = if is_rdr {
         if star {
@@ -1394,11 +1801,181 @@ fn apply_redir(
         static_port: spec.static_port,
         sticky_address: spec.sticky,
         hash_key: if pool_type == PoolType::SourceHash { spec.key } else { [0; 4] },
+        auto_table,
     })
 }
 
+/// The checks pfctl's expand_rule makes on a `binat-to` rule.
+fn binat_checks(
+    src: &HostNode,
+    nat: Option<&(Vec<HostNode>, Option<String>)>,
+    r: &Rule,
+    rule_af: Option<Af>,
+) -> Vec<String> {
+    let mut p = vec![];
+    let auto_table = nat.and_then(|(_, t)| t.as_ref()).map(|t| AddrKind::Table(t.clone()));
+    let nat_addr = auto_table.as_ref().or_else(|| nat.and_then(|(n, _)| n.first()).map(|h| &h.addr));
+    match &src.addr {
+        AddrKind::Table(t) => {
+            p.push(format!("invalid use of table <{t}> as the source address of a binat-to rule"));
+        }
+        a @ AddrKind::Dynamic { ifname, .. } if dyn_multiaddr(a) => {
+            p.push(format!("invalid use of interface ({ifname}) as the source address of a binat-to rule"));
+        }
+        _ => {
+            // a pool that failed to collapse is an all-zero address to pfctl
+            let specified =
+                |a: Option<&AddrKind>| matches!(a, None | Some(AddrKind::Net(_)) | Some(AddrKind::Dynamic { .. }));
+            let src_ok = matches!(src.addr, AddrKind::Net(_) | AddrKind::Dynamic { .. } | AddrKind::Any);
+            if !src_ok || !specified(nat_addr) {
+                p.push("binat-to requires a specified source and redirect address".into());
+            }
+        }
+    }
+    if dyn_multiaddr(&src.addr) || nat_addr.is_some_and(dyn_multiaddr) {
+        p.push("dynamic interfaces must be used with :0 in a binat-to rule".into());
+    }
+    let zero_mask = |a: Option<&AddrKind>| match a {
+        Some(AddrKind::Net(n)) => n.prefix == 0,
+        Some(AddrKind::Dynamic { .. }) => false,
+        _ => true,
+    };
+    // pfctl compares the masks in the rule's own address family only
+    if rule_af.is_some() && (zero_mask(Some(&src.addr)) || zero_mask(nat_addr)) {
+        p.push("source and redir addresess must have a matching network mask in binat-rule".into());
+    }
+    if matches!(nat_addr, Some(AddrKind::Table(_))) {
+        p.push("tables cannot be used as the redirect address of a binat-to rule".into());
+    }
+    if r.direction != Direction::InOut {
+        p.push("binat-to cannot be specified with a direction".into());
+    }
+    p
+}
+
+/// The inbound half of a `binat-to` rule: traffic to the translated
+/// address is redirected back to the source.
+fn binat_inbound(out: &Rule, src: &HostNode) -> Option<Rule> {
+    let nat = out.nat_to.as_ref()?;
+    let mut rb = out.clone();
+    rb.direction = Direction::In;
+    rb.nat_to = None;
+    rb.from = Endpoint { addr: out.to.addr.clone(), neg: out.to.neg, port: out.to.port };
+    rb.to = Endpoint { addr: nat.addrs.first()?.clone(), neg: false, port: out.from.port };
+    rb.rdr_to = Some(Pool {
+        addrs: vec![src.addr.clone()],
+        proxy_port: (0, 0),
+        pool_type: nat.pool_type,
+        static_port: false,
+        sticky_address: nat.sticky_address,
+        hash_key: nat.hash_key,
+        auto_table: None,
+    });
+    Some(rb)
+}
+
+fn scrub_options(opts: &[ScrubOptAst]) -> Res<Scrub> {
+    let mut sc = Scrub::default();
+    let (mut ttl_set, mut mss_set) = (false, false);
+    for o in opts {
+        match o {
+            ScrubOptAst::NoDf => {
+                if sc.no_df {
+                    return err("no-df cannot be respecified");
+                }
+                sc.no_df = true;
+            }
+            ScrubOptAst::RandomId => {
+                if sc.random_id {
+                    return err("random-id cannot be respecified");
+                }
+                sc.random_id = true;
+            }
+            ScrubOptAst::MinTtl(v) => {
+                if ttl_set {
+                    return err("min-ttl cannot be respecified");
+                }
+                ttl_set = true;
+                match v.parse::<i64>() {
+                    Ok(n) if (0..=255).contains(&n) => sc.min_ttl = n as u8,
+                    _ => return err(format!("illegal min-ttl value {v}")),
+                }
+            }
+            ScrubOptAst::MaxMss(v) => {
+                if mss_set {
+                    return err("max-mss cannot be respecified");
+                }
+                mss_set = true;
+                match v.parse::<i64>() {
+                    Ok(n) if (0..=65535).contains(&n) => sc.max_mss = n as u16,
+                    _ => return err(format!("illegal max-mss value {v}")),
+                }
+            }
+            ScrubOptAst::Reassemble(w) => {
+                if !w.eq_ignore_ascii_case("tcp") {
+                    return err(format!("scrub reassemble supports only tcp, not '{w}'"));
+                }
+                if sc.reassemble_tcp {
+                    return err("reassemble tcp cannot be respecified");
+                }
+                sc.reassemble_tcp = true;
+            }
+        }
+    }
+    Ok(sc)
+}
+
+/// `prio N`: 0 to 7 (IFQ_MAXPRIO).
+fn prio_value(s: &str) -> Res<u8> {
+    match s.parse::<i64>() {
+        Ok(v) if (0..=7).contains(&v) => Ok(v as u8),
+        _ => err("prio must be 0 - 7"),
+    }
+}
+
+/// `tos`: a name, `0x..` or a number, 0 to 255.
+fn tos_value(s: &str) -> Res<u8> {
+    let v: Option<i64> = match s {
+        "lowdelay" => Some(0x10),
+        "throughput" => Some(0x08),
+        "reliability" => Some(0x04),
+        _ => {
+            if let Some(h) = s.strip_prefix("0x") {
+                i64::from_str_radix(h, 16).ok()
+            } else if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                s.parse::<i64>().ok()
+            } else {
+                None
+            }
+        }
+    };
+    match v {
+        Some(v) if (0..=255).contains(&v) => Ok(v as u8),
+        _ => err(format!("illegal tos value {s}")),
+    }
+}
+
+/// `probability N%` (or a fraction) as pf stores it: a fraction of 2^32.
+fn probability(s: &str) -> Res<u32> {
+    let (num, pct) = match s.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    let Ok(mut p) = num.parse::<f64>() else {
+        return err(format!("invalid probability: {s}"));
+    };
+    if pct {
+        p *= 0.01;
+    }
+    let v = (p * u32::MAX as f64 + 0.5).floor();
+    if !(0.0..=u32::MAX as f64).contains(&v) {
+        return err(format!("invalid probability: {}%", p * 100.0));
+    }
+    Ok(if v == 0.0 { 1 } else { v as u32 })
+}
+
 /// pfctl's rule_consistent.
-fn rule_consistent(r: &Rule) -> Vec<String> {
+fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     let mut p = vec![];
     let tcp_udp = matches!(r.proto, Some(IPPROTO_TCP) | Some(IPPROTO_UDP));
     if !tcp_udp && (r.from.port.is_some() || r.to.port.is_some()) {
@@ -1424,8 +2001,20 @@ fn rule_consistent(r: &Rule) -> Vec<String> {
     if r.action == Action::Block && matches!(r.block, BlockReturn::ReturnRst { .. }) && r.proto != Some(IPPROTO_TCP) {
         p.push("return-rst can only be applied to TCP rules".into());
     }
+    if r.extras.af_to.is_some() && r.af == r.extras.af_to {
+        p.push("must indicate different address family with af-to".into());
+    }
+    if r.extras.allow_opts && r.action != Action::Pass {
+        p.push("allow-opts can only be specified for pass rules".into());
+    }
+    if r.extras.fragment && (r.from.port.is_some() || r.to.port.is_some() || r.flags.is_some_and(|f| f.mask != 0) || r.icmp_type.is_some()) {
+        p.push("fragments can be filtered only on IP header fields".into());
+    }
     if r.action != Action::Pass && r.keep_state != KeepState::None {
         p.push("keep state is great, but only for pass rules".into());
+    }
+    if routed && r.keep_state == KeepState::None {
+        p.push("route-to, reply-to and dup-to require keep state".into());
     }
     if r.state_opts.sloppy && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy) {
         p.push("sloppy state matching cannot be used with synproxy state or modulate state".into());
@@ -1437,11 +2026,35 @@ fn rule_consistent(r: &Rule) -> Vec<String> {
     if translates && r.direction == Direction::InOut {
         p.push("nat-to and rdr-to require a direction".into());
     }
-    if r.nat_to.is_some() && r.direction == Direction::In {
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in).
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
         p.push("nat-to can only be used outbound".into());
     }
-    if r.rdr_to.is_some() && r.direction == Direction::Out {
+    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
         p.push("rdr-to can only be used inbound".into());
+    }
+    if r.af == Some(Af::Inet6) && (r.extras.scrub.no_df || r.extras.scrub.random_id) {
+        p.push("address family inet6 does not support scrub options no-df, random-id".into());
+    }
+    match r.action {
+        Action::Match => {
+            if r.extras.divert != Divert::None {
+                p.push("divert is not supported on match rules".into());
+            }
+            if routed {
+                p.push("route-to, reply-to and dup-to are not supported on match rules".into());
+            }
+            if r.extras.af_to.is_some() {
+                p.push("af-to is not supported on match rules".into());
+            }
+        }
+        Action::Block => {
+            if routed {
+                p.push("route-to, reply-to and dup-to are not supported on block rules".into());
+            }
+        }
+        Action::Pass => {}
     }
     p
 }
@@ -1463,7 +2076,7 @@ fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
             AddrKind::NoRoute => "no-route".into(),
             AddrKind::UrpfFailed => "urpf-failed".into(),
             AddrKind::Net(n) => n.to_string(),
-            AddrKind::Range(..) => "?".into(),
+            AddrKind::Range(..) | AddrKind::RouteLabel(_) => "?".into(),
         };
         if e.neg {
             format!("! {a}")

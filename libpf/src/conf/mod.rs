@@ -10,6 +10,9 @@
 //! - `anchor.rs`  — inline anchor bodies cut into statements of their own,
 //!   anchor rules, `load anchor` files linked to the anchors calling them;
 //! - `print.rs`   — rules and options back to `pfctl -sr` / `-nv` text;
+//! - `queue.rs`   — `queue` definitions: parsed, checked as a tree after
+//!   the file and printed (not enforced on Linux yet);
+//! - `table.rs`   — `table <name> ...` definitions and table files;
 //! - `error.rs`   — `file:line: message` diagnostics;
 //! - `names.rs`   — ICMP and TCP-flag name tables.
 //!
@@ -26,7 +29,9 @@ pub mod expand;
 pub mod names;
 pub mod parser;
 pub mod print;
+pub mod queue;
 pub mod source;
+pub mod table;
 
 #[cfg(test)]
 mod tests;
@@ -242,17 +247,31 @@ pub fn parse_with_loader(
     resolver: &dyn Resolver,
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Ruleset, Vec<ConfError>> {
+    let (rs, errors) = parse_partial(source, filename, resolver, loader);
+    if errors.is_empty() {
+        Ok(rs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parses as far as possible: the ruleset holds every statement that was
+/// valid, the list every diagnostic. `pfctl -nv` prints both, the way
+/// pfctl prints options and tables as it reads them; nothing with errors
+/// is ever loaded.
+pub fn parse_partial(
+    source: &str,
+    filename: &str,
+    resolver: &dyn Resolver,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+) -> (Ruleset, Vec<ConfError>) {
     let (mut rs, mut errors) = parse_file(source, filename, resolver, loader);
     if errors.is_empty() {
         // pfctl loads the `load anchor` files only once the main ruleset
         // is good (pfctl_load_anchors).
         anchor::load_anchors(&mut rs, &mut errors, filename, resolver, loader);
     }
-    if errors.is_empty() {
-        Ok(rs)
-    } else {
-        Err(errors)
-    }
+    (rs, errors)
 }
 
 /// One file (the main one or a `load anchor` file): its ruleset, `load
@@ -266,9 +285,25 @@ fn parse_file(
     let mut ex = expand::Expander::new(resolver);
     let mut macros = source::Macros::new();
     run(source, filename, &mut ex, &mut macros, loader, 0, 0);
+    ex.finish_queues();
     let mut rs = ex.ruleset;
     expand::expand_rule_numbers(&mut rs.rules);
     (rs, ex.errors)
+}
+
+/// `set timeout a 1, b 2` without braces is a syntax error at the comma,
+/// but pfctl's parser has already applied `set timeout a 1` by then (and
+/// prints it): do the same with the part before the first comma.
+fn set_list_prefix(st: &source::Statement, file: &str, ex: &mut expand::Expander<'_>) {
+    let t = st.text.trim_start();
+    if !(t.starts_with("set timeout") || t.starts_with("set limit")) || t.contains('{') {
+        return;
+    }
+    let Some(comma) = st.text.find(',') else { return };
+    let prefix = source::Statement { text: st.text[..comma].to_string(), ..st.clone() };
+    if let Ok(ast::Statement::Set(opt)) = parser::parse_statement(&prefix, file) {
+        ex.set_option(&opt, file, st.end_line);
+    }
 }
 
 /// Maximum nesting of `include`.
@@ -310,7 +345,10 @@ fn statement(
     }
     let line = st.end_line;
     match parser::parse_statement(st, file) {
-        Err(e) => ex.errors.push(e),
+        Err(e) => {
+            ex.errors.push(e);
+            set_list_prefix(st, file, ex);
+        }
         Ok(s) if nest > 0 && !anchor::allowed_inside(&s) => {
             ex.errors.push(ConfError::new(file, st.lines.line_at(0), "syntax error"))
         }
@@ -320,6 +358,9 @@ fn statement(
         }
         Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
         Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),
+        Ok(ast::Statement::Antispoof(a)) => ex.antispoof(&a, file, line),
+        Ok(ast::Statement::Queue(q)) => ex.queue(&q, file, line),
+        Ok(ast::Statement::Table(t)) => ex.table(&t, file, line),
         Ok(ast::Statement::Anchor(a)) => anchor::rule(ex, &a, file, st.lines.line_at(0), line),
         Ok(ast::Statement::LoadAnchor { name, file: path }) => anchor::load(ex, name, path, file, line),
         Ok(ast::Statement::Include(path)) => {

@@ -7,7 +7,7 @@ use super::ast::*;
 use super::error::ConfError;
 use super::source::Statement as SourceStatement;
 use crate::addr::Af;
-use crate::ruleset::Direction;
+use crate::ruleset::{Direction, RouteKind};
 use pest::iterators::Pair;
 use pest::Parser;
 
@@ -52,6 +52,9 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
             }
             Statement::LoadAnchor { name, file }
         }
+        Rule::antispoof_rule => Statement::Antispoof(Box::new(antispoof(inner))),
+        Rule::queue_rule => Statement::Queue(Box::new(super::queue::queue_rule(inner, st))),
+        Rule::table_def => Statement::Table(super::table::table_def(inner, &st.lines)),
         _ => return Err(syntax(0)),
     })
 }
@@ -73,7 +76,7 @@ fn is_keyword(r: Rule) -> bool {
 
 /// The value of a `string`/`word`/`quoted`/`macro_value` pair: quotes
 /// removed and escapes resolved like pfctl's lexer does.
-fn string_of(p: Pair<'_, Rule>) -> String {
+pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
     match p.as_rule() {
         Rule::string | Rule::macro_value | Rule::quoted => {
             let s = p.as_str().to_string();
@@ -166,11 +169,33 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
             }
         }
         Rule::set_ruleset_optimization => SetOption::RulesetOptimization(arg0),
+        Rule::set_reassemble => {
+            let word = if args.iter().any(|a| a.as_rule() == Rule::k_no) { "no".to_string() } else { arg0 };
+            SetOption::Reassemble(word, args.iter().any(|a| a.as_rule() == Rule::k_no_df))
+        }
+        Rule::set_state_policy => {
+            SetOption::StatePolicyIfBound(args.iter().any(|a| a.as_rule() == Rule::k_if_bound))
+        }
+        Rule::set_state_defaults => {
+            SetOption::StateDefaults(args.into_iter().filter(|a| a.as_rule() == Rule::state_opt).map(state_opt).collect())
+        }
+        Rule::set_fingerprints => SetOption::Fingerprints(arg0),
+        Rule::set_syncookies => {
+            let opts = args
+                .into_iter()
+                .filter(|a| a.as_rule() == Rule::syncookie_opt)
+                .map(|o| {
+                    let mut it = o.into_inner().map(string_of);
+                    (it.next().unwrap_or_default(), it.next().unwrap_or_default())
+                })
+                .collect();
+            SetOption::Syncookies(arg0, opts)
+        }
         _ => SetOption::Optimization(arg0),
     }
 }
 
-fn interface_spec(p: Pair<'_, Rule>) -> Vec<IfItem> {
+pub(super) fn interface_spec(p: Pair<'_, Rule>) -> Vec<IfItem> {
     p.into_inner()
         .filter(|c| c.as_rule() == Rule::if_item_not)
         .map(|c| {
@@ -197,6 +222,62 @@ fn interface_spec(p: Pair<'_, Rule>) -> Vec<IfItem> {
         .collect()
 }
 
+/// `[log [(opts)]] [quick]` in either order.
+fn logquick(p: Pair<'_, Rule>) -> (Option<Vec<LogOpt>>, bool) {
+    let mut log = None;
+    let mut quick = false;
+    for x in p.into_inner() {
+        match x.as_rule() {
+            Rule::k_quick => quick = true,
+            Rule::log => {
+                let opts = x
+                    .into_inner()
+                    .filter(|o| o.as_rule() == Rule::logopt)
+                    .map(|o| {
+                        let o = first(o);
+                        match o.as_rule() {
+                            Rule::k_all => LogOpt::All,
+                            Rule::k_matches => LogOpt::Matches,
+                            Rule::k_user => LogOpt::User,
+                            _ => LogOpt::To(children(o).next().map(string_of).unwrap_or_default()),
+                        }
+                    })
+                    .collect();
+                log = Some(opts);
+            }
+            _ => {}
+        }
+    }
+    (log, quick)
+}
+
+fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
+    let mut a = AntispoofAst { log: None, quick: false, ifaces: vec![], af: None, label: None, rtable: None };
+    for part in p.into_inner() {
+        match part.as_rule() {
+            Rule::logquick => (a.log, a.quick) = logquick(part),
+            Rule::antispoof_ifspec => {
+                for i in part.into_inner().filter(|x| x.as_rule() == Rule::antispoof_if) {
+                    let dynamic = i.as_str().trim_start().starts_with('(');
+                    let name = i.into_inner().next().map(|n| string_of(first(n))).unwrap_or_default();
+                    a.ifaces.push((name, dynamic));
+                }
+            }
+            Rule::af => a.af = Some(if first(part).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet }),
+            Rule::antispoof_opt => {
+                let o = first(part);
+                let arg = children(o.clone()).next();
+                match o.as_rule() {
+                    Rule::opt_label => a.label = arg.map(string_of),
+                    _ => a.rtable = arg.map(|x| x.as_str().to_string()),
+                }
+            }
+            _ => {}
+        }
+    }
+    a
+}
+
 fn pf_rule(p: Pair<'_, Rule>) -> RuleAst {
     let mut r = RuleAst {
         action: ActionAst::Pass,
@@ -208,6 +289,7 @@ fn pf_rule(p: Pair<'_, Rule>) -> RuleAst {
         proto: vec![],
         from: HostPort::default(),
         to: HostPort::default(),
+        os: vec![],
         opts: vec![],
     };
     for part in p.into_inner() {
@@ -227,30 +309,7 @@ fn pf_rule(p: Pair<'_, Rule>) -> RuleAst {
                     Direction::Out
                 };
             }
-            Rule::logquick => {
-                for x in part.into_inner() {
-                    match x.as_rule() {
-                        Rule::k_quick => r.quick = true,
-                        Rule::log => {
-                            let opts = x
-                                .into_inner()
-                                .filter(|o| o.as_rule() == Rule::logopt)
-                                .map(|o| {
-                                    let o = first(o);
-                                    match o.as_rule() {
-                                        Rule::k_all => LogOpt::All,
-                                        Rule::k_matches => LogOpt::Matches,
-                                        Rule::k_user => LogOpt::User,
-                                        _ => LogOpt::To(children(o).next().map(string_of).unwrap_or_default()),
-                                    }
-                                })
-                                .collect();
-                            r.log = Some(opts);
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            Rule::logquick => (r.log, r.quick) = logquick(part),
             Rule::interface_clause => {
                 if let Some(spec) = children(part).next() {
                     r.on = interface_spec(spec);
@@ -279,11 +338,19 @@ fn pf_rule(p: Pair<'_, Rule>) -> RuleAst {
                                 r.to = ipportspec(s);
                             }
                         }
+                        Rule::os_part => r.os = children(x).map(string_of).collect(),
                         _ => {}
                     }
                 }
             }
-            Rule::filter_opt => r.opts.push(filter_opt(first(part))),
+            Rule::filter_opt => {
+                let o = first(part);
+                if o.as_rule() == Rule::opt_sets {
+                    r.opts.extend(set_items(o));
+                } else {
+                    r.opts.push(filter_opt(o));
+                }
+            }
             _ => {}
         }
     }
@@ -369,7 +436,7 @@ fn ipspec(p: Pair<'_, Rule>) -> Option<HostItem> {
     }
 }
 
-fn host(p: Pair<'_, Rule>) -> HostAst {
+pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
     let mut mask = None;
     let mut main: Option<Pair<'_, Rule>> = None;
     for x in p.into_inner() {
@@ -384,6 +451,7 @@ fn host(p: Pair<'_, Rule>) -> HostAst {
     };
     match m.as_rule() {
         Rule::table_ref => HostAst::Table(first(m).as_str().to_string()),
+        Rule::route_label => HostAst::RouteLabel(children(m).next().map(string_of).unwrap_or_default()),
         Rule::dynaddr => HostAst::Dynamic { spec: string_of(first(m)), mask },
         Rule::host_range => {
             let mut it = m.into_inner().map(|h| string_of(first(h)));
@@ -435,27 +503,9 @@ fn redir(p: Pair<'_, Rule>) -> RedirAst {
     let mut r = RedirAst { hosts: vec![], port: None, opts: vec![] };
     for x in p.into_inner() {
         match x.as_rule() {
-            Rule::redirpool => {
-                for y in x.into_inner() {
-                    match y.as_rule() {
-                        Rule::redirspec => r.hosts = y.into_inner().map(host).collect(),
-                        Rule::port_word => r.port = Some(string_of(first(y))),
-                        _ => {}
-                    }
-                }
-            }
-            Rule::pool_opt => {
-                let o = first(x);
-                r.opts.push(match o.as_rule() {
-                    Rule::k_bitmask => PoolOptAst::Bitmask,
-                    Rule::k_random => PoolOptAst::Random,
-                    Rule::k_round_robin => PoolOptAst::RoundRobin,
-                    Rule::k_least_states => PoolOptAst::LeastStates,
-                    Rule::k_static_port => PoolOptAst::StaticPort,
-                    Rule::k_sticky_address => PoolOptAst::StickyAddress,
-                    _ => PoolOptAst::SourceHash(children(o).next().map(string_of)),
-                });
-            }
+            Rule::redirspec => r.hosts = x.into_inner().map(host).collect(),
+            Rule::redirpool => r = merge_redir(r, x),
+            Rule::pool_opt => r.opts.push(pool_opt(x)),
             _ => {}
         }
     }
@@ -590,8 +640,154 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             FilterOpt::Tagged { neg, name }
         }
         Rule::opt_nat_to => FilterOpt::NatTo(redir(p)),
-        _ => FilterOpt::RdrTo(redir(p)),
+        Rule::opt_rdr_to => FilterOpt::RdrTo(redir(p)),
+        Rule::opt_binat_to => FilterOpt::BinatTo(redir(p)),
+        Rule::opt_af_to => {
+            let mut af = Af::Inet;
+            let mut parts: Vec<RedirAst> = vec![];
+            for x in p.into_inner() {
+                match x.as_rule() {
+                    Rule::af => af = if first(x).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet },
+                    Rule::redirpool => {
+                        let mut one = RedirAst { hosts: vec![], port: None, opts: vec![] };
+                        one = merge_redir(one, x);
+                        parts.push(one);
+                    }
+                    Rule::pool_opt => {
+                        if let Some(last) = parts.last_mut() {
+                            last.opts.push(pool_opt(x));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut it = parts.into_iter();
+            let from = it.next().unwrap_or(RedirAst { hosts: vec![], port: None, opts: vec![] });
+            FilterOpt::AfTo { af, from, to: it.next() }
+        }
+        Rule::opt_route => {
+            let kind = match p.clone().into_inner().next().map(|x| x.as_rule()) {
+                Some(Rule::k_reply_to) => RouteKind::ReplyTo,
+                Some(Rule::k_dup_to) => RouteKind::DupTo,
+                _ => RouteKind::RouteTo,
+            };
+            FilterOpt::Route(kind, redir(p))
+        }
+        Rule::opt_divert_to => {
+            let mut it = children(p);
+            let host = it.next().map(string_of).unwrap_or_default();
+            let port = it.next().map(|x| string_of(first(x))).unwrap_or_default();
+            FilterOpt::DivertTo { host, port }
+        }
+        Rule::k_divert_reply => FilterOpt::DivertReply,
+        Rule::opt_divert_packet => {
+            FilterOpt::DivertPacket(children(p).next().map(|x| string_of(first(x))).unwrap_or_default())
+        }
+        Rule::opt_scrub => FilterOpt::Scrub(
+            p.into_inner()
+                .filter(|x| x.as_rule() == Rule::scrub_opt)
+                .map(|x| {
+                    let o = first(x);
+                    let arg = || children(o.clone()).next().map(|a| a.as_str().to_string()).unwrap_or_default();
+                    match o.as_rule() {
+                        Rule::k_no_df => ScrubOptAst::NoDf,
+                        Rule::k_random_id => ScrubOptAst::RandomId,
+                        Rule::scrub_min_ttl => ScrubOptAst::MinTtl(arg()),
+                        Rule::scrub_max_mss => ScrubOptAst::MaxMss(arg()),
+                        _ => ScrubOptAst::Reassemble(children(o.clone()).next().map(string_of).unwrap_or_default()),
+                    }
+                })
+                .collect(),
+        ),
+        Rule::opt_prio => FilterOpt::Prio(arg_text(p)),
+        Rule::opt_tos => FilterOpt::Tos(arg_text(p)),
+        Rule::opt_probability => FilterOpt::Probability(arg_text(p)),
+        Rule::opt_rtable => FilterOpt::Rtable(arg_text(p)),
+        Rule::opt_received_on => {
+            let mut neg = false;
+            let mut name = IfName::Any;
+            for x in p.into_inner() {
+                match x.as_rule() {
+                    Rule::not => neg = true,
+                    Rule::if_item => {
+                        let i = first(x);
+                        name = match i.as_rule() {
+                            Rule::k_any => IfName::Any,
+                            Rule::if_rdomain => IfName::Rdomain(
+                                children(i).next().map(|n| n.as_str().to_string()).unwrap_or_default(),
+                            ),
+                            _ => IfName::Name(string_of(i)),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            FilterOpt::ReceivedOn { neg, name }
+        }
+        Rule::opt_max_pkt_rate => {
+            let mut it = children(p).map(|x| x.as_str().to_string());
+            FilterOpt::MaxPktRate(it.next().unwrap_or_default(), it.next().unwrap_or_default())
+        }
+        Rule::opt_queue => qname(children(p).next()),
+        Rule::k_fragment => FilterOpt::Fragment,
+        Rule::k_allow_opts => FilterOpt::AllowOpts,
+        _ => FilterOpt::Once,
     }
+}
+
+/// The text of an option's single argument (number or word).
+fn arg_text(p: Pair<'_, Rule>) -> String {
+    children(p).next().map(|x| if x.as_rule() == Rule::string { string_of(x) } else { x.as_str().to_string() }).unwrap_or_default()
+}
+
+fn qname(q: Option<Pair<'_, Rule>>) -> FilterOpt {
+    let mut names = q.map(|q| q.into_inner().map(string_of).collect::<Vec<_>>()).unwrap_or_default().into_iter();
+    FilterOpt::Queue(names.next().unwrap_or_default(), names.next())
+}
+
+/// `set (prio ..., queue ..., tos ..., delay ...)`: one option each.
+fn set_items(p: Pair<'_, Rule>) -> Vec<FilterOpt> {
+    p.into_inner()
+        .filter(|x| x.as_rule() == Rule::set_item)
+        .map(|x| {
+            let o = first(x);
+            match o.as_rule() {
+                Rule::set_prio => {
+                    let n: Vec<String> = children(o).map(|x| x.as_str().to_string()).collect();
+                    let a = n.first().cloned().unwrap_or_default();
+                    let b = n.get(1).cloned().unwrap_or_else(|| a.clone());
+                    FilterOpt::SetPrio(a, b)
+                }
+                Rule::set_queue => qname(children(o).next()),
+                Rule::set_tos => FilterOpt::SetTos(arg_text(o)),
+                _ => FilterOpt::SetDelay(arg_text(o)),
+            }
+        })
+        .collect()
+}
+
+fn pool_opt(x: Pair<'_, Rule>) -> PoolOptAst {
+    let o = first(x);
+    match o.as_rule() {
+        Rule::k_bitmask => PoolOptAst::Bitmask,
+        Rule::k_random => PoolOptAst::Random,
+        Rule::k_round_robin => PoolOptAst::RoundRobin,
+        Rule::k_least_states => PoolOptAst::LeastStates,
+        Rule::k_static_port => PoolOptAst::StaticPort,
+        Rule::k_sticky_address => PoolOptAst::StickyAddress,
+        _ => PoolOptAst::SourceHash(children(o).next().map(string_of)),
+    }
+}
+
+fn merge_redir(mut r: RedirAst, x: Pair<'_, Rule>) -> RedirAst {
+    for y in x.into_inner() {
+        match y.as_rule() {
+            Rule::redirspec => r.hosts = y.into_inner().map(host).collect(),
+            Rule::port_word => r.port = Some(string_of(first(y))),
+            _ => {}
+        }
+    }
+    r
 }
 
 #[cfg(test)]

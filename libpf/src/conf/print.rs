@@ -105,6 +105,10 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         }
     }
     print_fromto(&mut s, rule);
+    let x = &rule.extras;
+    if let Some(rcv) = &x.received_on {
+        let _ = write!(s, " {}received-on {}", if rcv.neg { "!" } else { "" }, rcv.name);
+    }
     if let Some(u) = &rule.user {
         print_ugid(&mut s, u, "user");
     }
@@ -118,6 +122,7 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         _ => {
             if matches!(rule.action, Action::Pass | Action::Match)
                 && matches!(rule.proto, None | Some(6))
+                && !x.fragment
                 && rule.keep_state != KeepState::None
                 && !rule.is_anchor()
             {
@@ -147,6 +152,35 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             }
         }
     }
+    if let Some(t) = x.tos {
+        let _ = write!(s, " tos 0x{t:02x}");
+    }
+    if let Some(p) = x.prio {
+        let _ = write!(s, " prio {p}");
+    }
+    if let Some((l, sec)) = x.max_pkt_rate {
+        let _ = write!(s, " max-pkt-rate {l}/{sec}");
+    }
+    if x.set_prio.is_some() || x.queue.is_some() || x.set_tos.is_some() || x.delay.is_some() {
+        let mut parts: Vec<String> = vec![];
+        match x.set_prio {
+            Some((a, b)) if a == b => parts.push(format!("prio {a}")),
+            Some((a, b)) => parts.push(format!("prio({a}, {b})")),
+            None => {}
+        }
+        match &x.queue {
+            Some((q, Some(pq))) => parts.push(format!("queue({q}, {pq})")),
+            Some((q, None)) => parts.push(format!("queue {q}")),
+            None => {}
+        }
+        if let Some(t) = x.set_tos {
+            parts.push(format!("tos 0x{t:02x}"));
+        }
+        if let Some(d) = x.delay {
+            parts.push(format!("delay {d}"));
+        }
+        let _ = write!(s, " set ({})", parts.join(", "));
+    }
     let so = &rule.state_opts;
     match rule.keep_state {
         KeepState::None if rule.action == Action::Pass && !rule.is_anchor() => s.push_str(" no state"),
@@ -159,11 +193,43 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         KeepState::Modulate => s.push_str(" modulate state"),
         KeepState::Synproxy => s.push_str(" synproxy state"),
     }
+    if x.probability != 0 {
+        let _ = write!(s, " probability {}%", probability_text(x.probability));
+    }
     if so.any() {
         print_state_opts(&mut s, so);
     }
+    if x.fragment {
+        s.push_str(" fragment");
+    }
+    let sc = &x.scrub;
+    if sc.any() {
+        let mut parts: Vec<String> = vec![];
+        if sc.no_df {
+            parts.push("no-df".into());
+        }
+        if sc.random_id {
+            parts.push("random-id".into());
+        }
+        if sc.min_ttl != 0 {
+            parts.push(format!("min-ttl {}", sc.min_ttl));
+        }
+        if sc.reassemble_tcp {
+            parts.push("reassemble tcp".into());
+        }
+        if sc.max_mss != 0 {
+            parts.push(format!("max-mss {}", sc.max_mss));
+        }
+        let _ = write!(s, " scrub ({})", parts.join(" "));
+    }
+    if x.allow_opts {
+        s.push_str(" allow-opts");
+    }
     if let Some(l) = &rule.label {
         let _ = write!(s, " label \"{l}\"");
+    }
+    if x.once {
+        s.push_str(" once");
     }
     if let Some(t) = &rule.tag {
         let _ = write!(s, " tag {t}");
@@ -174,14 +240,54 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         }
         let _ = write!(s, " tagged {t}");
     }
-    if let Some(p) = &rule.nat_to {
+    if let Some(t) = x.rtable {
+        let _ = write!(s, " rtable {t}");
+    }
+    match x.divert {
+        Divert::None => {}
+        Divert::To(a, p) => {
+            let _ = write!(s, " divert-to {a} port {p}");
+        }
+        Divert::Reply => s.push_str(" divert-reply"),
+        Divert::Packet(p) => {
+            let _ = write!(s, " divert-packet port {p}");
+        }
+    }
+    if let (Some(naf), Some(p)) = (x.af_to, &rule.nat_to) {
+        let _ = write!(s, " af-to {} from ", if naf == Af::Inet { "inet" } else { "inet6" });
+        print_pool(&mut s, p, false);
+        if let Some(p) = &rule.rdr_to {
+            s.push_str(" to ");
+            print_pool(&mut s, p, true);
+        }
+    } else if let Some(p) = &rule.nat_to {
         s.push_str(" nat-to ");
         print_pool(&mut s, p, false);
     } else if let Some(p) = &rule.rdr_to {
         s.push_str(" rdr-to ");
         print_pool(&mut s, p, true);
     }
+    if let Some((kind, p)) = &x.route {
+        s.push_str(match kind {
+            RouteKind::RouteTo => " route-to ",
+            RouteKind::ReplyTo => " reply-to ",
+            RouteKind::DupTo => " dup-to ",
+        });
+        print_pool(&mut s, p, true);
+    }
     s
+}
+
+/// pfctl prints a probability with `%f` and strips trailing zeros.
+fn probability_text(p: u32) -> String {
+    let mut t = format!("{:.6}", p as f64 * 100.0 / (u32::MAX as f64 + 1.0));
+    while t.ends_with('0') {
+        t.pop();
+    }
+    if t.ends_with('.') {
+        t.pop();
+    }
+    t
 }
 
 fn print_state_opts(s: &mut String, o: &StateOpts) {
@@ -273,7 +379,8 @@ pub fn addr_string(a: &AddrKind) -> String {
         AddrKind::NoRoute => "no-route".into(),
         AddrKind::UrpfFailed => "urpf-failed".into(),
         AddrKind::Table(t) => format!("<{t}>"),
-        AddrKind::Dynamic { ifname, modifier } => {
+        AddrKind::RouteLabel(l) => format!("route \"{l}\""),
+        AddrKind::Dynamic { ifname, modifier, mask } => {
             let m = match modifier {
                 DynModifier::None => "",
                 DynModifier::Network => ":network",
@@ -281,7 +388,10 @@ pub fn addr_string(a: &AddrKind) -> String {
                 DynModifier::Peer => ":peer",
                 DynModifier::NoAlias => ":0",
             };
-            format!("({ifname}{m})")
+            match mask {
+                Some(b) => format!("({ifname}{m})/{b}"),
+                None => format!("({ifname}{m})"),
+            }
         }
     }
 }
@@ -327,6 +437,15 @@ fn print_ugid(s: &mut String, id: &IdOp, what: &str) {
 }
 
 fn print_pool(s: &mut String, p: &Pool, rdr: bool) {
+    if let Some(t) = &p.auto_table {
+        let _ = write!(s, "<{t}>");
+    } else {
+        print_pool_addrs(s, p);
+    }
+    print_pool_opts(s, p, rdr);
+}
+
+fn print_pool_addrs(s: &mut String, p: &Pool) {
     match p.addrs.as_slice() {
         [one] => s.push_str(&addr_string(one)),
         many => {
@@ -334,6 +453,9 @@ fn print_pool(s: &mut String, p: &Pool, rdr: bool) {
             let _ = write!(s, "{{ {} }}", list.join(", "));
         }
     }
+}
+
+fn print_pool_opts(s: &mut String, p: &Pool, rdr: bool) {
     let (p1, p2) = p.proxy_port;
     if rdr {
         if p1 != 0 {
@@ -415,13 +537,26 @@ fn directive_line(d: &Directive) -> Option<String> {
         Directive::Debug(d) => format!("set debug {d}"),
         Directive::Optimization(o) => format!("set optimization {o}"),
         Directive::RulesetOptimization(_) => return None,
+        Directive::Reassemble { on, no_df } => {
+            format!("set reassemble {} {}", if *on { "yes" } else { "no" }, if *no_df { "no-df" } else { "" })
+        }
+        Directive::StatePolicyIfBound(b) => {
+            format!("set state-policy {}", if *b { "if-bound" } else { "floating" })
+        }
+        Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
+        Directive::Syncookies(s) => format!("set syncookies {s}"),
+        Directive::AutoTable { name, addrs } => {
+            let list: Vec<String> = addrs.iter().map(|a| addr_string(&AddrKind::Net(*a))).collect();
+            format!("table <{name}> const {{ {} }}", list.join(" "))
+        }
+        Directive::Queue(q) => super::queue::print_queuespec(q),
+        Directive::Table(t) => super::table::print_tabledef(t),
     })
 }
 
-/// The whole output of `pfctl -nv`: macro definitions and `set` lines in
-/// source order, then the rules (inline anchors nested in braces, two
-/// spaces per level), then each `load anchor` file's output in turn.
-pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
+/// The `set` lines, macros and tables of `pfctl -nv`, in source order:
+/// what pfctl prints while it parses, even when the file has errors.
+pub fn print_directives(rs: &Ruleset) -> String {
     let mut s = String::new();
     for d in &rs.directives {
         if let Some(l) = directive_line(d) {
@@ -429,6 +564,14 @@ pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
             s.push('\n');
         }
     }
+    s
+}
+
+/// The whole output of `pfctl -nv`: macro definitions and `set` lines in
+/// source order, then the rules (inline anchors nested in braces, two
+/// spaces per level), then each `load anchor` file's output in turn.
+pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
+    let mut s = print_directives(rs);
     print_rules_nv(&mut s, &rs.rules, 0, resolver);
     for l in &rs.loads {
         s.push_str(&print_ruleset_nv(&l.ruleset, resolver));

@@ -384,7 +384,7 @@ pass in on hvn3 inet proto tcp from any to any port = 80 flags S/SA rdr-to 10.0.
 pass in on hvn3 inet proto tcp from any to any port = 80 flags S/SA rdr-to 10.0.0.5 port 8080:8090\n\
 match out on hvn3 inet all nat-to 192.0.2.0/24 bitmask sticky-address\n\
 match out on hvn3 inet all nat-to 192.0.2.0/24 source-hash 0x0123456789abcdef0123456789abcdef\n\
-match out on hvn3 inet all nat-to { 192.0.2.1, 192.0.2.2 } random\n\
+match out on hvn3 inet all nat-to <__automatic_0> random\n\
 match out on hvn3 inet all nat-to <pool> round-robin\n\
 match in on hvn3 inet all rdr-to 192.0.2.1\n"
     );
@@ -421,11 +421,13 @@ fn semantic_errors_with_lines() {
     assert_eq!(errors("pass inet nat-to 192.0.2.1\n")[0], "t.conf:1: nat-to and rdr-to require a direction");
     assert_eq!(
         errors("pass from nosuchhost\n"),
-        vec!["t.conf:1: no IP address found for nosuchhost", "t.conf:1: could not parse host specification"]
+        // pfctl's host() prints its message without file:line.
+        vec!["no IP address found for nosuchhost", "t.conf:1: could not parse host specification"]
     );
     assert_eq!(
         errors("pass out nat-to nosuchif0\n"),
-        vec!["t.conf:1: no IP address found for nosuchif0", "t.conf:1: could not parse host specification"]
+        // pfctl's host() prints its message without file:line.
+        vec!["no IP address found for nosuchif0", "t.conf:1: could not parse host specification"]
     );
     assert_eq!(errors("pass on $nothere\n"), vec!["t.conf:1: macro 'nothere' not defined"]);
     assert_eq!(errors("pass proto bogus\n"), vec!["t.conf:1: unknown protocol bogus"]);
@@ -561,4 +563,41 @@ proptest! {
             let _ = print_ruleset_nv(&rs, &r);
         }
     }
+}
+
+#[test]
+fn filter_options_print_in_pfctl_order() {
+    assert_eq!(
+        rules(
+            "pass in on hvn3 inet proto tcp to port 25 divert-to 127.0.0.1 port 8025\n\
+             pass out on hvn3 inet proto tcp scrub (no-df, min-ttl 15, max-mss 1400) tos 0x10 set (prio 3, tos lowdelay) probability 50% allow-opts label \"x\" once rtable 0\n\
+             pass in on hvn3 inet from 10.0.0.0/8 route-to { 192.0.2.1, 192.0.2.2 } round-robin\n\
+             match on hvn3 from 192.168.1.1 binat-to 192.0.2.7\n\
+             pass in on hvn3 fragment no state received-on hvn4 prio 2 max-pkt-rate 100/10\n"
+        ),
+        "pass in on hvn3 inet proto tcp from any to any port = 25 flags S/SA divert-to 127.0.0.1 port 8025\n\
+         pass out on hvn3 inet proto tcp all flags S/SA tos 0x10 set (prio 3, tos 0x10) probability 50% scrub (no-df min-ttl 15 max-mss 1400) allow-opts label \"x\" once rtable 0\n\
+         pass in on hvn3 inet from 10.0.0.0/8 to any flags S/SA route-to <__automatic_0> round-robin\n\
+         match out on hvn3 inet from 192.168.1.1 to any nat-to 192.0.2.7 static-port\n\
+         match in on hvn3 inet from any to 192.0.2.7 rdr-to 192.168.1.1\n\
+         pass in on hvn3 all received-on hvn4 prio 2 max-pkt-rate 100/10 no state fragment\n"
+    );
+}
+
+#[test]
+fn filter_option_errors() {
+    assert_eq!(errors("pass set prio 8\n")[0], "t.conf:1: prio must be 0 - 7");
+    assert_eq!(errors("match scrub (no-df no-df)\n")[0], "t.conf:1: no-df cannot be respecified");
+    assert_eq!(errors("pass out divert-to 127.0.0.1 port 1\n")[0], "t.conf:1: divert-to used with outgoing rule");
+    assert_eq!(
+        errors("block in on hvn3 dup-to 192.0.2.1\n")[0..2],
+        [
+            "t.conf:1: route-to, reply-to and dup-to require keep state",
+            "t.conf:1: route-to, reply-to and dup-to are not supported on block rules"
+        ]
+    );
+    assert_eq!(
+        errors("pass in inet af-to inet6 from 2001:db8::1 route-to hvn3\n")[0],
+        "t.conf:1: af-to cannot be used together with route-to, reply-to, dup-to"
+    );
 }

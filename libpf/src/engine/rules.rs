@@ -96,17 +96,20 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
             (IpAddr::V6(l), IpAddr::V6(h), IpAddr::V6(a)) => (u128::from(*l)..=u128::from(*h)).contains(&u128::from(*a)),
             _ => false,
         },
-        AddrKind::Dynamic { ifname, modifier } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match modifier {
-                DynModifier::Network => n.contains(ip),
-                DynModifier::Broadcast => n.af() == Af::Inet && n.broadcast() == *ip,
+        AddrKind::Dynamic { ifname, modifier, mask } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
+            nets.iter().any(|n| match (modifier, mask) {
+                (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
+                    IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
+                }
+                (DynModifier::Network, _) => n.contains(ip),
+                (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
                 _ => n.addr == *ip,
             })
         }),
         // Tables, routes and uRPF come with later issues; until then they
         // match nothing, which keeps `block from <bad>` style rules inert
         // rather than wrong.
-        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed => false,
+        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
     }
 }
 

@@ -4,7 +4,11 @@
 //! standing for addresses.
 
 pub mod anchor;
+pub mod queue;
 pub mod rule;
+pub mod table;
 
 pub use anchor::*;
+pub use queue::*;
 pub use rule::*;
+pub use table::*;

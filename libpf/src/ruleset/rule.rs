@@ -93,7 +93,15 @@ pub enum AddrKind {
     /// `<table>`
     Table(String),
     /// `(ifname[:mod])`: the interface's addresses, followed at run time.
-    Dynamic { ifname: String, modifier: DynModifier },
+    /// `(ifname[:mod])/bits` masks each address with `/bits`.
+    Dynamic {
+        ifname: String,
+        modifier: DynModifier,
+        #[serde(default)]
+        mask: Option<u8>,
+    },
+    /// `route "label"`: addresses whose route carries the label.
+    RouteLabel(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +180,85 @@ pub struct Pool {
     pub sticky_address: bool,
     /// `source-hash` key (four 32-bit words as pfctl prints them).
     pub hash_key: [u32; 4],
+    /// pfctl turns a pool of several addresses into a const table
+    /// `__automatic_N`; its name, for printing (`addrs` keeps the members).
+    #[serde(default)]
+    pub auto_table: Option<String>,
+}
+
+/// `route-to`, `reply-to`, `dup-to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteKind {
+    RouteTo,
+    ReplyTo,
+    DupTo,
+}
+
+/// `divert-to`, `divert-reply`, `divert-packet`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Divert {
+    #[default]
+    None,
+    To(std::net::IpAddr, u16),
+    Reply,
+    Packet(u16),
+}
+
+/// `scrub (...)` of a rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scrub {
+    pub no_df: bool,
+    pub random_id: bool,
+    pub min_ttl: u8,
+    pub max_mss: u16,
+    pub reassemble_tcp: bool,
+}
+
+impl Scrub {
+    pub fn any(&self) -> bool {
+        self.no_df || self.random_id || self.min_ttl != 0 || self.max_mss != 0 || self.reassemble_tcp
+    }
+}
+
+/// Options pfctl parses and prints that the engine does not act on yet
+/// (Linux has no equivalent wired in: priorities, queues, ToS rewriting,
+/// routing tables, divert sockets, fragment matching, probability).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleExtras {
+    /// `os "fingerprint"`
+    pub os: Option<String>,
+    /// `on rdomain N`
+    pub on_rdomain: Option<u32>,
+    /// `[!] received-on if`
+    pub received_on: Option<IfMatch>,
+    /// `tos N` (match)
+    pub tos: Option<u8>,
+    /// `prio N` (match)
+    pub prio: Option<u8>,
+    /// `max-pkt-rate N/S`
+    pub max_pkt_rate: Option<(u32, u32)>,
+    /// `set prio N` / `set prio (N, M)`
+    pub set_prio: Option<(u8, u8)>,
+    /// `set queue q` / `set queue (q, pq)`
+    pub queue: Option<(String, Option<String>)>,
+    /// `set tos N`
+    pub set_tos: Option<u8>,
+    /// `set delay N` (ms)
+    pub delay: Option<u16>,
+    /// `probability N%` as pf stores it (fraction of 2^32), 0 = always.
+    pub probability: u32,
+    pub fragment: bool,
+    pub allow_opts: bool,
+    pub once: bool,
+    /// `rtable N`
+    pub rtable: Option<u32>,
+    pub divert: Divert,
+    pub scrub: Scrub,
+    /// `af-to inet|inet6`: the target family (nat_to / rdr_to are the
+    /// `from` and `to` pools).
+    pub af_to: Option<Af>,
+    /// `route-to` / `reply-to` / `dup-to` and their pool.
+    pub route: Option<(RouteKind, Pool)>,
 }
 
 /// `flags F/M` (`flags any` is `Some((0,0))`, no flags clause is `None`).
@@ -260,6 +347,7 @@ pub struct Rule {
     pub label: Option<String>,
     pub tag: Option<String>,
     pub tagged: Option<(bool, String)>,
+    pub extras: RuleExtras,
     /// Line in the source file, for messages.
     pub src_line: u32,
     /// Set on `anchor` rules: the anchor they call (see `anchor.rs`).
@@ -292,6 +380,7 @@ impl Rule {
             label: None,
             tag: None,
             tagged: None,
+            extras: RuleExtras::default(),
             src_line: 0,
             anchor: None,
         }
@@ -511,10 +600,14 @@ pub struct Options {
     pub ruleset_optimization: Option<String>,
     /// `set optimization normal|high-latency|...`
     pub optimization: Option<String>,
+    /// `set reassemble yes|no [no-df]` (not enforced: Linux reassembles)
+    pub reassemble: Option<(bool, bool)>,
+    /// `set state-policy if-bound` (true) or `floating`
+    pub state_policy_if_bound: Option<bool>,
 }
 
-/// One `set ...` statement or macro definition, in source order: what
-/// `pfctl -nv` echoes before the rules.
+/// One `set ...` statement, macro definition or table definition, in
+/// source order: what `pfctl -nv` echoes before the rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Directive {
     /// `name = "value"`
@@ -531,6 +624,22 @@ pub enum Directive {
     Debug(String),
     Optimization(String),
     RulesetOptimization(String),
+    /// `set reassemble yes|no [no-df]`
+    Reassemble { on: bool, no_df: bool },
+    /// `set state-policy if-bound|floating` (true = if-bound)
+    StatePolicyIfBound(bool),
+    Fingerprints(String),
+    /// `set syncookies mode [(start N%, end N%)]`, as printed
+    Syncookies(String),
+    /// `table <__automatic_N> const { ... }`: a translation or routing pool
+    /// of several addresses, as pfctl makes it.
+    AutoTable { name: String, addrs: Vec<IpNet> },
+    /// `queue ...`: added after parsing, once the queue tree is checked, in
+    /// the order pfctl loads (and prints) them: each root queue followed by
+    /// its children, depth first. Not enforced on Linux yet.
+    Queue(super::QueueSpec),
+    /// `table <name> ...` (pfctl prints definitions where they occur).
+    Table(super::table::TableDef),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.

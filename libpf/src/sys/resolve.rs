@@ -5,8 +5,8 @@
 //!
 //! Names OpenBSD knows and Linux spells differently are overlaid: protocol
 //! 112 is `carp` (Linux calls it `vrrp`) and 240 is `pfsync`.
-//! Interface groups (`egress`, ...) are not known yet: only exact interface
-//! names resolve.
+//! Interface groups are the driver-name groups (`tun` for tun0, tun1...);
+//! `egress` and administrative groups are not known yet.
 
 use crate::addr::{mask_to_prefix, IpNet};
 use crate::conf::Resolver;
@@ -63,6 +63,18 @@ impl SystemResolver {
             let net = IpNet::new(ip, prefix).unwrap_or_else(|_| IpNet::host(ip));
             addrs.push((ifa.interface_name.clone(), net));
         }
+        // Per interface, OpenBSD's order rather than Linux's: getifaddrs
+        // here lists IPv4 first and the kernel keeps IPv6 addresses sorted
+        // with link-local before host scope (lo0: 127.0.0.1, fe80::1, ::1),
+        // while OpenBSD shows lo0 as ::1, fe80::1, 127.0.0.1. pf.conf sees
+        // the order in `{ lo0 }` tables, pools and `lo0:0` (first address
+        // of a family), and the regress corpus relies on it.
+        let class = |a: &IpNet| match a.addr {
+            IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => 1,
+            IpAddr::V6(_) => 0,
+            IpAddr::V4(_) => 2,
+        };
+        addrs.sort_by_key(|(n, a)| (names.iter().position(|x| x == n).unwrap_or(usize::MAX), class(a)));
         (addrs, names)
     }
 }
@@ -80,10 +92,28 @@ impl Resolver for SystemResolver {
             }
             return Some(all);
         }
-        if !names.iter().any(|n| n == name) {
+        // An exact interface name, else an interface group in OpenBSD's
+        // sense of the driver name: `tun` is every tunN.
+        let members: Vec<&String> = if names.iter().any(|n| n == name) {
+            names.iter().filter(|n| *n == name).collect()
+        } else {
+            names.iter().filter(|n| n.trim_end_matches(|c: char| c.is_ascii_digit()) == name && n.len() > name.len()).collect()
+        };
+        if members.is_empty() {
             return None;
         }
-        Some(addrs.into_iter().filter(|(n, _)| n == name).map(|(_, a)| a).collect())
+        // IPv6 before IPv4 within an interface, the order a BSD kernel
+        // lists them in (pfctl expands lists in that order).
+        let mut out: Vec<IpNet> = vec![];
+        for m in members {
+            let mine: Vec<IpNet> = addrs.iter().filter(|(n, _)| n == m).map(|(_, a)| *a).collect();
+            // link-local last: configured after the others on a BSD
+            let ll = |a: &&IpNet| matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+            out.extend(mine.iter().filter(|a| a.addr.is_ipv6() && !ll(a)));
+            out.extend(mine.iter().filter(|a| ll(a)));
+            out.extend(mine.iter().filter(|a| a.addr.is_ipv4()));
+        }
+        Some(out)
     }
 
     fn host(&self, name: &str) -> Vec<IpAddr> {
@@ -98,6 +128,8 @@ impl Resolver for SystemResolver {
                 }
             }
         }
+        // IPv4 first, as OpenBSD's resolver orders them (`family inet4 inet6`)
+        out.sort_by_key(|a| a.is_ipv6());
         out
     }
 
