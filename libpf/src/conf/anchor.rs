@@ -489,6 +489,21 @@ mod tests {
         );
         // `no state` is no state handling; nat-to is dropped.
         assert_eq!(nv("anchor foo out no state nat-to 10.0.0.1\n"), "anchor \"foo\" out all\n");
+        assert_eq!(
+            errs("anchor foo once\nanchor foo out route-to 10.0.0.1\n"),
+            vec![
+                "stdin:1: 'once' only applies to pass/block rules",
+                "stdin:2: cannot specify route handling on anchors",
+            ]
+        );
+    }
+
+    #[test]
+    fn bodies_take_tables_but_not_queues() {
+        assert_eq!(
+            errs("anchor {\n table <t> { 10.0.0.1 }\n queue q on lo0 bandwidth 1M\n antispoof for lo0\n}\n"),
+            vec!["stdin:3: syntax error", "stdin:4: syntax error"]
+        );
     }
 
     #[test]
