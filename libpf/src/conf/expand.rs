@@ -1086,6 +1086,11 @@ impl<'r> Expander<'r> {
                     if x.queue.is_some() {
                         return err("queue cannot be redefined");
                     }
+                    for name in std::iter::once(q).chain(pq.iter()) {
+                        if !self.queue_defined(name) {
+                            return err(format!("queue {name} is not defined"));
+                        }
+                    }
                     x.queue = Some((q.clone(), pq.clone()));
                 }
                 FilterOpt::SetPrio(a, b) => {
@@ -1278,6 +1283,8 @@ impl<'r> Expander<'r> {
                                                 || (r.af.is_some() && dst.af.is_some() && r.af != dst.af)
                                                 || (src.af.is_some() && dst.af.is_some() && src.af != dst.af)
                                             {
+                                                // pfctl has already printed the pools' errors
+                                                self.errors_from(file, line, errors);
                                                 continue;
                                             }
                                             let on_name = iface.as_ref().map(|i| i.name.as_str());
