@@ -374,8 +374,13 @@ fn read_file(path: &str) -> Result<Vec<u8>, i32> {
     if md.is_dir() {
         return Err(EISDIR);
     }
-    let mut data = Vec::with_capacity(md.len() as usize + 1);
-    f.read_to_end(&mut data).map_err(errno)?;
+    // A bound, so that a device such as /dev/zero cannot exhaust memory.
+    const MAX: u64 = 256 << 20;
+    let mut data = Vec::with_capacity(md.len().min(MAX) as usize + 1);
+    f.take(MAX + 1).read_to_end(&mut data).map_err(errno)?;
+    if data.len() as u64 > MAX {
+        return Err(libc::EFBIG);
+    }
     Ok(data)
 }
 
