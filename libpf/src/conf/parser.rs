@@ -195,28 +195,34 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
     }
 }
 
+/// `[!] if_item` inside `p`: (negated, name).
+fn not_if_item(p: Pair<'_, Rule>) -> (bool, IfName) {
+    let mut neg = false;
+    let mut name = IfName::Any;
+    for x in p.into_inner() {
+        match x.as_rule() {
+            Rule::not => neg = true,
+            Rule::if_item => {
+                let i = first(x);
+                name = match i.as_rule() {
+                    Rule::k_any => IfName::Any,
+                    Rule::if_rdomain => {
+                        IfName::Rdomain(children(i).next().map(|n| n.as_str().to_string()).unwrap_or_default())
+                    }
+                    _ => IfName::Name(string_of(i)),
+                };
+            }
+            _ => {}
+        }
+    }
+    (neg, name)
+}
+
 pub(super) fn interface_spec(p: Pair<'_, Rule>) -> Vec<IfItem> {
     p.into_inner()
         .filter(|c| c.as_rule() == Rule::if_item_not)
         .map(|c| {
-            let mut neg = false;
-            let mut name = IfName::Any;
-            for x in c.into_inner() {
-                match x.as_rule() {
-                    Rule::not => neg = true,
-                    Rule::if_item => {
-                        let i = first(x);
-                        name = match i.as_rule() {
-                            Rule::k_any => IfName::Any,
-                            Rule::if_rdomain => IfName::Rdomain(
-                                children(i).next().map(|n| n.as_str().to_string()).unwrap_or_default(),
-                            ),
-                            _ => IfName::Name(string_of(i)),
-                        };
-                    }
-                    _ => {}
-                }
-            }
+            let (neg, name) = not_if_item(c);
             IfItem { neg, name }
         })
         .collect()
@@ -704,24 +710,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
         Rule::opt_probability => FilterOpt::Probability(arg_text(p)),
         Rule::opt_rtable => FilterOpt::Rtable(arg_text(p)),
         Rule::opt_received_on => {
-            let mut neg = false;
-            let mut name = IfName::Any;
-            for x in p.into_inner() {
-                match x.as_rule() {
-                    Rule::not => neg = true,
-                    Rule::if_item => {
-                        let i = first(x);
-                        name = match i.as_rule() {
-                            Rule::k_any => IfName::Any,
-                            Rule::if_rdomain => IfName::Rdomain(
-                                children(i).next().map(|n| n.as_str().to_string()).unwrap_or_default(),
-                            ),
-                            _ => IfName::Name(string_of(i)),
-                        };
-                    }
-                    _ => {}
-                }
-            }
+            let (neg, name) = not_if_item(p);
             FilterOpt::ReceivedOn { neg, name }
         }
         Rule::opt_max_pkt_rate => {
