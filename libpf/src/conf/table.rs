@@ -369,7 +369,7 @@ pub fn load_table_file(
 fn read_file(path: &str) -> Result<Vec<u8>, i32> {
     use std::io::Read;
     let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(EINVAL);
-    let mut f = std::fs::File::open(path).map_err(errno)?;
+    let f = std::fs::File::open(path).map_err(errno)?;
     let md = f.metadata().map_err(errno)?;
     if md.is_dir() {
         return Err(EISDIR);
