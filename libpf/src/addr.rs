@@ -71,7 +71,10 @@ impl IpNet {
 
     /// A single host (/32 or /128).
     pub fn host(addr: IpAddr) -> IpNet {
-        IpNet { addr, prefix: Af::of(&addr).max_prefix() }
+        IpNet {
+            addr,
+            prefix: Af::of(&addr).max_prefix(),
+        }
     }
 
     pub fn af(&self) -> Af {
@@ -100,7 +103,10 @@ impl IpNet {
 
     /// This prefix with host bits cleared.
     pub fn to_network(&self) -> IpNet {
-        IpNet { addr: self.network(), prefix: self.prefix }
+        IpNet {
+            addr: self.network(),
+            prefix: self.prefix,
+        }
     }
 
     pub fn contains(&self, ip: &IpAddr) -> bool {
@@ -176,11 +182,15 @@ impl FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = a.parse().map_err(|_| IpNetError(format!("invalid address {a}")))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| IpNetError(format!("invalid address {a}")))?;
         match p {
             None => Ok(IpNet::host(addr)),
             Some(p) => {
-                let prefix: u8 = p.parse().map_err(|_| IpNetError(format!("invalid netmask {p}")))?;
+                let prefix: u8 = p
+                    .parse()
+                    .map_err(|_| IpNetError(format!("invalid netmask {p}")))?;
                 IpNet::new(addr, prefix)
             }
         }
@@ -211,7 +221,10 @@ mod tests {
         assert_eq!(n.network().to_string(), "192.0.2.0");
         assert_eq!(n.broadcast().to_string(), "192.0.2.255");
         assert_eq!(n.netmask().to_string(), "255.255.255.0");
-        assert_eq!(mask_to_prefix(&"255.255.255.254".parse().unwrap()), Some(31));
+        assert_eq!(
+            mask_to_prefix(&"255.255.255.254".parse().unwrap()),
+            Some(31)
+        );
         assert_eq!(mask_to_prefix(&"255.0.255.0".parse().unwrap()), None);
         let v6: IpNet = "2001:db8::1/32".parse().unwrap();
         assert_eq!(v6.network().to_string(), "2001:db8::");

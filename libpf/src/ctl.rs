@@ -14,10 +14,13 @@ use sha1::{Digest, Sha1};
 pub fn resolver(client: Option<&mut Client>) -> SystemResolver {
     let mut r = SystemResolver::new();
     let Some(c) = client else { return r };
-    let Ok(Reply::Interfaces(names)) = c.call(&Request::ListInterfaces) else { return r };
+    let Ok(Reply::Interfaces(names)) = c.call(&Request::ListInterfaces) else {
+        return r;
+    };
     for name in names {
         if let Ok(Reply::Carp(Some(st))) = c.call(&Request::GetCarp { name: name.clone() }) {
-            r.extra_ifaces.insert(name, st.config.addrs.iter().map(|a| a.net).collect());
+            r.extra_ifaces
+                .insert(name, st.config.addrs.iter().map(|a| a.net).collect());
         }
     }
     r
@@ -39,9 +42,16 @@ pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
     };
     let result = (|| {
         for chunk in rs.rules.chunks(1000) {
-            client.call_ok(&Request::AddRules { ticket, rules: chunk.to_vec() })?;
+            client.call_ok(&Request::AddRules {
+                ticket,
+                rules: chunk.to_vec(),
+            })?;
         }
-        client.call_ok(&Request::SetOptions { ticket, options: rs.options.clone(), checksum: checksum(rs) })?;
+        client.call_ok(&Request::SetOptions {
+            ticket,
+            options: rs.options.clone(),
+            checksum: checksum(rs),
+        })?;
         client.call_ok(&Request::XCommit { ticket })
     })();
     if result.is_err() {
@@ -52,7 +62,10 @@ pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
 
 /// Is `name` one of pfd's pseudo-interfaces (carpN, pfsync0)?
 pub fn is_pseudo(name: &str) -> bool {
-    name == "pfsync0" || (name.len() > 4 && name.starts_with("carp") && name[4..].chars().all(|c| c.is_ascii_digit()))
+    name == "pfsync0"
+        || (name.len() > 4
+            && name.starts_with("carp")
+            && name[4..].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// `ifconfig NAME ARGS...` for a carp or pfsync interface: fetch its
@@ -62,18 +75,28 @@ pub fn configure_pseudo(client: &mut Client, name: &str, args: &[String]) -> Res
     use crate::ifconfig::{apply_carp, apply_pfsync, parse_args};
     let ops = parse_args(args).map_err(|e| format!("{name}: {e}"))?;
     if name == "pfsync0" {
-        let mut cfg = match client.call(&Request::GetPfsync).map_err(|e| e.to_string())? {
+        let mut cfg = match client
+            .call(&Request::GetPfsync)
+            .map_err(|e| e.to_string())?
+        {
             Reply::Pfsync(st) => st.config,
             other => return Err(format!("unexpected reply {other:?}")),
         };
         let acts = apply_pfsync(&mut cfg, &ops).map_err(|e| format!("{name}: {e}"))?;
-        let req = if acts.destroy { Request::Destroy { name: name.into() } } else { Request::SetPfsync { config: cfg } };
+        let req = if acts.destroy {
+            Request::Destroy { name: name.into() }
+        } else {
+            Request::SetPfsync { config: cfg }
+        };
         return client.call_ok(&req).map_err(|e| e.to_string());
     }
     if !is_pseudo(name) {
         return Err(format!("{name}: not a carp or pfsync interface"));
     }
-    let (mut cfg, exists) = match client.call(&Request::GetCarp { name: name.into() }).map_err(|e| e.to_string())? {
+    let (mut cfg, exists) = match client
+        .call(&Request::GetCarp { name: name.into() })
+        .map_err(|e| e.to_string())?
+    {
         Reply::Carp(Some(st)) => (st.config, true),
         Reply::Carp(None) => (crate::carp::CarpConfig::default(), false),
         other => return Err(format!("unexpected reply {other:?}")),
@@ -83,20 +106,34 @@ pub fn configure_pseudo(client: &mut Client, name: &str, args: &[String]) -> Res
         if !exists {
             return Err(format!("{name}: no such interface"));
         }
-        return client.call_ok(&Request::Destroy { name: name.into() }).map_err(|e| e.to_string());
+        return client
+            .call_ok(&Request::Destroy { name: name.into() })
+            .map_err(|e| e.to_string());
     }
-    client.call_ok(&Request::SetCarp { name: name.into(), config: cfg, force_state: acts.force_state }).map_err(|e| e.to_string())
+    client
+        .call_ok(&Request::SetCarp {
+            name: name.into(),
+            config: cfg,
+            force_state: acts.force_state,
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// The ifconfig block of a carp or pfsync interface.
 pub fn show_pseudo(client: &mut Client, name: &str) -> Result<String, String> {
     if name == "pfsync0" {
-        return match client.call(&Request::GetPfsync).map_err(|e| e.to_string())? {
+        return match client
+            .call(&Request::GetPfsync)
+            .map_err(|e| e.to_string())?
+        {
             Reply::Pfsync(st) => Ok(crate::ifconfig::print_pfsync(&st)),
             other => Err(format!("unexpected reply {other:?}")),
         };
     }
-    match client.call(&Request::GetCarp { name: name.into() }).map_err(|e| e.to_string())? {
+    match client
+        .call(&Request::GetCarp { name: name.into() })
+        .map_err(|e| e.to_string())?
+    {
         Reply::Carp(Some(st)) => Ok(crate::ifconfig::print_carp(&st)),
         Reply::Carp(None) => Err(format!("{name}: no such interface")),
         other => Err(format!("unexpected reply {other:?}")),

@@ -380,7 +380,9 @@ pub fn parse(text: &str, ifname: &str) -> Result<Vec<HostnameLine>, HostnameErro
 /// `em1.orig` or `carp1~` are never taken for interfaces.
 pub fn is_valid_ifname(name: &str) -> bool {
     let b = name.as_bytes();
-    let (Some(first), Some(last)) = (b.first(), b.last()) else { return false };
+    let (Some(first), Some(last)) = (b.first(), b.last()) else {
+        return false;
+    };
     if b.len() > 15 || !first.is_ascii_alphabetic() || !last.is_ascii_digit() {
         return false;
     }
@@ -388,7 +390,8 @@ pub fn is_valid_ifname(name: &str) -> bool {
         Some((base, v)) => (base, Some(v)),
         None => (name, None),
     };
-    base.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    base.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
         && vlan.is_none_or(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()))
 }
 

@@ -20,6 +20,6 @@ pub mod netstart;
 pub mod pfsync;
 pub mod ruleset;
 pub mod show;
-pub mod sys;
 pub mod syncd;
+pub mod sys;
 pub mod wire;

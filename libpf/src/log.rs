@@ -27,11 +27,21 @@ static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 /// Set up logging for program `ident`. `foreground` copies every line to
 /// standard error; `max` is the most verbose level kept.
 pub fn init(ident: &str, foreground: bool, max: Level) {
-    let formatter = Formatter3164 { facility: Facility::LOG_DAEMON, hostname: None, process: ident.to_string(), pid: std::process::id() };
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_DAEMON,
+        hostname: None,
+        process: ident.to_string(),
+        pid: std::process::id(),
+    };
     let syslog = syslog::unix(formatter).ok();
     let stderr = foreground || syslog.is_none();
     if let Ok(mut s) = SINK.lock() {
-        *s = Some(Sink { ident: ident.to_string(), syslog, stderr, max });
+        *s = Some(Sink {
+            ident: ident.to_string(),
+            syslog,
+            stderr,
+            max,
+        });
     }
 }
 

@@ -62,12 +62,19 @@ impl Ctx<'_> {
         }
         let ops = parse_args(args).map_err(|e| format!("{ifname}: {e}"))?;
         let nl = self.netlink()?;
-        let link = nl.link_by_name(ifname).map_err(|e| e.to_string())?.ok_or_else(|| format!("{ifname}: no such interface"))?;
+        let link = nl
+            .link_by_name(ifname)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{ifname}: no such interface"))?;
         let idx = link.index;
         let mut bring_up = false;
         for op in ops {
             match op {
-                IfOp::Inet { net, broadcast, alias } => {
+                IfOp::Inet {
+                    net,
+                    broadcast,
+                    alias,
+                } => {
                     if !alias {
                         // `inet` without `alias` replaces the first IPv4 address.
                         let cur = nl.addrs(Some(idx)).map_err(|e| e.to_string())?;
@@ -81,11 +88,13 @@ impl Ctx<'_> {
                         IpAddr::V4(b) if net.prefix < 31 => Some(b),
                         _ => None,
                     });
-                    nl.add_addr(idx, net, bcast, false).map_err(|e| e.to_string())?;
+                    nl.add_addr(idx, net, bcast, false)
+                        .map_err(|e| e.to_string())?;
                     bring_up = true;
                 }
                 IfOp::Inet6 { net, .. } => {
-                    nl.add_addr(idx, net, None, false).map_err(|e| e.to_string())?;
+                    nl.add_addr(idx, net, None, false)
+                        .map_err(|e| e.to_string())?;
                     bring_up = true;
                 }
                 IfOp::DeleteAddr(net) => nl.del_addr(idx, net).map_err(|e| e.to_string())?,
@@ -97,7 +106,12 @@ impl Ctx<'_> {
                 IfOp::Mtu(m) => nl.set_mtu(idx, m).map_err(|e| e.to_string())?,
                 IfOp::Description(d) => nl.set_alias(idx, &d).map_err(|e| e.to_string())?,
                 IfOp::Create => {}
-                other => return Err(format!("{ifname}: {}: only for carp and pfsync interfaces", other.keyword())),
+                other => {
+                    return Err(format!(
+                        "{ifname}: {}: only for carp and pfsync interfaces",
+                        other.keyword()
+                    ))
+                }
             }
         }
         if bring_up {
@@ -110,7 +124,12 @@ impl Ctx<'_> {
         if self.opts.verbose {
             println!("{cmd}");
         }
-        match Command::new("/bin/sh").arg("-c").arg(cmd).env("if", ifname).status() {
+        match Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("if", ifname)
+            .status()
+        {
             Ok(s) if s.success() => {}
             Ok(s) => self.error(format!("hostname.{ifname}: `{cmd}` failed ({s})")),
             Err(e) => self.error(format!("hostname.{ifname}: `{cmd}`: {e}")),
@@ -150,7 +169,12 @@ pub fn interfaces_in(dir: &std::path::Path) -> Vec<String> {
     let names: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("hostname.")).map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_prefix("hostname."))
+                        .map(str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -159,21 +183,41 @@ pub fn interfaces_in(dir: &std::path::Path) -> Vec<String> {
 
 /// Configure `ifs` (or every interface at boot). False if anything failed.
 pub fn run(opts: &Options, ifs: &[String]) -> bool {
-    let mut ctx = Ctx { opts, nl: None, client: None, ok: true };
+    let mut ctx = Ctx {
+        opts,
+        nl: None,
+        client: None,
+        ok: true,
+    };
     let boot = ifs.is_empty();
-    let names = if boot { interfaces_in(&opts.dir) } else { ifs.to_vec() };
+    let names = if boot {
+        interfaces_in(&opts.dir)
+    } else {
+        ifs.to_vec()
+    };
     let demoted = boot
         && names.iter().any(|n| ctl::is_pseudo(n))
         && ctx
             .client()
-            .and_then(|c| c.call(&Request::DemoteGroup { group: "carp".into(), delta: BOOT_DEMOTE, reason: "netstart".into() }).map_err(|e| e.to_string()))
+            .and_then(|c| {
+                c.call(&Request::DemoteGroup {
+                    group: "carp".into(),
+                    delta: BOOT_DEMOTE,
+                    reason: "netstart".into(),
+                })
+                .map_err(|e| e.to_string())
+            })
             .is_ok();
     for n in &names {
         ctx.interface(n, !boot);
     }
     if demoted {
         if let Ok(c) = ctx.client() {
-            let _ = c.call(&Request::DemoteGroup { group: "carp".into(), delta: -BOOT_DEMOTE, reason: "netstart done".into() });
+            let _ = c.call(&Request::DemoteGroup {
+                group: "carp".into(),
+                delta: -BOOT_DEMOTE,
+                reason: "netstart done".into(),
+            });
         }
     }
     ctx.ok

@@ -43,15 +43,28 @@ fn seq(p: &PeerRepr) -> String {
 }
 
 fn hms(secs: u32) -> String {
-    format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 /// One state as `pfctl -ss` prints it (`verbose` 1 for -v, 2 for -vv),
 /// with a trailing newline. `proto_name` maps protocol numbers to names.
 pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<String>) -> String {
     let out_dir = s.direction == 2;
-    let (src, dst) = if out_dir { (&s.src, &s.dst) } else { (&s.dst, &s.src) };
-    let (mut sk, nk): (KeyRepr, &KeyRepr) = if out_dir { (s.key[1], &s.key[0]) } else { (s.key[0], &s.key[1]) };
+    let (src, dst) = if out_dir {
+        (&s.src, &s.dst)
+    } else {
+        (&s.dst, &s.src)
+    };
+    let (mut sk, nk): (KeyRepr, &KeyRepr) = if out_dir {
+        (s.key[1], &s.key[0])
+    } else {
+        (s.key[0], &s.key[1])
+    };
     let icmp = s.proto == IPPROTO_ICMP || s.proto == IPPROTO_ICMPV6;
     if icmp {
         if out_dir {
@@ -72,13 +85,21 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         }
     }
     o.push_str(&host(&nk.addr[1], nk.port[1], nk.rdomain));
-    if nk.af != sk.af || nk.addr[1] != sk.addr[1] || nk.port[1] != sk.port[1] || nk.rdomain != sk.rdomain {
+    if nk.af != sk.af
+        || nk.addr[1] != sk.addr[1]
+        || nk.port[1] != sk.port[1]
+        || nk.rdomain != sk.rdomain
+    {
         let i = if afto { 0 } else { 1 };
         let _ = write!(o, " ({})", host(&sk.addr[i], sk.port[i], sk.rdomain));
     }
     o.push_str(if out_dir || afto { " -> " } else { " <- " });
     o.push_str(&host(&nk.addr[0], nk.port[0], nk.rdomain));
-    if nk.af != sk.af || nk.addr[0] != sk.addr[0] || nk.port[0] != sk.port[0] || nk.rdomain != sk.rdomain {
+    if nk.af != sk.af
+        || nk.addr[0] != sk.addr[0]
+        || nk.port[0] != sk.port[0]
+        || nk.rdomain != sk.rdomain
+    {
         let i = if afto { 1 } else { 0 };
         let _ = write!(o, " ({})", host(&sk.addr[i], sk.port[i], sk.rdomain));
     }
@@ -86,7 +107,12 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
     let (a, b) = (src.state, dst.state);
     if s.proto == IPPROTO_TCP {
         if a <= tcps::TIME_WAIT && b <= tcps::TIME_WAIT {
-            let _ = writeln!(o, "   {}:{}", tcps::NAMES[a as usize], tcps::NAMES[b as usize]);
+            let _ = writeln!(
+                o,
+                "   {}:{}",
+                tcps::NAMES[a as usize],
+                tcps::NAMES[b as usize]
+            );
         } else if a == tcps::PROXY_SRC || b == tcps::PROXY_SRC {
             o.push_str("   PROXY:SRC\n");
         } else if a == tcps::PROXY_DST || b == tcps::PROXY_DST {
@@ -109,7 +135,12 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         }
     } else if !icmp && (a as usize) < udps::NAMES.len() && (b as usize) < udps::NAMES.len() {
         // UDP and "other" protocols share the same three names.
-        let _ = writeln!(o, "   {}:{}", udps::NAMES[a as usize], udps::NAMES[b as usize]);
+        let _ = writeln!(
+            o,
+            "   {}:{}",
+            udps::NAMES[a as usize],
+            udps::NAMES[b as usize]
+        );
     } else {
         let _ = writeln!(o, "   {a}:{b}");
     }
@@ -180,7 +211,12 @@ pub fn status(s: &Status, verbose: bool) -> String {
     let running = if s.running { "Enabled" } else { "Disabled" };
     let statline = if runtime > 0 {
         let (day, rem) = (runtime / 86400, runtime % 86400);
-        format!("Status: {running} for {day} days {:02}:{:02}:{:02}", rem / 3600, (rem / 60) % 60, rem % 60)
+        format!(
+            "Status: {running} for {day} days {:02}:{:02}:{:02}",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60
+        )
     } else {
         format!("Status: {running}")
     };
@@ -191,30 +227,70 @@ pub fn status(s: &Status, verbose: bool) -> String {
         let _ = writeln!(o, "Checksum: 0x{}\n", s.checksum);
     }
     if let Some(ifname) = &s.loginterface {
-        let _ = writeln!(o, "Interface Stats for {:<16} {:>5} {:>16}", ifname, "IPv4", "IPv6");
-        let _ = writeln!(o, "  {:<25} {:>14} {:>16}", "Bytes In", s.if_bytes[0][0], s.if_bytes[1][0]);
-        let _ = writeln!(o, "  {:<25} {:>14} {:>16}", "Bytes Out", s.if_bytes[0][1], s.if_bytes[1][1]);
+        let _ = writeln!(
+            o,
+            "Interface Stats for {:<16} {:>5} {:>16}",
+            ifname, "IPv4", "IPv6"
+        );
+        let _ = writeln!(
+            o,
+            "  {:<25} {:>14} {:>16}",
+            "Bytes In", s.if_bytes[0][0], s.if_bytes[1][0]
+        );
+        let _ = writeln!(
+            o,
+            "  {:<25} {:>14} {:>16}",
+            "Bytes Out", s.if_bytes[0][1], s.if_bytes[1][1]
+        );
         o.push_str("  Packets In\n");
-        let _ = writeln!(o, "    {:<23} {:>14} {:>16}", "Passed", s.if_packets[0][0][0], s.if_packets[1][0][0]);
-        let _ = writeln!(o, "    {:<23} {:>14} {:>16}", "Blocked", s.if_packets[0][0][1], s.if_packets[1][0][1]);
+        let _ = writeln!(
+            o,
+            "    {:<23} {:>14} {:>16}",
+            "Passed", s.if_packets[0][0][0], s.if_packets[1][0][0]
+        );
+        let _ = writeln!(
+            o,
+            "    {:<23} {:>14} {:>16}",
+            "Blocked", s.if_packets[0][0][1], s.if_packets[1][0][1]
+        );
         o.push_str("  Packets Out\n");
-        let _ = writeln!(o, "    {:<23} {:>14} {:>16}", "Passed", s.if_packets[0][1][0], s.if_packets[1][1][0]);
-        let _ = writeln!(o, "    {:<23} {:>14} {:>16}\n", "Blocked", s.if_packets[0][1][1], s.if_packets[1][1][1]);
+        let _ = writeln!(
+            o,
+            "    {:<23} {:>14} {:>16}",
+            "Passed", s.if_packets[0][1][0], s.if_packets[1][1][0]
+        );
+        let _ = writeln!(
+            o,
+            "    {:<23} {:>14} {:>16}\n",
+            "Blocked", s.if_packets[0][1][1], s.if_packets[1][1][1]
+        );
     }
     let _ = writeln!(o, "{:<27} {:>14} {:>16}", "State Table", "Total", "Rate");
     let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "current entries", s.states, "");
-    let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "half-open tcp", s.half_open_tcp, "");
+    let _ = writeln!(
+        o,
+        "  {:<25} {:>14} {:>14}",
+        "half-open tcp", s.half_open_tcp, ""
+    );
     rate_line(&mut o, "searches", s.searches, runtime);
     rate_line(&mut o, "inserts", s.inserts, runtime);
     rate_line(&mut o, "removals", s.removals, runtime);
     if verbose {
         o.push_str("Source Tracking Table\n");
-        let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "current entries", s.src_nodes, "");
+        let _ = writeln!(
+            o,
+            "  {:<25} {:>14} {:>14}",
+            "current entries", s.src_nodes, ""
+        );
         for n in ["searches", "inserts", "removals"] {
             rate_line(&mut o, n, 0, runtime);
         }
         o.push_str("Fragments\n");
-        let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "current entries", s.fragments, "");
+        let _ = writeln!(
+            o,
+            "  {:<25} {:>14} {:>14}",
+            "current entries", s.fragments, ""
+        );
         for n in ["searches", "inserts", "removals"] {
             rate_line(&mut o, n, 0, runtime);
         }
@@ -239,8 +315,16 @@ pub fn status(s: &Status, verbose: bool) -> String {
 pub fn timeouts(values: &[(Timeout, u32)]) -> String {
     let mut o = String::new();
     for t in TIMEOUT_PRINT_ORDER {
-        let v = values.iter().find(|(k, _)| *k == t).map(|(_, v)| *v).unwrap_or_else(|| t.default_value());
-        let unit = if matches!(t, Timeout::AdaptiveStart | Timeout::AdaptiveEnd) { " states" } else { "s" };
+        let v = values
+            .iter()
+            .find(|(k, _)| *k == t)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| t.default_value());
+        let unit = if matches!(t, Timeout::AdaptiveStart | Timeout::AdaptiveEnd) {
+            " states"
+        } else {
+            "s"
+        };
         let _ = writeln!(o, "{:<20} {:>10}{}", t.name(), v, unit);
     }
     o
@@ -262,7 +346,13 @@ pub fn limits(values: &[(Limit, u32)]) -> String {
 
 /// A logged packet, in the style of `tcpdump -n -e -i pflog0`:
 /// `rule 3/(match) block in on hvn3: 192.0.2.20.53 > 192.0.2.1.4242: udp`.
-pub fn log_line(rule: Option<u32>, pass: bool, dir_in: bool, ifname: &str, packet: &[u8]) -> String {
+pub fn log_line(
+    rule: Option<u32>,
+    pass: bool,
+    dir_in: bool,
+    ifname: &str,
+    packet: &[u8],
+) -> String {
     let rule = rule.map(|r| r.to_string()).unwrap_or_else(|| "-1".into());
     let action = if pass { "pass" } else { "block" };
     let dir = if dir_in { "in" } else { "out" };
@@ -313,11 +403,25 @@ mod tests {
     use crate::wire::pfsync::{PeerRepr, ScrubRepr};
 
     fn key(a: &str, pa: u16, b: &str, pb: u16) -> KeyRepr {
-        KeyRepr { addr: [a.parse().unwrap(), b.parse().unwrap()], port: [pa, pb], rdomain: 0, af: 2 }
+        KeyRepr {
+            addr: [a.parse().unwrap(), b.parse().unwrap()],
+            port: [pa, pb],
+            rdomain: 0,
+            af: 2,
+        }
     }
 
     fn st(proto: u8, dir: u8, wire: KeyRepr, stack: KeyRepr, s: u8, d: u8) -> StateRepr {
-        let peer = |state| PeerRepr { scrub: ScrubRepr::default(), seqlo: 0, seqhi: 0, seqdiff: 0, max_win: 0, mss: 0, state, wscale: 0 };
+        let peer = |state| PeerRepr {
+            scrub: ScrubRepr::default(),
+            seqlo: 0,
+            seqhi: 0,
+            seqdiff: 0,
+            max_win: 0,
+            mss: 0,
+            state,
+            wscale: 0,
+        };
         StateRepr {
             id: 0x5f1a2b3c00000001,
             ifname: "all".into(),
@@ -357,19 +461,66 @@ mod tests {
     #[test]
     fn seed_icmp_states() {
         // The two states of the seed article's ping through NAT.
-        let inbound = st(1, 1, key("192.168.99.50", 5463, "192.0.2.20", 8), key("192.168.99.50", 5463, "192.0.2.20", 8), 0, 0);
-        assert_eq!(state(&inbound, 0, &names), "all icmp 192.0.2.20:8 <- 192.168.99.50:5463       0:0\n");
-        let outbound = st(1, 2, key("192.0.2.20", 8, "192.0.2.1", 63341), key("192.0.2.20", 8, "192.168.99.50", 5463), 0, 0);
-        assert_eq!(state(&outbound, 0, &names), "all icmp 192.0.2.1:63341 (192.168.99.50:5463) -> 192.0.2.20:8       0:0\n");
+        let inbound = st(
+            1,
+            1,
+            key("192.168.99.50", 5463, "192.0.2.20", 8),
+            key("192.168.99.50", 5463, "192.0.2.20", 8),
+            0,
+            0,
+        );
+        assert_eq!(
+            state(&inbound, 0, &names),
+            "all icmp 192.0.2.20:8 <- 192.168.99.50:5463       0:0\n"
+        );
+        let outbound = st(
+            1,
+            2,
+            key("192.0.2.20", 8, "192.0.2.1", 63341),
+            key("192.0.2.20", 8, "192.168.99.50", 5463),
+            0,
+            0,
+        );
+        assert_eq!(
+            state(&outbound, 0, &names),
+            "all icmp 192.0.2.1:63341 (192.168.99.50:5463) -> 192.0.2.20:8       0:0\n"
+        );
     }
 
     #[test]
     fn seed_pfsync_and_tcp_states() {
-        let out = st(240, 2, key("224.0.0.240", 0, "169.254.0.1", 0), key("224.0.0.240", 0, "169.254.0.1", 0), 1, 0);
-        assert_eq!(state(&out, 0, &names), "all pfsync 169.254.0.1 -> 224.0.0.240       SINGLE:NO_TRAFFIC\n");
-        let inb = st(240, 1, key("169.254.0.0", 0, "224.0.0.240", 0), key("169.254.0.0", 0, "224.0.0.240", 0), 1, 0);
-        assert_eq!(state(&inb, 0, &names), "all pfsync 224.0.0.240 <- 169.254.0.0       NO_TRAFFIC:SINGLE\n");
-        let mut tcp = st(6, 1, key("192.168.1.50", 51744, "192.168.1.1", 22), key("192.168.1.50", 51744, "192.168.1.1", 22), 4, 4);
+        let out = st(
+            240,
+            2,
+            key("224.0.0.240", 0, "169.254.0.1", 0),
+            key("224.0.0.240", 0, "169.254.0.1", 0),
+            1,
+            0,
+        );
+        assert_eq!(
+            state(&out, 0, &names),
+            "all pfsync 169.254.0.1 -> 224.0.0.240       SINGLE:NO_TRAFFIC\n"
+        );
+        let inb = st(
+            240,
+            1,
+            key("169.254.0.0", 0, "224.0.0.240", 0),
+            key("169.254.0.0", 0, "224.0.0.240", 0),
+            1,
+            0,
+        );
+        assert_eq!(
+            state(&inb, 0, &names),
+            "all pfsync 224.0.0.240 <- 169.254.0.0       NO_TRAFFIC:SINGLE\n"
+        );
+        let mut tcp = st(
+            6,
+            1,
+            key("192.168.1.50", 51744, "192.168.1.1", 22),
+            key("192.168.1.50", 51744, "192.168.1.1", 22),
+            4,
+            4,
+        );
         tcp.src.seqlo = 987654321;
         tcp.src.seqhi = 987654321 + 64240;
         tcp.src.wscale = 0x87;
@@ -389,27 +540,53 @@ mod tests {
 
     #[test]
     fn counters_timeouts_limits() {
-        let c = RuleCounters { evaluations: 1169, packets: [11000, 829], bytes: [3762000, 548], states_cur: 11, states_tot: 6645 };
+        let c = RuleCounters {
+            evaluations: 1169,
+            packets: [11000, 829],
+            bytes: [3762000, 548],
+            states_cur: 11,
+            states_tot: 6645,
+        };
         assert_eq!(
             rule_counters(&c, &Loader { uid: 0, pid: 45241 }),
             "  [ Evaluations: 1169      Packets: 11829     Bytes: 3762548     States: 11    ]\n  [ Inserted: uid 0 pid 45241 State Creations: 6645  ]\n"
         );
         let t = timeouts(&[]);
-        assert!(t.starts_with("tcp.first                   120s\ntcp.opening                  30s\n"));
+        assert!(
+            t.starts_with("tcp.first                   120s\ntcp.opening                  30s\n")
+        );
         assert!(t.contains("adaptive.start            60000 states\n"));
         assert!(t.ends_with("src.track                     0s\n"));
-        assert_eq!(limits(&[(Limit::States, 100000)]), "states        hard limit   100000\n");
+        assert_eq!(
+            limits(&[(Limit::States, 100000)]),
+            "states        hard limit   100000\n"
+        );
     }
 
     #[test]
     fn status_layout() {
-        let s = Status { running: true, uptime_secs: 3 * 86400 + 4 * 3600 + 5 * 60 + 6, states: 42, debug: "err".into(), ..Status::default() };
+        let s = Status {
+            running: true,
+            uptime_secs: 3 * 86400 + 4 * 3600 + 5 * 60 + 6,
+            states: 42,
+            debug: "err".into(),
+            ..Status::default()
+        };
         let out = status(&s, false);
         let mut lines = out.lines();
-        assert_eq!(lines.next().unwrap(), "Status: Enabled for 3 days 04:05:06              Debug: err");
+        assert_eq!(
+            lines.next().unwrap(),
+            "Status: Enabled for 3 days 04:05:06              Debug: err"
+        );
         assert_eq!(lines.next().unwrap(), "");
-        assert_eq!(lines.next().unwrap(), "State Table                          Total             Rate");
-        assert_eq!(lines.next().unwrap(), "  current entries                       42               ");
+        assert_eq!(
+            lines.next().unwrap(),
+            "State Table                          Total             Rate"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "  current entries                       42               "
+        );
         assert!(out.contains("  match                                  0            0.0/s\n"));
     }
 }

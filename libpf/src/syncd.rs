@@ -13,7 +13,10 @@ use crate::pfsync::bulk::{self, Requester};
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
 use crate::sys::raw::{RawReceiver, RawSender};
-use crate::wire::pfsync::{build_ipv4, parse_frame, BusRepr, FrameBuilder, FrameStats, Message, UpdReqRepr, BUS_END, BUS_START, INADDR_PFSYNC_GROUP};
+use crate::wire::pfsync::{
+    build_ipv4, parse_frame, BusRepr, FrameBuilder, FrameStats, Message, UpdReqRepr, BUS_END,
+    BUS_START, INADDR_PFSYNC_GROUP,
+};
 use crate::wire::IPPROTO_PFSYNC;
 use std::collections::HashMap;
 use std::io;
@@ -75,7 +78,9 @@ impl Shared {
     fn warn_limited(&self, kind: &'static str, msg: String) {
         let mut l = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if l.get(kind).is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+        if l.get(kind)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
             l.insert(kind, now);
             log::warning(&msg);
         }
@@ -108,7 +113,12 @@ impl Shared {
             *i
         };
         let pkt = build_ipv4(link.src, link.dst, ident, &payload);
-        let r = self.sender.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|s| s.send(&pkt));
+        let r = self
+            .sender
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|s| s.send(&pkt));
         match r {
             Some(Ok(())) => self.stats().opackets += 1,
             Some(Err(e)) => {
@@ -144,7 +154,9 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
     let (tx, rx) = channel();
     {
         let s = shared.clone();
-        std::thread::Builder::new().name("receive".into()).spawn(move || receiver(s, tx))?;
+        std::thread::Builder::new()
+            .name("receive".into())
+            .spawn(move || receiver(s, tx))?;
     }
     while !term.load(Ordering::Relaxed) {
         match attach(&shared, &rx) {
@@ -156,7 +168,11 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         }
     }
     log_stats(&shared, "exiting");
-    let fatal = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let fatal = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     match fatal {
         Some(why) => Err(io::Error::other(why)),
         None => Ok(()),
@@ -178,7 +194,9 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
         *shared.hostid.lock().unwrap_or_else(|e| e.into_inner()) = st.hostid;
     }
     let mut stream = Client::connect(&shared.socket).map_err(io::Error::other)?;
-    stream.send(&Request::PfsyncAttach).map_err(io::Error::other)?;
+    stream
+        .send(&Request::PfsyncAttach)
+        .map_err(io::Error::other)?;
     let mut stream: UnixStream = stream.into_stream();
     stream.set_read_timeout(Some(Duration::from_millis(100)))?;
     log::notice("attached to pfd");
@@ -210,7 +228,12 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                 break;
             }
             Err(crate::ioctl::frame::FrameError::Io(e))
-                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => return Err(io::Error::other(e.to_string())),
         }
         if shared.hup.swap(false, Ordering::Relaxed) {
@@ -228,7 +251,9 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                 }
             }
         }
-        if matches!(requester.phase(), bulk::Phase::WaitLink { .. }) && last_link_check.elapsed() >= Duration::from_millis(250) {
+        if matches!(requester.phase(), bulk::Phase::WaitLink { .. })
+            && last_link_check.elapsed() >= Duration::from_millis(250)
+        {
             last_link_check = Instant::now();
             if syncdev_up(shared) {
                 let acts = requester.link_up(now());
@@ -245,15 +270,31 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
 
 /// Is the syncdev's link up (carrier)?
 fn syncdev_up(shared: &Shared) -> bool {
-    let link = shared.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let link = shared
+        .link
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let Some(link) = link else { return false };
-    Netlink::open().and_then(|mut nl| nl.link_by_index(link.ifindex)).ok().flatten().is_some_and(|l| l.up && l.lower_up)
+    Netlink::open()
+        .and_then(|mut nl| nl.link_by_index(link.ifindex))
+        .ok()
+        .flatten()
+        .is_some_and(|l| l.up && l.lower_up)
 }
 
 /// Apply a pfsync0 configuration: sockets, link, bulk request.
-fn reconfigure(shared: &Shared, old: Option<&PfsyncConfig>, cfg: &PfsyncConfig, req: &mut Requester, now: u64) -> Vec<bulk::Action> {
+fn reconfigure(
+    shared: &Shared,
+    old: Option<&PfsyncConfig>,
+    cfg: &PfsyncConfig,
+    req: &mut Requester,
+    now: u64,
+) -> Vec<bulk::Action> {
     let running = |c: &PfsyncConfig| c.up && c.syncdev.is_some();
-    let same_link = old.is_some_and(|o| o.syncdev == cfg.syncdev && o.syncpeer == cfg.syncpeer && running(o) == running(cfg));
+    let same_link = old.is_some_and(|o| {
+        o.syncdev == cfg.syncdev && o.syncpeer == cfg.syncpeer && running(o) == running(cfg)
+    });
     if same_link {
         return vec![];
     }
@@ -266,11 +307,16 @@ fn reconfigure(shared: &Shared, old: Option<&PfsyncConfig>, cfg: &PfsyncConfig, 
     }
     let dev = cfg.syncdev.clone().unwrap_or_default();
     let link = Netlink::open().and_then(|mut nl| {
-        let l = nl.link_by_name(&dev)?.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{dev}: no such interface")))?;
-        let src = nl.addrs(Some(l.index))?.iter().find_map(|a| match a.net.addr {
-            IpAddr::V4(v4) => Some(v4),
-            _ => None,
-        });
+        let l = nl.link_by_name(&dev)?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, format!("{dev}: no such interface"))
+        })?;
+        let src = nl
+            .addrs(Some(l.index))?
+            .iter()
+            .find_map(|a| match a.net.addr {
+                IpAddr::V4(v4) => Some(v4),
+                _ => None,
+            });
         Ok((l, src))
     });
     match link {
@@ -280,7 +326,12 @@ fn reconfigure(shared: &Shared, old: Option<&PfsyncConfig>, cfg: &PfsyncConfig, 
                 Ok(s) => *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(s),
                 Err(e) => log::err(&format!("pfsync: socket on {dev}: {e}")),
             }
-            *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(Link { syncdev: dev.clone(), ifindex: l.index, src, dst });
+            *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(Link {
+                syncdev: dev.clone(),
+                ifindex: l.index,
+                src,
+                dst,
+            });
             log::notice(&format!("pfsync0 up: syncdev {dev} ({src} -> {dst})"));
             acts.extend(req.start(l.up && l.lower_up, now));
         }
@@ -293,7 +344,10 @@ fn reconfigure(shared: &Shared, old: Option<&PfsyncConfig>, cfg: &PfsyncConfig, 
 fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>) {
     for a in acts {
         match a {
-            bulk::Action::SendRequest => shared.send(&[Message::UpdReq(UpdReqRepr { id: 0, creatorid: 0 })]),
+            bulk::Action::SendRequest => shared.send(&[Message::UpdReq(UpdReqRepr {
+                id: 0,
+                creatorid: 0,
+            })]),
             bulk::Action::Demote(on) => {
                 if let Err(e) = ctl.call(&Request::PfsyncDemote { on }) {
                     log::err(&format!("pfsync demotion: {e}"));
@@ -321,11 +375,19 @@ fn bulk_send(shared: Arc<Shared>) {
         }
     };
     let creatorid = *shared.hostid.lock().unwrap_or_else(|e| e.into_inner());
-    let link = shared.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let link = shared
+        .link
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let Some(link) = link else { return };
     log::info(&format!("bulk update: sending {} states", states.len()));
     let mut b = FrameBuilder::new(MTU);
-    b.push(&Message::Bus(BusRepr { creatorid, endtime: 0, status: BUS_START }));
+    b.push(&Message::Bus(BusRepr {
+        creatorid,
+        endtime: 0,
+        status: BUS_START,
+    }));
     for s in states {
         // pfsync's own traffic and no-sync states stay home.
         if s.proto == IPPROTO_PFSYNC || s.state_flags & crate::engine::PFSTATE_NOSYNC != 0 {
@@ -338,7 +400,11 @@ fn bulk_send(shared: Arc<Shared>) {
             b.push(&m);
         }
     }
-    let end = Message::Bus(BusRepr { creatorid, endtime: 0, status: BUS_END });
+    let end = Message::Bus(BusRepr {
+        creatorid,
+        endtime: 0,
+        status: BUS_END,
+    });
     if !b.push(&end) {
         shared.flush(&mut b, &link);
         std::thread::sleep(BULK_FRAME_INTERVAL);
@@ -352,7 +418,8 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let rx = match RawReceiver::ipv4(IPPROTO_PFSYNC) {
         Ok(r) => r,
         Err(e) => {
-            *shared.fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("pfsync raw socket: {e}"));
+            *shared.fatal.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("pfsync raw socket: {e}"));
             shared.term.store(true, Ordering::Relaxed);
             return;
         }
@@ -363,7 +430,11 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let mut buf = vec![0u8; 65536];
     let mut msgs = Vec::new();
     while !shared.term.load(Ordering::Relaxed) {
-        let link = shared.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let link = shared
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let want = link.as_ref().map(|l| l.ifindex);
         if want != joined {
             if let Some(i) = joined {
@@ -378,7 +449,16 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
         }
         let r = match rx.recv(&mut buf) {
             Ok(r) => r,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
             Err(e) => {
                 log::err(&format!("pfsync: receive: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
@@ -399,7 +479,10 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
         let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
         if pkt[8] != 255 {
             shared.stats().badttl += 1;
-            shared.warn_limited("badttl", format!("pfsync: frame from {src} with TTL {} dropped", pkt[8]));
+            shared.warn_limited(
+                "badttl",
+                format!("pfsync: frame from {src} with TTL {} dropped", pkt[8]),
+            );
             continue;
         }
         let hl = ((pkt[0] & 0x0f) as usize) * 4;
@@ -420,8 +503,15 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
             ctl = Client::connect(&shared.socket).ok();
         }
         let Some(c) = ctl.as_mut() else { continue };
-        match c.call(&Request::PfsyncInput { messages: std::mem::take(&mut msgs) }) {
-            Ok(Reply::PfsyncInput { bulk_requested, bus, stale, badstate }) => {
+        match c.call(&Request::PfsyncInput {
+            messages: std::mem::take(&mut msgs),
+        }) {
+            Ok(Reply::PfsyncInput {
+                bulk_requested,
+                bus,
+                stale,
+                badstate,
+            }) => {
                 {
                     let mut s = shared.stats();
                     s.stale += stale as u64;

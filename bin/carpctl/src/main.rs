@@ -65,7 +65,9 @@ fn main() {
         return sysctl(&mut connect(), rest);
     }
     if !ctl::is_pseudo(name) {
-        die(format!("{name}: not a carp or pfsync interface (use ip(8) for others)"));
+        die(format!(
+            "{name}: not a carp or pfsync interface (use ip(8) for others)"
+        ));
     }
     let mut c = connect();
     if rest.is_empty() {
@@ -89,7 +91,11 @@ fn group(c: &mut Client, g: &str, args: &[String]) {
         return;
     }
     let delta = libpf::ifconfig::parse_group_args(g, args).unwrap_or_else(|e| die(e));
-    if let Err(e) = c.call(&Request::DemoteGroup { group: g.into(), delta, reason: "carpctl".into() }) {
+    if let Err(e) = c.call(&Request::DemoteGroup {
+        group: g.into(),
+        delta,
+        reason: "carpctl".into(),
+    }) {
         die(e);
     }
 }
@@ -97,16 +103,32 @@ fn group(c: &mut Client, g: &str, args: &[String]) {
 /// sysctl(8) style: `net.inet.carp.preempt` or `net.inet.carp.preempt=1`.
 fn sysctl(c: &mut Client, args: &[String]) {
     let names: Vec<String> = if args.is_empty() {
-        ["net.inet.carp.allow", "net.inet.carp.preempt", "net.inet.carp.log"].iter().map(|s| s.to_string()).collect()
+        [
+            "net.inet.carp.allow",
+            "net.inet.carp.preempt",
+            "net.inet.carp.log",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     } else {
         args.to_vec()
     };
     for a in names {
         let (name, value) = match a.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.parse::<i64>().unwrap_or_else(|_| die(format!("{a}: invalid value"))))),
+            Some((n, v)) => (
+                n.to_string(),
+                Some(
+                    v.parse::<i64>()
+                        .unwrap_or_else(|_| die(format!("{a}: invalid value"))),
+                ),
+            ),
             None => (a.clone(), None),
         };
-        match c.call(&Request::Sysctl { name: name.clone(), value }) {
+        match c.call(&Request::Sysctl {
+            name: name.clone(),
+            value,
+        }) {
             Ok(Reply::Sysctl(v)) => println!("{name}={v}"),
             Ok(other) => die(format!("unexpected reply {other:?}")),
             Err(e) => die(e),

@@ -3,7 +3,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "netstart", about = "configure network interfaces from hostname.if files")]
+#[command(
+    name = "netstart",
+    about = "configure network interfaces from hostname.if files"
+)]
 struct Args {
     /// Directory holding the hostname.* files.
     #[arg(short = 'D', default_value = "/etc")]
@@ -20,6 +23,13 @@ struct Args {
 
 fn main() {
     let a = Args::parse();
-    let ok = libpf::netstart::run(&libpf::netstart::Options { dir: a.dir.into(), socket: a.socket, verbose: a.verbose }, &a.interfaces);
+    let ok = libpf::netstart::run(
+        &libpf::netstart::Options {
+            dir: a.dir.into(),
+            socket: a.socket,
+            verbose: a.verbose,
+        },
+        &a.interfaces,
+    );
     std::process::exit(if ok { 0 } else { 1 });
 }

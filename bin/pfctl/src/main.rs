@@ -9,7 +9,11 @@ use std::io::{Read, Write};
 use std::process::exit;
 
 #[derive(Parser)]
-#[command(name = "pfctl", about = "control the packet filter", disable_help_flag = true)]
+#[command(
+    name = "pfctl",
+    about = "control the packet filter",
+    disable_help_flag = true
+)]
 struct Args {
     /// Disable the packet filter.
     #[arg(short = 'd')]
@@ -68,7 +72,18 @@ fn lookup<'a>(word: &str, list: &[&'a str]) -> Option<&'a str> {
     }
 }
 
-const SHOW: &[&str] = &["rules", "states", "info", "timeouts", "memory", "all", "Interfaces", "labels", "Sources", "Tables"];
+const SHOW: &[&str] = &[
+    "rules",
+    "states",
+    "info",
+    "timeouts",
+    "memory",
+    "all",
+    "Interfaces",
+    "labels",
+    "Sources",
+    "Tables",
+];
 const FLUSH: &[&str] = &["rules", "states", "info", "all", "Sources", "Tables"];
 
 fn main() {
@@ -92,7 +107,9 @@ fn main() {
                         eprintln!("pf disabled (pfd not running: packet hooks removed)");
                     }
                 }
-                Err(e) => die(format!("pfd not running and cannot remove the packet hooks: {e}")),
+                Err(e) => die(format!(
+                    "pfd not running and cannot remove the packet hooks: {e}"
+                )),
             }
             exit(0);
         }
@@ -110,14 +127,16 @@ fn main() {
     }
 
     if let Some(word) = &a.show {
-        let what = lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
+        let what =
+            lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
         if let Err(e) = show_cmd(c!(), what, a.verbose) {
             die(e);
         }
     }
 
     if let Some(word) = &a.flush {
-        let what = lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
+        let what =
+            lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
         if let Err(e) = flush(c!(), what, a.quiet) {
             die(e);
         }
@@ -191,7 +210,9 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         }
     }
     let resolver = ctl::resolver(client.as_mut());
-    let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| std::fs::read_to_string(p));
+    let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| {
+        std::fs::read_to_string(p)
+    });
     let mut rs = if errs.is_empty() {
         rs
     } else {
@@ -223,7 +244,9 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
     if noaction {
         return Ok(());
     }
-    let Some(c) = client.as_mut() else { return Err(1) };
+    let Some(c) = client.as_mut() else {
+        return Err(1);
+    };
     if let Err(e) = ctl::load(c, &rs) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
@@ -234,7 +257,9 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
 
 fn proto_name(p: u8) -> Option<String> {
     use libpf::conf::Resolver;
-    libpf::sys::resolve::SystemResolver::new().protocol_name(p).or_else(|| show::default_proto_name(p))
+    libpf::sys::resolve::SystemResolver::new()
+        .protocol_name(p)
+        .or_else(|| show::default_proto_name(p))
 }
 
 fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
@@ -246,7 +271,13 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
     // The rules of an inline anchor follow it one level deeper: shown in
     // braces as pfctl does (indented unless -v); those loaded into an
     // anchor called by name are not shown (pfctl -a would show them).
-    let indent = |d: u16| if verbose == 0 { "  ".repeat(d as usize) } else { String::new() };
+    let indent = |d: u16| {
+        if verbose == 0 {
+            "  ".repeat(d as usize)
+        } else {
+            String::new()
+        }
+    };
     let mut open: Vec<u16> = vec![];
     let mut hide_below: Option<u16> = None;
     for (i, ri) in rules.iter().enumerate() {
@@ -322,7 +353,13 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
         },
         "all" => {
             let mut first = true;
-            for (title, w) in [("FILTER RULES:", "rules"), ("STATES:", "states"), ("INFO:", "info"), ("TIMEOUTS:", "timeouts"), ("LIMITS:", "memory")] {
+            for (title, w) in [
+                ("FILTER RULES:", "rules"),
+                ("STATES:", "states"),
+                ("INFO:", "info"),
+                ("TIMEOUTS:", "timeouts"),
+                ("LIMITS:", "memory"),
+            ] {
                 if !first {
                     println!();
                 }
@@ -393,7 +430,10 @@ fn kill(c: &mut Client, hosts: &[String], quiet: bool) -> Result<(), Error> {
     let dst = hosts.get(1).map(|h| host_net(h));
     if let Reply::Count(n) = c.call(&Request::KillStates { src, dst })? {
         if !quiet {
-            eprintln!("killed {n} states from 1 sources and {} destinations", if dst.is_some() { 1 } else { 0 });
+            eprintln!(
+                "killed {n} states from 1 sources and {} destinations",
+                if dst.is_some() { 1 } else { 0 }
+            );
         }
     }
     Ok(())

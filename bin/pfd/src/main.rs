@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "pfd", about = "packet filter daemon: PF, CARP and pfsync for Linux")]
+#[command(
+    name = "pfd",
+    about = "packet filter daemon: PF, CARP and pfsync for Linux"
+)]
 struct Args {
     /// Log to standard error as well as syslog.
     #[arg(short = 'd')]
@@ -50,7 +53,10 @@ fn main() {
     }
     let opts = Options {
         socket: a.socket,
-        hooks: HookConfig { queue: a.queue, queues: a.queues },
+        hooks: HookConfig {
+            queue: a.queue,
+            queues: a.queues,
+        },
         preempt: a.preempt,
         shutdown_grace: Duration::from_millis(a.grace_ms),
         readonly_gid: a.readonly_gid,

@@ -136,7 +136,10 @@ impl Vhid {
 
     fn set_state(&mut self, to: CarpState, out: &mut Actions) {
         if self.state != to {
-            out.push(Action::Transition { from: self.state, to });
+            out.push(Action::Transition {
+                from: self.state,
+                to,
+            });
             self.state = to;
         }
     }
@@ -291,7 +294,13 @@ impl Vhid {
     /// A valid advertisement from another host for this vhid arrived.
     /// `my_demote` is the demotion this host advertises; `preempt` is
     /// net.inet.carp.preempt.
-    pub fn on_advert(&mut self, ad: &Advert, my_demote: u8, preempt: bool, now: Duration) -> Actions {
+    pub fn on_advert(
+        &mut self,
+        ad: &Advert,
+        my_demote: u8,
+        preempt: bool,
+        now: Duration,
+    ) -> Actions {
         let mut out = Actions::default();
         let mine = tv(self.advbase as u64, self.advskew);
         let theirs = tv(ad.advbase as u64, ad.advskew);
@@ -339,7 +348,11 @@ mod tests {
     }
 
     fn ad(advbase: u8, advskew: u8, demote: u8) -> Advert {
-        Advert { advbase, advskew, demote }
+        Advert {
+            advbase,
+            advskew,
+            demote,
+        }
     }
 
     #[test]
@@ -355,11 +368,17 @@ mod tests {
     fn backup_times_out_to_master() {
         let mut v = Vhid::new(1, 0);
         let a = v.set_runnable(true, s(0.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Init, to: CarpState::Backup }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Init,
+            to: CarpState::Backup
+        }));
         assert_eq!(v.next_deadline(), Some(s(3.0)));
         assert!(v.on_timer(s(2.9)).is_empty());
         let a = v.on_timer(s(3.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Backup, to: CarpState::Master }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
+        }));
         assert!(a.contains(Action::SendAdvert { bow_out: false }));
         assert!(a.contains(Action::SendGratuitous));
         assert_eq!(v.state(), CarpState::Master);
@@ -402,7 +421,10 @@ mod tests {
         assert!(v.on_advert(&ad(1, 200, 0), 0, false, s(1.0)).is_empty());
         // Equal: both step down (no tie-break in OpenBSD).
         let a = v.on_advert(&ad(1, 100, 0), 0, false, s(1.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Master, to: CarpState::Backup }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Master,
+            to: CarpState::Backup
+        }));
     }
 
     #[test]
@@ -412,10 +434,16 @@ mod tests {
         v.force_state(CarpState::Master, s(0.0));
         // A slower but less demoted master wins (M2).
         let a = v.on_advert(&ad(1, 200, 0), 1, false, s(1.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Master, to: CarpState::Backup }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Master,
+            to: CarpState::Backup
+        }));
         // B2: a backup takes over from a more demoted master without preempt.
         let a = v.on_advert(&ad(1, 0, 33), 1, false, s(2.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Backup, to: CarpState::Master }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
+        }));
     }
 
     #[test]
@@ -427,7 +455,10 @@ mod tests {
         assert_eq!(v.state(), CarpState::Backup);
         // With preempt it takes over.
         let a = v.on_advert(&ad(1, 128, 0), 0, true, s(2.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Backup, to: CarpState::Master }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
+        }));
         // But not from a master that is less demoted than us.
         let mut w = Vhid::new(1, 0);
         w.set_runnable(true, s(0.0));
@@ -446,13 +477,19 @@ mod tests {
         let mut backup = Vhid::new(1, 128);
         backup.set_runnable(true, s(0.0));
         let a = backup.on_advert(&ad(BOW_OUT, BOW_OUT, 0), 0, false, s(5.0));
-        assert!(a.contains(Action::Transition { from: CarpState::Backup, to: CarpState::Master }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
+        }));
         // Also with a sub-second advbase of 0, where OpenBSD's B3 rule would
         // not fire.
         let mut fast = Vhid::new(0, 60);
         fast.set_runnable(true, s(0.0));
         let a = fast.on_advert(&ad(BOW_OUT, BOW_OUT, 0), 0, false, s(0.1));
-        assert!(a.contains(Action::Transition { from: CarpState::Backup, to: CarpState::Master }));
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
+        }));
     }
 
     #[test]

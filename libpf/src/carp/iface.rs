@@ -73,7 +73,14 @@ impl CarpIf {
     pub fn new(name: &str, config: CarpConfig, cookie: [u8; 8]) -> CarpIf {
         let fsm = Vhid::new(config.advbase, config.advskew);
         let auth = Self::authenticator(&config);
-        CarpIf { name: name.to_string(), config, fsm, cookie: if cookie == [0; 8] { [1; 8] } else { cookie }, auth, stats: CarpStats::default() }
+        CarpIf {
+            name: name.to_string(),
+            config,
+            fsm,
+            cookie: if cookie == [0; 8] { [1; 8] } else { cookie },
+            auth,
+            stats: CarpStats::default(),
+        }
     }
 
     fn authenticator(c: &CarpConfig) -> Authenticator {
@@ -91,7 +98,11 @@ impl CarpIf {
 
     /// Can the vhid run (OpenBSD: up, vhid set, an address, carpdev up)?
     pub fn runnable(&self, carpdev_up: bool) -> bool {
-        self.config.up && self.config.vhid != 0 && !self.config.addrs.is_empty() && self.config.carpdev.is_some() && carpdev_up
+        self.config.up
+            && self.config.vhid != 0
+            && !self.config.addrs.is_empty()
+            && self.config.carpdev.is_some()
+            && carpdev_up
     }
 
     pub fn state(&self) -> CarpState {
@@ -100,8 +111,19 @@ impl CarpIf {
 
     /// The advertisement to send now.
     pub fn advert(&self, bow_out: bool, demote: u8) -> Repr {
-        let (advbase, advskew) = if bow_out { (BOW_OUT, BOW_OUT) } else { (self.fsm.advbase(), self.fsm.advskew()) };
-        Repr { vhid: self.config.vhid, advskew, advbase, demote, counter: self.cookie, hmac: self.auth.compute(&self.cookie) }
+        let (advbase, advskew) = if bow_out {
+            (BOW_OUT, BOW_OUT)
+        } else {
+            (self.fsm.advbase(), self.fsm.advskew())
+        };
+        Repr {
+            vhid: self.config.vhid,
+            advskew,
+            advbase,
+            demote,
+            counter: self.cookie,
+            hmac: self.auth.compute(&self.cookie),
+        }
     }
 
     /// Check a received IPv4 advertisement for this vhid (the caller found
@@ -113,7 +135,10 @@ impl CarpIf {
             self.stats.badttl += 1;
             return Err(Drop::BadTtl);
         }
-        let repr = match Packet::new_checked(payload).map_err(|_| WireError::Truncated).and_then(|p| Repr::parse(&p)) {
+        let repr = match Packet::new_checked(payload)
+            .map_err(|_| WireError::Truncated)
+            .and_then(|p| Repr::parse(&p))
+        {
             Ok(r) => r,
             Err(WireError::Truncated) => {
                 self.stats.badlen += 1;
@@ -140,7 +165,11 @@ impl CarpIf {
             self.stats.badauth += 1;
             return Err(Drop::Own);
         }
-        Ok(Advert { advbase: repr.advbase, advskew: repr.advskew, demote: repr.demote })
+        Ok(Advert {
+            advbase: repr.advbase,
+            advskew: repr.advskew,
+            demote: repr.demote,
+        })
     }
 
     pub fn ipv4_addrs(&self) -> Vec<Ipv4Addr> {
@@ -172,14 +201,22 @@ mod tests {
             advskew: skew,
             key: pass.as_bytes().to_vec(),
             carpdev: Some("eth1".into()),
-            addrs: vec![IfAddr { net: "192.0.2.1/24".parse().unwrap(), broadcast: Some("192.0.2.255".parse().unwrap()) }],
+            addrs: vec![IfAddr {
+                net: "192.0.2.1/24".parse().unwrap(),
+                broadcast: Some("192.0.2.255".parse().unwrap()),
+            }],
             up: true,
             ..CarpConfig::default()
         }
     }
 
     fn payload(c: &CarpIf, bow: bool) -> Vec<u8> {
-        let pkt = build_ipv4_advert("192.0.2.10".parse().unwrap(), "224.0.0.18".parse().unwrap(), 1, &c.advert(bow, 0));
+        let pkt = build_ipv4_advert(
+            "192.0.2.10".parse().unwrap(),
+            "224.0.0.18".parse().unwrap(),
+            1,
+            &c.advert(bow, 0),
+        );
         pkt[20..].to_vec()
     }
 
@@ -192,9 +229,15 @@ mod tests {
         assert_eq!((ad.advbase, ad.advskew), (1, 0));
         // Wrong password.
         let forger = CarpIf::new("carp1", cfg(0, "guess"), [5; 8]);
-        assert_eq!(backup.check(255, &payload(&forger, false)), Err(Drop::BadAuth));
+        assert_eq!(
+            backup.check(255, &payload(&forger, false)),
+            Err(Drop::BadAuth)
+        );
         // TTL not 255 (sent from off-link).
-        assert_eq!(backup.check(254, &payload(&master, false)), Err(Drop::BadTtl));
+        assert_eq!(
+            backup.check(254, &payload(&master, false)),
+            Err(Drop::BadTtl)
+        );
         // Corrupted.
         let mut p = payload(&master, false);
         p[2] ^= 1;

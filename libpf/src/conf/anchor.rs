@@ -65,24 +65,26 @@ fn is_wchar(c: u8) -> bool {
 fn unquoted(text: &[u8]) -> impl Iterator<Item = (usize, u8)> + '_ {
     let mut quote: Option<u8> = None;
     let mut escaped = false;
-    text.iter().enumerate().filter_map(move |(i, &c)| match quote {
-        Some(q) => {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
+    text.iter()
+        .enumerate()
+        .filter_map(move |(i, &c)| match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                None
             }
-            None
-        }
-        None => {
-            if c == b'"' || c == b'\'' {
-                quote = Some(c);
+            None => {
+                if c == b'"' || c == b'\'' {
+                    quote = Some(c);
+                }
+                Some((i, c))
             }
-            Some((i, c))
-        }
-    })
+        })
 }
 
 /// The statement's text from `start` to `end` as a statement of its own,
@@ -94,7 +96,11 @@ fn piece(st: &Statement, start: usize, end: usize, nl: usize) -> Option<Statemen
         return None;
     }
     let lead = s.len() - s.trim_start().len();
-    Some(Statement { text: text.to_string(), lines: st.lines.slice(start + lead, end), end_line: st.lines.line_at(nl) })
+    Some(Statement {
+        text: text.to_string(),
+        lines: st.lines.slice(start + lead, end),
+        end_line: st.lines.line_at(nl),
+    })
 }
 
 /// If `st` is an `anchor` rule with an inline body, its rule and the body's
@@ -131,11 +137,17 @@ pub fn split_inline(st: &Statement, file: &str) -> Option<Inline> {
     let (open, close) = group.filter(|_| depth == 0)?;
     // `{` must end its line.
     let after = &text[open + 1..close];
-    let nl = after.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r'))?;
+    let nl = after
+        .iter()
+        .position(|&c| !matches!(c, b' ' | b'\t' | b'\r'))?;
     if after[nl] != b'\n' {
         return None;
     }
-    let header = Statement { text: st.text[..open].to_string(), lines: st.lines.clone(), end_line: st.lines.line_at(open) };
+    let header = Statement {
+        text: st.text[..open].to_string(),
+        lines: st.lines.clone(),
+        end_line: st.lines.line_at(open),
+    };
     let Ok(ast::Statement::Anchor(ast)) = parser::parse_statement(&header, file) else {
         return None;
     };
@@ -156,7 +168,11 @@ pub fn split_inline(st: &Statement, file: &str) -> Option<Inline> {
         }
     }
     let unterminated = piece(st, from, close, close).map(|_| st.lines.line_at(close));
-    Some(Inline { ast: *ast, body, unterminated })
+    Some(Inline {
+        ast: *ast,
+        body,
+        unterminated,
+    })
 }
 
 /// pfctl's `anchorname` checks.
@@ -165,7 +181,10 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("anchor name must not be empty".into());
     }
     if name.len() + 1 >= ANCHOR_PATH_MAX {
-        return Err(format!("anchor name is longer than {}", ANCHOR_PATH_MAX - 1));
+        return Err(format!(
+            "anchor name is longer than {}",
+            ANCHOR_PATH_MAX - 1
+        ));
     }
     if name.starts_with('_') || name.contains("/_") {
         return Err("anchor names beginning with '_' are reserved for internal use".into());
@@ -179,7 +198,10 @@ fn check_name(name: &str) -> Result<(), String> {
 pub fn allowed_inside(s: &ast::Statement) -> bool {
     matches!(
         s,
-        ast::Statement::Rule(_) | ast::Statement::Anchor(_) | ast::Statement::Table(_) | ast::Statement::Include(_)
+        ast::Statement::Rule(_)
+            | ast::Statement::Anchor(_)
+            | ast::Statement::Table(_)
+            | ast::Statement::Include(_)
     )
 }
 
@@ -206,10 +228,15 @@ pub fn inline(
     depth: usize,
     nest: usize,
 ) {
-    let Inline { ast, body, unterminated } = block;
+    let Inline {
+        ast,
+        body,
+        unterminated,
+    } = block;
     let first = st.lines.line_at(0);
     if nest + 1 >= MAX_ANCHOR_DEPTH {
-        ex.errors.push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
+        ex.errors
+            .push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
         return;
     }
     if let Some(Err(m)) = ast.name.as_deref().map(check_name) {
@@ -227,23 +254,44 @@ pub fn inline(
     let line = st.end_line;
     if let Some(name) = &ast.name {
         if name.contains('/') {
-            ex.errors.push(ConfError::new(file, line, "anchor paths containing '/' cannot be used for inline anchors."));
+            ex.errors.push(ConfError::new(
+                file,
+                line,
+                "anchor paths containing '/' cannot be used for inline anchors.",
+            ));
             return;
         }
-        let taken = ex.ruleset.rules.iter().filter_map(|r| r.anchor.as_deref()).any(|a| a.inline && a.name == *name && !a.rules.is_empty());
+        let taken = ex
+            .ruleset
+            .rules
+            .iter()
+            .filter_map(|r| r.anchor.as_deref())
+            .any(|a| a.inline && a.name == *name && !a.rules.is_empty());
         if taken {
-            ex.errors.push(ConfError::new(file, line, format!("inline anchor '{name}' already exists")));
+            ex.errors.push(ConfError::new(
+                file,
+                line,
+                format!("inline anchor '{name}' already exists"),
+            ));
             return;
         }
     }
-    let call = AnchorCall { name: ast.name.unwrap_or_default(), inline: true, rules };
+    let call = AnchorCall {
+        name: ast.name.unwrap_or_default(),
+        inline: true,
+        rules,
+    };
     expand(ex, &ast.rule, file, line, call);
 }
 
 /// An anchor rule without a body: a call by name.
 pub fn rule(ex: &mut Expander<'_>, ast: &AnchorAst, file: &str, first: u32, line: u32) {
     let Some(name) = &ast.name else {
-        ex.errors.push(ConfError::new(file, line, "anchors without explicit rules must specify a name"));
+        ex.errors.push(ConfError::new(
+            file,
+            line,
+            "anchors without explicit rules must specify a name",
+        ));
         return;
     };
     if let Err(m) = check_name(name) {
@@ -251,23 +299,43 @@ pub fn rule(ex: &mut Expander<'_>, ast: &AnchorAst, file: &str, first: u32, line
         return;
     }
     if name.ends_with('/') {
-        ex.errors.push(ConfError::new(file, line, format!("anchorrule: bad anchor name {name}")));
+        ex.errors.push(ConfError::new(
+            file,
+            line,
+            format!("anchorrule: bad anchor name {name}"),
+        ));
         return;
     }
-    expand(ex, &ast.rule, file, line, AnchorCall { name: name.clone(), inline: false, rules: vec![] });
+    expand(
+        ex,
+        &ast.rule,
+        file,
+        line,
+        AnchorCall {
+            name: name.clone(),
+            inline: false,
+            rules: vec![],
+        },
+    );
 }
 
 /// `load anchor name from "file"`: recorded, loaded by `load_anchors`.
 pub fn load(ex: &mut Expander<'_>, name: Option<String>, path: String, file: &str, line: u32) {
     let Some(name) = name else {
-        ex.errors.push(ConfError::new(file, line, "anchor name is missing"));
+        ex.errors
+            .push(ConfError::new(file, line, "anchor name is missing"));
         return;
     };
     if let Err(m) = check_name(&name) {
         ex.errors.push(ConfError::new(file, line, m));
         return;
     }
-    ex.ruleset.loads.push(LoadedAnchor { path: name, file: path, ruleset: Ruleset::default(), src_line: line });
+    ex.ruleset.loads.push(LoadedAnchor {
+        path: name,
+        file: path,
+        ruleset: Ruleset::default(),
+        src_line: line,
+    });
 }
 
 /// pfctl_load_anchors: parses the `load anchor` files in order (loads
@@ -281,12 +349,18 @@ pub fn load_anchors(
     resolver: &dyn Resolver,
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) {
-    let mut queue: VecDeque<(LoadedAnchor, String)> =
-        std::mem::take(&mut rs.loads).into_iter().map(|l| (l, filename.to_string())).collect();
+    let mut queue: VecDeque<(LoadedAnchor, String)> = std::mem::take(&mut rs.loads)
+        .into_iter()
+        .map(|l| (l, filename.to_string()))
+        .collect();
     let mut done = vec![];
     while let Some((mut la, origin)) = queue.pop_front() {
         if done.len() >= MAX_LOADS {
-            errors.push(ConfError::new(&origin, la.src_line, format!("too many anchors, cannot load {}", la.path)));
+            errors.push(ConfError::new(
+                &origin,
+                la.src_line,
+                format!("too many anchors, cannot load {}", la.path),
+            ));
             return;
         }
         let text = match loader(&la.file) {
@@ -310,7 +384,11 @@ pub fn load_anchors(
         done.push(la);
     }
     rs.loads = done;
-    let table: Vec<(String, Vec<Rule>)> = rs.loads.iter().map(|l| (l.path.clone(), l.ruleset.rules.clone())).collect();
+    let table: Vec<(String, Vec<Rule>)> = rs
+        .loads
+        .iter()
+        .map(|l| (l.path.clone(), l.ruleset.rules.clone()))
+        .collect();
     if !table.is_empty() {
         link(&mut rs.rules, "", &table, 0);
     }
@@ -323,7 +401,11 @@ fn resolve(base: &str, name: &str) -> Option<String> {
     if let Some(abs) = name.strip_prefix('/') {
         return Some(abs.to_string());
     }
-    let mut path: Vec<&str> = if base.is_empty() { vec![] } else { base.split('/').collect() };
+    let mut path: Vec<&str> = if base.is_empty() {
+        vec![]
+    } else {
+        base.split('/').collect()
+    };
     let mut rest = name;
     while let Some(r) = rest.strip_prefix("../") {
         path.pop()?;
@@ -342,30 +424,55 @@ fn link(rules: &mut [Rule], base: &str, table: &[(String, Vec<Rule>)], depth: us
         return;
     }
     let loaded = |path: &str| -> Vec<Rule> {
-        let mut v = table.iter().rev().find(|(p, _)| p == path).map(|(_, r)| r.clone()).unwrap_or_default();
+        let mut v = table
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
         link(&mut v, path, table, depth + 1);
         v
     };
     for r in rules.iter_mut() {
-        let Some(call) = r.anchor.as_deref_mut() else { continue };
+        let Some(call) = r.anchor.as_deref_mut() else {
+            continue;
+        };
         if call.inline {
-            let name = if call.name.is_empty() { "_" } else { call.name.as_str() };
-            let path = if base.is_empty() { name.to_string() } else { format!("{base}/{name}") };
+            let name = if call.name.is_empty() {
+                "_"
+            } else {
+                call.name.as_str()
+            };
+            let path = if base.is_empty() {
+                name.to_string()
+            } else {
+                format!("{base}/{name}")
+            };
             link(&mut call.rules, &path, table, depth + 1);
             continue;
         }
-        let Some(path) = resolve(base, &call.name) else { continue };
+        let Some(path) = resolve(base, &call.name) else {
+            continue;
+        };
         if let Some(parent) = path.strip_suffix("/*") {
             let children: BTreeMap<&str, ()> = table
                 .iter()
-                .filter_map(|(p, _)| p.rsplit_once('/').filter(|(d, _)| *d == parent).map(|(_, n)| (n, ())))
+                .filter_map(|(p, _)| {
+                    p.rsplit_once('/')
+                        .filter(|(d, _)| *d == parent)
+                        .map(|(_, n)| (n, ()))
+                })
                 .collect();
             call.rules = children
                 .into_keys()
                 .map(|n| {
                     let path = format!("{parent}/{n}");
                     let mut k = Rule::new(Action::Pass);
-                    k.anchor = Some(Box::new(AnchorCall { rules: loaded(&path), name: path, inline: false }));
+                    k.anchor = Some(Box::new(AnchorCall {
+                        rules: loaded(&path),
+                        name: path,
+                        inline: false,
+                    }));
                     k
                 })
                 .collect();
@@ -381,14 +488,20 @@ mod tests {
     use super::*;
 
     fn res() -> StaticResolver {
-        StaticResolver::new().iface("lo0", &["127.0.0.1/8", "::1/128"]).iface("tun1000000", &[]).user("root", 0)
+        StaticResolver::new()
+            .iface("lo0", &["127.0.0.1/8", "::1/128"])
+            .iface("tun1000000", &[])
+            .user("root", 0)
     }
 
     fn nv(src: &str) -> String {
         let r = res();
         match parse(src, "stdin", &r) {
             Ok(rs) => print_ruleset_nv(&rs, &r),
-            Err(e) => panic!("unexpected errors: {:?}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+            Err(e) => panic!(
+                "unexpected errors: {:?}",
+                e.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+            ),
         }
     }
 
@@ -430,7 +543,10 @@ mod tests {
 
     #[test]
     fn empty_inline_anchor_prints_without_braces() {
-        assert_eq!(nv("anchor foo {\n\n}\npass\n"), "anchor \"foo\" all\npass all flags S/SA\n");
+        assert_eq!(
+            nv("anchor foo {\n\n}\npass\n"),
+            "anchor \"foo\" all\npass all flags S/SA\n"
+        );
     }
 
     #[test]
@@ -466,7 +582,10 @@ mod tests {
         );
         // The brace must end the line; the header must be a rule.
         assert_eq!(errs("anchor foo { pass }\n"), vec!["stdin:1: syntax error"]);
-        assert_eq!(errs("anchor foo bogus {\n pass\n}\n"), vec!["stdin:1: syntax error"]);
+        assert_eq!(
+            errs("anchor foo bogus {\n pass\n}\n"),
+            vec!["stdin:1: syntax error"]
+        );
     }
 
     #[test]
@@ -488,7 +607,10 @@ mod tests {
             ]
         );
         // `no state` is no state handling; nat-to is dropped.
-        assert_eq!(nv("anchor foo out no state nat-to 10.0.0.1\n"), "anchor \"foo\" out all\n");
+        assert_eq!(
+            nv("anchor foo out no state nat-to 10.0.0.1\n"),
+            "anchor \"foo\" out all\n"
+        );
         assert_eq!(
             errs("anchor foo once\nanchor foo out route-to 10.0.0.1\n"),
             vec![
@@ -523,8 +645,12 @@ mod tests {
                 _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
             }
         };
-        let rs = parse_with_loader("anchor foo {\n include \"inc\"\n}\n", "stdin", &r, &files).unwrap();
-        assert_eq!(print_ruleset_nv(&rs, &r), "anchor \"foo\" all {\n  pass in all flags S/SA\n  block drop out all\n}\n");
+        let rs =
+            parse_with_loader("anchor foo {\n include \"inc\"\n}\n", "stdin", &r, &files).unwrap();
+        assert_eq!(
+            print_ruleset_nv(&rs, &r),
+            "anchor \"foo\" all {\n  pass in all flags S/SA\n  block drop out all\n}\n"
+        );
     }
 
     #[test]
@@ -532,7 +658,10 @@ mod tests {
         let r = res();
         let files = |p: &str| -> std::io::Result<String> {
             match p {
-                "a.conf" => Ok("m = \"lo0\"\nblock on $m\nload anchor sub from \"b.conf\"\nanchor sub\n".into()),
+                "a.conf" => Ok(
+                    "m = \"lo0\"\nblock on $m\nload anchor sub from \"b.conf\"\nanchor sub\n"
+                        .into(),
+                ),
                 "b.conf" => Ok("pass quick\n".into()),
                 "c.conf" => Ok("pass out\n".into()),
                 "bad.conf" => Ok("pass bogus\n".into()),
@@ -555,14 +684,27 @@ mod tests {
         assert_eq!(x.rules[1].anchor.as_deref().unwrap().rules.len(), 1);
         // `y/*` calls y/1 then y/2.
         let y = rs.rules[1].anchor.as_deref().unwrap();
-        let kids: Vec<&str> = y.rules.iter().map(|k| k.anchor.as_deref().unwrap().name.as_str()).collect();
+        let kids: Vec<&str> = y
+            .rules
+            .iter()
+            .map(|k| k.anchor.as_deref().unwrap().name.as_str())
+            .collect();
         assert_eq!(kids, ["y/1", "y/2"]);
 
-        let e = parse_with_loader("load anchor x from \"bad.conf\"\n", "stdin", &r, &files).unwrap_err();
+        let e = parse_with_loader("load anchor x from \"bad.conf\"\n", "stdin", &r, &files)
+            .unwrap_err();
         assert_eq!(e[0].to_string(), "bad.conf:1: syntax error");
-        let e = parse_with_loader("\nload anchor x from \"none\"\n", "stdin", &r, &files).unwrap_err();
-        assert!(e[0].to_string().starts_with("stdin:2: cannot load anchor x from none"), "{e:?}");
-        assert_eq!(errs("load anchor from \"f\"\n"), vec!["stdin:1: anchor name is missing"]);
+        let e =
+            parse_with_loader("\nload anchor x from \"none\"\n", "stdin", &r, &files).unwrap_err();
+        assert!(
+            e[0].to_string()
+                .starts_with("stdin:2: cannot load anchor x from none"),
+            "{e:?}"
+        );
+        assert_eq!(
+            errs("load anchor from \"f\"\n"),
+            vec!["stdin:1: anchor name is missing"]
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::ruleset::{Direction, RouteKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
     Include(String),
-    Macro { name: String, value: String },
+    Macro {
+        name: String,
+        value: String,
+    },
     Set(SetOption),
     Rule(Box<RuleAst>),
     /// `table <name> ...` (see `table.rs`).
@@ -22,7 +25,10 @@ pub enum Statement {
     Anchor(Box<AnchorAst>),
     /// `load anchor [name] from "file"` (name None: pfctl's "anchor name
     /// is missing").
-    LoadAnchor { name: Option<String>, file: String },
+    LoadAnchor {
+        name: Option<String>,
+        file: String,
+    },
 }
 
 /// `antispoof [log] [quick] for ifspec [af] [label "..."] [rtable N]`
@@ -91,11 +97,18 @@ pub enum ActionAst {
 pub enum BlockSpec {
     Drop,
     Return,
-    ReturnRst { ttl: Option<String> },
+    ReturnRst {
+        ttl: Option<String>,
+    },
     /// `return-icmp [(code [, code6])]`
-    ReturnIcmp { code: Option<String>, code6: Option<String> },
+    ReturnIcmp {
+        code: Option<String>,
+        code6: Option<String>,
+    },
     /// `return-icmp6 [(code6)]`
-    ReturnIcmp6 { code6: Option<String> },
+    ReturnIcmp6 {
+        code6: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +194,11 @@ pub enum StateOptAst {
     MaxSrcConn(String),
     MaxSrcConnRate(String, String),
     MaxSrcNodes(String),
-    Overload { table: String, flush: bool, global: bool },
+    Overload {
+        table: String,
+        flush: bool,
+        global: bool,
+    },
     IfBound,
     Floating,
     Sloppy,
@@ -220,19 +237,32 @@ pub enum FilterOpt {
     Group(Vec<ItemAst>),
     /// `flags F/M`; None, None = `flags any`
     Flags(Option<String>, Option<String>),
-    IcmpType { v6: bool, items: Vec<IcmpItemAst> },
+    IcmpType {
+        v6: bool,
+        items: Vec<IcmpItemAst>,
+    },
     Keep(KeepAst, Vec<StateOptAst>),
     Label(String),
     Tag(String),
-    Tagged { neg: bool, name: String },
+    Tagged {
+        neg: bool,
+        name: String,
+    },
     NatTo(RedirAst),
     RdrTo(RedirAst),
     BinatTo(RedirAst),
     /// `af-to inet6 from pool [to pool]`
-    AfTo { af: Af, from: RedirAst, to: Option<RedirAst> },
+    AfTo {
+        af: Af,
+        from: RedirAst,
+        to: Option<RedirAst>,
+    },
     /// `route-to|reply-to|dup-to pool`
     Route(RouteKind, RedirAst),
-    DivertTo { host: String, port: String },
+    DivertTo {
+        host: String,
+        port: String,
+    },
     DivertReply,
     DivertPacket(String),
     Scrub(Vec<ScrubOptAst>),
@@ -240,7 +270,10 @@ pub enum FilterOpt {
     Tos(String),
     Probability(String),
     Rtable(String),
-    ReceivedOn { neg: bool, name: IfName },
+    ReceivedOn {
+        neg: bool,
+        name: IfName,
+    },
     MaxPktRate(String, String),
     /// `queue q` / `queue (q, pq)` (also `set queue`)
     Queue(String, Option<String>),

@@ -16,7 +16,11 @@ pub struct ConfError {
 
 impl ConfError {
     pub fn new(file: &str, line: u32, message: impl Into<String>) -> ConfError {
-        ConfError { file: file.to_string(), line, message: message.into() }
+        ConfError {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
     }
 
     /// A check of the whole ruleset after parsing, which pfctl reports
@@ -36,7 +40,11 @@ impl ConfError {
     /// A message pfctl prints without `file:line:` (its `fprintf(stderr)`
     /// ones, e.g. `no IP address found for x`): no file, line 0.
     pub fn bare(message: impl Into<String>) -> ConfError {
-        ConfError { file: String::new(), line: 0, message: message.into() }
+        ConfError {
+            file: String::new(),
+            line: 0,
+            message: message.into(),
+        }
     }
 
     pub fn is_bare(&self) -> bool {

@@ -49,7 +49,12 @@ pub(super) struct HostNode {
 
 impl HostNode {
     fn any() -> HostNode {
-        HostNode { addr: AddrKind::Any, neg: false, af: None, scope: None }
+        HostNode {
+            addr: AddrKind::Any,
+            neg: false,
+            af: None,
+            scope: None,
+        }
     }
 }
 
@@ -111,7 +116,8 @@ fn parse_u32(s: &str) -> Res<u32> {
 }
 
 fn parse_num(s: &str) -> Res<u64> {
-    s.parse::<u64>().or_else(|_| err(format!("\"{s}\" invalid number: too large")))
+    s.parse::<u64>()
+        .or_else(|_| err(format!("\"{s}\" invalid number: too large")))
 }
 
 impl<'r> Expander<'r> {
@@ -143,7 +149,10 @@ impl<'r> Expander<'r> {
     // ------------------------------------------------------------ macros, set
 
     pub fn macro_def(&mut self, name: &str, value: &str) {
-        self.ruleset.directives.push(Directive::Macro { name: name.to_string(), value: value.to_string() });
+        self.ruleset.directives.push(Directive::Macro {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
     }
 
     pub fn set_option(&mut self, opt: &SetOption, file: &str, line: u32) {
@@ -157,12 +166,20 @@ impl<'r> Expander<'r> {
         match opt {
             SetOption::BlockPolicyReturn(ret) => {
                 self.block_policy_return = *ret;
-                let p = if *ret { BlockPolicy::Return } else { BlockPolicy::Drop };
+                let p = if *ret {
+                    BlockPolicy::Return
+                } else {
+                    BlockPolicy::Drop
+                };
                 rs.options.block_policy = Some(p);
                 rs.directives.push(Directive::BlockPolicy(p));
             }
             SetOption::Skip(items) => {
-                if let [IfItem { neg: false, name: IfName::Name(n) }] = items.as_slice() {
+                if let [IfItem {
+                    neg: false,
+                    name: IfName::Name(n),
+                }] = items.as_slice()
+                {
                     if n == "none" {
                         rs.options.skip.clear();
                         rs.directives.push(Directive::Skip(vec![]));
@@ -233,8 +250,8 @@ impl<'r> Expander<'r> {
             }
             SetOption::Debug(s) => {
                 const LEVELS: &[&str] = &[
-                    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "none", "urgent",
-                    "misc", "loud",
+                    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "none",
+                    "urgent", "misc", "loud",
                 ];
                 let lower = s.to_ascii_lowercase();
                 let ok = LEVELS.contains(&lower.as_str()) || matches!(s.parse::<u8>(), Ok(0..=7));
@@ -249,10 +266,17 @@ impl<'r> Expander<'r> {
                     return err(format!("unknown ruleset-optimization {s}"));
                 }
                 rs.options.ruleset_optimization = Some(s.clone());
-                rs.directives.push(Directive::RulesetOptimization(s.clone()));
+                rs.directives
+                    .push(Directive::RulesetOptimization(s.clone()));
             }
             SetOption::Optimization(s) => {
-                const HINTS: &[&str] = &["normal", "high-latency", "satellite", "aggressive", "conservative"];
+                const HINTS: &[&str] = &[
+                    "normal",
+                    "high-latency",
+                    "satellite",
+                    "aggressive",
+                    "conservative",
+                ];
                 if !HINTS.contains(&s.to_ascii_lowercase().as_str()) {
                     return err(format!("unknown optimization {s}"));
                 }
@@ -266,7 +290,8 @@ impl<'r> Expander<'r> {
                     w => return err(format!("invalid value '{w}', expected 'yes' or 'no'")),
                 };
                 rs.options.reassemble = Some((on, *no_df));
-                rs.directives.push(Directive::Reassemble { on, no_df: *no_df });
+                rs.directives
+                    .push(Directive::Reassemble { on, no_df: *no_df });
             }
             SetOption::StatePolicyIfBound(b) => {
                 rs.options.state_policy_if_bound = Some(*b);
@@ -331,7 +356,9 @@ impl<'r> Expander<'r> {
         }
         if let Some((addr, scope)) = name.split_once('%') {
             // A scoped IPv6 address: valid only with an existing interface.
-            if let (Ok(IpAddr::V6(a)), Some(_)) = (addr.parse::<IpAddr>(), self.resolver.if_addrs(scope)) {
+            if let (Ok(IpAddr::V6(a)), Some(_)) =
+                (addr.parse::<IpAddr>(), self.resolver.if_addrs(scope))
+            {
                 let mut n = net_node(IpAddr::V6(a), mask)?;
                 n.scope = Some(scope.to_string());
                 return Ok(vec![n]);
@@ -343,7 +370,11 @@ impl<'r> Expander<'r> {
             Some(n) => (n, true),
             None => (name, false),
         };
-        let addrs = if lookup.is_empty() { vec![] } else { self.resolver.host(lookup) };
+        let addrs = if lookup.is_empty() {
+            vec![]
+        } else {
+            self.resolver.host(lookup)
+        };
         let mut out = vec![];
         let (mut got4, mut got6) = (false, false);
         for a in addrs {
@@ -405,7 +436,11 @@ impl<'r> Expander<'r> {
                 continue;
             }
             if noalias {
-                let got = if n.af() == Af::Inet { &mut got4 } else { &mut got6 };
+                let got = if n.af() == Af::Inet {
+                    &mut got4
+                } else {
+                    &mut got6
+                };
                 if *got {
                     continue;
                 }
@@ -422,8 +457,17 @@ impl<'r> Expander<'r> {
                 Some(m) => set_mask(net.addr, m)?,
                 None => net,
             };
-            let scope = if is_v6_link_local(&net.addr) { Some(name.to_string()) } else { None };
-            out.push(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false, scope });
+            let scope = if is_v6_link_local(&net.addr) {
+                Some(name.to_string())
+            } else {
+                None
+            };
+            out.push(HostNode {
+                af: Some(net.af()),
+                addr: AddrKind::Net(net),
+                neg: false,
+                scope,
+            });
         }
         Ok(if out.is_empty() { None } else { Some(out) })
     }
@@ -435,13 +479,23 @@ impl<'r> Expander<'r> {
                 if t.len() > 31 {
                     return err(format!("table name '{t}' too long"));
                 }
-                Ok(vec![HostNode { addr: AddrKind::Table(t.clone()), neg: false, af: None, scope: None }])
+                Ok(vec![HostNode {
+                    addr: AddrKind::Table(t.clone()),
+                    neg: false,
+                    af: None,
+                    scope: None,
+                }])
             }
             HostAst::RouteLabel(l) => {
                 if l.len() > 31 {
                     return err("route label too long, max 31 chars");
                 }
-                Ok(vec![HostNode { addr: AddrKind::RouteLabel(l.clone()), neg: false, af: None, scope: None }])
+                Ok(vec![HostNode {
+                    addr: AddrKind::RouteLabel(l.clone()),
+                    neg: false,
+                    af: None,
+                    scope: None,
+                }])
             }
             HostAst::Range(a, b) => {
                 let (Ok(x), Ok(y)) = (self.host_name(a, None), self.host_name(b, None)) else {
@@ -449,8 +503,14 @@ impl<'r> Expander<'r> {
                 };
                 match (x.as_slice(), y.as_slice()) {
                     (
-                        [HostNode { addr: AddrKind::Net(p), .. }],
-                        [HostNode { addr: AddrKind::Net(q), .. }],
+                        [HostNode {
+                            addr: AddrKind::Net(p),
+                            ..
+                        }],
+                        [HostNode {
+                            addr: AddrKind::Net(q),
+                            ..
+                        }],
                     ) if p.is_host() && q.is_host() && p.af() == q.af() => Ok(vec![HostNode {
                         addr: AddrKind::Range(p.addr, q.addr),
                         neg: false,
@@ -461,7 +521,11 @@ impl<'r> Expander<'r> {
                 }
             }
             HostAst::Dynamic { spec, mask } => {
-                if !spec.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic()) {
+                if !spec
+                    .as_bytes()
+                    .first()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                {
                     return err(format!("invalid interface name '{spec}'"));
                 }
                 let mask = match mask {
@@ -490,7 +554,11 @@ impl<'r> Expander<'r> {
                     _ => return err("illegal combination of interface modifiers"),
                 };
                 Ok(vec![HostNode {
-                    addr: AddrKind::Dynamic { ifname: name.to_string(), modifier, mask },
+                    addr: AddrKind::Dynamic {
+                        ifname: name.to_string(),
+                        modifier,
+                        mask,
+                    },
                     neg: false,
                     af: None,
                     scope: None,
@@ -512,12 +580,18 @@ impl<'r> Expander<'r> {
                 }
                 Ok(Some(v))
             }
-            HostItem::NoRoute { neg } => {
-                Ok(Some(vec![HostNode { addr: AddrKind::NoRoute, neg: *neg, af: None, scope: None }]))
-            }
-            HostItem::UrpfFailed { neg } => {
-                Ok(Some(vec![HostNode { addr: AddrKind::UrpfFailed, neg: *neg, af: None, scope: None }]))
-            }
+            HostItem::NoRoute { neg } => Ok(Some(vec![HostNode {
+                addr: AddrKind::NoRoute,
+                neg: *neg,
+                af: None,
+                scope: None,
+            }])),
+            HostItem::UrpfFailed { neg } => Ok(Some(vec![HostNode {
+                addr: AddrKind::UrpfFailed,
+                neg: *neg,
+                af: None,
+                scope: None,
+            }])),
             HostItem::List(items) => {
                 let mut out = vec![];
                 let mut any = false;
@@ -540,7 +614,11 @@ impl<'r> Expander<'r> {
             }
             return Ok(v as u16);
         }
-        match self.resolver.service(s, "tcp").or_else(|| self.resolver.service(s, "udp")) {
+        match self
+            .resolver
+            .service(s, "tcp")
+            .or_else(|| self.resolver.service(s, "udp"))
+        {
             Some(p) => Ok(p),
             None => err(format!("unknown port {s}")),
         }
@@ -626,10 +704,17 @@ impl<'r> Expander<'r> {
                 _ => err(format!("illegal {what} value {s}")),
             };
         }
-        let r = if group { self.resolver.group(s) } else { self.resolver.user(s) };
+        let r = if group {
+            self.resolver.group(s)
+        } else {
+            self.resolver.user(s)
+        };
         match r {
             Some(v) => Ok(v),
-            None => err(format!("unknown {} {s}", if group { "group" } else { "user" })),
+            None => err(format!(
+                "unknown {} {s}",
+                if group { "group" } else { "user" }
+            )),
         }
     }
 
@@ -703,8 +788,14 @@ impl<'r> Expander<'r> {
             Some(p) => Some(self.port_range(p, true)?),
             None => None,
         };
-        let mut spec =
-            RedirSpec { hosts, port, pool_type: PoolType::None, sticky: false, static_port: false, key: [0; 4] };
+        let mut spec = RedirSpec {
+            hosts,
+            port,
+            pool_type: PoolType::None,
+            sticky: false,
+            static_port: false,
+            key: [0; 4],
+        };
         for o in &r.opts {
             let t = match o {
                 PoolOptAst::Bitmask => PoolType::Bitmask,
@@ -762,7 +853,10 @@ impl<'r> Expander<'r> {
                 if *dynamic {
                     HostAst::Dynamic { spec, mask: None }
                 } else {
-                    HostAst::Name { name: spec, mask: None }
+                    HostAst::Name {
+                        name: spec,
+                        mask: None,
+                    }
                 }
             };
             let rule = |on: Vec<IfItem>, host: HostAst| RuleAst {
@@ -781,8 +875,15 @@ impl<'r> Expander<'r> {
                 os: vec![],
                 opts: opts.clone(),
             };
-            let not_if = vec![IfItem { neg: true, name: IfName::Name(name.to_string()) }];
-            self.rule(&rule(not_if, host_of(format!("{name}:network"))), file, line);
+            let not_if = vec![IfItem {
+                neg: true,
+                name: IfName::Name(name.to_string()),
+            }];
+            self.rule(
+                &rule(not_if, host_of(format!("{name}:network"))),
+                file,
+                line,
+            );
             if !loopback {
                 self.rule(&rule(vec![], host_of(name.clone())), file, line);
             }
@@ -821,18 +922,31 @@ impl<'r> Expander<'r> {
                     BlockReturn::ReturnRst { ttl }
                 }
                 Some(BlockSpec::ReturnIcmp { code, code6 }) => match (code, code6) {
-                    (None, _) => BlockReturn::ReturnIcmp { icmp: RET_ICMP, icmp6: RET_ICMP6 },
+                    (None, _) => BlockReturn::ReturnIcmp {
+                        icmp: RET_ICMP,
+                        icmp6: RET_ICMP6,
+                    },
                     (Some(c), None) => {
                         // pfctl stores the IPv4 default in the IPv6 slot here.
-                        BlockReturn::ReturnIcmp { icmp: (3, icmp_code(c, false)?), icmp6: RET_ICMP }
+                        BlockReturn::ReturnIcmp {
+                            icmp: (3, icmp_code(c, false)?),
+                            icmp6: RET_ICMP,
+                        }
                     }
-                    (Some(c), Some(c6)) => {
-                        BlockReturn::ReturnIcmp { icmp: (3, icmp_code(c, false)?), icmp6: (1, icmp_code(c6, true)?) }
-                    }
+                    (Some(c), Some(c6)) => BlockReturn::ReturnIcmp {
+                        icmp: (3, icmp_code(c, false)?),
+                        icmp6: (1, icmp_code(c6, true)?),
+                    },
                 },
                 Some(BlockSpec::ReturnIcmp6 { code6 }) => match code6 {
-                    None => BlockReturn::ReturnIcmp { icmp: RET_ICMP, icmp6: RET_ICMP6 },
-                    Some(c6) => BlockReturn::ReturnIcmp { icmp: RET_ICMP, icmp6: (1, icmp_code(c6, true)?) },
+                    None => BlockReturn::ReturnIcmp {
+                        icmp: RET_ICMP,
+                        icmp6: RET_ICMP6,
+                    },
+                    Some(c6) => BlockReturn::ReturnIcmp {
+                        icmp: RET_ICMP,
+                        icmp6: (1, icmp_code(c6, true)?),
+                    },
                 },
             };
         }
@@ -932,14 +1046,19 @@ impl<'r> Expander<'r> {
                     let parse = |s: &Option<String>| -> Res<u8> {
                         match s {
                             None => Ok(0),
-                            Some(s) => names::parse_flags(s).ok_or_else(|| vec![format!("bad flags {s}")]),
+                            Some(s) => {
+                                names::parse_flags(s).ok_or_else(|| vec![format!("bad flags {s}")])
+                            }
                         }
                     };
                     let (fv, mv) = match (f, m) {
                         (None, None) => (0, 0),
                         _ => (parse(f)?, parse(m)?),
                     };
-                    flags = Some(TcpFlags { flags: fv, mask: mv });
+                    flags = Some(TcpFlags {
+                        flags: fv,
+                        mask: mv,
+                    });
                 }
                 FilterOpt::IcmpType { v6, items } => {
                     if icmp.is_some() {
@@ -1001,7 +1120,8 @@ impl<'r> Expander<'r> {
                         Some(t) => Some(self.redir(t, "af-to")?),
                         None => None,
                     };
-                    let wrong = |sp: &RedirSpec| sp.hosts.iter().any(|h| h.af.is_some_and(|a| a != *af));
+                    let wrong =
+                        |sp: &RedirSpec| sp.hosts.iter().any(|h| h.af.is_some_and(|a| a != *af));
                     if to.is_some() && (wrong(&f) || t.as_ref().is_some_and(wrong)) {
                         return err("af-to addresses must be in the target address family");
                     }
@@ -1026,7 +1146,10 @@ impl<'r> Expander<'r> {
                     if p == 0 {
                         return err("invalid divert port: 0");
                     }
-                    divert = Some((Some(hosts), Divert::To(std::net::Ipv4Addr::UNSPECIFIED.into(), p)));
+                    divert = Some((
+                        Some(hosts),
+                        Divert::To(std::net::Ipv4Addr::UNSPECIFIED.into(), p),
+                    ));
                 }
                 FilterOpt::DivertReply => {
                     if divert.is_some() {
@@ -1141,7 +1264,9 @@ impl<'r> Expander<'r> {
                 return err("flags always false");
             }
         }
-        if flags.is_some_and(|f| f.flags != 0 || f.mask != 0) && proto_given && !protos.contains(&Some(IPPROTO_TCP))
+        if flags.is_some_and(|f| f.flags != 0 || f.mask != 0)
+            && proto_given
+            && !protos.contains(&Some(IPPROTO_TCP))
         {
             return err("flags only apply to tcp");
         }
@@ -1166,14 +1291,24 @@ impl<'r> Expander<'r> {
         // State: explicit, or 'keep state' by default on pass rules.
         let (keep_state, state_opts) = match keep {
             Some((k, o)) => (k, o),
-            None if r.action == Action::Pass => (KeepState::Keep, self.state_defaults.clone().unwrap_or_default()),
+            None if r.action == Action::Pass => (
+                KeepState::Keep,
+                self.state_defaults.clone().unwrap_or_default(),
+            ),
             None => (KeepState::None, vec![]),
         };
         r.keep_state = keep_state;
         r.state_opts = state_options(&state_opts)?;
         // 'flags S/SA' by default on stateful pass rules.
-        if r.action == Action::Pass && flags.is_none() && r.keep_state != KeepState::None && !r.extras.fragment {
-            flags = Some(TcpFlags { flags: 0x02, mask: 0x12 });
+        if r.action == Action::Pass
+            && flags.is_none()
+            && r.keep_state != KeepState::None
+            && !r.extras.fragment
+        {
+            flags = Some(TcpFlags {
+                flags: 0x02,
+                mask: 0x12,
+            });
         }
         r.flags = flags;
 
@@ -1202,7 +1337,12 @@ impl<'r> Expander<'r> {
                         Some(af) => hosts.iter().find(|h| h.af == Some(af)),
                         None => hosts.first(),
                     };
-                    let Some(HostNode { addr: AddrKind::Net(n), af, .. }) = pick else {
+                    let Some(HostNode {
+                        addr: AddrKind::Net(n),
+                        af,
+                        ..
+                    }) = pick
+                    else {
                         return err("divert-to address family mismatch");
                     };
                     if r.af.is_none() {
@@ -1217,8 +1357,16 @@ impl<'r> Expander<'r> {
             };
         }
 
-        let trans = Translations { nat, rdr, route, binat };
-        self.expand(r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, trans, file, line);
+        let trans = Translations {
+            nat,
+            rdr,
+            route,
+            binat,
+        };
+        self.expand(
+            r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, trans,
+            file, line,
+        );
         Ok(())
     }
 
@@ -1239,7 +1387,12 @@ impl<'r> Expander<'r> {
         file: &str,
         line: u32,
     ) {
-        let Translations { nat, rdr, route, binat } = trans;
+        let Translations {
+            nat,
+            rdr,
+            route,
+            binat,
+        } = trans;
         fn opt_list<T: Clone>(v: &[T]) -> Vec<Option<T>> {
             if v.is_empty() {
                 vec![None]
@@ -1273,15 +1426,40 @@ impl<'r> Expander<'r> {
                                             r.af = af;
                                             let mut errors: Vec<String> = vec![];
                                             let mut tables = std::mem::take(&mut self.auto_tables);
-                                            let rdr_addrs = collapse(&rdr, &mut r, &mut errors, false, &mut tables);
-                                            let nat_addrs = collapse(&nat, &mut r, &mut errors, false, &mut tables);
-                                            let route_spec = route.as_ref().map(|(_, sp)| sp.clone());
-                                            let route_addrs = collapse(&route_spec, &mut r, &mut errors, true, &mut tables);
+                                            let rdr_addrs = collapse(
+                                                &rdr,
+                                                &mut r,
+                                                &mut errors,
+                                                false,
+                                                &mut tables,
+                                            );
+                                            let nat_addrs = collapse(
+                                                &nat,
+                                                &mut r,
+                                                &mut errors,
+                                                false,
+                                                &mut tables,
+                                            );
+                                            let route_spec =
+                                                route.as_ref().map(|(_, sp)| sp.clone());
+                                            let route_addrs = collapse(
+                                                &route_spec,
+                                                &mut r,
+                                                &mut errors,
+                                                true,
+                                                &mut tables,
+                                            );
                                             self.ruleset.directives.append(&mut tables.made);
                                             self.auto_tables = tables;
-                                            if (r.af.is_some() && src.af.is_some() && r.af != src.af)
-                                                || (r.af.is_some() && dst.af.is_some() && r.af != dst.af)
-                                                || (src.af.is_some() && dst.af.is_some() && src.af != dst.af)
+                                            if (r.af.is_some()
+                                                && src.af.is_some()
+                                                && r.af != src.af)
+                                                || (r.af.is_some()
+                                                    && dst.af.is_some()
+                                                    && r.af != dst.af)
+                                                || (src.af.is_some()
+                                                    && dst.af.is_some()
+                                                    && src.af != dst.af)
                                             {
                                                 // pfctl has already printed the pools' errors
                                                 self.errors_from(file, line, errors);
@@ -1289,9 +1467,13 @@ impl<'r> Expander<'r> {
                                             }
                                             let on_name = iface.as_ref().map(|i| i.name.as_str());
                                             let scope_clash = |sc: &Option<String>| {
-                                                sc.as_deref().is_some_and(|s| on_name.is_some_and(|n| n != s))
+                                                sc.as_deref().is_some_and(|s| {
+                                                    on_name.is_some_and(|n| n != s)
+                                                })
                                             };
-                                            if (src.scope.is_some() && dst.scope.is_some() && src.scope != dst.scope)
+                                            if (src.scope.is_some()
+                                                && dst.scope.is_some()
+                                                && src.scope != dst.scope)
                                                 || scope_clash(&src.scope)
                                                 || scope_clash(&dst.scope)
                                             {
@@ -1303,19 +1485,33 @@ impl<'r> Expander<'r> {
                                             r.on = match (iface, &src.scope, &dst.scope) {
                                                 (Some(i), _, _) => Some(i.clone()),
                                                 (None, Some(s), _) | (None, None, Some(s)) => {
-                                                    Some(IfMatch { name: s.clone(), neg: false })
+                                                    Some(IfMatch {
+                                                        name: s.clone(),
+                                                        neg: false,
+                                                    })
                                                 }
                                                 (None, None, None) => None,
                                             };
                                             r.proto = *proto;
-                                            r.from = Endpoint { addr: src.addr.clone(), neg: src.neg, port: *sp };
-                                            r.to = Endpoint { addr: dst.addr.clone(), neg: dst.neg, port: *dp };
+                                            r.from = Endpoint {
+                                                addr: src.addr.clone(),
+                                                neg: src.neg,
+                                                port: *sp,
+                                            };
+                                            r.to = Endpoint {
+                                                addr: dst.addr.clone(),
+                                                neg: dst.neg,
+                                                port: *dp,
+                                            };
                                             r.user = *uid;
                                             r.group = *gid;
                                             r.icmp_type = ic.map(|(t, c, _)| (t, c));
                                             let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);
                                             if non_tcp
-                                                && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy)
+                                                && matches!(
+                                                    r.keep_state,
+                                                    KeepState::Modulate | KeepState::Synproxy
+                                                )
                                             {
                                                 r.keep_state = KeepState::Keep;
                                             }
@@ -1327,7 +1523,8 @@ impl<'r> Expander<'r> {
                                                     errors.push("icmp-type mismatch".into());
                                                 }
                                             }
-                                            for (text, field) in [(&base.label, 0), (&base.tag, 1)] {
+                                            for (text, field) in [(&base.label, 0), (&base.tag, 1)]
+                                            {
                                                 if let Some(t) = text {
                                                     let e = expand_label(t, &r, self.resolver);
                                                     if field == 0 {
@@ -1338,18 +1535,46 @@ impl<'r> Expander<'r> {
                                                 }
                                             }
                                             if binat {
-                                                errors.extend(binat_checks(src, nat_addrs.as_ref(), &r, af));
+                                                errors.extend(binat_checks(
+                                                    src,
+                                                    nat_addrs.as_ref(),
+                                                    &r,
+                                                    af,
+                                                ));
                                                 r.direction = Direction::Out;
                                             }
-                                            r.nat_to = apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
-                                            r.rdr_to = apply_redir(&rdr, rdr_addrs, true, *dp, &mut errors);
-                                            r.extras.route = route.as_ref().and_then(|(kind, _)| {
-                                                apply_redir(&route_spec, route_addrs, true, None, &mut errors)
+                                            r.nat_to = apply_redir(
+                                                &nat,
+                                                nat_addrs,
+                                                false,
+                                                *dp,
+                                                &mut errors,
+                                            );
+                                            r.rdr_to = apply_redir(
+                                                &rdr,
+                                                rdr_addrs,
+                                                true,
+                                                *dp,
+                                                &mut errors,
+                                            );
+                                            r.extras.route =
+                                                route.as_ref().and_then(|(kind, _)| {
+                                                    apply_redir(
+                                                        &route_spec,
+                                                        route_addrs,
+                                                        true,
+                                                        None,
+                                                        &mut errors,
+                                                    )
                                                     .map(|p| (*kind, p))
-                                            });
+                                                });
                                             errors.extend(rule_consistent(&r, route.is_some()));
                                             if errors.is_empty() {
-                                                let inbound = if binat { binat_inbound(&r, src) } else { None };
+                                                let inbound = if binat {
+                                                    binat_inbound(&r, src)
+                                                } else {
+                                                    None
+                                                };
                                                 self.ruleset.rules.push(r);
                                                 added += 1;
                                                 if let Some(rb) = inbound {
@@ -1388,7 +1613,12 @@ fn net_node(a: IpAddr, mask: Option<u8>) -> Res<HostNode> {
         Some(m) => set_mask(a, m)?,
         None => IpNet::host(a),
     };
-    Ok(HostNode { af: Some(net.af()), addr: AddrKind::Net(net), neg: false, scope: None })
+    Ok(HostNode {
+        af: Some(net.af()),
+        addr: AddrKind::Net(net),
+        neg: false,
+        scope: None,
+    })
 }
 
 /// pfctl's `host_ip`: a numeric address, or with a mask the short IPv4
@@ -1565,11 +1795,19 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
                 }
                 rule_srctrack = true;
             }
-            StateOptAst::Overload { table, flush, global } => {
+            StateOptAst::Overload {
+                table,
+                flush,
+                global,
+            } => {
                 if s.overload.is_some() {
                     return err("multiple 'overload' table definitions");
                 }
-                s.overload = Some(Overload { table: table.clone(), flush: *flush, global: *global });
+                s.overload = Some(Overload {
+                    table: table.clone(),
+                    flush: *flush,
+                    global: *global,
+                });
             }
             StateOptAst::IfBound | StateOptAst::Floating => {
                 if statelock {
@@ -1628,14 +1866,21 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
             return err("'max-src-conn-rate' is incompatible with 'source-track global'");
         }
         if let Some((_, secs)) = s.max_src_conn_rate {
-            let cur = timeouts.iter().find(|(t, _)| *t == Timeout::SrcTrack).map(|x| x.1).unwrap_or(0);
+            let cur = timeouts
+                .iter()
+                .find(|(t, _)| *t == Timeout::SrcTrack)
+                .map(|x| x.1)
+                .unwrap_or(0);
             if cur < secs {
                 timeouts.retain(|(t, _)| *t != Timeout::SrcTrack);
                 timeouts.push((Timeout::SrcTrack, secs));
             }
         }
-        s.source_track =
-            Some(if rule_srctrack || srctrack == Some(Some(false)) { SourceTrack::Rule } else { SourceTrack::Global });
+        s.source_track = Some(if rule_srctrack || srctrack == Some(Some(false)) {
+            SourceTrack::Rule
+        } else {
+            SourceTrack::Global
+        });
     }
     if s.overload.is_some() && s.max_src_conn == 0 && s.max_src_conn_rate.is_none() {
         return err("'overload' requires 'max-src-conn' or 'max-src-conn-rate'");
@@ -1679,11 +1924,19 @@ fn collapse(
     }
     let name = format!("__automatic_{}", tables.count);
     tables.count += 1;
-    tables.made.push(Directive::AutoTable { name: name.clone(), addrs });
+    tables.made.push(Directive::AutoTable {
+        name: name.clone(),
+        addrs,
+    });
     Some((nodes, Some(name)))
 }
 
-fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<String>, routing: bool) -> Option<Vec<HostNode>> {
+fn collapse_hosts(
+    spec: &Option<RedirSpec>,
+    r: &mut Rule,
+    errors: &mut Vec<String>,
+    routing: bool,
+) -> Option<Vec<HostNode>> {
     let spec = spec.as_ref()?;
     let what = if routing { "routing" } else { "translation" };
     let mut chosen: Option<Af> = None;
@@ -1692,7 +1945,9 @@ fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<Strin
         if let (Some(naf), false) = (r.extras.af_to, routing) {
             // af-to: the pool is in the target family
             if h.af.is_some_and(|a| a != naf) {
-                errors.push(format!("{what} spec contains addresses that don't match target address family"));
+                errors.push(format!(
+                    "{what} spec contains addresses that don't match target address family"
+                ));
                 return None;
             }
             out.push(h.clone());
@@ -1701,7 +1956,8 @@ fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<Strin
         if routing {
             if let AddrKind::Dynamic { modifier, .. } = &h.addr {
                 if *modifier != DynModifier::Peer {
-                    errors.push("route spec requires :peer with dynamic interface addresses".into());
+                    errors
+                        .push("route spec requires :peer with dynamic interface addresses".into());
                     return None;
                 }
             }
@@ -1711,7 +1967,9 @@ fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<Strin
                 continue;
             }
             if r.af.is_none() && chosen.is_some_and(|a| a != haf) {
-                errors.push(format!("{what} spec contains addresses with different address families"));
+                errors.push(format!(
+                    "{what} spec contains addresses with different address families"
+                ));
                 return None;
             }
         }
@@ -1719,7 +1977,9 @@ fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<Strin
             chosen = h.af;
         }
         if !out.is_empty() && spec.pool_type != PoolType::None && !dyn_pool_type(spec.pool_type) {
-            errors.push("pool type is not valid for multiple translation or routing addresses".into());
+            errors.push(
+                "pool type is not valid for multiple translation or routing addresses".into(),
+            );
             return None;
         }
         out.push(h.clone());
@@ -1735,14 +1995,17 @@ fn collapse_hosts(spec: &Option<RedirSpec>, r: &mut Rule, errors: &mut Vec<Strin
 }
 
 fn dyn_pool_type(t: PoolType) -> bool {
-    matches!(t, PoolType::RoundRobin | PoolType::LeastStates | PoolType::Random | PoolType::SourceHash)
+    matches!(
+        t,
+        PoolType::RoundRobin | PoolType::LeastStates | PoolType::Random | PoolType::SourceHash
+    )
 }
 
 fn dyn_multiaddr(a: &AddrKind) -> bool {
     match a {
-        AddrKind::Dynamic { ifname, modifier, .. } => {
-            *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit())
-        }
+        AddrKind::Dynamic {
+            ifname, modifier, ..
+        } => *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit()),
         _ => false,
     }
 }
@@ -1779,7 +2042,10 @@ fn apply_redir(
     };
     let mut pool_type = spec.pool_type;
     if pool_type == PoolType::None
-        && (addrs.len() > 1 || addrs.iter().any(|a| matches!(a, AddrKind::Table(_)) || dyn_multiaddr(a)))
+        && (addrs.len() > 1
+            || addrs
+                .iter()
+                .any(|a| matches!(a, AddrKind::Table(_)) || dyn_multiaddr(a)))
     {
         pool_type = PoolType::RoundRobin;
     }
@@ -1789,7 +2055,9 @@ fn apply_redir(
                 errors.push("tables are not supported by pool type".into());
             } else if let AddrKind::Dynamic { ifname, .. } = x {
                 if dyn_multiaddr(x) {
-                    errors.push(format!("interface ({ifname}) is not supported by pool type"));
+                    errors.push(format!(
+                        "interface ({ifname}) is not supported by pool type"
+                    ));
                 }
             }
         }
@@ -1798,7 +2066,8 @@ fn apply_redir(
         if is_rdr {
             errors.push("the 'static-port' option is only valid with nat rules".into());
         } else if proxy_port != (0, 0) {
-            errors.push("the 'static-port' option can't be used when specifying a port range".into());
+            errors
+                .push("the 'static-port' option can't be used when specifying a port range".into());
         }
     }
     Some(Pool {
@@ -1807,7 +2076,11 @@ fn apply_redir(
         pool_type,
         static_port: spec.static_port,
         sticky_address: spec.sticky,
-        hash_key: if pool_type == PoolType::SourceHash { spec.key } else { [0; 4] },
+        hash_key: if pool_type == PoolType::SourceHash {
+            spec.key
+        } else {
+            [0; 4]
+        },
         auto_table,
     })
 }
@@ -1820,20 +2093,35 @@ fn binat_checks(
     rule_af: Option<Af>,
 ) -> Vec<String> {
     let mut p = vec![];
-    let auto_table = nat.and_then(|(_, t)| t.as_ref()).map(|t| AddrKind::Table(t.clone()));
-    let nat_addr = auto_table.as_ref().or_else(|| nat.and_then(|(n, _)| n.first()).map(|h| &h.addr));
+    let auto_table = nat
+        .and_then(|(_, t)| t.as_ref())
+        .map(|t| AddrKind::Table(t.clone()));
+    let nat_addr = auto_table
+        .as_ref()
+        .or_else(|| nat.and_then(|(n, _)| n.first()).map(|h| &h.addr));
     match &src.addr {
         AddrKind::Table(t) => {
-            p.push(format!("invalid use of table <{t}> as the source address of a binat-to rule"));
+            p.push(format!(
+                "invalid use of table <{t}> as the source address of a binat-to rule"
+            ));
         }
         a @ AddrKind::Dynamic { ifname, .. } if dyn_multiaddr(a) => {
-            p.push(format!("invalid use of interface ({ifname}) as the source address of a binat-to rule"));
+            p.push(format!(
+                "invalid use of interface ({ifname}) as the source address of a binat-to rule"
+            ));
         }
         _ => {
             // a pool that failed to collapse is an all-zero address to pfctl
-            let specified =
-                |a: Option<&AddrKind>| matches!(a, None | Some(AddrKind::Net(_)) | Some(AddrKind::Dynamic { .. }));
-            let src_ok = matches!(src.addr, AddrKind::Net(_) | AddrKind::Dynamic { .. } | AddrKind::Any);
+            let specified = |a: Option<&AddrKind>| {
+                matches!(
+                    a,
+                    None | Some(AddrKind::Net(_)) | Some(AddrKind::Dynamic { .. })
+                )
+            };
+            let src_ok = matches!(
+                src.addr,
+                AddrKind::Net(_) | AddrKind::Dynamic { .. } | AddrKind::Any
+            );
             if !src_ok || !specified(nat_addr) {
                 p.push("binat-to requires a specified source and redirect address".into());
             }
@@ -1867,8 +2155,16 @@ fn binat_inbound(out: &Rule, src: &HostNode) -> Option<Rule> {
     let mut rb = out.clone();
     rb.direction = Direction::In;
     rb.nat_to = None;
-    rb.from = Endpoint { addr: out.to.addr.clone(), neg: out.to.neg, port: out.to.port };
-    rb.to = Endpoint { addr: nat.addrs.first()?.clone(), neg: false, port: out.from.port };
+    rb.from = Endpoint {
+        addr: out.to.addr.clone(),
+        neg: out.to.neg,
+        port: out.to.port,
+    };
+    rb.to = Endpoint {
+        addr: nat.addrs.first()?.clone(),
+        neg: false,
+        port: out.from.port,
+    };
     rb.rdr_to = Some(Pool {
         addrs: vec![src.addr.clone()],
         proxy_port: (0, 0),
@@ -2001,11 +2297,18 @@ fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
         p.push("must indicate address family with icmp-type/code".to_string());
     }
     match (r.proto, r.af) {
-        (Some(IPPROTO_ICMP), Some(Af::Inet6)) => p.push("proto icmp doesn't match address family inet6".into()),
-        (Some(IPPROTO_ICMPV6), Some(Af::Inet)) => p.push("proto icmp6 doesn't match address family inet".into()),
+        (Some(IPPROTO_ICMP), Some(Af::Inet6)) => {
+            p.push("proto icmp doesn't match address family inet6".into())
+        }
+        (Some(IPPROTO_ICMPV6), Some(Af::Inet)) => {
+            p.push("proto icmp6 doesn't match address family inet".into())
+        }
         _ => {}
     }
-    if r.action == Action::Block && matches!(r.block, BlockReturn::ReturnRst { .. }) && r.proto != Some(IPPROTO_TCP) {
+    if r.action == Action::Block
+        && matches!(r.block, BlockReturn::ReturnRst { .. })
+        && r.proto != Some(IPPROTO_TCP)
+    {
         p.push("return-rst can only be applied to TCP rules".into());
     }
     if r.extras.af_to.is_some() && r.af == r.extras.af_to {
@@ -2014,7 +2317,12 @@ fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     if r.extras.allow_opts && r.action != Action::Pass {
         p.push("allow-opts can only be specified for pass rules".into());
     }
-    if r.extras.fragment && (r.from.port.is_some() || r.to.port.is_some() || r.flags.is_some_and(|f| f.mask != 0) || r.icmp_type.is_some()) {
+    if r.extras.fragment
+        && (r.from.port.is_some()
+            || r.to.port.is_some()
+            || r.flags.is_some_and(|f| f.mask != 0)
+            || r.icmp_type.is_some())
+    {
         p.push("fragments can be filtered only on IP header fields".into());
     }
     if r.action != Action::Pass && r.keep_state != KeepState::None {
@@ -2071,7 +2379,10 @@ fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
 fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
     let mut s = text.to_string();
     if s.contains("$if") {
-        let name = r.on.as_ref().map(|i| i.name.clone()).unwrap_or_else(|| "any".into());
+        let name =
+            r.on.as_ref()
+                .map(|i| i.name.clone())
+                .unwrap_or_else(|| "any".into());
         s = s.replace("$if", &name);
     }
     let addr = |e: &Endpoint| -> String {

@@ -173,14 +173,20 @@ impl StaticResolver {
     /// Adds an interface with addresses like `"192.0.2.10/24"` (invalid
     /// strings are ignored).
     pub fn iface(mut self, name: &str, addrs: &[&str]) -> StaticResolver {
-        let nets = addrs.iter().filter_map(|a| a.parse::<IpNet>().ok()).collect();
+        let nets = addrs
+            .iter()
+            .filter_map(|a| a.parse::<IpNet>().ok())
+            .collect();
         self.ifaces.retain(|(n, _)| n != name);
         self.ifaces.push((name.to_string(), nets));
         self
     }
 
     pub fn host(mut self, name: &str, addrs: &[&str]) -> StaticResolver {
-        let a = addrs.iter().filter_map(|a| a.parse::<IpAddr>().ok()).collect();
+        let a = addrs
+            .iter()
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .collect();
         self.hosts.insert(name.to_string(), a);
         self
     }
@@ -196,7 +202,8 @@ impl StaticResolver {
     }
 
     pub fn service(mut self, name: &str, proto: &str, port: u16) -> StaticResolver {
-        self.services.insert((name.to_string(), proto.to_string()), port);
+        self.services
+            .insert((name.to_string(), proto.to_string()), port);
         self
     }
 
@@ -209,9 +216,17 @@ impl StaticResolver {
 impl Resolver for StaticResolver {
     fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>> {
         if name == "self" {
-            return Some(self.ifaces.iter().flat_map(|(_, a)| a.iter().copied()).collect());
+            return Some(
+                self.ifaces
+                    .iter()
+                    .flat_map(|(_, a)| a.iter().copied())
+                    .collect(),
+            );
         }
-        self.ifaces.iter().find(|(n, _)| n == name).map(|(_, a)| a.clone())
+        self.ifaces
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.clone())
     }
     fn host(&self, name: &str) -> Vec<IpAddr> {
         self.hosts.get(name).cloned().unwrap_or_default()
@@ -223,21 +238,35 @@ impl Resolver for StaticResolver {
         self.groups.get(name).copied()
     }
     fn service(&self, name: &str, proto: &str) -> Option<u16> {
-        self.services.get(&(name.to_string(), proto.to_string())).copied()
+        self.services
+            .get(&(name.to_string(), proto.to_string()))
+            .copied()
     }
     fn protocol(&self, name: &str) -> Option<u8> {
-        self.protocols.iter().find(|(n, _)| n == name).map(|(_, p)| *p)
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
     }
     fn protocol_name(&self, num: u8) -> Option<String> {
-        self.protocols.iter().find(|(_, p)| *p == num).map(|(n, _)| n.clone())
+        self.protocols
+            .iter()
+            .find(|(_, p)| *p == num)
+            .map(|(n, _)| n.clone())
     }
 }
 
 /// Parses pf.conf text. `filename` is used in messages (pfctl says `stdin`
 /// for `-f -`). `include` reads files from the file system. On any error
 /// nothing is returned but the complete list of diagnostics.
-pub fn parse(source: &str, filename: &str, resolver: &dyn Resolver) -> Result<Ruleset, Vec<ConfError>> {
-    parse_with_loader(source, filename, resolver, &|path: &str| std::fs::read_to_string(path))
+pub fn parse(
+    source: &str,
+    filename: &str,
+    resolver: &dyn Resolver,
+) -> Result<Ruleset, Vec<ConfError>> {
+    parse_with_loader(source, filename, resolver, &|path: &str| {
+        std::fs::read_to_string(path)
+    })
 }
 
 /// `parse` with a custom loader for `include "file"` and `load anchor`.
@@ -299,8 +328,13 @@ fn set_list_prefix(st: &source::Statement, file: &str, ex: &mut expand::Expander
     if !(t.starts_with("set timeout") || t.starts_with("set limit")) || t.contains('{') {
         return;
     }
-    let Some(comma) = st.text.find(',') else { return };
-    let prefix = source::Statement { text: st.text[..comma].to_string(), ..st.clone() };
+    let Some(comma) = st.text.find(',') else {
+        return;
+    };
+    let prefix = source::Statement {
+        text: st.text[..comma].to_string(),
+        ..st.clone()
+    };
     if let Ok(ast::Statement::Set(opt)) = parser::parse_statement(&prefix, file) {
         ex.set_option(&opt, file, st.end_line);
     }
@@ -350,7 +384,8 @@ fn statement(
             set_list_prefix(st, file, ex);
         }
         Ok(s) if nest > 0 && !anchor::allowed_inside(&s) => {
-            ex.errors.push(ConfError::new(file, st.lines.line_at(0), "syntax error"))
+            ex.errors
+                .push(ConfError::new(file, st.lines.line_at(0), "syntax error"))
         }
         Ok(ast::Statement::Macro { name, value }) => {
             ex.macro_def(&name, &value);
@@ -362,12 +397,22 @@ fn statement(
         Ok(ast::Statement::Queue(q)) => ex.queue(&q, file, line),
         Ok(ast::Statement::Table(t)) => ex.table(&t, file, line),
         Ok(ast::Statement::Anchor(a)) => anchor::rule(ex, &a, file, st.lines.line_at(0), line),
-        Ok(ast::Statement::LoadAnchor { name, file: path }) => anchor::load(ex, name, path, file, line),
+        Ok(ast::Statement::LoadAnchor { name, file: path }) => {
+            anchor::load(ex, name, path, file, line)
+        }
         Ok(ast::Statement::Include(path)) => {
-            let text = if depth >= MAX_INCLUDE_DEPTH { None } else { loader(&path).ok() };
+            let text = if depth >= MAX_INCLUDE_DEPTH {
+                None
+            } else {
+                loader(&path).ok()
+            };
             match text {
                 Some(text) => run(&text, &path, ex, macros, loader, depth + 1, nest),
-                None => ex.errors.push(ConfError::new(file, line, format!("failed to include file {path}"))),
+                None => ex.errors.push(ConfError::new(
+                    file,
+                    line,
+                    format!("failed to include file {path}"),
+                )),
             }
         }
     }

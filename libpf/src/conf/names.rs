@@ -124,12 +124,16 @@ pub fn icmp_type_name(typ: u8, v6: bool) -> Option<&'static str> {
 
 pub fn icmp_code_by_name(typ: u8, name: &str, v6: bool) -> Option<u8> {
     let t = if v6 { ICMP6_CODES } else { ICMP_CODES };
-    t.iter().find(|(n, ty, _)| *ty == typ && *n == name).map(|&(_, _, c)| c)
+    t.iter()
+        .find(|(n, ty, _)| *ty == typ && *n == name)
+        .map(|&(_, _, c)| c)
 }
 
 pub fn icmp_code_name(typ: u8, code: u8, v6: bool) -> Option<&'static str> {
     let t = if v6 { ICMP6_CODES } else { ICMP_CODES };
-    t.iter().find(|(_, ty, c)| *ty == typ && *c == code).map(|&(n, _, _)| n)
+    t.iter()
+        .find(|(_, ty, c)| *ty == typ && *c == code)
+        .map(|&(n, _, _)| n)
 }
 
 /// TCP flag letters in bit order (`F` = 0x01 ... `W` = 0x80).
@@ -146,7 +150,12 @@ pub fn parse_flags(s: &str) -> Option<u8> {
 }
 
 pub fn flags_to_string(f: u8) -> String {
-    TCP_FLAGS.chars().enumerate().filter(|(i, _)| f & (1 << i) != 0).map(|(_, c)| c).collect()
+    TCP_FLAGS
+        .chars()
+        .enumerate()
+        .filter(|(i, _)| f & (1 << i) != 0)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// `strtoul(s, &end, 0)` accepting only a fully numeric string: `0x` hex,

@@ -29,14 +29,25 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         }
     };
     let stmt = pairs.next().ok_or_else(|| syntax(0))?;
-    let inner = stmt.into_inner().find(|p| p.as_rule() != Rule::EOI).ok_or_else(|| syntax(0))?;
+    let inner = stmt
+        .into_inner()
+        .find(|p| p.as_rule() != Rule::EOI)
+        .ok_or_else(|| syntax(0))?;
     Ok(match inner.as_rule() {
-        Rule::include_stmt => Statement::Include(children(inner).next().map(string_of).unwrap_or_default()),
+        Rule::include_stmt => {
+            Statement::Include(children(inner).next().map(string_of).unwrap_or_default())
+        }
         Rule::macro_def => {
             let mut it = inner.into_inner();
-            let name = it.next().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let name = it
+                .next()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
             let parts: Vec<String> = it.map(string_of).collect();
-            Statement::Macro { name, value: parts.join(" ") }
+            Statement::Macro {
+                name,
+                value: parts.join(" "),
+            }
         }
         Rule::option => Statement::Set(set_option(inner)),
         Rule::pf_rule => Statement::Rule(Box::new(pf_rule(inner))),
@@ -125,15 +136,21 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
     };
     let rule = o.as_rule();
     let args: Vec<Pair<'_, Rule>> = o.clone().into_inner().collect();
-    let plain: Vec<String> =
-        args.iter().filter(|a| !is_keyword(a.as_rule())).cloned().map(string_of).collect();
+    let plain: Vec<String> = args
+        .iter()
+        .filter(|a| !is_keyword(a.as_rule()))
+        .cloned()
+        .map(string_of)
+        .collect();
     let arg0 = plain.first().cloned().unwrap_or_default();
     match rule {
         Rule::set_block_policy => {
             SetOption::BlockPolicyReturn(args.iter().any(|a| a.as_rule() == Rule::k_return))
         }
         Rule::set_skip => {
-            let spec = args.into_iter().find(|a| a.as_rule() == Rule::interface_spec);
+            let spec = args
+                .into_iter()
+                .find(|a| a.as_rule() == Rule::interface_spec);
             SetOption::Skip(spec.map(interface_spec).unwrap_or_default())
         }
         Rule::set_timeout | Rule::set_limit => {
@@ -143,7 +160,10 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
                 .map(|s| {
                     let mut it = s.into_inner();
                     let n = it.next().map(string_of).unwrap_or_default();
-                    let v = it.next().map(|x| x.as_str().to_string()).unwrap_or_default();
+                    let v = it
+                        .next()
+                        .map(|x| x.as_str().to_string())
+                        .unwrap_or_default();
                     (n, v)
                 })
                 .collect();
@@ -170,15 +190,22 @@ fn set_option(p: Pair<'_, Rule>) -> SetOption {
         }
         Rule::set_ruleset_optimization => SetOption::RulesetOptimization(arg0),
         Rule::set_reassemble => {
-            let word = if args.iter().any(|a| a.as_rule() == Rule::k_no) { "no".to_string() } else { arg0 };
+            let word = if args.iter().any(|a| a.as_rule() == Rule::k_no) {
+                "no".to_string()
+            } else {
+                arg0
+            };
             SetOption::Reassemble(word, args.iter().any(|a| a.as_rule() == Rule::k_no_df))
         }
         Rule::set_state_policy => {
             SetOption::StatePolicyIfBound(args.iter().any(|a| a.as_rule() == Rule::k_if_bound))
         }
-        Rule::set_state_defaults => {
-            SetOption::StateDefaults(args.into_iter().filter(|a| a.as_rule() == Rule::state_opt).map(state_opt).collect())
-        }
+        Rule::set_state_defaults => SetOption::StateDefaults(
+            args.into_iter()
+                .filter(|a| a.as_rule() == Rule::state_opt)
+                .map(state_opt)
+                .collect(),
+        ),
         Rule::set_fingerprints => SetOption::Fingerprints(arg0),
         Rule::set_syncookies => {
             let opts = args
@@ -206,9 +233,12 @@ fn not_if_item(p: Pair<'_, Rule>) -> (bool, IfName) {
                 let i = first(x);
                 name = match i.as_rule() {
                     Rule::k_any => IfName::Any,
-                    Rule::if_rdomain => {
-                        IfName::Rdomain(children(i).next().map(|n| n.as_str().to_string()).unwrap_or_default())
-                    }
+                    Rule::if_rdomain => IfName::Rdomain(
+                        children(i)
+                            .next()
+                            .map(|n| n.as_str().to_string())
+                            .unwrap_or_default(),
+                    ),
                     _ => IfName::Name(string_of(i)),
                 };
             }
@@ -258,18 +288,38 @@ fn logquick(p: Pair<'_, Rule>) -> (Option<Vec<LogOpt>>, bool) {
 }
 
 fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
-    let mut a = AntispoofAst { log: None, quick: false, ifaces: vec![], af: None, label: None, rtable: None };
+    let mut a = AntispoofAst {
+        log: None,
+        quick: false,
+        ifaces: vec![],
+        af: None,
+        label: None,
+        rtable: None,
+    };
     for part in p.into_inner() {
         match part.as_rule() {
             Rule::logquick => (a.log, a.quick) = logquick(part),
             Rule::antispoof_ifspec => {
-                for i in part.into_inner().filter(|x| x.as_rule() == Rule::antispoof_if) {
+                for i in part
+                    .into_inner()
+                    .filter(|x| x.as_rule() == Rule::antispoof_if)
+                {
                     let dynamic = i.as_str().trim_start().starts_with('(');
-                    let name = i.into_inner().next().map(|n| string_of(first(n))).unwrap_or_default();
+                    let name = i
+                        .into_inner()
+                        .next()
+                        .map(|n| string_of(first(n)))
+                        .unwrap_or_default();
                     a.ifaces.push((name, dynamic));
                 }
             }
-            Rule::af => a.af = Some(if first(part).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet }),
+            Rule::af => {
+                a.af = Some(if first(part).as_rule() == Rule::k_inet6 {
+                    Af::Inet6
+                } else {
+                    Af::Inet
+                })
+            }
             Rule::antispoof_opt => {
                 let o = first(part);
                 let arg = children(o.clone()).next();
@@ -322,7 +372,11 @@ fn pf_rule(p: Pair<'_, Rule>) -> RuleAst {
                 }
             }
             Rule::af => {
-                r.af = Some(if first(part).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet });
+                r.af = Some(if first(part).as_rule() == Rule::k_inet6 {
+                    Af::Inet6
+                } else {
+                    Af::Inet
+                });
             }
             Rule::proto_clause => {
                 r.proto = part
@@ -381,7 +435,9 @@ fn anchor_rule(p: Pair<'_, Rule>) -> AnchorAst {
 }
 
 fn opt_arg(p: Pair<'_, Rule>) -> Option<String> {
-    p.into_inner().find(|x| x.as_rule() == Rule::icmp_code_spec).map(|x| string_of(first(x)))
+    p.into_inner()
+        .find(|x| x.as_rule() == Rule::icmp_code_spec)
+        .map(|x| string_of(first(x)))
 }
 
 fn blockspec(p: Pair<'_, Rule>) -> BlockSpec {
@@ -390,7 +446,10 @@ fn blockspec(p: Pair<'_, Rule>) -> BlockSpec {
         Rule::k_drop => BlockSpec::Drop,
         Rule::k_return => BlockSpec::Return,
         Rule::return_rst => BlockSpec::ReturnRst {
-            ttl: b.into_inner().find(|x| x.as_rule() == Rule::number).map(|x| x.as_str().to_string()),
+            ttl: b
+                .into_inner()
+                .find(|x| x.as_rule() == Rule::number)
+                .map(|x| x.as_str().to_string()),
         },
         Rule::return_icmp6 => BlockSpec::ReturnIcmp6 { code6: opt_arg(b) },
         _ => {
@@ -422,9 +481,11 @@ fn ipspec(p: Pair<'_, Rule>) -> Option<HostItem> {
     let x = first(p);
     match x.as_rule() {
         Rule::k_any => None,
-        Rule::host_list => {
-            Some(HostItem::List(x.into_inner().map(|i| ipspec(i).unwrap_or(HostItem::Any)).collect()))
-        }
+        Rule::host_list => Some(HostItem::List(
+            x.into_inner()
+                .map(|i| ipspec(i).unwrap_or(HostItem::Any))
+                .collect(),
+        )),
         _ => {
             let mut neg = false;
             let mut item = HostItem::Any;
@@ -453,19 +514,30 @@ pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
         }
     }
     let Some(m) = main else {
-        return HostAst::Name { name: String::new(), mask };
+        return HostAst::Name {
+            name: String::new(),
+            mask,
+        };
     };
     match m.as_rule() {
         Rule::table_ref => HostAst::Table(first(m).as_str().to_string()),
-        Rule::route_label => HostAst::RouteLabel(children(m).next().map(string_of).unwrap_or_default()),
-        Rule::dynaddr => HostAst::Dynamic { spec: string_of(first(m)), mask },
+        Rule::route_label => {
+            HostAst::RouteLabel(children(m).next().map(string_of).unwrap_or_default())
+        }
+        Rule::dynaddr => HostAst::Dynamic {
+            spec: string_of(first(m)),
+            mask,
+        },
         Rule::host_range => {
             let mut it = m.into_inner().map(|h| string_of(first(h)));
             let a = it.next().unwrap_or_default();
             let b = it.next().unwrap_or_default();
             HostAst::Range(a, b)
         }
-        _ => HostAst::Name { name: string_of(first(m)), mask },
+        _ => HostAst::Name {
+            name: string_of(first(m)),
+            mask,
+        },
     }
 }
 
@@ -497,7 +569,9 @@ fn items(p: Pair<'_, Rule>, item_rule: Rule) -> Vec<ItemAst> {
             };
             match parts.as_slice() {
                 [a] => ItemAst::Plain(text(a)),
-                [op, a] if op.as_rule() == Rule::unaryop => ItemAst::Unary(op_of(op.as_str()), text(a)),
+                [op, a] if op.as_rule() == Rule::unaryop => {
+                    ItemAst::Unary(op_of(op.as_str()), text(a))
+                }
                 [a, op, b] => ItemAst::Binary(text(a), op_of(op.as_str()), text(b)),
                 _ => ItemAst::Plain(String::new()),
             }
@@ -506,7 +580,11 @@ fn items(p: Pair<'_, Rule>, item_rule: Rule) -> Vec<ItemAst> {
 }
 
 fn redir(p: Pair<'_, Rule>) -> RedirAst {
-    let mut r = RedirAst { hosts: vec![], port: None, opts: vec![] };
+    let mut r = RedirAst {
+        hosts: vec![],
+        port: None,
+        opts: vec![],
+    };
     for x in p.into_inner() {
         match x.as_rule() {
             Rule::redirspec => r.hosts = x.into_inner().map(host).collect(),
@@ -556,7 +634,11 @@ fn state_opt(p: Pair<'_, Rule>) -> StateOptAst {
                 .unwrap_or_default();
             let flush = parts.iter().any(|x| x.as_rule() == Rule::k_flush);
             let global = parts.iter().any(|x| x.as_rule() == Rule::k_global);
-            StateOptAst::Overload { table, flush, global }
+            StateOptAst::Overload {
+                table,
+                flush,
+                global,
+            }
         }
         Rule::k_if_bound => StateOptAst::IfBound,
         Rule::k_floating => StateOptAst::Floating,
@@ -608,7 +690,10 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                         .collect()
                 })
                 .unwrap_or_default();
-            FilterOpt::IcmpType { v6: rule == Rule::opt_icmp6_type, items }
+            FilterOpt::IcmpType {
+                v6: rule == Rule::opt_icmp6_type,
+                items,
+            }
         }
         Rule::opt_keep => {
             let mut kind = KeepAst::Keep;
@@ -624,7 +709,11 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                         }
                     }
                     Rule::state_opt_spec => {
-                        opts = x.into_inner().filter(|y| y.as_rule() == Rule::state_opt).map(state_opt).collect()
+                        opts = x
+                            .into_inner()
+                            .filter(|y| y.as_rule() == Rule::state_opt)
+                            .map(state_opt)
+                            .collect()
                     }
                     _ => {}
                 }
@@ -653,9 +742,19 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             let mut parts: Vec<RedirAst> = vec![];
             for x in p.into_inner() {
                 match x.as_rule() {
-                    Rule::af => af = if first(x).as_rule() == Rule::k_inet6 { Af::Inet6 } else { Af::Inet },
+                    Rule::af => {
+                        af = if first(x).as_rule() == Rule::k_inet6 {
+                            Af::Inet6
+                        } else {
+                            Af::Inet
+                        }
+                    }
                     Rule::redirpool => {
-                        let mut one = RedirAst { hosts: vec![], port: None, opts: vec![] };
+                        let mut one = RedirAst {
+                            hosts: vec![],
+                            port: None,
+                            opts: vec![],
+                        };
                         one = merge_redir(one, x);
                         parts.push(one);
                     }
@@ -668,8 +767,16 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                 }
             }
             let mut it = parts.into_iter();
-            let from = it.next().unwrap_or(RedirAst { hosts: vec![], port: None, opts: vec![] });
-            FilterOpt::AfTo { af, from, to: it.next() }
+            let from = it.next().unwrap_or(RedirAst {
+                hosts: vec![],
+                port: None,
+                opts: vec![],
+            });
+            FilterOpt::AfTo {
+                af,
+                from,
+                to: it.next(),
+            }
         }
         Rule::opt_route => {
             let kind = match p.clone().into_inner().next().map(|x| x.as_rule()) {
@@ -686,21 +793,34 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             FilterOpt::DivertTo { host, port }
         }
         Rule::k_divert_reply => FilterOpt::DivertReply,
-        Rule::opt_divert_packet => {
-            FilterOpt::DivertPacket(children(p).next().map(|x| string_of(first(x))).unwrap_or_default())
-        }
+        Rule::opt_divert_packet => FilterOpt::DivertPacket(
+            children(p)
+                .next()
+                .map(|x| string_of(first(x)))
+                .unwrap_or_default(),
+        ),
         Rule::opt_scrub => FilterOpt::Scrub(
             p.into_inner()
                 .filter(|x| x.as_rule() == Rule::scrub_opt)
                 .map(|x| {
                     let o = first(x);
-                    let arg = || children(o.clone()).next().map(|a| a.as_str().to_string()).unwrap_or_default();
+                    let arg = || {
+                        children(o.clone())
+                            .next()
+                            .map(|a| a.as_str().to_string())
+                            .unwrap_or_default()
+                    };
                     match o.as_rule() {
                         Rule::k_no_df => ScrubOptAst::NoDf,
                         Rule::k_random_id => ScrubOptAst::RandomId,
                         Rule::scrub_min_ttl => ScrubOptAst::MinTtl(arg()),
                         Rule::scrub_max_mss => ScrubOptAst::MaxMss(arg()),
-                        _ => ScrubOptAst::Reassemble(children(o.clone()).next().map(string_of).unwrap_or_default()),
+                        _ => ScrubOptAst::Reassemble(
+                            children(o.clone())
+                                .next()
+                                .map(string_of)
+                                .unwrap_or_default(),
+                        ),
                     }
                 })
                 .collect(),
@@ -726,11 +846,23 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
 
 /// The text of an option's single argument (number or word).
 fn arg_text(p: Pair<'_, Rule>) -> String {
-    children(p).next().map(|x| if x.as_rule() == Rule::string { string_of(x) } else { x.as_str().to_string() }).unwrap_or_default()
+    children(p)
+        .next()
+        .map(|x| {
+            if x.as_rule() == Rule::string {
+                string_of(x)
+            } else {
+                x.as_str().to_string()
+            }
+        })
+        .unwrap_or_default()
 }
 
 fn qname(q: Option<Pair<'_, Rule>>) -> FilterOpt {
-    let mut names = q.map(|q| q.into_inner().map(string_of).collect::<Vec<_>>()).unwrap_or_default().into_iter();
+    let mut names = q
+        .map(|q| q.into_inner().map(string_of).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter();
     FilterOpt::Queue(names.next().unwrap_or_default(), names.next())
 }
 
@@ -794,9 +926,18 @@ mod tests {
     fn macro_definitions() {
         assert_eq!(
             parse1("foo = \"ssh, ftp\"").unwrap(),
-            Statement::Macro { name: "foo".into(), value: "ssh, ftp".into() }
+            Statement::Macro {
+                name: "foo".into(),
+                value: "ssh, ftp".into()
+            }
         );
-        assert_eq!(parse1("a=b c").unwrap(), Statement::Macro { name: "a".into(), value: "b c".into() });
+        assert_eq!(
+            parse1("a=b c").unwrap(),
+            Statement::Macro {
+                name: "a".into(),
+                value: "b c".into()
+            }
+        );
         assert!(parse1("pass = 1").is_err());
     }
 
@@ -809,23 +950,47 @@ mod tests {
         assert_eq!(r.direction, Direction::In);
         assert!(r.quick);
         assert_eq!(r.log, Some(vec![]));
-        assert_eq!(r.on, vec![IfItem { neg: true, name: IfName::Name("lo0".into()) }]);
+        assert_eq!(
+            r.on,
+            vec![IfItem {
+                neg: true,
+                name: IfName::Name("lo0".into())
+            }]
+        );
         assert_eq!(r.proto, vec!["tcp".to_string(), "udp".to_string()]);
         assert_eq!(
             r.from.hosts,
-            Some(HostItem::Host { neg: false, host: HostAst::Name { name: "10".into(), mask: Some("8".into()) } })
+            Some(HostItem::Host {
+                neg: false,
+                host: HostAst::Name {
+                    name: "10".into(),
+                    mask: Some("8".into())
+                }
+            })
         );
         assert_eq!(r.from.ports, vec![ItemAst::Plain("22:25".into())]);
-        assert_eq!(r.to.hosts, Some(HostItem::Host { neg: true, host: HostAst::Table("t".into()) }));
+        assert_eq!(
+            r.to.hosts,
+            Some(HostItem::Host {
+                neg: true,
+                host: HostAst::Table("t".into())
+            })
+        );
         assert_eq!(r.to.ports, vec![ItemAst::Unary(OpAst::Ne, "80".into())]);
         assert_eq!(r.opts.len(), 3);
     }
 
     #[test]
     fn syntax_errors_have_lines() {
-        assert_eq!(parse1("pass proto tcp flags S").unwrap_err(), "t:1: syntax error");
+        assert_eq!(
+            parse1("pass proto tcp flags S").unwrap_err(),
+            "t:1: syntax error"
+        );
         let mut sp = Splitter::new("pass in \\\n proto tcp \\\n bogus", "t");
         let st = sp.next_statement(&Macros::new()).unwrap().unwrap();
-        assert_eq!(parse_statement(&st, "t").unwrap_err().to_string(), "t:3: syntax error");
+        assert_eq!(
+            parse_statement(&st, "t").unwrap_err().to_string(),
+            "t:3: syntax error"
+        );
     }
 }

@@ -107,7 +107,12 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     print_fromto(&mut s, rule);
     let x = &rule.extras;
     if let Some(rcv) = &x.received_on {
-        let _ = write!(s, " {}received-on {}", if rcv.neg { "!" } else { "" }, rcv.name);
+        let _ = write!(
+            s,
+            " {}received-on {}",
+            if rcv.neg { "!" } else { "" },
+            rcv.name
+        );
     }
     if let Some(u) = &rule.user {
         print_ugid(&mut s, u, "user");
@@ -117,7 +122,12 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     }
     match rule.flags {
         Some(f) if f.flags != 0 || f.mask != 0 => {
-            let _ = write!(s, " flags {}/{}", names::flags_to_string(f.flags), names::flags_to_string(f.mask));
+            let _ = write!(
+                s,
+                " flags {}/{}",
+                names::flags_to_string(f.flags),
+                names::flags_to_string(f.mask)
+            );
         }
         _ => {
             if matches!(rule.action, Action::Pass | Action::Match)
@@ -183,7 +193,9 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     }
     let so = &rule.state_opts;
     match rule.keep_state {
-        KeepState::None if rule.action == Action::Pass && !rule.is_anchor() => s.push_str(" no state"),
+        KeepState::None if rule.action == Action::Pass && !rule.is_anchor() => {
+            s.push_str(" no state")
+        }
         KeepState::None => {}
         KeepState::Keep => {
             if so.any() {
@@ -254,7 +266,11 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         }
     }
     if let (Some(naf), Some(p)) = (x.af_to, &rule.nat_to) {
-        let _ = write!(s, " af-to {} from ", if naf == Af::Inet { "inet" } else { "inet6" });
+        let _ = write!(
+            s,
+            " af-to {} from ",
+            if naf == Af::Inet { "inet" } else { "inet6" }
+        );
         print_pool(&mut s, p, false);
         if let Some(p) = &rule.rdr_to {
             s.push_str(" to ");
@@ -299,7 +315,14 @@ fn print_state_opts(s: &mut String, o: &StateOpts) {
         parts.push("no-sync".into());
     }
     if let Some(t) = o.source_track {
-        parts.push(format!("source-track {}", if t == SourceTrack::Rule { "rule" } else { "global" }));
+        parts.push(format!(
+            "source-track {}",
+            if t == SourceTrack::Rule {
+                "rule"
+            } else {
+                "global"
+            }
+        ));
     }
     if o.max_src_states != 0 {
         parts.push(format!("max-src-states {}", o.max_src_states));
@@ -351,7 +374,12 @@ fn is_any(e: &Endpoint) -> bool {
 }
 
 fn print_fromto(s: &mut String, r: &Rule) {
-    if is_any(&r.from) && is_any(&r.to) && !r.from.neg && !r.to.neg && r.from.port.is_none() && r.to.port.is_none()
+    if is_any(&r.from)
+        && is_any(&r.to)
+        && !r.from.neg
+        && !r.to.neg
+        && r.from.port.is_none()
+        && r.to.port.is_none()
     {
         s.push_str(" all");
         return;
@@ -380,7 +408,11 @@ pub fn addr_string(a: &AddrKind) -> String {
         AddrKind::UrpfFailed => "urpf-failed".into(),
         AddrKind::Table(t) => format!("<{t}>"),
         AddrKind::RouteLabel(l) => format!("route \"{l}\""),
-        AddrKind::Dynamic { ifname, modifier, mask } => {
+        AddrKind::Dynamic {
+            ifname,
+            modifier,
+            mask,
+        } => {
             let m = match modifier {
                 DynModifier::None => "",
                 DynModifier::Network => ":network",
@@ -432,7 +464,11 @@ fn print_ugid(s: &mut String, id: &IdOp, what: &str) {
         IdOp::Range(a, b) => (":", a, b),
     };
     let _ = write!(s, " {what}");
-    let a_str = if a == u32::MAX && matches!(op, "=" | "!=") { "unknown".to_string() } else { a.to_string() };
+    let a_str = if a == u32::MAX && matches!(op, "=" | "!=") {
+        "unknown".to_string()
+    } else {
+        a.to_string()
+    };
     print_op(s, op, &a_str, &b.to_string());
 }
 
@@ -477,7 +513,11 @@ fn print_pool_opts(s: &mut String, p: &Pool, rdr: bool) {
         PoolType::Random => s.push_str(" random"),
         PoolType::SourceHash => {
             let k = p.hash_key;
-            let _ = write!(s, " source-hash 0x{:08x}{:08x}{:08x}{:08x}", k[0], k[1], k[2], k[3]);
+            let _ = write!(
+                s,
+                " source-hash 0x{:08x}{:08x}{:08x}{:08x}",
+                k[0], k[1], k[2], k[3]
+            );
         }
         PoolType::RoundRobin => s.push_str(" round-robin"),
         PoolType::LeastStates => s.push_str(" least-states"),
@@ -499,7 +539,15 @@ pub fn print_options(opts: &Options) -> String {
         let _ = writeln!(s, "set skip on {{ {} }}", opts.skip.join(" "));
     }
     if let Some(p) = opts.block_policy {
-        let _ = writeln!(s, "set block-policy {}", if p == BlockPolicy::Return { "return" } else { "drop" });
+        let _ = writeln!(
+            s,
+            "set block-policy {}",
+            if p == BlockPolicy::Return {
+                "return"
+            } else {
+                "drop"
+            }
+        );
     }
     if let Some(o) = &opts.optimization {
         let _ = writeln!(s, "set optimization {o}");
@@ -526,7 +574,14 @@ fn directive_line(d: &Directive) -> Option<String> {
     Some(match d {
         Directive::Macro { name, value } => format!("{name} = \"{value}\""),
         Directive::BlockPolicy(p) => {
-            format!("set block-policy {}", if *p == BlockPolicy::Return { "return" } else { "drop" })
+            format!(
+                "set block-policy {}",
+                if *p == BlockPolicy::Return {
+                    "return"
+                } else {
+                    "drop"
+                }
+            )
         }
         Directive::Skip(list) if list.is_empty() => "set skip on none".to_string(),
         Directive::Skip(list) => format!("set skip on {{ {} }}", list.join(" ")),
@@ -538,15 +593,25 @@ fn directive_line(d: &Directive) -> Option<String> {
         Directive::Optimization(o) => format!("set optimization {o}"),
         Directive::RulesetOptimization(_) => return None,
         Directive::Reassemble { on, no_df } => {
-            format!("set reassemble {} {}", if *on { "yes" } else { "no" }, if *no_df { "no-df" } else { "" })
+            format!(
+                "set reassemble {} {}",
+                if *on { "yes" } else { "no" },
+                if *no_df { "no-df" } else { "" }
+            )
         }
         Directive::StatePolicyIfBound(b) => {
-            format!("set state-policy {}", if *b { "if-bound" } else { "floating" })
+            format!(
+                "set state-policy {}",
+                if *b { "if-bound" } else { "floating" }
+            )
         }
         Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
         Directive::Syncookies(s) => format!("set syncookies {s}"),
         Directive::AutoTable { name, addrs } => {
-            let list: Vec<String> = addrs.iter().map(|a| addr_string(&AddrKind::Net(*a))).collect();
+            let list: Vec<String> = addrs
+                .iter()
+                .map(|a| addr_string(&AddrKind::Net(*a)))
+                .collect();
             format!("table <{name}> const {{ {} }}", list.join(" "))
         }
         Directive::Queue(q) => super::queue::print_queuespec(q),

@@ -93,7 +93,12 @@ pub struct QueueAst {
 /// pest → `QueueAst` for a `queue_rule` pair of statement `st`.
 pub(super) fn queue_rule(p: Pair<'_, Rule>, st: &SourceStatement) -> QueueAst {
     let end_line = |x: &Pair<'_, Rule>| st.lines.line_at(x.as_span().end().saturating_sub(1));
-    let mut q = QueueAst { name: String::new(), on: vec![], on_line: st.end_line, opts: vec![] };
+    let mut q = QueueAst {
+        name: String::new(),
+        on: vec![],
+        on_line: st.end_line,
+        opts: vec![],
+    };
     for x in p.into_inner() {
         match x.as_rule() {
             Rule::qstring => q.name = qstring(x),
@@ -139,11 +144,17 @@ fn sc_ast(p: Pair<'_, Rule>) -> ScAst {
     }
     let mut it = bws.into_iter();
     let m2 = it.next().unwrap_or(BwAst::Str(String::new()));
-    ScAst { m2, burst: it.next().map(|m1| (m1, time)) }
+    ScAst {
+        m2,
+        burst: it.next().map(|m1| (m1, time)),
+    }
 }
 
 fn inner_number(p: Pair<'_, Rule>) -> String {
-    p.into_inner().find(|x| x.as_rule() == Rule::qnumber).map(|x| x.as_str().to_string()).unwrap_or_default()
+    p.into_inner()
+        .find(|x| x.as_rule() == Rule::qnumber)
+        .map(|x| x.as_str().to_string())
+        .unwrap_or_default()
 }
 
 fn queue_opt(o: Pair<'_, Rule>) -> QueueOptAst {
@@ -163,12 +174,18 @@ fn queue_opt(o: Pair<'_, Rule>) -> QueueOptAst {
                     _ => {}
                 }
             }
-            let linkshare = linkshare.unwrap_or(ScAst { m2: BwAst::Str(String::new()), burst: None });
+            let linkshare = linkshare.unwrap_or(ScAst {
+                m2: BwAst::Str(String::new()),
+                burst: None,
+            });
             QueueOptAst::Bandwidth { linkshare, extra }
         }
-        Rule::qo_parent => {
-            QueueOptAst::Parent(o.into_inner().find(|x| x.as_rule() == Rule::qstring).map(qstring).unwrap_or_default())
-        }
+        Rule::qo_parent => QueueOptAst::Parent(
+            o.into_inner()
+                .find(|x| x.as_rule() == Rule::qstring)
+                .map(qstring)
+                .unwrap_or_default(),
+        ),
         Rule::qo_qlimit => QueueOptAst::Qlimit(inner_number(o)),
         Rule::qo_flows => QueueOptAst::Flows(inner_number(o)),
         Rule::qo_quantum => QueueOptAst::Quantum(inner_number(o)),
@@ -180,8 +197,16 @@ fn queue_opt(o: Pair<'_, Rule>) -> QueueOptAst {
 
 /// A NUMBER token (pfctl's lexer refuses what does not fit an int64).
 fn number(s: &str) -> Result<i64, String> {
-    s.parse::<i64>()
-        .map_err(|_| format!("\"{s}\" invalid number: {}", if s.starts_with('-') { "too small" } else { "too large" }))
+    s.parse::<i64>().map_err(|_| {
+        format!(
+            "\"{s}\" invalid number: {}",
+            if s.starts_with('-') {
+                "too small"
+            } else {
+                "too large"
+            }
+        )
+    })
 }
 
 /// C's strtod(3): the value of the longest numeric prefix of `s` and the
@@ -309,7 +334,10 @@ fn bandwidth(bw: &BwAst) -> Result<QueueBw, String> {
             if v < 0 {
                 return Err("bandwidth number too big".into());
             }
-            return Ok(QueueBw { absolute: v as u64, percent: 0 });
+            return Ok(QueueBw {
+                absolute: v as u64,
+                percent: 0,
+            });
         }
         BwAst::Str(s) => s,
     };
@@ -333,12 +361,20 @@ fn bandwidth(bw: &BwAst) -> Result<QueueBw, String> {
             percent = bps as u16 as u32;
             bps = 0.0;
         }
-        _ => return Err(format!("unknown unit \"{}\"", String::from_utf8_lossy(&unit))),
+        _ => {
+            return Err(format!(
+                "unknown unit \"{}\"",
+                String::from_utf8_lossy(&unit)
+            ))
+        }
     }
     if bps < 0.0 || bps > i64::MAX as f64 {
         return Err("bandwidth number too big".into());
     }
-    Ok(QueueBw { absolute: bps as u64, percent })
+    Ok(QueueBw {
+        absolute: bps as u64,
+        percent,
+    })
 }
 
 /// The `for` time of a burst: strtoul(3) digits followed by exactly `ms`.
@@ -356,7 +392,10 @@ fn burst_ms(s: &str) -> Result<u32, String> {
     let mut v: u64 = 0;
     let mut overflow = false;
     while i < b.len() && b[i].is_ascii_digit() {
-        match v.checked_mul(10).and_then(|x| x.checked_add(u64::from(b[i] - b'0'))) {
+        match v
+            .checked_mul(10)
+            .and_then(|x| x.checked_add(u64::from(b[i] - b'0')))
+        {
             Some(x) => v = x,
             None => overflow = true,
         }
@@ -379,7 +418,10 @@ fn burst_ms(s: &str) -> Result<u32, String> {
 /// parse.y `scspec`.
 fn scspec(sc: &ScAst) -> Result<QueueSc, String> {
     let m2 = bandwidth(&sc.m2)?;
-    let mut out = QueueSc { m2, ..QueueSc::default() };
+    let mut out = QueueSc {
+        m2,
+        ..QueueSc::default()
+    };
     if let Some((m1, time)) = &sc.burst {
         out.m1 = bandwidth(m1)?;
         out.d = burst_ms(time)?;
@@ -408,7 +450,13 @@ impl Opts {
     /// One `queue_opt`; values are checked before the repetition, as the
     /// grammar reduces them first.
     fn apply(&mut self, opt: &QueueOptAst) -> Result<(), String> {
-        let ranged = |n: &str, seen: bool, what: &str, lo: i64, hi: i64, range: &str| -> Result<u32, String> {
+        let ranged = |n: &str,
+                      seen: bool,
+                      what: &str,
+                      lo: i64,
+                      hi: i64,
+                      range: &str|
+         -> Result<u32, String> {
             let v = number(n)?;
             if seen {
                 return Err(format!("{what} cannot be respecified"));
@@ -451,8 +499,14 @@ impl Opts {
                 self.default = true;
             }
             QueueOptAst::Qlimit(n) => {
-                self.qlimit =
-                    Some(ranged(n, self.qlimit.is_some(), "qlimit", 0, 65535, "qlimit out of range: max 65535")?);
+                self.qlimit = Some(ranged(
+                    n,
+                    self.qlimit.is_some(),
+                    "qlimit",
+                    0,
+                    65535,
+                    "qlimit out of range: max 65535",
+                )?);
             }
             QueueOptAst::Flows(n) => {
                 self.flows = Some(ranged(
@@ -465,8 +519,14 @@ impl Opts {
                 )?);
             }
             QueueOptAst::Quantum(n) => {
-                self.quantum =
-                    Some(ranged(n, self.quantum.is_some(), "quantum", 1, 65535, "quantum out of range: max 65535")?);
+                self.quantum = Some(ranged(
+                    n,
+                    self.quantum.is_some(),
+                    "quantum",
+                    1,
+                    65535,
+                    "quantum out of range: max 65535",
+                )?);
             }
         }
         Ok(())
@@ -500,7 +560,10 @@ impl Queues {
         let mut matches = vec![0u32; self.children.len()];
         let mut trees = Vec::with_capacity(self.roots.len());
         for root in &self.roots {
-            let mut nodes = vec![Node { qs: root.clone(), children: vec![] }];
+            let mut nodes = vec![Node {
+                qs: root.clone(),
+                children: vec![],
+            }];
             let has_default = find_childqs(&mut nodes, &self.children, &mut matches)?;
             let r = &nodes[0];
             if !r.qs.root_class && !r.children.is_empty() {
@@ -524,10 +587,14 @@ impl Queues {
                 return Err(format!("queue {}: parent {} not found", q.name, q.parent));
             }
             let curves = [&q.realtime, &q.linkshare, &q.upperlimit];
-            if curves.iter().any(|sc| sc.m1.percent != 0 || sc.m2.percent != 0) {
+            if curves
+                .iter()
+                .any(|sc| sc.m1.percent != 0 || sc.m2.percent != 0)
+            {
                 return Err("only absolute bandwidth specs for now".into());
             }
-            if !q.parent.is_empty() && q.linkshare.m1.absolute == 0 && q.linkshare.m2.absolute == 0 {
+            if !q.parent.is_empty() && q.linkshare.m1.absolute == 0 && q.linkshare.m2.absolute == 0
+            {
                 return Err(format!("queue {}: no bandwidth was specified", q.name));
             }
         }
@@ -562,12 +629,18 @@ struct Node {
 /// goes 10000 levels deep before pfctl notices): builds the tree, checks
 /// that only leaves are `default` or flow queues, and says whether a
 /// `default` queue is in it.
-fn find_childqs(nodes: &mut Vec<Node>, qspecs: &[QueueSpec], matches: &mut [u32]) -> Result<bool, String> {
+fn find_childqs(
+    nodes: &mut Vec<Node>,
+    qspecs: &[QueueSpec],
+    matches: &mut [u32],
+) -> Result<bool, String> {
     add_children(nodes, 0, qspecs, matches)?;
     // (node, next child to visit, default seen in its subtree)
     let mut stack = vec![(0usize, 0usize, nodes[0].qs.default)];
     loop {
-        let Some(&(id, pos, _)) = stack.last() else { return Ok(false) };
+        let Some(&(id, pos, _)) = stack.last() else {
+            return Ok(false);
+        };
         if let Some(&c) = nodes[id].children.get(pos) {
             if let Some(top) = stack.last_mut() {
                 top.1 += 1;
@@ -576,7 +649,9 @@ fn find_childqs(nodes: &mut Vec<Node>, qspecs: &[QueueSpec], matches: &mut [u32]
             stack.push((c, 0, nodes[c].qs.default));
             continue;
         }
-        let Some((id, _, has_default)) = stack.pop() else { return Ok(false) };
+        let Some((id, _, has_default)) = stack.pop() else {
+            return Ok(false);
+        };
         let n = &nodes[id];
         if !n.children.is_empty() {
             if n.qs.default {
@@ -595,7 +670,12 @@ fn find_childqs(nodes: &mut Vec<Node>, qspecs: &[QueueSpec], matches: &mut [u32]
 
 /// The children of `nodes[id]`: definitions naming it as parent, on its
 /// interface or on none (one bound to the interface beats a floating one).
-fn add_children(nodes: &mut Vec<Node>, id: usize, qspecs: &[QueueSpec], matches: &mut [u32]) -> Result<(), String> {
+fn add_children(
+    nodes: &mut Vec<Node>,
+    id: usize,
+    qspecs: &[QueueSpec],
+    matches: &mut [u32],
+) -> Result<(), String> {
     for (i, p) in qspecs.iter().enumerate() {
         let qi = &nodes[id].qs;
         if p.parent != qi.name || (!p.ifname.is_empty() && p.ifname != qi.ifname) {
@@ -605,10 +685,17 @@ fn add_children(nodes: &mut Vec<Node>, id: usize, qspecs: &[QueueSpec], matches:
         if matches[i] > MAX_MATCHES {
             return Err("pfctl_find_childqs: excessive matches, loop?".into());
         }
-        let same = nodes[id].children.iter().copied().find(|&c| nodes[c].qs.name == p.name);
+        let same = nodes[id]
+            .children
+            .iter()
+            .copied()
+            .find(|&c| nodes[c].qs.name == p.name);
         match same {
             None => {
-                nodes.push(Node { qs: p.clone(), children: vec![] });
+                nodes.push(Node {
+                    qs: p.clone(),
+                    children: vec![],
+                });
                 let n = nodes.len() - 1;
                 nodes[id].children.push(n);
             }
@@ -641,13 +728,21 @@ impl Expander<'_> {
                 IfName::Any => ifnames.push("any".to_string()),
                 IfName::Rdomain(n) => {
                     if !matches!(n.parse::<i64>(), Ok(v) if (0..=RT_TABLEID_MAX).contains(&v)) {
-                        self.errors.push(ConfError::new(file, q.on_line, format!("rdomain {n} outside range")));
+                        self.errors.push(ConfError::new(
+                            file,
+                            q.on_line,
+                            format!("rdomain {n} outside range"),
+                        ));
                     }
                     ifnames.push(String::new());
                 }
                 IfName::Name(n) => {
                     if n.len() >= IFNAMSIZ {
-                        self.errors.push(ConfError::new(file, q.on_line, "interface name too long"));
+                        self.errors.push(ConfError::new(
+                            file,
+                            q.on_line,
+                            "interface name too long",
+                        ));
                         return;
                     }
                     ifnames.push(n.clone());
@@ -664,12 +759,14 @@ impl Expander<'_> {
         }
         // parse.y `queuespec`
         if q.on.is_empty() && o.parent.is_none() {
-            self.errors.push(ConfError::new(file, line, "root queue without interface"));
+            self.errors
+                .push(ConfError::new(file, line, "root queue without interface"));
             return;
         }
         if let Some(first) = ifnames.first() {
             if !self.is_interface(first) {
-                self.errors.push(ConfError::new(file, line, "not an interface"));
+                self.errors
+                    .push(ConfError::new(file, line, "not an interface"));
                 return;
             }
         }
@@ -686,7 +783,13 @@ impl Expander<'_> {
         }
     }
 
-    fn add_queue(&mut self, q: &QueueAst, o: &Opts, root_class: bool, ifname: String) -> Result<(), String> {
+    fn add_queue(
+        &mut self,
+        q: &QueueAst,
+        o: &Opts,
+        root_class: bool,
+        ifname: String,
+    ) -> Result<(), String> {
         if !o.bandwidth && o.flows.is_none() {
             return Err("no bandwidth or flow specification".into());
         }
@@ -719,7 +822,10 @@ impl Expander<'_> {
         // pfctl_add_queue
         if spec.parent.is_empty() {
             if self.queues.roots.iter().any(|r| r.ifname == spec.ifname) {
-                self.queues.stdout.push(format!("A root queue is already defined on {}", spec.ifname));
+                self.queues.stdout.push(format!(
+                    "A root queue is already defined on {}",
+                    spec.ifname
+                ));
                 return Err("cannot add queue".into());
             }
             self.queues.roots.push(spec);
@@ -750,7 +856,10 @@ impl Expander<'_> {
             return;
         }
         match self.queues.load_order() {
-            Ok(list) => self.ruleset.directives.extend(list.into_iter().map(Directive::Queue)),
+            Ok(list) => self
+                .ruleset
+                .directives
+                .extend(list.into_iter().map(Directive::Queue)),
             Err(m) => self.errors.push(ConfError::global(m)),
         }
     }
@@ -824,7 +933,10 @@ mod tests {
     use super::*;
 
     fn resolver() -> StaticResolver {
-        StaticResolver::new().iface("em0", &["192.0.2.1/24"]).iface("em1", &[]).iface("vio0", &[])
+        StaticResolver::new()
+            .iface("em0", &["192.0.2.1/24"])
+            .iface("em1", &[])
+            .iface("vio0", &[])
     }
 
     /// `pfctl -nv` output of `src`, or its diagnostics one per line.
@@ -838,13 +950,19 @@ mod tests {
 
     #[test]
     fn flow_queues() {
-        assert_eq!(nv("queue fq on em1 flows 1024\n"), "queue fq on em1 flows 1024\n");
+        assert_eq!(
+            nv("queue fq on em1 flows 1024\n"),
+            "queue fq on em1 flows 1024\n"
+        );
         assert_eq!(
             nv("queue fq on em1 qlimit 300 quantum 1514 flows 2048\n"),
             "queue fq on em1 flows 2048 quantum 1514 qlimit 300\n"
         );
         // qlimit 0 is accepted and not printed.
-        assert_eq!(nv("queue fq on em1 flows 8 qlimit 0\n"), "queue fq on em1 flows 8\n");
+        assert_eq!(
+            nv("queue fq on em1 flows 8 qlimit 0\n"),
+            "queue fq on em1 flows 8\n"
+        );
     }
 
     #[test]
@@ -870,8 +988,12 @@ mod tests {
 
     #[test]
     fn children_take_the_root_interface() {
-        let rs = parse("queue r on em0 bandwidth 1G\nqueue d parent r bandwidth 1M default\n", "t", &resolver())
-            .unwrap_or_default();
+        let rs = parse(
+            "queue r on em0 bandwidth 1G\nqueue d parent r bandwidth 1M default\n",
+            "t",
+            &resolver(),
+        )
+        .unwrap_or_default();
         let qs: Vec<&QueueSpec> = rs
             .directives
             .iter()
@@ -910,42 +1032,123 @@ mod tests {
             one("10M burst 20M for 100ms, min 1M burst 2M for 10ms, max 15M"),
             " bandwidth 10M burst 20M for 100ms, min 1M burst 2M for 10ms, max 15M default"
         );
-        assert_eq!(one("10M max 12M min 2M"), " bandwidth 10M, min 2M, max 12M default");
+        assert_eq!(
+            one("10M max 12M min 2M"),
+            " bandwidth 10M, min 2M, max 12M default"
+        );
     }
 
     #[test]
     fn errors_during_parsing() {
         let e = |src: &str| nv(src);
-        assert_eq!(e("queue r on em1 qlimit 100\n"), "stdin:1: no bandwidth or flow specification\n");
-        assert_eq!(e("\nqueue r flows 10\n"), "stdin:2: root queue without interface\n");
-        assert_eq!(e("queue r on em9 flows 10\n"), "stdin:1: not an interface\n");
-        assert_eq!(e("queue r on self flows 10\n"), "stdin:1: not an interface\n");
-        assert_eq!(e("queue r on any flows 10\n"), "stdin:1: not an interface\n");
-        assert_eq!(e("queue r on em1 flows 0\n"), "stdin:1: number of flows out of range: max 32767\n");
-        assert_eq!(e("queue r on em1 flows 32768\n"), "stdin:1: number of flows out of range: max 32767\n");
-        assert_eq!(e("queue r on em1 flows 1 quantum 0\n"), "stdin:1: quantum out of range: max 65535\n");
-        assert_eq!(e("queue r on em1 flows 1 qlimit 65536\n"), "stdin:1: qlimit out of range: max 65535\n");
-        assert_eq!(e("queue r on em1 flows 1 qlimit -1\n"), "stdin:1: qlimit out of range: max 65535\n");
-        assert_eq!(e("queue r on em1 flows 1 flows 2\n"), "stdin:1: number of flows cannot be respecified\n");
-        assert_eq!(e("queue r on em1 flows 1 qlimit 1 qlimit 2\n"), "stdin:1: qlimit cannot be respecified\n");
-        assert_eq!(e("queue r on em1 flows 1 quantum 1 quantum 2\n"), "stdin:1: quantum cannot be respecified\n");
-        assert_eq!(e("queue r on em1 flows 1 default default\n"), "stdin:1: default cannot be respecified\n");
-        assert_eq!(e("queue r parent a parent b flows 1\n"), "stdin:1: parent cannot be respecified\n");
-        assert_eq!(e("queue r on em1 bandwidth 1M bandwidth 2M\n"), "stdin:1: bandwidth cannot be respecified\n");
-        assert_eq!(e("queue r on em1 bandwidth 1X\n"), "stdin:1: unknown unit \"X\"\n");
-        assert_eq!(e("queue r on em1 bandwidth 1Xbit\n"), "stdin:1: unknown unit \"X\"\n");
-        assert_eq!(e("queue r on em1 bandwidth \"1.5\"\n"), "stdin:1: unknown unit \"\"\n");
-        assert_eq!(e("queue r on em1 bandwidth 50%\n"), "stdin:1: no bandwidth in % yet\n");
-        assert_eq!(e("queue r on em1 bandwidth 150%\n"), "stdin:1: bandwidth spec out of range\n");
-        assert_eq!(e("queue r on em1 bandwidth -5\n"), "stdin:1: bandwidth number too big\n");
-        assert_eq!(e("queue r on em1 bandwidth 1e30G\n"), "stdin:1: bandwidth number too big\n");
-        assert_eq!(e("queue r on em1 bandwidth 1M burst 2M for 10s\n"), "stdin:1: time in scspec must be in ms\n");
+        assert_eq!(
+            e("queue r on em1 qlimit 100\n"),
+            "stdin:1: no bandwidth or flow specification\n"
+        );
+        assert_eq!(
+            e("\nqueue r flows 10\n"),
+            "stdin:2: root queue without interface\n"
+        );
+        assert_eq!(
+            e("queue r on em9 flows 10\n"),
+            "stdin:1: not an interface\n"
+        );
+        assert_eq!(
+            e("queue r on self flows 10\n"),
+            "stdin:1: not an interface\n"
+        );
+        assert_eq!(
+            e("queue r on any flows 10\n"),
+            "stdin:1: not an interface\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 0\n"),
+            "stdin:1: number of flows out of range: max 32767\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 32768\n"),
+            "stdin:1: number of flows out of range: max 32767\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 quantum 0\n"),
+            "stdin:1: quantum out of range: max 65535\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 qlimit 65536\n"),
+            "stdin:1: qlimit out of range: max 65535\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 qlimit -1\n"),
+            "stdin:1: qlimit out of range: max 65535\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 flows 2\n"),
+            "stdin:1: number of flows cannot be respecified\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 qlimit 1 qlimit 2\n"),
+            "stdin:1: qlimit cannot be respecified\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 quantum 1 quantum 2\n"),
+            "stdin:1: quantum cannot be respecified\n"
+        );
+        assert_eq!(
+            e("queue r on em1 flows 1 default default\n"),
+            "stdin:1: default cannot be respecified\n"
+        );
+        assert_eq!(
+            e("queue r parent a parent b flows 1\n"),
+            "stdin:1: parent cannot be respecified\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 1M bandwidth 2M\n"),
+            "stdin:1: bandwidth cannot be respecified\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 1X\n"),
+            "stdin:1: unknown unit \"X\"\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 1Xbit\n"),
+            "stdin:1: unknown unit \"X\"\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth \"1.5\"\n"),
+            "stdin:1: unknown unit \"\"\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 50%\n"),
+            "stdin:1: no bandwidth in % yet\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 150%\n"),
+            "stdin:1: bandwidth spec out of range\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth -5\n"),
+            "stdin:1: bandwidth number too big\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 1e30G\n"),
+            "stdin:1: bandwidth number too big\n"
+        );
+        assert_eq!(
+            e("queue r on em1 bandwidth 1M burst 2M for 10s\n"),
+            "stdin:1: time in scspec must be in ms\n"
+        );
         assert_eq!(
             e("queue r on em1 flows 1 qlimit 99999999999999999999\n"),
             "stdin:1: \"99999999999999999999\" invalid number: too large\n"
         );
-        assert_eq!(e(&format!("queue {} on em1 flows 1\n", "q".repeat(64))), "stdin:1: queuename too long\n");
-        assert_eq!(e(&format!("queue q on {} flows 1\n", "e".repeat(16))), "stdin:1: interface name too long\n");
+        assert_eq!(
+            e(&format!("queue {} on em1 flows 1\n", "q".repeat(64))),
+            "stdin:1: queuename too long\n"
+        );
+        assert_eq!(
+            e(&format!("queue q on {} flows 1\n", "e".repeat(16))),
+            "stdin:1: interface name too long\n"
+        );
         // The first error of a statement ends it; other statements go on.
         assert_eq!(
             e("queue r on em1 flows 0 qlimit 70000\nqueue s on em0 qlimit 1\n"),
@@ -968,7 +1171,10 @@ mod tests {
         }
         // The queue keywords are no plain strings elsewhere either.
         assert_eq!(nv("pass on flows\n"), "stdin:1: syntax error\n");
-        assert_eq!(nv("pass label \"flows\"\n"), "pass all flags S/SA label \"flows\"\n");
+        assert_eq!(
+            nv("pass label \"flows\"\n"),
+            "pass all flags S/SA label \"flows\"\n"
+        );
     }
 
     #[test]
@@ -978,7 +1184,10 @@ mod tests {
             "stdin:2: cannot add queue\nA root queue is already defined on em1\n"
         );
         // One queue per interface of a list; only the first must exist.
-        assert_eq!(nv("queue a on { em1 em0 } flows 1\n"), "queue a on em1 flows 1\nqueue a on em0 flows 1\n");
+        assert_eq!(
+            nv("queue a on { em1 em0 } flows 1\n"),
+            "queue a on em1 flows 1\nqueue a on em0 flows 1\n"
+        );
         assert_eq!(
             nv("queue a on { em1 em0 } flows 1\nqueue b on em0 flows 1\n"),
             "stdin:2: cannot add queue\nA root queue is already defined on em0\n"
@@ -987,7 +1196,10 @@ mod tests {
 
     #[test]
     fn tree_checks_after_parsing() {
-        assert_eq!(nv("queue r on em0 bandwidth 1M\n"), "pfctl: no default queue specified\n");
+        assert_eq!(
+            nv("queue r on em0 bandwidth 1M\n"),
+            "pfctl: no default queue specified\n"
+        );
         assert_eq!(
             nv("queue r on em0 bandwidth 1M default\nqueue c parent r bandwidth 1K\n"),
             "pfctl: default queue r is not a leaf queue\n"
@@ -1005,7 +1217,10 @@ mod tests {
             nv("queue r on em0 qlimit 5 flows 1 \nqueue r2 on em1 bandwidth 0\nqueue c parent r2 bandwidth 1K default\n"),
             "queue r on em0 flows 1 qlimit 5\nqueue r2 on em1\nqueue c parent r2 bandwidth 1K default\n"
         );
-        assert_eq!(nv("queue r on em1 bandwidth 0\n"), "pfctl: no default queue specified\n");
+        assert_eq!(
+            nv("queue r on em1 bandwidth 0\n"),
+            "pfctl: no default queue specified\n"
+        );
         assert_eq!(
             nv("queue r on em0 bandwidth 1M\nqueue c parent x bandwidth 1K default\n"),
             "pfctl: no default queue specified\n"
@@ -1035,12 +1250,17 @@ mod tests {
         );
         // A loop of parents under a root.
         assert_eq!(
-            nv("queue r on em0 bandwidth 1M\nqueue a parent r bandwidth 1K default\n\
-                queue b parent a bandwidth 1K\nqueue a parent b bandwidth 1K\n"),
+            nv(
+                "queue r on em0 bandwidth 1M\nqueue a parent r bandwidth 1K default\n\
+                queue b parent a bandwidth 1K\nqueue a parent b bandwidth 1K\n"
+            ),
             "pfctl: pfctl_find_childqs: excessive matches, loop?\n"
         );
         // No tree checks when parsing failed.
-        assert_eq!(nv("queue r on em0 bandwidth 1M\npass bogus\n"), "stdin:2: syntax error\n");
+        assert_eq!(
+            nv("queue r on em0 bandwidth 1M\npass bogus\n"),
+            "stdin:2: syntax error\n"
+        );
     }
 
     #[test]
@@ -1051,7 +1271,9 @@ mod tests {
         let mut sp = super::super::source::Splitter::new(src, "t");
         let macros = super::super::source::Macros::new();
         while let Some(Ok(st)) = sp.next_statement(&macros) {
-            if let Ok(super::super::ast::Statement::Queue(q)) = super::super::parser::parse_statement(&st, "t") {
+            if let Ok(super::super::ast::Statement::Queue(q)) =
+                super::super::parser::parse_statement(&st, "t")
+            {
                 ex.queue(&q, "t", st.end_line);
             }
         }
@@ -1126,11 +1348,14 @@ mod tests {
     /// when it is there (never copied into the repository).
     #[test]
     fn corpus_queue_cases() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/openbsd-pfctl");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/corpus/openbsd-pfctl");
         if !dir.is_dir() {
             return;
         }
-        let r = StaticResolver::new().iface("lo0", &["127.0.0.1/8", "::1/128"]).iface("lo1000000", &[]);
+        let r = StaticResolver::new()
+            .iface("lo0", &["127.0.0.1/8", "::1/128"])
+            .iface("lo1000000", &[]);
         let run = |file: &str| -> Option<String> {
             let src = std::fs::read_to_string(dir.join(file)).ok()?;
             Some(match parse(&src, "stdin", &r) {
@@ -1155,9 +1380,10 @@ mod tests {
             }
         }
         for n in [58, 61, 62] {
-            let (Some(got), Ok(want)) =
-                (run(&format!("pfail{n}.in")), std::fs::read_to_string(dir.join(format!("pfail{n}.ok"))))
-            else {
+            let (Some(got), Ok(want)) = (
+                run(&format!("pfail{n}.in")),
+                std::fs::read_to_string(dir.join(format!("pfail{n}.ok"))),
+            ) else {
                 continue;
             };
             if got != want {

@@ -83,7 +83,12 @@ pub struct Splitter<'a> {
 
 impl<'a> Splitter<'a> {
     pub fn new(src: &'a str, file: &str) -> Splitter<'a> {
-        Splitter { src: src.as_bytes(), pos: 0, line: 1, file: file.to_string() }
+        Splitter {
+            src: src.as_bytes(),
+            pos: 0,
+            line: 1,
+            file: file.to_string(),
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -249,7 +254,11 @@ impl<'a> Splitter<'a> {
     }
 
     fn finish(&self, text: Vec<u8>, lines: LineMap, end_line: u32) -> Statement {
-        Statement { text: String::from_utf8_lossy(&text).into_owned(), lines, end_line }
+        Statement {
+            text: String::from_utf8_lossy(&text).into_owned(),
+            lines,
+            end_line,
+        }
     }
 }
 
@@ -261,7 +270,10 @@ mod tests {
         let mut s = Splitter::new(src, "t");
         let mut out = vec![];
         while let Some(r) = s.next_statement(macros) {
-            out.push(r.map(|st| (st.text, st.end_line)).map_err(|e| e.to_string()));
+            out.push(
+                r.map(|st| (st.text, st.end_line))
+                    .map_err(|e| e.to_string()),
+            );
         }
         out
     }
@@ -272,7 +284,10 @@ mod tests {
         let r = all("# c\npass \\\n in # x\n\nblock {\n a b\n} all\n", &m);
         assert_eq!(
             r,
-            vec![Ok(("pass  in ".to_string(), 3)), Ok(("block {\n a b\n} all".to_string(), 7))]
+            vec![
+                Ok(("pass  in ".to_string(), 3)),
+                Ok(("block {\n a b\n} all".to_string(), 7))
+            ]
         );
     }
 
@@ -289,7 +304,12 @@ mod tests {
     #[test]
     fn unterminated_quote() {
         let r = all("label \"abc", &Macros::new());
-        assert_eq!(r, vec![Err("t:1: reached end of file while parsing quoted string".into())]);
+        assert_eq!(
+            r,
+            vec![Err(
+                "t:1: reached end of file while parsing quoted string".into()
+            )]
+        );
     }
 
     #[test]

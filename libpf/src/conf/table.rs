@@ -30,7 +30,9 @@ use super::expand::{bare_text, Expander, HostNode, Res};
 use super::parser::{self, Rule};
 use super::source::LineMap;
 use crate::addr::IpNet;
-use crate::ruleset::{AddrKind, Directive, TableDef, TableEntry, TableFlags, TableInit, TABLE_NAME_MAX};
+use crate::ruleset::{
+    AddrKind, Directive, TableDef, TableEntry, TableFlags, TableInit, TABLE_NAME_MAX,
+};
 use pest::iterators::Pair;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -50,7 +52,10 @@ pub enum TableOptAst {
     /// `const`, `persist`, `counters` (or anything else: an error later).
     Flag { word: String, line: u32 },
     /// `{ ... }`, possibly empty; nested lists are flattened.
-    Hosts { hosts: Vec<TableHostAst>, close_line: u32 },
+    Hosts {
+        hosts: Vec<TableHostAst>,
+        close_line: u32,
+    },
     /// `file "path"`
     File(String),
 }
@@ -65,12 +70,17 @@ pub struct TableHostAst {
 
 /// Grammar → AST for a `table_def` pair.
 pub(super) fn table_def(p: Pair<'_, Rule>, lines: &LineMap) -> TableAst {
-    let mut t = TableAst { name: String::new(), opts: vec![] };
+    let mut t = TableAst {
+        name: String::new(),
+        opts: vec![],
+    };
     for x in p.into_inner() {
         match x.as_rule() {
             Rule::string => t.name = parser::string_of(x),
             Rule::table_opt => {
-                let Some(o) = x.into_inner().next() else { continue };
+                let Some(o) = x.into_inner().next() else {
+                    continue;
+                };
                 match o.as_rule() {
                     Rule::table_file => {
                         if let Some(s) = o.into_inner().find(|y| y.as_rule() == Rule::string) {
@@ -79,7 +89,11 @@ pub(super) fn table_def(p: Pair<'_, Rule>, lines: &LineMap) -> TableAst {
                     }
                     Rule::table_flag => {
                         let line = lines.line_at(o.as_span().start());
-                        let word = o.into_inner().next().map(parser::string_of).unwrap_or_default();
+                        let word = o
+                            .into_inner()
+                            .next()
+                            .map(parser::string_of)
+                            .unwrap_or_default();
                         t.opts.push(TableOptAst::Flag { word, line });
                     }
                     _ => {
@@ -88,7 +102,9 @@ pub(super) fn table_def(p: Pair<'_, Rule>, lines: &LineMap) -> TableAst {
                         for y in o.into_inner() {
                             match y.as_rule() {
                                 Rule::table_spec => table_spec(y, lines, &mut hosts),
-                                Rule::table_close => close_line = lines.line_at(y.as_span().start()),
+                                Rule::table_close => {
+                                    close_line = lines.line_at(y.as_span().start())
+                                }
                                 _ => {}
                             }
                         }
@@ -117,7 +133,10 @@ fn table_spec(p: Pair<'_, Rule>, lines: &LineMap, out: &mut Vec<TableHostAst>) {
             }
             Rule::xhost => item = Some(xhost(x)),
             Rule::table_weight => {
-                weight = x.into_inner().find(|y| y.as_rule() == Rule::number).map(|y| y.as_str().to_string())
+                weight = x
+                    .into_inner()
+                    .find(|y| y.as_rule() == Rule::number)
+                    .map(|y| y.as_str().to_string())
             }
             _ => {}
         }
@@ -135,7 +154,12 @@ fn xhost(p: Pair<'_, Rule>) -> HostItem {
             Rule::not => neg = true,
             Rule::k_no_route => item = HostItem::NoRoute { neg },
             Rule::k_urpf_failed => item = HostItem::UrpfFailed { neg },
-            Rule::host => item = HostItem::Host { neg, host: parser::host(y) },
+            Rule::host => {
+                item = HostItem::Host {
+                    neg,
+                    host: parser::host(y),
+                }
+            }
             _ => {}
         }
     }
@@ -149,7 +173,10 @@ enum Init {
     /// Addresses of a `{ }` list; `bad_mask` is an IPv4 address given a
     /// prefix longer than 32, which pfctl only refuses when it builds the
     /// address buffer (`cannot create address buffer: Invalid argument`).
-    Addrs { entries: Vec<TableEntry>, bad_mask: bool },
+    Addrs {
+        entries: Vec<TableEntry>,
+        bad_mask: bool,
+    },
     File(String),
 }
 
@@ -191,7 +218,11 @@ impl Expander<'_> {
                     "persist" => flags.persist = true,
                     "counters" => flags.counters = true,
                     _ => {
-                        self.errors.push(ConfError::new(file, *line, format!("invalid table option '{word}'")));
+                        self.errors.push(ConfError::new(
+                            file,
+                            *line,
+                            format!("invalid table option '{word}'"),
+                        ));
                         return;
                     }
                 },
@@ -219,7 +250,11 @@ impl Expander<'_> {
                         }
                         if let Some(w) = &h.weight {
                             if !matches!(w.parse::<u64>(), Ok(1..=65535)) {
-                                self.errors.push(ConfError::new(file, h.line, "weight out of range"));
+                                self.errors.push(ConfError::new(
+                                    file,
+                                    h.line,
+                                    "weight out of range",
+                                ));
                                 return;
                             }
                         }
@@ -232,10 +267,14 @@ impl Expander<'_> {
                                 continue;
                             }
                             AddrKind::Range(..) => "address ranges are not permitted inside tables",
-                            AddrKind::Dynamic { .. } => "dynamic addresses are not permitted inside tables",
+                            AddrKind::Dynamic { .. } => {
+                                "dynamic addresses are not permitted inside tables"
+                            }
                             AddrKind::Table(_) => "tables cannot contain tables",
                             AddrKind::NoRoute => "\"no-route\" is not permitted inside tables",
-                            AddrKind::UrpfFailed => "\"urpf-failed\" is not permitted inside tables",
+                            AddrKind::UrpfFailed => {
+                                "\"urpf-failed\" is not permitted inside tables"
+                            }
                             AddrKind::Any => "unknown address type 0",
                             AddrKind::RouteLabel(_) => "unknown address type 5",
                         };
@@ -266,13 +305,16 @@ impl Expander<'_> {
                 Init::File(path) => {
                     let mut addrs = vec![];
                     let mut msgs = vec![];
-                    let r = load_table_file(&path, &mut addrs, &mut msgs, &mut |name, mask, msgs| {
-                        self.file_host(name, mask, msgs)
-                    });
+                    let r =
+                        load_table_file(&path, &mut addrs, &mut msgs, &mut |name, mask, msgs| {
+                            self.file_host(name, mask, msgs)
+                        });
                     if let Err(e) = r {
                         self.errors.extend(msgs.into_iter().map(ConfError::bare));
                         let msg = match e {
-                            LoadError::Errno(n) => format!("cannot load \"{path}\": {}", strerror(n)),
+                            LoadError::Errno(n) => {
+                                format!("cannot load \"{path}\": {}", strerror(n))
+                            }
                             LoadError::BadData => format!("file \"{path}\" contains bad data"),
                         };
                         self.errors.push(ConfError::new(file, line, msg));
@@ -282,14 +324,26 @@ impl Expander<'_> {
                 }
             }
         }
-        let def = TableDef { name: t.name.clone(), flags, init: out, init_addr };
+        let def = TableDef {
+            name: t.name.clone(),
+            flags,
+            init: out,
+            init_addr,
+        };
         self.ruleset.directives.push(Directive::Table(def));
     }
 
     /// One element of a `{ }` list, resolved as pfctl's `host()` does;
     /// the flag tells of an IPv4 address with a prefix longer than 32.
     fn table_item(&self, item: &HostItem) -> Res<(Vec<HostNode>, bool)> {
-        if let HostItem::Host { neg, host: HostAst::Name { name, mask: Some(m) } } = item {
+        if let HostItem::Host {
+            neg,
+            host: HostAst::Name {
+                name,
+                mask: Some(m),
+            },
+        } = item
+        {
             if let Ok(bits @ 33..=128) = m.parse::<u8>() {
                 if !name.ends_with(":network") && !name.ends_with(":broadcast") {
                     let mut v = self.host_name(name, None)?;
@@ -299,7 +353,13 @@ impl Expander<'_> {
                         if let AddrKind::Net(net) = &mut n.addr {
                             match net.addr {
                                 IpAddr::V4(_) => bad = true,
-                                IpAddr::V6(_) => *net = IpNet { addr: net.addr, prefix: bits }.to_network(),
+                                IpAddr::V6(_) => {
+                                    *net = IpNet {
+                                        addr: net.addr,
+                                        prefix: bits,
+                                    }
+                                    .to_network()
+                                }
                             }
                         }
                     }
@@ -307,16 +367,26 @@ impl Expander<'_> {
                 }
             }
         }
-        Ok((self.resolve_hosts(&Some(item.clone()))?.unwrap_or_default(), false))
+        Ok((
+            self.resolve_hosts(&Some(item.clone()))?.unwrap_or_default(),
+            false,
+        ))
     }
 
     /// `host()` for a file token the fast path left alone (names,
     /// interfaces, `10/8`): its messages go to `msgs` (all bare, as in a
     /// file pfctl says nothing with a line number).
-    fn file_host(&self, name: &str, mask: Option<u8>, msgs: &mut Vec<String>) -> Result<Vec<IpNet>, LoadError> {
+    fn file_host(
+        &self,
+        name: &str,
+        mask: Option<u8>,
+        msgs: &mut Vec<String>,
+    ) -> Result<Vec<IpNet>, LoadError> {
         let mask_txt = mask.map(|m| m.to_string());
         let (lookup, v4_too_long) = match mask {
-            Some(m) if m > 32 && !name.ends_with(":network") && !name.ends_with(":broadcast") => (None, true),
+            Some(m) if m > 32 && !name.ends_with(":network") && !name.ends_with(":broadcast") => {
+                (None, true)
+            }
             _ => (mask_txt.as_deref(), false),
         };
         match self.host_name(name, lookup) {
@@ -326,7 +396,13 @@ impl Expander<'_> {
                     if let AddrKind::Net(net) = n.addr {
                         match (v4_too_long, net.addr, mask) {
                             (true, IpAddr::V4(_), _) => return Err(LoadError::Errno(EINVAL)),
-                            (true, IpAddr::V6(_), Some(m)) => out.push(IpNet { addr: net.addr, prefix: m }.to_network()),
+                            (true, IpAddr::V6(_), Some(m)) => out.push(
+                                IpNet {
+                                    addr: net.addr,
+                                    prefix: m,
+                                }
+                                .to_network(),
+                            ),
                             _ => out.push(net),
                         }
                     }
@@ -348,7 +424,8 @@ const TOKEN_MAX: usize = 256;
 
 /// Resolves a file token that is not a numeric address: `(name, bits,
 /// messages)` → its networks; messages (bare) explain a failure.
-pub type SlowHost<'a> = dyn FnMut(&str, Option<u8>, &mut Vec<String>) -> Result<Vec<IpNet>, LoadError> + 'a;
+pub type SlowHost<'a> =
+    dyn FnMut(&str, Option<u8>, &mut Vec<String>) -> Result<Vec<IpNet>, LoadError> + 'a;
 
 /// Reads `path` (pfctl_fopen: a directory is `EISDIR`) and appends its
 /// addresses to `out`. `-` is standard input, which pf.conf from stdin has
@@ -432,7 +509,10 @@ pub fn parse_table_data(
         if expect_weight {
             expect_weight = false;
             if let Err((_, errno)) = strtonum(tok, 1, 65535) {
-                msgs.push(format!("failed to convert weight {}", String::from_utf8_lossy(tok)));
+                msgs.push(format!(
+                    "failed to convert weight {}",
+                    String::from_utf8_lossy(tok)
+                ));
                 return Err(LoadError::Errno(errno));
             }
             continue;
@@ -455,7 +535,10 @@ pub fn parse_table_data(
                 match strtonum(m, 0, 128) {
                     Ok(v) => (&t[..p], Some(v as u8)),
                     Err((what, _)) => {
-                        msgs.push(format!("netmask is {what}: /{}", String::from_utf8_lossy(m)));
+                        msgs.push(format!(
+                            "netmask is {what}: /{}",
+                            String::from_utf8_lossy(m)
+                        ));
                         return Err(LoadError::BadData);
                     }
                 }
@@ -518,7 +601,11 @@ fn numeric(s: &[u8]) -> Option<IpAddr> {
         return Some(IpAddr::V4(a));
     }
     if s.contains(&b':') && !s.contains(&b'%') {
-        return std::str::from_utf8(s).ok()?.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+        return std::str::from_utf8(s)
+            .ok()?
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(IpAddr::V6);
     }
     None
 }
@@ -646,7 +733,10 @@ mod tests {
         let mut out = vec![];
         let mut msgs = vec![];
         match parse_table_data(text.as_bytes(), &mut out, &mut msgs, &mut no_slow) {
-            Ok(()) => Ok(out.iter().map(|e| format!("{}{}", if e.neg { "!" } else { "" }, e.net)).collect()),
+            Ok(()) => Ok(out
+                .iter()
+                .map(|e| format!("{}{}", if e.neg { "!" } else { "" }, e.net))
+                .collect()),
             Err(e) => Err((e, msgs)),
         }
     }
@@ -654,9 +744,15 @@ mod tests {
     #[test]
     fn flags_and_lists_print_like_pfctl() {
         assert_eq!(nv("table <bad> persist\n"), "table <bad> persist\n");
-        assert_eq!(nv("table <t> counters persist const\n"), "table <t> const persist counters\n");
+        assert_eq!(
+            nv("table <t> counters persist const\n"),
+            "table <t> const persist counters\n"
+        );
         assert_eq!(nv("table <t> {}\n"), "table <t> { }\n");
-        assert_eq!(nv("table <t> { } file \"/dev/null\"\n"), "table <t> file \"/dev/null\"\n");
+        assert_eq!(
+            nv("table <t> { } file \"/dev/null\"\n"),
+            "table <t> file \"/dev/null\"\n"
+        );
         assert_eq!(
             nv("table < regress > { 1.2.3.4 !5.6.7.8 10/8 lo0 }\n"),
             "table <regress> { 1.2.3.4 !5.6.7.8 10.0.0.0/8 ::1 fe80::1 127.0.0.1 }\n"
@@ -671,16 +767,33 @@ mod tests {
             "table <t> { 192.0.2.1 192.0.2.2 192.0.2.0/24 !198.51.100.1 !2001:db8::1 }\n"
         );
         // Interface modifiers, self, quoted names, any.
-        assert_eq!(nv("table <t> { em0:network lo0:0 }\n"), "table <t> { 192.0.2.0/24 2001:db8::/64 ::1 127.0.0.1 }\n");
-        assert_eq!(nv("table \"q\" { 0.0.0.0/0 ::/0 0.0.0.0 }\n").lines().next(), Some("stdin:1: syntax error"));
-        assert_eq!(nv("table <q> { 0.0.0.0/0 ::/0 0.0.0.0 }\n"), "table <q> { any any 0.0.0.0 }\n");
-        assert_eq!(nv("table <\"quoted\"> { 1.2.3.4 weight 3 }\n"), "table <quoted> { 1.2.3.4 }\n");
-        assert!(nv("table <s> { self }\n").starts_with("table <s> { ::1 fe80::1 127.0.0.1 192.0.2.10 "));
+        assert_eq!(
+            nv("table <t> { em0:network lo0:0 }\n"),
+            "table <t> { 192.0.2.0/24 2001:db8::/64 ::1 127.0.0.1 }\n"
+        );
+        assert_eq!(
+            nv("table \"q\" { 0.0.0.0/0 ::/0 0.0.0.0 }\n")
+                .lines()
+                .next(),
+            Some("stdin:1: syntax error")
+        );
+        assert_eq!(
+            nv("table <q> { 0.0.0.0/0 ::/0 0.0.0.0 }\n"),
+            "table <q> { any any 0.0.0.0 }\n"
+        );
+        assert_eq!(
+            nv("table <\"quoted\"> { 1.2.3.4 weight 3 }\n"),
+            "table <quoted> { 1.2.3.4 }\n"
+        );
+        assert!(
+            nv("table <s> { self }\n").starts_with("table <s> { ::1 fe80::1 127.0.0.1 192.0.2.10 ")
+        );
     }
 
     #[test]
     fn tables_print_in_source_order_with_options_and_rules() {
-        let out = nv("set block-policy return\ntable <bad> persist\nm = \"1\"\nblock quick from <bad>\n");
+        let out =
+            nv("set block-policy return\ntable <bad> persist\nm = \"1\"\nblock quick from <bad>\n");
         assert_eq!(
             out,
             "set block-policy return\ntable <bad> persist\nm = \"1\"\nblock return quick from <bad> to any\n"
@@ -690,22 +803,42 @@ mod tests {
     #[test]
     fn definitions_are_kept_in_the_ruleset() {
         let r = resolver();
-        let rs = parse("table <a> const { 10/8 !10.1.2.3 }\ntable <a> { ::1 }\n", "stdin", &r).unwrap();
+        let rs = parse(
+            "table <a> const { 10/8 !10.1.2.3 }\ntable <a> { ::1 }\n",
+            "stdin",
+            &r,
+        )
+        .unwrap();
         assert_eq!(rs.tables().count(), 2);
         let t = rs.table("a").unwrap();
         assert_eq!(t.flags, TableFlags::default());
-        assert_eq!(t.entries().copied().collect::<Vec<_>>(), vec![TableEntry::new(false, "::1".parse().unwrap())]);
+        assert_eq!(
+            t.entries().copied().collect::<Vec<_>>(),
+            vec![TableEntry::new(false, "::1".parse().unwrap())]
+        );
         let first = rs.tables().next().unwrap();
         assert!(first.flags.constant);
         assert_eq!(first.len(), 2);
-        assert_eq!(first.entries().nth(1), Some(&TableEntry::new(true, "10.1.2.3".parse().unwrap())));
+        assert_eq!(
+            first.entries().nth(1),
+            Some(&TableEntry::new(true, "10.1.2.3".parse().unwrap()))
+        );
         // The automatic-table constructor prints as pfctl's pools do.
         let auto = TableDef::new(
             "__automatic_0",
-            TableFlags { constant: true, ..Default::default() },
-            vec![(false, "127.0.0.1".parse().unwrap()).into(), (false, "127.0.0.2".parse().unwrap()).into()],
+            TableFlags {
+                constant: true,
+                ..Default::default()
+            },
+            vec![
+                (false, "127.0.0.1".parse().unwrap()).into(),
+                (false, "127.0.0.2".parse().unwrap()).into(),
+            ],
         );
-        assert_eq!(print_tabledef(&auto), "table <__automatic_0> const { 127.0.0.1 127.0.0.2 }");
+        assert_eq!(
+            print_tabledef(&auto),
+            "table <__automatic_0> const { 127.0.0.1 127.0.0.2 }"
+        );
     }
 
     #[test]
@@ -714,13 +847,22 @@ mod tests {
             nv("# x\ntable <foo> file \"/does/not/exists\"\n"),
             "stdin:2: cannot load \"/does/not/exists\": No such file or directory\n"
         );
-        assert_eq!(nv("table <foo> const { <bar> }\n"), "stdin:1: tables cannot contain tables\n");
-        assert_eq!(nv("table <foo> { (lo0) }\n"), "stdin:1: dynamic addresses are not permitted inside tables\n");
+        assert_eq!(
+            nv("table <foo> const { <bar> }\n"),
+            "stdin:1: tables cannot contain tables\n"
+        );
+        assert_eq!(
+            nv("table <foo> { (lo0) }\n"),
+            "stdin:1: dynamic addresses are not permitted inside tables\n"
+        );
         assert_eq!(
             nv("table <foo> persist file \"/dev/null\" { ::1 no-route }\n"),
             "stdin:1: \"no-route\" is not permitted inside tables\n"
         );
-        assert_eq!(nv("table <f> { urpf-failed }\n"), "stdin:1: \"urpf-failed\" is not permitted inside tables\n");
+        assert_eq!(
+            nv("table <f> { urpf-failed }\n"),
+            "stdin:1: \"urpf-failed\" is not permitted inside tables\n"
+        );
         assert_eq!(
             nv("table <f> { 1.2.3.4 - 1.2.3.8 }\n"),
             "stdin:1: address ranges are not permitted inside tables\n"
@@ -729,15 +871,33 @@ mod tests {
             nv("table <foo> { 1.1.1.1.1 1.1.1.1.2 }\n"),
             "no IP address found for 1.1.1.1.1\nstdin:1: could not parse host specification\n"
         );
-        assert_eq!(nv("table <foo> bogus\n"), "stdin:1: invalid table option 'bogus'\n");
-        assert_eq!(nv("table <foo> { 1.2.3.4 weight 0 }\n"), "stdin:1: weight out of range\n");
+        assert_eq!(
+            nv("table <foo> bogus\n"),
+            "stdin:1: invalid table option 'bogus'\n"
+        );
+        assert_eq!(
+            nv("table <foo> { 1.2.3.4 weight 0 }\n"),
+            "stdin:1: weight out of range\n"
+        );
         let long = "a".repeat(32);
-        assert_eq!(nv(&format!("table <{long}> persist\n")), "stdin:1: table name too long, max 31 chars\n");
+        assert_eq!(
+            nv(&format!("table <{long}> persist\n")),
+            "stdin:1: table name too long, max 31 chars\n"
+        );
         let ok = "a".repeat(31);
-        assert_eq!(nv(&format!("table <{ok}> persist\n")), format!("table <{ok}> persist\n"));
-        assert_eq!(nv("table <foo> { 1.2.3.4/33 }\n"), "stdin:1: cannot create address buffer: Invalid argument\n");
+        assert_eq!(
+            nv(&format!("table <{ok}> persist\n")),
+            format!("table <{ok}> persist\n")
+        );
+        assert_eq!(
+            nv("table <foo> { 1.2.3.4/33 }\n"),
+            "stdin:1: cannot create address buffer: Invalid argument\n"
+        );
         assert_eq!(nv("table <foo> { ::1/33 }\n"), "table <foo> { ::/33 }\n");
-        assert_eq!(nv("table <foo> { 1.2.3.4/129 }\n"), "netmask is too large: /129\nstdin:1: could not parse host specification\n");
+        assert_eq!(
+            nv("table <foo> { 1.2.3.4/129 }\n"),
+            "netmask is too large: /129\nstdin:1: could not parse host specification\n"
+        );
         assert_eq!(nv("table <foo> file\n"), "stdin:1: syntax error\n");
         assert_eq!(nv("table <foo> { any }\n"), "stdin:1: syntax error\n");
         assert_eq!(nv("table foo\n"), "stdin:1: syntax error\n");
@@ -747,14 +907,20 @@ mod tests {
             nv("table <t> {\n 1.2.3.4\n nosuch.host\n}\n"),
             "no IP address found for nosuch.host\nstdin:3: could not parse host specification\n"
         );
-        assert_eq!(nv("table <t> {\n 1.2.3.4\n <x>\n}\n"), "stdin:4: tables cannot contain tables\n");
+        assert_eq!(
+            nv("table <t> {\n 1.2.3.4\n <x>\n}\n"),
+            "stdin:4: tables cannot contain tables\n"
+        );
         assert_eq!(
             nv("table <t> { 1.2.3.4 } \\\n file \"/nonexistent/x\"\n"),
             "stdin:2: cannot load \"/nonexistent/x\": No such file or directory\n"
         );
         let dir = std::env::temp_dir();
         let d = dir.to_string_lossy();
-        assert_eq!(nv(&format!("table <t> file \"{d}\"\n")), format!("stdin:1: cannot load \"{d}\": Is a directory\n"));
+        assert_eq!(
+            nv(&format!("table <t> file \"{d}\"\n")),
+            format!("stdin:1: cannot load \"{d}\": Is a directory\n")
+        );
         // The first error of a statement ends it; later statements go on.
         assert_eq!(
             nv("table <a> bogus { <x> }\ntable <b> { <y> }\n"),
@@ -778,51 +944,107 @@ mod tests {
             vec!["1.2.3.4", "10.0.0.0/8", "!192.0.2.1", "192.0.2.2", "2001:db8::/32", "::1"]
         );
         // Host bits are masked off, as pfctl's set_ipmask does.
-        assert_eq!(read("10.1.2.3/8 1.2.3.4/0").unwrap(), vec!["10.0.0.0/8", "0.0.0.0/0"]);
+        assert_eq!(
+            read("10.1.2.3/8 1.2.3.4/0").unwrap(),
+            vec!["10.0.0.0/8", "0.0.0.0/0"]
+        );
         // '#' inside a token is part of it; a comment needs to start one.
         assert_eq!(read("1.2.3.4#x").unwrap_err().0, LoadError::BadData);
-        assert_eq!(read("1.2.3.4 weight 5 5.6.7.8").unwrap(), vec!["1.2.3.4", "5.6.7.8"]);
+        assert_eq!(
+            read("1.2.3.4 weight 5 5.6.7.8").unwrap(),
+            vec!["1.2.3.4", "5.6.7.8"]
+        );
         assert_eq!(
             read("1.2.3.4 weight x").unwrap_err(),
-            (LoadError::Errno(EINVAL), vec!["failed to convert weight x".to_string()])
+            (
+                LoadError::Errno(EINVAL),
+                vec!["failed to convert weight x".to_string()]
+            )
         );
-        assert_eq!(read("1.2.3.4 weight 0").unwrap_err().0, LoadError::Errno(ERANGE));
+        assert_eq!(
+            read("1.2.3.4 weight 0").unwrap_err().0,
+            LoadError::Errno(ERANGE)
+        );
         assert_eq!(
             read("1.2.3.4/129").unwrap_err(),
-            (LoadError::BadData, vec!["netmask is too large: /129".to_string()])
+            (
+                LoadError::BadData,
+                vec!["netmask is too large: /129".to_string()]
+            )
         );
-        assert_eq!(read("1.2.3.4/x").unwrap_err().1, vec!["netmask is invalid: /x".to_string()]);
-        assert_eq!(read("1.2.3.4/-1").unwrap_err().1, vec!["netmask is too small: /-1".to_string()]);
+        assert_eq!(
+            read("1.2.3.4/x").unwrap_err().1,
+            vec!["netmask is invalid: /x".to_string()]
+        );
+        assert_eq!(
+            read("1.2.3.4/-1").unwrap_err().1,
+            vec!["netmask is too small: /-1".to_string()]
+        );
         assert_eq!(read("1.2.3.4/33").unwrap_err().0, LoadError::Errno(EINVAL));
-        assert_eq!(read(&"1".repeat(256)).unwrap_err().0, LoadError::Errno(EINVAL));
+        assert_eq!(
+            read(&"1".repeat(256)).unwrap_err().0,
+            LoadError::Errno(EINVAL)
+        );
         // Not numeric: handed to the slow path.
-        for t in ["01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "host", "10/8", "fe80::1%lo0"] {
+        for t in [
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "host",
+            "10/8",
+            "fe80::1%lo0",
+        ] {
             assert_eq!(read(t).unwrap_err().0, LoadError::BadData, "{t}");
         }
     }
 
     #[test]
     fn files_through_the_parser() {
-        let f = tmpfile("t1", "# list\n192.0.2.1\n10/8\n!gw.example\nlo0:0\n2001:db8::/48\n");
+        let f = tmpfile(
+            "t1",
+            "# list\n192.0.2.1\n10/8\n!gw.example\nlo0:0\n2001:db8::/48\n",
+        );
         assert_eq!(
             nv(&format!("table <t> const file \"{f}\" {{ 1.1.1.1 }}\n")),
             format!("table <t> const file \"{f}\" {{ 1.1.1.1 }}\n")
         );
         let r = resolver();
-        let rs = parse(&format!("table <t> file \"{f}\" file \"/dev/null\" file \"{f}\"\n"), "stdin", &r).unwrap();
-        let all: Vec<String> =
-            rs.table("t").unwrap().entries().map(|e| format!("{}{}", if e.neg { "!" } else { "" }, e.net)).collect();
-        let one = ["192.0.2.1", "10.0.0.0/8", "!198.51.100.1", "!2001:db8::1", "::1", "127.0.0.1", "2001:db8::/48"];
+        let rs = parse(
+            &format!("table <t> file \"{f}\" file \"/dev/null\" file \"{f}\"\n"),
+            "stdin",
+            &r,
+        )
+        .unwrap();
+        let all: Vec<String> = rs
+            .table("t")
+            .unwrap()
+            .entries()
+            .map(|e| format!("{}{}", if e.neg { "!" } else { "" }, e.net))
+            .collect();
+        let one = [
+            "192.0.2.1",
+            "10.0.0.0/8",
+            "!198.51.100.1",
+            "!2001:db8::1",
+            "::1",
+            "127.0.0.1",
+            "2001:db8::/48",
+        ];
         assert_eq!(all, [one, one].concat());
         let bad = tmpfile("t2", "1.2.3.4\nno.such.name\n");
         assert_eq!(
             nv(&format!("\ntable <t> file \"{bad}\"\n")),
-            format!("no IP address found for no.such.name\nstdin:2: file \"{bad}\" contains bad data\n")
+            format!(
+                "no IP address found for no.such.name\nstdin:2: file \"{bad}\" contains bad data\n"
+            )
         );
         let bad = tmpfile("t3", "1.2.3.4 weight -3\n");
         assert_eq!(
             nv(&format!("table <t> file \"{bad}\"\n")),
-            format!("failed to convert weight -3\nstdin:1: cannot load \"{bad}\": Result too large\n")
+            format!(
+                "failed to convert weight -3\nstdin:1: cannot load \"{bad}\": Result too large\n"
+            )
         );
         let bad = tmpfile("t4", "1.2.3.4/40\n");
         assert_eq!(
@@ -830,14 +1052,24 @@ mod tests {
             format!("stdin:1: cannot load \"{bad}\": Invalid argument\n")
         );
         let bad = tmpfile("t5", "lo0/40 em0/40\n");
-        assert_eq!(nv(&format!("table <t> file \"{bad}\"\n")), format!("stdin:1: cannot load \"{bad}\": Invalid argument\n"));
+        assert_eq!(
+            nv(&format!("table <t> file \"{bad}\"\n")),
+            format!("stdin:1: cannot load \"{bad}\": Invalid argument\n")
+        );
     }
 
     #[test]
     fn a_large_file_loads_quickly() {
         let mut text = String::with_capacity(20 << 20);
         for i in 0..1_000_000u32 {
-            let _ = writeln!(text, "{}.{}.{}.{}", 10 + (i >> 24), (i >> 16) & 255, (i >> 8) & 255, i & 255);
+            let _ = writeln!(
+                text,
+                "{}.{}.{}.{}",
+                10 + (i >> 24),
+                (i >> 16) & 255,
+                (i >> 8) & 255,
+                i & 255
+            );
             if i % 100_000 == 0 {
                 text.push_str("# comment\n\n2001:db8::/64\n");
             }

@@ -43,7 +43,10 @@ fn rules(src: &str) -> String {
     let r = seed_resolver();
     match parse(src, "t.conf", &r) {
         Ok(rs) => rs.rules.iter().map(|x| print_rule(x, &r) + "\n").collect(),
-        Err(e) => panic!("unexpected errors: {:?}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+        Err(e) => panic!(
+            "unexpected errors: {:?}",
+            e.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -140,7 +143,10 @@ pass out on hvn0 inet from 192.168.99.0/24 to any flags S/SA nat-to 172.18.22.19
     // The resolved rules carry what the engine needs.
     let nat = &rs.rules[8];
     assert_eq!(nat.src_line, 29);
-    assert_eq!(nat.nat_to.as_ref().map(|p| p.addrs.clone()), Some(vec![AddrKind::Net("192.0.2.1".parse().unwrap())]));
+    assert_eq!(
+        nat.nat_to.as_ref().map(|p| p.addrs.clone()),
+        Some(vec![AddrKind::Net("192.0.2.1".parse().unwrap())])
+    );
     assert_eq!(rs.rules[3].user, Some(IdOp::Eq(55)));
     assert_eq!(rs.rules[5].proto, Some(240));
 }
@@ -167,7 +173,9 @@ block drop in inet proto udp from 10.0.0.0/8 port = 113 to 12.34.56.78 port = 16
 "
     );
     // Macros built from macros; no expansion inside quotes; lists in macros.
-    let got = rules("a = \"hvn3\"\nb = $a\nifs = \"{ hvn3, hvn4 }\"\npass on $ifs label \"$a\"\nblock on $b\n");
+    let got = rules(
+        "a = \"hvn3\"\nb = $a\nifs = \"{ hvn3, hvn4 }\"\npass on $ifs label \"$a\"\nblock on $b\n",
+    );
     assert_eq!(got, "pass on hvn3 all flags S/SA label \"$a\"\npass on hvn4 all flags S/SA label \"$a\"\nblock drop on hvn3 all\n");
 }
 
@@ -177,12 +185,30 @@ fn list_multiplication_order() {
     let got = rules("block in on { hvn3 hvn4 } proto { tcp, udp } from { 10.0.0.1 10.0.0.2 } port { 1, 2 } to { 10.0.0.3 } port { 3 4 }\n");
     let lines: Vec<&str> = got.lines().collect();
     assert_eq!(lines.len(), 32);
-    assert_eq!(lines[0], "block drop in on hvn3 inet proto tcp from 10.0.0.1 port = 1 to 10.0.0.3 port = 3");
-    assert_eq!(lines[1], "block drop in on hvn3 inet proto tcp from 10.0.0.1 port = 1 to 10.0.0.3 port = 4");
-    assert_eq!(lines[2], "block drop in on hvn3 inet proto tcp from 10.0.0.1 port = 2 to 10.0.0.3 port = 3");
-    assert_eq!(lines[4], "block drop in on hvn3 inet proto tcp from 10.0.0.2 port = 1 to 10.0.0.3 port = 3");
-    assert_eq!(lines[8], "block drop in on hvn3 inet proto udp from 10.0.0.1 port = 1 to 10.0.0.3 port = 3");
-    assert_eq!(lines[16], "block drop in on hvn4 inet proto tcp from 10.0.0.1 port = 1 to 10.0.0.3 port = 3");
+    assert_eq!(
+        lines[0],
+        "block drop in on hvn3 inet proto tcp from 10.0.0.1 port = 1 to 10.0.0.3 port = 3"
+    );
+    assert_eq!(
+        lines[1],
+        "block drop in on hvn3 inet proto tcp from 10.0.0.1 port = 1 to 10.0.0.3 port = 4"
+    );
+    assert_eq!(
+        lines[2],
+        "block drop in on hvn3 inet proto tcp from 10.0.0.1 port = 2 to 10.0.0.3 port = 3"
+    );
+    assert_eq!(
+        lines[4],
+        "block drop in on hvn3 inet proto tcp from 10.0.0.2 port = 1 to 10.0.0.3 port = 3"
+    );
+    assert_eq!(
+        lines[8],
+        "block drop in on hvn3 inet proto udp from 10.0.0.1 port = 1 to 10.0.0.3 port = 3"
+    );
+    assert_eq!(
+        lines[16],
+        "block drop in on hvn4 inet proto tcp from 10.0.0.1 port = 1 to 10.0.0.3 port = 3"
+    );
     // users multiply after ports; any element `any` makes a list `any`.
     assert_eq!(
         rules("pass proto tcp to port { 1 2 } user { 55 0 }\npass from { any, 10.0.0.1 }\n"),
@@ -204,8 +230,14 @@ fn mixed_address_families_split_and_drop_impossible_pairs() {
         rules("pass from gw.example to any\n"),
         "pass inet from 198.51.100.1 to any flags S/SA\npass inet6 from 2001:db8::1 to any flags S/SA\n"
     );
-    assert_eq!(rules("pass inet from gw.example\n"), "pass inet from 198.51.100.1 to any flags S/SA\n");
-    assert_eq!(errors("pass inet6 from 10.0.0.1\n"), vec!["t.conf:1: rule expands to no valid combination"]);
+    assert_eq!(
+        rules("pass inet from gw.example\n"),
+        "pass inet from 198.51.100.1 to any flags S/SA\n"
+    );
+    assert_eq!(
+        errors("pass inet6 from 10.0.0.1\n"),
+        vec!["t.conf:1: rule expands to no valid combination"]
+    );
 }
 
 #[test]
@@ -291,9 +323,20 @@ pass inet all flags S/SA\n"
 
 #[test]
 fn link_local_scopes_pick_the_interface() {
-    let r = StaticResolver::new().iface("lo0", &["::1/128", "fe80::1/64", "127.0.0.1/8"]).iface("em0", &[]);
-    let rs = parse("pass in from fe80::1%lo0 to any\npass in on em0 from lo0\n", "t", &r);
-    let got: Vec<String> = rs.unwrap_or_default().rules.iter().map(|x| print_rule(x, &r)).collect();
+    let r = StaticResolver::new()
+        .iface("lo0", &["::1/128", "fe80::1/64", "127.0.0.1/8"])
+        .iface("em0", &[]);
+    let rs = parse(
+        "pass in from fe80::1%lo0 to any\npass in on em0 from lo0\n",
+        "t",
+        &r,
+    );
+    let got: Vec<String> = rs
+        .unwrap_or_default()
+        .rules
+        .iter()
+        .map(|x| print_rule(x, &r))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -302,8 +345,13 @@ fn link_local_scopes_pick_the_interface() {
             "pass in on em0 inet from 127.0.0.1 to any flags S/SA",
         ]
     );
-    let e = parse("pass in on em0 from fe80::1%lo0\n", "t", &r).err().unwrap_or_default();
-    assert_eq!(e.iter().map(|e| e.to_string()).collect::<Vec<_>>(), vec!["t:1: rule expands to no valid combination"]);
+    let e = parse("pass in on em0 from fe80::1%lo0\n", "t", &r)
+        .err()
+        .unwrap_or_default();
+    assert_eq!(
+        e.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        vec!["t:1: rule expands to no valid combination"]
+    );
 }
 
 #[test]
@@ -329,8 +377,14 @@ pass proto tcp all user >= 1000 group = 20 flags S/SA\n\
 pass proto tcp all user 10 >< 20 group = 20 flags S/SA\n\
 pass proto udp all group != unknown\n"
     );
-    assert_eq!(errors("pass proto tcp user nobodyhere\n"), vec!["t.conf:1: unknown user nobodyhere"]);
-    assert_eq!(errors("pass proto tcp group nogroup\n"), vec!["t.conf:1: unknown group nogroup"]);
+    assert_eq!(
+        errors("pass proto tcp user nobodyhere\n"),
+        vec!["t.conf:1: unknown user nobodyhere"]
+    );
+    assert_eq!(
+        errors("pass proto tcp group nogroup\n"),
+        vec!["t.conf:1: unknown group nogroup"]
+    );
 }
 
 #[test]
@@ -400,7 +454,10 @@ pass on hvn4 inet proto tcp from 10.0.0.1 to any port = 22 flags S/SA label \"hv
 block drop in all ! tagged T\n\
 pass all flags S/SA tagged T\n"
     );
-    assert_eq!(errors(&format!("block tag {}\n", "x".repeat(64))), vec!["t.conf:1: tag too long, max 63 chars"]);
+    assert_eq!(
+        errors(&format!("block tag {}\n", "x".repeat(64))),
+        vec!["t.conf:1: tag too long, max 63 chars"]
+    );
 }
 
 #[test]
@@ -417,29 +474,62 @@ fn semantic_errors_with_lines() {
         errors("pass in on hvn3 inet nat-to 192.0.2.1\n")[0],
         "t.conf:1: nat-to can only be used outbound"
     );
-    assert_eq!(errors("pass out on hvn3 inet rdr-to 192.0.2.1\n")[0], "t.conf:1: rdr-to can only be used inbound");
-    assert_eq!(errors("pass inet nat-to 192.0.2.1\n")[0], "t.conf:1: nat-to and rdr-to require a direction");
+    assert_eq!(
+        errors("pass out on hvn3 inet rdr-to 192.0.2.1\n")[0],
+        "t.conf:1: rdr-to can only be used inbound"
+    );
+    assert_eq!(
+        errors("pass inet nat-to 192.0.2.1\n")[0],
+        "t.conf:1: nat-to and rdr-to require a direction"
+    );
     assert_eq!(
         errors("pass from nosuchhost\n"),
         // pfctl's host() prints its message without file:line.
-        vec!["no IP address found for nosuchhost", "t.conf:1: could not parse host specification"]
+        vec![
+            "no IP address found for nosuchhost",
+            "t.conf:1: could not parse host specification"
+        ]
     );
     assert_eq!(
         errors("pass out nat-to nosuchif0\n"),
         // pfctl's host() prints its message without file:line.
-        vec!["no IP address found for nosuchif0", "t.conf:1: could not parse host specification"]
+        vec![
+            "no IP address found for nosuchif0",
+            "t.conf:1: could not parse host specification"
+        ]
     );
-    assert_eq!(errors("pass on $nothere\n"), vec!["t.conf:1: macro 'nothere' not defined"]);
-    assert_eq!(errors("pass proto bogus\n"), vec!["t.conf:1: unknown protocol bogus"]);
-    assert_eq!(errors("pass proto tcp to port nosuchsvc\n"), vec!["t.conf:1: unknown port nosuchsvc"]);
-    assert_eq!(errors("pass proto tcp to port 65536\n"), vec!["t.conf:1: illegal port value 65536"]);
-    assert_eq!(errors("pass proto udp flags S/SA\n"), vec!["t.conf:1: flags only apply to tcp"]);
+    assert_eq!(
+        errors("pass on $nothere\n"),
+        vec!["t.conf:1: macro 'nothere' not defined"]
+    );
+    assert_eq!(
+        errors("pass proto bogus\n"),
+        vec!["t.conf:1: unknown protocol bogus"]
+    );
+    assert_eq!(
+        errors("pass proto tcp to port nosuchsvc\n"),
+        vec!["t.conf:1: unknown port nosuchsvc"]
+    );
+    assert_eq!(
+        errors("pass proto tcp to port 65536\n"),
+        vec!["t.conf:1: illegal port value 65536"]
+    );
+    assert_eq!(
+        errors("pass proto udp flags S/SA\n"),
+        vec!["t.conf:1: flags only apply to tcp"]
+    );
     assert_eq!(
         errors("pass in inet6 proto icmp all\n")[0],
         "t.conf:1: proto icmp doesn't match address family inet6"
     );
-    assert_eq!(errors("block return-rst proto udp\n")[0], "t.conf:1: return-rst can only be applied to TCP rules");
-    assert_eq!(errors("block keep state\n")[0], "t.conf:1: keep state is great, but only for pass rules");
+    assert_eq!(
+        errors("block return-rst proto udp\n")[0],
+        "t.conf:1: return-rst can only be applied to TCP rules"
+    );
+    assert_eq!(
+        errors("block keep state\n")[0],
+        "t.conf:1: keep state is great, but only for pass rules"
+    );
     // Every error of the file is reported; a multi-line rule reports the
     // line it ends on, as pfctl does; syntax errors their own line.
     assert_eq!(
@@ -462,10 +552,28 @@ fn include_files() {
             _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
         }
     };
-    let res = parse_with_loader("include \"/etc/pf.d/a.conf\"\nblock on $x\ninclude \"/nope\"\n", "main.conf", &r, &loader);
-    let errs: Vec<String> = res.err().unwrap_or_default().iter().map(|e| e.to_string()).collect();
-    assert_eq!(errs, vec!["/etc/pf.d/a.conf:3: syntax error", "main.conf:3: failed to include file /nope"]);
-    let ok = parse_with_loader("include \"/etc/pf.d/a.conf\"\n", "m", &r, &|_| Ok("pass on hvn3\n".into()));
+    let res = parse_with_loader(
+        "include \"/etc/pf.d/a.conf\"\nblock on $x\ninclude \"/nope\"\n",
+        "main.conf",
+        &r,
+        &loader,
+    );
+    let errs: Vec<String> = res
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            "/etc/pf.d/a.conf:3: syntax error",
+            "main.conf:3: failed to include file /nope"
+        ]
+    );
+    let ok = parse_with_loader("include \"/etc/pf.d/a.conf\"\n", "m", &r, &|_| {
+        Ok("pass on hvn3\n".into())
+    });
     assert_eq!(ok.map(|rs| rs.rules.len()).unwrap_or(0), 1);
 }
 
@@ -475,15 +583,17 @@ fn include_files() {
 /// it is there; never copied into the repository.
 #[test]
 fn corpus_fixtures() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/openbsd-pfctl");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/openbsd-pfctl");
     if !dir.is_dir() {
         return;
     }
     let r = corpus_resolver();
     let cases = [
-        "pfail1", "pfail2", "pfail4", "pfail7", "pfail12", "pfail17", "pfail20", "pfail37", "pfail38", "pfail47",
-        "pfail48", "pfail49", "pfail50", "pfail52", "pf5", "pf6", "pf10", "pf11", "pf14", "pf18", "pf20", "pf22", "pf30", "pf31", "pf38", "pf49", "pf56", "pf66", "pf69",
-        "pf70", "pf81", "pf82", "pf87", "pf114", "pfail27",
+        "pfail1", "pfail2", "pfail4", "pfail7", "pfail12", "pfail17", "pfail20", "pfail37",
+        "pfail38", "pfail47", "pfail48", "pfail49", "pfail50", "pfail52", "pf5", "pf6", "pf10",
+        "pf11", "pf14", "pf18", "pf20", "pf22", "pf30", "pf31", "pf38", "pf49", "pf56", "pf66",
+        "pf69", "pf70", "pf81", "pf82", "pf87", "pf114", "pfail27",
     ];
     let mut failed = vec![];
     for name in cases {
@@ -508,20 +618,25 @@ fn corpus_fixtures() {
 /// (pfctl's selfpf test), and pf92 (no `.ok`) loads.
 #[test]
 fn corpus_anchor_fixtures() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/openbsd-pfctl");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/openbsd-pfctl");
     if !dir.is_dir() {
         return;
     }
     let r = corpus_resolver();
     let mut failed = vec![];
     for name in ["pf41", "pf91", "pf100"] {
-        let Ok(expected) = std::fs::read_to_string(dir.join(format!("{name}.ok"))) else { continue };
+        let Ok(expected) = std::fs::read_to_string(dir.join(format!("{name}.ok"))) else {
+            continue;
+        };
         let got = match parse(&expected, "stdin", &r) {
             Ok(rs) => print_ruleset_nv(&rs, &r),
             Err(e) => e.iter().map(|e| e.to_string() + "\n").collect(),
         };
         if got != expected {
-            failed.push(format!("self{name}:\n--- expected\n{expected}--- got\n{got}"));
+            failed.push(format!(
+                "self{name}:\n--- expected\n{expected}--- got\n{got}"
+            ));
         }
     }
     if let Ok(input) = std::fs::read_to_string(dir.join("pf92.in")) {
@@ -533,14 +648,102 @@ fn corpus_anchor_fixtures() {
 }
 
 const TOKENS: &[&str] = &[
-    "pass", "block", "match", "in", "out", "log", "(", ")", "all", "user", "quick", "on", "!", "hvn3", "lo0", "{", "}",
-    ",", "inet", "inet6", "proto", "tcp", "udp", "icmp", "from", "to", "any", "port", "=", "!=", "<", ">", "<=",
-    "><", "<>", "22", "1024:2048", "10.0.0.1", "10/8", "::1", "/", "24", "-", "<t>", "no-route", "urpf-failed",
-    "(hvn3)", "hvn3:network", "flags", "S/SA", "keep", "modulate", "synproxy", "no", "state", "max", "nat-to",
-    "rdr-to", "static-port", "round-robin", "label", "\"x\"", "tag", "tagged", "icmp-type", "echoreq", "code",
-    "set", "skip", "timeout", "limit", "states", "block-policy", "drop", "return", "return-icmp", "$a", "a", "\\\n",
-    "\n", "#", "\"", "'", "include", "source-hash", "0x", "group", "_pbuild", "65536", "99999999999999999999",
-    "anchor", "\"x/*\"", "{\n", "\n}\n", "load", "\"f\"",
+    "pass",
+    "block",
+    "match",
+    "in",
+    "out",
+    "log",
+    "(",
+    ")",
+    "all",
+    "user",
+    "quick",
+    "on",
+    "!",
+    "hvn3",
+    "lo0",
+    "{",
+    "}",
+    ",",
+    "inet",
+    "inet6",
+    "proto",
+    "tcp",
+    "udp",
+    "icmp",
+    "from",
+    "to",
+    "any",
+    "port",
+    "=",
+    "!=",
+    "<",
+    ">",
+    "<=",
+    "><",
+    "<>",
+    "22",
+    "1024:2048",
+    "10.0.0.1",
+    "10/8",
+    "::1",
+    "/",
+    "24",
+    "-",
+    "<t>",
+    "no-route",
+    "urpf-failed",
+    "(hvn3)",
+    "hvn3:network",
+    "flags",
+    "S/SA",
+    "keep",
+    "modulate",
+    "synproxy",
+    "no",
+    "state",
+    "max",
+    "nat-to",
+    "rdr-to",
+    "static-port",
+    "round-robin",
+    "label",
+    "\"x\"",
+    "tag",
+    "tagged",
+    "icmp-type",
+    "echoreq",
+    "code",
+    "set",
+    "skip",
+    "timeout",
+    "limit",
+    "states",
+    "block-policy",
+    "drop",
+    "return",
+    "return-icmp",
+    "$a",
+    "a",
+    "\\\n",
+    "\n",
+    "#",
+    "\"",
+    "'",
+    "include",
+    "source-hash",
+    "0x",
+    "group",
+    "_pbuild",
+    "65536",
+    "99999999999999999999",
+    "anchor",
+    "\"x/*\"",
+    "{\n",
+    "\n}\n",
+    "load",
+    "\"f\"",
 ];
 
 proptest! {
@@ -586,9 +789,18 @@ fn filter_options_print_in_pfctl_order() {
 
 #[test]
 fn filter_option_errors() {
-    assert_eq!(errors("pass set prio 8\n")[0], "t.conf:1: prio must be 0 - 7");
-    assert_eq!(errors("match scrub (no-df no-df)\n")[0], "t.conf:1: no-df cannot be respecified");
-    assert_eq!(errors("pass out divert-to 127.0.0.1 port 1\n")[0], "t.conf:1: divert-to used with outgoing rule");
+    assert_eq!(
+        errors("pass set prio 8\n")[0],
+        "t.conf:1: prio must be 0 - 7"
+    );
+    assert_eq!(
+        errors("match scrub (no-df no-df)\n")[0],
+        "t.conf:1: no-df cannot be respecified"
+    );
+    assert_eq!(
+        errors("pass out divert-to 127.0.0.1 port 1\n")[0],
+        "t.conf:1: divert-to used with outgoing rule"
+    );
     assert_eq!(
         errors("block in on hvn3 dup-to 192.0.2.1\n")[0..2],
         [

@@ -125,7 +125,11 @@ impl CarpTable {
             config: c.clone(),
             state: e.cif.state(),
             ifindex: e.ifindex,
-            lladdr: if c.carpdev.is_some() { virtual_mac(c.vhid).0 } else { [0; 6] },
+            lladdr: if c.carpdev.is_some() {
+                virtual_mac(c.vhid).0
+            } else {
+                [0; 6]
+            },
             demote: self.demote_of(c),
             mtu: c.mtu.unwrap_or(1500),
         })
@@ -151,12 +155,23 @@ impl CarpTable {
 
     /// Configured addresses of every carp interface, whatever its state.
     pub fn configured_addrs(&self) -> Vec<(String, Vec<IpNet>)> {
-        self.entries.iter().map(|(n, e)| (n.clone(), e.cif.config.addrs.iter().map(|a| a.net).collect())).collect()
+        self.entries
+            .iter()
+            .map(|(n, e)| {
+                (
+                    n.clone(),
+                    e.cif.config.addrs.iter().map(|a| a.net).collect(),
+                )
+            })
+            .collect()
     }
 
     fn log_drop(&mut self, what: &'static str, detail: String) {
         let now = Instant::now();
-        let due = self.last_drop_log.get(what).is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1));
+        let due = self
+            .last_drop_log
+            .get(what)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(1));
         if due {
             self.last_drop_log.insert(what, now);
             log::warning(&detail);
@@ -167,7 +182,9 @@ impl CarpTable {
         let n = self.joined.entry(ifindex).or_insert(0);
         if *n == 0 {
             if let Err(e) = self.rx.join(INADDR_CARP_GROUP, ifindex) {
-                log::err(&format!("carp: joining 224.0.0.18 on ifindex {ifindex}: {e}"));
+                log::err(&format!(
+                    "carp: joining 224.0.0.18 on ifindex {ifindex}: {e}"
+                ));
             }
         }
         *n += 1;
@@ -185,20 +202,41 @@ impl CarpTable {
 
     /// Create or reconfigure carp interface `name` (SIOCSVH + addresses +
     /// flags). Errors leave the previous configuration in place.
-    pub fn configure(&mut self, name: &str, config: CarpConfig, force: Option<CarpState>, now: Duration) -> Result<(), String> {
-        if !name.starts_with("carp") || name.len() > 15 || !name[4..].chars().all(|c| c.is_ascii_digit()) || name.len() == 4 {
+    pub fn configure(
+        &mut self,
+        name: &str,
+        config: CarpConfig,
+        force: Option<CarpState>,
+        now: Duration,
+    ) -> Result<(), String> {
+        if !name.starts_with("carp")
+            || name.len() > 15
+            || !name[4..].chars().all(|c| c.is_ascii_digit())
+            || name.len() == 4
+        {
             return Err(format!("{name}: not a carp interface name (carpN)"));
         }
         if config.vhid != 0 {
             if let Some(dev) = &config.carpdev {
-                let clash = self.entries.iter().any(|(n, e)| n != name && e.cif.config.vhid == config.vhid && e.cif.config.carpdev.as_ref() == Some(dev));
+                let clash = self.entries.iter().any(|(n, e)| {
+                    n != name
+                        && e.cif.config.vhid == config.vhid
+                        && e.cif.config.carpdev.as_ref() == Some(dev)
+                });
                 if clash {
-                    return Err(format!("{name}: vhid {} already in use on {dev}", config.vhid));
+                    return Err(format!(
+                        "{name}: vhid {} already in use on {dev}",
+                        config.vhid
+                    ));
                 }
             }
         }
         let carpdev = match &config.carpdev {
-            Some(d) => match self.nl.link_by_name(d).map_err(|e| format!("{name}: {e}"))? {
+            Some(d) => match self
+                .nl
+                .link_by_name(d)
+                .map_err(|e| format!("{name}: {e}"))?
+            {
                 Some(l) => Some(l),
                 None => return Err(format!("{name}: carpdev {d}: no such interface")),
             },
@@ -210,12 +248,34 @@ impl CarpTable {
             if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
                 let _ = io::Read::read_exact(&mut f, &mut cookie);
             }
-            let cif = CarpIf::new(name, CarpConfig { addrs: Vec::new(), up: false, ..config.clone() }, cookie);
-            self.entries.insert(name.to_string(), Entry { cif, ifindex: 0, carpdev_index: 0, carpdev_up: false, sender: None, carpdev_demoted: false });
+            let cif = CarpIf::new(
+                name,
+                CarpConfig {
+                    addrs: Vec::new(),
+                    up: false,
+                    ..config.clone()
+                },
+                cookie,
+            );
+            self.entries.insert(
+                name.to_string(),
+                Entry {
+                    cif,
+                    ifindex: 0,
+                    carpdev_index: 0,
+                    carpdev_up: false,
+                    sender: None,
+                    carpdev_demoted: false,
+                },
+            );
             self.groups.entry(CARP_GROUP.to_string()).or_insert(0);
         }
         // Take the vhid down while the interface changes under it.
-        let old = self.entries.get(name).map(|e| e.cif.config.clone()).unwrap_or_default();
+        let old = self
+            .entries
+            .get(name)
+            .map(|e| e.cif.config.clone())
+            .unwrap_or_default();
         let needs_new_link = old.carpdev != config.carpdev || old.vhid != config.vhid || !existed;
         if needs_new_link {
             self.stop(name, now, true);
@@ -227,14 +287,18 @@ impl CarpTable {
                 if let Ok(Some(stale)) = self.nl.link_by_name(name) {
                     let _ = self.nl.delete_link(stale.index);
                 }
-                let idx = self.nl.create_macvlan(name, dev.index, virtual_mac(config.vhid).0).map_err(|e| format!("{name}: {e}"))?;
+                let idx = self
+                    .nl
+                    .create_macvlan(name, dev.index, virtual_mac(config.vhid).0)
+                    .map_err(|e| format!("{name}: {e}"))?;
                 let _ = sysctl::write(&format!("net.ipv4.conf.{name}.promote_secondaries"), "1");
                 let _ = sysctl::write(&format!("net.ipv4.conf.{name}.rp_filter"), "0");
                 let _ = sysctl::write(&format!("net.ipv6.conf.{name}.accept_dad"), "0");
                 // Only the carp interface answers ARP for the virtual
                 // addresses, not the carpdev with its own MAC.
                 let _ = sysctl::write(&format!("net.ipv4.conf.{}.arp_ignore", dev.name), "1");
-                let sender = RawSender::ipv4(None, Some(name)).map_err(|e| format!("{name}: raw socket: {e}"))?;
+                let sender = RawSender::ipv4(None, Some(name))
+                    .map_err(|e| format!("{name}: raw socket: {e}"))?;
                 let e = self.entries.get_mut(name).ok_or("vanished")?;
                 e.ifindex = idx;
                 e.carpdev_index = dev.index;
@@ -247,7 +311,9 @@ impl CarpTable {
         if e.ifindex != 0 && (needs_new_link || e.cif.config.mtu != config.mtu) {
             if let Some(m) = config.mtu {
                 let idx = e.ifindex;
-                self.nl.set_mtu(idx, m).map_err(|err| format!("{name}: mtu {m}: {err}"))?;
+                self.nl
+                    .set_mtu(idx, m)
+                    .map_err(|err| format!("{name}: mtu {m}: {err}"))?;
             }
         }
         let e = self.entries.get_mut(name).ok_or("vanished")?;
@@ -291,13 +357,21 @@ impl CarpTable {
 
     /// Run the vhid down: bow out if MASTER (`bow`), INIT.
     fn stop(&mut self, name: &str, now: Duration, bow: bool) {
-        let Some(e) = self.entries.get_mut(name) else { return };
-        let acts = if bow { e.cif.fsm.set_runnable(false, now) } else { e.cif.fsm.suppress(now) };
+        let Some(e) = self.entries.get_mut(name) else {
+            return;
+        };
+        let acts = if bow {
+            e.cif.fsm.set_runnable(false, now)
+        } else {
+            e.cif.fsm.suppress(now)
+        };
         self.execute(name, acts, now);
     }
 
     fn remove_link(&mut self, name: &str) {
-        let Some(e) = self.entries.get_mut(name) else { return };
+        let Some(e) = self.entries.get_mut(name) else {
+            return;
+        };
         let (idx, dev) = (e.ifindex, e.carpdev_index);
         e.ifindex = 0;
         e.carpdev_index = 0;
@@ -316,14 +390,18 @@ impl CarpTable {
 
     /// Bring the vhid in or out of the running set after a change.
     fn update_runnable(&mut self, name: &str, now: Duration) {
-        let Some(e) = self.entries.get_mut(name) else { return };
+        let Some(e) = self.entries.get_mut(name) else {
+            return;
+        };
         let runnable = e.ifindex != 0 && e.cif.runnable(e.carpdev_up);
         let acts = e.cif.fsm.set_runnable(runnable, now);
         self.execute(name, acts, now);
     }
 
     fn apply_addrs(&mut self, name: &str, up: bool) {
-        let Some(e) = self.entries.get(name) else { return };
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
         let idx = e.ifindex;
         if idx == 0 {
             return;
@@ -338,11 +416,18 @@ impl CarpTable {
                 self.nl.del_addr(idx, a.net)
             };
             if let Err(err) = r {
-                log::err(&format!("{name}: {} {}: {err}", if up { "adding" } else { "removing" }, a.net));
+                log::err(&format!(
+                    "{name}: {} {}: {err}",
+                    if up { "adding" } else { "removing" },
+                    a.net
+                ));
             }
         }
         if let Err(err) = self.nl.set_up(idx, up) {
-            log::err(&format!("{name}: link {}: {err}", if up { "up" } else { "down" }));
+            log::err(&format!(
+                "{name}: link {}: {err}",
+                if up { "up" } else { "down" }
+            ));
         }
     }
 
@@ -370,9 +455,13 @@ impl CarpTable {
     fn send_advert(&mut self, name: &str, bow_out: bool) {
         let ident = self.ident;
         self.ident = self.ident.wrapping_add(1);
-        let Some(e) = self.entries.get(name) else { return };
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
         let demote = self.demote_of(&e.cif.config);
-        let Some(sender) = e.sender.as_ref() else { return };
+        let Some(sender) = e.sender.as_ref() else {
+            return;
+        };
         let src = self
             .nl
             .addrs(Some(e.carpdev_index))
@@ -380,7 +469,9 @@ impl CarpTable {
             .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()))
             .or_else(|| e.cif.ipv4_addrs().first().copied());
         let Some(src) = src else {
-            log::err(&format!("{name}: no IPv4 address to send advertisements from"));
+            log::err(&format!(
+                "{name}: no IPv4 address to send advertisements from"
+            ));
             return;
         };
         let dst = e.cif.config.carppeer.unwrap_or(INADDR_CARP_GROUP);
@@ -393,7 +484,10 @@ impl CarpTable {
             // by the interface going down).
             if let Some(f) = &self.filter {
                 if !f(&carpdev, &mut pkt) {
-                    self.log_drop("blocked", format!("{name}: advertisement blocked by pf (out on {carpdev})"));
+                    self.log_drop(
+                        "blocked",
+                        format!("{name}: advertisement blocked by pf (out on {carpdev})"),
+                    );
                     return;
                 }
             }
@@ -422,7 +516,9 @@ impl CarpTable {
     }
 
     fn send_gratuitous(&mut self, name: &str) {
-        let Some(e) = self.entries.get(name) else { return };
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
         let mac = virtual_mac(e.cif.config.vhid);
         for ip in e.cif.ipv4_addrs() {
             let frame = gratuitous_request(mac, ip);
@@ -451,10 +547,17 @@ impl CarpTable {
         };
         let vhid = payload.get(1).copied().unwrap_or(0);
         // Arrived on a carpdev (or a carp macvlan: map it to its carpdev).
-        let dev = self.entries.values().find(|e| e.ifindex == ifindex && ifindex != 0).map(|e| e.carpdev_index).unwrap_or(ifindex);
+        let dev = self
+            .entries
+            .values()
+            .find(|e| e.ifindex == ifindex && ifindex != 0)
+            .map(|e| e.carpdev_index)
+            .unwrap_or(ifindex);
         let multicast = dst.is_multicast();
         let found = self.entries.iter().find(|(_, e)| {
-            e.carpdev_index == dev && e.cif.config.vhid == vhid && e.cif.config.carppeer.is_none() == multicast
+            e.carpdev_index == dev
+                && e.cif.config.vhid == vhid
+                && e.cif.config.carppeer.is_none() == multicast
         });
         let Some((name, _)) = found else {
             if self.entries.values().any(|e| e.carpdev_index == dev) {
@@ -465,9 +568,15 @@ impl CarpTable {
             return;
         };
         let name = name.clone();
-        let demote = self.entries.get(&name).map(|e| self.demote_of(&e.cif.config)).unwrap_or(0);
+        let demote = self
+            .entries
+            .get(&name)
+            .map(|e| self.demote_of(&e.cif.config))
+            .unwrap_or(0);
         let preempt = self.preempt;
-        let Some(e) = self.entries.get_mut(&name) else { return };
+        let Some(e) = self.entries.get_mut(&name) else {
+            return;
+        };
         match e.cif.check(ttl, payload) {
             Ok(ad) => {
                 if ad.is_bow_out() {
@@ -477,7 +586,10 @@ impl CarpTable {
                 self.execute(&name, acts, now);
             }
             Err(Drop::Own) => {}
-            Err(d) => self.log_drop(d.describe(), format!("{name}: advertisement from {src} dropped: {}", d.describe())),
+            Err(d) => self.log_drop(
+                d.describe(),
+                format!("{name}: advertisement from {src} dropped: {}", d.describe()),
+            ),
         }
     }
 
@@ -488,7 +600,9 @@ impl CarpTable {
         }
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
-            let Some(e) = self.entries.get_mut(&n) else { continue };
+            let Some(e) = self.entries.get_mut(&n) else {
+                continue;
+            };
             if e.cif.fsm.next_deadline().is_some_and(|d| d <= now) {
                 let acts = e.cif.fsm.on_timer(now);
                 self.execute(&n, acts, now);
@@ -497,7 +611,10 @@ impl CarpTable {
     }
 
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.entries.values().filter_map(|e| e.cif.fsm.next_deadline()).min()
+        self.entries
+            .values()
+            .filter_map(|e| e.cif.fsm.next_deadline())
+            .min()
     }
 
     /// Follow the carpdevs' links: down suppresses the vhid (INIT) and
@@ -505,7 +622,9 @@ impl CarpTable {
     pub fn check_links(&mut self, now: Duration) {
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
-            let Some(e) = self.entries.get(&n) else { continue };
+            let Some(e) = self.entries.get(&n) else {
+                continue;
+            };
             if e.carpdev_index == 0 {
                 continue;
             }
@@ -514,7 +633,9 @@ impl CarpTable {
                 Ok(None) => false,
                 Err(_) => continue,
             };
-            let Some(e) = self.entries.get_mut(&n) else { continue };
+            let Some(e) = self.entries.get_mut(&n) else {
+                continue;
+            };
             if e.carpdev_up == up {
                 continue;
             }
@@ -528,7 +649,10 @@ impl CarpTable {
                 self.execute(&n, acts, now);
                 if !demoted {
                     self.adjust_group(CARP_GROUP, 1);
-                    log::err(&format!("{n}: carpdev down, demoted group carp to {}", self.group_demote(CARP_GROUP)));
+                    log::err(&format!(
+                        "{n}: carpdev down, demoted group carp to {}",
+                        self.group_demote(CARP_GROUP)
+                    ));
                 }
             } else {
                 if demoted {
@@ -553,11 +677,15 @@ impl CarpTable {
     pub fn demote(&mut self, group: &str, delta: i32, reason: &str, now: Duration) -> u32 {
         let (old, new) = self.adjust_group(group, delta);
         if old != new {
-            log::err(&format!("{group} demoted group {group} by {delta} to {new} ({reason})"));
+            log::err(&format!(
+                "{group} demoted group {group} by {delta} to {new} ({reason})"
+            ));
             let names: Vec<String> = self
                 .entries
                 .iter()
-                .filter(|(_, e)| group == CARP_GROUP || e.cif.config.groups.iter().any(|g| g == group))
+                .filter(|(_, e)| {
+                    group == CARP_GROUP || e.cif.config.groups.iter().any(|g| g == group)
+                })
                 .map(|(n, _)| n.clone())
                 .collect();
             for n in names {
@@ -576,7 +704,12 @@ impl CarpTable {
     /// on their way here still go through, until `destroy_all`.
     pub fn bow_out_all(&mut self, _now: Duration) -> usize {
         self.leaving = true;
-        let names: Vec<String> = self.entries.iter().filter(|(_, e)| e.cif.state() == CarpState::Master).map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.cif.state() == CarpState::Master)
+            .map(|(n, _)| n.clone())
+            .collect();
         for n in &names {
             log::notice(&format!("{n}: bowing out"));
             self.send_advert(n, true);
@@ -612,7 +745,9 @@ pub fn run(shared: Arc<Shared>) {
                 t.check_links(now);
                 last_links = Instant::now();
             }
-            t.next_deadline().map(|d| d.saturating_sub(shared.now())).unwrap_or(Duration::from_millis(100))
+            t.next_deadline()
+                .map(|d| d.saturating_sub(shared.now()))
+                .unwrap_or(Duration::from_millis(100))
         };
         let _ = rx.set_timeout(Some(wait.min(Duration::from_millis(100))));
         match rx.recv(&mut buf) {
@@ -620,7 +755,13 @@ pub fn run(shared: Arc<Shared>) {
                 let now = shared.now();
                 shared.carp().input(&buf[..r.len], r.ifindex, now);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => {
                 log::err(&format!("carp: receive: {e}"));
                 std::thread::sleep(Duration::from_millis(50));

@@ -49,18 +49,39 @@ impl Peer {
         if self.gid == gid {
             return true;
         }
-        let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(self.uid)) else { return false };
-        let Ok(name) = std::ffi::CString::new(user.name) else { return false };
+        let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(self.uid))
+        else {
+            return false;
+        };
+        let Ok(name) = std::ffi::CString::new(user.name) else {
+            return false;
+        };
         nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(self.gid))
             .is_ok_and(|groups| groups.iter().any(|g| g.as_raw() == gid))
     }
 }
 
 fn peer_cred(s: &UnixStream) -> Option<Peer> {
-    let mut cred: libc::ucred = libc::ucred { pid: 0, uid: u32::MAX, gid: u32::MAX };
+    let mut cred: libc::ucred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    let r = unsafe { libc::getsockopt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, &mut cred as *mut _ as *mut libc::c_void, &mut len) };
-    (r == 0).then_some(Peer { uid: cred.uid, gid: cred.gid, pid: cred.pid as u32 })
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    (r == 0).then_some(Peer {
+        uid: cred.uid,
+        gid: cred.gid,
+        pid: cred.pid as u32,
+    })
 }
 
 /// Serve one client until it goes away.
@@ -77,7 +98,8 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
                 return;
             }
         };
-        let allowed = peer.uid == 0 || (req.read_only() && shared.opts.readonly_gid.is_some_and(|g| peer.in_group(g)));
+        let allowed = peer.uid == 0
+            || (req.read_only() && shared.opts.readonly_gid.is_some_and(|g| peer.in_group(g)));
         if !allowed {
             let _ = write_frame(&mut conn, &Reply::error(EPERM, "Permission denied"));
             continue;
@@ -141,7 +163,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         }
         Request::XBegin => {
             let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
-            *tx = Some(Transaction { ticket, rules: Vec::new(), options: Options::default(), checksum: "0".repeat(32) });
+            *tx = Some(Transaction {
+                ticket,
+                rules: Vec::new(),
+                options: Options::default(),
+                checksum: "0".repeat(32),
+            });
             Reply::Ticket(ticket)
         }
         Request::AddRules { ticket, mut rules } => match tx {
@@ -151,7 +178,11 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             }
             _ => Reply::error(EBUSY, "ruleset transaction not open (ticket mismatch)"),
         },
-        Request::SetOptions { ticket, options, checksum } => match tx {
+        Request::SetOptions {
+            ticket,
+            options,
+            checksum,
+        } => match tx {
             Some(t) if t.ticket == ticket => {
                 t.options = options;
                 t.checksum = checksum;
@@ -162,9 +193,24 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::XCommit { ticket } => match tx.take() {
             Some(t) if t.ticket == ticket => {
                 let n = t.rules.len();
-                let rs = Ruleset { options: t.options, rules: t.rules, directives: Vec::new(), ..Default::default() };
-                shared.engine().load(rs, Loader { uid: peer.uid, pid: peer.pid }, t.checksum);
-                log::info(&format!("ruleset loaded: {n} rules (uid {} pid {})", peer.uid, peer.pid));
+                let rs = Ruleset {
+                    options: t.options,
+                    rules: t.rules,
+                    directives: Vec::new(),
+                    ..Default::default()
+                };
+                shared.engine().load(
+                    rs,
+                    Loader {
+                        uid: peer.uid,
+                        pid: peer.pid,
+                    },
+                    t.checksum,
+                );
+                log::info(&format!(
+                    "ruleset loaded: {n} rules (uid {} pid {})",
+                    peer.uid, peer.pid
+                ));
                 Reply::Ok
             }
             other => {
@@ -187,7 +233,11 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
                     .iter()
                     .zip(&r.counters)
                     .zip(&r.depth)
-                    .map(|((rule, c), d)| RuleInfo { rule: rule.clone(), counters: *c, depth: *d })
+                    .map(|((rule, c), d)| RuleInfo {
+                        rule: rule.clone(),
+                        counters: *c,
+                        depth: *d,
+                    })
                     .collect(),
                 loader: r.loader,
             }
@@ -196,9 +246,19 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::ClearStates { ifname } => {
             let mut e = shared.engine();
             let name = ifname.clone();
-            let n = e.kill_states(now, false, |s| name.as_ref().is_none_or(|n| s.ifname.as_deref().unwrap_or("all") == n));
+            let n = e.kill_states(now, false, |s| {
+                name.as_ref()
+                    .is_none_or(|n| s.ifname.as_deref().unwrap_or("all") == n)
+            });
             let creatorid = e.hostid();
-            e.sync.push_message(Message::Clr(ClrRepr { ifname: ifname.unwrap_or_default(), creatorid }), true, now);
+            e.sync.push_message(
+                Message::Clr(ClrRepr {
+                    ifname: ifname.unwrap_or_default(),
+                    creatorid,
+                }),
+                true,
+                now,
+            );
             shared.sync_cv.notify_all();
             Reply::Count(n as u64)
         }
@@ -207,15 +267,26 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             let n = e.kill_states(now, true, |s| {
                 // pfctl -k matches the state's source and destination as
                 // the connection's initiator saw them.
-                let k = if s.direction == crate::engine::packet::Dir::Out { &s.key[SK_STACK] } else { &s.key[0] };
-                let (sa, da) = if s.direction == crate::engine::packet::Dir::Out { (k.addr[1], k.addr[0]) } else { (k.addr[0], k.addr[1]) };
+                let k = if s.direction == crate::engine::packet::Dir::Out {
+                    &s.key[SK_STACK]
+                } else {
+                    &s.key[0]
+                };
+                let (sa, da) = if s.direction == crate::engine::packet::Dir::Out {
+                    (k.addr[1], k.addr[0])
+                } else {
+                    (k.addr[0], k.addr[1])
+                };
                 src.is_none_or(|n| n.contains(&sa)) && dst.is_none_or(|n| n.contains(&da))
             });
             shared.sync_cv.notify_all();
             Reply::Count(n as u64)
         }
         Request::FlushRules => {
-            shared.engine().flush_rules(Loader { uid: peer.uid, pid: peer.pid });
+            shared.engine().flush_rules(Loader {
+                uid: peer.uid,
+                pid: peer.pid,
+            });
             Reply::Ok
         }
         Request::GetStatus => Reply::Status(Box::new(shared.engine().status(now))),
@@ -229,7 +300,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         }
         Request::GetTimeouts => {
             let t = shared.engine().timeouts();
-            Reply::Timeouts(crate::ruleset::Timeout::ALL.iter().map(|k| (*k, t[*k as usize])).collect())
+            Reply::Timeouts(
+                crate::ruleset::Timeout::ALL
+                    .iter()
+                    .map(|k| (*k, t[*k as usize]))
+                    .collect(),
+            )
         }
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::AddStates { states } => {
@@ -249,9 +325,16 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             v.push("pfsync0".into());
             Reply::Interfaces(v)
         }
-        Request::SetCarp { name, config, force_state } => {
+        Request::SetCarp {
+            name,
+            config,
+            force_state,
+        } => {
             let addrs: Vec<_> = config.addrs.iter().map(|a| a.net).collect();
-            match shared.carp().configure(&name, config, force_state, shared.now()) {
+            match shared
+                .carp()
+                .configure(&name, config, force_state, shared.now())
+            {
                 Ok(()) => {
                     shared.engine().ifaddrs.insert(name, addrs);
                     Reply::Ok
@@ -277,11 +360,19 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
                 Err(m) => Reply::error(ENOENT, m),
             }
         }
-        Request::DemoteGroup { group, delta, reason } => Reply::Demote(shared.carp().demote(&group, delta, &reason, shared.now())),
+        Request::DemoteGroup {
+            group,
+            delta,
+            reason,
+        } => Reply::Demote(shared.carp().demote(&group, delta, &reason, shared.now())),
         Request::GetGroupDemote { group } => Reply::Demote(shared.carp().group_demote(&group)),
         Request::GetPfsync => {
             let p = shared.pfsync();
-            Reply::Pfsync(PfsyncStatus { config: p.config.clone(), running: p.attached, mtu: 1500 })
+            Reply::Pfsync(PfsyncStatus {
+                config: p.config.clone(),
+                running: p.attached,
+                mtu: 1500,
+            })
         }
         Request::SetPfsync { config } => {
             let running = config.up && config.syncdev.is_some();
@@ -300,8 +391,14 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
                 }
             };
             if let Some(on) = adjust {
-                let (delta, reason) = if on { (32, "pfsync0 up") } else { (-32, "pfsync0 down") };
-                shared.carp().demote(super::carp::CARP_GROUP, delta, reason, shared.now());
+                let (delta, reason) = if on {
+                    (32, "pfsync0 up")
+                } else {
+                    (-32, "pfsync0 down")
+                };
+                shared
+                    .carp()
+                    .demote(super::carp::CARP_GROUP, delta, reason, shared.now());
             }
             shared.update_sync_queue();
             shared.sync_cv.notify_all();
@@ -313,7 +410,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            Reply::PfsyncInput { bulk_requested: r.bulk_requested, bus: r.bus, stale: r.stale, badstate: r.badstate }
+            Reply::PfsyncInput {
+                bulk_requested: r.bulk_requested,
+                bus: r.bus,
+                stale: r.stale,
+                badstate: r.badstate,
+            }
         }
         Request::PfsyncDemote { on } => {
             let mut p = shared.pfsync();
@@ -321,8 +423,14 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
                 p.demote_held = on;
                 p.demote_since = now;
                 drop(p);
-                let (delta, reason) = if on { (32, "pfsync bulk start") } else { (-32, "pfsync bulk done") };
-                shared.carp().demote(super::carp::CARP_GROUP, delta, reason, shared.now());
+                let (delta, reason) = if on {
+                    (32, "pfsync bulk start")
+                } else {
+                    (-32, "pfsync bulk done")
+                };
+                shared
+                    .carp()
+                    .demote(super::carp::CARP_GROUP, delta, reason, shared.now());
             }
             Reply::Ok
         }
@@ -364,7 +472,14 @@ fn sysctl(shared: &Shared, name: &str, value: Option<i64>) -> Reply {
 /// Is the peer of `conn` gone? (A zero-length peek is end of stream.)
 fn peer_gone(conn: &UnixStream) -> bool {
     let mut b = [0u8; 1];
-    let r = unsafe { libc::recv(conn.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    let r = unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            b.as_mut_ptr() as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
     r == 0 || (r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock)
 }
 
@@ -374,7 +489,10 @@ fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
     {
         let mut p = shared.pfsync();
         if p.attached {
-            let _ = write_frame(&mut conn, &Reply::error(EBUSY, "a pfsyncd is already attached"));
+            let _ = write_frame(
+                &mut conn,
+                &Reply::error(EBUSY, "a pfsyncd is already attached"),
+            );
             return;
         }
         p.attached = true;
@@ -403,10 +521,15 @@ fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
                 None => Duration::from_millis(200),
             };
             if !wait.is_zero() && !shared.shutdown.load(Ordering::Relaxed) {
-                e = shared.sync_cv.wait_timeout(e, wait).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+                e = shared
+                    .sync_cv
+                    .wait_timeout(e, wait)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
             }
             let now = shared.now_ms();
-            let due = e.sync.due_at().is_some_and(|d| d <= now) || shared.shutdown.load(Ordering::Relaxed);
+            let due = e.sync.due_at().is_some_and(|d| d <= now)
+                || shared.shutdown.load(Ordering::Relaxed);
             if due {
                 e.take_sync(now)
             } else {
@@ -432,7 +555,12 @@ fn detach(shared: &Arc<Shared>) {
         std::mem::replace(&mut p.demote_held, false)
     };
     if held {
-        shared.carp().demote(super::carp::CARP_GROUP, -32, "pfsyncd went away", shared.now());
+        shared.carp().demote(
+            super::carp::CARP_GROUP,
+            -32,
+            "pfsyncd went away",
+            shared.now(),
+        );
     }
     shared.update_sync_queue();
     log::notice("pfsyncd detached");

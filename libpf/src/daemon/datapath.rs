@@ -26,7 +26,8 @@ const QUEUE_MAXLEN: u32 = 8192;
 
 fn open(queue_num: u16) -> io::Result<Queue> {
     let mut q = Queue::open()?;
-    q.bind(queue_num).map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))?;
+    q.bind(queue_num)
+        .map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))?;
     q.set_queue_max_len(queue_num, QUEUE_MAXLEN)?;
     q.set_recv_uid_gid(queue_num, true)?;
     q.set_fail_open(queue_num, false)?;
@@ -77,7 +78,12 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         let payload = msg.get_payload();
         let n = payload.len().min(scratch.len());
         scratch[..n].copy_from_slice(&payload[..n]);
-        let meta = PacketMeta { dir, ifname: names.get(ifindex), uid: msg.get_uid(), gid: msg.get_gid() };
+        let meta = PacketMeta {
+            dir,
+            ifname: names.get(ifindex),
+            uid: msg.get_uid(),
+            gid: msg.get_gid(),
+        };
         let verdict = {
             let now = shared.now_ms();
             let mut e = shared.engine();
@@ -92,7 +98,9 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             // LOG_PER_SEC a second.
             if log_window.elapsed() >= Duration::from_secs(1) {
                 if log_suppressed > 0 {
-                    log::info(&format!("pf: {log_suppressed} more logged packets not shown"));
+                    log::info(&format!(
+                        "pf: {log_suppressed} more logged packets not shown"
+                    ));
                 }
                 log_window = Instant::now();
                 log_count = 0;
@@ -100,7 +108,13 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             }
             if log_count < LOG_PER_SEC {
                 log_count += 1;
-                log::info(&crate::show::log_line(verdict.rule, verdict.pass, dir == Dir::In, meta.ifname, msg.get_payload()));
+                log::info(&crate::show::log_line(
+                    verdict.rule,
+                    verdict.pass,
+                    dir == Dir::In,
+                    meta.ifname,
+                    msg.get_payload(),
+                ));
             } else {
                 log_suppressed += 1;
             }
@@ -113,12 +127,20 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             let limit = shared.engine().limit(crate::ruleset::Limit::States);
             log::warning(&format!("state table full ({limit} states, `set limit states`): new connections are dropped"));
         }
-        msg.set_verdict(if verdict.pass { Verdict::Accept } else { Verdict::Drop });
+        msg.set_verdict(if verdict.pass {
+            Verdict::Accept
+        } else {
+            Verdict::Drop
+        });
         if let Err(e) = q.verdict(msg) {
             log::err(&format!("NFQUEUE {queue_num} verdict: {e}"));
         }
         if let Some(reply) = verdict.reply {
-            let sender = if reply.first().is_some_and(|b| b >> 4 == 6) { v6.as_ref() } else { v4.as_ref() };
+            let sender = if reply.first().is_some_and(|b| b >> 4 == 6) {
+                v6.as_ref()
+            } else {
+                v4.as_ref()
+            };
             if let Some(s) = sender {
                 let _ = s.send(&reply);
             }

@@ -13,7 +13,9 @@ impl IfNames {
         if index == 0 {
             return "";
         }
-        self.cache.entry(index).or_insert_with(|| lookup(index).unwrap_or_default())
+        self.cache
+            .entry(index)
+            .or_insert_with(|| lookup(index).unwrap_or_default())
     }
 
     /// Forget everything (interfaces come and go).
@@ -28,5 +30,8 @@ fn lookup(index: u32) -> Option<String> {
     if p.is_null() {
         return None;
     }
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().ok().map(str::to_string)
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_str()
+        .ok()
+        .map(str::to_string)
 }

@@ -86,7 +86,10 @@ impl Shared {
     pub fn update_sync_queue(&self) {
         let (on, maxupd) = {
             let p = self.pfsync();
-            (p.attached && p.config.up && p.config.syncdev.is_some(), p.config.maxupd)
+            (
+                p.attached && p.config.up && p.config.syncdev.is_some(),
+                p.config.maxupd,
+            )
         };
         let mut e = self.engine();
         e.sync.set_maxupd(maxupd);
@@ -123,7 +126,10 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         engine: Mutex::new(engine),
         sync_cv: Condvar::new(),
         carp: Mutex::new(carp_table),
-        pfsync: Mutex::new(PfsyncSide { config: PfsyncConfig::default(), ..Default::default() }),
+        pfsync: Mutex::new(PfsyncSide {
+            config: PfsyncConfig::default(),
+            ..Default::default()
+        }),
         opts: opts.clone(),
         shutdown: AtomicBool::new(false),
         origin: Instant::now(),
@@ -135,7 +141,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         shared.carp().set_filter(Box::new(move |ifname, pkt| {
             let Some(s) = weak.upgrade() else { return true };
             let now = s.now_ms();
-            let meta = crate::engine::PacketMeta { dir: crate::engine::packet::Dir::Out, ifname, uid: Some(0), gid: Some(0) };
+            let meta = crate::engine::PacketMeta {
+                dir: crate::engine::packet::Dir::Out,
+                ifname,
+                uid: Some(0),
+                gid: Some(0),
+            };
             let mut e = s.engine();
             let v = e.test(&meta, pkt, now);
             if e.sync.is_urgent() {
@@ -153,27 +164,42 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         let s = shared.clone();
         let q = opts.hooks.queue + i;
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new().name(format!("datapath{i}")).spawn(move || datapath::run(s, q, tx))?;
-        rx.recv().map_err(|_| io::Error::other("data path thread died"))??;
+        std::thread::Builder::new()
+            .name(format!("datapath{i}"))
+            .spawn(move || datapath::run(s, q, tx))?;
+        rx.recv()
+            .map_err(|_| io::Error::other("data path thread died"))??;
     }
     {
         let s = shared.clone();
-        std::thread::Builder::new().name("carp".into()).spawn(move || carp::run(s))?;
+        std::thread::Builder::new()
+            .name("carp".into())
+            .spawn(move || carp::run(s))?;
     }
     {
         let s = shared.clone();
-        std::thread::Builder::new().name("maintenance".into()).spawn(move || maintenance(s, hup))?;
+        std::thread::Builder::new()
+            .name("maintenance".into())
+            .spawn(move || maintenance(s, hup))?;
     }
 
     let _ = std::fs::remove_file(&opts.socket);
-    let listener = UnixListener::bind(&opts.socket).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", opts.socket)))?;
+    let listener = UnixListener::bind(&opts.socket)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", opts.socket)))?;
     std::fs::set_permissions(&opts.socket, std::fs::Permissions::from_mode(0o660))?;
     if let Some(gid) = opts.readonly_gid {
-        nix::unistd::chown(opts.socket.as_str(), None, Some(nix::unistd::Gid::from_raw(gid)))
-            .map_err(|e| io::Error::other(format!("{}: chown to group {gid}: {e}", opts.socket)))?;
+        nix::unistd::chown(
+            opts.socket.as_str(),
+            None,
+            Some(nix::unistd::Gid::from_raw(gid)),
+        )
+        .map_err(|e| io::Error::other(format!("{}: chown to group {gid}: {e}", opts.socket)))?;
     }
     listener.set_nonblocking(true)?;
-    log::notice(&format!("started, hostid 0x{hostid:08x}, control socket {}", opts.socket));
+    log::notice(&format!(
+        "started, hostid 0x{hostid:08x}, control socket {}",
+        opts.socket
+    ));
 
     while !term.load(Ordering::Relaxed) {
         match listener.accept() {
@@ -182,7 +208,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
                 let _ = conn.set_nonblocking(false);
                 std::thread::spawn(move || control::serve(s, conn));
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => {
                 log::err(&format!("accept: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
@@ -239,7 +267,12 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         }
         if hup.swap(false, Ordering::Relaxed) {
             let e = shared.engine();
-            log::notice(&format!("SIGHUP: {} states, {} rules, pf {}", e.states.len(), e.rules().rules.len(), if e.enabled() { "enabled" } else { "disabled" }));
+            log::notice(&format!(
+                "SIGHUP: {} states, {} rules, pf {}",
+                e.states.len(),
+                e.rules().rules.len(),
+                if e.enabled() { "enabled" } else { "disabled" }
+            ));
         }
     }
 }
@@ -256,16 +289,25 @@ fn release_stale_demotion(shared: &Shared, now: u64) {
         stale
     };
     if release {
-        shared.carp().demote(carp::CARP_GROUP, -32, "pfsync bulk update timed out: no pfsyncd", shared.now());
+        shared.carp().demote(
+            carp::CARP_GROUP,
+            -32,
+            "pfsync bulk update timed out: no pfsyncd",
+            shared.now(),
+        );
     }
 }
 
 /// Addresses of every interface, by name, with the configured addresses of
 /// carp interfaces (withdrawn from Linux while BACKUP) added.
-pub fn ifaddrs(nl: &mut crate::sys::netlink::Netlink, shared: &Shared) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
+pub fn ifaddrs(
+    nl: &mut crate::sys::netlink::Netlink,
+    shared: &Shared,
+) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
     let links = nl.links()?;
     let addrs = nl.addrs(None)?;
-    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> = std::collections::HashMap::new();
+    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> =
+        std::collections::HashMap::new();
     for l in &links {
         map.entry(l.name.clone()).or_default();
     }

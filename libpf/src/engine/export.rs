@@ -28,15 +28,33 @@ fn peer_out(p: &Peer) -> PeerRepr {
 }
 
 fn peer_in(p: &PeerRepr) -> Peer {
-    Peer { seqlo: p.seqlo, seqhi: p.seqhi, seqdiff: p.seqdiff, max_win: p.max_win, mss: p.mss, state: p.state, wscale: p.wscale }
+    Peer {
+        seqlo: p.seqlo,
+        seqhi: p.seqhi,
+        seqdiff: p.seqdiff,
+        max_win: p.max_win,
+        mss: p.mss,
+        state: p.state,
+        wscale: p.wscale,
+    }
 }
 
 fn key_out(k: &StateKey) -> KeyRepr {
-    KeyRepr { addr: k.addr, port: k.port, rdomain: k.rdomain, af: Af::of(&k.addr[0]).openbsd_number() }
+    KeyRepr {
+        addr: k.addr,
+        port: k.port,
+        rdomain: k.rdomain,
+        af: Af::of(&k.addr[0]).openbsd_number(),
+    }
 }
 
 fn key_in(k: &KeyRepr, proto: u8) -> StateKey {
-    StateKey { addr: k.addr, port: k.port, proto, rdomain: k.rdomain }
+    StateKey {
+        addr: k.addr,
+        port: k.port,
+        proto,
+        rdomain: k.rdomain,
+    }
 }
 
 /// What applying a batch of pfsync messages did.
@@ -60,7 +78,11 @@ impl Engine {
     /// seconds it has left.
     pub fn export_state(&self, st: &State, now: u64) -> StateRepr {
         let left = self.expires_at(st).saturating_sub(now) / 1000;
-        let rule = if st.rule_gen == self.rules().generation { st.rule.unwrap_or(u32::MAX) } else { u32::MAX };
+        let rule = if st.rule_gen == self.rules().generation {
+            st.rule.unwrap_or(u32::MAX)
+        } else {
+            u32::MAX
+        };
         StateRepr {
             id: st.id,
             ifname: st.ifname.clone().unwrap_or_else(|| "all".into()),
@@ -98,12 +120,22 @@ impl Engine {
 
     /// Every state, in the order they were created.
     pub fn export_all(&self, now: u64) -> Vec<StateRepr> {
-        self.states.slots_in_order().into_iter().filter_map(|s| self.states.get(s)).map(|st| self.export_state(st, now)).collect()
+        self.states
+            .slots_in_order()
+            .into_iter()
+            .filter_map(|s| self.states.get(s))
+            .map(|st| self.export_state(st, now))
+            .collect()
     }
 
     /// Insert a state from its `pfsync_state` form (pfsync INS/UPD, or
     /// DIOCADDSTATES). `from_peer`: mark it as the peer's (never echoed).
-    pub fn import_state(&mut self, sr: &StateRepr, from_peer: bool, now: u64) -> Result<(), &'static str> {
+    pub fn import_state(
+        &mut self,
+        sr: &StateRepr,
+        from_peer: bool,
+        now: u64,
+    ) -> Result<(), &'static str> {
         sr.validate()?;
         let timeout = Timeout::from_index(sr.timeout).ok_or("bad timeout")?;
         let direction = Dir::from_number(sr.direction).ok_or("bad direction")?;
@@ -111,7 +143,11 @@ impl Engine {
             return Err("state limit reached");
         }
         let tval = self.timeout_value(timeout) as u64;
-        let expire = if sr.expire == 0 { now } else { now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000) };
+        let expire = if sr.expire == 0 {
+            now
+        } else {
+            now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000)
+        };
         let no_sync = sr.state_flags & super::PFSTATE_NOSYNC != 0;
         let st = State {
             id: sr.id,
@@ -130,7 +166,10 @@ impl Engine {
             bytes: sr.bytes,
             log: sr.log,
             state_flags: sr.state_flags & !0x0010,
-            sync: SyncMeta { peer_updated: from_peer.then_some(now), no_sync },
+            sync: SyncMeta {
+                peer_updated: from_peer.then_some(now),
+                no_sync,
+            },
             seq: 0,
         };
         self.states.insert(st).map_err(|_| "state exists")?;
@@ -152,12 +191,16 @@ impl Engine {
         if st.key[0].proto == IPPROTO_TCP {
             let backwards = st.src.state > src.state
                 && (st.src.state < tcps::PROXY_SRC || src.state >= tcps::PROXY_SRC);
-            if backwards || (st.src.state == src.state && super::tcp::seq_gt(st.src.seqlo, src.seqlo)) {
+            if backwards
+                || (st.src.state == src.state && super::tcp::seq_gt(st.src.seqlo, src.seqlo))
+            {
                 stale += 1;
             } else {
                 st.src = peer_in(src);
             }
-            if st.dst.state > dst.state || (st.dst.state >= tcps::SYN_SENT && super::tcp::seq_gt(st.dst.seqlo, dst.seqlo)) {
+            if st.dst.state > dst.state
+                || (st.dst.state >= tcps::SYN_SENT && super::tcp::seq_gt(st.dst.seqlo, dst.seqlo))
+            {
                 stale += 1;
             } else {
                 st.dst = peer_in(dst);
@@ -178,8 +221,18 @@ impl Engine {
     }
 
     /// Apply an update (full or compressed) to an existing state.
-    fn apply_update(&mut self, slot: super::state::Slot, src: &PeerRepr, dst: &PeerRepr, timeout: u8, now: u64, res: &mut InputResult) {
-        let Some(st) = self.states.get_mut(slot) else { return };
+    fn apply_update(
+        &mut self,
+        slot: super::state::Slot,
+        src: &PeerRepr,
+        dst: &PeerRepr,
+        timeout: u8,
+        now: u64,
+        res: &mut InputResult,
+    ) {
+        let Some(st) = self.states.get_mut(slot) else {
+            return;
+        };
         let stale = Self::merge_peers(st, src, dst);
         if stale < 2 {
             st.expire = now;
@@ -216,7 +269,9 @@ impl Engine {
                     }
                 },
                 Message::Upd(sr) => match self.states.by_id(sr.id, sr.creatorid) {
-                    Some(slot) => self.apply_update(slot, &sr.src, &sr.dst, sr.timeout, now, &mut res),
+                    Some(slot) => {
+                        self.apply_update(slot, &sr.src, &sr.dst, sr.timeout, now, &mut res)
+                    }
                     None => match self.import_state(sr, true, now) {
                         Ok(()) => res.inserted += 1,
                         Err(_) => res.badstate += 1,
@@ -226,14 +281,21 @@ impl Engine {
                     Some(slot) => self.apply_update(slot, &u.src, &u.dst, u.timeout, now, &mut res),
                     None => {
                         // We missed its insert: ask for the whole state.
-                        let req = UpdReqRepr { id: u.id, creatorid: u.creatorid };
+                        let req = UpdReqRepr {
+                            id: u.id,
+                            creatorid: u.creatorid,
+                        };
                         self.sync.push_message(Message::UpdReq(req), true, now);
                     }
                 },
                 Message::UpdReq(r) => {
                     if r.id == 0 && r.creatorid == 0 {
                         res.bulk_requested = true;
-                    } else if let Some(st) = self.states.by_id(r.id, r.creatorid).and_then(|s| self.states.get(s)) {
+                    } else if let Some(st) = self
+                        .states
+                        .by_id(r.id, r.creatorid)
+                        .and_then(|s| self.states.get(s))
+                    {
                         let full = self.export_state(st, now);
                         self.sync.push_message(Message::Upd(full), true, now);
                     }
@@ -254,7 +316,9 @@ impl Engine {
                     let creator = c.creatorid;
                     let ifname = c.ifname.clone();
                     res.deleted += self.kill_states(now, false, |st| {
-                        st.creatorid == creator && (ifname.is_empty() || st.ifname.as_deref().unwrap_or("all") == ifname)
+                        st.creatorid == creator
+                            && (ifname.is_empty()
+                                || st.ifname.as_deref().unwrap_or("all") == ifname)
                     }) as u32;
                 }
                 Message::Bus(b) => res.bus.push(*b),
@@ -274,7 +338,13 @@ impl Engine {
             match p {
                 Pending::Delete => out.push(Message::DelC(DelCRepr { id, creatorid })),
                 Pending::Insert | Pending::Update { .. } => {
-                    let Some(st) = self.states.by_id(id, creatorid).and_then(|s| self.states.get(s)) else { continue };
+                    let Some(st) = self
+                        .states
+                        .by_id(id, creatorid)
+                        .and_then(|s| self.states.get(s))
+                    else {
+                        continue;
+                    };
                     if p == Pending::Insert {
                         out.push(Message::Ins(self.export_state(st, now)));
                     } else {

@@ -16,9 +16,12 @@ pub mod translate;
 use crate::addr::{Af, IpNet};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
-    Action, AddrKind, BlockReturn, KeepState, Limit, Options, Pool, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
+    Action, AddrKind, BlockReturn, KeepState, Limit, Options, Pool, Rule, Ruleset, Timeout,
+    TIMEOUT_COUNT,
 };
-use crate::wire::{icmp, icmpv6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
+use crate::wire::{
+    icmp, icmpv6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP,
+};
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
 use state::{tcps, udps, Peer, Slot, State, StateKey, StateTable, SyncMeta, SK_STACK, SK_WIRE};
@@ -65,10 +68,24 @@ pub struct Verdict {
 
 impl Verdict {
     fn pass(modified: bool) -> Verdict {
-        Verdict { pass: true, modified, reply: None, log: false, reason: Reason::Match, rule: None }
+        Verdict {
+            pass: true,
+            modified,
+            reply: None,
+            log: false,
+            reason: Reason::Match,
+            rule: None,
+        }
     }
     fn drop(reason: Reason) -> Verdict {
-        Verdict { pass: false, modified: false, reply: None, log: false, reason, rule: None }
+        Verdict {
+            pass: false,
+            modified: false,
+            reply: None,
+            log: false,
+            reason,
+            rule: None,
+        }
     }
 }
 
@@ -115,7 +132,11 @@ impl Decision {
             max_states: r.state_opts.max_states,
             no_sync: r.state_opts.no_sync,
             if_bound: r.state_opts.if_bound,
-            log: if r.log.enabled { LOG | if r.log.all { LOG_ALL } else { 0 } } else { 0 },
+            log: if r.log.enabled {
+                LOG | if r.log.all { LOG_ALL } else { 0 }
+            } else {
+                0
+            },
         }
     }
 }
@@ -123,19 +144,36 @@ impl Decision {
 /// The packet a `block` rule sends back. The parser already turned a bare
 /// `block` into `block return` under `set block-policy return`.
 fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
-    let unreach = |code4, code6| reply::icmp_unreach(pd, buf, if pd.af == Af::Inet { code4 } else { code6 }, reply::DEFAULT_TTL);
+    let unreach = |code4, code6| {
+        reply::icmp_unreach(
+            pd,
+            buf,
+            if pd.af == Af::Inet { code4 } else { code6 },
+            reply::DEFAULT_TTL,
+        )
+    };
     match how {
         BlockReturn::Drop => None,
-        BlockReturn::ReturnRst { ttl } => reply::tcp_rst(pd, if ttl == 0 { reply::DEFAULT_TTL } else { ttl }),
+        BlockReturn::ReturnRst { ttl } => {
+            reply::tcp_rst(pd, if ttl == 0 { reply::DEFAULT_TTL } else { ttl })
+        }
         BlockReturn::Return if pd.proto == IPPROTO_TCP => reply::tcp_rst(pd, reply::DEFAULT_TTL),
         BlockReturn::Return => unreach(icmp::UNREACH_PORT, icmpv6::UNREACH_NOPORT),
-        BlockReturn::ReturnIcmp { icmp: (_, c4), icmp6: (_, c6) } => unreach(c4, c6),
+        BlockReturn::ReturnIcmp {
+            icmp: (_, c4),
+            icmp6: (_, c6),
+        } => unreach(c4, c6),
     }
 }
 
 /// The first usable address of a pool for a packet of family `af`; a
 /// network pool keeps the host part of `hint` (bitmask).
-fn pool_addr(pool: &Pool, ifaddrs: &HashMap<String, Vec<IpNet>>, af: Af, hint: &IpAddr) -> Option<IpAddr> {
+fn pool_addr(
+    pool: &Pool,
+    ifaddrs: &HashMap<String, Vec<IpNet>>,
+    af: Af,
+    hint: &IpAddr,
+) -> Option<IpAddr> {
     pool.addrs.iter().find_map(|a| match a {
         AddrKind::Net(n) if n.af() == af => Some(if n.is_host() {
             n.addr
@@ -152,7 +190,10 @@ fn pool_addr(pool: &Pool, ifaddrs: &HashMap<String, Vec<IpNet>>, af: Af, hint: &
                 _ => return None,
             }
         }),
-        AddrKind::Dynamic { ifname, .. } => ifaddrs.get(ifname).and_then(|v| v.iter().find(|n| n.af() == af)).map(|n| n.addr),
+        AddrKind::Dynamic { ifname, .. } => ifaddrs
+            .get(ifname)
+            .and_then(|v| v.iter().find(|n| n.af() == af))
+            .map(|n| n.addr),
         _ => None,
     })
 }
@@ -244,7 +285,10 @@ impl Engine {
     }
 
     pub fn limit(&self, l: Limit) -> u32 {
-        self.limits.get(&l).copied().unwrap_or_else(|| l.default_value())
+        self.limits
+            .get(&l)
+            .copied()
+            .unwrap_or_else(|| l.default_value())
     }
 
     /// Swap in a new ruleset and options (the commit of a transaction).
@@ -336,7 +380,16 @@ impl Engine {
     /// A packet of an existing state. None: the state was removed (a new
     /// SYN on a closed connection) and the rules decide.
     #[allow(clippy::too_many_arguments)]
-    fn test_state(&mut self, meta: &PacketMeta, buf: &mut [u8], pd: &mut Pd, slot: Slot, key: &StateKey, len: u64, now: u64) -> Option<Verdict> {
+    fn test_state(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: &mut Pd,
+        slot: Slot,
+        key: &StateKey,
+        len: u64,
+        now: u64,
+    ) -> Option<Verdict> {
         let random = self.random();
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
@@ -344,7 +397,8 @@ impl Engine {
         match (pd.proto, pd.tcp) {
             (IPPROTO_TCP, Some(t)) => {
                 let (src, dst) = st.peers_mut(dir);
-                if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK) == crate::wire::tcp::SYN
+                if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                    == crate::wire::tcp::SYN
                     && src.state >= tcps::FIN_WAIT_2
                     && dst.state >= tcps::FIN_WAIT_2
                 {
@@ -404,7 +458,10 @@ impl Engine {
         let sref = (st.id, st.creatorid);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
-        let peer_recent = st.sync.peer_updated.is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
+        let peer_recent = st
+            .sync
+            .peer_updated
+            .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
         let (rule, gen, log) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0);
         if rule.is_some() && gen == self.rules.generation {
             if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
@@ -429,7 +486,12 @@ impl Engine {
 
     /// ICMP errors belong to the state of the packet they quote. None: no
     /// such state, the rules decide.
-    fn test_icmp_error(&mut self, meta: &PacketMeta, buf: &mut [u8], pd: &mut Pd) -> Option<Verdict> {
+    fn test_icmp_error(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: &mut Pd,
+    ) -> Option<Verdict> {
         let inner_off = pd.l4_off + 8;
         let inner = buf.get(inner_off..pd.tot_len)?;
         let ipd = packet::describe_quoted(inner).ok()?;
@@ -460,7 +522,13 @@ impl Engine {
         for i in 0..2 {
             if from.addr[i] != to.addr[i] || from.port[i] != to.port[i] {
                 let e = end_for(i, idir);
-                set_end(&mut buf[inner_off..tot], &mut ipd_m, e, to.addr[i], to.port[i]);
+                set_end(
+                    &mut buf[inner_off..tot],
+                    &mut ipd_m,
+                    e,
+                    to.addr[i],
+                    to.port[i],
+                );
                 let outer = match e {
                     End::Src => End::Dst,
                     End::Dst => End::Src,
@@ -477,8 +545,21 @@ impl Engine {
     }
 
     /// Evaluate the ruleset for a packet without a state.
-    fn test_rules(&mut self, meta: &PacketMeta, buf: &mut [u8], mut pd: Pd, len: u64, now: u64) -> Verdict {
-        let ctx = MatchCtx { dir: meta.dir, ifname: meta.ifname, uid: meta.uid, gid: meta.gid, ifaddrs: &self.ifaddrs };
+    fn test_rules(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        mut pd: Pd,
+        len: u64,
+        now: u64,
+    ) -> Verdict {
+        let ctx = MatchCtx {
+            dir: meta.dir,
+            ifname: meta.ifname,
+            uid: meta.uid,
+            gid: meta.gid,
+            ifaddrs: &self.ifaddrs,
+        };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
@@ -503,8 +584,13 @@ impl Engine {
         let orig = pd;
         let mut translated = pd;
         let target = match meta.dir {
-            Dir::Out => ev.nat.map(|i| self.nat_target(i, &pd, meta.dir).map(|(a, p)| (End::Src, a, p))),
-            Dir::In => ev.rdr.map(|i| self.rdr_target(i, &pd).map(|(a, p)| (End::Dst, a, p))),
+            Dir::Out => ev.nat.map(|i| {
+                self.nat_target(i, &pd, meta.dir)
+                    .map(|(a, p)| (End::Src, a, p))
+            }),
+            Dir::In => ev
+                .rdr
+                .map(|i| self.rdr_target(i, &pd).map(|(a, p)| (End::Dst, a, p))),
         };
         match target {
             None => {}
@@ -567,12 +653,14 @@ impl Engine {
         };
         let span = (hi - lo) as u32 + 1;
         let start = start % span;
-        (0..span).map(|i| lo + ((start + i) % span) as u16).find_map(|port| {
-            let mut t = *pd;
-            t.src = addr;
-            t.sport = port;
-            (!self.states.key_in_use(&StateKey::from_pd(&t, dir))).then_some((addr, port))
-        })
+        (0..span)
+            .map(|i| lo + ((start + i) % span) as u16)
+            .find_map(|port| {
+                let mut t = *pd;
+                t.src = addr;
+                t.sport = port;
+                (!self.states.key_in_use(&StateKey::from_pd(&t, dir))).then_some((addr, port))
+            })
     }
 
     /// Destination for the `rdr-to` of rule `ri`: the pool address, and its
@@ -590,7 +678,16 @@ impl Engine {
     /// pf_create_state. Returns the modulation offset applied to the
     /// packet's sequence number (0 without `modulate state`).
     #[allow(clippy::too_many_arguments)]
-    fn create_state(&mut self, meta: &PacketMeta, r: &Decision, ri: usize, orig: &Pd, translated: &Pd, len: u64, now: u64) -> Result<u32, Reason> {
+    fn create_state(
+        &mut self,
+        meta: &PacketMeta,
+        r: &Decision,
+        ri: usize,
+        orig: &Pd,
+        translated: &Pd,
+        len: u64,
+        now: u64,
+    ) -> Result<u32, Reason> {
         if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
             return Err(Reason::Memory);
         }
@@ -612,7 +709,10 @@ impl Engine {
         let mut seqdiff = 0;
         let (src, dst, timeout) = match (orig.proto, orig.tcp) {
             (IPPROTO_TCP, Some(t)) => {
-                if r.keep_state == KeepState::Modulate && t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK) == crate::wire::tcp::SYN {
+                if r.keep_state == KeepState::Modulate
+                    && t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                        == crate::wire::tcp::SYN
+                {
                     loop {
                         seqdiff = self.random().wrapping_sub(t.seq);
                         if seqdiff != 0 {
@@ -624,14 +724,28 @@ impl Engine {
                 (s, d, Timeout::TcpFirst)
             }
             (IPPROTO_UDP, _) => (
-                Peer { state: udps::SINGLE, ..Peer::default() },
-                Peer { state: udps::NO_TRAFFIC, ..Peer::default() },
+                Peer {
+                    state: udps::SINGLE,
+                    ..Peer::default()
+                },
+                Peer {
+                    state: udps::NO_TRAFFIC,
+                    ..Peer::default()
+                },
                 Timeout::UdpFirst,
             ),
-            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => (Peer::default(), Peer::default(), Timeout::IcmpFirst),
+            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
+                (Peer::default(), Peer::default(), Timeout::IcmpFirst)
+            }
             _ => (
-                Peer { state: udps::SINGLE, ..Peer::default() },
-                Peer { state: udps::NO_TRAFFIC, ..Peer::default() },
+                Peer {
+                    state: udps::SINGLE,
+                    ..Peer::default()
+                },
+                Peer {
+                    state: udps::NO_TRAFFIC,
+                    ..Peer::default()
+                },
                 Timeout::OtherFirst,
             ),
         };
@@ -655,7 +769,10 @@ impl Engine {
             bytes: [len, 0],
             log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
-            sync: SyncMeta { peer_updated: None, no_sync },
+            sync: SyncMeta {
+                peer_updated: None,
+                no_sync,
+            },
             seq: 0,
         };
         if self.states.insert(st).is_err() {
@@ -677,7 +794,10 @@ impl Engine {
         let st = self.states.remove(slot)?;
         self.status.removals += 1;
         if st.rule_gen == self.rules.generation {
-            if let Some(c) = st.rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+            if let Some(c) = st
+                .rule
+                .and_then(|r| self.rules.counters.get_mut(r as usize))
+            {
                 c.states_cur = c.states_cur.saturating_sub(1);
             }
         }
@@ -719,7 +839,11 @@ impl Engine {
         let expired: Vec<Slot> = self
             .states
             .all_slots()
-            .filter(|&s| self.states.get(s).is_some_and(|st| self.expires_at(st) <= now))
+            .filter(|&s| {
+                self.states
+                    .get(s)
+                    .is_some_and(|st| self.expires_at(st) <= now)
+            })
             .collect();
         let n = expired.len();
         for s in expired {
@@ -729,8 +853,17 @@ impl Engine {
     }
 
     /// `pfctl -F states` (or `-k`): remove the states `pred` selects.
-    pub fn kill_states(&mut self, now: u64, announce: bool, pred: impl Fn(&State) -> bool) -> usize {
-        let slots: Vec<Slot> = self.states.all_slots().filter(|&s| self.states.get(s).is_some_and(&pred)).collect();
+    pub fn kill_states(
+        &mut self,
+        now: u64,
+        announce: bool,
+        pred: impl Fn(&State) -> bool,
+    ) -> usize {
+        let slots: Vec<Slot> = self
+            .states
+            .all_slots()
+            .filter(|&s| self.states.get(s).is_some_and(&pred))
+            .collect();
         let n = slots.len();
         for s in slots {
             self.remove_state(s, now, announce);
@@ -741,13 +874,20 @@ impl Engine {
     pub fn status(&self, now: u64) -> Status {
         let mut s = self.status.clone();
         s.running = self.enabled;
-        s.uptime_secs = if self.enabled { now.saturating_sub(self.enabled_since) / 1000 } else { 0 };
+        s.uptime_secs = if self.enabled {
+            now.saturating_sub(self.enabled_since) / 1000
+        } else {
+            0
+        };
         s.states = self.states.len() as u64;
         s.half_open_tcp = self
             .states
             .all_slots()
             .filter_map(|sl| self.states.get(sl))
-            .filter(|st| st.key[0].proto == IPPROTO_TCP && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED))
+            .filter(|st| {
+                st.key[0].proto == IPPROTO_TCP
+                    && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED)
+            })
             .count() as u64;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();

@@ -107,7 +107,12 @@ fn be16(b: &[u8], off: usize) -> Option<u16> {
 }
 
 fn be32(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*b.get(off)?, *b.get(off + 1)?, *b.get(off + 2)?, *b.get(off + 3)?]))
+    Some(u32::from_be_bytes([
+        *b.get(off)?,
+        *b.get(off + 1)?,
+        *b.get(off + 2)?,
+        *b.get(off + 3)?,
+    ]))
 }
 
 /// Describe the IP packet in `buf` (starting with the IP header).
@@ -328,7 +333,13 @@ fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
                 None => (t, true, 0),
             };
             set_icmp_ports(pd, vtype, id, id_is_sport);
-            pd.icmp = Some(IcmpInfo { icmp_type: t, code, id, is_error, id_is_sport });
+            pd.icmp = Some(IcmpInfo {
+                icmp_type: t,
+                code,
+                id,
+                is_error,
+                id_is_sport,
+            });
         }
         _ => {}
     }
@@ -398,7 +409,13 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
             let id = u16::from_be_bytes([l4[4], l4[5]]);
             if let Some((vtype, id_is_sport)) = icmp_mapping(af, t) {
                 set_icmp_ports(&mut pd, vtype, id, id_is_sport);
-                pd.icmp = Some(IcmpInfo { icmp_type: t, code: l4[1], id, is_error: false, id_is_sport });
+                pd.icmp = Some(IcmpInfo {
+                    icmp_type: t,
+                    code: l4[1],
+                    id,
+                    is_error: false,
+                    id_is_sport,
+                });
             } else {
                 return Err(PdError::BadOffset);
             }
@@ -463,7 +480,15 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn tcp_seg(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, win: u16, payload: &[u8]) -> Vec<u8> {
+    pub fn tcp_seg(
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        win: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut t = vec![0u8; 20 + payload.len()];
         t[0..2].copy_from_slice(&sport.to_be_bytes());
         t[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -495,7 +520,12 @@ pub(crate) mod tests {
 
     #[test]
     fn describes_tcp_udp_icmp() {
-        let p = v4("10.0.0.1", "10.0.0.2", 6, &tcp_seg(1234, 80, 100, 0, tcp::SYN, 65535, b""));
+        let p = v4(
+            "10.0.0.1",
+            "10.0.0.2",
+            6,
+            &tcp_seg(1234, 80, 100, 0, tcp::SYN, 65535, b""),
+        );
         let pd = describe(&p).unwrap();
         assert_eq!((pd.sport, pd.dport, pd.proto), (1234, 80, 6));
         assert_eq!(pd.tcp.unwrap().seq, 100);

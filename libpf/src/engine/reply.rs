@@ -8,16 +8,40 @@ use std::net::IpAddr;
 /// Default TTL / hop limit of generated packets.
 pub const DEFAULT_TTL: u8 = 64;
 
-fn ip_header(pd_src: IpAddr, pd_dst: IpAddr, proto: u8, payload_len: usize, ttl: u8, out: &mut Vec<u8>) -> Option<usize> {
+fn ip_header(
+    pd_src: IpAddr,
+    pd_dst: IpAddr,
+    proto: u8,
+    payload_len: usize,
+    ttl: u8,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     match (pd_src, pd_dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let repr = ipv4::Repr { src_addr: s, dst_addr: d, protocol: proto, payload_len, ttl, tos: 0, ident: 0, dont_frag: false };
+            let repr = ipv4::Repr {
+                src_addr: s,
+                dst_addr: d,
+                protocol: proto,
+                payload_len,
+                ttl,
+                tos: 0,
+                ident: 0,
+                dont_frag: false,
+            };
             out.resize(20 + payload_len, 0);
             repr.emit(&mut ipv4::Packet::new_unchecked(&mut out[..]));
             Some(20)
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let repr = ipv6::Repr { src_addr: s, dst_addr: d, next_header: proto, payload_len, hop_limit: ttl, traffic_class: 0, flow_label: 0 };
+            let repr = ipv6::Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: proto,
+                payload_len,
+                hop_limit: ttl,
+                traffic_class: 0,
+                flow_label: 0,
+            };
             out.resize(40 + payload_len, 0);
             repr.emit(&mut ipv6::Packet::new_unchecked(&mut out[..]));
             Some(40)
@@ -75,7 +99,10 @@ pub fn icmp_unreach(pd: &Pd, orig: &[u8], code: u8, ttl: u8) -> Option<Vec<u8>> 
             if pd.proto == IPPROTO_ICMPV6 {
                 return None;
             }
-            (IPPROTO_ICMPV6, icmpv6::emit_unreachable(code, quoted, &s, &d, &mut msg[..1280 - 48]))
+            (
+                IPPROTO_ICMPV6,
+                icmpv6::emit_unreachable(code, quoted, &s, &d, &mut msg[..1280 - 48]),
+            )
         }
         _ => return None,
     };
@@ -93,11 +120,19 @@ mod tests {
 
     #[test]
     fn rst_for_syn() {
-        let p = v4("192.168.99.50", "192.0.2.20", 6, &tcp_seg(40000, 6000, 1000, 0, tcp::SYN, 100, b""));
+        let p = v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(40000, 6000, 1000, 0, tcp::SYN, 100, b""),
+        );
         let pd = describe(&p).unwrap();
         let r = tcp_rst(&pd, DEFAULT_TTL).unwrap();
         let rd = describe(&r).unwrap();
-        assert_eq!((rd.src, rd.dst, rd.sport, rd.dport), (pd.dst, pd.src, 6000, 40000));
+        assert_eq!(
+            (rd.src, rd.dst, rd.sport, rd.dport),
+            (pd.dst, pd.src, 6000, 40000)
+        );
         let t = rd.tcp.unwrap();
         assert_eq!((t.flags, t.ack), (tcp::RST | tcp::ACK, 1001));
         let seg = tcp::Packet::new_checked(&r[20..]).unwrap();
@@ -107,7 +142,12 @@ mod tests {
 
     #[test]
     fn unreach_for_udp_not_for_icmp() {
-        let p = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b"q"));
+        let p = v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            17,
+            &udp_dgram(1000, 53, b"q"),
+        );
         let pd = describe(&p).unwrap();
         let r = icmp_unreach(&pd, &p, icmp::UNREACH_PORT, DEFAULT_TTL).unwrap();
         let rd = describe(&r).unwrap();

@@ -46,7 +46,11 @@ pub struct LoadedRules {
 
 impl LoadedRules {
     pub fn new(rules: Vec<Rule>, generation: u64, loader: Loader) -> LoadedRules {
-        let mut lr = LoadedRules { generation, loader, ..LoadedRules::default() };
+        let mut lr = LoadedRules {
+            generation,
+            loader,
+            ..LoadedRules::default()
+        };
         lr.flatten(rules, 0);
         lr.counters = vec![RuleCounters::default(); lr.rules.len()];
         lr
@@ -55,7 +59,11 @@ impl LoadedRules {
     fn flatten(&mut self, rules: Vec<Rule>, depth: u16) {
         for mut r in rules {
             let i = self.rules.len();
-            let inner = r.anchor.as_mut().map(|a| std::mem::take(&mut a.rules)).unwrap_or_default();
+            let inner = r
+                .anchor
+                .as_mut()
+                .map(|a| std::mem::take(&mut a.rules))
+                .unwrap_or_default();
             self.rules.push(r);
             self.ends.push(i + 1);
             self.depth.push(depth);
@@ -92,11 +100,19 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
         AddrKind::Any => true,
         AddrKind::Net(n) => n.contains(ip),
         AddrKind::Range(lo, hi) => match (lo, hi, ip) {
-            (IpAddr::V4(l), IpAddr::V4(h), IpAddr::V4(a)) => (u32::from(*l)..=u32::from(*h)).contains(&u32::from(*a)),
-            (IpAddr::V6(l), IpAddr::V6(h), IpAddr::V6(a)) => (u128::from(*l)..=u128::from(*h)).contains(&u128::from(*a)),
+            (IpAddr::V4(l), IpAddr::V4(h), IpAddr::V4(a)) => {
+                (u32::from(*l)..=u32::from(*h)).contains(&u32::from(*a))
+            }
+            (IpAddr::V6(l), IpAddr::V6(h), IpAddr::V6(a)) => {
+                (u128::from(*l)..=u128::from(*h)).contains(&u128::from(*a))
+            }
             _ => false,
         },
-        AddrKind::Dynamic { ifname, modifier, mask } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
+        AddrKind::Dynamic {
+            ifname,
+            modifier,
+            mask,
+        } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
             nets.iter().any(|n| match (modifier, mask) {
                 (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
                     IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
@@ -109,7 +125,9 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
         // Tables, routes and uRPF come with later issues; until then they
         // match nothing, which keeps `block from <bad>` style rules inert
         // rather than wrong.
-        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
+        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => {
+            false
+        }
     }
 }
 
@@ -140,7 +158,9 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
     if r.proto.is_some_and(|p| p != pd.proto) {
         return false;
     }
-    if !endpoint_matches(&r.from, &pd.src, pd.sport, pd, ctx) || !endpoint_matches(&r.to, &pd.dst, pd.dport, pd, ctx) {
+    if !endpoint_matches(&r.from, &pd.src, pd.sport, pd, ctx)
+        || !endpoint_matches(&r.to, &pd.dst, pd.dport, pd, ctx)
+    {
         return false;
     }
     if let Some(op) = r.user {
@@ -197,7 +217,12 @@ pub struct Evaluation {
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
 pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut ev = Evaluation { rule: None, nat: None, rdr: None, log: false };
+    let mut ev = Evaluation {
+        rule: None,
+        nat: None,
+        rdr: None,
+        log: false,
+    };
     walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
     // it; a later match rule cannot translate for a block.
@@ -210,7 +235,14 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
 /// the same last-match-wins walk (pf_step_into_anchor); a `quick` anchor
 /// ends evaluation if a pass/block rule inside it matched. An anchor with
 /// no rules (a name nothing was loaded into) matches nothing.
-fn walk(rules: &mut LoadedRules, from: usize, to: usize, pd: &Pd, ctx: &MatchCtx, ev: &mut Evaluation) -> bool {
+fn walk(
+    rules: &mut LoadedRules,
+    from: usize,
+    to: usize,
+    pd: &Pd,
+    ctx: &MatchCtx,
+    ev: &mut Evaluation,
+) -> bool {
     let mut i = from;
     while i < to {
         rules.counters[i].evaluations += 1;
@@ -264,22 +296,43 @@ mod tests {
             .iface("eth0", &["192.0.2.10/24"])
             .iface("eth1", &["192.168.99.1/24"])
             .user("nobody", 65534);
-        let rs = parse(src, "test.conf", &res).map_err(|e| format!("{e:?}")).unwrap();
+        let rs = parse(src, "test.conf", &res)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
         LoadedRules::new(rs.rules, 1, Loader::default())
     }
 
     fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a HashMap<String, Vec<IpNet>>) -> MatchCtx<'a> {
-        MatchCtx { dir, ifname, uid: None, gid: None, ifaddrs: e }
+        MatchCtx {
+            dir,
+            ifname,
+            uid: None,
+            gid: None,
+            ifaddrs: e,
+        }
     }
 
     #[test]
     fn last_match_wins_and_quick_stops() {
         let e = HashMap::new();
-        let mut rs = load("block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock");
-        let syn = v4("192.168.99.50", "192.0.2.20", 6, &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""));
+        let mut rs = load(
+            "block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock",
+        );
+        let syn = v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
+        );
         let pd = describe(&syn).unwrap();
-        assert_eq!(evaluate(&mut rs, &pd, &ctx(Dir::In, "eth0", &e)).rule, Some(4));
-        assert_eq!(evaluate(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)).rule, Some(3));
+        assert_eq!(
+            evaluate(&mut rs, &pd, &ctx(Dir::In, "eth0", &e)).rule,
+            Some(4)
+        );
+        assert_eq!(
+            evaluate(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)).rule,
+            Some(3)
+        );
         assert_eq!(rs.counters[0].evaluations, 2);
         assert_eq!(rs.counters[4].evaluations, 1);
     }
@@ -288,10 +341,21 @@ mod tests {
     fn flags_only_apply_to_tcp() {
         let e = HashMap::new();
         let mut rs = load("block return\npass");
-        let ack = v4("192.168.99.50", "192.0.2.20", 6, &tcp_seg(1000, 80, 1, 1, tcp::ACK, 100, b""));
-        assert_eq!(evaluate(&mut rs, &describe(&ack).unwrap(), &ctx(Dir::In, "eth1", &e)).rule, Some(0));
+        let ack = v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(1000, 80, 1, 1, tcp::ACK, 100, b""),
+        );
+        assert_eq!(
+            evaluate(&mut rs, &describe(&ack).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
+            Some(0)
+        );
         let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
-        assert_eq!(evaluate(&mut rs, &describe(&udp).unwrap(), &ctx(Dir::In, "eth1", &e)).rule, Some(1));
+        assert_eq!(
+            evaluate(&mut rs, &describe(&udp).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
+            Some(1)
+        );
     }
 
     #[test]
@@ -301,9 +365,20 @@ mod tests {
         let p = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 1, 1));
         let ev = evaluate(&mut rs, &describe(&p).unwrap(), &ctx(Dir::Out, "eth0", &e));
         assert_eq!((ev.rule, ev.nat), (Some(0), Some(0)));
-        let x = v4("192.0.2.20", "192.0.2.10", 6, &tcp_seg(1, 6001, 1, 0, tcp::SYN, 1, b""));
-        assert_eq!(evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth0", &e)).rule, Some(1));
-        assert_eq!(evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth1", &e)).rule, None);
+        let x = v4(
+            "192.0.2.20",
+            "192.0.2.10",
+            6,
+            &tcp_seg(1, 6001, 1, 0, tcp::SYN, 1, b""),
+        );
+        assert_eq!(
+            evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth0", &e)).rule,
+            Some(1)
+        );
+        assert_eq!(
+            evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
+            None
+        );
         assert!(if_matches("carp", "carp1"));
         assert!(if_matches("lo", "lo"));
         assert!(!if_matches("eth", "veth0"));
@@ -312,21 +387,34 @@ mod tests {
     #[test]
     fn inline_anchors_evaluate_in_place() {
         let e = HashMap::new();
-        let syn = v4("192.168.99.50", "192.0.2.20", 6, &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""));
+        let syn = v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
+        );
         let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
         let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
         let c0 = ctx(Dir::In, "eth0", &e);
         let c1 = ctx(Dir::In, "eth1", &e);
 
         // Flattened depth first; the anchor's rules count only when it matches.
-        let mut rs = load("block
+        let mut rs = load(
+            "block
 anchor on eth1 {
  pass
  block proto udp
 }
-anchor foo");
-        assert_eq!((rs.ends.clone(), rs.depth.clone()), (vec![1, 4, 3, 4, 5], vec![0, 0, 1, 1, 0]));
-        assert!(rs.rules[1].anchor.as_ref().is_some_and(|a| a.rules.is_empty()));
+anchor foo",
+        );
+        assert_eq!(
+            (rs.ends.clone(), rs.depth.clone()),
+            (vec![1, 4, 3, 4, 5], vec![0, 0, 1, 1, 0])
+        );
+        assert!(rs.rules[1]
+            .anchor
+            .as_ref()
+            .is_some_and(|a| a.rules.is_empty()));
         assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(0));
         assert_eq!(rs.counters[2].evaluations, 0);
         // Last match wins inside the anchor too; an empty anchor matches nothing.
@@ -335,31 +423,37 @@ anchor foo");
         assert_eq!(rs.counters[4].evaluations, 3);
 
         // `quick` inside an anchor ends the whole evaluation.
-        let mut rs = load("anchor {
+        let mut rs = load(
+            "anchor {
  pass quick proto tcp
 }
-block");
+block",
+        );
         assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(1));
         assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(2));
 
         // A quick anchor ends it if a pass/block rule inside matched.
-        let mut rs = load("anchor quick {
+        let mut rs = load(
+            "anchor quick {
  match log
  pass proto tcp
 }
-block");
+block",
+        );
         assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
         let ev = evaluate(&mut rs, &udp, &c0);
         assert_eq!((ev.rule, ev.log), (Some(3), true));
 
         // Nested: the inner quick rule stops the outer ruleset as well.
-        let mut rs = load("anchor {
+        let mut rs = load(
+            "anchor {
  anchor proto tcp {
   pass quick
  }
  block
 }
-block");
+block",
+        );
         assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
         assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(4));
     }
@@ -368,9 +462,17 @@ block");
     fn user_needs_a_socket() {
         let e = HashMap::new();
         let mut rs = load("block out proto tcp user nobody");
-        let p = v4("10.0.0.1", "10.0.0.2", 6, &tcp_seg(1, 2, 1, 0, tcp::SYN, 1, b""));
+        let p = v4(
+            "10.0.0.1",
+            "10.0.0.2",
+            6,
+            &tcp_seg(1, 2, 1, 0, tcp::SYN, 1, b""),
+        );
         let pd = describe(&p).unwrap();
-        assert_eq!(evaluate(&mut rs, &pd, &ctx(Dir::Out, "eth0", &e)).rule, None);
+        assert_eq!(
+            evaluate(&mut rs, &pd, &ctx(Dir::Out, "eth0", &e)).rule,
+            None
+        );
         let mut c = ctx(Dir::Out, "eth0", &e);
         c.uid = Some(65534);
         assert_eq!(evaluate(&mut rs, &pd, &c).rule, Some(0));

@@ -26,8 +26,18 @@ impl StateKey {
     /// the destination is.
     pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
         match dir {
-            Dir::In => StateKey { addr: [pd.src, pd.dst], port: [pd.sport, pd.dport], proto: pd.proto, rdomain: 0 },
-            Dir::Out => StateKey { addr: [pd.dst, pd.src], port: [pd.dport, pd.sport], proto: pd.proto, rdomain: 0 },
+            Dir::In => StateKey {
+                addr: [pd.src, pd.dst],
+                port: [pd.sport, pd.dport],
+                proto: pd.proto,
+                rdomain: 0,
+            },
+            Dir::Out => StateKey {
+                addr: [pd.dst, pd.src],
+                port: [pd.dport, pd.sport],
+                proto: pd.proto,
+                rdomain: 0,
+            },
         }
     }
 }
@@ -190,7 +200,10 @@ impl StateTable {
             Dir::In => SK_WIRE,
             Dir::Out => SK_STACK,
         };
-        slots.iter().copied().find(|&s| self.get(s).is_some_and(|st| st.key[idx] == *key))
+        slots
+            .iter()
+            .copied()
+            .find(|&s| self.get(s).is_some_and(|st| st.key[idx] == *key))
     }
 
     /// Is any state using this key, on either side? (for picking NAT ports)
@@ -208,7 +221,9 @@ impl StateTable {
         if self.by_id.contains_key(&(st.id, st.creatorid)) {
             return Err(InsertError::IdExists);
         }
-        if self.lookup(&st.key[SK_WIRE], Dir::In).is_some() || self.lookup(&st.key[SK_STACK], Dir::Out).is_some() {
+        if self.lookup(&st.key[SK_WIRE], Dir::In).is_some()
+            || self.lookup(&st.key[SK_STACK], Dir::Out).is_some()
+        {
             return Err(InsertError::KeyExists);
         }
         st.seq = self.next_seq;
@@ -264,7 +279,10 @@ impl StateTable {
 
     /// Every live slot, in no particular order.
     pub fn all_slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|_| i as Slot))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|_| i as Slot))
     }
 }
 
@@ -273,7 +291,12 @@ mod tests {
     use super::*;
 
     fn key(a: &str, pa: u16, b: &str, pb: u16) -> StateKey {
-        StateKey { addr: [a.parse().unwrap(), b.parse().unwrap()], port: [pa, pb], proto: 6, rdomain: 0 }
+        StateKey {
+            addr: [a.parse().unwrap(), b.parse().unwrap()],
+            port: [pa, pb],
+            proto: 6,
+            rdomain: 0,
+        }
     }
 
     fn state(id: u64, wire: StateKey, stack: StateKey, dir: Dir) -> State {
@@ -294,7 +317,10 @@ mod tests {
             bytes: [0; 2],
             log: 0,
             state_flags: 0,
-            sync: SyncMeta { peer_updated: None, no_sync: false },
+            sync: SyncMeta {
+                peer_updated: None,
+                no_sync: false,
+            },
             seq: 0,
         }
     }
@@ -310,8 +336,14 @@ mod tests {
         assert_eq!(t.lookup(&wire, Dir::Out), None);
         assert_eq!(t.lookup(&stack, Dir::In), None);
         assert!(t.key_in_use(&wire));
-        assert_eq!(t.insert(state(2, wire, stack, Dir::Out)), Err(InsertError::KeyExists));
-        assert_eq!(t.insert(state(1, stack, stack, Dir::Out)), Err(InsertError::IdExists));
+        assert_eq!(
+            t.insert(state(2, wire, stack, Dir::Out)),
+            Err(InsertError::KeyExists)
+        );
+        assert_eq!(
+            t.insert(state(1, stack, stack, Dir::Out)),
+            Err(InsertError::IdExists)
+        );
         assert!(t.remove(s).is_some());
         assert!(t.is_empty());
         assert!(!t.key_in_use(&wire));
@@ -321,12 +353,37 @@ mod tests {
     #[test]
     fn insertion_order_survives_slot_reuse() {
         let mut t = StateTable::default();
-        let a = t.insert(state(1, key("1.1.1.1", 1, "2.2.2.2", 2), key("1.1.1.1", 1, "2.2.2.2", 2), Dir::In)).unwrap();
-        let _b = t.insert(state(2, key("1.1.1.1", 3, "2.2.2.2", 4), key("1.1.1.1", 3, "2.2.2.2", 4), Dir::In)).unwrap();
+        let a = t
+            .insert(state(
+                1,
+                key("1.1.1.1", 1, "2.2.2.2", 2),
+                key("1.1.1.1", 1, "2.2.2.2", 2),
+                Dir::In,
+            ))
+            .unwrap();
+        let _b = t
+            .insert(state(
+                2,
+                key("1.1.1.1", 3, "2.2.2.2", 4),
+                key("1.1.1.1", 3, "2.2.2.2", 4),
+                Dir::In,
+            ))
+            .unwrap();
         t.remove(a);
-        let c = t.insert(state(3, key("1.1.1.1", 5, "2.2.2.2", 6), key("1.1.1.1", 5, "2.2.2.2", 6), Dir::In)).unwrap();
+        let c = t
+            .insert(state(
+                3,
+                key("1.1.1.1", 5, "2.2.2.2", 6),
+                key("1.1.1.1", 5, "2.2.2.2", 6),
+                Dir::In,
+            ))
+            .unwrap();
         assert_eq!(c, a);
-        let ids: Vec<u64> = t.slots_in_order().iter().map(|&s| t.get(s).unwrap().id).collect();
+        let ids: Vec<u64> = t
+            .slots_in_order()
+            .iter()
+            .map(|&s| t.get(s).unwrap().id)
+            .collect();
         assert_eq!(ids, vec![2, 3]);
     }
 }

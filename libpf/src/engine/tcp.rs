@@ -29,7 +29,10 @@ pub fn seq_geq(a: u32, b: u32) -> bool {
 /// Peers of a new state from its first packet (pf_create_state). `seqdiff`
 /// is the modulation offset for `modulate state` (0 otherwise).
 pub fn create_peers(t: &TcpInfo, p_len: u32, seqdiff: u32) -> (Peer, Peer) {
-    let mut src = Peer { seqlo: t.seq, ..Peer::default() };
+    let mut src = Peer {
+        seqlo: t.seq,
+        ..Peer::default()
+    };
     src.seqhi = src.seqlo.wrapping_add(p_len).wrapping_add(1);
     src.seqdiff = seqdiff;
     if t.flags & SYN != 0 {
@@ -47,7 +50,12 @@ pub fn create_peers(t: &TcpInfo, p_len: u32, seqdiff: u32) -> (Peer, Peer) {
     }
     src.mss = t.mss;
     src.state = tcps::SYN_SENT;
-    let dst = Peer { seqhi: 1, max_win: 1, state: tcps::CLOSED, ..Peer::default() };
+    let dst = Peer {
+        seqhi: 1,
+        max_win: 1,
+        state: tcps::CLOSED,
+        ..Peer::default()
+    };
     (src, dst)
 }
 
@@ -71,7 +79,10 @@ pub fn timeout_for(src: &Peer, dst: &Peer) -> Timeout {
 pub enum Track {
     /// In window: pass. `timeout` is the new class (None: unchanged, the
     /// loose match does not refresh the state).
-    Pass { timeout: Option<Timeout>, refresh: bool },
+    Pass {
+        timeout: Option<Timeout>,
+        refresh: bool,
+    },
     /// Out of window (`state-mismatch`). `send_rst` asks for a RST to the
     /// sender (mismatch during the handshake).
     Drop { send_rst: bool },
@@ -87,7 +98,14 @@ pub struct Modulation {
 /// pf_tcp_track_full: check the segment `t` (with `p_len` payload bytes)
 /// sent by `src` to `dst`, update both peers. `random` supplies the
 /// modulator for a server's first packet when modulation is on.
-pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, random: u32, modulation: &mut Modulation) -> Track {
+pub fn track_full(
+    src: &mut Peer,
+    dst: &mut Peer,
+    t: &TcpInfo,
+    p_len: u32,
+    random: u32,
+    modulation: &mut Modulation,
+) -> Track {
     let mut win = t.win as u32;
     let (mut sws, mut dws) = if src.wscale != 0 && dst.wscale != 0 && t.flags & SYN == 0 {
         ((src.wscale & 0x0f) as u32, (dst.wscale & 0x0f) as u32)
@@ -123,7 +141,8 @@ pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, rando
                     win = (win + (1 << sws) - 1) >> sws;
                     dws = (dst.wscale & 0x0f) as u32;
                 } else {
-                    dst.max_win = TCP_MAXWIN.min((dst.max_win as u32) << (dst.wscale & 0x0f)) as u16;
+                    dst.max_win =
+                        TCP_MAXWIN.min((dst.max_win as u32) << (dst.wscale & 0x0f)) as u16;
                     dst.wscale = 0;
                 }
             }
@@ -162,7 +181,10 @@ pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, rando
     // No ACK to check: let it through the ack skew test. Many stacks also
     // send an RST|ACK with ack 0, and a peer that never sent has nothing
     // to acknowledge.
-    if t.flags & ACK == 0 || (ack == 0 && t.flags & (ACK | RST) == (ACK | RST)) || dst.state < tcps::SYN_SENT {
+    if t.flags & ACK == 0
+        || (ack == 0 && t.flags & (ACK | RST) == (ACK | RST))
+        || dst.state < tcps::SYN_SENT
+    {
         ack = dst.seqlo;
     }
 
@@ -217,8 +239,13 @@ pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, rando
             src.state = tcps::TIME_WAIT;
             dst.state = tcps::TIME_WAIT;
         }
-        Track::Pass { timeout: Some(timeout_for(src, dst)), refresh: true }
-    } else if (dst.state < tcps::SYN_SENT || dst.state >= tcps::FIN_WAIT_2 || src.state >= tcps::FIN_WAIT_2)
+        Track::Pass {
+            timeout: Some(timeout_for(src, dst)),
+            refresh: true,
+        }
+    } else if (dst.state < tcps::SYN_SENT
+        || dst.state >= tcps::FIN_WAIT_2
+        || src.state >= tcps::FIN_WAIT_2)
         && seq_geq(src.seqhi.wrapping_add(MAXACKWINDOW as u32), data_end)
         && seq_geq(seq, src.seqlo.wrapping_sub(MAXACKWINDOW as u32))
     {
@@ -232,7 +259,10 @@ pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, rando
             src.state = tcps::TIME_WAIT;
             dst.state = tcps::TIME_WAIT;
         }
-        Track::Pass { timeout: None, refresh: false }
+        Track::Pass {
+            timeout: None,
+            refresh: false,
+        }
     } else {
         let handshake = dst.state == tcps::SYN_SENT && src.state == tcps::SYN_SENT;
         if handshake {
@@ -240,7 +270,9 @@ pub fn track_full(src: &mut Peer, dst: &mut Peer, t: &TcpInfo, p_len: u32, rando
             src.seqhi = 1;
             src.max_win = 1;
         }
-        Track::Drop { send_rst: handshake && t.flags & RST == 0 }
+        Track::Drop {
+            send_rst: handshake && t.flags & RST == 0,
+        }
     }
 }
 
@@ -249,7 +281,15 @@ mod tests {
     use super::*;
 
     fn seg(flags: u8, seq: u32, ack: u32, win: u16) -> TcpInfo {
-        TcpInfo { flags, seq, ack, win, hdr_len: 20, wscale: 0, mss: 0 }
+        TcpInfo {
+            flags,
+            seq,
+            ack,
+            win,
+            hdr_len: 20,
+            wscale: 0,
+            mss: 0,
+        }
     }
 
     /// A client (c) and server (s) through pf: handshake, data both ways,
@@ -261,36 +301,114 @@ mod tests {
         let (mut c, mut s) = create_peers(&syn, 0, 0);
         assert_eq!(c.state, tcps::SYN_SENT);
         // SYN|ACK from the server.
-        let r = track_full(&mut s, &mut c, &seg(SYN | ACK, 5000, 1001, 65160), 0, 0, &mut m);
+        let r = track_full(
+            &mut s,
+            &mut c,
+            &seg(SYN | ACK, 5000, 1001, 65160),
+            0,
+            0,
+            &mut m,
+        );
         assert!(matches!(r, Track::Pass { .. }));
         // ACK from the client.
         let r = track_full(&mut c, &mut s, &seg(ACK, 1001, 5001, 502), 0, 0, &mut m);
-        assert_eq!(r, Track::Pass { timeout: Some(Timeout::TcpEstablished), refresh: true });
+        assert_eq!(
+            r,
+            Track::Pass {
+                timeout: Some(Timeout::TcpEstablished),
+                refresh: true
+            }
+        );
         assert_eq!((c.state, s.state), (tcps::ESTABLISHED, tcps::ESTABLISHED));
         // Data.
         for i in 0..100u32 {
-            let r = track_full(&mut c, &mut s, &seg(ACK, 1001 + i * 100, 5001, 502), 100, 0, &mut m);
-            assert!(matches!(r, Track::Pass { refresh: true, .. }), "segment {i}");
-            let r = track_full(&mut s, &mut c, &seg(ACK, 5001, 1001 + (i + 1) * 100, 509), 0, 0, &mut m);
+            let r = track_full(
+                &mut c,
+                &mut s,
+                &seg(ACK, 1001 + i * 100, 5001, 502),
+                100,
+                0,
+                &mut m,
+            );
+            assert!(
+                matches!(r, Track::Pass { refresh: true, .. }),
+                "segment {i}"
+            );
+            let r = track_full(
+                &mut s,
+                &mut c,
+                &seg(ACK, 5001, 1001 + (i + 1) * 100, 509),
+                0,
+                0,
+                &mut m,
+            );
             assert!(matches!(r, Track::Pass { refresh: true, .. }));
         }
         // A segment far outside the window is refused.
-        let r = track_full(&mut c, &mut s, &seg(ACK, 1001 + 10_000_000, 5001, 502), 100, 0, &mut m);
+        let r = track_full(
+            &mut c,
+            &mut s,
+            &seg(ACK, 1001 + 10_000_000, 5001, 502),
+            100,
+            0,
+            &mut m,
+        );
         assert_eq!(r, Track::Drop { send_rst: false });
         // Close.
         let fin_seq = 1001 + 100 * 100;
-        track_full(&mut c, &mut s, &seg(FIN | ACK, fin_seq, 5001, 502), 0, 0, &mut m);
-        track_full(&mut s, &mut c, &seg(ACK, 5001, fin_seq + 1, 509), 0, 0, &mut m);
-        track_full(&mut s, &mut c, &seg(FIN | ACK, 5001, fin_seq + 1, 509), 0, 0, &mut m);
-        let r = track_full(&mut c, &mut s, &seg(ACK, fin_seq + 1, 5002, 502), 0, 0, &mut m);
-        assert_eq!(r, Track::Pass { timeout: Some(Timeout::TcpClosed), refresh: true });
+        track_full(
+            &mut c,
+            &mut s,
+            &seg(FIN | ACK, fin_seq, 5001, 502),
+            0,
+            0,
+            &mut m,
+        );
+        track_full(
+            &mut s,
+            &mut c,
+            &seg(ACK, 5001, fin_seq + 1, 509),
+            0,
+            0,
+            &mut m,
+        );
+        track_full(
+            &mut s,
+            &mut c,
+            &seg(FIN | ACK, 5001, fin_seq + 1, 509),
+            0,
+            0,
+            &mut m,
+        );
+        let r = track_full(
+            &mut c,
+            &mut s,
+            &seg(ACK, fin_seq + 1, 5002, 502),
+            0,
+            0,
+            &mut m,
+        );
+        assert_eq!(
+            r,
+            Track::Pass {
+                timeout: Some(Timeout::TcpClosed),
+                refresh: true
+            }
+        );
     }
 
     #[test]
     fn rst_needs_exact_sequence() {
         let mut m = Modulation::default();
         let (mut c, mut s) = create_peers(&seg(SYN, 1000, 0, 64240), 0, 0);
-        track_full(&mut s, &mut c, &seg(SYN | ACK, 5000, 1001, 65160), 0, 0, &mut m);
+        track_full(
+            &mut s,
+            &mut c,
+            &seg(SYN | ACK, 5000, 1001, 65160),
+            0,
+            0,
+            &mut m,
+        );
         track_full(&mut c, &mut s, &seg(ACK, 1001, 5001, 502), 0, 0, &mut m);
         let r = track_full(&mut s, &mut c, &seg(RST, 5100, 0, 0), 0, 0, &mut m);
         assert!(matches!(r, Track::Drop { .. }));

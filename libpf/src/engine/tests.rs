@@ -34,7 +34,9 @@ fn resolver() -> StaticResolver {
 }
 
 fn engine(hostid: u32) -> Engine {
-    let rs = parse(SEED_RULES, "pf.conf", &resolver()).map_err(|e| format!("{e:?}")).unwrap();
+    let rs = parse(SEED_RULES, "pf.conf", &resolver())
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
     let mut e = Engine::new(hostid, hostid as u64 * 7919);
     e.load(rs, Loader::default(), String::new());
     e.set_enabled(true, 0);
@@ -43,7 +45,12 @@ fn engine(hostid: u32) -> Engine {
 }
 
 fn meta(dir: Dir, ifname: &str) -> PacketMeta<'_> {
-    PacketMeta { dir, ifname, uid: None, gid: None }
+    PacketMeta {
+        dir,
+        ifname,
+        uid: None,
+        gid: None,
+    }
 }
 
 const CLIENT: &str = "192.168.99.50";
@@ -79,7 +86,10 @@ fn ping_is_natted_both_ways() {
     let (a, b, back) = forward_back(&mut e, v4(SERVER, VIP, 1, &echo(0, nat_id, 1)), 10);
     assert!(a.pass && a.modified && b.pass, "{a:?} {b:?}");
     let pd = describe(&back).unwrap();
-    assert_eq!((pd.dst, pd.dport), (CLIENT.parse::<IpAddr>().unwrap(), 5463));
+    assert_eq!(
+        (pd.dst, pd.dport),
+        (CLIENT.parse::<IpAddr>().unwrap(), 5463)
+    );
     assert_eq!(e.states.len(), 2, "no new state for the reply");
 }
 
@@ -87,7 +97,12 @@ fn ping_is_natted_both_ways() {
 fn tcp_mid_connection_needs_state() {
     let mut e = engine(0x2222);
     // A lone ACK has no state and the `pass` rule wants S/SA: block return.
-    let mut p = v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 1000, 1, ACK, 500, b"x"));
+    let mut p = v4(
+        CLIENT,
+        SERVER,
+        6,
+        &tcp_seg(40000, 80, 1000, 1, ACK, 500, b"x"),
+    );
     let v = e.test(&meta(Dir::In, "carp2"), &mut p, 0);
     assert!(!v.pass);
     let rst = v.reply.expect("block return sends a RST");
@@ -96,12 +111,39 @@ fn tcp_mid_connection_needs_state() {
 
 /// A full TCP conversation; returns the NAT port.
 fn tcp_handshake(e: &mut Engine, now: u64) -> u16 {
-    let (a, b, out) = forward_out(e, v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 1000, 0, SYN, 64240, b"")), now);
+    let (a, b, out) = forward_out(
+        e,
+        v4(
+            CLIENT,
+            SERVER,
+            6,
+            &tcp_seg(40000, 80, 1000, 0, SYN, 64240, b""),
+        ),
+        now,
+    );
     assert!(a.pass && b.pass);
     let nat_port = describe(&out).unwrap().sport;
-    let (a, b, _) = forward_back(e, v4(SERVER, VIP, 6, &tcp_seg(80, nat_port, 5000, 1001, SYN | ACK, 65160, b"")), now);
+    let (a, b, _) = forward_back(
+        e,
+        v4(
+            SERVER,
+            VIP,
+            6,
+            &tcp_seg(80, nat_port, 5000, 1001, SYN | ACK, 65160, b""),
+        ),
+        now,
+    );
     assert!(a.pass && b.pass);
-    let (a, b, _) = forward_out(e, v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 1001, 5001, ACK, 502, b"")), now);
+    let (a, b, _) = forward_out(
+        e,
+        v4(
+            CLIENT,
+            SERVER,
+            6,
+            &tcp_seg(40000, 80, 1001, 5001, ACK, 502, b""),
+        ),
+        now,
+    );
     assert!(a.pass && b.pass);
     nat_port
 }
@@ -111,12 +153,34 @@ fn tcp_flow_and_window_check() {
     let mut e = engine(0x3333);
     let port = tcp_handshake(&mut e, 0);
     for i in 0..20u32 {
-        let (a, b, out) = forward_out(&mut e, v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 1001 + i * 10, 5001, ACK | PSH, 502, b"0123456789")), 1);
+        let (a, b, out) = forward_out(
+            &mut e,
+            v4(
+                CLIENT,
+                SERVER,
+                6,
+                &tcp_seg(
+                    40000,
+                    80,
+                    1001 + i * 10,
+                    5001,
+                    ACK | PSH,
+                    502,
+                    b"0123456789",
+                ),
+            ),
+            1,
+        );
         assert!(a.pass && b.pass, "segment {i}");
         assert_eq!(describe(&out).unwrap().sport, port);
     }
     // Far outside the window: dropped by the state, not by the rules.
-    let mut p = v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 900_000_000, 5001, ACK, 502, b"zz"));
+    let mut p = v4(
+        CLIENT,
+        SERVER,
+        6,
+        &tcp_seg(40000, 80, 900_000_000, 5001, ACK, 502, b"zz"),
+    );
     let v = e.test(&meta(Dir::In, "carp2"), &mut p, 2);
     assert!(!v.pass);
     assert_eq!(v.reason, Reason::StateMismatch);
@@ -131,23 +195,60 @@ fn states_replicate_to_a_peer_engine() {
     let port = tcp_handshake(&mut fw1, 0);
     forward_out(&mut fw1, v4(CLIENT, SERVER, 1, &echo(8, 7, 1)), 0);
     let msgs = fw1.take_sync(5);
-    assert_eq!(msgs.iter().filter(|m| matches!(m, crate::wire::pfsync::Message::Ins(_))).count(), 4);
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| matches!(m, crate::wire::pfsync::Message::Ins(_)))
+            .count(),
+        4
+    );
     let r = fw2.pfsync_input(&msgs, 10);
     assert_eq!(r.inserted, 4);
-    assert!(fw2.take_sync(11).is_empty(), "the peer's states are not echoed");
+    assert!(
+        fw2.take_sync(11).is_empty(),
+        "the peer's states are not echoed"
+    );
     // fw1 sends more data; updates flow after the batching delay.
     for i in 0..5u32 {
-        forward_out(&mut fw1, v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 1001 + i * 10, 5001, ACK, 502, b"0123456789")), 100);
+        forward_out(
+            &mut fw1,
+            v4(
+                CLIENT,
+                SERVER,
+                6,
+                &tcp_seg(40000, 80, 1001 + i * 10, 5001, ACK, 502, b"0123456789"),
+            ),
+            100,
+        );
     }
     assert!(fw1.sync.due_at().unwrap() > 100);
     let upd = fw1.take_sync(1200);
-    assert!(upd.iter().any(|m| matches!(m, crate::wire::pfsync::Message::UpdC(_))));
+    assert!(upd
+        .iter()
+        .any(|m| matches!(m, crate::wire::pfsync::Message::UpdC(_))));
     fw2.pfsync_input(&upd, 1201);
     // Failover: fw2 carries the connection on with the same NAT port.
-    let (a, b, out) = forward_out(&mut fw2, v4(CLIENT, SERVER, 6, &tcp_seg(40000, 80, 1051, 5001, ACK, 502, b"after")), 2000);
+    let (a, b, out) = forward_out(
+        &mut fw2,
+        v4(
+            CLIENT,
+            SERVER,
+            6,
+            &tcp_seg(40000, 80, 1051, 5001, ACK, 502, b"after"),
+        ),
+        2000,
+    );
     assert!(a.pass && b.pass, "{a:?} {b:?}");
     assert_eq!(describe(&out).unwrap().sport, port);
-    let (a, b, back) = forward_back(&mut fw2, v4(SERVER, VIP, 6, &tcp_seg(80, port, 5001, 1056, ACK, 509, b"")), 2001);
+    let (a, b, back) = forward_back(
+        &mut fw2,
+        v4(
+            SERVER,
+            VIP,
+            6,
+            &tcp_seg(80, port, 5001, 1056, ACK, 509, b""),
+        ),
+        2001,
+    );
     assert!(a.pass && b.pass);
     assert_eq!(describe(&back).unwrap().dport, 40000);
     // fw2's changes to fw1's states go back with the peer-recent urgency.
@@ -162,13 +263,20 @@ fn expiry_and_purge() {
     assert_eq!(e.purge(19_000), 0);
     assert_eq!(e.purge(20_001), 2, "icmp.first is 20 s");
     let msgs = e.take_sync(20_002);
-    assert!(msgs.is_empty(), "insert then delete before sending cancels out: {msgs:?}");
+    assert!(
+        msgs.is_empty(),
+        "insert then delete before sending cancels out: {msgs:?}"
+    );
 }
 
 #[test]
 fn udp_states_move_through_single_multiple() {
     let mut e = engine(0x5555);
-    forward_out(&mut e, v4(CLIENT, SERVER, 17, &udp_dgram(5000, 53, b"q")), 0);
+    forward_out(
+        &mut e,
+        v4(CLIENT, SERVER, 17, &udp_dgram(5000, 53, b"q")),
+        0,
+    );
     let port = {
         let st = e.states.get(e.states.slots_in_order()[1]).unwrap();
         st.key[SK_WIRE].port[1]
@@ -192,7 +300,11 @@ fn skip_and_disabled() {
 #[test]
 fn icmp_error_follows_the_state() {
     let mut e = engine(0x7777);
-    let (_, _, out) = forward_out(&mut e, v4(CLIENT, SERVER, 17, &udp_dgram(5000, 33434, b"probe")), 0);
+    let (_, _, out) = forward_out(
+        &mut e,
+        v4(CLIENT, SERVER, 17, &udp_dgram(5000, 33434, b"probe")),
+        0,
+    );
     let port = describe(&out).unwrap().sport;
     // A router answers with time exceeded, quoting the translated packet.
     let mut err = vec![0u8; 8];
@@ -204,7 +316,10 @@ fn icmp_error_follows_the_state() {
     let pd = describe(&back).unwrap();
     assert_eq!(pd.dst, CLIENT.parse::<IpAddr>().unwrap());
     let quoted = describe_quoted_for_test(&back[28..]);
-    assert_eq!((quoted.0, quoted.1), (CLIENT.parse::<IpAddr>().unwrap(), 5000));
+    assert_eq!(
+        (quoted.0, quoted.1),
+        (CLIENT.parse::<IpAddr>().unwrap(), 5000)
+    );
     assert_ne!(port, 5000);
     assert_eq!(crate::wire::checksum::checksum(&back[20..]), 0);
 }

@@ -42,7 +42,9 @@ fn l4_checksum(pd: &Pd) -> Option<(usize, bool)> {
 /// Apply an incremental change to the transport checksum (UDP's "no
 /// checksum" 0 stays 0, a computed 0 becomes 0xffff).
 fn fix_l4(buf: &mut [u8], pd: &Pd, f: impl Fn(u16) -> u16) {
-    let Some((off, _)) = l4_checksum(pd) else { return };
+    let Some((off, _)) = l4_checksum(pd) else {
+        return;
+    };
     let Some(old) = get16(buf, off) else { return };
     if pd.proto == IPPROTO_UDP && pd.af == Af::Inet && old == 0 {
         return;
@@ -127,7 +129,10 @@ pub fn set_seq_ack(buf: &mut [u8], pd: &Pd, seq: Option<u32>, ack: Option<u32>) 
     }
     for (off, new) in [(pd.l4_off + 4, seq), (pd.l4_off + 8, ack)] {
         let Some(new) = new else { continue };
-        let Some(old) = buf.get(off..off + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])) else {
+        let Some(old) = buf
+            .get(off..off + 4)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        else {
             continue;
         };
         if let Some(s) = buf.get_mut(off..off + 4) {
@@ -149,7 +154,10 @@ pub fn refill_icmp_checksum(buf: &mut [u8], pd: &Pd) {
     buf[start + 3] = 0;
     let mut s = sum(&buf[start..end]);
     if pd.af == Af::Inet6 {
-        s = combine(s, pseudo_header(&pd.src, &pd.dst, IPPROTO_ICMPV6, (end - start) as u32));
+        s = combine(
+            s,
+            pseudo_header(&pd.src, &pd.dst, IPPROTO_ICMPV6, (end - start) as u32),
+        );
     }
     let c = finish(s);
     buf[start + 2..start + 4].copy_from_slice(&c.to_be_bytes());
@@ -170,8 +178,12 @@ mod tests {
         }
         let l4 = &b[pd.l4_off..pd.tot_len];
         match pd.proto {
-            6 => tcp::Packet::new_checked(l4).unwrap().verify_checksum(&pd.src, &pd.dst),
-            17 => udp::Packet::new_checked(l4).unwrap().verify_checksum(&pd.src, &pd.dst),
+            6 => tcp::Packet::new_checked(l4)
+                .unwrap()
+                .verify_checksum(&pd.src, &pd.dst),
+            17 => udp::Packet::new_checked(l4)
+                .unwrap()
+                .verify_checksum(&pd.src, &pd.dst),
             1 => crate::wire::checksum::checksum(l4) == 0,
             _ => true,
         }
@@ -179,12 +191,26 @@ mod tests {
 
     #[test]
     fn nat_tcp_keeps_checksums_valid() {
-        let mut b = v4("192.168.99.50", "192.0.2.20", 6, &tcp_seg(40000, 80, 7, 9, tcp::ACK, 100, b"hello"));
+        let mut b = v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(40000, 80, 7, 9, tcp::ACK, 100, b"hello"),
+        );
         let mut pd = describe(&b).unwrap();
-        assert!(set_end(&mut b, &mut pd, End::Src, "192.0.2.1".parse().unwrap(), 50001));
+        assert!(set_end(
+            &mut b,
+            &mut pd,
+            End::Src,
+            "192.0.2.1".parse().unwrap(),
+            50001
+        ));
         assert!(checks_ok(&b));
         let again = describe(&b).unwrap();
-        assert_eq!((again.src, again.sport), ("192.0.2.1".parse().unwrap(), 50001));
+        assert_eq!(
+            (again.src, again.sport),
+            ("192.0.2.1".parse().unwrap(), 50001)
+        );
         set_seq_ack(&mut b, &pd, Some(12345), Some(999));
         assert!(checks_ok(&b));
     }
@@ -208,15 +234,30 @@ mod tests {
     fn icmp_echo_id_translation() {
         let mut b = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 5463, 1));
         let mut pd = describe(&b).unwrap();
-        set_end(&mut b, &mut pd, End::Src, "192.0.2.1".parse().unwrap(), 63341);
+        set_end(
+            &mut b,
+            &mut pd,
+            End::Src,
+            "192.0.2.1".parse().unwrap(),
+            63341,
+        );
         assert!(checks_ok(&b));
         assert_eq!(describe(&b).unwrap().sport, 63341);
         // The reply: the id sits in the destination position.
         let mut r = v4("192.0.2.20", "192.0.2.1", 1, &echo(0, 63341, 1));
         let mut pd = describe(&r).unwrap();
-        set_end(&mut r, &mut pd, End::Dst, "192.168.99.50".parse().unwrap(), 5463);
+        set_end(
+            &mut r,
+            &mut pd,
+            End::Dst,
+            "192.168.99.50".parse().unwrap(),
+            5463,
+        );
         assert!(checks_ok(&r));
         let d = describe(&r).unwrap();
-        assert_eq!((d.dst, d.dport, d.sport), ("192.168.99.50".parse().unwrap(), 5463, 8));
+        assert_eq!(
+            (d.dst, d.dport, d.sport),
+            ("192.168.99.50".parse().unwrap(), 5463, 8)
+        );
     }
 }

@@ -64,7 +64,11 @@ impl Client {
             match self.recv()? {
                 Reply::States(mut chunk) => all.append(&mut chunk),
                 Reply::Done => return Ok(all),
-                other => return Err(Error::Protocol(format!("unexpected {other:?} in state listing"))),
+                other => {
+                    return Err(Error::Protocol(format!(
+                        "unexpected {other:?} in state listing"
+                    )))
+                }
             }
         }
     }

@@ -115,8 +115,14 @@ mod tests {
     fn round_trip() {
         let reqs = vec![
             Request::Start,
-            Request::KillStates { src: Some("10.0.0.0/8".parse().unwrap()), dst: None },
-            Request::Sysctl { name: "net.inet.carp.preempt".into(), value: Some(1) },
+            Request::KillStates {
+                src: Some("10.0.0.0/8".parse().unwrap()),
+                dst: None,
+            },
+            Request::Sysctl {
+                name: "net.inet.carp.preempt".into(),
+                value: Some(1),
+            },
         ];
         for r in reqs {
             let f = encode(&r).unwrap();
@@ -132,13 +138,22 @@ mod tests {
     fn rejects_bad_frames() {
         let mut f = encode(&Request::Start).unwrap();
         f[0] = b'X';
-        assert!(matches!(read_frame::<Request>(&mut &f[..]), Err(FrameError::BadMagic)));
+        assert!(matches!(
+            read_frame::<Request>(&mut &f[..]),
+            Err(FrameError::BadMagic)
+        ));
         let mut f = encode(&Request::Start).unwrap();
         f[3] = 99;
-        assert!(matches!(read_frame::<Request>(&mut &f[..]), Err(FrameError::Version(_))));
+        assert!(matches!(
+            read_frame::<Request>(&mut &f[..]),
+            Err(FrameError::Version(_))
+        ));
         let mut f = encode(&Request::Start).unwrap();
         f[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(read_frame::<Request>(&mut &f[..]), Err(FrameError::TooLarge(_))));
+        assert!(matches!(
+            read_frame::<Request>(&mut &f[..]),
+            Err(FrameError::TooLarge(_))
+        ));
         assert!(read_frame::<Request>(&mut &[][..]).unwrap().is_none());
         assert!(read_frame::<Request>(&mut &b"PF"[..]).is_err());
     }

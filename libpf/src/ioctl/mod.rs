@@ -39,7 +39,11 @@ pub enum Request {
     /// DIOCADDRULE: add a rule to the open transaction.
     AddRules { ticket: u32, rules: Vec<Rule> },
     /// DIOCSETOPTIONS (set skip, timeouts, limits...) for the transaction.
-    SetOptions { ticket: u32, options: Options, checksum: String },
+    SetOptions {
+        ticket: u32,
+        options: Options,
+        checksum: String,
+    },
     /// DIOCXCOMMIT: swap the transaction's ruleset in atomically.
     XCommit { ticket: u32 },
     /// DIOCXROLLBACK: drop the transaction.
@@ -51,7 +55,10 @@ pub enum Request {
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
     ClearStates { ifname: Option<String> },
     /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-    KillStates { src: Option<IpNet>, dst: Option<IpNet> },
+    KillStates {
+        src: Option<IpNet>,
+        dst: Option<IpNet>,
+    },
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
     /// DIOCGETSTATUS
@@ -73,11 +80,19 @@ pub enum Request {
     /// List the pseudo-interfaces pfd knows (carpN, pfsync0).
     ListInterfaces,
     /// SIOCSVH plus addresses and flags: create or reconfigure carpN.
-    SetCarp { name: String, config: CarpConfig, force_state: Option<CarpState> },
+    SetCarp {
+        name: String,
+        config: CarpConfig,
+        force_state: Option<CarpState>,
+    },
     /// Destroy a pseudo-interface.
     Destroy { name: String },
     /// `carpdemote` on an interface group (delta may be negative).
-    DemoteGroup { group: String, delta: i32, reason: String },
+    DemoteGroup {
+        group: String,
+        delta: i32,
+        reason: String,
+    },
     /// The demotion counter of a group.
     GetGroupDemote { group: String },
     /// SIOCGETPFSYNC
@@ -131,9 +146,15 @@ pub struct RuleInfo {
 pub enum Reply {
     Ok,
     /// An error, with an errno-like code and pfd's message.
-    Error { errno: i32, message: String },
+    Error {
+        errno: i32,
+        message: String,
+    },
     Ticket(u32),
-    Rules { rules: Vec<RuleInfo>, loader: Loader },
+    Rules {
+        rules: Vec<RuleInfo>,
+        loader: Loader,
+    },
     /// One chunk of a state listing.
     States(Vec<StateRepr>),
     /// End of a streamed listing.
@@ -148,7 +169,12 @@ pub enum Reply {
     Demote(u32),
     Pfsync(PfsyncStatus),
     /// What pfd made of a PfsyncInput.
-    PfsyncInput { bulk_requested: bool, bus: Vec<BusRepr>, stale: u32, badstate: u32 },
+    PfsyncInput {
+        bulk_requested: bool,
+        bus: Vec<BusRepr>,
+        stale: u32,
+        badstate: u32,
+    },
     /// Local changes for pfsyncd to send.
     SyncOut(Vec<Message>),
     /// pfsync configuration changed (sent on the attached stream).
@@ -158,7 +184,10 @@ pub enum Reply {
 
 impl Reply {
     pub fn error(errno: i32, message: impl Into<String>) -> Reply {
-        Reply::Error { errno, message: message.into() }
+        Reply::Error {
+            errno,
+            message: message.into(),
+        }
     }
 }
 
@@ -170,7 +199,10 @@ pub enum Error {
     Io(std::io::Error),
     Frame(frame::FrameError),
     /// pfd said no.
-    Daemon { errno: i32, message: String },
+    Daemon {
+        errno: i32,
+        message: String,
+    },
     /// pfd answered something unexpected.
     Protocol(String),
 }

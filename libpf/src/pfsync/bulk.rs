@@ -55,7 +55,10 @@ pub fn bulk_timeout_ms(state_limit: u32, mtu: u32) -> u64 {
 
 impl Requester {
     pub fn new(bulk_timeout: u64) -> Requester {
-        Requester { phase: Phase::Idle, bulk_timeout }
+        Requester {
+            phase: Phase::Idle,
+            bulk_timeout,
+        }
     }
 
     pub fn phase(&self) -> Phase {
@@ -71,9 +74,14 @@ impl Requester {
         let mut out = vec![Action::Demote(true)];
         if link_up {
             out.push(Action::SendRequest);
-            self.phase = Phase::Sent { tries: 1, deadline: now + RETRY_MS };
+            self.phase = Phase::Sent {
+                tries: 1,
+                deadline: now + RETRY_MS,
+            };
         } else {
-            self.phase = Phase::WaitLink { deadline: now + LINK_WAIT_MS };
+            self.phase = Phase::WaitLink {
+                deadline: now + LINK_WAIT_MS,
+            };
         }
         out
     }
@@ -91,7 +99,10 @@ impl Requester {
 
     pub fn link_up(&mut self, now: u64) -> Vec<Action> {
         if let Phase::WaitLink { .. } = self.phase {
-            self.phase = Phase::Sent { tries: 1, deadline: now + RETRY_MS };
+            self.phase = Phase::Sent {
+                tries: 1,
+                deadline: now + RETRY_MS,
+            };
             return vec![Action::SendRequest];
         }
         vec![]
@@ -106,8 +117,15 @@ impl Requester {
     pub fn on_bus(&mut self, status: u8, now: u64) -> Vec<Action> {
         match (self.phase, status) {
             (Phase::Sent { .. } | Phase::WaitLink { .. }, BUS_START) => {
-                let tries = if let Phase::Sent { tries, .. } = self.phase { tries } else { 0 };
-                self.phase = Phase::Bulk { deadline: now + self.bulk_timeout, tries };
+                let tries = if let Phase::Sent { tries, .. } = self.phase {
+                    tries
+                } else {
+                    0
+                };
+                self.phase = Phase::Bulk {
+                    deadline: now + self.bulk_timeout,
+                    tries,
+                };
                 vec![]
             }
             (Phase::Bulk { .. }, BUS_END) | (Phase::Sent { .. }, BUS_END) => self.finish(true),
@@ -117,7 +135,9 @@ impl Requester {
 
     pub fn next_deadline(&self) -> Option<u64> {
         match self.phase {
-            Phase::WaitLink { deadline } | Phase::Sent { deadline, .. } | Phase::Bulk { deadline, .. } => Some(deadline),
+            Phase::WaitLink { deadline }
+            | Phase::Sent { deadline, .. }
+            | Phase::Bulk { deadline, .. } => Some(deadline),
             _ => None,
         }
     }
@@ -129,13 +149,19 @@ impl Requester {
                 if tries >= MAX_TRIES {
                     self.finish(false)
                 } else {
-                    self.phase = Phase::Sent { tries: tries + 1, deadline: now + RETRY_MS };
+                    self.phase = Phase::Sent {
+                        tries: tries + 1,
+                        deadline: now + RETRY_MS,
+                    };
                     vec![Action::SendRequest]
                 }
             }
             Phase::Bulk { deadline, tries } if now >= deadline => {
                 if tries < MAX_TRIES {
-                    self.phase = Phase::Sent { tries: tries + 1, deadline: now + RETRY_MS };
+                    self.phase = Phase::Sent {
+                        tries: tries + 1,
+                        deadline: now + RETRY_MS,
+                    };
                     vec![Action::SendRequest]
                 } else {
                     self.finish(false)
@@ -153,11 +179,17 @@ mod tests {
     #[test]
     fn normal_bulk() {
         let mut r = Requester::new(10_000);
-        assert_eq!(r.start(true, 0), vec![Action::Demote(true), Action::SendRequest]);
+        assert_eq!(
+            r.start(true, 0),
+            vec![Action::Demote(true), Action::SendRequest]
+        );
         assert!(r.tick(1_000).is_empty());
         assert!(r.on_bus(BUS_START, 1_500).is_empty());
         assert!(r.tick(9_000).is_empty(), "no retry during the transfer");
-        assert_eq!(r.on_bus(BUS_END, 9_500), vec![Action::Demote(false), Action::Finished { complete: true }]);
+        assert_eq!(
+            r.on_bus(BUS_END, 9_500),
+            vec![Action::Demote(false), Action::Finished { complete: true }]
+        );
         assert!(!r.pending());
         assert!(r.on_bus(BUS_END, 9_600).is_empty());
     }
@@ -190,14 +222,20 @@ mod tests {
         assert_eq!(r.stop(), vec![Action::Demote(false)]);
         let mut r = Requester::new(10_000);
         r.start(false, 0);
-        assert_eq!(r.tick(LINK_WAIT_MS), vec![Action::Demote(false), Action::Finished { complete: false }]);
+        assert_eq!(
+            r.tick(LINK_WAIT_MS),
+            vec![Action::Demote(false), Action::Finished { complete: false }]
+        );
     }
 
     #[test]
     fn empty_table_answer_is_just_bus_end() {
         let mut r = Requester::new(10_000);
         r.start(true, 0);
-        assert_eq!(r.on_bus(BUS_END, 10), vec![Action::Demote(false), Action::Finished { complete: true }]);
+        assert_eq!(
+            r.on_bus(BUS_END, 10),
+            vec![Action::Demote(false), Action::Finished { complete: true }]
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub struct SyncQueue {
 
 impl SyncQueue {
     pub fn new(maxupd: u8) -> SyncQueue {
-        SyncQueue { maxupd, ..SyncQueue::default() }
+        SyncQueue {
+            maxupd,
+            ..SyncQueue::default()
+        }
     }
 
     /// Nothing is queued while no pfsync interface is attached.
@@ -161,7 +164,11 @@ impl SyncQueue {
             return None;
         }
         let first = self.first_queued?;
-        Some(if self.urgent { first } else { first + BATCH_DELAY_MS })
+        Some(if self.urgent {
+            first
+        } else {
+            first + BATCH_DELAY_MS
+        })
     }
 
     /// Take everything pending, in the order it was queued.

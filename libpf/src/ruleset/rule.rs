@@ -124,7 +124,11 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn any() -> Endpoint {
-        Endpoint { addr: AddrKind::Any, neg: false, port: None }
+        Endpoint {
+            addr: AddrKind::Any,
+            neg: false,
+            port: None,
+        }
     }
 }
 
@@ -216,7 +220,11 @@ pub struct Scrub {
 
 impl Scrub {
     pub fn any(&self) -> bool {
-        self.no_df || self.random_id || self.min_ttl != 0 || self.max_mss != 0 || self.reassemble_tcp
+        self.no_df
+            || self.random_id
+            || self.min_ttl != 0
+            || self.max_mss != 0
+            || self.reassemble_tcp
     }
 }
 
@@ -611,7 +619,10 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Directive {
     /// `name = "value"`
-    Macro { name: String, value: String },
+    Macro {
+        name: String,
+        value: String,
+    },
     BlockPolicy(BlockPolicy),
     /// `set skip on { ... }`; empty for `set skip on none`.
     Skip(Vec<String>),
@@ -625,7 +636,10 @@ pub enum Directive {
     Optimization(String),
     RulesetOptimization(String),
     /// `set reassemble yes|no [no-df]`
-    Reassemble { on: bool, no_df: bool },
+    Reassemble {
+        on: bool,
+        no_df: bool,
+    },
     /// `set state-policy if-bound|floating` (true = if-bound)
     StatePolicyIfBound(bool),
     Fingerprints(String),
@@ -633,7 +647,10 @@ pub enum Directive {
     Syncookies(String),
     /// `table <__automatic_N> const { ... }`: a translation or routing pool
     /// of several addresses, as pfctl makes it.
-    AutoTable { name: String, addrs: Vec<IpNet> },
+    AutoTable {
+        name: String,
+        addrs: Vec<IpNet>,
+    },
     /// `queue ...`: added after parsing, once the queue tree is checked, in
     /// the order pfctl loads (and prints) them: each root queue followed by
     /// its children, depth first. Not enforced on Linux yet.

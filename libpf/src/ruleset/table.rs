@@ -55,7 +55,10 @@ pub enum TableInit {
     /// `{ addr ... }` (consecutive lists print merged, as pfctl does).
     Addrs(Vec<TableEntry>),
     /// `file "path"` and the addresses read from it when pf.conf was parsed.
-    File { path: String, addrs: Vec<TableEntry> },
+    File {
+        path: String,
+        addrs: Vec<TableEntry>,
+    },
 }
 
 /// `table <name> [flags] [{ ... }] [file "..."] ...`
@@ -73,7 +76,12 @@ impl TableDef {
     /// A table with one address list, as pfctl creates for a rule's
     /// address pool (`table <__automatic_0> const { a b }`).
     pub fn new(name: impl Into<String>, flags: TableFlags, entries: Vec<TableEntry>) -> TableDef {
-        TableDef { name: name.into(), flags, init: vec![TableInit::Addrs(entries)], init_addr: true }
+        TableDef {
+            name: name.into(),
+            flags,
+            init: vec![TableInit::Addrs(entries)],
+            init_addr: true,
+        }
     }
 
     /// Every address of the table, lists and files, in definition order.

@@ -32,17 +32,28 @@ pub struct HookConfig {
 
 impl Default for HookConfig {
     fn default() -> Self {
-        HookConfig { queue: 7066, queues: 1 }
+        HookConfig {
+            queue: 7066,
+            queues: 1,
+        }
     }
 }
 
 fn run(tool: &str, args: &[&str]) -> io::Result<bool> {
-    let out = Command::new(tool).arg("-w").args(args).output().map_err(|e| io::Error::new(e.kind(), format!("{tool}: {e}")))?;
+    let out = Command::new(tool)
+        .arg("-w")
+        .args(args)
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("{tool}: {e}")))?;
     Ok(out.status.success())
 }
 
 fn must(tool: &str, args: &[&str]) -> io::Result<()> {
-    let out = Command::new(tool).arg("-w").args(args).output().map_err(|e| io::Error::new(e.kind(), format!("{tool}: {e}")))?;
+    let out = Command::new(tool)
+        .arg("-w")
+        .args(args)
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("{tool}: {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -58,7 +69,12 @@ fn must(tool: &str, args: &[&str]) -> io::Result<()> {
 pub fn available_tools() -> Vec<&'static str> {
     ["iptables", "ip6tables"]
         .into_iter()
-        .filter(|t| Command::new(t).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .filter(|t| {
+            Command::new(t)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .collect()
 }
 
@@ -78,7 +94,10 @@ fn queue_target(cfg: &HookConfig) -> Vec<String> {
 pub fn install(cfg: &HookConfig) -> io::Result<()> {
     let tools = available_tools();
     if !tools.contains(&"iptables") {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "iptables not found: cannot hook into netfilter"));
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "iptables not found: cannot hook into netfilter",
+        ));
     }
     remove()?;
     let mark = format!("0x{GENERATED_MARK:08x}/0x{GENERATED_MASK:08x}");
@@ -87,22 +106,39 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
     for tool in tools {
         // raw PREROUTING: untrack, then queue (pf "in").
         must(tool, &["-t", "raw", "-N", PRE_CHAIN])?;
-        must(tool, &["-t", "raw", "-A", PRE_CHAIN, "-j", "CT", "--notrack"])?;
+        must(
+            tool,
+            &["-t", "raw", "-A", PRE_CHAIN, "-j", "CT", "--notrack"],
+        )?;
         let mut q = vec!["-t", "raw", "-A", PRE_CHAIN];
         q.extend_from_slice(&target);
         must(tool, &q)?;
         // raw OUTPUT: untrack locally generated packets too.
         must(tool, &["-t", "raw", "-N", OUT_CHAIN])?;
-        must(tool, &["-t", "raw", "-A", OUT_CHAIN, "-j", "CT", "--notrack"])?;
+        must(
+            tool,
+            &["-t", "raw", "-A", OUT_CHAIN, "-j", "CT", "--notrack"],
+        )?;
         // mangle POSTROUTING: queue (pf "out"), except pfd's own replies.
         must(tool, &["-t", "mangle", "-N", POST_CHAIN])?;
-        must(tool, &["-t", "mangle", "-A", POST_CHAIN, "-m", "mark", "--mark", &mark, "-j", "RETURN"])?;
+        must(
+            tool,
+            &[
+                "-t", "mangle", "-A", POST_CHAIN, "-m", "mark", "--mark", &mark, "-j", "RETURN",
+            ],
+        )?;
         let mut q = vec!["-t", "mangle", "-A", POST_CHAIN];
         q.extend_from_slice(&target);
         must(tool, &q)?;
-        must(tool, &["-t", "raw", "-I", "PREROUTING", "1", "-j", PRE_CHAIN])?;
+        must(
+            tool,
+            &["-t", "raw", "-I", "PREROUTING", "1", "-j", PRE_CHAIN],
+        )?;
         must(tool, &["-t", "raw", "-I", "OUTPUT", "1", "-j", OUT_CHAIN])?;
-        must(tool, &["-t", "mangle", "-I", "POSTROUTING", "1", "-j", POST_CHAIN])?;
+        must(
+            tool,
+            &["-t", "mangle", "-I", "POSTROUTING", "1", "-j", POST_CHAIN],
+        )?;
     }
     Ok(())
 }
@@ -110,7 +146,11 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
 /// Remove the hooks, if present. Other rules are left alone.
 pub fn remove() -> io::Result<()> {
     for tool in available_tools() {
-        for (table, hook, chain) in [("raw", "PREROUTING", PRE_CHAIN), ("raw", "OUTPUT", OUT_CHAIN), ("mangle", "POSTROUTING", POST_CHAIN)] {
+        for (table, hook, chain) in [
+            ("raw", "PREROUTING", PRE_CHAIN),
+            ("raw", "OUTPUT", OUT_CHAIN),
+            ("mangle", "POSTROUTING", POST_CHAIN),
+        ] {
             while run(tool, &["-t", table, "-D", hook, "-j", chain])? {}
             run(tool, &["-t", table, "-F", chain])?;
             run(tool, &["-t", table, "-X", chain])?;
@@ -121,5 +161,9 @@ pub fn remove() -> io::Result<()> {
 
 /// Are the hooks in place?
 pub fn installed() -> bool {
-    run("iptables", &["-t", "raw", "-C", "PREROUTING", "-j", PRE_CHAIN]).unwrap_or(false)
+    run(
+        "iptables",
+        &["-t", "raw", "-C", "PREROUTING", "-j", PRE_CHAIN],
+    )
+    .unwrap_or(false)
 }

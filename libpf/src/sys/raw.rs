@@ -20,7 +20,11 @@ impl RawSender {
     /// IPv4, header included. `mark` is put on every packet (SO_MARK);
     /// `device` pins the output interface.
     pub fn ipv4(mark: Option<u32>, device: Option<&str>) -> io::Result<RawSender> {
-        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
+        let sock = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(libc::IPPROTO_RAW)),
+        )?;
         sock.set_header_included_v4(true)?;
         sock.set_multicast_loop_v4(false)?;
         if let Some(m) = mark {
@@ -34,11 +38,21 @@ impl RawSender {
 
     /// IPv6 raw socket with IPV6_HDRINCL.
     pub fn ipv6(mark: Option<u32>) -> io::Result<RawSender> {
-        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))?;
+        let sock = Socket::new(
+            Domain::IPV6,
+            Type::RAW,
+            Some(Protocol::from(libc::IPPROTO_RAW)),
+        )?;
         let one: libc::c_int = 1;
         // IPV6_HDRINCL = 36
         let r = unsafe {
-            libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, 36, &one as *const _ as *const libc::c_void, 4)
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                36,
+                &one as *const _ as *const libc::c_void,
+                4,
+            )
         };
         if r != 0 {
             return Err(io::Error::last_os_error());
@@ -53,16 +67,25 @@ impl RawSender {
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
         let dst: SocketAddr = if self.v6 {
             if packet.len() < 40 {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "short IPv6 packet"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "short IPv6 packet",
+                ));
             }
             let mut a = [0u8; 16];
             a.copy_from_slice(&packet[24..40]);
             SocketAddr::V6(SocketAddrV6::new(a.into(), 0, 0, 0))
         } else {
             if packet.len() < 20 {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "short IPv4 packet"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "short IPv4 packet",
+                ));
             }
-            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]), 0))
+            SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]),
+                0,
+            ))
         };
         self.sock.send_to(packet, &SockAddr::from(dst))?;
         Ok(())
@@ -86,7 +109,13 @@ impl RawReceiver {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto as i32)))?;
         let one: libc::c_int = 1;
         let r = unsafe {
-            libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, &one as *const _ as *const libc::c_void, 4)
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_PKTINFO,
+                &one as *const _ as *const libc::c_void,
+                4,
+            )
         };
         if r != 0 {
             return Err(io::Error::last_os_error());
@@ -97,15 +126,18 @@ impl RawReceiver {
 
     /// Join a multicast group on an interface (by index).
     pub fn join(&self, group: Ipv4Addr, ifindex: u32) -> io::Result<()> {
-        self.sock.join_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(ifindex))
+        self.sock
+            .join_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(ifindex))
     }
 
     pub fn leave(&self, group: Ipv4Addr, ifindex: u32) -> io::Result<()> {
-        self.sock.leave_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(ifindex))
+        self.sock
+            .leave_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(ifindex))
     }
 
     pub fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.sock.set_read_timeout(t.map(|d| d.max(Duration::from_micros(100))))
+        self.sock
+            .set_read_timeout(t.map(|d| d.max(Duration::from_micros(100))))
     }
 
     pub fn as_raw_fd(&self) -> RawFd {
@@ -115,7 +147,10 @@ impl RawReceiver {
     /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
         let mut cmsg = [0u8; 64];
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
         let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
@@ -130,13 +165,17 @@ impl RawReceiver {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
             while !c.is_null() {
                 if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
-                    let info = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
+                    let info =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
                     ifindex = info.ipi_ifindex as u32;
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
         }
-        Ok(Received { len: n as usize, ifindex })
+        Ok(Received {
+            len: n as usize,
+            ifindex,
+        })
     }
 }
 
@@ -175,7 +214,9 @@ pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
 /// only hold bytes.
 pub fn ip_dst(packet: &[u8]) -> Option<IpAddr> {
     match packet.first()? >> 4 {
-        4 if packet.len() >= 20 => Some(IpAddr::V4(Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]))),
+        4 if packet.len() >= 20 => Some(IpAddr::V4(Ipv4Addr::new(
+            packet[16], packet[17], packet[18], packet[19],
+        ))),
         _ => None,
     }
 }

@@ -16,7 +16,12 @@ use std::net::{IpAddr, ToSocketAddrs};
 
 /// Protocol names pf.conf uses that the Linux protocol database lacks or
 /// names differently.
-const PROTOCOL_OVERLAY: &[(&str, u8)] = &[("carp", 112), ("pfsync", 240), ("icmp6", 58), ("ipv6-icmp", 58)];
+const PROTOCOL_OVERLAY: &[(&str, u8)] = &[
+    ("carp", 112),
+    ("pfsync", 240),
+    ("icmp6", 58),
+    ("ipv6-icmp", 58),
+];
 
 /// Resolves names against the running system.
 #[derive(Debug, Clone, Default)]
@@ -59,7 +64,9 @@ impl SystemResolver {
                     m.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
                 }
             });
-            let prefix = mask.and_then(|m| mask_to_prefix(&m)).unwrap_or(if ip.is_ipv4() { 32 } else { 128 });
+            let prefix = mask
+                .and_then(|m| mask_to_prefix(&m))
+                .unwrap_or(if ip.is_ipv4() { 32 } else { 128 });
             let net = IpNet::new(ip, prefix).unwrap_or_else(|_| IpNet::host(ip));
             addrs.push((ifa.interface_name.clone(), net));
         }
@@ -74,7 +81,12 @@ impl SystemResolver {
             IpAddr::V6(_) => 0,
             IpAddr::V4(_) => 2,
         };
-        addrs.sort_by_key(|(n, a)| (names.iter().position(|x| x == n).unwrap_or(usize::MAX), class(a)));
+        addrs.sort_by_key(|(n, a)| {
+            (
+                names.iter().position(|x| x == n).unwrap_or(usize::MAX),
+                class(a),
+            )
+        });
         (addrs, names)
     }
 }
@@ -97,7 +109,12 @@ impl Resolver for SystemResolver {
         let members: Vec<&String> = if names.iter().any(|n| n == name) {
             names.iter().filter(|n| *n == name).collect()
         } else {
-            names.iter().filter(|n| n.trim_end_matches(|c: char| c.is_ascii_digit()) == name && n.len() > name.len()).collect()
+            names
+                .iter()
+                .filter(|n| {
+                    n.trim_end_matches(|c: char| c.is_ascii_digit()) == name && n.len() > name.len()
+                })
+                .collect()
         };
         if members.is_empty() {
             return None;
@@ -106,7 +123,11 @@ impl Resolver for SystemResolver {
         // lists them in (pfctl expands lists in that order).
         let mut out: Vec<IpNet> = vec![];
         for m in members {
-            let mine: Vec<IpNet> = addrs.iter().filter(|(n, _)| n == m).map(|(_, a)| *a).collect();
+            let mine: Vec<IpNet> = addrs
+                .iter()
+                .filter(|(n, _)| n == m)
+                .map(|(_, a)| *a)
+                .collect();
             // link-local last: configured after the others on a BSD
             let ll = |a: &&IpNet| matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
             out.extend(mine.iter().filter(|a| a.addr.is_ipv6() && !ll(a)));
@@ -134,11 +155,17 @@ impl Resolver for SystemResolver {
     }
 
     fn user(&self, name: &str) -> Option<u32> {
-        nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw())
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
     }
 
     fn group(&self, name: &str) -> Option<u32> {
-        nix::unistd::Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw())
+        nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw())
     }
 
     fn service(&self, name: &str, proto: &str) -> Option<u16> {
@@ -201,11 +228,14 @@ mod tests {
         assert_eq!(r.protocol_name(6).as_deref(), Some("tcp"));
         assert_eq!(r.if_addrs("no-such-interface0"), None);
         if let Some(lo) = r.if_addrs("lo") {
-            assert!(lo.iter().any(|n| n.addr == "127.0.0.1".parse::<IpAddr>().unwrap()));
+            assert!(lo
+                .iter()
+                .any(|n| n.addr == "127.0.0.1".parse::<IpAddr>().unwrap()));
         }
         assert_eq!(r.user("root"), Some(0));
         let mut r2 = SystemResolver::new();
-        r2.extra_ifaces.insert("carp1".into(), vec!["192.0.2.1/24".parse().unwrap()]);
+        r2.extra_ifaces
+            .insert("carp1".into(), vec!["192.0.2.1/24".parse().unwrap()]);
         assert_eq!(r2.if_addrs("carp1").map(|v| v.len()), Some(1));
     }
 }

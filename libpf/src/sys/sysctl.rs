@@ -20,9 +20,16 @@ const ROOT: &str = "/proc/sys";
 
 /// The file behind `key`.
 pub fn path(key: &str) -> io::Result<PathBuf> {
-    let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("sysctl {key:?}: {why}"));
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("sysctl {key:?}: {why}"),
+        )
+    };
     let rel = key.strip_prefix("/proc/sys/").unwrap_or(key);
-    let slash_form = rel.find(['.', '/']).is_none_or(|i| rel.as_bytes()[i] == b'/');
+    let slash_form = rel
+        .find(['.', '/'])
+        .is_none_or(|i| rel.as_bytes()[i] == b'/');
     let rel: String = if slash_form {
         rel.to_string()
     } else {
@@ -37,7 +44,10 @@ pub fn path(key: &str) -> io::Result<PathBuf> {
     if rel.contains('\0') {
         return Err(bad("contains NUL"));
     }
-    if rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if rel
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return Err(bad("not a sysctl name"));
     }
     Ok(PathBuf::from(ROOT).join(rel))
@@ -80,12 +90,32 @@ mod tests {
 
     #[test]
     fn sysctl_key_forms() {
-        assert_eq!(p("net.ipv4.conf.eth0.arp_ignore"), "/proc/sys/net/ipv4/conf/eth0/arp_ignore");
-        assert_eq!(p("net.ipv4.conf.eth0/100.arp_ignore"), "/proc/sys/net/ipv4/conf/eth0.100/arp_ignore");
-        assert_eq!(p("net/ipv4/conf/eth0.100/arp_ignore"), "/proc/sys/net/ipv4/conf/eth0.100/arp_ignore");
-        assert_eq!(p("/proc/sys/net/ipv4/ip_forward"), "/proc/sys/net/ipv4/ip_forward");
+        assert_eq!(
+            p("net.ipv4.conf.eth0.arp_ignore"),
+            "/proc/sys/net/ipv4/conf/eth0/arp_ignore"
+        );
+        assert_eq!(
+            p("net.ipv4.conf.eth0/100.arp_ignore"),
+            "/proc/sys/net/ipv4/conf/eth0.100/arp_ignore"
+        );
+        assert_eq!(
+            p("net/ipv4/conf/eth0.100/arp_ignore"),
+            "/proc/sys/net/ipv4/conf/eth0.100/arp_ignore"
+        );
+        assert_eq!(
+            p("/proc/sys/net/ipv4/ip_forward"),
+            "/proc/sys/net/ipv4/ip_forward"
+        );
         assert_eq!(p("kernel"), "/proc/sys/kernel");
-        for bad in ["", "net..ipv4", "net.ipv4.", "net/../../etc/passwd", "/etc/passwd", "net/./x", "a\0b"] {
+        for bad in [
+            "",
+            "net..ipv4",
+            "net.ipv4.",
+            "net/../../etc/passwd",
+            "/etc/passwd",
+            "net/./x",
+            "a\0b",
+        ] {
             let e = path(bad).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
         }
@@ -97,7 +127,10 @@ mod tests {
         assert_eq!(read("kernel/ostype").unwrap(), "Linux");
         let e = read("net.ipv4.conf.no-such-if.arp_ignore").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        assert_eq!(e.to_string(), "sysctl net.ipv4.conf.no-such-if.arp_ignore: No such file or directory");
+        assert_eq!(
+            e.to_string(),
+            "sysctl net.ipv4.conf.no-such-if.arp_ignore: No such file or directory"
+        );
     }
 
     /// Needs root: writes happen in a private network namespace.
@@ -111,7 +144,10 @@ mod tests {
             assert_eq!(read("net.ipv4.conf.v/1.arp_ignore").unwrap(), "2");
             assert_eq!(read("net.ipv4.conf.v/2.arp_ignore").unwrap(), "0");
             let e = write("net.ipv4.conf.v/1.arp_ignore", "bogus").unwrap_err();
-            assert_eq!(e.to_string(), "sysctl net.ipv4.conf.v/1.arp_ignore=bogus: Invalid argument");
+            assert_eq!(
+                e.to_string(),
+                "sysctl net.ipv4.conf.v/1.arp_ignore=bogus: Invalid argument"
+            );
             let e = write("net.ipv4.conf.nope.arp_ignore", "1").unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::NotFound);
         });

@@ -59,11 +59,15 @@ fn align4(n: usize) -> usize {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(at..at.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_ne_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_ne_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 /// One netlink message, borrowed from a received datagram.
@@ -105,11 +109,20 @@ impl<'a> Iterator for Messages<'a> {
         };
         if len < NLMSG_HDRLEN || len > b.len() {
             self.done = true;
-            return Some(Err(format!("bad netlink message length {len} ({} bytes left)", b.len())));
+            return Some(Err(format!(
+                "bad netlink message length {len} ({} bytes left)",
+                b.len()
+            )));
         }
         let payload = &b[NLMSG_HDRLEN..len];
         self.buf = b.get(align4(len)..).unwrap_or(&[]);
-        Some(Ok(Msg { ty, flags, seq, pid, payload }))
+        Some(Ok(Msg {
+            ty,
+            flags,
+            seq,
+            pid,
+            payload,
+        }))
     }
 }
 
@@ -178,8 +191,10 @@ pub(crate) fn parse_link(payload: &[u8]) -> Option<Link> {
             IFLA_LINK_NETNSID => other_netns = true,
             IFLA_IFALIAS => link.alias = Some(string(v)).filter(|a| !a.is_empty()),
             IFLA_LINKINFO => {
-                link.kind =
-                    attrs(v).find(|&(t, _)| t == IFLA_INFO_KIND).map(|(_, k)| string(k)).filter(|k| !k.is_empty())
+                link.kind = attrs(v)
+                    .find(|&(t, _)| t == IFLA_INFO_KIND)
+                    .map(|(_, k)| string(k))
+                    .filter(|k| !k.is_empty())
             }
             _ => {}
         }
@@ -230,7 +245,15 @@ pub(crate) fn parse_addr(payload: &[u8]) -> Option<AddrInfo> {
     if family != AF_INET {
         broadcast = None;
     }
-    Some(AddrInfo { addr: Addr { index, net, broadcast }, flags, scope })
+    Some(AddrInfo {
+        addr: Addr {
+            index,
+            net,
+            broadcast,
+        },
+        flags,
+        scope,
+    })
 }
 
 /// The error code of an NLMSG_ERROR (0 is an ACK, negative an errno) and
@@ -241,10 +264,16 @@ pub(crate) fn parse_error(flags: u16, payload: &[u8]) -> Option<(i32, Option<Str
     let mut ext = None;
     if flags & NLM_F_ACK_TLVS != 0 {
         // int error; struct nlmsghdr msg; [request payload unless capped]; TLVs
-        let skip =
-            if flags & NLM_F_CAPPED != 0 { Some(NLMSG_HDRLEN) } else { u32_at(payload, 4).map(|l| align4(l as usize)) };
+        let skip = if flags & NLM_F_CAPPED != 0 {
+            Some(NLMSG_HDRLEN)
+        } else {
+            u32_at(payload, 4).map(|l| align4(l as usize))
+        };
         if let Some(tlvs) = skip.and_then(|s| payload.get(4usize.checked_add(s)?..)) {
-            ext = attrs(tlvs).find(|&(t, _)| t == NLMSGERR_ATTR_MSG).map(|(_, v)| string(v)).filter(|m| !m.is_empty());
+            ext = attrs(tlvs)
+                .find(|&(t, _)| t == NLMSGERR_ATTR_MSG)
+                .map(|(_, v)| string(v))
+                .filter(|m| !m.is_empty());
         }
     }
     Some((code, ext))
@@ -292,7 +321,10 @@ mod tests {
         p.extend(nla(IFLA_MTU, &1500u32.to_ne_bytes()));
         p.extend(nla(IFLA_LINK, &3u32.to_ne_bytes()));
         p.extend(nla(IFLA_IFALIAS, b"uplink\0"));
-        p.extend(nla(IFLA_LINKINFO, &[nla(IFLA_INFO_KIND, b"macvlan\0"), nla(2, &[0; 8])].concat()));
+        p.extend(nla(
+            IFLA_LINKINFO,
+            &[nla(IFLA_INFO_KIND, b"macvlan\0"), nla(2, &[0; 8])].concat(),
+        ));
         p.extend(nla(0x8000 | 26, &nla(10, &nla(8, &[1]))));
         p
     }
@@ -355,7 +387,10 @@ mod tests {
         assert_eq!(a.flags, 0x280);
         assert_eq!(msgs[2].ty, NLMSG_DONE);
         assert_eq!(parse_done(msgs[2].payload), 0);
-        assert_eq!(parse_error(msgs[3].flags, msgs[3].payload), Some((-17, Some("exists".into()))));
+        assert_eq!(
+            parse_error(msgs[3].flags, msgs[3].payload),
+            Some((-17, Some("exists".into())))
+        );
     }
 
     #[test]

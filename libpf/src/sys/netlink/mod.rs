@@ -25,12 +25,13 @@ pub(crate) mod tests;
 
 use crate::addr::IpNet;
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
-    LinkMessage, MacVlanMode,
+    AfSpecInet6, AfSpecUnspec, InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags,
+    LinkInfo, LinkMessage, MacVlanMode,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -91,11 +92,19 @@ impl std::error::Error for NetlinkError {}
 
 /// The errno behind an error of this module (or any OS error).
 pub fn errno(e: &io::Error) -> Option<i32> {
-    e.raw_os_error().or_else(|| e.get_ref()?.downcast_ref::<NetlinkError>()?.errno)
+    e.raw_os_error()
+        .or_else(|| e.get_ref()?.downcast_ref::<NetlinkError>()?.errno)
 }
 
 fn error(kind: io::ErrorKind, context: String, errno: Option<i32>, detail: String) -> io::Error {
-    io::Error::new(kind, NetlinkError { context, errno, detail })
+    io::Error::new(
+        kind,
+        NetlinkError {
+            context,
+            errno,
+            detail,
+        },
+    )
 }
 
 /// How a request failed, before the caller says what it was doing.
@@ -122,7 +131,12 @@ impl Fail {
                 if let Some(ext) = ext {
                     detail = format!("{detail} ({ext})");
                 }
-                error(io::Error::from_raw_os_error(e).kind(), context, Some(e), detail)
+                error(
+                    io::Error::from_raw_os_error(e).kind(),
+                    context,
+                    Some(e),
+                    detail,
+                )
             }
             Fail::Io(e) => error(e.kind(), context, e.raw_os_error(), e.to_string()),
         }
@@ -145,7 +159,9 @@ fn ifname(index: u32) -> String {
         format!("ifindex {index}")
     } else {
         // SAFETY: on success buf holds a NUL-terminated name.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -155,7 +171,9 @@ fn valid_name(name: &str) -> bool {
         && name.len() < libc::IF_NAMESIZE
         && name != "."
         && name != ".."
-        && !name.bytes().any(|c| c == b'/' || c == b':' || c == 0 || c.is_ascii_whitespace())
+        && !name
+            .bytes()
+            .any(|c| c == b'/' || c == b':' || c == 0 || c.is_ascii_whitespace())
 }
 
 fn check_name(name: &str) -> io::Result<()> {
@@ -176,7 +194,14 @@ fn check_name(name: &str) -> io::Result<()> {
 fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>, flags: libc::c_int) -> io::Result<usize> {
     loop {
         // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags | libc::MSG_PEEK | libc::MSG_TRUNC) };
+        let n = unsafe {
+            libc::recv(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                flags | libc::MSG_PEEK | libc::MSG_TRUNC,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -227,7 +252,10 @@ pub struct Netlink {
 
 impl fmt::Debug for Netlink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Netlink").field("fd", &self.sock.as_raw_fd()).field("port", &self.port).finish()
+        f.debug_struct("Netlink")
+            .field("fd", &self.sock.as_raw_fd())
+            .field("port", &self.port)
+            .finish()
     }
 }
 
@@ -240,13 +268,22 @@ impl Netlink {
         // Better error messages where the kernel has them; harmless if not.
         let _ = sock.set_ext_ack(true);
         let _ = sock.set_cap_ack(true);
-        Ok(Netlink { sock, port, seq: 0, buf: vec![0; RECV_BUF] })
+        Ok(Netlink {
+            sock,
+            port,
+            seq: 0,
+            buf: vec![0; RECV_BUF],
+        })
     }
 
     /// Sends `msg` with NLM_F_REQUEST | NLM_F_ACK | `flags` and collects
     /// the answer up to its ACK, NLMSG_DONE or error. The bool says the
     /// kernel flagged a dump as interrupted.
-    fn transact(&mut self, msg: RouteNetlinkMessage, flags: u16) -> Result<(Vec<Reply>, bool), Fail> {
+    fn transact(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<(Vec<Reply>, bool), Fail> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let mut header = NetlinkHeader::default();
@@ -277,9 +314,13 @@ impl Netlink {
                 match m.ty {
                     decode::NLMSG_NOOP => {}
                     decode::NLMSG_ERROR => {
-                        let (code, ext) = decode::parse_error(m.flags, m.payload).ok_or_else(|| {
-                            Fail::Io(io::Error::new(io::ErrorKind::InvalidData, "truncated NLMSG_ERROR"))
-                        })?;
+                        let (code, ext) =
+                            decode::parse_error(m.flags, m.payload).ok_or_else(|| {
+                                Fail::Io(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    "truncated NLMSG_ERROR",
+                                ))
+                            })?;
                         if code == 0 {
                             return Ok((replies, interrupted));
                         }
@@ -293,9 +334,15 @@ impl Netlink {
                         return Ok((replies, interrupted));
                     }
                     decode::NLMSG_OVERRUN => {
-                        return Err(Fail::Io(io::Error::new(io::ErrorKind::InvalidData, "NLMSG_OVERRUN")))
+                        return Err(Fail::Io(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "NLMSG_OVERRUN",
+                        )))
                     }
-                    ty => replies.push(Reply { ty, payload: m.payload.to_vec() }),
+                    ty => replies.push(Reply {
+                        ty,
+                        payload: m.payload.to_vec(),
+                    }),
                 }
             }
         }
@@ -303,10 +350,15 @@ impl Netlink {
 
     /// A dump (NLM_F_DUMP), restarted while the kernel says it was
     /// interrupted by concurrent changes.
-    fn dump(&mut self, msg: impl Fn() -> RouteNetlinkMessage, what: &str) -> io::Result<Vec<Reply>> {
+    fn dump(
+        &mut self,
+        msg: impl Fn() -> RouteNetlinkMessage,
+        what: &str,
+    ) -> io::Result<Vec<Reply>> {
         for _ in 0..DUMP_TRIES {
-            let (replies, interrupted) =
-                self.transact(msg(), NLM_F_DUMP).map_err(|f| f.into_io(format!("netlink: {what} dump")))?;
+            let (replies, interrupted) = self
+                .transact(msg(), NLM_F_DUMP)
+                .map_err(|f| f.into_io(format!("netlink: {what} dump")))?;
             if !interrupted {
                 return Ok(replies);
             }
@@ -321,7 +373,10 @@ impl Netlink {
 
     /// Every link of this namespace.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let replies = self.dump(|| RouteNetlinkMessage::GetLink(LinkMessage::default()), "RTM_GETLINK")?;
+        let replies = self.dump(
+            || RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "RTM_GETLINK",
+        )?;
         Ok(replies
             .iter()
             .filter(|r| r.ty == decode::RTM_NEWLINK)
@@ -331,9 +386,10 @@ impl Netlink {
 
     fn get_link(&mut self, msg: LinkMessage) -> Result<Option<Link>, Fail> {
         match self.transact(RouteNetlinkMessage::GetLink(msg), 0) {
-            Ok((replies, _)) => {
-                Ok(replies.iter().filter(|r| r.ty == decode::RTM_NEWLINK).find_map(|r| decode::parse_link(&r.payload)))
-            }
+            Ok((replies, _)) => Ok(replies
+                .iter()
+                .filter(|r| r.ty == decode::RTM_NEWLINK)
+                .find_map(|r| decode::parse_link(&r.payload))),
             Err(f) if f.errno() == Some(libc::ENODEV) => Ok(None),
             Err(f) => Err(f),
         }
@@ -346,7 +402,8 @@ impl Netlink {
         }
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.into()));
-        self.get_link(msg).map_err(|f| f.into_io(format!("{name}: RTM_GETLINK")))
+        self.get_link(msg)
+            .map_err(|f| f.into_io(format!("{name}: RTM_GETLINK")))
     }
 
     pub fn link_by_index(&mut self, index: u32) -> io::Result<Option<Link>> {
@@ -355,7 +412,8 @@ impl Netlink {
         }
         let mut msg = LinkMessage::default();
         msg.header.index = index;
-        self.get_link(msg).map_err(|f| f.into_io(format!("ifindex {index}: RTM_GETLINK")))
+        self.get_link(msg)
+            .map_err(|f| f.into_io(format!("ifindex {index}: RTM_GETLINK")))
     }
 
     /// RTM_SETLINK on `index` with `msg`'s flags and attributes.
@@ -374,7 +432,11 @@ impl Netlink {
 
     pub fn set_up(&mut self, index: u32, up: bool) -> io::Result<()> {
         let mut msg = LinkMessage::default();
-        msg.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+        msg.header.flags = if up {
+            LinkFlags::Up
+        } else {
+            LinkFlags::empty()
+        };
         msg.header.change_mask = LinkFlags::Up;
         self.set_link(index, if up { "up" } else { "down" }, msg)
     }
@@ -398,7 +460,11 @@ impl Netlink {
     }
 
     pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> io::Result<()> {
-        self.set_attr(index, &format!("lladdr {}", fmt_mac(&mac)), LinkAttribute::Address(mac.to_vec()))
+        self.set_attr(
+            index,
+            &format!("lladdr {}", fmt_mac(&mac)),
+            LinkAttribute::Address(mac.to_vec()),
+        )
     }
 
     /// RTM_NEWLINK with NLM_F_CREATE | NLM_F_EXCL, then the new ifindex.
@@ -429,7 +495,9 @@ impl Netlink {
             LinkAttribute::Address(mac.to_vec()),
             LinkAttribute::LinkInfo(vec![
                 LinkInfo::Kind(InfoKind::MacVlan),
-                LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Bridge)])),
+                LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                    MacVlanMode::Bridge,
+                )])),
             ]),
         ];
         let index = self.new_link(name, msg)?;
@@ -447,9 +515,10 @@ impl Netlink {
     fn set_addr_gen_mode_none(&mut self, index: u32, name: &str) -> io::Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
-        msg.attributes.push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
-            IN6_ADDR_GEN_MODE_NONE,
-        )])]));
+        msg.attributes
+            .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(IN6_ADDR_GEN_MODE_NONE)],
+            )]));
         match self.transact(RouteNetlinkMessage::SetLink(msg), 0) {
             Ok(_) => Ok(()),
             // No IPv6 on this link (disabled, or MTU below 1280): nothing
@@ -494,11 +563,18 @@ impl Netlink {
 
     /// IPv4 and IPv6 addresses, of one link or of all.
     pub fn addrs(&mut self, index: Option<u32>) -> io::Result<Vec<Addr>> {
-        Ok(self.addr_infos(index)?.into_iter().map(|a| a.addr).collect())
+        Ok(self
+            .addr_infos(index)?
+            .into_iter()
+            .map(|a| a.addr)
+            .collect())
     }
 
     fn addr_infos(&mut self, index: Option<u32>) -> io::Result<Vec<decode::AddrInfo>> {
-        let replies = self.dump(|| RouteNetlinkMessage::GetAddress(AddressMessage::default()), "RTM_GETADDR")?;
+        let replies = self.dump(
+            || RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            "RTM_GETADDR",
+        )?;
         Ok(replies
             .iter()
             .filter(|r| r.ty == decode::RTM_NEWADDR)
@@ -546,9 +622,13 @@ impl Netlink {
             msg.attributes.push(AddressAttribute::Broadcast(b));
         }
         if noprefixroute {
-            msg.attributes.push(AddressAttribute::Flags(AddressFlags::Noprefixroute));
+            msg.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Noprefixroute));
         }
-        match self.transact(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_EXCL) {
+        match self.transact(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ) {
             Ok(_) => Ok(()),
             Err(f) if f.errno() == Some(libc::EEXIST) => Ok(()),
             Err(f) => Err(f.into_io(ctx())),
@@ -568,7 +648,10 @@ impl Netlink {
 }
 
 fn fmt_mac(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Link notifications (RTNLGRP_LINK): every RTM_NEWLINK the kernel sends
@@ -584,7 +667,9 @@ pub struct LinkMonitor {
 
 impl fmt::Debug for LinkMonitor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinkMonitor").field("fd", &self.sock.as_raw_fd()).finish()
+        f.debug_struct("LinkMonitor")
+            .field("fd", &self.sock.as_raw_fd())
+            .finish()
     }
 }
 
@@ -598,7 +683,12 @@ impl LinkMonitor {
         // Room for bursts (a bridge with many ports going down); the
         // kernel caps it at net.core.rmem_max.
         let _ = sock.set_rx_buf_sz(1 << 20);
-        Ok(LinkMonitor { sock, buf: vec![0; RECV_BUF], nl: Netlink::open()?, overflows: 0 })
+        Ok(LinkMonitor {
+            sock,
+            buf: vec![0; RECV_BUF],
+            nl: Netlink::open()?,
+            overflows: 0,
+        })
     }
 
     pub fn as_raw_fd(&self) -> RawFd {
@@ -635,12 +725,14 @@ impl LinkMonitor {
             for m in decode::messages(&self.buf[..n]).map_while(Result::ok) {
                 match m.ty {
                     decode::RTM_NEWLINK => out.extend(decode::parse_link(m.payload)),
-                    decode::RTM_DELLINK => out.extend(decode::parse_link(m.payload).map(|mut l| {
-                        l.up = false;
-                        l.running = false;
-                        l.lower_up = false;
-                        l
-                    })),
+                    decode::RTM_DELLINK => {
+                        out.extend(decode::parse_link(m.payload).map(|mut l| {
+                            l.up = false;
+                            l.running = false;
+                            l.lower_up = false;
+                            l
+                        }))
+                    }
                     _ => {}
                 }
             }

@@ -17,7 +17,10 @@ pub(crate) fn in_netns<F: FnOnce(&mut Netlink) + Send + 'static>(f: F) {
     let h = std::thread::spawn(move || {
         // SAFETY: plain syscall; it moves only this thread to a new netns.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            panic!("unshare(CLONE_NEWNET): {}: this test needs root with CAP_SYS_ADMIN", io::Error::last_os_error());
+            panic!(
+                "unshare(CLONE_NEWNET): {}: this test needs root with CAP_SYS_ADMIN",
+                io::Error::last_os_error()
+            );
         }
         let mut nl = Netlink::open().expect("netlink socket");
         f(&mut nl)
@@ -28,7 +31,9 @@ pub(crate) fn in_netns<F: FnOnce(&mut Netlink) + Send + 'static>(f: F) {
 }
 
 fn link(nl: &mut Netlink, name: &str) -> Link {
-    nl.link_by_name(name).unwrap().unwrap_or_else(|| panic!("{name} not found"))
+    nl.link_by_name(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{name} not found"))
 }
 
 fn net(s: &str) -> IpNet {
@@ -48,7 +53,9 @@ fn veth_up(nl: &mut Netlink, a: &str, b: &str) -> (u32, u32) {
     let (ia, ib) = nl.create_veth(a, b).unwrap();
     nl.set_up(ia, true).unwrap();
     nl.set_up(ib, true).unwrap();
-    wait_for("veth carrier", || link(nl, a).lower_up && link(nl, b).lower_up);
+    wait_for("veth carrier", || {
+        link(nl, a).lower_up && link(nl, b).lower_up
+    });
     (ia, ib)
 }
 
@@ -58,7 +65,12 @@ fn routes(nl: &mut Netlink) -> Vec<(IpNet, u32)> {
     const RTA_DST: u16 = 1;
     const RTA_OIF: u16 = 4;
     const RT_TABLE_MAIN: u8 = 254;
-    let replies = nl.dump(|| RouteNetlinkMessage::GetRoute(RouteMessage::default()), "RTM_GETROUTE").unwrap();
+    let replies = nl
+        .dump(
+            || RouteNetlinkMessage::GetRoute(RouteMessage::default()),
+            "RTM_GETROUTE",
+        )
+        .unwrap();
     let mut out = Vec::new();
     for r in replies.iter().filter(|r| r.ty == 24 /* RTM_NEWROUTE */) {
         let p = &r.payload;
@@ -118,7 +130,10 @@ fn netlink_links() {
         assert_eq!(link(nl, "va").alias.as_deref(), Some("uplink to core"));
         nl.set_alias(ia, "").unwrap();
         assert_eq!(link(nl, "va").alias, None);
-        assert_eq!(nl.set_alias(ia, &"x".repeat(256)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            nl.set_alias(ia, &"x".repeat(256)).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
         let mac = [0x02, 0, 0, 0, 0, 0x42];
         nl.set_mac(ia, mac).unwrap();
         assert_eq!(link(nl, "va").mac, Some(mac));
@@ -135,19 +150,33 @@ fn netlink_links() {
 
         // Errors name the interface and the request, keep the errno.
         let e = nl.set_mtu(ia, 1_000_000).unwrap_err();
-        assert!(e.to_string().starts_with("va: RTM_SETLINK mtu 1000000: Invalid argument"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("va: RTM_SETLINK mtu 1000000: Invalid argument"),
+            "{e}"
+        );
         assert_eq!(errno(&e), Some(libc::EINVAL));
         let e = nl.create_veth("va", "vc").unwrap_err();
         assert_eq!(e.to_string(), "va: RTM_NEWLINK: File exists");
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(errno(&e), Some(libc::EEXIST));
         let e = nl.set_up(424242, true).unwrap_err();
-        assert_eq!(e.to_string(), "ifindex 424242: RTM_SETLINK up: No such device");
-        assert_eq!(nl.create_veth("bad name", "vc").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "ifindex 424242: RTM_SETLINK up: No such device"
+        );
+        assert_eq!(
+            nl.create_veth("bad name", "vc").unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
 
         nl.delete_link(ia).unwrap();
         assert_eq!(nl.link_by_name("va").unwrap(), None);
-        assert_eq!(nl.link_by_name("vb").unwrap(), None, "deleting a veth end deletes both");
+        assert_eq!(
+            nl.link_by_name("vb").unwrap(),
+            None,
+            "deleting a veth end deletes both"
+        );
         assert_eq!(errno(&nl.delete_link(ia).unwrap_err()), Some(libc::ENODEV));
     });
 }
@@ -161,8 +190,10 @@ fn netlink_addresses() {
         let v4_norte = net("198.51.100.1/24");
         let v6 = net("2001:db8::1/64");
         let v6_norte = net("2001:db8:1::1/64");
-        nl.add_addr(ia, v4, Some(Ipv4Addr::new(192, 0, 2, 255)), false).unwrap();
-        nl.add_addr(ia, v4, Some(Ipv4Addr::new(192, 0, 2, 255)), false).unwrap(); // EEXIST is fine
+        nl.add_addr(ia, v4, Some(Ipv4Addr::new(192, 0, 2, 255)), false)
+            .unwrap();
+        nl.add_addr(ia, v4, Some(Ipv4Addr::new(192, 0, 2, 255)), false)
+            .unwrap(); // EEXIST is fine
         nl.add_addr(ia, v4_norte, None, true).unwrap();
         nl.add_addr(ia, v6, None, false).unwrap();
         nl.add_addr(ia, v6, None, false).unwrap();
@@ -170,7 +201,12 @@ fn netlink_addresses() {
         nl.add_addr(ib, net("192.0.2.2/24"), None, false).unwrap();
 
         let infos = nl.addr_infos(Some(ia)).unwrap();
-        let find = |n: IpNet| infos.iter().find(|a| a.addr.net == n).unwrap_or_else(|| panic!("{n} missing"));
+        let find = |n: IpNet| {
+            infos
+                .iter()
+                .find(|a| a.addr.net == n)
+                .unwrap_or_else(|| panic!("{n} missing"))
+        };
         assert_eq!(find(v4).addr.broadcast, Some(Ipv4Addr::new(192, 0, 2, 255)));
         assert_eq!(find(v4).addr.index, ia);
         assert_eq!(find(v4_norte).addr.broadcast, None);
@@ -182,7 +218,11 @@ fn netlink_addresses() {
         assert_ne!(find(v6_norte).flags & IFA_F_NOPREFIXROUTE, 0);
         // Only ia's addresses (and its link-local) were listed.
         assert!(infos.iter().all(|a| a.addr.index == ia));
-        assert!(nl.addrs(None).unwrap().iter().any(|a| a.index == ib && a.net == net("192.0.2.2/24")));
+        assert!(nl
+            .addrs(None)
+            .unwrap()
+            .iter()
+            .any(|a| a.index == ib && a.net == net("192.0.2.2/24")));
 
         // noprefixroute: no route to the prefix.
         let rt = routes(nl);
@@ -193,21 +233,38 @@ fn netlink_addresses() {
         assert!(!has("2001:db8:1::/64"), "{rt:?}");
 
         // Errors.
-        let e = nl.add_addr(ia, v6, Some(Ipv4Addr::new(1, 2, 3, 4)), false).unwrap_err();
+        let e = nl
+            .add_addr(ia, v6, Some(Ipv4Addr::new(1, 2, 3, 4)), false)
+            .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         let e = nl.add_addr(424242, v4, None, false).unwrap_err();
-        assert!(e.to_string().starts_with("ifindex 424242: RTM_NEWADDR 192.0.2.1/24: No such device"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("ifindex 424242: RTM_NEWADDR 192.0.2.1/24: No such device"),
+            "{e}"
+        );
 
         // Deleting needs the same prefix length; absent addresses are fine.
         nl.del_addr(ia, net("192.0.2.1/25")).unwrap();
         nl.del_addr(ia, net("2001:db8::1/48")).unwrap();
-        assert_eq!(nl.addrs(Some(ia)).unwrap().iter().filter(|a| a.net == v4 || a.net == v6).count(), 2);
+        assert_eq!(
+            nl.addrs(Some(ia))
+                .unwrap()
+                .iter()
+                .filter(|a| a.net == v4 || a.net == v6)
+                .count(),
+            2
+        );
         for n in [v4, v4_norte, v6, v6_norte] {
             nl.del_addr(ia, n).unwrap();
             nl.del_addr(ia, n).unwrap();
         }
         let left = nl.addrs(Some(ia)).unwrap();
-        assert!(left.iter().all(|a| matches!(a.net.addr, IpAddr::V6(v6) if v6.segments()[0] == 0xfe80)), "{left:?}");
+        assert!(
+            left.iter()
+                .all(|a| matches!(a.net.addr, IpAddr::V6(v6) if v6.segments()[0] == 0xfe80)),
+            "{left:?}"
+        );
     });
 }
 
@@ -223,11 +280,16 @@ fn netlink_macvlan() {
         assert_eq!(c.kind.as_deref(), Some("macvlan"));
         assert_eq!(c.parent, Some(ia));
         assert!(!c.up);
-        assert_eq!(sysctl::read("net.ipv6.conf.carp1.addr_gen_mode").unwrap(), "1");
+        assert_eq!(
+            sysctl::read("net.ipv6.conf.carp1.addr_gen_mode").unwrap(),
+            "1"
+        );
 
         let e = nl.create_macvlan("carp1", ia, mac).unwrap_err();
         assert_eq!(e.to_string(), "carp1: RTM_NEWLINK: File exists");
-        let e = nl.create_macvlan("carp2", 424242, [0, 0, 0x5e, 0, 1, 2]).unwrap_err();
+        let e = nl
+            .create_macvlan("carp2", 424242, [0, 0, 0x5e, 0, 1, 2])
+            .unwrap_err();
         assert!(e.to_string().starts_with("carp2: RTM_NEWLINK: "), "{e}");
         assert_eq!(nl.link_by_name("carp2").unwrap(), None);
 
@@ -235,10 +297,15 @@ fn netlink_macvlan() {
         wait_for("carp1 carrier", || link(nl, "carp1").lower_up);
         // The veth gets its link-local address; the macvlan must not.
         let is_ll = |a: &Addr| matches!(a.net.addr, IpAddr::V6(v6) if v6.segments()[0] == 0xfe80);
-        wait_for("link-local on va", || nl.addrs(Some(ia)).unwrap().iter().any(is_ll));
+        wait_for("link-local on va", || {
+            nl.addrs(Some(ia)).unwrap().iter().any(is_ll)
+        });
         std::thread::sleep(Duration::from_millis(200));
         let on_carp = nl.addrs(Some(ic)).unwrap();
-        assert!(on_carp.is_empty(), "carp1 has addresses it was not given: {on_carp:?}");
+        assert!(
+            on_carp.is_empty(),
+            "carp1 has addresses it was not given: {on_carp:?}"
+        );
 
         nl.add_addr(ic, net("192.0.2.1/24"), None, false).unwrap();
         nl.add_addr(ic, net("2001:db8::1/64"), None, false).unwrap();
@@ -251,7 +318,11 @@ fn netlink_macvlan() {
 }
 
 fn poll_in(fd: RawFd, ms: i32) -> bool {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(&mut p, 1, ms) > 0 }
 }
@@ -260,7 +331,12 @@ fn poll_in(fd: RawFd, ms: i32) -> bool {
 fn wait_event(mon: &mut LinkMonitor, index: u32, what: &str, cond: impl Fn(&Link) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if mon.drain().unwrap().iter().any(|l| l.index == index && cond(l)) {
+        if mon
+            .drain()
+            .unwrap()
+            .iter()
+            .any(|l| l.index == index && cond(l))
+        {
             return;
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -274,20 +350,30 @@ fn netlink_link_monitor() {
     in_netns(|nl| {
         let mut mon = LinkMonitor::open().unwrap();
         let (ia, ib) = veth_up(nl, "va", "vb");
-        wait_event(&mut mon, ia, "va comes up with carrier", |l| l.name == "va" && l.up && l.lower_up);
-        assert!(mon.drain().unwrap().iter().all(|l| l.name == "va" || l.name == "vb"));
+        wait_event(&mut mon, ia, "va comes up with carrier", |l| {
+            l.name == "va" && l.up && l.lower_up
+        });
+        assert!(mon
+            .drain()
+            .unwrap()
+            .iter()
+            .all(|l| l.name == "va" || l.name == "vb"));
         let t = Instant::now();
         mon.drain().unwrap(); // nothing (or a late operstate change) pending: must not block
         assert!(t.elapsed() < Duration::from_secs(1));
 
         nl.set_up(ib, false).unwrap();
-        wait_event(&mut mon, ia, "va loses carrier when vb goes down", |l| l.up && !l.lower_up && !l.running);
+        wait_event(&mut mon, ia, "va loses carrier when vb goes down", |l| {
+            l.up && !l.lower_up && !l.running
+        });
         nl.set_up(ib, true).unwrap();
         wait_event(&mut mon, ia, "va regains carrier", |l| l.lower_up);
         nl.set_mtu(ia, 1400).unwrap();
         wait_event(&mut mon, ia, "mtu change", |l| l.mtu == 1400);
         nl.delete_link(ib).unwrap();
-        wait_event(&mut mon, ia, "va deleted with its peer", |l| !l.up && !l.lower_up);
+        wait_event(&mut mon, ia, "va deleted with its peer", |l| {
+            !l.up && !l.lower_up
+        });
     });
 }
 
@@ -303,7 +389,11 @@ fn netlink_monitor_resyncs_after_overflow() {
         }
         let got = mon.drain().unwrap();
         assert_eq!(mon.overflows(), 1, "the burst did not overflow the socket");
-        let last = got.iter().rev().find(|l| l.index == ia).expect("va in the resync");
+        let last = got
+            .iter()
+            .rev()
+            .find(|l| l.index == ia)
+            .expect("va in the resync");
         assert_eq!(last.mtu, 1499, "the last entry is the current state");
     });
 }
