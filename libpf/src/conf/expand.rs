@@ -1400,6 +1400,7 @@ impl<'r> Expander<'r> {
                 v.iter().cloned().map(Some).collect()
             }
         }
+        let route_spec = route.as_ref().map(|(_, sp)| sp.clone());
         let icmps: Vec<Option<(u8, Option<u8>, u8)>> = match &icmp {
             Some(v) => opt_list(v),
             None => vec![None],
@@ -1440,8 +1441,6 @@ impl<'r> Expander<'r> {
                                                 false,
                                                 &mut tables,
                                             );
-                                            let route_spec =
-                                                route.as_ref().map(|(_, sp)| sp.clone());
                                             let route_addrs = collapse(
                                                 &route_spec,
                                                 &mut r,
@@ -1924,10 +1923,19 @@ fn collapse(
     }
     let name = format!("__automatic_{}", tables.count);
     tables.count += 1;
-    tables.made.push(Directive::AutoTable {
-        name: name.clone(),
-        addrs,
-    });
+    let flags = TableFlags {
+        constant: true,
+        ..TableFlags::default()
+    };
+    let entries = addrs
+        .into_iter()
+        .map(|a| TableEntry::new(false, a))
+        .collect();
+    tables.made.push(Directive::Table(TableDef::new(
+        name.clone(),
+        flags,
+        entries,
+    )));
     Some((nodes, Some(name)))
 }
 

@@ -607,13 +607,6 @@ fn directive_line(d: &Directive) -> Option<String> {
         }
         Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
         Directive::Syncookies(s) => format!("set syncookies {s}"),
-        Directive::AutoTable { name, addrs } => {
-            let list: Vec<String> = addrs
-                .iter()
-                .map(|a| addr_string(&AddrKind::Net(*a)))
-                .collect();
-            format!("table <{name}> const {{ {} }}", list.join(" "))
-        }
         Directive::Queue(q) => super::queue::print_queuespec(q),
         Directive::Table(t) => super::table::print_tabledef(t),
     })

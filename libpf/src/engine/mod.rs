@@ -723,21 +723,11 @@ impl Engine {
                 let (s, d) = tcp::create_peers(&t, orig.p_len, seqdiff);
                 (s, d, Timeout::TcpFirst)
             }
-            (IPPROTO_UDP, _) => (
-                Peer {
-                    state: udps::SINGLE,
-                    ..Peer::default()
-                },
-                Peer {
-                    state: udps::NO_TRAFFIC,
-                    ..Peer::default()
-                },
-                Timeout::UdpFirst,
-            ),
             (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
                 (Peer::default(), Peer::default(), Timeout::IcmpFirst)
             }
-            _ => (
+            // UDP and other protocols: the same pseudo-state machine
+            (proto, _) => (
                 Peer {
                     state: udps::SINGLE,
                     ..Peer::default()
@@ -746,7 +736,11 @@ impl Engine {
                     state: udps::NO_TRAFFIC,
                     ..Peer::default()
                 },
-                Timeout::OtherFirst,
+                if proto == IPPROTO_UDP {
+                    Timeout::UdpFirst
+                } else {
+                    Timeout::OtherFirst
+                },
             ),
         };
         let id = self.next_id;

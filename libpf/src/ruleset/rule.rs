@@ -645,12 +645,6 @@ pub enum Directive {
     Fingerprints(String),
     /// `set syncookies mode [(start N%, end N%)]`, as printed
     Syncookies(String),
-    /// `table <__automatic_N> const { ... }`: a translation or routing pool
-    /// of several addresses, as pfctl makes it.
-    AutoTable {
-        name: String,
-        addrs: Vec<IpNet>,
-    },
     /// `queue ...`: added after parsing, once the queue tree is checked, in
     /// the order pfctl loads (and prints) them: each root queue followed by
     /// its children, depth first. Not enforced on Linux yet.
