@@ -244,6 +244,18 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
     if noaction {
         return Ok(());
     }
+    // What pfd cannot enforce is refused here, the whole ruleset with it.
+    let support = libpf::ruleset::support::check(&rs);
+    for w in &support.warnings {
+        eprintln!("pfctl: warning: {}", w.message(&name));
+    }
+    if !support.ok() {
+        for u in &support.refused {
+            eprintln!("{}", u.message(&name));
+        }
+        eprintln!("pfctl: pf rules not loaded");
+        return Err(1);
+    }
     let Some(c) = client.as_mut() else {
         return Err(1);
     };

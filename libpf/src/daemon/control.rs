@@ -192,6 +192,18 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         },
         Request::XCommit { ticket } => match tx.take() {
             Some(t) if t.ticket == ticket => {
+                // A client other than pfctl may send what pfd cannot
+                // enforce: refuse it here too, the running ruleset stays.
+                let support = crate::ruleset::support::check_loaded(&t.rules, &t.options);
+                if let Some(u) = support.refused.first() {
+                    return Reply::error(
+                        EINVAL,
+                        format!(
+                            "line {}: {}: not supported on Linux ({})",
+                            u.line, u.what, u.why
+                        ),
+                    );
+                }
                 let n = t.rules.len();
                 let rs = Ruleset {
                     options: t.options,
