@@ -1,6 +1,9 @@
 //! The state table: state keys (wire side and stack side), the per-peer TCP
 //! tracking data, and the table with its two indexes (by key, by id).
 
+mod lifecycle;
+mod matched;
+
 use super::packet::{Dir, Pd};
 use crate::ruleset::Timeout;
 use std::collections::HashMap;
