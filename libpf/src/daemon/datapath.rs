@@ -6,7 +6,7 @@ use super::ifnames::IfNames;
 use super::Shared;
 use crate::engine::packet::Dir;
 use crate::engine::status::Reason;
-use crate::engine::PacketMeta;
+use crate::engine::{Mtag, PacketMeta};
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
 use crate::sys::raw::RawSender;
@@ -83,6 +83,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             ifname: names.get(ifindex),
             uid: msg.get_uid(),
             gid: msg.get_gid(),
+            mtag: Mtag::from_mark(msg.get_nfmark()),
         };
         let verdict = {
             let now = shared.now_ms();
@@ -126,6 +127,9 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             last_full_log = Instant::now();
             let limit = shared.engine().limit(crate::ruleset::Limit::States);
             log::warning(&format!("state table full ({limit} states, `set limit states`): new connections are dropped"));
+        }
+        if let Some(t) = verdict.mtag {
+            msg.set_nfmark(t.to_mark());
         }
         msg.set_verdict(if verdict.pass {
             Verdict::Accept

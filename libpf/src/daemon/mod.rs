@@ -146,6 +146,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
                 ifname,
                 uid: Some(0),
                 gid: Some(0),
+                mtag: Default::default(),
             };
             let mut e = s.engine();
             let v = e.test(&meta, pkt, now);

@@ -5,6 +5,7 @@
 //! caller sends whatever reply packet a verdict carries.
 
 pub mod export;
+pub mod mtag;
 pub mod nat;
 pub mod packet;
 pub mod reply;
@@ -20,6 +21,7 @@ use crate::ruleset::{
     Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
 use state::{tcps, StateKey, StateTable};
@@ -43,6 +45,8 @@ pub struct PacketMeta<'a> {
     /// Socket owner of locally generated packets, when known.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// What an earlier pass left on the packet (tag, receiving interface).
+    pub mtag: Mtag,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,9 @@ pub struct Verdict {
     pub reason: Reason,
     /// The deciding rule's number (None: the default rule or a state).
     pub rule: Option<u32>,
+    /// A new pf header for the packet (it goes back as the packet mark);
+    /// None leaves the mark alone.
+    pub mtag: Option<Mtag>,
 }
 
 impl Verdict {
@@ -68,6 +75,7 @@ impl Verdict {
             log: false,
             reason: Reason::Match,
             rule: None,
+            mtag: None,
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -78,6 +86,7 @@ impl Verdict {
             log: false,
             reason,
             rule: None,
+            mtag: None,
         }
     }
 }

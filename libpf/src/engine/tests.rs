@@ -53,6 +53,7 @@ fn meta(dir: Dir, ifname: &str) -> PacketMeta<'_> {
         ifname,
         uid: None,
         gid: None,
+        mtag: Default::default(),
     }
 }
 
