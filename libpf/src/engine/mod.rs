@@ -5,8 +5,10 @@
 //! caller sends whatever reply packet a verdict carries.
 
 pub mod export;
+pub mod frag;
 pub mod mtag;
 pub mod nat;
+pub mod normalize;
 pub mod packet;
 pub mod reply;
 pub mod rules;
@@ -64,6 +66,10 @@ pub struct Verdict {
     /// A new pf header for the packet (it goes back as the packet mark);
     /// None leaves the mark alone.
     pub mtag: Option<Mtag>,
+    /// The packet is held (a fragment waiting for its datagram): keep it
+    /// and give it the verdict of the `frag::Release` with this ticket,
+    /// from `Engine::take_releases`. `pass` means nothing then.
+    pub hold: Option<u64>,
 }
 
 impl Verdict {
@@ -76,6 +82,7 @@ impl Verdict {
             reason: Reason::Match,
             rule: None,
             mtag: None,
+            hold: None,
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -87,6 +94,7 @@ impl Verdict {
             reason,
             rule: None,
             mtag: None,
+            hold: None,
         }
     }
 }
@@ -123,6 +131,8 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    allow_opts: bool,
+    sloppy: bool,
 }
 
 impl Decision {
@@ -139,6 +149,8 @@ impl Decision {
             } else {
                 0
             },
+            allow_opts: r.extras.allow_opts,
+            sloppy: r.state_opts.sloppy,
         }
     }
 }
@@ -185,6 +197,8 @@ pub struct Engine {
     rng: u64,
     generation: u64,
     checksum: String,
+    /// Fragments held for reassembly, and their late verdicts.
+    frags: frag::Fragments,
 }
 
 impl Engine {
@@ -211,6 +225,7 @@ impl Engine {
             rng: seed | 1,
             generation: 0,
             checksum: "0".repeat(32),
+            frags: frag::Fragments::default(),
         }
     }
 
@@ -312,31 +327,76 @@ impl Engine {
     }
 
     /// Filter one packet. `buf` holds the IP packet and may be rewritten.
+    /// A fragment may be held (`Verdict::hold`): its verdict comes later.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         if !self.enabled || self.skipped(meta.ifname) {
             return Verdict::pass(false);
         }
-        let mut pd = match describe(buf) {
+        let pd = match describe(buf) {
             Ok(pd) => pd,
+            // Not IP at all: pf never sees it; let it through.
+            Err(PdError::NotIp) => return Verdict::pass(false),
             Err(e) => {
-                let r = match e {
-                    PdError::Short => Reason::Short,
-                    PdError::BadOffset => Reason::BadOffset,
-                    // Not IP at all: pf never sees it; let it through.
-                    PdError::NotIp => return Verdict::pass(false),
-                };
+                let r = frag::pd_reason(e);
                 self.count(r);
                 return Verdict::drop(r);
             }
         };
+        // pf_normalize_ip.
+        let modified = match normalize::ip_header(buf, &pd, self.reassemble_no_df()) {
+            Ok(m) => m,
+            Err(r) => {
+                self.count(r);
+                return Verdict::drop(r);
+            }
+        };
+        if pd.fragment {
+            return self.test_fragment(meta, buf, pd, modified, now);
+        }
+        let mut v = self.test_whole(meta, buf, pd, now);
+        v.modified |= modified && v.pass;
+        v
+    }
+
+    /// A whole packet (or a reassembled datagram): state, else rules.
+    pub(in crate::engine) fn test_whole(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        mut pd: Pd,
+        now: u64,
+    ) -> Verdict {
         let len = pd.tot_len as u64;
         self.status.searches += 1;
+        // pf_normalize_tcp.
+        let mut modified = false;
+        if pd.proto == IPPROTO_TCP {
+            match normalize::tcp_flags(buf, &mut pd) {
+                Ok(m) => modified = m,
+                Err(r) => {
+                    self.count(r);
+                    return Verdict::drop(r);
+                }
+            }
+        }
+        let mut v = self.test_state_or_rules(meta, buf, pd, len, now);
+        v.modified |= modified && v.pass;
+        v
+    }
 
+    fn test_state_or_rules(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        mut pd: Pd,
+        len: u64,
+        now: u64,
+    ) -> Verdict {
         if pd.icmp.is_some_and(|i| i.is_error) {
             if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
                 return v;
             }
-        } else if !pd.fragment || pd.proto != IPPROTO_TCP {
+        } else {
             let key = StateKey::from_pd(&pd, meta.dir);
             if let Some(slot) = self.states.lookup(&key, meta.dir) {
                 if let Some(v) = self.test_state(meta, buf, &mut pd, slot, &key, len, now) {
@@ -366,15 +426,32 @@ impl Engine {
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state.
+            // The default rule: pass, no state, no IP options.
+            if pd.badopts != 0 {
+                self.count(Reason::IpOption);
+                let mut v = Verdict::drop(Reason::IpOption);
+                v.log = true;
+                return v;
+            }
             let mut v = Verdict::pass(false);
             v.log = ev.log;
             return v;
         };
+        let r = Decision::of(&self.rules.rules[ri]);
+        if r.action == Action::Pass && pd.badopts != 0 && !r.allow_opts {
+            // IP options pass only by a rule with `allow-opts`.
+            self.count(Reason::IpOption);
+            let mut v = Verdict::drop(Reason::IpOption);
+            v.log = true;
+            v.rule = Some(ri as u32);
+            return v;
+        }
         let c = &mut self.rules.counters[ri];
         c.packets[d] += 1;
         c.bytes[d] += len;
-        let r = Decision::of(&self.rules.rules[ri]);
+        // The normalisation actions: match rules', then the deciding rule's.
+        let mut actions = ev.actions;
+        actions.add(&self.rules.rules[ri]);
         if r.action == Action::Block {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
@@ -411,9 +488,21 @@ impl Engine {
             }
         }
         let mut modified = false;
-        if r.keep_state != KeepState::None && !pd.fragment {
-            match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
-                Ok(seqdiff) => {
+        let mut slot = None;
+        if r.keep_state != KeepState::None {
+            match self.create_state(meta, &r, ri, &orig, &translated, &actions, len, now) {
+                Ok((s, seqdiff)) => {
+                    slot = Some(s);
+                    if actions.flags & normalize::PFSTATE_SCRUB_TCP != 0 && orig.tcp.is_some() {
+                        match self.scrub_first_packet(buf, &pd, s, now) {
+                            Ok(m) => modified |= m,
+                            Err(reason) => {
+                                self.remove_state(s, now, true);
+                                self.count(reason);
+                                return Verdict::drop(reason);
+                            }
+                        }
+                    }
                     if seqdiff != 0 {
                         if let Some(t) = orig.tcp {
                             set_seq_ack(buf, &pd, Some(t.seq.wrapping_add(seqdiff)), None);
@@ -436,7 +525,40 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
-        v
+        match slot {
+            Some(s) => self.state_pass(buf, &pd, s, v),
+            None => {
+                // Without a state the deciding rule's scrub applies.
+                let a = normalize::Actions::of_rule(&self.rules.rules[ri]);
+                if !a.is_empty() {
+                    let rid = self.random() as u16;
+                    v.modified |= normalize::scrub(buf, &pd, &a, rid);
+                }
+                v
+            }
+        }
+    }
+
+    /// `scrub (reassemble tcp)` on the packet that created state `slot`
+    /// (pf_normalize_tcp_init and _stateful in pf_create_state).
+    fn scrub_first_packet(
+        &mut self,
+        buf: &mut [u8],
+        pd: &Pd,
+        slot: state::Slot,
+        now: u64,
+    ) -> Result<bool, Reason> {
+        let random = self.random();
+        let fudge = self.timeout_value(Timeout::TcpTsDiff);
+        let Some(st) = self.states.get_mut(slot) else {
+            return Ok(false);
+        };
+        let mut sc: normalize::StateScrub = [Some(normalize::tcp_init(buf, pd, now, random)), None];
+        let conn = normalize::conn_of(&st.src, &st.dst, st.creation, fudge);
+        let [a, b] = &mut sc;
+        let r = normalize::tcp_stateful(buf, pd, a, b, conn, now);
+        st.scrub = Some(Box::new(sc));
+        r
     }
 
     pub fn status(&self, now: u64) -> Status {
@@ -457,6 +579,8 @@ impl Engine {
                     && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED)
             })
             .count() as u64;
+        s.fragments = self.frags.count() as u64;
+        s.frag_counters = self.frags.counters();
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
         s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());

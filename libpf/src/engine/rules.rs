@@ -1,6 +1,7 @@
 //! Rule evaluation (pf_test_rule's matching part): does one rule match a
 //! described packet, and the loaded ruleset with its per-rule counters.
 
+use super::normalize::Actions;
 use super::packet::{Dir, Pd};
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
@@ -143,6 +144,27 @@ fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchC
 
 /// Does `r` match the packet? (Action-independent.)
 pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
+    // `fragment` rules match fragments only.
+    if r.extras.fragment && !pd.fragment {
+        return false;
+    }
+    // A fragment filtered on its IP header alone (pf's virtual protocol
+    // "fragment") matches no rule about ports, TCP flags, ICMP types or
+    // sockets.
+    if pd.fragment
+        && !pd.frag_l4
+        && (r.from.port.is_some()
+            || r.to.port.is_some()
+            || (pd.proto == IPPROTO_TCP && r.flags.is_some_and(|f| f.mask != 0))
+            || r.icmp_type.is_some()
+            || r.user.is_some()
+            || r.group.is_some())
+    {
+        return false;
+    }
+    if r.extras.tos.is_some_and(|t| t != 0 && t != pd.tos) {
+        return false;
+    }
     if let Some(on) = &r.on {
         if if_matches(&on.name, ctx.ifname) == on.neg {
             return false;
@@ -212,18 +234,33 @@ pub struct Evaluation {
     pub rdr: Option<usize>,
     /// Any matching rule asked for logging.
     pub log: bool,
+    /// What matching `match` rules left on the packet (scrub, set tos);
+    /// the deciding rule's own actions are added by the caller.
+    pub actions: Actions,
 }
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
 pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
+    evaluate_counting(rules, pd, ctx, true)
+}
+
+/// `evaluate` without touching the rules' evaluation counters: a second
+/// look at a packet (the first fragment of a datagram checked with its
+/// ports when fragments are not reassembled).
+pub fn evaluate_dry(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
+    evaluate_counting(rules, pd, ctx, false)
+}
+
+fn evaluate_counting(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx, count: bool) -> Evaluation {
     let mut ev = Evaluation {
         rule: None,
         nat: None,
         rdr: None,
         log: false,
+        actions: Actions::default(),
     };
-    walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
+    walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev, count);
     // A translation belongs to the deciding rule or to match rules before
     // it; a later match rule cannot translate for a block.
     ev
@@ -242,10 +279,13 @@ fn walk(
     pd: &Pd,
     ctx: &MatchCtx,
     ev: &mut Evaluation,
+    count: bool,
 ) -> bool {
     let mut i = from;
     while i < to {
-        rules.counters[i].evaluations += 1;
+        if count {
+            rules.counters[i].evaluations += 1;
+        }
         let r = &rules.rules[i];
         let end = rules.ends[i];
         if !rule_matches(r, pd, ctx) {
@@ -255,7 +295,7 @@ fn walk(
         if r.is_anchor() {
             let quick = r.quick;
             let before = ev.rule;
-            if walk(rules, i + 1, end, pd, ctx, ev) || (quick && ev.rule != before) {
+            if walk(rules, i + 1, end, pd, ctx, ev, count) || (quick && ev.rule != before) {
                 return true;
             }
             i = end;
@@ -271,6 +311,7 @@ fn walk(
             ev.log = true;
         }
         if r.action == Action::Match {
+            ev.actions.add(r);
             i += 1;
             continue;
         }

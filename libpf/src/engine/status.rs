@@ -74,7 +74,11 @@ pub struct Status {
     pub counters: [u64; 17],
     pub limit_counters: [u64; 10],
     pub src_nodes: u64,
+    /// Fragments held for reassembly now.
     pub fragments: u64,
+    /// Fragment searches, inserts, removals (`pfctl -vsi`, `Fragments`).
+    #[serde(default)]
+    pub frag_counters: [u64; 3],
     pub hostid: u32,
     /// MD5 of the ruleset as `pfctl -vsi` prints it (32 hex digits).
     pub checksum: String,

@@ -3,6 +3,7 @@
 //! or the end of its connection.
 
 use super::{udps, Peer, Slot, State, StateKey, SyncMeta};
+use crate::engine::normalize::{Actions, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::status::Reason;
 use crate::engine::{tcp, Decision, Engine, PacketMeta, PFSTATE_NOSYNC};
@@ -10,8 +11,10 @@ use crate::ruleset::{KeepState, Limit, Timeout};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 
 impl Engine {
-    /// pf_create_state. Returns the modulation offset applied to the
-    /// packet's sequence number (0 without `modulate state`).
+    /// pf_create_state. Returns the new state's slot and the modulation
+    /// offset applied to the packet's sequence number (0 without `modulate
+    /// state`). `actions` are the normalisation actions of the matching
+    /// rules, kept for every later packet of the state.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::engine) fn create_state(
         &mut self,
@@ -20,9 +23,10 @@ impl Engine {
         ri: usize,
         orig: &Pd,
         translated: &Pd,
+        actions: &Actions,
         len: u64,
         now: u64,
-    ) -> Result<u32, Reason> {
+    ) -> Result<(Slot, u32), Reason> {
         if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
             return Err(Reason::Memory);
         }
@@ -97,16 +101,21 @@ impl Engine {
             packets: [1, 0],
             bytes: [len, 0],
             log: r.log,
-            state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
+            state_flags: (if no_sync { PFSTATE_NOSYNC } else { 0 })
+                | (if r.allow_opts { PFSTATE_ALLOWOPTS } else { 0 })
+                | (if r.sloppy { PFSTATE_SLOPPY } else { 0 })
+                | actions.flags,
+            norm: *actions,
+            scrub: None,
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
             },
             seq: 0,
         };
-        if self.states.insert(st).is_err() {
+        let Ok(slot) = self.states.insert(st) else {
             return Err(Reason::StateInsert);
-        }
+        };
         self.status.inserts += 1;
         if let Some(c) = self.rules.counters.get_mut(ri) {
             c.states_cur += 1;
@@ -115,7 +124,7 @@ impl Engine {
         if !no_sync && orig.proto != IPPROTO_PFSYNC {
             self.sync.insert((id, self.hostid), now);
         }
-        Ok(seqdiff)
+        Ok((slot, seqdiff))
     }
 
     /// Remove a state; `announce` queues a pfsync delete for it.
@@ -163,8 +172,10 @@ impl Engine {
         st.expire + self.state_timeout_secs(st) * 1000
     }
 
-    /// Drop expired states (pf_purge_expired_states). Returns how many.
+    /// Drop expired states (pf_purge_expired_states) and expired
+    /// fragments. Returns how many states.
     pub fn purge(&mut self, now: u64) -> usize {
+        self.purge_fragments(now);
         let expired: Vec<Slot> = self
             .states
             .all_slots()

@@ -4,6 +4,7 @@
 mod lifecycle;
 mod matched;
 
+use super::normalize::{Actions, StateScrub};
 use super::packet::{Dir, Pd};
 use crate::ruleset::Timeout;
 use std::collections::HashMap;
@@ -127,7 +128,14 @@ pub struct State {
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
     pub log: u8,
+    /// pf's `PFSTATE_*` flags (no-sync, allow-opts, sloppy, the scrub
+    /// flags), as pfsync carries them.
     pub state_flags: u16,
+    /// What `scrub (...)` / `set tos` do to every packet of the state, in
+    /// both directions (the flags are also in `state_flags`).
+    pub norm: Actions,
+    /// `scrub (reassemble tcp)` data of both ends ([0]: `src`).
+    pub scrub: Option<Box<StateScrub>>,
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
@@ -320,6 +328,8 @@ mod tests {
             bytes: [0; 2],
             log: 0,
             state_flags: 0,
+            norm: Actions::default(),
+            scrub: None,
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync: false,
