@@ -828,4 +828,131 @@ mod tests {
         assert_eq!(low[8], 64);
         assert!(ip_ok(&low));
     }
+
+    mod through_the_engine {
+        use super::*;
+        use crate::conf::{parse, StaticResolver};
+        use crate::engine::packet::Dir;
+        use crate::engine::{Engine, Loader, PacketMeta};
+
+        fn engine(rules: &str) -> Engine {
+            let rs = parse(rules, "pf.conf", &StaticResolver::new()).unwrap();
+            let mut e = Engine::new(1, 7);
+            e.load(rs, Loader::default(), String::new());
+            e.set_enabled(true, 0);
+            e
+        }
+
+        fn m(dir: Dir) -> PacketMeta<'static> {
+            PacketMeta {
+                dir,
+                ifname: "eth0",
+                uid: None,
+                gid: None,
+                mtag: Default::default(),
+            }
+        }
+
+        /// The server's answer to `syn_with_options`.
+        fn syn_ack(tsval: u32, tsecr: u32) -> Vec<u8> {
+            let mut b = syn_with_options(tsval, tsecr);
+            b[12..16].copy_from_slice(&[10, 0, 0, 2]);
+            b[16..20].copy_from_slice(&[10, 0, 0, 1]);
+            b[20..22].copy_from_slice(&80u16.to_be_bytes());
+            b[22..24].copy_from_slice(&40000u16.to_be_bytes());
+            b[24..28].copy_from_slice(&5000u32.to_be_bytes());
+            b[28..32].copy_from_slice(&1001u32.to_be_bytes());
+            b[33] = SYN | ACK;
+            ipv4_header_checksum(&mut b);
+            fill_l4_checksum(&mut b);
+            b
+        }
+
+        #[test]
+        fn max_mss_and_min_ttl_follow_the_state_both_ways() {
+            let mut e = engine("match in scrub (max-mss 1400, min-ttl 50)\npass\n");
+            let mut syn = syn_with_options(1, 0);
+            let v = e.test(&m(Dir::In), &mut syn, 0);
+            assert!(v.pass && v.modified);
+            let pd = describe(&syn).unwrap();
+            assert_eq!((pd.tcp.unwrap().mss, pd.ttl), (1400, 64));
+            assert!(tcp_ok(&syn) && ip_ok(&syn));
+            // The answer goes out: no match rule for it, the state clamps.
+            let mut sa = syn_ack(2, 0);
+            sa[8] = 10;
+            ipv4_header_checksum(&mut sa);
+            let v = e.test(&m(Dir::Out), &mut sa, 0);
+            assert!(v.pass && v.modified);
+            let pd = describe(&sa).unwrap();
+            assert_eq!((pd.tcp.unwrap().mss, pd.ttl), (1400, 50));
+            assert!(tcp_ok(&sa) && ip_ok(&sa));
+            let st = e.states.get(0).unwrap();
+            assert_eq!((st.norm.max_mss, st.norm.min_ttl), (1400, 50));
+        }
+
+        #[test]
+        fn stateless_pass_uses_its_own_scrub() {
+            let mut e = engine("pass no state scrub (no-df) set tos lowdelay\n");
+            let mut syn = syn_with_options(1, 0);
+            assert!(e.test(&m(Dir::In), &mut syn, 0).pass);
+            assert_eq!((syn[6] & IP_DF, syn[1]), (0, 0x10));
+            assert!(ip_ok(&syn));
+            assert_eq!(e.states.len(), 0);
+        }
+
+        #[test]
+        fn reassemble_tcp_modulates_timestamps_end_to_end() {
+            let mut e = engine("pass scrub (reassemble tcp)\n");
+            let mut syn = syn_with_options(5000, 0);
+            assert!(e.test(&m(Dir::In), &mut syn, 0).pass);
+            let pd = describe(&syn).unwrap();
+            let (at, _) = timestamp_options(&syn, &pd);
+            let sent = get32(&syn, at[0]).unwrap();
+            assert_ne!(sent, 5000, "the client's timestamp is modulated");
+            assert!(tcp_ok(&syn));
+            let mut sa = syn_ack(9000, sent);
+            assert!(e.test(&m(Dir::Out), &mut sa, 0).pass);
+            let pd = describe(&sa).unwrap();
+            let (at, _) = timestamp_options(&sa, &pd);
+            assert_eq!(get32(&sa, at[0] + 4), Some(5000), "the echo is demodulated");
+            assert!(tcp_ok(&sa));
+            let sc = e.states.get(0).unwrap().scrub.as_ref().unwrap();
+            assert!(sc[0].is_some() && sc[1].is_some());
+        }
+
+        #[test]
+        fn sloppy_states_do_not_check_sequence_numbers() {
+            for (rules, passes) in [("pass keep state (sloppy)\n", true), ("pass\n", false)] {
+                let mut e = engine(rules);
+                let mut syn = v4(
+                    "10.0.0.1",
+                    "10.0.0.2",
+                    6,
+                    &tcp_seg(40000, 80, 1000, 0, SYN, 64240, b""),
+                );
+                assert!(e.test(&m(Dir::In), &mut syn, 0).pass);
+                // Far outside any window the full tracker would accept.
+                let mut ack = v4(
+                    "10.0.0.1",
+                    "10.0.0.2",
+                    6,
+                    &tcp_seg(40000, 80, 3_000_000_000, 77, ACK, 502, b"x"),
+                );
+                let v = e.test(&m(Dir::In), &mut ack, 0);
+                assert_eq!(v.pass, passes, "{rules}");
+            }
+        }
+
+        #[test]
+        fn tos_matches_without_ecn_bits() {
+            let mut e = engine("pass\nblock tos 0x10\n");
+            let mut p = v4("10.0.0.1", "10.0.0.2", 17, &udp_dgram(1, 2, b""));
+            p[1] = 0x11; // lowdelay + ECT(1)
+            ipv4_header_checksum(&mut p);
+            assert!(!e.test(&m(Dir::In), &mut p.clone(), 0).pass);
+            p[1] = 0x08;
+            ipv4_header_checksum(&mut p);
+            assert!(e.test(&m(Dir::In), &mut p, 0).pass);
+        }
+    }
 }

@@ -497,7 +497,8 @@ pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
             pd.sport = be16(l4, 0).ok_or(PdError::Short)?;
             pd.dport = be16(l4, 2).ok_or(PdError::Short)?;
             let ulen = be16(l4, 4).ok_or(PdError::Short)? as usize;
-            if ulen < 8 || ulen > l4.len() {
+            // A first fragment carries only the start of the datagram.
+            if ulen < 8 || (ulen > l4.len() && !pd.fragment) {
                 return Err(PdError::BadOffset);
             }
         }

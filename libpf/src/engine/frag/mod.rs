@@ -397,6 +397,7 @@ impl Engine {
                     return Verdict::drop(Reason::Fragment);
                 }
                 self.count(Reason::Match);
+                self.unbuffered_done(&key);
                 let mut b = Verdict::drop(Reason::Match);
                 b.rule = rule;
                 return b;
@@ -411,6 +412,7 @@ impl Engine {
             }
             Some(false) => {
                 self.count(Reason::Match);
+                self.unbuffered_done(&key);
                 Verdict::drop(Reason::Match)
             }
             None if !v.pass => v,
@@ -432,7 +434,8 @@ impl Engine {
         }
     }
 
-    /// Forget an unbuffered datagram once its data is all through.
+    /// Forget an unbuffered datagram once all its data was seen (and
+    /// nothing of it is held).
     fn unbuffered_done(&mut self, key: &FragKey) {
         if let Some(u) = self.frags.unbuffered.get(key) {
             let mut r = u.ranges.clone();
