@@ -24,6 +24,10 @@ struct Args {
     /// Flush: rules, states, info, all.
     #[arg(short = 'F')]
     flush: Option<String>,
+    /// Restrict -s states, -s Interfaces, -F states, -F info and -k to
+    /// this interface (or group, for -s Interfaces).
+    #[arg(short = 'i')]
+    iface: Option<String>,
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
@@ -129,7 +133,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -137,7 +141,7 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet) {
+        if let Err(e) = flush(c!(), what, a.quiet, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -152,7 +156,7 @@ fn main() {
     }
 
     if !a.kill.is_empty() {
-        if let Err(e) = kill(c!(), &a.kill, a.quiet) {
+        if let Err(e) = kill(c!(), &a.kill, a.quiet, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -329,19 +333,23 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
     Ok(())
 }
 
-fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
+fn show_states(c: &mut Client, verbose: u8, iface: Option<&str>) -> Result<(), Error> {
     let states = c.states()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for s in &states {
+    // -i: the states bound to that interface (`all`: the floating ones).
+    for s in states
+        .iter()
+        .filter(|s| iface.is_none_or(|i| s.ifname == i))
+    {
         let _ = out.write_all(show::state(s, verbose, &proto_name).as_bytes());
     }
     Ok(())
 }
 
-fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
+fn show_cmd(c: &mut Client, what: &str, verbose: u8, iface: Option<&str>) -> Result<(), Error> {
     match what {
         "rules" => show_rules(c, verbose),
-        "states" => show_states(c, verbose),
+        "states" => show_states(c, verbose, iface),
         "info" => match c.call(&Request::GetStatus)? {
             Reply::Status(s) => {
                 print!("{}", show::status(&s, verbose > 0));
@@ -378,16 +386,16 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose)?;
+                show_cmd(c, w, verbose, iface)?;
                 let _ = std::io::stdout().flush();
             }
             Ok(())
         }
-        "Interfaces" => match c.call(&Request::ListInterfaces)? {
-            Reply::Interfaces(v) => {
-                for n in v {
-                    println!("{n}");
-                }
+        "Interfaces" => match c.call(&Request::GetIfaces {
+            filter: iface.map(str::to_string),
+        })? {
+            Reply::Ifaces(v) => {
+                print!("{}", show::interfaces(&v, verbose));
                 Ok(())
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
@@ -397,7 +405,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
     }
 }
 
-fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
+fn flush(c: &mut Client, what: &str, quiet: bool, iface: Option<&str>) -> Result<(), Error> {
     let rules = matches!(what, "rules" | "all");
     let states = matches!(what, "states" | "all");
     let info = matches!(what, "info" | "all");
@@ -408,16 +416,29 @@ fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
         }
     }
     if states {
-        if let Reply::Count(n) = c.call(&Request::ClearStates { ifname: None })? {
+        if let Reply::Count(n) = c.call(&Request::ClearStates {
+            ifname: iface.map(str::to_string),
+        })? {
             if !quiet {
                 eprintln!("{n} states cleared");
             }
         }
     }
     if info {
-        c.call_ok(&Request::ClearStatus)?;
-        if !quiet {
-            eprintln!("pf: statistics cleared");
+        // With -i, only that interface's (or group's) counters.
+        match iface {
+            Some(i) => {
+                c.call_ok(&Request::ClearIfStats { ifname: i.into() })?;
+                if !quiet {
+                    eprintln!("pf: statistics cleared for interface {i}");
+                }
+            }
+            None => {
+                c.call_ok(&Request::ClearStatus)?;
+                if !quiet {
+                    eprintln!("pf: statistics cleared");
+                }
+            }
         }
     }
     Ok(())
@@ -434,13 +455,17 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, hosts: &[String], quiet: bool) -> Result<(), Error> {
+fn kill(c: &mut Client, hosts: &[String], quiet: bool, iface: Option<&str>) -> Result<(), Error> {
     if hosts.len() > 2 {
         die("can only specify -k twice");
     }
     let src = hosts.first().map(|h| host_net(h));
     let dst = hosts.get(1).map(|h| host_net(h));
-    if let Reply::Count(n) = c.call(&Request::KillStates { src, dst })? {
+    if let Reply::Count(n) = c.call(&Request::KillStates {
+        src,
+        dst,
+        ifname: iface.map(str::to_string),
+    })? {
         if !quiet {
             eprintln!(
                 "killed {n} states from 1 sources and {} destinations",

@@ -29,6 +29,10 @@ pub struct Expander<'r> {
     block_policy_return: bool,
     /// `set state-defaults`: applied to pass rules without `keep state`.
     state_defaults: Option<Vec<StateOptAst>>,
+    /// `set state-policy if-bound` seen: stateful rules after it without a
+    /// `(floating)` / `(if-bound)` of their own are if-bound (pfctl's
+    /// `default_statelock`).
+    default_if_bound: bool,
     auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
@@ -126,6 +130,7 @@ impl<'r> Expander<'r> {
             resolver,
             block_policy_return: false,
             state_defaults: None,
+            default_if_bound: false,
             auto_tables: AutoTables::default(),
             ruleset: Ruleset::default(),
             errors: vec![],
@@ -295,6 +300,7 @@ impl<'r> Expander<'r> {
             }
             SetOption::StatePolicyIfBound(b) => {
                 rs.options.state_policy_if_bound = Some(*b);
+                self.default_if_bound = *b;
                 rs.directives.push(Directive::StatePolicyIfBound(*b));
             }
             SetOption::StateDefaults(opts) => {
@@ -1299,6 +1305,14 @@ impl<'r> Expander<'r> {
         };
         r.keep_state = keep_state;
         r.state_opts = state_options(&state_opts)?;
+        if r.keep_state != KeepState::None
+            && self.default_if_bound
+            && !state_opts
+                .iter()
+                .any(|o| matches!(o, StateOptAst::IfBound | StateOptAst::Floating))
+        {
+            r.state_opts.if_bound = true;
+        }
         // 'flags S/SA' by default on stateful pass rules.
         if r.action == Action::Pass
             && flags.is_none()

@@ -7,6 +7,7 @@ pub mod carp;
 pub mod control;
 pub mod datapath;
 pub mod ifnames;
+pub mod ifwatch;
 
 use crate::engine::Engine;
 use crate::log;
@@ -180,6 +181,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     {
         let s = shared.clone();
         std::thread::Builder::new()
+            .name("ifwatch".into())
+            .spawn(move || ifwatch::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
             .name("maintenance".into())
             .spawn(move || maintenance(s, hup))?;
     }
@@ -245,10 +252,8 @@ fn shutdown(shared: &Arc<Shared>) {
     }
 }
 
-/// Once a second: expire states, refresh interface addresses; on SIGHUP
-/// say what we have.
+/// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
-    let mut nl = crate::sys::netlink::Netlink::open().ok();
     let mut tick = 0u64;
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
@@ -260,11 +265,6 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
                 shared.sync_cv.notify_all();
             }
             release_stale_demotion(&shared, now);
-            if let Some(nl) = nl.as_mut() {
-                if let Ok(map) = ifaddrs(nl, &shared) {
-                    shared.engine().ifaddrs = map;
-                }
-            }
         }
         if hup.swap(false, Ordering::Relaxed) {
             let e = shared.engine();
@@ -297,28 +297,4 @@ fn release_stale_demotion(shared: &Shared, now: u64) {
             shared.now(),
         );
     }
-}
-
-/// Addresses of every interface, by name, with the configured addresses of
-/// carp interfaces (withdrawn from Linux while BACKUP) added.
-pub fn ifaddrs(
-    nl: &mut crate::sys::netlink::Netlink,
-    shared: &Shared,
-) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
-    let links = nl.links()?;
-    let addrs = nl.addrs(None)?;
-    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> =
-        std::collections::HashMap::new();
-    for l in &links {
-        map.entry(l.name.clone()).or_default();
-    }
-    for a in addrs {
-        if let Some(l) = links.iter().find(|l| l.index == a.index) {
-            map.entry(l.name.clone()).or_default().push(a.net);
-        }
-    }
-    for (name, nets) in shared.carp().configured_addrs() {
-        map.insert(name, nets);
-    }
-    Ok(map)
 }

@@ -154,7 +154,11 @@ impl Engine {
             creatorid: sr.creatorid,
             key: [key_in(&sr.key[0], sr.proto), key_in(&sr.key[1], sr.proto)],
             direction,
-            ifname: None,
+            // pfsync_state_import binds the state to the interface named
+            // (`all`: floating), whether it exists here or not.
+            ifname: Some(sr.ifname.as_str())
+                .filter(|n| !n.is_empty() && *n != crate::engine::iface::IFG_ALL)
+                .map(str::to_string),
             rule: None,
             rule_gen: 0,
             src: peer_in(&sr.src),

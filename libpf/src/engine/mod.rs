@@ -5,6 +5,8 @@
 //! caller sends whatever reply packet a verdict carries.
 
 pub mod export;
+pub mod fib;
+pub mod iface;
 pub mod mtag;
 pub mod nat;
 pub mod packet;
@@ -15,12 +17,14 @@ pub mod status;
 pub mod tcp;
 pub mod translate;
 
-use crate::addr::{Af, IpNet};
+use crate::addr::Af;
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
     Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+use fib::{Fib, RouteChange};
+use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
@@ -178,8 +182,10 @@ pub struct Engine {
     pub states: StateTable,
     status: Status,
     pub sync: SyncQueue,
-    /// Interface addresses, for `(if)` addresses and interface-group tests.
-    pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// The interfaces and their groups, addresses and counters.
+    pub ifaces: IfTable,
+    /// The kernel's routes (`no-route`, `urpf-failed`, `egress`).
+    fib: Fib,
     hostid: u32,
     next_id: u64,
     rng: u64,
@@ -205,7 +211,8 @@ impl Engine {
             states: StateTable::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
-            ifaddrs: HashMap::new(),
+            ifaces: IfTable::default(),
+            fib: Fib::default(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
@@ -292,6 +299,7 @@ impl Engine {
                 self.hostid = h;
             }
         }
+        self.ifaces.set_skip(&o.skip);
         self.options = o;
         self.rules = LoadedRules::new(rs.rules, self.generation, loader);
         self.checksum = checksum;
@@ -303,8 +311,13 @@ impl Engine {
         self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
     }
 
-    fn skipped(&self, ifname: &str) -> bool {
-        self.options.skip.iter().any(|s| if_matches(s, ifname))
+    /// `set skip` applies to a packet on `ifname` (interface `kif`).
+    fn skipped(&self, kif: Option<KifId>, ifname: &str) -> bool {
+        match kif {
+            Some(k) => self.ifaces.skipped(k),
+            // Not in the table yet: by name and driver group.
+            None => self.options.skip.iter().any(|s| if_matches(s, ifname)),
+        }
     }
 
     fn count(&mut self, r: Reason) {
@@ -313,9 +326,55 @@ impl Engine {
 
     /// Filter one packet. `buf` holds the IP packet and may be rewritten.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
-        if !self.enabled || self.skipped(meta.ifname) {
+        if !self.enabled {
             return Verdict::pass(false);
         }
+        // The interface pf sees the packet on (a carp interface's carpdev),
+        // by the engine's own name for it.
+        let kif = self.ifaces.packet_kif(meta.ifname);
+        let name = match kif.and_then(|k| self.ifaces.kif(k)) {
+            Some(k) => IfName::new(&k.name),
+            None => IfName::new(meta.ifname),
+        };
+        let m = PacketMeta {
+            ifname: name.as_str(),
+            ..*meta
+        };
+        let skipped = self.skipped(kif, meta.ifname);
+        let len = iface::ip_len(buf);
+        let mut v = if skipped {
+            Verdict::pass(false)
+        } else {
+            self.test_packet(&m, kif, buf, now)
+        };
+        if let (Some(k), Some((v6, n)), false) = (kif, len, skipped) {
+            self.ifaces.count(k, v6, m.dir == Dir::Out, !v.pass, n);
+        }
+        // Remember the receiving interface for the `out` pass
+        // (`received-on`).
+        if m.dir == Dir::In && v.pass {
+            let slot = self
+                .ifaces
+                .lookup(meta.ifname)
+                .and_then(|i| self.ifaces.kif(i))
+                .map_or(0, |k| k.slot);
+            let mut t = v.mtag.unwrap_or(meta.mtag);
+            if slot != 0 && t.in_slot != slot {
+                t.in_slot = slot;
+                v.mtag = Some(t);
+            }
+        }
+        v
+    }
+
+    /// pf_test past the interface checks.
+    fn test_packet(
+        &mut self,
+        meta: &PacketMeta,
+        kif: Option<KifId>,
+        buf: &mut [u8],
+        now: u64,
+    ) -> Verdict {
         let mut pd = match describe(buf) {
             Ok(pd) => pd,
             Err(e) => {
@@ -338,30 +397,40 @@ impl Engine {
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
             let key = StateKey::from_pd(&pd, meta.dir);
-            if let Some(slot) = self.states.lookup(&key, meta.dir) {
+            if let Some(slot) = self.states.lookup(&key, meta.dir, meta.ifname) {
                 if let Some(v) = self.test_state(meta, buf, &mut pd, slot, &key, len, now) {
                     return v;
                 }
             }
         }
-        self.test_rules(meta, buf, pd, len, now)
+        self.test_rules(meta, kif, buf, pd, len, now)
     }
 
     /// Evaluate the ruleset for a packet without a state.
     fn test_rules(
         &mut self,
         meta: &PacketMeta,
+        kif: Option<KifId>,
         buf: &mut [u8],
         mut pd: Pd,
         len: u64,
         now: u64,
     ) -> Verdict {
+        // The receiving interface: this one on `in`; on `out`, the one
+        // the `in` pass left in the mark (none for local traffic).
+        let rcv = match meta.dir {
+            Dir::In => kif,
+            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        };
         let ctx = MatchCtx {
             dir: meta.dir,
             ifname: meta.ifname,
             uid: meta.uid,
             gid: meta.gid,
-            ifaddrs: &self.ifaddrs,
+            ifaces: &self.ifaces,
+            fib: &self.fib,
+            kif,
+            rcv,
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
@@ -461,7 +530,52 @@ impl Engine {
         s.checksum = self.checksum.clone();
         s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
         s.loginterface = self.options.loginterface.clone();
+        if let Some(name) = &s.loginterface {
+            (s.if_packets, s.if_bytes) = self.ifaces.log_counters(name);
+        }
         s
+    }
+
+    /// Take in the system's interfaces (every one: the others are gone).
+    pub fn sync_links(&mut self, links: Vec<LinkInfo>, now: u64) {
+        self.ifaces.sync(links, now);
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// Replace the routing tables (a full dump).
+    pub fn set_fib(&mut self, fib: Fib, now: u64) {
+        self.fib = fib;
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// One route added or removed.
+    pub fn route_change(&mut self, ch: RouteChange, now: u64) {
+        if self.fib.apply(ch) {
+            self.ifaces.set_egress(self.fib.default_oifs(), now);
+        }
+    }
+
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
+    /// `pfctl -s Interfaces` (`-i filter`), dated with `wall_now` (seconds
+    /// since the epoch).
+    pub fn interfaces(&mut self, filter: Option<&str>, now: u64, wall_now: i64) -> Vec<IfaceInfo> {
+        let rules = iface::rule_refs(&self.rules.rules);
+        let mut states: HashMap<String, u32> = HashMap::new();
+        for slot in self.states.all_slots() {
+            if let Some(st) = self.states.get(slot) {
+                let n = st.ifname.as_deref().unwrap_or(iface::IFG_ALL);
+                match states.get_mut(n) {
+                    Some(c) => *c += 1,
+                    None => {
+                        states.insert(n.to_string(), 1);
+                    }
+                }
+            }
+        }
+        self.ifaces.list(filter, &rules, &states, now, wall_now)
     }
 
     /// `pfctl -F info`: reset the status counters.
@@ -489,5 +603,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod ifroute_tests;
 #[cfg(test)]
 mod tests;

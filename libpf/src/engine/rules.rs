@@ -1,11 +1,12 @@
 //! Rule evaluation (pf_test_rule's matching part): does one rule match a
 //! described packet, and the loaded ruleset with its per-rule counters.
 
+use super::fib::Fib;
+use super::iface::{IfTable, KifId};
 use super::packet::{Dir, Pd};
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What `pfctl -vsr` shows under a rule.
@@ -80,8 +81,41 @@ pub struct MatchCtx<'a> {
     pub ifname: &'a str,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// Addresses of interfaces, for `(if)` dynamic addresses.
-    pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
+    /// The interfaces: groups for `on`, addresses for `(if)`.
+    pub ifaces: &'a IfTable,
+    /// The routes, for `no-route` and `urpf-failed`.
+    pub fib: &'a Fib,
+    /// The interface the packet is on (None: not in the table yet).
+    pub kif: Option<KifId>,
+    /// The interface the packet was received on (`received-on`); None for
+    /// locally generated packets.
+    pub rcv: Option<KifId>,
+}
+
+impl MatchCtx<'_> {
+    /// `on NAME`: the packet's interface is NAME or in group NAME.
+    fn on(&self, name: &str) -> bool {
+        match self.kif {
+            Some(k) => self.ifaces.matches(name, k),
+            None => if_matches(name, self.ifname),
+        }
+    }
+
+    /// uRPF (pf_routable with the interface): the route back to `src`
+    /// leaves through the packet's interface (a carp interface's route
+    /// counts for its carpdev).
+    fn urpf_ok(&self, src: &IpAddr) -> bool {
+        let Some(k) = self.kif.and_then(|k| self.ifaces.kif(k)) else {
+            return false;
+        };
+        self.fib.routable_via(0, src, |oif| {
+            oif == k.index
+                || self
+                    .ifaces
+                    .iter()
+                    .any(|x| x.index == oif && x.carpdev.as_deref() == Some(k.name.as_str()))
+        })
+    }
 }
 
 /// The interface group a Linux interface name falls in: the name without
@@ -90,7 +124,8 @@ pub fn if_group(name: &str) -> &str {
     name.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
-/// `on ifname` matches the interface itself or its group.
+/// `on ifname` matches the interface itself or its driver group (for an
+/// interface not in the interface table yet).
 pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
     rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
 }
@@ -112,22 +147,27 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
             ifname,
             modifier,
             mask,
-        } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match (modifier, mask) {
-                (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
-                    IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
-                }
-                (DynModifier::Network, _) => n.contains(ip),
-                (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
-                _ => n.addr == *ip,
-            })
-        }),
-        // Tables, routes and uRPF come with later issues; until then they
-        // match nothing, which keeps `block from <bad>` style rules inert
-        // rather than wrong.
-        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => {
-            false
-        }
+        } => ctx
+            .ifaces
+            .addr_map()
+            .get(ifname.as_str())
+            .is_some_and(|nets| {
+                nets.iter().any(|n| match (modifier, mask) {
+                    (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
+                        IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
+                    }
+                    (DynModifier::Network, _) => n.contains(ip),
+                    (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
+                    _ => n.addr == *ip,
+                })
+            }),
+        // pf_routable: no route to the address at all.
+        AddrKind::NoRoute => !ctx.fib.routable(0, ip),
+        // pf_routable with the interface: the route back does not leave
+        // through the interface the packet came in on.
+        AddrKind::UrpfFailed => !ctx.urpf_ok(ip),
+        // Tables come with a later issue; `route` labels are refused at load.
+        AddrKind::Table(_) | AddrKind::RouteLabel(_) => false,
     }
 }
 
@@ -144,7 +184,14 @@ fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchC
 /// Does `r` match the packet? (Action-independent.)
 pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
     if let Some(on) = &r.on {
-        if if_matches(&on.name, ctx.ifname) == on.neg {
+        if ctx.on(&on.name) == on.neg {
+            return false;
+        }
+    }
+    if let Some(rcv) = &r.extras.received_on {
+        // pf_match_rcvif: locally generated packets were received nowhere.
+        let m = ctx.rcv.is_some_and(|k| ctx.ifaces.matches(&rcv.name, k));
+        if m == rcv.neg {
             return false;
         }
     }
@@ -302,19 +349,26 @@ mod tests {
         LoadedRules::new(rs.rules, 1, Loader::default())
     }
 
-    fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a HashMap<String, Vec<IpNet>>) -> MatchCtx<'a> {
+    fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a (IfTable, Fib)) -> MatchCtx<'a> {
         MatchCtx {
             dir,
             ifname,
             uid: None,
             gid: None,
-            ifaddrs: e,
+            ifaces: &e.0,
+            fib: &e.1,
+            kif: e.0.lookup(ifname),
+            rcv: None,
         }
+    }
+
+    fn empty() -> (IfTable, Fib) {
+        (IfTable::default(), Fib::default())
     }
 
     #[test]
     fn last_match_wins_and_quick_stops() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load(
             "block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock",
         );
@@ -339,7 +393,7 @@ mod tests {
 
     #[test]
     fn flags_only_apply_to_tcp() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("block return\npass");
         let ack = v4(
             "192.168.99.50",
@@ -360,7 +414,7 @@ mod tests {
 
     #[test]
     fn networks_negation_ports_and_groups() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("pass out on eth0 inet from eth1:network to any nat-to eth0\nblock in on ! eth1 proto tcp from any to any port 6000:6010");
         let p = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 1, 1));
         let ev = evaluate(&mut rs, &describe(&p).unwrap(), &ctx(Dir::Out, "eth0", &e));
@@ -386,7 +440,7 @@ mod tests {
 
     #[test]
     fn inline_anchors_evaluate_in_place() {
-        let e = HashMap::new();
+        let e = empty();
         let syn = v4(
             "192.168.99.50",
             "192.0.2.20",
@@ -460,7 +514,7 @@ block",
 
     #[test]
     fn user_needs_a_socket() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("block out proto tcp user nobody");
         let p = v4(
             "10.0.0.1",

@@ -118,6 +118,11 @@ mod tests {
             Request::KillStates {
                 src: Some("10.0.0.0/8".parse().unwrap()),
                 dst: None,
+                ifname: Some("em0".into()),
+            },
+            Request::AddIfGroup {
+                ifname: "em0".into(),
+                group: "dmz".into(),
             },
             Request::Sysctl {
                 name: "net.inet.carp.preempt".into(),

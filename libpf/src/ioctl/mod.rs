@@ -8,6 +8,7 @@ pub mod frame;
 use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
+use crate::engine::iface::IfaceInfo;
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::status::Status;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
@@ -54,10 +55,12 @@ pub enum Request {
     GetStates,
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
     ClearStates { ifname: Option<String> },
-    /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
+    /// DIOCKILLSTATES: remove the states from `src` (to `dst`), bound to
+    /// interface `ifname` (`all`: floating ones) if given (`pfctl -i`).
     KillStates {
         src: Option<IpNet>,
         dst: Option<IpNet>,
+        ifname: Option<String>,
     },
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
@@ -109,6 +112,21 @@ pub enum Request {
     PfsyncDemote { on: bool },
     /// sysctl-style knobs: net.inet.carp.preempt, .allow, .log.
     Sysctl { name: String, value: Option<i64> },
+    /// DIOCIGETIFACES: the interface table (`pfctl -s Interfaces`); with a
+    /// filter, the interface of that name or a group's members (`-i`).
+    GetIfaces { filter: Option<String> },
+    /// DIOCCLRSTATUS with an interface (`pfctl -i IF -F info`): clear the
+    /// interface's counters, or its members' for a group.
+    ClearIfStats { ifname: String },
+    /// SIOCAIFGROUP: put an interface in an administrative group
+    /// (`carpctl IF group NAME`).
+    AddIfGroup { ifname: String, group: String },
+    /// SIOCDIFGROUP: `carpctl IF -group NAME`.
+    DelIfGroup { ifname: String, group: String },
+    /// SIOCGIFGROUP: the groups of an interface; replies `Groups`.
+    GetIfGroups { ifname: String },
+    /// SIOCGIFGMEMB for every group; replies `GroupMembers`.
+    GetGroupMembers,
 }
 
 impl Request {
@@ -128,6 +146,9 @@ impl Request {
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
                 | Request::Sysctl { value: None, .. }
+                | Request::GetIfaces { .. }
+                | Request::GetIfGroups { .. }
+                | Request::GetGroupMembers
         )
     }
 }
@@ -180,6 +201,12 @@ pub enum Reply {
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),
+    /// The interface table.
+    Ifaces(Vec<IfaceInfo>),
+    /// The groups of an interface.
+    Groups(Vec<String>),
+    /// Every group with its members.
+    GroupMembers(Vec<(String, Vec<String>)>),
 }
 
 impl Reply {

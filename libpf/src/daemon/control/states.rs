@@ -46,10 +46,23 @@ pub(super) fn clear(shared: &Shared, ifname: Option<String>, now: u64) -> Reply 
     Reply::Count(n as u64)
 }
 
-/// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-pub(super) fn kill(shared: &Shared, src: Option<IpNet>, dst: Option<IpNet>, now: u64) -> Reply {
+/// DIOCKILLSTATES: remove the states from `src` (to `dst`), bound to
+/// `ifname` if given.
+pub(super) fn kill(
+    shared: &Shared,
+    src: Option<IpNet>,
+    dst: Option<IpNet>,
+    ifname: Option<String>,
+    now: u64,
+) -> Reply {
     let mut e = shared.engine();
     let n = e.kill_states(now, true, |s| {
+        if ifname
+            .as_deref()
+            .is_some_and(|n| s.ifname.as_deref().unwrap_or("all") != n)
+        {
+            return false;
+        }
         // pfctl -k matches the state's source and destination as the
         // connection's initiator saw them.
         let k = if s.direction == Dir::Out {

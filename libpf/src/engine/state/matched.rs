@@ -140,7 +140,7 @@ impl Engine {
         // Its key is built in its own direction, but it is looked up (and
         // translated) in the role of the packet carrying it, as pf does.
         let key = StateKey::from_pd(&ipd, idir);
-        let slot = self.states.lookup(&key, meta.dir)?;
+        let slot = self.states.lookup(&key, meta.dir, meta.ifname)?;
         let st = self.states.get_mut(slot)?;
         let (from, to) = match meta.dir {
             Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),

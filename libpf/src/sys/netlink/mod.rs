@@ -20,8 +20,11 @@
 //! the namespace of the thread that opened it.
 
 mod decode;
+pub mod route;
 #[cfg(test)]
 pub(crate) mod tests;
+
+pub use route::{NetEvent, NetMonitor};
 
 use crate::addr::IpNet;
 use netlink_packet_core::{
