@@ -145,7 +145,7 @@ pub fn apply_groups(
         .find(|o| !matches!(o, IfOp::Group(_) | IfOp::NoGroup(_)))
     {
         return Err(format!(
-            "{name}: {}: only group and -group can be set here on interfaces other than carp and pfsync (use ip(8))",
+            "{name}: {}: not a carp or pfsync interface: only group and -group apply (use ip(8))",
             op.keyword()
         ));
     }
