@@ -193,10 +193,15 @@ impl IfTable {
     /// The interface pf treats a packet on `name` as seen on: the
     /// interface itself, or the carpdev of a carp interface.
     pub fn packet_kif(&self, name: &str) -> Option<KifId> {
-        let id = self.lookup(name)?;
+        self.lookup(name).map(|id| self.effective(id))
+    }
+
+    /// The interface pf treats packets on interface `id` as seen on: its
+    /// carpdev for a carp interface, else itself.
+    pub fn effective(&self, id: KifId) -> KifId {
         match self.kif(id).and_then(|k| k.carpdev.as_deref()) {
-            Some(dev) => self.lookup(dev).or(Some(id)),
-            None => Some(id),
+            Some(dev) => self.lookup(dev).unwrap_or(id),
+            None => id,
         }
     }
 
@@ -207,11 +212,8 @@ impl IfTable {
             return None;
         }
         let id = (*self.by_slot.get(slot as usize)?)?;
-        let k = self.kif(id)?;
-        match k.carpdev.as_deref() {
-            Some(dev) => self.lookup(dev).or(Some(id)),
-            None => Some(id),
-        }
+        self.kif(id)?;
+        Some(self.effective(id))
     }
 
     /// Does a rule naming `name` (`on`, `received-on`) apply to interface

@@ -331,7 +331,8 @@ impl Engine {
         }
         // The interface pf sees the packet on (a carp interface's carpdev),
         // by the engine's own name for it.
-        let kif = self.ifaces.packet_kif(meta.ifname);
+        let rcv = self.ifaces.lookup(meta.ifname);
+        let kif = rcv.map(|i| self.ifaces.effective(i));
         let name = match kif.and_then(|k| self.ifaces.kif(k)) {
             Some(k) => IfName::new(&k.name),
             None => IfName::new(meta.ifname),
@@ -353,11 +354,7 @@ impl Engine {
         // Remember the receiving interface for the `out` pass
         // (`received-on`).
         if m.dir == Dir::In && v.pass {
-            let slot = self
-                .ifaces
-                .lookup(meta.ifname)
-                .and_then(|i| self.ifaces.kif(i))
-                .map_or(0, |k| k.slot);
+            let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
             let mut t = v.mtag.unwrap_or(meta.mtag);
             if slot != 0 && t.in_slot != slot {
                 t.in_slot = slot;
