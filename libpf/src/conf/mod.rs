@@ -34,6 +34,8 @@ pub mod source;
 pub mod table;
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::ConfError;
@@ -388,8 +390,18 @@ fn statement(
                 .push(ConfError::new(file, st.lines.line_at(0), "syntax error"))
         }
         Ok(ast::Statement::Macro { name, value }) => {
+            // pfctl prints the definition, then checks the name (from its
+            // second character on, as its loop does).
             ex.macro_def(&name, &value);
-            macros.insert(name, value);
+            if name.chars().skip(1).any(|c| c.is_ascii_whitespace()) {
+                ex.errors.push(ConfError::new(
+                    file,
+                    line,
+                    "macro name cannot contain whitespace",
+                ));
+            } else {
+                macros.insert(name, value);
+            }
         }
         Ok(ast::Statement::Set(opt)) => ex.set_option(&opt, file, line),
         Ok(ast::Statement::Rule(r)) => ex.rule(&r, file, line),

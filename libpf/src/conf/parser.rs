@@ -39,10 +39,7 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         }
         Rule::macro_def => {
             let mut it = inner.into_inner();
-            let name = it
-                .next()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default();
+            let name = it.next().map(string_of).unwrap_or_default();
             let parts: Vec<String> = it.map(string_of).collect();
             Statement::Macro {
                 name,
@@ -89,7 +86,9 @@ fn is_keyword(r: Rule) -> bool {
 /// removed and escapes resolved like pfctl's lexer does.
 pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
     match p.as_rule() {
-        Rule::string | Rule::macro_value | Rule::quoted => {
+        Rule::number => number_text(p.as_str()),
+        Rule::strings => p.into_inner().map(string_of).collect::<Vec<_>>().join(" "),
+        Rule::string | Rule::macro_value | Rule::quoted | Rule::numstr => {
             let s = p.as_str().to_string();
             match p.into_inner().next() {
                 Some(inner) => string_of(inner),
@@ -98,6 +97,15 @@ pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
         }
         Rule::quoted_dq | Rule::quoted_sq => unquote(p.as_str()),
         _ => p.as_str().to_string(),
+    }
+}
+
+/// A NUMBER token as pfctl turns it back into text (`%lld`): `0022` is
+/// `22`, `-0` is `0`. The lexer has refused numbers out of range already.
+pub(super) fn number_text(s: &str) -> String {
+    match s.parse::<i64>() {
+        Ok(v) => v.to_string(),
+        Err(_) => s.to_string(),
     }
 }
 
@@ -508,7 +516,7 @@ pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
     let mut main: Option<Pair<'_, Rule>> = None;
     for x in p.into_inner() {
         if x.as_rule() == Rule::host_mask {
-            mask = children(x).next().map(|n| n.as_str().to_string());
+            mask = children(x).next().map(string_of);
         } else {
             main = Some(x);
         }
@@ -520,7 +528,13 @@ pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
         };
     };
     match m.as_rule() {
-        Rule::table_ref => HostAst::Table(first(m).as_str().to_string()),
+        Rule::table_ref => HostAst::Table(string_of(first(m))),
+        Rule::number_net => {
+            let mut it = m.into_inner();
+            let net = it.next().map(string_of).unwrap_or_default();
+            let mask = it.next().and_then(|x| children(x).next()).map(string_of);
+            HostAst::Name { name: net, mask }
+        }
         Rule::route_label => {
             HostAst::RouteLabel(children(m).next().map(string_of).unwrap_or_default())
         }
@@ -629,8 +643,8 @@ fn state_opt(p: Pair<'_, Rule>) -> StateOptAst {
             let parts: Vec<Pair<'_, Rule>> = o.into_inner().collect();
             let table = parts
                 .iter()
-                .find(|x| x.as_rule() == Rule::word_raw)
-                .map(|x| x.as_str().to_string())
+                .find(|x| x.as_rule() == Rule::string)
+                .map(|x| string_of(x.clone()))
                 .unwrap_or_default();
             let flush = parts.iter().any(|x| x.as_rule() == Rule::k_flush);
             let global = parts.iter().any(|x| x.as_rule() == Rule::k_global);
@@ -728,7 +742,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             for x in p.into_inner() {
                 match x.as_rule() {
                     Rule::not => neg = true,
-                    Rule::string => name = string_of(x),
+                    Rule::strings => name = string_of(x),
                     _ => {}
                 }
             }
