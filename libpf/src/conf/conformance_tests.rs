@@ -135,3 +135,136 @@ fn macro_names() {
         ("\" ab\" = c\npass\n", " ab = \"c\"\npass all flags S/SA\n"),
     ]);
 }
+
+/// option (parse.y) and pfctl_set_* (pfctl.c): value ranges, the warnx(3)
+/// lines pfctl prints before the parser's message, what -v prints.
+#[test]
+fn set_options() {
+    check(&[
+        // timeout_spec / limit_spec: STRING NUMBER, 0 to UINT_MAX, printed %d
+        (
+            "set timeout tcp.first -1\n",
+            "stdin:1: only positive values permitted\n",
+        ),
+        (
+            "set timeout tcp.first 4294967296\n",
+            "stdin:1: only positive values permitted\n",
+        ),
+        (
+            "set timeout tcp.first 4294967295\n",
+            "set timeout tcp.first -1\n",
+        ),
+        ("set timeout TCP.First 5\n", "set timeout TCP.First 5\n"),
+        ("set timeout tcp.first 5s\n", "stdin:1: syntax error\n"),
+        (
+            "set timeout foo 5\n",
+            "pfctl: Bad timeout name.\nstdin:1: unknown timeout foo\n",
+        ),
+        (
+            "set limit foo 5\n",
+            "pfctl: Bad pool name.\nstdin:1: unable to set limit foo 5\n",
+        ),
+        ("set limit States 5\n", "set limit States 5\n"),
+        (
+            "set limit { states 10, pktdelay-pkts 5 anchors 7 }\n",
+            "set limit states 10\nset limit pktdelay-pkts 5\nset limit anchors 7\n",
+        ),
+        // hostid: `number`, NUMBER or a STRING through strtoul
+        ("set hostid 0\n", "stdin:1: hostid must be non-zero\n"),
+        ("set hostid 4294967296\n", "stdin:1: hostid must be non-zero\n"),
+        ("set hostid -1\n", "set hostid 0xffffffff\n"),
+        ("set hostid 0x10\n", "set hostid 0x00000010\n"),
+        ("set hostid abc\n", "stdin:1: abc is not a number\n"),
+        // debug: STRING, string_to_loglevel (syslog names but "none", 0-7)
+        ("set debug warn\n", "set debug warn\n"),
+        ("set debug DEBUG\n", "set debug DEBUG\n"),
+        ("set debug debug\n", "set debug debug\n"),
+        ("set debug \"7\"\n", "set debug 7\n"),
+        (
+            "set debug \"8\"\n",
+            "pfctl: unknown debug level \"8\"\nstdin:1: error setting debuglevel 8\n",
+        ),
+        (
+            "set debug none\n",
+            "pfctl: unknown debug level \"none\"\nstdin:1: error setting debuglevel none\n",
+        ),
+        (
+            "set debug misc\n",
+            "pfctl: unknown debug level \"misc\"\nstdin:1: error setting debuglevel misc\n",
+        ),
+        // optimization: pf_hints, strcasecmp
+        ("set optimization Satellite\n", "set optimization Satellite\n"),
+        (
+            "set optimization foo\n",
+            "pfctl: invalid state timeouts optimization\nstdin:1: unknown optimization foo\n",
+        ),
+        // loginterface: STRING or `all`, no interface check any more
+        ("set loginterface foo0\n", "set loginterface foo0\n"),
+        ("set loginterface all\n", "set loginterface all\n"),
+        // skip: each name is printed before it is checked
+        (
+            "set skip on { lo0 ! em0 }\n",
+            "stdin:1: skip on ! <interface> is not supported\n\
+             stdin:1: error setting skip interface(s)\nset skip on { lo0 em0 }\n",
+        ),
+        (
+            "set skip on rdomain 1\n",
+            "stdin:1: skip on rdomain <num> is not supported\n\
+             stdin:1: error setting skip interface(s)\nset skip on {  }\n",
+        ),
+        ("set skip\n", "set skip on none\n"),
+        ("set skip on { none }\n", "set skip on none\n"),
+        ("set skip on\n", "stdin:1: syntax error\n"),
+        // reassemble: yesno, optnodf; pfctl prints a blank after "yes"
+        ("set reassemble yes\n", "set reassemble yes \n"),
+        ("set reassemble no no-df\n", "set reassemble no no-df\n"),
+        (
+            "set reassemble maybe\n",
+            "stdin:1: invalid value 'maybe', expected 'yes' or 'no'\n",
+        ),
+        // syncookies: watermarks default to 25% and half the start
+        (
+            "set syncookies adaptive (end 10%)\n",
+            "set syncookies adaptive (start 25%, end 10%)\n",
+        ),
+        (
+            "set syncookies adaptive (start 30%)\n",
+            "set syncookies adaptive (start 30%, end 15%)\n",
+        ),
+        (
+            "set syncookies adaptive (end 12% start 25.7%)\nset syncookies adaptive\n",
+            "set syncookies adaptive (start 25%, end 12%)\nset syncookies adaptive (start 25%, end 12%)\n",
+        ),
+        (
+            "set syncookies adaptive (start 10%, end 20%)\n",
+            "pfctl: start must be higher than end\nstdin:1: error setting syncookies\n",
+        ),
+        (
+            "set syncookies always (start 10%)\n",
+            "pfctl: syncookies start/end only apply to adaptive\nstdin:1: error setting syncookies\n",
+        ),
+        (
+            "set syncookies adaptive (start 0%)\n",
+            "stdin:1: illegal percentage value\n",
+        ),
+        (
+            "set syncookies adaptive (begin 10%)\n",
+            "stdin:1: illegal syncookie option\n",
+        ),
+        ("set syncookies sometimes\n", "stdin:1: illegal value for syncookies\n"),
+        // state-defaults: items are checked when read, their combination on
+        // each rule that takes them
+        (
+            "set state-defaults max 5, max 6\npass\n",
+            "stdin:2: state option 'max' multiple definitions\n",
+        ),
+        (
+            "set state-defaults max -1\n",
+            "stdin:1: only positive values permitted\n",
+        ),
+        (
+            "set state-defaults no-sync\nset state-defaults pflow\n",
+            "stdin:2: cannot redefine state-defaults\n",
+        ),
+    ]);
+}

@@ -29,6 +29,8 @@ pub struct Expander<'r> {
     block_policy_return: bool,
     /// `set state-defaults`: applied to pass rules without `keep state`.
     state_defaults: Option<Vec<StateOptAst>>,
+    /// `set syncookies adaptive (start, end)` watermarks once set.
+    syncookie_wat: Option<(u32, u32)>,
     auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
@@ -91,6 +93,11 @@ pub(super) fn bare(m: impl std::fmt::Display) -> String {
     format!("{BARE}{m}")
 }
 
+/// A message pfctl prints with warnx(3): `pfctl: message`, no location.
+pub(super) fn global(m: impl std::fmt::Display) -> String {
+    bare(format!("pfctl: {m}"))
+}
+
 /// The text of a message made by `bare`, None for a `yyerror` one.
 pub(super) fn bare_text(m: &str) -> Option<&str> {
     m.strip_prefix(BARE)
@@ -107,17 +114,14 @@ fn is_v6_link_local(a: &IpAddr) -> bool {
     }
 }
 
+/// A NUMBER that must fit an unsigned 32-bit value (timeouts, limits,
+/// state options): pfctl's `$n < 0 || $n > UINT_MAX` check. The lexer has
+/// refused what does not fit a long long already.
 fn parse_u32(s: &str) -> Res<u32> {
-    match s.parse::<u64>() {
-        Ok(v) if v <= u32::MAX as u64 => Ok(v as u32),
-        Ok(_) => err("only positive values permitted"),
-        Err(_) => err(format!("\"{s}\" invalid number: too large")),
+    match s.parse::<i64>() {
+        Ok(v) if (0..=u32::MAX as i64).contains(&v) => Ok(v as u32),
+        _ => err("only positive values permitted"),
     }
-}
-
-fn parse_num(s: &str) -> Res<u64> {
-    s.parse::<u64>()
-        .or_else(|_| err(format!("\"{s}\" invalid number: too large")))
 }
 
 impl<'r> Expander<'r> {
@@ -126,6 +130,7 @@ impl<'r> Expander<'r> {
             resolver,
             block_policy_return: false,
             state_defaults: None,
+            syncookie_wat: None,
             auto_tables: AutoTables::default(),
             ruleset: Ruleset::default(),
             errors: vec![],
@@ -175,6 +180,12 @@ impl<'r> Expander<'r> {
                 rs.directives.push(Directive::BlockPolicy(p));
             }
             SetOption::Skip(items) => {
+                // expand_skip_interface: no list, or a lone `none`, clears
+                if items.is_empty() {
+                    rs.options.skip.clear();
+                    rs.directives.push(Directive::Skip(vec![]));
+                    return Ok(());
+                }
                 if let [IfItem {
                     neg: false,
                     name: IfName::Name(n),
@@ -186,24 +197,27 @@ impl<'r> Expander<'r> {
                         return Ok(());
                     }
                 }
+                // pfctl prints each name (an rdomain has none) before it
+                // checks it
                 let mut names = vec![];
+                let mut printed = vec![];
                 let mut errs = vec![];
                 for i in items {
                     let name = match &i.name {
                         IfName::Any => "any".to_string(),
                         IfName::Name(n) => n.clone(),
-                        IfName::Rdomain(_) => {
-                            errs.push("skip on rdomain <num> is not supported".to_string());
-                            continue;
-                        }
+                        IfName::Rdomain(_) => String::new(),
                     };
+                    printed.push(name.clone());
                     if i.neg {
                         errs.push("skip on ! <interface> is not supported".to_string());
-                        continue;
+                    } else if matches!(i.name, IfName::Rdomain(_)) {
+                        errs.push("skip on rdomain <num> is not supported".to_string());
+                    } else {
+                        names.push(name);
                     }
-                    names.push(name);
                 }
-                rs.directives.push(Directive::Skip(names.clone()));
+                rs.directives.push(Directive::Skip(printed));
                 if !errs.is_empty() {
                     errs.push("error setting skip interface(s)".to_string());
                     return Err(errs);
@@ -217,8 +231,13 @@ impl<'r> Expander<'r> {
             SetOption::Timeout(list) => {
                 for (name, v) in list {
                     let v = parse_u32(v)?;
+                    // pfctl_set_timeout: strcasecmp, a warning, then the
+                    // parser's message
                     let Some(t) = Timeout::from_name(&name.to_ascii_lowercase()) else {
-                        return err(format!("unknown timeout {name}"));
+                        return Err(vec![
+                            global("Bad timeout name."),
+                            format!("unknown timeout {name}"),
+                        ]);
                     };
                     rs.options.timeouts.push((t, v));
                     rs.directives.push(Directive::Timeout(name.clone(), v));
@@ -228,35 +247,54 @@ impl<'r> Expander<'r> {
                 for (name, v) in list {
                     let v = parse_u32(v)?;
                     let Some(l) = Limit::from_name(&name.to_ascii_lowercase()) else {
-                        return err(format!("unable to set limit {name} {v}"));
+                        return Err(vec![
+                            global("Bad pool name."),
+                            format!("unable to set limit {name} {v}"),
+                        ]);
                     };
                     rs.options.limits.push((l, v));
                     rs.directives.push(Directive::Limit(name.clone(), v));
                 }
             }
             SetOption::HostId(s) => {
-                let Some(v) = names::atoul(s) else {
-                    return err(format!("{s} is not a number"));
+                // `number`: a NUMBER (negative ones pass the check and
+                // wrap, as in pfctl) or a STRING read by strtoul(3).
+                let v: i128 = match s.parse::<i64>() {
+                    Ok(n) => n as i128,
+                    Err(_) => match names::strtoul(s) {
+                        Some(v) => v as i128,
+                        None => return err(format!("{s} is not a number")),
+                    },
                 };
-                if v == 0 || v > u32::MAX as u64 {
+                if v == 0 || v > u32::MAX as i128 {
                     return err("hostid must be non-zero");
                 }
-                rs.options.hostid = Some(v as u32);
-                rs.directives.push(Directive::HostId(v as u32));
+                let v = v as u32;
+                rs.options.hostid = Some(v);
+                rs.directives.push(Directive::HostId(v));
             }
             SetOption::LogInterface(s) => {
                 rs.options.loginterface = Some(s.clone());
                 rs.directives.push(Directive::LogInterface(s.clone()));
             }
             SetOption::Debug(s) => {
+                // string_to_loglevel: 0 to 7, or a syslog priority name
+                // (any case) other than "none"
                 const LEVELS: &[&str] = &[
-                    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "none",
-                    "urgent", "misc", "loud",
+                    "alert", "crit", "debug", "emerg", "err", "error", "info", "notice", "panic",
+                    "warn", "warning",
                 ];
                 let lower = s.to_ascii_lowercase();
-                let ok = LEVELS.contains(&lower.as_str()) || matches!(s.parse::<u8>(), Ok(0..=7));
+                let ok = if s.starts_with(|c: char| c.is_ascii_digit()) {
+                    s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.parse::<u8>(), Ok(0..=7))
+                } else {
+                    LEVELS.contains(&lower.as_str())
+                };
                 if !ok {
-                    return err(format!("error setting debuglevel {s}"));
+                    return Err(vec![
+                        global(format!("unknown debug level \"{s}\"")),
+                        format!("error setting debuglevel {s}"),
+                    ]);
                 }
                 rs.options.debug = Some(s.clone());
                 rs.directives.push(Directive::Debug(s.clone()));
@@ -278,7 +316,10 @@ impl<'r> Expander<'r> {
                     "conservative",
                 ];
                 if !HINTS.contains(&s.to_ascii_lowercase().as_str()) {
-                    return err(format!("unknown optimization {s}"));
+                    return Err(vec![
+                        global("invalid state timeouts optimization"),
+                        format!("unknown optimization {s}"),
+                    ]);
                 }
                 rs.options.optimization = Some(s.clone());
                 rs.directives.push(Directive::Optimization(s.clone()));
@@ -301,34 +342,66 @@ impl<'r> Expander<'r> {
                 if self.state_defaults.is_some() {
                     return err("cannot redefine state-defaults");
                 }
-                state_options(opts)?;
+                // each option is checked as it is read; their combination
+                // only on the rules that take them
+                state_option_items(opts)?;
                 self.state_defaults = Some(opts.clone());
             }
             SetOption::Fingerprints(f) => {
                 rs.directives.push(Directive::Fingerprints(f.clone()));
             }
             SetOption::Syncookies(mode, opts) => {
+                // syncookie_val, syncookie_opt, then pfctl_set_syncookies
                 if !matches!(mode.as_str(), "never" | "adaptive" | "always") {
                     return err("illegal value for syncookies");
                 }
-                let mut text = mode.clone();
+                let mut wat: Option<(u32, u32)> = None;
                 if !opts.is_empty() {
-                    let mut parts = vec![];
+                    let (mut hi, mut lo) = (0u32, 0u32);
                     for (k, v) in opts {
+                        // strtod(3) and a `%` after the number
                         let pct = v.strip_suffix('%').and_then(|x| x.parse::<f64>().ok());
-                        match pct {
-                            Some(p) if p > 0.0 && p <= 100.0 => {}
+                        let p = match pct {
+                            Some(p) if p > 0.0 && p <= 100.0 => p,
                             Some(_) => return err("illegal percentage value"),
                             None => return err("syntax error"),
+                        };
+                        match k.as_str() {
+                            "start" => hi = p as u32,
+                            "end" => lo = p as u32,
+                            _ => return err("illegal syncookie option"),
                         }
-                        if k != "start" && k != "end" {
-                            return err("illegal syncookie option");
-                        }
-                        parts.push(format!("{k} {v}"));
                     }
-                    text = format!("{text} ({})", parts.join(", "));
+                    if mode != "adaptive" {
+                        return Err(vec![
+                            global("syncookies start/end only apply to adaptive"),
+                            "error setting syncookies".to_string(),
+                        ]);
+                    }
+                    if hi == 0 {
+                        hi = 25;
+                    }
+                    if lo == 0 {
+                        lo = hi / 2;
+                    }
+                    if lo >= hi {
+                        return Err(vec![
+                            global("start must be higher than end"),
+                            "error setting syncookies".to_string(),
+                        ]);
+                    }
+                    wat = Some((hi, lo));
                 }
-                rs.directives.push(Directive::Syncookies(text));
+                if wat.is_some() {
+                    self.syncookie_wat = wat;
+                }
+                // the watermarks, once set, are printed with any later
+                // `adaptive` (pfctl keeps them in a global)
+                let text = match (mode.as_str(), self.syncookie_wat) {
+                    ("adaptive", Some((hi, lo))) => format!("adaptive (start {hi}%, end {lo}%)"),
+                    _ => mode.clone(),
+                };
+                self.ruleset.directives.push(Directive::Syncookies(text));
             }
         }
         Ok(())
@@ -1726,8 +1799,44 @@ fn hash_key(k: Option<&str>) -> Res<[u32; 4]> {
     }
 }
 
+/// The checks of pfctl's `state_opt_item` alone (value ranges, timeout
+/// names), without those of their combination.
+fn state_option_items(opts: &[StateOptAst]) -> Res<()> {
+    for o in opts {
+        match o {
+            StateOptAst::Max(v)
+            | StateOptAst::MaxSrcStates(v)
+            | StateOptAst::MaxSrcConn(v)
+            | StateOptAst::MaxSrcNodes(v) => {
+                parse_u32(v)?;
+            }
+            StateOptAst::MaxSrcConnRate(a, b) => {
+                parse_u32(a)?;
+                parse_u32(b)?;
+            }
+            StateOptAst::Overload { table, .. } => {
+                if table.len() >= 32 {
+                    return err(format!("table name '{table}' too long"));
+                }
+            }
+            StateOptAst::Timeout(name, v) => {
+                parse_u32(v)?;
+                let Some(t) = Timeout::from_name(name) else {
+                    return err(format!("illegal timeout name {name}"));
+                };
+                if !t.name().contains('.') {
+                    return err(format!("illegal state timeout {name}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Resolves the `( ... )` state options as pfctl's rule action does.
 fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
+    state_option_items(opts)?;
     let mut s = StateOpts::default();
     let mut srctrack: Option<Option<bool>> = None;
     let mut rule_srctrack = false;
@@ -1828,10 +1937,7 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
                 s.pflow = true;
             }
             StateOptAst::Timeout(name, v) => {
-                let v = parse_num(v)?;
-                if v > u32::MAX as u64 {
-                    return err("only positive values permitted");
-                }
+                let v = parse_u32(v)?;
                 let Some(t) = Timeout::from_name(name) else {
                     return err(format!("illegal timeout name {name}"));
                 };

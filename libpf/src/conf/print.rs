@@ -585,8 +585,9 @@ fn directive_line(d: &Directive) -> Option<String> {
         }
         Directive::Skip(list) if list.is_empty() => "set skip on none".to_string(),
         Directive::Skip(list) => format!("set skip on {{ {} }}", list.join(" ")),
-        Directive::Timeout(n, v) => format!("set timeout {n} {v}"),
-        Directive::Limit(n, v) => format!("set limit {n} {v}"),
+        // pfctl prints the values with %d
+        Directive::Timeout(n, v) => format!("set timeout {n} {}", *v as i32),
+        Directive::Limit(n, v) => format!("set limit {n} {}", *v as i32),
         Directive::HostId(h) => format!("set hostid 0x{h:08x}"),
         Directive::LogInterface(i) => format!("set loginterface {i}"),
         Directive::Debug(d) => format!("set debug {d}"),
