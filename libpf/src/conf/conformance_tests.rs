@@ -56,7 +56,13 @@ fn check(cases: &[(&str, &str)]) {
             ));
         }
     }
-    assert!(bad.is_empty(), "{} of {} differ:\n{}", bad.len(), cases.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.join("\n")
+    );
 }
 
 /// yylex: a NUMBER is `-`? digits followed by a blank, a newline, `)`,
@@ -83,7 +89,10 @@ fn number_is_not_a_string() {
         // a number glued to other characters is a word
         ("pass label 5x\n", "pass all flags S/SA label \"5x\"\n"),
         // NUMBER '/' NUMBER is a host (10/8)
-        ("pass to 10/8\n", "pass inet from any to 10.0.0.0/8 flags S/SA\n"),
+        (
+            "pass to 10/8\n",
+            "pass inet from any to 10.0.0.0/8 flags S/SA\n",
+        ),
         // a table name may be a word of digits: `>` does not end a NUMBER
         ("pass to <5>\n", "pass from any to <5> flags S/SA\n"),
     ]);
@@ -131,7 +140,10 @@ fn multi_word_strings() {
 #[test]
 fn macro_names() {
     check(&[
-        ("\"a b\" = c\n", "stdin:1: macro name cannot contain whitespace\na b = \"c\"\n"),
+        (
+            "\"a b\" = c\n",
+            "stdin:1: macro name cannot contain whitespace\na b = \"c\"\n",
+        ),
         ("\" ab\" = c\npass\n", " ab = \"c\"\npass all flags S/SA\n"),
     ]);
 }
@@ -266,5 +278,293 @@ fn set_options() {
             "set state-defaults no-sync\nset state-defaults pflow\n",
             "stdin:2: cannot redefine state-defaults\n",
         ),
+    ]);
+}
+
+/// dynaddr: `(if[:mod...])`: one of :network, :broadcast, :peer, with or
+/// without :0 (PFI_AFLAG_MODEMASK), a modifier repeated is the same flag;
+/// print_addr prints them in that order.
+#[test]
+fn dynamic_interface_modifiers() {
+    check(&[
+        (
+            "pass in from (lo0:network:0)\n",
+            "pass in from (lo0:network:0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:0:network)\n",
+            "pass in from (lo0:network:0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:network:network)\n",
+            "pass in from (lo0:network) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:peer:0)\n",
+            "pass in from (lo0:peer:0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:broadcast:0)\n",
+            "pass in from (lo0:broadcast:0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:0)\n",
+            "pass in from (lo0:0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:peer:broadcast)\n",
+            "stdin:1: illegal combination of interface modifiers\n",
+        ),
+        (
+            "pass in from (lo0:network:peer:0)\n",
+            "stdin:1: illegal combination of interface modifiers\n",
+        ),
+        // the name as it stands when the bad modifier is met
+        (
+            "pass in from (lo0:foo:network)\n",
+            "stdin:1: interface lo0:foo has bad modifier\n",
+        ),
+        (
+            "pass in from (0lo)\n",
+            "stdin:1: invalid interface name '0lo'\n",
+        ),
+        (
+            "pass in from (abcdefghijklmnop)\n",
+            "stdin:1: interface name too long\n",
+        ),
+        ("pass in from (5)\n", "stdin:1: syntax error\n"),
+        // groups and unknown names are not checked: followed at run time
+        (
+            "pass in from (nosuch0) to (lo)\n",
+            "pass in from (nosuch0) to (lo) flags S/SA\n",
+        ),
+    ]);
+}
+
+/// dynaddr '/' NUMBER: 0 to 128 ("bit number too big"); gen_dynnode keeps
+/// at most 32 bits in an inet rule; print_addr prints bits shorter than
+/// the family's (128 without a family) and nothing for a zero mask.
+#[test]
+fn dynamic_interface_masks() {
+    check(&[
+        (
+            "pass in from (lo0)/24\n",
+            "pass in from (lo0)/24 to any flags S/SA\n",
+        ),
+        (
+            "pass in inet from (lo0)/64\n",
+            "pass in inet from (lo0) to any flags S/SA\n",
+        ),
+        (
+            "pass in inet from (lo0)/32\n",
+            "pass in inet from (lo0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0)/32\n",
+            "pass in from (lo0)/32 to any flags S/SA\n",
+        ),
+        (
+            "pass in inet6 from (lo0)/64\n",
+            "pass in inet6 from (lo0)/64 to any flags S/SA\n",
+        ),
+        (
+            "pass in inet6 from (lo0)/128\n",
+            "pass in inet6 from (lo0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0)/0\n",
+            "pass in from (lo0) to any flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0:network)/16 to (lo0:0)/24\n",
+            "pass in from (lo0:network)/16 to (lo0:0)/24 flags S/SA\n",
+        ),
+        ("pass in from (lo0)/129\n", "stdin:1: bit number too big\n"),
+        ("pass in from (lo0)/-1\n", "stdin:1: bit number too big\n"),
+        // the family comes from the other address
+        (
+            "pass in from (lo0)/64 to 10.0.0.1\n",
+            "pass in inet from (lo0) to 10.0.0.1 flags S/SA\n",
+        ),
+        (
+            "pass in from (lo0)/64 to ::1\n",
+            "pass in inet6 from (lo0)/64 to ::1 flags S/SA\n",
+        ),
+        // translation pools print the same way
+        (
+            "pass out inet from any to any nat-to (lo0)/24\n",
+            "pass out inet all flags S/SA nat-to (lo0)/24 round-robin\n",
+        ),
+        (
+            "pass out inet from any to any nat-to (lo0:0)/64\n",
+            "pass out inet all flags S/SA nat-to (lo0:0)\n",
+        ),
+    ]);
+}
+
+/// host_if: modifiers on interface names (not in parentheses) resolve at
+/// load time; an illegal combination or a mask with :network/:broadcast is
+/// reported by host_if itself, then host() tries the name as an address
+/// and as a host name before it gives up.
+#[test]
+fn interface_name_modifiers() {
+    check(&[
+        (
+            "pass in from lo0:network\n",
+            "pass in inet6 from ::1 to any flags S/SA\n\
+             pass in inet from 127.0.0.0/8 to any flags S/SA\n",
+        ),
+        // :0 first address per family; :network skips link-local ones first
+        (
+            "pass in from lo0:network:0\n",
+            "pass in inet6 from ::1 to any flags S/SA\n\
+             pass in inet from 127.0.0.0/8 to any flags S/SA\n",
+        ),
+        (
+            "pass in to lo0:0\n",
+            "pass in inet6 from any to ::1 flags S/SA\n\
+             pass in inet from any to 127.0.0.1 flags S/SA\n",
+        ),
+        (
+            "pass in from lo0:network:peer\n",
+            "illegal combination of interface modifiers\n\
+             no IP address found for lo0:network:peer\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass in from lo0:network/24\n",
+            "network or broadcast lookup, but extra netmask given\n\
+             no IP address found for lo0:network/24\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass in from lo0:broadcast/24\n",
+            "network or broadcast lookup, but extra netmask given\n\
+             no IP address found for lo0:broadcast/24\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        // lo0 has no broadcast address and no peer
+        (
+            "pass in from lo0:broadcast\n",
+            "no IP address found for lo0:broadcast\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass in from lo0:peer\n",
+            "no IP address found for lo0:peer\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        // an interface without addresses is no host
+        (
+            "pass in from lo1000000\n",
+            "no IP address found for lo1000000\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass in from lo0:bogus\n",
+            "no IP address found for lo0:bogus\n\
+             stdin:1: could not parse host specification\n",
+        ),
+        // groups and `self`: a link-local address names its interface
+        (
+            "pass in from lo\n",
+            "pass in inet6 from ::1 to any flags S/SA\n\
+             pass in on lo0 inet6 from fe80::1 to any flags S/SA\n\
+             pass in inet from 127.0.0.1 to any flags S/SA\n",
+        ),
+        (
+            "pass in from self\n",
+            "pass in inet6 from ::1 to any flags S/SA\n\
+             pass in on lo0 inet6 from fe80::1 to any flags S/SA\n\
+             pass in inet from 127.0.0.1 to any flags S/SA\n",
+        ),
+        (
+            "pass in on lo0 from fe80::1%lo0\n",
+            "pass in on lo0 inet6 from fe80::1 to any flags S/SA\n",
+        ),
+        // the interface of a scoped address must match the rule's
+        (
+            "pass in on em0 from fe80::1%lo0\n",
+            "stdin:1: rule expands to no valid combination\n",
+        ),
+    ]);
+}
+
+/// host(): the mask is strtonum(0, 128); set_ipmask applies it to every
+/// address of an interface or name, IPv6 ones too; more than 32 bits on an
+/// IPv4 address is refused only where a rule uses it (check_netmask, a
+/// plain message) and an address of the other family is dropped first.
+#[test]
+fn netmasks_by_address_family() {
+    check(&[
+        (
+            "pass in from lo0/8\n",
+            "pass in inet6 from ::/8 to any flags S/SA\n\
+             pass in on lo0 inet6 from fe00::/8 to any flags S/SA\n\
+             pass in inet from 127.0.0.0/8 to any flags S/SA\n",
+        ),
+        (
+            "pass in inet6 from lo0/64\n",
+            "pass in inet6 from ::/64 to any flags S/SA\n\
+             pass in on lo0 inet6 from fe80::/64 to any flags S/SA\n",
+        ),
+        (
+            "pass in inet from lo0/64\n",
+            "netmask 64 invalid for IPv4 address\n\
+             stdin:1: skipping rule due to errors\n\
+             stdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in from lo0/64\n",
+            "netmask 64 invalid for IPv4 address\n\
+             stdin:1: skipping rule due to errors\n",
+        ),
+        (
+            "pass in inet6 from 10.0.0.1/64\n",
+            "stdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in from 10.0.0.1/33 to 10.0.0.2/40\n",
+            "netmask 33 invalid for IPv4 address\n\
+             netmask 40 invalid for IPv4 address\n\
+             stdin:1: skipping rule due to errors\n\
+             stdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in from ::1/64\n",
+            "pass in inet6 from ::/64 to any flags S/SA\n",
+        ),
+        (
+            "pass in from 10.0.0.1/129\n",
+            "netmask is too large: /129\nstdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass in from 10.0.0.1/-1\n",
+            "netmask is too small: /-1\nstdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass in from localhost/24\n",
+            "pass in inet from 127.0.0.0/24 to any flags S/SA\n\
+             pass in inet6 from ::/24 to any flags S/SA\n",
+        ),
+        (
+            "pass in from 10/8 to 172.16/12\n",
+            "pass in inet from 10.0.0.0/8 to 172.16.0.0/12 flags S/SA\n",
+        ),
+        // a quoted STRING carries its own mask
+        (
+            "pass in from \"10.1.2.3/16\"\n",
+            "pass in inet from 10.1.0.0/16 to any flags S/SA\n",
+        ),
+        (
+            "pass in from 0.0.0.0/0 to ::/0\n",
+            "stdin:1: rule expands to no valid combination\n",
+        ),
+        ("pass in from 0.0.0.0/0\n", "pass in inet all flags S/SA\n"),
+        (
+            "pass in from any to ::/0\n",
+            "pass in inet6 all flags S/SA\n",
+        ),
+        ("pass in from 10.0.0.0/8/8\n", "stdin:1: syntax error\n"),
     ]);
 }

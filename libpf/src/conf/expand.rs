@@ -20,6 +20,9 @@ const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;
 
+/// Marks an `on rdomain N` item among the interfaces of a rule.
+const RDOMAIN: char = '\u{2}';
+
 /// Maximum label / tag length pfctl accepts (the kernel's buffers are 64).
 const NAME_MAX: usize = 63;
 
@@ -47,6 +50,10 @@ pub(super) struct HostNode {
     /// Interface of a link-local IPv6 address (`fe80::1%lo0`, or a
     /// link-local address taken from an interface).
     pub(super) scope: Option<String>,
+    /// An IPv4 address given a mask longer than 32 bits (pfctl's
+    /// check_netmask refuses it in a rule: "netmask N invalid for IPv4
+    /// address").
+    pub(super) bad_mask: Option<u8>,
 }
 
 impl HostNode {
@@ -56,6 +63,7 @@ impl HostNode {
             neg: false,
             af: None,
             scope: None,
+            bad_mask: None,
         }
     }
 }
@@ -410,21 +418,45 @@ impl<'r> Expander<'r> {
     // ------------------------------------------------------------ name resolution
 
     /// pfctl's `host()`: interface (with modifiers), numeric address, then
-    /// host name.
+    /// host name. A STRING may carry its own `/bits` (a quoted
+    /// "10.0.0.0/8", a table file line).
     pub(super) fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
+        let (name, mask) = match (mask, name.split_once('/')) {
+            (None, Some((n, m))) => (n, Some(m)),
+            _ => (name, mask),
+        };
+        let full = match mask {
+            Some(m) => format!("{name}/{m}"),
+            None => name.to_string(),
+        };
+        // strtonum(3) on the mask, 0 to 128
         let mask = match mask {
             None => None,
-            Some(m) => match m.parse::<u32>() {
-                Ok(b) if b <= 128 => Some(b as u8),
-                _ => {
+            Some(m) => match m.parse::<i64>() {
+                Ok(b) if (0..=128).contains(&b) => Some(b as u8),
+                r => {
+                    let why = match r {
+                        Ok(b) if b < 0 => "too small",
+                        Ok(_) => "too large",
+                        Err(_) if is_number(m) => {
+                            if m.starts_with('-') {
+                                "too small"
+                            } else {
+                                "too large"
+                            }
+                        }
+                        Err(_) => "invalid",
+                    };
                     return Err(vec![
-                        bare(format!("netmask is too large: /{m}")),
+                        bare(format!("netmask is {why}: /{m}")),
                         "could not parse host specification".to_string(),
-                    ])
+                    ]);
                 }
             },
         };
-        if let Some(h) = self.host_if(name, mask)? {
+        // host_if's warnings are printed even when a later lookup is tried
+        let mut warnings = vec![];
+        if let Some(h) = self.host_if(name, mask, &mut warnings) {
             return Ok(h);
         }
         if let Some((addr, scope)) = name.split_once('%') {
@@ -432,11 +464,11 @@ impl<'r> Expander<'r> {
             if let (Ok(IpAddr::V6(a)), Some(_)) =
                 (addr.parse::<IpAddr>(), self.resolver.if_addrs(scope))
             {
-                let mut n = net_node(IpAddr::V6(a), mask)?;
+                let mut n = net_node(IpAddr::V6(a), mask);
                 n.scope = Some(scope.to_string());
                 return Ok(vec![n]);
             }
-        } else if let Some(h) = host_ip(name, mask)? {
+        } else if let Some(h) = host_ip(name, mask) {
             return Ok(h);
         }
         let (lookup, noalias) = match name.strip_suffix(":0") {
@@ -458,20 +490,26 @@ impl<'r> Expander<'r> {
                 }
                 *got = true;
             }
-            out.push(net_node(a, mask)?);
+            out.push(net_node(a, mask));
         }
         if out.is_empty() {
-            let m = mask.map(|b| format!("/{b}")).unwrap_or_default();
-            return Err(vec![
-                bare(format!("no IP address found for {name}{m}")),
-                "could not parse host specification".to_string(),
-            ]);
+            warnings.push(bare(format!("no IP address found for {full}")));
+            warnings.push("could not parse host specification".to_string());
+            return Err(warnings);
         }
         Ok(out)
     }
 
-    /// Interface name with optional `:network`, `:broadcast`, `:peer`, `:0`.
-    fn host_if(&self, spec: &str, mask: Option<u8>) -> Res<Option<Vec<HostNode>>> {
+    /// pfctl's `host_if`: an interface or group name with `:network`,
+    /// `:broadcast`, `:peer` and `:0` (the first three exclusive), `self`
+    /// for every address. None sends `host()` on to the next lookup; the
+    /// warnings it prints on the way go to `warnings`.
+    fn host_if(
+        &self,
+        spec: &str,
+        mask: Option<u8>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Vec<HostNode>> {
         let mut name = spec;
         let (mut network, mut broadcast, mut peer, mut noalias) = (false, false, false, false);
         while let Some(i) = name.rfind(':') {
@@ -480,25 +518,26 @@ impl<'r> Expander<'r> {
                 "broadcast" => broadcast = true,
                 "peer" => peer = true,
                 "0" => noalias = true,
-                _ => return Ok(None),
+                _ => return None,
             }
             name = &name[..i];
         }
         if [network, broadcast, peer].iter().filter(|x| **x).count() > 1 {
-            return Ok(None);
+            warnings.push(bare("illegal combination of interface modifiers"));
+            return None;
         }
-        if name.is_empty() || !name.as_bytes()[0].is_ascii_alphabetic() {
-            return Ok(None);
-        }
-        let Some(addrs) = self.resolver.if_addrs(name) else {
-            return Ok(None);
-        };
         if (network || broadcast) && mask.is_some() {
-            return Ok(None);
+            warnings.push(bare("network or broadcast lookup, but extra netmask given"));
+            return None;
         }
+        if name.is_empty() {
+            return None;
+        }
+        let addrs = self.resolver.if_addr_owners(name)?;
         let mut out = vec![];
         let (mut got4, mut got6) = (false, false);
-        for n in addrs {
+        let mut last_if: Option<&str> = None;
+        for (owner, n) in &addrs {
             if broadcast && (n.af() != Af::Inet || n.prefix >= 31 || n.addr.is_loopback()) {
                 continue;
             }
@@ -508,6 +547,13 @@ impl<'r> Expander<'r> {
             if network && is_v6_link_local(&n.addr) {
                 continue;
             }
+            // ifa_lookup: `:0` takes the first address of each family of
+            // each member interface
+            if last_if != Some(owner.as_str()) {
+                got4 = false;
+                got6 = false;
+            }
+            last_if = Some(owner.as_str());
             if noalias {
                 let got = if n.af() == Af::Inet {
                     &mut got4
@@ -526,23 +572,23 @@ impl<'r> Expander<'r> {
             } else {
                 IpNet::host(n.addr)
             };
-            let net = match mask {
-                Some(m) => set_mask(net.addr, m)?,
-                None => net,
+            let mut node = match mask {
+                Some(m) => net_node(net.addr, Some(m)),
+                None => net_node(net.addr, None),
             };
-            let scope = if is_v6_link_local(&net.addr) {
-                Some(name.to_string())
-            } else {
-                None
-            };
-            out.push(HostNode {
-                af: Some(net.af()),
-                addr: AddrKind::Net(net),
-                neg: false,
-                scope,
-            });
+            if let (None, AddrKind::Net(x)) = (mask, &mut node.addr) {
+                *x = net;
+            }
+            if is_v6_link_local(&n.addr) {
+                node.scope = Some(owner.clone());
+            }
+            out.push(node);
         }
-        Ok(if out.is_empty() { None } else { Some(out) })
+        if out.is_empty() {
+            None
+        } else {
+            Some(out)
+        }
     }
 
     fn resolve_host(&self, h: &HostAst) -> Res<Vec<HostNode>> {
@@ -557,6 +603,7 @@ impl<'r> Expander<'r> {
                     neg: false,
                     af: None,
                     scope: None,
+                    bad_mask: None,
                 }])
             }
             HostAst::RouteLabel(l) => {
@@ -568,6 +615,7 @@ impl<'r> Expander<'r> {
                     neg: false,
                     af: None,
                     scope: None,
+                    bad_mask: None,
                 }])
             }
             HostAst::Range(a, b) => {
@@ -589,6 +637,7 @@ impl<'r> Expander<'r> {
                         neg: false,
                         af: Some(p.af()),
                         scope: None,
+                        bad_mask: None,
                     }]),
                     _ => err("invalid address range"),
                 }
@@ -601,30 +650,42 @@ impl<'r> Expander<'r> {
                 {
                     return err(format!("invalid interface name '{spec}'"));
                 }
-                let mask = match mask {
-                    None => None,
-                    Some(m) => match m.parse::<u32>() {
-                        Ok(b) if b <= 128 => Some(b as u8),
-                        _ => return err("bit number too big"),
-                    },
-                };
+                // dynaddr: modifiers from the right; a bad one is
+                // reported with what is left of the name at that point
                 let mut name = spec.as_str();
-                let mut mods = vec![];
+                let mut mode = DynModifier::None;
+                let (mut modes, mut noalias) = (0, false);
                 while let Some(i) = name.rfind(':') {
                     let m = match &name[i + 1..] {
                         "network" => DynModifier::Network,
                         "broadcast" => DynModifier::Broadcast,
                         "peer" => DynModifier::Peer,
                         "0" => DynModifier::NoAlias,
-                        _ => return err(format!("interface {spec} has bad modifier")),
+                        _ => return err(format!("interface {name} has bad modifier")),
                     };
-                    mods.push(m);
+                    if m == DynModifier::NoAlias {
+                        noalias = true;
+                    } else if m != mode {
+                        modes += 1;
+                        mode = m;
+                    }
                     name = &name[..i];
                 }
-                let modifier = match mods.as_slice() {
-                    [] => DynModifier::None,
-                    [m] => *m,
-                    _ => return err("illegal combination of interface modifiers"),
+                // flags & (flags - 1) & PFI_AFLAG_MODEMASK
+                if modes > 1 {
+                    return err("illegal combination of interface modifiers");
+                }
+                let modifier = DynModifier::with(mode, noalias);
+                if name.len() >= 16 {
+                    return err("interface name too long");
+                }
+                // dynaddr '/' NUMBER
+                let mask = match mask {
+                    None => None,
+                    Some(m) => match m.parse::<i64>() {
+                        Ok(b) if (0..=128).contains(&b) => Some(b as u8),
+                        _ => return err("bit number too big"),
+                    },
                 };
                 Ok(vec![HostNode {
                     addr: AddrKind::Dynamic {
@@ -635,6 +696,7 @@ impl<'r> Expander<'r> {
                     neg: false,
                     af: None,
                     scope: None,
+                    bad_mask: None,
                 }])
             }
         }
@@ -658,12 +720,14 @@ impl<'r> Expander<'r> {
                 neg: *neg,
                 af: None,
                 scope: None,
+                bad_mask: None,
             }])),
             HostItem::UrpfFailed { neg } => Ok(Some(vec![HostNode {
                 addr: AddrKind::UrpfFailed,
                 neg: *neg,
                 af: None,
                 scope: None,
+                bad_mask: None,
             }])),
             HostItem::List(items) => {
                 let mut out = vec![];
@@ -771,9 +835,10 @@ impl<'r> Expander<'r> {
             return Ok(u32::MAX);
         }
         let what = if group { "gid" } else { "uid" };
-        if s.bytes().all(|b| b.is_ascii_digit()) {
-            return match s.parse::<u64>() {
-                Ok(v) if v < u32::MAX as u64 => Ok(v as u32),
+        // a NUMBER: 0 to UID_MAX - 1 (UID_MAX is the unsigned maximum)
+        if is_number(s) {
+            return match s.parse::<i64>() {
+                Ok(v) if (0..u32::MAX as i64).contains(&v) => Ok(v as u32),
                 _ => err(format!("illegal {what} value {s}")),
             };
         }
@@ -830,9 +895,9 @@ impl<'r> Expander<'r> {
     }
 
     fn protocol(&self, s: &str) -> Res<u8> {
-        let p = if s.bytes().all(|b| b.is_ascii_digit()) {
-            match s.parse::<u32>() {
-                Ok(v) if v <= 255 => v as u8,
+        let p = if is_number(s) {
+            match s.parse::<i64>() {
+                Ok(v) if (0..=255).contains(&v) => v as u8,
                 _ => return err("protocol outside range"),
             }
         } else {
@@ -1058,7 +1123,14 @@ impl<'r> Expander<'r> {
                     }
                     n.clone()
                 }
-                IfName::Rdomain(_) => return err("on rdomain is not supported yet"),
+                IfName::Rdomain(n) => {
+                    // if_item: out of range is reported, and parsing goes on
+                    let v = n.parse::<i64>().unwrap_or(-1);
+                    if !(0..=255).contains(&v) {
+                        self.error(file, line, format!("rdomain {n} outside range"));
+                    }
+                    format!("{RDOMAIN}{}", v as u32)
+                }
             };
             ifaces.push(Some(IfMatch { name, neg: i.neg }));
         }
@@ -1099,6 +1171,7 @@ impl<'r> Expander<'r> {
         let mut route: Option<(RouteKind, RedirSpec)> = None;
         let mut divert: Option<(Option<Vec<HostNode>>, Divert)> = None;
         let mut set_prio_given = false;
+        let mut received_on_given = false;
         let x = &mut r.extras;
         for o in &ast.opts {
             match o {
@@ -1259,13 +1332,26 @@ impl<'r> Expander<'r> {
                     _ => return err("invalid rtable id"),
                 },
                 FilterOpt::ReceivedOn { neg, name } => {
-                    if x.received_on.is_some() {
+                    if received_on_given {
                         return err("cannot respecify received-on");
                     }
+                    received_on_given = true;
                     let name = match name {
                         IfName::Any => "any".to_string(),
-                        IfName::Name(n) => n.clone(),
-                        IfName::Rdomain(_) => return err("syntax error"),
+                        IfName::Name(n) => {
+                            if n.len() >= 16 {
+                                return err("interface name too long");
+                            }
+                            n.clone()
+                        }
+                        IfName::Rdomain(n) => {
+                            // an rdomain has no interface name: pfctl keeps
+                            // nothing of it
+                            if !matches!(n.parse::<i64>(), Ok(0..=255)) {
+                                self.error(file, line, format!("rdomain {n} outside range"));
+                            }
+                            continue;
+                        }
                     };
                     x.received_on = Some(IfMatch { name, neg: *neg });
                 }
@@ -1537,6 +1623,12 @@ impl<'r> Expander<'r> {
                                                 self.errors_from(file, line, errors);
                                                 continue;
                                             }
+                                            // `on rdomain N` names no interface
+                                            let rdomain = iface.as_ref().and_then(|i| {
+                                                i.name.strip_prefix(RDOMAIN).map(|n| (n, i.neg))
+                                            });
+                                            let iface =
+                                                if rdomain.is_some() { &None } else { iface };
                                             let on_name = iface.as_ref().map(|i| i.name.as_str());
                                             let scope_clash = |sc: &Option<String>| {
                                                 sc.as_deref().is_some_and(|s| {
@@ -1564,6 +1656,10 @@ impl<'r> Expander<'r> {
                                                 }
                                                 (None, None, None) => None,
                                             };
+                                            if let Some((n, neg)) = rdomain {
+                                                r.extras.on_rdomain = n.parse().ok();
+                                                r.extras.on_rdomain_not = neg;
+                                            }
                                             r.proto = *proto;
                                             r.from = Endpoint {
                                                 addr: src.addr.clone(),
@@ -1590,21 +1686,33 @@ impl<'r> Expander<'r> {
                                             if non_tcp {
                                                 r.flags = None;
                                             }
+                                            // check_netmask: more than 32 bits
+                                            // on an IPv4 address
+                                            for h in [src, dst] {
+                                                if let Some(b) = h.bad_mask {
+                                                    errors.push(bare(format!(
+                                                        "netmask {b} invalid for IPv4 address"
+                                                    )));
+                                                }
+                                            }
                                             if let Some((_, _, ip)) = ic {
                                                 if r.proto != Some(*ip) {
                                                     errors.push("icmp-type mismatch".into());
                                                 }
                                             }
-                                            for (text, field) in [(&base.label, 0), (&base.tag, 1)]
-                                            {
-                                                if let Some(t) = text {
-                                                    let e = expand_label(t, &r, self.resolver);
-                                                    if field == 0 {
-                                                        r.label = Some(e);
-                                                    } else {
-                                                        r.tag = Some(e);
-                                                    }
-                                                }
+                                            // expand_label on the label, the tag
+                                            // and the tag matched
+                                            if let Some(t) = &base.label {
+                                                r.label = Some(expand_label(t, &r, self.resolver));
+                                            }
+                                            if let Some(t) = &base.tag {
+                                                r.tag = Some(expand_label(t, &r, self.resolver));
+                                            }
+                                            if let Some((neg, t)) = &base.tagged {
+                                                r.tagged = Some((
+                                                    *neg,
+                                                    expand_label(t, &r, self.resolver),
+                                                ));
                                             }
                                             if binat {
                                                 errors.extend(binat_checks(
@@ -1640,6 +1748,7 @@ impl<'r> Expander<'r> {
                                                     )
                                                     .map(|p| (*kind, p))
                                                 });
+                                            normalize_dyn_masks(&mut r);
                                             errors.extend(rule_consistent(&r, route.is_some()));
                                             if errors.is_empty() {
                                                 let inbound = if binat {
@@ -1673,45 +1782,55 @@ impl<'r> Expander<'r> {
 
 // ---------------------------------------------------------------- helpers
 
-fn set_mask(addr: IpAddr, bits: u8) -> Res<IpNet> {
-    match IpNet::new(addr, bits) {
-        Ok(n) => Ok(n.to_network()),
-        Err(_) => err(format!("netmask {bits} invalid for IPv4 address")),
-    }
+/// The text of a NUMBER token (`-`? digits), as the parser hands it on.
+fn is_number(s: &str) -> bool {
+    let d = s.strip_prefix('-').unwrap_or(s);
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn net_node(a: IpAddr, mask: Option<u8>) -> Res<HostNode> {
-    let net = match mask {
-        Some(m) => set_mask(a, m)?,
-        None => IpNet::host(a),
+/// An address with pfctl's `set_ipmask`: the mask applied to it. An IPv4
+/// address given more than 32 bits keeps them to itself (`bad_mask`): pfctl
+/// only refuses it when a rule uses it (check_netmask), and prints it as a
+/// host elsewhere.
+fn net_node(a: IpAddr, mask: Option<u8>) -> HostNode {
+    let (net, bad_mask) = match mask {
+        Some(m) if a.is_ipv4() && m > 32 => (IpNet::host(a), Some(m)),
+        Some(m) => (
+            IpNet::new(a, m)
+                .map(|n| n.to_network())
+                .unwrap_or_else(|_| IpNet::host(a)),
+            None,
+        ),
+        None => (IpNet::host(a), None),
     };
-    Ok(HostNode {
+    HostNode {
         af: Some(net.af()),
         addr: AddrKind::Net(net),
         neg: false,
         scope: None,
-    })
+        bad_mask,
+    }
 }
 
 /// pfctl's `host_ip`: a numeric address, or with a mask the short IPv4
 /// network forms (`10/8`, `172.16/12`).
-fn host_ip(s: &str, mask: Option<u8>) -> Res<Option<Vec<HostNode>>> {
+fn host_ip(s: &str, mask: Option<u8>) -> Option<Vec<HostNode>> {
     if let Ok(a) = s.parse::<IpAddr>() {
-        return Ok(Some(vec![net_node(a, mask)?]));
+        return Some(vec![net_node(a, mask)]);
     }
-    let Some(m) = mask else { return Ok(None) };
+    let m = mask?;
     let parts: Vec<&str> = s.split('.').collect();
     if parts.is_empty() || parts.len() > 4 {
-        return Ok(None);
+        return None;
     }
     let mut octets = [0u8; 4];
     for (i, p) in parts.iter().enumerate() {
         match p.parse::<u8>() {
             Ok(v) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => octets[i] = v,
-            _ => return Ok(None),
+            _ => return None,
         }
     }
-    Ok(Some(vec![net_node(IpAddr::from(octets), Some(m))?]))
+    Some(vec![net_node(IpAddr::from(octets), Some(m))])
 }
 
 fn decide_af(hosts: &Option<Vec<HostNode>>) -> Option<Af> {
@@ -1726,6 +1845,10 @@ fn decide_af(hosts: &Option<Vec<HostNode>>) -> Option<Af> {
 
 fn icmp_code(s: &str, v6: bool) -> Res<u8> {
     let typ = if v6 { 1 } else { 3 };
+    // reticmpspec: a NUMBER must be 0 to 255; a STRING is parseicmpspec's
+    if let Some(n) = s.strip_prefix('-').filter(|n| is_number(n)) {
+        return err(format!("invalid icmp code -{n}"));
+    }
     if let Some(v) = names::atoul(s) {
         if v > 255 {
             return err(format!("invalid icmp code {v}"));
@@ -1737,9 +1860,9 @@ fn icmp_code(s: &str, v6: bool) -> Res<u8> {
 
 fn icmp_item(it: &IcmpItemAst, v6: bool) -> Res<(u8, Option<u8>, u8)> {
     let suffix = if v6 { "6" } else { "" };
-    let typ = if it.typ.bytes().all(|b| b.is_ascii_digit()) {
-        match it.typ.parse::<u32>() {
-            Ok(v) if v <= 255 => v as u8,
+    let typ = if is_number(&it.typ) {
+        match it.typ.parse::<i64>() {
+            Ok(v) if (0..=255).contains(&v) => v as u8,
             _ => return err(format!("illegal icmp{suffix}-type {}", it.typ)),
         }
     } else {
@@ -1750,8 +1873,8 @@ fn icmp_item(it: &IcmpItemAst, v6: bool) -> Res<(u8, Option<u8>, u8)> {
     };
     let code = match &it.code {
         None => None,
-        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => match c.parse::<u32>() {
-            Ok(v) if v <= 255 => Some(v as u8),
+        Some(c) if is_number(c) => match c.parse::<i64>() {
+            Ok(v) if (0..=255).contains(&v) => Some(v as u8),
             _ => return err(format!("illegal icmp-code {c}")),
         },
         Some(c) => match names::icmp_code_by_name(typ, c, v6) {
@@ -2115,11 +2238,34 @@ fn dyn_pool_type(t: PoolType) -> bool {
     )
 }
 
+/// `(if)/bits` once the rule's family is known: pfctl keeps at most 32
+/// bits for IPv4 (gen_dynnode) and prints no mask of full length, so a
+/// full-length mask is no mask.
+fn normalize_dyn_masks(r: &mut Rule) {
+    let full = if r.af == Some(Af::Inet) { 32 } else { 128 };
+    let fix = |a: &mut AddrKind| {
+        if let AddrKind::Dynamic { mask, .. } = a {
+            if mask.is_some_and(|m| m >= full) {
+                *mask = None;
+            }
+        }
+    };
+    fix(&mut r.from.addr);
+    fix(&mut r.to.addr);
+    for p in [&mut r.nat_to, &mut r.rdr_to]
+        .into_iter()
+        .flatten()
+        .chain(r.extras.route.as_mut().map(|(_, p)| p))
+    {
+        p.addrs.iter_mut().for_each(fix);
+    }
+}
+
 fn dyn_multiaddr(a: &AddrKind) -> bool {
     match a {
         AddrKind::Dynamic {
             ifname, modifier, ..
-        } => *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit()),
+        } => !modifier.no_alias() || !ifname.ends_with(|c: char| c.is_ascii_digit()),
         _ => false,
     }
 }
@@ -2350,21 +2496,51 @@ fn prio_value(s: &str) -> Res<u8> {
     }
 }
 
-/// `tos`: a name, `0x..` or a number, 0 to 255.
+/// `tos`: a NUMBER 0 to 255, or a STRING: map_tos's names (any case),
+/// else `0x` and hex digits.
 fn tos_value(s: &str) -> Res<u8> {
-    let v: Option<i64> = match s {
-        "lowdelay" => Some(0x10),
-        "throughput" => Some(0x08),
-        "reliability" => Some(0x04),
-        _ => {
-            if let Some(h) = s.strip_prefix("0x") {
-                i64::from_str_radix(h, 16).ok()
-            } else if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-                s.parse::<i64>().ok()
-            } else {
-                None
-            }
+    const TOS: &[(&str, i64)] = &[
+        ("af11", 0x28),
+        ("af12", 0x30),
+        ("af13", 0x38),
+        ("af21", 0x48),
+        ("af22", 0x50),
+        ("af23", 0x58),
+        ("af31", 0x68),
+        ("af32", 0x70),
+        ("af33", 0x78),
+        ("af41", 0x88),
+        ("af42", 0x90),
+        ("af43", 0x98),
+        ("critical", 0xa0),
+        ("cs0", 0x00),
+        ("cs1", 0x20),
+        ("cs2", 0x40),
+        ("cs3", 0x60),
+        ("cs4", 0x80),
+        ("cs5", 0xa0),
+        ("cs6", 0xc0),
+        ("cs7", 0xe0),
+        ("ef", 0xb8),
+        ("inetcontrol", 0xc0),
+        ("lowdelay", 0x10),
+        ("netcontrol", 0xe0),
+        ("reliability", 0x04),
+        ("throughput", 0x08),
+    ];
+    let v: Option<i64> = if is_number(s) {
+        s.parse::<i64>().ok()
+    } else if let Some(&(_, v)) = TOS.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        Some(v)
+    } else if let Some(h) = s.strip_prefix("0x") {
+        // strtoul(3) base 16 over the whole rest
+        if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some(i64::from_str_radix(h, 16).unwrap_or(256))
+        } else {
+            None
         }
+    } else {
+        None
     };
     match v {
         Some(v) if (0..=255).contains(&v) => Ok(v as u8),
@@ -2543,10 +2719,9 @@ fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
         s = s.replace("$dstport", &port(&r.to.port));
     }
     if s.contains("$proto") {
-        let p = match r.proto {
-            Some(p) => resolver.protocol_name(p).unwrap_or_else(|| p.to_string()),
-            None => "0".to_string(),
-        };
+        // getprotobynumber(3): no protocol is 0, "ip"
+        let p = r.proto.unwrap_or(0);
+        let p = resolver.protocol_name(p).unwrap_or_else(|| p.to_string());
         s = s.replace("$proto", &p);
     }
     s

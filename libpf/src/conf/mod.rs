@@ -50,6 +50,19 @@ use std::net::IpAddr;
 pub trait Resolver {
     /// Addresses of an interface or interface group; None if no such interface.
     fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>>;
+    /// The same addresses with the interface each belongs to (a group's
+    /// members, `self`'s interfaces): pfctl names the interface of a
+    /// link-local address in the rule (`on lo0`) and takes `:0`'s first
+    /// address per member. By default every address belongs to `name`.
+    fn if_addr_owners(&self, name: &str) -> Option<Vec<(String, IpNet)>> {
+        self.if_addrs(name)
+            .map(|v| v.into_iter().map(|a| (name.to_string(), a)).collect())
+    }
+    /// Does routing table `id` exist (pfctl's lookup_rtable)? Only the
+    /// tables a host has configured do; by default every id is taken.
+    fn rtable_exists(&self, _id: u32) -> bool {
+        true
+    }
     /// Address(es) of a host name (DNS / /etc/hosts), empty if unknown.
     fn host(&self, name: &str) -> Vec<IpAddr>;
     fn user(&self, name: &str) -> Option<u32>;
@@ -147,6 +160,8 @@ pub const COMMON_SERVICES: &[(&str, u16)] = &[
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {
     ifaces: Vec<(String, Vec<IpNet>)>,
+    /// Routing tables beyond table 0 (None: every table exists).
+    rtables: Option<Vec<u32>>,
     hosts: HashMap<String, Vec<IpAddr>>,
     users: HashMap<String, u32>,
     groups: HashMap<String, u32>,
@@ -209,6 +224,13 @@ impl StaticResolver {
         self
     }
 
+    /// Only table 0 and `ids` exist (`rtable N` refers to the others as
+    /// pfctl does on a host without them).
+    pub fn rtables(mut self, ids: &[u32]) -> StaticResolver {
+        self.rtables = Some(ids.to_vec());
+        self
+    }
+
     pub fn protocol(mut self, name: &str, num: u8) -> StaticResolver {
         self.protocols.push((name.to_string(), num));
         self
@@ -217,18 +239,34 @@ impl StaticResolver {
 
 impl Resolver for StaticResolver {
     fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>> {
+        self.if_addr_owners(name)
+            .map(|v| v.into_iter().map(|(_, a)| a).collect())
+    }
+    /// An interface, `self` (every interface), or a group in OpenBSD's
+    /// sense of the driver name (`lo` is lo0, lo1000000, ...).
+    fn if_addr_owners(&self, name: &str) -> Option<Vec<(String, IpNet)>> {
+        let own =
+            |(n, a): &(String, Vec<IpNet>)| a.iter().map(|x| (n.clone(), *x)).collect::<Vec<_>>();
         if name == "self" {
-            return Some(
-                self.ifaces
-                    .iter()
-                    .flat_map(|(_, a)| a.iter().copied())
-                    .collect(),
-            );
+            return Some(self.ifaces.iter().flat_map(own).collect());
         }
-        self.ifaces
+        if let Some(i) = self.ifaces.iter().find(|(n, _)| n == name) {
+            return Some(own(i));
+        }
+        let members: Vec<&(String, Vec<IpNet>)> = self
+            .ifaces
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| a.clone())
+            .filter(|(n, _)| {
+                n.len() > name.len() && n.trim_end_matches(|c: char| c.is_ascii_digit()) == name
+            })
+            .collect();
+        if members.is_empty() {
+            return None;
+        }
+        Some(members.into_iter().flat_map(own).collect())
+    }
+    fn rtable_exists(&self, id: u32) -> bool {
+        id == 0 || self.rtables.as_ref().is_none_or(|v| v.contains(&id))
     }
     fn host(&self, name: &str) -> Vec<IpAddr> {
         self.hosts.get(name).cloned().unwrap_or_default()

@@ -89,6 +89,13 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             let _ = write!(s, " on {}", on.name);
         }
     }
+    if let Some(d) = rule.extras.on_rdomain {
+        if rule.extras.on_rdomain_not {
+            let _ = write!(s, " on ! rdomain {d}");
+        } else {
+            let _ = write!(s, " on rdomain {d}");
+        }
+    }
     match rule.af {
         Some(Af::Inet) => s.push_str(" inet"),
         Some(Af::Inet6) => s.push_str(" inet6"),
@@ -413,16 +420,18 @@ pub fn addr_string(a: &AddrKind) -> String {
             modifier,
             mask,
         } => {
-            let m = match modifier {
-                DynModifier::None => "",
+            let m = match modifier.mode() {
                 DynModifier::Network => ":network",
                 DynModifier::Broadcast => ":broadcast",
                 DynModifier::Peer => ":peer",
-                DynModifier::NoAlias => ":0",
+                _ => "",
             };
+            let z = if modifier.no_alias() { ":0" } else { "" };
+            // print_addr: no mask when it is zero (address and mask both
+            // zero); expansion has dropped the full-length ones
             match mask {
-                Some(b) => format!("({ifname}{m})/{b}"),
-                None => format!("({ifname}{m})"),
+                Some(b) if *b != 0 => format!("({ifname}{m}{z})/{b}"),
+                _ => format!("({ifname}{m}{z})"),
             }
         }
     }

@@ -244,14 +244,14 @@ fn mixed_address_families_split_and_drop_impossible_pairs() {
 fn set_options() {
     let src = "set timeout { tcp.closing 6, tcp.opening 6 }\nset timeout tcp.first 6\nset limit states 500\n\
                set limit {states 1000,frags 1000}\nset loginterface lo0\nset hostid 1\nset block-policy return\n\
-               set skip on { lo0 hvn2 }\nset debug urgent\nset ruleset-optimization none\nset optimization aggressive\nblock\n";
+               set skip on { lo0 hvn2 }\nset debug crit\nset ruleset-optimization none\nset optimization aggressive\nblock\n";
     let r = corpus_resolver();
     let rs = parse(src, "stdin", &r).unwrap_or_default();
     assert_eq!(
         print_ruleset_nv(&rs, &r),
         "set timeout tcp.closing 6\nset timeout tcp.opening 6\nset timeout tcp.first 6\nset limit states 500\n\
 set limit states 1000\nset limit frags 1000\nset loginterface lo0\nset hostid 0x00000001\nset block-policy return\n\
-set skip on { lo0 hvn2 }\nset debug urgent\nset optimization aggressive\nblock return all\n"
+set skip on { lo0 hvn2 }\nset debug crit\nset optimization aggressive\nblock return all\n"
     );
     let o = &rs.options;
     assert_eq!(o.hostid, Some(1));
@@ -264,8 +264,11 @@ set skip on { lo0 hvn2 }\nset debug urgent\nset optimization aggressive\nblock r
         errors("set hostid 0\nset timeout bogus 5\nset limit bogus 5\nset debug nonsense\n"),
         vec![
             "t.conf:1: hostid must be non-zero",
+            "pfctl: Bad timeout name.",
             "t.conf:2: unknown timeout bogus",
+            "pfctl: Bad pool name.",
             "t.conf:3: unable to set limit bogus 5",
+            "pfctl: unknown debug level \"nonsense\"",
             "t.conf:4: error setting debuglevel nonsense",
         ]
     );
