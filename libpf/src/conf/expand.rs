@@ -39,6 +39,9 @@ pub struct Expander<'r> {
     pub errors: Vec<ConfError>,
     /// Queue definitions seen so far (`queue.rs`).
     pub queues: super::queue::Queues,
+    /// pfctl's yacc `yyerrflag`: after an error, the number of tokens the
+    /// parser must still shift before it reports a syntax error again.
+    pub errflag: u32,
 }
 
 /// One resolved address of a list.
@@ -143,6 +146,7 @@ impl<'r> Expander<'r> {
             ruleset: Ruleset::default(),
             errors: vec![],
             queues: Default::default(),
+            errflag: 0,
         }
     }
 

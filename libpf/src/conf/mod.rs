@@ -395,16 +395,81 @@ fn run(
     nest: usize,
 ) {
     let mut sp = source::Splitter::new(src, file);
+    // The line a lexer error made pfctl's parser drop, and the last line
+    // of the previous statement (the newlines between are tokens too).
+    let mut eats: Option<u32> = None;
+    let mut prev_end: u32 = 0;
     while let Some(st) = sp.next_statement(macros) {
-        match st {
-            Ok(st) => statement(&st, file, ex, macros, loader, depth, nest),
-            Err(e) => ex.errors.push(e),
+        let st = match st {
+            Ok(st) => st,
+            Err(e) => {
+                ex.errors.push(e);
+                continue;
+            }
+        };
+        let first = st.lines.line_at(0);
+        if eats.take() == Some(first) {
+            // dropped while recovering, up to its newline
+            ex.errflag = 2;
+            prev_end = st.end_line;
+            continue;
         }
+        let blank_lines = first.saturating_sub(prev_end + 1);
+        ex.errflag = ex.errflag.saturating_sub(blank_lines);
+        prev_end = st.end_line;
+        eats = statement(&st, file, ex, macros, loader, depth, nest).eats;
     }
 }
 
-/// One statement (of a file, or of an inline anchor's body when `nest` > 0).
-fn statement(
+/// What became of a statement, for the parser state around it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome {
+    /// The line a lexer error makes pfctl's parser drop.
+    pub eats: Option<u32>,
+    /// pfctl's parser went into error recovery (a syntax error, or an
+    /// error of a grammar action): inside an inline anchor's body that
+    /// takes it out of the body, back to the top level.
+    pub recovered: bool,
+}
+
+/// A syntax error at the `tokens`-th token of a statement: pfctl's parser
+/// (yacc) reports it unless it is still recovering from the previous one
+/// (three tokens must be shifted after an error before the next is told).
+fn syntax_error(ex: &mut expand::Expander<'_>, e: ConfError, tokens: usize) {
+    if tokens as u32 >= ex.errflag {
+        ex.errors.push(e);
+    }
+    ex.errflag = 3;
+}
+
+/// The lexer errors of a statement: its own (`lex_error`, at its end) or
+/// one in a token of its text. (offset where the text stops, the error)
+fn lexer_error(st: &source::Statement, lexed: &source::Lexed) -> Option<(usize, source::LexError)> {
+    if let Some((off, msg)) = &lexed.error {
+        let line = st.lines.line_at(*off);
+        // findeol skips the rest of that line; the parser drops the next
+        let eats_line = if line == st.end_line {
+            st.lex_error
+                .as_ref()
+                .map_or(Some(line + 1), |e| e.eats_line.or(Some(line + 1)))
+        } else {
+            None
+        };
+        return Some((
+            *off,
+            source::LexError {
+                line,
+                msg: msg.clone(),
+                eats_line,
+            },
+        ));
+    }
+    st.lex_error.clone().map(|e| (st.text.len(), e))
+}
+
+/// One statement (of a file, or of an inline anchor's body when `nest` >
+/// 0).
+pub(crate) fn statement(
     st: &source::Statement,
     file: &str,
     ex: &mut expand::Expander<'_>,
@@ -412,20 +477,63 @@ fn statement(
     loader: &dyn Fn(&str) -> std::io::Result<String>,
     depth: usize,
     nest: usize,
-) {
+) -> Outcome {
+    let recovered = |eats| Outcome {
+        eats,
+        recovered: true,
+    };
+    let lexed = source::lex(&st.text);
+    if let Some((off, le)) = lexer_error(st, &lexed) {
+        // The parser sees the tokens before the bad one, then an error
+        // token: a syntax error before it comes first, else the lexer's
+        // message and a syntax error on its line.
+        let prefix = source::Statement {
+            text: st.text[..off].to_string(),
+            lex_error: None,
+            ..st.clone()
+        };
+        let before = lexed.starts.iter().take_while(|&&s| s < off).count();
+        let early = match parser::parse_statement_at(&prefix, file) {
+            Err((e, at)) if at < prefix.text.trim_end().len() => Some((e, at)),
+            _ => None,
+        };
+        match early {
+            Some((e, at)) => {
+                let n = lexed.starts.iter().take_while(|&&s| s < at).count();
+                syntax_error(ex, e, n);
+                ex.errors
+                    .push(ConfError::new(file, le.line, le.msg.clone()));
+            }
+            None => {
+                ex.errors
+                    .push(ConfError::new(file, le.line, le.msg.clone()));
+                syntax_error(ex, ConfError::new(file, le.line, "syntax error"), before);
+            }
+        }
+        return recovered(le.eats_line);
+    }
     if let Some(block) = anchor::split_inline(st, file) {
-        anchor::inline(block, st, file, ex, macros, loader, depth, nest);
-        return;
+        return anchor::inline(block, st, file, ex, macros, loader, depth, nest);
     }
     let line = st.end_line;
-    match parser::parse_statement(st, file) {
-        Err(e) => {
-            ex.errors.push(e);
+    let errors_before = ex.errors.len();
+    match parser::parse_statement_at(st, file) {
+        Err((e, at)) => {
+            let n = lexed.starts.iter().take_while(|&&s| s < at).count();
+            syntax_error(ex, e, n);
             set_list_prefix(st, file, ex);
+            // the statement's newline is shifted once recovered
+            ex.errflag = 2;
+            return recovered(None);
         }
         Ok(s) if nest > 0 && !anchor::allowed_inside(&s) => {
-            ex.errors
-                .push(ConfError::new(file, st.lines.line_at(0), "syntax error"))
+            syntax_error(
+                ex,
+                ConfError::new(file, st.lines.line_at(0), "syntax error"),
+                0,
+            );
+            ex.errflag = 2;
+            return recovered(None);
         }
         Ok(ast::Statement::Macro { name, value }) => {
             // pfctl prints the definition, then checks the name (from its
@@ -452,18 +560,48 @@ fn statement(
         }
         Ok(ast::Statement::Include(path)) => {
             let text = if depth >= MAX_INCLUDE_DEPTH {
-                None
+                // pfctl has no limit of its own: it stops when it cannot
+                // open one more file
+                Err(std::io::Error::from_raw_os_error(libc::EMFILE))
             } else {
-                loader(&path).ok()
+                loader(&path)
             };
             match text {
-                Some(text) => run(&text, &path, ex, macros, loader, depth + 1, nest),
-                None => ex.errors.push(ConfError::new(
-                    file,
-                    line,
-                    format!("failed to include file {path}"),
-                )),
+                Ok(text) => run(&text, &path, ex, macros, loader, depth + 1, nest),
+                Err(e) => {
+                    // pushfile's warn(3), then the parser's message
+                    let why = match e.raw_os_error() {
+                        Some(n) => table::strerror(n),
+                        None if e.kind() == std::io::ErrorKind::NotFound => {
+                            "No such file or directory".to_string()
+                        }
+                        None => e.to_string(),
+                    };
+                    ex.errors
+                        .push(ConfError::global(format!("pushfile: {path}: {why}")));
+                    ex.errors.push(ConfError::new(
+                        file,
+                        line,
+                        format!("failed to include file {path}"),
+                    ));
+                }
             }
         }
     }
+    // A semantic error pfctl reports from a grammar action (YYERROR) puts
+    // its parser into recovery as a syntax error does; those of the rule
+    // expansion do not.
+    let new = &ex.errors[errors_before..];
+    if !new.is_empty()
+        && !new.iter().any(|e| {
+            e.message == "rule expands to no valid combination"
+                || e.message == "skipping rule due to errors"
+        })
+    {
+        ex.errflag = 2;
+        return recovered(None);
+    }
+    let tokens = lexed.starts.len() as u32 + 1;
+    ex.errflag = ex.errflag.saturating_sub(tokens);
+    Outcome::default()
 }

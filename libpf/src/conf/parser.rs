@@ -17,7 +17,21 @@ struct PfParser;
 
 /// Parses one statement; `Err` is a syntax error located on its line.
 pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, ConfError> {
-    let syntax = |offset: usize| ConfError::new(file, st.lines.line_at(offset), "syntax error");
+    parse_statement_at(st, file).map_err(|(e, _)| e)
+}
+
+/// `parse_statement` with the offset in the statement's text where the
+/// grammar gave up (the token pfctl's parser would have stopped at).
+pub fn parse_statement_at(
+    st: &SourceStatement,
+    file: &str,
+) -> Result<Statement, (ConfError, usize)> {
+    let syntax = |offset: usize| {
+        (
+            ConfError::new(file, st.lines.line_at(offset), "syntax error"),
+            offset,
+        )
+    };
     let mut pairs = match PfParser::parse(Rule::statement, &st.text) {
         Ok(p) => p,
         Err(e) => {

@@ -1139,7 +1139,7 @@ mod tests {
         );
         assert_eq!(
             e("queue r on em1 flows 1 qlimit 99999999999999999999\n"),
-            "stdin:1: \"99999999999999999999\" invalid number: too large\n"
+            "stdin:1: \"99999999999999999999\" invalid number: too large\nstdin:1: syntax error\n"
         );
         assert_eq!(
             e(&format!("queue {} on em1 flows 1\n", "q".repeat(64))),

@@ -503,7 +503,10 @@ fn semantic_errors_with_lines() {
     );
     assert_eq!(
         errors("pass on $nothere\n"),
-        vec!["t.conf:1: macro 'nothere' not defined"]
+        vec![
+            "t.conf:1: macro 'nothere' not defined",
+            "t.conf:1: syntax error"
+        ]
     );
     assert_eq!(
         errors("pass proto bogus\n"),
@@ -571,6 +574,7 @@ fn include_files() {
         errs,
         vec![
             "/etc/pf.d/a.conf:3: syntax error",
+            "pfctl: pushfile: /nope: No such file or directory",
             "main.conf:3: failed to include file /nope"
         ]
     );
