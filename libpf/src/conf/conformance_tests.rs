@@ -568,3 +568,135 @@ fn netmasks_by_address_family() {
         ("pass in from 10.0.0.0/8/8\n", "stdin:1: syntax error\n"),
     ]);
 }
+
+/// yylex and yacc's error recovery: a lexer error (findeol) is followed by
+/// the parser's syntax error, and the newline it waits for to recover was
+/// eaten, so the next line's tokens are dropped; yacc reports no syntax
+/// error until three tokens were shifted after the previous one (a blank
+/// line's newline is one).
+#[test]
+fn lexer_errors_and_recovery() {
+    check(&[
+        (
+            "pass from $x\npass bogus\npass in bogus2\n",
+            "stdin:1: macro 'x' not defined\nstdin:1: syntax error\nstdin:3: syntax error\n",
+        ),
+        (
+            "pass from $x\n\npass bogus\n",
+            "stdin:1: macro 'x' not defined\nstdin:1: syntax error\n",
+        ),
+        ("pass log-all\nblock log-all\n", "stdin:1: syntax error\n"),
+        (
+            "pass log-all\nblock out log-all\n",
+            "stdin:1: syntax error\nstdin:2: syntax error\n",
+        ),
+        ("foo\nbar\n", "stdin:1: syntax error\n"),
+        (
+            "foo\n\nbar\n",
+            "stdin:1: syntax error\nstdin:3: syntax error\n",
+        ),
+        // a grammar action's error recovers like a syntax error
+        ("pass proto foo\nbar\n", "stdin:1: unknown protocol foo\n"),
+        // the expansion's errors do not
+        (
+            "pass proto icmp to port 1\nbar\n",
+            "stdin:1: port only applies to tcp/udp\nstdin:1: skipping rule due to errors\n\
+             stdin:1: rule expands to no valid combination\nstdin:2: syntax error\n",
+        ),
+        // numbers beyond a long long
+        (
+            "pass proto tcp to port 99999999999999999999\n",
+            "stdin:1: \"99999999999999999999\" invalid number: too large\nstdin:1: syntax error\n",
+        ),
+        (
+            "set timeout tcp.first -99999999999999999999\n",
+            "stdin:1: \"-99999999999999999999\" invalid number: too small\nstdin:1: syntax error\n",
+        ),
+        // a syntax error before the bad token comes first
+        (
+            "pass bogus 99999999999999999999\n",
+            "stdin:1: syntax error\nstdin:1: \"99999999999999999999\" invalid number: too large\n",
+        ),
+        (
+            "pass label \"abc",
+            "stdin:1: reached end of file while parsing quoted string\nstdin:1: syntax error\n",
+        ),
+        (
+            "pass\npass label \"abc\ndef",
+            "stdin:2: reached end of file while parsing quoted string\nstdin:2: syntax error\n",
+        ),
+        ("pass\r\n", "stdin:1: syntax error\n"),
+    ]);
+}
+
+/// yylex: `$name` is a macro only where a token starts (a `$` inside a
+/// word is a character); the value is read again where it stands, but its
+/// own `$` are not expanded; `\x` outside quotes is x read afresh; `#`
+/// starts a comment where a token would, `\` continues it.
+#[test]
+fn macros_comments_continuations() {
+    check(&[
+        (
+            "x = \"1.2.3.4\"\npass from foo$x\n",
+            "no IP address found for foo$x\nstdin:2: could not parse host specification\nx = \"1.2.3.4\"\n",
+        ),
+        (
+            "x = \"10.0.0.1\"\npass from \\$x\n",
+            "x = \"10.0.0.1\"\npass inet from 10.0.0.1 to any flags S/SA\n",
+        ),
+        (
+            "x = \"10.0.0.1\"\npass from ($x:network)\n",
+            "stdin:2: invalid interface name '10.0.0.1:network'\nx = \"10.0.0.1\"\n",
+        ),
+        (
+            "i = \"lo0\"\npass on $i from $i:network\n",
+            "i = \"lo0\"\npass on lo0 inet6 from ::1 to any flags S/SA\n\
+             pass on lo0 inet from 127.0.0.0/8 to any flags S/SA\n",
+        ),
+        // no recursion: "$a" stays as it is written
+        ("a = \"$a\"\npass from $a\n", "stdin:2: syntax error\na = \"$a\"\n"),
+        (
+            "a = \"10.0.0.1\"\nb = $a\npass from $b\n",
+            "a = \"10.0.0.1\"\nb = \"10.0.0.1\"\npass inet from 10.0.0.1 to any flags S/SA\n",
+        ),
+        (
+            "a = \"10.0.0.1\"\nb = \"$a\"\npass from $b\n",
+            "stdin:3: syntax error\na = \"10.0.0.1\"\nb = \"$a\"\n",
+        ),
+        (
+            "pass label \"a#b\" # a comment \"with a quote\n",
+            "pass all flags S/SA label \"a#b\"\n",
+        ),
+        ("# a comment \\\npass\nblock\n", "block drop all\n"),
+        ("pa\\\nss\n", "pass all flags S/SA\n"),
+        ("pass \\\n bogus\n", "stdin:2: syntax error\n"),
+        ("pass#x\n", "pass all flags S/SA\n"),
+        // a quoted newline is dropped
+        ("pass label \"a\nb\"\n", "pass all flags S/SA label \"ab\"\n"),
+        // escapes inside quotes: the quote, a blank or a tab
+        (
+            "pass label \"a\\\"b\\ c\\d\"\n",
+            "pass all flags S/SA label \"a\"b c\\d\"\n",
+        ),
+    ]);
+}
+
+/// yylex's buffer: a quoted string of more than 8094 bytes, a word of more
+/// than 8095, is "string too long".
+#[test]
+fn string_length_limits() {
+    let q = |n: usize| format!("pass label \"{}\"\n", "a".repeat(n));
+    let w = |n: usize| format!("pass label {}\n", "a".repeat(n));
+    check(&[
+        (
+            &q(8095),
+            "stdin:1: string too long\nstdin:1: syntax error\n",
+        ),
+        (&q(8094), "stdin:1: rule label too long (max 63 chars)\n"),
+        (
+            &w(8096),
+            "stdin:1: string too long\nstdin:1: syntax error\n",
+        ),
+        (&w(8095), "stdin:1: rule label too long (max 63 chars)\n"),
+    ]);
+}

@@ -54,7 +54,10 @@ pub fn parse_statement_at(
         Rule::macro_def => {
             let mut it = inner.into_inner();
             let name = it.next().map(string_of).unwrap_or_default();
-            let parts: Vec<String> = it.map(string_of).collect();
+            let parts: Vec<String> = it
+                .filter(|p| p.as_rule() != Rule::equals)
+                .map(string_of)
+                .collect();
             Statement::Macro {
                 name,
                 value: parts.join(" "),
