@@ -406,8 +406,9 @@ pub fn load_anchors(
             }
         };
         let (mut sub, errs) = super::parse_file(&text, &la.file, resolver, loader);
-        if !errs.is_empty() {
-            errors.extend(errs);
+        let failed = errs.iter().any(|e| !e.warning);
+        errors.extend(errs);
+        if failed {
             return;
         }
         for mut l in std::mem::take(&mut sub.loads) {

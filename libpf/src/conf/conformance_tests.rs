@@ -36,8 +36,11 @@ fn nv(src: &str) -> String {
         ))
     };
     let (rs, errs) = parse_partial(src, "stdin", &r, &no_files);
-    if errs.is_empty() {
-        print_ruleset_nv(&rs, &r)
+    if errs.iter().all(|e| e.warning) {
+        // warnings go to stderr, before what pfctl prints at exit
+        let mut s: String = errs.iter().map(|e| e.to_string() + "\n").collect();
+        s.push_str(&print_ruleset_nv(&rs, &r));
+        s
     } else {
         let mut s: String = errs.iter().map(|e| e.to_string() + "\n").collect();
         s.push_str(&print::print_directives(&rs));
@@ -698,5 +701,274 @@ fn string_length_limits() {
             "stdin:1: string too long\nstdin:1: syntax error\n",
         ),
         (&w(8095), "stdin:1: rule label too long (max 63 chars)\n"),
+    ]);
+}
+
+/// pfrule and filteropts_to_rule: the checks of a whole rule, in pfctl's
+/// order; rule_consistent on each expansion, and its one warning.
+#[test]
+fn rule_checks() {
+    check(&[
+        ("match once\n", "stdin:1: 'once' only applies to pass/block rules\n"),
+        ("block once\n", "block drop all once\n"),
+        (
+            "pass out af-to inet6 from ::1\n",
+            "stdin:1: af-to can only be used with direction in\n",
+        ),
+        (
+            "pass in af-to inet6 from ::1 route-to 10.0.0.1\n",
+            "stdin:1: af-to cannot be used together with route-to, reply-to, dup-to\n",
+        ),
+        // `os`: tcp only (both messages when flags are there too)
+        (
+            "pass proto udp os \"OpenBSD\" flags S/SA\n",
+            "stdin:1: flags only apply to tcp\nstdin:1: OS fingerprinting only apply to tcp\n",
+        ),
+        (
+            "anchor a proto udp os \"OpenBSD\"\n",
+            "stdin:1: OS fingerprinting only applies to tcp\n",
+        ),
+        (
+            "pass os \"OpenBSD\"\n",
+            "stdin:1: os only applies to tcp\nstdin:1: skipping rule due to errors\n\
+             stdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass proto tcp from any os { \"OpenBSD\", UNKNOWN } to port 22\n",
+            "pass proto tcp from any os \"OpenBSD\" to any port = 22 flags S/SA\n\
+             pass proto tcp from any os \"unknown\" to any port = 22 flags S/SA\n",
+        ),
+        (
+            "pass proto tcp os \"Linux\"\n",
+            "pass proto tcp from any os \"Linux\" to any flags S/SA\n",
+        ),
+        // state options
+        (
+            "pass keep state (max-src-conn-rate 4294968/5)\n",
+            "stdin:1: 'max-src-conn-rate' maximum rate must be < 4294967\n",
+        ),
+        (
+            "pass keep state (max-src-conn-rate 4294967/5)\n",
+            "pass all flags S/SA keep state (source-track rule, max-src-conn-rate 4294967/5, src.track 5)\n",
+        ),
+        // set state-policy if-bound: later stateful rules without their own
+        (
+            "pass\nset state-policy if-bound\npass\npass keep state (floating)\nblock\n",
+            "set state-policy if-bound\npass all flags S/SA\n\
+             pass all flags S/SA keep state (if-bound)\npass all flags S/SA\nblock drop all\n",
+        ),
+        // synproxy: a warning for rules that are not inbound, no error
+        (
+            "pass proto tcp synproxy state\npass in proto tcp synproxy state\n",
+            "stdin:1: warning: synproxy used for inbound rules only, ignored for outbound\n\
+             pass proto tcp all flags S/SA synproxy state\n\
+             pass in proto tcp all flags S/SA synproxy state\n",
+        ),
+        // pfctl takes translation in either direction
+        (
+            "pass in inet nat-to 10.0.0.1\npass out inet rdr-to 10.0.0.1\n",
+            "pass in inet all flags S/SA nat-to 10.0.0.1\n\
+             pass out inet all flags S/SA rdr-to 10.0.0.1\n",
+        ),
+    ]);
+}
+
+/// Numbers the grammar takes where pfctl takes a NUMBER, and their ranges.
+#[test]
+fn numbers_and_ranges() {
+    check(&[
+        ("pass proto -1\n", "stdin:1: protocol outside range\n"),
+        ("pass proto 256\n", "stdin:1: protocol outside range\n"),
+        ("pass proto 0\n", "stdin:1: proto 0 cannot be used\n"),
+        ("pass proto 103\n", "pass proto pim all\n"),
+        (
+            "pass proto tcp user -1\n",
+            "stdin:1: illegal uid value -1\n",
+        ),
+        (
+            "pass proto tcp user 4294967295\n",
+            "stdin:1: illegal uid value 4294967295\n",
+        ),
+        (
+            "pass proto tcp group 4294967294\n",
+            "pass proto tcp all group = 4294967294 flags S/SA\n",
+        ),
+        (
+            "pass proto tcp user unknown\n",
+            "pass proto tcp all user = unknown flags S/SA\n",
+        ),
+        (
+            "pass proto tcp user > unknown\n",
+            "stdin:1: user unknown requires operator = or !=\n",
+        ),
+        (
+            "pass proto tcp from port -1\n",
+            "stdin:1: illegal port value 18446744073709551615\n",
+        ),
+        (
+            "pass proto tcp from port 65536\n",
+            "stdin:1: illegal port value 65536\n",
+        ),
+        (
+            "pass proto tcp to port 10 >< 10\n",
+            "stdin:1: invalid port range\n",
+        ),
+        (
+            "pass proto tcp to port 20:10\n",
+            "stdin:1: invalid port range\n",
+        ),
+        (
+            "pass proto tcp to port 20 <> 10\n",
+            "stdin:1: invalid port range\n",
+        ),
+        (
+            "pass proto tcp to port > 10:20\n",
+            "stdin:1: ':' cannot be used with an other port operator\n",
+        ),
+        (
+            "pass proto tcp to port 10:10\n",
+            "pass proto tcp from any to any port = 10 flags S/SA\n",
+        ),
+        (
+            "pass proto tcp to port foo\n",
+            "stdin:1: unknown port foo\n",
+        ),
+        ("pass prio 8\n", "stdin:1: prio must be 0 - 7\n"),
+        ("pass prio -1\n", "stdin:1: prio must be 0 - 7\n"),
+        ("pass prio 0\n", "pass all flags S/SA prio 0\n"),
+        ("pass prio x\n", "stdin:1: syntax error\n"),
+        ("pass set prio (1, 8)\n", "stdin:1: prio must be 0 - 7\n"),
+        (
+            "pass set prio (1 2)\n",
+            "pass all flags S/SA set (prio(1, 2))\n",
+        ),
+        ("pass tos 256\n", "stdin:1: illegal tos value 256\n"),
+        ("pass tos ef\n", "pass all flags S/SA tos 0xb8\n"),
+        ("pass tos AF11\n", "pass all flags S/SA tos 0x28\n"),
+        ("pass tos Cs7\n", "pass all flags S/SA tos 0xe0\n"),
+        ("pass tos 0x\n", "stdin:1: illegal tos value 0x\n"),
+        ("pass tos 0X10\n", "stdin:1: illegal tos value 0X10\n"),
+        ("pass tos 0x100\n", "stdin:1: illegal tos value 0x100\n"),
+        (
+            "pass set tos lowdelay\n",
+            "pass all flags S/SA set (tos 0x10)\n",
+        ),
+        ("pass rtable 256\n", "stdin:1: invalid rtable id\n"),
+        ("pass rtable -1\n", "stdin:1: invalid rtable id\n"),
+        (
+            "pass probability 50\n",
+            "stdin:1: invalid probability: 5000%\n",
+        ),
+        (
+            "pass probability 0.5\n",
+            "pass all flags S/SA probability 50%\n",
+        ),
+        (
+            "pass probability 0%\n",
+            "pass all flags S/SA probability 0%\n",
+        ),
+        (
+            "pass probability 33.3%\n",
+            "pass all flags S/SA probability 33.3%\n",
+        ),
+        (
+            "pass probability x%\n",
+            "stdin:1: invalid probability: x%\n",
+        ),
+        (
+            "block return-rst(ttl 256) proto tcp\n",
+            "stdin:1: illegal ttl value 256\n",
+        ),
+        (
+            "block return-icmp(300)\n",
+            "stdin:1: invalid icmp code 300\n",
+        ),
+        ("block return-icmp(-1)\n", "stdin:1: invalid icmp code -1\n"),
+        (
+            "block return-icmp(host-unr, 300)\n",
+            "stdin:1: invalid icmp code 300\n",
+        ),
+        (
+            "block return-icmp(bogus)\n",
+            "stdin:1: unknown icmp code bogus\n",
+        ),
+        (
+            "block return-icmp(3) inet\n",
+            "block return-icmp(port-unr) inet all\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type 256\n",
+            "stdin:1: illegal icmp-type 256\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type -1\n",
+            "stdin:1: illegal icmp-type -1\n",
+        ),
+        (
+            "pass inet6 proto icmp6 icmp6-type 256\n",
+            "stdin:1: illegal icmp6-type 256\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type echoreq code 300\n",
+            "stdin:1: illegal icmp-code 300\n",
+        ),
+        (
+            "pass inet6 proto icmp6 icmp6-type echoreq code 256\n",
+            "stdin:1: illegal icmp-code 256\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type unreach code foo\n",
+            "stdin:1: unknown icmp-code foo\n",
+        ),
+        (
+            "pass inet6 proto icmp6 icmp6-type unreach code foo\n",
+            "stdin:1: unknown icmp6-code foo\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type 200 code 7\n",
+            "pass inet proto icmp all icmp-type 200 code 7\n",
+        ),
+        (
+            "pass max-pkt-rate 10/-1\n",
+            "stdin:1: only positive values permitted\n",
+        ),
+        (
+            "pass set delay 65536\n",
+            "stdin:1: illegal delay value 65536 (0-65535)\n",
+        ),
+        (
+            "pass keep state (max -1)\n",
+            "stdin:1: only positive values permitted\n",
+        ),
+        (
+            "pass keep state (tcp.first -1)\n",
+            "stdin:1: only positive values permitted\n",
+        ),
+        (
+            "pass keep state (foo 5)\n",
+            "stdin:1: illegal timeout name foo\n",
+        ),
+        (
+            "pass keep state (interval 5)\n",
+            "stdin:1: illegal state timeout interval\n",
+        ),
+        ("pass keep state (max 0x10)\n", "stdin:1: syntax error\n"),
+        (
+            "pass scrub (min-ttl 256)\n",
+            "stdin:1: illegal min-ttl value 256\n",
+        ),
+        (
+            "pass scrub (max-mss 65536)\n",
+            "stdin:1: illegal max-mss value 65536\n",
+        ),
+        ("pass scrub (max-mss x)\n", "stdin:1: syntax error\n"),
+        (
+            "table <t> { 10.0.0.1 weight 0 }\n",
+            "stdin:1: weight out of range\n",
+        ),
+        (
+            "table <t> { 10.0.0.1 weight x }\n",
+            "stdin:1: syntax error\n",
+        ),
     ]);
 }

@@ -34,6 +34,10 @@ pub struct Expander<'r> {
     state_defaults: Option<Vec<StateOptAst>>,
     /// `set syncookies adaptive (start, end)` watermarks once set.
     syncookie_wat: Option<(u32, u32)>,
+    /// `set state-policy if-bound`: stateful rules read after it without a
+    /// state locking option of their own are if-bound (pfctl's
+    /// default_statelock).
+    default_if_bound: bool,
     auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
@@ -100,6 +104,18 @@ pub(super) type Res<T> = Result<T, Vec<String>>;
 /// turns it into a `ConfError::bare`.
 const BARE: char = '\u{1}';
 
+/// Marks a warning (`file:line: warning: ...`) among the messages of a
+/// statement: printed, but no error.
+const WARN: char = '\u{3}';
+
+fn warn_msg(m: impl std::fmt::Display) -> String {
+    format!("{WARN}{m}")
+}
+
+fn is_warning(m: &str) -> bool {
+    m.starts_with(WARN)
+}
+
 pub(super) fn bare(m: impl std::fmt::Display) -> String {
     format!("{BARE}{m}")
 }
@@ -142,6 +158,7 @@ impl<'r> Expander<'r> {
             block_policy_return: false,
             state_defaults: None,
             syncookie_wat: None,
+            default_if_bound: false,
             auto_tables: AutoTables::default(),
             ruleset: Ruleset::default(),
             errors: vec![],
@@ -156,6 +173,10 @@ impl<'r> Expander<'r> {
 
     pub(super) fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
         for m in msgs {
+            if let Some(w) = m.strip_prefix(WARN) {
+                self.errors.push(ConfError::warning(file, line, w));
+                continue;
+            }
             match bare_text(&m) {
                 Some(b) => self.errors.push(ConfError::bare(b)),
                 None => self.error(file, line, m),
@@ -347,6 +368,7 @@ impl<'r> Expander<'r> {
                     .push(Directive::Reassemble { on, no_df: *no_df });
             }
             SetOption::StatePolicyIfBound(b) => {
+                self.default_if_bound = *b;
                 rs.options.state_policy_if_bound = Some(*b);
                 rs.directives.push(Directive::StatePolicyIfBound(*b));
             }
@@ -1406,14 +1428,35 @@ impl<'r> Expander<'r> {
                 FilterOpt::Once => x.once = true,
             }
         }
-        if x.af_to.is_some() && route.is_some() {
-            return err("af-to cannot be used together with route-to, reply-to, dup-to");
-        }
-        if let [os] = ast.os.as_slice() {
-            x.os = Some(os.clone());
+        let anchor = ast.action == ActionAst::Anchor;
+        // flags and os want tcp among the protocols (checked first in
+        // anchorrule, after filteropts_to_rule in pfrule)
+        let tcp_check = || -> Res<()> {
+            let fl = flags.is_some_and(|f| f.flags != 0 || f.mask != 0);
+            if (fl || !ast.os.is_empty()) && proto_given && !protos.contains(&Some(IPPROTO_TCP)) {
+                let mut m = vec![];
+                if fl {
+                    m.push("flags only apply to tcp".to_string());
+                }
+                if !ast.os.is_empty() {
+                    m.push(if anchor {
+                        "OS fingerprinting only applies to tcp".to_string()
+                    } else {
+                        "OS fingerprinting only apply to tcp".to_string()
+                    });
+                }
+                return Err(m);
+            }
+            Ok(())
+        };
+        if anchor {
+            tcp_check()?;
         }
 
         // filteropts_to_rule
+        if x.once && !matches!(r.action, Action::Pass | Action::Block) || x.once && anchor {
+            return err("'once' only applies to pass/block rules");
+        }
         if r.tag.as_ref().is_some_and(|t| t.len() > NAME_MAX)
             || r.tagged.as_ref().is_some_and(|t| t.1.len() > NAME_MAX)
         {
@@ -1422,25 +1465,25 @@ impl<'r> Expander<'r> {
         if r.label.as_ref().is_some_and(|l| l.len() > NAME_MAX) {
             return err(format!("rule label too long (max {NAME_MAX} chars)"));
         }
+        if x.af_to.is_some() && r.direction != Direction::In {
+            return err("af-to can only be used with direction in");
+        }
+        if x.af_to.is_some() && route.is_some() {
+            return err("af-to cannot be used together with route-to, reply-to, dup-to");
+        }
         if let Some(f) = flags {
             if f.flags & f.mask != f.flags {
                 return err("flags always false");
             }
         }
-        if flags.is_some_and(|f| f.flags != 0 || f.mask != 0)
-            && proto_given
-            && !protos.contains(&Some(IPPROTO_TCP))
-        {
-            return err("flags only apply to tcp");
+        if !anchor {
+            tcp_check()?;
         }
 
-        if ast.action == ActionAst::Anchor {
-            // pfctl's anchorrule: no once, state or route handling on
-            // anchors (so no default state or flags either); translations
-            // and divert are dropped.
-            if r.extras.once {
-                return err("'once' only applies to pass/block rules");
-            }
+        if anchor {
+            // pfctl's anchorrule: no state or route handling on anchors (so
+            // no default state or flags either); translations and divert
+            // are dropped.
             if keep.as_ref().is_some_and(|(k, _)| *k != KeepState::None) {
                 return err("cannot specify state handling on anchors");
             }
@@ -1462,6 +1505,14 @@ impl<'r> Expander<'r> {
         };
         r.keep_state = keep_state;
         r.state_opts = state_options(&state_opts)?;
+        if r.keep_state != KeepState::None
+            && self.default_if_bound
+            && !state_opts
+                .iter()
+                .any(|o| matches!(o, StateOptAst::IfBound | StateOptAst::Floating))
+        {
+            r.state_opts.if_bound = true;
+        }
         // 'flags S/SA' by default on stateful pass rules.
         if r.action == Action::Pass
             && flags.is_none()
@@ -1526,9 +1577,10 @@ impl<'r> Expander<'r> {
             route,
             binat,
         };
+        let oses = ast.os.clone();
         self.expand(
-            r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, trans,
-            file, line,
+            r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, oses, uids, gids,
+            trans, file, line,
         );
         Ok(())
     }
@@ -1544,6 +1596,7 @@ impl<'r> Expander<'r> {
         dst_hosts: Option<Vec<HostNode>>,
         src_ports: Vec<PortOp>,
         dst_ports: Vec<PortOp>,
+        oses: Vec<String>,
         uids: Vec<IdOp>,
         gids: Vec<IdOp>,
         trans: Translations,
@@ -1574,6 +1627,16 @@ impl<'r> Expander<'r> {
         let dports = opt_list(&dst_ports);
         let us = opt_list(&uids);
         let gs = opt_list(&gids);
+        let oses = opt_list(&oses);
+        // LOOP_THROUGH order: ... dst port, src os, uid, gid
+        let mut combos = vec![];
+        for os in &oses {
+            for uid in &us {
+                for gid in &gs {
+                    combos.push((os.clone(), *uid, *gid));
+                }
+            }
+        }
         let af = base.af;
         let mut added = 0;
 
@@ -1584,191 +1647,169 @@ impl<'r> Expander<'r> {
                         for dst in &dsts {
                             for sp in &sports {
                                 for dp in &dports {
-                                    for uid in &us {
-                                        for gid in &gs {
-                                            let mut r = base.clone();
-                                            r.af = af;
-                                            let mut errors: Vec<String> = vec![];
-                                            let mut tables = std::mem::take(&mut self.auto_tables);
-                                            let rdr_addrs = collapse(
-                                                &rdr,
-                                                &mut r,
-                                                &mut errors,
-                                                false,
-                                                &mut tables,
-                                            );
-                                            let nat_addrs = collapse(
-                                                &nat,
-                                                &mut r,
-                                                &mut errors,
-                                                false,
-                                                &mut tables,
-                                            );
-                                            let route_addrs = collapse(
-                                                &route_spec,
-                                                &mut r,
-                                                &mut errors,
-                                                true,
-                                                &mut tables,
-                                            );
-                                            self.ruleset.directives.append(&mut tables.made);
-                                            self.auto_tables = tables;
-                                            if (r.af.is_some()
-                                                && src.af.is_some()
-                                                && r.af != src.af)
-                                                || (r.af.is_some()
-                                                    && dst.af.is_some()
-                                                    && r.af != dst.af)
-                                                || (src.af.is_some()
-                                                    && dst.af.is_some()
-                                                    && src.af != dst.af)
-                                            {
-                                                // pfctl has already printed the pools' errors
-                                                self.errors_from(file, line, errors);
-                                                continue;
-                                            }
-                                            // `on rdomain N` names no interface
-                                            let rdomain = iface.as_ref().and_then(|i| {
-                                                i.name.strip_prefix(RDOMAIN).map(|n| (n, i.neg))
-                                            });
-                                            let iface =
-                                                if rdomain.is_some() { &None } else { iface };
-                                            let on_name = iface.as_ref().map(|i| i.name.as_str());
-                                            let scope_clash = |sc: &Option<String>| {
-                                                sc.as_deref().is_some_and(|s| {
-                                                    on_name.is_some_and(|n| n != s)
+                                    for (os, uid, gid) in &combos {
+                                        let mut r = base.clone();
+                                        r.af = af;
+                                        let mut errors: Vec<String> = vec![];
+                                        let mut tables = std::mem::take(&mut self.auto_tables);
+                                        let rdr_addrs =
+                                            collapse(&rdr, &mut r, &mut errors, false, &mut tables);
+                                        let nat_addrs =
+                                            collapse(&nat, &mut r, &mut errors, false, &mut tables);
+                                        let route_addrs = collapse(
+                                            &route_spec,
+                                            &mut r,
+                                            &mut errors,
+                                            true,
+                                            &mut tables,
+                                        );
+                                        self.ruleset.directives.append(&mut tables.made);
+                                        self.auto_tables = tables;
+                                        if (r.af.is_some() && src.af.is_some() && r.af != src.af)
+                                            || (r.af.is_some()
+                                                && dst.af.is_some()
+                                                && r.af != dst.af)
+                                            || (src.af.is_some()
+                                                && dst.af.is_some()
+                                                && src.af != dst.af)
+                                        {
+                                            // pfctl has already printed the pools' errors
+                                            self.errors_from(file, line, errors);
+                                            continue;
+                                        }
+                                        // `on rdomain N` names no interface
+                                        let rdomain = iface.as_ref().and_then(|i| {
+                                            i.name.strip_prefix(RDOMAIN).map(|n| (n, i.neg))
+                                        });
+                                        let iface = if rdomain.is_some() { &None } else { iface };
+                                        let on_name = iface.as_ref().map(|i| i.name.as_str());
+                                        let scope_clash = |sc: &Option<String>| {
+                                            sc.as_deref()
+                                                .is_some_and(|s| on_name.is_some_and(|n| n != s))
+                                        };
+                                        if (src.scope.is_some()
+                                            && dst.scope.is_some()
+                                            && src.scope != dst.scope)
+                                            || scope_clash(&src.scope)
+                                            || scope_clash(&dst.scope)
+                                        {
+                                            continue;
+                                        }
+                                        if r.af.is_none() {
+                                            r.af = src.af.or(dst.af);
+                                        }
+                                        r.on = match (iface, &src.scope, &dst.scope) {
+                                            (Some(i), _, _) => Some(i.clone()),
+                                            (None, Some(s), _) | (None, None, Some(s)) => {
+                                                Some(IfMatch {
+                                                    name: s.clone(),
+                                                    neg: false,
                                                 })
-                                            };
-                                            if (src.scope.is_some()
-                                                && dst.scope.is_some()
-                                                && src.scope != dst.scope)
-                                                || scope_clash(&src.scope)
-                                                || scope_clash(&dst.scope)
-                                            {
-                                                continue;
                                             }
-                                            if r.af.is_none() {
-                                                r.af = src.af.or(dst.af);
-                                            }
-                                            r.on = match (iface, &src.scope, &dst.scope) {
-                                                (Some(i), _, _) => Some(i.clone()),
-                                                (None, Some(s), _) | (None, None, Some(s)) => {
-                                                    Some(IfMatch {
-                                                        name: s.clone(),
-                                                        neg: false,
-                                                    })
-                                                }
-                                                (None, None, None) => None,
-                                            };
-                                            if let Some((n, neg)) = rdomain {
-                                                r.extras.on_rdomain = n.parse().ok();
-                                                r.extras.on_rdomain_not = neg;
-                                            }
-                                            r.proto = *proto;
-                                            r.from = Endpoint {
-                                                addr: src.addr.clone(),
-                                                neg: src.neg,
-                                                port: *sp,
-                                            };
-                                            r.to = Endpoint {
-                                                addr: dst.addr.clone(),
-                                                neg: dst.neg,
-                                                port: *dp,
-                                            };
-                                            r.user = *uid;
-                                            r.group = *gid;
-                                            r.icmp_type = ic.map(|(t, c, _)| (t, c));
-                                            let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);
-                                            if non_tcp
-                                                && matches!(
-                                                    r.keep_state,
-                                                    KeepState::Modulate | KeepState::Synproxy
-                                                )
-                                            {
-                                                r.keep_state = KeepState::Keep;
-                                            }
-                                            if non_tcp {
-                                                r.flags = None;
-                                            }
-                                            // check_netmask: more than 32 bits
-                                            // on an IPv4 address
-                                            for h in [src, dst] {
-                                                if let Some(b) = h.bad_mask {
-                                                    errors.push(bare(format!(
-                                                        "netmask {b} invalid for IPv4 address"
-                                                    )));
-                                                }
-                                            }
-                                            if let Some((_, _, ip)) = ic {
-                                                if r.proto != Some(*ip) {
-                                                    errors.push("icmp-type mismatch".into());
-                                                }
-                                            }
-                                            // expand_label on the label, the tag
-                                            // and the tag matched
-                                            if let Some(t) = &base.label {
-                                                r.label = Some(expand_label(t, &r, self.resolver));
-                                            }
-                                            if let Some(t) = &base.tag {
-                                                r.tag = Some(expand_label(t, &r, self.resolver));
-                                            }
-                                            if let Some((neg, t)) = &base.tagged {
-                                                r.tagged = Some((
-                                                    *neg,
-                                                    expand_label(t, &r, self.resolver),
-                                                ));
-                                            }
-                                            if binat {
-                                                errors.extend(binat_checks(
-                                                    src,
-                                                    nat_addrs.as_ref(),
-                                                    &r,
-                                                    af,
-                                                ));
-                                                r.direction = Direction::Out;
-                                            }
-                                            r.nat_to = apply_redir(
-                                                &nat,
-                                                nat_addrs,
-                                                false,
-                                                *dp,
-                                                &mut errors,
-                                            );
-                                            r.rdr_to = apply_redir(
-                                                &rdr,
-                                                rdr_addrs,
-                                                true,
-                                                *dp,
-                                                &mut errors,
-                                            );
-                                            r.extras.route =
-                                                route.as_ref().and_then(|(kind, _)| {
-                                                    apply_redir(
-                                                        &route_spec,
-                                                        route_addrs,
-                                                        true,
-                                                        None,
-                                                        &mut errors,
-                                                    )
-                                                    .map(|p| (*kind, p))
-                                                });
-                                            normalize_dyn_masks(&mut r);
-                                            errors.extend(rule_consistent(&r, route.is_some()));
-                                            if errors.is_empty() {
-                                                let inbound = if binat {
-                                                    binat_inbound(&r, src)
-                                                } else {
-                                                    None
-                                                };
-                                                self.ruleset.rules.push(r);
-                                                added += 1;
-                                                if let Some(rb) = inbound {
-                                                    self.ruleset.rules.push(rb);
-                                                }
+                                            (None, None, None) => None,
+                                        };
+                                        if let Some((n, neg)) = rdomain {
+                                            r.extras.on_rdomain = n.parse().ok();
+                                            r.extras.on_rdomain_not = neg;
+                                        }
+                                        r.proto = *proto;
+                                        r.from = Endpoint {
+                                            addr: src.addr.clone(),
+                                            neg: src.neg,
+                                            port: *sp,
+                                        };
+                                        r.to = Endpoint {
+                                            addr: dst.addr.clone(),
+                                            neg: dst.neg,
+                                            port: *dp,
+                                        };
+                                        r.user = *uid;
+                                        r.group = *gid;
+                                        // pfctl_get_fingerprint: "unknown"
+                                        // in any case is the special one
+                                        r.extras.os = os.as_ref().map(|o| {
+                                            if o.eq_ignore_ascii_case("unknown") {
+                                                "unknown".to_string()
                                             } else {
-                                                errors.push("skipping rule due to errors".into());
-                                                self.errors_from(file, line, errors);
+                                                o.clone()
                                             }
+                                        });
+                                        r.icmp_type = ic.map(|(t, c, _)| (t, c));
+                                        let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);
+                                        if non_tcp
+                                            && matches!(
+                                                r.keep_state,
+                                                KeepState::Modulate | KeepState::Synproxy
+                                            )
+                                        {
+                                            r.keep_state = KeepState::Keep;
+                                        }
+                                        if non_tcp {
+                                            r.flags = None;
+                                        }
+                                        // check_netmask: more than 32 bits
+                                        // on an IPv4 address
+                                        for h in [src, dst] {
+                                            if let Some(b) = h.bad_mask {
+                                                errors.push(bare(format!(
+                                                    "netmask {b} invalid for IPv4 address"
+                                                )));
+                                            }
+                                        }
+                                        if let Some((_, _, ip)) = ic {
+                                            if r.proto != Some(*ip) {
+                                                errors.push("icmp-type mismatch".into());
+                                            }
+                                        }
+                                        // expand_label on the label, the tag
+                                        // and the tag matched
+                                        if let Some(t) = &base.label {
+                                            r.label = Some(expand_label(t, &r, self.resolver));
+                                        }
+                                        if let Some(t) = &base.tag {
+                                            r.tag = Some(expand_label(t, &r, self.resolver));
+                                        }
+                                        if let Some((neg, t)) = &base.tagged {
+                                            r.tagged =
+                                                Some((*neg, expand_label(t, &r, self.resolver)));
+                                        }
+                                        if binat {
+                                            errors.extend(binat_checks(
+                                                src,
+                                                nat_addrs.as_ref(),
+                                                &r,
+                                                af,
+                                            ));
+                                            r.direction = Direction::Out;
+                                        }
+                                        r.nat_to =
+                                            apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
+                                        r.rdr_to =
+                                            apply_redir(&rdr, rdr_addrs, true, *dp, &mut errors);
+                                        r.extras.route = route.as_ref().and_then(|(kind, _)| {
+                                            apply_redir(
+                                                &route_spec,
+                                                route_addrs,
+                                                true,
+                                                None,
+                                                &mut errors,
+                                            )
+                                            .map(|p| (*kind, p))
+                                        });
+                                        normalize_dyn_masks(&mut r);
+                                        errors.extend(rule_consistent(&r, route.is_some()));
+                                        if errors.iter().all(|m| is_warning(m)) {
+                                            self.errors_from(file, line, errors);
+                                            let inbound =
+                                                if binat { binat_inbound(&r, src) } else { None };
+                                            self.ruleset.rules.push(r);
+                                            added += 1;
+                                            if let Some(rb) = inbound {
+                                                self.ruleset.rules.push(rb);
+                                            }
+                                        } else {
+                                            errors.push("skipping rule due to errors".into());
+                                            self.errors_from(file, line, errors);
                                         }
                                     }
                                 }
@@ -2016,6 +2057,13 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
                 let (a, b) = (parse_u32(a)?, parse_u32(b)?);
                 if a == 0 || b == 0 {
                     return err("'max-src-conn-rate' values must be > 0");
+                }
+                // PF_THRESHOLD_MAX: UINT_MAX / PF_THRESHOLD_MULT (1000)
+                if a > u32::MAX / 1000 {
+                    return err(format!(
+                        "'max-src-conn-rate' maximum rate must be < {}",
+                        u32::MAX / 1000
+                    ));
                 }
                 s.max_src_conn_rate = Some((a, b));
                 rule_srctrack = true;
@@ -2575,6 +2623,9 @@ fn probability(s: &str) -> Res<u32> {
 fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     let mut p = vec![];
     let tcp_udp = matches!(r.proto, Some(IPPROTO_TCP) | Some(IPPROTO_UDP));
+    if r.proto != Some(IPPROTO_TCP) && r.extras.os.is_some() {
+        p.push("os only applies to tcp".to_string());
+    }
     if !tcp_udp && (r.from.port.is_some() || r.to.port.is_some()) {
         p.push("port only applies to tcp/udp".to_string());
     }
@@ -2628,20 +2679,17 @@ fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     if r.state_opts.sloppy && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy) {
         p.push("sloppy state matching cannot be used with synproxy state or modulate state".into());
     }
+    if r.keep_state == KeepState::Synproxy && r.direction != Direction::In {
+        p.push(warn_msg(
+            "synproxy used for inbound rules only, ignored for outbound",
+        ));
+    }
     let translates = r.nat_to.is_some() || r.rdr_to.is_some();
     if translates && r.action != Action::Match && r.keep_state == KeepState::None {
         p.push("nat-to and rdr-to require keep state".into());
     }
     if translates && r.direction == Direction::InOut {
         p.push("nat-to and rdr-to require a direction".into());
-    }
-    // The engine translates sources outbound and destinations inbound only
-    // (af-to excepted, which translates both on the way in).
-    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
-        p.push("nat-to can only be used outbound".into());
-    }
-    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
-        p.push("rdr-to can only be used inbound".into());
     }
     if r.af == Some(Af::Inet6) && (r.extras.scrub.no_df || r.extras.scrub.random_id) {
         p.push("address family inet6 does not support scrub options no-df, random-id".into());

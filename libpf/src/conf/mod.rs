@@ -317,7 +317,7 @@ pub fn parse_with_loader(
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Ruleset, Vec<ConfError>> {
     let (rs, errors) = parse_partial(source, filename, resolver, loader);
-    if errors.is_empty() {
+    if errors.iter().all(|e| e.warning) {
         Ok(rs)
     } else {
         Err(errors)
@@ -327,7 +327,8 @@ pub fn parse_with_loader(
 /// Parses as far as possible: the ruleset holds every statement that was
 /// valid, the list every diagnostic. `pfctl -nv` prints both, the way
 /// pfctl prints options and tables as it reads them; nothing with errors
-/// is ever loaded.
+/// is ever loaded. Warnings (`ConfError::warning`) are diagnostics too but
+/// do not make the file fail.
 pub fn parse_partial(
     source: &str,
     filename: &str,
@@ -335,7 +336,7 @@ pub fn parse_partial(
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> (Ruleset, Vec<ConfError>) {
     let (mut rs, mut errors) = parse_file(source, filename, resolver, loader);
-    if errors.is_empty() {
+    if errors.iter().all(|e| e.warning) {
         // pfctl loads the `load anchor` files only once the main ruleset
         // is good (pfctl_load_anchors).
         anchor::load_anchors(&mut rs, &mut errors, filename, resolver, loader);
@@ -591,7 +592,10 @@ pub(crate) fn statement(
     // A semantic error pfctl reports from a grammar action (YYERROR) puts
     // its parser into recovery as a syntax error does; those of the rule
     // expansion do not.
-    let new = &ex.errors[errors_before..];
+    let new: Vec<&ConfError> = ex.errors[errors_before..]
+        .iter()
+        .filter(|e| !e.warning)
+        .collect();
     if !new.is_empty()
         && !new.iter().any(|e| {
             e.message == "rule expands to no valid combination"

@@ -850,7 +850,7 @@ impl Expander<'_> {
     /// and append the queues to the directives in load order; otherwise
     /// add what pfctl printed on stdout while refusing queues.
     pub fn finish_queues(&mut self) {
-        if !self.errors.is_empty() {
+        if self.errors.iter().any(|e| !e.warning) {
             let msgs = std::mem::take(&mut self.queues.stdout);
             self.errors.extend(msgs.into_iter().map(ConfError::plain));
             return;

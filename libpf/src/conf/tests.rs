@@ -473,14 +473,27 @@ fn semantic_errors_with_lines() {
             "t.conf:2: rule expands to no valid combination",
         ]
     );
-    assert_eq!(
-        errors("pass in on hvn3 inet nat-to 192.0.2.1\n")[0],
-        "t.conf:1: nat-to can only be used outbound"
-    );
-    assert_eq!(
-        errors("pass out on hvn3 inet rdr-to 192.0.2.1\n")[0],
-        "t.conf:1: rdr-to can only be used inbound"
-    );
+    // pfctl takes nat-to inbound and rdr-to outbound; pfd refuses them at
+    // load (ruleset::support), pfctl -n does not.
+    let r = seed_resolver();
+    for (src, what) in [
+        (
+            "pass in on hvn3 inet nat-to 192.0.2.1\n",
+            "nat-to on an inbound rule",
+        ),
+        (
+            "pass out on hvn3 inet rdr-to 192.0.2.1\n",
+            "rdr-to on an outbound rule",
+        ),
+    ] {
+        let rs = parse(src, "t.conf", &r).expect("pfctl -n takes it");
+        let s = crate::ruleset::support::check(&rs);
+        assert!(
+            s.refused.iter().any(|u| u.what == what),
+            "{src}: {:?}",
+            s.refused
+        );
+    }
     assert_eq!(
         errors("pass inet nat-to 192.0.2.1\n")[0],
         "t.conf:1: nat-to and rdr-to require a direction"
