@@ -40,6 +40,8 @@ pub struct AntispoofAst {
     pub ifaces: Vec<(String, bool)>,
     pub af: Option<Af>,
     pub label: Option<String>,
+    /// `label` given more than once ("label cannot be redefined").
+    pub label_twice: bool,
     pub rtable: Option<String>,
 }
 

@@ -23,6 +23,8 @@ fn resolver() -> StaticResolver {
         .user("bin", 3)
         .group("wheel", 0)
         .group("bin", 7)
+        // only routing table 0, as on the regress host
+        .rtables(&[])
 }
 
 /// `pfctl -o none -nv -f -` on `src`: the diagnostics and what pfctl
@@ -970,5 +972,58 @@ fn numbers_and_ranges() {
             "table <t> { 10.0.0.1 weight x }\n",
             "stdin:1: syntax error\n",
         ),
+    ]);
+}
+
+/// antispoof: per interface, `block in on ! if from <its networks>` and,
+/// unless the interface is a loopback one (a group has no flags), `block
+/// in from <its addresses>`; `(if)` follows the interface; an interface
+/// without addresses gives nothing; if_item and antispoof_opt checks.
+#[test]
+fn antispoof() {
+    check(&[
+        (
+            "antispoof for lo0\n",
+            "block drop in on ! lo0 inet6 from ::1 to any\n\
+             block drop in on ! lo0 inet from 127.0.0.0/8 to any\n",
+        ),
+        (
+            "antispoof for (lo0)\n",
+            "block drop in on ! lo0 from (lo0:network) to any\n",
+        ),
+        (
+            "antispoof for lo\n",
+            "block drop in on ! lo inet6 from ::1 to any\n\
+             block drop in on ! lo inet from 127.0.0.0/8 to any\n\
+             block drop in inet6 from ::1 to any\n\
+             block drop in on lo0 inet6 from fe80::1 to any\n\
+             block drop in inet from 127.0.0.1 to any\n",
+        ),
+        (
+            "antispoof log quick for { lo0 em0 } inet label \"$if\"\n",
+            "block drop in log quick on ! lo0 inet from 127.0.0.0/8 to any label \"lo0\"\n",
+        ),
+        ("antispoof for em0\n", ""),
+        ("antispoof for nosuch0\n", ""),
+        (
+            "antispoof for lo0 label \"x\" label \"y\"\n",
+            "stdin:1: label cannot be redefined\n",
+        ),
+        (
+            "antispoof for lo0 inet rtable 0 rtable 0\n",
+            "block drop in on ! lo0 inet from 127.0.0.0/8 to any rtable 0\n",
+        ),
+        ("antispoof for lo0 rtable 1\n", "stdin:1: rtable 1 does not exist\n"),
+        ("antispoof for lo0 rtable 300\n", "stdin:1: invalid rtable id\n"),
+        (
+            "antispoof for abcdefghijklmnopq\n",
+            "stdin:1: interface name too long\n",
+        ),
+        ("antispoof for ! lo0\n", "stdin:1: syntax error\n"),
+        (
+            "antispoof quick log (all, to pflog1) for lo0 inet6 label \"$srcaddr $nr\"\n",
+            "block drop in log (all, to pflog1) quick on ! lo0 inet6 from ::1 to any label \"::1 0\"\n",
+        ),
+        ("pass rtable 1\n", "stdin:1: rtable 1 does not exist\n"),
     ]);
 }

@@ -856,6 +856,20 @@ impl<'r> Expander<'r> {
         Ok(out)
     }
 
+    /// `rtable N`: 0 to RT_TABLEID_MAX, and a table the host has
+    /// (lookup_rtable).
+    fn rtable(&self, n: &str) -> Res<u32> {
+        match n.parse::<i64>() {
+            Ok(v) if (0..=255).contains(&v) => {
+                if !self.resolver.rtable_exists(v as u32) {
+                    return err(format!("rtable {v} does not exist"));
+                }
+                Ok(v as u32)
+            }
+            _ => err("invalid rtable id"),
+        }
+    }
+
     fn id_value(&self, s: &str, group: bool) -> Res<u32> {
         if s == "unknown" {
             return Ok(u32::MAX);
@@ -1000,6 +1014,25 @@ impl<'r> Expander<'r> {
     /// <if's networks>`, and for non-loopback interfaces also `block drop
     /// in from <if's addresses>`. Interfaces without addresses give no rule.
     pub fn antispoof(&mut self, a: &AntispoofAst, file: &str, line: u32) {
+        // the checks of if_item and antispoof_opt come first
+        if a.ifaces.iter().any(|(n, _)| n.len() >= 16) {
+            return self.error(file, line, "interface name too long");
+        }
+        if a.label_twice {
+            return self.error(file, line, "label cannot be redefined");
+        }
+        if let Some(t) = &a.rtable {
+            if let Err(m) = self.rtable(t) {
+                return self.errors_from(file, line, m);
+            }
+        }
+        if a.label.as_ref().is_some_and(|l| l.len() > NAME_MAX) {
+            return self.error(
+                file,
+                line,
+                format!("rule label too long (max {NAME_MAX} chars)"),
+            );
+        }
         let mut opts = vec![];
         if let Some(l) = &a.label {
             opts.push(FilterOpt::Label(l.clone()));
@@ -1008,11 +1041,15 @@ impl<'r> Expander<'r> {
             opts.push(FilterOpt::Rtable(t.clone()));
         }
         for (name, dynamic) in &a.ifaces {
-            let addrs = self.resolver.if_addrs(name).unwrap_or_default();
+            let owners = self.resolver.if_addr_owners(name).unwrap_or_default();
+            let addrs: Vec<IpNet> = owners.iter().map(|(_, a)| *a).collect();
             if addrs.is_empty() && !dynamic {
                 continue;
             }
-            let loopback = addrs.iter().any(|n| n.addr.is_loopback());
+            // IFF_LOOPBACK of the interface: a group (or `self`) has no
+            // flags of its own
+            let group = owners.iter().any(|(o, _)| o != name);
+            let loopback = !group && addrs.iter().any(|n| n.addr.is_loopback());
             let host_of = |spec: String| {
                 if *dynamic {
                     HostAst::Dynamic { spec, mask: None }
@@ -1353,10 +1390,7 @@ impl<'r> Expander<'r> {
                     x.tos = Some(tos_value(t)?);
                 }
                 FilterOpt::Probability(p) => x.probability = probability(p)?,
-                FilterOpt::Rtable(n) => match n.parse::<u32>() {
-                    Ok(v) if v <= 255 => x.rtable = Some(v),
-                    _ => return err("invalid rtable id"),
-                },
+                FilterOpt::Rtable(n) => x.rtable = Some(self.rtable(n)?),
                 FilterOpt::ReceivedOn { neg, name } => {
                     if received_on_given {
                         return err("cannot respecify received-on");

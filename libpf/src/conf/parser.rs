@@ -319,6 +319,7 @@ fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
         ifaces: vec![],
         af: None,
         label: None,
+        label_twice: false,
         rtable: None,
     };
     for part in p.into_inner() {
@@ -349,7 +350,10 @@ fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
                 let o = first(part);
                 let arg = children(o.clone()).next();
                 match o.as_rule() {
-                    Rule::opt_label => a.label = arg.map(string_of),
+                    Rule::opt_label => {
+                        a.label_twice |= a.label.is_some();
+                        a.label = arg.map(string_of);
+                    }
                     _ => a.rtable = arg.map(|x| x.as_str().to_string()),
                 }
             }
