@@ -220,9 +220,13 @@ pub enum PoolOptAst {
 }
 
 /// `nat-to` / `rdr-to` target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RedirAst {
     pub hosts: Vec<HostAst>,
+    /// `weight N` of each host, as written.
+    pub weights: Vec<Option<String>>,
+    /// The hosts were given in braces (`{ ... }`).
+    pub braced: bool,
     pub port: Option<String>,
     pub opts: Vec<PoolOptAst>,
 }

@@ -1027,3 +1027,150 @@ fn antispoof() {
         ("pass rtable 1\n", "stdin:1: rtable 1 does not exist\n"),
     ]);
 }
+
+/// redirspec / redir_host_list / collapse_redirspec / apply_redirspec:
+/// translation and routing pools.
+#[test]
+fn translation_pools() {
+    check(&[
+        (
+            "pass out nat-to { 10.0.0.1 10.0.0.2 }\n",
+            "table <__automatic_0> const { 10.0.0.1 10.0.0.2 }\n\
+             pass out inet all flags S/SA nat-to <__automatic_0> round-robin\n",
+        ),
+        (
+            "pass out nat-to { 10.0.0.1 10.0.0.2 } bitmask\n",
+            "stdin:1: pool type is not valid for multiple translation or routing addresses\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.0/24 bitmask\n",
+            "pass out inet all flags S/SA nat-to 10.0.0.0/24 bitmask\n",
+        ),
+        // optweight: checked, printed nowhere
+        (
+            "pass out nat-to 10.0.0.1 weight 5\n",
+            "pass out inet all flags S/SA nat-to 10.0.0.1\n",
+        ),
+        (
+            "pass out nat-to { 10.0.0.1 weight 2, 10.0.0.2 weight 3 }\n",
+            "table <__automatic_0> const { 10.0.0.1 10.0.0.2 }\n\
+             pass out inet all flags S/SA nat-to <__automatic_0> round-robin\n",
+        ),
+        ("pass out nat-to 10.0.0.1 weight 0\n", "stdin:1: weight out of range\n"),
+        (
+            "pass out nat-to { 10.0.0.1 weight 65536 }\n",
+            "stdin:1: weight out of range\n",
+        ),
+        // only the first host of a braced list must be an address
+        (
+            "pass out nat-to { (lo0) 10.0.0.1 }\n",
+            "stdin:1: only addresses can be listed for redirection pools \n",
+        ),
+        (
+            "pass out nat-to { <t> }\n",
+            "stdin:1: only addresses can be listed for redirection pools \n",
+        ),
+        (
+            "pass out nat-to <t>\n",
+            "pass out all flags S/SA nat-to <t> round-robin\n",
+        ),
+        (
+            "pass out nat-to <t> bitmask\n",
+            "stdin:1: tables are not supported by pool type\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass out nat-to (lo0) static-port\n",
+            "pass out all flags S/SA nat-to (lo0) round-robin static-port\n",
+        ),
+        (
+            "pass out nat-to (lo0:0) bitmask\n",
+            "pass out all flags S/SA nat-to (lo0:0) bitmask\n",
+        ),
+        (
+            "pass out nat-to (lo0) bitmask\n",
+            "stdin:1: interface (lo0) is not supported by pool type\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.1 port 1000:2000 static-port\n",
+            "stdin:1: the 'static-port' option can't be used when specifying a port range\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in proto tcp to port 1000:2000 rdr-to 10.0.0.1 port 3000:*\n",
+            "pass in inet proto tcp from any to any port 1000:2000 flags S/SA rdr-to 10.0.0.1 port 3000:4000\n",
+        ),
+        (
+            "pass in rdr-to 10.0.0.1 port 3000:2000\n",
+            "stdin:1: invalid rdr-to port range\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in rdr-to 10.0.0.1 static-port\n",
+            "stdin:1: the 'static-port' option is only valid with nat rules\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass out nat-to lo0\n",
+            "stdin:1: translation spec contains addresses with different address families\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass out inet6 nat-to lo0\n",
+            "table <__automatic_0> const { ::1 fe80::1 }\n\
+             pass out inet6 all flags S/SA nat-to <__automatic_0> round-robin\n",
+        ),
+        (
+            "pass out inet nat-to 10.0.0.1/64\n",
+            "pass out inet all flags S/SA nat-to 10.0.0.1\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.1 source-hash foobarlicious sticky-address\n",
+            "pass out inet all flags S/SA nat-to 10.0.0.1 source-hash \
+             0x4da8e393fd22f577426cfdf7fe52d3b0 sticky-address\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.1 source-hash 0x1234\n",
+            "stdin:1: hex key must be 128 bits (32 hex digits) long\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.1 random random\n",
+            "stdin:1: pool type cannot be redefined\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.1 static-port static-port\n",
+            "stdin:1: static-port cannot be redefined\n",
+        ),
+        // routing
+        (
+            "pass out route-to (lo0)\n",
+            "stdin:1: route spec requires :peer with dynamic interface addresses\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass out route-to (lo0:peer)\n",
+            "pass out all flags S/SA route-to (lo0:peer) round-robin\n",
+        ),
+        (
+            "block out route-to 10.0.0.1\n",
+            "stdin:1: route-to, reply-to and dup-to require keep state\n\
+             stdin:1: route-to, reply-to and dup-to are not supported on block rules\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass route-to 10.0.0.1\n",
+            "stdin:1: direction must be explicit with rules that specify routing\n",
+        ),
+        ("pass dup-to 10.0.0.1\n", "pass inet all flags S/SA dup-to 10.0.0.1\n"),
+        (
+            "pass out route-to 10.0.0.1 reply-to 10.0.0.2\n",
+            "stdin:1: cannot respecify route-to/reply-to/dup-to\n",
+        ),
+        (
+            "pass out nat-to 10.0.0.1 nat-to 10.0.0.2\n",
+            "stdin:1: cannot respecify nat-to/binat-to\n",
+        ),
+    ]);
+}

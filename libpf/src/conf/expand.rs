@@ -954,10 +954,21 @@ impl<'r> Expander<'r> {
 
     fn redir(&self, r: &RedirAst, what: &str) -> Res<RedirSpec> {
         let mut hosts = vec![];
-        let list = r.hosts.len() > 1;
-        for h in &r.hosts {
+        for (i, h) in r.hosts.iter().enumerate() {
             let v = self.resolve_host(h)?;
-            if list && v.iter().any(|n| !matches!(n.addr, AddrKind::Net(_))) {
+            // optweight: 1 to USHRT_MAX (pfctl keeps it for tables only,
+            // and prints it nowhere)
+            if let Some(Some(w)) = r.weights.get(i) {
+                if !matches!(w.parse::<i64>(), Ok(1..=65535)) {
+                    return err("weight out of range");
+                }
+            }
+            // redir_host_list checks the first host of a braced list only
+            if r.braced
+                && i == 0
+                && v.first()
+                    .is_some_and(|n| !matches!(n.addr, AddrKind::Net(_)))
+            {
                 return err("only addresses can be listed for redirection pools ");
             }
             hosts.extend(v);

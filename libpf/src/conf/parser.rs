@@ -615,14 +615,10 @@ fn items(p: Pair<'_, Rule>, item_rule: Rule) -> Vec<ItemAst> {
 }
 
 fn redir(p: Pair<'_, Rule>) -> RedirAst {
-    let mut r = RedirAst {
-        hosts: vec![],
-        port: None,
-        opts: vec![],
-    };
+    let mut r = RedirAst::default();
     for x in p.into_inner() {
         match x.as_rule() {
-            Rule::redirspec => r.hosts = x.into_inner().map(host).collect(),
+            Rule::redirspec => redirspec(&mut r, x),
             Rule::redirpool => r = merge_redir(r, x),
             Rule::pool_opt => r.opts.push(pool_opt(x)),
             _ => {}
@@ -785,11 +781,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                         }
                     }
                     Rule::redirpool => {
-                        let mut one = RedirAst {
-                            hosts: vec![],
-                            port: None,
-                            opts: vec![],
-                        };
+                        let mut one = RedirAst::default();
                         one = merge_redir(one, x);
                         parts.push(one);
                     }
@@ -802,11 +794,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                 }
             }
             let mut it = parts.into_iter();
-            let from = it.next().unwrap_or(RedirAst {
-                hosts: vec![],
-                port: None,
-                opts: vec![],
-            });
+            let from = it.next().unwrap_or(RedirAst::default());
             FilterOpt::AfTo {
                 af,
                 from,
@@ -935,10 +923,24 @@ fn pool_opt(x: Pair<'_, Rule>) -> PoolOptAst {
     }
 }
 
+/// The hosts of a `redirspec`, their weights, and whether they were braced.
+fn redirspec(r: &mut RedirAst, x: Pair<'_, Rule>) {
+    r.braced = x.as_str().trim_start().starts_with('{');
+    r.hosts.clear();
+    r.weights.clear();
+    for item in x.into_inner() {
+        let mut it = item.into_inner().filter(|y| y.as_rule() != Rule::k_weight);
+        if let Some(h) = it.next() {
+            r.hosts.push(host(h));
+            r.weights.push(it.next().map(string_of));
+        }
+    }
+}
+
 fn merge_redir(mut r: RedirAst, x: Pair<'_, Rule>) -> RedirAst {
     for y in x.into_inner() {
         match y.as_rule() {
-            Rule::redirspec => r.hosts = y.into_inner().map(host).collect(),
+            Rule::redirspec => redirspec(&mut r, y),
             Rule::port_word => r.port = Some(string_of(first(y))),
             _ => {}
         }
