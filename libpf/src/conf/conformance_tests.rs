@@ -1174,3 +1174,119 @@ fn translation_pools() {
         ),
     ]);
 }
+
+/// Lists (`{ ... }`): `optnl` lets a newline follow `{` and each item, not
+/// a comma: the parser stops at such a newline and reads the rest line by
+/// line (errors in its first tokens silenced by yacc's recovery).
+#[test]
+fn newlines_in_lists() {
+    check(&[
+        (
+            "table <t> { 10.0.0.1,\n10.0.0.2 }\n",
+            "stdin:1: syntax error\n",
+        ),
+        (
+            "table <t> { 10.0.0.1, 10.0.0.2\n10.0.0.3 }\n",
+            "table <t> { 10.0.0.1 10.0.0.2 10.0.0.3 }\n",
+        ),
+        (
+            "pass from {\n10.0.0.1\n10.0.0.2\n} to any\n",
+            "pass inet from 10.0.0.1 to any flags S/SA\npass inet from 10.0.0.2 to any flags S/SA\n",
+        ),
+        (
+            "pass proto tcp to port { 22,\n25, 80 }\npass\n",
+            "stdin:1: syntax error\n",
+        ),
+        (
+            "pass on {\n lo0\n em0 } proto { tcp\n udp }\n",
+            "pass on lo0 proto tcp all flags S/SA\npass on lo0 proto udp all\n\
+             pass on em0 proto tcp all flags S/SA\npass on em0 proto udp all\n",
+        ),
+        (
+            "set timeout {\n tcp.first 5\n tcp.opening 6\n}\n",
+            "set timeout tcp.first 5\nset timeout tcp.opening 6\n",
+        ),
+    ]);
+}
+
+/// tabledef / table_opts / tablespec and process_tabledef.
+#[test]
+fn table_definitions() {
+    check(&[
+        (
+            "table <t> persist const counters\n",
+            "table <t> const persist counters\n",
+        ),
+        ("table <t> foo\n", "stdin:1: invalid table option 'foo'\n"),
+        (
+            "table <t> { 10.0.0.1/33 }\n",
+            "stdin:1: cannot create address buffer: Invalid argument\n",
+        ),
+        (
+            "table <t> { !10.0.0.1 ! 10/8 }\n",
+            "table <t> { !10.0.0.1 !10.0.0.0/8 }\n",
+        ),
+        (
+            "table <t> { 10.0.0.1 - 10.0.0.5 }\n",
+            "stdin:1: address ranges are not permitted inside tables\n",
+        ),
+        (
+            "table <t> { (lo0) }\n",
+            "stdin:1: dynamic addresses are not permitted inside tables\n",
+        ),
+        (
+            "table <t> { <u> }\n",
+            "stdin:1: tables cannot contain tables\n",
+        ),
+        (
+            "table <t> { no-route }\n",
+            "stdin:1: \"no-route\" is not permitted inside tables\n",
+        ),
+        (
+            "table <t> { urpf-failed }\n",
+            "stdin:1: \"urpf-failed\" is not permitted inside tables\n",
+        ),
+        ("table <t> { any }\n", "stdin:1: syntax error\n"),
+        ("table <t> {}\n", "table <t> { }\n"),
+        (
+            "table <abcdefghijklmnopqrstuvwxyz123456> { 1.2.3.4 }\n",
+            "stdin:1: table name too long, max 31 chars\n",
+        ),
+        (
+            "pass from <abcdefghijklmnopqrstuvwxyz123456>\n",
+            "stdin:1: table name 'abcdefghijklmnopqrstuvwxyz123456' too long\n",
+        ),
+        ("table <pass> { 1.2.3.4 }\n", "stdin:1: syntax error\n"),
+        ("table <\"a b\"> { 1.2.3.4 }\n", "table <a b> { 1.2.3.4 }\n"),
+        (
+            "table <t> { lo0:network em0 }\n",
+            "no IP address found for em0\nstdin:1: could not parse host specification\n",
+        ),
+        (
+            "table <t> { lo0 }\n",
+            "table <t> { ::1 fe80::1 127.0.0.1 }\n",
+        ),
+        (
+            "table <t> { 10.0.0.1 weight 5 }\n",
+            "table <t> { 10.0.0.1 }\n",
+        ),
+        (
+            "table <t> { 10.0.0.1 weight 0 }\n",
+            "stdin:1: weight out of range\n",
+        ),
+        (
+            "table <t> file \"/does/not/exist\"\n",
+            "stdin:1: cannot load \"/does/not/exist\": No such file or directory\n",
+        ),
+    ]);
+}
+
+/// expand_label_str: an expansion longer than the label buffer is fatal
+/// (errx), after what pfctl printed so far.
+#[test]
+fn label_expansion_overflow() {
+    check(&[(
+        "set block-policy drop\npass on tun1000000 label \"$if$if$if$if$if$if$if\"\npass\n",
+        "pfctl: expand_label: label too long\nset block-policy drop\n",
+    )]);
+}

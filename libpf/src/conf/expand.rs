@@ -46,6 +46,8 @@ pub struct Expander<'r> {
     /// pfctl's yacc `yyerrflag`: after an error, the number of tokens the
     /// parser must still shift before it reports a syntax error again.
     pub errflag: u32,
+    /// pfctl has exited (errx): nothing more is read.
+    pub fatal: bool,
 }
 
 /// One resolved address of a list.
@@ -164,6 +166,7 @@ impl<'r> Expander<'r> {
             errors: vec![],
             queues: Default::default(),
             errflag: 0,
+            fatal: false,
         }
     }
 
@@ -1817,6 +1820,20 @@ impl<'r> Expander<'r> {
                                         if let Some((neg, t)) = &base.tagged {
                                             r.tagged =
                                                 Some((*neg, expand_label(t, &r, self.resolver)));
+                                        }
+                                        // expand_label_str: errx(3) when the expansion outgrows the
+                                        // buffer
+                                        if r.label.as_ref().is_some_and(|l| l.len() > NAME_MAX)
+                                            || r.tag.as_ref().is_some_and(|l| l.len() > NAME_MAX)
+                                            || r.tagged
+                                                .as_ref()
+                                                .is_some_and(|t| t.1.len() > NAME_MAX)
+                                        {
+                                            self.errors.push(ConfError::global(
+                                                "expand_label: label too long",
+                                            ));
+                                            self.fatal = true;
+                                            return;
                                         }
                                         if binat {
                                             errors.extend(binat_checks(

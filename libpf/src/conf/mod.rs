@@ -401,6 +401,9 @@ fn run(
     let mut eats: Option<u32> = None;
     let mut prev_end: u32 = 0;
     while let Some(st) = sp.next_statement(macros) {
+        if ex.fatal {
+            return;
+        }
         let st = match st {
             Ok(st) => st,
             Err(e) => {
@@ -515,6 +518,42 @@ pub(crate) fn statement(
     }
     if let Some(block) = anchor::split_inline(st, file) {
         return anchor::inline(block, st, file, ex, macros, loader, depth, nest);
+    }
+    // pfctl's lists take a newline after an item (`optnl`), never after a
+    // comma: the parser stops at that newline, and what follows is read
+    // line by line as new statements.
+    let comma_nl = lexed.starts.windows(2).find_map(|w| {
+        (st.text.as_bytes()[w[0]] == b',' && st.text.as_bytes()[w[1]] == b'\n').then_some(w[1])
+    });
+    if let Some(nl) = comma_nl {
+        let n = lexed.starts.iter().take_while(|&&s| s < nl).count();
+        syntax_error(
+            ex,
+            ConfError::new(file, st.lines.line_at(nl), "syntax error"),
+            n,
+        );
+        ex.errflag = 2;
+        let mut from = nl + 1;
+        let text = st.text.as_bytes();
+        while from < text.len() {
+            let end = text[from..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(text.len(), |i| from + i);
+            let piece = source::Statement {
+                text: st.text[from..end].to_string(),
+                lines: st.lines.slice(from, end),
+                end_line: st.lines.line_at(end.min(text.len().saturating_sub(1))),
+                lex_error: None,
+            };
+            if !piece.text.trim().is_empty() {
+                statement(&piece, file, ex, macros, loader, depth, nest);
+            } else {
+                ex.errflag = ex.errflag.saturating_sub(1);
+            }
+            from = end + 1;
+        }
+        return recovered(None);
     }
     let line = st.end_line;
     let errors_before = ex.errors.len();
