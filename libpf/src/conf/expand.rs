@@ -1502,7 +1502,7 @@ impl<'r> Expander<'r> {
         }
 
         // filteropts_to_rule
-        if x.once && !matches!(r.action, Action::Pass | Action::Block) || x.once && anchor {
+        if x.once && (anchor || !matches!(r.action, Action::Pass | Action::Block)) {
             return err("'once' only applies to pass/block rules");
         }
         if r.tag.as_ref().is_some_and(|t| t.len() > NAME_MAX)
@@ -2044,10 +2044,8 @@ fn state_option_items(opts: &[StateOptAst]) -> Res<()> {
                 parse_u32(a)?;
                 parse_u32(b)?;
             }
-            StateOptAst::Overload { table, .. } => {
-                if table.len() >= 32 {
-                    return err(format!("table name '{table}' too long"));
-                }
+            StateOptAst::Overload { table, .. } if table.len() >= 32 => {
+                return err(format!("table name '{table}' too long"));
             }
             StateOptAst::Timeout(name, v) => {
                 parse_u32(v)?;

@@ -794,7 +794,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                 }
             }
             let mut it = parts.into_iter();
-            let from = it.next().unwrap_or(RedirAst::default());
+            let from = it.next().unwrap_or_default();
             FilterOpt::AfTo {
                 af,
                 from,
