@@ -1290,3 +1290,222 @@ fn label_expansion_overflow() {
         "pfctl: expand_label: label too long\nset block-policy drop\n",
     )]);
 }
+
+/// logopts, flags, icmpspec, blockspec.
+#[test]
+fn log_flags_icmp_return() {
+    check(&[
+        (
+            "pass log (all, to pflog1, user, matches)\n",
+            "pass log (all, matches, user, to pflog1) all flags S/SA\n",
+        ),
+        ("pass log (to pflog256)\n", "stdin:1: pflog256: too large\n"),
+        ("pass log (to pflog-1)\n", "stdin:1: pflog-1: too small\n"),
+        ("pass log (to pflog)\n", "stdin:1: pflog: invalid\n"),
+        (
+            "pass log (to pflog+1)\n",
+            "pass log (to pflog1) all flags S/SA\n",
+        ),
+        ("pass log (to pflog0)\n", "pass log all flags S/SA\n"),
+        (
+            "pass log (to foo0)\n",
+            "stdin:1: foo0: should be a pflog interface\n",
+        ),
+        ("pass log quick log\n", "stdin:1: syntax error\n"),
+        ("pass quick log\n", "pass log quick all flags S/SA\n"),
+        (
+            "pass proto tcp flags /SA\n",
+            "pass proto tcp all flags /SA\n",
+        ),
+        (
+            "pass proto tcp flags any\n",
+            "pass proto tcp all flags any\n",
+        ),
+        ("pass proto tcp flags S/\n", "stdin:1: syntax error\n"),
+        ("pass proto tcp flags SA\n", "stdin:1: syntax error\n"),
+        ("pass proto tcp flags X/SA\n", "stdin:1: bad flags X\n"),
+        (
+            "pass proto tcp flags S/SA flags S/SA\n",
+            "stdin:1: flags cannot be redefined\n",
+        ),
+        (
+            "pass proto udp flags S/SA\n",
+            "stdin:1: flags only apply to tcp\n",
+        ),
+        ("pass proto udp flags any\n", "pass proto udp all\n"),
+        ("pass fragment\n", "pass all fragment\n"),
+        (
+            "pass proto tcp to port 22 fragment\n",
+            "stdin:1: fragments can be filtered only on IP header fields\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type echoreq icmp-type echorep\n",
+            "stdin:1: icmp-type cannot be redefined\n",
+        ),
+        (
+            "pass proto icmp icmp-type echoreq\n",
+            "stdin:1: must indicate address family with icmp-type/code\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass inet6 proto icmp icmp-type echoreq\n",
+            "stdin:1: proto icmp doesn't match address family inet6\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass inet proto { icmp tcp } icmp-type echoreq\n",
+            "stdin:1: icmp-type mismatch\nstdin:1: icmp-type/code only applies to icmp\n\
+             stdin:1: skipping rule due to errors\n",
+        ),
+        (
+            "pass inet proto icmp icmp6-type echoreq\n",
+            "stdin:1: icmp-type mismatch\nstdin:1: skipping rule due to errors\n\
+             stdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass inet proto icmp icmp-type { echoreq unreach code port-unr 3 code 1 }\n",
+            "pass inet proto icmp all icmp-type echoreq\n\
+             pass inet proto icmp all icmp-type unreach code port-unr\n\
+             pass inet proto icmp all icmp-type unreach code host-unr\n",
+        ),
+        (
+            "pass inet6 proto icmp6 icmp6-type { neighbrsol 135 listqry }\n",
+            "pass inet6 proto ipv6-icmp all icmp6-type neighbrsol\n\
+             pass inet6 proto ipv6-icmp all icmp6-type neighbrsol\n\
+             pass inet6 proto ipv6-icmp all icmp6-type groupqry\n",
+        ),
+        (
+            "block return-icmp6(port-unr) inet6\n",
+            "block return-icmp6(port-unr) inet6 all\n",
+        ),
+        (
+            "block return-icmp(port-unr, admin-unr)\n",
+            "block return-icmp(port-unr, admin-unr) all\n",
+        ),
+        // one code: pfctl leaves the ICMPv4 default in the ICMPv6 slot
+        (
+            "block return-icmp(net-unr)\n",
+            "block return-icmp(net-unr, 3) all\n",
+        ),
+        (
+            "block return-rst(ttl 5) proto tcp\n",
+            "block return-rst(ttl 5) proto tcp all\n",
+        ),
+        (
+            "block return-rst proto udp\n",
+            "stdin:1: return-rst can only be applied to TCP rules\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        ("block in return\n", "stdin:1: syntax error\n"),
+        (
+            "set block-policy return\nblock\nblock drop\n",
+            "set block-policy return\nblock return all\nblock drop all\n",
+        ),
+    ]);
+}
+
+/// binat-to, af-to, divert-*, scrub: filter_opt productions and the
+/// checks of expand_rule, collapse_redirspec and expand_divertspec.
+#[test]
+fn binat_afto_divert_scrub() {
+    check(&[
+        (
+            "match out on lo0 from 10.0.0.1 binat-to 10.0.0.2\n",
+            "stdin:1: binat-to cannot be specified with a direction\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "match on lo0 from 10.0.0.0/24 to any binat-to 10.1.0.0/24\n",
+            "match out on lo0 inet from 10.0.0.0/24 to any nat-to 10.1.0.0/24 static-port\n\
+             match in on lo0 inet from any to 10.1.0.0/24 rdr-to 10.0.0.0/24\n",
+        ),
+        // af-to: a rule without a family takes the other one
+        (
+            "pass in af-to inet from 10.0.0.1\n",
+            "pass in inet6 all flags S/SA af-to inet from 10.0.0.1\n",
+        ),
+        (
+            "pass in on lo0 inet af-to inet6 from 2001::1 to 2001::2\n",
+            "pass in on lo0 inet all flags S/SA af-to inet6 from 2001::1 to 2001::2\n",
+        ),
+        (
+            "pass in inet af-to inet from 10.0.0.1\n",
+            "stdin:1: must indicate different address family with af-to\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in inet af-to inet6 from 10.0.0.1\n",
+            "stdin:1: translation spec contains addresses that don't match target address family\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in af-to inet6 from 2001::1 to 10.0.0.1\n",
+            "stdin:1: af-to addresses must be in the target address family\n",
+        ),
+        (
+            "match in af-to inet6 from 2001::1\n",
+            "stdin:1: af-to is not supported on match rules\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass in divert-to localhost port 8080\n",
+            "pass in inet all flags S/SA divert-to 127.0.0.1 port 8080\n",
+        ),
+        (
+            "pass out divert-to 127.0.0.1 port 8080\n",
+            "stdin:1: divert-to used with outgoing rule\n",
+        ),
+        (
+            "pass in inet6 divert-to 127.0.0.1 port 8080\n",
+            "stdin:1: divert-to address family mismatch\n",
+        ),
+        (
+            "pass in divert-to 127.0.0.1 port 0\n",
+            "stdin:1: invalid divert port: 0\n",
+        ),
+        (
+            "pass in divert-to 127.0.0.1 port 1:2\n",
+            "stdin:1: port is invalid: 1:2\n",
+        ),
+        (
+            "pass out divert-reply\n",
+            "pass out all flags S/SA divert-reply\n",
+        ),
+        (
+            "pass in divert-reply\n",
+            "stdin:1: divert-reply used with incoming rule\n",
+        ),
+        (
+            "pass divert-packet port 700\n",
+            "pass all flags S/SA divert-packet port 700\n",
+        ),
+        (
+            "match divert-packet port 700\n",
+            "stdin:1: divert is not supported on match rules\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass divert-reply divert-packet port 1\n",
+            "stdin:1: more than one divert option\n",
+        ),
+        (
+            "pass scrub (no-df random-id min-ttl 5 max-mss 1400 reassemble tcp)\n",
+            "pass all flags S/SA scrub (no-df random-id min-ttl 5 reassemble tcp max-mss 1400)\n",
+        ),
+        (
+            "pass inet6 scrub (no-df)\n",
+            "stdin:1: address family inet6 does not support scrub options no-df, random-id\n\
+             stdin:1: skipping rule due to errors\nstdin:1: rule expands to no valid combination\n",
+        ),
+        (
+            "pass scrub (no-df no-df)\n",
+            "stdin:1: no-df cannot be respecified\n",
+        ),
+        (
+            "pass scrub (reassemble udp)\n",
+            "stdin:1: scrub reassemble supports only tcp, not 'udp'\n",
+        ),
+        ("pass scrub ()\n", "stdin:1: syntax error\n"),
+    ]);
+}

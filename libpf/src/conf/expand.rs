@@ -790,6 +790,14 @@ impl<'r> Expander<'r> {
         }
     }
 
+    /// `parseport` without extensions (pfctl's `portplain`): no `:`.
+    fn port_plain(&self, s: &str) -> Res<u16> {
+        if s.contains(':') {
+            return err(format!("port is invalid: {s}"));
+        }
+        self.service(s)
+    }
+
     /// `parseport` with ranges (`a:b`) and optionally `a:*`: (a, b, range, star).
     fn port_range(&self, s: &str, star: bool) -> Res<(u16, u16, bool, bool)> {
         match s.split_once(':') {
@@ -1178,10 +1186,23 @@ impl<'r> Expander<'r> {
                         let Some(n) = s.strip_prefix("pflog") else {
                             return err(format!("{s}: should be a pflog interface"));
                         };
-                        match n.parse::<u32>() {
-                            Ok(v) if v <= 255 && !n.starts_with('+') => r.log.ifnum = v as u8,
-                            Ok(_) => return err(format!("{s}: too large")),
-                            Err(_) => return err(format!("{s}: invalid")),
+                        // strtonum(3), 0 to 255
+                        let t = n.trim_start_matches([' ', '\t']);
+                        let v = t.strip_prefix('+').unwrap_or(t);
+                        let num = !v.is_empty()
+                            && v.trim_start_matches('-')
+                                .bytes()
+                                .all(|b| b.is_ascii_digit())
+                            && !v.trim_start_matches('-').is_empty();
+                        match v.parse::<i64>() {
+                            Ok(v) if num && (0..=255).contains(&v) => r.log.ifnum = v as u8,
+                            Ok(v) if num && v < 0 => return err(format!("{s}: too small")),
+                            Ok(_) if num => return err(format!("{s}: too large")),
+                            Err(_) if num && v.starts_with('-') => {
+                                return err(format!("{s}: too small"))
+                            }
+                            Err(_) if num => return err(format!("{s}: too large")),
+                            _ => return err(format!("{s}: invalid")),
                         }
                     }
                 }
@@ -1365,7 +1386,7 @@ impl<'r> Expander<'r> {
                     let Ok(hosts) = self.host_name(host, None) else {
                         return err(format!("could not parse divert address: {host}"));
                     };
-                    let p = self.service(port)?;
+                    let p = self.port_plain(port)?;
                     if p == 0 {
                         return err("invalid divert port: 0");
                     }
@@ -1384,7 +1405,7 @@ impl<'r> Expander<'r> {
                     if divert.is_some() {
                         return err("more than one divert option");
                     }
-                    let p = self.service(port)?;
+                    let p = self.port_plain(port)?;
                     if p == 0 {
                         return err("invalid divert port: 0");
                     }
@@ -2292,6 +2313,10 @@ fn collapse_hosts(
     let mut out = vec![];
     for h in &spec.hosts {
         if let (Some(naf), false) = (r.extras.af_to, routing) {
+            // af-to: the rule without a family takes the other one
+            if r.af.is_none() && chosen.is_none() {
+                chosen = Some(if naf == Af::Inet { Af::Inet6 } else { Af::Inet });
+            }
             // af-to: the pool is in the target family
             if h.af.is_some_and(|a| a != naf) {
                 errors.push(format!(
