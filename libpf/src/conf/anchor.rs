@@ -587,7 +587,8 @@ mod tests {
     #[test]
     fn brace_lists_spanning_lines_are_not_bodies() {
         assert_eq!(
-            nv("anchor foo proto tcp to port {\n 80,\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
+            // (pfctl takes a newline after an item, not after a comma)
+            nv("anchor foo proto tcp to port {\n 80\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
             "anchor \"foo\" proto tcp from any to any port = 80\nanchor \"foo\" proto tcp from any to any port = 443\n\
              pass inet from any to 10.0.0.1 flags S/SA\n"
         );

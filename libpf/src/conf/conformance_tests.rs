@@ -1509,3 +1509,43 @@ fn binat_afto_divert_scrub() {
         ("pass scrub ()\n", "stdin:1: syntax error\n"),
     ]);
 }
+
+/// yacc runs the actions of what it reduced before the token it stops at:
+/// a `set` is applied and printed, a rule's parts are checked (an error
+/// there is pfctl's YYERROR: it recovers without a syntax error).
+#[test]
+fn actions_before_a_syntax_error() {
+    check(&[
+        ("pass proto foo bogus\n", "stdin:1: unknown protocol foo\n"),
+        (
+            "pass from nosuchhost to any flags S\n",
+            "no IP address found for nosuchhost\nstdin:1: could not parse host specification\n",
+        ),
+        (
+            "pass proto tcp to port 99999 flags S\n",
+            "stdin:1: illegal port value 99999\n",
+        ),
+        (
+            "pass label \"a\" label \"b\" bogus\n",
+            "stdin:1: label cannot be redefined\n",
+        ),
+        (
+            "pass on abcdefghijklmnopqrstu proto tcp flags\n",
+            "stdin:1: interface name too long\n",
+        ),
+        (
+            "block return-icmp(foo) in bogus\n",
+            "stdin:1: unknown icmp code foo\n",
+        ),
+        ("pass in all bogus\n", "stdin:1: syntax error\n"),
+        (
+            "set timeout tcp.closing 6, tcp.opening 6\n",
+            "stdin:1: syntax error\nset timeout tcp.closing 6\n",
+        ),
+        (
+            "set skip on lo0 bogus\n",
+            "stdin:1: syntax error\nset skip on { lo0 }\n",
+        ),
+        ("set skip on\n", "stdin:1: syntax error\n"),
+    ]);
+}

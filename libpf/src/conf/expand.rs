@@ -48,6 +48,8 @@ pub struct Expander<'r> {
     pub errflag: u32,
     /// pfctl has exited (errx): nothing more is read.
     pub fatal: bool,
+    /// `rule_prefix` at work: stop after the checks of the rule's parts.
+    prefix_only: bool,
 }
 
 /// One resolved address of a list.
@@ -167,6 +169,7 @@ impl<'r> Expander<'r> {
             queues: Default::default(),
             errflag: 0,
             fatal: false,
+            prefix_only: false,
         }
     }
 
@@ -1113,6 +1116,18 @@ impl<'r> Expander<'r> {
         }
     }
 
+    /// The checks of a rule's own parts (protocols, hosts, ports, each
+    /// filter option), without those of the whole rule and without adding
+    /// it: what pfctl has done when its parser stops later in the line.
+    pub fn rule_prefix(&mut self, ast: &RuleAst, file: &str, line: u32) {
+        self.prefix_only = true;
+        let r = self.rule_inner(ast, file, line);
+        self.prefix_only = false;
+        if let Err(msgs) = r {
+            self.errors_from(file, line, msgs);
+        }
+    }
+
     pub fn rule(&mut self, ast: &RuleAst, file: &str, line: u32) {
         match self.rule_inner(ast, file, line) {
             Ok(()) => {}
@@ -1496,6 +1511,9 @@ impl<'r> Expander<'r> {
                 FilterOpt::AllowOpts => x.allow_opts = true,
                 FilterOpt::Once => x.once = true,
             }
+        }
+        if self.prefix_only {
+            return Ok(());
         }
         let anchor = ast.action == ActionAst::Anchor;
         // flags and os want tcp among the protocols (checked first in

@@ -361,24 +361,48 @@ fn parse_file(
     (rs, ex.errors)
 }
 
-/// `set timeout a 1, b 2` without braces is a syntax error at the comma,
-/// but pfctl's parser has already applied `set timeout a 1` by then (and
-/// prints it): do the same with the part before the first comma.
-fn set_list_prefix(st: &source::Statement, file: &str, ex: &mut expand::Expander<'_>) {
-    let t = st.text.trim_start();
-    if !(t.starts_with("set timeout") || t.starts_with("set limit")) || t.contains('{') {
-        return;
+/// Before pfctl's parser stops at a bad token, it has reduced what came
+/// before it, running the actions of those productions: `set timeout a 1,
+/// b 2` has applied (and printed) `set timeout a 1`; `pass proto foo bogus`
+/// has reported "unknown protocol foo" and is recovering, so no syntax
+/// error follows. Do the same with the longest part before `at` that is a
+/// statement: a `set` is applied, a rule's own checks are run (not those
+/// of the whole rule, which is never reduced). True when that reported an
+/// error (pfctl's YYERROR: no syntax error then).
+fn prefix_actions(
+    st: &source::Statement,
+    file: &str,
+    ex: &mut expand::Expander<'_>,
+    lexed: &source::Lexed,
+    at: usize,
+) -> bool {
+    let starts: Vec<usize> = lexed.starts.iter().copied().filter(|&s| s < at).collect();
+    let line = st.lines.line_at(at);
+    for k in (1..=starts.len()).rev() {
+        let cut = if k == starts.len() { at } else { starts[k] };
+        let prefix = source::Statement {
+            text: st.text[..cut].to_string(),
+            lex_error: None,
+            ..st.clone()
+        };
+        let Ok(s) = parser::parse_statement(&prefix, file) else {
+            continue;
+        };
+        // a `set` is taken whole or not at all: without the tokens it had
+        // shifted, its productions would not be the ones pfctl reduced
+        if k < starts.len() && matches!(s, ast::Statement::Set(_)) {
+            return false;
+        }
+        let before = ex.errors.len();
+        match s {
+            ast::Statement::Set(opt) => ex.set_option(&opt, file, line),
+            ast::Statement::Rule(r) => ex.rule_prefix(&r, file, line),
+            ast::Statement::Anchor(a) => ex.rule_prefix(&a.rule, file, line),
+            _ => {}
+        }
+        return ex.errors[before..].iter().any(|e| !e.warning);
     }
-    let Some(comma) = st.text.find(',') else {
-        return;
-    };
-    let prefix = source::Statement {
-        text: st.text[..comma].to_string(),
-        ..st.clone()
-    };
-    if let Ok(ast::Statement::Set(opt)) = parser::parse_statement(&prefix, file) {
-        ex.set_option(&opt, file, st.end_line);
-    }
+    false
 }
 
 /// Maximum nesting of `include`.
@@ -559,9 +583,10 @@ pub(crate) fn statement(
     let errors_before = ex.errors.len();
     match parser::parse_statement_at(st, file) {
         Err((e, at)) => {
-            let n = lexed.starts.iter().take_while(|&&s| s < at).count();
-            syntax_error(ex, e, n);
-            set_list_prefix(st, file, ex);
+            if !prefix_actions(st, file, ex, &lexed, at) {
+                let n = lexed.starts.iter().take_while(|&&s| s < at).count();
+                syntax_error(ex, e, n);
+            }
             // the statement's newline is shifted once recovered
             ex.errflag = 2;
             return recovered(None);

@@ -731,7 +731,8 @@ mod tests {
         );
         // Commas, newlines, comments and nested lists inside the braces.
         assert_eq!(
-            nv("table <t> {\n 192.0.2.1, # one\n { 192.0.2.2 192.0.2.3/24 }\n !gw.example\n}\n"),
+            // (pfctl takes a newline after an item, not after a comma)
+            nv("table <t> {\n 192.0.2.1 # one\n { 192.0.2.2, 192.0.2.3/24 }\n !gw.example\n}\n"),
             "table <t> { 192.0.2.1 192.0.2.2 192.0.2.0/24 !198.51.100.1 !2001:db8::1 }\n"
         );
         // Interface modifiers, self, quoted names, any.
