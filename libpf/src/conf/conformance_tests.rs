@@ -1549,3 +1549,16 @@ fn actions_before_a_syntax_error() {
         ("set skip on\n", "stdin:1: syntax error\n"),
     ]);
 }
+
+/// Characters outside ASCII are tokens of their own to pfctl (syntax
+/// errors), inside quotes they are kept; nothing of it may panic.
+#[test]
+fn non_ascii_text() {
+    check(&[
+        ("pass é\n", "stdin:1: syntax error\n"),
+        ("pass proto tcp é to port 22\n", "stdin:1: syntax error\n"),
+        ("pass label \"é\"\n", "pass all flags S/SA label \"é\"\n"),
+        ("é = 1\npass\n", "stdin:1: syntax error\n"),
+        ("pass from { é,\né }\n", "stdin:1: syntax error\n"),
+    ]);
+}

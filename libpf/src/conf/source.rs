@@ -455,7 +455,13 @@ pub fn lex(text: &str) -> Lexed {
             _ if c.is_ascii_alphanumeric() || c == b':' || c == b'_' => {
                 i = word_end(b, i, start, &mut out);
             }
-            _ => i += 1,
+            _ => {
+                // one character (whole, if it is not ASCII)
+                i += 1;
+                while i < b.len() && !text.is_char_boundary(i) {
+                    i += 1;
+                }
+            }
         }
     }
     out
@@ -548,6 +554,8 @@ mod tests {
                 "\"-99999999999999999999\" invalid number: too small".into()
             ))
         );
+        // a character that is not ASCII is one token
+        assert_eq!(lex("pass é ü").starts, vec![0, 5, 8]);
         // digits glued to a word are no number
         assert!(lex("99999999999999999999x").error.is_none());
         let w = "a".repeat(MAX_WORD + 1);
