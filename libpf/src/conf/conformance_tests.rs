@@ -1562,3 +1562,142 @@ fn non_ascii_text() {
         ("pass from { é,\né }\n", "stdin:1: syntax error\n"),
     ]);
 }
+
+/// ipspec, host_list, xhost, host: lists, any, negation, ranges, route
+/// labels, no-route and urpf-failed.
+#[test]
+fn address_forms() {
+    check(&[
+        (
+            "pass on { lo0 !em0 }\n",
+            "pass on lo0 all flags S/SA\npass on ! em0 all flags S/SA\n",
+        ),
+        ("pass on !any\n", "pass on ! any all flags S/SA\n"),
+        ("pass from { any 10.0.0.1 }\n", "pass all flags S/SA\n"),
+        (
+            "pass from { 10.0.0.1 { 10.0.0.2 } }\n",
+            "pass inet from 10.0.0.1 to any flags S/SA\npass inet from 10.0.0.2 to any flags S/SA\n",
+        ),
+        ("pass from ! { 10.0.0.1 }\n", "stdin:1: syntax error\n"),
+        ("pass from !any\n", "stdin:1: syntax error\n"),
+        (
+            "pass from ! <t> to ! (lo0)\n",
+            "pass from ! <t> to ! (lo0) flags S/SA\n",
+        ),
+        (
+            "pass from route \"foo\"\n",
+            "pass from route \"foo\" to any flags S/SA\n",
+        ),
+        (
+            "pass from route \"abcdefghijklmnopqrstuvwxyz0123456\"\n",
+            "stdin:1: route label too long, max 31 chars\n",
+        ),
+        (
+            "pass from ! no-route\n",
+            "pass from ! no-route to any flags S/SA\n",
+        ),
+        (
+            "pass to ! urpf-failed\n",
+            "stdin:1: \"urpf-failed\" is not permitted in a destination address\n",
+        ),
+        // ranges: two addresses of one family, no order check
+        (
+            "pass from 1.2.3.4 - 1.2.3.1\n",
+            "pass inet from 1.2.3.4 - 1.2.3.1 to any flags S/SA\n",
+        ),
+        ("pass from 1.2.3.4 - ::1\n", "stdin:1: invalid address range\n"),
+        ("pass from 1.2.3.0/24 - 1.2.3.9\n", "stdin:1: syntax error\n"),
+        (
+            "pass from ::1 - ::5 label \"$srcaddr\"\n",
+            "pass inet6 from ::1 - ::5 to any flags S/SA label \"?\"\n",
+        ),
+        // a later `user` comes first (filter_opt prepends)
+        (
+            "pass proto tcp user bin user root group { wheel bin }\n",
+            "pass proto tcp all user = 0 group = 0 flags S/SA\n\
+             pass proto tcp all user = 0 group = 7 flags S/SA\n\
+             pass proto tcp all user = 3 group = 0 flags S/SA\n\
+             pass proto tcp all user = 3 group = 7 flags S/SA\n",
+        ),
+        (
+            "pass proto tcp to port { www ssh auth }\n",
+            "pass proto tcp from any to any port = 80 flags S/SA\n\
+             pass proto tcp from any to any port = 22 flags S/SA\n\
+             pass proto tcp from any to any port = 113 flags S/SA\n",
+        ),
+        ("pass all all\n", "stdin:1: syntax error\n"),
+        ("pass to any from any\n", "stdin:1: syntax error\n"),
+    ]);
+}
+
+/// anchorrule, loadrule and anchorname.
+#[test]
+fn anchors() {
+    check(&[
+        ("anchor foo/*\n", "stdin:1: syntax error\n"),
+        ("anchor \"foo/*\"\n", "anchor \"foo/*\" all\n"),
+        ("anchor quick foo\n", "stdin:1: syntax error\n"),
+        ("anchor foo in quick\n", "anchor \"foo\" in quick all\n"),
+        // translation on an anchor rule is dropped
+        ("anchor foo out nat-to 1.2.3.4\n", "anchor \"foo\" out all\n"),
+        (
+            "anchor foo keep state\n",
+            "stdin:1: cannot specify state handling on anchors\n",
+        ),
+        ("anchor foo once\n", "stdin:1: 'once' only applies to pass/block rules\n"),
+        (
+            "anchor \"_foo\"\n",
+            "stdin:1: anchor names beginning with '_' are reserved for internal use\n",
+        ),
+        (
+            "anchor \"foo/_bar\"\n",
+            "stdin:1: anchor names beginning with '_' are reserved for internal use\n",
+        ),
+        ("anchor foo { pass }\n", "stdin:1: syntax error\n"),
+        ("load anchor from \"/x\"\n", "stdin:1: anchor name is missing\n"),
+        (
+            "anchor {\npass\n}\n",
+            "anchor all {\n  pass all flags S/SA\n}\n",
+        ),
+        (
+            "anchor foo {\n pass in label \"$nr\"\n anchor bar {\n  pass out label \"$nr\"\n }\n}\n",
+            "anchor \"foo\" all {\n  pass in all flags S/SA label \"0\"\n  anchor \"bar\" all {\n    \
+             pass out all flags S/SA label \"0\"\n  }\n}\n",
+        ),
+    ]);
+}
+
+/// queuespec and queue_opt numbers.
+#[test]
+fn queue_numbers() {
+    check(&[
+        (
+            "queue q on lo0 flows -5 default\n",
+            "stdin:1: number of flows out of range: max 32767\n",
+        ),
+        (
+            "queue q on lo0 bandwidth 1M qlimit 70000 default\n",
+            "stdin:1: qlimit out of range: max 65535\n",
+        ),
+        (
+            "queue q on lo0 flows 10 quantum 0 default\n",
+            "stdin:1: quantum out of range: max 65535\n",
+        ),
+        (
+            "queue 5 on lo0 bandwidth 1M default\n",
+            "stdin:1: syntax error\n",
+        ),
+        (
+            "queue q on lo0 bandwidth -1M default\n",
+            "stdin:1: syntax error\n",
+        ),
+        (
+            "queue q bandwidth 10M\n",
+            "stdin:1: root queue without interface\n",
+        ),
+        (
+            "queue q on lo0 bandwidth 10M default\n",
+            "queue q on lo0 bandwidth 10M default\n",
+        ),
+    ]);
+}
