@@ -4,14 +4,22 @@
 //! - `#` starts a comment that runs to the end of the line (a `\` before the
 //!   newline continues the comment, as in pfctl);
 //! - a `\` before a newline joins the two lines (nothing is inserted); a `\`
-//!   before any other character outside quotes stands for that character;
+//!   before any other character outside quotes is dropped and that
+//!   character read as if written alone (`\\` is a backslash);
 //! - a newline ends the statement unless it is inside `{ }` (so an inline
 //!   anchor arrives whole, body included; `anchor.rs` cuts the body into
 //!   statements of its own);
 //! - a newline inside quotes is dropped;
-//! - `$name` outside quotes is replaced by the macro's value, textually, so
-//!   the value is lexed again in place (a `$` inside the value is not expanded
-//!   again), exactly like pfctl's lexer pushes the value back into its input.
+//! - `$name` where a token starts (outside quotes, not inside a word) is
+//!   replaced by the macro's value, textually, so the value is lexed again in
+//!   place (a `$` inside the value is not expanded again), exactly like
+//!   pfctl's lexer pushes the value back into its input;
+//! - the lexer's own errors (an undefined macro, a string too long, a NUL or
+//!   the end of the file in a quoted string) end the statement there
+//!   (`Statement::lex_error`); `lex` cuts a statement into pfctl's tokens
+//!   and finds the others (numbers out of range, words too long). What the
+//!   parser makes of them (a syntax error, the next line dropped) is
+//!   `mod.rs`'s business.
 //!
 //! Every statement keeps a map from byte offsets to source lines so that the
 //! parser can report a syntax error on the line where it happened.
