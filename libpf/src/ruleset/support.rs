@@ -12,7 +12,8 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Directive, Divert, Endpoint, KeepState, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, Endpoint, KeepState, Options, Pool, PoolType, Rule,
+    Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -209,6 +210,15 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
     if let Some(p) = &r.rdr_to {
         check_pool(p, "rdr-to", r, file, s);
+    }
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in); pfctl -n takes
+    // both directions, as OpenBSD does.
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
+        refuse(s, file, line, "nat-to on an inbound rule", NOT_YET);
+    }
+    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
+        refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
     }
     if r.log.matches || r.log.user || r.log.ifnum != 0 {
         warn(
