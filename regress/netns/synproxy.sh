@@ -77,6 +77,7 @@ pass out
 pass quick inet6 proto icmp6
 pass quick proto icmp
 pass in on { int0 int1 } proto tcp to port 7000:7009 synproxy state
+pass in on int0 proto tcp to 10.1.0.1 port 8080 rdr-to 10.2.0.2 port 7000 synproxy state
 ${2:-}
 CONF
 	pfctl -q -f "$RUN/pf.conf"
@@ -101,6 +102,8 @@ out=$(sf cl client 10.2.0.2 7000 200)
 check "a synproxied connection carries data both ways ($out)" grep -q 'ok=1 sent=200 echoed=200' <<<"$out"
 out=$(sf cl client 2001:db8:2::2 7000 200)
 check "a synproxied IPv6 connection carries data both ways ($out)" grep -q 'ok=1 sent=200 echoed=200' <<<"$out"
+out=$(sf cl client 10.1.0.1 8080 100)
+check "synproxy with rdr-to: pf's SYN goes to the translated server ($out)" grep -q 'ok=1 sent=100 echoed=100' <<<"$out"
 out=$(sf cl client 10.1.0.1 7001 100)
 check "a synproxied connection to a service on the firewall itself ($out)" grep -q 'ok=1 sent=100 echoed=100' <<<"$out"
 out=$(sf cl client 2001:db8:1::1 7001 100)

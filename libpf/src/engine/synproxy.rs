@@ -669,6 +669,48 @@ pub(crate) mod tests {
         assert_eq!(out[0].mark, generated_mark(0));
     }
 
+    /// With rdr-to the client talks to the address it asked for, the
+    /// server hears from pf's SYN at the translated one.
+    #[test]
+    fn translation_applies_to_both_halves() {
+        let mut e = engine(
+            "block\npass out\npass in on int0 proto tcp to 10.1.0.1 port 8080 rdr-to 10.2.0.2 port 7000 synproxy state\n",
+        );
+        let fw = ("10.1.0.1", 8080);
+        let int_in = meta(Dir::In, "int0");
+        let v = e.test(&int_in, &mut seg(C, fw, 10, 0, SYN, 1000, 1460, b""), 1);
+        let f = fields(&v.send[0].packet);
+        assert_eq!((f.0, f.1, f.2, f.3), (ip(fw.0), fw.1, ip(C.0), C.1));
+        let isn = f.4;
+        let v = e.test(
+            &int_in,
+            &mut seg(C, fw, 11, isn.wrapping_add(1), ACK, 1000, 0, b""),
+            2,
+        );
+        let f = fields(&v.send[0].packet);
+        assert_eq!((f.0, f.1, f.2, f.3, f.6), (ip(C.0), C.1, ip(S.0), S.1, SYN));
+        let sisn = f.4;
+        assert!(
+            e.test(&meta(Dir::Out, "ext0"), &mut v.send[0].packet.clone(), 2)
+                .pass
+        );
+        let mut synack = seg(S, C, 70, sisn.wrapping_add(1), SYN | ACK, 2000, 1460, b"");
+        assert!(e.test(&meta(Dir::In, "ext0"), &mut synack, 3).pass);
+        let v = e.test(&meta(Dir::Out, "int0"), &mut synack, 3);
+        assert_eq!(v.send.len(), 2);
+        let (a, b) = (fields(&v.send[0].packet), fields(&v.send[1].packet));
+        assert_eq!((a.0, a.1, a.2, a.3), (ip(C.0), C.1, ip(S.0), S.1));
+        assert_eq!((b.0, b.1, b.2, b.3), (ip(fw.0), fw.1, ip(C.0), C.1));
+        // Data from the client reaches the server at the translated end.
+        let mut d = seg(C, fw, 11, isn.wrapping_add(1), ACK | PSH, 1000, 0, b"x");
+        assert!(e.test(&int_in, &mut d, 4).pass);
+        let f = fields(&d);
+        assert_eq!(
+            (f.2, f.3, f.4, f.5),
+            (ip(S.0), S.1, sisn.wrapping_add(1), 71)
+        );
+    }
+
     /// Without an MSS option the client is offered pf's minimum, as
     /// OpenBSD's pf_calc_mss does.
     #[test]
