@@ -13,6 +13,8 @@ scapy needed). Run inside a test namespace.
   synflood.py count IFACE PORT SECONDS
       count the SYNs to PORT seen on IFACE for SECONDS (AF_PACKET), split
       by source: flood=N (198.18.0.0/15) other=N
+  synflood.py resets IFACE DST SECONDS
+      count the TCP resets to DST seen on IFACE for SECONDS: rst=N seq=...
   synflood.py echo PORT
       an echo server on PORT, IPv4 and IPv6, every connection, forever
   synflood.py client HOST PORT LINES
@@ -152,6 +154,19 @@ def count(iface, port, seconds):
     print("flood=%d other=%d" % (n["flood"], n["other"]), flush=True)
 
 
+def resets(iface, dst, seconds):
+    cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    cap.bind((iface, 0))
+    print("ready", file=sys.stderr, flush=True)
+    n, seqs = 0, []
+    for ip in packets(cap, time.monotonic() + seconds):
+        t = tcp_fields(ip)
+        if t and t["dst"] == dst and t["flags"] & 0x04:
+            n += 1
+            seqs.append("%s:%d>%d" % (t["src"], t["sport"], t["dport"]))
+    print("rst=%d from=%s" % (n, ",".join(seqs) or "none"), flush=True)
+
+
 def echo(port):
     def serve(fam, addr):
         s = socket.socket(fam, socket.SOCK_STREAM)
@@ -210,6 +225,8 @@ def main(a):
         handshake(a[1], a[2], int(a[3]), int(a[4]), a[5])
     elif a[0] == "count":
         count(a[1], int(a[2]), float(a[3]))
+    elif a[0] == "resets":
+        resets(a[1], a[2], float(a[3]))
     elif a[0] == "echo":
         echo(int(a[1]))
     elif a[0] == "client":

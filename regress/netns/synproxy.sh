@@ -137,6 +137,13 @@ states=$(pfctl -ss)
 echo "$states" | grep 198.18 | sed 's/^/# /'
 check "after the client's ACK pf opened the connection: PROXY:DST until the server answers" grep -qx 'all tcp 10.2.0.2:7009 <- 198.18.0.8:4243       PROXY:DST' <<<"$states"
 check "pf's SYN to the server has its own state on ext0's side" grep -Eq '^all tcp 198\.18\.0\.8:4243 -> 10\.2\.0\.2:7009       ' <<<"$states"
+rst=$(mktemp)
+sf fl resets eth0 198.18.0.8 2 >"$rst" &
+sleep 0.5
+pfctl -q -k 198.18.0.8
+wait $!
+check "a killed PROXY:DST state resets its client ($(cat "$rst"))" grep -q 'rst=1 from=10.2.0.2:7009>4243' "$rst"
+rm -f "$rst" "$syns"
 
 # --- adaptive ---------------------------------------------------------------
 # (Before any `always`: cookies switched on stay on until a key rotation

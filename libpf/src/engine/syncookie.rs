@@ -26,7 +26,7 @@ use crate::wire::tcp::{ACK, RST, SYN};
 use crate::wire::IPPROTO_TCP;
 use std::net::IpAddr;
 
-/// How long a secret lives before the next one takes over (seconds).
+/// How long a secret lives before the next one takes over (ms).
 pub const SECRET_LIFETIME_MS: u64 = 15_000;
 /// Default watermarks: percent of OpenBSD's PFSTATE_HIWAT (100000).
 pub const HIWAT_PCT: u32 = 25;
