@@ -435,6 +435,9 @@ impl<'r> Expander<'r> {
                 if wat.is_some() {
                     self.syncookie_wat = wat;
                 }
+                // what pfd enforces: the last mode, the last watermarks given
+                self.ruleset.options.syncookies = crate::ruleset::SyncookiesMode::from_name(mode);
+                self.ruleset.options.syncookies_watermarks = self.syncookie_wat;
                 // the watermarks, once set, are printed with any later
                 // `adaptive` (pfctl keeps them in a global)
                 let text = match (mode.as_str(), self.syncookie_wat) {
