@@ -1,6 +1,7 @@
 //! What the command-line tools share on the client side of the control
 //! socket: a name resolver that knows pfd's carp interfaces, loading a
-//! ruleset as one transaction, and the ruleset checksum.
+//! ruleset (into the main ruleset or an anchor) as one transaction, and the
+//! ruleset checksum.
 
 use crate::ioctl::client::Client;
 use crate::ioctl::{Error, Reply, Request};
@@ -34,24 +35,42 @@ pub fn checksum(rs: &Ruleset) -> String {
     d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Load `rs` in one transaction: nothing changes unless every step works.
-pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
+/// Load `rs` at anchor `anchor` (`""`: the main ruleset, with its
+/// options) in one transaction, as pfctl does: the file's rules, each
+/// inline anchor that has rules and each `load anchor` file replace the
+/// rulesets of their anchors; every other anchor keeps its rules. Nothing
+/// changes unless every step works.
+pub fn load(client: &mut Client, rs: &Ruleset, anchor: &str) -> Result<(), Error> {
     let ticket = match client.call(&Request::XBegin)? {
         Reply::Ticket(t) => t,
         other => return Err(Error::Protocol(format!("expected a ticket, got {other:?}"))),
     };
     let result = (|| {
-        for chunk in rs.rules.chunks(1000) {
-            client.call_ok(&Request::AddRules {
+        for (path, rules) in crate::ruleset::flatten(rs, anchor) {
+            // An empty ruleset is sent too: it empties its anchor.
+            let mut chunks = rules.chunks(1000).peekable();
+            if chunks.peek().is_none() {
+                client.call_ok(&Request::AddRules {
+                    ticket,
+                    anchor: path.clone(),
+                    rules: vec![],
+                })?;
+            }
+            for chunk in chunks {
+                client.call_ok(&Request::AddRules {
+                    ticket,
+                    anchor: path.clone(),
+                    rules: chunk.to_vec(),
+                })?;
+            }
+        }
+        if anchor.is_empty() {
+            client.call_ok(&Request::SetOptions {
                 ticket,
-                rules: chunk.to_vec(),
+                options: rs.options.clone(),
+                checksum: checksum(rs),
             })?;
         }
-        client.call_ok(&Request::SetOptions {
-            ticket,
-            options: rs.options.clone(),
-            checksum: checksum(rs),
-        })?;
         client.call_ok(&Request::XCommit { ticket })
     })();
     if result.is_err() {

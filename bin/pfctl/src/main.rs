@@ -1,6 +1,7 @@
 //! pfctl: control the packet filter, as OpenBSD's pfctl(8) does.
 
 use clap::Parser;
+use libpf::anchors::{self, AnchorOpt};
 use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
@@ -15,6 +16,9 @@ use std::process::exit;
     disable_help_flag = true
 )]
 struct Args {
+    /// Apply -f, -F, -s and -z to this anchor (a trailing * recurses).
+    #[arg(short = 'a')]
+    anchor: Option<String>,
     /// Disable the packet filter.
     #[arg(short = 'd')]
     disable: bool,
@@ -74,6 +78,7 @@ fn lookup<'a>(word: &str, list: &[&'a str]) -> Option<&'a str> {
 
 const SHOW: &[&str] = &[
     "rules",
+    "Anchors",
     "states",
     "info",
     "timeouts",
@@ -89,6 +94,17 @@ const FLUSH: &[&str] = &["rules", "states", "info", "all", "Sources", "Tables"];
 fn main() {
     let a = Args::parse();
     let _ = &a.optimize;
+    let modify = a.disable
+        || a.enable
+        || a.flush.is_some()
+        || a.file.is_some()
+        || a.zero
+        || !a.kill.is_empty();
+    let anchor = match &a.anchor {
+        None => AnchorOpt::default(),
+        Some(_) if !modify && a.show.is_none() => die("anchors apply to -f, -F, -s, and -T only"),
+        Some(s) => AnchorOpt::parse(s, modify).unwrap_or_else(|e| die(e)),
+    };
     let mut status = 0;
     let mut client: Option<Client> = None;
     macro_rules! c {
@@ -129,7 +145,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, &anchor) {
             die(e);
         }
     }
@@ -137,13 +153,15 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet) {
+        if let Err(e) = flush(c!(), what, a.quiet, &anchor) {
             die(e);
         }
     }
 
     if a.zero {
-        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters) {
+        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters {
+            anchor: anchor.path.clone(),
+        }) {
             die(e);
         }
         if !a.quiet {
@@ -158,7 +176,7 @@ fn main() {
     }
 
     if let Some(file) = &a.file {
-        if let Err(code) = load(&mut client, file, a.noaction, a.verbose) {
+        if let Err(code) = load(&mut client, file, a.noaction, a.verbose, &anchor.path) {
             exit(code);
         }
     }
@@ -180,7 +198,13 @@ fn main() {
     exit(status);
 }
 
-fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) -> Result<(), i32> {
+fn load(
+    client: &mut Option<Client>,
+    file: &str,
+    noaction: bool,
+    verbose: u8,
+    anchor: &str,
+) -> Result<(), i32> {
     let (text, name) = if file == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -264,7 +288,7 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
     let Some(c) = client.as_mut() else {
         return Err(1);
     };
-    if let Err(e) = ctl::load(c, &rs) {
+    if let Err(e) = ctl::load(c, &rs, anchor) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
         return Err(1);
@@ -279,58 +303,14 @@ fn proto_name(p: u8) -> Option<String> {
         .or_else(|| show::default_proto_name(p))
 }
 
-fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
-    let Reply::Rules { rules, loader } = c.call(&Request::GetRules)? else {
-        return Err(Error::Protocol("expected rules".into()));
-    };
+fn show_rules(c: &mut Client, verbose: u8, anchor: &AnchorOpt) -> Result<(), Error> {
     let resolver = libpf::sys::resolve::SystemResolver::new();
-    let mut out = String::new();
-    // The rules of an inline anchor follow it one level deeper: shown in
-    // braces as pfctl does (indented unless -v); those loaded into an
-    // anchor called by name are not shown (pfctl -a would show them).
-    let indent = |d: u16| {
-        if verbose == 0 {
-            "  ".repeat(d as usize)
-        } else {
-            String::new()
-        }
-    };
-    let mut open: Vec<u16> = vec![];
-    let mut hide_below: Option<u16> = None;
-    for (i, ri) in rules.iter().enumerate() {
-        if let Some(h) = hide_below {
-            if ri.depth > h {
-                continue;
-            }
-            hide_below = None;
-        }
-        while let Some(&d) = open.last().filter(|d| **d >= ri.depth) {
-            open.pop();
-            out.push_str(&format!("{}}}\n", indent(d)));
-        }
-        out.push_str(&indent(ri.depth));
-        if verbose >= 2 {
-            out.push_str(&format!("@{i} "));
-        }
-        out.push_str(&print::print_rule(&ri.rule, &resolver));
-        let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
-        match &ri.rule.anchor {
-            Some(a) if a.inline && nested => {
-                out.push_str(" {");
-                open.push(ri.depth);
-            }
-            _ if nested => hide_below = Some(ri.depth),
-            _ => {}
-        }
-        out.push('\n');
-        if verbose >= 1 {
-            out.push_str(&show::rule_counters(&ri.counters, &loader));
-        }
+    let l = anchors::show_rules(c, anchor, verbose, &resolver)?;
+    print!("{}", l.out);
+    let _ = std::io::stdout().flush();
+    for w in l.warnings {
+        eprintln!("pfctl: {w}");
     }
-    while let Some(d) = open.pop() {
-        out.push_str(&format!("{}}}\n", indent(d)));
-    }
-    print!("{out}");
     Ok(())
 }
 
@@ -343,9 +323,16 @@ fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
     Ok(())
 }
 
-fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
+fn show_cmd(c: &mut Client, what: &str, verbose: u8, anchor: &AnchorOpt) -> Result<(), Error> {
     match what {
-        "rules" => show_rules(c, verbose),
+        "rules" => show_rules(c, verbose, anchor),
+        "Anchors" => match anchors::show_anchors(c, &anchor.path, verbose)? {
+            Some(out) => {
+                print!("{out}");
+                Ok(())
+            }
+            None => die("Anchor does not exist"),
+        },
         "states" => show_states(c, verbose),
         "info" => match c.call(&Request::GetStatus)? {
             Reply::Status(s) => {
@@ -383,7 +370,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose)?;
+                show_cmd(c, w, verbose, anchor)?;
                 let _ = std::io::stdout().flush();
             }
             Ok(())
@@ -402,12 +389,32 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
     }
 }
 
-fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
+fn flush(c: &mut Client, what: &str, quiet: bool, anchor: &AnchorOpt) -> Result<(), Error> {
     let rules = matches!(what, "rules" | "all");
-    let states = matches!(what, "states" | "all");
-    let info = matches!(what, "info" | "all");
-    if rules {
-        c.call_ok(&Request::FlushRules)?;
+    // -F all with an anchor clears that anchor only.
+    let all = what == "all" && anchor.path.is_empty();
+    let states = what == "states" || all;
+    let info = what == "info" || all;
+    if rules && anchor.recurse {
+        // pfctl_recurse: the anchor and all below it, deepest first.
+        let Some(list) = anchors::anchors_to_flush(c, &anchor.path)? else {
+            die("Anchor does not exist");
+        };
+        let mut out = String::from("Removing:\n");
+        for path in &list {
+            out.push_str(&format!("  {}\n", if path.is_empty() { "/" } else { path }));
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+        for path in list {
+            if let Err(e) = c.call_ok(&Request::FlushRules { anchor: path }) {
+                eprintln!("pfctl: {e}");
+            }
+        }
+    } else if rules {
+        c.call_ok(&Request::FlushRules {
+            anchor: anchor.path.clone(),
+        })?;
         if !quiet {
             eprintln!("rules cleared");
         }

@@ -5,6 +5,7 @@
 //! caller sends whatever reply packet a verdict carries, and the packets
 //! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
+pub mod anchor;
 pub mod export;
 pub mod mtag;
 pub mod nat;
@@ -218,7 +219,6 @@ pub struct Engine {
     hostid: u32,
     next_id: u64,
     rng: u64,
-    generation: u64,
     checksum: String,
     /// Packets pf sends on its own, waiting for the caller.
     outbox: Vec<Outgoing>,
@@ -257,7 +257,6 @@ impl Engine {
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
-            generation: 0,
             checksum: "0".repeat(32),
             outbox: Vec::new(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
@@ -328,12 +327,47 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options (the commit of a transaction).
-    /// States keep working; their rule counters stay with the old rules.
-    pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
-        self.generation += 1;
-        let o = rs.options;
-        // What the new file does not set goes back to its default.
+    /// Swap in a new main ruleset with its inline and `load anchor`
+    /// anchors, and its options (what `pfctl -f` loads). States keep
+    /// working; their rule counters stay with the old rules. With an error
+    /// (see `commit`) nothing changes.
+    pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) -> Result<(), String> {
+        let sets = crate::ruleset::flatten(&rs, "");
+        self.commit(sets, Some((rs.options, checksum)), loader)
+    }
+
+    /// The commit of a transaction: replace the rulesets of the anchors
+    /// named in `sets` (`""` is the main ruleset) and, when loading the
+    /// main ruleset, the options. Refused whole (nothing changes) for a
+    /// bad anchor path, a call above the main ruleset, or more anchors
+    /// than `set limit anchors` allows (the new limit when the options
+    /// come with it).
+    pub fn commit(
+        &mut self,
+        sets: Vec<(String, Vec<Rule>)>,
+        options: Option<(Options, String)>,
+        loader: Loader,
+    ) -> Result<(), String> {
+        let limit = match &options {
+            Some((o, _)) => o
+                .limits
+                .iter()
+                .rev()
+                .find(|(l, _)| *l == Limit::Anchors)
+                .map_or(Limit::Anchors.default_value(), |(_, v)| *v),
+            None => self.limit(Limit::Anchors),
+        };
+        self.rules.commit(sets, loader, limit)?;
+        if let Some((o, checksum)) = options {
+            self.set_options(o);
+            self.checksum = checksum;
+        }
+        Ok(())
+    }
+
+    /// The options of a new main ruleset: what it does not set goes back
+    /// to its default.
+    fn set_options(&mut self, o: Options) {
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
         }
@@ -368,14 +402,12 @@ impl Engine {
             self.clock,
         );
         self.options = o;
-        self.rules = LoadedRules::new(rs.rules, self.generation, loader);
-        self.checksum = checksum;
     }
 
-    /// Remove every rule (`pfctl -F rules`).
-    pub fn flush_rules(&mut self, loader: Loader) {
-        self.generation += 1;
-        self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
+    /// `pfctl [-a path] -F rules`: remove the rules of the main ruleset
+    /// or of one anchor; the other anchors keep theirs.
+    pub fn flush_rules(&mut self, path: &str, loader: Loader) -> Result<(), String> {
+        self.commit(vec![(path.to_string(), Vec::new())], None, loader)
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -460,6 +492,11 @@ impl Engine {
             ifaddrs: &self.ifaddrs,
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
+        if ev.overflow {
+            // pf_step_into_anchor: anchors nested too deep (a call loop).
+            self.count(Reason::Match);
+            return Verdict::drop(Reason::Match);
+        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
             // The default rule: pass, no state.
@@ -467,15 +504,22 @@ impl Engine {
             v.log = ev.log;
             return v;
         };
-        let c = &mut self.rules.counters[ri];
-        c.packets[d] += 1;
-        c.bytes[d] += len;
-        let r = Decision::of(&self.rules.rules[ri]);
+        // The deciding rule and the anchor rule it was reached through
+        // count the packet (pf_counters_inc).
+        for r in [Some(ri), ev.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
+        let Some(r) = self.rules.rule(ri).map(Decision::of) else {
+            return Verdict::pass(false);
+        };
         if r.action == Action::Block {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
-            v.rule = Some(ri as u32);
+            v.rule = Some(ri.nr);
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
@@ -508,7 +552,7 @@ impl Engine {
         }
         let mut modified = false;
         if r.keep_state != KeepState::None && !pd.fragment {
-            match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
+            match self.create_state(meta, &r, (ri, ev.anchor), &orig, &translated, len, now) {
                 Ok((slot, _))
                     if r.keep_state == KeepState::Synproxy
                         && meta.dir == Dir::In
@@ -519,7 +563,7 @@ impl Engine {
                 {
                     if let Some(mut v) = self.synproxy_open(slot, &orig) {
                         v.log = ev.log;
-                        v.rule = Some(ri as u32);
+                        v.rule = Some(ri.nr);
                         return v;
                     }
                 }
@@ -545,7 +589,7 @@ impl Engine {
         }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
-        v.rule = Some(ri as u32);
+        v.rule = Some(ri.nr);
         v
     }
 
@@ -573,13 +617,11 @@ impl Engine {
         self.status = Status::default();
     }
 
-    /// `pfctl -z`: reset every rule's evaluations, packets and bytes.
-    pub fn clear_rule_counters(&mut self) {
-        for c in &mut self.rules.counters {
-            c.evaluations = 0;
-            c.packets = [0; 2];
-            c.bytes = [0; 2];
-        }
+    /// `pfctl [-a path] -z`: reset the evaluations, packets and bytes of
+    /// the rules of the main ruleset or of one anchor. False if there is
+    /// no such anchor.
+    pub fn clear_rule_counters(&mut self, path: &str) -> bool {
+        self.rules.clear_counters(path)
     }
 
     /// Timeouts in effect, index order.

@@ -41,7 +41,7 @@ fn engine(hostid: u32) -> Engine {
         .map_err(|e| format!("{e:?}"))
         .unwrap();
     let mut e = Engine::new(hostid, hostid as u64 * 7919);
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     e.set_enabled(true, 0);
     e.sync.set_enabled(true);
     e

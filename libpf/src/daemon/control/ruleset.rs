@@ -1,24 +1,27 @@
 //! Ruleset requests: enable/disable (the packet hooks), transactions that
-//! belong to the connection (a disconnect before commit changes nothing),
-//! the running rules and options.
+//! belong to the connection (a disconnect before commit changes nothing)
+//! and replace the rulesets of the anchors they name, the running rules of
+//! an anchor, the anchor tree, and options.
 
 use super::{Peer, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::daemon::Shared;
+use crate::engine::anchor::check_path;
 use crate::engine::rules::Loader;
 use crate::ioctl::{Reply, RuleInfo};
 use crate::log;
-use crate::ruleset::{Options, Rule, Ruleset};
+use crate::ruleset::{Options, Rule};
 use crate::sys::hooks;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT_TICKET: AtomicU32 = AtomicU32::new(1);
 
-/// The ruleset a connection is building.
+/// The rulesets a connection is building: one per anchor it names, in
+/// the order first named (`""` is the main ruleset), and the options when
+/// the main ruleset comes with them.
 pub(super) struct Transaction {
     ticket: u32,
-    rules: Vec<Rule>,
-    options: Options,
-    checksum: String,
+    rulesets: Vec<(String, Vec<Rule>)>,
+    options: Option<(Options, String)>,
 }
 
 fn not_open() -> Reply {
@@ -57,17 +60,28 @@ pub(super) fn begin(tx: &mut Option<Transaction>) -> Reply {
     let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
     *tx = Some(Transaction {
         ticket,
-        rules: Vec::new(),
-        options: Options::default(),
-        checksum: "0".repeat(32),
+        rulesets: Vec::new(),
+        options: None,
     });
     Reply::Ticket(ticket)
 }
 
-pub(super) fn add_rules(tx: &mut Option<Transaction>, ticket: u32, mut rules: Vec<Rule>) -> Reply {
+pub(super) fn add_rules(
+    tx: &mut Option<Transaction>,
+    ticket: u32,
+    anchor: String,
+    mut rules: Vec<Rule>,
+) -> Reply {
     match tx {
         Some(t) if t.ticket == ticket => {
-            t.rules.append(&mut rules);
+            if let Err(e) = check_path(anchor.trim_start_matches('/')) {
+                return Reply::error(EINVAL, e);
+            }
+            let anchor = anchor.trim_start_matches('/').to_string();
+            match t.rulesets.iter_mut().find(|(p, _)| *p == anchor) {
+                Some((_, r)) => r.append(&mut rules),
+                None => t.rulesets.push((anchor, rules)),
+            }
             Reply::Ok
         }
         _ => not_open(),
@@ -82,15 +96,15 @@ pub(super) fn set_options(
 ) -> Reply {
     match tx {
         Some(t) if t.ticket == ticket => {
-            t.options = options;
-            t.checksum = checksum;
+            t.options = Some((options, checksum));
             Reply::Ok
         }
         _ => not_open(),
     }
 }
 
-/// DIOCXCOMMIT: swap the transaction's ruleset in, or change nothing.
+/// DIOCXCOMMIT: swap the transaction's rulesets (and options) in, or
+/// change nothing.
 pub(super) fn commit(
     shared: &Shared,
     peer: &Peer,
@@ -105,8 +119,15 @@ pub(super) fn commit(
         }
     };
     // A client other than pfctl may send what pfd cannot enforce: refuse
-    // it here too, the running ruleset stays.
-    let support = crate::ruleset::support::check_loaded(&t.rules, &t.options);
+    // it here too, the running rulesets stay.
+    let none = Options::default();
+    let options = t.options.as_ref().map_or(&none, |(o, _)| o);
+    let mut support = crate::ruleset::support::check_loaded(&[], options);
+    for (_, rules) in &t.rulesets {
+        support
+            .refused
+            .extend(crate::ruleset::support::check_loaded(rules, &none).refused);
+    }
     if let Some(u) = support.refused.first() {
         return Reply::error(
             EINVAL,
@@ -116,23 +137,24 @@ pub(super) fn commit(
             ),
         );
     }
-    let n = t.rules.len();
-    let rs = Ruleset {
-        options: t.options,
-        rules: t.rules,
-        ..Default::default()
+    let n: usize = t.rulesets.iter().map(|(_, r)| r.len()).sum();
+    let anchors: Vec<String> = t
+        .rulesets
+        .iter()
+        .map(|(p, _)| if p.is_empty() { "/".into() } else { p.clone() })
+        .collect();
+    let loader = Loader {
+        uid: peer.uid,
+        pid: peer.pid,
     };
-    shared.engine().load(
-        rs,
-        Loader {
-            uid: peer.uid,
-            pid: peer.pid,
-        },
-        t.checksum,
-    );
+    if let Err(e) = shared.engine().commit(t.rulesets, t.options, loader) {
+        return Reply::error(EINVAL, e);
+    }
     log::info(&format!(
-        "ruleset loaded: {n} rules (uid {} pid {})",
-        peer.uid, peer.pid
+        "ruleset loaded: {n} rules in {} (uid {} pid {})",
+        anchors.join(" "),
+        peer.uid,
+        peer.pid
     ));
     Reply::Ok
 }
@@ -144,32 +166,70 @@ pub(super) fn rollback(tx: &mut Option<Transaction>, ticket: u32) -> Reply {
     Reply::Ok
 }
 
-/// DIOCGETRULES: the running rules with their counters.
-pub(super) fn get_rules(shared: &Shared) -> Reply {
+/// DIOCGETRULES: the running rules of an anchor with their counters.
+pub(super) fn get_rules(shared: &Shared, anchor: &str) -> Reply {
     let e = shared.engine();
-    let r = e.rules();
+    let Some(a) = e.rules().find(anchor.trim_start_matches('/')) else {
+        return no_anchor();
+    };
     Reply::Rules {
-        rules: r
+        rules: a
+            .rules
             .rules
             .iter()
-            .zip(&r.counters)
-            .zip(&r.depth)
-            .map(|((rule, c), d)| RuleInfo {
+            .zip(&a.rules.counters)
+            .map(|(rule, c)| RuleInfo {
                 rule: rule.clone(),
                 counters: *c,
-                depth: *d,
             })
             .collect(),
-        loader: r.loader,
+        loader: a.rules.loader,
     }
 }
 
-pub(super) fn flush_rules(shared: &Shared, peer: &Peer) -> Reply {
-    shared.engine().flush_rules(Loader {
+/// DIOCGETRULESETS: the children of an anchor.
+pub(super) fn get_rulesets(shared: &Shared, anchor: &str) -> Reply {
+    match shared
+        .engine()
+        .rules()
+        .children(anchor.trim_start_matches('/'))
+    {
+        Some(names) => Reply::Rulesets(names),
+        None => no_anchor(),
+    }
+}
+
+/// pfctl says "Anchor does not exist" for ENOENT.
+fn no_anchor() -> Reply {
+    Reply::error(ENOENT, "Anchor does not exist")
+}
+
+/// `pfctl [-a anchor] -F rules`: an empty ruleset for that anchor.
+pub(super) fn flush_rules(shared: &Shared, peer: &Peer, anchor: &str) -> Reply {
+    let anchor = anchor.trim_start_matches('/');
+    if let Err(e) = check_path(anchor) {
+        return Reply::error(EINVAL, e);
+    }
+    let loader = Loader {
         uid: peer.uid,
         pid: peer.pid,
-    });
-    Reply::Ok
+    };
+    match shared.engine().flush_rules(anchor, loader) {
+        Ok(()) => Reply::Ok,
+        Err(e) => Reply::error(EINVAL, e),
+    }
+}
+
+/// DIOCCLRRULECTRS for one anchor.
+pub(super) fn clear_counters(shared: &Shared, anchor: &str) -> Reply {
+    if shared
+        .engine()
+        .clear_rule_counters(anchor.trim_start_matches('/'))
+    {
+        Reply::Ok
+    } else {
+        no_anchor()
+    }
 }
 
 pub(super) fn get_timeouts(shared: &Shared) -> Reply {

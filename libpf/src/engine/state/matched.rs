@@ -103,9 +103,9 @@ impl Engine {
             .sync
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let (rule, gen, log) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0);
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+        let (rule, anchor, log) = (st.rule, st.anchor, st.log & LOG_ALL != 0);
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 let d = if dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
