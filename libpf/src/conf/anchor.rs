@@ -397,7 +397,7 @@ pub fn load_anchors(
 /// pf_anchor_setup's path of a call by name from the anchor at `base`:
 /// `/x` is absolute, `../` climbs, anything else is below `base`. None if
 /// `../` climbs above the main ruleset.
-fn resolve(base: &str, name: &str) -> Option<String> {
+pub(crate) fn resolve(base: &str, name: &str) -> Option<String> {
     if let Some(abs) = name.strip_prefix('/') {
         return Some(abs.to_string());
     }
