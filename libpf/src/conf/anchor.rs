@@ -244,9 +244,14 @@ pub fn inline(
         return;
     }
     let outer = std::mem::take(&mut ex.ruleset.rules);
+    ex.anchor_path.push(match ast.name.as_deref() {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => "_".to_string(),
+    });
     for sub in &body {
         super::statement(sub, file, ex, macros, loader, depth, nest + 1);
     }
+    ex.anchor_path.pop();
     if let Some(l) = unterminated {
         ex.errors.push(ConfError::new(file, l, "syntax error"));
     }
@@ -379,6 +384,16 @@ pub fn load_anchors(
         for mut l in std::mem::take(&mut sub.loads) {
             l.path = format!("{}/{}", la.path, l.path);
             queue.push_back((l, la.file.clone()));
+        }
+        // Tables defined in the file belong to the anchor it is loaded in.
+        for d in &mut sub.directives {
+            if let crate::ruleset::Directive::Table(t) = d {
+                t.anchor = if t.anchor.is_empty() {
+                    la.path.clone()
+                } else {
+                    format!("{}/{}", la.path, t.anchor)
+                };
+            }
         }
         la.ruleset = sub;
         done.push(la);

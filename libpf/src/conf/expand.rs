@@ -34,6 +34,9 @@ pub struct Expander<'r> {
     pub errors: Vec<ConfError>,
     /// Queue definitions seen so far (`queue.rs`).
     pub queues: super::queue::Queues,
+    /// The inline anchors being read (`a`, `b` inside `anchor a { anchor b
+    /// { ... } }`), for the anchor of table definitions.
+    pub anchor_path: Vec<String>,
 }
 
 /// One resolved address of a list.
@@ -130,6 +133,7 @@ impl<'r> Expander<'r> {
             ruleset: Ruleset::default(),
             errors: vec![],
             queues: Default::default(),
+            anchor_path: vec![],
         }
     }
 
@@ -1448,6 +1452,12 @@ impl<'r> Expander<'r> {
                                                 true,
                                                 &mut tables,
                                             );
+                                            let here = self.anchor_path.join("/");
+                                            for d in &mut tables.made {
+                                                if let Directive::Table(t) = d {
+                                                    t.anchor = here.clone();
+                                                }
+                                            }
                                             self.ruleset.directives.append(&mut tables.made);
                                             self.auto_tables = tables;
                                             if (r.af.is_some()

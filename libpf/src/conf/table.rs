@@ -329,6 +329,7 @@ impl Expander<'_> {
             flags,
             init: out,
             init_addr,
+            anchor: self.anchor_path.join("/"),
         };
         self.ruleset.directives.push(Directive::Table(def));
     }

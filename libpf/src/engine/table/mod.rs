@@ -447,6 +447,8 @@ pub struct AddrChange {
     pub ndel: u32,
     pub nchange: u32,
     pub nzero: u32,
+    /// `-T test`: addresses that match.
+    pub nmatch: u32,
     /// Feedback for each address of the request, in order, followed (for
     /// `replace`) by the addresses it deleted.
     pub feedback: Vec<AddrInfo>,
@@ -859,7 +861,7 @@ impl Tables {
         };
         let Some(kt) = self.get_mut(kid) else { return };
         let ke = kt.data.lookup(a);
-        let not_in = ke.map_or(true, |i| kt.data.neg(i));
+        let not_in = ke.is_none_or(|i| kt.data.neg(i));
         let op = if not_in != negated { OP_XPASS } else { op };
         let d = out as usize;
         kt.packets[d][op] += 1;
@@ -1106,12 +1108,14 @@ impl Tables {
         let mut add = vec![];
         for a in addrs {
             let a = TableEntry::new(a.neg, a.net.to_network());
-            let (_, fresh) = seen.insert(&a, 0)?;
-            let code = if !fresh {
+            // Duplicates are looked for among the addresses this request
+            // adds, as pf's temporary table holds them.
+            let code = if seen.find(&a.net).is_some() {
                 fb::DUPLICATE
             } else {
                 match t.data.find(&a.net) {
                     None => {
+                        seen.insert(&a, 0)?;
                         add.push(a);
                         fb::ADDED
                     }
@@ -1349,7 +1353,7 @@ impl Tables {
             .slots
             .iter()
             .flatten()
-            .filter(|t| anchor.map_or(true, |a| t.anchor == a))
+            .filter(|t| anchor.is_none_or(|a| t.anchor == a))
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.anchor.cmp(&b.anchor)));
         v.into_iter().map(Table::info).collect()
