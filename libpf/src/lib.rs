@@ -22,4 +22,5 @@ pub mod ruleset;
 pub mod show;
 pub mod syncd;
 pub mod sys;
+pub mod tablectl;
 pub mod wire;

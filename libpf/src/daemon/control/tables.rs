@@ -76,7 +76,8 @@ pub(super) fn ina_addrs(
         return Reply::error(
             ENOMEM,
             format!(
-                "Cannot allocate memory: table <{name}>: more than {limit} table entries (set limit table-entries)"
+                "Cannot allocate memory: table <{name}>: {} table entries exceed the limit (set limit table-entries {limit})",
+                held + addrs.len()
             ),
         );
     }

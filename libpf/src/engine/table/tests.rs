@@ -96,7 +96,7 @@ fn negated_tables_and_negated_entries() {
         "table <good> { 10.1.0.0/16 !10.1.2.3 }\nblock in\npass in quick from !<good>\npass in from <good>\nblock in quick from 10.1.9.9\n",
     );
     // 10.1.2.3 is negated inside 10.1.0.0/16: not in the table.
-    let mut in_table = |a: &str| {
+    let in_table = |a: &str| {
         e.tables
             .match_addr(e.tables.id("", "good").unwrap(), &a.parse().unwrap())
     };
