@@ -183,7 +183,7 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             anchor,
             name,
             addrs,
-        } => tables::ina_addrs(shared, tx, ticket, anchor, name, addrs),
+        } => tables::ina_addrs(tx, ticket, anchor, name, addrs),
         Request::GetTables { anchor } => tables::get_tables(shared, anchor),
         Request::ClrTables { anchor, dummy } => tables::clr_tables(shared, anchor, dummy),
         Request::AddTable {

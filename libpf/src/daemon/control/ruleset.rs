@@ -129,9 +129,11 @@ pub(super) fn commit(
             return not_open();
         }
     };
-    // Trim the tables' spare room before they go in (outside the lock).
+    // Build the tables before they go in, outside the engine's lock.
     for s in &mut t.tables {
-        s.shrink();
+        if let Err(e) = s.finish() {
+            return Reply::error(e.errno, e.message);
+        }
     }
     if t.tables_only {
         let n = t.tables.len();

@@ -59,7 +59,6 @@ pub(super) fn ina_define(
 
 /// DIOCRINADEFINE's addresses for a table defined in the transaction.
 pub(super) fn ina_addrs(
-    shared: &Shared,
     tx: &mut Option<Transaction>,
     ticket: u32,
     anchor: String,
@@ -81,7 +80,6 @@ pub(super) fn ina_addrs(
             ),
         );
     }
-    let now = table_now(shared.now_ms());
     let Some(s) = t
         .tables
         .iter_mut()
@@ -93,10 +91,8 @@ pub(super) fn ina_addrs(
             format!("table <{name}> not defined in the transaction"),
         );
     };
-    match s.add(&addrs, now) {
-        Ok(()) => Reply::Ok,
-        Err(e) => error(e),
-    }
+    s.add(&addrs);
+    Reply::Ok
 }
 
 /// DIOCRGETTSTATS.

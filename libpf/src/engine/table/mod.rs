@@ -464,6 +464,10 @@ pub struct Shadow {
     /// The definition gave addresses (even none): loading replaces the
     /// table's contents. Without it the contents stay.
     pub init_addr: bool,
+    /// Addresses received, not yet in the tries (`finish` sorts and
+    /// inserts them: in address order an insertion finds most of its
+    /// path in the cache).
+    pending: Vec<TableEntry>,
     data: Contents,
 }
 
@@ -474,41 +478,54 @@ impl Shadow {
             name: name.to_string(),
             flags,
             init_addr,
+            pending: Vec::new(),
             data: Contents::default(),
         }
     }
 
-    /// Add addresses (duplicates are dropped, as pfr_ina_define does).
-    pub fn add(&mut self, entries: &[TableEntry], now: u32) -> Result<(), TableError> {
-        let (n4, n6) = entries.iter().fold((0, 0), |(a, b), e| match e.net.af() {
-            Af::Inet => (a + 1, b),
-            Af::Inet6 => (a, b + 1),
+    /// Add addresses (duplicates are dropped, as pfr_ina_define does);
+    /// they go into the tries at `finish`.
+    pub fn add(&mut self, entries: &[TableEntry]) {
+        self.pending.extend(
+            entries
+                .iter()
+                .map(|e| TableEntry::new(e.neg, e.net.to_network())),
+        );
+    }
+
+    /// Build the tries from what was added (once every chunk is in, before
+    /// the commit). The time stamps are set at commit.
+    pub fn finish(&mut self) -> Result<(), TableError> {
+        let mut v = std::mem::take(&mut self.pending);
+        v.sort_unstable_by(|a, b| {
+            a.net
+                .addr
+                .cmp(&b.net.addr)
+                .then(a.net.prefix.cmp(&b.net.prefix))
         });
+        let n4 = v.partition_point(|e| e.net.addr.is_ipv4());
         self.data.v4.reserve(n4);
-        self.data.v6.reserve(n6);
-        for e in entries {
-            self.data.insert(e, now)?;
+        self.data.v6.reserve(v.len() - n4);
+        for e in &v {
+            self.data.insert(e, 0)?;
         }
+        self.data.v4.shrink_to_fit();
+        self.data.v6.shrink_to_fit();
         Ok(())
     }
 
+    /// Addresses (an upper bound before `finish`: duplicates count).
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.data.len() + self.pending.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.len() == 0
+        self.len() == 0
     }
 
     /// Bytes held by its tries.
     pub fn memory(&self) -> usize {
         self.data.memory()
-    }
-
-    /// Trim the tries' spare capacity (after the last addresses came).
-    pub fn shrink(&mut self) {
-        self.data.v4.shrink_to_fit();
-        self.data.v6.shrink_to_fit();
     }
 }
 
@@ -781,7 +798,10 @@ impl Tables {
     /// active with its new flags; its contents are replaced when the
     /// definition gave addresses. Entries that stay keep their statistics.
     pub fn commit(&mut self, defs: Vec<Shadow>, now: u32) {
-        for d in defs {
+        for mut d in defs {
+            if !d.pending.is_empty() && d.finish().is_err() {
+                continue;
+            }
             let id = self.create(&d.anchor, &d.name, now);
             let Some(t) = self.get_mut(id) else { continue };
             let before = t.data.len();
@@ -1362,6 +1382,31 @@ impl Tables {
     /// Bytes held by all tables' tries.
     pub fn memory(&self) -> usize {
         self.slots.iter().flatten().map(Table::memory).sum()
+    }
+}
+
+impl crate::engine::Engine {
+    /// `overload <t>` (and anything else that adds to a table at run
+    /// time): add `net` to table `<name>` of `anchor` if it is not there,
+    /// within `set limit table-entries`. Ok(true) when added. The table
+    /// must be active (defined, or created by `pfctl -T add`); a rule's
+    /// `overload <t>` table id is in `rules().tables[rule].overload`, for
+    /// `Tables::insert_kentry`.
+    pub fn table_insert(
+        &mut self,
+        anchor: &str,
+        name: &str,
+        net: IpNet,
+        now: u64,
+    ) -> Result<bool, TableError> {
+        let anchor = check_name(anchor, name)?;
+        let id = self
+            .tables
+            .id(&anchor, name)
+            .ok_or_else(TableError::no_table)?;
+        let limit = self.limit(crate::ruleset::Limit::TableEntries);
+        self.tables
+            .insert_kentry(id, net, crate::engine::table_now(now), limit)
     }
 }
 

@@ -20,13 +20,14 @@ fn ruleset(src: &str) -> Ruleset {
 }
 
 /// What pfctl sends for the tables of `rs`.
-fn shadows(rs: &Ruleset, now: u32) -> Vec<Shadow> {
+fn shadows(rs: &Ruleset) -> Vec<Shadow> {
     crate::ctl::table_defs(rs)
         .into_iter()
         .map(|t| {
             let mut s = Shadow::new(&t.anchor, &t.name, t.flags, t.init_addr);
             let all: Vec<TableEntry> = t.entries().copied().collect();
-            s.add(&all, now).unwrap();
+            s.add(&all);
+            s.finish().unwrap();
             s
         })
         .collect()
@@ -34,7 +35,7 @@ fn shadows(rs: &Ruleset, now: u32) -> Vec<Shadow> {
 
 fn load(e: &mut Engine, src: &str, now_ms: u64) -> Result<(), TableError> {
     let rs = ruleset(src);
-    let sh = shadows(&rs, (now_ms / 1000) as u32);
+    let sh = shadows(&rs);
     e.commit(rs, sh, Loader::default(), String::new(), now_ms)
 }
 
@@ -385,6 +386,13 @@ fn overload_style_insert_and_pool_iteration() {
             .insert_kentry(o, "10.1.0.5".parse().unwrap(), 3, 1000),
         Ok(false)
     );
+    assert_eq!(
+        e.table_insert("", "o", "10.1.0.0/16".parse().unwrap(), 4000),
+        Ok(true)
+    );
+    assert!(e
+        .table_insert("", "nope", "10.1.0.1".parse().unwrap(), 4000)
+        .is_err());
     let p = e.tables.id("", "pool").unwrap();
     assert_eq!(e.tables.pool_count(p, crate::addr::Af::Inet), 2);
     assert_eq!(
