@@ -173,6 +173,11 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         if s.sync_flags & 0x08 != 0 {
             o.push_str(", sticky-address");
         }
+        // Not in OpenBSD's output (its pfsync_state has no tag): pfd shows
+        // the tag a state puts on its packets.
+        if !s.tag.is_empty() {
+            let _ = write!(o, ", tag {}", s.tag);
+        }
         o.push('\n');
     }
     if verbose >= 2 {
@@ -451,6 +456,7 @@ mod tests {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            tag: String::new(),
         }
     }
 

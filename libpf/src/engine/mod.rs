@@ -10,8 +10,10 @@ pub mod nat;
 pub mod packet;
 pub mod reply;
 pub mod rules;
+pub mod rulestate;
 pub mod state;
 pub mod status;
+pub mod tag;
 pub mod tcp;
 pub mod translate;
 
@@ -24,6 +26,7 @@ use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
+use rulestate::RuleStates;
 use state::{tcps, StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
@@ -123,6 +126,9 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
+    /// state made here carries it.
+    tag: u16,
 }
 
 impl Decision {
@@ -139,7 +145,21 @@ impl Decision {
             } else {
                 0
             },
+            tag: 0,
         }
+    }
+}
+
+/// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
+/// as the packet mark. 0 leaves the packet's tag alone.
+pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let mut m = v.mtag.unwrap_or(meta.mtag);
+    if m.tag != tag {
+        m.tag = tag;
+        v.mtag = Some(m);
     }
 }
 
@@ -176,6 +196,8 @@ pub struct Engine {
     timeouts: [u32; TIMEOUT_COUNT],
     limits: HashMap<Limit, u32>,
     pub states: StateTable,
+    /// Tag names in use by rules and states (`tag`, `tagged`).
+    pub tags: tag::TagTable,
     status: Status,
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
@@ -203,6 +225,7 @@ impl Engine {
             timeouts,
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
+            tags: tag::TagTable::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
@@ -293,14 +316,34 @@ impl Engine {
             }
         }
         self.options = o;
-        self.rules = LoadedRules::new(rs.rules, self.generation, loader);
+        self.install_rules(LoadedRules::new(rs.rules, self.generation, loader));
         self.checksum = checksum;
+    }
+
+    /// Make `lr` the running ruleset: its rules' tags get numbers, the
+    /// replaced ruleset's are given back.
+    fn install_rules(&mut self, mut lr: LoadedRules) {
+        let seed = (self.random() as u64) << 32 | self.random() as u64;
+        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, seed, 0);
+        let old = std::mem::replace(&mut self.rules, lr);
+        old.run.release(&mut self.tags);
+    }
+
+    /// Would the tag names of `rules` fit in the tag table next to the ones
+    /// in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit(&self, rules: &[Rule]) -> bool {
+        let mut new: Vec<&str> = RuleStates::tag_names(rules)
+            .filter(|n| self.tags.id(n).is_none())
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        self.tags.len() + new.len() <= tag::TAGID_MAX as usize
     }
 
     /// Remove every rule (`pfctl -F rules`).
     pub fn flush_rules(&mut self, loader: Loader) {
         self.generation += 1;
-        self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
+        self.install_rules(LoadedRules::new(Vec::new(), self.generation, loader));
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -333,7 +376,7 @@ impl Engine {
         self.status.searches += 1;
 
         if pd.icmp.is_some_and(|i| i.is_error) {
-            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
+            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
@@ -362,19 +405,24 @@ impl Engine {
             uid: meta.uid,
             gid: meta.gid,
             ifaddrs: &self.ifaddrs,
+            tag: meta.mtag.tag,
+            now,
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state.
+            // The default rule: pass, no state (a `match` rule's tag still
+            // goes on the packet).
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             return v;
         };
         let c = &mut self.rules.counters[ri];
         c.packets[d] += 1;
         c.bytes[d] += len;
-        let r = Decision::of(&self.rules.rules[ri]);
+        let mut r = Decision::of(&self.rules.rules[ri]);
+        r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
@@ -411,7 +459,7 @@ impl Engine {
             }
         }
         let mut modified = false;
-        if r.keep_state != KeepState::None && !pd.fragment {
+        if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
                 Ok(seqdiff) => {
                     if seqdiff != 0 {
@@ -436,6 +484,7 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
+        tag_packet(&mut v, meta, r.tag);
         v
     }
 

@@ -98,6 +98,7 @@ impl Engine {
             bytes: [len, 0],
             log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
+            tag: r.tag,
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
@@ -108,6 +109,7 @@ impl Engine {
             return Err(Reason::StateInsert);
         }
         self.status.inserts += 1;
+        self.tags.add_ref(r.tag);
         if let Some(c) = self.rules.counters.get_mut(ri) {
             c.states_cur += 1;
             c.states_tot += 1;
@@ -122,6 +124,7 @@ impl Engine {
     pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
         let st = self.states.remove(slot)?;
         self.status.removals += 1;
+        self.tags.unref(st.tag);
         if st.rule_gen == self.rules.generation {
             if let Some(c) = st
                 .rule

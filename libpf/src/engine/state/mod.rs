@@ -128,6 +128,9 @@ pub struct State {
     pub bytes: [u64; 2],
     pub log: u8,
     pub state_flags: u16,
+    /// The tag every packet of the state gets (`tag` / `tagged` at
+    /// creation; see engine::tag), 0 = none.
+    pub tag: u16,
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
@@ -320,6 +323,7 @@ mod tests {
             bytes: [0; 2],
             log: 0,
             state_flags: 0,
+            tag: 0,
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync: false,
