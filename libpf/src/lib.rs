@@ -20,6 +20,8 @@ pub mod netstart;
 pub mod pfsync;
 pub mod ruleset;
 pub mod show;
+pub mod statefile;
+pub mod statekill;
 pub mod syncd;
 pub mod sys;
 pub mod wire;

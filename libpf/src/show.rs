@@ -186,6 +186,23 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
     o
 }
 
+/// One line of `pfctl -s labels` for a rule with a label: evaluations,
+/// packets, bytes, packets in, bytes in, packets out, bytes out, state
+/// creations.
+pub fn label_line(label: &str, c: &RuleCounters) -> String {
+    format!(
+        "{label} {} {} {} {} {} {} {} {}\n",
+        c.evaluations,
+        c.packets[0] + c.packets[1],
+        c.bytes[0] + c.bytes[1],
+        c.packets[0],
+        c.bytes[0],
+        c.packets[1],
+        c.bytes[1],
+        c.states_tot
+    )
+}
+
 /// The two bracketed lines `pfctl -vsr` prints under a rule.
 pub fn rule_counters(c: &RuleCounters, loader: &Loader) -> String {
     format!(

@@ -27,9 +27,19 @@ struct Args {
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
-    /// Kill states from host (twice: from host to host).
+    /// Kill states: from host (twice: from host to host), or
+    /// `-k label -k NAME`, `-k id -k ID`, `-k key -k KEY`.
     #[arg(short = 'k')]
     kill: Vec<String>,
+    /// Load the states stored in statefile.
+    #[arg(short = 'L')]
+    load_states: Option<String>,
+    /// Store the state table in statefile.
+    #[arg(short = 'S')]
+    store_states: Option<String>,
+    /// Set pf's debug level.
+    #[arg(short = 'x')]
+    debug: Option<String>,
     /// Parse only, load nothing.
     #[arg(short = 'n')]
     noaction: bool,
@@ -55,6 +65,18 @@ struct Args {
 
 fn die(msg: impl std::fmt::Display) -> ! {
     eprintln!("pfctl: {msg}");
+    exit(1);
+}
+
+/// pfctl's usage message, after a warning about the command line.
+fn usage(msg: impl std::fmt::Display) -> ! {
+    eprintln!("pfctl: {msg}");
+    eprintln!(
+        "usage: pfctl [-deghNnPqrvz] [-a anchor] [-D macro=value] [-F modifier] [-f file]\n\
+         \t[-i interface] [-K key] [-k key] [-L statefile] [-o level]\n\
+         \t[-p device] [-S statefile] [-s modifier [-R id]]\n\
+         \t[-t table -T command [address ...]] [-V rdomain] [-x level]"
+    );
     exit(1);
 }
 
@@ -174,6 +196,30 @@ fn main() {
                 eprintln!("pfctl: {e}");
                 status = 1;
             }
+        }
+    }
+
+    if let Some(word) = &a.debug {
+        let level = libpf::statekill::debug_arg(word).unwrap_or_else(|m| usage(m));
+        if let Err(e) = c!().call_ok(&Request::SetDebug { level }) {
+            die(format!("pfctl_debug ioctl: {e}"));
+        }
+        if !a.quiet {
+            eprintln!(
+                "debug level set to '{}'",
+                libpf::engine::status::debug_name(level)
+            );
+        }
+    }
+
+    if let Some(file) = &a.store_states {
+        if let Err(e) = store_states(c!(), file) {
+            die(e);
+        }
+    }
+    if let Some(file) = &a.load_states {
+        if let Err(e) = load_states(c!(), file) {
+            die(e);
         }
     }
     let _ = std::io::stdout().flush();
@@ -303,11 +349,18 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
             open.pop();
             out.push_str(&format!("{}}}\n", indent(d)));
         }
+        // A `once` rule that fired is hidden unless -vv.
+        if ri.expired && verbose < 2 {
+            continue;
+        }
         out.push_str(&indent(ri.depth));
         if verbose >= 2 {
             out.push_str(&format!("@{i} "));
         }
         out.push_str(&print::print_rule(&ri.rule, &resolver));
+        if ri.expired {
+            out.push_str(" # expired");
+        }
         let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
         match &ri.rule.anchor {
             Some(a) if a.inline && nested => {
@@ -338,6 +391,18 @@ fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
     Ok(())
 }
 
+/// `-s labels`: the labelled rules of the main ruleset with their counters.
+fn labels(c: &mut Client) -> Result<String, Error> {
+    let Reply::Rules { rules, .. } = c.call(&Request::GetRules)? else {
+        return Err(Error::Protocol("expected rules".into()));
+    };
+    Ok(rules
+        .iter()
+        .filter(|r| r.depth == 0)
+        .filter_map(|r| Some(show::label_line(r.rule.label.as_deref()?, &r.counters)))
+        .collect())
+}
+
 fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
     match what {
         "rules" => show_rules(c, verbose),
@@ -365,13 +430,19 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
         },
         "all" => {
             let mut first = true;
+            // LABEL COUNTERS only when some rule has a label.
+            let have_labels = !labels(c)?.is_empty();
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
                 ("INFO:", "info"),
+                ("LABEL COUNTERS:", "labels"),
                 ("TIMEOUTS:", "timeouts"),
                 ("LIMITS:", "memory"),
             ] {
+                if w == "labels" && !have_labels {
+                    continue;
+                }
                 if !first {
                     println!();
                 }
@@ -392,7 +463,11 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
         },
-        // No labels, source nodes or tables exist yet: nothing to list.
+        "labels" => {
+            print!("{}", labels(c)?);
+            Ok(())
+        }
+        // No source nodes or tables exist yet: nothing to list.
         _ => Ok(()),
     }
 }
@@ -434,19 +509,63 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, hosts: &[String], quiet: bool) -> Result<(), Error> {
-    if hosts.len() > 2 {
-        die("can only specify -k twice");
-    }
-    let src = hosts.first().map(|h| host_net(h));
-    let dst = hosts.get(1).map(|h| host_net(h));
-    if let Reply::Count(n) = c.call(&Request::KillStates { src, dst })? {
-        if !quiet {
-            eprintln!(
-                "killed {n} states from 1 sources and {} destinations",
-                if dst.is_some() { 1 } else { 0 }
-            );
+fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+    use libpf::conf::Resolver;
+    use libpf::statekill::{KillCmd, KillError};
+    let resolver = libpf::sys::resolve::SystemResolver::new();
+    let protocol = |n: &str| resolver.protocol(n);
+    let cmd = match libpf::statekill::parse(args, &protocol) {
+        Ok(c) => c,
+        Err(KillError::Usage(m)) => usage(m),
+        Err(KillError::Fatal(m)) => die(m),
+    };
+    match cmd {
+        KillCmd::Hosts(src, dst) => {
+            let src = host_net(&src);
+            let dst = dst.map(|d| host_net(&d));
+            let k = libpf::engine::state::StateKill {
+                af: Some(libpf::addr::Af::of(&src.addr)),
+                src: Some(src),
+                dst,
+                ..Default::default()
+            };
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!(
+                        "killed {n} states from 1 sources and {} destinations",
+                        if dst.is_some() { 1 } else { 0 }
+                    );
+                }
+            }
         }
+        KillCmd::Filter(k) => {
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!("killed {n} states");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `-S file`: the state table, as raw pfsync_state records.
+fn store_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let states = c.states().map_err(|e| format!("DIOCGETSTATES: {e}"))?;
+    std::fs::write(file, libpf::statefile::encode(&states))
+        .map_err(|e| format!("open: {file}: {e}"))
+}
+
+/// `-L file`: put the stored states back (those pfd refuses are skipped,
+/// as pfctl skips EEXIST and EINVAL).
+fn load_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("open: {file}: {e}"))?;
+    let (states, _) = libpf::statefile::decode(&bytes);
+    for chunk in states.chunks(libpf::ioctl::STATES_PER_FRAME) {
+        c.call(&Request::AddStates {
+            states: chunk.to_vec(),
+        })
+        .map_err(|e| format!("DIOCADDSTATE: {e}"))?;
     }
     Ok(())
 }

@@ -169,6 +169,7 @@ impl Engine {
             state_flags: sr.state_flags & !0x0010,
             // pfsync_state carries no tag.
             tag: 0,
+            label: None,
             sync: SyncMeta {
                 peer_updated: from_peer.then_some(now),
                 no_sync,

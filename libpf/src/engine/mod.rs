@@ -207,6 +207,8 @@ pub struct Engine {
     rng: u64,
     generation: u64,
     checksum: String,
+    /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
+    debug: u8,
 }
 
 impl Engine {
@@ -234,6 +236,7 @@ impl Engine {
             rng: seed | 1,
             generation: 0,
             checksum: "0".repeat(32),
+            debug: status::DEBUG_DEFAULT,
         }
     }
 
@@ -245,6 +248,15 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// DIOCSETDEBUG (`pfctl -x`).
+    pub fn set_debug(&mut self, level: u8) {
+        self.debug = level.min(7);
+    }
+
+    pub fn debug_level(&self) -> u8 {
+        self.debug
     }
 
     pub fn hostid(&self) -> u32 {
@@ -309,6 +321,10 @@ impl Engine {
                     self.timeouts[Timeout::AdaptiveEnd as usize] = (*v as u64 * 12 / 10) as u32;
                 }
             }
+        }
+        // Like pfctl, a ruleset changes the debug level only if it sets it.
+        if let Some(level) = o.debug.as_deref().and_then(status::debug_level) {
+            self.debug = level;
         }
         if let Some(h) = o.hostid {
             if h != 0 {
@@ -508,7 +524,7 @@ impl Engine {
             .count() as u64;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
-        s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
+        s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
         s
     }
@@ -540,3 +556,7 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_icmp;
+#[cfg(test)]
+mod tests_tags;

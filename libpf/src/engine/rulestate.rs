@@ -11,6 +11,7 @@
 
 use super::tag::TagTable;
 use crate::ruleset::Rule;
+use std::sync::Arc;
 
 /// pf's `PF_THRESHOLD_MULT`: counts are kept in thousandths.
 const THRESHOLD_MULT: u64 = 1000;
@@ -70,6 +71,8 @@ pub struct RuleRun {
     /// A tag name the table had no number left for: the rule matches
     /// nothing (pfd refuses such a ruleset before it gets here).
     pub unusable: bool,
+    /// The rule's label, shared with the states it makes.
+    pub label: Option<Arc<str>>,
 }
 
 /// The run-time part of a loaded ruleset, rule by rule (flat indices, as
@@ -95,6 +98,7 @@ impl RuleStates {
                         .max_pkt_rate
                         .map(|(n, s)| Threshold::new(n, s, now_s)),
                     once: r.extras.once,
+                    label: r.label.as_deref().map(Arc::from),
                     ..RuleRun::default()
                 };
                 if let Some(name) = &r.tag {

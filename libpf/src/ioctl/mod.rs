@@ -5,10 +5,10 @@
 pub mod client;
 pub mod frame;
 
-use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::state::StateKill;
 use crate::engine::status::Status;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
 use crate::ruleset::{Limit, Options, Rule, Timeout};
@@ -54,11 +54,11 @@ pub enum Request {
     GetStates,
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
     ClearStates { ifname: Option<String> },
-    /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-    KillStates {
-        src: Option<IpNet>,
-        dst: Option<IpNet>,
-    },
+    /// DIOCKILLSTATES: remove the states the filter selects; replies
+    /// `Count`.
+    KillStates(StateKill),
+    /// DIOCSETDEBUG (`pfctl -x`): pf's debug level, a syslog priority.
+    SetDebug { level: u8 },
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
     /// DIOCGETSTATUS
@@ -140,6 +140,9 @@ pub struct RuleInfo {
     /// Anchor nesting: the rules of an anchor follow its `anchor` rule, one
     /// level deeper (the anchor rule itself carries no rules here).
     pub depth: u16,
+    /// A `once` rule that has matched (PFRULE_EXPIRED): skipped by the
+    /// filter, hidden by `pfctl -sr` unless -vv.
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -99,6 +99,7 @@ impl Engine {
             log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
             tag: r.tag,
+            label: self.rules.run.get(ri).and_then(|x| x.label.clone()),
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
