@@ -17,6 +17,7 @@ pub mod ifconfig;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod osfp;
 pub mod pfsync;
 pub mod ruleset;
 pub mod show;

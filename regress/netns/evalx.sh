@@ -69,7 +69,7 @@ pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
 probe() { local n=$1; shift; in_ns "$n" timeout 20 python3 "$PROBE" "$@"; }
 load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf"; }
 
-in_ns srv python3 "$PROBE" echo-server 7001 7002 7003 7004 7005 &
+ip netns exec "$(ns srv)" python3 "$PROBE" echo-server 7001 7002 7003 7004 7005 &
 disown $!
 rm -f "$RUN/fw.sock"
 (PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
@@ -172,6 +172,47 @@ check "max-pkt-rate 20/100: 20 of a burst of 40 pass ($out)" grep -q 'echoed=20'
 # --- set optimization ---------------------------------------------------------
 load 'set optimization aggressive' 'pass'
 check "set optimization aggressive sets pfctl's timeouts" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -st | grep -qx 'tcp.established           18000s'"
+
+# --- os fingerprints -----------------------------------------------------------
+for port in 7101 7102 7103; do
+	ip netns exec "$(ns srv)" python3 "$LIB/tcpprobe.py" server $port &
+	disown $!
+done
+cat >"$RUN/test.os" <<'OS'
+# window:ttl:df:size:options:class:version:subtype:description
+*:64:1:60:M*,S,T,N,W*:Testix:1.0::a Linux SYN as this suite's client sends it
+*:128:1:52:M*,N,W8,N,N,S:Windows:10::not the client
+bad:64:1:60:.:Broken:1::a line pfctl skips
+OS
+pfctl -q -F states
+out=$(load "set fingerprints \"$RUN/test.os\"" 'set skip on lo' "$ND" 'block in on int0 proto tcp' \
+	'pass in on int0 proto tcp from any os "Testix" to port 7101' \
+	'pass in on int0 proto tcp from any os "Windows" to port 7102' \
+	'pass in on int0 proto tcp from any os unknown to port 7103' 2>&1)
+check "set fingerprints loads the file, reporting the bad line ($out)" grep -qx "$RUN/test.os:4 non-digit character in window size" <<<"$out"
+tcp_try() {
+	in_ns cl timeout 6 python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2); print("connected")
+except OSError as e: print("failed")' "$@"
+}
+sleep 0.3
+r=$(tcp_try 10.3.0.2 7101)
+check "os \"Testix\": the client's SYN carries that fingerprint, it connects ($r)" test "$r" = connected
+r=$(tcp_try 10.3.0.2 7102)
+check "os \"Windows\": not the client's, blocked ($r)" test "$r" = failed
+r=$(tcp_try 10.3.0.2 7103)
+check "os unknown: the client's SYN is known, blocked ($r)" test "$r" = failed
+so=$(pfctl -s osfp)
+echo "$so" | sed 's/^/# /'
+check "-s osfp lists the loaded classes, versions and subtypes" bash -c "grep -qx 'Testix	1.0	' <<<'$so' && grep -qx 'Windows	10	' <<<'$so' && head -1 <<<'$so' | grep -qx 'Class	Version	Subtype(subversion)'"
+check "-sr shows the os of a rule" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -sr | grep -q 'from any os \"Testix\" to any port = 7101'"
+pfctl -F osfp
+r=$(tcp_try 10.3.0.2 7103)
+check "-F osfp: without fingerprints every SYN is unknown ($r)" test "$r" = connected
+r=$(tcp_try 10.3.0.2 7101)
+check "-F osfp: and os \"Testix\" matches nothing ($r)" test "$r" = failed
 
 # --- ICMP errors through NAT --------------------------------------------------
 pfctl -q -F states

@@ -105,8 +105,11 @@ const SHOW: &[&str] = &[
     "labels",
     "Sources",
     "Tables",
+    "osfp",
 ];
-const FLUSH: &[&str] = &["rules", "states", "info", "all", "Sources", "Tables"];
+const FLUSH: &[&str] = &[
+    "rules", "states", "info", "all", "Sources", "Tables", "osfp",
+];
 
 fn main() {
     let a = Args::parse();
@@ -302,9 +305,44 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         eprintln!("pfctl: pf rules not loaded");
         return Err(1);
     }
+    // The OS fingerprints the `os` rules are matched against go first.
+    let fingerprints =
+        match libpf::osfp::read_for_ruleset(&rs, &|p: &str| std::fs::read_to_string(p)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("pfctl: {e}");
+                eprintln!("pfctl: pf rules not loaded");
+                return Err(1);
+            }
+        };
+    if let Some(f) = &fingerprints {
+        for m in &f.messages {
+            eprintln!("{m}");
+        }
+        if verbose >= 2 {
+            println!("Loaded {} passive OS fingerprints", f.entries.len());
+        }
+    }
+    if verbose >= 2 {
+        let mut db = libpf::osfp::OsfpDb::default();
+        for e in fingerprints.iter().flat_map(|f| f.entries.iter()) {
+            let _ = db.add(e.clone());
+        }
+        for os in rs.rules.iter().filter_map(|r| r.extras.os.as_deref()) {
+            if db.resolve(os) == libpf::osfp::OsSpec::NoMatch {
+                eprintln!("warning: unknown '{os}' OS fingerprint");
+            }
+        }
+    }
     let Some(c) = client.as_mut() else {
         return Err(1);
     };
+    if let Some(f) = fingerprints {
+        if let Err(e) = load_fingerprints(c, f.entries) {
+            eprintln!("pfctl: {e}");
+            return Err(1);
+        }
+    }
     if let Err(e) = ctl::load(c, &rs) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
@@ -452,6 +490,10 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
                 show_cmd(c, w, verbose)?;
                 let _ = std::io::stdout().flush();
             }
+            let fp = fingerprints(c)?;
+            if !fp.is_empty() {
+                println!("\nOS FINGERPRINTS:\n{} fingerprints loaded", fp.len());
+            }
             Ok(())
         }
         "Interfaces" => match c.call(&Request::ListInterfaces)? {
@@ -465,6 +507,10 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
         },
         "labels" => {
             print!("{}", labels(c)?);
+            Ok(())
+        }
+        "osfp" => {
+            print!("{}", fingerprints(c)?.show());
             Ok(())
         }
         // No source nodes or tables exist yet: nothing to list.
@@ -494,6 +540,9 @@ fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
         if !quiet {
             eprintln!("pf: statistics cleared");
         }
+    }
+    if matches!(what, "osfp" | "all") {
+        c.call_ok(&Request::OsfpFlush)?;
     }
     Ok(())
 }
@@ -547,6 +596,33 @@ fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// DIOCOSFPFLUSH, then DIOCOSFPADD for each fingerprint.
+fn load_fingerprints(c: &mut Client, entries: Vec<libpf::osfp::FpEntry>) -> Result<(), Error> {
+    c.call_ok(&Request::OsfpFlush)?;
+    for chunk in entries.chunks(4096) {
+        if let Reply::Duplicates(d) = c.call(&Request::OsfpAdd {
+            entries: chunk.to_vec(),
+        })? {
+            for m in d {
+                eprintln!("pfctl: {m}: File exists");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loaded fingerprints, as pfctl -s osfp reads them back.
+fn fingerprints(c: &mut Client) -> Result<libpf::osfp::OsfpDb, Error> {
+    let Reply::Fingerprints(entries) = c.call(&Request::OsfpGet)? else {
+        return Err(Error::Protocol("expected fingerprints".into()));
+    };
+    let mut db = libpf::osfp::OsfpDb::default();
+    for e in entries {
+        let _ = db.add(e);
+    }
+    Ok(db)
 }
 
 /// `-S file`: the state table, as raw pfsync_state records.

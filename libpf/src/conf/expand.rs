@@ -34,6 +34,9 @@ pub struct Expander<'r> {
     pub errors: Vec<ConfError>,
     /// Queue definitions seen so far (`queue.rs`).
     pub queues: super::queue::Queues,
+    /// The `os` list of the rule being expanded (pfctl loops over it
+    /// between the destination ports and the users).
+    oses: Vec<String>,
 }
 
 /// One resolved address of a list.
@@ -130,6 +133,7 @@ impl<'r> Expander<'r> {
             ruleset: Ruleset::default(),
             errors: vec![],
             queues: Default::default(),
+            oses: vec![],
         }
     }
 
@@ -1242,9 +1246,7 @@ impl<'r> Expander<'r> {
         if x.af_to.is_some() && route.is_some() {
             return err("af-to cannot be used together with route-to, reply-to, dup-to");
         }
-        if let [os] = ast.os.as_slice() {
-            x.os = Some(os.clone());
-        }
+        self.oses = ast.os.clone();
 
         // filteropts_to_rule
         if r.tag.as_ref().is_some_and(|t| t.len() > NAME_MAX)
@@ -1405,7 +1407,11 @@ impl<'r> Expander<'r> {
         let dsts = dst_hosts.unwrap_or_else(|| vec![HostNode::any()]);
         let sports = opt_list(&src_ports);
         let dports = opt_list(&dst_ports);
-        let us = opt_list(&uids);
+        let oses = opt_list(&std::mem::take(&mut self.oses));
+        let us: Vec<(Option<String>, Option<IdOp>)> = oses
+            .iter()
+            .flat_map(|o| opt_list(&uids).into_iter().map(move |u| (o.clone(), u)))
+            .collect();
         let gs = opt_list(&gids);
         let af = base.af;
         let mut added = 0;
@@ -1417,7 +1423,7 @@ impl<'r> Expander<'r> {
                         for dst in &dsts {
                             for sp in &sports {
                                 for dp in &dports {
-                                    for uid in &us {
+                                    for (os, uid) in &us {
                                         for gid in &gs {
                                             let mut r = base.clone();
                                             r.af = af;
@@ -1499,6 +1505,7 @@ impl<'r> Expander<'r> {
                                                 port: *dp,
                                             };
                                             r.user = *uid;
+                                            r.extras.os = os.clone();
                                             r.group = *gid;
                                             r.icmp_type = ic.map(|(t, c, _)| (t, c));
                                             let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);

@@ -380,6 +380,7 @@ fn print_fromto(s: &mut String, r: &Rule) {
         && !r.to.neg
         && r.from.port.is_none()
         && r.to.port.is_none()
+        && r.extras.os.is_none()
     {
         s.push_str(" all");
         return;
@@ -393,6 +394,10 @@ fn print_fromto(s: &mut String, r: &Rule) {
         if let Some(p) = &e.port {
             s.push_str(" port");
             print_port_op(s, p);
+        }
+        // The source's OS fingerprint, as named in the rule.
+        if let (" from ", Some(os)) = (kw, &r.extras.os) {
+            let _ = write!(s, " os \"{os}\"");
         }
     }
 }

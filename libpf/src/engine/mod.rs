@@ -18,6 +18,7 @@ pub mod tcp;
 pub mod translate;
 
 use crate::addr::{Af, IpNet};
+use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
     Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
@@ -150,6 +151,19 @@ impl Decision {
     }
 }
 
+/// The systems the OS fingerprint of a TCP SYN names (pf_osfp_fingerprint).
+fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(crate::osfp::OsId, usize)]> {
+    let t = pd.tcp.filter(|_| pd.proto == IPPROTO_TCP && !pd.fragment)?;
+    let ip = crate::osfp::IpFacts {
+        len: pd.tot_len as u16,
+        ttl: pd.ttl,
+        df: pd.af == Af::Inet && buf.get(6).is_some_and(|b| b & 0x40 != 0),
+        v6: pd.af == Af::Inet6,
+    };
+    let sig = crate::osfp::packet_signature(ip, buf.get(pd.l4_off..pd.l4_off + t.hdr_len)?)?;
+    db.lookup(&sig)
+}
+
 /// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
 /// as the packet mark. 0 leaves the packet's tag alone.
 pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
@@ -198,6 +212,8 @@ pub struct Engine {
     pub states: StateTable,
     /// Tag names in use by rules and states (`tag`, `tagged`).
     pub tags: tag::TagTable,
+    /// The OS fingerprints `os` rules match against (pf.os).
+    osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
@@ -228,6 +244,7 @@ impl Engine {
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
             tags: tag::TagTable::default(),
+            osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
@@ -340,9 +357,32 @@ impl Engine {
     /// replaced ruleset's are given back.
     fn install_rules(&mut self, mut lr: LoadedRules) {
         let seed = (self.random() as u64) << 32 | self.random() as u64;
-        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, seed, 0);
+        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
         let old = std::mem::replace(&mut self.rules, lr);
         old.run.release(&mut self.tags);
+    }
+
+    /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
+    /// `unknown`.
+    pub fn flush_fingerprints(&mut self) {
+        self.osfp = OsfpDb::default();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+    }
+
+    /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
+    /// resolved again. Returns what was refused as a duplicate.
+    pub fn add_fingerprints(&mut self, entries: Vec<FpEntry>) -> Vec<String> {
+        let dups = entries
+            .into_iter()
+            .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
+            .collect();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        dups
+    }
+
+    /// DIOCOSFPGET: the loaded fingerprints.
+    pub fn fingerprints(&self) -> &[FpEntry] {
+        self.osfp.entries()
     }
 
     /// Would the tag names of `rules` fit in the tag table next to the ones
@@ -423,6 +463,11 @@ impl Engine {
             ifaddrs: &self.ifaddrs,
             tag: meta.mtag.tag,
             now,
+            os: if self.rules.run.uses_os() {
+                os_of(&self.osfp, &pd, buf)
+            } else {
+                None
+            },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };

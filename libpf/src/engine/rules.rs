@@ -90,6 +90,9 @@ pub struct MatchCtx<'a> {
     pub tag: u16,
     /// Monotonic milliseconds (max-pkt-rate).
     pub now: u64,
+    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
+    /// other packets and SYNs no fingerprint knows.
+    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
 /// The interface group a Linux interface name falls in: the name without
@@ -277,9 +280,7 @@ fn walk(
             continue;
         }
         rules.counters[i].evaluations += 1;
-        if !rule_matches(&rules.rules[i], pd, ctx)
-            || !rules.run.admit(i, ctx.tag, &mut ev.tag, ctx.now)
-        {
+        if !rule_matches(&rules.rules[i], pd, ctx) || !rules.run.admit(i, pd, ctx, &mut ev.tag) {
             i = end;
             continue;
         }
@@ -343,6 +344,7 @@ mod tests {
             ifaddrs: e,
             tag: 0,
             now: 0,
+            os: None,
         }
     }
 

@@ -9,8 +9,12 @@
 //! names become numbers of the engine's `TagTable` (referenced while the
 //! ruleset runs, released when it is replaced).
 
+use super::packet::Pd;
+use super::rules::MatchCtx;
 use super::tag::TagTable;
+use crate::osfp::{self, OsSpec, OsfpDb};
 use crate::ruleset::Rule;
+use crate::wire::IPPROTO_TCP;
 use std::sync::Arc;
 
 /// pf's `PF_THRESHOLD_MULT`: counts are kept in thousandths.
@@ -73,6 +77,8 @@ pub struct RuleRun {
     pub unusable: bool,
     /// The rule's label, shared with the states it makes.
     pub label: Option<Arc<str>>,
+    /// `os "name"`, resolved against the loaded fingerprints.
+    pub os: Option<OsSpec>,
 }
 
 /// The run-time part of a loaded ruleset, rule by rule (flat indices, as
@@ -81,12 +87,20 @@ pub struct RuleRun {
 pub struct RuleStates {
     runs: Vec<RuleRun>,
     rng: u64,
+    /// Some rule has `os`: packets need a fingerprint.
+    uses_os: bool,
 }
 
 impl RuleStates {
     /// Number the tags of `rules` (flattened) in `tags` and set up their
     /// thresholds. `seed` starts the random source of `probability`.
-    pub fn bind(rules: &[Rule], tags: &mut TagTable, seed: u64, now_ms: u64) -> RuleStates {
+    pub fn bind(
+        rules: &[Rule],
+        tags: &mut TagTable,
+        fingerprints: &OsfpDb,
+        seed: u64,
+        now_ms: u64,
+    ) -> RuleStates {
         let now_s = now_ms / 1000;
         let runs = rules
             .iter()
@@ -99,6 +113,7 @@ impl RuleStates {
                         .map(|(n, s)| Threshold::new(n, s, now_s)),
                     once: r.extras.once,
                     label: r.label.as_deref().map(Arc::from),
+                    os: r.extras.os.as_deref().map(|n| fingerprints.resolve(n)),
                     ..RuleRun::default()
                 };
                 if let Some(name) = &r.tag {
@@ -115,11 +130,24 @@ impl RuleStates {
                 }
                 run
             })
-            .collect();
+            .collect::<Vec<RuleRun>>();
         RuleStates {
+            uses_os: runs.iter().any(|r| r.os.is_some()),
             runs,
             rng: seed | 1,
         }
+    }
+
+    /// Resolve the rules' `os` names again, after the fingerprints changed.
+    pub fn rebind_os(&mut self, rules: &[Rule], fingerprints: &OsfpDb) {
+        for (run, r) in self.runs.iter_mut().zip(rules) {
+            run.os = r.extras.os.as_deref().map(|n| fingerprints.resolve(n));
+        }
+    }
+
+    /// Do the rules need the packets' OS fingerprints?
+    pub fn uses_os(&self) -> bool {
+        self.uses_os
     }
 
     /// Give the tag numbers back (the ruleset is being replaced).
@@ -162,15 +190,23 @@ impl RuleStates {
     }
 
     /// The checks pf makes after the addresses, ports and flags matched,
-    /// and what a matching rule does to the evaluation. `tag` is pf's
-    /// `ctx->tag`: None until a rule sets a tag or a `tagged` test reads
-    /// the packet's (`pkt_tag`). Returns false when rule `i` does not match.
-    pub fn admit(&mut self, i: usize, pkt_tag: u16, tag: &mut Option<u16>, now_ms: u64) -> bool {
+    /// and what a matching rule does to the evaluation: `os` (TCP only),
+    /// `probability`, `tagged`, `max-pkt-rate`, then `tag` and `once`.
+    /// `tag` is pf's `ctx->tag`: None until a rule sets a tag or a
+    /// `tagged` test reads the packet's (`ctx.tag`). Returns false when rule
+    /// `i` does not match.
+    pub fn admit(&mut self, i: usize, pd: &Pd, ctx: &MatchCtx, tag: &mut Option<u16>) -> bool {
+        let (pkt_tag, now_ms) = (ctx.tag, ctx.now);
         if i >= self.runs.len() {
             return true;
         }
         if self.runs[i].unusable {
             return false;
+        }
+        if let Some(spec) = self.runs[i].os {
+            if pd.proto == IPPROTO_TCP && !pd.fragment && !osfp::matches(ctx.os, spec) {
+                return false;
+            }
         }
         // r->prob <= arc4random_uniform(UINT_MAX - 1) + 1: no match.
         let prob = self.runs[i].prob;
@@ -208,13 +244,34 @@ impl RuleStates {
 mod tests {
     use super::*;
     use crate::conf::{parse, StaticResolver};
+    use crate::engine::packet::tests::{udp_dgram, v4};
+    use crate::engine::packet::{describe, Dir};
+    use std::collections::HashMap;
+
+    /// `admit` for a UDP packet carrying tag `pkt_tag`.
+    fn adm(st: &mut RuleStates, i: usize, pkt_tag: u16, tag: &mut Option<u16>, now: u64) -> bool {
+        let p = v4("10.0.0.1", "10.0.0.2", 17, &udp_dgram(1, 2, b""));
+        let pd = describe(&p).unwrap();
+        let e = HashMap::new();
+        let ctx = MatchCtx {
+            dir: Dir::In,
+            ifname: "eth0",
+            uid: None,
+            gid: None,
+            ifaddrs: &e,
+            tag: pkt_tag,
+            now,
+            os: None,
+        };
+        st.admit(i, &pd, &ctx, tag)
+    }
 
     fn states(src: &str) -> (RuleStates, TagTable) {
         let rs = parse(src, "t.conf", &StaticResolver::new())
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut tags = TagTable::default();
-        let st = RuleStates::bind(&rs.rules, &mut tags, 42, 0);
+        let st = RuleStates::bind(&rs.rules, &mut tags, &OsfpDb::default(), 42, 0);
         (st, tags)
     }
 
@@ -259,18 +316,18 @@ mod tests {
         // Packet tagged FOO (1): the first rule matches and pf's ctx tag is
         // now the packet's.
         let mut tag = None;
-        assert!(st.admit(0, 1, &mut tag, 0));
+        assert!(adm(&mut st, 0, 1, &mut tag, 0));
         assert_eq!(tag, Some(1));
         // The match rule retags it BAR (2); later tests see BAR.
-        assert!(st.admit(1, 1, &mut tag, 0));
+        assert!(adm(&mut st, 1, 1, &mut tag, 0));
         assert_eq!(tag, Some(2));
-        assert!(st.admit(2, 1, &mut tag, 0));
-        assert!(st.admit(3, 1, &mut tag, 0));
+        assert!(adm(&mut st, 2, 1, &mut tag, 0));
+        assert!(adm(&mut st, 3, 1, &mut tag, 0));
         // An untagged packet.
         let mut tag = None;
-        assert!(!st.admit(0, 0, &mut tag, 0));
+        assert!(!adm(&mut st, 0, 0, &mut tag, 0));
         assert_eq!(tag, Some(0));
-        assert!(st.admit(3, 0, &mut tag, 0));
+        assert!(adm(&mut st, 3, 0, &mut tag, 0));
     }
 
     #[test]
@@ -278,7 +335,7 @@ mod tests {
         let (mut st, _) = states("pass once\n");
         assert!(!st.expired(0));
         let mut tag = None;
-        assert!(st.admit(0, 0, &mut tag, 0));
+        assert!(adm(&mut st, 0, 0, &mut tag, 0));
         assert!(st.expired(0));
     }
 
@@ -287,10 +344,10 @@ mod tests {
         let (mut st, _) = states("pass probability 30%\npass probability 100%\n");
         let mut hits = 0;
         for _ in 0..10000 {
-            if st.admit(0, 0, &mut None, 0) {
+            if adm(&mut st, 0, 0, &mut None, 0) {
                 hits += 1;
             }
-            assert!(st.admit(1, 0, &mut None, 0));
+            assert!(adm(&mut st, 1, 0, &mut None, 0));
         }
         assert!((2700..3300).contains(&hits), "{hits}");
     }
@@ -298,9 +355,11 @@ mod tests {
     #[test]
     fn max_pkt_rate_stops_matching_over_the_rate() {
         let (mut st, _) = states("pass max-pkt-rate 3/2\n");
-        let got: Vec<bool> = (0..5).map(|_| st.admit(0, 0, &mut None, 1000)).collect();
+        let got: Vec<bool> = (0..5)
+            .map(|_| adm(&mut st, 0, 0, &mut None, 1000))
+            .collect();
         assert_eq!(got, vec![true, true, true, false, false]);
         // Two seconds later the window has passed.
-        assert!(st.admit(0, 0, &mut None, 3000));
+        assert!(adm(&mut st, 0, 0, &mut None, 3000));
     }
 }

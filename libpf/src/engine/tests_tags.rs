@@ -247,3 +247,41 @@ fn set_optimization_sets_pfctls_timeouts_in_order() {
     let e = engine("set optimization conservative\npass\n");
     assert_eq!(e.timeout_value(Timeout::TcpEstablished), 432000);
 }
+
+#[test]
+fn os_fingerprints_decide_for_tcp_syns() {
+    let fp = "*:64:1:60:M*,S,T,N,W*:Testix:1.0:beta:a Linux-like SYN\n\
+              *:128:1:52:M*,N,W8,N,N,S:Windows:10::a Windows-like SYN\n";
+    let (entries, msgs) = crate::osfp::parse_file(fp, "test.os").unwrap();
+    assert!(msgs.is_empty(), "{msgs:?}");
+    let mut e = engine(
+        "block in on int0 proto tcp\npass in on int0 proto tcp from any os \"Testix\" to port { 1 11 }\n\
+         pass in on int0 proto tcp from any os \"Windows 10\" to port 2\n\
+         pass in on int0 proto tcp from any os unknown to port 3\n\
+         pass in on int0 from any os \"Windows\" to any no state\n",
+    );
+    // Loaded after the rules: their names are resolved again.
+    assert!(e.add_fingerprints(entries).is_empty());
+    assert_eq!(e.fingerprints().len(), 4);
+    let syn = |dport| {
+        // mss 1460, sack ok, timestamp, nop, wscale 7: 60 bytes in all.
+        let mut t = tcp_seg(4000 + dport, dport, 1, 0, crate::wire::tcp::SYN, 64240, b"");
+        t[12] = 10 << 4;
+        t.extend_from_slice(&[
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 1, 3, 3, 7,
+        ]);
+        v4(CLIENT, SERVER, 6, &t)
+    };
+    let pass = |e: &mut Engine, mut p: Vec<u8>| e.test(&meta(Dir::In, "int0", 0), &mut p, 0).pass;
+    assert!(pass(&mut e, syn(1)), "the SYN is Testix's");
+    assert!(!pass(&mut e, syn(2)), "not Windows'");
+    assert!(!pass(&mut e, syn(3)), "and known");
+    // A SYN no signature knows is `unknown`.
+    let odd = tcp_seg(4001, 3, 1, 0, crate::wire::tcp::SYN, 1000, b"");
+    assert!(pass(&mut e, v4(CLIENT, SERVER, 6, &odd)));
+    // `os` only concerns TCP.
+    assert!(pass(&mut e, v4(CLIENT, SERVER, 17, &udp_dgram(1, 2, b""))));
+    // Without fingerprints nothing is known.
+    e.flush_fingerprints();
+    assert!(!pass(&mut e, syn(11)));
+}

@@ -10,6 +10,7 @@ use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::state::StateKill;
 use crate::engine::status::Status;
+use crate::osfp::FpEntry;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
 use crate::ruleset::{Limit, Options, Rule, Timeout};
 use crate::wire::pfsync::{BusRepr, Message, StateRepr};
@@ -59,6 +60,12 @@ pub enum Request {
     KillStates(StateKill),
     /// DIOCSETDEBUG (`pfctl -x`): pf's debug level, a syslog priority.
     SetDebug { level: u8 },
+    /// DIOCOSFPFLUSH: remove the OS fingerprints.
+    OsfpFlush,
+    /// DIOCOSFPADD: add OS fingerprints; replies `Duplicates`.
+    OsfpAdd { entries: Vec<FpEntry> },
+    /// DIOCOSFPGET: the OS fingerprints; replies `Fingerprints`.
+    OsfpGet,
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
     /// DIOCGETSTATUS
@@ -127,6 +134,7 @@ impl Request {
                 | Request::ListInterfaces
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
+                | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
         )
     }
@@ -183,6 +191,9 @@ pub enum Reply {
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),
+    /// Fingerprints refused by OsfpAdd, as pfctl warns about them.
+    Duplicates(Vec<String>),
+    Fingerprints(Vec<FpEntry>),
 }
 
 impl Reply {

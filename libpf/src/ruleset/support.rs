@@ -246,9 +246,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
     // Everything else of the rule.
-    if x.os.is_some() {
-        refuse(s, file, line, "os", NOT_YET);
-    }
     if x.on_rdomain.is_some() {
         refuse(
             s,
@@ -379,7 +376,8 @@ mod tests {
     fn rule_evaluation_options_load() {
         let s = support(
             "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
-             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n",
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
         );
         assert_eq!(s, Support::default());
         assert_eq!(
