@@ -255,5 +255,25 @@ PY
 )
 sleep 0.3
 check "an ICMP error no state knows is blocked by the rules ($out)" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 1 '"
+# An error not addressed to the sender of what it quotes is dropped before
+# any rule; at debug level notice (-x above) pfd says so.
+out=$(in_ns rt timeout 5 python3 - <<'PY'
+import socket, struct
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b)//2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+q = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, socket.inet_aton("10.2.0.77"), socket.inet_aton("10.3.0.2"))
+q = q[:10] + struct.pack("!H", csum(q)) + q[12:] + struct.pack("!HHHH", 5555, 53, 8, 0)
+m = struct.pack("!BBHI", 3, 3, 0, 0) + q
+m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
+socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).sendto(m, ("10.2.0.1", 0))
+print("sent")
+PY
+)
+sleep 0.5
+check "a misaddressed ICMP error is dropped as state-mismatch, not by a rule" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 1 ' && PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -si | grep -Eq '^  state-mismatch +[1-9]'"
+check "-x notice: pfd logs the drop and its reason" grep -q 'pf: dropped, state-mismatch: .*10\.2\.0\.254 > 10\.2\.0\.1' "$RUN/fw.pfd.log"
 
 summary
