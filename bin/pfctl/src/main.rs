@@ -262,7 +262,12 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
     let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| {
         std::fs::read_to_string(p)
     });
-    let mut rs = if errs.is_empty() {
+    // warnings are printed and do not stop the load
+    let failed = errs.iter().any(|e| !e.warning);
+    let mut rs = if !failed {
+        for e in &errs {
+            eprintln!("{e}");
+        }
         rs
     } else {
         {

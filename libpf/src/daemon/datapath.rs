@@ -1,12 +1,13 @@
 //! The data path: read packets from NFQUEUE, ask the engine, give the
 //! verdict back (with the rewritten packet when it was translated), send
-//! whatever reply a `block return` produced.
+//! whatever reply a `block return` produced and the packets pf sends on
+//! its own (synproxy, syncookies), each with the mark the engine chose.
 
 use super::ifnames::IfNames;
 use super::Shared;
 use crate::engine::packet::Dir;
 use crate::engine::status::Reason;
-use crate::engine::{Mtag, PacketMeta};
+use crate::engine::{Mtag, Outgoing, PacketMeta};
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
 use crate::sys::raw::RawSender;
@@ -36,6 +37,40 @@ fn open(queue_num: u16) -> io::Result<Queue> {
     Ok(q)
 }
 
+/// Raw sockets for the packets pf sends on its own, each sent with the
+/// mark the engine gave it (generated, or filtered by pf's `out` pass).
+pub(super) struct Outbound {
+    v4: Option<RawSender>,
+    v6: Option<RawSender>,
+    /// The mark each socket carries now.
+    marks: [u32; 2],
+}
+
+impl Outbound {
+    pub(super) fn new() -> Outbound {
+        Outbound {
+            v4: RawSender::ipv4(Some(0), None).ok(),
+            v6: RawSender::ipv6(Some(0)).ok(),
+            marks: [0; 2],
+        }
+    }
+
+    pub(super) fn send(&mut self, o: &Outgoing) {
+        let i = usize::from(o.packet.first().is_some_and(|b| b >> 4 == 6));
+        let Some(s) = (if i == 1 { &self.v6 } else { &self.v4 }) else {
+            return;
+        };
+        if self.marks[i] != o.mark {
+            if let Err(e) = s.set_mark(o.mark) {
+                log::err(&format!("raw socket mark: {e}"));
+                return;
+            }
+            self.marks[i] = o.mark;
+        }
+        let _ = s.send(&o.packet);
+    }
+}
+
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
 pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let mut q = match open(queue_num) {
@@ -50,6 +85,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     };
     let v4 = RawSender::ipv4(Some(GENERATED_MARK), None).ok();
     let v6 = RawSender::ipv6(Some(GENERATED_MARK)).ok();
+    let mut outbound = Outbound::new();
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
@@ -161,6 +197,9 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             if let Some(s) = sender {
                 let _ = s.send(&reply);
             }
+        }
+        for o in &verdict.send {
+            outbound.send(o);
         }
     }
 }

@@ -176,7 +176,11 @@ impl Engine {
             },
             seq: 0,
         };
+        let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;
+        if halfopen {
+            self.halfopen += 1;
+        }
         self.status_mut().inserts += 1;
         if !from_peer && !no_sync {
             self.sync.insert((sr.id, sr.creatorid), now);
@@ -234,6 +238,7 @@ impl Engine {
         now: u64,
         res: &mut InputResult,
     ) {
+        let halfopen = self.halfopen_of(slot);
         let Some(st) = self.states.get_mut(slot) else {
             return;
         };
@@ -247,6 +252,7 @@ impl Engine {
         st.sync.peer_updated = Some(now);
         let sref = (st.id, st.creatorid);
         let tcp = st.key[0].proto == IPPROTO_TCP;
+        self.halfopen_update(slot, halfopen);
         if stale > 0 {
             res.stale += 1;
             // Tell the peer what we know; it is behind.

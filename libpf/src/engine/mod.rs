@@ -2,7 +2,8 @@
 //! evaluation, the state table, TCP window tracking, NAT and rdr, block
 //! return, timeouts, counters, and the feed of state changes for pfsync.
 //! Pure: time (monotonic milliseconds) is passed in, there is no I/O; the
-//! caller sends whatever reply packet a verdict carries.
+//! caller sends whatever reply packet a verdict carries, and the packets
+//! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
 pub mod export;
 pub mod mtag;
@@ -11,8 +12,11 @@ pub mod packet;
 pub mod reply;
 pub mod rules;
 pub mod rulestate;
+pub mod siphash;
 pub mod state;
 pub mod status;
+pub mod syncookie;
+pub mod synproxy;
 pub mod tag;
 pub mod tcp;
 pub mod translate;
@@ -21,14 +25,15 @@ use crate::addr::{Af, IpNet};
 use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
-    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
+    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout,
+    TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
 use rulestate::RuleStates;
-use state::{tcps, StateKey, StateTable};
+use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
 use translate::{set_end, set_seq_ack, End};
@@ -53,6 +58,31 @@ pub struct PacketMeta<'a> {
     pub mtag: Mtag,
 }
 
+/// Which way a packet pf sends travels, relative to the packet that made
+/// pf send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    /// Back to where the packet came from (a SYN|ACK to the client). For
+    /// a packet pf sends on its own timer, to the connection's initiator.
+    Sender,
+    /// On towards where the packet was going (the SYN to the server).
+    Destination,
+}
+
+/// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
+/// syncookie handshakes, the RST of a proxied connection that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The whole IP packet, header first, checksums filled.
+    pub packet: Vec<u8>,
+    pub toward: Toward,
+    /// The packet mark to send it with (see `mtag`): the generated bit for
+    /// packets pf must not filter again, 0 for packets that go through
+    /// pf's `out` pass like anything else the host sends (the SYN and ACK
+    /// a synproxy sends the server, which make its state there).
+    pub mark: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub pass: bool,
@@ -68,6 +98,9 @@ pub struct Verdict {
     /// A new pf header for the packet (it goes back as the packet mark);
     /// None leaves the mark alone.
     pub mtag: Option<Mtag>,
+    /// Packets to send besides this one, in order, after the verdict
+    /// (raw sockets, each with its own mark).
+    pub send: Vec<Outgoing>,
 }
 
 impl Verdict {
@@ -80,6 +113,7 @@ impl Verdict {
             reason: Reason::Match,
             rule: None,
             mtag: None,
+            send: Vec::new(),
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -91,6 +125,7 @@ impl Verdict {
             reason,
             rule: None,
             mtag: None,
+            send: Vec::new(),
         }
     }
 }
@@ -225,6 +260,19 @@ pub struct Engine {
     checksum: String,
     /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
     debug: u8,
+    /// Packets pf sends on its own, waiting for the caller.
+    outbox: Vec<Outgoing>,
+    /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
+    secret: siphash::SecretRng,
+    syncookies: syncookie::Syncookies,
+    /// TCP states of ours whose initiator has not completed its handshake
+    /// (pf_status.states_halfopen).
+    halfopen: u64,
+    /// A SYN rebuilt from a syncookie is being filtered.
+    recreating: bool,
+    /// The latest time (ms) a packet or a tick brought, for what happens
+    /// without one (a ruleset load starting syncookies).
+    clock: u64,
 }
 
 impl Engine {
@@ -254,7 +302,26 @@ impl Engine {
             generation: 0,
             checksum: "0".repeat(32),
             debug: status::DEBUG_DEFAULT,
+            outbox: Vec::new(),
+            secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
+            syncookies: syncookie::Syncookies::default(),
+            halfopen: 0,
+            recreating: false,
+            clock: 0,
         }
+    }
+
+    /// Key the secret random numbers (synproxy sequence numbers, syncookie
+    /// secrets) from the kernel's randomness; the seed of `new` is only a
+    /// fallback.
+    pub fn set_secret(&mut self, k0: u64, k1: u64) {
+        self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// Packets pf decided to send outside any verdict (the RST of an
+    /// expired synproxy state): the caller sends them.
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
     }
 
     fn random(&mut self) -> u32 {
@@ -344,10 +411,18 @@ impl Engine {
             self.debug = level;
         }
         if let Some(h) = o.hostid {
-            if h != 0 {
+            if h != 0 && h != self.hostid {
                 self.hostid = h;
+                self.halfopen_recount();
             }
         }
+        let limit = self.limit(Limit::States);
+        self.syncookies_configure(
+            o.syncookies.unwrap_or(SyncookiesMode::Never),
+            o.syncookies_watermarks,
+            limit,
+            self.clock,
+        );
         self.options = o;
         self.install_rules(LoadedRules::new(rs.rules, self.generation, loader));
         self.checksum = checksum;
@@ -411,7 +486,18 @@ impl Engine {
     }
 
     /// Filter one packet. `buf` holds the IP packet and may be rewritten.
+    /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        self.clock = self.clock.max(now);
+        let mut v = self.test_packet(meta, buf, now);
+        if !self.outbox.is_empty() {
+            v.send.append(&mut self.outbox);
+        }
+        v
+    }
+
+    /// pf_test proper (a SYN rebuilt from a syncookie comes back here).
+    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         if !self.enabled || self.skipped(meta.ifname) {
             return Verdict::pass(false);
         }
@@ -436,8 +522,18 @@ impl Engine {
                 return v;
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
+            if let Some(v) = self.syncookie_syn(meta, &pd, now) {
+                return v;
+            }
             let key = StateKey::from_pd(&pd, meta.dir);
-            if let Some(slot) = self.states.lookup(&key, meta.dir) {
+            let mut slot = self.states.lookup(&key, meta.dir);
+            if pd.proto == IPPROTO_TCP {
+                slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
+            }
+            if let Some(slot) = slot {
                 if let Some(v) = self.test_state(meta, buf, &mut pd, slot, &key, len, now) {
                     return v;
                 }
@@ -522,7 +618,21 @@ impl Engine {
         let mut modified = false;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
-                Ok(seqdiff) => {
+                Ok((slot, _))
+                    if r.keep_state == KeepState::Synproxy
+                        && meta.dir == Dir::In
+                        && orig.tcp.is_some_and(|t| {
+                            t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                                == crate::wire::tcp::SYN
+                        }) =>
+                {
+                    if let Some(mut v) = self.synproxy_open(slot, &orig) {
+                        v.log = ev.log;
+                        v.rule = Some(ri as u32);
+                        return v;
+                    }
+                }
+                Ok((_, seqdiff)) => {
                     if seqdiff != 0 {
                         if let Some(t) = orig.tcp {
                             set_seq_ack(buf, &pd, Some(t.seq.wrapping_add(seqdiff)), None);
@@ -558,15 +668,9 @@ impl Engine {
             0
         };
         s.states = self.states.len() as u64;
-        s.half_open_tcp = self
-            .states
-            .all_slots()
-            .filter_map(|sl| self.states.get(sl))
-            .filter(|st| {
-                st.key[0].proto == IPPROTO_TCP
-                    && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED)
-            })
-            .count() as u64;
+        s.half_open_tcp = self.halfopen;
+        s.syncookies_start = self.syncookies.hiwat;
+        s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
         s.debug = status::debug_name(self.debug).to_string();

@@ -124,7 +124,7 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
             modifier,
             mask,
         } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match (modifier, mask) {
+            nets.iter().any(|n| match (modifier.mode(), mask) {
                 (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
                     IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
                 }

@@ -255,10 +255,9 @@ fn os_fingerprints_decide_for_tcp_syns() {
     let (entries, msgs) = crate::osfp::parse_file(fp, "test.os").unwrap();
     assert!(msgs.is_empty(), "{msgs:?}");
     let mut e = engine(
-        "block in on int0 proto tcp\npass in on int0 proto tcp from any os \"Testix\" to port { 1 11 }\n\
+        "block in on int0 proto tcp\npass in on int0 proto tcp from any os \"Testix\" to port { 1 11 } flags any\n\
          pass in on int0 proto tcp from any os \"Windows 10\" to port 2\n\
-         pass in on int0 proto tcp from any os unknown to port 3\n\
-         pass in on int0 from any os \"Windows\" to any no state\n",
+         pass in on int0 proto tcp from any os unknown to port 3 flags any\n",
     );
     // Loaded after the rules: their names are resolved again.
     assert!(e.add_fingerprints(entries).is_empty());
@@ -279,8 +278,11 @@ fn os_fingerprints_decide_for_tcp_syns() {
     // A SYN no signature knows is `unknown`.
     let odd = tcp_seg(4001, 3, 1, 0, crate::wire::tcp::SYN, 1000, b"");
     assert!(pass(&mut e, v4(CLIENT, SERVER, 6, &odd)));
-    // `os` only concerns TCP.
-    assert!(pass(&mut e, v4(CLIENT, SERVER, 17, &udp_dgram(1, 2, b""))));
+    // Other TCP segments are not SYNs: only `unknown` takes them.
+    let ack = tcp_seg(4002, 3, 1, 1, crate::wire::tcp::ACK, 1000, b"");
+    assert!(pass(&mut e, v4(CLIENT, SERVER, 6, &ack)));
+    let ack = tcp_seg(4002, 1, 1, 1, crate::wire::tcp::ACK, 1000, b"");
+    assert!(!pass(&mut e, v4(CLIENT, SERVER, 6, &ack)));
     // Without fingerprints nothing is known.
     e.flush_fingerprints();
     assert!(!pass(&mut e, syn(11)));

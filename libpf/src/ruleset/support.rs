@@ -12,7 +12,7 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Directive, Divert, Endpoint, KeepState, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -114,9 +114,6 @@ fn check_directives(d: &[Directive], s: &mut Support) {
     let none = None;
     for d in d {
         match d {
-            Directive::Syncookies(mode) if !mode.starts_with("never") => {
-                refuse(s, &none, 0, "set syncookies", NOT_YET)
-            }
             Directive::Queue(_) => warn(
                 s,
                 &none,
@@ -204,6 +201,15 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if let Some(p) = &r.rdr_to {
         check_pool(p, "rdr-to", r, file, s);
     }
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in); pfctl -n takes
+    // both directions, as OpenBSD does.
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
+        refuse(s, file, line, "nat-to on an inbound rule", NOT_YET);
+    }
+    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
+        refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
+    }
     if r.log.matches || r.log.user || r.log.ifnum != 0 {
         warn(
             s,
@@ -215,9 +221,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
     // State options.
     let so = &r.state_opts;
-    if r.keep_state == KeepState::Synproxy {
-        refuse(s, file, line, "synproxy state", NOT_YET);
-    }
     if so.source_track.is_some() {
         refuse(s, file, line, "source-track", NOT_YET);
     }
@@ -354,7 +357,8 @@ mod tests {
         let s = support(
             "set skip on lo\nblock return\npass in on eth0 proto tcp to port 22 keep state (max 10)\n\
              pass out on eth0 from eth1:network nat-to (eth0)\npass in on eth0 proto tcp to port 80 rdr-to 192.168.99.5 port 8080\n\
-             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n",
+             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n\
+             set syncookies adaptive (start 25%, end 12%)\npass in on eth0 proto tcp to port 25 synproxy state\n",
         );
         assert_eq!(s, Support::default());
     }
@@ -365,10 +369,10 @@ mod tests {
             refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7\n"),
             vec!["pf.conf:2: route-to: not supported on Linux (not implemented in pfd yet)"]
         );
-        let inside = refused("anchor {\n pass\n pass proto tcp synproxy state\n}\n");
+        let inside = refused("anchor {\n pass\n pass proto tcp keep state (pflow)\n}\n");
         assert_eq!(
             inside,
-            vec!["pf.conf:3: synproxy state: not supported on Linux (not implemented in pfd yet)"]
+            vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
         );
     }
 

@@ -26,6 +26,12 @@ impl Engine {
         len: u64,
         now: u64,
     ) -> Option<Verdict> {
+        if pd.proto == IPPROTO_TCP {
+            if let Some(v) = self.synproxy(meta, pd, slot) {
+                return Some(v);
+            }
+        }
+        let halfopen = self.halfopen_of(slot);
         let random = self.random();
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
@@ -52,6 +58,7 @@ impl Engine {
                         }
                     }
                     tcp::Track::Drop { send_rst } => {
+                        self.halfopen_update(slot, halfopen);
                         self.count(Reason::StateMismatch);
                         let mut v = Verdict::drop(Reason::StateMismatch);
                         if send_rst {
@@ -106,6 +113,7 @@ impl Engine {
                 c.bytes[d] += len;
             }
         }
+        self.halfopen_update(slot, halfopen);
         let mut modified = false;
         if modulation != tcp::Modulation::default() {
             set_seq_ack(buf, pd, modulation.seq, modulation.ack);
