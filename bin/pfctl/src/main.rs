@@ -27,9 +27,19 @@ struct Args {
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
-    /// Kill states from host (twice: from host to host).
+    /// Kill states: from host (twice: from host to host), or
+    /// `-k label -k NAME`, `-k id -k ID`, `-k key -k KEY`.
     #[arg(short = 'k')]
     kill: Vec<String>,
+    /// Load the states stored in statefile.
+    #[arg(short = 'L')]
+    load_states: Option<String>,
+    /// Store the state table in statefile.
+    #[arg(short = 'S')]
+    store_states: Option<String>,
+    /// Set pf's debug level.
+    #[arg(short = 'x')]
+    debug: Option<String>,
     /// Parse only, load nothing.
     #[arg(short = 'n')]
     noaction: bool,
@@ -58,6 +68,18 @@ fn die(msg: impl std::fmt::Display) -> ! {
     exit(1);
 }
 
+/// pfctl's usage message, after a warning about the command line.
+fn usage(msg: impl std::fmt::Display) -> ! {
+    eprintln!("pfctl: {msg}");
+    eprintln!(
+        "usage: pfctl [-deghNnPqrvz] [-a anchor] [-D macro=value] [-F modifier] [-f file]\n\
+         \t[-i interface] [-K key] [-k key] [-L statefile] [-o level]\n\
+         \t[-p device] [-S statefile] [-s modifier [-R id]]\n\
+         \t[-t table -T command [address ...]] [-V rdomain] [-x level]"
+    );
+    exit(1);
+}
+
 /// The connection to pfd, made on first use.
 fn get(client: &mut Option<Client>) -> &mut Client {
     client.get_or_insert_with(|| Client::connect_default().unwrap_or_else(|e| die(e)))
@@ -83,8 +105,11 @@ const SHOW: &[&str] = &[
     "labels",
     "Sources",
     "Tables",
+    "osfp",
 ];
-const FLUSH: &[&str] = &["rules", "states", "info", "all", "Sources", "Tables"];
+const FLUSH: &[&str] = &[
+    "rules", "states", "info", "all", "Sources", "Tables", "osfp",
+];
 
 fn main() {
     let a = Args::parse();
@@ -176,6 +201,30 @@ fn main() {
             }
         }
     }
+
+    if let Some(word) = &a.debug {
+        let level = libpf::statekill::debug_arg(word).unwrap_or_else(|m| usage(m));
+        if let Err(e) = c!().call_ok(&Request::SetDebug { level }) {
+            die(format!("pfctl_debug ioctl: {e}"));
+        }
+        if !a.quiet {
+            eprintln!(
+                "debug level set to '{}'",
+                libpf::engine::status::debug_name(level)
+            );
+        }
+    }
+
+    if let Some(file) = &a.store_states {
+        if let Err(e) = store_states(c!(), file) {
+            die(e);
+        }
+    }
+    if let Some(file) = &a.load_states {
+        if let Err(e) = load_states(c!(), file) {
+            die(e);
+        }
+    }
     let _ = std::io::stdout().flush();
     exit(status);
 }
@@ -261,9 +310,44 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         eprintln!("pfctl: pf rules not loaded");
         return Err(1);
     }
+    // The OS fingerprints the `os` rules are matched against go first.
+    let fingerprints =
+        match libpf::osfp::read_for_ruleset(&rs, &|p: &str| std::fs::read_to_string(p)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("pfctl: {e}");
+                eprintln!("pfctl: pf rules not loaded");
+                return Err(1);
+            }
+        };
+    if let Some(f) = &fingerprints {
+        for m in &f.messages {
+            eprintln!("{m}");
+        }
+        if verbose >= 2 {
+            println!("Loaded {} passive OS fingerprints", f.entries.len());
+        }
+    }
+    if verbose >= 2 {
+        let mut db = libpf::osfp::OsfpDb::default();
+        for e in fingerprints.iter().flat_map(|f| f.entries.iter()) {
+            let _ = db.add(e.clone());
+        }
+        for os in rs.rules.iter().filter_map(|r| r.extras.os.as_deref()) {
+            if db.resolve(os) == libpf::osfp::OsSpec::NoMatch {
+                eprintln!("warning: unknown '{os}' OS fingerprint");
+            }
+        }
+    }
     let Some(c) = client.as_mut() else {
         return Err(1);
     };
+    if let Some(f) = fingerprints {
+        if let Err(e) = load_fingerprints(c, f.entries) {
+            eprintln!("pfctl: {e}");
+            return Err(1);
+        }
+    }
     if let Err(e) = ctl::load(c, &rs) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
@@ -308,11 +392,18 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
             open.pop();
             out.push_str(&format!("{}}}\n", indent(d)));
         }
+        // A `once` rule that fired is hidden unless -vv.
+        if ri.expired && verbose < 2 {
+            continue;
+        }
         out.push_str(&indent(ri.depth));
         if verbose >= 2 {
             out.push_str(&format!("@{i} "));
         }
         out.push_str(&print::print_rule(&ri.rule, &resolver));
+        if ri.expired {
+            out.push_str(" # expired");
+        }
         let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
         match &ri.rule.anchor {
             Some(a) if a.inline && nested => {
@@ -343,6 +434,18 @@ fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
     Ok(())
 }
 
+/// `-s labels`: the labelled rules of the main ruleset with their counters.
+fn labels(c: &mut Client) -> Result<String, Error> {
+    let Reply::Rules { rules, .. } = c.call(&Request::GetRules)? else {
+        return Err(Error::Protocol("expected rules".into()));
+    };
+    Ok(rules
+        .iter()
+        .filter(|r| r.depth == 0)
+        .filter_map(|r| Some(show::label_line(r.rule.label.as_deref()?, &r.counters)))
+        .collect())
+}
+
 fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
     match what {
         "rules" => show_rules(c, verbose),
@@ -370,13 +473,19 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
         },
         "all" => {
             let mut first = true;
+            // LABEL COUNTERS only when some rule has a label.
+            let have_labels = !labels(c)?.is_empty();
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
                 ("INFO:", "info"),
+                ("LABEL COUNTERS:", "labels"),
                 ("TIMEOUTS:", "timeouts"),
                 ("LIMITS:", "memory"),
             ] {
+                if w == "labels" && !have_labels {
+                    continue;
+                }
                 if !first {
                     println!();
                 }
@@ -385,6 +494,10 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
                 let _ = std::io::stdout().flush();
                 show_cmd(c, w, verbose)?;
                 let _ = std::io::stdout().flush();
+            }
+            let fp = fingerprints(c)?;
+            if !fp.is_empty() {
+                println!("\nOS FINGERPRINTS:\n{} fingerprints loaded", fp.len());
             }
             Ok(())
         }
@@ -397,7 +510,15 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
         },
-        // No labels, source nodes or tables exist yet: nothing to list.
+        "labels" => {
+            print!("{}", labels(c)?);
+            Ok(())
+        }
+        "osfp" => {
+            print!("{}", fingerprints(c)?.show());
+            Ok(())
+        }
+        // No source nodes or tables exist yet: nothing to list.
         _ => Ok(()),
     }
 }
@@ -425,6 +546,9 @@ fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
             eprintln!("pf: statistics cleared");
         }
     }
+    if matches!(what, "osfp" | "all") {
+        c.call_ok(&Request::OsfpFlush)?;
+    }
     Ok(())
 }
 
@@ -439,19 +563,90 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, hosts: &[String], quiet: bool) -> Result<(), Error> {
-    if hosts.len() > 2 {
-        die("can only specify -k twice");
-    }
-    let src = hosts.first().map(|h| host_net(h));
-    let dst = hosts.get(1).map(|h| host_net(h));
-    if let Reply::Count(n) = c.call(&Request::KillStates { src, dst })? {
-        if !quiet {
-            eprintln!(
-                "killed {n} states from 1 sources and {} destinations",
-                if dst.is_some() { 1 } else { 0 }
-            );
+fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+    use libpf::conf::Resolver;
+    use libpf::statekill::{KillCmd, KillError};
+    let resolver = libpf::sys::resolve::SystemResolver::new();
+    let protocol = |n: &str| resolver.protocol(n);
+    let cmd = match libpf::statekill::parse(args, &protocol) {
+        Ok(c) => c,
+        Err(KillError::Usage(m)) => usage(m),
+        Err(KillError::Fatal(m)) => die(m),
+    };
+    match cmd {
+        KillCmd::Hosts(src, dst) => {
+            let src = host_net(&src);
+            let dst = dst.map(|d| host_net(&d));
+            let k = libpf::engine::state::StateKill {
+                af: Some(libpf::addr::Af::of(&src.addr)),
+                src: Some(src),
+                dst,
+                ..Default::default()
+            };
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!(
+                        "killed {n} states from 1 sources and {} destinations",
+                        if dst.is_some() { 1 } else { 0 }
+                    );
+                }
+            }
         }
+        KillCmd::Filter(k) => {
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!("killed {n} states");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// DIOCOSFPFLUSH, then DIOCOSFPADD for each fingerprint.
+fn load_fingerprints(c: &mut Client, entries: Vec<libpf::osfp::FpEntry>) -> Result<(), Error> {
+    c.call_ok(&Request::OsfpFlush)?;
+    for chunk in entries.chunks(4096) {
+        if let Reply::Duplicates(d) = c.call(&Request::OsfpAdd {
+            entries: chunk.to_vec(),
+        })? {
+            for m in d {
+                eprintln!("pfctl: {m}: File exists");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loaded fingerprints, as pfctl -s osfp reads them back.
+fn fingerprints(c: &mut Client) -> Result<libpf::osfp::OsfpDb, Error> {
+    let Reply::Fingerprints(entries) = c.call(&Request::OsfpGet)? else {
+        return Err(Error::Protocol("expected fingerprints".into()));
+    };
+    let mut db = libpf::osfp::OsfpDb::default();
+    for e in entries {
+        let _ = db.add(e);
+    }
+    Ok(db)
+}
+
+/// `-S file`: the state table, as raw pfsync_state records.
+fn store_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let states = c.states().map_err(|e| format!("DIOCGETSTATES: {e}"))?;
+    std::fs::write(file, libpf::statefile::encode(&states))
+        .map_err(|e| format!("open: {file}: {e}"))
+}
+
+/// `-L file`: put the stored states back (those pfd refuses are skipped,
+/// as pfctl skips EEXIST and EINVAL).
+fn load_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("open: {file}: {e}"))?;
+    let (states, _) = libpf::statefile::decode(&bytes);
+    for chunk in states.chunks(libpf::ioctl::STATES_PER_FRAME) {
+        c.call(&Request::AddStates {
+            states: chunk.to_vec(),
+        })
+        .map_err(|e| format!("DIOCADDSTATE: {e}"))?;
     }
     Ok(())
 }

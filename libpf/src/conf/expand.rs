@@ -347,19 +347,15 @@ impl<'r> Expander<'r> {
                     .push(Directive::RulesetOptimization(s.clone()));
             }
             SetOption::Optimization(s) => {
-                const HINTS: &[&str] = &[
-                    "normal",
-                    "high-latency",
-                    "satellite",
-                    "aggressive",
-                    "conservative",
-                ];
-                if !HINTS.contains(&s.to_ascii_lowercase().as_str()) {
+                let Some(preset) = optimization_preset(s) else {
                     return Err(vec![
                         global("invalid state timeouts optimization"),
                         format!("unknown optimization {s}"),
                     ]);
-                }
+                };
+                // pfctl sets the hint's timeouts here, in order: a later
+                // `set timeout` overrides them, an earlier one does not.
+                rs.options.timeouts.extend_from_slice(preset);
                 rs.options.optimization = Some(s.clone());
                 rs.directives.push(Directive::Optimization(s.clone()));
             }
@@ -2704,6 +2700,54 @@ fn tos_value(s: &str) -> Res<u8> {
         Some(v) if (0..=255).contains(&v) => Ok(v as u8),
         _ => err(format!("illegal tos value {s}")),
     }
+}
+
+/// The TCP timeouts `set optimization` sets (pfctl's pf_hints).
+fn optimization_preset(hint: &str) -> Option<&'static [(Timeout, u32)]> {
+    use Timeout::*;
+    const NORMAL: [(Timeout, u32); 7] = [
+        (TcpFirst, 120),
+        (TcpOpening, 30),
+        (TcpEstablished, 86400),
+        (TcpClosing, 900),
+        (TcpFinWait, 45),
+        (TcpClosed, 90),
+        (TcpTsDiff, 30),
+    ];
+    const SATELLITE: [(Timeout, u32); 7] = [
+        (TcpFirst, 180),
+        (TcpOpening, 35),
+        (TcpEstablished, 86400),
+        (TcpClosing, 905),
+        (TcpFinWait, 50),
+        (TcpClosed, 95),
+        (TcpTsDiff, 60),
+    ];
+    const CONSERVATIVE: [(Timeout, u32); 7] = [
+        (TcpFirst, 3600),
+        (TcpOpening, 900),
+        (TcpEstablished, 432000),
+        (TcpClosing, 3600),
+        (TcpFinWait, 600),
+        (TcpClosed, 180),
+        (TcpTsDiff, 60),
+    ];
+    const AGGRESSIVE: [(Timeout, u32); 7] = [
+        (TcpFirst, 30),
+        (TcpOpening, 5),
+        (TcpEstablished, 18000),
+        (TcpClosing, 60),
+        (TcpFinWait, 30),
+        (TcpClosed, 30),
+        (TcpTsDiff, 10),
+    ];
+    Some(match hint.to_ascii_lowercase().as_str() {
+        "normal" => &NORMAL,
+        "satellite" | "high-latency" => &SATELLITE,
+        "conservative" => &CONSERVATIVE,
+        "aggressive" => &AGGRESSIVE,
+        _ => return None,
+    })
 }
 
 /// `probability N%` (or a fraction) as pf stores it: a fraction of 2^32.

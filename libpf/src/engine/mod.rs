@@ -11,15 +11,18 @@ pub mod nat;
 pub mod packet;
 pub mod reply;
 pub mod rules;
+pub mod rulestate;
 pub mod siphash;
 pub mod state;
 pub mod status;
 pub mod syncookie;
 pub mod synproxy;
+pub mod tag;
 pub mod tcp;
 pub mod translate;
 
 use crate::addr::{Af, IpNet};
+use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
     Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout,
@@ -29,6 +32,7 @@ use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
+use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
@@ -158,6 +162,9 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
+    /// state made here carries it.
+    tag: u16,
 }
 
 impl Decision {
@@ -174,7 +181,34 @@ impl Decision {
             } else {
                 0
             },
+            tag: 0,
         }
+    }
+}
+
+/// The systems the OS fingerprint of a TCP SYN names (pf_osfp_fingerprint).
+fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(crate::osfp::OsId, usize)]> {
+    let t = pd.tcp.filter(|_| pd.proto == IPPROTO_TCP && !pd.fragment)?;
+    let ip = crate::osfp::IpFacts {
+        len: pd.tot_len as u16,
+        ttl: pd.ttl,
+        df: pd.af == Af::Inet && buf.get(6).is_some_and(|b| b & 0x40 != 0),
+        v6: pd.af == Af::Inet6,
+    };
+    let sig = crate::osfp::packet_signature(ip, buf.get(pd.l4_off..pd.l4_off + t.hdr_len)?)?;
+    db.lookup(&sig)
+}
+
+/// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
+/// as the packet mark. 0 leaves the packet's tag alone.
+pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let mut m = v.mtag.unwrap_or(meta.mtag);
+    if m.tag != tag {
+        m.tag = tag;
+        v.mtag = Some(m);
     }
 }
 
@@ -211,6 +245,10 @@ pub struct Engine {
     timeouts: [u32; TIMEOUT_COUNT],
     limits: HashMap<Limit, u32>,
     pub states: StateTable,
+    /// Tag names in use by rules and states (`tag`, `tagged`).
+    pub tags: tag::TagTable,
+    /// The OS fingerprints `os` rules match against (pf.os).
+    osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
@@ -220,6 +258,8 @@ pub struct Engine {
     rng: u64,
     generation: u64,
     checksum: String,
+    /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
+    debug: u8,
     /// Packets pf sends on its own, waiting for the caller.
     outbox: Vec<Outgoing>,
     /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
@@ -251,6 +291,8 @@ impl Engine {
             timeouts,
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
+            tags: tag::TagTable::default(),
+            osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
@@ -259,6 +301,7 @@ impl Engine {
             rng: seed | 1,
             generation: 0,
             checksum: "0".repeat(32),
+            debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
             syncookies: syncookie::Syncookies::default(),
@@ -289,6 +332,15 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// DIOCSETDEBUG (`pfctl -x`).
+    pub fn set_debug(&mut self, level: u8) {
+        self.debug = level.min(7);
+    }
+
+    pub fn debug_level(&self) -> u8 {
+        self.debug
     }
 
     pub fn hostid(&self) -> u32 {
@@ -354,6 +406,10 @@ impl Engine {
                 }
             }
         }
+        // Like pfctl, a ruleset changes the debug level only if it sets it.
+        if let Some(level) = o.debug.as_deref().and_then(status::debug_level) {
+            self.debug = level;
+        }
         if let Some(h) = o.hostid {
             if h != 0 && h != self.hostid {
                 self.hostid = h;
@@ -368,14 +424,57 @@ impl Engine {
             self.clock,
         );
         self.options = o;
-        self.rules = LoadedRules::new(rs.rules, self.generation, loader);
+        self.install_rules(LoadedRules::new(rs.rules, self.generation, loader));
         self.checksum = checksum;
+    }
+
+    /// Make `lr` the running ruleset: its rules' tags get numbers, the
+    /// replaced ruleset's are given back.
+    fn install_rules(&mut self, mut lr: LoadedRules) {
+        let seed = (self.random() as u64) << 32 | self.random() as u64;
+        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
+        let old = std::mem::replace(&mut self.rules, lr);
+        old.run.release(&mut self.tags);
+    }
+
+    /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
+    /// `unknown`.
+    pub fn flush_fingerprints(&mut self) {
+        self.osfp = OsfpDb::default();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+    }
+
+    /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
+    /// resolved again. Returns what was refused as a duplicate.
+    pub fn add_fingerprints(&mut self, entries: Vec<FpEntry>) -> Vec<String> {
+        let dups = entries
+            .into_iter()
+            .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
+            .collect();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        dups
+    }
+
+    /// DIOCOSFPGET: the loaded fingerprints.
+    pub fn fingerprints(&self) -> &[FpEntry] {
+        self.osfp.entries()
+    }
+
+    /// Would the tag names of `rules` fit in the tag table next to the ones
+    /// in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit(&self, rules: &[Rule]) -> bool {
+        let mut new: Vec<&str> = RuleStates::tag_names(rules)
+            .filter(|n| self.tags.id(n).is_none())
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        self.tags.len() + new.len() <= tag::TAGID_MAX as usize
     }
 
     /// Remove every rule (`pfctl -F rules`).
     pub fn flush_rules(&mut self, loader: Loader) {
         self.generation += 1;
-        self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
+        self.install_rules(LoadedRules::new(Vec::new(), self.generation, loader));
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -419,7 +518,7 @@ impl Engine {
         self.status.searches += 1;
 
         if pd.icmp.is_some_and(|i| i.is_error) {
-            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
+            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
@@ -458,19 +557,29 @@ impl Engine {
             uid: meta.uid,
             gid: meta.gid,
             ifaddrs: &self.ifaddrs,
+            tag: meta.mtag.tag,
+            now,
+            os: if self.rules.run.uses_os() {
+                os_of(&self.osfp, &pd, buf)
+            } else {
+                None
+            },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state.
+            // The default rule: pass, no state (a `match` rule's tag still
+            // goes on the packet).
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             return v;
         };
         let c = &mut self.rules.counters[ri];
         c.packets[d] += 1;
         c.bytes[d] += len;
-        let r = Decision::of(&self.rules.rules[ri]);
+        let mut r = Decision::of(&self.rules.rules[ri]);
+        r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
@@ -507,7 +616,7 @@ impl Engine {
             }
         }
         let mut modified = false;
-        if r.keep_state != KeepState::None && !pd.fragment {
+        if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
                 Ok((slot, _))
                     if r.keep_state == KeepState::Synproxy
@@ -546,6 +655,7 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
+        tag_packet(&mut v, meta, r.tag);
         v
     }
 
@@ -563,7 +673,7 @@ impl Engine {
         s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
-        s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
+        s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
         s
     }
@@ -595,3 +705,7 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_icmp;
+#[cfg(test)]
+mod tests_tags;

@@ -2,8 +2,9 @@
 //! described packet, and the loaded ruleset with its per-rule counters.
 
 use super::packet::{Dir, Pd};
+use super::rulestate::RuleStates;
 use crate::addr::{Af, IpNet};
-use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
+use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -42,6 +43,9 @@ pub struct LoadedRules {
     pub depth: Vec<u16>,
     pub generation: u64,
     pub loader: Loader,
+    /// Run-time state of each rule (tags, once, max-pkt-rate), set up by
+    /// the engine when it loads the ruleset.
+    pub run: RuleStates,
 }
 
 impl LoadedRules {
@@ -82,6 +86,13 @@ pub struct MatchCtx<'a> {
     pub gid: Option<u32>,
     /// Addresses of interfaces, for `(if)` dynamic addresses.
     pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
+    /// The tag the packet carries from an earlier pass (0 = none).
+    pub tag: u16,
+    /// Monotonic milliseconds (max-pkt-rate).
+    pub now: u64,
+    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
+    /// other packets and SYNs no fingerprint knows.
+    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
 /// The interface group a Linux interface name falls in: the name without
@@ -182,6 +193,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             }
         }
     }
+    if let Some(ic) = pd.icmp {
+        // pf does not let a stateful rule match an ICMP reply (states are
+        // made by queries; a reply belongs to the query's state).
+        if r.keep_state != KeepState::None
+            && !r.state_opts.sloppy
+            && !icmp_makes_no_state(pd)
+            && !ic.id_is_sport
+        {
+            return false;
+        }
+    }
     if let Some((ty, code)) = r.icmp_type {
         match pd.icmp {
             Some(ic) if pd.proto == IPPROTO_ICMP || pd.proto == IPPROTO_ICMPV6 => {
@@ -192,14 +214,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             _ => return false,
         }
     }
-    if let Some((neg, _tag)) = &r.tagged {
-        // No packet carries a tag yet: `tagged x` never matches, `! tagged
-        // x` always does.
-        if !*neg {
-            return false;
-        }
-    }
     true
+}
+
+/// pf's `state_icmp`: an ICMP error (it belongs to the state of the packet
+/// it quotes) or an IPv6 neighbour advertisement (nobody answers an
+/// unsolicited one): a passing rule makes no state for it.
+pub fn icmp_makes_no_state(pd: &Pd) -> bool {
+    pd.icmp.is_some_and(|ic| {
+        ic.is_error
+            || (pd.af == Af::Inet6 && ic.icmp_type == crate::wire::icmpv6::ND_NEIGHBOR_ADVERT)
+    })
 }
 
 /// The outcome of walking the ruleset.
@@ -212,6 +237,9 @@ pub struct Evaluation {
     pub rdr: Option<usize>,
     /// Any matching rule asked for logging.
     pub log: bool,
+    /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
+    /// packet's own once a `tagged` test read it; None = neither.
+    pub tag: Option<u16>,
 }
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
@@ -222,6 +250,7 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
         nat: None,
         rdr: None,
         log: false,
+        tag: None,
     };
     walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
@@ -245,13 +274,17 @@ fn walk(
 ) -> bool {
     let mut i = from;
     while i < to {
-        rules.counters[i].evaluations += 1;
-        let r = &rules.rules[i];
         let end = rules.ends[i];
-        if !rule_matches(r, pd, ctx) {
+        if rules.run.expired(i) {
             i = end;
             continue;
         }
+        rules.counters[i].evaluations += 1;
+        if !rule_matches(&rules.rules[i], pd, ctx) || !rules.run.admit(i, pd, ctx, &mut ev.tag) {
+            i = end;
+            continue;
+        }
+        let r = &rules.rules[i];
         if r.is_anchor() {
             let quick = r.quick;
             let before = ev.rule;
@@ -309,6 +342,9 @@ mod tests {
             uid: None,
             gid: None,
             ifaddrs: e,
+            tag: 0,
+            now: 0,
+            os: None,
         }
     }
 

@@ -5,11 +5,12 @@
 pub mod client;
 pub mod frame;
 
-use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::state::StateKill;
 use crate::engine::status::Status;
+use crate::osfp::FpEntry;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
 use crate::ruleset::{Limit, Options, Rule, Timeout};
 use crate::wire::pfsync::{BusRepr, Message, StateRepr};
@@ -54,11 +55,17 @@ pub enum Request {
     GetStates,
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
     ClearStates { ifname: Option<String> },
-    /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-    KillStates {
-        src: Option<IpNet>,
-        dst: Option<IpNet>,
-    },
+    /// DIOCKILLSTATES: remove the states the filter selects; replies
+    /// `Count`.
+    KillStates(StateKill),
+    /// DIOCSETDEBUG (`pfctl -x`): pf's debug level, a syslog priority.
+    SetDebug { level: u8 },
+    /// DIOCOSFPFLUSH: remove the OS fingerprints.
+    OsfpFlush,
+    /// DIOCOSFPADD: add OS fingerprints; replies `Duplicates`.
+    OsfpAdd { entries: Vec<FpEntry> },
+    /// DIOCOSFPGET: the OS fingerprints; replies `Fingerprints`.
+    OsfpGet,
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
     /// DIOCGETSTATUS
@@ -127,6 +134,7 @@ impl Request {
                 | Request::ListInterfaces
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
+                | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
         )
     }
@@ -140,6 +148,9 @@ pub struct RuleInfo {
     /// Anchor nesting: the rules of an anchor follow its `anchor` rule, one
     /// level deeper (the anchor rule itself carries no rules here).
     pub depth: u16,
+    /// A `once` rule that has matched (PFRULE_EXPIRED): skipped by the
+    /// filter, hidden by `pfctl -sr` unless -vv.
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +191,9 @@ pub enum Reply {
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),
+    /// Fingerprints refused by OsfpAdd, as pfctl warns about them.
+    Duplicates(Vec<String>),
+    Fingerprints(Vec<FpEntry>),
 }
 
 impl Reply {

@@ -108,12 +108,6 @@ fn check_options(o: &Options, s: &mut Support) {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
         }
     }
-    if o.optimization
-        .as_deref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case("normal"))
-    {
-        refuse(s, &none, 0, "set optimization", NOT_YET);
-    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
@@ -225,12 +219,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "logged packets go to syslog as plain log (all) lines",
         );
     }
-    if r.tag.is_some() {
-        refuse(s, file, line, "tag", NOT_YET);
-    }
-    if r.tagged.is_some() {
-        refuse(s, file, line, "tagged", NOT_YET);
-    }
     // State options.
     let so = &r.state_opts;
     if so.source_track.is_some() {
@@ -261,9 +249,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
     // Everything else of the rule.
-    if x.os.is_some() {
-        refuse(s, file, line, "os", NOT_YET);
-    }
     if x.on_rdomain.is_some() {
         refuse(
             s,
@@ -280,10 +265,14 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
-        refuse(s, file, line, "prio", NOT_YET);
-    }
-    if x.max_pkt_rate.is_some() {
-        refuse(s, file, line, "max-pkt-rate", NOT_YET);
+        refuse(
+            s,
+            file,
+            line,
+            "prio",
+            "Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 \
+             packet priority (3 unless a VLAN header or set prio gave another)",
+        );
     }
     if x.set_prio.is_some() {
         warn(
@@ -309,17 +298,11 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
     }
-    if x.probability != 0 {
-        refuse(s, file, line, "probability", NOT_YET);
-    }
     if x.fragment {
         refuse(s, file, line, "fragment", NOT_YET);
     }
     if x.allow_opts {
         refuse(s, file, line, "allow-opts", NOT_YET);
-    }
-    if x.once {
-        refuse(s, file, line, "once", NOT_YET);
     }
     if x.rtable.is_some() {
         refuse(s, file, line, "rtable", NOT_YET);
@@ -390,6 +373,20 @@ mod tests {
         assert_eq!(
             inside,
             vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn rule_evaluation_options_load() {
+        let s = support(
+            "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in prio 3\n"),
+            vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
         );
     }
 

@@ -99,6 +99,8 @@ impl Engine {
             bytes: [len, 0],
             log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
+            tag: r.tag,
+            label: self.rules.run.get(ri).and_then(|x| x.label.clone()),
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
@@ -113,6 +115,7 @@ impl Engine {
             self.halfopen += 1;
         }
         self.status.inserts += 1;
+        self.tags.add_ref(r.tag);
         if let Some(c) = self.rules.counters.get_mut(ri) {
             c.states_cur += 1;
             c.states_tot += 1;
@@ -127,6 +130,7 @@ impl Engine {
     pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
         let st = self.states.remove(slot)?;
         self.status.removals += 1;
+        self.tags.unref(st.tag);
         if self.is_halfopen(&st) {
             self.halfopen = self.halfopen.saturating_sub(1);
         }
