@@ -30,9 +30,19 @@ struct Args {
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
-    /// Kill states from host (twice: from host to host).
+    /// Kill states: from host (twice: from host to host), or
+    /// `-k label -k NAME`, `-k id -k ID`, `-k key -k KEY`.
     #[arg(short = 'k')]
     kill: Vec<String>,
+    /// Load the states stored in statefile.
+    #[arg(short = 'L')]
+    load_states: Option<String>,
+    /// Store the state table in statefile.
+    #[arg(short = 'S')]
+    store_states: Option<String>,
+    /// Set pf's debug level.
+    #[arg(short = 'x')]
+    debug: Option<String>,
     /// Parse only, load nothing.
     #[arg(short = 'n')]
     noaction: bool,
@@ -66,13 +76,26 @@ struct Args {
     addresses: Vec<String>,
 }
 
-fn usage() -> ! {
+/// pfctl's usage message alone.
+fn bare_usage() -> ! {
     eprint!("{}", tablectl::USAGE);
     exit(1);
 }
 
 fn die(msg: impl std::fmt::Display) -> ! {
     eprintln!("pfctl: {msg}");
+    exit(1);
+}
+
+/// pfctl's usage message, after a warning about the command line.
+fn usage(msg: impl std::fmt::Display) -> ! {
+    eprintln!("pfctl: {msg}");
+    eprintln!(
+        "usage: pfctl [-deghNnPqrvz] [-a anchor] [-D macro=value] [-F modifier] [-f file]\n\
+         \t[-i interface] [-K key] [-k key] [-L statefile] [-o level]\n\
+         \t[-p device] [-S statefile] [-s modifier [-R id]]\n\
+         \t[-t table -T command [address ...]] [-V rdomain] [-x level]"
+    );
     exit(1);
 }
 
@@ -101,8 +124,11 @@ const SHOW: &[&str] = &[
     "labels",
     "Sources",
     "Tables",
+    "osfp",
 ];
-const FLUSH: &[&str] = &["rules", "states", "info", "all", "Sources", "Tables"];
+const FLUSH: &[&str] = &[
+    "rules", "states", "info", "all", "Sources", "Tables", "osfp",
+];
 
 fn main() {
     let a = Args::parse();
@@ -116,7 +142,7 @@ fn main() {
     }
 
     if a.table.is_some() != a.table_command.is_some() {
-        usage();
+        bare_usage();
     }
     let table_cmd = a.table_command.as_deref().map(|w| {
         let m: Vec<&&str> = tablectl::COMMANDS
@@ -125,19 +151,15 @@ fn main() {
             .collect();
         match m.as_slice() {
             [one] => **one,
-            [] => {
-                eprintln!("pfctl: Unknown table command '{w}'");
-                usage();
-            }
+            [] => usage(format!("Unknown table command '{w}'")),
             _ => die(format!("{w} is ambigious")),
         }
     });
     if table_cmd.is_none() && !a.addresses.is_empty() {
-        eprintln!(
-            "pfctl: unknown command line argument: {} ...",
+        usage(format!(
+            "unknown command line argument: {} ...",
             a.addresses[0]
-        );
-        usage();
+        ));
     }
     // -a: the anchor for -s, -F and -T; a trailing `*` means "and below".
     let mut topts = tablectl::Opts {
@@ -154,8 +176,7 @@ fn main() {
             if a.file.is_some() {
                 die("-a with -f: loading rules into an anchor is not supported yet");
             }
-            eprintln!("pfctl: anchors apply to -f, -F, -s, and -T only");
-            usage();
+            usage("anchors apply to -f, -F, -s, and -T only");
         }
         let mut an = an.as_str();
         if let Some(p) = an.strip_suffix('*') {
@@ -231,7 +252,7 @@ fn main() {
     if let (Some(cmd), Some(name)) = (table_cmd, a.table.as_deref()) {
         if cmd == "load" {
             let Some(file) = rules_file.take() else {
-                usage();
+                bare_usage();
             };
             if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true) {
                 exit(code);
@@ -259,6 +280,30 @@ fn main() {
                 eprintln!("pfctl: {e}");
                 status = 1;
             }
+        }
+    }
+
+    if let Some(word) = &a.debug {
+        let level = libpf::statekill::debug_arg(word).unwrap_or_else(|m| usage(m));
+        if let Err(e) = c!().call_ok(&Request::SetDebug { level }) {
+            die(format!("pfctl_debug ioctl: {e}"));
+        }
+        if !a.quiet {
+            eprintln!(
+                "debug level set to '{}'",
+                libpf::engine::status::debug_name(level)
+            );
+        }
+    }
+
+    if let Some(file) = &a.store_states {
+        if let Err(e) = store_states(c!(), file) {
+            die(e);
+        }
+    }
+    if let Some(file) = &a.load_states {
+        if let Err(e) = load_states(c!(), file) {
+            die(e);
         }
     }
     let _ = std::io::stdout().flush();
@@ -345,7 +390,12 @@ fn load(
     let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| {
         std::fs::read_to_string(p)
     });
-    let mut rs = if errs.is_empty() {
+    // warnings are printed and do not stop the load
+    let failed = errs.iter().any(|e| !e.warning);
+    let mut rs = if !failed {
+        for e in &errs {
+            eprintln!("{e}");
+        }
         rs
     } else {
         {
@@ -398,9 +448,44 @@ fn load(
         eprintln!("pfctl: pf rules not loaded");
         return Err(1);
     }
+    // The OS fingerprints the `os` rules are matched against go first.
+    let fingerprints =
+        match libpf::osfp::read_for_ruleset(&rs, &|p: &str| std::fs::read_to_string(p)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("pfctl: {e}");
+                eprintln!("pfctl: pf rules not loaded");
+                return Err(1);
+            }
+        };
+    if let Some(f) = &fingerprints {
+        for m in &f.messages {
+            eprintln!("{m}");
+        }
+        if verbose >= 2 {
+            println!("Loaded {} passive OS fingerprints", f.entries.len());
+        }
+    }
+    if verbose >= 2 {
+        let mut db = libpf::osfp::OsfpDb::default();
+        for e in fingerprints.iter().flat_map(|f| f.entries.iter()) {
+            let _ = db.add(e.clone());
+        }
+        for os in rs.rules.iter().filter_map(|r| r.extras.os.as_deref()) {
+            if db.resolve(os) == libpf::osfp::OsSpec::NoMatch {
+                eprintln!("warning: unknown '{os}' OS fingerprint");
+            }
+        }
+    }
     let Some(c) = client.as_mut() else {
         return Err(1);
     };
+    if let Some(f) = fingerprints {
+        if let Err(e) = load_fingerprints(c, f.entries) {
+            eprintln!("pfctl: {e}");
+            return Err(1);
+        }
+    }
     if let Err(e) = ctl::load(c, &rs) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
@@ -445,11 +530,18 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
             open.pop();
             out.push_str(&format!("{}}}\n", indent(d)));
         }
+        // A `once` rule that fired is hidden unless -vv.
+        if ri.expired && verbose < 2 {
+            continue;
+        }
         out.push_str(&indent(ri.depth));
         if verbose >= 2 {
             out.push_str(&format!("@{i} "));
         }
         out.push_str(&print::print_rule(&ri.rule, &resolver));
+        if ri.expired {
+            out.push_str(" # expired");
+        }
         let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
         match &ri.rule.anchor {
             Some(a) if a.inline && nested => {
@@ -478,6 +570,18 @@ fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
         let _ = out.write_all(show::state(s, verbose, &proto_name).as_bytes());
     }
     Ok(())
+}
+
+/// `-s labels`: the labelled rules of the main ruleset with their counters.
+fn labels(c: &mut Client) -> Result<String, Error> {
+    let Reply::Rules { rules, .. } = c.call(&Request::GetRules)? else {
+        return Err(Error::Protocol("expected rules".into()));
+    };
+    Ok(rules
+        .iter()
+        .filter(|r| r.depth == 0)
+        .filter_map(|r| Some(show::label_line(r.rule.label.as_deref()?, &r.counters)))
+        .collect())
 }
 
 fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> Result<(), Error> {
@@ -512,13 +616,19 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
         },
         "all" => {
             let mut first = true;
+            // LABEL COUNTERS only when some rule has a label.
+            let have_labels = !labels(c)?.is_empty();
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
                 ("INFO:", "info"),
+                ("LABEL COUNTERS:", "labels"),
                 ("TIMEOUTS:", "timeouts"),
                 ("LIMITS:", "memory"),
             ] {
+                if w == "labels" && !have_labels {
+                    continue;
+                }
                 if !first {
                     println!();
                 }
@@ -532,7 +642,12 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
             if !tablectl::get_tables(c, Some(&topts.anchor))?.is_empty() {
                 println!();
             }
-            tablectl::show_tables(c, topts, true, &mut o)
+            tablectl::show_tables(c, topts, true, &mut o)?;
+            let fp = fingerprints(c)?;
+            if !fp.is_empty() {
+                println!("\nOS FINGERPRINTS:\n{} fingerprints loaded", fp.len());
+            }
+            Ok(())
         }
         "Tables" => tablectl::show_tables(c, topts, false, &mut o),
         "Interfaces" => match c.call(&Request::ListInterfaces)? {
@@ -544,7 +659,15 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
         },
-        // No labels or source nodes exist yet: nothing to list.
+        "labels" => {
+            print!("{}", labels(c)?);
+            Ok(())
+        }
+        "osfp" => {
+            print!("{}", fingerprints(c)?.show());
+            Ok(())
+        }
+        // No source nodes exist yet: nothing to list.
         _ => Ok(()),
     }
 }
@@ -580,6 +703,9 @@ fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Res
             eprintln!("pf: statistics cleared");
         }
     }
+    if matches!(what, "osfp" | "all") {
+        c.call_ok(&Request::OsfpFlush)?;
+    }
     Ok(())
 }
 
@@ -594,19 +720,90 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, hosts: &[String], quiet: bool) -> Result<(), Error> {
-    if hosts.len() > 2 {
-        die("can only specify -k twice");
-    }
-    let src = hosts.first().map(|h| host_net(h));
-    let dst = hosts.get(1).map(|h| host_net(h));
-    if let Reply::Count(n) = c.call(&Request::KillStates { src, dst })? {
-        if !quiet {
-            eprintln!(
-                "killed {n} states from 1 sources and {} destinations",
-                if dst.is_some() { 1 } else { 0 }
-            );
+fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+    use libpf::conf::Resolver;
+    use libpf::statekill::{KillCmd, KillError};
+    let resolver = libpf::sys::resolve::SystemResolver::new();
+    let protocol = |n: &str| resolver.protocol(n);
+    let cmd = match libpf::statekill::parse(args, &protocol) {
+        Ok(c) => c,
+        Err(KillError::Usage(m)) => usage(m),
+        Err(KillError::Fatal(m)) => die(m),
+    };
+    match cmd {
+        KillCmd::Hosts(src, dst) => {
+            let src = host_net(&src);
+            let dst = dst.map(|d| host_net(&d));
+            let k = libpf::engine::state::StateKill {
+                af: Some(libpf::addr::Af::of(&src.addr)),
+                src: Some(src),
+                dst,
+                ..Default::default()
+            };
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!(
+                        "killed {n} states from 1 sources and {} destinations",
+                        if dst.is_some() { 1 } else { 0 }
+                    );
+                }
+            }
         }
+        KillCmd::Filter(k) => {
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!("killed {n} states");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// DIOCOSFPFLUSH, then DIOCOSFPADD for each fingerprint.
+fn load_fingerprints(c: &mut Client, entries: Vec<libpf::osfp::FpEntry>) -> Result<(), Error> {
+    c.call_ok(&Request::OsfpFlush)?;
+    for chunk in entries.chunks(4096) {
+        if let Reply::Duplicates(d) = c.call(&Request::OsfpAdd {
+            entries: chunk.to_vec(),
+        })? {
+            for m in d {
+                eprintln!("pfctl: {m}: File exists");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loaded fingerprints, as pfctl -s osfp reads them back.
+fn fingerprints(c: &mut Client) -> Result<libpf::osfp::OsfpDb, Error> {
+    let Reply::Fingerprints(entries) = c.call(&Request::OsfpGet)? else {
+        return Err(Error::Protocol("expected fingerprints".into()));
+    };
+    let mut db = libpf::osfp::OsfpDb::default();
+    for e in entries {
+        let _ = db.add(e);
+    }
+    Ok(db)
+}
+
+/// `-S file`: the state table, as raw pfsync_state records.
+fn store_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let states = c.states().map_err(|e| format!("DIOCGETSTATES: {e}"))?;
+    std::fs::write(file, libpf::statefile::encode(&states))
+        .map_err(|e| format!("open: {file}: {e}"))
+}
+
+/// `-L file`: put the stored states back (those pfd refuses are skipped,
+/// as pfctl skips EEXIST and EINVAL).
+fn load_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("open: {file}: {e}"))?;
+    let (states, _) = libpf::statefile::decode(&bytes);
+    for chunk in states.chunks(libpf::ioctl::STATES_PER_FRAME) {
+        c.call(&Request::AddStates {
+            states: chunk.to_vec(),
+        })
+        .map_err(|e| format!("DIOCADDSTATE: {e}"))?;
     }
     Ok(())
 }

@@ -24,7 +24,7 @@
 //! load pf's table transaction lets the later definition replace the
 //! earlier one (`Ruleset::table` returns the last).
 
-use super::ast::{HostAst, HostItem};
+use super::ast::HostItem;
 use super::error::ConfError;
 use super::expand::{bare_text, Expander, HostNode, Res};
 use super::parser::{self, Rule};
@@ -337,41 +337,9 @@ impl Expander<'_> {
     /// One element of a `{ }` list, resolved as pfctl's `host()` does;
     /// the flag tells of an IPv4 address with a prefix longer than 32.
     fn table_item(&self, item: &HostItem) -> Res<(Vec<HostNode>, bool)> {
-        if let HostItem::Host {
-            neg,
-            host: HostAst::Name {
-                name,
-                mask: Some(m),
-            },
-        } = item
-        {
-            if let Ok(bits @ 33..=128) = m.parse::<u8>() {
-                if !name.ends_with(":network") && !name.ends_with(":broadcast") {
-                    let mut v = self.host_name(name, None)?;
-                    let mut bad = false;
-                    for n in &mut v {
-                        n.neg = *neg;
-                        if let AddrKind::Net(net) = &mut n.addr {
-                            match net.addr {
-                                IpAddr::V4(_) => bad = true,
-                                IpAddr::V6(_) => {
-                                    *net = IpNet {
-                                        addr: net.addr,
-                                        prefix: bits,
-                                    }
-                                    .to_network()
-                                }
-                            }
-                        }
-                    }
-                    return Ok((v, bad));
-                }
-            }
-        }
-        Ok((
-            self.resolve_hosts(&Some(item.clone()))?.unwrap_or_default(),
-            false,
-        ))
+        let v = self.resolve_hosts(&Some(item.clone()))?.unwrap_or_default();
+        let bad = v.iter().any(|n| n.bad_mask.is_some());
+        Ok((v, bad))
     }
 
     /// `host()` for a file token the fast path left alone (names,
@@ -827,7 +795,8 @@ mod tests {
         );
         // Commas, newlines, comments and nested lists inside the braces.
         assert_eq!(
-            nv("table <t> {\n 192.0.2.1, # one\n { 192.0.2.2 192.0.2.3/24 }\n !gw.example\n}\n"),
+            // (pfctl takes a newline after an item, not after a comma)
+            nv("table <t> {\n 192.0.2.1 # one\n { 192.0.2.2, 192.0.2.3/24 }\n !gw.example\n}\n"),
             "table <t> { 192.0.2.1 192.0.2.2 192.0.2.0/24 !198.51.100.1 !2001:db8::1 }\n"
         );
         // Interface modifiers, self, quoted names, any.

@@ -2,9 +2,10 @@
 //! described packet, and the loaded ruleset with its per-rule counters.
 
 use super::packet::{Dir, Pd};
+use super::rulestate::RuleStates;
 use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
-use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
+use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -49,6 +50,9 @@ pub struct LoadedRules {
     pub tables: Vec<RuleTables>,
     pub generation: u64,
     pub loader: Loader,
+    /// Run-time state of each rule (tags, once, max-pkt-rate), set up by
+    /// the engine when it loads the ruleset.
+    pub run: RuleStates,
 }
 
 impl LoadedRules {
@@ -141,6 +145,13 @@ pub struct MatchCtx<'a> {
     pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
     /// The tables rules name (`<t>`).
     pub tables: &'a Tables,
+    /// The tag the packet carries from an earlier pass (0 = none).
+    pub tag: u16,
+    /// Monotonic milliseconds (max-pkt-rate).
+    pub now: u64,
+    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
+    /// other packets and SYNs no fingerprint knows.
+    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
 /// The interface group a Linux interface name falls in: the name without
@@ -172,7 +183,7 @@ fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &Matc
             modifier,
             mask,
         } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match (modifier, mask) {
+            nets.iter().any(|n| match (modifier.mode(), mask) {
                 (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
                     IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
                 }
@@ -246,6 +257,17 @@ pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool 
             }
         }
     }
+    if let Some(ic) = pd.icmp {
+        // pf does not let a stateful rule match an ICMP reply (states are
+        // made by queries; a reply belongs to the query's state).
+        if r.keep_state != KeepState::None
+            && !r.state_opts.sloppy
+            && !icmp_makes_no_state(pd)
+            && !ic.id_is_sport
+        {
+            return false;
+        }
+    }
     if let Some((ty, code)) = r.icmp_type {
         match pd.icmp {
             Some(ic) if pd.proto == IPPROTO_ICMP || pd.proto == IPPROTO_ICMPV6 => {
@@ -256,14 +278,17 @@ pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool 
             _ => return false,
         }
     }
-    if let Some((neg, _tag)) = &r.tagged {
-        // No packet carries a tag yet: `tagged x` never matches, `! tagged
-        // x` always does.
-        if !*neg {
-            return false;
-        }
-    }
     true
+}
+
+/// pf's `state_icmp`: an ICMP error (it belongs to the state of the packet
+/// it quotes) or an IPv6 neighbour advertisement (nobody answers an
+/// unsolicited one): a passing rule makes no state for it.
+pub fn icmp_makes_no_state(pd: &Pd) -> bool {
+    pd.icmp.is_some_and(|ic| {
+        ic.is_error
+            || (pd.af == Af::Inet6 && ic.icmp_type == crate::wire::icmpv6::ND_NEIGHBOR_ADVERT)
+    })
 }
 
 /// The outcome of walking the ruleset.
@@ -280,6 +305,9 @@ pub struct Evaluation {
     /// counted once the packet passes); the first `MATCH_TABLES`.
     pub match_tables: [u32; MATCH_TABLES],
     pub n_match_tables: u8,
+    /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
+    /// packet's own once a `tagged` test read it; None = neither.
+    pub tag: Option<u16>,
 }
 
 /// How many matching `match` rules with tables an evaluation remembers.
@@ -295,6 +323,7 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
         log: false,
         match_tables: [0; MATCH_TABLES],
         n_match_tables: 0,
+        tag: None,
     };
     walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
@@ -318,14 +347,19 @@ fn walk(
 ) -> bool {
     let mut i = from;
     while i < to {
-        rules.counters[i].evaluations += 1;
-        let r = &rules.rules[i];
         let end = rules.ends[i];
-        let rt = rules.tables.get(i).copied().unwrap_or_default();
-        if !rule_matches(r, &rt, pd, ctx) {
+        if rules.run.expired(i) {
             i = end;
             continue;
         }
+        rules.counters[i].evaluations += 1;
+        let rt = rules.tables.get(i).copied().unwrap_or_default();
+        if !rule_matches(&rules.rules[i], &rt, pd, ctx) || !rules.run.admit(i, pd, ctx, &mut ev.tag)
+        {
+            i = end;
+            continue;
+        }
+        let r = &rules.rules[i];
         if r.is_anchor() {
             let quick = r.quick;
             let before = ev.rule;
@@ -389,6 +423,9 @@ mod tests {
             gid: None,
             ifaddrs: e,
             tables: Box::leak(Box::new(Tables::new())),
+            tag: 0,
+            now: 0,
+            os: None,
         }
     }
 

@@ -5,12 +5,13 @@
 pub mod client;
 pub mod frame;
 
-use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::state::StateKill;
 use crate::engine::status::Status;
 use crate::engine::table::{AddrChange, AddrInfo, TableInfo};
+use crate::osfp::FpEntry;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
 use crate::ruleset::{Limit, Options, Rule, TableEntry, TableFlags, Timeout};
 use crate::wire::pfsync::{BusRepr, Message, StateRepr};
@@ -74,11 +75,17 @@ pub enum Request {
     GetStates,
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
     ClearStates { ifname: Option<String> },
-    /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-    KillStates {
-        src: Option<IpNet>,
-        dst: Option<IpNet>,
-    },
+    /// DIOCKILLSTATES: remove the states the filter selects; replies
+    /// `Count`.
+    KillStates(StateKill),
+    /// DIOCSETDEBUG (`pfctl -x`): pf's debug level, a syslog priority.
+    SetDebug { level: u8 },
+    /// DIOCOSFPFLUSH: remove the OS fingerprints.
+    OsfpFlush,
+    /// DIOCOSFPADD: add OS fingerprints; replies `Duplicates`.
+    OsfpAdd { entries: Vec<FpEntry> },
+    /// DIOCOSFPGET: the OS fingerprints; replies `Fingerprints`.
+    OsfpGet,
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
     /// DIOCGETSTATUS
@@ -215,6 +222,7 @@ impl Request {
                 | Request::ListInterfaces
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
+                | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
                 | Request::GetTables { .. }
                 | Request::GetAstats { .. }
@@ -234,6 +242,9 @@ pub struct RuleInfo {
     /// Anchor nesting: the rules of an anchor follow its `anchor` rule, one
     /// level deeper (the anchor rule itself carries no rules here).
     pub depth: u16,
+    /// A `once` rule that has matched (PFRULE_EXPIRED): skipped by the
+    /// filter, hidden by `pfctl -sr` unless -vv.
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +291,9 @@ pub enum Reply {
     Addrs(Vec<AddrInfo>),
     /// What a `TableAddrs` operation did (its feedback follows apart).
     AddrChange(AddrChange),
+    /// Fingerprints refused by OsfpAdd, as pfctl warns about them.
+    Duplicates(Vec<String>),
+    Fingerprints(Vec<FpEntry>),
 }
 
 impl Reply {

@@ -12,7 +12,7 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Directive, Divert, Endpoint, KeepState, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -108,29 +108,19 @@ fn check_options(o: &Options, s: &mut Support) {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
         }
     }
-    if o.optimization
-        .as_deref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case("normal"))
-    {
-        refuse(s, &none, 0, "set optimization", NOT_YET);
-    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
     let none = None;
     for d in d {
-        match d {
-            Directive::Syncookies(mode) if !mode.starts_with("never") => {
-                refuse(s, &none, 0, "set syncookies", NOT_YET)
-            }
-            Directive::Queue(_) => warn(
+        if let Directive::Queue(_) = d {
+            warn(
                 s,
                 &none,
                 0,
                 "queue",
                 "no traffic shaping: packets are not queued",
-            ),
-            _ => {}
+            );
         }
     }
 }
@@ -212,6 +202,15 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if let Some(p) = &r.rdr_to {
         check_pool(p, "rdr-to", r, file, s);
     }
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in); pfctl -n takes
+    // both directions, as OpenBSD does.
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
+        refuse(s, file, line, "nat-to on an inbound rule", NOT_YET);
+    }
+    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
+        refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
+    }
     if r.log.matches || r.log.user || r.log.ifnum != 0 {
         warn(
             s,
@@ -221,17 +220,8 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "logged packets go to syslog as plain log (all) lines",
         );
     }
-    if r.tag.is_some() {
-        refuse(s, file, line, "tag", NOT_YET);
-    }
-    if r.tagged.is_some() {
-        refuse(s, file, line, "tagged", NOT_YET);
-    }
     // State options.
     let so = &r.state_opts;
-    if r.keep_state == KeepState::Synproxy {
-        refuse(s, file, line, "synproxy state", NOT_YET);
-    }
     if so.source_track.is_some() {
         refuse(s, file, line, "source-track", NOT_YET);
     }
@@ -260,9 +250,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
     // Everything else of the rule.
-    if x.os.is_some() {
-        refuse(s, file, line, "os", NOT_YET);
-    }
     if x.on_rdomain.is_some() {
         refuse(
             s,
@@ -279,10 +266,14 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
-        refuse(s, file, line, "prio", NOT_YET);
-    }
-    if x.max_pkt_rate.is_some() {
-        refuse(s, file, line, "max-pkt-rate", NOT_YET);
+        refuse(
+            s,
+            file,
+            line,
+            "prio",
+            "Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 \
+             packet priority (3 unless a VLAN header or set prio gave another)",
+        );
     }
     if x.set_prio.is_some() {
         warn(
@@ -308,17 +299,11 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
     }
-    if x.probability != 0 {
-        refuse(s, file, line, "probability", NOT_YET);
-    }
     if x.fragment {
         refuse(s, file, line, "fragment", NOT_YET);
     }
     if x.allow_opts {
         refuse(s, file, line, "allow-opts", NOT_YET);
-    }
-    if x.once {
-        refuse(s, file, line, "once", NOT_YET);
     }
     if x.rtable.is_some() {
         refuse(s, file, line, "rtable", NOT_YET);
@@ -373,7 +358,8 @@ mod tests {
         let s = support(
             "set skip on lo\nblock return\npass in on eth0 proto tcp to port 22 keep state (max 10)\n\
              pass out on eth0 from eth1:network nat-to (eth0)\npass in on eth0 proto tcp to port 80 rdr-to 192.168.99.5 port 8080\n\
-             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n",
+             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n\
+             set syncookies adaptive (start 25%, end 12%)\npass in on eth0 proto tcp to port 25 synproxy state\n",
         );
         assert_eq!(s, Support::default());
     }
@@ -384,10 +370,24 @@ mod tests {
             refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7\n"),
             vec!["pf.conf:2: route-to: not supported on Linux (not implemented in pfd yet)"]
         );
-        let inside = refused("anchor {\n pass\n pass proto tcp synproxy state\n}\n");
+        let inside = refused("anchor {\n pass\n pass proto tcp keep state (pflow)\n}\n");
         assert_eq!(
             inside,
-            vec!["pf.conf:3: synproxy state: not supported on Linux (not implemented in pfd yet)"]
+            vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn rule_evaluation_options_load() {
+        let s = support(
+            "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in prio 3\n"),
+            vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
         );
     }
 

@@ -148,7 +148,16 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::GetStates | Request::PfsyncAttach => Reply::error(EINVAL, "streamed request"),
         Request::ClearStates { ifname } => states::clear(shared, ifname, now),
-        Request::KillStates { src, dst } => states::kill(shared, src, dst, now),
+        Request::KillStates(k) => states::kill(shared, &k, now),
+        Request::SetDebug { level } => ruleset::set_debug(shared, level),
+        Request::OsfpFlush => {
+            shared.engine().flush_fingerprints();
+            Reply::Ok
+        }
+        Request::OsfpAdd { entries } => {
+            Reply::Duplicates(shared.engine().add_fingerprints(entries))
+        }
+        Request::OsfpGet => Reply::Fingerprints(shared.engine().fingerprints().to_vec()),
         Request::AddStates { states } => states::add(shared, &states, now),
         Request::GetCarp { name } => Reply::Carp(shared.carp().status(&name)),
         Request::GetCarpStats => Reply::CarpStats(shared.carp().stats_total()),

@@ -161,6 +161,15 @@ pub(super) fn commit(
             ),
         );
     }
+    if !shared.engine().tags_fit(&t.rules) {
+        return Reply::error(
+            EBUSY,
+            format!(
+                "too many tag names (at most {} in use at once)",
+                crate::engine::tag::TAGID_MAX
+            ),
+        );
+    }
     let n = t.rules.len();
     let nt = t.tables.len();
     let rs = Ruleset {
@@ -206,10 +215,12 @@ pub(super) fn get_rules(shared: &Shared) -> Reply {
             .iter()
             .zip(&r.counters)
             .zip(&r.depth)
-            .map(|((rule, c), d)| RuleInfo {
+            .enumerate()
+            .map(|(i, ((rule, c), d))| RuleInfo {
                 rule: rule.clone(),
                 counters: *c,
                 depth: *d,
+                expired: r.run.expired(i),
             })
             .collect(),
         loader: r.loader,
@@ -232,4 +243,13 @@ pub(super) fn get_timeouts(shared: &Shared) -> Reply {
             .map(|k| (*k, t[*k as usize]))
             .collect(),
     )
+}
+
+/// DIOCSETDEBUG: pf's debug level, until a ruleset with `set debug`.
+pub(super) fn set_debug(shared: &Shared, level: u8) -> Reply {
+    if level > 7 {
+        return Reply::error(EINVAL, format!("bad debug level {level}"));
+    }
+    shared.engine().set_debug(level);
+    Reply::Ok
 }
