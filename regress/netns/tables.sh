@@ -259,6 +259,8 @@ rules_before=$(pfctl -sr)
 check "-T load loads only tables" pfctl -q -t x -T load -f "$RUN/tload.conf"
 check "-T load: the rules did not change" test "$(pfctl -sr)" = "$rules_before"
 check "-T load: the table is there" test "$(pfctl -t loaded -T show)" = "   10.1.0.4"
+printf 'table <loaded> persist { 10.1.0.3 }\n' | in_fw fw1 "$BIN/pfctl" -q -Tl -f - 
+check "-Tl -f - (no -t, standard input) replaces the contents" test "$(pfctl -t loaded -T show)" = "   10.1.0.3"
 r=$(pfctl -F Tables 2>&1)
 check "-F Tables: '2 tables deleted.' ($r)" test "$r" = "2 tables deleted."
 check "-F Tables: nothing left to show" test -z "$(pfctl -sT)"

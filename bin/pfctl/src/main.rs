@@ -141,7 +141,12 @@ fn main() {
         };
     }
 
-    if a.table.is_some() != a.table_command.is_some() {
+    // -T load needs no table name (FreeBSD's pfctl -Tload -f pf.conf).
+    let loads = a
+        .table_command
+        .as_deref()
+        .is_some_and(|w| !w.is_empty() && "load".starts_with(w));
+    if a.table.is_some() != a.table_command.is_some() && !(loads && a.table.is_none()) {
         bare_usage();
     }
     let table_cmd = a.table_command.as_deref().map(|w| {
@@ -249,7 +254,8 @@ fn main() {
     // -T: with -f, the file holds addresses (`-T load`: pf.conf, whose
     // table definitions alone are loaded).
     let mut rules_file = a.file.as_deref();
-    if let (Some(cmd), Some(name)) = (table_cmd, a.table.as_deref()) {
+    if let Some(cmd) = table_cmd {
+        let name = a.table.as_deref().unwrap_or_default();
         if cmd == "load" {
             let Some(file) = rules_file.take() else {
                 bare_usage();
