@@ -25,4 +25,5 @@ pub mod statefile;
 pub mod statekill;
 pub mod syncd;
 pub mod sys;
+pub mod tablectl;
 pub mod wire;

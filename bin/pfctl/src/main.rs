@@ -4,7 +4,7 @@ use clap::Parser;
 use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
-use libpf::{ctl, show};
+use libpf::{ctl, show, tablectl};
 use std::io::{Read, Write};
 use std::process::exit;
 
@@ -15,6 +15,9 @@ use std::process::exit;
     disable_help_flag = true
 )]
 struct Args {
+    /// Apply -s, -F and -T to this anchor (`x/*`: and every anchor below).
+    #[arg(short = 'a')]
+    anchor: Option<String>,
     /// Disable the packet filter.
     #[arg(short = 'd')]
     disable: bool,
@@ -52,6 +55,13 @@ struct Args {
     /// Show: rules, states, info, timeouts, memory, all (or a prefix).
     #[arg(short = 's')]
     show: Option<String>,
+    /// Table to operate on with -T.
+    #[arg(short = 't')]
+    table: Option<String>,
+    /// Table command: kill, flush, add, delete, replace, show, test, zero,
+    /// expire, load.
+    #[arg(short = 'T')]
+    table_command: Option<String>,
     /// Verbose (twice for more).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -61,6 +71,15 @@ struct Args {
     /// Print help.
     #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
+    /// Addresses for -T add, delete, replace, test, zero; the lifetime for
+    /// -T expire.
+    addresses: Vec<String>,
+}
+
+/// pfctl's usage message alone.
+fn bare_usage() -> ! {
+    eprint!("{}", tablectl::USAGE);
+    exit(1);
 }
 
 fn die(msg: impl std::fmt::Display) -> ! {
@@ -122,6 +141,56 @@ fn main() {
         };
     }
 
+    // -T load needs no table name (FreeBSD's pfctl -Tload -f pf.conf).
+    let loads = a
+        .table_command
+        .as_deref()
+        .is_some_and(|w| !w.is_empty() && "load".starts_with(w));
+    if a.table.is_some() != a.table_command.is_some() && !(loads && a.table.is_none()) {
+        bare_usage();
+    }
+    let table_cmd = a.table_command.as_deref().map(|w| {
+        let m: Vec<&&str> = tablectl::COMMANDS
+            .iter()
+            .filter(|c| !w.is_empty() && c.starts_with(w))
+            .collect();
+        match m.as_slice() {
+            [one] => **one,
+            [] => usage(format!("Unknown table command '{w}'")),
+            _ => die(format!("{w} is ambigious")),
+        }
+    });
+    if table_cmd.is_none() && !a.addresses.is_empty() {
+        usage(format!(
+            "unknown command line argument: {} ...",
+            a.addresses[0]
+        ));
+    }
+    // -a: the anchor for -s, -F and -T; a trailing `*` means "and below".
+    let mut topts = tablectl::Opts {
+        verbose: a.verbose,
+        quiet: a.quiet,
+        noaction: a.noaction,
+        ..Default::default()
+    };
+    if let Some(an) = &a.anchor {
+        if an.is_empty() {
+            die("anchor name must not be empty");
+        }
+        if a.show.is_none() && a.flush.is_none() && table_cmd.is_none() {
+            if a.file.is_some() {
+                die("-a with -f: loading rules into an anchor is not supported yet");
+            }
+            usage("anchors apply to -f, -F, -s, and -T only");
+        }
+        let mut an = an.as_str();
+        if let Some(p) = an.strip_suffix('*') {
+            topts.recurse = true;
+            an = p.strip_suffix('/').unwrap_or(p);
+        }
+        topts.anchor = an.trim_start_matches('/').to_string();
+    }
+
     if a.disable {
         // pfd gone and its fail-closed hooks still in place: -d must still
         // be able to let traffic through.
@@ -154,7 +223,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts) {
             die(e);
         }
     }
@@ -162,7 +231,7 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet) {
+        if let Err(e) = flush(c!(), what, a.quiet, &topts) {
             die(e);
         }
     }
@@ -182,8 +251,26 @@ fn main() {
         }
     }
 
-    if let Some(file) = &a.file {
-        if let Err(code) = load(&mut client, file, a.noaction, a.verbose) {
+    // -T: with -f, the file holds addresses (`-T load`: pf.conf, whose
+    // table definitions alone are loaded).
+    let mut rules_file = a.file.as_deref();
+    if let Some(cmd) = table_cmd {
+        let name = a.table.as_deref().unwrap_or_default();
+        if cmd == "load" {
+            let Some(file) = rules_file.take() else {
+                bare_usage();
+            };
+            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true) {
+                exit(code);
+            }
+        } else {
+            let file = rules_file.take();
+            status = table_command(&mut client, name, cmd, &a.addresses, file, &topts);
+        }
+    }
+
+    if let Some(file) = rules_file {
+        if let Err(code) = load(&mut client, file, a.noaction, a.verbose, false) {
             exit(code);
         }
     }
@@ -229,7 +316,54 @@ fn main() {
     exit(status);
 }
 
-fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) -> Result<(), i32> {
+/// `pfctl -t NAME -T COMMAND ...`: its exit status.
+fn table_command(
+    client: &mut Option<Client>,
+    name: &str,
+    cmd: &str,
+    args: &[String],
+    file: Option<&str>,
+    o: &tablectl::Opts,
+) -> i32 {
+    // With -n, pfd makes the changes dummies; without pfd only the
+    // syntax is checked.
+    if client.is_none() {
+        match Client::connect_default() {
+            Ok(c) => *client = Some(c),
+            Err(e) if !o.noaction => die(e),
+            Err(_) => {}
+        }
+    }
+    let resolver = ctl::resolver(client.as_mut());
+    let mut addrs = |test: bool| {
+        libpf::conf::table::command_addresses(args, file, test, &resolver, &mut std::io::stdin())
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let mut o2 = tablectl::Out {
+        out: &mut out,
+        err: &mut err,
+    };
+    let c = tablectl::Cmd {
+        name,
+        cmd,
+        args,
+        file,
+    };
+    let st = tablectl::command(client.as_mut(), &c, o, &mut addrs, &mut o2);
+    if st < 0 {
+        255
+    } else {
+        st
+    }
+}
+
+fn load(
+    client: &mut Option<Client>,
+    file: &str,
+    noaction: bool,
+    verbose: u8,
+    tables_only: bool,
+) -> Result<(), i32> {
     let (text, name) = if file == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -296,6 +430,16 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
         rs.loads = loads;
     }
     if noaction {
+        return Ok(());
+    }
+    if tables_only {
+        let Some(c) = client.as_mut() else {
+            return Err(1);
+        };
+        if let Err(e) = ctl::load_tables(c, &rs) {
+            eprintln!("pfctl: {e}");
+            return Err(1);
+        }
         return Ok(());
     }
     // What pfd cannot enforce is refused here, the whole ruleset with it.
@@ -446,7 +590,12 @@ fn labels(c: &mut Client) -> Result<String, Error> {
         .collect())
 }
 
-fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
+fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> Result<(), Error> {
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let mut o = tablectl::Out {
+        out: &mut out,
+        err: &mut err,
+    };
     match what {
         "rules" => show_rules(c, verbose),
         "states" => show_states(c, verbose),
@@ -492,15 +641,21 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose)?;
+                show_cmd(c, w, verbose, topts)?;
                 let _ = std::io::stdout().flush();
             }
+            // pfctl prints TABLES: only when there is a table.
+            if !tablectl::get_tables(c, Some(&topts.anchor))?.is_empty() {
+                println!();
+            }
+            tablectl::show_tables(c, topts, true, &mut o)?;
             let fp = fingerprints(c)?;
             if !fp.is_empty() {
                 println!("\nOS FINGERPRINTS:\n{} fingerprints loaded", fp.len());
             }
             Ok(())
         }
+        "Tables" => tablectl::show_tables(c, topts, false, &mut o),
         "Interfaces" => match c.call(&Request::ListInterfaces)? {
             Reply::Interfaces(v) => {
                 for n in v {
@@ -518,12 +673,20 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
             print!("{}", fingerprints(c)?.show());
             Ok(())
         }
-        // No source nodes or tables exist yet: nothing to list.
+        // No source nodes exist yet: nothing to list.
         _ => Ok(()),
     }
 }
 
-fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
+fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Result<(), Error> {
+    if matches!(what, "Tables" | "all") {
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let mut o = tablectl::Out {
+            out: &mut out,
+            err: &mut err,
+        };
+        tablectl::clear_tables(c, topts, &mut o)?;
+    }
     let rules = matches!(what, "rules" | "all");
     let states = matches!(what, "states" | "all");
     let info = matches!(what, "info" | "all");

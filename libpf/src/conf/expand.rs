@@ -43,6 +43,9 @@ pub struct Expander<'r> {
     pub errors: Vec<ConfError>,
     /// Queue definitions seen so far (`queue.rs`).
     pub queues: super::queue::Queues,
+    /// The inline anchors being read (`a`, `b` inside `anchor a { anchor b
+    /// { ... } }`), for the anchor of table definitions.
+    pub anchor_path: Vec<String>,
     /// pfctl's yacc `yyerrflag`: after an error, the number of tokens the
     /// parser must still shift before it reports a syntax error again.
     pub errflag: u32,
@@ -167,6 +170,7 @@ impl<'r> Expander<'r> {
             ruleset: Ruleset::default(),
             errors: vec![],
             queues: Default::default(),
+            anchor_path: vec![],
             errflag: 0,
             fatal: false,
             prefix_only: false,
@@ -1749,6 +1753,12 @@ impl<'r> Expander<'r> {
                                             true,
                                             &mut tables,
                                         );
+                                        let here = self.anchor_path.join("/");
+                                        for d in &mut tables.made {
+                                            if let Directive::Table(t) = d {
+                                                t.anchor = here.clone();
+                                            }
+                                        }
                                         self.ruleset.directives.append(&mut tables.made);
                                         self.auto_tables = tables;
                                         if (r.af.is_some() && src.af.is_some() && r.af != src.af)

@@ -17,6 +17,7 @@ pub mod state;
 pub mod status;
 pub mod syncookie;
 pub mod synproxy;
+pub mod table;
 pub mod tag;
 pub mod tcp;
 pub mod translate;
@@ -36,6 +37,8 @@ use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
+use std::net::IpAddr;
+use table::{Limits, Shadow, TableError, Tables};
 use translate::{set_end, set_seq_ack, End};
 
 /// A state's log bits (as pfsync carries them): `log`, and `log (all)`
@@ -253,6 +256,8 @@ pub struct Engine {
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
     pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// Address tables (`table <t>`), see `table`.
+    pub tables: Tables,
     hostid: u32,
     next_id: u64,
     rng: u64,
@@ -296,6 +301,7 @@ impl Engine {
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
+            tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
@@ -380,11 +386,63 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options (the commit of a transaction).
-    /// States keep working; their rule counters stay with the old rules.
+    /// Swap in a new ruleset and options. States keep working; their rule
+    /// counters stay with the old rules. (No tables are defined and no
+    /// limit is checked: `commit` is what pfctl's load goes through.)
     pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
+        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
+        self.install(rs.options, rules, Vec::new(), checksum, 0);
+    }
+
+    /// The commit of a transaction: the ruleset, its options and the
+    /// tables it defines, all or nothing. Fails, changing nothing, when
+    /// the tables would exceed `set limit tables` / `table-entries` (the
+    /// new ruleset's limits).
+    pub fn commit(
+        &mut self,
+        rs: Ruleset,
+        tables: Vec<Shadow>,
+        loader: Loader,
+        checksum: String,
+        now: u64,
+    ) -> Result<(), TableError> {
+        let limits = Limits {
+            tables: limit_in(&rs.options, Limit::Tables),
+            entries: limit_in(&rs.options, Limit::TableEntries),
+        };
+        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
+        self.tables
+            .check_commit(&tables, &rules.table_refs(), true, limits)?;
+        self.install(rs.options, rules, tables, checksum, now);
+        Ok(())
+    }
+
+    /// `pfctl -T load`: define tables, leave the rules alone.
+    pub fn commit_tables(&mut self, tables: Vec<Shadow>, now: u64) -> Result<(), TableError> {
+        self.tables
+            .check_commit(&tables, &[], false, self.table_limits())?;
+        self.tables.commit(tables, table_now(now));
+        Ok(())
+    }
+
+    /// The table limits in effect.
+    pub fn table_limits(&self) -> Limits {
+        Limits {
+            tables: self.limit(Limit::Tables),
+            entries: self.limit(Limit::TableEntries),
+        }
+    }
+
+    fn install(
+        &mut self,
+        o: Options,
+        mut rules: LoadedRules,
+        tables: Vec<Shadow>,
+        checksum: String,
+        now: u64,
+    ) {
         self.generation += 1;
-        let o = rs.options;
+        rules.generation = self.generation;
         // What the new file does not set goes back to its default.
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
@@ -424,7 +482,13 @@ impl Engine {
             self.clock,
         );
         self.options = o;
-        self.install_rules(LoadedRules::new(rs.rules, self.generation, loader));
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last (install_rules).
+        let secs = table_now(now);
+        rules.attach_tables(&mut self.tables, secs);
+        self.tables.commit(tables, secs);
+        self.install_rules(rules);
         self.checksum = checksum;
     }
 
@@ -433,8 +497,9 @@ impl Engine {
     fn install_rules(&mut self, mut lr: LoadedRules) {
         let seed = (self.random() as u64) << 32 | self.random() as u64;
         lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
-        let old = std::mem::replace(&mut self.rules, lr);
+        let mut old = std::mem::replace(&mut self.rules, lr);
         old.run.release(&mut self.tags);
+        old.detach_tables(&mut self.tables);
     }
 
     /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
@@ -557,6 +622,7 @@ impl Engine {
             uid: meta.uid,
             gid: meta.gid,
             ifaddrs: &self.ifaddrs,
+            tables: &self.tables,
             tag: meta.mtag.tag,
             now,
             os: if self.rules.run.uses_os() {
@@ -582,6 +648,7 @@ impl Engine {
         r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
+            self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
             v.rule = Some(ri as u32);
@@ -652,11 +719,47 @@ impl Engine {
         if translated.dst != orig.dst || translated.dport != orig.dport {
             modified |= set_end(buf, &mut pd, End::Dst, translated.dst, translated.dport);
         }
+        self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
+        for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
+            self.table_stats(
+                mi as usize,
+                &orig.src,
+                &orig.dst,
+                meta.dir,
+                table::OP_MATCH,
+                len,
+            );
+        }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
         tag_packet(&mut v, meta, r.tag);
         v
+    }
+
+    /// pfr_update_stats for the tables rule `ri` names: a packet from
+    /// `src` to `dst` was passed, blocked or matched (`op`).
+    fn table_stats(
+        &mut self,
+        ri: usize,
+        src: &IpAddr,
+        dst: &IpAddr,
+        dir: Dir,
+        op: usize,
+        len: u64,
+    ) {
+        let Some(rt) = self.rules.tables.get(ri).copied() else {
+            return;
+        };
+        let out = dir == Dir::Out;
+        if let Some(id) = rt.src {
+            let neg = self.rules.rules[ri].from.neg;
+            self.tables.update_stats(id, src, out, op, neg, len);
+        }
+        if let Some(id) = rt.dst {
+            let neg = self.rules.rules[ri].to.neg;
+            self.tables.update_stats(id, dst, out, op, neg, len);
+        }
     }
 
     pub fn status(&self, now: u64) -> Status {
@@ -701,6 +804,20 @@ impl Engine {
     pub fn limits(&self) -> Vec<(Limit, u32)> {
         Limit::ALL.iter().map(|l| (*l, self.limit(*l))).collect()
     }
+}
+
+/// A limit as a ruleset's options set it, or its default.
+fn limit_in(o: &Options, l: Limit) -> u32 {
+    o.limits
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == l)
+        .map_or(l.default_value(), |(_, v)| *v)
+}
+
+/// The tables' clock: engine seconds.
+pub fn table_now(now_ms: u64) -> u32 {
+    (now_ms / 1000).min(u32::MAX as u64) as u32
 }
 
 #[cfg(test)]

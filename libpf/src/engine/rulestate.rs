@@ -259,6 +259,7 @@ mod tests {
             uid: None,
             gid: None,
             ifaddrs: &e,
+            tables: &crate::engine::table::Tables::new(),
             tag: pkt_tag,
             now,
             os: None,

@@ -113,16 +113,14 @@ fn check_options(o: &Options, s: &mut Support) {
 fn check_directives(d: &[Directive], s: &mut Support) {
     let none = None;
     for d in d {
-        match d {
-            Directive::Queue(_) => warn(
+        if let Directive::Queue(_) = d {
+            warn(
                 s,
                 &none,
                 0,
                 "queue",
                 "no traffic shaping: packets are not queued",
-            ),
-            Directive::Table(_) => refuse(s, &none, 0, "table", NOT_YET),
-            _ => {}
+            );
         }
     }
 }
@@ -130,11 +128,14 @@ fn check_directives(d: &[Directive], s: &mut Support) {
 fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
-        AddrKind::Table(_) => refuse(s, file, line, "<table>", NOT_YET),
         AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
         AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
-        AddrKind::Any | AddrKind::Net(_) | AddrKind::Range(..) | AddrKind::Dynamic { .. } => {}
+        AddrKind::Any
+        | AddrKind::Net(_)
+        | AddrKind::Range(..)
+        | AddrKind::Dynamic { .. }
+        | AddrKind::Table(_) => {}
     }
 }
 
@@ -387,6 +388,20 @@ mod tests {
         assert_eq!(
             refused("pass in prio 3\n"),
             vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
+        );
+    }
+
+    #[test]
+    fn tables_load() {
+        let s = support(
+            "table <bad> persist { 10.1.0.2 !10.1.0.3 } file \"/dev/null\"\nblock in quick from <bad>\n\
+             pass from ! <bad> to <good>\nanchor a {\n table <t> { 192.0.2.1 }\n pass to <t>\n}\n",
+        );
+        assert_eq!(s, Support::default());
+        // A table as an address pool needs round-robin, not enforced yet.
+        assert_eq!(
+            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
+            vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
         );
     }
 

@@ -5,6 +5,7 @@
 use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
 use crate::engine::packet::{self, Dir, Pd};
 use crate::engine::status::Reason;
+use crate::engine::table::OP_PASS;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
 use crate::engine::{
     end_for, reply, rewrite_to_key, tag_packet, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
@@ -106,11 +107,19 @@ impl Engine {
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
         let (rule, gen, log, tag) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0, st.tag);
+        // The addresses the state's rule saw, for its tables' statistics.
+        let (rsrc, rdst) = match st.direction {
+            Dir::In => (st.key[SK_WIRE].addr[0], st.key[SK_WIRE].addr[1]),
+            Dir::Out => (st.key[SK_STACK].addr[1], st.key[SK_STACK].addr[0]),
+        };
         if rule.is_some() && gen == self.rules.generation {
             if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
                 let d = if dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
+            }
+            if let Some(r) = rule {
+                self.table_stats(r as usize, &rsrc, &rdst, dir, OP_PASS, len);
             }
         }
         self.halfopen_update(slot, halfopen);
