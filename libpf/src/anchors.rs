@@ -108,9 +108,11 @@ impl Tree for AnchorTree {
                 .rules
                 .iter()
                 .zip(&a.rules.counters)
-                .map(|(rule, c)| RuleInfo {
+                .enumerate()
+                .map(|(i, (rule, c))| RuleInfo {
                     rule: rule.clone(),
                     counters: *c,
+                    expired: a.rules.run.expired(i),
                 })
                 .collect();
             (rules, a.rules.loader)
@@ -194,11 +196,18 @@ impl View<'_> {
             if !call_wildcard {
                 wildcard = false;
             }
+            // A `once` rule that fired is hidden unless -vv.
+            if ri.expired && self.verbose < 2 {
+                continue;
+            }
             self.indent(depth);
             if self.verbose >= 2 {
                 let _ = write!(self.l.out, "@{nr} ");
             }
             self.l.out.push_str(&print_rule(&ri.rule, self.resolver));
+            if ri.expired {
+                self.l.out.push_str(" # expired");
+            }
             match call {
                 Some(c) if is_anonymous(&c.name) || c.inline || self.recurse => {
                     self.l.out.push_str(" {\n");

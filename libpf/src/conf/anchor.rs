@@ -255,6 +255,8 @@ pub fn inline(
         return recovered;
     }
     let outer = std::mem::take(&mut ex.ruleset.rules);
+    ex.anchor_path
+        .push(ast.name.clone().unwrap_or_else(|| anonymous.clone()));
     // pfctl's parser recovers from an error at the top level only (its
     // `ruleset error '\n'`): after one in the body, the rest of the body is
     // read as top-level statements and its closing brace is an error.
@@ -270,6 +272,7 @@ pub fn inline(
         eats = o.eats;
         escaped |= o.recovered;
     }
+    ex.anchor_path.pop();
     if escaped {
         // the `}` (after what precedes it on its line)
         let close = unterminated.unwrap_or(st.end_line);
@@ -419,6 +422,16 @@ pub fn load_anchors(
         for mut l in std::mem::take(&mut sub.loads) {
             l.path = format!("{}/{}", la.path, l.path);
             queue.push_back((l, la.file.clone()));
+        }
+        // Tables defined in the file belong to the anchor it is loaded in.
+        for d in &mut sub.directives {
+            if let crate::ruleset::Directive::Table(t) = d {
+                t.anchor = if t.anchor.is_empty() {
+                    la.path.clone()
+                } else {
+                    format!("{}/{}", la.path, t.anchor)
+                };
+            }
         }
         la.ruleset = sub;
         done.push(la);

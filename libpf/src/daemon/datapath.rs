@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 /// NF_INET_PRE_ROUTING and NF_INET_POST_ROUTING.
 const HOOK_PREROUTING: u8 = 0;
 const HOOK_POSTROUTING: u8 = 4;
+/// pf's debug level from which it tells about dropped packets (LOG_NOTICE).
+const DEBUG_NOTICE: u8 = 5;
 /// Logged packets written to syslog per second, at most.
 const LOG_PER_SEC: u32 = 100;
 /// How many packets the kernel holds for us before dropping.
@@ -121,16 +123,19 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             gid: msg.get_gid(),
             mtag: Mtag::from_mark(msg.get_nfmark()),
         };
-        let verdict = {
+        let (verdict, debug) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, &mut scratch[..n], now);
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            v
+            (v, e.debug_level())
         };
-        if verdict.log {
+        // pf's notices (debug level notice and up, `pfctl -x`): packets
+        // dropped for what they are rather than by a rule.
+        let notice = debug >= DEBUG_NOTICE && !verdict.pass && verdict.reason != Reason::Match;
+        if verdict.log || notice {
             // pflog's job: one syslog line per logged packet, at most
             // LOG_PER_SEC a second.
             if log_window.elapsed() >= Duration::from_secs(1) {
@@ -145,13 +150,21 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             }
             if log_count < LOG_PER_SEC {
                 log_count += 1;
-                log::info(&crate::show::log_line(
+                let line = crate::show::log_line(
                     verdict.rule,
                     verdict.pass,
                     dir == Dir::In,
                     meta.ifname,
                     msg.get_payload(),
-                ));
+                );
+                if verdict.log {
+                    log::info(&line);
+                } else {
+                    log::notice(&format!(
+                        "pf: dropped, {}: {line}",
+                        crate::engine::status::REASON_NAMES[verdict.reason as usize]
+                    ));
+                }
             } else {
                 log_suppressed += 1;
             }

@@ -14,6 +14,8 @@
 //! since been replaced no longer touches the new rules' counters.
 
 use super::rules::{Loader, RuleCounters};
+use super::rulestate::{RuleRun, RuleStates};
+use super::table::RuleTables;
 use crate::ruleset::{resolve, Rule};
 use std::collections::{BTreeSet, HashMap};
 
@@ -27,7 +29,7 @@ pub const PATH_MAX: usize = 1023;
 pub const MAIN: u32 = 0;
 
 /// A rule in the tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuleRef {
     pub anchor: u32,
     /// The rule's number in its ruleset (`@nr` of `pfctl -vvsr`).
@@ -54,6 +56,12 @@ pub struct Rules {
     pub counters: Vec<RuleCounters>,
     /// Per rule: the anchor it calls.
     pub calls: Vec<Call>,
+    /// Per rule: the tables it names, in this anchor (attached by the
+    /// engine when the ruleset is installed).
+    pub tables: Vec<RuleTables>,
+    /// Per rule: its run-time state (tags, once, max-pkt-rate), bound by
+    /// the engine when the ruleset is installed.
+    pub run: RuleStates,
     pub generation: u64,
     pub loader: Loader,
 }
@@ -63,11 +71,22 @@ impl Rules {
         Rules {
             counters: vec![RuleCounters::default(); rules.len()],
             calls: vec![Call::None; rules.len()],
+            tables: vec![],
+            run: RuleStates::default(),
             rules,
             generation,
             loader,
         }
     }
+}
+
+/// What `AnchorTree::apply` changed, for the engine to finish: the
+/// rulesets it replaced or removed (their tags and tables to give back)
+/// and the anchors whose rulesets are new (to bind and attach).
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub old: Vec<Rules>,
+    pub fresh: Vec<u32>,
 }
 
 /// A node of the tree.
@@ -91,6 +110,8 @@ pub struct AnchorTree {
     ids: HashMap<String, u32>,
     free: Vec<u32>,
     next_gen: u64,
+    /// Some rule has `os`: packets need a fingerprint.
+    uses_os: bool,
 }
 
 impl Default for AnchorTree {
@@ -133,7 +154,24 @@ impl AnchorTree {
             ids: HashMap::from([(String::new(), MAIN)]),
             free: vec![],
             next_gen: 2,
+            uses_os: false,
         }
+    }
+
+    /// Every anchor, to change what rules keep at run time.
+    pub(in crate::engine) fn nodes_mut(&mut self) -> impl Iterator<Item = &mut Anchor> {
+        self.nodes.iter_mut().flatten()
+    }
+
+    /// Do some rules need the packets' OS fingerprints?
+    pub fn uses_os(&self) -> bool {
+        self.uses_os
+    }
+
+    /// Recount what depends on every ruleset (after a change of their
+    /// run-time state).
+    pub(in crate::engine) fn refresh(&mut self) {
+        self.uses_os = self.nodes.iter().flatten().any(|a| a.rules.run.uses_os());
     }
 
     /// The main ruleset.
@@ -191,6 +229,22 @@ impl AnchorTree {
             .flatten()
     }
 
+    /// The run-time state of the rule `r` names.
+    pub fn run(&self, r: RuleRef) -> Option<&RuleRun> {
+        let rs = &self.node(r.anchor)?.rules;
+        (rs.generation == r.gen)
+            .then(|| rs.run.get(r.nr as usize))
+            .flatten()
+    }
+
+    /// The tables the rule `r` names.
+    pub fn rule_tables(&self, r: RuleRef) -> Option<RuleTables> {
+        let rs = &self.node(r.anchor)?.rules;
+        (rs.generation == r.gen)
+            .then(|| rs.tables.get(r.nr as usize).copied())
+            .flatten()
+    }
+
     /// The counters of the rule `r` names, if its ruleset is still loaded.
     pub fn counters(&self, r: RuleRef) -> Option<&RuleCounters> {
         let rs = &self.node(r.anchor)?.rules;
@@ -233,29 +287,50 @@ impl AnchorTree {
         sets: Vec<(String, Vec<Rule>)>,
         loader: Loader,
         limit: u32,
-    ) -> Result<(), String> {
-        let mut new: HashMap<String, Vec<Rule>> = HashMap::new();
+    ) -> Result<Applied, String> {
+        self.check(&sets, limit)?;
+        Ok(self.apply(sets, loader))
+    }
+
+    /// The rulesets after `sets` replaced theirs: (path, rules), each
+    /// path once (a later entry of `sets` wins).
+    fn after<'a>(&'a self, sets: &'a [(String, Vec<Rule>)]) -> Vec<(&'a str, &'a [Rule])> {
+        let mut new: HashMap<&str, &[Rule]> = HashMap::new();
         for (path, rules) in sets {
-            check_path(&path)?;
-            new.insert(path, rules);
+            new.insert(path.trim_start_matches('/'), rules);
         }
-        // The rulesets as they will be, and the anchors they need.
-        let mut needed = BTreeSet::new();
-        let need = |path: &str, needed: &mut BTreeSet<String>| {
-            let mut p = path;
-            while !p.is_empty() && needed.insert(p.to_string()) {
-                p = p.rsplit_once('/').map_or("", |(d, _)| d);
-            }
-        };
-        let kept = self
+        let kept: Vec<(&str, &[Rule])> = self
             .ids
             .iter()
-            .filter(|(p, _)| !new.contains_key(*p))
-            .filter_map(|(p, &id)| Some((p.as_str(), &self.node(id)?.rules.rules)));
-        for (path, rules) in new.iter().map(|(p, r)| (p.as_str(), r)).chain(kept) {
-            if !rules.is_empty() {
-                need(path, &mut needed);
+            .filter(|(p, _)| !new.contains_key(p.as_str()))
+            .filter_map(|(p, &id)| Some((p.as_str(), &self.node(id)?.rules.rules[..])))
+            .collect();
+        let mut all: Vec<(&str, &[Rule])> = new.into_iter().collect();
+        all.extend(kept);
+        all
+    }
+
+    /// Every (anchor, table) the rules name once `sets` replaced their
+    /// rulesets, one per reference (for the tables' limits).
+    pub fn table_refs_after(&self, sets: &[(String, Vec<Rule>)]) -> Vec<(String, String)> {
+        let mut v = vec![];
+        for (path, rules) in self.after(sets) {
+            for r in rules {
+                for n in super::table::rule_table_names(r).into_iter().flatten() {
+                    v.push((path.to_string(), n.to_string()));
+                }
             }
+        }
+        v
+    }
+
+    /// Could `sets` be committed: valid paths, calls that stay below the
+    /// main ruleset, no more anchors than `limit`? Nothing changes.
+    pub fn check(&self, sets: &[(String, Vec<Rule>)], limit: u32) -> Result<(), String> {
+        for (path, _) in sets {
+            check_path(path.trim_start_matches('/'))?;
+        }
+        for (path, rules) in self.after(sets) {
             for r in rules {
                 let Some(call) = &r.anchor else { continue };
                 let (target, _) = resolve(path, &call.name).ok_or_else(|| {
@@ -271,17 +346,50 @@ impl AnchorTree {
                         call.name
                     ));
                 }
-                need(&target, &mut needed);
             }
         }
+        let needed = self.needed(sets);
         if needed.len() > limit as usize {
             return Err(format!(
                 "anchor limit reached: {} anchors needed, set limit anchors {limit}",
                 needed.len()
             ));
         }
+        Ok(())
+    }
 
-        // Apply: nothing below can fail.
+    /// The anchors `sets` need: those with rules, those called, and the
+    /// anchors above them.
+    fn needed(&self, sets: &[(String, Vec<Rule>)]) -> BTreeSet<String> {
+        let mut needed = BTreeSet::new();
+        let need = |path: &str, needed: &mut BTreeSet<String>| {
+            let mut p = path;
+            while !p.is_empty() && needed.insert(p.to_string()) {
+                p = p.rsplit_once('/').map_or("", |(d, _)| d);
+            }
+        };
+        for (path, rules) in self.after(sets) {
+            if !rules.is_empty() {
+                need(path, &mut needed);
+            }
+            for r in rules {
+                let Some(call) = &r.anchor else { continue };
+                if let Some((target, _)) = resolve(path, &call.name) {
+                    need(&target, &mut needed);
+                }
+            }
+        }
+        needed
+    }
+
+    /// Replace the rulesets as `check` allowed (nothing here can fail).
+    pub fn apply(&mut self, sets: Vec<(String, Vec<Rule>)>, loader: Loader) -> Applied {
+        let needed = self.needed(&sets);
+        let mut applied = Applied::default();
+        let mut new: HashMap<String, Vec<Rule>> = HashMap::new();
+        for (path, rules) in sets {
+            new.insert(path.trim_start_matches('/').to_string(), rules);
+        }
         let gone: Vec<(String, u32)> = self
             .ids
             .iter()
@@ -290,7 +398,9 @@ impl AnchorTree {
             .collect();
         for (p, id) in gone {
             self.ids.remove(&p);
-            self.nodes[id as usize] = None;
+            if let Some(a) = self.nodes[id as usize].take() {
+                applied.old.push(a.rules);
+            }
             self.free.push(id);
         }
         for path in &needed {
@@ -316,6 +426,7 @@ impl AnchorTree {
                 }
             };
             self.ids.insert(path.clone(), id);
+            applied.fresh.push(id);
         }
         for (path, rules) in new {
             // An anchor replaced by nothing, and needed by nobody, is gone.
@@ -325,11 +436,15 @@ impl AnchorTree {
             let gen = self.next_gen;
             self.next_gen += 1;
             if let Some(a) = self.node_mut(id) {
-                a.rules = Rules::new(rules, gen, loader);
+                let old = std::mem::replace(&mut a.rules, Rules::new(rules, gen, loader));
+                applied.old.push(old);
+            }
+            if !applied.fresh.contains(&id) {
+                applied.fresh.push(id);
             }
         }
         self.link();
-        Ok(())
+        applied
     }
 
     /// Rebuild the children lists, resolve every call, count references.

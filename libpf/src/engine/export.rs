@@ -117,6 +117,7 @@ impl Engine {
             set_tos: 0,
             state_flags: st.state_flags,
             set_prio: [0; 2],
+            tag: self.tags.name(st.tag).unwrap_or_default().to_string(),
         }
     }
 
@@ -168,6 +169,9 @@ impl Engine {
             bytes: sr.bytes,
             log: sr.log,
             state_flags: sr.state_flags & !0x0010,
+            // pfsync_state carries no tag.
+            tag: 0,
+            label: None,
             sync: SyncMeta {
                 peer_updated: from_peer.then_some(now),
                 no_sync,

@@ -12,27 +12,35 @@ pub mod nat;
 pub mod packet;
 pub mod reply;
 pub mod rules;
+pub mod rulestate;
 pub mod siphash;
 pub mod state;
 pub mod status;
 pub mod syncookie;
 pub mod synproxy;
+pub mod table;
+pub mod tag;
 pub mod tcp;
 pub mod translate;
 
 use crate::addr::{Af, IpNet};
+use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
     Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout,
     TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+use anchor::RuleRef;
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
+use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
+use std::net::IpAddr;
+use table::{Limits, Shadow, TableError, Tables};
 use translate::{set_end, set_seq_ack, End};
 
 /// A state's log bits (as pfsync carries them): `log`, and `log (all)`
@@ -159,6 +167,9 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
+    /// state made here carries it.
+    tag: u16,
 }
 
 impl Decision {
@@ -175,7 +186,34 @@ impl Decision {
             } else {
                 0
             },
+            tag: 0,
         }
+    }
+}
+
+/// The systems the OS fingerprint of a TCP SYN names (pf_osfp_fingerprint).
+fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(crate::osfp::OsId, usize)]> {
+    let t = pd.tcp.filter(|_| pd.proto == IPPROTO_TCP && !pd.fragment)?;
+    let ip = crate::osfp::IpFacts {
+        len: pd.tot_len as u16,
+        ttl: pd.ttl,
+        df: pd.af == Af::Inet && buf.get(6).is_some_and(|b| b & 0x40 != 0),
+        v6: pd.af == Af::Inet6,
+    };
+    let sig = crate::osfp::packet_signature(ip, buf.get(pd.l4_off..pd.l4_off + t.hdr_len)?)?;
+    db.lookup(&sig)
+}
+
+/// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
+/// as the packet mark. 0 leaves the packet's tag alone.
+pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let mut m = v.mtag.unwrap_or(meta.mtag);
+    if m.tag != tag {
+        m.tag = tag;
+        v.mtag = Some(m);
     }
 }
 
@@ -204,6 +242,29 @@ fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Why a transaction did not commit (nothing changed): an errno as pf
+/// would give and the message pfctl prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl From<TableError> for CommitError {
+    fn from(e: TableError) -> CommitError {
+        CommitError {
+            errno: e.errno,
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for CommitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 pub struct Engine {
     enabled: bool,
     enabled_since: u64,
@@ -212,14 +273,22 @@ pub struct Engine {
     timeouts: [u32; TIMEOUT_COUNT],
     limits: HashMap<Limit, u32>,
     pub states: StateTable,
+    /// Tag names in use by rules and states (`tag`, `tagged`).
+    pub tags: tag::TagTable,
+    /// The OS fingerprints `os` rules match against (pf.os).
+    osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
     pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// Address tables (`table <t>`), see `table`.
+    pub tables: Tables,
     hostid: u32,
     next_id: u64,
     rng: u64,
     checksum: String,
+    /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
+    debug: u8,
     /// Packets pf sends on its own, waiting for the caller.
     outbox: Vec<Outgoing>,
     /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
@@ -251,13 +320,17 @@ impl Engine {
             timeouts,
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
+            tags: tag::TagTable::default(),
+            osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
+            tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
             checksum: "0".repeat(32),
+            debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
             syncookies: syncookie::Syncookies::default(),
@@ -288,6 +361,15 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// DIOCSETDEBUG (`pfctl -x`).
+    pub fn set_debug(&mut self, level: u8) {
+        self.debug = level.min(7);
+    }
+
+    pub fn debug_level(&self) -> u8 {
+        self.debug
     }
 
     pub fn hostid(&self) -> u32 {
@@ -328,41 +410,95 @@ impl Engine {
     }
 
     /// Swap in a new main ruleset with its inline and `load anchor`
-    /// anchors, and its options (what `pfctl -f` loads). States keep
-    /// working; their rule counters stay with the old rules. With an error
-    /// (see `commit`) nothing changes.
-    pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) -> Result<(), String> {
+    /// anchors, and its options (what `pfctl -f` loads, without tables).
+    /// States keep working; their rule counters stay with the old rules.
+    /// With an error (see `commit`) nothing changes.
+    pub fn load(
+        &mut self,
+        rs: Ruleset,
+        loader: Loader,
+        checksum: String,
+    ) -> Result<(), CommitError> {
         let sets = crate::ruleset::flatten(&rs, "");
-        self.commit(sets, Some((rs.options, checksum)), loader)
+        self.commit(
+            sets,
+            Some((rs.options, checksum)),
+            Vec::new(),
+            loader,
+            self.clock,
+        )
     }
 
-    /// The commit of a transaction: replace the rulesets of the anchors
-    /// named in `sets` (`""` is the main ruleset) and, when loading the
-    /// main ruleset, the options. Refused whole (nothing changes) for a
-    /// bad anchor path, a call above the main ruleset, or more anchors
-    /// than `set limit anchors` allows (the new limit when the options
-    /// come with it).
+    /// The commit of a transaction, all or nothing: the rulesets of the
+    /// anchors named in `sets` (`""` is the main ruleset; the other anchors
+    /// keep theirs), the options when the main ruleset comes with them,
+    /// and the tables the transaction defines. Fails, changing nothing, for
+    /// a bad anchor path, a call above the main ruleset, more anchors than
+    /// `set limit anchors` allows, or tables beyond `set limit tables` /
+    /// `table-entries` (the new options' limits when they come along).
     pub fn commit(
         &mut self,
         sets: Vec<(String, Vec<Rule>)>,
         options: Option<(Options, String)>,
+        tables: Vec<Shadow>,
         loader: Loader,
-    ) -> Result<(), String> {
-        let limit = match &options {
-            Some((o, _)) => o
-                .limits
-                .iter()
-                .rev()
-                .find(|(l, _)| *l == Limit::Anchors)
-                .map_or(Limit::Anchors.default_value(), |(_, v)| *v),
-            None => self.limit(Limit::Anchors),
+        now: u64,
+    ) -> Result<(), CommitError> {
+        let limit = |l| match &options {
+            Some((o, _)) => limit_in(o, l),
+            None => self.limit(l),
         };
-        self.rules.commit(sets, loader, limit)?;
+        let limits = Limits {
+            tables: limit(Limit::Tables),
+            entries: limit(Limit::TableEntries),
+        };
+        self.rules
+            .check(&sets, limit(Limit::Anchors))
+            .map_err(|m| CommitError {
+                errno: libc::EINVAL,
+                message: m,
+            })?;
+        let refs = self.rules.table_refs_after(&sets);
+        self.tables.check_commit(&tables, &refs, true, limits)?;
         if let Some((o, checksum)) = options {
             self.set_options(o);
             self.checksum = checksum;
         }
+        let applied = self.rules.apply(sets, loader);
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last.
+        let secs = table_now(now);
+        for id in applied.fresh {
+            let seed = (self.random() as u64) << 32 | self.random() as u64;
+            if let Some(a) = self.rules.node_mut(id) {
+                a.rules.run = RuleStates::bind(&a.rules.rules, &mut self.tags, &self.osfp, seed, 0);
+                a.rules.attach_tables(&a.path, &mut self.tables, secs);
+            }
+        }
+        self.tables.commit(tables, secs);
+        for mut old in applied.old {
+            old.run.release(&mut self.tags);
+            old.detach_tables(&mut self.tables);
+        }
+        self.rules.refresh();
         Ok(())
+    }
+
+    /// `pfctl -T load`: define tables, leave the rules alone.
+    pub fn commit_tables(&mut self, tables: Vec<Shadow>, now: u64) -> Result<(), TableError> {
+        self.tables
+            .check_commit(&tables, &[], false, self.table_limits())?;
+        self.tables.commit(tables, table_now(now));
+        Ok(())
+    }
+
+    /// The table limits in effect.
+    pub fn table_limits(&self) -> Limits {
+        Limits {
+            tables: self.limit(Limit::Tables),
+            entries: self.limit(Limit::TableEntries),
+        }
     }
 
     /// The options of a new main ruleset: what it does not set goes back
@@ -388,6 +524,10 @@ impl Engine {
                 }
             }
         }
+        // Like pfctl, a ruleset changes the debug level only if it sets it.
+        if let Some(level) = o.debug.as_deref().and_then(status::debug_level) {
+            self.debug = level;
+        }
         if let Some(h) = o.hostid {
             if h != 0 && h != self.hostid {
                 self.hostid = h;
@@ -404,10 +544,60 @@ impl Engine {
         self.options = o;
     }
 
+    /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
+    /// `unknown`.
+    pub fn flush_fingerprints(&mut self) {
+        self.osfp = OsfpDb::default();
+        self.rebind_os();
+    }
+
+    /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
+    /// resolved again. Returns what was refused as a duplicate.
+    pub fn add_fingerprints(&mut self, entries: Vec<FpEntry>) -> Vec<String> {
+        let dups = entries
+            .into_iter()
+            .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
+            .collect();
+        self.rebind_os();
+        dups
+    }
+
+    fn rebind_os(&mut self) {
+        for a in self.rules.nodes_mut() {
+            a.rules.run.rebind_os(&a.rules.rules, &self.osfp);
+        }
+        self.rules.refresh();
+    }
+
+    /// DIOCOSFPGET: the loaded fingerprints.
+    pub fn fingerprints(&self) -> &[FpEntry] {
+        self.osfp.entries()
+    }
+
+    /// Would the tag names of the rulesets `sets` fit in the tag table next
+    /// to the ones in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit<'a>(&self, sets: impl IntoIterator<Item = &'a [Rule]>) -> bool {
+        let mut new: Vec<&str> = sets
+            .into_iter()
+            .flat_map(RuleStates::tag_names)
+            .filter(|n| self.tags.id(n).is_none())
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        self.tags.len() + new.len() <= tag::TAGID_MAX as usize
+    }
+
     /// `pfctl [-a path] -F rules`: remove the rules of the main ruleset
     /// or of one anchor; the other anchors keep theirs.
-    pub fn flush_rules(&mut self, path: &str, loader: Loader) -> Result<(), String> {
-        self.commit(vec![(path.to_string(), Vec::new())], None, loader)
+    pub fn flush_rules(&mut self, path: &str, loader: Loader) -> Result<(), CommitError> {
+        let now = self.clock;
+        self.commit(
+            vec![(path.to_string(), Vec::new())],
+            None,
+            Vec::new(),
+            loader,
+            now,
+        )
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -451,7 +641,7 @@ impl Engine {
         self.status.searches += 1;
 
         if pd.icmp.is_some_and(|i| i.is_error) {
-            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
+            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
@@ -490,6 +680,14 @@ impl Engine {
             uid: meta.uid,
             gid: meta.gid,
             ifaddrs: &self.ifaddrs,
+            tables: &self.tables,
+            tag: meta.mtag.tag,
+            now,
+            os: if self.rules.uses_os() {
+                os_of(&self.osfp, &pd, buf)
+            } else {
+                None
+            },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         if ev.overflow {
@@ -499,9 +697,11 @@ impl Engine {
         }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state.
+            // The default rule: pass, no state (a `match` rule's tag still
+            // goes on the packet).
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             return v;
         };
         // The deciding rule and the anchor rule it was reached through
@@ -512,11 +712,13 @@ impl Engine {
                 c.bytes[d] += len;
             }
         }
-        let Some(r) = self.rules.rule(ri).map(Decision::of) else {
+        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
             return Verdict::pass(false);
         };
+        r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
+            self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
             v.rule = Some(ri.nr);
@@ -551,7 +753,7 @@ impl Engine {
             }
         }
         let mut modified = false;
-        if r.keep_state != KeepState::None && !pd.fragment {
+        if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, (ri, ev.anchor), &orig, &translated, len, now) {
                 Ok((slot, _))
                     if r.keep_state == KeepState::Synproxy
@@ -587,10 +789,39 @@ impl Engine {
         if translated.dst != orig.dst || translated.dport != orig.dport {
             modified |= set_end(buf, &mut pd, End::Dst, translated.dst, translated.dport);
         }
+        self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
+        for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
+            self.table_stats(mi, &orig.src, &orig.dst, meta.dir, table::OP_MATCH, len);
+        }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri.nr);
+        tag_packet(&mut v, meta, r.tag);
         v
+    }
+
+    /// pfr_update_stats for the tables rule `ri` names: a packet from
+    /// `src` to `dst` was passed, blocked or matched (`op`).
+    fn table_stats(
+        &mut self,
+        ri: RuleRef,
+        src: &IpAddr,
+        dst: &IpAddr,
+        dir: Dir,
+        op: usize,
+        len: u64,
+    ) {
+        let (Some(rt), Some(r)) = (self.rules.rule_tables(ri), self.rules.rule(ri)) else {
+            return;
+        };
+        let (sneg, dneg) = (r.from.neg, r.to.neg);
+        let out = dir == Dir::Out;
+        if let Some(id) = rt.src {
+            self.tables.update_stats(id, src, out, op, sneg, len);
+        }
+        if let Some(id) = rt.dst {
+            self.tables.update_stats(id, dst, out, op, dneg, len);
+        }
     }
 
     pub fn status(&self, now: u64) -> Status {
@@ -607,7 +838,7 @@ impl Engine {
         s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
-        s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
+        s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
         s
     }
@@ -635,5 +866,23 @@ impl Engine {
     }
 }
 
+/// A limit as a ruleset's options set it, or its default.
+fn limit_in(o: &Options, l: Limit) -> u32 {
+    o.limits
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == l)
+        .map_or(l.default_value(), |(_, v)| *v)
+}
+
+/// The tables' clock: engine seconds.
+pub fn table_now(now_ms: u64) -> u32 {
+    (now_ms / 1000).min(u32::MAX as u64) as u32
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_icmp;
+#[cfg(test)]
+mod tests_tags;

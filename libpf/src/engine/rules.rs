@@ -4,8 +4,9 @@
 
 use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
 use super::packet::{Dir, Pd};
+use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
-use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
+use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,6 +42,15 @@ pub struct MatchCtx<'a> {
     pub gid: Option<u32>,
     /// Addresses of interfaces, for `(if)` dynamic addresses.
     pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
+    /// The tables rules name (`<t>`).
+    pub tables: &'a Tables,
+    /// The tag the packet carries from an earlier pass (0 = none).
+    pub tag: u16,
+    /// Monotonic milliseconds (max-pkt-rate).
+    pub now: u64,
+    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
+    /// other packets and SYNs no fingerprint knows.
+    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
 /// The interface group a Linux interface name falls in: the name without
@@ -54,7 +64,7 @@ pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
     rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
 }
 
-fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
+fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &MatchCtx) -> bool {
     match kind {
         AddrKind::Any => true,
         AddrKind::Net(n) => n.contains(ip),
@@ -81,17 +91,21 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
                 _ => n.addr == *ip,
             })
         }),
-        // Tables, routes and uRPF come with later issues; until then they
-        // match nothing, which keeps `block from <bad>` style rules inert
-        // rather than wrong.
-        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => {
-            false
-        }
+        AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
+        // Routes and uRPF come with later issues; support.rs refuses them.
+        AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
     }
 }
 
-fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchCtx) -> bool {
-    if addr_matches(&ep.addr, ip, ctx) == ep.neg {
+fn endpoint_matches(
+    ep: &Endpoint,
+    table: Option<TableId>,
+    ip: &IpAddr,
+    port: u16,
+    pd: &Pd,
+    ctx: &MatchCtx,
+) -> bool {
+    if addr_matches(&ep.addr, table, ip, ctx) == ep.neg {
         return false;
     }
     match ep.port {
@@ -100,8 +114,9 @@ fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchC
     }
 }
 
-/// Does `r` match the packet? (Action-independent.)
-pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
+/// Does `r` match the packet? (Action-independent.) `rt`: the tables it
+/// names, resolved at load.
+pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool {
     if let Some(on) = &r.on {
         if if_matches(&on.name, ctx.ifname) == on.neg {
             return false;
@@ -117,8 +132,8 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
     if r.proto.is_some_and(|p| p != pd.proto) {
         return false;
     }
-    if !endpoint_matches(&r.from, &pd.src, pd.sport, pd, ctx)
-        || !endpoint_matches(&r.to, &pd.dst, pd.dport, pd, ctx)
+    if !endpoint_matches(&r.from, rt.src, &pd.src, pd.sport, pd, ctx)
+        || !endpoint_matches(&r.to, rt.dst, &pd.dst, pd.dport, pd, ctx)
     {
         return false;
     }
@@ -141,6 +156,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             }
         }
     }
+    if let Some(ic) = pd.icmp {
+        // pf does not let a stateful rule match an ICMP reply (states are
+        // made by queries; a reply belongs to the query's state).
+        if r.keep_state != KeepState::None
+            && !r.state_opts.sloppy
+            && !icmp_makes_no_state(pd)
+            && !ic.id_is_sport
+        {
+            return false;
+        }
+    }
     if let Some((ty, code)) = r.icmp_type {
         match pd.icmp {
             Some(ic) if pd.proto == IPPROTO_ICMP || pd.proto == IPPROTO_ICMPV6 => {
@@ -151,14 +177,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             _ => return false,
         }
     }
-    if let Some((neg, _tag)) = &r.tagged {
-        // No packet carries a tag yet: `tagged x` never matches, `! tagged
-        // x` always does.
-        if !*neg {
-            return false;
-        }
-    }
     true
+}
+
+/// pf's `state_icmp`: an ICMP error (it belongs to the state of the packet
+/// it quotes) or an IPv6 neighbour advertisement (nobody answers an
+/// unsolicited one): a passing rule makes no state for it.
+pub fn icmp_makes_no_state(pd: &Pd) -> bool {
+    pd.icmp.is_some_and(|ic| {
+        ic.is_error
+            || (pd.af == Af::Inet6 && ic.icmp_type == crate::wire::icmpv6::ND_NEIGHBOR_ADVERT)
+    })
 }
 
 /// The outcome of walking the ruleset.
@@ -177,10 +206,20 @@ pub struct Evaluation {
     /// Anchors nested deeper than pf's stack (a call loop): pf drops the
     /// packet.
     pub overflow: bool,
+    /// Matching `match` rules that name tables (their statistics are
+    /// counted once the packet passes); the first `MATCH_TABLES`.
+    pub match_tables: [RuleRef; MATCH_TABLES],
+    pub n_match_tables: u8,
+    /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
+    /// packet's own once a `tagged` test read it; None = neither.
+    pub tag: Option<u16>,
     /// How many times a rule decided (to tell whether one inside a quick
     /// anchor did).
     decisions: u32,
 }
+
+/// How many matching `match` rules with tables an evaluation remembers.
+pub const MATCH_TABLES: usize = 8;
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
@@ -218,17 +257,22 @@ fn walk(
         if i >= rs.rules.len() {
             return false;
         }
-        rs.counters[i].evaluations += 1;
         let me = RuleRef {
             anchor: id,
             nr: i as u32,
             gen: rs.generation,
         };
-        let r = &rs.rules[i];
         i += 1;
-        if !rule_matches(r, pd, ctx) {
+        let n = me.nr as usize;
+        if rs.run.expired(n) {
             continue;
         }
+        rs.counters[n].evaluations += 1;
+        let rt = rs.tables.get(n).copied().unwrap_or_default();
+        if !rule_matches(&rs.rules[n], &rt, pd, ctx) || !rs.run.admit(n, pd, ctx, &mut ev.tag) {
+            continue;
+        }
+        let r = &rs.rules[n];
         let call = rs.calls.get(me.nr as usize).copied().unwrap_or(Call::None);
         if r.is_anchor() {
             let quick = r.quick;
@@ -269,6 +313,11 @@ fn walk(
             ev.log = true;
         }
         if r.action == Action::Match {
+            if (rt.src.is_some() || rt.dst.is_some()) && (ev.n_match_tables as usize) < MATCH_TABLES
+            {
+                ev.match_tables[ev.n_match_tables as usize] = me;
+                ev.n_match_tables += 1;
+            }
             continue;
         }
         ev.rule = Some(me);
@@ -338,6 +387,10 @@ mod tests {
             uid: None,
             gid: None,
             ifaddrs: e,
+            tables: Box::leak(Box::new(Tables::new())),
+            tag: 0,
+            now: 0,
+            os: None,
         }
     }
 

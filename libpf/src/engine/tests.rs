@@ -383,8 +383,14 @@ fn a_rule_loaded_into_an_anchor_takes_effect() {
     assert!(!a.pass);
     // pfctl -a foo -f: only foo changes; the main ruleset's counters stay.
     let rs = parse("pass\n", "stdin", &resolver()).unwrap();
-    e.commit(crate::ruleset::flatten(&rs, "foo"), None, Loader::default())
-        .unwrap();
+    e.commit(
+        crate::ruleset::flatten(&rs, "foo"),
+        None,
+        vec![],
+        Loader::default(),
+        0,
+    )
+    .unwrap();
     assert_eq!(e.rules().main().counters[0].evaluations, 2);
     let (a, b, _) = forward_out(&mut e, ping(), 1);
     assert!(a.pass && b.pass);
@@ -395,8 +401,14 @@ fn a_rule_loaded_into_an_anchor_takes_effect() {
     assert!(!a.pass);
     // An anchor calling itself: pf gives up and drops the packet.
     let rs = parse("pass\nanchor \"/foo\"\n", "stdin", &resolver()).unwrap();
-    e.commit(crate::ruleset::flatten(&rs, "foo"), None, Loader::default())
-        .unwrap();
+    e.commit(
+        crate::ruleset::flatten(&rs, "foo"),
+        None,
+        vec![],
+        Loader::default(),
+        0,
+    )
+    .unwrap();
     let (a, _, _) = forward_out(&mut e, ping(), 4);
     assert!(!a.pass);
 }

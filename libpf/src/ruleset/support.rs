@@ -108,27 +108,19 @@ fn check_options(o: &Options, s: &mut Support) {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
         }
     }
-    if o.optimization
-        .as_deref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case("normal"))
-    {
-        refuse(s, &none, 0, "set optimization", NOT_YET);
-    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
     let none = None;
     for d in d {
-        match d {
-            Directive::Queue(_) => warn(
+        if let Directive::Queue(_) = d {
+            warn(
                 s,
                 &none,
                 0,
                 "queue",
                 "no traffic shaping: packets are not queued",
-            ),
-            Directive::Table(_) => refuse(s, &none, 0, "table", NOT_YET),
-            _ => {}
+            );
         }
     }
 }
@@ -136,11 +128,14 @@ fn check_directives(d: &[Directive], s: &mut Support) {
 fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
-        AddrKind::Table(_) => refuse(s, file, line, "<table>", NOT_YET),
         AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
         AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
-        AddrKind::Any | AddrKind::Net(_) | AddrKind::Range(..) | AddrKind::Dynamic { .. } => {}
+        AddrKind::Any
+        | AddrKind::Net(_)
+        | AddrKind::Range(..)
+        | AddrKind::Dynamic { .. }
+        | AddrKind::Table(_) => {}
     }
 }
 
@@ -225,12 +220,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "logged packets go to syslog as plain log (all) lines",
         );
     }
-    if r.tag.is_some() {
-        refuse(s, file, line, "tag", NOT_YET);
-    }
-    if r.tagged.is_some() {
-        refuse(s, file, line, "tagged", NOT_YET);
-    }
     // State options.
     let so = &r.state_opts;
     if so.source_track.is_some() {
@@ -261,9 +250,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
     // Everything else of the rule.
-    if x.os.is_some() {
-        refuse(s, file, line, "os", NOT_YET);
-    }
     if x.on_rdomain.is_some() {
         refuse(
             s,
@@ -280,10 +266,14 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
-        refuse(s, file, line, "prio", NOT_YET);
-    }
-    if x.max_pkt_rate.is_some() {
-        refuse(s, file, line, "max-pkt-rate", NOT_YET);
+        refuse(
+            s,
+            file,
+            line,
+            "prio",
+            "Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 \
+             packet priority (3 unless a VLAN header or set prio gave another)",
+        );
     }
     if x.set_prio.is_some() {
         warn(
@@ -309,17 +299,11 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
     }
-    if x.probability != 0 {
-        refuse(s, file, line, "probability", NOT_YET);
-    }
     if x.fragment {
         refuse(s, file, line, "fragment", NOT_YET);
     }
     if x.allow_opts {
         refuse(s, file, line, "allow-opts", NOT_YET);
-    }
-    if x.once {
-        refuse(s, file, line, "once", NOT_YET);
     }
     if x.rtable.is_some() {
         refuse(s, file, line, "rtable", NOT_YET);
@@ -390,6 +374,34 @@ mod tests {
         assert_eq!(
             inside,
             vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn rule_evaluation_options_load() {
+        let s = support(
+            "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in prio 3\n"),
+            vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
+        );
+    }
+
+    #[test]
+    fn tables_load() {
+        let s = support(
+            "table <bad> persist { 10.1.0.2 !10.1.0.3 } file \"/dev/null\"\nblock in quick from <bad>\n\
+             pass from ! <bad> to <good>\nanchor a {\n table <t> { 192.0.2.1 }\n pass to <t>\n}\n",
+        );
+        assert_eq!(s, Support::default());
+        // A table as an address pool needs round-robin, not enforced yet.
+        assert_eq!(
+            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
+            vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
         );
     }
 

@@ -7,21 +7,50 @@ use super::{Peer, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::daemon::Shared;
 use crate::engine::anchor::check_path;
 use crate::engine::rules::Loader;
+use crate::engine::table::Shadow;
 use crate::ioctl::{Reply, RuleInfo};
 use crate::log;
-use crate::ruleset::{Options, Rule};
+use crate::ruleset::{Limit, Options, Rule};
 use crate::sys::hooks;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT_TICKET: AtomicU32 = AtomicU32::new(1);
 
 /// The rulesets a connection is building: one per anchor it names, in
-/// the order first named (`""` is the main ruleset), and the options when
-/// the main ruleset comes with them.
+/// the order first named (`""` is the main ruleset), the options when the
+/// main ruleset comes with them, and the tables it defines.
 pub(super) struct Transaction {
     ticket: u32,
     rulesets: Vec<(String, Vec<Rule>)>,
     options: Option<(Options, String)>,
+    /// The table-entries limit in effect when the transaction began.
+    entries_now: u32,
+    /// Tables defined in the transaction (built here, swapped in at
+    /// commit), see `tables.rs`.
+    pub(super) tables: Vec<Shadow>,
+    /// `pfctl -T load`: only tables; the rules and options stay.
+    pub(super) tables_only: bool,
+}
+
+impl Transaction {
+    pub(super) fn ticket(&self) -> u32 {
+        self.ticket
+    }
+
+    /// The table-entries limit the transaction's options set (or the
+    /// default; without options the one in effect), to bound what it may
+    /// hold.
+    pub(super) fn entries_limit(&self) -> u32 {
+        match &self.options {
+            Some((o, _)) => o
+                .limits
+                .iter()
+                .rev()
+                .find(|(l, _)| *l == Limit::TableEntries)
+                .map_or(Limit::TableEntries.default_value(), |(_, v)| *v),
+            None => self.entries_now,
+        }
+    }
 }
 
 fn not_open() -> Reply {
@@ -56,12 +85,15 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
     Reply::Ok
 }
 
-pub(super) fn begin(tx: &mut Option<Transaction>) -> Reply {
+pub(super) fn begin(shared: &Shared, tx: &mut Option<Transaction>, tables_only: bool) -> Reply {
     let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
     *tx = Some(Transaction {
         ticket,
         rulesets: Vec::new(),
         options: None,
+        entries_now: shared.engine().limit(Limit::TableEntries),
+        tables: Vec::new(),
+        tables_only,
     });
     Reply::Ticket(ticket)
 }
@@ -74,10 +106,10 @@ pub(super) fn add_rules(
 ) -> Reply {
     match tx {
         Some(t) if t.ticket == ticket => {
-            if let Err(e) = check_path(anchor.trim_start_matches('/')) {
+            let anchor = anchor.trim_start_matches('/').to_string();
+            if let Err(e) = check_path(&anchor) {
                 return Reply::error(EINVAL, e);
             }
-            let anchor = anchor.trim_start_matches('/').to_string();
             match t.rulesets.iter_mut().find(|(p, _)| *p == anchor) {
                 Some((_, r)) => r.append(&mut rules),
                 None => t.rulesets.push((anchor, rules)),
@@ -103,21 +135,41 @@ pub(super) fn set_options(
     }
 }
 
-/// DIOCXCOMMIT: swap the transaction's rulesets (and options) in, or
-/// change nothing.
+/// DIOCXCOMMIT: swap the transaction's rulesets, options and tables in,
+/// or change nothing.
 pub(super) fn commit(
     shared: &Shared,
     peer: &Peer,
     tx: &mut Option<Transaction>,
     ticket: u32,
 ) -> Reply {
-    let t = match tx.take() {
+    let mut t = match tx.take() {
         Some(t) if t.ticket == ticket => t,
         other => {
             *tx = other;
             return not_open();
         }
     };
+    // Build the tables before they go in, outside the engine's lock.
+    for s in &mut t.tables {
+        if let Err(e) = s.finish() {
+            return Reply::error(e.errno, e.message);
+        }
+    }
+    if t.tables_only {
+        let n = t.tables.len();
+        let now = shared.now_ms();
+        return match shared.engine().commit_tables(t.tables, now) {
+            Ok(()) => {
+                log::info(&format!(
+                    "tables loaded: {n} tables (uid {} pid {})",
+                    peer.uid, peer.pid
+                ));
+                Reply::Ok
+            }
+            Err(e) => Reply::error(e.errno, e.message),
+        };
+    }
     // A client other than pfctl may send what pfd cannot enforce: refuse
     // it here too, the running rulesets stay.
     let none = Options::default();
@@ -137,21 +189,34 @@ pub(super) fn commit(
             ),
         );
     }
+    if !shared
+        .engine()
+        .tags_fit(t.rulesets.iter().map(|(_, r)| &r[..]))
+    {
+        return Reply::error(
+            EBUSY,
+            format!(
+                "too many tag names (at most {} in use at once)",
+                crate::engine::tag::TAGID_MAX
+            ),
+        );
+    }
     let n: usize = t.rulesets.iter().map(|(_, r)| r.len()).sum();
-    let anchors: Vec<String> = t
-        .rulesets
-        .iter()
-        .map(|(p, _)| if p.is_empty() { "/".into() } else { p.clone() })
-        .collect();
+    let nt = t.tables.len();
+    let anchors: Vec<String> = t.rulesets.iter().map(|(p, _)| format!("/{p}")).collect();
     let loader = Loader {
         uid: peer.uid,
         pid: peer.pid,
     };
-    if let Err(e) = shared.engine().commit(t.rulesets, t.options, loader) {
-        return Reply::error(EINVAL, e);
+    let now = shared.now_ms();
+    let loaded = shared
+        .engine()
+        .commit(t.rulesets, t.options, t.tables, loader, now);
+    if let Err(e) = loaded {
+        return Reply::error(e.errno, e.message);
     }
     log::info(&format!(
-        "ruleset loaded: {n} rules in {} (uid {} pid {})",
+        "ruleset loaded: {n} rules in {}, {nt} tables (uid {} pid {})",
         anchors.join(" "),
         peer.uid,
         peer.pid
@@ -178,9 +243,11 @@ pub(super) fn get_rules(shared: &Shared, anchor: &str) -> Reply {
             .rules
             .iter()
             .zip(&a.rules.counters)
-            .map(|(rule, c)| RuleInfo {
+            .enumerate()
+            .map(|(i, (rule, c))| RuleInfo {
                 rule: rule.clone(),
                 counters: *c,
+                expired: a.rules.run.expired(i),
             })
             .collect(),
         loader: a.rules.loader,
@@ -216,7 +283,7 @@ pub(super) fn flush_rules(shared: &Shared, peer: &Peer, anchor: &str) -> Reply {
     };
     match shared.engine().flush_rules(anchor, loader) {
         Ok(()) => Reply::Ok,
-        Err(e) => Reply::error(EINVAL, e),
+        Err(e) => Reply::error(e.errno, e.message),
     }
 }
 
@@ -240,4 +307,13 @@ pub(super) fn get_timeouts(shared: &Shared) -> Reply {
             .map(|k| (*k, t[*k as usize]))
             .collect(),
     )
+}
+
+/// DIOCSETDEBUG: pf's debug level, until a ruleset with `set debug`.
+pub(super) fn set_debug(shared: &Shared, level: u8) -> Reply {
+    if level > 7 {
+        return Reply::error(EINVAL, format!("bad debug level {level}"));
+    }
+    shared.engine().set_debug(level);
+    Reply::Ok
 }

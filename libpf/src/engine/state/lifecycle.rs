@@ -100,6 +100,8 @@ impl Engine {
             bytes: [len, 0],
             log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
+            tag: r.tag,
+            label: self.rules.run(ri).and_then(|x| x.label.clone()),
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
@@ -114,6 +116,7 @@ impl Engine {
             self.halfopen += 1;
         }
         self.status.inserts += 1;
+        self.tags.add_ref(r.tag);
         // The anchor rule the deciding rule was reached through counts the
         // state too.
         for r in [Some(ri), anchor].into_iter().flatten() {
@@ -132,6 +135,7 @@ impl Engine {
     pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
         let st = self.states.remove(slot)?;
         self.status.removals += 1;
+        self.tags.unref(st.tag);
         if self.is_halfopen(&st) {
             self.halfopen = self.halfopen.saturating_sub(1);
         }
