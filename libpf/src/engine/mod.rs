@@ -4,11 +4,13 @@
 //! Pure: time (monotonic milliseconds) is passed in, there is no I/O; the
 //! caller sends whatever reply packet a verdict carries.
 
+pub mod af;
 pub mod export;
 pub mod mtag;
 pub mod nat;
 pub mod packet;
 pub mod reply;
+pub mod route;
 pub mod rules;
 pub mod state;
 pub mod status;
@@ -64,6 +66,9 @@ pub struct Verdict {
     /// A new pf header for the packet (it goes back as the packet mark);
     /// None leaves the mark alone.
     pub mtag: Option<Mtag>,
+    /// Policy routing: what the data path does besides accept/drop (send
+    /// again on another path, copy, queue, af-to); see [`route`].
+    pub forward: route::Forward,
 }
 
 impl Verdict {
@@ -76,6 +81,7 @@ impl Verdict {
             reason: Reason::Match,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -87,7 +93,21 @@ impl Verdict {
             reason,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
         }
+    }
+
+    /// Carry out a state's or rule's policy routing for a packet that
+    /// passes: the route selector into the mark, the rest as `forward`.
+    fn route(&mut self, sr: &route::StateRoute, fwd: bool, meta: &PacketMeta) {
+        let (mark, forward) = sr.decide(fwd, meta.dir, meta.mtag.route);
+        if let Some(sel) = mark {
+            self.mtag = Some(Mtag {
+                route: sel,
+                ..self.mtag.unwrap_or(meta.mtag)
+            });
+        }
+        self.forward = forward;
     }
 }
 
@@ -123,6 +143,8 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// Policy routing a new state gets (set once the state is made).
+    route: route::StateRoute,
 }
 
 impl Decision {
@@ -139,6 +161,7 @@ impl Decision {
             } else {
                 0
             },
+            route: route::StateRoute::default(),
         }
     }
 }
@@ -180,6 +203,8 @@ pub struct Engine {
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
     pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// Route selectors and route pools (policy routing).
+    routing: route::Routing,
     hostid: u32,
     next_id: u64,
     rng: u64,
@@ -206,6 +231,7 @@ impl Engine {
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
+            routing: route::Routing::default(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
@@ -294,6 +320,8 @@ impl Engine {
         }
         self.options = o;
         self.rules = LoadedRules::new(rs.rules, self.generation, loader);
+        let in_use = self.selectors_in_use();
+        self.routing.load(&self.rules.rules, &in_use);
         self.checksum = checksum;
     }
 
@@ -301,6 +329,8 @@ impl Engine {
     pub fn flush_rules(&mut self, loader: Loader) {
         self.generation += 1;
         self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
+        let in_use = self.selectors_in_use();
+        self.routing.load(&self.rules.rules, &in_use);
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -366,15 +396,26 @@ impl Engine {
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state.
+            // The default rule: pass, no state (a match rule's rtable
+            // still applies).
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            if let Some(t) = ev.rtable {
+                if let Some(sel) = self.routing.targets.get(route::Target::Table(t)) {
+                    let sr = route::StateRoute {
+                        rtable: Some(t),
+                        rtable_sel: sel,
+                        ..Default::default()
+                    };
+                    v.route(&sr, true, meta);
+                }
+            }
             return v;
         };
         let c = &mut self.rules.counters[ri];
         c.packets[d] += 1;
         c.bytes[d] += len;
-        let r = Decision::of(&self.rules.rules[ri]);
+        let mut r = Decision::of(&self.rules.rules[ri]);
         if r.action == Action::Block {
             self.count(Reason::Match);
             let mut v = Verdict::drop(Reason::Match);
@@ -383,7 +424,21 @@ impl Engine {
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass. Work out the translation.
+        // Pass: its policy routing, then its translation.
+        r.route = match self.state_route(ri, pd.af, ev.rtable) {
+            Ok(sr) => sr,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        };
+        if let Some(naf) = self.rules.rules[ri].extras.af_to {
+            if meta.dir == Dir::In {
+                let mut v = self.test_rules_afto(meta, buf, pd, ri, &r, naf, len, now);
+                v.log |= ev.log;
+                return v;
+            }
+        }
         let orig = pd;
         let mut translated = pd;
         let target = match meta.dir {
@@ -436,6 +491,7 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
+        v.route(&r.route, true, meta);
         v
     }
 

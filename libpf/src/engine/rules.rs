@@ -210,6 +210,8 @@ pub struct Evaluation {
     /// Last matching rule carrying `nat-to`, then `rdr-to` (match or pass).
     pub nat: Option<usize>,
     pub rdr: Option<usize>,
+    /// `rtable` of the last matching rule that has one (match rules too).
+    pub rtable: Option<u32>,
     /// Any matching rule asked for logging.
     pub log: bool,
 }
@@ -221,6 +223,7 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
         rule: None,
         nat: None,
         rdr: None,
+        rtable: None,
         log: false,
     };
     walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
@@ -266,6 +269,9 @@ fn walk(
         }
         if r.rdr_to.is_some() {
             ev.rdr = Some(i);
+        }
+        if let Some(t) = r.extras.rtable {
+            ev.rtable = Some(t);
         }
         if r.log.enabled {
             ev.log = true;

@@ -4,9 +4,12 @@
 
 use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
 use crate::engine::packet::{self, Dir, Pd};
+use crate::engine::route::Forward;
 use crate::engine::status::Reason;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
-use crate::engine::{end_for, reply, rewrite_to_key, tcp, Engine, PacketMeta, Verdict, LOG_ALL};
+use crate::engine::{
+    af, end_for, reply, rewrite_to_key, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
+};
 use crate::ruleset::Timeout;
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 
@@ -27,10 +30,18 @@ impl Engine {
         let random = self.random();
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
+        let afto = st.is_afto();
+        // Does the packet travel the way the state's first one did? (An
+        // af-to state sees both ways coming in: the key tells.)
+        let fwd = if afto {
+            st.key[SK_WIRE] == *key
+        } else {
+            dir == st.direction
+        };
         let mut modulation = tcp::Modulation::default();
         match (pd.proto, pd.tcp) {
             (IPPROTO_TCP, Some(t)) => {
-                let (src, dst) = st.peers_mut(dir);
+                let (src, dst) = st.peers_fwd(fwd);
                 if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
                     == crate::wire::tcp::SYN
                     && src.state >= tcps::FIN_WAIT_2
@@ -64,7 +75,7 @@ impl Engine {
                 st.timeout = Timeout::IcmpError;
             }
             (proto, _) => {
-                let (src, dst) = st.peers_mut(dir);
+                let (src, dst) = st.peers_fwd(fwd);
                 if src.state < udps::SINGLE {
                     src.state = udps::SINGLE;
                 }
@@ -81,14 +92,15 @@ impl Engine {
                 };
             }
         }
-        let ci = st.counter_index(dir);
+        let ci = if fwd { 0 } else { 1 };
         st.packets[ci] += 1;
         st.bytes[ci] += len;
-        let (from, to) = match dir {
-            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
-            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
+        let (from, to) = match (afto, fwd, dir) {
+            (true, true, _) | (false, _, Dir::In) => (st.key[SK_WIRE], st.key[SK_STACK]),
+            (true, false, _) | (false, _, Dir::Out) => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
         debug_assert_eq!(from, *key);
+        let sroute = st.route;
         let sref = (st.id, st.creatorid);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
@@ -109,12 +121,28 @@ impl Engine {
             set_seq_ack(buf, pd, modulation.seq, modulation.ack);
             modified = true;
         }
-        modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+        let translated = if afto {
+            let ident = (random >> 16) as u16;
+            match af::translate(buf, pd, &af::Ends::from_other_key(&to), ident, true) {
+                Some(p) => Some(p),
+                None => {
+                    self.count(Reason::Translate);
+                    return Some(Verdict::drop(Reason::Translate));
+                }
+            }
+        } else {
+            modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+            None
+        };
         if syncable {
             self.sync.update(sref, tcp_state, peer_recent, now);
         }
         let mut v = Verdict::pass(modified);
         v.log = log;
+        match translated {
+            Some(p) => v.forward = Forward::AfTo(p),
+            None => v.route(&sroute, fwd, meta),
+        }
         Some(v)
     }
 
@@ -141,13 +169,54 @@ impl Engine {
         // translated) in the role of the packet carrying it, as pf does.
         let key = StateKey::from_pd(&ipd, idir);
         let slot = self.states.lookup(&key, meta.dir)?;
+        let random = self.random();
         let st = self.states.get_mut(slot)?;
+        if st.is_afto() {
+            // The quoted packet leaves with the other key's addresses, in
+            // its own orientation; the error goes from its destination
+            // back to its source (pf_change_icmp_af).
+            let o = if st.key[SK_WIRE] == key {
+                st.key[SK_STACK]
+            } else {
+                st.key[SK_WIRE]
+            };
+            let inner = af::Ends {
+                src: o.addr[0],
+                dst: o.addr[1],
+                sport: o.port[0],
+                dport: o.port[1],
+            };
+            return Some(
+                match af::translate_icmp_error(
+                    buf,
+                    pd,
+                    (inner.dst, inner.src),
+                    &inner,
+                    random as u16,
+                ) {
+                    Some(p) => {
+                        let mut v = Verdict::pass(false);
+                        v.forward = Forward::AfTo(p);
+                        v
+                    }
+                    None => {
+                        self.count(Reason::Translate);
+                        Verdict::drop(Reason::Translate)
+                    }
+                },
+            );
+        }
         let (from, to) = match meta.dir {
             Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
             Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
+        // An error travels as a packet of its state does: routed with it.
+        let sroute = st.route;
+        let fwd = meta.dir == st.direction;
         if from == to {
-            return Some(Verdict::pass(false));
+            let mut v = Verdict::pass(false);
+            v.route(&sroute, fwd, meta);
+            return Some(v);
         }
         // Rewrite the quoted packet, then the outer address that mirrors
         // each changed inner end, then the ICMP checksum from scratch.
@@ -175,6 +244,8 @@ impl Engine {
             }
         }
         translate::refill_icmp_checksum(buf, pd);
-        Some(Verdict::pass(true))
+        let mut v = Verdict::pass(true);
+        v.route(&sroute, fwd, meta);
+        Some(v)
     }
 }
