@@ -962,6 +962,175 @@ mod tests {
         );
     }
 
+    fn engine(rules: &str) -> Engine {
+        use crate::conf::{parse, StaticResolver};
+        let res = StaticResolver::new()
+            .iface("lan6", &["2001:db8::1/64"])
+            .iface("wan4", &["198.51.100.1/24"]);
+        let rs = parse(rules, "pf.conf", &res)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        let mut e = Engine::new(1, 5);
+        e.load(rs, crate::engine::rules::Loader::default(), String::new());
+        e.set_enabled(true, 0);
+        e
+    }
+
+    fn meta(ifname: &str) -> crate::engine::PacketMeta<'_> {
+        crate::engine::PacketMeta {
+            dir: crate::engine::packet::Dir::In,
+            ifname,
+            uid: None,
+            gid: None,
+            mtag: Default::default(),
+        }
+    }
+
+    fn sent(v: &crate::engine::Verdict) -> Vec<u8> {
+        assert!(v.pass, "{v:?}");
+        match &v.forward {
+            crate::engine::route::Forward::AfTo(p) => p.clone(),
+            f => panic!("not translated: {f:?}"),
+        }
+    }
+
+    #[test]
+    fn nat64_connection_through_the_engine() {
+        let mut e = engine(
+            "block\npass in on lan6 inet6 from any to 64:ff9b::/96 af-to inet from 198.51.100.1\n",
+        );
+        // Client SYN, IPv6, to the server's embedded address.
+        let mut p = v6(
+            "2001:db8::10",
+            "64:ff9b::c633:6464",
+            6,
+            &tcp_seg(40000, 80, 1000, 0, tcp::SYN, 65535, b""),
+        );
+        let out = sent(&e.test(&meta("lan6"), &mut p, 0));
+        assert!(checksums_ok(&out));
+        let o = describe(&out).unwrap();
+        assert_eq!(
+            (o.src, o.dst, o.dport),
+            (ip("198.51.100.1"), ip("198.51.100.100"), 80)
+        );
+        let nport = o.sport;
+        assert!((50001..=65535).contains(&nport));
+        // pfctl -ss: the translated family inside the parentheses.
+        let line = crate::show::state(&e.export_all(0)[0], 0, &|_| Some("tcp".into()));
+        assert_eq!(
+            line,
+            format!("all tcp 198.51.100.1:{nport} (2001:db8::10[40000]) -> 198.51.100.100:80 (64:ff9b::c633:6464[80])       CLOSED:SYN_SENT\n")
+        );
+        // The server's SYN+ACK comes in on the IPv4 side.
+        let mut r = v4(
+            "198.51.100.100",
+            "198.51.100.1",
+            6,
+            &tcp_seg(80, nport, 5000, 1001, tcp::SYN | tcp::ACK, 65535, b""),
+        );
+        let back = sent(&e.test(&meta("wan4"), &mut r, 1));
+        assert!(checksums_ok(&back));
+        let b = describe(&back).unwrap();
+        assert_eq!(
+            (b.src, b.dst, b.sport, b.dport),
+            (ip("64:ff9b::c633:6464"), ip("2001:db8::10"), 80, 40000)
+        );
+        let mut a = v6(
+            "2001:db8::10",
+            "64:ff9b::c633:6464",
+            6,
+            &tcp_seg(40000, 80, 1001, 5001, tcp::ACK, 65535, b""),
+        );
+        sent(&e.test(&meta("lan6"), &mut a, 2));
+        let st = e.states.get(e.states.all_slots().next().unwrap()).unwrap();
+        assert_eq!(
+            (st.src.state, st.dst.state),
+            (4, 4),
+            "ESTABLISHED both ways"
+        );
+        assert_eq!(st.packets, [2, 1]);
+
+        // Ping: ICMPv6 echo to ICMP echo and back.
+        let mut p = v6("2001:db8::10", "64:ff9b::c633:6464", 58, &echo(128, 99, 1));
+        let out = sent(&e.test(&meta("lan6"), &mut p, 3));
+        let o = describe(&out).unwrap();
+        assert_eq!((o.proto, o.icmp.unwrap().icmp_type), (1, 8));
+        let id = o.icmp.unwrap().id;
+        let mut r = v4("198.51.100.100", "198.51.100.1", 1, &echo(0, id, 1));
+        let back = sent(&e.test(&meta("wan4"), &mut r, 4));
+        assert!(checksums_ok(&back));
+        let b = describe(&back).unwrap();
+        assert_eq!(
+            (b.proto, b.icmp.unwrap().icmp_type, b.icmp.unwrap().id),
+            (58, 129, 99)
+        );
+
+        // An ICMP error about the translated connection reaches the client
+        // as ICMPv6, quoting its own packet.
+        let syn4 = v4(
+            "198.51.100.1",
+            "198.51.100.100",
+            6,
+            &tcp_seg(nport, 80, 1001, 0, tcp::ACK, 65535, b""),
+        );
+        let mut body = vec![3u8, 1, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&syn4[..28]);
+        let mut err = v4("198.51.100.254", "198.51.100.1", 1, &body);
+        let out = sent(&e.test(&meta("wan4"), &mut err, 5));
+        assert!(checksums_ok(&out));
+        let o = describe(&out).unwrap();
+        assert_eq!(
+            (o.proto, o.dst, o.icmp.unwrap().icmp_type),
+            (58, ip("2001:db8::10"), 1)
+        );
+        let q = describe_quoted(&out[48..]).unwrap();
+        assert_eq!(
+            (q.src, q.dst, q.sport, q.dport),
+            (ip("2001:db8::10"), ip("64:ff9b::c633:6464"), 40000, 80)
+        );
+
+        // Something the rule does not translate is blocked as before.
+        let mut other = v6(
+            "2001:db8::10",
+            "2001:db8:1::5",
+            6,
+            &tcp_seg(1, 2, 3, 0, tcp::SYN, 1, b""),
+        );
+        assert!(!e.test(&meta("lan6"), &mut other, 6).pass);
+    }
+
+    #[test]
+    fn nat46_through_the_engine() {
+        let mut e = engine("pass in on wan4 inet af-to inet6 from 2001:db8::1\n");
+        let mut p = v4(
+            "198.51.100.7",
+            "198.51.100.100",
+            17,
+            &udp_dgram(5353, 53, b"q"),
+        );
+        let out = sent(&e.test(&meta("wan4"), &mut p, 0));
+        assert!(checksums_ok(&out));
+        let o = describe(&out).unwrap();
+        // The destination embedded under the source's /96 (RFC 6052).
+        assert_eq!(
+            (o.src, o.dst, o.dport),
+            (ip("2001:db8::1"), ip("2001:db8::c633:6464"), 53)
+        );
+        let mut r = v6(
+            "2001:db8::c633:6464",
+            "2001:db8::1",
+            17,
+            &udp_dgram(53, o.sport, b"a"),
+        );
+        let back = sent(&e.test(&meta("lan6"), &mut r, 1));
+        assert!(checksums_ok(&back));
+        let b = describe(&back).unwrap();
+        assert_eq!(
+            (b.src, b.dst, b.sport, b.dport),
+            (ip("198.51.100.100"), ip("198.51.100.7"), 53, 5353)
+        );
+    }
+
     #[test]
     fn icmp_type_table() {
         let t = |af, ty, code, rest: u32| {

@@ -424,9 +424,246 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conf::{parse, StaticResolver};
+    use crate::engine::packet::tests::*;
+    use crate::engine::rules::Loader;
+    use crate::engine::{Mtag, PacketMeta};
+    use crate::wire::tcp::{ACK, SYN};
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// A firewall between lan (10.1.0.0/24) and two uplinks, wan1
+    /// (10.2.0.0/24) and wan2 (10.3.0.0/24).
+    fn engine(rules: &str) -> Engine {
+        let res = StaticResolver::new()
+            .iface("lan", &["10.1.0.1/24"])
+            .iface("wan1", &["10.2.0.1/24"])
+            .iface("wan2", &["10.3.0.1/24"]);
+        let rs = parse(rules, "pf.conf", &res)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        let mut e = Engine::new(1, 1);
+        e.load(rs, Loader::default(), String::new());
+        e.set_enabled(true, 0);
+        e
+    }
+
+    fn meta(dir: Dir, ifname: &str) -> PacketMeta<'_> {
+        PacketMeta {
+            dir,
+            ifname,
+            uid: None,
+            gid: None,
+            mtag: Mtag::default(),
+        }
+    }
+
+    fn syn() -> Vec<u8> {
+        v4(
+            "10.1.0.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(40000, 80, 100, 0, SYN, 65535, b""),
+        )
+    }
+
+    fn synack() -> Vec<u8> {
+        v4(
+            "192.0.2.20",
+            "10.1.0.50",
+            6,
+            &tcp_seg(80, 40000, 900, 101, SYN | ACK, 65535, b""),
+        )
+    }
+
+    fn ack() -> Vec<u8> {
+        v4(
+            "10.1.0.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(40000, 80, 101, 901, ACK, 65535, b""),
+        )
+    }
+
+    #[test]
+    fn route_to_on_in_marks_the_connection_and_not_its_replies() {
+        let mut e = engine("pass\npass in on lan proto tcp route-to 10.3.0.254\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")));
+        assert!(sel.is_some(), "literal next hops are numbered at load");
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        assert!(v.pass);
+        assert_eq!(v.mtag.map(|m| m.route), sel);
+        assert_eq!(v.forward, Forward::Normal);
+        let st = e.states.get(e.states.all_slots().next().unwrap()).unwrap();
+        assert_eq!(st.route.rt, Some((RouteKind::RouteTo, ip("10.3.0.254"))));
+        // The reply going back out on lan is routed normally.
+        let v = e.test(&meta(Dir::Out, "lan"), &mut synack(), 1);
+        assert!(v.pass && v.mtag.is_none() && v.forward == Forward::Normal);
+        let v = e.test(&meta(Dir::In, "lan"), &mut ack(), 2);
+        assert_eq!(v.mtag.map(|m| m.route), sel);
+        // pfctl -ss shows the route.
+        let s = e.export_all(3);
+        let st = s.iter().find(|s| s.rt != 0).unwrap();
+        assert_eq!((st.rt, st.rt_addr), (1, ip("10.3.0.254")));
+        e.set_route_ifname(sel.unwrap(), Some("wan2".into()));
+        let line = crate::show::state(&e.export_all(3)[0], 2, &|_| None);
+        assert!(line.contains(" route-to: 10.3.0.254@wan2"), "{line}");
+    }
+
+    #[test]
+    fn route_to_on_out_resends_reply_to_routes_replies() {
+        let mut e = engine("pass\npass out on wan1 proto tcp route-to 10.3.0.254\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
+        assert!(v.pass);
+        assert_eq!(v.forward, Forward::Resend(sel));
+        // Routed by our mark already (an earlier pass): it goes as it is.
+        let mut m = meta(Dir::Out, "wan1");
+        m.mtag.route = sel;
+        let v = e.test(&m, &mut ack(), 1);
+        assert_eq!(v.forward, Forward::Normal);
+
+        // reply-to on an inbound rule: the server's answers leave by the
+        // path the connection came in on.
+        let mut e = engine("pass\npass in on wan2 proto tcp reply-to 10.3.0.254\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        let mut p = v4(
+            "198.51.100.7",
+            "10.1.0.50",
+            6,
+            &tcp_seg(5555, 22, 1, 0, SYN, 65535, b""),
+        );
+        let v = e.test(&meta(Dir::In, "wan2"), &mut p, 0);
+        assert!(v.pass && v.mtag.is_none() && v.forward == Forward::Normal);
+        let mut r = v4(
+            "10.1.0.50",
+            "198.51.100.7",
+            6,
+            &tcp_seg(22, 5555, 50, 2, SYN | ACK, 65535, b""),
+        );
+        let v = e.test(&meta(Dir::Out, "wan2"), &mut r, 1);
+        assert_eq!(v.forward, Forward::Resend(sel));
+        assert_eq!(e.export_all(2)[0].rt, 3);
+    }
+
+    #[test]
+    fn dup_to_copies_both_ways_and_round_robin_spreads() {
+        let mut e = engine("pass\npass in on lan proto tcp dup-to 10.2.0.9\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.2.0.9")))
+            .unwrap();
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        assert_eq!(v.forward, Forward::Dup { sel, dec_ttl: true });
+        let v = e.test(&meta(Dir::Out, "lan"), &mut synack(), 1);
+        assert_eq!(
+            v.forward,
+            Forward::Dup {
+                sel,
+                dec_ttl: false
+            }
+        );
+
+        let mut e = engine("pass\npass in on lan proto tcp route-to { 10.2.0.254, 10.3.0.254 }\n");
+        let mut hops = vec![];
+        for port in 0..4u16 {
+            let mut p = v4(
+                "10.1.0.50",
+                "192.0.2.20",
+                6,
+                &tcp_seg(41000 + port, 80, 1, 0, SYN, 100, b""),
+            );
+            let v = e.test(&meta(Dir::In, "lan"), &mut p, 0);
+            let sel = v.mtag.unwrap().route;
+            hops.push(e.route_targets().target(sel).unwrap());
+        }
+        let a = Target::NextHop(ip("10.2.0.254"));
+        let b = Target::NextHop(ip("10.3.0.254"));
+        assert_eq!(hops, vec![a, b, a, b]);
+    }
+
+    #[test]
+    fn rtable_from_a_match_rule_and_divert_packet() {
+        let mut e = engine("match in on lan rtable 5\npass\n");
+        let sel = e.route_targets().selector(&Target::Table(5)).unwrap();
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        assert_eq!(v.mtag.map(|m| m.route), Some(sel));
+        let st = e.export_all(0);
+        assert_eq!(st[0].rtableid, [u32::MAX, 5]);
+        // Out: routing is done, rtable changes nothing.
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
+        assert!(v.mtag.is_none());
+
+        let mut e = engine("pass in on lan proto tcp divert-packet port 700\n");
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        assert_eq!(v.forward, Forward::Queue(700));
+        let v = e.test(&meta(Dir::Out, "lan"), &mut synack(), 0);
+        assert_eq!(v.forward, Forward::Queue(700));
+    }
+
+    #[test]
+    fn divert_to_and_divert_reply_mark_incoming_packets() {
+        let mut e = engine("pass\npass in on lan proto tcp to port 80 divert-to 127.0.0.1 port 3128\npass out on wan1 proto tcp divert-reply\n");
+        let d = e
+            .route_targets()
+            .selector(&Target::Divert(ip("127.0.0.1"), 3128))
+            .unwrap();
+        let l = e.route_targets().selector(&Target::Local).unwrap();
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        assert_eq!(v.mtag.map(|m| m.route), Some(d));
+        // The proxy's answer goes out normally.
+        let v = e.test(&meta(Dir::Out, "lan"), &mut synack(), 0);
+        assert!(v.mtag.is_none());
+        // divert-reply: the replies to a transparent socket's connection.
+        let mut out = v4(
+            "203.0.113.9",
+            "192.0.2.20",
+            6,
+            &tcp_seg(33000, 443, 1, 0, SYN, 100, b""),
+        );
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut out, 0);
+        assert!(v.mtag.is_none());
+        let mut back = v4(
+            "192.0.2.20",
+            "203.0.113.9",
+            6,
+            &tcp_seg(443, 33000, 7, 2, SYN | ACK, 100, b""),
+        );
+        let v = e.test(&meta(Dir::In, "wan1"), &mut back, 0);
+        assert_eq!(v.mtag.map(|m| m.route), Some(l));
+    }
+
+    #[test]
+    fn selectors_survive_a_reload_while_states_use_them() {
+        let mut e = engine("pass in on lan proto tcp route-to 10.3.0.254\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        let res = StaticResolver::new().iface("lan", &["10.1.0.1/24"]);
+        let rs = parse("pass\n", "pf.conf", &res).unwrap();
+        e.load(rs, Loader::default(), String::new());
+        assert_eq!(
+            e.route_targets().target(sel),
+            Some(Target::NextHop(ip("10.3.0.254")))
+        );
+        let v = e.test(&meta(Dir::In, "lan"), &mut ack(), 1);
+        assert_eq!(v.mtag.map(|m| m.route), Some(sel));
+        e.kill_states(2, false, |_| true);
+        let rs = parse("pass\n", "pf.conf", &res).unwrap();
+        e.load(rs, Loader::default(), String::new());
+        assert!(e.route_targets().is_empty());
     }
 
     #[test]
