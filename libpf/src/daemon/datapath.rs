@@ -1,14 +1,18 @@
 //! The data path: read packets from NFQUEUE, ask the engine, give the
-//! verdict back (with the rewritten packet when it was translated), send
-//! whatever reply a `block return` produced.
+//! verdict back (with the rewritten packet when it was translated, the
+//! route selector in the mark, or another queue for divert-packet), send
+//! whatever reply a `block return` produced and what policy routing sends
+//! on another path (route-to after routing, dup-to copies, af-to).
 
 use super::ifnames::IfNames;
-use super::Shared;
+use super::{routing, Shared};
 use crate::engine::packet::Dir;
+use crate::engine::route::Forward;
 use crate::engine::status::Reason;
 use crate::engine::{Mtag, PacketMeta};
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
+use crate::sys::policy_routing::RouteSender;
 use crate::sys::raw::RawSender;
 use nfq::{Queue, Verdict};
 use std::io;
@@ -48,6 +52,9 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     };
     let v4 = RawSender::ipv4(Some(GENERATED_MARK), None).ok();
     let v6 = RawSender::ipv6(Some(GENERATED_MARK)).ok();
+    let mut route_sender = RouteSender::open()
+        .map_err(|e| log::err(&format!("NFQUEUE {queue_num}: policy routing sockets: {e}")))
+        .ok();
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
@@ -85,15 +92,19 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             gid: msg.get_gid(),
             mtag: Mtag::from_mark(msg.get_nfmark()),
         };
-        let verdict = {
+        let (verdict, route_gen) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, &mut scratch[..n], now);
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            v
+            (v, e.route_targets().generation())
         };
+        if shared.routes_stale(route_gen) {
+            // A new next hop: its rule and table before its first packet.
+            shared.sync_routes();
+        }
         if verdict.log {
             // pflog's job: one syslog line per logged packet, at most
             // LOG_PER_SEC a second.
@@ -131,10 +142,13 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         if let Some(t) = verdict.mtag {
             msg.set_nfmark(t.to_mark());
         }
-        msg.set_verdict(if verdict.pass {
-            Verdict::Accept
-        } else {
-            Verdict::Drop
+        // Policy routing: send again on another path, copy, af-to.
+        let accept = routing::forward(route_sender.as_mut(), &verdict.forward, &scratch[..n])
+            .unwrap_or(verdict.pass);
+        msg.set_verdict(match (&verdict.forward, accept) {
+            (Forward::Queue(q), true) => Verdict::Queue(*q),
+            (_, true) => Verdict::Accept,
+            (_, false) => Verdict::Drop,
         });
         if let Err(e) = q.verdict(msg) {
             log::err(&format!("NFQUEUE {queue_num} verdict: {e}"));

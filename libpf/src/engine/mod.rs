@@ -7,6 +7,7 @@
 pub mod af;
 pub mod export;
 pub mod mtag;
+pub mod mtu;
 pub mod nat;
 pub mod packet;
 pub mod reply;

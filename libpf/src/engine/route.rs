@@ -322,17 +322,14 @@ impl Routing {
 
 impl Engine {
     /// The next hop for a new state of rule `ri` in family `af` (pf_map_addr
-    /// on the route pool): a single address, the first address of the
-    /// family of an interface, or the next one of a round-robin list.
+    /// on the route pool): a single address, or the next one of a
+    /// round-robin list. Pool types beyond these come with the pools.
     pub(in crate::engine) fn next_hop(&mut self, ri: usize, af: Af) -> Option<IpAddr> {
         let (_, pool) = self.rules.rules.get(ri)?.extras.route.as_ref()?;
+        // Host addresses only: other pools are refused at load
+        // (ruleset::support).
         let mut candidates = pool.addrs.iter().filter_map(|a| match a {
             AddrKind::Net(n) if n.af() == af && n.is_host() => Some(n.addr),
-            AddrKind::Dynamic { ifname, .. } => self
-                .ifaddrs
-                .get(ifname)
-                .and_then(|v| v.iter().find(|n| n.af() == af))
-                .map(|n| n.addr),
             _ => None,
         });
         if pool.pool_type != PoolType::RoundRobin {

@@ -63,6 +63,11 @@ impl RawSender {
         Ok(RawSender { sock, v6: true })
     }
 
+    /// Change the mark (SO_MARK) of the packets sent from now on.
+    pub fn set_mark(&self, mark: u32) -> io::Result<()> {
+        self.sock.set_mark(mark)
+    }
+
     /// Send a whole IP packet to its destination address.
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
         let dst: SocketAddr = if self.v6 {
