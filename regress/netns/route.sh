@@ -34,9 +34,7 @@ for n in cl fw1 srv sn; do
 		in_ns $n sysctl -q -w net.ipv4.conf.$k.rp_filter=0
 	done
 done
-for n in srv sn; do
-	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+in_ns sn sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip link add eth0 netns "$(ns cl)" type veth peer name lan0 netns "$(ns fw1)"
 ip link add s1 netns "$(ns srv)" type veth peer name wan1 netns "$(ns fw1)"
 ip link add s2 netns "$(ns srv)" type veth peer name wan2 netns "$(ns fw1)"
@@ -55,14 +53,21 @@ for i in lan0 wan1 wan2 dup0; do
 	in_ns fw1 ip link set $i up
 	in_ns fw1 sysctl -q -w net.ipv4.conf.$i.rp_filter=0
 done
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
+in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 in_ns fw1 ip route add 10.9.0.0/24 via 10.2.0.2
+in_ns fw1 ip addr add 2001:db8:2::1/64 dev wan1 nodad
+in_ns fw1 ip addr add 2001:db8:3::1/64 dev wan2 nodad
+in_ns fw1 ip -6 route add 2001:db8:9::/64 via 2001:db8:2::2
 in_ns srv ip addr add 10.2.0.2/24 dev s1
 in_ns srv ip addr add 10.3.0.2/24 dev s2
 in_ns srv ip addr add 10.9.0.2/32 dev lo
+in_ns srv ip addr add 2001:db8:2::2/64 dev s1 nodad
+in_ns srv ip addr add 2001:db8:3::2/64 dev s2 nodad
+in_ns srv ip addr add 2001:db8:9::2/128 dev lo
 in_ns srv ip link set s1 up
 in_ns srv ip link set s2 up
 in_ns srv ip route add default via 10.2.0.1
+in_ns srv ip -6 route add default via 2001:db8:2::1
 # The divert-reply socket's address lives behind the firewall.
 in_ns srv ip route add 10.2.0.77/32 via 10.2.0.1
 in_ns sn ip addr add 10.4.0.2/24 dev eth0
@@ -75,9 +80,14 @@ count() {
 	in_ns "$n" iptables -t raw -A PREROUTING "$@" -m comment --comment "$name"
 }
 packets() {
-	in_ns "$1" iptables -t raw -L PREROUTING -vnx | awk -v c="/* $2 */" 'index($0, c) { print $1 }'
+	{
+		in_ns "$1" iptables -t raw -L PREROUTING -vnx
+		in_ns "$1" ip6tables -t raw -L PREROUTING -vnx 2>/dev/null
+	} | awk -v c="/* $2 */" 'index($0, c) { print $1 }'
 }
 count srv s1_echo -i s1 -p icmp --icmp-type echo-request
+in_ns srv ip6tables -t raw -A PREROUTING -i s1 -p ipv6-icmp --icmpv6-type echo-request -m comment --comment s1_echo6
+in_ns srv ip6tables -t raw -A PREROUTING -i s2 -p ipv6-icmp --icmpv6-type echo-request -m comment --comment s2_echo6
 count srv s2_echo -i s2 -p icmp --icmp-type echo-request
 count srv s1_syn -i s1 -p tcp --dport 7000 --syn
 count srv s2_syn -i s2 -p tcp --dport 7000 --syn
@@ -142,6 +152,13 @@ check "route-to: pfctl -vvss shows route-to: 10.3.0.2@wan2" grep -q ' route-to: 
 check "route-to: an ip rule sends the selector to pfd's table" grep -Eq '^7066:.*fwmark 0x1000000/0x7f000000 lookup 7066001' <<<"$(rules)"
 check "route-to: the table routes by the next hop" grep -q 'default via 10.3.0.2 dev wan2' <<<"$(in_ns fw1 ip route show table 7066001)"
 check "route-to: a table without a route drops (unreachable rule at 7067)" grep -Eq '^7067:.*fwmark 0x1000000/0x7f000000 unreachable' <<<"$(rules)"
+
+# The same for IPv6.
+load "pass" "pass in on lan0 inet6 proto ipv6-icmp to 2001:db8:9::2 route-to 2001:db8:3::2"
+b1=$(packets srv s1_echo6) b2=$(packets srv s2_echo6)
+check "route-to (in, IPv6): ping6 works" in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 2001:db8:9::2
+check "route-to (in, IPv6): the echo requests take wan2 ($(delta srv s1_echo6 "$b1") on s1, $(delta srv s2_echo6 "$b2") on s2)" test "$(delta srv s1_echo6 "$b1"):$(delta srv s2_echo6 "$b2")" = "0:3"
+check "route-to (IPv6): pfd's IPv6 table routes by the next hop" grep -q 'default via 2001:db8:3::2 dev wan2' <<<"$(in_ns fw1 ip -6 route show table all | grep 'table 7066')"
 
 # route-to on an outbound rule: routed already, sent again by pfd; for
 # forwarded and for the firewall's own packets.
