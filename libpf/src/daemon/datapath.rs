@@ -58,6 +58,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
+    let mut dup_buf = Vec::with_capacity(65536);
     let mut last_full_log = Instant::now() - Duration::from_secs(60);
     let (mut log_window, mut log_count, mut log_suppressed) = (Instant::now(), 0u32, 0u64);
     loop {
@@ -143,8 +144,13 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             msg.set_nfmark(t.to_mark());
         }
         // Policy routing: send again on another path, copy, af-to.
-        let accept = routing::forward(route_sender.as_mut(), &verdict.forward, &scratch[..n])
-            .unwrap_or(verdict.pass);
+        let accept = routing::forward(
+            route_sender.as_mut(),
+            &verdict.forward,
+            &scratch[..n],
+            &mut dup_buf,
+        )
+        .unwrap_or(verdict.pass);
         msg.set_verdict(match (&verdict.forward, accept) {
             (Forward::Queue(q), true) => Verdict::Queue(*q),
             (_, true) => Verdict::Accept,

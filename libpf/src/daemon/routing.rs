@@ -20,7 +20,11 @@ impl Shared {
             (e.enabled(), t.generation(), t.iter().collect::<Vec<_>>())
         };
         let mut guard = self.policy.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(pr) = guard.as_mut() else { return };
+        let Some(pr) = guard.as_mut() else {
+            // No netlink: nothing to install, and nothing to retry per packet.
+            self.routes_gen.store(gen, Ordering::Relaxed);
+            return;
+        };
         let res = if enabled && !targets.is_empty() {
             pr.sync(&targets)
         } else {
@@ -90,8 +94,14 @@ pub fn open() -> Option<PolicyRouting> {
 
 /// What the data path does with a packet after its verdict: `Some(true)`
 /// accept it, `Some(false)` drop it, None leave the verdict as it is.
-/// `pkt` is the packet as the engine left it.
-pub fn forward(sender: Option<&mut RouteSender>, f: &Forward, pkt: &[u8]) -> Option<bool> {
+/// `pkt` is the packet as the engine left it; `copy` a buffer for a
+/// `dup-to` copy (kept between packets).
+pub fn forward(
+    sender: Option<&mut RouteSender>,
+    f: &Forward,
+    pkt: &[u8],
+    copy: &mut Vec<u8>,
+) -> Option<bool> {
     let Some(rs) = sender else {
         // Without the raw sockets these cannot happen: drop rather than
         // let the packet take a path the rules did not give it.
@@ -109,9 +119,10 @@ pub fn forward(sender: Option<&mut RouteSender>, f: &Forward, pkt: &[u8]) -> Opt
             return Some(false);
         }
         Forward::Dup { sel, dec_ttl } => {
-            let mut copy = pkt.to_vec();
-            if !*dec_ttl || mtu::decrement_ttl(&mut copy) {
-                rs.send(*sel, &copy, false)
+            copy.clear();
+            copy.extend_from_slice(pkt);
+            if !*dec_ttl || mtu::decrement_ttl(copy) {
+                rs.send(*sel, copy, false)
             } else {
                 Ok(())
             }
