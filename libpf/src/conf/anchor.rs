@@ -250,6 +250,10 @@ pub fn inline(
         return recovered;
     }
     let outer = std::mem::take(&mut ex.ruleset.rules);
+    ex.anchor_path.push(match ast.name.as_deref() {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => "_".to_string(),
+    });
     // pfctl's parser recovers from an error at the top level only (its
     // `ruleset error '\n'`): after one in the body, the rest of the body is
     // read as top-level statements and its closing brace is an error.
@@ -265,6 +269,7 @@ pub fn inline(
         eats = o.eats;
         escaped |= o.recovered;
     }
+    ex.anchor_path.pop();
     if escaped {
         // the `}` (after what precedes it on its line)
         let close = unterminated.unwrap_or(st.end_line);
@@ -415,6 +420,16 @@ pub fn load_anchors(
             l.path = format!("{}/{}", la.path, l.path);
             queue.push_back((l, la.file.clone()));
         }
+        // Tables defined in the file belong to the anchor it is loaded in.
+        for d in &mut sub.directives {
+            if let crate::ruleset::Directive::Table(t) = d {
+                t.anchor = if t.anchor.is_empty() {
+                    la.path.clone()
+                } else {
+                    format!("{}/{}", la.path, t.anchor)
+                };
+            }
+        }
         la.ruleset = sub;
         done.push(la);
     }
@@ -432,7 +447,7 @@ pub fn load_anchors(
 /// pf_anchor_setup's path of a call by name from the anchor at `base`:
 /// `/x` is absolute, `../` climbs, anything else is below `base`. None if
 /// `../` climbs above the main ruleset.
-fn resolve(base: &str, name: &str) -> Option<String> {
+pub(crate) fn resolve(base: &str, name: &str) -> Option<String> {
     if let Some(abs) = name.strip_prefix('/') {
         return Some(abs.to_string());
     }

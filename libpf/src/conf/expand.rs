@@ -43,6 +43,9 @@ pub struct Expander<'r> {
     pub errors: Vec<ConfError>,
     /// Queue definitions seen so far (`queue.rs`).
     pub queues: super::queue::Queues,
+    /// The inline anchors being read (`a`, `b` inside `anchor a { anchor b
+    /// { ... } }`), for the anchor of table definitions.
+    pub anchor_path: Vec<String>,
     /// pfctl's yacc `yyerrflag`: after an error, the number of tokens the
     /// parser must still shift before it reports a syntax error again.
     pub errflag: u32,
@@ -167,6 +170,7 @@ impl<'r> Expander<'r> {
             ruleset: Ruleset::default(),
             errors: vec![],
             queues: Default::default(),
+            anchor_path: vec![],
             errflag: 0,
             fatal: false,
             prefix_only: false,
@@ -347,19 +351,15 @@ impl<'r> Expander<'r> {
                     .push(Directive::RulesetOptimization(s.clone()));
             }
             SetOption::Optimization(s) => {
-                const HINTS: &[&str] = &[
-                    "normal",
-                    "high-latency",
-                    "satellite",
-                    "aggressive",
-                    "conservative",
-                ];
-                if !HINTS.contains(&s.to_ascii_lowercase().as_str()) {
+                let Some(preset) = optimization_preset(s) else {
                     return Err(vec![
                         global("invalid state timeouts optimization"),
                         format!("unknown optimization {s}"),
                     ]);
-                }
+                };
+                // pfctl sets the hint's timeouts here, in order: a later
+                // `set timeout` overrides them, an earlier one does not.
+                rs.options.timeouts.extend_from_slice(preset);
                 rs.options.optimization = Some(s.clone());
                 rs.directives.push(Directive::Optimization(s.clone()));
             }
@@ -435,6 +435,9 @@ impl<'r> Expander<'r> {
                 if wat.is_some() {
                     self.syncookie_wat = wat;
                 }
+                // what pfd enforces: the last mode, the last watermarks given
+                self.ruleset.options.syncookies = crate::ruleset::SyncookiesMode::from_name(mode);
+                self.ruleset.options.syncookies_watermarks = self.syncookie_wat;
                 // the watermarks, once set, are printed with any later
                 // `adaptive` (pfctl keeps them in a global)
                 let text = match (mode.as_str(), self.syncookie_wat) {
@@ -1750,6 +1753,12 @@ impl<'r> Expander<'r> {
                                             true,
                                             &mut tables,
                                         );
+                                        let here = self.anchor_path.join("/");
+                                        for d in &mut tables.made {
+                                            if let Directive::Table(t) = d {
+                                                t.anchor = here.clone();
+                                            }
+                                        }
                                         self.ruleset.directives.append(&mut tables.made);
                                         self.auto_tables = tables;
                                         if (r.af.is_some() && src.af.is_some() && r.af != src.af)
@@ -2701,6 +2710,54 @@ fn tos_value(s: &str) -> Res<u8> {
         Some(v) if (0..=255).contains(&v) => Ok(v as u8),
         _ => err(format!("illegal tos value {s}")),
     }
+}
+
+/// The TCP timeouts `set optimization` sets (pfctl's pf_hints).
+fn optimization_preset(hint: &str) -> Option<&'static [(Timeout, u32)]> {
+    use Timeout::*;
+    const NORMAL: [(Timeout, u32); 7] = [
+        (TcpFirst, 120),
+        (TcpOpening, 30),
+        (TcpEstablished, 86400),
+        (TcpClosing, 900),
+        (TcpFinWait, 45),
+        (TcpClosed, 90),
+        (TcpTsDiff, 30),
+    ];
+    const SATELLITE: [(Timeout, u32); 7] = [
+        (TcpFirst, 180),
+        (TcpOpening, 35),
+        (TcpEstablished, 86400),
+        (TcpClosing, 905),
+        (TcpFinWait, 50),
+        (TcpClosed, 95),
+        (TcpTsDiff, 60),
+    ];
+    const CONSERVATIVE: [(Timeout, u32); 7] = [
+        (TcpFirst, 3600),
+        (TcpOpening, 900),
+        (TcpEstablished, 432000),
+        (TcpClosing, 3600),
+        (TcpFinWait, 600),
+        (TcpClosed, 180),
+        (TcpTsDiff, 60),
+    ];
+    const AGGRESSIVE: [(Timeout, u32); 7] = [
+        (TcpFirst, 30),
+        (TcpOpening, 5),
+        (TcpEstablished, 18000),
+        (TcpClosing, 60),
+        (TcpFinWait, 30),
+        (TcpClosed, 30),
+        (TcpTsDiff, 10),
+    ];
+    Some(match hint.to_ascii_lowercase().as_str() {
+        "normal" => &NORMAL,
+        "satellite" | "high-latency" => &SATELLITE,
+        "conservative" => &CONSERVATIVE,
+        "aggressive" => &AGGRESSIVE,
+        _ => return None,
+    })
 }
 
 /// `probability N%` (or a fraction) as pf stores it: a fraction of 2^32.

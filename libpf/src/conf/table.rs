@@ -329,6 +329,7 @@ impl Expander<'_> {
             flags,
             init: out,
             init_addr,
+            anchor: self.anchor_path.join("/"),
         };
         self.ruleset.directives.push(Directive::Table(def));
     }
@@ -383,6 +384,69 @@ impl Expander<'_> {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------- pfctl -T
+
+/// pfctl's `load_addr` for `pfctl -t T -T command [address ...] [-f
+/// file]`: the addresses given on the command line, then those of `file`
+/// (`-` is standard input, read through `stdin`), each resolved as pfctl's
+/// `host()` does (interfaces, names, `!` for negation, `weight N` skipped).
+/// `test`: only host addresses, not negated (`-T test`). Errors are the
+/// lines pfctl prints (without the `pfctl: ` prefix where pfctl has none).
+pub fn command_addresses(
+    args: &[String],
+    file: Option<&str>,
+    test: bool,
+    resolver: &dyn super::Resolver,
+    stdin: &mut dyn std::io::Read,
+) -> Result<Vec<TableEntry>, Vec<String>> {
+    let ex = Expander::new(resolver);
+    let mut slow =
+        |name: &str, mask: Option<u8>, msgs: &mut Vec<String>| ex.file_host(name, mask, msgs);
+    let mut out = vec![];
+    for a in args {
+        let mut msgs = vec![];
+        let start = out.len();
+        if parse_table_data(a.as_bytes(), &mut out, &mut msgs, &mut slow).is_err() {
+            if msgs.is_empty() {
+                msgs.push(format!("pfctl: cannot decode {a}: {}", strerror(EINVAL)));
+            }
+            return Err(msgs);
+        }
+        let bad = out[start..]
+            .iter()
+            .any(|e| test && (e.neg || !e.net.is_host()));
+        if bad {
+            return Err(vec![format!(
+                "pfctl: cannot decode {a}: {}",
+                strerror(EINVAL)
+            )]);
+        }
+    }
+    let Some(path) = file else { return Ok(out) };
+    let data = if path == "-" {
+        let mut v = vec![];
+        stdin
+            .read_to_end(&mut v)
+            .map_err(|e| vec![format!("pfctl: cannot load {path}: {e}")])?;
+        v
+    } else {
+        read_file(path).map_err(|n| vec![format!("pfctl: cannot load {path}: {}", strerror(n))])?
+    };
+    let start = out.len();
+    let mut msgs = vec![];
+    let r = parse_table_data(&data, &mut out, &mut msgs, &mut slow);
+    let bad = test && out[start..].iter().any(|e| e.neg || !e.net.is_host());
+    if r.is_err() || bad {
+        let errno = match r {
+            Err(LoadError::Errno(n)) => n,
+            _ => EINVAL,
+        };
+        msgs.push(format!("pfctl: cannot load {path}: {}", strerror(errno)));
+        return Err(msgs);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- files

@@ -254,9 +254,11 @@ impl Engine {
         t.sport = to.sport;
         t.dport = to.dport;
         t.proto = other_proto(pd.proto);
-        if d.keep_state != crate::ruleset::KeepState::None {
+        if d.keep_state != crate::ruleset::KeepState::None
+            && !super::rules::icmp_makes_no_state(&pd)
+        {
             match self.create_state(meta, d, ri, &pd, &t, len, now) {
-                Ok(seqdiff) => {
+                Ok((_, seqdiff)) => {
                     if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
                         super::translate::set_seq_ack(
                             buf,

@@ -2,7 +2,8 @@
 //! evaluation, the state table, TCP window tracking, NAT and rdr, block
 //! return, timeouts, counters, and the feed of state changes for pfsync.
 //! Pure: time (monotonic milliseconds) is passed in, there is no I/O; the
-//! caller sends whatever reply packet a verdict carries.
+//! caller sends whatever reply packet a verdict carries, and the packets
+//! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
 pub mod af;
 pub mod export;
@@ -13,23 +14,34 @@ pub mod packet;
 pub mod reply;
 pub mod route;
 pub mod rules;
+pub mod rulestate;
+pub mod siphash;
 pub mod state;
 pub mod status;
+pub mod syncookie;
+pub mod synproxy;
+pub mod table;
+pub mod tag;
 pub mod tcp;
 pub mod translate;
 
 use crate::addr::{Af, IpNet};
+use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
-    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
+    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout,
+    TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
-use state::{tcps, StateKey, StateTable};
+use rulestate::RuleStates;
+use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
+use std::net::IpAddr;
+use table::{Limits, Shadow, TableError, Tables};
 use translate::{set_end, set_seq_ack, End};
 
 /// A state's log bits (as pfsync carries them): `log`, and `log (all)`
@@ -52,6 +64,31 @@ pub struct PacketMeta<'a> {
     pub mtag: Mtag,
 }
 
+/// Which way a packet pf sends travels, relative to the packet that made
+/// pf send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    /// Back to where the packet came from (a SYN|ACK to the client). For
+    /// a packet pf sends on its own timer, to the connection's initiator.
+    Sender,
+    /// On towards where the packet was going (the SYN to the server).
+    Destination,
+}
+
+/// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
+/// syncookie handshakes, the RST of a proxied connection that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The whole IP packet, header first, checksums filled.
+    pub packet: Vec<u8>,
+    pub toward: Toward,
+    /// The packet mark to send it with (see `mtag`): the generated bit for
+    /// packets pf must not filter again, 0 for packets that go through
+    /// pf's `out` pass like anything else the host sends (the SYN and ACK
+    /// a synproxy sends the server, which make its state there).
+    pub mark: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub pass: bool,
@@ -70,6 +107,9 @@ pub struct Verdict {
     /// Policy routing: what the data path does besides accept/drop (send
     /// again on another path, copy, queue, af-to); see [`route`].
     pub forward: route::Forward,
+    /// Packets to send besides this one, in order, after the verdict
+    /// (raw sockets, each with its own mark).
+    pub send: Vec<Outgoing>,
 }
 
 impl Verdict {
@@ -83,6 +123,7 @@ impl Verdict {
             rule: None,
             mtag: None,
             forward: route::Forward::Normal,
+            send: Vec::new(),
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -95,6 +136,7 @@ impl Verdict {
             rule: None,
             mtag: None,
             forward: route::Forward::Normal,
+            send: Vec::new(),
         }
     }
 
@@ -146,6 +188,9 @@ struct Decision {
     log: u8,
     /// Policy routing a new state gets (set once the state is made).
     route: route::StateRoute,
+    /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
+    /// state made here carries it.
+    tag: u16,
 }
 
 impl Decision {
@@ -163,7 +208,34 @@ impl Decision {
                 0
             },
             route: route::StateRoute::default(),
+            tag: 0,
         }
+    }
+}
+
+/// The systems the OS fingerprint of a TCP SYN names (pf_osfp_fingerprint).
+fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(crate::osfp::OsId, usize)]> {
+    let t = pd.tcp.filter(|_| pd.proto == IPPROTO_TCP && !pd.fragment)?;
+    let ip = crate::osfp::IpFacts {
+        len: pd.tot_len as u16,
+        ttl: pd.ttl,
+        df: pd.af == Af::Inet && buf.get(6).is_some_and(|b| b & 0x40 != 0),
+        v6: pd.af == Af::Inet6,
+    };
+    let sig = crate::osfp::packet_signature(ip, buf.get(pd.l4_off..pd.l4_off + t.hdr_len)?)?;
+    db.lookup(&sig)
+}
+
+/// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
+/// as the packet mark. 0 leaves the packet's tag alone.
+pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let mut m = v.mtag.unwrap_or(meta.mtag);
+    if m.tag != tag {
+        m.tag = tag;
+        v.mtag = Some(m);
     }
 }
 
@@ -200,17 +272,38 @@ pub struct Engine {
     timeouts: [u32; TIMEOUT_COUNT],
     limits: HashMap<Limit, u32>,
     pub states: StateTable,
+    /// Tag names in use by rules and states (`tag`, `tagged`).
+    pub tags: tag::TagTable,
+    /// The OS fingerprints `os` rules match against (pf.os).
+    osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
     pub ifaddrs: HashMap<String, Vec<IpNet>>,
     /// Route selectors and route pools (policy routing).
     routing: route::Routing,
+    /// Address tables (`table <t>`), see `table`.
+    pub tables: Tables,
     hostid: u32,
     next_id: u64,
     rng: u64,
     generation: u64,
     checksum: String,
+    /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
+    debug: u8,
+    /// Packets pf sends on its own, waiting for the caller.
+    outbox: Vec<Outgoing>,
+    /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
+    secret: siphash::SecretRng,
+    syncookies: syncookie::Syncookies,
+    /// TCP states of ours whose initiator has not completed its handshake
+    /// (pf_status.states_halfopen).
+    halfopen: u64,
+    /// A SYN rebuilt from a syncookie is being filtered.
+    recreating: bool,
+    /// The latest time (ms) a packet or a tick brought, for what happens
+    /// without one (a ruleset load starting syncookies).
+    clock: u64,
 }
 
 impl Engine {
@@ -229,16 +322,39 @@ impl Engine {
             timeouts,
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
+            tags: tag::TagTable::default(),
+            osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
             routing: route::Routing::default(),
+            tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
             generation: 0,
             checksum: "0".repeat(32),
+            debug: status::DEBUG_DEFAULT,
+            outbox: Vec::new(),
+            secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
+            syncookies: syncookie::Syncookies::default(),
+            halfopen: 0,
+            recreating: false,
+            clock: 0,
         }
+    }
+
+    /// Key the secret random numbers (synproxy sequence numbers, syncookie
+    /// secrets) from the kernel's randomness; the seed of `new` is only a
+    /// fallback.
+    pub fn set_secret(&mut self, k0: u64, k1: u64) {
+        self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// Packets pf decided to send outside any verdict (the RST of an
+    /// expired synproxy state): the caller sends them.
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
     }
 
     fn random(&mut self) -> u32 {
@@ -249,6 +365,15 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// DIOCSETDEBUG (`pfctl -x`).
+    pub fn set_debug(&mut self, level: u8) {
+        self.debug = level.min(7);
+    }
+
+    pub fn debug_level(&self) -> u8 {
+        self.debug
     }
 
     pub fn hostid(&self) -> u32 {
@@ -288,11 +413,63 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options (the commit of a transaction).
-    /// States keep working; their rule counters stay with the old rules.
+    /// Swap in a new ruleset and options. States keep working; their rule
+    /// counters stay with the old rules. (No tables are defined and no
+    /// limit is checked: `commit` is what pfctl's load goes through.)
     pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
+        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
+        self.install(rs.options, rules, Vec::new(), checksum, 0);
+    }
+
+    /// The commit of a transaction: the ruleset, its options and the
+    /// tables it defines, all or nothing. Fails, changing nothing, when
+    /// the tables would exceed `set limit tables` / `table-entries` (the
+    /// new ruleset's limits).
+    pub fn commit(
+        &mut self,
+        rs: Ruleset,
+        tables: Vec<Shadow>,
+        loader: Loader,
+        checksum: String,
+        now: u64,
+    ) -> Result<(), TableError> {
+        let limits = Limits {
+            tables: limit_in(&rs.options, Limit::Tables),
+            entries: limit_in(&rs.options, Limit::TableEntries),
+        };
+        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
+        self.tables
+            .check_commit(&tables, &rules.table_refs(), true, limits)?;
+        self.install(rs.options, rules, tables, checksum, now);
+        Ok(())
+    }
+
+    /// `pfctl -T load`: define tables, leave the rules alone.
+    pub fn commit_tables(&mut self, tables: Vec<Shadow>, now: u64) -> Result<(), TableError> {
+        self.tables
+            .check_commit(&tables, &[], false, self.table_limits())?;
+        self.tables.commit(tables, table_now(now));
+        Ok(())
+    }
+
+    /// The table limits in effect.
+    pub fn table_limits(&self) -> Limits {
+        Limits {
+            tables: self.limit(Limit::Tables),
+            entries: self.limit(Limit::TableEntries),
+        }
+    }
+
+    fn install(
+        &mut self,
+        o: Options,
+        mut rules: LoadedRules,
+        tables: Vec<Shadow>,
+        checksum: String,
+        now: u64,
+    ) {
         self.generation += 1;
-        let o = rs.options;
+        rules.generation = self.generation;
         // What the new file does not set goes back to its default.
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
@@ -314,24 +491,84 @@ impl Engine {
                 }
             }
         }
+        // Like pfctl, a ruleset changes the debug level only if it sets it.
+        if let Some(level) = o.debug.as_deref().and_then(status::debug_level) {
+            self.debug = level;
+        }
         if let Some(h) = o.hostid {
-            if h != 0 {
+            if h != 0 && h != self.hostid {
                 self.hostid = h;
+                self.halfopen_recount();
             }
         }
+        let limit = self.limit(Limit::States);
+        self.syncookies_configure(
+            o.syncookies.unwrap_or(SyncookiesMode::Never),
+            o.syncookies_watermarks,
+            limit,
+            self.clock,
+        );
         self.options = o;
-        self.rules = LoadedRules::new(rs.rules, self.generation, loader);
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last (install_rules).
+        let secs = table_now(now);
+        rules.attach_tables(&mut self.tables, secs);
+        self.tables.commit(tables, secs);
+        self.install_rules(rules);
+        self.checksum = checksum;
+    }
+
+    /// Make `lr` the running ruleset: its rules' tags get numbers, the
+    /// replaced ruleset's are given back.
+    fn install_rules(&mut self, mut lr: LoadedRules) {
+        let seed = (self.random() as u64) << 32 | self.random() as u64;
+        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
+        let mut old = std::mem::replace(&mut self.rules, lr);
+        old.run.release(&mut self.tags);
+        old.detach_tables(&mut self.tables);
         let in_use = self.selectors_in_use();
         self.routing.load(&self.rules.rules, &in_use);
-        self.checksum = checksum;
+    }
+
+    /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
+    /// `unknown`.
+    pub fn flush_fingerprints(&mut self) {
+        self.osfp = OsfpDb::default();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+    }
+
+    /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
+    /// resolved again. Returns what was refused as a duplicate.
+    pub fn add_fingerprints(&mut self, entries: Vec<FpEntry>) -> Vec<String> {
+        let dups = entries
+            .into_iter()
+            .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
+            .collect();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        dups
+    }
+
+    /// DIOCOSFPGET: the loaded fingerprints.
+    pub fn fingerprints(&self) -> &[FpEntry] {
+        self.osfp.entries()
+    }
+
+    /// Would the tag names of `rules` fit in the tag table next to the ones
+    /// in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit(&self, rules: &[Rule]) -> bool {
+        let mut new: Vec<&str> = RuleStates::tag_names(rules)
+            .filter(|n| self.tags.id(n).is_none())
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        self.tags.len() + new.len() <= tag::TAGID_MAX as usize
     }
 
     /// Remove every rule (`pfctl -F rules`).
     pub fn flush_rules(&mut self, loader: Loader) {
         self.generation += 1;
-        self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
-        let in_use = self.selectors_in_use();
-        self.routing.load(&self.rules.rules, &in_use);
+        self.install_rules(LoadedRules::new(Vec::new(), self.generation, loader));
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -343,7 +580,18 @@ impl Engine {
     }
 
     /// Filter one packet. `buf` holds the IP packet and may be rewritten.
+    /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        self.clock = self.clock.max(now);
+        let mut v = self.test_packet(meta, buf, now);
+        if !self.outbox.is_empty() {
+            v.send.append(&mut self.outbox);
+        }
+        v
+    }
+
+    /// pf_test proper (a SYN rebuilt from a syncookie comes back here).
+    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         if !self.enabled || self.skipped(meta.ifname) {
             return Verdict::pass(false);
         }
@@ -364,12 +612,22 @@ impl Engine {
         self.status.searches += 1;
 
         if pd.icmp.is_some_and(|i| i.is_error) {
-            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
+            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
+            if let Some(v) = self.syncookie_syn(meta, &pd, now) {
+                return v;
+            }
             let key = StateKey::from_pd(&pd, meta.dir);
-            if let Some(slot) = self.states.lookup(&key, meta.dir) {
+            let mut slot = self.states.lookup(&key, meta.dir);
+            if pd.proto == IPPROTO_TCP {
+                slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
+            }
+            if let Some(slot) = slot {
                 if let Some(v) = self.test_state(meta, buf, &mut pd, slot, &key, len, now) {
                     return v;
                 }
@@ -393,14 +651,23 @@ impl Engine {
             uid: meta.uid,
             gid: meta.gid,
             ifaddrs: &self.ifaddrs,
+            tables: &self.tables,
+            tag: meta.mtag.tag,
+            now,
+            os: if self.rules.run.uses_os() {
+                os_of(&self.osfp, &pd, buf)
+            } else {
+                None
+            },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state (a match rule's rtable
-            // still applies).
+            // The default rule: pass, no state (a `match` rule's tag still
+            // goes on the packet).
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             if let Some(t) = ev.rtable {
                 if let Some(sel) = self.routing.targets.get(route::Target::Table(t)) {
                     let sr = route::StateRoute {
@@ -417,8 +684,10 @@ impl Engine {
         c.packets[d] += 1;
         c.bytes[d] += len;
         let mut r = Decision::of(&self.rules.rules[ri]);
+        r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
+            self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
             v.rule = Some(ri as u32);
@@ -467,9 +736,23 @@ impl Engine {
             }
         }
         let mut modified = false;
-        if r.keep_state != KeepState::None && !pd.fragment {
+        if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
-                Ok(seqdiff) => {
+                Ok((slot, _))
+                    if r.keep_state == KeepState::Synproxy
+                        && meta.dir == Dir::In
+                        && orig.tcp.is_some_and(|t| {
+                            t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                                == crate::wire::tcp::SYN
+                        }) =>
+                {
+                    if let Some(mut v) = self.synproxy_open(slot, &orig) {
+                        v.log = ev.log;
+                        v.rule = Some(ri as u32);
+                        return v;
+                    }
+                }
+                Ok((_, seqdiff)) => {
                     if seqdiff != 0 {
                         if let Some(t) = orig.tcp {
                             set_seq_ack(buf, &pd, Some(t.seq.wrapping_add(seqdiff)), None);
@@ -489,11 +772,48 @@ impl Engine {
         if translated.dst != orig.dst || translated.dport != orig.dport {
             modified |= set_end(buf, &mut pd, End::Dst, translated.dst, translated.dport);
         }
+        self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
+        for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
+            self.table_stats(
+                mi as usize,
+                &orig.src,
+                &orig.dst,
+                meta.dir,
+                table::OP_MATCH,
+                len,
+            );
+        }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
         v.route(&r.route, true, meta);
+        tag_packet(&mut v, meta, r.tag);
         v
+    }
+
+    /// pfr_update_stats for the tables rule `ri` names: a packet from
+    /// `src` to `dst` was passed, blocked or matched (`op`).
+    fn table_stats(
+        &mut self,
+        ri: usize,
+        src: &IpAddr,
+        dst: &IpAddr,
+        dir: Dir,
+        op: usize,
+        len: u64,
+    ) {
+        let Some(rt) = self.rules.tables.get(ri).copied() else {
+            return;
+        };
+        let out = dir == Dir::Out;
+        if let Some(id) = rt.src {
+            let neg = self.rules.rules[ri].from.neg;
+            self.tables.update_stats(id, src, out, op, neg, len);
+        }
+        if let Some(id) = rt.dst {
+            let neg = self.rules.rules[ri].to.neg;
+            self.tables.update_stats(id, dst, out, op, neg, len);
+        }
     }
 
     pub fn status(&self, now: u64) -> Status {
@@ -505,18 +825,12 @@ impl Engine {
             0
         };
         s.states = self.states.len() as u64;
-        s.half_open_tcp = self
-            .states
-            .all_slots()
-            .filter_map(|sl| self.states.get(sl))
-            .filter(|st| {
-                st.key[0].proto == IPPROTO_TCP
-                    && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED)
-            })
-            .count() as u64;
+        s.half_open_tcp = self.halfopen;
+        s.syncookies_start = self.syncookies.hiwat;
+        s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
-        s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
+        s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
         s
     }
@@ -546,5 +860,23 @@ impl Engine {
     }
 }
 
+/// A limit as a ruleset's options set it, or its default.
+fn limit_in(o: &Options, l: Limit) -> u32 {
+    o.limits
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == l)
+        .map_or(l.default_value(), |(_, v)| *v)
+}
+
+/// The tables' clock: engine seconds.
+pub fn table_now(now_ms: u64) -> u32 {
+    (now_ms / 1000).min(u32::MAX as u64) as u32
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_icmp;
+#[cfg(test)]
+mod tests_tags;

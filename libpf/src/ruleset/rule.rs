@@ -657,6 +657,33 @@ pub struct Options {
     pub reassemble: Option<(bool, bool)>,
     /// `set state-policy if-bound` (true) or `floating`
     pub state_policy_if_bound: Option<bool>,
+    /// `set syncookies never|always|adaptive`
+    pub syncookies: Option<SyncookiesMode>,
+    /// `set syncookies adaptive (start N%, end M%)`: (start, end) in
+    /// percent of the state limit, once given (pfctl keeps them for later
+    /// `set syncookies` lines).
+    pub syncookies_watermarks: Option<(u32, u32)>,
+}
+
+/// When pf answers a SYN with a syncookie instead of creating a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncookiesMode {
+    Never,
+    Always,
+    /// On while the half-open states exceed the start watermark, off again
+    /// below the end watermark.
+    Adaptive,
+}
+
+impl SyncookiesMode {
+    pub fn from_name(s: &str) -> Option<SyncookiesMode> {
+        match s {
+            "never" => Some(SyncookiesMode::Never),
+            "always" => Some(SyncookiesMode::Always),
+            "adaptive" => Some(SyncookiesMode::Adaptive),
+            _ => None,
+        }
+    }
 }
 
 /// One `set ...` statement, macro definition or table definition, in

@@ -12,8 +12,7 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Direction, Directive, Divert, Endpoint, KeepState, Options, Pool, PoolType, Rule,
-    Ruleset,
+    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -116,33 +115,19 @@ fn check_options(o: &Options, s: &mut Support) {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
         }
     }
-    if o.optimization
-        .as_deref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case("normal"))
-    {
-        refuse(s, &none, 0, "set optimization", NOT_YET);
-    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
     let none = None;
     for d in d {
-        match d {
-            Directive::Syncookies(mode) if !mode.starts_with("never") => {
-                refuse(s, &none, 0, "set syncookies", NOT_YET)
-            }
-            Directive::Queue(_) => warn(
+        if let Directive::Queue(_) = d {
+            warn(
                 s,
                 &none,
                 0,
                 "queue",
                 "no traffic shaping: packets are not queued",
-            ),
-            // pfctl's table for a pool's address list: the rule using it
-            // is checked with its pool.
-            Directive::Table(t) if t.name.starts_with("__automatic_") => {}
-            Directive::Table(_) => refuse(s, &none, 0, "table", NOT_YET),
-            _ => {}
+            );
         }
     }
 }
@@ -150,11 +135,14 @@ fn check_directives(d: &[Directive], s: &mut Support) {
 fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
-        AddrKind::Table(_) => refuse(s, file, line, "<table>", NOT_YET),
         AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
         AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
-        AddrKind::Any | AddrKind::Net(_) | AddrKind::Range(..) | AddrKind::Dynamic { .. } => {}
+        AddrKind::Any
+        | AddrKind::Net(_)
+        | AddrKind::Range(..)
+        | AddrKind::Dynamic { .. }
+        | AddrKind::Table(_) => {}
     }
 }
 
@@ -239,17 +227,8 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "logged packets go to syslog as plain log (all) lines",
         );
     }
-    if r.tag.is_some() {
-        refuse(s, file, line, "tag", NOT_YET);
-    }
-    if r.tagged.is_some() {
-        refuse(s, file, line, "tagged", NOT_YET);
-    }
     // State options.
     let so = &r.state_opts;
-    if r.keep_state == KeepState::Synproxy {
-        refuse(s, file, line, "synproxy state", NOT_YET);
-    }
     if so.source_track.is_some() {
         refuse(s, file, line, "source-track", NOT_YET);
     }
@@ -278,9 +257,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
     // Everything else of the rule.
-    if x.os.is_some() {
-        refuse(s, file, line, "os", NOT_YET);
-    }
     if x.on_rdomain.is_some() {
         refuse(
             s,
@@ -297,10 +273,14 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
-        refuse(s, file, line, "prio", NOT_YET);
-    }
-    if x.max_pkt_rate.is_some() {
-        refuse(s, file, line, "max-pkt-rate", NOT_YET);
+        refuse(
+            s,
+            file,
+            line,
+            "prio",
+            "Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 \
+             packet priority (3 unless a VLAN header or set prio gave another)",
+        );
     }
     if x.set_prio.is_some() {
         warn(
@@ -326,17 +306,11 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
     }
-    if x.probability != 0 {
-        refuse(s, file, line, "probability", NOT_YET);
-    }
     if x.fragment {
         refuse(s, file, line, "fragment", NOT_YET);
     }
     if x.allow_opts {
         refuse(s, file, line, "allow-opts", NOT_YET);
-    }
-    if x.once {
-        refuse(s, file, line, "once", NOT_YET);
     }
     if x.scrub.any() {
         refuse(s, file, line, "scrub", NOT_YET);
@@ -368,6 +342,7 @@ fn check_route_pool(p: &Pool, kw: &str, r: &Rule, file: &Option<String>, s: &mut
         match a {
             AddrKind::Net(n) if n.is_host() => {}
             AddrKind::Net(_) => refuse(s, file, line, &format!("{kw} network"), NOT_YET),
+            AddrKind::Table(_) => refuse(s, file, line, &format!("{kw} <table>"), NOT_YET),
             AddrKind::Dynamic { .. } => refuse(
                 s,
                 file,
@@ -461,7 +436,8 @@ mod tests {
         let s = support(
             "set skip on lo\nblock return\npass in on eth0 proto tcp to port 22 keep state (max 10)\n\
              pass out on eth0 from eth1:network nat-to (eth0)\npass in on eth0 proto tcp to port 80 rdr-to 192.168.99.5 port 8080\n\
-             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n",
+             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n\
+             set syncookies adaptive (start 25%, end 12%)\npass in on eth0 proto tcp to port 25 synproxy state\n",
         );
         assert_eq!(s, Support::default());
     }
@@ -472,10 +448,38 @@ mod tests {
             refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7 rtable 1\n"),
             vec!["pf.conf:2: route-to with rtable: not supported on Linux (pfd resolves next hops in the main routing table only)"]
         );
-        let inside = refused("anchor {\n pass\n pass proto tcp synproxy state\n}\n");
+        let inside = refused("anchor {\n pass\n pass proto tcp keep state (pflow)\n}\n");
         assert_eq!(
             inside,
-            vec!["pf.conf:3: synproxy state: not supported on Linux (not implemented in pfd yet)"]
+            vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn rule_evaluation_options_load() {
+        let s = support(
+            "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in prio 3\n"),
+            vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
+        );
+    }
+
+    #[test]
+    fn tables_load() {
+        let s = support(
+            "table <bad> persist { 10.1.0.2 !10.1.0.3 } file \"/dev/null\"\nblock in quick from <bad>\n\
+             pass from ! <bad> to <good>\nanchor a {\n table <t> { 192.0.2.1 }\n pass to <t>\n}\n",
+        );
+        assert_eq!(s, Support::default());
+        // A table as an address pool needs round-robin, not enforced yet.
+        assert_eq!(
+            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
+            vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
         );
     }
 

@@ -1,6 +1,7 @@
 //! Raw sockets: sending whole IP packets pfd builds (CARP advertisements,
-//! pfsync frames, RSTs and ICMP errors) and receiving one IP protocol with
-//! the interface it arrived on; AF_PACKET for gratuitous ARP.
+//! pfsync frames, RSTs and ICMP errors, synproxy and syncookie segments)
+//! and receiving one IP protocol with the interface it arrived on;
+//! AF_PACKET for gratuitous ARP.
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -63,7 +64,7 @@ impl RawSender {
         Ok(RawSender { sock, v6: true })
     }
 
-    /// Change the mark (SO_MARK) of the packets sent from now on.
+    /// Change the mark the following packets carry (SO_MARK).
     pub fn set_mark(&self, mark: u32) -> io::Result<()> {
         self.sock.set_mark(mark)
     }

@@ -8,6 +8,7 @@ mod carp;
 mod pfsync;
 mod ruleset;
 mod states;
+mod tables;
 
 use super::Shared;
 use crate::ioctl::frame::{read_frame, write_frame, FrameError};
@@ -20,6 +21,7 @@ use std::sync::Arc;
 const EPERM: i32 = 1;
 const ENOENT: i32 = 2;
 const EIO: i32 = 5;
+const ENOMEM: i32 = 12;
 const EBUSY: i32 = 16;
 const EEXIST: i32 = 17;
 const EINVAL: i32 = 22;
@@ -96,6 +98,10 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
         }
         let ok = match req {
             Request::GetStates => states::send_all(&shared, &mut conn),
+            Request::GetAstats { anchor, name } => {
+                tables::send_astats(&shared, &mut conn, anchor, name)
+            }
+            req @ Request::TableAddrs { .. } => tables::addrs(&shared, &peer, &mut conn, req),
             Request::PfsyncAttach => {
                 pfsync::attach(&shared, conn);
                 return;
@@ -117,7 +123,8 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     match req {
         Request::Start => ruleset::start(shared, now),
         Request::Stop => ruleset::stop(shared, now),
-        Request::XBegin => ruleset::begin(tx),
+        Request::XBegin => ruleset::begin(tx, false),
+        Request::XBeginTables => ruleset::begin(tx, true),
         Request::AddRules { ticket, rules } => ruleset::add_rules(tx, ticket, rules),
         Request::SetOptions {
             ticket,
@@ -141,7 +148,16 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::GetStates | Request::PfsyncAttach => Reply::error(EINVAL, "streamed request"),
         Request::ClearStates { ifname } => states::clear(shared, ifname, now),
-        Request::KillStates { src, dst } => states::kill(shared, src, dst, now),
+        Request::KillStates(k) => states::kill(shared, &k, now),
+        Request::SetDebug { level } => ruleset::set_debug(shared, level),
+        Request::OsfpFlush => {
+            shared.engine().flush_fingerprints();
+            Reply::Ok
+        }
+        Request::OsfpAdd { entries } => {
+            Reply::Duplicates(shared.engine().add_fingerprints(entries))
+        }
+        Request::OsfpGet => Reply::Fingerprints(shared.engine().fingerprints().to_vec()),
         Request::AddStates { states } => states::add(shared, &states, now),
         Request::GetCarp { name } => Reply::Carp(shared.carp().status(&name)),
         Request::GetCarpStats => Reply::CarpStats(shared.carp().stats_total()),
@@ -164,5 +180,44 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),
+        Request::InaDefine {
+            ticket,
+            anchor,
+            name,
+            flags,
+            init_addr,
+        } => tables::ina_define(tx, ticket, anchor, name, flags, init_addr),
+        Request::InaAddrs {
+            ticket,
+            anchor,
+            name,
+            addrs,
+        } => tables::ina_addrs(tx, ticket, anchor, name, addrs),
+        Request::GetTables { anchor } => tables::get_tables(shared, anchor),
+        Request::ClrTables { anchor, dummy } => tables::clr_tables(shared, anchor, dummy),
+        Request::AddTable {
+            anchor,
+            name,
+            dummy,
+        } => tables::add_table(shared, anchor, name, dummy),
+        Request::DelTable {
+            anchor,
+            name,
+            dummy,
+        } => tables::del_table(shared, anchor, name, dummy),
+        Request::ClrTstats {
+            anchor,
+            name,
+            dummy,
+        } => tables::clr_tstats(shared, anchor, name, dummy),
+        Request::ClrAddrs {
+            anchor,
+            name,
+            dummy,
+        } => tables::clr_addrs(shared, anchor, name, dummy),
+        Request::GetAstats { .. } | Request::TableAddrs { .. } => {
+            Reply::error(EINVAL, "streamed request")
+        }
+        Request::MoreAddrs { .. } => Reply::error(EINVAL, "no address request open"),
     }
 }

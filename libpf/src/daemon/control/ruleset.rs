@@ -5,9 +5,10 @@
 use super::{Peer, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::daemon::Shared;
 use crate::engine::rules::Loader;
+use crate::engine::table::Shadow;
 use crate::ioctl::{Reply, RuleInfo};
 use crate::log;
-use crate::ruleset::{Options, Rule, Ruleset};
+use crate::ruleset::{Limit, Options, Rule, Ruleset};
 use crate::sys::hooks;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -19,6 +20,28 @@ pub(super) struct Transaction {
     rules: Vec<Rule>,
     options: Options,
     checksum: String,
+    /// Tables defined in the transaction (built here, swapped in at
+    /// commit), see `tables.rs`.
+    pub(super) tables: Vec<Shadow>,
+    /// `pfctl -T load`: only tables; the rules and options stay.
+    pub(super) tables_only: bool,
+}
+
+impl Transaction {
+    pub(super) fn ticket(&self) -> u32 {
+        self.ticket
+    }
+
+    /// The table-entries limit the transaction's options set (or the
+    /// default), to bound what it may hold.
+    pub(super) fn entries_limit(&self) -> u32 {
+        self.options
+            .limits
+            .iter()
+            .rev()
+            .find(|(l, _)| *l == Limit::TableEntries)
+            .map_or(Limit::TableEntries.default_value(), |(_, v)| *v)
+    }
 }
 
 fn not_open() -> Reply {
@@ -56,13 +79,15 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
     Reply::Ok
 }
 
-pub(super) fn begin(tx: &mut Option<Transaction>) -> Reply {
+pub(super) fn begin(tx: &mut Option<Transaction>, tables_only: bool) -> Reply {
     let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
     *tx = Some(Transaction {
         ticket,
         rules: Vec::new(),
         options: Options::default(),
         checksum: "0".repeat(32),
+        tables: Vec::new(),
+        tables_only,
     });
     Reply::Ticket(ticket)
 }
@@ -100,13 +125,33 @@ pub(super) fn commit(
     tx: &mut Option<Transaction>,
     ticket: u32,
 ) -> Reply {
-    let t = match tx.take() {
+    let mut t = match tx.take() {
         Some(t) if t.ticket == ticket => t,
         other => {
             *tx = other;
             return not_open();
         }
     };
+    // Build the tables before they go in, outside the engine's lock.
+    for s in &mut t.tables {
+        if let Err(e) = s.finish() {
+            return Reply::error(e.errno, e.message);
+        }
+    }
+    if t.tables_only {
+        let n = t.tables.len();
+        let now = shared.now_ms();
+        return match shared.engine().commit_tables(t.tables, now) {
+            Ok(()) => {
+                log::info(&format!(
+                    "tables loaded: {n} tables (uid {} pid {})",
+                    peer.uid, peer.pid
+                ));
+                Reply::Ok
+            }
+            Err(e) => Reply::error(e.errno, e.message),
+        };
+    }
     // A client other than pfctl may send what pfd cannot enforce: refuse
     // it here too, the running ruleset stays.
     let support = crate::ruleset::support::check_loaded(&t.rules, &t.options);
@@ -132,23 +177,39 @@ pub(super) fn commit(
             ),
         );
     }
+    if !shared.engine().tags_fit(&t.rules) {
+        return Reply::error(
+            EBUSY,
+            format!(
+                "too many tag names (at most {} in use at once)",
+                crate::engine::tag::TAGID_MAX
+            ),
+        );
+    }
     let n = t.rules.len();
+    let nt = t.tables.len();
     let rs = Ruleset {
         options: t.options,
         rules: t.rules,
         ..Default::default()
     };
-    shared.engine().load(
+    let now = shared.now_ms();
+    let loaded = shared.engine().commit(
         rs,
+        t.tables,
         Loader {
             uid: peer.uid,
             pid: peer.pid,
         },
         t.checksum,
+        now,
     );
+    if let Err(e) = loaded {
+        return Reply::error(e.errno, e.message);
+    }
     shared.sync_routes();
     log::info(&format!(
-        "ruleset loaded: {n} rules (uid {} pid {})",
+        "ruleset loaded: {n} rules, {nt} tables (uid {} pid {})",
         peer.uid, peer.pid
     ));
     Reply::Ok
@@ -171,10 +232,12 @@ pub(super) fn get_rules(shared: &Shared) -> Reply {
             .iter()
             .zip(&r.counters)
             .zip(&r.depth)
-            .map(|((rule, c), d)| RuleInfo {
+            .enumerate()
+            .map(|(i, ((rule, c), d))| RuleInfo {
                 rule: rule.clone(),
                 counters: *c,
                 depth: *d,
+                expired: r.run.expired(i),
             })
             .collect(),
         loader: r.loader,
@@ -198,4 +261,13 @@ pub(super) fn get_timeouts(shared: &Shared) -> Reply {
             .map(|k| (*k, t[*k as usize]))
             .collect(),
     )
+}
+
+/// DIOCSETDEBUG: pf's debug level, until a ruleset with `set debug`.
+pub(super) fn set_debug(shared: &Shared, level: u8) -> Reply {
+    if level > 7 {
+        return Reply::error(EINVAL, format!("bad debug level {level}"));
+    }
+    shared.engine().set_debug(level);
+    Reply::Ok
 }

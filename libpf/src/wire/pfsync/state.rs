@@ -234,6 +234,10 @@ pub struct StateRepr {
     /// parsed.
     #[serde(default)]
     pub rt_ifname: String,
+    /// The state's tag name (pf.conf `tag`). OpenBSD's `pfsync_state` has
+    /// no tag field: it travels on the control socket (`pfctl -vss`) only,
+    /// is not sent by pfsync, and is empty in what pfsync receives.
+    pub tag: String,
 }
 
 impl Default for StateRepr {
@@ -269,6 +273,7 @@ impl Default for StateRepr {
             state_flags: 0,
             set_prio: [0; 2],
             rt_ifname: String::new(),
+            tag: String::new(),
         }
     }
 }
@@ -316,6 +321,7 @@ impl StateRepr {
             state_flags: rd16(buf, f::STATE_FLAGS),
             set_prio: [buf[f::SET_PRIO], buf[f::SET_PRIO + 1]],
             rt_ifname: String::new(),
+            tag: String::new(),
         })
     }
 

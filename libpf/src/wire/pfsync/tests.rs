@@ -73,6 +73,7 @@ fn sample_state() -> StateRepr {
         state_flags: PFSTATE_ALLOWOPTS | PFSTATE_ACK,
         set_prio: [3, 6],
         rt_ifname: String::new(),
+        tag: String::new(),
     }
 }
 
@@ -736,6 +737,7 @@ fn arb_state() -> impl Strategy<Value = StateRepr> {
                 state_flags,
                 set_prio,
                 rt_ifname: String::new(),
+                tag: String::new(),
             },
         )
     })
