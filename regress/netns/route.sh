@@ -288,6 +288,14 @@ check "pfctl -e puts them back" grep -q 'lookup 7066' <<<"$(rules)"
 kill -TERM "$(cat "$RUN/fw1.pfd.pid")"
 for i in $(seq 50); do kill -0 "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null || break; sleep 0.1; done
 check "pfd's exit removes its ip rules" bash -c "! grep -Eq '^706[67]:' <<<'$(rules)'"
-in_ns fw1 "$BIN/pfctl" -q -d 2>/dev/null
+# A crash leaves them (and the hooks); pfctl -d without pfd lifts both.
+check "pfd starts again" start_pfd
+pfctl -q -e
+load "pass" "pass in on lan0 route-to 10.3.0.2"
+kill -KILL "$(cat "$RUN/fw1.pfd.pid")"
+sleep 0.3
+check "after a crash pfd's ip rules stay" grep -q '^7066:' <<<"$(rules)"
+pfctl -q -d 2>/dev/null
+check "pfctl -d without pfd removes them" bash -c "! grep -Eq '^706[67]:' <<<'$(rules)'"
 
 summary

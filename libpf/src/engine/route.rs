@@ -554,6 +554,30 @@ mod tests {
     }
 
     #[test]
+    fn icmp_errors_follow_their_state_route() {
+        // reply-to: an error about the connection's first packet goes back
+        // the way a reply would.
+        let mut e = engine("pass\npass in on wan2 proto tcp reply-to 10.3.0.254\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        let mut p = v4(
+            "198.51.100.7",
+            "10.1.0.50",
+            6,
+            &tcp_seg(5555, 22, 1, 0, SYN, 65535, b""),
+        );
+        assert!(e.test(&meta(Dir::In, "wan2"), &mut p, 0).pass);
+        let mut body = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&p[..28]);
+        let mut err = v4("10.1.0.50", "198.51.100.7", 1, &body);
+        let v = e.test(&meta(Dir::Out, "wan2"), &mut err, 1);
+        assert!(v.pass, "{v:?}");
+        assert_eq!(v.forward, Forward::Resend(sel));
+    }
+
+    #[test]
     fn dup_to_copies_both_ways_and_round_robin_spreads() {
         let mut e = engine("pass\npass in on lan proto tcp dup-to 10.2.0.9\n");
         let sel = e
