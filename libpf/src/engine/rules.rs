@@ -299,6 +299,8 @@ pub struct Evaluation {
     /// Last matching rule carrying `nat-to`, then `rdr-to` (match or pass).
     pub nat: Option<usize>,
     pub rdr: Option<usize>,
+    /// `rtable` of the last matching rule that has one (match rules too).
+    pub rtable: Option<u32>,
     /// Any matching rule asked for logging.
     pub log: bool,
     /// Matching `match` rules that name tables (their statistics are
@@ -320,6 +322,7 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
         rule: None,
         nat: None,
         rdr: None,
+        rtable: None,
         log: false,
         match_tables: [0; MATCH_TABLES],
         n_match_tables: 0,
@@ -374,6 +377,9 @@ fn walk(
         }
         if r.rdr_to.is_some() {
             ev.rdr = Some(i);
+        }
+        if let Some(t) = r.extras.rtable {
+            ev.rtable = Some(t);
         }
         if r.log.enabled {
             ev.log = true;

@@ -58,6 +58,7 @@ pub(super) fn start(shared: &Shared, now: u64) -> Reply {
         return Reply::error(EIO, format!("cannot install packet hooks: {e}"));
     }
     shared.engine().set_enabled(true, now);
+    shared.sync_routes();
     log::notice("pf enabled");
     Reply::Ok
 }
@@ -69,6 +70,8 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
         return Reply::error(ENOENT, "pf not enabled");
     }
     shared.engine().set_enabled(false, now);
+    shared.sync_routes();
+    shared.clear_routes();
     if let Err(e) = hooks::remove() {
         return Reply::error(EIO, format!("cannot remove packet hooks: {e}"));
     }
@@ -161,6 +164,19 @@ pub(super) fn commit(
             ),
         );
     }
+    // divert-packet cannot send packets to the queues pf itself reads.
+    let (q0, nq) = (shared.opts.hooks.queue, shared.opts.hooks.queues.max(1));
+    if let Some(r) =
+        crate::ruleset::support::divert_queue_clash(&t.rules, q0 as u32..q0 as u32 + nq as u32)
+    {
+        return Reply::error(
+            EINVAL,
+            format!(
+                "line {}: divert-packet port {}: NFQUEUE {} is pfd's own (pfd -q)",
+                r.0, r.1, r.1
+            ),
+        );
+    }
     if !shared.engine().tags_fit(&t.rules) {
         return Reply::error(
             EBUSY,
@@ -191,6 +207,7 @@ pub(super) fn commit(
     if let Err(e) = loaded {
         return Reply::error(e.errno, e.message);
     }
+    shared.sync_routes();
     log::info(&format!(
         "ruleset loaded: {n} rules, {nt} tables (uid {} pid {})",
         peer.uid, peer.pid
@@ -232,6 +249,7 @@ pub(super) fn flush_rules(shared: &Shared, peer: &Peer) -> Reply {
         uid: peer.uid,
         pid: peer.pid,
     });
+    shared.sync_routes();
     Reply::Ok
 }
 
