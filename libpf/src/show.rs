@@ -181,7 +181,29 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         o.push('\n');
     }
     if verbose >= 2 {
-        let _ = writeln!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+        let _ = write!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+        // OpenBSD's pfctl stops here; FreeBSD's goes on with the route
+        // (`route-to: 192.0.2.1@em1`) and the rtable, which pfd shows too.
+        let rt = match s.rt {
+            1 => Some("route-to"),
+            2 => Some("dup-to"),
+            3 => Some("reply-to"),
+            _ => None,
+        };
+        if let Some(kind) = rt {
+            let _ = write!(o, " {kind}: {}", host(&s.rt_addr, 0, 0));
+            if !s.rt_ifname.is_empty() {
+                let _ = write!(o, "@{}", s.rt_ifname);
+            }
+        }
+        let table = match s.direction {
+            1 => s.rtableid[1],
+            _ => s.rtableid[0],
+        };
+        if table != u32::MAX {
+            let _ = write!(o, " rtable: {table}");
+        }
+        o.push('\n');
     }
     o
 }
@@ -473,6 +495,7 @@ mod tests {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            rt_ifname: String::new(),
             tag: String::new(),
         }
     }

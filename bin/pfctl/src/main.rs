@@ -200,7 +200,9 @@ fn main() {
         // pfd gone and its fail-closed hooks still in place: -d must still
         // be able to let traffic through.
         if client.is_none() && Client::connect_default().is_err() {
-            match libpf::sys::hooks::remove() {
+            // pfd's policy-routing rules and tables go too.
+            let routes = libpf::sys::policy_routing::remove_all();
+            match libpf::sys::hooks::remove().and(routes) {
                 Ok(()) => {
                     if !a.quiet {
                         eprintln!("pf disabled (pfd not running: packet hooks removed)");

@@ -7,6 +7,7 @@ pub mod carp;
 pub mod control;
 pub mod datapath;
 pub mod ifnames;
+pub mod routing;
 
 use crate::engine::Engine;
 use crate::log;
@@ -55,6 +56,12 @@ pub struct Shared {
     pub pfsync: Mutex<PfsyncSide>,
     pub opts: Options,
     pub shutdown: AtomicBool,
+    /// The system's policy-routing rules and tables (None: netlink failed).
+    pub policy: Mutex<Option<crate::sys::policy_routing::PolicyRouting>>,
+    /// The engine's route-selector generation the system has.
+    pub routes_gen: std::sync::atomic::AtomicU64,
+    /// The last policy-routing error logged (not repeated).
+    pub routes_error: Mutex<Option<String>>,
     origin: Instant,
 }
 
@@ -133,6 +140,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         }),
         opts: opts.clone(),
         shutdown: AtomicBool::new(false),
+        policy: Mutex::new(routing::open()),
+        routes_gen: std::sync::atomic::AtomicU64::new(0),
+        routes_error: Mutex::new(None),
         origin: Instant::now(),
     });
 
@@ -241,6 +251,7 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.sync_cv.notify_all();
     shared.carp().destroy_all();
+    shared.clear_routes();
     if hooks::installed() {
         log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }
@@ -270,6 +281,10 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
                 shared.sync_cv.notify_all();
             }
             release_stale_demotion(&shared, now);
+            if tick.is_multiple_of(16) {
+                // Next hops' routes change: follow them.
+                shared.sync_routes();
+            }
             if let Some(nl) = nl.as_mut() {
                 if let Ok(map) = ifaddrs(nl, &shared) {
                     shared.engine().ifaddrs = map;

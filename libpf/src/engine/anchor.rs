@@ -62,6 +62,8 @@ pub struct Rules {
     /// Per rule: its run-time state (tags, once, max-pkt-rate), bound by
     /// the engine when the ruleset is installed.
     pub run: RuleStates,
+    /// Per rule: the next address of a round-robin route pool.
+    pub rr: Vec<u32>,
     pub generation: u64,
     pub loader: Loader,
 }
@@ -73,6 +75,7 @@ impl Rules {
             calls: vec![Call::None; rules.len()],
             tables: vec![],
             run: RuleStates::default(),
+            rr: vec![0; rules.len()],
             rules,
             generation,
             loader,
@@ -243,6 +246,15 @@ impl AnchorTree {
         (rs.generation == r.gen)
             .then(|| rs.tables.get(r.nr as usize).copied())
             .flatten()
+    }
+
+    /// The round-robin position of the route pool of the rule `r` names.
+    pub(in crate::engine) fn rr_mut(&mut self, r: RuleRef) -> Option<&mut u32> {
+        let rs = &mut self.node_mut(r.anchor)?.rules;
+        if rs.generation != r.gen {
+            return None;
+        }
+        rs.rr.get_mut(r.nr as usize)
     }
 
     /// The counters of the rule `r` names, if its ruleset is still loaded.

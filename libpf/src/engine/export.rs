@@ -91,9 +91,10 @@ impl Engine {
             key: [key_out(&st.key[SK_WIRE]), key_out(&st.key[SK_STACK])],
             src: peer_out(&st.src),
             dst: peer_out(&st.dst),
-            rt_addr: match st.key[0].addr[0] {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            rt_addr: match (st.route.rt, st.key[SK_STACK].addr[0]) {
+                (Some((_, a)), _) => a,
+                (None, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                (None, IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             },
             rule,
             anchor,
@@ -103,13 +104,19 @@ impl Engine {
             packets: st.packets,
             bytes: st.bytes,
             creatorid: st.creatorid,
-            rtableid: [u32::MAX; 2],
+            rtableid: match (st.route.rtable, st.direction) {
+                // pf keeps the rtable on the key the state's packets are
+                // routed by: the stack side for `in`, the wire side for `out`.
+                (Some(t), Dir::In) => [u32::MAX, t],
+                (Some(t), Dir::Out) => [t, u32::MAX],
+                (None, _) => [u32::MAX; 2],
+            },
             max_mss: 0,
             af: Af::of(&st.key[0].addr[0]).openbsd_number(),
             proto: st.key[0].proto,
             direction: st.direction.number(),
             log: st.log,
-            rt: 0,
+            rt: st.route.rt_number(),
             timeout: st.timeout as u8,
             sync_flags: 0,
             updates: 0,
@@ -117,6 +124,13 @@ impl Engine {
             set_tos: 0,
             state_flags: st.state_flags,
             set_prio: [0; 2],
+            rt_ifname: self
+                .routing
+                .targets
+                .ifname(st.route.rt_sel)
+                .filter(|_| st.route.rt.is_some())
+                .unwrap_or_default()
+                .to_string(),
             tag: self.tags.name(st.tag).unwrap_or_default().to_string(),
         }
     }
@@ -152,10 +166,17 @@ impl Engine {
             now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000)
         };
         let no_sync = sr.state_flags & super::PFSTATE_NOSYNC != 0;
+        let wire = key_in(&sr.key[0], sr.proto);
+        let mut stack = key_in(&sr.key[1], sr.proto);
+        if wire.addr[0].is_ipv4() != stack.addr[0].is_ipv4() {
+            // af-to: ICMP on one side is ICMPv6 on the other.
+            stack.proto = super::af::other_proto(sr.proto);
+        }
+        let route = self.imported_route(sr);
         let st = State {
             id: sr.id,
             creatorid: sr.creatorid,
-            key: [key_in(&sr.key[0], sr.proto), key_in(&sr.key[1], sr.proto)],
+            key: [wire, stack],
             direction,
             ifname: None,
             rule: None,
@@ -177,6 +198,7 @@ impl Engine {
                 no_sync,
             },
             seq: 0,
+            route,
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;
@@ -188,6 +210,34 @@ impl Engine {
             self.sync.insert((sr.id, sr.creatorid), now);
         }
         Ok(())
+    }
+
+    /// The route-to/reply-to/dup-to and rtable a peer's state carries
+    /// (their selectors numbered here; a divert is not in pfsync_state).
+    fn imported_route(&mut self, sr: &StateRepr) -> super::route::StateRoute {
+        use super::route::{StateRoute, Target};
+        let mut r = StateRoute::default();
+        if let Some(kind) = StateRoute::kind_from_number(sr.rt) {
+            if !sr.rt_addr.is_unspecified() {
+                if let Some(sel) = self.routing.targets.get(Target::NextHop(sr.rt_addr)) {
+                    r.rt = Some((kind, sr.rt_addr));
+                    r.rt_sel = sel;
+                }
+            }
+        }
+        let table = match Dir::from_number(sr.direction) {
+            Some(Dir::In) => sr.rtableid[1],
+            _ => sr.rtableid[0],
+        };
+        // OpenBSD puts its routing domain (0) there when no rule set an
+        // rtable: table 0 is the normal routing anyway.
+        if table != u32::MAX && table != 0 {
+            if let Some(sel) = self.routing.targets.get(Target::Table(table)) {
+                r.rtable = Some(table);
+                r.rtable_sel = sel;
+            }
+        }
+        r
     }
 
     fn status_mut(&mut self) -> &mut super::status::Status {

@@ -5,12 +5,15 @@
 //! caller sends whatever reply packet a verdict carries, and the packets
 //! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
+pub mod af;
 pub mod anchor;
 pub mod export;
 pub mod mtag;
+pub mod mtu;
 pub mod nat;
 pub mod packet;
 pub mod reply;
+pub mod route;
 pub mod rules;
 pub mod rulestate;
 pub mod siphash;
@@ -103,6 +106,9 @@ pub struct Verdict {
     /// A new pf header for the packet (it goes back as the packet mark);
     /// None leaves the mark alone.
     pub mtag: Option<Mtag>,
+    /// Policy routing: what the data path does besides accept/drop (send
+    /// again on another path, copy, queue, af-to); see [`route`].
+    pub forward: route::Forward,
     /// Packets to send besides this one, in order, after the verdict
     /// (raw sockets, each with its own mark).
     pub send: Vec<Outgoing>,
@@ -118,6 +124,7 @@ impl Verdict {
             reason: Reason::Match,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
             send: Vec::new(),
         }
     }
@@ -130,8 +137,22 @@ impl Verdict {
             reason,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
             send: Vec::new(),
         }
+    }
+
+    /// Carry out a state's or rule's policy routing for a packet that
+    /// passes: the route selector into the mark, the rest as `forward`.
+    fn route(&mut self, sr: &route::StateRoute, fwd: bool, meta: &PacketMeta) {
+        let (mark, forward) = sr.decide(fwd, meta.dir, meta.mtag.route);
+        if let Some(sel) = mark {
+            self.mtag = Some(Mtag {
+                route: sel,
+                ..self.mtag.unwrap_or(meta.mtag)
+            });
+        }
+        self.forward = forward;
     }
 }
 
@@ -167,6 +188,8 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// Policy routing a new state gets (set once the state is made).
+    route: route::StateRoute,
     /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
     /// state made here carries it.
     tag: u16,
@@ -186,6 +209,7 @@ impl Decision {
             } else {
                 0
             },
+            route: route::StateRoute::default(),
             tag: 0,
         }
     }
@@ -281,6 +305,8 @@ pub struct Engine {
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
     pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// Route selectors and route pools (policy routing).
+    routing: route::Routing,
     /// Address tables (`table <t>`), see `table`.
     pub tables: Tables,
     hostid: u32,
@@ -325,6 +351,7 @@ impl Engine {
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
+            routing: route::Routing::default(),
             tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
@@ -482,6 +509,11 @@ impl Engine {
             old.detach_tables(&mut self.tables);
         }
         self.rules.refresh();
+        let in_use = self.selectors_in_use();
+        self.routing.load(
+            self.rules.iter().flat_map(|a| a.rules.rules.iter()),
+            &in_use,
+        );
         Ok(())
     }
 
@@ -702,6 +734,16 @@ impl Engine {
             let mut v = Verdict::pass(false);
             v.log = ev.log;
             tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
+            if let Some(t) = ev.rtable {
+                if let Some(sel) = self.routing.targets.get(route::Target::Table(t)) {
+                    let sr = route::StateRoute {
+                        rtable: Some(t),
+                        rtable_sel: sel,
+                        ..Default::default()
+                    };
+                    v.route(&sr, true, meta);
+                }
+            }
             return v;
         };
         // The deciding rule and the anchor rule it was reached through
@@ -725,7 +767,21 @@ impl Engine {
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass. Work out the translation.
+        // Pass: its policy routing, then its translation.
+        r.route = match self.state_route(ri, pd.af, ev.rtable) {
+            Ok(sr) => sr,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        };
+        if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
+            if meta.dir == Dir::In {
+                let mut v = self.test_rules_afto(meta, buf, pd, (ri, ev.anchor), &r, naf, len, now);
+                v.log |= ev.log;
+                return v;
+            }
+        }
         let orig = pd;
         let mut translated = pd;
         let target = match meta.dir {
@@ -796,6 +852,7 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri.nr);
+        v.route(&r.route, true, meta);
         tag_packet(&mut v, meta, r.tag);
         v
     }

@@ -201,6 +201,8 @@ pub struct Evaluation {
     /// Last matching rule carrying `nat-to`, then `rdr-to` (match or pass).
     pub nat: Option<RuleRef>,
     pub rdr: Option<RuleRef>,
+    /// `rtable` of the last matching rule that has one (match rules too).
+    pub rtable: Option<u32>,
     /// Any matching rule asked for logging.
     pub log: bool,
     /// Anchors nested deeper than pf's stack (a call loop): pf drops the
@@ -308,6 +310,9 @@ fn walk(
         }
         if r.rdr_to.is_some() {
             ev.rdr = Some(me);
+        }
+        if let Some(t) = r.extras.rtable {
+            ev.rtable = Some(t);
         }
         if r.log.enabled {
             ev.log = true;

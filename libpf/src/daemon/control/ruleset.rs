@@ -67,6 +67,7 @@ pub(super) fn start(shared: &Shared, now: u64) -> Reply {
         return Reply::error(EIO, format!("cannot install packet hooks: {e}"));
     }
     shared.engine().set_enabled(true, now);
+    shared.sync_routes();
     log::notice("pf enabled");
     Reply::Ok
 }
@@ -78,6 +79,8 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
         return Reply::error(ENOENT, "pf not enabled");
     }
     shared.engine().set_enabled(false, now);
+    shared.sync_routes();
+    shared.clear_routes();
     if let Err(e) = hooks::remove() {
         return Reply::error(EIO, format!("cannot remove packet hooks: {e}"));
     }
@@ -189,6 +192,21 @@ pub(super) fn commit(
             ),
         );
     }
+    // divert-packet cannot send packets to the queues pf itself reads.
+    let (q0, nq) = (shared.opts.hooks.queue, shared.opts.hooks.queues.max(1));
+    for (_, rules) in &t.rulesets {
+        if let Some(r) =
+            crate::ruleset::support::divert_queue_clash(rules, q0 as u32..q0 as u32 + nq as u32)
+        {
+            return Reply::error(
+                EINVAL,
+                format!(
+                    "line {}: divert-packet port {}: NFQUEUE {} is pfd's own (pfd -q)",
+                    r.0, r.1, r.1
+                ),
+            );
+        }
+    }
     if !shared
         .engine()
         .tags_fit(t.rulesets.iter().map(|(_, r)| &r[..]))
@@ -215,6 +233,7 @@ pub(super) fn commit(
     if let Err(e) = loaded {
         return Reply::error(e.errno, e.message);
     }
+    shared.sync_routes();
     log::info(&format!(
         "ruleset loaded: {n} rules in {}, {nt} tables (uid {} pid {})",
         anchors.join(" "),
@@ -281,10 +300,12 @@ pub(super) fn flush_rules(shared: &Shared, peer: &Peer, anchor: &str) -> Reply {
         uid: peer.uid,
         pid: peer.pid,
     };
-    match shared.engine().flush_rules(anchor, loader) {
+    let r = match shared.engine().flush_rules(anchor, loader) {
         Ok(()) => Reply::Ok,
         Err(e) => Reply::error(e.errno, e.message),
-    }
+    };
+    shared.sync_routes();
+    r
 }
 
 /// DIOCCLRRULECTRS for one anchor.

@@ -38,7 +38,13 @@ impl Engine {
         }
         let dir = meta.dir;
         let pre = StateKey::from_pd(orig, dir);
-        let post = StateKey::from_pd(translated, dir);
+        let mut post = StateKey::from_pd(translated, dir);
+        if orig.af != translated.af {
+            // af-to: the other family's key is the one its replies, coming
+            // in, will carry (pf_state_key_setup swaps sidx and didx).
+            post.addr.swap(0, 1);
+            post.port.swap(0, 1);
+        }
         let (wire, stack) = match dir {
             Dir::In => (pre, post),
             Dir::Out => (post, pre),
@@ -107,6 +113,7 @@ impl Engine {
                 no_sync,
             },
             seq: 0,
+            route: r.route,
         };
         let halfopen = self.is_halfopen(&st);
         let Ok(slot) = self.states.insert(st) else {

@@ -141,6 +141,8 @@ pub struct State {
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
+    /// route-to / reply-to / dup-to, rtable and divert of the state.
+    pub route: crate::engine::route::StateRoute,
 }
 
 impl State {
@@ -165,6 +167,26 @@ impl State {
     pub fn translated(&self) -> bool {
         self.key[SK_WIRE] != self.key[SK_STACK]
     }
+
+    /// An `af-to` state: its keys are of different address families, and
+    /// all its packets are seen coming in (on either side).
+    pub fn is_afto(&self) -> bool {
+        is_afto(&self.key)
+    }
+
+    /// src/dst peers for a packet travelling the way the state's first
+    /// packet did (`fwd`) or the other way: (sender, receiver).
+    pub fn peers_fwd(&mut self, fwd: bool) -> (&mut Peer, &mut Peer) {
+        if fwd {
+            (&mut self.src, &mut self.dst)
+        } else {
+            (&mut self.dst, &mut self.src)
+        }
+    }
+}
+
+fn is_afto(key: &[StateKey; 2]) -> bool {
+    key[SK_WIRE].addr[0].is_ipv4() != key[SK_STACK].addr[0].is_ipv4()
 }
 
 /// Slot number of a state in the table.
@@ -207,16 +229,23 @@ impl StateTable {
 
     /// Find the state a packet in direction `dir` belongs to: inbound
     /// packets match a state's wire key, outbound packets its stack key.
+    /// An af-to state matches inbound packets only, on either key (both
+    /// sides of the translation come in; pf_find_state).
     pub fn lookup(&self, key: &StateKey, dir: Dir) -> Option<Slot> {
         let slots = self.by_key.get(key)?;
         let idx = match dir {
             Dir::In => SK_WIRE,
             Dir::Out => SK_STACK,
         };
-        slots
-            .iter()
-            .copied()
-            .find(|&s| self.get(s).is_some_and(|st| st.key[idx] == *key))
+        slots.iter().copied().find(|&s| {
+            self.get(s).is_some_and(|st| {
+                if is_afto(&st.key) {
+                    dir == Dir::In && (st.key[SK_WIRE] == *key || st.key[SK_STACK] == *key)
+                } else {
+                    st.key[idx] == *key
+                }
+            })
+        })
     }
 
     /// Is any state using this key, on either side? (for picking NAT ports)
@@ -234,8 +263,9 @@ impl StateTable {
         if self.by_id.contains_key(&(st.id, st.creatorid)) {
             return Err(InsertError::IdExists);
         }
+        let stack_dir = if is_afto(&st.key) { Dir::In } else { Dir::Out };
         if self.lookup(&st.key[SK_WIRE], Dir::In).is_some()
-            || self.lookup(&st.key[SK_STACK], Dir::Out).is_some()
+            || self.lookup(&st.key[SK_STACK], stack_dir).is_some()
         {
             return Err(InsertError::KeyExists);
         }
@@ -337,6 +367,7 @@ mod tests {
                 no_sync: false,
             },
             seq: 0,
+            route: Default::default(),
         }
     }
 

@@ -20,6 +20,7 @@
 //! the namespace of the thread that opened it.
 
 mod decode;
+mod policy;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -40,6 +41,8 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, RawFd};
+
+pub use policy::{DefaultRoute, FwRule, Lookup};
 
 /// A network interface as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
