@@ -1,6 +1,7 @@
 //! pfctl: control the packet filter, as OpenBSD's pfctl(8) does.
 
 use clap::Parser;
+use libpf::anchors::{self, AnchorOpt};
 use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
@@ -15,7 +16,8 @@ use std::process::exit;
     disable_help_flag = true
 )]
 struct Args {
-    /// Apply -s, -F and -T to this anchor (`x/*`: and every anchor below).
+    /// Apply -f, -F, -s, -T and -z to this anchor (`x/*`: and every
+    /// anchor below).
     #[arg(short = 'a')]
     anchor: Option<String>,
     /// Disable the packet filter.
@@ -115,6 +117,7 @@ fn lookup<'a>(word: &str, list: &[&'a str]) -> Option<&'a str> {
 
 const SHOW: &[&str] = &[
     "rules",
+    "Anchors",
     "states",
     "info",
     "timeouts",
@@ -173,23 +176,25 @@ fn main() {
         noaction: a.noaction,
         ..Default::default()
     };
-    if let Some(an) = &a.anchor {
-        if an.is_empty() {
-            die("anchor name must not be empty");
+    // pfctl opens /dev/pf for writing for these.
+    let modify = a.disable
+        || a.enable
+        || a.flush.is_some()
+        || a.file.is_some()
+        || a.zero
+        || !a.kill.is_empty()
+        || a.debug.is_some()
+        || a.load_states.is_some();
+    let anchor = match &a.anchor {
+        None => AnchorOpt::default(),
+        Some(s) if s.is_empty() => die("anchor name must not be empty"),
+        Some(_) if !modify && a.show.is_none() && table_cmd.is_none() => {
+            usage("anchors apply to -f, -F, -s, and -T only")
         }
-        if a.show.is_none() && a.flush.is_none() && table_cmd.is_none() {
-            if a.file.is_some() {
-                die("-a with -f: loading rules into an anchor is not supported yet");
-            }
-            usage("anchors apply to -f, -F, -s, and -T only");
-        }
-        let mut an = an.as_str();
-        if let Some(p) = an.strip_suffix('*') {
-            topts.recurse = true;
-            an = p.strip_suffix('/').unwrap_or(p);
-        }
-        topts.anchor = an.trim_start_matches('/').to_string();
-    }
+        Some(s) => AnchorOpt::parse(s, modify && table_cmd.is_none()).unwrap_or_else(|e| die(e)),
+    };
+    topts.anchor = anchor.path.clone();
+    topts.recurse = anchor.recurse;
 
     if a.disable {
         // pfd gone and its fail-closed hooks still in place: -d must still
@@ -225,7 +230,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts, &anchor) {
             die(e);
         }
     }
@@ -233,13 +238,15 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet, &topts) {
+        if let Err(e) = flush(c!(), what, a.quiet, &topts, &anchor) {
             die(e);
         }
     }
 
     if a.zero {
-        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters) {
+        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters {
+            anchor: anchor.path.clone(),
+        }) {
             die(e);
         }
         if !a.quiet {
@@ -262,7 +269,7 @@ fn main() {
             let Some(file) = rules_file.take() else {
                 bare_usage();
             };
-            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true) {
+            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true, "") {
                 exit(code);
             }
         } else {
@@ -272,7 +279,14 @@ fn main() {
     }
 
     if let Some(file) = rules_file {
-        if let Err(code) = load(&mut client, file, a.noaction, a.verbose, false) {
+        if let Err(code) = load(
+            &mut client,
+            file,
+            a.noaction,
+            a.verbose,
+            false,
+            &anchor.path,
+        ) {
             exit(code);
         }
     }
@@ -365,6 +379,7 @@ fn load(
     noaction: bool,
     verbose: u8,
     tables_only: bool,
+    anchor: &str,
 ) -> Result<(), i32> {
     let (text, name) = if file == "-" {
         let mut s = String::new();
@@ -494,7 +509,7 @@ fn load(
             return Err(1);
         }
     }
-    if let Err(e) = ctl::load(c, &rs) {
+    if let Err(e) = ctl::load(c, &rs, anchor) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
         return Err(1);
@@ -509,65 +524,14 @@ fn proto_name(p: u8) -> Option<String> {
         .or_else(|| show::default_proto_name(p))
 }
 
-fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
-    let Reply::Rules { rules, loader } = c.call(&Request::GetRules)? else {
-        return Err(Error::Protocol("expected rules".into()));
-    };
+fn show_rules(c: &mut Client, verbose: u8, anchor: &AnchorOpt) -> Result<(), Error> {
     let resolver = libpf::sys::resolve::SystemResolver::new();
-    let mut out = String::new();
-    // The rules of an inline anchor follow it one level deeper: shown in
-    // braces as pfctl does (indented unless -v); those loaded into an
-    // anchor called by name are not shown (pfctl -a would show them).
-    let indent = |d: u16| {
-        if verbose == 0 {
-            "  ".repeat(d as usize)
-        } else {
-            String::new()
-        }
-    };
-    let mut open: Vec<u16> = vec![];
-    let mut hide_below: Option<u16> = None;
-    for (i, ri) in rules.iter().enumerate() {
-        if let Some(h) = hide_below {
-            if ri.depth > h {
-                continue;
-            }
-            hide_below = None;
-        }
-        while let Some(&d) = open.last().filter(|d| **d >= ri.depth) {
-            open.pop();
-            out.push_str(&format!("{}}}\n", indent(d)));
-        }
-        // A `once` rule that fired is hidden unless -vv.
-        if ri.expired && verbose < 2 {
-            continue;
-        }
-        out.push_str(&indent(ri.depth));
-        if verbose >= 2 {
-            out.push_str(&format!("@{i} "));
-        }
-        out.push_str(&print::print_rule(&ri.rule, &resolver));
-        if ri.expired {
-            out.push_str(" # expired");
-        }
-        let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
-        match &ri.rule.anchor {
-            Some(a) if a.inline && nested => {
-                out.push_str(" {");
-                open.push(ri.depth);
-            }
-            _ if nested => hide_below = Some(ri.depth),
-            _ => {}
-        }
-        out.push('\n');
-        if verbose >= 1 {
-            out.push_str(&show::rule_counters(&ri.counters, &loader));
-        }
+    let l = anchors::show_rules(c, anchor, verbose, &resolver)?;
+    print!("{}", l.out);
+    let _ = std::io::stdout().flush();
+    for w in l.warnings {
+        eprintln!("pfctl: {w}");
     }
-    while let Some(d) = open.pop() {
-        out.push_str(&format!("{}}}\n", indent(d)));
-    }
-    print!("{out}");
     Ok(())
 }
 
@@ -580,26 +544,42 @@ fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
     Ok(())
 }
 
-/// `-s labels`: the labelled rules of the main ruleset with their counters.
-fn labels(c: &mut Client) -> Result<String, Error> {
-    let Reply::Rules { rules, .. } = c.call(&Request::GetRules)? else {
+/// `-s labels`: the labelled rules of the main ruleset (or of the anchor
+/// `-a` names) with their counters.
+fn labels(c: &mut Client, anchor: &AnchorOpt) -> Result<String, Error> {
+    let Reply::Rules { rules, .. } = c.call(&Request::GetRules {
+        anchor: anchor.path.clone(),
+    })?
+    else {
         return Err(Error::Protocol("expected rules".into()));
     };
     Ok(rules
         .iter()
-        .filter(|r| r.depth == 0)
         .filter_map(|r| Some(show::label_line(r.rule.label.as_deref()?, &r.counters)))
         .collect())
 }
 
-fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> Result<(), Error> {
+fn show_cmd(
+    c: &mut Client,
+    what: &str,
+    verbose: u8,
+    topts: &tablectl::Opts,
+    anchor: &AnchorOpt,
+) -> Result<(), Error> {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut o = tablectl::Out {
         out: &mut out,
         err: &mut err,
     };
     match what {
-        "rules" => show_rules(c, verbose),
+        "rules" => show_rules(c, verbose, anchor),
+        "Anchors" => match anchors::show_anchors(c, &anchor.path, verbose)? {
+            Some(out) => {
+                print!("{out}");
+                Ok(())
+            }
+            None => die("Anchor does not exist"),
+        },
         "states" => show_states(c, verbose),
         "info" => match c.call(&Request::GetStatus)? {
             Reply::Status(s) => {
@@ -625,7 +605,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
         "all" => {
             let mut first = true;
             // LABEL COUNTERS only when some rule has a label.
-            let have_labels = !labels(c)?.is_empty();
+            let have_labels = !labels(c, anchor)?.is_empty();
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
@@ -643,7 +623,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose, topts)?;
+                show_cmd(c, w, verbose, topts, anchor)?;
                 let _ = std::io::stdout().flush();
             }
             // pfctl prints TABLES: only when there is a table.
@@ -668,7 +648,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
             other => Err(Error::Protocol(format!("{other:?}"))),
         },
         "labels" => {
-            print!("{}", labels(c)?);
+            print!("{}", labels(c, anchor)?);
             Ok(())
         }
         "osfp" => {
@@ -680,7 +660,13 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
     }
 }
 
-fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Result<(), Error> {
+fn flush(
+    c: &mut Client,
+    what: &str,
+    quiet: bool,
+    topts: &tablectl::Opts,
+    anchor: &AnchorOpt,
+) -> Result<(), Error> {
     if matches!(what, "Tables" | "all") {
         let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
         let mut o = tablectl::Out {
@@ -690,10 +676,30 @@ fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Res
         tablectl::clear_tables(c, topts, &mut o)?;
     }
     let rules = matches!(what, "rules" | "all");
-    let states = matches!(what, "states" | "all");
-    let info = matches!(what, "info" | "all");
-    if rules {
-        c.call_ok(&Request::FlushRules)?;
+    // -F all with an anchor clears that anchor only.
+    let all = what == "all" && anchor.path.is_empty();
+    let states = what == "states" || all;
+    let info = what == "info" || all;
+    if rules && anchor.recurse {
+        // pfctl_recurse: the anchor and all below it, deepest first.
+        let Some(list) = anchors::anchors_to_flush(c, &anchor.path)? else {
+            die("Anchor does not exist");
+        };
+        let mut out = String::from("Removing:\n");
+        for path in &list {
+            out.push_str(&format!("  {}\n", if path.is_empty() { "/" } else { path }));
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+        for path in list {
+            if let Err(e) = c.call_ok(&Request::FlushRules { anchor: path }) {
+                eprintln!("pfctl: {e}");
+            }
+        }
+    } else if rules {
+        c.call_ok(&Request::FlushRules {
+            anchor: anchor.path.clone(),
+        })?;
         if !quiet {
             eprintln!("rules cleared");
         }
@@ -711,7 +717,7 @@ fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Res
             eprintln!("pf: statistics cleared");
         }
     }
-    if matches!(what, "osfp" | "all") {
+    if what == "osfp" || all {
         c.call_ok(&Request::OsfpFlush)?;
     }
     Ok(())

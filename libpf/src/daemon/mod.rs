@@ -294,9 +294,10 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         if hup.swap(false, Ordering::Relaxed) {
             let e = shared.engine();
             log::notice(&format!(
-                "SIGHUP: {} states, {} rules, pf {}",
+                "SIGHUP: {} states, {} rules, {} anchors, pf {}",
                 e.states.len(),
-                e.rules().rules.len(),
+                e.rules().main().rules.len(),
+                e.rules().anchors(),
                 if e.enabled() { "enabled" } else { "disabled" }
             ));
         }

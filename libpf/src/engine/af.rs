@@ -142,9 +142,14 @@ impl Engine {
     /// translates to `naf` (pf_get_transaddr_af): the source from the
     /// `from` pool with a NAT port, the destination from the `to` pool or
     /// taken out of / put into the original destination (RFC 6052).
-    pub(in crate::engine) fn af_target(&mut self, ri: usize, pd: &Pd, naf: Af) -> Option<Ends> {
+    pub(in crate::engine) fn af_target(
+        &mut self,
+        ri: super::anchor::RuleRef,
+        pd: &Pd,
+        naf: Af,
+    ) -> Option<Ends> {
         let start = self.random();
-        let r = self.rules.rules.get(ri)?;
+        let r = self.rules.rule(ri)?;
         let nat = pool_net(r.nat_to.as_ref()?, &self.ifaddrs, naf)?;
         let src = nat.network();
         let dst = match (r.rdr_to.as_ref(), pd.dst, naf) {
@@ -230,7 +235,7 @@ impl Engine {
         meta: &super::PacketMeta,
         buf: &mut [u8],
         pd: Pd,
-        ri: usize,
+        (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
         d: &super::Decision,
         naf: Af,
         len: u64,
@@ -257,7 +262,7 @@ impl Engine {
         if d.keep_state != crate::ruleset::KeepState::None
             && !super::rules::icmp_makes_no_state(&pd)
         {
-            match self.create_state(meta, d, ri, &pd, &t, len, now) {
+            match self.create_state(meta, d, (ri, anchor), &pd, &t, len, now) {
                 Ok((_, seqdiff)) => {
                     if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
                         super::translate::set_seq_ack(
@@ -278,7 +283,7 @@ impl Engine {
         match translate(buf, &pd, &to, ident, true) {
             Some(pkt) => {
                 let mut v = Verdict::pass(false);
-                v.rule = Some(ri as u32);
+                v.rule = Some(ri.nr);
                 v.forward = super::route::Forward::AfTo(pkt);
                 v
             }
@@ -973,7 +978,8 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(1, 5);
-        e.load(rs, crate::engine::rules::Loader::default(), String::new());
+        e.load(rs, crate::engine::rules::Loader::default(), String::new())
+            .unwrap();
         e.set_enabled(true, 0);
         e
     }

@@ -6,6 +6,7 @@
 //! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
 pub mod af;
+pub mod anchor;
 pub mod export;
 pub mod mtag;
 pub mod mtu;
@@ -33,6 +34,7 @@ use crate::ruleset::{
     TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+use anchor::RuleRef;
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
@@ -264,6 +266,29 @@ fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Why a transaction did not commit (nothing changed): an errno as pf
+/// would give and the message pfctl prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl From<TableError> for CommitError {
+    fn from(e: TableError) -> CommitError {
+        CommitError {
+            errno: e.errno,
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for CommitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 pub struct Engine {
     enabled: bool,
     enabled_since: u64,
@@ -287,7 +312,6 @@ pub struct Engine {
     hostid: u32,
     next_id: u64,
     rng: u64,
-    generation: u64,
     checksum: String,
     /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
     debug: u8,
@@ -332,7 +356,6 @@ impl Engine {
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
-            generation: 0,
             checksum: "0".repeat(32),
             debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
@@ -413,34 +436,84 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options. States keep working; their rule
-    /// counters stay with the old rules. (No tables are defined and no
-    /// limit is checked: `commit` is what pfctl's load goes through.)
-    pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
-        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
-        self.install(rs.options, rules, Vec::new(), checksum, 0);
-    }
-
-    /// The commit of a transaction: the ruleset, its options and the
-    /// tables it defines, all or nothing. Fails, changing nothing, when
-    /// the tables would exceed `set limit tables` / `table-entries` (the
-    /// new ruleset's limits).
-    pub fn commit(
+    /// Swap in a new main ruleset with its inline and `load anchor`
+    /// anchors, and its options (what `pfctl -f` loads, without tables).
+    /// States keep working; their rule counters stay with the old rules.
+    /// With an error (see `commit`) nothing changes.
+    pub fn load(
         &mut self,
         rs: Ruleset,
-        tables: Vec<Shadow>,
         loader: Loader,
         checksum: String,
+    ) -> Result<(), CommitError> {
+        let sets = crate::ruleset::flatten(&rs, "");
+        self.commit(
+            sets,
+            Some((rs.options, checksum)),
+            Vec::new(),
+            loader,
+            self.clock,
+        )
+    }
+
+    /// The commit of a transaction, all or nothing: the rulesets of the
+    /// anchors named in `sets` (`""` is the main ruleset; the other anchors
+    /// keep theirs), the options when the main ruleset comes with them,
+    /// and the tables the transaction defines. Fails, changing nothing, for
+    /// a bad anchor path, a call above the main ruleset, more anchors than
+    /// `set limit anchors` allows, or tables beyond `set limit tables` /
+    /// `table-entries` (the new options' limits when they come along).
+    pub fn commit(
+        &mut self,
+        sets: Vec<(String, Vec<Rule>)>,
+        options: Option<(Options, String)>,
+        tables: Vec<Shadow>,
+        loader: Loader,
         now: u64,
-    ) -> Result<(), TableError> {
-        let limits = Limits {
-            tables: limit_in(&rs.options, Limit::Tables),
-            entries: limit_in(&rs.options, Limit::TableEntries),
+    ) -> Result<(), CommitError> {
+        let limit = |l| match &options {
+            Some((o, _)) => limit_in(o, l),
+            None => self.limit(l),
         };
-        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
-        self.tables
-            .check_commit(&tables, &rules.table_refs(), true, limits)?;
-        self.install(rs.options, rules, tables, checksum, now);
+        let limits = Limits {
+            tables: limit(Limit::Tables),
+            entries: limit(Limit::TableEntries),
+        };
+        self.rules
+            .check(&sets, limit(Limit::Anchors))
+            .map_err(|m| CommitError {
+                errno: libc::EINVAL,
+                message: m,
+            })?;
+        let refs = self.rules.table_refs_after(&sets);
+        self.tables.check_commit(&tables, &refs, true, limits)?;
+        if let Some((o, checksum)) = options {
+            self.set_options(o);
+            self.checksum = checksum;
+        }
+        let applied = self.rules.apply(sets, loader);
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last.
+        let secs = table_now(now);
+        for id in applied.fresh {
+            let seed = (self.random() as u64) << 32 | self.random() as u64;
+            if let Some(a) = self.rules.node_mut(id) {
+                a.rules.run = RuleStates::bind(&a.rules.rules, &mut self.tags, &self.osfp, seed, 0);
+                a.rules.attach_tables(&a.path, &mut self.tables, secs);
+            }
+        }
+        self.tables.commit(tables, secs);
+        for mut old in applied.old {
+            old.run.release(&mut self.tags);
+            old.detach_tables(&mut self.tables);
+        }
+        self.rules.refresh();
+        let in_use = self.selectors_in_use();
+        self.routing.load(
+            self.rules.iter().flat_map(|a| a.rules.rules.iter()),
+            &in_use,
+        );
         Ok(())
     }
 
@@ -460,17 +533,9 @@ impl Engine {
         }
     }
 
-    fn install(
-        &mut self,
-        o: Options,
-        mut rules: LoadedRules,
-        tables: Vec<Shadow>,
-        checksum: String,
-        now: u64,
-    ) {
-        self.generation += 1;
-        rules.generation = self.generation;
-        // What the new file does not set goes back to its default.
+    /// The options of a new main ruleset: what it does not set goes back
+    /// to its default.
+    fn set_options(&mut self, o: Options) {
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
         }
@@ -509,33 +574,13 @@ impl Engine {
             self.clock,
         );
         self.options = o;
-        // Tables the new rules name exist before the definitions commit
-        // (so a definition without `persist` stays when a rule uses it);
-        // the old rules let go of theirs last (install_rules).
-        let secs = table_now(now);
-        rules.attach_tables(&mut self.tables, secs);
-        self.tables.commit(tables, secs);
-        self.install_rules(rules);
-        self.checksum = checksum;
-    }
-
-    /// Make `lr` the running ruleset: its rules' tags get numbers, the
-    /// replaced ruleset's are given back.
-    fn install_rules(&mut self, mut lr: LoadedRules) {
-        let seed = (self.random() as u64) << 32 | self.random() as u64;
-        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
-        let mut old = std::mem::replace(&mut self.rules, lr);
-        old.run.release(&mut self.tags);
-        old.detach_tables(&mut self.tables);
-        let in_use = self.selectors_in_use();
-        self.routing.load(&self.rules.rules, &in_use);
     }
 
     /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
     /// `unknown`.
     pub fn flush_fingerprints(&mut self) {
         self.osfp = OsfpDb::default();
-        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        self.rebind_os();
     }
 
     /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
@@ -545,8 +590,15 @@ impl Engine {
             .into_iter()
             .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
             .collect();
-        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        self.rebind_os();
         dups
+    }
+
+    fn rebind_os(&mut self) {
+        for a in self.rules.nodes_mut() {
+            a.rules.run.rebind_os(&a.rules.rules, &self.osfp);
+        }
+        self.rules.refresh();
     }
 
     /// DIOCOSFPGET: the loaded fingerprints.
@@ -554,10 +606,12 @@ impl Engine {
         self.osfp.entries()
     }
 
-    /// Would the tag names of `rules` fit in the tag table next to the ones
-    /// in use? (pf refuses a rule whose tag gets no number.)
-    pub fn tags_fit(&self, rules: &[Rule]) -> bool {
-        let mut new: Vec<&str> = RuleStates::tag_names(rules)
+    /// Would the tag names of the rulesets `sets` fit in the tag table next
+    /// to the ones in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit<'a>(&self, sets: impl IntoIterator<Item = &'a [Rule]>) -> bool {
+        let mut new: Vec<&str> = sets
+            .into_iter()
+            .flat_map(RuleStates::tag_names)
             .filter(|n| self.tags.id(n).is_none())
             .collect();
         new.sort_unstable();
@@ -565,10 +619,17 @@ impl Engine {
         self.tags.len() + new.len() <= tag::TAGID_MAX as usize
     }
 
-    /// Remove every rule (`pfctl -F rules`).
-    pub fn flush_rules(&mut self, loader: Loader) {
-        self.generation += 1;
-        self.install_rules(LoadedRules::new(Vec::new(), self.generation, loader));
+    /// `pfctl [-a path] -F rules`: remove the rules of the main ruleset
+    /// or of one anchor; the other anchors keep theirs.
+    pub fn flush_rules(&mut self, path: &str, loader: Loader) -> Result<(), CommitError> {
+        let now = self.clock;
+        self.commit(
+            vec![(path.to_string(), Vec::new())],
+            None,
+            Vec::new(),
+            loader,
+            now,
+        )
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -654,13 +715,18 @@ impl Engine {
             tables: &self.tables,
             tag: meta.mtag.tag,
             now,
-            os: if self.rules.run.uses_os() {
+            os: if self.rules.uses_os() {
                 os_of(&self.osfp, &pd, buf)
             } else {
                 None
             },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
+        if ev.overflow {
+            // pf_step_into_anchor: anchors nested too deep (a call loop).
+            self.count(Reason::Match);
+            return Verdict::drop(Reason::Match);
+        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
             // The default rule: pass, no state (a `match` rule's tag still
@@ -680,17 +746,24 @@ impl Engine {
             }
             return v;
         };
-        let c = &mut self.rules.counters[ri];
-        c.packets[d] += 1;
-        c.bytes[d] += len;
-        let mut r = Decision::of(&self.rules.rules[ri]);
+        // The deciding rule and the anchor rule it was reached through
+        // count the packet (pf_counters_inc).
+        for r in [Some(ri), ev.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
+        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
+            return Verdict::pass(false);
+        };
         r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
             self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
-            v.rule = Some(ri as u32);
+            v.rule = Some(ri.nr);
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
@@ -702,9 +775,9 @@ impl Engine {
                 return Verdict::drop(reason);
             }
         };
-        if let Some(naf) = self.rules.rules[ri].extras.af_to {
+        if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
             if meta.dir == Dir::In {
-                let mut v = self.test_rules_afto(meta, buf, pd, ri, &r, naf, len, now);
+                let mut v = self.test_rules_afto(meta, buf, pd, (ri, ev.anchor), &r, naf, len, now);
                 v.log |= ev.log;
                 return v;
             }
@@ -737,7 +810,7 @@ impl Engine {
         }
         let mut modified = false;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
-            match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
+            match self.create_state(meta, &r, (ri, ev.anchor), &orig, &translated, len, now) {
                 Ok((slot, _))
                     if r.keep_state == KeepState::Synproxy
                         && meta.dir == Dir::In
@@ -748,7 +821,7 @@ impl Engine {
                 {
                     if let Some(mut v) = self.synproxy_open(slot, &orig) {
                         v.log = ev.log;
-                        v.rule = Some(ri as u32);
+                        v.rule = Some(ri.nr);
                         return v;
                     }
                 }
@@ -774,18 +847,11 @@ impl Engine {
         }
         self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
         for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
-            self.table_stats(
-                mi as usize,
-                &orig.src,
-                &orig.dst,
-                meta.dir,
-                table::OP_MATCH,
-                len,
-            );
+            self.table_stats(mi, &orig.src, &orig.dst, meta.dir, table::OP_MATCH, len);
         }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
-        v.rule = Some(ri as u32);
+        v.rule = Some(ri.nr);
         v.route(&r.route, true, meta);
         tag_packet(&mut v, meta, r.tag);
         v
@@ -795,24 +861,23 @@ impl Engine {
     /// `src` to `dst` was passed, blocked or matched (`op`).
     fn table_stats(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         src: &IpAddr,
         dst: &IpAddr,
         dir: Dir,
         op: usize,
         len: u64,
     ) {
-        let Some(rt) = self.rules.tables.get(ri).copied() else {
+        let (Some(rt), Some(r)) = (self.rules.rule_tables(ri), self.rules.rule(ri)) else {
             return;
         };
+        let (sneg, dneg) = (r.from.neg, r.to.neg);
         let out = dir == Dir::Out;
         if let Some(id) = rt.src {
-            let neg = self.rules.rules[ri].from.neg;
-            self.tables.update_stats(id, src, out, op, neg, len);
+            self.tables.update_stats(id, src, out, op, sneg, len);
         }
         if let Some(id) = rt.dst {
-            let neg = self.rules.rules[ri].to.neg;
-            self.tables.update_stats(id, dst, out, op, neg, len);
+            self.tables.update_stats(id, dst, out, op, dneg, len);
         }
     }
 
@@ -840,13 +905,11 @@ impl Engine {
         self.status = Status::default();
     }
 
-    /// `pfctl -z`: reset every rule's evaluations, packets and bytes.
-    pub fn clear_rule_counters(&mut self) {
-        for c in &mut self.rules.counters {
-            c.evaluations = 0;
-            c.packets = [0; 2];
-            c.bytes = [0; 2];
-        }
+    /// `pfctl [-a path] -z`: reset the evaluations, packets and bytes of
+    /// the rules of the main ruleset or of one anchor. False if there is
+    /// no such anchor.
+    pub fn clear_rule_counters(&mut self, path: &str) -> bool {
+        self.rules.clear_counters(path)
     }
 
     /// Timeouts in effect, index order.

@@ -28,6 +28,7 @@
 //! of the state (each packet meets a given state once: a forwarded
 //! connection has a state on each interface it crosses).
 
+use super::anchor::RuleRef;
 use super::packet::Dir;
 use super::Engine;
 use crate::addr::Af;
@@ -291,19 +292,18 @@ pub fn rule_targets(r: &Rule, out: &mut Vec<Target>) {
     }
 }
 
-/// Policy-routing state of the engine: the selector numbering and the
-/// round-robin position of each rule's route pool.
+/// Policy-routing state of the engine: the selector numbering (the
+/// round-robin position of each rule's route pool is kept with its
+/// ruleset, `anchor::Rules::rr`).
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     pub targets: Targets,
-    /// Per flat rule index: next address of a round-robin route pool.
-    rr: Vec<u32>,
 }
 
 impl Routing {
-    /// After a ruleset load: number the new rules' targets, drop those no
-    /// rule and no state (`in_use`) needs any more.
-    pub fn load(&mut self, rules: &[Rule], in_use: &[u8]) {
+    /// After a ruleset load: number the targets of the rules (of every
+    /// anchor), drop those no rule and no state (`in_use`) needs any more.
+    pub fn load<'a>(&mut self, rules: impl Iterator<Item = &'a Rule>, in_use: &[u8]) {
         let mut wanted = Vec::new();
         for r in rules {
             rule_targets(r, &mut wanted);
@@ -316,7 +316,6 @@ impl Routing {
             // ruleset.
             let _ = self.targets.get(t);
         }
-        self.rr = vec![0; rules.len()];
     }
 }
 
@@ -324,8 +323,8 @@ impl Engine {
     /// The next hop for a new state of rule `ri` in family `af` (pf_map_addr
     /// on the route pool): a single address, or the next one of a
     /// round-robin list. Pool types beyond these come with the pools.
-    pub(in crate::engine) fn next_hop(&mut self, ri: usize, af: Af) -> Option<IpAddr> {
-        let (_, pool) = self.rules.rules.get(ri)?.extras.route.as_ref()?;
+    pub(in crate::engine) fn next_hop(&mut self, ri: RuleRef, af: Af) -> Option<IpAddr> {
+        let (_, pool) = self.rules.rule(ri)?.extras.route.as_ref()?;
         // Host addresses only: other pools are refused at load
         // (ruleset::support).
         let mut candidates = pool.addrs.iter().filter_map(|a| match a {
@@ -339,7 +338,7 @@ impl Engine {
         if list.is_empty() {
             return None;
         }
-        let pos = self.routing.rr.get_mut(ri)?;
+        let pos = self.rules.rr_mut(ri)?;
         let a = list[*pos as usize % list.len()];
         *pos = pos.wrapping_add(1);
         Some(a)
@@ -350,12 +349,12 @@ impl Engine {
     /// family, or no selector left.
     pub(in crate::engine) fn state_route(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         af: Af,
         rtable: Option<u32>,
     ) -> Result<StateRoute, super::status::Reason> {
         use super::status::Reason;
-        let Some(r) = self.rules.rules.get(ri) else {
+        let Some(r) = self.rules.rule(ri) else {
             return Ok(StateRoute::default());
         };
         let kind = r.extras.route.as_ref().map(|(k, _)| *k);
@@ -442,7 +441,7 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(1, 1);
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         e.set_enabled(true, 0);
         e
     }
@@ -674,7 +673,7 @@ mod tests {
         e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
         let res = StaticResolver::new().iface("lan", &["10.1.0.1/24"]);
         let rs = parse("pass\n", "pf.conf", &res).unwrap();
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         assert_eq!(
             e.route_targets().target(sel),
             Some(Target::NextHop(ip("10.3.0.254")))
@@ -683,7 +682,7 @@ mod tests {
         assert_eq!(v.mtag.map(|m| m.route), Some(sel));
         e.kill_states(2, false, |_| true);
         let rs = parse("pass\n", "pf.conf", &res).unwrap();
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         assert!(e.route_targets().is_empty());
     }
 

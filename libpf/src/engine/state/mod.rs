@@ -116,9 +116,10 @@ pub struct State {
     pub direction: Dir,
     /// Interface the state is bound to; None = floating ("all").
     pub ifname: Option<String>,
-    /// Index of the creating rule in the ruleset generation `rule_gen`.
-    pub rule: Option<u32>,
-    pub rule_gen: u64,
+    /// The rule that created the state, in its anchor.
+    pub rule: Option<crate::engine::anchor::RuleRef>,
+    /// The anchor rule through which that rule was reached.
+    pub anchor: Option<crate::engine::anchor::RuleRef>,
     pub src: Peer,
     pub dst: Peer,
     pub timeout: Timeout,
@@ -349,7 +350,7 @@ mod tests {
             direction: dir,
             ifname: None,
             rule: None,
-            rule_gen: 0,
+            anchor: None,
             src: Peer::default(),
             dst: Peer::default(),
             timeout: Timeout::TcpFirst,
