@@ -174,12 +174,56 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         if s.sync_flags & 0x08 != 0 {
             o.push_str(", sticky-address");
         }
+        // Not in OpenBSD's output (its pfsync_state has no tag): pfd shows
+        // the tag a state puts on its packets.
+        if !s.tag.is_empty() {
+            let _ = write!(o, ", tag {}", s.tag);
+        }
         o.push('\n');
     }
     if verbose >= 2 {
-        let _ = writeln!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+        let _ = write!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+        // OpenBSD's pfctl stops here; FreeBSD's goes on with the route
+        // (`route-to: 192.0.2.1@em1`) and the rtable, which pfd shows too.
+        let rt = match s.rt {
+            1 => Some("route-to"),
+            2 => Some("dup-to"),
+            3 => Some("reply-to"),
+            _ => None,
+        };
+        if let Some(kind) = rt {
+            let _ = write!(o, " {kind}: {}", host(&s.rt_addr, 0, 0));
+            if !s.rt_ifname.is_empty() {
+                let _ = write!(o, "@{}", s.rt_ifname);
+            }
+        }
+        let table = match s.direction {
+            1 => s.rtableid[1],
+            _ => s.rtableid[0],
+        };
+        if table != u32::MAX {
+            let _ = write!(o, " rtable: {table}");
+        }
+        o.push('\n');
     }
     o
+}
+
+/// One line of `pfctl -s labels` for a rule with a label: evaluations,
+/// packets, bytes, packets in, bytes in, packets out, bytes out, state
+/// creations.
+pub fn label_line(label: &str, c: &RuleCounters) -> String {
+    format!(
+        "{label} {} {} {} {} {} {} {} {}\n",
+        c.evaluations,
+        c.packets[0] + c.packets[1],
+        c.bytes[0] + c.bytes[1],
+        c.packets[0],
+        c.bytes[0],
+        c.packets[1],
+        c.bytes[1],
+        c.states_tot
+    )
 }
 
 /// The two bracketed lines `pfctl -vsr` prints under a rule.
@@ -504,6 +548,8 @@ mod tests {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            rt_ifname: String::new(),
+            tag: String::new(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod control;
 pub mod datapath;
 pub mod ifnames;
 pub mod ifwatch;
+pub mod routing;
 
 use crate::engine::Engine;
 use crate::log;
@@ -56,6 +57,12 @@ pub struct Shared {
     pub pfsync: Mutex<PfsyncSide>,
     pub opts: Options,
     pub shutdown: AtomicBool,
+    /// The system's policy-routing rules and tables (None: netlink failed).
+    pub policy: Mutex<Option<crate::sys::policy_routing::PolicyRouting>>,
+    /// The engine's route-selector generation the system has.
+    pub routes_gen: std::sync::atomic::AtomicU64,
+    /// The last policy-routing error logged (not repeated).
+    pub routes_error: Mutex<Option<String>>,
     origin: Instant,
 }
 
@@ -121,7 +128,8 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             break h;
         }
     };
-    let engine = Engine::new(hostid, random_u64());
+    let mut engine = Engine::new(hostid, random_u64());
+    engine.set_secret(random_u64(), random_u64());
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
@@ -133,6 +141,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         }),
         opts: opts.clone(),
         shutdown: AtomicBool::new(false),
+        policy: Mutex::new(routing::open()),
+        routes_gen: std::sync::atomic::AtomicU64::new(0),
+        routes_error: Mutex::new(None),
         origin: Instant::now(),
     });
 
@@ -247,6 +258,7 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.sync_cv.notify_all();
     shared.carp().destroy_all();
+    shared.clear_routes();
     if hooks::installed() {
         log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }
@@ -255,23 +267,37 @@ fn shutdown(shared: &Arc<Shared>) {
 /// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
     let mut tick = 0u64;
+    let mut outbound = datapath::Outbound::new();
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let n = shared.engine().purge(now);
+            let (n, out) = {
+                let mut e = shared.engine();
+                let n = e.purge(now);
+                e.syncookie_tick(now);
+                (n, e.take_outgoing())
+            };
+            for o in &out {
+                outbound.send(o);
+            }
             if n > 0 {
                 shared.sync_cv.notify_all();
             }
             release_stale_demotion(&shared, now);
+            if tick.is_multiple_of(16) {
+                // Next hops' routes change: follow them.
+                shared.sync_routes();
+            }
         }
         if hup.swap(false, Ordering::Relaxed) {
             let e = shared.engine();
             log::notice(&format!(
-                "SIGHUP: {} states, {} rules, pf {}",
+                "SIGHUP: {} states, {} rules, {} anchors, pf {}",
                 e.states.len(),
-                e.rules().rules.len(),
+                e.rules().main().rules.len(),
+                e.rules().anchors(),
                 if e.enabled() { "enabled" } else { "disabled" }
             ));
         }

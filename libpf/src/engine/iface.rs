@@ -565,7 +565,7 @@ impl IfTable {
 
 /// How many rules refer to each interface or group name (pfik_rules): `on`,
 /// `received-on`, and `(if)` addresses in `from`, `to` and pools.
-pub fn rule_refs(rules: &[Rule]) -> HashMap<String, u32> {
+pub fn rule_refs<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> HashMap<String, u32> {
     let mut m: HashMap<String, u32> = HashMap::new();
     let mut add = |n: &str| {
         let n = if n == "self" { IFG_ALL } else { n };

@@ -58,7 +58,7 @@ fn engine(rules: &str) -> Engine {
         ]),
         0,
     );
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     e.set_enabled(true, 0);
     e
 }
@@ -108,8 +108,8 @@ fn if_bound_state_matches_only_its_interface() {
         "set state-policy if-bound\nblock in\npass out\npass in on eth0 proto udp\n\
          pass in on eth0 proto udp to port 9 keep state (floating)\n",
     );
-    assert!(e.rules().rules[2].state_opts.if_bound);
-    assert!(!e.rules().rules[3].state_opts.if_bound);
+    assert!(e.rules().main().rules[2].state_opts.if_bound);
+    assert!(!e.rules().main().rules[3].state_opts.if_bound);
     assert!(pass(&mut e, Dir::In, "eth0", &p));
     assert!(!pass(&mut e, Dir::In, "eth2", &p));
     let q = v4("10.1.0.2", "10.2.0.2", 17, &udp_dgram(5000, 9, b"x"));

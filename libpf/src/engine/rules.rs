@@ -1,11 +1,14 @@
 //! Rule evaluation (pf_test_rule's matching part): does one rule match a
-//! described packet, and the loaded ruleset with its per-rule counters.
+//! described packet, and the walk through the main ruleset and the anchors
+//! it calls (pf_match_rule, pf_step_into_anchor).
 
+use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
 use super::fib::Fib;
 use super::iface::{IfTable, KifId};
 use super::packet::{Dir, Pd};
+use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
-use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
+use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::net::IpAddr;
 
@@ -27,52 +30,9 @@ pub struct Loader {
     pub pid: u32,
 }
 
-/// A ruleset as the engine runs it: the rules, one counter set each, and a
-/// generation number so states know whether their rule still exists.
-///
-/// Anchors are flattened depth first: an `anchor` rule is followed by the
-/// rules of its anchor (theirs flattened the same way) and keeps only its
-/// name; `ends[i]` is the index just past rule `i` and its anchor's rules.
-/// Rule indices (states' rule numbers, counters) are flat indices.
-#[derive(Debug, Clone, Default)]
-pub struct LoadedRules {
-    pub rules: Vec<Rule>,
-    pub counters: Vec<RuleCounters>,
-    pub ends: Vec<usize>,
-    /// Anchor nesting of each rule: 0 in the main ruleset.
-    pub depth: Vec<u16>,
-    pub generation: u64,
-    pub loader: Loader,
-}
-
-impl LoadedRules {
-    pub fn new(rules: Vec<Rule>, generation: u64, loader: Loader) -> LoadedRules {
-        let mut lr = LoadedRules {
-            generation,
-            loader,
-            ..LoadedRules::default()
-        };
-        lr.flatten(rules, 0);
-        lr.counters = vec![RuleCounters::default(); lr.rules.len()];
-        lr
-    }
-
-    fn flatten(&mut self, rules: Vec<Rule>, depth: u16) {
-        for mut r in rules {
-            let i = self.rules.len();
-            let inner = r
-                .anchor
-                .as_mut()
-                .map(|a| std::mem::take(&mut a.rules))
-                .unwrap_or_default();
-            self.rules.push(r);
-            self.ends.push(i + 1);
-            self.depth.push(depth);
-            self.flatten(inner, depth.saturating_add(1));
-            self.ends[i] = self.rules.len();
-        }
-    }
-}
+/// The rulesets the engine runs: the main ruleset and its anchors, each
+/// with its counters (`engine::anchor`).
+pub type LoadedRules = AnchorTree;
 
 /// Facts about a packet rule matching needs beyond the packet itself.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +50,15 @@ pub struct MatchCtx<'a> {
     /// The interface the packet was received on (`received-on`); None for
     /// locally generated packets.
     pub rcv: Option<KifId>,
+    /// The tables rules name (`<t>`).
+    pub tables: &'a Tables,
+    /// The tag the packet carries from an earlier pass (0 = none).
+    pub tag: u16,
+    /// Monotonic milliseconds (max-pkt-rate).
+    pub now: u64,
+    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
+    /// other packets and SYNs no fingerprint knows.
+    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
 impl MatchCtx<'_> {
@@ -130,7 +99,7 @@ pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
     rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
 }
 
-fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
+fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &MatchCtx) -> bool {
     match kind {
         AddrKind::Any => true,
         AddrKind::Net(n) => n.contains(ip),
@@ -152,7 +121,7 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
             .addr_map()
             .get(ifname.as_str())
             .is_some_and(|nets| {
-                nets.iter().any(|n| match (modifier, mask) {
+                nets.iter().any(|n| match (modifier.mode(), mask) {
                     (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
                         IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
                     }
@@ -161,18 +130,26 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
                     _ => n.addr == *ip,
                 })
             }),
+        AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
         // pf_routable: no route to the address at all.
         AddrKind::NoRoute => !ctx.fib.routable(0, ip),
         // pf_routable with the interface: the route back does not leave
         // through the interface the packet came in on.
         AddrKind::UrpfFailed => !ctx.urpf_ok(ip),
-        // Tables come with a later issue; `route` labels are refused at load.
-        AddrKind::Table(_) | AddrKind::RouteLabel(_) => false,
+        // `route` labels are refused at load (support.rs).
+        AddrKind::RouteLabel(_) => false,
     }
 }
 
-fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchCtx) -> bool {
-    if addr_matches(&ep.addr, ip, ctx) == ep.neg {
+fn endpoint_matches(
+    ep: &Endpoint,
+    table: Option<TableId>,
+    ip: &IpAddr,
+    port: u16,
+    pd: &Pd,
+    ctx: &MatchCtx,
+) -> bool {
+    if addr_matches(&ep.addr, table, ip, ctx) == ep.neg {
         return false;
     }
     match ep.port {
@@ -181,8 +158,9 @@ fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchC
     }
 }
 
-/// Does `r` match the packet? (Action-independent.)
-pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
+/// Does `r` match the packet? (Action-independent.) `rt`: the tables it
+/// names, resolved at load.
+pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool {
     if let Some(on) = &r.on {
         if ctx.on(&on.name) == on.neg {
             return false;
@@ -205,8 +183,8 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
     if r.proto.is_some_and(|p| p != pd.proto) {
         return false;
     }
-    if !endpoint_matches(&r.from, &pd.src, pd.sport, pd, ctx)
-        || !endpoint_matches(&r.to, &pd.dst, pd.dport, pd, ctx)
+    if !endpoint_matches(&r.from, rt.src, &pd.src, pd.sport, pd, ctx)
+        || !endpoint_matches(&r.to, rt.dst, &pd.dst, pd.dport, pd, ctx)
     {
         return false;
     }
@@ -229,6 +207,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             }
         }
     }
+    if let Some(ic) = pd.icmp {
+        // pf does not let a stateful rule match an ICMP reply (states are
+        // made by queries; a reply belongs to the query's state).
+        if r.keep_state != KeepState::None
+            && !r.state_opts.sloppy
+            && !icmp_makes_no_state(pd)
+            && !ic.id_is_sport
+        {
+            return false;
+        }
+    }
     if let Some((ty, code)) = r.icmp_type {
         match pd.icmp {
             Some(ic) if pd.proto == IPPROTO_ICMP || pd.proto == IPPROTO_ICMPV6 => {
@@ -239,95 +228,161 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             _ => return false,
         }
     }
-    if let Some((neg, _tag)) = &r.tagged {
-        // No packet carries a tag yet: `tagged x` never matches, `! tagged
-        // x` always does.
-        if !*neg {
-            return false;
-        }
-    }
     true
 }
 
+/// pf's `state_icmp`: an ICMP error (it belongs to the state of the packet
+/// it quotes) or an IPv6 neighbour advertisement (nobody answers an
+/// unsolicited one): a passing rule makes no state for it.
+pub fn icmp_makes_no_state(pd: &Pd) -> bool {
+    pd.icmp.is_some_and(|ic| {
+        ic.is_error
+            || (pd.af == Af::Inet6 && ic.icmp_type == crate::wire::icmpv6::ND_NEIGHBOR_ADVERT)
+    })
+}
+
 /// The outcome of walking the ruleset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Evaluation {
-    /// Index of the deciding pass/block rule; None = the default rule.
-    pub rule: Option<usize>,
+    /// The deciding pass/block rule; None = the default rule.
+    pub rule: Option<RuleRef>,
+    /// The anchor rule through which the deciding rule was reached (the
+    /// innermost one): its counters count the packet and the state too.
+    pub anchor: Option<RuleRef>,
     /// Last matching rule carrying `nat-to`, then `rdr-to` (match or pass).
-    pub nat: Option<usize>,
-    pub rdr: Option<usize>,
+    pub nat: Option<RuleRef>,
+    pub rdr: Option<RuleRef>,
+    /// `rtable` of the last matching rule that has one (match rules too).
+    pub rtable: Option<u32>,
     /// Any matching rule asked for logging.
     pub log: bool,
+    /// Anchors nested deeper than pf's stack (a call loop): pf drops the
+    /// packet.
+    pub overflow: bool,
+    /// Matching `match` rules that name tables (their statistics are
+    /// counted once the packet passes); the first `MATCH_TABLES`.
+    pub match_tables: [RuleRef; MATCH_TABLES],
+    pub n_match_tables: u8,
+    /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
+    /// packet's own once a `tagged` test read it; None = neither.
+    pub tag: Option<u16>,
+    /// How many times a rule decided (to tell whether one inside a quick
+    /// anchor did).
+    decisions: u32,
 }
+
+/// How many matching `match` rules with tables an evaluation remembers.
+pub const MATCH_TABLES: usize = 8;
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
-pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut ev = Evaluation {
-        rule: None,
-        nat: None,
-        rdr: None,
-        log: false,
-    };
-    walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
+pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
+    let mut ev = Evaluation::default();
+    walk(rules, MAIN, 0, None, pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
     // it; a later match rule cannot translate for a block.
     ev
 }
 
-/// One ruleset, `rules[from..to]` (pf_match_rule). True when evaluation
-/// ends: a `quick` rule matched, here or in an anchor called from here.
-/// A matching `anchor` rule evaluates its anchor's rules in its place, in
-/// the same last-match-wins walk (pf_step_into_anchor); a `quick` anchor
-/// ends evaluation if a pass/block rule inside it matched. An anchor with
-/// no rules (a name nothing was loaded into) matches nothing.
+/// One ruleset, that of anchor `id` (pf_match_rule), reached through the
+/// anchor rule `via`. True when evaluation ends: a `quick` rule matched,
+/// here or in an anchor called from here, or the anchors nest too deep.
+/// A matching `anchor` rule evaluates the rules of the anchor it calls in
+/// its place, in the same last-match-wins walk (pf_step_into_anchor), or
+/// those of each child of it in turn for `name/*`; a `quick` anchor ends
+/// evaluation if a pass/block rule inside it (at any depth) decided. An
+/// anchor with no rules matches nothing. Indices only: no allocation.
 fn walk(
-    rules: &mut LoadedRules,
-    from: usize,
-    to: usize,
+    tree: &mut AnchorTree,
+    id: u32,
+    depth: usize,
+    via: Option<RuleRef>,
     pd: &Pd,
     ctx: &MatchCtx,
     ev: &mut Evaluation,
 ) -> bool {
-    let mut i = from;
-    while i < to {
-        rules.counters[i].evaluations += 1;
-        let r = &rules.rules[i];
-        let end = rules.ends[i];
-        if !rule_matches(r, pd, ctx) {
-            i = end;
+    let mut i = 0;
+    loop {
+        let Some(a) = tree.node_mut(id) else {
+            return false;
+        };
+        let rs = &mut a.rules;
+        if i >= rs.rules.len() {
+            return false;
+        }
+        let me = RuleRef {
+            anchor: id,
+            nr: i as u32,
+            gen: rs.generation,
+        };
+        i += 1;
+        let n = me.nr as usize;
+        if rs.run.expired(n) {
             continue;
         }
+        rs.counters[n].evaluations += 1;
+        let rt = rs.tables.get(n).copied().unwrap_or_default();
+        if !rule_matches(&rs.rules[n], &rt, pd, ctx) || !rs.run.admit(n, pd, ctx, &mut ev.tag) {
+            continue;
+        }
+        let r = &rs.rules[n];
+        let call = rs.calls.get(me.nr as usize).copied().unwrap_or(Call::None);
         if r.is_anchor() {
             let quick = r.quick;
-            let before = ev.rule;
-            if walk(rules, i + 1, end, pd, ctx, ev) || (quick && ev.rule != before) {
+            if depth >= MAX_DEPTH {
+                ev.overflow = true;
                 return true;
             }
-            i = end;
+            let before = ev.decisions;
+            match call {
+                Call::Anchor(t) => {
+                    if walk(tree, t, depth + 1, Some(me), pd, ctx, ev) {
+                        return true;
+                    }
+                }
+                Call::Children(t) => {
+                    let mut k = 0;
+                    while let Some(c) = tree.node(t).and_then(|p| p.children.get(k)).copied() {
+                        if walk(tree, c, depth + 1, Some(me), pd, ctx, ev) {
+                            return true;
+                        }
+                        k += 1;
+                    }
+                }
+                Call::None => {}
+            }
+            if quick && ev.decisions != before {
+                return true;
+            }
             continue;
         }
         if r.nat_to.is_some() {
-            ev.nat = Some(i);
+            ev.nat = Some(me);
         }
         if r.rdr_to.is_some() {
-            ev.rdr = Some(i);
+            ev.rdr = Some(me);
+        }
+        if let Some(t) = r.extras.rtable {
+            ev.rtable = Some(t);
         }
         if r.log.enabled {
             ev.log = true;
         }
         if r.action == Action::Match {
-            i += 1;
+            if (rt.src.is_some() || rt.dst.is_some()) && (ev.n_match_tables as usize) < MATCH_TABLES
+            {
+                ev.match_tables[ev.n_match_tables as usize] = me;
+                ev.n_match_tables += 1;
+            }
             continue;
         }
-        ev.rule = Some(i);
+        ev.rule = Some(me);
+        ev.anchor = via;
+        ev.decisions += 1;
         if r.quick {
             return true;
         }
-        i += 1;
     }
-    false
 }
 
 #[cfg(test)]
@@ -336,17 +391,49 @@ mod tests {
     use crate::conf::{parse, StaticResolver};
     use crate::engine::packet::describe;
     use crate::engine::packet::tests::*;
+    use crate::ruleset::flatten;
     use crate::wire::tcp;
 
-    fn load(src: &str) -> LoadedRules {
+    fn parsed(src: &str) -> crate::ruleset::Ruleset {
         let res = StaticResolver::new()
             .iface("eth0", &["192.0.2.10/24"])
             .iface("eth1", &["192.168.99.1/24"])
             .user("nobody", 65534);
-        let rs = parse(src, "test.conf", &res)
+        parse(src, "test.conf", &res)
             .map_err(|e| format!("{e:?}"))
+            .unwrap()
+    }
+
+    /// `pfctl [-a at] -f` of `src` into `t`.
+    fn load_at(t: &mut AnchorTree, at: &str, src: &str) {
+        t.commit(flatten(&parsed(src), at), Loader::default(), 512)
             .unwrap();
-        LoadedRules::new(rs.rules, 1, Loader::default())
+    }
+
+    fn load(src: &str) -> LoadedRules {
+        let mut t = AnchorTree::new();
+        load_at(&mut t, "", src);
+        t
+    }
+
+    /// The deciding rule as `path@nr` (`@nr` in the main ruleset).
+    fn at(t: &AnchorTree, r: Option<RuleRef>) -> Option<String> {
+        let r = r?;
+        assert!(t.rule(r).is_some());
+        Some(format!("{}@{}", t.node(r.anchor)?.path, r.nr))
+    }
+
+    fn decide(t: &mut AnchorTree, pd: &Pd, c: &MatchCtx) -> Option<String> {
+        let ev = evaluate(t, pd, c);
+        at(t, ev.rule)
+    }
+
+    fn main_evals(t: &AnchorTree, nr: usize) -> u64 {
+        t.main().counters[nr].evaluations
+    }
+
+    fn evals(t: &AnchorTree, path: &str, nr: usize) -> u64 {
+        t.find(path).unwrap().rules.counters[nr].evaluations
     }
 
     fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a (IfTable, Fib)) -> MatchCtx<'a> {
@@ -359,7 +446,28 @@ mod tests {
             fib: &e.1,
             kif: e.0.lookup(ifname),
             rcv: None,
+            tables: Box::leak(Box::new(Tables::new())),
+            tag: 0,
+            now: 0,
+            os: None,
         }
+    }
+
+    fn syn() -> Vec<u8> {
+        v4(
+            "192.168.99.50",
+            "192.0.2.20",
+            6,
+            &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
+        )
+    }
+
+    fn udp() -> Vec<u8> {
+        v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""))
+    }
+
+    fn s(x: &str) -> Option<String> {
+        Some(x.to_string())
     }
 
     fn empty() -> (IfTable, Fib) {
@@ -372,23 +480,12 @@ mod tests {
         let mut rs = load(
             "block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock",
         );
-        let syn = v4(
-            "192.168.99.50",
-            "192.0.2.20",
-            6,
-            &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
-        );
+        let syn = syn();
         let pd = describe(&syn).unwrap();
-        assert_eq!(
-            evaluate(&mut rs, &pd, &ctx(Dir::In, "eth0", &e)).rule,
-            Some(4)
-        );
-        assert_eq!(
-            evaluate(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)).rule,
-            Some(3)
-        );
-        assert_eq!(rs.counters[0].evaluations, 2);
-        assert_eq!(rs.counters[4].evaluations, 1);
+        assert_eq!(decide(&mut rs, &pd, &ctx(Dir::In, "eth0", &e)), s("@4"));
+        assert_eq!(decide(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)), s("@3"));
+        assert_eq!(main_evals(&rs, 0), 2);
+        assert_eq!(main_evals(&rs, 4), 1);
     }
 
     #[test]
@@ -401,15 +498,9 @@ mod tests {
             6,
             &tcp_seg(1000, 80, 1, 1, tcp::ACK, 100, b""),
         );
-        assert_eq!(
-            evaluate(&mut rs, &describe(&ack).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
-            Some(0)
-        );
-        let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
-        assert_eq!(
-            evaluate(&mut rs, &describe(&udp).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
-            Some(1)
-        );
+        let c = ctx(Dir::In, "eth1", &e);
+        assert_eq!(decide(&mut rs, &describe(&ack).unwrap(), &c), s("@0"));
+        assert_eq!(decide(&mut rs, &describe(&udp()).unwrap(), &c), s("@1"));
     }
 
     #[test]
@@ -418,21 +509,16 @@ mod tests {
         let mut rs = load("pass out on eth0 inet from eth1:network to any nat-to eth0\nblock in on ! eth1 proto tcp from any to any port 6000:6010");
         let p = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 1, 1));
         let ev = evaluate(&mut rs, &describe(&p).unwrap(), &ctx(Dir::Out, "eth0", &e));
-        assert_eq!((ev.rule, ev.nat), (Some(0), Some(0)));
+        assert_eq!((at(&rs, ev.rule), at(&rs, ev.nat)), (s("@0"), s("@0")));
         let x = v4(
             "192.0.2.20",
             "192.0.2.10",
             6,
             &tcp_seg(1, 6001, 1, 0, tcp::SYN, 1, b""),
         );
-        assert_eq!(
-            evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth0", &e)).rule,
-            Some(1)
-        );
-        assert_eq!(
-            evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
-            None
-        );
+        let x = describe(&x).unwrap();
+        assert_eq!(decide(&mut rs, &x, &ctx(Dir::In, "eth0", &e)), s("@1"));
+        assert_eq!(decide(&mut rs, &x, &ctx(Dir::In, "eth1", &e)), None);
         assert!(if_matches("carp", "carp1"));
         assert!(if_matches("lo", "lo"));
         assert!(!if_matches("eth", "veth0"));
@@ -441,18 +527,13 @@ mod tests {
     #[test]
     fn inline_anchors_evaluate_in_place() {
         let e = empty();
-        let syn = v4(
-            "192.168.99.50",
-            "192.0.2.20",
-            6,
-            &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
-        );
-        let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
+        let (syn, udp) = (syn(), udp());
         let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
         let c0 = ctx(Dir::In, "eth0", &e);
         let c1 = ctx(Dir::In, "eth1", &e);
 
-        // Flattened depth first; the anchor's rules count only when it matches.
+        // Each inline anchor is an anchor of its own, named as pfctl names
+        // it; its rules count only when the anchor rule matches.
         let mut rs = load(
             "block
 anchor on eth1 {
@@ -461,20 +542,19 @@ anchor on eth1 {
 }
 anchor foo",
         );
-        assert_eq!(
-            (rs.ends.clone(), rs.depth.clone()),
-            (vec![1, 4, 3, 4, 5], vec![0, 0, 1, 1, 0])
-        );
-        assert!(rs.rules[1]
+        let paths: Vec<&str> = rs.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths, ["", "_1", "foo"]);
+        assert!(rs.main().rules[1]
             .anchor
             .as_ref()
-            .is_some_and(|a| a.rules.is_empty()));
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(0));
-        assert_eq!(rs.counters[2].evaluations, 0);
+            .is_some_and(|a| a.rules.is_empty() && a.name == "_1"));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("@0"));
+        assert_eq!(evals(&rs, "_1", 0), 0);
         // Last match wins inside the anchor too; an empty anchor matches nothing.
-        assert_eq!(evaluate(&mut rs, &syn, &c1).rule, Some(2));
-        assert_eq!(evaluate(&mut rs, &udp, &c1).rule, Some(3));
-        assert_eq!(rs.counters[4].evaluations, 3);
+        assert_eq!(decide(&mut rs, &syn, &c1), s("_1@0"));
+        let ev = evaluate(&mut rs, &udp, &c1);
+        assert_eq!((at(&rs, ev.rule), at(&rs, ev.anchor)), (s("_1@1"), s("@1")));
+        assert_eq!(main_evals(&rs, 2), 3);
 
         // `quick` inside an anchor ends the whole evaluation.
         let mut rs = load(
@@ -483,8 +563,8 @@ anchor foo",
 }
 block",
         );
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(1));
-        assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(2));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1@0"));
+        assert_eq!(decide(&mut rs, &udp, &c0), s("@1"));
 
         // A quick anchor ends it if a pass/block rule inside matched.
         let mut rs = load(
@@ -494,9 +574,9 @@ block",
 }
 block",
         );
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1@1"));
         let ev = evaluate(&mut rs, &udp, &c0);
-        assert_eq!((ev.rule, ev.log), (Some(3), true));
+        assert_eq!((at(&rs, ev.rule), ev.log), (s("@1"), true));
 
         // Nested: the inner quick rule stops the outer ruleset as well.
         let mut rs = load(
@@ -508,8 +588,104 @@ block",
 }
 block",
         );
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
-        assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(4));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1/_2@0"));
+        assert_eq!(decide(&mut rs, &udp, &c0), s("@1"));
+
+        // A quick anchor with a match in a nested anchor, not cleared by a
+        // nested anchor that matched nothing (FreeBSD's quick_nested).
+        let mut rs = load(
+            "anchor quick {
+ pass
+ anchor {
+  block proto tcp
+ }
+}
+block",
+        );
+        assert_eq!(decide(&mut rs, &udp, &c0), s("_1@0"));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1/_2@0"));
+    }
+
+    #[test]
+    fn anchors_loaded_later_are_evaluated() {
+        let e = empty();
+        let (syn, udp) = (syn(), udp());
+        let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
+        let c = ctx(Dir::In, "eth0", &e);
+        let mut t = load("block\nanchor foo\nanchor \"bar/*\"");
+        assert_eq!(decide(&mut t, &syn, &c), s("@0"));
+        // pfctl -a foo -f: the call already in place finds the new rules.
+        load_at(&mut t, "foo", "pass proto tcp");
+        assert_eq!(decide(&mut t, &syn, &c), s("foo@0"));
+        assert_eq!(decide(&mut t, &udp, &c), s("@0"));
+        // Reloading the main ruleset keeps what was loaded into foo.
+        load_at(&mut t, "", "block\nanchor foo\nanchor \"bar/*\"");
+        assert_eq!(decide(&mut t, &syn, &c), s("foo@0"));
+        // Flushing foo (pfctl -a foo -F rules) removes its rules only.
+        t.commit(vec![("foo".into(), vec![])], Loader::default(), 512)
+            .unwrap();
+        assert_eq!(decide(&mut t, &syn, &c), s("@0"));
+        assert!(t.find("foo").is_some_and(|a| a.rules.rules.is_empty()));
+
+        // Wildcard: each child of bar in name order, last match wins
+        // across them; quick in one child stops the rest.
+        load_at(&mut t, "bar/b", "block proto tcp");
+        load_at(&mut t, "bar/a", "pass");
+        assert_eq!(decide(&mut t, &syn, &c), s("bar/b@0"));
+        assert_eq!(decide(&mut t, &udp, &c), s("bar/a@0"));
+        load_at(&mut t, "bar/a", "pass quick");
+        assert_eq!(decide(&mut t, &syn, &c), s("bar/a@0"));
+        assert_eq!(evals(&t, "bar/b", 0), 2);
+        // The wildcard sees a child loaded after it.
+        load_at(&mut t, "bar/0", "block quick proto udp");
+        assert_eq!(decide(&mut t, &udp, &c), s("bar/0@0"));
+    }
+
+    #[test]
+    fn relative_and_absolute_calls() {
+        let e = empty();
+        let syn = syn();
+        let syn = describe(&syn).unwrap();
+        let c = ctx(Dir::In, "eth0", &e);
+        let mut t = load("anchor \"a/b\"");
+        load_at(&mut t, "a/b", "anchor c\nanchor \"../d\"\nanchor \"/e\"");
+        load_at(&mut t, "a/b/c", "block");
+        assert_eq!(decide(&mut t, &syn, &c), s("a/b/c@0"));
+        load_at(&mut t, "a/d", "pass");
+        assert_eq!(decide(&mut t, &syn, &c), s("a/d@0"));
+        load_at(&mut t, "e", "block log");
+        let ev = evaluate(&mut t, &syn, &c);
+        assert_eq!((at(&t, ev.rule), at(&t, ev.anchor)), (s("e@0"), s("a/b@2")));
+        // A call above the main ruleset is refused, nothing changes.
+        assert!(t
+            .commit(
+                flatten(&parsed("anchor \"../../x\""), "q"),
+                Loader::default(),
+                512
+            )
+            .is_err());
+        assert!(t.find("q").is_none());
+        // `set limit anchors`: a load needing more anchors is refused.
+        assert_eq!(t.anchors(), 5);
+        assert!(t
+            .commit(flatten(&parsed("anchor n"), "m"), Loader::default(), 6)
+            .is_err());
+        assert!(t.find("m").is_none());
+        t.commit(flatten(&parsed("anchor n"), "m"), Loader::default(), 7)
+            .unwrap();
+        assert_eq!(t.anchors(), 7);
+    }
+
+    #[test]
+    fn call_loops_overflow_pf_stack() {
+        let e = empty();
+        let syn = syn();
+        let syn = describe(&syn).unwrap();
+        let mut t = load("pass\nanchor loop");
+        load_at(&mut t, "loop", "anchor \"/loop\"");
+        let ev = evaluate(&mut t, &syn, &ctx(Dir::In, "eth0", &e));
+        assert!(ev.overflow);
+        assert_eq!(evals(&t, "loop", 0), MAX_DEPTH as u64);
     }
 
     #[test]
@@ -523,12 +699,9 @@ block",
             &tcp_seg(1, 2, 1, 0, tcp::SYN, 1, b""),
         );
         let pd = describe(&p).unwrap();
-        assert_eq!(
-            evaluate(&mut rs, &pd, &ctx(Dir::Out, "eth0", &e)).rule,
-            None
-        );
+        assert_eq!(decide(&mut rs, &pd, &ctx(Dir::Out, "eth0", &e)), None);
         let mut c = ctx(Dir::Out, "eth0", &e);
         c.uid = Some(65534);
-        assert_eq!(evaluate(&mut rs, &pd, &c).rule, Some(0));
+        assert_eq!(decide(&mut rs, &pd, &c), s("@0"));
     }
 }

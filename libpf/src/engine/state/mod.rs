@@ -1,8 +1,11 @@
 //! The state table: state keys (wire side and stack side), the per-peer TCP
 //! tracking data, and the table with its two indexes (by key, by id).
 
+mod kill;
 mod lifecycle;
 mod matched;
+
+pub use kill::StateKill;
 
 use super::packet::{Dir, Pd};
 use crate::ruleset::Timeout;
@@ -113,9 +116,10 @@ pub struct State {
     pub direction: Dir,
     /// Interface the state is bound to; None = floating ("all").
     pub ifname: Option<String>,
-    /// Index of the creating rule in the ruleset generation `rule_gen`.
-    pub rule: Option<u32>,
-    pub rule_gen: u64,
+    /// The rule that created the state, in its anchor.
+    pub rule: Option<crate::engine::anchor::RuleRef>,
+    /// The anchor rule through which that rule was reached.
+    pub anchor: Option<crate::engine::anchor::RuleRef>,
     pub src: Peer,
     pub dst: Peer,
     pub timeout: Timeout,
@@ -128,9 +132,17 @@ pub struct State {
     pub bytes: [u64; 2],
     pub log: u8,
     pub state_flags: u16,
+    /// The tag every packet of the state gets (`tag` / `tagged` at
+    /// creation; see engine::tag), 0 = none.
+    pub tag: u16,
+    /// The label of the rule that made the state (`pfctl -k label`); it
+    /// stays with the state when the ruleset is replaced, as in pf.
+    pub label: Option<std::sync::Arc<str>>,
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
+    /// route-to / reply-to / dup-to, rtable and divert of the state.
+    pub route: crate::engine::route::StateRoute,
 }
 
 impl State {
@@ -155,6 +167,26 @@ impl State {
     pub fn translated(&self) -> bool {
         self.key[SK_WIRE] != self.key[SK_STACK]
     }
+
+    /// An `af-to` state: its keys are of different address families, and
+    /// all its packets are seen coming in (on either side).
+    pub fn is_afto(&self) -> bool {
+        is_afto(&self.key)
+    }
+
+    /// src/dst peers for a packet travelling the way the state's first
+    /// packet did (`fwd`) or the other way: (sender, receiver).
+    pub fn peers_fwd(&mut self, fwd: bool) -> (&mut Peer, &mut Peer) {
+        if fwd {
+            (&mut self.src, &mut self.dst)
+        } else {
+            (&mut self.dst, &mut self.src)
+        }
+    }
+}
+
+fn is_afto(key: &[StateKey; 2]) -> bool {
+    key[SK_WIRE].addr[0].is_ipv4() != key[SK_STACK].addr[0].is_ipv4()
 }
 
 /// Slot number of a state in the table.
@@ -195,21 +227,32 @@ impl StateTable {
         self.slots.get_mut(slot as usize).and_then(|s| s.as_mut())
     }
 
+    /// Does state `st` answer a lookup of `key` in direction `dir`?
+    /// Inbound packets match a state's wire key, outbound packets its
+    /// stack key; an af-to state matches inbound packets only, on either
+    /// key (both sides of the translation come in; pf_find_state).
+    fn role_hit(st: &State, key: &StateKey, dir: Dir) -> bool {
+        if is_afto(&st.key) {
+            dir == Dir::In && (st.key[SK_WIRE] == *key || st.key[SK_STACK] == *key)
+        } else {
+            let idx = match dir {
+                Dir::In => SK_WIRE,
+                Dir::Out => SK_STACK,
+            };
+            st.key[idx] == *key
+        }
+    }
+
     /// Find the state a packet in direction `dir` on interface `ifname`
-    /// belongs to (pf_find_state): inbound packets match a state's wire
-    /// key, outbound packets its stack key; a state bound to another
-    /// interface does not match, and one bound to `ifname` wins over a
-    /// floating one.
+    /// belongs to (pf_find_state, see `role_hit`): a state bound to
+    /// another interface does not match, and one bound to `ifname` wins
+    /// over a floating one.
     pub fn lookup(&self, key: &StateKey, dir: Dir, ifname: &str) -> Option<Slot> {
         let slots = self.by_key.get(key)?;
-        let idx = match dir {
-            Dir::In => SK_WIRE,
-            Dir::Out => SK_STACK,
-        };
         let mut floating = None;
         for &s in slots {
             let Some(st) = self.get(s) else { continue };
-            if st.key[idx] != *key {
+            if !Self::role_hit(st, key, dir) {
                 continue;
             }
             match st.ifname.as_deref() {
@@ -223,13 +266,14 @@ impl StateTable {
         floating
     }
 
-    /// A state with this key in this role and the same binding (the
-    /// collision pf_state_key_attach refuses).
-    fn clash(&self, key: &StateKey, idx: usize, ifname: Option<&str>) -> bool {
+    /// A state answering this key in this direction with the same
+    /// binding (the collision pf_state_key_attach refuses).
+    fn clash(&self, key: &StateKey, dir: Dir, ifname: Option<&str>) -> bool {
         self.by_key.get(key).is_some_and(|v| {
             v.iter().any(|&s| {
-                self.get(s)
-                    .is_some_and(|st| st.key[idx] == *key && st.ifname.as_deref() == ifname)
+                self.get(s).is_some_and(|st| {
+                    st.ifname.as_deref() == ifname && Self::role_hit(st, key, dir)
+                })
             })
         })
     }
@@ -251,8 +295,9 @@ impl StateTable {
             return Err(InsertError::IdExists);
         }
         let bound = st.ifname.as_deref();
-        if self.clash(&st.key[SK_WIRE], SK_WIRE, bound)
-            || self.clash(&st.key[SK_STACK], SK_STACK, bound)
+        let stack_dir = if is_afto(&st.key) { Dir::In } else { Dir::Out };
+        if self.clash(&st.key[SK_WIRE], Dir::In, bound)
+            || self.clash(&st.key[SK_STACK], stack_dir, bound)
         {
             return Err(InsertError::KeyExists);
         }
@@ -337,7 +382,7 @@ mod tests {
             direction: dir,
             ifname: None,
             rule: None,
-            rule_gen: 0,
+            anchor: None,
             src: Peer::default(),
             dst: Peer::default(),
             timeout: Timeout::TcpFirst,
@@ -347,11 +392,14 @@ mod tests {
             bytes: [0; 2],
             log: 0,
             state_flags: 0,
+            tag: 0,
+            label: None,
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync: false,
             },
             seq: 0,
+            route: Default::default(),
         }
     }
 

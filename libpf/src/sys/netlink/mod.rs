@@ -20,6 +20,7 @@
 //! the namespace of the thread that opened it.
 
 mod decode;
+mod policy;
 pub mod route;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -43,6 +44,8 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, RawFd};
+
+pub use policy::{DefaultRoute, FwRule, Lookup};
 
 /// A network interface as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
