@@ -7,6 +7,7 @@
 //! `log` is the daemons' syslog.
 
 pub mod addr;
+pub mod anchors;
 pub mod carp;
 pub mod conf;
 pub mod ctl;
@@ -17,9 +18,13 @@ pub mod ifconfig;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod osfp;
 pub mod pfsync;
 pub mod ruleset;
 pub mod show;
+pub mod statefile;
+pub mod statekill;
 pub mod syncd;
 pub mod sys;
+pub mod tablectl;
 pub mod wire;

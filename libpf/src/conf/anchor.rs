@@ -20,20 +20,22 @@
 //!   then handed to the anchor rule. Like pfctl's `pfa_anchorlist`, a body
 //!   takes rules, anchors, tables and includes, not macros, options,
 //!   queues, antispoof or `load anchor`.
+//! - An anonymous inline anchor is named `_N` as pfctl names it: N counts
+//!   the brace blocks of the file in the order they open (pfctl's `bn`).
 //! - `load anchor name from "file"` is recorded; once the main ruleset is
 //!   good its files are parsed (each as a file of its own: no macros carried
-//!   over) into `Ruleset::loads`, and the rules of each are linked into the
-//!   anchor rules calling that path (`anchor "name"`, `anchor "name/*"`) so
-//!   that the engine evaluates them. `pfctl -nv` prints them after the main
-//!   ruleset, as pfctl does.
+//!   over) into `Ruleset::loads`. `pfctl -nv` prints them after the main
+//!   ruleset, as pfctl does; `pfctl -f` loads each into its anchor in the
+//!   same transaction as the main ruleset, and the anchor rules calling
+//!   that path see them at run time.
 
 use super::ast::{self, AnchorAst, RuleAst};
 use super::error::ConfError;
 use super::expand::Expander;
 use super::source::{Macros, Statement};
 use super::{parser, Resolver};
-use crate::ruleset::{Action, AnchorCall, LoadedAnchor, Rule, Ruleset};
-use std::collections::{BTreeMap, VecDeque};
+use crate::ruleset::{AnchorCall, LoadedAnchor, Ruleset};
+use std::collections::VecDeque;
 
 /// pfctl's PFCTL_ANCHOR_STACK_DEPTH (and the kernel's PF_ANCHOR_STACK_MAX).
 const MAX_ANCHOR_DEPTH: usize = 64;
@@ -100,6 +102,7 @@ fn piece(st: &Statement, start: usize, end: usize, nl: usize) -> Option<Statemen
         text: text.to_string(),
         lines: st.lines.slice(start + lead, end),
         end_line: st.lines.line_at(nl),
+        lex_error: None,
     })
 }
 
@@ -147,6 +150,7 @@ pub fn split_inline(st: &Statement, file: &str) -> Option<Inline> {
         text: st.text[..open].to_string(),
         lines: st.lines.clone(),
         end_line: st.lines.line_at(open),
+        lex_error: None,
     };
     let Ok(ast::Statement::Anchor(ast)) = parser::parse_statement(&header, file) else {
         return None;
@@ -227,25 +231,58 @@ pub fn inline(
     loader: &dyn Fn(&str) -> std::io::Result<String>,
     depth: usize,
     nest: usize,
-) {
+) -> super::Outcome {
     let Inline {
         ast,
         body,
         unterminated,
     } = block;
     let first = st.lines.line_at(0);
+    let recovered = super::Outcome {
+        eats: None,
+        recovered: true,
+    };
+    // pfctl counts the brace as it reads it, before the body.
+    ex.braces += 1;
+    let anonymous = format!("_{}", ex.braces);
     if nest + 1 >= MAX_ANCHOR_DEPTH {
         ex.errors
             .push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
-        return;
+        return recovered;
     }
     if let Some(Err(m)) = ast.name.as_deref().map(check_name) {
         ex.errors.push(ConfError::new(file, first, m));
-        return;
+        return recovered;
     }
     let outer = std::mem::take(&mut ex.ruleset.rules);
+    ex.anchor_path
+        .push(ast.name.clone().unwrap_or_else(|| anonymous.clone()));
+    // pfctl's parser recovers from an error at the top level only (its
+    // `ruleset error '\n'`): after one in the body, the rest of the body is
+    // read as top-level statements and its closing brace is an error.
+    let mut escaped = false;
+    let mut eats: Option<u32> = None;
     for sub in &body {
-        super::statement(sub, file, ex, macros, loader, depth, nest + 1);
+        if eats.take() == Some(sub.lines.line_at(0)) {
+            ex.errflag = 2;
+            continue;
+        }
+        let n = if escaped { 0 } else { nest + 1 };
+        let o = super::statement(sub, file, ex, macros, loader, depth, n);
+        eats = o.eats;
+        escaped |= o.recovered;
+    }
+    ex.anchor_path.pop();
+    if escaped {
+        // the `}` (after what precedes it on its line)
+        let close = unterminated.unwrap_or(st.end_line);
+        let before = unterminated.map_or(0, |_| 1);
+        ex.ruleset.rules = outer;
+        if before as u32 >= ex.errflag {
+            ex.errors.push(ConfError::new(file, close, "syntax error"));
+        }
+        ex.errflag = 2;
+        return recovered;
     }
     if let Some(l) = unterminated {
         ex.errors.push(ConfError::new(file, l, "syntax error"));
@@ -259,7 +296,7 @@ pub fn inline(
                 line,
                 "anchor paths containing '/' cannot be used for inline anchors.",
             ));
-            return;
+            return recovered;
         }
         let taken = ex
             .ruleset
@@ -273,15 +310,20 @@ pub fn inline(
                 line,
                 format!("inline anchor '{name}' already exists"),
             ));
-            return;
+            return recovered;
         }
     }
     let call = AnchorCall {
-        name: ast.name.unwrap_or_default(),
+        name: ast.name.unwrap_or(anonymous),
         inline: true,
         rules,
     };
+    let errors = ex.errors.len();
     expand(ex, &ast.rule, file, line, call);
+    super::Outcome {
+        eats: None,
+        recovered: ex.errors.len() > errors && unterminated.is_some(),
+    }
 }
 
 /// An anchor rule without a body: a call by name.
@@ -372,120 +414,34 @@ pub fn load_anchors(
             }
         };
         let (mut sub, errs) = super::parse_file(&text, &la.file, resolver, loader);
-        if !errs.is_empty() {
-            errors.extend(errs);
+        let failed = errs.iter().any(|e| !e.warning);
+        errors.extend(errs);
+        if failed {
             return;
         }
         for mut l in std::mem::take(&mut sub.loads) {
             l.path = format!("{}/{}", la.path, l.path);
             queue.push_back((l, la.file.clone()));
         }
+        // Tables defined in the file belong to the anchor it is loaded in.
+        for d in &mut sub.directives {
+            if let crate::ruleset::Directive::Table(t) = d {
+                t.anchor = if t.anchor.is_empty() {
+                    la.path.clone()
+                } else {
+                    format!("{}/{}", la.path, t.anchor)
+                };
+            }
+        }
         la.ruleset = sub;
         done.push(la);
     }
     rs.loads = done;
-    let table: Vec<(String, Vec<Rule>)> = rs
-        .loads
-        .iter()
-        .map(|l| (l.path.clone(), l.ruleset.rules.clone()))
-        .collect();
-    if !table.is_empty() {
-        link(&mut rs.rules, "", &table, 0);
-    }
-}
-
-/// pf_anchor_setup's path of a call by name from the anchor at `base`:
-/// `/x` is absolute, `../` climbs, anything else is below `base`. None if
-/// `../` climbs above the main ruleset.
-fn resolve(base: &str, name: &str) -> Option<String> {
-    if let Some(abs) = name.strip_prefix('/') {
-        return Some(abs.to_string());
-    }
-    let mut path: Vec<&str> = if base.is_empty() {
-        vec![]
-    } else {
-        base.split('/').collect()
-    };
-    let mut rest = name;
-    while let Some(r) = rest.strip_prefix("../") {
-        path.pop()?;
-        rest = r;
-    }
-    path.push(rest);
-    Some(path.join("/"))
-}
-
-/// Puts the rules loaded at each called path into the calls of `rules`
-/// (the ruleset of the anchor at `base`), recursively. A wildcard call
-/// (`x/*`) gets one anchor rule per child anchor of `x`, in pf's order
-/// (by name), which evaluates exactly like pf stepping through them.
-fn link(rules: &mut [Rule], base: &str, table: &[(String, Vec<Rule>)], depth: usize) {
-    if depth >= MAX_ANCHOR_DEPTH {
-        return;
-    }
-    let loaded = |path: &str| -> Vec<Rule> {
-        let mut v = table
-            .iter()
-            .rev()
-            .find(|(p, _)| p == path)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default();
-        link(&mut v, path, table, depth + 1);
-        v
-    };
-    for r in rules.iter_mut() {
-        let Some(call) = r.anchor.as_deref_mut() else {
-            continue;
-        };
-        if call.inline {
-            let name = if call.name.is_empty() {
-                "_"
-            } else {
-                call.name.as_str()
-            };
-            let path = if base.is_empty() {
-                name.to_string()
-            } else {
-                format!("{base}/{name}")
-            };
-            link(&mut call.rules, &path, table, depth + 1);
-            continue;
-        }
-        let Some(path) = resolve(base, &call.name) else {
-            continue;
-        };
-        if let Some(parent) = path.strip_suffix("/*") {
-            let children: BTreeMap<&str, ()> = table
-                .iter()
-                .filter_map(|(p, _)| {
-                    p.rsplit_once('/')
-                        .filter(|(d, _)| *d == parent)
-                        .map(|(_, n)| (n, ()))
-                })
-                .collect();
-            call.rules = children
-                .into_keys()
-                .map(|n| {
-                    let path = format!("{parent}/{n}");
-                    let mut k = Rule::new(Action::Pass);
-                    k.anchor = Some(Box::new(AnchorCall {
-                        rules: loaded(&path),
-                        name: path,
-                        inline: false,
-                    }));
-                    k
-                })
-                .collect();
-        } else {
-            call.rules = loaded(&path);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{parse, parse_with_loader, print_ruleset_nv, StaticResolver};
-    use super::*;
 
     fn res() -> StaticResolver {
         StaticResolver::new()
@@ -552,7 +508,8 @@ mod tests {
     #[test]
     fn brace_lists_spanning_lines_are_not_bodies() {
         assert_eq!(
-            nv("anchor foo proto tcp to port {\n 80,\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
+            // (pfctl takes a newline after an item, not after a comma)
+            nv("anchor foo proto tcp to port {\n 80\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
             "anchor \"foo\" proto tcp from any to any port = 80\nanchor \"foo\" proto tcp from any to any port = 443\n\
              pass inet from any to 10.0.0.1 flags S/SA\n"
         );
@@ -568,17 +525,23 @@ mod tests {
     fn errors_inside_bodies_have_their_lines() {
         assert_eq!(
             errs("anchor {\n pass\n\n pass bogus\n anchor foo {\n  pass from 10/8 port 1\n }\n}\n"),
+            // after the error the rest of the body is read at the top
+            // level, where the outer closing brace is an error
             vec![
                 "stdin:4: syntax error",
                 "stdin:6: port only applies to tcp/udp",
                 "stdin:6: skipping rule due to errors",
                 "stdin:6: rule expands to no valid combination",
+                "stdin:8: syntax error",
             ]
         );
         // What pfctl does not take in a body.
         assert_eq!(
             errs("anchor {\n a = \"b\"\n set block-policy drop\n load anchor x from \"f\"\n pass }\n"),
-            vec!["stdin:2: syntax error", "stdin:3: syntax error", "stdin:4: syntax error", "stdin:5: syntax error"]
+            // the first error takes the parser out of the body: the option
+            // and `load anchor` are read at the top level, where they are
+            // fine; the closing brace is not
+            vec!["stdin:2: syntax error", "stdin:5: syntax error"]
         );
         // The brace must end the line; the header must be a rule.
         assert_eq!(errs("anchor foo { pass }\n"), vec!["stdin:1: syntax error"]);
@@ -624,7 +587,9 @@ mod tests {
     fn bodies_take_tables_but_not_queues() {
         assert_eq!(
             errs("anchor {\n table <t> { 10.0.0.1 }\n queue q on lo0 bandwidth 1M\n antispoof for lo0\n}\n"),
-            vec!["stdin:3: syntax error", "stdin:4: syntax error"]
+            // antispoof is fine at the top level, where the error left the
+            // parser; the brace is not
+            vec!["stdin:3: syntax error", "stdin:5: syntax error"]
         );
     }
 
@@ -678,18 +643,23 @@ mod tests {
         );
         let paths: Vec<&str> = rs.loads.iter().map(|l| l.path.as_str()).collect();
         assert_eq!(paths, ["x", "y/2", "y/1", "x/sub"]);
-        // `anchor x` now calls a.conf's rules, whose `anchor sub` calls x/sub.
-        let x = rs.rules[0].anchor.as_deref().unwrap();
-        assert_eq!(x.rules.len(), 2);
-        assert_eq!(x.rules[1].anchor.as_deref().unwrap().rules.len(), 1);
-        // `y/*` calls y/1 then y/2.
-        let y = rs.rules[1].anchor.as_deref().unwrap();
-        let kids: Vec<&str> = y
-            .rules
-            .iter()
-            .map(|k| k.anchor.as_deref().unwrap().name.as_str())
+        // The calls stay calls: pfd finds the loaded rules at run time.
+        assert!(rs.rules[0].anchor.as_deref().unwrap().rules.is_empty());
+        // What pfctl -f loads: the main ruleset, then each file at its path.
+        let sets: Vec<(String, usize)> = crate::ruleset::flatten(&rs, "")
+            .into_iter()
+            .map(|(p, r)| (p, r.len()))
             .collect();
-        assert_eq!(kids, ["y/1", "y/2"]);
+        assert_eq!(
+            sets,
+            [
+                ("".into(), 2),
+                ("x".into(), 2),
+                ("y/2".into(), 1),
+                ("y/1".into(), 1),
+                ("x/sub".into(), 1)
+            ]
+        );
 
         let e = parse_with_loader("load anchor x from \"bad.conf\"\n", "stdin", &r, &files)
             .unwrap_err();
@@ -708,11 +678,16 @@ mod tests {
     }
 
     #[test]
-    fn paths_resolve_like_pf_anchor_setup() {
-        assert_eq!(resolve("", "a"), Some("a".into()));
-        assert_eq!(resolve("a/b", "c"), Some("a/b/c".into()));
-        assert_eq!(resolve("a/b", "/c"), Some("c".into()));
-        assert_eq!(resolve("a/b", "../c"), Some("a/c".into()));
-        assert_eq!(resolve("a", "../../c"), None);
+    fn anonymous_anchors_are_numbered_by_brace() {
+        let rs = parse(
+            "anchor \"a\" {\n anchor {\n  pass\n }\n}\nanchor {\n block\n}\n",
+            "stdin",
+            &res(),
+        )
+        .unwrap();
+        let a = rs.rules[0].anchor.as_deref().unwrap();
+        assert_eq!(a.name, "a");
+        assert_eq!(a.rules[0].anchor.as_deref().unwrap().name, "_2");
+        assert_eq!(rs.rules[1].anchor.as_deref().unwrap().name, "_3");
     }
 }

@@ -7,6 +7,8 @@ pub mod carp;
 pub mod control;
 pub mod datapath;
 pub mod ifnames;
+pub mod ifwatch;
+pub mod routing;
 
 use crate::engine::Engine;
 use crate::log;
@@ -55,6 +57,12 @@ pub struct Shared {
     pub pfsync: Mutex<PfsyncSide>,
     pub opts: Options,
     pub shutdown: AtomicBool,
+    /// The system's policy-routing rules and tables (None: netlink failed).
+    pub policy: Mutex<Option<crate::sys::policy_routing::PolicyRouting>>,
+    /// The engine's route-selector generation the system has.
+    pub routes_gen: std::sync::atomic::AtomicU64,
+    /// The last policy-routing error logged (not repeated).
+    pub routes_error: Mutex<Option<String>>,
     origin: Instant,
 }
 
@@ -120,7 +128,8 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             break h;
         }
     };
-    let engine = Engine::new(hostid, random_u64());
+    let mut engine = Engine::new(hostid, random_u64());
+    engine.set_secret(random_u64(), random_u64());
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
@@ -132,6 +141,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         }),
         opts: opts.clone(),
         shutdown: AtomicBool::new(false),
+        policy: Mutex::new(routing::open()),
+        routes_gen: std::sync::atomic::AtomicU64::new(0),
+        routes_error: Mutex::new(None),
         origin: Instant::now(),
     });
 
@@ -176,6 +188,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         std::thread::Builder::new()
             .name("carp".into())
             .spawn(move || carp::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("ifwatch".into())
+            .spawn(move || ifwatch::run(s))?;
     }
     {
         let s = shared.clone();
@@ -240,38 +258,46 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.sync_cv.notify_all();
     shared.carp().destroy_all();
+    shared.clear_routes();
     if hooks::installed() {
         log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }
 }
 
-/// Once a second: expire states, refresh interface addresses; on SIGHUP
-/// say what we have.
+/// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
-    let mut nl = crate::sys::netlink::Netlink::open().ok();
     let mut tick = 0u64;
+    let mut outbound = datapath::Outbound::new();
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let n = shared.engine().purge(now);
+            let (n, out) = {
+                let mut e = shared.engine();
+                let n = e.purge(now);
+                e.syncookie_tick(now);
+                (n, e.take_outgoing())
+            };
+            for o in &out {
+                outbound.send(o);
+            }
             if n > 0 {
                 shared.sync_cv.notify_all();
             }
             release_stale_demotion(&shared, now);
-            if let Some(nl) = nl.as_mut() {
-                if let Ok(map) = ifaddrs(nl, &shared) {
-                    shared.engine().ifaddrs = map;
-                }
+            if tick.is_multiple_of(16) {
+                // Next hops' routes change: follow them.
+                shared.sync_routes();
             }
         }
         if hup.swap(false, Ordering::Relaxed) {
             let e = shared.engine();
             log::notice(&format!(
-                "SIGHUP: {} states, {} rules, pf {}",
+                "SIGHUP: {} states, {} rules, {} anchors, pf {}",
                 e.states.len(),
-                e.rules().rules.len(),
+                e.rules().main().rules.len(),
+                e.rules().anchors(),
                 if e.enabled() { "enabled" } else { "disabled" }
             ));
         }
@@ -297,28 +323,4 @@ fn release_stale_demotion(shared: &Shared, now: u64) {
             shared.now(),
         );
     }
-}
-
-/// Addresses of every interface, by name, with the configured addresses of
-/// carp interfaces (withdrawn from Linux while BACKUP) added.
-pub fn ifaddrs(
-    nl: &mut crate::sys::netlink::Netlink,
-    shared: &Shared,
-) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
-    let links = nl.links()?;
-    let addrs = nl.addrs(None)?;
-    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> =
-        std::collections::HashMap::new();
-    for l in &links {
-        map.entry(l.name.clone()).or_default();
-    }
-    for a in addrs {
-        if let Some(l) = links.iter().find(|l| l.index == a.index) {
-            map.entry(l.name.clone()).or_default().push(a.net);
-        }
-    }
-    for (name, nets) in shared.carp().configured_addrs() {
-        map.insert(name, nets);
-    }
-    Ok(map)
 }

@@ -2,33 +2,54 @@
 //! evaluation, the state table, TCP window tracking, NAT and rdr, block
 //! return, timeouts, counters, and the feed of state changes for pfsync.
 //! Pure: time (monotonic milliseconds) is passed in, there is no I/O; the
-//! caller sends whatever reply packet a verdict carries.
+//! caller sends whatever reply packet a verdict carries, and the packets
+//! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
+pub mod af;
+pub mod anchor;
 pub mod export;
+pub mod fib;
 pub mod frag;
+pub mod iface;
 pub mod mtag;
+pub mod mtu;
 pub mod nat;
 pub mod normalize;
 pub mod packet;
 pub mod reply;
+pub mod route;
 pub mod rules;
+pub mod rulestate;
+pub mod siphash;
 pub mod state;
 pub mod status;
+pub mod syncookie;
+pub mod synproxy;
+pub mod table;
+pub mod tag;
 pub mod tcp;
 pub mod translate;
 
-use crate::addr::{Af, IpNet};
+use crate::addr::Af;
+use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
-    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, Timeout, TIMEOUT_COUNT,
+    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout,
+    TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+use anchor::RuleRef;
+use fib::{Fib, RouteChange};
+use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
-use state::{tcps, StateKey, StateTable};
+use rulestate::RuleStates;
+use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
+use std::net::IpAddr;
+use table::{Limits, Shadow, TableError, Tables};
 use translate::{set_end, set_seq_ack, End};
 
 /// A state's log bits (as pfsync carries them): `log`, and `log (all)`
@@ -51,6 +72,31 @@ pub struct PacketMeta<'a> {
     pub mtag: Mtag,
 }
 
+/// Which way a packet pf sends travels, relative to the packet that made
+/// pf send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    /// Back to where the packet came from (a SYN|ACK to the client). For
+    /// a packet pf sends on its own timer, to the connection's initiator.
+    Sender,
+    /// On towards where the packet was going (the SYN to the server).
+    Destination,
+}
+
+/// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
+/// syncookie handshakes, the RST of a proxied connection that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The whole IP packet, header first, checksums filled.
+    pub packet: Vec<u8>,
+    pub toward: Toward,
+    /// The packet mark to send it with (see `mtag`): the generated bit for
+    /// packets pf must not filter again, 0 for packets that go through
+    /// pf's `out` pass like anything else the host sends (the SYN and ACK
+    /// a synproxy sends the server, which make its state there).
+    pub mark: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub pass: bool,
@@ -66,6 +112,12 @@ pub struct Verdict {
     /// A new pf header for the packet (it goes back as the packet mark);
     /// None leaves the mark alone.
     pub mtag: Option<Mtag>,
+    /// Policy routing: what the data path does besides accept/drop (send
+    /// again on another path, copy, queue, af-to); see [`route`].
+    pub forward: route::Forward,
+    /// Packets to send besides this one, in order, after the verdict
+    /// (raw sockets, each with its own mark).
+    pub send: Vec<Outgoing>,
     /// The packet is held (a fragment waiting for its datagram): keep it
     /// and give it the verdict of the `frag::Release` with this ticket,
     /// from `Engine::take_releases`. `pass` means nothing then.
@@ -82,6 +134,8 @@ impl Verdict {
             reason: Reason::Match,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
+            send: Vec::new(),
             hold: None,
         }
     }
@@ -94,8 +148,23 @@ impl Verdict {
             reason,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
+            send: Vec::new(),
             hold: None,
         }
+    }
+
+    /// Carry out a state's or rule's policy routing for a packet that
+    /// passes: the route selector into the mark, the rest as `forward`.
+    fn route(&mut self, sr: &route::StateRoute, fwd: bool, meta: &PacketMeta) {
+        let (mark, forward) = sr.decide(fwd, meta.dir, meta.mtag.route);
+        if let Some(sel) = mark {
+            self.mtag = Some(Mtag {
+                route: sel,
+                ..self.mtag.unwrap_or(meta.mtag)
+            });
+        }
+        self.forward = forward;
     }
 }
 
@@ -131,6 +200,11 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// Policy routing a new state gets (set once the state is made).
+    route: route::StateRoute,
+    /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
+    /// state made here carries it.
+    tag: u16,
     allow_opts: bool,
     sloppy: bool,
 }
@@ -149,9 +223,37 @@ impl Decision {
             } else {
                 0
             },
+            route: route::StateRoute::default(),
+            tag: 0,
             allow_opts: r.extras.allow_opts,
             sloppy: r.state_opts.sloppy,
         }
+    }
+}
+
+/// The systems the OS fingerprint of a TCP SYN names (pf_osfp_fingerprint).
+fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(crate::osfp::OsId, usize)]> {
+    let t = pd.tcp.filter(|_| pd.proto == IPPROTO_TCP && !pd.fragment)?;
+    let ip = crate::osfp::IpFacts {
+        len: pd.tot_len as u16,
+        ttl: pd.ttl,
+        df: pd.af == Af::Inet && buf.get(6).is_some_and(|b| b & 0x40 != 0),
+        v6: pd.af == Af::Inet6,
+    };
+    let sig = crate::osfp::packet_signature(ip, buf.get(pd.l4_off..pd.l4_off + t.hdr_len)?)?;
+    db.lookup(&sig)
+}
+
+/// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
+/// as the packet mark. 0 leaves the packet's tag alone.
+pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let mut m = v.mtag.unwrap_or(meta.mtag);
+    if m.tag != tag {
+        m.tag = tag;
+        v.mtag = Some(m);
     }
 }
 
@@ -180,6 +282,29 @@ fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Why a transaction did not commit (nothing changed): an errno as pf
+/// would give and the message pfctl prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl From<TableError> for CommitError {
+    fn from(e: TableError) -> CommitError {
+        CommitError {
+            errno: e.errno,
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for CommitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 pub struct Engine {
     enabled: bool,
     enabled_since: u64,
@@ -188,15 +313,39 @@ pub struct Engine {
     timeouts: [u32; TIMEOUT_COUNT],
     limits: HashMap<Limit, u32>,
     pub states: StateTable,
+    /// Tag names in use by rules and states (`tag`, `tagged`).
+    pub tags: tag::TagTable,
+    /// The OS fingerprints `os` rules match against (pf.os).
+    osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
-    /// Interface addresses, for `(if)` addresses and interface-group tests.
-    pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// The interfaces and their groups, addresses and counters.
+    pub ifaces: IfTable,
+    /// The kernel's routes (`no-route`, `urpf-failed`, `egress`).
+    fib: Fib,
+    /// Route selectors and route pools (policy routing).
+    routing: route::Routing,
+    /// Address tables (`table <t>`), see `table`.
+    pub tables: Tables,
     hostid: u32,
     next_id: u64,
     rng: u64,
-    generation: u64,
     checksum: String,
+    /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
+    debug: u8,
+    /// Packets pf sends on its own, waiting for the caller.
+    outbox: Vec<Outgoing>,
+    /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
+    secret: siphash::SecretRng,
+    syncookies: syncookie::Syncookies,
+    /// TCP states of ours whose initiator has not completed its handshake
+    /// (pf_status.states_halfopen).
+    halfopen: u64,
+    /// A SYN rebuilt from a syncookie is being filtered.
+    recreating: bool,
+    /// The latest time (ms) a packet or a tick brought, for what happens
+    /// without one (a ruleset load starting syncookies).
+    clock: u64,
     /// Fragments held for reassembly, and their late verdicts.
     frags: frag::Fragments,
 }
@@ -217,16 +366,40 @@ impl Engine {
             timeouts,
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
+            tags: tag::TagTable::default(),
+            osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
-            ifaddrs: HashMap::new(),
+            ifaces: IfTable::default(),
+            fib: Fib::default(),
+            routing: route::Routing::default(),
+            tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
-            generation: 0,
             checksum: "0".repeat(32),
+            debug: status::DEBUG_DEFAULT,
+            outbox: Vec::new(),
+            secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
+            syncookies: syncookie::Syncookies::default(),
+            halfopen: 0,
+            recreating: false,
+            clock: 0,
             frags: frag::Fragments::default(),
         }
+    }
+
+    /// Key the secret random numbers (synproxy sequence numbers, syncookie
+    /// secrets) from the kernel's randomness; the seed of `new` is only a
+    /// fallback.
+    pub fn set_secret(&mut self, k0: u64, k1: u64) {
+        self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// Packets pf decided to send outside any verdict (the RST of an
+    /// expired synproxy state): the caller sends them.
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
     }
 
     fn random(&mut self) -> u32 {
@@ -237,6 +410,15 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// DIOCSETDEBUG (`pfctl -x`).
+    pub fn set_debug(&mut self, level: u8) {
+        self.debug = level.min(7);
+    }
+
+    pub fn debug_level(&self) -> u8 {
+        self.debug
     }
 
     pub fn hostid(&self) -> u32 {
@@ -276,12 +458,106 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options (the commit of a transaction).
+    /// Swap in a new main ruleset with its inline and `load anchor`
+    /// anchors, and its options (what `pfctl -f` loads, without tables).
     /// States keep working; their rule counters stay with the old rules.
-    pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
-        self.generation += 1;
-        let o = rs.options;
-        // What the new file does not set goes back to its default.
+    /// With an error (see `commit`) nothing changes.
+    pub fn load(
+        &mut self,
+        rs: Ruleset,
+        loader: Loader,
+        checksum: String,
+    ) -> Result<(), CommitError> {
+        let sets = crate::ruleset::flatten(&rs, "");
+        self.commit(
+            sets,
+            Some((rs.options, checksum)),
+            Vec::new(),
+            loader,
+            self.clock,
+        )
+    }
+
+    /// The commit of a transaction, all or nothing: the rulesets of the
+    /// anchors named in `sets` (`""` is the main ruleset; the other anchors
+    /// keep theirs), the options when the main ruleset comes with them,
+    /// and the tables the transaction defines. Fails, changing nothing, for
+    /// a bad anchor path, a call above the main ruleset, more anchors than
+    /// `set limit anchors` allows, or tables beyond `set limit tables` /
+    /// `table-entries` (the new options' limits when they come along).
+    pub fn commit(
+        &mut self,
+        sets: Vec<(String, Vec<Rule>)>,
+        options: Option<(Options, String)>,
+        tables: Vec<Shadow>,
+        loader: Loader,
+        now: u64,
+    ) -> Result<(), CommitError> {
+        let limit = |l| match &options {
+            Some((o, _)) => limit_in(o, l),
+            None => self.limit(l),
+        };
+        let limits = Limits {
+            tables: limit(Limit::Tables),
+            entries: limit(Limit::TableEntries),
+        };
+        self.rules
+            .check(&sets, limit(Limit::Anchors))
+            .map_err(|m| CommitError {
+                errno: libc::EINVAL,
+                message: m,
+            })?;
+        let refs = self.rules.table_refs_after(&sets);
+        self.tables.check_commit(&tables, &refs, true, limits)?;
+        if let Some((o, checksum)) = options {
+            self.set_options(o);
+            self.checksum = checksum;
+        }
+        let applied = self.rules.apply(sets, loader);
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last.
+        let secs = table_now(now);
+        for id in applied.fresh {
+            let seed = (self.random() as u64) << 32 | self.random() as u64;
+            if let Some(a) = self.rules.node_mut(id) {
+                a.rules.run = RuleStates::bind(&a.rules.rules, &mut self.tags, &self.osfp, seed, 0);
+                a.rules.attach_tables(&a.path, &mut self.tables, secs);
+            }
+        }
+        self.tables.commit(tables, secs);
+        for mut old in applied.old {
+            old.run.release(&mut self.tags);
+            old.detach_tables(&mut self.tables);
+        }
+        self.rules.refresh();
+        let in_use = self.selectors_in_use();
+        self.routing.load(
+            self.rules.iter().flat_map(|a| a.rules.rules.iter()),
+            &in_use,
+        );
+        Ok(())
+    }
+
+    /// `pfctl -T load`: define tables, leave the rules alone.
+    pub fn commit_tables(&mut self, tables: Vec<Shadow>, now: u64) -> Result<(), TableError> {
+        self.tables
+            .check_commit(&tables, &[], false, self.table_limits())?;
+        self.tables.commit(tables, table_now(now));
+        Ok(())
+    }
+
+    /// The table limits in effect.
+    pub fn table_limits(&self) -> Limits {
+        Limits {
+            tables: self.limit(Limit::Tables),
+            entries: self.limit(Limit::TableEntries),
+        }
+    }
+
+    /// The options of a new main ruleset: what it does not set goes back
+    /// to its default.
+    fn set_options(&mut self, o: Options) {
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
         }
@@ -302,24 +578,90 @@ impl Engine {
                 }
             }
         }
+        // Like pfctl, a ruleset changes the debug level only if it sets it.
+        if let Some(level) = o.debug.as_deref().and_then(status::debug_level) {
+            self.debug = level;
+        }
         if let Some(h) = o.hostid {
-            if h != 0 {
+            if h != 0 && h != self.hostid {
                 self.hostid = h;
+                self.halfopen_recount();
             }
         }
+        self.ifaces.set_skip(&o.skip);
+        let limit = self.limit(Limit::States);
+        self.syncookies_configure(
+            o.syncookies.unwrap_or(SyncookiesMode::Never),
+            o.syncookies_watermarks,
+            limit,
+            self.clock,
+        );
         self.options = o;
-        self.rules = LoadedRules::new(rs.rules, self.generation, loader);
-        self.checksum = checksum;
     }
 
-    /// Remove every rule (`pfctl -F rules`).
-    pub fn flush_rules(&mut self, loader: Loader) {
-        self.generation += 1;
-        self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
+    /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
+    /// `unknown`.
+    pub fn flush_fingerprints(&mut self) {
+        self.osfp = OsfpDb::default();
+        self.rebind_os();
     }
 
-    fn skipped(&self, ifname: &str) -> bool {
-        self.options.skip.iter().any(|s| if_matches(s, ifname))
+    /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
+    /// resolved again. Returns what was refused as a duplicate.
+    pub fn add_fingerprints(&mut self, entries: Vec<FpEntry>) -> Vec<String> {
+        let dups = entries
+            .into_iter()
+            .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
+            .collect();
+        self.rebind_os();
+        dups
+    }
+
+    fn rebind_os(&mut self) {
+        for a in self.rules.nodes_mut() {
+            a.rules.run.rebind_os(&a.rules.rules, &self.osfp);
+        }
+        self.rules.refresh();
+    }
+
+    /// DIOCOSFPGET: the loaded fingerprints.
+    pub fn fingerprints(&self) -> &[FpEntry] {
+        self.osfp.entries()
+    }
+
+    /// Would the tag names of the rulesets `sets` fit in the tag table next
+    /// to the ones in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit<'a>(&self, sets: impl IntoIterator<Item = &'a [Rule]>) -> bool {
+        let mut new: Vec<&str> = sets
+            .into_iter()
+            .flat_map(RuleStates::tag_names)
+            .filter(|n| self.tags.id(n).is_none())
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        self.tags.len() + new.len() <= tag::TAGID_MAX as usize
+    }
+
+    /// `pfctl [-a path] -F rules`: remove the rules of the main ruleset
+    /// or of one anchor; the other anchors keep theirs.
+    pub fn flush_rules(&mut self, path: &str, loader: Loader) -> Result<(), CommitError> {
+        let now = self.clock;
+        self.commit(
+            vec![(path.to_string(), Vec::new())],
+            None,
+            Vec::new(),
+            loader,
+            now,
+        )
+    }
+
+    /// `set skip` applies to a packet on `ifname` (interface `kif`).
+    fn skipped(&self, kif: Option<KifId>, ifname: &str) -> bool {
+        match kif {
+            Some(k) => self.ifaces.skipped(k),
+            // Not in the table yet: by name and driver group.
+            None => self.options.skip.iter().any(|s| if_matches(s, ifname)),
+        }
     }
 
     fn count(&mut self, r: Reason) {
@@ -327,11 +669,72 @@ impl Engine {
     }
 
     /// Filter one packet. `buf` holds the IP packet and may be rewritten.
-    /// A fragment may be held (`Verdict::hold`): its verdict comes later.
+    /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
-        if !self.enabled || self.skipped(meta.ifname) {
+        self.clock = self.clock.max(now);
+        let mut v = self.test_iface(meta, buf, now);
+        if !self.outbox.is_empty() {
+            v.send.append(&mut self.outbox);
+        }
+        v
+    }
+
+    /// pf_test's interface part: the interface pf sees the packet on,
+    /// `set skip`, the interface counters, and the receiving interface
+    /// left in the mark for the `out` pass.
+    fn test_iface(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        if !self.enabled {
             return Verdict::pass(false);
         }
+        // The interface pf sees the packet on (a carp interface's carpdev),
+        // by the engine's own name for it.
+        let rcv = self.ifaces.lookup(meta.ifname);
+        let kif = rcv.map(|i| self.ifaces.effective(i));
+        let name = match kif.and_then(|k| self.ifaces.kif(k)) {
+            Some(k) => IfName::new(&k.name),
+            None => IfName::new(meta.ifname),
+        };
+        let m = PacketMeta {
+            ifname: name.as_str(),
+            ..*meta
+        };
+        let skipped = self.skipped(kif, meta.ifname);
+        let len = iface::ip_len(buf);
+        let released = self.frags.releases_len();
+        let mut v = if skipped {
+            Verdict::pass(false)
+        } else {
+            self.test_packet(&m, buf, now)
+        };
+        if let (Some(k), Some((v6, n)), false) = (kif, len, skipped) {
+            // A held fragment counts as passed here (its verdict comes
+            // with its datagram).
+            let blocked = !v.pass && v.hold.is_none();
+            self.ifaces.count(k, v6, m.dir == Dir::Out, blocked, n);
+        }
+        // Remember the receiving interface for the `out` pass
+        // (`received-on`), on this packet and on the fragments its
+        // datagram released.
+        if m.dir == Dir::In {
+            let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
+            let mark = |v: &mut Verdict| {
+                let mut t = v.mtag.unwrap_or(meta.mtag);
+                if v.pass && slot != 0 && t.in_slot != slot {
+                    t.in_slot = slot;
+                    v.mtag = Some(t);
+                }
+            };
+            mark(&mut v);
+            self.frags
+                .released_since(released, |r| mark(&mut r.verdict));
+        }
+        v
+    }
+
+    /// pf_test proper, past the interface checks (a SYN rebuilt from a
+    /// syncookie comes back here). `meta.ifname` is the engine's name of
+    /// the interface.
+    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         let pd = match describe(buf) {
             Ok(pd) => pd,
             // Not IP at all: pf never sees it; let it through.
@@ -342,7 +745,8 @@ impl Engine {
                 return Verdict::drop(r);
             }
         };
-        // pf_normalize_ip.
+        // pf_normalize_ip: header sanity, then fragments are queued for
+        // reassembly (or filtered on their own with `set reassemble no`).
         let modified = match normalize::ip_header(buf, &pd, self.reassemble_no_df()) {
             Ok(m) => m,
             Err(r) => {
@@ -358,7 +762,8 @@ impl Engine {
         v
     }
 
-    /// A whole packet (or a reassembled datagram): state, else rules.
+    /// A whole packet (or a reassembled datagram): pf_normalize_tcp, the
+    /// state lookup, else the rules.
     pub(in crate::engine) fn test_whole(
         &mut self,
         meta: &PacketMeta,
@@ -366,9 +771,9 @@ impl Engine {
         mut pd: Pd,
         now: u64,
     ) -> Verdict {
+        let kif = self.ifaces.lookup(meta.ifname);
         let len = pd.tot_len as u64;
         self.status.searches += 1;
-        // pf_normalize_tcp.
         let mut modified = false;
         if pd.proto == IPPROTO_TCP {
             match normalize::tcp_flags(buf, &mut pd) {
@@ -379,7 +784,7 @@ impl Engine {
                 }
             }
         }
-        let mut v = self.test_state_or_rules(meta, buf, pd, len, now);
+        let mut v = self.test_state_or_rules(meta, kif, buf, pd, len, now);
         v.modified |= modified && v.pass;
         v
     }
@@ -387,46 +792,81 @@ impl Engine {
     fn test_state_or_rules(
         &mut self,
         meta: &PacketMeta,
+        kif: Option<KifId>,
         buf: &mut [u8],
         mut pd: Pd,
         len: u64,
         now: u64,
     ) -> Verdict {
         if pd.icmp.is_some_and(|i| i.is_error) {
-            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
+            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
         } else {
+            if let Some(v) = self.syncookie_syn(meta, &pd, now) {
+                return v;
+            }
             let key = StateKey::from_pd(&pd, meta.dir);
-            if let Some(slot) = self.states.lookup(&key, meta.dir) {
+            let mut slot = self.states.lookup(&key, meta.dir, meta.ifname);
+            if pd.proto == IPPROTO_TCP {
+                slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
+            }
+            if let Some(slot) = slot {
                 if let Some(v) = self.test_state(meta, buf, &mut pd, slot, &key, len, now) {
                     return v;
                 }
             }
         }
-        self.test_rules(meta, buf, pd, len, now)
+        self.test_rules(meta, kif, buf, pd, len, now)
     }
 
     /// Evaluate the ruleset for a packet without a state.
     fn test_rules(
         &mut self,
         meta: &PacketMeta,
+        kif: Option<KifId>,
         buf: &mut [u8],
         mut pd: Pd,
         len: u64,
         now: u64,
     ) -> Verdict {
+        // The receiving interface: this one on `in`; on `out`, the one
+        // the `in` pass left in the mark (none for local traffic).
+        let rcv = match meta.dir {
+            Dir::In => kif,
+            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        };
         let ctx = MatchCtx {
             dir: meta.dir,
             ifname: meta.ifname,
             uid: meta.uid,
             gid: meta.gid,
-            ifaddrs: &self.ifaddrs,
+            ifaces: &self.ifaces,
+            fib: &self.fib,
+            kif,
+            rcv,
+            tables: &self.tables,
+            tag: meta.mtag.tag,
+            now,
+            os: if self.rules.uses_os() {
+                os_of(&self.osfp, &pd, buf)
+            } else {
+                None
+            },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
+        if ev.overflow {
+            // pf_step_into_anchor: anchors nested too deep (a call loop).
+            self.count(Reason::Match);
+            return Verdict::drop(Reason::Match);
+        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state, no IP options.
+            // The default rule: pass, no state, no IP options (a `match`
+            // rule's tag still goes on the packet).
             if pd.badopts != 0 {
                 self.count(Reason::IpOption);
                 let mut v = Verdict::drop(Reason::IpOption);
@@ -435,32 +875,78 @@ impl Engine {
             }
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
+            if let Some(t) = ev.rtable {
+                if let Some(sel) = self.routing.targets.get(route::Target::Table(t)) {
+                    let sr = route::StateRoute {
+                        rtable: Some(t),
+                        rtable_sel: sel,
+                        ..Default::default()
+                    };
+                    v.route(&sr, true, meta);
+                }
+            }
             return v;
         };
-        let r = Decision::of(&self.rules.rules[ri]);
+        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
+            return Verdict::pass(false);
+        };
         if r.action == Action::Pass && pd.badopts != 0 && !r.allow_opts {
             // IP options pass only by a rule with `allow-opts`.
             self.count(Reason::IpOption);
             let mut v = Verdict::drop(Reason::IpOption);
             v.log = true;
-            v.rule = Some(ri as u32);
+            v.rule = Some(ri.nr);
             return v;
         }
-        let c = &mut self.rules.counters[ri];
-        c.packets[d] += 1;
-        c.bytes[d] += len;
+        // The deciding rule and the anchor rule it was reached through
+        // count the packet (pf_counters_inc).
+        for r in [Some(ri), ev.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
+        r.tag = ev.tag.unwrap_or(0);
         // The normalisation actions: match rules', then the deciding rule's.
         let mut actions = ev.actions;
-        actions.add(&self.rules.rules[ri]);
+        if let Some(rule) = self.rules.rule(ri) {
+            actions.add(rule);
+        }
         if r.action == Action::Block {
             self.count(Reason::Match);
+            self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
-            v.rule = Some(ri as u32);
+            v.rule = Some(ri.nr);
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass. Work out the translation.
+        // Pass: its policy routing, then its translation.
+        r.route = match self.state_route(ri, pd.af, ev.rtable) {
+            Ok(sr) => sr,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        };
+        if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
+            if meta.dir == Dir::In {
+                let mut v = self.test_rules_afto(
+                    meta,
+                    buf,
+                    pd,
+                    (ri, ev.anchor),
+                    &r,
+                    &actions,
+                    naf,
+                    len,
+                    now,
+                );
+                v.log |= ev.log;
+                return v;
+            }
+        }
         let orig = pd;
         let mut translated = pd;
         let target = match meta.dir {
@@ -488,16 +974,40 @@ impl Engine {
             }
         }
         let mut modified = false;
-        let mut slot = None;
-        if r.keep_state != KeepState::None {
-            match self.create_state(meta, &r, ri, &orig, &translated, &actions, len, now) {
-                Ok((s, seqdiff)) => {
-                    slot = Some(s);
+        let mut state = None;
+        if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
+            let made = self.create_state(
+                meta,
+                &r,
+                (ri, ev.anchor),
+                &orig,
+                &translated,
+                &actions,
+                len,
+                now,
+            );
+            match made {
+                Ok((slot, _))
+                    if r.keep_state == KeepState::Synproxy
+                        && meta.dir == Dir::In
+                        && orig.tcp.is_some_and(|t| {
+                            t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                                == crate::wire::tcp::SYN
+                        }) =>
+                {
+                    if let Some(mut v) = self.synproxy_open(slot, &orig) {
+                        v.log = ev.log;
+                        v.rule = Some(ri.nr);
+                        return v;
+                    }
+                }
+                Ok((slot, seqdiff)) => {
+                    state = Some(slot);
                     if actions.flags & normalize::PFSTATE_SCRUB_TCP != 0 && orig.tcp.is_some() {
-                        match self.scrub_first_packet(buf, &pd, s, now) {
+                        match self.scrub_first_packet(buf, &pd, slot, now) {
                             Ok(m) => modified |= m,
                             Err(reason) => {
-                                self.remove_state(s, now, true);
+                                self.remove_state(slot, now, true);
                                 self.count(reason);
                                 return Verdict::drop(reason);
                             }
@@ -522,14 +1032,25 @@ impl Engine {
         if translated.dst != orig.dst || translated.dport != orig.dport {
             modified |= set_end(buf, &mut pd, End::Dst, translated.dst, translated.dport);
         }
+        self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
+        for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
+            self.table_stats(mi, &orig.src, &orig.dst, meta.dir, table::OP_MATCH, len);
+        }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
-        v.rule = Some(ri as u32);
-        match slot {
-            Some(s) => self.state_pass(buf, &pd, s, v),
+        v.rule = Some(ri.nr);
+        v.route(&r.route, true, meta);
+        tag_packet(&mut v, meta, r.tag);
+        match state {
+            Some(slot) => self.state_pass(buf, &pd, slot, v),
             None => {
-                // Without a state the deciding rule's scrub applies.
-                let a = normalize::Actions::of_rule(&self.rules.rules[ri]);
+                // Without a state the deciding rule's own scrub applies
+                // (pf_test: r->scrub_flags, not the match rules').
+                let a = self
+                    .rules
+                    .rule(ri)
+                    .map(normalize::Actions::of_rule)
+                    .unwrap_or_default();
                 if !a.is_empty() {
                     let rid = self.random() as u16;
                     v.modified |= normalize::scrub(buf, &pd, &a, rid);
@@ -561,6 +1082,30 @@ impl Engine {
         r
     }
 
+    /// pfr_update_stats for the tables rule `ri` names: a packet from
+    /// `src` to `dst` was passed, blocked or matched (`op`).
+    fn table_stats(
+        &mut self,
+        ri: RuleRef,
+        src: &IpAddr,
+        dst: &IpAddr,
+        dir: Dir,
+        op: usize,
+        len: u64,
+    ) {
+        let (Some(rt), Some(r)) = (self.rules.rule_tables(ri), self.rules.rule(ri)) else {
+            return;
+        };
+        let (sneg, dneg) = (r.from.neg, r.to.neg);
+        let out = dir == Dir::Out;
+        if let Some(id) = rt.src {
+            self.tables.update_stats(id, src, out, op, sneg, len);
+        }
+        if let Some(id) = rt.dst {
+            self.tables.update_stats(id, dst, out, op, dneg, len);
+        }
+    }
+
     pub fn status(&self, now: u64) -> Status {
         let mut s = self.status.clone();
         s.running = self.enabled;
@@ -570,22 +1115,61 @@ impl Engine {
             0
         };
         s.states = self.states.len() as u64;
-        s.half_open_tcp = self
-            .states
-            .all_slots()
-            .filter_map(|sl| self.states.get(sl))
-            .filter(|st| {
-                st.key[0].proto == IPPROTO_TCP
-                    && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED)
-            })
-            .count() as u64;
+        s.half_open_tcp = self.halfopen;
         s.fragments = self.frags.count() as u64;
         s.frag_counters = self.frags.counters();
+        s.syncookies_start = self.syncookies.hiwat;
+        s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
-        s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
+        s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
+        if let Some(name) = &s.loginterface {
+            (s.if_packets, s.if_bytes) = self.ifaces.log_counters(name);
+        }
         s
+    }
+
+    /// Take in the system's interfaces (every one: the others are gone).
+    pub fn sync_links(&mut self, links: Vec<LinkInfo>, now: u64) {
+        self.ifaces.sync(links, now);
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// Replace the routing tables (a full dump).
+    pub fn set_fib(&mut self, fib: Fib, now: u64) {
+        self.fib = fib;
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// One route added or removed.
+    pub fn route_change(&mut self, ch: RouteChange, now: u64) {
+        if self.fib.apply(ch) {
+            self.ifaces.set_egress(self.fib.default_oifs(), now);
+        }
+    }
+
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
+    /// `pfctl -s Interfaces` (`-i filter`), dated with `wall_now` (seconds
+    /// since the epoch).
+    pub fn interfaces(&mut self, filter: Option<&str>, now: u64, wall_now: i64) -> Vec<IfaceInfo> {
+        let rules = iface::rule_refs(self.rules.iter().flat_map(|a| a.rules.rules.iter()));
+        let mut states: HashMap<String, u32> = HashMap::new();
+        for slot in self.states.all_slots() {
+            if let Some(st) = self.states.get(slot) {
+                let n = st.ifname.as_deref().unwrap_or(iface::IFG_ALL);
+                match states.get_mut(n) {
+                    Some(c) => *c += 1,
+                    None => {
+                        states.insert(n.to_string(), 1);
+                    }
+                }
+            }
+        }
+        self.ifaces.list(filter, &rules, &states, now, wall_now)
     }
 
     /// `pfctl -F info`: reset the status counters.
@@ -593,13 +1177,11 @@ impl Engine {
         self.status = Status::default();
     }
 
-    /// `pfctl -z`: reset every rule's evaluations, packets and bytes.
-    pub fn clear_rule_counters(&mut self) {
-        for c in &mut self.rules.counters {
-            c.evaluations = 0;
-            c.packets = [0; 2];
-            c.bytes = [0; 2];
-        }
+    /// `pfctl [-a path] -z`: reset the evaluations, packets and bytes of
+    /// the rules of the main ruleset or of one anchor. False if there is
+    /// no such anchor.
+    pub fn clear_rule_counters(&mut self, path: &str) -> bool {
+        self.rules.clear_counters(path)
     }
 
     /// Timeouts in effect, index order.
@@ -613,5 +1195,25 @@ impl Engine {
     }
 }
 
+/// A limit as a ruleset's options set it, or its default.
+fn limit_in(o: &Options, l: Limit) -> u32 {
+    o.limits
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == l)
+        .map_or(l.default_value(), |(_, v)| *v)
+}
+
+/// The tables' clock: engine seconds.
+pub fn table_now(now_ms: u64) -> u32 {
+    (now_ms / 1000).min(u32::MAX as u64) as u32
+}
+
+#[cfg(test)]
+mod ifroute_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_icmp;
+#[cfg(test)]
+mod tests_tags;

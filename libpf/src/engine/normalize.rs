@@ -251,6 +251,14 @@ pub fn clamp_mss(buf: &mut [u8], pd: &Pd, max: u16) -> bool {
     changed
 }
 
+/// `scrub` on a whole packet pf builds itself (af-to's translation); a
+/// packet it cannot read stays as it is.
+pub fn scrub_packet(buf: &mut [u8], a: &Actions, random_id: u16) {
+    if let Ok(pd) = super::packet::describe(buf) {
+        scrub(buf, &pd, a, random_id);
+    }
+}
+
 /// pf_scrub plus the MSS clamp: what `actions` do to one packet that
 /// passes. `random_id` is the new IPv4 id if `random-id` applies.
 pub fn scrub(buf: &mut [u8], pd: &Pd, a: &Actions, random_id: u16) -> bool {
@@ -838,7 +846,7 @@ mod tests {
         fn engine(rules: &str) -> Engine {
             let rs = parse(rules, "pf.conf", &StaticResolver::new()).unwrap();
             let mut e = Engine::new(1, 7);
-            e.load(rs, Loader::default(), String::new());
+            e.load(rs, Loader::default(), String::new()).unwrap();
             e.set_enabled(true, 0);
             e
         }

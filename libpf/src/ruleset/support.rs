@@ -12,7 +12,7 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Directive, Divert, Endpoint, KeepState, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -64,11 +64,15 @@ pub fn check(rs: &Ruleset) -> Support {
     check_options(&rs.options, &mut s);
     check_directives(&rs.directives, &mut s);
     check_rules(&rs.rules, None, &mut s);
+    let mut every = Vec::new();
+    all_rules(&rs.rules, &mut every);
     for la in &rs.loads {
         let file = Some(la.file.clone());
         check_directives(&la.ruleset.directives, &mut s);
         check_rules(&la.ruleset.rules, file, &mut s);
+        all_rules(&la.ruleset.rules, &mut every);
     }
+    check_selectors(&every, &mut s);
     s
 }
 
@@ -77,6 +81,9 @@ pub fn check_loaded(rules: &[Rule], options: &Options) -> Support {
     let mut s = Support::default();
     check_options(options, &mut s);
     check_rules(rules, None, &mut s);
+    let mut every = Vec::new();
+    all_rules(rules, &mut every);
+    check_selectors(&every, &mut s);
     s
 }
 
@@ -100,38 +107,24 @@ fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'st
 
 fn check_options(o: &Options, s: &mut Support) {
     let none = None;
-    if o.state_policy_if_bound == Some(true) {
-        refuse(s, &none, 0, "set state-policy if-bound", NOT_YET);
-    }
     if let Some((on, no_df)) = o.reassemble {
         if on || no_df {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
         }
-    }
-    if o.optimization
-        .as_deref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case("normal"))
-    {
-        refuse(s, &none, 0, "set optimization", NOT_YET);
     }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
     let none = None;
     for d in d {
-        match d {
-            Directive::Syncookies(mode) if !mode.starts_with("never") => {
-                refuse(s, &none, 0, "set syncookies", NOT_YET)
-            }
-            Directive::Queue(_) => warn(
+        if let Directive::Queue(_) = d {
+            warn(
                 s,
                 &none,
                 0,
                 "queue",
                 "no traffic shaping: packets are not queued",
-            ),
-            Directive::Table(_) => refuse(s, &none, 0, "table", NOT_YET),
-            _ => {}
+            );
         }
     }
 }
@@ -139,11 +132,14 @@ fn check_directives(d: &[Directive], s: &mut Support) {
 fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
-        AddrKind::Table(_) => refuse(s, file, line, "<table>", NOT_YET),
-        AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
-        AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
-        AddrKind::Any | AddrKind::Net(_) | AddrKind::Range(..) | AddrKind::Dynamic { .. } => {}
+        AddrKind::Any
+        | AddrKind::Net(_)
+        | AddrKind::Range(..)
+        | AddrKind::Dynamic { .. }
+        | AddrKind::Table(_)
+        | AddrKind::NoRoute
+        | AddrKind::UrpfFailed => {}
     }
 }
 
@@ -210,6 +206,15 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if let Some(p) = &r.rdr_to {
         check_pool(p, "rdr-to", r, file, s);
     }
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in); pfctl -n takes
+    // both directions, as OpenBSD does.
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
+        refuse(s, file, line, "nat-to on an inbound rule", NOT_YET);
+    }
+    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
+        refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
+    }
     if r.log.matches || r.log.user || r.log.ifnum != 0 {
         warn(
             s,
@@ -219,17 +224,8 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "logged packets go to syslog as plain log (all) lines",
         );
     }
-    if r.tag.is_some() {
-        refuse(s, file, line, "tag", NOT_YET);
-    }
-    if r.tagged.is_some() {
-        refuse(s, file, line, "tagged", NOT_YET);
-    }
     // State options.
     let so = &r.state_opts;
-    if r.keep_state == KeepState::Synproxy {
-        refuse(s, file, line, "synproxy state", NOT_YET);
-    }
     if so.source_track.is_some() {
         refuse(s, file, line, "source-track", NOT_YET);
     }
@@ -248,9 +244,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if so.overload.is_some() {
         refuse(s, file, line, "overload", NOT_YET);
     }
-    if so.if_bound {
-        refuse(s, file, line, "if-bound", NOT_YET);
-    }
     if so.sloppy {
         refuse(s, file, line, "sloppy", NOT_YET);
     }
@@ -258,9 +251,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
     // Everything else of the rule.
-    if x.os.is_some() {
-        refuse(s, file, line, "os", NOT_YET);
-    }
     if x.on_rdomain.is_some() {
         refuse(
             s,
@@ -270,17 +260,18 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "Linux has no routing domains; VRFs differ",
         );
     }
-    if x.received_on.is_some() {
-        refuse(s, file, line, "received-on", NOT_YET);
-    }
     if x.tos.is_some() {
         refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
-        refuse(s, file, line, "prio", NOT_YET);
-    }
-    if x.max_pkt_rate.is_some() {
-        refuse(s, file, line, "max-pkt-rate", NOT_YET);
+        refuse(
+            s,
+            file,
+            line,
+            "prio",
+            "Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 \
+             packet priority (3 unless a VLAN header or set prio gave another)",
+        );
     }
     if x.set_prio.is_some() {
         warn(
@@ -306,41 +297,106 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
     }
-    if x.probability != 0 {
-        refuse(s, file, line, "probability", NOT_YET);
-    }
     if x.fragment {
         refuse(s, file, line, "fragment", NOT_YET);
     }
     if x.allow_opts {
         refuse(s, file, line, "allow-opts", NOT_YET);
     }
-    if x.once {
-        refuse(s, file, line, "once", NOT_YET);
-    }
-    if x.rtable.is_some() {
-        refuse(s, file, line, "rtable", NOT_YET);
-    }
-    match x.divert {
-        Divert::None => {}
-        Divert::To(..) => refuse(s, file, line, "divert-to", NOT_YET),
-        Divert::Reply => refuse(s, file, line, "divert-reply", NOT_YET),
-        Divert::Packet(_) => refuse(s, file, line, "divert-packet", NOT_YET),
-    }
     if x.scrub.any() {
         refuse(s, file, line, "scrub", NOT_YET);
     }
-    if x.af_to.is_some() {
-        refuse(s, file, line, "af-to", NOT_YET);
-    }
-    if let Some((kind, _)) = &x.route {
+    if let Some((kind, pool)) = &x.route {
         let kw = match kind {
             super::RouteKind::RouteTo => "route-to",
             super::RouteKind::ReplyTo => "reply-to",
             super::RouteKind::DupTo => "dup-to",
         };
-        refuse(s, file, line, kw, NOT_YET);
+        check_route_pool(pool, kw, r, file, s);
+        if x.rtable.is_some() {
+            refuse(
+                s,
+                file,
+                line,
+                &format!("{kw} with rtable"),
+                "pfd resolves next hops in the main routing table only",
+            );
+        }
     }
+}
+
+/// A route-to/reply-to/dup-to pool: host addresses, one or a round-robin
+/// list (what engine::route::next_hop picks from).
+fn check_route_pool(p: &Pool, kw: &str, r: &Rule, file: &Option<String>, s: &mut Support) {
+    let line = r.src_line;
+    for a in &p.addrs {
+        match a {
+            AddrKind::Net(n) if n.is_host() => {}
+            AddrKind::Net(_) => refuse(s, file, line, &format!("{kw} network"), NOT_YET),
+            AddrKind::Table(_) => refuse(s, file, line, &format!("{kw} <table>"), NOT_YET),
+            AddrKind::Dynamic { .. } => refuse(
+                s,
+                file,
+                line,
+                &format!("{kw} (interface:peer)"),
+                "pfd does not follow the peer addresses of point-to-point links",
+            ),
+            other => check_addr(other, r, file, s),
+        }
+    }
+    match p.pool_type {
+        PoolType::None | PoolType::RoundRobin => {}
+        PoolType::Bitmask => refuse(s, file, line, &format!("{kw} bitmask"), NOT_YET),
+        PoolType::Random => refuse(s, file, line, &format!("{kw} random"), NOT_YET),
+        PoolType::SourceHash => refuse(s, file, line, &format!("{kw} source-hash"), NOT_YET),
+        PoolType::LeastStates => refuse(s, file, line, &format!("{kw} least-states"), NOT_YET),
+    }
+    if p.sticky_address {
+        refuse(s, file, line, "sticky-address", NOT_YET);
+    }
+}
+
+/// Route selectors a ruleset needs (engine::route::rule_targets): more
+/// than the mark's 7 bits number cannot be told apart.
+fn check_selectors(rules: &[&Rule], s: &mut Support) {
+    let mut t = Vec::new();
+    for r in rules {
+        crate::engine::route::rule_targets(r, &mut t);
+    }
+    let n = t
+        .into_iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if n > crate::engine::route::MAX_SELECTORS {
+        let line = rules.last().map_or(0, |r| r.src_line);
+        refuse(
+            s,
+            &None,
+            line,
+            &format!("{n} distinct route-to next hops, rtables and divert-to sockets"),
+            "the packet mark has room for 127",
+        );
+    }
+}
+
+fn all_rules<'a>(rules: &'a [Rule], out: &mut Vec<&'a Rule>) {
+    for r in rules {
+        out.push(r);
+        if let Some(a) = &r.anchor {
+            all_rules(&a.rules, out);
+        }
+    }
+}
+
+/// The first `divert-packet` (line, queue) of `rules` (anchors included)
+/// sending to a queue in `ours` (pfd's own NFQUEUEs).
+pub fn divert_queue_clash(rules: &[Rule], ours: std::ops::Range<u32>) -> Option<(u32, u16)> {
+    let mut v = Vec::new();
+    all_rules(rules, &mut v);
+    v.into_iter().find_map(|r| match r.extras.divert {
+        Divert::Packet(q) if ours.contains(&(q as u32)) => Some((r.src_line, q)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -371,7 +427,8 @@ mod tests {
         let s = support(
             "set skip on lo\nblock return\npass in on eth0 proto tcp to port 22 keep state (max 10)\n\
              pass out on eth0 from eth1:network nat-to (eth0)\npass in on eth0 proto tcp to port 80 rdr-to 192.168.99.5 port 8080\n\
-             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n",
+             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n\
+             set syncookies adaptive (start 25%, end 12%)\npass in on eth0 proto tcp to port 25 synproxy state\n",
         );
         assert_eq!(s, Support::default());
     }
@@ -379,14 +436,91 @@ mod tests {
     #[test]
     fn unenforced_options_are_refused_with_their_line() {
         assert_eq!(
-            refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7\n"),
-            vec!["pf.conf:2: route-to: not supported on Linux (not implemented in pfd yet)"]
+            refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7 rtable 1\n"),
+            vec!["pf.conf:2: route-to with rtable: not supported on Linux (pfd resolves next hops in the main routing table only)"]
         );
-        let inside = refused("anchor {\n pass\n pass proto tcp synproxy state\n}\n");
+        let inside = refused("anchor {\n pass\n pass proto tcp keep state (pflow)\n}\n");
         assert_eq!(
             inside,
-            vec!["pf.conf:3: synproxy state: not supported on Linux (not implemented in pfd yet)"]
+            vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
         );
+    }
+
+    #[test]
+    fn interface_bound_options_load() {
+        let s = support(
+            "set state-policy if-bound\npass in on eth0 keep state (floating)\n\
+             pass out on eth1 received-on eth0 keep state (if-bound)\n\
+             block in quick from urpf-failed\nblock in quick to no-route\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in from route \"r1\"\n"),
+            vec!["pf.conf:1: route: not supported on Linux (Linux routes carry no labels)"]
+        );
+    }
+
+    #[test]
+    fn rule_evaluation_options_load() {
+        let s = support(
+            "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in prio 3\n"),
+            vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
+        );
+    }
+
+    #[test]
+    fn tables_load() {
+        let s = support(
+            "table <bad> persist { 10.1.0.2 !10.1.0.3 } file \"/dev/null\"\nblock in quick from <bad>\n\
+             pass from ! <bad> to <good>\nanchor a {\n table <t> { 192.0.2.1 }\n pass to <t>\n}\n",
+        );
+        assert_eq!(s, Support::default());
+        // A table as an address pool needs round-robin, not enforced yet.
+        assert_eq!(
+            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
+            vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
+        );
+    }
+
+    #[test]
+    fn policy_routing_loads() {
+        let s = support(
+            "pass in on eth0 proto tcp route-to 192.168.99.7\n\
+             pass in on eth0 proto udp route-to { 192.168.99.7, 192.168.99.8 }\n\
+             pass in on eth0 proto icmp reply-to 192.0.2.1\npass out dup-to 192.168.99.9\n\
+             match in rtable 3\npass in on eth1 rtable 0\n\
+             pass in on eth1 proto tcp to port 80 divert-to 127.0.0.1 port 3128\n\
+             pass out on eth0 proto tcp divert-reply\npass in on eth1 divert-packet port 700\n\
+             pass in inet6 from any to 64:ff9b::/96 af-to inet from 192.0.2.10\n\
+             pass in on eth0 inet af-to inet6 from 2001:db8::1\n",
+        );
+        assert!(s.ok(), "{:?}", s.refused);
+        assert_eq!(
+            refused("pass in on eth0 proto tcp route-to { 192.168.99.7, 192.168.99.8 } random\n"),
+            vec!["pf.conf:1: route-to random: not supported on Linux (not implemented in pfd yet)"]
+        );
+        let many: String = (1..=128)
+            .map(|i| format!("pass in on eth0 rtable {i}\n"))
+            .collect();
+        let r = refused(&many);
+        assert_eq!(
+            r,
+            vec!["pf.conf:128: 128 distinct route-to next hops, rtables and divert-to sockets: not supported on Linux (the packet mark has room for 127)"]
+        );
+        let rs = parse(
+            "pass\npass in divert-packet port 7066\n",
+            "pf.conf",
+            &StaticResolver::new(),
+        )
+        .unwrap();
+        assert_eq!(divert_queue_clash(&rs.rules, 7066..7067), Some((2, 7066)));
+        assert_eq!(divert_queue_clash(&rs.rules, 7000..7066), None);
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! out, the caller identified with SO_PEERCRED (only root changes
 //! anything). This file reads requests and hands each to the subsystem it
 //! belongs to: `ruleset` (transactions, rules, options, status), `states`,
-//! `carp` (carp interfaces, groups, sysctls) and `pfsync`.
+//! `carp` (carp interfaces, groups, sysctls), `ifaces` (the interface
+//! table and administrative groups) and `pfsync`.
 
 mod carp;
+mod ifaces;
 mod pfsync;
 mod ruleset;
 mod states;
+mod tables;
 
 use super::Shared;
 use crate::ioctl::frame::{read_frame, write_frame, FrameError};
@@ -20,6 +23,7 @@ use std::sync::Arc;
 const EPERM: i32 = 1;
 const ENOENT: i32 = 2;
 const EIO: i32 = 5;
+const ENOMEM: i32 = 12;
 const EBUSY: i32 = 16;
 const EEXIST: i32 = 17;
 const EINVAL: i32 = 22;
@@ -96,6 +100,10 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
         }
         let ok = match req {
             Request::GetStates => states::send_all(&shared, &mut conn),
+            Request::GetAstats { anchor, name } => {
+                tables::send_astats(&shared, &mut conn, anchor, name)
+            }
+            req @ Request::TableAddrs { .. } => tables::addrs(&shared, &peer, &mut conn, req),
             Request::PfsyncAttach => {
                 pfsync::attach(&shared, conn);
                 return;
@@ -117,8 +125,13 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     match req {
         Request::Start => ruleset::start(shared, now),
         Request::Stop => ruleset::stop(shared, now),
-        Request::XBegin => ruleset::begin(tx),
-        Request::AddRules { ticket, rules } => ruleset::add_rules(tx, ticket, rules),
+        Request::XBegin => ruleset::begin(shared, tx, false),
+        Request::XBeginTables => ruleset::begin(shared, tx, true),
+        Request::AddRules {
+            ticket,
+            anchor,
+            rules,
+        } => ruleset::add_rules(tx, ticket, anchor, rules),
         Request::SetOptions {
             ticket,
             options,
@@ -126,13 +139,11 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         } => ruleset::set_options(tx, ticket, options, checksum),
         Request::XCommit { ticket } => ruleset::commit(shared, peer, tx, ticket),
         Request::XRollback { ticket } => ruleset::rollback(tx, ticket),
-        Request::GetRules => ruleset::get_rules(shared),
-        Request::FlushRules => ruleset::flush_rules(shared, peer),
+        Request::GetRules { anchor } => ruleset::get_rules(shared, &anchor),
+        Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
+        Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
         Request::GetStatus => Reply::Status(Box::new(shared.engine().status(now))),
-        Request::ClearRuleCounters => {
-            shared.engine().clear_rule_counters();
-            Reply::Ok
-        }
+        Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
         Request::ClearStatus => {
             shared.engine().clear_status();
             Reply::Ok
@@ -141,7 +152,16 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::GetStates | Request::PfsyncAttach => Reply::error(EINVAL, "streamed request"),
         Request::ClearStates { ifname } => states::clear(shared, ifname, now),
-        Request::KillStates { src, dst } => states::kill(shared, src, dst, now),
+        Request::KillStates(k) => states::kill(shared, &k, now),
+        Request::SetDebug { level } => ruleset::set_debug(shared, level),
+        Request::OsfpFlush => {
+            shared.engine().flush_fingerprints();
+            Reply::Ok
+        }
+        Request::OsfpAdd { entries } => {
+            Reply::Duplicates(shared.engine().add_fingerprints(entries))
+        }
+        Request::OsfpGet => Reply::Fingerprints(shared.engine().fingerprints().to_vec()),
         Request::AddStates { states } => states::add(shared, &states, now),
         Request::GetCarp { name } => Reply::Carp(shared.carp().status(&name)),
         Request::GetCarpStats => Reply::CarpStats(shared.carp().stats_total()),
@@ -164,5 +184,50 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),
+        Request::GetIfaces { filter } => ifaces::get(shared, filter, now),
+        Request::ClearIfStats { ifname } => ifaces::clear_stats(shared, &ifname, now),
+        Request::AddIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, true),
+        Request::DelIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, false),
+        Request::GetIfGroups { ifname } => ifaces::groups_of(shared, &ifname),
+        Request::GetGroupMembers => ifaces::members(shared),
+        Request::InaDefine {
+            ticket,
+            anchor,
+            name,
+            flags,
+            init_addr,
+        } => tables::ina_define(tx, ticket, anchor, name, flags, init_addr),
+        Request::InaAddrs {
+            ticket,
+            anchor,
+            name,
+            addrs,
+        } => tables::ina_addrs(tx, ticket, anchor, name, addrs),
+        Request::GetTables { anchor } => tables::get_tables(shared, anchor),
+        Request::ClrTables { anchor, dummy } => tables::clr_tables(shared, anchor, dummy),
+        Request::AddTable {
+            anchor,
+            name,
+            dummy,
+        } => tables::add_table(shared, anchor, name, dummy),
+        Request::DelTable {
+            anchor,
+            name,
+            dummy,
+        } => tables::del_table(shared, anchor, name, dummy),
+        Request::ClrTstats {
+            anchor,
+            name,
+            dummy,
+        } => tables::clr_tstats(shared, anchor, name, dummy),
+        Request::ClrAddrs {
+            anchor,
+            name,
+            dummy,
+        } => tables::clr_addrs(shared, anchor, name, dummy),
+        Request::GetAstats { .. } | Request::TableAddrs { .. } => {
+            Reply::error(EINVAL, "streamed request")
+        }
+        Request::MoreAddrs { .. } => Reply::error(EINVAL, "no address request open"),
     }
 }

@@ -1,10 +1,8 @@
 //! State requests: listing (streamed in chunks), clearing, killing and
 //! inserting states.
 
-use crate::addr::IpNet;
 use crate::daemon::Shared;
-use crate::engine::packet::Dir;
-use crate::engine::state::SK_STACK;
+use crate::engine::state::StateKill;
 use crate::ioctl::frame::write_frame;
 use crate::ioctl::{Reply, STATES_PER_FRAME};
 use crate::wire::pfsync::{ClrRepr, Message, StateRepr};
@@ -46,24 +44,9 @@ pub(super) fn clear(shared: &Shared, ifname: Option<String>, now: u64) -> Reply 
     Reply::Count(n as u64)
 }
 
-/// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-pub(super) fn kill(shared: &Shared, src: Option<IpNet>, dst: Option<IpNet>, now: u64) -> Reply {
-    let mut e = shared.engine();
-    let n = e.kill_states(now, true, |s| {
-        // pfctl -k matches the state's source and destination as the
-        // connection's initiator saw them.
-        let k = if s.direction == Dir::Out {
-            &s.key[SK_STACK]
-        } else {
-            &s.key[0]
-        };
-        let (sa, da) = if s.direction == Dir::Out {
-            (k.addr[1], k.addr[0])
-        } else {
-            (k.addr[0], k.addr[1])
-        };
-        src.is_none_or(|n| n.contains(&sa)) && dst.is_none_or(|n| n.contains(&da))
-    });
+/// DIOCKILLSTATES: remove the states `k` selects.
+pub(super) fn kill(shared: &Shared, k: &StateKill, now: u64) -> Reply {
+    let n = shared.engine().kill_matching(k, now);
     shared.sync_cv.notify_all();
     Reply::Count(n as u64)
 }

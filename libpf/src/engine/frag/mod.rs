@@ -24,9 +24,10 @@ pub mod queue;
 
 use super::normalize::{self, Actions};
 use super::packet::{describe, describe_l4, Dir, Pd, PdError};
+use super::route::Forward;
 use super::rules::{evaluate, evaluate_dry, MatchCtx};
 use super::status::Reason;
-use super::{Engine, PacketMeta, Verdict};
+use super::{tag_packet, Engine, PacketMeta, Verdict};
 use crate::addr::Af;
 use crate::ruleset::{Action, Limit, Timeout};
 use queue::{FragHdr, FragKey, Frent, Insert, NodeKey};
@@ -95,6 +96,16 @@ impl Fragments {
     /// Is anything waiting to be taken?
     pub fn has_releases(&self) -> bool {
         !self.releases.is_empty()
+    }
+
+    /// How many late verdicts wait (to tell which a call added).
+    pub(in crate::engine) fn releases_len(&self) -> usize {
+        self.releases.len()
+    }
+
+    /// Visit the late verdicts added since there were `from`.
+    pub(in crate::engine) fn released_since(&mut self, from: usize, f: impl FnMut(&mut Release)) {
+        self.releases.iter_mut().skip(from).for_each(f);
     }
 
     fn ticket(&mut self) -> u64 {
@@ -264,13 +275,32 @@ impl Engine {
             Ok(pd) => pd,
             Err(e) => return drop_all(self, &frents, pd_reason(e)),
         };
-        let v = self.test_whole(meta, &mut whole, pd, now);
+        let mut v = self.test_whole(meta, &mut whole, pd, now);
+        if v.pass && matches!(v.forward, Forward::AfTo(_)) {
+            // af-to sends the translated datagram in place of the first
+            // fragment; the others are part of it.
+            for (i, fe) in frents.iter().enumerate() {
+                let verdict = if i == 0 {
+                    std::mem::replace(&mut v, Verdict::drop(Reason::Match))
+                } else {
+                    Verdict::drop(Reason::Match)
+                };
+                self.frags.releases.push(Release {
+                    ticket: fe.ticket,
+                    verdict,
+                    bytes: None,
+                });
+            }
+            return;
+        }
         if !v.pass {
             for (i, fe) in frents.iter().enumerate() {
                 let verdict = if i == 0 {
                     v.clone()
                 } else {
-                    Verdict::drop(v.reason)
+                    let mut d = Verdict::drop(v.reason);
+                    d.rule = v.rule;
+                    d
                 };
                 self.frags.releases.push(Release {
                     ticket: fe.ticket,
@@ -297,8 +327,10 @@ impl Engine {
             let mut verdict = v.clone();
             verdict.modified = bytes.is_some();
             if i != 0 {
+                // What goes with the datagram goes once.
                 verdict.log = false;
                 verdict.reply = None;
+                verdict.send.clear();
             }
             self.frags.releases.push(Release {
                 ticket: fe.ticket,
@@ -347,7 +379,7 @@ impl Engine {
             u.total = Some(end);
         }
         // Its own verdict, on its IP header.
-        let mut v = self.test_fragment_rules(meta, buf, &pd);
+        let mut v = self.test_fragment_rules(meta, buf, &pd, now);
         v.modified |= modified;
         if fh.off == 0 {
             // The first fragment decides for the datagram, checked with
@@ -357,7 +389,7 @@ impl Engine {
             let ok = first.proto != super::packet::V6_FRAGMENT
                 && describe_l4(&buf[..pd.tot_len.min(buf.len())], &mut first).is_ok();
             let d = if ok {
-                self.first_fragment_passes(meta, &first)
+                self.first_fragment_passes(meta, &first, now)
             } else {
                 Err(None)
             };
@@ -481,16 +513,38 @@ impl Engine {
 
     /// The rules on a fragment's IP header (pf_test_rule with the virtual
     /// protocol "fragment"): no state, no translation; a pass applies the
-    /// deciding rule's scrub.
-    fn test_fragment_rules(&mut self, meta: &PacketMeta, buf: &mut [u8], pd: &Pd) -> Verdict {
+    /// deciding rule's scrub, tag and routing.
+    fn test_fragment_rules(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: &Pd,
+        now: u64,
+    ) -> Verdict {
+        let kif = self.ifaces.lookup(meta.ifname);
+        let rcv = match meta.dir {
+            Dir::In => kif,
+            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        };
         let ctx = MatchCtx {
             dir: meta.dir,
             ifname: meta.ifname,
             uid: None,
             gid: None,
-            ifaddrs: &self.ifaddrs,
+            ifaces: &self.ifaces,
+            fib: &self.fib,
+            kif,
+            rcv,
+            tables: &self.tables,
+            tag: meta.mtag.tag,
+            now,
+            os: None,
         };
         let ev = evaluate(&mut self.rules, pd, &ctx);
+        if ev.overflow {
+            self.count(Reason::Match);
+            return Verdict::drop(Reason::Match);
+        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let len = pd.tot_len as u64;
         let Some(ri) = ev.rule else {
@@ -500,45 +554,87 @@ impl Engine {
             }
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             return v;
         };
-        let r = &self.rules.rules[ri];
+        let Some(r) = self.rules.rule(ri) else {
+            return Verdict::pass(false);
+        };
         let (action, allow_opts) = (r.action, r.extras.allow_opts);
         let actions = Actions::of_rule(r);
         if action == Action::Pass && pd.badopts != 0 && !allow_opts {
             self.count(Reason::IpOption);
             return Verdict::drop(Reason::IpOption);
         }
-        let c = &mut self.rules.counters[ri];
-        c.packets[d] += 1;
-        c.bytes[d] += len;
+        for r in [Some(ri), ev.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
         if action == Action::Block {
             self.count(Reason::Fragment);
             let mut v = Verdict::drop(Reason::Fragment);
             v.log = ev.log;
-            v.rule = Some(ri as u32);
+            v.rule = Some(ri.nr);
             return v;
         }
+        let route = match self.state_route(ri, pd.af, ev.rtable) {
+            Ok(sr) => sr,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        };
         let rid = self.random() as u16;
         let mut v = Verdict::pass(normalize::scrub(buf, pd, &actions, rid));
         v.log = ev.log;
-        v.rule = Some(ri as u32);
+        v.rule = Some(ri.nr);
+        v.route(&route, true, meta);
+        tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
         v
     }
 
     /// Would the first fragment, read with its ports, pass the rules?
     /// Err(rule): a block rule decides.
-    fn first_fragment_passes(&mut self, meta: &PacketMeta, pd: &Pd) -> Result<(), Option<u32>> {
+    fn first_fragment_passes(
+        &mut self,
+        meta: &PacketMeta,
+        pd: &Pd,
+        now: u64,
+    ) -> Result<(), Option<u32>> {
+        let kif = self.ifaces.lookup(meta.ifname);
+        let rcv = match meta.dir {
+            Dir::In => kif,
+            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        };
         let ctx = MatchCtx {
             dir: meta.dir,
             ifname: meta.ifname,
             uid: None,
             gid: None,
-            ifaddrs: &self.ifaddrs,
+            ifaces: &self.ifaces,
+            fib: &self.fib,
+            kif,
+            rcv,
+            tables: &self.tables,
+            tag: meta.mtag.tag,
+            now,
+            os: None,
         };
         let ev = evaluate_dry(&mut self.rules, pd, &ctx);
+        if ev.overflow {
+            return Err(None);
+        }
         match ev.rule {
-            Some(ri) if self.rules.rules[ri].action == Action::Block => Err(Some(ri as u32)),
+            Some(ri)
+                if self
+                    .rules
+                    .rule(ri)
+                    .is_none_or(|r| r.action == Action::Block) =>
+            {
+                Err(Some(ri.nr))
+            }
             _ => Ok(()),
         }
     }

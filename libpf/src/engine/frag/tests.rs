@@ -22,7 +22,7 @@ fn engine(rules: &str) -> Engine {
         .map_err(|e| format!("{e:?}"))
         .unwrap();
     let mut e = Engine::new(1, 42);
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     e.set_enabled(true, 0);
     e
 }
@@ -218,7 +218,7 @@ fn in_order_datagram_passes_whole_and_makes_a_state() {
     assert_eq!(receive4(&path.out), p);
     assert_eq!(e.states.len(), 1, "the datagram made a state");
     assert_eq!(e.status(1000).fragments, 0);
-    assert_eq!(e.rules().counters[1].packets[0], 1, "counted once");
+    assert_eq!(e.rules().main().counters[1].packets[0], 1, "counted once");
     // The reply, fragmented too, matches the state.
     let mut r = p.clone();
     r[12..16].copy_from_slice(&p[16..20]);
@@ -259,7 +259,11 @@ fn out_of_order_and_block_by_port() {
             assert_eq!(receive4(&path.out), p);
         }
     }
-    assert_eq!(e.rules().counters[1].packets[0], 1, "one datagram blocked");
+    assert_eq!(
+        e.rules().main().counters[1].packets[0],
+        1,
+        "one datagram blocked"
+    );
 }
 
 #[test]
@@ -511,7 +515,7 @@ fn without_reassembly_fragments_match_on_ip_header_only() {
         path.verdicts
     );
     assert_eq!(e.states.len(), 0, "fragments make no state");
-    assert_eq!(e.rules().counters[2].packets[0], 3);
+    assert_eq!(e.rules().main().counters[2].packets[0], 3);
 }
 
 #[test]

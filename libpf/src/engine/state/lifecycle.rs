@@ -2,7 +2,8 @@
 //! by its timeout (adaptive timeouts included), removed by a flush, a kill
 //! or the end of its connection.
 
-use super::{udps, Peer, Slot, State, StateKey, SyncMeta};
+use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
+use crate::engine::anchor::RuleRef;
 use crate::engine::normalize::{Actions, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::status::Reason;
@@ -20,7 +21,7 @@ impl Engine {
         &mut self,
         meta: &PacketMeta,
         r: &Decision,
-        ri: usize,
+        (ri, anchor): (RuleRef, Option<RuleRef>),
         orig: &Pd,
         translated: &Pd,
         actions: &Actions,
@@ -31,7 +32,7 @@ impl Engine {
             return Err(Reason::Memory);
         }
         if r.max_states != 0 {
-            if let Some(c) = self.rules.counters.get(ri) {
+            if let Some(c) = self.rules.counters(ri) {
                 if c.states_cur >= r.max_states {
                     self.status.limit_counters[0] += 1;
                     return Err(Reason::StateLimit);
@@ -40,7 +41,13 @@ impl Engine {
         }
         let dir = meta.dir;
         let pre = StateKey::from_pd(orig, dir);
-        let post = StateKey::from_pd(translated, dir);
+        let mut post = StateKey::from_pd(translated, dir);
+        if orig.af != translated.af {
+            // af-to: the other family's key is the one its replies, coming
+            // in, will carry (pf_state_key_setup swaps sidx and didx).
+            post.addr.swap(0, 1);
+            post.port.swap(0, 1);
+        }
         let (wire, stack) = match dir {
             Dir::In => (pre, post),
             Dir::Out => (post, pre),
@@ -91,8 +98,8 @@ impl Engine {
             key: [wire, stack],
             direction: dir,
             ifname: r.if_bound.then(|| meta.ifname.to_string()),
-            rule: Some(ri as u32),
-            rule_gen: self.rules.generation,
+            rule: Some(ri),
+            anchor,
             src,
             dst,
             timeout,
@@ -107,19 +114,31 @@ impl Engine {
                 | actions.flags,
             norm: *actions,
             scrub: None,
+            tag: r.tag,
+            label: self.rules.run(ri).and_then(|x| x.label.clone()),
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
             },
             seq: 0,
+            route: r.route,
         };
+        let halfopen = self.is_halfopen(&st);
         let Ok(slot) = self.states.insert(st) else {
             return Err(Reason::StateInsert);
         };
+        if halfopen {
+            self.halfopen += 1;
+        }
         self.status.inserts += 1;
-        if let Some(c) = self.rules.counters.get_mut(ri) {
-            c.states_cur += 1;
-            c.states_tot += 1;
+        self.tags.add_ref(r.tag);
+        // The anchor rule the deciding rule was reached through counts the
+        // state too.
+        for r in [Some(ri), anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.states_cur += 1;
+                c.states_tot += 1;
+            }
         }
         if !no_sync && orig.proto != IPPROTO_PFSYNC {
             self.sync.insert((id, self.hostid), now);
@@ -131,11 +150,13 @@ impl Engine {
     pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
         let st = self.states.remove(slot)?;
         self.status.removals += 1;
-        if st.rule_gen == self.rules.generation {
-            if let Some(c) = st
-                .rule
-                .and_then(|r| self.rules.counters.get_mut(r as usize))
-            {
+        self.tags.unref(st.tag);
+        if self.is_halfopen(&st) {
+            self.halfopen = self.halfopen.saturating_sub(1);
+        }
+        self.synproxy_abort(&st);
+        for r in [st.rule, st.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 c.states_cur = c.states_cur.saturating_sub(1);
             }
         }
@@ -148,11 +169,9 @@ impl Engine {
     /// The timeout (seconds) governing a state now, adaptive scaling applied.
     pub fn state_timeout_secs(&self, st: &State) -> u64 {
         let mut t = self.timeouts[st.timeout as usize] as u64;
-        if st.rule_gen == self.rules.generation {
-            if let Some(r) = st.rule.and_then(|i| self.rules.rules.get(i as usize)) {
-                if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
-                    t = *v as u64;
-                }
+        if let Some(r) = st.rule.and_then(|r| self.rules.rule(r)) {
+            if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
+                t = *v as u64;
             }
         }
         let start = self.timeouts[Timeout::AdaptiveStart as usize] as u64;
@@ -209,5 +228,41 @@ impl Engine {
             self.remove_state(s, now, announce);
         }
         n
+    }
+
+    /// A half-open TCP state as pf_status.states_halfopen counts them: made
+    /// here, its initiator not yet established (synproxy states count as
+    /// established: pf answered the client).
+    pub(in crate::engine) fn is_halfopen(&self, st: &State) -> bool {
+        st.key[0].proto == IPPROTO_TCP
+            && st.creatorid == self.hostid
+            && st.src.state < tcps::ESTABLISHED
+            && st.src.state != tcps::CLOSED
+    }
+
+    /// Whether the state in `slot` counts as half-open now (call before
+    /// changing it, then `halfopen_update`).
+    pub(in crate::engine) fn halfopen_of(&self, slot: Slot) -> bool {
+        self.states.get(slot).is_some_and(|st| self.is_halfopen(st))
+    }
+
+    /// Account for a change of the state in `slot` that counted as
+    /// half-open (`was`) before.
+    pub(in crate::engine) fn halfopen_update(&mut self, slot: Slot, was: bool) {
+        let now = self.halfopen_of(slot);
+        if was && !now {
+            self.halfopen = self.halfopen.saturating_sub(1);
+        } else if now && !was {
+            self.halfopen += 1;
+        }
+    }
+
+    /// Count the half-open states from scratch (the host id changed).
+    pub(in crate::engine) fn halfopen_recount(&mut self) {
+        self.halfopen = self
+            .states
+            .all_slots()
+            .filter(|&s| self.halfopen_of(s))
+            .count() as u64;
     }
 }

@@ -5,9 +5,13 @@
 use super::{tcps, udps, Peer, Slot, State, StateKey, SK_STACK, SK_WIRE};
 use crate::engine::normalize::{self, PFSTATE_ALLOWOPTS, PFSTATE_SCRUB_TCP, PFSTATE_SLOPPY};
 use crate::engine::packet::{self, Dir, Pd};
+use crate::engine::route::Forward;
 use crate::engine::status::Reason;
+use crate::engine::table::OP_PASS;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
-use crate::engine::{end_for, reply, rewrite_to_key, tcp, Engine, PacketMeta, Verdict, LOG_ALL};
+use crate::engine::{
+    af, end_for, reply, rewrite_to_key, tag_packet, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
+};
 use crate::ruleset::Timeout;
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 
@@ -25,18 +29,31 @@ impl Engine {
         len: u64,
         now: u64,
     ) -> Option<Verdict> {
+        if pd.proto == IPPROTO_TCP {
+            if let Some(v) = self.synproxy(meta, pd, slot) {
+                return Some(v);
+            }
+        }
+        let halfopen = self.halfopen_of(slot);
         let random = self.random();
         let random_ts = self.random();
         let ts_fudge = self.ts_fudge(slot);
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
+        let afto = st.is_afto();
+        // Does the packet travel the way the state's first one did? (An
+        // af-to state sees both ways coming in: the key tells.)
+        let fwd = if afto {
+            st.key[SK_WIRE] == *key
+        } else {
+            dir == st.direction
+        };
         let mut modulation = tcp::Modulation::default();
         let mut norm_modified = false;
         match (pd.proto, pd.tcp) {
             (IPPROTO_TCP, Some(t)) => {
                 let sloppy = st.state_flags & PFSTATE_SLOPPY != 0;
                 let scrub_tcp = st.state_flags & PFSTATE_SCRUB_TCP != 0;
-                let fwd = dir == st.direction;
                 // Index of the sending and receiving end in `scrub`.
                 let (si, di) = if fwd { (0, 1) } else { (1, 0) };
                 let creation = st.creation;
@@ -98,6 +115,7 @@ impl Engine {
                         }
                     }
                     tcp::Track::Drop { send_rst } => {
+                        self.halfopen_update(slot, halfopen);
                         self.count(Reason::StateMismatch);
                         let mut v = Verdict::drop(Reason::StateMismatch);
                         if send_rst {
@@ -106,6 +124,7 @@ impl Engine {
                         return Some(v);
                     }
                     tcp::Track::BadTimestamp => {
+                        self.halfopen_update(slot, halfopen);
                         self.count(Reason::BadTimestamp);
                         return Some(Verdict::drop(Reason::BadTimestamp));
                     }
@@ -116,7 +135,7 @@ impl Engine {
                 st.timeout = Timeout::IcmpError;
             }
             (proto, _) => {
-                let (src, dst) = st.peers_mut(dir);
+                let (src, dst) = st.peers_fwd(fwd);
                 if src.state < udps::SINGLE {
                     src.state = udps::SINGLE;
                 }
@@ -133,14 +152,15 @@ impl Engine {
                 };
             }
         }
-        let ci = st.counter_index(dir);
+        let ci = if fwd { 0 } else { 1 };
         st.packets[ci] += 1;
         st.bytes[ci] += len;
-        let (from, to) = match dir {
-            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
-            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
+        let (from, to) = match (afto, fwd, dir) {
+            (true, true, _) | (false, _, Dir::In) => (st.key[SK_WIRE], st.key[SK_STACK]),
+            (true, false, _) | (false, _, Dir::Out) => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
         debug_assert_eq!(from, *key);
+        let sroute = st.route;
         let sref = (st.id, st.creatorid);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
@@ -148,25 +168,53 @@ impl Engine {
             .sync
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let (rule, gen, log) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0);
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+        let (rule, anchor, log, tag) = (st.rule, st.anchor, st.log & LOG_ALL != 0, st.tag);
+        // The addresses the state's rule saw, for its tables' statistics.
+        let (rsrc, rdst) = match st.direction {
+            Dir::In => (st.key[SK_WIRE].addr[0], st.key[SK_WIRE].addr[1]),
+            Dir::Out => (st.key[SK_STACK].addr[1], st.key[SK_STACK].addr[0]),
+        };
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 let d = if dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
             }
         }
+        if let Some(r) = rule {
+            self.table_stats(r, &rsrc, &rdst, dir, OP_PASS, len);
+        }
+        self.halfopen_update(slot, halfopen);
         let mut modified = norm_modified;
         if modulation != tcp::Modulation::default() {
             set_seq_ack(buf, pd, modulation.seq, modulation.ack);
             modified = true;
         }
-        modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+        let translated = if afto {
+            let ident = (random >> 16) as u16;
+            match af::translate(buf, pd, &af::Ends::from_other_key(&to), ident, true) {
+                Some(p) => Some(p),
+                None => {
+                    self.count(Reason::Translate);
+                    return Some(Verdict::drop(Reason::Translate));
+                }
+            }
+        } else {
+            modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+            None
+        };
         if syncable {
             self.sync.update(sref, tcp_state, peer_recent, now);
         }
         let mut v = Verdict::pass(modified);
         v.log = log;
+        match translated {
+            Some(p) => v.forward = Forward::AfTo(p),
+            None => {
+                v.route(&sroute, fwd, meta);
+                tag_packet(&mut v, meta, tag);
+            }
+        }
         Some(self.state_pass(buf, pd, slot, v))
     }
 
@@ -191,7 +239,11 @@ impl Engine {
         let norm = st.norm;
         if !norm.is_empty() {
             let rid = self.random() as u16;
-            v.modified |= normalize::scrub(buf, pd, &norm, rid);
+            match &mut v.forward {
+                // af-to: the packet sent is the translated one.
+                Forward::AfTo(p) => normalize::scrub_packet(p, &norm, rid),
+                _ => v.modified |= normalize::scrub(buf, pd, &norm, rid),
+            }
         }
         v
     }
@@ -199,14 +251,10 @@ impl Engine {
     /// `tcp.tsdiff` for a state: its rule's value, else the global one.
     fn ts_fudge(&self, slot: Slot) -> u32 {
         let global = self.timeout_value(Timeout::TcpTsDiff);
-        let Some(st) = self.states.get(slot) else {
-            return global;
-        };
-        if st.rule_gen != self.rules.generation {
-            return global;
-        }
-        st.rule
-            .and_then(|r| self.rules.rules.get(r as usize))
+        self.states
+            .get(slot)
+            .and_then(|st| st.rule)
+            .and_then(|r| self.rules.rule(r))
             .and_then(|r| {
                 r.state_opts
                     .timeouts
@@ -217,41 +265,168 @@ impl Engine {
             .unwrap_or(global)
     }
 
-    /// ICMP errors belong to the state of the packet they quote. None: no
-    /// such state, the rules decide.
+    /// An ICMP or ICMPv6 error message (pf_test_state_icmp, error branch):
+    /// it belongs to the state of the packet it quotes, is checked against
+    /// that state and translated the way the state translates, the quoted
+    /// packet and the outer addresses that mirror it. None: no state has
+    /// the quoted packet, the rules decide. A drop verdict for what pf
+    /// drops: a quote too short to read, a quoted non-first fragment, an
+    /// error not addressed to the quoted packet's sender, a TCP sequence
+    /// number outside the state's window, a quoted ICMP query that went the
+    /// other way, ICMP quoted in the wrong family.
     pub(in crate::engine) fn test_icmp_error(
         &mut self,
         meta: &PacketMeta,
         buf: &mut [u8],
         pd: &mut Pd,
+        len: u64,
+        now: u64,
     ) -> Option<Verdict> {
+        let dropped = |e: &mut Engine, r: Reason| {
+            e.count(r);
+            Some(Verdict::drop(r))
+        };
         let inner_off = pd.l4_off + 8;
-        let inner = buf.get(inner_off..pd.tot_len)?;
-        let ipd = packet::describe_quoted(inner).ok()?;
+        let tot = pd.tot_len;
+        let Some(inner) = buf.get(inner_off..tot) else {
+            return dropped(self, Reason::Short);
+        };
+        let ipd = match packet::describe_quoted(inner) {
+            Ok(ipd) => ipd,
+            Err(packet::PdError::Short) => return dropped(self, Reason::Short),
+            // Not something a state can hold: the rules decide.
+            Err(_) => return None,
+        };
         if ipd.af != pd.af {
             return None;
         }
-        // The quoted packet travelled the other way.
+        if ipd.fragment {
+            return dropped(self, Reason::Fragment);
+        }
+        // The error goes back to whoever sent the quoted packet.
+        if ipd.src != pd.dst {
+            return dropped(self, Reason::StateMismatch);
+        }
+        let icmp_quoted = ipd.proto == IPPROTO_ICMP || ipd.proto == IPPROTO_ICMPV6;
+        if icmp_quoted && ipd.icmp.is_none() {
+            return dropped(self, Reason::Normalize);
+        }
+        // The quoted packet travelled the other way. Its key is built in its
+        // own direction, but it is looked up (and translated) in the role
+        // of the packet carrying it, as pf does.
         let idir = match meta.dir {
             Dir::In => Dir::Out,
             Dir::Out => Dir::In,
         };
-        // Its key is built in its own direction, but it is looked up (and
-        // translated) in the role of the packet carrying it, as pf does.
         let key = StateKey::from_pd(&ipd, idir);
-        let slot = self.states.lookup(&key, meta.dir)?;
-        let st = self.states.get_mut(slot)?;
+        let slot = self.states.lookup(&key, meta.dir, meta.ifname)?;
+        let st = self.states.get(slot)?;
+        let afto = st.is_afto();
+        // Did the quoted packet travel the way the state's first one did?
+        // (For an af-to state, whose packets all come in, the key tells.)
+        let quoted_fwd = if afto {
+            st.key[SK_STACK] == key
+        } else {
+            meta.dir != st.direction
+        };
+        let mut demodulated = None;
+        match (ipd.proto, ipd.tcp, ipd.icmp) {
+            (IPPROTO_TCP, Some(t), _) => {
+                // The sender of the quoted segment, and its peer.
+                let (src, dst) = if quoted_fwd {
+                    (&st.src, &st.dst)
+                } else {
+                    (&st.dst, &st.src)
+                };
+                let dws = if src.wscale != 0 && dst.wscale != 0 {
+                    dst.wscale & 0x0f
+                } else {
+                    0
+                };
+                let seq = t.seq.wrapping_sub(src.seqdiff);
+                let geq = |a: u32, b: u32| a.wrapping_sub(b) as i32 >= 0;
+                let lo = src.seqlo.wrapping_sub((dst.max_win as u32) << dws);
+                if !geq(src.seqhi, seq) || !geq(seq, lo) {
+                    return dropped(self, Reason::StateMismatch);
+                }
+                if src.seqdiff != 0 {
+                    demodulated = Some(seq);
+                }
+            }
+            (_, _, Some(ic)) => {
+                // Only a query the state's first packet's way (or a reply
+                // the other way) can be quoted back.
+                let query = ic.id_is_sport;
+                if query != quoted_fwd {
+                    return dropped(self, Reason::StateMismatch);
+                }
+            }
+            _ => {}
+        }
         let (from, to) = match meta.dir {
             Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
             Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
-        if from == to {
-            return Some(self.state_pass(buf, pd, slot, Verdict::pass(false)));
+        let (tag, log, rule, anchor) = (st.tag, st.log & LOG_ALL != 0, st.rule, st.anchor);
+        // The error travels the other way than the packet it quotes, and
+        // is routed as the state's packets that way are.
+        let (sroute, fwd) = (st.route, !quoted_fwd);
+        let other = if st.key[SK_WIRE] == key {
+            st.key[SK_STACK]
+        } else {
+            st.key[SK_WIRE]
+        };
+        let sref = (st.id, st.creatorid);
+        let tcp_state = st.key[0].proto == IPPROTO_TCP;
+        let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
+        let peer_recent = st
+            .sync
+            .peer_updated
+            .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
+        let ci = if fwd { 0 } else { 1 };
+        if let Some(st) = self.states.get_mut(slot) {
+            st.packets[ci] += 1;
+            st.bytes[ci] += len;
         }
-        // Rewrite the quoted packet, then the outer address that mirrors
-        // each changed inner end, then the ICMP checksum from scratch.
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                let d = if meta.dir == Dir::In { 0 } else { 1 };
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
+        if syncable {
+            self.sync.update(sref, tcp_state, peer_recent, now);
+        }
+        let mut modified = false;
         let mut ipd_m = ipd;
-        let tot = pd.tot_len;
+        if let Some(seq) = demodulated {
+            set_seq_ack(&mut buf[inner_off..tot], &ipd_m, Some(seq), None);
+            modified = true;
+        }
+        if afto {
+            // The quoted packet gets the other key's addresses in its own
+            // orientation; the error goes from its destination back to its
+            // source (pf_change_icmp_af).
+            let inner = af::Ends {
+                src: other.addr[0],
+                dst: other.addr[1],
+                sport: other.port[0],
+                dport: other.port[1],
+            };
+            let ident = self.random() as u16;
+            let Some(p) = af::translate_icmp_error(buf, pd, (inner.dst, inner.src), &inner, ident)
+            else {
+                return dropped(self, Reason::Translate);
+            };
+            let mut v = Verdict::pass(false);
+            v.log = log;
+            v.forward = Forward::AfTo(p);
+            return Some(v);
+        }
+        // Rewrite each quoted end the state translates, and the outer
+        // address that mirrors it (the quoted source is the outer
+        // destination and the other way round).
         for i in 0..2 {
             if from.addr[i] != to.addr[i] || from.port[i] != to.port[i] {
                 let e = end_for(i, idir);
@@ -271,9 +446,16 @@ impl Engine {
                     End::Dst => pd.dport,
                 };
                 set_end(buf, pd, outer, to.addr[i], port);
+                modified = true;
             }
         }
-        translate::refill_icmp_checksum(buf, pd);
-        Some(self.state_pass(buf, pd, slot, Verdict::pass(true)))
+        if modified {
+            translate::refill_icmp_checksum(buf, pd);
+        }
+        let mut v = Verdict::pass(modified);
+        v.log = log;
+        v.route(&sroute, fwd, meta);
+        tag_packet(&mut v, meta, tag);
+        Some(self.state_pass(buf, pd, slot, v))
     }
 }
