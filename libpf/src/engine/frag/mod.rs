@@ -42,9 +42,11 @@ pub struct Release {
     /// The ticket `Verdict::hold` gave the packet.
     pub ticket: u64,
     pub verdict: Verdict,
-    /// New bytes for the packet (it was translated, scrubbed or trimmed);
-    /// None: unchanged. May be shorter than the packet was.
-    pub bytes: Option<Vec<u8>>,
+    /// The packet as it goes on: rewritten when `verdict.modified` (it was
+    /// translated, scrubbed or trimmed; it may be shorter than it came),
+    /// else as it came. Empty when the engine no longer has it (a drop on
+    /// timeout or for memory).
+    pub bytes: Vec<u8>,
 }
 
 /// A datagram's fragments when they are not reassembled.
@@ -60,8 +62,8 @@ struct Unbuffered {
     /// The datagram's length, once its last fragment was seen.
     total: Option<u32>,
     /// Fragments that came before the first one, with the verdict they
-    /// got on their own.
-    held: Vec<(u64, Verdict, Option<Vec<u8>>)>,
+    /// got on their own and their bytes.
+    held: Vec<(u64, Verdict, Vec<u8>)>,
 }
 
 /// Fragment handling state of the engine.
@@ -74,6 +76,9 @@ pub struct Fragments {
     unbuf_bytes: usize,
     releases: Vec<Release>,
     next_ticket: u64,
+    /// How many packets the data path can hold at most (0: no bound of
+    /// its own), besides `set limit frags`.
+    hold_limit: usize,
 }
 
 impl Fragments {
@@ -118,7 +123,7 @@ impl Fragments {
             self.releases.push(Release {
                 ticket: t,
                 verdict: Verdict::drop(reason),
-                bytes: None,
+                bytes: Vec::new(),
             });
         }
     }
@@ -161,6 +166,13 @@ impl Engine {
         }
     }
 
+    /// The data path can hold at most `n` packets waiting for a verdict
+    /// (the kernel's queue room); fragments beyond it are refused as over
+    /// `set limit frags` would be.
+    pub fn set_hold_limit(&mut self, n: usize) {
+        self.frags.hold_limit = n;
+    }
+
     /// Fragments held now (`pfctl -vsi`).
     pub fn fragments(&self) -> &Fragments {
         &self.frags
@@ -169,7 +181,10 @@ impl Engine {
     /// Room for one more fragment of `len` bytes: at the limits, the
     /// oldest datagrams go (pf_flush_fragments: down to 90%).
     fn frag_room(&mut self, len: usize) -> bool {
-        let limit = self.limit(Limit::Frags) as usize;
+        let mut limit = self.limit(Limit::Frags) as usize;
+        if self.frags.hold_limit != 0 {
+            limit = limit.min(self.frags.hold_limit);
+        }
         let f = &mut self.frags;
         if f.count() < limit && f.bytes() + len <= MEMORY_LIMIT {
             return true;
@@ -279,7 +294,7 @@ impl Engine {
         if v.pass && matches!(v.forward, Forward::AfTo(_)) {
             // af-to sends the translated datagram in place of the first
             // fragment; the others are part of it.
-            for (i, fe) in frents.iter().enumerate() {
+            for (i, fe) in frents.into_iter().enumerate() {
                 let verdict = if i == 0 {
                     std::mem::replace(&mut v, Verdict::drop(Reason::Match))
                 } else {
@@ -288,13 +303,15 @@ impl Engine {
                 self.frags.releases.push(Release {
                     ticket: fe.ticket,
                     verdict,
-                    bytes: None,
+                    bytes: fe.bytes,
                 });
             }
             return;
         }
         if !v.pass {
-            for (i, fe) in frents.iter().enumerate() {
+            // The first fragment carries the datagram's verdict (its log
+            // line, its reply); the others are dropped with it.
+            for (i, fe) in frents.into_iter().enumerate() {
                 let verdict = if i == 0 {
                     v.clone()
                 } else {
@@ -305,27 +322,30 @@ impl Engine {
                 self.frags.releases.push(Release {
                     ticket: fe.ticket,
                     verdict,
-                    bytes: None,
+                    bytes: fe.bytes,
                 });
             }
             return;
         }
         if whole.len() != whole_len {
-            // A translation that changes the header size (af-to) cannot
-            // be carried by the original fragments.
+            // A rewrite that changes the datagram's size cannot be carried
+            // by the original fragments.
             return drop_all(self, &frents, Reason::Normalize);
         }
-        for (i, fe) in frents.iter().enumerate() {
-            let bytes = if v.modified || fe.changed {
+        let mut rewritten = Vec::with_capacity(frents.len());
+        for fe in &frents {
+            if v.modified || fe.changed {
                 match queue::refragment(fe, &whole, whole_hl, af) {
-                    Some(b) => Some(b),
+                    Some(b) => rewritten.push(Some(b)),
                     None => return drop_all(self, &frents, Reason::Short),
                 }
             } else {
-                None
-            };
+                rewritten.push(None);
+            }
+        }
+        for (i, (fe, new)) in frents.into_iter().zip(rewritten).enumerate() {
             let mut verdict = v.clone();
-            verdict.modified = bytes.is_some();
+            verdict.modified = new.is_some();
             if i != 0 {
                 // What goes with the datagram goes once.
                 verdict.log = false;
@@ -335,7 +355,7 @@ impl Engine {
             self.frags.releases.push(Release {
                 ticket: fe.ticket,
                 verdict,
-                bytes,
+                bytes: new.unwrap_or(fe.bytes),
             });
         }
     }
@@ -403,10 +423,7 @@ impl Engine {
             };
             for (ticket, hv, bytes) in held {
                 self.frags.unbuf_count = self.frags.unbuf_count.saturating_sub(1);
-                self.frags.unbuf_bytes = self
-                    .frags
-                    .unbuf_bytes
-                    .saturating_sub(bytes.as_ref().map_or(0, |b| b.len()));
+                self.frags.unbuf_bytes = self.frags.unbuf_bytes.saturating_sub(bytes.len());
                 let r = if pass && hv.pass {
                     Release {
                         ticket,
@@ -417,7 +434,7 @@ impl Engine {
                     Release {
                         ticket,
                         verdict: Verdict::drop(Reason::Match),
-                        bytes: None,
+                        bytes,
                     }
                 };
                 self.frags.releases.push(r);
@@ -455,9 +472,9 @@ impl Engine {
                     return Verdict::drop(Reason::Memory);
                 }
                 let ticket = self.frags.ticket();
-                let bytes = v.modified.then(|| buf[..len].to_vec());
+                let bytes = buf[..len].to_vec();
                 self.frags.unbuf_count += 1;
-                self.frags.unbuf_bytes += bytes.as_ref().map_or(0, |b| b.len());
+                self.frags.unbuf_bytes += bytes.len();
                 if let Some(u) = self.frags.unbuffered.get_mut(&key) {
                     u.held.push((ticket, v, bytes));
                 }
@@ -499,14 +516,11 @@ impl Engine {
         }
         for (ticket, _, bytes) in held {
             self.frags.unbuf_count = self.frags.unbuf_count.saturating_sub(1);
-            self.frags.unbuf_bytes = self
-                .frags
-                .unbuf_bytes
-                .saturating_sub(bytes.as_ref().map_or(0, |b| b.len()));
+            self.frags.unbuf_bytes = self.frags.unbuf_bytes.saturating_sub(bytes.len());
             self.frags.releases.push(Release {
                 ticket,
                 verdict: Verdict::drop(reason),
-                bytes: None,
+                bytes,
             });
         }
     }

@@ -153,7 +153,12 @@ impl Path {
                 .remove(&r.ticket)
                 .expect("release of a held packet");
             if r.verdict.pass {
-                self.out.push(r.bytes.unwrap_or(p));
+                if r.verdict.modified {
+                    self.out.push(r.bytes);
+                } else {
+                    assert_eq!(r.bytes, p, "an unmodified release carries the packet");
+                    self.out.push(p);
+                }
             } else {
                 self.dropped += 1;
             }
