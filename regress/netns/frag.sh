@@ -142,6 +142,15 @@ check "set timeout frag 3: they are dropped when it runs out (queue $(qtotal), $
 check "pfctl -vsi counts their removal ($rem before, $(frag_counter removals) after)" \
 	test "$(frag_counter removals)" -ge $((rem + 3))
 
+# set limit frags: no more fragments wait than that.
+load 'set limit frags 2' 'set skip on lo' "$ND" 'pass'
+reset
+fp cl udp 10.2.0.2 9000 3000 --id 107
+fp cl udp 10.2.0.2 9000 1500 --id 108
+check "set limit frags 2: a datagram of 4 fragments cannot wait whole and is lost" test "$(got 9000 3000)" -eq 0
+check "set limit frags 2: a datagram of 2 fragments still passes" test "$(got 9000 1500)" -eq 1
+load 'set skip on lo' "$ND" 'pass'
+
 # Translation: nat-to rewrites every fragment of the datagram.
 load 'set skip on lo' "$ND" 'pass' 'pass out on ext0 inet nat-to 10.2.0.1'
 reset
