@@ -393,6 +393,27 @@ fn frag_limit_flushes_the_oldest() {
 }
 
 #[test]
+fn the_data_paths_hold_limit_caps_set_limit_frags() {
+    // The data path has room for 2 held packets; the ruleset allows 100.
+    let mut e = engine("set limit frags 100\npass\n");
+    e.set_hold_limit(2);
+    let m = meta(Dir::In, "eth1");
+    let mut path = Path::new();
+    for id in 0..3u16 {
+        let mut p = udp4(53, 3000);
+        p[4..6].copy_from_slice(&id.to_be_bytes());
+        ipv4_header_checksum(&mut p);
+        path.send(&mut e, &m, frags4(&p, &CUTS)[0].clone(), 1000 + id as u64);
+    }
+    assert!(
+        e.status(0).fragments <= 2,
+        "never more held than the data path can"
+    );
+    assert!(path.dropped >= 1);
+    assert!(path.held.len() <= 2);
+}
+
+#[test]
 fn ipv6_fragments_reassemble_and_overlaps_discard_all() {
     let mut e = engine("pass\nblock in inet6 proto udp to port 9999\n");
     let m = meta(Dir::In, "eth1");
