@@ -10,7 +10,14 @@ and print one line per packet, for the netns suite to grep:
       "proto=N src=A dst=B ttl=T" (any other protocol)
   until SECONDS have passed or MAX packets were printed. Prints "ready" on
   stderr once the socket is bound, so a caller can wait for it.
+
+  sniff.py --tun IFACE SECONDS [MAX]
+      the same, as the reader of an existing tun device (`ip tuntap add
+      dev IFACE mode tun`): the far end of a point-to-point link, which
+      receives what the host sends to its peer address.
 """
+import fcntl
+import os
 import ipaddress
 import select
 import socket
@@ -67,7 +74,29 @@ def pfsync_actions(p):
     return ",".join(out)
 
 
+def tun(iface, seconds, most):
+    TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", iface.encode(), IFF_TUN | IFF_NO_PI))
+    print("ready", file=sys.stderr, flush=True)
+    end = time.time() + seconds
+    n = 0
+    while n < most:
+        left = end - time.time()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        pkt = os.read(fd, 65535)
+        etype = b"\x86\xdd" if pkt and pkt[0] >> 4 == 6 else b"\x08\x00"
+        d = describe(bytes(12) + etype + pkt)
+        if d:
+            print(d, flush=True)
+            n += 1
+
+
 def main():
+    if sys.argv[1] == "--tun":
+        most = int(sys.argv[4]) if len(sys.argv) > 4 else 1 << 30
+        return tun(sys.argv[2], float(sys.argv[3]), most)
     iface, seconds = sys.argv[1], float(sys.argv[2])
     most = int(sys.argv[3]) if len(sys.argv) > 3 else 1 << 30
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))

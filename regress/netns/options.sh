@@ -3,7 +3,7 @@
 # option at a time, so that regress/options.tsv can name a check for every
 # word of the language: set block-policy, hostid, debug, timeouts (global
 # and per rule), state-defaults and per-rule max, self, address ranges,
-# :network / :broadcast / :0, return-rst (ttl), return-icmp and
+# :network / :broadcast / :0 / :peer, return-rst (ttl), return-icmp and
 # return-icmp6 codes, antispoof, inet / inet6, icmp-type and icmp6-type
 # with codes, modulate state, no state, no-sync, include, group, binat-to, log,
 # set limit tables. Ends with "N passed, N failed".
@@ -156,6 +156,24 @@ load "block in quick on int0 proto udp to int0:broadcast port 7009" "pass"
 check "int0:broadcast: a broadcast datagram to the firewall is blocked" fails bcast
 load "pass"
 check "int0:broadcast: without the rule it arrives" bcast
+
+# :peer, the far end of a point-to-point link: a tun device whose reader
+# plays the peer.
+in_ns fw ip tuntap add dev tun0 mode tun
+in_ns fw ip addr add 10.6.0.1 peer 10.6.0.2 dev tun0
+in_ns fw ip link set tun0 up
+peer_gets() {
+	in_ns fw python3 "$LIB/sniff.py" --tun tun0 2 >"$RUN/tun" 2>"$RUN/tun.err" &
+	for _ in $(seq 50); do grep -q ready "$RUN/tun.err" 2>/dev/null && break; sleep 0.05; done
+	in_ns fw ping -c 1 -W 1 10.6.0.2 >/dev/null 2>&1
+	wait
+	grep -q 'proto=icmp src=10.6.0.1 dst=10.6.0.2 .*type=8' "$RUN/tun"
+}
+load "block out quick on tun0 inet proto icmp to tun0:peer" "pass"
+check "tun0:peer resolves to the peer address" grep -q 'block drop out quick on tun0 inet proto icmp from any to 10.6.0.2' <<<"$(pfctl -sr)"
+check "tun0:peer: the echo request to the peer is blocked" fails peer_gets
+load "pass"
+check "tun0:peer: without the rule the peer gets it" peer_gets
 
 # Return forms with their options.
 load "block return-rst (ttl 7) in quick on int0 proto tcp to port 82" "pass"
