@@ -6,9 +6,18 @@ and print one line per packet, for the netns suite to grep:
       "proto=tcp src=A sport=P dst=B dport=Q ttl=T flags=SA seq=N"
       "proto=udp src=A sport=P dst=B dport=Q ttl=T"
       "proto=icmp src=A dst=B ttl=T type=X code=Y"
+      "proto=pfsync src=A dst=B ttl=T actions=13:1,4:2" (action:count)
+      "proto=N src=A dst=B ttl=T" (any other protocol)
   until SECONDS have passed or MAX packets were printed. Prints "ready" on
   stderr once the socket is bound, so a caller can wait for it.
+
+  sniff.py --tun IFACE SECONDS [MAX]
+      the same, as the reader of an existing tun device (`ip tuntap add
+      dev IFACE mode tun`): the far end of a point-to-point link, which
+      receives what the host sends to its peer address.
 """
+import fcntl
+import os
 import ipaddress
 import select
 import socket
@@ -47,10 +56,47 @@ def describe(frame):
         return f"proto=udp src={src} sport={sport} dst={dst} dport={dport} ttl={ttl}"
     if proto == icmp and len(l4) >= 2:
         return f"proto=icmp src={src} dst={dst} ttl={ttl} type={l4[0]} code={l4[1]}"
-    return None
+    if proto == 240:
+        return f"proto=pfsync src={src} dst={dst} ttl={ttl} actions={pfsync_actions(l4)}"
+    return f"proto={proto} src={src} dst={dst} ttl={ttl}"
+
+
+def pfsync_actions(p):
+    """The subheaders of a pfsync frame: a 20-byte header, then per section
+    action, message length in words and count."""
+    out, off = [], 20
+    while off + 4 <= len(p):
+        action, words, count = p[off], p[off + 1], struct.unpack("!H", p[off + 2:off + 4])[0]
+        out.append(f"{action}:{count}")
+        if action == 12:  # EOF
+            break
+        off += 4 + words * 4 * count
+    return ",".join(out)
+
+
+def tun(iface, seconds, most):
+    TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", iface.encode(), IFF_TUN | IFF_NO_PI))
+    print("ready", file=sys.stderr, flush=True)
+    end = time.time() + seconds
+    n = 0
+    while n < most:
+        left = end - time.time()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        pkt = os.read(fd, 65535)
+        etype = b"\x86\xdd" if pkt and pkt[0] >> 4 == 6 else b"\x08\x00"
+        d = describe(bytes(12) + etype + pkt)
+        if d:
+            print(d, flush=True)
+            n += 1
 
 
 def main():
+    if sys.argv[1] == "--tun":
+        most = int(sys.argv[4]) if len(sys.argv) > 4 else 1 << 30
+        return tun(sys.argv[2], float(sys.argv[3]), most)
     iface, seconds = sys.argv[1], float(sys.argv[2])
     most = int(sys.argv[3]) if len(sys.argv) > 3 else 1 << 30
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))

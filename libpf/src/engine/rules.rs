@@ -547,6 +547,34 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_no_alias_takes_the_first_address_of_each_family() {
+        let mut e = empty();
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        e.0.sync(
+            vec![crate::engine::iface::LinkInfo {
+                index: 2,
+                name: "eth0".into(),
+                addrs: vec![
+                    net("192.0.2.20/24"),
+                    net("192.0.2.30/24"),
+                    net("2001:db8::1/64"),
+                ],
+                carpdev: None,
+                own_groups: None,
+            }],
+            0,
+        );
+        let c = ctx(Dir::In, "eth0", &e);
+        let to = |d: &str| v4("192.168.99.50", d, 17, &udp_dgram(1000, 53, b""));
+        let (first, alias) = (to("192.0.2.20"), to("192.0.2.30"));
+        let mut rs = load("block\npass in to (eth0)");
+        assert_eq!(decide(&mut rs, &describe(&alias).unwrap(), &c), s("@1"));
+        let mut rs = load("block\npass in to (eth0:0)");
+        assert_eq!(decide(&mut rs, &describe(&first).unwrap(), &c), s("@1"));
+        assert_eq!(decide(&mut rs, &describe(&alias).unwrap(), &c), s("@0"));
+    }
+
+    #[test]
     fn flags_only_apply_to_tcp() {
         let e = empty();
         let mut rs = load("block return\npass");

@@ -12,7 +12,8 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Direction, Directive, Divert, Endpoint, Limit, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, DynModifier, Endpoint, Limit, Options, Pool, PoolType,
+    Rule, Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -150,6 +151,16 @@ fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
+        AddrKind::Dynamic {
+            ifname, modifier, ..
+        } if modifier.mode() == DynModifier::Peer => refuse(
+            s,
+            file,
+            line,
+            &format!("({ifname}:peer)"),
+            "pfd does not follow the peer addresses of point-to-point links; \
+             without the parentheses the peer is resolved at load",
+        ),
         AddrKind::Any
         | AddrKind::Net(_)
         | AddrKind::Range(..)
