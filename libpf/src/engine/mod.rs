@@ -16,6 +16,7 @@ pub mod route;
 pub mod rules;
 pub mod rulestate;
 pub mod siphash;
+pub mod srcnode;
 pub mod state;
 pub mod status;
 pub mod syncookie;
@@ -188,6 +189,12 @@ struct Decision {
     log: u8,
     /// Policy routing a new state gets (set once the state is made).
     route: route::StateRoute,
+    /// Source nodes the new connection collected (sticky pools); the
+    /// state takes them, or they are let go.
+    sns: srcnode::Sns,
+    /// Least-states pool addresses the new state holds (translation,
+    /// route).
+    lb: [Option<srcnode::LbRef>; 2],
     /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
     /// state made here carries it.
     tag: u16,
@@ -208,6 +215,8 @@ impl Decision {
                 0
             },
             route: route::StateRoute::default(),
+            sns: srcnode::Sns::default(),
+            lb: [None; 2],
             tag: 0,
         }
     }
@@ -284,6 +293,10 @@ pub struct Engine {
     routing: route::Routing,
     /// Address tables (`table <t>`), see `table`.
     pub tables: Tables,
+    /// Source nodes (`source-track`, `sticky-address`), see `srcnode`.
+    srcnodes: srcnode::SrcNodes,
+    /// The rules' pools' round-robin positions and state counts.
+    pools: nat::pool::Cursors,
     hostid: u32,
     next_id: u64,
     rng: u64,
@@ -329,6 +342,8 @@ impl Engine {
             ifaddrs: HashMap::new(),
             routing: route::Routing::default(),
             tables: Tables::new(),
+            srcnodes: srcnode::SrcNodes::default(),
+            pools: nat::pool::Cursors::default(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
@@ -529,6 +544,7 @@ impl Engine {
         old.detach_tables(&mut self.tables);
         let in_use = self.selectors_in_use();
         self.routing.load(&self.rules.rules, &in_use);
+        self.pools = nat::pool::Cursors::new(self.rules.rules.len());
     }
 
     /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
@@ -694,17 +710,24 @@ impl Engine {
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass: its policy routing, then its translation.
-        r.route = match self.state_route(ri, pd.af, ev.rtable) {
+        // Pass: its policy routing, then its translation; the source nodes
+        // of sticky pools go to the state, or are let go.
+        let mut sns = srcnode::Sns::default();
+        r.route = match self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut sns, now) {
             Ok(sr) => sr,
             Err(reason) => {
+                self.release_sns(&sns, now);
                 self.count(reason);
                 return Verdict::drop(reason);
             }
         };
+        if let Some((_, hop)) = r.route.rt {
+            r.lb[1] = self.lb_ref(ri, srcnode::SnType::Route, hop);
+        }
         if let Some(naf) = self.rules.rules[ri].extras.af_to {
             if meta.dir == Dir::In {
-                let mut v = self.test_rules_afto(meta, buf, pd, ri, &r, naf, len, now);
+                r.sns = sns;
+                let mut v = self.test_rules_afto(meta, buf, pd, ri, &mut r, naf, len, now);
                 v.log |= ev.log;
                 return v;
             }
@@ -713,16 +736,24 @@ impl Engine {
         let mut translated = pd;
         let target = match meta.dir {
             Dir::Out => ev.nat.map(|i| {
-                self.nat_target(i, &pd, meta.dir)
-                    .map(|(a, p)| (End::Src, a, p))
+                let t = self.nat_target(i, &pd, meta.dir, &mut sns, now);
+                if let Some((a, _)) = t {
+                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Nat, a);
+                }
+                t.map(|(a, p)| (End::Src, a, p))
             }),
-            Dir::In => ev
-                .rdr
-                .map(|i| self.rdr_target(i, &pd).map(|(a, p)| (End::Dst, a, p))),
+            Dir::In => ev.rdr.map(|i| {
+                let t = self.rdr_target(i, &pd, &mut sns, now);
+                if let Some((a, _)) = t {
+                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Rdr, a);
+                }
+                t.map(|(a, p)| (End::Dst, a, p))
+            }),
         };
         match target {
             None => {}
             Some(None) => {
+                self.release_sns(&sns, now);
                 self.count(Reason::Translate);
                 return Verdict::drop(Reason::Translate);
             }
@@ -735,6 +766,7 @@ impl Engine {
                 translated.dport = p;
             }
         }
+        r.sns = sns;
         let mut modified = false;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
@@ -765,6 +797,9 @@ impl Engine {
                     return Verdict::drop(reason);
                 }
             }
+        }
+        if r.keep_state == KeepState::None || pd.fragment || rules::icmp_makes_no_state(&pd) {
+            self.release_sns(&r.sns, now);
         }
         if translated.src != orig.src || translated.sport != orig.sport {
             modified |= set_end(buf, &mut pd, End::Src, translated.src, translated.sport);
