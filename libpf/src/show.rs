@@ -326,8 +326,8 @@ pub fn status(s: &Status, verbose: bool) -> String {
             "  {:<25} {:>14} {:>14}",
             "current entries", s.src_nodes, ""
         );
-        for n in ["searches", "inserts", "removals"] {
-            rate_line(&mut o, n, 0, runtime);
+        for (i, n) in ["searches", "inserts", "removals"].iter().enumerate() {
+            rate_line(&mut o, n, s.src_node_counters[i], runtime);
         }
         o.push_str("Fragments\n");
         let _ = writeln!(

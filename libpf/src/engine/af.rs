@@ -153,9 +153,13 @@ impl Engine {
         let start = self.random();
         // The source from the pool (pf_get_sport in the new family); a
         // pool without a type gives its network address.
-        let typed = self.rules.rules.get(ri)?.nat_to.as_ref().is_some_and(|p| {
-            p.pool_type != crate::ruleset::PoolType::None || p.sticky_address
-        });
+        let typed = self
+            .rules
+            .rules
+            .get(ri)?
+            .nat_to
+            .as_ref()
+            .is_some_and(|p| p.pool_type != crate::ruleset::PoolType::None || p.sticky_address);
         let picked = if typed {
             let mut init = None;
             let kind = super::srcnode::SnType::Nat;
@@ -275,8 +279,7 @@ impl Engine {
         t.sport = to.sport;
         t.dport = to.dport;
         t.proto = other_proto(pd.proto);
-        if d.keep_state == crate::ruleset::KeepState::None
-            || super::rules::icmp_makes_no_state(&pd)
+        if d.keep_state == crate::ruleset::KeepState::None || super::rules::icmp_makes_no_state(&pd)
         {
             self.release_sns(&d.sns, now);
         } else {

@@ -860,6 +860,8 @@ impl Engine {
             0
         };
         s.states = self.states.len() as u64;
+        s.src_nodes = self.srcnodes.len() as u64;
+        s.src_node_counters = self.srcnodes.counters;
         s.half_open_tcp = self.halfopen;
         s.syncookies_start = self.syncookies.hiwat;
         s.syncookies_end = self.syncookies.lowat;
@@ -873,6 +875,7 @@ impl Engine {
     /// `pfctl -F info`: reset the status counters.
     pub fn clear_status(&mut self) {
         self.status = Status::default();
+        self.srcnodes.counters = [0; 3];
     }
 
     /// `pfctl -z`: reset every rule's evaluations, packets and bytes.
@@ -913,5 +916,7 @@ pub fn table_now(now_ms: u64) -> u32 {
 mod tests;
 #[cfg(test)]
 mod tests_icmp;
+#[cfg(test)]
+mod tests_srcnode;
 #[cfg(test)]
 mod tests_tags;

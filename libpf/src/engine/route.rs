@@ -355,7 +355,9 @@ impl Engine {
         let divert = r.extras.divert;
         let mut sr = StateRoute::default();
         if let Some(kind) = kind {
-            let hop = self.next_hop(ri, af, saddr, sns, now).ok_or(Reason::NoRoute)?;
+            let hop = self
+                .next_hop(ri, af, saddr, sns, now)
+                .ok_or(Reason::NoRoute)?;
             sr.rt = Some((kind, hop));
             sr.rt_sel = self
                 .routing

@@ -243,8 +243,7 @@ impl Engine {
     /// nodes are per rule; `source-track` nodes per rule unless global.
     fn sn_rule(&self, ri: usize, kind: SnType) -> Option<RuleRef> {
         let r = self.rules.rules.get(ri)?;
-        let per_rule =
-            kind != SnType::None || r.state_opts.source_track == Some(SourceTrack::Rule);
+        let per_rule = kind != SnType::None || r.state_opts.source_track == Some(SourceTrack::Rule);
         per_rule.then_some((self.rules.generation, ri as u32))
     }
 
@@ -469,8 +468,7 @@ impl Engine {
                 let global = lim.flush_global;
                 self.kill_states(now, true, |s| {
                     let k = &s.key[super::state::SK_WIRE];
-                    k.addr[idx] == src
-                        && (global || (s.rule == st_rule && s.rule_gen == st_gen))
+                    k.addr[idx] == src && (global || (s.rule == st_rule && s.rule_gen == st_gen))
                 });
             }
         }

@@ -19,8 +19,8 @@
 
 use super::mtag::generated_mark;
 use super::packet::{Dir, Pd};
-use super::state::{tcps, Slot, SK_STACK, SK_WIRE};
 use super::srcnode::SnType;
+use super::state::{tcps, Slot, SK_STACK, SK_WIRE};
 use super::status::Reason;
 use super::syncookie::syn_mss;
 use super::{Engine, Outgoing, PacketMeta, Toward, Verdict};

@@ -67,7 +67,9 @@ impl Cursors {
 
     fn get_mut(&mut self, ri: usize, kind: SnType) -> Option<&mut Cursor> {
         let k = kind as usize;
-        self.v.get_mut(ri).and_then(|c| c.get_mut(k.checked_sub(1)?))
+        self.v
+            .get_mut(ri)
+            .and_then(|c| c.get_mut(k.checked_sub(1)?))
     }
 
     fn get(&self, ri: usize, kind: SnType) -> Option<&Cursor> {
@@ -235,7 +237,10 @@ impl Engine {
     }
 
     fn members(&self, ri: usize, kind: SnType, af: Af) -> Members {
-        if self.pool_of(ri, kind).is_some_and(|p| p.auto_table.is_some()) {
+        if self
+            .pool_of(ri, kind)
+            .is_some_and(|p| p.auto_table.is_some())
+        {
             return Members::List;
         }
         let rt = self.rules.tables.get(ri).copied().unwrap_or_default();
@@ -261,7 +266,9 @@ impl Engine {
     fn member_count(&self, ri: usize, kind: SnType, m: Members, af: Af) -> usize {
         match m {
             Members::One(_) => 1,
-            Members::List => self.pool_of(ri, kind).map_or(0, |p| list_sorted(p, af).len()),
+            Members::List => self
+                .pool_of(ri, kind)
+                .map_or(0, |p| list_sorted(p, af).len()),
             Members::Table(id) => self.tables.pool_count(id, af),
             Members::Iface => self
                 .pool_of(ri, kind)

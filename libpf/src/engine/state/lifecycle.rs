@@ -229,7 +229,8 @@ impl Engine {
         st.expire + self.state_timeout_secs(st) * 1000
     }
 
-    /// Drop expired states (pf_purge_expired_states). Returns how many.
+    /// Drop expired states (pf_purge_expired_states), then the source
+    /// nodes whose time is up. Returns how many states went.
     pub fn purge(&mut self, now: u64) -> usize {
         let expired: Vec<Slot> = self
             .states
@@ -244,6 +245,7 @@ impl Engine {
         for s in expired {
             self.remove_state(s, now, true);
         }
+        self.purge_src_nodes(now);
         n
     }
 

@@ -4,8 +4,8 @@
 
 use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
 use crate::engine::packet::{self, Dir, Pd};
-use crate::engine::srcnode::SnType;
 use crate::engine::route::Forward;
+use crate::engine::srcnode::SnType;
 use crate::engine::status::Reason;
 use crate::engine::table::OP_PASS;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
