@@ -544,7 +544,8 @@ impl Engine {
         old.detach_tables(&mut self.tables);
         let in_use = self.selectors_in_use();
         self.routing.load(&self.rules.rules, &in_use);
-        self.pools = nat::pool::Cursors::new(self.rules.rules.len());
+        self.pools = nat::pool::Cursors::new(&self.rules.rules);
+        self.load_conn_limits();
     }
 
     /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only

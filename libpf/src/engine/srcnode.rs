@@ -152,6 +152,9 @@ pub struct SrcNodes {
     next_id: SnId,
     /// search, insert, removals (pf_status.scounters).
     pub counters: [u64; 3],
+    /// Each rule's connection limits (flat index of the loaded ruleset),
+    /// made once at load so that a new node shares them without copying.
+    rule_limits: Vec<Option<Arc<ConnLimits>>>,
 }
 
 impl SrcNodes {
@@ -247,7 +250,16 @@ impl Engine {
         per_rule.then_some((self.rules.generation, ri as u32))
     }
 
-    fn conn_limits(&self, ri: usize) -> Option<Arc<ConnLimits>> {
+    /// A ruleset was loaded: its rules' connection limits, for the nodes
+    /// they make (nodes of older rules keep theirs).
+    pub(in crate::engine) fn load_conn_limits(&mut self) {
+        let v = (0..self.rules.rules.len())
+            .map(|ri| self.make_conn_limits(ri))
+            .collect();
+        self.srcnodes.rule_limits = v;
+    }
+
+    fn make_conn_limits(&self, ri: usize) -> Option<Arc<ConnLimits>> {
         let so = &self.rules.rules.get(ri)?.state_opts;
         if so.max_src_conn == 0 && so.max_src_conn_rate.is_none() {
             return None;
@@ -321,7 +333,7 @@ impl Engine {
             packets: [0; 2],
             bytes: [0; 2],
             limits: if kind == SnType::None {
-                self.conn_limits(ri)
+                self.srcnodes.rule_limits.get(ri).cloned().flatten()
             } else {
                 None
             },

@@ -33,7 +33,7 @@ use super::super::state::StateKey;
 use super::super::table::TableId;
 use super::super::Engine;
 use crate::addr::{Af, IpNet};
-use crate::ruleset::{AddrKind, DynModifier, Pool, PoolType, PortOp};
+use crate::ruleset::{AddrKind, DynModifier, Pool, PoolType, PortOp, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -42,13 +42,16 @@ use std::net::IpAddr;
 pub const NAT_PORT_LOW: u16 = 50001;
 pub const NAT_PORT_HIGH: u16 = 65535;
 
-/// The moving parts of one pool (pf_pool's `counter` and `tblidx`) and
-/// the states each address holds (for `least-states`).
+/// The moving parts of one pool (pf_pool's `counter` and `tblidx`), the
+/// states each address holds (for `least-states`), and a braced list's
+/// entries per family in table order, sorted once at load so that the
+/// packet path walks a slice.
 #[derive(Debug, Clone, Default)]
 pub struct Cursor {
     counter: Option<IpAddr>,
     tblidx: Option<usize>,
     loads: HashMap<IpAddr, u32>,
+    list: [Vec<IpNet>; 2],
 }
 
 /// The cursors of every rule's pools (nat, rdr, route), by flat index.
@@ -58,11 +61,30 @@ pub struct Cursors {
 }
 
 impl Cursors {
-    /// Fresh cursors for a ruleset of `n` rules.
-    pub fn new(n: usize) -> Cursors {
-        Cursors {
-            v: vec![Default::default(); n],
-        }
+    /// Fresh cursors for a ruleset's (flattened) rules.
+    pub fn new(rules: &[Rule]) -> Cursors {
+        let v = rules
+            .iter()
+            .map(|r| {
+                let mut c: [Cursor; 3] = Default::default();
+                for (i, kind) in [SnType::Nat, SnType::Rdr, SnType::Route]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if let Some(p) = rule_pool(r, kind).filter(|p| p.auto_table.is_some()) {
+                        c[i].list = [list_sorted(p, Af::Inet), list_sorted(p, Af::Inet6)];
+                    }
+                }
+                c
+            })
+            .collect();
+        Cursors { v }
+    }
+
+    /// The braced list of rule `ri`'s pool `kind` in family `af`.
+    fn list(&self, ri: usize, kind: SnType, af: Af) -> &[IpNet] {
+        let i = if af == Af::Inet { 0 } else { 1 };
+        self.get(ri, kind).map_or(&[], |c| &c.list[i])
     }
 
     fn get_mut(&mut self, ri: usize, kind: SnType) -> Option<&mut Cursor> {
@@ -201,6 +223,16 @@ fn iface_members<'a>(
         })
 }
 
+/// Rule `r`'s pool of kind `kind`.
+fn rule_pool(r: &Rule, kind: SnType) -> Option<&Pool> {
+    match kind {
+        SnType::Nat => r.nat_to.as_ref(),
+        SnType::Rdr => r.rdr_to.as_ref(),
+        SnType::Route => r.extras.route.as_ref().map(|(_, p)| p),
+        SnType::None => None,
+    }
+}
+
 /// The networks of a braced pool list in family `af`, in the order the
 /// table pfctl makes of it walks them (by address), without duplicates.
 fn list_sorted(p: &Pool, af: Af) -> Vec<IpNet> {
@@ -227,13 +259,7 @@ struct PoolOpts {
 
 impl Engine {
     fn pool_of(&self, ri: usize, kind: SnType) -> Option<&Pool> {
-        let r = self.rules.rules.get(ri)?;
-        match kind {
-            SnType::Nat => r.nat_to.as_ref(),
-            SnType::Rdr => r.rdr_to.as_ref(),
-            SnType::Route => r.extras.route.as_ref().map(|(_, p)| p),
-            SnType::None => None,
-        }
+        rule_pool(self.rules.rules.get(ri)?, kind)
     }
 
     fn members(&self, ri: usize, kind: SnType, af: Af) -> Members {
@@ -266,9 +292,7 @@ impl Engine {
     fn member_count(&self, ri: usize, kind: SnType, m: Members, af: Af) -> usize {
         match m {
             Members::One(_) => 1,
-            Members::List => self
-                .pool_of(ri, kind)
-                .map_or(0, |p| list_sorted(p, af).len()),
+            Members::List => self.pools.list(ri, kind, af).len(),
             Members::Table(id) => self.tables.pool_count(id, af),
             Members::Iface => self
                 .pool_of(ri, kind)
@@ -281,9 +305,7 @@ impl Engine {
     fn member_nth(&self, ri: usize, kind: SnType, m: Members, af: Af, n: usize) -> Option<IpNet> {
         match m {
             Members::One(net) => (n == 0).then_some(net),
-            Members::List => self
-                .pool_of(ri, kind)
-                .and_then(|p| list_sorted(p, af).get(n).copied()),
+            Members::List => self.pools.list(ri, kind, af).get(n).copied(),
             Members::Table(id) => self.tables.pool_nth(id, af, n),
             Members::Iface => self
                 .pool_of(ri, kind)
@@ -316,9 +338,7 @@ impl Engine {
         let af = Af::of(a);
         match m {
             Members::One(n) => n.contains(a),
-            Members::List => self
-                .pool_of(ri, kind)
-                .is_some_and(|p| list_sorted(p, af).iter().any(|n| n.contains(a))),
+            Members::List => self.pools.list(ri, kind, af).iter().any(|n| n.contains(a)),
             Members::Table(id) => self.tables.lookup(id, a).is_some_and(|e| !e.neg),
             Members::Iface => self
                 .pool_of(ri, kind)
