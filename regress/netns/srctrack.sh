@@ -93,6 +93,7 @@ absent() { ! grep -Eq "$1" <<<"$2"; }
 
 probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 &
 SERVER=$!
+disown "$SERVER"
 # waitfor PID...: wait for the given background clients (never the server).
 waitfor() { local p; for p in "$@"; do wait "$p"; done; }
 check "pfd starts" start_pfd

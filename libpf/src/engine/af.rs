@@ -144,7 +144,7 @@ impl Engine {
     /// taken out of / put into the original destination (RFC 6052).
     pub(in crate::engine) fn af_target(
         &mut self,
-        ri: usize,
+        ri: super::anchor::RuleRef,
         pd: &Pd,
         naf: Af,
         sns: &mut super::srcnode::Sns,
@@ -155,8 +155,7 @@ impl Engine {
         // pool without a type gives its network address.
         let typed = self
             .rules
-            .rules
-            .get(ri)?
+            .rule(ri)?
             .nat_to
             .as_ref()
             .is_some_and(|p| p.pool_type != crate::ruleset::PoolType::None || p.sticky_address);
@@ -167,13 +166,13 @@ impl Engine {
         } else {
             None
         };
-        let r = self.rules.rules.get(ri)?;
-        let nat = pool_net(r.nat_to.as_ref()?, &self.ifaddrs, naf)?;
+        let r = self.rules.rule(ri)?;
+        let nat = pool_net(r.nat_to.as_ref()?, self.ifaces.addr_map(), naf)?;
         let src = picked.unwrap_or_else(|| nat.network());
         let dst = match (r.rdr_to.as_ref(), pd.dst, naf) {
             (Some(rdr), IpAddr::V6(d), Af::Inet) => {
                 // inet_nat46: the pool's network bits over the low 32 bits.
-                let n = pool_net(rdr, &self.ifaddrs, naf)?;
+                let n = pool_net(rdr, self.ifaces.addr_map(), naf)?;
                 let IpAddr::V4(p) = n.network() else {
                     return None;
                 };
@@ -183,7 +182,7 @@ impl Engine {
                 IpAddr::V4(((low & !m) | (u32::from(p) & m)).into())
             }
             (Some(rdr), IpAddr::V4(d), Af::Inet6) => {
-                let n = pool_net(rdr, &self.ifaddrs, naf)?;
+                let n = pool_net(rdr, self.ifaces.addr_map(), naf)?;
                 let IpAddr::V6(p) = n.network() else {
                     return None;
                 };
@@ -253,7 +252,7 @@ impl Engine {
         meta: &super::PacketMeta,
         buf: &mut [u8],
         pd: Pd,
-        ri: usize,
+        (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
         d: &mut super::Decision,
         naf: Af,
         len: u64,
@@ -283,7 +282,7 @@ impl Engine {
         {
             self.release_sns(&d.sns, now);
         } else {
-            match self.create_state(meta, d, ri, &pd, &t, len, now) {
+            match self.create_state(meta, d, (ri, anchor), &pd, &t, len, now) {
                 Ok((_, seqdiff)) => {
                     if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
                         super::translate::set_seq_ack(
@@ -304,7 +303,7 @@ impl Engine {
         match translate(buf, &pd, &to, ident, true) {
             Some(pkt) => {
                 let mut v = Verdict::pass(false);
-                v.rule = Some(ri as u32);
+                v.rule = Some(ri.nr);
                 v.forward = super::route::Forward::AfTo(pkt);
                 v
             }
@@ -999,7 +998,8 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(1, 5);
-        e.load(rs, crate::engine::rules::Loader::default(), String::new());
+        e.load(rs, crate::engine::rules::Loader::default(), String::new())
+            .unwrap();
         e.set_enabled(true, 0);
         e
     }

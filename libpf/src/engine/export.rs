@@ -3,6 +3,7 @@
 //! peer sends: inserts, updates with OpenBSD's stale checks, deletes,
 //! clears, update requests.
 
+use super::anchor::RuleRef;
 use super::packet::Dir;
 use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
 use super::Engine;
@@ -78,11 +79,12 @@ impl Engine {
     /// seconds it has left.
     pub fn export_state(&self, st: &State, now: u64) -> StateRepr {
         let left = self.expires_at(st).saturating_sub(now) / 1000;
-        let rule = if st.rule_gen == self.rules().generation {
-            st.rule.unwrap_or(u32::MAX)
-        } else {
-            u32::MAX
+        // The numbers of the rule and of the anchor rule, while loaded.
+        let nr = |r: Option<RuleRef>| {
+            r.filter(|r| self.rules().rule(*r).is_some())
+                .map_or(u32::MAX, |r| r.nr)
         };
+        let (rule, anchor) = (nr(st.rule), nr(st.anchor));
         StateRepr {
             id: st.id,
             ifname: st.ifname.clone().unwrap_or_else(|| "all".into()),
@@ -95,7 +97,7 @@ impl Engine {
                 (None, IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             },
             rule,
-            anchor: u32::MAX,
+            anchor,
             nat_rule: u32::MAX,
             creation: (now.saturating_sub(st.creation) / 1000) as u32,
             expire: left.min(u32::MAX as u64) as u32,
@@ -176,9 +178,13 @@ impl Engine {
             creatorid: sr.creatorid,
             key: [wire, stack],
             direction,
-            ifname: None,
+            // pfsync_state_import binds the state to the interface named
+            // (`all`: floating), whether it exists here or not.
+            ifname: Some(sr.ifname.as_str())
+                .filter(|n| !n.is_empty() && *n != crate::engine::iface::IFG_ALL)
+                .map(str::to_string),
             rule: None,
-            rule_gen: 0,
+            anchor: None,
             src: peer_in(&sr.src),
             dst: peer_in(&sr.dst),
             timeout,

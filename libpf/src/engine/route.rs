@@ -28,6 +28,7 @@
 //! of the state (each packet meets a given state once: a forwarded
 //! connection has a state on each interface it crosses).
 
+use super::anchor::RuleRef;
 use super::packet::Dir;
 use super::Engine;
 use crate::addr::Af;
@@ -299,9 +300,9 @@ pub struct Routing {
 }
 
 impl Routing {
-    /// After a ruleset load: number the new rules' targets, drop those no
-    /// rule and no state (`in_use`) needs any more.
-    pub fn load(&mut self, rules: &[Rule], in_use: &[u8]) {
+    /// After a ruleset load: number the targets of the rules (of every
+    /// anchor), drop those no rule and no state (`in_use`) needs any more.
+    pub fn load<'a>(&mut self, rules: impl Iterator<Item = &'a Rule>, in_use: &[u8]) {
         let mut wanted = Vec::new();
         for r in rules {
             rule_targets(r, &mut wanted);
@@ -324,7 +325,7 @@ impl Engine {
     /// the state takes from `sns`).
     pub(in crate::engine) fn next_hop(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         af: Af,
         saddr: &IpAddr,
         sns: &mut super::srcnode::Sns,
@@ -340,7 +341,7 @@ impl Engine {
     /// family, or no selector left.
     pub(in crate::engine) fn state_route(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         af: Af,
         rtable: Option<u32>,
         saddr: &IpAddr,
@@ -348,7 +349,7 @@ impl Engine {
         now: u64,
     ) -> Result<StateRoute, super::status::Reason> {
         use super::status::Reason;
-        let Some(r) = self.rules.rules.get(ri) else {
+        let Some(r) = self.rules.rule(ri) else {
             return Ok(StateRoute::default());
         };
         let kind = r.extras.route.as_ref().map(|(k, _)| *k);
@@ -437,7 +438,7 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(1, 1);
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         e.set_enabled(true, 0);
         e
     }
@@ -669,7 +670,7 @@ mod tests {
         e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
         let res = StaticResolver::new().iface("lan", &["10.1.0.1/24"]);
         let rs = parse("pass\n", "pf.conf", &res).unwrap();
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         assert_eq!(
             e.route_targets().target(sel),
             Some(Target::NextHop(ip("10.3.0.254")))
@@ -678,7 +679,7 @@ mod tests {
         assert_eq!(v.mtag.map(|m| m.route), Some(sel));
         e.kill_states(2, false, |_| true);
         let rs = parse("pass\n", "pf.conf", &res).unwrap();
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         assert!(e.route_targets().is_empty());
     }
 

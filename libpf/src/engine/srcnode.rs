@@ -60,8 +60,7 @@ pub const SCNT_SEARCH: usize = 0;
 pub const SCNT_INSERT: usize = 1;
 pub const SCNT_REMOVALS: usize = 2;
 
-/// A rule as nodes and states name it: (ruleset generation, flat index).
-pub type RuleRef = (u64, u32);
+pub use super::anchor::RuleRef;
 
 /// The nodes a connection being created has collected so far, one per
 /// type (pf's `sns[PF_SN_MAX]`).
@@ -78,9 +77,8 @@ impl Sns {
 /// it back when the state goes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LbRef {
-    /// The rule whose pool chose the address (flat index, same generation
-    /// as the state's rule).
-    pub rule: u32,
+    /// The rule whose pool chose the address.
+    pub rule: RuleRef,
     pub kind: SnType,
     pub addr: IpAddr,
 }
@@ -152,9 +150,6 @@ pub struct SrcNodes {
     next_id: SnId,
     /// search, insert, removals (pf_status.scounters).
     pub counters: [u64; 3],
-    /// Each rule's connection limits (flat index of the loaded ruleset),
-    /// made once at load so that a new node shares them without copying.
-    rule_limits: Vec<Option<Arc<ConnLimits>>>,
 }
 
 impl SrcNodes {
@@ -205,7 +200,7 @@ pub struct SrcNodeInfo {
     /// The address a sticky pool maps it to.
     pub raddr: Option<IpAddr>,
     pub kind: SnType,
-    /// The rule's number; None for a global node (or a rule since replaced).
+    /// The rule's number in its ruleset; None for a global node.
     pub rule: Option<u32>,
     pub states: u32,
     pub conn: u32,
@@ -218,6 +213,31 @@ pub struct SrcNodeInfo {
     pub expire: u32,
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
+}
+
+/// The connection limits of each rule of a ruleset (that of anchor
+/// `path`), made once when it is installed so that the nodes its rules
+/// make share them.
+pub fn conn_limits_of(rules: &[crate::ruleset::Rule], path: &str) -> Vec<Option<Arc<ConnLimits>>> {
+    rules
+        .iter()
+        .map(|r| {
+            let so = &r.state_opts;
+            if so.max_src_conn == 0 && so.max_src_conn_rate.is_none() {
+                return None;
+            }
+            Some(Arc::new(ConnLimits {
+                max_conn: so.max_src_conn,
+                max_rate: so.max_src_conn_rate,
+                overload: so
+                    .overload
+                    .as_ref()
+                    .map(|o| (path.to_string(), o.table.clone())),
+                flush: so.overload.as_ref().is_some_and(|o| o.flush),
+                flush_global: so.overload.as_ref().is_some_and(|o| o.global),
+            }))
+        })
+        .collect()
 }
 
 /// The same address in family `af`: a mapped or truncated copy of its
@@ -244,36 +264,10 @@ fn secs(ms: u64) -> u64 {
 impl Engine {
     /// The node key's rule for rule `ri` and node type `kind`: sticky
     /// nodes are per rule; `source-track` nodes per rule unless global.
-    fn sn_rule(&self, ri: usize, kind: SnType) -> Option<RuleRef> {
-        let r = self.rules.rules.get(ri)?;
+    fn sn_rule(&self, ri: RuleRef, kind: SnType) -> Option<RuleRef> {
+        let r = self.rules.rule(ri)?;
         let per_rule = kind != SnType::None || r.state_opts.source_track == Some(SourceTrack::Rule);
-        per_rule.then_some((self.rules.generation, ri as u32))
-    }
-
-    /// A ruleset was loaded: its rules' connection limits, for the nodes
-    /// they make (nodes of older rules keep theirs).
-    pub(in crate::engine) fn load_conn_limits(&mut self) {
-        let v = (0..self.rules.rules.len())
-            .map(|ri| self.make_conn_limits(ri))
-            .collect();
-        self.srcnodes.rule_limits = v;
-    }
-
-    fn make_conn_limits(&self, ri: usize) -> Option<Arc<ConnLimits>> {
-        let so = &self.rules.rules.get(ri)?.state_opts;
-        if so.max_src_conn == 0 && so.max_src_conn_rate.is_none() {
-            return None;
-        }
-        Some(Arc::new(ConnLimits {
-            max_conn: so.max_src_conn,
-            max_rate: so.max_src_conn_rate,
-            overload: so
-                .overload
-                .as_ref()
-                .map(|o| (self.rules.anchor_path(ri).to_string(), o.table.clone())),
-            flush: so.overload.as_ref().is_some_and(|o| o.flush),
-            flush_global: so.overload.as_ref().is_some_and(|o| o.global),
-        }))
+        per_rule.then_some(ri)
     }
 
     /// pf_insert_src_node: find the node of `src` for rule `ri` and type
@@ -283,7 +277,7 @@ impl Engine {
     pub(in crate::engine) fn insert_src_node(
         &mut self,
         slot: &mut Option<SnId>,
-        ri: usize,
+        ri: RuleRef,
         kind: SnType,
         src: IpAddr,
         raddr: Option<IpAddr>,
@@ -293,12 +287,12 @@ impl Engine {
         if slot.is_none_or(|id| self.srcnodes.get(id).is_none()) {
             *slot = self.srcnodes.find(rule, kind, src);
         }
-        let Some(r) = self.rules.rules.get(ri) else {
+        let Some(r) = self.rules.rule(ri) else {
             return Err(());
         };
         let (max_nodes, max_states) = (r.state_opts.max_src_nodes, r.state_opts.max_src_states);
         let rate = r.state_opts.max_src_conn_rate;
-        let creator = (self.rules.generation, ri as u32);
+        let creator = ri;
         if let Some(id) = *slot {
             let states = self.srcnodes.get(id).map_or(0, |n| n.states);
             if max_states != 0 && states >= max_states {
@@ -333,7 +327,7 @@ impl Engine {
             packets: [0; 2],
             bytes: [0; 2],
             limits: if kind == SnType::None {
-                self.srcnodes.rule_limits.get(ri).cloned().flatten()
+                self.rules.conn_limits(ri)
             } else {
                 None
             },
@@ -388,17 +382,15 @@ impl Engine {
     /// The `src.track` timeout for the nodes of a state (the rule's own,
     /// else the global one), seconds.
     fn src_track_secs(&self, st: &State) -> u64 {
-        if st.rule_gen == self.rules.generation {
-            if let Some(r) = st.rule.and_then(|i| self.rules.rules.get(i as usize)) {
-                if let Some((_, v)) = r
-                    .state_opts
-                    .timeouts
-                    .iter()
-                    .find(|(k, _)| *k == Timeout::SrcTrack)
-                {
-                    if *v != 0 {
-                        return *v as u64;
-                    }
+        if let Some(r) = st.rule.and_then(|r| self.rules.rule(r)) {
+            if let Some((_, v)) = r
+                .state_opts
+                .timeouts
+                .iter()
+                .find(|(k, _)| *k == Timeout::SrcTrack)
+            {
+                if *v != 0 {
+                    return *v as u64;
                 }
             }
         }
@@ -468,7 +460,7 @@ impl Engine {
             return false;
         }
         let src = n.addr;
-        let (dir, st_rule, st_gen) = (st.direction, st.rule, st.rule_gen);
+        let (dir, st_rule) = (st.direction, st.rule);
         if let Some((anchor, table)) = &lim.overload {
             self.status.limit_counters[LCNT_OVERLOAD_TABLE] += 1;
             // A table that is not there (or full) leaves the source out,
@@ -480,7 +472,7 @@ impl Engine {
                 let global = lim.flush_global;
                 self.kill_states(now, true, |s| {
                     let k = &s.key[super::state::SK_WIRE];
-                    k.addr[idx] == src && (global || (s.rule == st_rule && s.rule_gen == st_gen))
+                    k.addr[idx] == src && (global || s.rule == st_rule)
                 });
             }
         }
@@ -603,10 +595,7 @@ impl Engine {
                     addr: n.addr,
                     raddr: n.raddr,
                     kind: n.kind,
-                    rule: n
-                        .rule
-                        .filter(|(g, _)| *g == self.rules.generation)
-                        .map(|(_, i)| i),
+                    rule: n.rule.map(|r| r.nr),
                     states: n.states,
                     conn: n.conn,
                     rate_count: count,

@@ -26,7 +26,7 @@ fn engine(conf: &str) -> Engine {
     let rs = parse(conf, "pf.conf", &resolver())
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    let shadows = crate::ctl::table_defs(&rs)
+    let shadows: Vec<Shadow> = crate::ctl::table_defs(&rs)
         .into_iter()
         .map(|t| {
             let mut s = Shadow::new(&t.anchor, &t.name, t.flags, t.init_addr);
@@ -37,8 +37,15 @@ fn engine(conf: &str) -> Engine {
         })
         .collect();
     let mut e = Engine::new(7, 42);
-    e.commit(rs, shadows, Loader::default(), String::new(), 0)
-        .unwrap();
+    let sets = crate::ruleset::flatten(&rs, "");
+    e.commit(
+        sets,
+        Some((rs.options, String::new())),
+        shadows,
+        Loader::default(),
+        0,
+    )
+    .unwrap();
     e.set_enabled(true, 0);
     e
 }
@@ -425,7 +432,12 @@ fn least_states_takes_the_least_loaded_address() {
     let six = ip("10.1.0.6");
     e.kill_states(0, false, |st| st.key[1].addr[1] == six);
     assert_eq!(rdr_dst(&mut e, C1, 4010, 0).0, six);
-    assert_eq!(e.pools.load(1, SnType::Rdr, &six), 1);
+    let r1 = anchor::RuleRef {
+        anchor: anchor::MAIN,
+        nr: 1,
+        gen: e.rules().main().generation,
+    };
+    assert_eq!(e.pool_load(r1, SnType::Rdr, &six), 1);
 }
 
 #[test]

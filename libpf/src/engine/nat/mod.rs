@@ -3,6 +3,7 @@
 
 pub mod pool;
 
+use super::anchor::RuleRef;
 use super::packet::{Dir, Pd};
 use super::srcnode::Sns;
 use super::Engine;
@@ -14,7 +15,7 @@ impl Engine {
     /// Source address and port for the `nat-to` of rule `ri`.
     pub(in crate::engine) fn nat_target(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         pd: &Pd,
         dir: Dir,
         sns: &mut Sns,
@@ -26,7 +27,7 @@ impl Engine {
     /// Destination address and port for the `rdr-to` of rule `ri`.
     pub(in crate::engine) fn rdr_target(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         pd: &Pd,
         sns: &mut Sns,
         now: u64,

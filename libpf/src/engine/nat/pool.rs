@@ -26,6 +26,7 @@
 //! `Engine::map_addr` is the one place an address is chosen; `route-to`
 //! calls it with `SnType::Route` (see `route::next_hop`).
 
+use super::super::anchor::RuleRef;
 use super::super::packet::{Dir, Pd};
 use super::super::siphash::siphash24;
 use super::super::srcnode::{as_family, LbRef, SnType, Sns};
@@ -54,14 +55,15 @@ pub struct Cursor {
     list: [Vec<IpNet>; 2],
 }
 
-/// The cursors of every rule's pools (nat, rdr, route), by flat index.
+/// The cursors of the pools (nat, rdr, route) of each rule of a ruleset,
+/// by rule number (kept with the ruleset, `anchor::Rules::pools`).
 #[derive(Debug, Clone, Default)]
 pub struct Cursors {
     v: Vec<[Cursor; 3]>,
 }
 
 impl Cursors {
-    /// Fresh cursors for a ruleset's (flattened) rules.
+    /// Fresh cursors for a ruleset's rules.
     pub fn new(rules: &[Rule]) -> Cursors {
         let v = rules
             .iter()
@@ -81,30 +83,29 @@ impl Cursors {
         Cursors { v }
     }
 
-    /// The braced list of rule `ri`'s pool `kind` in family `af`.
-    fn list(&self, ri: usize, kind: SnType, af: Af) -> &[IpNet] {
-        let i = if af == Af::Inet { 0 } else { 1 };
-        self.get(ri, kind).map_or(&[], |c| &c.list[i])
-    }
-
-    fn get_mut(&mut self, ri: usize, kind: SnType) -> Option<&mut Cursor> {
+    /// The cursor of pool `kind` of rule number `nr`.
+    pub fn get_mut(&mut self, nr: usize, kind: SnType) -> Option<&mut Cursor> {
         let k = kind as usize;
         self.v
-            .get_mut(ri)
+            .get_mut(nr)
             .and_then(|c| c.get_mut(k.checked_sub(1)?))
     }
 
-    fn get(&self, ri: usize, kind: SnType) -> Option<&Cursor> {
+    pub fn get(&self, nr: usize, kind: SnType) -> Option<&Cursor> {
         let k = kind as usize;
-        self.v.get(ri).and_then(|c| c.get(k.checked_sub(1)?))
+        self.v.get(nr).and_then(|c| c.get(k.checked_sub(1)?))
+    }
+}
+
+impl Cursor {
+    /// A braced list's entries in family `af`.
+    fn list(&self, af: Af) -> &[IpNet] {
+        &self.list[if af == Af::Inet { 0 } else { 1 }]
     }
 
-    /// States of rule `ri`'s pool `kind` at `addr` (least-states).
-    pub fn load(&self, ri: usize, kind: SnType, addr: &IpAddr) -> u32 {
-        self.get(ri, kind)
-            .and_then(|c| c.loads.get(addr))
-            .copied()
-            .unwrap_or(0)
+    /// States at `addr` (least-states).
+    fn load(&self, addr: &IpAddr) -> u32 {
+        self.loads.get(addr).copied().unwrap_or(0)
     }
 }
 
@@ -258,18 +259,28 @@ struct PoolOpts {
 }
 
 impl Engine {
-    fn pool_of(&self, ri: usize, kind: SnType) -> Option<&Pool> {
-        rule_pool(self.rules.rules.get(ri)?, kind)
+    fn pool_of(&self, ri: RuleRef, kind: SnType) -> Option<&Pool> {
+        rule_pool(self.rules.rule(ri)?, kind)
     }
 
-    fn members(&self, ri: usize, kind: SnType, af: Af) -> Members {
+    /// The entries of a braced list pool in family `af`.
+    fn pool_list(&self, ri: RuleRef, kind: SnType, af: Af) -> &[IpNet] {
+        self.rules.cursor(ri, kind).map_or(&[], |c| c.list(af))
+    }
+
+    /// States at `addr` of pool `kind` of rule `ri` (least-states).
+    pub(in crate::engine) fn pool_load(&self, ri: RuleRef, kind: SnType, addr: &IpAddr) -> u32 {
+        self.rules.cursor(ri, kind).map_or(0, |c| c.load(addr))
+    }
+
+    fn members(&self, ri: RuleRef, kind: SnType, af: Af) -> Members {
         if self
             .pool_of(ri, kind)
             .is_some_and(|p| p.auto_table.is_some())
         {
             return Members::List;
         }
-        let rt = self.rules.tables.get(ri).copied().unwrap_or_default();
+        let rt = self.rules.rule_tables(ri).unwrap_or_default();
         let id = match kind {
             SnType::Nat => rt.nat,
             SnType::Rdr => rt.rdr,
@@ -289,34 +300,34 @@ impl Engine {
         }
     }
 
-    fn member_count(&self, ri: usize, kind: SnType, m: Members, af: Af) -> usize {
+    fn member_count(&self, ri: RuleRef, kind: SnType, m: Members, af: Af) -> usize {
         match m {
             Members::One(_) => 1,
-            Members::List => self.pools.list(ri, kind, af).len(),
+            Members::List => self.pool_list(ri, kind, af).len(),
             Members::Table(id) => self.tables.pool_count(id, af),
             Members::Iface => self
                 .pool_of(ri, kind)
                 .and_then(|p| p.addrs.first())
-                .map_or(0, |k| iface_members(k, &self.ifaddrs, af).count()),
+                .map_or(0, |k| iface_members(k, self.ifaces.addr_map(), af).count()),
             Members::Nothing => 0,
         }
     }
 
-    fn member_nth(&self, ri: usize, kind: SnType, m: Members, af: Af, n: usize) -> Option<IpNet> {
+    fn member_nth(&self, ri: RuleRef, kind: SnType, m: Members, af: Af, n: usize) -> Option<IpNet> {
         match m {
             Members::One(net) => (n == 0).then_some(net),
-            Members::List => self.pools.list(ri, kind, af).get(n).copied(),
+            Members::List => self.pool_list(ri, kind, af).get(n).copied(),
             Members::Table(id) => self.tables.pool_nth(id, af, n),
             Members::Iface => self
                 .pool_of(ri, kind)
                 .and_then(|p| p.addrs.first())
-                .and_then(|k| iface_members(k, &self.ifaddrs, af).nth(n)),
+                .and_then(|k| iface_members(k, self.ifaces.addr_map(), af).nth(n)),
             Members::Nothing => None,
         }
     }
 
     /// How many addresses the pool has (at most 2^16 counted).
-    fn pool_size(&self, ri: usize, kind: SnType, af: Af) -> usize {
+    fn pool_size(&self, ri: RuleRef, kind: SnType, af: Af) -> usize {
         let m = self.members(ri, kind, af);
         let cnt = self.member_count(ri, kind, m, af);
         let mut n = 0usize;
@@ -334,16 +345,18 @@ impl Engine {
     }
 
     /// Is `a` still an address of the pool (sticky nodes are checked)?
-    fn member_contains(&self, ri: usize, kind: SnType, m: Members, a: &IpAddr) -> bool {
+    fn member_contains(&self, ri: RuleRef, kind: SnType, m: Members, a: &IpAddr) -> bool {
         let af = Af::of(a);
         match m {
             Members::One(n) => n.contains(a),
-            Members::List => self.pools.list(ri, kind, af).iter().any(|n| n.contains(a)),
+            Members::List => self.pool_list(ri, kind, af).iter().any(|n| n.contains(a)),
             Members::Table(id) => self.tables.lookup(id, a).is_some_and(|e| !e.neg),
             Members::Iface => self
                 .pool_of(ri, kind)
                 .and_then(|p| p.addrs.first())
-                .is_some_and(|k| iface_members(k, &self.ifaddrs, af).any(|n| n.contains(a))),
+                .is_some_and(|k| {
+                    iface_members(k, self.ifaces.addr_map(), af).any(|n| n.contains(a))
+                }),
             Members::Nothing => false,
         }
     }
@@ -352,13 +365,13 @@ impl Engine {
     /// (the first address of the entry `tblidx`, or the counter if it is
     /// still inside that entry), skipping addresses a more specific entry
     /// of the table covers. Moves the cursor there.
-    fn pool_get(&mut self, ri: usize, kind: SnType, m: Members, af: Af) -> Option<IpAddr> {
+    fn pool_get(&mut self, ri: RuleRef, kind: SnType, m: Members, af: Af) -> Option<IpAddr> {
         let cnt = self.member_count(ri, kind, m, af);
         if cnt == 0 {
             return None;
         }
         let (idx, counter) = {
-            let c = self.pools.get_mut(ri, kind)?;
+            let c = self.rules.cursor_mut(ri, kind)?;
             (c.tblidx, c.counter)
         };
         let mut use_counter = matches!(idx, Some(i) if i < cnt) && counter.is_some();
@@ -394,7 +407,7 @@ impl Engine {
                 _ => block.addr,
             };
             if block.is_host() {
-                let c = self.pools.get_mut(ri, kind)?;
+                let c = self.rules.cursor_mut(ri, kind)?;
                 c.counter = Some(addr);
                 c.tblidx = Some(i);
                 return Some(addr);
@@ -412,7 +425,7 @@ impl Engine {
                 };
                 match nested {
                     None => {
-                        let c = self.pools.get_mut(ri, kind)?;
+                        let c = self.rules.cursor_mut(ri, kind)?;
                         c.counter = Some(addr);
                         c.tblidx = Some(i);
                         return Some(addr);
@@ -442,7 +455,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(in crate::engine) fn map_addr(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         kind: SnType,
         af: Af,
         saddr: &IpAddr,
@@ -477,7 +490,7 @@ impl Engine {
             },
             PoolType::Random => match m {
                 Members::One(n) if !n.is_host() => {
-                    let c = self.pools.get_mut(ri, kind)?;
+                    let c = self.rules.cursor_mut(ri, kind)?;
                     let a = match (init.is_none(), c.counter) {
                         (false, Some(prev)) if Af::of(&prev) == af => inc(&prev),
                         _ => {
@@ -489,7 +502,7 @@ impl Engine {
                         }
                     };
                     let a = poolmask(&n, &a);
-                    if let Some(c) = self.pools.get_mut(ri, kind) {
+                    if let Some(c) = self.rules.cursor_mut(ri, kind) {
                         c.counter = Some(a);
                     }
                     a
@@ -500,7 +513,7 @@ impl Engine {
                         return None;
                     }
                     let i = self.random() as usize % cnt;
-                    let c = self.pools.get_mut(ri, kind)?;
+                    let c = self.rules.cursor_mut(ri, kind)?;
                     c.tblidx = Some(i);
                     c.counter = None;
                     self.pool_get(ri, kind, m, af)?
@@ -515,7 +528,7 @@ impl Engine {
                         if cnt == 0 {
                             return None;
                         }
-                        let c = self.pools.get_mut(ri, kind)?;
+                        let c = self.rules.cursor_mut(ri, kind)?;
                         c.tblidx = Some((h % cnt as u64) as usize);
                         c.counter = None;
                         self.pool_get(ri, kind, m, af)?
@@ -527,13 +540,13 @@ impl Engine {
                     Some(a) => a,
                     None => {
                         // The counter's address left the pool: start over.
-                        let c = self.pools.get_mut(ri, kind)?;
+                        let c = self.rules.cursor_mut(ri, kind)?;
                         c.counter = None;
                         c.tblidx = None;
                         self.pool_get(ri, kind, m, af)?
                     }
                 };
-                if let Some(c) = self.pools.get_mut(ri, kind) {
+                if let Some(c) = self.rules.cursor_mut(ri, kind) {
                     c.counter = Some(inc(&a));
                 }
                 a
@@ -560,7 +573,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn sticky_addr(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         kind: SnType,
         m: Members,
         af: Af,
@@ -569,7 +582,7 @@ impl Engine {
         now: u64,
     ) -> Option<IpAddr> {
         let mut slot = None;
-        let rule = Some((self.rules.generation, ri as u32));
+        let rule = Some(ri);
         let id = self.srcnodes_find(rule, kind, saddr)?;
         let cached = self.srcnodes.get(id)?.raddr;
         let valid = match cached {
@@ -589,31 +602,31 @@ impl Engine {
     /// least-states: from the round-robin position, once round the pool,
     /// the address with the fewest states (the first such; stop at one
     /// with none).
-    fn least_states(&mut self, ri: usize, kind: SnType, m: Members, af: Af) -> Option<IpAddr> {
+    fn least_states(&mut self, ri: RuleRef, kind: SnType, m: Members, af: Af) -> Option<IpAddr> {
         let first = match self.pool_get(ri, kind, m, af) {
             Some(a) => a,
             None => {
-                let c = self.pools.get_mut(ri, kind)?;
+                let c = self.rules.cursor_mut(ri, kind)?;
                 c.counter = None;
                 c.tblidx = None;
                 self.pool_get(ri, kind, m, af)?
             }
         };
         let mut best = first;
-        let mut load = self.pools.load(ri, kind, &first);
+        let mut load = self.pool_load(ri, kind, &first);
         // Bounded: a network pool could hold 2^128 addresses.
         let mut budget = 1 << 16;
         while load > 0 && budget > 0 {
             budget -= 1;
             let next = {
-                let c = self.pools.get_mut(ri, kind)?;
+                let c = self.rules.cursor_mut(ri, kind)?;
                 c.counter = c.counter.map(|a| inc(&a));
                 self.pool_get(ri, kind, m, af)
             };
             let next = match next {
                 Some(a) => a,
                 None => {
-                    let c = self.pools.get_mut(ri, kind)?;
+                    let c = self.rules.cursor_mut(ri, kind)?;
                     c.counter = None;
                     c.tblidx = None;
                     self.pool_get(ri, kind, m, af)?
@@ -622,7 +635,7 @@ impl Engine {
             if next == first {
                 break;
             }
-            let l = self.pools.load(ri, kind, &next);
+            let l = self.pool_load(ri, kind, &next);
             if l < load {
                 best = next;
                 load = l;
@@ -633,7 +646,7 @@ impl Engine {
 
     /// A state was made with `lb`: its address holds one more state.
     pub(in crate::engine) fn lb_take(&mut self, lb: &LbRef) {
-        if let Some(c) = self.pools.get_mut(lb.rule as usize, lb.kind) {
+        if let Some(c) = self.rules.cursor_mut(lb.rule, lb.kind) {
             *c.loads.entry(lb.addr).or_insert(0) += 1;
         }
     }
@@ -641,7 +654,7 @@ impl Engine {
     /// pf_postprocess_addr: a state of this ruleset's least-states pool
     /// went.
     pub(in crate::engine) fn lb_give(&mut self, lb: &LbRef) {
-        if let Some(c) = self.pools.get_mut(lb.rule as usize, lb.kind) {
+        if let Some(c) = self.rules.cursor_mut(lb.rule, lb.kind) {
             if let Some(n) = c.loads.get_mut(&lb.addr) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -653,10 +666,15 @@ impl Engine {
 
     /// The least-states record a new state of pool `kind` of rule `ri`
     /// holding `addr` keeps, if the pool is least-states.
-    pub(in crate::engine) fn lb_ref(&self, ri: usize, kind: SnType, addr: IpAddr) -> Option<LbRef> {
+    pub(in crate::engine) fn lb_ref(
+        &self,
+        ri: RuleRef,
+        kind: SnType,
+        addr: IpAddr,
+    ) -> Option<LbRef> {
         let p = self.pool_of(ri, kind)?;
         (p.pool_type == PoolType::LeastStates).then_some(LbRef {
-            rule: ri as u32,
+            rule: ri,
             kind,
             addr,
         })
@@ -670,7 +688,7 @@ impl Engine {
     /// ICMP keeps its header.
     pub(in crate::engine) fn get_sport(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         pd: &Pd,
         dir: Dir,
         sns: &mut Sns,
@@ -748,14 +766,14 @@ impl Engine {
     /// pool's range (`rdr-to ... port a:b`).
     pub(in crate::engine) fn rdr_map(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         pd: &Pd,
         sns: &mut Sns,
         now: u64,
     ) -> Option<(IpAddr, u16)> {
         let mut init = None;
         let naddr = self.map_addr(ri, SnType::Rdr, pd.af, &pd.src, &mut init, sns, now)?;
-        let r = self.rules.rules.get(ri)?;
+        let r = self.rules.rule(ri)?;
         let pool = r.rdr_to.as_ref()?;
         let naddr = match (pool.pool_type, self.members(ri, SnType::Rdr, pd.af)) {
             (PoolType::Bitmask | PoolType::None, Members::One(n)) => poolmask(&n, &pd.dst),

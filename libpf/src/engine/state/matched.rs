@@ -135,21 +135,21 @@ impl Engine {
             .sync
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let (rule, gen, log, tag) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0, st.tag);
+        let (rule, anchor, log, tag) = (st.rule, st.anchor, st.log & LOG_ALL != 0, st.tag);
         // The addresses the state's rule saw, for its tables' statistics.
         let (rsrc, rdst) = match st.direction {
             Dir::In => (st.key[SK_WIRE].addr[0], st.key[SK_WIRE].addr[1]),
             Dir::Out => (st.key[SK_STACK].addr[1], st.key[SK_STACK].addr[0]),
         };
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 let d = if dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
             }
-            if let Some(r) = rule {
-                self.table_stats(r as usize, &rsrc, &rdst, dir, OP_PASS, len);
-            }
+        }
+        if let Some(r) = rule {
+            self.table_stats(r, &rsrc, &rdst, dir, OP_PASS, len);
         }
         self.halfopen_update(slot, halfopen);
         self.src_nodes_count(&nodes, if fwd { 0 } else { 1 }, len);
@@ -240,7 +240,7 @@ impl Engine {
             Dir::Out => Dir::In,
         };
         let key = StateKey::from_pd(&ipd, idir);
-        let slot = self.states.lookup(&key, meta.dir)?;
+        let slot = self.states.lookup(&key, meta.dir, meta.ifname)?;
         let st = self.states.get(slot)?;
         let afto = st.is_afto();
         // Did the quoted packet travel the way the state's first one did?
@@ -288,7 +288,7 @@ impl Engine {
             Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
             Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
-        let (tag, log, rule, gen) = (st.tag, st.log & LOG_ALL != 0, st.rule, st.rule_gen);
+        let (tag, log, rule, anchor) = (st.tag, st.log & LOG_ALL != 0, st.rule, st.anchor);
         // The error travels the other way than the packet it quotes, and
         // is routed as the state's packets that way are.
         let (sroute, fwd) = (st.route, !quoted_fwd);
@@ -309,8 +309,8 @@ impl Engine {
             st.packets[ci] += 1;
             st.bytes[ci] += len;
         }
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 let d = if meta.dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
