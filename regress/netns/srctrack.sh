@@ -91,7 +91,7 @@ states_of() { pfctl -ss | grep -c "<- $1:" || true; }
 # absent PATTERN TEXT: no line of TEXT matches.
 absent() { ! grep -Eq "$1" <<<"$2"; }
 
-probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 &
+probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 2>>"$RUN/server.log" &
 SERVER=$!
 disown "$SERVER"
 # waitfor PID...: wait for the given background clients (never the server).

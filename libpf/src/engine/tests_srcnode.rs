@@ -582,3 +582,51 @@ fn route_to_pools_and_sticky_next_hops() {
     let n = e.src_nodes(0);
     assert!(n.iter().all(|n| n.kind == SnType::Route && n.states == 2));
 }
+
+#[test]
+fn rules_in_anchors_track_sources_and_keep_their_pools() {
+    let mut e = engine(
+        "pass\nanchor \"foo\" {\n pass in on int0 proto tcp keep state (source-track rule, max-src-states 1)\n}\n\
+         anchor \"bar\" {\n pass in on ext0 proto tcp to port 80 rdr-to { 10.1.0.5, 10.1.0.6 } round-robin sticky-address\n}\n",
+    );
+    assert!(syn(&mut e, C1, 4000, 0).pass);
+    let v = syn(&mut e, C1, 4001, 0);
+    assert_eq!((v.pass, v.reason), (false, Reason::SrcLimit));
+    assert!(syn(&mut e, C2, 4000, 0).pass);
+    // The node names its rule by its number in the anchor.
+    let n = e.src_nodes(0);
+    assert_eq!(n.len(), 2);
+    assert!(n.iter().all(|n| n.rule == Some(0) && n.states == 1));
+    // The sticky pool of anchor bar: one address per source.
+    let a = rdr_dst(&mut e, C1, 5000, 0).0;
+    let b = rdr_dst(&mut e, C2, 5000, 0).0;
+    assert_ne!(a, b, "round-robin between sources");
+    assert_eq!(rdr_dst(&mut e, C1, 5001, 0).0, a);
+    assert_eq!(rdr_dst(&mut e, C2, 5001, 0).0, b);
+    // pfctl -a foo -f: a new rule, new nodes; the old ones stay with their
+    // states (pf keeps a replaced rule while its nodes need it).
+    let rs = parse(
+        "pass in on int0 proto tcp keep state (source-track rule, max-src-states 1)\n",
+        "stdin",
+        &resolver(),
+    )
+    .unwrap();
+    e.commit(
+        crate::ruleset::flatten(&rs, "foo"),
+        None,
+        vec![],
+        Loader::default(),
+        0,
+    )
+    .unwrap();
+    assert!(syn(&mut e, C1, 4002, 0).pass, "the new rule's own node");
+    let v = syn(&mut e, C1, 4003, 0);
+    assert_eq!((v.pass, v.reason), (false, Reason::SrcLimit));
+    let rdr_nodes = e
+        .src_nodes(0)
+        .iter()
+        .filter(|n| n.kind == SnType::Rdr)
+        .count();
+    assert_eq!(rdr_nodes, 2, "bar's sticky nodes are untouched");
+    assert_eq!(e.src_nodes(0).len(), 5);
+}
