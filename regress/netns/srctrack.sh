@@ -2,13 +2,16 @@
 # Source tracking, DoS limits and translation pools with real packets:
 # max-src-conn with overload <bad> flush global filling the table and
 # cutting the offender's connections, max-src-states, max-src-nodes,
-# max-src-conn-rate, pfctl -s Sources / -K / -F Sources, and rdr-to pools
-# (round-robin spreading over three servers, sticky-address, source-hash,
-# least-states, random), rdr-to and nat-to port ranges.
+# max-src-conn-rate, overload flush of one rule's states, pfctl -s Sources
+# / -K / -F Sources, src.track, rdr-to pools (round-robin spreading over
+# three servers, sticky-address, source-hash, least-states, random), nat-to
+# pools (round-robin, sticky-address, bitmask), rdr-to and nat-to port
+# ranges. Route-to pools are in route.sh.
 # Ends with "N passed, N failed".
 #
 #   client 10.1.0.2-.6 -- int0 [fw1 10.1.0.1 | 10.2.0.1] ext0 -- server
 #                                          10.2.0.2, 10.2.0.11 .12 .13
+#   (fw1 also answers for the nat-to pools 10.2.0.16-.19, .21, .22)
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +43,8 @@ in_ns cl ip route add default via 10.1.0.1 src 10.1.0.2
 in_ns srv ip route add default via 10.2.0.1 src 10.2.0.2
 in_ns fw1 ip addr add 10.1.0.1/24 dev int0
 in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
+# nat-to pool addresses the server must reach (ARP) on ext0.
+for a in 16 17 18 19 21 22; do in_ns fw1 ip addr add 10.2.0.$a/32 dev ext0; done
 for i in int0 ext0; do in_ns fw1 ip link set $i up; done
 in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
 
@@ -73,8 +78,12 @@ pass in on int0 proto tcp to 10.1.0.1 port 8002 rdr-to $POOL source-hash 0x01234
 pass in on int0 proto tcp to 10.1.0.1 port 8003 rdr-to $POOL least-states
 pass in on int0 proto tcp to 10.1.0.1 port 8004 rdr-to $POOL random
 pass in on int0 proto tcp to 10.1.0.1 port 8010:8019 rdr-to 10.2.0.2 port 9000:9004
-pass in on int0 proto tcp to 10.2.0.2 port 9100
+pass in on int0 proto tcp to 10.2.0.2 port 9100:9103
 pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9100 nat-to 10.2.0.1 port 61000:61009
+pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9101 nat-to { 10.2.0.21 10.2.0.22 } round-robin
+pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9102 nat-to { 10.2.0.21 10.2.0.22 } round-robin sticky-address
+pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9103 nat-to 10.2.0.16/30 bitmask
+pass in on int0 proto tcp to 10.2.0.2 port 7400 keep state (max-src-conn 1, overload <bad> flush)
 CONF
 
 probe() { local n=$1; shift; in_ns "$n" python3 "$LIB/poolprobe.py" "$@"; }
@@ -91,7 +100,7 @@ states_of() { pfctl -ss | grep -c "<- $1:" || true; }
 # absent PATTERN TEXT: no line of TEXT matches.
 absent() { ! grep -Eq "$1" <<<"$2"; }
 
-probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 2>>"$RUN/server.log" &
+probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 9101 9102 9103 7400 2>>"$RUN/server.log" &
 SERVER=$!
 disown "$SERVER"
 # waitfor PID...: wait for the given background clients (never the server).
@@ -237,5 +246,32 @@ check "-F states again" pfctl -q -F states
 sleep 6
 check "src.track 4: the nodes are gone once the timeout passes" test -z "$(pfctl -sS)"
 check "-vsi: the source tracking table shows removals" test "$(pfctl -vsi | awk '/^Source Tracking Table/ { f = 1 } f && $1 == "removals" { print $2; exit }')" -ge 1
+
+# --- nat-to pools -----------------------------------------------------------
+# natsrc SRC PORT: the source address the server sees.
+natsrc() { conn "$1" 10.2.0.2 "$2" | awk '/^HELLO/ { split($3, a, ":"); print a[1] }'; }
+got=$(for i in 1 2 3 4; do natsrc 10.1.0.2 9101; done | tr '\n' ' ')
+check "nat-to round-robin: connections alternate over the pool ($got)" test "$got" = "10.2.0.21 10.2.0.22 10.2.0.21 10.2.0.22 "
+a=$(for i in 1 2 3; do natsrc 10.1.0.3 9102; done | sort -u)
+b=$(for i in 1 2 3; do natsrc 10.1.0.4 9102; done | sort -u)
+check "nat-to sticky-address: 10.1.0.3 keeps one address ($(echo $a))" test "$(wc -w <<<"$a")" = 1
+check "nat-to sticky-address: 10.1.0.4 keeps one address ($(echo $b))" test "$(wc -w <<<"$b")" = 1
+check "nat-to sticky-address: the two sources got different addresses" test "$a" != "$b"
+check "-sS shows the sticky mapping (nat-to)" grep -Eq "^10\.1\.0\.3 nat-to $a \( states [0-9]+, connections 0, rate 0\.0/0s \)$" <<<"$(pfctl -sS)"
+got=$(natsrc 10.1.0.5 9103):$(natsrc 10.1.0.6 9103)
+check "nat-to 10.2.0.16/30 bitmask: .5 becomes .17, .6 becomes .18 ($got)" test "$got" = "10.2.0.17:10.2.0.18"
+
+# --- overload <bad> flush (this rule's states only) -------------------------
+probe cl connect 10.1.0.5 10.2.0.2 7000 4 >"$RUN/other" &
+o=$!
+probe cl connect 10.1.0.5 10.2.0.2 7400 4 >"$RUN/first" &
+f=$!
+sleep 1
+out=$(conn 10.1.0.5 10.2.0.2 7400)
+check "max-src-conn 1: the second connection is cut ($out)" grep -q '^failed' <<<"$out"
+waitfor $o $f
+check "overload flush: the source's connection of that rule is cut ($(tail -1 "$RUN/first"))" test "$(tail -1 "$RUN/first")" = cut
+check "overload flush: its connection of another rule lives ($(tail -1 "$RUN/other"))" test "$(tail -1 "$RUN/other")" = alive
+check "overload flush: the source is in <bad>" grep -qw '10.1.0.5' <<<"$(pfctl -t bad -T show)"
 
 summary
