@@ -6,8 +6,9 @@ the source tracking and pool suite. Run inside a test namespace.
       listen on every address, IPv4, on each PORT; each connection gets
       one line "HELLO LOCALADDR:LOCALPORT PEERADDR:PEERPORT", then every
       line it sends is echoed back
-  poolprobe.py connect SRC HOST PORT [HOLD]
-      connect from address SRC to HOST:PORT (3 s timeout) and print the
+  poolprobe.py connect SRC[:SPORT] HOST PORT [HOLD]
+      connect from address SRC (port SPORT, else any) to HOST:PORT (3 s
+      timeout) and print the
       server's HELLO line (exit 0), or "failed ERROR" (exit 1). With HOLD
       seconds, keep the connection and send a line every 0.2 s: prints
       "cut" as soon as one is not echoed within 1.5 s, else "alive" after
@@ -61,9 +62,11 @@ def readline(s):
 
 def connect(src, host, port, hold):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(3)
+    addr, _, sport = src.partition(":")
     try:
-        s.bind((src, 0))
+        s.bind((addr, int(sport or 0)))
         s.connect((host, port))
         hello = readline(s)
     except OSError as e:

@@ -78,11 +78,12 @@ pass in on int0 proto tcp to 10.1.0.1 port 8002 rdr-to $POOL source-hash 0x01234
 pass in on int0 proto tcp to 10.1.0.1 port 8003 rdr-to $POOL least-states
 pass in on int0 proto tcp to 10.1.0.1 port 8004 rdr-to $POOL random
 pass in on int0 proto tcp to 10.1.0.1 port 8010:8019 rdr-to 10.2.0.2 port 9000:9004
-pass in on int0 proto tcp to 10.2.0.2 port 9100:9103
+pass in on int0 proto tcp to 10.2.0.2 port 9100:9104
 pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9100 nat-to 10.2.0.1 port 61000:61009
 pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9101 nat-to { 10.2.0.21 10.2.0.22 } round-robin
 pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9102 nat-to { 10.2.0.21 10.2.0.22 } round-robin sticky-address
 pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9103 nat-to 10.2.0.16/30 bitmask
+pass out on ext0 proto tcp from 10.1.0.0/24 to 10.2.0.2 port 9104 nat-to 10.2.0.1 static-port
 pass in on int0 proto tcp to 10.2.0.2 port 7400 keep state (max-src-conn 1, overload <bad> flush)
 CONF
 
@@ -100,7 +101,7 @@ states_of() { pfctl -ss | grep -c "<- $1:" || true; }
 # absent PATTERN TEXT: no line of TEXT matches.
 absent() { ! grep -Eq "$1" <<<"$2"; }
 
-probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 9101 9102 9103 7400 2>>"$RUN/server.log" &
+probe srv server 7000 7100 7200 7300 8000 8001 8002 8003 8004 9000 9001 9002 9003 9004 9100 9101 9102 9103 9104 7400 2>>"$RUN/server.log" &
 SERVER=$!
 disown "$SERVER"
 # waitfor PID...: wait for the given background clients (never the server).
@@ -260,6 +261,8 @@ check "nat-to sticky-address: the two sources got different addresses" test "$a"
 check "-sS shows the sticky mapping (nat-to)" grep -Eq "^10\.1\.0\.3 nat-to $a \( states [0-9]+, connections 0, rate 0\.0/0s \)$" <<<"$(pfctl -sS)"
 got=$(natsrc 10.1.0.5 9103):$(natsrc 10.1.0.6 9103)
 check "nat-to 10.2.0.16/30 bitmask: .5 becomes .17, .6 becomes .18 ($got)" test "$got" = "10.2.0.17:10.2.0.18"
+out=$(conn 10.1.0.2:40404 10.2.0.2 9104)
+check "nat-to static-port: the server sees 10.2.0.1 with the client's own port ($out)" grep -q '^HELLO 10.2.0.2:9104 10.2.0.1:40404$' <<<"$out"
 
 # --- overload <bad> flush (this rule's states only) -------------------------
 probe cl connect 10.1.0.5 10.2.0.2 7000 4 >"$RUN/other" &
@@ -273,5 +276,20 @@ waitfor $o $f
 check "overload flush: the source's connection of that rule is cut ($(tail -1 "$RUN/first"))" test "$(tail -1 "$RUN/first")" = cut
 check "overload flush: its connection of another rule lives ($(tail -1 "$RUN/other"))" test "$(tail -1 "$RUN/other")" = alive
 check "overload flush: the source is in <bad>" grep -qw '10.1.0.5' <<<"$(pfctl -t bad -T show)"
+
+# --- set limit src-nodes ------------------------------------------------------
+cat >"$RUN/limit.conf" <<CONF
+set skip on lo
+set limit src-nodes 1
+pass
+pass in on int0 proto tcp to 10.2.0.2 port 7100 keep state (max-src-states 5)
+CONF
+check "a ruleset with set limit src-nodes 1 loads" pfctl -q -f "$RUN/limit.conf"
+pfctl -q -F Sources
+out=$(conn 10.1.0.2 10.2.0.2 7100)
+check "set limit src-nodes 1: the first source connects ($out)" grep -q '^HELLO' <<<"$out"
+out=$(conn 10.1.0.3 10.2.0.2 7100)
+check "set limit src-nodes 1: a second source is refused ($out)" grep -q '^failed' <<<"$out"
+check "-sm shows the src-nodes limit" grep -Eq '^src-nodes +hard limit +1$' <<<"$(pfctl -sm)"
 
 summary
