@@ -6,6 +6,8 @@ and print one line per packet, for the netns suite to grep:
       "proto=tcp src=A sport=P dst=B dport=Q ttl=T flags=SA seq=N"
       "proto=udp src=A sport=P dst=B dport=Q ttl=T"
       "proto=icmp src=A dst=B ttl=T type=X code=Y"
+      "proto=pfsync src=A dst=B ttl=T actions=13:1,4:2" (action:count)
+      "proto=N src=A dst=B ttl=T" (any other protocol)
   until SECONDS have passed or MAX packets were printed. Prints "ready" on
   stderr once the socket is bound, so a caller can wait for it.
 """
@@ -47,7 +49,22 @@ def describe(frame):
         return f"proto=udp src={src} sport={sport} dst={dst} dport={dport} ttl={ttl}"
     if proto == icmp and len(l4) >= 2:
         return f"proto=icmp src={src} dst={dst} ttl={ttl} type={l4[0]} code={l4[1]}"
-    return None
+    if proto == 240:
+        return f"proto=pfsync src={src} dst={dst} ttl={ttl} actions={pfsync_actions(l4)}"
+    return f"proto={proto} src={src} dst={dst} ttl={ttl}"
+
+
+def pfsync_actions(p):
+    """The subheaders of a pfsync frame: a 20-byte header, then per section
+    action, message length in words and count."""
+    out, off = [], 20
+    while off + 4 <= len(p):
+        action, words, count = p[off], p[off + 1], struct.unpack("!H", p[off + 2:off + 4])[0]
+        out.append(f"{action}:{count}")
+        if action == 12:  # EOF
+            break
+        off += 4 + words * 4 * count
+    return ",".join(out)
 
 
 def main():

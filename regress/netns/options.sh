@@ -5,7 +5,7 @@
 # and per rule), state-defaults and per-rule max, self, address ranges,
 # :network / :broadcast / :0, return-rst (ttl), return-icmp and
 # return-icmp6 codes, antispoof, inet / inet6, icmp-type and icmp6-type
-# with codes, modulate state, no state, include, group, binat-to, log,
+# with codes, modulate state, no state, no-sync, include, group, binat-to, log,
 # set limit tables. Ends with "N passed, N failed".
 #
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
@@ -233,6 +233,27 @@ out=$(udp cl 10.2.0.2 7001 1)
 wait
 check "binat-to: the client's datagrams leave as 10.2.0.50 ($out)" grep -q 'proto=udp src=10.2.0.50 .* dst=10.2.0.2 dport=7001' "$RUN/binat"
 check "binat-to: a ping to 10.2.0.50 from outside reaches the client" pings srv 10.2.0.50
+
+# no-sync: pfsyncd sends the other states to the sync link, not these.
+(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfsyncd" -d >>"$RUN/fw.pfsyncd.log" 2>&1) &
+echo $! >"$RUN/fw.pfsyncd.pid"
+disown $!
+in_fw fw "$BIN/carpctl" pfsync0 syncdev ext0 up
+pfctl -q -F states
+load "pass out on ext0 proto pfsync" "pass in on int0 proto udp to port 7001 keep state (no-sync)" "pass in on int0 proto udp to port 7002" "pass out on ext0 proto udp no state" "pass in on ext0 proto udp no state"
+sleep 1.5
+sniff srv eth0 sync 4
+udp cl 10.2.0.2 7001 1 >/dev/null
+sleep 1.5 # pfsync's 1 s timer sends what is pending
+# INS (13) sections: new states announced.
+inserts() { grep -Eo 'actions=.*' "$RUN/sync" | grep -Eo '(^|=|,)13:[0-9]+' | grep -Eo '[0-9]+$' | awk '{ n += $1 } END { print n + 0 }'; }
+n1=$(inserts)
+udp cl 10.2.0.2 7002 1 >/dev/null
+wait
+n2=$(inserts)
+check "keep state (no-sync): its state is not sent to the pfsync peer ($n1 inserts)" test "$n1" -eq 0
+check "keep state: the other rule's state is sent ($((n2 - n1)) inserts)" test "$((n2 - n1))" -gt 0
+kill "$(cat "$RUN/fw.pfsyncd.pid")" 2>/dev/null
 
 # set limit tables.
 printf '%s\n' "set limit tables 1" "table <a> persist { 10.9.0.1 }" "table <b> persist { 10.9.0.2 }" "pass" >"$RUN/two.conf"
