@@ -32,8 +32,9 @@
 use super::ast::{self, AnchorAst, RuleAst};
 use super::error::ConfError;
 use super::expand::Expander;
+use super::parser;
+use super::resolver::Resolver;
 use super::source::{Macros, Statement};
-use super::{parser, Resolver};
 use crate::ruleset::{AnchorCall, LoadedAnchor, Ruleset};
 use std::collections::VecDeque;
 
@@ -194,19 +195,6 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("anchor names beginning with '_' are reserved for internal use".into());
     }
     Ok(())
-}
-
-/// What pfctl takes in an inline anchor's body (`pfa_anchorlist`): rules,
-/// anchors, tables and includes; not macros, options, queues, antispoof or
-/// `load anchor`.
-pub fn allowed_inside(s: &ast::Statement) -> bool {
-    matches!(
-        s,
-        ast::Statement::Rule(_)
-            | ast::Statement::Anchor(_)
-            | ast::Statement::Table(_)
-            | ast::Statement::Include(_)
-    )
 }
 
 /// Expands the anchor rule and attaches `call` to each rule it gives.

@@ -10,7 +10,7 @@
 use super::ast::*;
 use super::error::ConfError;
 use super::names;
-use super::Resolver;
+use super::resolver::Resolver;
 use crate::addr::{Af, IpNet};
 use crate::ruleset::*;
 use std::net::IpAddr;

@@ -5,7 +5,7 @@
 //! as numbers, protocols by name when the resolver knows one.
 
 use super::names;
-use super::Resolver;
+use super::resolver::Resolver;
 use crate::addr::{Af, IpNet};
 use crate::ruleset::*;
 use std::fmt::Write;

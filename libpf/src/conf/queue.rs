@@ -27,13 +27,10 @@
 //! NOT ENFORCED ON LINUX YET: queues are parsed, checked and printed only;
 //! pfd does not receive them and no traffic is shaped or scheduled.
 
-use super::ast::{IfItem, IfName};
+use super::ast::{BwAst, IfName, QueueAst, QueueOptAst, ScAst};
 use super::error::ConfError;
 use super::expand::Expander;
-use super::parser::{interface_spec, string_of, Rule};
-use super::source::Statement as SourceStatement;
 use crate::ruleset::{Directive, QueueBw, QueueSc, QueueSpec};
-use pest::iterators::Pair;
 use std::fmt::Write;
 
 /// `IFNAMSIZ`: interface names are shorter.
@@ -44,154 +41,6 @@ const PF_QNAME_SIZE: usize = 64;
 const RT_TABLEID_MAX: i64 = 255;
 /// pfctl gives up on a queue tree when one definition is matched this often.
 const MAX_MATCHES: u32 = 10000;
-
-// ------------------------------------------------------------------ syntax
-
-/// A bandwidth as written: pfctl's NUMBER or STRING token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BwAst {
-    Number(String),
-    Str(String),
-}
-
-/// `bw [burst bw for time]`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScAst {
-    pub m2: BwAst,
-    /// (`burst` bandwidth, `for` time)
-    pub burst: Option<(BwAst, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueueOptAst {
-    /// `bandwidth sc [, min sc] [, max sc]`; `extra` in source order,
-    /// true for `min`, false for `max`.
-    Bandwidth {
-        linkshare: ScAst,
-        extra: Vec<(bool, ScAst)>,
-    },
-    Parent(String),
-    Default,
-    /// Numbers as written (pfctl's NUMBER tokens).
-    Qlimit(String),
-    Flows(String),
-    Quantum(String),
-}
-
-/// One `queue` statement as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueAst {
-    pub name: String,
-    /// `on ...` (empty without).
-    pub on: Vec<IfItem>,
-    /// Line of the interface list, for its errors.
-    pub on_line: u32,
-    /// Options in source order, each with the line it ends on.
-    pub opts: Vec<(QueueOptAst, u32)>,
-}
-
-/// pest → `QueueAst` for a `queue_rule` pair of statement `st`.
-pub(super) fn queue_rule(p: Pair<'_, Rule>, st: &SourceStatement) -> QueueAst {
-    let end_line = |x: &Pair<'_, Rule>| st.lines.line_at(x.as_span().end().saturating_sub(1));
-    let mut q = QueueAst {
-        name: String::new(),
-        on: vec![],
-        on_line: st.end_line,
-        opts: vec![],
-    };
-    for x in p.into_inner() {
-        match x.as_rule() {
-            Rule::qstring => q.name = qstring(x),
-            Rule::interface_clause => {
-                q.on_line = end_line(&x);
-                if let Some(spec) = x.into_inner().find(|c| c.as_rule() == Rule::interface_spec) {
-                    q.on = interface_spec(spec);
-                }
-            }
-            Rule::queue_opt => {
-                let line = end_line(&x);
-                if let Some(o) = x.into_inner().next() {
-                    q.opts.push((queue_opt(o), line));
-                }
-            }
-            _ => {}
-        }
-    }
-    q
-}
-
-fn qstring(p: Pair<'_, Rule>) -> String {
-    p.into_inner().next().map(string_of).unwrap_or_default()
-}
-
-fn bw_ast(p: Pair<'_, Rule>) -> BwAst {
-    match p.into_inner().next() {
-        Some(n) if n.as_rule() == Rule::qnumber => BwAst::Number(n.as_str().to_string()),
-        Some(s) => BwAst::Str(string_of(s)),
-        None => BwAst::Str(String::new()),
-    }
-}
-
-fn sc_ast(p: Pair<'_, Rule>) -> ScAst {
-    let mut bws = vec![];
-    let mut time = String::new();
-    for x in p.into_inner() {
-        match x.as_rule() {
-            Rule::qbw => bws.push(bw_ast(x)),
-            Rule::qstring => time = qstring(x),
-            _ => {}
-        }
-    }
-    let mut it = bws.into_iter();
-    let m2 = it.next().unwrap_or(BwAst::Str(String::new()));
-    ScAst {
-        m2,
-        burst: it.next().map(|m1| (m1, time)),
-    }
-}
-
-fn inner_number(p: Pair<'_, Rule>) -> String {
-    p.into_inner()
-        .find(|x| x.as_rule() == Rule::qnumber)
-        .map(|x| x.as_str().to_string())
-        .unwrap_or_default()
-}
-
-fn queue_opt(o: Pair<'_, Rule>) -> QueueOptAst {
-    match o.as_rule() {
-        Rule::qo_bandwidth => {
-            let mut linkshare = None;
-            let mut extra = vec![];
-            for x in o.into_inner() {
-                match x.as_rule() {
-                    Rule::qscspec => linkshare = Some(sc_ast(x)),
-                    Rule::qo_min | Rule::qo_max => {
-                        let min = x.as_rule() == Rule::qo_min;
-                        if let Some(sc) = x.into_inner().find(|y| y.as_rule() == Rule::qscspec) {
-                            extra.push((min, sc_ast(sc)));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let linkshare = linkshare.unwrap_or(ScAst {
-                m2: BwAst::Str(String::new()),
-                burst: None,
-            });
-            QueueOptAst::Bandwidth { linkshare, extra }
-        }
-        Rule::qo_parent => QueueOptAst::Parent(
-            o.into_inner()
-                .find(|x| x.as_rule() == Rule::qstring)
-                .map(qstring)
-                .unwrap_or_default(),
-        ),
-        Rule::qo_qlimit => QueueOptAst::Qlimit(inner_number(o)),
-        Rule::qo_flows => QueueOptAst::Flows(inner_number(o)),
-        Rule::qo_quantum => QueueOptAst::Quantum(inner_number(o)),
-        _ => QueueOptAst::Default,
-    }
-}
 
 // ------------------------------------------------------------------ values
 

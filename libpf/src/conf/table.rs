@@ -24,147 +24,15 @@
 //! load pf's table transaction lets the later definition replace the
 //! earlier one (`Ruleset::table` returns the last).
 
-use super::ast::HostItem;
+use super::ast::{HostItem, TableAst, TableOptAst};
 use super::error::ConfError;
 use super::expand::{bare_text, Expander, HostNode, Res};
-use super::parser::{self, Rule};
-use super::source::LineMap;
 use crate::addr::IpNet;
 use crate::ruleset::{
     AddrKind, Directive, TableDef, TableEntry, TableFlags, TableInit, TABLE_NAME_MAX,
 };
-use pest::iterators::Pair;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-// ---------------------------------------------------------------- AST
-
-/// `table <name> opts...` as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableAst {
-    pub name: String,
-    pub opts: Vec<TableOptAst>,
-}
-
-/// One table option, in source order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TableOptAst {
-    /// `const`, `persist`, `counters` (or anything else: an error later).
-    Flag { word: String, line: u32 },
-    /// `{ ... }`, possibly empty; nested lists are flattened.
-    Hosts {
-        hosts: Vec<TableHostAst>,
-        close_line: u32,
-    },
-    /// `file "path"`
-    File(String),
-}
-
-/// One element of a `{ }` list: an `xhost` and its optional `weight`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableHostAst {
-    pub item: HostItem,
-    pub weight: Option<String>,
-    pub line: u32,
-}
-
-/// Grammar → AST for a `table_def` pair.
-pub(super) fn table_def(p: Pair<'_, Rule>, lines: &LineMap) -> TableAst {
-    let mut t = TableAst {
-        name: String::new(),
-        opts: vec![],
-    };
-    for x in p.into_inner() {
-        match x.as_rule() {
-            Rule::string => t.name = parser::string_of(x),
-            Rule::table_opt => {
-                let Some(o) = x.into_inner().next() else {
-                    continue;
-                };
-                match o.as_rule() {
-                    Rule::table_file => {
-                        if let Some(s) = o.into_inner().find(|y| y.as_rule() == Rule::string) {
-                            t.opts.push(TableOptAst::File(parser::string_of(s)));
-                        }
-                    }
-                    Rule::table_flag => {
-                        let line = lines.line_at(o.as_span().start());
-                        let word = o
-                            .into_inner()
-                            .next()
-                            .map(parser::string_of)
-                            .unwrap_or_default();
-                        t.opts.push(TableOptAst::Flag { word, line });
-                    }
-                    _ => {
-                        let mut hosts = vec![];
-                        let mut close_line = lines.line_at(o.as_span().end());
-                        for y in o.into_inner() {
-                            match y.as_rule() {
-                                Rule::table_spec => table_spec(y, lines, &mut hosts),
-                                Rule::table_close => {
-                                    close_line = lines.line_at(y.as_span().start())
-                                }
-                                _ => {}
-                            }
-                        }
-                        t.opts.push(TableOptAst::Hosts { hosts, close_line });
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    t
-}
-
-fn table_spec(p: Pair<'_, Rule>, lines: &LineMap, out: &mut Vec<TableHostAst>) {
-    let line = lines.line_at(p.as_span().start());
-    let mut item = None;
-    let mut weight = None;
-    for x in p.into_inner() {
-        match x.as_rule() {
-            Rule::table_nested => {
-                for y in x.into_inner() {
-                    if y.as_rule() == Rule::table_spec {
-                        table_spec(y, lines, out);
-                    }
-                }
-            }
-            Rule::xhost => item = Some(xhost(x)),
-            Rule::table_weight => {
-                weight = x
-                    .into_inner()
-                    .find(|y| y.as_rule() == Rule::number)
-                    .map(|y| y.as_str().to_string())
-            }
-            _ => {}
-        }
-    }
-    if let Some(item) = item {
-        out.push(TableHostAst { item, weight, line });
-    }
-}
-
-fn xhost(p: Pair<'_, Rule>) -> HostItem {
-    let mut neg = false;
-    let mut item = HostItem::Any;
-    for y in p.into_inner() {
-        match y.as_rule() {
-            Rule::not => neg = true,
-            Rule::k_no_route => item = HostItem::NoRoute { neg },
-            Rule::k_urpf_failed => item = HostItem::UrpfFailed { neg },
-            Rule::host => {
-                item = HostItem::Host {
-                    neg,
-                    host: parser::host(y),
-                }
-            }
-            _ => {}
-        }
-    }
-    item
-}
 
 // ---------------------------------------------------------------- expansion
 
@@ -398,7 +266,7 @@ pub fn command_addresses(
     args: &[String],
     file: Option<&str>,
     test: bool,
-    resolver: &dyn super::Resolver,
+    resolver: &dyn super::resolver::Resolver,
     stdin: &mut dyn std::io::Read,
 ) -> Result<Vec<TableEntry>, Vec<String>> {
     let ex = Expander::new(resolver);
