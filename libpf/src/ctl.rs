@@ -11,10 +11,14 @@ use sha1::{Digest, Sha1};
 
 /// The system resolver, plus the configured addresses of pfd's carp
 /// interfaces (Linux only carries them while MASTER; pf.conf expects them
-/// on the BACKUP too, as on OpenBSD).
+/// on the BACKUP too, as on OpenBSD) and pfd's interface groups (`egress`,
+/// administrative groups), so that `from egress` expands as pfctl does.
 pub fn resolver(client: Option<&mut Client>) -> SystemResolver {
     let mut r = SystemResolver::new();
     let Some(c) = client else { return r };
+    if let Ok(Reply::GroupMembers(g)) = c.call(&Request::GetGroupMembers) {
+        r.groups = g.into_iter().collect();
+    }
     let Ok(Reply::Interfaces(names)) = c.call(&Request::ListInterfaces) else {
         return r;
     };
@@ -200,6 +204,70 @@ pub fn configure_pseudo(client: &mut Client, name: &str, args: &[String]) -> Res
             force_state: acts.force_state,
         })
         .map_err(|e| e.to_string())
+}
+
+/// `ifconfig IF group NAME` / `-group NAME` for an interface that is not
+/// a carp or pfsync interface (Linux has no interface groups: pfd keeps
+/// them). Only those two words are taken; nothing changes if any
+/// argument is wrong.
+pub fn configure_groups(client: &mut Client, name: &str, args: &[String]) -> Result<(), String> {
+    let ops = crate::ifconfig::parse_args(args).map_err(|e| format!("{name}: {e}"))?;
+    apply_groups(client, name, &ops)
+}
+
+/// The `group` / `-group` operations of an ifconfig line, sent to pfd in
+/// order; any other operation is refused before anything is sent.
+pub fn apply_groups(
+    client: &mut Client,
+    name: &str,
+    ops: &[crate::ifconfig::IfOp],
+) -> Result<(), String> {
+    use crate::ifconfig::IfOp;
+    if let Some(op) = ops
+        .iter()
+        .find(|o| !matches!(o, IfOp::Group(_) | IfOp::NoGroup(_)))
+    {
+        return Err(format!(
+            "{name}: {}: not a carp or pfsync interface: only group and -group apply (use ip(8))",
+            op.keyword()
+        ));
+    }
+    for op in ops {
+        let req = match op {
+            IfOp::Group(g) => Request::AddIfGroup {
+                ifname: name.into(),
+                group: g.clone(),
+            },
+            IfOp::NoGroup(g) => Request::DelIfGroup {
+                ifname: name.into(),
+                group: g.clone(),
+            },
+            _ => continue,
+        };
+        client.call_ok(&req).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// ifconfig's `groups:` line for any interface, as pfd sees it (`all`,
+/// which every interface is in, left out as ifconfig does).
+pub fn show_groups(client: &mut Client, name: &str) -> Result<String, String> {
+    match client
+        .call(&Request::GetIfGroups {
+            ifname: name.into(),
+        })
+        .map_err(|e| e.to_string())?
+    {
+        Reply::Groups(g) => {
+            let g: Vec<String> = g.into_iter().filter(|g| g != "all").collect();
+            Ok(if g.is_empty() {
+                format!("{name}:\n")
+            } else {
+                format!("{name}:\n\tgroups: {}\n", g.join(" "))
+            })
+        }
+        other => Err(format!("unexpected reply {other:?}")),
+    }
 }
 
 /// The ifconfig block of a carp or pfsync interface.

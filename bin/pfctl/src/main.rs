@@ -29,6 +29,10 @@ struct Args {
     /// Flush: rules, states, info, all.
     #[arg(short = 'F')]
     flush: Option<String>,
+    /// Restrict -s states, -s Interfaces, -F states, -F info and -k to
+    /// this interface (or group, for -s Interfaces).
+    #[arg(short = 'i')]
+    iface: Option<String>,
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
@@ -230,7 +234,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts, &anchor) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts, &anchor, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -238,7 +242,7 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet, &topts, &anchor) {
+        if let Err(e) = flush(c!(), what, a.quiet, &topts, &anchor, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -255,7 +259,7 @@ fn main() {
     }
 
     if !a.kill.is_empty() {
-        if let Err(e) = kill(c!(), &a.kill, a.quiet) {
+        if let Err(e) = kill(c!(), &a.kill, a.quiet, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -535,10 +539,14 @@ fn show_rules(c: &mut Client, verbose: u8, anchor: &AnchorOpt) -> Result<(), Err
     Ok(())
 }
 
-fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
+fn show_states(c: &mut Client, verbose: u8, iface: Option<&str>) -> Result<(), Error> {
     let states = c.states()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for s in &states {
+    // -i: the states bound to that interface (`all`: the floating ones).
+    for s in states
+        .iter()
+        .filter(|s| iface.is_none_or(|i| s.ifname == i))
+    {
         let _ = out.write_all(show::state(s, verbose, &proto_name).as_bytes());
     }
     Ok(())
@@ -565,6 +573,7 @@ fn show_cmd(
     verbose: u8,
     topts: &tablectl::Opts,
     anchor: &AnchorOpt,
+    iface: Option<&str>,
 ) -> Result<(), Error> {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut o = tablectl::Out {
@@ -580,7 +589,7 @@ fn show_cmd(
             }
             None => die("Anchor does not exist"),
         },
-        "states" => show_states(c, verbose),
+        "states" => show_states(c, verbose, iface),
         "info" => match c.call(&Request::GetStatus)? {
             Reply::Status(s) => {
                 print!("{}", show::status(&s, verbose > 0));
@@ -623,7 +632,7 @@ fn show_cmd(
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose, topts, anchor)?;
+                show_cmd(c, w, verbose, topts, anchor, iface)?;
                 let _ = std::io::stdout().flush();
             }
             // pfctl prints TABLES: only when there is a table.
@@ -638,11 +647,11 @@ fn show_cmd(
             Ok(())
         }
         "Tables" => tablectl::show_tables(c, topts, false, &mut o),
-        "Interfaces" => match c.call(&Request::ListInterfaces)? {
-            Reply::Interfaces(v) => {
-                for n in v {
-                    println!("{n}");
-                }
+        "Interfaces" => match c.call(&Request::GetIfaces {
+            filter: iface.map(str::to_string),
+        })? {
+            Reply::Ifaces(v) => {
+                print!("{}", show::interfaces(&v, verbose));
                 Ok(())
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
@@ -666,6 +675,7 @@ fn flush(
     quiet: bool,
     topts: &tablectl::Opts,
     anchor: &AnchorOpt,
+    iface: Option<&str>,
 ) -> Result<(), Error> {
     if matches!(what, "Tables" | "all") {
         let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
@@ -705,16 +715,29 @@ fn flush(
         }
     }
     if states {
-        if let Reply::Count(n) = c.call(&Request::ClearStates { ifname: None })? {
+        if let Reply::Count(n) = c.call(&Request::ClearStates {
+            ifname: iface.map(str::to_string),
+        })? {
             if !quiet {
                 eprintln!("{n} states cleared");
             }
         }
     }
     if info {
-        c.call_ok(&Request::ClearStatus)?;
-        if !quiet {
-            eprintln!("pf: statistics cleared");
+        // With -i, only that interface's (or group's) counters.
+        match iface {
+            Some(i) => {
+                c.call_ok(&Request::ClearIfStats { ifname: i.into() })?;
+                if !quiet {
+                    eprintln!("pf: statistics cleared for interface {i}");
+                }
+            }
+            None => {
+                c.call_ok(&Request::ClearStatus)?;
+                if !quiet {
+                    eprintln!("pf: statistics cleared");
+                }
+            }
         }
     }
     if what == "osfp" || all {
@@ -734,7 +757,7 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+fn kill(c: &mut Client, args: &[String], quiet: bool, iface: Option<&str>) -> Result<(), Error> {
     use libpf::conf::Resolver;
     use libpf::statekill::{KillCmd, KillError};
     let resolver = libpf::sys::resolve::SystemResolver::new();
@@ -752,6 +775,8 @@ fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
                 af: Some(libpf::addr::Af::of(&src.addr)),
                 src: Some(src),
                 dst,
+                // -i: only the states bound to that interface.
+                ifname: iface.map(str::to_string),
                 ..Default::default()
             };
             if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
@@ -763,7 +788,10 @@ fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
                 }
             }
         }
-        KillCmd::Filter(k) => {
+        KillCmd::Filter(mut k) => {
+            if k.ifname.is_none() {
+                k.ifname = iface.map(str::to_string);
+            }
             if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
                 if !quiet {
                     eprintln!("killed {n} states");

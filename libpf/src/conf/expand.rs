@@ -378,8 +378,8 @@ impl<'r> Expander<'r> {
                     .push(Directive::Reassemble { on, no_df: *no_df });
             }
             SetOption::StatePolicyIfBound(b) => {
-                self.default_if_bound = *b;
                 rs.options.state_policy_if_bound = Some(*b);
+                self.default_if_bound = *b;
                 rs.directives.push(Directive::StatePolicyIfBound(*b));
             }
             SetOption::StateDefaults(opts) => {

@@ -7,6 +7,7 @@ pub mod carp;
 pub mod control;
 pub mod datapath;
 pub mod ifnames;
+pub mod ifwatch;
 pub mod routing;
 
 use crate::engine::Engine;
@@ -191,6 +192,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     {
         let s = shared.clone();
         std::thread::Builder::new()
+            .name("ifwatch".into())
+            .spawn(move || ifwatch::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
             .name("maintenance".into())
             .spawn(move || maintenance(s, hup))?;
     }
@@ -257,10 +264,8 @@ fn shutdown(shared: &Arc<Shared>) {
     }
 }
 
-/// Once a second: expire states, refresh interface addresses; on SIGHUP
-/// say what we have.
+/// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
-    let mut nl = crate::sys::netlink::Netlink::open().ok();
     let mut tick = 0u64;
     let mut outbound = datapath::Outbound::new();
     while !shared.shutdown.load(Ordering::Relaxed) {
@@ -284,11 +289,6 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             if tick.is_multiple_of(16) {
                 // Next hops' routes change: follow them.
                 shared.sync_routes();
-            }
-            if let Some(nl) = nl.as_mut() {
-                if let Ok(map) = ifaddrs(nl, &shared) {
-                    shared.engine().ifaddrs = map;
-                }
             }
         }
         if hup.swap(false, Ordering::Relaxed) {
@@ -323,28 +323,4 @@ fn release_stale_demotion(shared: &Shared, now: u64) {
             shared.now(),
         );
     }
-}
-
-/// Addresses of every interface, by name, with the configured addresses of
-/// carp interfaces (withdrawn from Linux while BACKUP) added.
-pub fn ifaddrs(
-    nl: &mut crate::sys::netlink::Netlink,
-    shared: &Shared,
-) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
-    let links = nl.links()?;
-    let addrs = nl.addrs(None)?;
-    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> =
-        std::collections::HashMap::new();
-    for l in &links {
-        map.entry(l.name.clone()).or_default();
-    }
-    for a in addrs {
-        if let Some(l) = links.iter().find(|l| l.index == a.index) {
-            map.entry(l.name.clone()).or_default().push(a.net);
-        }
-    }
-    for (name, nets) in shared.carp().configured_addrs() {
-        map.insert(name, nets);
-    }
-    Ok(map)
 }

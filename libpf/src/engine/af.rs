@@ -150,12 +150,12 @@ impl Engine {
     ) -> Option<Ends> {
         let start = self.random();
         let r = self.rules.rule(ri)?;
-        let nat = pool_net(r.nat_to.as_ref()?, &self.ifaddrs, naf)?;
+        let nat = pool_net(r.nat_to.as_ref()?, self.ifaces.addr_map(), naf)?;
         let src = nat.network();
         let dst = match (r.rdr_to.as_ref(), pd.dst, naf) {
             (Some(rdr), IpAddr::V6(d), Af::Inet) => {
                 // inet_nat46: the pool's network bits over the low 32 bits.
-                let n = pool_net(rdr, &self.ifaddrs, naf)?;
+                let n = pool_net(rdr, self.ifaces.addr_map(), naf)?;
                 let IpAddr::V4(p) = n.network() else {
                     return None;
                 };
@@ -165,7 +165,7 @@ impl Engine {
                 IpAddr::V4(((low & !m) | (u32::from(p) & m)).into())
             }
             (Some(rdr), IpAddr::V4(d), Af::Inet6) => {
-                let n = pool_net(rdr, &self.ifaddrs, naf)?;
+                let n = pool_net(rdr, self.ifaces.addr_map(), naf)?;
                 let IpAddr::V6(p) = n.network() else {
                     return None;
                 };

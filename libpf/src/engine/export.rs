@@ -178,7 +178,11 @@ impl Engine {
             creatorid: sr.creatorid,
             key: [wire, stack],
             direction,
-            ifname: None,
+            // pfsync_state_import binds the state to the interface named
+            // (`all`: floating), whether it exists here or not.
+            ifname: Some(sr.ifname.as_str())
+                .filter(|n| !n.is_empty() && *n != crate::engine::iface::IFG_ALL)
+                .map(str::to_string),
             rule: None,
             anchor: None,
             src: peer_in(&sr.src),

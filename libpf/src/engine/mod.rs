@@ -8,6 +8,8 @@
 pub mod af;
 pub mod anchor;
 pub mod export;
+pub mod fib;
+pub mod iface;
 pub mod mtag;
 pub mod mtu;
 pub mod nat;
@@ -26,7 +28,7 @@ pub mod tag;
 pub mod tcp;
 pub mod translate;
 
-use crate::addr::{Af, IpNet};
+use crate::addr::Af;
 use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
@@ -35,6 +37,8 @@ use crate::ruleset::{
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
 use anchor::RuleRef;
+use fib::{Fib, RouteChange};
+use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
@@ -303,8 +307,10 @@ pub struct Engine {
     osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
-    /// Interface addresses, for `(if)` addresses and interface-group tests.
-    pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// The interfaces and their groups, addresses and counters.
+    pub ifaces: IfTable,
+    /// The kernel's routes (`no-route`, `urpf-failed`, `egress`).
+    fib: Fib,
     /// Route selectors and route pools (policy routing).
     routing: route::Routing,
     /// Address tables (`table <t>`), see `table`.
@@ -350,7 +356,8 @@ impl Engine {
             osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
-            ifaddrs: HashMap::new(),
+            ifaces: IfTable::default(),
+            fib: Fib::default(),
             routing: route::Routing::default(),
             tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
@@ -566,6 +573,7 @@ impl Engine {
                 self.halfopen_recount();
             }
         }
+        self.ifaces.set_skip(&o.skip);
         let limit = self.limit(Limit::States);
         self.syncookies_configure(
             o.syncookies.unwrap_or(SyncookiesMode::Never),
@@ -632,8 +640,13 @@ impl Engine {
         )
     }
 
-    fn skipped(&self, ifname: &str) -> bool {
-        self.options.skip.iter().any(|s| if_matches(s, ifname))
+    /// `set skip` applies to a packet on `ifname` (interface `kif`).
+    fn skipped(&self, kif: Option<KifId>, ifname: &str) -> bool {
+        match kif {
+            Some(k) => self.ifaces.skipped(k),
+            // Not in the table yet: by name and driver group.
+            None => self.options.skip.iter().any(|s| if_matches(s, ifname)),
+        }
     }
 
     fn count(&mut self, r: Reason) {
@@ -644,18 +657,60 @@ impl Engine {
     /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         self.clock = self.clock.max(now);
-        let mut v = self.test_packet(meta, buf, now);
+        let mut v = self.test_iface(meta, buf, now);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);
         }
         v
     }
 
-    /// pf_test proper (a SYN rebuilt from a syncookie comes back here).
-    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
-        if !self.enabled || self.skipped(meta.ifname) {
+    /// pf_test's interface part: the interface pf sees the packet on,
+    /// `set skip`, the interface counters, and the receiving interface
+    /// left in the mark for the `out` pass.
+    fn test_iface(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        if !self.enabled {
             return Verdict::pass(false);
         }
+        // The interface pf sees the packet on (a carp interface's carpdev),
+        // by the engine's own name for it.
+        let rcv = self.ifaces.lookup(meta.ifname);
+        let kif = rcv.map(|i| self.ifaces.effective(i));
+        let name = match kif.and_then(|k| self.ifaces.kif(k)) {
+            Some(k) => IfName::new(&k.name),
+            None => IfName::new(meta.ifname),
+        };
+        let m = PacketMeta {
+            ifname: name.as_str(),
+            ..*meta
+        };
+        let skipped = self.skipped(kif, meta.ifname);
+        let len = iface::ip_len(buf);
+        let mut v = if skipped {
+            Verdict::pass(false)
+        } else {
+            self.test_packet(&m, buf, now)
+        };
+        if let (Some(k), Some((v6, n)), false) = (kif, len, skipped) {
+            self.ifaces.count(k, v6, m.dir == Dir::Out, !v.pass, n);
+        }
+        // Remember the receiving interface for the `out` pass
+        // (`received-on`).
+        if m.dir == Dir::In && v.pass {
+            let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
+            let mut t = v.mtag.unwrap_or(meta.mtag);
+            if slot != 0 && t.in_slot != slot {
+                t.in_slot = slot;
+                v.mtag = Some(t);
+            }
+        }
+        v
+    }
+
+    /// pf_test proper, past the interface checks (a SYN rebuilt from a
+    /// syncookie comes back here). `meta.ifname` is the engine's name of
+    /// the interface.
+    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        let kif = self.ifaces.lookup(meta.ifname);
         let mut pd = match describe(buf) {
             Ok(pd) => pd,
             Err(e) => {
@@ -681,7 +736,7 @@ impl Engine {
                 return v;
             }
             let key = StateKey::from_pd(&pd, meta.dir);
-            let mut slot = self.states.lookup(&key, meta.dir);
+            let mut slot = self.states.lookup(&key, meta.dir, meta.ifname);
             if pd.proto == IPPROTO_TCP {
                 slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
                     Ok(s) => s,
@@ -694,24 +749,34 @@ impl Engine {
                 }
             }
         }
-        self.test_rules(meta, buf, pd, len, now)
+        self.test_rules(meta, kif, buf, pd, len, now)
     }
 
     /// Evaluate the ruleset for a packet without a state.
     fn test_rules(
         &mut self,
         meta: &PacketMeta,
+        kif: Option<KifId>,
         buf: &mut [u8],
         mut pd: Pd,
         len: u64,
         now: u64,
     ) -> Verdict {
+        // The receiving interface: this one on `in`; on `out`, the one
+        // the `in` pass left in the mark (none for local traffic).
+        let rcv = match meta.dir {
+            Dir::In => kif,
+            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        };
         let ctx = MatchCtx {
             dir: meta.dir,
             ifname: meta.ifname,
             uid: meta.uid,
             gid: meta.gid,
-            ifaddrs: &self.ifaddrs,
+            ifaces: &self.ifaces,
+            fib: &self.fib,
+            kif,
+            rcv,
             tables: &self.tables,
             tag: meta.mtag.tag,
             now,
@@ -897,7 +962,52 @@ impl Engine {
         s.checksum = self.checksum.clone();
         s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
+        if let Some(name) = &s.loginterface {
+            (s.if_packets, s.if_bytes) = self.ifaces.log_counters(name);
+        }
         s
+    }
+
+    /// Take in the system's interfaces (every one: the others are gone).
+    pub fn sync_links(&mut self, links: Vec<LinkInfo>, now: u64) {
+        self.ifaces.sync(links, now);
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// Replace the routing tables (a full dump).
+    pub fn set_fib(&mut self, fib: Fib, now: u64) {
+        self.fib = fib;
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// One route added or removed.
+    pub fn route_change(&mut self, ch: RouteChange, now: u64) {
+        if self.fib.apply(ch) {
+            self.ifaces.set_egress(self.fib.default_oifs(), now);
+        }
+    }
+
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
+    /// `pfctl -s Interfaces` (`-i filter`), dated with `wall_now` (seconds
+    /// since the epoch).
+    pub fn interfaces(&mut self, filter: Option<&str>, now: u64, wall_now: i64) -> Vec<IfaceInfo> {
+        let rules = iface::rule_refs(self.rules.iter().flat_map(|a| a.rules.rules.iter()));
+        let mut states: HashMap<String, u32> = HashMap::new();
+        for slot in self.states.all_slots() {
+            if let Some(st) = self.states.get(slot) {
+                let n = st.ifname.as_deref().unwrap_or(iface::IFG_ALL);
+                match states.get_mut(n) {
+                    Some(c) => *c += 1,
+                    None => {
+                        states.insert(n.to_string(), 1);
+                    }
+                }
+            }
+        }
+        self.ifaces.list(filter, &rules, &states, now, wall_now)
     }
 
     /// `pfctl -F info`: reset the status counters.
@@ -937,6 +1047,8 @@ pub fn table_now(now_ms: u64) -> u32 {
     (now_ms / 1000).min(u32::MAX as u64) as u32
 }
 
+#[cfg(test)]
+mod ifroute_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

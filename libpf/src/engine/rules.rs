@@ -3,12 +3,13 @@
 //! it calls (pf_match_rule, pf_step_into_anchor).
 
 use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
+use super::fib::Fib;
+use super::iface::{IfTable, KifId};
 use super::packet::{Dir, Pd};
 use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What `pfctl -vsr` shows under a rule.
@@ -40,8 +41,15 @@ pub struct MatchCtx<'a> {
     pub ifname: &'a str,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// Addresses of interfaces, for `(if)` dynamic addresses.
-    pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
+    /// The interfaces: groups for `on`, addresses for `(if)`.
+    pub ifaces: &'a IfTable,
+    /// The routes, for `no-route` and `urpf-failed`.
+    pub fib: &'a Fib,
+    /// The interface the packet is on (None: not in the table yet).
+    pub kif: Option<KifId>,
+    /// The interface the packet was received on (`received-on`); None for
+    /// locally generated packets.
+    pub rcv: Option<KifId>,
     /// The tables rules name (`<t>`).
     pub tables: &'a Tables,
     /// The tag the packet carries from an earlier pass (0 = none).
@@ -53,13 +61,40 @@ pub struct MatchCtx<'a> {
     pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
+impl MatchCtx<'_> {
+    /// `on NAME`: the packet's interface is NAME or in group NAME.
+    fn on(&self, name: &str) -> bool {
+        match self.kif {
+            Some(k) => self.ifaces.matches(name, k),
+            None => if_matches(name, self.ifname),
+        }
+    }
+
+    /// uRPF (pf_routable with the interface): the route back to `src`
+    /// leaves through the packet's interface (a carp interface's route
+    /// counts for its carpdev).
+    fn urpf_ok(&self, src: &IpAddr) -> bool {
+        let Some(k) = self.kif.and_then(|k| self.ifaces.kif(k)) else {
+            return false;
+        };
+        self.fib.routable_via(0, src, |oif| {
+            oif == k.index
+                || self
+                    .ifaces
+                    .iter()
+                    .any(|x| x.index == oif && x.carpdev.as_deref() == Some(k.name.as_str()))
+        })
+    }
+}
+
 /// The interface group a Linux interface name falls in: the name without
 /// its trailing unit number (`eth0` → `eth`, `carp12` → `carp`, `lo` → `lo`).
 pub fn if_group(name: &str) -> &str {
     name.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
-/// `on ifname` matches the interface itself or its group.
+/// `on ifname` matches the interface itself or its driver group (for an
+/// interface not in the interface table yet).
 pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
     rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
 }
@@ -81,19 +116,28 @@ fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &Matc
             ifname,
             modifier,
             mask,
-        } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match (modifier.mode(), mask) {
-                (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
-                    IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
-                }
-                (DynModifier::Network, _) => n.contains(ip),
-                (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
-                _ => n.addr == *ip,
-            })
-        }),
+        } => ctx
+            .ifaces
+            .addr_map()
+            .get(ifname.as_str())
+            .is_some_and(|nets| {
+                nets.iter().any(|n| match (modifier.mode(), mask) {
+                    (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
+                        IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
+                    }
+                    (DynModifier::Network, _) => n.contains(ip),
+                    (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
+                    _ => n.addr == *ip,
+                })
+            }),
         AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
-        // Routes and uRPF come with later issues; support.rs refuses them.
-        AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
+        // pf_routable: no route to the address at all.
+        AddrKind::NoRoute => !ctx.fib.routable(0, ip),
+        // pf_routable with the interface: the route back does not leave
+        // through the interface the packet came in on.
+        AddrKind::UrpfFailed => !ctx.urpf_ok(ip),
+        // `route` labels are refused at load (support.rs).
+        AddrKind::RouteLabel(_) => false,
     }
 }
 
@@ -118,7 +162,14 @@ fn endpoint_matches(
 /// names, resolved at load.
 pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool {
     if let Some(on) = &r.on {
-        if if_matches(&on.name, ctx.ifname) == on.neg {
+        if ctx.on(&on.name) == on.neg {
+            return false;
+        }
+    }
+    if let Some(rcv) = &r.extras.received_on {
+        // pf_match_rcvif: locally generated packets were received nowhere.
+        let m = ctx.rcv.is_some_and(|k| ctx.ifaces.matches(&rcv.name, k));
+        if m == rcv.neg {
             return false;
         }
     }
@@ -385,13 +436,16 @@ mod tests {
         t.find(path).unwrap().rules.counters[nr].evaluations
     }
 
-    fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a HashMap<String, Vec<IpNet>>) -> MatchCtx<'a> {
+    fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a (IfTable, Fib)) -> MatchCtx<'a> {
         MatchCtx {
             dir,
             ifname,
             uid: None,
             gid: None,
-            ifaddrs: e,
+            ifaces: &e.0,
+            fib: &e.1,
+            kif: e.0.lookup(ifname),
+            rcv: None,
             tables: Box::leak(Box::new(Tables::new())),
             tag: 0,
             now: 0,
@@ -416,9 +470,13 @@ mod tests {
         Some(x.to_string())
     }
 
+    fn empty() -> (IfTable, Fib) {
+        (IfTable::default(), Fib::default())
+    }
+
     #[test]
     fn last_match_wins_and_quick_stops() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load(
             "block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock",
         );
@@ -432,7 +490,7 @@ mod tests {
 
     #[test]
     fn flags_only_apply_to_tcp() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("block return\npass");
         let ack = v4(
             "192.168.99.50",
@@ -447,7 +505,7 @@ mod tests {
 
     #[test]
     fn networks_negation_ports_and_groups() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("pass out on eth0 inet from eth1:network to any nat-to eth0\nblock in on ! eth1 proto tcp from any to any port 6000:6010");
         let p = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 1, 1));
         let ev = evaluate(&mut rs, &describe(&p).unwrap(), &ctx(Dir::Out, "eth0", &e));
@@ -468,7 +526,7 @@ mod tests {
 
     #[test]
     fn inline_anchors_evaluate_in_place() {
-        let e = HashMap::new();
+        let e = empty();
         let (syn, udp) = (syn(), udp());
         let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
         let c0 = ctx(Dir::In, "eth0", &e);
@@ -550,7 +608,7 @@ block",
 
     #[test]
     fn anchors_loaded_later_are_evaluated() {
-        let e = HashMap::new();
+        let e = empty();
         let (syn, udp) = (syn(), udp());
         let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
         let c = ctx(Dir::In, "eth0", &e);
@@ -585,7 +643,7 @@ block",
 
     #[test]
     fn relative_and_absolute_calls() {
-        let e = HashMap::new();
+        let e = empty();
         let syn = syn();
         let syn = describe(&syn).unwrap();
         let c = ctx(Dir::In, "eth0", &e);
@@ -620,7 +678,7 @@ block",
 
     #[test]
     fn call_loops_overflow_pf_stack() {
-        let e = HashMap::new();
+        let e = empty();
         let syn = syn();
         let syn = describe(&syn).unwrap();
         let mut t = load("pass\nanchor loop");
@@ -632,7 +690,7 @@ block",
 
     #[test]
     fn user_needs_a_socket() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("block out proto tcp user nobody");
         let p = v4(
             "10.0.0.1",

@@ -7,6 +7,7 @@ pub mod frame;
 
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
+use crate::engine::iface::IfaceInfo;
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::state::StateKill;
 use crate::engine::status::Status;
@@ -147,6 +148,21 @@ pub enum Request {
     PfsyncDemote { on: bool },
     /// sysctl-style knobs: net.inet.carp.preempt, .allow, .log.
     Sysctl { name: String, value: Option<i64> },
+    /// DIOCIGETIFACES: the interface table (`pfctl -s Interfaces`); with a
+    /// filter, the interface of that name or a group's members (`-i`).
+    GetIfaces { filter: Option<String> },
+    /// DIOCCLRSTATUS with an interface (`pfctl -i IF -F info`): clear the
+    /// interface's counters, or its members' for a group.
+    ClearIfStats { ifname: String },
+    /// SIOCAIFGROUP: put an interface in an administrative group
+    /// (`carpctl IF group NAME`).
+    AddIfGroup { ifname: String, group: String },
+    /// SIOCDIFGROUP: `carpctl IF -group NAME`.
+    DelIfGroup { ifname: String, group: String },
+    /// SIOCGIFGROUP: the groups of an interface; replies `Groups`.
+    GetIfGroups { ifname: String },
+    /// SIOCGIFGMEMB for every group; replies `GroupMembers`.
+    GetGroupMembers,
     /// DIOCXBEGIN for `pfctl -T load`: a transaction that only defines
     /// tables (the rules stay); replies `Ticket`.
     XBeginTables,
@@ -236,6 +252,9 @@ impl Request {
                 | Request::GetPfsync
                 | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
+                | Request::GetIfaces { .. }
+                | Request::GetIfGroups { .. }
+                | Request::GetGroupMembers
                 | Request::GetTables { .. }
                 | Request::GetAstats { .. }
                 | Request::TableAddrs {
@@ -297,6 +316,12 @@ pub enum Reply {
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),
+    /// The interface table.
+    Ifaces(Vec<IfaceInfo>),
+    /// The groups of an interface.
+    Groups(Vec<String>),
+    /// Every group with its members.
+    GroupMembers(Vec<(String, Vec<String>)>),
     /// Tables with their statistics.
     Tables(Vec<TableInfo>),
     /// A chunk of table addresses (with statistics or feedback).

@@ -107,9 +107,6 @@ fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'st
 
 fn check_options(o: &Options, s: &mut Support) {
     let none = None;
-    if o.state_policy_if_bound == Some(true) {
-        refuse(s, &none, 0, "set state-policy if-bound", NOT_YET);
-    }
     if let Some((on, no_df)) = o.reassemble {
         if on || no_df {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
@@ -135,14 +132,14 @@ fn check_directives(d: &[Directive], s: &mut Support) {
 fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
-        AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
-        AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
         AddrKind::Any
         | AddrKind::Net(_)
         | AddrKind::Range(..)
         | AddrKind::Dynamic { .. }
-        | AddrKind::Table(_) => {}
+        | AddrKind::Table(_)
+        | AddrKind::NoRoute
+        | AddrKind::UrpfFailed => {}
     }
 }
 
@@ -247,9 +244,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if so.overload.is_some() {
         refuse(s, file, line, "overload", NOT_YET);
     }
-    if so.if_bound {
-        refuse(s, file, line, "if-bound", NOT_YET);
-    }
     if so.sloppy {
         refuse(s, file, line, "sloppy", NOT_YET);
     }
@@ -265,9 +259,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "on rdomain",
             "Linux has no routing domains; VRFs differ",
         );
-    }
-    if x.received_on.is_some() {
-        refuse(s, file, line, "received-on", NOT_YET);
     }
     if x.tos.is_some() {
         refuse(s, file, line, "tos", NOT_YET);
@@ -452,6 +443,20 @@ mod tests {
         assert_eq!(
             inside,
             vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn interface_bound_options_load() {
+        let s = support(
+            "set state-policy if-bound\npass in on eth0 keep state (floating)\n\
+             pass out on eth1 received-on eth0 keep state (if-bound)\n\
+             block in quick from urpf-failed\nblock in quick to no-route\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in from route \"r1\"\n"),
+            vec!["pf.conf:1: route: not supported on Linux (Linux routes carry no labels)"]
         );
     }
 

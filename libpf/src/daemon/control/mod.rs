@@ -2,9 +2,11 @@
 //! out, the caller identified with SO_PEERCRED (only root changes
 //! anything). This file reads requests and hands each to the subsystem it
 //! belongs to: `ruleset` (transactions, rules, options, status), `states`,
-//! `carp` (carp interfaces, groups, sysctls) and `pfsync`.
+//! `carp` (carp interfaces, groups, sysctls), `ifaces` (the interface
+//! table and administrative groups) and `pfsync`.
 
 mod carp;
+mod ifaces;
 mod pfsync;
 mod ruleset;
 mod states;
@@ -182,6 +184,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),
+        Request::GetIfaces { filter } => ifaces::get(shared, filter, now),
+        Request::ClearIfStats { ifname } => ifaces::clear_stats(shared, &ifname, now),
+        Request::AddIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, true),
+        Request::DelIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, false),
+        Request::GetIfGroups { ifname } => ifaces::groups_of(shared, &ifname),
+        Request::GetGroupMembers => ifaces::members(shared),
         Request::InaDefine {
             ticket,
             anchor,

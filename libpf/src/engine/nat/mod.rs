@@ -57,7 +57,7 @@ impl Engine {
     ) -> Option<(IpAddr, u16)> {
         let start = self.random();
         let pool = self.rules.rule(ri)?.nat_to.as_ref()?;
-        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.src)?;
+        let addr = pool_addr(pool, self.ifaces.addr_map(), pd.af, &pd.src)?;
         let ported = pd.has_ports() || pd.icmp.is_some_and(|i| !i.is_error && i.id_is_sport);
         if !ported || pool.static_port {
             return Some((addr, pd.sport));
@@ -83,7 +83,7 @@ impl Engine {
     /// port if given.
     pub(in crate::engine) fn rdr_target(&self, ri: RuleRef, pd: &Pd) -> Option<(IpAddr, u16)> {
         let pool = self.rules.rule(ri)?.rdr_to.as_ref()?;
-        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.dst)?;
+        let addr = pool_addr(pool, self.ifaces.addr_map(), pd.af, &pd.dst)?;
         let port = match pool.proxy_port {
             (0, _) => pd.dport,
             (a, _) => a,

@@ -220,7 +220,7 @@ impl Engine {
             Dir::Out => Dir::In,
         };
         let key = StateKey::from_pd(&ipd, idir);
-        let slot = self.states.lookup(&key, meta.dir)?;
+        let slot = self.states.lookup(&key, meta.dir, meta.ifname)?;
         let st = self.states.get(slot)?;
         let afto = st.is_afto();
         // Did the quoted packet travel the way the state's first one did?

@@ -227,23 +227,53 @@ impl StateTable {
         self.slots.get_mut(slot as usize).and_then(|s| s.as_mut())
     }
 
-    /// Find the state a packet in direction `dir` belongs to: inbound
-    /// packets match a state's wire key, outbound packets its stack key.
-    /// An af-to state matches inbound packets only, on either key (both
-    /// sides of the translation come in; pf_find_state).
-    pub fn lookup(&self, key: &StateKey, dir: Dir) -> Option<Slot> {
+    /// Does state `st` answer a lookup of `key` in direction `dir`?
+    /// Inbound packets match a state's wire key, outbound packets its
+    /// stack key; an af-to state matches inbound packets only, on either
+    /// key (both sides of the translation come in; pf_find_state).
+    fn role_hit(st: &State, key: &StateKey, dir: Dir) -> bool {
+        if is_afto(&st.key) {
+            dir == Dir::In && (st.key[SK_WIRE] == *key || st.key[SK_STACK] == *key)
+        } else {
+            let idx = match dir {
+                Dir::In => SK_WIRE,
+                Dir::Out => SK_STACK,
+            };
+            st.key[idx] == *key
+        }
+    }
+
+    /// Find the state a packet in direction `dir` on interface `ifname`
+    /// belongs to (pf_find_state, see `role_hit`): a state bound to
+    /// another interface does not match, and one bound to `ifname` wins
+    /// over a floating one.
+    pub fn lookup(&self, key: &StateKey, dir: Dir, ifname: &str) -> Option<Slot> {
         let slots = self.by_key.get(key)?;
-        let idx = match dir {
-            Dir::In => SK_WIRE,
-            Dir::Out => SK_STACK,
-        };
-        slots.iter().copied().find(|&s| {
-            self.get(s).is_some_and(|st| {
-                if is_afto(&st.key) {
-                    dir == Dir::In && (st.key[SK_WIRE] == *key || st.key[SK_STACK] == *key)
-                } else {
-                    st.key[idx] == *key
+        let mut floating = None;
+        for &s in slots {
+            let Some(st) = self.get(s) else { continue };
+            if !Self::role_hit(st, key, dir) {
+                continue;
+            }
+            match st.ifname.as_deref() {
+                Some(n) if n == ifname => return Some(s),
+                Some(_) => {}
+                None => {
+                    floating.get_or_insert(s);
                 }
+            }
+        }
+        floating
+    }
+
+    /// A state answering this key in this direction with the same
+    /// binding (the collision pf_state_key_attach refuses).
+    fn clash(&self, key: &StateKey, dir: Dir, ifname: Option<&str>) -> bool {
+        self.by_key.get(key).is_some_and(|v| {
+            v.iter().any(|&s| {
+                self.get(s).is_some_and(|st| {
+                    st.ifname.as_deref() == ifname && Self::role_hit(st, key, dir)
+                })
             })
         })
     }
@@ -257,15 +287,17 @@ impl StateTable {
         self.by_id.get(&(id, creatorid)).copied()
     }
 
-    /// Insert a state; refuses a key already used in the same role (a
-    /// second state for the same connection) or a duplicate id.
+    /// Insert a state; refuses a key already used in the same role by a
+    /// state with the same binding (a second state for the same
+    /// connection on the same interface) or a duplicate id.
     pub fn insert(&mut self, mut st: State) -> Result<Slot, InsertError> {
         if self.by_id.contains_key(&(st.id, st.creatorid)) {
             return Err(InsertError::IdExists);
         }
+        let bound = st.ifname.as_deref();
         let stack_dir = if is_afto(&st.key) { Dir::In } else { Dir::Out };
-        if self.lookup(&st.key[SK_WIRE], Dir::In).is_some()
-            || self.lookup(&st.key[SK_STACK], stack_dir).is_some()
+        if self.clash(&st.key[SK_WIRE], Dir::In, bound)
+            || self.clash(&st.key[SK_STACK], stack_dir, bound)
         {
             return Err(InsertError::KeyExists);
         }
@@ -377,10 +409,10 @@ mod tests {
         let wire = key("192.0.2.20", 80, "192.0.2.1", 50001);
         let stack = key("192.0.2.20", 80, "192.168.99.50", 1234);
         let s = t.insert(state(1, wire, stack, Dir::Out)).unwrap();
-        assert_eq!(t.lookup(&wire, Dir::In), Some(s));
-        assert_eq!(t.lookup(&stack, Dir::Out), Some(s));
-        assert_eq!(t.lookup(&wire, Dir::Out), None);
-        assert_eq!(t.lookup(&stack, Dir::In), None);
+        assert_eq!(t.lookup(&wire, Dir::In, "eth0"), Some(s));
+        assert_eq!(t.lookup(&stack, Dir::Out, "eth0"), Some(s));
+        assert_eq!(t.lookup(&wire, Dir::Out, "eth0"), None);
+        assert_eq!(t.lookup(&stack, Dir::In, "eth0"), None);
         assert!(t.key_in_use(&wire));
         assert_eq!(
             t.insert(state(2, wire, stack, Dir::Out)),
@@ -394,6 +426,32 @@ mod tests {
         assert!(t.is_empty());
         assert!(!t.key_in_use(&wire));
         assert_eq!(t.by_id(1, 1), None);
+    }
+
+    #[test]
+    fn if_bound_states() {
+        let mut t = StateTable::default();
+        let k = key("10.1.0.2", 5000, "10.2.0.2", 7);
+        let mut a = state(1, k, k, Dir::In);
+        a.ifname = Some("eth0".into());
+        let sa = t.insert(a).unwrap();
+        // Bound to eth0: no match on eth2.
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sa));
+        assert_eq!(t.lookup(&k, Dir::In, "eth2"), None);
+        // The same key may be bound elsewhere or float; the bound state
+        // wins on its interface, the floating one everywhere else.
+        let mut b = state(2, k, k, Dir::In);
+        b.ifname = Some("eth0".into());
+        assert_eq!(t.insert(b), Err(InsertError::KeyExists));
+        let sf = t.insert(state(3, k, k, Dir::In)).unwrap();
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sa));
+        assert_eq!(t.lookup(&k, Dir::In, "eth2"), Some(sf));
+        assert_eq!(
+            t.insert(state(4, k, k, Dir::In)),
+            Err(InsertError::KeyExists)
+        );
+        t.remove(sa);
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sf));
     }
 
     #[test]

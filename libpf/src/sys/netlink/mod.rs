@@ -21,8 +21,11 @@
 
 mod decode;
 mod policy;
+pub mod route;
 #[cfg(test)]
 pub(crate) mod tests;
+
+pub use route::{NetEvent, NetMonitor};
 
 use crate::addr::IpNet;
 use netlink_packet_core::{
