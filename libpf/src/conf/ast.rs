@@ -1,6 +1,8 @@
 //! The typed syntax tree of one pf.conf statement, as written: names are
 //! still names (interfaces, hosts, services, users, protocols), lists are
-//! still lists. `expand.rs` resolves and multiplies them into rules.
+//! still lists. Every AST type is here (rules, options, tables, queues,
+//! anchors): `parser/` builds them, `expand/` resolves and multiplies them
+//! into rules, tables and queues.
 
 use crate::addr::Af;
 use crate::ruleset::{Direction, RouteKind};

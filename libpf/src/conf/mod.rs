@@ -41,6 +41,8 @@ pub mod tablefile;
 #[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::ConfError;

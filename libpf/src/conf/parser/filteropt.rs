@@ -101,51 +101,8 @@ pub(super) fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             }
             FilterOpt::Flags(f, m)
         }
-        Rule::opt_icmp_type | Rule::opt_icmp6_type => {
-            let list = children(p).next();
-            let items = list
-                .map(|l| {
-                    l.into_inner()
-                        .filter(|x| x.as_rule() == Rule::icmp_item)
-                        .map(|i| {
-                            let mut it = children(i);
-                            let typ = it.next().map(string_of).unwrap_or_default();
-                            let code = it.next().map(string_of);
-                            IcmpItemAst { typ, code }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            FilterOpt::IcmpType {
-                v6: rule == Rule::opt_icmp6_type,
-                items,
-            }
-        }
-        Rule::opt_keep => {
-            let mut kind = KeepAst::Keep;
-            let mut opts = vec![];
-            for x in p.into_inner() {
-                match x.as_rule() {
-                    Rule::keep_kind => {
-                        kind = match first(x).as_rule() {
-                            Rule::k_no => KeepAst::No,
-                            Rule::k_modulate => KeepAst::Modulate,
-                            Rule::k_synproxy => KeepAst::Synproxy,
-                            _ => KeepAst::Keep,
-                        }
-                    }
-                    Rule::state_opt_spec => {
-                        opts = x
-                            .into_inner()
-                            .filter(|y| y.as_rule() == Rule::state_opt)
-                            .map(state_opt)
-                            .collect()
-                    }
-                    _ => {}
-                }
-            }
-            FilterOpt::Keep(kind, opts)
-        }
+        Rule::opt_icmp_type | Rule::opt_icmp6_type => icmp_type(p, rule == Rule::opt_icmp6_type),
+        Rule::opt_keep => keep(p),
         Rule::opt_label => FilterOpt::Label(children(p).next().map(string_of).unwrap_or_default()),
         Rule::opt_tag => FilterOpt::Tag(children(p).next().map(string_of).unwrap_or_default()),
         Rule::opt_tagged => {
@@ -163,39 +120,7 @@ pub(super) fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
         Rule::opt_nat_to => FilterOpt::NatTo(redir(p)),
         Rule::opt_rdr_to => FilterOpt::RdrTo(redir(p)),
         Rule::opt_binat_to => FilterOpt::BinatTo(redir(p)),
-        Rule::opt_af_to => {
-            let mut af = Af::Inet;
-            let mut parts: Vec<RedirAst> = vec![];
-            for x in p.into_inner() {
-                match x.as_rule() {
-                    Rule::af => {
-                        af = if first(x).as_rule() == Rule::k_inet6 {
-                            Af::Inet6
-                        } else {
-                            Af::Inet
-                        }
-                    }
-                    Rule::redirpool => {
-                        let mut one = RedirAst::default();
-                        one = merge_redir(one, x);
-                        parts.push(one);
-                    }
-                    Rule::pool_opt => {
-                        if let Some(last) = parts.last_mut() {
-                            last.opts.push(pool_opt(x));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let mut it = parts.into_iter();
-            let from = it.next().unwrap_or_default();
-            FilterOpt::AfTo {
-                af,
-                from,
-                to: it.next(),
-            }
-        }
+        Rule::opt_af_to => af_to(p),
         Rule::opt_route => {
             let kind = match p.clone().into_inner().next().map(|x| x.as_rule()) {
                 Some(Rule::k_reply_to) => RouteKind::ReplyTo,
@@ -217,32 +142,7 @@ pub(super) fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                 .map(|x| string_of(first(x)))
                 .unwrap_or_default(),
         ),
-        Rule::opt_scrub => FilterOpt::Scrub(
-            p.into_inner()
-                .filter(|x| x.as_rule() == Rule::scrub_opt)
-                .map(|x| {
-                    let o = first(x);
-                    let arg = || {
-                        children(o.clone())
-                            .next()
-                            .map(|a| a.as_str().to_string())
-                            .unwrap_or_default()
-                    };
-                    match o.as_rule() {
-                        Rule::k_no_df => ScrubOptAst::NoDf,
-                        Rule::k_random_id => ScrubOptAst::RandomId,
-                        Rule::scrub_min_ttl => ScrubOptAst::MinTtl(arg()),
-                        Rule::scrub_max_mss => ScrubOptAst::MaxMss(arg()),
-                        _ => ScrubOptAst::Reassemble(
-                            children(o.clone())
-                                .next()
-                                .map(string_of)
-                                .unwrap_or_default(),
-                        ),
-                    }
-                })
-                .collect(),
-        ),
+        Rule::opt_scrub => scrub(p),
         Rule::opt_prio => FilterOpt::Prio(arg_text(p)),
         Rule::opt_tos => FilterOpt::Tos(arg_text(p)),
         Rule::opt_probability => FilterOpt::Probability(arg_text(p)),
@@ -260,6 +160,117 @@ pub(super) fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
         Rule::k_allow_opts => FilterOpt::AllowOpts,
         _ => FilterOpt::Once,
     }
+}
+
+/// `icmp-type` / `icmp6-type` with their codes.
+fn icmp_type(p: Pair<'_, Rule>, v6: bool) -> FilterOpt {
+    let list = children(p).next();
+    let items = list
+        .map(|l| {
+            l.into_inner()
+                .filter(|x| x.as_rule() == Rule::icmp_item)
+                .map(|i| {
+                    let mut it = children(i);
+                    let typ = it.next().map(string_of).unwrap_or_default();
+                    let code = it.next().map(string_of);
+                    IcmpItemAst { typ, code }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    FilterOpt::IcmpType { v6, items }
+}
+
+/// `no state`, `keep state`, `modulate state`, `synproxy state`, with `( ... )`.
+fn keep(p: Pair<'_, Rule>) -> FilterOpt {
+    let mut kind = KeepAst::Keep;
+    let mut opts = vec![];
+    for x in p.into_inner() {
+        match x.as_rule() {
+            Rule::keep_kind => {
+                kind = match first(x).as_rule() {
+                    Rule::k_no => KeepAst::No,
+                    Rule::k_modulate => KeepAst::Modulate,
+                    Rule::k_synproxy => KeepAst::Synproxy,
+                    _ => KeepAst::Keep,
+                }
+            }
+            Rule::state_opt_spec => {
+                opts = x
+                    .into_inner()
+                    .filter(|y| y.as_rule() == Rule::state_opt)
+                    .map(state_opt)
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    FilterOpt::Keep(kind, opts)
+}
+
+/// `af-to inet|inet6 from pool [to pool]`.
+fn af_to(p: Pair<'_, Rule>) -> FilterOpt {
+    let mut af = Af::Inet;
+    let mut parts: Vec<RedirAst> = vec![];
+    for x in p.into_inner() {
+        match x.as_rule() {
+            Rule::af => {
+                af = if first(x).as_rule() == Rule::k_inet6 {
+                    Af::Inet6
+                } else {
+                    Af::Inet
+                }
+            }
+            Rule::redirpool => {
+                let mut one = RedirAst::default();
+                one = merge_redir(one, x);
+                parts.push(one);
+            }
+            Rule::pool_opt => {
+                if let Some(last) = parts.last_mut() {
+                    last.opts.push(pool_opt(x));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut it = parts.into_iter();
+    let from = it.next().unwrap_or_default();
+    FilterOpt::AfTo {
+        af,
+        from,
+        to: it.next(),
+    }
+}
+
+/// `scrub ( ... )`.
+fn scrub(p: Pair<'_, Rule>) -> FilterOpt {
+    FilterOpt::Scrub(
+        p.into_inner()
+            .filter(|x| x.as_rule() == Rule::scrub_opt)
+            .map(|x| {
+                let o = first(x);
+                let arg = || {
+                    children(o.clone())
+                        .next()
+                        .map(|a| a.as_str().to_string())
+                        .unwrap_or_default()
+                };
+                match o.as_rule() {
+                    Rule::k_no_df => ScrubOptAst::NoDf,
+                    Rule::k_random_id => ScrubOptAst::RandomId,
+                    Rule::scrub_min_ttl => ScrubOptAst::MinTtl(arg()),
+                    Rule::scrub_max_mss => ScrubOptAst::MaxMss(arg()),
+                    _ => ScrubOptAst::Reassemble(
+                        children(o.clone())
+                            .next()
+                            .map(string_of)
+                            .unwrap_or_default(),
+                    ),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The text of an option's single argument (number or word).
