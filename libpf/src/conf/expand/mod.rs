@@ -27,18 +27,18 @@
 //! - `tables.rs`   — `table <name> ...` and `pfctl -T` address lists;
 //! - `queues.rs`   — `queue ...`: values, then the trees after the file.
 
-pub mod anchors;
+mod anchors;
 mod consistent;
 mod filteropts;
 mod hosts;
-pub mod labels;
+pub(super) mod labels;
 mod multiply;
 mod options;
-pub mod queues;
+mod queues;
 mod redirections;
 mod rules;
 mod state;
-pub mod tables;
+pub(super) mod tables;
 mod values;
 
 use super::ast::StateOptAst;
