@@ -121,14 +121,27 @@ fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &Matc
             .addr_map()
             .get(ifname.as_str())
             .is_some_and(|nets| {
-                nets.iter().any(|n| match (modifier.mode(), mask) {
-                    (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
-                        IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
-                    }
-                    (DynModifier::Network, _) => n.contains(ip),
-                    (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
-                    _ => n.addr == *ip,
-                })
+                // `:0` (pfi_address_add's PFI_AFLAG_NOALIAS): the first
+                // address of each family only.
+                let (mut seen4, mut seen6) = (false, false);
+                let mut first = |n: &IpNet| {
+                    let seen = if n.af() == Af::Inet {
+                        &mut seen4
+                    } else {
+                        &mut seen6
+                    };
+                    !std::mem::replace(seen, true)
+                };
+                nets.iter()
+                    .filter(|n| !modifier.no_alias() || first(n))
+                    .any(|n| match (modifier.mode(), mask) {
+                        (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
+                            IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
+                        }
+                        (DynModifier::Network, _) => n.contains(ip),
+                        (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
+                        _ => n.addr == *ip,
+                    })
             }),
         AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
         // pf_routable: no route to the address at all.

@@ -12,7 +12,7 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, Endpoint, Limit, Options, Pool, PoolType, Rule, Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -107,6 +107,27 @@ fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'st
 
 fn check_options(o: &Options, s: &mut Support) {
     let none = None;
+    if o.ruleset_optimization
+        .as_deref()
+        .is_some_and(|m| m != "none")
+    {
+        warn(
+            s,
+            &none,
+            0,
+            "set ruleset-optimization",
+            "no ruleset optimizer: the rules load as written, which match the same packets",
+        );
+    }
+    if o.limits.iter().any(|(l, _)| *l == Limit::PktDelayPkts) {
+        warn(
+            s,
+            &none,
+            0,
+            "set limit pktdelay-pkts",
+            "set delay is refused, so no packet is ever held",
+        );
+    }
     if let Some((on, no_df)) = o.reassemble {
         if on || no_df {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);

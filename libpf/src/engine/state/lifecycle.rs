@@ -88,7 +88,8 @@ impl Engine {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let no_sync = r.no_sync;
+        // pfsync_insert_state: the sync protocol's own states stay local.
+        let no_sync = r.no_sync || orig.proto == crate::wire::IPPROTO_PFSYNC;
         let st = State {
             id,
             creatorid: self.hostid,
