@@ -148,7 +148,7 @@ impl Engine {
             log: st.log,
             rt: st.route.rt_number(),
             timeout: st.timeout as u8,
-            sync_flags: 0,
+            sync_flags: Engine::state_sync_flags(st),
             updates: 0,
             min_ttl: st.norm.min_ttl,
             set_tos: st.norm.set_tos,
@@ -240,6 +240,7 @@ impl Engine {
             },
             seq: 0,
             route,
+            sn: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;

@@ -74,6 +74,9 @@ pub struct Status {
     pub counters: [u64; 17],
     pub limit_counters: [u64; 10],
     pub src_nodes: u64,
+    /// Source tracking table: searches, inserts, removals.
+    #[serde(default)]
+    pub src_node_counters: [u64; 3],
     /// Fragments held for reassembly now.
     pub fragments: u64,
     /// Fragment searches, inserts, removals (`pfctl -vsi`, `Fragments`).

@@ -593,7 +593,12 @@ impl Engine {
             v.rule = Some(ri.nr);
             return v;
         }
-        let route = match self.state_route(ri, pd.af, ev.rtable) {
+        // A fragment passed without a state holds no source node of a
+        // sticky pool: what the route choice made is let go at once.
+        let mut sns = crate::engine::srcnode::Sns::default();
+        let route = self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut sns, now);
+        self.release_sns(&sns, now);
+        let route = match route {
             Ok(sr) => sr,
             Err(reason) => {
                 self.count(reason);
