@@ -338,8 +338,8 @@ pub fn status(s: &Status, verbose: bool) -> String {
             "  {:<25} {:>14} {:>14}",
             "current entries", s.fragments, ""
         );
-        for n in ["searches", "inserts", "removals"] {
-            rate_line(&mut o, n, 0, runtime);
+        for (i, n) in ["searches", "inserts", "removals"].iter().enumerate() {
+            rate_line(&mut o, n, s.frag_counters[i], runtime);
         }
     }
     o.push_str("Counters\n");

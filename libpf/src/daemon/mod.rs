@@ -130,6 +130,8 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     };
     let mut engine = Engine::new(hostid, random_u64());
     engine.set_secret(random_u64(), random_u64());
+    // Held fragments wait in the kernel's queue: no more than it has room for.
+    engine.set_hold_limit(datapath::HOLD_MAX as usize);
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),

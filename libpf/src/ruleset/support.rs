@@ -129,11 +129,7 @@ fn check_options(o: &Options, s: &mut Support) {
             "set delay is refused, so no packet is ever held",
         );
     }
-    if let Some((on, no_df)) = o.reassemble {
-        if on || no_df {
-            refuse(s, &none, 0, "set reassemble yes", NOT_YET);
-        }
-    }
+    // `set reassemble` is enforced by engine::frag.
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
@@ -226,9 +222,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
     // State options.
     let so = &r.state_opts;
-    if so.sloppy {
-        refuse(s, file, line, "sloppy", NOT_YET);
-    }
     if so.pflow {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
@@ -241,9 +234,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "on rdomain",
             "Linux has no routing domains; VRFs differ",
         );
-    }
-    if x.tos.is_some() {
-        refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
         refuse(
@@ -273,20 +263,8 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "no traffic shaping: packets are not queued",
         );
     }
-    if x.set_tos.is_some() {
-        refuse(s, file, line, "set tos", NOT_YET);
-    }
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
-    }
-    if x.fragment {
-        refuse(s, file, line, "fragment", NOT_YET);
-    }
-    if x.allow_opts {
-        refuse(s, file, line, "allow-opts", NOT_YET);
-    }
-    if x.scrub.any() {
-        refuse(s, file, line, "scrub", NOT_YET);
     }
     if let Some((kind, pool)) = &x.route {
         let kw = match kind {
@@ -498,6 +476,21 @@ table <srv> { 192.168.99.5 192.168.99.6 }
         .unwrap();
         assert_eq!(divert_queue_clash(&rs.rules, 7066..7067), Some((2, 7066)));
         assert_eq!(divert_queue_clash(&rs.rules, 7000..7066), None);
+    }
+
+    #[test]
+    fn normalization_and_fragments_load() {
+        for conf in [
+            "set reassemble yes\npass\n",
+            "set reassemble yes no-df\npass\n",
+            "set reassemble no\nblock in fragment\npass in proto udp\n",
+            "match in all scrub (no-df random-id min-ttl 64 max-mss 1400 reassemble tcp)\n",
+            "pass out proto tcp scrub (max-mss 1300) set tos lowdelay\n",
+            "pass in proto tcp keep state (sloppy)\npass in tos 0x10 allow-opts\n",
+        ] {
+            let s = support(conf);
+            assert_eq!(s, Support::default(), "{conf}");
+        }
     }
 
     #[test]
