@@ -819,8 +819,16 @@ impl Engine {
             if let Some(v) = self.syncookie_syn(meta, &pd, now) {
                 return v;
             }
-            let key = StateKey::from_pd(&pd, meta.dir);
+            let mut key = StateKey::from_pd(&pd, meta.dir);
             let mut slot = self.states.lookup(&key, meta.dir, meta.ifname);
+            if slot.is_none() {
+                if let Some(k) = StateKey::multicast_reply(&pd, meta.dir) {
+                    slot = self.states.lookup(&k, meta.dir, meta.ifname);
+                    if slot.is_some() {
+                        key = k;
+                    }
+                }
+            }
             if pd.proto == IPPROTO_TCP {
                 slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
                     Ok(s) => s,

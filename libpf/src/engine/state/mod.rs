@@ -9,9 +9,11 @@ use super::normalize::{Actions, StateScrub};
 pub use kill::StateKill;
 
 use super::packet::{Dir, Pd};
+use crate::addr::Af;
 use crate::ruleset::Timeout;
+use crate::wire::icmpv6;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Index of the wire-side key (addresses as seen on the wire).
 pub const SK_WIRE: usize = 0;
@@ -30,24 +32,56 @@ pub struct StateKey {
 
 impl StateKey {
     /// The key a packet looks up: for `in` the source is addr[0], for `out`
-    /// the destination is.
+    /// the destination is. Neighbour discovery messages are keyed by their
+    /// target (pf_state_key_addr_setup): a solicitation's destination is
+    /// its target, an advertisement's source is, and an advertisement to
+    /// a multicast group has the unspecified address as destination.
     pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
+        let (mut src, mut dst) = (pd.src, pd.dst);
+        if let Some((t, target)) = pd.icmp.and_then(|i| i.nd()) {
+            if t == icmpv6::ND_NEIGHBOR_SOLICIT {
+                dst = IpAddr::V6(target);
+            } else {
+                src = IpAddr::V6(target);
+                if dst.is_multicast() {
+                    dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                }
+            }
+        }
         match dir {
             Dir::In => StateKey {
-                addr: [pd.src, pd.dst],
+                addr: [src, dst],
                 port: [pd.sport, pd.dport],
                 proto: pd.proto,
                 rdomain: 0,
             },
             Dir::Out => StateKey {
-                addr: [pd.dst, pd.src],
+                addr: [dst, src],
                 port: [pd.dport, pd.sport],
                 proto: pd.proto,
                 rdomain: 0,
             },
         }
     }
+
+    /// The second try of an IPv6 ICMP reply that found no state
+    /// (pf_test_state_icmp, "try matching a multicast address"): the
+    /// query may have gone to the all-nodes group, so the reply's source
+    /// is looked up as ff02::1. None for other packets.
+    pub fn multicast_reply(pd: &Pd, dir: Dir) -> Option<StateKey> {
+        let ic = pd.icmp?;
+        if pd.af != Af::Inet6 || ic.is_error || ic.id_is_sport || ic.nd_target.is_some() {
+            return None;
+        }
+        let mut k = StateKey::from_pd(pd, dir);
+        let sidx = if dir == Dir::In { 0 } else { 1 };
+        k.addr[sidx] = IpAddr::V6(ALL_NODES);
+        Some(k)
+    }
 }
+
+/// ff02::1, the link-local all-nodes group.
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// TCP states of the BSD FSM plus pf's two proxy states; UDP and other
 /// protocols use 0..2 (NO_TRAFFIC, SINGLE, MULTIPLE).
