@@ -241,6 +241,7 @@ impl Engine {
             seq: 0,
             route,
             sn: Default::default(),
+            match_rules: 0,
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;

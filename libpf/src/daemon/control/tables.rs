@@ -29,11 +29,7 @@ fn error(e: TableError) -> Reply {
 
 /// Engine seconds to Unix time.
 fn unix_time(shared: &Shared, t: i64) -> i64 {
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let engine = table_now(shared.now_ms()) as i64;
-    wall - (engine - t)
+    shared.unix_secs(t)
 }
 
 /// DIOCRINADEFINE: (re)define a table in the transaction.

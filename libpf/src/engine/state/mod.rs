@@ -187,6 +187,9 @@ pub struct State {
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
     pub sn: crate::engine::srcnode::StateLinks,
+    /// The `match` rules the state's first packet passed through (an
+    /// interned list, see `matchrules`; 0: none).
+    pub match_rules: crate::engine::matchrules::MatchListId,
 }
 
 impl State {
@@ -200,6 +203,15 @@ impl State {
     }
 
     /// Which packets/bytes counter a packet in `dir` adds to.
+    /// The addresses the state's rule saw (its source and destination),
+    /// for the statistics of the tables its rules name.
+    pub fn rule_addrs(&self) -> (IpAddr, IpAddr) {
+        match self.direction {
+            Dir::In => (self.key[SK_WIRE].addr[0], self.key[SK_WIRE].addr[1]),
+            Dir::Out => (self.key[SK_STACK].addr[1], self.key[SK_STACK].addr[0]),
+        }
+    }
+
     pub fn counter_index(&self, dir: Dir) -> usize {
         if dir == self.direction {
             0
@@ -447,6 +459,7 @@ mod tests {
             seq: 0,
             route: Default::default(),
             sn: Default::default(),
+            match_rules: 0,
         }
     }
 
