@@ -59,6 +59,11 @@ struct Shared {
     socket: String,
     link: Mutex<Option<Link>>,
     sender: Mutex<Option<RawSender>>,
+    /// The socket frames come in on, and the interface it has joined
+    /// 224.0.0.240 on (joined before a bulk request goes out, so that the
+    /// answer, however fast, is received).
+    rx: RawReceiver,
+    joined: Mutex<Option<u32>>,
     stats: Mutex<Stats>,
     ident: Mutex<u16>,
     term: Arc<AtomicBool>,
@@ -71,6 +76,23 @@ struct Shared {
 }
 
 impl Shared {
+    /// Be a member of the pfsync group on `ifindex` (and nowhere else).
+    fn join(&self, ifindex: Option<u32>) {
+        let mut joined = self.joined.lock().unwrap_or_else(|e| e.into_inner());
+        if *joined == ifindex {
+            return;
+        }
+        if let Some(i) = *joined {
+            let _ = self.rx.leave(INADDR_PFSYNC_GROUP, i);
+        }
+        if let Some(i) = ifindex {
+            if let Err(e) = self.rx.join(INADDR_PFSYNC_GROUP, i) {
+                log::err(&format!("pfsync: joining 224.0.0.240: {e}"));
+            }
+        }
+        *joined = ifindex;
+    }
+
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -139,10 +161,15 @@ enum Event {
 /// Run pfsyncd until `term` is set; `hup` asks for the statistics in the
 /// log.
 pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
+    let rx = RawReceiver::ipv4(IPPROTO_PFSYNC)
+        .map_err(|e| io::Error::new(e.kind(), format!("pfsync raw socket: {e}")))?;
+    rx.set_timeout(Some(Duration::from_millis(200)))?;
     let shared = Arc::new(Shared {
         socket: socket.to_string(),
         link: Mutex::new(None),
         sender: Mutex::new(None),
+        rx,
+        joined: Mutex::new(None),
         stats: Mutex::new(Stats::default()),
         ident: Mutex::new(0),
         term: term.clone(),
@@ -301,6 +328,7 @@ fn reconfigure(
     let mut acts = req.stop();
     *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
     *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    shared.join(None);
     if !running(cfg) {
         log::notice("pfsync0 down");
         return acts;
@@ -326,6 +354,9 @@ fn reconfigure(
                 Ok(s) => *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(s),
                 Err(e) => log::err(&format!("pfsync: socket on {dev}: {e}")),
             }
+            // In the group before the request goes out: the peer may
+            // answer within a millisecond.
+            shared.join(Some(l.index));
             *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(Link {
                 syncdev: dev.clone(),
                 ifindex: l.index,
@@ -415,39 +446,11 @@ fn bulk_send(shared: Arc<Shared>) {
 
 /// Receive pfsync frames, check them, hand them to pfd.
 fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
-    let rx = match RawReceiver::ipv4(IPPROTO_PFSYNC) {
-        Ok(r) => r,
-        Err(e) => {
-            *shared.fatal.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(format!("pfsync raw socket: {e}"));
-            shared.term.store(true, Ordering::Relaxed);
-            return;
-        }
-    };
-    let _ = rx.set_timeout(Some(Duration::from_millis(200)));
-    let mut joined: Option<u32> = None;
     let mut ctl: Option<Client> = None;
     let mut buf = vec![0u8; 65536];
     let mut msgs = Vec::new();
     while !shared.term.load(Ordering::Relaxed) {
-        let link = shared
-            .link
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let want = link.as_ref().map(|l| l.ifindex);
-        if want != joined {
-            if let Some(i) = joined {
-                let _ = rx.leave(INADDR_PFSYNC_GROUP, i);
-            }
-            if let Some(i) = want {
-                if let Err(e) = rx.join(INADDR_PFSYNC_GROUP, i) {
-                    log::err(&format!("pfsync: joining 224.0.0.240: {e}"));
-                }
-            }
-            joined = want;
-        }
-        let r = match rx.recv(&mut buf) {
+        let r = match shared.rx.recv(&mut buf) {
             Ok(r) => r,
             Err(e)
                 if matches!(
@@ -465,6 +468,13 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                 continue;
             }
         };
+        // The link as it is now, not as it was when recv began to wait:
+        // pfsync0 may have come up meanwhile.
+        let link = shared
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let Some(link) = link else { continue };
         let pkt = &buf[..r.len];
         shared.stats().ipackets += 1;
