@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""shim/pfctl: FreeBSD's pfctl command line on this project's pfctl.
+
+- Rulesets loaded with -f (a file or -) go through pfconf.translate()
+  (FreeBSD's pf.conf forms to OpenBSD's); the translated text reaches pfctl
+  on its standard input, every line at its original number.
+- -s c / -sc (FreeBSD only: the creator ids of the states) is answered from
+  the creatorid fields of `pfctl -vvss`, which carry the same thing.
+- Output adjustments, only for the cases regress/freebsd/adjust names
+  (FBSD_CASE is the case being run), each an OpenBSD-to-FreeBSD change of
+  wording where the two pfctls print the same fact differently:
+    keep-state  -s rules: FreeBSD prints "keep state" on every rule that
+                keeps state; OpenBSD only when the state has options.
+Everything else goes to pfctl unchanged, and pfctl's own errors stand.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pfconf  # noqa: E402
+
+PFCTL = os.path.join(os.environ["FBSD_BIN"], "pfctl")
+# pfctl's options that take an argument (FreeBSD's and OpenBSD's).
+WITH_ARG = set("aDfFiIkKLoOpstTxV")
+
+
+def split(argv):
+    """getopt-style: a list of (option, value) and operands."""
+    opts = []
+    operands = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            operands += argv[i + 1:]
+            break
+        if a.startswith("-") and len(a) > 1:
+            j = 1
+            while j < len(a):
+                c = a[j]
+                if c in WITH_ARG:
+                    if j + 1 < len(a):
+                        opts.append((c, a[j + 1:]))
+                    elif i + 1 < len(argv):
+                        i += 1
+                        opts.append((c, argv[i]))
+                    else:
+                        opts.append((c, None))
+                    break
+                opts.append((c, None))
+                j += 1
+        else:
+            operands.append(a)
+        i += 1
+    return opts, operands
+
+
+AFTER_STATE = (" fragment", " allow-opts", " label ", " once", " tag ", " tagged ",
+               " ! tagged ", " rtable ", " divert-", " nat-to ", " rdr-to ", " binat-to ",
+               " af-to ", " route-to ", " reply-to ", " dup-to ", " # expired",
+               " scrub (", " probability ")
+
+
+def keep_state(line):
+    m = re.match(r"^(\s*(?:@\d+ )?)pass ", line)
+    if not m or re.search(r" (no|keep|modulate|synproxy) state", line):
+        return line
+    cut = min([line.find(t) for t in AFTER_STATE if line.find(t) > 0] + [len(line)])
+    return line[:cut] + " keep state" + line[cut:]
+
+
+def adjustments():
+    case = os.environ.get("FBSD_CASE", "")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adjust")
+    out = set()
+    try:
+        for line in open(path):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                k, _, a = line.partition("\t")
+                if k == case:
+                    out.update(a.split())
+    except OSError:
+        pass
+    return out
+
+
+def main():
+    argv = sys.argv[1:]
+    opts, operands = split(argv)
+    files = [v for o, v in opts if o == "f"]
+    shows = [v for o, v in opts if o == "s"]
+    if shows == ["c"] or shows == ["creatorids"]:
+        p = subprocess.run([PFCTL, "-vvss"], capture_output=True, text=True)
+        sys.stderr.write(p.stderr)
+        if p.returncode != 0:
+            return p.returncode
+        seen = []
+        for m in re.finditer(r"creatorid: ([0-9a-f]{8})", p.stdout):
+            if m.group(1) not in seen:
+                seen.append(m.group(1))
+        for c in seen:
+            print(c)
+        return 0
+    adj = adjustments()
+    if "keep-state" in adj and any(v and "rules".startswith(v) for v in shows):
+        p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
+        sys.stderr.write(p.stderr)
+        for line in p.stdout.splitlines():
+            print(keep_state(line))
+        return p.returncode
+    if len(files) != 1:
+        os.execv(PFCTL, [PFCTL] + argv)
+    f = files[0]
+    if f == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(f) as fh:
+                text = fh.read()
+        except OSError as e:
+            sys.stderr.write(f"pfctl: {f}: {e.strerror}\n")
+            return 1
+    new = []
+    for o, v in opts:
+        new.append("-" + o)
+        if v is not None:
+            new.append(v if o != "f" else "-")
+    p = subprocess.run([PFCTL] + new + operands, input=pfconf.translate(text), text=True)
+    return p.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
