@@ -3,7 +3,7 @@
 //! ruleset as one transaction, and the ruleset checksum.
 
 use crate::ioctl::client::Client;
-use crate::ioctl::{Error, Reply, Request};
+use crate::ioctl::{Error, Reply, Request, ADDRS_PER_FRAME};
 use crate::ruleset::Ruleset;
 use crate::sys::resolve::SystemResolver;
 use sha1::{Digest, Sha1};
@@ -34,7 +34,9 @@ pub fn checksum(rs: &Ruleset) -> String {
     d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Load `rs` in one transaction: nothing changes unless every step works.
+/// Load `rs` in one transaction: rules, options, and the tables defined
+/// in the main ruleset, its inline anchors and its `load anchor` files.
+/// Nothing changes unless every step works.
 pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
     let ticket = match client.call(&Request::XBegin)? {
         Reply::Ticket(t) => t,
@@ -52,12 +54,72 @@ pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
             options: rs.options.clone(),
             checksum: checksum(rs),
         })?;
+        send_tables(client, ticket, rs)?;
         client.call_ok(&Request::XCommit { ticket })
     })();
     if result.is_err() {
         let _ = client.call(&Request::XRollback { ticket });
     }
     result
+}
+
+/// `pfctl -T load`: only the table definitions of `rs`, in one
+/// transaction; the rules stay.
+pub fn load_tables(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
+    let ticket = match client.call(&Request::XBeginTables)? {
+        Reply::Ticket(t) => t,
+        other => return Err(Error::Protocol(format!("expected a ticket, got {other:?}"))),
+    };
+    let result =
+        send_tables(client, ticket, rs).and_then(|()| client.call_ok(&Request::XCommit { ticket }));
+    if result.is_err() {
+        let _ = client.call(&Request::XRollback { ticket });
+    }
+    result
+}
+
+/// Every table definition a load installs: the main ruleset's (inline
+/// anchors' included, each with its anchor), then each `load anchor`
+/// file's, in order.
+pub fn table_defs(rs: &Ruleset) -> Vec<&crate::ruleset::TableDef> {
+    let mut v: Vec<&crate::ruleset::TableDef> = rs.tables().collect();
+    for l in &rs.loads {
+        v.extend(l.ruleset.tables());
+    }
+    v
+}
+
+fn send_tables(client: &mut Client, ticket: u32, rs: &Ruleset) -> Result<(), Error> {
+    for t in table_defs(rs) {
+        client.call_ok(&Request::InaDefine {
+            ticket,
+            anchor: t.anchor.clone(),
+            name: t.name.clone(),
+            flags: t.flags,
+            init_addr: t.init_addr,
+        })?;
+        let mut chunk = Vec::with_capacity(ADDRS_PER_FRAME.min(t.len()));
+        for e in t.entries() {
+            chunk.push(*e);
+            if chunk.len() == ADDRS_PER_FRAME {
+                client.call_ok(&Request::InaAddrs {
+                    ticket,
+                    anchor: t.anchor.clone(),
+                    name: t.name.clone(),
+                    addrs: std::mem::take(&mut chunk),
+                })?;
+            }
+        }
+        if !chunk.is_empty() {
+            client.call_ok(&Request::InaAddrs {
+                ticket,
+                anchor: t.anchor.clone(),
+                name: t.name.clone(),
+                addrs: chunk,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Is `name` one of pfd's pseudo-interfaces (carpN, pfsync0)?

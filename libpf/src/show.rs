@@ -173,12 +173,34 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         if s.sync_flags & 0x08 != 0 {
             o.push_str(", sticky-address");
         }
+        // Not in OpenBSD's output (its pfsync_state has no tag): pfd shows
+        // the tag a state puts on its packets.
+        if !s.tag.is_empty() {
+            let _ = write!(o, ", tag {}", s.tag);
+        }
         o.push('\n');
     }
     if verbose >= 2 {
         let _ = writeln!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
     }
     o
+}
+
+/// One line of `pfctl -s labels` for a rule with a label: evaluations,
+/// packets, bytes, packets in, bytes in, packets out, bytes out, state
+/// creations.
+pub fn label_line(label: &str, c: &RuleCounters) -> String {
+    format!(
+        "{label} {} {} {} {} {} {} {} {}\n",
+        c.evaluations,
+        c.packets[0] + c.packets[1],
+        c.bytes[0] + c.bytes[1],
+        c.packets[0],
+        c.bytes[0],
+        c.packets[1],
+        c.bytes[1],
+        c.states_tot
+    )
 }
 
 /// The two bracketed lines `pfctl -vsr` prints under a rule.
@@ -451,6 +473,7 @@ mod tests {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            tag: String::new(),
         }
     }
 

@@ -4,7 +4,7 @@ use clap::Parser;
 use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
-use libpf::{ctl, show};
+use libpf::{ctl, show, tablectl};
 use std::io::{Read, Write};
 use std::process::exit;
 
@@ -15,6 +15,9 @@ use std::process::exit;
     disable_help_flag = true
 )]
 struct Args {
+    /// Apply -s, -F and -T to this anchor (`x/*`: and every anchor below).
+    #[arg(short = 'a')]
+    anchor: Option<String>,
     /// Disable the packet filter.
     #[arg(short = 'd')]
     disable: bool,
@@ -27,9 +30,19 @@ struct Args {
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
-    /// Kill states from host (twice: from host to host).
+    /// Kill states: from host (twice: from host to host), or
+    /// `-k label -k NAME`, `-k id -k ID`, `-k key -k KEY`.
     #[arg(short = 'k')]
     kill: Vec<String>,
+    /// Load the states stored in statefile.
+    #[arg(short = 'L')]
+    load_states: Option<String>,
+    /// Store the state table in statefile.
+    #[arg(short = 'S')]
+    store_states: Option<String>,
+    /// Set pf's debug level.
+    #[arg(short = 'x')]
+    debug: Option<String>,
     /// Parse only, load nothing.
     #[arg(short = 'n')]
     noaction: bool,
@@ -42,6 +55,13 @@ struct Args {
     /// Show: rules, states, info, timeouts, memory, all (or a prefix).
     #[arg(short = 's')]
     show: Option<String>,
+    /// Table to operate on with -T.
+    #[arg(short = 't')]
+    table: Option<String>,
+    /// Table command: kill, flush, add, delete, replace, show, test, zero,
+    /// expire, load.
+    #[arg(short = 'T')]
+    table_command: Option<String>,
     /// Verbose (twice for more).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -51,10 +71,31 @@ struct Args {
     /// Print help.
     #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
+    /// Addresses for -T add, delete, replace, test, zero; the lifetime for
+    /// -T expire.
+    addresses: Vec<String>,
+}
+
+/// pfctl's usage message alone.
+fn bare_usage() -> ! {
+    eprint!("{}", tablectl::USAGE);
+    exit(1);
 }
 
 fn die(msg: impl std::fmt::Display) -> ! {
     eprintln!("pfctl: {msg}");
+    exit(1);
+}
+
+/// pfctl's usage message, after a warning about the command line.
+fn usage(msg: impl std::fmt::Display) -> ! {
+    eprintln!("pfctl: {msg}");
+    eprintln!(
+        "usage: pfctl [-deghNnPqrvz] [-a anchor] [-D macro=value] [-F modifier] [-f file]\n\
+         \t[-i interface] [-K key] [-k key] [-L statefile] [-o level]\n\
+         \t[-p device] [-S statefile] [-s modifier [-R id]]\n\
+         \t[-t table -T command [address ...]] [-V rdomain] [-x level]"
+    );
     exit(1);
 }
 
@@ -83,8 +124,11 @@ const SHOW: &[&str] = &[
     "labels",
     "Sources",
     "Tables",
+    "osfp",
 ];
-const FLUSH: &[&str] = &["rules", "states", "info", "all", "Sources", "Tables"];
+const FLUSH: &[&str] = &[
+    "rules", "states", "info", "all", "Sources", "Tables", "osfp",
+];
 
 fn main() {
     let a = Args::parse();
@@ -95,6 +139,56 @@ fn main() {
         () => {
             get(&mut client)
         };
+    }
+
+    // -T load needs no table name (FreeBSD's pfctl -Tload -f pf.conf).
+    let loads = a
+        .table_command
+        .as_deref()
+        .is_some_and(|w| !w.is_empty() && "load".starts_with(w));
+    if a.table.is_some() != a.table_command.is_some() && !(loads && a.table.is_none()) {
+        bare_usage();
+    }
+    let table_cmd = a.table_command.as_deref().map(|w| {
+        let m: Vec<&&str> = tablectl::COMMANDS
+            .iter()
+            .filter(|c| !w.is_empty() && c.starts_with(w))
+            .collect();
+        match m.as_slice() {
+            [one] => **one,
+            [] => usage(format!("Unknown table command '{w}'")),
+            _ => die(format!("{w} is ambigious")),
+        }
+    });
+    if table_cmd.is_none() && !a.addresses.is_empty() {
+        usage(format!(
+            "unknown command line argument: {} ...",
+            a.addresses[0]
+        ));
+    }
+    // -a: the anchor for -s, -F and -T; a trailing `*` means "and below".
+    let mut topts = tablectl::Opts {
+        verbose: a.verbose,
+        quiet: a.quiet,
+        noaction: a.noaction,
+        ..Default::default()
+    };
+    if let Some(an) = &a.anchor {
+        if an.is_empty() {
+            die("anchor name must not be empty");
+        }
+        if a.show.is_none() && a.flush.is_none() && table_cmd.is_none() {
+            if a.file.is_some() {
+                die("-a with -f: loading rules into an anchor is not supported yet");
+            }
+            usage("anchors apply to -f, -F, -s, and -T only");
+        }
+        let mut an = an.as_str();
+        if let Some(p) = an.strip_suffix('*') {
+            topts.recurse = true;
+            an = p.strip_suffix('/').unwrap_or(p);
+        }
+        topts.anchor = an.trim_start_matches('/').to_string();
     }
 
     if a.disable {
@@ -129,7 +223,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts) {
             die(e);
         }
     }
@@ -137,7 +231,7 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet) {
+        if let Err(e) = flush(c!(), what, a.quiet, &topts) {
             die(e);
         }
     }
@@ -157,8 +251,26 @@ fn main() {
         }
     }
 
-    if let Some(file) = &a.file {
-        if let Err(code) = load(&mut client, file, a.noaction, a.verbose) {
+    // -T: with -f, the file holds addresses (`-T load`: pf.conf, whose
+    // table definitions alone are loaded).
+    let mut rules_file = a.file.as_deref();
+    if let Some(cmd) = table_cmd {
+        let name = a.table.as_deref().unwrap_or_default();
+        if cmd == "load" {
+            let Some(file) = rules_file.take() else {
+                bare_usage();
+            };
+            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true) {
+                exit(code);
+            }
+        } else {
+            let file = rules_file.take();
+            status = table_command(&mut client, name, cmd, &a.addresses, file, &topts);
+        }
+    }
+
+    if let Some(file) = rules_file {
+        if let Err(code) = load(&mut client, file, a.noaction, a.verbose, false) {
             exit(code);
         }
     }
@@ -176,11 +288,82 @@ fn main() {
             }
         }
     }
+
+    if let Some(word) = &a.debug {
+        let level = libpf::statekill::debug_arg(word).unwrap_or_else(|m| usage(m));
+        if let Err(e) = c!().call_ok(&Request::SetDebug { level }) {
+            die(format!("pfctl_debug ioctl: {e}"));
+        }
+        if !a.quiet {
+            eprintln!(
+                "debug level set to '{}'",
+                libpf::engine::status::debug_name(level)
+            );
+        }
+    }
+
+    if let Some(file) = &a.store_states {
+        if let Err(e) = store_states(c!(), file) {
+            die(e);
+        }
+    }
+    if let Some(file) = &a.load_states {
+        if let Err(e) = load_states(c!(), file) {
+            die(e);
+        }
+    }
     let _ = std::io::stdout().flush();
     exit(status);
 }
 
-fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) -> Result<(), i32> {
+/// `pfctl -t NAME -T COMMAND ...`: its exit status.
+fn table_command(
+    client: &mut Option<Client>,
+    name: &str,
+    cmd: &str,
+    args: &[String],
+    file: Option<&str>,
+    o: &tablectl::Opts,
+) -> i32 {
+    // With -n, pfd makes the changes dummies; without pfd only the
+    // syntax is checked.
+    if client.is_none() {
+        match Client::connect_default() {
+            Ok(c) => *client = Some(c),
+            Err(e) if !o.noaction => die(e),
+            Err(_) => {}
+        }
+    }
+    let resolver = ctl::resolver(client.as_mut());
+    let mut addrs = |test: bool| {
+        libpf::conf::table::command_addresses(args, file, test, &resolver, &mut std::io::stdin())
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let mut o2 = tablectl::Out {
+        out: &mut out,
+        err: &mut err,
+    };
+    let c = tablectl::Cmd {
+        name,
+        cmd,
+        args,
+        file,
+    };
+    let st = tablectl::command(client.as_mut(), &c, o, &mut addrs, &mut o2);
+    if st < 0 {
+        255
+    } else {
+        st
+    }
+}
+
+fn load(
+    client: &mut Option<Client>,
+    file: &str,
+    noaction: bool,
+    verbose: u8,
+    tables_only: bool,
+) -> Result<(), i32> {
     let (text, name) = if file == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -213,7 +396,12 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
     let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| {
         std::fs::read_to_string(p)
     });
-    let mut rs = if errs.is_empty() {
+    // warnings are printed and do not stop the load
+    let failed = errs.iter().any(|e| !e.warning);
+    let mut rs = if !failed {
+        for e in &errs {
+            eprintln!("{e}");
+        }
         rs
     } else {
         {
@@ -244,9 +432,66 @@ fn load(client: &mut Option<Client>, file: &str, noaction: bool, verbose: u8) ->
     if noaction {
         return Ok(());
     }
+    if tables_only {
+        let Some(c) = client.as_mut() else {
+            return Err(1);
+        };
+        if let Err(e) = ctl::load_tables(c, &rs) {
+            eprintln!("pfctl: {e}");
+            return Err(1);
+        }
+        return Ok(());
+    }
+    // What pfd cannot enforce is refused here, the whole ruleset with it.
+    let support = libpf::ruleset::support::check(&rs);
+    for w in &support.warnings {
+        eprintln!("pfctl: warning: {}", w.message(&name));
+    }
+    if !support.ok() {
+        for u in &support.refused {
+            eprintln!("{}", u.message(&name));
+        }
+        eprintln!("pfctl: pf rules not loaded");
+        return Err(1);
+    }
+    // The OS fingerprints the `os` rules are matched against go first.
+    let fingerprints =
+        match libpf::osfp::read_for_ruleset(&rs, &|p: &str| std::fs::read_to_string(p)) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("pfctl: {e}");
+                eprintln!("pfctl: pf rules not loaded");
+                return Err(1);
+            }
+        };
+    if let Some(f) = &fingerprints {
+        for m in &f.messages {
+            eprintln!("{m}");
+        }
+        if verbose >= 2 {
+            println!("Loaded {} passive OS fingerprints", f.entries.len());
+        }
+    }
+    if verbose >= 2 {
+        let mut db = libpf::osfp::OsfpDb::default();
+        for e in fingerprints.iter().flat_map(|f| f.entries.iter()) {
+            let _ = db.add(e.clone());
+        }
+        for os in rs.rules.iter().filter_map(|r| r.extras.os.as_deref()) {
+            if db.resolve(os) == libpf::osfp::OsSpec::NoMatch {
+                eprintln!("warning: unknown '{os}' OS fingerprint");
+            }
+        }
+    }
     let Some(c) = client.as_mut() else {
         return Err(1);
     };
+    if let Some(f) = fingerprints {
+        if let Err(e) = load_fingerprints(c, f.entries) {
+            eprintln!("pfctl: {e}");
+            return Err(1);
+        }
+    }
     if let Err(e) = ctl::load(c, &rs) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
@@ -291,11 +536,18 @@ fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
             open.pop();
             out.push_str(&format!("{}}}\n", indent(d)));
         }
+        // A `once` rule that fired is hidden unless -vv.
+        if ri.expired && verbose < 2 {
+            continue;
+        }
         out.push_str(&indent(ri.depth));
         if verbose >= 2 {
             out.push_str(&format!("@{i} "));
         }
         out.push_str(&print::print_rule(&ri.rule, &resolver));
+        if ri.expired {
+            out.push_str(" # expired");
+        }
         let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
         match &ri.rule.anchor {
             Some(a) if a.inline && nested => {
@@ -326,7 +578,24 @@ fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
     Ok(())
 }
 
-fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
+/// `-s labels`: the labelled rules of the main ruleset with their counters.
+fn labels(c: &mut Client) -> Result<String, Error> {
+    let Reply::Rules { rules, .. } = c.call(&Request::GetRules)? else {
+        return Err(Error::Protocol("expected rules".into()));
+    };
+    Ok(rules
+        .iter()
+        .filter(|r| r.depth == 0)
+        .filter_map(|r| Some(show::label_line(r.rule.label.as_deref()?, &r.counters)))
+        .collect())
+}
+
+fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> Result<(), Error> {
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let mut o = tablectl::Out {
+        out: &mut out,
+        err: &mut err,
+    };
     match what {
         "rules" => show_rules(c, verbose),
         "states" => show_states(c, verbose),
@@ -353,24 +622,40 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
         },
         "all" => {
             let mut first = true;
+            // LABEL COUNTERS only when some rule has a label.
+            let have_labels = !labels(c)?.is_empty();
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
                 ("INFO:", "info"),
+                ("LABEL COUNTERS:", "labels"),
                 ("TIMEOUTS:", "timeouts"),
                 ("LIMITS:", "memory"),
             ] {
+                if w == "labels" && !have_labels {
+                    continue;
+                }
                 if !first {
                     println!();
                 }
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose)?;
+                show_cmd(c, w, verbose, topts)?;
                 let _ = std::io::stdout().flush();
+            }
+            // pfctl prints TABLES: only when there is a table.
+            if !tablectl::get_tables(c, Some(&topts.anchor))?.is_empty() {
+                println!();
+            }
+            tablectl::show_tables(c, topts, true, &mut o)?;
+            let fp = fingerprints(c)?;
+            if !fp.is_empty() {
+                println!("\nOS FINGERPRINTS:\n{} fingerprints loaded", fp.len());
             }
             Ok(())
         }
+        "Tables" => tablectl::show_tables(c, topts, false, &mut o),
         "Interfaces" => match c.call(&Request::ListInterfaces)? {
             Reply::Interfaces(v) => {
                 for n in v {
@@ -380,12 +665,28 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8) -> Result<(), Error> {
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
         },
-        // No labels, source nodes or tables exist yet: nothing to list.
+        "labels" => {
+            print!("{}", labels(c)?);
+            Ok(())
+        }
+        "osfp" => {
+            print!("{}", fingerprints(c)?.show());
+            Ok(())
+        }
+        // No source nodes exist yet: nothing to list.
         _ => Ok(()),
     }
 }
 
-fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
+fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Result<(), Error> {
+    if matches!(what, "Tables" | "all") {
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let mut o = tablectl::Out {
+            out: &mut out,
+            err: &mut err,
+        };
+        tablectl::clear_tables(c, topts, &mut o)?;
+    }
     let rules = matches!(what, "rules" | "all");
     let states = matches!(what, "states" | "all");
     let info = matches!(what, "info" | "all");
@@ -408,6 +709,9 @@ fn flush(c: &mut Client, what: &str, quiet: bool) -> Result<(), Error> {
             eprintln!("pf: statistics cleared");
         }
     }
+    if matches!(what, "osfp" | "all") {
+        c.call_ok(&Request::OsfpFlush)?;
+    }
     Ok(())
 }
 
@@ -422,19 +726,90 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, hosts: &[String], quiet: bool) -> Result<(), Error> {
-    if hosts.len() > 2 {
-        die("can only specify -k twice");
-    }
-    let src = hosts.first().map(|h| host_net(h));
-    let dst = hosts.get(1).map(|h| host_net(h));
-    if let Reply::Count(n) = c.call(&Request::KillStates { src, dst })? {
-        if !quiet {
-            eprintln!(
-                "killed {n} states from 1 sources and {} destinations",
-                if dst.is_some() { 1 } else { 0 }
-            );
+fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+    use libpf::conf::Resolver;
+    use libpf::statekill::{KillCmd, KillError};
+    let resolver = libpf::sys::resolve::SystemResolver::new();
+    let protocol = |n: &str| resolver.protocol(n);
+    let cmd = match libpf::statekill::parse(args, &protocol) {
+        Ok(c) => c,
+        Err(KillError::Usage(m)) => usage(m),
+        Err(KillError::Fatal(m)) => die(m),
+    };
+    match cmd {
+        KillCmd::Hosts(src, dst) => {
+            let src = host_net(&src);
+            let dst = dst.map(|d| host_net(&d));
+            let k = libpf::engine::state::StateKill {
+                af: Some(libpf::addr::Af::of(&src.addr)),
+                src: Some(src),
+                dst,
+                ..Default::default()
+            };
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!(
+                        "killed {n} states from 1 sources and {} destinations",
+                        if dst.is_some() { 1 } else { 0 }
+                    );
+                }
+            }
         }
+        KillCmd::Filter(k) => {
+            if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
+                if !quiet {
+                    eprintln!("killed {n} states");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// DIOCOSFPFLUSH, then DIOCOSFPADD for each fingerprint.
+fn load_fingerprints(c: &mut Client, entries: Vec<libpf::osfp::FpEntry>) -> Result<(), Error> {
+    c.call_ok(&Request::OsfpFlush)?;
+    for chunk in entries.chunks(4096) {
+        if let Reply::Duplicates(d) = c.call(&Request::OsfpAdd {
+            entries: chunk.to_vec(),
+        })? {
+            for m in d {
+                eprintln!("pfctl: {m}: File exists");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The loaded fingerprints, as pfctl -s osfp reads them back.
+fn fingerprints(c: &mut Client) -> Result<libpf::osfp::OsfpDb, Error> {
+    let Reply::Fingerprints(entries) = c.call(&Request::OsfpGet)? else {
+        return Err(Error::Protocol("expected fingerprints".into()));
+    };
+    let mut db = libpf::osfp::OsfpDb::default();
+    for e in entries {
+        let _ = db.add(e);
+    }
+    Ok(db)
+}
+
+/// `-S file`: the state table, as raw pfsync_state records.
+fn store_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let states = c.states().map_err(|e| format!("DIOCGETSTATES: {e}"))?;
+    std::fs::write(file, libpf::statefile::encode(&states))
+        .map_err(|e| format!("open: {file}: {e}"))
+}
+
+/// `-L file`: put the stored states back (those pfd refuses are skipped,
+/// as pfctl skips EEXIST and EINVAL).
+fn load_states(c: &mut Client, file: &str) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("open: {file}: {e}"))?;
+    let (states, _) = libpf::statefile::decode(&bytes);
+    for chunk in states.chunks(libpf::ioctl::STATES_PER_FRAME) {
+        c.call(&Request::AddStates {
+            states: chunk.to_vec(),
+        })
+        .map_err(|e| format!("DIOCADDSTATE: {e}"))?;
     }
     Ok(())
 }

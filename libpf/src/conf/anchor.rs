@@ -100,6 +100,7 @@ fn piece(st: &Statement, start: usize, end: usize, nl: usize) -> Option<Statemen
         text: text.to_string(),
         lines: st.lines.slice(start + lead, end),
         end_line: st.lines.line_at(nl),
+        lex_error: None,
     })
 }
 
@@ -147,6 +148,7 @@ pub fn split_inline(st: &Statement, file: &str) -> Option<Inline> {
         text: st.text[..open].to_string(),
         lines: st.lines.clone(),
         end_line: st.lines.line_at(open),
+        lex_error: None,
     };
     let Ok(ast::Statement::Anchor(ast)) = parser::parse_statement(&header, file) else {
         return None;
@@ -227,25 +229,57 @@ pub fn inline(
     loader: &dyn Fn(&str) -> std::io::Result<String>,
     depth: usize,
     nest: usize,
-) {
+) -> super::Outcome {
     let Inline {
         ast,
         body,
         unterminated,
     } = block;
     let first = st.lines.line_at(0);
+    let recovered = super::Outcome {
+        eats: None,
+        recovered: true,
+    };
     if nest + 1 >= MAX_ANCHOR_DEPTH {
         ex.errors
             .push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
-        return;
+        return recovered;
     }
     if let Some(Err(m)) = ast.name.as_deref().map(check_name) {
         ex.errors.push(ConfError::new(file, first, m));
-        return;
+        return recovered;
     }
     let outer = std::mem::take(&mut ex.ruleset.rules);
+    ex.anchor_path.push(match ast.name.as_deref() {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => "_".to_string(),
+    });
+    // pfctl's parser recovers from an error at the top level only (its
+    // `ruleset error '\n'`): after one in the body, the rest of the body is
+    // read as top-level statements and its closing brace is an error.
+    let mut escaped = false;
+    let mut eats: Option<u32> = None;
     for sub in &body {
-        super::statement(sub, file, ex, macros, loader, depth, nest + 1);
+        if eats.take() == Some(sub.lines.line_at(0)) {
+            ex.errflag = 2;
+            continue;
+        }
+        let n = if escaped { 0 } else { nest + 1 };
+        let o = super::statement(sub, file, ex, macros, loader, depth, n);
+        eats = o.eats;
+        escaped |= o.recovered;
+    }
+    ex.anchor_path.pop();
+    if escaped {
+        // the `}` (after what precedes it on its line)
+        let close = unterminated.unwrap_or(st.end_line);
+        let before = unterminated.map_or(0, |_| 1);
+        ex.ruleset.rules = outer;
+        if before as u32 >= ex.errflag {
+            ex.errors.push(ConfError::new(file, close, "syntax error"));
+        }
+        ex.errflag = 2;
+        return recovered;
     }
     if let Some(l) = unterminated {
         ex.errors.push(ConfError::new(file, l, "syntax error"));
@@ -259,7 +293,7 @@ pub fn inline(
                 line,
                 "anchor paths containing '/' cannot be used for inline anchors.",
             ));
-            return;
+            return recovered;
         }
         let taken = ex
             .ruleset
@@ -273,7 +307,7 @@ pub fn inline(
                 line,
                 format!("inline anchor '{name}' already exists"),
             ));
-            return;
+            return recovered;
         }
     }
     let call = AnchorCall {
@@ -281,7 +315,12 @@ pub fn inline(
         inline: true,
         rules,
     };
+    let errors = ex.errors.len();
     expand(ex, &ast.rule, file, line, call);
+    super::Outcome {
+        eats: None,
+        recovered: ex.errors.len() > errors && unterminated.is_some(),
+    }
 }
 
 /// An anchor rule without a body: a call by name.
@@ -372,13 +411,24 @@ pub fn load_anchors(
             }
         };
         let (mut sub, errs) = super::parse_file(&text, &la.file, resolver, loader);
-        if !errs.is_empty() {
-            errors.extend(errs);
+        let failed = errs.iter().any(|e| !e.warning);
+        errors.extend(errs);
+        if failed {
             return;
         }
         for mut l in std::mem::take(&mut sub.loads) {
             l.path = format!("{}/{}", la.path, l.path);
             queue.push_back((l, la.file.clone()));
+        }
+        // Tables defined in the file belong to the anchor it is loaded in.
+        for d in &mut sub.directives {
+            if let crate::ruleset::Directive::Table(t) = d {
+                t.anchor = if t.anchor.is_empty() {
+                    la.path.clone()
+                } else {
+                    format!("{}/{}", la.path, t.anchor)
+                };
+            }
         }
         la.ruleset = sub;
         done.push(la);
@@ -397,7 +447,7 @@ pub fn load_anchors(
 /// pf_anchor_setup's path of a call by name from the anchor at `base`:
 /// `/x` is absolute, `../` climbs, anything else is below `base`. None if
 /// `../` climbs above the main ruleset.
-fn resolve(base: &str, name: &str) -> Option<String> {
+pub(crate) fn resolve(base: &str, name: &str) -> Option<String> {
     if let Some(abs) = name.strip_prefix('/') {
         return Some(abs.to_string());
     }
@@ -552,7 +602,8 @@ mod tests {
     #[test]
     fn brace_lists_spanning_lines_are_not_bodies() {
         assert_eq!(
-            nv("anchor foo proto tcp to port {\n 80,\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
+            // (pfctl takes a newline after an item, not after a comma)
+            nv("anchor foo proto tcp to port {\n 80\n 443\n}\npass to {\n 10.0.0.1\n}\n"),
             "anchor \"foo\" proto tcp from any to any port = 80\nanchor \"foo\" proto tcp from any to any port = 443\n\
              pass inet from any to 10.0.0.1 flags S/SA\n"
         );
@@ -568,17 +619,23 @@ mod tests {
     fn errors_inside_bodies_have_their_lines() {
         assert_eq!(
             errs("anchor {\n pass\n\n pass bogus\n anchor foo {\n  pass from 10/8 port 1\n }\n}\n"),
+            // after the error the rest of the body is read at the top
+            // level, where the outer closing brace is an error
             vec![
                 "stdin:4: syntax error",
                 "stdin:6: port only applies to tcp/udp",
                 "stdin:6: skipping rule due to errors",
                 "stdin:6: rule expands to no valid combination",
+                "stdin:8: syntax error",
             ]
         );
         // What pfctl does not take in a body.
         assert_eq!(
             errs("anchor {\n a = \"b\"\n set block-policy drop\n load anchor x from \"f\"\n pass }\n"),
-            vec!["stdin:2: syntax error", "stdin:3: syntax error", "stdin:4: syntax error", "stdin:5: syntax error"]
+            // the first error takes the parser out of the body: the option
+            // and `load anchor` are read at the top level, where they are
+            // fine; the closing brace is not
+            vec!["stdin:2: syntax error", "stdin:5: syntax error"]
         );
         // The brace must end the line; the header must be a rule.
         assert_eq!(errs("anchor foo { pass }\n"), vec!["stdin:1: syntax error"]);
@@ -624,7 +681,9 @@ mod tests {
     fn bodies_take_tables_but_not_queues() {
         assert_eq!(
             errs("anchor {\n table <t> { 10.0.0.1 }\n queue q on lo0 bandwidth 1M\n antispoof for lo0\n}\n"),
-            vec!["stdin:3: syntax error", "stdin:4: syntax error"]
+            // antispoof is fine at the top level, where the error left the
+            // parser; the brace is not
+            vec!["stdin:3: syntax error", "stdin:5: syntax error"]
         );
     }
 

@@ -40,6 +40,8 @@ pub struct AntispoofAst {
     pub ifaces: Vec<(String, bool)>,
     pub af: Option<Af>,
     pub label: Option<String>,
+    /// `label` given more than once ("label cannot be redefined").
+    pub label_twice: bool,
     pub rtable: Option<String>,
 }
 
@@ -218,9 +220,13 @@ pub enum PoolOptAst {
 }
 
 /// `nat-to` / `rdr-to` target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RedirAst {
     pub hosts: Vec<HostAst>,
+    /// `weight N` of each host, as written.
+    pub weights: Vec<Option<String>>,
+    /// The hosts were given in braces (`{ ... }`).
+    pub braced: bool,
     pub port: Option<String>,
     pub opts: Vec<PoolOptAst>,
 }

@@ -12,6 +12,9 @@ pub struct ConfError {
     pub file: String,
     pub line: u32,
     pub message: String,
+    /// A warning pfctl prints without counting it as an error (the file
+    /// still loads): `file:line: warning: ...`.
+    pub warning: bool,
 }
 
 impl ConfError {
@@ -20,6 +23,15 @@ impl ConfError {
             file: file.to_string(),
             line,
             message: message.into(),
+            warning: false,
+        }
+    }
+
+    /// `file:line: warning: message`, which does not fail the parse.
+    pub fn warning(file: &str, line: u32, message: impl std::fmt::Display) -> ConfError {
+        ConfError {
+            warning: true,
+            ..ConfError::new(file, line, format!("warning: {message}"))
         }
     }
 
@@ -44,6 +56,7 @@ impl ConfError {
             file: String::new(),
             line: 0,
             message: message.into(),
+            warning: false,
         }
     }
 

@@ -20,6 +20,9 @@ const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;
 
+/// Marks an `on rdomain N` item among the interfaces of a rule.
+const RDOMAIN: char = '\u{2}';
+
 /// Maximum label / tag length pfctl accepts (the kernel's buffers are 64).
 const NAME_MAX: usize = 63;
 
@@ -29,11 +32,27 @@ pub struct Expander<'r> {
     block_policy_return: bool,
     /// `set state-defaults`: applied to pass rules without `keep state`.
     state_defaults: Option<Vec<StateOptAst>>,
+    /// `set syncookies adaptive (start, end)` watermarks once set.
+    syncookie_wat: Option<(u32, u32)>,
+    /// `set state-policy if-bound`: stateful rules read after it without a
+    /// state locking option of their own are if-bound (pfctl's
+    /// default_statelock).
+    default_if_bound: bool,
     auto_tables: AutoTables,
     pub ruleset: Ruleset,
     pub errors: Vec<ConfError>,
     /// Queue definitions seen so far (`queue.rs`).
     pub queues: super::queue::Queues,
+    /// The inline anchors being read (`a`, `b` inside `anchor a { anchor b
+    /// { ... } }`), for the anchor of table definitions.
+    pub anchor_path: Vec<String>,
+    /// pfctl's yacc `yyerrflag`: after an error, the number of tokens the
+    /// parser must still shift before it reports a syntax error again.
+    pub errflag: u32,
+    /// pfctl has exited (errx): nothing more is read.
+    pub fatal: bool,
+    /// `rule_prefix` at work: stop after the checks of the rule's parts.
+    prefix_only: bool,
 }
 
 /// One resolved address of a list.
@@ -45,6 +64,10 @@ pub(super) struct HostNode {
     /// Interface of a link-local IPv6 address (`fe80::1%lo0`, or a
     /// link-local address taken from an interface).
     pub(super) scope: Option<String>,
+    /// An IPv4 address given a mask longer than 32 bits (pfctl's
+    /// check_netmask refuses it in a rule: "netmask N invalid for IPv4
+    /// address").
+    pub(super) bad_mask: Option<u8>,
 }
 
 impl HostNode {
@@ -54,6 +77,7 @@ impl HostNode {
             neg: false,
             af: None,
             scope: None,
+            bad_mask: None,
         }
     }
 }
@@ -87,8 +111,25 @@ pub(super) type Res<T> = Result<T, Vec<String>>;
 /// turns it into a `ConfError::bare`.
 const BARE: char = '\u{1}';
 
+/// Marks a warning (`file:line: warning: ...`) among the messages of a
+/// statement: printed, but no error.
+const WARN: char = '\u{3}';
+
+fn warn_msg(m: impl std::fmt::Display) -> String {
+    format!("{WARN}{m}")
+}
+
+fn is_warning(m: &str) -> bool {
+    m.starts_with(WARN)
+}
+
 pub(super) fn bare(m: impl std::fmt::Display) -> String {
     format!("{BARE}{m}")
+}
+
+/// A message pfctl prints with warnx(3): `pfctl: message`, no location.
+pub(super) fn global(m: impl std::fmt::Display) -> String {
+    bare(format!("pfctl: {m}"))
 }
 
 /// The text of a message made by `bare`, None for a `yyerror` one.
@@ -107,17 +148,14 @@ fn is_v6_link_local(a: &IpAddr) -> bool {
     }
 }
 
+/// A NUMBER that must fit an unsigned 32-bit value (timeouts, limits,
+/// state options): pfctl's `$n < 0 || $n > UINT_MAX` check. The lexer has
+/// refused what does not fit a long long already.
 fn parse_u32(s: &str) -> Res<u32> {
-    match s.parse::<u64>() {
-        Ok(v) if v <= u32::MAX as u64 => Ok(v as u32),
-        Ok(_) => err("only positive values permitted"),
-        Err(_) => err(format!("\"{s}\" invalid number: too large")),
+    match s.parse::<i64>() {
+        Ok(v) if (0..=u32::MAX as i64).contains(&v) => Ok(v as u32),
+        _ => err("only positive values permitted"),
     }
-}
-
-fn parse_num(s: &str) -> Res<u64> {
-    s.parse::<u64>()
-        .or_else(|_| err(format!("\"{s}\" invalid number: too large")))
 }
 
 impl<'r> Expander<'r> {
@@ -126,10 +164,16 @@ impl<'r> Expander<'r> {
             resolver,
             block_policy_return: false,
             state_defaults: None,
+            syncookie_wat: None,
+            default_if_bound: false,
             auto_tables: AutoTables::default(),
             ruleset: Ruleset::default(),
             errors: vec![],
             queues: Default::default(),
+            anchor_path: vec![],
+            errflag: 0,
+            fatal: false,
+            prefix_only: false,
         }
     }
 
@@ -139,6 +183,10 @@ impl<'r> Expander<'r> {
 
     pub(super) fn errors_from(&mut self, file: &str, line: u32, msgs: Vec<String>) {
         for m in msgs {
+            if let Some(w) = m.strip_prefix(WARN) {
+                self.errors.push(ConfError::warning(file, line, w));
+                continue;
+            }
             match bare_text(&m) {
                 Some(b) => self.errors.push(ConfError::bare(b)),
                 None => self.error(file, line, m),
@@ -175,6 +223,12 @@ impl<'r> Expander<'r> {
                 rs.directives.push(Directive::BlockPolicy(p));
             }
             SetOption::Skip(items) => {
+                // expand_skip_interface: no list, or a lone `none`, clears
+                if items.is_empty() {
+                    rs.options.skip.clear();
+                    rs.directives.push(Directive::Skip(vec![]));
+                    return Ok(());
+                }
                 if let [IfItem {
                     neg: false,
                     name: IfName::Name(n),
@@ -186,24 +240,27 @@ impl<'r> Expander<'r> {
                         return Ok(());
                     }
                 }
+                // pfctl prints each name (an rdomain has none) before it
+                // checks it
                 let mut names = vec![];
+                let mut printed = vec![];
                 let mut errs = vec![];
                 for i in items {
                     let name = match &i.name {
                         IfName::Any => "any".to_string(),
                         IfName::Name(n) => n.clone(),
-                        IfName::Rdomain(_) => {
-                            errs.push("skip on rdomain <num> is not supported".to_string());
-                            continue;
-                        }
+                        IfName::Rdomain(_) => String::new(),
                     };
+                    printed.push(name.clone());
                     if i.neg {
                         errs.push("skip on ! <interface> is not supported".to_string());
-                        continue;
+                    } else if matches!(i.name, IfName::Rdomain(_)) {
+                        errs.push("skip on rdomain <num> is not supported".to_string());
+                    } else {
+                        names.push(name);
                     }
-                    names.push(name);
                 }
-                rs.directives.push(Directive::Skip(names.clone()));
+                rs.directives.push(Directive::Skip(printed));
                 if !errs.is_empty() {
                     errs.push("error setting skip interface(s)".to_string());
                     return Err(errs);
@@ -217,8 +274,13 @@ impl<'r> Expander<'r> {
             SetOption::Timeout(list) => {
                 for (name, v) in list {
                     let v = parse_u32(v)?;
+                    // pfctl_set_timeout: strcasecmp, a warning, then the
+                    // parser's message
                     let Some(t) = Timeout::from_name(&name.to_ascii_lowercase()) else {
-                        return err(format!("unknown timeout {name}"));
+                        return Err(vec![
+                            global("Bad timeout name."),
+                            format!("unknown timeout {name}"),
+                        ]);
                     };
                     rs.options.timeouts.push((t, v));
                     rs.directives.push(Directive::Timeout(name.clone(), v));
@@ -228,35 +290,54 @@ impl<'r> Expander<'r> {
                 for (name, v) in list {
                     let v = parse_u32(v)?;
                     let Some(l) = Limit::from_name(&name.to_ascii_lowercase()) else {
-                        return err(format!("unable to set limit {name} {v}"));
+                        return Err(vec![
+                            global("Bad pool name."),
+                            format!("unable to set limit {name} {v}"),
+                        ]);
                     };
                     rs.options.limits.push((l, v));
                     rs.directives.push(Directive::Limit(name.clone(), v));
                 }
             }
             SetOption::HostId(s) => {
-                let Some(v) = names::atoul(s) else {
-                    return err(format!("{s} is not a number"));
+                // `number`: a NUMBER (negative ones pass the check and
+                // wrap, as in pfctl) or a STRING read by strtoul(3).
+                let v: i128 = match s.parse::<i64>() {
+                    Ok(n) => n as i128,
+                    Err(_) => match names::strtoul(s) {
+                        Some(v) => v as i128,
+                        None => return err(format!("{s} is not a number")),
+                    },
                 };
-                if v == 0 || v > u32::MAX as u64 {
+                if v == 0 || v > u32::MAX as i128 {
                     return err("hostid must be non-zero");
                 }
-                rs.options.hostid = Some(v as u32);
-                rs.directives.push(Directive::HostId(v as u32));
+                let v = v as u32;
+                rs.options.hostid = Some(v);
+                rs.directives.push(Directive::HostId(v));
             }
             SetOption::LogInterface(s) => {
                 rs.options.loginterface = Some(s.clone());
                 rs.directives.push(Directive::LogInterface(s.clone()));
             }
             SetOption::Debug(s) => {
+                // string_to_loglevel: 0 to 7, or a syslog priority name
+                // (any case) other than "none"
                 const LEVELS: &[&str] = &[
-                    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "none",
-                    "urgent", "misc", "loud",
+                    "alert", "crit", "debug", "emerg", "err", "error", "info", "notice", "panic",
+                    "warn", "warning",
                 ];
                 let lower = s.to_ascii_lowercase();
-                let ok = LEVELS.contains(&lower.as_str()) || matches!(s.parse::<u8>(), Ok(0..=7));
+                let ok = if s.starts_with(|c: char| c.is_ascii_digit()) {
+                    s.bytes().all(|b| b.is_ascii_digit()) && matches!(s.parse::<u8>(), Ok(0..=7))
+                } else {
+                    LEVELS.contains(&lower.as_str())
+                };
                 if !ok {
-                    return err(format!("error setting debuglevel {s}"));
+                    return Err(vec![
+                        global(format!("unknown debug level \"{s}\"")),
+                        format!("error setting debuglevel {s}"),
+                    ]);
                 }
                 rs.options.debug = Some(s.clone());
                 rs.directives.push(Directive::Debug(s.clone()));
@@ -270,16 +351,15 @@ impl<'r> Expander<'r> {
                     .push(Directive::RulesetOptimization(s.clone()));
             }
             SetOption::Optimization(s) => {
-                const HINTS: &[&str] = &[
-                    "normal",
-                    "high-latency",
-                    "satellite",
-                    "aggressive",
-                    "conservative",
-                ];
-                if !HINTS.contains(&s.to_ascii_lowercase().as_str()) {
-                    return err(format!("unknown optimization {s}"));
-                }
+                let Some(preset) = optimization_preset(s) else {
+                    return Err(vec![
+                        global("invalid state timeouts optimization"),
+                        format!("unknown optimization {s}"),
+                    ]);
+                };
+                // pfctl sets the hint's timeouts here, in order: a later
+                // `set timeout` overrides them, an earlier one does not.
+                rs.options.timeouts.extend_from_slice(preset);
                 rs.options.optimization = Some(s.clone());
                 rs.directives.push(Directive::Optimization(s.clone()));
             }
@@ -294,6 +374,7 @@ impl<'r> Expander<'r> {
                     .push(Directive::Reassemble { on, no_df: *no_df });
             }
             SetOption::StatePolicyIfBound(b) => {
+                self.default_if_bound = *b;
                 rs.options.state_policy_if_bound = Some(*b);
                 rs.directives.push(Directive::StatePolicyIfBound(*b));
             }
@@ -301,34 +382,69 @@ impl<'r> Expander<'r> {
                 if self.state_defaults.is_some() {
                     return err("cannot redefine state-defaults");
                 }
-                state_options(opts)?;
+                // each option is checked as it is read; their combination
+                // only on the rules that take them
+                state_option_items(opts)?;
                 self.state_defaults = Some(opts.clone());
             }
             SetOption::Fingerprints(f) => {
                 rs.directives.push(Directive::Fingerprints(f.clone()));
             }
             SetOption::Syncookies(mode, opts) => {
+                // syncookie_val, syncookie_opt, then pfctl_set_syncookies
                 if !matches!(mode.as_str(), "never" | "adaptive" | "always") {
                     return err("illegal value for syncookies");
                 }
-                let mut text = mode.clone();
+                let mut wat: Option<(u32, u32)> = None;
                 if !opts.is_empty() {
-                    let mut parts = vec![];
+                    let (mut hi, mut lo) = (0u32, 0u32);
                     for (k, v) in opts {
+                        // strtod(3) and a `%` after the number
                         let pct = v.strip_suffix('%').and_then(|x| x.parse::<f64>().ok());
-                        match pct {
-                            Some(p) if p > 0.0 && p <= 100.0 => {}
+                        let p = match pct {
+                            Some(p) if p > 0.0 && p <= 100.0 => p,
                             Some(_) => return err("illegal percentage value"),
                             None => return err("syntax error"),
+                        };
+                        match k.as_str() {
+                            "start" => hi = p as u32,
+                            "end" => lo = p as u32,
+                            _ => return err("illegal syncookie option"),
                         }
-                        if k != "start" && k != "end" {
-                            return err("illegal syncookie option");
-                        }
-                        parts.push(format!("{k} {v}"));
                     }
-                    text = format!("{text} ({})", parts.join(", "));
+                    if mode != "adaptive" {
+                        return Err(vec![
+                            global("syncookies start/end only apply to adaptive"),
+                            "error setting syncookies".to_string(),
+                        ]);
+                    }
+                    if hi == 0 {
+                        hi = 25;
+                    }
+                    if lo == 0 {
+                        lo = hi / 2;
+                    }
+                    if lo >= hi {
+                        return Err(vec![
+                            global("start must be higher than end"),
+                            "error setting syncookies".to_string(),
+                        ]);
+                    }
+                    wat = Some((hi, lo));
                 }
-                rs.directives.push(Directive::Syncookies(text));
+                if wat.is_some() {
+                    self.syncookie_wat = wat;
+                }
+                // what pfd enforces: the last mode, the last watermarks given
+                self.ruleset.options.syncookies = crate::ruleset::SyncookiesMode::from_name(mode);
+                self.ruleset.options.syncookies_watermarks = self.syncookie_wat;
+                // the watermarks, once set, are printed with any later
+                // `adaptive` (pfctl keeps them in a global)
+                let text = match (mode.as_str(), self.syncookie_wat) {
+                    ("adaptive", Some((hi, lo))) => format!("adaptive (start {hi}%, end {lo}%)"),
+                    _ => mode.clone(),
+                };
+                self.ruleset.directives.push(Directive::Syncookies(text));
             }
         }
         Ok(())
@@ -337,21 +453,45 @@ impl<'r> Expander<'r> {
     // ------------------------------------------------------------ name resolution
 
     /// pfctl's `host()`: interface (with modifiers), numeric address, then
-    /// host name.
+    /// host name. A STRING may carry its own `/bits` (a quoted
+    /// "10.0.0.0/8", a table file line).
     pub(super) fn host_name(&self, name: &str, mask: Option<&str>) -> Res<Vec<HostNode>> {
+        let (name, mask) = match (mask, name.split_once('/')) {
+            (None, Some((n, m))) => (n, Some(m)),
+            _ => (name, mask),
+        };
+        let full = match mask {
+            Some(m) => format!("{name}/{m}"),
+            None => name.to_string(),
+        };
+        // strtonum(3) on the mask, 0 to 128
         let mask = match mask {
             None => None,
-            Some(m) => match m.parse::<u32>() {
-                Ok(b) if b <= 128 => Some(b as u8),
-                _ => {
+            Some(m) => match m.parse::<i64>() {
+                Ok(b) if (0..=128).contains(&b) => Some(b as u8),
+                r => {
+                    let why = match r {
+                        Ok(b) if b < 0 => "too small",
+                        Ok(_) => "too large",
+                        Err(_) if is_number(m) => {
+                            if m.starts_with('-') {
+                                "too small"
+                            } else {
+                                "too large"
+                            }
+                        }
+                        Err(_) => "invalid",
+                    };
                     return Err(vec![
-                        bare(format!("netmask is too large: /{m}")),
+                        bare(format!("netmask is {why}: /{m}")),
                         "could not parse host specification".to_string(),
-                    ])
+                    ]);
                 }
             },
         };
-        if let Some(h) = self.host_if(name, mask)? {
+        // host_if's warnings are printed even when a later lookup is tried
+        let mut warnings = vec![];
+        if let Some(h) = self.host_if(name, mask, &mut warnings) {
             return Ok(h);
         }
         if let Some((addr, scope)) = name.split_once('%') {
@@ -359,11 +499,11 @@ impl<'r> Expander<'r> {
             if let (Ok(IpAddr::V6(a)), Some(_)) =
                 (addr.parse::<IpAddr>(), self.resolver.if_addrs(scope))
             {
-                let mut n = net_node(IpAddr::V6(a), mask)?;
+                let mut n = net_node(IpAddr::V6(a), mask);
                 n.scope = Some(scope.to_string());
                 return Ok(vec![n]);
             }
-        } else if let Some(h) = host_ip(name, mask)? {
+        } else if let Some(h) = host_ip(name, mask) {
             return Ok(h);
         }
         let (lookup, noalias) = match name.strip_suffix(":0") {
@@ -385,20 +525,26 @@ impl<'r> Expander<'r> {
                 }
                 *got = true;
             }
-            out.push(net_node(a, mask)?);
+            out.push(net_node(a, mask));
         }
         if out.is_empty() {
-            let m = mask.map(|b| format!("/{b}")).unwrap_or_default();
-            return Err(vec![
-                bare(format!("no IP address found for {name}{m}")),
-                "could not parse host specification".to_string(),
-            ]);
+            warnings.push(bare(format!("no IP address found for {full}")));
+            warnings.push("could not parse host specification".to_string());
+            return Err(warnings);
         }
         Ok(out)
     }
 
-    /// Interface name with optional `:network`, `:broadcast`, `:peer`, `:0`.
-    fn host_if(&self, spec: &str, mask: Option<u8>) -> Res<Option<Vec<HostNode>>> {
+    /// pfctl's `host_if`: an interface or group name with `:network`,
+    /// `:broadcast`, `:peer` and `:0` (the first three exclusive), `self`
+    /// for every address. None sends `host()` on to the next lookup; the
+    /// warnings it prints on the way go to `warnings`.
+    fn host_if(
+        &self,
+        spec: &str,
+        mask: Option<u8>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Vec<HostNode>> {
         let mut name = spec;
         let (mut network, mut broadcast, mut peer, mut noalias) = (false, false, false, false);
         while let Some(i) = name.rfind(':') {
@@ -407,25 +553,26 @@ impl<'r> Expander<'r> {
                 "broadcast" => broadcast = true,
                 "peer" => peer = true,
                 "0" => noalias = true,
-                _ => return Ok(None),
+                _ => return None,
             }
             name = &name[..i];
         }
         if [network, broadcast, peer].iter().filter(|x| **x).count() > 1 {
-            return Ok(None);
+            warnings.push(bare("illegal combination of interface modifiers"));
+            return None;
         }
-        if name.is_empty() || !name.as_bytes()[0].is_ascii_alphabetic() {
-            return Ok(None);
-        }
-        let Some(addrs) = self.resolver.if_addrs(name) else {
-            return Ok(None);
-        };
         if (network || broadcast) && mask.is_some() {
-            return Ok(None);
+            warnings.push(bare("network or broadcast lookup, but extra netmask given"));
+            return None;
         }
+        if name.is_empty() {
+            return None;
+        }
+        let addrs = self.resolver.if_addr_owners(name)?;
         let mut out = vec![];
         let (mut got4, mut got6) = (false, false);
-        for n in addrs {
+        let mut last_if: Option<&str> = None;
+        for (owner, n) in &addrs {
             if broadcast && (n.af() != Af::Inet || n.prefix >= 31 || n.addr.is_loopback()) {
                 continue;
             }
@@ -435,6 +582,13 @@ impl<'r> Expander<'r> {
             if network && is_v6_link_local(&n.addr) {
                 continue;
             }
+            // ifa_lookup: `:0` takes the first address of each family of
+            // each member interface
+            if last_if != Some(owner.as_str()) {
+                got4 = false;
+                got6 = false;
+            }
+            last_if = Some(owner.as_str());
             if noalias {
                 let got = if n.af() == Af::Inet {
                     &mut got4
@@ -453,23 +607,23 @@ impl<'r> Expander<'r> {
             } else {
                 IpNet::host(n.addr)
             };
-            let net = match mask {
-                Some(m) => set_mask(net.addr, m)?,
-                None => net,
+            let mut node = match mask {
+                Some(m) => net_node(net.addr, Some(m)),
+                None => net_node(net.addr, None),
             };
-            let scope = if is_v6_link_local(&net.addr) {
-                Some(name.to_string())
-            } else {
-                None
-            };
-            out.push(HostNode {
-                af: Some(net.af()),
-                addr: AddrKind::Net(net),
-                neg: false,
-                scope,
-            });
+            if let (None, AddrKind::Net(x)) = (mask, &mut node.addr) {
+                *x = net;
+            }
+            if is_v6_link_local(&n.addr) {
+                node.scope = Some(owner.clone());
+            }
+            out.push(node);
         }
-        Ok(if out.is_empty() { None } else { Some(out) })
+        if out.is_empty() {
+            None
+        } else {
+            Some(out)
+        }
     }
 
     fn resolve_host(&self, h: &HostAst) -> Res<Vec<HostNode>> {
@@ -484,6 +638,7 @@ impl<'r> Expander<'r> {
                     neg: false,
                     af: None,
                     scope: None,
+                    bad_mask: None,
                 }])
             }
             HostAst::RouteLabel(l) => {
@@ -495,6 +650,7 @@ impl<'r> Expander<'r> {
                     neg: false,
                     af: None,
                     scope: None,
+                    bad_mask: None,
                 }])
             }
             HostAst::Range(a, b) => {
@@ -516,6 +672,7 @@ impl<'r> Expander<'r> {
                         neg: false,
                         af: Some(p.af()),
                         scope: None,
+                        bad_mask: None,
                     }]),
                     _ => err("invalid address range"),
                 }
@@ -528,30 +685,42 @@ impl<'r> Expander<'r> {
                 {
                     return err(format!("invalid interface name '{spec}'"));
                 }
-                let mask = match mask {
-                    None => None,
-                    Some(m) => match m.parse::<u32>() {
-                        Ok(b) if b <= 128 => Some(b as u8),
-                        _ => return err("bit number too big"),
-                    },
-                };
+                // dynaddr: modifiers from the right; a bad one is
+                // reported with what is left of the name at that point
                 let mut name = spec.as_str();
-                let mut mods = vec![];
+                let mut mode = DynModifier::None;
+                let (mut modes, mut noalias) = (0, false);
                 while let Some(i) = name.rfind(':') {
                     let m = match &name[i + 1..] {
                         "network" => DynModifier::Network,
                         "broadcast" => DynModifier::Broadcast,
                         "peer" => DynModifier::Peer,
                         "0" => DynModifier::NoAlias,
-                        _ => return err(format!("interface {spec} has bad modifier")),
+                        _ => return err(format!("interface {name} has bad modifier")),
                     };
-                    mods.push(m);
+                    if m == DynModifier::NoAlias {
+                        noalias = true;
+                    } else if m != mode {
+                        modes += 1;
+                        mode = m;
+                    }
                     name = &name[..i];
                 }
-                let modifier = match mods.as_slice() {
-                    [] => DynModifier::None,
-                    [m] => *m,
-                    _ => return err("illegal combination of interface modifiers"),
+                // flags & (flags - 1) & PFI_AFLAG_MODEMASK
+                if modes > 1 {
+                    return err("illegal combination of interface modifiers");
+                }
+                let modifier = DynModifier::with(mode, noalias);
+                if name.len() >= 16 {
+                    return err("interface name too long");
+                }
+                // dynaddr '/' NUMBER
+                let mask = match mask {
+                    None => None,
+                    Some(m) => match m.parse::<i64>() {
+                        Ok(b) if (0..=128).contains(&b) => Some(b as u8),
+                        _ => return err("bit number too big"),
+                    },
                 };
                 Ok(vec![HostNode {
                     addr: AddrKind::Dynamic {
@@ -562,6 +731,7 @@ impl<'r> Expander<'r> {
                     neg: false,
                     af: None,
                     scope: None,
+                    bad_mask: None,
                 }])
             }
         }
@@ -585,12 +755,14 @@ impl<'r> Expander<'r> {
                 neg: *neg,
                 af: None,
                 scope: None,
+                bad_mask: None,
             }])),
             HostItem::UrpfFailed { neg } => Ok(Some(vec![HostNode {
                 addr: AddrKind::UrpfFailed,
                 neg: *neg,
                 af: None,
                 scope: None,
+                bad_mask: None,
             }])),
             HostItem::List(items) => {
                 let mut out = vec![];
@@ -622,6 +794,14 @@ impl<'r> Expander<'r> {
             Some(p) => Ok(p),
             None => err(format!("unknown port {s}")),
         }
+    }
+
+    /// `parseport` without extensions (pfctl's `portplain`): no `:`.
+    fn port_plain(&self, s: &str) -> Res<u16> {
+        if s.contains(':') {
+            return err(format!("port is invalid: {s}"));
+        }
+        self.service(s)
     }
 
     /// `parseport` with ranges (`a:b`) and optionally `a:*`: (a, b, range, star).
@@ -693,14 +873,29 @@ impl<'r> Expander<'r> {
         Ok(out)
     }
 
+    /// `rtable N`: 0 to RT_TABLEID_MAX, and a table the host has
+    /// (lookup_rtable).
+    fn rtable(&self, n: &str) -> Res<u32> {
+        match n.parse::<i64>() {
+            Ok(v) if (0..=255).contains(&v) => {
+                if !self.resolver.rtable_exists(v as u32) {
+                    return err(format!("rtable {v} does not exist"));
+                }
+                Ok(v as u32)
+            }
+            _ => err("invalid rtable id"),
+        }
+    }
+
     fn id_value(&self, s: &str, group: bool) -> Res<u32> {
         if s == "unknown" {
             return Ok(u32::MAX);
         }
         let what = if group { "gid" } else { "uid" };
-        if s.bytes().all(|b| b.is_ascii_digit()) {
-            return match s.parse::<u64>() {
-                Ok(v) if v < u32::MAX as u64 => Ok(v as u32),
+        // a NUMBER: 0 to UID_MAX - 1 (UID_MAX is the unsigned maximum)
+        if is_number(s) {
+            return match s.parse::<i64>() {
+                Ok(v) if (0..u32::MAX as i64).contains(&v) => Ok(v as u32),
                 _ => err(format!("illegal {what} value {s}")),
             };
         }
@@ -757,9 +952,9 @@ impl<'r> Expander<'r> {
     }
 
     fn protocol(&self, s: &str) -> Res<u8> {
-        let p = if s.bytes().all(|b| b.is_ascii_digit()) {
-            match s.parse::<u32>() {
-                Ok(v) if v <= 255 => v as u8,
+        let p = if is_number(s) {
+            match s.parse::<i64>() {
+                Ok(v) if (0..=255).contains(&v) => v as u8,
                 _ => return err("protocol outside range"),
             }
         } else {
@@ -776,10 +971,21 @@ impl<'r> Expander<'r> {
 
     fn redir(&self, r: &RedirAst, what: &str) -> Res<RedirSpec> {
         let mut hosts = vec![];
-        let list = r.hosts.len() > 1;
-        for h in &r.hosts {
+        for (i, h) in r.hosts.iter().enumerate() {
             let v = self.resolve_host(h)?;
-            if list && v.iter().any(|n| !matches!(n.addr, AddrKind::Net(_))) {
+            // optweight: 1 to USHRT_MAX (pfctl keeps it for tables only,
+            // and prints it nowhere)
+            if let Some(Some(w)) = r.weights.get(i) {
+                if !matches!(w.parse::<i64>(), Ok(1..=65535)) {
+                    return err("weight out of range");
+                }
+            }
+            // redir_host_list checks the first host of a braced list only
+            if r.braced
+                && i == 0
+                && v.first()
+                    .is_some_and(|n| !matches!(n.addr, AddrKind::Net(_)))
+            {
                 return err("only addresses can be listed for redirection pools ");
             }
             hosts.extend(v);
@@ -836,6 +1042,25 @@ impl<'r> Expander<'r> {
     /// <if's networks>`, and for non-loopback interfaces also `block drop
     /// in from <if's addresses>`. Interfaces without addresses give no rule.
     pub fn antispoof(&mut self, a: &AntispoofAst, file: &str, line: u32) {
+        // the checks of if_item and antispoof_opt come first
+        if a.ifaces.iter().any(|(n, _)| n.len() >= 16) {
+            return self.error(file, line, "interface name too long");
+        }
+        if a.label_twice {
+            return self.error(file, line, "label cannot be redefined");
+        }
+        if let Some(t) = &a.rtable {
+            if let Err(m) = self.rtable(t) {
+                return self.errors_from(file, line, m);
+            }
+        }
+        if a.label.as_ref().is_some_and(|l| l.len() > NAME_MAX) {
+            return self.error(
+                file,
+                line,
+                format!("rule label too long (max {NAME_MAX} chars)"),
+            );
+        }
         let mut opts = vec![];
         if let Some(l) = &a.label {
             opts.push(FilterOpt::Label(l.clone()));
@@ -844,11 +1069,15 @@ impl<'r> Expander<'r> {
             opts.push(FilterOpt::Rtable(t.clone()));
         }
         for (name, dynamic) in &a.ifaces {
-            let addrs = self.resolver.if_addrs(name).unwrap_or_default();
+            let owners = self.resolver.if_addr_owners(name).unwrap_or_default();
+            let addrs: Vec<IpNet> = owners.iter().map(|(_, a)| *a).collect();
             if addrs.is_empty() && !dynamic {
                 continue;
             }
-            let loopback = addrs.iter().any(|n| n.addr.is_loopback());
+            // IFF_LOOPBACK of the interface: a group (or `self`) has no
+            // flags of its own
+            let group = owners.iter().any(|(o, _)| o != name);
+            let loopback = !group && addrs.iter().any(|n| n.addr.is_loopback());
             let host_of = |spec: String| {
                 if *dynamic {
                     HostAst::Dynamic { spec, mask: None }
@@ -887,6 +1116,18 @@ impl<'r> Expander<'r> {
             if !loopback {
                 self.rule(&rule(vec![], host_of(name.clone())), file, line);
             }
+        }
+    }
+
+    /// The checks of a rule's own parts (protocols, hosts, ports, each
+    /// filter option), without those of the whole rule and without adding
+    /// it: what pfctl has done when its parser stops later in the line.
+    pub fn rule_prefix(&mut self, ast: &RuleAst, file: &str, line: u32) {
+        self.prefix_only = true;
+        let r = self.rule_inner(ast, file, line);
+        self.prefix_only = false;
+        if let Err(msgs) = r {
+            self.errors_from(file, line, msgs);
         }
     }
 
@@ -963,10 +1204,23 @@ impl<'r> Expander<'r> {
                         let Some(n) = s.strip_prefix("pflog") else {
                             return err(format!("{s}: should be a pflog interface"));
                         };
-                        match n.parse::<u32>() {
-                            Ok(v) if v <= 255 && !n.starts_with('+') => r.log.ifnum = v as u8,
-                            Ok(_) => return err(format!("{s}: too large")),
-                            Err(_) => return err(format!("{s}: invalid")),
+                        // strtonum(3), 0 to 255
+                        let t = n.trim_start_matches([' ', '\t']);
+                        let v = t.strip_prefix('+').unwrap_or(t);
+                        let num = !v.is_empty()
+                            && v.trim_start_matches('-')
+                                .bytes()
+                                .all(|b| b.is_ascii_digit())
+                            && !v.trim_start_matches('-').is_empty();
+                        match v.parse::<i64>() {
+                            Ok(v) if num && (0..=255).contains(&v) => r.log.ifnum = v as u8,
+                            Ok(v) if num && v < 0 => return err(format!("{s}: too small")),
+                            Ok(_) if num => return err(format!("{s}: too large")),
+                            Err(_) if num && v.starts_with('-') => {
+                                return err(format!("{s}: too small"))
+                            }
+                            Err(_) if num => return err(format!("{s}: too large")),
+                            _ => return err(format!("{s}: invalid")),
                         }
                     }
                 }
@@ -985,7 +1239,14 @@ impl<'r> Expander<'r> {
                     }
                     n.clone()
                 }
-                IfName::Rdomain(_) => return err("on rdomain is not supported yet"),
+                IfName::Rdomain(n) => {
+                    // if_item: out of range is reported, and parsing goes on
+                    let v = n.parse::<i64>().unwrap_or(-1);
+                    if !(0..=255).contains(&v) {
+                        self.error(file, line, format!("rdomain {n} outside range"));
+                    }
+                    format!("{RDOMAIN}{}", v as u32)
+                }
             };
             ifaces.push(Some(IfMatch { name, neg: i.neg }));
         }
@@ -1026,6 +1287,7 @@ impl<'r> Expander<'r> {
         let mut route: Option<(RouteKind, RedirSpec)> = None;
         let mut divert: Option<(Option<Vec<HostNode>>, Divert)> = None;
         let mut set_prio_given = false;
+        let mut received_on_given = false;
         let x = &mut r.extras;
         for o in &ast.opts {
             match o {
@@ -1142,7 +1404,7 @@ impl<'r> Expander<'r> {
                     let Ok(hosts) = self.host_name(host, None) else {
                         return err(format!("could not parse divert address: {host}"));
                     };
-                    let p = self.service(port)?;
+                    let p = self.port_plain(port)?;
                     if p == 0 {
                         return err("invalid divert port: 0");
                     }
@@ -1161,7 +1423,7 @@ impl<'r> Expander<'r> {
                     if divert.is_some() {
                         return err("more than one divert option");
                     }
-                    let p = self.service(port)?;
+                    let p = self.port_plain(port)?;
                     if p == 0 {
                         return err("invalid divert port: 0");
                     }
@@ -1181,18 +1443,28 @@ impl<'r> Expander<'r> {
                     x.tos = Some(tos_value(t)?);
                 }
                 FilterOpt::Probability(p) => x.probability = probability(p)?,
-                FilterOpt::Rtable(n) => match n.parse::<u32>() {
-                    Ok(v) if v <= 255 => x.rtable = Some(v),
-                    _ => return err("invalid rtable id"),
-                },
+                FilterOpt::Rtable(n) => x.rtable = Some(self.rtable(n)?),
                 FilterOpt::ReceivedOn { neg, name } => {
-                    if x.received_on.is_some() {
+                    if received_on_given {
                         return err("cannot respecify received-on");
                     }
+                    received_on_given = true;
                     let name = match name {
                         IfName::Any => "any".to_string(),
-                        IfName::Name(n) => n.clone(),
-                        IfName::Rdomain(_) => return err("syntax error"),
+                        IfName::Name(n) => {
+                            if n.len() >= 16 {
+                                return err("interface name too long");
+                            }
+                            n.clone()
+                        }
+                        IfName::Rdomain(n) => {
+                            // an rdomain has no interface name: pfctl keeps
+                            // nothing of it
+                            if !matches!(n.parse::<i64>(), Ok(0..=255)) {
+                                self.error(file, line, format!("rdomain {n} outside range"));
+                            }
+                            continue;
+                        }
                     };
                     x.received_on = Some(IfMatch { name, neg: *neg });
                 }
@@ -1243,14 +1515,38 @@ impl<'r> Expander<'r> {
                 FilterOpt::Once => x.once = true,
             }
         }
-        if x.af_to.is_some() && route.is_some() {
-            return err("af-to cannot be used together with route-to, reply-to, dup-to");
+        if self.prefix_only {
+            return Ok(());
         }
-        if let [os] = ast.os.as_slice() {
-            x.os = Some(os.clone());
+        let anchor = ast.action == ActionAst::Anchor;
+        // flags and os want tcp among the protocols (checked first in
+        // anchorrule, after filteropts_to_rule in pfrule)
+        let tcp_check = || -> Res<()> {
+            let fl = flags.is_some_and(|f| f.flags != 0 || f.mask != 0);
+            if (fl || !ast.os.is_empty()) && proto_given && !protos.contains(&Some(IPPROTO_TCP)) {
+                let mut m = vec![];
+                if fl {
+                    m.push("flags only apply to tcp".to_string());
+                }
+                if !ast.os.is_empty() {
+                    m.push(if anchor {
+                        "OS fingerprinting only applies to tcp".to_string()
+                    } else {
+                        "OS fingerprinting only apply to tcp".to_string()
+                    });
+                }
+                return Err(m);
+            }
+            Ok(())
+        };
+        if anchor {
+            tcp_check()?;
         }
 
         // filteropts_to_rule
+        if x.once && (anchor || !matches!(r.action, Action::Pass | Action::Block)) {
+            return err("'once' only applies to pass/block rules");
+        }
         if r.tag.as_ref().is_some_and(|t| t.len() > NAME_MAX)
             || r.tagged.as_ref().is_some_and(|t| t.1.len() > NAME_MAX)
         {
@@ -1259,25 +1555,25 @@ impl<'r> Expander<'r> {
         if r.label.as_ref().is_some_and(|l| l.len() > NAME_MAX) {
             return err(format!("rule label too long (max {NAME_MAX} chars)"));
         }
+        if x.af_to.is_some() && r.direction != Direction::In {
+            return err("af-to can only be used with direction in");
+        }
+        if x.af_to.is_some() && route.is_some() {
+            return err("af-to cannot be used together with route-to, reply-to, dup-to");
+        }
         if let Some(f) = flags {
             if f.flags & f.mask != f.flags {
                 return err("flags always false");
             }
         }
-        if flags.is_some_and(|f| f.flags != 0 || f.mask != 0)
-            && proto_given
-            && !protos.contains(&Some(IPPROTO_TCP))
-        {
-            return err("flags only apply to tcp");
+        if !anchor {
+            tcp_check()?;
         }
 
-        if ast.action == ActionAst::Anchor {
-            // pfctl's anchorrule: no once, state or route handling on
-            // anchors (so no default state or flags either); translations
-            // and divert are dropped.
-            if r.extras.once {
-                return err("'once' only applies to pass/block rules");
-            }
+        if anchor {
+            // pfctl's anchorrule: no state or route handling on anchors (so
+            // no default state or flags either); translations and divert
+            // are dropped.
             if keep.as_ref().is_some_and(|(k, _)| *k != KeepState::None) {
                 return err("cannot specify state handling on anchors");
             }
@@ -1299,6 +1595,14 @@ impl<'r> Expander<'r> {
         };
         r.keep_state = keep_state;
         r.state_opts = state_options(&state_opts)?;
+        if r.keep_state != KeepState::None
+            && self.default_if_bound
+            && !state_opts
+                .iter()
+                .any(|o| matches!(o, StateOptAst::IfBound | StateOptAst::Floating))
+        {
+            r.state_opts.if_bound = true;
+        }
         // 'flags S/SA' by default on stateful pass rules.
         if r.action == Action::Pass
             && flags.is_none()
@@ -1363,9 +1667,10 @@ impl<'r> Expander<'r> {
             route,
             binat,
         };
+        let oses = ast.os.clone();
         self.expand(
-            r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, uids, gids, trans,
-            file, line,
+            r, ifaces, protos, icmp, src_hosts, dst_hosts, src_ports, dst_ports, oses, uids, gids,
+            trans, file, line,
         );
         Ok(())
     }
@@ -1381,6 +1686,7 @@ impl<'r> Expander<'r> {
         dst_hosts: Option<Vec<HostNode>>,
         src_ports: Vec<PortOp>,
         dst_ports: Vec<PortOp>,
+        oses: Vec<String>,
         uids: Vec<IdOp>,
         gids: Vec<IdOp>,
         trans: Translations,
@@ -1411,6 +1717,16 @@ impl<'r> Expander<'r> {
         let dports = opt_list(&dst_ports);
         let us = opt_list(&uids);
         let gs = opt_list(&gids);
+        let oses = opt_list(&oses);
+        // LOOP_THROUGH order: ... dst port, src os, uid, gid
+        let mut combos = vec![];
+        for os in &oses {
+            for uid in &us {
+                for gid in &gs {
+                    combos.push((os.clone(), *uid, *gid));
+                }
+            }
+        }
         let af = base.af;
         let mut added = 0;
 
@@ -1421,168 +1737,189 @@ impl<'r> Expander<'r> {
                         for dst in &dsts {
                             for sp in &sports {
                                 for dp in &dports {
-                                    for uid in &us {
-                                        for gid in &gs {
-                                            let mut r = base.clone();
-                                            r.af = af;
-                                            let mut errors: Vec<String> = vec![];
-                                            let mut tables = std::mem::take(&mut self.auto_tables);
-                                            let rdr_addrs = collapse(
-                                                &rdr,
-                                                &mut r,
-                                                &mut errors,
-                                                false,
-                                                &mut tables,
-                                            );
-                                            let nat_addrs = collapse(
-                                                &nat,
-                                                &mut r,
-                                                &mut errors,
-                                                false,
-                                                &mut tables,
-                                            );
-                                            let route_addrs = collapse(
-                                                &route_spec,
-                                                &mut r,
-                                                &mut errors,
-                                                true,
-                                                &mut tables,
-                                            );
-                                            self.ruleset.directives.append(&mut tables.made);
-                                            self.auto_tables = tables;
-                                            if (r.af.is_some()
-                                                && src.af.is_some()
-                                                && r.af != src.af)
-                                                || (r.af.is_some()
-                                                    && dst.af.is_some()
-                                                    && r.af != dst.af)
-                                                || (src.af.is_some()
-                                                    && dst.af.is_some()
-                                                    && src.af != dst.af)
-                                            {
-                                                // pfctl has already printed the pools' errors
-                                                self.errors_from(file, line, errors);
-                                                continue;
+                                    for (os, uid, gid) in &combos {
+                                        let mut r = base.clone();
+                                        r.af = af;
+                                        let mut errors: Vec<String> = vec![];
+                                        let mut tables = std::mem::take(&mut self.auto_tables);
+                                        let rdr_addrs =
+                                            collapse(&rdr, &mut r, &mut errors, false, &mut tables);
+                                        let nat_addrs =
+                                            collapse(&nat, &mut r, &mut errors, false, &mut tables);
+                                        let route_addrs = collapse(
+                                            &route_spec,
+                                            &mut r,
+                                            &mut errors,
+                                            true,
+                                            &mut tables,
+                                        );
+                                        let here = self.anchor_path.join("/");
+                                        for d in &mut tables.made {
+                                            if let Directive::Table(t) = d {
+                                                t.anchor = here.clone();
                                             }
-                                            let on_name = iface.as_ref().map(|i| i.name.as_str());
-                                            let scope_clash = |sc: &Option<String>| {
-                                                sc.as_deref().is_some_and(|s| {
-                                                    on_name.is_some_and(|n| n != s)
+                                        }
+                                        self.ruleset.directives.append(&mut tables.made);
+                                        self.auto_tables = tables;
+                                        if (r.af.is_some() && src.af.is_some() && r.af != src.af)
+                                            || (r.af.is_some()
+                                                && dst.af.is_some()
+                                                && r.af != dst.af)
+                                            || (src.af.is_some()
+                                                && dst.af.is_some()
+                                                && src.af != dst.af)
+                                        {
+                                            // pfctl has already printed the pools' errors
+                                            self.errors_from(file, line, errors);
+                                            continue;
+                                        }
+                                        // `on rdomain N` names no interface
+                                        let rdomain = iface.as_ref().and_then(|i| {
+                                            i.name.strip_prefix(RDOMAIN).map(|n| (n, i.neg))
+                                        });
+                                        let iface = if rdomain.is_some() { &None } else { iface };
+                                        let on_name = iface.as_ref().map(|i| i.name.as_str());
+                                        let scope_clash = |sc: &Option<String>| {
+                                            sc.as_deref()
+                                                .is_some_and(|s| on_name.is_some_and(|n| n != s))
+                                        };
+                                        if (src.scope.is_some()
+                                            && dst.scope.is_some()
+                                            && src.scope != dst.scope)
+                                            || scope_clash(&src.scope)
+                                            || scope_clash(&dst.scope)
+                                        {
+                                            continue;
+                                        }
+                                        if r.af.is_none() {
+                                            r.af = src.af.or(dst.af);
+                                        }
+                                        r.on = match (iface, &src.scope, &dst.scope) {
+                                            (Some(i), _, _) => Some(i.clone()),
+                                            (None, Some(s), _) | (None, None, Some(s)) => {
+                                                Some(IfMatch {
+                                                    name: s.clone(),
+                                                    neg: false,
                                                 })
-                                            };
-                                            if (src.scope.is_some()
-                                                && dst.scope.is_some()
-                                                && src.scope != dst.scope)
-                                                || scope_clash(&src.scope)
-                                                || scope_clash(&dst.scope)
-                                            {
-                                                continue;
                                             }
-                                            if r.af.is_none() {
-                                                r.af = src.af.or(dst.af);
-                                            }
-                                            r.on = match (iface, &src.scope, &dst.scope) {
-                                                (Some(i), _, _) => Some(i.clone()),
-                                                (None, Some(s), _) | (None, None, Some(s)) => {
-                                                    Some(IfMatch {
-                                                        name: s.clone(),
-                                                        neg: false,
-                                                    })
-                                                }
-                                                (None, None, None) => None,
-                                            };
-                                            r.proto = *proto;
-                                            r.from = Endpoint {
-                                                addr: src.addr.clone(),
-                                                neg: src.neg,
-                                                port: *sp,
-                                            };
-                                            r.to = Endpoint {
-                                                addr: dst.addr.clone(),
-                                                neg: dst.neg,
-                                                port: *dp,
-                                            };
-                                            r.user = *uid;
-                                            r.group = *gid;
-                                            r.icmp_type = ic.map(|(t, c, _)| (t, c));
-                                            let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);
-                                            if non_tcp
-                                                && matches!(
-                                                    r.keep_state,
-                                                    KeepState::Modulate | KeepState::Synproxy
-                                                )
-                                            {
-                                                r.keep_state = KeepState::Keep;
-                                            }
-                                            if non_tcp {
-                                                r.flags = None;
-                                            }
-                                            if let Some((_, _, ip)) = ic {
-                                                if r.proto != Some(*ip) {
-                                                    errors.push("icmp-type mismatch".into());
-                                                }
-                                            }
-                                            for (text, field) in [(&base.label, 0), (&base.tag, 1)]
-                                            {
-                                                if let Some(t) = text {
-                                                    let e = expand_label(t, &r, self.resolver);
-                                                    if field == 0 {
-                                                        r.label = Some(e);
-                                                    } else {
-                                                        r.tag = Some(e);
-                                                    }
-                                                }
-                                            }
-                                            if binat {
-                                                errors.extend(binat_checks(
-                                                    src,
-                                                    nat_addrs.as_ref(),
-                                                    &r,
-                                                    af,
-                                                ));
-                                                r.direction = Direction::Out;
-                                            }
-                                            r.nat_to = apply_redir(
-                                                &nat,
-                                                nat_addrs,
-                                                false,
-                                                *dp,
-                                                &mut errors,
-                                            );
-                                            r.rdr_to = apply_redir(
-                                                &rdr,
-                                                rdr_addrs,
-                                                true,
-                                                *dp,
-                                                &mut errors,
-                                            );
-                                            r.extras.route =
-                                                route.as_ref().and_then(|(kind, _)| {
-                                                    apply_redir(
-                                                        &route_spec,
-                                                        route_addrs,
-                                                        true,
-                                                        None,
-                                                        &mut errors,
-                                                    )
-                                                    .map(|p| (*kind, p))
-                                                });
-                                            errors.extend(rule_consistent(&r, route.is_some()));
-                                            if errors.is_empty() {
-                                                let inbound = if binat {
-                                                    binat_inbound(&r, src)
-                                                } else {
-                                                    None
-                                                };
-                                                self.ruleset.rules.push(r);
-                                                added += 1;
-                                                if let Some(rb) = inbound {
-                                                    self.ruleset.rules.push(rb);
-                                                }
+                                            (None, None, None) => None,
+                                        };
+                                        if let Some((n, neg)) = rdomain {
+                                            r.extras.on_rdomain = n.parse().ok();
+                                            r.extras.on_rdomain_not = neg;
+                                        }
+                                        r.proto = *proto;
+                                        r.from = Endpoint {
+                                            addr: src.addr.clone(),
+                                            neg: src.neg,
+                                            port: *sp,
+                                        };
+                                        r.to = Endpoint {
+                                            addr: dst.addr.clone(),
+                                            neg: dst.neg,
+                                            port: *dp,
+                                        };
+                                        r.user = *uid;
+                                        r.group = *gid;
+                                        // pfctl_get_fingerprint: "unknown"
+                                        // in any case is the special one
+                                        r.extras.os = os.as_ref().map(|o| {
+                                            if o.eq_ignore_ascii_case("unknown") {
+                                                "unknown".to_string()
                                             } else {
-                                                errors.push("skipping rule due to errors".into());
-                                                self.errors_from(file, line, errors);
+                                                o.clone()
                                             }
+                                        });
+                                        r.icmp_type = ic.map(|(t, c, _)| (t, c));
+                                        let non_tcp = r.proto.is_some_and(|p| p != IPPROTO_TCP);
+                                        if non_tcp
+                                            && matches!(
+                                                r.keep_state,
+                                                KeepState::Modulate | KeepState::Synproxy
+                                            )
+                                        {
+                                            r.keep_state = KeepState::Keep;
+                                        }
+                                        if non_tcp {
+                                            r.flags = None;
+                                        }
+                                        // check_netmask: more than 32 bits
+                                        // on an IPv4 address
+                                        for h in [src, dst] {
+                                            if let Some(b) = h.bad_mask {
+                                                errors.push(bare(format!(
+                                                    "netmask {b} invalid for IPv4 address"
+                                                )));
+                                            }
+                                        }
+                                        if let Some((_, _, ip)) = ic {
+                                            if r.proto != Some(*ip) {
+                                                errors.push("icmp-type mismatch".into());
+                                            }
+                                        }
+                                        // expand_label on the label, the tag
+                                        // and the tag matched
+                                        if let Some(t) = &base.label {
+                                            r.label = Some(expand_label(t, &r, self.resolver));
+                                        }
+                                        if let Some(t) = &base.tag {
+                                            r.tag = Some(expand_label(t, &r, self.resolver));
+                                        }
+                                        if let Some((neg, t)) = &base.tagged {
+                                            r.tagged =
+                                                Some((*neg, expand_label(t, &r, self.resolver)));
+                                        }
+                                        // expand_label_str: errx(3) when the expansion outgrows the
+                                        // buffer
+                                        if r.label.as_ref().is_some_and(|l| l.len() > NAME_MAX)
+                                            || r.tag.as_ref().is_some_and(|l| l.len() > NAME_MAX)
+                                            || r.tagged
+                                                .as_ref()
+                                                .is_some_and(|t| t.1.len() > NAME_MAX)
+                                        {
+                                            self.errors.push(ConfError::global(
+                                                "expand_label: label too long",
+                                            ));
+                                            self.fatal = true;
+                                            return;
+                                        }
+                                        if binat {
+                                            errors.extend(binat_checks(
+                                                src,
+                                                nat_addrs.as_ref(),
+                                                &r,
+                                                af,
+                                            ));
+                                            r.direction = Direction::Out;
+                                        }
+                                        r.nat_to =
+                                            apply_redir(&nat, nat_addrs, false, *dp, &mut errors);
+                                        r.rdr_to =
+                                            apply_redir(&rdr, rdr_addrs, true, *dp, &mut errors);
+                                        r.extras.route = route.as_ref().and_then(|(kind, _)| {
+                                            apply_redir(
+                                                &route_spec,
+                                                route_addrs,
+                                                true,
+                                                None,
+                                                &mut errors,
+                                            )
+                                            .map(|p| (*kind, p))
+                                        });
+                                        normalize_dyn_masks(&mut r);
+                                        errors.extend(rule_consistent(&r, route.is_some()));
+                                        if errors.iter().all(|m| is_warning(m)) {
+                                            self.errors_from(file, line, errors);
+                                            let inbound =
+                                                if binat { binat_inbound(&r, src) } else { None };
+                                            self.ruleset.rules.push(r);
+                                            added += 1;
+                                            if let Some(rb) = inbound {
+                                                self.ruleset.rules.push(rb);
+                                            }
+                                        } else {
+                                            errors.push("skipping rule due to errors".into());
+                                            self.errors_from(file, line, errors);
                                         }
                                     }
                                 }
@@ -1600,45 +1937,55 @@ impl<'r> Expander<'r> {
 
 // ---------------------------------------------------------------- helpers
 
-fn set_mask(addr: IpAddr, bits: u8) -> Res<IpNet> {
-    match IpNet::new(addr, bits) {
-        Ok(n) => Ok(n.to_network()),
-        Err(_) => err(format!("netmask {bits} invalid for IPv4 address")),
-    }
+/// The text of a NUMBER token (`-`? digits), as the parser hands it on.
+fn is_number(s: &str) -> bool {
+    let d = s.strip_prefix('-').unwrap_or(s);
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn net_node(a: IpAddr, mask: Option<u8>) -> Res<HostNode> {
-    let net = match mask {
-        Some(m) => set_mask(a, m)?,
-        None => IpNet::host(a),
+/// An address with pfctl's `set_ipmask`: the mask applied to it. An IPv4
+/// address given more than 32 bits keeps them to itself (`bad_mask`): pfctl
+/// only refuses it when a rule uses it (check_netmask), and prints it as a
+/// host elsewhere.
+fn net_node(a: IpAddr, mask: Option<u8>) -> HostNode {
+    let (net, bad_mask) = match mask {
+        Some(m) if a.is_ipv4() && m > 32 => (IpNet::host(a), Some(m)),
+        Some(m) => (
+            IpNet::new(a, m)
+                .map(|n| n.to_network())
+                .unwrap_or_else(|_| IpNet::host(a)),
+            None,
+        ),
+        None => (IpNet::host(a), None),
     };
-    Ok(HostNode {
+    HostNode {
         af: Some(net.af()),
         addr: AddrKind::Net(net),
         neg: false,
         scope: None,
-    })
+        bad_mask,
+    }
 }
 
 /// pfctl's `host_ip`: a numeric address, or with a mask the short IPv4
 /// network forms (`10/8`, `172.16/12`).
-fn host_ip(s: &str, mask: Option<u8>) -> Res<Option<Vec<HostNode>>> {
+fn host_ip(s: &str, mask: Option<u8>) -> Option<Vec<HostNode>> {
     if let Ok(a) = s.parse::<IpAddr>() {
-        return Ok(Some(vec![net_node(a, mask)?]));
+        return Some(vec![net_node(a, mask)]);
     }
-    let Some(m) = mask else { return Ok(None) };
+    let m = mask?;
     let parts: Vec<&str> = s.split('.').collect();
     if parts.is_empty() || parts.len() > 4 {
-        return Ok(None);
+        return None;
     }
     let mut octets = [0u8; 4];
     for (i, p) in parts.iter().enumerate() {
         match p.parse::<u8>() {
             Ok(v) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => octets[i] = v,
-            _ => return Ok(None),
+            _ => return None,
         }
     }
-    Ok(Some(vec![net_node(IpAddr::from(octets), Some(m))?]))
+    Some(vec![net_node(IpAddr::from(octets), Some(m))])
 }
 
 fn decide_af(hosts: &Option<Vec<HostNode>>) -> Option<Af> {
@@ -1653,6 +2000,10 @@ fn decide_af(hosts: &Option<Vec<HostNode>>) -> Option<Af> {
 
 fn icmp_code(s: &str, v6: bool) -> Res<u8> {
     let typ = if v6 { 1 } else { 3 };
+    // reticmpspec: a NUMBER must be 0 to 255; a STRING is parseicmpspec's
+    if let Some(n) = s.strip_prefix('-').filter(|n| is_number(n)) {
+        return err(format!("invalid icmp code -{n}"));
+    }
     if let Some(v) = names::atoul(s) {
         if v > 255 {
             return err(format!("invalid icmp code {v}"));
@@ -1664,9 +2015,9 @@ fn icmp_code(s: &str, v6: bool) -> Res<u8> {
 
 fn icmp_item(it: &IcmpItemAst, v6: bool) -> Res<(u8, Option<u8>, u8)> {
     let suffix = if v6 { "6" } else { "" };
-    let typ = if it.typ.bytes().all(|b| b.is_ascii_digit()) {
-        match it.typ.parse::<u32>() {
-            Ok(v) if v <= 255 => v as u8,
+    let typ = if is_number(&it.typ) {
+        match it.typ.parse::<i64>() {
+            Ok(v) if (0..=255).contains(&v) => v as u8,
             _ => return err(format!("illegal icmp{suffix}-type {}", it.typ)),
         }
     } else {
@@ -1677,8 +2028,8 @@ fn icmp_item(it: &IcmpItemAst, v6: bool) -> Res<(u8, Option<u8>, u8)> {
     };
     let code = match &it.code {
         None => None,
-        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => match c.parse::<u32>() {
-            Ok(v) if v <= 255 => Some(v as u8),
+        Some(c) if is_number(c) => match c.parse::<i64>() {
+            Ok(v) if (0..=255).contains(&v) => Some(v as u8),
             _ => return err(format!("illegal icmp-code {c}")),
         },
         Some(c) => match names::icmp_code_by_name(typ, c, v6) {
@@ -1726,8 +2077,42 @@ fn hash_key(k: Option<&str>) -> Res<[u32; 4]> {
     }
 }
 
+/// The checks of pfctl's `state_opt_item` alone (value ranges, timeout
+/// names), without those of their combination.
+fn state_option_items(opts: &[StateOptAst]) -> Res<()> {
+    for o in opts {
+        match o {
+            StateOptAst::Max(v)
+            | StateOptAst::MaxSrcStates(v)
+            | StateOptAst::MaxSrcConn(v)
+            | StateOptAst::MaxSrcNodes(v) => {
+                parse_u32(v)?;
+            }
+            StateOptAst::MaxSrcConnRate(a, b) => {
+                parse_u32(a)?;
+                parse_u32(b)?;
+            }
+            StateOptAst::Overload { table, .. } if table.len() >= 32 => {
+                return err(format!("table name '{table}' too long"));
+            }
+            StateOptAst::Timeout(name, v) => {
+                parse_u32(v)?;
+                let Some(t) = Timeout::from_name(name) else {
+                    return err(format!("illegal timeout name {name}"));
+                };
+                if !t.name().contains('.') {
+                    return err(format!("illegal state timeout {name}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Resolves the `( ... )` state options as pfctl's rule action does.
 fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
+    state_option_items(opts)?;
     let mut s = StateOpts::default();
     let mut srctrack: Option<Option<bool>> = None;
     let mut rule_srctrack = false;
@@ -1781,6 +2166,13 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
                 if a == 0 || b == 0 {
                     return err("'max-src-conn-rate' values must be > 0");
                 }
+                // PF_THRESHOLD_MAX: UINT_MAX / PF_THRESHOLD_MULT (1000)
+                if a > u32::MAX / 1000 {
+                    return err(format!(
+                        "'max-src-conn-rate' maximum rate must be < {}",
+                        u32::MAX / 1000
+                    ));
+                }
                 s.max_src_conn_rate = Some((a, b));
                 rule_srctrack = true;
             }
@@ -1828,10 +2220,7 @@ fn state_options(opts: &[StateOptAst]) -> Res<StateOpts> {
                 s.pflow = true;
             }
             StateOptAst::Timeout(name, v) => {
-                let v = parse_num(v)?;
-                if v > u32::MAX as u64 {
-                    return err("only positive values permitted");
-                }
+                let v = parse_u32(v)?;
                 let Some(t) = Timeout::from_name(name) else {
                     return err(format!("illegal timeout name {name}"));
                 };
@@ -1951,6 +2340,10 @@ fn collapse_hosts(
     let mut out = vec![];
     for h in &spec.hosts {
         if let (Some(naf), false) = (r.extras.af_to, routing) {
+            // af-to: the rule without a family takes the other one
+            if r.af.is_none() && chosen.is_none() {
+                chosen = Some(if naf == Af::Inet { Af::Inet6 } else { Af::Inet });
+            }
             // af-to: the pool is in the target family
             if h.af.is_some_and(|a| a != naf) {
                 errors.push(format!(
@@ -2009,11 +2402,34 @@ fn dyn_pool_type(t: PoolType) -> bool {
     )
 }
 
+/// `(if)/bits` once the rule's family is known: pfctl keeps at most 32
+/// bits for IPv4 (gen_dynnode) and prints no mask of full length, so a
+/// full-length mask is no mask.
+fn normalize_dyn_masks(r: &mut Rule) {
+    let full = if r.af == Some(Af::Inet) { 32 } else { 128 };
+    let fix = |a: &mut AddrKind| {
+        if let AddrKind::Dynamic { mask, .. } = a {
+            if mask.is_some_and(|m| m >= full) {
+                *mask = None;
+            }
+        }
+    };
+    fix(&mut r.from.addr);
+    fix(&mut r.to.addr);
+    for p in [&mut r.nat_to, &mut r.rdr_to]
+        .into_iter()
+        .flatten()
+        .chain(r.extras.route.as_mut().map(|(_, p)| p))
+    {
+        p.addrs.iter_mut().for_each(fix);
+    }
+}
+
 fn dyn_multiaddr(a: &AddrKind) -> bool {
     match a {
         AddrKind::Dynamic {
             ifname, modifier, ..
-        } => *modifier != DynModifier::NoAlias || !ifname.ends_with(|c: char| c.is_ascii_digit()),
+        } => !modifier.no_alias() || !ifname.ends_with(|c: char| c.is_ascii_digit()),
         _ => false,
     }
 }
@@ -2244,26 +2660,104 @@ fn prio_value(s: &str) -> Res<u8> {
     }
 }
 
-/// `tos`: a name, `0x..` or a number, 0 to 255.
+/// `tos`: a NUMBER 0 to 255, or a STRING: map_tos's names (any case),
+/// else `0x` and hex digits.
 fn tos_value(s: &str) -> Res<u8> {
-    let v: Option<i64> = match s {
-        "lowdelay" => Some(0x10),
-        "throughput" => Some(0x08),
-        "reliability" => Some(0x04),
-        _ => {
-            if let Some(h) = s.strip_prefix("0x") {
-                i64::from_str_radix(h, 16).ok()
-            } else if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-                s.parse::<i64>().ok()
-            } else {
-                None
-            }
+    const TOS: &[(&str, i64)] = &[
+        ("af11", 0x28),
+        ("af12", 0x30),
+        ("af13", 0x38),
+        ("af21", 0x48),
+        ("af22", 0x50),
+        ("af23", 0x58),
+        ("af31", 0x68),
+        ("af32", 0x70),
+        ("af33", 0x78),
+        ("af41", 0x88),
+        ("af42", 0x90),
+        ("af43", 0x98),
+        ("critical", 0xa0),
+        ("cs0", 0x00),
+        ("cs1", 0x20),
+        ("cs2", 0x40),
+        ("cs3", 0x60),
+        ("cs4", 0x80),
+        ("cs5", 0xa0),
+        ("cs6", 0xc0),
+        ("cs7", 0xe0),
+        ("ef", 0xb8),
+        ("inetcontrol", 0xc0),
+        ("lowdelay", 0x10),
+        ("netcontrol", 0xe0),
+        ("reliability", 0x04),
+        ("throughput", 0x08),
+    ];
+    let v: Option<i64> = if is_number(s) {
+        s.parse::<i64>().ok()
+    } else if let Some(&(_, v)) = TOS.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        Some(v)
+    } else if let Some(h) = s.strip_prefix("0x") {
+        // strtoul(3) base 16 over the whole rest
+        if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some(i64::from_str_radix(h, 16).unwrap_or(256))
+        } else {
+            None
         }
+    } else {
+        None
     };
     match v {
         Some(v) if (0..=255).contains(&v) => Ok(v as u8),
         _ => err(format!("illegal tos value {s}")),
     }
+}
+
+/// The TCP timeouts `set optimization` sets (pfctl's pf_hints).
+fn optimization_preset(hint: &str) -> Option<&'static [(Timeout, u32)]> {
+    use Timeout::*;
+    const NORMAL: [(Timeout, u32); 7] = [
+        (TcpFirst, 120),
+        (TcpOpening, 30),
+        (TcpEstablished, 86400),
+        (TcpClosing, 900),
+        (TcpFinWait, 45),
+        (TcpClosed, 90),
+        (TcpTsDiff, 30),
+    ];
+    const SATELLITE: [(Timeout, u32); 7] = [
+        (TcpFirst, 180),
+        (TcpOpening, 35),
+        (TcpEstablished, 86400),
+        (TcpClosing, 905),
+        (TcpFinWait, 50),
+        (TcpClosed, 95),
+        (TcpTsDiff, 60),
+    ];
+    const CONSERVATIVE: [(Timeout, u32); 7] = [
+        (TcpFirst, 3600),
+        (TcpOpening, 900),
+        (TcpEstablished, 432000),
+        (TcpClosing, 3600),
+        (TcpFinWait, 600),
+        (TcpClosed, 180),
+        (TcpTsDiff, 60),
+    ];
+    const AGGRESSIVE: [(Timeout, u32); 7] = [
+        (TcpFirst, 30),
+        (TcpOpening, 5),
+        (TcpEstablished, 18000),
+        (TcpClosing, 60),
+        (TcpFinWait, 30),
+        (TcpClosed, 30),
+        (TcpTsDiff, 10),
+    ];
+    Some(match hint.to_ascii_lowercase().as_str() {
+        "normal" => &NORMAL,
+        "satellite" | "high-latency" => &SATELLITE,
+        "conservative" => &CONSERVATIVE,
+        "aggressive" => &AGGRESSIVE,
+        _ => return None,
+    })
 }
 
 /// `probability N%` (or a fraction) as pf stores it: a fraction of 2^32.
@@ -2289,6 +2783,9 @@ fn probability(s: &str) -> Res<u32> {
 fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     let mut p = vec![];
     let tcp_udp = matches!(r.proto, Some(IPPROTO_TCP) | Some(IPPROTO_UDP));
+    if r.proto != Some(IPPROTO_TCP) && r.extras.os.is_some() {
+        p.push("os only applies to tcp".to_string());
+    }
     if !tcp_udp && (r.from.port.is_some() || r.to.port.is_some()) {
         p.push("port only applies to tcp/udp".to_string());
     }
@@ -2342,20 +2839,17 @@ fn rule_consistent(r: &Rule, routed: bool) -> Vec<String> {
     if r.state_opts.sloppy && matches!(r.keep_state, KeepState::Modulate | KeepState::Synproxy) {
         p.push("sloppy state matching cannot be used with synproxy state or modulate state".into());
     }
+    if r.keep_state == KeepState::Synproxy && r.direction != Direction::In {
+        p.push(warn_msg(
+            "synproxy used for inbound rules only, ignored for outbound",
+        ));
+    }
     let translates = r.nat_to.is_some() || r.rdr_to.is_some();
     if translates && r.action != Action::Match && r.keep_state == KeepState::None {
         p.push("nat-to and rdr-to require keep state".into());
     }
     if translates && r.direction == Direction::InOut {
         p.push("nat-to and rdr-to require a direction".into());
-    }
-    // The engine translates sources outbound and destinations inbound only
-    // (af-to excepted, which translates both on the way in).
-    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
-        p.push("nat-to can only be used outbound".into());
-    }
-    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
-        p.push("rdr-to can only be used inbound".into());
     }
     if r.af == Some(Af::Inet6) && (r.extras.scrub.no_df || r.extras.scrub.random_id) {
         p.push("address family inet6 does not support scrub options no-df, random-id".into());
@@ -2437,10 +2931,9 @@ fn expand_label(text: &str, r: &Rule, resolver: &dyn Resolver) -> String {
         s = s.replace("$dstport", &port(&r.to.port));
     }
     if s.contains("$proto") {
-        let p = match r.proto {
-            Some(p) => resolver.protocol_name(p).unwrap_or_else(|| p.to_string()),
-            None => "0".to_string(),
-        };
+        // getprotobynumber(3): no protocol is 0, "ip"
+        let p = r.proto.unwrap_or(0);
+        let p = resolver.protocol_name(p).unwrap_or_else(|| p.to_string());
         s = s.replace("$proto", &p);
     }
     s

@@ -158,23 +158,41 @@ pub fn flags_to_string(f: u8) -> String {
         .collect()
 }
 
-/// `strtoul(s, &end, 0)` accepting only a fully numeric string: `0x` hex,
-/// leading `0` octal, otherwise decimal.
+/// pfctl's `atoul`: `strtoul(s, &end, 0)` that must consume the whole
+/// (non-empty) string: leading blanks and a sign are allowed, `0x` is hex,
+/// a leading `0` octal; a minus sign wraps (`-1` is 2^64-1, as strtoul
+/// returns it); an overflow is refused.
 pub fn atoul(s: &str) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
+    strtoul(s)
+}
+
+/// `strtoul(3)` with base 0 over the whole string (None if anything is
+/// left over, nothing was read, or the value overflows).
+pub fn strtoul(s: &str) -> Option<u64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
     };
-    if digits.is_empty() {
+    let (digits, radix) = if (t.starts_with("0x") || t.starts_with("0X"))
+        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
+    {
+        (&t[2..], 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        // "0" alone reads as octal with no further digits
+        if t == "0" {
+            return Some(0);
+        }
         return None;
     }
-    u64::from_str_radix(digits, radix).ok()
+    let v = u64::from_str_radix(digits, radix).ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 #[cfg(test)]
@@ -194,5 +212,11 @@ mod tests {
         assert_eq!(atoul("010"), Some(8));
         assert_eq!(atoul("22"), Some(22));
         assert_eq!(atoul("ssh"), None);
+        assert_eq!(atoul("0"), Some(0));
+        assert_eq!(atoul("-1"), Some(u64::MAX));
+        assert_eq!(atoul(" +7"), Some(7));
+        assert_eq!(atoul("0x"), None);
+        assert_eq!(atoul("08"), None);
+        assert_eq!(atoul(""), None);
     }
 }

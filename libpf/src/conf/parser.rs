@@ -17,7 +17,21 @@ struct PfParser;
 
 /// Parses one statement; `Err` is a syntax error located on its line.
 pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, ConfError> {
-    let syntax = |offset: usize| ConfError::new(file, st.lines.line_at(offset), "syntax error");
+    parse_statement_at(st, file).map_err(|(e, _)| e)
+}
+
+/// `parse_statement` with the offset in the statement's text where the
+/// grammar gave up (the token pfctl's parser would have stopped at).
+pub fn parse_statement_at(
+    st: &SourceStatement,
+    file: &str,
+) -> Result<Statement, (ConfError, usize)> {
+    let syntax = |offset: usize| {
+        (
+            ConfError::new(file, st.lines.line_at(offset), "syntax error"),
+            offset,
+        )
+    };
     let mut pairs = match PfParser::parse(Rule::statement, &st.text) {
         Ok(p) => p,
         Err(e) => {
@@ -39,11 +53,11 @@ pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, Co
         }
         Rule::macro_def => {
             let mut it = inner.into_inner();
-            let name = it
-                .next()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default();
-            let parts: Vec<String> = it.map(string_of).collect();
+            let name = it.next().map(string_of).unwrap_or_default();
+            let parts: Vec<String> = it
+                .filter(|p| p.as_rule() != Rule::equals)
+                .map(string_of)
+                .collect();
             Statement::Macro {
                 name,
                 value: parts.join(" "),
@@ -89,7 +103,9 @@ fn is_keyword(r: Rule) -> bool {
 /// removed and escapes resolved like pfctl's lexer does.
 pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
     match p.as_rule() {
-        Rule::string | Rule::macro_value | Rule::quoted => {
+        Rule::number => number_text(p.as_str()),
+        Rule::strings => p.into_inner().map(string_of).collect::<Vec<_>>().join(" "),
+        Rule::string | Rule::macro_value | Rule::quoted | Rule::numstr => {
             let s = p.as_str().to_string();
             match p.into_inner().next() {
                 Some(inner) => string_of(inner),
@@ -98,6 +114,15 @@ pub(super) fn string_of(p: Pair<'_, Rule>) -> String {
         }
         Rule::quoted_dq | Rule::quoted_sq => unquote(p.as_str()),
         _ => p.as_str().to_string(),
+    }
+}
+
+/// A NUMBER token as pfctl turns it back into text (`%lld`): `0022` is
+/// `22`, `-0` is `0`. The lexer has refused numbers out of range already.
+pub(super) fn number_text(s: &str) -> String {
+    match s.parse::<i64>() {
+        Ok(v) => v.to_string(),
+        Err(_) => s.to_string(),
     }
 }
 
@@ -294,6 +319,7 @@ fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
         ifaces: vec![],
         af: None,
         label: None,
+        label_twice: false,
         rtable: None,
     };
     for part in p.into_inner() {
@@ -324,7 +350,10 @@ fn antispoof(p: Pair<'_, Rule>) -> AntispoofAst {
                 let o = first(part);
                 let arg = children(o.clone()).next();
                 match o.as_rule() {
-                    Rule::opt_label => a.label = arg.map(string_of),
+                    Rule::opt_label => {
+                        a.label_twice |= a.label.is_some();
+                        a.label = arg.map(string_of);
+                    }
                     _ => a.rtable = arg.map(|x| x.as_str().to_string()),
                 }
             }
@@ -508,7 +537,7 @@ pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
     let mut main: Option<Pair<'_, Rule>> = None;
     for x in p.into_inner() {
         if x.as_rule() == Rule::host_mask {
-            mask = children(x).next().map(|n| n.as_str().to_string());
+            mask = children(x).next().map(string_of);
         } else {
             main = Some(x);
         }
@@ -520,7 +549,13 @@ pub(super) fn host(p: Pair<'_, Rule>) -> HostAst {
         };
     };
     match m.as_rule() {
-        Rule::table_ref => HostAst::Table(first(m).as_str().to_string()),
+        Rule::table_ref => HostAst::Table(string_of(first(m))),
+        Rule::number_net => {
+            let mut it = m.into_inner();
+            let net = it.next().map(string_of).unwrap_or_default();
+            let mask = it.next().and_then(|x| children(x).next()).map(string_of);
+            HostAst::Name { name: net, mask }
+        }
         Rule::route_label => {
             HostAst::RouteLabel(children(m).next().map(string_of).unwrap_or_default())
         }
@@ -580,14 +615,10 @@ fn items(p: Pair<'_, Rule>, item_rule: Rule) -> Vec<ItemAst> {
 }
 
 fn redir(p: Pair<'_, Rule>) -> RedirAst {
-    let mut r = RedirAst {
-        hosts: vec![],
-        port: None,
-        opts: vec![],
-    };
+    let mut r = RedirAst::default();
     for x in p.into_inner() {
         match x.as_rule() {
-            Rule::redirspec => r.hosts = x.into_inner().map(host).collect(),
+            Rule::redirspec => redirspec(&mut r, x),
             Rule::redirpool => r = merge_redir(r, x),
             Rule::pool_opt => r.opts.push(pool_opt(x)),
             _ => {}
@@ -629,8 +660,8 @@ fn state_opt(p: Pair<'_, Rule>) -> StateOptAst {
             let parts: Vec<Pair<'_, Rule>> = o.into_inner().collect();
             let table = parts
                 .iter()
-                .find(|x| x.as_rule() == Rule::word_raw)
-                .map(|x| x.as_str().to_string())
+                .find(|x| x.as_rule() == Rule::string)
+                .map(|x| string_of(x.clone()))
                 .unwrap_or_default();
             let flush = parts.iter().any(|x| x.as_rule() == Rule::k_flush);
             let global = parts.iter().any(|x| x.as_rule() == Rule::k_global);
@@ -728,7 +759,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             for x in p.into_inner() {
                 match x.as_rule() {
                     Rule::not => neg = true,
-                    Rule::string => name = string_of(x),
+                    Rule::strings => name = string_of(x),
                     _ => {}
                 }
             }
@@ -750,11 +781,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                         }
                     }
                     Rule::redirpool => {
-                        let mut one = RedirAst {
-                            hosts: vec![],
-                            port: None,
-                            opts: vec![],
-                        };
+                        let mut one = RedirAst::default();
                         one = merge_redir(one, x);
                         parts.push(one);
                     }
@@ -767,11 +794,7 @@ fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
                 }
             }
             let mut it = parts.into_iter();
-            let from = it.next().unwrap_or(RedirAst {
-                hosts: vec![],
-                port: None,
-                opts: vec![],
-            });
+            let from = it.next().unwrap_or_default();
             FilterOpt::AfTo {
                 af,
                 from,
@@ -900,10 +923,24 @@ fn pool_opt(x: Pair<'_, Rule>) -> PoolOptAst {
     }
 }
 
+/// The hosts of a `redirspec`, their weights, and whether they were braced.
+fn redirspec(r: &mut RedirAst, x: Pair<'_, Rule>) {
+    r.braced = x.as_str().trim_start().starts_with('{');
+    r.hosts.clear();
+    r.weights.clear();
+    for item in x.into_inner() {
+        let mut it = item.into_inner().filter(|y| y.as_rule() != Rule::k_weight);
+        if let Some(h) = it.next() {
+            r.hosts.push(host(h));
+            r.weights.push(it.next().map(string_of));
+        }
+    }
+}
+
 fn merge_redir(mut r: RedirAst, x: Pair<'_, Rule>) -> RedirAst {
     for y in x.into_inner() {
         match y.as_rule() {
-            Rule::redirspec => r.hosts = y.into_inner().map(host).collect(),
+            Rule::redirspec => redirspec(&mut r, y),
             Rule::port_word => r.port = Some(string_of(first(y))),
             _ => {}
         }

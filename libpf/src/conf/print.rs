@@ -89,6 +89,13 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             let _ = write!(s, " on {}", on.name);
         }
     }
+    if let Some(d) = rule.extras.on_rdomain {
+        if rule.extras.on_rdomain_not {
+            let _ = write!(s, " on ! rdomain {d}");
+        } else {
+            let _ = write!(s, " on rdomain {d}");
+        }
+    }
     match rule.af {
         Some(Af::Inet) => s.push_str(" inet"),
         Some(Af::Inet6) => s.push_str(" inet6"),
@@ -380,6 +387,7 @@ fn print_fromto(s: &mut String, r: &Rule) {
         && !r.to.neg
         && r.from.port.is_none()
         && r.to.port.is_none()
+        && r.extras.os.is_none()
     {
         s.push_str(" all");
         return;
@@ -393,6 +401,10 @@ fn print_fromto(s: &mut String, r: &Rule) {
         if let Some(p) = &e.port {
             s.push_str(" port");
             print_port_op(s, p);
+        }
+        // the source's OS fingerprint, before ` to`
+        if let (" from ", Some(os)) = (kw, &r.extras.os) {
+            let _ = write!(s, " os \"{os}\"");
         }
     }
 }
@@ -413,16 +425,18 @@ pub fn addr_string(a: &AddrKind) -> String {
             modifier,
             mask,
         } => {
-            let m = match modifier {
-                DynModifier::None => "",
+            let m = match modifier.mode() {
                 DynModifier::Network => ":network",
                 DynModifier::Broadcast => ":broadcast",
                 DynModifier::Peer => ":peer",
-                DynModifier::NoAlias => ":0",
+                _ => "",
             };
+            let z = if modifier.no_alias() { ":0" } else { "" };
+            // print_addr: no mask when it is zero (address and mask both
+            // zero); expansion has dropped the full-length ones
             match mask {
-                Some(b) => format!("({ifname}{m})/{b}"),
-                None => format!("({ifname}{m})"),
+                Some(b) if *b != 0 => format!("({ifname}{m}{z})/{b}"),
+                _ => format!("({ifname}{m}{z})"),
             }
         }
     }
@@ -585,8 +599,9 @@ fn directive_line(d: &Directive) -> Option<String> {
         }
         Directive::Skip(list) if list.is_empty() => "set skip on none".to_string(),
         Directive::Skip(list) => format!("set skip on {{ {} }}", list.join(" ")),
-        Directive::Timeout(n, v) => format!("set timeout {n} {v}"),
-        Directive::Limit(n, v) => format!("set limit {n} {v}"),
+        // pfctl prints the values with %d
+        Directive::Timeout(n, v) => format!("set timeout {n} {}", *v as i32),
+        Directive::Limit(n, v) => format!("set limit {n} {}", *v as i32),
         Directive::HostId(h) => format!("set hostid 0x{h:08x}"),
         Directive::LogInterface(i) => format!("set loginterface {i}"),
         Directive::Debug(d) => format!("set debug {d}"),

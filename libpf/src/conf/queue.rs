@@ -850,7 +850,7 @@ impl Expander<'_> {
     /// and append the queues to the directives in load order; otherwise
     /// add what pfctl printed on stdout while refusing queues.
     pub fn finish_queues(&mut self) {
-        if !self.errors.is_empty() {
+        if self.errors.iter().any(|e| !e.warning) {
             let msgs = std::mem::take(&mut self.queues.stdout);
             self.errors.extend(msgs.into_iter().map(ConfError::plain));
             return;
@@ -1139,7 +1139,7 @@ mod tests {
         );
         assert_eq!(
             e("queue r on em1 flows 1 qlimit 99999999999999999999\n"),
-            "stdin:1: \"99999999999999999999\" invalid number: too large\n"
+            "stdin:1: \"99999999999999999999\" invalid number: too large\nstdin:1: syntax error\n"
         );
         assert_eq!(
             e(&format!("queue {} on em1 flows 1\n", "q".repeat(64))),

@@ -24,7 +24,7 @@
 //! load pf's table transaction lets the later definition replace the
 //! earlier one (`Ruleset::table` returns the last).
 
-use super::ast::{HostAst, HostItem};
+use super::ast::HostItem;
 use super::error::ConfError;
 use super::expand::{bare_text, Expander, HostNode, Res};
 use super::parser::{self, Rule};
@@ -329,6 +329,7 @@ impl Expander<'_> {
             flags,
             init: out,
             init_addr,
+            anchor: self.anchor_path.join("/"),
         };
         self.ruleset.directives.push(Directive::Table(def));
     }
@@ -336,41 +337,9 @@ impl Expander<'_> {
     /// One element of a `{ }` list, resolved as pfctl's `host()` does;
     /// the flag tells of an IPv4 address with a prefix longer than 32.
     fn table_item(&self, item: &HostItem) -> Res<(Vec<HostNode>, bool)> {
-        if let HostItem::Host {
-            neg,
-            host: HostAst::Name {
-                name,
-                mask: Some(m),
-            },
-        } = item
-        {
-            if let Ok(bits @ 33..=128) = m.parse::<u8>() {
-                if !name.ends_with(":network") && !name.ends_with(":broadcast") {
-                    let mut v = self.host_name(name, None)?;
-                    let mut bad = false;
-                    for n in &mut v {
-                        n.neg = *neg;
-                        if let AddrKind::Net(net) = &mut n.addr {
-                            match net.addr {
-                                IpAddr::V4(_) => bad = true,
-                                IpAddr::V6(_) => {
-                                    *net = IpNet {
-                                        addr: net.addr,
-                                        prefix: bits,
-                                    }
-                                    .to_network()
-                                }
-                            }
-                        }
-                    }
-                    return Ok((v, bad));
-                }
-            }
-        }
-        Ok((
-            self.resolve_hosts(&Some(item.clone()))?.unwrap_or_default(),
-            false,
-        ))
+        let v = self.resolve_hosts(&Some(item.clone()))?.unwrap_or_default();
+        let bad = v.iter().any(|n| n.bad_mask.is_some());
+        Ok((v, bad))
     }
 
     /// `host()` for a file token the fast path left alone (names,
@@ -415,6 +384,69 @@ impl Expander<'_> {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------- pfctl -T
+
+/// pfctl's `load_addr` for `pfctl -t T -T command [address ...] [-f
+/// file]`: the addresses given on the command line, then those of `file`
+/// (`-` is standard input, read through `stdin`), each resolved as pfctl's
+/// `host()` does (interfaces, names, `!` for negation, `weight N` skipped).
+/// `test`: only host addresses, not negated (`-T test`). Errors are the
+/// lines pfctl prints (without the `pfctl: ` prefix where pfctl has none).
+pub fn command_addresses(
+    args: &[String],
+    file: Option<&str>,
+    test: bool,
+    resolver: &dyn super::Resolver,
+    stdin: &mut dyn std::io::Read,
+) -> Result<Vec<TableEntry>, Vec<String>> {
+    let ex = Expander::new(resolver);
+    let mut slow =
+        |name: &str, mask: Option<u8>, msgs: &mut Vec<String>| ex.file_host(name, mask, msgs);
+    let mut out = vec![];
+    for a in args {
+        let mut msgs = vec![];
+        let start = out.len();
+        if parse_table_data(a.as_bytes(), &mut out, &mut msgs, &mut slow).is_err() {
+            if msgs.is_empty() {
+                msgs.push(format!("pfctl: cannot decode {a}: {}", strerror(EINVAL)));
+            }
+            return Err(msgs);
+        }
+        let bad = out[start..]
+            .iter()
+            .any(|e| test && (e.neg || !e.net.is_host()));
+        if bad {
+            return Err(vec![format!(
+                "pfctl: cannot decode {a}: {}",
+                strerror(EINVAL)
+            )]);
+        }
+    }
+    let Some(path) = file else { return Ok(out) };
+    let data = if path == "-" {
+        let mut v = vec![];
+        stdin
+            .read_to_end(&mut v)
+            .map_err(|e| vec![format!("pfctl: cannot load {path}: {e}")])?;
+        v
+    } else {
+        read_file(path).map_err(|n| vec![format!("pfctl: cannot load {path}: {}", strerror(n))])?
+    };
+    let start = out.len();
+    let mut msgs = vec![];
+    let r = parse_table_data(&data, &mut out, &mut msgs, &mut slow);
+    let bad = test && out[start..].iter().any(|e| e.neg || !e.net.is_host());
+    if r.is_err() || bad {
+        let errno = match r {
+            Err(LoadError::Errno(n)) => n,
+            _ => EINVAL,
+        };
+        msgs.push(format!("pfctl: cannot load {path}: {}", strerror(errno)));
+        return Err(msgs);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- files
@@ -763,7 +795,8 @@ mod tests {
         );
         // Commas, newlines, comments and nested lists inside the braces.
         assert_eq!(
-            nv("table <t> {\n 192.0.2.1, # one\n { 192.0.2.2 192.0.2.3/24 }\n !gw.example\n}\n"),
+            // (pfctl takes a newline after an item, not after a comma)
+            nv("table <t> {\n 192.0.2.1 # one\n { 192.0.2.2, 192.0.2.3/24 }\n !gw.example\n}\n"),
             "table <t> { 192.0.2.1 192.0.2.2 192.0.2.0/24 !198.51.100.1 !2001:db8::1 }\n"
         );
         // Interface modifiers, self, quoted names, any.

@@ -244,14 +244,14 @@ fn mixed_address_families_split_and_drop_impossible_pairs() {
 fn set_options() {
     let src = "set timeout { tcp.closing 6, tcp.opening 6 }\nset timeout tcp.first 6\nset limit states 500\n\
                set limit {states 1000,frags 1000}\nset loginterface lo0\nset hostid 1\nset block-policy return\n\
-               set skip on { lo0 hvn2 }\nset debug urgent\nset ruleset-optimization none\nset optimization aggressive\nblock\n";
+               set skip on { lo0 hvn2 }\nset debug crit\nset ruleset-optimization none\nset optimization aggressive\nblock\n";
     let r = corpus_resolver();
     let rs = parse(src, "stdin", &r).unwrap_or_default();
     assert_eq!(
         print_ruleset_nv(&rs, &r),
         "set timeout tcp.closing 6\nset timeout tcp.opening 6\nset timeout tcp.first 6\nset limit states 500\n\
 set limit states 1000\nset limit frags 1000\nset loginterface lo0\nset hostid 0x00000001\nset block-policy return\n\
-set skip on { lo0 hvn2 }\nset debug urgent\nset optimization aggressive\nblock return all\n"
+set skip on { lo0 hvn2 }\nset debug crit\nset optimization aggressive\nblock return all\n"
     );
     let o = &rs.options;
     assert_eq!(o.hostid, Some(1));
@@ -264,8 +264,11 @@ set skip on { lo0 hvn2 }\nset debug urgent\nset optimization aggressive\nblock r
         errors("set hostid 0\nset timeout bogus 5\nset limit bogus 5\nset debug nonsense\n"),
         vec![
             "t.conf:1: hostid must be non-zero",
+            "pfctl: Bad timeout name.",
             "t.conf:2: unknown timeout bogus",
+            "pfctl: Bad pool name.",
             "t.conf:3: unable to set limit bogus 5",
+            "pfctl: unknown debug level \"nonsense\"",
             "t.conf:4: error setting debuglevel nonsense",
         ]
     );
@@ -470,14 +473,27 @@ fn semantic_errors_with_lines() {
             "t.conf:2: rule expands to no valid combination",
         ]
     );
-    assert_eq!(
-        errors("pass in on hvn3 inet nat-to 192.0.2.1\n")[0],
-        "t.conf:1: nat-to can only be used outbound"
-    );
-    assert_eq!(
-        errors("pass out on hvn3 inet rdr-to 192.0.2.1\n")[0],
-        "t.conf:1: rdr-to can only be used inbound"
-    );
+    // pfctl takes nat-to inbound and rdr-to outbound; pfd refuses them at
+    // load (ruleset::support), pfctl -n does not.
+    let r = seed_resolver();
+    for (src, what) in [
+        (
+            "pass in on hvn3 inet nat-to 192.0.2.1\n",
+            "nat-to on an inbound rule",
+        ),
+        (
+            "pass out on hvn3 inet rdr-to 192.0.2.1\n",
+            "rdr-to on an outbound rule",
+        ),
+    ] {
+        let rs = parse(src, "t.conf", &r).expect("pfctl -n takes it");
+        let s = crate::ruleset::support::check(&rs);
+        assert!(
+            s.refused.iter().any(|u| u.what == what),
+            "{src}: {:?}",
+            s.refused
+        );
+    }
     assert_eq!(
         errors("pass inet nat-to 192.0.2.1\n")[0],
         "t.conf:1: nat-to and rdr-to require a direction"
@@ -500,7 +516,10 @@ fn semantic_errors_with_lines() {
     );
     assert_eq!(
         errors("pass on $nothere\n"),
-        vec!["t.conf:1: macro 'nothere' not defined"]
+        vec![
+            "t.conf:1: macro 'nothere' not defined",
+            "t.conf:1: syntax error"
+        ]
     );
     assert_eq!(
         errors("pass proto bogus\n"),
@@ -568,6 +587,7 @@ fn include_files() {
         errs,
         vec![
             "/etc/pf.d/a.conf:3: syntax error",
+            "pfctl: pushfile: /nope: No such file or directory",
             "main.conf:3: failed to include file /nope"
         ]
     );

@@ -1,12 +1,13 @@
 //! The data path: read packets from NFQUEUE, ask the engine, give the
 //! verdict back (with the rewritten packet when it was translated), send
-//! whatever reply a `block return` produced.
+//! whatever reply a `block return` produced and the packets pf sends on
+//! its own (synproxy, syncookies), each with the mark the engine chose.
 
 use super::ifnames::IfNames;
 use super::Shared;
 use crate::engine::packet::Dir;
 use crate::engine::status::Reason;
-use crate::engine::PacketMeta;
+use crate::engine::{Mtag, Outgoing, PacketMeta};
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
 use crate::sys::raw::RawSender;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 /// NF_INET_PRE_ROUTING and NF_INET_POST_ROUTING.
 const HOOK_PREROUTING: u8 = 0;
 const HOOK_POSTROUTING: u8 = 4;
+/// pf's debug level from which it tells about dropped packets (LOG_NOTICE).
+const DEBUG_NOTICE: u8 = 5;
 /// Logged packets written to syslog per second, at most.
 const LOG_PER_SEC: u32 = 100;
 /// How many packets the kernel holds for us before dropping.
@@ -32,6 +35,40 @@ fn open(queue_num: u16) -> io::Result<Queue> {
     q.set_recv_uid_gid(queue_num, true)?;
     q.set_fail_open(queue_num, false)?;
     Ok(q)
+}
+
+/// Raw sockets for the packets pf sends on its own, each sent with the
+/// mark the engine gave it (generated, or filtered by pf's `out` pass).
+pub(super) struct Outbound {
+    v4: Option<RawSender>,
+    v6: Option<RawSender>,
+    /// The mark each socket carries now.
+    marks: [u32; 2],
+}
+
+impl Outbound {
+    pub(super) fn new() -> Outbound {
+        Outbound {
+            v4: RawSender::ipv4(Some(0), None).ok(),
+            v6: RawSender::ipv6(Some(0)).ok(),
+            marks: [0; 2],
+        }
+    }
+
+    pub(super) fn send(&mut self, o: &Outgoing) {
+        let i = usize::from(o.packet.first().is_some_and(|b| b >> 4 == 6));
+        let Some(s) = (if i == 1 { &self.v6 } else { &self.v4 }) else {
+            return;
+        };
+        if self.marks[i] != o.mark {
+            if let Err(e) = s.set_mark(o.mark) {
+                log::err(&format!("raw socket mark: {e}"));
+                return;
+            }
+            self.marks[i] = o.mark;
+        }
+        let _ = s.send(&o.packet);
+    }
 }
 
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
@@ -48,6 +85,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     };
     let v4 = RawSender::ipv4(Some(GENERATED_MARK), None).ok();
     let v6 = RawSender::ipv6(Some(GENERATED_MARK)).ok();
+    let mut outbound = Outbound::new();
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
@@ -83,17 +121,21 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             ifname: names.get(ifindex),
             uid: msg.get_uid(),
             gid: msg.get_gid(),
+            mtag: Mtag::from_mark(msg.get_nfmark()),
         };
-        let verdict = {
+        let (verdict, debug) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, &mut scratch[..n], now);
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            v
+            (v, e.debug_level())
         };
-        if verdict.log {
+        // pf's notices (debug level notice and up, `pfctl -x`): packets
+        // dropped for what they are rather than by a rule.
+        let notice = debug >= DEBUG_NOTICE && !verdict.pass && verdict.reason != Reason::Match;
+        if verdict.log || notice {
             // pflog's job: one syslog line per logged packet, at most
             // LOG_PER_SEC a second.
             if log_window.elapsed() >= Duration::from_secs(1) {
@@ -108,13 +150,21 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             }
             if log_count < LOG_PER_SEC {
                 log_count += 1;
-                log::info(&crate::show::log_line(
+                let line = crate::show::log_line(
                     verdict.rule,
                     verdict.pass,
                     dir == Dir::In,
                     meta.ifname,
                     msg.get_payload(),
-                ));
+                );
+                if verdict.log {
+                    log::info(&line);
+                } else {
+                    log::notice(&format!(
+                        "pf: dropped, {}: {line}",
+                        crate::engine::status::REASON_NAMES[verdict.reason as usize]
+                    ));
+                }
             } else {
                 log_suppressed += 1;
             }
@@ -126,6 +176,9 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             last_full_log = Instant::now();
             let limit = shared.engine().limit(crate::ruleset::Limit::States);
             log::warning(&format!("state table full ({limit} states, `set limit states`): new connections are dropped"));
+        }
+        if let Some(t) = verdict.mtag {
+            msg.set_nfmark(t.to_mark());
         }
         msg.set_verdict(if verdict.pass {
             Verdict::Accept
@@ -144,6 +197,9 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             if let Some(s) = sender {
                 let _ = s.send(&reply);
             }
+        }
+        for o in &verdict.send {
+            outbound.send(o);
         }
     }
 }

@@ -120,7 +120,8 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             break h;
         }
     };
-    let engine = Engine::new(hostid, random_u64());
+    let mut engine = Engine::new(hostid, random_u64());
+    engine.set_secret(random_u64(), random_u64());
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
@@ -146,6 +147,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
                 ifname,
                 uid: Some(0),
                 gid: Some(0),
+                mtag: Default::default(),
             };
             let mut e = s.engine();
             let v = e.test(&meta, pkt, now);
@@ -249,12 +251,21 @@ fn shutdown(shared: &Arc<Shared>) {
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
     let mut nl = crate::sys::netlink::Netlink::open().ok();
     let mut tick = 0u64;
+    let mut outbound = datapath::Outbound::new();
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let n = shared.engine().purge(now);
+            let (n, out) = {
+                let mut e = shared.engine();
+                let n = e.purge(now);
+                e.syncookie_tick(now);
+                (n, e.take_outgoing())
+            };
+            for o in &out {
+                outbound.send(o);
+            }
             if n > 0 {
                 shared.sync_cv.notify_all();
             }

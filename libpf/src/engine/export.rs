@@ -115,6 +115,7 @@ impl Engine {
             set_tos: 0,
             state_flags: st.state_flags,
             set_prio: [0; 2],
+            tag: self.tags.name(st.tag).unwrap_or_default().to_string(),
         }
     }
 
@@ -166,13 +167,20 @@ impl Engine {
             bytes: sr.bytes,
             log: sr.log,
             state_flags: sr.state_flags & !0x0010,
+            // pfsync_state carries no tag.
+            tag: 0,
+            label: None,
             sync: SyncMeta {
                 peer_updated: from_peer.then_some(now),
                 no_sync,
             },
             seq: 0,
         };
+        let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;
+        if halfopen {
+            self.halfopen += 1;
+        }
         self.status_mut().inserts += 1;
         if !from_peer && !no_sync {
             self.sync.insert((sr.id, sr.creatorid), now);
@@ -230,6 +238,7 @@ impl Engine {
         now: u64,
         res: &mut InputResult,
     ) {
+        let halfopen = self.halfopen_of(slot);
         let Some(st) = self.states.get_mut(slot) else {
             return;
         };
@@ -243,6 +252,7 @@ impl Engine {
         st.sync.peer_updated = Some(now);
         let sref = (st.id, st.creatorid);
         let tcp = st.key[0].proto == IPPROTO_TCP;
+        self.halfopen_update(slot, halfopen);
         if stale > 0 {
             res.stale += 1;
             // Tell the peer what we know; it is behind.

@@ -2,37 +2,44 @@
 //! evaluation, the state table, TCP window tracking, NAT and rdr, block
 //! return, timeouts, counters, and the feed of state changes for pfsync.
 //! Pure: time (monotonic milliseconds) is passed in, there is no I/O; the
-//! caller sends whatever reply packet a verdict carries.
+//! caller sends whatever reply packet a verdict carries, and the packets
+//! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
 pub mod export;
+pub mod mtag;
+pub mod nat;
 pub mod packet;
 pub mod reply;
 pub mod rules;
+pub mod rulestate;
+pub mod siphash;
 pub mod state;
 pub mod status;
+pub mod syncookie;
+pub mod synproxy;
+pub mod table;
+pub mod tag;
 pub mod tcp;
 pub mod translate;
 
 use crate::addr::{Af, IpNet};
+use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
-    Action, AddrKind, BlockReturn, KeepState, Limit, Options, Pool, Rule, Ruleset, Timeout,
+    Action, BlockReturn, KeepState, Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout,
     TIMEOUT_COUNT,
 };
-use crate::wire::{
-    icmp, icmpv6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP,
-};
+use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
-use state::{tcps, udps, Peer, Slot, State, StateKey, StateTable, SyncMeta, SK_STACK, SK_WIRE};
+use rulestate::RuleStates;
+use state::{StateKey, StateTable};
 use status::{Reason, Status};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use table::{Limits, Shadow, TableError, Tables};
 use translate::{set_end, set_seq_ack, End};
-
-/// Port range pf picks translated source ports (and ICMP ids) from.
-pub const NAT_PORT_LOW: u16 = 50001;
-pub const NAT_PORT_HIGH: u16 = 65535;
 
 /// A state's log bits (as pfsync carries them): `log`, and `log (all)`
 /// which logs every packet of the state, not only the first.
@@ -50,6 +57,33 @@ pub struct PacketMeta<'a> {
     /// Socket owner of locally generated packets, when known.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// What an earlier pass left on the packet (tag, receiving interface).
+    pub mtag: Mtag,
+}
+
+/// Which way a packet pf sends travels, relative to the packet that made
+/// pf send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    /// Back to where the packet came from (a SYN|ACK to the client). For
+    /// a packet pf sends on its own timer, to the connection's initiator.
+    Sender,
+    /// On towards where the packet was going (the SYN to the server).
+    Destination,
+}
+
+/// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
+/// syncookie handshakes, the RST of a proxied connection that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The whole IP packet, header first, checksums filled.
+    pub packet: Vec<u8>,
+    pub toward: Toward,
+    /// The packet mark to send it with (see `mtag`): the generated bit for
+    /// packets pf must not filter again, 0 for packets that go through
+    /// pf's `out` pass like anything else the host sends (the SYN and ACK
+    /// a synproxy sends the server, which make its state there).
+    pub mark: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +98,12 @@ pub struct Verdict {
     pub reason: Reason,
     /// The deciding rule's number (None: the default rule or a state).
     pub rule: Option<u32>,
+    /// A new pf header for the packet (it goes back as the packet mark);
+    /// None leaves the mark alone.
+    pub mtag: Option<Mtag>,
+    /// Packets to send besides this one, in order, after the verdict
+    /// (raw sockets, each with its own mark).
+    pub send: Vec<Outgoing>,
 }
 
 impl Verdict {
@@ -75,6 +115,8 @@ impl Verdict {
             log: false,
             reason: Reason::Match,
             rule: None,
+            mtag: None,
+            send: Vec::new(),
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -85,6 +127,8 @@ impl Verdict {
             log: false,
             reason,
             rule: None,
+            mtag: None,
+            send: Vec::new(),
         }
     }
 }
@@ -121,6 +165,9 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
+    /// state made here carries it.
+    tag: u16,
 }
 
 impl Decision {
@@ -137,7 +184,34 @@ impl Decision {
             } else {
                 0
             },
+            tag: 0,
         }
+    }
+}
+
+/// The systems the OS fingerprint of a TCP SYN names (pf_osfp_fingerprint).
+fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(crate::osfp::OsId, usize)]> {
+    let t = pd.tcp.filter(|_| pd.proto == IPPROTO_TCP && !pd.fragment)?;
+    let ip = crate::osfp::IpFacts {
+        len: pd.tot_len as u16,
+        ttl: pd.ttl,
+        df: pd.af == Af::Inet && buf.get(6).is_some_and(|b| b & 0x40 != 0),
+        v6: pd.af == Af::Inet6,
+    };
+    let sig = crate::osfp::packet_signature(ip, buf.get(pd.l4_off..pd.l4_off + t.hdr_len)?)?;
+    db.lookup(&sig)
+}
+
+/// Give a passed packet tag `tag` (pf_tag_packet): its pf header goes back
+/// as the packet mark. 0 leaves the packet's tag alone.
+pub(in crate::engine) fn tag_packet(v: &mut Verdict, meta: &PacketMeta, tag: u16) {
+    if tag == 0 {
+        return;
+    }
+    let mut m = v.mtag.unwrap_or(meta.mtag);
+    if m.tag != tag {
+        m.tag = tag;
+        v.mtag = Some(m);
     }
 }
 
@@ -166,38 +240,6 @@ fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The first usable address of a pool for a packet of family `af`; a
-/// network pool keeps the host part of `hint` (bitmask).
-fn pool_addr(
-    pool: &Pool,
-    ifaddrs: &HashMap<String, Vec<IpNet>>,
-    af: Af,
-    hint: &IpAddr,
-) -> Option<IpAddr> {
-    pool.addrs.iter().find_map(|a| match a {
-        AddrKind::Net(n) if n.af() == af => Some(if n.is_host() {
-            n.addr
-        } else {
-            match (n.network(), hint) {
-                (IpAddr::V4(net), IpAddr::V4(h)) => {
-                    let m = crate::addr::v4_mask(n.prefix);
-                    IpAddr::V4((u32::from(net) | (u32::from(*h) & !m)).into())
-                }
-                (IpAddr::V6(net), IpAddr::V6(h)) => {
-                    let m = crate::addr::v6_mask(n.prefix);
-                    IpAddr::V6((u128::from(net) | (u128::from(*h) & !m)).into())
-                }
-                _ => return None,
-            }
-        }),
-        AddrKind::Dynamic { ifname, .. } => ifaddrs
-            .get(ifname)
-            .and_then(|v| v.iter().find(|n| n.af() == af))
-            .map(|n| n.addr),
-        _ => None,
-    })
-}
-
 pub struct Engine {
     enabled: bool,
     enabled_since: u64,
@@ -206,15 +248,36 @@ pub struct Engine {
     timeouts: [u32; TIMEOUT_COUNT],
     limits: HashMap<Limit, u32>,
     pub states: StateTable,
+    /// Tag names in use by rules and states (`tag`, `tagged`).
+    pub tags: tag::TagTable,
+    /// The OS fingerprints `os` rules match against (pf.os).
+    osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
     /// Interface addresses, for `(if)` addresses and interface-group tests.
     pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// Address tables (`table <t>`), see `table`.
+    pub tables: Tables,
     hostid: u32,
     next_id: u64,
     rng: u64,
     generation: u64,
     checksum: String,
+    /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
+    debug: u8,
+    /// Packets pf sends on its own, waiting for the caller.
+    outbox: Vec<Outgoing>,
+    /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
+    secret: siphash::SecretRng,
+    syncookies: syncookie::Syncookies,
+    /// TCP states of ours whose initiator has not completed its handshake
+    /// (pf_status.states_halfopen).
+    halfopen: u64,
+    /// A SYN rebuilt from a syncookie is being filtered.
+    recreating: bool,
+    /// The latest time (ms) a packet or a tick brought, for what happens
+    /// without one (a ruleset load starting syncookies).
+    clock: u64,
 }
 
 impl Engine {
@@ -233,15 +296,38 @@ impl Engine {
             timeouts,
             limits: Limit::ALL.iter().map(|l| (*l, l.default_value())).collect(),
             states: StateTable::default(),
+            tags: tag::TagTable::default(),
+            osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
             ifaddrs: HashMap::new(),
+            tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
             generation: 0,
             checksum: "0".repeat(32),
+            debug: status::DEBUG_DEFAULT,
+            outbox: Vec::new(),
+            secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
+            syncookies: syncookie::Syncookies::default(),
+            halfopen: 0,
+            recreating: false,
+            clock: 0,
         }
+    }
+
+    /// Key the secret random numbers (synproxy sequence numbers, syncookie
+    /// secrets) from the kernel's randomness; the seed of `new` is only a
+    /// fallback.
+    pub fn set_secret(&mut self, k0: u64, k1: u64) {
+        self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// Packets pf decided to send outside any verdict (the RST of an
+    /// expired synproxy state): the caller sends them.
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
     }
 
     fn random(&mut self) -> u32 {
@@ -252,6 +338,15 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// DIOCSETDEBUG (`pfctl -x`).
+    pub fn set_debug(&mut self, level: u8) {
+        self.debug = level.min(7);
+    }
+
+    pub fn debug_level(&self) -> u8 {
+        self.debug
     }
 
     pub fn hostid(&self) -> u32 {
@@ -291,11 +386,63 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options (the commit of a transaction).
-    /// States keep working; their rule counters stay with the old rules.
+    /// Swap in a new ruleset and options. States keep working; their rule
+    /// counters stay with the old rules. (No tables are defined and no
+    /// limit is checked: `commit` is what pfctl's load goes through.)
     pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
+        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
+        self.install(rs.options, rules, Vec::new(), checksum, 0);
+    }
+
+    /// The commit of a transaction: the ruleset, its options and the
+    /// tables it defines, all or nothing. Fails, changing nothing, when
+    /// the tables would exceed `set limit tables` / `table-entries` (the
+    /// new ruleset's limits).
+    pub fn commit(
+        &mut self,
+        rs: Ruleset,
+        tables: Vec<Shadow>,
+        loader: Loader,
+        checksum: String,
+        now: u64,
+    ) -> Result<(), TableError> {
+        let limits = Limits {
+            tables: limit_in(&rs.options, Limit::Tables),
+            entries: limit_in(&rs.options, Limit::TableEntries),
+        };
+        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
+        self.tables
+            .check_commit(&tables, &rules.table_refs(), true, limits)?;
+        self.install(rs.options, rules, tables, checksum, now);
+        Ok(())
+    }
+
+    /// `pfctl -T load`: define tables, leave the rules alone.
+    pub fn commit_tables(&mut self, tables: Vec<Shadow>, now: u64) -> Result<(), TableError> {
+        self.tables
+            .check_commit(&tables, &[], false, self.table_limits())?;
+        self.tables.commit(tables, table_now(now));
+        Ok(())
+    }
+
+    /// The table limits in effect.
+    pub fn table_limits(&self) -> Limits {
+        Limits {
+            tables: self.limit(Limit::Tables),
+            entries: self.limit(Limit::TableEntries),
+        }
+    }
+
+    fn install(
+        &mut self,
+        o: Options,
+        mut rules: LoadedRules,
+        tables: Vec<Shadow>,
+        checksum: String,
+        now: u64,
+    ) {
         self.generation += 1;
-        let o = rs.options;
+        rules.generation = self.generation;
         // What the new file does not set goes back to its default.
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
@@ -317,20 +464,82 @@ impl Engine {
                 }
             }
         }
+        // Like pfctl, a ruleset changes the debug level only if it sets it.
+        if let Some(level) = o.debug.as_deref().and_then(status::debug_level) {
+            self.debug = level;
+        }
         if let Some(h) = o.hostid {
-            if h != 0 {
+            if h != 0 && h != self.hostid {
                 self.hostid = h;
+                self.halfopen_recount();
             }
         }
+        let limit = self.limit(Limit::States);
+        self.syncookies_configure(
+            o.syncookies.unwrap_or(SyncookiesMode::Never),
+            o.syncookies_watermarks,
+            limit,
+            self.clock,
+        );
         self.options = o;
-        self.rules = LoadedRules::new(rs.rules, self.generation, loader);
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last (install_rules).
+        let secs = table_now(now);
+        rules.attach_tables(&mut self.tables, secs);
+        self.tables.commit(tables, secs);
+        self.install_rules(rules);
         self.checksum = checksum;
+    }
+
+    /// Make `lr` the running ruleset: its rules' tags get numbers, the
+    /// replaced ruleset's are given back.
+    fn install_rules(&mut self, mut lr: LoadedRules) {
+        let seed = (self.random() as u64) << 32 | self.random() as u64;
+        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
+        let mut old = std::mem::replace(&mut self.rules, lr);
+        old.run.release(&mut self.tags);
+        old.detach_tables(&mut self.tables);
+    }
+
+    /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
+    /// `unknown`.
+    pub fn flush_fingerprints(&mut self) {
+        self.osfp = OsfpDb::default();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+    }
+
+    /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
+    /// resolved again. Returns what was refused as a duplicate.
+    pub fn add_fingerprints(&mut self, entries: Vec<FpEntry>) -> Vec<String> {
+        let dups = entries
+            .into_iter()
+            .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
+            .collect();
+        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        dups
+    }
+
+    /// DIOCOSFPGET: the loaded fingerprints.
+    pub fn fingerprints(&self) -> &[FpEntry] {
+        self.osfp.entries()
+    }
+
+    /// Would the tag names of `rules` fit in the tag table next to the ones
+    /// in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit(&self, rules: &[Rule]) -> bool {
+        let mut new: Vec<&str> = RuleStates::tag_names(rules)
+            .filter(|n| self.tags.id(n).is_none())
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        self.tags.len() + new.len() <= tag::TAGID_MAX as usize
     }
 
     /// Remove every rule (`pfctl -F rules`).
     pub fn flush_rules(&mut self, loader: Loader) {
         self.generation += 1;
-        self.rules = LoadedRules::new(Vec::new(), self.generation, loader);
+        self.install_rules(LoadedRules::new(Vec::new(), self.generation, loader));
     }
 
     fn skipped(&self, ifname: &str) -> bool {
@@ -342,7 +551,18 @@ impl Engine {
     }
 
     /// Filter one packet. `buf` holds the IP packet and may be rewritten.
+    /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        self.clock = self.clock.max(now);
+        let mut v = self.test_packet(meta, buf, now);
+        if !self.outbox.is_empty() {
+            v.send.append(&mut self.outbox);
+        }
+        v
+    }
+
+    /// pf_test proper (a SYN rebuilt from a syncookie comes back here).
+    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         if !self.enabled || self.skipped(meta.ifname) {
             return Verdict::pass(false);
         }
@@ -363,185 +583,28 @@ impl Engine {
         self.status.searches += 1;
 
         if pd.icmp.is_some_and(|i| i.is_error) {
-            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd) {
+            if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
         } else if !pd.fragment || pd.proto != IPPROTO_TCP {
+            if let Some(v) = self.syncookie_syn(meta, &pd, now) {
+                return v;
+            }
             let key = StateKey::from_pd(&pd, meta.dir);
-            if let Some(slot) = self.states.lookup(&key, meta.dir) {
+            let mut slot = self.states.lookup(&key, meta.dir);
+            if pd.proto == IPPROTO_TCP {
+                slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
+            }
+            if let Some(slot) = slot {
                 if let Some(v) = self.test_state(meta, buf, &mut pd, slot, &key, len, now) {
                     return v;
                 }
             }
         }
         self.test_rules(meta, buf, pd, len, now)
-    }
-
-    /// A packet of an existing state. None: the state was removed (a new
-    /// SYN on a closed connection) and the rules decide.
-    #[allow(clippy::too_many_arguments)]
-    fn test_state(
-        &mut self,
-        meta: &PacketMeta,
-        buf: &mut [u8],
-        pd: &mut Pd,
-        slot: Slot,
-        key: &StateKey,
-        len: u64,
-        now: u64,
-    ) -> Option<Verdict> {
-        let random = self.random();
-        let st = self.states.get_mut(slot)?;
-        let dir = meta.dir;
-        let mut modulation = tcp::Modulation::default();
-        match (pd.proto, pd.tcp) {
-            (IPPROTO_TCP, Some(t)) => {
-                let (src, dst) = st.peers_mut(dir);
-                if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
-                    == crate::wire::tcp::SYN
-                    && src.state >= tcps::FIN_WAIT_2
-                    && dst.state >= tcps::FIN_WAIT_2
-                {
-                    // The connection is over and a new one reuses the ports.
-                    self.remove_state(slot, now, true);
-                    return None;
-                }
-                match tcp::track_full(src, dst, &t, pd.p_len, random, &mut modulation) {
-                    tcp::Track::Pass { timeout, refresh } => {
-                        if let Some(to) = timeout {
-                            st.timeout = to;
-                        }
-                        if refresh {
-                            st.expire = now;
-                        }
-                    }
-                    tcp::Track::Drop { send_rst } => {
-                        self.count(Reason::StateMismatch);
-                        let mut v = Verdict::drop(Reason::StateMismatch);
-                        if send_rst {
-                            v.reply = reply::tcp_rst(pd, reply::DEFAULT_TTL);
-                        }
-                        return Some(v);
-                    }
-                }
-            }
-            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
-                st.expire = now;
-                st.timeout = Timeout::IcmpError;
-            }
-            (proto, _) => {
-                let (src, dst) = st.peers_mut(dir);
-                if src.state < udps::SINGLE {
-                    src.state = udps::SINGLE;
-                }
-                if dst.state == udps::SINGLE {
-                    dst.state = udps::MULTIPLE;
-                }
-                let both = src.state == udps::MULTIPLE && dst.state == udps::MULTIPLE;
-                st.expire = now;
-                st.timeout = match (proto == IPPROTO_UDP, both) {
-                    (true, true) => Timeout::UdpMultiple,
-                    (true, false) => Timeout::UdpSingle,
-                    (false, true) => Timeout::OtherMultiple,
-                    (false, false) => Timeout::OtherSingle,
-                };
-            }
-        }
-        let ci = st.counter_index(dir);
-        st.packets[ci] += 1;
-        st.bytes[ci] += len;
-        let (from, to) = match dir {
-            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
-            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
-        };
-        debug_assert_eq!(from, *key);
-        let sref = (st.id, st.creatorid);
-        let tcp_state = st.key[0].proto == IPPROTO_TCP;
-        let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
-        let peer_recent = st
-            .sync
-            .peer_updated
-            .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let (rule, gen, log) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0);
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
-                let d = if dir == Dir::In { 0 } else { 1 };
-                c.packets[d] += 1;
-                c.bytes[d] += len;
-            }
-        }
-        let mut modified = false;
-        if modulation != tcp::Modulation::default() {
-            set_seq_ack(buf, pd, modulation.seq, modulation.ack);
-            modified = true;
-        }
-        modified |= rewrite_to_key(buf, pd, dir, &from, &to);
-        if syncable {
-            self.sync.update(sref, tcp_state, peer_recent, now);
-        }
-        let mut v = Verdict::pass(modified);
-        v.log = log;
-        Some(v)
-    }
-
-    /// ICMP errors belong to the state of the packet they quote. None: no
-    /// such state, the rules decide.
-    fn test_icmp_error(
-        &mut self,
-        meta: &PacketMeta,
-        buf: &mut [u8],
-        pd: &mut Pd,
-    ) -> Option<Verdict> {
-        let inner_off = pd.l4_off + 8;
-        let inner = buf.get(inner_off..pd.tot_len)?;
-        let ipd = packet::describe_quoted(inner).ok()?;
-        if ipd.af != pd.af {
-            return None;
-        }
-        // The quoted packet travelled the other way.
-        let idir = match meta.dir {
-            Dir::In => Dir::Out,
-            Dir::Out => Dir::In,
-        };
-        // Its key is built in its own direction, but it is looked up (and
-        // translated) in the role of the packet carrying it, as pf does.
-        let key = StateKey::from_pd(&ipd, idir);
-        let slot = self.states.lookup(&key, meta.dir)?;
-        let st = self.states.get_mut(slot)?;
-        let (from, to) = match meta.dir {
-            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
-            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
-        };
-        if from == to {
-            return Some(Verdict::pass(false));
-        }
-        // Rewrite the quoted packet, then the outer address that mirrors
-        // each changed inner end, then the ICMP checksum from scratch.
-        let mut ipd_m = ipd;
-        let tot = pd.tot_len;
-        for i in 0..2 {
-            if from.addr[i] != to.addr[i] || from.port[i] != to.port[i] {
-                let e = end_for(i, idir);
-                set_end(
-                    &mut buf[inner_off..tot],
-                    &mut ipd_m,
-                    e,
-                    to.addr[i],
-                    to.port[i],
-                );
-                let outer = match e {
-                    End::Src => End::Dst,
-                    End::Dst => End::Src,
-                };
-                let port = match outer {
-                    End::Src => pd.sport,
-                    End::Dst => pd.dport,
-                };
-                set_end(buf, pd, outer, to.addr[i], port);
-            }
-        }
-        translate::refill_icmp_checksum(buf, pd);
-        Some(Verdict::pass(true))
     }
 
     /// Evaluate the ruleset for a packet without a state.
@@ -559,21 +622,33 @@ impl Engine {
             uid: meta.uid,
             gid: meta.gid,
             ifaddrs: &self.ifaddrs,
+            tables: &self.tables,
+            tag: meta.mtag.tag,
+            now,
+            os: if self.rules.run.uses_os() {
+                os_of(&self.osfp, &pd, buf)
+            } else {
+                None
+            },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state.
+            // The default rule: pass, no state (a `match` rule's tag still
+            // goes on the packet).
             let mut v = Verdict::pass(false);
             v.log = ev.log;
+            tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             return v;
         };
         let c = &mut self.rules.counters[ri];
         c.packets[d] += 1;
         c.bytes[d] += len;
-        let r = Decision::of(&self.rules.rules[ri]);
+        let mut r = Decision::of(&self.rules.rules[ri]);
+        r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
+            self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
             v.rule = Some(ri as u32);
@@ -608,9 +683,23 @@ impl Engine {
             }
         }
         let mut modified = false;
-        if r.keep_state != KeepState::None && !pd.fragment {
+        if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
-                Ok(seqdiff) => {
+                Ok((slot, _))
+                    if r.keep_state == KeepState::Synproxy
+                        && meta.dir == Dir::In
+                        && orig.tcp.is_some_and(|t| {
+                            t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                                == crate::wire::tcp::SYN
+                        }) =>
+                {
+                    if let Some(mut v) = self.synproxy_open(slot, &orig) {
+                        v.log = ev.log;
+                        v.rule = Some(ri as u32);
+                        return v;
+                    }
+                }
+                Ok((_, seqdiff)) => {
                     if seqdiff != 0 {
                         if let Some(t) = orig.tcp {
                             set_seq_ack(buf, &pd, Some(t.seq.wrapping_add(seqdiff)), None);
@@ -630,239 +719,47 @@ impl Engine {
         if translated.dst != orig.dst || translated.dport != orig.dport {
             modified |= set_end(buf, &mut pd, End::Dst, translated.dst, translated.dport);
         }
+        self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
+        for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
+            self.table_stats(
+                mi as usize,
+                &orig.src,
+                &orig.dst,
+                meta.dir,
+                table::OP_MATCH,
+                len,
+            );
+        }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
         v.rule = Some(ri as u32);
+        tag_packet(&mut v, meta, r.tag);
         v
     }
 
-    /// Source address and port for the `nat-to` of rule `ri`: a free port
-    /// from the proxy range (50001-65535 by default) unless `static-port`.
-    fn nat_target(&mut self, ri: usize, pd: &Pd, dir: Dir) -> Option<(IpAddr, u16)> {
-        let start = self.random();
-        let pool = self.rules.rules.get(ri)?.nat_to.as_ref()?;
-        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.src)?;
-        let ported = pd.has_ports() || pd.icmp.is_some_and(|i| !i.is_error && i.id_is_sport);
-        if !ported || pool.static_port {
-            return Some((addr, pd.sport));
-        }
-        let (lo, hi) = match pool.proxy_port {
-            (0, 0) => (NAT_PORT_LOW, NAT_PORT_HIGH),
-            (a, 0) => (a, a),
-            (a, b) => (a.min(b), a.max(b)),
-        };
-        let span = (hi - lo) as u32 + 1;
-        let start = start % span;
-        (0..span)
-            .map(|i| lo + ((start + i) % span) as u16)
-            .find_map(|port| {
-                let mut t = *pd;
-                t.src = addr;
-                t.sport = port;
-                (!self.states.key_in_use(&StateKey::from_pd(&t, dir))).then_some((addr, port))
-            })
-    }
-
-    /// Destination for the `rdr-to` of rule `ri`: the pool address, and its
-    /// port if given.
-    fn rdr_target(&self, ri: usize, pd: &Pd) -> Option<(IpAddr, u16)> {
-        let pool = self.rules.rules.get(ri)?.rdr_to.as_ref()?;
-        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.dst)?;
-        let port = match pool.proxy_port {
-            (0, _) => pd.dport,
-            (a, _) => a,
-        };
-        Some((addr, if pd.has_ports() { port } else { pd.dport }))
-    }
-
-    /// pf_create_state. Returns the modulation offset applied to the
-    /// packet's sequence number (0 without `modulate state`).
-    #[allow(clippy::too_many_arguments)]
-    fn create_state(
+    /// pfr_update_stats for the tables rule `ri` names: a packet from
+    /// `src` to `dst` was passed, blocked or matched (`op`).
+    fn table_stats(
         &mut self,
-        meta: &PacketMeta,
-        r: &Decision,
         ri: usize,
-        orig: &Pd,
-        translated: &Pd,
+        src: &IpAddr,
+        dst: &IpAddr,
+        dir: Dir,
+        op: usize,
         len: u64,
-        now: u64,
-    ) -> Result<u32, Reason> {
-        if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
-            return Err(Reason::Memory);
-        }
-        if r.max_states != 0 {
-            if let Some(c) = self.rules.counters.get(ri) {
-                if c.states_cur >= r.max_states {
-                    self.status.limit_counters[0] += 1;
-                    return Err(Reason::StateLimit);
-                }
-            }
-        }
-        let dir = meta.dir;
-        let pre = StateKey::from_pd(orig, dir);
-        let post = StateKey::from_pd(translated, dir);
-        let (wire, stack) = match dir {
-            Dir::In => (pre, post),
-            Dir::Out => (post, pre),
+    ) {
+        let Some(rt) = self.rules.tables.get(ri).copied() else {
+            return;
         };
-        let mut seqdiff = 0;
-        let (src, dst, timeout) = match (orig.proto, orig.tcp) {
-            (IPPROTO_TCP, Some(t)) => {
-                if r.keep_state == KeepState::Modulate
-                    && t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
-                        == crate::wire::tcp::SYN
-                {
-                    loop {
-                        seqdiff = self.random().wrapping_sub(t.seq);
-                        if seqdiff != 0 {
-                            break;
-                        }
-                    }
-                }
-                let (s, d) = tcp::create_peers(&t, orig.p_len, seqdiff);
-                (s, d, Timeout::TcpFirst)
-            }
-            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
-                (Peer::default(), Peer::default(), Timeout::IcmpFirst)
-            }
-            // UDP and other protocols: the same pseudo-state machine
-            (proto, _) => (
-                Peer {
-                    state: udps::SINGLE,
-                    ..Peer::default()
-                },
-                Peer {
-                    state: udps::NO_TRAFFIC,
-                    ..Peer::default()
-                },
-                if proto == IPPROTO_UDP {
-                    Timeout::UdpFirst
-                } else {
-                    Timeout::OtherFirst
-                },
-            ),
-        };
-        let id = self.next_id;
-        self.next_id += 1;
-        let no_sync = r.no_sync;
-        let st = State {
-            id,
-            creatorid: self.hostid,
-            key: [wire, stack],
-            direction: dir,
-            ifname: r.if_bound.then(|| meta.ifname.to_string()),
-            rule: Some(ri as u32),
-            rule_gen: self.rules.generation,
-            src,
-            dst,
-            timeout,
-            creation: now,
-            expire: now,
-            packets: [1, 0],
-            bytes: [len, 0],
-            log: r.log,
-            state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
-            sync: SyncMeta {
-                peer_updated: None,
-                no_sync,
-            },
-            seq: 0,
-        };
-        if self.states.insert(st).is_err() {
-            return Err(Reason::StateInsert);
+        let out = dir == Dir::Out;
+        if let Some(id) = rt.src {
+            let neg = self.rules.rules[ri].from.neg;
+            self.tables.update_stats(id, src, out, op, neg, len);
         }
-        self.status.inserts += 1;
-        if let Some(c) = self.rules.counters.get_mut(ri) {
-            c.states_cur += 1;
-            c.states_tot += 1;
+        if let Some(id) = rt.dst {
+            let neg = self.rules.rules[ri].to.neg;
+            self.tables.update_stats(id, dst, out, op, neg, len);
         }
-        if !no_sync && orig.proto != IPPROTO_PFSYNC {
-            self.sync.insert((id, self.hostid), now);
-        }
-        Ok(seqdiff)
-    }
-
-    /// Remove a state; `announce` queues a pfsync delete for it.
-    pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
-        let st = self.states.remove(slot)?;
-        self.status.removals += 1;
-        if st.rule_gen == self.rules.generation {
-            if let Some(c) = st
-                .rule
-                .and_then(|r| self.rules.counters.get_mut(r as usize))
-            {
-                c.states_cur = c.states_cur.saturating_sub(1);
-            }
-        }
-        if announce && !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC {
-            self.sync.delete((st.id, st.creatorid), now);
-        }
-        Some(st)
-    }
-
-    /// The timeout (seconds) governing a state now, adaptive scaling applied.
-    pub fn state_timeout_secs(&self, st: &State) -> u64 {
-        let mut t = self.timeouts[st.timeout as usize] as u64;
-        if st.rule_gen == self.rules.generation {
-            if let Some(r) = st.rule.and_then(|i| self.rules.rules.get(i as usize)) {
-                if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
-                    t = *v as u64;
-                }
-            }
-        }
-        let start = self.timeouts[Timeout::AdaptiveStart as usize] as u64;
-        let end = self.timeouts[Timeout::AdaptiveEnd as usize] as u64;
-        let n = self.states.len() as u64;
-        if end > start && start > 0 && n > start {
-            if n >= end {
-                return 0;
-            }
-            t = t * (end - n) / (end - start);
-        }
-        t
-    }
-
-    /// When (ms) a state expires.
-    pub fn expires_at(&self, st: &State) -> u64 {
-        st.expire + self.state_timeout_secs(st) * 1000
-    }
-
-    /// Drop expired states (pf_purge_expired_states). Returns how many.
-    pub fn purge(&mut self, now: u64) -> usize {
-        let expired: Vec<Slot> = self
-            .states
-            .all_slots()
-            .filter(|&s| {
-                self.states
-                    .get(s)
-                    .is_some_and(|st| self.expires_at(st) <= now)
-            })
-            .collect();
-        let n = expired.len();
-        for s in expired {
-            self.remove_state(s, now, true);
-        }
-        n
-    }
-
-    /// `pfctl -F states` (or `-k`): remove the states `pred` selects.
-    pub fn kill_states(
-        &mut self,
-        now: u64,
-        announce: bool,
-        pred: impl Fn(&State) -> bool,
-    ) -> usize {
-        let slots: Vec<Slot> = self
-            .states
-            .all_slots()
-            .filter(|&s| self.states.get(s).is_some_and(&pred))
-            .collect();
-        let n = slots.len();
-        for s in slots {
-            self.remove_state(s, now, announce);
-        }
-        n
     }
 
     pub fn status(&self, now: u64) -> Status {
@@ -874,18 +771,12 @@ impl Engine {
             0
         };
         s.states = self.states.len() as u64;
-        s.half_open_tcp = self
-            .states
-            .all_slots()
-            .filter_map(|sl| self.states.get(sl))
-            .filter(|st| {
-                st.key[0].proto == IPPROTO_TCP
-                    && (st.src.state < tcps::ESTABLISHED || st.dst.state < tcps::ESTABLISHED)
-            })
-            .count() as u64;
+        s.half_open_tcp = self.halfopen;
+        s.syncookies_start = self.syncookies.hiwat;
+        s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;
         s.checksum = self.checksum.clone();
-        s.debug = self.options.debug.clone().unwrap_or_else(|| "err".into());
+        s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
         s
     }
@@ -915,5 +806,23 @@ impl Engine {
     }
 }
 
+/// A limit as a ruleset's options set it, or its default.
+fn limit_in(o: &Options, l: Limit) -> u32 {
+    o.limits
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == l)
+        .map_or(l.default_value(), |(_, v)| *v)
+}
+
+/// The tables' clock: engine seconds.
+pub fn table_now(now_ms: u64) -> u32 {
+    (now_ms / 1000).min(u32::MAX as u64) as u32
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_icmp;
+#[cfg(test)]
+mod tests_tags;

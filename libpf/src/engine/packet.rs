@@ -325,7 +325,14 @@ fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
             let id = be16(l4, 4).ok_or(PdError::Short)?;
             let is_error = match pd.af {
                 Af::Inet => icmp::is_error(t),
-                Af::Inet6 => icmpv6::is_error(t),
+                // pf's list: the other types below 128 get states of their own.
+                Af::Inet6 => matches!(
+                    t,
+                    icmpv6::DST_UNREACH
+                        | icmpv6::PACKET_TOO_BIG
+                        | icmpv6::TIME_EXCEEDED
+                        | icmpv6::PARAM_PROB
+                ),
             };
             let (vtype, id_is_sport, id) = match icmp_mapping(pd.af, t) {
                 Some((vt, s)) => (vt, s, id),
@@ -346,12 +353,16 @@ fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
     Ok(())
 }
 
-/// Describe the packet quoted inside an ICMP error: an IP header and at
-/// least the first 8 bytes of its transport header (ports, ICMP id). The
-/// quoted length field may exceed what was quoted; only what is there counts.
+/// Describe the packet quoted inside an ICMP error: an IP header (IPv6
+/// extension headers walked as for a packet of its own) and at least the
+/// first 8 bytes of its transport header (ports, ICMP id). The quoted length
+/// field may exceed what was quoted; only what is there counts. A quoted
+/// non-first fragment is described with `fragment` set and no ports (pf
+/// drops such an error: errors never refer to them). A quoted ICMP message
+/// that is not a query or reply is `BadOffset` (no state can match it).
 pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
     let first = *buf.first().ok_or(PdError::Short)?;
-    let (af, hl, proto, src, dst) = match first >> 4 {
+    let (af, hl, proto, src, dst, later_fragment) = match first >> 4 {
         4 => {
             if buf.len() < 20 {
                 return Err(PdError::Short);
@@ -360,12 +371,14 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
             if hl < 20 {
                 return Err(PdError::BadOffset);
             }
+            let frag = be16(buf, 6).ok_or(PdError::Short)?;
             (
                 Af::Inet,
                 hl,
                 buf[9],
                 IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15])),
                 IpAddr::V4(Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19])),
+                frag & 0x1fff != 0,
             )
         }
         6 => {
@@ -376,14 +389,33 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
             a.copy_from_slice(&buf[8..24]);
             let s = IpAddr::V6(Ipv6Addr::from(a));
             a.copy_from_slice(&buf[24..40]);
-            (Af::Inet6, 40, buf[6], s, IpAddr::V6(Ipv6Addr::from(a)))
+            let mut nh = buf[6];
+            let mut off = 40usize;
+            let mut later = false;
+            let mut walked = 0;
+            loop {
+                match nh {
+                    V6_HOPOPTS | V6_ROUTING | V6_DSTOPTS => {
+                        nh = *buf.get(off).ok_or(PdError::Short)?;
+                        off += (*buf.get(off + 1).ok_or(PdError::Short)? as usize + 1) * 8;
+                    }
+                    V6_FRAGMENT => {
+                        let next = *buf.get(off).ok_or(PdError::Short)?;
+                        later = be16(buf, off + 2).ok_or(PdError::Short)? & 0xfff8 != 0;
+                        nh = next;
+                        off += 8;
+                    }
+                    _ => break,
+                }
+                walked += 1;
+                if walked > 8 {
+                    return Err(PdError::BadOffset);
+                }
+            }
+            (Af::Inet6, off, nh, s, IpAddr::V6(Ipv6Addr::from(a)), later)
         }
         _ => return Err(PdError::NotIp),
     };
-    let l4 = buf.get(hl..).ok_or(PdError::Short)?;
-    if l4.len() < 8 {
-        return Err(PdError::Short);
-    }
     let mut pd = Pd {
         af,
         proto,
@@ -396,15 +428,41 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
         p_len: 0,
         tcp: None,
         icmp: None,
-        fragment: false,
+        fragment: later_fragment,
         ttl: 0,
     };
+    if later_fragment {
+        return Ok(pd);
+    }
+    let l4 = buf.get(hl..).ok_or(PdError::Short)?;
     match proto {
         IPPROTO_TCP | IPPROTO_UDP => {
+            if l4.len() < 8 {
+                return Err(PdError::Short);
+            }
             pd.sport = u16::from_be_bytes([l4[0], l4[1]]);
             pd.dport = u16::from_be_bytes([l4[2], l4[3]]);
+            if proto == IPPROTO_TCP {
+                pd.tcp = Some(TcpInfo {
+                    flags: 0,
+                    seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
+                    ack: 0,
+                    win: 0,
+                    hdr_len: 0,
+                    wscale: 0,
+                    mss: 0,
+                });
+            }
         }
         IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            if l4.len() < 8 {
+                return Err(PdError::Short);
+            }
+            if (proto == IPPROTO_ICMP) != (af == Af::Inet) {
+                // ICMP quoted in IPv6 or ICMPv6 in IPv4: no ICMP info (pf
+                // drops the error, "normalize").
+                return Ok(pd);
+            }
             let t = l4[0];
             let id = u16::from_be_bytes([l4[4], l4[5]]);
             if let Some((vtype, id_is_sport)) = icmp_mapping(af, t) {

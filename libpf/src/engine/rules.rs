@@ -2,8 +2,10 @@
 //! described packet, and the loaded ruleset with its per-rule counters.
 
 use super::packet::{Dir, Pd};
+use super::rulestate::RuleStates;
+use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
-use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, Rule};
+use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,8 +42,17 @@ pub struct LoadedRules {
     pub ends: Vec<usize>,
     /// Anchor nesting of each rule: 0 in the main ruleset.
     pub depth: Vec<u16>,
+    /// Anchor path of each rule (index into `anchors`).
+    pub anchor: Vec<u32>,
+    /// The anchor paths rules live in; [0] is "" (the main ruleset).
+    pub anchors: Vec<String>,
+    /// The tables each rule names, resolved by `attach_tables`.
+    pub tables: Vec<RuleTables>,
     pub generation: u64,
     pub loader: Loader,
+    /// Run-time state of each rule (tags, once, max-pkt-rate), set up by
+    /// the engine when it loads the ruleset.
+    pub run: RuleStates,
 }
 
 impl LoadedRules {
@@ -49,14 +60,16 @@ impl LoadedRules {
         let mut lr = LoadedRules {
             generation,
             loader,
+            anchors: vec![String::new()],
             ..LoadedRules::default()
         };
-        lr.flatten(rules, 0);
+        lr.flatten(rules, 0, 0);
         lr.counters = vec![RuleCounters::default(); lr.rules.len()];
+        lr.tables = vec![RuleTables::default(); lr.rules.len()];
         lr
     }
 
-    fn flatten(&mut self, rules: Vec<Rule>, depth: u16) {
+    fn flatten(&mut self, rules: Vec<Rule>, depth: u16, path: u32) {
         for mut r in rules {
             let i = self.rules.len();
             let inner = r
@@ -64,13 +77,61 @@ impl LoadedRules {
                 .as_mut()
                 .map(|a| std::mem::take(&mut a.rules))
                 .unwrap_or_default();
+            let inner_path = match &r.anchor {
+                Some(call) => self.anchor_index(anchor_child_path(
+                    &self.anchors[path as usize],
+                    &call.name,
+                    call.inline,
+                )),
+                None => path,
+            };
             self.rules.push(r);
             self.ends.push(i + 1);
             self.depth.push(depth);
-            self.flatten(inner, depth.saturating_add(1));
+            self.anchor.push(path);
+            self.flatten(inner, depth.saturating_add(1), inner_path);
             self.ends[i] = self.rules.len();
         }
     }
+
+    fn anchor_index(&mut self, path: String) -> u32 {
+        match self.anchors.iter().position(|p| *p == path) {
+            Some(i) => i as u32,
+            None => {
+                self.anchors.push(path);
+                (self.anchors.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The anchor path rule `i` belongs to ("" for the main ruleset).
+    pub fn anchor_path(&self, i: usize) -> &str {
+        self.anchor
+            .get(i)
+            .and_then(|a| self.anchors.get(*a as usize))
+            .map_or("", |s| s.as_str())
+    }
+}
+
+/// The path of the anchor an `anchor` rule in `base` calls, for the
+/// rules below it: an inline anchor is `base/name` (`_` when it has no
+/// name), a call by name is resolved like pf_anchor_setup does; the rules
+/// of a wildcard call (`x/*`) are calls by their absolute path.
+fn anchor_child_path(base: &str, name: &str, inline: bool) -> String {
+    let join = |n: &str| {
+        if base.is_empty() {
+            n.to_string()
+        } else {
+            format!("{base}/{n}")
+        }
+    };
+    if inline {
+        return join(if name.is_empty() { "_" } else { name });
+    }
+    if name.ends_with("/*") || name == "*" {
+        return String::new();
+    }
+    crate::conf::anchor::resolve(base, name).unwrap_or_else(|| name.to_string())
 }
 
 /// Facts about a packet rule matching needs beyond the packet itself.
@@ -82,6 +143,15 @@ pub struct MatchCtx<'a> {
     pub gid: Option<u32>,
     /// Addresses of interfaces, for `(if)` dynamic addresses.
     pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
+    /// The tables rules name (`<t>`).
+    pub tables: &'a Tables,
+    /// The tag the packet carries from an earlier pass (0 = none).
+    pub tag: u16,
+    /// Monotonic milliseconds (max-pkt-rate).
+    pub now: u64,
+    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
+    /// other packets and SYNs no fingerprint knows.
+    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
 /// The interface group a Linux interface name falls in: the name without
@@ -95,7 +165,7 @@ pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
     rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
 }
 
-fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
+fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &MatchCtx) -> bool {
     match kind {
         AddrKind::Any => true,
         AddrKind::Net(n) => n.contains(ip),
@@ -113,7 +183,7 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
             modifier,
             mask,
         } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match (modifier, mask) {
+            nets.iter().any(|n| match (modifier.mode(), mask) {
                 (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
                     IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
                 }
@@ -122,17 +192,21 @@ fn addr_matches(kind: &AddrKind, ip: &IpAddr, ctx: &MatchCtx) -> bool {
                 _ => n.addr == *ip,
             })
         }),
-        // Tables, routes and uRPF come with later issues; until then they
-        // match nothing, which keeps `block from <bad>` style rules inert
-        // rather than wrong.
-        AddrKind::Table(_) | AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => {
-            false
-        }
+        AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
+        // Routes and uRPF come with later issues; support.rs refuses them.
+        AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
     }
 }
 
-fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchCtx) -> bool {
-    if addr_matches(&ep.addr, ip, ctx) == ep.neg {
+fn endpoint_matches(
+    ep: &Endpoint,
+    table: Option<TableId>,
+    ip: &IpAddr,
+    port: u16,
+    pd: &Pd,
+    ctx: &MatchCtx,
+) -> bool {
+    if addr_matches(&ep.addr, table, ip, ctx) == ep.neg {
         return false;
     }
     match ep.port {
@@ -141,8 +215,9 @@ fn endpoint_matches(ep: &Endpoint, ip: &IpAddr, port: u16, pd: &Pd, ctx: &MatchC
     }
 }
 
-/// Does `r` match the packet? (Action-independent.)
-pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
+/// Does `r` match the packet? (Action-independent.) `rt`: the tables it
+/// names, resolved at load.
+pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool {
     if let Some(on) = &r.on {
         if if_matches(&on.name, ctx.ifname) == on.neg {
             return false;
@@ -158,8 +233,8 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
     if r.proto.is_some_and(|p| p != pd.proto) {
         return false;
     }
-    if !endpoint_matches(&r.from, &pd.src, pd.sport, pd, ctx)
-        || !endpoint_matches(&r.to, &pd.dst, pd.dport, pd, ctx)
+    if !endpoint_matches(&r.from, rt.src, &pd.src, pd.sport, pd, ctx)
+        || !endpoint_matches(&r.to, rt.dst, &pd.dst, pd.dport, pd, ctx)
     {
         return false;
     }
@@ -182,6 +257,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             }
         }
     }
+    if let Some(ic) = pd.icmp {
+        // pf does not let a stateful rule match an ICMP reply (states are
+        // made by queries; a reply belongs to the query's state).
+        if r.keep_state != KeepState::None
+            && !r.state_opts.sloppy
+            && !icmp_makes_no_state(pd)
+            && !ic.id_is_sport
+        {
+            return false;
+        }
+    }
     if let Some((ty, code)) = r.icmp_type {
         match pd.icmp {
             Some(ic) if pd.proto == IPPROTO_ICMP || pd.proto == IPPROTO_ICMPV6 => {
@@ -192,14 +278,17 @@ pub fn rule_matches(r: &Rule, pd: &Pd, ctx: &MatchCtx) -> bool {
             _ => return false,
         }
     }
-    if let Some((neg, _tag)) = &r.tagged {
-        // No packet carries a tag yet: `tagged x` never matches, `! tagged
-        // x` always does.
-        if !*neg {
-            return false;
-        }
-    }
     true
+}
+
+/// pf's `state_icmp`: an ICMP error (it belongs to the state of the packet
+/// it quotes) or an IPv6 neighbour advertisement (nobody answers an
+/// unsolicited one): a passing rule makes no state for it.
+pub fn icmp_makes_no_state(pd: &Pd) -> bool {
+    pd.icmp.is_some_and(|ic| {
+        ic.is_error
+            || (pd.af == Af::Inet6 && ic.icmp_type == crate::wire::icmpv6::ND_NEIGHBOR_ADVERT)
+    })
 }
 
 /// The outcome of walking the ruleset.
@@ -212,7 +301,17 @@ pub struct Evaluation {
     pub rdr: Option<usize>,
     /// Any matching rule asked for logging.
     pub log: bool,
+    /// Matching `match` rules that name tables (their statistics are
+    /// counted once the packet passes); the first `MATCH_TABLES`.
+    pub match_tables: [u32; MATCH_TABLES],
+    pub n_match_tables: u8,
+    /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
+    /// packet's own once a `tagged` test read it; None = neither.
+    pub tag: Option<u16>,
 }
+
+/// How many matching `match` rules with tables an evaluation remembers.
+pub const MATCH_TABLES: usize = 8;
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
@@ -222,6 +321,9 @@ pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation 
         nat: None,
         rdr: None,
         log: false,
+        match_tables: [0; MATCH_TABLES],
+        n_match_tables: 0,
+        tag: None,
     };
     walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
@@ -245,13 +347,19 @@ fn walk(
 ) -> bool {
     let mut i = from;
     while i < to {
-        rules.counters[i].evaluations += 1;
-        let r = &rules.rules[i];
         let end = rules.ends[i];
-        if !rule_matches(r, pd, ctx) {
+        if rules.run.expired(i) {
             i = end;
             continue;
         }
+        rules.counters[i].evaluations += 1;
+        let rt = rules.tables.get(i).copied().unwrap_or_default();
+        if !rule_matches(&rules.rules[i], &rt, pd, ctx) || !rules.run.admit(i, pd, ctx, &mut ev.tag)
+        {
+            i = end;
+            continue;
+        }
+        let r = &rules.rules[i];
         if r.is_anchor() {
             let quick = r.quick;
             let before = ev.rule;
@@ -271,6 +379,11 @@ fn walk(
             ev.log = true;
         }
         if r.action == Action::Match {
+            if (rt.src.is_some() || rt.dst.is_some()) && (ev.n_match_tables as usize) < MATCH_TABLES
+            {
+                ev.match_tables[ev.n_match_tables as usize] = i as u32;
+                ev.n_match_tables += 1;
+            }
             i += 1;
             continue;
         }
@@ -309,6 +422,10 @@ mod tests {
             uid: None,
             gid: None,
             ifaddrs: e,
+            tables: Box::leak(Box::new(Tables::new())),
+            tag: 0,
+            now: 0,
+            os: None,
         }
     }
 

@@ -87,3 +87,43 @@ pub struct Status {
     pub syncookies_start: u32,
     pub syncookies_end: u32,
 }
+
+/// pf's default debug level (`LOG_ERR`).
+pub const DEBUG_DEFAULT: u8 = 3;
+
+/// A debug level by name, as pfctl reads `set debug` and `-x`
+/// (string_to_loglevel): a syslog priority name or number, or one of pf's
+/// old level names (`none`, `urgent`, `misc`, `loud`), which pfctl maps to
+/// crit, err, notice and debug.
+pub fn debug_level(name: &str) -> Option<u8> {
+    if let Ok(n) = name.parse::<u8>() {
+        return (n <= 7).then_some(n);
+    }
+    Some(match name.to_ascii_lowercase().as_str() {
+        "emerg" | "panic" => 0,
+        "alert" => 1,
+        "crit" | "none" => 2,
+        "err" | "error" | "urgent" => 3,
+        "warn" | "warning" => 4,
+        "notice" | "misc" => 5,
+        "info" => 6,
+        "debug" | "loud" => 7,
+        _ => return None,
+    })
+}
+
+/// The name pfctl prints for a debug level (loglevel_to_string: the first
+/// of syslog's names for it).
+pub fn debug_name(level: u8) -> &'static str {
+    match level {
+        0 => "emerg",
+        1 => "alert",
+        2 => "crit",
+        3 => "err",
+        4 => "warn",
+        5 => "notice",
+        6 => "info",
+        7 => "debug",
+        _ => "unknown",
+    }
+}

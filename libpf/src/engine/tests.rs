@@ -1,11 +1,14 @@
 //! Whole-engine tests: packets through the seed's ruleset, NAT both ways,
 //! block return, state replication to a second engine.
 
+use super::nat::{NAT_PORT_HIGH, NAT_PORT_LOW};
 use super::packet::tests::*;
 use super::packet::{describe, Dir};
+use super::state::{udps, SK_WIRE};
 use super::*;
 use crate::conf::{parse, StaticResolver};
 use crate::wire::tcp::{ACK, PSH, RST, SYN};
+use std::net::IpAddr;
 
 const SEED_RULES: &str = r#"
 ext_if="eth_ext"
@@ -50,6 +53,7 @@ fn meta(dir: Dir, ifname: &str) -> PacketMeta<'_> {
         ifname,
         uid: None,
         gid: None,
+        mtag: Default::default(),
     }
 }
 

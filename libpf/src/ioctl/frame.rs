@@ -115,10 +115,11 @@ mod tests {
     fn round_trip() {
         let reqs = vec![
             Request::Start,
-            Request::KillStates {
+            Request::KillStates(crate::engine::state::StateKill {
                 src: Some("10.0.0.0/8".parse().unwrap()),
-                dst: None,
-            },
+                label: Some("web".into()),
+                ..Default::default()
+            }),
             Request::Sysctl {
                 name: "net.inet.carp.preempt".into(),
                 value: Some(1),

@@ -5,13 +5,15 @@
 pub mod client;
 pub mod frame;
 
-use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::state::StateKill;
 use crate::engine::status::Status;
+use crate::engine::table::{AddrChange, AddrInfo, TableInfo};
+use crate::osfp::FpEntry;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
-use crate::ruleset::{Limit, Options, Rule, Timeout};
+use crate::ruleset::{Limit, Options, Rule, TableEntry, TableFlags, Timeout};
 use crate::wire::pfsync::{BusRepr, Message, StateRepr};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,25 @@ pub fn socket_path() -> String {
 
 /// States travel in chunks of this many per reply frame.
 pub const STATES_PER_FRAME: usize = 2000;
+
+/// Table addresses travel in chunks of this many per frame (an IPv6
+/// entry is about 20 bytes, with statistics about 130).
+pub const ADDRS_PER_FRAME: usize = 50_000;
+
+/// What a `TableAddrs` request does with its addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AddrOp {
+    /// DIOCRADDADDRS (`-T add`)
+    Add,
+    /// DIOCRDELADDRS (`-T delete`, `-T expire`)
+    Delete,
+    /// DIOCRSETADDRS (`-T replace`)
+    Replace,
+    /// DIOCRTSTADDRS (`-T test`): host addresses only
+    Test,
+    /// DIOCRCLRASTATS (`-T zero ADDRESS...`)
+    Zero,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -54,11 +75,17 @@ pub enum Request {
     GetStates,
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
     ClearStates { ifname: Option<String> },
-    /// DIOCKILLSTATES: remove the states from `src` (to `dst`).
-    KillStates {
-        src: Option<IpNet>,
-        dst: Option<IpNet>,
-    },
+    /// DIOCKILLSTATES: remove the states the filter selects; replies
+    /// `Count`.
+    KillStates(StateKill),
+    /// DIOCSETDEBUG (`pfctl -x`): pf's debug level, a syslog priority.
+    SetDebug { level: u8 },
+    /// DIOCOSFPFLUSH: remove the OS fingerprints.
+    OsfpFlush,
+    /// DIOCOSFPADD: add OS fingerprints; replies `Duplicates`.
+    OsfpAdd { entries: Vec<FpEntry> },
+    /// DIOCOSFPGET: the OS fingerprints; replies `Fingerprints`.
+    OsfpGet,
     /// Flush the rules (`pfctl -F rules`).
     FlushRules,
     /// DIOCGETSTATUS
@@ -109,6 +136,74 @@ pub enum Request {
     PfsyncDemote { on: bool },
     /// sysctl-style knobs: net.inet.carp.preempt, .allow, .log.
     Sysctl { name: String, value: Option<i64> },
+    /// DIOCXBEGIN for `pfctl -T load`: a transaction that only defines
+    /// tables (the rules stay); replies `Ticket`.
+    XBeginTables,
+    /// DIOCRINADEFINE: define table `name` of `anchor` in the open
+    /// transaction (a second definition replaces the first).
+    InaDefine {
+        ticket: u32,
+        anchor: String,
+        name: String,
+        flags: TableFlags,
+        /// The definition gives the contents (even none): they replace
+        /// the table's at commit. Without, the contents stay.
+        init_addr: bool,
+    },
+    /// DIOCRINADEFINE's addresses, in chunks of `ADDRS_PER_FRAME`.
+    InaAddrs {
+        ticket: u32,
+        anchor: String,
+        name: String,
+        addrs: Vec<TableEntry>,
+    },
+    /// DIOCRCLRTABLES (`-F Tables`): replies `Count`.
+    ClrTables { anchor: String, dummy: bool },
+    /// DIOCRADDTABLES: create a persistent table if needed (`-T add`,
+    /// `-T replace`); replies `Count` (1 if created).
+    AddTable {
+        anchor: String,
+        name: String,
+        dummy: bool,
+    },
+    /// DIOCRDELTABLES (`-T kill`): replies `Count`.
+    DelTable {
+        anchor: String,
+        name: String,
+        dummy: bool,
+    },
+    /// DIOCRGETTSTATS: tables with statistics, of `anchor` or (None) of
+    /// every anchor; replies `Tables`.
+    GetTables { anchor: Option<String> },
+    /// DIOCRCLRTSTATS (`-T zero`): replies `Count`.
+    ClrTstats {
+        anchor: String,
+        name: String,
+        dummy: bool,
+    },
+    /// DIOCRCLRADDRS (`-T flush`): replies `Count`.
+    ClrAddrs {
+        anchor: String,
+        name: String,
+        dummy: bool,
+    },
+    /// DIOCRGETASTATS (`-T show`): replies `Addrs` chunks, then `Done`.
+    GetAstats { anchor: String, name: String },
+    /// An address operation. With `more`, the addresses continue in
+    /// `MoreAddrs` frames (each answered `Ok`) until one without; then the
+    /// operation runs on all of them at once and replies `AddrChange`,
+    /// followed, with `feedback`, by `Addrs` chunks and `Done`.
+    TableAddrs {
+        op: AddrOp,
+        anchor: String,
+        name: String,
+        dummy: bool,
+        feedback: bool,
+        addrs: Vec<TableEntry>,
+        more: bool,
+    },
+    /// The next chunk of a `TableAddrs` request.
+    MoreAddrs { addrs: Vec<TableEntry>, more: bool },
 }
 
 impl Request {
@@ -127,7 +222,14 @@ impl Request {
                 | Request::ListInterfaces
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
+                | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
+                | Request::GetTables { .. }
+                | Request::GetAstats { .. }
+                | Request::TableAddrs {
+                    op: AddrOp::Test,
+                    ..
+                }
         )
     }
 }
@@ -140,6 +242,9 @@ pub struct RuleInfo {
     /// Anchor nesting: the rules of an anchor follow its `anchor` rule, one
     /// level deeper (the anchor rule itself carries no rules here).
     pub depth: u16,
+    /// A `once` rule that has matched (PFRULE_EXPIRED): skipped by the
+    /// filter, hidden by `pfctl -sr` unless -vv.
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +285,15 @@ pub enum Reply {
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),
+    /// Tables with their statistics.
+    Tables(Vec<TableInfo>),
+    /// A chunk of table addresses (with statistics or feedback).
+    Addrs(Vec<AddrInfo>),
+    /// What a `TableAddrs` operation did (its feedback follows apart).
+    AddrChange(AddrChange),
+    /// Fingerprints refused by OsfpAdd, as pfctl warns about them.
+    Duplicates(Vec<String>),
+    Fingerprints(Vec<FpEntry>),
 }
 
 impl Reply {

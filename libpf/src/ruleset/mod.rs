@@ -6,6 +6,7 @@
 pub mod anchor;
 pub mod queue;
 pub mod rule;
+pub mod support;
 pub mod table;
 
 pub use anchor::*;

@@ -104,6 +104,9 @@ pub enum AddrKind {
     RouteLabel(String),
 }
 
+/// The modifiers of `(ifname:...)`: at most one of `:network`,
+/// `:broadcast`, `:peer`, each possibly with `:0` (first address of each
+/// family only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DynModifier {
     None,
@@ -111,6 +114,45 @@ pub enum DynModifier {
     Broadcast,
     Peer,
     NoAlias,
+    NetworkNoAlias,
+    BroadcastNoAlias,
+    PeerNoAlias,
+}
+
+impl DynModifier {
+    /// Which addresses: the modifier without `:0` (`None`, `Network`,
+    /// `Broadcast` or `Peer`).
+    pub fn mode(self) -> DynModifier {
+        match self {
+            DynModifier::NoAlias => DynModifier::None,
+            DynModifier::NetworkNoAlias => DynModifier::Network,
+            DynModifier::BroadcastNoAlias => DynModifier::Broadcast,
+            DynModifier::PeerNoAlias => DynModifier::Peer,
+            m => m,
+        }
+    }
+
+    /// `:0` given.
+    pub fn no_alias(self) -> bool {
+        matches!(
+            self,
+            DynModifier::NoAlias
+                | DynModifier::NetworkNoAlias
+                | DynModifier::BroadcastNoAlias
+                | DynModifier::PeerNoAlias
+        )
+    }
+
+    /// A mode (`None`, `Network`, `Broadcast`, `Peer`) with or without `:0`.
+    pub fn with(mode: DynModifier, no_alias: bool) -> DynModifier {
+        match (mode.mode(), no_alias) {
+            (m, false) => m,
+            (DynModifier::Network, true) => DynModifier::NetworkNoAlias,
+            (DynModifier::Broadcast, true) => DynModifier::BroadcastNoAlias,
+            (DynModifier::Peer, true) => DynModifier::PeerNoAlias,
+            (_, true) => DynModifier::NoAlias,
+        }
+    }
 }
 
 /// One side of `from ... to ...`.
@@ -237,6 +279,9 @@ pub struct RuleExtras {
     pub os: Option<String>,
     /// `on rdomain N`
     pub on_rdomain: Option<u32>,
+    /// `on ! rdomain N`
+    #[serde(default)]
+    pub on_rdomain_not: bool,
     /// `[!] received-on if`
     pub received_on: Option<IfMatch>,
     /// `tos N` (match)
@@ -612,6 +657,33 @@ pub struct Options {
     pub reassemble: Option<(bool, bool)>,
     /// `set state-policy if-bound` (true) or `floating`
     pub state_policy_if_bound: Option<bool>,
+    /// `set syncookies never|always|adaptive`
+    pub syncookies: Option<SyncookiesMode>,
+    /// `set syncookies adaptive (start N%, end M%)`: (start, end) in
+    /// percent of the state limit, once given (pfctl keeps them for later
+    /// `set syncookies` lines).
+    pub syncookies_watermarks: Option<(u32, u32)>,
+}
+
+/// When pf answers a SYN with a syncookie instead of creating a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncookiesMode {
+    Never,
+    Always,
+    /// On while the half-open states exceed the start watermark, off again
+    /// below the end watermark.
+    Adaptive,
+}
+
+impl SyncookiesMode {
+    pub fn from_name(s: &str) -> Option<SyncookiesMode> {
+        match s {
+            "never" => Some(SyncookiesMode::Never),
+            "always" => Some(SyncookiesMode::Always),
+            "adaptive" => Some(SyncookiesMode::Adaptive),
+            _ => None,
+        }
+    }
 }
 
 /// One `set ...` statement, macro definition or table definition, in

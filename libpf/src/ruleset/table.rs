@@ -70,6 +70,11 @@ pub struct TableDef {
     /// An initialiser was given (even `{ }`): loading replaces the
     /// table's contents instead of leaving them alone.
     pub init_addr: bool,
+    /// The anchor it is defined in ("" for the main ruleset, `a/b` for a
+    /// definition inside inline anchor `b` of anchor `a`, or in a file
+    /// loaded there).
+    #[serde(default)]
+    pub anchor: String,
 }
 
 impl TableDef {
@@ -81,6 +86,7 @@ impl TableDef {
             flags,
             init: vec![TableInit::Addrs(entries)],
             init_addr: true,
+            anchor: String::new(),
         }
     }
 

@@ -12,10 +12,10 @@
 use std::io;
 use std::process::Command;
 
-/// Marks on packets pfd generates itself (RSTs, ICMP errors): they skip
-/// the queue, as OpenBSD tags its own replies.
-pub const GENERATED_MARK: u32 = 0x7066_0000;
-pub const GENERATED_MASK: u32 = 0xffff_0000;
+/// The mark bit of packets pfd generates itself (RSTs, ICMP errors): they
+/// skip the queue, as OpenBSD tags its own replies (see engine::mtag).
+pub const GENERATED_MARK: u32 = crate::engine::mtag::GENERATED_BIT;
+pub const GENERATED_MASK: u32 = crate::engine::mtag::GENERATED_BIT;
 
 const PRE_CHAIN: &str = "PFD_PRE";
 const OUT_CHAIN: &str = "PFD_OUT";

@@ -1,6 +1,7 @@
 //! Raw sockets: sending whole IP packets pfd builds (CARP advertisements,
-//! pfsync frames, RSTs and ICMP errors) and receiving one IP protocol with
-//! the interface it arrived on; AF_PACKET for gratuitous ARP.
+//! pfsync frames, RSTs and ICMP errors, synproxy and syncookie segments)
+//! and receiving one IP protocol with the interface it arrived on;
+//! AF_PACKET for gratuitous ARP.
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -61,6 +62,11 @@ impl RawSender {
             sock.set_mark(m)?;
         }
         Ok(RawSender { sock, v6: true })
+    }
+
+    /// Change the mark the following packets carry (SO_MARK).
+    pub fn set_mark(&self, mark: u32) -> io::Result<()> {
+        self.sock.set_mark(mark)
     }
 
     /// Send a whole IP packet to its destination address.

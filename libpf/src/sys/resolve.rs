@@ -93,14 +93,22 @@ impl SystemResolver {
 
 impl Resolver for SystemResolver {
     fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>> {
+        self.if_addr_owners(name)
+            .map(|v| v.into_iter().map(|(_, a)| a).collect())
+    }
+
+    fn if_addr_owners(&self, name: &str) -> Option<Vec<(String, IpNet)>> {
+        let own = |n: &str, a: &[IpNet]| -> Vec<(String, IpNet)> {
+            a.iter().map(|x| (n.to_string(), *x)).collect()
+        };
         if let Some(a) = self.extra_ifaces.get(name) {
-            return Some(a.clone());
+            return Some(own(name, a));
         }
         let (addrs, names) = SystemResolver::system_addrs();
         if name == "self" {
-            let mut all: Vec<IpNet> = addrs.into_iter().map(|(_, a)| a).collect();
-            for a in self.extra_ifaces.values() {
-                all.extend(a.iter().copied());
+            let mut all = addrs;
+            for (n, a) in &self.extra_ifaces {
+                all.extend(own(n, a));
             }
             return Some(all);
         }
@@ -121,7 +129,7 @@ impl Resolver for SystemResolver {
         }
         // IPv6 before IPv4 within an interface, the order a BSD kernel
         // lists them in (pfctl expands lists in that order).
-        let mut out: Vec<IpNet> = vec![];
+        let mut out: Vec<(String, IpNet)> = vec![];
         for m in members {
             let mine: Vec<IpNet> = addrs
                 .iter()
@@ -130,9 +138,16 @@ impl Resolver for SystemResolver {
                 .collect();
             // link-local last: configured after the others on a BSD
             let ll = |a: &&IpNet| matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
-            out.extend(mine.iter().filter(|a| a.addr.is_ipv6() && !ll(a)));
-            out.extend(mine.iter().filter(|a| ll(a)));
-            out.extend(mine.iter().filter(|a| a.addr.is_ipv4()));
+            let v6: Vec<IpNet> = mine
+                .iter()
+                .filter(|a| a.addr.is_ipv6() && !ll(a))
+                .copied()
+                .collect();
+            let lls: Vec<IpNet> = mine.iter().filter(|a| ll(a)).copied().collect();
+            let v4: Vec<IpNet> = mine.iter().filter(|a| a.addr.is_ipv4()).copied().collect();
+            out.extend(own(m, &v6));
+            out.extend(own(m, &lls));
+            out.extend(own(m, &v4));
         }
         Some(out)
     }

@@ -229,6 +229,10 @@ pub struct StateRepr {
     pub set_tos: u8,
     pub state_flags: u16,
     pub set_prio: [u8; 2],
+    /// The state's tag name (pf.conf `tag`). OpenBSD's `pfsync_state` has
+    /// no tag field: it travels on the control socket (`pfctl -vss`) only,
+    /// is not sent by pfsync, and is empty in what pfsync receives.
+    pub tag: String,
 }
 
 impl Default for StateRepr {
@@ -263,6 +267,7 @@ impl Default for StateRepr {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            tag: String::new(),
         }
     }
 }
@@ -309,6 +314,7 @@ impl StateRepr {
             set_tos: buf[f::SET_TOS],
             state_flags: rd16(buf, f::STATE_FLAGS),
             set_prio: [buf[f::SET_PRIO], buf[f::SET_PRIO + 1]],
+            tag: String::new(),
         })
     }
 

@@ -1,6 +1,12 @@
 //! The state table: state keys (wire side and stack side), the per-peer TCP
 //! tracking data, and the table with its two indexes (by key, by id).
 
+mod kill;
+mod lifecycle;
+mod matched;
+
+pub use kill::StateKill;
+
 use super::packet::{Dir, Pd};
 use crate::ruleset::Timeout;
 use std::collections::HashMap;
@@ -125,6 +131,12 @@ pub struct State {
     pub bytes: [u64; 2],
     pub log: u8,
     pub state_flags: u16,
+    /// The tag every packet of the state gets (`tag` / `tagged` at
+    /// creation; see engine::tag), 0 = none.
+    pub tag: u16,
+    /// The label of the rule that made the state (`pfctl -k label`); it
+    /// stays with the state when the ruleset is replaced, as in pf.
+    pub label: Option<std::sync::Arc<str>>,
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
@@ -317,6 +329,8 @@ mod tests {
             bytes: [0; 2],
             log: 0,
             state_flags: 0,
+            tag: 0,
+            label: None,
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync: false,

@@ -1,0 +1,75 @@
+//! CARP requests: carp interfaces (SIOCSVH/SIOCGVH), destroying them,
+//! and the net.inet.carp sysctls.
+
+use super::{EINVAL, ENOENT};
+use crate::carp::{CarpConfig, CarpState};
+use crate::daemon::Shared;
+use crate::ioctl::Reply;
+
+/// The pseudo-interfaces pfd knows.
+pub(super) fn list_interfaces(shared: &Shared) -> Reply {
+    let mut v = shared.carp().names();
+    v.push("pfsync0".into());
+    Reply::Interfaces(v)
+}
+
+/// SIOCSVH: create or reconfigure a carp interface.
+pub(super) fn set(
+    shared: &Shared,
+    name: String,
+    config: CarpConfig,
+    force_state: Option<CarpState>,
+) -> Reply {
+    let addrs: Vec<_> = config.addrs.iter().map(|a| a.net).collect();
+    match shared
+        .carp()
+        .configure(&name, config, force_state, shared.now())
+    {
+        Ok(()) => {
+            shared.engine().ifaddrs.insert(name, addrs);
+            Reply::Ok
+        }
+        Err(m) => Reply::error(EINVAL, m),
+    }
+}
+
+pub(super) fn destroy(shared: &Shared, name: String) -> Reply {
+    match shared.carp().destroy(&name, shared.now()) {
+        Ok(()) => {
+            shared.engine().ifaddrs.remove(&name);
+            Reply::Ok
+        }
+        Err(m) => Reply::error(ENOENT, m),
+    }
+}
+
+pub(super) fn sysctl(shared: &Shared, name: &str, value: Option<i64>) -> Reply {
+    if let Some(v) = value {
+        if !(0..=7).contains(&v) {
+            return Reply::error(EINVAL, format!("{name}: {v}: invalid value"));
+        }
+    }
+    let mut c = shared.carp();
+    let current = match name {
+        "net.inet.carp.preempt" => {
+            if let Some(v) = value {
+                c.preempt = v != 0;
+            }
+            c.preempt as i64
+        }
+        "net.inet.carp.allow" => {
+            if let Some(v) = value {
+                c.allow = v != 0;
+            }
+            c.allow as i64
+        }
+        "net.inet.carp.log" => {
+            if let Some(v) = value {
+                c.log_level = v;
+            }
+            c.log_level
+        }
+        _ => return Reply::error(ENOENT, format!("{name}: unknown oid")),
+    };
+    Reply::Sysctl(current)
+}

@@ -1,0 +1,201 @@
+//! pfsync requests: the pfsync0 configuration, what pfsyncd hands over
+//! from the peer, the bulk-update demotion, and pfsyncd's attached stream
+//! of local state changes.
+
+use super::EBUSY;
+use crate::daemon::Shared;
+use crate::ioctl::frame::write_frame;
+use crate::ioctl::Reply;
+use crate::log;
+use crate::pfsync::config::PfsyncStatus;
+use crate::pfsync::PfsyncConfig;
+use crate::wire::pfsync::Message;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// SIOCGETPFSYNC
+pub(super) fn get(shared: &Shared) -> Reply {
+    let p = shared.pfsync();
+    Reply::Pfsync(PfsyncStatus {
+        config: p.config.clone(),
+        running: p.attached,
+        mtu: 1500,
+    })
+}
+
+/// SIOCSETPFSYNC
+pub(super) fn set(shared: &Shared, config: PfsyncConfig, now: u64) -> Reply {
+    let running = config.up && config.syncdev.is_some();
+    let adjust = {
+        let mut p = shared.pfsync();
+        p.config = config;
+        p.generation += 1;
+        // pfsync coming up holds CARP back until the bulk update (done by
+        // pfsyncd) has brought the peer's states.
+        if running != p.demote_held {
+            p.demote_held = running;
+            p.demote_since = now;
+            Some(running)
+        } else {
+            None
+        }
+    };
+    if let Some(on) = adjust {
+        let (delta, reason) = if on {
+            (32, "pfsync0 up")
+        } else {
+            (-32, "pfsync0 down")
+        };
+        shared
+            .carp()
+            .demote(crate::daemon::carp::CARP_GROUP, delta, reason, shared.now());
+    }
+    shared.update_sync_queue();
+    shared.sync_cv.notify_all();
+    Reply::Ok
+}
+
+/// `ifconfig pfsync0 destroy`: back to the unconfigured pfsync0.
+pub(super) fn destroy(shared: &Shared) -> Reply {
+    let mut p = shared.pfsync();
+    p.config = PfsyncConfig::default();
+    p.generation += 1;
+    drop(p);
+    shared.update_sync_queue();
+    shared.sync_cv.notify_all();
+    Reply::Ok
+}
+
+/// What pfsyncd received from the peer.
+pub(super) fn input(shared: &Shared, messages: &[Message], now: u64) -> Reply {
+    let mut e = shared.engine();
+    let r = e.pfsync_input(messages, now);
+    if e.sync.is_urgent() {
+        shared.sync_cv.notify_all();
+    }
+    Reply::PfsyncInput {
+        bulk_requested: r.bulk_requested,
+        bus: r.bus,
+        stale: r.stale,
+        badstate: r.badstate,
+    }
+}
+
+/// pfsyncd's bulk-update demotion (+32 while pending).
+pub(super) fn demote(shared: &Shared, on: bool, now: u64) -> Reply {
+    let mut p = shared.pfsync();
+    if on != p.demote_held {
+        p.demote_held = on;
+        p.demote_since = now;
+        drop(p);
+        let (delta, reason) = if on {
+            (32, "pfsync bulk start")
+        } else {
+            (-32, "pfsync bulk done")
+        };
+        shared
+            .carp()
+            .demote(crate::daemon::carp::CARP_GROUP, delta, reason, shared.now());
+    }
+    Reply::Ok
+}
+
+/// Is the peer of `conn` gone? (A zero-length peek is end of stream.)
+fn peer_gone(conn: &UnixStream) -> bool {
+    let mut b = [0u8; 1];
+    let r = unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            b.as_mut_ptr() as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    r == 0 || (r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock)
+}
+
+/// pfsyncd's stream: local state changes as they become due, and the
+/// pfsync0 configuration whenever it changes.
+pub(super) fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
+    {
+        let mut p = shared.pfsync();
+        if p.attached {
+            let _ = write_frame(
+                &mut conn,
+                &Reply::error(EBUSY, "a pfsyncd is already attached"),
+            );
+            return;
+        }
+        p.attached = true;
+    }
+    shared.update_sync_queue();
+    log::notice("pfsyncd attached");
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut sent_gen = u64::MAX;
+    loop {
+        let (cfg, gen) = {
+            let p = shared.pfsync();
+            (p.config.clone(), p.generation)
+        };
+        if gen != sent_gen {
+            if write_frame(&mut conn, &Reply::PfsyncConfig(cfg)).is_err() {
+                break;
+            }
+            sent_gen = gen;
+        }
+        let msgs = {
+            let mut e = shared.engine();
+            let now = shared.now_ms();
+            let wait = match e.sync.due_at() {
+                Some(d) if d <= now => Duration::ZERO,
+                Some(d) => Duration::from_millis((d - now).min(200)),
+                None => Duration::from_millis(200),
+            };
+            if !wait.is_zero() && !shared.shutdown.load(Ordering::Relaxed) {
+                e = shared
+                    .sync_cv
+                    .wait_timeout(e, wait)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+            }
+            let now = shared.now_ms();
+            let due = e.sync.due_at().is_some_and(|d| d <= now)
+                || shared.shutdown.load(Ordering::Relaxed);
+            if due {
+                e.take_sync(now)
+            } else {
+                Vec::new()
+            }
+        };
+        for chunk in msgs.chunks(512) {
+            if write_frame(&mut conn, &Reply::SyncOut(chunk.to_vec())).is_err() {
+                return detach(shared);
+            }
+        }
+        if shared.shutdown.load(Ordering::Relaxed) || peer_gone(&conn) {
+            break;
+        }
+    }
+    detach(shared);
+}
+
+fn detach(shared: &Arc<Shared>) {
+    let held = {
+        let mut p = shared.pfsync();
+        p.attached = false;
+        std::mem::replace(&mut p.demote_held, false)
+    };
+    if held {
+        shared.carp().demote(
+            crate::daemon::carp::CARP_GROUP,
+            -32,
+            "pfsyncd went away",
+            shared.now(),
+        );
+    }
+    shared.update_sync_queue();
+    log::notice("pfsyncd detached");
+}

@@ -1,0 +1,251 @@
+//! A state's life: created by a passing rule (pf_create_state), expired
+//! by its timeout (adaptive timeouts included), removed by a flush, a kill
+//! or the end of its connection.
+
+use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
+use crate::engine::packet::{Dir, Pd};
+use crate::engine::status::Reason;
+use crate::engine::{tcp, Decision, Engine, PacketMeta, PFSTATE_NOSYNC};
+use crate::ruleset::{KeepState, Limit, Timeout};
+use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
+
+impl Engine {
+    /// pf_create_state. Returns the new state's slot and the modulation
+    /// offset applied to the packet's sequence number (0 without
+    /// `modulate state`).
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::engine) fn create_state(
+        &mut self,
+        meta: &PacketMeta,
+        r: &Decision,
+        ri: usize,
+        orig: &Pd,
+        translated: &Pd,
+        len: u64,
+        now: u64,
+    ) -> Result<(Slot, u32), Reason> {
+        if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
+            return Err(Reason::Memory);
+        }
+        if r.max_states != 0 {
+            if let Some(c) = self.rules.counters.get(ri) {
+                if c.states_cur >= r.max_states {
+                    self.status.limit_counters[0] += 1;
+                    return Err(Reason::StateLimit);
+                }
+            }
+        }
+        let dir = meta.dir;
+        let pre = StateKey::from_pd(orig, dir);
+        let post = StateKey::from_pd(translated, dir);
+        let (wire, stack) = match dir {
+            Dir::In => (pre, post),
+            Dir::Out => (post, pre),
+        };
+        let mut seqdiff = 0;
+        let (src, dst, timeout) = match (orig.proto, orig.tcp) {
+            (IPPROTO_TCP, Some(t)) => {
+                if r.keep_state == KeepState::Modulate
+                    && t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                        == crate::wire::tcp::SYN
+                {
+                    loop {
+                        seqdiff = self.random().wrapping_sub(t.seq);
+                        if seqdiff != 0 {
+                            break;
+                        }
+                    }
+                }
+                let (s, d) = tcp::create_peers(&t, orig.p_len, seqdiff);
+                (s, d, Timeout::TcpFirst)
+            }
+            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
+                (Peer::default(), Peer::default(), Timeout::IcmpFirst)
+            }
+            // UDP and other protocols: the same pseudo-state machine
+            (proto, _) => (
+                Peer {
+                    state: udps::SINGLE,
+                    ..Peer::default()
+                },
+                Peer {
+                    state: udps::NO_TRAFFIC,
+                    ..Peer::default()
+                },
+                if proto == IPPROTO_UDP {
+                    Timeout::UdpFirst
+                } else {
+                    Timeout::OtherFirst
+                },
+            ),
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let no_sync = r.no_sync;
+        let st = State {
+            id,
+            creatorid: self.hostid,
+            key: [wire, stack],
+            direction: dir,
+            ifname: r.if_bound.then(|| meta.ifname.to_string()),
+            rule: Some(ri as u32),
+            rule_gen: self.rules.generation,
+            src,
+            dst,
+            timeout,
+            creation: now,
+            expire: now,
+            packets: [1, 0],
+            bytes: [len, 0],
+            log: r.log,
+            state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
+            tag: r.tag,
+            label: self.rules.run.get(ri).and_then(|x| x.label.clone()),
+            sync: SyncMeta {
+                peer_updated: None,
+                no_sync,
+            },
+            seq: 0,
+        };
+        let halfopen = self.is_halfopen(&st);
+        let Ok(slot) = self.states.insert(st) else {
+            return Err(Reason::StateInsert);
+        };
+        if halfopen {
+            self.halfopen += 1;
+        }
+        self.status.inserts += 1;
+        self.tags.add_ref(r.tag);
+        if let Some(c) = self.rules.counters.get_mut(ri) {
+            c.states_cur += 1;
+            c.states_tot += 1;
+        }
+        if !no_sync && orig.proto != IPPROTO_PFSYNC {
+            self.sync.insert((id, self.hostid), now);
+        }
+        Ok((slot, seqdiff))
+    }
+
+    /// Remove a state; `announce` queues a pfsync delete for it.
+    pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
+        let st = self.states.remove(slot)?;
+        self.status.removals += 1;
+        self.tags.unref(st.tag);
+        if self.is_halfopen(&st) {
+            self.halfopen = self.halfopen.saturating_sub(1);
+        }
+        self.synproxy_abort(&st);
+        if st.rule_gen == self.rules.generation {
+            if let Some(c) = st
+                .rule
+                .and_then(|r| self.rules.counters.get_mut(r as usize))
+            {
+                c.states_cur = c.states_cur.saturating_sub(1);
+            }
+        }
+        if announce && !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC {
+            self.sync.delete((st.id, st.creatorid), now);
+        }
+        Some(st)
+    }
+
+    /// The timeout (seconds) governing a state now, adaptive scaling applied.
+    pub fn state_timeout_secs(&self, st: &State) -> u64 {
+        let mut t = self.timeouts[st.timeout as usize] as u64;
+        if st.rule_gen == self.rules.generation {
+            if let Some(r) = st.rule.and_then(|i| self.rules.rules.get(i as usize)) {
+                if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
+                    t = *v as u64;
+                }
+            }
+        }
+        let start = self.timeouts[Timeout::AdaptiveStart as usize] as u64;
+        let end = self.timeouts[Timeout::AdaptiveEnd as usize] as u64;
+        let n = self.states.len() as u64;
+        if end > start && start > 0 && n > start {
+            if n >= end {
+                return 0;
+            }
+            t = t * (end - n) / (end - start);
+        }
+        t
+    }
+
+    /// When (ms) a state expires.
+    pub fn expires_at(&self, st: &State) -> u64 {
+        st.expire + self.state_timeout_secs(st) * 1000
+    }
+
+    /// Drop expired states (pf_purge_expired_states). Returns how many.
+    pub fn purge(&mut self, now: u64) -> usize {
+        let expired: Vec<Slot> = self
+            .states
+            .all_slots()
+            .filter(|&s| {
+                self.states
+                    .get(s)
+                    .is_some_and(|st| self.expires_at(st) <= now)
+            })
+            .collect();
+        let n = expired.len();
+        for s in expired {
+            self.remove_state(s, now, true);
+        }
+        n
+    }
+
+    /// `pfctl -F states` (or `-k`): remove the states `pred` selects.
+    pub fn kill_states(
+        &mut self,
+        now: u64,
+        announce: bool,
+        pred: impl Fn(&State) -> bool,
+    ) -> usize {
+        let slots: Vec<Slot> = self
+            .states
+            .all_slots()
+            .filter(|&s| self.states.get(s).is_some_and(&pred))
+            .collect();
+        let n = slots.len();
+        for s in slots {
+            self.remove_state(s, now, announce);
+        }
+        n
+    }
+
+    /// A half-open TCP state as pf_status.states_halfopen counts them: made
+    /// here, its initiator not yet established (synproxy states count as
+    /// established: pf answered the client).
+    pub(in crate::engine) fn is_halfopen(&self, st: &State) -> bool {
+        st.key[0].proto == IPPROTO_TCP
+            && st.creatorid == self.hostid
+            && st.src.state < tcps::ESTABLISHED
+            && st.src.state != tcps::CLOSED
+    }
+
+    /// Whether the state in `slot` counts as half-open now (call before
+    /// changing it, then `halfopen_update`).
+    pub(in crate::engine) fn halfopen_of(&self, slot: Slot) -> bool {
+        self.states.get(slot).is_some_and(|st| self.is_halfopen(st))
+    }
+
+    /// Account for a change of the state in `slot` that counted as
+    /// half-open (`was`) before.
+    pub(in crate::engine) fn halfopen_update(&mut self, slot: Slot, was: bool) {
+        let now = self.halfopen_of(slot);
+        if was && !now {
+            self.halfopen = self.halfopen.saturating_sub(1);
+        } else if now && !was {
+            self.halfopen += 1;
+        }
+    }
+
+    /// Count the half-open states from scratch (the host id changed).
+    pub(in crate::engine) fn halfopen_recount(&mut self) {
+        self.halfopen = self
+            .states
+            .all_slots()
+            .filter(|&s| self.halfopen_of(s))
+            .count() as u64;
+    }
+}

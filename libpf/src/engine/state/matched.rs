@@ -1,0 +1,297 @@
+//! Packets that belong to a state (pf_test_state): TCP window tracking,
+//! UDP/other pseudo-states, counters, the state's translation applied, and
+//! ICMP errors matched to the state of the packet they quote.
+
+use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
+use crate::engine::packet::{self, Dir, Pd};
+use crate::engine::status::Reason;
+use crate::engine::table::OP_PASS;
+use crate::engine::translate::{self, set_end, set_seq_ack, End};
+use crate::engine::{
+    end_for, reply, rewrite_to_key, tag_packet, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
+};
+use crate::ruleset::Timeout;
+use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
+
+impl Engine {
+    /// A packet of an existing state. None: the state was removed (a new
+    /// SYN on a closed connection) and the rules decide.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::engine) fn test_state(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: &mut Pd,
+        slot: Slot,
+        key: &StateKey,
+        len: u64,
+        now: u64,
+    ) -> Option<Verdict> {
+        if pd.proto == IPPROTO_TCP {
+            if let Some(v) = self.synproxy(meta, pd, slot) {
+                return Some(v);
+            }
+        }
+        let halfopen = self.halfopen_of(slot);
+        let random = self.random();
+        let st = self.states.get_mut(slot)?;
+        let dir = meta.dir;
+        let mut modulation = tcp::Modulation::default();
+        match (pd.proto, pd.tcp) {
+            (IPPROTO_TCP, Some(t)) => {
+                let (src, dst) = st.peers_mut(dir);
+                if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
+                    == crate::wire::tcp::SYN
+                    && src.state >= tcps::FIN_WAIT_2
+                    && dst.state >= tcps::FIN_WAIT_2
+                {
+                    // The connection is over and a new one reuses the ports.
+                    self.remove_state(slot, now, true);
+                    return None;
+                }
+                match tcp::track_full(src, dst, &t, pd.p_len, random, &mut modulation) {
+                    tcp::Track::Pass { timeout, refresh } => {
+                        if let Some(to) = timeout {
+                            st.timeout = to;
+                        }
+                        if refresh {
+                            st.expire = now;
+                        }
+                    }
+                    tcp::Track::Drop { send_rst } => {
+                        self.halfopen_update(slot, halfopen);
+                        self.count(Reason::StateMismatch);
+                        let mut v = Verdict::drop(Reason::StateMismatch);
+                        if send_rst {
+                            v.reply = reply::tcp_rst(pd, reply::DEFAULT_TTL);
+                        }
+                        return Some(v);
+                    }
+                }
+            }
+            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
+                st.expire = now;
+                st.timeout = Timeout::IcmpError;
+            }
+            (proto, _) => {
+                let (src, dst) = st.peers_mut(dir);
+                if src.state < udps::SINGLE {
+                    src.state = udps::SINGLE;
+                }
+                if dst.state == udps::SINGLE {
+                    dst.state = udps::MULTIPLE;
+                }
+                let both = src.state == udps::MULTIPLE && dst.state == udps::MULTIPLE;
+                st.expire = now;
+                st.timeout = match (proto == IPPROTO_UDP, both) {
+                    (true, true) => Timeout::UdpMultiple,
+                    (true, false) => Timeout::UdpSingle,
+                    (false, true) => Timeout::OtherMultiple,
+                    (false, false) => Timeout::OtherSingle,
+                };
+            }
+        }
+        let ci = st.counter_index(dir);
+        st.packets[ci] += 1;
+        st.bytes[ci] += len;
+        let (from, to) = match dir {
+            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
+            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
+        };
+        debug_assert_eq!(from, *key);
+        let sref = (st.id, st.creatorid);
+        let tcp_state = st.key[0].proto == IPPROTO_TCP;
+        let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
+        let peer_recent = st
+            .sync
+            .peer_updated
+            .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
+        let (rule, gen, log, tag) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0, st.tag);
+        // The addresses the state's rule saw, for its tables' statistics.
+        let (rsrc, rdst) = match st.direction {
+            Dir::In => (st.key[SK_WIRE].addr[0], st.key[SK_WIRE].addr[1]),
+            Dir::Out => (st.key[SK_STACK].addr[1], st.key[SK_STACK].addr[0]),
+        };
+        if rule.is_some() && gen == self.rules.generation {
+            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+                let d = if dir == Dir::In { 0 } else { 1 };
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+            if let Some(r) = rule {
+                self.table_stats(r as usize, &rsrc, &rdst, dir, OP_PASS, len);
+            }
+        }
+        self.halfopen_update(slot, halfopen);
+        let mut modified = false;
+        if modulation != tcp::Modulation::default() {
+            set_seq_ack(buf, pd, modulation.seq, modulation.ack);
+            modified = true;
+        }
+        modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+        if syncable {
+            self.sync.update(sref, tcp_state, peer_recent, now);
+        }
+        let mut v = Verdict::pass(modified);
+        v.log = log;
+        tag_packet(&mut v, meta, tag);
+        Some(v)
+    }
+
+    /// An ICMP or ICMPv6 error message (pf_test_state_icmp, error branch):
+    /// it belongs to the state of the packet it quotes, is checked against
+    /// that state and translated the way the state translates, the quoted
+    /// packet and the outer addresses that mirror it. None: no state has
+    /// the quoted packet, the rules decide. A drop verdict for what pf
+    /// drops: a quote too short to read, a quoted non-first fragment, an
+    /// error not addressed to the quoted packet's sender, a TCP sequence
+    /// number outside the state's window, a quoted ICMP query that went the
+    /// other way, ICMP quoted in the wrong family.
+    pub(in crate::engine) fn test_icmp_error(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: &mut Pd,
+        len: u64,
+        now: u64,
+    ) -> Option<Verdict> {
+        let dropped = |e: &mut Engine, r: Reason| {
+            e.count(r);
+            Some(Verdict::drop(r))
+        };
+        let inner_off = pd.l4_off + 8;
+        let tot = pd.tot_len;
+        let Some(inner) = buf.get(inner_off..tot) else {
+            return dropped(self, Reason::Short);
+        };
+        let ipd = match packet::describe_quoted(inner) {
+            Ok(ipd) => ipd,
+            Err(packet::PdError::Short) => return dropped(self, Reason::Short),
+            // Not something a state can hold: the rules decide.
+            Err(_) => return None,
+        };
+        if ipd.af != pd.af {
+            return None;
+        }
+        if ipd.fragment {
+            return dropped(self, Reason::Fragment);
+        }
+        // The error goes back to whoever sent the quoted packet.
+        if ipd.src != pd.dst {
+            return dropped(self, Reason::StateMismatch);
+        }
+        let icmp_quoted = ipd.proto == IPPROTO_ICMP || ipd.proto == IPPROTO_ICMPV6;
+        if icmp_quoted && ipd.icmp.is_none() {
+            return dropped(self, Reason::Normalize);
+        }
+        // The quoted packet travelled the other way. Its key is built in its
+        // own direction, but it is looked up (and translated) in the role
+        // of the packet carrying it, as pf does.
+        let idir = match meta.dir {
+            Dir::In => Dir::Out,
+            Dir::Out => Dir::In,
+        };
+        let key = StateKey::from_pd(&ipd, idir);
+        let slot = self.states.lookup(&key, meta.dir)?;
+        let st = self.states.get(slot)?;
+        let mut demodulated = None;
+        match (ipd.proto, ipd.tcp, ipd.icmp) {
+            (IPPROTO_TCP, Some(t), _) => {
+                // The sender of the quoted segment, and its peer.
+                let (src, dst) = if meta.dir == st.direction {
+                    (&st.dst, &st.src)
+                } else {
+                    (&st.src, &st.dst)
+                };
+                let dws = if src.wscale != 0 && dst.wscale != 0 {
+                    dst.wscale & 0x0f
+                } else {
+                    0
+                };
+                let seq = t.seq.wrapping_sub(src.seqdiff);
+                let geq = |a: u32, b: u32| a.wrapping_sub(b) as i32 >= 0;
+                let lo = src.seqlo.wrapping_sub((dst.max_win as u32) << dws);
+                if !geq(src.seqhi, seq) || !geq(seq, lo) {
+                    return dropped(self, Reason::StateMismatch);
+                }
+                if src.seqdiff != 0 {
+                    demodulated = Some(seq);
+                }
+            }
+            (_, _, Some(ic)) => {
+                // Only a query the state's first packet's way (or a reply
+                // the other way) can be quoted back.
+                let query = ic.id_is_sport;
+                if query != (st.direction != meta.dir) {
+                    return dropped(self, Reason::StateMismatch);
+                }
+            }
+            _ => {}
+        }
+        let (from, to) = match meta.dir {
+            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
+            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
+        };
+        let (tag, log, rule, gen) = (st.tag, st.log & LOG_ALL != 0, st.rule, st.rule_gen);
+        let sref = (st.id, st.creatorid);
+        let tcp_state = st.key[0].proto == IPPROTO_TCP;
+        let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
+        let peer_recent = st
+            .sync
+            .peer_updated
+            .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
+        let ci = st.counter_index(meta.dir);
+        if let Some(st) = self.states.get_mut(slot) {
+            st.packets[ci] += 1;
+            st.bytes[ci] += len;
+        }
+        if rule.is_some() && gen == self.rules.generation {
+            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+                let d = if meta.dir == Dir::In { 0 } else { 1 };
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
+        if syncable {
+            self.sync.update(sref, tcp_state, peer_recent, now);
+        }
+        let mut modified = false;
+        let mut ipd_m = ipd;
+        if let Some(seq) = demodulated {
+            set_seq_ack(&mut buf[inner_off..tot], &ipd_m, Some(seq), None);
+            modified = true;
+        }
+        // Rewrite each quoted end the state translates, and the outer
+        // address that mirrors it (the quoted source is the outer
+        // destination and the other way round).
+        for i in 0..2 {
+            if from.addr[i] != to.addr[i] || from.port[i] != to.port[i] {
+                let e = end_for(i, idir);
+                set_end(
+                    &mut buf[inner_off..tot],
+                    &mut ipd_m,
+                    e,
+                    to.addr[i],
+                    to.port[i],
+                );
+                let outer = match e {
+                    End::Src => End::Dst,
+                    End::Dst => End::Src,
+                };
+                let port = match outer {
+                    End::Src => pd.sport,
+                    End::Dst => pd.dport,
+                };
+                set_end(buf, pd, outer, to.addr[i], port);
+                modified = true;
+            }
+        }
+        if modified {
+            translate::refill_icmp_checksum(buf, pd);
+        }
+        let mut v = Verdict::pass(modified);
+        v.log = log;
+        tag_packet(&mut v, meta, tag);
+        Some(v)
+    }
+}

@@ -1,0 +1,115 @@
+//! Rules' references to tables, resolved when a ruleset is loaded: each
+//! flattened rule gets the ids of the tables it names (`from <t>`, `to
+//! <t>`, an address pool `<t>`, `overload <t>`), in the anchor it belongs
+//! to, so that no packet ever looks a table up by name.
+
+use super::{TableId, Tables};
+use crate::engine::rules::LoadedRules;
+use crate::ruleset::{AddrKind, Pool, Rule};
+
+/// The tables one rule names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleTables {
+    pub src: Option<TableId>,
+    pub dst: Option<TableId>,
+    /// `nat-to <t>` (or the automatic table of a list), for pools.
+    pub nat: Option<TableId>,
+    /// `rdr-to <t>`.
+    pub rdr: Option<TableId>,
+    /// `route-to` / `reply-to` / `dup-to <t>`.
+    pub route: Option<TableId>,
+    /// `overload <t>`, for source tracking.
+    pub overload: Option<TableId>,
+}
+
+impl RuleTables {
+    fn ids(&self) -> impl Iterator<Item = TableId> {
+        [
+            self.src,
+            self.dst,
+            self.nat,
+            self.rdr,
+            self.route,
+            self.overload,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    pub fn any(&self) -> bool {
+        self.ids().next().is_some()
+    }
+}
+
+fn pool_table(p: Option<&Pool>) -> Option<&str> {
+    let p = p?;
+    p.addrs
+        .iter()
+        .find_map(|a| match a {
+            AddrKind::Table(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .or(p.auto_table.as_deref())
+}
+
+fn table_of(a: &AddrKind) -> Option<&str> {
+    match a {
+        AddrKind::Table(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// The table names of a rule, in `RuleTables` field order.
+fn names(r: &Rule) -> [Option<&str>; 6] {
+    [
+        table_of(&r.from.addr),
+        table_of(&r.to.addr),
+        pool_table(r.nat_to.as_ref()),
+        pool_table(r.rdr_to.as_ref()),
+        pool_table(r.extras.route.as_ref().map(|(_, p)| p)),
+        r.state_opts.overload.as_ref().map(|o| o.table.as_str()),
+    ]
+}
+
+impl LoadedRules {
+    /// Every (anchor, table) the rules name, one per reference.
+    pub fn table_refs(&self) -> Vec<(String, String)> {
+        let mut v = vec![];
+        for (i, r) in self.rules.iter().enumerate() {
+            let path = self.anchor_path(i);
+            for n in names(r).into_iter().flatten() {
+                v.push((path.to_string(), n.to_string()));
+            }
+        }
+        v
+    }
+
+    /// Attach every table the rules name (creating what does not exist)
+    /// and keep the ids.
+    pub fn attach_tables(&mut self, tables: &mut Tables, now: u32) {
+        let mut out = Vec::with_capacity(self.rules.len());
+        for (i, r) in self.rules.iter().enumerate() {
+            let path = self.anchor_path(i).to_string();
+            let n = names(r);
+            let mut at = |x: Option<&str>| x.map(|name| tables.attach(&path, name, now));
+            out.push(RuleTables {
+                src: at(n[0]),
+                dst: at(n[1]),
+                nat: at(n[2]),
+                rdr: at(n[3]),
+                route: at(n[4]),
+                overload: at(n[5]),
+            });
+        }
+        self.tables = out;
+    }
+
+    /// Drop the rules' references (the ruleset is being replaced).
+    pub fn detach_tables(&mut self, tables: &mut Tables) {
+        for rt in std::mem::take(&mut self.tables) {
+            for id in rt.ids() {
+                tables.detach(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! What pfd enforces: the check `pfctl -f` (and pfd itself, at commit)
+//! makes before a ruleset is loaded. A rule pfd loads is either enforced
+//! or refused; nothing is silently ignored.
+//!
+//! Every rule option and `set` option that pfd cannot enforce is listed
+//! here with the reason. Such a ruleset is refused whole, with
+//! `file:line: what: not supported on Linux (why)`, and the running one
+//! stays. Options that cannot make a rule pass more or block less (queue
+//! names, priorities) load with a warning instead. `pfctl -n` does not
+//! make this check: the language stays OpenBSD's.
+//!
+//! When a feature becomes enforced, its line goes from here to the engine.
+
+use super::{
+    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
+};
+
+/// One thing of a ruleset that pfd cannot do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The file the rule came from (a `load anchor` file), or None for the
+    /// main file.
+    pub file: Option<String>,
+    /// Line of the rule or option, 0 if unknown.
+    pub line: u32,
+    /// The keyword, as pf.conf spells it.
+    pub what: String,
+    /// Why (a Linux limit, or "not implemented in pfd yet").
+    pub why: &'static str,
+}
+
+impl Unsupported {
+    /// `file:line: what: not supported on Linux (why)`.
+    pub fn message(&self, main_file: &str) -> String {
+        let file = self.file.as_deref().unwrap_or(main_file);
+        format!(
+            "{file}:{}: {}: not supported on Linux ({})",
+            self.line, self.what, self.why
+        )
+    }
+}
+
+/// What `check` found: `refused` non-empty means the ruleset must not load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Support {
+    pub refused: Vec<Unsupported>,
+    /// Loaded, but without effect (printed as warnings).
+    pub warnings: Vec<Unsupported>,
+}
+
+impl Support {
+    pub fn ok(&self) -> bool {
+        self.refused.is_empty()
+    }
+}
+
+/// Reason for what is not built yet.
+pub const NOT_YET: &str = "not implemented in pfd yet";
+
+/// Check a whole ruleset as pfctl has it: options, directives, rules (in
+/// anchors too) and the `load anchor` files.
+pub fn check(rs: &Ruleset) -> Support {
+    let mut s = Support::default();
+    check_options(&rs.options, &mut s);
+    check_directives(&rs.directives, &mut s);
+    check_rules(&rs.rules, None, &mut s);
+    for la in &rs.loads {
+        let file = Some(la.file.clone());
+        check_directives(&la.ruleset.directives, &mut s);
+        check_rules(&la.ruleset.rules, file, &mut s);
+    }
+    s
+}
+
+/// The check pfd makes at commit: the rules and options it was sent.
+pub fn check_loaded(rules: &[Rule], options: &Options) -> Support {
+    let mut s = Support::default();
+    check_options(options, &mut s);
+    check_rules(rules, None, &mut s);
+    s
+}
+
+fn refuse(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'static str) {
+    s.refused.push(Unsupported {
+        file: file.clone(),
+        line,
+        what: what.to_string(),
+        why,
+    });
+}
+
+fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'static str) {
+    s.warnings.push(Unsupported {
+        file: file.clone(),
+        line,
+        what: what.to_string(),
+        why,
+    });
+}
+
+fn check_options(o: &Options, s: &mut Support) {
+    let none = None;
+    if o.state_policy_if_bound == Some(true) {
+        refuse(s, &none, 0, "set state-policy if-bound", NOT_YET);
+    }
+    if let Some((on, no_df)) = o.reassemble {
+        if on || no_df {
+            refuse(s, &none, 0, "set reassemble yes", NOT_YET);
+        }
+    }
+}
+
+fn check_directives(d: &[Directive], s: &mut Support) {
+    let none = None;
+    for d in d {
+        if let Directive::Queue(_) = d {
+            warn(
+                s,
+                &none,
+                0,
+                "queue",
+                "no traffic shaping: packets are not queued",
+            );
+        }
+    }
+}
+
+fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
+    let line = r.src_line;
+    match a {
+        AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
+        AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
+        AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
+        AddrKind::Any
+        | AddrKind::Net(_)
+        | AddrKind::Range(..)
+        | AddrKind::Dynamic { .. }
+        | AddrKind::Table(_) => {}
+    }
+}
+
+fn check_endpoint(ep: &Endpoint, r: &Rule, file: &Option<String>, s: &mut Support) {
+    check_addr(&ep.addr, r, file, s);
+}
+
+fn check_pool(p: &Pool, kw: &str, r: &Rule, file: &Option<String>, s: &mut Support) {
+    let line = r.src_line;
+    for a in &p.addrs {
+        check_addr(a, r, file, s);
+    }
+    let several = p.addrs.len() > 1 || p.auto_table.is_some();
+    match p.pool_type {
+        PoolType::None | PoolType::Bitmask => {}
+        // One host, or one interface's addresses (`nat-to (eth0)`, which
+        // pfctl makes round-robin): the engine takes the interface's first
+        // address of the family.
+        _ if !several
+            && p.addrs.iter().all(|a| {
+                matches!(a, AddrKind::Net(n) if n.is_host())
+                    || matches!(a, AddrKind::Dynamic { .. })
+            }) => {}
+        PoolType::Random => refuse(s, file, line, &format!("{kw} random"), NOT_YET),
+        PoolType::SourceHash => refuse(s, file, line, &format!("{kw} source-hash"), NOT_YET),
+        PoolType::RoundRobin => refuse(s, file, line, &format!("{kw} round-robin"), NOT_YET),
+        PoolType::LeastStates => refuse(s, file, line, &format!("{kw} least-states"), NOT_YET),
+    }
+    if several && p.pool_type == PoolType::None {
+        refuse(
+            s,
+            file,
+            line,
+            &format!("{kw} with several addresses"),
+            NOT_YET,
+        );
+    }
+    if p.sticky_address {
+        refuse(s, file, line, "sticky-address", NOT_YET);
+    }
+    if kw == "rdr-to" && p.proxy_port.1 != 0 && p.proxy_port.1 != p.proxy_port.0 {
+        refuse(s, file, line, "rdr-to port range", NOT_YET);
+    }
+}
+
+/// Check rules, anchors' rules included.
+fn check_rules(rules: &[Rule], file: Option<String>, s: &mut Support) {
+    for r in rules {
+        check_rule(r, &file, s);
+        if let Some(a) = &r.anchor {
+            check_rules(&a.rules, file.clone(), s);
+        }
+    }
+}
+
+fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
+    let line = r.src_line;
+    let x = &r.extras;
+    check_endpoint(&r.from, r, file, s);
+    check_endpoint(&r.to, r, file, s);
+    if let Some(p) = &r.nat_to {
+        check_pool(p, "nat-to", r, file, s);
+    }
+    if let Some(p) = &r.rdr_to {
+        check_pool(p, "rdr-to", r, file, s);
+    }
+    // The engine translates sources outbound and destinations inbound only
+    // (af-to excepted, which translates both on the way in); pfctl -n takes
+    // both directions, as OpenBSD does.
+    if r.nat_to.is_some() && r.direction == Direction::In && r.extras.af_to.is_none() {
+        refuse(s, file, line, "nat-to on an inbound rule", NOT_YET);
+    }
+    if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
+        refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
+    }
+    if r.log.matches || r.log.user || r.log.ifnum != 0 {
+        warn(
+            s,
+            file,
+            line,
+            "log (matches, user, to pflogN)",
+            "logged packets go to syslog as plain log (all) lines",
+        );
+    }
+    // State options.
+    let so = &r.state_opts;
+    if so.source_track.is_some() {
+        refuse(s, file, line, "source-track", NOT_YET);
+    }
+    if so.max_src_nodes != 0 {
+        refuse(s, file, line, "max-src-nodes", NOT_YET);
+    }
+    if so.max_src_states != 0 {
+        refuse(s, file, line, "max-src-states", NOT_YET);
+    }
+    if so.max_src_conn != 0 {
+        refuse(s, file, line, "max-src-conn", NOT_YET);
+    }
+    if so.max_src_conn_rate.is_some() {
+        refuse(s, file, line, "max-src-conn-rate", NOT_YET);
+    }
+    if so.overload.is_some() {
+        refuse(s, file, line, "overload", NOT_YET);
+    }
+    if so.if_bound {
+        refuse(s, file, line, "if-bound", NOT_YET);
+    }
+    if so.sloppy {
+        refuse(s, file, line, "sloppy", NOT_YET);
+    }
+    if so.pflow {
+        refuse(s, file, line, "pflow", "no pflow(4) export");
+    }
+    // Everything else of the rule.
+    if x.on_rdomain.is_some() {
+        refuse(
+            s,
+            file,
+            line,
+            "on rdomain",
+            "Linux has no routing domains; VRFs differ",
+        );
+    }
+    if x.received_on.is_some() {
+        refuse(s, file, line, "received-on", NOT_YET);
+    }
+    if x.tos.is_some() {
+        refuse(s, file, line, "tos", NOT_YET);
+    }
+    if x.prio.is_some() {
+        refuse(
+            s,
+            file,
+            line,
+            "prio",
+            "Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 \
+             packet priority (3 unless a VLAN header or set prio gave another)",
+        );
+    }
+    if x.set_prio.is_some() {
+        warn(
+            s,
+            file,
+            line,
+            "set prio",
+            "no priority queueing: packets are not reordered",
+        );
+    }
+    if x.queue.is_some() {
+        warn(
+            s,
+            file,
+            line,
+            "set queue",
+            "no traffic shaping: packets are not queued",
+        );
+    }
+    if x.set_tos.is_some() {
+        refuse(s, file, line, "set tos", NOT_YET);
+    }
+    if x.delay.is_some() {
+        refuse(s, file, line, "set delay", NOT_YET);
+    }
+    if x.fragment {
+        refuse(s, file, line, "fragment", NOT_YET);
+    }
+    if x.allow_opts {
+        refuse(s, file, line, "allow-opts", NOT_YET);
+    }
+    if x.rtable.is_some() {
+        refuse(s, file, line, "rtable", NOT_YET);
+    }
+    match x.divert {
+        Divert::None => {}
+        Divert::To(..) => refuse(s, file, line, "divert-to", NOT_YET),
+        Divert::Reply => refuse(s, file, line, "divert-reply", NOT_YET),
+        Divert::Packet(_) => refuse(s, file, line, "divert-packet", NOT_YET),
+    }
+    if x.scrub.any() {
+        refuse(s, file, line, "scrub", NOT_YET);
+    }
+    if x.af_to.is_some() {
+        refuse(s, file, line, "af-to", NOT_YET);
+    }
+    if let Some((kind, _)) = &x.route {
+        let kw = match kind {
+            super::RouteKind::RouteTo => "route-to",
+            super::RouteKind::ReplyTo => "reply-to",
+            super::RouteKind::DupTo => "dup-to",
+        };
+        refuse(s, file, line, kw, NOT_YET);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::{parse, StaticResolver};
+
+    fn support(src: &str) -> Support {
+        let res = StaticResolver::new()
+            .iface("eth0", &["192.0.2.10/24"])
+            .iface("eth1", &["192.168.99.1/24"]);
+        let rs = parse(src, "pf.conf", &res)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
+        check(&rs)
+    }
+
+    fn refused(src: &str) -> Vec<String> {
+        support(src)
+            .refused
+            .iter()
+            .map(|u| u.message("pf.conf"))
+            .collect()
+    }
+
+    #[test]
+    fn what_pfd_enforces_loads() {
+        let s = support(
+            "set skip on lo\nblock return\npass in on eth0 proto tcp to port 22 keep state (max 10)\n\
+             pass out on eth0 from eth1:network nat-to (eth0)\npass in on eth0 proto tcp to port 80 rdr-to 192.168.99.5 port 8080\n\
+             pass out log (all) proto udp user 0\nanchor foo {\n pass quick proto icmp\n}\n\
+             set syncookies adaptive (start 25%, end 12%)\npass in on eth0 proto tcp to port 25 synproxy state\n",
+        );
+        assert_eq!(s, Support::default());
+    }
+
+    #[test]
+    fn unenforced_options_are_refused_with_their_line() {
+        assert_eq!(
+            refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7\n"),
+            vec!["pf.conf:2: route-to: not supported on Linux (not implemented in pfd yet)"]
+        );
+        let inside = refused("anchor {\n pass\n pass proto tcp keep state (pflow)\n}\n");
+        assert_eq!(
+            inside,
+            vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn rule_evaluation_options_load() {
+        let s = support(
+            "set optimization aggressive\nmatch in tag FOO\npass out tagged FOO\nblock ! tagged FOO\n\
+             pass in proto icmp once\npass in proto udp probability 25% max-pkt-rate 100/10\n\
+             set fingerprints \"/etc/pf.os\"\npass in proto tcp from any os \"OpenBSD\"\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in prio 3\n"),
+            vec!["pf.conf:1: prio: not supported on Linux (Linux packets have no pf priority to match: skb->priority is not OpenBSD's 0-7 packet priority (3 unless a VLAN header or set prio gave another))"]
+        );
+    }
+
+    #[test]
+    fn tables_load() {
+        let s = support(
+            "table <bad> persist { 10.1.0.2 !10.1.0.3 } file \"/dev/null\"\nblock in quick from <bad>\n\
+             pass from ! <bad> to <good>\nanchor a {\n table <t> { 192.0.2.1 }\n pass to <t>\n}\n",
+        );
+        assert_eq!(s, Support::default());
+        // A table as an address pool needs round-robin, not enforced yet.
+        assert_eq!(
+            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
+            vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
+        );
+    }
+
+    #[test]
+    fn queues_and_priorities_only_warn() {
+        let s = support(
+            "queue rootq on eth0 bandwidth 10M\nqueue std parent rootq bandwidth 10M default\npass out on eth0 set queue std set prio 3\n",
+        );
+        assert!(s.ok(), "{:?}", s.refused);
+        assert_eq!(s.warnings.len(), 4);
+    }
+}
