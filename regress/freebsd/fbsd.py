@@ -366,7 +366,25 @@ def ifconfig_set(name, fam, args):
     return 0
 
 
+def slow_neighbours(name):
+    """Neighbour entries stay usable for minutes rather than seconds: the
+    cases run slower here (pft_ping.py's scapy start) and some block all
+    outbound traffic after their first exchange, neighbour probes included,
+    which would lose the neighbour (and every reply) in the middle of the
+    case: reachable for 5 minutes, and a stale entry in use is probed after
+    a minute instead of 5 s. Per interface: Linux has no per-namespace
+    default for it, and moving an interface resets it."""
+    for f in ("ipv4", "ipv6"):
+        for k, v in (("base_reachable_time_ms", "300000"), ("delay_first_probe_time", "60")):
+            try:
+                with open(f"/proc/sys/net/{f}/neigh/{name}/{k}", "w") as fh:
+                    fh.write(v)
+            except OSError:
+                pass
+
+
 def addr_add(name, fam, addr, masklen, alias):
+    slow_neighbours(name)
     a, _, plen = addr.partition("/")
     if plen:
         # FreeBSD reads the prefix length with strtol: "64up" is 64 (the
@@ -766,6 +784,12 @@ def sysctl(argv):
                                     "sysctl", name], capture_output=True, text=True)
                 out = p.stdout.strip()
                 print(out.split("=", 1)[1] if value_only and "=" in out else out)
+            continue
+        if name == "net.fibs":
+            # FreeBSD's number of routing tables (fibs); Linux has its
+            # routing tables without being told how many.
+            if not quiet:
+                print(value if eq and value_only else f"{name}: 1 -> {value}" if eq else "1")
             continue
         if name == "kern.features.ipsec" and ipsec_feature():
             SYSCTL_CONST[name] = "1"

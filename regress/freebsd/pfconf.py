@@ -51,12 +51,17 @@ REWRITES = [
      "(removed)",
      "FreeBSD's reaction to pf's own failures (out of memory); no case "
      "provokes one, and OpenBSD always drops"),
+    ("set debug none|urgent|misc|loud",
+     "set debug emerg|err|notice|debug",
+     "FreeBSD kept pf's old debug level names; OpenBSD uses syslog's"),
     ("... ridentifier N",
      "(removed)",
      "FreeBSD's rule identifier only appears in pflog and pfsync records"),
 ]
 
 SPECIAL = "{}(),"
+# FreeBSD's pf debug levels (pfctl -x, set debug) and OpenBSD's syslog ones.
+DEBUG_LEVELS = {"none": "emerg", "urgent": "err", "misc": "notice", "loud": "debug"}
 
 
 def tokenize(s):
@@ -240,6 +245,9 @@ def translate_line(line):
         out = scrub_rule(toks)
         if out == []:
             return "# " + line.strip() + "  (OpenBSD reassembles by default)"
+    elif toks[:2] == ["set", "debug"] and len(toks) > 2 and toks[2] in DEBUG_LEVELS:
+        out = toks[:2] + [DEBUG_LEVELS[toks[2]]] + toks[3:]
+        changed = True
     elif toks[:2] == ["set", "fail-policy"]:
         return "# " + line.strip() + "  (FreeBSD only, no effect here)"
     elif toks[0] in ("pass", "block", "match"):
@@ -250,6 +258,8 @@ def translate_line(line):
             out = toks
     if out is None:
         return line
+    if out is not toks and not changed:
+        changed = True
     if "ridentifier" in out:
         k = out.index("ridentifier")
         out = out[:k] + out[k + 2:]

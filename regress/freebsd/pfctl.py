@@ -11,6 +11,17 @@
   wording where the two pfctls print the same fact differently:
     keep-state  -s rules: FreeBSD prints "keep state" on every rule that
                 keeps state; OpenBSD only when the state has options.
+    table-zeroed  -T show -vv: an address whose counters were zeroed
+                (-T zero) has no counter lines on OpenBSD (its counters
+                are freed until the next packet); FreeBSD prints them as 0.
+    table-match-as-pass  -T show -vv: OpenBSD counts a table's hits by
+                match rules under Match, FreeBSD (which has no such
+                counter) under Pass.
+    map-failed  -s info: OpenBSD's counter of packets no translation
+                address could be found for is "translate", FreeBSD's
+                "map-failed".
+- -x none|urgent|misc|loud (FreeBSD's debug level names) are given to pfctl
+  as OpenBSD's syslog names (see pfconf.DEBUG_LEVELS).
 Everything else goes to pfctl unchanged, and pfctl's own errors stand.
 """
 import os
@@ -71,6 +82,41 @@ def keep_state(line):
     return line[:cut] + " keep state" + line[cut:]
 
 
+STAT = re.compile(r"^\t(In|Out)/(\w+):\s+\[ Packets: (\d+)\s+Bytes: (\d+)\s+\]$")
+
+
+def stat_line(d, op, pk, by):
+    return f"\t{d + '/' + op + ':':<13}[ Packets: {pk:<18} Bytes: {by:<18} ]"
+
+
+def table_show(text, adj):
+    out = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        if line.startswith("\tCleared:"):
+            block = []
+            j = i + 1
+            while j < len(lines) and STAT.match(lines[j]):
+                block.append(STAT.match(lines[j]).groups())
+                j += 1
+            if not block and "table-zeroed" in adj:
+                block = [(d, op, "0", "0") for d in ("In", "Out")
+                         for op in ("Block", "Match", "Pass", "XPass")]
+            if "table-match-as-pass" in adj:
+                match = {d: (int(pk), int(by)) for d, op, pk, by in block if op == "Match"}
+                block = [(d, op, str(int(pk) + match.get(d, (0, 0))[0]) if op == "Pass" else pk,
+                          str(int(by) + match.get(d, (0, 0))[1]) if op == "Pass" else by)
+                         for d, op, pk, by in block if op != "Match"]
+            out += [stat_line(*b) for b in block]
+            i = j
+            continue
+        i += 1
+    return "\n".join(out)
+
+
 def adjustments():
     case = os.environ.get("FBSD_CASE", "")
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adjust")
@@ -104,12 +150,30 @@ def main():
         for c in seen:
             print(c)
         return 0
+    if any(o == "x" and v in pfconf.DEBUG_LEVELS for o, v in opts) and not files:
+        argv = []
+        for o, v in opts:
+            argv.append("-" + o)
+            if v is not None:
+                argv.append(pfconf.DEBUG_LEVELS.get(v, v) if o == "x" else v)
+        argv += operands
     adj = adjustments()
     if "keep-state" in adj and any(v and "rules".startswith(v) for v in shows):
         p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
         sys.stderr.write(p.stderr)
         for line in p.stdout.splitlines():
             print(keep_state(line))
+        return p.returncode
+    if "map-failed" in adj and any(v and "info".startswith(v) for v in shows):
+        p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
+        sys.stderr.write(p.stderr)
+        sys.stdout.write(re.sub(r"(?m)^  translate ", "  map-failed", p.stdout))
+        return p.returncode
+    tshow = any(o == "T" and v and "show".startswith(v) for o, v in opts)
+    if tshow and adj & {"table-zeroed", "table-match-as-pass"}:
+        p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
+        sys.stderr.write(p.stderr)
+        sys.stdout.write(table_show(p.stdout, adj))
         return p.returncode
     if len(files) != 1:
         os.execv(PFCTL, [PFCTL] + argv)
@@ -127,6 +191,8 @@ def main():
     for o, v in opts:
         new.append("-" + o)
         if v is not None:
+            if o == "x":
+                v = pfconf.DEBUG_LEVELS.get(v, v)
             new.append(v if o != "f" else "-")
     p = subprocess.run([PFCTL] + new + operands, input=pfconf.translate(text), text=True)
     return p.returncode

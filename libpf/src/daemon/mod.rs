@@ -185,6 +185,10 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             .spawn(move || maintenance(s, hup))?;
     }
 
+    // The interfaces as they are before the first request: `(if)`,
+    // `self` and antispoof must not wait for the first maintenance tick.
+    refresh_ifaddrs(&shared);
+
     let _ = std::fs::remove_file(&opts.socket);
     let listener = UnixListener::bind(&opts.socket)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", opts.socket)))?;
@@ -306,6 +310,17 @@ fn release_stale_demotion(shared: &Shared, now: u64) {
             "pfsync bulk update timed out: no pfsyncd",
             shared.now(),
         );
+    }
+}
+
+/// Read every interface's addresses now rather than at the next tick of
+/// the maintenance thread: at start, and when pf is enabled or a ruleset
+/// is committed, so the rules see interfaces configured just before.
+pub fn refresh_ifaddrs(shared: &Shared) {
+    if let Ok(mut nl) = crate::sys::netlink::Netlink::open() {
+        if let Ok(map) = ifaddrs(&mut nl, shared) {
+            shared.engine().ifaddrs = map;
+        }
     }
 }
 

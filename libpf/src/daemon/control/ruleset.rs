@@ -57,6 +57,7 @@ pub(super) fn start(shared: &Shared, now: u64) -> Reply {
         let _ = hooks::remove();
         return Reply::error(EIO, format!("cannot install packet hooks: {e}"));
     }
+    crate::daemon::refresh_ifaddrs(shared);
     shared.engine().set_enabled(true, now);
     log::notice("pf enabled");
     Reply::Ok
@@ -129,6 +130,7 @@ pub(super) fn commit(
             return not_open();
         }
     };
+    crate::daemon::refresh_ifaddrs(shared);
     // Build the tables before they go in, outside the engine's lock.
     for s in &mut t.tables {
         if let Err(e) = s.finish() {
