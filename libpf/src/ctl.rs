@@ -1,6 +1,7 @@
 //! What the command-line tools share on the client side of the control
 //! socket: a name resolver that knows pfd's carp interfaces, loading a
-//! ruleset as one transaction, and the ruleset checksum.
+//! ruleset (into the main ruleset or an anchor) as one transaction, and the
+//! ruleset checksum.
 
 use crate::ioctl::client::Client;
 use crate::ioctl::{Error, Reply, Request, ADDRS_PER_FRAME};
@@ -10,10 +11,14 @@ use sha1::{Digest, Sha1};
 
 /// The system resolver, plus the configured addresses of pfd's carp
 /// interfaces (Linux only carries them while MASTER; pf.conf expects them
-/// on the BACKUP too, as on OpenBSD).
+/// on the BACKUP too, as on OpenBSD) and pfd's interface groups (`egress`,
+/// administrative groups), so that `from egress` expands as pfctl does.
 pub fn resolver(client: Option<&mut Client>) -> SystemResolver {
     let mut r = SystemResolver::new();
     let Some(c) = client else { return r };
+    if let Ok(Reply::GroupMembers(g)) = c.call(&Request::GetGroupMembers) {
+        r.groups = g.into_iter().collect();
+    }
     let Ok(Reply::Interfaces(names)) = c.call(&Request::ListInterfaces) else {
         return r;
     };
@@ -34,27 +39,44 @@ pub fn checksum(rs: &Ruleset) -> String {
     d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Load `rs` in one transaction: rules, options, and the tables defined
-/// in the main ruleset, its inline anchors and its `load anchor` files.
-/// Nothing changes unless every step works.
-pub fn load(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
+/// Load `rs` at anchor `anchor` (`""`: the main ruleset, with its
+/// options) in one transaction, as pfctl does: the file's rules, each
+/// inline anchor that has rules and each `load anchor` file replace the
+/// rulesets of their anchors (every other anchor keeps its rules), and the
+/// tables they define are defined in their anchors. Nothing changes unless
+/// every step works.
+pub fn load(client: &mut Client, rs: &Ruleset, anchor: &str) -> Result<(), Error> {
     let ticket = match client.call(&Request::XBegin)? {
         Reply::Ticket(t) => t,
         other => return Err(Error::Protocol(format!("expected a ticket, got {other:?}"))),
     };
     let result = (|| {
-        for chunk in rs.rules.chunks(1000) {
-            client.call_ok(&Request::AddRules {
+        for (path, rules) in crate::ruleset::flatten(rs, anchor) {
+            // An empty ruleset is sent too: it empties its anchor.
+            let mut chunks = rules.chunks(1000).peekable();
+            if chunks.peek().is_none() {
+                client.call_ok(&Request::AddRules {
+                    ticket,
+                    anchor: path.clone(),
+                    rules: vec![],
+                })?;
+            }
+            for chunk in chunks {
+                client.call_ok(&Request::AddRules {
+                    ticket,
+                    anchor: path.clone(),
+                    rules: chunk.to_vec(),
+                })?;
+            }
+        }
+        if anchor.is_empty() {
+            client.call_ok(&Request::SetOptions {
                 ticket,
-                rules: chunk.to_vec(),
+                options: rs.options.clone(),
+                checksum: checksum(rs),
             })?;
         }
-        client.call_ok(&Request::SetOptions {
-            ticket,
-            options: rs.options.clone(),
-            checksum: checksum(rs),
-        })?;
-        send_tables(client, ticket, rs)?;
+        send_tables(client, ticket, rs, anchor)?;
         client.call_ok(&Request::XCommit { ticket })
     })();
     if result.is_err() {
@@ -70,8 +92,8 @@ pub fn load_tables(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
         Reply::Ticket(t) => t,
         other => return Err(Error::Protocol(format!("expected a ticket, got {other:?}"))),
     };
-    let result =
-        send_tables(client, ticket, rs).and_then(|()| client.call_ok(&Request::XCommit { ticket }));
+    let result = send_tables(client, ticket, rs, "")
+        .and_then(|()| client.call_ok(&Request::XCommit { ticket }));
     if result.is_err() {
         let _ = client.call(&Request::XRollback { ticket });
     }
@@ -89,11 +111,14 @@ pub fn table_defs(rs: &Ruleset) -> Vec<&crate::ruleset::TableDef> {
     v
 }
 
-fn send_tables(client: &mut Client, ticket: u32, rs: &Ruleset) -> Result<(), Error> {
+/// The table definitions of `rs` loaded at anchor `base`, each in its
+/// anchor below `base`.
+fn send_tables(client: &mut Client, ticket: u32, rs: &Ruleset, base: &str) -> Result<(), Error> {
     for t in table_defs(rs) {
+        let anchor = crate::ruleset::join(base, &t.anchor);
         client.call_ok(&Request::InaDefine {
             ticket,
-            anchor: t.anchor.clone(),
+            anchor: anchor.clone(),
             name: t.name.clone(),
             flags: t.flags,
             init_addr: t.init_addr,
@@ -104,7 +129,7 @@ fn send_tables(client: &mut Client, ticket: u32, rs: &Ruleset) -> Result<(), Err
             if chunk.len() == ADDRS_PER_FRAME {
                 client.call_ok(&Request::InaAddrs {
                     ticket,
-                    anchor: t.anchor.clone(),
+                    anchor: anchor.clone(),
                     name: t.name.clone(),
                     addrs: std::mem::take(&mut chunk),
                 })?;
@@ -113,7 +138,7 @@ fn send_tables(client: &mut Client, ticket: u32, rs: &Ruleset) -> Result<(), Err
         if !chunk.is_empty() {
             client.call_ok(&Request::InaAddrs {
                 ticket,
-                anchor: t.anchor.clone(),
+                anchor: anchor.clone(),
                 name: t.name.clone(),
                 addrs: chunk,
             })?;
@@ -179,6 +204,70 @@ pub fn configure_pseudo(client: &mut Client, name: &str, args: &[String]) -> Res
             force_state: acts.force_state,
         })
         .map_err(|e| e.to_string())
+}
+
+/// `ifconfig IF group NAME` / `-group NAME` for an interface that is not
+/// a carp or pfsync interface (Linux has no interface groups: pfd keeps
+/// them). Only those two words are taken; nothing changes if any
+/// argument is wrong.
+pub fn configure_groups(client: &mut Client, name: &str, args: &[String]) -> Result<(), String> {
+    let ops = crate::ifconfig::parse_args(args).map_err(|e| format!("{name}: {e}"))?;
+    apply_groups(client, name, &ops)
+}
+
+/// The `group` / `-group` operations of an ifconfig line, sent to pfd in
+/// order; any other operation is refused before anything is sent.
+pub fn apply_groups(
+    client: &mut Client,
+    name: &str,
+    ops: &[crate::ifconfig::IfOp],
+) -> Result<(), String> {
+    use crate::ifconfig::IfOp;
+    if let Some(op) = ops
+        .iter()
+        .find(|o| !matches!(o, IfOp::Group(_) | IfOp::NoGroup(_)))
+    {
+        return Err(format!(
+            "{name}: {}: not a carp or pfsync interface: only group and -group apply (use ip(8))",
+            op.keyword()
+        ));
+    }
+    for op in ops {
+        let req = match op {
+            IfOp::Group(g) => Request::AddIfGroup {
+                ifname: name.into(),
+                group: g.clone(),
+            },
+            IfOp::NoGroup(g) => Request::DelIfGroup {
+                ifname: name.into(),
+                group: g.clone(),
+            },
+            _ => continue,
+        };
+        client.call_ok(&req).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// ifconfig's `groups:` line for any interface, as pfd sees it (`all`,
+/// which every interface is in, left out as ifconfig does).
+pub fn show_groups(client: &mut Client, name: &str) -> Result<String, String> {
+    match client
+        .call(&Request::GetIfGroups {
+            ifname: name.into(),
+        })
+        .map_err(|e| e.to_string())?
+    {
+        Reply::Groups(g) => {
+            let g: Vec<String> = g.into_iter().filter(|g| g != "all").collect();
+            Ok(if g.is_empty() {
+                format!("{name}:\n")
+            } else {
+                format!("{name}:\n\tgroups: {}\n", g.join(" "))
+            })
+        }
+        other => Err(format!("unexpected reply {other:?}")),
+    }
 }
 
 /// The ifconfig block of a carp or pfsync interface.

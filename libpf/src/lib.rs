@@ -7,6 +7,7 @@
 //! `log` is the daemons' syslog.
 
 pub mod addr;
+pub mod anchors;
 pub mod carp;
 pub mod conf;
 pub mod ctl;

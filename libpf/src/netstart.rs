@@ -68,6 +68,7 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("{ifname}: no such interface"))?;
         let idx = link.index;
         let mut bring_up = false;
+        let mut groups = Vec::new();
         for op in ops {
             match op {
                 IfOp::Inet {
@@ -106,6 +107,8 @@ impl Ctx<'_> {
                 IfOp::Mtu(m) => nl.set_mtu(idx, m).map_err(|e| e.to_string())?,
                 IfOp::Description(d) => nl.set_alias(idx, &d).map_err(|e| e.to_string())?,
                 IfOp::Create => {}
+                // Interface groups live in pfd (Linux has none).
+                op @ (IfOp::Group(_) | IfOp::NoGroup(_)) => groups.push(op),
                 other => {
                     return Err(format!(
                         "{ifname}: {}: only for carp and pfsync interfaces",
@@ -116,6 +119,10 @@ impl Ctx<'_> {
         }
         if bring_up {
             nl.set_up(idx, true).map_err(|e| e.to_string())?;
+        }
+        if !groups.is_empty() {
+            let c = self.client()?;
+            ctl::apply_groups(c, ifname, &groups)?;
         }
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! The text `pfctl -s ...` prints: states (`-ss`, `-vss`, `-vvss`), rule
-//! counters (`-vsr`), status (`-si`), timeouts (`-st`), limits (`-sm`), in
-//! OpenBSD's exact formats.
+//! counters (`-vsr`), status (`-si`), timeouts (`-st`), limits (`-sm`),
+//! interfaces (`-sI`), in OpenBSD's exact formats.
 
 use crate::addr::Af;
+use crate::engine::iface::IfaceInfo;
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::state::{tcps, udps};
 use crate::engine::status::{Status, LIMIT_COUNTER_NAMES, REASON_NAMES};
@@ -181,7 +182,29 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         o.push('\n');
     }
     if verbose >= 2 {
-        let _ = writeln!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+        let _ = write!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+        // OpenBSD's pfctl stops here; FreeBSD's goes on with the route
+        // (`route-to: 192.0.2.1@em1`) and the rtable, which pfd shows too.
+        let rt = match s.rt {
+            1 => Some("route-to"),
+            2 => Some("dup-to"),
+            3 => Some("reply-to"),
+            _ => None,
+        };
+        if let Some(kind) = rt {
+            let _ = write!(o, " {kind}: {}", host(&s.rt_addr, 0, 0));
+            if !s.rt_ifname.is_empty() {
+                let _ = write!(o, "@{}", s.rt_ifname);
+            }
+        }
+        let table = match s.direction {
+            1 => s.rtableid[1],
+            _ => s.rtableid[0],
+        };
+        if table != u32::MAX {
+            let _ = write!(o, " rtable: {table}");
+        }
+        o.push('\n');
     }
     o
 }
@@ -415,6 +438,58 @@ pub fn default_proto_name(p: u8) -> Option<String> {
 }
 
 /// Address family of a state, for filters.
+/// ctime(3): `Thu Jan  1 00:00:00 1970\n`, local time.
+pub fn ctime(t: i64) -> String {
+    let tt = t as libc::time_t;
+    // SAFETY: tm is plain data filled by localtime_r; strftime writes at
+    // most buf.len() bytes and the format is NUL-terminated.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
+        return format!("{t}\n");
+    }
+    let mut buf = [0u8; 64];
+    let fmt = b"%a %b %e %H:%M:%S %Y\n\0";
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr().cast(), &tm) };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Names of the interface counters, [IPv4, IPv6][in, out][pass, block].
+const ISTATS_TEXT: [[[&str; 2]; 2]; 2] = [
+    [["In4/Pass:", "In4/Block:"], ["Out4/Pass:", "Out4/Block:"]],
+    [["In6/Pass:", "In6/Block:"], ["Out6/Pass:", "Out6/Block:"]],
+];
+
+/// `pfctl -s Interfaces` (print_iface): the name, ` (skip)` with -v, the
+/// counters with -vv.
+pub fn interfaces(list: &[IfaceInfo], verbose: u8) -> String {
+    let mut o = String::new();
+    for p in list {
+        o.push_str(&p.name);
+        if verbose >= 1 && p.skip {
+            o.push_str(" (skip)");
+        }
+        o.push('\n');
+        if verbose < 2 {
+            continue;
+        }
+        let _ = write!(o, "\tCleared:     {}", ctime(p.cleared));
+        let _ = writeln!(
+            o,
+            "\tReferences:  [ States:  {:<18} Rules: {:<18} ]",
+            p.states, p.rules
+        );
+        for i in 0..8 {
+            let (af, dir, act) = ((i >> 2) & 1, (i >> 1) & 1, i & 1);
+            let _ = writeln!(
+                o,
+                "\t{:<12} [ Packets: {:<18} Bytes: {:<18} ]",
+                ISTATS_TEXT[af][dir][act], p.packets[af][dir][act], p.bytes[af][dir][act]
+            );
+        }
+    }
+    o
+}
+
 pub fn state_af(s: &StateRepr) -> Option<Af> {
     Af::from_openbsd_number(s.af)
 }
@@ -473,6 +548,7 @@ mod tests {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            rt_ifname: String::new(),
             tag: String::new(),
         }
     }
@@ -611,5 +687,41 @@ mod tests {
             "  current entries                       42               "
         );
         assert!(out.contains("  match                                  0            0.0/s\n"));
+    }
+
+    #[test]
+    fn interfaces_format() {
+        let mut p = IfaceInfo {
+            name: "em0".into(),
+            skip: true,
+            cleared: 0,
+            states: 2,
+            rules: 3,
+            packets: Default::default(),
+            bytes: Default::default(),
+        };
+        p.packets[0][0][0] = 10;
+        p.bytes[0][0][0] = 840;
+        p.packets[1][1][1] = 1;
+        p.bytes[1][1][1] = 72;
+        let l = std::slice::from_ref(&p);
+        assert_eq!(interfaces(l, 0), "em0\n");
+        assert_eq!(interfaces(l, 1), "em0 (skip)\n");
+        let vv = interfaces(l, 2);
+        let lines: Vec<&str> = vv.lines().collect();
+        assert_eq!(lines.len(), 11);
+        assert!(lines[1].starts_with("\tCleared:     ") && lines[1].len() > 30);
+        assert_eq!(
+            lines[2],
+            "\tReferences:  [ States:  2                  Rules: 3                  ]"
+        );
+        assert_eq!(
+            lines[3],
+            "\tIn4/Pass:    [ Packets: 10                 Bytes: 840                ]"
+        );
+        assert_eq!(
+            lines[10],
+            "\tOut6/Block:  [ Packets: 1                  Bytes: 72                 ]"
+        );
     }
 }

@@ -84,7 +84,7 @@ check "sanity: the server answers through both routers" grep -q 'echoed=1' <<<"$
 # --- tag / tagged -----------------------------------------------------------
 ND='pass quick inet6 proto icmp6 icmp6-type { neighbrsol, neighbradv } no state'
 load 'set skip on lo' "$ND" \
-	'block out on ext0 label "blockout"' \
+	'block out on ext0 inet proto udp label "blockout"' \
 	'pass in on int0 proto udp to port 7001 tag GOOD label "good"' \
 	'pass in on int0 proto udp to port 7002 label "untagged"' \
 	'pass out on ext0 tagged GOOD no state label "tagged-out"' \

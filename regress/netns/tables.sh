@@ -234,6 +234,10 @@ check "-a '*' -vsT lists the anchor's table with its anchor" grep -qxe $'--a-r--
 check "the fallback table shows h (referenced by an anchor)" grep -qxe $'--a-rh-\troot' <<<"$t"
 pfctl -a guard -t bad -T delete 10.1.0.3 >/dev/null 2>&1
 check "-a guard -t bad -T delete lets the host through" reach 3
+# An inline anchor keeps its rules when the main ruleset is reloaded
+# without it (pfctl replaces only the anchors a file has, as on OpenBSD):
+# they go with -a guard -F rules.
+check "-a guard -F rules empties the anchor" pfctl -q -a guard -F rules
 
 # --- file contents reloaded by pfctl -f --------------------------------------------
 echo 10.1.0.2 >"$RUN/bad.txt"

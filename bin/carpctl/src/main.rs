@@ -10,7 +10,7 @@ use std::process::exit;
 #[command(
     name = "carpctl",
     about = "configure carp and pfsync interfaces",
-    override_usage = "carpctl [-a | -s] [-g group [-]carpdemote [N]] [interface [parameters]]\n       carpctl sysctl name[=value] ..."
+    override_usage = "carpctl [-a | -s] [-g group [-]carpdemote [N]] [interface [parameters]]\n       carpctl interface [group name] [-group name]\n       carpctl sysctl name[=value] ..."
 )]
 struct Args {
     /// Show every carp and pfsync interface.
@@ -65,9 +65,18 @@ fn main() {
         return sysctl(&mut connect(), rest);
     }
     if !ctl::is_pseudo(name) {
-        die(format!(
-            "{name}: not a carp or pfsync interface (use ip(8) for others)"
-        ));
+        // Any other interface: only its administrative groups, which pfd
+        // keeps (Linux has none).
+        let mut c = connect();
+        let r = if rest.is_empty() {
+            ctl::show_groups(&mut c, name).map(|s| print!("{s}"))
+        } else {
+            ctl::configure_groups(&mut c, name, rest)
+        };
+        if let Err(e) = r {
+            die(e);
+        }
+        return;
     }
     let mut c = connect();
     if rest.is_empty() {

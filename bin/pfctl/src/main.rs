@@ -1,6 +1,7 @@
 //! pfctl: control the packet filter, as OpenBSD's pfctl(8) does.
 
 use clap::Parser;
+use libpf::anchors::{self, AnchorOpt};
 use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
@@ -15,7 +16,8 @@ use std::process::exit;
     disable_help_flag = true
 )]
 struct Args {
-    /// Apply -s, -F and -T to this anchor (`x/*`: and every anchor below).
+    /// Apply -f, -F, -s, -T and -z to this anchor (`x/*`: and every
+    /// anchor below).
     #[arg(short = 'a')]
     anchor: Option<String>,
     /// Disable the packet filter.
@@ -27,6 +29,10 @@ struct Args {
     /// Flush: rules, states, info, all.
     #[arg(short = 'F')]
     flush: Option<String>,
+    /// Restrict -s states, -s Interfaces, -F states, -F info and -k to
+    /// this interface (or group, for -s Interfaces).
+    #[arg(short = 'i')]
+    iface: Option<String>,
     /// Load the rules in file (- for standard input).
     #[arg(short = 'f')]
     file: Option<String>,
@@ -115,6 +121,7 @@ fn lookup<'a>(word: &str, list: &[&'a str]) -> Option<&'a str> {
 
 const SHOW: &[&str] = &[
     "rules",
+    "Anchors",
     "states",
     "info",
     "timeouts",
@@ -173,29 +180,33 @@ fn main() {
         noaction: a.noaction,
         ..Default::default()
     };
-    if let Some(an) = &a.anchor {
-        if an.is_empty() {
-            die("anchor name must not be empty");
+    // pfctl opens /dev/pf for writing for these.
+    let modify = a.disable
+        || a.enable
+        || a.flush.is_some()
+        || a.file.is_some()
+        || a.zero
+        || !a.kill.is_empty()
+        || a.debug.is_some()
+        || a.load_states.is_some();
+    let anchor = match &a.anchor {
+        None => AnchorOpt::default(),
+        Some(s) if s.is_empty() => die("anchor name must not be empty"),
+        Some(_) if !modify && a.show.is_none() && table_cmd.is_none() => {
+            usage("anchors apply to -f, -F, -s, and -T only")
         }
-        if a.show.is_none() && a.flush.is_none() && table_cmd.is_none() {
-            if a.file.is_some() {
-                die("-a with -f: loading rules into an anchor is not supported yet");
-            }
-            usage("anchors apply to -f, -F, -s, and -T only");
-        }
-        let mut an = an.as_str();
-        if let Some(p) = an.strip_suffix('*') {
-            topts.recurse = true;
-            an = p.strip_suffix('/').unwrap_or(p);
-        }
-        topts.anchor = an.trim_start_matches('/').to_string();
-    }
+        Some(s) => AnchorOpt::parse(s, modify && table_cmd.is_none()).unwrap_or_else(|e| die(e)),
+    };
+    topts.anchor = anchor.path.clone();
+    topts.recurse = anchor.recurse;
 
     if a.disable {
         // pfd gone and its fail-closed hooks still in place: -d must still
         // be able to let traffic through.
         if client.is_none() && Client::connect_default().is_err() {
-            match libpf::sys::hooks::remove() {
+            // pfd's policy-routing rules and tables go too.
+            let routes = libpf::sys::policy_routing::remove_all();
+            match libpf::sys::hooks::remove().and(routes) {
                 Ok(()) => {
                     if !a.quiet {
                         eprintln!("pf disabled (pfd not running: packet hooks removed)");
@@ -223,7 +234,7 @@ fn main() {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts) {
+        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts, &anchor, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -231,13 +242,15 @@ fn main() {
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet, &topts) {
+        if let Err(e) = flush(c!(), what, a.quiet, &topts, &anchor, a.iface.as_deref()) {
             die(e);
         }
     }
 
     if a.zero {
-        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters) {
+        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters {
+            anchor: anchor.path.clone(),
+        }) {
             die(e);
         }
         if !a.quiet {
@@ -246,7 +259,7 @@ fn main() {
     }
 
     if !a.kill.is_empty() {
-        if let Err(e) = kill(c!(), &a.kill, a.quiet) {
+        if let Err(e) = kill(c!(), &a.kill, a.quiet, a.iface.as_deref()) {
             die(e);
         }
     }
@@ -260,7 +273,7 @@ fn main() {
             let Some(file) = rules_file.take() else {
                 bare_usage();
             };
-            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true) {
+            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true, "") {
                 exit(code);
             }
         } else {
@@ -270,7 +283,14 @@ fn main() {
     }
 
     if let Some(file) = rules_file {
-        if let Err(code) = load(&mut client, file, a.noaction, a.verbose, false) {
+        if let Err(code) = load(
+            &mut client,
+            file,
+            a.noaction,
+            a.verbose,
+            false,
+            &anchor.path,
+        ) {
             exit(code);
         }
     }
@@ -363,6 +383,7 @@ fn load(
     noaction: bool,
     verbose: u8,
     tables_only: bool,
+    anchor: &str,
 ) -> Result<(), i32> {
     let (text, name) = if file == "-" {
         let mut s = String::new();
@@ -492,7 +513,7 @@ fn load(
             return Err(1);
         }
     }
-    if let Err(e) = ctl::load(c, &rs) {
+    if let Err(e) = ctl::load(c, &rs, anchor) {
         eprintln!("pfctl: {e}");
         eprintln!("pfctl: pf rules not loaded");
         return Err(1);
@@ -507,98 +528,68 @@ fn proto_name(p: u8) -> Option<String> {
         .or_else(|| show::default_proto_name(p))
 }
 
-fn show_rules(c: &mut Client, verbose: u8) -> Result<(), Error> {
-    let Reply::Rules { rules, loader } = c.call(&Request::GetRules)? else {
-        return Err(Error::Protocol("expected rules".into()));
-    };
+fn show_rules(c: &mut Client, verbose: u8, anchor: &AnchorOpt) -> Result<(), Error> {
     let resolver = libpf::sys::resolve::SystemResolver::new();
-    let mut out = String::new();
-    // The rules of an inline anchor follow it one level deeper: shown in
-    // braces as pfctl does (indented unless -v); those loaded into an
-    // anchor called by name are not shown (pfctl -a would show them).
-    let indent = |d: u16| {
-        if verbose == 0 {
-            "  ".repeat(d as usize)
-        } else {
-            String::new()
-        }
-    };
-    let mut open: Vec<u16> = vec![];
-    let mut hide_below: Option<u16> = None;
-    for (i, ri) in rules.iter().enumerate() {
-        if let Some(h) = hide_below {
-            if ri.depth > h {
-                continue;
-            }
-            hide_below = None;
-        }
-        while let Some(&d) = open.last().filter(|d| **d >= ri.depth) {
-            open.pop();
-            out.push_str(&format!("{}}}\n", indent(d)));
-        }
-        // A `once` rule that fired is hidden unless -vv.
-        if ri.expired && verbose < 2 {
-            continue;
-        }
-        out.push_str(&indent(ri.depth));
-        if verbose >= 2 {
-            out.push_str(&format!("@{i} "));
-        }
-        out.push_str(&print::print_rule(&ri.rule, &resolver));
-        if ri.expired {
-            out.push_str(" # expired");
-        }
-        let nested = rules.get(i + 1).is_some_and(|n| n.depth > ri.depth);
-        match &ri.rule.anchor {
-            Some(a) if a.inline && nested => {
-                out.push_str(" {");
-                open.push(ri.depth);
-            }
-            _ if nested => hide_below = Some(ri.depth),
-            _ => {}
-        }
-        out.push('\n');
-        if verbose >= 1 {
-            out.push_str(&show::rule_counters(&ri.counters, &loader));
-        }
+    let l = anchors::show_rules(c, anchor, verbose, &resolver)?;
+    print!("{}", l.out);
+    let _ = std::io::stdout().flush();
+    for w in l.warnings {
+        eprintln!("pfctl: {w}");
     }
-    while let Some(d) = open.pop() {
-        out.push_str(&format!("{}}}\n", indent(d)));
-    }
-    print!("{out}");
     Ok(())
 }
 
-fn show_states(c: &mut Client, verbose: u8) -> Result<(), Error> {
+fn show_states(c: &mut Client, verbose: u8, iface: Option<&str>) -> Result<(), Error> {
     let states = c.states()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for s in &states {
+    // -i: the states bound to that interface (`all`: the floating ones).
+    for s in states
+        .iter()
+        .filter(|s| iface.is_none_or(|i| s.ifname == i))
+    {
         let _ = out.write_all(show::state(s, verbose, &proto_name).as_bytes());
     }
     Ok(())
 }
 
-/// `-s labels`: the labelled rules of the main ruleset with their counters.
-fn labels(c: &mut Client) -> Result<String, Error> {
-    let Reply::Rules { rules, .. } = c.call(&Request::GetRules)? else {
+/// `-s labels`: the labelled rules of the main ruleset (or of the anchor
+/// `-a` names) with their counters.
+fn labels(c: &mut Client, anchor: &AnchorOpt) -> Result<String, Error> {
+    let Reply::Rules { rules, .. } = c.call(&Request::GetRules {
+        anchor: anchor.path.clone(),
+    })?
+    else {
         return Err(Error::Protocol("expected rules".into()));
     };
     Ok(rules
         .iter()
-        .filter(|r| r.depth == 0)
         .filter_map(|r| Some(show::label_line(r.rule.label.as_deref()?, &r.counters)))
         .collect())
 }
 
-fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> Result<(), Error> {
+fn show_cmd(
+    c: &mut Client,
+    what: &str,
+    verbose: u8,
+    topts: &tablectl::Opts,
+    anchor: &AnchorOpt,
+    iface: Option<&str>,
+) -> Result<(), Error> {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut o = tablectl::Out {
         out: &mut out,
         err: &mut err,
     };
     match what {
-        "rules" => show_rules(c, verbose),
-        "states" => show_states(c, verbose),
+        "rules" => show_rules(c, verbose, anchor),
+        "Anchors" => match anchors::show_anchors(c, &anchor.path, verbose)? {
+            Some(out) => {
+                print!("{out}");
+                Ok(())
+            }
+            None => die("Anchor does not exist"),
+        },
+        "states" => show_states(c, verbose, iface),
         "info" => match c.call(&Request::GetStatus)? {
             Reply::Status(s) => {
                 print!("{}", show::status(&s, verbose > 0));
@@ -623,7 +614,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
         "all" => {
             let mut first = true;
             // LABEL COUNTERS only when some rule has a label.
-            let have_labels = !labels(c)?.is_empty();
+            let have_labels = !labels(c, anchor)?.is_empty();
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
@@ -641,7 +632,7 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
                 first = false;
                 println!("{title}");
                 let _ = std::io::stdout().flush();
-                show_cmd(c, w, verbose, topts)?;
+                show_cmd(c, w, verbose, topts, anchor, iface)?;
                 let _ = std::io::stdout().flush();
             }
             // pfctl prints TABLES: only when there is a table.
@@ -656,17 +647,17 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
             Ok(())
         }
         "Tables" => tablectl::show_tables(c, topts, false, &mut o),
-        "Interfaces" => match c.call(&Request::ListInterfaces)? {
-            Reply::Interfaces(v) => {
-                for n in v {
-                    println!("{n}");
-                }
+        "Interfaces" => match c.call(&Request::GetIfaces {
+            filter: iface.map(str::to_string),
+        })? {
+            Reply::Ifaces(v) => {
+                print!("{}", show::interfaces(&v, verbose));
                 Ok(())
             }
             other => Err(Error::Protocol(format!("{other:?}"))),
         },
         "labels" => {
-            print!("{}", labels(c)?);
+            print!("{}", labels(c, anchor)?);
             Ok(())
         }
         "osfp" => {
@@ -678,7 +669,14 @@ fn show_cmd(c: &mut Client, what: &str, verbose: u8, topts: &tablectl::Opts) -> 
     }
 }
 
-fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Result<(), Error> {
+fn flush(
+    c: &mut Client,
+    what: &str,
+    quiet: bool,
+    topts: &tablectl::Opts,
+    anchor: &AnchorOpt,
+    iface: Option<&str>,
+) -> Result<(), Error> {
     if matches!(what, "Tables" | "all") {
         let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
         let mut o = tablectl::Out {
@@ -688,28 +686,61 @@ fn flush(c: &mut Client, what: &str, quiet: bool, topts: &tablectl::Opts) -> Res
         tablectl::clear_tables(c, topts, &mut o)?;
     }
     let rules = matches!(what, "rules" | "all");
-    let states = matches!(what, "states" | "all");
-    let info = matches!(what, "info" | "all");
-    if rules {
-        c.call_ok(&Request::FlushRules)?;
+    // -F all with an anchor clears that anchor only.
+    let all = what == "all" && anchor.path.is_empty();
+    let states = what == "states" || all;
+    let info = what == "info" || all;
+    if rules && anchor.recurse {
+        // pfctl_recurse: the anchor and all below it, deepest first.
+        let Some(list) = anchors::anchors_to_flush(c, &anchor.path)? else {
+            die("Anchor does not exist");
+        };
+        let mut out = String::from("Removing:\n");
+        for path in &list {
+            out.push_str(&format!("  {}\n", if path.is_empty() { "/" } else { path }));
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+        for path in list {
+            if let Err(e) = c.call_ok(&Request::FlushRules { anchor: path }) {
+                eprintln!("pfctl: {e}");
+            }
+        }
+    } else if rules {
+        c.call_ok(&Request::FlushRules {
+            anchor: anchor.path.clone(),
+        })?;
         if !quiet {
             eprintln!("rules cleared");
         }
     }
     if states {
-        if let Reply::Count(n) = c.call(&Request::ClearStates { ifname: None })? {
+        if let Reply::Count(n) = c.call(&Request::ClearStates {
+            ifname: iface.map(str::to_string),
+        })? {
             if !quiet {
                 eprintln!("{n} states cleared");
             }
         }
     }
     if info {
-        c.call_ok(&Request::ClearStatus)?;
-        if !quiet {
-            eprintln!("pf: statistics cleared");
+        // With -i, only that interface's (or group's) counters.
+        match iface {
+            Some(i) => {
+                c.call_ok(&Request::ClearIfStats { ifname: i.into() })?;
+                if !quiet {
+                    eprintln!("pf: statistics cleared for interface {i}");
+                }
+            }
+            None => {
+                c.call_ok(&Request::ClearStatus)?;
+                if !quiet {
+                    eprintln!("pf: statistics cleared");
+                }
+            }
         }
     }
-    if matches!(what, "osfp" | "all") {
+    if what == "osfp" || all {
         c.call_ok(&Request::OsfpFlush)?;
     }
     Ok(())
@@ -726,7 +757,7 @@ fn host_net(s: &str) -> libpf::addr::IpNet {
     }
 }
 
-fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+fn kill(c: &mut Client, args: &[String], quiet: bool, iface: Option<&str>) -> Result<(), Error> {
     use libpf::conf::Resolver;
     use libpf::statekill::{KillCmd, KillError};
     let resolver = libpf::sys::resolve::SystemResolver::new();
@@ -744,6 +775,8 @@ fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
                 af: Some(libpf::addr::Af::of(&src.addr)),
                 src: Some(src),
                 dst,
+                // -i: only the states bound to that interface.
+                ifname: iface.map(str::to_string),
                 ..Default::default()
             };
             if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
@@ -755,7 +788,10 @@ fn kill(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
                 }
             }
         }
-        KillCmd::Filter(k) => {
+        KillCmd::Filter(mut k) => {
+            if k.ifname.is_none() {
+                k.ifname = iface.map(str::to_string);
+            }
             if let Reply::Count(n) = c.call(&Request::KillStates(k))? {
                 if !quiet {
                     eprintln!("killed {n} states");

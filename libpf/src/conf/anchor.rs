@@ -20,20 +20,22 @@
 //!   then handed to the anchor rule. Like pfctl's `pfa_anchorlist`, a body
 //!   takes rules, anchors, tables and includes, not macros, options,
 //!   queues, antispoof or `load anchor`.
+//! - An anonymous inline anchor is named `_N` as pfctl names it: N counts
+//!   the brace blocks of the file in the order they open (pfctl's `bn`).
 //! - `load anchor name from "file"` is recorded; once the main ruleset is
 //!   good its files are parsed (each as a file of its own: no macros carried
-//!   over) into `Ruleset::loads`, and the rules of each are linked into the
-//!   anchor rules calling that path (`anchor "name"`, `anchor "name/*"`) so
-//!   that the engine evaluates them. `pfctl -nv` prints them after the main
-//!   ruleset, as pfctl does.
+//!   over) into `Ruleset::loads`. `pfctl -nv` prints them after the main
+//!   ruleset, as pfctl does; `pfctl -f` loads each into its anchor in the
+//!   same transaction as the main ruleset, and the anchor rules calling
+//!   that path see them at run time.
 
 use super::ast::{self, AnchorAst, RuleAst};
 use super::error::ConfError;
 use super::expand::Expander;
 use super::source::{Macros, Statement};
 use super::{parser, Resolver};
-use crate::ruleset::{Action, AnchorCall, LoadedAnchor, Rule, Ruleset};
-use std::collections::{BTreeMap, VecDeque};
+use crate::ruleset::{AnchorCall, LoadedAnchor, Ruleset};
+use std::collections::VecDeque;
 
 /// pfctl's PFCTL_ANCHOR_STACK_DEPTH (and the kernel's PF_ANCHOR_STACK_MAX).
 const MAX_ANCHOR_DEPTH: usize = 64;
@@ -240,6 +242,9 @@ pub fn inline(
         eats: None,
         recovered: true,
     };
+    // pfctl counts the brace as it reads it, before the body.
+    ex.braces += 1;
+    let anonymous = format!("_{}", ex.braces);
     if nest + 1 >= MAX_ANCHOR_DEPTH {
         ex.errors
             .push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
@@ -250,10 +255,8 @@ pub fn inline(
         return recovered;
     }
     let outer = std::mem::take(&mut ex.ruleset.rules);
-    ex.anchor_path.push(match ast.name.as_deref() {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => "_".to_string(),
-    });
+    ex.anchor_path
+        .push(ast.name.clone().unwrap_or_else(|| anonymous.clone()));
     // pfctl's parser recovers from an error at the top level only (its
     // `ruleset error '\n'`): after one in the body, the rest of the body is
     // read as top-level statements and its closing brace is an error.
@@ -311,7 +314,7 @@ pub fn inline(
         }
     }
     let call = AnchorCall {
-        name: ast.name.unwrap_or_default(),
+        name: ast.name.unwrap_or(anonymous),
         inline: true,
         rules,
     };
@@ -434,108 +437,11 @@ pub fn load_anchors(
         done.push(la);
     }
     rs.loads = done;
-    let table: Vec<(String, Vec<Rule>)> = rs
-        .loads
-        .iter()
-        .map(|l| (l.path.clone(), l.ruleset.rules.clone()))
-        .collect();
-    if !table.is_empty() {
-        link(&mut rs.rules, "", &table, 0);
-    }
-}
-
-/// pf_anchor_setup's path of a call by name from the anchor at `base`:
-/// `/x` is absolute, `../` climbs, anything else is below `base`. None if
-/// `../` climbs above the main ruleset.
-pub(crate) fn resolve(base: &str, name: &str) -> Option<String> {
-    if let Some(abs) = name.strip_prefix('/') {
-        return Some(abs.to_string());
-    }
-    let mut path: Vec<&str> = if base.is_empty() {
-        vec![]
-    } else {
-        base.split('/').collect()
-    };
-    let mut rest = name;
-    while let Some(r) = rest.strip_prefix("../") {
-        path.pop()?;
-        rest = r;
-    }
-    path.push(rest);
-    Some(path.join("/"))
-}
-
-/// Puts the rules loaded at each called path into the calls of `rules`
-/// (the ruleset of the anchor at `base`), recursively. A wildcard call
-/// (`x/*`) gets one anchor rule per child anchor of `x`, in pf's order
-/// (by name), which evaluates exactly like pf stepping through them.
-fn link(rules: &mut [Rule], base: &str, table: &[(String, Vec<Rule>)], depth: usize) {
-    if depth >= MAX_ANCHOR_DEPTH {
-        return;
-    }
-    let loaded = |path: &str| -> Vec<Rule> {
-        let mut v = table
-            .iter()
-            .rev()
-            .find(|(p, _)| p == path)
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default();
-        link(&mut v, path, table, depth + 1);
-        v
-    };
-    for r in rules.iter_mut() {
-        let Some(call) = r.anchor.as_deref_mut() else {
-            continue;
-        };
-        if call.inline {
-            let name = if call.name.is_empty() {
-                "_"
-            } else {
-                call.name.as_str()
-            };
-            let path = if base.is_empty() {
-                name.to_string()
-            } else {
-                format!("{base}/{name}")
-            };
-            link(&mut call.rules, &path, table, depth + 1);
-            continue;
-        }
-        let Some(path) = resolve(base, &call.name) else {
-            continue;
-        };
-        if let Some(parent) = path.strip_suffix("/*") {
-            let children: BTreeMap<&str, ()> = table
-                .iter()
-                .filter_map(|(p, _)| {
-                    p.rsplit_once('/')
-                        .filter(|(d, _)| *d == parent)
-                        .map(|(_, n)| (n, ()))
-                })
-                .collect();
-            call.rules = children
-                .into_keys()
-                .map(|n| {
-                    let path = format!("{parent}/{n}");
-                    let mut k = Rule::new(Action::Pass);
-                    k.anchor = Some(Box::new(AnchorCall {
-                        rules: loaded(&path),
-                        name: path,
-                        inline: false,
-                    }));
-                    k
-                })
-                .collect();
-        } else {
-            call.rules = loaded(&path);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{parse, parse_with_loader, print_ruleset_nv, StaticResolver};
-    use super::*;
 
     fn res() -> StaticResolver {
         StaticResolver::new()
@@ -737,18 +643,23 @@ mod tests {
         );
         let paths: Vec<&str> = rs.loads.iter().map(|l| l.path.as_str()).collect();
         assert_eq!(paths, ["x", "y/2", "y/1", "x/sub"]);
-        // `anchor x` now calls a.conf's rules, whose `anchor sub` calls x/sub.
-        let x = rs.rules[0].anchor.as_deref().unwrap();
-        assert_eq!(x.rules.len(), 2);
-        assert_eq!(x.rules[1].anchor.as_deref().unwrap().rules.len(), 1);
-        // `y/*` calls y/1 then y/2.
-        let y = rs.rules[1].anchor.as_deref().unwrap();
-        let kids: Vec<&str> = y
-            .rules
-            .iter()
-            .map(|k| k.anchor.as_deref().unwrap().name.as_str())
+        // The calls stay calls: pfd finds the loaded rules at run time.
+        assert!(rs.rules[0].anchor.as_deref().unwrap().rules.is_empty());
+        // What pfctl -f loads: the main ruleset, then each file at its path.
+        let sets: Vec<(String, usize)> = crate::ruleset::flatten(&rs, "")
+            .into_iter()
+            .map(|(p, r)| (p, r.len()))
             .collect();
-        assert_eq!(kids, ["y/1", "y/2"]);
+        assert_eq!(
+            sets,
+            [
+                ("".into(), 2),
+                ("x".into(), 2),
+                ("y/2".into(), 1),
+                ("y/1".into(), 1),
+                ("x/sub".into(), 1)
+            ]
+        );
 
         let e = parse_with_loader("load anchor x from \"bad.conf\"\n", "stdin", &r, &files)
             .unwrap_err();
@@ -767,11 +678,16 @@ mod tests {
     }
 
     #[test]
-    fn paths_resolve_like_pf_anchor_setup() {
-        assert_eq!(resolve("", "a"), Some("a".into()));
-        assert_eq!(resolve("a/b", "c"), Some("a/b/c".into()));
-        assert_eq!(resolve("a/b", "/c"), Some("c".into()));
-        assert_eq!(resolve("a/b", "../c"), Some("a/c".into()));
-        assert_eq!(resolve("a", "../../c"), None);
+    fn anonymous_anchors_are_numbered_by_brace() {
+        let rs = parse(
+            "anchor \"a\" {\n anchor {\n  pass\n }\n}\nanchor {\n block\n}\n",
+            "stdin",
+            &res(),
+        )
+        .unwrap();
+        let a = rs.rules[0].anchor.as_deref().unwrap();
+        assert_eq!(a.name, "a");
+        assert_eq!(a.rules[0].anchor.as_deref().unwrap().name, "_2");
+        assert_eq!(rs.rules[1].anchor.as_deref().unwrap().name, "_3");
     }
 }

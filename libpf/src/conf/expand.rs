@@ -53,6 +53,9 @@ pub struct Expander<'r> {
     pub fatal: bool,
     /// `rule_prefix` at work: stop after the checks of the rule's parts.
     prefix_only: bool,
+    /// Inline anchor bodies opened so far (pfctl's `bn`): an anonymous one
+    /// is named `_N` after it.
+    pub braces: u32,
 }
 
 /// One resolved address of a list.
@@ -174,6 +177,7 @@ impl<'r> Expander<'r> {
             errflag: 0,
             fatal: false,
             prefix_only: false,
+            braces: 0,
         }
     }
 
@@ -374,8 +378,8 @@ impl<'r> Expander<'r> {
                     .push(Directive::Reassemble { on, no_df: *no_df });
             }
             SetOption::StatePolicyIfBound(b) => {
-                self.default_if_bound = *b;
                 rs.options.state_policy_if_bound = Some(*b);
+                self.default_if_bound = *b;
                 rs.directives.push(Directive::StatePolicyIfBound(*b));
             }
             SetOption::StateDefaults(opts) => {

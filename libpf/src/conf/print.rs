@@ -15,7 +15,7 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     let mut s = String::new();
     match &rule.anchor {
         // pfctl prints no name for anonymous anchors (its "_N" names).
-        Some(a) if a.name.is_empty() => s.push_str("anchor"),
+        Some(a) if a.name.is_empty() || is_anonymous(&a.name) => s.push_str("anchor"),
         Some(a) => {
             let _ = write!(s, "anchor \"{}\"", a.name);
         }

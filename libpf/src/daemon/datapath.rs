@@ -1,15 +1,20 @@
 //! The data path: read packets from NFQUEUE, ask the engine, give the
-//! verdict back (with the rewritten packet when it was translated), send
-//! whatever reply a `block return` produced and the packets pf sends on
-//! its own (synproxy, syncookies), each with the mark the engine chose.
+//! verdict back (with the rewritten packet when it was translated, the
+//! route selector in the mark, or another queue for divert-packet), send
+//! whatever reply a `block return` produced, the packets pf sends on its
+//! own (synproxy, syncookies) each with the mark the engine chose, and what
+//! policy routing sends on another path (route-to after routing, dup-to
+//! copies, af-to).
 
 use super::ifnames::IfNames;
-use super::Shared;
+use super::{routing, Shared};
 use crate::engine::packet::Dir;
+use crate::engine::route::Forward;
 use crate::engine::status::Reason;
 use crate::engine::{Mtag, Outgoing, PacketMeta};
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
+use crate::sys::policy_routing::RouteSender;
 use crate::sys::raw::RawSender;
 use nfq::{Queue, Verdict};
 use std::io;
@@ -86,6 +91,10 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let v4 = RawSender::ipv4(Some(GENERATED_MARK), None).ok();
     let v6 = RawSender::ipv6(Some(GENERATED_MARK)).ok();
     let mut outbound = Outbound::new();
+    let mut route_sender = RouteSender::open()
+        .map_err(|e| log::err(&format!("NFQUEUE {queue_num}: policy routing sockets: {e}")))
+        .ok();
+    let mut dup_buf = Vec::with_capacity(65536);
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
@@ -123,15 +132,19 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             gid: msg.get_gid(),
             mtag: Mtag::from_mark(msg.get_nfmark()),
         };
-        let (verdict, debug) = {
+        let (verdict, debug, route_gen) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, &mut scratch[..n], now);
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            (v, e.debug_level())
+            (v, e.debug_level(), e.route_targets().generation())
         };
+        if shared.routes_stale(route_gen) {
+            // A new next hop: its rule and table before its first packet.
+            shared.sync_routes();
+        }
         // pf's notices (debug level notice and up, `pfctl -x`): packets
         // dropped for what they are rather than by a rule.
         let notice = debug >= DEBUG_NOTICE && !verdict.pass && verdict.reason != Reason::Match;
@@ -180,10 +193,18 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         if let Some(t) = verdict.mtag {
             msg.set_nfmark(t.to_mark());
         }
-        msg.set_verdict(if verdict.pass {
-            Verdict::Accept
-        } else {
-            Verdict::Drop
+        // Policy routing: send again on another path, copy, af-to.
+        let accept = routing::forward(
+            route_sender.as_mut(),
+            &verdict.forward,
+            &scratch[..n],
+            &mut dup_buf,
+        )
+        .unwrap_or(verdict.pass);
+        msg.set_verdict(match (&verdict.forward, accept) {
+            (Forward::Queue(q), true) => Verdict::Queue(*q),
+            (_, true) => Verdict::Accept,
+            (_, false) => Verdict::Drop,
         });
         if let Err(e) = q.verdict(msg) {
             log::err(&format!("NFQUEUE {queue_num} verdict: {e}"));

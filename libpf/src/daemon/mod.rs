@@ -7,6 +7,8 @@ pub mod carp;
 pub mod control;
 pub mod datapath;
 pub mod ifnames;
+pub mod ifwatch;
+pub mod routing;
 
 use crate::engine::Engine;
 use crate::log;
@@ -55,6 +57,12 @@ pub struct Shared {
     pub pfsync: Mutex<PfsyncSide>,
     pub opts: Options,
     pub shutdown: AtomicBool,
+    /// The system's policy-routing rules and tables (None: netlink failed).
+    pub policy: Mutex<Option<crate::sys::policy_routing::PolicyRouting>>,
+    /// The engine's route-selector generation the system has.
+    pub routes_gen: std::sync::atomic::AtomicU64,
+    /// The last policy-routing error logged (not repeated).
+    pub routes_error: Mutex<Option<String>>,
     origin: Instant,
 }
 
@@ -133,6 +141,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         }),
         opts: opts.clone(),
         shutdown: AtomicBool::new(false),
+        policy: Mutex::new(routing::open()),
+        routes_gen: std::sync::atomic::AtomicU64::new(0),
+        routes_error: Mutex::new(None),
         origin: Instant::now(),
     });
 
@@ -181,13 +192,19 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     {
         let s = shared.clone();
         std::thread::Builder::new()
+            .name("ifwatch".into())
+            .spawn(move || ifwatch::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
             .name("maintenance".into())
             .spawn(move || maintenance(s, hup))?;
     }
 
     // The interfaces as they are before the first request: `(if)`,
-    // `self` and antispoof must not wait for the first maintenance tick.
-    refresh_ifaddrs(&shared);
+    // `self` and antispoof must not wait for the watch thread's first dump.
+    let _ = ifwatch::sync_links(&shared);
 
     let _ = std::fs::remove_file(&opts.socket);
     let listener = UnixListener::bind(&opts.socket)
@@ -245,15 +262,14 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.sync_cv.notify_all();
     shared.carp().destroy_all();
+    shared.clear_routes();
     if hooks::installed() {
         log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }
 }
 
-/// Once a second: expire states, refresh interface addresses; on SIGHUP
-/// say what we have.
+/// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
-    let mut nl = crate::sys::netlink::Netlink::open().ok();
     let mut tick = 0u64;
     let mut outbound = datapath::Outbound::new();
     while !shared.shutdown.load(Ordering::Relaxed) {
@@ -274,18 +290,18 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
                 shared.sync_cv.notify_all();
             }
             release_stale_demotion(&shared, now);
-            if let Some(nl) = nl.as_mut() {
-                if let Ok(map) = ifaddrs(nl, &shared) {
-                    shared.engine().ifaddrs = map;
-                }
+            if tick.is_multiple_of(16) {
+                // Next hops' routes change: follow them.
+                shared.sync_routes();
             }
         }
         if hup.swap(false, Ordering::Relaxed) {
             let e = shared.engine();
             log::notice(&format!(
-                "SIGHUP: {} states, {} rules, pf {}",
+                "SIGHUP: {} states, {} rules, {} anchors, pf {}",
                 e.states.len(),
-                e.rules().rules.len(),
+                e.rules().main().rules.len(),
+                e.rules().anchors(),
                 if e.enabled() { "enabled" } else { "disabled" }
             ));
         }
@@ -311,39 +327,4 @@ fn release_stale_demotion(shared: &Shared, now: u64) {
             shared.now(),
         );
     }
-}
-
-/// Read every interface's addresses now rather than at the next tick of
-/// the maintenance thread: at start, and when pf is enabled or a ruleset
-/// is committed, so the rules see interfaces configured just before.
-pub fn refresh_ifaddrs(shared: &Shared) {
-    if let Ok(mut nl) = crate::sys::netlink::Netlink::open() {
-        if let Ok(map) = ifaddrs(&mut nl, shared) {
-            shared.engine().ifaddrs = map;
-        }
-    }
-}
-
-/// Addresses of every interface, by name, with the configured addresses of
-/// carp interfaces (withdrawn from Linux while BACKUP) added.
-pub fn ifaddrs(
-    nl: &mut crate::sys::netlink::Netlink,
-    shared: &Shared,
-) -> io::Result<std::collections::HashMap<String, Vec<crate::addr::IpNet>>> {
-    let links = nl.links()?;
-    let addrs = nl.addrs(None)?;
-    let mut map: std::collections::HashMap<String, Vec<crate::addr::IpNet>> =
-        std::collections::HashMap::new();
-    for l in &links {
-        map.entry(l.name.clone()).or_default();
-    }
-    for a in addrs {
-        if let Some(l) = links.iter().find(|l| l.index == a.index) {
-            map.entry(l.name.clone()).or_default().push(a.net);
-        }
-    }
-    for (name, nets) in shared.carp().configured_addrs() {
-        map.insert(name, nets);
-    }
-    Ok(map)
 }

@@ -3,6 +3,7 @@
 //! peer sends: inserts, updates with OpenBSD's stale checks, deletes,
 //! clears, update requests.
 
+use super::anchor::RuleRef;
 use super::packet::Dir;
 use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
 use super::Engine;
@@ -78,36 +79,44 @@ impl Engine {
     /// seconds it has left.
     pub fn export_state(&self, st: &State, now: u64) -> StateRepr {
         let left = self.expires_at(st).saturating_sub(now) / 1000;
-        let rule = if st.rule_gen == self.rules().generation {
-            st.rule.unwrap_or(u32::MAX)
-        } else {
-            u32::MAX
+        // The numbers of the rule and of the anchor rule, while loaded.
+        let nr = |r: Option<RuleRef>| {
+            r.filter(|r| self.rules().rule(*r).is_some())
+                .map_or(u32::MAX, |r| r.nr)
         };
+        let (rule, anchor) = (nr(st.rule), nr(st.anchor));
         StateRepr {
             id: st.id,
             ifname: st.ifname.clone().unwrap_or_else(|| "all".into()),
             key: [key_out(&st.key[SK_WIRE]), key_out(&st.key[SK_STACK])],
             src: peer_out(&st.src),
             dst: peer_out(&st.dst),
-            rt_addr: match st.key[0].addr[0] {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            rt_addr: match (st.route.rt, st.key[SK_STACK].addr[0]) {
+                (Some((_, a)), _) => a,
+                (None, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                (None, IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             },
             rule,
-            anchor: u32::MAX,
+            anchor,
             nat_rule: u32::MAX,
             creation: (now.saturating_sub(st.creation) / 1000) as u32,
             expire: left.min(u32::MAX as u64) as u32,
             packets: st.packets,
             bytes: st.bytes,
             creatorid: st.creatorid,
-            rtableid: [u32::MAX; 2],
+            rtableid: match (st.route.rtable, st.direction) {
+                // pf keeps the rtable on the key the state's packets are
+                // routed by: the stack side for `in`, the wire side for `out`.
+                (Some(t), Dir::In) => [u32::MAX, t],
+                (Some(t), Dir::Out) => [t, u32::MAX],
+                (None, _) => [u32::MAX; 2],
+            },
             max_mss: 0,
             af: Af::of(&st.key[0].addr[0]).openbsd_number(),
             proto: st.key[0].proto,
             direction: st.direction.number(),
             log: st.log,
-            rt: 0,
+            rt: st.route.rt_number(),
             timeout: st.timeout as u8,
             sync_flags: 0,
             updates: 0,
@@ -115,6 +124,13 @@ impl Engine {
             set_tos: 0,
             state_flags: st.state_flags,
             set_prio: [0; 2],
+            rt_ifname: self
+                .routing
+                .targets
+                .ifname(st.route.rt_sel)
+                .filter(|_| st.route.rt.is_some())
+                .unwrap_or_default()
+                .to_string(),
             tag: self.tags.name(st.tag).unwrap_or_default().to_string(),
         }
     }
@@ -150,14 +166,25 @@ impl Engine {
             now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000)
         };
         let no_sync = sr.state_flags & super::PFSTATE_NOSYNC != 0;
+        let wire = key_in(&sr.key[0], sr.proto);
+        let mut stack = key_in(&sr.key[1], sr.proto);
+        if wire.addr[0].is_ipv4() != stack.addr[0].is_ipv4() {
+            // af-to: ICMP on one side is ICMPv6 on the other.
+            stack.proto = super::af::other_proto(sr.proto);
+        }
+        let route = self.imported_route(sr);
         let st = State {
             id: sr.id,
             creatorid: sr.creatorid,
-            key: [key_in(&sr.key[0], sr.proto), key_in(&sr.key[1], sr.proto)],
+            key: [wire, stack],
             direction,
-            ifname: None,
+            // pfsync_state_import binds the state to the interface named
+            // (`all`: floating), whether it exists here or not.
+            ifname: Some(sr.ifname.as_str())
+                .filter(|n| !n.is_empty() && *n != crate::engine::iface::IFG_ALL)
+                .map(str::to_string),
             rule: None,
-            rule_gen: 0,
+            anchor: None,
             src: peer_in(&sr.src),
             dst: peer_in(&sr.dst),
             timeout,
@@ -175,6 +202,7 @@ impl Engine {
                 no_sync,
             },
             seq: 0,
+            route,
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;
@@ -186,6 +214,34 @@ impl Engine {
             self.sync.insert((sr.id, sr.creatorid), now);
         }
         Ok(())
+    }
+
+    /// The route-to/reply-to/dup-to and rtable a peer's state carries
+    /// (their selectors numbered here; a divert is not in pfsync_state).
+    fn imported_route(&mut self, sr: &StateRepr) -> super::route::StateRoute {
+        use super::route::{StateRoute, Target};
+        let mut r = StateRoute::default();
+        if let Some(kind) = StateRoute::kind_from_number(sr.rt) {
+            if !sr.rt_addr.is_unspecified() {
+                if let Some(sel) = self.routing.targets.get(Target::NextHop(sr.rt_addr)) {
+                    r.rt = Some((kind, sr.rt_addr));
+                    r.rt_sel = sel;
+                }
+            }
+        }
+        let table = match Dir::from_number(sr.direction) {
+            Some(Dir::In) => sr.rtableid[1],
+            _ => sr.rtableid[0],
+        };
+        // OpenBSD puts its routing domain (0) there when no rule set an
+        // rtable: table 0 is the normal routing anyway.
+        if table != u32::MAX && table != 0 {
+            if let Some(sel) = self.routing.targets.get(Target::Table(table)) {
+                r.rtable = Some(table);
+                r.rtable_sel = sel;
+            }
+        }
+        r
     }
 
     fn status_mut(&mut self) -> &mut super::status::Status {

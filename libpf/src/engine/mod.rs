@@ -5,11 +5,17 @@
 //! caller sends whatever reply packet a verdict carries, and the packets
 //! pf sends on its own (`Verdict::send`, `take_outgoing`).
 
+pub mod af;
+pub mod anchor;
 pub mod export;
+pub mod fib;
+pub mod iface;
 pub mod mtag;
+pub mod mtu;
 pub mod nat;
 pub mod packet;
 pub mod reply;
+pub mod route;
 pub mod rules;
 pub mod rulestate;
 pub mod siphash;
@@ -22,7 +28,7 @@ pub mod tag;
 pub mod tcp;
 pub mod translate;
 
-use crate::addr::{Af, IpNet};
+use crate::addr::Af;
 use crate::osfp::{FpEntry, OsfpDb};
 use crate::pfsync::queue::SyncQueue;
 use crate::ruleset::{
@@ -30,6 +36,9 @@ use crate::ruleset::{
     TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
+use anchor::RuleRef;
+use fib::{Fib, RouteChange};
+use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
@@ -101,6 +110,9 @@ pub struct Verdict {
     /// A new pf header for the packet (it goes back as the packet mark);
     /// None leaves the mark alone.
     pub mtag: Option<Mtag>,
+    /// Policy routing: what the data path does besides accept/drop (send
+    /// again on another path, copy, queue, af-to); see [`route`].
+    pub forward: route::Forward,
     /// Packets to send besides this one, in order, after the verdict
     /// (raw sockets, each with its own mark).
     pub send: Vec<Outgoing>,
@@ -116,6 +128,7 @@ impl Verdict {
             reason: Reason::Match,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
             send: Vec::new(),
         }
     }
@@ -128,8 +141,22 @@ impl Verdict {
             reason,
             rule: None,
             mtag: None,
+            forward: route::Forward::Normal,
             send: Vec::new(),
         }
+    }
+
+    /// Carry out a state's or rule's policy routing for a packet that
+    /// passes: the route selector into the mark, the rest as `forward`.
+    fn route(&mut self, sr: &route::StateRoute, fwd: bool, meta: &PacketMeta) {
+        let (mark, forward) = sr.decide(fwd, meta.dir, meta.mtag.route);
+        if let Some(sel) = mark {
+            self.mtag = Some(Mtag {
+                route: sel,
+                ..self.mtag.unwrap_or(meta.mtag)
+            });
+        }
+        self.forward = forward;
     }
 }
 
@@ -165,6 +192,8 @@ struct Decision {
     if_bound: bool,
     /// LOG / LOG_ALL bits.
     log: u8,
+    /// Policy routing a new state gets (set once the state is made).
+    route: route::StateRoute,
     /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
     /// state made here carries it.
     tag: u16,
@@ -184,6 +213,7 @@ impl Decision {
             } else {
                 0
             },
+            route: route::StateRoute::default(),
             tag: 0,
         }
     }
@@ -240,6 +270,29 @@ fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Why a transaction did not commit (nothing changed): an errno as pf
+/// would give and the message pfctl prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl From<TableError> for CommitError {
+    fn from(e: TableError) -> CommitError {
+        CommitError {
+            errno: e.errno,
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for CommitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 pub struct Engine {
     enabled: bool,
     enabled_since: u64,
@@ -254,14 +307,17 @@ pub struct Engine {
     osfp: OsfpDb,
     status: Status,
     pub sync: SyncQueue,
-    /// Interface addresses, for `(if)` addresses and interface-group tests.
-    pub ifaddrs: HashMap<String, Vec<IpNet>>,
+    /// The interfaces and their groups, addresses and counters.
+    pub ifaces: IfTable,
+    /// The kernel's routes (`no-route`, `urpf-failed`, `egress`).
+    fib: Fib,
+    /// Route selectors and route pools (policy routing).
+    routing: route::Routing,
     /// Address tables (`table <t>`), see `table`.
     pub tables: Tables,
     hostid: u32,
     next_id: u64,
     rng: u64,
-    generation: u64,
     checksum: String,
     /// pf's debug level (a syslog priority): `set debug`, `pfctl -x`.
     debug: u8,
@@ -300,12 +356,13 @@ impl Engine {
             osfp: OsfpDb::default(),
             status: Status::default(),
             sync: SyncQueue::new(crate::pfsync::DEFAULT_MAXUPD),
-            ifaddrs: HashMap::new(),
+            ifaces: IfTable::default(),
+            fib: Fib::default(),
+            routing: route::Routing::default(),
             tables: Tables::new(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
-            generation: 0,
             checksum: "0".repeat(32),
             debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
@@ -386,34 +443,84 @@ impl Engine {
             .unwrap_or_else(|| l.default_value())
     }
 
-    /// Swap in a new ruleset and options. States keep working; their rule
-    /// counters stay with the old rules. (No tables are defined and no
-    /// limit is checked: `commit` is what pfctl's load goes through.)
-    pub fn load(&mut self, rs: Ruleset, loader: Loader, checksum: String) {
-        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
-        self.install(rs.options, rules, Vec::new(), checksum, 0);
-    }
-
-    /// The commit of a transaction: the ruleset, its options and the
-    /// tables it defines, all or nothing. Fails, changing nothing, when
-    /// the tables would exceed `set limit tables` / `table-entries` (the
-    /// new ruleset's limits).
-    pub fn commit(
+    /// Swap in a new main ruleset with its inline and `load anchor`
+    /// anchors, and its options (what `pfctl -f` loads, without tables).
+    /// States keep working; their rule counters stay with the old rules.
+    /// With an error (see `commit`) nothing changes.
+    pub fn load(
         &mut self,
         rs: Ruleset,
-        tables: Vec<Shadow>,
         loader: Loader,
         checksum: String,
+    ) -> Result<(), CommitError> {
+        let sets = crate::ruleset::flatten(&rs, "");
+        self.commit(
+            sets,
+            Some((rs.options, checksum)),
+            Vec::new(),
+            loader,
+            self.clock,
+        )
+    }
+
+    /// The commit of a transaction, all or nothing: the rulesets of the
+    /// anchors named in `sets` (`""` is the main ruleset; the other anchors
+    /// keep theirs), the options when the main ruleset comes with them,
+    /// and the tables the transaction defines. Fails, changing nothing, for
+    /// a bad anchor path, a call above the main ruleset, more anchors than
+    /// `set limit anchors` allows, or tables beyond `set limit tables` /
+    /// `table-entries` (the new options' limits when they come along).
+    pub fn commit(
+        &mut self,
+        sets: Vec<(String, Vec<Rule>)>,
+        options: Option<(Options, String)>,
+        tables: Vec<Shadow>,
+        loader: Loader,
         now: u64,
-    ) -> Result<(), TableError> {
-        let limits = Limits {
-            tables: limit_in(&rs.options, Limit::Tables),
-            entries: limit_in(&rs.options, Limit::TableEntries),
+    ) -> Result<(), CommitError> {
+        let limit = |l| match &options {
+            Some((o, _)) => limit_in(o, l),
+            None => self.limit(l),
         };
-        let rules = LoadedRules::new(rs.rules, self.generation + 1, loader);
-        self.tables
-            .check_commit(&tables, &rules.table_refs(), true, limits)?;
-        self.install(rs.options, rules, tables, checksum, now);
+        let limits = Limits {
+            tables: limit(Limit::Tables),
+            entries: limit(Limit::TableEntries),
+        };
+        self.rules
+            .check(&sets, limit(Limit::Anchors))
+            .map_err(|m| CommitError {
+                errno: libc::EINVAL,
+                message: m,
+            })?;
+        let refs = self.rules.table_refs_after(&sets);
+        self.tables.check_commit(&tables, &refs, true, limits)?;
+        if let Some((o, checksum)) = options {
+            self.set_options(o);
+            self.checksum = checksum;
+        }
+        let applied = self.rules.apply(sets, loader);
+        // Tables the new rules name exist before the definitions commit
+        // (so a definition without `persist` stays when a rule uses it);
+        // the old rules let go of theirs last.
+        let secs = table_now(now);
+        for id in applied.fresh {
+            let seed = (self.random() as u64) << 32 | self.random() as u64;
+            if let Some(a) = self.rules.node_mut(id) {
+                a.rules.run = RuleStates::bind(&a.rules.rules, &mut self.tags, &self.osfp, seed, 0);
+                a.rules.attach_tables(&a.path, &mut self.tables, secs);
+            }
+        }
+        self.tables.commit(tables, secs);
+        for mut old in applied.old {
+            old.run.release(&mut self.tags);
+            old.detach_tables(&mut self.tables);
+        }
+        self.rules.refresh();
+        let in_use = self.selectors_in_use();
+        self.routing.load(
+            self.rules.iter().flat_map(|a| a.rules.rules.iter()),
+            &in_use,
+        );
         Ok(())
     }
 
@@ -433,17 +540,9 @@ impl Engine {
         }
     }
 
-    fn install(
-        &mut self,
-        o: Options,
-        mut rules: LoadedRules,
-        tables: Vec<Shadow>,
-        checksum: String,
-        now: u64,
-    ) {
-        self.generation += 1;
-        rules.generation = self.generation;
-        // What the new file does not set goes back to its default.
+    /// The options of a new main ruleset: what it does not set goes back
+    /// to its default.
+    fn set_options(&mut self, o: Options) {
         for t in Timeout::ALL {
             self.timeouts[t as usize] = t.default_value();
         }
@@ -474,6 +573,7 @@ impl Engine {
                 self.halfopen_recount();
             }
         }
+        self.ifaces.set_skip(&o.skip);
         let limit = self.limit(Limit::States);
         self.syncookies_configure(
             o.syncookies.unwrap_or(SyncookiesMode::Never),
@@ -482,31 +582,13 @@ impl Engine {
             self.clock,
         );
         self.options = o;
-        // Tables the new rules name exist before the definitions commit
-        // (so a definition without `persist` stays when a rule uses it);
-        // the old rules let go of theirs last (install_rules).
-        let secs = table_now(now);
-        rules.attach_tables(&mut self.tables, secs);
-        self.tables.commit(tables, secs);
-        self.install_rules(rules);
-        self.checksum = checksum;
-    }
-
-    /// Make `lr` the running ruleset: its rules' tags get numbers, the
-    /// replaced ruleset's are given back.
-    fn install_rules(&mut self, mut lr: LoadedRules) {
-        let seed = (self.random() as u64) << 32 | self.random() as u64;
-        lr.run = RuleStates::bind(&lr.rules, &mut self.tags, &self.osfp, seed, 0);
-        let mut old = std::mem::replace(&mut self.rules, lr);
-        old.run.release(&mut self.tags);
-        old.detach_tables(&mut self.tables);
     }
 
     /// DIOCOSFPFLUSH: no OS fingerprints; `os` rules then match only
     /// `unknown`.
     pub fn flush_fingerprints(&mut self) {
         self.osfp = OsfpDb::default();
-        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        self.rebind_os();
     }
 
     /// DIOCOSFPADD: more OS fingerprints; the rules' `os` names are
@@ -516,8 +598,15 @@ impl Engine {
             .into_iter()
             .filter_map(|e| self.osfp.add(e).err().map(|d| d.0))
             .collect();
-        self.rules.run.rebind_os(&self.rules.rules, &self.osfp);
+        self.rebind_os();
         dups
+    }
+
+    fn rebind_os(&mut self) {
+        for a in self.rules.nodes_mut() {
+            a.rules.run.rebind_os(&a.rules.rules, &self.osfp);
+        }
+        self.rules.refresh();
     }
 
     /// DIOCOSFPGET: the loaded fingerprints.
@@ -525,10 +614,12 @@ impl Engine {
         self.osfp.entries()
     }
 
-    /// Would the tag names of `rules` fit in the tag table next to the ones
-    /// in use? (pf refuses a rule whose tag gets no number.)
-    pub fn tags_fit(&self, rules: &[Rule]) -> bool {
-        let mut new: Vec<&str> = RuleStates::tag_names(rules)
+    /// Would the tag names of the rulesets `sets` fit in the tag table next
+    /// to the ones in use? (pf refuses a rule whose tag gets no number.)
+    pub fn tags_fit<'a>(&self, sets: impl IntoIterator<Item = &'a [Rule]>) -> bool {
+        let mut new: Vec<&str> = sets
+            .into_iter()
+            .flat_map(RuleStates::tag_names)
             .filter(|n| self.tags.id(n).is_none())
             .collect();
         new.sort_unstable();
@@ -536,14 +627,26 @@ impl Engine {
         self.tags.len() + new.len() <= tag::TAGID_MAX as usize
     }
 
-    /// Remove every rule (`pfctl -F rules`).
-    pub fn flush_rules(&mut self, loader: Loader) {
-        self.generation += 1;
-        self.install_rules(LoadedRules::new(Vec::new(), self.generation, loader));
+    /// `pfctl [-a path] -F rules`: remove the rules of the main ruleset
+    /// or of one anchor; the other anchors keep theirs.
+    pub fn flush_rules(&mut self, path: &str, loader: Loader) -> Result<(), CommitError> {
+        let now = self.clock;
+        self.commit(
+            vec![(path.to_string(), Vec::new())],
+            None,
+            Vec::new(),
+            loader,
+            now,
+        )
     }
 
-    fn skipped(&self, ifname: &str) -> bool {
-        self.options.skip.iter().any(|s| if_matches(s, ifname))
+    /// `set skip` applies to a packet on `ifname` (interface `kif`).
+    fn skipped(&self, kif: Option<KifId>, ifname: &str) -> bool {
+        match kif {
+            Some(k) => self.ifaces.skipped(k),
+            // Not in the table yet: by name and driver group.
+            None => self.options.skip.iter().any(|s| if_matches(s, ifname)),
+        }
     }
 
     fn count(&mut self, r: Reason) {
@@ -554,18 +657,60 @@ impl Engine {
     /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         self.clock = self.clock.max(now);
-        let mut v = self.test_packet(meta, buf, now);
+        let mut v = self.test_iface(meta, buf, now);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);
         }
         v
     }
 
-    /// pf_test proper (a SYN rebuilt from a syncookie comes back here).
-    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
-        if !self.enabled || self.skipped(meta.ifname) {
+    /// pf_test's interface part: the interface pf sees the packet on,
+    /// `set skip`, the interface counters, and the receiving interface
+    /// left in the mark for the `out` pass.
+    fn test_iface(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        if !self.enabled {
             return Verdict::pass(false);
         }
+        // The interface pf sees the packet on (a carp interface's carpdev),
+        // by the engine's own name for it.
+        let rcv = self.ifaces.lookup(meta.ifname);
+        let kif = rcv.map(|i| self.ifaces.effective(i));
+        let name = match kif.and_then(|k| self.ifaces.kif(k)) {
+            Some(k) => IfName::new(&k.name),
+            None => IfName::new(meta.ifname),
+        };
+        let m = PacketMeta {
+            ifname: name.as_str(),
+            ..*meta
+        };
+        let skipped = self.skipped(kif, meta.ifname);
+        let len = iface::ip_len(buf);
+        let mut v = if skipped {
+            Verdict::pass(false)
+        } else {
+            self.test_packet(&m, buf, now)
+        };
+        if let (Some(k), Some((v6, n)), false) = (kif, len, skipped) {
+            self.ifaces.count(k, v6, m.dir == Dir::Out, !v.pass, n);
+        }
+        // Remember the receiving interface for the `out` pass
+        // (`received-on`).
+        if m.dir == Dir::In && v.pass {
+            let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
+            let mut t = v.mtag.unwrap_or(meta.mtag);
+            if slot != 0 && t.in_slot != slot {
+                t.in_slot = slot;
+                v.mtag = Some(t);
+            }
+        }
+        v
+    }
+
+    /// pf_test proper, past the interface checks (a SYN rebuilt from a
+    /// syncookie comes back here). `meta.ifname` is the engine's name of
+    /// the interface.
+    fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
+        let kif = self.ifaces.lookup(meta.ifname);
         let mut pd = match describe(buf) {
             Ok(pd) => pd,
             Err(e) => {
@@ -591,7 +736,7 @@ impl Engine {
                 return v;
             }
             let key = StateKey::from_pd(&pd, meta.dir);
-            let mut slot = self.states.lookup(&key, meta.dir);
+            let mut slot = self.states.lookup(&key, meta.dir, meta.ifname);
             if pd.proto == IPPROTO_TCP {
                 slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
                     Ok(s) => s,
@@ -604,34 +749,49 @@ impl Engine {
                 }
             }
         }
-        self.test_rules(meta, buf, pd, len, now)
+        self.test_rules(meta, kif, buf, pd, len, now)
     }
 
     /// Evaluate the ruleset for a packet without a state.
     fn test_rules(
         &mut self,
         meta: &PacketMeta,
+        kif: Option<KifId>,
         buf: &mut [u8],
         mut pd: Pd,
         len: u64,
         now: u64,
     ) -> Verdict {
+        // The receiving interface: this one on `in`; on `out`, the one
+        // the `in` pass left in the mark (none for local traffic).
+        let rcv = match meta.dir {
+            Dir::In => kif,
+            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        };
         let ctx = MatchCtx {
             dir: meta.dir,
             ifname: meta.ifname,
             uid: meta.uid,
             gid: meta.gid,
-            ifaddrs: &self.ifaddrs,
+            ifaces: &self.ifaces,
+            fib: &self.fib,
+            kif,
+            rcv,
             tables: &self.tables,
             tag: meta.mtag.tag,
             now,
-            os: if self.rules.run.uses_os() {
+            os: if self.rules.uses_os() {
                 os_of(&self.osfp, &pd, buf)
             } else {
                 None
             },
         };
         let ev = evaluate(&mut self.rules, &pd, &ctx);
+        if ev.overflow {
+            // pf_step_into_anchor: anchors nested too deep (a call loop).
+            self.count(Reason::Match);
+            return Verdict::drop(Reason::Match);
+        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
             // The default rule: pass, no state (a `match` rule's tag still
@@ -639,23 +799,54 @@ impl Engine {
             let mut v = Verdict::pass(false);
             v.log = ev.log;
             tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
+            if let Some(t) = ev.rtable {
+                if let Some(sel) = self.routing.targets.get(route::Target::Table(t)) {
+                    let sr = route::StateRoute {
+                        rtable: Some(t),
+                        rtable_sel: sel,
+                        ..Default::default()
+                    };
+                    v.route(&sr, true, meta);
+                }
+            }
             return v;
         };
-        let c = &mut self.rules.counters[ri];
-        c.packets[d] += 1;
-        c.bytes[d] += len;
-        let mut r = Decision::of(&self.rules.rules[ri]);
+        // The deciding rule and the anchor rule it was reached through
+        // count the packet (pf_counters_inc).
+        for r in [Some(ri), ev.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+        }
+        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
+            return Verdict::pass(false);
+        };
         r.tag = ev.tag.unwrap_or(0);
         if r.action == Action::Block {
             self.count(Reason::Match);
             self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
             let mut v = Verdict::drop(Reason::Match);
             v.log = ev.log;
-            v.rule = Some(ri as u32);
+            v.rule = Some(ri.nr);
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass. Work out the translation.
+        // Pass: its policy routing, then its translation.
+        r.route = match self.state_route(ri, pd.af, ev.rtable) {
+            Ok(sr) => sr,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        };
+        if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
+            if meta.dir == Dir::In {
+                let mut v = self.test_rules_afto(meta, buf, pd, (ri, ev.anchor), &r, naf, len, now);
+                v.log |= ev.log;
+                return v;
+            }
+        }
         let orig = pd;
         let mut translated = pd;
         let target = match meta.dir {
@@ -684,7 +875,7 @@ impl Engine {
         }
         let mut modified = false;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
-            match self.create_state(meta, &r, ri, &orig, &translated, len, now) {
+            match self.create_state(meta, &r, (ri, ev.anchor), &orig, &translated, len, now) {
                 Ok((slot, _))
                     if r.keep_state == KeepState::Synproxy
                         && meta.dir == Dir::In
@@ -695,7 +886,7 @@ impl Engine {
                 {
                     if let Some(mut v) = self.synproxy_open(slot, &orig) {
                         v.log = ev.log;
-                        v.rule = Some(ri as u32);
+                        v.rule = Some(ri.nr);
                         return v;
                     }
                 }
@@ -721,18 +912,12 @@ impl Engine {
         }
         self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
         for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
-            self.table_stats(
-                mi as usize,
-                &orig.src,
-                &orig.dst,
-                meta.dir,
-                table::OP_MATCH,
-                len,
-            );
+            self.table_stats(mi, &orig.src, &orig.dst, meta.dir, table::OP_MATCH, len);
         }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
-        v.rule = Some(ri as u32);
+        v.rule = Some(ri.nr);
+        v.route(&r.route, true, meta);
         tag_packet(&mut v, meta, r.tag);
         v
     }
@@ -741,24 +926,23 @@ impl Engine {
     /// `src` to `dst` was passed, blocked or matched (`op`).
     fn table_stats(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         src: &IpAddr,
         dst: &IpAddr,
         dir: Dir,
         op: usize,
         len: u64,
     ) {
-        let Some(rt) = self.rules.tables.get(ri).copied() else {
+        let (Some(rt), Some(r)) = (self.rules.rule_tables(ri), self.rules.rule(ri)) else {
             return;
         };
+        let (sneg, dneg) = (r.from.neg, r.to.neg);
         let out = dir == Dir::Out;
         if let Some(id) = rt.src {
-            let neg = self.rules.rules[ri].from.neg;
-            self.tables.update_stats(id, src, out, op, neg, len);
+            self.tables.update_stats(id, src, out, op, sneg, len);
         }
         if let Some(id) = rt.dst {
-            let neg = self.rules.rules[ri].to.neg;
-            self.tables.update_stats(id, dst, out, op, neg, len);
+            self.tables.update_stats(id, dst, out, op, dneg, len);
         }
     }
 
@@ -778,7 +962,52 @@ impl Engine {
         s.checksum = self.checksum.clone();
         s.debug = status::debug_name(self.debug).to_string();
         s.loginterface = self.options.loginterface.clone();
+        if let Some(name) = &s.loginterface {
+            (s.if_packets, s.if_bytes) = self.ifaces.log_counters(name);
+        }
         s
+    }
+
+    /// Take in the system's interfaces (every one: the others are gone).
+    pub fn sync_links(&mut self, links: Vec<LinkInfo>, now: u64) {
+        self.ifaces.sync(links, now);
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// Replace the routing tables (a full dump).
+    pub fn set_fib(&mut self, fib: Fib, now: u64) {
+        self.fib = fib;
+        self.ifaces.set_egress(self.fib.default_oifs(), now);
+    }
+
+    /// One route added or removed.
+    pub fn route_change(&mut self, ch: RouteChange, now: u64) {
+        if self.fib.apply(ch) {
+            self.ifaces.set_egress(self.fib.default_oifs(), now);
+        }
+    }
+
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
+    /// `pfctl -s Interfaces` (`-i filter`), dated with `wall_now` (seconds
+    /// since the epoch).
+    pub fn interfaces(&mut self, filter: Option<&str>, now: u64, wall_now: i64) -> Vec<IfaceInfo> {
+        let rules = iface::rule_refs(self.rules.iter().flat_map(|a| a.rules.rules.iter()));
+        let mut states: HashMap<String, u32> = HashMap::new();
+        for slot in self.states.all_slots() {
+            if let Some(st) = self.states.get(slot) {
+                let n = st.ifname.as_deref().unwrap_or(iface::IFG_ALL);
+                match states.get_mut(n) {
+                    Some(c) => *c += 1,
+                    None => {
+                        states.insert(n.to_string(), 1);
+                    }
+                }
+            }
+        }
+        self.ifaces.list(filter, &rules, &states, now, wall_now)
     }
 
     /// `pfctl -F info`: reset the status counters.
@@ -786,13 +1015,11 @@ impl Engine {
         self.status = Status::default();
     }
 
-    /// `pfctl -z`: reset every rule's evaluations, packets and bytes.
-    pub fn clear_rule_counters(&mut self) {
-        for c in &mut self.rules.counters {
-            c.evaluations = 0;
-            c.packets = [0; 2];
-            c.bytes = [0; 2];
-        }
+    /// `pfctl [-a path] -z`: reset the evaluations, packets and bytes of
+    /// the rules of the main ruleset or of one anchor. False if there is
+    /// no such anchor.
+    pub fn clear_rule_counters(&mut self, path: &str) -> bool {
+        self.rules.clear_counters(path)
     }
 
     /// Timeouts in effect, index order.
@@ -820,6 +1047,8 @@ pub fn table_now(now_ms: u64) -> u32 {
     (now_ms / 1000).min(u32::MAX as u64) as u32
 }
 
+#[cfg(test)]
+mod ifroute_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Rule evaluation (pf_test_rule's matching part): does one rule match a
-//! described packet, and the loaded ruleset with its per-rule counters.
+//! described packet, and the walk through the main ruleset and the anchors
+//! it calls (pf_match_rule, pf_step_into_anchor).
 
+use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
+use super::fib::Fib;
+use super::iface::{IfTable, KifId};
 use super::packet::{Dir, Pd};
-use super::rulestate::RuleStates;
 use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What `pfctl -vsr` shows under a rule.
@@ -28,111 +30,9 @@ pub struct Loader {
     pub pid: u32,
 }
 
-/// A ruleset as the engine runs it: the rules, one counter set each, and a
-/// generation number so states know whether their rule still exists.
-///
-/// Anchors are flattened depth first: an `anchor` rule is followed by the
-/// rules of its anchor (theirs flattened the same way) and keeps only its
-/// name; `ends[i]` is the index just past rule `i` and its anchor's rules.
-/// Rule indices (states' rule numbers, counters) are flat indices.
-#[derive(Debug, Clone, Default)]
-pub struct LoadedRules {
-    pub rules: Vec<Rule>,
-    pub counters: Vec<RuleCounters>,
-    pub ends: Vec<usize>,
-    /// Anchor nesting of each rule: 0 in the main ruleset.
-    pub depth: Vec<u16>,
-    /// Anchor path of each rule (index into `anchors`).
-    pub anchor: Vec<u32>,
-    /// The anchor paths rules live in; [0] is "" (the main ruleset).
-    pub anchors: Vec<String>,
-    /// The tables each rule names, resolved by `attach_tables`.
-    pub tables: Vec<RuleTables>,
-    pub generation: u64,
-    pub loader: Loader,
-    /// Run-time state of each rule (tags, once, max-pkt-rate), set up by
-    /// the engine when it loads the ruleset.
-    pub run: RuleStates,
-}
-
-impl LoadedRules {
-    pub fn new(rules: Vec<Rule>, generation: u64, loader: Loader) -> LoadedRules {
-        let mut lr = LoadedRules {
-            generation,
-            loader,
-            anchors: vec![String::new()],
-            ..LoadedRules::default()
-        };
-        lr.flatten(rules, 0, 0);
-        lr.counters = vec![RuleCounters::default(); lr.rules.len()];
-        lr.tables = vec![RuleTables::default(); lr.rules.len()];
-        lr
-    }
-
-    fn flatten(&mut self, rules: Vec<Rule>, depth: u16, path: u32) {
-        for mut r in rules {
-            let i = self.rules.len();
-            let inner = r
-                .anchor
-                .as_mut()
-                .map(|a| std::mem::take(&mut a.rules))
-                .unwrap_or_default();
-            let inner_path = match &r.anchor {
-                Some(call) => self.anchor_index(anchor_child_path(
-                    &self.anchors[path as usize],
-                    &call.name,
-                    call.inline,
-                )),
-                None => path,
-            };
-            self.rules.push(r);
-            self.ends.push(i + 1);
-            self.depth.push(depth);
-            self.anchor.push(path);
-            self.flatten(inner, depth.saturating_add(1), inner_path);
-            self.ends[i] = self.rules.len();
-        }
-    }
-
-    fn anchor_index(&mut self, path: String) -> u32 {
-        match self.anchors.iter().position(|p| *p == path) {
-            Some(i) => i as u32,
-            None => {
-                self.anchors.push(path);
-                (self.anchors.len() - 1) as u32
-            }
-        }
-    }
-
-    /// The anchor path rule `i` belongs to ("" for the main ruleset).
-    pub fn anchor_path(&self, i: usize) -> &str {
-        self.anchor
-            .get(i)
-            .and_then(|a| self.anchors.get(*a as usize))
-            .map_or("", |s| s.as_str())
-    }
-}
-
-/// The path of the anchor an `anchor` rule in `base` calls, for the
-/// rules below it: an inline anchor is `base/name` (`_` when it has no
-/// name), a call by name is resolved like pf_anchor_setup does; the rules
-/// of a wildcard call (`x/*`) are calls by their absolute path.
-fn anchor_child_path(base: &str, name: &str, inline: bool) -> String {
-    let join = |n: &str| {
-        if base.is_empty() {
-            n.to_string()
-        } else {
-            format!("{base}/{n}")
-        }
-    };
-    if inline {
-        return join(if name.is_empty() { "_" } else { name });
-    }
-    if name.ends_with("/*") || name == "*" {
-        return String::new();
-    }
-    crate::conf::anchor::resolve(base, name).unwrap_or_else(|| name.to_string())
-}
+/// The rulesets the engine runs: the main ruleset and its anchors, each
+/// with its counters (`engine::anchor`).
+pub type LoadedRules = AnchorTree;
 
 /// Facts about a packet rule matching needs beyond the packet itself.
 #[derive(Debug, Clone, Copy)]
@@ -141,8 +41,15 @@ pub struct MatchCtx<'a> {
     pub ifname: &'a str,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// Addresses of interfaces, for `(if)` dynamic addresses.
-    pub ifaddrs: &'a HashMap<String, Vec<IpNet>>,
+    /// The interfaces: groups for `on`, addresses for `(if)`.
+    pub ifaces: &'a IfTable,
+    /// The routes, for `no-route` and `urpf-failed`.
+    pub fib: &'a Fib,
+    /// The interface the packet is on (None: not in the table yet).
+    pub kif: Option<KifId>,
+    /// The interface the packet was received on (`received-on`); None for
+    /// locally generated packets.
+    pub rcv: Option<KifId>,
     /// The tables rules name (`<t>`).
     pub tables: &'a Tables,
     /// The tag the packet carries from an earlier pass (0 = none).
@@ -154,13 +61,40 @@ pub struct MatchCtx<'a> {
     pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
 }
 
+impl MatchCtx<'_> {
+    /// `on NAME`: the packet's interface is NAME or in group NAME.
+    fn on(&self, name: &str) -> bool {
+        match self.kif {
+            Some(k) => self.ifaces.matches(name, k),
+            None => if_matches(name, self.ifname),
+        }
+    }
+
+    /// uRPF (pf_routable with the interface): the route back to `src`
+    /// leaves through the packet's interface (a carp interface's route
+    /// counts for its carpdev).
+    fn urpf_ok(&self, src: &IpAddr) -> bool {
+        let Some(k) = self.kif.and_then(|k| self.ifaces.kif(k)) else {
+            return false;
+        };
+        self.fib.routable_via(0, src, |oif| {
+            oif == k.index
+                || self
+                    .ifaces
+                    .iter()
+                    .any(|x| x.index == oif && x.carpdev.as_deref() == Some(k.name.as_str()))
+        })
+    }
+}
+
 /// The interface group a Linux interface name falls in: the name without
 /// its trailing unit number (`eth0` → `eth`, `carp12` → `carp`, `lo` → `lo`).
 pub fn if_group(name: &str) -> &str {
     name.trim_end_matches(|c: char| c.is_ascii_digit())
 }
 
-/// `on ifname` matches the interface itself or its group.
+/// `on ifname` matches the interface itself or its driver group (for an
+/// interface not in the interface table yet).
 pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
     rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
 }
@@ -182,19 +116,28 @@ fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &Matc
             ifname,
             modifier,
             mask,
-        } => ctx.ifaddrs.get(ifname.as_str()).is_some_and(|nets| {
-            nets.iter().any(|n| match (modifier.mode(), mask) {
-                (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
-                    IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
-                }
-                (DynModifier::Network, _) => n.contains(ip),
-                (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
-                _ => n.addr == *ip,
-            })
-        }),
+        } => ctx
+            .ifaces
+            .addr_map()
+            .get(ifname.as_str())
+            .is_some_and(|nets| {
+                nets.iter().any(|n| match (modifier.mode(), mask) {
+                    (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
+                        IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
+                    }
+                    (DynModifier::Network, _) => n.contains(ip),
+                    (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
+                    _ => n.addr == *ip,
+                })
+            }),
         AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
-        // Routes and uRPF come with later issues; support.rs refuses them.
-        AddrKind::NoRoute | AddrKind::UrpfFailed | AddrKind::RouteLabel(_) => false,
+        // pf_routable: no route to the address at all.
+        AddrKind::NoRoute => !ctx.fib.routable(0, ip),
+        // pf_routable with the interface: the route back does not leave
+        // through the interface the packet came in on.
+        AddrKind::UrpfFailed => !ctx.urpf_ok(ip),
+        // `route` labels are refused at load (support.rs).
+        AddrKind::RouteLabel(_) => false,
     }
 }
 
@@ -219,7 +162,14 @@ fn endpoint_matches(
 /// names, resolved at load.
 pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool {
     if let Some(on) = &r.on {
-        if if_matches(&on.name, ctx.ifname) == on.neg {
+        if ctx.on(&on.name) == on.neg {
+            return false;
+        }
+    }
+    if let Some(rcv) = &r.extras.received_on {
+        // pf_match_rcvif: locally generated packets were received nowhere.
+        let m = ctx.rcv.is_some_and(|k| ctx.ifaces.matches(&rcv.name, k));
+        if m == rcv.neg {
             return false;
         }
     }
@@ -292,22 +242,33 @@ pub fn icmp_makes_no_state(pd: &Pd) -> bool {
 }
 
 /// The outcome of walking the ruleset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Evaluation {
-    /// Index of the deciding pass/block rule; None = the default rule.
-    pub rule: Option<usize>,
+    /// The deciding pass/block rule; None = the default rule.
+    pub rule: Option<RuleRef>,
+    /// The anchor rule through which the deciding rule was reached (the
+    /// innermost one): its counters count the packet and the state too.
+    pub anchor: Option<RuleRef>,
     /// Last matching rule carrying `nat-to`, then `rdr-to` (match or pass).
-    pub nat: Option<usize>,
-    pub rdr: Option<usize>,
+    pub nat: Option<RuleRef>,
+    pub rdr: Option<RuleRef>,
+    /// `rtable` of the last matching rule that has one (match rules too).
+    pub rtable: Option<u32>,
     /// Any matching rule asked for logging.
     pub log: bool,
+    /// Anchors nested deeper than pf's stack (a call loop): pf drops the
+    /// packet.
+    pub overflow: bool,
     /// Matching `match` rules that name tables (their statistics are
     /// counted once the packet passes); the first `MATCH_TABLES`.
-    pub match_tables: [u32; MATCH_TABLES],
+    pub match_tables: [RuleRef; MATCH_TABLES],
     pub n_match_tables: u8,
     /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
     /// packet's own once a `tagged` test read it; None = neither.
     pub tag: Option<u16>,
+    /// How many times a rule decided (to tell whether one inside a quick
+    /// anchor did).
+    decisions: u32,
 }
 
 /// How many matching `match` rules with tables an evaluation remembers.
@@ -315,65 +276,94 @@ pub const MATCH_TABLES: usize = 8;
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
-pub fn evaluate(rules: &mut LoadedRules, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut ev = Evaluation {
-        rule: None,
-        nat: None,
-        rdr: None,
-        log: false,
-        match_tables: [0; MATCH_TABLES],
-        n_match_tables: 0,
-        tag: None,
-    };
-    walk(rules, 0, rules.rules.len(), pd, ctx, &mut ev);
+pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
+    let mut ev = Evaluation::default();
+    walk(rules, MAIN, 0, None, pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
     // it; a later match rule cannot translate for a block.
     ev
 }
 
-/// One ruleset, `rules[from..to]` (pf_match_rule). True when evaluation
-/// ends: a `quick` rule matched, here or in an anchor called from here.
-/// A matching `anchor` rule evaluates its anchor's rules in its place, in
-/// the same last-match-wins walk (pf_step_into_anchor); a `quick` anchor
-/// ends evaluation if a pass/block rule inside it matched. An anchor with
-/// no rules (a name nothing was loaded into) matches nothing.
+/// One ruleset, that of anchor `id` (pf_match_rule), reached through the
+/// anchor rule `via`. True when evaluation ends: a `quick` rule matched,
+/// here or in an anchor called from here, or the anchors nest too deep.
+/// A matching `anchor` rule evaluates the rules of the anchor it calls in
+/// its place, in the same last-match-wins walk (pf_step_into_anchor), or
+/// those of each child of it in turn for `name/*`; a `quick` anchor ends
+/// evaluation if a pass/block rule inside it (at any depth) decided. An
+/// anchor with no rules matches nothing. Indices only: no allocation.
 fn walk(
-    rules: &mut LoadedRules,
-    from: usize,
-    to: usize,
+    tree: &mut AnchorTree,
+    id: u32,
+    depth: usize,
+    via: Option<RuleRef>,
     pd: &Pd,
     ctx: &MatchCtx,
     ev: &mut Evaluation,
 ) -> bool {
-    let mut i = from;
-    while i < to {
-        let end = rules.ends[i];
-        if rules.run.expired(i) {
-            i = end;
+    let mut i = 0;
+    loop {
+        let Some(a) = tree.node_mut(id) else {
+            return false;
+        };
+        let rs = &mut a.rules;
+        if i >= rs.rules.len() {
+            return false;
+        }
+        let me = RuleRef {
+            anchor: id,
+            nr: i as u32,
+            gen: rs.generation,
+        };
+        i += 1;
+        let n = me.nr as usize;
+        if rs.run.expired(n) {
             continue;
         }
-        rules.counters[i].evaluations += 1;
-        let rt = rules.tables.get(i).copied().unwrap_or_default();
-        if !rule_matches(&rules.rules[i], &rt, pd, ctx) || !rules.run.admit(i, pd, ctx, &mut ev.tag)
-        {
-            i = end;
+        rs.counters[n].evaluations += 1;
+        let rt = rs.tables.get(n).copied().unwrap_or_default();
+        if !rule_matches(&rs.rules[n], &rt, pd, ctx) || !rs.run.admit(n, pd, ctx, &mut ev.tag) {
             continue;
         }
-        let r = &rules.rules[i];
+        let r = &rs.rules[n];
+        let call = rs.calls.get(me.nr as usize).copied().unwrap_or(Call::None);
         if r.is_anchor() {
             let quick = r.quick;
-            let before = ev.rule;
-            if walk(rules, i + 1, end, pd, ctx, ev) || (quick && ev.rule != before) {
+            if depth >= MAX_DEPTH {
+                ev.overflow = true;
                 return true;
             }
-            i = end;
+            let before = ev.decisions;
+            match call {
+                Call::Anchor(t) => {
+                    if walk(tree, t, depth + 1, Some(me), pd, ctx, ev) {
+                        return true;
+                    }
+                }
+                Call::Children(t) => {
+                    let mut k = 0;
+                    while let Some(c) = tree.node(t).and_then(|p| p.children.get(k)).copied() {
+                        if walk(tree, c, depth + 1, Some(me), pd, ctx, ev) {
+                            return true;
+                        }
+                        k += 1;
+                    }
+                }
+                Call::None => {}
+            }
+            if quick && ev.decisions != before {
+                return true;
+            }
             continue;
         }
         if r.nat_to.is_some() {
-            ev.nat = Some(i);
+            ev.nat = Some(me);
         }
         if r.rdr_to.is_some() {
-            ev.rdr = Some(i);
+            ev.rdr = Some(me);
+        }
+        if let Some(t) = r.extras.rtable {
+            ev.rtable = Some(t);
         }
         if r.log.enabled {
             ev.log = true;
@@ -381,19 +371,18 @@ fn walk(
         if r.action == Action::Match {
             if (rt.src.is_some() || rt.dst.is_some()) && (ev.n_match_tables as usize) < MATCH_TABLES
             {
-                ev.match_tables[ev.n_match_tables as usize] = i as u32;
+                ev.match_tables[ev.n_match_tables as usize] = me;
                 ev.n_match_tables += 1;
             }
-            i += 1;
             continue;
         }
-        ev.rule = Some(i);
+        ev.rule = Some(me);
+        ev.anchor = via;
+        ev.decisions += 1;
         if r.quick {
             return true;
         }
-        i += 1;
     }
-    false
 }
 
 #[cfg(test)]
@@ -402,26 +391,61 @@ mod tests {
     use crate::conf::{parse, StaticResolver};
     use crate::engine::packet::describe;
     use crate::engine::packet::tests::*;
+    use crate::ruleset::flatten;
     use crate::wire::tcp;
 
-    fn load(src: &str) -> LoadedRules {
+    fn parsed(src: &str) -> crate::ruleset::Ruleset {
         let res = StaticResolver::new()
             .iface("eth0", &["192.0.2.10/24"])
             .iface("eth1", &["192.168.99.1/24"])
             .user("nobody", 65534);
-        let rs = parse(src, "test.conf", &res)
+        parse(src, "test.conf", &res)
             .map_err(|e| format!("{e:?}"))
-            .unwrap();
-        LoadedRules::new(rs.rules, 1, Loader::default())
+            .unwrap()
     }
 
-    fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a HashMap<String, Vec<IpNet>>) -> MatchCtx<'a> {
+    /// `pfctl [-a at] -f` of `src` into `t`.
+    fn load_at(t: &mut AnchorTree, at: &str, src: &str) {
+        t.commit(flatten(&parsed(src), at), Loader::default(), 512)
+            .unwrap();
+    }
+
+    fn load(src: &str) -> LoadedRules {
+        let mut t = AnchorTree::new();
+        load_at(&mut t, "", src);
+        t
+    }
+
+    /// The deciding rule as `path@nr` (`@nr` in the main ruleset).
+    fn at(t: &AnchorTree, r: Option<RuleRef>) -> Option<String> {
+        let r = r?;
+        assert!(t.rule(r).is_some());
+        Some(format!("{}@{}", t.node(r.anchor)?.path, r.nr))
+    }
+
+    fn decide(t: &mut AnchorTree, pd: &Pd, c: &MatchCtx) -> Option<String> {
+        let ev = evaluate(t, pd, c);
+        at(t, ev.rule)
+    }
+
+    fn main_evals(t: &AnchorTree, nr: usize) -> u64 {
+        t.main().counters[nr].evaluations
+    }
+
+    fn evals(t: &AnchorTree, path: &str, nr: usize) -> u64 {
+        t.find(path).unwrap().rules.counters[nr].evaluations
+    }
+
+    fn ctx<'a>(dir: Dir, ifname: &'a str, e: &'a (IfTable, Fib)) -> MatchCtx<'a> {
         MatchCtx {
             dir,
             ifname,
             uid: None,
             gid: None,
-            ifaddrs: e,
+            ifaces: &e.0,
+            fib: &e.1,
+            kif: e.0.lookup(ifname),
+            rcv: None,
             tables: Box::leak(Box::new(Tables::new())),
             tag: 0,
             now: 0,
@@ -429,34 +453,44 @@ mod tests {
         }
     }
 
-    #[test]
-    fn last_match_wins_and_quick_stops() {
-        let e = HashMap::new();
-        let mut rs = load(
-            "block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock",
-        );
-        let syn = v4(
+    fn syn() -> Vec<u8> {
+        v4(
             "192.168.99.50",
             "192.0.2.20",
             6,
             &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
+        )
+    }
+
+    fn udp() -> Vec<u8> {
+        v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""))
+    }
+
+    fn s(x: &str) -> Option<String> {
+        Some(x.to_string())
+    }
+
+    fn empty() -> (IfTable, Fib) {
+        (IfTable::default(), Fib::default())
+    }
+
+    #[test]
+    fn last_match_wins_and_quick_stops() {
+        let e = empty();
+        let mut rs = load(
+            "block return\npass\nblock in on eth0 proto tcp to port 22\npass quick on eth1\nblock",
         );
+        let syn = syn();
         let pd = describe(&syn).unwrap();
-        assert_eq!(
-            evaluate(&mut rs, &pd, &ctx(Dir::In, "eth0", &e)).rule,
-            Some(4)
-        );
-        assert_eq!(
-            evaluate(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)).rule,
-            Some(3)
-        );
-        assert_eq!(rs.counters[0].evaluations, 2);
-        assert_eq!(rs.counters[4].evaluations, 1);
+        assert_eq!(decide(&mut rs, &pd, &ctx(Dir::In, "eth0", &e)), s("@4"));
+        assert_eq!(decide(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)), s("@3"));
+        assert_eq!(main_evals(&rs, 0), 2);
+        assert_eq!(main_evals(&rs, 4), 1);
     }
 
     #[test]
     fn flags_only_apply_to_tcp() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("block return\npass");
         let ack = v4(
             "192.168.99.50",
@@ -464,38 +498,27 @@ mod tests {
             6,
             &tcp_seg(1000, 80, 1, 1, tcp::ACK, 100, b""),
         );
-        assert_eq!(
-            evaluate(&mut rs, &describe(&ack).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
-            Some(0)
-        );
-        let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
-        assert_eq!(
-            evaluate(&mut rs, &describe(&udp).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
-            Some(1)
-        );
+        let c = ctx(Dir::In, "eth1", &e);
+        assert_eq!(decide(&mut rs, &describe(&ack).unwrap(), &c), s("@0"));
+        assert_eq!(decide(&mut rs, &describe(&udp()).unwrap(), &c), s("@1"));
     }
 
     #[test]
     fn networks_negation_ports_and_groups() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("pass out on eth0 inet from eth1:network to any nat-to eth0\nblock in on ! eth1 proto tcp from any to any port 6000:6010");
         let p = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 1, 1));
         let ev = evaluate(&mut rs, &describe(&p).unwrap(), &ctx(Dir::Out, "eth0", &e));
-        assert_eq!((ev.rule, ev.nat), (Some(0), Some(0)));
+        assert_eq!((at(&rs, ev.rule), at(&rs, ev.nat)), (s("@0"), s("@0")));
         let x = v4(
             "192.0.2.20",
             "192.0.2.10",
             6,
             &tcp_seg(1, 6001, 1, 0, tcp::SYN, 1, b""),
         );
-        assert_eq!(
-            evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth0", &e)).rule,
-            Some(1)
-        );
-        assert_eq!(
-            evaluate(&mut rs, &describe(&x).unwrap(), &ctx(Dir::In, "eth1", &e)).rule,
-            None
-        );
+        let x = describe(&x).unwrap();
+        assert_eq!(decide(&mut rs, &x, &ctx(Dir::In, "eth0", &e)), s("@1"));
+        assert_eq!(decide(&mut rs, &x, &ctx(Dir::In, "eth1", &e)), None);
         assert!(if_matches("carp", "carp1"));
         assert!(if_matches("lo", "lo"));
         assert!(!if_matches("eth", "veth0"));
@@ -503,19 +526,14 @@ mod tests {
 
     #[test]
     fn inline_anchors_evaluate_in_place() {
-        let e = HashMap::new();
-        let syn = v4(
-            "192.168.99.50",
-            "192.0.2.20",
-            6,
-            &tcp_seg(1000, 22, 1, 0, tcp::SYN, 100, b""),
-        );
-        let udp = v4("192.168.99.50", "192.0.2.20", 17, &udp_dgram(1000, 53, b""));
+        let e = empty();
+        let (syn, udp) = (syn(), udp());
         let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
         let c0 = ctx(Dir::In, "eth0", &e);
         let c1 = ctx(Dir::In, "eth1", &e);
 
-        // Flattened depth first; the anchor's rules count only when it matches.
+        // Each inline anchor is an anchor of its own, named as pfctl names
+        // it; its rules count only when the anchor rule matches.
         let mut rs = load(
             "block
 anchor on eth1 {
@@ -524,20 +542,19 @@ anchor on eth1 {
 }
 anchor foo",
         );
-        assert_eq!(
-            (rs.ends.clone(), rs.depth.clone()),
-            (vec![1, 4, 3, 4, 5], vec![0, 0, 1, 1, 0])
-        );
-        assert!(rs.rules[1]
+        let paths: Vec<&str> = rs.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths, ["", "_1", "foo"]);
+        assert!(rs.main().rules[1]
             .anchor
             .as_ref()
-            .is_some_and(|a| a.rules.is_empty()));
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(0));
-        assert_eq!(rs.counters[2].evaluations, 0);
+            .is_some_and(|a| a.rules.is_empty() && a.name == "_1"));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("@0"));
+        assert_eq!(evals(&rs, "_1", 0), 0);
         // Last match wins inside the anchor too; an empty anchor matches nothing.
-        assert_eq!(evaluate(&mut rs, &syn, &c1).rule, Some(2));
-        assert_eq!(evaluate(&mut rs, &udp, &c1).rule, Some(3));
-        assert_eq!(rs.counters[4].evaluations, 3);
+        assert_eq!(decide(&mut rs, &syn, &c1), s("_1@0"));
+        let ev = evaluate(&mut rs, &udp, &c1);
+        assert_eq!((at(&rs, ev.rule), at(&rs, ev.anchor)), (s("_1@1"), s("@1")));
+        assert_eq!(main_evals(&rs, 2), 3);
 
         // `quick` inside an anchor ends the whole evaluation.
         let mut rs = load(
@@ -546,8 +563,8 @@ anchor foo",
 }
 block",
         );
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(1));
-        assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(2));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1@0"));
+        assert_eq!(decide(&mut rs, &udp, &c0), s("@1"));
 
         // A quick anchor ends it if a pass/block rule inside matched.
         let mut rs = load(
@@ -557,9 +574,9 @@ block",
 }
 block",
         );
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1@1"));
         let ev = evaluate(&mut rs, &udp, &c0);
-        assert_eq!((ev.rule, ev.log), (Some(3), true));
+        assert_eq!((at(&rs, ev.rule), ev.log), (s("@1"), true));
 
         // Nested: the inner quick rule stops the outer ruleset as well.
         let mut rs = load(
@@ -571,13 +588,109 @@ block",
 }
 block",
         );
-        assert_eq!(evaluate(&mut rs, &syn, &c0).rule, Some(2));
-        assert_eq!(evaluate(&mut rs, &udp, &c0).rule, Some(4));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1/_2@0"));
+        assert_eq!(decide(&mut rs, &udp, &c0), s("@1"));
+
+        // A quick anchor with a match in a nested anchor, not cleared by a
+        // nested anchor that matched nothing (FreeBSD's quick_nested).
+        let mut rs = load(
+            "anchor quick {
+ pass
+ anchor {
+  block proto tcp
+ }
+}
+block",
+        );
+        assert_eq!(decide(&mut rs, &udp, &c0), s("_1@0"));
+        assert_eq!(decide(&mut rs, &syn, &c0), s("_1/_2@0"));
+    }
+
+    #[test]
+    fn anchors_loaded_later_are_evaluated() {
+        let e = empty();
+        let (syn, udp) = (syn(), udp());
+        let (syn, udp) = (describe(&syn).unwrap(), describe(&udp).unwrap());
+        let c = ctx(Dir::In, "eth0", &e);
+        let mut t = load("block\nanchor foo\nanchor \"bar/*\"");
+        assert_eq!(decide(&mut t, &syn, &c), s("@0"));
+        // pfctl -a foo -f: the call already in place finds the new rules.
+        load_at(&mut t, "foo", "pass proto tcp");
+        assert_eq!(decide(&mut t, &syn, &c), s("foo@0"));
+        assert_eq!(decide(&mut t, &udp, &c), s("@0"));
+        // Reloading the main ruleset keeps what was loaded into foo.
+        load_at(&mut t, "", "block\nanchor foo\nanchor \"bar/*\"");
+        assert_eq!(decide(&mut t, &syn, &c), s("foo@0"));
+        // Flushing foo (pfctl -a foo -F rules) removes its rules only.
+        t.commit(vec![("foo".into(), vec![])], Loader::default(), 512)
+            .unwrap();
+        assert_eq!(decide(&mut t, &syn, &c), s("@0"));
+        assert!(t.find("foo").is_some_and(|a| a.rules.rules.is_empty()));
+
+        // Wildcard: each child of bar in name order, last match wins
+        // across them; quick in one child stops the rest.
+        load_at(&mut t, "bar/b", "block proto tcp");
+        load_at(&mut t, "bar/a", "pass");
+        assert_eq!(decide(&mut t, &syn, &c), s("bar/b@0"));
+        assert_eq!(decide(&mut t, &udp, &c), s("bar/a@0"));
+        load_at(&mut t, "bar/a", "pass quick");
+        assert_eq!(decide(&mut t, &syn, &c), s("bar/a@0"));
+        assert_eq!(evals(&t, "bar/b", 0), 2);
+        // The wildcard sees a child loaded after it.
+        load_at(&mut t, "bar/0", "block quick proto udp");
+        assert_eq!(decide(&mut t, &udp, &c), s("bar/0@0"));
+    }
+
+    #[test]
+    fn relative_and_absolute_calls() {
+        let e = empty();
+        let syn = syn();
+        let syn = describe(&syn).unwrap();
+        let c = ctx(Dir::In, "eth0", &e);
+        let mut t = load("anchor \"a/b\"");
+        load_at(&mut t, "a/b", "anchor c\nanchor \"../d\"\nanchor \"/e\"");
+        load_at(&mut t, "a/b/c", "block");
+        assert_eq!(decide(&mut t, &syn, &c), s("a/b/c@0"));
+        load_at(&mut t, "a/d", "pass");
+        assert_eq!(decide(&mut t, &syn, &c), s("a/d@0"));
+        load_at(&mut t, "e", "block log");
+        let ev = evaluate(&mut t, &syn, &c);
+        assert_eq!((at(&t, ev.rule), at(&t, ev.anchor)), (s("e@0"), s("a/b@2")));
+        // A call above the main ruleset is refused, nothing changes.
+        assert!(t
+            .commit(
+                flatten(&parsed("anchor \"../../x\""), "q"),
+                Loader::default(),
+                512
+            )
+            .is_err());
+        assert!(t.find("q").is_none());
+        // `set limit anchors`: a load needing more anchors is refused.
+        assert_eq!(t.anchors(), 5);
+        assert!(t
+            .commit(flatten(&parsed("anchor n"), "m"), Loader::default(), 6)
+            .is_err());
+        assert!(t.find("m").is_none());
+        t.commit(flatten(&parsed("anchor n"), "m"), Loader::default(), 7)
+            .unwrap();
+        assert_eq!(t.anchors(), 7);
+    }
+
+    #[test]
+    fn call_loops_overflow_pf_stack() {
+        let e = empty();
+        let syn = syn();
+        let syn = describe(&syn).unwrap();
+        let mut t = load("pass\nanchor loop");
+        load_at(&mut t, "loop", "anchor \"/loop\"");
+        let ev = evaluate(&mut t, &syn, &ctx(Dir::In, "eth0", &e));
+        assert!(ev.overflow);
+        assert_eq!(evals(&t, "loop", 0), MAX_DEPTH as u64);
     }
 
     #[test]
     fn user_needs_a_socket() {
-        let e = HashMap::new();
+        let e = empty();
         let mut rs = load("block out proto tcp user nobody");
         let p = v4(
             "10.0.0.1",
@@ -586,12 +699,9 @@ block",
             &tcp_seg(1, 2, 1, 0, tcp::SYN, 1, b""),
         );
         let pd = describe(&p).unwrap();
-        assert_eq!(
-            evaluate(&mut rs, &pd, &ctx(Dir::Out, "eth0", &e)).rule,
-            None
-        );
+        assert_eq!(decide(&mut rs, &pd, &ctx(Dir::Out, "eth0", &e)), None);
         let mut c = ctx(Dir::Out, "eth0", &e);
         c.uid = Some(65534);
-        assert_eq!(evaluate(&mut rs, &pd, &c).rule, Some(0));
+        assert_eq!(decide(&mut rs, &pd, &c), s("@0"));
     }
 }

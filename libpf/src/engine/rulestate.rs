@@ -246,19 +246,22 @@ mod tests {
     use crate::conf::{parse, StaticResolver};
     use crate::engine::packet::tests::{udp_dgram, v4};
     use crate::engine::packet::{describe, Dir};
-    use std::collections::HashMap;
 
     /// `admit` for a UDP packet carrying tag `pkt_tag`.
     fn adm(st: &mut RuleStates, i: usize, pkt_tag: u16, tag: &mut Option<u16>, now: u64) -> bool {
         let p = v4("10.0.0.1", "10.0.0.2", 17, &udp_dgram(1, 2, b""));
         let pd = describe(&p).unwrap();
-        let e = HashMap::new();
+        let ifaces = crate::engine::iface::IfTable::default();
+        let fib = crate::engine::fib::Fib::default();
         let ctx = MatchCtx {
             dir: Dir::In,
             ifname: "eth0",
             uid: None,
             gid: None,
-            ifaddrs: &e,
+            ifaces: &ifaces,
+            fib: &fib,
+            kif: None,
+            rcv: None,
             tables: &crate::engine::table::Tables::new(),
             tag: pkt_tag,
             now,

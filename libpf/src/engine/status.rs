@@ -79,8 +79,8 @@ pub struct Status {
     /// MD5 of the ruleset as `pfctl -vsi` prints it (32 hex digits).
     pub checksum: String,
     pub debug: String,
-    /// loginterface statistics: name, bytes [in/out][v4/v6], packets
-    /// [in/out][pass/block][v4/v6].
+    /// loginterface statistics (pfi_update_status): name, bytes
+    /// [IPv4/IPv6][in/out], packets [IPv4/IPv6][in/out][pass/block].
     pub loginterface: Option<String>,
     pub if_bytes: [[u64; 2]; 2],
     pub if_packets: [[[u64; 2]; 2]; 2],

@@ -377,7 +377,7 @@ impl Engine {
             // nothing), as in pf_test.
             return Ok(slot);
         }
-        let Some(s) = self.states.lookup(key, meta.dir) else {
+        let Some(s) = self.states.lookup(key, meta.dir, meta.ifname) else {
             return Err(Verdict::drop(super::status::Reason::Match));
         };
         let was = self.halfopen_of(s);

@@ -356,7 +356,7 @@ pub(crate) mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(7, 42);
-        e.load(rs, Loader::default(), String::new());
+        e.load(rs, Loader::default(), String::new()).unwrap();
         e.set_enabled(true, 0);
         e
     }

@@ -41,7 +41,7 @@ fn engine(hostid: u32) -> Engine {
         .map_err(|e| format!("{e:?}"))
         .unwrap();
     let mut e = Engine::new(hostid, hostid as u64 * 7919);
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     e.set_enabled(true, 0);
     e.sync.set_enabled(true);
     e
@@ -331,4 +331,84 @@ fn icmp_error_follows_the_state() {
 fn describe_quoted_for_test(b: &[u8]) -> (IpAddr, u16) {
     let q = packet::describe_quoted(b).unwrap();
     (q.src, q.sport)
+}
+
+/// An engine with `src` as its main ruleset.
+fn engine_with(src: &str) -> Engine {
+    let rs = parse(src, "pf.conf", &resolver())
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let mut e = Engine::new(0x4444, 1);
+    e.load(rs, Loader::default(), String::new()).unwrap();
+    e.set_enabled(true, 0);
+    e
+}
+
+#[test]
+fn anchor_rules_count_what_their_rules_decide() {
+    // FreeBSD's anchor:counter: the anchor rule counts the packets and the
+    // state of the rule that decided inside it.
+    let mut e = engine_with("anchor \"foo\" {\n pass\n}\n");
+    let (a, b, _) = forward_out(&mut e, v4(CLIENT, SERVER, 1, &echo(8, 9, 1)), 0);
+    assert!(a.pass && b.pass);
+    let (a, b, _) = forward_back(&mut e, v4(SERVER, CLIENT, 1, &echo(0, 9, 1)), 1);
+    assert!(a.pass && b.pass);
+    let main = e.rules().main().counters[0];
+    let foo = e.rules().find("foo").unwrap().rules.counters[0];
+    // in on carp2 then out on eth_ext: two states, each evaluated once
+    assert_eq!((main.evaluations, foo.evaluations), (2, 2));
+    assert_eq!((main.packets, main.states_cur), ([2, 2], 2));
+    assert_eq!(
+        (foo.packets, foo.states_cur, foo.states_tot),
+        ([2, 2], 2, 2)
+    );
+    let st = e.states.get(e.states.all_slots().next().unwrap()).unwrap();
+    let exported = e.export_state(st, 1);
+    assert_eq!((exported.rule, exported.anchor), (0, 0));
+    // Killing the states gives the counts back.
+    e.kill_states(2, false, |_| true);
+    let main = e.rules().main().counters[0];
+    assert_eq!(main.states_cur, 0);
+    assert_eq!(
+        e.rules().find("foo").unwrap().rules.counters[0].states_cur,
+        0
+    );
+}
+
+#[test]
+fn a_rule_loaded_into_an_anchor_takes_effect() {
+    let mut e = engine_with("block\nanchor foo\n");
+    let ping = || v4(CLIENT, SERVER, 1, &echo(8, 11, 1));
+    let (a, _, _) = forward_out(&mut e, ping(), 0);
+    assert!(!a.pass);
+    // pfctl -a foo -f: only foo changes; the main ruleset's counters stay.
+    let rs = parse("pass\n", "stdin", &resolver()).unwrap();
+    e.commit(
+        crate::ruleset::flatten(&rs, "foo"),
+        None,
+        vec![],
+        Loader::default(),
+        0,
+    )
+    .unwrap();
+    assert_eq!(e.rules().main().counters[0].evaluations, 2);
+    let (a, b, _) = forward_out(&mut e, ping(), 1);
+    assert!(a.pass && b.pass);
+    // pfctl -a foo -F rules: blocked again (new packets; the state stays).
+    e.flush_rules("foo", Loader::default()).unwrap();
+    e.kill_states(2, false, |_| true);
+    let (a, _, _) = forward_out(&mut e, ping(), 3);
+    assert!(!a.pass);
+    // An anchor calling itself: pf gives up and drops the packet.
+    let rs = parse("pass\nanchor \"/foo\"\n", "stdin", &resolver()).unwrap();
+    e.commit(
+        crate::ruleset::flatten(&rs, "foo"),
+        None,
+        vec![],
+        Loader::default(),
+        0,
+    )
+    .unwrap();
+    let (a, _, _) = forward_out(&mut e, ping(), 4);
+    assert!(!a.pass);
 }

@@ -25,7 +25,7 @@ fn engine(rules: &str) -> Engine {
         .map_err(|e| format!("{e:?}"))
         .unwrap();
     let mut e = Engine::new(0x4242, 99);
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     e.set_enabled(true, 0);
     e
 }

@@ -19,7 +19,7 @@ fn engine(rules: &str) -> Engine {
         .map_err(|e| format!("{e:?}"))
         .unwrap();
     let mut e = Engine::new(0x4243, 7);
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     e.set_enabled(true, 0);
     e
 }
@@ -124,7 +124,7 @@ fn tag_names_live_while_rules_or_states_use_them() {
     );
     // A new ruleset without the tag: the states still hold it.
     let rs = parse("pass\n", "pf.conf", &StaticResolver::new()).unwrap();
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     assert!(e.tags.id("DNS").is_some());
     e.kill_states(1, false, |_| true);
     assert!(e.tags.is_empty());
@@ -135,14 +135,14 @@ fn once_matches_once() {
     let mut e = engine("block\npass in on int0 proto icmp once\n");
     let mut p = v4(CLIENT, SERVER, 1, &echo(8, 1, 1));
     assert!(e.test(&meta(Dir::In, "int0", 0), &mut p, 0).pass);
-    assert!(e.rules().run.expired(1));
+    assert!(e.rules().main().run.expired(1));
     // The state it made carries on; a new flow is blocked.
     let mut p = v4(CLIENT, SERVER, 1, &echo(8, 1, 2));
     assert!(e.test(&meta(Dir::In, "int0", 0), &mut p, 0).pass);
     let mut p = v4(CLIENT, SERVER, 1, &echo(8, 2, 1));
     assert!(!e.test(&meta(Dir::In, "int0", 0), &mut p, 0).pass);
     // An expired rule is not even evaluated.
-    assert_eq!(e.rules().counters[1].evaluations, 1);
+    assert_eq!(e.rules().main().counters[1].evaluations, 1);
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn kill_by_label_id_and_key() {
     };
     // The label stays with the states across a reload, as in pf.
     let rs = parse("pass\n", "pf.conf", &StaticResolver::new()).unwrap();
-    e.load(rs, Loader::default(), String::new());
+    e.load(rs, Loader::default(), String::new()).unwrap();
     assert_eq!(e.kill_matching(&by_label, 1), 2);
     assert_eq!(e.states.len(), 1);
     let id = e.export_all(1)[0].id;

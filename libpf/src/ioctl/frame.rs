@@ -120,6 +120,10 @@ mod tests {
                 label: Some("web".into()),
                 ..Default::default()
             }),
+            Request::AddIfGroup {
+                ifname: "em0".into(),
+                group: "dmz".into(),
+            },
             Request::Sysctl {
                 name: "net.inet.carp.preempt".into(),
                 value: Some(1),

@@ -7,6 +7,7 @@ pub mod frame;
 
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
+use crate::engine::iface::IfaceInfo;
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::state::StateKill;
 use crate::engine::status::Status;
@@ -57,20 +58,31 @@ pub enum Request {
     Stop,
     /// DIOCXBEGIN: open a ruleset transaction; replies `Ticket`.
     XBegin,
-    /// DIOCADDRULE: add a rule to the open transaction.
-    AddRules { ticket: u32, rules: Vec<Rule> },
+    /// DIOCADDRULE: add rules to the ruleset of anchor `anchor` (`""`:
+    /// the main ruleset) in the open transaction. An anchor named in a
+    /// transaction, even with no rules, has its ruleset replaced at commit;
+    /// the others keep theirs.
+    AddRules {
+        ticket: u32,
+        anchor: String,
+        rules: Vec<Rule>,
+    },
     /// DIOCSETOPTIONS (set skip, timeouts, limits...) for the transaction.
     SetOptions {
         ticket: u32,
         options: Options,
         checksum: String,
     },
-    /// DIOCXCOMMIT: swap the transaction's ruleset in atomically.
+    /// DIOCXCOMMIT: swap the transaction's rulesets (and options, if set)
+    /// in atomically.
     XCommit { ticket: u32 },
     /// DIOCXROLLBACK: drop the transaction.
     XRollback { ticket: u32 },
-    /// DIOCGETRULES: the running rules with their counters.
-    GetRules,
+    /// DIOCGETRULES: the running rules of anchor `anchor` (`""`: the main
+    /// ruleset) with their counters.
+    GetRules { anchor: String },
+    /// DIOCGETRULESETS: the names of the child anchors of `anchor`.
+    GetRulesets { anchor: String },
     /// DIOCGETSTATES: every state; replies `States` chunks then `Done`.
     GetStates,
     /// DIOCCLRSTATES: remove every state (on `ifname`, if given).
@@ -86,14 +98,14 @@ pub enum Request {
     OsfpAdd { entries: Vec<FpEntry> },
     /// DIOCOSFPGET: the OS fingerprints; replies `Fingerprints`.
     OsfpGet,
-    /// Flush the rules (`pfctl -F rules`).
-    FlushRules,
+    /// Flush the rules of an anchor (`pfctl [-a anchor] -F rules`).
+    FlushRules { anchor: String },
     /// DIOCGETSTATUS
     GetStatus,
     /// DIOCCLRSTATUS
     ClearStatus,
-    /// DIOCCLRRULECTRS (`pfctl -z`)
-    ClearRuleCounters,
+    /// DIOCCLRRULECTRS (`pfctl [-a anchor] -z`)
+    ClearRuleCounters { anchor: String },
     /// DIOCGETTIMEOUT for all timeouts.
     GetTimeouts,
     /// DIOCGETLIMIT for all limits.
@@ -136,6 +148,21 @@ pub enum Request {
     PfsyncDemote { on: bool },
     /// sysctl-style knobs: net.inet.carp.preempt, .allow, .log.
     Sysctl { name: String, value: Option<i64> },
+    /// DIOCIGETIFACES: the interface table (`pfctl -s Interfaces`); with a
+    /// filter, the interface of that name or a group's members (`-i`).
+    GetIfaces { filter: Option<String> },
+    /// DIOCCLRSTATUS with an interface (`pfctl -i IF -F info`): clear the
+    /// interface's counters, or its members' for a group.
+    ClearIfStats { ifname: String },
+    /// SIOCAIFGROUP: put an interface in an administrative group
+    /// (`carpctl IF group NAME`).
+    AddIfGroup { ifname: String, group: String },
+    /// SIOCDIFGROUP: `carpctl IF -group NAME`.
+    DelIfGroup { ifname: String, group: String },
+    /// SIOCGIFGROUP: the groups of an interface; replies `Groups`.
+    GetIfGroups { ifname: String },
+    /// SIOCGIFGMEMB for every group; replies `GroupMembers`.
+    GetGroupMembers,
     /// DIOCXBEGIN for `pfctl -T load`: a transaction that only defines
     /// tables (the rules stay); replies `Ticket`.
     XBeginTables,
@@ -212,7 +239,8 @@ impl Request {
     pub fn read_only(&self) -> bool {
         matches!(
             self,
-            Request::GetRules
+            Request::GetRules { .. }
+                | Request::GetRulesets { .. }
                 | Request::GetStates
                 | Request::GetStatus
                 | Request::GetTimeouts
@@ -224,6 +252,9 @@ impl Request {
                 | Request::GetPfsync
                 | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
+                | Request::GetIfaces { .. }
+                | Request::GetIfGroups { .. }
+                | Request::GetGroupMembers
                 | Request::GetTables { .. }
                 | Request::GetAstats { .. }
                 | Request::TableAddrs {
@@ -234,14 +265,12 @@ impl Request {
     }
 }
 
-/// A rule as DIOCGETRULES returns it.
+/// A rule as DIOCGETRULES returns it: an anchor rule carries its call
+/// (as written, `_N` for an anonymous anchor), not the anchor's rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleInfo {
     pub rule: Rule,
     pub counters: RuleCounters,
-    /// Anchor nesting: the rules of an anchor follow its `anchor` rule, one
-    /// level deeper (the anchor rule itself carries no rules here).
-    pub depth: u16,
     /// A `once` rule that has matched (PFRULE_EXPIRED): skipped by the
     /// filter, hidden by `pfctl -sr` unless -vv.
     pub expired: bool,
@@ -260,6 +289,8 @@ pub enum Reply {
         rules: Vec<RuleInfo>,
         loader: Loader,
     },
+    /// Names of child anchors, in order.
+    Rulesets(Vec<String>),
     /// One chunk of a state listing.
     States(Vec<StateRepr>),
     /// End of a streamed listing.
@@ -285,6 +316,12 @@ pub enum Reply {
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),
+    /// The interface table.
+    Ifaces(Vec<IfaceInfo>),
+    /// The groups of an interface.
+    Groups(Vec<String>),
+    /// Every group with its members.
+    GroupMembers(Vec<(String, Vec<String>)>),
     /// Tables with their statistics.
     Tables(Vec<TableInfo>),
     /// A chunk of table addresses (with statistics or feedback).

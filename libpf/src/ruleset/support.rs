@@ -64,11 +64,15 @@ pub fn check(rs: &Ruleset) -> Support {
     check_options(&rs.options, &mut s);
     check_directives(&rs.directives, &mut s);
     check_rules(&rs.rules, None, &mut s);
+    let mut every = Vec::new();
+    all_rules(&rs.rules, &mut every);
     for la in &rs.loads {
         let file = Some(la.file.clone());
         check_directives(&la.ruleset.directives, &mut s);
         check_rules(&la.ruleset.rules, file, &mut s);
+        all_rules(&la.ruleset.rules, &mut every);
     }
+    check_selectors(&every, &mut s);
     s
 }
 
@@ -77,6 +81,9 @@ pub fn check_loaded(rules: &[Rule], options: &Options) -> Support {
     let mut s = Support::default();
     check_options(options, &mut s);
     check_rules(rules, None, &mut s);
+    let mut every = Vec::new();
+    all_rules(rules, &mut every);
+    check_selectors(&every, &mut s);
     s
 }
 
@@ -100,9 +107,6 @@ fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'st
 
 fn check_options(o: &Options, s: &mut Support) {
     let none = None;
-    if o.state_policy_if_bound == Some(true) {
-        refuse(s, &none, 0, "set state-policy if-bound", NOT_YET);
-    }
     if let Some((on, no_df)) = o.reassemble {
         if on || no_df {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
@@ -128,14 +132,14 @@ fn check_directives(d: &[Directive], s: &mut Support) {
 fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
-        AddrKind::NoRoute => refuse(s, file, line, "no-route", NOT_YET),
-        AddrKind::UrpfFailed => refuse(s, file, line, "urpf-failed", NOT_YET),
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
         AddrKind::Any
         | AddrKind::Net(_)
         | AddrKind::Range(..)
         | AddrKind::Dynamic { .. }
-        | AddrKind::Table(_) => {}
+        | AddrKind::Table(_)
+        | AddrKind::NoRoute
+        | AddrKind::UrpfFailed => {}
     }
 }
 
@@ -240,9 +244,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if so.overload.is_some() {
         refuse(s, file, line, "overload", NOT_YET);
     }
-    if so.if_bound {
-        refuse(s, file, line, "if-bound", NOT_YET);
-    }
     if so.sloppy {
         refuse(s, file, line, "sloppy", NOT_YET);
     }
@@ -258,9 +259,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "on rdomain",
             "Linux has no routing domains; VRFs differ",
         );
-    }
-    if x.received_on.is_some() {
-        refuse(s, file, line, "received-on", NOT_YET);
     }
     if x.tos.is_some() {
         refuse(s, file, line, "tos", NOT_YET);
@@ -305,29 +303,100 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if x.allow_opts {
         refuse(s, file, line, "allow-opts", NOT_YET);
     }
-    if x.rtable.is_some() {
-        refuse(s, file, line, "rtable", NOT_YET);
-    }
-    match x.divert {
-        Divert::None => {}
-        Divert::To(..) => refuse(s, file, line, "divert-to", NOT_YET),
-        Divert::Reply => refuse(s, file, line, "divert-reply", NOT_YET),
-        Divert::Packet(_) => refuse(s, file, line, "divert-packet", NOT_YET),
-    }
     if x.scrub.any() {
         refuse(s, file, line, "scrub", NOT_YET);
     }
-    if x.af_to.is_some() {
-        refuse(s, file, line, "af-to", NOT_YET);
-    }
-    if let Some((kind, _)) = &x.route {
+    if let Some((kind, pool)) = &x.route {
         let kw = match kind {
             super::RouteKind::RouteTo => "route-to",
             super::RouteKind::ReplyTo => "reply-to",
             super::RouteKind::DupTo => "dup-to",
         };
-        refuse(s, file, line, kw, NOT_YET);
+        check_route_pool(pool, kw, r, file, s);
+        if x.rtable.is_some() {
+            refuse(
+                s,
+                file,
+                line,
+                &format!("{kw} with rtable"),
+                "pfd resolves next hops in the main routing table only",
+            );
+        }
     }
+}
+
+/// A route-to/reply-to/dup-to pool: host addresses, one or a round-robin
+/// list (what engine::route::next_hop picks from).
+fn check_route_pool(p: &Pool, kw: &str, r: &Rule, file: &Option<String>, s: &mut Support) {
+    let line = r.src_line;
+    for a in &p.addrs {
+        match a {
+            AddrKind::Net(n) if n.is_host() => {}
+            AddrKind::Net(_) => refuse(s, file, line, &format!("{kw} network"), NOT_YET),
+            AddrKind::Table(_) => refuse(s, file, line, &format!("{kw} <table>"), NOT_YET),
+            AddrKind::Dynamic { .. } => refuse(
+                s,
+                file,
+                line,
+                &format!("{kw} (interface:peer)"),
+                "pfd does not follow the peer addresses of point-to-point links",
+            ),
+            other => check_addr(other, r, file, s),
+        }
+    }
+    match p.pool_type {
+        PoolType::None | PoolType::RoundRobin => {}
+        PoolType::Bitmask => refuse(s, file, line, &format!("{kw} bitmask"), NOT_YET),
+        PoolType::Random => refuse(s, file, line, &format!("{kw} random"), NOT_YET),
+        PoolType::SourceHash => refuse(s, file, line, &format!("{kw} source-hash"), NOT_YET),
+        PoolType::LeastStates => refuse(s, file, line, &format!("{kw} least-states"), NOT_YET),
+    }
+    if p.sticky_address {
+        refuse(s, file, line, "sticky-address", NOT_YET);
+    }
+}
+
+/// Route selectors a ruleset needs (engine::route::rule_targets): more
+/// than the mark's 7 bits number cannot be told apart.
+fn check_selectors(rules: &[&Rule], s: &mut Support) {
+    let mut t = Vec::new();
+    for r in rules {
+        crate::engine::route::rule_targets(r, &mut t);
+    }
+    let n = t
+        .into_iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if n > crate::engine::route::MAX_SELECTORS {
+        let line = rules.last().map_or(0, |r| r.src_line);
+        refuse(
+            s,
+            &None,
+            line,
+            &format!("{n} distinct route-to next hops, rtables and divert-to sockets"),
+            "the packet mark has room for 127",
+        );
+    }
+}
+
+fn all_rules<'a>(rules: &'a [Rule], out: &mut Vec<&'a Rule>) {
+    for r in rules {
+        out.push(r);
+        if let Some(a) = &r.anchor {
+            all_rules(&a.rules, out);
+        }
+    }
+}
+
+/// The first `divert-packet` (line, queue) of `rules` (anchors included)
+/// sending to a queue in `ours` (pfd's own NFQUEUEs).
+pub fn divert_queue_clash(rules: &[Rule], ours: std::ops::Range<u32>) -> Option<(u32, u16)> {
+    let mut v = Vec::new();
+    all_rules(rules, &mut v);
+    v.into_iter().find_map(|r| match r.extras.divert {
+        Divert::Packet(q) if ours.contains(&(q as u32)) => Some((r.src_line, q)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -367,13 +436,27 @@ mod tests {
     #[test]
     fn unenforced_options_are_refused_with_their_line() {
         assert_eq!(
-            refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7\n"),
-            vec!["pf.conf:2: route-to: not supported on Linux (not implemented in pfd yet)"]
+            refused("pass\npass in on eth0 proto tcp route-to 192.168.99.7 rtable 1\n"),
+            vec!["pf.conf:2: route-to with rtable: not supported on Linux (pfd resolves next hops in the main routing table only)"]
         );
         let inside = refused("anchor {\n pass\n pass proto tcp keep state (pflow)\n}\n");
         assert_eq!(
             inside,
             vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn interface_bound_options_load() {
+        let s = support(
+            "set state-policy if-bound\npass in on eth0 keep state (floating)\n\
+             pass out on eth1 received-on eth0 keep state (if-bound)\n\
+             block in quick from urpf-failed\nblock in quick to no-route\n",
+        );
+        assert_eq!(s, Support::default());
+        assert_eq!(
+            refused("pass in from route \"r1\"\n"),
+            vec!["pf.conf:1: route: not supported on Linux (Linux routes carry no labels)"]
         );
     }
 
@@ -403,6 +486,41 @@ mod tests {
             refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
             vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
         );
+    }
+
+    #[test]
+    fn policy_routing_loads() {
+        let s = support(
+            "pass in on eth0 proto tcp route-to 192.168.99.7\n\
+             pass in on eth0 proto udp route-to { 192.168.99.7, 192.168.99.8 }\n\
+             pass in on eth0 proto icmp reply-to 192.0.2.1\npass out dup-to 192.168.99.9\n\
+             match in rtable 3\npass in on eth1 rtable 0\n\
+             pass in on eth1 proto tcp to port 80 divert-to 127.0.0.1 port 3128\n\
+             pass out on eth0 proto tcp divert-reply\npass in on eth1 divert-packet port 700\n\
+             pass in inet6 from any to 64:ff9b::/96 af-to inet from 192.0.2.10\n\
+             pass in on eth0 inet af-to inet6 from 2001:db8::1\n",
+        );
+        assert!(s.ok(), "{:?}", s.refused);
+        assert_eq!(
+            refused("pass in on eth0 proto tcp route-to { 192.168.99.7, 192.168.99.8 } random\n"),
+            vec!["pf.conf:1: route-to random: not supported on Linux (not implemented in pfd yet)"]
+        );
+        let many: String = (1..=128)
+            .map(|i| format!("pass in on eth0 rtable {i}\n"))
+            .collect();
+        let r = refused(&many);
+        assert_eq!(
+            r,
+            vec!["pf.conf:128: 128 distinct route-to next hops, rtables and divert-to sockets: not supported on Linux (the packet mark has room for 127)"]
+        );
+        let rs = parse(
+            "pass\npass in divert-packet port 7066\n",
+            "pf.conf",
+            &StaticResolver::new(),
+        )
+        .unwrap();
+        assert_eq!(divert_queue_clash(&rs.rules, 7066..7067), Some((2, 7066)));
+        assert_eq!(divert_queue_clash(&rs.rules, 7000..7066), None);
     }
 
     #[test]

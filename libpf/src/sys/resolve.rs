@@ -5,8 +5,9 @@
 //!
 //! Names OpenBSD knows and Linux spells differently are overlaid: protocol
 //! 112 is `carp` (Linux calls it `vrrp`) and 240 is `pfsync`.
-//! Interface groups are the driver-name groups (`tun` for tun0, tun1...);
-//! `egress` and administrative groups are not known yet.
+//! Interface groups are the driver-name groups (`tun` for tun0, tun1...),
+//! and whatever groups pfd reports (`egress`, administrative groups) when
+//! the caller filled `groups` from it.
 
 use crate::addr::{mask_to_prefix, IpNet};
 use crate::conf::Resolver;
@@ -30,6 +31,9 @@ pub struct SystemResolver {
     /// interfaces whose addresses are withdrawn while BACKUP); they win over
     /// getifaddrs.
     pub extra_ifaces: HashMap<String, Vec<IpNet>>,
+    /// Interface groups and their members, as pfd knows them (`egress`,
+    /// `ifconfig IF group NAME` groups); they win over driver-name groups.
+    pub groups: HashMap<String, Vec<String>>,
 }
 
 impl SystemResolver {
@@ -116,6 +120,8 @@ impl Resolver for SystemResolver {
         // sense of the driver name: `tun` is every tunN.
         let members: Vec<&String> = if names.iter().any(|n| n == name) {
             names.iter().filter(|n| *n == name).collect()
+        } else if let Some(m) = self.groups.get(name) {
+            m.iter().collect()
         } else {
             names
                 .iter()
@@ -131,11 +137,14 @@ impl Resolver for SystemResolver {
         // lists them in (pfctl expands lists in that order).
         let mut out: Vec<(String, IpNet)> = vec![];
         for m in members {
-            let mine: Vec<IpNet> = addrs
-                .iter()
-                .filter(|(n, _)| n == m)
-                .map(|(_, a)| *a)
-                .collect();
+            let mine: Vec<IpNet> = match self.extra_ifaces.get(m) {
+                Some(a) => a.clone(),
+                None => addrs
+                    .iter()
+                    .filter(|(n, _)| n == m)
+                    .map(|(_, a)| *a)
+                    .collect(),
+            };
             // link-local last: configured after the others on a BSD
             let ll = |a: &&IpNet| matches!(a.addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
             let v6: Vec<IpNet> = mine

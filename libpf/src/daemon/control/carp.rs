@@ -20,13 +20,13 @@ pub(super) fn set(
     config: CarpConfig,
     force_state: Option<CarpState>,
 ) -> Reply {
-    let addrs: Vec<_> = config.addrs.iter().map(|a| a.net).collect();
-    match shared
+    let r = shared
         .carp()
-        .configure(&name, config, force_state, shared.now())
-    {
+        .configure(&name, config, force_state, shared.now());
+    match r {
         Ok(()) => {
-            shared.engine().ifaddrs.insert(name, addrs);
+            // The engine sees the interface and its addresses at once.
+            let _ = crate::daemon::ifwatch::sync_links(shared);
             Reply::Ok
         }
         Err(m) => Reply::error(EINVAL, m),
@@ -34,9 +34,10 @@ pub(super) fn set(
 }
 
 pub(super) fn destroy(shared: &Shared, name: String) -> Reply {
-    match shared.carp().destroy(&name, shared.now()) {
+    let r = shared.carp().destroy(&name, shared.now());
+    match r {
         Ok(()) => {
-            shared.engine().ifaddrs.remove(&name);
+            let _ = crate::daemon::ifwatch::sync_links(shared);
             Reply::Ok
         }
         Err(m) => Reply::error(ENOENT, m),

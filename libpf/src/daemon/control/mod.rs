@@ -2,9 +2,11 @@
 //! out, the caller identified with SO_PEERCRED (only root changes
 //! anything). This file reads requests and hands each to the subsystem it
 //! belongs to: `ruleset` (transactions, rules, options, status), `states`,
-//! `carp` (carp interfaces, groups, sysctls) and `pfsync`.
+//! `carp` (carp interfaces, groups, sysctls), `ifaces` (the interface
+//! table and administrative groups) and `pfsync`.
 
 mod carp;
+mod ifaces;
 mod pfsync;
 mod ruleset;
 mod states;
@@ -123,9 +125,13 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     match req {
         Request::Start => ruleset::start(shared, now),
         Request::Stop => ruleset::stop(shared, now),
-        Request::XBegin => ruleset::begin(tx, false),
-        Request::XBeginTables => ruleset::begin(tx, true),
-        Request::AddRules { ticket, rules } => ruleset::add_rules(tx, ticket, rules),
+        Request::XBegin => ruleset::begin(shared, tx, false),
+        Request::XBeginTables => ruleset::begin(shared, tx, true),
+        Request::AddRules {
+            ticket,
+            anchor,
+            rules,
+        } => ruleset::add_rules(tx, ticket, anchor, rules),
         Request::SetOptions {
             ticket,
             options,
@@ -133,13 +139,11 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         } => ruleset::set_options(tx, ticket, options, checksum),
         Request::XCommit { ticket } => ruleset::commit(shared, peer, tx, ticket),
         Request::XRollback { ticket } => ruleset::rollback(tx, ticket),
-        Request::GetRules => ruleset::get_rules(shared),
-        Request::FlushRules => ruleset::flush_rules(shared, peer),
+        Request::GetRules { anchor } => ruleset::get_rules(shared, &anchor),
+        Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
+        Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
         Request::GetStatus => Reply::Status(Box::new(shared.engine().status(now))),
-        Request::ClearRuleCounters => {
-            shared.engine().clear_rule_counters();
-            Reply::Ok
-        }
+        Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
         Request::ClearStatus => {
             shared.engine().clear_status();
             Reply::Ok
@@ -180,6 +184,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),
+        Request::GetIfaces { filter } => ifaces::get(shared, filter, now),
+        Request::ClearIfStats { ifname } => ifaces::clear_stats(shared, &ifname, now),
+        Request::AddIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, true),
+        Request::DelIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, false),
+        Request::GetIfGroups { ifname } => ifaces::groups_of(shared, &ifname),
+        Request::GetGroupMembers => ifaces::members(shared),
         Request::InaDefine {
             ticket,
             anchor,

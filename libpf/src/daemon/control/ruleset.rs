@@ -1,25 +1,30 @@
 //! Ruleset requests: enable/disable (the packet hooks), transactions that
-//! belong to the connection (a disconnect before commit changes nothing),
-//! the running rules and options.
+//! belong to the connection (a disconnect before commit changes nothing)
+//! and replace the rulesets of the anchors they name, the running rules of
+//! an anchor, the anchor tree, and options.
 
 use super::{Peer, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::daemon::Shared;
+use crate::engine::anchor::check_path;
 use crate::engine::rules::Loader;
 use crate::engine::table::Shadow;
 use crate::ioctl::{Reply, RuleInfo};
 use crate::log;
-use crate::ruleset::{Limit, Options, Rule, Ruleset};
+use crate::ruleset::{Limit, Options, Rule};
 use crate::sys::hooks;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT_TICKET: AtomicU32 = AtomicU32::new(1);
 
-/// The ruleset a connection is building.
+/// The rulesets a connection is building: one per anchor it names, in
+/// the order first named (`""` is the main ruleset), the options when the
+/// main ruleset comes with them, and the tables it defines.
 pub(super) struct Transaction {
     ticket: u32,
-    rules: Vec<Rule>,
-    options: Options,
-    checksum: String,
+    rulesets: Vec<(String, Vec<Rule>)>,
+    options: Option<(Options, String)>,
+    /// The table-entries limit in effect when the transaction began.
+    entries_now: u32,
     /// Tables defined in the transaction (built here, swapped in at
     /// commit), see `tables.rs`.
     pub(super) tables: Vec<Shadow>,
@@ -33,14 +38,18 @@ impl Transaction {
     }
 
     /// The table-entries limit the transaction's options set (or the
-    /// default), to bound what it may hold.
+    /// default; without options the one in effect), to bound what it may
+    /// hold.
     pub(super) fn entries_limit(&self) -> u32 {
-        self.options
-            .limits
-            .iter()
-            .rev()
-            .find(|(l, _)| *l == Limit::TableEntries)
-            .map_or(Limit::TableEntries.default_value(), |(_, v)| *v)
+        match &self.options {
+            Some((o, _)) => o
+                .limits
+                .iter()
+                .rev()
+                .find(|(l, _)| *l == Limit::TableEntries)
+                .map_or(Limit::TableEntries.default_value(), |(_, v)| *v),
+            None => self.entries_now,
+        }
     }
 }
 
@@ -57,8 +66,9 @@ pub(super) fn start(shared: &Shared, now: u64) -> Reply {
         let _ = hooks::remove();
         return Reply::error(EIO, format!("cannot install packet hooks: {e}"));
     }
-    crate::daemon::refresh_ifaddrs(shared);
+    let _ = crate::daemon::ifwatch::sync_links(shared);
     shared.engine().set_enabled(true, now);
+    shared.sync_routes();
     log::notice("pf enabled");
     Reply::Ok
 }
@@ -70,6 +80,8 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
         return Reply::error(ENOENT, "pf not enabled");
     }
     shared.engine().set_enabled(false, now);
+    shared.sync_routes();
+    shared.clear_routes();
     if let Err(e) = hooks::remove() {
         return Reply::error(EIO, format!("cannot remove packet hooks: {e}"));
     }
@@ -77,23 +89,35 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
     Reply::Ok
 }
 
-pub(super) fn begin(tx: &mut Option<Transaction>, tables_only: bool) -> Reply {
+pub(super) fn begin(shared: &Shared, tx: &mut Option<Transaction>, tables_only: bool) -> Reply {
     let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
     *tx = Some(Transaction {
         ticket,
-        rules: Vec::new(),
-        options: Options::default(),
-        checksum: "0".repeat(32),
+        rulesets: Vec::new(),
+        options: None,
+        entries_now: shared.engine().limit(Limit::TableEntries),
         tables: Vec::new(),
         tables_only,
     });
     Reply::Ticket(ticket)
 }
 
-pub(super) fn add_rules(tx: &mut Option<Transaction>, ticket: u32, mut rules: Vec<Rule>) -> Reply {
+pub(super) fn add_rules(
+    tx: &mut Option<Transaction>,
+    ticket: u32,
+    anchor: String,
+    mut rules: Vec<Rule>,
+) -> Reply {
     match tx {
         Some(t) if t.ticket == ticket => {
-            t.rules.append(&mut rules);
+            let anchor = anchor.trim_start_matches('/').to_string();
+            if let Err(e) = check_path(&anchor) {
+                return Reply::error(EINVAL, e);
+            }
+            match t.rulesets.iter_mut().find(|(p, _)| *p == anchor) {
+                Some((_, r)) => r.append(&mut rules),
+                None => t.rulesets.push((anchor, rules)),
+            }
             Reply::Ok
         }
         _ => not_open(),
@@ -108,15 +132,15 @@ pub(super) fn set_options(
 ) -> Reply {
     match tx {
         Some(t) if t.ticket == ticket => {
-            t.options = options;
-            t.checksum = checksum;
+            t.options = Some((options, checksum));
             Reply::Ok
         }
         _ => not_open(),
     }
 }
 
-/// DIOCXCOMMIT: swap the transaction's ruleset in, or change nothing.
+/// DIOCXCOMMIT: swap the transaction's rulesets, options and tables in,
+/// or change nothing.
 pub(super) fn commit(
     shared: &Shared,
     peer: &Peer,
@@ -130,7 +154,7 @@ pub(super) fn commit(
             return not_open();
         }
     };
-    crate::daemon::refresh_ifaddrs(shared);
+    let _ = crate::daemon::ifwatch::sync_links(shared);
     // Build the tables before they go in, outside the engine's lock.
     for s in &mut t.tables {
         if let Err(e) = s.finish() {
@@ -152,8 +176,15 @@ pub(super) fn commit(
         };
     }
     // A client other than pfctl may send what pfd cannot enforce: refuse
-    // it here too, the running ruleset stays.
-    let support = crate::ruleset::support::check_loaded(&t.rules, &t.options);
+    // it here too, the running rulesets stay.
+    let none = Options::default();
+    let options = t.options.as_ref().map_or(&none, |(o, _)| o);
+    let mut support = crate::ruleset::support::check_loaded(&[], options);
+    for (_, rules) in &t.rulesets {
+        support
+            .refused
+            .extend(crate::ruleset::support::check_loaded(rules, &none).refused);
+    }
     if let Some(u) = support.refused.first() {
         return Reply::error(
             EINVAL,
@@ -163,7 +194,25 @@ pub(super) fn commit(
             ),
         );
     }
-    if !shared.engine().tags_fit(&t.rules) {
+    // divert-packet cannot send packets to the queues pf itself reads.
+    let (q0, nq) = (shared.opts.hooks.queue, shared.opts.hooks.queues.max(1));
+    for (_, rules) in &t.rulesets {
+        if let Some(r) =
+            crate::ruleset::support::divert_queue_clash(rules, q0 as u32..q0 as u32 + nq as u32)
+        {
+            return Reply::error(
+                EINVAL,
+                format!(
+                    "line {}: divert-packet port {}: NFQUEUE {} is pfd's own (pfd -q)",
+                    r.0, r.1, r.1
+                ),
+            );
+        }
+    }
+    if !shared
+        .engine()
+        .tags_fit(t.rulesets.iter().map(|(_, r)| &r[..]))
+    {
         return Reply::error(
             EBUSY,
             format!(
@@ -172,30 +221,26 @@ pub(super) fn commit(
             ),
         );
     }
-    let n = t.rules.len();
+    let n: usize = t.rulesets.iter().map(|(_, r)| r.len()).sum();
     let nt = t.tables.len();
-    let rs = Ruleset {
-        options: t.options,
-        rules: t.rules,
-        ..Default::default()
+    let anchors: Vec<String> = t.rulesets.iter().map(|(p, _)| format!("/{p}")).collect();
+    let loader = Loader {
+        uid: peer.uid,
+        pid: peer.pid,
     };
     let now = shared.now_ms();
-    let loaded = shared.engine().commit(
-        rs,
-        t.tables,
-        Loader {
-            uid: peer.uid,
-            pid: peer.pid,
-        },
-        t.checksum,
-        now,
-    );
+    let loaded = shared
+        .engine()
+        .commit(t.rulesets, t.options, t.tables, loader, now);
     if let Err(e) = loaded {
         return Reply::error(e.errno, e.message);
     }
+    shared.sync_routes();
     log::info(&format!(
-        "ruleset loaded: {n} rules, {nt} tables (uid {} pid {})",
-        peer.uid, peer.pid
+        "ruleset loaded: {n} rules in {}, {nt} tables (uid {} pid {})",
+        anchors.join(" "),
+        peer.uid,
+        peer.pid
     ));
     Reply::Ok
 }
@@ -207,34 +252,74 @@ pub(super) fn rollback(tx: &mut Option<Transaction>, ticket: u32) -> Reply {
     Reply::Ok
 }
 
-/// DIOCGETRULES: the running rules with their counters.
-pub(super) fn get_rules(shared: &Shared) -> Reply {
+/// DIOCGETRULES: the running rules of an anchor with their counters.
+pub(super) fn get_rules(shared: &Shared, anchor: &str) -> Reply {
     let e = shared.engine();
-    let r = e.rules();
+    let Some(a) = e.rules().find(anchor.trim_start_matches('/')) else {
+        return no_anchor();
+    };
     Reply::Rules {
-        rules: r
+        rules: a
+            .rules
             .rules
             .iter()
-            .zip(&r.counters)
-            .zip(&r.depth)
+            .zip(&a.rules.counters)
             .enumerate()
-            .map(|(i, ((rule, c), d))| RuleInfo {
+            .map(|(i, (rule, c))| RuleInfo {
                 rule: rule.clone(),
                 counters: *c,
-                depth: *d,
-                expired: r.run.expired(i),
+                expired: a.rules.run.expired(i),
             })
             .collect(),
-        loader: r.loader,
+        loader: a.rules.loader,
     }
 }
 
-pub(super) fn flush_rules(shared: &Shared, peer: &Peer) -> Reply {
-    shared.engine().flush_rules(Loader {
+/// DIOCGETRULESETS: the children of an anchor.
+pub(super) fn get_rulesets(shared: &Shared, anchor: &str) -> Reply {
+    match shared
+        .engine()
+        .rules()
+        .children(anchor.trim_start_matches('/'))
+    {
+        Some(names) => Reply::Rulesets(names),
+        None => no_anchor(),
+    }
+}
+
+/// pfctl says "Anchor does not exist" for ENOENT.
+fn no_anchor() -> Reply {
+    Reply::error(ENOENT, "Anchor does not exist")
+}
+
+/// `pfctl [-a anchor] -F rules`: an empty ruleset for that anchor.
+pub(super) fn flush_rules(shared: &Shared, peer: &Peer, anchor: &str) -> Reply {
+    let anchor = anchor.trim_start_matches('/');
+    if let Err(e) = check_path(anchor) {
+        return Reply::error(EINVAL, e);
+    }
+    let loader = Loader {
         uid: peer.uid,
         pid: peer.pid,
-    });
-    Reply::Ok
+    };
+    let r = match shared.engine().flush_rules(anchor, loader) {
+        Ok(()) => Reply::Ok,
+        Err(e) => Reply::error(e.errno, e.message),
+    };
+    shared.sync_routes();
+    r
+}
+
+/// DIOCCLRRULECTRS for one anchor.
+pub(super) fn clear_counters(shared: &Shared, anchor: &str) -> Reply {
+    if shared
+        .engine()
+        .clear_rule_counters(anchor.trim_start_matches('/'))
+    {
+        Reply::Ok
+    } else {
+        no_anchor()
+    }
 }
 
 pub(super) fn get_timeouts(shared: &Shared) -> Reply {

@@ -1,6 +1,7 @@
 //! Translation targets (pf's pools): which address and port `nat-to`
 //! and `rdr-to` give a new connection.
 
+use super::anchor::RuleRef;
 use super::packet::{Dir, Pd};
 use super::state::StateKey;
 use super::Engine;
@@ -50,13 +51,13 @@ impl Engine {
     /// from the proxy range (50001-65535 by default) unless `static-port`.
     pub(in crate::engine) fn nat_target(
         &mut self,
-        ri: usize,
+        ri: RuleRef,
         pd: &Pd,
         dir: Dir,
     ) -> Option<(IpAddr, u16)> {
         let start = self.random();
-        let pool = self.rules.rules.get(ri)?.nat_to.as_ref()?;
-        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.src)?;
+        let pool = self.rules.rule(ri)?.nat_to.as_ref()?;
+        let addr = pool_addr(pool, self.ifaces.addr_map(), pd.af, &pd.src)?;
         let ported = pd.has_ports() || pd.icmp.is_some_and(|i| !i.is_error && i.id_is_sport);
         if !ported || pool.static_port {
             return Some((addr, pd.sport));
@@ -80,9 +81,9 @@ impl Engine {
 
     /// Destination for the `rdr-to` of rule `ri`: the pool address, and its
     /// port if given.
-    pub(in crate::engine) fn rdr_target(&self, ri: usize, pd: &Pd) -> Option<(IpAddr, u16)> {
-        let pool = self.rules.rules.get(ri)?.rdr_to.as_ref()?;
-        let addr = pool_addr(pool, &self.ifaddrs, pd.af, &pd.dst)?;
+    pub(in crate::engine) fn rdr_target(&self, ri: RuleRef, pd: &Pd) -> Option<(IpAddr, u16)> {
+        let pool = self.rules.rule(ri)?.rdr_to.as_ref()?;
+        let addr = pool_addr(pool, self.ifaces.addr_map(), pd.af, &pd.dst)?;
         let port = match pool.proxy_port {
             (0, _) => pd.dport,
             (a, _) => a,

@@ -3,6 +3,7 @@
 //! or the end of its connection.
 
 use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
+use crate::engine::anchor::RuleRef;
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::status::Reason;
 use crate::engine::{tcp, Decision, Engine, PacketMeta, PFSTATE_NOSYNC};
@@ -18,7 +19,7 @@ impl Engine {
         &mut self,
         meta: &PacketMeta,
         r: &Decision,
-        ri: usize,
+        (ri, anchor): (RuleRef, Option<RuleRef>),
         orig: &Pd,
         translated: &Pd,
         len: u64,
@@ -28,7 +29,7 @@ impl Engine {
             return Err(Reason::Memory);
         }
         if r.max_states != 0 {
-            if let Some(c) = self.rules.counters.get(ri) {
+            if let Some(c) = self.rules.counters(ri) {
                 if c.states_cur >= r.max_states {
                     self.status.limit_counters[0] += 1;
                     return Err(Reason::StateLimit);
@@ -37,7 +38,13 @@ impl Engine {
         }
         let dir = meta.dir;
         let pre = StateKey::from_pd(orig, dir);
-        let post = StateKey::from_pd(translated, dir);
+        let mut post = StateKey::from_pd(translated, dir);
+        if orig.af != translated.af {
+            // af-to: the other family's key is the one its replies, coming
+            // in, will carry (pf_state_key_setup swaps sidx and didx).
+            post.addr.swap(0, 1);
+            post.port.swap(0, 1);
+        }
         let (wire, stack) = match dir {
             Dir::In => (pre, post),
             Dir::Out => (post, pre),
@@ -88,8 +95,8 @@ impl Engine {
             key: [wire, stack],
             direction: dir,
             ifname: r.if_bound.then(|| meta.ifname.to_string()),
-            rule: Some(ri as u32),
-            rule_gen: self.rules.generation,
+            rule: Some(ri),
+            anchor,
             src,
             dst,
             timeout,
@@ -100,12 +107,13 @@ impl Engine {
             log: r.log,
             state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
             tag: r.tag,
-            label: self.rules.run.get(ri).and_then(|x| x.label.clone()),
+            label: self.rules.run(ri).and_then(|x| x.label.clone()),
             sync: SyncMeta {
                 peer_updated: None,
                 no_sync,
             },
             seq: 0,
+            route: r.route,
         };
         let halfopen = self.is_halfopen(&st);
         let Ok(slot) = self.states.insert(st) else {
@@ -116,9 +124,13 @@ impl Engine {
         }
         self.status.inserts += 1;
         self.tags.add_ref(r.tag);
-        if let Some(c) = self.rules.counters.get_mut(ri) {
-            c.states_cur += 1;
-            c.states_tot += 1;
+        // The anchor rule the deciding rule was reached through counts the
+        // state too.
+        for r in [Some(ri), anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.states_cur += 1;
+                c.states_tot += 1;
+            }
         }
         if !no_sync && orig.proto != IPPROTO_PFSYNC {
             self.sync.insert((id, self.hostid), now);
@@ -135,11 +147,8 @@ impl Engine {
             self.halfopen = self.halfopen.saturating_sub(1);
         }
         self.synproxy_abort(&st);
-        if st.rule_gen == self.rules.generation {
-            if let Some(c) = st
-                .rule
-                .and_then(|r| self.rules.counters.get_mut(r as usize))
-            {
+        for r in [st.rule, st.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 c.states_cur = c.states_cur.saturating_sub(1);
             }
         }
@@ -152,11 +161,9 @@ impl Engine {
     /// The timeout (seconds) governing a state now, adaptive scaling applied.
     pub fn state_timeout_secs(&self, st: &State) -> u64 {
         let mut t = self.timeouts[st.timeout as usize] as u64;
-        if st.rule_gen == self.rules.generation {
-            if let Some(r) = st.rule.and_then(|i| self.rules.rules.get(i as usize)) {
-                if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
-                    t = *v as u64;
-                }
+        if let Some(r) = st.rule.and_then(|r| self.rules.rule(r)) {
+            if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
+                t = *v as u64;
             }
         }
         let start = self.timeouts[Timeout::AdaptiveStart as usize] as u64;

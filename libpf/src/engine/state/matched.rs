@@ -4,11 +4,12 @@
 
 use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
 use crate::engine::packet::{self, Dir, Pd};
+use crate::engine::route::Forward;
 use crate::engine::status::Reason;
 use crate::engine::table::OP_PASS;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
 use crate::engine::{
-    end_for, reply, rewrite_to_key, tag_packet, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
+    af, end_for, reply, rewrite_to_key, tag_packet, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
 };
 use crate::ruleset::Timeout;
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
@@ -36,10 +37,18 @@ impl Engine {
         let random = self.random();
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
+        let afto = st.is_afto();
+        // Does the packet travel the way the state's first one did? (An
+        // af-to state sees both ways coming in: the key tells.)
+        let fwd = if afto {
+            st.key[SK_WIRE] == *key
+        } else {
+            dir == st.direction
+        };
         let mut modulation = tcp::Modulation::default();
         match (pd.proto, pd.tcp) {
             (IPPROTO_TCP, Some(t)) => {
-                let (src, dst) = st.peers_mut(dir);
+                let (src, dst) = st.peers_fwd(fwd);
                 if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
                     == crate::wire::tcp::SYN
                     && src.state >= tcps::FIN_WAIT_2
@@ -74,7 +83,7 @@ impl Engine {
                 st.timeout = Timeout::IcmpError;
             }
             (proto, _) => {
-                let (src, dst) = st.peers_mut(dir);
+                let (src, dst) = st.peers_fwd(fwd);
                 if src.state < udps::SINGLE {
                     src.state = udps::SINGLE;
                 }
@@ -91,14 +100,15 @@ impl Engine {
                 };
             }
         }
-        let ci = st.counter_index(dir);
+        let ci = if fwd { 0 } else { 1 };
         st.packets[ci] += 1;
         st.bytes[ci] += len;
-        let (from, to) = match dir {
-            Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
-            Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
+        let (from, to) = match (afto, fwd, dir) {
+            (true, true, _) | (false, _, Dir::In) => (st.key[SK_WIRE], st.key[SK_STACK]),
+            (true, false, _) | (false, _, Dir::Out) => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
         debug_assert_eq!(from, *key);
+        let sroute = st.route;
         let sref = (st.id, st.creatorid);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
@@ -106,21 +116,21 @@ impl Engine {
             .sync
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let (rule, gen, log, tag) = (st.rule, st.rule_gen, st.log & LOG_ALL != 0, st.tag);
+        let (rule, anchor, log, tag) = (st.rule, st.anchor, st.log & LOG_ALL != 0, st.tag);
         // The addresses the state's rule saw, for its tables' statistics.
         let (rsrc, rdst) = match st.direction {
             Dir::In => (st.key[SK_WIRE].addr[0], st.key[SK_WIRE].addr[1]),
             Dir::Out => (st.key[SK_STACK].addr[1], st.key[SK_STACK].addr[0]),
         };
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 let d = if dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
             }
-            if let Some(r) = rule {
-                self.table_stats(r as usize, &rsrc, &rdst, dir, OP_PASS, len);
-            }
+        }
+        if let Some(r) = rule {
+            self.table_stats(r, &rsrc, &rdst, dir, OP_PASS, len);
         }
         self.halfopen_update(slot, halfopen);
         let mut modified = false;
@@ -128,13 +138,31 @@ impl Engine {
             set_seq_ack(buf, pd, modulation.seq, modulation.ack);
             modified = true;
         }
-        modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+        let translated = if afto {
+            let ident = (random >> 16) as u16;
+            match af::translate(buf, pd, &af::Ends::from_other_key(&to), ident, true) {
+                Some(p) => Some(p),
+                None => {
+                    self.count(Reason::Translate);
+                    return Some(Verdict::drop(Reason::Translate));
+                }
+            }
+        } else {
+            modified |= rewrite_to_key(buf, pd, dir, &from, &to);
+            None
+        };
         if syncable {
             self.sync.update(sref, tcp_state, peer_recent, now);
         }
         let mut v = Verdict::pass(modified);
         v.log = log;
-        tag_packet(&mut v, meta, tag);
+        match translated {
+            Some(p) => v.forward = Forward::AfTo(p),
+            None => {
+                v.route(&sroute, fwd, meta);
+                tag_packet(&mut v, meta, tag);
+            }
+        }
         Some(v)
     }
 
@@ -192,16 +220,24 @@ impl Engine {
             Dir::Out => Dir::In,
         };
         let key = StateKey::from_pd(&ipd, idir);
-        let slot = self.states.lookup(&key, meta.dir)?;
+        let slot = self.states.lookup(&key, meta.dir, meta.ifname)?;
         let st = self.states.get(slot)?;
+        let afto = st.is_afto();
+        // Did the quoted packet travel the way the state's first one did?
+        // (For an af-to state, whose packets all come in, the key tells.)
+        let quoted_fwd = if afto {
+            st.key[SK_STACK] == key
+        } else {
+            meta.dir != st.direction
+        };
         let mut demodulated = None;
         match (ipd.proto, ipd.tcp, ipd.icmp) {
             (IPPROTO_TCP, Some(t), _) => {
                 // The sender of the quoted segment, and its peer.
-                let (src, dst) = if meta.dir == st.direction {
-                    (&st.dst, &st.src)
-                } else {
+                let (src, dst) = if quoted_fwd {
                     (&st.src, &st.dst)
+                } else {
+                    (&st.dst, &st.src)
                 };
                 let dws = if src.wscale != 0 && dst.wscale != 0 {
                     dst.wscale & 0x0f
@@ -222,7 +258,7 @@ impl Engine {
                 // Only a query the state's first packet's way (or a reply
                 // the other way) can be quoted back.
                 let query = ic.id_is_sport;
-                if query != (st.direction != meta.dir) {
+                if query != quoted_fwd {
                     return dropped(self, Reason::StateMismatch);
                 }
             }
@@ -232,7 +268,15 @@ impl Engine {
             Dir::In => (st.key[SK_WIRE], st.key[SK_STACK]),
             Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
-        let (tag, log, rule, gen) = (st.tag, st.log & LOG_ALL != 0, st.rule, st.rule_gen);
+        let (tag, log, rule, anchor) = (st.tag, st.log & LOG_ALL != 0, st.rule, st.anchor);
+        // The error travels the other way than the packet it quotes, and
+        // is routed as the state's packets that way are.
+        let (sroute, fwd) = (st.route, !quoted_fwd);
+        let other = if st.key[SK_WIRE] == key {
+            st.key[SK_STACK]
+        } else {
+            st.key[SK_WIRE]
+        };
         let sref = (st.id, st.creatorid);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         let syncable = !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC;
@@ -240,13 +284,13 @@ impl Engine {
             .sync
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
-        let ci = st.counter_index(meta.dir);
+        let ci = if fwd { 0 } else { 1 };
         if let Some(st) = self.states.get_mut(slot) {
             st.packets[ci] += 1;
             st.bytes[ci] += len;
         }
-        if rule.is_some() && gen == self.rules.generation {
-            if let Some(c) = rule.and_then(|r| self.rules.counters.get_mut(r as usize)) {
+        for r in [rule, anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
                 let d = if meta.dir == Dir::In { 0 } else { 1 };
                 c.packets[d] += 1;
                 c.bytes[d] += len;
@@ -260,6 +304,26 @@ impl Engine {
         if let Some(seq) = demodulated {
             set_seq_ack(&mut buf[inner_off..tot], &ipd_m, Some(seq), None);
             modified = true;
+        }
+        if afto {
+            // The quoted packet gets the other key's addresses in its own
+            // orientation; the error goes from its destination back to its
+            // source (pf_change_icmp_af).
+            let inner = af::Ends {
+                src: other.addr[0],
+                dst: other.addr[1],
+                sport: other.port[0],
+                dport: other.port[1],
+            };
+            let ident = self.random() as u16;
+            let Some(p) = af::translate_icmp_error(buf, pd, (inner.dst, inner.src), &inner, ident)
+            else {
+                return dropped(self, Reason::Translate);
+            };
+            let mut v = Verdict::pass(false);
+            v.log = log;
+            v.forward = Forward::AfTo(p);
+            return Some(v);
         }
         // Rewrite each quoted end the state translates, and the outer
         // address that mirrors it (the quoted source is the outer
@@ -291,6 +355,7 @@ impl Engine {
         }
         let mut v = Verdict::pass(modified);
         v.log = log;
+        v.route(&sroute, fwd, meta);
         tag_packet(&mut v, meta, tag);
         Some(v)
     }

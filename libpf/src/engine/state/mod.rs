@@ -116,9 +116,10 @@ pub struct State {
     pub direction: Dir,
     /// Interface the state is bound to; None = floating ("all").
     pub ifname: Option<String>,
-    /// Index of the creating rule in the ruleset generation `rule_gen`.
-    pub rule: Option<u32>,
-    pub rule_gen: u64,
+    /// The rule that created the state, in its anchor.
+    pub rule: Option<crate::engine::anchor::RuleRef>,
+    /// The anchor rule through which that rule was reached.
+    pub anchor: Option<crate::engine::anchor::RuleRef>,
     pub src: Peer,
     pub dst: Peer,
     pub timeout: Timeout,
@@ -140,6 +141,8 @@ pub struct State {
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
+    /// route-to / reply-to / dup-to, rtable and divert of the state.
+    pub route: crate::engine::route::StateRoute,
 }
 
 impl State {
@@ -164,6 +167,26 @@ impl State {
     pub fn translated(&self) -> bool {
         self.key[SK_WIRE] != self.key[SK_STACK]
     }
+
+    /// An `af-to` state: its keys are of different address families, and
+    /// all its packets are seen coming in (on either side).
+    pub fn is_afto(&self) -> bool {
+        is_afto(&self.key)
+    }
+
+    /// src/dst peers for a packet travelling the way the state's first
+    /// packet did (`fwd`) or the other way: (sender, receiver).
+    pub fn peers_fwd(&mut self, fwd: bool) -> (&mut Peer, &mut Peer) {
+        if fwd {
+            (&mut self.src, &mut self.dst)
+        } else {
+            (&mut self.dst, &mut self.src)
+        }
+    }
+}
+
+fn is_afto(key: &[StateKey; 2]) -> bool {
+    key[SK_WIRE].addr[0].is_ipv4() != key[SK_STACK].addr[0].is_ipv4()
 }
 
 /// Slot number of a state in the table.
@@ -204,18 +227,55 @@ impl StateTable {
         self.slots.get_mut(slot as usize).and_then(|s| s.as_mut())
     }
 
-    /// Find the state a packet in direction `dir` belongs to: inbound
-    /// packets match a state's wire key, outbound packets its stack key.
-    pub fn lookup(&self, key: &StateKey, dir: Dir) -> Option<Slot> {
+    /// Does state `st` answer a lookup of `key` in direction `dir`?
+    /// Inbound packets match a state's wire key, outbound packets its
+    /// stack key; an af-to state matches inbound packets only, on either
+    /// key (both sides of the translation come in; pf_find_state).
+    fn role_hit(st: &State, key: &StateKey, dir: Dir) -> bool {
+        if is_afto(&st.key) {
+            dir == Dir::In && (st.key[SK_WIRE] == *key || st.key[SK_STACK] == *key)
+        } else {
+            let idx = match dir {
+                Dir::In => SK_WIRE,
+                Dir::Out => SK_STACK,
+            };
+            st.key[idx] == *key
+        }
+    }
+
+    /// Find the state a packet in direction `dir` on interface `ifname`
+    /// belongs to (pf_find_state, see `role_hit`): a state bound to
+    /// another interface does not match, and one bound to `ifname` wins
+    /// over a floating one.
+    pub fn lookup(&self, key: &StateKey, dir: Dir, ifname: &str) -> Option<Slot> {
         let slots = self.by_key.get(key)?;
-        let idx = match dir {
-            Dir::In => SK_WIRE,
-            Dir::Out => SK_STACK,
-        };
-        slots
-            .iter()
-            .copied()
-            .find(|&s| self.get(s).is_some_and(|st| st.key[idx] == *key))
+        let mut floating = None;
+        for &s in slots {
+            let Some(st) = self.get(s) else { continue };
+            if !Self::role_hit(st, key, dir) {
+                continue;
+            }
+            match st.ifname.as_deref() {
+                Some(n) if n == ifname => return Some(s),
+                Some(_) => {}
+                None => {
+                    floating.get_or_insert(s);
+                }
+            }
+        }
+        floating
+    }
+
+    /// A state answering this key in this direction with the same
+    /// binding (the collision pf_state_key_attach refuses).
+    fn clash(&self, key: &StateKey, dir: Dir, ifname: Option<&str>) -> bool {
+        self.by_key.get(key).is_some_and(|v| {
+            v.iter().any(|&s| {
+                self.get(s).is_some_and(|st| {
+                    st.ifname.as_deref() == ifname && Self::role_hit(st, key, dir)
+                })
+            })
+        })
     }
 
     /// Is any state using this key, on either side? (for picking NAT ports)
@@ -227,14 +287,17 @@ impl StateTable {
         self.by_id.get(&(id, creatorid)).copied()
     }
 
-    /// Insert a state; refuses a key already used in the same role (a
-    /// second state for the same connection) or a duplicate id.
+    /// Insert a state; refuses a key already used in the same role by a
+    /// state with the same binding (a second state for the same
+    /// connection on the same interface) or a duplicate id.
     pub fn insert(&mut self, mut st: State) -> Result<Slot, InsertError> {
         if self.by_id.contains_key(&(st.id, st.creatorid)) {
             return Err(InsertError::IdExists);
         }
-        if self.lookup(&st.key[SK_WIRE], Dir::In).is_some()
-            || self.lookup(&st.key[SK_STACK], Dir::Out).is_some()
+        let bound = st.ifname.as_deref();
+        let stack_dir = if is_afto(&st.key) { Dir::In } else { Dir::Out };
+        if self.clash(&st.key[SK_WIRE], Dir::In, bound)
+            || self.clash(&st.key[SK_STACK], stack_dir, bound)
         {
             return Err(InsertError::KeyExists);
         }
@@ -319,7 +382,7 @@ mod tests {
             direction: dir,
             ifname: None,
             rule: None,
-            rule_gen: 0,
+            anchor: None,
             src: Peer::default(),
             dst: Peer::default(),
             timeout: Timeout::TcpFirst,
@@ -336,6 +399,7 @@ mod tests {
                 no_sync: false,
             },
             seq: 0,
+            route: Default::default(),
         }
     }
 
@@ -345,10 +409,10 @@ mod tests {
         let wire = key("192.0.2.20", 80, "192.0.2.1", 50001);
         let stack = key("192.0.2.20", 80, "192.168.99.50", 1234);
         let s = t.insert(state(1, wire, stack, Dir::Out)).unwrap();
-        assert_eq!(t.lookup(&wire, Dir::In), Some(s));
-        assert_eq!(t.lookup(&stack, Dir::Out), Some(s));
-        assert_eq!(t.lookup(&wire, Dir::Out), None);
-        assert_eq!(t.lookup(&stack, Dir::In), None);
+        assert_eq!(t.lookup(&wire, Dir::In, "eth0"), Some(s));
+        assert_eq!(t.lookup(&stack, Dir::Out, "eth0"), Some(s));
+        assert_eq!(t.lookup(&wire, Dir::Out, "eth0"), None);
+        assert_eq!(t.lookup(&stack, Dir::In, "eth0"), None);
         assert!(t.key_in_use(&wire));
         assert_eq!(
             t.insert(state(2, wire, stack, Dir::Out)),
@@ -362,6 +426,32 @@ mod tests {
         assert!(t.is_empty());
         assert!(!t.key_in_use(&wire));
         assert_eq!(t.by_id(1, 1), None);
+    }
+
+    #[test]
+    fn if_bound_states() {
+        let mut t = StateTable::default();
+        let k = key("10.1.0.2", 5000, "10.2.0.2", 7);
+        let mut a = state(1, k, k, Dir::In);
+        a.ifname = Some("eth0".into());
+        let sa = t.insert(a).unwrap();
+        // Bound to eth0: no match on eth2.
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sa));
+        assert_eq!(t.lookup(&k, Dir::In, "eth2"), None);
+        // The same key may be bound elsewhere or float; the bound state
+        // wins on its interface, the floating one everywhere else.
+        let mut b = state(2, k, k, Dir::In);
+        b.ifname = Some("eth0".into());
+        assert_eq!(t.insert(b), Err(InsertError::KeyExists));
+        let sf = t.insert(state(3, k, k, Dir::In)).unwrap();
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sa));
+        assert_eq!(t.lookup(&k, Dir::In, "eth2"), Some(sf));
+        assert_eq!(
+            t.insert(state(4, k, k, Dir::In)),
+            Err(InsertError::KeyExists)
+        );
+        t.remove(sa);
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sf));
     }
 
     #[test]

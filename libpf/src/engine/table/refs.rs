@@ -1,10 +1,10 @@
 //! Rules' references to tables, resolved when a ruleset is loaded: each
-//! flattened rule gets the ids of the tables it names (`from <t>`, `to
-//! <t>`, an address pool `<t>`, `overload <t>`), in the anchor it belongs
-//! to, so that no packet ever looks a table up by name.
+//! rule of an anchor's ruleset gets the ids of the tables it names (`from
+//! <t>`, `to <t>`, an address pool `<t>`, `overload <t>`), in that anchor,
+//! so that no packet ever looks a table up by name.
 
 use super::{TableId, Tables};
-use crate::engine::rules::LoadedRules;
+use crate::engine::anchor::Rules;
 use crate::ruleset::{AddrKind, Pool, Rule};
 
 /// The tables one rule names.
@@ -60,7 +60,7 @@ fn table_of(a: &AddrKind) -> Option<&str> {
 }
 
 /// The table names of a rule, in `RuleTables` field order.
-fn names(r: &Rule) -> [Option<&str>; 6] {
+pub fn rule_table_names(r: &Rule) -> [Option<&str>; 6] {
     [
         table_of(&r.from.addr),
         table_of(&r.to.addr),
@@ -71,27 +71,14 @@ fn names(r: &Rule) -> [Option<&str>; 6] {
     ]
 }
 
-impl LoadedRules {
-    /// Every (anchor, table) the rules name, one per reference.
-    pub fn table_refs(&self) -> Vec<(String, String)> {
-        let mut v = vec![];
-        for (i, r) in self.rules.iter().enumerate() {
-            let path = self.anchor_path(i);
-            for n in names(r).into_iter().flatten() {
-                v.push((path.to_string(), n.to_string()));
-            }
-        }
-        v
-    }
-
-    /// Attach every table the rules name (creating what does not exist)
-    /// and keep the ids.
-    pub fn attach_tables(&mut self, tables: &mut Tables, now: u32) {
+impl Rules {
+    /// Attach every table the rules of this ruleset (that of anchor
+    /// `path`) name, creating what does not exist, and keep the ids.
+    pub fn attach_tables(&mut self, path: &str, tables: &mut Tables, now: u32) {
         let mut out = Vec::with_capacity(self.rules.len());
-        for (i, r) in self.rules.iter().enumerate() {
-            let path = self.anchor_path(i).to_string();
-            let n = names(r);
-            let mut at = |x: Option<&str>| x.map(|name| tables.attach(&path, name, now));
+        for r in &self.rules {
+            let n = rule_table_names(r);
+            let mut at = |x: Option<&str>| x.map(|name| tables.attach(path, name, now));
             out.push(RuleTables {
                 src: at(n[0]),
                 dst: at(n[1]),

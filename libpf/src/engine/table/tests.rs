@@ -33,10 +33,17 @@ fn shadows(rs: &Ruleset) -> Vec<Shadow> {
         .collect()
 }
 
-fn load(e: &mut Engine, src: &str, now_ms: u64) -> Result<(), TableError> {
+fn load(e: &mut Engine, src: &str, now_ms: u64) -> Result<(), crate::engine::CommitError> {
     let rs = ruleset(src);
     let sh = shadows(&rs);
-    e.commit(rs, sh, Loader::default(), String::new(), now_ms)
+    let sets = crate::ruleset::flatten(&rs, "");
+    e.commit(
+        sets,
+        Some((rs.options, String::new())),
+        sh,
+        Loader::default(),
+        now_ms,
+    )
 }
 
 fn engine(src: &str) -> Engine {
@@ -320,7 +327,7 @@ fn limits_refuse_the_whole_load() {
     assert_eq!(err.errno, libc::ENOMEM);
     // Nothing changed: the old rules and table stand.
     assert_eq!(info(&e, "", "t").unwrap().count, 1);
-    assert_eq!(e.rules().rules.len(), 1);
+    assert_eq!(e.rules().main().rules.len(), 1);
     let err = load(
         &mut e,
         "set limit tables 2\ntable <a> persist\ntable <b> persist\ntable <c> persist\n",

@@ -20,8 +20,12 @@
 //! the namespace of the thread that opened it.
 
 mod decode;
+mod policy;
+pub mod route;
 #[cfg(test)]
 pub(crate) mod tests;
+
+pub use route::{NetEvent, NetMonitor};
 
 use crate::addr::IpNet;
 use netlink_packet_core::{
@@ -40,6 +44,8 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, RawFd};
+
+pub use policy::{DefaultRoute, FwRule, Lookup};
 
 /// A network interface as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -397,3 +397,52 @@ fn netlink_monitor_resyncs_after_overflow() {
         assert_eq!(last.mtu, 1499, "the last entry is the current state");
     });
 }
+
+#[test]
+fn routes_dump_and_monitor() {
+    use crate::engine::fib::{Fib, RouteChange, RTN_LOCAL, RT_TABLE_LOCAL, RT_TABLE_MAIN};
+    in_netns(|nl| {
+        let mut mon = NetMonitor::open().unwrap();
+        let (ia, _) = veth_up(nl, "rt0", "rt1");
+        nl.add_addr(ia, net("10.7.0.1/24"), None, false).unwrap();
+        let mut routes = Vec::new();
+        wait_for("the prefix route", || {
+            routes = nl.routes().unwrap();
+            routes
+                .iter()
+                .any(|r| r.table == RT_TABLE_MAIN && r.dst == net("10.7.0.0/24"))
+        });
+        let prefix = routes
+            .iter()
+            .find(|r| r.table == RT_TABLE_MAIN && r.dst == net("10.7.0.0/24"))
+            .unwrap();
+        assert_eq!(prefix.oifs, vec![ia]);
+        assert!(routes.iter().any(|r| r.table == RT_TABLE_LOCAL
+            && r.dst == net("10.7.0.1/32")
+            && r.kind == RTN_LOCAL));
+        let fib = Fib::from_routes(routes.clone());
+        assert!(fib.routable_via(0, &"10.7.0.9".parse().unwrap(), |o| o == ia));
+        assert!(!fib.routable(0, &"10.8.0.9".parse().unwrap()));
+        // The monitor saw the link, the address and the route come.
+        let mut ev = Vec::new();
+        let added = |ev: &Vec<NetEvent>| {
+            ev.iter().any(|e| {
+                matches!(e, NetEvent::Route(RouteChange::Add { route, .. })
+                    if route.dst == net("10.7.0.0/24") && route.oifs == vec![ia])
+            })
+        };
+        wait_for("route notification", || {
+            mon.wait(10);
+            ev.extend(mon.drain().unwrap());
+            added(&ev)
+        });
+        assert!(ev.contains(&NetEvent::Links));
+        nl.del_addr(ia, net("10.7.0.1/24")).unwrap();
+        wait_for("route removal", || {
+            mon.wait(10);
+            mon.drain().unwrap().iter().any(|e| {
+                matches!(e, NetEvent::Route(RouteChange::Del(r)) if r.dst == net("10.7.0.0/24"))
+            })
+        });
+    });
+}

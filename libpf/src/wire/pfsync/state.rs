@@ -229,6 +229,11 @@ pub struct StateRepr {
     pub set_tos: u8,
     pub state_flags: u16,
     pub set_prio: [u8; 2],
+    /// Interface a route-to/reply-to/dup-to next hop leads to, for `pfctl
+    /// -vvss` (FreeBSD's `rt_ifname`). Not on the pfsync wire: empty when
+    /// parsed.
+    #[serde(default)]
+    pub rt_ifname: String,
     /// The state's tag name (pf.conf `tag`). OpenBSD's `pfsync_state` has
     /// no tag field: it travels on the control socket (`pfctl -vss`) only,
     /// is not sent by pfsync, and is empty in what pfsync receives.
@@ -267,6 +272,7 @@ impl Default for StateRepr {
             set_tos: 0,
             state_flags: 0,
             set_prio: [0; 2],
+            rt_ifname: String::new(),
             tag: String::new(),
         }
     }
@@ -314,6 +320,7 @@ impl StateRepr {
             set_tos: buf[f::SET_TOS],
             state_flags: rd16(buf, f::STATE_FLAGS),
             set_prio: [buf[f::SET_PRIO], buf[f::SET_PRIO + 1]],
+            rt_ifname: String::new(),
             tag: String::new(),
         })
     }

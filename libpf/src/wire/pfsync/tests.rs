@@ -72,6 +72,7 @@ fn sample_state() -> StateRepr {
         set_tos: 0x10,
         state_flags: PFSTATE_ALLOWOPTS | PFSTATE_ACK,
         set_prio: [3, 6],
+        rt_ifname: String::new(),
         tag: String::new(),
     }
 }
@@ -735,6 +736,7 @@ fn arb_state() -> impl Strategy<Value = StateRepr> {
                 set_tos: m[3],
                 state_flags,
                 set_prio,
+                rt_ifname: String::new(),
                 tag: String::new(),
             },
         )

@@ -1,0 +1,230 @@
+#!/bin/bash
+# Anchors at run time, with real packets: rules loaded into an anchor with
+# `pfctl -a` take effect through the anchor rules of the main ruleset
+# (named, nested, wildcard, `load anchor`, inline), `-a path -F rules`
+# removes them, a main ruleset reload keeps them, a failed load changes
+# nothing, `set limit anchors` holds, and `-sA`, `-a path -sr`, `-a '*' -sr`
+# and `-a '*' -Fr` work as OpenBSD's pfctl. Ends with "N passed, N failed".
+#
+#   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+P=${P:-pfan$$}
+source "$HERE/../lib/topo.sh"
+source "$HERE/../lib/check.sh"
+LIB="$HERE/../lib"
+trap 'topo_down_an' EXIT
+mkdir -p "$RUN"
+
+topo_down_an() {
+	[ -f "$RUN/fw1.pfd.pid" ] && kill -KILL "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null
+	local n
+	for n in cl fw1 srv; do ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
+	for n in cl fw1 srv; do ip netns del "$(ns $n)" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$RUN"
+}
+
+for n in cl fw1 srv; do
+	ip netns add "$(ns $n)"
+	in_ns $n ip link set lo up
+	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
+ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
+in_ns cl ip addr add 10.1.0.2/24 dev eth0
+in_ns cl ip link set eth0 up
+in_ns cl ip route add default via 10.1.0.1
+in_ns srv ip addr add 10.2.0.2/24 dev eth0
+in_ns srv ip link set eth0 up
+in_ns srv ip route add default via 10.2.0.1
+in_ns fw1 ip addr add 10.1.0.1/24 dev int0
+in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
+in_ns fw1 ip link set int0 up
+in_ns fw1 ip link set ext0 up
+in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
+
+pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
+start_pfd() {
+	rm -f "$RUN/fw1.sock"
+	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
+	echo $! >"$RUN/fw1.pfd.pid"
+	disown $!
+	local i
+	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+# What a client's packet meets: "pass" or "block".
+ping_srv() {
+	if in_ns cl ping -c 1 -W 1 10.2.0.2 >/dev/null 2>&1; then echo pass; else echo block; fi
+}
+# A TCP connection to the server's port $1: connected, refused or timeout.
+tcp_srv() {
+	in_ns cl timeout 5 python3 -c '
+import socket, sys
+try:
+    socket.create_connection(("10.2.0.2", int(sys.argv[1])), timeout=1).close(); print("connected")
+except ConnectionRefusedError: print("refused")
+except OSError: print("timeout")' "$1"
+}
+# A UDP question to the server's echo on port $1: answer or timeout.
+udp_srv() {
+	in_ns cl timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+s.connect(("10.2.0.2", int(sys.argv[1]))); s.send(b"q")
+try:
+    s.recv(10); print("answer")
+except OSError: print("timeout")' "$1"
+}
+# Lines of output equal to $1 (a whole listing).
+same() { [ "$1" = "$2" ] || { echo "got:"; echo "$1"; echo "want:"; echo "$2"; } >&2; [ "$1" = "$2" ]; }
+
+for port in 7000 7001 7002 7003; do
+	ip netns exec "$(ns srv)" python3 "$LIB/tcpprobe.py" server $port &
+	disown $!
+done
+ip netns exec "$(ns srv)" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7100))
+while True:
+    d, a = s.recvfrom(100); s.sendto(d, a)' &
+disown $!
+
+cat >"$RUN/ld.conf" <<'CONF'
+pass in proto tcp to port 7003
+CONF
+cat >"$RUN/pf.conf" <<CONF
+set skip on lo
+block
+pass out
+pass in on int0 proto tcp to port 7001
+anchor foo
+anchor nest
+anchor "wild/*"
+anchor ld
+load anchor ld from "$RUN/ld.conf"
+anchor in on int0 proto udp {
+	pass in proto udp to port 7100
+}
+CONF
+
+check "pfd starts" start_pfd
+check "pf.conf with anchors loads" pfctl -q -f "$RUN/pf.conf"
+check "pf enables" pfctl -q -e
+sleep 0.3
+
+# A named anchor: empty until pfctl -a fills it.
+r=$(ping_srv)
+check "an anchor nothing was loaded into matches nothing ($r)" test "$r" = block
+check "pfctl -a foo -f - loads an anchor" bash -c "echo 'pass in proto icmp' | PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -a foo -f -"
+r=$(ping_srv)
+check "a rule loaded into foo takes effect through anchor foo ($r)" test "$r" = pass
+check "-a foo -sr shows the anchor's rules" same "$(pfctl -a foo -sr)" "pass in proto icmp all"
+check "-sr shows the main ruleset with the call" grep -qx 'anchor "foo" all' <<<"$(pfctl -sr)"
+check "-ss shows the ping's state" grep -q 'icmp 10.2.0.2:[0-9]* <- 10.1.0.2' <<<"$(pfctl -ss)"
+v=$(pfctl -a foo -vsr)
+check "-a foo -vsr counts the rule's packets and state" grep -q 'Packets: 2 .* States: 1 ' <<<"$v"
+v=$(pfctl -vsr)
+v=$(grep -A1 -x 'anchor "foo" all' <<<"$v")
+check "-vsr counts them on the anchor rule too" grep -q 'Packets: 2 .* States: 1 ' <<<"$v"
+
+# A reload of the main ruleset keeps what was loaded into foo.
+check "pf.conf reloads" pfctl -q -f "$RUN/pf.conf"
+pfctl -q -F states
+r=$(ping_srv)
+check "foo's rules survive a main ruleset reload ($r)" test "$r" = pass
+
+# A failed load changes nothing.
+check "a bad file is refused" bash -c "! echo 'pass bogus' | PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -a foo -f - 2>/dev/null"
+check "and foo keeps its rules" same "$(pfctl -a foo -sr)" "pass in proto icmp all"
+check "_ anchors cannot be modified from the command line" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -a _1 -F rules 2>&1 | grep -q \"anchor names beginning with '_' cannot be modified from the command line\""
+
+# Flushing one anchor.
+out=$(pfctl -a foo -F rules 2>&1)
+check "-a foo -F rules clears foo ($out)" test "$out" = "rules cleared"
+pfctl -q -F states
+r=$(ping_srv)
+check "without foo's rule the ping is blocked ($r)" test "$r" = block
+check "-a foo -sr is empty" same "$(pfctl -a foo -sr)" ""
+check "the main ruleset is untouched" grep -qx 'anchor "foo" all' <<<"$(pfctl -sr)"
+
+# Nested: nest calls sub, relative to itself.
+echo 'anchor sub' | pfctl -a nest -f -
+echo 'pass in proto tcp to port 7000' | pfctl -a nest/sub -f -
+r=$(tcp_srv 7000)
+check "a rule in nest/sub passes through anchor nest, anchor sub ($r)" test "$r" = connected
+echo 'pass in proto icmp' | pfctl -a rel -f -
+r=$(ping_srv)
+check "an anchor no rule calls is not evaluated ($r)" test "$r" = block
+echo 'anchor "../../rel"' | pfctl -a nest/sub -f -
+r=$(tcp_srv 7000)
+check "reloading nest/sub replaced its rules ($r)" test "$r" = timeout
+r=$(ping_srv)
+check "a relative ../../ call from nest/sub reaches rel ($r)" test "$r" = pass
+
+# Wildcard: each child of wild, in name order; quick in one stops it all.
+echo 'block in quick proto tcp to port 7001' | pfctl -a wild/a -f -
+echo 'pass in proto tcp to port 7002' | pfctl -a wild/b -f -
+r=$(tcp_srv 7002)
+check "anchor \"wild/*\" evaluates wild/b ($r)" test "$r" = connected
+r=$(tcp_srv 7001)
+check "a quick block in wild/a overrides the main pass ($r)" test "$r" = timeout
+pfctl -q -a wild/a -F rules
+r=$(tcp_srv 7001)
+check "with wild/a flushed the main pass applies ($r)" test "$r" = connected
+
+# load anchor and inline anchors.
+r=$(tcp_srv 7003)
+check "load anchor: the file's rule passes through anchor ld ($r)" test "$r" = connected
+r=$(udp_srv 7100)
+check "an anonymous inline anchor's rule applies ($r)" test "$r" = answer
+
+# Listings.
+# (wild/a went with its rules: nothing calls it by name)
+check "-sA lists the anchors (pfctl's format, _ anchors hidden)" same "$(pfctl -sA)" "  foo
+  ld
+  nest
+  nest/sub
+  rel
+  wild
+  wild/b"
+check "-vsA shows the anonymous anchor" same "$(pfctl -v -sA)" "  _1
+  foo
+  ld
+  nest
+  nest/sub
+  rel
+  wild
+  wild/b"
+check "-a nest -sA lists its children" same "$(pfctl -a nest -sA)" "  nest/sub"
+out=$(pfctl -a nope -sA 2>&1)
+check "-a nope -sA: $out" test "$out" = "pfctl: Anchor does not exist"
+rec=$(pfctl -a '*' -sr)
+check "-a '*' -sr prints the called anchors nested" grep -qx '  anchor "sub" all {' <<<"$rec"
+check "-a '*' -sr lists a wildcard's children" grep -qx '  anchor "b" all {' <<<"$rec"
+check "-a '*' -sr indents the children's rules" grep -qx '    pass in proto tcp from any to any port = 7002 flags S/SA' <<<"$rec"
+sr=$(pfctl -sr)
+check "-sr prints the inline anchor in braces" grep -qx 'anchor in on int0 proto udp all {' <<<"$sr"
+check "-sr indents the inline anchor's rule" grep -qx '  pass in proto udp from any to any port = 7100' <<<"$sr"
+
+# set limit anchors: a load that needs one more anchor is refused whole.
+sed -i '1i set limit anchors 8' "$RUN/pf.conf"
+check "pf.conf with set limit anchors 8 loads (8 anchors)" pfctl -q -f "$RUN/pf.conf"
+out=$(echo 'anchor one_more' | pfctl -a rel -f - 2>&1)
+check "a ninth anchor is refused ($out)" grep -q 'anchor limit' <<<"$out"
+check "and rel keeps its rules" same "$(pfctl -a rel -sr)" "pass in proto icmp all"
+
+# Recursive flush: every anchor's rules and the main ruleset's.
+out=$(pfctl -a '*' -F rules 2>/dev/null)
+check "-a '*' -F rules lists what it removes" grep -qx '  wild/b' <<<"$out"
+check "and ends with the main ruleset" test "$(tail -1 <<<"$out")" = "  /"
+check "no rules remain in any anchor" same "$(pfctl -a '*' -sr)" ""
+check "no anchors remain" same "$(pfctl -v -sA)" ""
+pfctl -q -F states
+r=$(ping_srv)
+check "with no rules at all the ping passes ($r)" test "$r" = pass
+
+summary

@@ -1,0 +1,301 @@
+#!/bin/bash
+# Policy routing with real packets: route-to (in and out), reply-to,
+# dup-to, rtable, af-to (NAT64), divert-to (TPROXY), divert-reply and
+# divert-packet (NFQUEUE), and the ip rules, tables and TPROXY chain pfd
+# owns. Ends with "N passed, N failed".
+#
+#   client 10.1.0.2       -- lan0 10.1.0.1  [fw] wan1 10.2.0.1 -- s1 10.2.0.2 [srv]
+#          2001:db8:1::2     2001:db8:1::1       wan2 10.3.0.1 -- s2 10.3.0.2 (10.9.0.2 on lo)
+#                                                dup0 10.4.0.1 -- 10.4.0.2 sniffer
+#
+# The firewall routes 10.9.0.0/24 through wan1; the server answers through
+# s1. Counting rules in the server's and sniffer's raw PREROUTING tell
+# which link a packet took.
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+P=${P:-pfrt$$}
+source "$HERE/../lib/topo.sh"
+source "$HERE/../lib/check.sh"
+LIB="$HERE/../lib"
+PROBE="python3 $LIB/sockprobe.py"
+cleanup() {
+	topo_down
+	ip netns pids "$(ns sn)" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del "$(ns sn)" 2>/dev/null
+}
+trap cleanup EXIT
+mkdir -p "$RUN"
+
+for n in cl fw1 srv sn; do
+	ip netns add "$(ns $n)"
+	in_ns $n ip link set lo up
+	for k in all default; do
+		in_ns $n sysctl -q -w net.ipv4.conf.$k.rp_filter=0
+	done
+done
+in_ns sn sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link add eth0 netns "$(ns cl)" type veth peer name lan0 netns "$(ns fw1)"
+ip link add s1 netns "$(ns srv)" type veth peer name wan1 netns "$(ns fw1)"
+ip link add s2 netns "$(ns srv)" type veth peer name wan2 netns "$(ns fw1)"
+ip link add eth0 netns "$(ns sn)" type veth peer name dup0 netns "$(ns fw1)"
+in_ns cl ip addr add 10.1.0.2/24 dev eth0
+in_ns cl ip addr add 2001:db8:1::2/64 dev eth0 nodad
+in_ns cl ip link set eth0 up
+in_ns cl ip route add default via 10.1.0.1
+in_ns cl ip -6 route add default via 2001:db8:1::1
+in_ns fw1 ip addr add 10.1.0.1/24 dev lan0
+in_ns fw1 ip addr add 2001:db8:1::1/64 dev lan0 nodad
+in_ns fw1 ip addr add 10.2.0.1/24 dev wan1
+in_ns fw1 ip addr add 10.3.0.1/24 dev wan2
+in_ns fw1 ip addr add 10.4.0.1/24 dev dup0
+for i in lan0 wan1 wan2 dup0; do
+	in_ns fw1 ip link set $i up
+	in_ns fw1 sysctl -q -w net.ipv4.conf.$i.rp_filter=0
+done
+in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+in_ns fw1 ip route add 10.9.0.0/24 via 10.2.0.2
+in_ns fw1 ip addr add 2001:db8:2::1/64 dev wan1 nodad
+in_ns fw1 ip addr add 2001:db8:3::1/64 dev wan2 nodad
+in_ns fw1 ip -6 route add 2001:db8:9::/64 via 2001:db8:2::2
+in_ns srv ip addr add 10.2.0.2/24 dev s1
+in_ns srv ip addr add 10.3.0.2/24 dev s2
+in_ns srv ip addr add 10.9.0.2/32 dev lo
+in_ns srv ip addr add 2001:db8:2::2/64 dev s1 nodad
+in_ns srv ip addr add 2001:db8:3::2/64 dev s2 nodad
+in_ns srv ip addr add 2001:db8:9::2/128 dev lo
+in_ns srv ip link set s1 up
+in_ns srv ip link set s2 up
+in_ns srv ip route add default via 10.2.0.1
+in_ns srv ip -6 route add default via 2001:db8:2::1
+# The divert-reply socket's address lives behind the firewall.
+in_ns srv ip route add 10.2.0.77/32 via 10.2.0.1
+in_ns sn ip addr add 10.4.0.2/24 dev eth0
+in_ns sn ip link set eth0 up
+
+# Counting rules: count NS NAME MATCH... / packets NS NAME.
+count() {
+	local n=$1 name=$2
+	shift 2
+	in_ns "$n" iptables -t raw -A PREROUTING "$@" -m comment --comment "$name"
+}
+packets() {
+	{
+		in_ns "$1" iptables -t raw -L PREROUTING -vnx
+		in_ns "$1" ip6tables -t raw -L PREROUTING -vnx 2>/dev/null
+	} | awk -v c="/* $2 */" 'index($0, c) { print $1 }'
+}
+count srv s1_echo -i s1 -p icmp --icmp-type echo-request
+in_ns srv ip6tables -t raw -A PREROUTING -i s1 -p ipv6-icmp --icmpv6-type echo-request -m comment --comment s1_echo6
+in_ns srv ip6tables -t raw -A PREROUTING -i s2 -p ipv6-icmp --icmpv6-type echo-request -m comment --comment s2_echo6
+count srv s2_echo -i s2 -p icmp --icmp-type echo-request
+count srv s1_syn -i s1 -p tcp --dport 7000 --syn
+count srv s2_syn -i s2 -p tcp --dport 7000 --syn
+count srv s1_udp -i s1 -p udp --dport 5556
+count srv s2_udp -i s2 -p udp --dport 5556
+count srv s1_reply -i s1 -p tcp -s 10.3.0.1 --sport 7002
+count srv s2_reply -i s2 -p tcp -s 10.3.0.1 --sport 7002
+count srv port80 -p tcp --dport 80
+count sn dup_req -p icmp --icmp-type echo-request -d 10.9.0.2
+count sn dup_req_ttl63 -p icmp --icmp-type echo-request -d 10.9.0.2 -m ttl --ttl-eq 63
+count sn dup_rep -p icmp --icmp-type echo-reply -s 10.9.0.2
+# delta NS NAME BEFORE: packets counted since BEFORE.
+delta() { echo $(($(packets "$1" "$2") - $3)); }
+
+pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
+start_pfd() {
+	rm -f "$RUN/fw1.sock"
+	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
+	echo $! >"$RUN/fw1.pfd.pid"
+	disown $!
+	local i
+	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
+	return 1
+}
+# load RULES...: a ruleset of these lines, states flushed.
+load() {
+	printf '%s\n' "$@" >"$RUN/pf.conf"
+	pfctl -q -f "$RUN/pf.conf" && pfctl -q -F states
+}
+ping_srv() { in_ns cl ping -q -c 3 -i 0.2 -W 1 10.9.0.2 >/dev/null; }
+rules() { in_ns fw1 ip rule show; in_ns fw1 ip -6 rule show; }
+
+# The nfq reader for divert-packet (a stand-in for an IDS).
+NFQCOUNT="$BIN/examples/nfqcount"
+[ -x "$NFQCOUNT" ] || (cd "$ROOT" && cargo build -q --example nfqcount -p libpf)
+
+in_ns srv $PROBE echo 7000 &
+in_ns fw1 $PROBE echo 7002 &
+in_ns fw1 $PROBE proxy 127.0.0.1 3128 &
+in_ns srv $PROBE udpcount 5555 "$RUN/srv.udp" &
+sleep 0.5
+
+check "pfd starts" start_pfd
+check "pf enables" pfctl -q -e
+
+# Without policy routing: the routing table's path (wan1).
+load "pass"
+b1=$(packets srv s1_echo) b2=$(packets srv s2_echo)
+check "ping to the server works" ping_srv
+check "without route-to the echo requests arrive on s1 (wan1)" test "$(delta srv s1_echo "$b1"):$(delta srv s2_echo "$b2")" = "3:0"
+
+# route-to on an inbound rule: the mark before the routing decision.
+load "pass" "pass in on lan0 proto { icmp tcp } to 10.9.0.2 route-to 10.3.0.2"
+b1=$(packets srv s1_echo) b2=$(packets srv s2_echo)
+check "route-to (in): ping works" ping_srv
+check "route-to (in): the echo requests take wan2 ($(delta srv s1_echo "$b1") on s1, $(delta srv s2_echo "$b2") on s2)" test "$(delta srv s1_echo "$b1"):$(delta srv s2_echo "$b2")" = "0:3"
+b1=$(packets srv s1_syn) b2=$(packets srv s2_syn)
+out=$(in_ns cl $PROBE say 10.9.0.2 7000)
+check "route-to (in): TCP works ($out)" test "$out" = hello
+check "route-to (in): the SYN takes wan2" test "$(delta srv s1_syn "$b1"):$(delta srv s2_syn "$b2")" = "0:1"
+check "route-to: pfctl -vvss shows route-to: 10.3.0.2@wan2" grep -q ' route-to: 10\.3\.0\.2@wan2' <<<"$(pfctl -vvss)"
+check "route-to: an ip rule sends the selector to pfd's table" grep -Eq '^7066:.*fwmark 0x1000000/0x7f000000 lookup 7066001' <<<"$(rules)"
+check "route-to: the table routes by the next hop" grep -q 'default via 10.3.0.2 dev wan2' <<<"$(in_ns fw1 ip route show table 7066001)"
+check "route-to: a table without a route drops (unreachable rule at 7067)" grep -Eq '^7067:.*fwmark 0x1000000/0x7f000000 unreachable' <<<"$(rules)"
+
+# The same for IPv6.
+load "pass" "pass in on lan0 inet6 proto ipv6-icmp to 2001:db8:9::2 route-to 2001:db8:3::2"
+b1=$(packets srv s1_echo6) b2=$(packets srv s2_echo6)
+check "route-to (in, IPv6): ping6 works" in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 2001:db8:9::2
+check "route-to (in, IPv6): the echo requests take wan2 ($(delta srv s1_echo6 "$b1") on s1, $(delta srv s2_echo6 "$b2") on s2)" test "$(delta srv s1_echo6 "$b1"):$(delta srv s2_echo6 "$b2")" = "0:3"
+check "route-to (IPv6): pfd's IPv6 table routes by the next hop" grep -q 'default via 2001:db8:3::2 dev wan2' <<<"$(in_ns fw1 ip -6 route show table all | grep 'table 7066')"
+
+# route-to on an outbound rule: routed already, sent again by pfd; for
+# forwarded and for the firewall's own packets.
+load "pass" "pass out on wan1 proto tcp to 10.9.0.2 port 7000 route-to 10.3.0.2" \
+	"pass out proto udp to 10.9.0.2 port 5556 route-to 10.3.0.2"
+b1=$(packets srv s1_syn) b2=$(packets srv s2_syn)
+out=$(in_ns cl $PROBE say 10.9.0.2 7000)
+check "route-to (out): forwarded TCP works ($out)" test "$out" = hello
+check "route-to (out): the SYN leaves by wan2, not wan1" test "$(delta srv s1_syn "$b1"):$(delta srv s2_syn "$b2")" = "0:1"
+b1=$(packets srv s1_udp) b2=$(packets srv s2_udp)
+in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
+sleep 0.3
+check "route-to (out): the firewall's own datagrams take wan2" test "$(delta srv s1_udp "$b1"):$(delta srv s2_udp "$b2")" = "0:3"
+
+# reply-to: the firewall answers by the link the connection came in on.
+load "pass"
+b1=$(packets srv s1_reply) b2=$(packets srv s2_reply)
+out=$(in_ns srv $PROBE say 10.3.0.1 7002 10.9.0.2)
+check "reply-to: baseline, the answers take the routing table's wan1 ($out)" test "$out:$(delta srv s2_reply "$b2")" = "hello:0"
+load "pass" "pass in on wan2 proto tcp to port 7002 reply-to 10.3.0.2"
+b1=$(packets srv s1_reply) b2=$(packets srv s2_reply)
+out=$(in_ns srv $PROBE say 10.3.0.1 7002 10.9.0.2)
+check "reply-to: the connection works ($out)" test "$out" = hello
+check "reply-to: the answers go back by wan2 ($(delta srv s1_reply "$b1") on s1, $(delta srv s2_reply "$b2") on s2)" test "$(delta srv s1_reply "$b1")" = 0 -a "$(delta srv s2_reply "$b2")" -ge 2
+check "reply-to: pfctl -vvss shows reply-to: 10.3.0.2@wan2" grep -q ' reply-to: 10\.3\.0\.2@wan2' <<<"$(pfctl -vvss)"
+
+# dup-to: a copy of every packet of the state to the sniffer.
+load "pass" "pass in on lan0 proto icmp dup-to 10.4.0.2"
+b1=$(packets sn dup_req) b2=$(packets sn dup_rep) b3=$(packets sn dup_req_ttl63) b4=$(packets srv s1_echo)
+check "dup-to: ping still works" ping_srv
+check "dup-to: the original takes its normal path (wan1)" test "$(delta srv s1_echo "$b4")" = 3
+check "dup-to: the sniffer gets a copy of each request ($(delta sn dup_req "$b1"))" test "$(delta sn dup_req "$b1")" = 3
+check "dup-to: and of each reply ($(delta sn dup_rep "$b2"))" test "$(delta sn dup_rep "$b2")" = 3
+check "dup-to: a forwarded copy has its TTL decremented" test "$(delta sn dup_req_ttl63 "$b3")" = 3
+
+# rtable: Linux routing table 100 sends 10.9.0.0/24 by wan2.
+in_ns fw1 ip route add 10.9.0.0/24 via 10.3.0.2 table 100
+load "pass" "pass in on lan0 proto icmp to 10.9.0.2 rtable 100"
+b1=$(packets srv s1_echo) b2=$(packets srv s2_echo)
+check "rtable 100: ping works" ping_srv
+check "rtable 100: the requests follow table 100 (wan2)" test "$(delta srv s1_echo "$b1"):$(delta srv s2_echo "$b2")" = "0:3"
+check "rtable 100: ip rule fwmark ... lookup 100" grep -Eq '^7066:.*lookup 100' <<<"$(rules)"
+load "pass" "pass in on lan0 proto icmp to 10.9.0.2 rtable 101"
+check "rtable with an empty table: no route, as on OpenBSD" bash -c "! ip netns exec $(ns cl) ping -q -c 2 -i 0.2 -W 1 10.9.0.2"
+load "match in on lan0 proto icmp rtable 100" "pass"
+b2=$(packets srv s2_echo)
+check "rtable from a match rule: ping works" ping_srv
+check "rtable from a match rule: the requests take wan2" test "$(delta srv s2_echo "$b2")" = 3
+
+# af-to: IPv6 clients reach the IPv4 server through 64:ff9b::/96.
+load "pass" "pass in on lan0 inet6 from any to 64:ff9b::/96 af-to inet from 10.2.0.1"
+check "af-to: ping6 64:ff9b::10.9.0.2 is answered by the IPv4 server" in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 64:ff9b::a09:2
+out=$(in_ns cl $PROBE say 64:ff9b::a09:2 7000)
+check "af-to: TCP over NAT64 works ($out)" test "$out" = hello
+in_ns cl python3 -c '
+import socket, time
+s = socket.create_connection(("64:ff9b::a09:2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(3)' &
+sleep 0.6
+ss=$(pfctl -ss)
+echo "$ss" | sed 's/^/# /'
+check "af-to: pfctl -ss shows the state with both families" grep -Eq '^all tcp 10\.2\.0\.1:[0-9]+ \(2001:db8:1::2\[[0-9]+\]\) -> 10\.9\.0\.2:7000 \(64:ff9b::a09:2\[7000\]\)       ESTABLISHED:ESTABLISHED$' <<<"$ss"
+check "af-to: the echo state is ICMPv6 to ICMP" grep -Eq '^all ipv6-icmp 10\.2\.0\.1:[0-9]+ \(2001:db8:1::2\[[0-9]+\]\) -> 10\.9\.0\.2:[0-9]+ \(64:ff9b::a09:2\[[0-9]+\]\)' <<<"$ss"
+out=$(in_ns cl python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(2)
+s.connect(("64:ff9b::a09:2", 7999)); s.send(b"x")
+try:
+    s.recv(10); print("answer")
+except ConnectionRefusedError: print("refused")
+except OSError as e: print("other", e)')
+check "af-to: the server's ICMP port unreachable reaches the client as ICMPv6 ($out)" test "$out" = refused
+
+# divert-to: a transparent proxy on the firewall takes the connection.
+load "pass" "pass in on lan0 proto tcp to port 80 divert-to 127.0.0.1 port 3128"
+b=$(packets srv port80)
+out=$(in_ns cl $PROBE say 10.9.0.2 80)
+check "divert-to: the local proxy accepts, seeing the original destination ($out)" test "$out" = "proxy 10.9.0.2:80"
+check "divert-to: nothing reaches the server's port 80" test "$(delta srv port80 "$b")" = 0
+check "divert-to: TPROXY rule in pfd's mangle chain" grep -q -- '-j TPROXY --on-port 3128 --on-ip 127.0.0.1' <<<"$(in_ns fw1 iptables -t mangle -S PFD_TPROXY)"
+
+# divert-reply: replies to a socket bound to an address not on the host.
+load "pass"
+out=$(in_ns fw1 $PROBE nonlocal 10.2.0.77 10.9.0.2 7000)
+check "divert-reply: without it the replies do not reach the socket ($out)" test "$out" != hello
+load "pass" "pass out on wan1 proto tcp from 10.2.0.77 divert-reply"
+out=$(in_ns fw1 $PROBE nonlocal 10.2.0.77 10.9.0.2 7000)
+check "divert-reply: with it they do ($out)" test "$out" = hello
+
+# divert-packet: NFQUEUE 8000, read by a stand-in IDS that accepts.
+(exec ip netns exec "$(ns fw1)" "$NFQCOUNT" 8000 "$RUN/nfq.count") &
+nfq_pid=$!
+sleep 0.3
+load "pass" "pass in on lan0 proto udp to port 5555 divert-packet port 8000"
+s0=$(cat "$RUN/srv.udp")
+in_ns cl $PROBE udpsend 10.9.0.2 5555 5
+sleep 0.5
+check "divert-packet: the queue reader sees every datagram ($(cat "$RUN/nfq.count"))" test "$(cat "$RUN/nfq.count")" = 5
+check "divert-packet: what it accepts reaches the server" test "$(($(cat "$RUN/srv.udp") - s0))" = 5
+kill $nfq_pid
+wait $nfq_pid 2>/dev/null
+s0=$(cat "$RUN/srv.udp")
+in_ns cl $PROBE udpsend 10.9.0.2 5555 3
+sleep 0.5
+check "divert-packet: without a reader the packets stop (fail-closed, $(cat "$RUN/nfq.count") seen)" test "$(($(cat "$RUN/srv.udp") - s0))" = 0
+printf 'pass\npass in divert-packet port 7066\n' >"$RUN/bad.conf"
+err=$(pfctl -f "$RUN/bad.conf" 2>&1 | head -1)
+check "divert-packet to pfd's own queue is refused ($err)" grep -q "NFQUEUE 7066 is pfd's own" <<<"$err"
+printf 'pass in on lan0 proto tcp route-to { 10.3.0.2, 10.2.0.2 } random\n' >"$RUN/bad.conf"
+err=$(pfctl -f "$RUN/bad.conf" 2>&1 | head -1)
+check "a route pool pfd cannot pick from is refused ($err)" grep -q 'route-to random: not supported on Linux' <<<"$err"
+
+# Round-robin over a list: consecutive connections alternate.
+load "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to { 10.2.0.2, 10.3.0.2 }"
+b1=$(packets srv s1_syn) b2=$(packets srv s2_syn)
+for i in 1 2 3 4; do in_ns cl $PROBE say 10.9.0.2 7000 >/dev/null; done
+check "route-to round-robin: 4 connections, 2 by each next hop" test "$(delta srv s1_syn "$b1"):$(delta srv s2_syn "$b2")" = "2:2"
+
+# What pfd owns goes with pfctl -d and comes back with -e.
+load "pass" "pass in on lan0 proto tcp to port 80 divert-to 127.0.0.1 port 3128" "pass in on lan0 route-to 10.3.0.2"
+check "pfd's rules are in place" grep -q '^7066:' <<<"$(rules)"
+pfctl -q -d
+check "pfctl -d removes pfd's ip rules" bash -c "! grep -Eq '^706[67]:' <<<'$(rules)'"
+check "pfctl -d removes pfd's tables" test -z "$(in_ns fw1 ip route show table 7066001)$(in_ns fw1 ip route show table 7066000)"
+check "pfctl -d removes the TPROXY chain" bash -c "! ip netns exec $(ns fw1) iptables -t mangle -S PFD_TPROXY 2>/dev/null"
+pfctl -q -e
+check "pfctl -e puts them back" grep -q 'lookup 7066' <<<"$(rules)"
+kill -TERM "$(cat "$RUN/fw1.pfd.pid")"
+for i in $(seq 50); do kill -0 "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null || break; sleep 0.1; done
+check "pfd's exit removes its ip rules" bash -c "! grep -Eq '^706[67]:' <<<'$(rules)'"
+# A crash leaves them (and the hooks); pfctl -d without pfd lifts both.
+check "pfd starts again" start_pfd
+pfctl -q -e
+load "pass" "pass in on lan0 route-to 10.3.0.2"
+kill -KILL "$(cat "$RUN/fw1.pfd.pid")"
+sleep 0.3
+check "after a crash pfd's ip rules stay" grep -q '^7066:' <<<"$(rules)"
+pfctl -q -d 2>/dev/null
+check "pfctl -d without pfd removes them" bash -c "! grep -Eq '^706[67]:' <<<'$(rules)'"
+
+summary
