@@ -127,6 +127,79 @@ def carpctl(args):
     return p.returncode
 
 
+def jail_safe(jail):
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", jail or "host")
+
+
+def pfd_alive(jail):
+    """Whether the pfd of `jail` ("" = the host) runs already."""
+    try:
+        with open(os.path.join(RUN, f"pfd.{jail_safe(jail)}.pid")) as f:
+            os.kill(int(f.read().strip()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def in_jail(jail, cmd):
+    """`cmd` in the network namespace of `jail` ("" = the host), with that
+    jail's pfd socket."""
+    env = dict(os.environ, FBSD_JAIL=jail or "",
+               PF_SOCKET=os.path.join(RUN, f"{jail_safe(jail)}.sock"))
+    if jail == JAIL:
+        pre = []
+    elif jail:
+        pre = ["ip", "netns", "exec", jail]
+    else:
+        pre = ["nsenter", "--net=/proc/1/ns/net"]
+    return subprocess.run(pre + cmd, env=env, capture_output=True, text=True)
+
+
+# FreeBSD's cloner puts both ends of an epair into the interface group
+# "epair" (set skip on epair, { epair:network }); Linux's veth has no such
+# group, and pfd keeps pf's interface groups: the shim adds "epair" with
+# carpctl in whichever namespace an epair end is, when that namespace's
+# pfd runs, and pfd-up does it for the epairs already there when it starts
+# a pfd. The names are listed in $FBSD_RUN/epairs (renames follow).
+
+EPAIRS = os.path.join(RUN, "epairs")
+
+
+def epair_note(name, old=None):
+    """List `name` as an epair end (in place of `old`, renamed, when `old`
+    is one)."""
+    os.makedirs(RUN, exist_ok=True)
+    with open(EPAIRS, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        names = set(f.read().split())
+        if old is not None:
+            if old not in names:
+                return
+            names.discard(old)
+        names.add(name)
+        f.seek(0)
+        f.truncate()
+        f.write("\n".join(sorted(names)) + "\n")
+
+
+def is_epair(name):
+    try:
+        with open(EPAIRS) as f:
+            return name in f.read().split()
+    except OSError:
+        return False
+
+
+def epair_group(name, jail):
+    if not is_epair(name) or not pfd_alive(jail):
+        return
+    p = in_jail(jail, [os.path.join(os.environ["FBSD_BIN"], "carpctl"),
+                       name, "group", "epair"])
+    if p.returncode != 0:
+        die(f"{name}: cannot put it into group epair: {p.stderr.strip()}")
+
+
 # ------------------------------------------------------------ ifconfig ----
 
 CLONERS = ("epair", "bridge", "vlan", "lo", "tun", "gif", "pfsync", "carp")
@@ -165,6 +238,9 @@ def ifconfig_create(cloner, rest):
         n = next_unit("epair")
         a, b = f"epair{n}a", f"epair{n}b"
         run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+        for e in (a, b):
+            epair_note(e)
+            epair_group(e, JAIL)
         print(a)
         return 0
     if cloner == "bridge":
@@ -298,10 +374,14 @@ def ifconfig_set(name, fam, args):
             return 0 if rc == 0 else 1
         if op == "vnet":
             rc, _, _ = run(["ip", "link", "set", name, "netns", v])
+            if rc == 0:
+                epair_group(name, v)
             return 0 if rc == 0 else 1
         if op == "-vnet":
             # Back to the test host: PID 1 of the case's PID namespace.
             rc, _, _ = run(["ip", "-n", v, "link", "set", name, "netns", "1"])
+            if rc == 0:
+                epair_group(name, "")
             return 0 if rc == 0 else 1
         if op == "name":
             l = link(name)
@@ -309,6 +389,8 @@ def ifconfig_set(name, fam, args):
             if up:
                 run(["ip", "link", "set", name, "down"], check=True)
             run(["ip", "link", "set", name, "name", v], check=True)
+            epair_note(v, old=name)
+            epair_group(v, JAIL)
             if up:
                 run(["ip", "link", "set", v, "up"], check=True)
             print(v)
