@@ -130,6 +130,11 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     };
     let mut engine = Engine::new(hostid, random_u64());
     engine.set_secret(random_u64(), random_u64());
+    let boot = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1);
+    engine.set_first_state_id(boot << 32);
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),

@@ -381,6 +381,14 @@ impl Engine {
         self.secret = siphash::SecretRng::new(k0, k1);
     }
 
+    /// The id of the next state this host creates. pf starts at the boot
+    /// time (seconds) shifted left by 32, so ids of an earlier boot, or
+    /// small numbers such as `pfctl -k id -k 1`, name no live state; the
+    /// daemon passes its start time here.
+    pub fn set_first_state_id(&mut self, id: u64) {
+        self.next_id = id.max(1);
+    }
+
     /// Packets pf decided to send outside any verdict (the RST of an
     /// expired synproxy state): the caller sends them.
     pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
