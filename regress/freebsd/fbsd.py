@@ -631,11 +631,15 @@ def ifconfig_show(only, what):
 
 def route(argv):
     args = list(argv)
-    while args and args[0] in ("-n", "-q", "-v", "-d", "-t"):
-        args.pop(0)
+    hint = []
+    while args and args[0] in ("-n", "-q", "-v", "-d", "-t", "-4", "-6"):
+        a = args.pop(0)
+        if a in ("-4", "-6"):
+            hint = [a]  # route(8)'s global address family hint
     if not args:
         die("usage: route command [args]", 64)
     cmd = args.pop(0)
+    args = hint + args
     if cmd in ("del",):
         cmd = "delete"
     if cmd not in ("add", "delete", "change", "get"):

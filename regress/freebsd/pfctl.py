@@ -20,6 +20,11 @@
     map-failed  -s info: OpenBSD's counter of packets no translation
                 address could be found for is "translate", FreeBSD's
                 "map-failed".
+    translation-rule-numbers  -s states: FreeBSD keeps nat/rdr/binat
+                rules in rulesets of their own and numbers the filter
+                rules from 0; pfconf.py made them match rules at the top
+                of the one ruleset, so a state's "rule N" is N minus the
+                number of those leading translation match rules.
 - -x none|urgent|misc|loud (FreeBSD's debug level names) are given to pfctl
   as OpenBSD's syslog names (see pfconf.DEBUG_LEVELS).
 Everything else goes to pfctl unchanged, and pfctl's own errors stand.
@@ -168,6 +173,20 @@ def main():
         p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
         sys.stderr.write(p.stderr)
         sys.stdout.write(re.sub(r"(?m)^  translate ", "  map-failed", p.stdout))
+        return p.returncode
+    if "translation-rule-numbers" in adj and any(v and "states".startswith(v) for v in shows):
+        r = subprocess.run([PFCTL, "-sr"], capture_output=True, text=True)
+        k = 0
+        for line in r.stdout.splitlines():
+            if not (line.startswith("match ") and
+                    re.search(r" (nat-to|rdr-to|binat-to) ", line + " ")):
+                break
+            k += 1
+        p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
+        sys.stderr.write(p.stderr)
+        sys.stdout.write(re.sub(r", rule (\d+)",
+                                lambda m: f", rule {int(m.group(1)) - k}"
+                                if int(m.group(1)) >= k else m.group(0), p.stdout))
         return p.returncode
     tshow = any(o == "T" and v and "show".startswith(v) for o, v in opts)
     if tshow and adj & {"table-zeroed", "table-match-as-pass"}:
