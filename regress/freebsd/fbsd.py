@@ -1241,6 +1241,110 @@ def netstat(argv):
     os.execvp("ss", ["ss", "-a", "-n"])
 
 
+# ------------------------------------------------------------------ nc ----
+
+def nc(argv):
+    """nc -l for TCP, as FreeBSD's (OpenBSD's) netcat does it: one
+    connection; standard input to the peer (then shutdown(2) of the write
+    side with -N), the peer's data to standard output, until both inputs
+    are at their end or nothing moved for -w seconds. Debian's nc.openbsd
+    quits as soon as the peer ends its side and loses what standard input
+    still had to send (the cases stream a file to a client that sends
+    nothing). Every other form goes to Debian's nc.openbsd (shim/nc)."""
+    import select
+    fam = None
+    half_close = False
+    idle = None
+    addr = None
+    port = None
+    pos = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-l", "-n", "-v", "-D", "-d", "-k"):
+            if a == "-k":
+                die("nc -k: keeping the listener open is not mapped")
+            if a == "-d":
+                die("nc -l -d is not mapped")
+        elif a == "-N":
+            half_close = True
+        elif a in ("-4", "-6"):
+            fam = a
+        elif a in ("-w", "-s", "-p"):
+            if i + 1 >= len(argv):
+                die(f"option requires an argument -- {a[1]}")
+            i += 1
+            v = argv[i]
+            if a == "-w":
+                idle = float(v)
+            elif a == "-s":
+                addr = v
+            else:
+                port = v
+        elif a.startswith("-"):
+            die(f"nc -l {a}: option not mapped")
+        else:
+            pos.append(a)
+        i += 1
+    if pos:
+        port = pos[-1]
+        if len(pos) > 1:
+            addr = pos[0]
+    if port is None:
+        die("nc -l: no port")
+    if addr is None:
+        af, host = (socket.AF_INET, "0.0.0.0") if fam == "-4" else (socket.AF_INET6, "::")
+    else:
+        af = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        host = addr
+    ls = socket.socket(af, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if af == socket.AF_INET6 and addr is None and fam is None:
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.bind((host, int(port)))
+    ls.listen(1)
+    conn, _ = ls.accept()
+    ls.close()
+    fin = sys.stdin.buffer.raw if sys.stdin is not None else None
+    fout = sys.stdout.buffer
+    stdin_open = fin is not None
+    net_open = True
+    while stdin_open or net_open:
+        r = ([fin] if stdin_open else []) + ([conn] if net_open else [])
+        ready, _, _ = select.select(r, [], [], idle)
+        if not ready:
+            break  # idle for -w seconds
+        if stdin_open and fin in ready:
+            data = os.read(fin.fileno(), 16384)
+            if data:
+                try:
+                    conn.sendall(data)
+                except OSError:
+                    stdin_open = False
+            else:
+                stdin_open = False
+                if half_close:
+                    try:
+                        conn.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+        if net_open and conn in ready:
+            try:
+                data = conn.recv(16384)
+            except OSError:
+                data = b""
+            if data:
+                try:
+                    fout.write(data)
+                    fout.flush()
+                except OSError:
+                    pass
+            else:
+                net_open = False
+    conn.close()
+    return 0
+
+
 def main():
     if len(sys.argv) < 2:
         die("usage: fbsd.py command [args]")
@@ -1250,6 +1354,7 @@ def main():
         "sysctl": sysctl, "kldstat": kldstat, "ping": ping,
         "ping6": lambda a: ping(a, six=True), "inetd": inetd, "date": date,
         "fetch": fetch, "setkey": setkey, "wc": wc, "netstat": netstat,
+        "nc": nc,
     }
     if cmd not in table:
         die(f"{cmd}: no such command")
