@@ -1,10 +1,12 @@
 //! The text `pfctl -s ...` prints: states (`-ss`, `-vss`, `-vvss`), rule
-//! counters (`-vsr`), status (`-si`), timeouts (`-st`), limits (`-sm`),
-//! interfaces (`-sI`), in OpenBSD's exact formats.
+//! counters (`-vsr`), status (`-si`), source nodes (`-sS`), timeouts
+//! (`-st`), limits (`-sm`), interfaces (`-sI`), in OpenBSD's exact
+//! formats.
 
 use crate::addr::Af;
 use crate::engine::iface::IfaceInfo;
 use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::srcnode::{SnType, SrcNodeInfo};
 use crate::engine::state::{tcps, udps};
 use crate::engine::status::{Status, LIMIT_COUNTER_NAMES, REASON_NAMES};
 use crate::ruleset::{Limit, Timeout, TIMEOUT_PRINT_ORDER};
@@ -327,8 +329,8 @@ pub fn status(s: &Status, verbose: bool) -> String {
             "  {:<25} {:>14} {:>14}",
             "current entries", s.src_nodes, ""
         );
-        for n in ["searches", "inserts", "removals"] {
-            rate_line(&mut o, n, 0, runtime);
+        for (i, n) in ["searches", "inserts", "removals"].iter().enumerate() {
+            rate_line(&mut o, n, s.src_node_counters[i], runtime);
         }
         o.push_str("Fragments\n");
         let _ = writeln!(
@@ -352,6 +354,47 @@ pub fn status(s: &Status, verbose: bool) -> String {
         o.push_str("Adaptive Syncookies Watermarks\n");
         let _ = writeln!(o, "  {:<25} {:>14} states", "start", s.syncookies_start);
         let _ = writeln!(o, "  {:<25} {:>14} states", "end", s.syncookies_end);
+    }
+    o
+}
+
+/// One source node as `pfctl -s Sources` prints it (print_src_node), with
+/// the `-v` line.
+pub fn src_node(n: &SrcNodeInfo, verbose: bool) -> String {
+    let mut o = format!("{}", n.addr);
+    if let Some(ra) = n.raddr.filter(|a| !a.is_unspecified()) {
+        let kw = match n.kind {
+            SnType::Nat => "nat-to",
+            SnType::Rdr => "rdr-to",
+            SnType::Route => "route-to",
+            SnType::None => "???",
+        };
+        let _ = write!(o, " {kw} {ra}");
+    }
+    let _ = writeln!(
+        o,
+        " ( states {}, connections {}, rate {}.{}/{}s )",
+        n.states,
+        n.conn,
+        n.rate_count / 1000,
+        (n.rate_count % 1000) / 100,
+        n.rate_seconds
+    );
+    if verbose {
+        let _ = write!(o, "   age {}", hms(n.age));
+        if n.states == 0 {
+            let _ = write!(o, ", expires in {}", hms(n.expire));
+        }
+        let _ = write!(
+            o,
+            ", {} pkts, {} bytes",
+            n.packets[0] + n.packets[1],
+            n.bytes[0] + n.bytes[1]
+        );
+        if let Some(r) = n.rule {
+            let _ = write!(o, ", rule {r}");
+        }
+        o.push('\n');
     }
     o
 }

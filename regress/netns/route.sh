@@ -266,15 +266,37 @@ check "divert-packet: without a reader the packets stop (fail-closed, $(cat "$RU
 printf 'pass\npass in divert-packet port 7066\n' >"$RUN/bad.conf"
 err=$(pfctl -f "$RUN/bad.conf" 2>&1 | head -1)
 check "divert-packet to pfd's own queue is refused ($err)" grep -q "NFQUEUE 7066 is pfd's own" <<<"$err"
-printf 'pass in on lan0 proto tcp route-to { 10.3.0.2, 10.2.0.2 } random\n' >"$RUN/bad.conf"
+printf 'pass in on lan0 proto tcp route-to (wan2:peer)\n' >"$RUN/bad.conf"
 err=$(pfctl -f "$RUN/bad.conf" 2>&1 | head -1)
-check "a route pool pfd cannot pick from is refused ($err)" grep -q 'route-to random: not supported on Linux' <<<"$err"
+check "a route pool of a point-to-point peer is refused ($err)" grep -q '(wan2:peer): not supported on Linux' <<<"$err"
 
+# Route pools go through the pool code (engine::nat::pool): every type.
+# conns N: N connections from the client; prints "by wan1:by wan2".
+conns() {
+	local b1 b2 i
+	b1=$(packets srv s1_syn) b2=$(packets srv s2_syn)
+	for i in $(seq "$1"); do in_ns cl $PROBE say 10.9.0.2 7000 >/dev/null; done
+	echo "$(delta srv s1_syn "$b1"):$(delta srv s2_syn "$b2")"
+}
 # Round-robin over a list: consecutive connections alternate.
 load "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to { 10.2.0.2, 10.3.0.2 }"
-b1=$(packets srv s1_syn) b2=$(packets srv s2_syn)
-for i in 1 2 3 4; do in_ns cl $PROBE say 10.9.0.2 7000 >/dev/null; done
-check "route-to round-robin: 4 connections, 2 by each next hop" test "$(delta srv s1_syn "$b1"):$(delta srv s2_syn "$b2")" = "2:2"
+check "route-to round-robin: 4 connections, 2 by each next hop" test "$(conns 4)" = "2:2"
+load "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to { 10.2.0.2, 10.3.0.2 } round-robin sticky-address"
+got=$(conns 4)
+check "route-to round-robin sticky-address: the client keeps one next hop ($got)" grep -Eq '^(4:0|0:4)$' <<<"$got"
+check "route-to sticky-address: -sS shows the client's route-to node" grep -Eq '^10\.1\.0\.2 route-to 10\.[23]\.0\.2 \( states [0-9]+, connections 0, rate 0\.0/0s \)$' <<<"$(pfctl -sS)"
+load "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to { 10.2.0.2, 10.3.0.2 } source-hash"
+got=$(conns 4)
+check "route-to source-hash: one source, one next hop ($got)" grep -Eq '^(4:0|0:4)$' <<<"$got"
+load "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to { 10.2.0.2, 10.3.0.2 } random"
+got=$(conns 12)
+check "route-to random: 12 connections over both next hops ($got)" bash -c "IFS=: read a b <<<'$got'; [ \$((a + b)) = 12 ] && [ \$a -gt 0 ] && [ \$b -gt 0 ]"
+load "table <hops> { 10.2.0.2 10.3.0.2 }" "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to <hops> round-robin"
+check "route-to <table> round-robin: 4 connections, 2 by each next hop" test "$(conns 4)" = "2:2"
+pfctl -q -t hops -T delete 10.3.0.2
+check "route-to <table>: a next hop deleted from the table is no longer used" test "$(conns 3)" = "3:0"
+load "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to { 10.2.0.2, 10.3.0.2 } least-states"
+check "route-to least-states: connections alternate while none lives" grep -Eq '^[1-3]:[1-3]$' <<<"$(conns 4)"
 
 # What pfd owns goes with pfctl -d and comes back with -e.
 load "pass" "pass in on lan0 proto tcp to port 80 divert-to 127.0.0.1 port 3128" "pass in on lan0 route-to 10.3.0.2"

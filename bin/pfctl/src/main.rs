@@ -40,6 +40,10 @@ struct Args {
     /// `-k label -k NAME`, `-k id -k ID`, `-k key -k KEY`.
     #[arg(short = 'k')]
     kill: Vec<String>,
+    /// Kill source tracking nodes: from host (twice: with the address
+    /// its sticky pool gave it).
+    #[arg(short = 'K')]
+    kill_nodes: Vec<String>,
     /// Load the states stored in statefile.
     #[arg(short = 'L')]
     load_states: Option<String>,
@@ -255,6 +259,12 @@ fn main() {
         }
         if !a.quiet {
             eprintln!("pf: statistics cleared");
+        }
+    }
+
+    if !a.kill_nodes.is_empty() {
+        if let Err(e) = kill_src_nodes(c!(), &a.kill_nodes, a.quiet) {
+            die(e);
         }
     }
 
@@ -618,12 +628,17 @@ fn show_cmd(
             for (title, w) in [
                 ("FILTER RULES:", "rules"),
                 ("STATES:", "states"),
+                ("SOURCE TRACKING NODES:", "Sources"),
                 ("INFO:", "info"),
                 ("LABEL COUNTERS:", "labels"),
                 ("TIMEOUTS:", "timeouts"),
                 ("LIMITS:", "memory"),
             ] {
                 if w == "labels" && !have_labels {
+                    continue;
+                }
+                // pfctl prints the nodes' title only when there are some.
+                if w == "Sources" && src_nodes(c)?.is_empty() {
                     continue;
                 }
                 if !first {
@@ -664,7 +679,14 @@ fn show_cmd(
             print!("{}", fingerprints(c)?.show());
             Ok(())
         }
-        // No source nodes exist yet: nothing to list.
+        "Sources" => {
+            let mut out = String::new();
+            for n in src_nodes(c)? {
+                out.push_str(&show::src_node(&n, verbose > 0));
+            }
+            print!("{out}");
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -723,6 +745,12 @@ fn flush(
             }
         }
     }
+    if what == "Sources" || all {
+        c.call(&Request::ClrSrcNodes)?;
+        if !quiet {
+            eprintln!("source tracking entries cleared");
+        }
+    }
     if info {
         // With -i, only that interface's (or group's) counters.
         match iface {
@@ -742,6 +770,78 @@ fn flush(
     }
     if what == "osfp" || all {
         c.call_ok(&Request::OsfpFlush)?;
+    }
+    Ok(())
+}
+
+/// DIOCGETSRCNODES.
+fn src_nodes(c: &mut Client) -> Result<Vec<libpf::engine::srcnode::SrcNodeInfo>, Error> {
+    match c.call(&Request::GetSrcNodes)? {
+        Reply::SrcNodes(v) => Ok(v),
+        other => Err(Error::Protocol(format!("{other:?}"))),
+    }
+}
+
+/// The addresses `-k`/`-K` name: `addr[/prefix]` (numeric), or every
+/// address of a host name (pfctl_addrprefix).
+fn host_nets(s: &str) -> Vec<libpf::addr::IpNet> {
+    if let Ok(n) = s.parse::<libpf::addr::IpNet>() {
+        return vec![n];
+    }
+    if let Ok(a) = s.parse::<std::net::IpAddr>() {
+        return vec![libpf::addr::IpNet::host(a)];
+    }
+    if s.contains('/') {
+        die(format!("getaddrinfo: {s}: Name or service not known"));
+    }
+    use libpf::conf::Resolver;
+    let mut v: Vec<libpf::addr::IpNet> = libpf::sys::resolve::SystemResolver::new()
+        .host(s)
+        .into_iter()
+        .map(libpf::addr::IpNet::host)
+        .collect();
+    v.dedup();
+    if v.is_empty() {
+        die(format!("getaddrinfo: {s}: Name or service not known"));
+    }
+    v
+}
+
+/// `-K src [-K dst]` (pfctl_kill_src_nodes).
+fn kill_src_nodes(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Error> {
+    if args.len() > 2 {
+        usage("can only specify -K twice");
+    }
+    let srcs = host_nets(&args[0]);
+    let dsts = args.get(1).map(|d| host_nets(d));
+    let (mut killed, mut sources, mut dests) = (0u64, 0, 0);
+    for src in &srcs {
+        sources += 1;
+        match &dsts {
+            Some(dsts) => {
+                dests = 0;
+                for dst in dsts.iter().filter(|d| d.af() == src.af()) {
+                    dests += 1;
+                    if let Reply::Count(n) = c.call(&Request::KillSrcNodes {
+                        src: *src,
+                        dst: Some(*dst),
+                    })? {
+                        killed += n;
+                    }
+                }
+            }
+            None => {
+                if let Reply::Count(n) = c.call(&Request::KillSrcNodes {
+                    src: *src,
+                    dst: None,
+                })? {
+                    killed += n;
+                }
+            }
+        }
+    }
+    if !quiet {
+        eprintln!("killed {killed} src nodes from {sources} sources and {dests} destinations");
     }
     Ok(())
 }

@@ -572,16 +572,22 @@ impl<'r> Expander<'r> {
         if name.is_empty() {
             return None;
         }
-        let addrs = self.resolver.if_addr_owners(name)?;
+        let addrs = if peer {
+            // pfi's PFI_AFLAG_PEER: the far end of point-to-point links.
+            self.resolver
+                .if_peers(name)?
+                .into_iter()
+                .map(|(n, a)| (n, IpNet::host(a)))
+                .collect()
+        } else {
+            self.resolver.if_addr_owners(name)?
+        };
         let mut out = vec![];
         let (mut got4, mut got6) = (false, false);
         let mut last_if: Option<&str> = None;
         for (owner, n) in &addrs {
             if broadcast && (n.af() != Af::Inet || n.prefix >= 31 || n.addr.is_loopback()) {
                 continue;
-            }
-            if peer {
-                continue; // point-to-point peers are not known to the resolver yet
             }
             if network && is_v6_link_local(&n.addr) {
                 continue;

@@ -58,6 +58,12 @@ pub trait Resolver {
         self.if_addrs(name)
             .map(|v| v.into_iter().map(|a| (name.to_string(), a)).collect())
     }
+    /// The peer addresses of the point-to-point interfaces `name` names
+    /// (`:peer`), with the interface each belongs to. None if no such
+    /// interface; by default interfaces have no peers.
+    fn if_peers(&self, name: &str) -> Option<Vec<(String, IpAddr)>> {
+        self.if_addr_owners(name).map(|_| vec![])
+    }
     /// Does routing table `id` exist (pfctl's lookup_rtable)? Only the
     /// tables a host has configured do; by default every id is taken.
     fn rtable_exists(&self, _id: u32) -> bool {
@@ -160,6 +166,8 @@ pub const COMMON_SERVICES: &[(&str, u16)] = &[
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {
     ifaces: Vec<(String, Vec<IpNet>)>,
+    /// Point-to-point peers (`:peer`) by interface.
+    peers: Vec<(String, IpAddr)>,
     /// Routing tables beyond table 0 (None: every table exists).
     rtables: Option<Vec<u32>>,
     hosts: HashMap<String, Vec<IpAddr>>,
@@ -196,6 +204,14 @@ impl StaticResolver {
             .collect();
         self.ifaces.retain(|(n, _)| n != name);
         self.ifaces.push((name.to_string(), nets));
+        self
+    }
+
+    /// Gives interface `name` a point-to-point peer address.
+    pub fn peer(mut self, name: &str, addr: &str) -> StaticResolver {
+        if let Ok(a) = addr.parse::<IpAddr>() {
+            self.peers.push((name.to_string(), a));
+        }
         self
     }
 
@@ -264,6 +280,16 @@ impl Resolver for StaticResolver {
             return None;
         }
         Some(members.into_iter().flat_map(own).collect())
+    }
+    fn if_peers(&self, name: &str) -> Option<Vec<(String, IpAddr)>> {
+        let owners = self.if_addr_owners(name)?;
+        Some(
+            self.peers
+                .iter()
+                .filter(|(n, _)| owners.iter().any(|(o, _)| o == n) || n == name)
+                .cloned()
+                .collect(),
+        )
     }
     fn rtable_exists(&self, id: u32) -> bool {
         id == 0 || self.rtables.as_ref().is_none_or(|v| v.contains(&id))

@@ -147,11 +147,28 @@ impl Engine {
         ri: super::anchor::RuleRef,
         pd: &Pd,
         naf: Af,
+        sns: &mut super::srcnode::Sns,
+        now: u64,
     ) -> Option<Ends> {
         let start = self.random();
+        // The source from the pool (pf_get_sport in the new family); a
+        // pool without a type gives its network address.
+        let typed = self
+            .rules
+            .rule(ri)?
+            .nat_to
+            .as_ref()
+            .is_some_and(|p| p.pool_type != crate::ruleset::PoolType::None || p.sticky_address);
+        let picked = if typed {
+            let mut init = None;
+            let kind = super::srcnode::SnType::Nat;
+            Some(self.map_addr(ri, kind, naf, &pd.src, &mut init, sns, now)?)
+        } else {
+            None
+        };
         let r = self.rules.rule(ri)?;
         let nat = pool_net(r.nat_to.as_ref()?, self.ifaces.addr_map(), naf)?;
-        let src = nat.network();
+        let src = picked.unwrap_or_else(|| nat.network());
         let dst = match (r.rdr_to.as_ref(), pd.dst, naf) {
             (Some(rdr), IpAddr::V6(d), Af::Inet) => {
                 // inet_nat46: the pool's network bits over the low 32 bits.
@@ -236,7 +253,7 @@ impl Engine {
         buf: &mut [u8],
         pd: Pd,
         (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
-        d: &super::Decision,
+        d: &mut super::Decision,
         naf: Af,
         len: u64,
         now: u64,
@@ -245,10 +262,12 @@ impl Engine {
         use super::Verdict;
         if pd.fragment {
             // The header to translate is in the first fragment only.
+            self.release_sns(&d.sns, now);
             self.count(Reason::Fragment);
             return Verdict::drop(Reason::Fragment);
         }
-        let Some(to) = self.af_target(ri, &pd, naf) else {
+        let Some(to) = self.af_target(ri, &pd, naf, &mut d.sns, now) else {
+            self.release_sns(&d.sns, now);
             self.count(Reason::Translate);
             return Verdict::drop(Reason::Translate);
         };
@@ -259,9 +278,10 @@ impl Engine {
         t.sport = to.sport;
         t.dport = to.dport;
         t.proto = other_proto(pd.proto);
-        if d.keep_state != crate::ruleset::KeepState::None
-            && !super::rules::icmp_makes_no_state(&pd)
+        if d.keep_state == crate::ruleset::KeepState::None || super::rules::icmp_makes_no_state(&pd)
         {
+            self.release_sns(&d.sns, now);
+        } else {
             match self.create_state(meta, d, (ri, anchor), &pd, &t, len, now) {
                 Ok((_, seqdiff)) => {
                     if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {

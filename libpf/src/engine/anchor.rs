@@ -13,11 +13,14 @@
 //! generation of that anchor's ruleset, so a state made by a rule that has
 //! since been replaced no longer touches the new rules' counters.
 
+use super::nat::pool::{Cursor, Cursors};
 use super::rules::{Loader, RuleCounters};
 use super::rulestate::{RuleRun, RuleStates};
+use super::srcnode::{ConnLimits, SnType};
 use super::table::RuleTables;
 use crate::ruleset::{resolve, Rule};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// pf's PF_ANCHOR_STACK_MAX: how deep evaluation steps into anchors.
 pub const MAX_DEPTH: usize = 64;
@@ -29,7 +32,7 @@ pub const PATH_MAX: usize = 1023;
 pub const MAIN: u32 = 0;
 
 /// A rule in the tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct RuleRef {
     pub anchor: u32,
     /// The rule's number in its ruleset (`@nr` of `pfctl -vvsr`).
@@ -62,8 +65,12 @@ pub struct Rules {
     /// Per rule: its run-time state (tags, once, max-pkt-rate), bound by
     /// the engine when the ruleset is installed.
     pub run: RuleStates,
-    /// Per rule: the next address of a round-robin route pool.
-    pub rr: Vec<u32>,
+    /// Per rule: the positions of its address pools (nat, rdr, route)
+    /// and their states per address (`nat::pool`).
+    pub pools: Cursors,
+    /// Per rule: its source connection limits, for the source nodes it
+    /// makes (`srcnode`; set by the engine when the ruleset is installed).
+    pub conn_limits: Vec<Option<Arc<ConnLimits>>>,
     pub generation: u64,
     pub loader: Loader,
 }
@@ -75,7 +82,8 @@ impl Rules {
             calls: vec![Call::None; rules.len()],
             tables: vec![],
             run: RuleStates::default(),
-            rr: vec![0; rules.len()],
+            pools: Cursors::new(&rules),
+            conn_limits: vec![],
             rules,
             generation,
             loader,
@@ -248,13 +256,33 @@ impl AnchorTree {
             .flatten()
     }
 
-    /// The round-robin position of the route pool of the rule `r` names.
-    pub(in crate::engine) fn rr_mut(&mut self, r: RuleRef) -> Option<&mut u32> {
+    /// The pool of type `kind` of the rule `r` names: its position and
+    /// per-address states.
+    pub(in crate::engine) fn cursor(&self, r: RuleRef, kind: SnType) -> Option<&Cursor> {
+        let rs = &self.node(r.anchor)?.rules;
+        (rs.generation == r.gen)
+            .then(|| rs.pools.get(r.nr as usize, kind))
+            .flatten()
+    }
+
+    pub(in crate::engine) fn cursor_mut(
+        &mut self,
+        r: RuleRef,
+        kind: SnType,
+    ) -> Option<&mut Cursor> {
         let rs = &mut self.node_mut(r.anchor)?.rules;
         if rs.generation != r.gen {
             return None;
         }
-        rs.rr.get_mut(r.nr as usize)
+        rs.pools.get_mut(r.nr as usize, kind)
+    }
+
+    /// The connection limits of the rule `r` names.
+    pub(in crate::engine) fn conn_limits(&self, r: RuleRef) -> Option<Arc<ConnLimits>> {
+        let rs = &self.node(r.anchor)?.rules;
+        (rs.generation == r.gen)
+            .then(|| rs.conn_limits.get(r.nr as usize).cloned().flatten())
+            .flatten()
     }
 
     /// The counters of the rule `r` names, if its ruleset is still loaded.

@@ -118,7 +118,7 @@ impl Engine {
             log: st.log,
             rt: st.route.rt_number(),
             timeout: st.timeout as u8,
-            sync_flags: 0,
+            sync_flags: Engine::state_sync_flags(st),
             updates: 0,
             min_ttl: 0,
             set_tos: 0,
@@ -203,6 +203,7 @@ impl Engine {
             },
             seq: 0,
             route,
+            sn: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;

@@ -19,6 +19,7 @@ pub mod route;
 pub mod rules;
 pub mod rulestate;
 pub mod siphash;
+pub mod srcnode;
 pub mod state;
 pub mod status;
 pub mod syncookie;
@@ -194,6 +195,12 @@ struct Decision {
     log: u8,
     /// Policy routing a new state gets (set once the state is made).
     route: route::StateRoute,
+    /// Source nodes the new connection collected (sticky pools); the
+    /// state takes them, or they are let go.
+    sns: srcnode::Sns,
+    /// Least-states pool addresses the new state holds (translation,
+    /// route).
+    lb: [Option<srcnode::LbRef>; 2],
     /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
     /// state made here carries it.
     tag: u16,
@@ -214,6 +221,8 @@ impl Decision {
                 0
             },
             route: route::StateRoute::default(),
+            sns: srcnode::Sns::default(),
+            lb: [None; 2],
             tag: 0,
         }
     }
@@ -311,10 +320,12 @@ pub struct Engine {
     pub ifaces: IfTable,
     /// The kernel's routes (`no-route`, `urpf-failed`, `egress`).
     fib: Fib,
-    /// Route selectors and route pools (policy routing).
+    /// Route selectors (policy routing).
     routing: route::Routing,
     /// Address tables (`table <t>`), see `table`.
     pub tables: Tables,
+    /// Source nodes (`source-track`, `sticky-address`), see `srcnode`.
+    srcnodes: srcnode::SrcNodes,
     hostid: u32,
     next_id: u64,
     rng: u64,
@@ -360,6 +371,7 @@ impl Engine {
             fib: Fib::default(),
             routing: route::Routing::default(),
             tables: Tables::new(),
+            srcnodes: srcnode::SrcNodes::default(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
@@ -516,6 +528,7 @@ impl Engine {
             if let Some(a) = self.rules.node_mut(id) {
                 a.rules.run = RuleStates::bind(&a.rules.rules, &mut self.tags, &self.osfp, seed, 0);
                 a.rules.attach_tables(&a.path, &mut self.tables, secs);
+                a.rules.conn_limits = srcnode::conn_limits_of(&a.rules.rules, &a.path);
             }
         }
         self.tables.commit(tables, secs);
@@ -840,17 +853,25 @@ impl Engine {
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass: its policy routing, then its translation.
-        r.route = match self.state_route(ri, pd.af, ev.rtable) {
+        // Pass: its policy routing, then its translation; the source nodes
+        // of sticky pools go to the state, or are let go.
+        let mut sns = srcnode::Sns::default();
+        r.route = match self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut sns, now) {
             Ok(sr) => sr,
             Err(reason) => {
+                self.release_sns(&sns, now);
                 self.count(reason);
                 return Verdict::drop(reason);
             }
         };
+        if let Some((_, hop)) = r.route.rt {
+            r.lb[1] = self.lb_ref(ri, srcnode::SnType::Route, hop);
+        }
         if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
             if meta.dir == Dir::In {
-                let mut v = self.test_rules_afto(meta, buf, pd, (ri, ev.anchor), &r, naf, len, now);
+                r.sns = sns;
+                let mut v =
+                    self.test_rules_afto(meta, buf, pd, (ri, ev.anchor), &mut r, naf, len, now);
                 v.log |= ev.log;
                 return v;
             }
@@ -859,16 +880,24 @@ impl Engine {
         let mut translated = pd;
         let target = match meta.dir {
             Dir::Out => ev.nat.map(|i| {
-                self.nat_target(i, &pd, meta.dir)
-                    .map(|(a, p)| (End::Src, a, p))
+                let t = self.nat_target(i, &pd, meta.dir, &mut sns, now);
+                if let Some((a, _)) = t {
+                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Nat, a);
+                }
+                t.map(|(a, p)| (End::Src, a, p))
             }),
-            Dir::In => ev
-                .rdr
-                .map(|i| self.rdr_target(i, &pd).map(|(a, p)| (End::Dst, a, p))),
+            Dir::In => ev.rdr.map(|i| {
+                let t = self.rdr_target(i, &pd, &mut sns, now);
+                if let Some((a, _)) = t {
+                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Rdr, a);
+                }
+                t.map(|(a, p)| (End::Dst, a, p))
+            }),
         };
         match target {
             None => {}
             Some(None) => {
+                self.release_sns(&sns, now);
                 self.count(Reason::Translate);
                 return Verdict::drop(Reason::Translate);
             }
@@ -881,6 +910,7 @@ impl Engine {
                 translated.dport = p;
             }
         }
+        r.sns = sns;
         let mut modified = false;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
             match self.create_state(meta, &r, (ri, ev.anchor), &orig, &translated, len, now) {
@@ -911,6 +941,9 @@ impl Engine {
                     return Verdict::drop(reason);
                 }
             }
+        }
+        if r.keep_state == KeepState::None || pd.fragment || rules::icmp_makes_no_state(&pd) {
+            self.release_sns(&r.sns, now);
         }
         if translated.src != orig.src || translated.sport != orig.sport {
             modified |= set_end(buf, &mut pd, End::Src, translated.src, translated.sport);
@@ -963,6 +996,8 @@ impl Engine {
             0
         };
         s.states = self.states.len() as u64;
+        s.src_nodes = self.srcnodes.len() as u64;
+        s.src_node_counters = self.srcnodes.counters;
         s.half_open_tcp = self.halfopen;
         s.syncookies_start = self.syncookies.hiwat;
         s.syncookies_end = self.syncookies.lowat;
@@ -1021,6 +1056,7 @@ impl Engine {
     /// `pfctl -F info`: reset the status counters.
     pub fn clear_status(&mut self) {
         self.status = Status::default();
+        self.srcnodes.counters = [0; 3];
     }
 
     /// `pfctl [-a path] -z`: reset the evaluations, packets and bytes of
@@ -1061,5 +1097,7 @@ mod ifroute_tests;
 mod tests;
 #[cfg(test)]
 mod tests_icmp;
+#[cfg(test)]
+mod tests_srcnode;
 #[cfg(test)]
 mod tests_tags;

@@ -32,7 +32,7 @@ use super::anchor::RuleRef;
 use super::packet::Dir;
 use super::Engine;
 use crate::addr::Af;
-use crate::ruleset::{AddrKind, Divert, PoolType, RouteKind, Rule};
+use crate::ruleset::{AddrKind, Divert, RouteKind, Rule};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -292,9 +292,8 @@ pub fn rule_targets(r: &Rule, out: &mut Vec<Target>) {
     }
 }
 
-/// Policy-routing state of the engine: the selector numbering (the
-/// round-robin position of each rule's route pool is kept with its
-/// ruleset, `anchor::Rules::rr`).
+/// Policy-routing state of the engine: the selector numbering (the route
+/// pools' positions are with the other pools, `nat::pool`).
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
     pub targets: Targets,
@@ -320,28 +319,21 @@ impl Routing {
 }
 
 impl Engine {
-    /// The next hop for a new state of rule `ri` in family `af` (pf_map_addr
-    /// on the route pool): a single address, or the next one of a
-    /// round-robin list. Pool types beyond these come with the pools.
-    pub(in crate::engine) fn next_hop(&mut self, ri: RuleRef, af: Af) -> Option<IpAddr> {
-        let (_, pool) = self.rules.rule(ri)?.extras.route.as_ref()?;
-        // Host addresses only: other pools are refused at load
-        // (ruleset::support).
-        let mut candidates = pool.addrs.iter().filter_map(|a| match a {
-            AddrKind::Net(n) if n.af() == af && n.is_host() => Some(n.addr),
-            _ => None,
-        });
-        if pool.pool_type != PoolType::RoundRobin {
-            return candidates.next();
-        }
-        let list: Vec<IpAddr> = candidates.collect();
-        if list.is_empty() {
-            return None;
-        }
-        let pos = self.rules.rr_mut(ri)?;
-        let a = list[*pos as usize % list.len()];
-        *pos = pos.wrapping_add(1);
-        Some(a)
+    /// The next hop for a new state of rule `ri` in family `af`, for a
+    /// connection from `saddr` (pf_set_rt_ifp: pf_map_addr on the route
+    /// pool, any pool type, `sticky-address` through a Route source node
+    /// the state takes from `sns`).
+    pub(in crate::engine) fn next_hop(
+        &mut self,
+        ri: RuleRef,
+        af: Af,
+        saddr: &IpAddr,
+        sns: &mut super::srcnode::Sns,
+        now: u64,
+    ) -> Option<IpAddr> {
+        let mut init = None;
+        let kind = super::srcnode::SnType::Route;
+        self.map_addr(ri, kind, af, saddr, &mut init, sns, now)
     }
 
     /// The policy routing a new state of rule `ri` gets (`rtable` may come
@@ -352,6 +344,9 @@ impl Engine {
         ri: RuleRef,
         af: Af,
         rtable: Option<u32>,
+        saddr: &IpAddr,
+        sns: &mut super::srcnode::Sns,
+        now: u64,
     ) -> Result<StateRoute, super::status::Reason> {
         use super::status::Reason;
         let Some(r) = self.rules.rule(ri) else {
@@ -361,7 +356,9 @@ impl Engine {
         let divert = r.extras.divert;
         let mut sr = StateRoute::default();
         if let Some(kind) = kind {
-            let hop = self.next_hop(ri, af).ok_or(Reason::NoRoute)?;
+            let hop = self
+                .next_hop(ri, af, saddr, sns, now)
+                .ok_or(Reason::NoRoute)?;
             sr.rt = Some((kind, hop));
             sr.rt_sel = self
                 .routing

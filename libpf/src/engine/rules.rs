@@ -121,14 +121,27 @@ fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &Matc
             .addr_map()
             .get(ifname.as_str())
             .is_some_and(|nets| {
-                nets.iter().any(|n| match (modifier.mode(), mask) {
-                    (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
-                        IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
-                    }
-                    (DynModifier::Network, _) => n.contains(ip),
-                    (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
-                    _ => n.addr == *ip,
-                })
+                // `:0` (pfi_address_add's PFI_AFLAG_NOALIAS): the first
+                // address of each family only.
+                let (mut seen4, mut seen6) = (false, false);
+                let mut first = |n: &IpNet| {
+                    let seen = if n.af() == Af::Inet {
+                        &mut seen4
+                    } else {
+                        &mut seen6
+                    };
+                    !std::mem::replace(seen, true)
+                };
+                nets.iter()
+                    .filter(|n| !modifier.no_alias() || first(n))
+                    .any(|n| match (modifier.mode(), mask) {
+                        (_, Some(m)) if n.af() == Af::Inet6 || *m <= 32 => {
+                            IpNet::new(n.addr, *m).is_ok_and(|x| x.to_network().contains(ip))
+                        }
+                        (DynModifier::Network, _) => n.contains(ip),
+                        (DynModifier::Broadcast, _) => n.af() == Af::Inet && n.broadcast() == *ip,
+                        _ => n.addr == *ip,
+                    })
             }),
         AddrKind::Table(_) => table.is_some_and(|id| ctx.tables.match_addr(id, ip)),
         // pf_routable: no route to the address at all.
@@ -486,6 +499,34 @@ mod tests {
         assert_eq!(decide(&mut rs, &pd, &ctx(Dir::In, "eth1", &e)), s("@3"));
         assert_eq!(main_evals(&rs, 0), 2);
         assert_eq!(main_evals(&rs, 4), 1);
+    }
+
+    #[test]
+    fn dynamic_no_alias_takes_the_first_address_of_each_family() {
+        let mut e = empty();
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        e.0.sync(
+            vec![crate::engine::iface::LinkInfo {
+                index: 2,
+                name: "eth0".into(),
+                addrs: vec![
+                    net("192.0.2.20/24"),
+                    net("192.0.2.30/24"),
+                    net("2001:db8::1/64"),
+                ],
+                carpdev: None,
+                own_groups: None,
+            }],
+            0,
+        );
+        let c = ctx(Dir::In, "eth0", &e);
+        let to = |d: &str| v4("192.168.99.50", d, 17, &udp_dgram(1000, 53, b""));
+        let (first, alias) = (to("192.0.2.20"), to("192.0.2.30"));
+        let mut rs = load("block\npass in to (eth0)");
+        assert_eq!(decide(&mut rs, &describe(&alias).unwrap(), &c), s("@1"));
+        let mut rs = load("block\npass in to (eth0:0)");
+        assert_eq!(decide(&mut rs, &describe(&first).unwrap(), &c), s("@1"));
+        assert_eq!(decide(&mut rs, &describe(&alias).unwrap(), &c), s("@0"));
     }
 
     #[test]

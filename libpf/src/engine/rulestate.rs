@@ -52,6 +52,18 @@ impl Threshold {
         self.last = now_s;
     }
 
+    /// The count (thousandths of an event) decayed to `now_s`, and the
+    /// period in seconds: the estimate DIOCGETSRCNODES reports.
+    pub fn estimate(&self, now_s: u64) -> (u64, u64) {
+        let diff = now_s.saturating_sub(self.last);
+        let c = if diff >= self.seconds {
+            0
+        } else {
+            self.count - self.count * diff / self.seconds
+        };
+        (c, self.seconds)
+    }
+
     /// Over the limit (pf_check_threshold).
     pub fn exceeded(&self) -> bool {
         self.count > self.limit

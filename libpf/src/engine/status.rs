@@ -74,6 +74,9 @@ pub struct Status {
     pub counters: [u64; 17],
     pub limit_counters: [u64; 10],
     pub src_nodes: u64,
+    /// Source tracking table: searches, inserts, removals.
+    #[serde(default)]
+    pub src_node_counters: [u64; 3],
     pub fragments: u64,
     pub hostid: u32,
     /// MD5 of the ruleset as `pfctl -vsi` prints it (32 hex digits).

@@ -19,6 +19,7 @@
 
 use super::mtag::generated_mark;
 use super::packet::{Dir, Pd};
+use super::srcnode::SnType;
 use super::state::{tcps, Slot, SK_STACK, SK_WIRE};
 use super::status::Reason;
 use super::syncookie::syn_mss;
@@ -170,6 +171,7 @@ impl Engine {
         meta: &PacketMeta,
         pd: &Pd,
         slot: Slot,
+        now: u64,
     ) -> Option<Verdict> {
         let t = pd.tcp?;
         let st = self.states.get(slot)?;
@@ -218,7 +220,13 @@ impl Engine {
             {
                 return Some(self.synproxy_drop(Reason::Synproxy));
             }
-            // The client completed its handshake with pf.
+            // The client completed its handshake with pf: its connection
+            // counts for its source, within the rule's limits.
+            if self.states.get(slot)?.sn.nodes.get(SnType::None).is_some()
+                && self.src_connlimit(slot, now)
+            {
+                return Some(self.synproxy_drop(Reason::SrcLimit));
+            }
             self.states.get_mut(slot)?.src.state = tcps::PROXY_DST;
         }
 

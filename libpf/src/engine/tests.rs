@@ -1,7 +1,6 @@
 //! Whole-engine tests: packets through the seed's ruleset, NAT both ways,
 //! block return, state replication to a second engine.
 
-use super::nat::{NAT_PORT_HIGH, NAT_PORT_LOW};
 use super::packet::tests::*;
 use super::packet::{describe, Dir};
 use super::state::{udps, SK_WIRE};
@@ -84,7 +83,8 @@ fn ping_is_natted_both_ways() {
     let pd = describe(&out).unwrap();
     assert_eq!(pd.src, VIP.parse::<IpAddr>().unwrap());
     let nat_id = pd.sport;
-    assert!((NAT_PORT_LOW..=NAT_PORT_HIGH).contains(&nat_id));
+    // pf_get_sport: a free ICMP id of 1-65535.
+    assert_ne!(nat_id, 0);
     assert_eq!(e.states.len(), 2);
     // The reply comes back to the VIP and is turned back to the client.
     let (a, b, back) = forward_back(&mut e, v4(SERVER, VIP, 1, &echo(0, nat_id, 1)), 10);

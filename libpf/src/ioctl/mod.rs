@@ -5,10 +5,12 @@
 pub mod client;
 pub mod frame;
 
+use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::iface::IfaceInfo;
 use crate::engine::rules::{Loader, RuleCounters};
+use crate::engine::srcnode::SrcNodeInfo;
 use crate::engine::state::StateKill;
 use crate::engine::status::Status;
 use crate::engine::table::{AddrChange, AddrInfo, TableInfo};
@@ -231,6 +233,14 @@ pub enum Request {
     },
     /// The next chunk of a `TableAddrs` request.
     MoreAddrs { addrs: Vec<TableEntry>, more: bool },
+    /// DIOCGETSRCNODES: the source tracking nodes; replies `SrcNodes`.
+    GetSrcNodes,
+    /// DIOCCLRSRCNODES (`pfctl -F Sources`): replies `Count`.
+    ClrSrcNodes,
+    /// DIOCKILLSRCNODES (`pfctl -K src [-K dst]`): the nodes of the
+    /// sources in `src` (whose sticky address is in `dst`); replies
+    /// `Count`.
+    KillSrcNodes { src: IpNet, dst: Option<IpNet> },
 }
 
 impl Request {
@@ -256,6 +266,7 @@ impl Request {
                 | Request::GetIfGroups { .. }
                 | Request::GetGroupMembers
                 | Request::GetTables { .. }
+                | Request::GetSrcNodes
                 | Request::GetAstats { .. }
                 | Request::TableAddrs {
                     op: AddrOp::Test,
@@ -330,6 +341,8 @@ pub enum Reply {
     AddrChange(AddrChange),
     /// Fingerprints refused by OsfpAdd, as pfctl warns about them.
     Duplicates(Vec<String>),
+    /// Source tracking nodes (DIOCGETSRCNODES).
+    SrcNodes(Vec<SrcNodeInfo>),
     Fingerprints(Vec<FpEntry>),
 }
 

@@ -12,7 +12,8 @@
 //! When a feature becomes enforced, its line goes from here to the engine.
 
 use super::{
-    AddrKind, Direction, Directive, Divert, Endpoint, Options, Pool, PoolType, Rule, Ruleset,
+    AddrKind, Direction, Directive, Divert, DynModifier, Endpoint, Limit, Options, Pool, Rule,
+    Ruleset,
 };
 
 /// One thing of a ruleset that pfd cannot do.
@@ -107,6 +108,27 @@ fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'st
 
 fn check_options(o: &Options, s: &mut Support) {
     let none = None;
+    if o.ruleset_optimization
+        .as_deref()
+        .is_some_and(|m| m != "none")
+    {
+        warn(
+            s,
+            &none,
+            0,
+            "set ruleset-optimization",
+            "no ruleset optimizer: the rules load as written, which match the same packets",
+        );
+    }
+    if o.limits.iter().any(|(l, _)| *l == Limit::PktDelayPkts) {
+        warn(
+            s,
+            &none,
+            0,
+            "set limit pktdelay-pkts",
+            "set delay is refused, so no packet is ever held",
+        );
+    }
     if let Some((on, no_df)) = o.reassemble {
         if on || no_df {
             refuse(s, &none, 0, "set reassemble yes", NOT_YET);
@@ -133,6 +155,16 @@ fn check_addr(a: &AddrKind, r: &Rule, file: &Option<String>, s: &mut Support) {
     let line = r.src_line;
     match a {
         AddrKind::RouteLabel(_) => refuse(s, file, line, "route", "Linux routes carry no labels"),
+        AddrKind::Dynamic {
+            ifname, modifier, ..
+        } if modifier.mode() == DynModifier::Peer => refuse(
+            s,
+            file,
+            line,
+            &format!("({ifname}:peer)"),
+            "pfd does not follow the peer addresses of point-to-point links; \
+             without the parentheses the peer is resolved at load",
+        ),
         AddrKind::Any
         | AddrKind::Net(_)
         | AddrKind::Range(..)
@@ -147,41 +179,9 @@ fn check_endpoint(ep: &Endpoint, r: &Rule, file: &Option<String>, s: &mut Suppor
     check_addr(&ep.addr, r, file, s);
 }
 
-fn check_pool(p: &Pool, kw: &str, r: &Rule, file: &Option<String>, s: &mut Support) {
-    let line = r.src_line;
+fn check_pool(p: &Pool, r: &Rule, file: &Option<String>, s: &mut Support) {
     for a in &p.addrs {
         check_addr(a, r, file, s);
-    }
-    let several = p.addrs.len() > 1 || p.auto_table.is_some();
-    match p.pool_type {
-        PoolType::None | PoolType::Bitmask => {}
-        // One host, or one interface's addresses (`nat-to (eth0)`, which
-        // pfctl makes round-robin): the engine takes the interface's first
-        // address of the family.
-        _ if !several
-            && p.addrs.iter().all(|a| {
-                matches!(a, AddrKind::Net(n) if n.is_host())
-                    || matches!(a, AddrKind::Dynamic { .. })
-            }) => {}
-        PoolType::Random => refuse(s, file, line, &format!("{kw} random"), NOT_YET),
-        PoolType::SourceHash => refuse(s, file, line, &format!("{kw} source-hash"), NOT_YET),
-        PoolType::RoundRobin => refuse(s, file, line, &format!("{kw} round-robin"), NOT_YET),
-        PoolType::LeastStates => refuse(s, file, line, &format!("{kw} least-states"), NOT_YET),
-    }
-    if several && p.pool_type == PoolType::None {
-        refuse(
-            s,
-            file,
-            line,
-            &format!("{kw} with several addresses"),
-            NOT_YET,
-        );
-    }
-    if p.sticky_address {
-        refuse(s, file, line, "sticky-address", NOT_YET);
-    }
-    if kw == "rdr-to" && p.proxy_port.1 != 0 && p.proxy_port.1 != p.proxy_port.0 {
-        refuse(s, file, line, "rdr-to port range", NOT_YET);
     }
 }
 
@@ -201,10 +201,10 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     check_endpoint(&r.from, r, file, s);
     check_endpoint(&r.to, r, file, s);
     if let Some(p) = &r.nat_to {
-        check_pool(p, "nat-to", r, file, s);
+        check_pool(p, r, file, s);
     }
     if let Some(p) = &r.rdr_to {
-        check_pool(p, "rdr-to", r, file, s);
+        check_pool(p, r, file, s);
     }
     // The engine translates sources outbound and destinations inbound only
     // (af-to excepted, which translates both on the way in); pfctl -n takes
@@ -226,24 +226,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
     // State options.
     let so = &r.state_opts;
-    if so.source_track.is_some() {
-        refuse(s, file, line, "source-track", NOT_YET);
-    }
-    if so.max_src_nodes != 0 {
-        refuse(s, file, line, "max-src-nodes", NOT_YET);
-    }
-    if so.max_src_states != 0 {
-        refuse(s, file, line, "max-src-states", NOT_YET);
-    }
-    if so.max_src_conn != 0 {
-        refuse(s, file, line, "max-src-conn", NOT_YET);
-    }
-    if so.max_src_conn_rate.is_some() {
-        refuse(s, file, line, "max-src-conn-rate", NOT_YET);
-    }
-    if so.overload.is_some() {
-        refuse(s, file, line, "overload", NOT_YET);
-    }
     if so.sloppy {
         refuse(s, file, line, "sloppy", NOT_YET);
     }
@@ -312,7 +294,7 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             super::RouteKind::ReplyTo => "reply-to",
             super::RouteKind::DupTo => "dup-to",
         };
-        check_route_pool(pool, kw, r, file, s);
+        check_pool(pool, r, file, s);
         if x.rtable.is_some() {
             refuse(
                 s,
@@ -322,37 +304,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
                 "pfd resolves next hops in the main routing table only",
             );
         }
-    }
-}
-
-/// A route-to/reply-to/dup-to pool: host addresses, one or a round-robin
-/// list (what engine::route::next_hop picks from).
-fn check_route_pool(p: &Pool, kw: &str, r: &Rule, file: &Option<String>, s: &mut Support) {
-    let line = r.src_line;
-    for a in &p.addrs {
-        match a {
-            AddrKind::Net(n) if n.is_host() => {}
-            AddrKind::Net(_) => refuse(s, file, line, &format!("{kw} network"), NOT_YET),
-            AddrKind::Table(_) => refuse(s, file, line, &format!("{kw} <table>"), NOT_YET),
-            AddrKind::Dynamic { .. } => refuse(
-                s,
-                file,
-                line,
-                &format!("{kw} (interface:peer)"),
-                "pfd does not follow the peer addresses of point-to-point links",
-            ),
-            other => check_addr(other, r, file, s),
-        }
-    }
-    match p.pool_type {
-        PoolType::None | PoolType::RoundRobin => {}
-        PoolType::Bitmask => refuse(s, file, line, &format!("{kw} bitmask"), NOT_YET),
-        PoolType::Random => refuse(s, file, line, &format!("{kw} random"), NOT_YET),
-        PoolType::SourceHash => refuse(s, file, line, &format!("{kw} source-hash"), NOT_YET),
-        PoolType::LeastStates => refuse(s, file, line, &format!("{kw} least-states"), NOT_YET),
-    }
-    if p.sticky_address {
-        refuse(s, file, line, "sticky-address", NOT_YET);
     }
 }
 
@@ -481,10 +432,36 @@ mod tests {
              pass from ! <bad> to <good>\nanchor a {\n table <t> { 192.0.2.1 }\n pass to <t>\n}\n",
         );
         assert_eq!(s, Support::default());
-        // A table as an address pool needs round-robin, not enforced yet.
+        // A table as an address pool.
+        assert!(
+            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n").is_empty()
+        );
+    }
+
+    #[test]
+    fn source_tracking_and_pools_load() {
+        let s = support(
+            "table <bad> persist
+table <srv> { 192.168.99.5 192.168.99.6 }
+             pass in on eth0 proto tcp keep state (max-src-conn 10, max-src-conn-rate 5/3, overload <bad> flush global)
+             pass in on eth0 proto tcp keep state (source-track rule, max-src-nodes 5, max-src-states 3)
+             pass in on eth0 proto udp keep state (source-track global, max-src-states 3)
+             pass in on eth0 proto tcp to port 80 rdr-to { 192.168.99.5, 192.168.99.6 } round-robin sticky-address
+             pass in on eth0 proto tcp to port 81 rdr-to <srv> least-states
+             pass in on eth0 proto tcp to port 82 rdr-to 192.168.99.0/28 random
+             pass in on eth0 proto tcp to port 83 rdr-to 192.168.99.0/28 source-hash foo
+             pass in on eth0 proto tcp to port 8000:8009 rdr-to 192.168.99.5 port 9000:9009
+             pass out on eth0 from 192.168.99.0/24 nat-to { 192.0.2.10, 192.0.2.11 } port 50000:50100
+             pass out on eth0 from 192.168.99.0/24 nat-to 192.0.2.0/28 bitmask static-port
+             pass on eth0 from 192.168.99.9 binat-to 192.0.2.12
+             pass in on eth1 route-to <srv> source-hash sticky-address
+             pass in on eth1 route-to 192.168.99.0/30 random
+",
+        );
+        assert_eq!(s, Support::default());
         assert_eq!(
-            refused("table <p> { 192.0.2.1 192.0.2.2 }\npass out on eth0 nat-to <p>\n"),
-            vec!["pf.conf:2: nat-to round-robin: not supported on Linux (not implemented in pfd yet)"]
+            refused("pass out on eth0 nat-to (eth0:peer)\n"),
+            vec!["pf.conf:1: (eth0:peer): not supported on Linux (pfd does not follow the peer addresses of point-to-point links; without the parentheses the peer is resolved at load)"]
         );
     }
 
@@ -501,10 +478,10 @@ mod tests {
              pass in on eth0 inet af-to inet6 from 2001:db8::1\n",
         );
         assert!(s.ok(), "{:?}", s.refused);
-        assert_eq!(
-            refused("pass in on eth0 proto tcp route-to { 192.168.99.7, 192.168.99.8 } random\n"),
-            vec!["pf.conf:1: route-to random: not supported on Linux (not implemented in pfd yet)"]
-        );
+        assert!(refused(
+            "pass in on eth0 proto tcp route-to { 192.168.99.7, 192.168.99.8 } random\n"
+        )
+        .is_empty());
         let many: String = (1..=128)
             .map(|i| format!("pass in on eth0 rtable {i}\n"))
             .collect();

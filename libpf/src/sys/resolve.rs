@@ -95,7 +95,51 @@ impl SystemResolver {
     }
 }
 
+impl SystemResolver {
+    /// The interfaces `name` stands for: an exact interface name, a group
+    /// pfd knows, else a group in OpenBSD's sense of the driver name (`tun`
+    /// is every tunN). None if it names nothing.
+    fn members<'a>(&'a self, name: &str, names: &'a [String]) -> Option<Vec<&'a String>> {
+        let members: Vec<&String> = if names.iter().any(|n| n == name) {
+            names.iter().filter(|n| *n == name).collect()
+        } else if let Some(m) = self.groups.get(name) {
+            m.iter().collect()
+        } else {
+            names
+                .iter()
+                .filter(|n| {
+                    n.trim_end_matches(|c: char| c.is_ascii_digit()) == name && n.len() > name.len()
+                })
+                .collect()
+        };
+        (!members.is_empty()).then_some(members)
+    }
+}
+
 impl Resolver for SystemResolver {
+    /// getifaddrs' destination address of point-to-point interfaces
+    /// (IFF_POINTOPOINT: tun, ppp, wireguard ...).
+    fn if_peers(&self, name: &str) -> Option<Vec<(String, IpAddr)>> {
+        let (_, names) = SystemResolver::system_addrs();
+        let members: Vec<String> = self.members(name, &names)?.into_iter().cloned().collect();
+        let mut out = vec![];
+        for ifa in nix::ifaddrs::getifaddrs().ok()? {
+            if !members.contains(&ifa.interface_name) {
+                continue;
+            }
+            let Some(d) = ifa.destination else { continue };
+            let ip = if let Some(v4) = d.as_sockaddr_in() {
+                IpAddr::V4(v4.ip())
+            } else if let Some(v6) = d.as_sockaddr_in6() {
+                IpAddr::V6(v6.ip())
+            } else {
+                continue;
+            };
+            out.push((ifa.interface_name.clone(), ip));
+        }
+        Some(out)
+    }
+
     fn if_addrs(&self, name: &str) -> Option<Vec<IpNet>> {
         self.if_addr_owners(name)
             .map(|v| v.into_iter().map(|(_, a)| a).collect())
@@ -116,23 +160,7 @@ impl Resolver for SystemResolver {
             }
             return Some(all);
         }
-        // An exact interface name, else an interface group in OpenBSD's
-        // sense of the driver name: `tun` is every tunN.
-        let members: Vec<&String> = if names.iter().any(|n| n == name) {
-            names.iter().filter(|n| *n == name).collect()
-        } else if let Some(m) = self.groups.get(name) {
-            m.iter().collect()
-        } else {
-            names
-                .iter()
-                .filter(|n| {
-                    n.trim_end_matches(|c: char| c.is_ascii_digit()) == name && n.len() > name.len()
-                })
-                .collect()
-        };
-        if members.is_empty() {
-            return None;
-        }
+        let members = self.members(name, &names)?;
         // IPv6 before IPv4 within an interface, the order a BSD kernel
         // lists them in (pfctl expands lists in that order).
         let mut out: Vec<(String, IpNet)> = vec![];

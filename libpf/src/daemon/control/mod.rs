@@ -229,5 +229,10 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             Reply::error(EINVAL, "streamed request")
         }
         Request::MoreAddrs { .. } => Reply::error(EINVAL, "no address request open"),
+        Request::GetSrcNodes => Reply::SrcNodes(shared.engine().src_nodes(now)),
+        Request::ClrSrcNodes => Reply::Count(shared.engine().clear_src_nodes(now) as u64),
+        Request::KillSrcNodes { src, dst } => {
+            Reply::Count(shared.engine().kill_src_nodes(&src, dst.as_ref(), now))
+        }
     }
 }

@@ -5,6 +5,7 @@
 use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
 use crate::engine::anchor::RuleRef;
 use crate::engine::packet::{Dir, Pd};
+use crate::engine::srcnode::{SnType, StateLinks};
 use crate::engine::status::Reason;
 use crate::engine::{tcp, Decision, Engine, PacketMeta, PFSTATE_NOSYNC};
 use crate::ruleset::{KeepState, Limit, Timeout};
@@ -25,13 +26,31 @@ impl Engine {
         len: u64,
         now: u64,
     ) -> Result<(Slot, u32), Reason> {
+        // Source tracking first (pf_test_rule), then the state limits; on
+        // failure the connection's source nodes are let go.
+        let mut sns = r.sns;
+        let tracked = self
+            .rules
+            .rule(ri)
+            .is_some_and(|x| x.state_opts.source_track.is_some());
+        if tracked {
+            let kind = SnType::None;
+            if self
+                .insert_src_node(&mut sns.0[0], ri, kind, orig.src, None, now)
+                .is_err()
+            {
+                return Err(self.src_limit_drop(&sns, now));
+            }
+        }
         if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
+            self.release_sns(&sns, now);
             return Err(Reason::Memory);
         }
         if r.max_states != 0 {
             if let Some(c) = self.rules.counters(ri) {
                 if c.states_cur >= r.max_states {
                     self.status.limit_counters[0] += 1;
+                    self.release_sns(&sns, now);
                     return Err(Reason::StateLimit);
                 }
             }
@@ -88,7 +107,8 @@ impl Engine {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let no_sync = r.no_sync;
+        // pfsync_insert_state: the sync protocol's own states stay local.
+        let no_sync = r.no_sync || orig.proto == crate::wire::IPPROTO_PFSYNC;
         let st = State {
             id,
             creatorid: self.hostid,
@@ -114,11 +134,33 @@ impl Engine {
             },
             seq: 0,
             route: r.route,
+            sn: StateLinks {
+                lb: r.lb,
+                ..StateLinks::default()
+            },
         };
         let halfopen = self.is_halfopen(&st);
         let Ok(slot) = self.states.insert(st) else {
+            self.release_sns(&sns, now);
             return Err(Reason::StateInsert);
         };
+        let nodes = self.attach_sns(&sns);
+        if let Some(st) = self.states.get_mut(slot) {
+            st.sn.nodes = nodes;
+        }
+        for lb in r.lb.iter().flatten() {
+            self.lb_take(lb);
+        }
+        // The first packet counts for the nodes (pf_counters_inc), unless
+        // synproxy answers it and drops it.
+        let proxied = r.keep_state == KeepState::Synproxy
+            && dir == Dir::In
+            && orig.tcp.is_some_and(|t| {
+                t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK) == crate::wire::tcp::SYN
+            });
+        if !proxied {
+            self.src_nodes_count(&nodes, 0, len);
+        }
         if halfopen {
             self.halfopen += 1;
         }
@@ -147,10 +189,14 @@ impl Engine {
             self.halfopen = self.halfopen.saturating_sub(1);
         }
         self.synproxy_abort(&st);
+        self.src_tree_remove_state(&st, now);
         for r in [st.rule, st.anchor].into_iter().flatten() {
             if let Some(c) = self.rules.counters_mut(r) {
                 c.states_cur = c.states_cur.saturating_sub(1);
             }
+        }
+        for lb in st.sn.lb.iter().flatten() {
+            self.lb_give(lb);
         }
         if announce && !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC {
             self.sync.delete((st.id, st.creatorid), now);
@@ -183,7 +229,8 @@ impl Engine {
         st.expire + self.state_timeout_secs(st) * 1000
     }
 
-    /// Drop expired states (pf_purge_expired_states). Returns how many.
+    /// Drop expired states (pf_purge_expired_states), then the source
+    /// nodes whose time is up. Returns how many states went.
     pub fn purge(&mut self, now: u64) -> usize {
         let expired: Vec<Slot> = self
             .states
@@ -198,6 +245,7 @@ impl Engine {
         for s in expired {
             self.remove_state(s, now, true);
         }
+        self.purge_src_nodes(now);
         n
     }
 

@@ -5,6 +5,7 @@
 use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
 use crate::engine::packet::{self, Dir, Pd};
 use crate::engine::route::Forward;
+use crate::engine::srcnode::SnType;
 use crate::engine::status::Reason;
 use crate::engine::table::OP_PASS;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
@@ -29,12 +30,13 @@ impl Engine {
         now: u64,
     ) -> Option<Verdict> {
         if pd.proto == IPPROTO_TCP {
-            if let Some(v) = self.synproxy(meta, pd, slot) {
+            if let Some(v) = self.synproxy(meta, pd, slot, now) {
                 return Some(v);
             }
         }
-        let halfopen = self.halfopen_of(slot);
+        let mut halfopen = self.halfopen_of(slot);
         let random = self.random();
+        let mut established = false;
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
         let afto = st.is_afto();
@@ -58,8 +60,14 @@ impl Engine {
                     self.remove_state(slot, now, true);
                     return None;
                 }
+                let dst_opening = dst.state == tcps::SYN_SENT;
                 match tcp::track_full(src, dst, &t, pd.p_len, random, &mut modulation) {
                     tcp::Track::Pass { timeout, refresh } => {
+                        // The handshake completes with this packet: the
+                        // connection counts for its source.
+                        established = dst_opening
+                            && dst.state == tcps::ESTABLISHED
+                            && src.state == tcps::ESTABLISHED;
                         if let Some(to) = timeout {
                             st.timeout = to;
                         }
@@ -100,9 +108,20 @@ impl Engine {
                 };
             }
         }
+        if established && st.sn.nodes.get(SnType::None).is_some() {
+            // pf_src_connlimit; over the source's limits, the state goes.
+            self.halfopen_update(slot, halfopen);
+            halfopen = self.halfopen_of(slot);
+            if self.src_connlimit(slot, now) {
+                self.count(Reason::SrcLimit);
+                return Some(Verdict::drop(Reason::SrcLimit));
+            }
+        }
+        let st = self.states.get_mut(slot)?;
         let ci = if fwd { 0 } else { 1 };
         st.packets[ci] += 1;
         st.bytes[ci] += len;
+        let nodes = st.sn.nodes;
         let (from, to) = match (afto, fwd, dir) {
             (true, true, _) | (false, _, Dir::In) => (st.key[SK_WIRE], st.key[SK_STACK]),
             (true, false, _) | (false, _, Dir::Out) => (st.key[SK_STACK], st.key[SK_WIRE]),
@@ -133,6 +152,7 @@ impl Engine {
             self.table_stats(r, &rsrc, &rdst, dir, OP_PASS, len);
         }
         self.halfopen_update(slot, halfopen);
+        self.src_nodes_count(&nodes, if fwd { 0 } else { 1 }, len);
         let mut modified = false;
         if modulation != tcp::Modulation::default() {
             set_seq_ack(buf, pd, modulation.seq, modulation.ack);

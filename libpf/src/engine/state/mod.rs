@@ -143,6 +143,8 @@ pub struct State {
     pub seq: u64,
     /// route-to / reply-to / dup-to, rtable and divert of the state.
     pub route: crate::engine::route::StateRoute,
+    /// Its source nodes and least-states pool addresses (see `srcnode`).
+    pub sn: crate::engine::srcnode::StateLinks,
 }
 
 impl State {
@@ -400,6 +402,7 @@ mod tests {
             },
             seq: 0,
             route: Default::default(),
+            sn: Default::default(),
         }
     }
 
