@@ -20,6 +20,13 @@
     map-failed  -s info: OpenBSD's counter of packets no translation
                 address could be found for is "translate", FreeBSD's
                 "map-failed".
+    src-nodes   -s Sources: OpenBSD's pfctl prints a source node as
+                "ADDR [nat-to|rdr-to|route-to RADDR] ( states ...)" and
+                "age ..., rule N"; FreeBSD's as "ADDR -> RADDR ( states
+                ...)" (the unspecified address without a translation) and
+                "age ..., filter rule N, TYPE", TYPE named after the node's
+                kind ("limit source-track" for OpenBSD's plain nodes,
+                "NAT/RDR sticky-address", "route sticky-address").
     translation-rule-numbers  -s states: FreeBSD keeps nat/rdr/binat
                 rules in rulesets of their own and numbers the filter
                 rules from 0; pfconf.py made them match rules at the top
@@ -122,6 +129,29 @@ def table_show(text, adj):
     return "\n".join(out)
 
 
+SN_FIRST = re.compile(r"^(\S+)(?: (nat-to|rdr-to|route-to) (\S+))? (\( states .*)$")
+SN_TYPES = {None: "limit source-track", "nat-to": "NAT/RDR sticky-address",
+            "rdr-to": "NAT/RDR sticky-address", "route-to": "route sticky-address"}
+
+
+def src_nodes(text):
+    out = []
+    kind = None
+    for line in text.split("\n"):
+        m = SN_FIRST.match(line)
+        if m:
+            addr, kind, raddr, rest = m.groups()
+            if raddr is None:
+                raddr = "::" if ":" in addr else "0.0.0.0"
+            out.append(f"{addr} -> {raddr} {rest}")
+        elif line.startswith("   age "):
+            line = re.sub(r", rule (\d+)$", r", filter rule \1", line)
+            out.append(f"{line}, {SN_TYPES[kind]}")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def adjustments():
     case = os.environ.get("FBSD_CASE", "")
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adjust")
@@ -173,6 +203,11 @@ def main():
         p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
         sys.stderr.write(p.stderr)
         sys.stdout.write(re.sub(r"(?m)^  translate ", "  map-failed", p.stdout))
+        return p.returncode
+    if "src-nodes" in adj and any(v and (v == "S" or "Sources".startswith(v)) for v in shows):
+        p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
+        sys.stderr.write(p.stderr)
+        sys.stdout.write(src_nodes(p.stdout))
         return p.returncode
     if "translation-rule-numbers" in adj and any(v and "states".startswith(v) for v in shows):
         r = subprocess.run([PFCTL, "-sr"], capture_output=True, text=True)
