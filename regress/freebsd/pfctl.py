@@ -20,6 +20,10 @@
     map-failed  -s info: OpenBSD's counter of packets no translation
                 address could be found for is "translate", FreeBSD's
                 "map-failed".
+    route-map-failed  -s info: OpenBSD counts a packet whose route-to
+                pool has no address to pick under "no-route"
+                (pf_create_state's pf_set_rt_ifp failure), FreeBSD under
+                "map-failed".
     src-nodes   -s Sources: OpenBSD's pfctl prints a source node as
                 "ADDR [nat-to|rdr-to|route-to RADDR] ( states ...)" and
                 "age ..., rule N"; FreeBSD's as "ADDR -> RADDR ( states
@@ -199,10 +203,11 @@ def main():
         for line in p.stdout.splitlines():
             print(keep_state(line))
         return p.returncode
-    if "map-failed" in adj and any(v and "info".startswith(v) for v in shows):
+    if adj & {"map-failed", "route-map-failed"} and any(v and "info".startswith(v) for v in shows):
         p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
         sys.stderr.write(p.stderr)
-        sys.stdout.write(re.sub(r"(?m)^  translate ", "  map-failed", p.stdout))
+        old = "no-route  " if "route-map-failed" in adj else "translate "
+        sys.stdout.write(re.sub(r"(?m)^  " + old, "  map-failed", p.stdout))
         return p.returncode
     if "src-nodes" in adj and any(v and (v == "S" or "Sources".startswith(v)) for v in shows):
         p = subprocess.run([PFCTL] + argv, capture_output=True, text=True)
