@@ -223,8 +223,8 @@ fn run(dir: &str) -> Result<(), String> {
     let t0 = Instant::now();
     let mut entries: Vec<TableEntry> = vec![];
     let mut msgs = vec![];
-    libpf::conf::table::parse_table_data(&data, &mut entries, &mut msgs, &mut |_, _, _| {
-        Err(libpf::conf::table::LoadError::BadData)
+    libpf::conf::tablefile::parse_table_data(&data, &mut entries, &mut msgs, &mut |_, _, _| {
+        Err(libpf::conf::tablefile::LoadError::BadData)
     })
     .map_err(|_| format!("{path}: bad data {msgs:?}"))?;
     let parse = t0.elapsed().as_secs_f64();

@@ -366,7 +366,7 @@ fn table_command(
     }
     let resolver = ctl::resolver(client.as_mut());
     let mut addrs = |test: bool| {
-        libpf::conf::table::command_addresses(args, file, test, &resolver, &mut std::io::stdin())
+        libpf::conf::command_addresses(args, file, test, &resolver, &mut std::io::stdin())
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut o2 = tablectl::Out {

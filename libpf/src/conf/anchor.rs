@@ -1,60 +1,36 @@
-//! Anchors in pf.conf (pf.conf(5) ANCHORS; pfctl's `anchorrule`,
-//! `pfa_anchor` and `loadrule`).
+//! Inline anchor bodies in pf.conf (pf.conf(5) ANCHORS, pfctl's
+//! `'{' '\n' pfa_anchorlist '}'`), cut out of the statement that holds them.
 //!
-//! - `anchor [name] [in|out] [quick] [on ...] [af] [proto ...] [from/to]
-//!   [filter options]` is parsed by the grammar (`anchor_rule`) and
-//!   expanded by the ordinary rule expansion (`ActionAst::Anchor`: same
-//!   options, lists and checks as pass rules, no state, no default flags);
-//!   the resulting rules carry an `AnchorCall`.
-//! - An inline body `{ ... }` arrives inside the statement `source.rs` cut:
-//!   newlines within braces do not end a statement there. `split_inline`
-//!   recognises it (the statement's last top-level brace group, opened by a
-//!   `{` that ends its line and preceded by a valid anchor rule, as pfctl's
-//!   `'{' '\n' pfa_anchorlist '}'` wants) and cuts the body into statements
-//!   of their own at its top-level newlines, with line maps taken from the
-//!   enclosing statement, so messages name the right lines. A brace list
-//!   spanning lines (`anchor to port {\n 80\n}`) is not a body: the text
-//!   before it is not a complete anchor rule.
-//! - The body's statements go through the same statement loop as a file's
-//!   (`super::statement`), with the rules they produce collected apart and
-//!   then handed to the anchor rule. Like pfctl's `pfa_anchorlist`, a body
-//!   takes rules, anchors, tables and includes, not macros, options,
-//!   queues, antispoof or `load anchor`.
-//! - An anonymous inline anchor is named `_N` as pfctl names it: N counts
-//!   the brace blocks of the file in the order they open (pfctl's `bn`).
-//! - `load anchor name from "file"` is recorded; once the main ruleset is
-//!   good its files are parsed (each as a file of its own: no macros carried
-//!   over) into `Ruleset::loads`. `pfctl -nv` prints them after the main
-//!   ruleset, as pfctl does; `pfctl -f` loads each into its anchor in the
-//!   same transaction as the main ruleset, and the anchor rules calling
-//!   that path see them at run time.
+//! An inline body `{ ... }` arrives inside the statement `source.rs` cut:
+//! newlines within braces do not end a statement there. `split_inline`
+//! recognises it (the statement's last top-level brace group, opened by a
+//! `{` that ends its line and preceded by a valid anchor rule) and cuts the
+//! body into statements of their own at its top-level newlines, with line
+//! maps taken from the enclosing statement, so messages name the right
+//! lines. A brace list spanning lines (`anchor to port {\n 80\n}`) is not a
+//! body: the text before it is not a complete anchor rule.
+//!
+//! The statement loop (`read.rs`) reads the body's statements as it reads
+//! a file's and hands the rules they give to the anchor rule
+//! (`expand/anchors.rs`). Like pfctl's `pfa_anchorlist`, a body takes
+//! rules, anchors, tables and includes, not macros, options, queues,
+//! antispoof or `load anchor`; an anonymous inline anchor is named `_N`
+//! as pfctl names it (N counts the brace blocks of the file in the order
+//! they open). `load anchor` files are read by `conf::parse_partial` once
+//! the main ruleset is good.
 
-use super::ast::{self, AnchorAst, RuleAst};
-use super::error::ConfError;
-use super::expand::Expander;
-use super::source::{Macros, Statement};
-use super::{parser, Resolver};
-use crate::ruleset::{AnchorCall, LoadedAnchor, Ruleset};
-use std::collections::VecDeque;
-
-/// pfctl's PFCTL_ANCHOR_STACK_DEPTH (and the kernel's PF_ANCHOR_STACK_MAX).
-const MAX_ANCHOR_DEPTH: usize = 64;
-
-/// pfctl's PATH_MAX for anchor paths.
-const ANCHOR_PATH_MAX: usize = 1024;
-
-/// At most this many `load anchor` files (a file loading itself would
-/// never end otherwise; pf's own limit on anchors is 512).
-const MAX_LOADS: usize = 512;
+use super::ast::{self, AnchorAst};
+use super::parser;
+use super::source::Statement;
 
 /// An `anchor` statement with an inline body, cut apart.
 pub struct Inline {
-    ast: AnchorAst,
+    pub ast: AnchorAst,
     /// The body's statements, each with the lines it came from.
-    body: Vec<Statement>,
+    pub body: Vec<Statement>,
     /// Line of a closing brace that follows a rule on the same line (pfctl
     /// wants each rule of the body ended by a newline).
-    unterminated: Option<u32>,
+    pub unterminated: Option<u32>,
 }
 
 /// A byte that continues a word (pfctl's `allowed_in_string`).
@@ -179,269 +155,9 @@ pub fn split_inline(st: &Statement, file: &str) -> Option<Inline> {
     })
 }
 
-/// pfctl's `anchorname` checks.
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("anchor name must not be empty".into());
-    }
-    if name.len() + 1 >= ANCHOR_PATH_MAX {
-        return Err(format!(
-            "anchor name is longer than {}",
-            ANCHOR_PATH_MAX - 1
-        ));
-    }
-    if name.starts_with('_') || name.contains("/_") {
-        return Err("anchor names beginning with '_' are reserved for internal use".into());
-    }
-    Ok(())
-}
-
-/// What pfctl takes in an inline anchor's body (`pfa_anchorlist`): rules,
-/// anchors, tables and includes; not macros, options, queues, antispoof or
-/// `load anchor`.
-pub fn allowed_inside(s: &ast::Statement) -> bool {
-    matches!(
-        s,
-        ast::Statement::Rule(_)
-            | ast::Statement::Anchor(_)
-            | ast::Statement::Table(_)
-            | ast::Statement::Include(_)
-    )
-}
-
-/// Expands the anchor rule and attaches `call` to each rule it gives.
-fn expand(ex: &mut Expander<'_>, rule: &RuleAst, file: &str, line: u32, call: AnchorCall) {
-    let start = ex.ruleset.rules.len();
-    ex.rule(rule, file, line);
-    for r in &mut ex.ruleset.rules[start..] {
-        r.anchor = Some(Box::new(call.clone()));
-    }
-}
-
-/// An anchor rule with an inline body. Errors about the rule itself are
-/// reported on the line of its closing brace (where pfctl reduces the
-/// rule), errors about its name on its first line.
-#[allow(clippy::too_many_arguments)]
-pub fn inline(
-    block: Inline,
-    st: &Statement,
-    file: &str,
-    ex: &mut Expander<'_>,
-    macros: &mut Macros,
-    loader: &dyn Fn(&str) -> std::io::Result<String>,
-    depth: usize,
-    nest: usize,
-) -> super::Outcome {
-    let Inline {
-        ast,
-        body,
-        unterminated,
-    } = block;
-    let first = st.lines.line_at(0);
-    let recovered = super::Outcome {
-        eats: None,
-        recovered: true,
-    };
-    // pfctl counts the brace as it reads it, before the body.
-    ex.braces += 1;
-    let anonymous = format!("_{}", ex.braces);
-    if nest + 1 >= MAX_ANCHOR_DEPTH {
-        ex.errors
-            .push(ConfError::new(file, first, "pfa_anchor: anchors too deep"));
-        return recovered;
-    }
-    if let Some(Err(m)) = ast.name.as_deref().map(check_name) {
-        ex.errors.push(ConfError::new(file, first, m));
-        return recovered;
-    }
-    let outer = std::mem::take(&mut ex.ruleset.rules);
-    ex.anchor_path
-        .push(ast.name.clone().unwrap_or_else(|| anonymous.clone()));
-    // pfctl's parser recovers from an error at the top level only (its
-    // `ruleset error '\n'`): after one in the body, the rest of the body is
-    // read as top-level statements and its closing brace is an error.
-    let mut escaped = false;
-    let mut eats: Option<u32> = None;
-    for sub in &body {
-        if eats.take() == Some(sub.lines.line_at(0)) {
-            ex.errflag = 2;
-            continue;
-        }
-        let n = if escaped { 0 } else { nest + 1 };
-        let o = super::statement(sub, file, ex, macros, loader, depth, n);
-        eats = o.eats;
-        escaped |= o.recovered;
-    }
-    ex.anchor_path.pop();
-    if escaped {
-        // the `}` (after what precedes it on its line)
-        let close = unterminated.unwrap_or(st.end_line);
-        let before = unterminated.map_or(0, |_| 1);
-        ex.ruleset.rules = outer;
-        if before as u32 >= ex.errflag {
-            ex.errors.push(ConfError::new(file, close, "syntax error"));
-        }
-        ex.errflag = 2;
-        return recovered;
-    }
-    if let Some(l) = unterminated {
-        ex.errors.push(ConfError::new(file, l, "syntax error"));
-    }
-    let rules = std::mem::replace(&mut ex.ruleset.rules, outer);
-    let line = st.end_line;
-    if let Some(name) = &ast.name {
-        if name.contains('/') {
-            ex.errors.push(ConfError::new(
-                file,
-                line,
-                "anchor paths containing '/' cannot be used for inline anchors.",
-            ));
-            return recovered;
-        }
-        let taken = ex
-            .ruleset
-            .rules
-            .iter()
-            .filter_map(|r| r.anchor.as_deref())
-            .any(|a| a.inline && a.name == *name && !a.rules.is_empty());
-        if taken {
-            ex.errors.push(ConfError::new(
-                file,
-                line,
-                format!("inline anchor '{name}' already exists"),
-            ));
-            return recovered;
-        }
-    }
-    let call = AnchorCall {
-        name: ast.name.unwrap_or(anonymous),
-        inline: true,
-        rules,
-    };
-    let errors = ex.errors.len();
-    expand(ex, &ast.rule, file, line, call);
-    super::Outcome {
-        eats: None,
-        recovered: ex.errors.len() > errors && unterminated.is_some(),
-    }
-}
-
-/// An anchor rule without a body: a call by name.
-pub fn rule(ex: &mut Expander<'_>, ast: &AnchorAst, file: &str, first: u32, line: u32) {
-    let Some(name) = &ast.name else {
-        ex.errors.push(ConfError::new(
-            file,
-            line,
-            "anchors without explicit rules must specify a name",
-        ));
-        return;
-    };
-    if let Err(m) = check_name(name) {
-        ex.errors.push(ConfError::new(file, first, m));
-        return;
-    }
-    if name.ends_with('/') {
-        ex.errors.push(ConfError::new(
-            file,
-            line,
-            format!("anchorrule: bad anchor name {name}"),
-        ));
-        return;
-    }
-    expand(
-        ex,
-        &ast.rule,
-        file,
-        line,
-        AnchorCall {
-            name: name.clone(),
-            inline: false,
-            rules: vec![],
-        },
-    );
-}
-
-/// `load anchor name from "file"`: recorded, loaded by `load_anchors`.
-pub fn load(ex: &mut Expander<'_>, name: Option<String>, path: String, file: &str, line: u32) {
-    let Some(name) = name else {
-        ex.errors
-            .push(ConfError::new(file, line, "anchor name is missing"));
-        return;
-    };
-    if let Err(m) = check_name(&name) {
-        ex.errors.push(ConfError::new(file, line, m));
-        return;
-    }
-    ex.ruleset.loads.push(LoadedAnchor {
-        path: name,
-        file: path,
-        ruleset: Ruleset::default(),
-        src_line: line,
-    });
-}
-
-/// pfctl_load_anchors: parses the `load anchor` files in order (loads
-/// inside a loaded file come after those already queued, at paths below
-/// that file's anchor), stops at the first that fails, then links the
-/// loaded rules into the anchor rules that call them.
-pub fn load_anchors(
-    rs: &mut Ruleset,
-    errors: &mut Vec<ConfError>,
-    filename: &str,
-    resolver: &dyn Resolver,
-    loader: &dyn Fn(&str) -> std::io::Result<String>,
-) {
-    let mut queue: VecDeque<(LoadedAnchor, String)> = std::mem::take(&mut rs.loads)
-        .into_iter()
-        .map(|l| (l, filename.to_string()))
-        .collect();
-    let mut done = vec![];
-    while let Some((mut la, origin)) = queue.pop_front() {
-        if done.len() >= MAX_LOADS {
-            errors.push(ConfError::new(
-                &origin,
-                la.src_line,
-                format!("too many anchors, cannot load {}", la.path),
-            ));
-            return;
-        }
-        let text = match loader(&la.file) {
-            Ok(t) => t,
-            Err(e) => {
-                let msg = format!("cannot load anchor {} from {}: {e}", la.path, la.file);
-                errors.push(ConfError::new(&origin, la.src_line, msg));
-                return;
-            }
-        };
-        let (mut sub, errs) = super::parse_file(&text, &la.file, resolver, loader);
-        let failed = errs.iter().any(|e| !e.warning);
-        errors.extend(errs);
-        if failed {
-            return;
-        }
-        for mut l in std::mem::take(&mut sub.loads) {
-            l.path = format!("{}/{}", la.path, l.path);
-            queue.push_back((l, la.file.clone()));
-        }
-        // Tables defined in the file belong to the anchor it is loaded in.
-        for d in &mut sub.directives {
-            if let crate::ruleset::Directive::Table(t) = d {
-                t.anchor = if t.anchor.is_empty() {
-                    la.path.clone()
-                } else {
-                    format!("{}/{}", la.path, t.anchor)
-                };
-            }
-        }
-        la.ruleset = sub;
-        done.push(la);
-    }
-    rs.loads = done;
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{parse, parse_with_loader, print_ruleset_nv, StaticResolver};
+    use crate::conf::{parse, parse_with_loader, print_ruleset_nv, StaticResolver};
 
     fn res() -> StaticResolver {
         StaticResolver::new()

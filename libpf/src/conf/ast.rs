@@ -1,6 +1,8 @@
 //! The typed syntax tree of one pf.conf statement, as written: names are
 //! still names (interfaces, hosts, services, users, protocols), lists are
-//! still lists. `expand.rs` resolves and multiplies them into rules.
+//! still lists. Every AST type is here (rules, options, tables, queues,
+//! anchors): `parser/` builds them, `expand/` resolves and multiplies them
+//! into rules, tables and queues.
 
 use crate::addr::Af;
 use crate::ruleset::{Direction, RouteKind};
@@ -15,10 +17,10 @@ pub enum Statement {
     },
     Set(SetOption),
     Rule(Box<RuleAst>),
-    /// `table <name> ...` (see `table.rs`).
-    Table(super::table::TableAst),
-    /// `queue ...` (see `queue.rs`).
-    Queue(Box<super::queue::QueueAst>),
+    /// `table <name> ...`
+    Table(TableAst),
+    /// `queue ...`
+    Queue(Box<QueueAst>),
     Antispoof(Box<AntispoofAst>),
     /// `anchor ...` without braces (an inline body is split off by
     /// `anchor.rs` before the grammar sees the statement).
@@ -324,4 +326,80 @@ pub struct RuleAst {
 pub struct AnchorAst {
     pub name: Option<String>,
     pub rule: RuleAst,
+}
+
+// ---------------------------------------------------------------- tables
+
+/// `table <name> opts...` as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableAst {
+    pub name: String,
+    pub opts: Vec<TableOptAst>,
+}
+
+/// One table option, in source order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableOptAst {
+    /// `const`, `persist`, `counters` (or anything else: an error later).
+    Flag { word: String, line: u32 },
+    /// `{ ... }`, possibly empty; nested lists are flattened.
+    Hosts {
+        hosts: Vec<TableHostAst>,
+        close_line: u32,
+    },
+    /// `file "path"`
+    File(String),
+}
+
+/// One element of a `{ }` list: an `xhost` and its optional `weight`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableHostAst {
+    pub item: HostItem,
+    pub weight: Option<String>,
+    pub line: u32,
+}
+
+// ---------------------------------------------------------------- queues
+
+/// A bandwidth as written: pfctl's NUMBER or STRING token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BwAst {
+    Number(String),
+    Str(String),
+}
+
+/// `bw [burst bw for time]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScAst {
+    pub m2: BwAst,
+    /// (`burst` bandwidth, `for` time)
+    pub burst: Option<(BwAst, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueOptAst {
+    /// `bandwidth sc [, min sc] [, max sc]`; `extra` in source order,
+    /// true for `min`, false for `max`.
+    Bandwidth {
+        linkshare: ScAst,
+        extra: Vec<(bool, ScAst)>,
+    },
+    Parent(String),
+    Default,
+    /// Numbers as written (pfctl's NUMBER tokens).
+    Qlimit(String),
+    Flows(String),
+    Quantum(String),
+}
+
+/// One `queue` statement as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueAst {
+    pub name: String,
+    /// `on ...` (empty without).
+    pub on: Vec<IfItem>,
+    /// Line of the interface list, for its errors.
+    pub on_line: u32,
+    /// Options in source order, each with the line it ends on.
+    pub opts: Vec<(QueueOptAst, u32)>,
 }

@@ -121,6 +121,14 @@ pub struct Splitter<'a> {
     line: u32,
 }
 
+/// A lexer error found inside a token: where, what, and whether pfctl's
+/// `findeol` drops the rest of the line.
+struct LexFail {
+    line: u32,
+    msg: String,
+    skip: bool,
+}
+
 impl<'a> Splitter<'a> {
     /// `_file` names the source for messages (they are located by the
     /// statement processing, which knows it).
@@ -213,17 +221,7 @@ impl<'a> Splitter<'a> {
                     }
                 }
                 b'#' => {
-                    // Comment: to end of line, `\` + newline continues it.
-                    while let Some(c) = self.peek() {
-                        if c == b'\n' {
-                            break;
-                        }
-                        self.pos += 1;
-                        if c == b'\\' && self.peek() == Some(b'\n') {
-                            self.pos += 1;
-                            self.line += 1;
-                        }
-                    }
+                    self.comment();
                     in_word = false;
                 }
                 b'\n' => {
@@ -242,108 +240,14 @@ impl<'a> Splitter<'a> {
                     }
                 }
                 b'"' | b'\'' if !in_word => {
-                    let q = c;
-                    let start_line = self.line;
-                    let start_len = text.len();
-                    let mut content = 0usize;
-                    self.pos += 1;
-                    text.push(q);
-                    loop {
-                        let Some(c) = self.peek() else {
-                            text.truncate(start_len);
-                            return Some(Ok(self.lex_error(
-                                text,
-                                lines,
-                                start_line,
-                                "reached end of file while parsing quoted string",
-                                false,
-                            )));
-                        };
-                        self.pos += 1;
-                        match c {
-                            b'\n' => {
-                                self.line += 1;
-                                lines.mark(text.len(), self.line);
-                                continue;
-                            }
-                            b'\\' => match self.peek() {
-                                Some(b'\n') => {
-                                    self.pos += 1;
-                                    self.line += 1;
-                                    lines.mark(text.len(), self.line);
-                                    continue;
-                                }
-                                Some(n) => {
-                                    self.pos += 1;
-                                    text.push(b'\\');
-                                    text.push(n);
-                                }
-                                None => text.push(b'\\'),
-                            },
-                            _ if c == q => {
-                                text.push(q);
-                                break;
-                            }
-                            0 => {
-                                text.truncate(start_len);
-                                return Some(Ok(self.lex_error(
-                                    text,
-                                    lines,
-                                    start_line,
-                                    "syntax error",
-                                    true,
-                                )));
-                            }
-                            _ => text.push(c),
-                        }
-                        content += 1;
-                        if content > MAX_QUOTED {
-                            text.truncate(start_len);
-                            return Some(Ok(self.lex_error(
-                                text,
-                                lines,
-                                start_line,
-                                "string too long",
-                                true,
-                            )));
-                        }
+                    if let Some(f) = self.quoted(c, &mut text, &mut lines) {
+                        return Some(Ok(self.lex_error(text, lines, f.line, f.msg, f.skip)));
                     }
                     in_word = false;
                 }
                 b'$' if !in_word => {
-                    let line = self.line;
-                    self.pos += 1;
-                    let start = self.pos;
-                    while let Some(c) = self.peek() {
-                        if c.is_ascii_alphanumeric() || c == b'_' {
-                            self.pos += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                    if self.pos - start >= MAX_QUOTED {
-                        return Some(Ok(self.lex_error(
-                            text,
-                            lines,
-                            line,
-                            "string too long",
-                            true,
-                        )));
-                    }
-                    let name = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
-                    match macros.get(&name) {
-                        // The value is read again in place (its own `$` are
-                        // not expanded).
-                        Some(v) => {
-                            for &b in v.as_bytes() {
-                                in_word = word_step(in_word, b);
-                            }
-                            text.extend_from_slice(v.as_bytes());
-                        }
-                        None => {
-                            let msg = format!("macro '{name}' not defined");
-                            return Some(Ok(self.lex_error(text, lines, line, msg, true)));
-                        }
+                    if let Some(f) = self.macro_ref(macros, &mut text, &mut in_word) {
+                        return Some(Ok(self.lex_error(text, lines, f.line, f.msg, f.skip)));
                     }
                 }
                 b'{' => {
@@ -364,6 +268,121 @@ impl<'a> Splitter<'a> {
                     text.push(c);
                 }
             }
+        }
+    }
+
+    /// A comment: to the end of the line; `\` + newline continues it.
+    fn comment(&mut self) {
+        while let Some(c) = self.peek() {
+            if c == b'\n' {
+                break;
+            }
+            self.pos += 1;
+            if c == b'\\' && self.peek() == Some(b'\n') {
+                self.pos += 1;
+                self.line += 1;
+            }
+        }
+    }
+
+    /// A quoted string opened by `q` (at the current position), copied to
+    /// `text` with its quotes; a lexer error drops it from `text`.
+    fn quoted(&mut self, q: u8, text: &mut Vec<u8>, lines: &mut LineMap) -> Option<LexFail> {
+        let start_line = self.line;
+        let start_len = text.len();
+        let fail = |text: &mut Vec<u8>, msg: &str, skip: bool| {
+            text.truncate(start_len);
+            Some(LexFail {
+                line: start_line,
+                msg: msg.to_string(),
+                skip,
+            })
+        };
+        let mut content = 0usize;
+        self.pos += 1;
+        text.push(q);
+        loop {
+            let Some(c) = self.peek() else {
+                return fail(
+                    text,
+                    "reached end of file while parsing quoted string",
+                    false,
+                );
+            };
+            self.pos += 1;
+            match c {
+                b'\n' => {
+                    self.line += 1;
+                    lines.mark(text.len(), self.line);
+                    continue;
+                }
+                b'\\' => match self.peek() {
+                    Some(b'\n') => {
+                        self.pos += 1;
+                        self.line += 1;
+                        lines.mark(text.len(), self.line);
+                        continue;
+                    }
+                    Some(n) => {
+                        self.pos += 1;
+                        text.push(b'\\');
+                        text.push(n);
+                    }
+                    None => text.push(b'\\'),
+                },
+                _ if c == q => {
+                    text.push(q);
+                    return None;
+                }
+                0 => return fail(text, "syntax error", true),
+                _ => text.push(c),
+            }
+            content += 1;
+            if content > MAX_QUOTED {
+                return fail(text, "string too long", true);
+            }
+        }
+    }
+
+    /// `$name` (at the current position): the macro's value read again in
+    /// place (its own `$` are not expanded).
+    fn macro_ref(
+        &mut self,
+        macros: &Macros,
+        text: &mut Vec<u8>,
+        in_word: &mut bool,
+    ) -> Option<LexFail> {
+        let line = self.line;
+        self.pos += 1;
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_alphanumeric() || c == b'_' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        if self.pos - start >= MAX_QUOTED {
+            return Some(LexFail {
+                line,
+                msg: "string too long".to_string(),
+                skip: true,
+            });
+        }
+        let name = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
+        match macros.get(&name) {
+            Some(v) => {
+                for &b in v.as_bytes() {
+                    *in_word = word_step(*in_word, b);
+                }
+                text.extend_from_slice(v.as_bytes());
+                None
+            }
+            None => Some(LexFail {
+                line,
+                msg: format!("macro '{name}' not defined"),
+                skip: true,
+            }),
         }
     }
 

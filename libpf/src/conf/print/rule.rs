@@ -1,18 +1,30 @@
-//! The rule printer: renders resolved rules and options exactly as OpenBSD's
-//! `pfctl -sr` / `pfctl -nv` print them (token order and spelling of
-//! pfctl's `print_rule`, `print_fromto`, `print_addr`, `print_port`,
-//! `print_ugid`, `print_flags` and `print_pool`). Ports and ids are printed
-//! as numbers, protocols by name when the resolver knows one.
+//! One rule as `pfctl -sr` / `pfctl -nv` print it: the token order and
+//! spelling of pfctl's `print_rule`, `print_fromto`, `print_addr`,
+//! `print_port`, `print_ugid`, `print_flags` and `print_pool`. Ports and
+//! ids are printed as numbers, protocols by name when the resolver knows
+//! one.
 
-use super::names;
-use super::Resolver;
 use crate::addr::{Af, IpNet};
+use crate::conf::names;
+use crate::conf::resolver::Resolver;
 use crate::ruleset::*;
 use std::fmt::Write;
 
 /// One rule as `pfctl -sr` prints it, without a trailing newline.
 pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     let mut s = String::new();
+    print_action(&mut s, rule);
+    print_head(&mut s, rule, resolver);
+    print_fromto(&mut s, rule);
+    print_filter(&mut s, rule);
+    print_packet_opts(&mut s, &rule.extras);
+    print_state_and_marks(&mut s, rule);
+    print_translations(&mut s, rule);
+    s
+}
+
+/// `pass`, `block drop|return...`, `match`, `anchor "name"`.
+fn print_action(s: &mut String, rule: &Rule) {
     match &rule.anchor {
         // pfctl prints no name for anonymous anchors (its "_N" names).
         Some(a) if a.name.is_empty() || is_anonymous(&a.name) => s.push_str("anchor"),
@@ -54,6 +66,10 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             }
         }
     }
+}
+
+/// Direction, `log`, `quick`, `on`, family, protocol.
+fn print_head(s: &mut String, rule: &Rule, resolver: &dyn Resolver) {
     match rule.direction {
         Direction::In => s.push_str(" in"),
         Direction::Out => s.push_str(" out"),
@@ -111,7 +127,10 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             }
         }
     }
-    print_fromto(&mut s, rule);
+}
+
+/// `received-on`, `user`, `group`, `flags`, `icmp-type`.
+fn print_filter(s: &mut String, rule: &Rule) {
     let x = &rule.extras;
     if let Some(rcv) = &x.received_on {
         let _ = write!(
@@ -122,10 +141,10 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         );
     }
     if let Some(u) = &rule.user {
-        print_ugid(&mut s, u, "user");
+        print_ugid(s, u, "user");
     }
     if let Some(g) = &rule.group {
-        print_ugid(&mut s, g, "group");
+        print_ugid(s, g, "group");
     }
     match rule.flags {
         Some(f) if f.flags != 0 || f.mask != 0 => {
@@ -169,6 +188,10 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             }
         }
     }
+}
+
+/// `tos`, `prio`, `max-pkt-rate`, `set (...)`.
+fn print_packet_opts(s: &mut String, x: &RuleExtras) {
     if let Some(t) = x.tos {
         let _ = write!(s, " tos 0x{t:02x}");
     }
@@ -198,6 +221,12 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         }
         let _ = write!(s, " set ({})", parts.join(", "));
     }
+}
+
+/// State, `probability`, state options, `fragment`, `scrub`,
+/// `allow-opts`, `label`, `once`, tags, `rtable`.
+fn print_state_and_marks(s: &mut String, rule: &Rule) {
+    let x = &rule.extras;
     let so = &rule.state_opts;
     match rule.keep_state {
         KeepState::None if rule.action == Action::Pass && !rule.is_anchor() => {
@@ -216,7 +245,7 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
         let _ = write!(s, " probability {}%", probability_text(x.probability));
     }
     if so.any() {
-        print_state_opts(&mut s, so);
+        print_state_opts(s, so);
     }
     if x.fragment {
         s.push_str(" fragment");
@@ -262,6 +291,11 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
     if let Some(t) = x.rtable {
         let _ = write!(s, " rtable {t}");
     }
+}
+
+/// `divert-*`, `af-to`, `nat-to`, `rdr-to`, `route-to` and its kin.
+fn print_translations(s: &mut String, rule: &Rule) {
+    let x = &rule.extras;
     match x.divert {
         Divert::None => {}
         Divert::To(a, p) => {
@@ -278,17 +312,17 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             " af-to {} from ",
             if naf == Af::Inet { "inet" } else { "inet6" }
         );
-        print_pool(&mut s, p, false);
+        print_pool(s, p, false);
         if let Some(p) = &rule.rdr_to {
             s.push_str(" to ");
-            print_pool(&mut s, p, true);
+            print_pool(s, p, true);
         }
     } else if let Some(p) = &rule.nat_to {
         s.push_str(" nat-to ");
-        print_pool(&mut s, p, false);
+        print_pool(s, p, false);
     } else if let Some(p) = &rule.rdr_to {
         s.push_str(" rdr-to ");
-        print_pool(&mut s, p, true);
+        print_pool(s, p, true);
     }
     if let Some((kind, p)) = &x.route {
         s.push_str(match kind {
@@ -296,9 +330,8 @@ pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
             RouteKind::ReplyTo => " reply-to ",
             RouteKind::DupTo => " dup-to ",
         });
-        print_pool(&mut s, p, true);
+        print_pool(s, p, true);
     }
-    s
 }
 
 /// pfctl prints a probability with `%f` and strips trailing zeros.
@@ -541,131 +574,5 @@ fn print_pool_opts(s: &mut String, p: &Pool, rdr: bool) {
     }
     if !rdr && p.static_port {
         s.push_str(" static-port");
-    }
-}
-
-/// The net effect of the `set` options, one `set ...` line each, in a fixed
-/// order (what a reload would apply). Macros and repeated settings are only
-/// in `print_ruleset_nv`.
-pub fn print_options(opts: &Options) -> String {
-    let mut s = String::new();
-    if !opts.skip.is_empty() {
-        let _ = writeln!(s, "set skip on {{ {} }}", opts.skip.join(" "));
-    }
-    if let Some(p) = opts.block_policy {
-        let _ = writeln!(
-            s,
-            "set block-policy {}",
-            if p == BlockPolicy::Return {
-                "return"
-            } else {
-                "drop"
-            }
-        );
-    }
-    if let Some(o) = &opts.optimization {
-        let _ = writeln!(s, "set optimization {o}");
-    }
-    for (t, v) in &opts.timeouts {
-        let _ = writeln!(s, "set timeout {} {v}", t.name());
-    }
-    for (l, v) in &opts.limits {
-        let _ = writeln!(s, "set limit {} {v}", l.name());
-    }
-    if let Some(i) = &opts.loginterface {
-        let _ = writeln!(s, "set loginterface {i}");
-    }
-    if let Some(h) = opts.hostid {
-        let _ = writeln!(s, "set hostid 0x{h:08x}");
-    }
-    if let Some(d) = &opts.debug {
-        let _ = writeln!(s, "set debug {d}");
-    }
-    s
-}
-
-fn directive_line(d: &Directive) -> Option<String> {
-    Some(match d {
-        Directive::Macro { name, value } => format!("{name} = \"{value}\""),
-        Directive::BlockPolicy(p) => {
-            format!(
-                "set block-policy {}",
-                if *p == BlockPolicy::Return {
-                    "return"
-                } else {
-                    "drop"
-                }
-            )
-        }
-        Directive::Skip(list) if list.is_empty() => "set skip on none".to_string(),
-        Directive::Skip(list) => format!("set skip on {{ {} }}", list.join(" ")),
-        // pfctl prints the values with %d
-        Directive::Timeout(n, v) => format!("set timeout {n} {}", *v as i32),
-        Directive::Limit(n, v) => format!("set limit {n} {}", *v as i32),
-        Directive::HostId(h) => format!("set hostid 0x{h:08x}"),
-        Directive::LogInterface(i) => format!("set loginterface {i}"),
-        Directive::Debug(d) => format!("set debug {d}"),
-        Directive::Optimization(o) => format!("set optimization {o}"),
-        Directive::RulesetOptimization(_) => return None,
-        Directive::Reassemble { on, no_df } => {
-            format!(
-                "set reassemble {} {}",
-                if *on { "yes" } else { "no" },
-                if *no_df { "no-df" } else { "" }
-            )
-        }
-        Directive::StatePolicyIfBound(b) => {
-            format!(
-                "set state-policy {}",
-                if *b { "if-bound" } else { "floating" }
-            )
-        }
-        Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
-        Directive::Syncookies(s) => format!("set syncookies {s}"),
-        Directive::Queue(q) => super::queue::print_queuespec(q),
-        Directive::Table(t) => super::table::print_tabledef(t),
-    })
-}
-
-/// The `set` lines, macros and tables of `pfctl -nv`, in source order:
-/// what pfctl prints while it parses, even when the file has errors.
-pub fn print_directives(rs: &Ruleset) -> String {
-    let mut s = String::new();
-    for d in &rs.directives {
-        if let Some(l) = directive_line(d) {
-            s.push_str(&l);
-            s.push('\n');
-        }
-    }
-    s
-}
-
-/// The whole output of `pfctl -nv`: macro definitions and `set` lines in
-/// source order, then the rules (inline anchors nested in braces, two
-/// spaces per level), then each `load anchor` file's output in turn.
-pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
-    let mut s = print_directives(rs);
-    print_rules_nv(&mut s, &rs.rules, 0, resolver);
-    for l in &rs.loads {
-        s.push_str(&print_ruleset_nv(&l.ruleset, resolver));
-    }
-    s
-}
-
-/// pfctl's pfctl_load_ruleset output: an anchor with inline rules is
-/// followed by ` {`, its rules one level deeper and a closing `}`.
-fn print_rules_nv(s: &mut String, rules: &[Rule], depth: usize, resolver: &dyn Resolver) {
-    for r in rules {
-        s.push_str(&"  ".repeat(depth));
-        s.push_str(&print_rule(r, resolver));
-        match &r.anchor {
-            Some(a) if a.inline && !a.rules.is_empty() => {
-                s.push_str(" {\n");
-                print_rules_nv(s, &a.rules, depth + 1, resolver);
-                s.push_str(&"  ".repeat(depth));
-                s.push_str("}\n");
-            }
-            _ => s.push('\n'),
-        }
     }
 }
