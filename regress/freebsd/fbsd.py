@@ -391,6 +391,7 @@ def ifconfig_set(name, fam, args):
             run(["ip", "link", "set", name, "name", v], check=True)
             epair_note(v, old=name)
             epair_group(v, JAIL)
+            carpdev_renamed(name, v)
             if up:
                 run(["ip", "link", "set", v, "up"], check=True)
             print(v)
@@ -547,6 +548,17 @@ def ifconfig_carp(parent, fam, addr, delete, carp, ops):
     return rc
 
 
+def carpdev_renamed(old, new):
+    """FreeBSD's carp addresses belong to their interface and follow it
+    when it is renamed; carpctl's carpN names its carpdev: give the carp
+    interfaces of this jail whose carpdev was `old` the new name."""
+    if not pfd_alive(JAIL):
+        return
+    for c, (dev, _) in carp_status().items():
+        if dev == old and carpctl([c, "carpdev", new]) != 0:
+            die(f"{c}: cannot move it to its renamed carpdev {new}")
+
+
 def flags_of(l):
     names = {"UP": 0x1, "BROADCAST": 0x2, "LOOPBACK": 0x8, "POINTOPOINT": 0x10,
              "RUNNING": 0x40, "NOARP": 0x80, "PROMISC": 0x100, "ALLMULTI": 0x200,
@@ -618,7 +630,7 @@ def ifconfig_show(only, what):
             if dev == n:
                 print(line)
         if what is None:
-            grp = re.sub(r"\d+[ab]?$", "", n)
+            grp = "epair" if is_epair(n) else re.sub(r"\d+[ab]?$", "", n)
             if grp and grp != n:
                 print(f"\tgroups: {grp}")
             print(f"\tstatus: {'active' if l.get('operstate') in ('UP', 'UNKNOWN') else 'no carrier'}")
