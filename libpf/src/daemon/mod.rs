@@ -275,12 +275,15 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let (n, out) = {
+            let (n, out, notices) = {
                 let mut e = shared.engine();
                 let n = e.purge(now);
                 e.syncookie_tick(now);
-                (n, e.take_outgoing())
+                (n, e.take_outgoing(), e.take_notices())
             };
+            for n in notices {
+                log::warning(n.message());
+            }
             for o in &out {
                 outbound.send(o);
             }

@@ -84,6 +84,27 @@ pub enum Toward {
     Destination,
 }
 
+/// Something pf tells the administrator about (the kernel's log lines):
+/// the engine queues them, the daemon logs them (`Engine::take_notices`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Adaptive syncookies switched on: half-open states passed the start
+    /// watermark.
+    SynfloodDetected,
+    /// Adaptive syncookies switched off again.
+    SyncookiesDisabled,
+}
+
+impl Notice {
+    /// The log line, as OpenBSD's pf writes it.
+    pub fn message(self) -> &'static str {
+        match self {
+            Notice::SynfloodDetected => "pf: synflood detected, enabling syncookies",
+            Notice::SyncookiesDisabled => "pf: syncookies disabled",
+        }
+    }
+}
+
 /// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
 /// syncookie handshakes, the RST of a proxied connection that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,6 +367,8 @@ pub struct Engine {
     debug: u8,
     /// Packets pf sends on its own, waiting for the caller.
     outbox: Vec<Outgoing>,
+    /// Log lines waiting for the caller.
+    notices: Vec<Notice>,
     /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
     secret: siphash::SecretRng,
     syncookies: syncookie::Syncookies,
@@ -392,6 +415,7 @@ impl Engine {
             checksum: "0".repeat(32),
             debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
+            notices: Vec::new(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
             syncookies: syncookie::Syncookies::default(),
             halfopen: 0,
@@ -406,6 +430,12 @@ impl Engine {
     /// fallback.
     pub fn set_secret(&mut self, k0: u64, k1: u64) {
         self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// What pf has to tell since the last call (the caller logs it).
+    /// Empty most of the time: taking nothing allocates nothing.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Packets pf decided to send outside any verdict (the RST of an
