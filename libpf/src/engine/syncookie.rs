@@ -683,7 +683,10 @@ mod tests {
         assert_eq!(e.status(0).half_open_tcp, 11);
         assert_eq!(cookies, 19);
         assert_eq!(lcounters(&e), (1, 19, 0));
-        assert_eq!(e.take_notices(), vec![super::super::Notice::SynfloodDetected]);
+        assert_eq!(
+            e.take_notices(),
+            vec![super::super::Notice::SynfloodDetected]
+        );
         assert!(e.take_notices().is_empty());
         // The flood ends: its states go away; the cookies in flight keep
         // the mode on until their secrets are rotated out.
@@ -695,7 +698,10 @@ mod tests {
         assert!(e.syncookies.active);
         e.syncookie_tick(1 + 3 * SECRET_LIFETIME_MS);
         assert!(!e.syncookies.active);
-        assert_eq!(e.take_notices(), vec![super::super::Notice::SyncookiesDisabled]);
+        assert_eq!(
+            e.take_notices(),
+            vec![super::super::Notice::SyncookiesDisabled]
+        );
         let v = e.test(
             &int_in,
             &mut seg(C, S, 1, 0, SYN, 100, 1460, b""),

@@ -74,6 +74,7 @@ pub fn check(rs: &Ruleset) -> Support {
         all_rules(&la.ruleset.rules, &mut every);
     }
     check_selectors(&every, &mut s);
+    check_weighted_tables(rs, &every, &mut s);
     s
 }
 
@@ -178,6 +179,45 @@ fn check_endpoint(ep: &Endpoint, r: &Rule, file: &Option<String>, s: &mut Suppor
 fn check_pool(p: &Pool, r: &Rule, file: &Option<String>, s: &mut Support) {
     for a in &p.addrs {
         check_addr(a, r, file, s);
+    }
+    if p.weighted {
+        refuse(s, file, r.src_line, "weight", WEIGHT);
+    }
+}
+
+const WEIGHT: &str = "pfd has no weighted round-robin: every member would be picked as often";
+
+/// Pools naming a table whose addresses have weights (`table <t> { a
+/// weight 3 }`, or in its file): refused as weighted lists are. A
+/// weighted table only filtered against is fine: weights do not change
+/// what matches.
+fn check_weighted_tables(rs: &Ruleset, rules: &[&Rule], s: &mut Support) {
+    let weighted: Vec<&str> = rs
+        .directives
+        .iter()
+        .chain(rs.loads.iter().flat_map(|l| l.ruleset.directives.iter()))
+        .filter_map(|d| match d {
+            Directive::Table(t) if t.weighted => Some(t.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if weighted.is_empty() {
+        return;
+    }
+    for r in rules {
+        let pools = [
+            r.nat_to.as_ref(),
+            r.rdr_to.as_ref(),
+            r.extras.route.as_ref().map(|(_, p)| p),
+        ];
+        let named = pools
+            .into_iter()
+            .flatten()
+            .flat_map(|p| &p.addrs)
+            .any(|a| matches!(a, AddrKind::Table(name) if weighted.contains(&name.as_str())));
+        if named {
+            refuse(s, &None, r.src_line, "weight", WEIGHT);
+        }
     }
 }
 
@@ -441,6 +481,27 @@ table <srv> { 192.168.99.5 192.168.99.6 }
             refused("pass out on eth0 nat-to (eth0:peer)\n"),
             vec!["pf.conf:1: (eth0:peer): not supported on Linux (pfd does not follow the peer addresses of point-to-point links; without the parentheses the peer is resolved at load)"]
         );
+    }
+
+    #[test]
+    fn weighted_pools_are_refused() {
+        let msg = "weight: not supported on Linux (pfd has no weighted round-robin: every member would be picked as often)";
+        assert_eq!(
+            refused("pass out on eth0 nat-to { 192.0.2.1 weight 2, 192.0.2.2 } round-robin\n"),
+            vec![format!("pf.conf:1: {msg}")]
+        );
+        assert_eq!(
+            refused(
+                "table <w> { 192.0.2.1 weight 3 }\npass\npass out on eth0 nat-to <w> round-robin\n"
+            ),
+            vec![format!("pf.conf:3: {msg}")]
+        );
+        // Weights of 1, and weighted tables only filtered against, load.
+        assert!(
+            refused("pass out on eth0 nat-to { 192.0.2.1 weight 1, 192.0.2.2 } round-robin\n")
+                .is_empty()
+        );
+        assert!(refused("table <w> { 192.0.2.1 weight 3 }\nblock from <w>\n").is_empty());
     }
 
     #[test]
