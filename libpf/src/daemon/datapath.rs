@@ -5,18 +5,27 @@
 //! own (synproxy, syncookies) each with the mark the engine chose, and what
 //! policy routing sends on another path (route-to after routing, dup-to
 //! copies, af-to).
+//!
+//! Fragments: when netfilter does not reassemble before pfd's hooks (it
+//! does only while connection tracking is in use in the namespace), the
+//! engine holds each fragment until its datagram is complete. The packet
+//! then stays in the kernel's queue, and all the data path keeps is its id:
+//! the late verdict (`engine::frag::Release`) is given by id when the
+//! datagram was filtered, or when its fragments timed out.
 
 use super::ifnames::IfNames;
 use super::{routing, Shared};
+use crate::engine::frag::Release;
 use crate::engine::packet::Dir;
 use crate::engine::route::Forward;
 use crate::engine::status::Reason;
-use crate::engine::{Mtag, Outgoing, PacketMeta};
+use crate::engine::{Mtag, Outgoing, PacketMeta, Verdict};
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
+use crate::sys::nfqueue::{self, Queue};
 use crate::sys::policy_routing::RouteSender;
 use crate::sys::raw::RawSender;
-use nfq::{Queue, Verdict};
+use std::collections::HashMap;
 use std::io;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -29,17 +38,19 @@ const HOOK_POSTROUTING: u8 = 4;
 const DEBUG_NOTICE: u8 = 5;
 /// Logged packets written to syslog per second, at most.
 const LOG_PER_SEC: u32 = 100;
-/// How many packets the kernel holds for us before dropping.
+/// How many packets the kernel holds for us before dropping, besides the
+/// fragments held for their datagram.
 const QUEUE_MAXLEN: u32 = 8192;
+/// How many fragments pfd holds at most (the room reserved for them in
+/// each queue); `set limit frags` can only lower it.
+pub const HOLD_MAX: u32 = 65536;
+/// How often the data path looks for late verdicts while it holds packets
+/// and none arrive (fragments that timed out).
+const RELEASE_POLL_MS: u32 = 250;
 
 fn open(queue_num: u16) -> io::Result<Queue> {
-    let mut q = Queue::open()?;
-    q.bind(queue_num)
-        .map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))?;
-    q.set_queue_max_len(queue_num, QUEUE_MAXLEN)?;
-    q.set_recv_uid_gid(queue_num, true)?;
-    q.set_fail_open(queue_num, false)?;
-    Ok(q)
+    Queue::open(queue_num, QUEUE_MAXLEN + HOLD_MAX)
+        .map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))
 }
 
 /// Raw sockets for the packets pf sends on its own, each sent with the
@@ -76,6 +87,156 @@ impl Outbound {
     }
 }
 
+/// A packet waiting in the kernel's queue for its late verdict.
+struct Held {
+    id: u32,
+    dir: Dir,
+    ifname: String,
+}
+
+/// pflog's job: one syslog line per logged packet, at most LOG_PER_SEC a
+/// second; pf's notices (debug level notice and up, `pfctl -x`) for
+/// packets dropped for what they are rather than by a rule.
+struct Logger {
+    window: Instant,
+    count: u32,
+    suppressed: u64,
+    last_full: Instant,
+}
+
+impl Logger {
+    fn new() -> Logger {
+        Logger {
+            window: Instant::now(),
+            count: 0,
+            suppressed: 0,
+            last_full: Instant::now() - Duration::from_secs(60),
+        }
+    }
+
+    fn log(&mut self, v: &Verdict, debug: u8, dir: Dir, ifname: &str, packet: &[u8]) {
+        let notice = debug >= DEBUG_NOTICE && !v.pass && v.reason != Reason::Match;
+        if !v.log && !notice {
+            return;
+        }
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            if self.suppressed > 0 {
+                log::info(&format!(
+                    "pf: {} more logged packets not shown",
+                    self.suppressed
+                ));
+            }
+            self.window = Instant::now();
+            self.count = 0;
+            self.suppressed = 0;
+        }
+        if self.count >= LOG_PER_SEC {
+            self.suppressed += 1;
+            return;
+        }
+        self.count += 1;
+        let line = crate::show::log_line(v.rule, v.pass, dir == Dir::In, ifname, packet);
+        if v.log {
+            log::info(&line);
+        } else {
+            log::notice(&format!(
+                "pf: dropped, {}: {line}",
+                crate::engine::status::REASON_NAMES[v.reason as usize]
+            ));
+        }
+    }
+
+    /// A packet dropped for want of memory: say which limit, now and then.
+    fn full(&mut self, shared: &Shared) {
+        if self.last_full.elapsed() < Duration::from_secs(10) {
+            return;
+        }
+        self.last_full = Instant::now();
+        let e = shared.engine();
+        let limit = e.limit(crate::ruleset::Limit::States);
+        if e.states.len() as u64 >= limit as u64 {
+            drop(e);
+            log::warning(&format!("state table full ({limit} states, `set limit states`): new connections are dropped"));
+        } else {
+            let frags = e.limit(crate::ruleset::Limit::Frags).min(HOLD_MAX);
+            drop(e);
+            log::warning(&format!(
+                "fragment queue full ({frags} fragments, `set limit frags`): fragments are dropped"
+            ));
+        }
+    }
+}
+
+/// Everything that carries out a verdict besides the queue itself.
+struct Sink {
+    /// Replies (RST, ICMP), with the generated mark.
+    v4: Option<RawSender>,
+    v6: Option<RawSender>,
+    outbound: Outbound,
+    route_sender: Option<RouteSender>,
+    dup_buf: Vec<u8>,
+    logger: Logger,
+}
+
+impl Sink {
+    /// Give packet `id` its verdict: `pkt` is the packet as the engine left
+    /// it (written back when the verdict says it was modified).
+    fn finish(&mut self, q: &mut Queue, shared: &Shared, id: u32, v: &Verdict, pkt: &[u8]) {
+        if v.reason == Reason::Memory {
+            self.logger.full(shared);
+        }
+        // Policy routing: send again on another path, copy, af-to.
+        let accept = routing::forward(
+            self.route_sender.as_mut(),
+            &v.forward,
+            pkt,
+            &mut self.dup_buf,
+        )
+        .unwrap_or(v.pass);
+        let verdict = match (&v.forward, accept) {
+            (Forward::Queue(n), true) => nfqueue::Verdict::Queue(*n),
+            (_, true) => nfqueue::Verdict::Accept,
+            (_, false) => nfqueue::Verdict::Drop,
+        };
+        let payload = (v.pass && v.modified).then_some(pkt);
+        if let Err(e) = q.verdict(id, verdict, v.mtag.map(|t| t.to_mark()), payload) {
+            log::err(&format!("NFQUEUE {} verdict: {e}", q.num()));
+        }
+        if let Some(reply) = &v.reply {
+            let sender = if reply.first().is_some_and(|b| b >> 4 == 6) {
+                self.v6.as_ref()
+            } else {
+                self.v4.as_ref()
+            };
+            if let Some(s) = sender {
+                let _ = s.send(reply);
+            }
+        }
+        for o in &v.send {
+            self.outbound.send(o);
+        }
+    }
+
+    /// The late verdicts of held packets.
+    fn release(
+        &mut self,
+        q: &mut Queue,
+        shared: &Shared,
+        held: &mut HashMap<u64, Held>,
+        releases: &mut Vec<Release>,
+        debug: u8,
+    ) {
+        for r in releases.drain(..) {
+            let Some(h) = held.remove(&r.ticket) else {
+                continue;
+            };
+            self.logger
+                .log(&r.verdict, debug, h.dir, &h.ifname, &r.bytes);
+            self.finish(q, shared, h.id, &r.verdict, &r.bytes);
+        }
+    }
+}
+
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
 pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let mut q = match open(queue_num) {
@@ -88,21 +249,35 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             return;
         }
     };
-    let v4 = RawSender::ipv4(Some(GENERATED_MARK), None).ok();
-    let v6 = RawSender::ipv6(Some(GENERATED_MARK)).ok();
-    let mut outbound = Outbound::new();
-    let mut route_sender = RouteSender::open()
-        .map_err(|e| log::err(&format!("NFQUEUE {queue_num}: policy routing sockets: {e}")))
-        .ok();
-    let mut dup_buf = Vec::with_capacity(65536);
+    let mut sink = Sink {
+        v4: RawSender::ipv4(Some(GENERATED_MARK), None).ok(),
+        v6: RawSender::ipv6(Some(GENERATED_MARK)).ok(),
+        outbound: Outbound::new(),
+        route_sender: RouteSender::open()
+            .map_err(|e| log::err(&format!("NFQUEUE {queue_num}: policy routing sockets: {e}")))
+            .ok(),
+        dup_buf: Vec::with_capacity(65536),
+        logger: Logger::new(),
+    };
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
     let mut scratch = vec![0u8; 65536];
-    let mut last_full_log = Instant::now() - Duration::from_secs(60);
-    let (mut log_window, mut log_count, mut log_suppressed) = (Instant::now(), 0u32, 0u64);
+    let mut held: HashMap<u64, Held> = HashMap::new();
+    let mut releases: Vec<Release> = Vec::new();
     loop {
-        let mut msg = match q.recv() {
-            Ok(m) => m,
+        let timeout = (!held.is_empty()).then_some(RELEASE_POLL_MS);
+        let p = match q.recv(timeout) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                // Fragments that timed out, or were flushed for memory.
+                let debug = {
+                    let mut e = shared.engine();
+                    e.take_releases(|t| held.contains_key(&t), &mut releases);
+                    e.debug_level()
+                };
+                sink.release(&mut q, &shared, &mut held, &mut releases, debug);
+                continue;
+            }
             Err(e) => {
                 log::err(&format!("NFQUEUE {queue_num}: {e}"));
                 std::thread::sleep(Duration::from_millis(10));
@@ -113,114 +288,70 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             names.clear();
             names_age = Instant::now();
         }
-        let (dir, ifindex) = match msg.get_hook() {
-            HOOK_PREROUTING => (Dir::In, msg.get_indev()),
-            HOOK_POSTROUTING => (Dir::Out, msg.get_outdev()),
+        let (dir, ifindex) = match p.hook {
+            HOOK_PREROUTING => (Dir::In, p.indev),
+            HOOK_POSTROUTING => (Dir::Out, p.outdev),
             _ => {
-                msg.set_verdict(Verdict::Accept);
-                let _ = q.verdict(msg);
+                if let Err(e) = q.verdict(p.id, nfqueue::Verdict::Accept, None, None) {
+                    log::err(&format!("NFQUEUE {queue_num} verdict: {e}"));
+                }
                 continue;
             }
         };
-        let payload = msg.get_payload();
+        if !Queue::has_payload(&p) {
+            // Queued before the queue asked for packets' bytes: nothing
+            // to filter, so nothing passes.
+            let _ = q.verdict(p.id, nfqueue::Verdict::Drop, None, None);
+            continue;
+        }
+        let payload = q.payload(&p);
         let n = payload.len().min(scratch.len());
         scratch[..n].copy_from_slice(&payload[..n]);
         let meta = PacketMeta {
             dir,
             ifname: names.get(ifindex),
-            uid: msg.get_uid(),
-            gid: msg.get_gid(),
-            mtag: Mtag::from_mark(msg.get_nfmark()),
+            uid: p.uid,
+            gid: p.gid,
+            mtag: Mtag::from_mark(p.mark),
         };
-        let (verdict, debug, route_gen) = {
+        let (verdict, debug, route_gen, notices) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, &mut scratch[..n], now);
+            let hold = v.hold;
+            e.take_releases(|t| Some(t) == hold || held.contains_key(&t), &mut releases);
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            (v, e.debug_level(), e.route_targets().generation())
+            let notices = e.take_notices();
+            (v, e.debug_level(), e.route_targets().generation(), notices)
         };
+        for n in notices {
+            log::warning(n.message());
+        }
         if shared.routes_stale(route_gen) {
             // A new next hop: its rule and table before its first packet.
             shared.sync_routes();
         }
-        // pf's notices (debug level notice and up, `pfctl -x`): packets
-        // dropped for what they are rather than by a rule.
-        let notice = debug >= DEBUG_NOTICE && !verdict.pass && verdict.reason != Reason::Match;
-        if verdict.log || notice {
-            // pflog's job: one syslog line per logged packet, at most
-            // LOG_PER_SEC a second.
-            if log_window.elapsed() >= Duration::from_secs(1) {
-                if log_suppressed > 0 {
-                    log::info(&format!(
-                        "pf: {log_suppressed} more logged packets not shown"
-                    ));
-                }
-                log_window = Instant::now();
-                log_count = 0;
-                log_suppressed = 0;
-            }
-            if log_count < LOG_PER_SEC {
-                log_count += 1;
-                let line = crate::show::log_line(
-                    verdict.rule,
-                    verdict.pass,
-                    dir == Dir::In,
-                    meta.ifname,
-                    msg.get_payload(),
+        match verdict.hold {
+            Some(ticket) => {
+                held.insert(
+                    ticket,
+                    Held {
+                        id: p.id,
+                        dir,
+                        ifname: meta.ifname.to_string(),
+                    },
                 );
-                if verdict.log {
-                    log::info(&line);
-                } else {
-                    log::notice(&format!(
-                        "pf: dropped, {}: {line}",
-                        crate::engine::status::REASON_NAMES[verdict.reason as usize]
-                    ));
-                }
-            } else {
-                log_suppressed += 1;
+            }
+            None => {
+                sink.logger
+                    .log(&verdict, debug, dir, meta.ifname, q.payload(&p));
+                sink.finish(&mut q, &shared, p.id, &verdict, &scratch[..n]);
             }
         }
-        if verdict.pass && verdict.modified {
-            msg.get_payload_mut()[..n].copy_from_slice(&scratch[..n]);
-        }
-        if verdict.reason == Reason::Memory && last_full_log.elapsed() >= Duration::from_secs(10) {
-            last_full_log = Instant::now();
-            let limit = shared.engine().limit(crate::ruleset::Limit::States);
-            log::warning(&format!("state table full ({limit} states, `set limit states`): new connections are dropped"));
-        }
-        if let Some(t) = verdict.mtag {
-            msg.set_nfmark(t.to_mark());
-        }
-        // Policy routing: send again on another path, copy, af-to.
-        let accept = routing::forward(
-            route_sender.as_mut(),
-            &verdict.forward,
-            &scratch[..n],
-            &mut dup_buf,
-        )
-        .unwrap_or(verdict.pass);
-        msg.set_verdict(match (&verdict.forward, accept) {
-            (Forward::Queue(q), true) => Verdict::Queue(*q),
-            (_, true) => Verdict::Accept,
-            (_, false) => Verdict::Drop,
-        });
-        if let Err(e) = q.verdict(msg) {
-            log::err(&format!("NFQUEUE {queue_num} verdict: {e}"));
-        }
-        if let Some(reply) = verdict.reply {
-            let sender = if reply.first().is_some_and(|b| b >> 4 == 6) {
-                v6.as_ref()
-            } else {
-                v4.as_ref()
-            };
-            if let Some(s) = sender {
-                let _ = s.send(&reply);
-            }
-        }
-        for o in &verdict.send {
-            outbound.send(o);
+        if !releases.is_empty() {
+            sink.release(&mut q, &shared, &mut held, &mut releases, debug);
         }
     }
 }

@@ -135,6 +135,8 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         .map(|d| d.as_secs())
         .unwrap_or(1);
     engine.set_first_state_id(boot << 32);
+    // Held fragments wait in the kernel's queue: no more than it has room for.
+    engine.set_hold_limit(datapath::HOLD_MAX as usize);
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
@@ -282,12 +284,15 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let (n, out) = {
+            let (n, out, notices) = {
                 let mut e = shared.engine();
                 let n = e.purge(now);
                 e.syncookie_tick(now);
-                (n, e.take_outgoing())
+                (n, e.take_outgoing(), e.take_notices())
             };
+            for n in notices {
+                log::warning(n.message());
+            }
             for o in &out {
                 outbound.send(o);
             }

@@ -254,6 +254,7 @@ impl Engine {
         pd: Pd,
         (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
         d: &mut super::Decision,
+        actions: &super::normalize::Actions,
         naf: Af,
         len: u64,
         now: u64,
@@ -282,7 +283,7 @@ impl Engine {
         {
             self.release_sns(&d.sns, now);
         } else {
-            match self.create_state(meta, d, (ri, anchor), &pd, &t, len, now) {
+            match self.create_state(meta, d, (ri, anchor), &pd, &t, actions, len, now) {
                 Ok((_, seqdiff)) => {
                     if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
                         super::translate::set_seq_ack(
@@ -301,7 +302,12 @@ impl Engine {
         }
         let ident = self.random() as u16;
         match translate(buf, &pd, &to, ident, true) {
-            Some(pkt) => {
+            Some(mut pkt) => {
+                // The normalisation actions apply to the packet sent.
+                if !actions.is_empty() {
+                    let rid = self.random() as u16;
+                    super::normalize::scrub_packet(&mut pkt, actions, rid);
+                }
                 let mut v = Verdict::pass(false);
                 v.rule = Some(ri.nr);
                 v.forward = super::route::Forward::AfTo(pkt);

@@ -4,6 +4,7 @@
 //! clears, update requests.
 
 use super::anchor::RuleRef;
+use super::normalize::{Actions, PeerScrub, StateScrub, PFSS_TIMESTAMP, PFSTATE_SCRUB_FLAGS};
 use super::packet::Dir;
 use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
 use super::Engine;
@@ -15,9 +16,38 @@ use crate::wire::pfsync::{
 use crate::wire::IPPROTO_TCP;
 use std::net::{IpAddr, Ipv4Addr};
 
-fn peer_out(p: &Peer) -> PeerRepr {
+fn scrub_out(s: &Option<PeerScrub>) -> ScrubRepr {
+    match s {
+        Some(s) => ScrubRepr {
+            // Only timestamp modulation crosses to the peer.
+            flags: s.flags & PFSS_TIMESTAMP,
+            ttl: s.ttl,
+            scrub_flag: 0x01,
+            ts_mod: s.ts_mod,
+        },
+        None => ScrubRepr::default(),
+    }
+}
+
+/// A peer's scrub block, if it says it is valid.
+fn scrub_in(r: &ScrubRepr) -> Option<PeerScrub> {
+    (r.scrub_flag != 0).then_some(PeerScrub {
+        flags: r.flags & PFSS_TIMESTAMP,
+        ttl: r.ttl,
+        ts_mod: r.ts_mod,
+        ..PeerScrub::default()
+    })
+}
+
+/// The scrub data of a state arriving from the peer, when any side has it.
+fn state_scrub_in(src: &PeerRepr, dst: &PeerRepr) -> Option<Box<StateScrub>> {
+    let s = [scrub_in(&src.scrub), scrub_in(&dst.scrub)];
+    (s[0].is_some() || s[1].is_some()).then(|| Box::new(s))
+}
+
+fn peer_out(p: &Peer, scrub: &Option<PeerScrub>) -> PeerRepr {
     PeerRepr {
-        scrub: ScrubRepr::default(),
+        scrub: scrub_out(scrub),
         seqlo: p.seqlo,
         seqhi: p.seqhi,
         seqdiff: p.seqdiff,
@@ -89,8 +119,8 @@ impl Engine {
             id: st.id,
             ifname: st.ifname.clone().unwrap_or_else(|| "all".into()),
             key: [key_out(&st.key[SK_WIRE]), key_out(&st.key[SK_STACK])],
-            src: peer_out(&st.src),
-            dst: peer_out(&st.dst),
+            src: peer_out(&st.src, &st.scrub.as_ref().and_then(|s| s[0])),
+            dst: peer_out(&st.dst, &st.scrub.as_ref().and_then(|s| s[1])),
             rt_addr: match (st.route.rt, st.key[SK_STACK].addr[0]) {
                 (Some((_, a)), _) => a,
                 (None, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -111,7 +141,7 @@ impl Engine {
                 (Some(t), Dir::Out) => [t, u32::MAX],
                 (None, _) => [u32::MAX; 2],
             },
-            max_mss: 0,
+            max_mss: st.norm.max_mss,
             af: Af::of(&st.key[0].addr[0]).openbsd_number(),
             proto: st.key[0].proto,
             direction: st.direction.number(),
@@ -120,8 +150,8 @@ impl Engine {
             timeout: st.timeout as u8,
             sync_flags: Engine::state_sync_flags(st),
             updates: 0,
-            min_ttl: 0,
-            set_tos: 0,
+            min_ttl: st.norm.min_ttl,
+            set_tos: st.norm.set_tos,
             state_flags: st.state_flags,
             set_prio: [0; 2],
             rt_ifname: self
@@ -194,6 +224,13 @@ impl Engine {
             bytes: sr.bytes,
             log: sr.log,
             state_flags: sr.state_flags & !0x0010,
+            norm: Actions {
+                flags: sr.state_flags & PFSTATE_SCRUB_FLAGS,
+                min_ttl: sr.min_ttl,
+                set_tos: sr.set_tos,
+                max_mss: sr.max_mss,
+            },
+            scrub: state_scrub_in(&sr.src, &sr.dst),
             // pfsync_state carries no tag.
             tag: 0,
             label: None,
@@ -252,6 +289,16 @@ impl Engine {
     /// Merge a peer's view of one side pair into ours (pfsync_upd_tcp for
     /// TCP, "never backwards" otherwise). Returns how many sides were stale.
     fn merge_peers(st: &mut State, src: &PeerRepr, dst: &PeerRepr) -> u32 {
+        // pf_state_peer_ntoh: a valid scrub block updates what we keep.
+        if let Some(sc) = st.scrub.as_mut() {
+            for (mine, theirs) in sc.iter_mut().zip([&src.scrub, &dst.scrub]) {
+                if let (Some(m), true) = (mine.as_mut(), theirs.scrub_flag != 0) {
+                    m.flags = (m.flags & !PFSS_TIMESTAMP) | (theirs.flags & PFSS_TIMESTAMP);
+                    m.ttl = theirs.ttl;
+                    m.ts_mod = theirs.ts_mod;
+                }
+            }
+        }
         let mut stale = 0;
         if st.key[0].proto == IPPROTO_TCP {
             let backwards = st.src.state > src.state
@@ -417,8 +464,8 @@ impl Engine {
                     } else {
                         out.push(Message::UpdC(UpdCRepr {
                             id,
-                            src: peer_out(&st.src),
-                            dst: peer_out(&st.dst),
+                            src: peer_out(&st.src, &st.scrub.as_ref().and_then(|s| s[0])),
+                            dst: peer_out(&st.dst, &st.scrub.as_ref().and_then(|s| s[1])),
                             creatorid,
                             expire: 0,
                             timeout: st.timeout as u8,

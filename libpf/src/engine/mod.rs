@@ -9,10 +9,12 @@ pub mod af;
 pub mod anchor;
 pub mod export;
 pub mod fib;
+pub mod frag;
 pub mod iface;
 pub mod mtag;
 pub mod mtu;
 pub mod nat;
+pub mod normalize;
 pub mod packet;
 pub mod reply;
 pub mod route;
@@ -82,6 +84,27 @@ pub enum Toward {
     Destination,
 }
 
+/// Something pf tells the administrator about (the kernel's log lines):
+/// the engine queues them, the daemon logs them (`Engine::take_notices`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Adaptive syncookies switched on: half-open states passed the start
+    /// watermark.
+    SynfloodDetected,
+    /// Adaptive syncookies switched off again.
+    SyncookiesDisabled,
+}
+
+impl Notice {
+    /// The log line, as OpenBSD's pf writes it.
+    pub fn message(self) -> &'static str {
+        match self {
+            Notice::SynfloodDetected => "pf: synflood detected, enabling syncookies",
+            Notice::SyncookiesDisabled => "pf: syncookies disabled",
+        }
+    }
+}
+
 /// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
 /// syncookie handshakes, the RST of a proxied connection that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +140,10 @@ pub struct Verdict {
     /// Packets to send besides this one, in order, after the verdict
     /// (raw sockets, each with its own mark).
     pub send: Vec<Outgoing>,
+    /// The packet is held (a fragment waiting for its datagram): keep it
+    /// and give it the verdict of the `frag::Release` with this ticket,
+    /// from `Engine::take_releases`. `pass` means nothing then.
+    pub hold: Option<u64>,
 }
 
 impl Verdict {
@@ -131,6 +158,7 @@ impl Verdict {
             mtag: None,
             forward: route::Forward::Normal,
             send: Vec::new(),
+            hold: None,
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -144,6 +172,7 @@ impl Verdict {
             mtag: None,
             forward: route::Forward::Normal,
             send: Vec::new(),
+            hold: None,
         }
     }
 
@@ -204,6 +233,8 @@ struct Decision {
     /// The tag the evaluation ended with (pf's `ctx.tag`), 0 = none: a
     /// state made here carries it.
     tag: u16,
+    allow_opts: bool,
+    sloppy: bool,
 }
 
 impl Decision {
@@ -224,6 +255,8 @@ impl Decision {
             sns: srcnode::Sns::default(),
             lb: [None; 2],
             tag: 0,
+            allow_opts: r.extras.allow_opts,
+            sloppy: r.state_opts.sloppy,
         }
     }
 }
@@ -334,6 +367,8 @@ pub struct Engine {
     debug: u8,
     /// Packets pf sends on its own, waiting for the caller.
     outbox: Vec<Outgoing>,
+    /// Log lines waiting for the caller.
+    notices: Vec<Notice>,
     /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
     secret: siphash::SecretRng,
     syncookies: syncookie::Syncookies,
@@ -345,6 +380,8 @@ pub struct Engine {
     /// The latest time (ms) a packet or a tick brought, for what happens
     /// without one (a ruleset load starting syncookies).
     clock: u64,
+    /// Fragments held for reassembly, and their late verdicts.
+    frags: frag::Fragments,
 }
 
 impl Engine {
@@ -378,11 +415,13 @@ impl Engine {
             checksum: "0".repeat(32),
             debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
+            notices: Vec::new(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
             syncookies: syncookie::Syncookies::default(),
             halfopen: 0,
             recreating: false,
             clock: 0,
+            frags: frag::Fragments::default(),
         }
     }
 
@@ -399,6 +438,12 @@ impl Engine {
     /// daemon passes its start time here.
     pub fn set_first_state_id(&mut self, id: u64) {
         self.next_id = id.max(1);
+    }
+
+    /// What pf has to tell since the last call (the caller logs it).
+    /// Empty most of the time: taking nothing allocates nothing.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Packets pf decided to send outside any verdict (the RST of an
@@ -706,23 +751,33 @@ impl Engine {
         };
         let skipped = self.skipped(kif, meta.ifname);
         let len = iface::ip_len(buf);
+        let released = self.frags.releases_len();
         let mut v = if skipped {
             Verdict::pass(false)
         } else {
             self.test_packet(&m, buf, now)
         };
         if let (Some(k), Some((v6, n)), false) = (kif, len, skipped) {
-            self.ifaces.count(k, v6, m.dir == Dir::Out, !v.pass, n);
+            // A held fragment counts as passed here (its verdict comes
+            // with its datagram).
+            let blocked = !v.pass && v.hold.is_none();
+            self.ifaces.count(k, v6, m.dir == Dir::Out, blocked, n);
         }
         // Remember the receiving interface for the `out` pass
-        // (`received-on`).
-        if m.dir == Dir::In && v.pass {
+        // (`received-on`), on this packet and on the fragments its
+        // datagram released.
+        if m.dir == Dir::In {
             let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
-            let mut t = v.mtag.unwrap_or(meta.mtag);
-            if slot != 0 && t.in_slot != slot {
-                t.in_slot = slot;
-                v.mtag = Some(t);
-            }
+            let mark = |v: &mut Verdict| {
+                let mut t = v.mtag.unwrap_or(meta.mtag);
+                if v.pass && slot != 0 && t.in_slot != slot {
+                    t.in_slot = slot;
+                    v.mtag = Some(t);
+                }
+            };
+            mark(&mut v);
+            self.frags
+                .released_since(released, |r| mark(&mut r.verdict));
         }
         v
     }
@@ -731,28 +786,74 @@ impl Engine {
     /// syncookie comes back here). `meta.ifname` is the engine's name of
     /// the interface.
     fn test_packet(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
-        let kif = self.ifaces.lookup(meta.ifname);
-        let mut pd = match describe(buf) {
+        let pd = match describe(buf) {
             Ok(pd) => pd,
+            // Not IP at all: pf never sees it; let it through.
+            Err(PdError::NotIp) => return Verdict::pass(false),
             Err(e) => {
-                let r = match e {
-                    PdError::Short => Reason::Short,
-                    PdError::BadOffset => Reason::BadOffset,
-                    // Not IP at all: pf never sees it; let it through.
-                    PdError::NotIp => return Verdict::pass(false),
-                };
+                let r = frag::pd_reason(e);
                 self.count(r);
                 return Verdict::drop(r);
             }
         };
+        // pf_normalize_ip: header sanity, then fragments are queued for
+        // reassembly (or filtered on their own with `set reassemble no`).
+        let modified = match normalize::ip_header(buf, &pd, self.reassemble_no_df()) {
+            Ok(m) => m,
+            Err(r) => {
+                self.count(r);
+                return Verdict::drop(r);
+            }
+        };
+        if pd.fragment {
+            return self.test_fragment(meta, buf, pd, modified, now);
+        }
+        let mut v = self.test_whole(meta, buf, pd, now);
+        v.modified |= modified && v.pass;
+        v
+    }
+
+    /// A whole packet (or a reassembled datagram): pf_normalize_tcp, the
+    /// state lookup, else the rules.
+    pub(in crate::engine) fn test_whole(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        mut pd: Pd,
+        now: u64,
+    ) -> Verdict {
+        let kif = self.ifaces.lookup(meta.ifname);
         let len = pd.tot_len as u64;
         self.status.searches += 1;
+        let mut modified = false;
+        if pd.proto == IPPROTO_TCP {
+            match normalize::tcp_flags(buf, &mut pd) {
+                Ok(m) => modified = m,
+                Err(r) => {
+                    self.count(r);
+                    return Verdict::drop(r);
+                }
+            }
+        }
+        let mut v = self.test_state_or_rules(meta, kif, buf, pd, len, now);
+        v.modified |= modified && v.pass;
+        v
+    }
 
+    fn test_state_or_rules(
+        &mut self,
+        meta: &PacketMeta,
+        kif: Option<KifId>,
+        buf: &mut [u8],
+        mut pd: Pd,
+        len: u64,
+        now: u64,
+    ) -> Verdict {
         if pd.icmp.is_some_and(|i| i.is_error) {
             if let Some(v) = self.test_icmp_error(meta, buf, &mut pd, len, now) {
                 return v;
             }
-        } else if !pd.fragment || pd.proto != IPPROTO_TCP {
+        } else {
             if let Some(v) = self.syncookie_syn(meta, &pd, now) {
                 return v;
             }
@@ -815,8 +916,14 @@ impl Engine {
         }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let Some(ri) = ev.rule else {
-            // The default rule: pass, no state (a `match` rule's tag still
-            // goes on the packet).
+            // The default rule: pass, no state, no IP options (a `match`
+            // rule's tag still goes on the packet).
+            if pd.badopts != 0 {
+                self.count(Reason::IpOption);
+                let mut v = Verdict::drop(Reason::IpOption);
+                v.log = true;
+                return v;
+            }
             let mut v = Verdict::pass(false);
             v.log = ev.log;
             tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
@@ -832,6 +939,17 @@ impl Engine {
             }
             return v;
         };
+        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
+            return Verdict::pass(false);
+        };
+        if r.action == Action::Pass && pd.badopts != 0 && !r.allow_opts {
+            // IP options pass only by a rule with `allow-opts`.
+            self.count(Reason::IpOption);
+            let mut v = Verdict::drop(Reason::IpOption);
+            v.log = true;
+            v.rule = Some(ri.nr);
+            return v;
+        }
         // The deciding rule and the anchor rule it was reached through
         // count the packet (pf_counters_inc).
         for r in [Some(ri), ev.anchor].into_iter().flatten() {
@@ -840,10 +958,12 @@ impl Engine {
                 c.bytes[d] += len;
             }
         }
-        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
-            return Verdict::pass(false);
-        };
         r.tag = ev.tag.unwrap_or(0);
+        // The normalisation actions: match rules', then the deciding rule's.
+        let mut actions = ev.actions;
+        if let Some(rule) = self.rules.rule(ri) {
+            actions.add(rule);
+        }
         if r.action == Action::Block {
             self.count(Reason::Match);
             self.table_stats(ri, &pd.src, &pd.dst, meta.dir, table::OP_BLOCK, len);
@@ -870,8 +990,17 @@ impl Engine {
         if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
             if meta.dir == Dir::In {
                 r.sns = sns;
-                let mut v =
-                    self.test_rules_afto(meta, buf, pd, (ri, ev.anchor), &mut r, naf, len, now);
+                let mut v = self.test_rules_afto(
+                    meta,
+                    buf,
+                    pd,
+                    (ri, ev.anchor),
+                    &mut r,
+                    &actions,
+                    naf,
+                    len,
+                    now,
+                );
                 v.log |= ev.log;
                 return v;
             }
@@ -912,8 +1041,19 @@ impl Engine {
         }
         r.sns = sns;
         let mut modified = false;
+        let mut state = None;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
-            match self.create_state(meta, &r, (ri, ev.anchor), &orig, &translated, len, now) {
+            let made = self.create_state(
+                meta,
+                &r,
+                (ri, ev.anchor),
+                &orig,
+                &translated,
+                &actions,
+                len,
+                now,
+            );
+            match made {
                 Ok((slot, _))
                     if r.keep_state == KeepState::Synproxy
                         && meta.dir == Dir::In
@@ -928,7 +1068,18 @@ impl Engine {
                         return v;
                     }
                 }
-                Ok((_, seqdiff)) => {
+                Ok((slot, seqdiff)) => {
+                    state = Some(slot);
+                    if actions.flags & normalize::PFSTATE_SCRUB_TCP != 0 && orig.tcp.is_some() {
+                        match self.scrub_first_packet(buf, &pd, slot, now) {
+                            Ok(m) => modified |= m,
+                            Err(reason) => {
+                                self.remove_state(slot, now, true);
+                                self.count(reason);
+                                return Verdict::drop(reason);
+                            }
+                        }
+                    }
                     if seqdiff != 0 {
                         if let Some(t) = orig.tcp {
                             set_seq_ack(buf, &pd, Some(t.seq.wrapping_add(seqdiff)), None);
@@ -960,7 +1111,45 @@ impl Engine {
         v.rule = Some(ri.nr);
         v.route(&r.route, true, meta);
         tag_packet(&mut v, meta, r.tag);
-        v
+        match state {
+            Some(slot) => self.state_pass(buf, &pd, slot, v),
+            None => {
+                // Without a state the deciding rule's own scrub applies
+                // (pf_test: r->scrub_flags, not the match rules').
+                let a = self
+                    .rules
+                    .rule(ri)
+                    .map(normalize::Actions::of_rule)
+                    .unwrap_or_default();
+                if !a.is_empty() {
+                    let rid = self.random() as u16;
+                    v.modified |= normalize::scrub(buf, &pd, &a, rid);
+                }
+                v
+            }
+        }
+    }
+
+    /// `scrub (reassemble tcp)` on the packet that created state `slot`
+    /// (pf_normalize_tcp_init and _stateful in pf_create_state).
+    fn scrub_first_packet(
+        &mut self,
+        buf: &mut [u8],
+        pd: &Pd,
+        slot: state::Slot,
+        now: u64,
+    ) -> Result<bool, Reason> {
+        let random = self.random();
+        let fudge = self.timeout_value(Timeout::TcpTsDiff);
+        let Some(st) = self.states.get_mut(slot) else {
+            return Ok(false);
+        };
+        let mut sc: normalize::StateScrub = [Some(normalize::tcp_init(buf, pd, now, random)), None];
+        let conn = normalize::conn_of(&st.src, &st.dst, st.creation, fudge);
+        let [a, b] = &mut sc;
+        let r = normalize::tcp_stateful(buf, pd, a, b, conn, now);
+        st.scrub = Some(Box::new(sc));
+        r
     }
 
     /// pfr_update_stats for the tables rule `ri` names: a packet from
@@ -999,6 +1188,8 @@ impl Engine {
         s.src_nodes = self.srcnodes.len() as u64;
         s.src_node_counters = self.srcnodes.counters;
         s.half_open_tcp = self.halfopen;
+        s.fragments = self.frags.count() as u64;
+        s.frag_counters = self.frags.counters();
         s.syncookies_start = self.syncookies.hiwat;
         s.syncookies_end = self.syncookies.lowat;
         s.hostid = self.hostid;

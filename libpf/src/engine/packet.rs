@@ -15,7 +15,20 @@ pub enum PdError {
     BadOffset,
     /// Not IPv4 or IPv6.
     NotIp,
+    /// Malformed or forbidden IP options / IPv6 extension headers
+    /// (`ip-option`: bad option lengths, a type 0 routing header, ...).
+    IpOption,
+    /// A malformed fragment (`fragment`: two IPv6 fragment headers).
+    Fragment,
+    /// Something pf refuses outright (`normalize`: IPv6 jumbograms).
+    Normalize,
 }
+
+/// `Pd::badopts` bits (pf's `PF_OPT_*`): options only a rule with
+/// `allow-opts` lets through.
+pub const OPT_OTHER: u8 = 0x01;
+pub const OPT_JUMBO: u8 = 0x02;
+pub const OPT_ROUTER_ALERT: u8 = 0x04;
 
 /// Direction of a packet relative to the interface it is seen on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -85,22 +98,37 @@ pub struct Pd {
     pub p_len: u32,
     pub tcp: Option<TcpInfo>,
     pub icmp: Option<IcmpInfo>,
-    /// A fragment (other than a whole packet): ports are unknown.
+    /// A fragment (other than a whole packet): ports are unknown. An IPv6
+    /// packet whose fragment header says offset 0 and no more fragments
+    /// (an atomic fragment, RFC 6946) is not one.
     pub fragment: bool,
     pub ttl: u8,
+    /// Type of service (IPv4) or traffic class (IPv6) without the ECN
+    /// bits, what `tos` matches.
+    pub tos: u8,
+    /// IP options or IPv6 option headers present (`OPT_*` bits): the
+    /// packet passes only by a rule (or state) with `allow-opts`.
+    pub badopts: u8,
+    /// A fragment whose transport header was read anyway: the first
+    /// fragment of a datagram, checked with its ports when fragments are
+    /// filtered without reassembly (`set reassemble no`).
+    pub frag_l4: bool,
 }
 
 impl Pd {
     /// Does this packet carry transport ports (TCP/UDP, not a fragment)?
     pub fn has_ports(&self) -> bool {
-        !self.fragment && (self.proto == IPPROTO_TCP || self.proto == IPPROTO_UDP)
+        (!self.fragment || self.frag_l4) && (self.proto == IPPROTO_TCP || self.proto == IPPROTO_UDP)
     }
 }
 
 const V6_HOPOPTS: u8 = 0;
 const V6_ROUTING: u8 = 43;
-const V6_FRAGMENT: u8 = 44;
+/// The IPv6 fragment header, and the protocol pf gives later fragments.
+pub const V6_FRAGMENT: u8 = 44;
 const V6_DSTOPTS: u8 = 60;
+const IPPROTO_AH: u8 = 51;
+const IPPROTO_IGMP: u8 = 2;
 
 fn be16(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
@@ -142,9 +170,23 @@ fn describe_v4(buf: &[u8]) -> Result<Pd, PdError> {
     let off = frag & 0x1fff;
     let src = IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]));
+    let mut badopts = if hl > 20 {
+        v4_options(&buf[20..hl])?
+    } else {
+        0
+    };
+    let proto = buf[9];
+    if proto == IPPROTO_IGMP {
+        // IGMP carries router alert options (RFC 2236); a report to
+        // all-hosts must have TTL 1 (RFC 1112).
+        if buf[8] != 1 && dst == IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1)) {
+            return Err(PdError::IpOption);
+        }
+        badopts &= !OPT_ROUTER_ALERT;
+    }
     let mut pd = Pd {
         af: Af::Inet,
-        proto: buf[9],
+        proto,
         src,
         dst,
         sport: 0,
@@ -156,14 +198,51 @@ fn describe_v4(buf: &[u8]) -> Result<Pd, PdError> {
         icmp: None,
         fragment: more || off != 0,
         ttl: buf[8],
+        tos: buf[1] & !0x03,
+        badopts,
+        frag_l4: false,
     };
-    if off != 0 {
-        // Not the first fragment: no transport header here.
+    if pd.fragment {
+        // pf matches every fragment, the first one too, on its IP header
+        // only; the transport header is read after reassembly.
         return Ok(pd);
     }
     describe_l4(&buf[..tot], &mut pd)?;
     Ok(pd)
 }
+
+/// Walk IPv4 options (pf_walk_option): malformed ones are refused; what
+/// is there is reported as `OPT_*` bits. Options that are only padding
+/// count as "other" too.
+fn v4_options(opts: &[u8]) -> Result<u8, PdError> {
+    let mut bad = 0u8;
+    let mut off = 0usize;
+    while off < opts.len() {
+        match opts[off] {
+            0 => break, // end of list
+            1 => {
+                off += 1;
+                continue;
+            }
+            t => {
+                let len = *opts.get(off + 1).ok_or(PdError::IpOption)? as usize;
+                if len < 2 || off + len > opts.len() {
+                    return Err(PdError::IpOption);
+                }
+                bad |= if t == 148 {
+                    OPT_ROUTER_ALERT
+                } else {
+                    OPT_OTHER
+                };
+                off += len;
+            }
+        }
+    }
+    Ok(if bad == 0 { OPT_OTHER } else { bad })
+}
+
+/// How many extension headers pf walks before giving up (pf_hdr_limit).
+const V6_HDR_LIMIT: usize = 20;
 
 fn describe_v6(buf: &[u8]) -> Result<Pd, PdError> {
     if buf.len() < 40 {
@@ -179,53 +258,160 @@ fn describe_v6(buf: &[u8]) -> Result<Pd, PdError> {
     let src = IpAddr::V6(Ipv6Addr::from(a));
     a.copy_from_slice(&buf[24..40]);
     let dst = IpAddr::V6(Ipv6Addr::from(a));
-    let mut nh = buf[6];
-    let mut off = 40usize;
-    let mut fragment = false;
-    let mut later_fragment = false;
-    // Walk the extension headers pf walks (a bounded number of them).
-    for _ in 0..8 {
-        match nh {
-            V6_HOPOPTS | V6_ROUTING | V6_DSTOPTS => {
-                let next = *buf.get(off).ok_or(PdError::Short)?;
-                let len = (*buf.get(off + 1).ok_or(PdError::Short)? as usize + 1) * 8;
-                nh = next;
-                off += len;
-            }
-            V6_FRAGMENT => {
-                let next = *buf.get(off).ok_or(PdError::Short)?;
-                let fo = be16(buf, off + 2).ok_or(PdError::Short)?;
-                fragment = true;
-                later_fragment = fo & 0xfff8 != 0;
-                nh = next;
-                off += 8;
-            }
-            _ => break,
-        }
-        if off > tot {
-            return Err(PdError::Short);
-        }
-    }
     let mut pd = Pd {
         af: Af::Inet6,
-        proto: nh,
+        proto: buf[6],
         src,
         dst,
         sport: 0,
         dport: 0,
-        l4_off: off,
+        l4_off: 40,
         tot_len: tot,
         p_len: 0,
         tcp: None,
         icmp: None,
-        fragment,
+        fragment: false,
         ttl: buf[7],
+        tos: ((buf[0] << 4) | (buf[1] >> 4)) & !0x03,
+        badopts: 0,
+        frag_l4: false,
     };
-    if later_fragment {
+    let buf = &buf[..tot];
+    // Walk the extension headers as pf_walk_header6 does.
+    let (mut frag_seen, mut rthdr_seen) = (false, false);
+    for n in 0..V6_HDR_LIMIT {
+        let off = pd.l4_off;
+        match pd.proto {
+            V6_FRAGMENT => {
+                if frag_seen {
+                    return Err(PdError::Fragment);
+                }
+                frag_seen = true;
+                if off + 8 > tot {
+                    return Err(PdError::Short);
+                }
+                let fo = be16(buf, off + 2).ok_or(PdError::Short)?;
+                if fo & 0xfff8 != 0 {
+                    // A later fragment: nothing more to read here; pf
+                    // calls its protocol "fragment" (44).
+                    pd.fragment = true;
+                    return Ok(pd);
+                }
+                // RFC 6946: only non-atomic fragments are reassembled.
+                pd.fragment = fo & 1 != 0;
+                pd.proto = buf[off];
+                pd.l4_off = off + 8;
+            }
+            V6_ROUTING | V6_HOPOPTS | V6_DSTOPTS | IPPROTO_AH => {
+                if pd.proto == V6_ROUTING {
+                    if rthdr_seen {
+                        return Err(PdError::IpOption);
+                    }
+                    rthdr_seen = true;
+                }
+                if pd.proto == V6_HOPOPTS && n > 0 {
+                    // RFC 8200 4.1: hop-by-hop only right after the header.
+                    return Err(PdError::IpOption);
+                }
+                if off + 2 > tot {
+                    if pd.fragment {
+                        // A short first fragment: its headers go on in the
+                        // next one. Match it as a fragment.
+                        pd.proto = V6_FRAGMENT;
+                        return Ok(pd);
+                    }
+                    return Err(PdError::Short);
+                }
+                let len = if pd.proto == IPPROTO_AH {
+                    (buf[off + 1] as usize + 2) * 4
+                } else {
+                    (buf[off + 1] as usize + 1) * 8
+                };
+                if off + len > tot {
+                    if pd.fragment {
+                        pd.proto = V6_FRAGMENT;
+                        return Ok(pd);
+                    }
+                    return Err(PdError::Short);
+                }
+                match pd.proto {
+                    V6_ROUTING => {
+                        if buf.get(off + 2) == Some(&0) {
+                            // Type 0 routing headers are always dropped.
+                            return Err(PdError::IpOption);
+                        }
+                        pd.badopts |= OPT_OTHER;
+                    }
+                    V6_DSTOPTS => pd.badopts |= OPT_OTHER,
+                    V6_HOPOPTS => {
+                        let b = v6_options(&buf[off + 2..off + len], plen)?;
+                        pd.badopts |= if b == 0 { OPT_OTHER } else { b };
+                    }
+                    _ => {}
+                }
+                pd.proto = buf[off];
+                pd.l4_off = off + len;
+            }
+            IPPROTO_ICMPV6 => {
+                // MLD messages carry router alerts; they must come from a
+                // link-local address with hop limit 1 (RFC 2710).
+                if let Some(&t) = buf.get(off) {
+                    if matches!(t, 130..=132 | 143) {
+                        let ll = matches!(src, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+                        if pd.ttl != 1 || !ll {
+                            return Err(PdError::IpOption);
+                        }
+                        pd.badopts &= !OPT_ROUTER_ALERT;
+                    }
+                }
+                break;
+            }
+            _ => break,
+        }
+        if n + 1 == V6_HDR_LIMIT {
+            return Err(PdError::IpOption);
+        }
+    }
+    if pd.badopts & OPT_JUMBO != 0 {
+        // pf does not support jumbograms.
+        return Err(PdError::Normalize);
+    }
+    if pd.fragment {
         return Ok(pd);
     }
-    describe_l4(&buf[..tot], &mut pd)?;
+    describe_l4(buf, &mut pd)?;
     Ok(pd)
+}
+
+/// Options of a hop-by-hop header (pf_walk_option6).
+fn v6_options(opts: &[u8], plen: usize) -> Result<u8, PdError> {
+    let mut bad = 0u8;
+    let mut off = 0usize;
+    while off < opts.len() {
+        let t = opts[off];
+        if t == 0 {
+            off += 1; // Pad1
+            continue;
+        }
+        let len = *opts.get(off + 1).ok_or(PdError::IpOption)? as usize;
+        if off + 2 + len > opts.len() {
+            return Err(PdError::IpOption);
+        }
+        match t {
+            1 => {} // PadN
+            0xc2 => {
+                // Jumbo payload: only valid with a zero payload length.
+                if plen != 0 {
+                    return Err(PdError::IpOption);
+                }
+                bad |= OPT_JUMBO;
+            }
+            5 => bad |= OPT_ROUTER_ALERT,
+            _ => bad |= OPT_OTHER,
+        }
+        off += 2 + len;
+    }
+    Ok(bad)
 }
 
 /// ICMP query/reply mapping (pf_icmp_mapping): for queries the id is the
@@ -270,7 +456,10 @@ fn set_icmp_ports(pd: &mut Pd, vtype: u8, id: u16, id_is_sport: bool) {
     }
 }
 
-fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
+/// Read the transport header at `pd.l4_off` into `pd` (ports, TCP
+/// fields, ICMP type and id). Also used on the first fragment of a
+/// datagram when fragments are filtered without reassembly.
+pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
     let l4 = buf.get(pd.l4_off..).ok_or(PdError::Short)?;
     match pd.proto {
         IPPROTO_TCP => {
@@ -308,7 +497,8 @@ fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
             pd.sport = be16(l4, 0).ok_or(PdError::Short)?;
             pd.dport = be16(l4, 2).ok_or(PdError::Short)?;
             let ulen = be16(l4, 4).ok_or(PdError::Short)? as usize;
-            if ulen < 8 || ulen > l4.len() {
+            // A first fragment carries only the start of the datagram.
+            if ulen < 8 || (ulen > l4.len() && !pd.fragment) {
                 return Err(PdError::BadOffset);
             }
         }
@@ -430,6 +620,9 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
         icmp: None,
         fragment: later_fragment,
         ttl: 0,
+        tos: 0,
+        badopts: 0,
+        frag_l4: false,
     };
     if later_fragment {
         return Ok(pd);

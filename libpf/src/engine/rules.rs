@@ -5,6 +5,7 @@
 use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
 use super::fib::Fib;
 use super::iface::{IfTable, KifId};
+use super::normalize::Actions;
 use super::packet::{Dir, Pd};
 use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
@@ -174,6 +175,27 @@ fn endpoint_matches(
 /// Does `r` match the packet? (Action-independent.) `rt`: the tables it
 /// names, resolved at load.
 pub fn rule_matches(r: &Rule, rt: &RuleTables, pd: &Pd, ctx: &MatchCtx) -> bool {
+    // `fragment` rules match fragments only.
+    if r.extras.fragment && !pd.fragment {
+        return false;
+    }
+    // A fragment filtered on its IP header alone (pf's virtual protocol
+    // "fragment") matches no rule about ports, TCP flags, ICMP types or
+    // sockets.
+    if pd.fragment
+        && !pd.frag_l4
+        && (r.from.port.is_some()
+            || r.to.port.is_some()
+            || (pd.proto == IPPROTO_TCP && r.flags.is_some_and(|f| f.mask != 0))
+            || r.icmp_type.is_some()
+            || r.user.is_some()
+            || r.group.is_some())
+    {
+        return false;
+    }
+    if r.extras.tos.is_some_and(|t| t != 0 && t != pd.tos) {
+        return false;
+    }
     if let Some(on) = &r.on {
         if ctx.on(&on.name) == on.neg {
             return false;
@@ -282,6 +304,12 @@ pub struct Evaluation {
     /// How many times a rule decided (to tell whether one inside a quick
     /// anchor did).
     decisions: u32,
+    /// What matching `match` rules left on the packet (scrub, set tos);
+    /// the deciding rule's own actions are added by the caller.
+    pub actions: Actions,
+    /// A second look that changes nothing: no evaluation counters, no
+    /// `once` expiry, no packet-rate accounting.
+    dry: bool,
 }
 
 /// How many matching `match` rules with tables an evaluation remembers.
@@ -294,6 +322,18 @@ pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
     walk(rules, MAIN, 0, None, pd, ctx, &mut ev);
     // A translation belongs to the deciding rule or to match rules before
     // it; a later match rule cannot translate for a block.
+    ev
+}
+
+/// `evaluate` without changing any rule's run state or counters: a second
+/// look at a packet (the first fragment of a datagram checked with its
+/// ports when fragments are not reassembled).
+pub fn evaluate_dry(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
+    let mut ev = Evaluation {
+        dry: true,
+        ..Evaluation::default()
+    };
+    walk(rules, MAIN, 0, None, pd, ctx, &mut ev);
     ev
 }
 
@@ -333,9 +373,13 @@ fn walk(
         if rs.run.expired(n) {
             continue;
         }
-        rs.counters[n].evaluations += 1;
+        if !ev.dry {
+            rs.counters[n].evaluations += 1;
+        }
         let rt = rs.tables.get(n).copied().unwrap_or_default();
-        if !rule_matches(&rs.rules[n], &rt, pd, ctx) || !rs.run.admit(n, pd, ctx, &mut ev.tag) {
+        if !rule_matches(&rs.rules[n], &rt, pd, ctx)
+            || !rs.run.admit(n, pd, ctx, &mut ev.tag, ev.dry)
+        {
             continue;
         }
         let r = &rs.rules[n];
@@ -382,6 +426,7 @@ fn walk(
             ev.log = true;
         }
         if r.action == Action::Match {
+            ev.actions.add(r);
             if (rt.src.is_some() || rt.dst.is_some()) && (ev.n_match_tables as usize) < MATCH_TABLES
             {
                 ev.match_tables[ev.n_match_tables as usize] = me;

@@ -207,7 +207,16 @@ impl RuleStates {
     /// `tag` is pf's `ctx->tag`: None until a rule sets a tag or a
     /// `tagged` test reads the packet's (`ctx.tag`). Returns false when rule
     /// `i` does not match.
-    pub fn admit(&mut self, i: usize, pd: &Pd, ctx: &MatchCtx, tag: &mut Option<u16>) -> bool {
+    /// `dry`: a second look at a packet; the packet-rate window and `once`
+    /// stay as they are.
+    pub fn admit(
+        &mut self,
+        i: usize,
+        pd: &Pd,
+        ctx: &MatchCtx,
+        tag: &mut Option<u16>,
+        dry: bool,
+    ) -> bool {
         let (pkt_tag, now_ms) = (ctx.tag, ctx.now);
         if i >= self.runs.len() {
             return true;
@@ -237,7 +246,9 @@ impl RuleStates {
         }
         // Must be last: the packet counts whether or not it then matches.
         if let Some(t) = run.pktrate.as_mut() {
-            t.add(now_ms / 1000);
+            if !dry {
+                t.add(now_ms / 1000);
+            }
             if t.exceeded() {
                 return false;
             }
@@ -245,7 +256,7 @@ impl RuleStates {
         if run.tag != 0 {
             *tag = Some(run.tag);
         }
-        if run.once {
+        if run.once && !dry {
             run.expired = true;
         }
         true
@@ -279,7 +290,7 @@ mod tests {
             now,
             os: None,
         };
-        st.admit(i, &pd, &ctx, tag)
+        st.admit(i, &pd, &ctx, tag, false)
     }
 
     fn states(src: &str) -> (RuleStates, TagTable) {

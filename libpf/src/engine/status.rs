@@ -77,7 +77,11 @@ pub struct Status {
     /// Source tracking table: searches, inserts, removals.
     #[serde(default)]
     pub src_node_counters: [u64; 3],
+    /// Fragments held for reassembly now.
     pub fragments: u64,
+    /// Fragment searches, inserts, removals (`pfctl -vsi`, `Fragments`).
+    #[serde(default)]
+    pub frag_counters: [u64; 3],
     pub hostid: u32,
     /// MD5 of the ruleset as `pfctl -vsi` prints it (32 hex digits).
     pub checksum: String,

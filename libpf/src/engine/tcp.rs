@@ -86,6 +86,43 @@ pub enum Track {
     /// Out of window (`state-mismatch`). `send_rst` asks for a RST to the
     /// sender (mismatch during the handshake).
     Drop { send_rst: bool },
+    /// `reassemble tcp` refused the segment's timestamps (`bad-timestamp`).
+    BadTimestamp,
+}
+
+/// pf_tcp_track_sloppy (`keep state (sloppy)`): follow the connection's
+/// flags without checking sequence numbers, for states that see only one
+/// direction of a connection.
+pub fn track_sloppy(src: &mut Peer, dst: &mut Peer, t: &TcpInfo) -> Track {
+    if t.flags & SYN != 0 && src.state < tcps::SYN_SENT {
+        src.state = tcps::SYN_SENT;
+    }
+    if t.flags & FIN != 0 && src.state < tcps::CLOSING {
+        src.state = tcps::CLOSING;
+    }
+    if t.flags & ACK != 0 {
+        if dst.state == tcps::SYN_SENT {
+            dst.state = tcps::ESTABLISHED;
+        } else if dst.state == tcps::CLOSING {
+            dst.state = tcps::FIN_WAIT_2;
+        } else if src.state == tcps::SYN_SENT && dst.state < tcps::SYN_SENT {
+            // Only one half of the connection is seen: an ACK after the
+            // SYN without a word from the other end establishes it.
+            src.state = tcps::ESTABLISHED;
+            dst.state = tcps::ESTABLISHED;
+        } else if src.state == tcps::CLOSING && dst.state == tcps::ESTABLISHED && dst.seqlo == 0 {
+            // The closing of a half connection.
+            dst.state = tcps::CLOSING;
+        }
+    }
+    if t.flags & RST != 0 {
+        src.state = tcps::TIME_WAIT;
+        dst.state = tcps::TIME_WAIT;
+    }
+    Track::Pass {
+        timeout: Some(timeout_for(src, dst)),
+        refresh: true,
+    }
 }
 
 /// Rewrites modulation asks for: new seq and ack to put in the packet.
@@ -105,6 +142,22 @@ pub fn track_full(
     p_len: u32,
     random: u32,
     modulation: &mut Modulation,
+) -> Track {
+    track_full_norm(src, dst, t, p_len, random, modulation, &mut |_, _| true)
+}
+
+/// `track_full` with `scrub (reassemble tcp)`: `normalize` sees each
+/// segment that is in window (or loosely matches) before the windows move,
+/// as pf_normalize_tcp_stateful does, and may refuse it
+/// (`Track::BadTimestamp`).
+pub fn track_full_norm(
+    src: &mut Peer,
+    dst: &mut Peer,
+    t: &TcpInfo,
+    p_len: u32,
+    random: u32,
+    modulation: &mut Modulation,
+    normalize: &mut dyn FnMut(&Peer, &Peer) -> bool,
 ) -> Track {
     let mut win = t.win as u32;
     let (mut sws, mut dws) = if src.wscale != 0 && dst.wscale != 0 && t.flags & SYN == 0 {
@@ -221,6 +274,9 @@ pub fn track_full(
     };
 
     if in_window {
+        if !normalize(src, dst) {
+            return Track::BadTimestamp;
+        }
         update_seq(src, dst);
         if t.flags & SYN != 0 && src.state < tcps::SYN_SENT {
             src.state = tcps::SYN_SENT;
@@ -251,6 +307,9 @@ pub fn track_full(
     {
         // Loose match: shotgunned SYNs, a stream picked up mid-way, packets
         // just after close. Does not refresh the state's expiry.
+        if !normalize(src, dst) {
+            return Track::BadTimestamp;
+        }
         update_seq(src, dst);
         if t.flags & FIN != 0 && src.state < tcps::CLOSING {
             src.state = tcps::CLOSING;
@@ -415,6 +474,51 @@ mod tests {
         let r = track_full(&mut s, &mut c, &seg(RST, 5001, 0, 0), 0, 0, &mut m);
         assert!(matches!(r, Track::Pass { .. }));
         assert_eq!(c.state, tcps::TIME_WAIT);
+    }
+
+    #[test]
+    fn sloppy_follows_flags_only() {
+        let (mut c, mut s) = create_peers(&seg(SYN, 1000, 0, 64240), 0, 0);
+        // Only the client's half is seen: its ACK establishes both ends,
+        // whatever the numbers.
+        let r = track_sloppy(&mut c, &mut s, &seg(ACK, 77, 99_999, 1));
+        assert_eq!(
+            r,
+            Track::Pass {
+                timeout: Some(Timeout::TcpEstablished),
+                refresh: true
+            }
+        );
+        assert_eq!((c.state, s.state), (tcps::ESTABLISHED, tcps::ESTABLISHED));
+        // A segment far out of any window still passes (full tracking
+        // refuses it).
+        assert!(matches!(
+            track_sloppy(&mut c, &mut s, &seg(ACK, 1 << 31, 5, 1)),
+            Track::Pass { .. }
+        ));
+        track_sloppy(&mut c, &mut s, &seg(FIN | ACK, 5, 5, 1));
+        assert_eq!(c.state, tcps::CLOSING);
+        assert_eq!(s.state, tcps::CLOSING, "half-connection close");
+        track_sloppy(&mut s, &mut c, &seg(RST, 0, 0, 0));
+        assert_eq!((c.state, s.state), (tcps::TIME_WAIT, tcps::TIME_WAIT));
+    }
+
+    #[test]
+    fn normalize_hook_can_refuse() {
+        let mut m = Modulation::default();
+        let (mut c, mut s) = create_peers(&seg(SYN, 1000, 0, 64240), 0, 0);
+        let r = track_full_norm(
+            &mut s,
+            &mut c,
+            &seg(SYN | ACK, 5000, 1001, 65160),
+            0,
+            0,
+            &mut m,
+            &mut |_, _| false,
+        );
+        assert_eq!(r, Track::BadTimestamp);
+        assert_eq!(s.seqlo, 5000, "first packet of the end was recorded");
+        assert_eq!(c.seqhi, 1002, "but the windows did not move");
     }
 
     #[test]

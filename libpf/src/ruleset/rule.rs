@@ -230,6 +230,10 @@ pub struct Pool {
     /// `__automatic_N`; its name, for printing (`addrs` keeps the members).
     #[serde(default)]
     pub auto_table: Option<String>,
+    /// A `weight` other than 1 was given to a member (refused: pfd has
+    /// no weighted round-robin).
+    #[serde(default)]
+    pub weighted: bool,
 }
 
 /// `route-to`, `reply-to`, `dup-to`.

@@ -74,6 +74,7 @@ pub fn check(rs: &Ruleset) -> Support {
         all_rules(&la.ruleset.rules, &mut every);
     }
     check_selectors(&every, &mut s);
+    check_weighted_tables(rs, &every, &mut s);
     s
 }
 
@@ -129,11 +130,7 @@ fn check_options(o: &Options, s: &mut Support) {
             "set delay is refused, so no packet is ever held",
         );
     }
-    if let Some((on, no_df)) = o.reassemble {
-        if on || no_df {
-            refuse(s, &none, 0, "set reassemble yes", NOT_YET);
-        }
-    }
+    // `set reassemble` is enforced by engine::frag.
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
@@ -183,6 +180,45 @@ fn check_pool(p: &Pool, r: &Rule, file: &Option<String>, s: &mut Support) {
     for a in &p.addrs {
         check_addr(a, r, file, s);
     }
+    if p.weighted {
+        refuse(s, file, r.src_line, "weight", WEIGHT);
+    }
+}
+
+const WEIGHT: &str = "pfd has no weighted round-robin: every member would be picked as often";
+
+/// Pools naming a table whose addresses have weights (`table <t> { a
+/// weight 3 }`, or in its file): refused as weighted lists are. A
+/// weighted table only filtered against is fine: weights do not change
+/// what matches.
+fn check_weighted_tables(rs: &Ruleset, rules: &[&Rule], s: &mut Support) {
+    let weighted: Vec<&str> = rs
+        .directives
+        .iter()
+        .chain(rs.loads.iter().flat_map(|l| l.ruleset.directives.iter()))
+        .filter_map(|d| match d {
+            Directive::Table(t) if t.weighted => Some(t.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if weighted.is_empty() {
+        return;
+    }
+    for r in rules {
+        let pools = [
+            r.nat_to.as_ref(),
+            r.rdr_to.as_ref(),
+            r.extras.route.as_ref().map(|(_, p)| p),
+        ];
+        let named = pools
+            .into_iter()
+            .flatten()
+            .flat_map(|p| &p.addrs)
+            .any(|a| matches!(a, AddrKind::Table(name) if weighted.contains(&name.as_str())));
+        if named {
+            refuse(s, &None, r.src_line, "weight", WEIGHT);
+        }
+    }
 }
 
 /// Check rules, anchors' rules included.
@@ -226,9 +262,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
     // State options.
     let so = &r.state_opts;
-    if so.sloppy {
-        refuse(s, file, line, "sloppy", NOT_YET);
-    }
     if so.pflow {
         refuse(s, file, line, "pflow", "no pflow(4) export");
     }
@@ -241,9 +274,6 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "on rdomain",
             "Linux has no routing domains; VRFs differ",
         );
-    }
-    if x.tos.is_some() {
-        refuse(s, file, line, "tos", NOT_YET);
     }
     if x.prio.is_some() {
         refuse(
@@ -273,20 +303,8 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "no traffic shaping: packets are not queued",
         );
     }
-    if x.set_tos.is_some() {
-        refuse(s, file, line, "set tos", NOT_YET);
-    }
     if x.delay.is_some() {
         refuse(s, file, line, "set delay", NOT_YET);
-    }
-    if x.fragment {
-        refuse(s, file, line, "fragment", NOT_YET);
-    }
-    if x.allow_opts {
-        refuse(s, file, line, "allow-opts", NOT_YET);
-    }
-    if x.scrub.any() {
-        refuse(s, file, line, "scrub", NOT_YET);
     }
     if let Some((kind, pool)) = &x.route {
         let kw = match kind {
@@ -466,6 +484,27 @@ table <srv> { 192.168.99.5 192.168.99.6 }
     }
 
     #[test]
+    fn weighted_pools_are_refused() {
+        let msg = "weight: not supported on Linux (pfd has no weighted round-robin: every member would be picked as often)";
+        assert_eq!(
+            refused("pass out on eth0 nat-to { 192.0.2.1 weight 2, 192.0.2.2 } round-robin\n"),
+            vec![format!("pf.conf:1: {msg}")]
+        );
+        assert_eq!(
+            refused(
+                "table <w> { 192.0.2.1 weight 3 }\npass\npass out on eth0 nat-to <w> round-robin\n"
+            ),
+            vec![format!("pf.conf:3: {msg}")]
+        );
+        // Weights of 1, and weighted tables only filtered against, load.
+        assert!(
+            refused("pass out on eth0 nat-to { 192.0.2.1 weight 1, 192.0.2.2 } round-robin\n")
+                .is_empty()
+        );
+        assert!(refused("table <w> { 192.0.2.1 weight 3 }\nblock from <w>\n").is_empty());
+    }
+
+    #[test]
     fn policy_routing_loads() {
         let s = support(
             "pass in on eth0 proto tcp route-to 192.168.99.7\n\
@@ -498,6 +537,21 @@ table <srv> { 192.168.99.5 192.168.99.6 }
         .unwrap();
         assert_eq!(divert_queue_clash(&rs.rules, 7066..7067), Some((2, 7066)));
         assert_eq!(divert_queue_clash(&rs.rules, 7000..7066), None);
+    }
+
+    #[test]
+    fn normalization_and_fragments_load() {
+        for conf in [
+            "set reassemble yes\npass\n",
+            "set reassemble yes no-df\npass\n",
+            "set reassemble no\nblock in fragment\npass in proto udp\n",
+            "match in all scrub (no-df random-id min-ttl 64 max-mss 1400 reassemble tcp)\n",
+            "pass out proto tcp scrub (max-mss 1300) set tos lowdelay\n",
+            "pass in proto tcp keep state (sloppy)\npass in tos 0x10 allow-opts\n",
+        ] {
+            let s = support(conf);
+            assert_eq!(s, Support::default(), "{conf}");
+        }
     }
 
     #[test]

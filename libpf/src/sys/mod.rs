@@ -4,6 +4,7 @@
 
 pub mod hooks;
 pub mod netlink;
+pub mod nfqueue;
 pub mod policy_routing;
 pub mod raw;
 pub mod resolve;

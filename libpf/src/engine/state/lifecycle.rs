@@ -4,6 +4,7 @@
 
 use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
 use crate::engine::anchor::RuleRef;
+use crate::engine::normalize::{Actions, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::srcnode::{SnType, StateLinks};
 use crate::engine::status::Reason;
@@ -13,8 +14,9 @@ use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPP
 
 impl Engine {
     /// pf_create_state. Returns the new state's slot and the modulation
-    /// offset applied to the packet's sequence number (0 without
-    /// `modulate state`).
+    /// offset applied to the packet's sequence number (0 without `modulate
+    /// state`). `actions` are the normalisation actions of the matching
+    /// rules, kept for every later packet of the state.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::engine) fn create_state(
         &mut self,
@@ -23,6 +25,7 @@ impl Engine {
         (ri, anchor): (RuleRef, Option<RuleRef>),
         orig: &Pd,
         translated: &Pd,
+        actions: &Actions,
         len: u64,
         now: u64,
     ) -> Result<(Slot, u32), Reason> {
@@ -125,7 +128,12 @@ impl Engine {
             packets: [1, 0],
             bytes: [len, 0],
             log: r.log,
-            state_flags: if no_sync { PFSTATE_NOSYNC } else { 0 },
+            state_flags: (if no_sync { PFSTATE_NOSYNC } else { 0 })
+                | (if r.allow_opts { PFSTATE_ALLOWOPTS } else { 0 })
+                | (if r.sloppy { PFSTATE_SLOPPY } else { 0 })
+                | actions.flags,
+            norm: *actions,
+            scrub: None,
             tag: r.tag,
             label: self.rules.run(ri).and_then(|x| x.label.clone()),
             sync: SyncMeta {
@@ -229,9 +237,10 @@ impl Engine {
         st.expire + self.state_timeout_secs(st) * 1000
     }
 
-    /// Drop expired states (pf_purge_expired_states), then the source
-    /// nodes whose time is up. Returns how many states went.
+    /// Drop expired fragments, expired states (pf_purge_expired_states),
+    /// then the source nodes whose time is up. Returns how many states went.
     pub fn purge(&mut self, now: u64) -> usize {
+        self.purge_fragments(now);
         let expired: Vec<Slot> = self
             .states
             .all_slots()

@@ -2,7 +2,8 @@
 //! UDP/other pseudo-states, counters, the state's translation applied, and
 //! ICMP errors matched to the state of the packet they quote.
 
-use super::{tcps, udps, Slot, StateKey, SK_STACK, SK_WIRE};
+use super::{tcps, udps, Peer, Slot, State, StateKey, SK_STACK, SK_WIRE};
+use crate::engine::normalize::{self, PFSTATE_ALLOWOPTS, PFSTATE_SCRUB_TCP, PFSTATE_SLOPPY};
 use crate::engine::packet::{self, Dir, Pd};
 use crate::engine::route::Forward;
 use crate::engine::srcnode::SnType;
@@ -36,6 +37,8 @@ impl Engine {
         }
         let mut halfopen = self.halfopen_of(slot);
         let random = self.random();
+        let random_ts = self.random();
+        let ts_fudge = self.ts_fudge(slot);
         let mut established = false;
         let st = self.states.get_mut(slot)?;
         let dir = meta.dir;
@@ -48,9 +51,21 @@ impl Engine {
             dir == st.direction
         };
         let mut modulation = tcp::Modulation::default();
+        let mut norm_modified = false;
         match (pd.proto, pd.tcp) {
             (IPPROTO_TCP, Some(t)) => {
-                let (src, dst) = st.peers_fwd(fwd);
+                let sloppy = st.state_flags & PFSTATE_SLOPPY != 0;
+                let scrub_tcp = st.state_flags & PFSTATE_SCRUB_TCP != 0;
+                // Index of the sending and receiving end in `scrub`.
+                let (si, di) = if fwd { (0, 1) } else { (1, 0) };
+                let creation = st.creation;
+                let State {
+                    src: ps,
+                    dst: pr,
+                    scrub,
+                    ..
+                } = &mut *st;
+                let (src, dst) = if fwd { (ps, pr) } else { (pr, ps) };
                 if t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
                     == crate::wire::tcp::SYN
                     && src.state >= tcps::FIN_WAIT_2
@@ -61,7 +76,39 @@ impl Engine {
                     return None;
                 }
                 let dst_opening = dst.state == tcps::SYN_SENT;
-                match tcp::track_full(src, dst, &t, pd.p_len, random, &mut modulation) {
+                let track = if sloppy {
+                    tcp::track_sloppy(src, dst, &t)
+                } else {
+                    // `reassemble tcp`: the first packet from this end
+                    // sets up its scrub data.
+                    let other_has = scrub.as_ref().is_some_and(|s| s[di].is_some());
+                    let mine_has = scrub.as_ref().is_some_and(|s| s[si].is_some());
+                    if src.seqlo == 0 && (scrub_tcp || other_has) && !mine_has {
+                        let init = normalize::tcp_init(buf, pd, now, random_ts);
+                        scrub.get_or_insert_with(Default::default)[si] = Some(init);
+                    }
+                    let pdr: &Pd = pd;
+                    let mut hook = |s: &Peer, d: &Peer| -> bool {
+                        let Some(sc) = scrub.as_mut() else {
+                            return true;
+                        };
+                        let [a, b] = &mut **sc;
+                        let (ss, ds) = if si == 0 { (a, b) } else { (b, a) };
+                        if ss.is_none() && ds.is_none() {
+                            return true;
+                        }
+                        let conn = normalize::conn_of(s, d, creation, ts_fudge);
+                        match normalize::tcp_stateful(buf, pdr, ss, ds, conn, now) {
+                            Ok(m) => {
+                                norm_modified |= m;
+                                true
+                            }
+                            Err(_) => false,
+                        }
+                    };
+                    tcp::track_full_norm(src, dst, &t, pd.p_len, random, &mut modulation, &mut hook)
+                };
+                match track {
                     tcp::Track::Pass { timeout, refresh } => {
                         // The handshake completes with this packet: the
                         // connection counts for its source.
@@ -83,6 +130,11 @@ impl Engine {
                             v.reply = reply::tcp_rst(pd, reply::DEFAULT_TTL);
                         }
                         return Some(v);
+                    }
+                    tcp::Track::BadTimestamp => {
+                        self.halfopen_update(slot, halfopen);
+                        self.count(Reason::BadTimestamp);
+                        return Some(Verdict::drop(Reason::BadTimestamp));
                     }
                 }
             }
@@ -153,7 +205,7 @@ impl Engine {
         }
         self.halfopen_update(slot, halfopen);
         self.src_nodes_count(&nodes, if fwd { 0 } else { 1 }, len);
-        let mut modified = false;
+        let mut modified = norm_modified;
         if modulation != tcp::Modulation::default() {
             set_seq_ack(buf, pd, modulation.seq, modulation.ack);
             modified = true;
@@ -183,7 +235,54 @@ impl Engine {
                 tag_packet(&mut v, meta, tag);
             }
         }
-        Some(v)
+        Some(self.state_pass(buf, pd, slot, v))
+    }
+
+    /// A packet passes by state `slot`: IP options need the creating
+    /// rule's `allow-opts`, then the state's scrub actions apply.
+    pub(in crate::engine) fn state_pass(
+        &mut self,
+        buf: &mut [u8],
+        pd: &Pd,
+        slot: Slot,
+        mut v: Verdict,
+    ) -> Verdict {
+        let Some(st) = self.states.get(slot) else {
+            return v;
+        };
+        if pd.badopts != 0 && st.state_flags & PFSTATE_ALLOWOPTS == 0 {
+            self.count(Reason::IpOption);
+            let mut d = Verdict::drop(Reason::IpOption);
+            d.log = true;
+            return d;
+        }
+        let norm = st.norm;
+        if !norm.is_empty() {
+            let rid = self.random() as u16;
+            match &mut v.forward {
+                // af-to: the packet sent is the translated one.
+                Forward::AfTo(p) => normalize::scrub_packet(p, &norm, rid),
+                _ => v.modified |= normalize::scrub(buf, pd, &norm, rid),
+            }
+        }
+        v
+    }
+
+    /// `tcp.tsdiff` for a state: its rule's value, else the global one.
+    fn ts_fudge(&self, slot: Slot) -> u32 {
+        let global = self.timeout_value(Timeout::TcpTsDiff);
+        self.states
+            .get(slot)
+            .and_then(|st| st.rule)
+            .and_then(|r| self.rules.rule(r))
+            .and_then(|r| {
+                r.state_opts
+                    .timeouts
+                    .iter()
+                    .find(|(k, _)| *k == Timeout::TcpTsDiff)
+                    .map(|(_, v)| *v)
+            })
+            .unwrap_or(global)
     }
 
     /// An ICMP or ICMPv6 error message (pf_test_state_icmp, error branch):
@@ -377,6 +476,6 @@ impl Engine {
         v.log = log;
         v.route(&sroute, fwd, meta);
         tag_packet(&mut v, meta, tag);
-        Some(v)
+        Some(self.state_pass(buf, pd, slot, v))
     }
 }

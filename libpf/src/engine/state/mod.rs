@@ -5,6 +5,7 @@ mod kill;
 mod lifecycle;
 mod matched;
 
+use super::normalize::{Actions, StateScrub};
 pub use kill::StateKill;
 
 use super::packet::{Dir, Pd};
@@ -131,7 +132,14 @@ pub struct State {
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
     pub log: u8,
+    /// pf's `PFSTATE_*` flags (no-sync, allow-opts, sloppy, the scrub
+    /// flags), as pfsync carries them.
     pub state_flags: u16,
+    /// What `scrub (...)` / `set tos` do to every packet of the state, in
+    /// both directions (the flags are also in `state_flags`).
+    pub norm: Actions,
+    /// `scrub (reassemble tcp)` data of both ends ([0]: `src`).
+    pub scrub: Option<Box<StateScrub>>,
     /// The tag every packet of the state gets (`tag` / `tagged` at
     /// creation; see engine::tag), 0 = none.
     pub tag: u16,
@@ -394,6 +402,8 @@ mod tests {
             bytes: [0; 2],
             log: 0,
             state_flags: 0,
+            norm: Actions::default(),
+            scrub: None,
             tag: 0,
             label: None,
             sync: SyncMeta {
