@@ -81,7 +81,7 @@ pub struct IcmpInfo {
     /// The target address of an IPv6 neighbour solicitation or
     /// advertisement: pf keys their states by it (the solicitation goes
     /// to a multicast group, the advertisement comes from the target).
-    pub nd_target: Option<std::net::Ipv6Addr>,
+    pub nd_target: Option<Ipv6Addr>,
 }
 
 impl IcmpInfo {
@@ -93,10 +93,9 @@ impl IcmpInfo {
     pub fn key_addrs(&self, src: IpAddr, dst: IpAddr) -> (IpAddr, IpAddr) {
         match (self.nd_target, self.icmp_type) {
             (Some(t), icmpv6::ND_NEIGHBOR_SOLICIT) => (src, IpAddr::V6(t)),
-            (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) if dst.is_multicast() => (
-                IpAddr::V6(t),
-                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-            ),
+            (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) if dst.is_multicast() => {
+                (IpAddr::V6(t), IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+            }
             (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) => (IpAddr::V6(t), dst),
             _ => (src, dst),
         }
@@ -556,7 +555,7 @@ pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
                     .get(8..24)
                     .and_then(|b| b.try_into().ok())
                     .ok_or(PdError::Short)?;
-                Some(std::net::Ipv6Addr::from(b))
+                Some(Ipv6Addr::from(b))
             } else {
                 None
             };

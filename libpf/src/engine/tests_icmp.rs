@@ -331,7 +331,10 @@ fn neighbour_states_are_keyed_by_the_target() {
     // target's link-local address: it is the state's reply.
     let mut na = v6("fe80::b", asker, 58, &nd(136, 0x60, target));
     let v = e.test(&meta(Dir::Out, "int0"), &mut na, 1);
-    assert!(v.pass, "the advertisement matches the solicitation's state: {v:?}");
+    assert!(
+        v.pass,
+        "the advertisement matches the solicitation's state: {v:?}"
+    );
     // Not on another interface (the state is bound), and not for another
     // target.
     let mut na = v6("fe80::b", asker, 58, &nd(136, 0x60, target));
