@@ -378,7 +378,10 @@ impl Limiters {
         s.entries.retain(|k, e| {
             // The entries inside `net`, and the one `net` lies in.
             let p = if k.is_ipv4() { p4 } else { p6 };
-            let entry = IpNet { addr: *k, prefix: p };
+            let entry = IpNet {
+                addr: *k,
+                prefix: p,
+            };
             if net.contains(k) || (net.prefix >= p && entry.contains(&net.addr)) {
                 freed += e.c.inuse;
                 false
@@ -423,7 +426,7 @@ impl Limiters {
                 } else {
                     Vec::new()
                 };
-                list.sort_by(|a, b| a.source.addr.cmp(&b.source.addr));
+                list.sort_by_key(|e| e.source.addr);
                 SourceLimiterInfo {
                     def: s.def.clone(),
                     counters: s.c,
@@ -512,7 +515,12 @@ mod tests {
     fn sources_are_limited_each_and_entries_in_number() {
         let mut l = Limiters::default();
         l.configure(&[src(2, 1, 24)], 0);
-        let (a, a2, b, c) = (ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.1.1"), ip("10.0.2.1"));
+        let (a, a2, b, c) = (
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            ip("10.0.1.1"),
+            ip("10.0.2.1"),
+        );
         assert_eq!(l.check(SRC, a, 0, false), Admission::Admit);
         let la = l.acquire(SRC, a, 0);
         // a2 is in a's /24: the same entry, full.

@@ -594,7 +594,10 @@ impl Engine {
         defs: Option<&[crate::ruleset::LimiterDef]>,
     ) -> Result<(), CommitError> {
         for r in sets.iter().flat_map(|(_, rules)| rules.iter()) {
-            let uses = [(&r.extras.state_limiter, true), (&r.extras.source_limiter, false)];
+            let uses = [
+                (&r.extras.state_limiter, true),
+                (&r.extras.source_limiter, false),
+            ];
             for (u, state) in uses {
                 let Some(u) = u else { continue };
                 let known = match defs {
@@ -1335,8 +1338,8 @@ mod tests;
 #[cfg(test)]
 mod tests_icmp;
 #[cfg(test)]
+mod tests_limiter;
+#[cfg(test)]
 mod tests_srcnode;
 #[cfg(test)]
 mod tests_tags;
-#[cfg(test)]
-mod tests_limiter;

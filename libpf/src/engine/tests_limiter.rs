@@ -93,7 +93,12 @@ fn a_source_limiter_counts_each_source() {
     let lines: Vec<String> = s
         .entries
         .iter()
-        .map(|x| format!("{}/{} {}", x.source.addr, x.source.prefix, x.counters.hardlim))
+        .map(|x| {
+            format!(
+                "{}/{} {}",
+                x.source.addr, x.source.prefix, x.counters.hardlim
+            )
+        })
         .collect();
     assert_eq!(lines, ["192.0.2.2/32 2", "192.0.2.3/32 0"]);
     let two = crate::addr::IpNet::host("192.0.2.2".parse().unwrap());

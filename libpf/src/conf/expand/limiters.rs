@@ -101,7 +101,10 @@ impl Expander<'_> {
             return err(format!("{kind} limiter limit not specified"));
         };
         let defs = &self.ruleset.options.limiters;
-        if defs.iter().any(|d| d.is_state() != l.source && d.id() == id) {
+        if defs
+            .iter()
+            .any(|d| d.is_state() != l.source && d.id() == id)
+        {
             return err(format!("{kind} limiter id {id} is already in use"));
         }
         if defs
@@ -135,7 +138,12 @@ impl Expander<'_> {
 
     /// A rule's `state|source limiter NAME [(block|no-match)]`: the
     /// limiter it names, defined before it.
-    pub(super) fn limiter_use(&self, source: bool, name: &str, block: Option<bool>) -> Res<LimiterUse> {
+    pub(super) fn limiter_use(
+        &self,
+        source: bool,
+        name: &str,
+        block: Option<bool>,
+    ) -> Res<LimiterUse> {
         let kind = if source { "source" } else { "state" };
         let Some(d) = self
             .ruleset

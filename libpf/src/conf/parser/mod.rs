@@ -21,9 +21,9 @@ mod rule;
 mod table;
 
 use super::ast::*;
-use crate::addr::Af;
 use super::error::ConfError;
 use super::source::Statement as SourceStatement;
+use crate::addr::Af;
 use pairs::{children, first, string_of, PfParser, Rule};
 use pest::Parser;
 
@@ -116,11 +116,7 @@ fn limiter_def(p: pest::iterators::Pair<Rule>) -> LimiterAst {
                 for x in children(o) {
                     match x.as_rule() {
                         Rule::number => nums.push(x.as_str().to_string()),
-                        Rule::af => {
-                            if first(x).as_rule() == Rule::k_inet6 {
-                                af = Af::Inet6;
-                            }
-                        }
+                        Rule::af if first(x).as_rule() == Rule::k_inet6 => af = Af::Inet6,
                         _ => {}
                     }
                 }
