@@ -4,7 +4,8 @@
 # decides) or, with (block), blocks; states give their places back; rate
 # windows; source limiters per source, per network (inet mask) and in
 # number of sources (entries); pfctl -s LimiterStates / LimiterSrcs [-v]
-# and -I id -k source -k host. Ends with "N passed, N failed".
+# and -I id -k source -k host; a TCP connection per source. Ends with
+# "N passed, N failed".
 #
 #   client 10.1.0.2, .3 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
@@ -50,6 +51,12 @@ fails() { ! "$@"; }
 # Column $2 of the limiter line of pfctl -s $1 (after the header).
 col() { pfctl -s "$1" | awk -v c="$2" 'NR == 2 { print $c }'; }
 icmp_states() { pfctl -ss | grep -c "icmp"; }
+# TCP connect from the client: 0 connected, 1 refused (RST), 124 timed out.
+tcp() { in_ns cl timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; echo $?; }
+
+ip netns exec "$(ns srv)" python3 "$HERE/../lib/tcpprobe.py" server 80 &
+disown $!
+for _ in $(seq 50); do in_ns srv ss -ltn | grep -q ":80 " && break; sleep 0.1; done
 
 rm -f "$RUN/fw.sock"
 (PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
@@ -127,6 +134,23 @@ load 'source limiter "one" id 1 entries 1 limit 5' \
 check "source limiter entries 1: 10.1.0.2 passes" ping_from 10.1.0.2
 check "source limiter entries 1: a second source finds no entry (blocked)" fails ping_from 10.1.0.3
 check "source limiter entries 1: -s LimiterSrcs counts it (addrlim 1)" test "$(col LimiterSrcs 7)" = 1
+
+# TCP: one connection per source; the second is refused (block return).
+pfctl -q -F states
+load 'source limiter "tcp" id 3 entries 16 limit 1' 'block return in on int0 proto tcp' \
+	'pass in on int0 proto tcp to port 80 source limiter "tcp"'
+in_ns cl bash -c 'exec 3<>/dev/tcp/10.2.0.2/80; sleep 4' 2>/dev/null &
+holder=$!
+sleep 0.5
+check "source limiter TCP: the first connection holds the source's place (inuse 1)" \
+	test "$(col LimiterSrcs 4)" = 1
+r=$(tcp 10.2.0.2 80)
+check "source limiter TCP: a second connection from the source is reset (exit $r)" test "$r" = 1
+kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+pfctl -q -F states
+r=$(tcp 10.2.0.2 80)
+check "source limiter TCP: with the states flushed a connection opens again (exit $r)" test "$r" = 0
 
 # A rule naming a limiter that is not defined is refused.
 printf '%s\n' 'pass in state limiter "nope"' >"$RUN/bad.conf"
