@@ -8,6 +8,7 @@
 # "N passed, N failed".
 #
 #   client 10.1.0.2, .3 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
+#          2001:db8:1::2, ::3       ::1          2001:db8:2::1 -- ::2
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,20 +38,29 @@ in_ns cl ip addr add 10.1.0.3/24 dev eth0
 in_ns fw ip addr add 10.1.0.1/24 dev int0
 in_ns fw ip addr add 10.2.0.1/24 dev ext0
 in_ns srv ip addr add 10.2.0.2/24 dev eth0
+in_ns cl ip addr add 2001:db8:1::2/64 dev eth0 nodad
+in_ns cl ip addr add 2001:db8:1::3/64 dev eth0 nodad
+in_ns fw ip addr add 2001:db8:1::1/64 dev int0 nodad
+in_ns fw ip addr add 2001:db8:2::1/64 dev ext0 nodad
+in_ns srv ip addr add 2001:db8:2::2/64 dev eth0 nodad
 for l in "cl eth0" "fw int0" "fw ext0" "srv eth0"; do in_ns ${l% *} ip link set ${l#* } up; done
 in_ns cl ip route add default via 10.1.0.1
 in_ns srv ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns fw sysctl -q -w net.ipv4.ip_forward=1
+in_ns cl ip -6 route add default via 2001:db8:1::1
+in_ns srv ip -6 route add default via 2001:db8:2::1
+in_ns fw sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+sleep 1 # IPv6 addresses and routers settle
 
 pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
 load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf"; }
 # One echo request from the client (a new echo id each time, so a new
 # state), from address $1: exit 0 when answered.
 ping_from() { in_ns cl ping -c 1 -W 1 -I "$1" 10.2.0.2 >/dev/null 2>&1; }
+ping6_from() { in_ns cl ping -6 -c 1 -W 1 -I "$1" 2001:db8:2::2 >/dev/null 2>&1; }
 fails() { ! "$@"; }
 # Column $2 of the limiter line of pfctl -s $1 (after the header).
 col() { pfctl -s "$1" | awk -v c="$2" 'NR == 2 { print $c }'; }
-icmp_states() { pfctl -ss | grep -c "icmp"; }
+icmp_states() { pfctl -ss | grep -c " icmp "; }
 # TCP connect from the client: 0 connected, 1 refused (RST), 124 timed out.
 tcp() { in_ns cl timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; echo $?; }
 
@@ -67,6 +77,11 @@ check "pfd starts" test -S "$RUN/fw.sock"
 check "pf enables" pfctl -q -e
 load "pass"
 check "sanity: the client pings the server" ping_from 10.1.0.2
+# (the first IPv6 packets wait for neighbour discovery on both links)
+for a in 2001:db8:1::2 2001:db8:1::3; do
+	in_ns cl ping -6 -c 1 -W 3 -I $a 2001:db8:2::2 >/dev/null 2>&1
+done
+check "sanity: the client pings the server over IPv6" ping6_from 2001:db8:1::2
 
 # (Rules on int0 only: the replies come in on ext0, where no state of
 # theirs is, and pass by the default rule.)
@@ -127,6 +142,15 @@ check "source limiter inet mask 24: 10.1.0.2 passes" ping_from 10.1.0.2
 check "source limiter inet mask 24: 10.1.0.3, same /24, is blocked" fails ping_from 10.1.0.3
 check "source limiter inet mask 24: one entry, 10.1.0.0/24" \
 	grep -q '10.1.0.0/24 inuse 1' <<<"$(pfctl -v -s LimiterSrcs)"
+
+# inet6 mask 64: both IPv6 client addresses are one source.
+load 'source limiter "v6" id 4 entries 10 limit 1 inet6 mask 64' \
+	'block in on int0 inet6 proto ipv6-icmp icmp6-type echoreq' \
+	'pass in on int0 inet6 proto ipv6-icmp icmp6-type echoreq source limiter "v6"'
+check "source limiter inet6 mask 64: 2001:db8:1::2 passes" ping6_from 2001:db8:1::2
+check "source limiter inet6 mask 64: 2001:db8:1::3, same /64, is blocked" fails ping6_from 2001:db8:1::3
+check "source limiter inet6 mask 64: one entry, 2001:db8:1::/64" \
+	grep -q '2001:db8:1::/64 inuse 1' <<<"$(pfctl -v -s LimiterSrcs)"
 
 # entries 1: room for one source only.
 load 'source limiter "one" id 1 entries 1 limit 5' \
