@@ -53,6 +53,8 @@ pub enum LimiterOptAst {
     Rate(String, String),
     /// `inet mask N` / `inet6 mask N`
     Mask(Af, String),
+    /// `table <name> above N [below N]`
+    Table(String, String, Option<String>),
 }
 
 /// `antispoof [log] [quick] for ifspec [af] [label "..."] [rtable N]`

@@ -461,6 +461,8 @@ mod tests {
             rate: None,
             inet_prefix: mask,
             inet6_prefix: 128,
+            overload: None,
+            src_line: 0,
         })
     }
 

@@ -40,6 +40,12 @@ pub struct SourceLimiterDef {
     pub inet_prefix: u8,
     /// Likewise for IPv6 (128: the host).
     pub inet6_prefix: u8,
+    /// `table <name> above N [below N]`: (table, above, below; 0 = none).
+    #[serde(default)]
+    pub overload: Option<(String, u32, u32)>,
+    /// The line of the definition, for messages.
+    #[serde(default)]
+    pub src_line: u32,
 }
 
 /// A limiter definition, as written.

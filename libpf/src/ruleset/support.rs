@@ -131,6 +131,19 @@ fn check_options(o: &Options, s: &mut Support) {
         );
     }
     // `set reassemble` is enforced by engine::frag.
+    for l in &o.limiters {
+        if let super::LimiterDef::Source(d) = l {
+            if d.overload.is_some() {
+                refuse(
+                    s,
+                    &none,
+                    d.src_line,
+                    "source limiter table <t> above",
+                    NOT_YET,
+                );
+            }
+        }
+    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
@@ -587,5 +600,13 @@ table <srv> { 192.168.99.5 192.168.99.6 }
         assert!(s.refused[0]
             .message("pf.conf")
             .contains("a limiter on a match"));
+        let s = support(
+            "table <o> persist\nsource limiter \"b\" id 1 entries 9 limit 2 table <o> above 5 below 2\npass source limiter b\n",
+        );
+        assert_eq!(s.refused.len(), 1);
+        assert_eq!(
+            s.refused[0].message("pf.conf"),
+            "pf.conf:2: source limiter table <t> above: not supported on Linux (not implemented in pfd yet)"
+        );
     }
 }

@@ -25,7 +25,7 @@ fn num(what: &str, s: &str, zero: bool, max: u32) -> Res<u32> {
 impl Expander<'_> {
     /// A limiter definition ending on `line`.
     pub fn limiter(&mut self, l: &LimiterAst, file: &str, line: u32) {
-        match self.limiter_def(l) {
+        match self.limiter_def(l, line) {
             Ok(d) => {
                 self.ruleset.directives.push(Directive::Limiter(d.clone()));
                 self.ruleset.options.limiters.push(d);
@@ -34,13 +34,14 @@ impl Expander<'_> {
         }
     }
 
-    fn limiter_def(&self, l: &LimiterAst) -> Res<LimiterDef> {
+    fn limiter_def(&self, l: &LimiterAst, line: u32) -> Res<LimiterDef> {
         let kind = if l.source { "source" } else { "state" };
         if l.name.is_empty() || l.name.len() >= 16 {
             return err(format!("{kind} limiter name \"{}\" is invalid", l.name));
         }
         let (mut id, mut entries, mut limit, mut rate) = (None, None, None, None);
         let (mut m4, mut m6) = (None, None);
+        let mut overload = None;
         for o in &l.opts {
             let twice = |what: &str| err(format!("{kind} limiter {what} cannot be respecified"));
             match o {
@@ -77,6 +78,23 @@ impl Expander<'_> {
                     }
                     m4 = Some(num("inet mask", n, true, 32)? as u8);
                 }
+                LimiterOptAst::Table(t, above, below) if l.source => {
+                    if overload.is_some() {
+                        return twice("table");
+                    }
+                    if t.is_empty() || t.len() >= crate::ruleset::TABLE_NAME_MAX {
+                        return err(format!("invalid table name <{t}>"));
+                    }
+                    let hwm = num("above", above, false, u32::MAX)?;
+                    let lwm = match below {
+                        Some(b) => num("below", b, false, u32::MAX)?,
+                        None => 0,
+                    };
+                    if lwm > hwm {
+                        return err("source limiter below is above its above");
+                    }
+                    overload = Some((t.clone(), hwm, lwm));
+                }
                 LimiterOptAst::Mask(_, n) if l.source => {
                     if m6.is_some() {
                         return twice("inet6 mask");
@@ -88,6 +106,7 @@ impl Expander<'_> {
                         "{kind} limiter does not take {}",
                         match o {
                             LimiterOptAst::Entries(_) => "entries",
+                            LimiterOptAst::Table(..) => "a table",
                             _ => "a mask",
                         }
                     ))
@@ -125,6 +144,8 @@ impl Expander<'_> {
                 rate,
                 inet_prefix: m4.unwrap_or(32),
                 inet6_prefix: m6.unwrap_or(128),
+                overload,
+                src_line: line,
             })
         } else {
             LimiterDef::State(StateLimiterDef {

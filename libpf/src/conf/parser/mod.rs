@@ -113,9 +113,11 @@ fn limiter_def(p: pest::iterators::Pair<Rule>) -> LimiterAst {
                 let rule = o.as_rule();
                 let mut af = Af::Inet;
                 let mut nums = Vec::new();
+                let mut table = String::new();
                 for x in children(o) {
                     match x.as_rule() {
                         Rule::number => nums.push(x.as_str().to_string()),
+                        Rule::string => table = string_of(x),
                         Rule::af if first(x).as_rule() == Rule::k_inet6 => af = Af::Inet6,
                         _ => {}
                     }
@@ -129,6 +131,10 @@ fn limiter_def(p: pest::iterators::Pair<Rule>) -> LimiterAst {
                     Rule::lo_rate => {
                         let a = next();
                         LimiterOptAst::Rate(a, next())
+                    }
+                    Rule::lo_table => {
+                        let above = next();
+                        LimiterOptAst::Table(table, above, n.next())
                     }
                     _ => LimiterOptAst::Mask(af, next()),
                 });

@@ -125,6 +125,12 @@ pub fn limiter_line(l: &crate::ruleset::LimiterDef) -> String {
         let _ = write!(s, " rate {}/{}", r.limit, r.seconds);
     }
     if let LimiterDef::Source(d) = l {
+        if let Some((t, above, below)) = &d.overload {
+            let _ = write!(s, " table <{t}> above {above}");
+            if *below != 0 {
+                let _ = write!(s, " below {below}");
+            }
+        }
         if d.inet_prefix < 32 {
             let _ = write!(s, " inet mask {}", d.inet_prefix);
         }
