@@ -242,6 +242,7 @@ impl Engine {
             route,
             sn: Default::default(),
             match_rules: 0,
+            lim: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;

@@ -87,9 +87,20 @@ pub struct IcmpInfo {
 }
 
 impl IcmpInfo {
-    /// A neighbour solicitation or advertisement (with its target).
-    pub fn nd(&self) -> Option<(u8, Ipv6Addr)> {
-        self.nd_target.map(|t| (self.icmp_type, t))
+    /// The addresses a state key holds for a packet from `src` to `dst`
+    /// (pf_state_key_addr_setup): a neighbour solicitation is keyed to its
+    /// target, an advertisement from its target (to the unspecified
+    /// address when it went to a multicast group); other packets by their
+    /// own addresses.
+    pub fn key_addrs(&self, src: IpAddr, dst: IpAddr) -> (IpAddr, IpAddr) {
+        match (self.nd_target, self.icmp_type) {
+            (Some(t), icmpv6::ND_NEIGHBOR_SOLICIT) => (src, IpAddr::V6(t)),
+            (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) if dst.is_multicast() => {
+                (IpAddr::V6(t), IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+            }
+            (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) => (IpAddr::V6(t), dst),
+            _ => (src, dst),
+        }
     }
 }
 

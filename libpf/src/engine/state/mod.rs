@@ -11,7 +11,6 @@ pub use kill::StateKill;
 use super::packet::{Dir, Pd};
 use crate::addr::Af;
 use crate::ruleset::Timeout;
-use crate::wire::icmpv6;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -37,17 +36,10 @@ impl StateKey {
     /// its target, an advertisement's source is, and an advertisement to
     /// a multicast group has the unspecified address as destination.
     pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
-        let (mut src, mut dst) = (pd.src, pd.dst);
-        if let Some((t, target)) = pd.icmp.and_then(|i| i.nd()) {
-            if t == icmpv6::ND_NEIGHBOR_SOLICIT {
-                dst = IpAddr::V6(target);
-            } else {
-                src = IpAddr::V6(target);
-                if dst.is_multicast() {
-                    dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
-                }
-            }
-        }
+        let (src, dst) = match pd.icmp {
+            Some(ic) => ic.key_addrs(pd.src, pd.dst),
+            None => (pd.src, pd.dst),
+        };
         match dir {
             Dir::In => StateKey {
                 addr: [src, dst],
@@ -190,6 +182,8 @@ pub struct State {
     /// The `match` rules the state's first packet passed through (an
     /// interned list, see `matchrules`; 0: none).
     pub match_rules: crate::engine::matchrules::MatchListId,
+    /// Its places in the state and source limiters (see `limiter`).
+    pub lim: crate::engine::limiter::LimiterLinks,
 }
 
 impl State {
@@ -460,6 +454,7 @@ mod tests {
             route: Default::default(),
             sn: Default::default(),
             match_rules: 0,
+            lim: Default::default(),
         }
     }
 
