@@ -549,6 +549,7 @@ mod tests {
             6,
             &tcp_seg(22, 5555, 50, 2, SYN | ACK, 65535, b""),
         );
+        e.set_route_ifname(sel, Some("wan2".into()));
         let v = e.test(&meta(Dir::Out, "wan2"), &mut r, 1);
         assert_eq!(v.forward, Forward::Resend(sel));
         assert_eq!(e.export_all(2)[0].rt, 3);
@@ -728,6 +729,7 @@ mod tests {
         let mut body = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
         body.extend_from_slice(&p[..28]);
         let mut err = v4("10.1.0.50", "198.51.100.7", 1, &body);
+        e.set_route_ifname(sel, Some("wan2".into()));
         let v = e.test(&meta(Dir::Out, "wan2"), &mut err, 1);
         assert!(v.pass, "{v:?}");
         assert_eq!(v.forward, Forward::Resend(sel));
