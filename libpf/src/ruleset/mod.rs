@@ -4,6 +4,7 @@
 //! standing for addresses.
 
 pub mod anchor;
+pub mod optimize;
 pub mod queue;
 pub mod rule;
 pub mod support;
