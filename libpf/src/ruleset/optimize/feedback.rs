@@ -51,6 +51,6 @@ pub fn sort_by_profile(mut block: Vec<OptRule>, theirs: &[(Rule, u64)]) -> Vec<O
         }
     }
     // a stable sort, as pfctl's insertion before the first smaller count
-    block.sort_by(|x, y| y.profile_count.cmp(&x.profile_count));
+    block.sort_by_key(|o| std::cmp::Reverse(o.profile_count));
     block
 }
