@@ -492,6 +492,7 @@ pub fn ctime(t: i64) -> String {
     }
     let mut buf = [0u8; 64];
     let fmt = b"%a %b %e %H:%M:%S %Y\n\0";
+    // SAFETY: as above: at most buf.len() bytes are written.
     let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr().cast(), &tm) };
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
