@@ -116,10 +116,10 @@ pub fn optimize(rs: &mut Ruleset, level: Level, profile: Option<&Profile>) {
     } else {
         None
     };
-    optimize_tree(&mut rs.rules, "", &mut t, profile);
+    optimize_tree(&mut rs.rules, "", false, &mut t, profile);
     rs.directives.extend(t.made.drain(..).map(Directive::Table));
     for l in &mut rs.loads {
-        optimize_tree(&mut l.ruleset.rules, &l.path, &mut t, profile);
+        optimize_tree(&mut l.ruleset.rules, &l.path, false, &mut t, profile);
         l.ruleset
             .directives
             .extend(t.made.drain(..).map(Directive::Table));
@@ -142,17 +142,24 @@ fn first_free_number(rs: &Ruleset) -> usize {
 
 /// One ruleset, then the inline anchors it calls (pfctl optimizes each
 /// ruleset as it loads it).
-fn optimize_tree(rules: &mut Vec<Rule>, anchor: &str, t: &mut Tables, profile: Option<&Profile>) {
+fn optimize_tree(
+    rules: &mut Vec<Rule>,
+    anchor: &str,
+    nested: bool,
+    t: &mut Tables,
+    profile: Option<&Profile>,
+) {
     let before = t.made.len();
     *rules = optimize_rules(std::mem::take(rules), t, profile);
     for d in &mut t.made[before..] {
         d.anchor = anchor.to_string();
+        d.nested = nested;
     }
     for r in rules.iter_mut() {
         if let Some(a) = r.anchor.as_deref_mut() {
             if a.inline && !a.rules.is_empty() {
                 let path = super::anchor::join(anchor, &a.name);
-                optimize_tree(&mut a.rules, &path, t, profile);
+                optimize_tree(&mut a.rules, &path, true, t, profile);
             }
         }
     }

@@ -195,4 +195,12 @@ fn inline_anchors_are_optimized_on_their_own() {
         print_rule(&inner[0], &r),
         "block drop in inet from <__automatic_0> to any"
     );
+    // -nv prints the table where pfctl optimizes the anchor
+    assert_eq!(
+        conf::print_ruleset_nv(&rs, &r),
+        "anchor \"a\" all {\n\
+         table <__automatic_0> const { 1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 }\n  \
+         block drop in inet from <__automatic_0> to any\n\
+         }\n"
+    );
 }
