@@ -46,11 +46,14 @@ fn same(a: &Endpoint, b: &Endpoint) -> bool {
     a.neg == b.neg && a.addr == b.addr
 }
 
-/// addrs_combineable: two plain addresses, same negation and ports.
+/// addrs_combineable: two plain addresses, same ports. pfctl also merges
+/// negated ones, into `! <table>`, which matches less than the rules did
+/// (`! a` or `! b` is everything, `! { a b }` is not): not here.
 fn combineable(a: &Endpoint, b: &Endpoint) -> bool {
     matches!(a.addr, AddrKind::Net(_))
         && matches!(b.addr, AddrKind::Net(_))
-        && a.neg == b.neg
+        && !a.neg
+        && !b.neg
         && a.port == b.port
 }
 

@@ -148,9 +148,12 @@ fn exclude_addr(sup: &Endpoint, sub: &mut Endpoint, same_af: bool) {
         sub.addr = sup.addr.clone();
         return;
     }
+    // pfctl also takes `! 10.1/16` for a subset of `! 10/8`, the wrong way
+    // round (it matches more): only plain networks here.
     if let (AddrKind::Net(p), AddrKind::Net(s)) = (&sup.addr, &sub.addr) {
         let covered = same_af
-            && sup.neg == sub.neg
+            && !sup.neg
+            && !sub.neg
             && p.af() == s.af()
             && p.prefix < s.prefix
             && IpNet {

@@ -80,6 +80,15 @@ fn destinations_merge_too_and_numbering_follows_the_pool_tables() {
 }
 
 #[test]
+fn negated_addresses_never_merge() {
+    // `! a` or `! b` matches every address: `! <{ a b }>` would not
+    let src = "block in quick from { !1.1.1.1 !1.1.1.2 !1.1.1.3 !1.1.1.4 !1.1.1.5 !1.1.1.6 }\n";
+    let out = opt(src, Level::Basic, None);
+    assert!(!out.contains("__automatic"), "{out}");
+    assert_eq!(out.lines().count(), 6);
+}
+
+#[test]
 fn different_ports_or_actions_never_merge() {
     let src = "block in proto tcp from { 1.1.1.1 1.1.1.2 1.1.1.3 } to any port { 22 23 }\n";
     // six rules, but no two differ only in the address: 3 + 3 per port
@@ -100,6 +109,13 @@ fn duplicates_and_subsets_go() {
         "block drop in quick inet from 10.0.0.0/8 to any\n\
          block drop in quick inet from 192.0.2.0/24 to any\n"
     );
+}
+
+#[test]
+fn a_negated_network_is_no_superset() {
+    // `! 10.1/16` matches 10.2.0.1, `! 10/8` does not: both stay
+    let src = "block in quick from ! 10.0.0.0/8\nblock in quick from ! 10.1.0.0/16\n";
+    assert_eq!(opt(src, Level::Basic, None).lines().count(), 2);
 }
 
 #[test]
