@@ -3,9 +3,10 @@
 //! constant table of those addresses, once `TABLE_THRESHOLD` rules share
 //! it; fewer stay as they are.
 
-use super::fields::{comparable, Class};
+use super::fields::{comparable, key, Class};
 use super::{OptRule, Tables};
 use crate::ruleset::{AddrKind, Endpoint, TableDef, TableEntry, TableFlags};
+use std::collections::HashMap;
 
 /// pfctl's TABLE_THRESHOLD: the size at which a table becomes faster than
 /// individual rules.
@@ -57,15 +58,27 @@ fn combineable(a: &Endpoint, b: &Endpoint) -> bool {
         && a.port == b.port
 }
 
-fn rules_combineable(a: &OptRule, b: &OptRule) -> bool {
-    comparable(&a.rule, Class::Combined) == comparable(&b.rule, Class::Combined)
-}
-
 /// combine_rules for one superblock.
 pub fn combine(block: &mut Vec<OptRule>, t: &mut Tables) {
+    // rules_combineable: equal but for their addresses; only those pairs
+    // are looked at
+    let keys: Vec<Vec<u8>> = block
+        .iter()
+        .map(|o| key(&comparable(&o.rule, Class::Combined)))
+        .collect();
+    let mut buckets: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        buckets.entry(k).or_default().push(i);
+    }
+    let mut gone = vec![false; block.len()];
     for i in 0..block.len() {
-        let mut j = i + 1;
-        while j < block.len() {
+        if gone[i] {
+            continue;
+        }
+        for &j in &buckets[keys[i].as_slice()] {
+            if j <= i || gone[j] {
+                continue;
+            }
             let (p1, p2) = (&block[i], &block[j]);
             let src_eq = same(&p1.rule.from, &p2.rule.from);
             let dst_eq = same(&p1.rule.to, &p2.rule.to);
@@ -74,16 +87,13 @@ pub fn combine(block: &mut Vec<OptRule>, t: &mut Tables) {
                 && !dst_eq
                 && p1.src_tbl.is_none()
                 && fresh
-                && rules_combineable(p1, p2)
                 && combineable(&p1.rule.to, &p2.rule.to);
             let src = !src_eq
                 && dst_eq
                 && p1.dst_tbl.is_none()
                 && fresh
-                && rules_combineable(p1, p2)
                 && combineable(&p1.rule.from, &p2.rule.from);
             if !dst && !src {
-                j += 1;
                 continue;
             }
             let mut tbl = if dst {
@@ -110,20 +120,21 @@ pub fn combine(block: &mut Vec<OptRule>, t: &mut Tables) {
             } else {
                 block[i].src_tbl = tbl;
             }
-            let full = tbl.is_some_and(|k| t.list[k].count() >= TABLE_THRESHOLD);
-            if full {
+            if tbl.is_some_and(|k| t.list[k].count() >= TABLE_THRESHOLD) {
                 // part of the table now: the rule goes
-                block.remove(j);
-                continue;
-            }
-            if dst {
+                gone[j] = true;
+            } else if dst {
                 block[j].dst_tbl = tbl;
             } else {
                 block[j].src_tbl = tbl;
             }
-            j += 1;
         }
     }
+    let mut k = 0;
+    block.retain(|_| {
+        k += 1;
+        !gone[k - 1]
+    });
     finish(block, t);
 }
 

@@ -151,18 +151,7 @@ fn exclude_addr(sup: &Endpoint, sub: &mut Endpoint, same_af: bool) {
     // pfctl also takes `! 10.1/16` for a subset of `! 10/8`, the wrong way
     // round (it matches more): only plain networks here.
     if let (AddrKind::Net(p), AddrKind::Net(s)) = (&sup.addr, &sub.addr) {
-        let covered = same_af
-            && !sup.neg
-            && !sub.neg
-            && p.af() == s.af()
-            && p.prefix < s.prefix
-            && IpNet {
-                addr: s.addr,
-                prefix: p.prefix,
-            }
-            .network()
-                == p.addr;
-        if covered {
+        if !sup.neg && !sub.neg && net_covers(p, s, same_af) {
             sub.addr = sup.addr.clone();
         }
     }
@@ -203,53 +192,124 @@ pub fn exclude_supersets(sup: &Rule, sub: &mut Rule) {
     }
 }
 
-/// The skip steps pf computes, in its order (PF_SKIP_*).
-pub const SKIP_COUNT: usize = 9;
+/// `exclude_supersets(sup, sub)` followed by `sup == sub`, without the
+/// copies, for two comparable rules of the same `superset_key`: does
+/// `sup` cover `sub` in the fields that key leaves out?
+pub fn covers(sup: &Rule, sub: &Rule) -> bool {
+    let on = match (&sup.on, &sub.on) {
+        (None, s) => s.as_ref().is_none_or(|i| !i.neg),
+        (p, s) => p == s,
+    };
+    let flags = (sup.proto.is_none() || sup.proto == sub.proto) && sup.flags.is_none()
+        || sup.flags == sub.flags;
+    let same_af = sup.af == sub.af;
+    on && (sup.direction == Direction::InOut || sup.direction == sub.direction)
+        && flags
+        && (sup.proto.is_none() || sup.proto == sub.proto)
+        && (sup.from.port.is_none() || sup.from.port == sub.from.port)
+        && (sup.to.port.is_none() || sup.to.port == sub.to.port)
+        && addr_covers(&sup.from, &sub.from, same_af)
+        && addr_covers(&sup.to, &sub.to, same_af)
+        && (sup.af.is_none() || same_af)
+}
 
-/// skip_cmp_*: may `a` share skip step `i` with `b` (the first rule of a
-/// list)? pfctl's comparators answer "differs", this answers "same".
-pub fn skip_same(i: usize, a: &Rule, b: &Rule) -> bool {
-    match i {
-        0 => match (&a.on, &b.on) {
-            (Some(x), Some(y)) => !x.name.is_empty() && x.name == y.name && x.neg == y.neg,
-            _ => false,
-        },
-        1 => a.direction != Direction::InOut && a.direction == b.direction,
-        2 => {
-            a.extras.on_rdomain.is_some()
-                && a.extras.on_rdomain == b.extras.on_rdomain
-                && a.extras.on_rdomain_not == b.extras.on_rdomain_not
-        }
-        3 => a.af.is_some() && a.af == b.af,
-        4 => a.proto.is_some_and(|p| p != 0) && a.proto == b.proto,
-        5 => addr_same(&a.from, &b.from),
-        6 => addr_same(&a.to, &b.to),
-        7 => a.from.port.is_some() && a.from.port == b.from.port,
-        _ => a.to.port.is_some() && a.to.port == b.to.port,
+fn addr_covers(sup: &Endpoint, sub: &Endpoint, same_af: bool) -> bool {
+    if sup.neg != sub.neg {
+        return false;
+    }
+    if zero_mask(&sup.addr) && !sup.neg {
+        return true;
+    }
+    match (&sup.addr, &sub.addr) {
+        (AddrKind::Net(p), AddrKind::Net(s)) if !sup.neg && net_covers(p, s, same_af) => true,
+        (a, b) => a == b,
     }
 }
 
-fn addr_same(a: &Endpoint, b: &Endpoint) -> bool {
-    if a.neg != b.neg {
-        return false;
+/// `p` is a shorter prefix of the same family that `s` lies in (pfctl
+/// compares `p` as written with `s` masked by `p`'s mask).
+fn net_covers(p: &IpNet, s: &IpNet, same_af: bool) -> bool {
+    same_af
+        && p.af() == s.af()
+        && p.prefix < s.prefix
+        && IpNet {
+            addr: s.addr,
+            prefix: p.prefix,
+        }
+        .network()
+            == p.addr
+}
+
+/// What `exclude_supersets` leaves alone, as bytes: two rules can only be
+/// equal after it (either way round) if these are equal, so duplicate
+/// removal compares only rules with the same key.
+pub fn superset_key(r: &Rule) -> Vec<u8> {
+    let mut c = comparable(r, Class::DontCare);
+    c.on = None;
+    c.direction = Direction::InOut;
+    c.flags = None;
+    c.proto = None;
+    c.af = None;
+    for e in [&mut c.from, &mut c.to] {
+        e.port = None;
+        e.addr = AddrKind::Any;
     }
-    match (&a.addr, &b.addr) {
-        (AddrKind::Net(x), AddrKind::Net(y)) => x == y && !x.addr.is_unspecified(),
-        (AddrKind::NoRoute, AddrKind::NoRoute) => true,
-        (AddrKind::UrpfFailed, AddrKind::UrpfFailed) => true,
-        (AddrKind::Table(x), AddrKind::Table(y)) => x == y,
-        (
-            AddrKind::Dynamic {
-                ifname: n1,
-                modifier: m1,
-                mask: k1,
-            },
-            AddrKind::Dynamic {
-                ifname: n2,
-                modifier: m2,
-                mask: k2,
-            },
-        ) => n1 == n2 && m1 == m2 && k1 == k2,
-        _ => false,
+    key(&c)
+}
+
+/// A rule as bytes, for grouping equal rules.
+pub fn key(r: &Rule) -> Vec<u8> {
+    postcard::to_stdvec(r).unwrap_or_default()
+}
+
+/// The skip steps pf computes, in its order (PF_SKIP_*).
+pub const SKIP_COUNT: usize = 9;
+
+/// skip_cmp_*, as a key: rules share skip step `i` with the first rule of
+/// a list when their keys are equal; None shares with no rule (pf's
+/// comparators: an empty interface, no direction, no family, protocol 0,
+/// `any`, no port).
+pub fn skip_key(i: usize, r: &Rule) -> Option<Vec<u8>> {
+    let bytes = |v: &dyn erased::Ser| Some(v.bytes());
+    match i {
+        0 => match &r.on {
+            Some(x) if !x.name.is_empty() => bytes(&(x.name.as_str(), x.neg)),
+            _ => None,
+        },
+        1 => (r.direction != Direction::InOut).then(|| vec![r.direction as u8]),
+        2 => r
+            .extras
+            .on_rdomain
+            .and_then(|d| bytes(&(d, r.extras.on_rdomain_not))),
+        3 => r.af.and_then(|a| bytes(&a)),
+        4 => r.proto.filter(|p| *p != 0).map(|p| vec![p]),
+        5 => addr_key(&r.from),
+        6 => addr_key(&r.to),
+        7 => r.from.port.and_then(|p| bytes(&p)),
+        _ => r.to.port.and_then(|p| bytes(&p)),
+    }
+}
+
+fn addr_key(e: &Endpoint) -> Option<Vec<u8>> {
+    match &e.addr {
+        AddrKind::Net(x) if x.addr.is_unspecified() => None,
+        AddrKind::Net(_)
+        | AddrKind::NoRoute
+        | AddrKind::UrpfFailed
+        | AddrKind::Table(_)
+        | AddrKind::Dynamic { .. } => postcard::to_stdvec(&(e.neg, &e.addr)).ok(),
+        _ => None,
+    }
+}
+
+/// Values made bytes for keys.
+mod erased {
+    pub trait Ser {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn bytes(&self) -> Vec<u8> {
+            postcard::to_stdvec(self).unwrap_or_default()
+        }
     }
 }

@@ -29,7 +29,8 @@ mod reorder;
 mod tests;
 
 use super::{Directive, Rule, Ruleset, TableDef};
-use fields::{comparable, exclude_supersets, interface_group, is_barrier, Class};
+use fields::{comparable, covers, interface_group, is_barrier, Class};
+use std::collections::HashMap;
 
 /// `none`, `basic`, `profile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,30 +238,39 @@ fn optimize_superblock(
 /// remove_identical_rules: drop a rule that another rule of the
 /// superblock covers (the later one of two equal rules).
 fn remove_identical(block: &mut Vec<OptRule>) {
-    let mut i = 0;
-    while i < block.len() {
-        let mut j = i + 1;
-        let mut dropped_i = false;
-        while j < block.len() {
-            let a = comparable(&block[i].rule, Class::DontCare);
-            let b = comparable(&block[j].rule, Class::DontCare);
-            let mut b1 = b.clone();
-            exclude_supersets(&a, &mut b1);
-            if a == b1 {
-                block.remove(j);
+    let cmp: Vec<Rule> = block
+        .iter()
+        .map(|o| comparable(&o.rule, Class::DontCare))
+        .collect();
+    // only rules alike but for what exclude_supersets widens can match
+    let mut buckets: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+    let bucket: Vec<Vec<u8>> = cmp.iter().map(fields::superset_key).collect();
+    for (i, k) in bucket.iter().enumerate() {
+        buckets.entry(k.clone()).or_default().push(i);
+    }
+    let mut gone = vec![false; block.len()];
+    for i in 0..block.len() {
+        if gone[i] {
+            continue;
+        }
+        for &j in &buckets[&bucket[i]] {
+            if j <= i || gone[j] {
                 continue;
             }
-            let mut a2 = a;
-            exclude_supersets(&b, &mut a2);
-            if a2 == b {
-                block.remove(i);
-                dropped_i = true;
+            let (a, b) = (&cmp[i], &cmp[j]);
+            if covers(a, b) {
+                gone[j] = true;
+                continue;
+            }
+            if covers(b, a) {
+                gone[i] = true;
                 break;
             }
-            j += 1;
-        }
-        if !dropped_i {
-            i += 1;
         }
     }
+    let mut k = 0;
+    block.retain(|_| {
+        k += 1;
+        !gone[k - 1]
+    });
 }

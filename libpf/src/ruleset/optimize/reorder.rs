@@ -4,48 +4,111 @@
 //! jump over more rules. A group of more than two rules is reordered
 //! again on its own, and goes before the rules left in the superblock.
 
-use super::fields::{skip_same, SKIP_COUNT};
+use super::fields::{skip_key, SKIP_COUNT};
 use super::OptRule;
+use std::collections::HashMap;
 
 /// One skip list: rules (indices into the superblock) sharing a field.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct SkipList {
     count: usize,
     rules: Vec<usize>,
 }
 
+/// The skip lists of one field, largest first (pfctl's `sb_skipsteps[i]`).
+#[derive(Debug, Clone, Default)]
+struct Field {
+    lists: Vec<SkipList>,
+    /// List ids, by count, largest first; ties in the order they grew.
+    order: Vec<usize>,
+    /// Where each list id is in `order`.
+    pos: Vec<usize>,
+    /// The list each rule is in.
+    member: Vec<usize>,
+}
+
+impl Field {
+    fn build(f: usize, block: &[OptRule]) -> Field {
+        let mut field = Field::default();
+        let mut by_key: HashMap<Vec<u8>, usize> = HashMap::new();
+        for (r, rule) in block.iter().enumerate() {
+            let key = skip_key(f, &rule.rule);
+            let id = match key.as_ref().and_then(|k| by_key.get(k)) {
+                Some(&id) => id,
+                None => {
+                    let id = field.lists.len();
+                    field.lists.push(SkipList::default());
+                    field.pos.push(field.order.len());
+                    field.order.push(id);
+                    if let Some(k) = key {
+                        by_key.insert(k, id);
+                    }
+                    id
+                }
+            };
+            field.lists[id].count += 1;
+            field.lists[id].rules.push(r);
+            field.member.push(id);
+            // skip_append: keep the lists sorted, largest first
+            let mut p = field.pos[id];
+            while p > 0 && field.lists[field.order[p - 1]].count < field.lists[id].count {
+                field.swap(p - 1, p);
+                p -= 1;
+            }
+        }
+        field
+    }
+
+    fn swap(&mut self, p: usize, q: usize) {
+        self.order.swap(p, q);
+        self.pos[self.order[p]] = p;
+        self.pos[self.order[q]] = q;
+    }
+
+    fn first_count(&self) -> Option<usize> {
+        self.order.first().map(|&id| self.lists[id].count)
+    }
+
+    /// The largest list leaves the field.
+    fn take_first(&mut self) -> SkipList {
+        let id = self.order.remove(0);
+        for (p, &l) in self.order.iter().enumerate() {
+            self.pos[l] = p;
+        }
+        std::mem::take(&mut self.lists[id])
+    }
+
+    /// remove_from_skipsteps for one field: rule `r` leaves its list (a
+    /// field whose largest list has at most one rule is left alone).
+    fn remove(&mut self, r: usize) {
+        if self.first_count().is_none_or(|c| c <= 1) {
+            return;
+        }
+        let id = self.member[r];
+        let list = &mut self.lists[id];
+        let Some(at) = list.rules.iter().position(|&x| x == r) else {
+            return;
+        };
+        list.rules.remove(at);
+        list.count -= 1;
+        let mut p = self.pos[id];
+        while p + 1 < self.order.len() && self.lists[self.order[p + 1]].count > self.lists[id].count
+        {
+            self.swap(p, p + 1);
+            p += 1;
+        }
+    }
+}
+
 /// reorder_rules for one superblock.
 pub fn reorder(block: Vec<OptRule>) -> Vec<OptRule> {
     let n = block.len();
-    // skip lists per field, kept sorted by count, largest first
-    let mut lists: [Vec<SkipList>; SKIP_COUNT] = Default::default();
-    for (f, field) in lists.iter_mut().enumerate() {
-        for (r, rule) in block.iter().enumerate() {
-            let at = field
-                .iter()
-                .position(|l| skip_same(f, &rule.rule, &block[l.rules[0]].rule));
-            let mut k = match at {
-                Some(k) => k,
-                None => {
-                    field.push(SkipList {
-                        count: 0,
-                        rules: vec![],
-                    });
-                    field.len() - 1
-                }
-            };
-            field[k].count += 1;
-            field[k].rules.push(r);
-            while k > 0 && field[k - 1].count < field[k].count {
-                field.swap(k - 1, k);
-                k -= 1;
-            }
-        }
-    }
+    let mut fields: Vec<Field> = (0..SKIP_COUNT).map(|f| Field::build(f, &block)).collect();
     // Fields common to all rules, or to none, say nothing.
     let mut largest = 0;
-    for field in lists.iter_mut() {
-        let first = &mut field[0];
+    for field in &mut fields {
+        let id = field.order[0];
+        let first = &mut field.lists[id];
         if first.count == n || first.count == 1 {
             first.count = 0;
         } else {
@@ -59,24 +122,29 @@ pub fn reorder(block: Vec<OptRule>) -> Vec<OptRule> {
     let mut before: Vec<OptRule> = vec![];
     let mut own: Vec<OptRule> = vec![];
     loop {
-        let best = lists
-            .iter()
-            .enumerate()
-            .filter_map(|(f, field)| Some((f, field.first()?.count)))
-            .fold(None, |best: Option<(usize, usize)>, (f, c)| match best {
-                Some((_, bc)) if bc >= c => best,
-                _ if c > 1 => Some((f, c)),
-                _ => best,
-            });
+        // the most useful skip step left: the first field with the
+        // largest list, if it has more than one rule
+        let mut best: Option<(usize, usize)> = None;
+        for (f, field) in fields.iter().enumerate() {
+            if let Some(c) = field.first_count() {
+                if c > best.map_or(1, |(_, b)| b) {
+                    best = Some((f, c));
+                }
+            }
+        }
         let Some((f, _)) = best else {
             // nothing in common any more: the rest in order
             own.extend(slots.iter_mut().filter_map(Option::take));
             break;
         };
-        let list = lists[f].remove(0);
+        let list = fields[f].take_first();
         let group: Vec<OptRule> = list.rules.iter().filter_map(|&r| slots[r].take()).collect();
         for &r in &list.rules {
-            remove_from_lists(&mut lists, f, r);
+            for (g, field) in fields.iter_mut().enumerate() {
+                if g != f {
+                    field.remove(r);
+                }
+            }
         }
         if list.count > 2 {
             before.extend(reorder(group));
@@ -89,23 +157,4 @@ pub fn reorder(block: Vec<OptRule>) -> Vec<OptRule> {
     }
     before.extend(own);
     before
-}
-
-/// remove_from_skipsteps: rule `r` leaves the lists of the other fields
-/// (a field whose largest list has at most one rule is left alone).
-fn remove_from_lists(lists: &mut [Vec<SkipList>; SKIP_COUNT], chosen: usize, r: usize) {
-    for (f, field) in lists.iter_mut().enumerate() {
-        if f == chosen || field.first().is_none_or(|l| l.count <= 1) {
-            continue;
-        }
-        let Some(mut k) = field.iter().position(|l| l.rules.contains(&r)) else {
-            continue;
-        };
-        field[k].rules.retain(|&x| x != r);
-        field[k].count -= 1;
-        while k + 1 < field.len() && field[k + 1].count > field[k].count {
-            field.swap(k, k + 1);
-            k += 1;
-        }
-    }
 }
