@@ -456,8 +456,13 @@ fn load(client: &mut Option<Client>, file: &str, o: &LoadOpts) -> Result<(), i32
         for e in &errs {
             eprintln!("{e}");
         }
-        // The optimizer, then `$nr`: as pfctl_load_ruleset does.
-        let level = Level::effective(optimize, &rs);
+        // The optimizer, then `$nr`: as pfctl_load_ruleset does (-T load
+        // loads no rules, so it makes no tables for them either).
+        let level = if tables_only {
+            Level::None
+        } else {
+            Level::effective(optimize, &rs)
+        };
         let profile = match (level, client.as_mut()) {
             (Level::Profile, Some(c)) => match loaded_profile(c) {
                 Ok(p) => Some(p),
