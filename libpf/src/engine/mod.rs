@@ -11,6 +11,7 @@ pub mod export;
 pub mod fib;
 pub mod frag;
 pub mod iface;
+pub mod limiter;
 pub mod mtag;
 pub mod mtu;
 pub mod nat;
@@ -551,7 +552,10 @@ impl Engine {
             })?;
         let refs = self.rules.table_refs_after(&sets);
         self.tables.check_commit(&tables, &refs, true, limits)?;
+        let defs = options.as_ref().map(|(o, _)| o.limiters.as_slice());
+        self.check_limiters(&sets, defs)?;
         if let Some((o, checksum)) = options {
+            self.rules.limiters.configure(&o.limiters, now);
             self.set_options(o);
             self.checksum = checksum;
         }
@@ -580,6 +584,54 @@ impl Engine {
             &in_use,
         );
         Ok(())
+    }
+
+    /// Every limiter the rules of `sets` name is defined: in `defs` (the
+    /// new main ruleset's) or, without them, among the loaded ones.
+    fn check_limiters(
+        &self,
+        sets: &[(String, Vec<Rule>)],
+        defs: Option<&[crate::ruleset::LimiterDef]>,
+    ) -> Result<(), CommitError> {
+        for r in sets.iter().flat_map(|(_, rules)| rules.iter()) {
+            let uses = [
+                (&r.extras.state_limiter, true),
+                (&r.extras.source_limiter, false),
+            ];
+            for (u, state) in uses {
+                let Some(u) = u else { continue };
+                let known = match defs {
+                    Some(d) => d.iter().any(|d| d.is_state() == state && d.id() == u.id),
+                    None if state => self.rules.limiters.has_state(u.id),
+                    None => self.rules.limiters.has_source(u.id),
+                };
+                if !known {
+                    let kind = if state { "state" } else { "source" };
+                    return Err(CommitError {
+                        errno: libc::ENOENT,
+                        message: format!("{kind} limiter id {} is not loaded", u.id),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state limiters and their counters (`pfctl -s LimiterStates`).
+    pub fn state_limiters(&self) -> Vec<limiter::StateLimiterInfo> {
+        self.rules.limiters.state_info()
+    }
+
+    /// The source limiters, with their entries when `entries`
+    /// (`pfctl -s LimiterSrcs [-v]`).
+    pub fn source_limiters(&self, entries: bool) -> Vec<limiter::SourceLimiterInfo> {
+        self.rules.limiters.source_info(entries)
+    }
+
+    /// `pfctl -I id -k source -k net`: the entries of source limiter `id`
+    /// inside `net` go.
+    pub fn kill_limiter_sources(&mut self, id: u32, net: &crate::addr::IpNet) -> Option<u64> {
+        self.rules.limiters.kill_sources(id, net)
     }
 
     /// `pfctl -T load`: define tables, leave the rules alone.
@@ -934,6 +986,11 @@ impl Engine {
         let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
             return Verdict::pass(false);
         };
+        if ev.limiter_block {
+            // Over its limiter's limit, `(block)`: the rule blocks.
+            r.action = Action::Block;
+            r.block = BlockReturn::Drop;
+        }
         if r.action == Action::Pass && pd.badopts != 0 && !r.allow_opts {
             // IP options pass only by a rule with `allow-opts`.
             self.count(Reason::IpOption);
@@ -1280,6 +1337,8 @@ mod ifroute_tests;
 mod tests;
 #[cfg(test)]
 mod tests_icmp;
+#[cfg(test)]
+mod tests_limiter;
 #[cfg(test)]
 mod tests_srcnode;
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
 use super::fib::Fib;
 use super::iface::{IfTable, KifId};
+use super::limiter::{Admission, RuleLimiters};
 use super::normalize::Actions;
 use super::packet::{Dir, Pd};
 use super::table::{RuleTables, TableId, Tables};
@@ -310,6 +311,9 @@ pub struct Evaluation {
     /// A second look that changes nothing: no evaluation counters, no
     /// `once` expiry, no packet-rate accounting.
     dry: bool,
+    /// The deciding rule matched over its limiter's limit with `(block)`:
+    /// the packet is blocked.
+    pub limiter_block: bool,
 }
 
 /// How many matching `match` rules with tables an evaluation remembers.
@@ -382,6 +386,20 @@ fn walk(
         {
             continue;
         }
+        // The limiters last: the rule matched in every other way.
+        let lims = RuleLimiters::of(&rs.rules[n]);
+        let mut limited = false;
+        if lims.any() {
+            match tree.limiters.check(lims, pd.src, ctx.now, ev.dry) {
+                Admission::Admit => {}
+                Admission::NoMatch => continue,
+                Admission::Block => limited = true,
+            }
+        }
+        let Some(a) = tree.node_mut(id) else {
+            return false;
+        };
+        let rs = &mut a.rules;
         let r = &rs.rules[n];
         let call = rs.calls.get(me.nr as usize).copied().unwrap_or(Call::None);
         if r.is_anchor() {
@@ -437,6 +455,7 @@ fn walk(
         ev.rule = Some(me);
         ev.anchor = via;
         ev.decisions += 1;
+        ev.limiter_block = limited;
         if r.quick {
             return true;
         }

@@ -4,6 +4,7 @@
 //! standing for addresses.
 
 pub mod anchor;
+pub mod limiter;
 pub mod optimize;
 pub mod queue;
 pub mod rule;
@@ -11,6 +12,7 @@ pub mod support;
 pub mod table;
 
 pub use anchor::*;
+pub use limiter::*;
 pub use queue::*;
 pub use rule::*;
 pub use table::*;

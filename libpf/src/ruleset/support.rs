@@ -119,6 +119,19 @@ fn check_options(o: &Options, s: &mut Support) {
         );
     }
     // `set reassemble` is enforced by engine::frag.
+    for l in &o.limiters {
+        if let super::LimiterDef::Source(d) = l {
+            if d.overload.is_some() {
+                refuse(
+                    s,
+                    &none,
+                    d.src_line,
+                    "source limiter table <t> above",
+                    NOT_YET,
+                );
+            }
+        }
+    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
@@ -238,6 +251,19 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
     if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
         refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
+    }
+    // A limiter's places are taken by the states the pass rule naming it
+    // makes; on a match or anchor rule it would never fill.
+    if (x.state_limiter.is_some() || x.source_limiter.is_some())
+        && (r.action == super::Action::Match || r.is_anchor())
+    {
+        refuse(
+            s,
+            file,
+            line,
+            "a limiter on a match or anchor rule",
+            NOT_YET,
+        );
     }
     if r.log.matches || r.log.user || r.log.ifnum != 0 {
         warn(
@@ -558,5 +584,26 @@ table <srv> { 192.168.99.5 192.168.99.6 }
         );
         assert!(s.ok(), "{:?}", s.refused);
         assert_eq!(s.warnings.len(), 4);
+    }
+
+    #[test]
+    fn limiters_load_on_pass_rules_only() {
+        let s = support(
+            "state limiter \"a\" id 1 limit 10 rate 5/1\nsource limiter \"b\" id 1 entries 9 limit 2 inet mask 24\npass in state limiter a source limiter b (block)\n",
+        );
+        assert_eq!(s, Support::default());
+        let s = support("state limiter \"a\" id 1 limit 10\nmatch in state limiter a\n");
+        assert_eq!(s.refused.len(), 1);
+        assert!(s.refused[0]
+            .message("pf.conf")
+            .contains("a limiter on a match"));
+        let s = support(
+            "table <o> persist\nsource limiter \"b\" id 1 entries 9 limit 2 table <o> above 5 below 2\npass source limiter b\n",
+        );
+        assert_eq!(s.refused.len(), 1);
+        assert_eq!(
+            s.refused[0].message("pf.conf"),
+            "pf.conf:2: source limiter table <t> above: not supported on Linux (not implemented in pfd yet)"
+        );
     }
 }

@@ -153,6 +153,8 @@ pub struct State {
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
     pub sn: crate::engine::srcnode::StateLinks,
+    /// Its places in the state and source limiters (see `limiter`).
+    pub lim: crate::engine::limiter::LimiterLinks,
 }
 
 impl State {
@@ -413,6 +415,7 @@ mod tests {
             seq: 0,
             route: Default::default(),
             sn: Default::default(),
+            lim: Default::default(),
         }
     }
 
