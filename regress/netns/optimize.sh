@@ -95,6 +95,7 @@ check "basic: the table rule counted the six blocked pings" test "${blocks:-0}" 
 { echo "set ruleset-optimization none"; cat "$RUN/six.conf"; } | conf none
 check "set ruleset-optimization none loads" pfctl -q -f "$RUN/none.conf"
 check "set ruleset-optimization none: the rules as written" test "$(pfctl -sr | grep -c '^block')" -eq 7
+check "set ruleset-optimization none: the automatic table is gone with its rule" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sT | grep -q __automatic_"
 check "-o basic overrides set ruleset-optimization none" pfctl -q -o basic -f "$RUN/none.conf"
 check "-o basic: one block rule" test "$(pfctl -sr | grep -c '^block')" -eq 1
 check "-o basic: the same verdicts" test "$(verdicts)" = "$plain"
