@@ -433,6 +433,14 @@ impl Engine {
         self.secret = siphash::SecretRng::new(k0, k1);
     }
 
+    /// The id of the next state this host creates. pf starts at the boot
+    /// time (seconds) shifted left by 32, so ids of an earlier boot, or
+    /// small numbers such as `pfctl -k id -k 1`, name no live state; the
+    /// daemon passes its start time here.
+    pub fn set_first_state_id(&mut self, id: u64) {
+        self.next_id = id.max(1);
+    }
+
     /// What pf has to tell since the last call (the caller logs it).
     /// Empty most of the time: taking nothing allocates nothing.
     pub fn take_notices(&mut self) -> Vec<Notice> {
@@ -768,10 +776,33 @@ impl Engine {
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         self.clock = self.clock.max(now);
         let mut v = self.test_iface(meta, buf, now);
+        self.reroute(meta, &mut v);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);
         }
         v
+    }
+
+    /// A packet `route-to`/`reply-to` sends out another interface than the
+    /// one it was leaving by is filtered again there (pf_route's pf_test
+    /// on the new interface), once: a packet rerouted already is not sent
+    /// round again.
+    fn reroute(&self, meta: &PacketMeta, v: &mut Verdict) {
+        let route::Forward::Resend(sel) = v.forward else {
+            return;
+        };
+        if meta.mtag.route != 0 || self.routing.targets.ifname(sel) == Some(meta.ifname) {
+            return;
+        }
+        let t = v.mtag.unwrap_or(meta.mtag);
+        v.forward = route::Forward::Reroute(
+            Mtag {
+                generated: false,
+                route: sel,
+                ..t
+            }
+            .to_mark(),
+        );
     }
 
     /// pf_test's interface part: the interface pf sees the packet on,

@@ -32,15 +32,19 @@ impl StateKey {
     /// The key a packet looks up: for `in` the source is addr[0], for `out`
     /// the destination is.
     pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
+        let (src, dst) = match pd.icmp {
+            Some(ic) => ic.key_addrs(pd.src, pd.dst),
+            None => (pd.src, pd.dst),
+        };
         match dir {
             Dir::In => StateKey {
-                addr: [pd.src, pd.dst],
+                addr: [src, dst],
                 port: [pd.sport, pd.dport],
                 proto: pd.proto,
                 rdomain: 0,
             },
             Dir::Out => StateKey {
-                addr: [pd.dst, pd.src],
+                addr: [dst, src],
                 port: [pd.dport, pd.sport],
                 proto: pd.proto,
                 rdomain: 0,
