@@ -156,9 +156,9 @@ pub struct Listing {
 /// the anchor is anonymous, when its rules were given inline, or when `-a`
 /// asked for recursion; `name/*` then lists each child as `anchor "child"
 /// all { ... }`.
-/// `debug` is pfctl's `-g`: the rule numbers and expired rules as with
-/// `-vv`, and each rule's skip steps and queues (instead of its `Inserted`
-/// line under `-v`).
+/// `debug` is pfctl's `-g`: the rule numbers, table sizes and expired
+/// rules as with `-vv`, and each rule's skip steps and queues (instead of
+/// its `Inserted` line under `-v`).
 pub fn show_rules(
     tree: &mut dyn Tree,
     opt: &AnchorOpt,
@@ -167,7 +167,11 @@ pub fn show_rules(
     resolver: &dyn Resolver,
 ) -> Result<Listing, Error> {
     let mut l = Listing::default();
-    let tables = if verbose >= 2 { tree.tables()? } else { vec![] };
+    let tables = if verbose >= 2 || debug {
+        tree.tables()?
+    } else {
+        vec![]
+    };
     let mut v = View {
         tree,
         tables,
@@ -183,7 +187,7 @@ pub fn show_rules(
 
 struct View<'a> {
     tree: &'a mut dyn Tree,
-    /// With -vv: the tables, for the sizes rules print.
+    /// With -vv (or -g): the tables, for the sizes rules print.
     tables: Vec<TableInfo>,
     recurse: bool,
     verbose: u8,
@@ -233,7 +237,7 @@ impl View<'_> {
             if numbered {
                 let _ = write!(self.l.out, "@{nr} ");
             }
-            if self.verbose >= 2 {
+            if numbered {
                 let tables = &self.tables;
                 let count = |t: &str| table_count(tables, &npath, t);
                 self.l
