@@ -11,8 +11,9 @@ use crate::engine::rules::Loader;
 use crate::engine::table::{tflag, TableInfo};
 use crate::ioctl::client::Client;
 use crate::ioctl::{Error, Reply, Request, RuleInfo};
+use crate::ruleset::skip;
 use crate::ruleset::{is_anonymous, join, resolve};
-use crate::show::rule_counters;
+use crate::show::{rule_counters, rule_evaluations};
 use std::fmt::Write;
 
 /// What `-a` says, as pfctl reads it: a trailing `*` asks for recursion
@@ -127,6 +128,9 @@ impl Tree for AnchorTree {
                     rule: rule.clone(),
                     counters: *c,
                     expired: a.rules.run.expired(i),
+                    skip: a.rules.skip.get(i).copied().unwrap_or(
+                        [crate::ruleset::skip::SKIP_END; crate::ruleset::skip::SKIP_COUNT],
+                    ),
                 })
                 .collect();
             (rules, a.rules.loader)
@@ -152,19 +156,28 @@ pub struct Listing {
 /// the anchor is anonymous, when its rules were given inline, or when `-a`
 /// asked for recursion; `name/*` then lists each child as `anchor "child"
 /// all { ... }`.
+/// `debug` is pfctl's `-g`: the rule numbers, table sizes and expired
+/// rules as with `-vv`, and each rule's skip steps and queues (instead of
+/// its `Inserted` line under `-v`).
 pub fn show_rules(
     tree: &mut dyn Tree,
     opt: &AnchorOpt,
     verbose: u8,
+    debug: bool,
     resolver: &dyn Resolver,
 ) -> Result<Listing, Error> {
     let mut l = Listing::default();
-    let tables = if verbose >= 2 { tree.tables()? } else { vec![] };
+    let tables = if verbose >= 2 || debug {
+        tree.tables()?
+    } else {
+        vec![]
+    };
     let mut v = View {
         tree,
         tables,
         recurse: opt.recurse,
         verbose,
+        debug,
         resolver,
         l: &mut l,
     };
@@ -174,10 +187,11 @@ pub fn show_rules(
 
 struct View<'a> {
     tree: &'a mut dyn Tree,
-    /// With -vv: the tables, for the sizes rules print.
+    /// With -vv (or -g): the tables, for the sizes rules print.
     tables: Vec<TableInfo>,
     recurse: bool,
     verbose: u8,
+    debug: bool,
     resolver: &'a dyn Resolver,
     l: &'a mut Listing,
 }
@@ -214,15 +228,16 @@ impl View<'_> {
             if !call_wildcard {
                 wildcard = false;
             }
-            // A `once` rule that fired is hidden unless -vv.
-            if ri.expired && self.verbose < 2 {
+            // A `once` rule that fired is hidden unless -vv (or -g).
+            let numbered = self.verbose >= 2 || self.debug;
+            if ri.expired && !numbered {
                 continue;
             }
             self.indent(depth);
-            if self.verbose >= 2 {
+            if numbered {
                 let _ = write!(self.l.out, "@{nr} ");
             }
-            if self.verbose >= 2 {
+            if numbered {
                 let tables = &self.tables;
                 let count = |t: &str| table_count(tables, &npath, t);
                 self.l
@@ -237,14 +252,14 @@ impl View<'_> {
             match call {
                 Some(c) if is_anonymous(&c.name) || c.inline || self.recurse => {
                     self.l.out.push_str(" {\n");
-                    self.counters(ri, &loader);
+                    self.counters(nr, ri, &loader);
                     self.rules(&npath, &c.name, depth + 1, call_wildcard)?;
                     self.indent(depth);
                     self.l.out.push_str("}\n");
                 }
                 _ => {
                     self.l.out.push('\n');
-                    self.counters(ri, &loader);
+                    self.counters(nr, ri, &loader);
                 }
             }
         }
@@ -260,9 +275,23 @@ impl View<'_> {
         Ok(())
     }
 
-    fn counters(&mut self, ri: &RuleInfo, loader: &Loader) {
+    /// pfctl_print_rule_counters for rule `nr`.
+    fn counters(&mut self, nr: usize, ri: &RuleInfo, loader: &Loader) {
+        if self.debug {
+            self.l.out.push_str(&skip::format(nr as u32, &ri.skip));
+            // `set queue` is refused: no rule has a queue.
+            self.l
+                .out
+                .push_str("  [ queue: qname= qid=0 pqname= pqid=0 ]\n");
+        }
         if self.verbose > 0 {
-            self.l.out.push_str(&rule_counters(&ri.counters, loader));
+            // Under -g the Inserted line gives way to the debugging output.
+            let c = if self.debug {
+                rule_evaluations(&ri.counters)
+            } else {
+                rule_counters(&ri.counters, loader)
+            };
+            self.l.out.push_str(&c);
         }
     }
 }
@@ -373,7 +402,7 @@ mod tests {
             AnchorOpt::parse(a, false).unwrap()
         };
         let res = StaticResolver::new();
-        show_rules(t, &opt, v, &res).unwrap().out
+        show_rules(t, &opt, v, false, &res).unwrap().out
     }
 
     #[test]
@@ -448,7 +477,14 @@ mod tests {
         );
         // An anchor that is not there.
         let res = StaticResolver::new();
-        let l = show_rules(&mut t, &AnchorOpt::parse("nope", false).unwrap(), 0, &res).unwrap();
+        let l = show_rules(
+            &mut t,
+            &AnchorOpt::parse("nope", false).unwrap(),
+            0,
+            false,
+            &res,
+        )
+        .unwrap();
         assert_eq!(
             (l.out.as_str(), l.warnings.as_slice()),
             ("", &["Anchor does not exist".to_string()][..])

@@ -231,14 +231,22 @@ pub fn label_line(label: &str, c: &RuleCounters) -> String {
 /// The two bracketed lines `pfctl -vsr` prints under a rule.
 pub fn rule_counters(c: &RuleCounters, loader: &Loader) -> String {
     format!(
-        "  [ Evaluations: {:<8}  Packets: {:<8}  Bytes: {:<10}  States: {:<6}]\n  [ Inserted: uid {} pid {} State Creations: {:<6}]\n",
+        "{}  [ Inserted: uid {} pid {} State Creations: {:<6}]\n",
+        rule_evaluations(c),
+        loader.uid,
+        loader.pid,
+        c.states_tot
+    )
+}
+
+/// The first of them, alone under `pfctl -g -vsr`.
+pub fn rule_evaluations(c: &RuleCounters) -> String {
+    format!(
+        "  [ Evaluations: {:<8}  Packets: {:<8}  Bytes: {:<10}  States: {:<6}]\n",
         c.evaluations,
         c.packets[0] + c.packets[1],
         c.bytes[0] + c.bytes[1],
         c.states_cur,
-        loader.uid,
-        loader.pid,
-        c.states_tot
     )
 }
 

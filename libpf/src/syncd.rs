@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,6 +59,11 @@ struct Shared {
     socket: String,
     link: Mutex<Option<Link>>,
     sender: Mutex<Option<RawSender>>,
+    /// The socket frames come in on, and the interface it has joined
+    /// 224.0.0.240 on (joined before a bulk request goes out, so that the
+    /// answer, however fast, is received).
+    rx: RawReceiver,
+    joined: Mutex<Option<u32>>,
     stats: Mutex<Stats>,
     ident: Mutex<u16>,
     term: Arc<AtomicBool>,
@@ -68,12 +73,26 @@ struct Shared {
     fatal: Mutex<Option<String>>,
     /// SIGHUP: log the statistics.
     hup: Arc<AtomicBool>,
-    /// The interface whose 224.0.0.240 membership the receiver holds (0:
-    /// none): a bulk request goes out only once the answer can come in.
-    joined: AtomicU32,
 }
 
 impl Shared {
+    /// Be a member of the pfsync group on `ifindex` (and nowhere else).
+    fn join(&self, ifindex: Option<u32>) {
+        let mut joined = self.joined.lock().unwrap_or_else(|e| e.into_inner());
+        if *joined == ifindex {
+            return;
+        }
+        if let Some(i) = *joined {
+            let _ = self.rx.leave(INADDR_PFSYNC_GROUP, i);
+        }
+        if let Some(i) = ifindex {
+            if let Err(e) = self.rx.join(INADDR_PFSYNC_GROUP, i) {
+                log::err(&format!("pfsync: joining 224.0.0.240: {e}"));
+            }
+        }
+        *joined = ifindex;
+    }
+
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -142,10 +161,15 @@ enum Event {
 /// Run pfsyncd until `term` is set; `hup` asks for the statistics in the
 /// log.
 pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
+    let rx = RawReceiver::ipv4(IPPROTO_PFSYNC)
+        .map_err(|e| io::Error::new(e.kind(), format!("pfsync raw socket: {e}")))?;
+    rx.set_timeout(Some(Duration::from_millis(200)))?;
     let shared = Arc::new(Shared {
         socket: socket.to_string(),
         link: Mutex::new(None),
         sender: Mutex::new(None),
+        rx,
+        joined: Mutex::new(None),
         stats: Mutex::new(Stats::default()),
         ident: Mutex::new(0),
         term: term.clone(),
@@ -153,7 +177,6 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         hostid: Mutex::new(0),
         fatal: Mutex::new(None),
         hup,
-        joined: AtomicU32::new(0),
     });
     let (tx, rx) = channel();
     {
@@ -305,6 +328,7 @@ fn reconfigure(
     let mut acts = req.stop();
     *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
     *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    shared.join(None);
     if !running(cfg) {
         log::notice("pfsync0 down");
         return acts;
@@ -330,6 +354,9 @@ fn reconfigure(
                 Ok(s) => *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(s),
                 Err(e) => log::err(&format!("pfsync: socket on {dev}: {e}")),
             }
+            // In the group before the request goes out: the peer may
+            // answer within a millisecond.
+            shared.join(Some(l.index));
             *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(Link {
                 syncdev: dev.clone(),
                 ifindex: l.index,
@@ -337,12 +364,6 @@ fn reconfigure(
                 dst,
             });
             log::notice(&format!("pfsync0 up: syncdev {dev} ({src} -> {dst})"));
-            // As pfsync joins the group before its bulk request: the
-            // receiver takes the new link within its receive timeout.
-            let deadline = Instant::now() + Duration::from_secs(1);
-            while shared.joined.load(Ordering::Acquire) != l.index && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
             acts.extend(req.start(l.up && l.lower_up, now));
         }
         Ok((_, None)) => log::err(&format!("pfsync: {dev} has no IPv4 address")),
@@ -425,41 +446,11 @@ fn bulk_send(shared: Arc<Shared>) {
 
 /// Receive pfsync frames, check them, hand them to pfd.
 fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
-    let rx = match RawReceiver::ipv4(IPPROTO_PFSYNC) {
-        Ok(r) => r,
-        Err(e) => {
-            *shared.fatal.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(format!("pfsync raw socket: {e}"));
-            shared.term.store(true, Ordering::Relaxed);
-            return;
-        }
-    };
-    let _ = rx.set_timeout(Some(Duration::from_millis(200)));
-    let mut joined: Option<u32> = None;
     let mut ctl: Option<Client> = None;
     let mut buf = vec![0u8; 65536];
     let mut msgs = Vec::new();
     while !shared.term.load(Ordering::Relaxed) {
-        let link = shared
-            .link
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let want = link.as_ref().map(|l| l.ifindex);
-        if want != joined {
-            if let Some(i) = joined {
-                let _ = rx.leave(INADDR_PFSYNC_GROUP, i);
-            }
-            shared.joined.store(0, Ordering::Release);
-            if let Some(i) = want {
-                match rx.join(INADDR_PFSYNC_GROUP, i) {
-                    Ok(()) => shared.joined.store(i, Ordering::Release),
-                    Err(e) => log::err(&format!("pfsync: joining 224.0.0.240: {e}")),
-                }
-            }
-            joined = want;
-        }
-        let r = match rx.recv(&mut buf) {
+        let r = match shared.rx.recv(&mut buf) {
             Ok(r) => r,
             Err(e)
                 if matches!(
@@ -477,6 +468,13 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                 continue;
             }
         };
+        // The link as it is now, not as it was when recv began to wait:
+        // pfsync0 may have come up meanwhile.
+        let link = shared
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let Some(link) = link else { continue };
         let pkt = &buf[..r.len];
         shared.stats().ipackets += 1;

@@ -30,6 +30,8 @@ pub struct Opts {
     pub anchor: String,
     /// `-a x/*` or `-a '*'`: every anchor below.
     pub recurse: bool,
+    /// `-g`: inactive tables too.
+    pub debug: bool,
 }
 
 /// pfctl's `pf_strerror` for what pfd answered.
@@ -661,9 +663,9 @@ pub fn show_tables(c: &mut Client, o: &Opts, title: bool, out: &mut Out) -> Resu
     for a in &anchors {
         for t in all.iter().filter(|t| t.anchor == *a) {
             if o.verbose >= 2 {
-                s.push_str(&print_tstats(t, false));
+                s.push_str(&print_tstats(t, o.debug));
             } else {
-                s.push_str(&print_table(t, o.verbose > 0, false));
+                s.push_str(&print_table(t, o.verbose > 0, o.debug));
             }
         }
     }

@@ -4,7 +4,8 @@
 # (named, nested, wildcard, `load anchor`, inline), `-a path -F rules`
 # removes them, a main ruleset reload keeps them, a failed load changes
 # nothing, `set limit anchors` holds, and `-sA`, `-a path -sr`, `-a '*' -sr`
-# and `-a '*' -Fr` work as OpenBSD's pfctl. Ends with "N passed, N failed".
+# and `-a '*' -Fr` work as OpenBSD's pfctl, and -g shows the skip steps
+# and inactive tables. Ends with "N passed, N failed".
 #
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
@@ -226,5 +227,44 @@ check "no anchors remain" same "$(pfctl -v -sA)" ""
 pfctl -q -F states
 r=$(ping_srv)
 check "with no rules at all the ping passes ($r)" test "$r" = pass
+
+# --- pfctl -g: skip steps as committed, inactive tables -------------------------
+cat >"$RUN/g.conf" <<'CONF'
+set skip on lo
+block
+pass out
+pass in on int0 proto tcp to port 7001
+pass in on int0 proto tcp to port 7002
+block in from <undefined>
+anchor "gw/*"
+CONF
+check "-g: a ruleset with a wildcard anchor loads" pfctl -q -f "$RUN/g.conf"
+pfctl -q -F states
+r=$(ping_srv)
+check "-g: the empty wildcard anchor passes nothing ($r)" test "$r" = block
+echo pass | pfctl -q -g -f - -a gw/sub
+r=$(ping_srv)
+check "-g -f - -a gw/sub loads a child the wildcard anchor runs ($r)" test "$r" = pass
+g=$(pfctl -gsr)
+echo "$g" | sed 's/^/# /'
+skip() { grep -A1 "^@$1 " <<<"$g" | tail -1; }
+check "-gsr numbers the rules" grep -qx '@0 block drop all' <<<"$g"
+# pfctl's optimizer (on by default, as in OpenBSD) has moved `pass out`
+# after the two int0 rules that share more with each other.
+check "-gsr: the optimizer's order" test "$(grep -c '^@3 pass out all' <<<"$g")" -eq 1
+check "-gsr: skip steps of @0 (pf_calc_skip_steps)" test "$(skip 0)" = "  [ Skip steps: r=end f=end sa=4 da=end sp=end ]"
+check "-gsr: skip steps of @1" test "$(skip 1)" = "  [ Skip steps: i=3 d=3 r=end f=end p=3 sa=4 da=end sp=end ]"
+check "-gsr: skip steps of @2" test "$(skip 2)" = "  [ Skip steps: r=end f=end sa=4 da=end sp=end ]"
+check "-gsr: skip steps of @3" test "$(skip 3)" = "  [ Skip steps: i=end r=end f=end p=end da=end sp=end dp=end ]"
+check "-gsr: skip steps of @4" test "$(skip 4)" = "  [ Skip steps: i=end r=end f=end p=end da=end sp=end dp=end ]"
+check "-gsr: a table's size as with -vv (<undefined:*>: not active)" grep -qx '@4 block drop in from <undefined:\*> to any' <<<"$g"
+check "-gsr: the last rule skips to the end on everything" test "$(skip 5)" = "  [ Skip steps: i=end d=end r=end f=end p=end sa=end da=end sp=end dp=end ]"
+check "-gsr: the queue line (no queues)" test "$(grep -c '^  \[ queue: qname= qid=0 pqname= pqid=0 \]$' <<<"$g")" -eq 6
+gv=$(pfctl -gvsr)
+check "-gvsr: the counters without the Inserted line" bash -c "grep -q 'Evaluations:' <<<'$gv' && ! grep -q 'Inserted:' <<<'$gv'"
+check "-vsr keeps the Inserted line" grep -q 'Inserted: uid' <<<"$(pfctl -vsr)"
+check "-sT hides the table only referenced" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sT | grep -q undefined"
+check "-g -sT shows it" test "$(pfctl -g -sT)" = "undefined"
+check "-g -vsT shows its flags (referenced, not active)" test "$(pfctl -g -vsT)" = "$(printf -- '----r--\tundefined')"
 
 summary

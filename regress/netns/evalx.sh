@@ -3,7 +3,7 @@
 # pass to the out pass and on states, once, probability, max-pkt-rate,
 # pfctl -s labels, -k label|id|key, -x, -S/-L, set optimization, and ICMP /
 # ICMPv6 errors through NAT (time exceeded from a router behind the NAT,
-# port unreachable from the server). Ends with "N passed, N failed".
+# port unreachable from the server), neighbour discovery states. Ends with "N passed, N failed".
 #
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.254 [rt] 10.3.0.1 -- 10.3.0.2 server
 #          2001:db8:1::2     ::1        2001:db8:2::1   -- 2001:db8:2::fe   2001:db8:3::1 -- 2001:db8:3::2
@@ -213,6 +213,33 @@ r=$(tcp_try 10.3.0.2 7103)
 check "-F osfp: without fingerprints every SYN is unknown ($r)" test "$r" = connected
 r=$(tcp_try 10.3.0.2 7101)
 check "-F osfp: and os \"Testix\" matches nothing ($r)" test "$r" = failed
+
+# --- neighbour discovery states ---------------------------------------------
+# icmp6.sh:repeat: only solicitations pass by rule. A solicitation goes to
+# the target's solicited-node group, the advertisement comes back unicast
+# from the target: pf keys the state by the target, so it matches.
+load 'set skip on lo' 'block all' \
+	'pass quick inet6 proto ipv6-icmp icmp6-type neighbrsol keep state (if-bound)'
+for i in 1 2 3; do
+	in_ns cl ip -6 neigh flush dev eth0
+	in_ns cl ping -6 -c 1 -W 1 2001:db8:1::1 >/dev/null 2>&1
+	nb=$(in_ns cl ip -6 neigh show 2001:db8:1::1 dev eth0)
+	check "ND $i: the advertisement answering the solicitation passes by its state ($nb)" grep -q lladdr <<<"$nb"
+done
+ss=$(pfctl -vss)
+echo "$ss" | sed 's/^/# /'
+check "ND: one if-bound state, keyed by the target, not the multicast group" \
+	grep -Eq '^int0 ipv6-icmp 2001:db8:1::1\[135\] <- 2001:db8:1::2\[[0-9]+\] ' <<<"$ss"
+check "ND: the state carried the solicitations and the advertisements (3:3)" \
+	grep -Eq '^   age .*, 3:3 pkts, ' <<<"$ss"
+check "ND: no state for the solicited-node group" bash -c "! grep -q 'ff02::1:ff' <<<'$ss'"
+load 'set skip on lo' 'block all' \
+	'pass quick inet6 proto ipv6-icmp icmp6-type neighbrsol no state'
+pfctl -q -F states
+in_ns cl ip -6 neigh flush dev eth0
+in_ns cl ping -6 -c 1 -W 1 2001:db8:1::1 >/dev/null 2>&1
+nb=$(in_ns cl ip -6 neigh show 2001:db8:1::1 dev eth0)
+check "ND: without the state the advertisement is blocked ($nb)" bash -c "! grep -q lladdr <<<'$nb'"
 
 # --- ICMP errors through NAT --------------------------------------------------
 pfctl -q -F states

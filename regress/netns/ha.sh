@@ -31,6 +31,10 @@ check "fw1 is MASTER on carp2" wait_carp fw1 carp2 MASTER 15
 check "fw2 is BACKUP on carp1" wait_carp fw2 carp1 BACKUP 15
 check "fw2 is BACKUP on carp2" wait_carp fw2 carp2 BACKUP 15
 check "fw2 finished its bulk update" bash -c "for i in \$(seq 100); do grep -q 'bulk update complete' '$RUN/fw2.pfsyncd.log' && exit 0; sleep 0.1; done; exit 1"
+# pfsyncd joins 224.0.0.240 before its request goes out: the first
+# answer, however fast, is received (no second request 2 s later).
+n=$(grep -c 'bulk update: sending' "$RUN/fw1.pfsyncd.log")
+check "fw2's first bulk request was answered: fw1 sent one bulk update ($n)" test "$n" -eq 1
 check "client reaches the server through the VIP" in_ns cl ping -c 3 -i 0.2 -W 1 192.0.2.20
 
 # -------------------------------------------------------------- replication

@@ -95,6 +95,30 @@ check "pass from ! <bad> loads" load notbad
 check "pass from ! <bad>: the listed host is blocked" blocked 2
 check "pass from ! <bad>: another host passes" reach 3
 
+# --- match rules count every packet of their states ---------------------------
+# pf_counters_inc: a state remembers the match rules its first packet went
+# through; each of its packets counts for them and for their tables (Match).
+conf mcount <<'EOF'
+set skip on lo
+table <m> counters { 10.1.0.2 }
+pass
+match in on int0 from <m>
+match out on int0 to <m>
+EOF
+check "match rules with a table load" load mcount
+check "match counters: 3 pings pass" in_ns cl ping -c 3 -i 0.2 -W 1 -I 10.1.0.2 10.2.0.2
+r=$(pfctl -t m -T show -vv)
+echo "$r" | sed 's/^/# /'
+check "match counters: the requests count In/Match (3)" test "$(packets In/Match: <<<"$r")" -eq 3
+check "match counters: the replies, by the state, count Out/Match (3)" test "$(packets Out/Match: <<<"$r")" -eq 3
+check "match counters: nothing under Pass" test "$(packets In/Pass: <<<"$r")" -eq 0
+r=$(pfctl -vsr)
+echo "$r" | sed 's/^/# /'
+mr=$(grep -A1 '^match in on int0' <<<"$r" | tail -1)
+check "match counters: -vsr counts the state's packets both ways for the match rule, and its state ($mr)" grep -Eq 'Packets: 6 +Bytes: [0-9]+ +States: 1 ' <<<"$mr"
+mr=$(grep -A1 '^match out on int0' <<<"$r" | tail -1)
+check "match counters: the later match rule, which the replies never reach, counts nothing ($mr)" grep -Eq 'Packets: 0 +Bytes: 0 +States: 0 ' <<<"$mr"
+
 # --- negated entries ------------------------------------------------------------
 conf neg <<'EOF'
 set skip on lo

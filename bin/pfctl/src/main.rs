@@ -27,6 +27,10 @@ struct Args {
     /// Enable the packet filter.
     #[arg(short = 'e')]
     enable: bool,
+    /// Include output helpful for debugging (skip steps under -sr,
+    /// inactive tables under -s Tables).
+    #[arg(short = 'g')]
+    debug_output: bool,
     /// Flush: rules, states, info, all.
     #[arg(short = 'F')]
     flush: Option<String>,
@@ -191,6 +195,7 @@ fn main() {
         verbose: a.verbose,
         quiet: a.quiet,
         noaction: a.noaction,
+        debug: a.debug_output,
         ..Default::default()
     };
     // pfctl opens /dev/pf for writing for these.
@@ -602,9 +607,9 @@ fn proto_name(p: u8) -> Option<String> {
         .or_else(|| show::default_proto_name(p))
 }
 
-fn show_rules(c: &mut Client, verbose: u8, anchor: &AnchorOpt) -> Result<(), Error> {
+fn show_rules(c: &mut Client, verbose: u8, debug: bool, anchor: &AnchorOpt) -> Result<(), Error> {
     let resolver = libpf::sys::resolve::SystemResolver::new();
-    let l = anchors::show_rules(c, anchor, verbose, &resolver)?;
+    let l = anchors::show_rules(c, anchor, verbose, debug, &resolver)?;
     print!("{}", l.out);
     let _ = std::io::stdout().flush();
     for w in l.warnings {
@@ -655,7 +660,7 @@ fn show_cmd(
         err: &mut err,
     };
     match what {
-        "rules" => show_rules(c, verbose, anchor),
+        "rules" => show_rules(c, verbose, topts.debug, anchor),
         "Anchors" => match anchors::show_anchors(c, &anchor.path, verbose)? {
             Some(out) => {
                 print!("{out}");

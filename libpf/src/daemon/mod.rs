@@ -64,12 +64,21 @@ pub struct Shared {
     /// The last policy-routing error logged (not repeated).
     pub routes_error: Mutex<Option<String>>,
     origin: Instant,
+    /// The wall-clock time of `origin` (Unix ms), read once so that engine
+    /// times convert to the same wall-clock second on every request.
+    origin_unix_ms: i64,
 }
 
 impl Shared {
     /// Monotonic milliseconds since pfd started: the engine's clock.
     pub fn now_ms(&self) -> u64 {
         self.origin.elapsed().as_millis() as u64
+    }
+
+    /// The Unix time (seconds) of engine second `t` (table `Cleared:`
+    /// times): always the same for the same `t`.
+    pub fn unix_secs(&self, t: i64) -> i64 {
+        (t * 1000 + self.origin_unix_ms).div_euclid(1000)
     }
 
     /// The CARP state machines' clock.
@@ -152,6 +161,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         routes_gen: std::sync::atomic::AtomicU64::new(0),
         routes_error: Mutex::new(None),
         origin: Instant::now(),
+        origin_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
     });
 
     // pf filters CARP's own advertisements, as OpenBSD's does.

@@ -253,6 +253,7 @@ impl Engine {
         buf: &mut [u8],
         pd: Pd,
         (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
+        matches: &[super::anchor::RuleRef],
         d: &mut super::Decision,
         actions: &super::normalize::Actions,
         naf: Af,
@@ -283,8 +284,9 @@ impl Engine {
         {
             self.release_sns(&d.sns, now);
         } else {
-            match self.create_state(meta, d, (ri, anchor), &pd, &t, actions, len, now) {
-                Ok((_, seqdiff)) => {
+            match self.create_state(meta, d, (ri, anchor), matches, &pd, &t, actions, len, now) {
+                Ok((slot, seqdiff)) => {
+                    self.count_match_rules(slot, meta.dir, len);
                     if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
                         super::translate::set_seq_ack(
                             buf,

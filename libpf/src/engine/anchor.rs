@@ -71,6 +71,9 @@ pub struct Rules {
     /// Per rule: its source connection limits, for the source nodes it
     /// makes (`srcnode`; set by the engine when the ruleset is installed).
     pub conn_limits: Vec<Option<Arc<ConnLimits>>>,
+    /// Per rule: its skip steps (pf_calc_skip_steps at commit), for
+    /// `pfctl -g`.
+    pub skip: Vec<crate::ruleset::skip::SkipSteps>,
     pub generation: u64,
     pub loader: Loader,
 }
@@ -84,6 +87,7 @@ impl Rules {
             run: RuleStates::default(),
             pools: Cursors::new(&rules),
             conn_limits: vec![],
+            skip: crate::ruleset::skip::calc(&rules),
             rules,
             generation,
             loader,

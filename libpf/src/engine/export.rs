@@ -241,6 +241,7 @@ impl Engine {
             seq: 0,
             route,
             sn: Default::default(),
+            match_rules: 0,
             lim: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);

@@ -12,6 +12,7 @@ pub mod fib;
 pub mod frag;
 pub mod iface;
 pub mod limiter;
+pub mod matchrules;
 pub mod mtag;
 pub mod mtu;
 pub mod nat;
@@ -360,6 +361,8 @@ pub struct Engine {
     pub tables: Tables,
     /// Source nodes (`source-track`, `sticky-address`), see `srcnode`.
     srcnodes: srcnode::SrcNodes,
+    /// The match rules states remember, see `matchrules`.
+    matchlists: matchrules::MatchLists,
     hostid: u32,
     next_id: u64,
     rng: u64,
@@ -410,6 +413,7 @@ impl Engine {
             routing: route::Routing::default(),
             tables: Tables::new(),
             srcnodes: srcnode::SrcNodes::default(),
+            matchlists: matchrules::MatchLists::default(),
             hostid: if hostid == 0 { 1 } else { hostid },
             next_id: 1,
             rng: seed | 1,
@@ -909,8 +913,16 @@ impl Engine {
             if let Some(v) = self.syncookie_syn(meta, &pd, now) {
                 return v;
             }
-            let key = StateKey::from_pd(&pd, meta.dir);
+            let mut key = StateKey::from_pd(&pd, meta.dir);
             let mut slot = self.states.lookup(&key, meta.dir, meta.ifname);
+            if slot.is_none() {
+                if let Some(k) = StateKey::multicast_reply(&pd, meta.dir) {
+                    slot = self.states.lookup(&k, meta.dir, meta.ifname);
+                    if slot.is_some() {
+                        key = k;
+                    }
+                }
+            }
             if pd.proto == IPPROTO_TCP {
                 slot = match self.syncookie_ack(meta, &pd, &key, slot, now) {
                     Ok(s) => s,
@@ -1052,6 +1064,7 @@ impl Engine {
                     buf,
                     pd,
                     (ri, ev.anchor),
+                    ev.matches.as_slice(),
                     &mut r,
                     &actions,
                     naf,
@@ -1104,6 +1117,7 @@ impl Engine {
                 meta,
                 &r,
                 (ri, ev.anchor),
+                ev.matches.as_slice(),
                 &orig,
                 &translated,
                 &actions,
@@ -1160,8 +1174,10 @@ impl Engine {
             modified |= set_end(buf, &mut pd, End::Dst, translated.dst, translated.dport);
         }
         self.table_stats(ri, &orig.src, &orig.dst, meta.dir, table::OP_PASS, len);
-        for &mi in &ev.match_tables[..ev.n_match_tables as usize] {
-            self.table_stats(mi, &orig.src, &orig.dst, meta.dir, table::OP_MATCH, len);
+        if let Some(slot) = state {
+            // pf_counters_inc: the match rules count the packets of the
+            // state they helped make (a stateless packet, only its rule).
+            self.count_match_rules(slot, meta.dir, len);
         }
         let mut v = Verdict::pass(modified);
         v.log = ev.log;
@@ -1207,6 +1223,30 @@ impl Engine {
         let r = normalize::tcp_stateful(buf, pd, a, b, conn, now);
         st.scrub = Some(Box::new(sc));
         r
+    }
+
+    /// pf_counters_inc for the match rules of state `slot`: a packet of
+    /// `len` bytes in direction `dir` counts for each (its packets and
+    /// bytes by the state's direction, the statistics of the tables it
+    /// names with the addresses the state's rule saw). No allocation.
+    pub(in crate::engine) fn count_match_rules(&mut self, slot: state::Slot, dir: Dir, len: u64) {
+        let Some(st) = self.states.get(slot) else {
+            return;
+        };
+        let list = st.match_rules;
+        if list == 0 {
+            return;
+        }
+        let d = if dir == st.direction { 0 } else { 1 };
+        let (src, dst) = st.rule_addrs();
+        for i in 0..self.matchlists.get(list).len() {
+            let mi = self.matchlists.get(list)[i];
+            if let Some(c) = self.rules.counters_mut(mi) {
+                c.packets[d] += 1;
+                c.bytes[d] += len;
+            }
+            self.table_stats(mi, &src, &dst, dir, table::OP_MATCH, len);
+        }
     }
 
     /// pfr_update_stats for the tables rule `ri` names: a packet from

@@ -78,9 +78,11 @@ pub struct IcmpInfo {
     /// Which position of (sport, dport) holds the id: true when the id is
     /// the source "port" (queries), false when it is the destination (replies).
     pub id_is_sport: bool,
-    /// The target address of an IPv6 neighbour solicitation or
-    /// advertisement: pf keys their states by it (the solicitation goes
-    /// to a multicast group, the advertisement comes from the target).
+    /// The target of an IPv6 neighbour solicitation or advertisement: pf
+    /// keys their states by it rather than by the packets' addresses
+    /// (pf_state_key_addr_setup), so the unicast advertisement answering
+    /// a solicitation sent to the solicited-node multicast group matches
+    /// the solicitation's state.
     pub nd_target: Option<Ipv6Addr>,
 }
 
@@ -436,35 +438,77 @@ fn v6_options(opts: &[u8], plen: usize) -> Result<u8, PdError> {
     Ok(bad)
 }
 
-/// ICMP query/reply mapping (pf_icmp_mapping): for queries the id is the
-/// source "port" and the type the destination; replies use the query's type,
-/// swapped, so both directions build the same key.
-fn icmp_mapping(af: Af, t: u8) -> Option<(u8, bool)> {
-    // Returns (virtual type, id_is_sport) for query/reply messages.
+/// Where a query or reply message's virtual id comes from
+/// (pf_icmp_mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vid {
+    /// The message's identifier field (echo, timestamp, information,
+    /// address mask).
+    Header,
+    /// Nothing sane to match on: 0.
+    Zero,
+    /// An IPv6 address at this offset of the message (the target of a
+    /// neighbour solicitation or advertisement, the group of an MLD
+    /// message), folded to 16 bits.
+    Fold(usize),
+}
+
+/// ICMP query/reply mapping (pf_icmp_mapping): the virtual type both
+/// directions share, whether the message is the query (its id is the
+/// source "port", icmp_dir `in`) or the reply (the destination "port"),
+/// and where the id comes from. None: an error (it belongs to the state
+/// of the packet it quotes) or a type that gets a state of its own and
+/// matches in one direction only (type as destination "port", id 0).
+fn icmp_mapping(af: Af, t: u8) -> Option<(u8, bool, Vid)> {
+    use Vid::*;
     match af {
         Af::Inet => match t {
-            icmp::ECHO_REQUEST => Some((icmp::ECHO_REQUEST, true)),
-            icmp::ECHO_REPLY => Some((icmp::ECHO_REQUEST, false)),
-            icmp::TIMESTAMP => Some((icmp::TIMESTAMP, true)),
-            icmp::TIMESTAMP_REPLY => Some((icmp::TIMESTAMP, false)),
-            icmp::INFO_REQUEST => Some((icmp::INFO_REQUEST, true)),
-            icmp::INFO_REPLY => Some((icmp::INFO_REQUEST, false)),
-            icmp::MASK_REQUEST => Some((icmp::MASK_REQUEST, true)),
-            icmp::MASK_REPLY => Some((icmp::MASK_REQUEST, false)),
-            icmp::ROUTER_SOLICIT => Some((icmp::ROUTER_SOLICIT, true)),
-            icmp::ROUTER_ADVERT => Some((icmp::ROUTER_SOLICIT, false)),
+            icmp::ECHO_REQUEST => Some((icmp::ECHO_REQUEST, true, Header)),
+            icmp::ECHO_REPLY => Some((icmp::ECHO_REQUEST, false, Header)),
+            icmp::TIMESTAMP => Some((icmp::TIMESTAMP, true, Header)),
+            icmp::TIMESTAMP_REPLY => Some((icmp::TIMESTAMP, false, Header)),
+            icmp::INFO_REQUEST => Some((icmp::INFO_REQUEST, true, Header)),
+            icmp::INFO_REPLY => Some((icmp::INFO_REQUEST, false, Header)),
+            icmp::MASK_REQUEST => Some((icmp::MASK_REQUEST, true, Header)),
+            icmp::MASK_REPLY => Some((icmp::MASK_REQUEST, false, Header)),
+            icmp::IPV6_WHERE_ARE_YOU => Some((icmp::IPV6_WHERE_ARE_YOU, true, Zero)),
+            icmp::IPV6_I_AM_HERE => Some((icmp::IPV6_WHERE_ARE_YOU, false, Zero)),
+            icmp::MOBILE_REG_REQUEST => Some((icmp::MOBILE_REG_REQUEST, true, Zero)),
+            icmp::MOBILE_REG_REPLY => Some((icmp::MOBILE_REG_REQUEST, false, Zero)),
+            icmp::ROUTER_SOLICIT => Some((icmp::ROUTER_SOLICIT, true, Zero)),
+            icmp::ROUTER_ADVERT => Some((icmp::ROUTER_SOLICIT, false, Zero)),
             _ => None,
         },
         Af::Inet6 => match t {
-            icmpv6::ECHO_REQUEST => Some((icmpv6::ECHO_REQUEST, true)),
-            icmpv6::ECHO_REPLY => Some((icmpv6::ECHO_REQUEST, false)),
-            133 => Some((133, true)),  // router solicitation
-            134 => Some((133, false)), // router advertisement
-            135 => Some((135, true)),  // neighbour solicitation
-            136 => Some((135, false)), // neighbour advertisement
+            icmpv6::ECHO_REQUEST => Some((icmpv6::ECHO_REQUEST, true, Header)),
+            icmpv6::ECHO_REPLY => Some((icmpv6::ECHO_REQUEST, false, Header)),
+            // A report may come without a query, and answers one from
+            // other addresses: both are "queries" keyed by the group.
+            icmpv6::MLD_LISTENER_QUERY | icmpv6::MLD_LISTENER_REPORT => {
+                Some((icmpv6::MLD_LISTENER_QUERY, true, Fold(8)))
+            }
+            icmpv6::ICMP6_WRUREQUEST => Some((icmpv6::ICMP6_WRUREQUEST, true, Zero)),
+            icmpv6::ICMP6_WRUREPLY => Some((icmpv6::ICMP6_WRUREQUEST, false, Zero)),
+            icmpv6::MLD_MTRACE => Some((icmpv6::MLD_MTRACE, true, Zero)),
+            icmpv6::MLD_MTRACE_RESP => Some((icmpv6::MLD_MTRACE, false, Zero)),
+            icmpv6::ND_NEIGHBOR_SOLICIT => Some((icmpv6::ND_NEIGHBOR_SOLICIT, true, Fold(8))),
+            icmpv6::ND_NEIGHBOR_ADVERT => Some((icmpv6::ND_NEIGHBOR_SOLICIT, false, Fold(8))),
             _ => None,
         },
     }
+}
+
+/// pf's fake id for ND and MLD messages: the address's four 32-bit words
+/// XORed, then the two halves of that (in network order: the XOR of the
+/// address's eight 16-bit words).
+fn fold_addr(a: &[u8; 16]) -> u16 {
+    a.chunks_exact(2)
+        .fold(0u16, |h, w| h ^ u16::from_be_bytes([w[0], w[1]]))
+}
+
+/// The address at `off` of an ICMP message, if it is there.
+fn addr_at(l4: &[u8], off: usize) -> Option<[u8; 16]> {
+    l4.get(off..off + 16).and_then(|b| b.try_into().ok())
 }
 
 /// ICMP's "ports": (id, type) for queries, (type, id) for replies.
@@ -546,26 +590,47 @@ pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
                         | icmpv6::PARAM_PROB
                 ),
             };
-            // Neighbour discovery: the target after the 4 reserved (flag)
-            // bytes; the id is 0 (pf_icmp_mapping), the target keys it.
-            let nd = pd.af == Af::Inet6
-                && (t == icmpv6::ND_NEIGHBOR_SOLICIT || t == icmpv6::ND_NEIGHBOR_ADVERT);
-            let nd_target = if nd {
-                let b: [u8; 16] = l4
-                    .get(8..24)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(PdError::Short)?;
-                Some(Ipv6Addr::from(b))
-            } else {
-                None
-            };
-            let id = if nd { 0 } else { id };
-            let (vtype, id_is_sport, id) = match icmp_mapping(pd.af, t) {
-                Some((vt, s)) => (vt, s, id),
-                // Errors and unknown types: the type is the only key part.
+            if pd.af == Af::Inet6 {
+                // pf_setup_pdesc: neighbour discovery only from a
+                // neighbour (hop limit 255); ND and MLD messages whole.
+                if (icmpv6::ND_ROUTER_SOLICIT..=icmpv6::ND_REDIRECT).contains(&t) && pd.ttl != 255 {
+                    return Err(PdError::Normalize);
+                }
+                let long = matches!(
+                    t,
+                    icmpv6::MLD_LISTENER_QUERY
+                        | icmpv6::MLD_LISTENER_REPORT
+                        | icmpv6::ND_NEIGHBOR_SOLICIT
+                        | icmpv6::ND_NEIGHBOR_ADVERT
+                );
+                if long && l4.len() < 24 && !pd.fragment {
+                    return Err(PdError::Short);
+                }
+            }
+            let mut nd_target = None;
+            let (vtype, id_is_sport, vid) = match icmp_mapping(pd.af, t) {
+                Some((vt, s, how)) => {
+                    let vid = match how {
+                        Vid::Header => id,
+                        Vid::Zero => 0,
+                        Vid::Fold(off) => match addr_at(l4, off) {
+                            Some(a) => {
+                                if vt == icmpv6::ND_NEIGHBOR_SOLICIT {
+                                    nd_target = Some(Ipv6Addr::from(a));
+                                }
+                                fold_addr(&a)
+                            }
+                            // The first fragment of one (never whole).
+                            None => 0,
+                        },
+                    };
+                    (vt, s, vid)
+                }
+                // Errors and types of their own: the type is the only key
+                // part.
                 None => (t, true, 0),
             };
-            set_icmp_ports(pd, vtype, id, id_is_sport);
+            set_icmp_ports(pd, vtype, vid, id_is_sport);
             pd.icmp = Some(IcmpInfo {
                 icmp_type: t,
                 code,
@@ -695,8 +760,11 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
             }
             let t = l4[0];
             let id = u16::from_be_bytes([l4[4], l4[5]]);
-            if let Some((vtype, id_is_sport)) = icmp_mapping(af, t) {
-                set_icmp_ports(&mut pd, vtype, id, id_is_sport);
+            if let Some((vtype, id_is_sport, how)) = icmp_mapping(af, t) {
+                // Only the quote's first 8 bytes count (an ND target or
+                // MLD group past them is not looked at).
+                let vid = if how == Vid::Header { id } else { 0 };
+                set_icmp_ports(&mut pd, vtype, vid, id_is_sport);
                 pd.icmp = Some(IcmpInfo {
                     icmp_type: t,
                     code: l4[1],

@@ -6,6 +6,7 @@ use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
 use super::fib::Fib;
 use super::iface::{IfTable, KifId};
 use super::limiter::{Admission, RuleLimiters};
+use super::matchrules::MatchSet;
 use super::normalize::Actions;
 use super::packet::{Dir, Pd};
 use super::table::{RuleTables, TableId, Tables};
@@ -295,10 +296,9 @@ pub struct Evaluation {
     /// Anchors nested deeper than pf's stack (a call loop): pf drops the
     /// packet.
     pub overflow: bool,
-    /// Matching `match` rules that name tables (their statistics are
-    /// counted once the packet passes); the first `MATCH_TABLES`.
-    pub match_tables: [RuleRef; MATCH_TABLES],
-    pub n_match_tables: u8,
+    /// The matching `match` rules (pf's `ctx->rules`): a state made by
+    /// this packet remembers them, and they count its packets.
+    pub matches: MatchSet,
     /// pf's `ctx->tag`: the tag of the last matching rule with one, or the
     /// packet's own once a `tagged` test read it; None = neither.
     pub tag: Option<u16>,
@@ -315,9 +315,6 @@ pub struct Evaluation {
     /// the packet is blocked.
     pub limiter_block: bool,
 }
-
-/// How many matching `match` rules with tables an evaluation remembers.
-pub const MATCH_TABLES: usize = 8;
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute translation and logging.
@@ -445,11 +442,7 @@ fn walk(
         }
         if r.action == Action::Match {
             ev.actions.add(r);
-            if (rt.src.is_some() || rt.dst.is_some()) && (ev.n_match_tables as usize) < MATCH_TABLES
-            {
-                ev.match_tables[ev.n_match_tables as usize] = me;
-                ev.n_match_tables += 1;
-            }
+            ev.matches.push(me);
             continue;
         }
         ev.rule = Some(me);

@@ -309,40 +309,100 @@ fn echo_replies_do_not_match_stateful_rules() {
     assert!(e.test(&meta(Dir::In, "ext0"), &mut p, 0).pass);
 }
 
-/// A neighbour solicitation or advertisement for `target` (ICMPv6 header,
-/// the flag word, the target; no options).
-fn nd(ty: u8, flags: u8, target: &str) -> Vec<u8> {
-    let t: std::net::Ipv6Addr = target.parse().unwrap();
-    let mut m = vec![ty, 0, 0, 0, flags, 0, 0, 0];
-    m.extend_from_slice(&t.octets());
-    m
+/// A neighbour discovery message (hop limit 255) of type `t` about
+/// `target`, as Linux sends them (NS with a source, NA with a target
+/// link-layer address option).
+fn nd(t: u8, src: &str, dst: &str, target: &str, flags: u8) -> Vec<u8> {
+    let mut m = vec![t, 0, 0, 0, flags, 0, 0, 0];
+    m.extend_from_slice(&target.parse::<std::net::Ipv6Addr>().unwrap().octets());
+    m.extend_from_slice(&[if t == 135 { 1 } else { 2 }, 1, 2, 0, 0, 0, 0, 1]);
+    let mut p = v6(src, dst, 58, &m);
+    p[7] = 255;
+    p
+}
+
+const HOST: &str = "fe80::1";
+const SNM: &str = "ff02::1:ff00:1";
+const TARGET: &str = "2001:db8:2::1";
+
+#[test]
+fn nd_virtual_id_is_the_folded_target() {
+    let pd = describe(&nd(135, HOST, SNM, "2001:db8:2::1:2:3", 0)).unwrap();
+    // 2001 ^ 0db8 ^ 0002 ^ 0 ^ 0 ^ 0001 ^ 0002 ^ 0003: the eight words.
+    let fold = 0x2001 ^ 0x0db8 ^ 0x0002 ^ 0x0001 ^ 0x0002 ^ 0x0003;
+    assert_eq!((pd.sport, pd.dport), (fold, 135));
+    let pd = describe(&nd(136, TARGET, HOST, "2001:db8:2::1:2:3", 0x60)).unwrap();
+    assert_eq!(
+        (pd.sport, pd.dport),
+        (135, fold),
+        "the advertisement swaps them"
+    );
+    // Neighbour discovery from further than a link away, or cut short.
+    let mut p = nd(135, HOST, SNM, TARGET, 0);
+    p[7] = 64;
+    assert_eq!(describe(&p), Err(PdError::Normalize));
+    let short = v6(HOST, SNM, 58, &[135, 0, 0, 0, 0, 0, 0, 0, 0x20, 1]);
+    let mut short = short;
+    short[7] = 255;
+    assert_eq!(describe(&short), Err(PdError::Short));
 }
 
 #[test]
-fn neighbour_states_are_keyed_by_the_target() {
+fn nd_advertisement_matches_the_solicitation_by_target() {
+    // icmp6.sh:repeat: only solicitations pass by rule; the unicast
+    // advertisement answering one sent to the solicited-node group
+    // passes by its state, and so does every later solicitation.
     let mut e = engine(
-        "block\npass quick inet6 proto ipv6-icmp icmp6-type neighbrsol keep state (if-bound)\n",
+        "block all\npass quick inet6 proto ipv6-icmp icmp6-type neighbrsol keep state (if-bound)\n",
     );
-    let (asker, target) = ("fe80::a", "2001:db8::1");
-    // The solicitation goes to the target's solicited-node group...
-    let mut ns = v6(asker, "ff02::1:ff00:1", 58, &nd(135, 0, target));
-    assert!(e.test(&meta(Dir::In, "int0"), &mut ns, 0).pass);
-    // ...and the advertisement (solicited, override) comes back from the
-    // target's link-local address: it is the state's reply.
-    let mut na = v6("fe80::b", asker, 58, &nd(136, 0x60, target));
-    let v = e.test(&meta(Dir::Out, "int0"), &mut na, 1);
-    assert!(
-        v.pass,
-        "the advertisement matches the solicitation's state: {v:?}"
-    );
-    // Not on another interface (the state is bound), and not for another
-    // target.
-    let mut na = v6("fe80::b", asker, 58, &nd(136, 0x60, target));
-    assert!(!e.test(&meta(Dir::Out, "ext0"), &mut na, 1).pass);
-    let mut other = v6("fe80::b", asker, 58, &nd(136, 0x60, "2001:db8::2"));
-    assert!(!e.test(&meta(Dir::Out, "int0"), &mut other, 1).pass);
-    // A truncated solicitation (no target) is short.
-    let mut short = v6(asker, "ff02::1:ff00:1", 58, &[135, 0, 0, 0, 0, 0, 0, 0]);
-    let v = e.test(&meta(Dir::In, "int0"), &mut short, 1);
-    assert_eq!((v.pass, v.reason), (false, Reason::Short));
+    for n in 0..3 {
+        let mut ns = nd(135, HOST, SNM, TARGET, 0);
+        let v = e.test(&meta(Dir::In, "ext0"), &mut ns, n);
+        assert!(v.pass, "solicitation {n}: {v:?}");
+        let mut na = nd(136, TARGET, HOST, TARGET, 0x60);
+        let v = e.test(&meta(Dir::Out, "ext0"), &mut na, n);
+        assert!(v.pass, "advertisement {n}: {v:?}");
+        assert_eq!(e.states.len(), 1, "one state, keyed by the target");
+    }
+    let st = e.states.get(e.states.all_slots().next().unwrap()).unwrap();
+    assert_eq!(st.key[0].addr, [ip(HOST), ip(TARGET)]);
+    assert_eq!(st.ifname.as_deref(), Some("ext0"));
+    // An advertisement for another target, or on another interface (the
+    // state is if-bound), has no state; nor has an unsolicited one.
+    let mut na = nd(136, "2001:db8:2::7", HOST, "2001:db8:2::7", 0x60);
+    assert!(!e.test(&meta(Dir::Out, "ext0"), &mut na, 5).pass);
+    let mut na = nd(136, TARGET, HOST, TARGET, 0x60);
+    assert!(!e.test(&meta(Dir::Out, "int0"), &mut na, 5).pass);
+    let mut na = nd(136, TARGET, "ff02::1", TARGET, 0x20);
+    assert!(!e.test(&meta(Dir::Out, "ext0"), &mut na, 5).pass);
+}
+
+#[test]
+fn nd_advertisements_make_no_state() {
+    let mut e = engine("block all\npass inet6 proto ipv6-icmp icmp6-type neighbradv keep state\n");
+    let mut na = nd(136, TARGET, HOST, TARGET, 0x60);
+    assert!(e.test(&meta(Dir::Out, "ext0"), &mut na, 0).pass);
+    assert_eq!(e.states.len(), 0);
+    // An advertisement to a group is keyed with the unspecified address.
+    let mut e = engine("block all\npass in inet6 proto ipv6-icmp icmp6-type neighbrsol\n");
+    let mut ns = nd(135, HOST, SNM, TARGET, 0);
+    assert!(e.test(&meta(Dir::In, "ext0"), &mut ns, 0).pass);
+    let na = describe(&nd(136, TARGET, "ff02::1", TARGET, 0x20)).unwrap();
+    let k = StateKey::from_pd(&na, Dir::Out);
+    assert_eq!(k.addr, [ip("::"), ip(TARGET)]);
+}
+
+#[test]
+fn echo_reply_to_all_nodes_matches_the_request() {
+    // pf_test_state_icmp's second try: a reply to a request sent to
+    // ff02::1 comes from a unicast address.
+    let mut e = engine("block all\npass out inet6 proto ipv6-icmp icmp6-type echoreq keep state\n");
+    let mut req = v6("fe80::a", "ff02::1", 58, &echo(128, 77, 1));
+    assert!(e.test(&meta(Dir::Out, "ext0"), &mut req, 0).pass);
+    let mut rep = v6("fe80::b", "fe80::a", 58, &echo(129, 77, 1));
+    assert!(e.test(&meta(Dir::In, "ext0"), &mut rep, 0).pass);
+    // Another id has no state.
+    let mut rep = v6("fe80::b", "fe80::a", 58, &echo(129, 78, 1));
+    assert!(!e.test(&meta(Dir::In, "ext0"), &mut rep, 0).pass);
+    assert_eq!(e.states.len(), 1);
 }

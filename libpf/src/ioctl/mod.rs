@@ -297,6 +297,8 @@ pub struct RuleInfo {
     /// A `once` rule that has matched (PFRULE_EXPIRED): skipped by the
     /// filter, hidden by `pfctl -sr` unless -vv.
     pub expired: bool,
+    /// Its skip steps, as pfd computed them when the ruleset was committed.
+    pub skip: crate::ruleset::skip::SkipSteps,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

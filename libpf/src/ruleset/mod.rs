@@ -8,6 +8,7 @@ pub mod limiter;
 pub mod optimize;
 pub mod queue;
 pub mod rule;
+pub mod skip;
 pub mod support;
 pub mod table;
 

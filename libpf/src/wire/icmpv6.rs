@@ -26,7 +26,11 @@ pub const ND_ROUTER_ADVERT: u8 = 134;
 pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
 pub const ND_NEIGHBOR_ADVERT: u8 = 136;
 pub const ND_REDIRECT: u8 = 137;
+pub const ICMP6_WRUREQUEST: u8 = 139;
+pub const ICMP6_WRUREPLY: u8 = 140;
 pub const MLDV2_LISTENER_REPORT: u8 = 143;
+pub const MLD_MTRACE_RESP: u8 = 200;
+pub const MLD_MTRACE: u8 = 201;
 
 // Codes for DST_UNREACH (OpenBSD netinet/icmp6.h).
 pub const UNREACH_NOROUTE: u8 = 0;

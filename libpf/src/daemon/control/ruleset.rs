@@ -269,6 +269,12 @@ pub(super) fn get_rules(shared: &Shared, anchor: &str) -> Reply {
                 rule: rule.clone(),
                 counters: *c,
                 expired: a.rules.run.expired(i),
+                skip: a
+                    .rules
+                    .skip
+                    .get(i)
+                    .copied()
+                    .unwrap_or([crate::ruleset::skip::SKIP_END; crate::ruleset::skip::SKIP_COUNT]),
             })
             .collect(),
         loader: a.rules.loader,

@@ -709,7 +709,17 @@ impl Engine {
         let icmp = pd.proto == IPPROTO_ICMP || pd.proto == IPPROTO_ICMPV6;
         if icmp {
             match pd.icmp {
-                Some(i) if !i.is_error && i.id_is_sport => (lo, hi) = (1, 65535),
+                // pf_get_sport: only an echo request's id is free to
+                // change; other ICMP keeps its virtual id.
+                Some(i)
+                    if i.id_is_sport
+                        && (i.icmp_type == crate::wire::icmp::ECHO_REQUEST
+                            && pd.proto == IPPROTO_ICMP
+                            || i.icmp_type == crate::wire::icmpv6::ECHO_REQUEST
+                                && pd.proto == IPPROTO_ICMPV6) =>
+                {
+                    (lo, hi) = (1, 65535)
+                }
                 _ => return Some((naddr, pd.sport)),
             }
         }

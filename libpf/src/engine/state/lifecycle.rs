@@ -24,6 +24,7 @@ impl Engine {
         meta: &PacketMeta,
         r: &Decision,
         (ri, anchor): (RuleRef, Option<RuleRef>),
+        matches: &[RuleRef],
         orig: &Pd,
         translated: &Pd,
         actions: &Actions,
@@ -147,6 +148,7 @@ impl Engine {
                 lb: r.lb,
                 ..StateLinks::default()
             },
+            match_rules: 0,
             lim: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);
@@ -197,6 +199,16 @@ impl Engine {
                 c.states_tot += 1;
             }
         }
+        // The match rules count it among their states (STATE_INC_COUNTERS).
+        let list = self.matchlists.intern(matches);
+        if let Some(st) = self.states.get_mut(slot) {
+            st.match_rules = list;
+        }
+        for &m in matches {
+            if let Some(c) = self.rules.counters_mut(m) {
+                c.states_cur += 1;
+            }
+        }
         if !no_sync && orig.proto != IPPROTO_PFSYNC {
             self.sync.insert((id, self.hostid), now);
         }
@@ -219,6 +231,13 @@ impl Engine {
                 c.states_cur = c.states_cur.saturating_sub(1);
             }
         }
+        for i in 0..self.matchlists.get(st.match_rules).len() {
+            let m = self.matchlists.get(st.match_rules)[i];
+            if let Some(c) = self.rules.counters_mut(m) {
+                c.states_cur = c.states_cur.saturating_sub(1);
+            }
+        }
+        self.matchlists.release(st.match_rules);
         for lb in st.sn.lb.iter().flatten() {
             self.lb_give(lb);
         }

@@ -188,11 +188,7 @@ impl Engine {
             .peer_updated
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
         let (rule, anchor, log, tag) = (st.rule, st.anchor, st.log & LOG_ALL != 0, st.tag);
-        // The addresses the state's rule saw, for its tables' statistics.
-        let (rsrc, rdst) = match st.direction {
-            Dir::In => (st.key[SK_WIRE].addr[0], st.key[SK_WIRE].addr[1]),
-            Dir::Out => (st.key[SK_STACK].addr[1], st.key[SK_STACK].addr[0]),
-        };
+        let (rsrc, rdst) = st.rule_addrs();
         for r in [rule, anchor].into_iter().flatten() {
             if let Some(c) = self.rules.counters_mut(r) {
                 let d = if dir == Dir::In { 0 } else { 1 };
@@ -203,6 +199,7 @@ impl Engine {
         if let Some(r) = rule {
             self.table_stats(r, &rsrc, &rdst, dir, OP_PASS, len);
         }
+        self.count_match_rules(slot, dir, len);
         self.halfopen_update(slot, halfopen);
         self.src_nodes_count(&nodes, if fwd { 0 } else { 1 }, len);
         let mut modified = norm_modified;
@@ -415,6 +412,11 @@ impl Engine {
                 c.bytes[d] += len;
             }
         }
+        if let (Some(r), Some(st)) = (rule, self.states.get(slot)) {
+            let (rsrc, rdst) = st.rule_addrs();
+            self.table_stats(r, &rsrc, &rdst, meta.dir, OP_PASS, len);
+        }
+        self.count_match_rules(slot, meta.dir, len);
         if syncable {
             self.sync.update(sref, tcp_state, peer_recent, now);
         }

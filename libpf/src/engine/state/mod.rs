@@ -9,9 +9,10 @@ use super::normalize::{Actions, StateScrub};
 pub use kill::StateKill;
 
 use super::packet::{Dir, Pd};
+use crate::addr::Af;
 use crate::ruleset::Timeout;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Index of the wire-side key (addresses as seen on the wire).
 pub const SK_WIRE: usize = 0;
@@ -30,7 +31,10 @@ pub struct StateKey {
 
 impl StateKey {
     /// The key a packet looks up: for `in` the source is addr[0], for `out`
-    /// the destination is.
+    /// the destination is. Neighbour discovery messages are keyed by their
+    /// target (pf_state_key_addr_setup): a solicitation's destination is
+    /// its target, an advertisement's source is, and an advertisement to
+    /// a multicast group has the unspecified address as destination.
     pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
         let (src, dst) = match pd.icmp {
             Some(ic) => ic.key_addrs(pd.src, pd.dst),
@@ -51,7 +55,25 @@ impl StateKey {
             },
         }
     }
+
+    /// The second try of an IPv6 ICMP reply that found no state
+    /// (pf_test_state_icmp, "try matching a multicast address"): the
+    /// query may have gone to the all-nodes group, so the reply's source
+    /// is looked up as ff02::1. None for other packets.
+    pub fn multicast_reply(pd: &Pd, dir: Dir) -> Option<StateKey> {
+        let ic = pd.icmp?;
+        if pd.af != Af::Inet6 || ic.is_error || ic.id_is_sport || ic.nd_target.is_some() {
+            return None;
+        }
+        let mut k = StateKey::from_pd(pd, dir);
+        let sidx = if dir == Dir::In { 0 } else { 1 };
+        k.addr[sidx] = IpAddr::V6(ALL_NODES);
+        Some(k)
+    }
 }
+
+/// ff02::1, the link-local all-nodes group.
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// TCP states of the BSD FSM plus pf's two proxy states; UDP and other
 /// protocols use 0..2 (NO_TRAFFIC, SINGLE, MULTIPLE).
@@ -157,6 +179,9 @@ pub struct State {
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
     pub sn: crate::engine::srcnode::StateLinks,
+    /// The `match` rules the state's first packet passed through (an
+    /// interned list, see `matchrules`; 0: none).
+    pub match_rules: crate::engine::matchrules::MatchListId,
     /// Its places in the state and source limiters (see `limiter`).
     pub lim: crate::engine::limiter::LimiterLinks,
 }
@@ -172,6 +197,15 @@ impl State {
     }
 
     /// Which packets/bytes counter a packet in `dir` adds to.
+    /// The addresses the state's rule saw (its source and destination),
+    /// for the statistics of the tables its rules name.
+    pub fn rule_addrs(&self) -> (IpAddr, IpAddr) {
+        match self.direction {
+            Dir::In => (self.key[SK_WIRE].addr[0], self.key[SK_WIRE].addr[1]),
+            Dir::Out => (self.key[SK_STACK].addr[1], self.key[SK_STACK].addr[0]),
+        }
+    }
+
     pub fn counter_index(&self, dir: Dir) -> usize {
         if dir == self.direction {
             0
@@ -419,6 +453,7 @@ mod tests {
             seq: 0,
             route: Default::default(),
             sn: Default::default(),
+            match_rules: 0,
             lim: Default::default(),
         }
     }

@@ -380,6 +380,49 @@ fn statistics_follow_states_and_per_entry_counters() {
 }
 
 #[test]
+fn match_rules_count_every_packet_of_their_states() {
+    // table.sh:match_counters: pf_counters_inc counts a state's match
+    // rules (st->match_rules) for each of its packets, under Match.
+    let mut e = engine(
+        "table <foo> counters { 192.0.2.1 }\npass all\nmatch in from <foo> to any\n\
+         match out from any to <foo>\n",
+    );
+    for n in 0..3u16 {
+        let mut p = v4("192.0.2.1", "192.0.2.2", 1, &echo(8, 7, n));
+        assert!(e.test(&meta(Dir::In, "eth1"), &mut p, 2000).pass);
+        let mut r = v4("192.0.2.2", "192.0.2.1", 1, &echo(0, 7, n));
+        assert!(e.test(&meta(Dir::Out, "eth1"), &mut r, 2001).pass);
+    }
+    let t = info(&e, "", "foo").unwrap();
+    assert_eq!((t.packets[0][OP_MATCH], t.packets[1][OP_MATCH]), (3, 3));
+    assert_eq!((t.packets[0][OP_PASS], t.packets[1][OP_PASS]), (0, 0));
+    let a = &e.tables.get_astats("", "foo").unwrap()[0];
+    let c = a.counters.unwrap();
+    assert_eq!((c.packets[0][OP_MATCH], c.packets[1][OP_MATCH]), (3, 3));
+    // The match rule counts the state's packets by the state's direction
+    // and the state itself; the later one the replies never reach.
+    let rs = e.rules().main();
+    assert_eq!(
+        (rs.counters[1].packets, rs.counters[1].states_cur),
+        ([3, 3], 1)
+    );
+    assert_eq!(
+        (rs.counters[2].packets, rs.counters[2].states_cur),
+        ([0, 0], 0)
+    );
+    assert_eq!(rs.counters[0].packets, [3, 3]);
+    e.kill_states(2, false, |_| true);
+    assert_eq!(e.rules().main().counters[1].states_cur, 0);
+    // Without a state the match rules count nothing (only the pass rule).
+    let mut e =
+        engine("table <foo> counters { 192.0.2.1 }\npass all no state\nmatch in from <foo>\n");
+    let mut p = v4("192.0.2.1", "192.0.2.2", 1, &echo(8, 7, 1));
+    assert!(e.test(&meta(Dir::In, "eth1"), &mut p, 2000).pass);
+    let t = info(&e, "", "foo").unwrap();
+    assert_eq!(t.packets[0][OP_MATCH], 0);
+}
+
+#[test]
 fn overload_style_insert_and_pool_iteration() {
     let mut e = engine("table <o> persist\ntable <pool> persist { 192.0.2.1 192.0.2.0/30 !192.0.2.2 2001:db8::1 }\npass\n");
     let o = e.tables.id("", "o").unwrap();
