@@ -123,7 +123,7 @@ impl MatchLists {
 
     /// Lists in use (for tests).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn lists_in_use(&self) -> usize {
         self.index.len()
     }
 }
@@ -150,12 +150,12 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(m.get(a), &[r(1), r(3)]);
-        assert_eq!(m.len(), 2);
+        assert_eq!(m.lists_in_use(), 2);
         m.release(a);
         assert_eq!(m.get(b), &[r(1), r(3)], "still used by the other state");
         m.release(b);
         assert_eq!(m.get(b), &[] as &[RuleRef]);
-        assert_eq!(m.len(), 1);
+        assert_eq!(m.lists_in_use(), 1);
         // The freed index is reused.
         assert_eq!(m.intern(&[r(4)]), a);
         m.release(0);
