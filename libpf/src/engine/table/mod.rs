@@ -588,6 +588,15 @@ impl Tables {
         self.slots.get_mut(id as usize).and_then(|t| t.as_mut())
     }
 
+    /// Table `id` for a change of its addresses: refused for `const`.
+    fn writable(&mut self, id: TableId) -> Result<&mut Table, TableError> {
+        let t = self.get_mut(id).ok_or_else(TableError::no_table)?;
+        if t.flags.constant {
+            return Err(TableError::constant());
+        }
+        Ok(t)
+    }
+
     fn by_name(&self, anchor: &str, name: &str) -> Option<&Table> {
         self.id(anchor, name).and_then(|i| self.get(i))
     }
@@ -1094,10 +1103,7 @@ impl Tables {
     /// `-T flush` (pfr_clr_addrs): Ok(number deleted).
     pub fn clr_addrs(&mut self, anchor: &str, name: &str, dummy: bool) -> Result<u32, TableError> {
         let id = self.active_id(anchor, name)?;
-        let t = self.get_mut(id).ok_or_else(TableError::no_table)?;
-        if t.flags.constant {
-            return Err(TableError::constant());
-        }
+        let t = self.writable(id)?;
         let n = t.data.len();
         if !dummy {
             t.data = Contents::default();
@@ -1119,10 +1125,7 @@ impl Tables {
     ) -> Result<AddrChange, TableError> {
         let id = self.active_id(anchor, name)?;
         let total = self.entries;
-        let t = self.get_mut(id).ok_or_else(TableError::no_table)?;
-        if t.flags.constant {
-            return Err(TableError::constant());
-        }
+        let t = self.writable(id)?;
         let mut seen = Contents::default();
         let mut out = AddrChange::default();
         let mut add = vec![];
@@ -1167,10 +1170,7 @@ impl Tables {
         dummy: bool,
     ) -> Result<AddrChange, TableError> {
         let id = self.active_id(anchor, name)?;
-        let t = self.get_mut(id).ok_or_else(TableError::no_table)?;
-        if t.flags.constant {
-            return Err(TableError::constant());
-        }
+        let t = self.writable(id)?;
         let mut out = AddrChange::default();
         let mut del: Vec<Ei> = vec![];
         let mut marked: std::collections::HashSet<Ei> = std::collections::HashSet::new();
@@ -1211,10 +1211,7 @@ impl Tables {
     ) -> Result<AddrChange, TableError> {
         let id = self.active_id(anchor, name)?;
         let total = self.entries;
-        let t = self.get_mut(id).ok_or_else(TableError::no_table)?;
-        if t.flags.constant {
-            return Err(TableError::constant());
-        }
+        let t = self.writable(id)?;
         let mut out = AddrChange::default();
         let mut marked: std::collections::HashSet<Ei> = std::collections::HashSet::new();
         let mut seen = Contents::default();
