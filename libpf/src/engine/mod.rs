@@ -44,7 +44,7 @@ use fib::{Fib, RouteChange};
 use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
-use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
+use rules::{if_matches, LoadedRules, Loader};
 use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};
@@ -846,38 +846,23 @@ impl Engine {
         len: u64,
         now: u64,
     ) -> Verdict {
-        // The receiving interface: this one on `in`; on `out`, the one
-        // the `in` pass left in the mark (none for local traffic).
-        let rcv = match meta.dir {
-            Dir::In => kif,
-            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        let (ev, mut tr) = match self.match_rules(meta, kif, &pd, Some(buf), now) {
+            Ok(x) => x,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
         };
-        let ctx = MatchCtx {
-            dir: meta.dir,
-            ifname: meta.ifname,
-            uid: meta.uid,
-            gid: meta.gid,
-            ifaces: &self.ifaces,
-            fib: &self.fib,
-            kif,
-            rcv,
-            tables: &self.tables,
-            tag: meta.mtag.tag,
-            now,
-            os: if self.rules.uses_os() {
-                os_of(&self.osfp, &pd, buf)
-            } else {
-                None
-            },
-        };
-        let ev = evaluate(&mut self.rules, &pd, &ctx);
-        if ev.overflow {
-            // pf_step_into_anchor: anchors nested too deep (a call loop).
-            self.count(Reason::Match);
-            return Verdict::drop(Reason::Match);
-        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
-        let Some(ri) = ev.rule else {
+        let decided = ev
+            .rule
+            .and_then(|ri| Some((ri, self.rules.rule(ri).map(Decision::of)?)));
+        if decided.is_none_or(|(_, r)| r.action != Action::Pass) {
+            // No state comes of it: the source nodes the match rules'
+            // translations made are let go.
+            self.release_sns(&tr.sns, now);
+        }
+        let Some((ri, mut r)) = decided else {
             // The default rule: pass, no state, no IP options (a `match`
             // rule's tag still goes on the packet).
             if pd.badopts != 0 {
@@ -901,11 +886,9 @@ impl Engine {
             }
             return v;
         };
-        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
-            return Verdict::pass(false);
-        };
         if r.action == Action::Pass && pd.badopts != 0 && !r.allow_opts {
             // IP options pass only by a rule with `allow-opts`.
+            self.release_sns(&tr.sns, now);
             self.count(Reason::IpOption);
             let mut v = Verdict::drop(Reason::IpOption);
             v.log = true;
@@ -935,13 +918,25 @@ impl Engine {
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass: its policy routing, then its translation; the source nodes
-        // of sticky pools go to the state, or are let go.
-        let mut sns = srcnode::Sns::default();
-        r.route = match self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut sns, now) {
+        // Pass: its own translation on top of the match rules', then its
+        // policy routing; the source nodes of sticky pools go to the
+        // state, or are let go.
+        let afto = self
+            .rules
+            .rule(ri)
+            .and_then(|r| r.extras.af_to)
+            .filter(|_| meta.dir == Dir::In);
+        if afto.is_none() {
+            if let Err(reason) = self.get_transaddr(ri, &mut tr, meta.dir, now) {
+                self.release_sns(&tr.sns, now);
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        }
+        r.route = match self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut tr.sns, now) {
             Ok(sr) => sr,
             Err(reason) => {
-                self.release_sns(&sns, now);
+                self.release_sns(&tr.sns, now);
                 self.count(reason);
                 return Verdict::drop(reason);
             }
@@ -949,59 +944,27 @@ impl Engine {
         if let Some((_, hop)) = r.route.rt {
             r.lb[1] = self.lb_ref(ri, srcnode::SnType::Route, hop);
         }
-        if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
-            if meta.dir == Dir::In {
-                r.sns = sns;
-                let mut v = self.test_rules_afto(
-                    meta,
-                    buf,
-                    pd,
-                    (ri, ev.anchor),
-                    &mut r,
-                    &actions,
-                    naf,
-                    len,
-                    now,
-                );
-                v.log |= ev.log;
-                return v;
-            }
+        if afto.is_none() {
+            r.lb[0] = tr.lb;
+        }
+        r.sns = tr.sns;
+        if let Some(naf) = afto {
+            let mut v = self.test_rules_afto(
+                meta,
+                buf,
+                (pd, tr.view),
+                (ri, ev.anchor),
+                &mut r,
+                &actions,
+                naf,
+                len,
+                now,
+            );
+            v.log |= ev.log;
+            return v;
         }
         let orig = pd;
-        let mut translated = pd;
-        let target = match meta.dir {
-            Dir::Out => ev.nat.map(|i| {
-                let t = self.nat_target(i, &pd, meta.dir, &mut sns, now);
-                if let Some((a, _)) = t {
-                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Nat, a);
-                }
-                t.map(|(a, p)| (End::Src, a, p))
-            }),
-            Dir::In => ev.rdr.map(|i| {
-                let t = self.rdr_target(i, &pd, &mut sns, now);
-                if let Some((a, _)) = t {
-                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Rdr, a);
-                }
-                t.map(|(a, p)| (End::Dst, a, p))
-            }),
-        };
-        match target {
-            None => {}
-            Some(None) => {
-                self.release_sns(&sns, now);
-                self.count(Reason::Translate);
-                return Verdict::drop(Reason::Translate);
-            }
-            Some(Some((End::Src, a, p))) => {
-                translated.src = a;
-                translated.sport = p;
-            }
-            Some(Some((End::Dst, a, p))) => {
-                translated.dst = a;
-                translated.dport = p;
-            }
-        }
-        r.sns = sns;
+        let translated = tr.view;
         let mut modified = false;
         let mut state = None;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
@@ -1250,6 +1213,8 @@ mod ifroute_tests;
 mod tests;
 #[cfg(test)]
 mod tests_icmp;
+#[cfg(test)]
+mod tests_matchnat;
 #[cfg(test)]
 mod tests_srcnode;
 #[cfg(test)]
