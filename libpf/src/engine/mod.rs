@@ -11,6 +11,7 @@ pub mod export;
 pub mod fib;
 pub mod frag;
 pub mod iface;
+pub mod localhost;
 pub mod mtag;
 pub mod mtu;
 pub mod nat;
@@ -123,6 +124,10 @@ pub struct Verdict {
     /// and give it the verdict of the `frag::Release` with this ticket,
     /// from `Engine::take_releases`. `pass` means nothing then.
     pub hold: Option<u64>,
+    /// pf redirected this incoming packet to the loopback network (pf's
+    /// PF_TAG_TRANSLATE_LOCALHOST): the host must deliver it (see
+    /// `localhost`).
+    pub localhost: bool,
 }
 
 impl Verdict {
@@ -138,6 +143,7 @@ impl Verdict {
             forward: route::Forward::Normal,
             send: Vec::new(),
             hold: None,
+            localhost: false,
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -152,6 +158,7 @@ impl Verdict {
             forward: route::Forward::Normal,
             send: Vec::new(),
             hold: None,
+            localhost: false,
         }
     }
 
@@ -711,6 +718,15 @@ impl Engine {
             ifname: name.as_str(),
             ..*meta
         };
+        let lo = localhost::is_loopback_if(
+            meta.ifname,
+            rcv.and_then(|i| self.ifaces.kif(i)).map(|k| k.index),
+        );
+        if meta.dir == Dir::In && !lo && localhost::on_wire(buf) {
+            // ip_input drops it before pf sees it (RFC 1122): no counter
+            // of pf's counts it.
+            return Verdict::drop(Reason::Normalize);
+        }
         let skipped = self.skipped(kif, meta.ifname);
         let len = iface::ip_len(buf);
         let released = self.frags.releases_len();
@@ -727,19 +743,21 @@ impl Engine {
         }
         // Remember the receiving interface for the `out` pass
         // (`received-on`), on this packet and on the fragments its
-        // datagram released.
+        // datagram released; flag what pf redirected to the loopback
+        // network.
         if m.dir == Dir::In {
             let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
-            let mark = |v: &mut Verdict| {
+            let mark = |v: &mut Verdict, pkt: &[u8]| {
                 let mut t = v.mtag.unwrap_or(meta.mtag);
                 if v.pass && slot != 0 && t.in_slot != slot {
                     t.in_slot = slot;
                     v.mtag = Some(t);
                 }
+                v.localhost = v.pass && !lo && localhost::to_loopback(pkt);
             };
-            mark(&mut v);
+            mark(&mut v, buf);
             self.frags
-                .released_since(released, |r| mark(&mut r.verdict));
+                .released_since(released, |r| mark(&mut r.verdict, &r.bytes));
         }
         v
     }
