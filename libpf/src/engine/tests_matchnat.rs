@@ -3,7 +3,8 @@
 //! rules after it match the translated addresses and ports, a later match
 //! rule or the deciding pass rule translates again on top, and the state
 //! keeps the packet's own addresses (wire) and the last translation's
-//! (stack).
+//! (stack). And the loopback network: dropped from the wire, flagged when
+//! pf redirects a packet there.
 
 use super::packet::tests::*;
 use super::packet::{describe, Dir};
@@ -242,4 +243,52 @@ fn match_quick_ends_evaluation() {
     assert!(v.pass, "{v:?}");
     assert_eq!(v.rule, Some(0));
     assert_eq!(describe(&p).unwrap().src, ip("10.2.0.50"));
+}
+
+/// Loopback addresses from the wire are dropped before pf (ip_input's
+/// RFC 1122 check), uncounted; a packet pf redirects there is flagged
+/// for the host to deliver (PF_TAG_TRANSLATE_LOCALHOST).
+#[test]
+fn the_loopback_network_and_the_wire() {
+    let mut e = engine(
+        "pass\npass in on ext0 inet proto tcp to 10.2.0.1 port 7007 rdr-to 127.0.0.1 port 7\n",
+    );
+    for (src, dst) in [(SERVER, "127.0.0.1"), ("127.0.0.1", EXT)] {
+        let mut p = v4(src, dst, 17, &udp_dgram(5000, 9, b"w"));
+        let v = e.test(&meta(Dir::In, "ext0"), &mut p, 0);
+        assert!(!v.pass, "{src} > {dst} from the wire");
+    }
+    assert!(e.states.is_empty());
+    assert!(
+        e.status(0).counters.iter().all(|&c| c == 0),
+        "pf counted none"
+    );
+    // On lo, and leaving (the host's own), they are pf's as any other.
+    let mut p = v4("127.0.0.1", "127.0.0.1", 17, &udp_dgram(5000, 9, b"w"));
+    let v = e.test(&meta(Dir::In, "lo"), &mut p, 0);
+    assert!(v.pass && !v.localhost);
+    // Redirected there: flagged.
+    let mut p = syn(SERVER, EXT, 40000, 7007);
+    let v = e.test(&meta(Dir::In, "ext0"), &mut p, 0);
+    assert!(v.pass && v.localhost, "{v:?}");
+    // Its next packets too (by the state); the answer going out is not.
+    let mut p = v4(
+        SERVER,
+        EXT,
+        6,
+        &tcp_seg(40000, 7007, 1001, 9001, ACK, 512, b""),
+    );
+    assert!(e.test(&meta(Dir::In, "ext0"), &mut p, 1).localhost);
+    let mut r = v4(
+        "127.0.0.1",
+        SERVER,
+        6,
+        &tcp_seg(7, 40000, 9000, 1001, SYN | ACK, 512, b""),
+    );
+    let v = e.test(&meta(Dir::Out, "ext0"), &mut r, 1);
+    assert!(v.pass && !v.localhost);
+    // A packet to another host is not.
+    let mut p = syn(SERVER, "10.1.0.2", 40001, 80);
+    let v = e.test(&meta(Dir::In, "ext0"), &mut p, 1);
+    assert!(v.pass && !v.localhost);
 }
