@@ -292,3 +292,41 @@ fn the_loopback_network_and_the_wire() {
     let v = e.test(&meta(Dir::In, "ext0"), &mut p, 1);
     assert!(v.pass && !v.localhost);
 }
+
+/// FreeBSD's icmp.sh:ttl_exceeded, its `nat on` as the match rule it
+/// becomes: traceroute -I through the NAT. The time exceeded from a router
+/// beyond quotes the translated echo request; it belongs to that state, and
+/// comes to the client with the outer destination, the quoted source and
+/// the quoted id put back, every checksum right (pf_icmp_state_lookup,
+/// pf_change_icmp).
+#[test]
+fn time_exceeded_through_a_match_nat_reaches_the_client() {
+    use super::packet::describe_quoted;
+    use crate::wire::checksum::checksum;
+    let mut e = engine(
+        "match out on ext0 inet from 10.1.0.0/24 nat-to ext0\nblock\n\
+         pass inet proto udp\npass inet proto icmp icmp-type { echoreq }\n",
+    );
+    let mut p = v4(CLIENT, SERVER, 1, &echo(8, 4242, 1));
+    assert!(e.test(&meta(Dir::In, "int0"), &mut p, 0).pass);
+    assert!(e.test(&meta(Dir::Out, "ext0"), &mut p, 0).pass);
+    let out = describe(&p).unwrap();
+    assert_eq!(out.src, ip(EXT));
+    let mut err = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    err.extend_from_slice(&p[..28]);
+    let mut t = v4("10.2.0.99", EXT, 1, &err);
+    let a = e.test(&meta(Dir::In, "ext0"), &mut t, 1);
+    let b = e.test(&meta(Dir::Out, "int0"), &mut t, 1);
+    assert!(a.pass && a.modified && b.pass, "{a:?} {b:?}");
+    let pd = describe(&t).unwrap();
+    assert_eq!((pd.src, pd.dst), (ip("10.2.0.99"), ip(CLIENT)));
+    let q = describe_quoted(&t[28..]).unwrap();
+    assert_eq!(
+        (q.src, q.dst, q.icmp.unwrap().id),
+        (ip(CLIENT), ip(SERVER), 4242)
+    );
+    assert_eq!(checksum(&t[..20]), 0, "outer IP checksum");
+    assert_eq!(checksum(&t[20..]), 0, "ICMP checksum");
+    assert_eq!(checksum(&t[28..48]), 0, "quoted IP checksum");
+    assert_eq!(e.states.len(), 2, "the error made no state");
+}
