@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,6 +68,9 @@ struct Shared {
     fatal: Mutex<Option<String>>,
     /// SIGHUP: log the statistics.
     hup: Arc<AtomicBool>,
+    /// The interface whose 224.0.0.240 membership the receiver holds (0:
+    /// none): a bulk request goes out only once the answer can come in.
+    joined: AtomicU32,
 }
 
 impl Shared {
@@ -150,6 +153,7 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         hostid: Mutex::new(0),
         fatal: Mutex::new(None),
         hup,
+        joined: AtomicU32::new(0),
     });
     let (tx, rx) = channel();
     {
@@ -333,6 +337,12 @@ fn reconfigure(
                 dst,
             });
             log::notice(&format!("pfsync0 up: syncdev {dev} ({src} -> {dst})"));
+            // As pfsync joins the group before its bulk request: the
+            // receiver takes the new link within its receive timeout.
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while shared.joined.load(Ordering::Acquire) != l.index && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             acts.extend(req.start(l.up && l.lower_up, now));
         }
         Ok((_, None)) => log::err(&format!("pfsync: {dev} has no IPv4 address")),
@@ -440,9 +450,11 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
             if let Some(i) = joined {
                 let _ = rx.leave(INADDR_PFSYNC_GROUP, i);
             }
+            shared.joined.store(0, Ordering::Release);
             if let Some(i) = want {
-                if let Err(e) = rx.join(INADDR_PFSYNC_GROUP, i) {
-                    log::err(&format!("pfsync: joining 224.0.0.240: {e}"));
+                match rx.join(INADDR_PFSYNC_GROUP, i) {
+                    Ok(()) => shared.joined.store(i, Ordering::Release),
+                    Err(e) => log::err(&format!("pfsync: joining 224.0.0.240: {e}")),
                 }
             }
             joined = want;

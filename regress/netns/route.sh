@@ -173,6 +173,23 @@ in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
 sleep 0.3
 check "route-to (out): the firewall's own datagrams take wan2" test "$(delta srv s1_udp "$b1"):$(delta srv s2_udp "$b2")" = "0:3"
 
+# What route-to sends out another interface is filtered out there again
+# (pf_route runs pf_test on the new interface): a block on wan2 stops it,
+# and with if-bound states it gets a state of its own on wan2.
+load "set state-policy if-bound" "pass" "block out quick on wan2 proto udp" \
+	"pass out proto udp to 10.9.0.2 port 5556 route-to 10.3.0.2"
+b1=$(packets srv s1_udp) b2=$(packets srv s2_udp)
+in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
+sleep 0.3
+check "route-to (out): block out on the new interface stops the rerouted datagrams ($(delta srv s1_udp "$b1") on s1, $(delta srv s2_udp "$b2") on s2)" test "$(delta srv s1_udp "$b1"):$(delta srv s2_udp "$b2")" = "0:0"
+load "set state-policy if-bound" "pass" "pass out proto udp to 10.9.0.2 port 5556 route-to 10.3.0.2"
+b2=$(packets srv s2_udp)
+in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
+sleep 0.3
+ss=$(pfctl -ss)
+check "route-to (out, if-bound): the datagrams take wan2 ($(delta srv s2_udp "$b2"))" test "$(delta srv s2_udp "$b2")" = 3
+check "route-to (out, if-bound): a state on wan1 and its twin on wan2" bash -c "grep -q '^wan1 udp .* -> 10.9.0.2:5556 ' <<<'$ss' && grep -q '^wan2 udp .* -> 10.9.0.2:5556 ' <<<'$ss'"
+
 # reply-to: the firewall answers by the link the connection came in on.
 load "pass"
 b1=$(packets srv s1_reply) b2=$(packets srv s2_reply)

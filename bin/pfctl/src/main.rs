@@ -40,6 +40,9 @@ struct Args {
     /// `-k label -k NAME`, `-k id -k ID`, `-k key -k KEY`.
     #[arg(short = 'k')]
     kill: Vec<String>,
+    /// The source limiter of `-k source -k host`.
+    #[arg(short = 'I')]
+    limiter_id: Option<String>,
     /// Kill source tracking nodes: from host (twice: with the address
     /// its sticky pool gave it).
     #[arg(short = 'K')]
@@ -136,6 +139,8 @@ const SHOW: &[&str] = &[
     "Sources",
     "Tables",
     "osfp",
+    "LimiterStates",
+    "LimiterSrcs",
 ];
 const FLUSH: &[&str] = &[
     "rules", "states", "info", "all", "Sources", "Tables", "osfp",
@@ -268,7 +273,12 @@ fn main() {
         }
     }
 
-    if !a.kill.is_empty() {
+    if a.kill.first().is_some_and(|k| k == "source") {
+        if let Err(e) = kill_limiter_sources(c!(), &a.kill, a.limiter_id.as_deref(), a.quiet) {
+            eprintln!("pfctl: {e}");
+            status = 1;
+        }
+    } else if !a.kill.is_empty() {
         if let Err(e) = kill(c!(), &a.kill, a.quiet, a.iface.as_deref()) {
             die(e);
         }
@@ -679,6 +689,22 @@ fn show_cmd(
             print!("{}", fingerprints(c)?.show());
             Ok(())
         }
+        "LimiterStates" => match c.call(&Request::GetStateLimiters)? {
+            Reply::StateLimiters(l) => {
+                print!("{}", show::state_limiters(&l, verbose > 0));
+                Ok(())
+            }
+            other => Err(Error::Protocol(format!("{other:?}"))),
+        },
+        "LimiterSrcs" => match c.call(&Request::GetSourceLimiters {
+            entries: verbose > 0,
+        })? {
+            Reply::SourceLimiters(l) => {
+                print!("{}", show::source_limiters(&l, verbose > 0));
+                Ok(())
+            }
+            other => Err(Error::Protocol(format!("{other:?}"))),
+        },
         "Sources" => {
             let mut out = String::new();
             for n in src_nodes(c)? {
@@ -842,6 +868,37 @@ fn kill_src_nodes(c: &mut Client, args: &[String], quiet: bool) -> Result<(), Er
     }
     if !quiet {
         eprintln!("killed {killed} src nodes from {sources} sources and {dests} destinations");
+    }
+    Ok(())
+}
+
+/// `-I id -k source -k host[/prefix]`: the entries of source limiter `id`
+/// for host (DIOCCLRSOURCE).
+fn kill_limiter_sources(
+    c: &mut Client,
+    args: &[String],
+    id: Option<&str>,
+    quiet: bool,
+) -> Result<(), Error> {
+    let Some(id) = id else {
+        usage("-k source needs a source limiter id (-I id)");
+    };
+    let Ok(id) = id.parse::<u32>() else {
+        usage(format!("invalid source limiter id: {id}"));
+    };
+    if args.len() != 2 {
+        usage("-k source takes one address: -k source -k host");
+    }
+    let mut killed = 0;
+    for net in host_nets(&args[1]) {
+        match c.call(&Request::KillLimiterSources { id, net })? {
+            Reply::Count(n) => killed += n,
+            Reply::Error { message, .. } => die(message),
+            _ => {}
+        }
+    }
+    if !quiet {
+        eprintln!("killed {killed} source entries of source limiter {id}");
     }
     Ok(())
 }

@@ -31,6 +31,30 @@ pub enum Statement {
         name: Option<String>,
         file: String,
     },
+    /// `state limiter ...` / `source limiter ...`
+    Limiter(Box<LimiterAst>),
+}
+
+/// `state|source limiter "name" option...`: the options as written (the
+/// numbers as their text), checked when expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimiterAst {
+    /// `source limiter` (false: `state limiter`).
+    pub source: bool,
+    pub name: String,
+    pub opts: Vec<LimiterOptAst>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimiterOptAst {
+    Id(String),
+    Entries(String),
+    Limit(String),
+    Rate(String, String),
+    /// `inet mask N` / `inet6 mask N`
+    Mask(Af, String),
+    /// `table <name> above N [below N]`
+    Table(String, String, Option<String>),
 }
 
 /// `antispoof [log] [quick] for ifspec [af] [label "..."] [rtable N]`
@@ -241,6 +265,13 @@ pub struct IcmpItemAst {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterOpt {
+    /// `state limiter NAME` / `source limiter NAME` with `(block)` (Some
+    /// true), `(no-match)` (Some false) or nothing.
+    Limiter {
+        source: bool,
+        name: String,
+        block: Option<bool>,
+    },
     User(Vec<ItemAst>),
     Group(Vec<ItemAst>),
     /// `flags F/M`; None, None = `flags any`

@@ -47,7 +47,7 @@ mod tests;
 
 pub use error::ConfError;
 pub use expand::tables::command_addresses;
-pub use print::{print_options, print_rule, print_ruleset_nv};
+pub use print::{limiter_line, print_options, print_rule, print_ruleset_nv};
 pub use resolver::{Resolver, StaticResolver, COMMON_SERVICES, OPENBSD_PROTOCOLS};
 
 use crate::ruleset::{LoadedAnchor, Ruleset};

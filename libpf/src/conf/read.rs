@@ -154,6 +154,7 @@ impl<'a, 'r> Reader<'a, 'r> {
             Ok(ast::Statement::Antispoof(a)) => ex.antispoof(&a, file, line),
             Ok(ast::Statement::Queue(q)) => ex.queue(&q, file, line),
             Ok(ast::Statement::Table(t)) => ex.table(&t, file, line),
+            Ok(ast::Statement::Limiter(l)) => ex.limiter(&l, file, line),
             Ok(ast::Statement::Anchor(a)) => ex.anchor_rule(&a, file, st.lines.line_at(0), line),
             Ok(ast::Statement::LoadAnchor { name, file: path }) => {
                 ex.load_anchor(name, path, file, line)

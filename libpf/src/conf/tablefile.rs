@@ -36,9 +36,9 @@ pub fn load_table_file(
     out: &mut Vec<TableEntry>,
     msgs: &mut Vec<String>,
     slow: &mut SlowHost<'_>,
-) -> Result<(), LoadError> {
+) -> Result<bool, LoadError> {
     if path == "-" {
-        return Ok(());
+        return Ok(false);
     }
     let data = read_file(path).map_err(LoadError::Errno)?;
     parse_table_data(&data, out, msgs, slow)
@@ -73,16 +73,18 @@ fn is_space(c: u8) -> bool {
 /// `[!...]address[/bits]` (each `!` toggles negation), a host or interface
 /// name, or `weight N` (the load-balancing weight of the previous
 /// address, checked and not kept). No allocation per token on the numeric
-/// path; `out` only grows.
+/// path; `out` only grows. Ok(true): a weight other than 1 was given
+/// (pfd has no weighted pools: `ruleset::support` refuses such a pool).
 pub fn parse_table_data(
     data: &[u8],
     out: &mut Vec<TableEntry>,
     msgs: &mut Vec<String>,
     slow: &mut SlowHost<'_>,
-) -> Result<(), LoadError> {
+) -> Result<bool, LoadError> {
     let n = data.len();
     let mut i = 0;
     let mut expect_weight = false;
+    let mut weighted = false;
     loop {
         loop {
             while i < n && is_space(data[i]) {
@@ -97,7 +99,7 @@ pub fn parse_table_data(
             }
         }
         if i >= n {
-            return Ok(());
+            return Ok(weighted);
         }
         let start = i;
         while i < n && !is_space(data[i]) {
@@ -109,12 +111,15 @@ pub fn parse_table_data(
         }
         if expect_weight {
             expect_weight = false;
-            if let Err((_, errno)) = strtonum(tok, 1, 65535) {
-                msgs.push(format!(
-                    "failed to convert weight {}",
-                    String::from_utf8_lossy(tok)
-                ));
-                return Err(LoadError::Errno(errno));
+            match strtonum(tok, 1, 65535) {
+                Err((_, errno)) => {
+                    msgs.push(format!(
+                        "failed to convert weight {}",
+                        String::from_utf8_lossy(tok)
+                    ));
+                    return Err(LoadError::Errno(errno));
+                }
+                Ok(w) => weighted |= w != 1,
             }
             continue;
         }
@@ -265,7 +270,7 @@ mod tests {
         let mut out = vec![];
         let mut msgs = vec![];
         match parse_table_data(text.as_bytes(), &mut out, &mut msgs, &mut no_slow) {
-            Ok(()) => Ok(out
+            Ok(_) => Ok(out
                 .iter()
                 .map(|e| format!("{}{}", if e.neg { "!" } else { "" }, e.net))
                 .collect()),

@@ -833,3 +833,52 @@ fn filter_option_errors() {
         "t.conf:1: af-to cannot be used together with route-to, reply-to, dup-to"
     );
 }
+
+#[test]
+fn limiters_parse_print_and_read_back() {
+    let src = "state limiter \"dns\" id 1 limit 1000 rate 1/10\n\
+               source limiter \"web\" id 2 entries 2 limit 3 rate 4/5 inet mask 16 inet6 mask 48\n\
+               pass in proto udp to port 53 state limiter \"dns\"\n\
+               pass in proto tcp to port 80 keep state (no-sync) source limiter web (block)\n";
+    let r = seed_resolver();
+    let rs = parse(src, "t.conf", &r).unwrap();
+    let out = print_ruleset_nv(&rs, &r);
+    assert_eq!(
+        out,
+        "state limiter dns id 1 limit 1000 rate 1/10\n\
+         source limiter web id 2 entries 2 limit 3 rate 4/5 inet mask 16 inet6 mask 48\n\
+         pass in proto udp from any to any port = 53 state limiter dns (no-match)\n\
+         pass in proto tcp from any to any port = 80 flags S/SA keep state (no-sync) \
+         source limiter web (block)\n"
+    );
+    // What -nv prints reads back the same.
+    let again = parse(&out, "t.conf", &r).unwrap();
+    assert_eq!(print_ruleset_nv(&again, &r), out);
+    assert_eq!(
+        rs.rules[1].extras.source_limiter.as_ref().map(|u| u.id),
+        Some(2)
+    );
+    // A source limiter's table option reads and prints too.
+    let t =
+        "table <o> persist\nsource limiter s id 3 entries 1 limit 1 table <o> above 5 below 2\n";
+    let rs = parse(t, "t.conf", &r).unwrap();
+    assert!(print_ruleset_nv(&rs, &r).contains("table <o> above 5 below 2\n"));
+}
+
+#[test]
+fn limiter_errors() {
+    let e = errors("pass state limiter x\n");
+    assert_eq!(e, ["t.conf:1: state limiter x is not defined"]);
+    let e = errors("state limiter a id 1 limit 1\nsource limiter a id 1 limit 1\n");
+    assert_eq!(e, ["t.conf:2: source limiter entries not specified"]);
+    let e = errors("state limiter a id 1 limit 1\nstate limiter b id 1 limit 2\n");
+    assert_eq!(e, ["t.conf:2: state limiter id 1 is already in use"]);
+    let e = errors("state limiter a id 1 limit 1 entries 3\n");
+    assert_eq!(e, ["t.conf:1: state limiter does not take entries"]);
+    let e = errors("state limiter a id 300 limit 1\n");
+    assert_eq!(e, ["t.conf:1: id 300 out of range"]);
+    let e = errors("source limiter a id 1 entries 1 limit 1 inet mask 33\n");
+    assert_eq!(e, ["t.conf:1: inet mask 33 out of range"]);
+    let e = errors("state limiter a id 1 limit 1\npass state limiter a state limiter a\n");
+    assert_eq!(e, ["t.conf:2: state limiter cannot be redefined"]);
+}

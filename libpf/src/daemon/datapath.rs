@@ -317,7 +317,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             gid: p.gid,
             mtag: Mtag::from_mark(p.mark),
         };
-        let (verdict, debug, route_gen) = {
+        let (verdict, debug, route_gen, notices) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, &mut scratch[..n], now);
@@ -326,8 +326,12 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             if e.sync.is_urgent() {
                 shared.sync_cv.notify_all();
             }
-            (v, e.debug_level(), e.route_targets().generation())
+            let notices = e.take_notices();
+            (v, e.debug_level(), e.route_targets().generation(), notices)
         };
+        for n in notices {
+            log::warning(n.message());
+        }
         if shared.routes_stale(route_gen) {
             // A new next hop: its rule and table before its first packet.
             shared.sync_routes();

@@ -133,6 +133,11 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     };
     let mut engine = Engine::new(hostid, random_u64());
     engine.set_secret(random_u64(), random_u64());
+    let boot = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1);
+    engine.set_first_state_id(boot << 32);
     // Held fragments wait in the kernel's queue: no more than it has room for.
     engine.set_hold_limit(datapath::HOLD_MAX as usize);
     let carp_table = carp::CarpTable::new(opts.preempt)?;
@@ -208,6 +213,10 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             .spawn(move || maintenance(s, hup))?;
     }
 
+    // The interfaces as they are before the first request: `(if)`,
+    // `self` and antispoof must not wait for the watch thread's first dump.
+    let _ = ifwatch::sync_links(&shared);
+
     let _ = std::fs::remove_file(&opts.socket);
     let listener = UnixListener::bind(&opts.socket)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", opts.socket)))?;
@@ -280,12 +289,15 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let (n, out) = {
+            let (n, out, notices) = {
                 let mut e = shared.engine();
                 let n = e.purge(now);
                 e.syncookie_tick(now);
-                (n, e.take_outgoing())
+                (n, e.take_outgoing(), e.take_notices())
             };
+            for n in notices {
+                log::warning(n.message());
+            }
             for o in &out {
                 outbound.send(o);
             }

@@ -123,6 +123,8 @@ pub struct AnchorTree {
     next_gen: u64,
     /// Some rule has `os`: packets need a fingerprint.
     uses_os: bool,
+    /// The state and source limiters rules name (`limiter`).
+    pub limiters: super::limiter::Limiters,
 }
 
 impl Default for AnchorTree {
@@ -166,6 +168,7 @@ impl AnchorTree {
             free: vec![],
             next_gen: 2,
             uses_os: false,
+            limiters: Default::default(),
         }
     }
 

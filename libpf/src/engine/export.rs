@@ -241,6 +241,7 @@ impl Engine {
             seq: 0,
             route,
             sn: Default::default(),
+            lim: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;

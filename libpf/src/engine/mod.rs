@@ -11,6 +11,7 @@ pub mod export;
 pub mod fib;
 pub mod frag;
 pub mod iface;
+pub mod limiter;
 pub mod localhost;
 pub mod mtag;
 pub mod mtu;
@@ -83,6 +84,27 @@ pub enum Toward {
     Sender,
     /// On towards where the packet was going (the SYN to the server).
     Destination,
+}
+
+/// Something pf tells the administrator about (the kernel's log lines):
+/// the engine queues them, the daemon logs them (`Engine::take_notices`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Adaptive syncookies switched on: half-open states passed the start
+    /// watermark.
+    SynfloodDetected,
+    /// Adaptive syncookies switched off again.
+    SyncookiesDisabled,
+}
+
+impl Notice {
+    /// The log line, as OpenBSD's pf writes it.
+    pub fn message(self) -> &'static str {
+        match self {
+            Notice::SynfloodDetected => "pf: synflood detected, enabling syncookies",
+            Notice::SyncookiesDisabled => "pf: syncookies disabled",
+        }
+    }
 }
 
 /// A packet pf sends on its own (OpenBSD's pf_send_tcp): synproxy and
@@ -353,6 +375,8 @@ pub struct Engine {
     debug: u8,
     /// Packets pf sends on its own, waiting for the caller.
     outbox: Vec<Outgoing>,
+    /// Log lines waiting for the caller.
+    notices: Vec<Notice>,
     /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
     secret: siphash::SecretRng,
     syncookies: syncookie::Syncookies,
@@ -399,6 +423,7 @@ impl Engine {
             checksum: "0".repeat(32),
             debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
+            notices: Vec::new(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
             syncookies: syncookie::Syncookies::default(),
             halfopen: 0,
@@ -413,6 +438,20 @@ impl Engine {
     /// fallback.
     pub fn set_secret(&mut self, k0: u64, k1: u64) {
         self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// The id of the next state this host creates. pf starts at the boot
+    /// time (seconds) shifted left by 32, so ids of an earlier boot, or
+    /// small numbers such as `pfctl -k id -k 1`, name no live state; the
+    /// daemon passes its start time here.
+    pub fn set_first_state_id(&mut self, id: u64) {
+        self.next_id = id.max(1);
+    }
+
+    /// What pf has to tell since the last call (the caller logs it).
+    /// Empty most of the time: taking nothing allocates nothing.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Packets pf decided to send outside any verdict (the RST of an
@@ -528,7 +567,10 @@ impl Engine {
             })?;
         let refs = self.rules.table_refs_after(&sets);
         self.tables.check_commit(&tables, &refs, true, limits)?;
+        let defs = options.as_ref().map(|(o, _)| o.limiters.as_slice());
+        self.check_limiters(&sets, defs)?;
         if let Some((o, checksum)) = options {
+            self.rules.limiters.configure(&o.limiters, now);
             self.set_options(o);
             self.checksum = checksum;
         }
@@ -557,6 +599,54 @@ impl Engine {
             &in_use,
         );
         Ok(())
+    }
+
+    /// Every limiter the rules of `sets` name is defined: in `defs` (the
+    /// new main ruleset's) or, without them, among the loaded ones.
+    fn check_limiters(
+        &self,
+        sets: &[(String, Vec<Rule>)],
+        defs: Option<&[crate::ruleset::LimiterDef]>,
+    ) -> Result<(), CommitError> {
+        for r in sets.iter().flat_map(|(_, rules)| rules.iter()) {
+            let uses = [
+                (&r.extras.state_limiter, true),
+                (&r.extras.source_limiter, false),
+            ];
+            for (u, state) in uses {
+                let Some(u) = u else { continue };
+                let known = match defs {
+                    Some(d) => d.iter().any(|d| d.is_state() == state && d.id() == u.id),
+                    None if state => self.rules.limiters.has_state(u.id),
+                    None => self.rules.limiters.has_source(u.id),
+                };
+                if !known {
+                    let kind = if state { "state" } else { "source" };
+                    return Err(CommitError {
+                        errno: libc::ENOENT,
+                        message: format!("{kind} limiter id {} is not loaded", u.id),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state limiters and their counters (`pfctl -s LimiterStates`).
+    pub fn state_limiters(&self) -> Vec<limiter::StateLimiterInfo> {
+        self.rules.limiters.state_info()
+    }
+
+    /// The source limiters, with their entries when `entries`
+    /// (`pfctl -s LimiterSrcs [-v]`).
+    pub fn source_limiters(&self, entries: bool) -> Vec<limiter::SourceLimiterInfo> {
+        self.rules.limiters.source_info(entries)
+    }
+
+    /// `pfctl -I id -k source -k net`: the entries of source limiter `id`
+    /// inside `net` go.
+    pub fn kill_limiter_sources(&mut self, id: u32, net: &crate::addr::IpNet) -> Option<u64> {
+        self.rules.limiters.kill_sources(id, net)
     }
 
     /// `pfctl -T load`: define tables, leave the rules alone.
@@ -693,10 +783,33 @@ impl Engine {
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         self.clock = self.clock.max(now);
         let mut v = self.test_iface(meta, buf, now);
+        self.reroute(meta, &mut v);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);
         }
         v
+    }
+
+    /// A packet `route-to`/`reply-to` sends out another interface than the
+    /// one it was leaving by is filtered again there (pf_route's pf_test
+    /// on the new interface), once: a packet rerouted already is not sent
+    /// round again.
+    fn reroute(&self, meta: &PacketMeta, v: &mut Verdict) {
+        let route::Forward::Resend(sel) = v.forward else {
+            return;
+        };
+        if meta.mtag.route != 0 || self.routing.targets.ifname(sel) == Some(meta.ifname) {
+            return;
+        }
+        let t = v.mtag.unwrap_or(meta.mtag);
+        v.forward = route::Forward::Reroute(
+            Mtag {
+                generated: false,
+                route: sel,
+                ..t
+            }
+            .to_mark(),
+        );
     }
 
     /// pf_test's interface part: the interface pf sees the packet on,
@@ -872,9 +985,15 @@ impl Engine {
             }
         };
         let d = if meta.dir == Dir::In { 0 } else { 1 };
-        let decided = ev
-            .rule
-            .and_then(|ri| Some((ri, self.rules.rule(ri).map(Decision::of)?)));
+        let decided = ev.rule.and_then(|ri| {
+            let mut r = self.rules.rule(ri).map(Decision::of)?;
+            if ev.limiter_block {
+                // Over its limiter's limit, `(block)`: the rule blocks.
+                r.action = Action::Block;
+                r.block = BlockReturn::Drop;
+            }
+            Some((ri, r))
+        });
         if decided.is_none_or(|(_, r)| r.action != Action::Pass) {
             // No state comes of it: the source nodes the match rules'
             // translations made are let go.
@@ -1231,6 +1350,8 @@ mod ifroute_tests;
 mod tests;
 #[cfg(test)]
 mod tests_icmp;
+#[cfg(test)]
+mod tests_limiter;
 #[cfg(test)]
 mod tests_matchnat;
 #[cfg(test)]

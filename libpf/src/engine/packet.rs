@@ -78,6 +78,28 @@ pub struct IcmpInfo {
     /// Which position of (sport, dport) holds the id: true when the id is
     /// the source "port" (queries), false when it is the destination (replies).
     pub id_is_sport: bool,
+    /// The target address of an IPv6 neighbour solicitation or
+    /// advertisement: pf keys their states by it (the solicitation goes
+    /// to a multicast group, the advertisement comes from the target).
+    pub nd_target: Option<Ipv6Addr>,
+}
+
+impl IcmpInfo {
+    /// The addresses a state key holds for a packet from `src` to `dst`
+    /// (pf_state_key_addr_setup): a neighbour solicitation is keyed to its
+    /// target, an advertisement from its target (to the unspecified
+    /// address when it went to a multicast group); other packets by their
+    /// own addresses.
+    pub fn key_addrs(&self, src: IpAddr, dst: IpAddr) -> (IpAddr, IpAddr) {
+        match (self.nd_target, self.icmp_type) {
+            (Some(t), icmpv6::ND_NEIGHBOR_SOLICIT) => (src, IpAddr::V6(t)),
+            (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) if dst.is_multicast() => {
+                (IpAddr::V6(t), IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+            }
+            (Some(t), icmpv6::ND_NEIGHBOR_ADVERT) => (IpAddr::V6(t), dst),
+            _ => (src, dst),
+        }
+    }
 }
 
 /// One packet, described.
@@ -524,6 +546,20 @@ pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
                         | icmpv6::PARAM_PROB
                 ),
             };
+            // Neighbour discovery: the target after the 4 reserved (flag)
+            // bytes; the id is 0 (pf_icmp_mapping), the target keys it.
+            let nd = pd.af == Af::Inet6
+                && (t == icmpv6::ND_NEIGHBOR_SOLICIT || t == icmpv6::ND_NEIGHBOR_ADVERT);
+            let nd_target = if nd {
+                let b: [u8; 16] = l4
+                    .get(8..24)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(PdError::Short)?;
+                Some(Ipv6Addr::from(b))
+            } else {
+                None
+            };
+            let id = if nd { 0 } else { id };
             let (vtype, id_is_sport, id) = match icmp_mapping(pd.af, t) {
                 Some((vt, s)) => (vt, s, id),
                 // Errors and unknown types: the type is the only key part.
@@ -536,6 +572,7 @@ pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
                 id,
                 is_error,
                 id_is_sport,
+                nd_target,
             });
         }
         _ => {}
@@ -666,6 +703,7 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
                     id,
                     is_error: false,
                     id_is_sport,
+                    nd_target: None,
                 });
             } else {
                 return Err(PdError::BadOffset);

@@ -166,8 +166,16 @@ pub enum Forward {
     Normal,
     /// Drop the packet where it is and send it (as rewritten) again with
     /// this route selector in its mark: a packet routed already that
-    /// `route-to`/`reply-to` sends elsewhere.
+    /// `route-to`/`reply-to` sends elsewhere, by the interface it was
+    /// leaving by; pf does not filter it again (pf_route calls pf_test
+    /// only for another interface).
     Resend(u8),
+    /// The same, to a next hop behind another interface: the packet is
+    /// sent with this mark (the selector, its tag and receiving
+    /// interface), not pfd's generated bit, so that it is filtered `out`
+    /// again where it leaves, as pf_route runs pf_test on the new
+    /// interface.
+    Reroute(u32),
     /// Accept the packet and send a copy with this selector (`dup-to`);
     /// `dec_ttl`: the copy is being forwarded (seen coming in), so its TTL
     /// goes down by one as a router's would.
@@ -514,8 +522,20 @@ mod tests {
             .route_targets()
             .selector(&Target::NextHop(ip("10.3.0.254")))
             .unwrap();
+        // The next hop is behind another interface (or one pfd has not
+        // resolved yet): the packet goes out again with the selector and
+        // without the generated bit, to be filtered where it leaves.
         let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
         assert!(v.pass);
+        let Forward::Reroute(mark) = v.forward else {
+            panic!("{:?}", v.forward);
+        };
+        let t = super::super::Mtag::from_mark(mark);
+        assert_eq!((t.route, t.generated), (sel, false));
+        // Behind the interface it was leaving by: sent again unfiltered,
+        // as pf_route does not run pf_test for the same interface.
+        e.set_route_ifname(sel, Some("wan1".into()));
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
         assert_eq!(v.forward, Forward::Resend(sel));
         // Routed by our mark already (an earlier pass): it goes as it is.
         let mut m = meta(Dir::Out, "wan1");
@@ -544,9 +564,47 @@ mod tests {
             6,
             &tcp_seg(22, 5555, 50, 2, SYN | ACK, 65535, b""),
         );
+        e.set_route_ifname(sel, Some("wan2".into()));
         let v = e.test(&meta(Dir::Out, "wan2"), &mut r, 1);
         assert_eq!(v.forward, Forward::Resend(sel));
         assert_eq!(e.export_all(2)[0].rt, 3);
+    }
+
+    #[test]
+    fn rerouted_packets_are_filtered_where_they_leave() {
+        // if-bound: the packet route-to sends out wan2 gets a state of its
+        // own there (pf_route's pf_test on the new interface), which the
+        // replies coming in on wan2 match.
+        let mut e =
+            engine("set state-policy if-bound\nblock\npass out proto tcp route-to 10.3.0.254\n");
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        e.set_route_ifname(sel, Some("wan2".into()));
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
+        let Forward::Reroute(mark) = v.forward else {
+            panic!("{:?}", v.forward);
+        };
+        let mut m = meta(Dir::Out, "wan2");
+        m.mtag = super::super::Mtag::from_mark(mark);
+        let v = e.test(&m, &mut syn(), 0);
+        assert!(v.pass && v.forward == Forward::Normal, "{v:?}");
+        assert_eq!(e.states.len(), 2);
+        let v = e.test(&meta(Dir::In, "wan2"), &mut synack(), 1);
+        assert!(v.pass, "the reply matches the state on wan2: {v:?}");
+        // A block on the new interface blocks it, as on OpenBSD.
+        let mut e = engine(
+            "set state-policy if-bound\npass\nblock out quick on wan2\npass out on wan1 proto tcp route-to 10.3.0.254\n",
+        );
+        e.set_route_ifname(sel, Some("wan2".into()));
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
+        let Forward::Reroute(mark) = v.forward else {
+            panic!("{:?}", v.forward);
+        };
+        let mut m = meta(Dir::Out, "wan2");
+        m.mtag = super::super::Mtag::from_mark(mark);
+        assert!(!e.test(&m, &mut syn(), 0).pass);
     }
 
     #[test]
@@ -568,6 +626,7 @@ mod tests {
         let mut body = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
         body.extend_from_slice(&p[..28]);
         let mut err = v4("10.1.0.50", "198.51.100.7", 1, &body);
+        e.set_route_ifname(sel, Some("wan2".into()));
         let v = e.test(&meta(Dir::Out, "wan2"), &mut err, 1);
         assert!(v.pass, "{v:?}");
         assert_eq!(v.forward, Forward::Resend(sel));

@@ -5,6 +5,7 @@
 use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
 use super::fib::Fib;
 use super::iface::{IfTable, KifId};
+use super::limiter::{Admission, RuleLimiters};
 use super::normalize::Actions;
 use super::packet::{Dir, Pd};
 use super::table::{RuleTables, TableId, Tables};
@@ -307,6 +308,9 @@ pub struct Evaluation {
     /// A second look that changes nothing: no evaluation counters, no
     /// `once` expiry, no packet-rate accounting.
     dry: bool,
+    /// The deciding rule matched over its limiter's limit with `(block)`:
+    /// the packet is blocked.
+    pub limiter_block: bool,
 }
 
 /// How many matching `match` rules with tables an evaluation remembers.
@@ -318,7 +322,7 @@ pub const MATCH_TABLES: usize = 8;
 /// them see the packet's own addresses (the engine's driver, which
 /// translates as it goes, uses `Walk`).
 pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut w = Walk::new(false);
+    let mut w = Walk::new(pd, false);
     while w.run(rules, pd, ctx) != Step::Done {}
     w.ev
 }
@@ -328,7 +332,7 @@ pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
 /// ports when fragments are not reassembled). Translations of match rules
 /// are not applied either (they would move the pools' positions).
 pub fn evaluate_dry(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut w = Walk::new(true);
+    let mut w = Walk::new(pd, true);
     while w.run(rules, pd, ctx) != Step::Done {}
     w.ev
 }
@@ -383,11 +387,14 @@ pub struct Walk {
     stack: [Frame; MAX_DEPTH + 1],
     depth: usize,
     done: bool,
+    /// The packet's own source, before any translation: what source
+    /// limiters count.
+    src: IpAddr,
 }
 
 impl Walk {
-    /// A walk from the top of the main ruleset.
-    pub fn new(dry: bool) -> Walk {
+    /// A walk from the top of the main ruleset, for packet `pd`.
+    pub fn new(pd: &Pd, dry: bool) -> Walk {
         let mut stack = [Frame::default(); MAX_DEPTH + 1];
         stack[0].id = MAIN;
         Walk {
@@ -398,6 +405,7 @@ impl Walk {
             stack,
             depth: 0,
             done: false,
+            src: pd.src,
         }
     }
 
@@ -458,6 +466,19 @@ impl Walk {
             {
                 continue;
             }
+            // The limiters last: the rule matched in every other way.
+            let lims = RuleLimiters::of(&rs.rules[n]);
+            let mut limited = false;
+            if lims.any() {
+                match tree.limiters.check(lims, self.src, ctx.now, ev.dry) {
+                    Admission::Admit => {}
+                    Admission::NoMatch => continue,
+                    Admission::Block => limited = true,
+                }
+            }
+            let Some(rs) = tree.node_mut(f.id).map(|a| &mut a.rules) else {
+                continue;
+            };
             let r = &rs.rules[n];
             if r.is_anchor() {
                 if depth >= MAX_DEPTH {
@@ -507,6 +528,7 @@ impl Walk {
             ev.rule = Some(me);
             ev.anchor = f.via;
             ev.decisions += 1;
+            ev.limiter_block = limited;
             if r.quick {
                 return self.finish();
             }
@@ -868,7 +890,7 @@ block",
             "block\nanchor {\n match out nat-to 192.0.2.10\n}\nmatch out log\n\
              match out proto udp rdr-to 192.0.2.30\npass\nmatch quick\nblock",
         );
-        let mut w = Walk::new(false);
+        let mut w = Walk::new(&pd, false);
         // The anchor's match rule, then the main ruleset's; the walk goes
         // on where it stopped.
         assert_eq!(

@@ -256,7 +256,7 @@ impl Engine {
                 || sc.mode == SyncookiesMode::Never)
         {
             sc.active = false;
-            crate::log::warning("pf: syncookies disabled");
+            self.notices.push(super::Notice::SyncookiesDisabled);
         }
         if !sc.active && sc.inflight == [0, 0] {
             sc.keys = [(0, 0); 2];
@@ -280,7 +280,7 @@ impl Engine {
                 if !self.syncookies.active && self.halfopen > self.syncookies.hiwat as u64 {
                     self.syncookie_newkey(now);
                     self.syncookies.active = true;
-                    crate::log::warning("pf: synflood detected, enabling syncookies");
+                    self.notices.push(super::Notice::SynfloodDetected);
                     self.status.limit_counters[LCNT_SYNFLOODS] += 1;
                 }
                 self.syncookies.active
@@ -683,6 +683,11 @@ mod tests {
         assert_eq!(e.status(0).half_open_tcp, 11);
         assert_eq!(cookies, 19);
         assert_eq!(lcounters(&e), (1, 19, 0));
+        assert_eq!(
+            e.take_notices(),
+            vec![super::super::Notice::SynfloodDetected]
+        );
+        assert!(e.take_notices().is_empty());
         // The flood ends: its states go away; the cookies in flight keep
         // the mode on until their secrets are rotated out.
         e.kill_states(2, false, |_| true);
@@ -693,6 +698,10 @@ mod tests {
         assert!(e.syncookies.active);
         e.syncookie_tick(1 + 3 * SECRET_LIFETIME_MS);
         assert!(!e.syncookies.active);
+        assert_eq!(
+            e.take_notices(),
+            vec![super::super::Notice::SyncookiesDisabled]
+        );
         let v = e.test(
             &int_in,
             &mut seg(C, S, 1, 0, SYN, 100, 1460, b""),

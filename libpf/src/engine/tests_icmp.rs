@@ -308,3 +308,41 @@ fn echo_replies_do_not_match_stateful_rules() {
     let mut p = v4(SERVER, EXT, 1, &echo(0, 5, 1));
     assert!(e.test(&meta(Dir::In, "ext0"), &mut p, 0).pass);
 }
+
+/// A neighbour solicitation or advertisement for `target` (ICMPv6 header,
+/// the flag word, the target; no options).
+fn nd(ty: u8, flags: u8, target: &str) -> Vec<u8> {
+    let t: std::net::Ipv6Addr = target.parse().unwrap();
+    let mut m = vec![ty, 0, 0, 0, flags, 0, 0, 0];
+    m.extend_from_slice(&t.octets());
+    m
+}
+
+#[test]
+fn neighbour_states_are_keyed_by_the_target() {
+    let mut e = engine(
+        "block\npass quick inet6 proto ipv6-icmp icmp6-type neighbrsol keep state (if-bound)\n",
+    );
+    let (asker, target) = ("fe80::a", "2001:db8::1");
+    // The solicitation goes to the target's solicited-node group...
+    let mut ns = v6(asker, "ff02::1:ff00:1", 58, &nd(135, 0, target));
+    assert!(e.test(&meta(Dir::In, "int0"), &mut ns, 0).pass);
+    // ...and the advertisement (solicited, override) comes back from the
+    // target's link-local address: it is the state's reply.
+    let mut na = v6("fe80::b", asker, 58, &nd(136, 0x60, target));
+    let v = e.test(&meta(Dir::Out, "int0"), &mut na, 1);
+    assert!(
+        v.pass,
+        "the advertisement matches the solicitation's state: {v:?}"
+    );
+    // Not on another interface (the state is bound), and not for another
+    // target.
+    let mut na = v6("fe80::b", asker, 58, &nd(136, 0x60, target));
+    assert!(!e.test(&meta(Dir::Out, "ext0"), &mut na, 1).pass);
+    let mut other = v6("fe80::b", asker, 58, &nd(136, 0x60, "2001:db8::2"));
+    assert!(!e.test(&meta(Dir::Out, "int0"), &mut other, 1).pass);
+    // A truncated solicitation (no target) is short.
+    let mut short = v6(asker, "ff02::1:ff00:1", 58, &[135, 0, 0, 0, 0, 0, 0, 0]);
+    let v = e.test(&meta(Dir::In, "int0"), &mut short, 1);
+    assert_eq!((v.pass, v.reason), (false, Reason::Short));
+}

@@ -9,6 +9,7 @@ use crate::addr::IpNet;
 use crate::carp::iface::CarpStats;
 use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::engine::iface::IfaceInfo;
+use crate::engine::limiter::{SourceLimiterInfo, StateLimiterInfo};
 use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::srcnode::SrcNodeInfo;
 use crate::engine::state::StateKill;
@@ -241,6 +242,15 @@ pub enum Request {
     /// sources in `src` (whose sticky address is in `dst`); replies
     /// `Count`.
     KillSrcNodes { src: IpNet, dst: Option<IpNet> },
+    /// DIOCGETSTATELIM: the state limiters and their counters; replies
+    /// `StateLimiters`.
+    GetStateLimiters,
+    /// DIOCGETSOURCELIM: the source limiters, with their source entries
+    /// when `entries`; replies `SourceLimiters`.
+    GetSourceLimiters { entries: bool },
+    /// DIOCCLRSOURCE (`pfctl -I id -k source -k net`): the entries of
+    /// source limiter `id` inside (or holding) `net`; replies `Count`.
+    KillLimiterSources { id: u32, net: IpNet },
 }
 
 impl Request {
@@ -267,6 +277,8 @@ impl Request {
                 | Request::GetGroupMembers
                 | Request::GetTables { .. }
                 | Request::GetSrcNodes
+                | Request::GetStateLimiters
+                | Request::GetSourceLimiters { .. }
                 | Request::GetAstats { .. }
                 | Request::TableAddrs {
                     op: AddrOp::Test,
@@ -344,6 +356,8 @@ pub enum Reply {
     /// Source tracking nodes (DIOCGETSRCNODES).
     SrcNodes(Vec<SrcNodeInfo>),
     Fingerprints(Vec<FpEntry>),
+    StateLimiters(Vec<StateLimiterInfo>),
+    SourceLimiters(Vec<SourceLimiterInfo>),
 }
 
 impl Reply {

@@ -4,12 +4,14 @@
 //! standing for addresses.
 
 pub mod anchor;
+pub mod limiter;
 pub mod queue;
 pub mod rule;
 pub mod support;
 pub mod table;
 
 pub use anchor::*;
+pub use limiter::*;
 pub use queue::*;
 pub use rule::*;
 pub use table::*;

@@ -230,6 +230,10 @@ pub struct Pool {
     /// `__automatic_N`; its name, for printing (`addrs` keeps the members).
     #[serde(default)]
     pub auto_table: Option<String>,
+    /// A `weight` other than 1 was given to a member (refused: pfd has
+    /// no weighted round-robin).
+    #[serde(default)]
+    pub weighted: bool,
 }
 
 /// `route-to`, `reply-to`, `dup-to`.
@@ -312,6 +316,12 @@ pub struct RuleExtras {
     pub af_to: Option<Af>,
     /// `route-to` / `reply-to` / `dup-to` and their pool.
     pub route: Option<(RouteKind, Pool)>,
+    /// `state limiter NAME [(block|no-match)]`
+    #[serde(default)]
+    pub state_limiter: Option<super::LimiterUse>,
+    /// `source limiter NAME [(block|no-match)]`
+    #[serde(default)]
+    pub source_limiter: Option<super::LimiterUse>,
 }
 
 /// `flags F/M` (`flags any` is `Some((0,0))`, no flags clause is `None`).
@@ -663,6 +673,10 @@ pub struct Options {
     /// percent of the state limit, once given (pfctl keeps them for later
     /// `set syncookies` lines).
     pub syncookies_watermarks: Option<(u32, u32)>,
+    /// `state limiter ...` and `source limiter ...` definitions, in
+    /// source order.
+    #[serde(default)]
+    pub limiters: Vec<super::LimiterDef>,
 }
 
 /// When pf answers a SYN with a syncookie instead of creating a state.
@@ -723,6 +737,8 @@ pub enum Directive {
     Queue(super::QueueSpec),
     /// `table <name> ...` (pfctl prints definitions where they occur).
     Table(super::table::TableDef),
+    /// `state limiter ...` / `source limiter ...`
+    Limiter(super::LimiterDef),
 }
 
 /// What `pfctl -f` loads: options and the main ruleset.

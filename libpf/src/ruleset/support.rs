@@ -74,6 +74,7 @@ pub fn check(rs: &Ruleset) -> Support {
         all_rules(&la.ruleset.rules, &mut every);
     }
     check_selectors(&every, &mut s);
+    check_weighted_tables(rs, &every, &mut s);
     s
 }
 
@@ -130,6 +131,19 @@ fn check_options(o: &Options, s: &mut Support) {
         );
     }
     // `set reassemble` is enforced by engine::frag.
+    for l in &o.limiters {
+        if let super::LimiterDef::Source(d) = l {
+            if d.overload.is_some() {
+                refuse(
+                    s,
+                    &none,
+                    d.src_line,
+                    "source limiter table <t> above",
+                    NOT_YET,
+                );
+            }
+        }
+    }
 }
 
 fn check_directives(d: &[Directive], s: &mut Support) {
@@ -179,6 +193,45 @@ fn check_pool(p: &Pool, r: &Rule, file: &Option<String>, s: &mut Support) {
     for a in &p.addrs {
         check_addr(a, r, file, s);
     }
+    if p.weighted {
+        refuse(s, file, r.src_line, "weight", WEIGHT);
+    }
+}
+
+const WEIGHT: &str = "pfd has no weighted round-robin: every member would be picked as often";
+
+/// Pools naming a table whose addresses have weights (`table <t> { a
+/// weight 3 }`, or in its file): refused as weighted lists are. A
+/// weighted table only filtered against is fine: weights do not change
+/// what matches.
+fn check_weighted_tables(rs: &Ruleset, rules: &[&Rule], s: &mut Support) {
+    let weighted: Vec<&str> = rs
+        .directives
+        .iter()
+        .chain(rs.loads.iter().flat_map(|l| l.ruleset.directives.iter()))
+        .filter_map(|d| match d {
+            Directive::Table(t) if t.weighted => Some(t.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if weighted.is_empty() {
+        return;
+    }
+    for r in rules {
+        let pools = [
+            r.nat_to.as_ref(),
+            r.rdr_to.as_ref(),
+            r.extras.route.as_ref().map(|(_, p)| p),
+        ];
+        let named = pools
+            .into_iter()
+            .flatten()
+            .flat_map(|p| &p.addrs)
+            .any(|a| matches!(a, AddrKind::Table(name) if weighted.contains(&name.as_str())));
+        if named {
+            refuse(s, &None, r.src_line, "weight", WEIGHT);
+        }
+    }
 }
 
 /// Check rules, anchors' rules included.
@@ -225,6 +278,19 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             "rdr-to ::1",
             "Linux delivers packets to ::1 only when they came in on lo; IPv6 has no \
              route_localnet",
+        );
+    }
+    // A limiter's places are taken by the states the pass rule naming it
+    // makes; on a match or anchor rule it would never fill.
+    if (x.state_limiter.is_some() || x.source_limiter.is_some())
+        && (r.action == super::Action::Match || r.is_anchor())
+    {
+        refuse(
+            s,
+            file,
+            line,
+            "a limiter on a match or anchor rule",
+            NOT_YET,
         );
     }
     if r.log.matches || r.log.user || r.log.ifnum != 0 {
@@ -475,6 +541,27 @@ table <srv> { 192.168.99.5 192.168.99.6 }
     }
 
     #[test]
+    fn weighted_pools_are_refused() {
+        let msg = "weight: not supported on Linux (pfd has no weighted round-robin: every member would be picked as often)";
+        assert_eq!(
+            refused("pass out on eth0 nat-to { 192.0.2.1 weight 2, 192.0.2.2 } round-robin\n"),
+            vec![format!("pf.conf:1: {msg}")]
+        );
+        assert_eq!(
+            refused(
+                "table <w> { 192.0.2.1 weight 3 }\npass\npass out on eth0 nat-to <w> round-robin\n"
+            ),
+            vec![format!("pf.conf:3: {msg}")]
+        );
+        // Weights of 1, and weighted tables only filtered against, load.
+        assert!(
+            refused("pass out on eth0 nat-to { 192.0.2.1 weight 1, 192.0.2.2 } round-robin\n")
+                .is_empty()
+        );
+        assert!(refused("table <w> { 192.0.2.1 weight 3 }\nblock from <w>\n").is_empty());
+    }
+
+    #[test]
     fn policy_routing_loads() {
         let s = support(
             "pass in on eth0 proto tcp route-to 192.168.99.7\n\
@@ -531,5 +618,26 @@ table <srv> { 192.168.99.5 192.168.99.6 }
         );
         assert!(s.ok(), "{:?}", s.refused);
         assert_eq!(s.warnings.len(), 4);
+    }
+
+    #[test]
+    fn limiters_load_on_pass_rules_only() {
+        let s = support(
+            "state limiter \"a\" id 1 limit 10 rate 5/1\nsource limiter \"b\" id 1 entries 9 limit 2 inet mask 24\npass in state limiter a source limiter b (block)\n",
+        );
+        assert_eq!(s, Support::default());
+        let s = support("state limiter \"a\" id 1 limit 10\nmatch in state limiter a\n");
+        assert_eq!(s.refused.len(), 1);
+        assert!(s.refused[0]
+            .message("pf.conf")
+            .contains("a limiter on a match"));
+        let s = support(
+            "table <o> persist\nsource limiter \"b\" id 1 entries 9 limit 2 table <o> above 5 below 2\npass source limiter b\n",
+        );
+        assert_eq!(s.refused.len(), 1);
+        assert_eq!(
+            s.refused[0].message("pf.conf"),
+            "pf.conf:2: source limiter table <t> above: not supported on Linux (not implemented in pfd yet)"
+        );
     }
 }

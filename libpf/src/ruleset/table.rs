@@ -75,6 +75,10 @@ pub struct TableDef {
     /// loaded there).
     #[serde(default)]
     pub anchor: String,
+    /// A `weight` other than 1 was given to an address (pfd has no
+    /// weighted round-robin: a pool of this table is refused).
+    #[serde(default)]
+    pub weighted: bool,
 }
 
 impl TableDef {
@@ -87,6 +91,7 @@ impl TableDef {
             init: vec![TableInit::Addrs(entries)],
             init_addr: true,
             anchor: String::new(),
+            weighted: false,
         }
     }
 

@@ -46,6 +46,7 @@ impl RawSender {
         )?;
         let one: libc::c_int = 1;
         // IPV6_HDRINCL = 36
+        // SAFETY: a valid socket, and a pointer to an int with its size.
         let r = unsafe {
             libc::setsockopt(
                 sock.as_raw_fd(),
@@ -114,6 +115,7 @@ impl RawReceiver {
     pub fn ipv4(proto: u8) -> io::Result<RawReceiver> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto as i32)))?;
         let one: libc::c_int = 1;
+        // SAFETY: a valid socket, and a pointer to an int with its size.
         let r = unsafe {
             libc::setsockopt(
                 sock.as_raw_fd(),
@@ -157,16 +159,22 @@ impl RawReceiver {
             iov_base: buf.as_mut_ptr() as *mut libc::c_void,
             iov_len: buf.len(),
         };
+        // SAFETY: msghdr is plain data for which all zeroes is valid (no
+        // buffers, no control data) until the fields below are set.
         let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
         msg.msg_controllen = cmsg.len();
+        // SAFETY: msg points at iov (buf, owned for the call) and cmsg, both
+        // with their true lengths.
         let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         let mut ifindex = 0;
+        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
+        // which the kernel filled; in_pktinfo is read unaligned.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
             while !c.is_null() {
@@ -187,10 +195,12 @@ impl RawReceiver {
 
 /// Send a whole Ethernet frame out of an interface (gratuitous ARP).
 pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
+    // SAFETY: a plain socket(2) call; the descriptor is closed below.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
     let mut sll: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
     sll.sll_family = libc::AF_PACKET as u16;
     sll.sll_ifindex = ifindex as i32;
@@ -198,6 +208,7 @@ pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
     if frame.len() >= 6 {
         sll.sll_addr[..6].copy_from_slice(&frame[..6]);
     }
+    // SAFETY: frame and sll are borrowed for the call with their true sizes.
     let r = unsafe {
         libc::sendto(
             fd,
@@ -209,6 +220,7 @@ pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
         )
     };
     let err = io::Error::last_os_error();
+    // SAFETY: fd is ours, opened above and not used after this.
     unsafe { libc::close(fd) };
     if r < 0 {
         return Err(err);

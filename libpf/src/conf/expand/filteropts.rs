@@ -256,6 +256,27 @@ impl Expander<'_> {
                 };
                 r.extras.received_on = Some(IfMatch { name, neg: *neg });
             }
+            FilterOpt::Limiter {
+                source,
+                name,
+                block,
+            } => {
+                let slot = if *source {
+                    &r.extras.source_limiter
+                } else {
+                    &r.extras.state_limiter
+                };
+                if slot.is_some() {
+                    let kind = if *source { "source" } else { "state" };
+                    return err(format!("{kind} limiter cannot be redefined"));
+                }
+                let u = self.limiter_use(*source, name, *block)?;
+                if *source {
+                    r.extras.source_limiter = Some(u);
+                } else {
+                    r.extras.state_limiter = Some(u);
+                }
+            }
             FilterOpt::MaxPktRate(a, b) => {
                 let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) else {
                     return err("only positive values permitted");

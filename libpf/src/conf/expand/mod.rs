@@ -25,13 +25,16 @@
 //! - `labels.rs`   — `$if`, `$srcaddr`, ..., `$nr` in labels and tags;
 //! - `anchors.rs`  — anchor rules, inline anchor names, `load anchor`;
 //! - `tables.rs`   — `table <name> ...` and `pfctl -T` address lists;
-//! - `queues.rs`   — `queue ...`: values, then the trees after the file.
+//! - `queues.rs`   — `queue ...`: values, then the trees after the file;
+//! - `limiters.rs` — `state limiter ...`, `source limiter ...`, and the
+//!   limiters rules name.
 
 mod anchors;
 mod consistent;
 mod filteropts;
 mod hosts;
 pub(super) mod labels;
+mod limiters;
 mod multiply;
 mod options;
 mod queues;

@@ -34,6 +34,8 @@ pub(super) struct RedirSpec {
     sticky: bool,
     pub(super) static_port: bool,
     key: [u32; 4],
+    /// A member's `weight` is not 1.
+    weighted: bool,
 }
 
 /// A pool collapsed for one rule: its addresses, and the automatic table
@@ -44,6 +46,7 @@ impl Expander<'_> {
     /// A pool as written, resolved once for the whole statement.
     pub(super) fn redir(&self, r: &RedirAst, what: &str) -> Res<RedirSpec> {
         let mut hosts = vec![];
+        let mut weighted = false;
         for (i, h) in r.hosts.iter().enumerate() {
             let v = self.resolve_host(h)?;
             // optweight: 1 to USHRT_MAX (pfctl keeps it for tables only,
@@ -52,6 +55,7 @@ impl Expander<'_> {
                 if !matches!(w.parse::<i64>(), Ok(1..=65535)) {
                     return err("weight out of range");
                 }
+                weighted |= w.parse::<i64>() != Ok(1);
             }
             // redir_host_list checks the first host of a braced list only
             if r.braced
@@ -74,6 +78,7 @@ impl Expander<'_> {
             sticky: false,
             static_port: false,
             key: [0; 4],
+            weighted,
         };
         for o in &r.opts {
             let t = match o {
@@ -368,6 +373,7 @@ pub(super) fn apply_redir(
             [0; 4]
         },
         auto_table,
+        weighted: spec.weighted,
     })
 }
 
@@ -459,6 +465,7 @@ pub(super) fn binat_inbound(out: &Rule, src: &HostNode) -> Option<Rule> {
         sticky_address: nat.sticky_address,
         hash_key: nat.hash_key,
         auto_table: None,
+        weighted: false,
     });
     Some(rb)
 }

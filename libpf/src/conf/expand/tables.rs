@@ -46,6 +46,7 @@ impl Expander<'_> {
         let mut flags = TableFlags::default();
         let mut init: Vec<Init> = vec![];
         let mut init_addr = false;
+        let mut weighted = false;
         for opt in &t.opts {
             match opt {
                 TableOptAst::Flag { word, line } => match word.as_str() {
@@ -84,6 +85,7 @@ impl Expander<'_> {
                             }
                         }
                         if let Some(w) = &h.weight {
+                            weighted |= w.parse::<u64>().is_ok_and(|w| w != 1);
                             if !matches!(w.parse::<u64>(), Ok(1..=65535)) {
                                 self.errors.push(ConfError::new(
                                     file,
@@ -144,6 +146,7 @@ impl Expander<'_> {
                         load_table_file(&path, &mut addrs, &mut msgs, &mut |name, mask, msgs| {
                             self.file_host(name, mask, msgs)
                         });
+                    weighted |= r == Ok(true);
                     if let Err(e) = r {
                         self.errors.extend(msgs.into_iter().map(ConfError::bare));
                         let msg = match e {
@@ -165,6 +168,7 @@ impl Expander<'_> {
             init: out,
             init_addr,
             anchor: self.anchor_path.join("/"),
+            weighted,
         };
         self.ruleset.directives.push(Directive::Table(def));
     }

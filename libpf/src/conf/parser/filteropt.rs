@@ -156,6 +156,22 @@ pub(super) fn filter_opt(p: Pair<'_, Rule>) -> FilterOpt {
             FilterOpt::MaxPktRate(it.next().unwrap_or_default(), it.next().unwrap_or_default())
         }
         Rule::opt_queue => qname(children(p).next()),
+        Rule::opt_limiter => {
+            let (mut source, mut name, mut block) = (false, String::new(), None);
+            for c in children(p) {
+                match c.as_rule() {
+                    Rule::limiter_kind => source = first(c).as_rule() == Rule::kl_source,
+                    Rule::string => name = string_of(c),
+                    Rule::limiter_action => block = Some(first(c).as_rule() == Rule::k_block),
+                    _ => {}
+                }
+            }
+            FilterOpt::Limiter {
+                source,
+                name,
+                block,
+            }
+        }
         Rule::k_fragment => FilterOpt::Fragment,
         Rule::k_allow_opts => FilterOpt::AllowOpts,
         _ => FilterOpt::Once,

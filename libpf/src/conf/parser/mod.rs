@@ -23,6 +23,7 @@ mod table;
 use super::ast::*;
 use super::error::ConfError;
 use super::source::Statement as SourceStatement;
+use crate::addr::Af;
 use pairs::{children, first, string_of, PfParser, Rule};
 use pest::Parser;
 
@@ -91,8 +92,57 @@ pub fn parse_statement_at(
         Rule::antispoof_rule => Statement::Antispoof(Box::new(rule::antispoof(inner))),
         Rule::queue_rule => Statement::Queue(Box::new(queue::queue_rule(inner, st))),
         Rule::table_def => Statement::Table(table::table_def(inner, &st.lines)),
+        Rule::limiter_def => Statement::Limiter(Box::new(limiter_def(inner))),
         _ => return Err(syntax(0)),
     })
+}
+
+/// `state|source limiter "name" option...`
+fn limiter_def(p: pest::iterators::Pair<Rule>) -> LimiterAst {
+    let mut l = LimiterAst {
+        source: false,
+        name: String::new(),
+        opts: Vec::new(),
+    };
+    for c in children(p) {
+        match c.as_rule() {
+            Rule::limiter_kind => l.source = first(c).as_rule() == Rule::kl_source,
+            Rule::string => l.name = string_of(c),
+            Rule::limiter_opt => {
+                let o = first(c);
+                let rule = o.as_rule();
+                let mut af = Af::Inet;
+                let mut nums = Vec::new();
+                let mut table = String::new();
+                for x in children(o) {
+                    match x.as_rule() {
+                        Rule::number => nums.push(x.as_str().to_string()),
+                        Rule::string => table = string_of(x),
+                        Rule::af if first(x).as_rule() == Rule::k_inet6 => af = Af::Inet6,
+                        _ => {}
+                    }
+                }
+                let mut n = nums.into_iter();
+                let mut next = || n.next().unwrap_or_default();
+                l.opts.push(match rule {
+                    Rule::lo_id => LimiterOptAst::Id(next()),
+                    Rule::lo_entries => LimiterOptAst::Entries(next()),
+                    Rule::lo_limit => LimiterOptAst::Limit(next()),
+                    Rule::lo_rate => {
+                        let a = next();
+                        LimiterOptAst::Rate(a, next())
+                    }
+                    Rule::lo_table => {
+                        let above = next();
+                        LimiterOptAst::Table(table, above, n.next())
+                    }
+                    _ => LimiterOptAst::Mask(af, next()),
+                });
+            }
+            _ => {}
+        }
+    }
+    l
 }
 
 /// What pfctl takes in an inline anchor's body (`pfa_anchorlist`): rules,

@@ -98,7 +98,47 @@ fn directive_line(d: &Directive) -> Option<String> {
         Directive::Syncookies(s) => format!("set syncookies {s}"),
         Directive::Queue(q) => queue::print_queuespec(q),
         Directive::Table(t) => table::print_tabledef(t),
+        Directive::Limiter(l) => limiter_line(l),
     })
+}
+
+/// A limiter definition as pfctl prints it.
+pub fn limiter_line(l: &crate::ruleset::LimiterDef) -> String {
+    use crate::ruleset::LimiterDef;
+    use std::fmt::Write;
+    let mut s = String::new();
+    let rate = match l {
+        LimiterDef::State(d) => {
+            let _ = write!(s, "state limiter {} id {} limit {}", d.name, d.id, d.limit);
+            d.rate
+        }
+        LimiterDef::Source(d) => {
+            let _ = write!(
+                s,
+                "source limiter {} id {} entries {} limit {}",
+                d.name, d.id, d.entries, d.limit
+            );
+            d.rate
+        }
+    };
+    if let Some(r) = rate {
+        let _ = write!(s, " rate {}/{}", r.limit, r.seconds);
+    }
+    if let LimiterDef::Source(d) = l {
+        if let Some((t, above, below)) = &d.overload {
+            let _ = write!(s, " table <{t}> above {above}");
+            if *below != 0 {
+                let _ = write!(s, " below {below}");
+            }
+        }
+        if d.inet_prefix < 32 {
+            let _ = write!(s, " inet mask {}", d.inet_prefix);
+        }
+        if d.inet6_prefix < 128 {
+            let _ = write!(s, " inet6 mask {}", d.inet6_prefix);
+        }
+    }
+    s
 }
 
 /// The `set` lines, macros and tables of `pfctl -nv`, in source order:

@@ -247,6 +247,12 @@ fn print_state_and_marks(s: &mut String, rule: &Rule) {
     if so.any() {
         print_state_opts(s, so);
     }
+    for (kind, u) in [("state", &x.state_limiter), ("source", &x.source_limiter)] {
+        if let Some(u) = u {
+            let how = if u.block { "block" } else { "no-match" };
+            let _ = write!(s, " {kind} limiter {} ({how})", u.name);
+        }
+    }
     if x.fragment {
         s.push_str(" fragment");
     }

@@ -234,5 +234,15 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::KillSrcNodes { src, dst } => {
             Reply::Count(shared.engine().kill_src_nodes(&src, dst.as_ref(), now))
         }
+        Request::GetStateLimiters => Reply::StateLimiters(shared.engine().state_limiters()),
+        Request::GetSourceLimiters { entries } => {
+            Reply::SourceLimiters(shared.engine().source_limiters(entries))
+        }
+        Request::KillLimiterSources { id, net } => {
+            match shared.engine().kill_limiter_sources(id, &net) {
+                Some(n) => Reply::Count(n),
+                None => Reply::error(libc::ESRCH, format!("no source limiter with id {id}")),
+            }
+        }
     }
 }

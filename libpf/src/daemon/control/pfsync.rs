@@ -106,6 +106,8 @@ pub(super) fn demote(shared: &Shared, on: bool, now: u64) -> Reply {
 /// Is the peer of `conn` gone? (A zero-length peek is end of stream.)
 fn peer_gone(conn: &UnixStream) -> bool {
     let mut b = [0u8; 1];
+    // SAFETY: a one-byte buffer we own and its length; MSG_PEEK leaves the
+    // stream as it was, MSG_DONTWAIT makes the call return at once.
     let r = unsafe {
         libc::recv(
             conn.as_raw_fd(),

@@ -66,6 +66,7 @@ pub(super) fn start(shared: &Shared, now: u64) -> Reply {
         let _ = hooks::remove();
         return Reply::error(EIO, format!("cannot install packet hooks: {e}"));
     }
+    let _ = crate::daemon::ifwatch::sync_links(shared);
     shared.engine().set_enabled(true, now);
     shared.sync_routes();
     log::notice("pf enabled");
@@ -154,6 +155,7 @@ pub(super) fn commit(
             return not_open();
         }
     };
+    let _ = crate::daemon::ifwatch::sync_links(shared);
     // Build the tables before they go in, outside the engine's lock.
     for s in &mut t.tables {
         if let Err(e) = s.finish() {

@@ -29,11 +29,14 @@ fn error(e: TableError) -> Reply {
 
 /// Engine seconds to Unix time.
 fn unix_time(shared: &Shared, t: i64) -> i64 {
-    let wall = std::time::SystemTime::now()
+    // In milliseconds: the two clocks advance together, so the offset
+    // between them is the same at every request and a time prints the same
+    // each time (whole seconds of both would move it by one now and then).
+    let wall_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let engine = table_now(shared.now_ms()) as i64;
-    wall - (engine - t)
+        .map_or(0, |d| d.as_millis() as i64);
+    let engine_ms = shared.now_ms() as i64;
+    (wall_ms - engine_ms).div_euclid(1000) + t
 }
 
 /// DIOCRINADEFINE: (re)define a table in the transaction.

@@ -564,7 +564,10 @@ impl Engine {
         let Some(r) = self.rules.rule(ri) else {
             return Verdict::pass(false);
         };
-        let (action, allow_opts) = (r.action, r.extras.allow_opts);
+        let (mut action, allow_opts) = (r.action, r.extras.allow_opts);
+        if ev.limiter_block {
+            action = Action::Block;
+        }
         let actions = Actions::of_rule(r);
         if action == Action::Pass && pd.badopts != 0 && !allow_opts {
             self.count(Reason::IpOption);

@@ -65,7 +65,7 @@ impl Engine {
             Dir::In => kif,
             Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
         };
-        let mut walk = Walk::new(false);
+        let mut walk = Walk::new(pd, false);
         let mut t = Translation::new(pd);
         loop {
             let ctx = MatchCtx {

@@ -4,6 +4,7 @@
 
 use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
 use crate::engine::anchor::RuleRef;
+use crate::engine::limiter::RuleLimiters;
 use crate::engine::normalize::{Actions, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::srcnode::{SnType, StateLinks};
@@ -146,6 +147,7 @@ impl Engine {
                 lb: r.lb,
                 ..StateLinks::default()
             },
+            lim: Default::default(),
         };
         let halfopen = self.is_halfopen(&st);
         let Ok(slot) = self.states.insert(st) else {
@@ -153,8 +155,21 @@ impl Engine {
             return Err(Reason::StateInsert);
         };
         let nodes = self.attach_sns(&sns);
+        // Its places in the limiters the rule names (checked when the
+        // rule matched).
+        let lims = self
+            .rules
+            .rule(ri)
+            .map(RuleLimiters::of)
+            .unwrap_or_default();
+        let lim = if lims.any() {
+            self.rules.limiters.acquire(lims, orig.src, now)
+        } else {
+            Default::default()
+        };
         if let Some(st) = self.states.get_mut(slot) {
             st.sn.nodes = nodes;
+            st.lim = lim;
         }
         for lb in r.lb.iter().flatten() {
             self.lb_take(lb);
@@ -198,6 +213,7 @@ impl Engine {
         }
         self.synproxy_abort(&st);
         self.src_tree_remove_state(&st, now);
+        self.rules.limiters.release(&st.lim);
         for r in [st.rule, st.anchor].into_iter().flatten() {
             if let Some(c) = self.rules.counters_mut(r) {
                 c.states_cur = c.states_cur.saturating_sub(1);

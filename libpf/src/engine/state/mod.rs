@@ -32,15 +32,19 @@ impl StateKey {
     /// The key a packet looks up: for `in` the source is addr[0], for `out`
     /// the destination is.
     pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
+        let (src, dst) = match pd.icmp {
+            Some(ic) => ic.key_addrs(pd.src, pd.dst),
+            None => (pd.src, pd.dst),
+        };
         match dir {
             Dir::In => StateKey {
-                addr: [pd.src, pd.dst],
+                addr: [src, dst],
                 port: [pd.sport, pd.dport],
                 proto: pd.proto,
                 rdomain: 0,
             },
             Dir::Out => StateKey {
-                addr: [pd.dst, pd.src],
+                addr: [dst, src],
                 port: [pd.dport, pd.sport],
                 proto: pd.proto,
                 rdomain: 0,
@@ -153,6 +157,8 @@ pub struct State {
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
     pub sn: crate::engine::srcnode::StateLinks,
+    /// Its places in the state and source limiters (see `limiter`).
+    pub lim: crate::engine::limiter::LimiterLinks,
 }
 
 impl State {
@@ -413,6 +419,7 @@ mod tests {
             seq: 0,
             route: Default::default(),
             sn: Default::default(),
+            lim: Default::default(),
         }
     }
 
