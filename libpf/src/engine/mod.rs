@@ -793,12 +793,19 @@ impl Engine {
     /// A packet `route-to`/`reply-to` sends out another interface than the
     /// one it was leaving by is filtered again there (pf_route's pf_test
     /// on the new interface), once: a packet rerouted already is not sent
-    /// round again.
+    /// round again. Not a packet this pass rewrote (its state translated
+    /// or modulated it): filtered again, it would no longer find its state
+    /// (states are looked up going out by their stack key) or be rewritten
+    /// twice; OpenBSD's pf_route does not filter a packet going out again
+    /// at all (only one it reroutes while coming in).
     fn reroute(&self, meta: &PacketMeta, v: &mut Verdict) {
         let route::Forward::Resend(sel) = v.forward else {
             return;
         };
-        if meta.mtag.route != 0 || self.routing.targets.ifname(sel) == Some(meta.ifname) {
+        if v.modified
+            || meta.mtag.route != 0
+            || self.routing.targets.ifname(sel) == Some(meta.ifname)
+        {
             return;
         }
         let t = v.mtag.unwrap_or(meta.mtag);
