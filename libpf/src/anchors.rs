@@ -4,9 +4,11 @@
 //! tree through `Tree`: pfd over the control socket, or an engine's tree.
 
 use crate::conf::print::print_rule;
+use crate::conf::print::rule::print_rule_tblcnt;
 use crate::conf::Resolver;
 use crate::engine::anchor::{AnchorTree, MAX_DEPTH};
 use crate::engine::rules::Loader;
+use crate::engine::table::{tflag, TableInfo};
 use crate::ioctl::client::Client;
 use crate::ioctl::{Error, Reply, Request, RuleInfo};
 use crate::ruleset::{is_anonymous, join, resolve};
@@ -65,6 +67,11 @@ pub trait Tree {
     /// The names of the children of the anchor at `path`; None if there is
     /// no such anchor.
     fn children(&mut self, path: &str) -> Result<Option<Vec<String>>, Error>;
+    /// Every table of every anchor with its size (for `-vv -sr`'s
+    /// `<name:N>`); none where the tree has no tables.
+    fn tables(&mut self) -> Result<Vec<TableInfo>, Error> {
+        Ok(vec![])
+    }
 }
 
 /// pfd answers ENOENT for an anchor that does not exist.
@@ -96,6 +103,13 @@ impl Tree for Client {
             Some(Reply::Rulesets(v)) => Ok(Some(v)),
             Some(other) => Err(Error::Protocol(format!("expected anchors, got {other:?}"))),
             None => Ok(None),
+        }
+    }
+
+    fn tables(&mut self) -> Result<Vec<TableInfo>, Error> {
+        match self.call(&Request::GetTables { anchor: None })? {
+            Reply::Tables(t) => Ok(t),
+            other => Err(Error::Protocol(format!("expected tables, got {other:?}"))),
         }
     }
 }
@@ -145,8 +159,10 @@ pub fn show_rules(
     resolver: &dyn Resolver,
 ) -> Result<Listing, Error> {
     let mut l = Listing::default();
+    let tables = if verbose >= 2 { tree.tables()? } else { vec![] };
     let mut v = View {
         tree,
+        tables,
         recurse: opt.recurse,
         verbose,
         resolver,
@@ -158,6 +174,8 @@ pub fn show_rules(
 
 struct View<'a> {
     tree: &'a mut dyn Tree,
+    /// With -vv: the tables, for the sizes rules print.
+    tables: Vec<TableInfo>,
     recurse: bool,
     verbose: u8,
     resolver: &'a dyn Resolver,
@@ -204,7 +222,15 @@ impl View<'_> {
             if self.verbose >= 2 {
                 let _ = write!(self.l.out, "@{nr} ");
             }
-            self.l.out.push_str(&print_rule(&ri.rule, self.resolver));
+            if self.verbose >= 2 {
+                let tables = &self.tables;
+                let count = |t: &str| table_count(tables, &npath, t);
+                self.l
+                    .out
+                    .push_str(&print_rule_tblcnt(&ri.rule, self.resolver, Some(&count)));
+            } else {
+                self.l.out.push_str(&print_rule(&ri.rule, self.resolver));
+            }
             if ri.expired {
                 self.l.out.push_str(" # expired");
             }
@@ -239,6 +265,19 @@ impl View<'_> {
             self.l.out.push_str(&rule_counters(&ri.counters, loader));
         }
     }
+}
+
+/// pf's `tblcnt` of table `name` named by a rule of anchor `path`: the
+/// anchor's own table if active, else the main ruleset's; -1 if neither.
+fn table_count(tables: &[TableInfo], path: &str, name: &str) -> i64 {
+    let active = |a: &str| {
+        tables
+            .iter()
+            .find(|t| t.anchor == a && t.name == name && t.flags & tflag::ACTIVE != 0)
+    };
+    active(path)
+        .or_else(|| active(""))
+        .map_or(-1, |t| t.count as i64)
 }
 
 /// `pfctl [-a path] -s Anchors [-v]` (pfctl_show_anchors): every anchor

@@ -538,6 +538,63 @@ pub fn state_af(s: &StateRepr) -> Option<Af> {
     Af::from_openbsd_number(s.af)
 }
 
+/// `pfctl -s LimiterStates`: a header, then one line per state limiter
+/// (the fifth column is `HARDLIM`, the sixth `RATELIM`, as FreeBSD's
+/// pfctl has them); `-v` adds each limiter's definition below it.
+pub fn state_limiters(list: &[crate::engine::limiter::StateLimiterInfo], verbose: bool) -> String {
+    let mut o = format!(
+        "{:>4} {:>8} {:>8} {:>10} {:>10} {:>10} NAME\n",
+        "ID", "INUSE", "LIMIT", "ADMIT", "HARDLIM", "RATELIM"
+    );
+    for l in list {
+        let c = &l.counters;
+        let _ = writeln!(
+            o,
+            "{:>4} {:>8} {:>8} {:>10} {:>10} {:>10} {}",
+            l.def.id, c.inuse, l.def.limit, c.admitted, c.hardlim, c.ratelim, l.def.name
+        );
+        if verbose {
+            let d = crate::ruleset::LimiterDef::State(l.def.clone());
+            let _ = writeln!(o, "  {}", crate::conf::limiter_line(&d));
+        }
+    }
+    o
+}
+
+/// `pfctl -s LimiterSrcs`: a header, then one line per source limiter (the
+/// fifth column is `HARDLIM`); `-v` adds its definition and its source
+/// entries, one a line: `ADDR/PREFIX inuse N admit N hardlim N ratelim N`.
+pub fn source_limiters(
+    list: &[crate::engine::limiter::SourceLimiterInfo],
+    verbose: bool,
+) -> String {
+    let mut o = format!(
+        "{:>4} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} NAME\n",
+        "ID", "ENTRIES", "LIMIT", "INUSE", "HARDLIM", "RATELIM", "ADDRLIM"
+    );
+    for l in list {
+        let c = &l.counters;
+        let _ = writeln!(
+            o,
+            "{:>4} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {}",
+            l.def.id, l.nentries, l.def.limit, c.inuse, c.hardlim, c.ratelim, l.addrlim, l.def.name
+        );
+        if verbose {
+            let d = crate::ruleset::LimiterDef::Source(l.def.clone());
+            let _ = writeln!(o, "  {}", crate::conf::limiter_line(&d));
+            for e in &l.entries {
+                let c = &e.counters;
+                let _ = writeln!(
+                    o,
+                    "  {}/{} inuse {} admit {} hardlim {} ratelim {}",
+                    e.source.addr, e.source.prefix, c.inuse, c.admitted, c.hardlim, c.ratelim
+                );
+            }
+        }
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -768,61 +825,4 @@ mod tests {
             "\tOut6/Block:  [ Packets: 1                  Bytes: 72                 ]"
         );
     }
-}
-
-/// `pfctl -s LimiterStates`: a header, then one line per state limiter
-/// (the fifth column is `HARDLIM`, the sixth `RATELIM`, as FreeBSD's
-/// pfctl has them); `-v` adds each limiter's definition below it.
-pub fn state_limiters(list: &[crate::engine::limiter::StateLimiterInfo], verbose: bool) -> String {
-    let mut o = format!(
-        "{:>4} {:>8} {:>8} {:>10} {:>10} {:>10} NAME\n",
-        "ID", "INUSE", "LIMIT", "ADMIT", "HARDLIM", "RATELIM"
-    );
-    for l in list {
-        let c = &l.counters;
-        let _ = writeln!(
-            o,
-            "{:>4} {:>8} {:>8} {:>10} {:>10} {:>10} {}",
-            l.def.id, c.inuse, l.def.limit, c.admitted, c.hardlim, c.ratelim, l.def.name
-        );
-        if verbose {
-            let d = crate::ruleset::LimiterDef::State(l.def.clone());
-            let _ = writeln!(o, "  {}", crate::conf::limiter_line(&d));
-        }
-    }
-    o
-}
-
-/// `pfctl -s LimiterSrcs`: a header, then one line per source limiter (the
-/// fifth column is `HARDLIM`); `-v` adds its definition and its source
-/// entries, one a line: `ADDR/PREFIX inuse N admit N hardlim N ratelim N`.
-pub fn source_limiters(
-    list: &[crate::engine::limiter::SourceLimiterInfo],
-    verbose: bool,
-) -> String {
-    let mut o = format!(
-        "{:>4} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} NAME\n",
-        "ID", "ENTRIES", "LIMIT", "INUSE", "HARDLIM", "RATELIM", "ADDRLIM"
-    );
-    for l in list {
-        let c = &l.counters;
-        let _ = writeln!(
-            o,
-            "{:>4} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {}",
-            l.def.id, l.nentries, l.def.limit, c.inuse, c.hardlim, c.ratelim, l.addrlim, l.def.name
-        );
-        if verbose {
-            let d = crate::ruleset::LimiterDef::Source(l.def.clone());
-            let _ = writeln!(o, "  {}", crate::conf::limiter_line(&d));
-            for e in &l.entries {
-                let c = &e.counters;
-                let _ = writeln!(
-                    o,
-                    "  {}/{} inuse {} admit {} hardlim {} ratelim {}",
-                    e.source.addr, e.source.prefix, c.inuse, c.admitted, c.hardlim, c.ratelim
-                );
-            }
-        }
-    }
-    o
 }

@@ -91,6 +91,7 @@ in_ns srv ip6tables -t raw -A PREROUTING -i s2 -p ipv6-icmp --icmpv6-type echo-r
 count srv s2_echo -i s2 -p icmp --icmp-type echo-request
 count srv s1_syn -i s1 -p tcp --dport 7000 --syn
 count srv s2_syn -i s2 -p tcp --dport 7000 --syn
+count srv s2_syn_nat -i s2 -p tcp --dport 7000 --syn -s 10.3.0.1
 count srv s1_udp -i s1 -p udp --dport 5556
 count srv s2_udp -i s2 -p udp --dport 5556
 count srv s1_reply -i s1 -p tcp -s 10.3.0.1 --sport 7002
@@ -160,6 +161,46 @@ check "route-to (in, IPv6): ping6 works" in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 20
 check "route-to (in, IPv6): the echo requests take wan2 ($(delta srv s1_echo6 "$b1") on s1, $(delta srv s2_echo6 "$b2") on s2)" test "$(delta srv s1_echo6 "$b1"):$(delta srv s2_echo6 "$b2")" = "0:3"
 check "route-to (IPv6): pfd's IPv6 table routes by the next hop" grep -q 'default via 2001:db8:3::2 dev wan2' <<<"$(in_ns fw1 ip -6 route show table all | grep 'table 7066')"
 
+# What route-to sends while it comes in is filtered out where it leaves:
+# OpenBSD's pf_route runs pf_test(PF_OUT) on the next hop's interface for
+# a packet coming in. The kernel routes the marked packet and pfd's out pass
+# meets it on wan2, with the in rule's tag: out rules there apply, nat-to
+# there translates, and an if-bound state is made there.
+# rule_packets N: the packets counted by rule @N of pfctl -vvsr.
+rule_packets() { pfctl -vvsr | awk -v n="@$1" '$1 == n { f = 1; next } f && /Packets:/ { print $5; exit }'; }
+load "pass" "block out quick on wan2 proto icmp" "pass in on lan0 proto icmp to 10.9.0.2 route-to 10.3.0.2"
+b1=$(packets srv s1_echo) b2=$(packets srv s2_echo)
+ping_srv
+r=$?
+check "route-to (in): block out on the new interface stops the requests (ping $r, $(delta srv s1_echo "$b1") on s1, $(delta srv s2_echo "$b2") on s2)" test "$r:$(delta srv s1_echo "$b1"):$(delta srv s2_echo "$b2")" = "1:0:0"
+check "route-to (in): the block on wan2 counted them ($(rule_packets 1))" test "$(rule_packets 1)" = 3
+load "pass" "block out quick on wan2 inet6 proto ipv6-icmp icmp6-type echoreq" "pass in on lan0 inet6 proto ipv6-icmp to 2001:db8:9::2 route-to 2001:db8:3::2"
+b1=$(packets srv s1_echo6) b2=$(packets srv s2_echo6)
+in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 2001:db8:9::2 >/dev/null
+r=$?
+check "route-to (in, IPv6): block out on the new interface stops the requests (ping6 $r, $(delta srv s1_echo6 "$b1") on s1, $(delta srv s2_echo6 "$b2") on s2, $(rule_packets 1) blocked)" test "$r:$(delta srv s1_echo6 "$b1"):$(delta srv s2_echo6 "$b2"):$(rule_packets 1)" = "1:0:0:3"
+load "block" "pass in on lan0 proto icmp to 10.9.0.2 route-to 10.3.0.2 tag RT" "pass out quick on wan2 tagged RT"
+b2=$(packets srv s2_echo)
+check "route-to (in): the in rule's tag meets 'pass out on wan2 tagged' there (ping works)" ping_srv
+check "route-to (in, tagged): the requests took wan2 ($(delta srv s2_echo "$b2"))" test "$(delta srv s2_echo "$b2")" = 3
+load "block" "pass in on lan0 proto icmp to 10.9.0.2 route-to 10.3.0.2" "pass out quick on wan2 tagged RT"
+check "route-to (in): untagged, the requests meet block out on wan2" bash -c "! ip netns exec $(ns cl) ping -q -c 2 -i 0.2 -W 1 10.9.0.2"
+load "match out on wan2 nat-to (wan2)" "pass" "pass in on lan0 proto tcp to 10.9.0.2 port 7000 route-to 10.3.0.2"
+b=$(packets srv s2_syn_nat)
+out=$(in_ns cl $PROBE say 10.9.0.2 7000)
+check "route-to (in): nat-to on the new interface applies (the server sees 10.3.0.1 on s2; $out)" test "$out:$(delta srv s2_syn_nat "$b")" = "hello:1"
+# if-bound: the server answers by s2 for this one (replies come in on wan2).
+in_ns srv ip route add 10.1.0.0/24 via 10.3.0.1
+load "set state-policy if-bound" "block" "pass in on lan0 proto icmp to 10.9.0.2 route-to 10.3.0.2" "pass out on wan2 proto icmp"
+check "route-to (in, if-bound): ping works" ping_srv
+vss=$(pfctl -vss)
+echo "$vss" | sed 's/^/# /'
+check "route-to (in, if-bound): one state on lan0 and its twin on wan2, each with the 3 requests and 3 replies" bash -c "
+	[ \$(grep -c ' icmp ' <<<'$vss') = 2 ] &&
+	grep -A1 '^lan0 icmp 10\.9\.0\.2:[0-9]* <- 10\.1\.0\.2:' <<<'$vss' | grep -q ' 3:3 pkts' &&
+	grep -A1 '^wan2 icmp 10\.1\.0\.2:[0-9]* -> 10\.9\.0\.2:' <<<'$vss' | grep -q ' 3:3 pkts'"
+in_ns srv ip route del 10.1.0.0/24 via 10.3.0.1
+
 # route-to on an outbound rule: routed already, sent again by pfd; for
 # forwarded and for the firewall's own packets.
 load "pass" "pass out on wan1 proto tcp to 10.9.0.2 port 7000 route-to 10.3.0.2" \
@@ -173,22 +214,29 @@ in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
 sleep 0.3
 check "route-to (out): the firewall's own datagrams take wan2" test "$(delta srv s1_udp "$b1"):$(delta srv s2_udp "$b2")" = "0:3"
 
-# What route-to sends out another interface is filtered out there again
-# (pf_route runs pf_test on the new interface): a block on wan2 stops it,
-# and with if-bound states it gets a state of its own on wan2.
-load "set state-policy if-bound" "pass" "block out quick on wan2 proto udp" \
-	"pass out proto udp to 10.9.0.2 port 5556 route-to 10.3.0.2"
+# What route-to sends while it goes out is not filtered again: OpenBSD's
+# pf_route hands it to the next hop's interface (pf_test only for packets
+# coming in). A block on wan2 does not stop it, and an if-bound state stays
+# on wan1, so replies coming in on wan2 meet the rules there (FreeBSD binds
+# such a state to the route-to interface instead).
+load "pass" "block out quick on wan2 proto udp" "pass out proto udp to 10.9.0.2 port 5556 route-to 10.3.0.2"
 b1=$(packets srv s1_udp) b2=$(packets srv s2_udp)
 in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
 sleep 0.3
-check "route-to (out): block out on the new interface stops the rerouted datagrams ($(delta srv s1_udp "$b1") on s1, $(delta srv s2_udp "$b2") on s2)" test "$(delta srv s1_udp "$b1"):$(delta srv s2_udp "$b2")" = "0:0"
-load "set state-policy if-bound" "pass" "pass out proto udp to 10.9.0.2 port 5556 route-to 10.3.0.2"
-b2=$(packets srv s2_udp)
-in_ns fw1 $PROBE udpsend 10.9.0.2 5556 3
-sleep 0.3
+check "route-to (out): a block out on the new interface does not apply ($(delta srv s1_udp "$b1") on s1, $(delta srv s2_udp "$b2") on s2)" test "$(delta srv s1_udp "$b1"):$(delta srv s2_udp "$b2")" = "0:3"
+check "route-to (out): the block on wan2 saw nothing ($(rule_packets 1))" test "$(rule_packets 1)" = 0
+in_ns srv ip route add 10.1.0.0/24 via 10.3.0.1
+fwping() { in_ns fw1 ping -q -c 3 -i 0.2 -W 1 -I 10.1.0.1 10.9.0.2 >/dev/null; }
+load "set state-policy if-bound" "block" "pass out proto icmp to 10.9.0.2 route-to 10.3.0.2"
+b2=$(packets srv s2_echo)
+fwping
+r=$?
 ss=$(pfctl -ss)
-check "route-to (out, if-bound): the datagrams take wan2 ($(delta srv s2_udp "$b2"))" test "$(delta srv s2_udp "$b2")" = 3
-check "route-to (out, if-bound): a state on wan1 and its twin on wan2" bash -c "grep -q '^wan1 udp .* -> 10.9.0.2:5556 ' <<<'$ss' && grep -q '^wan2 udp .* -> 10.9.0.2:5556 ' <<<'$ss'"
+check "route-to (out, if-bound): the requests take wan2 ($(delta srv s2_echo "$b2")) and the replies coming in on wan2 meet block (ping $r)" test "$(delta srv s2_echo "$b2"):$r" = "3:1"
+check "route-to (out, if-bound): the one state is on wan1" bash -c "[ \$(grep -c ' icmp ' <<<'$ss') = 1 ] && grep -q '^wan1 icmp 10\.1\.0\.1:' <<<'$ss'"
+load "block" "pass out proto icmp to 10.9.0.2 route-to 10.3.0.2"
+check "route-to (out, floating): the replies coming in on wan2 match the state" fwping
+in_ns srv ip route del 10.1.0.0/24 via 10.3.0.1
 
 # reply-to: the firewall answers by the link the connection came in on.
 load "pass"
@@ -201,6 +249,24 @@ out=$(in_ns srv $PROBE say 10.3.0.1 7002 10.9.0.2)
 check "reply-to: the connection works ($out)" test "$out" = hello
 check "reply-to: the answers go back by wan2 ($(delta srv s1_reply "$b1") on s1, $(delta srv s2_reply "$b2") on s2)" test "$(delta srv s1_reply "$b1")" = 0 -a "$(delta srv s2_reply "$b2")" -ge 2
 check "reply-to: pfctl -vvss shows reply-to: 10.3.0.2@wan2" grep -q ' reply-to: 10\.3\.0\.2@wan2' <<<"$(pfctl -vvss)"
+
+# reply-to on an outbound rule: the replies, coming in on wan1, are routed
+# to the sniffer's link (10.4.0.2 on dup0) and filtered out there (pf_route
+# runs pf_test(PF_OUT) on the new interface for a packet coming in).
+load "pass" "pass out on wan1 proto icmp to 10.9.0.2 reply-to 10.4.0.2"
+b=$(packets sn dup_rep)
+ping_srv
+check "reply-to (out rule): the replies go to the reply-to next hop on dup0 ($(delta sn dup_rep "$b"))" test "$(delta sn dup_rep "$b")" = 3
+# If-bound, so that the client's state on lan0 does not match them on dup0
+# (floating, it would, and pass them there as on OpenBSD).
+load "set state-policy if-bound" "pass" "block out quick on dup0 proto icmp" "pass out on wan1 proto icmp to 10.9.0.2 reply-to 10.4.0.2"
+b=$(packets sn dup_rep)
+ping_srv
+check "reply-to (out rule, if-bound): block out on dup0 stops them there ($(delta sn dup_rep "$b") arrived, $(rule_packets 1) blocked)" test "$(delta sn dup_rep "$b"):$(rule_packets 1)" = "0:3"
+load "set state-policy if-bound" "block" "pass in on lan0 proto icmp" "pass out on wan1 proto icmp to 10.9.0.2 reply-to 10.4.0.2" "pass out on dup0 proto icmp no state"
+b=$(packets sn dup_rep)
+ping_srv
+check "reply-to (out rule, if-bound): pass out on dup0 (no state: pf makes none for echo replies) lets them out there ($(delta sn dup_rep "$b"))" test "$(delta sn dup_rep "$b")" = 3
 
 # dup-to: a copy of every packet of the state to the sniffer.
 load "pass" "pass in on lan0 proto icmp dup-to 10.4.0.2"

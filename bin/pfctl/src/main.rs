@@ -5,6 +5,7 @@ use libpf::anchors::{self, AnchorOpt};
 use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
+use libpf::ruleset::optimize::Level;
 use libpf::{ctl, show, tablectl};
 use std::io::{Read, Write};
 use std::process::exit;
@@ -59,7 +60,8 @@ struct Args {
     /// Parse only, load nothing.
     #[arg(short = 'n')]
     noaction: bool,
-    /// Ruleset optimisation level (accepted, not used).
+    /// Ruleset optimization: none, basic (the default) or profile (a
+    /// prefix will do); overrides `set ruleset-optimization`.
     #[arg(short = 'o')]
     optimize: Option<String>,
     /// Quiet.
@@ -148,7 +150,9 @@ const FLUSH: &[&str] = &[
 
 fn main() {
     let a = Args::parse();
-    let _ = &a.optimize;
+    let optimize = a.optimize.as_deref().map(|w| {
+        Level::from_arg(w).unwrap_or_else(|| usage(format!("Unknown optimization '{w}'")))
+    });
     let mut status = 0;
     let mut client: Option<Client> = None;
     macro_rules! c {
@@ -293,7 +297,14 @@ fn main() {
             let Some(file) = rules_file.take() else {
                 bare_usage();
             };
-            if let Err(code) = load(&mut client, file, a.noaction, a.verbose, true, "") {
+            let o = LoadOpts {
+                noaction: a.noaction,
+                verbose: a.verbose,
+                tables_only: true,
+                anchor: "",
+                optimize,
+            };
+            if let Err(code) = load(&mut client, file, &o) {
                 exit(code);
             }
         } else {
@@ -303,14 +314,14 @@ fn main() {
     }
 
     if let Some(file) = rules_file {
-        if let Err(code) = load(
-            &mut client,
-            file,
-            a.noaction,
-            a.verbose,
-            false,
-            &anchor.path,
-        ) {
+        let o = LoadOpts {
+            noaction: a.noaction,
+            verbose: a.verbose,
+            tables_only: false,
+            anchor: &anchor.path,
+            optimize,
+        };
+        if let Err(code) = load(&mut client, file, &o) {
             exit(code);
         }
     }
@@ -397,14 +408,26 @@ fn table_command(
     }
 }
 
-fn load(
-    client: &mut Option<Client>,
-    file: &str,
+/// What `load` is asked to do besides loading `file`.
+struct LoadOpts<'a> {
     noaction: bool,
     verbose: u8,
+    /// `-T load`: the table definitions only.
     tables_only: bool,
-    anchor: &str,
-) -> Result<(), i32> {
+    /// `-a`: the anchor the rules go to.
+    anchor: &'a str,
+    /// `-o`, if given.
+    optimize: Option<Level>,
+}
+
+fn load(client: &mut Option<Client>, file: &str, o: &LoadOpts) -> Result<(), i32> {
+    let LoadOpts {
+        noaction,
+        verbose,
+        tables_only,
+        anchor,
+        optimize,
+    } = *o;
     let (text, name) = if file == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -434,16 +457,33 @@ fn load(
         }
     }
     let resolver = ctl::resolver(client.as_mut());
-    let (rs, errs) = conf::parse_partial(&text, &name, &resolver, &|p: &str| {
+    let (mut rs, errs) = conf::parse_partial_raw(&text, &name, &resolver, &|p: &str| {
         std::fs::read_to_string(p)
     });
     // warnings are printed and do not stop the load
     let failed = errs.iter().any(|e| !e.warning);
-    let mut rs = if !failed {
+    if !failed {
         for e in &errs {
             eprintln!("{e}");
         }
-        rs
+        // The optimizer, then `$nr`: as pfctl_load_ruleset does (-T load
+        // loads no rules, so it makes no tables for them either).
+        let level = if tables_only {
+            Level::None
+        } else {
+            Level::effective(optimize, &rs)
+        };
+        let profile = match (level, client.as_mut()) {
+            (Level::Profile, Some(c)) => match loaded_profile(c) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("pfctl: {e}");
+                    return Err(1);
+                }
+            },
+            _ => None,
+        };
+        conf::finish(&mut rs, level, profile.as_deref());
     } else {
         {
             for e in errs {
@@ -458,7 +498,7 @@ fn load(
             }
             return Err(1);
         }
-    };
+    }
     if verbose > 0 {
         // The main ruleset, then each `load anchor` file as pfctl loads it.
         let loads = std::mem::take(&mut rs.loads);
@@ -539,6 +579,20 @@ fn load(
         return Err(1);
     }
     Ok(())
+}
+
+/// `profile`: the loaded main ruleset's rules and the packets each
+/// matched (pfctl's load_feedback_profile reads the main ruleset).
+fn loaded_profile(c: &mut Client) -> Result<Vec<(libpf::ruleset::Rule, u64)>, Error> {
+    match c.call(&Request::GetRules {
+        anchor: String::new(),
+    })? {
+        Reply::Rules { rules, .. } => Ok(rules
+            .into_iter()
+            .map(|r| (r.rule, r.counters.packets[0] + r.counters.packets[1]))
+            .collect()),
+        other => Err(Error::Protocol(format!("expected rules, got {other:?}"))),
+    }
 }
 
 fn proto_name(p: u8) -> Option<String> {

@@ -50,6 +50,7 @@ pub use expand::tables::command_addresses;
 pub use print::{limiter_line, print_options, print_rule, print_ruleset_nv};
 pub use resolver::{Resolver, StaticResolver, COMMON_SERVICES, OPENBSD_PROTOCOLS};
 
+use crate::ruleset::optimize::{optimize, Level, Profile};
 use crate::ruleset::{LoadedAnchor, Ruleset};
 use std::collections::VecDeque;
 
@@ -96,6 +97,20 @@ pub fn parse_partial(
     resolver: &dyn Resolver,
     loader: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> (Ruleset, Vec<ConfError>) {
+    let (mut rs, errors) = parse_partial_raw(source, filename, resolver, loader);
+    finish(&mut rs, Level::None, None);
+    (rs, errors)
+}
+
+/// `parse_partial` as far as pfctl goes before it optimizes and loads:
+/// `$nr` in labels and tags is left for `finish`, which numbers the rules
+/// once the optimizer has had them.
+pub fn parse_partial_raw(
+    source: &str,
+    filename: &str,
+    resolver: &dyn Resolver,
+    loader: &dyn Fn(&str) -> std::io::Result<String>,
+) -> (Ruleset, Vec<ConfError>) {
     let (mut rs, mut errors) = parse_file(source, filename, resolver, loader);
     if errors.iter().all(|e| e.warning) {
         // pfctl loads the `load anchor` files only once the main ruleset
@@ -103,6 +118,17 @@ pub fn parse_partial(
         load_anchors(&mut rs, &mut errors, filename, resolver, loader);
     }
     (rs, errors)
+}
+
+/// What pfctl does to a parsed ruleset as it loads it: the ruleset
+/// optimizer at `level` (`profile` with the loaded ruleset's counters),
+/// then `$nr` expanded to each rule's number in its ruleset.
+pub fn finish(rs: &mut Ruleset, level: Level, profile: Option<&Profile>) {
+    optimize(rs, level, profile);
+    expand::labels::expand_rule_numbers(&mut rs.rules);
+    for l in &mut rs.loads {
+        expand::labels::expand_rule_numbers(&mut l.ruleset.rules);
+    }
 }
 
 /// One file (the main one or a `load anchor` file): its ruleset, `load
@@ -116,9 +142,7 @@ fn parse_file(
     let mut ex = expand::Expander::new(resolver);
     read::Reader::new(&mut ex, loader).run(source, filename, 0, 0);
     ex.finish_queues();
-    let mut rs = ex.ruleset;
-    expand::labels::expand_rule_numbers(&mut rs.rules);
-    (rs, ex.errors)
+    (ex.ruleset, ex.errors)
 }
 
 /// pfctl_load_anchors: parses the `load anchor` files in order (loads

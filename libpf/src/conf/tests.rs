@@ -133,6 +133,16 @@ pass out on hvn0 inet from 192.168.99.0/24 to any flags S/SA nat-to 172.18.22.19
     let mut theirs: Vec<&str> = SEED_SR.lines().collect();
     theirs.sort();
     assert_eq!(ours, theirs);
+    // With pfctl's default optimizer the output is the article's exactly:
+    // duplicates gone, the carp rules grouped before pfsync.
+    let r = seed_resolver();
+    let (mut rs, errs) = parse_partial_raw(SEED, "t.conf", &r, &|_: &str| {
+        Err(std::io::Error::other("no include"))
+    });
+    assert!(errs.is_empty());
+    finish(&mut rs, crate::ruleset::optimize::Level::Basic, None);
+    let opt: String = rs.rules.iter().map(|x| print_rule(x, &r) + "\n").collect();
+    assert_eq!(opt, SEED_SR);
 
     let r = seed_resolver();
     let rs = parse(SEED, "/etc/pf.conf", &r).unwrap_or_default();

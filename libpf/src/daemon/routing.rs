@@ -108,18 +108,13 @@ pub fn forward(
         return match f {
             Forward::Normal | Forward::Queue(_) => None,
             Forward::Dup { .. } => Some(true),
-            Forward::Resend(_) | Forward::Reroute(_) | Forward::AfTo(_) => Some(false),
+            Forward::Resend(_) | Forward::AfTo(_) => Some(false),
         };
     };
     let res = match f {
         Forward::Normal | Forward::Queue(_) => return None,
         Forward::Resend(sel) => {
             let r = rs.send(*sel, pkt, true);
-            log_send(r, "route-to");
-            return Some(false);
-        }
-        Forward::Reroute(mark) => {
-            let r = rs.send_marked(*mark, pkt, true);
             log_send(r, "route-to");
             return Some(false);
         }

@@ -783,40 +783,10 @@ impl Engine {
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         self.clock = self.clock.max(now);
         let mut v = self.test_iface(meta, buf, now);
-        self.reroute(meta, &mut v);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);
         }
         v
-    }
-
-    /// A packet `route-to`/`reply-to` sends out another interface than the
-    /// one it was leaving by is filtered again there (pf_route's pf_test
-    /// on the new interface), once: a packet rerouted already is not sent
-    /// round again. Not a packet this pass rewrote (its state translated
-    /// or modulated it): filtered again, it would no longer find its state
-    /// (states are looked up going out by their stack key) or be rewritten
-    /// twice; OpenBSD's pf_route does not filter a packet going out again
-    /// at all (only one it reroutes while coming in).
-    fn reroute(&self, meta: &PacketMeta, v: &mut Verdict) {
-        let route::Forward::Resend(sel) = v.forward else {
-            return;
-        };
-        if v.modified
-            || meta.mtag.route != 0
-            || self.routing.targets.ifname(sel) == Some(meta.ifname)
-        {
-            return;
-        }
-        let t = v.mtag.unwrap_or(meta.mtag);
-        v.forward = route::Forward::Reroute(
-            Mtag {
-                generated: false,
-                route: sel,
-                ..t
-            }
-            .to_mark(),
-        );
     }
 
     /// pf_test's interface part: the interface pf sees the packet on,

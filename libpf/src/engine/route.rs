@@ -16,10 +16,12 @@
 //!
 //! - a packet to be routed while it comes *in* (before the kernel's
 //!   routing decision) gets the selector in its mark and the kernel routes
-//!   it;
+//!   it; it meets the `out` pass on the next hop's interface with that mark
+//!   (tag, receiving interface), which is pf_route's pf_test(PF_OUT) there;
 //! - a packet to be routed while it goes *out* (routed already) is taken
 //!   off its path and sent again through a raw socket whose mark carries
-//!   the selector ([`Forward::Resend`]);
+//!   the selector ([`Forward::Resend`]), and the generated bit, so it is not
+//!   filtered again: pf_route runs pf_test only for packets coming in;
 //! - `dup-to` sends such a copy and lets the original go on;
 //! - `divert-packet` hands the packet to another NFQUEUE.
 //!
@@ -166,16 +168,11 @@ pub enum Forward {
     Normal,
     /// Drop the packet where it is and send it (as rewritten) again with
     /// this route selector in its mark: a packet routed already that
-    /// `route-to`/`reply-to` sends elsewhere, by the interface it was
-    /// leaving by; pf does not filter it again (pf_route calls pf_test
-    /// only for another interface).
+    /// `route-to`/`reply-to` sends elsewhere. It goes with pfd's generated
+    /// bit and is not filtered again, whatever interface the next hop is
+    /// behind (pf_route hands a packet going out to the interface without
+    /// pf_test).
     Resend(u8),
-    /// The same, to a next hop behind another interface: the packet is
-    /// sent with this mark (the selector, its tag and receiving
-    /// interface), not pfd's generated bit, so that it is filtered `out`
-    /// again where it leaves, as pf_route runs pf_test on the new
-    /// interface.
-    Reroute(u32),
     /// Accept the packet and send a copy with this selector (`dup-to`);
     /// `dec_ttl`: the copy is being forwarded (seen coming in), so its TTL
     /// goes down by one as a router's would.
@@ -522,20 +519,8 @@ mod tests {
             .route_targets()
             .selector(&Target::NextHop(ip("10.3.0.254")))
             .unwrap();
-        // The next hop is behind another interface (or one pfd has not
-        // resolved yet): the packet goes out again with the selector and
-        // without the generated bit, to be filtered where it leaves.
         let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
         assert!(v.pass);
-        let Forward::Reroute(mark) = v.forward else {
-            panic!("{:?}", v.forward);
-        };
-        let t = super::super::Mtag::from_mark(mark);
-        assert_eq!((t.route, t.generated), (sel, false));
-        // Behind the interface it was leaving by: sent again unfiltered,
-        // as pf_route does not run pf_test for the same interface.
-        e.set_route_ifname(sel, Some("wan1".into()));
-        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
         assert_eq!(v.forward, Forward::Resend(sel));
         // Routed by our mark already (an earlier pass): it goes as it is.
         let mut m = meta(Dir::Out, "wan1");
@@ -570,11 +555,83 @@ mod tests {
         assert_eq!(e.export_all(2)[0].rt, 3);
     }
 
+    /// The interfaces the states are bound to (None: floating), sorted.
+    fn bound(e: &Engine) -> Vec<Option<String>> {
+        let mut v: Vec<_> = e
+            .states
+            .all_slots()
+            .filter_map(|s| e.states.get(s))
+            .map(|st| st.ifname.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
     #[test]
-    fn rerouted_packets_are_filtered_where_they_leave() {
-        // if-bound: the packet route-to sends out wan2 gets a state of its
-        // own there (pf_route's pf_test on the new interface), which the
-        // replies coming in on wan2 match.
+    fn packets_routed_coming_in_are_filtered_out_where_they_leave() {
+        // pf_route on a packet coming in runs pf_test(PF_OUT) on the
+        // interface of the next hop. Here the kernel routes the marked
+        // packet and pfd's out pass meets it on that interface, with the
+        // mark of the in pass (selector, tag): if-bound, it gets a state
+        // of its own there, which its replies coming in there match.
+        let mut e = engine(
+            "set state-policy if-bound\nblock\npass in on lan proto tcp route-to 10.3.0.254 tag RT\npass out on wan2 proto tcp tagged RT\n",
+        );
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        assert!(v.pass && v.forward == Forward::Normal, "{v:?}");
+        let t = v.mtag.unwrap();
+        assert_eq!(t.route, sel);
+        assert_ne!(t.tag, 0, "the tag rides along to the out pass");
+        let mut out = meta(Dir::Out, "wan2");
+        out.mtag = t;
+        let v = e.test(&out, &mut syn(), 0);
+        assert!(v.pass, "pass out on wan2 tagged RT: {v:?}");
+        assert_eq!(v.forward, Forward::Normal, "routed by the mark already");
+        assert_eq!(bound(&e), vec![Some("lan".into()), Some("wan2".into())]);
+        // The replies: in on wan2 (its state there), out on lan.
+        assert!(e.test(&meta(Dir::In, "wan2"), &mut synack(), 1).pass);
+        assert!(e.test(&meta(Dir::Out, "lan"), &mut synack(), 1).pass);
+        // The next packet of the connection meets both states, no rule.
+        let v = e.test(&meta(Dir::In, "lan"), &mut ack(), 2);
+        assert_eq!(v.mtag.map(|m| m.route), Some(sel));
+        assert!(e.test(&out, &mut ack(), 2).pass);
+        assert_eq!(e.states.len(), 2, "no state made twice");
+
+        // Out rules on the new interface decide: without the tag the
+        // packet meets "block" there.
+        let mut e = engine(
+            "set state-policy if-bound\nblock\npass in on lan proto tcp route-to 10.3.0.254\npass out on wan2 proto tcp tagged RT\n",
+        );
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        let mut out = meta(Dir::Out, "wan2");
+        out.mtag = v.mtag.unwrap();
+        assert!(!e.test(&out, &mut syn(), 0).pass);
+
+        // And so does nat-to on it.
+        let mut e = engine(
+            "match out on wan2 nat-to 10.3.0.1\npass\npass in on lan proto tcp route-to 10.3.0.254\n",
+        );
+        let v = e.test(&meta(Dir::In, "lan"), &mut syn(), 0);
+        let mut out = meta(Dir::Out, "wan2");
+        out.mtag = v.mtag.unwrap();
+        let mut p = syn();
+        let v = e.test(&out, &mut p, 0);
+        assert!(v.pass && v.modified, "{v:?}");
+        assert_eq!(&p[12..16], &[10, 3, 0, 1], "source translated on wan2");
+    }
+
+    #[test]
+    fn packets_routed_going_out_are_not_filtered_again() {
+        // pf_route on a packet going out hands it to the next hop's
+        // interface without pf_test (OpenBSD runs pf_test(PF_OUT) only
+        // for pd->dir == PF_IN): pfd sends it again with the generated
+        // bit, which the out hook skips, whatever the interface. An
+        // if-bound state stays on the interface the packet was leaving by,
+        // so replies coming in by the next hop's interface meet the rules.
         let mut e =
             engine("set state-policy if-bound\nblock\npass out proto tcp route-to 10.3.0.254\n");
         let sel = e
@@ -583,28 +640,74 @@ mod tests {
             .unwrap();
         e.set_route_ifname(sel, Some("wan2".into()));
         let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
-        let Forward::Reroute(mark) = v.forward else {
-            panic!("{:?}", v.forward);
-        };
-        let mut m = meta(Dir::Out, "wan2");
-        m.mtag = super::super::Mtag::from_mark(mark);
-        let v = e.test(&m, &mut syn(), 0);
-        assert!(v.pass && v.forward == Forward::Normal, "{v:?}");
-        assert_eq!(e.states.len(), 2);
+        assert!(v.pass);
+        assert_eq!(v.forward, Forward::Resend(sel));
+        assert_eq!(bound(&e), vec![Some("wan1".into())]);
         let v = e.test(&meta(Dir::In, "wan2"), &mut synack(), 1);
-        assert!(v.pass, "the reply matches the state on wan2: {v:?}");
-        // A block on the new interface blocks it, as on OpenBSD.
-        let mut e = engine(
-            "set state-policy if-bound\npass\nblock out quick on wan2\npass out on wan1 proto tcp route-to 10.3.0.254\n",
-        );
+        assert!(!v.pass, "no state on wan2, and block: {v:?}");
+        // Floating, the replies match the state wherever they come in.
+        let mut e = engine("block\npass out proto tcp route-to 10.3.0.254\n");
         e.set_route_ifname(sel, Some("wan2".into()));
-        let v = e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0);
-        let Forward::Reroute(mark) = v.forward else {
-            panic!("{:?}", v.forward);
-        };
-        let mut m = meta(Dir::Out, "wan2");
-        m.mtag = super::super::Mtag::from_mark(mark);
-        assert!(!e.test(&m, &mut syn(), 0).pass);
+        assert_eq!(
+            e.test(&meta(Dir::Out, "wan1"), &mut syn(), 0).forward,
+            Forward::Resend(sel)
+        );
+        assert!(e.test(&meta(Dir::In, "wan2"), &mut synack(), 1).pass);
+    }
+
+    #[test]
+    fn routes_travel_with_states_over_pfsync() {
+        // pfsync_state carries rt and rt_addr (pf_state_export/import): a
+        // peer whose ruleset has no route-to routes the connection the
+        // same way, with a selector of its own for the next hop.
+        let mut a = engine(
+            "pass\npass in on lan proto tcp route-to 10.3.0.254\npass in on wan2 proto tcp reply-to 10.3.0.254\n",
+        );
+        assert!(a.test(&meta(Dir::In, "lan"), &mut syn(), 0).pass);
+        let mut p = v4(
+            "198.51.100.7",
+            "10.1.0.50",
+            6,
+            &tcp_seg(5555, 22, 1, 0, SYN, 65535, b""),
+        );
+        assert!(a.test(&meta(Dir::In, "wan2"), &mut p, 0).pass);
+        let mut b = engine("pass\n");
+        assert!(b.route_targets().is_empty());
+        for sr in a.export_all(1) {
+            b.import_state(&sr, true, 1).unwrap();
+        }
+        let sel = b
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .expect("numbered on import");
+        let got: Vec<_> = b.export_all(1).iter().map(|s| (s.rt, s.rt_addr)).collect();
+        assert!(got.contains(&(1, ip("10.3.0.254"))) && got.contains(&(3, ip("10.3.0.254"))));
+        // route-to: the connection's next packet coming in gets the mark.
+        let v = b.test(&meta(Dir::In, "lan"), &mut ack(), 2);
+        assert!(v.pass);
+        assert_eq!(v.mtag.map(|m| m.route), Some(sel));
+        // reply-to: the answer going out is sent again by the next hop.
+        let mut r = v4(
+            "10.1.0.50",
+            "198.51.100.7",
+            6,
+            &tcp_seg(22, 5555, 50, 2, SYN | ACK, 65535, b""),
+        );
+        let v = b.test(&meta(Dir::Out, "wan2"), &mut r, 2);
+        assert_eq!(v.forward, Forward::Resend(sel));
+        // The selector stays while the imported states use it.
+        let res = StaticResolver::new().iface("lan", &["10.1.0.1/24"]);
+        b.load(
+            parse("pass\n", "pf.conf", &res).unwrap(),
+            Loader::default(),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            b.route_targets()
+                .selector(&Target::NextHop(ip("10.3.0.254"))),
+            Some(sel)
+        );
     }
 
     #[test]
@@ -612,8 +715,9 @@ mod tests {
         // FreeBSD's route_to.sh:multiwan: connections redirected to the
         // loopback, answered by reply-to through the interface they came
         // in on. The answer leaves by the default route (wan1), translated
-        // back by the state; filtered again on wan2 it would not find its
-        // state any more and `block out` would drop it.
+        // back by the state, and is resent to wan2 unfiltered (pf_route
+        // filters again only what it routes coming in): filtered again it
+        // would not find its state any more, and `block out` would drop it.
         let mut e = engine(
             "match in on wan2 inet proto tcp to 10.3.0.1 port 7 rdr-to 127.0.0.1 port 7\n\
              block in\nblock out\n\

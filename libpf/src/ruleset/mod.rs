@@ -5,6 +5,7 @@
 
 pub mod anchor;
 pub mod limiter;
+pub mod optimize;
 pub mod queue;
 pub mod rule;
 pub mod support;

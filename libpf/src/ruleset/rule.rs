@@ -658,8 +658,9 @@ pub struct Options {
     pub hostid: Option<u32>,
     pub loginterface: Option<String>,
     pub debug: Option<String>,
-    /// `set ruleset-optimization none|basic|profile` (the optimizer itself
-    /// is not implemented yet: rules stay in source order).
+    /// `set ruleset-optimization none|basic|profile` (the last given;
+    /// pfctl's optimizer, `ruleset::optimize`, uses the first, unless
+    /// `pfctl -o` overrides it).
     pub ruleset_optimization: Option<String>,
     /// `set optimization normal|high-latency|...`
     pub optimization: Option<String>,

@@ -109,18 +109,6 @@ fn warn(s: &mut Support, file: &Option<String>, line: u32, what: &str, why: &'st
 
 fn check_options(o: &Options, s: &mut Support) {
     let none = None;
-    if o.ruleset_optimization
-        .as_deref()
-        .is_some_and(|m| m != "none")
-    {
-        warn(
-            s,
-            &none,
-            0,
-            "set ruleset-optimization",
-            "no ruleset optimizer: the rules load as written, which match the same packets",
-        );
-    }
     if o.limits.iter().any(|(l, _)| *l == Limit::PktDelayPkts) {
         warn(
             s,
@@ -608,6 +596,15 @@ table <srv> { 192.168.99.5 192.168.99.6 }
         ] {
             let s = support(conf);
             assert_eq!(s, Support::default(), "{conf}");
+        }
+    }
+
+    #[test]
+    fn ruleset_optimization_loads() {
+        // pfctl optimizes the ruleset itself (ruleset::optimize)
+        for level in ["none", "basic", "profile"] {
+            let s = support(&format!("set ruleset-optimization {level}\npass\n"));
+            assert_eq!(s, Support::default(), "{level}");
         }
     }
 

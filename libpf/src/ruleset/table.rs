@@ -79,6 +79,11 @@ pub struct TableDef {
     /// weighted round-robin: a pool of this table is refused).
     #[serde(default)]
     pub weighted: bool,
+    /// Made by the ruleset optimizer for an inline anchor: `pfctl -nv`
+    /// prints it inside the anchor's braces, where pfctl optimizes that
+    /// anchor, instead of among the definitions.
+    #[serde(default)]
+    pub nested: bool,
 }
 
 impl TableDef {
@@ -92,6 +97,7 @@ impl TableDef {
             init_addr: true,
             anchor: String::new(),
             weighted: false,
+            nested: false,
         }
     }
 

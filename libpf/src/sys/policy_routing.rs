@@ -335,12 +335,9 @@ impl RouteSender {
     }
 
     fn send_raw(&mut self, sel: u8, pkt: &[u8]) -> io::Result<()> {
-        self.send_raw_mark(generated_mark(sel), pkt)
-    }
-
-    fn send_raw_mark(&mut self, mark: u32, pkt: &[u8]) -> io::Result<()> {
         let v6 = pkt.first().is_some_and(|b| b >> 4 == 6);
         let i = v6 as usize;
+        let mark = generated_mark(sel);
         let sock = if v6 { &self.v6 } else { &self.v4 };
         if self.marks[i] != mark {
             sock.set_mark(mark)?;
@@ -355,25 +352,19 @@ impl RouteSender {
     /// with no route is answered with "host unreachable" when `answer`
     /// (pf_route). Errors other than those are returned.
     pub fn send(&mut self, sel: u8, pkt: &[u8], answer: bool) -> io::Result<()> {
-        self.send_marked(generated_mark(sel), pkt, answer)
-    }
-
-    /// `send` with the whole mark given: a packet pfd wants filtered again
-    /// where it leaves carries the selector without the generated bit.
-    pub fn send_marked(&mut self, mark: u32, pkt: &[u8], answer: bool) -> io::Result<()> {
-        let err = match self.send_raw_mark(mark, pkt) {
+        let err = match self.send_raw(sel, pkt) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         match err.raw_os_error() {
             Some(libc::EMSGSIZE) => {
                 let mtu = packet_dst(pkt)
-                    .and_then(|d| path_mtu(d, mark))
+                    .and_then(|d| path_mtu(d, generated_mark(sel)))
                     .unwrap_or(1280);
                 match crate::engine::mtu::too_big(pkt, mtu, answer) {
                     crate::engine::mtu::TooBig::Fragments(fs) => {
                         for f in fs {
-                            self.send_raw_mark(mark, &f)?;
+                            self.send_raw(sel, &f)?;
                         }
                     }
                     crate::engine::mtu::TooBig::Reply(r) => self.send_raw(0, &r)?,

@@ -169,6 +169,7 @@ impl Expander<'_> {
             init_addr,
             anchor: self.anchor_path.join("/"),
             weighted,
+            nested: false,
         };
         self.ruleset.directives.push(Directive::Table(def));
     }

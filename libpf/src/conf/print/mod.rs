@@ -97,6 +97,8 @@ fn directive_line(d: &Directive) -> Option<String> {
         Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
         Directive::Syncookies(s) => format!("set syncookies {s}"),
         Directive::Queue(q) => queue::print_queuespec(q),
+        // the optimizer's tables of an inline anchor print in its braces
+        Directive::Table(t) if t.nested => return None,
         Directive::Table(t) => table::print_tabledef(t),
         Directive::Limiter(l) => limiter_line(l),
     })
@@ -159,27 +161,55 @@ pub fn print_directives(rs: &Ruleset) -> String {
 /// spaces per level), then each `load anchor` file's output in turn.
 pub fn print_ruleset_nv(rs: &Ruleset, resolver: &dyn Resolver) -> String {
     let mut s = print_directives(rs);
-    print_rules_nv(&mut s, &rs.rules, 0, resolver);
+    let nested: Vec<&TableDef> = rs.tables().filter(|t| t.nested).collect();
+    let nv = Nv {
+        resolver,
+        nested: &nested,
+    };
+    nv.rules(&mut s, &rs.rules, 0, "");
     for l in &rs.loads {
         s.push_str(&print_ruleset_nv(&l.ruleset, resolver));
     }
     s
 }
 
-/// pfctl's pfctl_load_ruleset output: an anchor with inline rules is
-/// followed by ` {`, its rules one level deeper and a closing `}`.
-fn print_rules_nv(s: &mut String, rules: &[Rule], depth: usize, resolver: &dyn Resolver) {
-    for r in rules {
-        s.push_str(&"  ".repeat(depth));
-        s.push_str(&print_rule(r, resolver));
-        match &r.anchor {
-            Some(a) if a.inline && !a.rules.is_empty() => {
-                s.push_str(" {\n");
-                print_rules_nv(s, &a.rules, depth + 1, resolver);
-                s.push_str(&"  ".repeat(depth));
-                s.push_str("}\n");
+/// What the rules of `-nv` print with.
+struct Nv<'a> {
+    resolver: &'a dyn Resolver,
+    /// The optimizer's tables of inline anchors.
+    nested: &'a [&'a TableDef],
+}
+
+impl Nv<'_> {
+    /// pfctl's pfctl_load_ruleset output: an anchor with inline rules is
+    /// followed by ` {`, the tables the optimizer made for it, its rules
+    /// one level deeper and a closing `}`. `path` is the anchor's path
+    /// below the ruleset printed (a table's may begin with the path of the
+    /// `load anchor` it is in).
+    fn rules(&self, s: &mut String, rules: &[Rule], depth: usize, path: &str) {
+        let resolver = self.resolver;
+        for r in rules {
+            s.push_str(&"  ".repeat(depth));
+            s.push_str(&print_rule(r, resolver));
+            match &r.anchor {
+                Some(a) if a.inline && !a.rules.is_empty() => {
+                    s.push_str(" {\n");
+                    let sub = join(path, &a.name);
+                    let tail = format!("/{sub}");
+                    for t in self
+                        .nested
+                        .iter()
+                        .filter(|t| t.anchor == sub || t.anchor.ends_with(&tail))
+                    {
+                        s.push_str(&table::print_tabledef(t));
+                        s.push('\n');
+                    }
+                    self.rules(s, &a.rules, depth + 1, &sub);
+                    s.push_str(&"  ".repeat(depth));
+                    s.push_str("}\n");
+                }
+                _ => s.push('\n'),
             }
-            _ => s.push('\n'),
         }
     }
 }

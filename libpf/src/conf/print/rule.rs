@@ -12,10 +12,25 @@ use std::fmt::Write;
 
 /// One rule as `pfctl -sr` prints it, without a trailing newline.
 pub fn print_rule(rule: &Rule, resolver: &dyn Resolver) -> String {
+    print_rule_tblcnt(rule, resolver, None)
+}
+
+/// A table's size as pf reports it with a rule (`tblcnt`): its number of
+/// addresses, -1 when the table is not active.
+pub type TableCount<'a> = &'a dyn Fn(&str) -> i64;
+
+/// `print_rule` as `pfctl -vv -sr` prints it: with `tblcnt`, a table in
+/// `from` or `to` prints with its size (`<name:N>`, `<name:*>` when it is
+/// not active).
+pub fn print_rule_tblcnt(
+    rule: &Rule,
+    resolver: &dyn Resolver,
+    tblcnt: Option<TableCount>,
+) -> String {
     let mut s = String::new();
     print_action(&mut s, rule);
     print_head(&mut s, rule, resolver);
-    print_fromto(&mut s, rule);
+    print_fromto(&mut s, rule, tblcnt);
     print_filter(&mut s, rule);
     print_packet_opts(&mut s, &rule.extras);
     print_state_and_marks(&mut s, rule);
@@ -419,7 +434,7 @@ fn is_any(e: &Endpoint) -> bool {
     }
 }
 
-fn print_fromto(s: &mut String, r: &Rule) {
+fn print_fromto(s: &mut String, r: &Rule, tblcnt: Option<TableCount>) {
     if is_any(&r.from)
         && is_any(&r.to)
         && !r.from.neg
@@ -436,7 +451,17 @@ fn print_fromto(s: &mut String, r: &Rule) {
         if e.neg {
             s.push_str("! ");
         }
-        s.push_str(&addr_string(&e.addr));
+        match (&e.addr, tblcnt) {
+            (AddrKind::Table(t), Some(count)) => match count(t) {
+                -1 => {
+                    let _ = write!(s, "<{t}:*>");
+                }
+                n => {
+                    let _ = write!(s, "<{t}:{n}>");
+                }
+            },
+            (a, _) => s.push_str(&addr_string(a)),
+        }
         if let Some(p) = &e.port {
             s.push_str(" port");
             print_port_op(s, p);
