@@ -185,6 +185,9 @@ impl Sink {
         if v.reason == Reason::Memory {
             self.logger.full(shared);
         }
+        if v.localhost && v.pass && crate::engine::localhost::is_v4(pkt) {
+            shared.localnet.need();
+        }
         // Policy routing: send again on another path, copy, af-to.
         let accept = routing::forward(
             self.route_sender.as_mut(),

@@ -8,6 +8,7 @@ pub mod control;
 pub mod datapath;
 pub mod ifnames;
 pub mod ifwatch;
+pub mod localnet;
 pub mod routing;
 
 use crate::engine::Engine;
@@ -63,6 +64,8 @@ pub struct Shared {
     pub routes_gen: std::sync::atomic::AtomicU64,
     /// The last policy-routing error logged (not repeated).
     pub routes_error: Mutex<Option<String>>,
+    /// route_localnet, for packets pf redirects to 127.0.0.0/8.
+    pub localnet: localnet::Localnet,
     origin: Instant,
     /// The wall-clock time of `origin` (Unix ms), read once so that engine
     /// times convert to the same wall-clock second on every request.
@@ -160,6 +163,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         policy: Mutex::new(routing::open()),
         routes_gen: std::sync::atomic::AtomicU64::new(0),
         routes_error: Mutex::new(None),
+        localnet: localnet::Localnet::default(),
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -282,6 +286,7 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.sync_cv.notify_all();
     shared.carp().destroy_all();
     shared.clear_routes();
+    shared.localnet.restore();
     if hooks::installed() {
         log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }

@@ -245,13 +245,15 @@ impl Engine {
 impl Engine {
     /// A packet that an `af-to` rule passes (coming in): the new
     /// connection's addresses, its state (keys of both families), and the
-    /// translated packet for the data path to send instead.
+    /// translated packet for the data path to send instead. `view` is the
+    /// packet as the rules saw it (after the match rules' translations),
+    /// which the new addresses are taken from.
     #[allow(clippy::too_many_arguments)]
     pub(in crate::engine) fn test_rules_afto(
         &mut self,
         meta: &super::PacketMeta,
         buf: &mut [u8],
-        pd: Pd,
+        (pd, view): (Pd, Pd),
         (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
         matches: &[super::anchor::RuleRef],
         d: &mut super::Decision,
@@ -268,7 +270,7 @@ impl Engine {
             self.count(Reason::Fragment);
             return Verdict::drop(Reason::Fragment);
         }
-        let Some(to) = self.af_target(ri, &pd, naf, &mut d.sns, now) else {
+        let Some(to) = self.af_target(ri, &view, naf, &mut d.sns, now) else {
             self.release_sns(&d.sns, now);
             self.count(Reason::Translate);
             return Verdict::drop(Reason::Translate);

@@ -12,6 +12,7 @@ pub mod fib;
 pub mod frag;
 pub mod iface;
 pub mod limiter;
+pub mod localhost;
 pub mod matchrules;
 pub mod mtag;
 pub mod mtu;
@@ -46,7 +47,7 @@ use fib::{Fib, RouteChange};
 use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
-use rules::{evaluate, if_matches, LoadedRules, Loader, MatchCtx};
+use rules::{if_matches, LoadedRules, Loader};
 use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};
@@ -146,6 +147,10 @@ pub struct Verdict {
     /// and give it the verdict of the `frag::Release` with this ticket,
     /// from `Engine::take_releases`. `pass` means nothing then.
     pub hold: Option<u64>,
+    /// pf redirected this incoming packet to the loopback network (pf's
+    /// PF_TAG_TRANSLATE_LOCALHOST): the host must deliver it (see
+    /// `localhost`).
+    pub localhost: bool,
 }
 
 impl Verdict {
@@ -161,6 +166,7 @@ impl Verdict {
             forward: route::Forward::Normal,
             send: Vec::new(),
             hold: None,
+            localhost: false,
         }
     }
     fn drop(reason: Reason) -> Verdict {
@@ -175,6 +181,7 @@ impl Verdict {
             forward: route::Forward::Normal,
             send: Vec::new(),
             hold: None,
+            localhost: false,
         }
     }
 
@@ -805,6 +812,15 @@ impl Engine {
             ifname: name.as_str(),
             ..*meta
         };
+        let lo = localhost::is_loopback_if(
+            meta.ifname,
+            rcv.and_then(|i| self.ifaces.kif(i)).map(|k| k.index),
+        );
+        if meta.dir == Dir::In && !lo && localhost::on_wire(buf) {
+            // ip_input drops it before pf sees it (RFC 1122): no counter
+            // of pf's counts it.
+            return Verdict::drop(Reason::Normalize);
+        }
         let skipped = self.skipped(kif, meta.ifname);
         let len = iface::ip_len(buf);
         let released = self.frags.releases_len();
@@ -821,19 +837,21 @@ impl Engine {
         }
         // Remember the receiving interface for the `out` pass
         // (`received-on`), on this packet and on the fragments its
-        // datagram released.
+        // datagram released; flag what pf redirected to the loopback
+        // network.
         if m.dir == Dir::In {
             let slot = rcv.and_then(|i| self.ifaces.kif(i)).map_or(0, |k| k.slot);
-            let mark = |v: &mut Verdict| {
+            let mark = |v: &mut Verdict, pkt: &[u8]| {
                 let mut t = v.mtag.unwrap_or(meta.mtag);
                 if v.pass && slot != 0 && t.in_slot != slot {
                     t.in_slot = slot;
                     v.mtag = Some(t);
                 }
+                v.localhost = v.pass && !lo && localhost::to_loopback(pkt);
             };
-            mark(&mut v);
+            mark(&mut v, buf);
             self.frags
-                .released_since(released, |r| mark(&mut r.verdict));
+                .released_since(released, |r| mark(&mut r.verdict, &r.bytes));
         }
         v
     }
@@ -948,38 +966,29 @@ impl Engine {
         len: u64,
         now: u64,
     ) -> Verdict {
-        // The receiving interface: this one on `in`; on `out`, the one
-        // the `in` pass left in the mark (none for local traffic).
-        let rcv = match meta.dir {
-            Dir::In => kif,
-            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        let (ev, mut tr) = match self.match_rules(meta, kif, &pd, Some(buf), now) {
+            Ok(x) => x,
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
         };
-        let ctx = MatchCtx {
-            dir: meta.dir,
-            ifname: meta.ifname,
-            uid: meta.uid,
-            gid: meta.gid,
-            ifaces: &self.ifaces,
-            fib: &self.fib,
-            kif,
-            rcv,
-            tables: &self.tables,
-            tag: meta.mtag.tag,
-            now,
-            os: if self.rules.uses_os() {
-                os_of(&self.osfp, &pd, buf)
-            } else {
-                None
-            },
-        };
-        let ev = evaluate(&mut self.rules, &pd, &ctx);
-        if ev.overflow {
-            // pf_step_into_anchor: anchors nested too deep (a call loop).
-            self.count(Reason::Match);
-            return Verdict::drop(Reason::Match);
-        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
-        let Some(ri) = ev.rule else {
+        let decided = ev.rule.and_then(|ri| {
+            let mut r = self.rules.rule(ri).map(Decision::of)?;
+            if ev.limiter_block {
+                // Over its limiter's limit, `(block)`: the rule blocks.
+                r.action = Action::Block;
+                r.block = BlockReturn::Drop;
+            }
+            Some((ri, r))
+        });
+        if decided.is_none_or(|(_, r)| r.action != Action::Pass) {
+            // No state comes of it: the source nodes the match rules'
+            // translations made are let go.
+            self.release_sns(&tr.sns, now);
+        }
+        let Some((ri, mut r)) = decided else {
             // The default rule: pass, no state, no IP options (a `match`
             // rule's tag still goes on the packet).
             if pd.badopts != 0 {
@@ -1003,16 +1012,9 @@ impl Engine {
             }
             return v;
         };
-        let Some(mut r) = self.rules.rule(ri).map(Decision::of) else {
-            return Verdict::pass(false);
-        };
-        if ev.limiter_block {
-            // Over its limiter's limit, `(block)`: the rule blocks.
-            r.action = Action::Block;
-            r.block = BlockReturn::Drop;
-        }
         if r.action == Action::Pass && pd.badopts != 0 && !r.allow_opts {
             // IP options pass only by a rule with `allow-opts`.
+            self.release_sns(&tr.sns, now);
             self.count(Reason::IpOption);
             let mut v = Verdict::drop(Reason::IpOption);
             v.log = true;
@@ -1042,13 +1044,25 @@ impl Engine {
             v.reply = block_reply(r.block, &pd, buf);
             return v;
         }
-        // Pass: its policy routing, then its translation; the source nodes
-        // of sticky pools go to the state, or are let go.
-        let mut sns = srcnode::Sns::default();
-        r.route = match self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut sns, now) {
+        // Pass: its own translation on top of the match rules', then its
+        // policy routing; the source nodes of sticky pools go to the
+        // state, or are let go.
+        let afto = self
+            .rules
+            .rule(ri)
+            .and_then(|r| r.extras.af_to)
+            .filter(|_| meta.dir == Dir::In);
+        if afto.is_none() {
+            if let Err(reason) = self.get_transaddr(ri, &mut tr, meta.dir, now) {
+                self.release_sns(&tr.sns, now);
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
+        }
+        r.route = match self.state_route(ri, pd.af, ev.rtable, &pd.src, &mut tr.sns, now) {
             Ok(sr) => sr,
             Err(reason) => {
-                self.release_sns(&sns, now);
+                self.release_sns(&tr.sns, now);
                 self.count(reason);
                 return Verdict::drop(reason);
             }
@@ -1056,60 +1070,28 @@ impl Engine {
         if let Some((_, hop)) = r.route.rt {
             r.lb[1] = self.lb_ref(ri, srcnode::SnType::Route, hop);
         }
-        if let Some(naf) = self.rules.rule(ri).and_then(|r| r.extras.af_to) {
-            if meta.dir == Dir::In {
-                r.sns = sns;
-                let mut v = self.test_rules_afto(
-                    meta,
-                    buf,
-                    pd,
-                    (ri, ev.anchor),
-                    ev.matches.as_slice(),
-                    &mut r,
-                    &actions,
-                    naf,
-                    len,
-                    now,
-                );
-                v.log |= ev.log;
-                return v;
-            }
+        if afto.is_none() {
+            r.lb[0] = tr.lb;
+        }
+        r.sns = tr.sns;
+        if let Some(naf) = afto {
+            let mut v = self.test_rules_afto(
+                meta,
+                buf,
+                (pd, tr.view),
+                (ri, ev.anchor),
+                ev.matches.as_slice(),
+                &mut r,
+                &actions,
+                naf,
+                len,
+                now,
+            );
+            v.log |= ev.log;
+            return v;
         }
         let orig = pd;
-        let mut translated = pd;
-        let target = match meta.dir {
-            Dir::Out => ev.nat.map(|i| {
-                let t = self.nat_target(i, &pd, meta.dir, &mut sns, now);
-                if let Some((a, _)) = t {
-                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Nat, a);
-                }
-                t.map(|(a, p)| (End::Src, a, p))
-            }),
-            Dir::In => ev.rdr.map(|i| {
-                let t = self.rdr_target(i, &pd, &mut sns, now);
-                if let Some((a, _)) = t {
-                    r.lb[0] = self.lb_ref(i, srcnode::SnType::Rdr, a);
-                }
-                t.map(|(a, p)| (End::Dst, a, p))
-            }),
-        };
-        match target {
-            None => {}
-            Some(None) => {
-                self.release_sns(&sns, now);
-                self.count(Reason::Translate);
-                return Verdict::drop(Reason::Translate);
-            }
-            Some(Some((End::Src, a, p))) => {
-                translated.src = a;
-                translated.sport = p;
-            }
-            Some(Some((End::Dst, a, p))) => {
-                translated.dst = a;
-                translated.dport = p;
-            }
-        }
-        r.sns = sns;
+        let translated = tr.view;
         let mut modified = false;
         let mut state = None;
         if r.keep_state != KeepState::None && !pd.fragment && !rules::icmp_makes_no_state(&pd) {
@@ -1387,6 +1369,8 @@ mod tests;
 mod tests_icmp;
 #[cfg(test)]
 mod tests_limiter;
+#[cfg(test)]
+mod tests_matchnat;
 #[cfg(test)]
 mod tests_srcnode;
 #[cfg(test)]

@@ -711,6 +711,42 @@ mod tests {
     }
 
     #[test]
+    fn a_packet_its_state_translated_is_resent_unfiltered() {
+        // FreeBSD's route_to.sh:multiwan: connections redirected to the
+        // loopback, answered by reply-to through the interface they came
+        // in on. The answer leaves by the default route (wan1), translated
+        // back by the state, and is resent to wan2 unfiltered (pf_route
+        // filters again only what it routes coming in): filtered again it
+        // would not find its state any more, and `block out` would drop it.
+        let mut e = engine(
+            "match in on wan2 inet proto tcp to 10.3.0.1 port 7 rdr-to 127.0.0.1 port 7\n\
+             block in\nblock out\n\
+             pass in quick on wan2 inet proto tcp to 127.0.0.1 port 7 reply-to 10.3.0.254\n",
+        );
+        let sel = e
+            .route_targets()
+            .selector(&Target::NextHop(ip("10.3.0.254")))
+            .unwrap();
+        e.set_route_ifname(sel, Some("wan2".into()));
+        let mut p = v4(
+            "192.0.2.20",
+            "10.3.0.1",
+            6,
+            &tcp_seg(40000, 7, 100, 0, SYN, 65535, b""),
+        );
+        assert!(e.test(&meta(Dir::In, "wan2"), &mut p, 0).pass);
+        let mut r = v4(
+            "127.0.0.1",
+            "192.0.2.20",
+            6,
+            &tcp_seg(7, 40000, 900, 101, SYN | ACK, 65535, b""),
+        );
+        let v = e.test(&meta(Dir::Out, "wan1"), &mut r, 0);
+        assert!(v.pass && v.modified, "{v:?}");
+        assert_eq!(v.forward, Forward::Resend(sel));
+    }
+
+    #[test]
     fn icmp_errors_follow_their_state_route() {
         // reply-to: an error about the connection's first packet goes back
         // the way a reply would.

@@ -286,9 +286,6 @@ pub struct Evaluation {
     /// The anchor rule through which the deciding rule was reached (the
     /// innermost one): its counters count the packet and the state too.
     pub anchor: Option<RuleRef>,
-    /// Last matching rule carrying `nat-to`, then `rdr-to` (match or pass).
-    pub nat: Option<RuleRef>,
-    pub rdr: Option<RuleRef>,
     /// `rtable` of the last matching rule that has one (match rules too).
     pub rtable: Option<u32>,
     /// Any matching rule asked for logging.
@@ -317,141 +314,230 @@ pub struct Evaluation {
 }
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
-/// decides first; `match` rules contribute translation and logging.
+/// decides first; `match` rules contribute logging, tags, scrub and
+/// rtable. Their `nat-to` / `rdr-to` are not applied: the rules after
+/// them see the packet's own addresses (the engine's driver, which
+/// translates as it goes, uses `Walk`).
 pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut ev = Evaluation::default();
-    walk(rules, MAIN, 0, None, pd, ctx, &mut ev);
-    // A translation belongs to the deciding rule or to match rules before
-    // it; a later match rule cannot translate for a block.
-    ev
+    let mut w = Walk::new(pd, false);
+    while w.run(rules, pd, ctx) != Step::Done {}
+    w.ev
 }
 
 /// `evaluate` without changing any rule's run state or counters: a second
 /// look at a packet (the first fragment of a datagram checked with its
-/// ports when fragments are not reassembled).
+/// ports when fragments are not reassembled). Translations of match rules
+/// are not applied either (they would move the pools' positions).
 pub fn evaluate_dry(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
-    let mut ev = Evaluation {
-        dry: true,
-        ..Evaluation::default()
-    };
-    walk(rules, MAIN, 0, None, pd, ctx, &mut ev);
-    ev
+    let mut w = Walk::new(pd, true);
+    while w.run(rules, pd, ctx) != Step::Done {}
+    w.ev
 }
 
-/// One ruleset, that of anchor `id` (pf_match_rule), reached through the
-/// anchor rule `via`. True when evaluation ends: a `quick` rule matched,
-/// here or in an anchor called from here, or the anchors nest too deep.
-/// A matching `anchor` rule evaluates the rules of the anchor it calls in
-/// its place, in the same last-match-wins walk (pf_step_into_anchor), or
-/// those of each child of it in turn for `name/*`; a `quick` anchor ends
-/// evaluation if a pass/block rule inside it (at any depth) decided. An
-/// anchor with no rules matches nothing. Indices only: no allocation.
-fn walk(
-    tree: &mut AnchorTree,
+/// Where a walk stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Evaluation is over; the outcome is `Walk::ev`.
+    Done,
+    /// A `match` rule with `nat-to` or `rdr-to` matched (pf_match_rule's
+    /// pf_get_transaddr): the caller translates the packet's view before
+    /// the walk goes on, so that the rules after it match the translated
+    /// addresses and ports.
+    Translate(RuleRef),
+}
+
+/// An anchor rule whose ruleset is being walked (pf_anchor_stackframe).
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    rule: RuleRef,
+    quick: bool,
+    /// `Evaluation::decisions` when the call started.
+    before: u32,
+    /// `name/*`: the parent anchor and the next child to walk.
+    children: Option<(u32, usize)>,
+}
+
+/// One ruleset being walked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Frame {
     id: u32,
-    depth: usize,
+    /// The next rule to look at.
+    i: usize,
+    /// The anchor rule this ruleset was reached through.
     via: Option<RuleRef>,
-    pd: &Pd,
-    ctx: &MatchCtx,
-    ev: &mut Evaluation,
-) -> bool {
-    let mut i = 0;
-    loop {
-        let Some(a) = tree.node_mut(id) else {
-            return false;
-        };
-        let rs = &mut a.rules;
-        if i >= rs.rules.len() {
-            return false;
+    /// The anchor rule of this ruleset whose call is under way.
+    call: Option<Pending>,
+}
+
+/// The ruleset walk (pf_match_rule) as a resumable machine: `run` goes on
+/// until evaluation ends or a translating `match` rule matched. Anchors
+/// are entered on an explicit stack of pf's depth, so nothing is
+/// allocated. A matching `anchor` rule evaluates the rules of the anchor
+/// it calls in its place, in the same last-match-wins walk
+/// (pf_step_into_anchor), or those of each child of it in turn for
+/// `name/*`; a `quick` anchor ends evaluation if a pass/block rule inside
+/// it (at any depth) decided. A `quick` rule ends it, a `match quick` too
+/// (the decision stays with the pass/block rule before it). An anchor
+/// with no rules matches nothing.
+pub struct Walk {
+    pub ev: Evaluation,
+    stack: [Frame; MAX_DEPTH + 1],
+    depth: usize,
+    done: bool,
+    /// The packet's own source, before any translation: what source
+    /// limiters count.
+    src: IpAddr,
+}
+
+impl Walk {
+    /// A walk from the top of the main ruleset, for packet `pd`.
+    pub fn new(pd: &Pd, dry: bool) -> Walk {
+        let mut stack = [Frame::default(); MAX_DEPTH + 1];
+        stack[0].id = MAIN;
+        Walk {
+            ev: Evaluation {
+                dry,
+                ..Evaluation::default()
+            },
+            stack,
+            depth: 0,
+            done: false,
+            src: pd.src,
         }
-        let me = RuleRef {
-            anchor: id,
-            nr: i as u32,
-            gen: rs.generation,
-        };
-        i += 1;
-        let n = me.nr as usize;
-        if rs.run.expired(n) {
-            continue;
-        }
-        if !ev.dry {
-            rs.counters[n].evaluations += 1;
-        }
-        let rt = rs.tables.get(n).copied().unwrap_or_default();
-        if !rule_matches(&rs.rules[n], &rt, pd, ctx)
-            || !rs.run.admit(n, pd, ctx, &mut ev.tag, ev.dry)
-        {
-            continue;
-        }
-        // The limiters last: the rule matched in every other way.
-        let lims = RuleLimiters::of(&rs.rules[n]);
-        let mut limited = false;
-        if lims.any() {
-            match tree.limiters.check(lims, pd.src, ctx.now, ev.dry) {
-                Admission::Admit => {}
-                Admission::NoMatch => continue,
-                Admission::Block => limited = true,
-            }
-        }
-        let Some(a) = tree.node_mut(id) else {
-            return false;
-        };
-        let rs = &mut a.rules;
-        let r = &rs.rules[n];
-        let call = rs.calls.get(me.nr as usize).copied().unwrap_or(Call::None);
-        if r.is_anchor() {
-            let quick = r.quick;
-            if depth >= MAX_DEPTH {
-                ev.overflow = true;
-                return true;
-            }
-            let before = ev.decisions;
-            match call {
-                Call::Anchor(t) => {
-                    if walk(tree, t, depth + 1, Some(me), pd, ctx, ev) {
-                        return true;
+    }
+
+    fn finish(&mut self) -> Step {
+        self.done = true;
+        Step::Done
+    }
+
+    /// Walk on with the packet as the rules now see it (`pd`: its
+    /// addresses and ports after the translations so far).
+    pub fn run(&mut self, tree: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Step {
+        while !self.done {
+            let depth = self.depth;
+            let f = self.stack[depth];
+            let node = tree.node_mut(f.id).map(|a| &mut a.rules);
+            let Some(rs) = node.filter(|rs| f.i < rs.rules.len()) else {
+                // This ruleset is over: back to the anchor rule that
+                // called it.
+                if depth == 0 {
+                    return self.finish();
+                }
+                self.depth -= 1;
+                let Some(p) = self.stack[self.depth].call.take() else {
+                    continue;
+                };
+                if let Some((t, k)) = p.children {
+                    if let Some(c) = tree.node(t).and_then(|n| n.children.get(k)).copied() {
+                        self.stack[self.depth].call = Some(Pending {
+                            children: Some((t, k + 1)),
+                            ..p
+                        });
+                        self.enter(c, p.rule);
+                        continue;
                     }
                 }
-                Call::Children(t) => {
-                    let mut k = 0;
-                    while let Some(c) = tree.node(t).and_then(|p| p.children.get(k)).copied() {
-                        if walk(tree, c, depth + 1, Some(me), pd, ctx, ev) {
-                            return true;
-                        }
-                        k += 1;
-                    }
+                if p.quick && self.ev.decisions != p.before {
+                    return self.finish();
                 }
-                Call::None => {}
+                continue;
+            };
+            let me = RuleRef {
+                anchor: f.id,
+                nr: f.i as u32,
+                gen: rs.generation,
+            };
+            self.stack[depth].i += 1;
+            let n = f.i;
+            let ev = &mut self.ev;
+            if rs.run.expired(n) {
+                continue;
             }
-            if quick && ev.decisions != before {
-                return true;
+            if !ev.dry {
+                rs.counters[n].evaluations += 1;
             }
-            continue;
+            let rt = rs.tables.get(n).copied().unwrap_or_default();
+            if !rule_matches(&rs.rules[n], &rt, pd, ctx)
+                || !rs.run.admit(n, pd, ctx, &mut ev.tag, ev.dry)
+            {
+                continue;
+            }
+            // The limiters last: the rule matched in every other way.
+            let lims = RuleLimiters::of(&rs.rules[n]);
+            let mut limited = false;
+            if lims.any() {
+                match tree.limiters.check(lims, self.src, ctx.now, ev.dry) {
+                    Admission::Admit => {}
+                    Admission::NoMatch => continue,
+                    Admission::Block => limited = true,
+                }
+            }
+            let Some(rs) = tree.node_mut(f.id).map(|a| &mut a.rules) else {
+                continue;
+            };
+            let r = &rs.rules[n];
+            if r.is_anchor() {
+                if depth >= MAX_DEPTH {
+                    ev.overflow = true;
+                    return self.finish();
+                }
+                let mut p = Pending {
+                    rule: me,
+                    quick: r.quick,
+                    before: ev.decisions,
+                    children: None,
+                };
+                let target = match rs.calls.get(n).copied().unwrap_or(Call::None) {
+                    Call::Anchor(t) => Some(t),
+                    Call::Children(t) => {
+                        p.children = Some((t, 1));
+                        tree.node(t).and_then(|a| a.children.first()).copied()
+                    }
+                    Call::None => None,
+                };
+                if let Some(t) = target {
+                    self.stack[depth].call = Some(p);
+                    self.enter(t, me);
+                }
+                continue;
+            }
+            if let Some(t) = r.extras.rtable {
+                ev.rtable = Some(t);
+            }
+            if r.log.enabled {
+                ev.log = true;
+            }
+            if r.action == Action::Match {
+                ev.actions.add(r);
+                ev.matches.push(me);
+                self.done = r.quick;
+                if r.nat_to.is_some() || r.rdr_to.is_some() {
+                    return Step::Translate(me);
+                }
+                continue;
+            }
+            ev.rule = Some(me);
+            ev.anchor = f.via;
+            ev.decisions += 1;
+            ev.limiter_block = limited;
+            if r.quick {
+                return self.finish();
+            }
         }
-        if r.nat_to.is_some() {
-            ev.nat = Some(me);
-        }
-        if r.rdr_to.is_some() {
-            ev.rdr = Some(me);
-        }
-        if let Some(t) = r.extras.rtable {
-            ev.rtable = Some(t);
-        }
-        if r.log.enabled {
-            ev.log = true;
-        }
-        if r.action == Action::Match {
-            ev.actions.add(r);
-            ev.matches.push(me);
-            continue;
-        }
-        ev.rule = Some(me);
-        ev.anchor = via;
-        ev.decisions += 1;
-        ev.limiter_block = limited;
-        if r.quick {
-            return true;
-        }
+        Step::Done
+    }
+
+    /// Step into anchor `id` through the anchor rule `via` (the depth was
+    /// checked by the caller).
+    fn enter(&mut self, id: u32, via: RuleRef) {
+        self.depth += 1;
+        self.stack[self.depth] = Frame {
+            id,
+            i: 0,
+            via: Some(via),
+            call: None,
+        };
     }
 }
 
@@ -607,7 +693,7 @@ mod tests {
         let mut rs = load("pass out on eth0 inet from eth1:network to any nat-to eth0\nblock in on ! eth1 proto tcp from any to any port 6000:6010");
         let p = v4("192.168.99.50", "192.0.2.20", 1, &echo(8, 1, 1));
         let ev = evaluate(&mut rs, &describe(&p).unwrap(), &ctx(Dir::Out, "eth0", &e));
-        assert_eq!((at(&rs, ev.rule), at(&rs, ev.nat)), (s("@0"), s("@0")));
+        assert_eq!(at(&rs, ev.rule), s("@0"));
         let x = v4(
             "192.0.2.20",
             "192.0.2.10",
@@ -784,6 +870,41 @@ block",
         let ev = evaluate(&mut t, &syn, &ctx(Dir::In, "eth0", &e));
         assert!(ev.overflow);
         assert_eq!(evals(&t, "loop", 0), MAX_DEPTH as u64);
+    }
+
+    #[test]
+    fn walk_stops_at_translating_match_rules_and_match_quick() {
+        let e = empty();
+        let c = ctx(Dir::Out, "eth0", &e);
+        let p = udp();
+        let pd = describe(&p).unwrap();
+        let mut rs = load(
+            "block\nanchor {\n match out nat-to 192.0.2.10\n}\nmatch out log\n\
+             match out proto udp rdr-to 192.0.2.30\npass\nmatch quick\nblock",
+        );
+        let mut w = Walk::new(&pd, false);
+        // The anchor's match rule, then the main ruleset's; the walk goes
+        // on where it stopped.
+        assert_eq!(
+            w.run(&mut rs, &pd, &c),
+            Step::Translate(RuleRef {
+                anchor: 1,
+                nr: 0,
+                gen: rs.find("_1").unwrap().rules.generation
+            })
+        );
+        let r = match w.run(&mut rs, &pd, &c) {
+            Step::Translate(r) => r,
+            Step::Done => panic!("the rdr-to match rule was passed over"),
+        };
+        assert_eq!(at(&rs, Some(r)), s("@3"));
+        // `match quick` ends evaluation: the pass before it decides.
+        assert_eq!(w.run(&mut rs, &pd, &c), Step::Done);
+        assert_eq!(w.run(&mut rs, &pd, &c), Step::Done);
+        assert_eq!((at(&rs, w.ev.rule), w.ev.log), (s("@4"), true));
+        assert_eq!(main_evals(&rs, 6), 0);
+        // `evaluate` walks to the end without translating.
+        assert_eq!(decide(&mut rs, &pd, &c), s("@4"));
     }
 
     #[test]

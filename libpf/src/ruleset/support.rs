@@ -252,6 +252,22 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     if r.rdr_to.is_some() && r.direction == Direction::Out && r.extras.af_to.is_none() {
         refuse(s, file, line, "rdr-to on an outbound rule", NOT_YET);
     }
+    let to_v6_loopback = |p: &Pool| {
+        p.addrs.iter().any(|a| {
+            matches!(a, AddrKind::Net(n)
+                if n.addr == std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST))
+        })
+    };
+    if r.rdr_to.as_ref().is_some_and(to_v6_loopback) {
+        refuse(
+            s,
+            file,
+            line,
+            "rdr-to ::1",
+            "Linux delivers packets to ::1 only when they came in on lo; IPv6 has no \
+             route_localnet",
+        );
+    }
     // A limiter's places are taken by the states the pass rule naming it
     // makes; on a match or anchor rule it would never fill.
     if (x.state_limiter.is_some() || x.source_limiter.is_some())
@@ -426,6 +442,21 @@ mod tests {
         assert_eq!(
             inside,
             vec!["pf.conf:3: pflow: not supported on Linux (no pflow(4) export)"]
+        );
+    }
+
+    #[test]
+    fn rdr_to_the_loopback_network() {
+        // 127.0.0.1: pfd has Linux deliver it (route_localnet); ::1 Linux
+        // never delivers from another interface.
+        assert!(refused(
+            "match in on eth0 inet proto tcp to port 7 rdr-to 127.0.0.1 port 7\npass in to 127.0.0.1\n"
+        )
+        .is_empty());
+        assert_eq!(
+            refused("pass in on eth0 inet6 proto tcp to port 7 rdr-to ::1 port 7\n"),
+            vec!["pf.conf:1: rdr-to ::1: not supported on Linux (Linux delivers packets to ::1 only \
+                  when they came in on lo; IPv6 has no route_localnet)"]
         );
     }
 

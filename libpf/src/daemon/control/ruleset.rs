@@ -82,6 +82,7 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
     shared.engine().set_enabled(false, now);
     shared.sync_routes();
     shared.clear_routes();
+    shared.localnet.restore();
     if let Err(e) = hooks::remove() {
         return Reply::error(EIO, format!("cannot remove packet hooks: {e}"));
     }

@@ -25,7 +25,7 @@ pub mod queue;
 use super::normalize::{self, Actions};
 use super::packet::{describe, describe_l4, Dir, Pd, PdError};
 use super::route::Forward;
-use super::rules::{evaluate, evaluate_dry, MatchCtx};
+use super::rules::{evaluate_dry, MatchCtx};
 use super::status::Reason;
 use super::{tag_packet, Engine, PacketMeta, Verdict};
 use crate::addr::Af;
@@ -526,8 +526,9 @@ impl Engine {
     }
 
     /// The rules on a fragment's IP header (pf_test_rule with the virtual
-    /// protocol "fragment"): no state, no translation; a pass applies the
-    /// deciding rule's scrub, tag and routing.
+    /// protocol "fragment"): no state, no translation of the fragment (the
+    /// match rules' translations only change what later rules see); a
+    /// pass applies the deciding rule's scrub, tag and routing.
     fn test_fragment_rules(
         &mut self,
         meta: &PacketMeta,
@@ -536,29 +537,18 @@ impl Engine {
         now: u64,
     ) -> Verdict {
         let kif = self.ifaces.lookup(meta.ifname);
-        let rcv = match meta.dir {
-            Dir::In => kif,
-            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
+        // The match rules' translations change what the later rules see,
+        // not the fragment; it makes no state, so their source nodes go.
+        let ev = match self.match_rules(meta, kif, pd, None, now) {
+            Ok((ev, t)) => {
+                self.release_sns(&t.sns, now);
+                ev
+            }
+            Err(reason) => {
+                self.count(reason);
+                return Verdict::drop(reason);
+            }
         };
-        let ctx = MatchCtx {
-            dir: meta.dir,
-            ifname: meta.ifname,
-            uid: None,
-            gid: None,
-            ifaces: &self.ifaces,
-            fib: &self.fib,
-            kif,
-            rcv,
-            tables: &self.tables,
-            tag: meta.mtag.tag,
-            now,
-            os: None,
-        };
-        let ev = evaluate(&mut self.rules, pd, &ctx);
-        if ev.overflow {
-            self.count(Reason::Match);
-            return Verdict::drop(Reason::Match);
-        }
         let d = if meta.dir == Dir::In { 0 } else { 1 };
         let len = pd.tot_len as u64;
         let Some(ri) = ev.rule else {
