@@ -8,7 +8,8 @@
 
 use super::anchor;
 use super::ast;
-use super::error::{strerror, ConfError};
+use super::error::ConfError;
+use crate::errno::{strerror, EMFILE};
 use super::expand::Expander;
 use super::parser;
 use super::source::{self, Macros, Statement};
@@ -228,7 +229,7 @@ impl<'a, 'r> Reader<'a, 'r> {
         let text = if depth >= MAX_INCLUDE_DEPTH {
             // pfctl has no limit of its own: it stops when it cannot open
             // one more file
-            Err(std::io::Error::from_raw_os_error(libc::EMFILE))
+            Err(std::io::Error::from_raw_os_error(EMFILE))
         } else {
             (self.loader)(path)
         };

@@ -1,7 +1,7 @@
 //! CARP requests: carp interfaces (SIOCSVH/SIOCGVH), destroying them,
 //! and the net.inet.carp sysctls.
 
-use super::{EINVAL, ENOENT};
+use crate::errno::{EINVAL, ENOENT};
 use crate::carp::{CarpConfig, CarpState};
 use crate::daemon::Shared;
 use crate::ioctl::Reply;

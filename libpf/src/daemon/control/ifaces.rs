@@ -3,7 +3,7 @@
 //! SIOCDIFGROUP, SIOCGIFGROUP, SIOCGIFGMEMB), which Linux does not have and
 //! pfd keeps in its interface table.
 
-use super::ENOENT;
+use crate::errno::ENOENT;
 use crate::daemon::ifwatch;
 use crate::daemon::Shared;
 use crate::ioctl::Reply;

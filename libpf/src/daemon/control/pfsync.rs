@@ -2,7 +2,7 @@
 //! from the peer, the bulk-update demotion, and pfsyncd's attached stream
 //! of local state changes.
 
-use super::EBUSY;
+use crate::errno::EBUSY;
 use crate::daemon::Shared;
 use crate::ioctl::frame::write_frame;
 use crate::ioctl::Reply;
