@@ -43,5 +43,4 @@ mod tests {
         assert_eq!(strerror(ENOENT), "No such file or directory");
         assert_eq!(strerror(EFBIG), "File too large");
     }
-
 }

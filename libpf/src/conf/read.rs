@@ -9,10 +9,10 @@
 use super::anchor;
 use super::ast;
 use super::error::ConfError;
-use crate::errno::{strerror, EMFILE};
 use super::expand::Expander;
 use super::parser;
 use super::source::{self, Macros, Statement};
+use crate::errno::{strerror, EMFILE};
 
 /// Maximum nesting of `include`.
 const MAX_INCLUDE_DEPTH: usize = 16;

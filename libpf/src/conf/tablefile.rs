@@ -5,8 +5,8 @@
 //! `SlowHost` the caller gives (the expander's `host()`: interfaces,
 //! names, `10/8`).
 
-use crate::errno::{EFBIG, EINVAL, EISDIR, ERANGE};
 use crate::addr::IpNet;
+use crate::errno::{EFBIG, EINVAL, EISDIR, ERANGE};
 use crate::ruleset::TableEntry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -26,7 +26,8 @@ fn engine(conf: &str) -> Engine {
     let rs = parse(conf, "pf.conf", &resolver())
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    let shadows: Vec<Shadow> = rs.loaded_tables()
+    let shadows: Vec<Shadow> = rs
+        .loaded_tables()
         .into_iter()
         .map(|t| {
             let mut s = Shadow::new(&t.anchor, &t.name, t.flags, t.init_addr);

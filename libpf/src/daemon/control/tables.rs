@@ -5,10 +5,10 @@
 
 use super::ruleset::Transaction;
 use super::Peer;
-use crate::errno::{EINVAL, ENOMEM, EPERM};
 use crate::daemon::Shared;
 use crate::engine::table::{self, AddrChange, AddrInfo, Shadow, TableError};
 use crate::engine::table_now;
+use crate::errno::{EINVAL, ENOMEM, EPERM};
 use crate::ioctl::frame::{read_frame, write_frame};
 use crate::ioctl::{AddrOp, Reply, Request, ADDRS_PER_FRAME};
 use crate::ruleset::{Limit, TableEntry, TableFlags};
