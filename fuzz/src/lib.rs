@@ -1,6 +1,11 @@
-//! What the fuzz targets share: a resolver shaped like OpenBSD's pfctl
-//! regress host, an in-memory `include` loader, and the entry point that
-//! turns fuzzer bytes into a `conf::parse` call.
+//! What the fuzz targets share: for the pf.conf targets a resolver shaped
+//! like OpenBSD's pfctl regress host, an in-memory `include` loader and
+//! the entry point that turns fuzzer bytes into a `conf::parse` call; for
+//! the packet, CARP and pfsync targets the record framing (`records`) and
+//! a small firewall engine (`net`).
+
+pub mod net;
+pub mod records;
 
 use libpf::conf::{self, StaticResolver};
 use libpf::ruleset::Ruleset;

@@ -10,6 +10,7 @@ use crate::ioctl::frame::read_frame;
 use crate::ioctl::{Reply, Request};
 use crate::log;
 use crate::pfsync::bulk::{self, Requester};
+use crate::pfsync::input;
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
 use crate::sys::raw::{RawReceiver, RawSender};
@@ -482,22 +483,24 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
             shared.stats().badif += 1;
             continue;
         }
-        if pkt.len() < 20 {
-            shared.stats().hdrops += 1;
-            continue;
-        }
-        let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
-        if pkt[8] != 255 {
-            shared.stats().badttl += 1;
-            shared.warn_limited(
-                "badttl",
-                format!("pfsync: frame from {src} with TTL {} dropped", pkt[8]),
-            );
-            continue;
-        }
-        let hl = ((pkt[0] & 0x0f) as usize) * 4;
+        let (src, frame) = match input::received(pkt) {
+            Ok(r) => (r.src, r.frame),
+            Err(input::Drop::Header) => {
+                shared.stats().hdrops += 1;
+                continue;
+            }
+            Err(input::Drop::Ttl(ttl)) => {
+                shared.stats().badttl += 1;
+                let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
+                shared.warn_limited(
+                    "badttl",
+                    format!("pfsync: frame from {src} with TTL {ttl} dropped"),
+                );
+                continue;
+            }
+        };
         msgs.clear();
-        let fs = parse_frame(pkt.get(hl..).unwrap_or(&[]), &mut msgs);
+        let fs = parse_frame(frame, &mut msgs);
         shared.stats().frames.merge(&fs);
         let bad = fs.badver + fs.badlen + fs.badact + fs.badval + fs.hdrops;
         if bad > 0 {

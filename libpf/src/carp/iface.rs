@@ -59,6 +59,42 @@ impl Drop {
     }
 }
 
+/// An IPv4 packet from pfd's CARP socket, as far as it is read before
+/// the advertisement is: the header fields the checks use, the vhid that
+/// finds the carp interface, and the CARP payload. `None` is OpenBSD's
+/// `hdrops` (shorter than an IP header, not IPv4, or a header length
+/// under 20 bytes or beyond the packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    pub ttl: u8,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    /// The advertisement's vhid (0 when the payload is empty).
+    pub vhid: u8,
+    /// The bytes after the IP header.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Received<'a> {
+    pub fn parse(pkt: &'a [u8]) -> Option<Received<'a>> {
+        if pkt.len() < 20 || pkt[0] >> 4 != 4 {
+            return None;
+        }
+        let hl = usize::from(pkt[0] & 0x0f) * 4;
+        if hl < 20 {
+            return None;
+        }
+        let payload = pkt.get(hl..)?;
+        Some(Received {
+            ttl: pkt[8],
+            src: Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]),
+            dst: Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]),
+            vhid: payload.get(1).copied().unwrap_or(0),
+            payload,
+        })
+    }
+}
+
 pub struct CarpIf {
     pub name: String,
     pub config: CarpConfig,
@@ -259,5 +295,35 @@ mod tests {
         let mut b = CarpIf::new("carp1", cfg(0, "0123456789012345678"), [8; 8]);
         b.fsm.set_runnable(true, Duration::ZERO);
         assert!(b.check(255, &payload(&a, false)).is_ok());
+    }
+
+    #[test]
+    fn received_reads_the_ip_header() {
+        let master = CarpIf::new("carp1", cfg(0, "secret"), [7; 8]);
+        let mut pkt = build_ipv4_advert(
+            "192.0.2.10".parse().unwrap(),
+            "224.0.0.18".parse().unwrap(),
+            1,
+            &master.advert(false, 0),
+        )
+        .to_vec();
+        let r = Received::parse(&pkt).unwrap();
+        assert_eq!((r.ttl, r.vhid, r.payload.len()), (255, 1, 36));
+        assert_eq!(r.src, Ipv4Addr::new(192, 0, 2, 10));
+        assert_eq!(r.dst, Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!(Received::parse(&pkt[..19]), None);
+        // A header length under 20 bytes (IHL < 5) made the IP header part
+        // of the advertisement (seen while writing the CARP fuzz target):
+        // dropped now, as OpenBSD's ip_input drops it.
+        pkt[0] = 0x44;
+        assert_eq!(Received::parse(&pkt), None);
+        pkt[0] = 0x40;
+        assert_eq!(Received::parse(&pkt), None);
+        // Beyond the packet.
+        pkt[0] = 0x4f;
+        assert_eq!(Received::parse(&pkt[..40]), None);
+        // Not IPv4.
+        pkt[0] = 0x65;
+        assert_eq!(Received::parse(&pkt), None);
     }
 }

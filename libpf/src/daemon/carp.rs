@@ -7,7 +7,7 @@
 use super::Shared;
 use crate::addr::IpNet;
 use crate::carp::fsm::{Action, Actions};
-use crate::carp::iface::{CarpIf, CarpStats, Drop};
+use crate::carp::iface::{CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpState, CarpStatus};
 use crate::log;
 use crate::sys::netlink::Netlink;
@@ -533,19 +533,17 @@ impl CarpTable {
         if !self.allow || self.leaving {
             return;
         }
-        if pkt.len() < 20 || pkt[0] >> 4 != 4 {
-            self.stats.hdrops += 1;
-            return;
-        }
-        let hl = ((pkt[0] & 0x0f) as usize) * 4;
-        let ttl = pkt[8];
-        let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
-        let dst = Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]);
-        let Some(payload) = pkt.get(hl..) else {
+        let Some(Received {
+            ttl,
+            src,
+            dst,
+            vhid,
+            payload,
+        }) = Received::parse(pkt)
+        else {
             self.stats.hdrops += 1;
             return;
         };
-        let vhid = payload.get(1).copied().unwrap_or(0);
         // Arrived on a carpdev (or a carp macvlan: map it to its carpdev).
         let dev = self
             .entries

@@ -1,8 +1,9 @@
 //! pfsync: configuration, the queue of local state changes waiting to be
-//! sent, and the bulk-update state machine.
+//! sent, the bulk-update state machine, and the checks of a received packet.
 
 pub mod bulk;
 pub mod config;
+pub mod input;
 pub mod queue;
 
 pub use config::*;
