@@ -22,11 +22,13 @@
   seedcap.py udp HOST PORT
       One UDP datagram to HOST (a closed port answers with an ICMP error).
 
-  seedcap.py seeds CAPDIR CORPUS
+  seedcap.py seeds CAPDIR CORPUS [TARGET...]
       Turns CAPDIR/*.cap (named NS-IFACE.cap) and CAPDIR/control/* into
       seed files under CORPUS/<target>/ in the input formats of the fuzz
-      targets (see fuzz/fuzz_targets/*.rs and fuzz/src/records.rs).
+      targets (see fuzz/fuzz_targets/*.rs and fuzz/src/records.rs), for
+      the targets named (default: carp pfsync packet wire control).
 """
+import errno
 import glob
 import hashlib
 import os
@@ -56,7 +58,14 @@ def sniff(iface, out):
     with open(out, "wb") as f:
         try:
             while True:
-                frame, addr = s.recvfrom(65535)
+                try:
+                    frame, addr = s.recvfrom(65535)
+                except OSError as e:
+                    # The interface is down (it comes up later): wait.
+                    if e.errno == errno.ENETDOWN:
+                        time.sleep(0.05)
+                        continue
+                    raise
                 outgoing = 1 if addr[2] == PACKET_OUTGOING else 0
                 f.write(struct.pack("!QBH", int(time.time() * 1e6), outgoing, len(frame)))
                 f.write(frame)
@@ -219,13 +228,14 @@ def record(a, b, data):
 
 
 class Corpus:
-    def __init__(self, root):
+    def __init__(self, root, targets):
         self.root = root
+        self.targets = targets
         self.count = {}
 
     def add(self, target, data, limit):
         n = self.count.get(target, 0)
-        if n >= limit or not data:
+        if target not in self.targets or n >= limit or not data:
             return
         d = os.path.join(self.root, target)
         os.makedirs(d, exist_ok=True)
@@ -235,8 +245,8 @@ class Corpus:
         self.count[target] = n + 1
 
 
-def seeds(capdir, root):
-    c = Corpus(root)
+def seeds(capdir, root, targets):
+    c = Corpus(root, targets or ["carp", "pfsync", "packet", "wire", "control"])
     caps = {}
     for p in sorted(glob.glob(os.path.join(capdir, "*.cap"))):
         name = os.path.basename(p)[:-4]  # NS-IFACE
@@ -328,8 +338,8 @@ def main():
         talk(*args)
     elif cmd == "udp" and len(args) == 2:
         udp(*args)
-    elif cmd == "seeds" and len(args) == 2:
-        seeds(*args)
+    elif cmd == "seeds" and len(args) >= 2:
+        seeds(args[0], args[1], args[2:])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
