@@ -412,3 +412,26 @@ fn a_rule_loaded_into_an_anchor_takes_effect() {
     let (a, _, _) = forward_out(&mut e, ping(), 4);
     assert!(!a.pass);
 }
+
+/// Found by fuzz/fuzz_targets/pfsync.rs: a peer's INS with packet and
+/// byte counters at u64::MAX made the next packet of the state overflow
+/// them (a panic in a debug build). pf's counters wrap.
+#[test]
+fn forged_peer_counters_wrap() {
+    let mut fw1 = engine(0xaaab);
+    let mut fw2 = engine(0xbbbc);
+    forward_out(&mut fw1, v4(CLIENT, SERVER, 1, &echo(8, 7, 1)), 0);
+    let mut msgs = fw1.take_sync(5);
+    for m in msgs.iter_mut() {
+        if let crate::wire::pfsync::Message::Ins(s) = m {
+            s.packets = [u64::MAX; 2];
+            s.bytes = [u64::MAX - 3; 2];
+        }
+    }
+    assert_eq!(fw2.pfsync_input(&msgs, 10).inserted, 2);
+    let (a, b, _) = forward_out(&mut fw2, v4(CLIENT, SERVER, 1, &echo(8, 7, 2)), 20);
+    assert!(a.pass && b.pass, "{a:?} {b:?}");
+    let st = fw2.states.get(fw2.states.slots_in_order()[0]).unwrap();
+    assert_eq!(st.packets[0], 0);
+    assert!(st.bytes[0] < 100);
+}

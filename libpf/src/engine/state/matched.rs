@@ -171,8 +171,10 @@ impl Engine {
         }
         let st = self.states.get_mut(slot)?;
         let ci = if fwd { 0 } else { 1 };
-        st.packets[ci] += 1;
-        st.bytes[ci] += len;
+        // Wrapping, as pf's u_int64_t counters: a state from the pfsync
+        // peer (or a state file) may come with any count.
+        st.packets[ci] = st.packets[ci].wrapping_add(1);
+        st.bytes[ci] = st.bytes[ci].wrapping_add(len);
         let nodes = st.sn.nodes;
         let (from, to) = match (afto, fwd, dir) {
             (true, true, _) | (false, _, Dir::In) => (st.key[SK_WIRE], st.key[SK_STACK]),
@@ -402,8 +404,8 @@ impl Engine {
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
         let ci = if fwd { 0 } else { 1 };
         if let Some(st) = self.states.get_mut(slot) {
-            st.packets[ci] += 1;
-            st.bytes[ci] += len;
+            st.packets[ci] = st.packets[ci].wrapping_add(1);
+            st.bytes[ci] = st.bytes[ci].wrapping_add(len);
         }
         for r in [rule, anchor].into_iter().flatten() {
             if let Some(c) = self.rules.counters_mut(r) {
