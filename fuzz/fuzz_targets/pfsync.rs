@@ -16,13 +16,16 @@
 //!   b: time step before the frame, b seconds.
 //!
 //! Each message is also parsed, emitted and parsed again on its own:
-//! emit(parse(emit(m))) must equal emit(m).
+//! emit(parse(emit(m))) must equal emit(m). The record's bytes are also
+//! read as a `pfctl -L` state file (`statefile::decode`, the same 264-byte
+//! records) and its states added as DIOCADDSTATES adds them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use libpf::engine::packet::Dir;
 use libpf::engine::PacketMeta;
 use libpf::pfsync::input::received;
+use libpf::statefile;
 use libpf::wire::pfsync::{
     message_len, parse_frame, FrameBuilder, Message, ACT_MAX, HEADER_LEN, SUBHEADER_LEN,
 };
@@ -68,6 +71,10 @@ fuzz_target!(|data: &[u8]| {
             r.bytes
         };
         each_message(frame);
+        let (states, _) = statefile::decode(r.bytes);
+        for s in states.iter().take(8) {
+            let _ = a.import_state(s, false, now);
+        }
         msgs.clear();
         let st = parse_frame(frame, &mut msgs);
         assert_eq!(st.messages as usize, msgs.len());
