@@ -12,14 +12,16 @@
 //!   b: time step before the packet: b² × 50 ms (0 to about 54 min), so
 //!      timeouts, purges and fragment expiry are reached.
 //!
-//! Nothing may panic; what the engine sends and releases is described again
-//! (it must be a packet the engine itself can read back).
+//! Every input runs twice: with the ruleset's `set reassemble yes` (each
+//! fragment held until its datagram is whole) and with `set reassemble
+//! no` (fragments filtered one by one). Nothing may panic; pf's own
+//! replies must be packets the engine itself can read back.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use libpf::engine::packet::{describe, Dir};
 use libpf::engine::{PacketMeta, Verdict};
-use libpf_fuzz::net::{engine, IFACES};
+use libpf_fuzz::net::{engine_with, IFACES};
 use libpf_fuzz::records::records;
 
 fn check_out(v: &Verdict) {
@@ -36,7 +38,12 @@ fn check_out(v: &Verdict) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut e = engine(0x0f1e2d3c);
+    run(data, false);
+    run(data, true);
+});
+
+fn run(data: &[u8], no_reassembly: bool) {
+    let mut e = engine_with(0x0f1e2d3c, no_reassembly);
     let mut now = 1_000u64;
     let mut buf = Vec::with_capacity(2048);
     let mut released = Vec::new();
@@ -82,4 +89,4 @@ fuzz_target!(|data: &[u8]| {
     let _ = e.status(now);
     let _ = e.export_all(now);
     let _ = e.take_sync(now);
-});
+}

@@ -68,12 +68,27 @@ pub fn resolver() -> StaticResolver {
         .iface("lo", &["127.0.0.1/8", "::1/128"])
 }
 
-fn ruleset() -> &'static Ruleset {
-    static RS: OnceLock<Ruleset> = OnceLock::new();
-    RS.get_or_init(|| match conf::parse(RULES, "fuzz.conf", &resolver()) {
+fn parsed(text: &str) -> Ruleset {
+    match conf::parse(text, "fuzz.conf", &resolver()) {
         Ok(rs) => rs,
         Err(e) => panic!("the fuzz ruleset does not parse: {e:?}"),
-    })
+    }
+}
+
+/// `RULES`, or with `reassemble` (fragments filtered one by one, pf's
+/// fragment cache) when `no_reassembly`.
+fn ruleset(no_reassembly: bool) -> &'static Ruleset {
+    static RS: OnceLock<[Ruleset; 2]> = OnceLock::new();
+    let both = RS.get_or_init(|| {
+        let no = RULES
+            .replace("set reassemble yes", "set reassemble no")
+            .replace(
+                "pass out all",
+                "pass out all\npass in on $int inet fragment",
+            );
+        [parsed(RULES), parsed(&no)]
+    });
+    &both[usize::from(no_reassembly)]
 }
 
 fn link(index: u32, name: &str, addrs: &[&str], carpdev: Option<&str>) -> LinkInfo {
@@ -100,6 +115,11 @@ fn route(dst: &str, oif: u32) -> Option<Route> {
 /// An enabled engine with the ruleset loaded, its interfaces and routes,
 /// pfsync on (so state changes queue up), host id `hostid`.
 pub fn engine(hostid: u32) -> Engine {
+    engine_with(hostid, false)
+}
+
+/// The same, with `set reassemble no` when `no_reassembly`.
+pub fn engine_with(hostid: u32, no_reassembly: bool) -> Engine {
     let mut e = Engine::new(hostid, 0x5eed ^ u64::from(hostid));
     e.sync_links(
         vec![
@@ -128,7 +148,11 @@ pub fn engine(hostid: u32) -> Engine {
         ),
         0,
     );
-    if let Err(err) = e.load(ruleset().clone(), Loader::default(), String::new()) {
+    if let Err(err) = e.load(
+        ruleset(no_reassembly).clone(),
+        Loader::default(),
+        String::new(),
+    ) {
         panic!("the fuzz ruleset does not load: {err:?}");
     }
     e.set_enabled(true, 0);
