@@ -55,12 +55,12 @@ fn carp_if(vhid: u8, setup: u8) -> CarpIf {
         0 => {}
         1 => drop(c.fsm.set_runnable(true, t0)),
         2 => {
-            drop(c.fsm.set_runnable(true, t0));
-            drop(c.fsm.on_timer(t0 + c.fsm.master_down_interval()));
+            let _ = c.fsm.set_runnable(true, t0);
+            let _ = c.fsm.on_timer(t0 + c.fsm.master_down_interval());
         }
         _ => {
-            drop(c.fsm.set_runnable(true, t0));
-            drop(c.fsm.force_state(CarpState::Master, t0));
+            let _ = c.fsm.set_runnable(true, t0);
+            let _ = c.fsm.force_state(CarpState::Master, t0);
         }
     }
     c
@@ -144,7 +144,7 @@ fuzz_target!(|data: &[u8]| {
         if r.a & 8 != 0 {
             if let Some(d) = c.fsm.next_deadline() {
                 now = now.max(d);
-                drop(c.fsm.on_timer(now));
+                let _ = c.fsm.on_timer(now);
             }
         }
         if c.fsm.next_deadline().is_some() {

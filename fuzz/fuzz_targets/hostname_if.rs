@@ -37,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
                 let Ok(ops) = parse_args(&args) else {
                     continue;
                 };
-                let _ = ops.iter().map(|o| o.keyword()).count();
+                for o in &ops {
+                    let _ = o.keyword();
+                }
                 match ifname {
                     "carp1" => {
                         let before = carp.clone();
