@@ -144,7 +144,7 @@ impl Engine {
     /// taken out of / put into the original destination (RFC 6052).
     pub(in crate::engine) fn af_target(
         &mut self,
-        ri: super::anchor::RuleRef,
+        ri: super::ruleref::RuleRef,
         pd: &Pd,
         naf: Af,
         sns: &mut super::srcnode::Sns,
@@ -254,8 +254,8 @@ impl Engine {
         meta: &super::PacketMeta,
         buf: &mut [u8],
         (pd, view): (Pd, Pd),
-        (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
-        matches: &[super::anchor::RuleRef],
+        (ri, anchor): (super::ruleref::RuleRef, Option<super::ruleref::RuleRef>),
+        matches: &[super::ruleref::RuleRef],
         d: &mut super::Decision,
         actions: &super::normalize::Actions,
         naf: Af,
@@ -1008,7 +1008,7 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(1, 5);
-        e.load(rs, crate::engine::rules::Loader::default(), String::new())
+        e.load(rs, crate::engine::anchor::Loader::default(), String::new())
             .unwrap();
         e.set_enabled(true, 0);
         e

@@ -3,9 +3,9 @@
 //! peer sends: inserts, updates with OpenBSD's stale checks, deletes,
 //! clears, update requests.
 
-use super::anchor::RuleRef;
 use super::normalize::{Actions, PeerScrub, StateScrub, PFSS_TIMESTAMP, PFSTATE_SCRUB_FLAGS};
 use super::packet::Dir;
+use super::ruleref::RuleRef;
 use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
 use super::Engine;
 use crate::addr::Af;

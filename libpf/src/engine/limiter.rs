@@ -16,7 +16,7 @@
 //! The walk allocates nothing; a new source entry is one map insertion,
 //! made with its state.
 
-use super::rulestate::Threshold;
+use super::threshold::Threshold;
 use crate::addr::IpNet;
 use crate::ruleset::{LimiterDef, LimiterRate, SourceLimiterDef, StateLimiterDef};
 use serde::{Deserialize, Serialize};

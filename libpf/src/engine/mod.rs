@@ -19,8 +19,10 @@ pub mod mtu;
 pub mod nat;
 pub mod normalize;
 pub mod packet;
+pub mod peer;
 pub mod reply;
 pub mod route;
+pub mod ruleref;
 pub mod rules;
 pub mod rulestate;
 pub mod siphash;
@@ -32,6 +34,7 @@ pub mod synproxy;
 pub mod table;
 pub mod tag;
 pub mod tcp;
+pub mod threshold;
 pub mod translate;
 
 use crate::addr::Af;
@@ -42,12 +45,13 @@ use crate::ruleset::{
     TIMEOUT_COUNT,
 };
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
-use anchor::RuleRef;
+use anchor::Loader;
 use fib::{Fib, RouteChange};
 use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
-use rules::{if_matches, LoadedRules, Loader};
+use ruleref::RuleRef;
+use rules::{if_matches, LoadedRules};
 use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};

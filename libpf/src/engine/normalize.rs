@@ -8,7 +8,7 @@
 //! header checksum is recomputed, it covers 20 to 60 bytes).
 
 use super::packet::Pd;
-use super::state::{tcps, Peer};
+use super::peer::{tcps, Peer};
 use super::status::Reason;
 use super::tcp::{seq_geq, seq_gt, seq_lt};
 use crate::addr::Af;

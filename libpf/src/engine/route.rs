@@ -30,8 +30,8 @@
 //! of the state (each packet meets a given state once: a forwarded
 //! connection has a state on each interface it crosses).
 
-use super::anchor::RuleRef;
 use super::packet::Dir;
+use super::ruleref::RuleRef;
 use super::Engine;
 use crate::addr::Af;
 use crate::ruleset::{AddrKind, Divert, RouteKind, Rule};
@@ -423,8 +423,8 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::conf::{parse, StaticResolver};
+    use crate::engine::anchor::Loader;
     use crate::engine::packet::tests::*;
-    use crate::engine::rules::Loader;
     use crate::engine::{Mtag, PacketMeta};
     use crate::wire::tcp::{ACK, SYN};
 

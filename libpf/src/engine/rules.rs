@@ -2,36 +2,19 @@
 //! described packet, and the walk through the main ruleset and the anchors
 //! it calls (pf_match_rule, pf_step_into_anchor).
 
-use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
+use super::anchor::{AnchorTree, Call, MAIN, MAX_DEPTH};
 use super::fib::Fib;
 use super::iface::{IfTable, KifId};
 use super::limiter::{Admission, RuleLimiters};
 use super::matchrules::MatchSet;
 use super::normalize::Actions;
 use super::packet::{Dir, Pd};
+use super::ruleref::RuleRef;
 use super::table::{RuleTables, TableId, Tables};
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::net::IpAddr;
-
-/// What `pfctl -vsr` shows under a rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RuleCounters {
-    pub evaluations: u64,
-    /// [in, out]
-    pub packets: [u64; 2],
-    pub bytes: [u64; 2],
-    pub states_cur: u32,
-    pub states_tot: u32,
-}
-
-/// Who loaded the ruleset (`Inserted: uid 0 pid 4242`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Loader {
-    pub uid: u32,
-    pub pid: u32,
-}
 
 /// The rulesets the engine runs: the main ruleset and its anchors, each
 /// with its counters (`engine::anchor`).
@@ -545,6 +528,7 @@ impl Walk {
 mod tests {
     use super::*;
     use crate::conf::{parse, StaticResolver};
+    use crate::engine::anchor::Loader;
     use crate::engine::packet::describe;
     use crate::engine::packet::tests::*;
     use crate::ruleset::flatten;

@@ -17,9 +17,9 @@
 //! is simply stale.
 
 use super::packet::Dir;
-use super::rulestate::Threshold;
 use super::state::{Slot, State};
 use super::status::Reason;
+use super::threshold::Threshold;
 use super::Engine;
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Limit, SourceTrack, Timeout};
@@ -60,7 +60,7 @@ pub const SCNT_SEARCH: usize = 0;
 pub const SCNT_INSERT: usize = 1;
 pub const SCNT_REMOVALS: usize = 2;
 
-pub use super::anchor::RuleRef;
+use super::ruleref::RuleRef;
 
 /// The nodes a connection being created has collected so far, one per
 /// type (pf's `sns[PF_SN_MAX]`).

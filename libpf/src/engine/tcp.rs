@@ -4,7 +4,7 @@
 //! rewrites (modulate state) that come back.
 
 use super::packet::TcpInfo;
-use super::state::{tcps, Peer};
+use super::peer::{tcps, Peer};
 use crate::ruleset::Timeout;
 use crate::wire::tcp::{ACK, FIN, RST, SYN};
 

@@ -432,7 +432,7 @@ fn least_states_takes_the_least_loaded_address() {
     let six = ip("10.1.0.6");
     e.kill_states(0, false, |st| st.key[1].addr[1] == six);
     assert_eq!(rdr_dst(&mut e, C1, 4010, 0).0, six);
-    let r1 = anchor::RuleRef {
+    let r1 = crate::engine::ruleref::RuleRef {
         anchor: anchor::MAIN,
         nr: 1,
         gen: e.rules().main().generation,

@@ -6,7 +6,7 @@
 use super::{Peer, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::daemon::Shared;
 use crate::engine::anchor::check_path;
-use crate::engine::rules::Loader;
+use crate::engine::anchor::Loader;
 use crate::engine::table::Shadow;
 use crate::ioctl::{Reply, RuleInfo};
 use crate::log;

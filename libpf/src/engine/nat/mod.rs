@@ -8,9 +8,9 @@
 
 pub mod pool;
 
-use super::anchor::RuleRef;
 use super::iface::KifId;
 use super::packet::{Dir, Pd};
+use super::ruleref::RuleRef;
 use super::rules::{Evaluation, MatchCtx, Step, Walk};
 use super::srcnode::{LbRef, SnType, Sns};
 use super::status::Reason;

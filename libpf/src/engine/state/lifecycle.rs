@@ -3,10 +3,10 @@
 //! or the end of its connection.
 
 use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
-use crate::engine::anchor::RuleRef;
 use crate::engine::limiter::RuleLimiters;
 use crate::engine::normalize::{Actions, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
 use crate::engine::packet::{Dir, Pd};
+use crate::engine::ruleref::RuleRef;
 use crate::engine::srcnode::{SnType, StateLinks};
 use crate::engine::status::Reason;
 use crate::engine::{tcp, Decision, Engine, PacketMeta, PFSTATE_NOSYNC};
