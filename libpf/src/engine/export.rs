@@ -259,7 +259,8 @@ impl Engine {
     /// The route-to/reply-to/dup-to and rtable a peer's state carries
     /// (their selectors numbered here; a divert is not in pfsync_state).
     fn imported_route(&mut self, sr: &StateRepr) -> super::route::StateRoute {
-        use super::route::{StateRoute, Target};
+        use super::route::StateRoute;
+        use crate::ruleset::route::Target;
         let mut r = StateRoute::default();
         if let Some(kind) = StateRoute::kind_from_number(sr.rt) {
             if !sr.rt_addr.is_unspecified() {

@@ -13,6 +13,7 @@ pub mod frag;
 pub mod iface;
 pub mod limiter;
 pub mod localhost;
+pub mod matchctx;
 pub mod matchrules;
 pub mod mtag;
 pub mod mtu;
@@ -47,11 +48,12 @@ use crate::ruleset::{
 use crate::wire::{icmp, icmpv6, IPPROTO_TCP};
 use anchor::Loader;
 use fib::{Fib, RouteChange};
+use iface::if_matches;
 use iface::{IfName, IfTable, IfaceInfo, KifId, LinkInfo};
 pub use mtag::Mtag;
 use packet::{describe, Dir, Pd, PdError};
 use ruleref::RuleRef;
-use rules::{if_matches, LoadedRules};
+use rules::LoadedRules;
 use rulestate::RuleStates;
 use state::{StateKey, StateTable};
 use status::{Reason, Status};
@@ -1005,7 +1007,11 @@ impl Engine {
             v.log = ev.log;
             tag_packet(&mut v, meta, ev.tag.unwrap_or(0));
             if let Some(t) = ev.rtable {
-                if let Some(sel) = self.routing.targets.get(route::Target::Table(t)) {
+                if let Some(sel) = self
+                    .routing
+                    .targets
+                    .get(crate::ruleset::route::Target::Table(t))
+                {
                     let sr = route::StateRoute {
                         rtable: Some(t),
                         rtable_sel: sel,

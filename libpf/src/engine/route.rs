@@ -9,7 +9,8 @@
 //! installs an `ip rule fwmark` that looks up a table (a next hop's table
 //! holding `default via NEXTHOP`, the user's table N for `rtable N`, or a
 //! table delivering locally for the divert options). This module is pure:
-//! it numbers the targets with selectors ([`Targets`]), picks a rule's next
+//! it numbers the targets rules name (`ruleset::route`) with selectors
+//! ([`Targets`]), picks a rule's next
 //! hop ([`Engine::next_hop`]), keeps on each state the route its rule chose
 //! ([`StateRoute`]), and says per packet what the data path does
 //! ([`Forward`]):
@@ -34,26 +35,10 @@ use super::packet::Dir;
 use super::ruleref::RuleRef;
 use super::Engine;
 use crate::addr::Af;
-use crate::ruleset::{AddrKind, Divert, RouteKind, Rule};
+use crate::ruleset::route::{rule_targets, Target, MAX_SELECTORS};
+use crate::ruleset::{Divert, RouteKind, Rule};
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-/// What a route selector stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// Route by this next hop (`route-to`, `reply-to`, `dup-to`).
-    NextHop(IpAddr),
-    /// Route with Linux routing table N (`rtable N`; 0 is the main table).
-    Table(u32),
-    /// Deliver to the local socket bound to this address and port
-    /// (`divert-to`, through TPROXY).
-    Divert(IpAddr, u16),
-    /// Deliver locally whatever the destination (`divert-reply`).
-    Local,
-}
-
-/// Selectors are 1..=127 (0 = the normal route).
-pub const MAX_SELECTORS: usize = super::mtag::ROUTE_MAX as usize;
 
 /// The numbering of targets with selectors. Selectors of targets still in
 /// use keep their number across ruleset loads, so states made under an
@@ -271,29 +256,6 @@ impl StateRoute {
         [self.divert_sel, self.rtable_sel]
             .into_iter()
             .find(|&s| s != 0)
-    }
-}
-
-/// The targets a rule names whatever the packet: its literal next hops,
-/// its rtable, its divert socket. Numbered at load so their ip rules are in
-/// place before the first packet.
-pub fn rule_targets(r: &Rule, out: &mut Vec<Target>) {
-    if let Some((_, pool)) = &r.extras.route {
-        for a in &pool.addrs {
-            if let AddrKind::Net(n) = a {
-                if n.is_host() {
-                    out.push(Target::NextHop(n.addr));
-                }
-            }
-        }
-    }
-    if let Some(t) = r.extras.rtable {
-        out.push(Target::Table(t));
-    }
-    match r.extras.divert {
-        Divert::To(a, p) => out.push(Target::Divert(a, p)),
-        Divert::Reply => out.push(Target::Local),
-        Divert::None | Divert::Packet(_) => {}
     }
 }
 

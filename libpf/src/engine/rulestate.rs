@@ -9,8 +9,8 @@
 //! names become numbers of the engine's `TagTable` (referenced while the
 //! ruleset runs, released when it is replaced).
 
+use super::matchctx::MatchCtx;
 use super::packet::Pd;
-use super::rules::MatchCtx;
 use super::tag::TagTable;
 use super::threshold::Threshold;
 use crate::osfp::{self, OsSpec, OsfpDb};

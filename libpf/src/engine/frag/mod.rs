@@ -22,10 +22,11 @@
 
 pub mod queue;
 
+use super::matchctx::MatchCtx;
 use super::normalize::{self, Actions};
 use super::packet::{describe, describe_l4, Dir, Pd, PdError};
 use super::route::Forward;
-use super::rules::{evaluate_dry, MatchCtx};
+use super::rules::evaluate_dry;
 use super::status::Reason;
 use super::{tag_packet, Engine, PacketMeta, Verdict};
 use crate::addr::Af;

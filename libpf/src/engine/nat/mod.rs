@@ -9,9 +9,10 @@
 pub mod pool;
 
 use super::iface::KifId;
+use super::matchctx::MatchCtx;
 use super::packet::{Dir, Pd};
 use super::ruleref::RuleRef;
-use super::rules::{Evaluation, MatchCtx, Step, Walk};
+use super::rules::{Evaluation, Step, Walk};
 use super::srcnode::{LbRef, SnType, Sns};
 use super::status::Reason;
 use super::{Engine, PacketMeta};
