@@ -15,7 +15,7 @@ use super::nat::pool::{Cursor, Cursors};
 use super::ruleref::RuleRef;
 use super::rulestate::{RuleRun, RuleStates};
 use super::srcnode::{ConnLimits, SnType};
-use super::table::RuleTables;
+use super::table::{RuleTables, Tables};
 use crate::ruleset::{resolve, Rule};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -98,6 +98,19 @@ impl Rules {
             generation,
             loader,
         }
+    }
+}
+
+impl Rules {
+    /// Attach every table the rules of this ruleset (that of anchor
+    /// `path`) name, creating what does not exist, and keep the ids.
+    pub fn attach_tables(&mut self, path: &str, tables: &mut Tables, now: u32) {
+        self.tables = tables.attach_rules(path, &self.rules, now);
+    }
+
+    /// Drop the rules' references (the ruleset is being replaced).
+    pub fn detach_tables(&mut self, tables: &mut Tables) {
+        tables.detach_rules(std::mem::take(&mut self.tables));
     }
 }
 

@@ -148,7 +148,7 @@ impl Engine {
             log: st.log,
             rt: st.route.rt_number(),
             timeout: st.timeout as u8,
-            sync_flags: Engine::state_sync_flags(st),
+            sync_flags: st.sn.sync_flags(),
             updates: 0,
             min_ttl: st.norm.min_ttl,
             set_tos: st.norm.set_tos,
@@ -195,7 +195,7 @@ impl Engine {
         } else {
             now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000)
         };
-        let no_sync = sr.state_flags & super::PFSTATE_NOSYNC != 0;
+        let no_sync = sr.state_flags & super::state::PFSTATE_NOSYNC != 0;
         let wire = key_in(&sr.key[0], sr.proto);
         let mut stack = key_in(&sr.key[1], sr.proto);
         if wire.addr[0].is_ipv4() != stack.addr[0].is_ipv4() {

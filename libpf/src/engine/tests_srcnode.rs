@@ -2,6 +2,7 @@
 //! stateful rules per source, overload tables and flushes, the `src.track`
 //! life of a node, and the address each pool type gives new connections.
 
+use super::anchor::Loader;
 use super::nat::pool::{pool_hash, poolmask};
 use super::packet::tests::{udp_dgram, v4};
 use super::packet::{describe, Dir};

@@ -3,20 +3,92 @@
 //! ICMP errors matched to the state of the packet they quote.
 
 use super::{tcps, udps, Peer, Slot, State, StateKey, SK_STACK, SK_WIRE};
+use crate::engine::af::{self, Ends};
+use crate::engine::decision::LOG_ALL;
 use crate::engine::normalize::{self, PFSTATE_ALLOWOPTS, PFSTATE_SCRUB_TCP, PFSTATE_SLOPPY};
 use crate::engine::packet::{self, Dir, Pd};
+use crate::engine::reply;
 use crate::engine::route::Forward;
 use crate::engine::srcnode::SnType;
 use crate::engine::status::Reason;
 use crate::engine::table::OP_PASS;
+use crate::engine::tcp;
 use crate::engine::translate::{self, set_end, set_seq_ack, End};
-use crate::engine::{
-    af, end_for, reply, rewrite_to_key, tag_packet, tcp, Engine, PacketMeta, Verdict, LOG_ALL,
-};
+use crate::engine::verdict::{tag_packet, PacketMeta, Verdict};
+use crate::engine::Engine;
 use crate::ruleset::Timeout;
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 
+/// Where packet ends map onto key positions: addr[0] is the remote end.
+fn end_for(i: usize, dir: Dir) -> End {
+    match (dir, i) {
+        (Dir::In, 0) | (Dir::Out, 1) => End::Src,
+        _ => End::Dst,
+    }
+}
+
+/// Rewrite a packet that matched key `from` (seen in `dir`) so that it
+/// carries key `to`.
+fn rewrite_to_key(buf: &mut [u8], pd: &mut Pd, dir: Dir, from: &StateKey, to: &StateKey) -> bool {
+    let mut changed = false;
+    for i in 0..2 {
+        if from.addr[i] != to.addr[i] || from.port[i] != to.port[i] {
+            changed |= set_end(buf, pd, end_for(i, dir), to.addr[i], to.port[i]);
+        }
+    }
+    changed
+}
+
+/// Where a packet that matched a state's key goes when the state
+/// translates its family: the addresses of the state's other key `o`
+/// seen from the same side (source `o.addr[1]`, destination `o.addr[0]`).
+fn ends_of(o: &StateKey) -> Ends {
+    Ends {
+        src: o.addr[1],
+        dst: o.addr[0],
+        sport: o.port[1],
+        dport: o.port[0],
+    }
+}
+
 impl Engine {
+    /// pf_test's state lookup: the state a packet belongs to, an ICMP
+    /// error to the state of the packet it quotes, a syncookie's ACK to
+    /// the state it recreates. None: no state has the packet, the rules
+    /// decide (`pd` as the lookup left it).
+    pub(in crate::engine) fn test_known(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: &mut Pd,
+        len: u64,
+        now: u64,
+    ) -> Option<Verdict> {
+        if pd.icmp.is_some_and(|i| i.is_error) {
+            return self.test_icmp_error(meta, buf, pd, len, now);
+        }
+        if let Some(v) = self.syncookie_syn(meta, pd, now) {
+            return Some(v);
+        }
+        let mut key = StateKey::from_pd(pd, meta.dir);
+        let mut slot = self.states.lookup(&key, meta.dir, meta.ifname);
+        if slot.is_none() {
+            if let Some(k) = StateKey::multicast_reply(pd, meta.dir) {
+                slot = self.states.lookup(&k, meta.dir, meta.ifname);
+                if slot.is_some() {
+                    key = k;
+                }
+            }
+        }
+        if pd.proto == IPPROTO_TCP {
+            slot = match self.syncookie_ack(meta, pd, &key, slot, now) {
+                Ok(s) => s,
+                Err(v) => return Some(v),
+            };
+        }
+        self.test_state(meta, buf, pd, slot?, &key, len, now)
+    }
+
     /// A packet of an existing state. None: the state was removed (a new
     /// SYN on a closed connection) and the rules decide.
     #[allow(clippy::too_many_arguments)]
@@ -209,7 +281,7 @@ impl Engine {
         }
         let translated = if afto {
             let ident = (random >> 16) as u16;
-            match af::translate(buf, pd, &af::Ends::from_other_key(&to), ident, true) {
+            match af::translate(buf, pd, &ends_of(&to), ident, true) {
                 Some(p) => Some(p),
                 None => {
                     self.count(Reason::Translate);

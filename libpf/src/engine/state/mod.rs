@@ -2,6 +2,7 @@
 //! with their two ends (`peer`), and the table with its two indexes (by
 //! key, by id).
 
+mod create;
 mod kill;
 mod lifecycle;
 mod matched;
@@ -11,10 +12,15 @@ pub use kill::StateKill;
 
 use super::packet::{Dir, Pd};
 pub use super::peer::{tcps, udps, Peer};
+use super::srcnode::StateLinks;
 use crate::addr::Af;
 use crate::ruleset::Timeout;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+
+/// The pfsync state flag for `no-sync` (the other `PFSTATE_*` flags are
+/// the normalisation's, see `normalize`).
+pub const PFSTATE_NOSYNC: u16 = 0x0008;
 
 /// Index of the wire-side key (addresses as seen on the wire).
 pub const SK_WIRE: usize = 0;
@@ -129,7 +135,7 @@ pub struct State {
     /// route-to / reply-to / dup-to, rtable and divert of the state.
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
-    pub sn: crate::engine::srcnode::StateLinks,
+    pub sn: StateLinks,
     /// The `match` rules the state's first packet passed through (an
     /// interned list, see `matchrules`; 0: none).
     pub match_rules: crate::engine::matchrules::MatchListId,
@@ -277,6 +283,11 @@ impl StateTable {
                 })
             })
         })
+    }
+
+    /// Every state's links to its source nodes.
+    pub fn links_mut(&mut self) -> impl Iterator<Item = &mut StateLinks> {
+        self.slots.iter_mut().flatten().map(|st| &mut st.sn)
     }
 
     /// Is any state using this key, on either side? (for picking NAT ports)

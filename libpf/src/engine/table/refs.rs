@@ -4,7 +4,6 @@
 //! so that no packet ever looks a table up by name.
 
 use super::{TableId, Tables};
-use crate::engine::anchor::Rules;
 use crate::ruleset::{AddrKind, Pool, Rule};
 
 /// The tables one rule names.
@@ -71,14 +70,14 @@ pub fn rule_table_names(r: &Rule) -> [Option<&str>; 6] {
     ]
 }
 
-impl Rules {
-    /// Attach every table the rules of this ruleset (that of anchor
-    /// `path`) name, creating what does not exist, and keep the ids.
-    pub fn attach_tables(&mut self, path: &str, tables: &mut Tables, now: u32) {
-        let mut out = Vec::with_capacity(self.rules.len());
-        for r in &self.rules {
+impl Tables {
+    /// Attach every table the rules of a ruleset (that of anchor `path`)
+    /// name, creating what does not exist: the ids, rule by rule.
+    pub fn attach_rules(&mut self, path: &str, rules: &[Rule], now: u32) -> Vec<RuleTables> {
+        let mut out = Vec::with_capacity(rules.len());
+        for r in rules {
             let n = rule_table_names(r);
-            let mut at = |x: Option<&str>| x.map(|name| tables.attach(path, name, now));
+            let mut at = |x: Option<&str>| x.map(|name| self.attach(path, name, now));
             out.push(RuleTables {
                 src: at(n[0]),
                 dst: at(n[1]),
@@ -88,14 +87,14 @@ impl Rules {
                 overload: at(n[5]),
             });
         }
-        self.tables = out;
+        out
     }
 
-    /// Drop the rules' references (the ruleset is being replaced).
-    pub fn detach_tables(&mut self, tables: &mut Tables) {
-        for rt in std::mem::take(&mut self.tables) {
+    /// Drop the references of a ruleset's rules (it is being replaced).
+    pub fn detach_rules(&mut self, refs: Vec<RuleTables>) {
+        for rt in refs {
             for id in rt.ids() {
-                tables.detach(id);
+                self.detach(id);
             }
         }
     }
