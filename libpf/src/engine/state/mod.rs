@@ -3,6 +3,7 @@
 //! key, by id).
 
 mod create;
+mod icmperr;
 mod kill;
 mod lifecycle;
 mod matched;
