@@ -2,13 +2,14 @@
 //! transaction's rulesets, tables and options committed all or nothing
 //! (DIOCXCOMMIT), `pfctl -F rules`, the options' timeouts and limits,
 //! `set debug`, the OS fingerprints `os` rules match against, and the
-//! room the tag table has for new tag names.
+//! room the tag table has for new tag names; the secrets and the first
+//! state id the daemon gives.
 
 use super::anchor::Loader;
 use super::rules::LoadedRules;
 use super::rulestate::RuleStates;
 use super::table::{Limits, Shadow, TableError};
-use super::{srcnode, status, table_now, tag, Engine};
+use super::{siphash, srcnode, status, table_now, tag, Engine};
 use crate::osfp::{FpEntry, OsfpDb};
 use crate::ruleset::{Limit, Options, Rule, Ruleset, SyncookiesMode, Timeout, TIMEOUT_COUNT};
 
@@ -45,6 +46,21 @@ fn limit_in(o: &Options, l: Limit) -> u32 {
 }
 
 impl Engine {
+    /// Key the secret random numbers (synproxy sequence numbers, syncookie
+    /// secrets) from the kernel's randomness; the seed of `new` is only a
+    /// fallback.
+    pub fn set_secret(&mut self, k0: u64, k1: u64) {
+        self.secret = siphash::SecretRng::new(k0, k1);
+    }
+
+    /// The id of the next state this host creates. pf starts at the boot
+    /// time (seconds) shifted left by 32, so ids of an earlier boot, or
+    /// small numbers such as `pfctl -k id -k 1`, name no live state; the
+    /// daemon passes its start time here.
+    pub fn set_first_state_id(&mut self, id: u64) {
+        self.next_id = id.max(1);
+    }
+
     pub fn rules(&self) -> &LoadedRules {
         &self.rules
     }

@@ -98,6 +98,8 @@ use status::{Reason, Status};
 use std::collections::HashMap;
 use table::Tables;
 
+/// pf in one value: the loaded rulesets and tables, the states, the
+/// source nodes, and what the daemon told it about the system.
 pub struct Engine {
     enabled: bool,
     enabled_since: u64,
@@ -191,21 +193,6 @@ impl Engine {
         }
     }
 
-    /// Key the secret random numbers (synproxy sequence numbers, syncookie
-    /// secrets) from the kernel's randomness; the seed of `new` is only a
-    /// fallback.
-    pub fn set_secret(&mut self, k0: u64, k1: u64) {
-        self.secret = siphash::SecretRng::new(k0, k1);
-    }
-
-    /// The id of the next state this host creates. pf starts at the boot
-    /// time (seconds) shifted left by 32, so ids of an earlier boot, or
-    /// small numbers such as `pfctl -k id -k 1`, name no live state; the
-    /// daemon passes its start time here.
-    pub fn set_first_state_id(&mut self, id: u64) {
-        self.next_id = id.max(1);
-    }
-
     /// What pf has to tell since the last call (the caller logs it).
     /// Empty most of the time: taking nothing allocates nothing.
     pub fn take_notices(&mut self) -> Vec<Notice> {
@@ -217,25 +204,6 @@ impl Engine {
     pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outbox)
     }
-
-    pub fn hostid(&self) -> u32 {
-        self.hostid
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
-    /// `pfctl -e` / `-d`. Returns false if already in that state.
-    pub fn set_enabled(&mut self, on: bool, now: u64) -> bool {
-        if self.enabled == on {
-            return false;
-        }
-        self.enabled = on;
-        self.enabled_since = now;
-        true
-    }
-
     fn random(&mut self) -> u32 {
         // xorshift64*: only for spreading NAT ports and modulation offsets.
         let mut x = self.rng;

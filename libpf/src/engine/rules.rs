@@ -233,7 +233,7 @@ pub struct Evaluation {
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute logging, tags, scrub and
 /// rtable. Their `nat-to` / `rdr-to` are not applied: the rules after
-/// them see the packet's own addresses (the engine's driver, which
+/// them see the packet's own addresses (the rule path, `rulepath`, which
 /// translates as it goes, uses `Walk`).
 pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
     let mut w = Walk::new(pd, false);

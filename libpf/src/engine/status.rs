@@ -1,5 +1,6 @@
 //! The counters `pfctl -si` shows: state-table activity and the packets
-//! dropped or matched for each of pf's reasons.
+//! dropped or matched for each of pf's reasons; whether pf is enabled
+//! (`pfctl -e`, `-d`) and the status it reports.
 
 use super::Engine;
 use serde::{Deserialize, Serialize};
@@ -137,6 +138,27 @@ pub fn debug_name(level: u8) -> &'static str {
 }
 
 impl Engine {
+    /// pf is running (`pfctl -e`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// `pfctl -e` / `-d`. Returns false if already in that state.
+    pub fn set_enabled(&mut self, on: bool, now: u64) -> bool {
+        if self.enabled == on {
+            return false;
+        }
+        self.enabled = on;
+        self.enabled_since = now;
+        true
+    }
+
+    /// The host id states are created with (`set hostid`).
+    pub fn hostid(&self) -> u32 {
+        self.hostid
+    }
+
+    /// `pfctl -si`: the status and counters as of `now`.
     pub fn status(&self, now: u64) -> Status {
         let mut s = self.status.clone();
         s.running = self.enabled;
