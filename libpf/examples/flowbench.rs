@@ -105,7 +105,9 @@ fn flows(src: IpAddr, dst: IpAddr, count: u64) {
         }
         if sport == u16::MAX {
             sport = 1024;
-            dport = dport.checked_add(1).unwrap_or_else(|| fail("out of ports".into()));
+            dport = dport
+                .checked_add(1)
+                .unwrap_or_else(|| fail("out of ports".into()));
         } else {
             sport += 1;
         }
@@ -123,7 +125,11 @@ fn main() {
             arg(&args, 3, "SECONDS"),
             arg(&args, 4, "THREADS"),
         ),
-        Some("flows") => flows(arg(&args, 2, "SRC"), arg(&args, 3, "DST"), arg(&args, 4, "COUNT")),
+        Some("flows") => flows(
+            arg(&args, 2, "SRC"),
+            arg(&args, 3, "DST"),
+            arg(&args, 4, "COUNT"),
+        ),
         _ => fail("usage: flowbench serve|conns|flows ...".into()),
     }
 }
