@@ -122,7 +122,7 @@ fn flatten_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ruleset::Action;
+    use crate::ruleset::{Action, AnchorCall, LoadedAnchor};
 
     fn call(name: &str, inline: bool, rules: Vec<Rule>) -> Rule {
         let mut r = Rule::new(Action::Pass);
