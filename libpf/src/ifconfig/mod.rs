@@ -213,7 +213,7 @@ impl IfOp {
         }
     }
 
-    pub(crate) fn is_address(&self) -> bool {
+    fn is_address(&self) -> bool {
         matches!(
             self,
             IfOp::Inet { .. } | IfOp::Inet6 { .. } | IfOp::DeleteAddr(_)
