@@ -99,18 +99,15 @@ impl Rules {
             loader,
         }
     }
-}
 
-impl Rules {
-    /// Attach every table the rules of this ruleset (that of anchor
-    /// `path`) name, creating what does not exist, and keep the ids.
+    /// Attach every table the rules name, in anchor `path` (`table::refs`).
     pub fn attach_tables(&mut self, path: &str, tables: &mut Tables, now: u32) {
-        self.tables = tables.attach_rules(path, &self.rules, now);
+        self.tables = super::table::attach_rules(&self.rules, path, tables, now);
     }
 
-    /// Drop the rules' references (the ruleset is being replaced).
+    /// Drop the rules' table references (the ruleset is being replaced).
     pub fn detach_tables(&mut self, tables: &mut Tables) {
-        tables.detach_rules(std::mem::take(&mut self.tables));
+        super::table::detach_rules(std::mem::take(&mut self.tables), tables);
     }
 }
 

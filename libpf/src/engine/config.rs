@@ -145,7 +145,7 @@ impl Engine {
         self.rules
             .check(&sets, limit(Limit::Anchors))
             .map_err(|m| CommitError {
-                errno: libc::EINVAL,
+                errno: crate::errno::EINVAL,
                 message: m,
             })?;
         let refs = self.rules.table_refs_after(&sets);
@@ -206,7 +206,7 @@ impl Engine {
                 if !known {
                     let kind = if state { "state" } else { "source" };
                     return Err(CommitError {
-                        errno: libc::ENOENT,
+                        errno: crate::errno::ENOENT,
                         message: format!("{kind} limiter id {} is not loaded", u.id),
                     });
                 }

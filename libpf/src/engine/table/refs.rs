@@ -70,32 +70,31 @@ pub fn rule_table_names(r: &Rule) -> [Option<&str>; 6] {
     ]
 }
 
-impl Tables {
-    /// Attach every table the rules of a ruleset (that of anchor `path`)
-    /// name, creating what does not exist: the ids, rule by rule.
-    pub fn attach_rules(&mut self, path: &str, rules: &[Rule], now: u32) -> Vec<RuleTables> {
-        let mut out = Vec::with_capacity(rules.len());
-        for r in rules {
+/// Attach every table the rules of one ruleset (that of anchor `path`)
+/// name, creating what does not exist: the rules' table ids, in rule order.
+pub fn attach_rules(rules: &[Rule], path: &str, tables: &mut Tables, now: u32) -> Vec<RuleTables> {
+    rules
+        .iter()
+        .map(|r| {
             let n = rule_table_names(r);
-            let mut at = |x: Option<&str>| x.map(|name| self.attach(path, name, now));
-            out.push(RuleTables {
+            let mut at = |x: Option<&str>| x.map(|name| tables.attach(path, name, now));
+            RuleTables {
                 src: at(n[0]),
                 dst: at(n[1]),
                 nat: at(n[2]),
                 rdr: at(n[3]),
                 route: at(n[4]),
                 overload: at(n[5]),
-            });
-        }
-        out
-    }
-
-    /// Drop the references of a ruleset's rules (it is being replaced).
-    pub fn detach_rules(&mut self, refs: Vec<RuleTables>) {
-        for rt in refs {
-            for id in rt.ids() {
-                self.detach(id);
             }
+        })
+        .collect()
+}
+
+/// Drop the references `attach_rules` made (the ruleset is being replaced).
+pub fn detach_rules(refs: Vec<RuleTables>, tables: &mut Tables) {
+    for rt in refs {
+        for id in rt.ids() {
+            tables.detach(id);
         }
     }
 }
