@@ -19,6 +19,7 @@ use super::srcnode::SnType;
 use super::state::Slot;
 use super::status::Reason;
 use super::table;
+use super::tcp::bare_syn;
 use super::translate::{set_end, set_seq_ack, End};
 use super::verdict::{tag_packet, PacketMeta, Verdict};
 use super::{af, Engine};
@@ -26,7 +27,6 @@ use crate::addr::Af;
 use crate::osfp::{OsId, OsfpDb};
 use crate::ruleset::route::Target;
 use crate::ruleset::{Action, BlockReturn, KeepState};
-use crate::wire::tcp::{ACK, SYN};
 use crate::wire::IPPROTO_TCP;
 
 /// A packet a rule passes, on its way to its state and its verdict.
@@ -56,9 +56,17 @@ fn os_of<'a>(db: &'a OsfpDb, pd: &Pd, buf: &[u8]) -> Option<&'a [(OsId, usize)]>
     db.lookup(&sig)
 }
 
-/// A TCP SYN without ACK: what synproxy answers, modulation starts on.
-fn bare_syn(pd: &Pd) -> bool {
-    pd.tcp.is_some_and(|t| t.flags & (SYN | ACK) == SYN)
+/// `modulate state`: the packet that made the state carries the
+/// modulated sequence number (`seqdiff` from the state's creation, 0: not
+/// modulated). True: the packet was rewritten.
+fn modulate_first(buf: &mut [u8], pd: &Pd, seqdiff: u32) -> bool {
+    match (seqdiff != 0, pd.tcp) {
+        (true, Some(t)) => {
+            set_seq_ack(buf, pd, Some(t.seq.wrapping_add(seqdiff)), None);
+            true
+        }
+        _ => false,
+    }
 }
 
 impl Engine {
@@ -368,10 +376,7 @@ impl Engine {
                 }
             }
         }
-        if let (true, Some(t)) = (seqdiff != 0, pd.tcp) {
-            set_seq_ack(buf, pd, Some(t.seq.wrapping_add(seqdiff)), None);
-            modified = true;
-        }
+        modified |= modulate_first(buf, pd, seqdiff);
         Ok((Some(slot), modified))
     }
 
@@ -434,9 +439,7 @@ impl Engine {
             match self.create_state(meta, d, matches, (&pd, &t), p.len, now) {
                 Ok((slot, seqdiff)) => {
                     self.count_match_rules(slot, meta.dir, p.len);
-                    if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
-                        set_seq_ack(buf, &pd, Some(tcp.seq.wrapping_add(seqdiff)), None);
-                    }
+                    modulate_first(buf, &pd, seqdiff);
                 }
                 Err(reason) => return self.dropped(reason),
             }

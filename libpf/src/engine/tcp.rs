@@ -3,7 +3,7 @@
 //! pair of peer states implies. Pure: the caller applies `seq`/`ack`
 //! rewrites (modulate state) that come back.
 
-use super::packet::TcpInfo;
+use super::packet::{Pd, TcpInfo};
 use super::peer::{tcps, Peer};
 use crate::ruleset::Timeout;
 use crate::wire::tcp::{ACK, FIN, RST, SYN};
@@ -24,6 +24,12 @@ pub fn seq_gt(a: u32, b: u32) -> bool {
 }
 pub fn seq_geq(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// A TCP SYN without ACK: what opens a connection (synproxy answers it,
+/// `modulate state` starts on it).
+pub fn bare_syn(pd: &Pd) -> bool {
+    pd.tcp.is_some_and(|t| t.flags & (SYN | ACK) == SYN)
 }
 
 /// Peers of a new state from its first packet (pf_create_state). `seqdiff`

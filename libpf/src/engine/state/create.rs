@@ -11,11 +11,10 @@ use crate::engine::packet::{Dir, Pd};
 use crate::engine::ruleref::RuleRef;
 use crate::engine::srcnode::{SnType, Sns, StateLinks};
 use crate::engine::status::Reason;
-use crate::engine::tcp;
+use crate::engine::tcp::{self, bare_syn};
 use crate::engine::verdict::PacketMeta;
 use crate::engine::Engine;
 use crate::ruleset::{KeepState, Limit, Timeout};
-use crate::wire::tcp::{ACK, SYN};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 
 /// The keys of a new state seen in `dir`: (wire side, stack side). The
@@ -33,11 +32,6 @@ fn state_keys(dir: Dir, orig: &Pd, translated: &Pd) -> (StateKey, StateKey) {
         Dir::In => (pre, post),
         Dir::Out => (post, pre),
     }
-}
-
-/// A TCP SYN without ACK.
-fn bare_syn(pd: &Pd) -> bool {
-    pd.tcp.is_some_and(|t| t.flags & (SYN | ACK) == SYN)
 }
 
 impl Engine {

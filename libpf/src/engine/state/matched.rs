@@ -18,7 +18,6 @@ use crate::engine::translate::{set_end, set_seq_ack, End};
 use crate::engine::verdict::{tag_packet, PacketMeta, Verdict};
 use crate::engine::Engine;
 use crate::ruleset::Timeout;
-use crate::wire::tcp::{ACK, SYN};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
 
 /// Where packet ends map onto key positions: addr[0] is the remote end.
@@ -111,10 +110,7 @@ fn track_tcp(st: &mut State, buf: &mut [u8], pd: &Pd, t: &TcpInfo, cx: TcpCtx) -
         ..
     } = &mut *st;
     let (src, dst) = if cx.fwd { (ps, pr) } else { (pr, ps) };
-    if t.flags & (SYN | ACK) == SYN
-        && src.state >= tcps::FIN_WAIT_2
-        && dst.state >= tcps::FIN_WAIT_2
-    {
+    if tcp::bare_syn(pd) && src.state >= tcps::FIN_WAIT_2 && dst.state >= tcps::FIN_WAIT_2 {
         return TcpTracked::Over;
     }
     let dst_opening = dst.state == tcps::SYN_SENT;
