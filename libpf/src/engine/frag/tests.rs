@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::conf::{parse, StaticResolver};
+use crate::engine::anchor::Loader;
 use crate::engine::normalize::ipv4_header_checksum;
 use crate::engine::packet::tests::*;
-use crate::engine::Loader;
 use crate::wire::{checksum, ipv4, udp};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use trie::{addr4, addr6, key4, key6, Trie, K128, NEG, USER1};
 
-pub use refs::{rule_table_names, RuleTables};
+pub use refs::{attach_rules, detach_rules, rule_table_names, RuleTables};
 
 /// A table's index in the store.
 pub type TableId = u32;
