@@ -11,9 +11,9 @@
 //! replays alike.
 
 use libpf::conf::{self, StaticResolver};
+use libpf::engine::anchor::Loader;
 use libpf::engine::fib::{Fib, Route, RTN_UNICAST, RT_TABLE_MAIN};
 use libpf::engine::iface::LinkInfo;
-use libpf::engine::rules::Loader;
 use libpf::engine::Engine;
 use libpf::ruleset::Ruleset;
 use std::sync::OnceLock;
