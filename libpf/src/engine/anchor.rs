@@ -17,7 +17,7 @@ use super::nat::pool::{Cursor, Cursors};
 use super::rules::{Loader, RuleCounters};
 use super::rulestate::{RuleRun, RuleStates};
 use super::srcnode::{ConnLimits, SnType};
-use super::table::RuleTables;
+use super::table::{RuleTables, Tables};
 use crate::ruleset::{resolve, Rule};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -92,6 +92,16 @@ impl Rules {
             generation,
             loader,
         }
+    }
+
+    /// Attach every table the rules name, in anchor `path` (`table::refs`).
+    pub fn attach_tables(&mut self, path: &str, tables: &mut Tables, now: u32) {
+        self.tables = super::table::attach_rules(&self.rules, path, tables, now);
+    }
+
+    /// Drop the rules' table references (the ruleset is being replaced).
+    pub fn detach_tables(&mut self, tables: &mut Tables) {
+        super::table::detach_rules(std::mem::take(&mut self.tables), tables);
     }
 }
 

@@ -4,7 +4,6 @@
 //! so that no packet ever looks a table up by name.
 
 use super::{TableId, Tables};
-use crate::engine::anchor::Rules;
 use crate::ruleset::{AddrKind, Pool, Rule};
 
 /// The tables one rule names.
@@ -71,32 +70,31 @@ pub fn rule_table_names(r: &Rule) -> [Option<&str>; 6] {
     ]
 }
 
-impl Rules {
-    /// Attach every table the rules of this ruleset (that of anchor
-    /// `path`) name, creating what does not exist, and keep the ids.
-    pub fn attach_tables(&mut self, path: &str, tables: &mut Tables, now: u32) {
-        let mut out = Vec::with_capacity(self.rules.len());
-        for r in &self.rules {
+/// Attach every table the rules of one ruleset (that of anchor `path`)
+/// name, creating what does not exist: the rules' table ids, in rule order.
+pub fn attach_rules(rules: &[Rule], path: &str, tables: &mut Tables, now: u32) -> Vec<RuleTables> {
+    rules
+        .iter()
+        .map(|r| {
             let n = rule_table_names(r);
             let mut at = |x: Option<&str>| x.map(|name| tables.attach(path, name, now));
-            out.push(RuleTables {
+            RuleTables {
                 src: at(n[0]),
                 dst: at(n[1]),
                 nat: at(n[2]),
                 rdr: at(n[3]),
                 route: at(n[4]),
                 overload: at(n[5]),
-            });
-        }
-        self.tables = out;
-    }
-
-    /// Drop the rules' references (the ruleset is being replaced).
-    pub fn detach_tables(&mut self, tables: &mut Tables) {
-        for rt in std::mem::take(&mut self.tables) {
-            for id in rt.ids() {
-                tables.detach(id);
             }
+        })
+        .collect()
+}
+
+/// Drop the references `attach_rules` made (the ruleset is being replaced).
+pub fn detach_rules(refs: Vec<RuleTables>, tables: &mut Tables) {
+    for rt in refs {
+        for id in rt.ids() {
+            tables.detach(id);
         }
     }
 }
