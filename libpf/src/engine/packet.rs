@@ -67,6 +67,20 @@ pub struct TcpInfo {
     pub mss: u16,
 }
 
+impl TcpInfo {
+    /// The MSS a SYN announces (pf_get_mss): its MSS option, the default
+    /// (tcp_mssdflt) when it has options but no MSS, 0 without options.
+    pub fn syn_mss(&self) -> u16 {
+        if self.mss != 0 {
+            self.mss
+        } else if self.hdr_len > tcp::HEADER_LEN {
+            tcp::MSS_DEFAULT
+        } else {
+            0
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcmpInfo {
     pub icmp_type: u8,

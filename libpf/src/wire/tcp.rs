@@ -18,6 +18,9 @@ pub const CWR: u8 = 0x80;
 pub const HEADER_LEN: usize = 20;
 /// Longest header (data offset 15).
 pub const MAX_HEADER_LEN: usize = 60;
+/// The MSS a host assumes when a SYN has no MSS option (RFC 9293 3.7.1
+/// says 536; BSD's tcp_mssdflt, which pf uses, is 512).
+pub const MSS_DEFAULT: u16 = 512;
 
 /// TCP option kinds.
 pub const OPT_EOL: u8 = 0;

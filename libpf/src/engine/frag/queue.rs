@@ -246,6 +246,27 @@ impl Queue {
         Some(dg)
     }
 
+    /// A new datagram, with its first fragment.
+    fn start(&mut self, key: FragKey, fe: Frent, now: u64) {
+        let node = self.nodes.entry(key.node).or_default();
+        let gen = node.gen;
+        node.gen = node.gen.wrapping_add(1);
+        node.datagrams += 1;
+        let mut entries = [0u8; ENTRY_POINTS];
+        entries[fe.index()] = 1;
+        self.account_add(&fe);
+        self.datagrams.insert(
+            key,
+            Datagram {
+                frents: vec![fe],
+                created: now,
+                last: now,
+                gen,
+                entries,
+            },
+        );
+    }
+
     /// Queue one fragment (pf_fillup_fragment). `stale` is how many newer
     /// datagrams of the same node make an old one stale.
     pub fn insert(
@@ -275,23 +296,7 @@ impl Queue {
             self.free(&key, dropped);
         }
         if !self.datagrams.contains_key(&key) {
-            let node = self.nodes.entry(key.node).or_default();
-            let gen = node.gen;
-            node.gen = node.gen.wrapping_add(1);
-            node.datagrams += 1;
-            let mut entries = [0u8; ENTRY_POINTS];
-            entries[fe.index()] = 1;
-            self.account_add(&fe);
-            self.datagrams.insert(
-                key,
-                Datagram {
-                    frents: vec![fe],
-                    created: now,
-                    last: now,
-                    gen,
-                    entries,
-                },
-            );
+            self.start(key, fe, now);
             return Insert::Held;
         }
         let Some(dg) = self.datagrams.get_mut(&key) else {
