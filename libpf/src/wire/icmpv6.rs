@@ -135,6 +135,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         d.get(field::ND_TARGET..field::ND_TARGET + 16)
             .map(|_| Ipv6Addr::from(rdarr::<16>(d, field::ND_TARGET)))
     }
+    /// Multicast address of an MLD query, report or done message (RFC
+    /// 2710 §3.6, the same place as an ND target), if the message is long
+    /// enough.
+    pub fn mld_addr(&self) -> Option<Ipv6Addr> {
+        self.nd_target()
+    }
     fn full_sum(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> u32 {
         let d = self.buffer.as_ref();
         let len = u32::try_from(d.len()).unwrap_or(u32::MAX);

@@ -13,6 +13,11 @@ pub const MAX_PAYLOAD_LEN: usize = 65535 - HEADER_LEN;
 /// TOS "low delay", used by CARP and pfsync.
 pub const IPTOS_LOWDELAY: u8 = 0x10;
 
+/// Option types (RFC 791, RFC 2113).
+pub const OPT_EOL: u8 = 0;
+pub const OPT_NOP: u8 = 1;
+pub const OPT_ROUTER_ALERT: u8 = 148;
+
 mod field {
     pub const VER_IHL: usize = 0;
     pub const TOS: usize = 1;
@@ -61,17 +66,32 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if hl < HEADER_LEN {
             return Err(Error::Malformed("ipv4 header length"));
         }
-        if hl > len {
-            return Err(Error::Truncated);
-        }
         let tl = usize::from(self.total_len());
         if tl < hl {
             return Err(Error::Malformed("ipv4 total length"));
         }
+        // tl >= hl: the header fits when the packet does.
         if tl > len {
             return Err(Error::Truncated);
         }
         Ok(())
+    }
+    /// A view over an IPv4 header quoted in an ICMP error (RFC 792): only
+    /// the fixed 20 bytes, the version and IHL >= 5 are checked, as the
+    /// quote is cut after the first 8 bytes of payload; options and
+    /// payload are whatever of them is there. Accessors never panic.
+    pub fn new_quoted(buffer: T) -> Result<Packet<T>> {
+        let p = Self::new_unchecked(buffer);
+        if p.buffer.as_ref().len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        if p.version() != 4 {
+            return Err(Error::Malformed("ipv4 version"));
+        }
+        if usize::from(p.header_len()) < HEADER_LEN {
+            return Err(Error::Malformed("ipv4 header length"));
+        }
+        Ok(p)
     }
     pub fn into_inner(self) -> T {
         self.buffer
@@ -149,6 +169,69 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     pub fn payload(&self) -> &'a [u8] {
         let (s, e) = self.payload_range();
         &self.buffer.as_ref()[s..e]
+    }
+    /// Iterates over the options (up to the end-of-list option).
+    pub fn options_iter(&self) -> OptionIter<'a> {
+        OptionIter::new(self.options())
+    }
+}
+
+/// One IPv4 option: its type and the bytes after the type and length
+/// (empty for a no-op).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opt<'a> {
+    pub kind: u8,
+    pub data: &'a [u8],
+}
+
+/// The options of a header, in order, ending at the end-of-list option
+/// (not yielded) or the end of the bytes. A malformed option (length byte
+/// missing, below 2 or running past the options) is yielded as an error
+/// and ends the iteration.
+#[derive(Debug, Clone)]
+pub struct OptionIter<'a> {
+    opts: &'a [u8],
+    off: usize,
+}
+
+impl<'a> OptionIter<'a> {
+    pub fn new(opts: &'a [u8]) -> OptionIter<'a> {
+        OptionIter { opts, off: 0 }
+    }
+}
+
+impl<'a> Iterator for OptionIter<'a> {
+    type Item = Result<Opt<'a>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let kind = *self.opts.get(self.off)?;
+        match kind {
+            OPT_EOL => {
+                self.off = self.opts.len();
+                None
+            }
+            OPT_NOP => {
+                self.off += 1;
+                Some(Ok(Opt { kind, data: &[] }))
+            }
+            _ => {
+                let data = self
+                    .opts
+                    .get(self.off + 1)
+                    .map(|&l| usize::from(l))
+                    .filter(|&l| l >= 2)
+                    .and_then(|l| self.opts.get(self.off + 2..self.off + l));
+                match data {
+                    Some(data) => {
+                        self.off += 2 + data.len();
+                        Some(Ok(Opt { kind, data }))
+                    }
+                    None => {
+                        self.off = self.opts.len();
+                        Some(Err(Error::Malformed("ipv4 option length")))
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -373,6 +456,50 @@ mod tests {
         assert_eq!(r.payload_len, 6);
     }
 
+    #[test]
+    fn option_iter() {
+        let o = [OPT_NOP, OPT_ROUTER_ALERT, 4, 0, 0, 7, 3, 1, OPT_EOL, 9];
+        let v: Vec<Result<Opt>> = OptionIter::new(&o).collect();
+        assert_eq!(
+            v,
+            vec![
+                Ok(Opt {
+                    kind: OPT_NOP,
+                    data: &[]
+                }),
+                Ok(Opt {
+                    kind: OPT_ROUTER_ALERT,
+                    data: &[0, 0]
+                }),
+                Ok(Opt {
+                    kind: 7,
+                    data: &[1]
+                }),
+            ]
+        );
+        for bad in [&[7u8][..], &[7, 1], &[7, 5, 0, 0]] {
+            let v: Vec<Result<Opt>> = OptionIter::new(bad).collect();
+            assert_eq!(v, vec![Err(Error::Malformed("ipv4 option length"))]);
+        }
+    }
+
+    #[test]
+    fn quoted() {
+        // A quote: header and 8 bytes of a longer packet.
+        let mut b = HDR.to_vec();
+        b.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), Error::Truncated);
+        let p = Packet::new_quoted(&b[..]).unwrap();
+        assert_eq!(p.payload(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(p.src_addr(), Ipv4Addr::new(192, 168, 0, 1));
+        assert_eq!(Packet::new_quoted(&b[..19]).unwrap_err(), Error::Truncated);
+        b[0] = 0x44;
+        assert!(Packet::new_quoted(&b[..]).is_err());
+        b[0] = 0x4f;
+        let p = Packet::new_quoted(&b[..]).unwrap();
+        assert_eq!((p.options().len(), p.payload().len()), (8, 0));
+    }
+
     proptest! {
         #[test]
         fn no_panic(data in proptest::collection::vec(any::<u8>(), 0..80), hl in 0u8..16, tl in 0u16..90) {
@@ -386,6 +513,7 @@ mod tests {
                          p.more_frags(), p.frag_offset(), p.ttl(), p.protocol(), p.checksum(),
                          p.src_addr(), p.dst_addr(), p.options(), p.payload(), p.verify_checksum());
                 let _ = Repr::parse(&p);
+                let _ = p.options_iter().count();
                 // Setters that break the lengths must not make accessors panic.
                 let mut owned = data.clone();
                 let mut q = Packet::new_checked(&mut owned[..]).unwrap();
@@ -395,6 +523,10 @@ mod tests {
                 q.fill_checksum();
                 let q = Packet::new_unchecked(&owned[..]);
                 let _ = (q.options(), q.payload(), q.verify_checksum());
+            }
+            if let Ok(p) = Packet::new_quoted(&data[..]) {
+                let _ = (p.options(), p.payload(), p.verify_checksum(), p.frag_offset(), p.src_addr(),
+                         p.options_iter().count());
             }
         }
 

@@ -1,5 +1,6 @@
 //! The fixed 40-byte IPv6 header (RFC 8200). Extension headers are not
-//! walked here: `next_header` and `payload` are those of the fixed header.
+//! walked here (see `ipv6ext`): `next_header` and `payload` are those of
+//! the fixed header.
 
 use super::{rd16, rd32, rdarr, wr16, wr32, Error, Result};
 use std::net::Ipv6Addr;
@@ -57,6 +58,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
+    }
+    /// A view over an IPv6 header quoted in an ICMPv6 error (RFC 4443
+    /// §2.4): only the fixed 40 bytes and the version are checked, as the
+    /// quote may be cut anywhere after them. Accessors never panic.
+    pub fn new_quoted(buffer: T) -> Result<Packet<T>> {
+        let p = Self::new_unchecked(buffer);
+        if p.buffer.as_ref().len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        if p.version() != 6 {
+            return Err(Error::Malformed("ipv6 version"));
+        }
+        Ok(p)
     }
     pub fn into_inner(self) -> T {
         self.buffer
@@ -210,6 +224,9 @@ mod tests {
         r.emit(&mut Packet::new_unchecked(&mut out[..]));
         assert_eq!(out[..], b[..40]);
         assert_eq!(Packet::new_checked(&b[..43]).unwrap_err(), Error::Truncated);
+        let q = Packet::new_quoted(&b[..42]).unwrap();
+        assert_eq!((q.payload().len(), q.hop_limit()), (2, 255));
+        assert_eq!(Packet::new_quoted(&b[..39]).unwrap_err(), Error::Truncated);
         b[0] = 0x4a;
         assert_eq!(
             Packet::new_checked(&b[..]).unwrap_err(),
@@ -236,6 +253,9 @@ mod tests {
                 let mut q = Packet::new_unchecked(&mut owned[..]);
                 q.set_payload_len(u16::MAX);
                 let _ = q.payload_mut();
+            }
+            if let Ok(p) = Packet::new_quoted(&data[..]) {
+                let _ = (p.payload(), p.next_header(), p.src_addr(), p.dst_addr());
             }
         }
     }

@@ -19,7 +19,9 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipv6ext;
 pub mod pfsync;
+pub mod quote;
 pub mod tcp;
 pub mod udp;
 

@@ -445,6 +445,80 @@ fn ipv6_fragments_reassemble_and_overlaps_discard_all() {
     assert_eq!(e.status(0).fragments, 1);
 }
 
+/// Cut an IPv6 packet whose first 8 bytes after the fixed header are a
+/// destination options header into fragments after that header.
+fn frags6_behind_dstopts(p: &[u8], id: u32, cuts: &[(usize, usize)]) -> Vec<Vec<u8>> {
+    let data = &p[48..];
+    cuts.iter()
+        .map(|&(s, e)| {
+            let mut f = p[..48].to_vec();
+            f[40] = 44;
+            let mf = if e < data.len() { 1 } else { 0 };
+            f.extend_from_slice(&[p[40], 0]);
+            f.extend_from_slice(&((s as u16) | mf).to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(&data[s..e]);
+            f[4..6].copy_from_slice(&((16 + e - s) as u16).to_be_bytes());
+            f
+        })
+        .collect()
+}
+
+/// Fragments behind a destination options header: reassembled with the
+/// header's next-header pointing at UDP again, and each fragment
+/// rewritten from the translated datagram keeping its own headers.
+#[test]
+fn ipv6_fragments_behind_an_extension_header() {
+    let mut e = engine(
+        "pass allow-opts\n\
+         pass out on eth0 inet6 from 2001:db8:1::/64 nat-to 2001:db8:2::99 allow-opts\n",
+    );
+    let out = meta(Dir::Out, "eth0");
+    let plain = udp6(53, 3000);
+    let mut p = plain[..40].to_vec();
+    p[6] = 60;
+    p.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+    p.extend_from_slice(&plain[40..]);
+    let plen = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    let cuts = [(0, 1448), (1448, 2896), (2896, 3008)];
+    let mut path = Path::new();
+    let mut fr = frags6_behind_dstopts(&p, 11, &cuts);
+    fr.swap(0, 1);
+    for f in fr {
+        path.send(&mut e, &out, f, 0);
+    }
+    assert_eq!((path.out.len(), path.dropped), (3, 0));
+    let nat: Ipv6Addr = "2001:db8:2::99".parse().unwrap();
+    let mut parts: Vec<(usize, Vec<u8>)> = vec![];
+    for f in &path.out {
+        assert_eq!(
+            &f[8..24],
+            &nat.octets(),
+            "source translated in every fragment"
+        );
+        assert_eq!((f[6], f[40], f[48]), (60, 44, 17), "the header chain kept");
+        let off = (u16::from_be_bytes([f[50], f[51]]) & 0xfff8) as usize;
+        assert_eq!(usize::from(u16::from_be_bytes([f[4], f[5]])), f.len() - 40);
+        parts.push((off, f[56..].to_vec()));
+    }
+    parts.sort_by_key(|(o, _)| *o);
+    let mut whole = path.out[0][..48].to_vec();
+    whole[40] = 17;
+    for (off, d) in parts {
+        assert_eq!(off, whole.len() - 48, "no overlap, no hole");
+        whole.extend_from_slice(&d);
+    }
+    let plen = (whole.len() - 40) as u16;
+    whole[4..6].copy_from_slice(&plen.to_be_bytes());
+    let pd = describe(&whole).unwrap();
+    assert_eq!((pd.src, pd.l4_off), (IpAddr::V6(nat), 48));
+    assert!(
+        udp_ok(&whole),
+        "the datagram's checksum follows the translation"
+    );
+}
+
 #[test]
 fn nat_rewrites_every_fragment() {
     let mut e = engine("pass\npass out on eth0 from 10.1.0.0/24 nat-to 192.0.2.10\n");
