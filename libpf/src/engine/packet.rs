@@ -4,7 +4,7 @@
 
 use crate::addr::Af;
 use crate::wire::{
-    icmp, icmpv6, ipv4, ipv6, ipv6ext, quote, tcp, udp, Error as WireError, IPPROTO_ICMP,
+    icmp, icmpv6, ipv4, ipv6, ipv6ext, tcp, transport, udp, Error as WireError, IPPROTO_ICMP,
     IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -656,7 +656,7 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
     ) {
         return Ok(pd);
     }
-    let h = quote::L4Head::new_checked(l4).map_err(|_| PdError::Short)?;
+    let h = transport::Head::new_checked(l4, proto).map_err(|_| PdError::Short)?;
     match proto {
         IPPROTO_TCP | IPPROTO_UDP => {
             pd.sport = h.src_port();

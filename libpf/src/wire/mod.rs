@@ -21,8 +21,8 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
 pub mod pfsync;
-pub mod quote;
 pub mod tcp;
+pub mod transport;
 pub mod udp;
 
 use core::fmt;
