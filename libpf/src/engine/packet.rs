@@ -842,10 +842,231 @@ pub(crate) mod tests {
         }
     }
 
+    /// An IPv6 packet from 2001:db8::1 (or fe80::1) to 2001:db8::2:
+    /// next header `nh`, then `rest` (extension headers and payload).
+    fn v6(nh: u8, hop: u8, link_local: bool, rest: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 40];
+        let r = ipv6::Repr {
+            src_addr: if link_local {
+                "fe80::1".parse().unwrap()
+            } else {
+                "2001:db8::1".parse().unwrap()
+            },
+            dst_addr: "2001:db8::2".parse().unwrap(),
+            next_header: nh,
+            payload_len: rest.len(),
+            hop_limit: hop,
+            traffic_class: 0,
+            flow_label: 0,
+        };
+        r.emit(&mut ipv6::Packet::new_unchecked(&mut b[..]));
+        b.extend_from_slice(rest);
+        b
+    }
+
+    /// An 8-byte extension header (options, destination options or
+    /// routing) leading to `next`, its 6 other bytes as given.
+    fn ext(next: u8, opts: [u8; 6]) -> Vec<u8> {
+        let mut h = vec![next, 0];
+        h.extend_from_slice(&opts);
+        h
+    }
+
+    fn frag(next: u8, off: u16, more: bool) -> Vec<u8> {
+        let mut h = [0u8; 8];
+        ipv6ext::FragRepr {
+            next_header: next,
+            frag_offset: off,
+            more_frags: more,
+            ident: 77,
+        }
+        .emit(&mut ipv6ext::FragHeader::new_unchecked(&mut h[..]));
+        h.to_vec()
+    }
+
+    const PADN: [u8; 6] = [1, 4, 0, 0, 0, 0];
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn ipv6_extension_headers() {
+        use ipv6::{NEXTHDR_DSTOPTS as DST, NEXTHDR_HOPOPTS as HOP, NEXTHDR_ROUTING as RT};
+        let udp = udp_dgram(53, 5353, b"x");
+        // Hop-by-hop with a router alert, destination options: both seen.
+        let p = v6(
+            HOP,
+            64,
+            false,
+            &cat(&[&ext(DST, [5, 2, 0, 0, 1, 0]), &ext(17, PADN), &udp]),
+        );
+        let pd = describe(&p).unwrap();
+        assert_eq!((pd.proto, pd.l4_off, pd.dport), (17, 56, 5353));
+        assert_eq!(pd.badopts, OPT_ROUTER_ALERT | OPT_OTHER);
+        // Hop-by-hop only first; one routing header; no type 0.
+        let p = v6(
+            DST,
+            64,
+            false,
+            &cat(&[&ext(HOP, PADN), &ext(17, PADN), &udp]),
+        );
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        let rt2 = ext(17, [2, 0, 0, 0, 0, 0]);
+        let p = v6(
+            RT,
+            64,
+            false,
+            &cat(&[&ext(RT, [2, 0, 0, 0, 0, 0]), &rt2, &udp]),
+        );
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        let p = v6(RT, 64, false, &cat(&[&ext(17, [0, 0, 0, 0, 0, 0]), &udp]));
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        assert_eq!(
+            describe(&v6(RT, 64, false, &cat(&[&rt2, &udp])))
+                .unwrap()
+                .badopts,
+            OPT_OTHER
+        );
+        // A malformed option; a jumbo option with a payload length.
+        let p = v6(HOP, 64, false, &cat(&[&ext(17, [1, 9, 0, 0, 0, 0]), &udp]));
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        let p = v6(
+            HOP,
+            64,
+            false,
+            &cat(&[&ext(17, [0xc2, 4, 0, 1, 0, 0]), &udp]),
+        );
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        // A header running past the packet.
+        let mut long = ext(17, PADN);
+        long[1] = 1;
+        assert_eq!(describe(&v6(DST, 64, false, &long)), Err(PdError::Short));
+        // Nineteen headers pass, twenty are too many.
+        let chain = |n: usize| {
+            let mut r: Vec<u8> = (0..n)
+                .flat_map(|i| ext(if i + 1 == n { 17 } else { DST }, PADN))
+                .collect();
+            r.extend_from_slice(&udp);
+            v6(DST, 64, false, &r)
+        };
+        assert!(describe(&chain(19)).is_ok());
+        assert_eq!(describe(&chain(20)), Err(PdError::IpOption));
+    }
+
+    #[test]
+    fn ipv6_fragments() {
+        let udp = udp_dgram(53, 5353, b"0123456789abcdef");
+        // An atomic fragment is a whole packet.
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(17, 0, false), &udp]))).unwrap();
+        assert!(!pd.fragment && pd.has_ports() && pd.l4_off == 48);
+        // The first fragment: its transport header is not read.
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(17, 0, true), &udp]))).unwrap();
+        assert!(pd.fragment && pd.proto == 17 && pd.sport == 0);
+        // A later one: protocol "fragment", at the fragment header.
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(17, 8, false), &udp]))).unwrap();
+        assert_eq!((pd.fragment, pd.proto, pd.l4_off), (true, V6_FRAGMENT, 40));
+        // A first fragment cut inside a header after it.
+        let mut cut = ext(17, PADN);
+        cut[1] = 3;
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(60, 0, true), &cut]))).unwrap();
+        assert_eq!((pd.fragment, pd.proto, pd.l4_off), (true, V6_FRAGMENT, 48));
+        // Two fragment headers; a fragment header cut short.
+        let two = cat(&[&frag(44, 0, true), &frag(17, 0, true), &udp]);
+        assert_eq!(describe(&v6(44, 64, false, &two)), Err(PdError::Fragment));
+        assert_eq!(
+            describe(&v6(44, 64, false, &[17, 0, 0])),
+            Err(PdError::Short)
+        );
+    }
+
+    #[test]
+    fn mld_and_neighbour_discovery() {
+        let mut mld = vec![0u8; 24];
+        mld[0] = icmpv6::MLD_LISTENER_REPORT;
+        mld[8] = 0xff;
+        mld[9] = 2;
+        mld[23] = 7;
+        let hop = ext(58, [5, 2, 0, 0, 1, 0]);
+        // From a link-local address with hop limit 1: its router alert allowed.
+        let pd = describe(&v6(0, 1, true, &cat(&[&hop, &mld]))).unwrap();
+        assert_eq!(pd.badopts, 0);
+        assert_eq!(pd.sport, 0xff02 ^ 7, "keyed by the group, folded");
+        assert_eq!(
+            describe(&v6(0, 1, false, &cat(&[&hop, &mld]))),
+            Err(PdError::IpOption)
+        );
+        assert_eq!(
+            describe(&v6(0, 2, true, &cat(&[&hop, &mld]))),
+            Err(PdError::IpOption)
+        );
+        // A neighbour solicitation: hop limit 255, keyed by its target.
+        let mut ns = mld.clone();
+        ns[0] = icmpv6::ND_NEIGHBOR_SOLICIT;
+        let pd = describe(&v6(58, 255, false, &ns)).unwrap();
+        let t: Ipv6Addr = "ff02::7".parse().unwrap();
+        assert_eq!(pd.icmp.unwrap().nd_target, Some(t));
+        assert_eq!(describe(&v6(58, 64, false, &ns)), Err(PdError::Normalize));
+        assert_eq!(
+            describe(&v6(58, 255, false, &ns[..20])),
+            Err(PdError::Short)
+        );
+    }
+
+    #[test]
+    fn ipv4_options() {
+        let udp = udp_dgram(53, 5353, b"x");
+        let with = |opts: &[u8]| {
+            let mut p = v4("10.0.0.1", "10.0.0.2", 17, &udp);
+            p.splice(20..20, opts.iter().copied());
+            let mut ip = ipv4::Packet::new_unchecked(&mut p[..]);
+            ip.set_header_len(20 + opts.len() as u8);
+            ip.set_total_len((28 + opts.len() + 1) as u16);
+            ip.fill_checksum();
+            describe(&p)
+        };
+        assert_eq!(with(&[148, 4, 0, 0]).unwrap().badopts, OPT_ROUTER_ALERT);
+        assert_eq!(with(&[1, 1, 1, 0]).unwrap().badopts, OPT_OTHER);
+        assert_eq!(with(&[7, 3, 0, 0]).unwrap().badopts, OPT_OTHER);
+        assert_eq!(with(&[7, 9, 0, 0]), Err(PdError::IpOption));
+        assert_eq!(with(&[7, 1, 0, 0]), Err(PdError::IpOption));
+    }
+
+    #[test]
+    fn quoted_packets() {
+        // An IPv4 UDP header and its first 8 bytes.
+        let p = v4(
+            "10.0.0.1",
+            "10.0.0.2",
+            17,
+            &udp_dgram(53, 5353, b"xxxxxxxx"),
+        );
+        let q = describe_quoted(&p[..28]).unwrap();
+        assert_eq!((q.sport, q.dport, q.tot_len), (53, 5353, 28));
+        assert_eq!(describe_quoted(&p[..27]), Err(PdError::Short));
+        // IPv6 behind a destination options header; AH is not walked.
+        let udp = udp_dgram(53, 5353, b"x");
+        let p = v6(60, 64, false, &cat(&[&ext(17, PADN), &udp]));
+        assert_eq!(describe_quoted(&p[..56]).unwrap().dport, 5353);
+        let p = v6(51, 64, false, &cat(&[&ext(17, PADN), &udp]));
+        let q = describe_quoted(&p).unwrap();
+        assert_eq!((q.proto, q.l4_off, q.sport), (51, 40, 0));
+        // A quoted non-first fragment: no ports.
+        let p = v6(44, 64, false, &cat(&[&frag(17, 16, false), &udp]));
+        let q = describe_quoted(&p).unwrap();
+        assert!(q.fragment && q.sport == 0);
+        // A quoted echo request; a quoted error is nothing a state holds.
+        let p = v4("10.0.0.1", "10.0.0.2", 1, &echo(8, 99, 1));
+        assert_eq!(describe_quoted(&p[..28]).unwrap().sport, 99);
+        let p = v4("10.0.0.1", "10.0.0.2", 1, &echo(3, 99, 1));
+        assert_eq!(describe_quoted(&p[..28]), Err(PdError::BadOffset));
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             let _ = describe(&bytes);
+            let _ = describe_quoted(&bytes);
         }
     }
 }
