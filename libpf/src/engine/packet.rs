@@ -727,7 +727,6 @@ fn walk_quoted_v6(buf: &[u8], first: u8) -> Result<(u8, usize, bool), PdError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::wire::{checksum, ipv4};
 
     /// Build an IPv4 packet with the given transport bytes (checksums filled).
     pub fn v4(src: &str, dst: &str, proto: u8, l4: &[u8]) -> Vec<u8> {
@@ -754,22 +753,8 @@ pub(crate) mod tests {
         let l4 = &mut b[pd.l4_off..pd.tot_len];
         match pd.proto {
             6 => tcp::Packet::new_unchecked(&mut *l4).fill_checksum(&s, &d),
-            17 => {
-                l4[6] = 0;
-                l4[7] = 0;
-                let c = checksum::finish(checksum::combine(
-                    checksum::pseudo_header(&s, &d, 17, l4.len() as u32),
-                    checksum::sum(l4),
-                ));
-                let c = if c == 0 { 0xffff } else { c };
-                l4[6..8].copy_from_slice(&c.to_be_bytes());
-            }
-            1 => {
-                l4[2] = 0;
-                l4[3] = 0;
-                let c = checksum::checksum(l4);
-                l4[2..4].copy_from_slice(&c.to_be_bytes());
-            }
+            17 => udp::Packet::new_unchecked(&mut *l4).fill_checksum(&s, &d),
+            1 => icmp::Packet::new_unchecked(&mut *l4).fill_checksum(),
             _ => {}
         }
     }
@@ -783,32 +768,40 @@ pub(crate) mod tests {
         win: u16,
         payload: &[u8],
     ) -> Vec<u8> {
-        let mut t = vec![0u8; 20 + payload.len()];
-        t[0..2].copy_from_slice(&sport.to_be_bytes());
-        t[2..4].copy_from_slice(&dport.to_be_bytes());
-        t[4..8].copy_from_slice(&seq.to_be_bytes());
-        t[8..12].copy_from_slice(&ack.to_be_bytes());
-        t[12] = 5 << 4;
-        t[13] = flags;
-        t[14..16].copy_from_slice(&win.to_be_bytes());
-        t[20..].copy_from_slice(payload);
+        let mut t = vec![0u8; tcp::HEADER_LEN + payload.len()];
+        tcp::Repr {
+            src_port: sport,
+            dst_port: dport,
+            seq_number: seq,
+            ack_number: ack,
+            flags,
+            window_len: win,
+        }
+        .emit(&mut tcp::Packet::new_unchecked(&mut t[..]));
+        t[tcp::HEADER_LEN..].copy_from_slice(payload);
         t
     }
 
     pub fn udp_dgram(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let mut u = vec![0u8; 8 + payload.len()];
-        u[0..2].copy_from_slice(&sport.to_be_bytes());
-        u[2..4].copy_from_slice(&dport.to_be_bytes());
-        u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        u[8..].copy_from_slice(payload);
+        let mut u = vec![0u8; udp::HEADER_LEN + payload.len()];
+        udp::Repr {
+            src_port: sport,
+            dst_port: dport,
+            payload_len: payload.len(),
+        }
+        .emit(&mut udp::Packet::new_unchecked(&mut u[..]));
+        u[udp::HEADER_LEN..].copy_from_slice(payload);
         u
     }
 
+    /// An echo-like ICMP message of type `t` (16 bytes, checksum not
+    /// filled).
     pub fn echo(t: u8, id: u16, seq: u16) -> Vec<u8> {
         let mut e = vec![0u8; 16];
-        e[0] = t;
-        e[4..6].copy_from_slice(&id.to_be_bytes());
-        e[6..8].copy_from_slice(&seq.to_be_bytes());
+        let mut p = icmp::Packet::new_unchecked(&mut e[..]);
+        p.set_msg_type(t);
+        p.set_echo_ident(id);
+        p.set_echo_seq_no(seq);
         e
     }
 

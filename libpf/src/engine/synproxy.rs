@@ -395,13 +395,11 @@ pub(crate) mod tests {
         p.extend_from_slice(payload);
         let n = p.len();
         if s.is_ipv4() {
-            p[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-            p[10] = 0;
-            p[11] = 0;
-            let c = crate::wire::checksum::checksum(&p[..20]);
-            p[10..12].copy_from_slice(&c.to_be_bytes());
+            let mut ip = ipv4::Packet::new_unchecked(&mut p[..]);
+            ip.set_total_len(n as u16);
+            ip.fill_checksum();
         } else {
-            p[4..6].copy_from_slice(&((n - 40) as u16).to_be_bytes());
+            ipv6::Packet::new_unchecked(&mut p[..]).set_payload_len((n - 40) as u16);
         }
         fill_l4_checksum(&mut p);
         p
