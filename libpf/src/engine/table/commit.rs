@@ -4,9 +4,9 @@
 //! in at commit keeping the statistics of entries that stay.
 
 use super::contents::{Contents, Ei};
-use super::errno;
 use super::trie::USER1;
 use super::{Limits, TableError, Tables};
+use crate::errno;
 use crate::ruleset::{TableEntry, TableFlags};
 use std::collections::HashMap;
 

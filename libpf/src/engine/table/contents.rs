@@ -2,10 +2,10 @@
 //! trie per address family (`trie`), with pf's entry flags (negation,
 //! counters in use) and the time each entry's statistics were cleared.
 
-use super::errno;
 use super::trie::{addr4, addr6, key4, key6, Trie, K128, NEG};
 use super::TableError;
 use crate::addr::IpNet;
+use crate::errno;
 use crate::ruleset::TableEntry;
 use std::net::IpAddr;
 

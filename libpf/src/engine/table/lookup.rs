@@ -2,10 +2,10 @@
 //! address pools draw from, and `overload <t>` adding an address at run
 //! time. Lookups allocate nothing.
 
-use super::errno;
 use super::trie::{addr4, addr6};
 use super::{TableError, TableId, Tables};
 use crate::addr::{Af, IpNet};
+use crate::errno;
 use crate::ruleset::TableEntry;
 use std::net::IpAddr;
 

@@ -37,6 +37,7 @@ mod stats;
 pub mod trie;
 
 use crate::addr::IpNet;
+use crate::errno;
 use crate::ruleset::TableFlags;
 use contents::{Contents, Ei};
 use std::cell::Cell;
@@ -84,15 +85,6 @@ pub const OP_XPASS: usize = 3;
 
 /// pfctl's longest anchor path (MAXPATHLEN - 1).
 pub const ANCHOR_MAX: usize = 1023;
-
-/// The errno values table operations report to pfctl (Linux's, as the
-/// control protocol carries them).
-pub mod errno {
-    pub const EPERM: i32 = 1;
-    pub const ESRCH: i32 = 3;
-    pub const ENOMEM: i32 = 12;
-    pub const EINVAL: i32 = 22;
-}
 
 /// An operation failed: the errno pfctl reports, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 
 use super::contents::{Contents, Ei};
 use super::trie::NEG;
-use super::{check_name, errno, fb, AddrInfo, TableError, TableId, Tables};
+use super::{check_name, fb, AddrInfo, TableError, TableId, Tables};
+use crate::errno;
 use crate::ruleset::{TableEntry, TableFlags};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
