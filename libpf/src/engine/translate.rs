@@ -41,14 +41,11 @@ fn l4_head<'a>(buf: &'a mut [u8], pd: &Pd) -> Option<transport::Head<&'a mut [u8
 }
 
 /// Apply an incremental change to the transport checksum (UDP's "no
-/// checksum" 0 stays 0, a computed 0 becomes 0xffff).
-fn fix_l4(buf: &mut [u8], pd: &Pd, f: impl Fn(u16) -> u16) {
+/// checksum" 0 stays 0, a computed 0 becomes 0xffff), if pf keeps it.
+fn fix_l4(h: &mut transport::Head<&mut [u8]>, pd: &Pd, f: impl Fn(u16) -> u16) {
     if l4_pseudo(pd).is_none() {
         return;
     }
-    let Some(mut h) = l4_head(buf, pd) else {
-        return;
-    };
     let Some(old) = h.checksum() else { return };
     if pd.proto == IPPROTO_UDP && pd.af == Af::Inet && old == 0 {
         return;
@@ -95,7 +92,9 @@ pub fn set_end(buf: &mut [u8], pd: &mut Pd, end: End, addr: IpAddr, port: u16) -
     if old_addr != addr && Af::of(&addr) == pd.af {
         set_ip_addr(buf, end, &old_addr, &addr);
         if l4_pseudo(pd) == Some(true) {
-            fix_l4(buf, pd, |c| update_addr(c, &old_addr, &addr));
+            if let Some(mut h) = l4_head(buf, pd) {
+                fix_l4(&mut h, pd, |c| update_addr(c, &old_addr, &addr));
+            }
         }
         match end {
             End::Src => pd.src = addr,
@@ -111,8 +110,8 @@ pub fn set_end(buf: &mut [u8], pd: &mut Pd, end: End, addr: IpAddr, port: u16) -
                         End::Src => h.set_src_port(port),
                         End::Dst => h.set_dst_port(port),
                     }
+                    fix_l4(&mut h, pd, |c| update16(c, old_port, port));
                 }
-                fix_l4(buf, pd, |c| update16(c, old_port, port));
                 changed = true;
             }
             IPPROTO_ICMP | IPPROTO_ICMPV6 => {
@@ -123,8 +122,8 @@ pub fn set_end(buf: &mut [u8], pd: &mut Pd, end: End, addr: IpAddr, port: u16) -
                     if is_id_pos && !ic.is_error {
                         if let Some(mut h) = l4_head(buf, pd) {
                             h.set_icmp_ident(port);
+                            fix_l4(&mut h, pd, |c| update16(c, old_port, port));
                         }
-                        fix_l4(buf, pd, |c| update16(c, old_port, port));
                         pd.icmp = Some(super::packet::IcmpInfo { id: port, ..ic });
                         changed = true;
                     }
@@ -145,20 +144,17 @@ pub fn set_seq_ack(buf: &mut [u8], pd: &Pd, seq: Option<u32>, ack: Option<u32>) 
     if pd.proto != IPPROTO_TCP || pd.fragment {
         return;
     }
+    let Some(mut h) = l4_head(buf, pd) else {
+        return;
+    };
     if let Some(new) = seq {
-        if let Some(mut h) = l4_head(buf, pd) {
-            let old = h.tcp_seq();
-            h.set_tcp_seq(new);
-            fix_l4(buf, pd, |c| update32(c, old, new));
-        }
+        let old = h.tcp_seq();
+        h.set_tcp_seq(new);
+        fix_l4(&mut h, pd, |c| update32(c, old, new));
     }
-    if let Some(new) = ack {
-        if let Some(mut h) = l4_head(buf, pd) {
-            if let Some(old) = h.tcp_ack() {
-                h.set_tcp_ack(new);
-                fix_l4(buf, pd, |c| update32(c, old, new));
-            }
-        }
+    if let (Some(new), Some(old)) = (ack, h.tcp_ack()) {
+        h.set_tcp_ack(new);
+        fix_l4(&mut h, pd, |c| update32(c, old, new));
     }
 }
 

@@ -42,9 +42,11 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         p.check_len()?;
@@ -54,6 +56,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// than the buffer, total length shorter than the header or longer
     /// than the buffer. Bytes beyond the total length (link padding) are
     /// allowed and ignored by [`Packet::payload`].
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -80,6 +83,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// the fixed 20 bytes, the version and IHL >= 5 are checked, as the
     /// quote is cut after the first 8 bytes of payload; options and
     /// payload are whatever of them is there. Accessors never panic.
+    #[inline]
     pub fn new_quoted(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         if p.buffer.as_ref().len() < HEADER_LEN {
@@ -93,66 +97,84 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         Ok(p)
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_IHL] >> 4
     }
     /// Header length in bytes (IHL × 4).
+    #[inline]
     pub fn header_len(&self) -> u8 {
         (self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
     }
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.buffer.as_ref()[field::TOS]
     }
+    #[inline]
     pub fn total_len(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::LENGTH)
     }
+    #[inline]
     pub fn ident(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::IDENT)
     }
+    #[inline]
     pub fn dont_frag(&self) -> bool {
         rd16(self.buffer.as_ref(), field::FLG_OFF) & FLAG_DF != 0
     }
+    #[inline]
     pub fn more_frags(&self) -> bool {
         rd16(self.buffer.as_ref(), field::FLG_OFF) & FLAG_MF != 0
     }
     /// Fragment offset in bytes (the field × 8).
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
         (rd16(self.buffer.as_ref(), field::FLG_OFF) & OFFSET_MASK) << 3
     }
     /// A fragment: MF set or a non-zero offset.
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         rd16(self.buffer.as_ref(), field::FLG_OFF) & (FLAG_MF | OFFSET_MASK) != 0
     }
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.buffer.as_ref()[field::PROTOCOL]
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::CHECKSUM)
     }
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(rdarr::<4>(self.buffer.as_ref(), field::SRC))
     }
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(rdarr::<4>(self.buffer.as_ref(), field::DST))
     }
     /// Header end, clamped so that slicing never panics even after setters
     /// changed the length fields.
+    #[inline]
     fn header_end(&self) -> usize {
         usize::from(self.header_len()).min(self.buffer.as_ref().len())
     }
     /// Payload range: header end .. min(total length, buffer length).
+    #[inline]
     fn payload_range(&self) -> (usize, usize) {
         let len = self.buffer.as_ref().len();
         let end = usize::from(self.total_len()).min(len);
         (self.header_end().min(end), end)
     }
     /// The header checksum is correct.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::checksum(&self.buffer.as_ref()[..self.header_end()]) == 0
     }
@@ -160,17 +182,20 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// The option bytes (between byte 20 and the header length).
+    #[inline]
     pub fn options(&self) -> &'a [u8] {
         let d = self.buffer.as_ref();
         let end = usize::from(self.header_len()).min(d.len());
         &d[HEADER_LEN.min(end)..end]
     }
     /// The payload, bounded by the total length, never beyond the buffer.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let (s, e) = self.payload_range();
         &self.buffer.as_ref()[s..e]
     }
     /// Iterates over the options (up to the end-of-list option).
+    #[inline]
     pub fn options_iter(&self) -> OptionIter<'a> {
         OptionIter::new(self.options())
     }
@@ -195,6 +220,7 @@ pub struct OptionIter<'a> {
 }
 
 impl<'a> OptionIter<'a> {
+    #[inline]
     pub fn new(opts: &'a [u8]) -> OptionIter<'a> {
         OptionIter { opts, off: 0 }
     }
@@ -202,6 +228,7 @@ impl<'a> OptionIter<'a> {
 
 impl<'a> Iterator for OptionIter<'a> {
     type Item = Result<Opt<'a>>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let kind = *self.opts.get(self.off)?;
         match kind {
@@ -236,28 +263,35 @@ impl<'a> Iterator for OptionIter<'a> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    #[inline]
     pub fn set_version(&mut self, v: u8) {
         let b = &mut self.buffer.as_mut()[field::VER_IHL];
         *b = (*b & 0x0f) | (v << 4);
     }
     /// Sets IHL from a length in bytes (rounded down to 4).
+    #[inline]
     pub fn set_header_len(&mut self, len: u8) {
         let b = &mut self.buffer.as_mut()[field::VER_IHL];
         *b = (*b & 0xf0) | ((len / 4) & 0x0f);
     }
+    #[inline]
     pub fn set_tos(&mut self, v: u8) {
         self.buffer.as_mut()[field::TOS] = v
     }
+    #[inline]
     pub fn set_total_len(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::LENGTH, v)
     }
+    #[inline]
     pub fn set_ident(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::IDENT, v)
     }
     /// Clears DF, MF and the fragment offset.
+    #[inline]
     pub fn clear_flags(&mut self) {
         wr16(self.buffer.as_mut(), field::FLG_OFF, 0)
     }
+    #[inline]
     fn set_flag(&mut self, flag: u16, on: bool) {
         let v = rd16(self.buffer.as_ref(), field::FLG_OFF);
         wr16(
@@ -266,33 +300,42 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
             if on { v | flag } else { v & !flag },
         )
     }
+    #[inline]
     pub fn set_dont_frag(&mut self, on: bool) {
         self.set_flag(FLAG_DF, on)
     }
+    #[inline]
     pub fn set_more_frags(&mut self, on: bool) {
         self.set_flag(FLAG_MF, on)
     }
     /// Sets the fragment offset from a byte count (a multiple of 8).
+    #[inline]
     pub fn set_frag_offset(&mut self, bytes: u16) {
         let v = rd16(self.buffer.as_ref(), field::FLG_OFF) & !OFFSET_MASK;
         wr16(self.buffer.as_mut(), field::FLG_OFF, v | (bytes >> 3))
     }
+    #[inline]
     pub fn set_ttl(&mut self, v: u8) {
         self.buffer.as_mut()[field::TTL] = v
     }
+    #[inline]
     pub fn set_protocol(&mut self, v: u8) {
         self.buffer.as_mut()[field::PROTOCOL] = v
     }
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::CHECKSUM, v)
     }
+    #[inline]
     pub fn set_src_addr(&mut self, a: Ipv4Addr) {
         self.buffer.as_mut()[field::SRC..field::SRC + 4].copy_from_slice(&a.octets())
     }
+    #[inline]
     pub fn set_dst_addr(&mut self, a: Ipv4Addr) {
         self.buffer.as_mut()[field::DST..field::DST + 4].copy_from_slice(&a.octets())
     }
     /// Computes and stores the header checksum.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let end = self.header_end();
@@ -300,6 +343,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(c)
     }
     /// The payload, bounded like [`Packet::payload`].
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (s, e) = self.payload_range();
         &mut self.buffer.as_mut()[s..e]
@@ -324,6 +368,7 @@ impl Repr {
     /// Checks lengths and the header checksum. Options are skipped (not
     /// represented); fragments are accepted (MF/offset are not represented
     /// either: use the view for those).
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&T>) -> Result<Repr> {
         p.check_len()?;
         if !p.verify_checksum() {
@@ -341,12 +386,14 @@ impl Repr {
         })
     }
     /// Header length (20).
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
     /// Writes a 20-byte header (IHL 5, no fragmentation) and fills the
     /// checksum. The buffer must hold at least 20 bytes. A `payload_len`
     /// above 65515 is clamped in the total-length field.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, p: &mut Packet<&mut T>) {
         p.set_version(4);
         p.set_header_len(HEADER_LEN as u8);

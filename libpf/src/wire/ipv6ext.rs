@@ -52,9 +52,11 @@ pub struct Header<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T, proto: u8) -> Header<T> {
         Header { buffer, proto }
     }
+    #[inline]
     pub fn new_checked(buffer: T, proto: u8) -> Result<Header<T>> {
         let h = Self::new_unchecked(buffer, proto);
         h.check_len()?;
@@ -62,6 +64,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
     /// Rejects: fewer than 2 bytes, or fewer than the length field says
     /// (8 for the fragment header).
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < 2 || self.header_len() > len {
@@ -69,18 +72,22 @@ impl<T: AsRef<[u8]>> Header<T> {
         }
         Ok(())
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
     /// The kind of header this is (the next-header value that led here).
+    #[inline]
     pub fn proto(&self) -> u8 {
         self.proto
     }
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NXT_HDR]
     }
     /// Header length in bytes: (len + 2) × 4 for AH, 8 for a fragment
     /// header, (len + 1) × 8 for the others.
+    #[inline]
     pub fn header_len(&self) -> usize {
         let l = usize::from(self.buffer.as_ref()[field::LENGTH]);
         match self.proto {
@@ -91,6 +98,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
     /// The routing type of a routing header (byte 2: every header is at
     /// least 8 bytes).
+    #[inline]
     pub fn routing_type(&self) -> u8 {
         self.buffer.as_ref()[field::ROUTING_TYPE]
     }
@@ -99,18 +107,21 @@ impl<T: AsRef<[u8]>> Header<T> {
 impl<'a, T: AsRef<[u8]> + ?Sized> Header<&'a T> {
     /// Bytes after the first two, up to the header length: the options of
     /// a hop-by-hop or destination options header.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         let d = self.buffer.as_ref();
         let end = self.header_len().min(d.len());
         &d[field::DATA.min(end)..end]
     }
     /// The options of a hop-by-hop or destination options header.
+    #[inline]
     pub fn options(&self) -> Options<'a> {
         Options::new(self.data())
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
+    #[inline]
     pub fn set_next_header(&mut self, v: u8) {
         self.buffer.as_mut()[field::NXT_HDR] = v
     }
@@ -123,15 +134,18 @@ pub struct FragHeader<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> FragHeader<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> FragHeader<T> {
         FragHeader { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<FragHeader<T>> {
         let h = Self::new_unchecked(buffer);
         h.check_len()?;
         Ok(h)
     }
     /// At least the 8 bytes of the header.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < FRAG_HEADER_LEN {
             Err(Error::Truncated)
@@ -139,35 +153,43 @@ impl<T: AsRef<[u8]>> FragHeader<T> {
             Ok(())
         }
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NXT_HDR]
     }
     /// Offset of the fragment's data in the datagram, bytes.
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::FRAG_OFF) & 0xfff8
     }
+    #[inline]
     pub fn more_frags(&self) -> bool {
         rd16(self.buffer.as_ref(), field::FRAG_OFF) & 1 != 0
     }
+    #[inline]
     pub fn ident(&self) -> u32 {
         rd32(self.buffer.as_ref(), field::FRAG_IDENT)
     }
     /// Offset 0 and no more fragments: a whole datagram behind a fragment
     /// header (an atomic fragment, RFC 6946).
+    #[inline]
     pub fn is_atomic(&self) -> bool {
         rd16(self.buffer.as_ref(), field::FRAG_OFF) & 0xfff9 == 0
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> FragHeader<T> {
+    #[inline]
     pub fn set_next_header(&mut self, v: u8) {
         self.buffer.as_mut()[field::NXT_HDR] = v
     }
     /// Sets the offset (bytes, a multiple of 8) and the M flag; the
     /// reserved bits are cleared.
+    #[inline]
     pub fn set_frag_offset(&mut self, bytes: u16, more_frags: bool) {
         wr16(
             self.buffer.as_mut(),
@@ -175,6 +197,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> FragHeader<T> {
             (bytes & 0xfff8) | u16::from(more_frags),
         )
     }
+    #[inline]
     pub fn set_ident(&mut self, v: u32) {
         wr32(self.buffer.as_mut(), field::FRAG_IDENT, v)
     }
@@ -190,6 +213,7 @@ pub struct FragRepr {
 }
 
 impl FragRepr {
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(h: &FragHeader<&T>) -> Result<FragRepr> {
         h.check_len()?;
         Ok(FragRepr {
@@ -199,10 +223,12 @@ impl FragRepr {
             ident: h.ident(),
         })
     }
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         FRAG_HEADER_LEN
     }
     /// Writes the 8 bytes (reserved fields zero).
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, h: &mut FragHeader<&mut T>) {
         h.buffer.as_mut()[..FRAG_HEADER_LEN].fill(0);
         h.set_next_header(self.next_header);
@@ -229,6 +255,7 @@ pub struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
+    #[inline]
     pub fn new(data: &'a [u8]) -> Options<'a> {
         Options { data, off: 0 }
     }
@@ -236,6 +263,7 @@ impl<'a> Options<'a> {
 
 impl<'a> Iterator for Options<'a> {
     type Item = Result<Opt<'a>>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let kind = *self.data.get(self.off)?;
         if kind == OPT_PAD1 {
@@ -270,10 +298,12 @@ pub struct Ext<'a> {
 }
 
 impl<'a> Ext<'a> {
+    #[inline]
     pub fn proto(&self) -> u8 {
         self.header.proto()
     }
     /// The fragment header view, when this is one.
+    #[inline]
     pub fn frag(&self) -> Option<FragHeader<&'a [u8]>> {
         let b: &'a [u8] = self.header.buffer;
         (self.proto() == NEXTHDR_FRAGMENT).then(|| FragHeader::new_unchecked(b))
@@ -297,6 +327,7 @@ pub struct Walk<'a> {
 impl<'a> Walk<'a> {
     /// Start at offset `off` of `buf` with the header kind `proto` (for a
     /// whole packet: the fixed header's next header, offset 40).
+    #[inline]
     pub fn new(buf: &'a [u8], proto: u8, off: usize) -> Walk<'a> {
         Walk {
             buf,
@@ -306,10 +337,12 @@ impl<'a> Walk<'a> {
         }
     }
     /// The kind of the current header: after the walk, the upper layer.
+    #[inline]
     pub fn proto(&self) -> u8 {
         self.proto
     }
     /// Where the current header starts: after the walk, the upper layer.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.off
     }
@@ -317,6 +350,7 @@ impl<'a> Walk<'a> {
 
 impl<'a> Iterator for Walk<'a> {
     type Item = Result<Ext<'a>>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || !is_ext(self.proto) {
             return None;

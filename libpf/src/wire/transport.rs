@@ -34,15 +34,18 @@ pub struct Head<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Head<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T, proto: u8) -> Head<T> {
         Head { buffer, proto }
     }
+    #[inline]
     pub fn new_checked(buffer: T, proto: u8) -> Result<Head<T>> {
         let h = Self::new_unchecked(buffer, proto);
         h.check_len()?;
         Ok(h)
     }
     /// At least the 8 bytes.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEAD_LEN {
             Err(Error::Truncated)
@@ -50,41 +53,51 @@ impl<T: AsRef<[u8]>> Head<T> {
             Ok(())
         }
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn proto(&self) -> u8 {
         self.proto
     }
     /// TCP / UDP source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::SRC_PORT)
     }
     /// TCP / UDP destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::DST_PORT)
     }
     /// TCP sequence number.
+    #[inline]
     pub fn tcp_seq(&self) -> u32 {
         rd32(self.buffer.as_ref(), field::TCP_SEQ)
     }
     /// TCP acknowledgement number, when the bytes hold it.
+    #[inline]
     pub fn tcp_ack(&self) -> Option<u32> {
         let b = self.buffer.as_ref();
         (b.len() >= field::TCP_ACK + 4).then(|| rd32(b, field::TCP_ACK))
     }
     /// ICMP / ICMPv6 type.
+    #[inline]
     pub fn icmp_type(&self) -> u8 {
         self.buffer.as_ref()[field::ICMP_TYPE]
     }
+    #[inline]
     pub fn icmp_code(&self) -> u8 {
         self.buffer.as_ref()[field::ICMP_CODE]
     }
     /// ICMP / ICMPv6 identifier (echo and the other queries).
+    #[inline]
     pub fn icmp_ident(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::ICMP_IDENT)
     }
     /// Where the protocol keeps its checksum, if it is one of the four.
+    #[inline]
     fn checksum_at(&self) -> Option<usize> {
         match self.proto {
             IPPROTO_TCP => Some(field::TCP_CHECKSUM),
@@ -94,6 +107,7 @@ impl<T: AsRef<[u8]>> Head<T> {
         }
     }
     /// The checksum field, when the protocol has one and the bytes hold it.
+    #[inline]
     pub fn checksum(&self) -> Option<u16> {
         let at = self.checksum_at()?;
         let b = self.buffer.as_ref();
@@ -102,17 +116,21 @@ impl<T: AsRef<[u8]>> Head<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Head<T> {
+    #[inline]
     pub fn set_src_port(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::SRC_PORT, v)
     }
+    #[inline]
     pub fn set_dst_port(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::DST_PORT, v)
     }
+    #[inline]
     pub fn set_tcp_seq(&mut self, v: u32) {
         wr32(self.buffer.as_mut(), field::TCP_SEQ, v)
     }
     /// Sets the acknowledgement number if the bytes hold it (see
     /// [`Head::tcp_ack`]); false otherwise.
+    #[inline]
     pub fn set_tcp_ack(&mut self, v: u32) -> bool {
         let b = self.buffer.as_mut();
         let there = b.len() >= field::TCP_ACK + 4;
@@ -121,11 +139,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Head<T> {
         }
         there
     }
+    #[inline]
     pub fn set_icmp_ident(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::ICMP_IDENT, v)
     }
     /// Sets the checksum if there is one and the bytes hold it (see
     /// [`Head::checksum`]); false otherwise.
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) -> bool {
         let Some(at) = self.checksum_at() else {
             return false;
