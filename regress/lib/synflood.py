@@ -29,18 +29,11 @@ import sys
 import threading
 import time
 
+from checksum import csum
+
 DEV = os.environ.get("FORGE_DEV", "eth0")
 ETH_P_ALL = 0x0003
 FLOOD_NET = (0xC6120000, 0xFFFE0000)  # 198.18.0.0/15
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def tcp4(src, dst, sport, dport, seq, ack, flags, win, mss=0):
