@@ -147,11 +147,13 @@ wait_listen() {
 # namespaces (pfd and pfsyncd included), delete the namespaces, and $RUN
 # unless KEEP_RUN=1 (to read the logs after a failure).
 netns_down() {
-	local n
-	jobs -p | xargs -r kill 2>/dev/null
+	local n j
+	j=$(jobs -p)
+	# Disowned first: no "Killed" notices from the shell for what follows.
+	disown -a
+	[ -z "$j" ] || kill $j 2>/dev/null
 	for n in "${NETNS[@]}"; do ip netns pids "$(ns "$n")" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
 	for n in "${NETNS[@]}"; do ip netns del "$(ns "$n")" 2>/dev/null; done
-	wait 2>/dev/null
 	[ "${KEEP_RUN:-0}" = 1 ] || rm -rf "$RUN"
 	return 0
 }

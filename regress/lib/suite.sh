@@ -13,7 +13,7 @@
 #   route srv default 10.2.0.1
 #   check "pfd starts" pfd_start fw
 #   check "pf enables" pfctl -q -e
-#   load 'block' 'pass in on int0 proto icmp'
+#   load 'block' 'pass out' 'pass in on int0 proto icmp'
 #   check "the client pings the server" reach 2
 #   summary
 
