@@ -74,6 +74,14 @@ except ConnectionRefusedError: print("refused")
 except OSError: print("timeout")' "$2" "$3"
 }
 
+# hold_tcp NS HOST PORT SECONDS: a TCP connection from NS that sends a
+# byte, reads its echo and stays open SECONDS (run it in the background).
+hold_tcp() {
+	in_ns "$1" python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2]))); s.sendall(b"x"); s.recv(1); time.sleep(float(sys.argv[3]))' "$2" "$3" "$4"
+}
+
 # tcp HOST PORT: a TCP connect from the client cl, printed as its exit
 # status: 0 connected, 1 refused (RST), 124 timed out.
 tcp() { in_ns cl timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; echo $?; }

@@ -30,6 +30,7 @@ import threading
 import time
 
 from checksum import csum
+from tcpecho import echo_forever
 
 DEV = os.environ.get("FORGE_DEV", "eth0")
 ETH_P_ALL = 0x0003
@@ -168,20 +169,7 @@ def echo(port):
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((addr, port))
         s.listen(64)
-        while True:
-            c, _ = s.accept()
-            threading.Thread(target=talk, args=(c,), daemon=True).start()
-
-    def talk(c):
-        with c:
-            while True:
-                try:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    c.sendall(d)
-                except OSError:
-                    return
+        echo_forever(s)
 
     threading.Thread(target=serve, args=(socket.AF_INET6, "::"), daemon=True).start()
     serve(socket.AF_INET, "0.0.0.0")

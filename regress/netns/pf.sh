@@ -59,9 +59,7 @@ sleep 0.5
 # A TCP connection with data, NATed.
 out=$(in_ns cl python3 "$LIB/tcpprobe.py" client 10.2.0.2 7000 1)
 check "TCP through NAT works ($out)" grep -q 'survived=1' <<<"$out"
-in_ns cl python3 -c '
-import socket, time
-s = socket.create_connection(("10.2.0.2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(3)' &
+hold_tcp cl 10.2.0.2 7000 3 &
 sleep 0.5
 states=$(pfctl -ss)
 echo "$states" | sed 's/^/# /'

@@ -256,9 +256,7 @@ load "pass" "pass in on lan0 inet6 from any to 64:ff9b::/96 af-to inet from 10.2
 check "af-to: ping6 64:ff9b::10.9.0.2 is answered by the IPv4 server" in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 64:ff9b::a09:2
 out=$(in_ns cl $PROBE say 64:ff9b::a09:2 7000)
 check "af-to: TCP over NAT64 works ($out)" test "$out" = hello
-in_ns cl python3 -c '
-import socket, time
-s = socket.create_connection(("64:ff9b::a09:2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(3)' &
+hold_tcp cl 64:ff9b::a09:2 7000 3 &
 sleep 0.6
 ss=$(pfctl -ss)
 echo "$ss" | sed 's/^/# /'

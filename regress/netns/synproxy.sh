@@ -67,9 +67,7 @@ check "a synproxied connection to a service on the firewall itself ($out)" grep 
 out=$(sf cl client 2001:db8:1::1 7001 100)
 check "a synproxied IPv6 connection to the firewall itself ($out)" grep -q 'ok=1 sent=100 echoed=100' <<<"$out"
 check "-si counts the proxied packets as synproxy" test "$(counter synproxy)" -ge 12
-in_ns cl python3 -c '
-import socket, time
-s = socket.create_connection(("10.2.0.2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(4)' &
+hold_tcp cl 10.2.0.2 7000 4 &
 sleep 0.7
 states=$(pfctl -ss)
 echo "$states" | sed 's/^/# /'
