@@ -100,21 +100,10 @@ pub fn load_tables(client: &mut Client, rs: &Ruleset) -> Result<(), Error> {
     result
 }
 
-/// Every table definition a load installs: the main ruleset's (inline
-/// anchors' included, each with its anchor), then each `load anchor`
-/// file's, in order.
-pub fn table_defs(rs: &Ruleset) -> Vec<&crate::ruleset::TableDef> {
-    let mut v: Vec<&crate::ruleset::TableDef> = rs.tables().collect();
-    for l in &rs.loads {
-        v.extend(l.ruleset.tables());
-    }
-    v
-}
-
 /// The table definitions of `rs` loaded at anchor `base`, each in its
 /// anchor below `base`.
 fn send_tables(client: &mut Client, ticket: u32, rs: &Ruleset, base: &str) -> Result<(), Error> {
-    for t in table_defs(rs) {
+    for t in rs.loaded_tables() {
         let anchor = crate::ruleset::join(base, &t.anchor);
         client.call_ok(&Request::InaDefine {
             ticket,

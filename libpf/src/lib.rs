@@ -13,6 +13,7 @@ pub mod conf;
 pub mod ctl;
 pub mod daemon;
 pub mod engine;
+pub mod errno;
 pub mod hostname_if;
 pub mod ifconfig;
 pub mod ioctl;

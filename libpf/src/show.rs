@@ -489,22 +489,6 @@ pub fn default_proto_name(p: u8) -> Option<String> {
 }
 
 /// Address family of a state, for filters.
-/// ctime(3): `Thu Jan  1 00:00:00 1970\n`, local time.
-pub fn ctime(t: i64) -> String {
-    let tt = t as libc::time_t;
-    // SAFETY: tm is plain data filled by localtime_r; strftime writes at
-    // most buf.len() bytes and the format is NUL-terminated.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
-        return format!("{t}\n");
-    }
-    let mut buf = [0u8; 64];
-    let fmt = b"%a %b %e %H:%M:%S %Y\n\0";
-    // SAFETY: as above: at most buf.len() bytes are written.
-    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr().cast(), &tm) };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
 /// Names of the interface counters, [IPv4, IPv6][in, out][pass, block].
 const ISTATS_TEXT: [[[&str; 2]; 2]; 2] = [
     [["In4/Pass:", "In4/Block:"], ["Out4/Pass:", "Out4/Block:"]],
@@ -512,8 +496,9 @@ const ISTATS_TEXT: [[[&str; 2]; 2]; 2] = [
 ];
 
 /// `pfctl -s Interfaces` (print_iface): the name, ` (skip)` with -v, the
-/// counters with -vv.
-pub fn interfaces(list: &[IfaceInfo], verbose: u8) -> String {
+/// counters with -vv; `ctime` formats the `Cleared:` time (local time,
+/// `sys::time::ctime`).
+pub fn interfaces(list: &[IfaceInfo], verbose: u8, ctime: impl Fn(i64) -> String) -> String {
     let mut o = String::new();
     for p in list {
         o.push_str(&p.name);
@@ -814,12 +799,13 @@ mod tests {
         p.packets[1][1][1] = 1;
         p.bytes[1][1][1] = 72;
         let l = std::slice::from_ref(&p);
-        assert_eq!(interfaces(l, 0), "em0\n");
-        assert_eq!(interfaces(l, 1), "em0 (skip)\n");
-        let vv = interfaces(l, 2);
+        let ctime = |t: i64| format!("at {t}\n");
+        assert_eq!(interfaces(l, 0, ctime), "em0\n");
+        assert_eq!(interfaces(l, 1, ctime), "em0 (skip)\n");
+        let vv = interfaces(l, 2, ctime);
         let lines: Vec<&str> = vv.lines().collect();
         assert_eq!(lines.len(), 11);
-        assert!(lines[1].starts_with("\tCleared:     ") && lines[1].len() > 30);
+        assert_eq!(lines[1], "\tCleared:     at 0");
         assert_eq!(
             lines[2],
             "\tReferences:  [ States:  2                  Rules: 3                  ]"

@@ -10,6 +10,7 @@ use crate::engine::table::{fb, tflag, AddrChange, AddrInfo, TableInfo, OP_PASS};
 use crate::ioctl::client::Client;
 use crate::ioctl::{AddrOp, Error, Reply, Request, ADDRS_PER_FRAME};
 use crate::ruleset::TableEntry;
+use crate::sys::time::ctime;
 use std::io::Write;
 
 /// The commands `-T` takes, matched by prefix as pfctl does.
@@ -59,31 +60,6 @@ fn xprintf(o: &Opts, dummy: bool, err: &mut dyn Write, msg: &str) {
         ".\n"
     };
     let _ = write!(err, "{msg}{end}");
-}
-
-/// `ctime(3)`: `Thu Jan  1 00:00:00 1970\n`, local time.
-pub fn ctime(t: i64) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let tt = t as libc::time_t;
-    // SAFETY: an all-zero `tm` is valid; localtime_r only writes to it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call.
-    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
-        return format!("{t}\n");
-    }
-    format!(
-        "{} {}{:3} {:02}:{:02}:{:02} {}\n",
-        DAYS[tm.tm_wday.clamp(0, 6) as usize],
-        MONTHS[tm.tm_mon.clamp(0, 11) as usize],
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        tm.tm_year as i64 + 1900
-    )
 }
 
 fn addr_text(e: &TableEntry) -> String {
@@ -798,13 +774,6 @@ mod tests {
             "\tIn/Block:    [ Packets: 0                  Bytes: 0                  ]"
         );
         assert_eq!(lines[7].trim_start().split(' ').next(), Some("Out/Pass:"));
-    }
-
-    #[test]
-    fn ctime_is_ctimes_format() {
-        let s = ctime(0);
-        assert_eq!(s.len(), 25, "{s:?}");
-        assert!(s.ends_with('\n'));
     }
 
     #[test]

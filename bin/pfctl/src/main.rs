@@ -735,7 +735,7 @@ fn show_cmd(
             filter: iface.map(str::to_string),
         })? {
             Reply::Ifaces(v) => {
-                print!("{}", show::interfaces(&v, verbose));
+                print!("{}", show::interfaces(&v, verbose, libpf::sys::time::ctime));
                 Ok(())
             }
             other => Err(Error::Protocol(format!("{other:?}"))),

@@ -76,17 +76,3 @@ impl fmt::Display for ConfError {
 }
 
 impl std::error::Error for ConfError {}
-
-/// The errno values pfctl reports about files (table files, includes).
-pub const EINVAL: i32 = libc::EINVAL;
-pub const ERANGE: i32 = libc::ERANGE;
-pub const EISDIR: i32 = libc::EISDIR;
-
-/// `strerror` with OpenBSD's wording where it differs from glibc's.
-pub fn strerror(errno: i32) -> String {
-    match errno {
-        ERANGE => "Result too large".to_string(),
-        EINVAL => "Invalid argument".to_string(),
-        _ => nix::errno::Errno::from_raw(errno).desc().to_string(),
-    }
-}

@@ -8,10 +8,11 @@
 
 use super::anchor;
 use super::ast;
-use super::error::{strerror, ConfError};
+use super::error::ConfError;
 use super::expand::Expander;
 use super::parser;
 use super::source::{self, Macros, Statement};
+use crate::errno::{strerror, EMFILE};
 
 /// Maximum nesting of `include`.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -228,7 +229,7 @@ impl<'a, 'r> Reader<'a, 'r> {
         let text = if depth >= MAX_INCLUDE_DEPTH {
             // pfctl has no limit of its own: it stops when it cannot open
             // one more file
-            Err(std::io::Error::from_raw_os_error(libc::EMFILE))
+            Err(std::io::Error::from_raw_os_error(EMFILE))
         } else {
             (self.loader)(path)
         };

@@ -5,8 +5,8 @@
 //! `SlowHost` the caller gives (the expander's `host()`: interfaces,
 //! names, `10/8`).
 
-use super::error::{EINVAL, EISDIR, ERANGE};
 use crate::addr::IpNet;
+use crate::errno::{EFBIG, EINVAL, EISDIR, ERANGE};
 use crate::ruleset::TableEntry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -57,7 +57,7 @@ pub(super) fn read_file(path: &str) -> Result<Vec<u8>, i32> {
     let mut data = Vec::with_capacity(md.len().min(MAX) as usize + 1);
     f.take(MAX + 1).read_to_end(&mut data).map_err(errno)?;
     if data.len() as u64 > MAX {
-        return Err(libc::EFBIG);
+        return Err(EFBIG);
     }
     Ok(data)
 }

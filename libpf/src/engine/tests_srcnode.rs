@@ -26,7 +26,8 @@ fn engine(conf: &str) -> Engine {
     let rs = parse(conf, "pf.conf", &resolver())
         .map_err(|e| format!("{e:?}"))
         .unwrap();
-    let shadows: Vec<Shadow> = crate::ctl::table_defs(&rs)
+    let shadows: Vec<Shadow> = rs
+        .loaded_tables()
         .into_iter()
         .map(|t| {
             let mut s = Shadow::new(&t.anchor, &t.name, t.flags, t.init_addr);

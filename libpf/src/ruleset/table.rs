@@ -136,6 +136,17 @@ impl Ruleset {
         })
     }
 
+    /// Every table definition a load installs: this ruleset's (inline
+    /// anchors' included, each with its anchor), then each `load anchor`
+    /// file's, in order.
+    pub fn loaded_tables(&self) -> Vec<&TableDef> {
+        let mut v: Vec<&TableDef> = self.tables().collect();
+        for l in &self.loads {
+            v.extend(l.ruleset.tables());
+        }
+        v
+    }
+
     /// The definition of table `name` that loading would install (the last).
     pub fn table(&self, name: &str) -> Option<&TableDef> {
         self.tables().filter(|t| t.name == name).last()

@@ -9,3 +9,4 @@ pub mod policy_routing;
 pub mod raw;
 pub mod resolve;
 pub mod sysctl;
+pub mod time;

@@ -18,9 +18,10 @@ use super::hosts::HostNode;
 use super::{bare_text, Expander, Res};
 use crate::addr::IpNet;
 use crate::conf::ast::{HostItem, TableAst, TableOptAst};
-use crate::conf::error::{strerror, ConfError, EINVAL};
+use crate::conf::error::ConfError;
 use crate::conf::resolver::Resolver;
 use crate::conf::tablefile::{load_table_file, parse_table_data, read_file, LoadError};
+use crate::errno::{strerror, EINVAL};
 use crate::ruleset::{
     AddrKind, Directive, TableDef, TableEntry, TableFlags, TableInit, TABLE_NAME_MAX,
 };

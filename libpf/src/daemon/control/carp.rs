@@ -1,9 +1,9 @@
 //! CARP requests: carp interfaces (SIOCSVH/SIOCGVH), destroying them,
 //! and the net.inet.carp sysctls.
 
-use super::{EINVAL, ENOENT};
 use crate::carp::{CarpConfig, CarpState};
 use crate::daemon::Shared;
+use crate::errno::{EINVAL, ENOENT};
 use crate::ioctl::Reply;
 
 /// The pseudo-interfaces pfd knows.

@@ -3,9 +3,9 @@
 //! SIOCDIFGROUP, SIOCGIFGROUP, SIOCGIFGMEMB), which Linux does not have and
 //! pfd keeps in its interface table.
 
-use super::ENOENT;
 use crate::daemon::ifwatch;
 use crate::daemon::Shared;
+use crate::errno::ENOENT;
 use crate::ioctl::Reply;
 
 fn wall_now() -> i64 {

@@ -13,20 +13,13 @@ mod states;
 mod tables;
 
 use super::Shared;
+use crate::errno::{EINVAL, EPERM};
 use crate::ioctl::frame::{read_frame, write_frame, FrameError};
 use crate::ioctl::{Reply, Request};
 use ruleset::Transaction;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-
-const EPERM: i32 = 1;
-const ENOENT: i32 = 2;
-const EIO: i32 = 5;
-const ENOMEM: i32 = 12;
-const EBUSY: i32 = 16;
-const EEXIST: i32 = 17;
-const EINVAL: i32 = 22;
 
 /// The process at the other end of a connection.
 struct Peer {

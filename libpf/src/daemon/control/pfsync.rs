@@ -2,8 +2,8 @@
 //! from the peer, the bulk-update demotion, and pfsyncd's attached stream
 //! of local state changes.
 
-use super::EBUSY;
 use crate::daemon::Shared;
+use crate::errno::EBUSY;
 use crate::ioctl::frame::write_frame;
 use crate::ioctl::Reply;
 use crate::log;

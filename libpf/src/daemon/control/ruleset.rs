@@ -3,11 +3,12 @@
 //! and replace the rulesets of the anchors they name, the running rules of
 //! an anchor, the anchor tree, and options.
 
-use super::{Peer, EBUSY, EEXIST, EINVAL, EIO, ENOENT};
+use super::Peer;
 use crate::daemon::Shared;
 use crate::engine::anchor::check_path;
 use crate::engine::rules::Loader;
 use crate::engine::table::Shadow;
+use crate::errno::{EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::ioctl::{Reply, RuleInfo};
 use crate::log;
 use crate::ruleset::{Limit, Options, Rule};

@@ -4,10 +4,11 @@
 //! `-s Tables` and `-F Tables`. Times go out as Unix time.
 
 use super::ruleset::Transaction;
-use super::{Peer, EINVAL, ENOMEM, EPERM};
+use super::Peer;
 use crate::daemon::Shared;
 use crate::engine::table::{self, AddrChange, AddrInfo, Shadow, TableError};
 use crate::engine::table_now;
+use crate::errno::{EINVAL, ENOMEM, EPERM};
 use crate::ioctl::frame::{read_frame, write_frame};
 use crate::ioctl::{AddrOp, Reply, Request, ADDRS_PER_FRAME};
 use crate::ruleset::{Limit, TableEntry, TableFlags};
@@ -18,7 +19,7 @@ const MAX_REQUEST_ADDRS: usize = 1 << 24;
 
 fn not_open() -> Reply {
     Reply::error(
-        super::EBUSY,
+        crate::errno::EBUSY,
         "ruleset transaction not open (ticket mismatch)",
     )
 }

@@ -21,7 +21,7 @@ fn ruleset(src: &str) -> Ruleset {
 
 /// What pfctl sends for the tables of `rs`.
 fn shadows(rs: &Ruleset) -> Vec<Shadow> {
-    crate::ctl::table_defs(rs)
+    rs.loaded_tables()
         .into_iter()
         .map(|t| {
             let mut s = Shadow::new(&t.anchor, &t.name, t.flags, t.init_addr);
