@@ -57,12 +57,23 @@ fn hms(secs: u32) -> String {
 /// One state as `pfctl -ss` prints it (`verbose` 1 for -v, 2 for -vv),
 /// with a trailing newline. `proto_name` maps protocol numbers to names.
 pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<String>) -> String {
+    let mut o = String::new();
+    state_hosts(&mut o, s, proto_name);
+    state_levels(&mut o, s, verbose);
+    if verbose >= 1 {
+        state_counters(&mut o, s);
+    }
+    if verbose >= 2 {
+        state_ids(&mut o, s);
+    }
+    o
+}
+
+/// The first line of a state up to its levels: interface, protocol, the
+/// stack-side key's hosts with the wire-side ones in parentheses where
+/// translation changed them.
+fn state_hosts(o: &mut String, s: &StateRepr, proto_name: &dyn Fn(u8) -> Option<String>) {
     let out_dir = s.direction == 2;
-    let (src, dst) = if out_dir {
-        (&s.src, &s.dst)
-    } else {
-        (&s.dst, &s.src)
-    };
     let (mut sk, nk): (KeyRepr, &KeyRepr) = if out_dir {
         (s.key[1], &s.key[0])
     } else {
@@ -77,7 +88,6 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         }
     }
     let afto = sk.af != nk.af;
-    let mut o = String::new();
     let _ = write!(o, "{} ", s.ifname);
     match proto_name(s.proto) {
         Some(n) => {
@@ -106,6 +116,17 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
         let i = if afto { 1 } else { 0 };
         let _ = write!(o, " ({})", host(&sk.addr[i], sk.port[i], sk.rdomain));
     }
+}
+
+/// The connection's levels (`ESTABLISHED:ESTABLISHED`, `MULTIPLE:SINGLE`)
+/// ending the first line; with `verbose`, a TCP state's sequence windows.
+fn state_levels(o: &mut String, s: &StateRepr, verbose: u8) {
+    let (src, dst) = if s.direction == 2 {
+        (&s.src, &s.dst)
+    } else {
+        (&s.dst, &s.src)
+    };
+    let icmp = s.proto == IPPROTO_ICMP || s.proto == IPPROTO_ICMPV6;
     o.push_str("    ");
     let (a, b) = (src.state, dst.state);
     if s.proto == IPPROTO_TCP {
@@ -147,68 +168,71 @@ pub fn state(s: &StateRepr, verbose: u8, proto_name: &dyn Fn(u8) -> Option<Strin
     } else {
         let _ = writeln!(o, "   {a}:{b}");
     }
-    if verbose >= 1 {
-        let _ = write!(
-            o,
-            "   age {}, expires in {}, {}:{} pkts, {}:{} bytes",
-            hms(s.creation),
-            hms(s.expire),
-            s.packets[0],
-            s.packets[1],
-            s.bytes[0],
-            s.bytes[1]
-        );
-        if s.anchor != u32::MAX {
-            let _ = write!(o, ", anchor {}", s.anchor);
-        }
-        if s.rule != u32::MAX {
-            let _ = write!(o, ", rule {}", s.rule);
-        }
-        if s.state_flags & 0x0002 != 0 {
-            o.push_str(", sloppy");
-        }
-        if s.state_flags & 0x0004 != 0 {
-            o.push_str(", pflow");
-        }
-        if s.sync_flags & 0x04 != 0 {
-            o.push_str(", source-track");
-        }
-        if s.sync_flags & 0x08 != 0 {
-            o.push_str(", sticky-address");
-        }
-        // Not in OpenBSD's output (its pfsync_state has no tag): pfd shows
-        // the tag a state puts on its packets.
-        if !s.tag.is_empty() {
-            let _ = write!(o, ", tag {}", s.tag);
-        }
-        o.push('\n');
+}
+
+/// `-v`: age, expiry, counters, rule and flags.
+fn state_counters(o: &mut String, s: &StateRepr) {
+    let _ = write!(
+        o,
+        "   age {}, expires in {}, {}:{} pkts, {}:{} bytes",
+        hms(s.creation),
+        hms(s.expire),
+        s.packets[0],
+        s.packets[1],
+        s.bytes[0],
+        s.bytes[1]
+    );
+    if s.anchor != u32::MAX {
+        let _ = write!(o, ", anchor {}", s.anchor);
     }
-    if verbose >= 2 {
-        let _ = write!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
-        // OpenBSD's pfctl stops here; FreeBSD's goes on with the route
-        // (`route-to: 192.0.2.1@em1`) and the rtable, which pfd shows too.
-        let rt = match s.rt {
-            1 => Some("route-to"),
-            2 => Some("dup-to"),
-            3 => Some("reply-to"),
-            _ => None,
-        };
-        if let Some(kind) = rt {
-            let _ = write!(o, " {kind}: {}", host(&s.rt_addr, 0, 0));
-            if !s.rt_ifname.is_empty() {
-                let _ = write!(o, "@{}", s.rt_ifname);
-            }
-        }
-        let table = match s.direction {
-            1 => s.rtableid[1],
-            _ => s.rtableid[0],
-        };
-        if table != u32::MAX {
-            let _ = write!(o, " rtable: {table}");
-        }
-        o.push('\n');
+    if s.rule != u32::MAX {
+        let _ = write!(o, ", rule {}", s.rule);
     }
-    o
+    if s.state_flags & 0x0002 != 0 {
+        o.push_str(", sloppy");
+    }
+    if s.state_flags & 0x0004 != 0 {
+        o.push_str(", pflow");
+    }
+    if s.sync_flags & 0x04 != 0 {
+        o.push_str(", source-track");
+    }
+    if s.sync_flags & 0x08 != 0 {
+        o.push_str(", sticky-address");
+    }
+    // Not in OpenBSD's output (its pfsync_state has no tag): pfd shows
+    // the tag a state puts on its packets.
+    if !s.tag.is_empty() {
+        let _ = write!(o, ", tag {}", s.tag);
+    }
+    o.push('\n');
+}
+
+/// `-vv`: the state's id and creator, its route and routing table.
+fn state_ids(o: &mut String, s: &StateRepr) {
+    let _ = write!(o, "   id: {:016x} creatorid: {:08x}", s.id, s.creatorid);
+    // OpenBSD's pfctl stops here; FreeBSD's goes on with the route
+    // (`route-to: 192.0.2.1@em1`) and the rtable, which pfd shows too.
+    let rt = match s.rt {
+        1 => Some("route-to"),
+        2 => Some("dup-to"),
+        3 => Some("reply-to"),
+        _ => None,
+    };
+    if let Some(kind) = rt {
+        let _ = write!(o, " {kind}: {}", host(&s.rt_addr, 0, 0));
+        if !s.rt_ifname.is_empty() {
+            let _ = write!(o, "@{}", s.rt_ifname);
+        }
+    }
+    let table = match s.direction {
+        1 => s.rtableid[1],
+        _ => s.rtableid[0],
+    };
+    if table != u32::MAX {
+        let _ = write!(o, " rtable: {table}");
+    }
+    o.push('\n');
 }
 
 /// One line of `pfctl -s labels` for a rule with a label: evaluations,

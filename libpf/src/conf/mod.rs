@@ -1,6 +1,7 @@
 //! pf.conf: from text to a resolved `Ruleset`, and back to text.
 //!
-//! The pipeline, one step per module, each using only the steps before it:
+//! The pipeline, one step per module, each using only the steps before it
+//! (`layout/tests/layout.rs` checks the order):
 //!
 //! 1. `source.rs`  — pfctl's lexical layer: statements, comments, `\`
 //!    continuations, `$macro` substitution;
@@ -40,8 +41,6 @@ pub mod tablefile;
 
 #[cfg(test)]
 mod conformance_tests;
-#[cfg(test)]
-mod layout_tests;
 #[cfg(test)]
 mod tests;
 

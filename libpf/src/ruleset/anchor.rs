@@ -13,38 +13,12 @@
 //! pfctl names it (N counts the brace blocks of the file), which printers
 //! hide. `flatten` cuts a parsed ruleset into the per-anchor rulesets pfd
 //! loads: the file's own rules, one ruleset per inline anchor, one per
-//! `load anchor` file.
+//! `load anchor` file. The types (`AnchorCall`, `LoadedAnchor`) are in
+//! `rule.rs`, with the `Rule` and `Ruleset` that hold them and that they
+//! hold.
 
 use super::rule::{Rule, Ruleset};
-use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-
-/// The anchor an `anchor` rule calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnchorCall {
-    /// The path as written for an anchor called by name (`"a/b"`, `"/x"`,
-    /// `"x/*"`), the name of an inline anchor, `_N` for an anonymous
-    /// inline anchor (`anchor { ... }`).
-    pub name: String,
-    /// The rules were given in braces (`pfctl -nv` prints them nested).
-    pub inline: bool,
-    /// The inline anchor's rules, as parsed; empty for an anchor called by
-    /// name, and in what pfd holds (the anchor owns its rules there).
-    pub rules: Vec<Rule>,
-}
-
-/// `load anchor name from "file"`: the file's ruleset, loaded at `path`
-/// after the main ruleset (pfctl's `pfctl_load_anchors`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoadedAnchor {
-    /// Full anchor path (`"x"`, or `"x/y"` for a load inside a loaded file).
-    pub path: String,
-    /// The file, as written.
-    pub file: String,
-    pub ruleset: Ruleset,
-    /// Line of the `load anchor` statement, for messages.
-    pub src_line: u32,
-}
 
 impl Rule {
     /// An `anchor` rule?
@@ -148,7 +122,7 @@ fn flatten_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ruleset::Action;
+    use crate::ruleset::{Action, AnchorCall, LoadedAnchor};
 
     fn call(name: &str, inline: bool, rules: Vec<Rule>) -> Rule {
         let mut r = Rule::new(Action::Pass);

@@ -1,4 +1,5 @@
-//! One expanded rule and the global options (`set ...`) loaded with it.
+//! One expanded rule, the global options (`set ...`) loaded with it, and the
+//! anchors rules call or load (the rulesets inside them are rules again).
 
 use crate::addr::{Af, IpNet};
 use serde::{Deserialize, Serialize};
@@ -414,7 +415,7 @@ pub struct Rule {
     /// Line in the source file, for messages.
     pub src_line: u32,
     /// Set on `anchor` rules: the anchor they call (see `anchor.rs`).
-    pub anchor: Option<Box<super::anchor::AnchorCall>>,
+    pub anchor: Option<Box<AnchorCall>>,
 }
 
 impl Rule {
@@ -751,5 +752,32 @@ pub struct Ruleset {
     /// `pfctl -nv`); `options` holds their net effect.
     pub directives: Vec<Directive>,
     /// `load anchor` statements, in the order pfctl loads them.
-    pub loads: Vec<super::anchor::LoadedAnchor>,
+    pub loads: Vec<LoadedAnchor>,
+}
+
+/// The anchor an `anchor` rule calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorCall {
+    /// The path as written for an anchor called by name (`"a/b"`, `"/x"`,
+    /// `"x/*"`), the name of an inline anchor, `_N` for an anonymous
+    /// inline anchor (`anchor { ... }`).
+    pub name: String,
+    /// The rules were given in braces (`pfctl -nv` prints them nested).
+    pub inline: bool,
+    /// The inline anchor's rules, as parsed; empty for an anchor called by
+    /// name, and in what pfd holds (the anchor owns its rules there).
+    pub rules: Vec<Rule>,
+}
+
+/// `load anchor name from "file"`: the file's ruleset, loaded at `path`
+/// after the main ruleset (pfctl's `pfctl_load_anchors`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedAnchor {
+    /// Full anchor path (`"x"`, or `"x/y"` for a load inside a loaded file).
+    pub path: String,
+    /// The file, as written.
+    pub file: String,
+    pub ruleset: Ruleset,
+    /// Line of the `load anchor` statement, for messages.
+    pub src_line: u32,
 }
