@@ -4,8 +4,8 @@
 //! formats.
 
 use crate::addr::Af;
+use crate::engine::anchor::{Loader, RuleCounters};
 use crate::engine::iface::IfaceInfo;
-use crate::engine::rules::{Loader, RuleCounters};
 use crate::engine::srcnode::{SnType, SrcNodeInfo};
 use crate::engine::state::{tcps, udps};
 use crate::engine::status::{Status, LIMIT_COUNTER_NAMES, REASON_NAMES};

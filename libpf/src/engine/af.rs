@@ -11,10 +11,7 @@
 //! drops the original, as pf forwards the translated mbuf itself.
 
 use super::packet::{describe_quoted, Pd};
-use super::state::StateKey;
-use super::Engine;
-use crate::addr::{Af, IpNet};
-use crate::ruleset::{AddrKind, Pool};
+use crate::addr::Af;
 use crate::wire::checksum::{self, combine, finish, fold, pseudo_header, sum};
 use crate::wire::{icmp, icmpv6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -31,20 +28,6 @@ pub struct Ends {
     pub dst: IpAddr,
     pub sport: u16,
     pub dport: u16,
-}
-
-impl Ends {
-    /// A packet that matched key `k` (in the orientation of a packet coming
-    /// in) leaves with the addresses of the state's other key `o`, seen
-    /// from the same side: source `o.addr[1]`, destination `o.addr[0]`.
-    pub fn from_other_key(o: &StateKey) -> Ends {
-        Ends {
-            src: o.addr[1],
-            dst: o.addr[0],
-            sport: o.port[1],
-            dport: o.port[0],
-        }
-    }
 }
 
 /// The protocol number in the other family (ICMP ↔ ICMPv6).
@@ -121,213 +104,8 @@ pub fn embed_v4(v4: &Ipv4Addr, prefix: &Ipv6Addr, len: u8) -> Option<Ipv6Addr> {
     }
 }
 
-/// The first address of `af` in a pool, and its prefix length.
-fn pool_net(
-    pool: &Pool,
-    ifaddrs: &std::collections::HashMap<String, Vec<IpNet>>,
-    af: Af,
-) -> Option<IpNet> {
-    pool.addrs.iter().find_map(|a| match a {
-        AddrKind::Net(n) if n.af() == af => Some(*n),
-        AddrKind::Dynamic { ifname, .. } => ifaddrs
-            .get(ifname)
-            .and_then(|v| v.iter().find(|n| n.af() == af))
-            .map(|n| IpNet::host(n.addr)),
-        _ => None,
-    })
-}
-
-impl Engine {
-    /// Addresses and ports for a new connection that the af-to rule `ri`
-    /// translates to `naf` (pf_get_transaddr_af): the source from the
-    /// `from` pool with a NAT port, the destination from the `to` pool or
-    /// taken out of / put into the original destination (RFC 6052).
-    pub(in crate::engine) fn af_target(
-        &mut self,
-        ri: super::anchor::RuleRef,
-        pd: &Pd,
-        naf: Af,
-        sns: &mut super::srcnode::Sns,
-        now: u64,
-    ) -> Option<Ends> {
-        let start = self.random();
-        // The source from the pool (pf_get_sport in the new family); a
-        // pool without a type gives its network address.
-        let typed = self
-            .rules
-            .rule(ri)?
-            .nat_to
-            .as_ref()
-            .is_some_and(|p| p.pool_type != crate::ruleset::PoolType::None || p.sticky_address);
-        let picked = if typed {
-            let mut init = None;
-            let kind = super::srcnode::SnType::Nat;
-            Some(self.map_addr(ri, kind, naf, &pd.src, &mut init, sns, now)?)
-        } else {
-            None
-        };
-        let r = self.rules.rule(ri)?;
-        let nat = pool_net(r.nat_to.as_ref()?, self.ifaces.addr_map(), naf)?;
-        let src = picked.unwrap_or_else(|| nat.network());
-        let dst = match (r.rdr_to.as_ref(), pd.dst, naf) {
-            (Some(rdr), IpAddr::V6(d), Af::Inet) => {
-                // inet_nat46: the pool's network bits over the low 32 bits.
-                let n = pool_net(rdr, self.ifaces.addr_map(), naf)?;
-                let IpAddr::V4(p) = n.network() else {
-                    return None;
-                };
-                let o = d.octets();
-                let low = u32::from_be_bytes([o[12], o[13], o[14], o[15]]);
-                let m = crate::addr::v4_mask(n.prefix);
-                IpAddr::V4(((low & !m) | (u32::from(p) & m)).into())
-            }
-            (Some(rdr), IpAddr::V4(d), Af::Inet6) => {
-                let n = pool_net(rdr, self.ifaces.addr_map(), naf)?;
-                let IpAddr::V6(p) = n.network() else {
-                    return None;
-                };
-                IpAddr::V6(embed_v4(&d, &p, n.prefix)?)
-            }
-            (None, IpAddr::V6(d), Af::Inet) => {
-                let len = match &r.to.addr {
-                    AddrKind::Net(n) if n.af() == Af::Inet6 && n.prefix >= 32 => n.prefix,
-                    _ => 96,
-                };
-                IpAddr::V4(extract_v4(&d, len)?)
-            }
-            (None, IpAddr::V4(d), Af::Inet6) => {
-                let IpAddr::V6(p) = src else { return None };
-                IpAddr::V6(embed_v4(&d, &p, nat.prefix.min(96))?)
-            }
-            _ => return None,
-        };
-        let nat_pool = r.nat_to.as_ref()?;
-        let (static_port, proxy) = (nat_pool.static_port, nat_pool.proxy_port);
-        let rdr_port = r.rdr_to.as_ref().map_or(0, |p| p.proxy_port.0);
-        let proto = other_proto(pd.proto);
-        // ICMP: the destination "port" is the query type, in the new family.
-        let ic = pd.icmp;
-        let dport = match ic {
-            Some(i) if i.id_is_sport => icmp_type_other(pd.af, i.icmp_type)? as u16,
-            _ if rdr_port != 0 && pd.has_ports() => rdr_port,
-            _ => pd.dport,
-        };
-        let ported = pd.has_ports() || ic.is_some_and(|i| !i.is_error && i.id_is_sport);
-        let mk = |sport: u16| StateKey {
-            addr: [dst, src],
-            port: [dport, sport],
-            proto,
-            rdomain: 0,
-        };
-        let sport = if !ported || static_port {
-            pd.sport
-        } else {
-            let (lo, hi) = match proxy {
-                (0, 0) => (super::nat::NAT_PORT_LOW, super::nat::NAT_PORT_HIGH),
-                (a, 0) => (a, a),
-                (a, b) => (a.min(b), a.max(b)),
-            };
-            let span = (hi - lo) as u32 + 1;
-            let start = start % span;
-            (0..span)
-                .map(|i| lo + ((start + i) % span) as u16)
-                .find(|&p| !self.states.key_in_use(&mk(p)))?
-        };
-        Some(Ends {
-            src,
-            dst,
-            sport,
-            dport,
-        })
-    }
-}
-
-impl Engine {
-    /// A packet that an `af-to` rule passes (coming in): the new
-    /// connection's addresses, its state (keys of both families), and the
-    /// translated packet for the data path to send instead. `view` is the
-    /// packet as the rules saw it (after the match rules' translations),
-    /// which the new addresses are taken from.
-    #[allow(clippy::too_many_arguments)]
-    pub(in crate::engine) fn test_rules_afto(
-        &mut self,
-        meta: &super::PacketMeta,
-        buf: &mut [u8],
-        (pd, view): (Pd, Pd),
-        (ri, anchor): (super::anchor::RuleRef, Option<super::anchor::RuleRef>),
-        matches: &[super::anchor::RuleRef],
-        d: &mut super::Decision,
-        actions: &super::normalize::Actions,
-        naf: Af,
-        len: u64,
-        now: u64,
-    ) -> super::Verdict {
-        use super::status::Reason;
-        use super::Verdict;
-        if pd.fragment {
-            // The header to translate is in the first fragment only.
-            self.release_sns(&d.sns, now);
-            self.count(Reason::Fragment);
-            return Verdict::drop(Reason::Fragment);
-        }
-        let Some(to) = self.af_target(ri, &view, naf, &mut d.sns, now) else {
-            self.release_sns(&d.sns, now);
-            self.count(Reason::Translate);
-            return Verdict::drop(Reason::Translate);
-        };
-        let mut t = pd;
-        t.af = naf;
-        t.src = to.src;
-        t.dst = to.dst;
-        t.sport = to.sport;
-        t.dport = to.dport;
-        t.proto = other_proto(pd.proto);
-        if d.keep_state == crate::ruleset::KeepState::None || super::rules::icmp_makes_no_state(&pd)
-        {
-            self.release_sns(&d.sns, now);
-        } else {
-            match self.create_state(meta, d, (ri, anchor), matches, &pd, &t, actions, len, now) {
-                Ok((slot, seqdiff)) => {
-                    self.count_match_rules(slot, meta.dir, len);
-                    if let (true, Some(tcp)) = (seqdiff != 0, pd.tcp) {
-                        super::translate::set_seq_ack(
-                            buf,
-                            &pd,
-                            Some(tcp.seq.wrapping_add(seqdiff)),
-                            None,
-                        );
-                    }
-                }
-                Err(reason) => {
-                    self.count(reason);
-                    return Verdict::drop(reason);
-                }
-            }
-        }
-        let ident = self.random() as u16;
-        match translate(buf, &pd, &to, ident, true) {
-            Some(mut pkt) => {
-                // The normalisation actions apply to the packet sent.
-                if !actions.is_empty() {
-                    let rid = self.random() as u16;
-                    super::normalize::scrub_packet(&mut pkt, actions, rid);
-                }
-                let mut v = Verdict::pass(false);
-                v.rule = Some(ri.nr);
-                v.forward = super::route::Forward::AfTo(pkt);
-                v
-            }
-            None => {
-                // Out of TTL, or nothing pf knows how to translate.
-                self.count(Reason::Translate);
-                Verdict::drop(Reason::Translate)
-            }
-        }
-    }
-}
-
 /// ICMP echo types in the other family (the only queries af-to maps).
-fn icmp_type_other(af: Af, t: u8) -> Option<u8> {
+pub fn icmp_type_other(af: Af, t: u8) -> Option<u8> {
     match (af, t) {
         (Af::Inet, icmp::ECHO_REQUEST) => Some(icmpv6::ECHO_REQUEST),
         (Af::Inet, icmp::ECHO_REPLY) => Some(icmpv6::ECHO_REPLY),
@@ -712,6 +490,7 @@ mod tests {
     use super::*;
     use crate::engine::packet::describe;
     use crate::engine::packet::tests::*;
+    use crate::engine::Engine;
     use crate::wire::tcp;
 
     fn ip(s: &str) -> IpAddr {
@@ -1008,7 +787,7 @@ mod tests {
             .map_err(|e| format!("{e:?}"))
             .unwrap();
         let mut e = Engine::new(1, 5);
-        e.load(rs, crate::engine::rules::Loader::default(), String::new())
+        e.load(rs, crate::engine::anchor::Loader::default(), String::new())
             .unwrap();
         e.set_enabled(true, 0);
         e

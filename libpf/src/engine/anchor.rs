@@ -9,12 +9,10 @@
 //! any ruleset) or has a child that exists (pf_remove_if_empty_ruleset);
 //! `set limit anchors` caps how many exist. Calls are resolved to anchor
 //! ids when a transaction commits, so evaluation follows indices only. A
-//! rule is named by a `RuleRef`: its anchor's id, its number there and the
-//! generation of that anchor's ruleset, so a state made by a rule that has
-//! since been replaced no longer touches the new rules' counters.
+//! rule is named by a `RuleRef` (see `ruleref`).
 
 use super::nat::pool::{Cursor, Cursors};
-use super::rules::{Loader, RuleCounters};
+use super::ruleref::RuleRef;
 use super::rulestate::{RuleRun, RuleStates};
 use super::srcnode::{ConnLimits, SnType};
 use super::table::{RuleTables, Tables};
@@ -31,14 +29,22 @@ pub const PATH_MAX: usize = 1023;
 /// The main ruleset's id.
 pub const MAIN: u32 = 0;
 
-/// A rule in the tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RuleRef {
-    pub anchor: u32,
-    /// The rule's number in its ruleset (`@nr` of `pfctl -vvsr`).
-    pub nr: u32,
-    /// The generation of the ruleset it belongs to.
-    pub gen: u64,
+/// What `pfctl -vsr` shows under a rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RuleCounters {
+    pub evaluations: u64,
+    /// [in, out]
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub states_cur: u32,
+    pub states_tot: u32,
+}
+
+/// Who loaded the ruleset (`Inserted: uid 0 pid 4242`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Loader {
+    pub uid: u32,
+    pub pid: u32,
 }
 
 /// What an anchor rule calls, resolved at commit.

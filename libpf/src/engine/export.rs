@@ -3,9 +3,9 @@
 //! peer sends: inserts, updates with OpenBSD's stale checks, deletes,
 //! clears, update requests.
 
-use super::anchor::RuleRef;
 use super::normalize::{Actions, PeerScrub, StateScrub, PFSS_TIMESTAMP, PFSTATE_SCRUB_FLAGS};
 use super::packet::Dir;
+use super::ruleref::RuleRef;
 use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
 use super::Engine;
 use crate::addr::Af;
@@ -148,7 +148,7 @@ impl Engine {
             log: st.log,
             rt: st.route.rt_number(),
             timeout: st.timeout as u8,
-            sync_flags: Engine::state_sync_flags(st),
+            sync_flags: st.sn.sync_flags(),
             updates: 0,
             min_ttl: st.norm.min_ttl,
             set_tos: st.norm.set_tos,
@@ -195,7 +195,7 @@ impl Engine {
         } else {
             now.saturating_sub(tval.saturating_sub(sr.expire as u64) * 1000)
         };
-        let no_sync = sr.state_flags & super::PFSTATE_NOSYNC != 0;
+        let no_sync = sr.state_flags & super::state::PFSTATE_NOSYNC != 0;
         let wire = key_in(&sr.key[0], sr.proto);
         let mut stack = key_in(&sr.key[1], sr.proto);
         if wire.addr[0].is_ipv4() != stack.addr[0].is_ipv4() {
@@ -259,7 +259,8 @@ impl Engine {
     /// The route-to/reply-to/dup-to and rtable a peer's state carries
     /// (their selectors numbered here; a divert is not in pfsync_state).
     fn imported_route(&mut self, sr: &StateRepr) -> super::route::StateRoute {
-        use super::route::{StateRoute, Target};
+        use super::route::StateRoute;
+        use crate::ruleset::route::Target;
         let mut r = StateRoute::default();
         if let Some(kind) = StateRoute::kind_from_number(sr.rt) {
             if !sr.rt_addr.is_unspecified() {

@@ -112,6 +112,18 @@ pub fn driver_group(name: &str) -> Option<&str> {
     (!g.is_empty() && g.len() < name.len()).then_some(g)
 }
 
+/// The interface group a Linux interface name falls in: the name without
+/// its trailing unit number (`eth0` → `eth`, `carp12` → `carp`, `lo` → `lo`).
+pub fn if_group(name: &str) -> &str {
+    name.trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+/// `on ifname` matches the interface itself or its driver group (for an
+/// interface not in the interface table yet).
+pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
+    rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
+}
+
 /// A group name ifconfig accepts: 1..15 bytes, not ending in a digit.
 pub fn valid_group_name(g: &str) -> bool {
     !g.is_empty()

@@ -5,6 +5,7 @@
 //! `set skip`, carp traffic seen on the carpdev, and the interface
 //! counters.
 
+use super::anchor::Loader;
 use super::fib::{Route, RouteChange, RTN_UNICAST, RT_TABLE_MAIN};
 use super::iface::LinkInfo;
 use super::packet::tests::*;

@@ -16,7 +16,8 @@
 //! The walk allocates nothing; a new source entry is one map insertion,
 //! made with its state.
 
-use super::rulestate::Threshold;
+use super::threshold::Threshold;
+use super::Engine;
 use crate::addr::IpNet;
 use crate::ruleset::{LimiterDef, LimiterRate, SourceLimiterDef, StateLimiterDef};
 use serde::{Deserialize, Serialize};
@@ -436,6 +437,25 @@ impl Limiters {
                 }
             })
             .collect()
+    }
+}
+
+impl Engine {
+    /// The state limiters and their counters (`pfctl -s LimiterStates`).
+    pub fn state_limiters(&self) -> Vec<StateLimiterInfo> {
+        self.rules.limiters.state_info()
+    }
+
+    /// The source limiters, with their entries when `entries`
+    /// (`pfctl -s LimiterSrcs [-v]`).
+    pub fn source_limiters(&self, entries: bool) -> Vec<SourceLimiterInfo> {
+        self.rules.limiters.source_info(entries)
+    }
+
+    /// `pfctl -I id -k source -k net`: the entries of source limiter `id`
+    /// inside `net` go.
+    pub fn kill_limiter_sources(&mut self, id: u32, net: &crate::addr::IpNet) -> Option<u64> {
+        self.rules.limiters.kill_sources(id, net)
     }
 }
 

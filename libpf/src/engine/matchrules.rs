@@ -8,7 +8,7 @@
 //! a state carries one index, and only a combination not seen before
 //! allocates (once, when its first state is made).
 
-use super::anchor::RuleRef;
+use super::ruleref::RuleRef;
 use std::collections::HashMap;
 
 /// At most this many matching `match` rules are remembered for one packet

@@ -24,6 +24,7 @@ pub const SLOT_MASK: u32 = 0x0000_00ff;
 
 /// Largest route selector.
 pub const ROUTE_MAX: u8 = 0x7f;
+const _: () = assert!(ROUTE_MAX as usize == crate::ruleset::route::MAX_SELECTORS);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Mtag {

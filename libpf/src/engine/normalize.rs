@@ -8,7 +8,7 @@
 //! header checksum is recomputed, it covers 20 to 60 bytes).
 
 use super::packet::Pd;
-use super::state::{tcps, Peer};
+use super::peer::{tcps, Peer};
 use super::status::Reason;
 use super::tcp::{seq_geq, seq_gt, seq_lt};
 use crate::addr::Af;
@@ -18,7 +18,7 @@ use crate::wire::tcp::{ACK, FIN, PSH, RST, SYN, URG};
 use crate::wire::IPPROTO_TCP;
 
 /// pf's state flags (`PFSTATE_*`, as pfsync carries them) that normalisation
-/// uses. `PFSTATE_NOSYNC` lives in the engine.
+/// uses. `PFSTATE_NOSYNC` lives with the states (`state`).
 pub const PFSTATE_ALLOWOPTS: u16 = 0x0001;
 pub const PFSTATE_SLOPPY: u16 = 0x0002;
 pub const PFSTATE_NODF: u16 = 0x0020;
@@ -840,8 +840,9 @@ mod tests {
     mod through_the_engine {
         use super::*;
         use crate::conf::{parse, StaticResolver};
+        use crate::engine::anchor::Loader;
         use crate::engine::packet::Dir;
-        use crate::engine::{Engine, Loader, PacketMeta};
+        use crate::engine::{Engine, PacketMeta};
 
         fn engine(rules: &str) -> Engine {
             let rs = parse(rules, "pf.conf", &StaticResolver::new()).unwrap();

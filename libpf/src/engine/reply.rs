@@ -2,11 +2,36 @@
 //! ICMPv6) destination unreachable for everything else but ICMP itself.
 
 use super::packet::Pd;
+use crate::addr::Af;
+use crate::ruleset::BlockReturn;
 use crate::wire::{icmp, icmpv6, ipv4, ipv6, tcp, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::net::IpAddr;
 
 /// Default TTL / hop limit of generated packets.
 pub const DEFAULT_TTL: u8 = 64;
+
+/// The packet a `block` rule sends back. The parser already turned a bare
+/// `block` into `block return` under `set block-policy return`.
+pub fn block_reply(how: BlockReturn, pd: &Pd, buf: &[u8]) -> Option<Vec<u8>> {
+    let unreach = |code4, code6| {
+        icmp_unreach(
+            pd,
+            buf,
+            if pd.af == Af::Inet { code4 } else { code6 },
+            DEFAULT_TTL,
+        )
+    };
+    match how {
+        BlockReturn::Drop => None,
+        BlockReturn::ReturnRst { ttl } => tcp_rst(pd, if ttl == 0 { DEFAULT_TTL } else { ttl }),
+        BlockReturn::Return if pd.proto == IPPROTO_TCP => tcp_rst(pd, DEFAULT_TTL),
+        BlockReturn::Return => unreach(icmp::UNREACH_PORT, icmpv6::UNREACH_NOPORT),
+        BlockReturn::ReturnIcmp {
+            icmp: (_, c4),
+            icmp6: (_, c6),
+        } => unreach(c4, c6),
+    }
+}
 
 fn ip_header(
     pd_src: IpAddr,

@@ -9,9 +9,10 @@
 //! installs an `ip rule fwmark` that looks up a table (a next hop's table
 //! holding `default via NEXTHOP`, the user's table N for `rtable N`, or a
 //! table delivering locally for the divert options). This module is pure:
-//! it numbers the targets with selectors ([`Targets`]), picks a rule's next
-//! hop ([`Engine::next_hop`]), keeps on each state the route its rule chose
-//! ([`StateRoute`]), and says per packet what the data path does
+//! it numbers the targets rules name (`ruleset::route`) with selectors
+//! ([`Targets`]), keeps on each state the route its rule chose
+//! ([`StateRoute`]; `nat` picks the next hop from the rule's pool), and
+//! says per packet what the data path does
 //! ([`Forward`]):
 //!
 //! - a packet to be routed while it comes *in* (before the kernel's
@@ -30,30 +31,12 @@
 //! of the state (each packet meets a given state once: a forwarded
 //! connection has a state on each interface it crosses).
 
-use super::anchor::RuleRef;
 use super::packet::Dir;
 use super::Engine;
-use crate::addr::Af;
-use crate::ruleset::{AddrKind, Divert, RouteKind, Rule};
+use crate::ruleset::route::{rule_targets, Target, MAX_SELECTORS};
+use crate::ruleset::{RouteKind, Rule};
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-/// What a route selector stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    /// Route by this next hop (`route-to`, `reply-to`, `dup-to`).
-    NextHop(IpAddr),
-    /// Route with Linux routing table N (`rtable N`; 0 is the main table).
-    Table(u32),
-    /// Deliver to the local socket bound to this address and port
-    /// (`divert-to`, through TPROXY).
-    Divert(IpAddr, u16),
-    /// Deliver locally whatever the destination (`divert-reply`).
-    Local,
-}
-
-/// Selectors are 1..=127 (0 = the normal route).
-pub const MAX_SELECTORS: usize = super::mtag::ROUTE_MAX as usize;
 
 /// The numbering of targets with selectors. Selectors of targets still in
 /// use keep their number across ruleset loads, so states made under an
@@ -274,29 +257,6 @@ impl StateRoute {
     }
 }
 
-/// The targets a rule names whatever the packet: its literal next hops,
-/// its rtable, its divert socket. Numbered at load so their ip rules are in
-/// place before the first packet.
-pub fn rule_targets(r: &Rule, out: &mut Vec<Target>) {
-    if let Some((_, pool)) = &r.extras.route {
-        for a in &pool.addrs {
-            if let AddrKind::Net(n) = a {
-                if n.is_host() {
-                    out.push(Target::NextHop(n.addr));
-                }
-            }
-        }
-    }
-    if let Some(t) = r.extras.rtable {
-        out.push(Target::Table(t));
-    }
-    match r.extras.divert {
-        Divert::To(a, p) => out.push(Target::Divert(a, p)),
-        Divert::Reply => out.push(Target::Local),
-        Divert::None | Divert::Packet(_) => {}
-    }
-}
-
 /// Policy-routing state of the engine: the selector numbering (the route
 /// pools' positions are with the other pools, `nat::pool`).
 #[derive(Debug, Clone, Default)]
@@ -324,90 +284,6 @@ impl Routing {
 }
 
 impl Engine {
-    /// The next hop for a new state of rule `ri` in family `af`, for a
-    /// connection from `saddr` (pf_set_rt_ifp: pf_map_addr on the route
-    /// pool, any pool type, `sticky-address` through a Route source node
-    /// the state takes from `sns`).
-    pub(in crate::engine) fn next_hop(
-        &mut self,
-        ri: RuleRef,
-        af: Af,
-        saddr: &IpAddr,
-        sns: &mut super::srcnode::Sns,
-        now: u64,
-    ) -> Option<IpAddr> {
-        let mut init = None;
-        let kind = super::srcnode::SnType::Route;
-        self.map_addr(ri, kind, af, saddr, &mut init, sns, now)
-    }
-
-    /// The policy routing a new state of rule `ri` gets (`rtable` may come
-    /// from a `match` rule before it). Err: no next hop for the packet's
-    /// family, or no selector left.
-    pub(in crate::engine) fn state_route(
-        &mut self,
-        ri: RuleRef,
-        af: Af,
-        rtable: Option<u32>,
-        saddr: &IpAddr,
-        sns: &mut super::srcnode::Sns,
-        now: u64,
-    ) -> Result<StateRoute, super::status::Reason> {
-        use super::status::Reason;
-        let Some(r) = self.rules.rule(ri) else {
-            return Ok(StateRoute::default());
-        };
-        let kind = r.extras.route.as_ref().map(|(k, _)| *k);
-        let divert = r.extras.divert;
-        let mut sr = StateRoute::default();
-        if let Some(kind) = kind {
-            let hop = self
-                .next_hop(ri, af, saddr, sns, now)
-                .ok_or(Reason::NoRoute)?;
-            sr.rt = Some((kind, hop));
-            sr.rt_sel = self
-                .routing
-                .targets
-                .get(Target::NextHop(hop))
-                .ok_or(Reason::NoRoute)?;
-        }
-        if let Some(t) = rtable {
-            sr.rtable = Some(t);
-            sr.rtable_sel = self
-                .routing
-                .targets
-                .get(Target::Table(t))
-                .ok_or(Reason::NoRoute)?;
-        }
-        let divert_target = match divert {
-            Divert::To(a, p) => Some(Target::Divert(a, p)),
-            Divert::Reply => Some(Target::Local),
-            Divert::Packet(q) => {
-                sr.queue = Some(q);
-                None
-            }
-            Divert::None => None,
-        };
-        if let Some(t) = divert_target {
-            sr.divert_sel = self.routing.targets.get(t).ok_or(Reason::NoRoute)?;
-        }
-        Ok(sr)
-    }
-
-    /// Selectors the live states use (kept across a ruleset load).
-    pub(in crate::engine) fn selectors_in_use(&self) -> Vec<u8> {
-        let mut v: Vec<u8> = self
-            .states
-            .all_slots()
-            .filter_map(|s| self.states.get(s))
-            .flat_map(|st| [st.route.rt_sel, st.route.rtable_sel, st.route.divert_sel])
-            .filter(|&s| s != 0)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
     /// The route numbering, for the daemon to install.
     pub fn route_targets(&self) -> &Targets {
         &self.routing.targets
@@ -423,8 +299,8 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::conf::{parse, StaticResolver};
+    use crate::engine::anchor::Loader;
     use crate::engine::packet::tests::*;
-    use crate::engine::rules::Loader;
     use crate::engine::{Mtag, PacketMeta};
     use crate::wire::tcp::{ACK, SYN};
 

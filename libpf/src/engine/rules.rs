@@ -2,105 +2,22 @@
 //! described packet, and the walk through the main ruleset and the anchors
 //! it calls (pf_match_rule, pf_step_into_anchor).
 
-use super::anchor::{AnchorTree, Call, RuleRef, MAIN, MAX_DEPTH};
-use super::fib::Fib;
-use super::iface::{IfTable, KifId};
+use super::anchor::{AnchorTree, Call, MAIN, MAX_DEPTH};
 use super::limiter::{Admission, RuleLimiters};
+use super::matchctx::MatchCtx;
 use super::matchrules::MatchSet;
 use super::normalize::Actions;
 use super::packet::{Dir, Pd};
-use super::table::{RuleTables, TableId, Tables};
+use super::ruleref::RuleRef;
+use super::table::{RuleTables, TableId};
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::net::IpAddr;
 
-/// What `pfctl -vsr` shows under a rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RuleCounters {
-    pub evaluations: u64,
-    /// [in, out]
-    pub packets: [u64; 2],
-    pub bytes: [u64; 2],
-    pub states_cur: u32,
-    pub states_tot: u32,
-}
-
-/// Who loaded the ruleset (`Inserted: uid 0 pid 4242`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Loader {
-    pub uid: u32,
-    pub pid: u32,
-}
-
 /// The rulesets the engine runs: the main ruleset and its anchors, each
 /// with its counters (`engine::anchor`).
 pub type LoadedRules = AnchorTree;
-
-/// Facts about a packet rule matching needs beyond the packet itself.
-#[derive(Debug, Clone, Copy)]
-pub struct MatchCtx<'a> {
-    pub dir: Dir,
-    pub ifname: &'a str,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    /// The interfaces: groups for `on`, addresses for `(if)`.
-    pub ifaces: &'a IfTable,
-    /// The routes, for `no-route` and `urpf-failed`.
-    pub fib: &'a Fib,
-    /// The interface the packet is on (None: not in the table yet).
-    pub kif: Option<KifId>,
-    /// The interface the packet was received on (`received-on`); None for
-    /// locally generated packets.
-    pub rcv: Option<KifId>,
-    /// The tables rules name (`<t>`).
-    pub tables: &'a Tables,
-    /// The tag the packet carries from an earlier pass (0 = none).
-    pub tag: u16,
-    /// Monotonic milliseconds (max-pkt-rate).
-    pub now: u64,
-    /// The systems the OS fingerprint of a TCP SYN names (`os`); None for
-    /// other packets and SYNs no fingerprint knows.
-    pub os: Option<&'a [(crate::osfp::OsId, usize)]>,
-}
-
-impl MatchCtx<'_> {
-    /// `on NAME`: the packet's interface is NAME or in group NAME.
-    fn on(&self, name: &str) -> bool {
-        match self.kif {
-            Some(k) => self.ifaces.matches(name, k),
-            None => if_matches(name, self.ifname),
-        }
-    }
-
-    /// uRPF (pf_routable with the interface): the route back to `src`
-    /// leaves through the packet's interface (a carp interface's route
-    /// counts for its carpdev).
-    fn urpf_ok(&self, src: &IpAddr) -> bool {
-        let Some(k) = self.kif.and_then(|k| self.ifaces.kif(k)) else {
-            return false;
-        };
-        self.fib.routable_via(0, src, |oif| {
-            oif == k.index
-                || self
-                    .ifaces
-                    .iter()
-                    .any(|x| x.index == oif && x.carpdev.as_deref() == Some(k.name.as_str()))
-        })
-    }
-}
-
-/// The interface group a Linux interface name falls in: the name without
-/// its trailing unit number (`eth0` → `eth`, `carp12` → `carp`, `lo` → `lo`).
-pub fn if_group(name: &str) -> &str {
-    name.trim_end_matches(|c: char| c.is_ascii_digit())
-}
-
-/// `on ifname` matches the interface itself or its driver group (for an
-/// interface not in the interface table yet).
-pub fn if_matches(rule_if: &str, ifname: &str) -> bool {
-    rule_if == ifname || (if_group(ifname) == rule_if && !if_group(ifname).is_empty())
-}
 
 fn addr_matches(kind: &AddrKind, table: Option<TableId>, ip: &IpAddr, ctx: &MatchCtx) -> bool {
     match kind {
@@ -316,7 +233,7 @@ pub struct Evaluation {
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
 /// decides first; `match` rules contribute logging, tags, scrub and
 /// rtable. Their `nat-to` / `rdr-to` are not applied: the rules after
-/// them see the packet's own addresses (the engine's driver, which
+/// them see the packet's own addresses (the rule path, `rulepath`, which
 /// translates as it goes, uses `Walk`).
 pub fn evaluate(rules: &mut AnchorTree, pd: &Pd, ctx: &MatchCtx) -> Evaluation {
     let mut w = Walk::new(pd, false);
@@ -545,8 +462,12 @@ impl Walk {
 mod tests {
     use super::*;
     use crate::conf::{parse, StaticResolver};
+    use crate::engine::anchor::Loader;
+    use crate::engine::fib::Fib;
+    use crate::engine::iface::{if_matches, IfTable};
     use crate::engine::packet::describe;
     use crate::engine::packet::tests::*;
+    use crate::engine::table::Tables;
     use crate::ruleset::flatten;
     use crate::wire::tcp;
 

@@ -16,10 +16,9 @@
 //! states. Node ids are never reused, so a state's link to a removed node
 //! is simply stale.
 
-use super::packet::Dir;
-use super::rulestate::Threshold;
-use super::state::{Slot, State};
+use super::ruleref::RuleRef;
 use super::status::Reason;
+use super::threshold::Threshold;
 use super::Engine;
 use crate::addr::{Af, IpNet};
 use crate::ruleset::{Limit, SourceTrack, Timeout};
@@ -60,8 +59,6 @@ pub const SCNT_SEARCH: usize = 0;
 pub const SCNT_INSERT: usize = 1;
 pub const SCNT_REMOVALS: usize = 2;
 
-pub use super::anchor::RuleRef;
-
 /// The nodes a connection being created has collected so far, one per
 /// type (pf's `sns[PF_SN_MAX]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,6 +90,36 @@ pub struct StateLinks {
     pub tcp_est: bool,
     /// The least-states pool addresses it was given (translation, route).
     pub lb: [Option<LbRef>; 2],
+}
+
+impl StateLinks {
+    /// The link to node `id` goes (pf_state_rm_src_node).
+    pub fn unlink(&mut self, id: SnId) {
+        for x in self.nodes.0.iter_mut() {
+            if *x == Some(id) {
+                *x = None;
+            }
+        }
+    }
+
+    /// No node tracks the state any more.
+    pub fn untrack(&mut self) {
+        self.nodes = Sns::default();
+        self.tcp_est = false;
+    }
+
+    /// pfsync's sync_flags: the state has a source-track node (0x04), a
+    /// sticky nat node (0x08).
+    pub fn sync_flags(&self) -> u8 {
+        let mut f = 0;
+        if self.nodes.get(SnType::None).is_some() {
+            f |= 0x04;
+        }
+        if self.nodes.get(SnType::Nat).is_some() {
+            f |= 0x08;
+        }
+        f
+    }
 }
 
 /// What a rule does to a source that goes over its connection limits.
@@ -191,6 +218,39 @@ impl SrcNodes {
     pub fn iter(&self) -> impl Iterator<Item = &SrcNode> {
         self.nodes.values()
     }
+
+    /// pf_src_connlimit's count: the TCP connection of a state (its links
+    /// `sn`) completed its handshake and counts in its source's node. Some:
+    /// that put the source over its rule's `max-src-conn` or
+    /// `max-src-conn-rate`.
+    pub fn conn_established(&mut self, sn: &mut StateLinks, now: u64) -> Option<Overload> {
+        let id = sn.nodes.get(SnType::None)?;
+        let n = self.nodes.get_mut(&id)?;
+        sn.tcp_est = true;
+        n.conn += 1;
+        n.conn_rate.add(secs(now));
+        let limits = n.limits.clone()?;
+        let conn = limits.max_conn != 0 && limits.max_conn < n.conn;
+        let rate = limits.max_rate.is_some() && n.conn_rate.exceeded();
+        (conn || rate).then_some(Overload {
+            src: n.addr,
+            limits,
+            conn,
+            rate,
+        })
+    }
+}
+
+/// A source over its connection limits (see `SrcNodes::conn_established`).
+#[derive(Debug, Clone)]
+pub struct Overload {
+    pub src: IpAddr,
+    /// The limits of the rule that made its node.
+    pub limits: Arc<ConnLimits>,
+    /// Over `max-src-conn`.
+    pub conn: bool,
+    /// Over `max-src-conn-rate`.
+    pub rate: bool,
 }
 
 /// A source node as DIOCGETSRCNODES returns it (pfctl -s Sources).
@@ -381,8 +441,8 @@ impl Engine {
 
     /// The `src.track` timeout for the nodes of a state (the rule's own,
     /// else the global one), seconds.
-    fn src_track_secs(&self, st: &State) -> u64 {
-        if let Some(r) = st.rule.and_then(|r| self.rules.rule(r)) {
+    fn src_track_secs(&self, rule: Option<RuleRef>) -> u64 {
+        if let Some(r) = rule.and_then(|r| self.rules.rule(r)) {
             if let Some((_, v)) = r
                 .state_opts
                 .timeouts
@@ -397,13 +457,19 @@ impl Engine {
         self.timeouts[Timeout::SrcTrack as usize] as u64
     }
 
-    /// pf_src_tree_remove_state: a state goes; its nodes count it no more
-    /// and, when it was their last, live on for `src.track` seconds.
-    pub(in crate::engine) fn src_tree_remove_state(&mut self, st: &State, now: u64) {
-        let keep = self.src_track_secs(st) * 1000;
-        for id in st.sn.nodes.0.iter().flatten() {
+    /// pf_src_tree_remove_state: a state (its links `sn`, made by rule
+    /// `rule`) goes; its nodes count it no more and, when it was their
+    /// last, live on for `src.track` seconds.
+    pub(in crate::engine) fn src_tree_remove_state(
+        &mut self,
+        sn: &StateLinks,
+        rule: Option<RuleRef>,
+        now: u64,
+    ) {
+        let keep = self.src_track_secs(rule) * 1000;
+        for id in sn.nodes.0.iter().flatten() {
             if let Some(n) = self.srcnodes.nodes.get_mut(id) {
-                if st.sn.tcp_est {
+                if sn.tcp_est {
                     n.conn = n.conn.saturating_sub(1);
                 }
                 n.states = n.states.saturating_sub(1);
@@ -425,61 +491,6 @@ impl Engine {
         }
     }
 
-    /// pf_src_connlimit: the TCP connection of state `slot` completed its
-    /// handshake. It counts in its source's node; if that puts the source
-    /// over its rule's `max-src-conn` or `max-src-conn-rate`, the source
-    /// goes into the `overload` table, its states are flushed as the rule
-    /// says, and this state is killed. True: the state is gone (the packet
-    /// is dropped, `src-limit`).
-    pub(in crate::engine) fn src_connlimit(&mut self, slot: Slot, now: u64) -> bool {
-        let Some(st) = self.states.get_mut(slot) else {
-            return false;
-        };
-        let Some(id) = st.sn.nodes.get(SnType::None) else {
-            return false;
-        };
-        let Some(n) = self.srcnodes.nodes.get_mut(&id) else {
-            return false;
-        };
-        st.sn.tcp_est = true;
-        n.conn += 1;
-        n.conn_rate.add(secs(now));
-        let Some(lim) = n.limits.clone() else {
-            return false;
-        };
-        let mut bad = false;
-        if lim.max_conn != 0 && lim.max_conn < n.conn {
-            self.status.limit_counters[LCNT_SRCCONN] += 1;
-            bad = true;
-        }
-        if lim.max_rate.is_some() && n.conn_rate.exceeded() {
-            self.status.limit_counters[LCNT_SRCCONNRATE] += 1;
-            bad = true;
-        }
-        if !bad {
-            return false;
-        }
-        let src = n.addr;
-        let (dir, st_rule) = (st.direction, st.rule);
-        if let Some((anchor, table)) = &lim.overload {
-            self.status.limit_counters[LCNT_OVERLOAD_TABLE] += 1;
-            // A table that is not there (or full) leaves the source out,
-            // as pfr_insert_kentry does; the flush still happens.
-            let _ = self.table_insert(anchor, table, IpNet::host(src), now);
-            if lim.flush {
-                self.status.limit_counters[LCNT_OVERLOAD_FLUSH] += 1;
-                let idx = if dir == Dir::Out { 1 } else { 0 };
-                let global = lim.flush_global;
-                self.kill_states(now, true, |s| {
-                    let k = &s.key[super::state::SK_WIRE];
-                    k.addr[idx] == src && (global || s.rule == st_rule)
-                });
-            }
-        }
-        self.remove_state(slot, now, true);
-        true
-    }
-
     /// pf_purge_expired_src_nodes: remove the nodes no state uses whose
     /// time is up. Returns how many.
     pub fn purge_src_nodes(&mut self, now: u64) -> usize {
@@ -497,23 +508,8 @@ impl Engine {
 
     /// Unlink node `id` from every state (pf_state_rm_src_node).
     fn unlink_src_node(&mut self, id: SnId) {
-        let slots: Vec<Slot> = self
-            .states
-            .all_slots()
-            .filter(|&s| {
-                self.states
-                    .get(s)
-                    .is_some_and(|st| st.sn.nodes.0.contains(&Some(id)))
-            })
-            .collect();
-        for s in slots {
-            if let Some(st) = self.states.get_mut(s) {
-                for x in st.sn.nodes.0.iter_mut() {
-                    if *x == Some(id) {
-                        *x = None;
-                    }
-                }
-            }
+        for sn in self.states.links_mut() {
+            sn.unlink(id);
         }
         if let Some(n) = self.srcnodes.nodes.get_mut(&id) {
             n.states = 0;
@@ -542,12 +538,8 @@ impl Engine {
     /// DIOCCLRSRCNODES (`pfctl -F Sources`): every node goes; states stay,
     /// untracked. Returns how many nodes went.
     pub fn clear_src_nodes(&mut self, now: u64) -> usize {
-        let slots: Vec<Slot> = self.states.all_slots().collect();
-        for s in slots {
-            if let Some(st) = self.states.get_mut(s) {
-                st.sn.nodes = Sns::default();
-                st.sn.tcp_est = false;
-            }
+        for sn in self.states.links_mut() {
+            sn.untrack();
         }
         let n = self.srcnodes.len();
         let ids: Vec<SnId> = self.srcnodes.iter().map(|n| n.id).collect();
@@ -607,18 +599,6 @@ impl Engine {
                 }
             })
             .collect()
-    }
-
-    /// The state's source nodes, for pfsync's sync_flags.
-    pub fn state_sync_flags(st: &State) -> u8 {
-        let mut f = 0;
-        if st.sn.nodes.get(SnType::None).is_some() {
-            f |= 0x04;
-        }
-        if st.sn.nodes.get(SnType::Nat).is_some() {
-            f |= 0x08;
-        }
-        f
     }
 
     /// A source limit said no to a new state.

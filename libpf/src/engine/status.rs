@@ -1,6 +1,8 @@
 //! The counters `pfctl -si` shows: state-table activity and the packets
-//! dropped or matched for each of pf's reasons.
+//! dropped or matched for each of pf's reasons; whether pf is enabled
+//! (`pfctl -e`, `-d`) and the status it reports.
 
+use super::Engine;
 use serde::{Deserialize, Serialize};
 
 /// pf's reason codes, in `pfctl -si` order.
@@ -132,5 +134,67 @@ pub fn debug_name(level: u8) -> &'static str {
         6 => "info",
         7 => "debug",
         _ => "unknown",
+    }
+}
+
+impl Engine {
+    /// pf is running (`pfctl -e`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// `pfctl -e` / `-d`. Returns false if already in that state.
+    pub fn set_enabled(&mut self, on: bool, now: u64) -> bool {
+        if self.enabled == on {
+            return false;
+        }
+        self.enabled = on;
+        self.enabled_since = now;
+        true
+    }
+
+    /// The host id states are created with (`set hostid`).
+    pub fn hostid(&self) -> u32 {
+        self.hostid
+    }
+
+    /// `pfctl -si`: the status and counters as of `now`.
+    pub fn status(&self, now: u64) -> Status {
+        let mut s = self.status.clone();
+        s.running = self.enabled;
+        s.uptime_secs = if self.enabled {
+            now.saturating_sub(self.enabled_since) / 1000
+        } else {
+            0
+        };
+        s.states = self.states.len() as u64;
+        s.src_nodes = self.srcnodes.len() as u64;
+        s.src_node_counters = self.srcnodes.counters;
+        s.half_open_tcp = self.halfopen;
+        s.fragments = self.frags.count() as u64;
+        s.frag_counters = self.frags.counters();
+        s.syncookies_start = self.syncookies.hiwat;
+        s.syncookies_end = self.syncookies.lowat;
+        s.hostid = self.hostid;
+        s.checksum = self.checksum.clone();
+        s.debug = debug_name(self.debug).to_string();
+        s.loginterface = self.options.loginterface.clone();
+        if let Some(name) = &s.loginterface {
+            (s.if_packets, s.if_bytes) = self.ifaces.log_counters(name);
+        }
+        s
+    }
+
+    /// `pfctl -F info`: reset the status counters.
+    pub fn clear_status(&mut self) {
+        self.status = Status::default();
+        self.srcnodes.counters = [0; 3];
+    }
+
+    /// `pfctl [-a path] -z`: reset the evaluations, packets and bytes of
+    /// the rules of the main ruleset or of one anchor. False if there is
+    /// no such anchor.
+    pub fn clear_rule_counters(&mut self, path: &str) -> bool {
+        self.rules.clear_counters(path)
     }
 }

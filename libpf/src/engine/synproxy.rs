@@ -345,9 +345,9 @@ impl Engine {
 pub(crate) mod tests {
     use super::*;
     use crate::conf::{parse, StaticResolver};
+    use crate::engine::anchor::Loader;
     use crate::engine::packet::describe;
     use crate::engine::packet::tests::fill_l4_checksum;
-    use crate::engine::rules::Loader;
     use crate::engine::status::Reason;
     use crate::wire::tcp::PSH;
 

@@ -3,8 +3,8 @@
 //! pair of peer states implies. Pure: the caller applies `seq`/`ack`
 //! rewrites (modulate state) that come back.
 
-use super::packet::TcpInfo;
-use super::state::{tcps, Peer};
+use super::packet::{Pd, TcpInfo};
+use super::peer::{tcps, Peer};
 use crate::ruleset::Timeout;
 use crate::wire::tcp::{ACK, FIN, RST, SYN};
 
@@ -24,6 +24,12 @@ pub fn seq_gt(a: u32, b: u32) -> bool {
 }
 pub fn seq_geq(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// A TCP SYN without ACK: what opens a connection (synproxy answers it,
+/// `modulate state` starts on it).
+pub fn bare_syn(pd: &Pd) -> bool {
+    pd.tcp.is_some_and(|t| t.flags & (SYN | ACK) == SYN)
 }
 
 /// Peers of a new state from its first packet (pf_create_state). `seqdiff`
@@ -146,6 +152,212 @@ pub fn track_full(
     track_full_norm(src, dst, t, p_len, random, modulation, &mut |_, _| true)
 }
 
+/// A segment as the window check sees it (pf_tcp_track_full's locals):
+/// its window, scaled as negotiated, and its sequence span and ack in the
+/// state's sequence space (modulation undone).
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    win: u32,
+    /// Window scale shifts of the sender and the receiver.
+    sws: u32,
+    dws: u32,
+    /// The sequence number as sent.
+    orig_seq: u32,
+    seq: u32,
+    ack: u32,
+    /// Past the segment's data, SYN and FIN.
+    end: u32,
+    /// Past its data and SYN.
+    data_end: u32,
+}
+
+/// The first segment from `src`: it sets up that end (its sequence start,
+/// window scale, window), and the modulator of a server's first packet
+/// when the client's is modulated.
+fn first_segment(
+    s: &mut Segment,
+    src: &mut Peer,
+    dst: &mut Peer,
+    t: &TcpInfo,
+    p_len: u32,
+    random: u32,
+    modulation: &mut Modulation,
+) {
+    if dst.seqdiff != 0 && src.seqdiff == 0 {
+        let mut r = random;
+        if r.wrapping_sub(s.seq) == 0 {
+            r = r.wrapping_add(1);
+        }
+        src.seqdiff = r.wrapping_sub(s.seq);
+        s.ack = t.ack.wrapping_sub(dst.seqdiff);
+        modulation.seq = Some(s.seq.wrapping_add(src.seqdiff));
+        modulation.ack = Some(s.ack);
+    } else {
+        s.ack = t.ack;
+    }
+    s.end = s.seq.wrapping_add(p_len);
+    if t.flags & SYN != 0 {
+        s.end = s.end.wrapping_add(1);
+        if dst.wscale & 0x80 != 0 {
+            src.wscale = t.wscale;
+            if src.wscale & 0x80 != 0 {
+                s.sws = (src.wscale & 0x0f) as u32;
+                s.win = (s.win + (1 << s.sws) - 1) >> s.sws;
+                s.dws = (dst.wscale & 0x0f) as u32;
+            } else {
+                dst.max_win = TCP_MAXWIN.min((dst.max_win as u32) << (dst.wscale & 0x0f)) as u16;
+                dst.wscale = 0;
+            }
+        }
+    }
+    s.data_end = s.end;
+    if t.flags & FIN != 0 {
+        s.end = s.end.wrapping_add(1);
+    }
+    src.seqlo = s.seq;
+    if src.state < tcps::SYN_SENT {
+        src.state = tcps::SYN_SENT;
+    }
+    let span = ((dst.max_win as u32) << s.dws).max(1);
+    if src.seqhi == 1 || seq_geq(s.end.wrapping_add(span), src.seqhi) {
+        src.seqhi = s.end.wrapping_add(span);
+    }
+    if s.win > src.max_win as u32 {
+        src.max_win = s.win.min(u16::MAX as u32) as u16;
+    }
+}
+
+/// A later segment from `src`: its span, its ack demodulated, and the
+/// modulated numbers to put in it.
+fn later_segment(
+    s: &mut Segment,
+    src: &Peer,
+    dst: &Peer,
+    t: &TcpInfo,
+    p_len: u32,
+    modulation: &mut Modulation,
+) {
+    s.ack = t.ack.wrapping_sub(dst.seqdiff);
+    if src.seqdiff != 0 {
+        modulation.seq = Some(s.seq.wrapping_add(src.seqdiff));
+        modulation.ack = Some(s.ack);
+    }
+    s.end = s.seq.wrapping_add(p_len);
+    if t.flags & SYN != 0 {
+        s.end = s.end.wrapping_add(1);
+    }
+    s.data_end = s.end;
+    if t.flags & FIN != 0 {
+        s.end = s.end.wrapping_add(1);
+    }
+}
+
+/// Segment `t` from `src` to `dst` as the window check sees it; a first
+/// segment sets up its end.
+fn segment_of(
+    src: &mut Peer,
+    dst: &mut Peer,
+    t: &TcpInfo,
+    p_len: u32,
+    random: u32,
+    modulation: &mut Modulation,
+) -> Segment {
+    let (sws, dws) = if src.wscale != 0 && dst.wscale != 0 && t.flags & SYN == 0 {
+        ((src.wscale & 0x0f) as u32, (dst.wscale & 0x0f) as u32)
+    } else {
+        (0, 0)
+    };
+    let mut s = Segment {
+        win: t.win as u32,
+        sws,
+        dws,
+        orig_seq: t.seq,
+        seq: t.seq,
+        ack: 0,
+        end: 0,
+        data_end: 0,
+    };
+    if src.seqlo == 0 {
+        first_segment(&mut s, src, dst, t, p_len, random, modulation);
+    } else {
+        later_segment(&mut s, src, dst, t, p_len, modulation);
+    }
+    // No ACK to check: let it through the ack skew test. Many stacks also
+    // send an RST|ACK with ack 0, and a peer that never sent has nothing
+    // to acknowledge.
+    if t.flags & ACK == 0
+        || (s.ack == 0 && t.flags & (ACK | RST) == (ACK | RST))
+        || dst.state < tcps::SYN_SENT
+    {
+        s.ack = dst.seqlo;
+    }
+    if s.seq == s.end {
+        // Ease sequencing restrictions on no-data packets.
+        s.seq = src.seqlo;
+        s.end = s.seq;
+        s.data_end = s.end;
+    }
+    s
+}
+
+/// The segment is within the windows of both ends (and an RST has the
+/// exact sequence number).
+fn in_window(s: &Segment, src: &Peer, dst: &Peer, t: &TcpInfo) -> bool {
+    let ackskew = dst.seqlo.wrapping_sub(s.ack) as i32 as i64;
+    let dst_span = (dst.max_win as u32) << s.dws;
+    seq_geq(src.seqhi, s.data_end)
+        && seq_geq(s.seq, src.seqlo.wrapping_sub(dst_span))
+        && ackskew >= -MAXACKWINDOW
+        && ackskew <= (MAXACKWINDOW << s.sws)
+        && (t.flags & RST == 0
+            || s.orig_seq == src.seqlo
+            || s.orig_seq == src.seqlo.wrapping_add(1)
+            || s.orig_seq.wrapping_add(1) == src.seqlo)
+}
+
+/// Loose match: shotgunned SYNs, a stream picked up mid-way, packets just
+/// after close.
+fn loose_match(s: &Segment, src: &Peer, dst: &Peer) -> bool {
+    (dst.state < tcps::SYN_SENT || dst.state >= tcps::FIN_WAIT_2 || src.state >= tcps::FIN_WAIT_2)
+        && seq_geq(src.seqhi.wrapping_add(MAXACKWINDOW as u32), s.data_end)
+        && seq_geq(s.seq, src.seqlo.wrapping_sub(MAXACKWINDOW as u32))
+}
+
+/// The windows move on with an accepted segment.
+fn update_seq(s: &Segment, src: &mut Peer, dst: &mut Peer) {
+    if (src.max_win as u32) < s.win {
+        src.max_win = s.win.min(u16::MAX as u32) as u16;
+    }
+    if seq_gt(s.end, src.seqlo) {
+        src.seqlo = s.end;
+    }
+    let w = s.win << s.sws;
+    if seq_geq(s.ack.wrapping_add(w), dst.seqhi) {
+        dst.seqhi = s.ack.wrapping_add(w.max(1));
+    }
+}
+
+/// The ends' states after a segment in window.
+fn in_window_states(src: &mut Peer, dst: &mut Peer, t: &TcpInfo) {
+    if t.flags & SYN != 0 && src.state < tcps::SYN_SENT {
+        src.state = tcps::SYN_SENT;
+    }
+    if t.flags & FIN != 0 && src.state < tcps::CLOSING {
+        src.state = tcps::CLOSING;
+    }
+    if t.flags & ACK != 0 {
+        if dst.state == tcps::SYN_SENT {
+            dst.state = tcps::ESTABLISHED;
+        } else if dst.state == tcps::CLOSING {
+            dst.state = tcps::FIN_WAIT_2;
+        }
+    }
+    if t.flags & RST != 0 {
+        src.state = tcps::TIME_WAIT;
+        dst.state = tcps::TIME_WAIT;
+    }
+}
+
 /// `track_full` with `scrub (reassemble tcp)`: `normalize` sees each
 /// segment that is in window (or loosely matches) before the windows move,
 /// as pf_normalize_tcp_stateful does, and may refuse it
@@ -159,158 +371,23 @@ pub fn track_full_norm(
     modulation: &mut Modulation,
     normalize: &mut dyn FnMut(&Peer, &Peer) -> bool,
 ) -> Track {
-    let mut win = t.win as u32;
-    let (mut sws, mut dws) = if src.wscale != 0 && dst.wscale != 0 && t.flags & SYN == 0 {
-        ((src.wscale & 0x0f) as u32, (dst.wscale & 0x0f) as u32)
-    } else {
-        (0, 0)
-    };
-    let orig_seq = t.seq;
-    let mut seq = t.seq;
-    let mut ack;
-    let mut end;
-    let mut data_end;
-    if src.seqlo == 0 {
-        // First packet from this end.
-        if dst.seqdiff != 0 && src.seqdiff == 0 {
-            let mut r = random;
-            if r.wrapping_sub(seq) == 0 {
-                r = r.wrapping_add(1);
-            }
-            src.seqdiff = r.wrapping_sub(seq);
-            ack = t.ack.wrapping_sub(dst.seqdiff);
-            modulation.seq = Some(seq.wrapping_add(src.seqdiff));
-            modulation.ack = Some(ack);
-        } else {
-            ack = t.ack;
-        }
-        end = seq.wrapping_add(p_len);
-        if t.flags & SYN != 0 {
-            end = end.wrapping_add(1);
-            if dst.wscale & 0x80 != 0 {
-                src.wscale = t.wscale;
-                if src.wscale & 0x80 != 0 {
-                    sws = (src.wscale & 0x0f) as u32;
-                    win = (win + (1 << sws) - 1) >> sws;
-                    dws = (dst.wscale & 0x0f) as u32;
-                } else {
-                    dst.max_win =
-                        TCP_MAXWIN.min((dst.max_win as u32) << (dst.wscale & 0x0f)) as u16;
-                    dst.wscale = 0;
-                }
-            }
-        }
-        data_end = end;
-        if t.flags & FIN != 0 {
-            end = end.wrapping_add(1);
-        }
-        src.seqlo = seq;
-        if src.state < tcps::SYN_SENT {
-            src.state = tcps::SYN_SENT;
-        }
-        let span = ((dst.max_win as u32) << dws).max(1);
-        if src.seqhi == 1 || seq_geq(end.wrapping_add(span), src.seqhi) {
-            src.seqhi = end.wrapping_add(span);
-        }
-        if win > src.max_win as u32 {
-            src.max_win = win.min(u16::MAX as u32) as u16;
-        }
-    } else {
-        ack = t.ack.wrapping_sub(dst.seqdiff);
-        if src.seqdiff != 0 {
-            modulation.seq = Some(seq.wrapping_add(src.seqdiff));
-            modulation.ack = Some(ack);
-        }
-        end = seq.wrapping_add(p_len);
-        if t.flags & SYN != 0 {
-            end = end.wrapping_add(1);
-        }
-        data_end = end;
-        if t.flags & FIN != 0 {
-            end = end.wrapping_add(1);
-        }
-    }
-
-    // No ACK to check: let it through the ack skew test. Many stacks also
-    // send an RST|ACK with ack 0, and a peer that never sent has nothing
-    // to acknowledge.
-    if t.flags & ACK == 0
-        || (ack == 0 && t.flags & (ACK | RST) == (ACK | RST))
-        || dst.state < tcps::SYN_SENT
-    {
-        ack = dst.seqlo;
-    }
-
-    if seq == end {
-        // Ease sequencing restrictions on no-data packets.
-        seq = src.seqlo;
-        end = seq;
-        data_end = end;
-    }
-
-    let ackskew = dst.seqlo.wrapping_sub(ack) as i32 as i64;
-    let dst_span = (dst.max_win as u32) << dws;
-
-    let in_window = seq_geq(src.seqhi, data_end)
-        && seq_geq(seq, src.seqlo.wrapping_sub(dst_span))
-        && ackskew >= -MAXACKWINDOW
-        && ackskew <= (MAXACKWINDOW << sws)
-        && (t.flags & RST == 0
-            || orig_seq == src.seqlo
-            || orig_seq == src.seqlo.wrapping_add(1)
-            || orig_seq.wrapping_add(1) == src.seqlo);
-
-    let update_seq = |src: &mut Peer, dst: &mut Peer| {
-        if (src.max_win as u32) < win {
-            src.max_win = win.min(u16::MAX as u32) as u16;
-        }
-        if seq_gt(end, src.seqlo) {
-            src.seqlo = end;
-        }
-        let w = win << sws;
-        if seq_geq(ack.wrapping_add(w), dst.seqhi) {
-            dst.seqhi = ack.wrapping_add(w.max(1));
-        }
-    };
-
-    if in_window {
+    let s = segment_of(src, dst, t, p_len, random, modulation);
+    if in_window(&s, src, dst, t) {
         if !normalize(src, dst) {
             return Track::BadTimestamp;
         }
-        update_seq(src, dst);
-        if t.flags & SYN != 0 && src.state < tcps::SYN_SENT {
-            src.state = tcps::SYN_SENT;
-        }
-        if t.flags & FIN != 0 && src.state < tcps::CLOSING {
-            src.state = tcps::CLOSING;
-        }
-        if t.flags & ACK != 0 {
-            if dst.state == tcps::SYN_SENT {
-                dst.state = tcps::ESTABLISHED;
-            } else if dst.state == tcps::CLOSING {
-                dst.state = tcps::FIN_WAIT_2;
-            }
-        }
-        if t.flags & RST != 0 {
-            src.state = tcps::TIME_WAIT;
-            dst.state = tcps::TIME_WAIT;
-        }
+        update_seq(&s, src, dst);
+        in_window_states(src, dst, t);
         Track::Pass {
             timeout: Some(timeout_for(src, dst)),
             refresh: true,
         }
-    } else if (dst.state < tcps::SYN_SENT
-        || dst.state >= tcps::FIN_WAIT_2
-        || src.state >= tcps::FIN_WAIT_2)
-        && seq_geq(src.seqhi.wrapping_add(MAXACKWINDOW as u32), data_end)
-        && seq_geq(seq, src.seqlo.wrapping_sub(MAXACKWINDOW as u32))
-    {
-        // Loose match: shotgunned SYNs, a stream picked up mid-way, packets
-        // just after close. Does not refresh the state's expiry.
+    } else if loose_match(&s, src, dst) {
+        // Does not refresh the state's expiry.
         if !normalize(src, dst) {
             return Track::BadTimestamp;
         }
-        update_seq(src, dst);
+        update_seq(&s, src, dst);
         if t.flags & FIN != 0 && src.state < tcps::CLOSING {
             src.state = tcps::CLOSING;
         }

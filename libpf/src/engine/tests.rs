@@ -1,6 +1,7 @@
 //! Whole-engine tests: packets through the seed's ruleset, NAT both ways,
 //! block return, state replication to a second engine.
 
+use super::anchor::Loader;
 use super::packet::tests::*;
 use super::packet::{describe, Dir};
 use super::state::{udps, SK_WIRE};

@@ -3,8 +3,10 @@
 //! both directions, modulated sequence numbers, IPv6, and the errors pf
 //! drops.
 
+use super::anchor::Loader;
 use super::packet::tests::*;
 use super::packet::{describe, describe_quoted, Dir};
+use super::state::StateKey;
 use super::status::Reason;
 use super::*;
 use crate::conf::{parse, StaticResolver};

@@ -2,6 +2,7 @@
 //! does not match (`no-match`) or blocks (`block`); states give their
 //! places back when they go; the counters `pfctl -s LimiterStates` shows.
 
+use super::anchor::Loader;
 use super::packet::tests::*;
 use super::packet::Dir;
 use super::*;

@@ -6,6 +6,7 @@
 //! (stack). And the loopback network: dropped from the wire, flagged when
 //! pf redirects a packet there.
 
+use super::anchor::Loader;
 use super::packet::tests::*;
 use super::packet::{describe, Dir};
 use super::state::{SK_STACK, SK_WIRE};

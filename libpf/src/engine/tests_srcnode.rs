@@ -2,6 +2,7 @@
 //! stateful rules per source, overload tables and flushes, the `src.track`
 //! life of a node, and the address each pool type gives new connections.
 
+use super::anchor::Loader;
 use super::nat::pool::{pool_hash, poolmask};
 use super::packet::tests::{udp_dgram, v4};
 use super::packet::{describe, Dir};
@@ -433,7 +434,7 @@ fn least_states_takes_the_least_loaded_address() {
     let six = ip("10.1.0.6");
     e.kill_states(0, false, |st| st.key[1].addr[1] == six);
     assert_eq!(rdr_dst(&mut e, C1, 4010, 0).0, six);
-    let r1 = anchor::RuleRef {
+    let r1 = crate::engine::ruleref::RuleRef {
         anchor: anchor::MAIN,
         nr: 1,
         gen: e.rules().main().generation,

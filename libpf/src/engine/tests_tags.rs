@@ -2,6 +2,7 @@
 //! to the `out` pass and on states, `once`, `probability`, `max-pkt-rate`,
 //! killing states by label, id and key, and `set optimization`.
 
+use super::anchor::Loader;
 use super::packet::tests::*;
 use super::packet::Dir;
 use super::state::StateKill;

@@ -7,6 +7,7 @@ pub mod anchor;
 pub mod limiter;
 pub mod optimize;
 pub mod queue;
+pub mod route;
 pub mod rule;
 pub mod skip;
 pub mod support;

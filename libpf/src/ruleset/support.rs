@@ -355,18 +355,18 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
     }
 }
 
-/// Route selectors a ruleset needs (engine::route::rule_targets): more
+/// Route selectors a ruleset needs (`route::rule_targets`): more
 /// than the mark's 7 bits number cannot be told apart.
 fn check_selectors(rules: &[&Rule], s: &mut Support) {
     let mut t = Vec::new();
     for r in rules {
-        crate::engine::route::rule_targets(r, &mut t);
+        super::route::rule_targets(r, &mut t);
     }
     let n = t
         .into_iter()
         .collect::<std::collections::HashSet<_>>()
         .len();
-    if n > crate::engine::route::MAX_SELECTORS {
+    if n > super::route::MAX_SELECTORS {
         let line = rules.last().map_or(0, |r| r.src_line);
         refuse(
             s,

@@ -22,12 +22,14 @@
 
 pub mod queue;
 
+use super::matchctx::MatchCtx;
 use super::normalize::{self, Actions};
 use super::packet::{describe, describe_l4, Dir, Pd, PdError};
 use super::route::Forward;
-use super::rules::{evaluate_dry, MatchCtx};
+use super::rules::evaluate_dry;
 use super::status::Reason;
-use super::{tag_packet, Engine, PacketMeta, Verdict};
+use super::verdict::{tag_packet, PacketMeta, Verdict};
+use super::Engine;
 use crate::addr::Af;
 use crate::ruleset::{Action, Limit, Timeout};
 use queue::{FragHdr, FragKey, Frent, Insert, NodeKey};

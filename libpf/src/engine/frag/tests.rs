@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::conf::{parse, StaticResolver};
+use crate::engine::anchor::Loader;
 use crate::engine::packet::tests::*;
-use crate::engine::Loader;
 use crate::wire::{ipv4, ipv6, ipv6ext, udp};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};

@@ -4,17 +4,21 @@
 //! at once, so the rules after it match the translated addresses and
 //! ports; the deciding pass rule's own translation comes last, on top.
 //! The packet itself is rewritten only when the evaluation is over. The
-//! choice of address is the pool's (see `pool`).
+//! choice of address is the pool's (see `pool`), for `route-to` next hops
+//! too; `af-to` takes its addresses here as well (`afto`).
 
+mod afto;
 pub mod pool;
 
-use super::anchor::RuleRef;
-use super::iface::KifId;
 use super::packet::{Dir, Pd};
-use super::rules::{Evaluation, MatchCtx, Step, Walk};
+use super::route::StateRoute;
+use super::ruleref::RuleRef;
 use super::srcnode::{LbRef, SnType, Sns};
 use super::status::Reason;
-use super::{Engine, PacketMeta};
+use super::Engine;
+use crate::addr::Af;
+use crate::ruleset::route::Target;
+use crate::ruleset::Divert;
 use std::net::IpAddr;
 
 pub use pool::{NAT_PORT_HIGH, NAT_PORT_LOW};
@@ -44,65 +48,6 @@ impl Translation {
 }
 
 impl Engine {
-    /// The ruleset walk for a packet without a state (pf_match_rule),
-    /// translating as it goes: each matching `match` rule with `nat-to` or
-    /// `rdr-to` translates the packet's view at once, and the rules after
-    /// it match that. `whole` is the packet's bytes (for `os`), None for a
-    /// fragment filtered on its IP header (no socket owner, no OS). Err:
-    /// anchors nested too deep (a call loop), or a translation had no
-    /// address; the source nodes made so far are let go.
-    pub(in crate::engine) fn match_rules(
-        &mut self,
-        meta: &PacketMeta,
-        kif: Option<KifId>,
-        pd: &Pd,
-        whole: Option<&[u8]>,
-        now: u64,
-    ) -> Result<(Evaluation, Translation), Reason> {
-        // The receiving interface: this one on `in`; on `out`, the one
-        // the `in` pass left in the mark (none for local traffic).
-        let rcv = match meta.dir {
-            Dir::In => kif,
-            Dir::Out => self.ifaces.by_slot(meta.mtag.in_slot),
-        };
-        let mut walk = Walk::new(pd, false);
-        let mut t = Translation::new(pd);
-        loop {
-            let ctx = MatchCtx {
-                dir: meta.dir,
-                ifname: meta.ifname,
-                uid: whole.and(meta.uid),
-                gid: whole.and(meta.gid),
-                ifaces: &self.ifaces,
-                fib: &self.fib,
-                kif,
-                rcv,
-                tables: &self.tables,
-                tag: meta.mtag.tag,
-                now,
-                os: match whole {
-                    Some(buf) if self.rules.uses_os() => super::os_of(&self.osfp, pd, buf),
-                    _ => None,
-                },
-            };
-            match walk.run(&mut self.rules, &t.view, &ctx) {
-                Step::Done => break,
-                Step::Translate(ri) => {
-                    if let Err(reason) = self.get_transaddr(ri, &mut t, meta.dir, now) {
-                        self.release_sns(&t.sns, now);
-                        return Err(reason);
-                    }
-                }
-            }
-        }
-        if walk.ev.overflow {
-            // pf_step_into_anchor: anchors nested too deep.
-            self.release_sns(&t.sns, now);
-            return Err(Reason::Match);
-        }
-        Ok((walk.ev, t))
-    }
-
     /// Source address and port for the `nat-to` of rule `ri`.
     pub(in crate::engine) fn nat_target(
         &mut self,
@@ -163,5 +108,74 @@ impl Engine {
             t.lb = self.lb_ref(ri, SnType::Rdr, a);
         }
         Ok(())
+    }
+
+    /// The next hop for a new state of rule `ri` in family `af`, for a
+    /// connection from `saddr` (pf_set_rt_ifp: pf_map_addr on the route
+    /// pool, any pool type, `sticky-address` through a Route source node
+    /// the state takes from `sns`).
+    pub(in crate::engine) fn next_hop(
+        &mut self,
+        ri: RuleRef,
+        af: Af,
+        saddr: &IpAddr,
+        sns: &mut Sns,
+        now: u64,
+    ) -> Option<IpAddr> {
+        let mut init = None;
+        let kind = SnType::Route;
+        self.map_addr(ri, kind, af, saddr, &mut init, sns, now)
+    }
+
+    /// The policy routing a new state of rule `ri` gets (`rtable` may come
+    /// from a `match` rule before it). Err: no next hop for the packet's
+    /// family, or no selector left.
+    pub(in crate::engine) fn state_route(
+        &mut self,
+        ri: RuleRef,
+        af: Af,
+        rtable: Option<u32>,
+        saddr: &IpAddr,
+        sns: &mut Sns,
+        now: u64,
+    ) -> Result<StateRoute, Reason> {
+        let Some(r) = self.rules.rule(ri) else {
+            return Ok(StateRoute::default());
+        };
+        let kind = r.extras.route.as_ref().map(|(k, _)| *k);
+        let divert = r.extras.divert;
+        let mut sr = StateRoute::default();
+        if let Some(kind) = kind {
+            let hop = self
+                .next_hop(ri, af, saddr, sns, now)
+                .ok_or(Reason::NoRoute)?;
+            sr.rt = Some((kind, hop));
+            sr.rt_sel = self
+                .routing
+                .targets
+                .get(Target::NextHop(hop))
+                .ok_or(Reason::NoRoute)?;
+        }
+        if let Some(t) = rtable {
+            sr.rtable = Some(t);
+            sr.rtable_sel = self
+                .routing
+                .targets
+                .get(Target::Table(t))
+                .ok_or(Reason::NoRoute)?;
+        }
+        let divert_target = match divert {
+            Divert::To(a, p) => Some(Target::Divert(a, p)),
+            Divert::Reply => Some(Target::Local),
+            Divert::Packet(q) => {
+                sr.queue = Some(q);
+                None
+            }
+            Divert::None => None,
+        };
+        if let Some(t) = divert_target {
+            sr.divert_sel = self.routing.targets.get(t).ok_or(Reason::NoRoute)?;
+        }
+        Ok(sr)
     }
 }

@@ -26,8 +26,8 @@
 //! `Engine::map_addr` is the one place an address is chosen; `route-to`
 //! calls it with `SnType::Route` (see `route::next_hop`).
 
-use super::super::anchor::RuleRef;
 use super::super::packet::{Dir, Pd};
+use super::super::ruleref::RuleRef;
 use super::super::siphash::siphash24;
 use super::super::srcnode::{as_family, LbRef, SnType, Sns};
 use super::super::state::StateKey;

@@ -1,220 +1,19 @@
-//! A state's life: created by a passing rule (pf_create_state), expired
-//! by its timeout (adaptive timeouts included), removed by a flush, a kill
-//! or the end of its connection.
+//! A state's life after its creation (`create`): expired by its timeout
+//! (adaptive timeouts included), removed by a flush, a kill, its source
+//! going over its limits or the end of its connection; the half-open
+//! count.
 
-use super::{tcps, udps, Peer, Slot, State, StateKey, SyncMeta};
-use crate::engine::anchor::RuleRef;
-use crate::engine::limiter::RuleLimiters;
-use crate::engine::normalize::{Actions, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
-use crate::engine::packet::{Dir, Pd};
-use crate::engine::srcnode::{SnType, StateLinks};
-use crate::engine::status::Reason;
-use crate::engine::{tcp, Decision, Engine, PacketMeta, PFSTATE_NOSYNC};
-use crate::ruleset::{KeepState, Limit, Timeout};
-use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_PFSYNC, IPPROTO_TCP, IPPROTO_UDP};
+use super::{tcps, Slot, State, SK_WIRE};
+use crate::addr::IpNet;
+use crate::engine::packet::Dir;
+use crate::engine::srcnode::{
+    LCNT_OVERLOAD_FLUSH, LCNT_OVERLOAD_TABLE, LCNT_SRCCONN, LCNT_SRCCONNRATE,
+};
+use crate::engine::Engine;
+use crate::ruleset::Timeout;
+use crate::wire::{IPPROTO_PFSYNC, IPPROTO_TCP};
 
 impl Engine {
-    /// pf_create_state. Returns the new state's slot and the modulation
-    /// offset applied to the packet's sequence number (0 without `modulate
-    /// state`). `actions` are the normalisation actions of the matching
-    /// rules, kept for every later packet of the state.
-    #[allow(clippy::too_many_arguments)]
-    pub(in crate::engine) fn create_state(
-        &mut self,
-        meta: &PacketMeta,
-        r: &Decision,
-        (ri, anchor): (RuleRef, Option<RuleRef>),
-        matches: &[RuleRef],
-        orig: &Pd,
-        translated: &Pd,
-        actions: &Actions,
-        len: u64,
-        now: u64,
-    ) -> Result<(Slot, u32), Reason> {
-        // Source tracking first (pf_test_rule), then the state limits; on
-        // failure the connection's source nodes are let go.
-        let mut sns = r.sns;
-        let tracked = self
-            .rules
-            .rule(ri)
-            .is_some_and(|x| x.state_opts.source_track.is_some());
-        if tracked {
-            let kind = SnType::None;
-            if self
-                .insert_src_node(&mut sns.0[0], ri, kind, orig.src, None, now)
-                .is_err()
-            {
-                return Err(self.src_limit_drop(&sns, now));
-            }
-        }
-        if self.states.len() as u64 >= self.limit(Limit::States) as u64 {
-            self.release_sns(&sns, now);
-            return Err(Reason::Memory);
-        }
-        if r.max_states != 0 {
-            if let Some(c) = self.rules.counters(ri) {
-                if c.states_cur >= r.max_states {
-                    self.status.limit_counters[0] += 1;
-                    self.release_sns(&sns, now);
-                    return Err(Reason::StateLimit);
-                }
-            }
-        }
-        let dir = meta.dir;
-        let pre = StateKey::from_pd(orig, dir);
-        let mut post = StateKey::from_pd(translated, dir);
-        if orig.af != translated.af {
-            // af-to: the other family's key is the one its replies, coming
-            // in, will carry (pf_state_key_setup swaps sidx and didx).
-            post.addr.swap(0, 1);
-            post.port.swap(0, 1);
-        }
-        let (wire, stack) = match dir {
-            Dir::In => (pre, post),
-            Dir::Out => (post, pre),
-        };
-        let mut seqdiff = 0;
-        let (src, dst, timeout) = match (orig.proto, orig.tcp) {
-            (IPPROTO_TCP, Some(t)) => {
-                if r.keep_state == KeepState::Modulate
-                    && t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK)
-                        == crate::wire::tcp::SYN
-                {
-                    loop {
-                        seqdiff = self.random().wrapping_sub(t.seq);
-                        if seqdiff != 0 {
-                            break;
-                        }
-                    }
-                }
-                let (s, d) = tcp::create_peers(&t, orig.p_len, seqdiff);
-                (s, d, Timeout::TcpFirst)
-            }
-            (IPPROTO_ICMP, _) | (IPPROTO_ICMPV6, _) => {
-                (Peer::default(), Peer::default(), Timeout::IcmpFirst)
-            }
-            // UDP and other protocols: the same pseudo-state machine
-            (proto, _) => (
-                Peer {
-                    state: udps::SINGLE,
-                    ..Peer::default()
-                },
-                Peer {
-                    state: udps::NO_TRAFFIC,
-                    ..Peer::default()
-                },
-                if proto == IPPROTO_UDP {
-                    Timeout::UdpFirst
-                } else {
-                    Timeout::OtherFirst
-                },
-            ),
-        };
-        let id = self.next_id;
-        self.next_id += 1;
-        // pfsync_insert_state: the sync protocol's own states stay local.
-        let no_sync = r.no_sync || orig.proto == crate::wire::IPPROTO_PFSYNC;
-        let st = State {
-            id,
-            creatorid: self.hostid,
-            key: [wire, stack],
-            direction: dir,
-            ifname: r.if_bound.then(|| meta.ifname.to_string()),
-            rule: Some(ri),
-            anchor,
-            src,
-            dst,
-            timeout,
-            creation: now,
-            expire: now,
-            packets: [1, 0],
-            bytes: [len, 0],
-            log: r.log,
-            state_flags: (if no_sync { PFSTATE_NOSYNC } else { 0 })
-                | (if r.allow_opts { PFSTATE_ALLOWOPTS } else { 0 })
-                | (if r.sloppy { PFSTATE_SLOPPY } else { 0 })
-                | actions.flags,
-            norm: *actions,
-            scrub: None,
-            tag: r.tag,
-            label: self.rules.run(ri).and_then(|x| x.label.clone()),
-            sync: SyncMeta {
-                peer_updated: None,
-                no_sync,
-            },
-            seq: 0,
-            route: r.route,
-            sn: StateLinks {
-                lb: r.lb,
-                ..StateLinks::default()
-            },
-            match_rules: 0,
-            lim: Default::default(),
-        };
-        let halfopen = self.is_halfopen(&st);
-        let Ok(slot) = self.states.insert(st) else {
-            self.release_sns(&sns, now);
-            return Err(Reason::StateInsert);
-        };
-        let nodes = self.attach_sns(&sns);
-        // Its places in the limiters the rule names (checked when the
-        // rule matched).
-        let lims = self
-            .rules
-            .rule(ri)
-            .map(RuleLimiters::of)
-            .unwrap_or_default();
-        let lim = if lims.any() {
-            self.rules.limiters.acquire(lims, orig.src, now)
-        } else {
-            Default::default()
-        };
-        if let Some(st) = self.states.get_mut(slot) {
-            st.sn.nodes = nodes;
-            st.lim = lim;
-        }
-        for lb in r.lb.iter().flatten() {
-            self.lb_take(lb);
-        }
-        // The first packet counts for the nodes (pf_counters_inc), unless
-        // synproxy answers it and drops it.
-        let proxied = r.keep_state == KeepState::Synproxy
-            && dir == Dir::In
-            && orig.tcp.is_some_and(|t| {
-                t.flags & (crate::wire::tcp::SYN | crate::wire::tcp::ACK) == crate::wire::tcp::SYN
-            });
-        if !proxied {
-            self.src_nodes_count(&nodes, 0, len);
-        }
-        if halfopen {
-            self.halfopen += 1;
-        }
-        self.status.inserts += 1;
-        self.tags.add_ref(r.tag);
-        // The anchor rule the deciding rule was reached through counts the
-        // state too.
-        for r in [Some(ri), anchor].into_iter().flatten() {
-            if let Some(c) = self.rules.counters_mut(r) {
-                c.states_cur += 1;
-                c.states_tot += 1;
-            }
-        }
-        // The match rules count it among their states (STATE_INC_COUNTERS).
-        let list = self.matchlists.intern(matches);
-        if let Some(st) = self.states.get_mut(slot) {
-            st.match_rules = list;
-        }
-        for &m in matches {
-            if let Some(c) = self.rules.counters_mut(m) {
-                c.states_cur += 1;
-            }
-        }
-        if !no_sync && orig.proto != IPPROTO_PFSYNC {
-            self.sync.insert((id, self.hostid), now);
-        }
-        Ok((slot, seqdiff))
-    }
-
     /// Remove a state; `announce` queues a pfsync delete for it.
     pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
         let st = self.states.remove(slot)?;
@@ -224,7 +23,7 @@ impl Engine {
             self.halfopen = self.halfopen.saturating_sub(1);
         }
         self.synproxy_abort(&st);
-        self.src_tree_remove_state(&st, now);
+        self.src_tree_remove_state(&st.sn, st.rule, now);
         self.rules.limiters.release(&st.lim);
         for r in [st.rule, st.anchor].into_iter().flatten() {
             if let Some(c) = self.rules.counters_mut(r) {
@@ -245,6 +44,46 @@ impl Engine {
             self.sync.delete((st.id, st.creatorid), now);
         }
         Some(st)
+    }
+
+    /// pf_src_connlimit: the TCP connection of state `slot` completed its
+    /// handshake. It counts in its source's node; if that puts the source
+    /// over its rule's `max-src-conn` or `max-src-conn-rate`, the source
+    /// goes into the `overload` table, its states are flushed as the rule
+    /// says, and this state is killed. True: the state is gone (the packet
+    /// is dropped, `src-limit`).
+    pub(in crate::engine) fn src_connlimit(&mut self, slot: Slot, now: u64) -> bool {
+        let Some(st) = self.states.get_mut(slot) else {
+            return false;
+        };
+        let Some(over) = self.srcnodes.conn_established(&mut st.sn, now) else {
+            return false;
+        };
+        let (dir, st_rule) = (st.direction, st.rule);
+        if over.conn {
+            self.status.limit_counters[LCNT_SRCCONN] += 1;
+        }
+        if over.rate {
+            self.status.limit_counters[LCNT_SRCCONNRATE] += 1;
+        }
+        let (src, lim) = (over.src, over.limits);
+        if let Some((anchor, table)) = &lim.overload {
+            self.status.limit_counters[LCNT_OVERLOAD_TABLE] += 1;
+            // A table that is not there (or full) leaves the source out,
+            // as pfr_insert_kentry does; the flush still happens.
+            let _ = self.table_insert(anchor, table, IpNet::host(src), now);
+            if lim.flush {
+                self.status.limit_counters[LCNT_OVERLOAD_FLUSH] += 1;
+                let idx = if dir == Dir::Out { 1 } else { 0 };
+                let global = lim.flush_global;
+                self.kill_states(now, true, |s| {
+                    let k = &s.key[SK_WIRE];
+                    k.addr[idx] == src && (global || s.rule == st_rule)
+                });
+            }
+        }
+        self.remove_state(slot, now, true);
+        true
     }
 
     /// The timeout (seconds) governing a state now, adaptive scaling applied.

@@ -1,6 +1,9 @@
-//! The state table: state keys (wire side and stack side), the per-peer TCP
-//! tracking data, and the table with its two indexes (by key, by id).
+//! The state table: state keys (wire side and stack side), the states
+//! with their two ends (`peer`), and the table with its two indexes (by
+//! key, by id).
 
+mod create;
+mod icmperr;
 mod kill;
 mod lifecycle;
 mod matched;
@@ -9,10 +12,16 @@ use super::normalize::{Actions, StateScrub};
 pub use kill::StateKill;
 
 use super::packet::{Dir, Pd};
+pub use super::peer::{tcps, udps, Peer};
+use super::srcnode::StateLinks;
 use crate::addr::Af;
 use crate::ruleset::Timeout;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+
+/// The pfsync state flag for `no-sync` (the other `PFSTATE_*` flags are
+/// the normalisation's, see `normalize`).
+pub const PFSTATE_NOSYNC: u16 = 0x0008;
 
 /// Index of the wire-side key (addresses as seen on the wire).
 pub const SK_WIRE: usize = 0;
@@ -75,57 +84,6 @@ impl StateKey {
 /// ff02::1, the link-local all-nodes group.
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
-/// TCP states of the BSD FSM plus pf's two proxy states; UDP and other
-/// protocols use 0..2 (NO_TRAFFIC, SINGLE, MULTIPLE).
-pub mod tcps {
-    pub const CLOSED: u8 = 0;
-    pub const LISTEN: u8 = 1;
-    pub const SYN_SENT: u8 = 2;
-    pub const SYN_RECEIVED: u8 = 3;
-    pub const ESTABLISHED: u8 = 4;
-    pub const CLOSE_WAIT: u8 = 5;
-    pub const FIN_WAIT_1: u8 = 6;
-    pub const CLOSING: u8 = 7;
-    pub const LAST_ACK: u8 = 8;
-    pub const FIN_WAIT_2: u8 = 9;
-    pub const TIME_WAIT: u8 = 10;
-    pub const PROXY_SRC: u8 = 11;
-    pub const PROXY_DST: u8 = 12;
-    pub const NAMES: [&str; 11] = [
-        "CLOSED",
-        "LISTEN",
-        "SYN_SENT",
-        "SYN_RCVD",
-        "ESTABLISHED",
-        "CLOSE_WAIT",
-        "FIN_WAIT_1",
-        "CLOSING",
-        "LAST_ACK",
-        "FIN_WAIT_2",
-        "TIME_WAIT",
-    ];
-}
-
-pub mod udps {
-    pub const NO_TRAFFIC: u8 = 0;
-    pub const SINGLE: u8 = 1;
-    pub const MULTIPLE: u8 = 2;
-    pub const NAMES: [&str; 3] = ["NO_TRAFFIC", "SINGLE", "MULTIPLE"];
-}
-
-/// One end of a connection, as pf tracks it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Peer {
-    pub seqlo: u32,
-    pub seqhi: u32,
-    pub seqdiff: u32,
-    pub max_win: u16,
-    pub mss: u16,
-    pub state: u8,
-    /// Window scale with the 0x80 "negotiated" flag.
-    pub wscale: u8,
-}
-
 /// Where a state came from, for pfsync (no echo of the peer's states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncMeta {
@@ -144,9 +102,9 @@ pub struct State {
     /// Interface the state is bound to; None = floating ("all").
     pub ifname: Option<String>,
     /// The rule that created the state, in its anchor.
-    pub rule: Option<crate::engine::anchor::RuleRef>,
+    pub rule: Option<crate::engine::ruleref::RuleRef>,
     /// The anchor rule through which that rule was reached.
-    pub anchor: Option<crate::engine::anchor::RuleRef>,
+    pub anchor: Option<crate::engine::ruleref::RuleRef>,
     pub src: Peer,
     pub dst: Peer,
     pub timeout: Timeout,
@@ -178,7 +136,7 @@ pub struct State {
     /// route-to / reply-to / dup-to, rtable and divert of the state.
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
-    pub sn: crate::engine::srcnode::StateLinks,
+    pub sn: StateLinks,
     /// The `match` rules the state's first packet passed through (an
     /// interned list, see `matchrules`; 0: none).
     pub match_rules: crate::engine::matchrules::MatchListId,
@@ -326,6 +284,11 @@ impl StateTable {
                 })
             })
         })
+    }
+
+    /// Every state's links to its source nodes.
+    pub fn links_mut(&mut self) -> impl Iterator<Item = &mut StateLinks> {
+        self.slots.iter_mut().flatten().map(|st| &mut st.sn)
     }
 
     /// Is any state using this key, on either side? (for picking NAT ports)

@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::conf::{parse, StaticResolver};
+use crate::engine::anchor::Loader;
 use crate::engine::packet::tests::*;
 use crate::engine::packet::Dir;
-use crate::engine::rules::Loader;
 use crate::engine::{Engine, PacketMeta};
 use crate::ruleset::{Ruleset, TableEntry};
 
