@@ -3,7 +3,10 @@
 //! kept so that translation can rewrite fields in place afterwards.
 
 use crate::addr::Af;
-use crate::wire::{icmp, icmpv6, tcp, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use crate::wire::{
+    icmp, icmpv6, ipv4, ipv6, ipv6ext, tcp, transport, udp, Error as WireError, IPPROTO_ICMP,
+    IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why a packet could not be described (pf's reason codes).
@@ -65,6 +68,20 @@ pub struct TcpInfo {
     /// Window scale option on a SYN, with pf's 0x80 "present" flag.
     pub wscale: u8,
     pub mss: u16,
+}
+
+impl TcpInfo {
+    /// The MSS a SYN announces (pf_get_mss): its MSS option, the default
+    /// (tcp_mssdflt) when it has options but no MSS, 0 without options.
+    pub fn syn_mss(&self) -> u16 {
+        if self.mss != 0 {
+            self.mss
+        } else if self.hdr_len > tcp::HEADER_LEN {
+            tcp::MSS_DEFAULT
+        } else {
+            0
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,26 +163,11 @@ impl Pd {
     }
 }
 
-const V6_HOPOPTS: u8 = 0;
-const V6_ROUTING: u8 = 43;
 /// The IPv6 fragment header, and the protocol pf gives later fragments.
-pub const V6_FRAGMENT: u8 = 44;
-const V6_DSTOPTS: u8 = 60;
-const IPPROTO_AH: u8 = 51;
+pub const V6_FRAGMENT: u8 = ipv6::NEXTHDR_FRAGMENT;
 const IPPROTO_IGMP: u8 = 2;
-
-fn be16(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
-}
-
-fn be32(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *b.get(off)?,
-        *b.get(off + 1)?,
-        *b.get(off + 2)?,
-        *b.get(off + 3)?,
-    ]))
-}
+/// The IGMP all-hosts group (RFC 1112).
+const ALL_HOSTS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
 
 /// Describe the IP packet in `buf` (starting with the IP header).
 pub fn describe(buf: &[u8]) -> Result<Pd, PdError> {
@@ -177,33 +179,29 @@ pub fn describe(buf: &[u8]) -> Result<Pd, PdError> {
     }
 }
 
+/// pf's reason for a header the wire views refuse: a length field that
+/// contradicts another is `bad-offset`, bytes missing are `short`.
+fn ip_error(e: WireError) -> PdError {
+    match e {
+        WireError::Malformed(_) => PdError::BadOffset,
+        _ => PdError::Short,
+    }
+}
+
 fn describe_v4(buf: &[u8]) -> Result<Pd, PdError> {
-    if buf.len() < 20 {
-        return Err(PdError::Short);
-    }
-    let hl = ((buf[0] & 0x0f) as usize) * 4;
-    let tot = be16(buf, 2).ok_or(PdError::Short)? as usize;
-    if hl < 20 || tot < hl {
-        return Err(PdError::BadOffset);
-    }
-    if tot > buf.len() {
-        return Err(PdError::Short);
-    }
-    let frag = be16(buf, 6).ok_or(PdError::Short)?;
-    let more = frag & 0x2000 != 0;
-    let off = frag & 0x1fff;
-    let src = IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]));
-    let dst = IpAddr::V4(Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]));
-    let mut badopts = if hl > 20 {
-        v4_options(&buf[20..hl])?
+    let ip = ipv4::Packet::new_checked(buf).map_err(ip_error)?;
+    let tot = usize::from(ip.total_len());
+    let dst = ip.dst_addr();
+    let mut badopts = if usize::from(ip.header_len()) > ipv4::HEADER_LEN {
+        v4_options(&ip)?
     } else {
         0
     };
-    let proto = buf[9];
+    let proto = ip.protocol();
     if proto == IPPROTO_IGMP {
         // IGMP carries router alert options (RFC 2236); a report to
         // all-hosts must have TTL 1 (RFC 1112).
-        if buf[8] != 1 && dst == IpAddr::V4(Ipv4Addr::new(224, 0, 0, 1)) {
+        if ip.ttl() != 1 && dst == ALL_HOSTS {
             return Err(PdError::IpOption);
         }
         badopts &= !OPT_ROUTER_ALERT;
@@ -211,18 +209,18 @@ fn describe_v4(buf: &[u8]) -> Result<Pd, PdError> {
     let mut pd = Pd {
         af: Af::Inet,
         proto,
-        src,
-        dst,
+        src: IpAddr::V4(ip.src_addr()),
+        dst: IpAddr::V4(dst),
         sport: 0,
         dport: 0,
-        l4_off: hl,
+        l4_off: usize::from(ip.header_len()),
         tot_len: tot,
         p_len: 0,
         tcp: None,
         icmp: None,
-        fragment: more || off != 0,
-        ttl: buf[8],
-        tos: buf[1] & !0x03,
+        fragment: ip.is_fragment(),
+        ttl: ip.ttl(),
+        tos: ip.tos() & !0x03,
         badopts,
         frag_l4: false,
     };
@@ -238,28 +236,13 @@ fn describe_v4(buf: &[u8]) -> Result<Pd, PdError> {
 /// Walk IPv4 options (pf_walk_option): malformed ones are refused; what
 /// is there is reported as `OPT_*` bits. Options that are only padding
 /// count as "other" too.
-fn v4_options(opts: &[u8]) -> Result<u8, PdError> {
+fn v4_options(ip: &ipv4::Packet<&[u8]>) -> Result<u8, PdError> {
     let mut bad = 0u8;
-    let mut off = 0usize;
-    while off < opts.len() {
-        match opts[off] {
-            0 => break, // end of list
-            1 => {
-                off += 1;
-                continue;
-            }
-            t => {
-                let len = *opts.get(off + 1).ok_or(PdError::IpOption)? as usize;
-                if len < 2 || off + len > opts.len() {
-                    return Err(PdError::IpOption);
-                }
-                bad |= if t == 148 {
-                    OPT_ROUTER_ALERT
-                } else {
-                    OPT_OTHER
-                };
-                off += len;
-            }
+    for opt in ip.options_iter() {
+        match opt.map_err(|_| PdError::IpOption)?.kind {
+            ipv4::OPT_NOP => {}
+            ipv4::OPT_ROUTER_ALERT => bad |= OPT_ROUTER_ALERT,
+            _ => bad |= OPT_OTHER,
         }
     }
     Ok(if bad == 0 { OPT_OTHER } else { bad })
@@ -269,131 +252,46 @@ fn v4_options(opts: &[u8]) -> Result<u8, PdError> {
 const V6_HDR_LIMIT: usize = 20;
 
 fn describe_v6(buf: &[u8]) -> Result<Pd, PdError> {
-    if buf.len() < 40 {
-        return Err(PdError::Short);
-    }
-    let plen = be16(buf, 4).ok_or(PdError::Short)? as usize;
-    let tot = 40 + plen;
-    if tot > buf.len() {
-        return Err(PdError::Short);
-    }
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&buf[8..24]);
-    let src = IpAddr::V6(Ipv6Addr::from(a));
-    a.copy_from_slice(&buf[24..40]);
-    let dst = IpAddr::V6(Ipv6Addr::from(a));
+    let ip = ipv6::Packet::new_checked(buf).map_err(|_| PdError::Short)?;
+    let plen = usize::from(ip.payload_len());
+    let tot = ipv6::HEADER_LEN + plen;
     let mut pd = Pd {
         af: Af::Inet6,
-        proto: buf[6],
-        src,
-        dst,
+        proto: ip.next_header(),
+        src: IpAddr::V6(ip.src_addr()),
+        dst: IpAddr::V6(ip.dst_addr()),
         sport: 0,
         dport: 0,
-        l4_off: 40,
+        l4_off: ipv6::HEADER_LEN,
         tot_len: tot,
         p_len: 0,
         tcp: None,
         icmp: None,
         fragment: false,
-        ttl: buf[7],
-        tos: ((buf[0] << 4) | (buf[1] >> 4)) & !0x03,
+        ttl: ip.hop_limit(),
+        tos: ip.traffic_class() & !0x03,
         badopts: 0,
         frag_l4: false,
     };
     let buf = &buf[..tot];
-    // Walk the extension headers as pf_walk_header6 does.
-    let (mut frag_seen, mut rthdr_seen) = (false, false);
-    for n in 0..V6_HDR_LIMIT {
-        let off = pd.l4_off;
-        match pd.proto {
-            V6_FRAGMENT => {
-                if frag_seen {
-                    return Err(PdError::Fragment);
-                }
-                frag_seen = true;
-                if off + 8 > tot {
-                    return Err(PdError::Short);
-                }
-                let fo = be16(buf, off + 2).ok_or(PdError::Short)?;
-                if fo & 0xfff8 != 0 {
-                    // A later fragment: nothing more to read here; pf
-                    // calls its protocol "fragment" (44).
-                    pd.fragment = true;
-                    return Ok(pd);
-                }
-                // RFC 6946: only non-atomic fragments are reassembled.
-                pd.fragment = fo & 1 != 0;
-                pd.proto = buf[off];
-                pd.l4_off = off + 8;
-            }
-            V6_ROUTING | V6_HOPOPTS | V6_DSTOPTS | IPPROTO_AH => {
-                if pd.proto == V6_ROUTING {
-                    if rthdr_seen {
-                        return Err(PdError::IpOption);
-                    }
-                    rthdr_seen = true;
-                }
-                if pd.proto == V6_HOPOPTS && n > 0 {
-                    // RFC 8200 4.1: hop-by-hop only right after the header.
+    if walk_v6(buf, plen, &mut pd)? {
+        return Ok(pd);
+    }
+    if pd.proto == IPPROTO_ICMPV6 {
+        // MLD messages carry router alerts; they must come from a
+        // link-local address with hop limit 1 (RFC 2710).
+        if let Some(&t) = buf.get(pd.l4_off) {
+            if matches!(
+                t,
+                icmpv6::MLD_LISTENER_QUERY
+                    ..=icmpv6::MLD_LISTENER_DONE | icmpv6::MLDV2_LISTENER_REPORT
+            ) {
+                let ll = matches!(pd.src, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+                if pd.ttl != 1 || !ll {
                     return Err(PdError::IpOption);
                 }
-                if off + 2 > tot {
-                    if pd.fragment {
-                        // A short first fragment: its headers go on in the
-                        // next one. Match it as a fragment.
-                        pd.proto = V6_FRAGMENT;
-                        return Ok(pd);
-                    }
-                    return Err(PdError::Short);
-                }
-                let len = if pd.proto == IPPROTO_AH {
-                    (buf[off + 1] as usize + 2) * 4
-                } else {
-                    (buf[off + 1] as usize + 1) * 8
-                };
-                if off + len > tot {
-                    if pd.fragment {
-                        pd.proto = V6_FRAGMENT;
-                        return Ok(pd);
-                    }
-                    return Err(PdError::Short);
-                }
-                match pd.proto {
-                    V6_ROUTING => {
-                        if buf.get(off + 2) == Some(&0) {
-                            // Type 0 routing headers are always dropped.
-                            return Err(PdError::IpOption);
-                        }
-                        pd.badopts |= OPT_OTHER;
-                    }
-                    V6_DSTOPTS => pd.badopts |= OPT_OTHER,
-                    V6_HOPOPTS => {
-                        let b = v6_options(&buf[off + 2..off + len], plen)?;
-                        pd.badopts |= if b == 0 { OPT_OTHER } else { b };
-                    }
-                    _ => {}
-                }
-                pd.proto = buf[off];
-                pd.l4_off = off + len;
+                pd.badopts &= !OPT_ROUTER_ALERT;
             }
-            IPPROTO_ICMPV6 => {
-                // MLD messages carry router alerts; they must come from a
-                // link-local address with hop limit 1 (RFC 2710).
-                if let Some(&t) = buf.get(off) {
-                    if matches!(t, 130..=132 | 143) {
-                        let ll = matches!(src, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
-                        if pd.ttl != 1 || !ll {
-                            return Err(PdError::IpOption);
-                        }
-                        pd.badopts &= !OPT_ROUTER_ALERT;
-                    }
-                }
-                break;
-            }
-            _ => break,
-        }
-        if n + 1 == V6_HDR_LIMIT {
-            return Err(PdError::IpOption);
         }
     }
     if pd.badopts & OPT_JUMBO != 0 {
@@ -407,33 +305,82 @@ fn describe_v6(buf: &[u8]) -> Result<Pd, PdError> {
     Ok(pd)
 }
 
+/// Walk the extension headers as pf_walk_header6 does, leaving `pd.proto`
+/// and `pd.l4_off` on the upper layer. Ok(true): the packet is a later
+/// fragment (or a first one cut inside its headers), described as far as
+/// it goes: protocol "fragment" (44), no transport header.
+fn walk_v6(buf: &[u8], plen: usize, pd: &mut Pd) -> Result<bool, PdError> {
+    let mut walk = ipv6ext::Walk::new(buf, pd.proto, pd.l4_off);
+    let (mut frag_seen, mut rthdr_seen) = (false, false);
+    for n in 0..V6_HDR_LIMIT {
+        // What needs no byte of the header is checked first.
+        let proto = walk.proto();
+        match proto {
+            V6_FRAGMENT if frag_seen => return Err(PdError::Fragment),
+            V6_FRAGMENT => frag_seen = true,
+            ipv6::NEXTHDR_ROUTING if rthdr_seen => return Err(PdError::IpOption),
+            ipv6::NEXTHDR_ROUTING => rthdr_seen = true,
+            // RFC 8200 4.1: hop-by-hop only right after the header.
+            ipv6::NEXTHDR_HOPOPTS if n > 0 => return Err(PdError::IpOption),
+            _ => {}
+        }
+        let ext = match walk.next() {
+            None => return Ok(false),
+            Some(Ok(ext)) => ext,
+            Some(Err(_)) if pd.fragment => {
+                // A short first fragment: its headers go on in the next
+                // one. Match it as a fragment.
+                pd.proto = V6_FRAGMENT;
+                return Ok(true);
+            }
+            Some(Err(_)) => return Err(PdError::Short),
+        };
+        if let Some(fh) = ext.frag() {
+            if fh.frag_offset() != 0 {
+                // A later fragment: nothing more to read here.
+                pd.fragment = true;
+                return Ok(true);
+            }
+            // RFC 6946: only non-atomic fragments are reassembled.
+            pd.fragment = fh.more_frags();
+        }
+        match proto {
+            ipv6::NEXTHDR_ROUTING => {
+                if ext.header.routing_type() == ipv6ext::ROUTING_TYPE0 {
+                    // Type 0 routing headers are always dropped.
+                    return Err(PdError::IpOption);
+                }
+                pd.badopts |= OPT_OTHER;
+            }
+            ipv6::NEXTHDR_DSTOPTS => pd.badopts |= OPT_OTHER,
+            ipv6::NEXTHDR_HOPOPTS => {
+                let b = v6_options(ext.header.options(), plen)?;
+                pd.badopts |= if b == 0 { OPT_OTHER } else { b };
+            }
+            _ => {}
+        }
+        pd.proto = walk.proto();
+        pd.l4_off = walk.offset();
+    }
+    Err(PdError::IpOption)
+}
+
 /// Options of a hop-by-hop header (pf_walk_option6).
-fn v6_options(opts: &[u8], plen: usize) -> Result<u8, PdError> {
+fn v6_options(opts: ipv6ext::Options, plen: usize) -> Result<u8, PdError> {
     let mut bad = 0u8;
-    let mut off = 0usize;
-    while off < opts.len() {
-        let t = opts[off];
-        if t == 0 {
-            off += 1; // Pad1
-            continue;
-        }
-        let len = *opts.get(off + 1).ok_or(PdError::IpOption)? as usize;
-        if off + 2 + len > opts.len() {
-            return Err(PdError::IpOption);
-        }
-        match t {
-            1 => {} // PadN
-            0xc2 => {
+    for opt in opts {
+        match opt.map_err(|_| PdError::IpOption)?.kind {
+            ipv6ext::OPT_PAD1 | ipv6ext::OPT_PADN => {}
+            ipv6ext::OPT_JUMBO => {
                 // Jumbo payload: only valid with a zero payload length.
                 if plen != 0 {
                     return Err(PdError::IpOption);
                 }
                 bad |= OPT_JUMBO;
             }
-            5 => bad |= OPT_ROUTER_ALERT,
+            ipv6ext::OPT_ROUTER_ALERT => bad |= OPT_ROUTER_ALERT,
             _ => bad |= OPT_OTHER,
         }
-        off += 2 + len;
     }
     Ok(bad)
 }
@@ -447,10 +394,10 @@ enum Vid {
     Header,
     /// Nothing sane to match on: 0.
     Zero,
-    /// An IPv6 address at this offset of the message (the target of a
-    /// neighbour solicitation or advertisement, the group of an MLD
-    /// message), folded to 16 bits.
-    Fold(usize),
+    /// The IPv6 address of the message (the target of a neighbour
+    /// solicitation or advertisement, the group of an MLD message),
+    /// folded to 16 bits.
+    Fold,
 }
 
 /// ICMP query/reply mapping (pf_icmp_mapping): the virtual type both
@@ -485,14 +432,14 @@ fn icmp_mapping(af: Af, t: u8) -> Option<(u8, bool, Vid)> {
             // A report may come without a query, and answers one from
             // other addresses: both are "queries" keyed by the group.
             icmpv6::MLD_LISTENER_QUERY | icmpv6::MLD_LISTENER_REPORT => {
-                Some((icmpv6::MLD_LISTENER_QUERY, true, Fold(8)))
+                Some((icmpv6::MLD_LISTENER_QUERY, true, Fold))
             }
             icmpv6::ICMP6_WRUREQUEST => Some((icmpv6::ICMP6_WRUREQUEST, true, Zero)),
             icmpv6::ICMP6_WRUREPLY => Some((icmpv6::ICMP6_WRUREQUEST, false, Zero)),
             icmpv6::MLD_MTRACE => Some((icmpv6::MLD_MTRACE, true, Zero)),
             icmpv6::MLD_MTRACE_RESP => Some((icmpv6::MLD_MTRACE, false, Zero)),
-            icmpv6::ND_NEIGHBOR_SOLICIT => Some((icmpv6::ND_NEIGHBOR_SOLICIT, true, Fold(8))),
-            icmpv6::ND_NEIGHBOR_ADVERT => Some((icmpv6::ND_NEIGHBOR_SOLICIT, false, Fold(8))),
+            icmpv6::ND_NEIGHBOR_SOLICIT => Some((icmpv6::ND_NEIGHBOR_SOLICIT, true, Fold)),
+            icmpv6::ND_NEIGHBOR_ADVERT => Some((icmpv6::ND_NEIGHBOR_SOLICIT, false, Fold)),
             _ => None,
         },
     }
@@ -501,14 +448,8 @@ fn icmp_mapping(af: Af, t: u8) -> Option<(u8, bool, Vid)> {
 /// pf's fake id for ND and MLD messages: the address's four 32-bit words
 /// XORed, then the two halves of that (in network order: the XOR of the
 /// address's eight 16-bit words).
-fn fold_addr(a: &[u8; 16]) -> u16 {
-    a.chunks_exact(2)
-        .fold(0u16, |h, w| h ^ u16::from_be_bytes([w[0], w[1]]))
-}
-
-/// The address at `off` of an ICMP message, if it is there.
-fn addr_at(l4: &[u8], off: usize) -> Option<[u8; 16]> {
-    l4.get(off..off + 16).and_then(|b| b.try_into().ok())
+fn fold_addr(a: Ipv6Addr) -> u16 {
+    a.segments().iter().fold(0u16, |h, w| h ^ w)
 }
 
 /// ICMP's "ports": (id, type) for queries, (type, id) for replies.
@@ -528,120 +469,127 @@ fn set_icmp_ports(pd: &mut Pd, vtype: u8, id: u16, id_is_sport: bool) {
 pub fn describe_l4(buf: &[u8], pd: &mut Pd) -> Result<(), PdError> {
     let l4 = buf.get(pd.l4_off..).ok_or(PdError::Short)?;
     match pd.proto {
-        IPPROTO_TCP => {
-            let p = tcp::Packet::new_checked(l4).map_err(|_| PdError::Short)?;
-            let hdr_len = p.header_len() as usize;
-            let mut wscale = 0u8;
-            let mut mss = 0u16;
-            let flags = p.flags();
-            if flags & tcp::SYN != 0 {
-                for opt in p.options_iter() {
-                    match opt {
-                        tcp::TcpOption::WindowScale(s) => wscale = s.min(14) | 0x80,
-                        tcp::TcpOption::MaxSegmentSize(m) => mss = m,
-                        _ => {}
-                    }
-                }
-            }
-            pd.sport = p.src_port();
-            pd.dport = p.dst_port();
-            pd.p_len = (l4.len() - hdr_len) as u32;
-            pd.tcp = Some(TcpInfo {
-                flags,
-                seq: p.seq_number(),
-                ack: p.ack_number(),
-                win: p.window_len(),
-                hdr_len,
-                wscale,
-                mss,
-            });
-        }
-        IPPROTO_UDP => {
-            if l4.len() < 8 {
-                return Err(PdError::Short);
-            }
-            pd.sport = be16(l4, 0).ok_or(PdError::Short)?;
-            pd.dport = be16(l4, 2).ok_or(PdError::Short)?;
-            let ulen = be16(l4, 4).ok_or(PdError::Short)? as usize;
-            // A first fragment carries only the start of the datagram.
-            if ulen < 8 || (ulen > l4.len() && !pd.fragment) {
-                return Err(PdError::BadOffset);
-            }
-        }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            if (pd.proto == IPPROTO_ICMP) != (pd.af == Af::Inet) {
-                // ICMP over IPv6 or ICMPv6 over IPv4: an "other" protocol.
-                return Ok(());
-            }
-            if l4.len() < 8 {
-                return Err(PdError::Short);
-            }
-            let t = l4[0];
-            let code = l4[1];
-            let id = be16(l4, 4).ok_or(PdError::Short)?;
-            let is_error = match pd.af {
-                Af::Inet => icmp::is_error(t),
-                // pf's list: the other types below 128 get states of their own.
-                Af::Inet6 => matches!(
-                    t,
-                    icmpv6::DST_UNREACH
-                        | icmpv6::PACKET_TOO_BIG
-                        | icmpv6::TIME_EXCEEDED
-                        | icmpv6::PARAM_PROB
-                ),
-            };
-            if pd.af == Af::Inet6 {
-                // pf_setup_pdesc: neighbour discovery only from a
-                // neighbour (hop limit 255); ND and MLD messages whole.
-                if (icmpv6::ND_ROUTER_SOLICIT..=icmpv6::ND_REDIRECT).contains(&t) && pd.ttl != 255 {
-                    return Err(PdError::Normalize);
-                }
-                let long = matches!(
-                    t,
-                    icmpv6::MLD_LISTENER_QUERY
-                        | icmpv6::MLD_LISTENER_REPORT
-                        | icmpv6::ND_NEIGHBOR_SOLICIT
-                        | icmpv6::ND_NEIGHBOR_ADVERT
-                );
-                if long && l4.len() < 24 && !pd.fragment {
-                    return Err(PdError::Short);
-                }
-            }
-            let mut nd_target = None;
-            let (vtype, id_is_sport, vid) = match icmp_mapping(pd.af, t) {
-                Some((vt, s, how)) => {
-                    let vid = match how {
-                        Vid::Header => id,
-                        Vid::Zero => 0,
-                        Vid::Fold(off) => match addr_at(l4, off) {
-                            Some(a) => {
-                                if vt == icmpv6::ND_NEIGHBOR_SOLICIT {
-                                    nd_target = Some(Ipv6Addr::from(a));
-                                }
-                                fold_addr(&a)
-                            }
-                            // The first fragment of one (never whole).
-                            None => 0,
-                        },
-                    };
-                    (vt, s, vid)
-                }
-                // Errors and types of their own: the type is the only key
-                // part.
-                None => (t, true, 0),
-            };
-            set_icmp_ports(pd, vtype, vid, id_is_sport);
-            pd.icmp = Some(IcmpInfo {
-                icmp_type: t,
-                code,
-                id,
-                is_error,
-                id_is_sport,
-                nd_target,
-            });
-        }
-        _ => {}
+        IPPROTO_TCP => describe_tcp(l4, pd),
+        IPPROTO_UDP => describe_udp(l4, pd),
+        IPPROTO_ICMP if pd.af == Af::Inet => describe_icmp(l4, pd),
+        IPPROTO_ICMPV6 if pd.af == Af::Inet6 => describe_icmp6(l4, pd),
+        // ICMP over IPv6 or ICMPv6 over IPv4: an "other" protocol.
+        _ => Ok(()),
     }
+}
+
+fn describe_tcp(l4: &[u8], pd: &mut Pd) -> Result<(), PdError> {
+    let p = tcp::Packet::new_checked(l4).map_err(|_| PdError::Short)?;
+    let hdr_len = p.header_len() as usize;
+    let mut wscale = 0u8;
+    let mut mss = 0u16;
+    let flags = p.flags();
+    if flags & tcp::SYN != 0 {
+        for opt in p.options_iter() {
+            match opt {
+                tcp::TcpOption::WindowScale(s) => wscale = s.min(14) | 0x80,
+                tcp::TcpOption::MaxSegmentSize(m) => mss = m,
+                _ => {}
+            }
+        }
+    }
+    pd.sport = p.src_port();
+    pd.dport = p.dst_port();
+    pd.p_len = (l4.len() - hdr_len) as u32;
+    pd.tcp = Some(TcpInfo {
+        flags,
+        seq: p.seq_number(),
+        ack: p.ack_number(),
+        win: p.window_len(),
+        hdr_len,
+        wscale,
+        mss,
+    });
+    Ok(())
+}
+
+fn describe_udp(l4: &[u8], pd: &mut Pd) -> Result<(), PdError> {
+    let p = match udp::Packet::new_checked(l4) {
+        Ok(p) => p,
+        Err(_) if l4.len() < udp::HEADER_LEN => return Err(PdError::Short),
+        // A first fragment carries only the start of the datagram.
+        Err(WireError::Truncated) if pd.fragment => udp::Packet::new_unchecked(l4),
+        Err(_) => return Err(PdError::BadOffset),
+    };
+    pd.sport = p.src_port();
+    pd.dport = p.dst_port();
+    Ok(())
+}
+
+/// An ICMP message: its type, code and id, the virtual ports of pf's
+/// mapping.
+fn describe_icmp(l4: &[u8], pd: &mut Pd) -> Result<(), PdError> {
+    let p = icmp::Packet::new_checked(l4).map_err(|_| PdError::Short)?;
+    let t = p.msg_type();
+    let (vtype, id_is_sport, vid) = match icmp_mapping(Af::Inet, t) {
+        Some((vt, s, Vid::Header)) => (vt, s, p.echo_ident()),
+        Some((vt, s, _)) => (vt, s, 0),
+        // Errors and types of their own: the type is the only key part.
+        None => (t, true, 0),
+    };
+    set_icmp_ports(pd, vtype, vid, id_is_sport);
+    pd.icmp = Some(IcmpInfo {
+        icmp_type: t,
+        code: p.msg_code(),
+        id: p.echo_ident(),
+        is_error: icmp::is_error(t),
+        id_is_sport,
+        nd_target: None,
+    });
+    Ok(())
+}
+
+/// An ICMPv6 message, as `describe_icmp`; neighbour discovery and MLD
+/// messages are keyed by the address they carry.
+fn describe_icmp6(l4: &[u8], pd: &mut Pd) -> Result<(), PdError> {
+    let p = icmpv6::Packet::new_checked(l4).map_err(|_| PdError::Short)?;
+    let t = p.msg_type();
+    // pf_setup_pdesc: neighbour discovery only from a neighbour (hop
+    // limit 255); ND and MLD messages whole.
+    if (icmpv6::ND_ROUTER_SOLICIT..=icmpv6::ND_REDIRECT).contains(&t) && pd.ttl != 255 {
+        return Err(PdError::Normalize);
+    }
+    let nd = matches!(t, icmpv6::ND_NEIGHBOR_SOLICIT | icmpv6::ND_NEIGHBOR_ADVERT);
+    let mld = matches!(t, icmpv6::MLD_LISTENER_QUERY | icmpv6::MLD_LISTENER_REPORT);
+    // The target or group (24 bytes into the message; the first
+    // fragment of one may lack it).
+    let addr = if nd { p.nd_target() } else { p.mld_addr() };
+    if (nd || mld) && addr.is_none() && !pd.fragment {
+        return Err(PdError::Short);
+    }
+    let mut nd_target = None;
+    let (vtype, id_is_sport, vid) = match icmp_mapping(Af::Inet6, t) {
+        Some((vt, s, Vid::Header)) => (vt, s, p.echo_ident()),
+        Some((vt, s, Vid::Zero)) => (vt, s, 0),
+        Some((vt, s, Vid::Fold)) => {
+            if nd {
+                nd_target = addr;
+            }
+            (vt, s, addr.map_or(0, fold_addr))
+        }
+        None => (t, true, 0),
+    };
+    set_icmp_ports(pd, vtype, vid, id_is_sport);
+    pd.icmp = Some(IcmpInfo {
+        icmp_type: t,
+        code: p.msg_code(),
+        id: p.echo_ident(),
+        // pf's list: the other types below 128 get states of their own.
+        is_error: matches!(
+            t,
+            icmpv6::DST_UNREACH
+                | icmpv6::PACKET_TOO_BIG
+                | icmpv6::TIME_EXCEEDED
+                | icmpv6::PARAM_PROB
+        ),
+        id_is_sport,
+        nd_target,
+    });
     Ok(())
 }
 
@@ -656,55 +604,27 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
     let first = *buf.first().ok_or(PdError::Short)?;
     let (af, hl, proto, src, dst, later_fragment) = match first >> 4 {
         4 => {
-            if buf.len() < 20 {
-                return Err(PdError::Short);
-            }
-            let hl = ((buf[0] & 0x0f) as usize) * 4;
-            if hl < 20 {
-                return Err(PdError::BadOffset);
-            }
-            let frag = be16(buf, 6).ok_or(PdError::Short)?;
+            let ip = ipv4::Packet::new_quoted(buf).map_err(ip_error)?;
             (
                 Af::Inet,
-                hl,
-                buf[9],
-                IpAddr::V4(Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15])),
-                IpAddr::V4(Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19])),
-                frag & 0x1fff != 0,
+                usize::from(ip.header_len()),
+                ip.protocol(),
+                IpAddr::V4(ip.src_addr()),
+                IpAddr::V4(ip.dst_addr()),
+                ip.frag_offset() != 0,
             )
         }
         6 => {
-            if buf.len() < 40 {
-                return Err(PdError::Short);
-            }
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&buf[8..24]);
-            let s = IpAddr::V6(Ipv6Addr::from(a));
-            a.copy_from_slice(&buf[24..40]);
-            let mut nh = buf[6];
-            let mut off = 40usize;
-            let mut later = false;
-            let mut walked = 0;
-            loop {
-                match nh {
-                    V6_HOPOPTS | V6_ROUTING | V6_DSTOPTS => {
-                        nh = *buf.get(off).ok_or(PdError::Short)?;
-                        off += (*buf.get(off + 1).ok_or(PdError::Short)? as usize + 1) * 8;
-                    }
-                    V6_FRAGMENT => {
-                        let next = *buf.get(off).ok_or(PdError::Short)?;
-                        later = be16(buf, off + 2).ok_or(PdError::Short)? & 0xfff8 != 0;
-                        nh = next;
-                        off += 8;
-                    }
-                    _ => break,
-                }
-                walked += 1;
-                if walked > 8 {
-                    return Err(PdError::BadOffset);
-                }
-            }
-            (Af::Inet6, off, nh, s, IpAddr::V6(Ipv6Addr::from(a)), later)
+            let ip = ipv6::Packet::new_quoted(buf).map_err(|_| PdError::Short)?;
+            let (proto, off, later) = walk_quoted_v6(buf, ip.next_header())?;
+            (
+                Af::Inet6,
+                off,
+                proto,
+                IpAddr::V6(ip.src_addr()),
+                IpAddr::V6(ip.dst_addr()),
+                later,
+            )
         }
         _ => return Err(PdError::NotIp),
     };
@@ -730,17 +650,21 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
         return Ok(pd);
     }
     let l4 = buf.get(hl..).ok_or(PdError::Short)?;
+    if !matches!(
+        proto,
+        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_ICMP | IPPROTO_ICMPV6
+    ) {
+        return Ok(pd);
+    }
+    let h = transport::Head::new_checked(l4, proto).map_err(|_| PdError::Short)?;
     match proto {
         IPPROTO_TCP | IPPROTO_UDP => {
-            if l4.len() < 8 {
-                return Err(PdError::Short);
-            }
-            pd.sport = u16::from_be_bytes([l4[0], l4[1]]);
-            pd.dport = u16::from_be_bytes([l4[2], l4[3]]);
+            pd.sport = h.src_port();
+            pd.dport = h.dst_port();
             if proto == IPPROTO_TCP {
                 pd.tcp = Some(TcpInfo {
                     flags: 0,
-                    seq: u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]),
+                    seq: h.tcp_seq(),
                     ack: 0,
                     win: 0,
                     hdr_len: 0,
@@ -749,48 +673,60 @@ pub fn describe_quoted(buf: &[u8]) -> Result<Pd, PdError> {
                 });
             }
         }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
-            if l4.len() < 8 {
-                return Err(PdError::Short);
-            }
-            if (proto == IPPROTO_ICMP) != (af == Af::Inet) {
-                // ICMP quoted in IPv6 or ICMPv6 in IPv4: no ICMP info (pf
-                // drops the error, "normalize").
-                return Ok(pd);
-            }
-            let t = l4[0];
-            let id = u16::from_be_bytes([l4[4], l4[5]]);
-            if let Some((vtype, id_is_sport, how)) = icmp_mapping(af, t) {
-                // Only the quote's first 8 bytes count (an ND target or
-                // MLD group past them is not looked at).
-                let vid = if how == Vid::Header { id } else { 0 };
-                set_icmp_ports(&mut pd, vtype, vid, id_is_sport);
-                pd.icmp = Some(IcmpInfo {
-                    icmp_type: t,
-                    code: l4[1],
-                    id,
-                    is_error: false,
-                    id_is_sport,
-                    nd_target: None,
-                });
-            } else {
-                return Err(PdError::BadOffset);
-            }
+        _ if (proto == IPPROTO_ICMP) != (af == Af::Inet) => {
+            // ICMP quoted in IPv6 or ICMPv6 in IPv4: no ICMP info (pf
+            // drops the error, "normalize").
         }
-        _ => {}
+        _ => {
+            let t = h.icmp_type();
+            let id = h.icmp_ident();
+            let Some((vtype, id_is_sport, how)) = icmp_mapping(af, t) else {
+                return Err(PdError::BadOffset);
+            };
+            // Only the quote's first 8 bytes count (an ND target or MLD
+            // group past them is not looked at).
+            let vid = if how == Vid::Header { id } else { 0 };
+            set_icmp_ports(&mut pd, vtype, vid, id_is_sport);
+            pd.icmp = Some(IcmpInfo {
+                icmp_type: t,
+                code: h.icmp_code(),
+                id,
+                is_error: false,
+                id_is_sport,
+                nd_target: None,
+            });
+        }
     }
     Ok(pd)
 }
 
-/// Read a big-endian u32 at `off` (for callers holding only a Pd).
-pub fn read_be32(buf: &[u8], off: usize) -> Option<u32> {
-    be32(buf, off)
+/// How many extension headers of a quoted IPv6 packet are walked.
+const QUOTED_HDR_LIMIT: usize = 8;
+
+/// The extension headers of a quoted IPv6 packet (AH is not stepped
+/// over): (upper-layer protocol, its offset, a non-first fragment). A
+/// header cut short is `Short`; the walk ends at a non-first fragment
+/// (as pf_walk_header6 does: nothing after it is the datagram's header).
+fn walk_quoted_v6(buf: &[u8], first: u8) -> Result<(u8, usize, bool), PdError> {
+    let mut walk = ipv6ext::Walk::new(buf, first, ipv6::HEADER_LEN);
+    let mut walked = 0;
+    while walk.proto() != ipv6::NEXTHDR_AH {
+        let Some(ext) = walk.next() else { break };
+        let ext = ext.map_err(|_| PdError::Short)?;
+        if ext.frag().is_some_and(|fh| fh.frag_offset() != 0) {
+            return Ok((V6_FRAGMENT, ext.off, true));
+        }
+        walked += 1;
+        if walked > QUOTED_HDR_LIMIT {
+            return Err(PdError::BadOffset);
+        }
+    }
+    Ok((walk.proto(), walk.offset(), false))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::wire::{checksum, ipv4};
 
     /// Build an IPv4 packet with the given transport bytes (checksums filled).
     pub fn v4(src: &str, dst: &str, proto: u8, l4: &[u8]) -> Vec<u8> {
@@ -817,22 +753,8 @@ pub(crate) mod tests {
         let l4 = &mut b[pd.l4_off..pd.tot_len];
         match pd.proto {
             6 => tcp::Packet::new_unchecked(&mut *l4).fill_checksum(&s, &d),
-            17 => {
-                l4[6] = 0;
-                l4[7] = 0;
-                let c = checksum::finish(checksum::combine(
-                    checksum::pseudo_header(&s, &d, 17, l4.len() as u32),
-                    checksum::sum(l4),
-                ));
-                let c = if c == 0 { 0xffff } else { c };
-                l4[6..8].copy_from_slice(&c.to_be_bytes());
-            }
-            1 => {
-                l4[2] = 0;
-                l4[3] = 0;
-                let c = checksum::checksum(l4);
-                l4[2..4].copy_from_slice(&c.to_be_bytes());
-            }
+            17 => udp::Packet::new_unchecked(&mut *l4).fill_checksum(&s, &d),
+            1 => icmp::Packet::new_unchecked(&mut *l4).fill_checksum(),
             _ => {}
         }
     }
@@ -846,32 +768,40 @@ pub(crate) mod tests {
         win: u16,
         payload: &[u8],
     ) -> Vec<u8> {
-        let mut t = vec![0u8; 20 + payload.len()];
-        t[0..2].copy_from_slice(&sport.to_be_bytes());
-        t[2..4].copy_from_slice(&dport.to_be_bytes());
-        t[4..8].copy_from_slice(&seq.to_be_bytes());
-        t[8..12].copy_from_slice(&ack.to_be_bytes());
-        t[12] = 5 << 4;
-        t[13] = flags;
-        t[14..16].copy_from_slice(&win.to_be_bytes());
-        t[20..].copy_from_slice(payload);
+        let mut t = vec![0u8; tcp::HEADER_LEN + payload.len()];
+        tcp::Repr {
+            src_port: sport,
+            dst_port: dport,
+            seq_number: seq,
+            ack_number: ack,
+            flags,
+            window_len: win,
+        }
+        .emit(&mut tcp::Packet::new_unchecked(&mut t[..]));
+        t[tcp::HEADER_LEN..].copy_from_slice(payload);
         t
     }
 
     pub fn udp_dgram(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let mut u = vec![0u8; 8 + payload.len()];
-        u[0..2].copy_from_slice(&sport.to_be_bytes());
-        u[2..4].copy_from_slice(&dport.to_be_bytes());
-        u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        u[8..].copy_from_slice(payload);
+        let mut u = vec![0u8; udp::HEADER_LEN + payload.len()];
+        udp::Repr {
+            src_port: sport,
+            dst_port: dport,
+            payload_len: payload.len(),
+        }
+        .emit(&mut udp::Packet::new_unchecked(&mut u[..]));
+        u[udp::HEADER_LEN..].copy_from_slice(payload);
         u
     }
 
+    /// An echo-like ICMP message of type `t` (16 bytes, checksum not
+    /// filled).
     pub fn echo(t: u8, id: u16, seq: u16) -> Vec<u8> {
         let mut e = vec![0u8; 16];
-        e[0] = t;
-        e[4..6].copy_from_slice(&id.to_be_bytes());
-        e[6..8].copy_from_slice(&seq.to_be_bytes());
+        let mut p = icmp::Packet::new_unchecked(&mut e[..]);
+        p.set_msg_type(t);
+        p.set_echo_ident(id);
+        p.set_echo_seq_no(seq);
         e
     }
 
@@ -905,10 +835,231 @@ pub(crate) mod tests {
         }
     }
 
+    /// An IPv6 packet from 2001:db8::1 (or fe80::1) to 2001:db8::2:
+    /// next header `nh`, then `rest` (extension headers and payload).
+    fn v6(nh: u8, hop: u8, link_local: bool, rest: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 40];
+        let r = ipv6::Repr {
+            src_addr: if link_local {
+                "fe80::1".parse().unwrap()
+            } else {
+                "2001:db8::1".parse().unwrap()
+            },
+            dst_addr: "2001:db8::2".parse().unwrap(),
+            next_header: nh,
+            payload_len: rest.len(),
+            hop_limit: hop,
+            traffic_class: 0,
+            flow_label: 0,
+        };
+        r.emit(&mut ipv6::Packet::new_unchecked(&mut b[..]));
+        b.extend_from_slice(rest);
+        b
+    }
+
+    /// An 8-byte extension header (options, destination options or
+    /// routing) leading to `next`, its 6 other bytes as given.
+    fn ext(next: u8, opts: [u8; 6]) -> Vec<u8> {
+        let mut h = vec![next, 0];
+        h.extend_from_slice(&opts);
+        h
+    }
+
+    fn frag(next: u8, off: u16, more: bool) -> Vec<u8> {
+        let mut h = [0u8; 8];
+        ipv6ext::FragRepr {
+            next_header: next,
+            frag_offset: off,
+            more_frags: more,
+            ident: 77,
+        }
+        .emit(&mut ipv6ext::FragHeader::new_unchecked(&mut h[..]));
+        h.to_vec()
+    }
+
+    const PADN: [u8; 6] = [1, 4, 0, 0, 0, 0];
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn ipv6_extension_headers() {
+        use ipv6::{NEXTHDR_DSTOPTS as DST, NEXTHDR_HOPOPTS as HOP, NEXTHDR_ROUTING as RT};
+        let udp = udp_dgram(53, 5353, b"x");
+        // Hop-by-hop with a router alert, destination options: both seen.
+        let p = v6(
+            HOP,
+            64,
+            false,
+            &cat(&[&ext(DST, [5, 2, 0, 0, 1, 0]), &ext(17, PADN), &udp]),
+        );
+        let pd = describe(&p).unwrap();
+        assert_eq!((pd.proto, pd.l4_off, pd.dport), (17, 56, 5353));
+        assert_eq!(pd.badopts, OPT_ROUTER_ALERT | OPT_OTHER);
+        // Hop-by-hop only first; one routing header; no type 0.
+        let p = v6(
+            DST,
+            64,
+            false,
+            &cat(&[&ext(HOP, PADN), &ext(17, PADN), &udp]),
+        );
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        let rt2 = ext(17, [2, 0, 0, 0, 0, 0]);
+        let p = v6(
+            RT,
+            64,
+            false,
+            &cat(&[&ext(RT, [2, 0, 0, 0, 0, 0]), &rt2, &udp]),
+        );
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        let p = v6(RT, 64, false, &cat(&[&ext(17, [0, 0, 0, 0, 0, 0]), &udp]));
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        assert_eq!(
+            describe(&v6(RT, 64, false, &cat(&[&rt2, &udp])))
+                .unwrap()
+                .badopts,
+            OPT_OTHER
+        );
+        // A malformed option; a jumbo option with a payload length.
+        let p = v6(HOP, 64, false, &cat(&[&ext(17, [1, 9, 0, 0, 0, 0]), &udp]));
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        let p = v6(
+            HOP,
+            64,
+            false,
+            &cat(&[&ext(17, [0xc2, 4, 0, 1, 0, 0]), &udp]),
+        );
+        assert_eq!(describe(&p), Err(PdError::IpOption));
+        // A header running past the packet.
+        let mut long = ext(17, PADN);
+        long[1] = 1;
+        assert_eq!(describe(&v6(DST, 64, false, &long)), Err(PdError::Short));
+        // Nineteen headers pass, twenty are too many.
+        let chain = |n: usize| {
+            let mut r: Vec<u8> = (0..n)
+                .flat_map(|i| ext(if i + 1 == n { 17 } else { DST }, PADN))
+                .collect();
+            r.extend_from_slice(&udp);
+            v6(DST, 64, false, &r)
+        };
+        assert!(describe(&chain(19)).is_ok());
+        assert_eq!(describe(&chain(20)), Err(PdError::IpOption));
+    }
+
+    #[test]
+    fn ipv6_fragments() {
+        let udp = udp_dgram(53, 5353, b"0123456789abcdef");
+        // An atomic fragment is a whole packet.
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(17, 0, false), &udp]))).unwrap();
+        assert!(!pd.fragment && pd.has_ports() && pd.l4_off == 48);
+        // The first fragment: its transport header is not read.
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(17, 0, true), &udp]))).unwrap();
+        assert!(pd.fragment && pd.proto == 17 && pd.sport == 0);
+        // A later one: protocol "fragment", at the fragment header.
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(17, 8, false), &udp]))).unwrap();
+        assert_eq!((pd.fragment, pd.proto, pd.l4_off), (true, V6_FRAGMENT, 40));
+        // A first fragment cut inside a header after it.
+        let mut cut = ext(17, PADN);
+        cut[1] = 3;
+        let pd = describe(&v6(44, 64, false, &cat(&[&frag(60, 0, true), &cut]))).unwrap();
+        assert_eq!((pd.fragment, pd.proto, pd.l4_off), (true, V6_FRAGMENT, 48));
+        // Two fragment headers; a fragment header cut short.
+        let two = cat(&[&frag(44, 0, true), &frag(17, 0, true), &udp]);
+        assert_eq!(describe(&v6(44, 64, false, &two)), Err(PdError::Fragment));
+        assert_eq!(
+            describe(&v6(44, 64, false, &[17, 0, 0])),
+            Err(PdError::Short)
+        );
+    }
+
+    #[test]
+    fn mld_and_neighbour_discovery() {
+        let mut mld = vec![0u8; 24];
+        mld[0] = icmpv6::MLD_LISTENER_REPORT;
+        mld[8] = 0xff;
+        mld[9] = 2;
+        mld[23] = 7;
+        let hop = ext(58, [5, 2, 0, 0, 1, 0]);
+        // From a link-local address with hop limit 1: its router alert allowed.
+        let pd = describe(&v6(0, 1, true, &cat(&[&hop, &mld]))).unwrap();
+        assert_eq!(pd.badopts, 0);
+        assert_eq!(pd.sport, 0xff02 ^ 7, "keyed by the group, folded");
+        assert_eq!(
+            describe(&v6(0, 1, false, &cat(&[&hop, &mld]))),
+            Err(PdError::IpOption)
+        );
+        assert_eq!(
+            describe(&v6(0, 2, true, &cat(&[&hop, &mld]))),
+            Err(PdError::IpOption)
+        );
+        // A neighbour solicitation: hop limit 255, keyed by its target.
+        let mut ns = mld.clone();
+        ns[0] = icmpv6::ND_NEIGHBOR_SOLICIT;
+        let pd = describe(&v6(58, 255, false, &ns)).unwrap();
+        let t: Ipv6Addr = "ff02::7".parse().unwrap();
+        assert_eq!(pd.icmp.unwrap().nd_target, Some(t));
+        assert_eq!(describe(&v6(58, 64, false, &ns)), Err(PdError::Normalize));
+        assert_eq!(
+            describe(&v6(58, 255, false, &ns[..20])),
+            Err(PdError::Short)
+        );
+    }
+
+    #[test]
+    fn ipv4_options() {
+        let udp = udp_dgram(53, 5353, b"x");
+        let with = |opts: &[u8]| {
+            let mut p = v4("10.0.0.1", "10.0.0.2", 17, &udp);
+            p.splice(20..20, opts.iter().copied());
+            let mut ip = ipv4::Packet::new_unchecked(&mut p[..]);
+            ip.set_header_len(20 + opts.len() as u8);
+            ip.set_total_len((28 + opts.len() + 1) as u16);
+            ip.fill_checksum();
+            describe(&p)
+        };
+        assert_eq!(with(&[148, 4, 0, 0]).unwrap().badopts, OPT_ROUTER_ALERT);
+        assert_eq!(with(&[1, 1, 1, 0]).unwrap().badopts, OPT_OTHER);
+        assert_eq!(with(&[7, 3, 0, 0]).unwrap().badopts, OPT_OTHER);
+        assert_eq!(with(&[7, 9, 0, 0]), Err(PdError::IpOption));
+        assert_eq!(with(&[7, 1, 0, 0]), Err(PdError::IpOption));
+    }
+
+    #[test]
+    fn quoted_packets() {
+        // An IPv4 UDP header and its first 8 bytes.
+        let p = v4(
+            "10.0.0.1",
+            "10.0.0.2",
+            17,
+            &udp_dgram(53, 5353, b"xxxxxxxx"),
+        );
+        let q = describe_quoted(&p[..28]).unwrap();
+        assert_eq!((q.sport, q.dport, q.tot_len), (53, 5353, 28));
+        assert_eq!(describe_quoted(&p[..27]), Err(PdError::Short));
+        // IPv6 behind a destination options header; AH is not walked.
+        let udp = udp_dgram(53, 5353, b"x");
+        let p = v6(60, 64, false, &cat(&[&ext(17, PADN), &udp]));
+        assert_eq!(describe_quoted(&p[..56]).unwrap().dport, 5353);
+        let p = v6(51, 64, false, &cat(&[&ext(17, PADN), &udp]));
+        let q = describe_quoted(&p).unwrap();
+        assert_eq!((q.proto, q.l4_off, q.sport), (51, 40, 0));
+        // A quoted non-first fragment: no ports.
+        let p = v6(44, 64, false, &cat(&[&frag(17, 16, false), &udp]));
+        let q = describe_quoted(&p).unwrap();
+        assert!(q.fragment && q.sport == 0);
+        // A quoted echo request; a quoted error is nothing a state holds.
+        let p = v4("10.0.0.1", "10.0.0.2", 1, &echo(8, 99, 1));
+        assert_eq!(describe_quoted(&p[..28]).unwrap().sport, 99);
+        let p = v4("10.0.0.1", "10.0.0.2", 1, &echo(3, 99, 1));
+        assert_eq!(describe_quoted(&p[..28]), Err(PdError::BadOffset));
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             let _ = describe(&bytes);
+            let _ = describe_quoted(&bytes);
         }
     }
 }

@@ -33,7 +33,7 @@ pub const HIWAT_PCT: u32 = 25;
 pub const LOWAT_PCT: u32 = HIWAT_PCT / 2;
 const PFSTATE_HIWAT: u64 = 100_000;
 /// The MSS a host assumes without an MSS option (OpenBSD's tcp_mssdflt).
-pub const TCP_MSSDFLT: u16 = 512;
+pub const TCP_MSSDFLT: u16 = crate::wire::tcp::MSS_DEFAULT;
 
 /// MSS classes (values in between round down) and window-scale classes
 /// (index 0: no window scaling), as OpenBSD chose them from measurements.
@@ -303,7 +303,7 @@ impl Engine {
         if !self.synflood_check(now) {
             return None;
         }
-        let mss = syn_mss(&t).max(TCP_MSSDFLT);
+        let mss = t.syn_mss().max(TCP_MSSDFLT);
         let wscale = (t.wscale & 0x80 != 0).then_some(t.wscale & 0x0f);
         let iss = self.syncookies.generate(&Conn::of(pd), t.seq, mss, wscale);
         self.send_tcp(
@@ -397,18 +397,6 @@ impl Engine {
 pub const LCNT_SYNFLOODS: usize = 7;
 pub const LCNT_SYNCOOKIES_SENT: usize = 8;
 pub const LCNT_SYNCOOKIES_VALID: usize = 9;
-
-/// The MSS a SYN announces (pf_get_mss): its MSS option, the default when
-/// it has options but no MSS, 0 without options.
-pub fn syn_mss(t: &super::packet::TcpInfo) -> u16 {
-    if t.mss != 0 {
-        t.mss
-    } else if t.hdr_len >= 24 {
-        TCP_MSSDFLT
-    } else {
-        0
-    }
-}
 
 #[cfg(test)]
 mod tests {

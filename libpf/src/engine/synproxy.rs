@@ -22,7 +22,6 @@ use super::packet::{Dir, Pd};
 use super::srcnode::SnType;
 use super::state::{tcps, Slot, SK_STACK, SK_WIRE};
 use super::status::Reason;
-use super::syncookie::syn_mss;
 use super::{Engine, Outgoing, PacketMeta, Toward, Verdict};
 use crate::wire::tcp::{ACK, FIN, RST, SYN};
 use crate::wire::{ipv4, ipv6, tcp, IPPROTO_TCP};
@@ -141,7 +140,7 @@ impl Engine {
         let isn = self.secret.next_u32();
         // pf_get_mss and pf_calc_mss without the route MTUs: the client's
         // own offer (0 without options), at least 64.
-        let mss = syn_mss(&t).max(MIN_MSS);
+        let mss = t.syn_mss().max(MIN_MSS);
         let was = self.halfopen_of(slot);
         {
             let st = self.states.get_mut(slot)?;
@@ -396,13 +395,11 @@ pub(crate) mod tests {
         p.extend_from_slice(payload);
         let n = p.len();
         if s.is_ipv4() {
-            p[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-            p[10] = 0;
-            p[11] = 0;
-            let c = crate::wire::checksum::checksum(&p[..20]);
-            p[10..12].copy_from_slice(&c.to_be_bytes());
+            let mut ip = ipv4::Packet::new_unchecked(&mut p[..]);
+            ip.set_total_len(n as u16);
+            ip.fill_checksum();
         } else {
-            p[4..6].copy_from_slice(&((n - 40) as u16).to_be_bytes());
+            ipv6::Packet::new_unchecked(&mut p[..]).set_payload_len((n - 40) as u16);
         }
         fill_l4_checksum(&mut p);
         p
@@ -440,14 +437,10 @@ pub(crate) mod tests {
         e.states.get(slot).unwrap().clone()
     }
 
-    /// The whole handshake of a forwarded connection, sequence numbers
-    /// checked at every step, then data both ways across the splice.
-    #[test]
-    fn forwarded_handshake_and_data() {
-        let mut e = engine(RULES);
+    /// Steps 1-3 of the handshake: the client's SYN answered by pf (a
+    /// retransmission alike), stray packets dropped. Returns pf's ISN.
+    fn proxy_client_syn(e: &mut Engine) -> u32 {
         let (int_in, int_out) = (meta(Dir::In, "int0"), meta(Dir::Out, "int0"));
-        let (ext_in, ext_out) = (meta(Dir::In, "ext0"), meta(Dir::Out, "ext0"));
-
         // 1. The client's SYN: answered by pf, dropped.
         let mut syn = seg(C, S, 1000, 0, SYN, 64240, 1460, b"");
         let v = e.test(&int_in, &mut syn, 1);
@@ -459,7 +452,7 @@ pub(crate) mod tests {
         let (s, sp, d, dp, isn, ack, fl, win, mss) = fields(&o.packet);
         assert_eq!((s, sp, d, dp), (ip(S.0), S.1, ip(C.0), C.1));
         assert_eq!((ack, fl, win, mss), (1001, SYN | ACK, 0, 1460));
-        let st = state_of(&e);
+        let st = state_of(e);
         assert_eq!(
             (st.src.state, st.dst.state),
             (tcps::PROXY_SRC, tcps::CLOSED)
@@ -486,8 +479,15 @@ pub(crate) mod tests {
             3,
         );
         assert!(!v.pass && v.send.is_empty());
-        assert_eq!(state_of(&e).src.state, tcps::PROXY_SRC);
+        assert_eq!(state_of(e).src.state, tcps::PROXY_SRC);
+        isn
+    }
 
+    /// Step 4: the client's ACK makes pf open the connection to the
+    /// server. Returns the ISN pf used towards the server.
+    fn proxy_client_ack(e: &mut Engine, isn: u32) -> u32 {
+        let int_in = meta(Dir::In, "int0");
+        let ext_out = meta(Dir::Out, "ext0");
         // 4. The client's ACK: pf opens the connection to the server.
         let v = e.test(
             &int_in,
@@ -501,13 +501,19 @@ pub(crate) mod tests {
         let (s, sp, d, dp, sisn, ack, fl, win, mss) = fields(&o.packet);
         assert_eq!((s, sp, d, dp), (ip(C.0), C.1, ip(S.0), S.1));
         assert_eq!((ack, fl, win, mss), (0, SYN, 0, 1460));
-        assert_eq!(state_of(&e).src.state, tcps::PROXY_DST);
-        assert_eq!(state_of(&e).src.max_win, 502);
+        assert_eq!(state_of(e).src.state, tcps::PROXY_DST);
+        assert_eq!(state_of(e).src.max_win, 502);
         // It leaves through pf's `out` pass and makes the state there.
         let mut to_server = o.packet.clone();
         assert!(e.test(&ext_out, &mut to_server, 4).pass);
         assert_eq!(e.states.len(), 2);
+        sisn
+    }
 
+    /// Step 5: the server's SYN|ACK completes both halves (the splice).
+    fn proxy_server_synack(e: &mut Engine, isn: u32, sisn: u32) {
+        let (ext_in, ext_out) = (meta(Dir::In, "ext0"), meta(Dir::Out, "ext0"));
+        let int_out = meta(Dir::Out, "int0");
         // 5. The server's SYN|ACK: in through its state, out to the client
         // through the proxy: two ACKs, the splice.
         let mut synack = seg(
@@ -556,7 +562,7 @@ pub(crate) mod tests {
                 0
             )
         );
-        let st = state_of(&e);
+        let st = state_of(e);
         assert_eq!(
             (st.src.state, st.dst.state),
             (tcps::ESTABLISHED, tcps::ESTABLISHED)
@@ -569,7 +575,12 @@ pub(crate) mod tests {
             e.test(&ext_out, &mut ack, 5).pass,
             "the ACK completes the server side"
         );
+    }
 
+    /// Step 6: data both ways, sequence numbers translated at pf.
+    fn proxy_data(e: &mut Engine, isn: u32, sisn: u32) {
+        let (int_in, int_out) = (meta(Dir::In, "int0"), meta(Dir::Out, "int0"));
+        let (ext_in, ext_out) = (meta(Dir::In, "ext0"), meta(Dir::Out, "ext0"));
         // 6. Data both ways, sequence numbers translated at pf.
         let mut data = seg(C, S, 1001, isn.wrapping_add(1), ACK | PSH, 502, 0, b"hello");
         let v = e.test(&int_in, &mut data, 6);
@@ -606,6 +617,17 @@ pub(crate) mod tests {
             assert!(e.test(&int_in, &mut d, 8).pass, "segment {i}");
             assert_eq!(fields(&d).4, sisn.wrapping_add(6 + i * 100));
         }
+    }
+
+    /// The whole handshake of a forwarded connection, sequence numbers
+    /// checked at every step, then data both ways across the splice.
+    #[test]
+    fn forwarded_handshake_and_data() {
+        let mut e = engine(RULES);
+        let isn = proxy_client_syn(&mut e);
+        let sisn = proxy_client_ack(&mut e, isn);
+        proxy_server_synack(&mut e, isn, sisn);
+        proxy_data(&mut e, isn, sisn);
         assert_eq!(e.halfopen, 0);
     }
 

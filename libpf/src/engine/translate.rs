@@ -1,10 +1,14 @@
 //! Rewriting a packet in place for NAT, rdr and sequence modulation, with
 //! every checksum fixed incrementally (IP header, TCP/UDP/ICMPv6 pseudo
-//! header, ports, ICMP ids).
+//! header, ports, ICMP ids). The same functions rewrite a whole packet and
+//! the packet an ICMP error quotes: the IP views are built with
+//! `new_quoted` (the fixed header only) and the transport fields through
+//! `wire::transport::Head` (a field past the quote is left alone).
 
 use super::packet::Pd;
 use crate::addr::Af;
 use crate::wire::checksum::{update16, update32, update_addr};
+use crate::wire::{icmp, icmpv6, ipv4, ipv6, transport};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use std::net::IpAddr;
 
@@ -15,37 +19,34 @@ pub enum End {
     Dst,
 }
 
-fn get16(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
-}
-
-fn put16(b: &mut [u8], off: usize, v: u16) {
-    if let Some(s) = b.get_mut(off..off + 2) {
-        s.copy_from_slice(&v.to_be_bytes());
-    }
-}
-
-/// Offset of the transport checksum, and whether the pseudo header is in it.
-fn l4_checksum(pd: &Pd) -> Option<(usize, bool)> {
+/// Does pf keep the transport checksum of this packet, and does the
+/// pseudo header count in it? None: a fragment, or a protocol without one
+/// (ICMP of the other family included).
+fn l4_pseudo(pd: &Pd) -> Option<bool> {
     if pd.fragment {
         return None;
     }
     match pd.proto {
-        IPPROTO_TCP => Some((pd.l4_off + 16, true)),
-        IPPROTO_UDP => Some((pd.l4_off + 6, true)),
-        IPPROTO_ICMP if pd.af == Af::Inet => Some((pd.l4_off + 2, false)),
-        IPPROTO_ICMPV6 if pd.af == Af::Inet6 => Some((pd.l4_off + 2, true)),
+        IPPROTO_TCP | IPPROTO_UDP => Some(true),
+        IPPROTO_ICMP if pd.af == Af::Inet => Some(false),
+        IPPROTO_ICMPV6 if pd.af == Af::Inet6 => Some(true),
         _ => None,
     }
 }
 
+/// The transport header of the packet (its first 8 bytes at least).
+fn l4_head<'a>(buf: &'a mut [u8], pd: &Pd) -> Option<transport::Head<&'a mut [u8]>> {
+    let end = pd.tot_len.min(buf.len());
+    transport::Head::new_checked(buf.get_mut(pd.l4_off..end)?, pd.proto).ok()
+}
+
 /// Apply an incremental change to the transport checksum (UDP's "no
-/// checksum" 0 stays 0, a computed 0 becomes 0xffff).
-fn fix_l4(buf: &mut [u8], pd: &Pd, f: impl Fn(u16) -> u16) {
-    let Some((off, _)) = l4_checksum(pd) else {
+/// checksum" 0 stays 0, a computed 0 becomes 0xffff), if pf keeps it.
+fn fix_l4(h: &mut transport::Head<&mut [u8]>, pd: &Pd, f: impl Fn(u16) -> u16) {
+    if l4_pseudo(pd).is_none() {
         return;
-    };
-    let Some(old) = get16(buf, off) else { return };
+    }
+    let Some(old) = h.checksum() else { return };
     if pd.proto == IPPROTO_UDP && pd.af == Af::Inet && old == 0 {
         return;
     }
@@ -53,7 +54,31 @@ fn fix_l4(buf: &mut [u8], pd: &Pd, f: impl Fn(u16) -> u16) {
     if pd.proto == IPPROTO_UDP && new == 0 {
         new = 0xffff;
     }
-    put16(buf, off, new);
+    h.set_checksum(new);
+}
+
+/// Write `addr` as the source or destination of the IP header, fixing the
+/// IPv4 header checksum.
+fn set_ip_addr(buf: &mut [u8], end: End, old: &IpAddr, addr: &IpAddr) {
+    match addr {
+        IpAddr::V4(a) => {
+            if let Ok(mut ip) = ipv4::Packet::new_quoted(buf) {
+                match end {
+                    End::Src => ip.set_src_addr(*a),
+                    End::Dst => ip.set_dst_addr(*a),
+                }
+                ip.set_checksum(update_addr(ip.checksum(), old, addr));
+            }
+        }
+        IpAddr::V6(a) => {
+            if let Ok(mut ip) = ipv6::Packet::new_quoted(buf) {
+                match end {
+                    End::Src => ip.set_src_addr(*a),
+                    End::Dst => ip.set_dst_addr(*a),
+                }
+            }
+        }
+    }
 }
 
 /// Replace the address and port (for ICMP queries: the id) of one end.
@@ -65,25 +90,11 @@ pub fn set_end(buf: &mut [u8], pd: &mut Pd, end: End, addr: IpAddr, port: u16) -
     };
     let mut changed = false;
     if old_addr != addr && Af::of(&addr) == pd.af {
-        let (off, len) = match (pd.af, end) {
-            (Af::Inet, End::Src) => (12, 4),
-            (Af::Inet, End::Dst) => (16, 4),
-            (Af::Inet6, End::Src) => (8, 16),
-            (Af::Inet6, End::Dst) => (24, 16),
-        };
-        if let Some(slot) = buf.get_mut(off..off + len) {
-            match addr {
-                IpAddr::V4(a) => slot.copy_from_slice(&a.octets()),
-                IpAddr::V6(a) => slot.copy_from_slice(&a.octets()),
+        set_ip_addr(buf, end, &old_addr, &addr);
+        if l4_pseudo(pd) == Some(true) {
+            if let Some(mut h) = l4_head(buf, pd) {
+                fix_l4(&mut h, pd, |c| update_addr(c, &old_addr, &addr));
             }
-        }
-        if pd.af == Af::Inet {
-            if let Some(c) = get16(buf, 10) {
-                put16(buf, 10, update_addr(c, &old_addr, &addr));
-            }
-        }
-        if l4_checksum(pd).is_some_and(|(_, pseudo)| pseudo) {
-            fix_l4(buf, pd, |c| update_addr(c, &old_addr, &addr));
         }
         match end {
             End::Src => pd.src = addr,
@@ -94,9 +105,13 @@ pub fn set_end(buf: &mut [u8], pd: &mut Pd, end: End, addr: IpAddr, port: u16) -
     if old_port != port && !pd.fragment {
         match pd.proto {
             IPPROTO_TCP | IPPROTO_UDP => {
-                let off = pd.l4_off + if end == End::Src { 0 } else { 2 };
-                put16(buf, off, port);
-                fix_l4(buf, pd, |c| update16(c, old_port, port));
+                if let Some(mut h) = l4_head(buf, pd) {
+                    match end {
+                        End::Src => h.set_src_port(port),
+                        End::Dst => h.set_dst_port(port),
+                    }
+                    fix_l4(&mut h, pd, |c| update16(c, old_port, port));
+                }
                 changed = true;
             }
             IPPROTO_ICMP | IPPROTO_ICMPV6 => {
@@ -105,8 +120,10 @@ pub fn set_end(buf: &mut [u8], pd: &mut Pd, end: End, addr: IpAddr, port: u16) -
                 if let Some(ic) = pd.icmp {
                     let is_id_pos = (end == End::Src) == ic.id_is_sport;
                     if is_id_pos && !ic.is_error {
-                        put16(buf, pd.l4_off + 4, port);
-                        fix_l4(buf, pd, |c| update16(c, old_port, port));
+                        if let Some(mut h) = l4_head(buf, pd) {
+                            h.set_icmp_ident(port);
+                            fix_l4(&mut h, pd, |c| update16(c, old_port, port));
+                        }
                         pd.icmp = Some(super::packet::IcmpInfo { id: port, ..ic });
                         changed = true;
                     }
@@ -127,40 +144,38 @@ pub fn set_seq_ack(buf: &mut [u8], pd: &Pd, seq: Option<u32>, ack: Option<u32>) 
     if pd.proto != IPPROTO_TCP || pd.fragment {
         return;
     }
-    for (off, new) in [(pd.l4_off + 4, seq), (pd.l4_off + 8, ack)] {
-        let Some(new) = new else { continue };
-        let Some(old) = buf
-            .get(off..off + 4)
-            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        else {
-            continue;
-        };
-        if let Some(s) = buf.get_mut(off..off + 4) {
-            s.copy_from_slice(&new.to_be_bytes());
-        }
-        fix_l4(buf, pd, |c| update32(c, old, new));
+    let Some(mut h) = l4_head(buf, pd) else {
+        return;
+    };
+    if let Some(new) = seq {
+        let old = h.tcp_seq();
+        h.set_tcp_seq(new);
+        fix_l4(&mut h, pd, |c| update32(c, old, new));
+    }
+    if let (Some(new), Some(old)) = (ack, h.tcp_ack()) {
+        h.set_tcp_ack(new);
+        fix_l4(&mut h, pd, |c| update32(c, old, new));
     }
 }
 
 /// Recompute an ICMP/ICMPv6 checksum from scratch (after the quoted packet
 /// inside an error was rewritten).
 pub fn refill_icmp_checksum(buf: &mut [u8], pd: &Pd) {
-    use crate::wire::checksum::{combine, finish, pseudo_header, sum};
-    let (start, end) = (pd.l4_off, pd.tot_len);
-    if end > buf.len() || start + 4 > end {
+    let Some(msg) = buf.get_mut(pd.l4_off..pd.tot_len) else {
         return;
+    };
+    match (pd.src, pd.dst) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            if let Ok(mut p) = icmpv6::Packet::new_checked(msg) {
+                p.fill_checksum(&s, &d);
+            }
+        }
+        _ => {
+            if let Ok(mut p) = icmp::Packet::new_checked(msg) {
+                p.fill_checksum();
+            }
+        }
     }
-    buf[start + 2] = 0;
-    buf[start + 3] = 0;
-    let mut s = sum(&buf[start..end]);
-    if pd.af == Af::Inet6 {
-        s = combine(
-            s,
-            pseudo_header(&pd.src, &pd.dst, IPPROTO_ICMPV6, (end - start) as u32),
-        );
-    }
-    let c = finish(s);
-    buf[start + 2..start + 4].copy_from_slice(&c.to_be_bytes());
 }
 
 #[cfg(test)]

@@ -96,15 +96,18 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         p.check_len()?;
         Ok(p)
     }
     /// At least the 8-byte header.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             Err(Error::Truncated)
@@ -112,30 +115,38 @@ impl<T: AsRef<[u8]>> Packet<T> {
             Ok(())
         }
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.buffer.as_ref()[field::TYPE]
     }
+    #[inline]
     pub fn msg_code(&self) -> u8 {
         self.buffer.as_ref()[field::CODE]
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::CHECKSUM)
     }
     /// Identifier of echo/timestamp/info/mask messages.
+    #[inline]
     pub fn echo_ident(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::ECHO_IDENT)
     }
+    #[inline]
     pub fn echo_seq_no(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::ECHO_SEQNO)
     }
     /// Next-hop MTU of an UNREACH_NEEDFRAG message (RFC 1191).
+    #[inline]
     pub fn next_hop_mtu(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::NEXT_HOP_MTU)
     }
     /// The checksum over the whole buffer is correct.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::checksum(self.buffer.as_ref()) == 0
     }
@@ -144,6 +155,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// Bytes after the 8-byte header: echo data, or for errors the quoted
     /// IP header plus at least 8 bytes of its payload.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         let d = self.buffer.as_ref();
         &d[field::DATA.min(d.len())..]
@@ -151,30 +163,38 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    #[inline]
     pub fn set_msg_type(&mut self, v: u8) {
         self.buffer.as_mut()[field::TYPE] = v
     }
+    #[inline]
     pub fn set_msg_code(&mut self, v: u8) {
         self.buffer.as_mut()[field::CODE] = v
     }
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::CHECKSUM, v)
     }
+    #[inline]
     pub fn set_echo_ident(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::ECHO_IDENT, v)
     }
+    #[inline]
     pub fn set_echo_seq_no(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::ECHO_SEQNO, v)
     }
+    #[inline]
     pub fn set_next_hop_mtu(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::NEXT_HOP_MTU, v)
     }
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         let d = self.buffer.as_mut();
         let s = field::DATA.min(d.len());
         &mut d[s..]
     }
     /// Computes the checksum over the whole buffer.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let c = checksum::checksum(self.buffer.as_ref());
@@ -230,6 +250,7 @@ pub struct Repr {
 
 impl Repr {
     /// Checks the length and the checksum.
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&T>) -> Result<Repr> {
         p.check_len()?;
         if !p.verify_checksum() {
@@ -242,11 +263,13 @@ impl Repr {
             data_len: p.data().len(),
         })
     }
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN + self.data_len
     }
     /// Writes the header and fills the checksum over the whole buffer, so
     /// write the data (via [`Packet::data_mut`]) first or refill afterwards.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, p: &mut Packet<&mut T>) {
         p.set_msg_type(self.msg_type);
         p.set_msg_code(self.msg_code);

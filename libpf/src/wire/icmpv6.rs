@@ -87,15 +87,18 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         p.check_len()?;
         Ok(p)
     }
     /// At least the 8-byte header (every defined message has it).
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             Err(Error::Truncated)
@@ -103,38 +106,55 @@ impl<T: AsRef<[u8]>> Packet<T> {
             Ok(())
         }
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.buffer.as_ref()[field::TYPE]
     }
+    #[inline]
     pub fn msg_code(&self) -> u8 {
         self.buffer.as_ref()[field::CODE]
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::CHECKSUM)
     }
+    #[inline]
     pub fn echo_ident(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::ECHO_IDENT)
     }
+    #[inline]
     pub fn echo_seq_no(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::ECHO_SEQNO)
     }
     /// MTU of PACKET_TOO_BIG (pointer of PARAM_PROB).
+    #[inline]
     pub fn mtu(&self) -> u32 {
         rd32(self.buffer.as_ref(), field::MTU)
     }
     /// NA flags byte (router/solicited/override).
+    #[inline]
     pub fn nd_flags(&self) -> u8 {
         self.buffer.as_ref()[field::ND_FLAGS]
     }
     /// Target of NS/NA/redirect, if the message is long enough.
+    #[inline]
     pub fn nd_target(&self) -> Option<Ipv6Addr> {
         let d = self.buffer.as_ref();
         d.get(field::ND_TARGET..field::ND_TARGET + 16)
             .map(|_| Ipv6Addr::from(rdarr::<16>(d, field::ND_TARGET)))
     }
+    /// Multicast address of an MLD query, report or done message (RFC
+    /// 2710 §3.6, the same place as an ND target), if the message is long
+    /// enough.
+    #[inline]
+    pub fn mld_addr(&self) -> Option<Ipv6Addr> {
+        self.nd_target()
+    }
+    #[inline]
     fn full_sum(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> u32 {
         let d = self.buffer.as_ref();
         let len = u32::try_from(d.len()).unwrap_or(u32::MAX);
@@ -142,6 +162,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         checksum::combine(ph, checksum::sum(d))
     }
     /// Verifies the checksum over the whole buffer with the pseudo-header.
+    #[inline]
     pub fn verify_checksum(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
         checksum::finish(self.full_sum(src, dst)) == 0
     }
@@ -149,6 +170,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// Bytes after the 8-byte header (for errors: the quoted packet).
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         let d = self.buffer.as_ref();
         &d[field::DATA.min(d.len())..]
@@ -156,30 +178,38 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    #[inline]
     pub fn set_msg_type(&mut self, v: u8) {
         self.buffer.as_mut()[field::TYPE] = v
     }
+    #[inline]
     pub fn set_msg_code(&mut self, v: u8) {
         self.buffer.as_mut()[field::CODE] = v
     }
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::CHECKSUM, v)
     }
+    #[inline]
     pub fn set_echo_ident(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::ECHO_IDENT, v)
     }
+    #[inline]
     pub fn set_echo_seq_no(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::ECHO_SEQNO, v)
     }
+    #[inline]
     pub fn set_mtu(&mut self, v: u32) {
         wr32(self.buffer.as_mut(), field::MTU, v)
     }
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         let d = self.buffer.as_mut();
         let s = field::DATA.min(d.len());
         &mut d[s..]
     }
     /// Computes the checksum over the whole buffer with the pseudo-header.
+    #[inline]
     pub fn fill_checksum(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr) {
         self.set_checksum(0);
         let c = checksum::finish(self.full_sum(src, dst));
@@ -248,6 +278,7 @@ pub struct Repr {
 
 impl Repr {
     /// Checks the length and the checksum (which needs the addresses).
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         p: &Packet<&T>,
         src: &Ipv6Addr,
@@ -264,10 +295,12 @@ impl Repr {
             data_len: p.data().len(),
         })
     }
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN + self.data_len
     }
     /// Writes the header and fills the checksum over the whole buffer.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
         &self,
         p: &mut Packet<&mut T>,

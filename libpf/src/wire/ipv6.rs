@@ -1,5 +1,6 @@
 //! The fixed 40-byte IPv6 header (RFC 8200). Extension headers are not
-//! walked here: `next_header` and `payload` are those of the fixed header.
+//! walked here (see `ipv6ext`): `next_header` and `payload` are those of
+//! the fixed header.
 
 use super::{rd16, rd32, rdarr, wr16, wr32, Error, Result};
 use std::net::Ipv6Addr;
@@ -34,9 +35,11 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         p.check_len()?;
@@ -45,6 +48,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Rejects: fewer than 40 bytes, version ≠ 6, 40 + payload length
     /// beyond the buffer. (Jumbograms, payload length 0 with a jumbo
     /// option, are seen as an empty payload.)
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -58,34 +62,58 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         Ok(())
     }
+    /// A view over an IPv6 header quoted in an ICMPv6 error (RFC 4443
+    /// §2.4): only the fixed 40 bytes and the version are checked, as the
+    /// quote may be cut anywhere after them. Accessors never panic.
+    #[inline]
+    pub fn new_quoted(buffer: T) -> Result<Packet<T>> {
+        let p = Self::new_unchecked(buffer);
+        if p.buffer.as_ref().len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        if p.version() != 6 {
+            return Err(Error::Malformed("ipv6 version"));
+        }
+        Ok(p)
+    }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_TC_FLOW] >> 4
     }
+    #[inline]
     pub fn traffic_class(&self) -> u8 {
         ((rd16(self.buffer.as_ref(), field::VER_TC_FLOW) >> 4) & 0xff) as u8
     }
     /// The 20-bit flow label.
+    #[inline]
     pub fn flow_label(&self) -> u32 {
         rd32(self.buffer.as_ref(), field::VER_TC_FLOW) & 0x000f_ffff
     }
+    #[inline]
     pub fn payload_len(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::LENGTH)
     }
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NXT_HDR]
     }
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.buffer.as_ref()[field::HOP_LIMIT]
     }
+    #[inline]
     pub fn src_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(rdarr::<16>(self.buffer.as_ref(), field::SRC))
     }
+    #[inline]
     pub fn dst_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(rdarr::<16>(self.buffer.as_ref(), field::DST))
     }
+    #[inline]
     fn payload_range(&self) -> (usize, usize) {
         let len = self.buffer.as_ref().len();
         let end = (HEADER_LEN + usize::from(self.payload_len())).min(len);
@@ -95,6 +123,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// Bytes after the fixed header, bounded by the payload length.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let (s, e) = self.payload_range();
         &self.buffer.as_ref()[s..e]
@@ -102,10 +131,12 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    #[inline]
     pub fn set_version(&mut self, v: u8) {
         let b = &mut self.buffer.as_mut()[field::VER_TC_FLOW];
         *b = (*b & 0x0f) | (v << 4);
     }
+    #[inline]
     pub fn set_traffic_class(&mut self, tc: u8) {
         let w = rd16(self.buffer.as_ref(), field::VER_TC_FLOW);
         wr16(
@@ -114,6 +145,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
             (w & 0xf00f) | (u16::from(tc) << 4),
         );
     }
+    #[inline]
     pub fn set_flow_label(&mut self, fl: u32) {
         let w = rd32(self.buffer.as_ref(), field::VER_TC_FLOW);
         wr32(
@@ -122,21 +154,27 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
             (w & 0xfff0_0000) | (fl & 0x000f_ffff),
         );
     }
+    #[inline]
     pub fn set_payload_len(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::LENGTH, v)
     }
+    #[inline]
     pub fn set_next_header(&mut self, v: u8) {
         self.buffer.as_mut()[field::NXT_HDR] = v
     }
+    #[inline]
     pub fn set_hop_limit(&mut self, v: u8) {
         self.buffer.as_mut()[field::HOP_LIMIT] = v
     }
+    #[inline]
     pub fn set_src_addr(&mut self, a: Ipv6Addr) {
         self.buffer.as_mut()[field::SRC..field::SRC + 16].copy_from_slice(&a.octets())
     }
+    #[inline]
     pub fn set_dst_addr(&mut self, a: Ipv6Addr) {
         self.buffer.as_mut()[field::DST..field::DST + 16].copy_from_slice(&a.octets())
     }
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (s, e) = self.payload_range();
         &mut self.buffer.as_mut()[s..e]
@@ -156,6 +194,7 @@ pub struct Repr {
 }
 
 impl Repr {
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&T>) -> Result<Repr> {
         p.check_len()?;
         Ok(Repr {
@@ -168,10 +207,12 @@ impl Repr {
             flow_label: p.flow_label(),
         })
     }
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
     /// Writes the 40-byte header; `payload_len` above 65535 is clamped.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, p: &mut Packet<&mut T>) {
         wr32(p.buffer.as_mut(), field::VER_TC_FLOW, 0);
         p.set_version(6);
@@ -210,6 +251,9 @@ mod tests {
         r.emit(&mut Packet::new_unchecked(&mut out[..]));
         assert_eq!(out[..], b[..40]);
         assert_eq!(Packet::new_checked(&b[..43]).unwrap_err(), Error::Truncated);
+        let q = Packet::new_quoted(&b[..42]).unwrap();
+        assert_eq!((q.payload().len(), q.hop_limit()), (2, 255));
+        assert_eq!(Packet::new_quoted(&b[..39]).unwrap_err(), Error::Truncated);
         b[0] = 0x4a;
         assert_eq!(
             Packet::new_checked(&b[..]).unwrap_err(),
@@ -236,6 +280,9 @@ mod tests {
                 let mut q = Packet::new_unchecked(&mut owned[..]);
                 q.set_payload_len(u16::MAX);
                 let _ = q.payload_mut();
+            }
+            if let Ok(p) = Packet::new_quoted(&data[..]) {
+                let _ = (p.payload(), p.next_header(), p.src_addr(), p.dst_addr());
             }
         }
     }

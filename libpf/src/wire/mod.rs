@@ -19,8 +19,10 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipv6ext;
 pub mod pfsync;
 pub mod tcp;
+pub mod transport;
 pub mod udp;
 
 use core::fmt;

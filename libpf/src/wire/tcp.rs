@@ -18,6 +18,9 @@ pub const CWR: u8 = 0x80;
 pub const HEADER_LEN: usize = 20;
 /// Longest header (data offset 15).
 pub const MAX_HEADER_LEN: usize = 60;
+/// The MSS a host assumes when a SYN has no MSS option (RFC 9293 3.7.1
+/// says 536; BSD's tcp_mssdflt, which pf uses, is 512).
+pub const MSS_DEFAULT: u16 = 512;
 
 /// TCP option kinds.
 pub const OPT_EOL: u8 = 0;
@@ -47,15 +50,18 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         p.check_len()?;
         Ok(p)
     }
     /// Rejects: fewer than 20 bytes, data offset < 5, header beyond the buffer.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -70,52 +76,66 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         Ok(())
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn src_port(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::SRC_PORT)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::DST_PORT)
     }
+    #[inline]
     pub fn seq_number(&self) -> u32 {
         rd32(self.buffer.as_ref(), field::SEQ_NUM)
     }
+    #[inline]
     pub fn ack_number(&self) -> u32 {
         rd32(self.buffer.as_ref(), field::ACK_NUM)
     }
     /// Header length in bytes (data offset × 4).
+    #[inline]
     pub fn header_len(&self) -> u8 {
         (self.buffer.as_ref()[field::DATA_OFF] >> 4) * 4
     }
     /// The eight flag bits (FIN .. CWR).
+    #[inline]
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
+    #[inline]
     pub fn window_len(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::WIN_SIZE)
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::CHECKSUM)
     }
+    #[inline]
     pub fn urgent_at(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::URGENT)
     }
     /// Header end clamped to the buffer.
+    #[inline]
     fn header_end(&self) -> usize {
         usize::from(self.header_len()).min(self.buffer.as_ref().len())
     }
     /// Sequence space the segment occupies: payload length, +1 for SYN, +1 for FIN.
+    #[inline]
     pub fn segment_len(&self) -> usize {
         let d = self.buffer.as_ref().len() - self.header_end();
         d + usize::from(self.flags() & SYN != 0) + usize::from(self.flags() & FIN != 0)
     }
+    #[inline]
     fn pseudo_sum(&self, src: &IpAddr, dst: &IpAddr) -> u32 {
         let len = u32::try_from(self.buffer.as_ref().len()).unwrap_or(u32::MAX);
         checksum::pseudo_header(src, dst, IPPROTO_TCP, len)
     }
     /// Verifies the checksum over the whole buffer with the pseudo-header.
+    #[inline]
     pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
         let s = checksum::combine(
             self.pseudo_sum(src, dst),
@@ -127,59 +147,74 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// Option bytes (between byte 20 and the header length).
+    #[inline]
     pub fn options(&self) -> &'a [u8] {
         let end = self.header_end();
         &self.buffer.as_ref()[HEADER_LEN.min(end)..end]
     }
     /// Iterates over the options; stops at the first malformed one.
+    #[inline]
     pub fn options_iter(&self) -> TcpOptionIter<'a> {
         TcpOptionIter::new(self.options())
     }
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[self.header_end()..]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    #[inline]
     pub fn set_src_port(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::SRC_PORT, v)
     }
+    #[inline]
     pub fn set_dst_port(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::DST_PORT, v)
     }
+    #[inline]
     pub fn set_seq_number(&mut self, v: u32) {
         wr32(self.buffer.as_mut(), field::SEQ_NUM, v)
     }
+    #[inline]
     pub fn set_ack_number(&mut self, v: u32) {
         wr32(self.buffer.as_mut(), field::ACK_NUM, v)
     }
     /// Sets the data offset from a byte count (rounded down to 4); the
     /// reserved bits are cleared.
+    #[inline]
     pub fn set_header_len(&mut self, len: u8) {
         self.buffer.as_mut()[field::DATA_OFF] = ((len / 4) & 0x0f) << 4;
     }
+    #[inline]
     pub fn set_flags(&mut self, v: u8) {
         self.buffer.as_mut()[field::FLAGS] = v
     }
+    #[inline]
     pub fn set_window_len(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::WIN_SIZE, v)
     }
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::CHECKSUM, v)
     }
+    #[inline]
     pub fn set_urgent_at(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::URGENT, v)
     }
+    #[inline]
     pub fn options_mut(&mut self) -> &mut [u8] {
         let end = self.header_end();
         &mut self.buffer.as_mut()[HEADER_LEN.min(end)..end]
     }
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let s = self.header_end();
         &mut self.buffer.as_mut()[s..]
     }
     /// Computes the checksum over the whole buffer (the segment) with the
     /// pseudo-header for `src` → `dst`.
+    #[inline]
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
         self.set_checksum(0);
         let s = checksum::combine(
@@ -212,6 +247,7 @@ pub enum TcpOption {
 
 impl TcpOption {
     /// Bytes the option occupies when emitted (`Unknown` has no body: 2).
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         match self {
             TcpOption::EndOfList | TcpOption::NoOp => 1,
@@ -224,6 +260,7 @@ impl TcpOption {
     }
     /// Writes the option at the start of `buf`; returns the bytes written,
     /// or 0 if `buf` is too short.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> usize {
         let n = self.buffer_len();
         if buf.len() < n {
@@ -265,6 +302,7 @@ pub struct TcpOptionIter<'a> {
 }
 
 impl<'a> TcpOptionIter<'a> {
+    #[inline]
     pub fn new(options: &'a [u8]) -> TcpOptionIter<'a> {
         TcpOptionIter {
             data: options,
@@ -273,6 +311,7 @@ impl<'a> TcpOptionIter<'a> {
     }
     /// Like `next`, also returning the option's offset in the option bytes
     /// (to patch it in place, e.g. MSS clamping).
+    #[inline]
     pub fn next_with_offset(&mut self) -> Option<(usize, TcpOption)> {
         let at = self.pos;
         self.next().map(|o| (at, o))
@@ -282,6 +321,7 @@ impl<'a> TcpOptionIter<'a> {
 impl Iterator for TcpOptionIter<'_> {
     type Item = TcpOption;
 
+    #[inline]
     fn next(&mut self) -> Option<TcpOption> {
         let rest = self.data.get(self.pos..)?;
         let kind = *rest.first()?;
@@ -345,6 +385,7 @@ impl Repr {
     /// Extracts the fields (options and payload are ignored; the checksum
     /// is not verified since that needs the addresses: use
     /// [`Packet::verify_checksum`]).
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&T>) -> Result<Repr> {
         p.check_len()?;
         Ok(Repr {
@@ -356,11 +397,13 @@ impl Repr {
             window_len: p.window_len(),
         })
     }
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
     /// Writes a 20-byte header with a zero checksum and urgent pointer;
     /// call [`Packet::fill_checksum`] after the payload (if any) is in place.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, p: &mut Packet<&mut T>) {
         p.set_src_port(self.src_port);
         p.set_dst_port(self.dst_port);

@@ -21,15 +21,18 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
         Packet { buffer }
     }
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Self::new_unchecked(buffer);
         p.check_len()?;
         Ok(p)
     }
     /// Rejects: fewer than 8 bytes, length field < 8 or beyond the buffer.
+    #[inline]
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -44,30 +47,38 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         Ok(())
     }
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
+    #[inline]
     pub fn src_port(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::SRC_PORT)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::DST_PORT)
     }
     /// The length field (header + payload).
+    #[inline]
     pub fn len(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::LENGTH)
     }
     /// True when the length field is 0 (only possible unchecked).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::CHECKSUM)
     }
     /// Datagram end: the length field, clamped to the buffer.
+    #[inline]
     fn end(&self) -> usize {
         usize::from(self.len()).min(self.buffer.as_ref().len())
     }
+    #[inline]
     fn full_sum(&self, src: &IpAddr, dst: &IpAddr) -> u32 {
         let end = self.end();
         let ph = checksum::pseudo_header(src, dst, IPPROTO_UDP, end as u32);
@@ -76,6 +87,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Verifies the checksum over the datagram (up to the length field).
     /// A zero checksum field means "not computed" and verifies for IPv4
     /// sources; over IPv6 it is invalid (RFC 8200 §8.1).
+    #[inline]
     pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
         if self.checksum() == 0 {
             return src.is_ipv4();
@@ -86,6 +98,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// The payload, bounded by the length field.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let end = self.end();
         &self.buffer.as_ref()[HEADER_LEN.min(end)..end]
@@ -93,24 +106,30 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    #[inline]
     pub fn set_src_port(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::SRC_PORT, v)
     }
+    #[inline]
     pub fn set_dst_port(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::DST_PORT, v)
     }
+    #[inline]
     pub fn set_len(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::LENGTH, v)
     }
+    #[inline]
     pub fn set_checksum(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::CHECKSUM, v)
     }
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = self.end();
         &mut self.buffer.as_mut()[HEADER_LEN.min(end)..end]
     }
     /// Computes the checksum with the pseudo-header; a computed 0 is
     /// stored as 0xffff (RFC 768).
+    #[inline]
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
         self.set_checksum(0);
         let c = checksum::finish(self.full_sum(src, dst));
@@ -130,6 +149,7 @@ pub struct Repr {
 impl Repr {
     /// Extracts the fields (the checksum needs the addresses: use
     /// [`Packet::verify_checksum`]).
+    #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&T>) -> Result<Repr> {
         p.check_len()?;
         Ok(Repr {
@@ -138,11 +158,13 @@ impl Repr {
             payload_len: usize::from(p.len()) - HEADER_LEN,
         })
     }
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
     /// Writes the 8-byte header with a zero checksum; call
     /// [`Packet::fill_checksum`] once the payload is in place.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, p: &mut Packet<&mut T>) {
         p.set_src_port(self.src_port);
         p.set_dst_port(self.dst_port);

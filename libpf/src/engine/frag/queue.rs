@@ -13,9 +13,9 @@
 //! past 65535 bytes are refused.
 
 use crate::addr::Af;
-use crate::engine::normalize::ipv4_header_checksum;
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::status::Reason;
+use crate::wire::{ipv4, ipv6, ipv6ext};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -60,65 +60,53 @@ pub struct FragHdr {
     /// fragment header).
     pub hdrlen: usize,
     /// IPv6: offset of the fragment header, and of the last extension
-    /// header before it (0: none).
+    /// header before it (0: none) with its kind.
     pub fragoff: usize,
     pub extoff: usize,
+    pub extproto: u8,
 }
 
-const V6_NEXT_IS_EXT: [u8; 4] = [0, 43, 60, 51];
+/// How many IPv6 extension headers are walked to find the fragment header.
+const V6_HDR_LIMIT: usize = 20;
 
 /// Read the fragment fields of a packet `describe` called a fragment.
 pub fn parse(buf: &[u8], pd: &Pd) -> Option<FragHdr> {
     let tot = pd.tot_len.min(buf.len());
     match pd.af {
         Af::Inet => {
-            let hl = ((*buf.first()? & 0x0f) as usize) * 4;
-            let fo = u16::from_be_bytes([*buf.get(6)?, *buf.get(7)?]);
+            let ip = ipv4::Packet::new_checked(buf).ok()?;
+            let hl = usize::from(ip.header_len());
             Some(FragHdr {
-                id: u16::from_be_bytes([*buf.get(4)?, *buf.get(5)?]) as u32,
-                off: (fo & 0x1fff).checked_mul(8)?,
+                id: u32::from(ip.ident()),
+                off: ip.frag_offset(),
                 len: u16::try_from(tot.checked_sub(hl)?).ok()?,
-                mff: fo & 0x2000 != 0,
+                mff: ip.more_frags(),
                 hdrlen: hl,
                 fragoff: 0,
                 extoff: 0,
+                extproto: 0,
             })
         }
         Af::Inet6 => {
-            let mut nh = *buf.get(6)?;
-            let mut off = 40usize;
-            let mut extoff = 0usize;
-            for _ in 0..20 {
-                if nh == 44 {
-                    let fo = u16::from_be_bytes([*buf.get(off + 2)?, *buf.get(off + 3)?]);
-                    let id = u32::from_be_bytes([
-                        *buf.get(off + 4)?,
-                        *buf.get(off + 5)?,
-                        *buf.get(off + 6)?,
-                        *buf.get(off + 7)?,
-                    ]);
-                    let hdrlen = off + 8;
+            let ip = ipv6::Packet::new_checked(buf).ok()?;
+            let (mut extoff, mut extproto) = (0, 0);
+            let walk = ipv6ext::Walk::new(buf, ip.next_header(), ipv6::HEADER_LEN);
+            for ext in walk.take(V6_HDR_LIMIT) {
+                let ext = ext.ok()?;
+                if let Some(fh) = ext.frag() {
+                    let hdrlen = ext.off + ipv6ext::FRAG_HEADER_LEN;
                     return Some(FragHdr {
-                        id,
-                        off: fo & 0xfff8,
+                        id: fh.ident(),
+                        off: fh.frag_offset(),
                         len: u16::try_from(tot.checked_sub(hdrlen)?).ok()?,
-                        mff: fo & 1 != 0,
+                        mff: fh.more_frags(),
                         hdrlen,
-                        fragoff: off,
+                        fragoff: ext.off,
                         extoff,
+                        extproto,
                     });
                 }
-                if !V6_NEXT_IS_EXT.contains(&nh) {
-                    return None;
-                }
-                let len = if nh == 51 {
-                    (*buf.get(off + 1)? as usize + 2) * 4
-                } else {
-                    (*buf.get(off + 1)? as usize + 1) * 8
-                };
-                extoff = off;
-                nh = *buf.get(off)?;
-                off += len;
+                (extoff, extproto) = (ext.off, ext.proto());
             }
             None
         }
@@ -246,6 +234,27 @@ impl Queue {
         Some(dg)
     }
 
+    /// A new datagram, with its first fragment.
+    fn start(&mut self, key: FragKey, fe: Frent, now: u64) {
+        let node = self.nodes.entry(key.node).or_default();
+        let gen = node.gen;
+        node.gen = node.gen.wrapping_add(1);
+        node.datagrams += 1;
+        let mut entries = [0u8; ENTRY_POINTS];
+        entries[fe.index()] = 1;
+        self.account_add(&fe);
+        self.datagrams.insert(
+            key,
+            Datagram {
+                frents: vec![fe],
+                created: now,
+                last: now,
+                gen,
+                entries,
+            },
+        );
+    }
+
     /// Queue one fragment (pf_fillup_fragment). `stale` is how many newer
     /// datagrams of the same node make an old one stale.
     pub fn insert(
@@ -275,23 +284,7 @@ impl Queue {
             self.free(&key, dropped);
         }
         if !self.datagrams.contains_key(&key) {
-            let node = self.nodes.entry(key.node).or_default();
-            let gen = node.gen;
-            node.gen = node.gen.wrapping_add(1);
-            node.datagrams += 1;
-            let mut entries = [0u8; ENTRY_POINTS];
-            entries[fe.index()] = 1;
-            self.account_add(&fe);
-            self.datagrams.insert(
-                key,
-                Datagram {
-                    frents: vec![fe],
-                    created: now,
-                    last: now,
-                    gen,
-                    entries,
-                },
-            );
+            self.start(key, fe, now);
             return Insert::Held;
         }
         let Some(dg) = self.datagrams.get_mut(&key) else {
@@ -452,11 +445,19 @@ pub fn join(frents: &[Frent], af: Af) -> Result<Vec<u8>, Reason> {
             // header's next-header put where it pointed from.
             let fo = first.hdr.fragoff;
             let mut h = first.bytes.get(..fo).ok_or(Reason::Short)?.to_vec();
-            let nxt = *first.bytes.get(fo).ok_or(Reason::Short)?;
+            let fh = first.bytes.get(fo..).ok_or(Reason::Short)?;
+            let nxt = ipv6ext::FragHeader::new_checked(fh)
+                .map_err(|_| Reason::Short)?
+                .next_header();
             if first.hdr.extoff != 0 {
-                h[first.hdr.extoff] = nxt;
+                let ext = h.get_mut(first.hdr.extoff..).ok_or(Reason::Short)?;
+                ipv6ext::Header::new_checked(ext, first.hdr.extproto)
+                    .map_err(|_| Reason::Short)?
+                    .set_next_header(nxt);
+            } else if h.len() >= ipv6::HEADER_LEN {
+                ipv6::Packet::new_unchecked(&mut h[..]).set_next_header(nxt);
             } else {
-                h[6] = nxt;
+                return Err(Reason::Short);
             }
             (fo, h)
         }
@@ -474,15 +475,17 @@ pub fn join(frents: &[Frent], af: Af) -> Result<Vec<u8>, Reason> {
     }
     match af {
         Af::Inet => {
-            out[2..4].copy_from_slice(&((hl + total) as u16).to_be_bytes());
+            let mut ip = ipv4::Packet::new_unchecked(&mut out[..]);
+            ip.set_total_len((hl + total) as u16);
             // Only "don't fragment" stays (pf_normalize_ip).
-            out[6] &= 0x40;
-            out[7] = 0;
-            ipv4_header_checksum(&mut out);
+            let df = ip.dont_frag();
+            ip.clear_flags();
+            ip.set_dont_frag(df);
+            ip.fill_checksum();
         }
         Af::Inet6 => {
-            let plen = (hl - 40 + total) as u16;
-            out[4..6].copy_from_slice(&plen.to_be_bytes());
+            let plen = (hl - ipv6::HEADER_LEN + total) as u16;
+            ipv6::Packet::new_unchecked(&mut out[..]).set_payload_len(plen);
         }
     }
     Ok(out)
@@ -500,30 +503,32 @@ pub fn refragment(fe: &Frent, whole: &[u8], whole_hl: usize, af: Af) -> Option<V
     out.extend_from_slice(data);
     match af {
         Af::Inet => {
-            if whole.len() < 20 {
-                return None;
-            }
-            out[1] = whole[1];
-            out[2..4].copy_from_slice(&((hl + data.len()) as u16).to_be_bytes());
-            out[4..6].copy_from_slice(&whole[4..6]);
-            let fo = (fe.off / 8) | if fe.hdr.mff { 0x2000 } else { 0 };
-            let fo = fo | if whole[6] & 0x40 != 0 { 0x4000 } else { 0 };
-            out[6..8].copy_from_slice(&fo.to_be_bytes());
-            out[8] = whole[8];
-            out[12..20].copy_from_slice(&whole[12..20]);
-            ipv4_header_checksum(&mut out);
+            let w = ipv4::Packet::new_checked(whole).ok()?;
+            let mut ip = ipv4::Packet::new_unchecked(&mut out[..]);
+            ip.set_tos(w.tos());
+            ip.set_total_len((hl + data.len()) as u16);
+            ip.set_ident(w.ident());
+            ip.clear_flags();
+            ip.set_frag_offset(fe.off);
+            ip.set_more_frags(fe.hdr.mff);
+            ip.set_dont_frag(w.dont_frag());
+            ip.set_ttl(w.ttl());
+            ip.set_src_addr(w.src_addr());
+            ip.set_dst_addr(w.dst_addr());
+            ip.fill_checksum();
         }
         Af::Inet6 => {
-            if whole.len() < 40 {
-                return None;
-            }
-            out[0..4].copy_from_slice(&whole[0..4]);
-            out[4..6].copy_from_slice(&((hl - 40 + data.len()) as u16).to_be_bytes());
-            out[7] = whole[7];
-            out[8..40].copy_from_slice(&whole[8..40]);
-            let at = fe.hdr.fragoff + 2;
-            let fo = fe.off | if fe.hdr.mff { 1 } else { 0 };
-            out.get_mut(at..at + 2)?.copy_from_slice(&fo.to_be_bytes());
+            let w = ipv6::Packet::new_checked(whole).ok()?;
+            let mut ip = ipv6::Packet::new_unchecked(&mut out[..]);
+            ip.set_traffic_class(w.traffic_class());
+            ip.set_flow_label(w.flow_label());
+            ip.set_payload_len((hl - ipv6::HEADER_LEN + data.len()) as u16);
+            ip.set_hop_limit(w.hop_limit());
+            ip.set_src_addr(w.src_addr());
+            ip.set_dst_addr(w.dst_addr());
+            ipv6ext::FragHeader::new_checked(out.get_mut(fe.hdr.fragoff..)?)
+                .ok()?
+                .set_frag_offset(fe.off, fe.hdr.mff);
         }
     }
     Some(out)

@@ -5,9 +5,8 @@
 use super::*;
 use crate::conf::{parse, StaticResolver};
 use crate::engine::anchor::Loader;
-use crate::engine::normalize::ipv4_header_checksum;
 use crate::engine::packet::tests::*;
-use crate::wire::{checksum, ipv4, udp};
+use crate::wire::{ipv4, ipv6, ipv6ext, udp};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -46,24 +45,33 @@ fn udp4(dport: u16, n: usize) -> Vec<u8> {
         17,
         &udp_dgram(4000, dport, &payload),
     );
-    p[6] = 0; // no DF: it is going to be fragmented
-    p[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
-    ipv4_header_checksum(&mut p);
+    // No DF: it is going to be fragmented.
+    ipv4::Packet::new_unchecked(&mut p[..]).clear_flags();
+    set_id(&mut p, 0x1234);
     p
+}
+
+/// Give an IPv4 packet another IP id (checksum refilled).
+fn set_id(p: &mut [u8], id: u16) {
+    let mut ip = ipv4::Packet::new_unchecked(p);
+    ip.set_ident(id);
+    ip.fill_checksum();
 }
 
 /// Cut an IPv4 packet into fragments of data `[start, end)` each.
 fn frags4(p: &[u8], cuts: &[(usize, usize)]) -> Vec<Vec<u8>> {
-    let hl = ((p[0] & 0x0f) as usize) * 4;
+    let hl = usize::from(ipv4::Packet::new_checked(p).unwrap().header_len());
     let data = &p[hl..];
     cuts.iter()
         .map(|&(s, e)| {
             let mut f = p[..hl].to_vec();
             f.extend_from_slice(&data[s..e]);
-            f[2..4].copy_from_slice(&((hl + e - s) as u16).to_be_bytes());
-            let mf = if e < data.len() { 0x2000 } else { 0 };
-            f[6..8].copy_from_slice(&(((s / 8) as u16) | mf).to_be_bytes());
-            ipv4_header_checksum(&mut f);
+            let mut ip = ipv4::Packet::new_unchecked(&mut f[..]);
+            ip.set_total_len((hl + e - s) as u16);
+            ip.clear_flags();
+            ip.set_frag_offset(s as u16);
+            ip.set_more_frags(e < data.len());
+            ip.fill_checksum();
             f
         })
         .collect()
@@ -73,24 +81,37 @@ fn frags4(p: &[u8], cuts: &[(usize, usize)]) -> Vec<Vec<u8>> {
 fn udp6(dport: u16, n: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
     let u = udp_dgram(4000, dport, &payload);
-    let mut p = vec![0u8; 40];
-    p[0] = 0x60;
-    p[4..6].copy_from_slice(&(u.len() as u16).to_be_bytes());
-    p[6] = 17;
-    p[7] = 64;
-    p[8..24].copy_from_slice(&"2001:db8:1::2".parse::<Ipv6Addr>().unwrap().octets());
-    p[24..40].copy_from_slice(&"2001:db8:2::20".parse::<Ipv6Addr>().unwrap().octets());
-    p.extend_from_slice(&u);
-    let (s, d): (IpAddr, IpAddr) = (
+    let (s, d): (Ipv6Addr, Ipv6Addr) = (
         "2001:db8:1::2".parse().unwrap(),
         "2001:db8:2::20".parse().unwrap(),
     );
-    let c = checksum::finish(checksum::combine(
-        checksum::pseudo_header(&s, &d, 17, u.len() as u32),
-        checksum::sum(&p[40..]),
-    ));
-    p[46..48].copy_from_slice(&c.to_be_bytes());
+    let mut p = vec![0u8; 40];
+    ipv6::Repr {
+        src_addr: s,
+        dst_addr: d,
+        next_header: 17,
+        payload_len: u.len(),
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut ipv6::Packet::new_unchecked(&mut p[..]));
+    p.extend_from_slice(&u);
+    udp::Packet::new_unchecked(&mut p[40..]).fill_checksum(&s.into(), &d.into());
     p
+}
+
+/// An IPv6 fragment header.
+fn frag_header(next: u8, off: usize, more: bool, id: u32) -> [u8; 8] {
+    let mut h = [0u8; 8];
+    ipv6ext::FragRepr {
+        next_header: next,
+        frag_offset: off as u16,
+        more_frags: more,
+        ident: id,
+    }
+    .emit(&mut ipv6ext::FragHeader::new_unchecked(&mut h[..]));
+    h
 }
 
 /// Cut an IPv6 packet (no extension headers) into fragments.
@@ -99,13 +120,11 @@ fn frags6(p: &[u8], id: u32, cuts: &[(usize, usize)]) -> Vec<Vec<u8>> {
     cuts.iter()
         .map(|&(s, e)| {
             let mut f = p[..40].to_vec();
-            f[6] = 44;
-            let mf = if e < data.len() { 1 } else { 0 };
-            f.extend_from_slice(&[p[6], 0]);
-            f.extend_from_slice(&((s as u16) | mf).to_be_bytes());
-            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(&frag_header(p[6], s, e < data.len(), id));
             f.extend_from_slice(&data[s..e]);
-            f[4..6].copy_from_slice(&((8 + e - s) as u16).to_be_bytes());
+            let mut ip = ipv6::Packet::new_unchecked(&mut f[..]);
+            ip.set_next_header(44);
+            ip.set_payload_len((8 + e - s) as u16);
             f
         })
         .collect()
@@ -173,10 +192,9 @@ fn receive4(out: &[Vec<u8>]) -> Vec<u8> {
     let mut parts: Vec<(usize, Vec<u8>)> = out
         .iter()
         .map(|f| {
-            assert!(ipv4::Packet::new_checked(&f[..]).unwrap().verify_checksum());
-            let hl = ((f[0] & 0x0f) as usize) * 4;
-            let off = (u16::from_be_bytes([f[6], f[7]]) & 0x1fff) as usize * 8;
-            (off, f[hl..].to_vec())
+            let ip = ipv4::Packet::new_checked(&f[..]).unwrap();
+            assert!(ip.verify_checksum());
+            (usize::from(ip.frag_offset()), ip.payload().to_vec())
         })
         .collect();
     parts.sort_by_key(|(o, _)| *o);
@@ -187,10 +205,10 @@ fn receive4(out: &[Vec<u8>]) -> Vec<u8> {
         whole.extend_from_slice(&d);
         at += d.len();
     }
-    whole[2..4].copy_from_slice(&((20 + at) as u16).to_be_bytes());
-    whole[6] = 0;
-    whole[7] = 0;
-    ipv4_header_checksum(&mut whole);
+    let mut ip = ipv4::Packet::new_unchecked(&mut whole[..]);
+    ip.set_total_len((20 + at) as u16);
+    ip.clear_flags();
+    ip.fill_checksum();
     whole
 }
 
@@ -226,11 +244,15 @@ fn in_order_datagram_passes_whole_and_makes_a_state() {
     assert_eq!(e.rules().main().counters[1].packets[0], 1, "counted once");
     // The reply, fragmented too, matches the state.
     let mut r = p.clone();
-    r[12..16].copy_from_slice(&p[16..20]);
-    r[16..20].copy_from_slice(&p[12..16]);
-    r[20..22].copy_from_slice(&p[22..24]);
-    r[22..24].copy_from_slice(&p[20..22]);
-    ipv4_header_checksum(&mut r);
+    let ip = ipv4::Packet::new_checked(&p[..]).unwrap();
+    let u = udp::Packet::new_checked(ip.payload()).unwrap();
+    let mut rip = ipv4::Packet::new_unchecked(&mut r[..]);
+    rip.set_src_addr(ip.dst_addr());
+    rip.set_dst_addr(ip.src_addr());
+    rip.fill_checksum();
+    let mut ru = udp::Packet::new_unchecked(rip.payload_mut());
+    ru.set_src_port(u.dst_port());
+    ru.set_dst_port(u.src_port());
     crate::engine::packet::tests::fill_l4_checksum(&mut r);
     let mut back = Path::new();
     for f in frags4(&r, &CUTS) {
@@ -311,8 +333,10 @@ fn an_overlap_cannot_rewrite_the_port_after_the_check() {
     let m = meta(Dir::In, "eth1");
     let good = udp4(53, 40);
     let mut evil = udp4(9999, 40);
-    evil[4..6].copy_from_slice(&good[4..6]);
-    ipv4_header_checksum(&mut evil);
+    set_id(
+        &mut evil,
+        ipv4::Packet::new_checked(&good[..]).unwrap().ident(),
+    );
     // Data: UDP header (8) + 40 bytes; the payloads are the same, the
     // port (and checksum) differ.
     let a = frags4(&good, &[(0, 16), (24, 48)]);
@@ -368,14 +392,12 @@ fn frag_limit_flushes_the_oldest() {
     let mut path = Path::new();
     for id in 0..4u16 {
         let mut p = udp4(53, 3000);
-        p[4..6].copy_from_slice(&id.to_be_bytes());
-        ipv4_header_checksum(&mut p);
+        set_id(&mut p, id);
         path.send(&mut e, &m, frags4(&p, &CUTS)[0].clone(), 1000 + id as u64);
     }
     assert_eq!(e.status(0).fragments, 4);
     let mut p = udp4(53, 3000);
-    p[4..6].copy_from_slice(&99u16.to_be_bytes());
-    ipv4_header_checksum(&mut p);
+    set_id(&mut p, 99u16);
     path.send(&mut e, &m, frags4(&p, &CUTS)[0].clone(), 2000);
     assert!(path.dropped >= 1, "the oldest datagram made room");
     assert!(e.status(0).fragments <= 4);
@@ -401,8 +423,7 @@ fn the_data_paths_hold_limit_caps_set_limit_frags() {
     let mut path = Path::new();
     for id in 0..3u16 {
         let mut p = udp4(53, 3000);
-        p[4..6].copy_from_slice(&id.to_be_bytes());
-        ipv4_header_checksum(&mut p);
+        set_id(&mut p, id);
         path.send(&mut e, &m, frags4(&p, &CUTS)[0].clone(), 1000 + id as u64);
     }
     assert!(
@@ -443,6 +464,82 @@ fn ipv6_fragments_reassemble_and_overlaps_discard_all() {
     assert_eq!((path.out.len(), path.dropped), (0, 2));
     assert_eq!(path.held.len(), 1, "only the last, a new datagram, waits");
     assert_eq!(e.status(0).fragments, 1);
+}
+
+/// Cut an IPv6 packet whose first 8 bytes after the fixed header are a
+/// destination options header into fragments after that header.
+fn frags6_behind_dstopts(p: &[u8], id: u32, cuts: &[(usize, usize)]) -> Vec<Vec<u8>> {
+    let data = &p[48..];
+    cuts.iter()
+        .map(|&(s, e)| {
+            let mut f = p[..48].to_vec();
+            f[40] = 44; // the destination options' next header
+            f.extend_from_slice(&frag_header(p[40], s, e < data.len(), id));
+            f.extend_from_slice(&data[s..e]);
+            ipv6::Packet::new_unchecked(&mut f[..]).set_payload_len((16 + e - s) as u16);
+            f
+        })
+        .collect()
+}
+
+/// Fragments behind a destination options header: reassembled with the
+/// header's next-header pointing at UDP again, and each fragment
+/// rewritten from the translated datagram keeping its own headers.
+#[test]
+fn ipv6_fragments_behind_an_extension_header() {
+    let mut e = engine(
+        "pass allow-opts\n\
+         pass out on eth0 inet6 from 2001:db8:1::/64 nat-to 2001:db8:2::99 allow-opts\n",
+    );
+    let out = meta(Dir::Out, "eth0");
+    let plain = udp6(53, 3000);
+    let mut p = plain[..40].to_vec();
+    p[6] = 60;
+    p.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+    p.extend_from_slice(&plain[40..]);
+    let plen = (p.len() - 40) as u16;
+    ipv6::Packet::new_unchecked(&mut p[..]).set_payload_len(plen);
+    let cuts = [(0, 1448), (1448, 2896), (2896, 3008)];
+    let mut path = Path::new();
+    let mut fr = frags6_behind_dstopts(&p, 11, &cuts);
+    fr.swap(0, 1);
+    for f in fr {
+        path.send(&mut e, &out, f, 0);
+    }
+    assert_eq!((path.out.len(), path.dropped), (3, 0));
+    let nat: Ipv6Addr = "2001:db8:2::99".parse().unwrap();
+    let mut parts: Vec<(usize, Vec<u8>)> = vec![];
+    for f in &path.out {
+        assert_eq!(
+            &f[8..24],
+            &nat.octets(),
+            "source translated in every fragment"
+        );
+        let ip = ipv6::Packet::new_checked(&f[..]).unwrap();
+        let fh = ipv6ext::FragHeader::new_checked(&f[48..]).unwrap();
+        assert_eq!(
+            (ip.next_header(), f[40], fh.next_header()),
+            (60, 44, 17),
+            "the header chain kept"
+        );
+        assert_eq!(usize::from(ip.payload_len()), f.len() - 40);
+        parts.push((usize::from(fh.frag_offset()), f[56..].to_vec()));
+    }
+    parts.sort_by_key(|(o, _)| *o);
+    let mut whole = path.out[0][..48].to_vec();
+    whole[40] = 17;
+    for (off, d) in parts {
+        assert_eq!(off, whole.len() - 48, "no overlap, no hole");
+        whole.extend_from_slice(&d);
+    }
+    let plen = (whole.len() - 40) as u16;
+    ipv6::Packet::new_unchecked(&mut whole[..]).set_payload_len(plen);
+    let pd = describe(&whole).unwrap();
+    assert_eq!((pd.src, pd.l4_off), (IpAddr::V6(nat), 48));
+    assert!(
+        udp_ok(&whole),
+        "the datagram's checksum follows the translation"
+    );
 }
 
 #[test]
@@ -498,8 +595,9 @@ fn df_fragments_are_dropped_unless_reassemble_no_df() {
     let m = meta(Dir::In, "eth1");
     let mut f = frags4(&udp4(53, 3000), &CUTS);
     for x in f.iter_mut() {
-        x[6] |= 0x40;
-        ipv4_header_checksum(x);
+        let mut ip = ipv4::Packet::new_unchecked(&mut x[..]);
+        ip.set_dont_frag(true);
+        ip.fill_checksum();
     }
     let mut e = engine("pass\n");
     let mut path = Path::new();
@@ -556,8 +654,7 @@ fn without_reassembly_the_first_fragment_still_binds_the_rest() {
     assert_eq!((path.out.len(), path.dropped), (0, 3));
     // Later fragments first: held until the first decides.
     let mut p = udp4(9999, 3000);
-    p[4..6].copy_from_slice(&0x4321u16.to_be_bytes());
-    ipv4_header_checksum(&mut p);
+    set_id(&mut p, 0x4321u16);
     let mut fr = frags4(&p, &CUTS);
     fr.reverse();
     let mut path = Path::new();
@@ -576,8 +673,7 @@ fn without_reassembly_the_first_fragment_still_binds_the_rest() {
     assert_eq!((path.out.len(), path.dropped), (3, 0));
     // An overlapping fragment condemns the datagram.
     let mut p = udp4(53, 3000);
-    p[4..6].copy_from_slice(&0x777u16.to_be_bytes());
-    ipv4_header_checksum(&mut p);
+    set_id(&mut p, 0x777u16);
     let fr = frags4(&p, &[(0, 1480), (8, 1480), (1480, 3008)]);
     let mut path = Path::new();
     for f in fr {
@@ -594,10 +690,11 @@ fn ip_options_need_allow_opts() {
     let mut opt = vec![7u8, 7, 4, 0, 0, 0, 0, 1];
     opt.truncate(8);
     p.splice(20..20, opt);
-    p[0] = 0x47;
     let tot = p.len() as u16;
-    p[2..4].copy_from_slice(&tot.to_be_bytes());
-    ipv4_header_checksum(&mut p);
+    let mut ip = ipv4::Packet::new_unchecked(&mut p[..]);
+    ip.set_header_len(28);
+    ip.set_total_len(tot);
+    ip.fill_checksum();
     let mut e = engine("pass\n");
     let v = e.test(&m, &mut p.clone(), 0);
     assert!(!v.pass);
@@ -609,8 +706,8 @@ fn ip_options_need_allow_opts() {
     assert!(!e.test(&m, &mut p.clone(), 0).pass);
     // A malformed option is refused outright.
     let mut bad = p.clone();
-    bad[21] = 40;
-    ipv4_header_checksum(&mut bad);
+    bad[21] = 40; // the option's length, past the header
+    ipv4::Packet::new_unchecked(&mut bad[..]).fill_checksum();
     let mut e = engine("pass allow-opts\n");
     assert_eq!(e.test(&m, &mut bad, 0).reason, Reason::IpOption);
 }

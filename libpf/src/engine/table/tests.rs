@@ -8,7 +8,7 @@ use crate::engine::anchor::Loader;
 use crate::engine::packet::tests::*;
 use crate::engine::packet::Dir;
 use crate::engine::{Engine, PacketMeta};
-use crate::ruleset::Ruleset;
+use crate::ruleset::{Ruleset, TableEntry};
 
 fn ruleset(src: &str) -> Ruleset {
     let res = StaticResolver::new()
@@ -219,22 +219,22 @@ fn const_tables_refuse_changes_and_missing_tables_do_not_exist() {
     let mut e = engine("table <c> const { 192.0.2.1 }\npass from <c>\n");
     let t = &mut e.tables;
     let eperm = t.add_addrs("", "c", &[net("192.0.2.2")], false, 1, 1000);
-    assert_eq!(eperm.unwrap_err().errno, libc::EPERM);
-    assert_eq!(t.clr_addrs("", "c", false).unwrap_err().errno, libc::EPERM);
+    assert_eq!(eperm.unwrap_err().errno, errno::EPERM);
+    assert_eq!(t.clr_addrs("", "c", false).unwrap_err().errno, errno::EPERM);
     assert_eq!(
         t.set_addrs("", "c", &[], false, 1, 1000).unwrap_err().errno,
-        libc::EPERM
+        errno::EPERM
     );
     assert_eq!(
         t.del_addrs("", "c", &[net("192.0.2.1")], false)
             .unwrap_err()
             .errno,
-        libc::EPERM
+        errno::EPERM
     );
     let esrch = t.get_astats("", "nope").unwrap_err();
     assert_eq!(
         (esrch.errno, esrch.message.as_str()),
-        (libc::ESRCH, "Table does not exist")
+        (errno::ESRCH, "Table does not exist")
     );
     // -T add creates a persistent table; a second time it exists.
     assert_eq!(t.add_table("", "new", false, 1, 1000), Ok(1));
@@ -324,7 +324,7 @@ fn limits_refuse_the_whole_load() {
     let src =
         "set limit table-entries 2\ntable <t> persist { 192.0.2.1 192.0.2.2 192.0.2.3 }\nblock\n";
     let err = load(&mut e, src, 5000).unwrap_err();
-    assert_eq!(err.errno, libc::ENOMEM);
+    assert_eq!(err.errno, errno::ENOMEM);
     // Nothing changed: the old rules and table stand.
     assert_eq!(info(&e, "", "t").unwrap().count, 1);
     assert_eq!(e.rules().main().rules.len(), 1);
@@ -334,7 +334,7 @@ fn limits_refuse_the_whole_load() {
         6000,
     )
     .unwrap_err();
-    assert_eq!(err.errno, libc::ENOMEM);
+    assert_eq!(err.errno, errno::ENOMEM);
     // <t> is persistent: it stays, and with <a> and <b> makes three.
     load(
         &mut e,
@@ -353,7 +353,7 @@ fn limits_refuse_the_whole_load() {
     let full = e
         .tables
         .add_addrs("", "a", &[net("10.0.0.1"), net("10.0.0.2")], false, 8, 2);
-    assert_eq!(full.unwrap_err().errno, libc::ENOMEM);
+    assert_eq!(full.unwrap_err().errno, errno::ENOMEM);
     assert_eq!(e.tables.entries(), 1);
 }
 
