@@ -355,7 +355,7 @@ impl IfTable {
         let v = self.admin.entry(ifname.to_string()).or_default();
         let Some(i) = v.iter().position(|g| g == group) else {
             return Err(GroupError {
-                errno: libc::ENOENT,
+                errno: crate::errno::ENOENT,
                 message: format!("{ifname}: not a member of group {group}"),
             });
         };
@@ -367,13 +367,13 @@ impl IfTable {
     fn check_group_change(&self, ifname: &str, group: &str) -> Result<(), GroupError> {
         let Some(id) = self.lookup(ifname) else {
             return Err(GroupError {
-                errno: libc::ENXIO,
+                errno: crate::errno::ENXIO,
                 message: format!("{ifname}: no such interface"),
             });
         };
         if !valid_group_name(group) {
             return Err(GroupError {
-                errno: libc::EINVAL,
+                errno: crate::errno::EINVAL,
                 message: format!(
                     "{group}: invalid group name (1 to 15 bytes, not ending in a digit)"
                 ),
@@ -381,7 +381,7 @@ impl IfTable {
         }
         if self.kif(id).is_some_and(|k| k.own_groups.is_some()) {
             return Err(GroupError {
-                errno: libc::EINVAL,
+                errno: crate::errno::EINVAL,
                 message: format!(
                     "{ifname}: its groups are part of its configuration (carpctl {ifname} group {group})"
                 ),
@@ -390,7 +390,7 @@ impl IfTable {
         let k = self.kif(id).map(|k| k.name.as_str()).unwrap_or("");
         if group == IFG_ALL || group == IFG_EGRESS || driver_group(k) == Some(group) {
             return Err(GroupError {
-                errno: libc::EPERM,
+                errno: crate::errno::EPERM,
                 message: format!("{ifname}: group {group} is managed by the system"),
             });
         }
@@ -704,24 +704,24 @@ mod tests {
         assert!(t.matches("ext", carp) && t.matches("carp", carp));
         assert_eq!(
             t.add_group("carp1", "dmz", 0).unwrap_err().errno,
-            libc::EINVAL
+            crate::errno::EINVAL
         );
         // Refused: system groups, bad names, unknown interfaces.
         assert_eq!(
             t.add_group("eth0", "eth", 0).unwrap_err().errno,
-            libc::EPERM
+            crate::errno::EPERM
         );
         assert_eq!(
             t.add_group("eth0", "egress", 0).unwrap_err().errno,
-            libc::EPERM
+            crate::errno::EPERM
         );
         assert_eq!(
             t.add_group("eth0", "foo1", 0).unwrap_err().errno,
-            libc::EINVAL
+            crate::errno::EINVAL
         );
         assert_eq!(
             t.add_group("nope0", "foo", 0).unwrap_err().errno,
-            libc::ENXIO
+            crate::errno::ENXIO
         );
         // An interface that goes away takes its groups with it.
         t.sync(
