@@ -7,7 +7,8 @@
 //!
 //! Nothing here opens a socket, reads the clock or calls the C library:
 //! time, names and packets are passed in, so every module is tested
-//! without root. The `libpf` crate holds the Linux glue and the daemons.
+//! without root. The one I/O is `conf` reading the files a pf.conf names
+//! (`include`, `table ... file`), through std. The `libpf` crate holds the Linux glue and the daemons.
 
 pub mod addr;
 pub mod carp;
