@@ -416,7 +416,8 @@ pub fn translate_icmp_error(
         Af::Inet => be16(quoted, 2) as usize,
         Af::Inet6 => 40 + be16(quoted, 4) as usize,
     };
-    let qpayload = &quoted[ipd.l4_off..];
+    // A quote whose header chain runs past its end has nothing to carry.
+    let qpayload = quoted.get(ipd.l4_off..)?;
     let qproto = other_proto(ipd.proto);
     let qlen = claimed.saturating_sub(ipd.l4_off);
     let qttl = new_ttl(quoted[if ipd.af == Af::Inet { 8 } else { 7 }], naf, false)?;
