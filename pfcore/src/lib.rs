@@ -10,6 +10,8 @@
 //! without root. The one I/O is `conf` reading the files a pf.conf names
 //! (`include`, `table ... file`), through std. The `libpf` crate holds the Linux glue and the daemons.
 
+extern crate alloc;
+
 pub mod addr;
 pub mod carp;
 pub mod conf;

@@ -27,6 +27,31 @@ use crate::addr::Af;
 use pairs::{children, first, string_of, PfParser, Rule};
 use pest::Parser;
 
+/// How deep `{ }` and `( )` may nest in one statement. The grammar and the
+/// builders recurse once per level, so deeper input would overflow the
+/// stack; no real pf.conf comes near it.
+pub const MAX_NESTING: usize = 64;
+
+/// The offset of the first bracket that opens a level deeper than
+/// `MAX_NESTING`, outside quoted strings.
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut quoted) = (0usize, false);
+    for (i, c) in text.bytes().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b'{' | b'(' if !quoted => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b'}' | b')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Parses one statement; `Err` is a syntax error located on its line.
 pub fn parse_statement(st: &SourceStatement, file: &str) -> Result<Statement, ConfError> {
     parse_statement_at(st, file).map_err(|(e, _)| e)
@@ -44,6 +69,16 @@ pub fn parse_statement_at(
             offset,
         )
     };
+    if let Some(offset) = too_deep(&st.text) {
+        return Err((
+            ConfError::new(
+                file,
+                st.lines.line_at(offset),
+                format!("syntax error: lists nested more than {MAX_NESTING} deep"),
+            ),
+            offset,
+        ));
+    }
     let mut pairs = match PfParser::parse(Rule::statement, &st.text) {
         Ok(p) => p,
         Err(e) => {
@@ -165,6 +200,21 @@ mod tests {
         let mut sp = Splitter::new(s, "t");
         let st = sp.next_statement(&Macros::new()).unwrap().unwrap();
         parse_statement(&st, "t").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn lists_nest_to_a_limit() {
+        let nest = |n: usize, open: &str, close: &str| {
+            format!("pass from {}10.0.0.1{}", open.repeat(n), close.repeat(n))
+        };
+        assert!(parse1(&nest(MAX_NESTING, "{", "}")).is_ok());
+        let e = parse1(&nest(MAX_NESTING + 1, "{", "}")).unwrap_err();
+        assert_eq!(e, "t:1: syntax error: lists nested more than 64 deep");
+        // far deeper, as a hostile file would: an error, not a stack overflow
+        assert!(parse1(&nest(200_000, "{", "}")).is_err());
+        assert!(parse1(&nest(200_000, "(", ")")).is_err());
+        // brackets inside quotes are text
+        assert!(too_deep(&format!("label \"{}\"", "{".repeat(100))).is_none());
     }
 
     #[test]
