@@ -82,6 +82,19 @@ import socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2]))); s.sendall(b"x"); s.recv(1); time.sleep(float(sys.argv[3]))' "$2" "$3" "$4"
 }
 
+# states_when REGEX: `pfctl -ss` once a line of it matches the extended
+# REGEX, or after 5 s as it then is (a connection started in the
+# background may take a while to come up on a loaded machine).
+states_when() {
+	local i out
+	for i in $(seq 50); do
+		out=$(pfctl -ss)
+		grep -Eq "$1" <<<"$out" && break
+		sleep 0.1
+	done
+	echo "$out"
+}
+
 # tcp HOST PORT: a TCP connect from the client cl, printed as its exit
 # status: 0 connected, 1 refused (RST), 124 timed out.
 tcp() { in_ns cl timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; echo $?; }

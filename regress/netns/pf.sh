@@ -60,8 +60,7 @@ sleep 0.5
 out=$(in_ns cl python3 "$LIB/tcpprobe.py" client 10.2.0.2 7000 1)
 check "TCP through NAT works ($out)" grep -q 'survived=1' <<<"$out"
 hold_tcp cl 10.2.0.2 7000 3 &
-sleep 0.5
-states=$(pfctl -ss)
+states=$(states_when ' -> 10\.2\.0\.2:7000 +ESTABLISHED:ESTABLISHED$')
 echo "$states" | sed 's/^/# /'
 check "-ss shows the NAT form of the TCP state" grep -Eq '^all tcp 10\.2\.0\.1:[0-9]+ \(10\.1\.0\.2:[0-9]+\) -> 10\.2\.0\.2:7000       ESTABLISHED:ESTABLISHED$' <<<"$states"
 check "-ss shows the inbound TCP state" grep -Eq '^all tcp 10\.2\.0\.2:7000 <- 10\.1\.0\.2:[0-9]+       ESTABLISHED:ESTABLISHED$' <<<"$states"

@@ -257,8 +257,7 @@ check "af-to: ping6 64:ff9b::10.9.0.2 is answered by the IPv4 server" in_ns cl p
 out=$(in_ns cl $PROBE say 64:ff9b::a09:2 7000)
 check "af-to: TCP over NAT64 works ($out)" test "$out" = hello
 hold_tcp cl 64:ff9b::a09:2 7000 3 &
-sleep 0.6
-ss=$(pfctl -ss)
+ss=$(states_when '\(64:ff9b::a09:2\[7000\]\) +ESTABLISHED:ESTABLISHED$')
 echo "$ss" | sed 's/^/# /'
 check "af-to: pfctl -ss shows the state with both families" grep -Eq '^all tcp 10\.2\.0\.1:[0-9]+ \(2001:db8:1::2\[[0-9]+\]\) -> 10\.9\.0\.2:7000 \(64:ff9b::a09:2\[7000\]\)       ESTABLISHED:ESTABLISHED$' <<<"$ss"
 check "af-to: the echo state is ICMPv6 to ICMP" grep -Eq '^all ipv6-icmp 10\.2\.0\.1:[0-9]+ \(2001:db8:1::2\[[0-9]+\]\) -> 10\.9\.0\.2:[0-9]+ \(64:ff9b::a09:2\[[0-9]+\]\)' <<<"$ss"

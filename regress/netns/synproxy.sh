@@ -68,8 +68,7 @@ out=$(sf cl client 2001:db8:1::1 7001 100)
 check "a synproxied IPv6 connection to the firewall itself ($out)" grep -q 'ok=1 sent=100 echoed=100' <<<"$out"
 check "-si counts the proxied packets as synproxy" test "$(counter synproxy)" -ge 12
 hold_tcp cl 10.2.0.2 7000 4 &
-sleep 0.7
-states=$(pfctl -ss)
+states=$(states_when ' -> 10\.2\.0\.2:7000 +ESTABLISHED:ESTABLISHED$')
 echo "$states" | sed 's/^/# /'
 check "-ss: the proxied connection is established on both sides" grep -Eq '^all tcp 10\.2\.0\.2:7000 <- 10\.1\.0\.2:[0-9]+       ESTABLISHED:ESTABLISHED$' <<<"$states"
 check "-ss: pf's own SYN made the server-side state" grep -Eq '^all tcp 10\.1\.0\.2:[0-9]+ -> 10\.2\.0\.2:7000       ESTABLISHED:ESTABLISHED$' <<<"$states"
