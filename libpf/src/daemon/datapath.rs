@@ -14,7 +14,7 @@
 //! datagram was filtered, or when its fragments timed out.
 
 use super::ifnames::IfNames;
-use super::{routing, Shared};
+use super::{offload, routing, Shared};
 use crate::engine::frag::Release;
 use crate::engine::packet::Dir;
 use crate::engine::route::Forward;
@@ -48,8 +48,8 @@ pub const HOLD_MAX: u32 = 65536;
 /// and none arrive (fragments that timed out).
 const RELEASE_POLL_MS: u32 = 250;
 
-fn open(queue_num: u16) -> io::Result<Queue> {
-    Queue::open(queue_num, QUEUE_MAXLEN + HOLD_MAX)
+fn open(queue_num: u16, gso: bool) -> io::Result<Queue> {
+    Queue::open(queue_num, QUEUE_MAXLEN + HOLD_MAX, gso)
         .map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))
 }
 
@@ -175,35 +175,100 @@ struct Sink {
     outbound: Outbound,
     route_sender: Option<RouteSender>,
     dup_buf: Vec<u8>,
+    seg_buf: Vec<u8>,
     logger: Logger,
+    /// The queue without GSO that cuts GSO packets into segments for pfd
+    /// when it must send them itself (see `finish`).
+    seg: Option<Queue>,
+}
+
+/// The bytes of a packet being given its verdict: still in the queue's
+/// buffer, or a held fragment the engine handed back.
+enum Bytes<'a> {
+    Queued(&'a nfqueue::Packet),
+    Own(&'a mut Vec<u8>),
+}
+
+/// Does carrying out `f` send the packet's bytes through a raw socket?
+fn sends_bytes(f: &Forward) -> bool {
+    matches!(
+        f,
+        Forward::Resend(_) | Forward::Dup { .. } | Forward::AfTo(_)
+    )
 }
 
 impl Sink {
     /// Give packet `id` its verdict: `pkt` is the packet as the engine left
     /// it (written back when the verdict says it was modified).
-    fn finish(&mut self, q: &mut Queue, shared: &Shared, id: u32, v: &Verdict, pkt: &[u8]) {
+    fn finish(&mut self, q: &mut Queue, shared: &Shared, id: u32, v: &Verdict, mut pkt: Bytes) {
         if v.reason == Reason::Memory {
             self.logger.full(shared);
         }
-        if v.localhost && v.pass && crate::engine::localhost::is_v4(pkt) {
-            shared.localnet.need();
-        }
-        // Policy routing: send again on another path, copy, af-to.
-        let accept = routing::forward(
-            self.route_sender.as_mut(),
-            &v.forward,
-            pkt,
-            &mut self.dup_buf,
-        )
-        .unwrap_or(v.pass);
-        let verdict = match (&v.forward, accept) {
-            (Forward::Queue(n), true) => nfqueue::Verdict::Queue(*n),
-            (_, true) => nfqueue::Verdict::Accept,
-            (_, false) => nfqueue::Verdict::Drop,
+        let (csum_not_ready, gso) = match &pkt {
+            Bytes::Queued(p) => (p.csum_not_ready, p.gso),
+            Bytes::Own(_) => (false, false),
         };
-        let payload = (v.pass && v.modified).then_some(pkt);
-        if let Err(e) = q.verdict(id, verdict, v.mtag.map(|t| t.to_mark()), payload) {
-            log::err(&format!("NFQUEUE {} verdict: {e}", q.num()));
+        let mark = v.mtag.map(|t| t.to_mark());
+        let give_back = v.pass && v.modified;
+        let resegment = gso && v.pass && sends_bytes(&v.forward);
+        let accept = {
+            let bytes: &mut [u8] = match &mut pkt {
+                Bytes::Queued(p) => q.payload_mut(p),
+                Bytes::Own(b) => &mut b[..],
+            };
+            if v.localhost && v.pass && crate::engine::localhost::is_v4(bytes) {
+                shared.localnet.need();
+            }
+            if csum_not_ready && v.pass && (v.modified || sends_bytes(&v.forward)) {
+                // The bytes leave as they are: their checksum must be whole.
+                offload::complete_checksum(bytes);
+            }
+            if resegment {
+                v.pass
+            } else if let (true, Forward::AfTo(p)) = (csum_not_ready, &v.forward) {
+                // Translated from a packet whose checksum was not done:
+                // the translation's is not either.
+                let mut whole = std::mem::take(&mut self.dup_buf);
+                whole.clear();
+                whole.extend_from_slice(p);
+                offload::complete_checksum(&mut whole);
+                if let Some(rs) = self.route_sender.as_mut() {
+                    routing::send_af(rs, &whole);
+                }
+                self.dup_buf = whole;
+                false
+            } else {
+                // Policy routing: send again on another path, copy, af-to.
+                routing::forward(
+                    self.route_sender.as_mut(),
+                    &v.forward,
+                    bytes,
+                    &mut self.dup_buf,
+                )
+                .unwrap_or(v.pass)
+            }
+        };
+        if let (true, Bytes::Queued(p)) = (resegment, &pkt) {
+            // A raw socket sends one IP packet: let the kernel cut this one
+            // into its segments first.
+            self.resegment(q, p, v, mark);
+        } else {
+            let verdict = match (&v.forward, accept) {
+                (Forward::Queue(n), true) => nfqueue::Verdict::Queue(*n),
+                (_, true) => nfqueue::Verdict::Accept,
+                (_, false) => nfqueue::Verdict::Drop,
+            };
+            let r = match &pkt {
+                Bytes::Queued(p) => q.verdict_own(id, verdict, mark, give_back.then_some(*p)),
+                Bytes::Own(b) => q.verdict(id, verdict, mark, give_back.then_some(&b[..])),
+            };
+            if let Err(e) = r {
+                log::err(&format!("NFQUEUE {} verdict: {e}", q.num()));
+            }
+        }
+        if v.reply.is_some() || !v.send.is_empty() {
+            // What pf sends follows the packets before it.
+            let _ = q.flush();
         }
         if let Some(reply) = &v.reply {
             let sender = if reply.first().is_some_and(|b| b >> 4 == 6) {
@@ -220,6 +285,71 @@ impl Sink {
         }
     }
 
+    /// A GSO packet that pfd must send itself (route-to after routing,
+    /// dup-to, af-to): a raw socket sends one IP packet no larger than the
+    /// route's MTU, and only the kernel knows the segment size the packet
+    /// was made with. So it goes (rewritten when `payload`) to the
+    /// segmenting queue, which takes GSO packets apart; the kernel queues
+    /// the segments there at once, while handling this verdict, and each
+    /// gets what the packet would have: sent again, or accepted and
+    /// copied. For af-to the segments only tell the segment size: the
+    /// translated packet is cut to it here and sent, the segments dropped.
+    fn resegment(&mut self, q: &mut Queue, p: &nfqueue::Packet, v: &Verdict, mark: Option<u32>) {
+        let Some(seg) = self.seg.as_mut() else {
+            // No segmenting queue: the packet cannot go where pf sends it.
+            let _ = q.verdict(p.id, nfqueue::Verdict::Drop, None, None);
+            return;
+        };
+        let af_to = matches!(v.forward, Forward::AfTo(_));
+        let rewritten = (v.modified && !af_to).then_some(p);
+        let r = q
+            .verdict_own(p.id, nfqueue::Verdict::Queue(seg.num()), mark, rewritten)
+            .and_then(|_| q.flush());
+        if let Err(e) = r {
+            log::err(&format!("NFQUEUE {} verdict: {e}", q.num()));
+            return;
+        }
+        let mut size = None;
+        while let Ok(Some(p)) = seg.recv(Some(0)) {
+            let bytes = seg.payload_mut(&p);
+            if p.csum_not_ready {
+                offload::complete_checksum(bytes);
+            }
+            let accept = if af_to {
+                size = size.or_else(|| offload::segment_size(bytes));
+                false
+            } else {
+                routing::forward(
+                    self.route_sender.as_mut(),
+                    &v.forward,
+                    bytes,
+                    &mut self.dup_buf,
+                )
+                .unwrap_or(false)
+            };
+            let verdict = if accept {
+                nfqueue::Verdict::Accept
+            } else {
+                nfqueue::Verdict::Drop
+            };
+            let _ = seg.verdict(p.id, verdict, None, None);
+        }
+        let _ = seg.flush();
+        if let (Forward::AfTo(p), Some(size)) = (&v.forward, size) {
+            let mut whole = std::mem::take(&mut self.dup_buf);
+            whole.clear();
+            whole.extend_from_slice(p);
+            offload::complete_checksum(&mut whole);
+            let sender = self.route_sender.as_mut();
+            if let Some(rs) = sender {
+                offload::segment(&whole, size, &mut self.seg_buf, |s| {
+                    routing::send_af(rs, s);
+                });
+            }
+            self.dup_buf = whole;
+        }
+    }
+
     /// The late verdicts of held packets.
     fn release(
         &mut self,
@@ -229,20 +359,96 @@ impl Sink {
         releases: &mut Vec<Release>,
         debug: u8,
     ) {
-        for r in releases.drain(..) {
+        for mut r in releases.drain(..) {
             let Some(h) = held.remove(&r.ticket) else {
                 continue;
             };
             self.logger
                 .log(&r.verdict, debug, h.dir, &h.ifname, &r.bytes);
-            self.finish(q, shared, h.id, &r.verdict, &r.bytes);
+            self.finish(q, shared, h.id, &r.verdict, Bytes::Own(&mut r.bytes));
         }
+    }
+}
+
+/// A copy of the start of a packet, for the log line of a packet the
+/// engine may rewrite in place: its length fields say it ends where the
+/// copy does.
+struct LogCopy {
+    b: [u8; 256],
+    len: usize,
+}
+
+impl LogCopy {
+    fn of(pkt: &[u8]) -> LogCopy {
+        let mut c = LogCopy {
+            b: [0; 256],
+            len: pkt.len().min(256),
+        };
+        c.b[..c.len].copy_from_slice(&pkt[..c.len]);
+        if pkt.len() > c.len {
+            match c.b[0] >> 4 {
+                4 => c.b[2..4].copy_from_slice(&(c.len as u16).to_be_bytes()),
+                6 => c.b[4..6].copy_from_slice(&((c.len - 40) as u16).to_be_bytes()),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.b[..self.len]
+    }
+}
+
+/// The segmenting queue of queue `n` (see `Sink::resegment`).
+pub fn segmenting_queue(n: u16) -> u16 {
+    n ^ 0x8000
+}
+
+/// Packets the kernel dropped before pfd could see them (its queues or
+/// pfd's socket buffers were full): pf's `congestion` counter, since the
+/// last `pfctl -Fi`.
+#[derive(Debug, Default)]
+pub struct KernelDrops {
+    base: std::sync::Mutex<u64>,
+    /// The total when `warn` last looked.
+    warned: std::sync::atomic::AtomicU64,
+}
+
+impl KernelDrops {
+    fn total(shared: &Shared) -> u64 {
+        let h = &shared.opts.hooks;
+        nfqueue::kernel_drops(h.queue, h.queues.max(1)).unwrap_or(0)
+    }
+
+    /// The drops since the last `clear`.
+    pub fn since_clear(&self, shared: &Shared) -> u64 {
+        let base = *self.base.lock().unwrap_or_else(|e| e.into_inner());
+        Self::total(shared).saturating_sub(base)
+    }
+
+    /// Say (every ten seconds at most, from the maintenance thread) that
+    /// the kernel dropped packets since the last time.
+    pub fn warn(&self, shared: &Shared) {
+        use std::sync::atomic::Ordering;
+        let total = Self::total(shared);
+        let before = self.warned.swap(total, Ordering::Relaxed);
+        if total > before {
+            log::warning(&format!(
+                "{} packets dropped by the kernel: pfd could not take them in time (pfctl -si: congestion)",
+                total - before
+            ));
+        }
+    }
+
+    pub fn clear(&self, shared: &Shared) {
+        *self.base.lock().unwrap_or_else(|e| e.into_inner()) = Self::total(shared);
     }
 }
 
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
 pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
-    let mut q = match open(queue_num) {
+    let mut q = match open(queue_num, true) {
         Ok(q) => {
             let _ = ready.send(Ok(()));
             q
@@ -252,6 +458,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             return;
         }
     };
+    let seg_num = segmenting_queue(queue_num);
     let mut sink = Sink {
         v4: RawSender::ipv4(Some(GENERATED_MARK), None).ok(),
         v6: RawSender::ipv6(Some(GENERATED_MARK)).ok(),
@@ -260,11 +467,18 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             .map_err(|e| log::err(&format!("NFQUEUE {queue_num}: policy routing sockets: {e}")))
             .ok(),
         dup_buf: Vec::with_capacity(65536),
+        seg_buf: Vec::with_capacity(65536),
         logger: Logger::new(),
+        seg: open(seg_num, false)
+            .map_err(|e| {
+                log::err(&format!(
+                    "segmenting queue: {e}: GSO packets pf sends itself are dropped"
+                ))
+            })
+            .ok(),
     };
     let mut names = IfNames::default();
     let mut names_age = Instant::now();
-    let mut scratch = vec![0u8; 65536];
     let mut held: HashMap<u64, Held> = HashMap::new();
     let mut releases: Vec<Release> = Vec::new();
     loop {
@@ -307,9 +521,6 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             let _ = q.verdict(p.id, nfqueue::Verdict::Drop, None, None);
             continue;
         }
-        let payload = q.payload(&p);
-        let n = payload.len().min(scratch.len());
-        scratch[..n].copy_from_slice(&payload[..n]);
         let meta = PacketMeta {
             dir,
             ifname: names.get(ifindex),
@@ -317,10 +528,11 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             gid: p.gid,
             mtag: Mtag::from_mark(p.mark),
         };
-        let (verdict, debug, route_gen, notices) = {
+        let original = LogCopy::of(q.payload(&p));
+        let (mut verdict, debug, route_gen, notices) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
-            let v = e.test(&meta, &mut scratch[..n], now);
+            let v = e.test(&meta, q.payload_mut(&p), now);
             let hold = v.hold;
             e.take_releases(|t| Some(t) == hold || held.contains_key(&t), &mut releases);
             if e.sync.is_urgent() {
@@ -336,6 +548,15 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             // A new next hop: its rule and table before its first packet.
             shared.sync_routes();
         }
+        if p.truncated()
+            && verdict.hold.is_none()
+            && verdict.pass
+            && (verdict.modified || sends_bytes(&verdict.forward))
+        {
+            // Longer than the kernel copies (a GSO packet past 64 KB, BIG
+            // TCP): what pf made of it cannot be given back whole.
+            verdict.pass = false;
+        }
         match verdict.hold {
             Some(ticket) => {
                 held.insert(
@@ -349,8 +570,8 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             }
             None => {
                 sink.logger
-                    .log(&verdict, debug, dir, meta.ifname, q.payload(&p));
-                sink.finish(&mut q, &shared, p.id, &verdict, &scratch[..n]);
+                    .log(&verdict, debug, dir, meta.ifname, original.bytes());
+                sink.finish(&mut q, &shared, p.id, &verdict, Bytes::Queued(&p));
             }
         }
         if !releases.is_empty() {

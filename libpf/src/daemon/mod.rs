@@ -9,6 +9,7 @@ pub mod datapath;
 pub mod ifnames;
 pub mod ifwatch;
 pub mod localnet;
+pub mod offload;
 pub mod routing;
 
 use crate::engine::Engine;
@@ -66,6 +67,8 @@ pub struct Shared {
     pub routes_error: Mutex<Option<String>>,
     /// route_localnet, for packets pf redirects to 127.0.0.0/8.
     pub localnet: localnet::Localnet,
+    /// Packets the kernel dropped for want of room in pfd's queues.
+    pub kernel_drops: datapath::KernelDrops,
     origin: Instant,
     /// The wall-clock time of `origin` (Unix ms), read once so that engine
     /// times convert to the same wall-clock second on every request.
@@ -164,6 +167,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         routes_gen: std::sync::atomic::AtomicU64::new(0),
         routes_error: Mutex::new(None),
         localnet: localnet::Localnet::default(),
+        kernel_drops: datapath::KernelDrops::default(),
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -320,6 +324,9 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             if tick.is_multiple_of(16) {
                 // Next hops' routes change: follow them.
                 shared.sync_routes();
+            }
+            if tick.is_multiple_of(40) {
+                shared.kernel_drops.warn(&shared);
             }
         }
         if hup.swap(false, Ordering::Relaxed) {

@@ -137,6 +137,12 @@ pub fn forward(
     Some(true)
 }
 
+/// Send `pkt`, a packet translated to the other address family (one
+/// segment of an af-to GSO packet), by the normal route.
+pub fn send_af(rs: &mut RouteSender, pkt: &[u8]) {
+    log_send(rs.send(0, pkt, true), "af-to");
+}
+
 fn log_send(r: std::io::Result<()>, what: &str) {
     if let Err(e) = r {
         log::debug(&format!("{what}: send: {e}"));
