@@ -14,8 +14,10 @@
 //! datagram was filtered, or when its fragments timed out.
 
 use super::ifnames::IfNames;
+use super::onepass::{self, Deferrals, OutCodes, Predictor};
 use super::{offload, routing, Shared};
 use crate::engine::frag::Release;
+use crate::engine::iface::IfName;
 use crate::engine::packet::Dir;
 use crate::engine::route::Forward;
 use crate::engine::status::Reason;
@@ -189,6 +191,17 @@ enum Bytes<'a> {
     Own(&'a mut Vec<u8>),
 }
 
+/// What a packet filtered `in` and `out` at once needs besides its
+/// verdict.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extra {
+    /// The mark to give it instead of its pf header's.
+    mark: Option<u32>,
+    /// Its TTL was taken down for the `out` pass: put it back before the
+    /// kernel forwards it.
+    ttl_restore: bool,
+}
+
 /// Does carrying out `f` send the packet's bytes through a raw socket?
 fn sends_bytes(f: &Forward) -> bool {
     matches!(
@@ -199,8 +212,17 @@ fn sends_bytes(f: &Forward) -> bool {
 
 impl Sink {
     /// Give packet `id` its verdict: `pkt` is the packet as the engine left
-    /// it (written back when the verdict says it was modified).
-    fn finish(&mut self, q: &mut Queue, shared: &Shared, id: u32, v: &Verdict, mut pkt: Bytes) {
+    /// it (written back when the verdict says it was modified); `extra` what
+    /// filtering `out` ahead of time adds (see `onepass`).
+    fn finish(
+        &mut self,
+        q: &mut Queue,
+        shared: &Shared,
+        id: u32,
+        v: &Verdict,
+        mut pkt: Bytes,
+        extra: Extra,
+    ) {
         if v.reason == Reason::Memory {
             self.logger.full(shared);
         }
@@ -208,7 +230,7 @@ impl Sink {
             Bytes::Queued(p) => (p.csum_not_ready, p.gso),
             Bytes::Own(_) => (false, false),
         };
-        let mark = v.mtag.map(|t| t.to_mark());
+        let mark = extra.mark.or(v.mtag.map(|t| t.to_mark()));
         let give_back = v.pass && v.modified;
         let resegment = gso && v.pass && sends_bytes(&v.forward);
         let accept = {
@@ -222,6 +244,10 @@ impl Sink {
             if csum_not_ready && v.pass && (v.modified || sends_bytes(&v.forward)) {
                 // The bytes leave as they are: their checksum must be whole.
                 offload::complete_checksum(bytes);
+            }
+            if extra.ttl_restore {
+                // Forwarding takes it down again.
+                onepass::ttl_up(bytes);
             }
             if resegment {
                 v.pass
@@ -350,6 +376,35 @@ impl Sink {
         }
     }
 
+    /// A `dup-to` copy of `pkt` as it is (filtered `out` already). A GSO
+    /// packet is copied in segments of IPv6's minimum MTU: its own segment
+    /// size is not known here.
+    fn dup(&mut self, sel: u8, pkt: &[u8], gso: bool) {
+        let f = Forward::Dup {
+            sel,
+            dec_ttl: false,
+        };
+        let mut whole = std::mem::take(&mut self.seg_buf);
+        if gso {
+            whole.clear();
+            whole.extend_from_slice(pkt);
+            offload::complete_checksum(&mut whole);
+            let hdr = offload::headers_len(pkt).unwrap_or(pkt.len());
+            let size = 1280usize.saturating_sub(hdr).max(8);
+            let mut piece = Vec::new();
+            let rs = self.route_sender.as_mut();
+            if let Some(rs) = rs {
+                let dup_buf = &mut self.dup_buf;
+                offload::segment(&whole, size, &mut piece, |s| {
+                    let _ = routing::forward(Some(&mut *rs), &f, s, dup_buf);
+                });
+            }
+        } else {
+            let _ = routing::forward(self.route_sender.as_mut(), &f, pkt, &mut self.dup_buf);
+        }
+        self.seg_buf = whole;
+    }
+
     /// The late verdicts of held packets.
     fn release(
         &mut self,
@@ -365,7 +420,14 @@ impl Sink {
             };
             self.logger
                 .log(&r.verdict, debug, h.dir, &h.ifname, &r.bytes);
-            self.finish(q, shared, h.id, &r.verdict, Bytes::Own(&mut r.bytes));
+            self.finish(
+                q,
+                shared,
+                h.id,
+                &r.verdict,
+                Bytes::Own(&mut r.bytes),
+                Extra::default(),
+            );
         }
     }
 }
@@ -398,6 +460,125 @@ impl LogCopy {
     fn bytes(&self) -> &[u8] {
         &self.b[..self.len]
     }
+}
+
+/// Can a packet the `in` pass gave `v` be filtered `out` at once? Only a
+/// plain pass: nothing held, sent, diverted or redirected to the host, and
+/// not a packet of a bridge (br_netfilter) or cut short.
+fn ahead_eligible(v: &Verdict, p: &nfqueue::Packet) -> bool {
+    v.pass
+        && v.hold.is_none()
+        && v.forward == Forward::Normal
+        && v.reply.is_none()
+        && v.send.is_empty()
+        && !v.localhost
+        && !p.truncated()
+        && !p.bridged
+}
+
+/// The `out` pass of a packet done ahead of time.
+struct Ahead {
+    v: Verdict,
+    /// The interface it was for, its index and its code.
+    ifname: IfName,
+    oif: u32,
+    code: u8,
+    /// The packet as the `out` pass got it, for its log line.
+    log: LogCopy,
+    /// Its first bytes before the `out` pass (see `onepass::Deferrals`).
+    expect: Vec<u8>,
+}
+
+impl Ahead {
+    /// The verdict the packet gets for both passes, `in_mtag` the pf header
+    /// the `in` pass left, `in_modified` whether it rewrote the packet.
+    fn verdict(mut self, in_mtag: Mtag, in_modified: bool) -> (Verdict, Extra) {
+        let m = self.v.mtag.unwrap_or(in_mtag);
+        let mut extra = Extra {
+            mark: Some(onepass::done_mark(m, self.code).unwrap_or_else(|| m.to_mark())),
+            ttl_restore: self.v.pass,
+        };
+        match &mut self.v.forward {
+            // Sent by pfd as forwarding leaves it (TTL down): the bytes
+            // changed.
+            Forward::Resend(_) => {
+                extra.ttl_restore = false;
+                self.v.modified = true;
+            }
+            // The original goes on through the kernel, which takes the TTL
+            // down; the copy has it down already, as from POSTROUTING.
+            Forward::Dup { dec_ttl, .. } => *dec_ttl = true,
+            _ => {}
+        }
+        // Both passes' rewrites go back (the `in` pass's are in the bytes).
+        self.v.modified |= in_modified;
+        (self.v, extra)
+    }
+}
+
+/// Filter `out` now the packet `p` the `in` pass just passed with `in_v`
+/// (`in_mtag` its header before): when the kernel will forward it by one
+/// unicast path and pfd's POSTROUTING chain knows that interface. None:
+/// the packet keeps its second queueing.
+#[allow(clippy::too_many_arguments)]
+fn out_ahead(
+    shared: &Arc<Shared>,
+    pred: &mut Predictor,
+    defer: &mut Deferrals,
+    names: &mut IfNames,
+    q: &mut Queue,
+    p: &nfqueue::Packet,
+    in_v: &Verdict,
+    in_mtag: Mtag,
+) -> Option<Ahead> {
+    let m = in_v.mtag.unwrap_or(in_mtag);
+    if m.tag > 0xff {
+        return None;
+    }
+    let question = onepass::question(q.payload(p), p.indev, m.to_mark())?;
+    let oif = pred.route(shared, &question, |t, d, o| {
+        onepass::single_path(shared.engine().fib(), t, d, o)
+    })?;
+    let ifname = IfName::new(names.get(oif));
+    let code = OutCodes::code(shared, ifname.as_str())?;
+    let buf = q.payload_mut(p);
+    if !onepass::ttl_down(buf) {
+        return None;
+    }
+    let log = LogCopy::of(buf);
+    let expect = defer.expect(buf);
+    let meta = PacketMeta {
+        dir: Dir::Out,
+        ifname: ifname.as_str(),
+        uid: None,
+        gid: None,
+        mtag: m,
+    };
+    let v = {
+        let now = shared.now_ms();
+        let mut e = shared.engine();
+        let v = e.test(&meta, buf, now);
+        if e.sync.is_urgent() {
+            shared.sync_cv.notify_all();
+        }
+        for n in e.take_notices() {
+            log::warning(n.message());
+        }
+        v
+    };
+    if v.hold.is_some() {
+        // Not for a packet that is no fragment; should it happen, the
+        // engine has it and will hand it back (without this pass).
+        log::debug("out pass ahead of time held a packet");
+    }
+    Some(Ahead {
+        v,
+        ifname,
+        oif,
+        code,
+        log,
+        expect,
+    })
 }
 
 /// The segmenting queue of queue `n` (see `Sink::resegment`).
@@ -481,6 +662,8 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
     let mut names_age = Instant::now();
     let mut held: HashMap<u64, Held> = HashMap::new();
     let mut releases: Vec<Release> = Vec::new();
+    let mut pred = Predictor::new();
+    let mut defer = Deferrals::default();
     loop {
         let timeout = (!held.is_empty()).then_some(RELEASE_POLL_MS);
         let p = match q.recv(timeout) {
@@ -521,15 +704,59 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             let _ = q.verdict(p.id, nfqueue::Verdict::Drop, None, None);
             continue;
         }
+        let mut mtag = Mtag::from_mark(p.mark);
+        if dir == Dir::Out {
+            if let Some(t) = onepass::defer_ticket(p.mark) {
+                // Filtered `out` ahead of time, its rewrite waiting here.
+                let d = defer.take(t).filter(|d| d.matches(q.payload(&p)));
+                match d {
+                    Some(d) if d.oif == p.outdev => {
+                        let buf = q.payload_mut(&p);
+                        d.apply(buf);
+                        if d.csum || p.csum_not_ready {
+                            offload::complete_checksum(buf);
+                        }
+                        let v = match d.queue {
+                            Some(n) => nfqueue::Verdict::Queue(n),
+                            None => nfqueue::Verdict::Accept,
+                        };
+                        let _ = q.verdict_own(p.id, v, Some(d.mark), Some(&p));
+                        defer.recycle(d);
+                        continue;
+                    }
+                    Some(d) => {
+                        // It leaves elsewhere (a route changed meanwhile):
+                        // filter it `out` where it goes.
+                        mtag = d.in_mtag;
+                        defer.recycle(d);
+                        pred.mispredicted += 1;
+                        pred.forget();
+                    }
+                    None => {
+                        // Nothing kept for it: what pf made of it is lost.
+                        let _ = q.verdict(p.id, nfqueue::Verdict::Drop, None, None);
+                        continue;
+                    }
+                }
+            } else if let Some(m) = onepass::from_done_mark(p.mark) {
+                // Filtered `out` ahead of time for another interface than
+                // the one it leaves by (a route changed meanwhile): filter
+                // it where it really goes.
+                mtag = m;
+                pred.mispredicted += 1;
+                pred.forget();
+            }
+        }
+        let ifname = IfName::new(names.get(ifindex));
         let meta = PacketMeta {
             dir,
-            ifname: names.get(ifindex),
+            ifname: ifname.as_str(),
             uid: p.uid,
             gid: p.gid,
-            mtag: Mtag::from_mark(p.mark),
+            mtag,
         };
         let original = LogCopy::of(q.payload(&p));
-        let (mut verdict, debug, route_gen, notices) = {
+        let (mut verdict, debug, route_gen, notices, enabled) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(&meta, q.payload_mut(&p), now);
@@ -539,7 +766,13 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
                 shared.sync_cv.notify_all();
             }
             let notices = e.take_notices();
-            (v, e.debug_level(), e.route_targets().generation(), notices)
+            (
+                v,
+                e.debug_level(),
+                e.route_targets().generation(),
+                notices,
+                e.enabled(),
+            )
         };
         for n in notices {
             log::warning(n.message());
@@ -557,25 +790,104 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             // TCP): what pf made of it cannot be given back whole.
             verdict.pass = false;
         }
-        match verdict.hold {
-            Some(ticket) => {
-                held.insert(
-                    ticket,
-                    Held {
-                        id: p.id,
-                        dir,
-                        ifname: meta.ifname.to_string(),
-                    },
+        if verdict.hold.is_none() {
+            sink.logger
+                .log(&verdict, debug, dir, meta.ifname, original.bytes());
+        }
+        let ahead = if dir == Dir::In && enabled && ahead_eligible(&verdict, &p) {
+            out_ahead(
+                &shared, &mut pred, &mut defer, &mut names, &mut q, &p, &verdict, mtag,
+            )
+        } else {
+            None
+        };
+        if let Some(mut a) = ahead {
+            sink.logger
+                .log(&a.v, debug, Dir::Out, a.ifname.as_str(), a.log.bytes());
+            let in_mtag = verdict.mtag.unwrap_or(mtag);
+            let queue = match a.v.forward {
+                Forward::Queue(n) => Some(n),
+                _ => None,
+            };
+            let rewrite_waits = a.v.pass
+                && (a.v.modified || queue.is_some())
+                && matches!(
+                    a.v.forward,
+                    Forward::Normal | Forward::Dup { .. } | Forward::Queue(_)
                 );
+            if rewrite_waits {
+                // The `out` pass rewrote it: routed so, it could go
+                // elsewhere or be dropped (a source address of the host's
+                // own). It goes on as the `in` pass left it, and gets the
+                // rewrite at POSTROUTING (and goes to its divert-packet
+                // queue from there).
+                if let Forward::Dup { sel, .. } = a.v.forward {
+                    sink.dup(sel, q.payload(&p), p.gso);
+                }
+                let buf = q.payload_mut(&p);
+                let m = a.v.mtag.unwrap_or(in_mtag);
+                let expect = std::mem::take(&mut a.expect);
+                let n = expect.len();
+                let ticket = defer.put(
+                    expect,
+                    buf,
+                    a.oif,
+                    in_mtag,
+                    m.to_mark(),
+                    queue,
+                    p.csum_not_ready,
+                );
+                if let Some(d) = defer.peek_expect(ticket) {
+                    buf[..n].copy_from_slice(d);
+                }
+                if p.csum_not_ready && verdict.modified {
+                    // `finish` gives it back with its checksum computed:
+                    // that is what POSTROUTING will see.
+                    offload::complete_checksum(buf);
+                    defer.refresh_expect(ticket, buf);
+                }
+                let mut v = a.v;
+                v.modified = verdict.modified;
+                v.forward = Forward::Normal;
+                v.mtag = None;
+                let extra = Extra {
+                    mark: Some(onepass::defer_mark(in_mtag.route, ticket)),
+                    ttl_restore: true,
+                };
+                sink.finish(&mut q, &shared, p.id, &v, Bytes::Queued(&p), extra);
+            } else {
+                defer.drop_expect(std::mem::take(&mut a.expect));
+                let (v, extra) = a.verdict(in_mtag, verdict.modified);
+                sink.finish(&mut q, &shared, p.id, &v, Bytes::Queued(&p), extra);
             }
-            None => {
-                sink.logger
-                    .log(&verdict, debug, dir, meta.ifname, original.bytes());
-                sink.finish(&mut q, &shared, p.id, &verdict, Bytes::Queued(&p));
+            pred.done += 1;
+        } else {
+            match verdict.hold {
+                Some(ticket) => {
+                    held.insert(
+                        ticket,
+                        Held {
+                            id: p.id,
+                            dir,
+                            ifname: meta.ifname.to_string(),
+                        },
+                    );
+                }
+                None => {
+                    sink.finish(
+                        &mut q,
+                        &shared,
+                        p.id,
+                        &verdict,
+                        Bytes::Queued(&p),
+                        Extra::default(),
+                    );
+                }
             }
         }
         if !releases.is_empty() {
             sink.release(&mut q, &shared, &mut held, &mut releases, debug);
         }
+        defer.sweep();
     }
 }

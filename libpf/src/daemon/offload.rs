@@ -75,6 +75,12 @@ pub fn segment_size(seg: &[u8]) -> Option<usize> {
     pd.tot_len.checked_sub(pd.l4_off + hdr).filter(|n| *n > 0)
 }
 
+/// The length of the IP and TCP/UDP headers of `pkt`.
+pub fn headers_len(pkt: &[u8]) -> Option<usize> {
+    let pd = describe(pkt).ok()?;
+    Some(pd.l4_off + transport_header_len(pkt, pd.l4_off, pd.proto)?)
+}
+
 fn transport_header_len(b: &[u8], l4_off: usize, proto: u8) -> Option<usize> {
     match proto {
         IPPROTO_TCP => Some(((*b.get(l4_off + 12)? >> 4) as usize) * 4).filter(|n| *n >= 20),

@@ -51,7 +51,9 @@ impl Shared {
                 }
             }
         }
-        self.routes_gen.store(gen, Ordering::Relaxed);
+        if self.routes_gen.swap(gen, Ordering::Relaxed) != gen {
+            self.net_gen.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Has the engine numbered selectors the system does not have yet?

@@ -50,6 +50,7 @@ const NFQA_VERDICT_HDR: u16 = 2;
 const NFQA_MARK: u16 = 3;
 const NFQA_IFINDEX_INDEV: u16 = 5;
 const NFQA_IFINDEX_OUTDEV: u16 = 6;
+const NFQA_IFINDEX_PHYSINDEV: u16 = 7;
 const NFQA_PAYLOAD: u16 = 10;
 const NFQA_CAP_LEN: u16 = 13;
 const NFQA_SKB_INFO: u16 = 14;
@@ -129,6 +130,8 @@ pub struct Packet {
     /// A GSO packet: several segments' worth that the kernel (or the card)
     /// cuts up on the way out.
     pub gso: bool,
+    /// It came through a bridge port (br_netfilter).
+    pub bridged: bool,
     /// The packet's full length when the kernel copied less of it.
     cap_len: Option<u32>,
     /// Where the payload is in the receive buffer; None: the kernel sent
@@ -253,6 +256,7 @@ fn parse_packet(b: &[u8], from: usize, to: usize) -> Option<Packet> {
         gid: None,
         csum_not_ready: false,
         gso: false,
+        bridged: false,
         cap_len: None,
         payload: None,
     };
@@ -268,6 +272,7 @@ fn parse_packet(b: &[u8], from: usize, to: usize) -> Option<Packet> {
             NFQA_MARK => p.mark = u32_be(v)?,
             NFQA_IFINDEX_INDEV => p.indev = u32_be(v)?,
             NFQA_IFINDEX_OUTDEV => p.outdev = u32_be(v)?,
+            NFQA_IFINDEX_PHYSINDEV => p.bridged = true,
             NFQA_UID => p.uid = u32_be(v),
             NFQA_GID => p.gid = u32_be(v),
             NFQA_CAP_LEN => p.cap_len = u32_be(v),

@@ -3,8 +3,11 @@
 # NFQUEUE (up to 64 KB each, their checksums possibly left to the card),
 # gives them back rewritten (nat-to), and cuts them into segments where it
 # sends them itself (route-to after routing, dup-to, af-to); every transfer's
-# bytes are checked end to end. Also: the kernel's drops are pf's
-# `congestion` counter. Ends with "N passed, N failed".
+# bytes are checked end to end. Forwarded packets are queued once: pf's
+# `out` pass runs at PREROUTING for the interface the kernel will route
+# them to, and POSTROUTING lets them go by unqueued only there (a packet
+# routed elsewhere is filtered `out` where it goes). Also: the kernel's
+# drops are pf's `congestion` counter. Ends with "N passed, N failed".
 #
 #   client 10.1.0.2      -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- eth0 10.2.0.2 [srv]
 #          2001:db8:1::2    2001:db8:1::1      ext1 10.3.0.1 -- eth1 10.3.0.2 (10.9.0.2 on lo)
@@ -143,6 +146,43 @@ out=$(in_ns cl timeout 60 $BULK down 64:ff9b::a02:2 7100 "$SIZE")
 check "af-to: 8 MB down over NAT64 arrive intact ($out)" test "$out" = ok
 avg=$(rule_avg 1)
 check "af-to: the rule saw GSO packets whole (average $avg bytes)" test "$avg" -gt 1500
+
+# Queued once: POSTROUTING's rule for ext0 lets the predicted packets by.
+post() { in_ns fw iptables -t mangle -L PFD_POST -vnx | awk -v w="$1" '$3 == w && (w != "RETURN" || $7 == "ext0") { n += $1 } END { print n + 0 }'; }
+load "block" "pass proto tcp to port 7100"
+r0=$(post RETURN) q0=$(post NFQUEUE)
+out=$(up 10.2.0.2)
+r=$(($(post RETURN) - r0)) qd=$(($(post NFQUEUE) - q0))
+check "queued once: $r packets skipped POSTROUTING's queue on ext0, $qd queued there ($out)" test "$out" = "ok 10.1.0.2" -a "$r" -gt 100 -a "$qd" -lt "$((r / 10))"
+check "queued once: the packets were filtered out on ext0 all the same (states on both sides)" test "$(pfctl -ss | grep -c ':7100 ')" -ge 1
+load "block" "pass in proto tcp to port 7100" "pass out on int0 proto tcp" "block out on ext0 proto tcp to port 7100"
+out=$(up 10.2.0.2)
+check "queued once: block out on ext0 stops the packets ($out)" test "$out" != "ok 10.1.0.2"
+
+# The system's own rules between pfd's hooks (a mark set in mangle
+# PREROUTING, after pfd's verdict, routes by table 100 through ext1): pf
+# cannot know where such packets go when they come in, and filters them
+# `out` at POSTROUTING, where they really leave.
+in_ns fw ip route add 10.9.0.0/24 via 10.3.0.2 table 100
+in_ns fw ip rule add fwmark 0x40000/0x40000 lookup 100 pref 100
+in_ns fw iptables -t mangle -A PREROUTING -p tcp --dport 7100 -d 10.9.0.2 -j MARK --or-mark 0x40000
+sleep 0.1
+load "pass" "block out on ext1 proto tcp to port 7100"
+out=$(up 10.9.0.2)
+check "rerouted by the system's rules: block out on the real interface (ext1) applies ($out)" test "$out" != "ok 10.1.0.2"
+load "pass"
+b0=$(bytes srv eth0_data) b1=$(bytes srv eth1_data) q0=$(post NFQUEUE)
+out=$(up 10.9.0.2)
+d0=$(($(bytes srv eth0_data) - b0)) d1=$(($(bytes srv eth1_data) - b1)) qd=$(($(post NFQUEUE) - q0))
+check "rerouted by the system's rules: passed, 8 MB arrive intact by ext1 ($out, $d1 bytes on ext1, $d0 on ext0)" test "$out" = "ok 10.1.0.2" -a "$d1" -gt "$SIZE"
+check "rerouted by the system's rules: the packets were queued at POSTROUTING ($qd)" test "$qd" -gt 100
+in_ns fw iptables -t mangle -D PREROUTING -p tcp --dport 7100 -d 10.9.0.2 -j MARK --or-mark 0x40000
+in_ns fw ip rule del pref 100
+sleep 0.1
+r0=$(post RETURN) q0=$(post NFQUEUE)
+out=$(up 10.2.0.2)
+r=$(($(post RETURN) - r0)) qd=$(($(post NFQUEUE) - q0))
+check "without them, queued once again ($r skipped, $qd queued; $out)" test "$out" = "ok 10.1.0.2" -a "$r" -gt 100 -a "$qd" -lt "$((r / 10))"
 
 check "pfctl -si shows the congestion counter (kernel drops)" grep -Eq '^  congestion +[0-9]+ ' <<<"$(pfctl -si)"
 
