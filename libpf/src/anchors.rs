@@ -6,8 +6,7 @@
 use crate::conf::print::print_rule;
 use crate::conf::print::rule::print_rule_tblcnt;
 use crate::conf::Resolver;
-use crate::engine::anchor::{AnchorTree, MAX_DEPTH};
-use crate::engine::rules::Loader;
+use crate::engine::anchor::{AnchorTree, Loader, MAX_DEPTH};
 use crate::engine::table::{tflag, TableInfo};
 use crate::ioctl::client::Client;
 use crate::ioctl::{Error, Reply, Request, RuleInfo};

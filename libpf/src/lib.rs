@@ -1,31 +1,26 @@
-//! libpf: OpenBSD's PF, CARP and pfsync as a library for Linux.
+//! libpf: OpenBSD's PF, CARP and pfsync on Linux: the system side.
 //!
-//! Pure modules (no I/O, time passed in): `addr`, `conf`, `ruleset`,
-//! `engine`, `wire`, `carp`, `pfsync`, `ifconfig`, `hostname_if`, `show`,
-//! and the codec of `ioctl`. `sys` holds the Linux glue (netlink, raw
-//! sockets, netfilter hooks, name resolution); `daemon` is pfd itself;
-//! `log` is the daemons' syslog.
+//! The pure modules live in the `pfcore` crate and are re-exported here
+//! under their own names (`libpf::engine` is `pfcore::engine`). This crate
+//! adds what touches the running system: `sys` (netlink, raw sockets,
+//! netfilter hooks, NFQUEUE, sysctl, name resolution, local time),
+//! `ioctl` (the control protocol between pfd and its tools), `daemon`
+//! (pfd itself), `syncd` (pfsyncd), `ctl`, `tablectl` and `anchors`
+//! (pfctl's requests), `netstart`, `statefile` and `log` (the daemons'
+//! syslog).
 
-pub mod addr;
+pub use pfcore::{
+    addr, carp, conf, engine, errno, hostname_if, ifconfig, osfp, pfsync, ruleset, show, statekill,
+    wire,
+};
+
 pub mod anchors;
-pub mod carp;
-pub mod conf;
 pub mod ctl;
 pub mod daemon;
-pub mod engine;
-pub mod errno;
-pub mod hostname_if;
-pub mod ifconfig;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
-pub mod osfp;
-pub mod pfsync;
-pub mod ruleset;
-pub mod show;
 pub mod statefile;
-pub mod statekill;
 pub mod syncd;
 pub mod sys;
 pub mod tablectl;
-pub mod wire;

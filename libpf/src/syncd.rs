@@ -421,7 +421,7 @@ fn bulk_send(shared: Arc<Shared>) {
     }));
     for s in states {
         // pfsync's own traffic and no-sync states stay home.
-        if s.proto == IPPROTO_PFSYNC || s.state_flags & crate::engine::PFSTATE_NOSYNC != 0 {
+        if s.proto == IPPROTO_PFSYNC || s.state_flags & crate::engine::state::PFSTATE_NOSYNC != 0 {
             continue;
         }
         let m = Message::Upd(s);

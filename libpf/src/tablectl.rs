@@ -341,23 +341,22 @@ pub struct Cmd<'a> {
 /// `addrs` reads the addresses (command line and file) when the command
 /// takes them; `test` says which kind.
 pub fn command(
-    mut client: Option<&mut Client>,
+    client: Option<&mut Client>,
     c: &Cmd,
     o: &Opts,
     addrs: &mut dyn FnMut(bool) -> Result<Vec<TableEntry>, Vec<String>>,
     out: &mut Out,
 ) -> i32 {
-    let Cmd {
-        name,
-        cmd,
-        args,
-        file,
-    } = *c;
-    if name.len() > crate::ruleset::TABLE_NAME_MAX {
+    if c.name.len() > crate::ruleset::TABLE_NAME_MAX {
         return usage_error(out);
     }
-    let dummy = o.noaction && client.is_some();
-    let no_args = args.is_empty() && file.is_none();
+    let mut run = Run {
+        dummy: o.noaction && client.is_some(),
+        client,
+        name: c.name,
+        o,
+    };
+    let no_args = c.args.is_empty() && c.file.is_none();
     let mut load = |test: bool, out: &mut Out| -> Result<Vec<TableEntry>, i32> {
         addrs(test).map_err(|msgs| {
             for m in msgs {
@@ -366,247 +365,252 @@ pub fn command(
             -1
         })
     };
-    // Show feedback lines: -vv all of them, -v those with a code.
-    let print_fb = |fbk: &[AddrInfo], o: &Opts, out: &mut Out| {
-        if o.verbose == 0 {
+    let status = match c.cmd {
+        "kill" | "flush" | "show" if !no_args => Err(usage_error(out)),
+        "kill" => run.kill(out),
+        "flush" => run.flush(out),
+        "add" | "delete" | "replace" => {
+            load(false, out).and_then(|list| run.change(c.cmd, &list, out))
+        }
+        "expire" => run.expire(c, out),
+        "show" => run.show(out),
+        "test" => load(true, out).and_then(|list| run.test(&list, out)),
+        "zero" if !no_args => load(false, out).and_then(|list| run.zero_addrs(&list, out)),
+        "zero" => run.zero_table(out),
+        other => {
+            let _ = writeln!(out.err, "pfctl: pfctl_table: unknown command '{other}'");
+            Err(-1)
+        }
+    };
+    status.err().unwrap_or(0)
+}
+
+/// How a table command ends: Err holds its exit status when not 0.
+type Status = Result<(), i32>;
+
+/// A table command under way: pfd (None with `-n` and no pfd), the
+/// table, the options, and whether changes are dummies (`-n` with pfd).
+struct Run<'a> {
+    client: Option<&'a mut Client>,
+    name: &'a str,
+    o: &'a Opts,
+    dummy: bool,
+}
+
+impl Run<'_> {
+    /// Asks pfd through `f`: None without pfd; a refusal is reported as
+    /// pfctl's RVTEST does and ends the command (-1).
+    fn ask<T>(
+        &mut self,
+        out: &mut Out,
+        f: impl FnOnce(&mut Client) -> Result<T, Error>,
+    ) -> Result<Option<T>, i32> {
+        match self.client.as_deref_mut() {
+            None => Ok(None),
+            Some(c) => f(c).map(Some).map_err(|e| failed(out, &e)),
+        }
+    }
+
+    /// A request answered with a count (0 without pfd).
+    fn count(&mut self, out: &mut Out, req: Request) -> Result<u64, i32> {
+        Ok(self.ask(out, |c| count(c, &req))?.unwrap_or(0))
+    }
+
+    /// An address operation on the table (nothing changed without pfd).
+    fn addr_op(
+        &mut self,
+        out: &mut Out,
+        op: AddrOp,
+        dummy: bool,
+        feedback: bool,
+        list: &[TableEntry],
+    ) -> Result<(AddrChange, Vec<AddrInfo>), i32> {
+        let (anchor, name) = (&self.o.anchor, self.name);
+        let r = self.ask(out, |c| addr_op(c, op, anchor, name, dummy, feedback, list))?;
+        Ok(r.unwrap_or_default())
+    }
+
+    /// The addresses of the table with their statistics (none without pfd).
+    fn astats(&mut self, out: &mut Out) -> Result<Vec<AddrInfo>, i32> {
+        let (anchor, name) = (&self.o.anchor, self.name);
+        Ok(self
+            .ask(out, |c| get_astats(c, anchor, name))?
+            .unwrap_or_default())
+    }
+
+    fn say(&self, out: &mut Out, msg: &str) {
+        xprintf(self.o, self.dummy, out.err, msg);
+    }
+
+    /// Feedback lines: -vv all of them, -v those with a code.
+    fn feedback(&self, fbk: &[AddrInfo], out: &mut Out) {
+        if self.o.verbose == 0 {
             return;
         }
         for a in fbk {
-            if o.verbose >= 2 || a.fback != fb::NONE {
+            if self.o.verbose >= 2 || a.fback != fb::NONE {
                 let _ = out
                     .out
                     .write_all(print_addrx(&a.entry, a.fback, None).as_bytes());
             }
         }
-    };
-    macro_rules! rv {
-        ($e:expr) => {
-            match client.as_deref_mut() {
-                None => None,
-                Some(c) => match ($e)(c) {
-                    Ok(v) => Some(v),
-                    Err(e) => return failed(out, &e),
-                },
-            }
+    }
+
+    /// `-T kill`
+    fn kill(&mut self, out: &mut Out) -> Status {
+        let req = Request::DelTable {
+            anchor: self.o.anchor.clone(),
+            name: self.name.into(),
+            dummy: self.dummy,
         };
+        let n = self.count(out, req)?;
+        self.say(out, &format!("{n} table deleted"));
+        Ok(())
     }
-    match cmd {
-        "kill" => {
-            if !no_args {
-                return usage_error(out);
-            }
-            let n = rv!(|c: &mut Client| count(
-                c,
-                &Request::DelTable {
-                    anchor: o.anchor.clone(),
-                    name: name.into(),
-                    dummy,
-                }
-            ))
-            .unwrap_or(0);
-            xprintf(o, dummy, out.err, &format!("{n} table deleted"));
-        }
-        "flush" => {
-            if !no_args {
-                return usage_error(out);
-            }
-            let n = rv!(|c: &mut Client| count(
-                c,
-                &Request::ClrAddrs {
-                    anchor: o.anchor.clone(),
-                    name: name.into(),
-                    dummy,
-                }
-            ))
-            .unwrap_or(0);
-            xprintf(o, dummy, out.err, &format!("{n} addresses deleted"));
-        }
-        "add" | "delete" | "replace" => {
-            let list = match load(false, out) {
-                Ok(l) => l,
-                Err(s) => return s,
-            };
-            if cmd != "delete" {
-                match create_table(&mut client, name, o, out) {
-                    Ok(true) => return 0,
-                    Ok(false) => {}
-                    Err(s) => return s,
-                }
-            }
-            let op = match cmd {
-                "add" => AddrOp::Add,
-                "delete" => AddrOp::Delete,
-                _ => AddrOp::Replace,
-            };
-            let (ch, fbk) =
-                rv!(|c: &mut Client| addr_op(c, op, &o.anchor, name, dummy, o.verbose > 0, &list))
-                    .unwrap_or_default();
-            let n = list.len();
-            match cmd {
-                "add" => xprintf(
-                    o,
-                    dummy,
-                    out.err,
-                    &format!("{}/{n} addresses added", ch.nadd),
-                ),
-                "delete" => xprintf(
-                    o,
-                    dummy,
-                    out.err,
-                    &format!("{}/{n} addresses deleted", ch.ndel),
-                ),
-                _ => {
-                    if ch.nadd > 0 {
-                        xprintf(o, dummy, out.err, &format!("{} addresses added", ch.nadd));
-                    }
-                    if ch.ndel > 0 {
-                        xprintf(o, dummy, out.err, &format!("{} addresses deleted", ch.ndel));
-                    }
-                    if ch.nchange > 0 {
-                        xprintf(
-                            o,
-                            dummy,
-                            out.err,
-                            &format!("{} addresses changed", ch.nchange),
-                        );
-                    }
-                    if ch.nadd == 0 && ch.ndel == 0 && ch.nchange == 0 {
-                        xprintf(o, dummy, out.err, "no changes");
-                    }
-                }
-            }
-            print_fb(&fbk, o, out);
-        }
-        "expire" => {
-            if args.len() != 1 || file.is_some() {
-                return usage_error(out);
-            }
-            let lifetime = match args[0].parse::<u64>() {
-                Ok(v) if v <= u32::MAX as u64 => v,
-                Ok(_) => {
-                    let _ = writeln!(out.err, "pfctl: expiry time: too large");
-                    return 1;
-                }
-                Err(_) => {
-                    let what = if args[0].starts_with('-') && args[0][1..].parse::<u64>().is_ok() {
-                        "too small"
-                    } else {
-                        "invalid"
-                    };
-                    let _ = writeln!(out.err, "pfctl: expiry time: {what}");
-                    return 1;
-                }
-            };
-            let all = rv!(|c: &mut Client| get_astats(c, &o.anchor, name)).unwrap_or_default();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            let old: Vec<TableEntry> = all
-                .iter()
-                .filter(|a| now - a.tzero > lifetime as i64)
-                .map(|a| a.entry)
-                .collect();
-            let (ch, fbk) = rv!(|c: &mut Client| addr_op(
-                c,
-                AddrOp::Delete,
-                &o.anchor,
-                name,
-                dummy,
-                o.verbose > 0,
-                &old
-            ))
-            .unwrap_or_default();
-            xprintf(
-                o,
-                dummy,
-                out.err,
-                &format!("{}/{} addresses expired", ch.ndel, old.len()),
-            );
-            print_fb(&fbk, o, out);
-        }
-        "show" => {
-            if !no_args {
-                return usage_error(out);
-            }
-            let all = rv!(|c: &mut Client| get_astats(c, &o.anchor, name)).unwrap_or_default();
-            let mut s = String::new();
-            for a in &all {
-                if o.verbose > 0 {
-                    s.push_str(&print_astats(a));
-                } else {
-                    s.push_str(&print_addrx(&a.entry, fb::NONE, None));
-                }
-            }
-            let _ = out.out.write_all(s.as_bytes());
-        }
-        "test" => {
-            let list = match load(true, out) {
-                Ok(l) => l,
-                Err(s) => return s,
-            };
-            let (ch, res) =
-                rv!(|c: &mut Client| addr_op(c, AddrOp::Test, &o.anchor, name, false, true, &list))
-                    .unwrap_or_default();
-            xprintf(
-                o,
-                dummy,
-                out.err,
-                &format!("{}/{} addresses match", ch.nmatch, list.len()),
-            );
-            let mut s = String::new();
-            for (a, r) in list.iter().zip(&res) {
-                if o.verbose >= 2 {
-                    s.push_str(&print_addrx(a, r.fback, Some(&r.entry)));
-                } else if o.verbose == 1 && r.fback == fb::MATCH {
-                    s.push_str(&print_addrx(a, r.fback, None));
-                }
-            }
-            let _ = out.out.write_all(s.as_bytes());
-            if (ch.nmatch as usize) < list.len() {
-                return 2;
-            }
-        }
-        "zero" if !no_args => {
-            let list = match load(false, out) {
-                Ok(l) => l,
-                Err(s) => return s,
-            };
-            let (ch, fbk) = rv!(|c: &mut Client| addr_op(
-                c,
-                AddrOp::Zero,
-                &o.anchor,
-                name,
-                dummy,
-                o.verbose > 0,
-                &list
-            ))
-            .unwrap_or_default();
-            xprintf(
-                o,
-                dummy,
-                out.err,
-                &format!("{}/{} addresses cleared", ch.nzero, list.len()),
-            );
-            print_fb(&fbk, o, out);
-        }
-        "zero" => {
-            let n = rv!(|c: &mut Client| count(
-                c,
-                &Request::ClrTstats {
-                    anchor: o.anchor.clone(),
-                    name: name.into(),
-                    dummy,
-                }
-            ))
-            .unwrap_or(0);
-            xprintf(o, dummy, out.err, &format!("{n} table/stats cleared"));
-        }
-        other => {
-            let _ = writeln!(out.err, "pfctl: pfctl_table: unknown command '{other}'");
-            return -1;
-        }
+
+    /// `-T flush`
+    fn flush(&mut self, out: &mut Out) -> Status {
+        let req = Request::ClrAddrs {
+            anchor: self.o.anchor.clone(),
+            name: self.name.into(),
+            dummy: self.dummy,
+        };
+        let n = self.count(out, req)?;
+        self.say(out, &format!("{n} addresses deleted"));
+        Ok(())
     }
-    0
+
+    /// `-T add`, `-T delete`, `-T replace` (`cmd`) with the addresses
+    /// `list`; add and replace create the table first.
+    fn change(&mut self, cmd: &str, list: &[TableEntry], out: &mut Out) -> Status {
+        if cmd != "delete" && create_table(&mut self.client, self.name, self.o, out)? {
+            return Ok(());
+        }
+        let op = match cmd {
+            "add" => AddrOp::Add,
+            "delete" => AddrOp::Delete,
+            _ => AddrOp::Replace,
+        };
+        let verbose = self.o.verbose > 0;
+        let (ch, fbk) = self.addr_op(out, op, self.dummy, verbose, list)?;
+        let n = list.len();
+        match cmd {
+            "add" => self.say(out, &format!("{}/{n} addresses added", ch.nadd)),
+            "delete" => self.say(out, &format!("{}/{n} addresses deleted", ch.ndel)),
+            _ => {
+                if ch.nadd > 0 {
+                    self.say(out, &format!("{} addresses added", ch.nadd));
+                }
+                if ch.ndel > 0 {
+                    self.say(out, &format!("{} addresses deleted", ch.ndel));
+                }
+                if ch.nchange > 0 {
+                    self.say(out, &format!("{} addresses changed", ch.nchange));
+                }
+                if ch.nadd == 0 && ch.ndel == 0 && ch.nchange == 0 {
+                    self.say(out, "no changes");
+                }
+            }
+        }
+        self.feedback(&fbk, out);
+        Ok(())
+    }
+
+    /// `-T expire SECONDS`: deletes the addresses cleared longer ago.
+    fn expire(&mut self, c: &Cmd, out: &mut Out) -> Status {
+        if c.args.len() != 1 || c.file.is_some() {
+            return Err(usage_error(out));
+        }
+        let lifetime = expiry_time(&c.args[0], out)?;
+        let all = self.astats(out)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let old: Vec<TableEntry> = all
+            .iter()
+            .filter(|a| now - a.tzero > lifetime)
+            .map(|a| a.entry)
+            .collect();
+        let verbose = self.o.verbose > 0;
+        let (ch, fbk) = self.addr_op(out, AddrOp::Delete, self.dummy, verbose, &old)?;
+        self.say(out, &format!("{}/{} addresses expired", ch.ndel, old.len()));
+        self.feedback(&fbk, out);
+        Ok(())
+    }
+
+    /// `-T show` (`-v`: with statistics).
+    fn show(&mut self, out: &mut Out) -> Status {
+        let all = self.astats(out)?;
+        let mut s = String::new();
+        for a in &all {
+            if self.o.verbose > 0 {
+                s.push_str(&print_astats(a));
+            } else {
+                s.push_str(&print_addrx(&a.entry, fb::NONE, None));
+            }
+        }
+        let _ = out.out.write_all(s.as_bytes());
+        Ok(())
+    }
+
+    /// `-T test`: exit status 2 when an address of `list` is not in the
+    /// table; `-v` lists those that are, `-vv` all with what they matched.
+    fn test(&mut self, list: &[TableEntry], out: &mut Out) -> Status {
+        let (ch, res) = self.addr_op(out, AddrOp::Test, false, true, list)?;
+        self.say(
+            out,
+            &format!("{}/{} addresses match", ch.nmatch, list.len()),
+        );
+        let mut s = String::new();
+        for (a, r) in list.iter().zip(&res) {
+            if self.o.verbose >= 2 {
+                s.push_str(&print_addrx(a, r.fback, Some(&r.entry)));
+            } else if self.o.verbose == 1 && r.fback == fb::MATCH {
+                s.push_str(&print_addrx(a, r.fback, None));
+            }
+        }
+        let _ = out.out.write_all(s.as_bytes());
+        if (ch.nmatch as usize) < list.len() {
+            return Err(2);
+        }
+        Ok(())
+    }
+
+    /// `-T zero ADDRESS...`: clears those addresses' statistics.
+    fn zero_addrs(&mut self, list: &[TableEntry], out: &mut Out) -> Status {
+        let verbose = self.o.verbose > 0;
+        let (ch, fbk) = self.addr_op(out, AddrOp::Zero, self.dummy, verbose, list)?;
+        self.say(
+            out,
+            &format!("{}/{} addresses cleared", ch.nzero, list.len()),
+        );
+        self.feedback(&fbk, out);
+        Ok(())
+    }
+
+    /// `-T zero`: clears the table's statistics.
+    fn zero_table(&mut self, out: &mut Out) -> Status {
+        let req = Request::ClrTstats {
+            anchor: self.o.anchor.clone(),
+            name: self.name.into(),
+            dummy: self.dummy,
+        };
+        let n = self.count(out, req)?;
+        self.say(out, &format!("{n} table/stats cleared"));
+        Ok(())
+    }
+}
+
+/// The seconds of `-T expire`, with pfctl's messages (status 1).
+fn expiry_time(arg: &str, out: &mut Out) -> Result<i64, i32> {
+    let what = match arg.parse::<u64>() {
+        Ok(v) if v <= u32::MAX as u64 => return Ok(v as i64),
+        Ok(_) => "too large",
+        Err(_) if arg.starts_with('-') && arg[1..].parse::<u64>().is_ok() => "too small",
+        Err(_) => "invalid",
+    };
+    let _ = writeln!(out.err, "pfctl: expiry time: {what}");
+    Err(1)
 }
 
 /// Anchors in pfctl's walk order: `base` first, then those below it,

@@ -18,7 +18,7 @@
 //! file one address.
 //!
 //! Every keyword of the parser's grammar (the `.pest` files under
-//! libpf/src/conf) must be in the man page's GRAMMAR too, so a word the
+//! pfcore/src/conf) must be in the man page's GRAMMAR too, so a word the
 //! parser learns without the page, or the page without the table, fails
 //! here: the parser, the manual, the table and pfd stay in step.
 
@@ -93,7 +93,7 @@ fn parser_words() -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(&root().join("libpf/src/conf"), &mut out);
+    walk(&root().join("pfcore/src/conf"), &mut out);
     out
 }
 

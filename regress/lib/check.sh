@@ -18,3 +18,9 @@ summary() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }
+
+# fails command...: succeeds when the command fails (check "..." fails ...).
+fails() { ! "$@"; }
+
+# same GOT WANT: equal strings (whole listings); shows both when not.
+same() { [ "$1" = "$2" ] || { echo "got:"; echo "$1"; echo "want:"; echo "$2"; } >&2; [ "$1" = "$2" ]; }

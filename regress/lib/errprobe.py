@@ -24,6 +24,8 @@ import struct
 import sys
 import time
 
+from checksum import csum
+
 IP_RECVERR = 11
 IPV6_RECVERR = 25
 
@@ -113,15 +115,6 @@ def udp_error(host, port, ttl):
                 print("type=%d code=%d from=%s" % (etype, ecode, addr))
                 return
     print("none")
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while t >> 16:
-        t = (t & 0xFFFF) + (t >> 16)
-    return (~t) & 0xFFFF
 
 
 def icmp_error(host, ttl):

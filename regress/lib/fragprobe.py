@@ -28,14 +28,7 @@ import struct
 import sys
 import time
 
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+from checksum import csum
 
 
 def src_for(dst, family=socket.AF_INET):

@@ -20,7 +20,8 @@
 """
 import socket
 import sys
-import threading
+
+from tcpecho import echo_forever
 
 IP_TRANSPARENT = 19
 
@@ -35,21 +36,7 @@ def echo(port):
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.bind(("::", port))
     s.listen(16)
-
-    def serve(c):
-        with c:
-            while True:
-                try:
-                    d = c.recv(65536)
-                except OSError:
-                    return
-                if not d:
-                    return
-                c.sendall(d)
-
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    echo_forever(s)
 
 
 def say(host, port, src=None, transparent=False):

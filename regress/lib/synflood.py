@@ -29,18 +29,12 @@ import sys
 import threading
 import time
 
+from checksum import csum
+from tcpecho import echo_forever
+
 DEV = os.environ.get("FORGE_DEV", "eth0")
 ETH_P_ALL = 0x0003
 FLOOD_NET = (0xC6120000, 0xFFFE0000)  # 198.18.0.0/15
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def tcp4(src, dst, sport, dport, seq, ack, flags, win, mss=0):
@@ -175,20 +169,7 @@ def echo(port):
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((addr, port))
         s.listen(64)
-        while True:
-            c, _ = s.accept()
-            threading.Thread(target=talk, args=(c,), daemon=True).start()
-
-    def talk(c):
-        with c:
-            while True:
-                try:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    c.sendall(d)
-                except OSError:
-                    return
+        echo_forever(s)
 
     threading.Thread(target=serve, args=(socket.AF_INET6, "::"), daemon=True).start()
     serve(socket.AF_INET, "0.0.0.0")

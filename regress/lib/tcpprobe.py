@@ -14,30 +14,15 @@ import sys
 import threading
 import time
 
+from tcpecho import echo_forever
+
 
 def server(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port))
     s.listen(16)
-
-    def echo(c):
-        with c:
-            while True:
-                try:
-                    d = c.recv(65536)
-                except OSError:
-                    return
-                if not d:
-                    return
-                try:
-                    c.sendall(d)
-                except OSError:
-                    return
-
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=echo, args=(c,), daemon=True).start()
+    echo_forever(s)
 
 
 def client(host, port, seconds, interval):

@@ -1,33 +1,23 @@
-# Network-namespace topology of the seed article, shared by regress/demo and
-# the netns suite. Source it; everything it makes lives in namespaces named
-# "${P}cl", "${P}fw1", "${P}fw2", "${P}srv" and "${P}sw" (the switch with
-# two bridges), and in $RUN. Nothing touches the host's own networks.
+# The topologies the netns suites and regress/demo build (source it; it
+# sources netns.sh for the building blocks):
+#
+# topo_up: the seed article's HA pair. Namespaces "${P}cl", "${P}fw1",
+# "${P}fw2", "${P}srv" and "${P}sw" (the switch with two bridges):
 #
 #   client 192.168.99.50 --[br-in]-- hvn4 fw1 .1 / fw2 .2 (carp2 .254)
 #                                     hvn2 169.254.0.1 <-> 169.254.0.0 hvn2
 #   server 192.0.2.20    --[br-out]- hvn3 fw1 .10 / fw2 .11 (carp1 .1)
+#
+# line_up: one firewall between a client and a server (below).
 
-: "${P:=pf$$}"
-: "${ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-: "${BIN:=$ROOT/target/debug}"
-: "${EX:=$ROOT/etc-examples}"
-: "${RUN:=/tmp/$P}"
-
-ns() { echo "${P}$1"; }
-in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
-# Run a command on a firewall with its pfd socket.
-in_fw() { local n=$1; shift; PF_SOCKET="$RUN/$n.sock" ip netns exec "$(ns "$n")" "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 
 topo_up() {
-	mkdir -p "$RUN"
 	local n b
-	for n in cl fw1 fw2 srv sw; do
-		ip netns add "$(ns $n)"
-		in_ns $n ip link set lo up
-		# The article's hosts run IPv4 only; without this every interface
-		# would add its IPv6 neighbour discovery states to `pfctl -ss`.
-		in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	done
+	netns_add cl fw1 fw2 srv sw
+	# The article's hosts run IPv4 only; without this every interface
+	# would add its IPv6 neighbour discovery states to `pfctl -ss`.
+	ipv4_only
 	in_ns sw ip link add br-in type bridge
 	in_ns sw ip link add br-out type bridge
 	for b in br-in br-out; do
@@ -35,23 +25,21 @@ topo_up() {
 		in_ns sw ip link set $b up
 	done
 	# Client and server.
-	ip link add eth0 netns "$(ns cl)" type veth peer name c0 netns "$(ns sw)"
-	ip link add eth0 netns "$(ns srv)" type veth peer name s0 netns "$(ns sw)"
+	veth cl eth0 sw c0
+	veth srv eth0 sw s0
 	in_ns sw ip link set c0 master br-in up
 	in_ns sw ip link set s0 master br-out up
-	in_ns cl ip addr add 192.168.99.50/24 dev eth0
-	in_ns cl ip link set eth0 up
-	in_ns cl ip route add default via 192.168.99.254
-	in_ns srv ip addr add 192.0.2.20/24 dev eth0
-	in_ns srv ip link set eth0 up
+	addr cl eth0 192.168.99.50/24
+	route cl default 192.168.99.254
+	addr srv eth0 192.0.2.20/24
 	# Firewalls: hvn3 outside, hvn4 inside, hvn2 the sync link.
 	for n in 1 2; do
-		ip link add hvn3 netns "$(ns fw$n)" type veth peer name f${n}o netns "$(ns sw)"
-		ip link add hvn4 netns "$(ns fw$n)" type veth peer name f${n}i netns "$(ns sw)"
+		veth fw$n hvn3 sw f${n}o
+		veth fw$n hvn4 sw f${n}i
 		in_ns sw ip link set f${n}o master br-out up
 		in_ns sw ip link set f${n}i master br-in up
 	done
-	ip link add hvn2 netns "$(ns fw1)" type veth peer name hvn2 netns "$(ns fw2)"
+	veth fw1 hvn2 fw2 hvn2
 }
 
 # Start a firewall the way it boots: sysctl.conf, pfd (enabled), pfsyncd,
@@ -61,17 +49,9 @@ fw_start() {
 	local etc="$RUN/etc-$n"
 	[ -d "$etc" ] || cp -r "$EX/$n" "$etc"
 	in_ns "$n" sysctl -q -p "$etc/sysctl.conf"
-	rm -f "$RUN/$n.sock"
-	# exec all the way down, so $! is the daemon itself.
-	(PF_SOCKET="$RUN/$n.sock" exec ip netns exec "$(ns "$n")" "$BIN/pfd" -d ${PFD_FLAGS:-} >>"$RUN/$n.pfd.log" 2>&1) &
-	echo $! >"$RUN/$n.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/$n.sock" ] && break; sleep 0.05; done
+	pfd_start "$n"
 	in_fw "$n" "$BIN/pfctl" -q -e
-	(PF_SOCKET="$RUN/$n.sock" exec ip netns exec "$(ns "$n")" "$BIN/pfsyncd" -d >>"$RUN/$n.pfsyncd.log" 2>&1) &
-	echo $! >"$RUN/$n.pfsyncd.pid"
-	disown $!
+	pfsyncd_start "$n"
 	# As OpenBSD's rc: interfaces first, then the ruleset that names them.
 	in_fw "$n" "$BIN/netstart" -D "$etc"
 	in_fw "$n" "$BIN/pfctl" -q -f "$etc/pf.conf"
@@ -121,15 +101,41 @@ wait_carp() {
 	return 1
 }
 
-topo_down() {
-	local n d
-	for n in fw1 fw2; do
-		for d in pfsyncd pfd; do
-			[ -f "$RUN/$n.$d.pid" ] && kill -KILL "$(cat "$RUN/$n.$d.pid")" 2>/dev/null
-		done
-	done
-	jobs -p | xargs -r kill 2>/dev/null
-	for n in cl fw1 fw2 srv sw; do ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
-	for n in cl fw1 fw2 srv sw; do ip netns del "$(ns $n)" 2>/dev/null; done
-	wait 2>/dev/null
+# The seed pair's clean-up (demo's name for it).
+topo_down() { netns_down; }
+
+# line_up FW [inet6]: one firewall between a client and a server, in the
+# namespaces cl, FW and srv (netns_add them first, and set their sysctls):
+#
+#   client 10.1.0.2 -- int0 10.1.0.1 [FW] ext0 10.2.0.1 -- 10.2.0.2 server
+#   inet6: 2001:db8:1::2     ::1          2001:db8:2::1  -- ::2
+#
+# The client's default route is the firewall, which forwards (IPv4, and
+# IPv6 with inet6). How the server routes back is the suite's choice
+# (`route srv default 10.2.0.1`, or none at all to see only what NAT
+# brings back); more addresses with `addr`.
+line_up() {
+	local fw=$1 v6=${2:-}
+	veth cl eth0 "$fw" int0
+	veth "$fw" ext0 srv eth0
+	if [ "$v6" = inet6 ]; then
+		addr cl eth0 10.1.0.2/24 2001:db8:1::2/64
+		addr "$fw" int0 10.1.0.1/24 2001:db8:1::1/64
+		addr "$fw" ext0 10.2.0.1/24 2001:db8:2::1/64
+		addr srv eth0 10.2.0.2/24 2001:db8:2::2/64
+		route cl default 10.1.0.1
+		route cl default 2001:db8:1::1
+		forwarding "$fw"
+	else
+		addr cl eth0 10.1.0.2/24
+		addr "$fw" int0 10.1.0.1/24
+		addr "$fw" ext0 10.2.0.1/24
+		addr srv eth0 10.2.0.2/24
+		route cl default 10.1.0.1
+		forwarding "$fw" inet
+	fi
 }
+
+# reach N: a ping from the client's address 10.1.0.N gets an answer from
+# the server 10.2.0.2.
+reach() { in_ns cl ping -c 1 -W 1 -I "10.1.0.$1" 10.2.0.2 >/dev/null 2>&1; }

@@ -10,89 +10,28 @@
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfan$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
-trap 'topo_down_an' EXIT
-mkdir -p "$RUN"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
-topo_down_an() {
-	[ -f "$RUN/fw1.pfd.pid" ] && kill -KILL "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null
-	local n
-	for n in cl fw1 srv; do ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
-	for n in cl fw1 srv; do ip netns del "$(ns $n)" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$RUN"
-}
-
-for n in cl fw1 srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
-in_ns cl ip addr add 10.1.0.2/24 dev eth0
-in_ns cl ip link set eth0 up
-in_ns cl ip route add default via 10.1.0.1
-in_ns srv ip addr add 10.2.0.2/24 dev eth0
-in_ns srv ip link set eth0 up
-in_ns srv ip route add default via 10.2.0.1
-in_ns fw1 ip addr add 10.1.0.1/24 dev int0
-in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
-in_ns fw1 ip link set int0 up
-in_ns fw1 ip link set ext0 up
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
-
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
+netns_add cl fw1 srv
+ipv4_only
+line_up fw1
+route srv default 10.2.0.1
 
 # What a client's packet meets: "pass" or "block".
 ping_srv() {
 	if in_ns cl ping -c 1 -W 1 10.2.0.2 >/dev/null 2>&1; then echo pass; else echo block; fi
 }
-# A TCP connection to the server's port $1: connected, refused or timeout.
-tcp_srv() {
-	in_ns cl timeout 5 python3 -c '
-import socket, sys
-try:
-    socket.create_connection(("10.2.0.2", int(sys.argv[1])), timeout=1).close(); print("connected")
-except ConnectionRefusedError: print("refused")
-except OSError: print("timeout")' "$1"
-}
-# A UDP question to the server's echo on port $1: answer or timeout.
-udp_srv() {
-	in_ns cl timeout 5 python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
-s.connect(("10.2.0.2", int(sys.argv[1]))); s.send(b"q")
-try:
-    s.recv(10); print("answer")
-except OSError: print("timeout")' "$1"
-}
-# Lines of output equal to $1 (a whole listing).
-same() { [ "$1" = "$2" ] || { echo "got:"; echo "$1"; echo "want:"; echo "$2"; } >&2; [ "$1" = "$2" ]; }
 
 for port in 7000 7001 7002 7003; do
-	ip netns exec "$(ns srv)" python3 "$LIB/tcpprobe.py" server $port &
-	disown $!
+	serve srv python3 "$LIB/tcpprobe.py" server $port
 done
-ip netns exec "$(ns srv)" python3 -c '
+serve srv python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7100))
 while True:
-    d, a = s.recvfrom(100); s.sendto(d, a)' &
-disown $!
+    d, a = s.recvfrom(100); s.sendto(d, a)'
 
 cat >"$RUN/ld.conf" <<'CONF'
 pass in proto tcp to port 7003
@@ -112,7 +51,7 @@ anchor in on int0 proto udp {
 }
 CONF
 
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf.conf with anchors loads" pfctl -q -f "$RUN/pf.conf"
 check "pf enables" pfctl -q -e
 sleep 0.3
@@ -120,7 +59,7 @@ sleep 0.3
 # A named anchor: empty until pfctl -a fills it.
 r=$(ping_srv)
 check "an anchor nothing was loaded into matches nothing ($r)" test "$r" = block
-check "pfctl -a foo -f - loads an anchor" bash -c "echo 'pass in proto icmp' | PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -a foo -f -"
+check "pfctl -a foo -f - loads an anchor" bash -c "echo 'pass in proto icmp' | pfctl -a foo -f -"
 r=$(ping_srv)
 check "a rule loaded into foo takes effect through anchor foo ($r)" test "$r" = pass
 check "-a foo -sr shows the anchor's rules" same "$(pfctl -a foo -sr)" "pass in proto icmp all"
@@ -139,9 +78,9 @@ r=$(ping_srv)
 check "foo's rules survive a main ruleset reload ($r)" test "$r" = pass
 
 # A failed load changes nothing.
-check "a bad file is refused" bash -c "! echo 'pass bogus' | PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -a foo -f - 2>/dev/null"
+check "a bad file is refused" bash -c "! echo 'pass bogus' | pfctl -a foo -f - 2>/dev/null"
 check "and foo keeps its rules" same "$(pfctl -a foo -sr)" "pass in proto icmp all"
-check "_ anchors cannot be modified from the command line" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -a _1 -F rules 2>&1 | grep -q \"anchor names beginning with '_' cannot be modified from the command line\""
+check "_ anchors cannot be modified from the command line" bash -c "pfctl -a _1 -F rules 2>&1 | grep -q \"anchor names beginning with '_' cannot be modified from the command line\""
 
 # Flushing one anchor.
 out=$(pfctl -a foo -F rules 2>&1)
@@ -155,13 +94,13 @@ check "the main ruleset is untouched" grep -qx 'anchor "foo" all' <<<"$(pfctl -s
 # Nested: nest calls sub, relative to itself.
 echo 'anchor sub' | pfctl -a nest -f -
 echo 'pass in proto tcp to port 7000' | pfctl -a nest/sub -f -
-r=$(tcp_srv 7000)
+r=$(tcp_outcome cl 10.2.0.2 7000)
 check "a rule in nest/sub passes through anchor nest, anchor sub ($r)" test "$r" = connected
 echo 'pass in proto icmp' | pfctl -a rel -f -
 r=$(ping_srv)
 check "an anchor no rule calls is not evaluated ($r)" test "$r" = block
 echo 'anchor "../../rel"' | pfctl -a nest/sub -f -
-r=$(tcp_srv 7000)
+r=$(tcp_outcome cl 10.2.0.2 7000)
 check "reloading nest/sub replaced its rules ($r)" test "$r" = timeout
 r=$(ping_srv)
 check "a relative ../../ call from nest/sub reaches rel ($r)" test "$r" = pass
@@ -169,18 +108,18 @@ check "a relative ../../ call from nest/sub reaches rel ($r)" test "$r" = pass
 # Wildcard: each child of wild, in name order; quick in one stops it all.
 echo 'block in quick proto tcp to port 7001' | pfctl -a wild/a -f -
 echo 'pass in proto tcp to port 7002' | pfctl -a wild/b -f -
-r=$(tcp_srv 7002)
+r=$(tcp_outcome cl 10.2.0.2 7002)
 check "anchor \"wild/*\" evaluates wild/b ($r)" test "$r" = connected
-r=$(tcp_srv 7001)
+r=$(tcp_outcome cl 10.2.0.2 7001)
 check "a quick block in wild/a overrides the main pass ($r)" test "$r" = timeout
 pfctl -q -a wild/a -F rules
-r=$(tcp_srv 7001)
+r=$(tcp_outcome cl 10.2.0.2 7001)
 check "with wild/a flushed the main pass applies ($r)" test "$r" = connected
 
 # load anchor and inline anchors.
-r=$(tcp_srv 7003)
+r=$(tcp_outcome cl 10.2.0.2 7003)
 check "load anchor: the file's rule passes through anchor ld ($r)" test "$r" = connected
-r=$(udp_srv 7100)
+r=$(udp_outcome cl 10.2.0.2 7100)
 check "an anonymous inline anchor's rule applies ($r)" test "$r" = answer
 
 # Listings.
@@ -263,7 +202,7 @@ check "-gsr: the queue line (no queues)" test "$(grep -c '^  \[ queue: qname= qi
 gv=$(pfctl -gvsr)
 check "-gvsr: the counters without the Inserted line" bash -c "grep -q 'Evaluations:' <<<'$gv' && ! grep -q 'Inserted:' <<<'$gv'"
 check "-vsr keeps the Inserted line" grep -q 'Inserted: uid' <<<"$(pfctl -vsr)"
-check "-sT hides the table only referenced" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sT | grep -q undefined"
+check "-sT hides the table only referenced" bash -c "! pfctl -sT | grep -q undefined"
 check "-g -sT shows it" test "$(pfctl -g -sT)" = "undefined"
 check "-g -vsT shows its flags (referenced, not active)" test "$(pfctl -g -vsT)" = "$(printf -- '----r--\tundefined')"
 

@@ -4,13 +4,13 @@
 # pfsync0 configuration. Ends with "N passed, N failed".
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfcarp$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-trap 'topo_down' EXIT
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
+# carpctl FW ARGS...: carpctl on either firewall.
 carpctl() { local h=$1; shift; in_fw "$h" "$BIN/carpctl" "$@"; }
+export -f carpctl
 both_master_ok() { wait_carp "$1" carp1 MASTER "${2:-10}" && wait_carp "$1" carp2 MASTER "${2:-10}"; }
 
 topo_up
@@ -26,8 +26,8 @@ check "carpctl shows the virtual MAC" grep -q $'^\tlladdr 00:00:5e:00:01:01$' <<
 check "carpctl shows the address with netmask and broadcast" grep -q $'^\tinet 192.0.2.1 netmask 0xffffff00 broadcast 192.0.2.255$' <<<"$out"
 check "the BACKUP does not hold the virtual address" bash -c "! ip netns exec $(ns fw2) ip -4 addr show | grep -q 192.0.2.1/"
 check "the MASTER holds it" bash -c "ip netns exec $(ns fw1) ip -4 addr show carp1 | grep -q 'inet 192.0.2.1/24'"
-check "carpctl -a lists carp1, carp2 and pfsync0" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl -a | grep -c -E '^(carp1|carp2|pfsync0):' | grep -qx 3"
-check "pfsync0 shows its syncdev" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl pfsync0 | grep -q \$'\\tpfsync: syncdev: hvn2 maxupd: 128 defer: off'"
+check "carpctl -a lists carp1, carp2 and pfsync0" bash -c "carpctl fw1 -a | grep -c -E '^(carp1|carp2|pfsync0):' | grep -qx 3"
+check "pfsync0 shows its syncdev" bash -c "carpctl fw1 pfsync0 | grep -q \$'\\tpfsync: syncdev: hvn2 maxupd: 128 defer: off'"
 
 # Administrative down: the master bows out, the backup takes over at once.
 t0=$(date +%s%N)
@@ -43,18 +43,18 @@ check "carp1 up again: fw1 preempts (preempt on)" wait_carp fw1 carp1 MASTER 10
 carpctl fw1 -g carp carpdemote 50
 check "demoted fw1 steps down" wait_carp fw1 carp1 BACKUP 5
 check "fw2 takes over from the demoted master" wait_carp fw2 carp1 MASTER 5
-check "-g carp shows the demote count" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl -g carp | grep -qx 'carp: carp demote count 50'"
+check "-g carp shows the demote count" bash -c "carpctl fw1 -g carp | grep -qx 'carp: carp demote count 50'"
 carpctl fw1 -g carp -carpdemote 50
 check "undemoted fw1 preempts again" wait_carp fw1 carp1 MASTER 10
 
 # sysctl-style switches.
-check "sysctl reads preempt" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl sysctl net.inet.carp.preempt | grep -qx 'net.inet.carp.preempt=1'"
-check "sysctl sets preempt" bash -c "PF_SOCKET=$RUN/fw2.sock ip netns exec $(ns fw2) $BIN/carpctl sysctl net.inet.carp.preempt=1 | grep -qx 'net.inet.carp.preempt=1'"
-check "sysctl refuses unknown names" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl sysctl net.inet.carp.bogus 2>/dev/null"
+check "sysctl reads preempt" bash -c "carpctl fw1 sysctl net.inet.carp.preempt | grep -qx 'net.inet.carp.preempt=1'"
+check "sysctl sets preempt" bash -c "carpctl fw2 sysctl net.inet.carp.preempt=1 | grep -qx 'net.inet.carp.preempt=1'"
+check "sysctl refuses unknown names" bash -c "! carpctl fw1 sysctl net.inet.carp.bogus 2>/dev/null"
 
 # state backup / master.
 carpctl fw2 carp2 state master
-check "state master on fw2" bash -c "for i in \$(seq 40); do PF_SOCKET=$RUN/fw2.sock ip netns exec $(ns fw2) $BIN/carpctl -s | grep -q . ; [ -n \"\$(grep 'carp2: state transition: BACKUP -> MASTER' $RUN/fw2.pfd.log)\" ] && exit 0; sleep 0.05; done; exit 1"
+check "state master on fw2" bash -c "for i in \$(seq 40); do carpctl fw2 -s | grep -q . ; [ -n \"\$(grep 'carp2: state transition: BACKUP -> MASTER' $RUN/fw2.pfd.log)\" ] && exit 0; sleep 0.05; done; exit 1"
 check "fw2 gives way again to fw1's better advertisements" wait_carp fw2 carp2 BACKUP 3
 check "fw1 stayed MASTER on carp2" wait_carp fw1 carp2 MASTER 1
 carpctl fw1 carp2 state backup
@@ -82,7 +82,7 @@ carpctl fw1 carp3 inet 192.0.2.3 255.255.255.0 vhid 3 carpdev hvn3 pass three
 check "carp3 created as a macvlan" in_ns fw1 ip link show carp3
 carpctl fw1 carp3 destroy
 check "carp3 destroyed" bash -c "! ip netns exec $(ns fw1) ip link show carp3 2>/dev/null"
-check "carp3 gone from carpctl" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/carpctl carp3 2>/dev/null"
+check "carp3 gone from carpctl" bash -c "! carpctl fw1 carp3 2>/dev/null"
 
 # pf filters CARP itself: advertisements go out on the carpdev.
 printf 'block\npass quick on { hvn2 hvn3 hvn4 } proto { carp pfsync }\n' >"$RUN/deny.conf"
@@ -99,14 +99,14 @@ check "the blocked advertisements are logged" grep -q 'carp1: advertisement bloc
 in_fw fw1 "$BIN/pfctl" -q -f "$RUN/etc-fw1/pf.conf"
 in_fw fw2 "$BIN/pfctl" -q -f "$RUN/etc-fw2/pf.conf"
 check "unblocked, fw1 preempts carp1 back" wait_carp fw1 carp1 MASTER 7
-check "-ss shows the outgoing advertisement state on the carpdev" bash -c "for i in \$(seq 30); do PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss | grep -q '^all carp 192.0.2.10 -> 224.0.0.18       SINGLE:NO_TRAFFIC$' && exit 0; sleep 0.1; done; exit 1"
+check "-ss shows the outgoing advertisement state on the carpdev" bash -c "for i in \$(seq 30); do pfctl -ss | grep -q '^all carp 192.0.2.10 -> 224.0.0.18       SINGLE:NO_TRAFFIC$' && exit 0; sleep 0.1; done; exit 1"
 
 # netstart reports bad hostname.if lines with file and line.
 mkdir -p "$RUN/bad"
 printf 'inet 192.0.2.5 255.255.255.0 vhid 5 carpdev hvn3\nvhid 999\n' >"$RUN/bad/hostname.carp5"
 e=$(in_fw fw1 "$BIN/netstart" -D "$RUN/bad" carp5 2>&1)
 check "netstart names the bad line ($e)" grep -q 'vhid' <<<"$e"
-check "netstart's exit status says so" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/netstart -D $RUN/bad carp5 2>/dev/null"
+check "netstart's exit status says so" bash -c "! netstart -D $RUN/bad carp5 2>/dev/null"
 printf '!echo configured $if > %s/cmd.out\n' "$RUN" >"$RUN/bad/hostname.hvn4"
 in_fw fw1 "$BIN/netstart" -D "$RUN/bad" hvn4
 check "netstart runs ! lines with \$if" grep -qx 'configured hvn4' "$RUN/cmd.out"

@@ -9,74 +9,39 @@
 #          2001:db8:1::2     ::1        2001:db8:2::1   -- 2001:db8:2::fe   2001:db8:3::1 -- 2001:db8:3::2
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfx$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
+source "$(dirname "$0")/../lib/suite.sh"
 PROBE="$LIB/errprobe.py"
-cleanup() {
-	[ -f "$RUN/fw.pfd.pid" ] && kill "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-	for n in cl fw rt srv; do
-		ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$(ns $n)" 2>/dev/null
-	done
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
 
-for n in cl fw rt srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
-	# Every probe gets its ICMP error, however fast they follow each other.
-	in_ns $n sysctl -q -w net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw)"
-ip link add ext0 netns "$(ns fw)" type veth peer name eth0 netns "$(ns rt)"
-ip link add eth1 netns "$(ns rt)" type veth peer name eth0 netns "$(ns srv)"
-addr() { in_ns "$1" ip addr add "$3" dev "$2" nodad 2>/dev/null || in_ns "$1" ip addr add "$3" dev "$2"; }
-addr cl eth0 10.1.0.2/24
-addr cl eth0 2001:db8:1::2/64
-addr fw int0 10.1.0.1/24
-addr fw int0 2001:db8:1::1/64
-addr fw ext0 10.2.0.1/24
-addr fw ext0 2001:db8:2::1/64
-addr rt eth0 10.2.0.254/24
-addr rt eth0 2001:db8:2::fe/64
-addr rt eth1 10.3.0.1/24
-addr rt eth1 2001:db8:3::1/64
-addr srv eth0 10.3.0.2/24
-addr srv eth0 2001:db8:3::2/64
-for l in "cl eth0" "fw int0" "fw ext0" "rt eth0" "rt eth1" "srv eth0"; do
-	in_ns ${l% *} ip link set ${l#* } up
-done
-in_ns cl ip route add default via 10.1.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns fw ip route add default via 10.2.0.254
-in_ns fw ip -6 route add default via 2001:db8:2::fe
-in_ns rt ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns rt ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1
-in_ns srv ip route add default via 10.3.0.1
-in_ns srv ip -6 route add default via 2001:db8:3::1
-for n in fw rt; do
-	in_ns $n sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-done
+netns_add cl fw rt srv
+no_ra
+# Every probe gets its ICMP error, however fast they follow each other.
+all_ns sysctl -q -w net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+veth cl eth0 fw int0
+veth fw ext0 rt eth0
+veth rt eth1 srv eth0
+addr cl eth0 10.1.0.2/24 2001:db8:1::2/64
+addr fw int0 10.1.0.1/24 2001:db8:1::1/64
+addr fw ext0 10.2.0.1/24 2001:db8:2::1/64
+addr rt eth0 10.2.0.254/24 2001:db8:2::fe/64
+addr rt eth1 10.3.0.1/24 2001:db8:3::1/64
+addr srv eth0 10.3.0.2/24 2001:db8:3::2/64
+route cl default 10.1.0.1
+route cl default 2001:db8:1::1
+route fw default 10.2.0.254
+route fw default 2001:db8:2::fe
+route rt 10.1.0.0/24 10.2.0.1
+route rt 2001:db8:1::/64 2001:db8:2::1
+route srv default 10.3.0.1
+route srv default 2001:db8:3::1
+forwarding fw
+forwarding rt
 sleep 1 # IPv6 addresses settle
 
-pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
 probe() { local n=$1; shift; in_ns "$n" timeout 20 python3 "$PROBE" "$@"; }
-load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf"; }
 
-ip netns exec "$(ns srv)" python3 "$PROBE" echo-server 7001 7002 7003 7004 7005 &
-disown $!
-rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
-echo $! >"$RUN/fw.pfd.pid"
-disown $!
-for i in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
-check "pfd starts" test -S "$RUN/fw.sock"
+serve srv python3 "$PROBE" echo-server 7001 7002 7003 7004 7005
+check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 sleep 0.3
 check "sanity: the server answers through both routers" grep -q 'echoed=1' <<<"$(probe cl udp 10.3.0.2 7005 1)"
@@ -116,14 +81,14 @@ probe cl udp 10.3.0.2 7005 1 >/dev/null
 n1=$(pfctl -ss | grep -c ':7001 ')
 k=$(pfctl -k label -k good 2>&1)
 check "-k label kills the states of that rule ($k)" \
-	bash -c "[ '$k' = 'killed $n1 states' ] && [ $n1 -gt 0 ] && ! PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -ss | grep -q ':7001 '"
-check "-k label leaves the other states" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -ss | grep -q ':7005 '"
+	bash -c "[ '$k' = 'killed $n1 states' ] && [ $n1 -gt 0 ] && ! pfctl -ss | grep -q ':7001 '"
+check "-k label leaves the other states" bash -c "pfctl -ss | grep -q ':7005 '"
 id=$(pfctl -vvss | grep -A3 ':7005 ' | awk '/id:/ { printf("%s/%s", $2, $4); exit }')
 k=$(pfctl -k id -k "$id" 2>&1)
 check "-k id kills that state ($id: $k)" test "$k" = "killed 1 states"
 k=$(pfctl -k id -k "$id" 2>&1)
 check "-k id again kills nothing ($k)" test "$k" = "killed 0 states"
-check "-k id without an id is a usage error" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -k id 2>&1 | grep -qx 'pfctl: no id specified'"
+check "-k id without an id is a usage error" bash -c "pfctl -k id 2>&1 | grep -qx 'pfctl: no id specified'"
 probe cl udp 10.3.0.2 7001 1 >/dev/null
 key=$(pfctl -ss | awk '$2 == "udp" && $3 ~ /:7001$/ && $4 == "<-" { print "udp " $3 " <- " $5; exit }')
 k=$(pfctl -k key -k "$key" 2>&1)
@@ -143,7 +108,7 @@ check "-L puts the stored states back ($n)" test "$(pfctl -ss | wc -l)" -eq "$n"
 # --- -x -----------------------------------------------------------------------
 x=$(pfctl -x notice 2>&1)
 check "-x sets the debug level ($x)" test "$x" = "debug level set to 'notice'"
-check "-si shows it" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -si | grep -Eq 'Debug: notice$'"
+check "-si shows it" bash -c "pfctl -si | grep -Eq 'Debug: notice$'"
 x=$(pfctl -x loud 2>&1)
 check "-x with an unknown level is refused" grep -q "pfctl: Unknown debug level 'loud'" <<<"$x"
 
@@ -152,8 +117,8 @@ pfctl -q -F states
 load 'set skip on lo' "$ND" 'block in on int0 proto udp' 'pass in on int0 proto udp to port 7003 once'
 out=$(probe cl udp 10.3.0.2 7003 3)
 check "once: the first connection passes, all of it ($out)" grep -q 'echoed=3' <<<"$out"
-check "once: -sr hides the fired rule" bash -c "! PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -sr | grep -q once"
-check "once: -vvsr shows it # expired" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -vvsr | grep -qx '@[0-9]* pass in on int0 proto udp from any to any port = 7003 once # expired'"
+check "once: -sr hides the fired rule" bash -c "! pfctl -sr | grep -q once"
+check "once: -vvsr shows it # expired" bash -c "pfctl -vvsr | grep -qx '@[0-9]* pass in on int0 proto udp from any to any port = 7003 once # expired'"
 out=$(probe cl udp 10.3.0.2 7003 2)
 check "once: a second connection is blocked ($out)" grep -q 'echoed=0' <<<"$out"
 
@@ -171,12 +136,11 @@ check "max-pkt-rate 20/100: 20 of a burst of 40 pass ($out)" grep -q 'echoed=20'
 
 # --- set optimization ---------------------------------------------------------
 load 'set optimization aggressive' 'pass'
-check "set optimization aggressive sets pfctl's timeouts" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -st | grep -qx 'tcp.established           18000s'"
+check "set optimization aggressive sets pfctl's timeouts" bash -c "pfctl -st | grep -qx 'tcp.established           18000s'"
 
 # --- os fingerprints -----------------------------------------------------------
 for port in 7101 7102 7103; do
-	ip netns exec "$(ns srv)" python3 "$LIB/tcpprobe.py" server $port &
-	disown $!
+	serve srv python3 "$LIB/tcpprobe.py" server $port
 done
 cat >"$RUN/test.os" <<'OS'
 # window:ttl:df:size:options:class:version:subtype:description
@@ -207,7 +171,7 @@ check "os unknown: the client's SYN is known, blocked ($r)" test "$r" = failed
 so=$(pfctl -s osfp)
 echo "$so" | sed 's/^/# /'
 check "-s osfp lists the loaded classes, versions and subtypes" bash -c "grep -qx 'Testix	1.0	' <<<'$so' && grep -qx 'Windows	10	' <<<'$so' && head -1 <<<'$so' | grep -qx 'Class	Version	Subtype(subversion)'"
-check "-sr shows the os of a rule" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -sr | grep -q 'from any os \"Testix\" to any port = 7101'"
+check "-sr shows the os of a rule" bash -c "pfctl -sr | grep -q 'from any os \"Testix\" to any port = 7101'"
 pfctl -F osfp
 r=$(tcp_try 10.3.0.2 7103)
 check "-F osfp: without fingerprints every SYN is unknown ($r)" test "$r" = connected
@@ -260,47 +224,30 @@ out=$(probe cl icmp-error 2001:db8:3::2 2)
 check "IPv6 ping, time exceeded quotes the client's own id ($out)" test "$out" = "type=3 from=2001:db8:2::fe id_ok=1 seq_ok=1"
 ss=$(pfctl -ss)
 check "the NAT states exist (errors made none of their own)" bash -c "! grep -q 'icmp.* 10\.2\.0\.254' <<<'$ss'"
-check "the errors above matched their states, none reached the rules" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 0 '"
-# An error no state knows goes to the rules, which block it.
-out=$(in_ns rt timeout 5 python3 - <<'PY'
-import socket, struct
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b)//2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-# Port unreachable to the NAT address quoting a datagram nobody sent.
-q = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, socket.inet_aton("10.2.0.1"), socket.inet_aton("10.3.0.2"))
-q = q[:10] + struct.pack("!H", csum(q)) + q[12:]
-q += struct.pack("!HHHH", 55555, 53, 8, 0)
-m = struct.pack("!BBHI", 3, 3, 0, 0) + q
-m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.sendto(m, ("10.2.0.1", 0))
-print("sent")
-PY
-)
-sleep 0.3
-check "an ICMP error no state knows is blocked by the rules ($out)" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 1 '"
-# An error not addressed to the sender of what it quotes is dropped before
-# any rule; at debug level notice (-x above) pfd says so.
-out=$(in_ns rt timeout 5 python3 - <<'PY'
-import socket, struct
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b)//2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-q = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, socket.inet_aton("10.2.0.77"), socket.inet_aton("10.3.0.2"))
-q = q[:10] + struct.pack("!H", csum(q)) + q[12:] + struct.pack("!HHHH", 5555, 53, 8, 0)
+check "the errors above matched their states, none reached the rules" bash -c "pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 0 '"
+# forged_unreach SRC SPORT: from rt, a port unreachable to the NAT address
+# quoting a UDP datagram SRC:SPORT -> 10.3.0.2:53 nobody sent.
+forged_unreach() {
+	in_ns rt timeout 5 python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+from checksum import csum
+q = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, socket.inet_aton(sys.argv[1]), socket.inet_aton("10.3.0.2"))
+q = q[:10] + struct.pack("!H", csum(q)) + q[12:] + struct.pack("!HHHH", int(sys.argv[2]), 53, 8, 0)
 m = struct.pack("!BBHI", 3, 3, 0, 0) + q
 m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
 socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).sendto(m, ("10.2.0.1", 0))
 print("sent")
 PY
-)
+}
+# An error no state knows goes to the rules, which block it.
+out=$(forged_unreach 10.2.0.1 55555)
+sleep 0.3
+check "an ICMP error no state knows is blocked by the rules ($out)" bash -c "pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 1 '"
+# An error not addressed to the sender of what it quotes is dropped before
+# any rule; at debug level notice (-x above) pfd says so.
+out=$(forged_unreach 10.2.0.77 5555)
 sleep 0.5
-check "a misaddressed ICMP error is dropped as state-mismatch, not by a rule" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 1 ' && PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -si | grep -Eq '^  state-mismatch +[1-9]'"
+check "a misaddressed ICMP error is dropped as state-mismatch, not by a rule" bash -c "pfctl -s labels | grep -Eq '^icmp-in [0-9]+ 1 ' && pfctl -si | grep -Eq '^  state-mismatch +[1-9]'"
 check "-x notice: pfd logs the drop and its reason" grep -q 'pf: dropped, state-mismatch: .*10\.2\.0\.254 > 10\.2\.0\.1' "$RUN/fw.pfd.log"
 
 summary

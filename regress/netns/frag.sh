@@ -10,62 +10,30 @@
 #          2001:db8:1::2     ::1          2001:db8:2::1  --  ::2
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pff$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-FP="$HERE/../lib/fragprobe.py"
-cleanup() {
-	[ -f "$RUN/fw.pfd.pid" ] && kill "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-	for n in cl fw srv; do
-		ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$(ns $n)" 2>/dev/null
-	done
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
+source "$(dirname "$0")/../lib/suite.sh"
+FP="$LIB/fragprobe.py"
 
-for n in cl fw srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw)"
-ip link add ext0 netns "$(ns fw)" type veth peer name eth0 netns "$(ns srv)"
-addr() { in_ns "$1" ip addr add "$3" dev "$2" nodad 2>/dev/null || in_ns "$1" ip addr add "$3" dev "$2"; }
-addr cl eth0 10.1.0.2/24
-addr cl eth0 2001:db8:1::2/64
-addr fw int0 10.1.0.1/24
-addr fw int0 2001:db8:1::1/64
-addr fw ext0 10.2.0.1/24
-addr fw ext0 2001:db8:2::1/64
-addr srv eth0 10.2.0.2/24
-addr srv eth0 2001:db8:2::2/64
+netns_add cl fw srv
+no_ra
+line_up fw inet6
+route srv default 10.2.0.1
+route srv default 2001:db8:2::1
 for l in "cl eth0" "fw int0" "fw ext0" "srv eth0"; do
-	in_ns ${l% *} ip link set ${l#* } up
 	# Offloads would hand tcpdump merged segments.
 	in_ns ${l% *} ethtool -K ${l#* } gro off gso off tso off >/dev/null 2>&1
 done
-in_ns cl ip route add default via 10.1.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns srv ip route add default via 10.2.0.1
-in_ns srv ip -6 route add default via 2001:db8:2::1
-in_ns fw sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 sleep 1 # IPv6 addresses settle
 
-pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
 # Each case starts from its own ruleset and no states.
-load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf" && pfctl -q -F states; }
+LOAD_FLUSHES=1
 fp() { local n=$1; shift; in_ns "$n" timeout 20 python3 "$FP" "$@"; }
 
 # The server counts UDP datagrams per port ("PORT LEN" lines).
 GOT="$RUN/got"
 : >"$GOT"
-ip netns exec "$(ns srv)" python3 "$FP" server "$GOT" 9000 9999 &
-disown $!
-ip netns exec "$(ns srv)" python3 "$FP" tcp-server 8080 &
-disown $!
+serve srv python3 "$FP" server "$GOT" 9000 9999
+serve srv python3 "$FP" tcp-server 8080
 # How many datagrams of LEN bytes reached PORT since the last `reset`.
 got() { sleep 0.5; awk -v p="$1" -v l="$2" '$1 == p && $2 == l { n++ } END { print n + 0 }' "$GOT"; }
 reset() { : >"$GOT"; }
@@ -90,12 +58,7 @@ frag_lines() { grep -cE 'offset [1-9][0-9]*|flags \[\+\]' <<<"$1"; }
 # (current entries, searches, inserts, removals)
 frag_counter() { pfctl -vsi | awk -v n="$1" '/^Fragments/ { f = 1; next } f && $1 == n { print $1 == "current" ? $3 : $2; exit }'; }
 
-rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
-echo $! >"$RUN/fw.pfd.pid"
-disown $!
-for _ in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
-check "pfd starts" test -S "$RUN/fw.sock"
+check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 ND='pass quick inet6 proto icmp6 icmp6-type { neighbrsol, neighbradv } no state'
 
@@ -122,7 +85,7 @@ check "pfctl -vsi counts fragment inserts" bash -c "grep -A4 '^Fragments' <<<'$s
 check "the datagram with no first fragment is still held (current entries)" \
 	bash -c "grep -A1 '^Fragments' <<<'$si' | grep -Eq '^  current entries +[1-9]'"
 check "the rule blocked once per datagram (2 datagrams; the third, without its first fragment, never completed)" \
-	bash -c "pfctl_vsr=\$(PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -vsr); grep -A1 'port = 9999' <<<\"\$pfctl_vsr\" | grep -Eq 'Packets: 2 '"
+	bash -c "pfctl_vsr=\$(pfctl -vsr); grep -A1 'port = 9999' <<<\"\$pfctl_vsr\" | grep -Eq 'Packets: 2 '"
 pfctl -ss | grep ':9000 ' | sed 's/^/# /'
 check "each passed datagram made one state each way (not one per fragment)" \
 	test "$(pfctl -ss | grep -c ':9000 ')" -eq 2
@@ -299,7 +262,7 @@ load 'set skip on lo' "$ND" 'pass'
 reset
 fp cl udp 10.2.0.2 9000 100 --frag 0 --opt
 check "IP options are dropped without allow-opts" test "$(got 9000 100)" -eq 0
-check "pfctl -si counts them (ip-option)" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -si | grep -Eq '^  ip-option +[1-9]'"
+check "pfctl -si counts them (ip-option)" bash -c "pfctl -si | grep -Eq '^  ip-option +[1-9]'"
 load 'set skip on lo' "$ND" 'pass in on int0 proto udp allow-opts' 'pass out allow-opts'
 reset
 fp cl udp 10.2.0.2 9000 100 --frag 0 --opt
@@ -317,7 +280,7 @@ cap_start 'tcp dst port 8080'
 fp cl tcp-oow 10.2.0.2 8080 OUTOFWINDOW2 >/dev/null
 cap=$(cap_stop)
 check "keep state (sloppy) lets it through" grep -q 'length 12' <<<"$cap"
-check "pfctl -vsr prints sloppy" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -sr | grep -q 'keep state (sloppy)'"
+check "pfctl -vsr prints sloppy" bash -c "pfctl -sr | grep -q 'keep state (sloppy)'"
 
 # --- Linux reassembles first when conntrack is in use --------------------------------
 # Any rule using conntrack in the namespace turns on netfilter's defrag
@@ -334,5 +297,5 @@ check "with conntrack's defrag: the blocked port stays blocked" \
 	bash -c "[ $(got 9999 3000) -eq 0 ] && ! grep -q '10.2.0.2.9999' <<<'$cap'"
 in_ns fw iptables -w -D FORWARD -m conntrack --ctstate INVALID -j DROP
 
-check "pfd is still running" kill -0 "$(cat "$RUN/fw.pfd.pid")"
+check "pfd is still running" kill -0 "$(daemon_pid fw pfd)"
 summary

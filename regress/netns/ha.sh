@@ -6,13 +6,9 @@
 # key=value lines and ends with "N passed, N failed".
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfha$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-source "$HERE/../lib/measure.sh"
-LIB="$HERE/../lib"
-trap 'topo_down' EXIT
+source "$(dirname "$0")/../lib/suite.sh"
+source "$LIB/measure.sh"
 
 # ping -i 0.01 gives only ~60 pings/s with iputils' timers; 0.009 gives
 # ~110/s (the rate actually reached is printed as ha.ping_rate_pps).
@@ -186,7 +182,7 @@ for k in badver badlen truncated badact badval junk; do
 done
 logged=$(tail -n +$((before + 1)) "$RUN/fw2.pfsyncd.log" | grep -c 'malformed frame')
 check "malformed pfsync frames rejected and logged ($logged of 6)" test "$logged" -eq 6
-check "pfsyncd and pfd still running after them" kill -0 "$(cat "$RUN/fw2.pfd.pid")" "$(cat "$RUN/fw2.pfsyncd.pid")"
+check "pfsyncd and pfd still running after them" kill -0 "$(daemon_pid fw2 pfd)" "$(daemon_pid fw2 pfsyncd)"
 rules0=$(in_fw fw2 "$BIN/pfctl" -sr)
 printf 'pass\nblock in proto tcp from any to any port 99999\npass out on $nosuch\n' >"$RUN/bad.conf"
 out=$(in_fw fw2 "$BIN/pfctl" -f "$RUN/bad.conf" 2>&1)

@@ -10,34 +10,16 @@
 #   clb 10.3.0.2 -- int2 10.3.0.1      ext1 10.4.0.1 -- 10.4.0.2 srv2 (192.0.2.7 on lo)
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfir$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-NSS="cla clb fw srv srv2"
-cleanup() {
-	local n
-	[ -f "$RUN/fw.pfd.pid" ] && kill -KILL "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-	jobs -p | xargs -r kill 2>/dev/null
-	for n in $NSS; do ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
-	for n in $NSS; do ip netns del "$(ns $n)" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
+source "$(dirname "$0")/../lib/suite.sh"
 
-for n in $NSS; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	in_ns $n sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-done
-ip link add eth0 netns "$(ns cla)" type veth peer name int0 netns "$(ns fw)"
-ip link add eth0 netns "$(ns clb)" type veth peer name int2 netns "$(ns fw)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw)"
-ip link add eth0 netns "$(ns srv2)" type veth peer name ext1 netns "$(ns fw)"
-addr() { in_ns "$1" ip addr add "$3" dev "$2"; in_ns "$1" ip link set "$2" up; }
+netns_add cla clb fw srv srv2
+ipv4_only
+all_ns sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+veth cla eth0 fw int0
+veth clb eth0 fw int2
+veth srv eth0 fw ext0
+veth srv2 eth0 fw ext1
 addr cla eth0 10.1.0.2/24
 addr clb eth0 10.3.0.2/24
 addr srv eth0 10.2.0.2/24
@@ -46,22 +28,17 @@ addr fw int0 10.1.0.1/24
 addr fw int2 10.3.0.1/24
 addr fw ext0 10.2.0.1/24
 addr fw ext1 10.4.0.1/24
-in_ns cla ip route add default via 10.1.0.1
-in_ns clb ip route add default via 10.3.0.1
-in_ns srv ip route add default via 10.2.0.1
-in_ns srv2 ip route add default via 10.4.0.1
+route cla default 10.1.0.1
+route clb default 10.3.0.1
+route srv default 10.2.0.1
+route srv2 default 10.4.0.1
 # 192.0.2.7 sits behind whichever default route the firewall uses.
 in_ns srv ip addr add 192.0.2.7/32 dev lo
 in_ns srv2 ip addr add 192.0.2.7/32 dev lo
-for n in fw; do
-	in_ns $n sysctl -q -w net.ipv4.ip_forward=1
-	for i in int0 int2 ext0 ext1; do in_ns $n sysctl -q -w net.ipv4.conf.$i.rp_filter=0; done
-done
-in_ns fw ip route add default via 10.2.0.2
+forwarding fw
+for i in int0 int2 ext0 ext1; do in_ns fw sysctl -q -w net.ipv4.conf.$i.rp_filter=0; done
+route fw default 10.2.0.2
 
-pfctl() { PF_SOCKET="$RUN/fw.sock" ip netns exec "$(ns fw)" "$BIN/pfctl" "$@"; }
-carpctl() { PF_SOCKET="$RUN/fw.sock" ip netns exec "$(ns fw)" "$BIN/carpctl" "$@"; }
-netstart() { PF_SOCKET="$RUN/fw.sock" ip netns exec "$(ns fw)" "$BIN/netstart" "$@"; }
 load() { printf '%b' "$1" >"$RUN/pf.conf"; pfctl -q -f "$RUN/pf.conf"; }
 
 # A UDP listener on port 7 of srv and srv2, logging each payload.
@@ -77,11 +54,7 @@ PY
 # address (spoofed ones included), out of the default route.
 cat >"$RUN/send.py" <<'PY'
 import socket, struct, sys
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
+from checksum import csum
 src, dst, sport, tok = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].encode()
 udp = struct.pack("!HHHH", sport, 7, 8 + len(tok), 0) + tok
 ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, len(udp))
@@ -113,12 +86,7 @@ arrived() {
 # dropped TOKEN LOG: it did not arrive within 0.8 s.
 dropped() { sleep 0.8; ! grep -q "^$1 " "$2"; }
 
-rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
-echo $! >"$RUN/fw.pfd.pid"
-disown $!
-for i in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
-check "pfd starts" test -S "$RUN/fw.sock"
+check "pfd starts" pfd_start fw
 pfctl -q -e
 sleep 0.3
 
@@ -129,14 +97,14 @@ check "a packet from cla passes and makes an if-bound state" arrived "$t" "$RUN/
 ss=$(pfctl -ss)
 echo "$ss" | sed 's/^/# /'
 check "-ss shows the state bound to int0" grep -qx 'int0 udp 10.2.0.2:7 <- 10.1.0.2:5555       NO_TRAFFIC:SINGLE' <<<"$ss"
-check "-i int0 -ss shows only int0's states" bash -c "[ \"\$(PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -i int0 -ss | wc -l)\" = 1 ]"
+check "-i int0 -ss shows only int0's states" bash -c "[ \"\$(pfctl -i int0 -ss | wc -l)\" = 1 ]"
 t=$(send clb 10.1.0.2 10.2.0.2 5555)
 check "if-bound: the same packet arriving on int2 is blocked" dropped "$t" "$RUN/srv.log"
 load 'set skip on lo\nblock in on int2\npass out\npass in on int0 proto udp to port 7 keep state (floating)\n'
 pfctl -q -F states
 t=$(send cla 10.1.0.2 10.2.0.2 5556)
 check "floating: a packet from cla passes" arrived "$t" "$RUN/srv.log"
-check "-ss shows the floating state as all" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -ss | grep -qx 'all udp 10.2.0.2:7 <- 10.1.0.2:5556       NO_TRAFFIC:SINGLE'"
+check "-ss shows the floating state as all" bash -c "pfctl -ss | grep -qx 'all udp 10.2.0.2:7 <- 10.1.0.2:5556       NO_TRAFFIC:SINGLE'"
 t=$(send clb 10.1.0.2 10.2.0.2 5556)
 check "floating: the same packet arriving on int2 passes on the state" arrived "$t" "$RUN/srv.log"
 # set state-policy if-bound binds every stateful rule.
@@ -149,9 +117,9 @@ check "set state-policy if-bound: the packet on int2 is blocked" dropped "$t" "$
 ss=$(pfctl -ss)
 check "set state-policy if-bound: out state bound to ext0" grep -qx 'ext0 udp 10.1.0.2:5557 -> 10.2.0.2:7       SINGLE:NO_TRAFFIC' <<<"$ss"
 k=$(pfctl -i ext0 -k 10.1.0.2 2>&1)
-check "-i ext0 -k kills only ext0's state ($k)" bash -c "grep -q '^killed 1 states' <<<'$k' && PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -ss | grep -q '^int0 udp'"
+check "-i ext0 -k kills only ext0's state ($k)" bash -c "grep -q '^killed 1 states' <<<'$k' && pfctl -ss | grep -q '^int0 udp'"
 f=$(pfctl -i int0 -F states 2>&1)
-check "-i int0 -F states clears int0's states ($f)" bash -c "[ '$f' = '1 states cleared' ] && [ -z \"\$(PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -ss)\" ]"
+check "-i int0 -F states clears int0's states ($f)" bash -c "[ '$f' = '1 states cleared' ] && [ -z \"\$(pfctl -ss)\" ]"
 
 # --- received-on --------------------------------------------------------
 load 'set skip on lo\npass in\nblock out on ext0\npass out on ext0 received-on int0\n'
@@ -173,14 +141,14 @@ t=$(send clb 10.3.0.2 10.2.0.2 6100)
 check "urpf-failed: a genuine source passes" arrived "$t" "$RUN/srv.log"
 t=$(send clb 10.1.0.99 10.2.0.2 6101)
 check "urpf-failed: a source routed via int0 arriving on int2 is blocked" dropped "$t" "$RUN/srv.log"
-check "urpf-failed: the block rule counted it" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -vsr | grep -A1 '^block drop in quick from urpf-failed' | grep -Eq 'Packets: 1 '"
+check "urpf-failed: the block rule counted it" bash -c "pfctl -vsr | grep -A1 '^block drop in quick from urpf-failed' | grep -Eq 'Packets: 1 '"
 
 # --- no-route -------------------------------------------------------------
 in_ns fw ip route del default
 sleep 0.5
 load 'set skip on lo\npass\nblock in quick to no-route\n'
 t=$(send cla 10.1.0.2 192.0.2.7 6200)
-check "no-route: a packet to an unroutable address is blocked by pf" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -vsr | grep -A1 '^block drop in quick from any to no-route' | grep -Eq 'Packets: 1 '"
+check "no-route: a packet to an unroutable address is blocked by pf" bash -c "pfctl -vsr | grep -A1 '^block drop in quick from any to no-route' | grep -Eq 'Packets: 1 '"
 in_ns fw ip route add default via 10.4.0.2
 sleep 0.5
 t=$(send cla 10.1.0.2 192.0.2.7 6201)
@@ -188,7 +156,7 @@ check "no-route: with a default route the packet passes" arrived "$t" "$RUN/srv2
 
 # --- egress ---------------------------------------------------------------
 load 'set skip on lo\npass in\nblock out\npass out on egress\n'
-check "egress is ext1 (the default route)" bash -c "[ \"\$(PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -i egress -sI | tr '\n' ' ')\" = 'egress ext1 ' ]"
+check "egress is ext1 (the default route)" bash -c "[ \"\$(pfctl -i egress -sI | tr '\n' ' ')\" = 'egress ext1 ' ]"
 t=$(send cla 10.1.0.2 192.0.2.7 6300)
 check "on egress: out via ext1 passes" arrived "$t" "$RUN/srv2.log"
 t=$(send cla 10.1.0.2 10.2.0.2 6301)
@@ -205,7 +173,7 @@ check "on egress: out via ext1 now blocked" dropped "$t" "$RUN/srv2.log"
 # --- administrative groups: carpctl and netstart --------------------------
 load 'set skip on lo\npass\nblock in on lanb\n'
 carpctl int2 group lanb
-check "carpctl int2 shows the group" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/carpctl int2 | grep -qx $'\tgroups: int lanb'"
+check "carpctl int2 shows the group" bash -c "carpctl int2 | grep -qx $'\tgroups: int lanb'"
 t=$(send clb 10.3.0.2 10.2.0.2 6400)
 check "on <group>: carpctl int2 group lanb blocks int2" dropped "$t" "$RUN/srv.log"
 t=$(send cla 10.1.0.2 10.2.0.2 6401)
@@ -213,7 +181,7 @@ check "on <group>: int0 is not in lanb" arrived "$t" "$RUN/srv.log"
 carpctl int2 -group lanb
 t=$(send clb 10.3.0.2 10.2.0.2 6402)
 check "on <group>: carpctl int2 -group lanb lets int2 through" arrived "$t" "$RUN/srv.log"
-check "carpctl refuses a group ending in a digit" bash -c "! PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/carpctl int2 group lan9 2>/dev/null"
+check "carpctl refuses a group ending in a digit" bash -c "! carpctl int2 group lan9 2>/dev/null"
 mkdir -p "$RUN/etc"
 printf 'group trusted\n' >"$RUN/etc/hostname.int0"
 netstart -D "$RUN/etc" int0
@@ -249,6 +217,6 @@ si=$(pfctl -si)
 check "-si shows set loginterface's counters" bash -c "grep -q '^Interface Stats for int0' <<<'$si' && grep -A3 '^  Packets In' <<<'$si' | grep -Eq '^    Passed +3 +0\$'"
 f=$(pfctl -i int0 -F info 2>&1)
 check "-i int0 -F info says so ($f)" test "$f" = "pf: statistics cleared for interface int0"
-check "-sI lists interfaces and groups, sorted" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -sI | tr '\n' ' ' | grep -qx 'all egress ext ext0 ext1 int int0 int2 lo trusted '"
+check "-sI lists interfaces and groups, sorted" bash -c "pfctl -sI | tr '\n' ' ' | grep -qx 'all egress ext ext0 ext1 int int0 int2 lo trusted '"
 
 summary

@@ -11,69 +11,29 @@
 #          2001:db8:1::2, ::3       ::1          2001:db8:2::1 -- ::2
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfl$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-cleanup() {
-	[ -f "$RUN/fw.pfd.pid" ] && kill "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-	for n in cl fw srv; do
-		ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$(ns $n)" 2>/dev/null
-	done
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
+source "$(dirname "$0")/../lib/suite.sh"
 
-for n in cl fw srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv4.icmp_ratelimit=0
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw)"
-ip link add ext0 netns "$(ns fw)" type veth peer name eth0 netns "$(ns srv)"
-in_ns cl ip addr add 10.1.0.2/24 dev eth0
-in_ns cl ip addr add 10.1.0.3/24 dev eth0
-in_ns fw ip addr add 10.1.0.1/24 dev int0
-in_ns fw ip addr add 10.2.0.1/24 dev ext0
-in_ns srv ip addr add 10.2.0.2/24 dev eth0
-in_ns cl ip addr add 2001:db8:1::2/64 dev eth0 nodad
-in_ns cl ip addr add 2001:db8:1::3/64 dev eth0 nodad
-in_ns fw ip addr add 2001:db8:1::1/64 dev int0 nodad
-in_ns fw ip addr add 2001:db8:2::1/64 dev ext0 nodad
-in_ns srv ip addr add 2001:db8:2::2/64 dev eth0 nodad
-for l in "cl eth0" "fw int0" "fw ext0" "srv eth0"; do in_ns ${l% *} ip link set ${l#* } up; done
-in_ns cl ip route add default via 10.1.0.1
-in_ns srv ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns srv ip -6 route add default via 2001:db8:2::1
-in_ns fw sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+netns_add cl fw srv
+all_ns sysctl -q -w net.ipv4.icmp_ratelimit=0
+line_up fw inet6
+addr cl eth0 10.1.0.3/24 2001:db8:1::3/64
+route srv 10.1.0.0/24 10.2.0.1
+route srv default 2001:db8:2::1
 sleep 1 # IPv6 addresses and routers settle
 
-pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
-load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf"; }
 # One echo request from the client (a new echo id each time, so a new
 # state), from address $1: exit 0 when answered.
 ping_from() { in_ns cl ping -c 1 -W 1 -I "$1" 10.2.0.2 >/dev/null 2>&1; }
 ping6_from() { in_ns cl ping -6 -c 1 -W 1 -I "$1" 2001:db8:2::2 >/dev/null 2>&1; }
-fails() { ! "$@"; }
 # Column $2 of the limiter line of pfctl -s $1 (after the header).
 col() { pfctl -s "$1" | awk -v c="$2" 'NR == 2 { print $c }'; }
 icmp_states() { pfctl -ss | grep -c " icmp "; }
-# TCP connect from the client: 0 connected, 1 refused (RST), 124 timed out.
-tcp() { in_ns cl timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; echo $?; }
 
-ip netns exec "$(ns srv)" python3 "$HERE/../lib/tcpprobe.py" server 80 &
-disown $!
-for _ in $(seq 50); do in_ns srv ss -ltn | grep -q ":80 " && break; sleep 0.1; done
+serve srv python3 "$LIB/tcpprobe.py" server 80
+wait_listen srv 80
 
-rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
-echo $! >"$RUN/fw.pfd.pid"
-disown $!
-for _ in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
-check "pfd starts" test -S "$RUN/fw.sock"
+check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 load "pass"
 check "sanity: the client pings the server" ping_from 10.1.0.2

@@ -10,43 +10,16 @@
 #   client 10.1.0.2-.9 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfop$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-trap 'topo_down' EXIT
-mkdir -p "$RUN"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
-for n in cl fw1 srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
-for a in 2 3 4 5 6 7 8 9; do in_ns cl ip addr add 10.1.0.$a/24 dev eth0; done
-in_ns cl ip link set eth0 up
-in_ns cl ip route add default via 10.1.0.1
-in_ns srv ip addr add 10.2.0.2/24 dev eth0
-in_ns srv ip link set eth0 up
-in_ns srv ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns fw1 ip addr add 10.1.0.1/24 dev int0
-in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
-in_ns fw1 ip link set int0 up
-in_ns fw1 ip link set ext0 up
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
+netns_add cl fw1 srv
+ipv4_only
+line_up fw1
+for a in 3 4 5 6 7 8 9; do in_ns cl ip addr add 10.1.0.$a/24 dev eth0; done
+route srv 10.1.0.0/24 10.2.0.1
 
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
-reach() { in_ns cl ping -c 1 -W 1 -I "10.1.0.$1" 10.2.0.2 >/dev/null 2>&1; }
 # The verdict for each client address, as "2:pass 3:block ...".
 verdicts() {
 	local a out=""
@@ -55,9 +28,8 @@ verdicts() {
 	done
 	echo "$out"
 }
-conf() { cat >"$RUN/$1.conf"; }
 
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf enables" pfctl -q -e
 
 conf six <<'CONF'
@@ -95,11 +67,11 @@ check "basic: the table rule counted the six blocked pings" test "${blocks:-0}" 
 { echo "set ruleset-optimization none"; cat "$RUN/six.conf"; } | conf none
 check "set ruleset-optimization none loads" pfctl -q -f "$RUN/none.conf"
 check "set ruleset-optimization none: the rules as written" test "$(pfctl -sr | grep -c '^block')" -eq 7
-check "set ruleset-optimization none: the automatic table is gone with its rule" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sT | grep -q __automatic_"
+check "set ruleset-optimization none: the automatic table is gone with its rule" bash -c "! pfctl -sT | grep -q __automatic_"
 check "-o basic overrides set ruleset-optimization none" pfctl -q -o basic -f "$RUN/none.conf"
 check "-o basic: one block rule" test "$(pfctl -sr | grep -c '^block')" -eq 1
 check "-o basic: the same verdicts" test "$(verdicts)" = "$plain"
-check "pfctl -o fast is refused" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -o fast -f $RUN/six.conf 2>/dev/null"
+check "pfctl -o fast is refused" bash -c "! pfctl -o fast -f $RUN/six.conf 2>/dev/null"
 
 # --- profile: the busiest quick rule first ---------------------------------------
 conf prof <<'CONF'

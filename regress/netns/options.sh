@@ -12,55 +12,23 @@
 #          2001:db8:1::2     ::1          2001:db8:2::1  -- ::2 (also .3 .4)
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfo$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
-cleanup() {
-	[ -f "$RUN/fw.pfd.pid" ] && kill "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-	for n in cl fw srv; do
-		ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$(ns $n)" 2>/dev/null
-	done
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
+source "$(dirname "$0")/../lib/suite.sh"
 
-for n in cl fw srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
-	in_ns $n sysctl -q -w net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw)"
-ip link add ext0 netns "$(ns fw)" type veth peer name eth0 netns "$(ns srv)"
-addr() { in_ns "$1" ip addr add "$3" dev "$2" nodad 2>/dev/null || in_ns "$1" ip addr add "$3" dev "$2"; }
-addr cl eth0 10.1.0.2/24
-addr cl eth0 2001:db8:1::2/64
-addr fw int0 10.1.0.1/24
+netns_add cl fw srv
+no_ra
+all_ns sysctl -q -w net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+line_up fw inet6
 addr fw int0 10.1.0.100/24
-addr fw int0 2001:db8:1::1/64
-addr fw ext0 10.2.0.1/24
-addr fw ext0 2001:db8:2::1/64
-for a in 10.2.0.2/24 10.2.0.3/24 10.2.0.4/24 2001:db8:2::2/64; do addr srv eth0 $a; done
-for l in "cl eth0" "fw int0" "fw ext0" "srv eth0"; do in_ns ${l% *} ip link set ${l#* } up; done
-in_ns cl ip route add default via 10.1.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns srv ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns srv ip -6 route add default via 2001:db8:2::1
-in_ns fw sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+addr srv eth0 10.2.0.3/24 10.2.0.4/24
+route srv 10.1.0.0/24 10.2.0.1
+route srv default 2001:db8:2::1
 # binat-to's public address: the server reaches it through the firewall.
 in_ns srv ip neigh replace 10.2.0.50 lladdr "$(in_ns fw cat /sys/class/net/ext0/address)" dev eth0
 sleep 1 # IPv6 addresses settle
 
-pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
-load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf"; }
 # ping from a namespace: exit 0 when answered.
 pings() { in_ns "$1" ping -c 1 -W 1 "${@:2}" >/dev/null 2>&1; }
-# TCP connect from the client: 0 connected, 1 refused (RST), 124 timed out.
-tcp() { in_ns cl timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; echo $?; }
 udp() { in_ns "$1" timeout 10 python3 "$LIB/errprobe.py" udp "${@:2}"; }
 udp_error() { in_ns cl timeout 10 python3 "$LIB/errprobe.py" udp-error "$@"; }
 # Capture on a namespace's interface in the background into $RUN/$3.
@@ -68,20 +36,12 @@ sniff() {
 	in_ns "$1" python3 "$LIB/sniff.py" "$2" "$4" >"$RUN/$3" 2>"$RUN/$3.err" &
 	for _ in $(seq 50); do grep -q ready "$RUN/$3.err" 2>/dev/null && break; sleep 0.05; done
 }
-fails() { ! "$@"; }
 has_state() { pfctl -ss | grep -q "$1"; }
 
-ip netns exec "$(ns srv)" python3 "$LIB/errprobe.py" echo-server 7001 7002 &
-disown $!
-ip netns exec "$(ns srv)" python3 "$LIB/tcpprobe.py" server 80 &
-disown $!
-for _ in $(seq 50); do in_ns srv ss -ltn | grep -q ":80 " && break; sleep 0.1; done
-rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
-echo $! >"$RUN/fw.pfd.pid"
-disown $!
-for _ in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
-check "pfd starts" test -S "$RUN/fw.sock"
+serve srv python3 "$LIB/errprobe.py" echo-server 7001 7002
+serve srv python3 "$LIB/tcpprobe.py" server 80
+wait_listen srv 80
+check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 load "pass"
 check "sanity: TCP to the server" test "$(tcp 10.2.0.2 80)" = 0
@@ -253,10 +213,8 @@ check "binat-to: the client's datagrams leave as 10.2.0.50 ($out)" grep -q 'prot
 check "binat-to: a ping to 10.2.0.50 from outside reaches the client" pings srv 10.2.0.50
 
 # no-sync: pfsyncd sends the other states to the sync link, not these.
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfsyncd" -d >>"$RUN/fw.pfsyncd.log" 2>&1) &
-echo $! >"$RUN/fw.pfsyncd.pid"
-disown $!
-in_fw fw "$BIN/carpctl" pfsync0 syncdev ext0 up
+pfsyncd_start fw
+carpctl pfsync0 syncdev ext0 up
 pfctl -q -F states
 load "pass out on ext0 proto pfsync" "pass in on int0 proto udp to port 7001 keep state (no-sync)" "pass in on int0 proto udp to port 7002" "pass out on ext0 proto udp no state" "pass in on ext0 proto udp no state"
 sleep 1.5
@@ -271,7 +229,7 @@ wait
 n2=$(inserts)
 check "keep state (no-sync): its state is not sent to the pfsync peer ($n1 inserts)" test "$n1" -eq 0
 check "keep state: the other rule's state is sent ($((n2 - n1)) inserts)" test "$((n2 - n1))" -gt 0
-kill "$(cat "$RUN/fw.pfsyncd.pid")" 2>/dev/null
+kill "$(daemon_pid fw pfsyncd)" 2>/dev/null
 
 # set limit tables.
 printf '%s\n' "set limit tables 1" "table <a> persist { 10.9.0.1 }" "table <b> persist { 10.9.0.2 }" "pass" >"$RUN/two.conf"

@@ -7,44 +7,15 @@
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfpf$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
-trap 'topo_down' EXIT
-mkdir -p "$RUN"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
-for n in cl fw1 srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
-in_ns cl ip addr add 10.1.0.2/24 dev eth0
-in_ns cl ip link set eth0 up
-in_ns cl ip route add default via 10.1.0.1
-in_ns srv ip addr add 10.2.0.2/24 dev eth0
-in_ns srv ip link set eth0 up
+netns_add cl fw1 srv
+ipv4_only
+line_up fw1
 # A way back without NAT too (pf disabled at the end).
-in_ns srv ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns fw1 ip addr add 10.1.0.1/24 dev int0
-in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
-in_ns fw1 ip link set int0 up
-in_ns fw1 ip link set ext0 up
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
-
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
+route srv 10.1.0.0/24 10.2.0.1
 
 cat >"$RUN/pf.conf" <<'CONF'
 int_if = "int0"
@@ -70,10 +41,10 @@ anchor "ports" in on $int_if proto tcp {
 }
 CONF
 
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf.conf loads" pfctl -q -f "$RUN/pf.conf"
 check "pf enables" pfctl -q -e
-check "enabling twice is refused" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -e"
+check "enabling twice is refused" fails pfctl -e
 rules=$(pfctl -sr)
 check "-sr prints the NAT rule resolved" grep -qx 'pass out on ext0 inet from 10.1.0.0/24 to any flags S/SA nat-to 10.2.0.1' <<<"$rules"
 check "-sr prints the rdr rule" grep -qx 'pass in on ext0 inet proto tcp from any to any port = 8080 flags S/SA rdr-to 10.1.0.2 port 7000' <<<"$rules"
@@ -88,11 +59,8 @@ sleep 0.5
 # A TCP connection with data, NATed.
 out=$(in_ns cl python3 "$LIB/tcpprobe.py" client 10.2.0.2 7000 1)
 check "TCP through NAT works ($out)" grep -q 'survived=1' <<<"$out"
-in_ns cl python3 -c '
-import socket, time
-s = socket.create_connection(("10.2.0.2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(3)' &
-sleep 0.5
-states=$(pfctl -ss)
+hold_tcp cl 10.2.0.2 7000 3 &
+states=$(states_when ' -> 10\.2\.0\.2:7000 +ESTABLISHED:ESTABLISHED$')
 echo "$states" | sed 's/^/# /'
 check "-ss shows the NAT form of the TCP state" grep -Eq '^all tcp 10\.2\.0\.1:[0-9]+ \(10\.1\.0\.2:[0-9]+\) -> 10\.2\.0\.2:7000       ESTABLISHED:ESTABLISHED$' <<<"$states"
 check "-ss shows the inbound TCP state" grep -Eq '^all tcp 10\.2\.0\.2:7000 <- 10\.1\.0\.2:[0-9]+       ESTABLISHED:ESTABLISHED$' <<<"$states"
@@ -101,45 +69,19 @@ check "-vvss shows sequence windows, age, counters, ids" bash -c "grep -Eq '^   
 
 # block return / block drop.
 t0=$(date +%s%N)
-r=$(in_ns cl timeout 5 python3 -c '
-import socket
-try:
-    socket.create_connection(("10.2.0.2", 6001), timeout=3); print("connected")
-except ConnectionRefusedError: print("refused")
-except OSError as e: print("other", e)')
+r=$(tcp_outcome cl 10.2.0.2 6001 3)
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "block return on TCP answers with a RST ($r, ${ms} ms)" test "$r" = refused
-r=$(in_ns cl timeout 5 python3 -c '
-import socket
-try:
-    socket.create_connection(("10.2.0.2", 6100), timeout=1); print("connected")
-except ConnectionRefusedError: print("refused")
-except socket.timeout: print("timeout")')
+r=$(tcp_outcome cl 10.2.0.2 6100)
 check "block drop stays silent ($r)" test "$r" = timeout
-r=$(in_ns cl timeout 5 python3 -c '
-import socket
-try:
-    socket.create_connection(("10.2.0.2", 6300), timeout=1); print("connected")
-except ConnectionRefusedError: print("refused")
-except socket.timeout: print("timeout")')
+r=$(tcp_outcome cl 10.2.0.2 6300)
 check "a block inside an anchor applies ($r)" test "$r" = timeout
-r=$(in_ns cl timeout 5 python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
-s.connect(("10.2.0.2", 6200)); s.send(b"q")
-try:
-    s.recv(10); print("answer")
-except ConnectionRefusedError: print("refused")
-except socket.timeout: print("timeout")')
+r=$(udp_outcome cl 10.2.0.2 6200)
 check "block return on UDP answers with ICMP port unreachable ($r)" test "$r" = refused
 # A mid-connection packet without state: the pass rule wants S/SA.
 r=$(in_ns cl timeout 5 python3 - <<'PY'
 import socket, struct
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b)//2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
+from checksum import csum
 src, dst = "10.1.0.2", "10.2.0.2"
 tcp = struct.pack("!HHIIBBHHH", 40123, 7000, 1000, 2000, 5 << 4, 0x10, 1000, 0, 0)
 ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
@@ -162,7 +104,7 @@ check "a lone ACK without state is refused with a RST ($r)" test "$r" = rst
 # rdr-to: the server reaches the client's service through the firewall.
 out=$(in_ns srv python3 "$LIB/tcpprobe.py" client 10.2.0.1 8080 1)
 check "rdr-to forwards to the inside ($out)" grep -q 'survived=1' <<<"$out"
-check "-ss shows the rdr form" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss | grep -Eq '^all tcp 10\.1\.0\.2:7000 \(10\.2\.0\.1:8080\) <- 10\.2\.0\.2:[0-9]+ '"
+check "-ss shows the rdr form" bash -c "pfctl -ss | grep -Eq '^all tcp 10\.1\.0\.2:7000 \(10\.2\.0\.1:8080\) <- 10\.2\.0\.2:[0-9]+ '"
 
 # user rules use the socket owner of local traffic.
 r=$(in_ns fw1 setpriv --reuid=65534 --regid=65534 --clear-groups timeout 5 python3 -c '
@@ -181,18 +123,18 @@ check "root's connection passes ($r)" test "$r" = connected
 vsr=$(pfctl -vsr)
 check "-vsr counts packets on the pass rule" grep -Eq '^  \[ Evaluations: [0-9]+ +Packets: [1-9][0-9]* +Bytes: [1-9]' <<<"$vsr"
 check "-vsr shows who loaded the rules" grep -Eq '^  \[ Inserted: uid 0 pid [0-9]+ State Creations: ' <<<"$vsr"
-check "-st shows the timeout set in pf.conf" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -st | grep -qx 'udp.first                     5s'"
-check "-st shows defaults" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -st | grep -qx 'tcp.established           86400s'"
-check "-sm shows the state limit" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sm | grep -qx 'states        hard limit   100000'"
-check "-si shows the status line" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -si | grep -Eq '^Status: Enabled( for [0-9]+ days [0-9:]+)? +Debug: err$'"
-check "-sa shows every section" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sa | grep -c -E '^(FILTER RULES|STATES|INFO|TIMEOUTS|LIMITS):$' | grep -qx 5"
+check "-st shows the timeout set in pf.conf" bash -c "pfctl -st | grep -qx 'udp.first                     5s'"
+check "-st shows defaults" bash -c "pfctl -st | grep -qx 'tcp.established           86400s'"
+check "-sm shows the state limit" bash -c "pfctl -sm | grep -qx 'states        hard limit   100000'"
+check "-si shows the status line" bash -c "pfctl -si | grep -Eq '^Status: Enabled( for [0-9]+ days [0-9:]+)? +Debug: err$'"
+check "-sa shows every section" bash -c "pfctl -sa | grep -c -E '^(FILTER RULES|STATES|INFO|TIMEOUTS|LIMITS):$' | grep -qx 5"
 
 # Killing states.
 n=$(pfctl -ss | grep -c '10\.1\.0\.2')
 k=$(pfctl -k 10.1.0.2 2>&1)
-check "-k kills the client's states ($k)" bash -c "[ \$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss | grep -c '10\.1\.0\.2 ') -eq 0 ] && [ $n -gt 0 ]"
+check "-k kills the client's states ($k)" bash -c "[ \$(pfctl -ss | grep -c '10\.1\.0\.2 ') -eq 0 ] && [ $n -gt 0 ]"
 f=$(pfctl -F states 2>&1)
-check "-F states clears the table ($f)" bash -c "grep -Eq '^[0-9]+ states cleared$' <<<'$f' && [ -z \"\$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss)\" ]"
+check "-F states clears the table ($f)" bash -c "grep -Eq '^[0-9]+ states cleared$' <<<'$f' && [ -z \"\$(pfctl -ss)\" ]"
 
 # A full state table: new connections are dropped, counted and logged,
 # existing states are kept.
@@ -213,12 +155,12 @@ pfctl -q -f "$RUN/pf.conf"
 
 # Permissions: only root changes anything.
 r=$(in_ns fw1 setpriv --reuid=65534 --regid=65534 --clear-groups env PF_SOCKET="$RUN/fw1.sock" "$BIN/pfctl" -F rules 2>&1)
-check "an unprivileged user cannot flush the rules ($r)" bash -c "[ -n \"\$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sr)\" ]"
+check "an unprivileged user cannot flush the rules ($r)" bash -c "[ -n \"\$(pfctl -sr)\" ]"
 
 # Fail-closed: pfd gone, nothing passes; pfctl -d lets traffic through.
-kill -KILL "$(cat "$RUN/fw1.pfd.pid")"
+kill -KILL "$(daemon_pid fw1 pfd)"
 sleep 0.3
-check "with pfd dead, traffic is blocked (fail-closed)" bash -c "! ip netns exec $(ns cl) ping -c 2 -i 0.2 -W 1 10.2.0.2"
+check "with pfd dead, traffic is blocked (fail-closed)" fails in_ns cl ping -c 2 -i 0.2 -W 1 10.2.0.2
 d=$(pfctl -d 2>&1)
 check "pfctl -d without pfd removes the hooks ($d)" in_ns cl ping -c 2 -i 0.2 -W 1 10.2.0.2
 check "no pfd chains are left" bash -c "! ip netns exec $(ns fw1) iptables -t raw -S | grep -q PFD"

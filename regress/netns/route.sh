@@ -13,65 +13,38 @@
 # which link a packet took.
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfrt$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 PROBE="python3 $LIB/sockprobe.py"
-cleanup() {
-	topo_down
-	ip netns pids "$(ns sn)" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	ip netns del "$(ns sn)" 2>/dev/null
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
 
-for n in cl fw1 srv sn; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	for k in all default; do
-		in_ns $n sysctl -q -w net.ipv4.conf.$k.rp_filter=0
-	done
-done
-in_ns sn sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip link add eth0 netns "$(ns cl)" type veth peer name lan0 netns "$(ns fw1)"
-ip link add s1 netns "$(ns srv)" type veth peer name wan1 netns "$(ns fw1)"
-ip link add s2 netns "$(ns srv)" type veth peer name wan2 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns sn)" type veth peer name dup0 netns "$(ns fw1)"
-in_ns cl ip addr add 10.1.0.2/24 dev eth0
-in_ns cl ip addr add 2001:db8:1::2/64 dev eth0 nodad
-in_ns cl ip link set eth0 up
-in_ns cl ip route add default via 10.1.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns fw1 ip addr add 10.1.0.1/24 dev lan0
-in_ns fw1 ip addr add 2001:db8:1::1/64 dev lan0 nodad
-in_ns fw1 ip addr add 10.2.0.1/24 dev wan1
-in_ns fw1 ip addr add 10.3.0.1/24 dev wan2
-in_ns fw1 ip addr add 10.4.0.1/24 dev dup0
-for i in lan0 wan1 wan2 dup0; do
-	in_ns fw1 ip link set $i up
-	in_ns fw1 sysctl -q -w net.ipv4.conf.$i.rp_filter=0
-done
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-in_ns fw1 ip route add 10.9.0.0/24 via 10.2.0.2
-in_ns fw1 ip addr add 2001:db8:2::1/64 dev wan1 nodad
-in_ns fw1 ip addr add 2001:db8:3::1/64 dev wan2 nodad
-in_ns fw1 ip -6 route add 2001:db8:9::/64 via 2001:db8:2::2
-in_ns srv ip addr add 10.2.0.2/24 dev s1
-in_ns srv ip addr add 10.3.0.2/24 dev s2
+netns_add cl fw1 srv sn
+all_ns sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+ipv4_only sn
+veth cl eth0 fw1 lan0
+veth srv s1 fw1 wan1
+veth srv s2 fw1 wan2
+veth sn eth0 fw1 dup0
+addr cl eth0 10.1.0.2/24 2001:db8:1::2/64
+route cl default 10.1.0.1
+route cl default 2001:db8:1::1
+addr fw1 lan0 10.1.0.1/24 2001:db8:1::1/64
+addr fw1 wan1 10.2.0.1/24 2001:db8:2::1/64
+addr fw1 wan2 10.3.0.1/24 2001:db8:3::1/64
+addr fw1 dup0 10.4.0.1/24
+for i in lan0 wan1 wan2 dup0; do in_ns fw1 sysctl -q -w net.ipv4.conf.$i.rp_filter=0; done
+forwarding fw1
+route fw1 10.9.0.0/24 10.2.0.2
+route fw1 2001:db8:9::/64 2001:db8:2::2
+addr srv s1 10.2.0.2/24 2001:db8:2::2/64
+addr srv s2 10.3.0.2/24 2001:db8:3::2/64
 in_ns srv ip addr add 10.9.0.2/32 dev lo
-in_ns srv ip addr add 2001:db8:2::2/64 dev s1 nodad
-in_ns srv ip addr add 2001:db8:3::2/64 dev s2 nodad
 in_ns srv ip addr add 2001:db8:9::2/128 dev lo
-in_ns srv ip link set s1 up
-in_ns srv ip link set s2 up
-in_ns srv ip route add default via 10.2.0.1
-in_ns srv ip -6 route add default via 2001:db8:2::1
+route srv default 10.2.0.1
+route srv default 2001:db8:2::1
 # The divert-reply socket's address lives behind the firewall.
-in_ns srv ip route add 10.2.0.77/32 via 10.2.0.1
-in_ns sn ip addr add 10.4.0.2/24 dev eth0
-in_ns sn ip link set eth0 up
+route srv 10.2.0.77/32 10.2.0.1
+addr sn eth0 10.4.0.2/24
 
 # Counting rules: count NS NAME MATCH... / packets NS NAME.
 count() {
@@ -103,21 +76,8 @@ count sn dup_rep -p icmp --icmp-type echo-reply -s 10.9.0.2
 # delta NS NAME BEFORE: packets counted since BEFORE.
 delta() { echo $(($(packets "$1" "$2") - $3)); }
 
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
 # load RULES...: a ruleset of these lines, states flushed.
-load() {
-	printf '%s\n' "$@" >"$RUN/pf.conf"
-	pfctl -q -f "$RUN/pf.conf" && pfctl -q -F states
-}
+LOAD_FLUSHES=1
 ping_srv() { in_ns cl ping -q -c 3 -i 0.2 -W 1 10.9.0.2 >/dev/null; }
 rules() { in_ns fw1 ip rule show; in_ns fw1 ip -6 rule show; }
 
@@ -125,13 +85,13 @@ rules() { in_ns fw1 ip rule show; in_ns fw1 ip -6 rule show; }
 NFQCOUNT="$BIN/examples/nfqcount"
 [ -x "$NFQCOUNT" ] || (cd "$ROOT" && cargo build -q --example nfqcount -p libpf)
 
-in_ns srv $PROBE echo 7000 &
-in_ns fw1 $PROBE echo 7002 &
-in_ns fw1 $PROBE proxy 127.0.0.1 3128 &
-in_ns srv $PROBE udpcount 5555 "$RUN/srv.udp" &
+serve srv $PROBE echo 7000
+serve fw1 $PROBE echo 7002
+serve fw1 $PROBE proxy 127.0.0.1 3128
+serve srv $PROBE udpcount 5555 "$RUN/srv.udp"
 sleep 0.5
 
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf enables" pfctl -q -e
 
 # Without policy routing: the routing table's path (wan1).
@@ -296,11 +256,8 @@ load "pass" "pass in on lan0 inet6 from any to 64:ff9b::/96 af-to inet from 10.2
 check "af-to: ping6 64:ff9b::10.9.0.2 is answered by the IPv4 server" in_ns cl ping -6 -q -c 3 -i 0.2 -W 1 64:ff9b::a09:2
 out=$(in_ns cl $PROBE say 64:ff9b::a09:2 7000)
 check "af-to: TCP over NAT64 works ($out)" test "$out" = hello
-in_ns cl python3 -c '
-import socket, time
-s = socket.create_connection(("64:ff9b::a09:2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(3)' &
-sleep 0.6
-ss=$(pfctl -ss)
+hold_tcp cl 64:ff9b::a09:2 7000 3 &
+ss=$(states_when '\(64:ff9b::a09:2\[7000\]\) +ESTABLISHED:ESTABLISHED$')
 echo "$ss" | sed 's/^/# /'
 check "af-to: pfctl -ss shows the state with both families" grep -Eq '^all tcp 10\.2\.0\.1:[0-9]+ \(2001:db8:1::2\[[0-9]+\]\) -> 10\.9\.0\.2:7000 \(64:ff9b::a09:2\[7000\]\)       ESTABLISHED:ESTABLISHED$' <<<"$ss"
 check "af-to: the echo state is ICMPv6 to ICMP" grep -Eq '^all ipv6-icmp 10\.2\.0\.1:[0-9]+ \(2001:db8:1::2\[[0-9]+\]\) -> 10\.9\.0\.2:[0-9]+ \(64:ff9b::a09:2\[[0-9]+\]\)' <<<"$ss"
@@ -390,14 +347,14 @@ check "pfctl -d removes pfd's tables" test -z "$(in_ns fw1 ip route show table 7
 check "pfctl -d removes the TPROXY chain" bash -c "! ip netns exec $(ns fw1) iptables -t mangle -S PFD_TPROXY 2>/dev/null"
 pfctl -q -e
 check "pfctl -e puts them back" grep -q 'lookup 7066' <<<"$(rules)"
-kill -TERM "$(cat "$RUN/fw1.pfd.pid")"
-for i in $(seq 50); do kill -0 "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null || break; sleep 0.1; done
+kill -TERM "$(daemon_pid fw1 pfd)"
+for i in $(seq 50); do kill -0 "$(daemon_pid fw1 pfd)" 2>/dev/null || break; sleep 0.1; done
 check "pfd's exit removes its ip rules" bash -c "! grep -Eq '^706[67]:' <<<'$(rules)'"
 # A crash leaves them (and the hooks); pfctl -d without pfd lifts both.
-check "pfd starts again" start_pfd
+check "pfd starts again" pfd_start fw1
 pfctl -q -e
 load "pass" "pass in on lan0 route-to 10.3.0.2"
-kill -KILL "$(cat "$RUN/fw1.pfd.pid")"
+kill -KILL "$(daemon_pid fw1 pfd)"
 sleep 0.3
 check "after a crash pfd's ip rules stay" grep -q '^7066:' <<<"$(rules)"
 pfctl -q -d 2>/dev/null

@@ -14,50 +14,18 @@
 #   (fw1 also answers for the nat-to pools 10.2.0.16-.19, .21, .22)
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfst$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
-trap 'topo_down_st' EXIT
-mkdir -p "$RUN"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
-topo_down_st() {
-	[ -f "$RUN/fw1.pfd.pid" ] && kill -KILL "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null
-	local n
-	for n in cl fw1 srv; do ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
-	for n in cl fw1 srv; do ip netns del "$(ns $n)" 2>/dev/null; done
-	wait 2>/dev/null
-}
-
-for n in cl fw1 srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
-for a in 2 3 4 5 6; do in_ns cl ip addr add 10.1.0.$a/24 dev eth0; done
-for a in 2 11 12 13; do in_ns srv ip addr add 10.2.0.$a/24 dev eth0; done
-for n in cl srv; do in_ns $n ip link set eth0 up; done
-in_ns cl ip route add default via 10.1.0.1 src 10.1.0.2
-in_ns srv ip route add default via 10.2.0.1 src 10.2.0.2
-in_ns fw1 ip addr add 10.1.0.1/24 dev int0
-in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
+netns_add cl fw1 srv
+line_up fw1
+for a in 3 4 5 6; do in_ns cl ip addr add 10.1.0.$a/24 dev eth0; done
+for a in 11 12 13; do in_ns srv ip addr add 10.2.0.$a/24 dev eth0; done
+in_ns cl ip route replace default via 10.1.0.1 src 10.1.0.2
+route srv default 10.2.0.1 src 10.2.0.2
 # nat-to pool addresses the server must reach (ARP) on ext0.
 for a in 16 17 18 19 21 22; do in_ns fw1 ip addr add 10.2.0.$a/32 dev ext0; done
-for i in int0 ext0; do in_ns fw1 ip link set $i up; done
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
-
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
 
 POOL="{ 10.2.0.11 10.2.0.12 10.2.0.13 }"
 cat >"$RUN/pf.conf" <<CONF
@@ -92,8 +60,6 @@ probe() { local n=$1; shift; in_ns "$n" python3 "$LIB/poolprobe.py" "$@"; }
 conn() { probe cl connect "$@"; }
 # The server address a connection from $1 to the firewall's port $2 got.
 server_of() { conn "$1" 10.1.0.1 "$2" | awk '/^HELLO/ { split($2, a, ":"); print a[1] }'; }
-# The value of a `pfctl -vsi` counter line.
-counter() { pfctl -vsi | awk -v n="$1" 'index($0, "  " n " ") == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { print $i; exit } }'; }
 # The states of source $1 seen coming in (pfctl -ss "<- SRC:PORT" lines); the
 # forwarded packets' out states carry the source on the other side, and
 # overload's flush leaves those, as OpenBSD's pf_src_connlimit does.
@@ -106,7 +72,7 @@ SERVER=$!
 disown "$SERVER"
 # waitfor PID...: wait for the given background clients (never the server).
 waitfor() { local p; for p in "$@"; do wait "$p"; done; }
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf enables" pfctl -q -e
 check "a ruleset with source tracking, overload and pools loads (no longer refused)" pfctl -q -f "$RUN/pf.conf"
 sr=$(pfctl -sr)

@@ -9,62 +9,22 @@
 #   flooder 10.3.0.2 (spoofs 198.18.0.0/15) -- int1 [fw]
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pfsp$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-LIB="$HERE/../lib"
-trap 'topo_down_sp' EXIT
-mkdir -p "$RUN"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
-topo_down_sp() {
-	[ -f "$RUN/fw1.pfd.pid" ] && kill -KILL "$(cat "$RUN/fw1.pfd.pid")" 2>/dev/null
-	local n
-	for n in cl fl fw1 srv; do ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
-	for n in cl fl fw1 srv; do ip netns del "$(ns $n)" 2>/dev/null; done
-	wait 2>/dev/null
-}
-
-for n in cl fl fw1 srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns fl)" type veth peer name int1 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
-in_ns cl ip addr add 10.1.0.2/24 dev eth0
-in_ns cl ip addr add 2001:db8:1::2/64 dev eth0 nodad
-in_ns fl ip addr add 10.3.0.2/24 dev eth0
-in_ns srv ip addr add 10.2.0.2/24 dev eth0
-in_ns srv ip addr add 2001:db8:2::2/64 dev eth0 nodad
-for n in cl fl srv; do in_ns $n ip link set eth0 up; done
-in_ns cl ip route add default via 10.1.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns fl ip route add default via 10.3.0.1
-in_ns srv ip route add default via 10.2.0.1
-in_ns srv ip -6 route add default via 2001:db8:2::1
-in_ns fw1 ip addr add 10.1.0.1/24 dev int0
-in_ns fw1 ip addr add 2001:db8:1::1/64 dev int0 nodad
-in_ns fw1 ip addr add 10.3.0.1/24 dev int1
-in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
-in_ns fw1 ip addr add 2001:db8:2::1/64 dev ext0 nodad
-for i in int0 int1 ext0; do in_ns fw1 ip link set $i up; done
+netns_add cl fl fw1 srv
+all_ns sysctl -q -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+line_up fw1 inet6
+route srv default 10.2.0.1
+route srv default 2001:db8:2::1
+veth fl eth0 fw1 int1
+addr fl eth0 10.3.0.2/24
+addr fw1 int1 10.3.0.1/24
+route fl default 10.3.0.1
 # The flooder's spoofed sources are routed back to it (their SYN|ACKs die
 # there, unanswered, as a flood's do).
-in_ns fw1 ip route add 198.18.0.0/15 via 10.3.0.2
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
+route fw1 198.18.0.0/15 10.3.0.2
 
 # $1: the syncookies line; $2: extra lines.
 rules() {
@@ -84,11 +44,9 @@ CONF
 }
 
 sf() { local n=$1; shift; in_ns "$n" python3 "$LIB/synflood.py" "$@"; }
-# The value of a `pfctl -vsi` counter line.
-counter() { pfctl -vsi | awk -v n="$1" 'index($0, "  " n " ") == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { print $i; exit } }'; }
 entries() { pfctl -si | awk '/current entries/ { print $3; exit }'; }
 
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf enables" pfctl -q -e
 check "a synproxy ruleset loads (no longer refused)" rules "set syncookies never"
 check "-sr prints synproxy state" grep -q 'proto tcp from any to any port 7000:7009 flags S/SA synproxy state' <<<"$(pfctl -sr)"
@@ -109,11 +67,8 @@ check "a synproxied connection to a service on the firewall itself ($out)" grep 
 out=$(sf cl client 2001:db8:1::1 7001 100)
 check "a synproxied IPv6 connection to the firewall itself ($out)" grep -q 'ok=1 sent=100 echoed=100' <<<"$out"
 check "-si counts the proxied packets as synproxy" test "$(counter synproxy)" -ge 12
-in_ns cl python3 -c '
-import socket, time
-s = socket.create_connection(("10.2.0.2", 7000)); s.sendall(b"x"); s.recv(1); time.sleep(4)' &
-sleep 0.7
-states=$(pfctl -ss)
+hold_tcp cl 10.2.0.2 7000 4 &
+states=$(states_when ' -> 10\.2\.0\.2:7000 +ESTABLISHED:ESTABLISHED$')
 echo "$states" | sed 's/^/# /'
 check "-ss: the proxied connection is established on both sides" grep -Eq '^all tcp 10\.2\.0\.2:7000 <- 10\.1\.0\.2:[0-9]+       ESTABLISHED:ESTABLISHED$' <<<"$states"
 check "-ss: pf's own SYN made the server-side state" grep -Eq '^all tcp 10\.1\.0\.2:[0-9]+ -> 10\.2\.0\.2:7000       ESTABLISHED:ESTABLISHED$' <<<"$states"
@@ -177,7 +132,7 @@ check "with syncookies an IPv6 connection to the firewall works ($out)" grep -q 
 check "-vsi counts syncookies sent" test "$(counter "syncookies sent")" -ge $((base_sent + 2))
 check "-vsi counts syncookies validated" test "$(counter "syncookies validated")" -ge 2
 out=$(sf fl handshake 198.18.0.9 10.2.0.2 7000 4244 syn)
-check "a cookie SYN|ACK makes no state ($out)" bash -c "grep -q 'synack=1' <<<'$out' && ! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -ss | grep -q 198.18.0.9"
+check "a cookie SYN|ACK makes no state ($out)" bash -c "grep -q 'synack=1' <<<'$out' && ! pfctl -ss | grep -q 198.18.0.9"
 
 # --- the flood --------------------------------------------------------------
 # 6000 spoofed SYNs at 2000 a second while a real client connects and talks.

@@ -9,52 +9,21 @@
 #   client 10.1.0.2 .3 .4 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pftb$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-trap 'topo_down' EXIT
-mkdir -p "$RUN"
+FW=fw1
+source "$(dirname "$0")/../lib/suite.sh"
 
-for n in cl fw1 srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw1)"
-ip link add eth0 netns "$(ns srv)" type veth peer name ext0 netns "$(ns fw1)"
-for a in 2 3 4; do in_ns cl ip addr add 10.1.0.$a/24 dev eth0; done
-in_ns cl ip link set eth0 up
-in_ns cl ip route add default via 10.1.0.1
-in_ns srv ip addr add 10.2.0.2/24 dev eth0
-in_ns srv ip link set eth0 up
-in_ns srv ip route add 10.1.0.0/24 via 10.2.0.1
-in_ns fw1 ip addr add 10.1.0.1/24 dev int0
-in_ns fw1 ip addr add 10.2.0.1/24 dev ext0
-in_ns fw1 ip link set int0 up
-in_ns fw1 ip link set ext0 up
-in_ns fw1 sysctl -q -w net.ipv4.ip_forward=1
+netns_add cl fw1 srv
+ipv4_only
+line_up fw1
+for a in 3 4; do in_ns cl ip addr add 10.1.0.$a/24 dev eth0; done
+route srv 10.1.0.0/24 10.2.0.1
 
-pfctl() { in_fw fw1 "$BIN/pfctl" "$@"; }
-start_pfd() {
-	rm -f "$RUN/fw1.sock"
-	(PF_SOCKET="$RUN/fw1.sock" exec ip netns exec "$(ns fw1)" "$BIN/pfd" -d >>"$RUN/fw1.pfd.log" 2>&1) &
-	echo $! >"$RUN/fw1.pfd.pid"
-	disown $!
-	local i
-	for i in $(seq 100); do [ -S "$RUN/fw1.sock" ] && return 0; sleep 0.05; done
-	return 1
-}
-# ping from client address 10.1.0.$1 to the server: succeeds when it gets through.
-reach() { in_ns cl ping -c 1 -W 1 -I "10.1.0.$1" 10.2.0.2 >/dev/null 2>&1; }
 blocked() { ! reach "$1"; }
-# load NAME: pfctl -f with the ruleset written to $RUN/NAME.conf
-conf() { cat >"$RUN/$1.conf"; }
-load() { pfctl -q -f "$RUN/$1.conf"; }
 # The value of a counter line of -vvsT / -T show -v: field LABEL's packets.
 packets() { awk -v l="$1" '$1 == l { print $4; exit }'; }
 
-check "pfd starts" start_pfd
+check "pfd starts" pfd_start fw1
 check "pf enables" pfctl -q -e
 
 # --- a table block that blocks ------------------------------------------------
@@ -64,11 +33,11 @@ table <bad> { 10.1.0.2 }
 pass
 block in quick on int0 from <bad>
 EOF
-check "a ruleset with a table loads" load block
+check "a ruleset with a table loads" load_conf block
 check "table block: the listed host is blocked" blocked 2
 check "table block: another host passes" reach 3
-check "-s Tables lists the table" bash -c "[ \"\$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sT)\" = bad ]"
-check "-vs Tables shows its flags (active, referenced)" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -vsT | grep -qxe \$'--a-r--\tbad'"
+check "-s Tables lists the table" bash -c "[ \"\$(pfctl -sT)\" = bad ]"
+check "-vs Tables shows its flags (active, referenced)" bash -c "pfctl -vsT | grep -qxe \$'--a-r--\tbad'"
 vv=$(pfctl -vvsT)
 echo "$vv" | sed 's/^/# /'
 check "-vvsT: Addresses: 1" grep -qxe $'\tAddresses:   1' <<<"$vv"
@@ -91,7 +60,7 @@ block in on int0
 pass in on int0 from ! <bad>
 pass out
 EOF
-check "pass from ! <bad> loads" load notbad
+check "pass from ! <bad> loads" load_conf notbad
 check "pass from ! <bad>: the listed host is blocked" blocked 2
 check "pass from ! <bad>: another host passes" reach 3
 
@@ -105,7 +74,7 @@ pass
 match in on int0 from <m>
 match out on int0 to <m>
 EOF
-check "match rules with a table load" load mcount
+check "match rules with a table load" load_conf mcount
 check "match counters: 3 pings pass" in_ns cl ping -c 3 -i 0.2 -W 1 -I 10.1.0.2 10.2.0.2
 r=$(pfctl -t m -T show -vv)
 echo "$r" | sed 's/^/# /'
@@ -127,7 +96,7 @@ block in on int0
 pass in on int0 from <lan>
 pass out
 EOF
-check "a table with a negated entry loads" load neg
+check "a table with a negated entry loads" load_conf neg
 check "negated entry: a host of the network passes" reach 2
 check "negated entry: the excluded host is blocked" blocked 3
 r=$(pfctl -t lan -T test 10.1.0.3 2>&1)
@@ -142,7 +111,7 @@ table <bad> persist
 pass
 block in quick on int0 from <bad>
 EOF
-check "an empty persistent table loads" load live
+check "an empty persistent table loads" load_conf live
 check "live: nobody blocked yet" reach 3
 r=$(pfctl -t bad -T add 10.1.0.3 2>&1)
 check "-T add says '1/1 addresses added.' ($r)" test "$r" = "1/1 addresses added."
@@ -172,7 +141,7 @@ check "-T flush: '2 addresses deleted.' ($r)" test "$r" = "2 addresses deleted."
 check "-T flush: everyone passes" reach 4
 r=$(pfctl -t new -T add 10.9.9.9 2>&1)
 check "-T add creates a missing table ($r)" test "$r" = "$(printf '1 table created.\n1/1 addresses added.')"
-check "a table made by -T add is persistent" bash -c "PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -vsT | grep -qxe \$'-pa----\tnew'"
+check "a table made by -T add is persistent" bash -c "pfctl -vsT | grep -qxe \$'-pa----\tnew'"
 r=$(pfctl -t new -T expire 3600 2>&1)
 check "-T expire keeps young entries ($r)" test "$r" = "0/0 addresses expired."
 sleep 1.1
@@ -193,7 +162,7 @@ block
 pass in on int0 from <watch>
 pass out on ext0
 EOF
-check "a counters table loads" load counters
+check "a counters table loads" load_conf counters
 check "counters: a listed host passes" reach 2
 v=$(pfctl -t watch -vT show)
 echo "$v" | sed 's/^/# /'
@@ -219,7 +188,7 @@ table <c> const { 10.1.0.2 }
 pass
 block in quick on int0 from <c>
 EOF
-check "persist/const ruleset loads" load life
+check "persist/const ruleset loads" load_conf life
 t=$(pfctl -vsT)
 echo "$t" | sed 's/^/# /'
 check "a persistent table without rules stays" grep -qxe $'-pa----\tp' <<<"$t"
@@ -244,7 +213,7 @@ anchor "guard" in on int0 {
 }
 pass in quick on int0 from <root>
 EOF
-check "a table defined in an anchor loads" load anchor
+check "a table defined in an anchor loads" load_conf anchor
 check "anchor table: its host is blocked" blocked 3
 check "anchor table: others pass" reach 2
 check "an anchor's rule falls back to the main ruleset's table" blocked 4
@@ -271,10 +240,10 @@ table <f> persist file "$RUN/bad.txt"
 pass
 block in quick on int0 from <f>
 EOF
-check "a table file loads" load file
+check "a table file loads" load_conf file
 check "file: its host is blocked" blocked 2
 printf '# now another\n10.1.0.3\n' >"$RUN/bad.txt"
-check "pfctl -f again" load file
+check "pfctl -f again" load_conf file
 check "file reloaded: the new host is blocked" blocked 3
 check "file reloaded: the old host passes" reach 2
 
@@ -295,7 +264,7 @@ check "-F Tables: nothing left to show" test -z "$(pfctl -sT)"
 check "-F Tables: the emptied table blocks nobody" reach 3
 
 # --- limits -------------------------------------------------------------------------
-load block
+load_conf block
 conf limit <<'EOF'
 set limit table-entries 2
 table <big> persist { 10.1.0.2 10.1.0.3 10.1.0.4 }
@@ -303,9 +272,9 @@ block all
 EOF
 r=$(pfctl -f "$RUN/limit.conf" 2>&1)
 echo "# $r"
-check "a ruleset whose table exceeds table-entries is refused" bash -c "! PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -q -f $RUN/limit.conf 2>/dev/null"
+check "a ruleset whose table exceeds table-entries is refused" bash -c "! pfctl -q -f $RUN/limit.conf 2>/dev/null"
 check "the refusal says which limit" grep -q 'set limit table-entries 2' <<<"$r"
-check "the running ruleset stays" bash -c "[ \"\$(PF_SOCKET=$RUN/fw1.sock ip netns exec $(ns fw1) $BIN/pfctl -sT)\" = bad ]"
+check "the running ruleset stays" bash -c "[ \"\$(pfctl -sT)\" = bad ]"
 check "and still blocks its table's host" blocked 2
 
 summary

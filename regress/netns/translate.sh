@@ -13,63 +13,25 @@
 # firewall translates to its own address gets an answer.
 
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
 P=${P:-pft$$}
-source "$HERE/../lib/topo.sh"
-source "$HERE/../lib/check.sh"
-SOCK="$HERE/../lib/sockprobe.py"
-cleanup() {
-	[ -f "$RUN/fw.pfd.pid" ] && kill "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-	for n in cl fw srv; do
-		ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$(ns $n)" 2>/dev/null
-	done
-	rm -rf "$RUN"
-}
-trap cleanup EXIT
-mkdir -p "$RUN"
+source "$(dirname "$0")/../lib/suite.sh"
+SOCK="$LIB/sockprobe.py"
 
-for n in cl fw srv; do
-	ip netns add "$(ns $n)"
-	in_ns $n ip link set lo up
-	in_ns $n sysctl -q -w net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
-done
-ip link add eth0 netns "$(ns cl)" type veth peer name int0 netns "$(ns fw)"
-ip link add ext0 netns "$(ns fw)" type veth peer name eth0 netns "$(ns srv)"
-addr() { in_ns "$1" ip addr add "$3" dev "$2" nodad 2>/dev/null || in_ns "$1" ip addr add "$3" dev "$2"; }
-addr cl eth0 10.1.0.2/24
-addr cl eth0 2001:db8:1::2/64
-addr fw int0 10.1.0.1/24
-addr fw int0 2001:db8:1::1/64
-addr fw ext0 10.2.0.1/24
-addr fw ext0 2001:db8:2::1/64
-addr srv eth0 10.2.0.2/24
-addr srv eth0 2001:db8:2::2/64
-for l in "cl eth0" "fw int0" "fw ext0" "srv eth0"; do
-	in_ns ${l% *} ip link set ${l#* } up
-done
-in_ns cl ip route add default via 10.1.0.1
-in_ns cl ip -6 route add default via 2001:db8:1::1
-in_ns fw sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+netns_add cl fw srv
+no_ra
+line_up fw inet6
 in_ns fw sysctl -q -w net.ipv4.conf.all.route_localnet=0
 sleep 1 # IPv6 addresses settle
 
-pfctl() { in_fw fw "$BIN/pfctl" "$@"; }
 say() { in_ns cl timeout 10 python3 "$SOCK" say "$@"; }
 # A ruleset, and no states of the one before.
-load() { printf '%s\n' "$@" >"$RUN/pf.conf" && pfctl -q -f "$RUN/pf.conf" && pfctl -q -F states; }
+LOAD_FLUSHES=1
 localnet() { in_ns fw sysctl -n net.ipv4.conf.all.route_localnet; }
 
 for n in srv fw; do
-	ip netns exec "$(ns $n)" python3 "$SOCK" echo 7 &
-	disown $!
+	serve $n python3 "$SOCK" echo 7
 done
-rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
-echo $! >"$RUN/fw.pfd.pid"
-disown $!
-for i in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
-check "pfd starts" test -S "$RUN/fw.sock"
+check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 sleep 0.3
 ND='pass quick inet6 proto icmp6 icmp6-type { neighbrsol, neighbradv } no state'
@@ -96,7 +58,7 @@ out=$(say 10.2.0.2 7)
 check "match nat-to: a later rule naming the client's own address no longer matches ($out)" \
 	grep -q '^error' <<<"$out"
 check "match nat-to: the default block counted the SYNs" \
-	bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -s labels | grep -Eq '^default [0-9]+ [1-9]'"
+	bash -c "pfctl -s labels | grep -Eq '^default [0-9]+ [1-9]'"
 
 # --- a second translation on top ----------------------------------------------
 # 10.2.0.50 is nobody's: a connection gets answers only if a later rule
@@ -186,7 +148,7 @@ sleep 0.3
 ss=$(pfctl -ss)
 check "a datagram from the wire to 10.1.0.1 makes its state (control)" grep -q '10\.1\.0\.1:9 <- 10\.1\.0\.2:40000' <<<"$ss"
 check "a datagram from the wire to 127.0.0.1 is dropped before pf (no state)" bash -c "! grep -q '127\.0\.0\.1:9' <<<'$ss'"
-check "pfctl -d puts route_localnet back" bash -c "PF_SOCKET=$RUN/fw.sock ip netns exec $(ns fw) $BIN/pfctl -q -d && [ \$(ip netns exec $(ns fw) sysctl -n net.ipv4.conf.all.route_localnet) = 0 ]"
+check "pfctl -d puts route_localnet back" bash -c "pfctl -q -d && [ \$(ip netns exec $(ns fw) sysctl -n net.ipv4.conf.all.route_localnet) = 0 ]"
 check "pf enables again" pfctl -q -e
 load 'set skip on lo' "$ND" \
 	'match in on int0 inet proto tcp to 10.1.0.1 port 7007 rdr-to 127.0.0.1 port 7' \
@@ -198,8 +160,8 @@ printf '%s\n' 'pass in on int0 inet6 proto tcp to port 7007 rdr-to ::1 port 7' >
 out=$(pfctl -f "$RUN/v6lo.conf" 2>&1)
 check "rdr-to ::1 is refused: Linux never delivers ::1 from another interface" \
 	grep -q 'v6lo.conf:1: rdr-to ::1: not supported on Linux' <<<"$out"
-kill "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null
-for i in $(seq 100); do kill -0 "$(cat "$RUN/fw.pfd.pid")" 2>/dev/null || break; sleep 0.05; done
+kill "$(daemon_pid fw pfd)" 2>/dev/null
+for i in $(seq 100); do kill -0 "$(daemon_pid fw pfd)" 2>/dev/null || break; sleep 0.05; done
 check "pfd exiting puts route_localnet back" test "$(localnet)" = 0
 in_ns fw iptables -w -t raw -F 2>/dev/null
 in_ns fw iptables -w -t mangle -F 2>/dev/null

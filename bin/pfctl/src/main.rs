@@ -2,13 +2,15 @@
 
 use clap::Parser;
 use libpf::anchors::{self, AnchorOpt};
-use libpf::conf::{self, print};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
 use libpf::ruleset::optimize::Level;
 use libpf::{ctl, show, tablectl};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::exit;
+
+mod load;
+use load::{load, LoadOpts};
 
 #[derive(Parser)]
 #[command(
@@ -154,50 +156,50 @@ const FLUSH: &[&str] = &[
 
 fn main() {
     let a = Args::parse();
+    let p = plan(&a);
+    let mut client: Option<Client> = None;
+    let mut status = 0;
+    if a.disable && !disable(&mut client, a.quiet) {
+        status = 1;
+    }
+    if !inspect(&a, &p, &mut client) {
+        status = 1;
+    }
+    if let Some(s) = tables_and_rules(&a, &p, &mut client) {
+        status = s;
+    }
+    if a.enable && !enable(&mut client, a.quiet) {
+        status = 1;
+    }
+    settings_and_states(&a, &mut client);
+    let _ = std::io::stdout().flush();
+    exit(status);
+}
+
+/// What the command line asks, checked as pfctl checks it before it does
+/// anything (a bad line exits with pfctl's usage message).
+struct Plan {
+    /// `-o`
+    optimize: Option<Level>,
+    /// `-T`, the command its word stands for.
+    table_cmd: Option<&'static str>,
+    /// `-a`
+    anchor: AnchorOpt,
+    /// What the table commands and -s Tables are told.
+    topts: tablectl::Opts,
+}
+
+fn plan(a: &Args) -> Plan {
     let optimize = a.optimize.as_deref().map(|w| {
         Level::from_arg(w).unwrap_or_else(|| usage(format!("Unknown optimization '{w}'")))
     });
-    let mut status = 0;
-    let mut client: Option<Client> = None;
-    macro_rules! c {
-        () => {
-            get(&mut client)
-        };
-    }
-
-    // -T load needs no table name (FreeBSD's pfctl -Tload -f pf.conf).
-    let loads = a
-        .table_command
-        .as_deref()
-        .is_some_and(|w| !w.is_empty() && "load".starts_with(w));
-    if a.table.is_some() != a.table_command.is_some() && !(loads && a.table.is_none()) {
-        bare_usage();
-    }
-    let table_cmd = a.table_command.as_deref().map(|w| {
-        let m: Vec<&&str> = tablectl::COMMANDS
-            .iter()
-            .filter(|c| !w.is_empty() && c.starts_with(w))
-            .collect();
-        match m.as_slice() {
-            [one] => **one,
-            [] => usage(format!("Unknown table command '{w}'")),
-            _ => die(format!("{w} is ambigious")),
-        }
-    });
+    let table_cmd = table_command_word(a);
     if table_cmd.is_none() && !a.addresses.is_empty() {
         usage(format!(
             "unknown command line argument: {} ...",
             a.addresses[0]
         ));
     }
-    // -a: the anchor for -s, -F and -T; a trailing `*` means "and below".
-    let mut topts = tablectl::Opts {
-        verbose: a.verbose,
-        quiet: a.quiet,
-        noaction: a.noaction,
-        debug: a.debug_output,
-        ..Default::default()
-    };
     // pfctl opens /dev/pf for writing for these.
     let modify = a.disable
         || a.enable
@@ -207,6 +209,7 @@ fn main() {
         || !a.kill.is_empty()
         || a.debug.is_some()
         || a.load_states.is_some();
+    // -a: the anchor for -s, -F and -T; a trailing `*` means "and below".
     let anchor = match &a.anchor {
         None => AnchorOpt::default(),
         Some(s) if s.is_empty() => die("anchor name must not be empty"),
@@ -215,59 +218,122 @@ fn main() {
         }
         Some(s) => AnchorOpt::parse(s, modify && table_cmd.is_none()).unwrap_or_else(|e| die(e)),
     };
-    topts.anchor = anchor.path.clone();
-    topts.recurse = anchor.recurse;
+    let topts = tablectl::Opts {
+        verbose: a.verbose,
+        quiet: a.quiet,
+        noaction: a.noaction,
+        debug: a.debug_output,
+        anchor: anchor.path.clone(),
+        recurse: anchor.recurse,
+    };
+    Plan {
+        optimize,
+        table_cmd,
+        anchor,
+        topts,
+    }
+}
 
-    if a.disable {
-        // pfd gone and its fail-closed hooks still in place: -d must still
-        // be able to let traffic through.
-        if client.is_none() && Client::connect_default().is_err() {
-            // pfd's policy-routing rules and tables go too.
-            let routes = libpf::sys::policy_routing::remove_all();
-            match libpf::sys::hooks::remove().and(routes) {
-                Ok(()) => {
-                    if !a.quiet {
-                        eprintln!("pf disabled (pfd not running: packet hooks removed)");
-                    }
-                }
-                Err(e) => die(format!(
-                    "pfd not running and cannot remove the packet hooks: {e}"
-                )),
-            }
-            exit(0);
+/// `-T WORD` as the table command it abbreviates; `-t` and `-T` go
+/// together (but `-T load` needs no table name: FreeBSD's pfctl -Tload -f
+/// pf.conf).
+fn table_command_word(a: &Args) -> Option<&'static str> {
+    let loads = a
+        .table_command
+        .as_deref()
+        .is_some_and(|w| !w.is_empty() && "load".starts_with(w));
+    if a.table.is_some() != a.table_command.is_some() && !(loads && a.table.is_none()) {
+        bare_usage();
+    }
+    a.table_command.as_deref().map(|w| {
+        let m: Vec<&&str> = tablectl::COMMANDS
+            .iter()
+            .filter(|c| !w.is_empty() && c.starts_with(w))
+            .collect();
+        match m.as_slice() {
+            [one] => **one,
+            [] => usage(format!("Unknown table command '{w}'")),
+            _ => die(format!("{w} is ambigious")),
         }
-        match c!().call(&Request::Stop) {
-            Ok(_) => {
-                if !a.quiet {
-                    eprintln!("pf disabled");
+    })
+}
+
+/// `-d`; false when pfd refused. With pfd gone and its fail-closed hooks
+/// still in place, -d must still be able to let traffic through.
+fn disable(client: &mut Option<Client>, quiet: bool) -> bool {
+    if client.is_none() && Client::connect_default().is_err() {
+        // pfd's policy-routing rules and tables go too.
+        let routes = libpf::sys::policy_routing::remove_all();
+        match libpf::sys::hooks::remove().and(routes) {
+            Ok(()) => {
+                if !quiet {
+                    eprintln!("pf disabled (pfd not running: packet hooks removed)");
                 }
             }
-            Err(e) => {
-                eprintln!("pfctl: {e}");
-                status = 1;
+            Err(e) => die(format!(
+                "pfd not running and cannot remove the packet hooks: {e}"
+            )),
+        }
+        exit(0);
+    }
+    match get(client).call(&Request::Stop) {
+        Ok(_) => {
+            if !quiet {
+                eprintln!("pf disabled");
             }
+            true
+        }
+        Err(e) => {
+            eprintln!("pfctl: {e}");
+            false
         }
     }
+}
 
+/// `-e`; false when pfd refused.
+fn enable(client: &mut Option<Client>, quiet: bool) -> bool {
+    match get(client).call(&Request::Start) {
+        Ok(_) => {
+            if !quiet {
+                eprintln!("pf enabled");
+            }
+            true
+        }
+        Err(e) => {
+            eprintln!("pfctl: {e}");
+            false
+        }
+    }
+}
+
+/// What comes before loading, in pfctl's order: `-s`, `-F`, `-z`, `-K`,
+/// `-k`. False when `-k source` failed (the others exit).
+fn inspect(a: &Args, p: &Plan, client: &mut Option<Client>) -> bool {
     if let Some(word) = &a.show {
         let what =
             lookup(word, SHOW).unwrap_or_else(|| die(format!("Unknown show modifier '{word}'")));
-        if let Err(e) = show_cmd(c!(), what, a.verbose, &topts, &anchor, a.iface.as_deref()) {
+        let iface = a.iface.as_deref();
+        if let Err(e) = show_cmd(get(client), what, a.verbose, &p.topts, &p.anchor, iface) {
             die(e);
         }
     }
-
     if let Some(word) = &a.flush {
         let what =
             lookup(word, FLUSH).unwrap_or_else(|| die(format!("Unknown flush modifier '{word}'")));
-        if let Err(e) = flush(c!(), what, a.quiet, &topts, &anchor, a.iface.as_deref()) {
+        if let Err(e) = flush(
+            get(client),
+            what,
+            a.quiet,
+            &p.topts,
+            &p.anchor,
+            a.iface.as_deref(),
+        ) {
             die(e);
         }
     }
-
     if a.zero {
-        if let Err(e) = c!().call_ok(&Request::ClearRuleCounters {
-            anchor: anchor.path.clone(),
+        if let Err(e) = get(client).call_ok(&Request::ClearRuleCounters {
+            anchor: p.anchor.path.clone(),
         }) {
             die(e);
         }
@@ -275,28 +341,32 @@ fn main() {
             eprintln!("pf: statistics cleared");
         }
     }
-
     if !a.kill_nodes.is_empty() {
-        if let Err(e) = kill_src_nodes(c!(), &a.kill_nodes, a.quiet) {
+        if let Err(e) = kill_src_nodes(get(client), &a.kill_nodes, a.quiet) {
             die(e);
         }
     }
-
     if a.kill.first().is_some_and(|k| k == "source") {
-        if let Err(e) = kill_limiter_sources(c!(), &a.kill, a.limiter_id.as_deref(), a.quiet) {
+        let id = a.limiter_id.as_deref();
+        if let Err(e) = kill_limiter_sources(get(client), &a.kill, id, a.quiet) {
             eprintln!("pfctl: {e}");
-            status = 1;
+            return false;
         }
     } else if !a.kill.is_empty() {
-        if let Err(e) = kill(c!(), &a.kill, a.quiet, a.iface.as_deref()) {
+        if let Err(e) = kill(get(client), &a.kill, a.quiet, a.iface.as_deref()) {
             die(e);
         }
     }
+    true
+}
 
-    // -T: with -f, the file holds addresses (`-T load`: pf.conf, whose
-    // table definitions alone are loaded).
+/// `-T` and `-f`: with -T, the -f file holds addresses (`-T load`:
+/// pf.conf, whose table definitions alone are loaded). The table command's
+/// exit status (a failed load exits).
+fn tables_and_rules(a: &Args, p: &Plan, client: &mut Option<Client>) -> Option<i32> {
     let mut rules_file = a.file.as_deref();
-    if let Some(cmd) = table_cmd {
+    let mut status = None;
+    if let Some(cmd) = p.table_cmd {
         let name = a.table.as_deref().unwrap_or_default();
         if cmd == "load" {
             let Some(file) = rules_file.take() else {
@@ -307,47 +377,43 @@ fn main() {
                 verbose: a.verbose,
                 tables_only: true,
                 anchor: "",
-                optimize,
+                optimize: p.optimize,
             };
-            if let Err(code) = load(&mut client, file, &o) {
+            if let Err(code) = load(client, file, &o) {
                 exit(code);
             }
         } else {
             let file = rules_file.take();
-            status = table_command(&mut client, name, cmd, &a.addresses, file, &topts);
+            status = Some(table_command(
+                client,
+                name,
+                cmd,
+                &a.addresses,
+                file,
+                &p.topts,
+            ));
         }
     }
-
     if let Some(file) = rules_file {
         let o = LoadOpts {
             noaction: a.noaction,
             verbose: a.verbose,
             tables_only: false,
-            anchor: &anchor.path,
-            optimize,
+            anchor: &p.anchor.path,
+            optimize: p.optimize,
         };
-        if let Err(code) = load(&mut client, file, &o) {
+        if let Err(code) = load(client, file, &o) {
             exit(code);
         }
     }
+    status
+}
 
-    if a.enable {
-        match c!().call(&Request::Start) {
-            Ok(_) => {
-                if !a.quiet {
-                    eprintln!("pf enabled");
-                }
-            }
-            Err(e) => {
-                eprintln!("pfctl: {e}");
-                status = 1;
-            }
-        }
-    }
-
+/// What comes after enabling: `-x`, `-S`, `-L` (a failure exits).
+fn settings_and_states(a: &Args, client: &mut Option<Client>) {
     if let Some(word) = &a.debug {
         let level = libpf::statekill::debug_arg(word).unwrap_or_else(|m| usage(m));
-        if let Err(e) = c!().call_ok(&Request::SetDebug { level }) {
+        if let Err(e) = get(client).call_ok(&Request::SetDebug { level }) {
             die(format!("pfctl_debug ioctl: {e}"));
         }
         if !a.quiet {
@@ -357,19 +423,16 @@ fn main() {
             );
         }
     }
-
     if let Some(file) = &a.store_states {
-        if let Err(e) = store_states(c!(), file) {
+        if let Err(e) = store_states(get(client), file) {
             die(e);
         }
     }
     if let Some(file) = &a.load_states {
-        if let Err(e) = load_states(c!(), file) {
+        if let Err(e) = load_states(get(client), file) {
             die(e);
         }
     }
-    let _ = std::io::stdout().flush();
-    exit(status);
 }
 
 /// `pfctl -t NAME -T COMMAND ...`: its exit status.
@@ -410,193 +473,6 @@ fn table_command(
         255
     } else {
         st
-    }
-}
-
-/// What `load` is asked to do besides loading `file`.
-struct LoadOpts<'a> {
-    noaction: bool,
-    verbose: u8,
-    /// `-T load`: the table definitions only.
-    tables_only: bool,
-    /// `-a`: the anchor the rules go to.
-    anchor: &'a str,
-    /// `-o`, if given.
-    optimize: Option<Level>,
-}
-
-fn load(client: &mut Option<Client>, file: &str, o: &LoadOpts) -> Result<(), i32> {
-    let LoadOpts {
-        noaction,
-        verbose,
-        tables_only,
-        anchor,
-        optimize,
-    } = *o;
-    let (text, name) = if file == "-" {
-        let mut s = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-            eprintln!("pfctl: stdin: {e}");
-            return Err(1);
-        }
-        (s, "stdin".to_string())
-    } else {
-        match std::fs::read_to_string(file) {
-            Ok(s) => (s, file.to_string()),
-            Err(e) => {
-                eprintln!("pfctl: {file}: {e}");
-                return Err(1);
-            }
-        }
-    };
-    // Without -n we need pfd anyway; with -n, use it for carp addresses
-    // when it is there.
-    if client.is_none() {
-        match Client::connect_default() {
-            Ok(c) => *client = Some(c),
-            Err(e) if !noaction => {
-                eprintln!("pfctl: {e}");
-                return Err(1);
-            }
-            Err(_) => {}
-        }
-    }
-    let resolver = ctl::resolver(client.as_mut());
-    let (mut rs, errs) = conf::parse_partial_raw(&text, &name, &resolver, &|p: &str| {
-        std::fs::read_to_string(p)
-    });
-    // warnings are printed and do not stop the load
-    let failed = errs.iter().any(|e| !e.warning);
-    if !failed {
-        for e in &errs {
-            eprintln!("{e}");
-        }
-        // The optimizer, then `$nr`: as pfctl_load_ruleset does (-T load
-        // loads no rules, so it makes no tables for them either).
-        let level = if tables_only {
-            Level::None
-        } else {
-            Level::effective(optimize, &rs)
-        };
-        let profile = match (level, client.as_mut()) {
-            (Level::Profile, Some(c)) => match loaded_profile(c) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    eprintln!("pfctl: {e}");
-                    return Err(1);
-                }
-            },
-            _ => None,
-        };
-        conf::finish(&mut rs, level, profile.as_deref());
-    } else {
-        {
-            for e in errs {
-                eprintln!("{e}");
-            }
-            if verbose > 0 {
-                // pfctl has printed options and tables as it read them
-                print!("{}", print::print_directives(&rs));
-            }
-            if !noaction {
-                eprintln!("pfctl: Syntax error in config file: pf rules not loaded");
-            }
-            return Err(1);
-        }
-    }
-    if verbose > 0 {
-        // The main ruleset, then each `load anchor` file as pfctl loads it.
-        let loads = std::mem::take(&mut rs.loads);
-        print!("{}", print::print_ruleset_nv(&rs, &resolver));
-        for l in &loads {
-            let _ = std::io::stdout().flush();
-            eprintln!("\nLoading anchor {} from {}", l.path, l.file);
-            print!("{}", print::print_ruleset_nv(&l.ruleset, &resolver));
-        }
-        rs.loads = loads;
-    }
-    if noaction {
-        return Ok(());
-    }
-    if tables_only {
-        let Some(c) = client.as_mut() else {
-            return Err(1);
-        };
-        if let Err(e) = ctl::load_tables(c, &rs) {
-            eprintln!("pfctl: {e}");
-            return Err(1);
-        }
-        return Ok(());
-    }
-    // What pfd cannot enforce is refused here, the whole ruleset with it.
-    let support = libpf::ruleset::support::check(&rs);
-    for w in &support.warnings {
-        eprintln!("pfctl: warning: {}", w.message(&name));
-    }
-    if !support.ok() {
-        for u in &support.refused {
-            eprintln!("{}", u.message(&name));
-        }
-        eprintln!("pfctl: pf rules not loaded");
-        return Err(1);
-    }
-    // The OS fingerprints the `os` rules are matched against go first.
-    let fingerprints =
-        match libpf::osfp::read_for_ruleset(&rs, &|p: &str| std::fs::read_to_string(p)) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("pfctl: {e}");
-                eprintln!("pfctl: pf rules not loaded");
-                return Err(1);
-            }
-        };
-    if let Some(f) = &fingerprints {
-        for m in &f.messages {
-            eprintln!("{m}");
-        }
-        if verbose >= 2 {
-            println!("Loaded {} passive OS fingerprints", f.entries.len());
-        }
-    }
-    if verbose >= 2 {
-        let mut db = libpf::osfp::OsfpDb::default();
-        for e in fingerprints.iter().flat_map(|f| f.entries.iter()) {
-            let _ = db.add(e.clone());
-        }
-        for os in rs.rules.iter().filter_map(|r| r.extras.os.as_deref()) {
-            if db.resolve(os) == libpf::osfp::OsSpec::NoMatch {
-                eprintln!("warning: unknown '{os}' OS fingerprint");
-            }
-        }
-    }
-    let Some(c) = client.as_mut() else {
-        return Err(1);
-    };
-    if let Some(f) = fingerprints {
-        if let Err(e) = load_fingerprints(c, f.entries) {
-            eprintln!("pfctl: {e}");
-            return Err(1);
-        }
-    }
-    if let Err(e) = ctl::load(c, &rs, anchor) {
-        eprintln!("pfctl: {e}");
-        eprintln!("pfctl: pf rules not loaded");
-        return Err(1);
-    }
-    Ok(())
-}
-
-/// `profile`: the loaded main ruleset's rules and the packets each
-/// matched (pfctl's load_feedback_profile reads the main ruleset).
-fn loaded_profile(c: &mut Client) -> Result<Vec<(libpf::ruleset::Rule, u64)>, Error> {
-    match c.call(&Request::GetRules {
-        anchor: String::new(),
-    })? {
-        Reply::Rules { rules, .. } => Ok(rules
-            .into_iter()
-            .map(|r| (r.rule, r.counters.packets[0] + r.counters.packets[1]))
-            .collect()),
-        other => Err(Error::Protocol(format!("expected rules, got {other:?}"))),
     }
 }
 
@@ -1012,21 +888,6 @@ fn kill(c: &mut Client, args: &[String], quiet: bool, iface: Option<&str>) -> Re
                 if !quiet {
                     eprintln!("killed {n} states");
                 }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// DIOCOSFPFLUSH, then DIOCOSFPADD for each fingerprint.
-fn load_fingerprints(c: &mut Client, entries: Vec<libpf::osfp::FpEntry>) -> Result<(), Error> {
-    c.call_ok(&Request::OsfpFlush)?;
-    for chunk in entries.chunks(4096) {
-        if let Reply::Duplicates(d) = c.call(&Request::OsfpAdd {
-            entries: chunk.to_vec(),
-        })? {
-            for m in d {
-                eprintln!("pfctl: {m}: File exists");
             }
         }
     }

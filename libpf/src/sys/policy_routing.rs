@@ -1,7 +1,7 @@
 //! pfd's policy routing on Linux: for every route selector the engine
-//! numbers (`engine::route`), the `ip rule`s, routing tables and TPROXY
-//! rules that make the kernel route a packet carrying that selector in its
-//! mark as pf would route it.
+//! numbers (`ruleset::route`, `engine::route`), the `ip rule`s, routing
+//! tables and TPROXY rules that make the kernel route a packet carrying
+//! that selector in its mark as pf would route it.
 //!
 //! | target | what pfd installs |
 //! |---|---|
@@ -21,7 +21,7 @@
 //! and when pfd starts (left over by a pfd that died).
 
 use crate::engine::mtag::{generated_mark, ROUTE_MASK, ROUTE_SHIFT};
-use crate::engine::route::Target;
+use crate::ruleset::route::Target;
 use crate::sys::netlink::{DefaultRoute, FwRule, Netlink};
 use crate::sys::raw::RawSender;
 use std::collections::HashMap;
@@ -89,7 +89,7 @@ fn ours(r: &FwRule) -> bool {
 }
 
 fn our_table(t: u32) -> bool {
-    (TABLE_BASE..=TABLE_BASE + crate::engine::route::MAX_SELECTORS as u32).contains(&t)
+    (TABLE_BASE..=TABLE_BASE + crate::ruleset::route::MAX_SELECTORS as u32).contains(&t)
 }
 
 impl PolicyRouting {

@@ -6,7 +6,7 @@
 use super::Peer;
 use crate::daemon::Shared;
 use crate::engine::anchor::check_path;
-use crate::engine::rules::Loader;
+use crate::engine::anchor::Loader;
 use crate::engine::table::Shadow;
 use crate::errno::{EBUSY, EEXIST, EINVAL, EIO, ENOENT};
 use crate::ioctl::{Reply, RuleInfo};

@@ -1,0 +1,189 @@
+//! A state's life after its creation (`create`): expired by its timeout
+//! (adaptive timeouts included), removed by a flush, a kill, its source
+//! going over its limits or the end of its connection; the half-open
+//! count.
+
+use super::{tcps, Slot, State, SK_WIRE};
+use crate::addr::IpNet;
+use crate::engine::packet::Dir;
+use crate::engine::srcnode::{
+    LCNT_OVERLOAD_FLUSH, LCNT_OVERLOAD_TABLE, LCNT_SRCCONN, LCNT_SRCCONNRATE,
+};
+use crate::engine::Engine;
+use crate::ruleset::Timeout;
+use crate::wire::{IPPROTO_PFSYNC, IPPROTO_TCP};
+
+impl Engine {
+    /// Remove a state; `announce` queues a pfsync delete for it.
+    pub fn remove_state(&mut self, slot: Slot, now: u64, announce: bool) -> Option<State> {
+        let st = self.states.remove(slot)?;
+        self.status.removals += 1;
+        self.tags.unref(st.tag);
+        if self.is_halfopen(&st) {
+            self.halfopen = self.halfopen.saturating_sub(1);
+        }
+        self.synproxy_abort(&st);
+        self.src_tree_remove_state(&st.sn, st.rule, now);
+        self.rules.limiters.release(&st.lim);
+        for r in [st.rule, st.anchor].into_iter().flatten() {
+            if let Some(c) = self.rules.counters_mut(r) {
+                c.states_cur = c.states_cur.saturating_sub(1);
+            }
+        }
+        for i in 0..self.matchlists.get(st.match_rules).len() {
+            let m = self.matchlists.get(st.match_rules)[i];
+            if let Some(c) = self.rules.counters_mut(m) {
+                c.states_cur = c.states_cur.saturating_sub(1);
+            }
+        }
+        self.matchlists.release(st.match_rules);
+        for lb in st.sn.lb.iter().flatten() {
+            self.lb_give(lb);
+        }
+        if announce && !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC {
+            self.sync.delete((st.id, st.creatorid), now);
+        }
+        Some(st)
+    }
+
+    /// pf_src_connlimit: the TCP connection of state `slot` completed its
+    /// handshake. It counts in its source's node; if that puts the source
+    /// over its rule's `max-src-conn` or `max-src-conn-rate`, the source
+    /// goes into the `overload` table, its states are flushed as the rule
+    /// says, and this state is killed. True: the state is gone (the packet
+    /// is dropped, `src-limit`).
+    pub(in crate::engine) fn src_connlimit(&mut self, slot: Slot, now: u64) -> bool {
+        let Some(st) = self.states.get_mut(slot) else {
+            return false;
+        };
+        let Some(over) = self.srcnodes.conn_established(&mut st.sn, now) else {
+            return false;
+        };
+        let (dir, st_rule) = (st.direction, st.rule);
+        if over.conn {
+            self.status.limit_counters[LCNT_SRCCONN] += 1;
+        }
+        if over.rate {
+            self.status.limit_counters[LCNT_SRCCONNRATE] += 1;
+        }
+        let (src, lim) = (over.src, over.limits);
+        if let Some((anchor, table)) = &lim.overload {
+            self.status.limit_counters[LCNT_OVERLOAD_TABLE] += 1;
+            // A table that is not there (or full) leaves the source out,
+            // as pfr_insert_kentry does; the flush still happens.
+            let _ = self.table_insert(anchor, table, IpNet::host(src), now);
+            if lim.flush {
+                self.status.limit_counters[LCNT_OVERLOAD_FLUSH] += 1;
+                let idx = if dir == Dir::Out { 1 } else { 0 };
+                let global = lim.flush_global;
+                self.kill_states(now, true, |s| {
+                    let k = &s.key[SK_WIRE];
+                    k.addr[idx] == src && (global || s.rule == st_rule)
+                });
+            }
+        }
+        self.remove_state(slot, now, true);
+        true
+    }
+
+    /// The timeout (seconds) governing a state now, adaptive scaling applied.
+    pub fn state_timeout_secs(&self, st: &State) -> u64 {
+        let mut t = self.timeouts[st.timeout as usize] as u64;
+        if let Some(r) = st.rule.and_then(|r| self.rules.rule(r)) {
+            if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
+                t = *v as u64;
+            }
+        }
+        let start = self.timeouts[Timeout::AdaptiveStart as usize] as u64;
+        let end = self.timeouts[Timeout::AdaptiveEnd as usize] as u64;
+        let n = self.states.len() as u64;
+        if end > start && start > 0 && n > start {
+            if n >= end {
+                return 0;
+            }
+            t = t * (end - n) / (end - start);
+        }
+        t
+    }
+
+    /// When (ms) a state expires.
+    pub fn expires_at(&self, st: &State) -> u64 {
+        st.expire + self.state_timeout_secs(st) * 1000
+    }
+
+    /// Drop expired fragments, expired states (pf_purge_expired_states),
+    /// then the source nodes whose time is up. Returns how many states went.
+    pub fn purge(&mut self, now: u64) -> usize {
+        self.purge_fragments(now);
+        let expired: Vec<Slot> = self
+            .states
+            .all_slots()
+            .filter(|&s| {
+                self.states
+                    .get(s)
+                    .is_some_and(|st| self.expires_at(st) <= now)
+            })
+            .collect();
+        let n = expired.len();
+        for s in expired {
+            self.remove_state(s, now, true);
+        }
+        self.purge_src_nodes(now);
+        n
+    }
+
+    /// `pfctl -F states` (or `-k`): remove the states `pred` selects.
+    pub fn kill_states(
+        &mut self,
+        now: u64,
+        announce: bool,
+        pred: impl Fn(&State) -> bool,
+    ) -> usize {
+        let slots: Vec<Slot> = self
+            .states
+            .all_slots()
+            .filter(|&s| self.states.get(s).is_some_and(&pred))
+            .collect();
+        let n = slots.len();
+        for s in slots {
+            self.remove_state(s, now, announce);
+        }
+        n
+    }
+
+    /// A half-open TCP state as pf_status.states_halfopen counts them: made
+    /// here, its initiator not yet established (synproxy states count as
+    /// established: pf answered the client).
+    pub(in crate::engine) fn is_halfopen(&self, st: &State) -> bool {
+        st.key[0].proto == IPPROTO_TCP
+            && st.creatorid == self.hostid
+            && st.src.state < tcps::ESTABLISHED
+            && st.src.state != tcps::CLOSED
+    }
+
+    /// Whether the state in `slot` counts as half-open now (call before
+    /// changing it, then `halfopen_update`).
+    pub(in crate::engine) fn halfopen_of(&self, slot: Slot) -> bool {
+        self.states.get(slot).is_some_and(|st| self.is_halfopen(st))
+    }
+
+    /// Account for a change of the state in `slot` that counted as
+    /// half-open (`was`) before.
+    pub(in crate::engine) fn halfopen_update(&mut self, slot: Slot, was: bool) {
+        let now = self.halfopen_of(slot);
+        if was && !now {
+            self.halfopen = self.halfopen.saturating_sub(1);
+        } else if now && !was {
+            self.halfopen += 1;
+        }
+    }
+
+    /// Count the half-open states from scratch (the host id changed).
+    pub(in crate::engine) fn halfopen_recount(&mut self) {
+        self.halfopen = self
+            .states
+            .all_slots()
+            .filter(|&s| self.halfopen_of(s))
+            .count() as u64;
+    }
+}

@@ -1,0 +1,511 @@
+//! The state table: state keys (wire side and stack side), the states
+//! with their two ends (`peer`), and the table with its two indexes (by
+//! key, by id).
+
+mod create;
+mod icmperr;
+mod kill;
+mod lifecycle;
+mod matched;
+
+use super::normalize::{Actions, StateScrub};
+pub use kill::StateKill;
+
+use super::packet::{Dir, Pd};
+pub use super::peer::{tcps, udps, Peer};
+use super::srcnode::StateLinks;
+use crate::addr::Af;
+use crate::ruleset::Timeout;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// The pfsync state flag for `no-sync` (the other `PFSTATE_*` flags are
+/// the normalisation's, see `normalize`).
+pub const PFSTATE_NOSYNC: u16 = 0x0008;
+
+/// Index of the wire-side key (addresses as seen on the wire).
+pub const SK_WIRE: usize = 0;
+/// Index of the stack-side key (after translation).
+pub const SK_STACK: usize = 1;
+
+/// addr[0]/port[0] is the remote end, addr[1]/port[1] our end, whatever the
+/// direction (pf normalises the order by direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateKey {
+    pub addr: [IpAddr; 2],
+    pub port: [u16; 2],
+    pub proto: u8,
+    pub rdomain: u16,
+}
+
+impl StateKey {
+    /// The key a packet looks up: for `in` the source is addr[0], for `out`
+    /// the destination is. Neighbour discovery messages are keyed by their
+    /// target (pf_state_key_addr_setup): a solicitation's destination is
+    /// its target, an advertisement's source is, and an advertisement to
+    /// a multicast group has the unspecified address as destination.
+    pub fn from_pd(pd: &Pd, dir: Dir) -> StateKey {
+        let (src, dst) = match pd.icmp {
+            Some(ic) => ic.key_addrs(pd.src, pd.dst),
+            None => (pd.src, pd.dst),
+        };
+        match dir {
+            Dir::In => StateKey {
+                addr: [src, dst],
+                port: [pd.sport, pd.dport],
+                proto: pd.proto,
+                rdomain: 0,
+            },
+            Dir::Out => StateKey {
+                addr: [dst, src],
+                port: [pd.dport, pd.sport],
+                proto: pd.proto,
+                rdomain: 0,
+            },
+        }
+    }
+
+    /// The second try of an IPv6 ICMP reply that found no state
+    /// (pf_test_state_icmp, "try matching a multicast address"): the
+    /// query may have gone to the all-nodes group, so the reply's source
+    /// is looked up as ff02::1. None for other packets.
+    pub fn multicast_reply(pd: &Pd, dir: Dir) -> Option<StateKey> {
+        let ic = pd.icmp?;
+        if pd.af != Af::Inet6 || ic.is_error || ic.id_is_sport || ic.nd_target.is_some() {
+            return None;
+        }
+        let mut k = StateKey::from_pd(pd, dir);
+        let sidx = if dir == Dir::In { 0 } else { 1 };
+        k.addr[sidx] = IpAddr::V6(ALL_NODES);
+        Some(k)
+    }
+}
+
+/// ff02::1, the link-local all-nodes group.
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// Where a state came from, for pfsync (no echo of the peer's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncMeta {
+    /// Last time (ms) the peer updated this state.
+    pub peer_updated: Option<u64>,
+    /// `no-sync`: never announced.
+    pub no_sync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub id: u64,
+    pub creatorid: u32,
+    pub key: [StateKey; 2],
+    pub direction: Dir,
+    /// Interface the state is bound to; None = floating ("all").
+    pub ifname: Option<String>,
+    /// The rule that created the state, in its anchor.
+    pub rule: Option<crate::engine::ruleref::RuleRef>,
+    /// The anchor rule through which that rule was reached.
+    pub anchor: Option<crate::engine::ruleref::RuleRef>,
+    pub src: Peer,
+    pub dst: Peer,
+    pub timeout: Timeout,
+    /// Creation time, ms.
+    pub creation: u64,
+    /// Last activity, ms (pf's `expire`).
+    pub expire: u64,
+    /// [0] initiator → responder, [1] reverse.
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub log: u8,
+    /// pf's `PFSTATE_*` flags (no-sync, allow-opts, sloppy, the scrub
+    /// flags), as pfsync carries them.
+    pub state_flags: u16,
+    /// What `scrub (...)` / `set tos` do to every packet of the state, in
+    /// both directions (the flags are also in `state_flags`).
+    pub norm: Actions,
+    /// `scrub (reassemble tcp)` data of both ends ([0]: `src`).
+    pub scrub: Option<Box<StateScrub>>,
+    /// The tag every packet of the state gets (`tag` / `tagged` at
+    /// creation; see engine::tag), 0 = none.
+    pub tag: u16,
+    /// The label of the rule that made the state (`pfctl -k label`); it
+    /// stays with the state when the ruleset is replaced, as in pf.
+    pub label: Option<std::sync::Arc<str>>,
+    pub sync: SyncMeta,
+    /// Insertion sequence, for listing in the order states were made.
+    pub seq: u64,
+    /// route-to / reply-to / dup-to, rtable and divert of the state.
+    pub route: crate::engine::route::StateRoute,
+    /// Its source nodes and least-states pool addresses (see `srcnode`).
+    pub sn: StateLinks,
+    /// The `match` rules the state's first packet passed through (an
+    /// interned list, see `matchrules`; 0: none).
+    pub match_rules: crate::engine::matchrules::MatchListId,
+    /// Its places in the state and source limiters (see `limiter`).
+    pub lim: crate::engine::limiter::LimiterLinks,
+}
+
+impl State {
+    /// src/dst peers as seen by a packet in direction `dir`: (sender, receiver).
+    pub fn peers_mut(&mut self, dir: Dir) -> (&mut Peer, &mut Peer) {
+        if dir == self.direction {
+            (&mut self.src, &mut self.dst)
+        } else {
+            (&mut self.dst, &mut self.src)
+        }
+    }
+
+    /// Which packets/bytes counter a packet in `dir` adds to.
+    /// The addresses the state's rule saw (its source and destination),
+    /// for the statistics of the tables its rules name.
+    pub fn rule_addrs(&self) -> (IpAddr, IpAddr) {
+        match self.direction {
+            Dir::In => (self.key[SK_WIRE].addr[0], self.key[SK_WIRE].addr[1]),
+            Dir::Out => (self.key[SK_STACK].addr[1], self.key[SK_STACK].addr[0]),
+        }
+    }
+
+    pub fn counter_index(&self, dir: Dir) -> usize {
+        if dir == self.direction {
+            0
+        } else {
+            1
+        }
+    }
+
+    pub fn translated(&self) -> bool {
+        self.key[SK_WIRE] != self.key[SK_STACK]
+    }
+
+    /// An `af-to` state: its keys are of different address families, and
+    /// all its packets are seen coming in (on either side).
+    pub fn is_afto(&self) -> bool {
+        is_afto(&self.key)
+    }
+
+    /// src/dst peers for a packet travelling the way the state's first
+    /// packet did (`fwd`) or the other way: (sender, receiver).
+    pub fn peers_fwd(&mut self, fwd: bool) -> (&mut Peer, &mut Peer) {
+        if fwd {
+            (&mut self.src, &mut self.dst)
+        } else {
+            (&mut self.dst, &mut self.src)
+        }
+    }
+}
+
+fn is_afto(key: &[StateKey; 2]) -> bool {
+    key[SK_WIRE].addr[0].is_ipv4() != key[SK_STACK].addr[0].is_ipv4()
+}
+
+/// Slot number of a state in the table.
+pub type Slot = u32;
+
+/// The state table with its key and id indexes. Lookups do not allocate.
+#[derive(Debug, Default)]
+pub struct StateTable {
+    slots: Vec<Option<State>>,
+    free: Vec<Slot>,
+    by_key: HashMap<StateKey, Vec<Slot>>,
+    by_id: HashMap<(u64, u32), Slot>,
+    count: usize,
+    next_seq: u64,
+}
+
+/// Inserting would clash with an existing state's key or id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertError {
+    KeyExists,
+    IdExists,
+}
+
+impl StateTable {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn get(&self, slot: Slot) -> Option<&State> {
+        self.slots.get(slot as usize).and_then(|s| s.as_ref())
+    }
+
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut State> {
+        self.slots.get_mut(slot as usize).and_then(|s| s.as_mut())
+    }
+
+    /// Does state `st` answer a lookup of `key` in direction `dir`?
+    /// Inbound packets match a state's wire key, outbound packets its
+    /// stack key; an af-to state matches inbound packets only, on either
+    /// key (both sides of the translation come in; pf_find_state).
+    fn role_hit(st: &State, key: &StateKey, dir: Dir) -> bool {
+        if is_afto(&st.key) {
+            dir == Dir::In && (st.key[SK_WIRE] == *key || st.key[SK_STACK] == *key)
+        } else {
+            let idx = match dir {
+                Dir::In => SK_WIRE,
+                Dir::Out => SK_STACK,
+            };
+            st.key[idx] == *key
+        }
+    }
+
+    /// Find the state a packet in direction `dir` on interface `ifname`
+    /// belongs to (pf_find_state, see `role_hit`): a state bound to
+    /// another interface does not match, and one bound to `ifname` wins
+    /// over a floating one.
+    pub fn lookup(&self, key: &StateKey, dir: Dir, ifname: &str) -> Option<Slot> {
+        let slots = self.by_key.get(key)?;
+        let mut floating = None;
+        for &s in slots {
+            let Some(st) = self.get(s) else { continue };
+            if !Self::role_hit(st, key, dir) {
+                continue;
+            }
+            match st.ifname.as_deref() {
+                Some(n) if n == ifname => return Some(s),
+                Some(_) => {}
+                None => {
+                    floating.get_or_insert(s);
+                }
+            }
+        }
+        floating
+    }
+
+    /// A state answering this key in this direction with the same
+    /// binding (the collision pf_state_key_attach refuses).
+    fn clash(&self, key: &StateKey, dir: Dir, ifname: Option<&str>) -> bool {
+        self.by_key.get(key).is_some_and(|v| {
+            v.iter().any(|&s| {
+                self.get(s).is_some_and(|st| {
+                    st.ifname.as_deref() == ifname && Self::role_hit(st, key, dir)
+                })
+            })
+        })
+    }
+
+    /// Every state's links to its source nodes.
+    pub fn links_mut(&mut self) -> impl Iterator<Item = &mut StateLinks> {
+        self.slots.iter_mut().flatten().map(|st| &mut st.sn)
+    }
+
+    /// Is any state using this key, on either side? (for picking NAT ports)
+    pub fn key_in_use(&self, key: &StateKey) -> bool {
+        self.by_key.get(key).is_some_and(|v| !v.is_empty())
+    }
+
+    pub fn by_id(&self, id: u64, creatorid: u32) -> Option<Slot> {
+        self.by_id.get(&(id, creatorid)).copied()
+    }
+
+    /// Insert a state; refuses a key already used in the same role by a
+    /// state with the same binding (a second state for the same
+    /// connection on the same interface) or a duplicate id.
+    pub fn insert(&mut self, mut st: State) -> Result<Slot, InsertError> {
+        if self.by_id.contains_key(&(st.id, st.creatorid)) {
+            return Err(InsertError::IdExists);
+        }
+        let bound = st.ifname.as_deref();
+        let stack_dir = if is_afto(&st.key) { Dir::In } else { Dir::Out };
+        if self.clash(&st.key[SK_WIRE], Dir::In, bound)
+            || self.clash(&st.key[SK_STACK], stack_dir, bound)
+        {
+            return Err(InsertError::KeyExists);
+        }
+        st.seq = self.next_seq;
+        self.next_seq += 1;
+        let keys = st.key;
+        let id = (st.id, st.creatorid);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(st);
+                s
+            }
+            None => {
+                self.slots.push(Some(st));
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        self.by_key.entry(keys[SK_WIRE]).or_default().push(slot);
+        if keys[SK_STACK] != keys[SK_WIRE] {
+            self.by_key.entry(keys[SK_STACK]).or_default().push(slot);
+        }
+        self.by_id.insert(id, slot);
+        self.count += 1;
+        Ok(slot)
+    }
+
+    pub fn remove(&mut self, slot: Slot) -> Option<State> {
+        let st = self.slots.get_mut(slot as usize)?.take()?;
+        for k in [st.key[SK_WIRE], st.key[SK_STACK]] {
+            if let Some(v) = self.by_key.get_mut(&k) {
+                v.retain(|&s| s != slot);
+                if v.is_empty() {
+                    self.by_key.remove(&k);
+                }
+            }
+        }
+        self.by_id.remove(&(st.id, st.creatorid));
+        self.free.push(slot);
+        self.count -= 1;
+        Some(st)
+    }
+
+    /// Slots of every state, in insertion order.
+    pub fn slots_in_order(&self) -> Vec<Slot> {
+        let mut v: Vec<(u64, Slot)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.seq, i as Slot)))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Every live slot, in no particular order.
+    pub fn all_slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|_| i as Slot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(a: &str, pa: u16, b: &str, pb: u16) -> StateKey {
+        StateKey {
+            addr: [a.parse().unwrap(), b.parse().unwrap()],
+            port: [pa, pb],
+            proto: 6,
+            rdomain: 0,
+        }
+    }
+
+    fn state(id: u64, wire: StateKey, stack: StateKey, dir: Dir) -> State {
+        State {
+            id,
+            creatorid: 1,
+            key: [wire, stack],
+            direction: dir,
+            ifname: None,
+            rule: None,
+            anchor: None,
+            src: Peer::default(),
+            dst: Peer::default(),
+            timeout: Timeout::TcpFirst,
+            creation: 0,
+            expire: 0,
+            packets: [0; 2],
+            bytes: [0; 2],
+            log: 0,
+            state_flags: 0,
+            norm: Actions::default(),
+            scrub: None,
+            tag: 0,
+            label: None,
+            sync: SyncMeta {
+                peer_updated: None,
+                no_sync: false,
+            },
+            seq: 0,
+            route: Default::default(),
+            sn: Default::default(),
+            match_rules: 0,
+            lim: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lookup_by_role() {
+        let mut t = StateTable::default();
+        let wire = key("192.0.2.20", 80, "192.0.2.1", 50001);
+        let stack = key("192.0.2.20", 80, "192.168.99.50", 1234);
+        let s = t.insert(state(1, wire, stack, Dir::Out)).unwrap();
+        assert_eq!(t.lookup(&wire, Dir::In, "eth0"), Some(s));
+        assert_eq!(t.lookup(&stack, Dir::Out, "eth0"), Some(s));
+        assert_eq!(t.lookup(&wire, Dir::Out, "eth0"), None);
+        assert_eq!(t.lookup(&stack, Dir::In, "eth0"), None);
+        assert!(t.key_in_use(&wire));
+        assert_eq!(
+            t.insert(state(2, wire, stack, Dir::Out)),
+            Err(InsertError::KeyExists)
+        );
+        assert_eq!(
+            t.insert(state(1, stack, stack, Dir::Out)),
+            Err(InsertError::IdExists)
+        );
+        assert!(t.remove(s).is_some());
+        assert!(t.is_empty());
+        assert!(!t.key_in_use(&wire));
+        assert_eq!(t.by_id(1, 1), None);
+    }
+
+    #[test]
+    fn if_bound_states() {
+        let mut t = StateTable::default();
+        let k = key("10.1.0.2", 5000, "10.2.0.2", 7);
+        let mut a = state(1, k, k, Dir::In);
+        a.ifname = Some("eth0".into());
+        let sa = t.insert(a).unwrap();
+        // Bound to eth0: no match on eth2.
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sa));
+        assert_eq!(t.lookup(&k, Dir::In, "eth2"), None);
+        // The same key may be bound elsewhere or float; the bound state
+        // wins on its interface, the floating one everywhere else.
+        let mut b = state(2, k, k, Dir::In);
+        b.ifname = Some("eth0".into());
+        assert_eq!(t.insert(b), Err(InsertError::KeyExists));
+        let sf = t.insert(state(3, k, k, Dir::In)).unwrap();
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sa));
+        assert_eq!(t.lookup(&k, Dir::In, "eth2"), Some(sf));
+        assert_eq!(
+            t.insert(state(4, k, k, Dir::In)),
+            Err(InsertError::KeyExists)
+        );
+        t.remove(sa);
+        assert_eq!(t.lookup(&k, Dir::In, "eth0"), Some(sf));
+    }
+
+    #[test]
+    fn insertion_order_survives_slot_reuse() {
+        let mut t = StateTable::default();
+        let a = t
+            .insert(state(
+                1,
+                key("1.1.1.1", 1, "2.2.2.2", 2),
+                key("1.1.1.1", 1, "2.2.2.2", 2),
+                Dir::In,
+            ))
+            .unwrap();
+        let _b = t
+            .insert(state(
+                2,
+                key("1.1.1.1", 3, "2.2.2.2", 4),
+                key("1.1.1.1", 3, "2.2.2.2", 4),
+                Dir::In,
+            ))
+            .unwrap();
+        t.remove(a);
+        let c = t
+            .insert(state(
+                3,
+                key("1.1.1.1", 5, "2.2.2.2", 6),
+                key("1.1.1.1", 5, "2.2.2.2", 6),
+                Dir::In,
+            ))
+            .unwrap();
+        assert_eq!(c, a);
+        let ids: Vec<u64> = t
+            .slots_in_order()
+            .iter()
+            .map(|&s| t.get(s).unwrap().id)
+            .collect();
+        assert_eq!(ids, vec![2, 3]);
+    }
+}
