@@ -156,18 +156,62 @@ pub fn segment(pkt: &[u8], size: usize, buf: &mut Vec<u8>, mut out: impl FnMut(&
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::engine::packet::tests::{fill_l4_checksum, tcp_seg, v4};
     use crate::wire::{ipv4, tcp};
 
+    /// An IPv4 packet (id 1, DF, TTL 64) around transport bytes `l4`,
+    /// checksums filled.
+    pub(crate) fn v4(src: &str, dst: &str, proto: u8, l4: &[u8]) -> Vec<u8> {
+        let (s, d): (std::net::Ipv4Addr, std::net::Ipv4Addr) =
+            (src.parse().unwrap(), dst.parse().unwrap());
+        let mut b = vec![0x45, 0];
+        b.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        b.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0]);
+        b.extend_from_slice(&s.octets());
+        b.extend_from_slice(&d.octets());
+        crate::engine::normalize::ipv4_header_checksum(&mut b);
+        b.extend_from_slice(l4);
+        fill_l4_checksum(&mut b);
+        b
+    }
+
+    pub(crate) fn fill_l4_checksum(b: &mut [u8]) {
+        complete_checksum(b);
+    }
+
+    /// A TCP header (no options) and payload.
+    pub(crate) fn tcp_seg(
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        win: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut t = vec![0u8; 20 + payload.len()];
+        t[0..2].copy_from_slice(&sport.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        t[8..12].copy_from_slice(&ack.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = flags;
+        t[14..16].copy_from_slice(&win.to_be_bytes());
+        t[20..].copy_from_slice(payload);
+        t
+    }
+
+    /// Do the IPv4 header and the transport checksum verify (the sum over
+    /// pseudo-header and segment, field included, is all ones)?
     fn ok(p: &[u8]) -> bool {
         let pd = describe(p).unwrap();
-        let mut c = p.to_vec();
-        fill_l4_checksum(&mut c);
-        c == p
-            && (pd.af != crate::addr::Af::Inet
-                || ipv4::Packet::new_checked(p).unwrap().verify_checksum())
+        let l4 = &p[pd.l4_off..pd.tot_len];
+        let s = checksum::combine(
+            checksum::pseudo_header(&pd.src, &pd.dst, pd.proto, l4.len() as u32),
+            checksum::sum(l4),
+        );
+        checksum::finish(s) == 0 && ipv4::Packet::new_checked(p).unwrap().verify_checksum()
     }
 
     #[test]
@@ -179,6 +223,7 @@ mod tests {
             &tcp_seg(1000, 80, 7, 9, 0x18, 512, b"hello"),
         );
         let good = p.clone();
+        assert!(ok(&good));
         // CHECKSUM_PARTIAL: the field holds the pseudo-header sum.
         let pd = describe(&p).unwrap();
         let ph = checksum::pseudo_header(&pd.src, &pd.dst, 6, (p.len() - 20) as u32);

@@ -477,6 +477,8 @@ pub struct Predictor {
     /// because the packet left elsewhere.
     pub done: u64,
     pub mispredicted: u64,
+    /// Packets queued at POSTROUTING for a rewrite pfd no longer had.
+    pub lost: u64,
 }
 
 impl Predictor {
@@ -507,6 +509,7 @@ impl Predictor {
             v6_forwarding: true,
             done: 0,
             mispredicted: 0,
+            lost: 0,
         }
     }
 
@@ -635,7 +638,7 @@ pub fn single_path(fib: &crate::engine::fib::Fib, table: u32, dst: &IpAddr, oif:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::packet::tests::{tcp_seg, v4};
+    use crate::daemon::offload::tests::{tcp_seg, v4};
     use crate::wire::ipv4;
 
     #[test]

@@ -859,7 +859,10 @@ mod tests {
 
     /// The verdict messages collected: (type, id, verdict, mark, payload
     /// length).
-    fn sent(q: &mut Queue) -> Vec<(u16, u32, u32, Option<u32>, Option<usize>)> {
+    /// (type, id, verdict, mark, payload length)
+    type Sent = (u16, u32, u32, Option<u32>, Option<usize>);
+
+    fn sent(q: &mut Queue) -> Vec<Sent> {
         q.push_run();
         let b = &q.out;
         let mut at = 0;
@@ -886,8 +889,7 @@ mod tests {
     }
 
     fn next(q: &mut Queue) -> Packet {
-        let p = q.recv(Some(0)).unwrap().unwrap();
-        p
+        q.recv(Some(0)).unwrap().unwrap()
     }
 
     const B: u16 = NFQNL_MSG_VERDICT_BATCH;

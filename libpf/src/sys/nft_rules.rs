@@ -441,7 +441,7 @@ mod tests {
             b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
             b.extend_from_slice(&ty.to_ne_bytes());
             b.extend_from_slice(v);
-            while b.len() % 4 != 0 {
+            while !b.len().is_multiple_of(4) {
                 b.push(0);
             }
         };
