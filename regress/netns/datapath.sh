@@ -99,6 +99,7 @@ sleep 0.5
 rm -f "$RUN/fw.sock"
 (PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
 echo $! >"$RUN/fw.pfd.pid"
+disown $!
 for i in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done
 check "pfd starts" test -S "$RUN/fw.sock"
 check "pf enables" pfctl -q -e

@@ -187,7 +187,7 @@ pub(super) fn finish(
     if let Some(d) = defer.peek_expect(ticket) {
         buf[..n].copy_from_slice(d);
     }
-    if p.csum_not_ready && in_v.modified {
+    if p.csum_not_ready && (in_v.modified || !p.gso) {
         // `finish` gives it back with its checksum computed: that is what
         // POSTROUTING will see.
         offload::complete_checksum(buf);

@@ -118,7 +118,13 @@ impl Sink {
             Bytes::Own(_) => (false, false),
         };
         let mark = extra.mark.or(v.mtag.map(|t| t.to_mark()));
-        let give_back = v.pass && v.modified;
+        // A packet whose checksum the kernel left to the card goes back
+        // with it computed, as the queue gave packets before GSO was
+        // taken whole (and as a card would send it): what a sniffer on
+        // the far side of a veth sees. GSO packets are left to the
+        // kernel's segmentation, which computes it.
+        let complete = csum_not_ready && v.pass && (v.modified || !gso || sends_bytes(&v.forward));
+        let give_back = v.pass && (v.modified || (csum_not_ready && !gso));
         let resegment = gso && v.pass && sends_bytes(&v.forward);
         let accept = {
             let bytes: &mut [u8] = match &mut pkt {
@@ -128,7 +134,7 @@ impl Sink {
             if v.localhost && v.pass && crate::engine::localhost::is_v4(bytes) {
                 shared.localnet.need();
             }
-            if csum_not_ready && v.pass && (v.modified || sends_bytes(&v.forward)) {
+            if complete {
                 // The bytes leave as they are: their checksum must be whole.
                 offload::complete_checksum(bytes);
             }
