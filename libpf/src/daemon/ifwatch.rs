@@ -132,6 +132,9 @@ pub fn run(shared: Arc<Shared>) {
                 vec![NetEvent::Lost]
             }
         };
+        if !events.is_empty() {
+            shared.net_gen.fetch_add(1, Ordering::Relaxed);
+        }
         let resync = events
             .iter()
             .any(|e| matches!(e, NetEvent::Links | NetEvent::Lost));

@@ -9,6 +9,8 @@ pub mod datapath;
 pub mod ifnames;
 pub mod ifwatch;
 pub mod localnet;
+pub mod offload;
+pub mod onepass;
 pub mod routing;
 
 use crate::engine::Engine;
@@ -66,6 +68,13 @@ pub struct Shared {
     pub routes_error: Mutex<Option<String>>,
     /// route_localnet, for packets pf redirects to 127.0.0.0/8.
     pub localnet: localnet::Localnet,
+    /// Packets the kernel dropped for want of room in pfd's queues.
+    pub kernel_drops: datapath::KernelDrops,
+    /// Interfaces whose packets may be filtered `out` ahead of time.
+    pub out_codes: onepass::OutCodes,
+    /// Bumped on every change of links, addresses, routes and pfd's own
+    /// policy routing: the data path's route answers are stale.
+    pub net_gen: std::sync::atomic::AtomicU64,
     origin: Instant,
     /// The wall-clock time of `origin` (Unix ms), read once so that engine
     /// times convert to the same wall-clock second on every request.
@@ -164,6 +173,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         routes_gen: std::sync::atomic::AtomicU64::new(0),
         routes_error: Mutex::new(None),
         localnet: localnet::Localnet::default(),
+        kernel_drops: datapath::KernelDrops::default(),
+        out_codes: onepass::OutCodes::default(),
+        net_gen: std::sync::atomic::AtomicU64::new(0),
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -320,6 +332,9 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             if tick.is_multiple_of(16) {
                 // Next hops' routes change: follow them.
                 shared.sync_routes();
+            }
+            if tick.is_multiple_of(40) {
+                shared.kernel_drops.warn(&shared);
             }
         }
         if hup.swap(false, Ordering::Relaxed) {

@@ -51,7 +51,9 @@ impl Shared {
                 }
             }
         }
-        self.routes_gen.store(gen, Ordering::Relaxed);
+        if self.routes_gen.swap(gen, Ordering::Relaxed) != gen {
+            self.net_gen.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Has the engine numbered selectors the system does not have yet?
@@ -135,6 +137,12 @@ pub fn forward(
     };
     log_send(res, "dup-to");
     Some(true)
+}
+
+/// Send `pkt`, a packet translated to the other address family (one
+/// segment of an af-to GSO packet), by the normal route.
+pub fn send_af(rs: &mut RouteSender, pkt: &[u8]) {
+    log_send(rs.send(0, pkt, true), "af-to");
 }
 
 fn log_send(r: std::io::Result<()>, what: &str) {

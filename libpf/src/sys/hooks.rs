@@ -15,7 +15,21 @@ use std::process::Command;
 /// The mark bit of packets pfd generates itself (RSTs, ICMP errors): they
 /// skip the queue, as OpenBSD tags its own replies (see engine::mtag).
 pub const GENERATED_MARK: u32 = crate::engine::mtag::GENERATED_BIT;
-pub const GENERATED_MASK: u32 = crate::engine::mtag::GENERATED_BIT;
+/// What the POSTROUTING chain looks at: the generated bit, and the low
+/// byte, which on a packet filtered `out` ahead of time is the code of the
+/// interface it was filtered for (0 for pfd's own packets; see
+/// daemon::onepass).
+pub const GENERATED_MASK: u32 = crate::engine::mtag::GENERATED_BIT | 0xff;
+
+/// pfd's changes to its chains, one at a time (`with_lock`).
+static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Run `f` while no other thread of this process changes the chains
+/// through `with_lock`.
+pub fn with_lock<T>(f: impl FnOnce() -> T) -> T {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
 
 const PRE_CHAIN: &str = "PFD_PRE";
 const OUT_CHAIN: &str = "PFD_OUT";
@@ -119,7 +133,9 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
             tool,
             &["-t", "raw", "-A", OUT_CHAIN, "-j", "CT", "--notrack"],
         )?;
-        // mangle POSTROUTING: queue (pf "out"), except pfd's own replies.
+        // mangle POSTROUTING: queue (pf "out"), except pfd's own replies
+        // (and, by rules `allow_filtered` inserts after this one, packets
+        // filtered `out` already for the interface they leave by).
         must(tool, &["-t", "mangle", "-N", POST_CHAIN])?;
         must(
             tool,
@@ -138,6 +154,26 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
         must(
             tool,
             &["-t", "mangle", "-I", "POSTROUTING", "1", "-j", POST_CHAIN],
+        )?;
+    }
+    Ok(())
+}
+
+/// Let packets marked as filtered `out` for interface `ifname` (code
+/// `code`, see daemon::onepass) leave by that interface without being
+/// queued again; marked so but leaving by another, they are still queued.
+pub fn allow_filtered(ifname: &str, code: u8) -> io::Result<()> {
+    let mark = format!(
+        "0x{:08x}/0x{GENERATED_MASK:08x}",
+        GENERATED_MARK | code as u32
+    );
+    for tool in available_tools() {
+        must(
+            tool,
+            &[
+                "-t", "mangle", "-I", POST_CHAIN, "2", "-o", ifname, "-m", "mark", "--mark", &mark,
+                "-j", "RETURN",
+            ],
         )?;
     }
     Ok(())

@@ -5,8 +5,11 @@
 pub mod hooks;
 pub mod netlink;
 pub mod nfqueue;
+pub mod nft_rules;
 pub mod policy_routing;
 pub mod raw;
 pub mod resolve;
+pub mod route_query;
 pub mod sysctl;
 pub mod time;
+pub mod xfrm;

@@ -9,10 +9,24 @@
 //! packets with a timeout and give late verdicts (fragments that timed
 //! out) without a packet arriving.
 //!
-//! The receive buffer is reused; a packet's bytes are read with
-//! [`Queue::payload`] until the next `recv`. Nothing here panics on what
-//! the kernel sends: messages and attributes are bounds checked and what
-//! is not understood is skipped.
+//! Throughput: packets are read up to [`BATCH`] datagrams per system call
+//! (recvmmsg) into buffers allocated once; a packet's bytes are read (and
+//! may be rewritten in place) with [`Queue::payload`] /
+//! [`Queue::payload_mut`] until the next `recv` that has to go back to the
+//! kernel. Verdicts are collected and sent together, several netlink
+//! messages per send, before the queue waits for more packets (or on
+//! [`Queue::flush`]); consecutive packets received and given the same
+//! plain verdict and mark, with nothing else waiting in the queue before
+//! them, become one NFQNL_MSG_VERDICT_BATCH. The order in which the kernel
+//! lets packets go is the order of the verdicts, as without batching.
+//! Packets segmentation offload made large (GSO) come whole, their
+//! checksums possibly not computed yet ([`Packet::csum_not_ready`]); the
+//! socket's receive buffer is raised past the system's limit
+//! (SO_RCVBUFFORCE), and what the kernel dropped all the same is counted
+//! ([`kernel_drops`]).
+//!
+//! Nothing here panics on what the kernel sends: messages and attributes
+//! are bounds checked and what is not understood is skipped.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -26,6 +40,7 @@ const NFNL_SUBSYS_QUEUE: u16 = 3;
 const NFQNL_MSG_PACKET: u16 = 0;
 const NFQNL_MSG_VERDICT: u16 = 1;
 const NFQNL_MSG_CONFIG: u16 = 2;
+const NFQNL_MSG_VERDICT_BATCH: u16 = 3;
 const NFGENMSG_LEN: usize = 4;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
@@ -35,9 +50,16 @@ const NFQA_VERDICT_HDR: u16 = 2;
 const NFQA_MARK: u16 = 3;
 const NFQA_IFINDEX_INDEV: u16 = 5;
 const NFQA_IFINDEX_OUTDEV: u16 = 6;
+const NFQA_IFINDEX_PHYSINDEV: u16 = 7;
 const NFQA_PAYLOAD: u16 = 10;
+const NFQA_CAP_LEN: u16 = 13;
+const NFQA_SKB_INFO: u16 = 14;
 const NFQA_UID: u16 = 16;
 const NFQA_GID: u16 = 17;
+
+// NFQA_SKB_INFO bits.
+const NFQA_SKB_CSUMNOTREADY: u32 = 0x01;
+const NFQA_SKB_GSO: u32 = 0x02;
 
 // Configuration attributes.
 const NFQA_CFG_CMD: u16 = 1;
@@ -48,10 +70,27 @@ const NFQA_CFG_FLAGS: u16 = 5;
 const NFQNL_CFG_CMD_BIND: u8 = 1;
 const NFQNL_COPY_PACKET: u8 = 2;
 const NFQA_CFG_F_FAIL_OPEN: u32 = 0x01;
+const NFQA_CFG_F_GSO: u32 = 0x04;
 const NFQA_CFG_F_UID_GID: u32 = 0x08;
 
-/// Bytes of a packet copied to us: all of it (IPv4 and IPv6 packets fit).
-const COPY_RANGE: u32 = 0xffff;
+/// Bytes of a packet copied to us: all of it. The kernel's largest copy
+/// range (NFQNL_MAX_COPY_RANGE: what fits a netlink attribute) is a few
+/// bytes short of 65535; a packet longer than that (a GSO packet of a
+/// stack with BIG TCP) comes truncated, [`Packet::truncated`].
+const COPY_RANGE: u32 = 0xffff - 4;
+
+/// Datagrams read per system call.
+pub const BATCH: usize = 32;
+/// Room for one datagram: the largest packet message (payload, headers,
+/// attributes), rounded up.
+const SLOT: usize = 68 * 1024;
+/// The socket buffers asked for: several megabytes so that bursts (and
+/// GSO packets, up to 64 KB each) wait rather than being dropped.
+const RCVBUF: libc::c_int = 16 << 20;
+const SNDBUF: libc::c_int = 4 << 20;
+/// Verdict messages are sent when this many bytes are collected (packets
+/// rewritten go back whole).
+const OUT_FLUSH: usize = 1 << 20;
 
 /// What happens to a queued packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,24 +123,79 @@ pub struct Packet {
     pub outdev: u32,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// The transport checksum is not computed yet (the kernel would leave
+    /// it to the network card, CHECKSUM_PARTIAL): the field holds the
+    /// pseudo-header sum. Complete it before the bytes go anywhere else.
+    pub csum_not_ready: bool,
+    /// A GSO packet: several segments' worth that the kernel (or the card)
+    /// cuts up on the way out.
+    pub gso: bool,
+    /// It came through a bridge port (br_netfilter).
+    pub bridged: bool,
+    /// The packet's full length when the kernel copied less of it.
+    cap_len: Option<u32>,
     /// Where the payload is in the receive buffer; None: the kernel sent
     /// none (the queue was not configured yet).
     payload: Option<(usize, usize)>,
+}
+
+impl Packet {
+    /// Only part of the packet was copied (it is longer than the copy
+    /// range): its bytes cannot be filtered or given back whole.
+    pub fn truncated(&self) -> bool {
+        match (self.cap_len, self.payload) {
+            (Some(c), Some((_, len))) => c as usize > len,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Counters of the queue's own work (for measurement).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// recvmmsg calls that returned datagrams, and the datagrams.
+    pub reads: u64,
+    pub datagrams: u64,
+    /// Sends of verdict messages, the messages, and how many of them were
+    /// batch verdicts.
+    pub sends: u64,
+    pub verdicts: u64,
+    pub batches: u64,
+}
+
+/// Consecutive packets that get the same plain verdict: one batch verdict
+/// for every id up to `last`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    last: u32,
+    code: u32,
+    mark: u32,
 }
 
 /// One bound queue.
 pub struct Queue {
     fd: OwnedFd,
     num: u16,
+    /// BATCH slots of SLOT bytes; slot i holds `lens[i]` bytes.
     buf: Vec<u8>,
-    /// The received datagram is `buf[..len]`; messages before `at` are read.
-    len: usize,
+    lens: [usize; BATCH],
+    filled: usize,
+    /// Reading position: slot and offset in it.
+    slot: usize,
     at: usize,
+    /// Verdict messages not sent yet, and the batch being collected.
     out: Vec<u8>,
+    run: Option<Run>,
+    /// The last packet `recv` returned (id, mark) while it has no verdict.
+    last: Option<(u32, u32)>,
+    /// Packets received and not given a verdict yet (those held included).
+    outstanding: usize,
     seq: u32,
     /// Error messages the kernel sent about our verdicts (a packet id it
     /// no longer has).
     pub errors: u64,
+    pub stats: Stats,
 }
 
 fn put_u16(b: &mut Vec<u8>, v: u16) {
@@ -160,6 +254,10 @@ fn parse_packet(b: &[u8], from: usize, to: usize) -> Option<Packet> {
         outdev: 0,
         uid: None,
         gid: None,
+        csum_not_ready: false,
+        gso: false,
+        bridged: false,
+        cap_len: None,
         payload: None,
     };
     let mut have_hdr = false;
@@ -174,8 +272,15 @@ fn parse_packet(b: &[u8], from: usize, to: usize) -> Option<Packet> {
             NFQA_MARK => p.mark = u32_be(v)?,
             NFQA_IFINDEX_INDEV => p.indev = u32_be(v)?,
             NFQA_IFINDEX_OUTDEV => p.outdev = u32_be(v)?,
+            NFQA_IFINDEX_PHYSINDEV => p.bridged = true,
             NFQA_UID => p.uid = u32_be(v),
             NFQA_GID => p.gid = u32_be(v),
+            NFQA_CAP_LEN => p.cap_len = u32_be(v),
+            NFQA_SKB_INFO => {
+                let f = u32_be(v).unwrap_or(0);
+                p.csum_not_ready = f & NFQA_SKB_CSUMNOTREADY != 0;
+                p.gso = f & NFQA_SKB_GSO != 0;
+            }
             NFQA_PAYLOAD => p.payload = Some((off, len)),
             _ => {}
         }
@@ -183,11 +288,62 @@ fn parse_packet(b: &[u8], from: usize, to: usize) -> Option<Packet> {
     have_hdr.then_some(p)
 }
 
+/// Set an integer socket option.
+fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> bool {
+    // SAFETY: setsockopt with a c_int option value of the size given.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        ) == 0
+    }
+}
+
+/// A socket buffer of `size` bytes: past net.core.[rw]mem_max when we may
+/// (CAP_NET_ADMIN), else as large as the system allows.
+fn set_buffer(fd: RawFd, force: libc::c_int, plain: libc::c_int, size: libc::c_int) {
+    if !setsockopt_int(fd, libc::SOL_SOCKET, force, size) {
+        setsockopt_int(fd, libc::SOL_SOCKET, plain, size);
+    }
+}
+
+/// Packets the kernel dropped instead of queueing them to queues `first`
+/// .. `first + count - 1` since they were bound: the queue was full, or
+/// the reader's socket buffer was (`queue_dropped` and `user_dropped` of
+/// /proc/net/netfilter/nfnetlink_queue, in the caller's network
+/// namespace).
+pub fn kernel_drops(first: u16, count: u16) -> io::Result<u64> {
+    let text = std::fs::read_to_string("/proc/net/netfilter/nfnetlink_queue")?;
+    Ok(parse_drops(&text, first, count))
+}
+
+fn parse_drops(text: &str, first: u16, count: u16) -> u64 {
+    let last = first as u32 + count.max(1) as u32 - 1;
+    text.lines()
+        .filter_map(|l| {
+            // queue_num portid queue_total copy_mode copy_range
+            // queue_dropped user_dropped id_sequence 1
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let num: u32 = f.first()?.parse().ok()?;
+            if num < first as u32 || num > last {
+                return None;
+            }
+            let qd: u64 = f.get(5)?.parse().ok()?;
+            let ud: u64 = f.get(6)?.parse().ok()?;
+            Some(qd + ud)
+        })
+        .sum()
+}
+
 impl Queue {
     /// Bind queue `num`: whole packets, up to `maxlen` waiting in the
     /// kernel (those held for a late verdict included), the sockets'
-    /// owners of local packets, and no fail-open (a full queue drops).
-    pub fn open(num: u16, maxlen: u32) -> io::Result<Queue> {
+    /// owners of local packets, GSO packets whole when `gso`, and no
+    /// fail-open (a full queue drops: pf fails closed).
+    pub fn open(num: u16, maxlen: u32, gso: bool) -> io::Result<Queue> {
         // SAFETY: plain socket(2); the descriptor is owned right away.
         let fd = unsafe {
             libc::socket(
@@ -215,39 +371,42 @@ impl Queue {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
-        let one: libc::c_int = 1;
         // NETLINK_NO_ENOBUFS: a burst the socket cannot take is dropped by
-        // the kernel (fail-closed) rather than reported as an error.
-        // SAFETY: setsockopt with a c_int option value.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_NETLINK,
-                libc::NETLINK_NO_ENOBUFS,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-        }
-        let rcvbuf: libc::c_int = 8 << 20;
-        // SAFETY: as above.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&rcvbuf as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-        }
+        // the kernel (fail-closed) and counted there (`kernel_drops`),
+        // rather than reported as an error on the next read.
+        setsockopt_int(
+            fd.as_raw_fd(),
+            libc::SOL_NETLINK,
+            libc::NETLINK_NO_ENOBUFS,
+            1,
+        );
+        set_buffer(
+            fd.as_raw_fd(),
+            libc::SO_RCVBUFFORCE,
+            libc::SO_RCVBUF,
+            RCVBUF,
+        );
+        set_buffer(
+            fd.as_raw_fd(),
+            libc::SO_SNDBUFFORCE,
+            libc::SO_SNDBUF,
+            SNDBUF,
+        );
         let mut q = Queue {
             fd,
             num,
-            buf: vec![0; 128 * 1024],
-            len: 0,
+            buf: vec![0; BATCH * SLOT],
+            lens: [0; BATCH],
+            filled: 0,
+            slot: 0,
             at: 0,
-            out: Vec::with_capacity(70 * 1024),
+            out: Vec::with_capacity(OUT_FLUSH + SLOT),
+            run: None,
+            last: None,
+            outstanding: 0,
             seq: 0,
             errors: 0,
+            stats: Stats::default(),
         };
         // One configuration message: bind, copy whole packets, queue
         // length, flags.
@@ -259,14 +418,11 @@ impl Queue {
         params.push(NFQNL_COPY_PACKET);
         put_attr(&mut attrs, NFQA_CFG_PARAMS, &params);
         put_attr(&mut attrs, NFQA_CFG_QUEUE_MAXLEN, &maxlen.to_be_bytes());
-        let mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_UID_GID;
+        let mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO;
+        let flags = NFQA_CFG_F_UID_GID | if gso { NFQA_CFG_F_GSO } else { 0 };
         put_attr(&mut attrs, NFQA_CFG_MASK, &mask.to_be_bytes());
-        put_attr(
-            &mut attrs,
-            NFQA_CFG_FLAGS,
-            &NFQA_CFG_F_UID_GID.to_be_bytes(),
-        );
-        let seq = q.send(NFQNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, &attrs)?;
+        put_attr(&mut attrs, NFQA_CFG_FLAGS, &flags.to_be_bytes());
+        let seq = q.request(NFQNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, &attrs)?;
         q.wait_ack(seq)
             .map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {num}: {e}")))?;
         Ok(q)
@@ -280,25 +436,36 @@ impl Queue {
         self.fd.as_raw_fd()
     }
 
-    /// Send one nfnetlink queue message with attributes `attrs`; returns
-    /// its sequence number.
-    fn send(&mut self, ty: u16, flags: u16, attrs: &[u8]) -> io::Result<u32> {
+    /// Append one nfnetlink queue message header (type `ty`, length filled
+    /// by `end_msg`) to the pending messages; returns where it starts.
+    fn begin_msg(&mut self, ty: u16, flags: u16) -> usize {
         self.seq = self.seq.wrapping_add(1);
-        let mut m = std::mem::take(&mut self.out);
-        m.clear();
-        let len = NLMSG_HDRLEN + NFGENMSG_LEN + attrs.len();
-        m.extend_from_slice(&(len as u32).to_ne_bytes());
-        put_u16(&mut m, NFNL_SUBSYS_QUEUE << 8 | ty);
-        put_u16(&mut m, flags);
-        m.extend_from_slice(&self.seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
+        let start = self.out.len();
+        self.out.extend_from_slice(&0u32.to_ne_bytes());
+        put_u16(&mut self.out, NFNL_SUBSYS_QUEUE << 8 | ty);
+        put_u16(&mut self.out, flags);
+        self.out.extend_from_slice(&self.seq.to_ne_bytes());
+        self.out.extend_from_slice(&0u32.to_ne_bytes());
         // struct nfgenmsg { u8 family; u8 version; be16 res_id; }
-        m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
-        m.extend_from_slice(&self.num.to_be_bytes());
-        m.extend_from_slice(attrs);
-        let r = self.send_raw(&m);
-        self.out = m;
-        r.map(|_| self.seq)
+        self.out.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
+        self.out.extend_from_slice(&self.num.to_be_bytes());
+        start
+    }
+
+    fn end_msg(&mut self, start: usize) {
+        let len = (self.out.len() - start) as u32;
+        self.out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    /// Send one request with attributes `attrs` at once (after whatever
+    /// verdicts are pending); returns its sequence number.
+    fn request(&mut self, ty: u16, flags: u16, attrs: &[u8]) -> io::Result<u32> {
+        self.push_run();
+        let start = self.begin_msg(ty, flags);
+        self.out.extend_from_slice(attrs);
+        self.end_msg(start);
+        let seq = self.seq;
+        self.flush().map(|_| seq)
     }
 
     fn send_raw(&self, m: &[u8]) -> io::Result<()> {
@@ -315,19 +482,45 @@ impl Queue {
         }
     }
 
+    /// Send the verdicts collected so far, in order.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.push_run();
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = self.send_raw(&self.out);
+        self.stats.sends += 1;
+        self.out.clear();
+        r
+    }
+
+    /// The batch being collected becomes a message.
+    fn push_run(&mut self) {
+        let Some(run) = self.run.take() else {
+            return;
+        };
+        let start = self.begin_msg(NFQNL_MSG_VERDICT_BATCH, NLM_F_REQUEST);
+        let mut vh = [0u8; 8];
+        vh[..4].copy_from_slice(&run.code.to_be_bytes());
+        vh[4..].copy_from_slice(&run.last.to_be_bytes());
+        put_attr(&mut self.out, NFQA_VERDICT_HDR, &vh);
+        put_attr(&mut self.out, NFQA_MARK, &run.mark.to_be_bytes());
+        self.end_msg(start);
+        self.stats.verdicts += 1;
+        self.stats.batches += 1;
+    }
+
     /// Read until the kernel answers request `seq`. Packets that arrive
     /// meanwhile are dropped (none is filtered before the queue is set up).
     fn wait_ack(&mut self, seq: u32) -> io::Result<()> {
         for _ in 0..64 {
             self.fill(Some(1000))?;
-            if self.len == 0 {
+            if self.filled == 0 {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
             }
-            let mut at = 0;
             let mut early = Vec::new();
             let mut answer = None;
-            while let Some((ty, mseq, from, to, next)) = self.message(at) {
-                at = next;
+            while let Some((ty, mseq, from, to)) = self.next_message() {
                 if ty == NLMSG_ERROR && mseq == seq {
                     let err = u32_ne(&self.buf, from).map_or(0, |e| e as i32);
                     answer = Some(err);
@@ -337,11 +530,11 @@ impl Queue {
                     }
                 }
             }
-            self.len = 0;
-            self.at = 0;
             for id in early {
+                self.outstanding += 1;
                 self.verdict(id, Verdict::Drop, None, None)?;
             }
+            self.flush()?;
             match answer {
                 Some(0) => return Ok(()),
                 Some(e) => return Err(io::Error::from_raw_os_error(-e)),
@@ -351,24 +544,48 @@ impl Queue {
         Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"))
     }
 
-    /// The message at `at` of the received datagram: (type, seq, payload
-    /// start, payload end, next message).
-    fn message(&self, at: usize) -> Option<(u16, u32, usize, usize, usize)> {
-        let b = &self.buf[..self.len];
-        let len = u32_ne(b, at)? as usize;
-        let ty = u16_ne(b, at + 4)?;
-        let seq = u32_ne(b, at + 8)?;
-        if len < NLMSG_HDRLEN || at + len > b.len() {
-            return None;
+    /// The next message of the datagrams read: (type, seq, payload start,
+    /// payload end) as offsets in `buf`.
+    fn next_message(&mut self) -> Option<(u16, u32, usize, usize)> {
+        while self.slot < self.filled {
+            let base = self.slot * SLOT;
+            let end = base + self.lens[self.slot];
+            let at = base + self.at;
+            let b = &self.buf[..end];
+            let msg = (|| {
+                let len = u32_ne(b, at)? as usize;
+                let ty = u16_ne(b, at + 4)?;
+                let seq = u32_ne(b, at + 8)?;
+                if len < NLMSG_HDRLEN || at + len > end {
+                    return None;
+                }
+                Some((ty, seq, at + NLMSG_HDRLEN, at + len, align4(len)))
+            })();
+            match msg {
+                Some((ty, seq, from, to, step)) => {
+                    self.at += step;
+                    return Some((ty, seq, from, to));
+                }
+                None => {
+                    self.slot += 1;
+                    self.at = 0;
+                }
+            }
         }
-        Some((ty, seq, at + NLMSG_HDRLEN, at + len, at + align4(len)))
+        None
     }
 
-    /// Wait up to `timeout_ms` (None: for ever) for a datagram and read
-    /// it into the buffer; `len` is 0 after a timeout.
+    /// Wait up to `timeout_ms` (None: for ever) for datagrams and read up
+    /// to BATCH of them; `filled` is 0 after a timeout. Pending verdicts go
+    /// out first.
     fn fill(&mut self, timeout_ms: Option<u32>) -> io::Result<()> {
-        self.len = 0;
+        self.filled = 0;
+        self.slot = 0;
         self.at = 0;
+        self.flush()?;
+        if self.read_batch()? > 0 {
+            return Ok(());
+        }
         let mut p = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLIN,
@@ -388,34 +605,67 @@ impl Queue {
         if r == 0 {
             return Ok(());
         }
-        // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                self.buf.as_mut_ptr().cast(),
-                self.buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => Ok(()),
-                _ => Err(e),
-            };
+        self.read_batch().map(|_| ())
+    }
+
+    /// Read what is there without waiting (recvmmsg): the number of
+    /// datagrams.
+    fn read_batch(&mut self) -> io::Result<usize> {
+        // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, lengths 0)
+        // and are filled in below before use.
+        let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        let base = self.buf.as_mut_ptr();
+        for i in 0..BATCH {
+            // SAFETY: slot i lies inside buf (BATCH * SLOT bytes).
+            iov[i].iov_base = unsafe { base.add(i * SLOT) }.cast();
+            iov[i].iov_len = SLOT;
+            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
         }
-        self.len = (n as usize).min(self.buf.len());
-        Ok(())
+        let n = loop {
+            // SAFETY: hdrs describe BATCH valid, disjoint buffers.
+            let n = unsafe {
+                libc::recvmmsg(
+                    self.fd.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    BATCH as u32,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(0),
+                _ => return Err(e),
+            }
+        };
+        for (i, h) in hdrs.iter().take(n).enumerate() {
+            self.lens[i] = (h.msg_len as usize).min(SLOT);
+        }
+        self.filled = n;
+        self.slot = 0;
+        self.at = 0;
+        if n > 0 {
+            self.stats.reads += 1;
+            self.stats.datagrams += n as u64;
+        }
+        Ok(n)
     }
 
     /// The next packet, waiting up to `timeout_ms` (None: for ever) for
     /// one. Ok(None): the time ran out.
     pub fn recv(&mut self, timeout_ms: Option<u32>) -> io::Result<Option<Packet>> {
         loop {
-            while let Some((ty, _, from, to, next)) = self.message(self.at) {
-                self.at = next;
+            while let Some((ty, _, from, to)) = self.next_message() {
                 if ty == NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET {
                     if let Some(p) = parse_packet(&self.buf, from + NFGENMSG_LEN, to) {
+                        self.outstanding += 1;
+                        self.last = Some((p.id, p.mark));
                         return Ok(Some(p));
                     }
                 } else if ty == NLMSG_ERROR && u32_ne(&self.buf, from).is_some_and(|e| e != 0) {
@@ -423,7 +673,7 @@ impl Queue {
                 }
             }
             self.fill(timeout_ms)?;
-            if self.len == 0 {
+            if self.filled == 0 {
                 return Ok(None);
             }
         }
@@ -438,13 +688,22 @@ impl Queue {
         }
     }
 
+    /// The bytes of a packet `recv` returned last, to rewrite in place.
+    pub fn payload_mut(&mut self, p: &Packet) -> &mut [u8] {
+        match p.payload {
+            Some((off, len)) => self.buf.get_mut(off..off + len).unwrap_or(&mut []),
+            None => &mut [],
+        }
+    }
+
     /// Did the kernel send the packet's bytes?
     pub fn has_payload(p: &Packet) -> bool {
         p.payload.is_some()
     }
 
     /// The verdict on packet `id`: `mark` replaces its mark, `payload` its
-    /// bytes (any length; not with a drop).
+    /// bytes (any length; not with a drop). Collected, and sent before the
+    /// queue waits for packets again or on `flush`.
     pub fn verdict(
         &mut self,
         id: u32,
@@ -452,31 +711,75 @@ impl Queue {
         mark: Option<u32>,
         payload: Option<&[u8]>,
     ) -> io::Result<()> {
-        self.seq = self.seq.wrapping_add(1);
-        let mut m = std::mem::take(&mut self.out);
-        m.clear();
-        m.extend_from_slice(&[0; NLMSG_HDRLEN]);
-        m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
-        m.extend_from_slice(&self.num.to_be_bytes());
+        let payload = payload.filter(|_| v != Verdict::Drop);
+        let last = self.last.take_if(|(l, _)| *l == id);
+        self.outstanding = self.outstanding.saturating_sub(1);
+        // A batch verdict takes every packet up to its id still in the
+        // kernel's queue: only the packet just received, with no other
+        // one waiting before it, and in the order received.
+        if let (Some((_, cur)), None, 0, Verdict::Drop | Verdict::Accept) =
+            (last, payload, self.outstanding, v)
+        {
+            let code = v.code();
+            let m = mark.unwrap_or(cur);
+            match &mut self.run {
+                Some(r) if r.code == code && r.mark == m => r.last = id,
+                _ => {
+                    self.push_run();
+                    self.run = Some(Run {
+                        last: id,
+                        code,
+                        mark: m,
+                    });
+                }
+            }
+            return self.flush_if_full();
+        }
+        self.push_run();
+        let start = self.begin_msg(NFQNL_MSG_VERDICT, NLM_F_REQUEST);
         // struct nfqnl_msg_verdict_hdr { be32 verdict; be32 id; }
         let mut vh = [0u8; 8];
         vh[..4].copy_from_slice(&v.code().to_be_bytes());
         vh[4..].copy_from_slice(&id.to_be_bytes());
-        put_attr(&mut m, NFQA_VERDICT_HDR, &vh);
+        put_attr(&mut self.out, NFQA_VERDICT_HDR, &vh);
         if let Some(mark) = mark {
-            put_attr(&mut m, NFQA_MARK, &mark.to_be_bytes());
+            put_attr(&mut self.out, NFQA_MARK, &mark.to_be_bytes());
         }
-        if let (Some(p), false) = (payload, v == Verdict::Drop) {
-            put_attr(&mut m, NFQA_PAYLOAD, p);
+        if let Some(p) = payload {
+            put_attr(&mut self.out, NFQA_PAYLOAD, p);
         }
-        let len = m.len() as u32;
-        m[0..4].copy_from_slice(&len.to_ne_bytes());
-        m[4..6].copy_from_slice(&(NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_VERDICT).to_ne_bytes());
-        m[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-        m[8..12].copy_from_slice(&self.seq.to_ne_bytes());
-        let r = self.send_raw(&m);
-        self.out = m;
+        self.end_msg(start);
+        self.stats.verdicts += 1;
+        self.flush_if_full()
+    }
+
+    /// The verdict on packet `p` (the last `recv` returned, or one before
+    /// it in the same read) with its bytes, as rewritten in place, given
+    /// back when `rewritten` is that packet.
+    pub fn verdict_own(
+        &mut self,
+        id: u32,
+        v: Verdict,
+        mark: Option<u32>,
+        rewritten: Option<&Packet>,
+    ) -> io::Result<()> {
+        let Some((off, len)) = rewritten.and_then(|p| p.payload) else {
+            return self.verdict(id, v, mark, None);
+        };
+        // Borrow the bytes out of the receive buffer while the message is
+        // written: they are put back before anything else reads them.
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.verdict(id, v, mark, buf.get(off..off + len));
+        self.buf = buf;
         r
+    }
+
+    fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.out.len() >= OUT_FLUSH {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -525,6 +828,146 @@ mod tests {
             m[i] = saved;
         }
         assert!(parse_packet(&m[..NLMSG_HDRLEN + NFGENMSG_LEN + 3], 20, 23).is_none());
+    }
+
+    /// A queue on a socket nobody reads, with `msgs` as the datagram read.
+    fn queue_with(msgs: &[Vec<u8>]) -> Queue {
+        let (a, _b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let mut q = Queue {
+            fd: OwnedFd::from(a),
+            num: 7066,
+            buf: vec![0; BATCH * SLOT],
+            lens: [0; BATCH],
+            filled: 0,
+            slot: 0,
+            at: 0,
+            out: Vec::new(),
+            run: None,
+            last: None,
+            outstanding: 0,
+            seq: 0,
+            errors: 0,
+            stats: Stats::default(),
+        };
+        for (i, m) in msgs.iter().enumerate() {
+            q.buf[i * SLOT..i * SLOT + m.len()].copy_from_slice(m);
+            q.lens[i] = m.len();
+        }
+        q.filled = msgs.len();
+        q
+    }
+
+    /// The verdict messages collected: (type, id, verdict, mark, payload
+    /// length).
+    /// (type, id, verdict, mark, payload length)
+    type Sent = (u16, u32, u32, Option<u32>, Option<usize>);
+
+    fn sent(q: &mut Queue) -> Vec<Sent> {
+        q.push_run();
+        let b = &q.out;
+        let mut at = 0;
+        let mut v = Vec::new();
+        while at + NLMSG_HDRLEN <= b.len() {
+            let len = u32_ne(b, at).unwrap() as usize;
+            let ty = u16_ne(b, at + 4).unwrap() & 0xff;
+            let (mut id, mut code, mut mark, mut pl) = (0, 0, None, None);
+            for (t, off, l) in attrs(b, at + NLMSG_HDRLEN + NFGENMSG_LEN, at + len) {
+                match t {
+                    NFQA_VERDICT_HDR => {
+                        code = u32_be(&b[off..]).unwrap();
+                        id = u32_be(&b[off + 4..]).unwrap();
+                    }
+                    NFQA_MARK => mark = u32_be(&b[off..]),
+                    NFQA_PAYLOAD => pl = Some(l),
+                    _ => {}
+                }
+            }
+            v.push((ty, id, code, mark, pl));
+            at += align4(len);
+        }
+        v
+    }
+
+    fn next(q: &mut Queue) -> Packet {
+        q.recv(Some(0)).unwrap().unwrap()
+    }
+
+    const B: u16 = NFQNL_MSG_VERDICT_BATCH;
+    const V: u16 = NFQNL_MSG_VERDICT;
+
+    #[test]
+    fn same_plain_verdicts_become_one_batch() {
+        let msgs: Vec<_> = (1..=3).map(|i| packet_msg(i, 0, 0, b"\x45")).collect();
+        let mut q = queue_with(&msgs);
+        for _ in 0..3 {
+            let p = next(&mut q);
+            q.verdict(p.id, Verdict::Accept, Some(0x0105), None)
+                .unwrap();
+        }
+        assert_eq!(sent(&mut q), [(B, 3, 1, Some(0x0105), None)]);
+    }
+
+    #[test]
+    fn a_rewritten_packet_splits_the_batch_in_order() {
+        let msgs: Vec<_> = (1..=3).map(|i| packet_msg(i, 0, 7, b"\x45abc")).collect();
+        let mut q = queue_with(&msgs);
+        let p = next(&mut q);
+        q.verdict(p.id, Verdict::Accept, None, None).unwrap();
+        let p = next(&mut q);
+        q.verdict_own(p.id, Verdict::Accept, None, Some(&p))
+            .unwrap();
+        let p = next(&mut q);
+        q.verdict(p.id, Verdict::Drop, None, None).unwrap();
+        assert_eq!(
+            sent(&mut q),
+            [
+                (B, 1, 1, Some(7), None),
+                (V, 2, 1, None, Some(4)),
+                (B, 3, 0, Some(7), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn marks_left_alone_batch_only_when_equal() {
+        let msgs = [packet_msg(1, 4, 5, b"\x45"), packet_msg(2, 4, 6, b"\x45")];
+        let mut q = queue_with(&msgs);
+        for _ in 0..2 {
+            let p = next(&mut q);
+            q.verdict(p.id, Verdict::Accept, None, None).unwrap();
+        }
+        assert_eq!(
+            sent(&mut q),
+            [(B, 1, 1, Some(5), None), (B, 2, 1, Some(6), None)]
+        );
+    }
+
+    #[test]
+    fn no_batch_over_a_held_packet() {
+        let msgs: Vec<_> = (1..=3).map(|i| packet_msg(i, 0, 0, b"\x45")).collect();
+        let mut q = queue_with(&msgs);
+        let held = next(&mut q);
+        let p = next(&mut q);
+        q.verdict(p.id, Verdict::Accept, None, None).unwrap();
+        q.verdict(held.id, Verdict::Accept, None, None).unwrap();
+        let p = next(&mut q);
+        q.verdict(p.id, Verdict::Accept, None, None).unwrap();
+        assert_eq!(
+            sent(&mut q),
+            [
+                (V, 2, 1, None, None),
+                (V, 1, 1, None, None),
+                (B, 3, 1, Some(0), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_drops_are_summed_for_our_queues() {
+        let text = " 7066  12345     0 2 65531    10    20     9999  1\n 7067  12346     0 2 65531     1     2       99  1\n  100      1     0 2 65531   500   500        1  1\n";
+        assert_eq!(parse_drops(text, 7066, 1), 30);
+        assert_eq!(parse_drops(text, 7066, 2), 33);
+        assert_eq!(parse_drops("garbage\n", 7066, 1), 0);
     }
 
     #[test]

@@ -135,10 +135,18 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetRules { anchor } => ruleset::get_rules(shared, &anchor),
         Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
         Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
-        Request::GetStatus => Reply::Status(Box::new(shared.engine().status(now))),
+        Request::GetStatus => {
+            let mut st = shared.engine().status(now);
+            // The kernel's drops are pf's congestion: packets it could
+            // not take in time.
+            st.counters[crate::engine::status::Reason::Congestion as usize] +=
+                shared.kernel_drops.since_clear(shared);
+            Reply::Status(Box::new(st))
+        }
         Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
         Request::ClearStatus => {
             shared.engine().clear_status();
+            shared.kernel_drops.clear(shared);
             Reply::Ok
         }
         Request::GetTimeouts => ruleset::get_timeouts(shared),

@@ -63,7 +63,12 @@ pub(super) fn start(shared: &Shared, now: u64) -> Reply {
     if shared.engine().enabled() {
         return Reply::error(EEXIST, "pf already enabled");
     }
-    if let Err(e) = hooks::install(&shared.opts.hooks) {
+    // The interface rules of the old chains go with them (see onepass).
+    let installed = hooks::with_lock(|| {
+        shared.out_codes.reset();
+        hooks::install(&shared.opts.hooks)
+    });
+    if let Err(e) = installed {
         let _ = hooks::remove();
         return Reply::error(EIO, format!("cannot install packet hooks: {e}"));
     }
@@ -84,7 +89,11 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
     shared.sync_routes();
     shared.clear_routes();
     shared.localnet.restore();
-    if let Err(e) = hooks::remove() {
+    let removed = hooks::with_lock(|| {
+        shared.out_codes.reset();
+        hooks::remove()
+    });
+    if let Err(e) = removed {
         return Reply::error(EIO, format!("cannot remove packet hooks: {e}"));
     }
     log::notice("pf disabled");

@@ -149,6 +149,9 @@ pub enum NetEvent {
     Route(RouteChange),
     /// Notifications were lost (the socket overflowed): resync everything.
     Lost,
+    /// A policy routing rule, or a forwarding or reverse-path filter
+    /// setting (netconf), changed: routing decisions may differ.
+    Policy,
 }
 
 /// Link, address and route notifications.
@@ -177,6 +180,10 @@ impl NetMonitor {
             libc::RTNLGRP_IPV6_IFADDR,
             libc::RTNLGRP_IPV4_ROUTE,
             libc::RTNLGRP_IPV6_ROUTE,
+            libc::RTNLGRP_IPV4_RULE,
+            libc::RTNLGRP_IPV6_RULE,
+            libc::RTNLGRP_IPV4_NETCONF,
+            libc::RTNLGRP_IPV6_NETCONF,
         ] {
             sock.add_membership(g).map_err(ctx)?;
         }
@@ -241,6 +248,14 @@ impl NetMonitor {
                         if let Some(route) = parse_route(m.payload) {
                             out.push(NetEvent::Route(RouteChange::Del(route)));
                         }
+                    }
+                    libc::RTM_NEWRULE
+                    | libc::RTM_DELRULE
+                    | libc::RTM_NEWNETCONF
+                    | libc::RTM_DELNETCONF
+                        if out.last() != Some(&NetEvent::Policy) =>
+                    {
+                        out.push(NetEvent::Policy)
                     }
                     _ => {}
                 }
