@@ -1,7 +1,7 @@
 //! A blocking client of pfd's control socket: one request, one reply (or a
 //! stream of replies for listings).
 
-use super::frame::{read_frame, write_frame};
+use super::frame::{encode, read_frame, FrameError, HEADER_LEN, MAX_REQUEST};
 use super::{Error, Reply, Request};
 use crate::wire::pfsync::StateRepr;
 use std::os::unix::net::UnixStream;
@@ -28,8 +28,24 @@ impl Client {
         Ok(())
     }
 
+    /// Send a request (no larger than pfd takes: `MAX_REQUEST`).
     pub fn send(&mut self, req: &Request) -> Result<(), Error> {
-        write_frame(&mut self.stream, req)?;
+        let f = encode(req)?;
+        let len = f.len() - HEADER_LEN;
+        if len > MAX_REQUEST {
+            return Err(FrameError::TooLarge {
+                len,
+                max: MAX_REQUEST,
+            }
+            .into());
+        }
+        if let Err(e) = std::io::Write::write_all(&mut self.stream, &f) {
+            // pfd may have said why it closed the connection (a limit).
+            if let Ok(Some(Reply::Error { errno, message })) = read_frame(&mut self.stream) {
+                return Err(Error::Daemon { errno, message });
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 
