@@ -43,6 +43,15 @@ print(error_message(s.recv(4096)))
 PY
 )
 check "a 16 MiB frame claim is refused at once ($r)" test "$r" = "control frame of 16777216 bytes exceeds the limit of 4194304"
+# Root's connection may stay idle (pfsyncd and netstart keep theirs).
+in_fw fw python3 - "$SOCK" >"$RUN/rootidle.out" 2>&1 <<'PY' &
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+time.sleep(7)
+s.sendall(struct.pack("!2sHI", b"PF", 1, 1) + bytes([17]))
+print("answered" if len(s.recv(8)) == 8 else "closed")
+PY
+ROOTIDLE=$!
 r=$(as_nobody "$PY3" - "$SOCK" <<'PY'
 import socket, sys, time
 from ctlflood import error_message
@@ -68,6 +77,8 @@ print("%.0f %s" % (time.monotonic() - t, error_message(d)))
 PY
 )
 check "a frame sent too slowly is closed after 5 s ($r)" grep -Eqx '[56] control connection closed: no complete request in 5 s' <<<"$r"
+wait "$ROOTIDLE"
+check "root's connection idle for 7 s is still answered ($(cat "$RUN/rootidle.out"))" test "$(cat "$RUN/rootidle.out")" = answered
 r=$(as_nobody "$PY3" - "$SOCK" "$BIN/pfctl" <<'PY'
 import os, socket, subprocess, sys
 held = [socket.socket(socket.AF_UNIX) for _ in range(32)]
@@ -100,6 +111,8 @@ pfctl -q -t million -T kill
 } >"$RUN/big.conf"
 head -100000 "$RUN/million.txt" >"$RUN/big.txt"
 echo "# before the flood: pfd RSS $(rss) kB, $(awk '/^Threads:/ { print $2 }' "/proc/$PID/status") threads"
+# The same sampling without the flood: how loaded the machine is anyway.
+in_fw fw python3 "$LIB/ctlflood.py" sample "$PID" 5 0.1 "$BIN/pfctl" -si 2>&1 | grep -v '^slow=' | sed 's/^/# without the flood: /' 
 as_nobody "$PY3" "$LIB/ctlflood.py" flood "$SOCK" "$FLOOD_CONNS" "$FLOOD_SECS" >"$RUN/flood.out" 2>&1 &
 FLOOD=$!
 sleep 3

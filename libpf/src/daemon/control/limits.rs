@@ -27,7 +27,9 @@ pub struct Limits {
     /// An unprivileged connection is closed after this long without a
     /// complete frame (idle, or a frame arriving too slowly).
     pub user_deadline: Duration,
-    /// The same for root (pfctl may parse a large file between requests).
+    /// A frame of root's must arrive whole within this long of its first
+    /// byte. Root's connections may stay idle between frames (pfsyncd,
+    /// netstart and pfctl keep theirs open while they work).
     pub root_deadline: Duration,
     /// A reply frame the peer does not take in within this long closes
     /// the connection.
@@ -44,14 +46,15 @@ impl Default for Limits {
             bytes_per_uid: 8 << 20,
             user_bytes: 16 << 20,
             user_deadline: Duration::from_secs(5),
-            root_deadline: Duration::from_secs(300),
+            root_deadline: Duration::from_secs(60),
             write_deadline: Duration::from_secs(10),
         }
     }
 }
 
 impl Limits {
-    /// How long `uid` may go without a complete frame.
+    /// How long `uid` may go without a complete frame (root: from the
+    /// first byte of one).
     pub fn deadline(&self, uid: u32) -> Duration {
         if uid == 0 {
             self.root_deadline

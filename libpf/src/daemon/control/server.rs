@@ -205,6 +205,7 @@ impl Server {
         };
         let mut closing: Option<Option<(i32, String)>> = None;
         let mut body = None;
+        let was_started = session.frame.started();
         for _ in 0..READS_PER_TURN {
             let want = session.frame.want().min(self.scratch.len());
             let n = match (&session.stream).read(&mut self.scratch[..want]) {
@@ -250,6 +251,10 @@ impl Server {
             self.pool.push(slot.uid == 0, (session, body));
             return;
         }
+        if slot.uid == 0 && !was_started && session.frame.started() {
+            // Root's clock runs from a frame's first byte.
+            slot.deadline = Instant::now() + self.limits.root_deadline;
+        }
         let rearmed = self
             .epoll
             .modify(&session.stream, &mut EpollEvent::new(interest(), token));
@@ -281,12 +286,18 @@ impl Server {
         }
     }
 
-    /// Close the connections in the loop that are past their deadline.
+    /// Close the connections in the loop that are past their deadline
+    /// (root's only in the middle of a frame).
     fn sweep(&mut self, now: Instant) {
         let late: Vec<u64> = self
             .slots
             .iter()
-            .filter(|(_, s)| s.session.is_some() && s.deadline <= now)
+            .filter(|(_, s)| {
+                s.session
+                    .as_ref()
+                    .is_some_and(|x| s.uid != 0 || x.frame.started())
+                    && s.deadline <= now
+            })
             .map(|(t, _)| *t)
             .collect();
         for t in late {
