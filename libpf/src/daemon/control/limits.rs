@@ -98,6 +98,32 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Connections the limits closed, counted for the log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    /// Refused at accept (too many connections).
+    pub refused: u64,
+    /// Over a byte budget.
+    pub bytes: u64,
+    /// Past a deadline.
+    pub deadline: u64,
+    /// A frame that is not a request, or too large.
+    pub frames: u64,
+}
+
+impl Closed {
+    /// One log line for a period, or None if nothing was closed.
+    pub fn report(&self, secs: u64) -> Option<String> {
+        if *self == Closed::default() {
+            return None;
+        }
+        Some(format!(
+            "control socket, last {secs} s: {} connections refused over the limits, {} closed over the byte budget, {} past their deadline, {} for bad frames",
+            self.refused, self.bytes, self.deadline, self.frames
+        ))
+    }
+}
+
 /// What the connections use now.
 #[derive(Debug, Default)]
 pub struct Usage {
@@ -236,6 +262,20 @@ mod tests {
         }
         assert_eq!(u.conns(), 0);
         assert!(u.uids.is_empty());
+    }
+
+    #[test]
+    fn closed_report() {
+        assert_eq!(Closed::default().report(60), None);
+        let c = Closed {
+            refused: 3,
+            deadline: 1,
+            ..Closed::default()
+        };
+        assert_eq!(
+            c.report(60).unwrap(),
+            "control socket, last 60 s: 3 connections refused over the limits, 0 closed over the byte budget, 1 past their deadline, 0 for bad frames"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! states) occupies a worker, not the loop. The `limits` are applied here:
 //! connections refused at accept, bytes pending, deadlines.
 
-use super::limits::{Limits, Usage};
+use super::limits::{Closed, Limits, Usage};
 use super::pool::Pool;
 use super::session::{Out, Session};
 use super::{peer_cred, work};
@@ -35,6 +35,8 @@ const ACCEPTS_PER_TURN: usize = 128;
 const READS_PER_TURN: usize = 8;
 /// How often deadlines are checked.
 const SWEEP: Duration = Duration::from_millis(250);
+/// How often what the limits closed is logged (if anything).
+const REPORT: Duration = Duration::from_secs(60);
 
 /// A connection the server knows: in the loop (`session`) or with a
 /// worker (None).
@@ -61,6 +63,7 @@ struct Server {
     back: Receiver<Back>,
     slots: HashMap<u64, Slot>,
     usage: Usage,
+    closed: Closed,
     next_token: u64,
     scratch: Vec<u8>,
 }
@@ -70,6 +73,7 @@ pub fn run(shared: &Arc<Shared>, listener: UnixListener, term: &AtomicBool) -> i
     let mut s = Server::new(shared, listener, Limits::default())?;
     let mut events = vec![EpollEvent::empty(); 256];
     let mut next_sweep = Instant::now() + SWEEP;
+    let mut next_report = Instant::now() + REPORT;
     while !term.load(Ordering::Relaxed) {
         let n = match s.epoll.wait(&mut events, 100u16) {
             Ok(n) => n,
@@ -90,6 +94,12 @@ pub fn run(shared: &Arc<Shared>, listener: UnixListener, term: &AtomicBool) -> i
         if now >= next_sweep {
             s.sweep(now);
             next_sweep = now + SWEEP;
+        }
+        if now >= next_report {
+            if let Some(line) = std::mem::take(&mut s.closed).report(REPORT.as_secs()) {
+                log::warning(&line);
+            }
+            next_report = now + REPORT;
         }
     }
     Ok(())
@@ -139,6 +149,7 @@ impl Server {
             back,
             slots: HashMap::new(),
             usage: Usage::default(),
+            closed: Closed::default(),
             next_token: WAKE + 1,
             scratch: vec![0; 64 << 10],
         })
@@ -166,6 +177,7 @@ impl Server {
             };
             let uid = peer.uid;
             if let Err(r) = self.usage.admit(&self.limits, uid) {
+                self.closed.refused += 1;
                 tell(&stream, libc::EAGAIN, &r.to_string());
                 continue;
             }
@@ -222,6 +234,7 @@ impl Server {
                 }
             };
             if let Err(e) = session.frame.push(&self.scratch[..n]) {
+                self.closed.frames += 1;
                 closing = Some(Some((EINVAL, e.to_string())));
                 break;
             }
@@ -229,6 +242,7 @@ impl Server {
             let charged = self.usage.charge(&self.limits, slot.uid, slot.held, held);
             slot.held = held;
             if let Err(r) = charged {
+                self.closed.bytes += 1;
                 closing = Some(Some((libc::EAGAIN, r.to_string())));
                 break;
             }
@@ -301,6 +315,7 @@ impl Server {
             .map(|(t, _)| *t)
             .collect();
         for t in late {
+            self.closed.deadline += 1;
             if let Some(Some(session)) = self.slots.get(&t).map(|s| s.session.as_ref()) {
                 let secs = self.limits.deadline(session.peer.uid).as_secs();
                 tell(
