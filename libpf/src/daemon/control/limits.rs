@@ -7,7 +7,7 @@
 use crate::ioctl::frame::MAX_REQUEST;
 use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -34,6 +34,10 @@ pub struct Limits {
     /// A reply frame the peer does not take in within this long closes
     /// the connection.
     pub write_deadline: Duration,
+    /// Connections closed for a limit are told why, at most this many a
+    /// second: the message wakes the peer, and a flood of them costs pfd's
+    /// loop more than the closing (the rest are closed without a word).
+    pub tells_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -48,6 +52,7 @@ impl Default for Limits {
             user_deadline: Duration::from_secs(5),
             root_deadline: Duration::from_secs(60),
             write_deadline: Duration::from_secs(10),
+            tells_per_sec: 100,
         }
     }
 }
@@ -94,6 +99,32 @@ impl fmt::Display for Refusal {
                     "too many request bytes pending for unprivileged peers (limit {n})"
                 )
             }
+        }
+    }
+}
+
+/// How many closed connections may still be told why this second.
+#[derive(Debug, Default)]
+pub struct Tells {
+    second: Option<Instant>,
+    told: u32,
+}
+
+impl Tells {
+    /// May one more be told at `now`?
+    pub fn allow(&mut self, l: &Limits, now: Instant) -> bool {
+        match self.second {
+            Some(s) if now.duration_since(s) < Duration::from_secs(1) => {}
+            _ => {
+                self.second = Some(now);
+                self.told = 0;
+            }
+        }
+        if self.told < l.tells_per_sec {
+            self.told += 1;
+            true
+        } else {
+            false
         }
     }
 }
@@ -262,6 +293,19 @@ mod tests {
         }
         assert_eq!(u.conns(), 0);
         assert!(u.uids.is_empty());
+    }
+
+    #[test]
+    fn tells_per_second() {
+        let l = Limits {
+            tells_per_sec: 3,
+            ..Limits::default()
+        };
+        let mut t = Tells::default();
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| t.allow(&l, t0)));
+        assert!(!t.allow(&l, t0 + Duration::from_millis(999)));
+        assert!(t.allow(&l, t0 + Duration::from_millis(1000)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! states) occupies a worker, not the loop. The `limits` are applied here:
 //! connections refused at accept, bytes pending, deadlines.
 
-use super::limits::{Closed, Limits, Usage};
+use super::limits::{Closed, Limits, Tells, Usage};
 use super::pool::Pool;
 use super::session::{Out, Session};
 use super::{peer_cred, work};
@@ -64,6 +64,7 @@ struct Server {
     slots: HashMap<u64, Slot>,
     usage: Usage,
     closed: Closed,
+    tells: Tells,
     next_token: u64,
     scratch: Vec<u8>,
 }
@@ -109,15 +110,18 @@ fn interest() -> EpollFlags {
     EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLONESHOT
 }
 
-/// Tell a peer why it is being dropped, if its socket takes it at once.
-fn tell(stream: &UnixStream, errno: i32, msg: &str) {
-    let _ = write_frame(
-        &mut Out::new(stream, Duration::ZERO),
-        &Reply::error(errno, msg),
-    );
-}
-
 impl Server {
+    /// Tell a peer why it is being dropped, if its socket takes it at
+    /// once and the second's quota of messages allows.
+    fn tell(&mut self, stream: &UnixStream, errno: i32, msg: impl FnOnce() -> String) {
+        if self.tells.allow(&self.limits, Instant::now()) {
+            let _ = write_frame(
+                &mut Out::new(stream, Duration::ZERO),
+                &Reply::error(errno, msg()),
+            );
+        }
+    }
+
     fn new(shared: &Arc<Shared>, listener: UnixListener, limits: Limits) -> io::Result<Server> {
         listener.set_nonblocking(true)?;
         // Room for a burst of connections while the loop is busy.
@@ -150,6 +154,7 @@ impl Server {
             slots: HashMap::new(),
             usage: Usage::default(),
             closed: Closed::default(),
+            tells: Tells::default(),
             next_token: WAKE + 1,
             scratch: vec![0; 64 << 10],
         })
@@ -178,7 +183,7 @@ impl Server {
             let uid = peer.uid;
             if let Err(r) = self.usage.admit(&self.limits, uid) {
                 self.closed.refused += 1;
-                tell(&stream, libc::EAGAIN, &r.to_string());
+                self.tell(&stream, libc::EAGAIN, || r.to_string());
                 continue;
             }
             let token = self.next_token;
@@ -255,9 +260,11 @@ impl Server {
         }
         if let Some(why) = closing {
             if let Some((errno, msg)) = why {
-                tell(&session.stream, errno, &msg);
+                self.tell(&session.stream, errno, || msg);
             }
-            slot.session = Some(session);
+            if let Some(slot) = self.slots.get_mut(&token) {
+                slot.session = Some(session);
+            }
             self.close(token);
             return;
         }
@@ -316,13 +323,12 @@ impl Server {
             .collect();
         for t in late {
             self.closed.deadline += 1;
-            if let Some(Some(session)) = self.slots.get(&t).map(|s| s.session.as_ref()) {
+            let session = self.slots.get_mut(&t).and_then(|s| s.session.take());
+            if let Some(session) = &session {
                 let secs = self.limits.deadline(session.peer.uid).as_secs();
-                tell(
-                    &session.stream,
-                    libc::ETIMEDOUT,
-                    &format!("control connection closed: no complete request in {secs} s"),
-                );
+                self.tell(&session.stream, libc::ETIMEDOUT, || {
+                    format!("control connection closed: no complete request in {secs} s")
+                });
             }
             self.close(t);
         }
