@@ -137,6 +137,7 @@ class Flood:
         for i in range(self.conns):
             self.connect(self.KINDS[i % 4])
         while time.monotonic() < self.end:
+            self.stats["peak_open"] = max(self.stats["peak_open"], len(self.socks))
             for key, _ in self.sel.select(timeout=0.05):
                 fd = key.fd
                 try:
@@ -148,7 +149,6 @@ class Flood:
                 else:
                     self.closed(fd)
             now = time.monotonic()
-            self.stats["peak_open"] = max(self.stats["peak_open"], len(self.socks))
             self.drip(now)
             due = [w for w in self.waiting if w[0] <= now]
             self.waiting = [w for w in self.waiting if w[0] > now]

