@@ -35,8 +35,9 @@ pub struct Limits {
     /// the connection.
     pub write_deadline: Duration,
     /// Connections closed for a limit are told why, at most this many a
-    /// second: the message wakes the peer, and a flood of them costs pfd's
-    /// loop more than the closing (the rest are closed without a word).
+    /// second of those refused at accept and as many of the others: the
+    /// message wakes the peer, and a flood of them costs pfd's loop more
+    /// than the closing (the rest are closed without a word).
     pub tells_per_sec: u32,
 }
 

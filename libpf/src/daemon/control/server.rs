@@ -64,7 +64,9 @@ struct Server {
     slots: HashMap<u64, Slot>,
     usage: Usage,
     closed: Closed,
-    tells: Tells,
+    /// Quotas of messages: for connections refused at accept, and for
+    /// the others (so that a storm of refusals does not silence them).
+    tells: [Tells; 2],
     next_token: u64,
     scratch: Vec<u8>,
 }
@@ -113,8 +115,14 @@ fn interest() -> EpollFlags {
 impl Server {
     /// Tell a peer why it is being dropped, if its socket takes it at
     /// once and the second's quota of messages allows.
-    fn tell(&mut self, stream: &UnixStream, errno: i32, msg: impl FnOnce() -> String) {
-        if self.tells.allow(&self.limits, Instant::now()) {
+    fn tell(
+        &mut self,
+        at_accept: bool,
+        stream: &UnixStream,
+        errno: i32,
+        msg: impl FnOnce() -> String,
+    ) {
+        if self.tells[at_accept as usize].allow(&self.limits, Instant::now()) {
             let _ = write_frame(
                 &mut Out::new(stream, Duration::ZERO),
                 &Reply::error(errno, msg()),
@@ -154,7 +162,7 @@ impl Server {
             slots: HashMap::new(),
             usage: Usage::default(),
             closed: Closed::default(),
-            tells: Tells::default(),
+            tells: Default::default(),
             next_token: WAKE + 1,
             scratch: vec![0; 64 << 10],
         })
@@ -183,7 +191,7 @@ impl Server {
             let uid = peer.uid;
             if let Err(r) = self.usage.admit(&self.limits, uid) {
                 self.closed.refused += 1;
-                self.tell(&stream, libc::EAGAIN, || r.to_string());
+                self.tell(true, &stream, libc::EAGAIN, || r.to_string());
                 continue;
             }
             let token = self.next_token;
@@ -260,7 +268,7 @@ impl Server {
         }
         if let Some(why) = closing {
             if let Some((errno, msg)) = why {
-                self.tell(&session.stream, errno, || msg);
+                self.tell(false, &session.stream, errno, || msg);
             }
             if let Some(slot) = self.slots.get_mut(&token) {
                 slot.session = Some(session);
@@ -326,7 +334,7 @@ impl Server {
             let session = self.slots.get_mut(&t).and_then(|s| s.session.take());
             if let Some(session) = &session {
                 let secs = self.limits.deadline(session.peer.uid).as_secs();
-                self.tell(&session.stream, libc::ETIMEDOUT, || {
+                self.tell(false, &session.stream, libc::ETIMEDOUT, || {
                     format!("control connection closed: no complete request in {secs} s")
                 });
             }
