@@ -215,8 +215,8 @@ impl Server {
                 },
             );
         }
-        // Refused peers still wait if the listener is full: the loop
-        // comes back to it next turn (it is level-triggered).
+        // What is left in the listen queue is taken next turn (the
+        // listener is level-triggered).
     }
 
     /// Read what connection `token` has, up to one frame; a complete frame
