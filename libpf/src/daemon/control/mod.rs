@@ -113,7 +113,41 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
 }
 
 /// One request, one reply: which subsystem answers what.
+/// Answer one request; what changes the configuration is written to the
+/// state directory before the reply goes out, and while the boot ruleset
+/// is in force it follows the carp and pfsync configuration.
 fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
+    let saves = matches!(
+        req,
+        Request::Start
+            | Request::Stop
+            | Request::XCommit { .. }
+            | Request::FlushRules { .. }
+            | Request::SetDebug { .. }
+            | Request::OsfpAdd { .. }
+            | Request::OsfpFlush
+            | Request::ClrTables { dummy: false, .. }
+            | Request::AddTable { dummy: false, .. }
+            | Request::DelTable { dummy: false, .. }
+            | Request::ClrAddrs { dummy: false, .. }
+    );
+    let boot = matches!(
+        req,
+        Request::SetCarp { .. } | Request::Destroy { .. } | Request::SetPfsync { .. }
+    );
+    let reply = dispatch(shared, peer, tx, req);
+    if !matches!(reply, Reply::Error { .. }) {
+        if saves {
+            shared.save_config();
+        }
+        if boot {
+            shared.refresh_boot_rules();
+        }
+    }
+    reply
+}
+
+fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
     let now = shared.now_ms();
     match req {
         Request::Start => ruleset::start(shared, now),
