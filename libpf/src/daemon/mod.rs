@@ -74,6 +74,8 @@ pub struct Shared {
     pub localnet: localnet::Localnet,
     /// Packets the kernel dropped for want of room in pfd's queues.
     pub kernel_drops: datapath::KernelDrops,
+    /// The queues' kernel side (length, fail policy).
+    pub queues: datapath::Queues,
     /// Interfaces whose packets may be filtered `out` ahead of time.
     pub out_codes: onepass::OutCodes,
     /// Bumped on every change of links, addresses, routes and pfd's own
@@ -182,6 +184,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         routes_error: Mutex::new(None),
         localnet: localnet::Localnet::default(),
         kernel_drops: datapath::KernelDrops::default(),
+        queues: datapath::Queues::default(),
         out_codes: onepass::OutCodes::default(),
         net_gen: std::sync::atomic::AtomicU64::new(0),
         store: persist::Store::new(opts.state_dir.clone()),

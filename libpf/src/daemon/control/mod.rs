@@ -138,6 +138,7 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     let reply = dispatch(shared, peer, tx, req);
     if !matches!(reply, Reply::Error { .. }) {
         if saves {
+            shared.queues.apply(&shared.engine());
             shared.save_config();
         }
         if boot {
@@ -170,11 +171,17 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
         Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
         Request::GetStatus => {
+            use crate::engine::status::Reason;
             let mut st = shared.engine().status(now);
-            // The kernel's drops are pf's congestion: packets it could
-            // not take in time.
-            st.counters[crate::engine::status::Reason::Congestion as usize] +=
-                shared.kernel_drops.since_clear(shared);
+            // The kernel's drops: a full queue is pf's congestion, a
+            // socket without room its memory.
+            let d = shared.kernel_drops.since_clear(shared);
+            st.counters[Reason::Congestion as usize] += d.full;
+            st.counters[Reason::Memory as usize] += d.no_room;
+            st.queue = shared
+                .queues
+                .params()
+                .map(|p| (d.waiting, p.maxlen as u64, p.fail_open));
             Reply::Status(Box::new(st))
         }
         Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
