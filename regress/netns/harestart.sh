@@ -52,7 +52,8 @@ kill -KILL "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 check "fw2 takes over while fw1's pfd is dead" wait_carp fw2 carp1 MASTER 10
 # The service manager starts pfd again, then netstart (carp, pfsync0).
-check "pfd starts again on fw1" env PFD_STATE_DIR="$RUN/fw1.state" PFD_FLAGS="-P" bash -c 'source "$LIB/netns.sh"; pfd_start fw1'
+pfd_again() { PFD_STATE_DIR=$RUN/fw1.state PFD_FLAGS="-P" pfd_start fw1; }
+check "pfd starts again on fw1" pfd_again
 check "it restored its configuration" grep -q "configuration restored" "$RUN/fw1.pfd.log"
 check "netstart configures carp and pfsync0 again" in_fw fw1 "$BIN/netstart" -D "$RUN/etc-fw1"
 check "fw1's pfsyncd asked for and got a bulk update" bash -c "for i in \$(seq 200); do [ \$(grep -c 'bulk update complete' '$RUN/fw1.pfsyncd.log') -ge 2 ] && exit 0; sleep 0.1; done; exit 1"
