@@ -3,16 +3,32 @@
 # fail-policy): with pfd stopped (SIGSTOP) the kernel queues up to the
 # limit and drops the rest, counted in `pfctl -si` as congestion; `set
 # fail-policy open` lets what finds no room pass unfiltered instead.
+# A SYN flood at `set limit states 5000` (6000 spoofed SYNs from a
+# flooder) fills the table of a plain keep-state ruleset and a client
+# cannot connect; with `set syncookies always` and `synproxy state` the
+# table never fills and a client connects and carries data during the
+# flood. (`set syncookies adaptive` would not: the server's SYN|ACK makes
+# the flood's states no longer half-open, as in OpenBSD.)
 # Ends with "N passed, N failed".
+#
+#   client 10.1.0.2 -- int0 [fw] ext0 -- 10.2.0.2 server
+#   flooder 10.3.0.2 (spoofs 198.18.0.0/15) -- int1 [fw]
 
 set -u
 P=${P:-pfov$$}
 source "$(dirname "$0")/../lib/suite.sh"
 
-netns_add cl fw srv
+netns_add cl fl fw srv
 ipv4_only
 line_up fw
 route srv default 10.2.0.1
+veth fl eth0 fw int1
+addr fl eth0 10.3.0.2/24
+addr fw int1 10.3.0.1/24
+route fl default 10.3.0.1
+route fw 198.18.0.0/15 10.3.0.2
+serve srv python3 "$LIB/synflood.py" echo 7000
+wait_listen srv 7000
 check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 
@@ -49,5 +65,32 @@ check "fail-policy open: what finds no room passes unfiltered ($got answers of 6
 load 'pass'
 check "back to the default: fail-policy closed, 8192 + 8192" bash -c "pfctl -vsi | grep -A3 '^Packet Queue' | grep -Eq '^  limit +(73728|16384) '"
 check "the client pings the server again" reach 2
+
+# --- a SYN flood at the state limit -----------------------------------------
+sf() { local n=$1; shift; in_ns "$n" python3 "$LIB/synflood.py" "$@"; }
+entries() { pfctl -si | awk '/current entries/ { print $3; exit }'; }
+memory() { pfctl -si | awk '$1 == "memory" {print $2}'; }
+load 'set limit states 5000' 'pass'
+pfctl -q -F states
+sf fl flood 10.2.0.2 7000 6000 2000 >/dev/null
+n=$(entries)
+check "keep state: 6000 spoofed SYNs fill the table ($n of 5000)" test "$n" -ge 4990
+m0=$(memory)
+check "keep state: a client cannot connect to the full table" test "$(tcp_outcome cl 10.2.0.2 7000 2)" = timeout
+check "keep state: its SYNs count as memory ($m0 -> $(memory))" test "$(memory)" -gt "$m0"
+
+load 'set limit states 5000' 'set syncookies always' 'pass' 'pass in proto tcp to port 7000 synproxy state'
+pfctl -q -F states
+m0=$(memory)
+sf fl flood 10.2.0.2 7000 6000 2000 >/dev/null &
+flood=$!
+sleep 1.5
+out=$(sf cl client 10.2.0.2 7000 200)
+during=$(entries)
+wait $flood
+check "synproxy and syncookies: the table stays far from the limit during the flood ($during)" test "$during" -lt 100
+check "synproxy and syncookies: a client connects and carries data during the flood ($out)" grep -q 'ok=1 sent=200 echoed=200' <<<"$out"
+check "synproxy and syncookies: no SYN dropped for want of room ($m0 -> $(memory))" test "$(memory)" -eq "$m0"
+check "synproxy and syncookies: -vsi counts the cookies" test "$(counter "syncookies sent")" -ge 5000
 
 summary
