@@ -4,7 +4,8 @@
 # ruleset, is polled through the whole episode and never reached; a TCP
 # connection through the VIP survives (the backup carries it with the
 # states pfsync gave it, and the restarted pfd gets them back with a bulk
-# update). Ends with "N passed, N failed".
+# update: pfd restores carp and pfsync0 itself, pfsyncd asks). Ends with
+# "N passed, N failed".
 
 set -u
 P=${P:-pfhr$$}
@@ -51,11 +52,11 @@ pid=$(daemon_pid fw1 pfd)
 kill -KILL "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 check "fw2 takes over while fw1's pfd is dead" wait_carp fw2 carp1 MASTER 10
-# The service manager starts pfd again, then netstart (carp, pfsync0).
+# The service manager starts pfd again (pfd alone: pfsyncd lives on).
 pfd_again() { PFD_STATE_DIR=$RUN/fw1.state PFD_FLAGS="-P" pfd_start fw1; }
 check "pfd starts again on fw1" pfd_again
 check "it restored its configuration" grep -q "configuration restored" "$RUN/fw1.pfd.log"
-check "netstart configures carp and pfsync0 again" in_fw fw1 "$BIN/netstart" -D "$RUN/etc-fw1"
+check "and its carp interfaces and pfsync0, without netstart" grep -q "interfaces restored: 2 carp interfaces, pfsync0 up" "$RUN/fw1.pfd.log"
 check "fw1's pfsyncd asked for and got a bulk update" bash -c "for i in \$(seq 200); do [ \$(grep -c 'bulk update complete' '$RUN/fw1.pfsyncd.log') -ge 2 ] && exit 0; sleep 0.1; done; exit 1"
 check "fw1 is MASTER again (preempt)" wait_carp fw1 carp1 MASTER 20
 check "fw1 has the connection's state again" bash -c "in_fw fw1 '$BIN/pfctl' -ss | grep -q '192.0.2.20:$TCP_PORT .*ESTABLISHED'"

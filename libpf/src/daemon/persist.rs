@@ -3,7 +3,11 @@
 //! (`engine::persist`: rules of every anchor, options, tables, OS
 //! fingerprints, debug level, host id, enabled), rewritten atomically
 //! after every change a client commits; and `states`, the state table,
-//! written on SIGTERM and read back (then removed) at the next start.
+//! written on SIGTERM and read back (then removed) at the next start;
+//! and `interfaces`, the pseudo-interfaces' configuration (carp
+//! interfaces, pfsync0, the net.inet.carp sysctls), rewritten after each
+//! change and put back at start, so that a restarted pfd runs CARP again
+//! and pfsyncd asks the peer for a bulk update without `netstart`.
 //!
 //! At start the configuration goes into the engine before any packet is
 //! read from the queues, and the hooks are installed only then, so there
@@ -29,6 +33,18 @@ use std::sync::Mutex;
 pub const DEFAULT_DIR: &str = "/var/lib/pfd";
 const CONFIG_FILE: &str = "ruleset";
 const STATES_FILE: &str = "states";
+const PSEUDO_FILE: &str = "interfaces";
+const PSEUDO_MAGIC: &[u8; 8] = b"PFDIFACE";
+const PSEUDO_VERSION: u32 = 1;
+
+/// The pseudo-interfaces as configured.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Pseudo {
+    pub carp: Vec<(String, crate::carp::CarpConfig)>,
+    pub pfsync: crate::pfsync::PfsyncConfig,
+    /// net.inet.carp.preempt, .allow, .log
+    pub sysctls: (bool, bool, i64),
+}
 
 /// The state directory (None: `pfd -D none`, nothing kept).
 #[derive(Debug, Default)]
@@ -113,6 +129,21 @@ impl Store {
         }
     }
 
+    /// The pseudo-interfaces' configuration, if there is one to use.
+    pub fn read_pseudo(&self) -> Result<Option<Pseudo>, String> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = dir.join(PSEUDO_FILE);
+        match fs::read(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(b) => snap::unseal(PSEUDO_MAGIC, PSEUDO_VERSION, &b)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display())),
+        }
+    }
+
     /// The saved states still alive, removing the file (they live in the
     /// engine from now on).
     pub fn take_states(&self) -> Result<statefile::Saved, String> {
@@ -145,6 +176,28 @@ impl Shared {
                 "{}: {e}: the configuration will not survive a restart",
                 dir.join(CONFIG_FILE).display()
             ));
+        }
+    }
+
+    /// Write the pseudo-interfaces' configuration.
+    pub fn save_pseudo(&self) {
+        let Some(dir) = self.store.dir() else { return };
+        let _w = self.store.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let p = {
+            let c = self.carp();
+            Pseudo {
+                carp: c
+                    .names()
+                    .into_iter()
+                    .filter_map(|n| Some((n.clone(), c.status(&n)?.config)))
+                    .collect(),
+                pfsync: self.pfsync().config.clone(),
+                sysctls: (c.preempt, c.allow, c.log_level),
+            }
+        };
+        let bytes = snap::seal(PSEUDO_MAGIC, PSEUDO_VERSION, &p);
+        if let Err(e) = write_atomic(dir, PSEUDO_FILE, &bytes) {
+            log::err(&format!("{}: {e}", dir.join(PSEUDO_FILE).display()));
         }
     }
 
@@ -204,6 +257,7 @@ pub fn restore(shared: &Shared) -> bool {
         return false;
     }
     let now = shared.now_ms();
+    restore_pseudo(shared, now);
     let enabled = match shared.store.read_config() {
         Saved::Config(s) => {
             let (on, nr) = (s.enabled, s.rulesets.len());
@@ -262,4 +316,73 @@ pub fn restore(shared: &Shared) -> bool {
         Err(e) => log::err(&format!("states not restored: {e}")),
     }
     enabled
+}
+
+/// Put back the carp interfaces, pfsync0 and the carp sysctls as last
+/// configured (a carp interface whose carpdev is missing is left to
+/// `netstart`).
+fn restore_pseudo(shared: &Shared, now: u64) {
+    let p = match shared.store.read_pseudo() {
+        Ok(Some(p)) => p,
+        Ok(None) => return,
+        Err(e) => {
+            log::err(&format!("interfaces not restored: {e}"));
+            return;
+        }
+    };
+    {
+        let mut c = shared.carp();
+        (c.preempt, c.allow, c.log_level) = p.sysctls;
+    }
+    let mut n = 0;
+    for (name, config) in p.carp {
+        match shared.carp().configure(&name, config, None, shared.now()) {
+            Ok(()) => n += 1,
+            Err(e) => log::warning(&format!("{name} not restored: {e}")),
+        }
+    }
+    let _ = super::ifwatch::sync_links(shared);
+    let pfsync_up = p.pfsync.up && p.pfsync.syncdev.is_some();
+    let _ = super::control::set_pfsync(shared, p.pfsync, now);
+    log::notice(&format!(
+        "interfaces restored: {n} carp interfaces, pfsync0 {}",
+        if pfsync_up { "up" } else { "down" }
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudo_interfaces_round_trip_and_damage_is_refused() {
+        let p = Pseudo {
+            carp: vec![("carp1".into(), crate::carp::CarpConfig::default())],
+            pfsync: crate::pfsync::PfsyncConfig {
+                syncdev: Some("eth2".into()),
+                up: true,
+                ..Default::default()
+            },
+            sysctls: (true, true, 2),
+        };
+        let b = snap::seal(PSEUDO_MAGIC, PSEUDO_VERSION, &p);
+        let back: Pseudo = snap::unseal(PSEUDO_MAGIC, PSEUDO_VERSION, &b).unwrap();
+        assert_eq!(back.carp, p.carp);
+        assert_eq!(back.pfsync, p.pfsync);
+        assert_eq!(back.sysctls, (true, true, 2));
+        let mut bad = b.clone();
+        bad[40] ^= 0xff;
+        assert!(snap::unseal::<Pseudo>(PSEUDO_MAGIC, PSEUDO_VERSION, &bad).is_err());
+        assert!(snap::unseal::<Pseudo>(snap::MAGIC, PSEUDO_VERSION, &b).is_err());
+    }
+
+    #[test]
+    fn files_are_replaced_whole() {
+        let dir = std::env::temp_dir().join(format!("pfd-persist-{}", std::process::id()));
+        write_atomic(&dir, "f", b"one").unwrap();
+        write_atomic(&dir, "f", b"two").unwrap();
+        assert_eq!(fs::read(dir.join("f")).unwrap(), b"two");
+        assert!(!dir.join(".f.tmp").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

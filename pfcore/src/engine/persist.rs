@@ -59,7 +59,8 @@ pub struct Snapshot {
 pub enum DecodeError {
     Short,
     Magic,
-    Version(u32),
+    /// The file's version and the one this pfd reads.
+    Version(u32, u32),
     Digest,
     Body(String),
 }
@@ -68,9 +69,9 @@ impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DecodeError::Short => f.write_str("truncated"),
-            DecodeError::Magic => f.write_str("not a pfd configuration file"),
-            DecodeError::Version(v) => {
-                write!(f, "format version {v}, this pfd reads version {VERSION}")
+            DecodeError::Magic => f.write_str("not a file of this kind"),
+            DecodeError::Version(v, want) => {
+                write!(f, "format version {v}, this pfd reads version {want}")
             }
             DecodeError::Digest => f.write_str("SHA-1 of the contents does not match"),
             DecodeError::Body(e) => write!(f, "undecodable contents: {e}"),
@@ -78,35 +79,40 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// The file's bytes.
-pub fn encode(s: &Snapshot) -> Vec<u8> {
-    // Rules, options and addresses are plain data: serialising cannot fail.
-    let body = postcard::to_allocvec(s).unwrap_or_default();
+/// `value` in a file of its own kind: `magic`, `version`, the SHA-1 of
+/// the body, the body (postcard).
+pub fn seal<T: Serialize>(magic: &[u8; 8], version: u32, value: &T) -> Vec<u8> {
+    // Plain data (rules, options, addresses): serialising cannot fail.
+    let body = postcard::to_allocvec(value).unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_be_bytes());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&Sha1::digest(&body));
     out.extend_from_slice(&body);
     out
 }
 
-/// The snapshot in a file's bytes, or why not.
-pub fn decode(b: &[u8]) -> Result<Snapshot, DecodeError> {
+/// The value `seal` wrote, or why the bytes are not one whole.
+pub fn unseal<T: for<'de> Deserialize<'de>>(
+    magic: &[u8; 8],
+    version: u32,
+    b: &[u8],
+) -> Result<T, DecodeError> {
     if b.len() < HEADER_LEN {
         return Err(DecodeError::Short);
     }
-    if &b[..8] != MAGIC {
+    if &b[..8] != magic {
         return Err(DecodeError::Magic);
     }
     let v = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
-    if v != VERSION {
-        return Err(DecodeError::Version(v));
+    if v != version {
+        return Err(DecodeError::Version(v, version));
     }
     let body = &b[HEADER_LEN..];
     if Sha1::digest(body).as_slice() != &b[12..32] {
         return Err(DecodeError::Digest);
     }
-    let (s, rest): (Snapshot, &[u8]) =
+    let (s, rest): (T, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| DecodeError::Body(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Body(format!(
@@ -115,6 +121,16 @@ pub fn decode(b: &[u8]) -> Result<Snapshot, DecodeError> {
         )));
     }
     Ok(s)
+}
+
+/// The configuration file's bytes.
+pub fn encode(s: &Snapshot) -> Vec<u8> {
+    seal(MAGIC, VERSION, s)
+}
+
+/// The snapshot in a configuration file's bytes, or why not.
+pub fn decode(b: &[u8]) -> Result<Snapshot, DecodeError> {
+    unseal(MAGIC, VERSION, b)
 }
 
 /// The rules of a pfd that never had a ruleset: block everything but
@@ -277,7 +293,7 @@ block in from <bad>\npass out keep state\nanchor \"a\" {\n pass in proto tcp to 
         assert_eq!(decode(&b), Err(DecodeError::Magic));
         let mut b = bytes.clone();
         b[11] = 9;
-        assert_eq!(decode(&b), Err(DecodeError::Version(9)));
+        assert_eq!(decode(&b), Err(DecodeError::Version(9, VERSION)));
         let mut b = bytes.clone();
         let last = b.len() - 1;
         b[last] ^= 1;

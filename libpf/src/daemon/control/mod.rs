@@ -16,6 +16,7 @@ use super::Shared;
 use crate::errno::{EINVAL, EPERM};
 use crate::ioctl::frame::{read_frame, write_frame, FrameError};
 use crate::ioctl::{Reply, Request};
+pub(crate) use pfsync::set as set_pfsync;
 use ruleset::Transaction;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -133,7 +134,10 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     );
     let boot = matches!(
         req,
-        Request::SetCarp { .. } | Request::Destroy { .. } | Request::SetPfsync { .. }
+        Request::SetCarp { .. }
+            | Request::Destroy { .. }
+            | Request::SetPfsync { .. }
+            | Request::Sysctl { value: Some(_), .. }
     );
     let reply = dispatch(shared, peer, tx, req);
     if !matches!(reply, Reply::Error { .. }) {
@@ -142,6 +146,7 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
             shared.save_config();
         }
         if boot {
+            shared.save_pseudo();
             shared.refresh_boot_rules();
         }
     }
