@@ -183,6 +183,8 @@ impl Shared {
     pub fn save_pseudo(&self) {
         let Some(dir) = self.store.dir() else { return };
         let _w = self.store.writing.lock().unwrap_or_else(|e| e.into_inner());
+        // One lock at a time: others take these in other orders.
+        let pfsync = self.pfsync().config.clone();
         let p = {
             let c = self.carp();
             Pseudo {
@@ -191,7 +193,7 @@ impl Shared {
                     .into_iter()
                     .filter_map(|n| Some((n.clone(), c.status(&n)?.config)))
                     .collect(),
-                pfsync: self.pfsync().config.clone(),
+                pfsync,
                 sysctls: (c.preempt, c.allow, c.log_level),
             }
         };
