@@ -87,6 +87,7 @@ check "10.1.0.3 is still banned" fails reach 3
 check "port 7000 connects after the restart" test "$(tcp_outcome cl 10.2.0.2 7000)" = connected
 check "port 7001 is still refused" test "$(tcp_outcome cl 10.2.0.2 7001)" = refused
 check "the log says the configuration was restored" grep -q "configuration restored" "$RUN/fw.pfd.log"
+check "the hooks of the killed pfd were kept, not replaced" bash -c "grep 'packet hooks' '$RUN/fw.pfd.log' | tail -n 1 | grep -q 'of the last pfd kept'"
 
 # ---------------------------------------------- SIGTERM keeps the states
 in_ns cl python3 "$LIB/tcpprobe.py" client 10.2.0.2 7000 5 0.02 >"$RUN/probe" &

@@ -311,15 +311,20 @@ fn take_hooks(shared: &Shared, enabled: bool) -> io::Result<()> {
         }
         return Ok(());
     }
-    hooks::with_lock(|| {
+    let kept = hooks::with_lock(|| {
         shared.out_codes.reset();
         if hooks::installed_for(&shared.opts.hooks) {
-            hooks::forget_filtered()
+            hooks::forget_filtered().map(|()| true)
         } else {
-            hooks::install(&shared.opts.hooks)
+            hooks::install(&shared.opts.hooks).map(|()| false)
         }
     })
     .map_err(|e| io::Error::new(e.kind(), format!("packet hooks: {e}")))?;
+    log::notice(if kept {
+        "packet hooks of the last pfd kept"
+    } else {
+        "packet hooks installed"
+    });
     shared.sync_routes();
     Ok(())
 }
