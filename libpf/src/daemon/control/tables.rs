@@ -275,6 +275,9 @@ fn run_addrs(shared: &Shared, conn: &mut impl Write, p: PendingAddrs) -> bool {
             AddrOp::Test => test(t, &anchor, &name, &addrs),
         }
     };
+    if result.is_ok() && !dummy && matches!(op, AddrOp::Add | AddrOp::Delete | AddrOp::Replace) {
+        shared.save_config();
+    }
     match result {
         Ok(mut change) => {
             let fb = std::mem::take(&mut change.feedback);
