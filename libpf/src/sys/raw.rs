@@ -154,6 +154,19 @@ impl RawReceiver {
 
     /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// Receive one packet if one is waiting (None when none is).
+    pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
         let mut cmsg = [0u8; 64];
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr() as *mut libc::c_void,
@@ -168,7 +181,7 @@ impl RawReceiver {
         msg.msg_controllen = cmsg.len();
         // SAFETY: msg points at iov (buf, owned for the call) and cmsg, both
         // with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, 0) };
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, flags) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
