@@ -13,7 +13,7 @@ use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
 use crate::log;
 use crate::sys::netlink::Netlink;
-use crate::sys::raw::{send_frame, RawReceiver, RawSender};
+use crate::sys::raw::{FrameSender, RawReceiver, RawSender};
 use crate::sys::sysctl;
 use crate::sys::timer::{self, TimerFd};
 use crate::wire::arp::gratuitous_request;
@@ -55,6 +55,8 @@ pub struct CarpTable {
     pub log_level: i64,
     nl: Netlink,
     rx: Arc<RawReceiver>,
+    /// Advertisements out as whole frames (kept open: see FrameSender).
+    frames: FrameSender,
     joined: HashMap<u32, usize>,
     /// Drops of packets that matched no carp interface.
     pub stats: CarpStats,
@@ -89,6 +91,7 @@ impl CarpTable {
             log_level: 2,
             nl: Netlink::open()?,
             rx: Arc::new(RawReceiver::ipv4(IPPROTO_CARP)?),
+            frames: FrameSender::new()?,
             joined: HashMap::new(),
             stats: CarpStats::default(),
             last_drop_log: HashMap::new(),
@@ -550,7 +553,7 @@ impl CarpTable {
             };
             eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
             frame[14..].copy_from_slice(&pkt);
-            send_frame(e.carpdev_index, &frame)
+            self.frames.send(e.carpdev_index, &frame)
         } else {
             // carppeer: let the stack resolve the peer; pf filters it on the
             // way out like any local packet.
@@ -573,7 +576,7 @@ impl CarpTable {
         let mac = virtual_mac(e.cif.config.vhid);
         for ip in e.cif.ipv4_addrs() {
             let frame = gratuitous_request(mac, ip);
-            if let Err(err) = send_frame(e.ifindex, &frame) {
+            if let Err(err) = self.frames.send(e.ifindex, &frame) {
                 log::err(&format!("{name}: gratuitous ARP for {ip}: {err}"));
             }
         }
@@ -673,39 +676,39 @@ impl CarpTable {
             .min()
     }
 
-    /// Follow the carpdevs' links: down suppresses the vhid (INIT) and
-    /// demotes the group by one until the link returns.
-    pub fn check_links(&mut self, now: Duration) {
-        let names: Vec<String> = self.entries.keys().cloned().collect();
-        for n in names {
-            let Some(e) = self.entries.get(&n) else {
+    /// The carpdevs to look at: (carp interface, carpdev ifindex).
+    pub fn carpdevs(&self) -> Vec<(String, u32)> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.carpdev_index != 0)
+            .map(|(n, e)| (n.clone(), e.carpdev_index))
+            .collect()
+    }
+
+    /// Follow the carpdevs' links, as `links_thread` found them: down
+    /// suppresses the vhid (INIT) and demotes the group by one until the
+    /// link returns. Also takes the carpdev's first IPv4 address as the
+    /// source of advertisements.
+    pub fn apply_links(&mut self, found: &[LinkSeen], now: Duration) {
+        for f in found {
+            let Some(e) = self.entries.get_mut(&f.name) else {
                 continue;
             };
-            if e.carpdev_index == 0 {
+            if e.carpdev_index != f.carpdev {
+                continue; // reconfigured meanwhile
+            }
+            let src = f.src.or_else(|| e.cif.ipv4_addrs().first().copied());
+            e.src = src;
+            e.cif.set_src(src);
+            if e.carpdev_up == f.up {
                 continue;
             }
-            self.refresh_src(&n);
-            let Some(e) = self.entries.get(&n) else {
-                continue;
-            };
-            let up = match self.nl.link_by_index(e.carpdev_index) {
-                Ok(Some(l)) => l.up && l.lower_up,
-                Ok(None) => false,
-                Err(_) => continue,
-            };
-            let Some(e) = self.entries.get_mut(&n) else {
-                continue;
-            };
-            if e.carpdev_up == up {
-                continue;
-            }
-            e.carpdev_up = up;
+            e.carpdev_up = f.up;
             let demoted = e.carpdev_demoted;
-            if !up {
+            let n = f.name.clone();
+            if !f.up {
                 let acts = e.cif.fsm.suppress(now);
-                if !demoted {
-                    e.carpdev_demoted = true;
-                }
+                e.carpdev_demoted = true;
                 self.execute(&n, acts, now);
                 if !demoted {
                     self.adjust_group(CARP_GROUP, 1);
@@ -715,9 +718,7 @@ impl CarpTable {
                     ));
                 }
             } else {
-                if demoted {
-                    e.carpdev_demoted = false;
-                }
+                e.carpdev_demoted = false;
                 if demoted {
                     self.adjust_group(CARP_GROUP, -1);
                 }
@@ -791,10 +792,65 @@ impl CarpTable {
     }
 }
 
-/// The CARP thread: advertisements in, timers, link changes. It sleeps
-/// in poll(2) on the CARP socket and a timerfd armed for the earliest
-/// deadline of any vhid, in SCHED_FIFO when it may.
+/// A carpdev as the links thread saw it.
+#[derive(Debug, Clone)]
+pub struct LinkSeen {
+    pub name: String,
+    pub carpdev: u32,
+    pub up: bool,
+    pub src: Option<Ipv4Addr>,
+}
+
+/// Every 100 ms: the carpdevs' link state and first IPv4 address, asked
+/// of netlink without the CARP lock held (a netlink request waits for
+/// the kernel's RTNL lock, which namespace and interface changes hold
+/// for tens of milliseconds: the advertisements must not wait with it).
+fn links_thread(shared: Arc<Shared>) {
+    let mut nl = match Netlink::open() {
+        Ok(n) => n,
+        Err(e) => {
+            log::err(&format!("carp: links: netlink: {e}"));
+            return;
+        }
+    };
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        let devs = shared.carp().carpdevs();
+        let mut found = Vec::with_capacity(devs.len());
+        for (name, idx) in devs {
+            let up = match nl.link_by_index(idx) {
+                Ok(Some(l)) => l.up && l.lower_up,
+                Ok(None) => false,
+                Err(_) => continue,
+            };
+            let src = nl
+                .addrs(Some(idx))
+                .ok()
+                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()));
+            found.push(LinkSeen {
+                name,
+                carpdev: idx,
+                up,
+                src,
+            });
+        }
+        let now = shared.now();
+        shared.carp().apply_links(&found, now);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The CARP thread: advertisements in, timers. It sleeps in poll(2) on
+/// the CARP socket and a timerfd armed for the earliest deadline of any
+/// vhid, in SCHED_FIFO when it may; link changes come from a thread of
+/// their own.
 pub fn run(shared: Arc<Shared>) {
+    let s = shared.clone();
+    if let Err(e) = std::thread::Builder::new()
+        .name("carplinks".into())
+        .spawn(move || links_thread(s))
+    {
+        log::err(&format!("carp: links thread: {e}"));
+    }
     let rx = shared.carp().receiver();
     let timer = match TimerFd::new() {
         Ok(t) => t,
@@ -807,16 +863,15 @@ pub fn run(shared: Arc<Shared>) {
         log::info(&format!("carp: no real-time scheduling ({e})"));
     }
     let mut buf = vec![0u8; 2048];
-    let mut last_links = Instant::now();
     while !shared.shutdown.load(Ordering::Relaxed) {
+        // Advertisements that arrived first: a thread that was kept off
+        // the CPU past a master-down deadline must not take over from a
+        // master whose advertisements are waiting in the socket.
+        receive_all(&shared, &rx, &mut buf);
         let deadline = {
             let mut t = shared.carp();
             let now = shared.now();
             t.tick(now);
-            if last_links.elapsed() >= Duration::from_millis(100) {
-                t.check_links(now);
-                last_links = Instant::now();
-            }
             t.next_deadline()
                 .map(|d| Instant::now() + d.saturating_sub(shared.now()))
         };
@@ -825,16 +880,9 @@ pub fn run(shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        let woke = match timer.wait(rx.as_raw_fd(), Duration::from_millis(100)) {
-            Ok(w) => w,
-            Err(e) => {
-                log::err(&format!("carp: poll: {e}"));
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if woke.readable {
-            receive_all(&shared, &rx, &mut buf);
+        if let Err(e) = timer.wait(rx.as_raw_fd(), Duration::from_millis(100)) {
+            log::err(&format!("carp: poll: {e}"));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
