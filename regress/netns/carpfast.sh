@@ -125,13 +125,13 @@ check "fw2 is BACKUP" wait_carp fw2 carp1 BACKUP 2
 check "the rewritten advertisements are logged" grep -q "dropped: rewritten" "$RUN/fw1.pfd.log"
 
 # ---------------------------------------------------------- crash
-# fw1 loses power: links down, pfd killed. fw2 (advskew 2) takes over
+# fw1 crashes: pfd and pfsyncd killed, then its links down. fw2 (advskew 2) takes over
 # 3/256 + 2/256 s = 19.5 ms after the last advertisement it heard.
 in_ns cl python3 "$LIB/gapprobe.py" 192.0.2.20 3 1 >"$RUN/gap.txt" 2>&1 &
 gpid=$!
 sleep 1.5
-fw_links fw1 down
-kill -KILL "$(daemon_pid fw1 pfd)" 2>/dev/null
+kill -KILL "$(daemon_pid fw1 pfd)" "$(daemon_pid fw1 pfsyncd)" 2>/dev/null
+printf 'link set %s down\n' hvn2 hvn3 hvn4 | in_ns fw1 ip -batch -
 wait $gpid
 cat "$RUN/gap.txt" | sed 's/^/# /'
 gap=$(sed -n 's/.*maxgap_ms=\([0-9]*\).*/\1/p' "$RUN/gap.txt")
