@@ -6,7 +6,8 @@
 //! netfilter hooks, NFQUEUE, sysctl, name resolution, local time),
 //! `ioctl` (the control protocol between pfd and its tools), `daemon`
 //! (pfd itself), `syncd` (pfsyncd), `ctl`, `tablectl` and `anchors`
-//! (pfctl's requests), `netstart`, `statefile` and `log` (the daemons'
+//! (pfctl's requests), `carpctl` (carpctl's passphrase words and
+//! warnings), `netstart`, `statefile` and `log` (the daemons'
 //! syslog).
 
 pub use pfcore::{
@@ -15,6 +16,7 @@ pub use pfcore::{
 };
 
 pub mod anchors;
+pub mod carpctl;
 pub mod ctl;
 pub mod daemon;
 pub mod ioctl;
