@@ -6,8 +6,8 @@
 //! netfilter hooks, NFQUEUE, sysctl, name resolution, local time),
 //! `ioctl` (the control protocol between pfd and its tools), `daemon`
 //! (pfd itself), `syncd` (pfsyncd), `ctl`, `tablectl` and `anchors`
-//! (pfctl's requests), `netstart`, `statefile` and `log` (the daemons'
-//! syslog).
+//! (pfctl's requests), `netstart`, `statefile`, `log` (the daemons'
+//! syslog) and `cli` (what every tool's main does first).
 
 pub use pfcore::{
     addr, carp, conf, engine, errno, hostname_if, ifconfig, osfp, pfsync, ruleset, show, statekill,
@@ -15,6 +15,7 @@ pub use pfcore::{
 };
 
 pub mod anchors;
+pub mod cli;
 pub mod ctl;
 pub mod daemon;
 pub mod ioctl;

@@ -2,6 +2,7 @@
 //! there, and standard error as well when running in the foreground or
 //! when syslog is unavailable, so a line is never lost.
 
+use std::io::Write;
 use std::sync::Mutex;
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
@@ -48,7 +49,7 @@ pub fn init(ident: &str, foreground: bool, max: Level) {
 pub fn log(level: Level, msg: &str) {
     let Ok(mut guard) = SINK.lock() else { return };
     let Some(sink) = guard.as_mut() else {
-        eprintln!("{msg}");
+        let _ = writeln!(std::io::stderr(), "{msg}");
         return;
     };
     if level > sink.max {
@@ -65,7 +66,8 @@ pub fn log(level: Level, msg: &str) {
         };
     }
     if sink.stderr {
-        eprintln!("{}: {}", sink.ident, msg);
+        // Not eprintln!: a closed standard error must not stop the daemon.
+        let _ = writeln!(std::io::stderr(), "{}: {}", sink.ident, msg);
     }
 }
 

@@ -4,6 +4,8 @@
 use super::frame::{read_frame, write_frame};
 use super::{Error, Reply, Request};
 use crate::wire::pfsync::StateRepr;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ impl Client {
     }
 
     pub fn send(&mut self, req: &Request) -> Result<(), Error> {
-        write_frame(&mut self.stream, req)?;
+        write_frame(&mut NoSigPipe(&self.stream), req)?;
         Ok(())
     }
 
@@ -75,5 +77,21 @@ impl Client {
 
     pub fn into_stream(self) -> UnixStream {
         self.stream
+    }
+}
+
+/// Writes with MSG_NOSIGNAL: a pfd that went away mid-request is an error
+/// the tool reports, not a SIGPIPE (the tools die of SIGPIPE only on
+/// their output, as OpenBSD's do: see `cli`).
+struct NoSigPipe<'a>(&'a UnixStream);
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use nix::sys::socket::{send, MsgFlags};
+        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
