@@ -258,6 +258,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         "started, hostid 0x{hostid:08x}, control socket {}",
         opts.socket
     ));
+    crate::sys::notify::ready();
 
     while !term.load(Ordering::Relaxed) {
         match listener.accept() {
@@ -287,6 +288,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
 /// (fail-closed): `pfctl -d` removes them.
 fn shutdown(shared: &Arc<Shared>) {
     log::notice("exiting on signal");
+    crate::sys::notify::stopping();
     shared.sync_cv.notify_all();
     std::thread::sleep(Duration::from_millis(50));
     let now = shared.now();
