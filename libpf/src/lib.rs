@@ -7,7 +7,8 @@
 //! `ioctl` (the control protocol between pfd and its tools), `daemon`
 //! (pfd itself), `syncd` (pfsyncd), `ctl`, `tablectl` and `anchors`
 //! (pfctl's requests), `netstart`, `statefile`, `log` (the daemons'
-//! syslog) and `cli` (what every tool's main does first).
+//! syslog), `cli` (what every tool's main does first) and `rcctl`
+//! (OpenBSD's rcctl over systemctl).
 
 pub use pfcore::{
     addr, carp, conf, engine, errno, hostname_if, ifconfig, osfp, pfsync, ruleset, show, statekill,
@@ -21,6 +22,7 @@ pub mod daemon;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod rcctl;
 pub mod statefile;
 pub mod syncd;
 pub mod sys;
