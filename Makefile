@@ -81,12 +81,13 @@ uninstall:
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 	rm -rf $(DESTDIR)$(DATADIR)/pf $(DESTDIR)$(EXAMPLESDIR)
 
-# A Debian package from this tree (dpkg-buildpackage; see debian/rules),
-# written to DEB_OUT (default: target/deb).
+# A Debian package from this tree (debhelper; see debian/rules), written
+# to DEB_OUT (default: target/deb).
 DEB_OUT ?= $(CURDIR)/target/deb
 deb:
 	mkdir -p $(DEB_OUT)
-	PROFILE=$(PROFILE) DEB_OUT=$(DEB_OUT) dpkg-buildpackage -b -us -uc -d -nc
+	PROFILE=$(PROFILE) DEB_OUT=$(DEB_OUT) debian/rules build
+	PROFILE=$(PROFILE) DEB_OUT=$(DEB_OUT) debian/rules binary
 	debian/rules clean
 
 clean:
