@@ -110,15 +110,14 @@ impl Shared {
         self.pfsync.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Turn the engine's pfsync queue on only while pfsync0 is up with a
-    /// syncdev and a pfsyncd is there to send.
+    /// Turn the engine's pfsync queue on while pfsync0 is up with a
+    /// syncdev, whether or not a pfsyncd is attached: changes made while
+    /// pfsyncd restarts wait for the next one (the queue holds one entry
+    /// per state at most), so the peer misses no insert and no delete.
     pub fn update_sync_queue(&self) {
         let (on, maxupd) = {
             let p = self.pfsync();
-            (
-                p.attached && p.config.up && p.config.syncdev.is_some(),
-                p.config.maxupd,
-            )
+            (p.config.up && p.config.syncdev.is_some(), p.config.maxupd)
         };
         let mut e = self.engine();
         e.sync.set_maxupd(maxupd);

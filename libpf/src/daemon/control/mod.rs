@@ -185,6 +185,9 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),
+        Request::PfsyncPurgeStale { creatorid, age_ms } => {
+            pfsync::purge_stale(shared, creatorid, age_ms, now)
+        }
         Request::GetIfaces { filter } => ifaces::get(shared, filter, now),
         Request::ClearIfStats { ifname } => ifaces::clear_stats(shared, &ifname, now),
         Request::AddIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, true),

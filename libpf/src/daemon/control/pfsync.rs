@@ -103,6 +103,20 @@ pub(super) fn demote(shared: &Shared, on: bool, now: u64) -> Reply {
     Reply::Ok
 }
 
+/// After a complete bulk update from the peer `creatorid` that began
+/// `age_ms` ago (by pfsyncd's clock, so a little later by ours: the
+/// margin only spares more states).
+pub(super) fn purge_stale(shared: &Shared, creatorid: u32, age_ms: u64, now: u64) -> Reply {
+    let since = now.saturating_sub(age_ms + 100);
+    let n = shared.engine().purge_peer_stale(creatorid, since, now);
+    if n > 0 {
+        log::notice(&format!(
+            "pfsync: {n} states of peer {creatorid:08x} not in its bulk update removed"
+        ));
+    }
+    Reply::Ok
+}
+
 /// Is the peer of `conn` gone? (A zero-length peek is end of stream.)
 fn peer_gone(conn: &UnixStream) -> bool {
     let mut b = [0u8; 1];
