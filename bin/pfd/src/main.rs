@@ -33,6 +33,10 @@ struct Args {
     /// Group (numeric gid) allowed to read (pfctl -s..., carpctl show).
     #[arg(short = 'G')]
     readonly_gid: Option<u32>,
+    /// State directory: the committed configuration and, across a
+    /// restart, the states (`none`: keep nothing, start disabled).
+    #[arg(short = 'D', default_value = libpf::daemon::persist::DEFAULT_DIR)]
+    state_dir: String,
 }
 
 fn main() {
@@ -59,6 +63,7 @@ fn main() {
         preempt: a.preempt,
         shutdown_grace: Duration::from_millis(a.grace_ms),
         readonly_gid: a.readonly_gid,
+        state_dir: (a.state_dir != "none").then(|| a.state_dir.into()),
     };
     if let Err(e) = daemon::run(opts, term, hup) {
         libpf::log::crit(&format!("fatal: {e}"));

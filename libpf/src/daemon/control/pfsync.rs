@@ -27,7 +27,7 @@ pub(super) fn get(shared: &Shared) -> Reply {
 }
 
 /// SIOCSETPFSYNC
-pub(super) fn set(shared: &Shared, config: PfsyncConfig, now: u64) -> Reply {
+pub(crate) fn set(shared: &Shared, config: PfsyncConfig, now: u64) -> Reply {
     let running = config.up && config.syncdev.is_some();
     let adjust = {
         let mut p = shared.pfsync();
