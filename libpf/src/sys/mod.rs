@@ -13,4 +13,5 @@ pub mod resolve;
 pub mod route_query;
 pub mod sysctl;
 pub mod time;
+pub mod timer;
 pub mod xfrm;

@@ -210,7 +210,7 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         }
         Request::OsfpGet => Reply::Fingerprints(shared.engine().fingerprints().to_vec()),
         Request::AddStates { states } => states::add(shared, &states, now),
-        Request::GetCarp { name } => Reply::Carp(shared.carp().status(&name)),
+        Request::GetCarp { name } => carp::get(shared, peer, &name),
         Request::GetCarpStats => Reply::CarpStats(shared.carp().stats_total()),
         Request::ListInterfaces => carp::list_interfaces(shared),
         Request::SetCarp {
