@@ -190,6 +190,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
             .name("receive".into())
             .spawn(move || receiver(s, tx))?;
     }
+    // Ready: pfd may come later, attach retries until it does.
+    crate::sys::notify::ready();
     while !term.load(Ordering::Relaxed) {
         match attach(&shared, &rx) {
             Ok(()) => {}

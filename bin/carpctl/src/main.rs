@@ -1,12 +1,11 @@
 //! carpctl: ifconfig(8) for pfd's pseudo-interfaces (carpN, pfsync0).
 
-use clap::Parser;
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Reply, Request};
 use libpf::{carpctl, ctl};
 use std::process::exit;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "carpctl",
     about = "configure carp and pfsync interfaces",
@@ -44,7 +43,7 @@ fn connect() -> Client {
 }
 
 fn main() {
-    let a = Args::parse();
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Command);
     if a.stats {
         return stats(&mut connect());
     }

@@ -269,6 +269,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         "started, hostid 0x{hostid:08x}, control socket {}",
         opts.socket
     ));
+    crate::sys::notify::ready();
 
     let served = control::server::run(&shared, listener, &term);
     if let Err(e) = &served {
@@ -338,6 +339,7 @@ fn take_hooks(shared: &Shared, enabled: bool) -> io::Result<()> {
 /// (fail-closed): `pfctl -d` removes them.
 fn shutdown(shared: &Arc<Shared>) {
     log::notice("exiting on signal");
+    crate::sys::notify::stopping();
     shared.sync_cv.notify_all();
     std::thread::sleep(Duration::from_millis(50));
     let now = shared.now();

@@ -4,6 +4,8 @@
 use super::frame::{encode, read_frame, FrameError, HEADER_LEN, MAX_REQUEST};
 use super::{Error, Reply, Request};
 use crate::wire::pfsync::StateRepr;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -39,7 +41,7 @@ impl Client {
             }
             .into());
         }
-        if let Err(e) = std::io::Write::write_all(&mut self.stream, &f) {
+        if let Err(e) = NoSigPipe(&self.stream).write_all(&f) {
             // pfd may have said why it closed the connection (a limit).
             if let Ok(Some(Reply::Error { errno, message })) = read_frame(&mut self.stream) {
                 return Err(Error::Daemon { errno, message });
@@ -91,5 +93,21 @@ impl Client {
 
     pub fn into_stream(self) -> UnixStream {
         self.stream
+    }
+}
+
+/// Writes with MSG_NOSIGNAL: a pfd that went away mid-request is an error
+/// the tool reports, not a SIGPIPE (the tools die of SIGPIPE only on
+/// their output, as OpenBSD's do: see `cli`).
+struct NoSigPipe<'a>(&'a UnixStream);
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use nix::sys::socket::{send, MsgFlags};
+        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
