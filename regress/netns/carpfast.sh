@@ -67,7 +67,14 @@ echo "carpfast.adverts_per_s_per_vhid=$rate"
 check "advertisements at 1/256 s: $rate per second per vhid (256 expected)" test "$rate" -ge 235 -a "$rate" -le 262
 
 # 1% random loss each way on every firewall's CARP links (tc netem, or
-# nftables where the kernel has no netem), $FAST_SECS s: no flap.
+# nftables where the kernel has no netem), $FAST_SECS s: no flap. Still
+# advbase 0 (256 advertisements a second), with the backup at advskew 20:
+# master-down 3/256 + 20/256 s = 90 ms. At advskew 2 (19.5 ms) a busy
+# 2-CPU machine delays received advertisements past it without any
+# loss (softirq work left to ksoftirqd, carp.4 CAVEATS): that setting's
+# flaps are a figure of regress/bench/ha, not a check here.
+fast fw2 20
+sleep 0.2
 for n in fw1 fw2; do for d in hvn3 hvn4; do loss_on $n $d 1; done; done
 m1=$(stat fw1 "transitions to master")
 m2=$(stat fw2 "transitions to master")
@@ -76,10 +83,11 @@ m1b=$(stat fw1 "transitions to master")
 m2b=$(stat fw2 "transitions to master")
 drops=$(($(loss_drops fw1 hvn3) + $(loss_drops fw2 hvn3)))
 echo "carpfast.flaps_${FAST_SECS}s=$((m1b - m1 + m2b - m2)) (packets dropped on hvn3: $drops)"
-check "$FAST_SECS s under 1% loss: fw2 never became MASTER" test "$m2b" -eq "$m2"
+check "$FAST_SECS s under 1% loss at advbase 0 (backup advskew 20): fw2 never became MASTER" test "$m2b" -eq "$m2"
 check "$FAST_SECS s under 1% loss: fw1 never lost MASTER" test "$m1b" -eq "$m1"
 check "fw1 is MASTER" wait_carp fw1 carp1 MASTER 1
 for n in fw1 fw2; do for d in hvn3 hvn4; do loss_off $n $d; done; done
+fast fw2 2
 
 # ------------------------------------------------------ election tie
 t0=$(stat fw1 "elections lost to ties")

@@ -226,6 +226,19 @@ fn bulk_update_purges_what_the_peer_no_longer_has() {
         .collect();
     assert_eq!(left, vec![6, 6]);
     assert!(fw2.take_sync(9000).is_empty(), "no deletes announced");
+    // A state the bulk itself brought (full state, its last packet long
+    // before) stays.
+    let mut fw3 = engine(0xcccc);
+    let bulk: Vec<_> = fw1
+        .export_all(9500)
+        .into_iter()
+        .map(crate::wire::pfsync::Message::Upd)
+        .collect();
+    assert!(!bulk.is_empty());
+    fw3.pfsync_input(&bulk, 9600);
+    let n = fw3.states.len();
+    assert_eq!(fw3.purge_peer_stale(0xaaaa, 9550, 9700), 0);
+    assert_eq!(fw3.states.len(), n);
 }
 
 #[test]

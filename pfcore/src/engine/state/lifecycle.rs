@@ -161,7 +161,13 @@ impl Engine {
         if creatorid == self.hostid {
             return 0;
         }
-        self.kill_states(now, false, |s| s.creatorid == creatorid && s.expire < since)
+        // `expire` is the last packet (an imported state's is its age on
+        // the peer, so before the bulk); `peer_updated` the last message.
+        self.kill_states(now, false, |s| {
+            s.creatorid == creatorid
+                && s.expire < since
+                && s.sync.peer_updated.is_none_or(|t| t < since)
+        })
     }
 
     /// A half-open TCP state as pf_status.states_halfopen counts them: made
