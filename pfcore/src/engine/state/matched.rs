@@ -355,6 +355,7 @@ impl Engine {
         let Some(st) = self.states.get_mut(slot) else {
             return;
         };
+        self.last_state = Some((slot, fwd));
         let ci = if fwd { 0 } else { 1 };
         // Wrapping, as pf's u_int64_t counters: a state from the pfsync
         // peer (or a state file) may come with any count.
