@@ -34,6 +34,10 @@ struct Args {
     /// Group (numeric gid) allowed to read (pfctl -s..., carpctl show).
     #[arg(short = 'G')]
     readonly_gid: Option<u32>,
+    /// Leave established flows in the queue: no in-kernel fast path
+    /// (for debugging).
+    #[arg(long = "no-fastpath")]
+    no_fastpath: bool,
 }
 
 fn main() {
@@ -60,6 +64,7 @@ fn main() {
         preempt: a.preempt,
         shutdown_grace: Duration::from_millis(a.grace_ms),
         readonly_gid: a.readonly_gid,
+        fastpath: !a.no_fastpath,
     };
     if let Err(e) = daemon::run(opts, term, hup) {
         libpf::log::crit(&format!("fatal: {e}"));

@@ -92,7 +92,10 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
             continue;
         }
         let ok = match req {
-            Request::GetStates => states::send_all(&shared, &mut conn),
+            Request::GetStates => {
+                shared.fastpath_pull();
+                states::send_all(&shared, &mut conn)
+            }
             Request::GetAstats { anchor, name } => {
                 tables::send_astats(&shared, &mut conn, anchor, name)
             }
@@ -136,7 +139,9 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
         Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
         Request::GetStatus => {
+            shared.fastpath_pull();
             let mut st = shared.engine().status(now);
+            st.fastpath = shared.fastpath.status();
             // The kernel's drops are pf's congestion: packets it could
             // not take in time.
             st.counters[crate::engine::status::Reason::Congestion as usize] +=
@@ -152,8 +157,16 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetTimeouts => ruleset::get_timeouts(shared),
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::GetStates | Request::PfsyncAttach => Reply::error(EINVAL, "streamed request"),
-        Request::ClearStates { ifname } => states::clear(shared, ifname, now),
-        Request::KillStates(k) => states::kill(shared, &k, now),
+        Request::ClearStates { ifname } => {
+            let r = states::clear(shared, ifname, now);
+            shared.fastpath_pull();
+            r
+        }
+        Request::KillStates(k) => {
+            let r = states::kill(shared, &k, now);
+            shared.fastpath_pull();
+            r
+        }
         Request::SetDebug { level } => ruleset::set_debug(shared, level),
         Request::OsfpFlush => {
             shared.engine().flush_fingerprints();
