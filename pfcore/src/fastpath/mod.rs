@@ -231,7 +231,7 @@ impl Counts {
 
 /// May the program pass the packets of state `st`? Established TCP (both
 /// ends ESTABLISHED, no sequence modulation, no `scrub (reassemble tcp)`,
-/// not sloppy) and UDP seen both ways (MULTIPLE on one end), with nothing for pf to
+/// not sloppy) and UDP (from its second packet on: the first makes it), with nothing for pf to
 /// do on each packet besides a translation: no logging, no scrub or `set
 /// tos` actions, no route-to/reply-to/dup-to/rtable/divert, no af-to.
 pub fn eligible(st: &State) -> bool {
@@ -244,11 +244,10 @@ pub fn eligible(st: &State) -> bool {
                 && st.scrub.is_none()
                 && st.state_flags & PFSTATE_SLOPPY == 0
         }
-        IPPROTO_UDP => {
-            st.src.state >= udps::SINGLE
-                && st.dst.state >= udps::SINGLE
-                && (st.src.state == udps::MULTIPLE || st.dst.state == udps::MULTIPLE)
-        }
+        // pf does the same with every packet of a UDP state: once it
+        // exists, the kernel may pass them (Engine::offloaded moves the
+        // pseudo-states on as pf would).
+        IPPROTO_UDP => st.src.state >= udps::SINGLE,
         _ => false,
     };
     proto_ok && !st.is_afto() && st.route.is_none() && st.log == 0 && st.norm == Actions::default()

@@ -179,7 +179,7 @@ fn which_states_qualify() {
 }
 
 #[test]
-fn udp_qualifies_once_seen_both_ways() {
+fn udp_qualifies_from_its_second_packet() {
     let rs = parse("pass\n", "pf.conf", &StaticResolver::new()).unwrap();
     let mut e = Engine::new(1, 1);
     e.load(rs, Loader::default(), String::new()).unwrap();
@@ -193,8 +193,23 @@ fn udp_qualifies_once_seen_both_ways() {
     assert!(run(&mut e, Dir::In, &mut q2));
     let (slot, fwd) = e.last_state.unwrap();
     assert!(fwd);
-    assert!(!eligible(e.states.get(slot).unwrap()));
+    assert!(eligible(e.states.get(slot).unwrap()));
     assert!(run(&mut e, Dir::Out, &mut a));
     assert_eq!(e.last_state, Some((slot, false)));
     assert!(eligible(e.states.get(slot).unwrap()));
+    // What the kernel passed moves the pseudo-states on as pf would.
+    let st = e.states.get_mut(slot).unwrap();
+    st.src.state = udps::SINGLE;
+    st.dst.state = udps::NO_TRAFFIC;
+    let o = crate::engine::state::Offloaded {
+        packets: [0, 3],
+        bytes: [0, 90],
+        last: Some(1500),
+        window: None,
+    };
+    assert!(e.offloaded(slot, &o, 2000));
+    let st = e.states.get(slot).unwrap();
+    assert_eq!((st.src.state, st.dst.state), (udps::MULTIPLE, udps::SINGLE));
+    assert_eq!(st.expire, 1500);
+    assert_eq!(st.packets[1], 4);
 }

@@ -1,11 +1,14 @@
 //! What the fast path (pfcore::fastpath, pfd's eBPF program) did with a
 //! state's packets, brought back into the state: its packet and byte
-//! counters, its last activity (expiry), the window data of both ends,
-//! and a pfsync update so the peer follows.
+//! counters, its last activity (expiry), the window data of both ends
+//! (TCP) or the pseudo-states (UDP), and a pfsync update so the peer
+//! follows.
 
+use super::matched::track_other;
 use super::Slot;
 use crate::engine::peer::Peer;
 use crate::engine::Engine;
+use crate::wire::IPPROTO_UDP;
 
 /// Traffic of a state the fast path passed since it last told.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,6 +48,16 @@ impl Engine {
             return false;
         };
         let moved = o.packets != [0, 0];
+        if st.key[0].proto == IPPROTO_UDP {
+            // pf's UDP pseudo-states move on as if it had seen them
+            // (SINGLE, MULTIPLE once both ways), and so the timeout.
+            let expire = st.expire;
+            for (i, fwd) in [(0, true), (1, false)] {
+                if o.packets[i] != 0 {
+                    track_other(st, IPPROTO_UDP, fwd, expire);
+                }
+            }
+        }
         for i in 0..2 {
             st.packets[i] = st.packets[i].wrapping_add(o.packets[i]);
             st.bytes[i] = st.bytes[i].wrapping_add(o.bytes[i]);
