@@ -173,9 +173,9 @@ fn tcp_state_eligible(port: u16) -> (bool, bool) {
 fn which_states_qualify() {
     assert_eq!(tcp_state_eligible(80), (true, false));
     // sloppy, modulated, logged: pf has work on every packet.
-    assert_eq!(tcp_state_eligible(23).0, false);
-    assert_eq!(tcp_state_eligible(24).0, false);
-    assert_eq!(tcp_state_eligible(25).0, false);
+    assert!(!tcp_state_eligible(23).0);
+    assert!(!tcp_state_eligible(24).0);
+    assert!(!tcp_state_eligible(25).0);
 }
 
 #[test]
