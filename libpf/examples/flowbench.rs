@@ -4,9 +4,11 @@
 //!   flowbench serve ADDR:PORT THREADS
 //!       accepts TCP connections and closes each at once (the far end of
 //!       `conns`); runs until killed
-//!   flowbench conns ADDR:PORT SECONDS THREADS
+//!   flowbench conns ADDR:PORT SECONDS THREADS [RATE]
 //!       opens and closes TCP connections to ADDR:PORT from THREADS threads
-//!       for SECONDS; prints `conns_per_s=N failed=N`
+//!       for SECONDS, as fast as they can or RATE per second in all (each
+//!       thread keeps its share of a fixed schedule); prints
+//!       `conns_per_s=N failed=N`
 //!   flowbench flows SRC DST COUNT
 //!       sends one UDP datagram on each of COUNT distinct flows from SRC to
 //!       DST (source ports 1024..65535, then the next destination port from
@@ -54,7 +56,9 @@ fn serve(addr: SocketAddr, threads: usize) {
     }
 }
 
-fn conns(addr: SocketAddr, secs: u64, threads: usize) {
+fn conns(addr: SocketAddr, secs: u64, threads: usize, rate: Option<f64>) {
+    // Each thread's interval between two connections, for a paced run.
+    let every = rate.map(|r| Duration::from_secs_f64(threads as f64 / r.max(1.0)));
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
@@ -63,7 +67,15 @@ fn conns(addr: SocketAddr, secs: u64, threads: usize) {
         .map(|_| {
             let (stop, ok, bad) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&bad));
             std::thread::spawn(move || {
+                let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(every) = every {
+                        // behind schedule: no sleep, catch up
+                        next += every;
+                        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
                     match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
                         Ok(s) => {
                             // RST instead of FIN: no TIME_WAIT on the client,
@@ -124,6 +136,7 @@ fn main() {
             arg(&args, 2, "ADDR:PORT"),
             arg(&args, 3, "SECONDS"),
             arg(&args, 4, "THREADS"),
+            args.get(5).map(|_| arg(&args, 5, "RATE")),
         ),
         Some("flows") => flows(
             arg(&args, 2, "SRC"),

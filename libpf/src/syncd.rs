@@ -247,7 +247,7 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
             Ok(Some(Reply::PfsyncConfig(cfg))) => {
                 let acts = reconfigure(shared, config.as_ref(), &cfg, &mut requester, now());
                 config = Some(cfg);
-                run_bulk_actions(shared, &mut ctl, acts);
+                run_bulk_actions(shared, &mut ctl, acts, now());
             }
             Ok(Some(Reply::Error { message, .. })) => return Err(io::Error::other(message)),
             Ok(Some(_)) => {}
@@ -270,8 +270,8 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
         while let Ok(ev) = events.try_recv() {
             match ev {
                 Event::Bus(b) => {
-                    let acts = requester.on_bus(b.status, now());
-                    run_bulk_actions(shared, &mut ctl, acts);
+                    let acts = requester.on_bus(b.status, b.creatorid, now());
+                    run_bulk_actions(shared, &mut ctl, acts, now());
                 }
                 Event::BulkRequested => {
                     let s = shared.clone();
@@ -285,14 +285,14 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
             last_link_check = Instant::now();
             if syncdev_up(shared) {
                 let acts = requester.link_up(now());
-                run_bulk_actions(shared, &mut ctl, acts);
+                run_bulk_actions(shared, &mut ctl, acts, now());
             }
         }
         let acts = requester.tick(now());
-        run_bulk_actions(shared, &mut ctl, acts);
+        run_bulk_actions(shared, &mut ctl, acts, now());
     }
     let acts = requester.stop();
-    run_bulk_actions(shared, &mut ctl, acts);
+    run_bulk_actions(shared, &mut ctl, acts, now());
     Ok(())
 }
 
@@ -373,7 +373,7 @@ fn reconfigure(
     acts
 }
 
-fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>) {
+fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>, now: u64) {
     for a in acts {
         match a {
             bulk::Action::SendRequest => shared.send(&[Message::UpdReq(UpdReqRepr {
@@ -383,6 +383,12 @@ fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>) 
             bulk::Action::Demote(on) => {
                 if let Err(e) = ctl.call(&Request::PfsyncDemote { on }) {
                     log::err(&format!("pfsync demotion: {e}"));
+                }
+            }
+            bulk::Action::PurgeStale { creatorid, since } => {
+                let age_ms = now.saturating_sub(since);
+                if let Err(e) = ctl.call(&Request::PfsyncPurgeStale { creatorid, age_ms }) {
+                    log::err(&format!("pfsync stale states: {e}"));
                 }
             }
             bulk::Action::Finished { complete } => {

@@ -373,6 +373,17 @@ pub fn status(s: &Status, verbose: bool) -> String {
         for (i, n) in ["searches", "inserts", "removals"].iter().enumerate() {
             rate_line(&mut o, n, s.frag_counters[i], runtime);
         }
+        if let Some((waiting, limit, open)) = s.queue {
+            // pfd's NFQUEUE: Linux's, not in OpenBSD's output.
+            o.push_str(
+                "Packet Queue
+",
+            );
+            let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "waiting", waiting, "");
+            let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "limit", limit, "");
+            let policy = if open { "open" } else { "closed" };
+            let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "fail-policy", policy, "");
+        }
     }
     o.push_str("Counters\n");
     for (i, n) in REASON_NAMES.iter().enumerate() {

@@ -101,14 +101,16 @@ forwarding() {
 	fi
 }
 
-# pfd_start FW: pfd in namespace FW (extra flags in $PFD_FLAGS), its
+# pfd_start FW: pfd in namespace FW (extra flags in $PFD_FLAGS; its state
+# directory $PFD_STATE_DIR, default `none`: nothing kept, pf starts
+# disabled), its
 # socket $RUN/FW.sock, log $RUN/FW.pfd.log, pid in $RUN/FW.pfd.pid.
 # Succeeds once the control socket is there (5 s at the most).
 pfd_start() {
 	local n=$1 i
 	rm -f "$RUN/$n.sock"
 	# exec all the way down, so $! is the daemon itself.
-	(PF_SOCKET="$RUN/$n.sock" exec ip netns exec "$(ns "$n")" "$BIN/pfd" -d ${PFD_FLAGS:-} >>"$RUN/$n.pfd.log" 2>&1) &
+	(PF_SOCKET="$RUN/$n.sock" exec ip netns exec "$(ns "$n")" "$BIN/pfd" -d -D "${PFD_STATE_DIR:-none}" ${PFD_FLAGS:-} >>"$RUN/$n.pfd.log" 2>&1) &
 	echo $! >"$RUN/$n.pfd.pid"
 	disown $!
 	for i in $(seq 100); do [ -S "$RUN/$n.sock" ] && return 0; sleep 0.05; done

@@ -97,7 +97,7 @@ in_ns srv $BULK serve 7100 &
 disown $!
 sleep 0.5
 rm -f "$RUN/fw.sock"
-(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d >>"$RUN/fw.pfd.log" 2>&1) &
+(PF_SOCKET="$RUN/fw.sock" exec ip netns exec "$(ns fw)" "$BIN/pfd" -d -D none >>"$RUN/fw.pfd.log" 2>&1) &
 echo $! >"$RUN/fw.pfd.pid"
 disown $!
 for i in $(seq 100); do [ -S "$RUN/fw.sock" ] && break; sleep 0.05; done

@@ -38,6 +38,10 @@ struct Args {
     /// (for debugging).
     #[arg(long = "no-fastpath")]
     no_fastpath: bool,
+    /// State directory: the committed configuration and, across a
+    /// restart, the states (`none`: keep nothing, start disabled).
+    #[arg(short = 'D', default_value = libpf::daemon::persist::DEFAULT_DIR)]
+    state_dir: String,
 }
 
 fn main() {
@@ -65,6 +69,7 @@ fn main() {
         shutdown_grace: Duration::from_millis(a.grace_ms),
         readonly_gid: a.readonly_gid,
         fastpath: !a.no_fastpath,
+        state_dir: (a.state_dir != "none").then(|| a.state_dir.into()),
     };
     if let Err(e) = daemon::run(opts, term, hup) {
         libpf::log::crit(&format!("fatal: {e}"));

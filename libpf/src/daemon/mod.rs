@@ -12,6 +12,7 @@ pub mod ifwatch;
 pub mod localnet;
 pub mod offload;
 pub mod onepass;
+pub mod persist;
 pub mod routing;
 
 use crate::engine::Engine;
@@ -38,6 +39,9 @@ pub struct Options {
     pub readonly_gid: Option<u32>,
     /// Load the fast path for established flows (`pfd --no-fastpath` turns it off).
     pub fastpath: bool,
+    /// Where the configuration and the states are kept across restarts
+    /// (None: nothing is kept, pf starts disabled).
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// pfsync as pfd sees it.
@@ -73,6 +77,8 @@ pub struct Shared {
     pub localnet: localnet::Localnet,
     /// Packets the kernel dropped for want of room in pfd's queues.
     pub kernel_drops: datapath::KernelDrops,
+    /// The queues' kernel side (length, fail policy).
+    pub queues: datapath::Queues,
     /// Interfaces whose packets may be filtered `out` ahead of time.
     pub out_codes: onepass::OutCodes,
     /// Bumped on every change of links, addresses, routes and pfd's own
@@ -80,6 +86,10 @@ pub struct Shared {
     pub net_gen: std::sync::atomic::AtomicU64,
     /// Established flows the kernel passes on its own.
     pub fastpath: fastpath::FastPath,
+    /// The state directory.
+    pub store: persist::Store,
+    /// The boot ruleset is in force: nothing was ever committed.
+    pub provisional: AtomicBool,
     origin: Instant,
     /// The wall-clock time of `origin` (Unix ms), read once so that engine
     /// times convert to the same wall-clock second on every request.
@@ -123,15 +133,14 @@ impl Shared {
         self.pfsync.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Turn the engine's pfsync queue on only while pfsync0 is up with a
-    /// syncdev and a pfsyncd is there to send.
+    /// Turn the engine's pfsync queue on while pfsync0 is up with a
+    /// syncdev, whether or not a pfsyncd is attached: changes made while
+    /// pfsyncd restarts wait for the next one (the queue holds one entry
+    /// per state at most), so the peer misses no insert and no delete.
     pub fn update_sync_queue(&self) {
         let (on, maxupd) = {
             let p = self.pfsync();
-            (
-                p.attached && p.config.up && p.config.syncdev.is_some(),
-                p.config.maxupd,
-            )
+            (p.config.up && p.config.syncdev.is_some(), p.config.maxupd)
         };
         let mut e = self.engine();
         e.sync.set_maxupd(maxupd);
@@ -187,9 +196,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         routes_error: Mutex::new(None),
         localnet: localnet::Localnet::default(),
         kernel_drops: datapath::KernelDrops::default(),
+        queues: datapath::Queues::default(),
         out_codes: onepass::OutCodes::default(),
         net_gen: std::sync::atomic::AtomicU64::new(0),
         fastpath: fastpath::FastPath::default(),
+        store: persist::Store::new(opts.state_dir.clone()),
+        provisional: AtomicBool::new(false),
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -217,9 +229,10 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             v.pass
         }));
     }
-    if hooks::installed() {
-        log::warning("packet hooks of an earlier pfd are in place: pf passes everything until `pfctl -e`, `pfctl -d` removes them");
-    }
+    // The interfaces, then what the last pfd left: the rules are in
+    // force before the first packet is read.
+    let _ = ifwatch::sync_links(&shared);
+    let enabled = persist::restore(&shared);
 
     if opts.fastpath {
         shared.fastpath.start();
@@ -254,9 +267,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             .spawn(move || maintenance(s, hup))?;
     }
 
-    // The interfaces as they are before the first request: `(if)`,
-    // `self` and antispoof must not wait for the watch thread's first dump.
-    let _ = ifwatch::sync_links(&shared);
+    take_hooks(&shared, enabled)?;
 
     let _ = std::fs::remove_file(&opts.socket);
     let listener = UnixListener::bind(&opts.socket)
@@ -298,6 +309,42 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     Ok(())
 }
 
+/// The packet hooks as the restored configuration wants them: in place
+/// (those of an earlier pfd kept as they are, so that no packet passes
+/// while they would be replaced) when pf is enabled, removed when not.
+/// With `pfd -D none` hooks left by an earlier pfd stay until `pfctl -e`
+/// or `-d`.
+fn take_hooks(shared: &Shared, enabled: bool) -> io::Result<()> {
+    if shared.store.dir().is_none() {
+        if hooks::installed() {
+            log::warning("packet hooks of an earlier pfd are in place: pf passes everything until `pfctl -e`, `pfctl -d` removes them");
+        }
+        return Ok(());
+    }
+    if !enabled {
+        if hooks::installed() {
+            hooks::with_lock(hooks::remove)?;
+        }
+        return Ok(());
+    }
+    let kept = hooks::with_lock(|| {
+        shared.out_codes.reset();
+        if hooks::installed_for(&shared.opts.hooks) {
+            hooks::forget_filtered().map(|()| true)
+        } else {
+            hooks::install(&shared.opts.hooks).map(|()| false)
+        }
+    })
+    .map_err(|e| io::Error::new(e.kind(), format!("packet hooks: {e}")))?;
+    log::notice(if kept {
+        "packet hooks of the last pfd kept"
+    } else {
+        "packet hooks installed"
+    });
+    shared.sync_routes();
+    Ok(())
+}
+
 /// A clean stop: hand pending state changes to pfsyncd, bow out of every
 /// CARP group we are master of, keep forwarding while the backup takes
 /// over, then take the carp interfaces down. The packet hooks stay
@@ -313,6 +360,8 @@ fn shutdown(shared: &Arc<Shared>) {
     }
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.sync_cv.notify_all();
+    shared.save_config();
+    shared.save_states();
     shared.carp().destroy_all();
     shared.clear_routes();
     shared.localnet.restore();

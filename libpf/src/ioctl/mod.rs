@@ -149,6 +149,11 @@ pub enum Request {
     /// pfsyncd's bulk-update demotion (+32 while pending): held by pfd
     /// on behalf of the pfsyncd connection and dropped with it.
     PfsyncDemote { on: bool },
+    /// pfsyncd received a whole bulk update from the peer `creatorid`,
+    /// which began `age_ms` ago: that peer's states not touched since
+    /// then (by a packet or an update) are gone on the peer; remove them
+    /// without announcing it.
+    PfsyncPurgeStale { creatorid: u32, age_ms: u64 },
     /// sysctl-style knobs: net.inet.carp.preempt, .allow, .log.
     Sysctl { name: String, value: Option<i64> },
     /// DIOCIGETIFACES: the interface table (`pfctl -s Interfaces`); with a

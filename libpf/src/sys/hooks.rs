@@ -224,3 +224,54 @@ pub fn installed() -> bool {
     )
     .unwrap_or(false)
 }
+
+/// The rules of `chain` in `table` as `tool -S` prints them.
+fn rules_of(tool: &str, table: &str, chain: &str) -> Option<String> {
+    let out = Command::new(tool)
+        .args(["-w", "-t", table, "-S", chain])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Are the hooks in place, in every front end, sending packets to the
+/// queues of `cfg`? (Hooks found so are kept at start: replacing them
+/// would let packets by meanwhile.)
+pub fn installed_for(cfg: &HookConfig) -> bool {
+    if !installed() {
+        return false;
+    }
+    let target = queue_target(cfg)[2..].join(" ");
+    available_tools().into_iter().all(|tool| {
+        [("raw", PRE_CHAIN), ("mangle", POST_CHAIN)]
+            .iter()
+            .all(|(table, chain)| {
+                rules_of(tool, table, chain).is_some_and(|r| {
+                    r.lines()
+                        .any(|l| l.contains("NFQUEUE") && l.ends_with(&target))
+                })
+            })
+    })
+}
+
+/// Remove the rules `allow_filtered` added (the interface codes of an
+/// earlier pfd mean nothing to this one); the rest of the chain stays.
+pub fn forget_filtered() -> io::Result<()> {
+    for tool in available_tools() {
+        let Some(rules) = rules_of(tool, "mangle", POST_CHAIN) else {
+            continue;
+        };
+        for l in rules.lines() {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            if words.first() != Some(&"-A") || !words.contains(&"-o") {
+                continue;
+            }
+            let mut args = vec!["-t", "mangle", "-D"];
+            args.extend_from_slice(&words[1..]);
+            must(tool, &args)?;
+        }
+    }
+    Ok(())
+}

@@ -315,12 +315,23 @@ fn set_buffer(fd: RawFd, force: libc::c_int, plain: libc::c_int, size: libc::c_i
 /// the reader's socket buffer was (`queue_dropped` and `user_dropped` of
 /// /proc/net/netfilter/nfnetlink_queue, in the caller's network
 /// namespace).
-pub fn kernel_drops(first: u16, count: u16) -> io::Result<u64> {
+pub fn kernel_drops(first: u16, count: u16) -> io::Result<Drops> {
     let text = std::fs::read_to_string("/proc/net/netfilter/nfnetlink_queue")?;
     Ok(parse_drops(&text, first, count))
 }
 
-fn parse_drops(text: &str, first: u16, count: u16) -> u64 {
+/// What /proc/net/netfilter/nfnetlink_queue says of some queues, summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Packets waiting now (`queue_total`).
+    pub waiting: u64,
+    /// Dropped because the queue was full (`queue_dropped`).
+    pub full: u64,
+    /// Dropped because the reader's socket had no room (`user_dropped`).
+    pub no_room: u64,
+}
+
+fn parse_drops(text: &str, first: u16, count: u16) -> Drops {
     let last = first as u32 + count.max(1) as u32 - 1;
     text.lines()
         .filter_map(|l| {
@@ -331,19 +342,67 @@ fn parse_drops(text: &str, first: u16, count: u16) -> u64 {
             if num < first as u32 || num > last {
                 return None;
             }
+            let total: u64 = f.get(2)?.parse().ok()?;
             let qd: u64 = f.get(5)?.parse().ok()?;
             let ud: u64 = f.get(6)?.parse().ok()?;
-            Some(qd + ud)
+            Some(Drops {
+                waiting: total,
+                full: qd,
+                no_room: ud,
+            })
         })
-        .sum()
+        .fold(Drops::default(), |a, d| Drops {
+            waiting: a.waiting + d.waiting,
+            full: a.full + d.full,
+            no_room: a.no_room + d.no_room,
+        })
+}
+
+/// A configuration message for queue `num`: its length, and whether the
+/// kernel passes packets it has no room for (`fail_open`) or drops them.
+fn config_attrs(maxlen: u32, fail_open: bool) -> Vec<u8> {
+    let mut attrs = Vec::with_capacity(32);
+    put_attr(&mut attrs, NFQA_CFG_QUEUE_MAXLEN, &maxlen.to_be_bytes());
+    put_attr(
+        &mut attrs,
+        NFQA_CFG_MASK,
+        &NFQA_CFG_F_FAIL_OPEN.to_be_bytes(),
+    );
+    let flags = if fail_open { NFQA_CFG_F_FAIL_OPEN } else { 0 };
+    put_attr(&mut attrs, NFQA_CFG_FLAGS, &flags.to_be_bytes());
+    attrs
+}
+
+/// Change the length and fail policy of queue `num`, bound on socket
+/// `fd` (a clone of the queue's, [`Queue::control`]): one message, no
+/// acknowledgement asked (an error comes to the reader as any other).
+pub fn reconfigure(fd: RawFd, num: u16, maxlen: u32, fail_open: bool) -> io::Result<()> {
+    let attrs = config_attrs(maxlen, fail_open);
+    let mut m = Vec::with_capacity(NLMSG_HDRLEN + NFGENMSG_LEN + attrs.len());
+    let len = (NLMSG_HDRLEN + NFGENMSG_LEN + attrs.len()) as u32;
+    m.extend_from_slice(&len.to_ne_bytes());
+    put_u16(&mut m, NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_CONFIG);
+    put_u16(&mut m, NLM_F_REQUEST);
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
+    m.extend_from_slice(&num.to_be_bytes());
+    m.extend_from_slice(&attrs);
+    // SAFETY: m is valid for m.len() bytes; fd is the caller's socket.
+    let n = unsafe { libc::send(fd, m.as_ptr().cast(), m.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 impl Queue {
     /// Bind queue `num`: whole packets, up to `maxlen` waiting in the
     /// kernel (those held for a late verdict included), the sockets'
     /// owners of local packets, GSO packets whole when `gso`, and no
-    /// fail-open (a full queue drops: pf fails closed).
-    pub fn open(num: u16, maxlen: u32, gso: bool) -> io::Result<Queue> {
+    /// the fail policy: `fail_open` passes what a full queue has no room
+    /// for, else it is dropped (pf fails closed).
+    pub fn open(num: u16, maxlen: u32, gso: bool, fail_open: bool) -> io::Result<Queue> {
         // SAFETY: plain socket(2); the descriptor is owned right away.
         let fd = unsafe {
             libc::socket(
@@ -419,7 +478,9 @@ impl Queue {
         put_attr(&mut attrs, NFQA_CFG_PARAMS, &params);
         put_attr(&mut attrs, NFQA_CFG_QUEUE_MAXLEN, &maxlen.to_be_bytes());
         let mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_UID_GID | NFQA_CFG_F_GSO;
-        let flags = NFQA_CFG_F_UID_GID | if gso { NFQA_CFG_F_GSO } else { 0 };
+        let flags = NFQA_CFG_F_UID_GID
+            | if gso { NFQA_CFG_F_GSO } else { 0 }
+            | if fail_open { NFQA_CFG_F_FAIL_OPEN } else { 0 };
         put_attr(&mut attrs, NFQA_CFG_MASK, &mask.to_be_bytes());
         put_attr(&mut attrs, NFQA_CFG_FLAGS, &flags.to_be_bytes());
         let seq = q.request(NFQNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, &attrs)?;
@@ -434,6 +495,12 @@ impl Queue {
 
     pub fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// A second descriptor of the queue's socket, for `reconfigure` from
+    /// another thread.
+    pub fn control(&self) -> io::Result<OwnedFd> {
+        self.fd.try_clone()
     }
 
     /// Append one nfnetlink queue message header (type `ty`, length filled
@@ -964,10 +1031,15 @@ mod tests {
 
     #[test]
     fn kernel_drops_are_summed_for_our_queues() {
-        let text = " 7066  12345     0 2 65531    10    20     9999  1\n 7067  12346     0 2 65531     1     2       99  1\n  100      1     0 2 65531   500   500        1  1\n";
-        assert_eq!(parse_drops(text, 7066, 1), 30);
-        assert_eq!(parse_drops(text, 7066, 2), 33);
-        assert_eq!(parse_drops("garbage\n", 7066, 1), 0);
+        let text = " 7066  12345     4 2 65531    10    20     9999  1\n 7067  12346     1 2 65531     1     2       99  1\n  100      1     0 2 65531   500   500        1  1\n";
+        let d = |waiting, full, no_room| Drops {
+            waiting,
+            full,
+            no_room,
+        };
+        assert_eq!(parse_drops(text, 7066, 1), d(4, 10, 20));
+        assert_eq!(parse_drops(text, 7066, 2), d(5, 11, 22));
+        assert_eq!(parse_drops("garbage\n", 7066, 1), d(0, 0, 0));
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub enum SetOption {
     Fingerprints(String),
     /// `set syncookies never|adaptive|always [(start N%, end N%)]`
     Syncookies(String, Vec<(String, String)>),
+    /// `set fail-policy open|closed` (as written)
+    FailPolicy(String),
 }
 
 /// `on [!] name`

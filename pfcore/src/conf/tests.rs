@@ -251,6 +251,27 @@ fn mixed_address_families_split_and_drop_impossible_pairs() {
 }
 
 #[test]
+fn fail_policy_and_the_queue_limit() {
+    let r = corpus_resolver();
+    let src =
+        "set limit { nfqueue 64, frags 8 }\nset fail-policy open\nset fail-policy closed\npass\n";
+    let rs = parse(src, "stdin", &r).unwrap_or_default();
+    assert_eq!(
+        print_ruleset_nv(&rs, &r),
+        "set limit nfqueue 64\nset limit frags 8\nset fail-policy open\nset fail-policy closed\npass all flags S/SA\n"
+    );
+    assert_eq!(rs.options.fail_open, Some(false));
+    assert!(rs
+        .options
+        .limits
+        .contains(&(crate::ruleset::Limit::Queue, 64)));
+    assert_eq!(
+        errors("set fail-policy maybe\n"),
+        vec!["t.conf:1: unknown fail-policy maybe".to_string()]
+    );
+}
+
+#[test]
 fn set_options() {
     let src = "set timeout { tcp.closing 6, tcp.opening 6 }\nset timeout tcp.first 6\nset limit states 500\n\
                set limit {states 1000,frags 1000}\nset loginterface lo0\nset hostid 1\nset block-policy return\n\

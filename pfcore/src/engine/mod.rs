@@ -77,6 +77,7 @@ pub mod fib;
 pub mod iface;
 pub mod localhost;
 pub mod mtu;
+pub mod persist;
 pub mod siphash;
 pub mod status;
 mod system;

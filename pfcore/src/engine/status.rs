@@ -95,6 +95,10 @@ pub struct Status {
     pub if_packets: [[[u64; 2]; 2]; 2],
     pub syncookies_start: u32,
     pub syncookies_end: u32,
+    /// pfd's queue (`pfctl -vsi`): packets waiting, its length, and
+    /// whether it fails open; None where there is no queue.
+    #[serde(default)]
+    pub queue: Option<(u64, u64, bool)>,
     /// pfd's fast path (`pfctl -vsi`), None when it is off.
     #[serde(default)]
     pub fastpath: Option<FastPathStatus>,

@@ -194,6 +194,41 @@ fn tcp_flow_and_window_check() {
 }
 
 #[test]
+fn bulk_update_purges_what_the_peer_no_longer_has() {
+    let mut fw1 = engine(0xaaaa);
+    let mut fw2 = engine(0xbbbb);
+    tcp_handshake(&mut fw1, 0);
+    forward_out(&mut fw1, v4(CLIENT, SERVER, 1, &echo(8, 7, 1)), 0);
+    assert_eq!(fw2.pfsync_input(&fw1.take_sync(5), 10).inserted, 4);
+    // The TCP states carry on (the bulk would send them: updated here at
+    // 7200); the ICMP states went away on fw1 while fw2 was not listening.
+    forward_out(
+        &mut fw1,
+        v4(
+            CLIENT,
+            SERVER,
+            6,
+            &tcp_seg(40000, 80, 1001, 5001, ACK, 502, b"0123456789"),
+        ),
+        6000,
+    );
+    fw2.pfsync_input(&fw1.take_sync(7100), 7200);
+    assert_eq!(
+        fw2.purge_peer_stale(0xbbbb, 6500, 8000),
+        0,
+        "own states stay"
+    );
+    assert_eq!(fw2.purge_peer_stale(0xaaaa, 6500, 8000), 2);
+    let left: Vec<u8> = fw2
+        .states
+        .all_slots()
+        .filter_map(|s| fw2.states.get(s).map(|st| st.key[0].proto))
+        .collect();
+    assert_eq!(left, vec![6, 6]);
+    assert!(fw2.take_sync(9000).is_empty(), "no deletes announced");
+}
+
+#[test]
 fn states_replicate_to_a_peer_engine() {
     let mut fw1 = engine(0xaaaa);
     let mut fw2 = engine(0xbbbb);

@@ -22,8 +22,14 @@ pub enum Phase {
     WaitLink { deadline: u64 },
     /// Update request sent, waiting for BUS START.
     Sent { tries: u32, deadline: u64 },
-    /// The peer is sending; waiting for BUS END.
-    Bulk { deadline: u64, tries: u32 },
+    /// The peer (`creatorid`) is sending since `started`; waiting for BUS
+    /// END.
+    Bulk {
+        deadline: u64,
+        tries: u32,
+        started: u64,
+        creatorid: u32,
+    },
     /// Finished (received, or gave up).
     Done,
 }
@@ -36,6 +42,11 @@ pub enum Action {
     Demote(bool),
     /// The bulk update finished; `complete` is false when we gave up.
     Finished { complete: bool },
+    /// The peer `creatorid` sent its whole table from `since` on: its
+    /// states here that neither it nor a packet touched since then are
+    /// gone on the peer (their deletes were missed, e.g. while pfsyncd was
+    /// restarting) and can go here too.
+    PurgeStale { creatorid: u32, since: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -113,8 +124,8 @@ impl Requester {
         vec![Action::Demote(false), Action::Finished { complete }]
     }
 
-    /// A BUS message from the peer.
-    pub fn on_bus(&mut self, status: u8, now: u64) -> Vec<Action> {
+    /// A BUS message from the peer `creatorid`.
+    pub fn on_bus(&mut self, status: u8, creatorid: u32, now: u64) -> Vec<Action> {
         match (self.phase, status) {
             (Phase::Sent { .. } | Phase::WaitLink { .. }, BUS_START) => {
                 let tries = if let Phase::Sent { tries, .. } = self.phase {
@@ -125,8 +136,25 @@ impl Requester {
                 self.phase = Phase::Bulk {
                     deadline: now + self.bulk_timeout,
                     tries,
+                    started: now,
+                    creatorid,
                 };
                 vec![]
+            }
+            (
+                Phase::Bulk {
+                    started,
+                    creatorid: from,
+                    ..
+                },
+                BUS_END,
+            ) if from == creatorid => {
+                let mut out = vec![Action::PurgeStale {
+                    creatorid,
+                    since: started,
+                }];
+                out.extend(self.finish(true));
+                out
             }
             (Phase::Bulk { .. }, BUS_END) | (Phase::Sent { .. }, BUS_END) => self.finish(true),
             _ => vec![],
@@ -156,7 +184,9 @@ impl Requester {
                     vec![Action::SendRequest]
                 }
             }
-            Phase::Bulk { deadline, tries } if now >= deadline => {
+            Phase::Bulk {
+                deadline, tries, ..
+            } if now >= deadline => {
                 if tries < MAX_TRIES {
                     self.phase = Phase::Sent {
                         tries: tries + 1,
@@ -184,14 +214,32 @@ mod tests {
             vec![Action::Demote(true), Action::SendRequest]
         );
         assert!(r.tick(1_000).is_empty());
-        assert!(r.on_bus(BUS_START, 1_500).is_empty());
+        assert!(r.on_bus(BUS_START, 7, 1_500).is_empty());
         assert!(r.tick(9_000).is_empty(), "no retry during the transfer");
         assert_eq!(
-            r.on_bus(BUS_END, 9_500),
-            vec![Action::Demote(false), Action::Finished { complete: true }]
+            r.on_bus(BUS_END, 7, 9_500),
+            vec![
+                Action::PurgeStale {
+                    creatorid: 7,
+                    since: 1_500
+                },
+                Action::Demote(false),
+                Action::Finished { complete: true }
+            ]
         );
         assert!(!r.pending());
-        assert!(r.on_bus(BUS_END, 9_600).is_empty());
+        assert!(r.on_bus(BUS_END, 7, 9_600).is_empty());
+    }
+
+    #[test]
+    fn bus_end_of_another_peer_purges_nothing() {
+        let mut r = Requester::new(10_000);
+        r.start(true, 0);
+        r.on_bus(BUS_START, 7, 100);
+        assert_eq!(
+            r.on_bus(BUS_END, 8, 200),
+            vec![Action::Demote(false), Action::Finished { complete: true }]
+        );
     }
 
     #[test]
@@ -233,7 +281,7 @@ mod tests {
         let mut r = Requester::new(10_000);
         r.start(true, 0);
         assert_eq!(
-            r.on_bus(BUS_END, 10),
+            r.on_bus(BUS_END, 7, 10),
             vec![Action::Demote(false), Action::Finished { complete: true }]
         );
     }

@@ -71,6 +71,14 @@ impl SyncQueue {
         if self.first_queued.is_none() {
             self.first_queued = Some(now);
         }
+        // Entries cancelled before they went out (an insert and its
+        // delete) stay in `order` until the next drain; with no pfsyncd
+        // draining, they are dropped here so that the queue stays within
+        // one entry per state.
+        if self.order.len() > 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.order.retain(|s| pending.contains_key(s));
+        }
     }
 
     /// A new local state. New states are announced without the batching
@@ -189,6 +197,28 @@ impl SyncQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undrained_queue_stays_bounded() {
+        let mut q = SyncQueue::new(128);
+        q.set_enabled(true);
+        for id in 0..100_000u64 {
+            q.insert((id, 9), id);
+            q.delete((id, 9), id);
+        }
+        assert!(q.is_empty());
+        assert!(q.order.len() <= 1024 + 1, "order {}", q.order.len());
+        q.insert((7, 1), 0);
+        q.update((8, 1), false, false, 0);
+        let (out, _) = q.drain();
+        assert_eq!(
+            out,
+            vec![
+                ((7, 1), Pending::Insert),
+                ((8, 1), Pending::Update { updates: 0 })
+            ]
+        );
+    }
 
     #[test]
     fn merges_and_batches() {

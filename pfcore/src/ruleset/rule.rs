@@ -607,10 +607,13 @@ pub enum Limit {
     TableEntries,
     PktDelayPkts,
     Anchors,
+    /// Packets the kernel queues for pfd (NFQUEUE's queue length), besides
+    /// the fragments pf holds: Linux's, not OpenBSD's.
+    Queue,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 7] = [
+    pub const ALL: [Limit; 8] = [
         Limit::States,
         Limit::SrcNodes,
         Limit::Frags,
@@ -618,6 +621,7 @@ impl Limit {
         Limit::TableEntries,
         Limit::PktDelayPkts,
         Limit::Anchors,
+        Limit::Queue,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -628,6 +632,7 @@ impl Limit {
             Limit::TableEntries => "table-entries",
             Limit::PktDelayPkts => "pktdelay-pkts",
             Limit::Anchors => "anchors",
+            Limit::Queue => "nfqueue",
         }
     }
     pub fn from_name(s: &str) -> Option<Limit> {
@@ -642,6 +647,7 @@ impl Limit {
             Limit::TableEntries => 200_000,
             Limit::PktDelayPkts => 10_000,
             Limit::Anchors => 512,
+            Limit::Queue => 8192,
         }
     }
 }
@@ -679,6 +685,10 @@ pub struct Options {
     /// source order.
     #[serde(default)]
     pub limiters: Vec<super::LimiterDef>,
+    /// `set fail-policy open|closed`: what the kernel does with packets
+    /// when pfd's queue is full (true: pass them unfiltered).
+    #[serde(default)]
+    pub fail_open: Option<bool>,
 }
 
 /// When pf answers a SYN with a syncookie instead of creating a state.
@@ -733,6 +743,8 @@ pub enum Directive {
     Fingerprints(String),
     /// `set syncookies mode [(start N%, end N%)]`, as printed
     Syncookies(String),
+    /// `set fail-policy open|closed` (true: open)
+    FailOpen(bool),
     /// `queue ...`: added after parsing, once the queue tree is checked, in
     /// the order pfctl loads (and prints) them: each root queue followed by
     /// its children, depth first. Not enforced on Linux yet.

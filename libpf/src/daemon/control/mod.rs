@@ -16,6 +16,7 @@ use super::Shared;
 use crate::errno::{EINVAL, EPERM};
 use crate::ioctl::frame::{read_frame, write_frame, FrameError};
 use crate::ioctl::{Reply, Request};
+pub(crate) use pfsync::set as set_pfsync;
 use ruleset::Transaction;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -116,7 +117,46 @@ pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
 }
 
 /// One request, one reply: which subsystem answers what.
+/// Answer one request; what changes the configuration is written to the
+/// state directory before the reply goes out, and while the boot ruleset
+/// is in force it follows the carp and pfsync configuration.
 fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
+    let saves = matches!(
+        req,
+        Request::Start
+            | Request::Stop
+            | Request::XCommit { .. }
+            | Request::FlushRules { .. }
+            | Request::SetDebug { .. }
+            | Request::OsfpAdd { .. }
+            | Request::OsfpFlush
+            | Request::ClrTables { dummy: false, .. }
+            | Request::AddTable { dummy: false, .. }
+            | Request::DelTable { dummy: false, .. }
+            | Request::ClrAddrs { dummy: false, .. }
+    );
+    let boot = matches!(
+        req,
+        Request::SetCarp { .. }
+            | Request::Destroy { .. }
+            | Request::SetPfsync { .. }
+            | Request::Sysctl { value: Some(_), .. }
+    );
+    let reply = dispatch(shared, peer, tx, req);
+    if !matches!(reply, Reply::Error { .. }) {
+        if saves {
+            shared.queues.apply(&shared.engine());
+            shared.save_config();
+        }
+        if boot {
+            shared.save_pseudo();
+            shared.refresh_boot_rules();
+        }
+    }
+    reply
+}
+
+fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
     let now = shared.now_ms();
     match req {
         Request::Start => ruleset::start(shared, now),
@@ -139,13 +179,19 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
         Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
         Request::GetStatus => {
+            use crate::engine::status::Reason;
             shared.fastpath_pull();
             let mut st = shared.engine().status(now);
             st.fastpath = shared.fastpath.status();
-            // The kernel's drops are pf's congestion: packets it could
-            // not take in time.
-            st.counters[crate::engine::status::Reason::Congestion as usize] +=
-                shared.kernel_drops.since_clear(shared);
+            // The kernel's drops: a full queue is pf's congestion, a
+            // socket without room its memory.
+            let d = shared.kernel_drops.since_clear(shared);
+            st.counters[Reason::Congestion as usize] += d.full;
+            st.counters[Reason::Memory as usize] += d.no_room;
+            st.queue = shared
+                .queues
+                .params()
+                .map(|p| (d.waiting, p.maxlen as u64, p.fail_open));
             Reply::Status(Box::new(st))
         }
         Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
@@ -198,6 +244,9 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),
+        Request::PfsyncPurgeStale { creatorid, age_ms } => {
+            pfsync::purge_stale(shared, creatorid, age_ms, now)
+        }
         Request::GetIfaces { filter } => ifaces::get(shared, filter, now),
         Request::ClearIfStats { ifname } => ifaces::clear_stats(shared, &ifname, now),
         Request::AddIfGroup { ifname, group } => ifaces::group(shared, &ifname, &group, true),

@@ -27,7 +27,7 @@ pub(super) fn get(shared: &Shared) -> Reply {
 }
 
 /// SIOCSETPFSYNC
-pub(super) fn set(shared: &Shared, config: PfsyncConfig, now: u64) -> Reply {
+pub(crate) fn set(shared: &Shared, config: PfsyncConfig, now: u64) -> Reply {
     let running = config.up && config.syncdev.is_some();
     let adjust = {
         let mut p = shared.pfsync();
@@ -99,6 +99,20 @@ pub(super) fn demote(shared: &Shared, on: bool, now: u64) -> Reply {
         shared
             .carp()
             .demote(crate::daemon::carp::CARP_GROUP, delta, reason, shared.now());
+    }
+    Reply::Ok
+}
+
+/// After a complete bulk update from the peer `creatorid` that began
+/// `age_ms` ago (by pfsyncd's clock, so a little later by ours: the
+/// margin only spares more states).
+pub(super) fn purge_stale(shared: &Shared, creatorid: u32, age_ms: u64, now: u64) -> Reply {
+    let since = now.saturating_sub(age_ms + 100);
+    let n = shared.engine().purge_peer_stale(creatorid, since, now);
+    if n > 0 {
+        log::notice(&format!(
+            "pfsync: {n} states of peer {creatorid:08x} not in its bulk update removed"
+        ));
     }
     Reply::Ok
 }

@@ -60,6 +60,10 @@ fn not_open() -> Reply {
 
 /// DIOCSTART: install the hooks, enable the engine.
 pub(super) fn start(shared: &Shared, now: u64) -> Reply {
+    if shared.provisional.load(Ordering::Relaxed) && shared.engine().enabled() {
+        // The boot ruleset runs with the hooks in: pf is on already.
+        return Reply::Ok;
+    }
     if shared.engine().enabled() {
         return Reply::error(EEXIST, "pf already enabled");
     }
@@ -85,7 +89,14 @@ pub(super) fn stop(shared: &Shared, now: u64) -> Reply {
     if !shared.engine().enabled() && !hooks::installed() {
         return Reply::error(ENOENT, "pf not enabled");
     }
-    shared.engine().set_enabled(false, now);
+    {
+        let mut e = shared.engine();
+        e.set_enabled(false, now);
+        if shared.provisional.swap(false, Ordering::Relaxed) {
+            // The boot ruleset is no one's: disabled pf keeps no rules.
+            let _ = e.flush_rules("", Loader::default());
+        }
+    }
     shared.sync_routes();
     shared.clear_routes();
     shared.localnet.restore();
@@ -240,9 +251,16 @@ pub(super) fn commit(
         pid: peer.pid,
     };
     let now = shared.now_ms();
-    let loaded = shared
-        .engine()
-        .commit(t.rulesets, t.options, t.tables, loader, now);
+    let main = t.options.is_some() || t.rulesets.iter().any(|(p, _)| p.is_empty());
+    let loaded = {
+        let mut e = shared.engine();
+        let r = e.commit(t.rulesets, t.options, t.tables, loader, now);
+        if r.is_ok() && main {
+            // The first ruleset: the boot ruleset is gone.
+            shared.provisional.store(false, Ordering::Relaxed);
+        }
+        r
+    };
     if let Err(e) = loaded {
         return Reply::error(e.errno, e.message);
     }

@@ -233,6 +233,9 @@ pub(super) fn addrs(shared: &Shared, peer: &Peer, conn: &mut UnixStream, req: Re
             AddrOp::Test => test(t, &anchor, &name, &addrs),
         }
     };
+    if result.is_ok() && !dummy && matches!(op, AddrOp::Add | AddrOp::Delete | AddrOp::Replace) {
+        shared.save_config();
+    }
     match result {
         Ok(mut change) => {
             let fb = std::mem::take(&mut change.feedback);

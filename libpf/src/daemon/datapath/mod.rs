@@ -17,9 +17,11 @@
 mod ahead;
 mod drops;
 mod logger;
+mod qconf;
 mod sink;
 
 pub use drops::KernelDrops;
+pub use qconf::{QueueParams, Queues};
 pub use sink::Outbound;
 
 use super::ifnames::IfNames;
@@ -48,9 +50,6 @@ use std::time::{Duration, Instant};
 /// NF_INET_PRE_ROUTING and NF_INET_POST_ROUTING.
 const HOOK_PREROUTING: u8 = 0;
 const HOOK_POSTROUTING: u8 = 4;
-/// How many packets the kernel holds for us before dropping, besides the
-/// fragments held for their datagram.
-const QUEUE_MAXLEN: u32 = 8192;
 /// How many fragments pfd holds at most (the room reserved for them in
 /// each queue); `set limit frags` can only lower it.
 pub const HOLD_MAX: u32 = 65536;
@@ -58,8 +57,8 @@ pub const HOLD_MAX: u32 = 65536;
 /// and none arrive (fragments that timed out).
 const RELEASE_POLL_MS: u32 = 250;
 
-fn open(queue_num: u16, gso: bool) -> io::Result<Queue> {
-    Queue::open(queue_num, QUEUE_MAXLEN + HOLD_MAX, gso)
+fn open(queue_num: u16, gso: bool, params: QueueParams) -> io::Result<Queue> {
+    Queue::open(queue_num, params.maxlen, gso, params.fail_open)
         .map_err(|e| io::Error::new(e.kind(), format!("NFQUEUE {queue_num}: {e}")))
 }
 
@@ -100,8 +99,15 @@ struct Filtered {
 
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
 pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
-    let q = match open(queue_num, true) {
+    let params = QueueParams::of(&shared.engine());
+    let q = match open(queue_num, true, params) {
         Ok(q) => {
+            match q.control() {
+                Ok(fd) => shared.queues.add(queue_num, fd, params),
+                Err(e) => log::err(&format!(
+                    "NFQUEUE {queue_num}: {e}: `set limit nfqueue` and `set fail-policy` apply at the next start"
+                )),
+            }
             let _ = ready.send(Ok(()));
             q
         }
@@ -120,7 +126,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         dup_buf: Vec::with_capacity(65536),
         seg_buf: Vec::with_capacity(65536),
         logger: Logger::new(),
-        seg: open(segmenting_queue(queue_num), false)
+        seg: open(segmenting_queue(queue_num), false, params)
             .map_err(|e| {
                 log::err(&format!(
                     "segmenting queue: {e}: GSO packets pf sends itself are dropped"

@@ -120,6 +120,15 @@ impl Expander<'_> {
                 rs.directives.push(Directive::Fingerprints(f.clone()));
             }
             SetOption::Syncookies(mode, opts) => self.set_syncookies(mode, opts)?,
+            SetOption::FailPolicy(p) => {
+                let open = match p.as_str() {
+                    "open" => true,
+                    "closed" => false,
+                    _ => return err(format!("unknown fail-policy {p}")),
+                };
+                self.ruleset.options.fail_open = Some(open);
+                self.ruleset.directives.push(Directive::FailOpen(open));
+            }
         }
         Ok(())
     }

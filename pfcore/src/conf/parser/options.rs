@@ -49,6 +49,7 @@ pub(super) fn set_option(p: Pair<'_, Rule>) -> SetOption {
                 SetOption::Limit(pairs)
             }
         }
+        Rule::set_fail_policy => SetOption::FailPolicy(arg0),
         Rule::set_hostid => SetOption::HostId(arg0),
         Rule::set_loginterface => {
             if args.iter().any(|a| a.as_rule() == Rule::k_all) {

@@ -96,6 +96,9 @@ fn directive_line(d: &Directive) -> Option<String> {
         }
         Directive::Fingerprints(f) => format!("set fingerprints \"{f}\""),
         Directive::Syncookies(s) => format!("set syncookies {s}"),
+        Directive::FailOpen(open) => {
+            format!("set fail-policy {}", if *open { "open" } else { "closed" })
+        }
         Directive::Queue(q) => queue::print_queuespec(q),
         // the optimizer's tables of an inline anchor print in its braces
         Directive::Table(t) if t.nested => return None,

@@ -151,6 +151,19 @@ impl Engine {
         n
     }
 
+    /// After a whole bulk update from the peer `creatorid` that began at
+    /// `since`: its states here that no packet and no update touched from
+    /// then on are gone on the peer (their deletes were missed: our
+    /// pfsyncd was not listening). Removed without a pfsync delete; the
+    /// number removed. A state created elsewhere is left alone, so is one
+    /// a packet passed since (a connection that failed over to us).
+    pub fn purge_peer_stale(&mut self, creatorid: u32, since: u64, now: u64) -> usize {
+        if creatorid == self.hostid {
+            return 0;
+        }
+        self.kill_states(now, false, |s| s.creatorid == creatorid && s.expire < since)
+    }
+
     /// A half-open TCP state as pf_status.states_halfopen counts them: made
     /// here, its initiator not yet established (synproxy states count as
     /// established: pf answered the client).
