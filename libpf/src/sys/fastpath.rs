@@ -13,7 +13,8 @@ use aya::Ebpf;
 use std::collections::HashMap as StdMap;
 use std::io;
 
-static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fastpath.o"));
+/// Aligned as the ELF parser needs (include_bytes! promises no alignment).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fastpath.o"));
 
 fn err(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("fast path: {what}: {e}"))
