@@ -156,6 +156,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     reply
 }
 
+/// `r`, once the fast path dropped the flows of states that went.
+fn pulled(shared: &Shared, r: Reply) -> Reply {
+    shared.fastpath_pull();
+    r
+}
+
 fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
     let now = shared.now_ms();
     match req {
@@ -203,16 +209,8 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         Request::GetTimeouts => ruleset::get_timeouts(shared),
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::GetStates | Request::PfsyncAttach => Reply::error(EINVAL, "streamed request"),
-        Request::ClearStates { ifname } => {
-            let r = states::clear(shared, ifname, now);
-            shared.fastpath_pull();
-            r
-        }
-        Request::KillStates(k) => {
-            let r = states::kill(shared, &k, now);
-            shared.fastpath_pull();
-            r
-        }
+        Request::ClearStates { ifname } => pulled(shared, states::clear(shared, ifname, now)),
+        Request::KillStates(k) => pulled(shared, states::kill(shared, &k, now)),
         Request::SetDebug { level } => ruleset::set_debug(shared, level),
         Request::OsfpFlush => {
             shared.engine().flush_fingerprints();
