@@ -23,6 +23,11 @@ use std::sync::Mutex;
 
 type StateId = (u64, u32);
 
+/// Packets a state has seen before its flow is offered: short
+/// connections end in pfd without the map updates (and their removal)
+/// costing more than they save.
+const OFFER_AFTER: u64 = 8;
+
 struct Flow {
     /// canon first; the other state's counters run the same way as
     /// canon's (`same`) or the other way.
@@ -119,6 +124,13 @@ impl FastPath {
         }
         let ok = |s: Slot| e.states.get(s).is_some_and(fp::eligible);
         if !ok(o.in_state.0) || !ok(o.out_state.0) {
+            return;
+        }
+        let seen = e
+            .states
+            .get(o.in_state.0)
+            .map_or(0, |st| st.packets[0].wrapping_add(st.packets[1]));
+        if seen < OFFER_AFTER {
             return;
         }
         if !fp::ingress_ok(&o.wire, &o.mid) || !fp::same_kind(&o.mid, &o.out) {
