@@ -49,7 +49,7 @@ fn carp_if(vhid: u8, setup: u8) -> CarpIf {
         up: true,
         ..CarpConfig::default()
     };
-    let mut c = CarpIf::new("carp1", cfg, [0x5a; 8]);
+    let mut c = CarpIf::new("carp1", cfg);
     let t0 = Duration::from_secs(1);
     match setup & 3 {
         0 => {}
@@ -136,10 +136,10 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let before = c.state();
-        if let Ok(ad) = c.check(rx.ttl, rx.payload) {
+        if let Ok(ad) = c.check(rx.ttl, rx.src, rx.payload, now) {
             let acts = c.fsm.on_advert(&ad, demote, preempt, now);
             for _ in acts.iter() {}
-            let _ = c.advert(ad.is_bow_out(), demote);
+            let _ = c.advert(ad.is_bow_out(), demote, rx.dst, now.as_millis() as u32);
         }
         if r.a & 8 != 0 {
             if let Some(d) = c.fsm.next_deadline() {

@@ -60,8 +60,8 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => drop(e.to_string()),
     }
     if ifname == "carp1" {
-        let c = CarpIf::new("carp1", carp.clone(), [1; 8]);
-        let _ = c.advert(false, 0);
+        let mut c = CarpIf::new("carp1", carp.clone());
+        let _ = c.advert(false, 0, std::net::Ipv4Addr::new(192, 0, 2, 10), 1);
         let _ = print_carp(&CarpStatus {
             name: "carp1".into(),
             config: carp,
@@ -70,6 +70,8 @@ fuzz_target!(|data: &[u8]| {
             lladdr: [0, 0, 0x5e, 0, 1, 1],
             demote: 0,
             mtu: 1500,
+            key_set: false,
+            peer: None,
         });
     }
     let names: Vec<String> = text

@@ -4,8 +4,9 @@
 //! ruleset checksum.
 
 use crate::ioctl::client::Client;
+use crate::ioctl::frame::FrameError;
 use crate::ioctl::{Error, Reply, Request, ADDRS_PER_FRAME};
-use crate::ruleset::Ruleset;
+use crate::ruleset::{Rule, Ruleset};
 use crate::sys::resolve::SystemResolver;
 use sha1::{Digest, Sha1};
 
@@ -62,11 +63,7 @@ pub fn load(client: &mut Client, rs: &Ruleset, anchor: &str) -> Result<(), Error
                 })?;
             }
             for chunk in chunks {
-                client.call_ok(&Request::AddRules {
-                    ticket,
-                    anchor: path.clone(),
-                    rules: chunk.to_vec(),
-                })?;
+                add_rules(client, ticket, &path, chunk)?;
             }
         }
         if anchor.is_empty() {
@@ -83,6 +80,24 @@ pub fn load(client: &mut Client, rs: &Ruleset, anchor: &str) -> Result<(), Error
         let _ = client.call(&Request::XRollback { ticket });
     }
     result
+}
+
+/// Add `rules` to `anchor` in the transaction, in halves if they do not
+/// fit one request (rules with long address pools).
+fn add_rules(client: &mut Client, ticket: u32, anchor: &str, rules: &[Rule]) -> Result<(), Error> {
+    let req = Request::AddRules {
+        ticket,
+        anchor: anchor.to_string(),
+        rules: rules.to_vec(),
+    };
+    match client.call_ok(&req) {
+        Err(Error::Frame(FrameError::TooLarge { .. })) if rules.len() > 1 => {
+            let (a, b) = rules.split_at(rules.len() / 2);
+            add_rules(client, ticket, anchor, a)?;
+            add_rules(client, ticket, anchor, b)
+        }
+        r => r,
+    }
 }
 
 /// `pfctl -T load`: only the table definitions of `rs`, in one

@@ -6,8 +6,10 @@
 //! netfilter hooks, NFQUEUE, sysctl, name resolution, local time),
 //! `ioctl` (the control protocol between pfd and its tools), `daemon`
 //! (pfd itself), `syncd` (pfsyncd), `ctl`, `tablectl` and `anchors`
-//! (pfctl's requests), `netstart`, `statefile` and `log` (the daemons'
-//! syslog).
+//! (pfctl's requests), `carpctl` (carpctl's passphrase words and
+//! warnings), `netstart`, `statefile`, `log` (the daemons' syslog), `cli`
+//! (what every tool's main does first) and `rcctl` (OpenBSD's rcctl over
+//! systemctl).
 
 pub use pfcore::{
     addr, carp, conf, engine, errno, fastpath, hostname_if, ifconfig, osfp, pfsync, ruleset, show,
@@ -15,11 +17,14 @@ pub use pfcore::{
 };
 
 pub mod anchors;
+pub mod carpctl;
+pub mod cli;
 pub mod ctl;
 pub mod daemon;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod rcctl;
 pub mod statefile;
 pub mod syncd;
 pub mod sys;

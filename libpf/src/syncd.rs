@@ -28,8 +28,9 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Interval between frames of a bulk update.
-pub const BULK_FRAME_INTERVAL: Duration = Duration::from_millis(20);
+/// Interval between frames of a bulk update (5 states a frame: 5,000
+/// states a second; the peer's pfsyncd takes them in at that rate).
+pub const BULK_FRAME_INTERVAL: Duration = Duration::from_millis(1);
 /// pfsync0's MTU.
 pub const MTU: usize = 1500;
 
@@ -74,6 +75,8 @@ struct Shared {
     fatal: Mutex<Option<String>>,
     /// SIGHUP: log the statistics.
     hup: Arc<AtomicBool>,
+    /// A bulk update is being sent: a request meanwhile starts no other.
+    bulk_running: AtomicBool,
 }
 
 impl Shared {
@@ -178,6 +181,7 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         hostid: Mutex::new(0),
         fatal: Mutex::new(None),
         hup,
+        bulk_running: AtomicBool::new(false),
     });
     let (tx, rx) = channel();
     {
@@ -186,6 +190,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
             .name("receive".into())
             .spawn(move || receiver(s, tx))?;
     }
+    // Ready: pfd may come later, attach retries until it does.
+    crate::sys::notify::ready();
     while !term.load(Ordering::Relaxed) {
         match attach(&shared, &rx) {
             Ok(()) => {}
@@ -274,8 +280,15 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                     run_bulk_actions(shared, &mut ctl, acts, now());
                 }
                 Event::BulkRequested => {
+                    if shared.bulk_running.swap(true, Ordering::AcqRel) {
+                        log::info("bulk update: already sending, request ignored");
+                        continue;
+                    }
                     let s = shared.clone();
-                    std::thread::spawn(move || bulk_send(s));
+                    std::thread::spawn(move || {
+                        bulk_send(&s);
+                        s.bulk_running.store(false, Ordering::Release);
+                    });
                 }
             }
         }
@@ -404,7 +417,7 @@ fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>, 
 
 /// Answer a bulk request: every state as a full update, one frame every
 /// 20 ms, BUS START first and BUS END after the last state.
-fn bulk_send(shared: Arc<Shared>) {
+fn bulk_send(shared: &Shared) {
     let states = match Client::connect(&shared.socket).and_then(|mut c| c.states()) {
         Ok(s) => s,
         Err(e) => {
@@ -420,6 +433,7 @@ fn bulk_send(shared: Arc<Shared>) {
         .clone();
     let Some(link) = link else { return };
     log::info(&format!("bulk update: sending {} states", states.len()));
+    let taken = Instant::now();
     let mut b = FrameBuilder::new(MTU);
     b.push(&Message::Bus(BusRepr {
         creatorid,
@@ -429,6 +443,11 @@ fn bulk_send(shared: Arc<Shared>) {
     for s in states {
         // pfsync's own traffic and no-sync states stay home.
         if s.proto == IPPROTO_PFSYNC || s.state_flags & crate::engine::state::PFSTATE_NOSYNC != 0 {
+            continue;
+        }
+        // The table was read at the start: a state whose time ran out
+        // since is gone here and must not come back on the peer.
+        if s.expire != 0 && taken.elapsed().as_secs() >= s.expire as u64 {
             continue;
         }
         let m = Message::Upd(s);

@@ -1,16 +1,15 @@
 //! carpctl: ifconfig(8) for pfd's pseudo-interfaces (carpN, pfsync0).
 
-use clap::Parser;
-use libpf::ctl;
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Reply, Request};
+use libpf::{carpctl, ctl};
 use std::process::exit;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "carpctl",
     about = "configure carp and pfsync interfaces",
-    override_usage = "carpctl [-a | -s] [-g group [-]carpdemote [N]] [interface [parameters]]\n       carpctl interface [group name] [-group name]\n       carpctl sysctl name[=value] ..."
+    override_usage = "carpctl [-aks] [-D dir] [-g group [-]carpdemote [N]] [interface [parameters]]\n       carpctl interface [group name] [-group name]\n       carpctl sysctl name[=value] ..."
 )]
 struct Args {
     /// Show every carp and pfsync interface.
@@ -19,6 +18,13 @@ struct Args {
     /// Show CARP statistics.
     #[arg(short = 's')]
     stats: bool,
+    /// Show the carp passphrase (root only; others see whether one is set).
+    #[arg(short = 'k')]
+    keys: bool,
+    /// Directory of the hostname.if files checked for a world-readable
+    /// passphrase.
+    #[arg(short = 'D', default_value = "/etc")]
+    dir: String,
     /// Act on an interface group (carpdemote).
     #[arg(short = 'g')]
     group: Option<String>,
@@ -37,7 +43,7 @@ fn connect() -> Client {
 }
 
 fn main() {
-    let a = Args::parse();
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Command);
     if a.stats {
         return stats(&mut connect());
     }
@@ -52,9 +58,8 @@ fn main() {
             Err(e) => die(e),
         };
         for n in names {
-            match ctl::show_pseudo(&mut c, &n) {
-                Ok(s) => print!("{s}"),
-                Err(e) => eprintln!("carpctl: {e}"),
+            if let Err(e) = show(&mut c, &n, &a) {
+                eprintln!("carpctl: {e}");
             }
         }
         return;
@@ -80,12 +85,36 @@ fn main() {
     }
     let mut c = connect();
     if rest.is_empty() {
-        match ctl::show_pseudo(&mut c, name) {
-            Ok(s) => print!("{s}"),
-            Err(e) => die(e),
+        if let Err(e) = show(&mut c, name, &a) {
+            die(e);
         }
-    } else if let Err(e) = ctl::configure_pseudo(&mut c, name, rest) {
-        die(e);
+    } else {
+        if let Err(e) = ctl::configure_pseudo(&mut c, name, rest) {
+            die(e);
+        }
+        if name != "pfsync0" {
+            if let Ok(Some(st)) = carpctl::status(&mut c, name) {
+                warn(&st, &a);
+            }
+        }
+    }
+}
+
+/// The block of a carp or pfsync interface, and carp's warnings.
+fn show(c: &mut Client, name: &str, a: &Args) -> Result<(), String> {
+    if name == "pfsync0" {
+        print!("{}", ctl::show_pseudo(c, name)?);
+        return Ok(());
+    }
+    let st = carpctl::status(c, name)?.ok_or_else(|| format!("{name}: no such interface"))?;
+    print!("{}", carpctl::block(&st, a.keys));
+    warn(&st, a);
+    Ok(())
+}
+
+fn warn(st: &libpf::carp::CarpStatus, a: &Args) {
+    for w in carpctl::warnings(st, std::path::Path::new(&a.dir)) {
+        eprintln!("carpctl: {w}");
     }
 }
 
@@ -167,4 +196,7 @@ fn stats(c: &mut Client) {
     println!("\t{} packets sent (IPv6)", s.opackets6);
     println!("\t\t{} send failed due to mbuf memory error", s.onomem);
     println!("\t{} transitions to master", s.preempt);
+    println!("\t{} discarded as replayed", s.replay);
+    println!("\t{} discarded as rewritten", s.rewritten);
+    println!("\t{} elections lost to ties", s.ties);
 }

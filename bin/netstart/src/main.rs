@@ -1,8 +1,6 @@
 //! netstart: configure interfaces from hostname.if(5) files.
 
-use clap::Parser;
-
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "netstart",
     about = "configure network interfaces from hostname.if files"
@@ -22,7 +20,7 @@ struct Args {
 }
 
 fn main() {
-    let a = Args::parse();
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Command);
     let ok = libpf::netstart::run(
         &libpf::netstart::Options {
             dir: a.dir.into(),

@@ -1,6 +1,5 @@
 //! pfctl: control the packet filter, as OpenBSD's pfctl(8) does.
 
-use clap::Parser;
 use libpf::anchors::{self, AnchorOpt};
 use libpf::ioctl::client::Client;
 use libpf::ioctl::{Error, Reply, Request};
@@ -12,7 +11,7 @@ use std::process::exit;
 mod load;
 use load::{load, LoadOpts};
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "pfctl",
     about = "control the packet filter",
@@ -155,7 +154,12 @@ const FLUSH: &[&str] = &[
 ];
 
 fn main() {
-    let a = Args::parse();
+    if std::env::args_os().len() < 2 {
+        // OpenBSD's pfctl: nothing to do is a usage error.
+        libpf::cli::default_sigpipe();
+        bare_usage();
+    }
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Command);
     let p = plan(&a);
     let mut client: Option<Client> = None;
     let mut status = 0;

@@ -1,13 +1,12 @@
 //! pfd: the packet filter daemon (the part OpenBSD keeps in its kernel).
 
-use clap::Parser;
 use libpf::daemon::{self, Options};
 use libpf::sys::hooks::HookConfig;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     name = "pfd",
     about = "packet filter daemon: PF, CARP and pfsync for Linux"
@@ -45,7 +44,7 @@ struct Args {
 }
 
 fn main() {
-    let a = Args::parse();
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Daemon);
     libpf::log::init("pfd", a.foreground, libpf::log::Level::Info);
     let term = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));

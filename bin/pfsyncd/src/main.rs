@@ -1,10 +1,9 @@
 //! pfsyncd: replicate pf states with a peer firewall (pfsync protocol 6).
 
-use clap::Parser;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(name = "pfsyncd", about = "pfsync state replication daemon")]
 struct Args {
     /// Log to standard error as well as syslog.
@@ -16,7 +15,7 @@ struct Args {
 }
 
 fn main() {
-    let a = Args::parse();
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Daemon);
     libpf::log::init("pfsyncd", a.foreground, libpf::log::Level::Info);
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -1,18 +1,21 @@
 //! CARP in pfd: the table of carp interfaces, each a macvlan named carpN on
 //! its carpdev with the virtual MAC; the thread that receives
-//! advertisements, fires the state machines' timers and follows the
-//! carpdevs' links; and the execution of what the state machines ask for
-//! (addresses up or down, advertisements, gratuitous ARP).
+//! advertisements, fires the state machines' timers (a timerfd armed for
+//! the earliest deadline, so advertisements go out every advbase +
+//! advskew/256 s down to 1/256 s) and follows the carpdevs' links; and the
+//! execution of what the state machines ask for (addresses up or down,
+//! advertisements, gratuitous ARP).
 
 use super::Shared;
 use crate::addr::IpNet;
 use crate::carp::fsm::{Action, Actions};
-use crate::carp::iface::{CarpIf, CarpStats, Drop, Received};
-use crate::carp::{virtual_mac, CarpConfig, CarpState, CarpStatus};
+use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
+use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
 use crate::log;
 use crate::sys::netlink::Netlink;
-use crate::sys::raw::{send_frame, RawReceiver, RawSender};
+use crate::sys::raw::{FrameSender, RawReceiver, RawSender};
 use crate::sys::sysctl;
+use crate::sys::timer::{self, TimerFd};
 use crate::wire::arp::gratuitous_request;
 use crate::wire::carp::{build_ipv4_advert, INADDR_CARP_GROUP};
 use crate::wire::ethernet::{self, EthernetAddress};
@@ -36,6 +39,11 @@ struct Entry {
     sender: Option<RawSender>,
     /// Whether this vhid demoted the group because its carpdev is down.
     carpdev_demoted: bool,
+    /// The address advertisements leave from (the carpdev's first IPv4
+    /// address, else one of the carp interface's), looked up when the
+    /// interface is configured and when links are checked, not for every
+    /// advertisement.
+    src: Option<Ipv4Addr>,
 }
 
 pub struct CarpTable {
@@ -47,6 +55,8 @@ pub struct CarpTable {
     pub log_level: i64,
     nl: Netlink,
     rx: Arc<RawReceiver>,
+    /// Advertisements out as whole frames (kept open: see FrameSender).
+    frames: FrameSender,
     joined: HashMap<u32, usize>,
     /// Drops of packets that matched no carp interface.
     pub stats: CarpStats,
@@ -81,6 +91,7 @@ impl CarpTable {
             log_level: 2,
             nl: Netlink::open()?,
             rx: Arc::new(RawReceiver::ipv4(IPPROTO_CARP)?),
+            frames: FrameSender::new()?,
             joined: HashMap::new(),
             stats: CarpStats::default(),
             last_drop_log: HashMap::new(),
@@ -118,8 +129,22 @@ impl CarpTable {
     }
 
     pub fn status(&self, name: &str) -> Option<CarpStatus> {
+        self.status_at(name, None)
+    }
+
+    /// The status with the age of the peer heard last (`now` on the CARP
+    /// clock; None leaves it 0).
+    pub fn status_at(&self, name: &str, now: Option<Duration>) -> Option<CarpStatus> {
         let e = self.entries.get(name)?;
         let c = &e.cif.config;
+        let peer = e.cif.last_peer().map(|p| CarpPeer {
+            addr: IpAddr::V4(p.src),
+            advbase: p.advbase,
+            advskew: p.advskew,
+            demote: p.demote,
+            age_ms: now.map_or(0, |n| n.saturating_sub(p.at).as_millis() as u64),
+            bound: p.seq.is_some(),
+        });
         Some(CarpStatus {
             name: name.to_string(),
             config: c.clone(),
@@ -132,6 +157,8 @@ impl CarpTable {
             },
             demote: self.demote_of(c),
             mtu: c.mtu.unwrap_or(1500),
+            key_set: !c.key.is_empty(),
+            peer,
         })
     }
 
@@ -148,7 +175,10 @@ impl CarpTable {
             t.badauth += s.badauth;
             t.badvhid += s.badvhid;
             t.opackets += s.opackets;
+            t.replay += s.replay;
+            t.rewritten += s.rewritten;
             t.preempt += e.cif.fsm.became_master;
+            t.ties += e.cif.fsm.ties_lost;
         }
         t
     }
@@ -244,10 +274,6 @@ impl CarpTable {
         };
         let existed = self.entries.contains_key(name);
         if !existed {
-            let mut cookie = [0u8; 8];
-            if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-                let _ = io::Read::read_exact(&mut f, &mut cookie);
-            }
             let cif = CarpIf::new(
                 name,
                 CarpConfig {
@@ -255,7 +281,6 @@ impl CarpTable {
                     up: false,
                     ..config.clone()
                 },
-                cookie,
             );
             self.entries.insert(
                 name.to_string(),
@@ -266,6 +291,7 @@ impl CarpTable {
                     carpdev_up: false,
                     sender: None,
                     carpdev_demoted: false,
+                    src: None,
                 },
             );
             self.groups.entry(CARP_GROUP.to_string()).or_insert(0);
@@ -330,6 +356,7 @@ impl CarpTable {
         }
         let e = self.entries.get_mut(name).ok_or("vanished")?;
         let acts = e.cif.reconfigure(config, now);
+        self.refresh_src(name);
         self.execute(name, acts, now);
         if master && addrs_changed {
             self.apply_addrs(name, true);
@@ -452,30 +479,57 @@ impl CarpTable {
         }
     }
 
+    /// Look up the address advertisements of `name` leave from.
+    fn refresh_src(&mut self, name: &str) {
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let from_dev = if e.carpdev_index != 0 {
+            self.nl
+                .addrs(Some(e.carpdev_index))
+                .ok()
+                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()))
+        } else {
+            None
+        };
+        let src = from_dev.or_else(|| e.cif.ipv4_addrs().first().copied());
+        if let Some(e) = self.entries.get_mut(name) {
+            e.src = src;
+            e.cif.set_src(src);
+        }
+    }
+
     fn send_advert(&mut self, name: &str, bow_out: bool) {
         let ident = self.ident;
         self.ident = self.ident.wrapping_add(1);
+        if self.entries.get(name).is_some_and(|e| e.src.is_none()) {
+            self.refresh_src(name);
+        }
         let Some(e) = self.entries.get(name) else {
             return;
         };
         let demote = self.demote_of(&e.cif.config);
-        let Some(sender) = e.sender.as_ref() else {
-            return;
-        };
-        let src = self
-            .nl
-            .addrs(Some(e.carpdev_index))
-            .ok()
-            .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()))
-            .or_else(|| e.cif.ipv4_addrs().first().copied());
-        let Some(src) = src else {
+        let Some(src) = e.src else {
             log::err(&format!(
                 "{name}: no IPv4 address to send advertisements from"
             ));
             return;
         };
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let Some(e) = self.entries.get_mut(name) else {
+            return;
+        };
+        let repr = e.cif.advert(bow_out, demote, src, wall_seq(wall));
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let Some(sender) = e.sender.as_ref() else {
+            return;
+        };
         let dst = e.cif.config.carppeer.unwrap_or(INADDR_CARP_GROUP);
-        let mut pkt = build_ipv4_advert(src, dst, ident, &e.cif.advert(bow_out, demote));
+        let mut pkt = build_ipv4_advert(src, dst, ident, &repr);
         let carpdev = e.cif.config.carpdev.clone().unwrap_or_default();
         let result = if dst.is_multicast() {
             // As on OpenBSD, pf sees advertisements going out on the
@@ -499,7 +553,7 @@ impl CarpTable {
             };
             eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
             frame[14..].copy_from_slice(&pkt);
-            send_frame(e.carpdev_index, &frame)
+            self.frames.send(e.carpdev_index, &frame)
         } else {
             // carppeer: let the stack resolve the peer; pf filters it on the
             // way out like any local packet.
@@ -522,7 +576,7 @@ impl CarpTable {
         let mac = virtual_mac(e.cif.config.vhid);
         for ip in e.cif.ipv4_addrs() {
             let frame = gratuitous_request(mac, ip);
-            if let Err(err) = send_frame(e.ifindex, &frame) {
+            if let Err(err) = self.frames.send(e.ifindex, &frame) {
                 log::err(&format!("{name}: gratuitous ARP for {ip}: {err}"));
             }
         }
@@ -575,7 +629,7 @@ impl CarpTable {
         let Some(e) = self.entries.get_mut(&name) else {
             return;
         };
-        match e.cif.check(ttl, payload) {
+        match e.cif.check(ttl, src, payload, now) {
             Ok(ad) => {
                 if ad.is_bow_out() {
                     log::info(&format!("{name}: bow-out advertisement from {src}"));
@@ -584,6 +638,13 @@ impl CarpTable {
                 self.execute(&name, acts, now);
             }
             Err(Drop::Own) => {}
+            Err(d @ (Drop::Replay | Drop::Rewritten)) => self.log_drop(
+                d.describe(),
+                format!(
+                    "{name}: advertisement from {src} dropped: {} (vhid {vhid})",
+                    d.describe()
+                ),
+            ),
             Err(d) => self.log_drop(
                 d.describe(),
                 format!("{name}: advertisement from {src} dropped: {}", d.describe()),
@@ -615,35 +676,39 @@ impl CarpTable {
             .min()
     }
 
-    /// Follow the carpdevs' links: down suppresses the vhid (INIT) and
-    /// demotes the group by one until the link returns.
-    pub fn check_links(&mut self, now: Duration) {
-        let names: Vec<String> = self.entries.keys().cloned().collect();
-        for n in names {
-            let Some(e) = self.entries.get(&n) else {
+    /// The carpdevs to look at: (carp interface, carpdev ifindex).
+    pub fn carpdevs(&self) -> Vec<(String, u32)> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.carpdev_index != 0)
+            .map(|(n, e)| (n.clone(), e.carpdev_index))
+            .collect()
+    }
+
+    /// Follow the carpdevs' links, as `links_thread` found them: down
+    /// suppresses the vhid (INIT) and demotes the group by one until the
+    /// link returns. Also takes the carpdev's first IPv4 address as the
+    /// source of advertisements.
+    pub fn apply_links(&mut self, found: &[LinkSeen], now: Duration) {
+        for f in found {
+            let Some(e) = self.entries.get_mut(&f.name) else {
                 continue;
             };
-            if e.carpdev_index == 0 {
+            if e.carpdev_index != f.carpdev {
+                continue; // reconfigured meanwhile
+            }
+            let src = f.src.or_else(|| e.cif.ipv4_addrs().first().copied());
+            e.src = src;
+            e.cif.set_src(src);
+            if e.carpdev_up == f.up {
                 continue;
             }
-            let up = match self.nl.link_by_index(e.carpdev_index) {
-                Ok(Some(l)) => l.up && l.lower_up,
-                Ok(None) => false,
-                Err(_) => continue,
-            };
-            let Some(e) = self.entries.get_mut(&n) else {
-                continue;
-            };
-            if e.carpdev_up == up {
-                continue;
-            }
-            e.carpdev_up = up;
+            e.carpdev_up = f.up;
             let demoted = e.carpdev_demoted;
-            if !up {
+            let n = f.name.clone();
+            if !f.up {
                 let acts = e.cif.fsm.suppress(now);
-                if !demoted {
-                    e.carpdev_demoted = true;
-                }
+                e.carpdev_demoted = true;
                 self.execute(&n, acts, now);
                 if !demoted {
                     self.adjust_group(CARP_GROUP, 1);
@@ -653,9 +718,7 @@ impl CarpTable {
                     ));
                 }
             } else {
-                if demoted {
-                    e.carpdev_demoted = false;
-                }
+                e.carpdev_demoted = false;
                 if demoted {
                     self.adjust_group(CARP_GROUP, -1);
                 }
@@ -729,40 +792,114 @@ impl CarpTable {
     }
 }
 
-/// The CARP thread: advertisements in, timers, link changes.
-pub fn run(shared: Arc<Shared>) {
-    let rx = shared.carp().receiver();
-    let mut buf = vec![0u8; 2048];
-    let mut last_links = Instant::now();
+/// A carpdev as the links thread saw it.
+#[derive(Debug, Clone)]
+pub struct LinkSeen {
+    pub name: String,
+    pub carpdev: u32,
+    pub up: bool,
+    pub src: Option<Ipv4Addr>,
+}
+
+/// Every 100 ms: the carpdevs' link state and first IPv4 address, asked
+/// of netlink without the CARP lock held (a netlink request waits for
+/// the kernel's RTNL lock, which namespace and interface changes hold
+/// for tens of milliseconds: the advertisements must not wait with it).
+fn links_thread(shared: Arc<Shared>) {
+    let mut nl = match Netlink::open() {
+        Ok(n) => n,
+        Err(e) => {
+            log::err(&format!("carp: links: netlink: {e}"));
+            return;
+        }
+    };
     while !shared.shutdown.load(Ordering::Relaxed) {
+        let devs = shared.carp().carpdevs();
+        let mut found = Vec::with_capacity(devs.len());
+        for (name, idx) in devs {
+            let up = match nl.link_by_index(idx) {
+                Ok(Some(l)) => l.up && l.lower_up,
+                Ok(None) => false,
+                Err(_) => continue,
+            };
+            let src = nl
+                .addrs(Some(idx))
+                .ok()
+                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()));
+            found.push(LinkSeen {
+                name,
+                carpdev: idx,
+                up,
+                src,
+            });
+        }
         let now = shared.now();
-        let wait = {
+        shared.carp().apply_links(&found, now);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The CARP thread: advertisements in, timers. It sleeps in poll(2) on
+/// the CARP socket and a timerfd armed for the earliest deadline of any
+/// vhid, in SCHED_FIFO when it may; link changes come from a thread of
+/// their own.
+pub fn run(shared: Arc<Shared>) {
+    let s = shared.clone();
+    if let Err(e) = std::thread::Builder::new()
+        .name("carplinks".into())
+        .spawn(move || links_thread(s))
+    {
+        log::err(&format!("carp: links thread: {e}"));
+    }
+    let rx = shared.carp().receiver();
+    let timer = match TimerFd::new() {
+        Ok(t) => t,
+        Err(e) => {
+            log::err(&format!("carp: timerfd: {e}"));
+            return;
+        }
+    };
+    if let Err(e) = timer::realtime(10) {
+        log::info(&format!("carp: no real-time scheduling ({e})"));
+    }
+    let mut buf = vec![0u8; 2048];
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        // Advertisements that arrived first: a thread that was kept off
+        // the CPU past a master-down deadline must not take over from a
+        // master whose advertisements are waiting in the socket.
+        receive_all(&shared, &rx, &mut buf);
+        let deadline = {
             let mut t = shared.carp();
+            let now = shared.now();
             t.tick(now);
-            if last_links.elapsed() >= Duration::from_millis(100) {
-                t.check_links(now);
-                last_links = Instant::now();
-            }
             t.next_deadline()
-                .map(|d| d.saturating_sub(shared.now()))
-                .unwrap_or(Duration::from_millis(100))
+                .map(|d| Instant::now() + d.saturating_sub(shared.now()))
         };
-        let _ = rx.set_timeout(Some(wait.min(Duration::from_millis(100))));
-        match rx.recv(&mut buf) {
-            Ok(r) => {
+        if let Err(e) = timer.arm_at(deadline) {
+            log::err(&format!("carp: timerfd: {e}"));
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        if let Err(e) = timer.wait(rx.as_raw_fd(), Duration::from_millis(100)) {
+            log::err(&format!("carp: poll: {e}"));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Take every advertisement waiting on the socket.
+fn receive_all(shared: &Shared, rx: &RawReceiver, buf: &mut [u8]) {
+    loop {
+        match rx.recv_nonblocking(buf) {
+            Ok(Some(r)) => {
                 let now = shared.now();
                 shared.carp().input(&buf[..r.len], r.ifindex, now);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Ok(None) => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 log::err(&format!("carp: receive: {e}"));
-                std::thread::sleep(Duration::from_millis(50));
+                return;
             }
         }
     }

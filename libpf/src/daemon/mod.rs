@@ -281,32 +281,37 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         )
         .map_err(|e| io::Error::other(format!("{}: chown to group {gid}: {e}", opts.socket)))?;
     }
-    listener.set_nonblocking(true)?;
+    raise_nofile(control::limits::Limits::default().descriptors());
     log::notice(&format!(
         "started, hostid 0x{hostid:08x}, control socket {}",
         opts.socket
     ));
+    crate::sys::notify::ready();
 
-    while !term.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((conn, _)) => {
-                let s = shared.clone();
-                let _ = conn.set_nonblocking(false);
-                std::thread::spawn(move || control::serve(s, conn));
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => {
-                log::err(&format!("accept: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
+    let served = control::server::run(&shared, listener, &term);
+    if let Err(e) = &served {
+        log::err(&format!("control socket: {e}"));
     }
 
     shutdown(&shared);
     let _ = std::fs::remove_file(&opts.socket);
-    Ok(())
+    served
+}
+
+/// Make room for the control socket's connections beside pfd's other
+/// descriptors: the soft RLIMIT_NOFILE is raised to at least `extra` more
+/// than the usual 1024 (the hard limit permitting).
+fn raise_nofile(extra: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let want = (1024 + extra).min(hard);
+    if soft < want {
+        if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, want, hard) {
+            log::warning(&format!("cannot raise the open files limit to {want}: {e}"));
+        }
+    }
 }
 
 /// The packet hooks as the restored configuration wants them: in place
@@ -351,6 +356,7 @@ fn take_hooks(shared: &Shared, enabled: bool) -> io::Result<()> {
 /// (fail-closed): `pfctl -d` removes them.
 fn shutdown(shared: &Arc<Shared>) {
     log::notice("exiting on signal");
+    crate::sys::notify::stopping();
     shared.sync_cv.notify_all();
     std::thread::sleep(Duration::from_millis(50));
     let now = shared.now();

@@ -1,9 +1,11 @@
 //! A blocking client of pfd's control socket: one request, one reply (or a
 //! stream of replies for listings).
 
-use super::frame::{read_frame, write_frame};
+use super::frame::{encode, read_frame, FrameError, HEADER_LEN, MAX_REQUEST};
 use super::{Error, Reply, Request};
 use crate::wire::pfsync::StateRepr;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -28,8 +30,24 @@ impl Client {
         Ok(())
     }
 
+    /// Send a request (no larger than pfd takes: `MAX_REQUEST`).
     pub fn send(&mut self, req: &Request) -> Result<(), Error> {
-        write_frame(&mut self.stream, req)?;
+        let f = encode(req)?;
+        let len = f.len() - HEADER_LEN;
+        if len > MAX_REQUEST {
+            return Err(FrameError::TooLarge {
+                len,
+                max: MAX_REQUEST,
+            }
+            .into());
+        }
+        if let Err(e) = NoSigPipe(&self.stream).write_all(&f) {
+            // pfd may have said why it closed the connection (a limit).
+            if let Ok(Some(Reply::Error { errno, message })) = read_frame(&mut self.stream) {
+                return Err(Error::Daemon { errno, message });
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -75,5 +93,21 @@ impl Client {
 
     pub fn into_stream(self) -> UnixStream {
         self.stream
+    }
+}
+
+/// Writes with MSG_NOSIGNAL: a pfd that went away mid-request is an error
+/// the tool reports, not a SIGPIPE (the tools die of SIGPIPE only on
+/// their output, as OpenBSD's do: see `cli`).
+struct NoSigPipe<'a>(&'a UnixStream);
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use nix::sys::socket::{send, MsgFlags};
+        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

@@ -10,15 +10,21 @@ pub const MAGIC: [u8; 2] = *b"PF";
 /// Bumped whenever a Request or Reply changes shape.
 pub const VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 8;
-/// Largest body accepted (a chunk of 2000 states is about 1.2 MB).
+/// Largest body a client accepts in a reply.
 pub const MAX_FRAME: usize = 16 << 20;
+/// Largest body pfd accepts in a request. The largest real requests are
+/// a `pfctl -L` chunk of 2000 states (about 1.2 MB), a table chunk of
+/// `ADDRS_PER_FRAME` IPv6 entries (0.95 MB, `pfctl -f` and `-T add -f` of
+/// any size travel in such chunks) and 1000 rules (0.4 MB with long
+/// labels and pools): 4 MiB leaves room to spare.
+pub const MAX_REQUEST: usize = 4 << 20;
 
 #[derive(Debug)]
 pub enum FrameError {
     Io(std::io::Error),
     BadMagic,
     Version(u16),
-    TooLarge(usize),
+    TooLarge { len: usize, max: usize },
     Decode(String),
     Encode(String),
 }
@@ -29,7 +35,9 @@ impl fmt::Display for FrameError {
             FrameError::Io(e) => write!(f, "{e}"),
             FrameError::BadMagic => write!(f, "not a pf control frame"),
             FrameError::Version(v) => write!(f, "control protocol version {v}, expected {VERSION} (pfd and tools from different builds?)"),
-            FrameError::TooLarge(n) => write!(f, "control frame of {n} bytes exceeds {MAX_FRAME}"),
+            FrameError::TooLarge { len, max } => {
+                write!(f, "control frame of {len} bytes exceeds the limit of {max}")
+            }
             FrameError::Decode(e) => write!(f, "malformed control frame: {e}"),
             FrameError::Encode(e) => write!(f, "cannot encode control frame: {e}"),
         }
@@ -48,7 +56,10 @@ impl From<std::io::Error> for FrameError {
 pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     let body = postcard::to_stdvec(msg).map_err(|e| FrameError::Encode(e.to_string()))?;
     if body.len() > MAX_FRAME {
-        return Err(FrameError::TooLarge(body.len()));
+        return Err(FrameError::TooLarge {
+            len: body.len(),
+            max: MAX_FRAME,
+        });
     }
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&MAGIC);
@@ -60,6 +71,11 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
 
 /// Check a header; returns the body length.
 pub fn parse_header(h: &[u8; HEADER_LEN]) -> Result<usize, FrameError> {
+    parse_header_max(h, MAX_FRAME)
+}
+
+/// Check a header whose body may be at most `max` bytes.
+pub fn parse_header_max(h: &[u8; HEADER_LEN], max: usize) -> Result<usize, FrameError> {
     if h[0..2] != MAGIC {
         return Err(FrameError::BadMagic);
     }
@@ -68,8 +84,8 @@ pub fn parse_header(h: &[u8; HEADER_LEN]) -> Result<usize, FrameError> {
         return Err(FrameError::Version(v));
     }
     let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
-    if len > MAX_FRAME {
-        return Err(FrameError::TooLarge(len));
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
     }
     Ok(len)
 }
@@ -157,10 +173,17 @@ mod tests {
         f[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(
             read_frame::<Request>(&mut &f[..]),
-            Err(FrameError::TooLarge(_))
+            Err(FrameError::TooLarge { .. })
         ));
         assert!(read_frame::<Request>(&mut &[][..]).unwrap().is_none());
         assert!(read_frame::<Request>(&mut &b"PF"[..]).is_err());
+    }
+
+    /// regress/lib/ctlflood.py builds this request by hand.
+    #[test]
+    fn get_status_is_variant_17() {
+        let f = encode(&Request::GetStatus).unwrap();
+        assert_eq!(f, [b'P', b'F', 0, VERSION as u8, 0, 0, 0, 1, 17]);
     }
 
     proptest::proptest! {

@@ -2,6 +2,7 @@
 //! pfsyncd, netstart): the "ioctl" commands, named after OpenBSD's, their
 //! replies, the framing, and a blocking client.
 
+pub mod assembler;
 pub mod client;
 pub mod frame;
 

@@ -1,16 +1,18 @@
 //! Linux glue: the parts of libpf that ask or change the running system
 //! (netfilter hooks, NFQUEUE, raw sockets, netlink, sysctl, name
-//! resolution).
+//! resolution, readiness for systemd).
 
 pub mod fastpath;
 pub mod hooks;
 pub mod netlink;
 pub mod nfqueue;
 pub mod nft_rules;
+pub mod notify;
 pub mod policy_routing;
 pub mod raw;
 pub mod resolve;
 pub mod route_query;
 pub mod sysctl;
 pub mod time;
+pub mod timer;
 pub mod xfrm;

@@ -1,7 +1,7 @@
 //! Raw sockets: sending whole IP packets pfd builds (CARP advertisements,
 //! pfsync frames, RSTs and ICMP errors, synproxy and syncookie segments)
 //! and receiving one IP protocol with the interface it arrived on;
-//! AF_PACKET for gratuitous ARP.
+//! AF_PACKET for whole frames (CARP advertisements, gratuitous ARP).
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
@@ -154,6 +154,19 @@ impl RawReceiver {
 
     /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// Receive one packet if one is waiting (None when none is).
+    pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
         let mut cmsg = [0u8; 64];
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr() as *mut libc::c_void,
@@ -168,7 +181,7 @@ impl RawReceiver {
         msg.msg_controllen = cmsg.len();
         // SAFETY: msg points at iov (buf, owned for the call) and cmsg, both
         // with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, 0) };
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, flags) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -193,13 +206,33 @@ impl RawReceiver {
     }
 }
 
-/// Send a whole Ethernet frame out of an interface (gratuitous ARP).
-pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
-    // SAFETY: a plain socket(2) call; the descriptor is closed below.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+/// An AF_PACKET socket kept open for whole Ethernet frames out of any
+/// interface: closing one waits for an RCU grace period (7 to 15 ms on a
+/// busy machine), so a socket per frame capped CARP at some 60
+/// advertisements a second.
+pub struct FrameSender {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl FrameSender {
+    pub fn new() -> io::Result<FrameSender> {
+        // SAFETY: a plain socket(2) call; protocol 0 receives nothing.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just returned by socket(2) and is owned here.
+        Ok(FrameSender {
+            fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
+        })
     }
+
+    pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
+        send_on(self.fd.as_raw_fd(), ifindex, frame)
+    }
+}
+
+fn send_on(fd: RawFd, ifindex: u32, frame: &[u8]) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
     let mut sll: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
     sll.sll_family = libc::AF_PACKET as u16;
@@ -219,11 +252,8 @@ pub fn send_frame(ifindex: u32, frame: &[u8]) -> io::Result<()> {
             std::mem::size_of::<libc::sockaddr_ll>() as u32,
         )
     };
-    let err = io::Error::last_os_error();
-    // SAFETY: fd is ours, opened above and not used after this.
-    unsafe { libc::close(fd) };
     if r < 0 {
-        return Err(err);
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

@@ -90,4 +90,54 @@ pub struct CarpStatus {
     /// Demotion this host advertises (sum of its groups' counters).
     pub demote: u8,
     pub mtu: u32,
+    /// A passphrase is set. `config.key` itself is sent to root only
+    /// (OpenBSD's SIOCGVH copies the key out for the superuser only).
+    #[serde(default)]
+    pub key_set: bool,
+    /// The peer this vhid heard last, if any.
+    #[serde(default)]
+    pub peer: Option<CarpPeer>,
+}
+
+/// The last advertisement heard from another host on a vhid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarpPeer {
+    pub addr: std::net::IpAddr,
+    pub advbase: u8,
+    pub advskew: u8,
+    pub demote: u8,
+    /// Milliseconds since it arrived.
+    pub age_ms: u64,
+    /// Its counter was made by pfd (bound, replay-checked) rather than
+    /// by OpenBSD or ucarp.
+    pub bound: bool,
+}
+
+impl CarpStatus {
+    /// What a client other than root may see: everything but the
+    /// passphrase, whose presence `key_set` still tells.
+    pub fn redacted(mut self) -> CarpStatus {
+        self.key_set = !self.config.key.is_empty();
+        self.config.key.clear();
+        self
+    }
+
+    /// A warning when this vhid and the peer it hears have the same
+    /// advbase, advskew and demotion: neither wins an election (on
+    /// OpenBSD, and here, both masters step down and then both time out
+    /// again together), so they flap. Only a peer heard within the last
+    /// `recent_ms` counts.
+    pub fn tie_warning(&self, recent_ms: u64) -> Option<String> {
+        let p = self.peer.as_ref()?;
+        let c = &self.config;
+        if p.age_ms > recent_ms
+            || (p.advbase, p.advskew, p.demote) != (c.advbase, c.advskew, self.demote)
+        {
+            return None;
+        }
+        Some(format!(
+            "{}: vhid {} advbase {} advskew {} equals peer {}'s: election tie (both step down and flap); give one node a different advskew",
+            self.name, c.vhid, c.advbase, c.advskew, p.addr
+        ))
+    }
 }

@@ -2,6 +2,13 @@
 //! BACKUP, MASTER, its two timers and the election rules of wire-facts §1.8
 //! and §1.9. Pure: time comes in as a monotonic `Duration`, packets come in
 //! parsed, and what the caller must do comes back as `Action`s.
+//!
+//! Timers: a MASTER advertises every advbase + advskew/256 s (1/256 s at
+//! the least), each deadline counted from the one before, not from when
+//! the caller got round to it, so the period holds on average; a BACKUP
+//! takes over 3 × advbase + advskew/256 s after the last advertisement
+//! (advbase 0 counting as 1/256 s), the rule of RFC 3768's
+//! Master_Down_Interval, of ucarp and of OpenBSD before 2016.
 
 use super::config::CarpState;
 use std::time::Duration;
@@ -70,6 +77,15 @@ pub fn interval(advbase: u8, advskew: u8) -> Duration {
     Duration::from_micros(if us == 0 { 1_000_000 / 256 } else { us })
 }
 
+/// Master-down timeout of a vhid with this advbase and advskew:
+/// 3 × advbase + advskew/256 s, advbase 0 counting as 1/256 s (at
+/// advbase 0 advskew 1 vs 2 the backup waits 19.5 ms, five periods of
+/// the master's 3.9 ms).
+pub fn master_down(advbase: u8, advskew: u8) -> Duration {
+    let base = (advbase as u64 * 1_000_000).max(1_000_000 / 256);
+    Duration::from_micros(3 * base + advskew as u64 * 1_000_000 / 256)
+}
+
 /// (seconds, microseconds) pair compared the way OpenBSD compares timevals.
 fn tv(advbase: u64, advskew: u8) -> (u64, u64) {
     (advbase, advskew as u64 * 1_000_000 / 256)
@@ -90,6 +106,10 @@ pub struct Vhid {
     delayed_arp: Option<u8>,
     /// Transitions to MASTER (OpenBSD's `preempt` statistic).
     pub became_master: u64,
+    /// Times this MASTER stepped down for an advertisement with the same
+    /// advbase, advskew and demotion as its own (an election tie: both
+    /// step down, as on OpenBSD).
+    pub ties_lost: u64,
 }
 
 impl Vhid {
@@ -102,6 +122,7 @@ impl Vhid {
             md_deadline: None,
             delayed_arp: None,
             became_master: 0,
+            ties_lost: 0,
         }
     }
 
@@ -121,9 +142,10 @@ impl Vhid {
         interval(self.advbase, self.advskew)
     }
 
-    /// Master-down timeout: 3 × interval (current OpenBSD).
+    /// Master-down timeout: 3 × advbase + advskew/256 s, advbase 0
+    /// counting as 1/256 s.
     pub fn master_down_interval(&self) -> Duration {
-        self.interval() * 3
+        master_down(self.advbase, self.advskew)
     }
 
     /// The earliest time `on_timer` has something to do.
@@ -162,7 +184,10 @@ impl Vhid {
         }
     }
 
-    /// An advertisement goes out: count down the delayed ARP round.
+    /// An advertisement goes out: count down the delayed ARP round. The
+    /// next one is due one interval after the deadline this one was for
+    /// (after `now` if that is already past, or when none was set), so a
+    /// late wake-up does not stretch the period.
     fn send_ad(&mut self, now: Duration, out: &mut Actions) {
         out.push(Action::SendAdvert { bow_out: false });
         if let Some(n) = self.delayed_arp {
@@ -174,7 +199,12 @@ impl Vhid {
                 self.delayed_arp = Some(n);
             }
         }
-        self.ad_deadline = Some(now + self.interval());
+        let iv = self.interval();
+        let next = match self.ad_deadline {
+            Some(d) if d <= now && d + iv > now => d + iv,
+            _ => now + iv,
+        };
+        self.ad_deadline = Some(next);
     }
 
     /// carp_master_down: a BACKUP takes over.
@@ -232,7 +262,10 @@ impl Vhid {
         self.advbase = advbase;
         self.advskew = advskew;
         match self.state {
-            CarpState::Master => self.send_ad(now, &mut out),
+            CarpState::Master => {
+                self.ad_deadline = None;
+                self.send_ad(now, &mut out)
+            }
             _ => self.setrun(now),
         }
         out
@@ -267,6 +300,7 @@ impl Vhid {
     pub fn demote_changed(&mut self, now: Duration) -> Actions {
         let mut out = Actions::default();
         if self.state == CarpState::Master {
+            self.ad_deadline = None;
             self.send_ad(now, &mut out);
         }
         out
@@ -310,6 +344,9 @@ impl Vhid {
                 // M1/M2: step down for a more frequent (or equal) master that
                 // is not more demoted, or for any less demoted one.
                 if (mine >= theirs && ad.demote <= my_demote) || ad.demote < my_demote {
+                    if mine == theirs && ad.demote == my_demote {
+                        self.ties_lost += 1;
+                    }
                     self.set_state(CarpState::Backup, &mut out);
                     self.delayed_arp = None;
                     self.setrun(now);
@@ -323,12 +360,13 @@ impl Vhid {
                     // B2: the master is more demoted than we are.
                     self.master_down(now, &mut out);
                 } else if ad.is_bow_out()
-                    || (self.advbase != 0 && tv(3 * self.advbase as u64, self.advskew) < theirs)
+                    || self.master_down_interval() < interval(ad.advbase, ad.advskew)
                 {
                     // B3: the master will time out anyway (or said goodbye).
-                    // OpenBSD skips this when our advbase is 0, so a bow-out
-                    // would wait for the master-down timer; we take the
-                    // bow-out at its word whatever our advbase.
+                    // OpenBSD compares 3 × advbase + advskew/256 with the
+                    // master's interval and skips this when our advbase is
+                    // 0, so a bow-out would wait for the master-down timer;
+                    // we compare our master-down timeout, whatever advbase.
                     self.master_down(now, &mut out);
                 } else {
                     self.setrun(now);
@@ -361,7 +399,11 @@ mod tests {
         assert_eq!(interval(0, 0), Duration::from_micros(3906));
         assert_eq!(interval(1, 100), Duration::from_micros(1_390_625));
         let v = Vhid::new(1, 100);
-        assert_eq!(v.master_down_interval(), Duration::from_micros(4_171_875));
+        assert_eq!(v.master_down_interval(), Duration::from_micros(3_390_625));
+        // advbase 0: 1/256 s stands for advbase.
+        assert_eq!(master_down(0, 2), Duration::from_micros(3 * 3906 + 7812));
+        assert_eq!(master_down(0, 0), Duration::from_micros(3 * 3906));
+        assert!(master_down(0, 2) <= s(0.020));
     }
 
     #[test]
@@ -424,6 +466,68 @@ mod tests {
         assert!(a.contains(Action::Transition {
             from: CarpState::Master,
             to: CarpState::Backup
+        }));
+    }
+
+    #[test]
+    fn advertisements_keep_their_period_when_woken_late() {
+        let mut v = Vhid::new(0, 1);
+        v.set_runnable(true, s(0.0));
+        v.force_state(CarpState::Master, s(0.0));
+        let iv = v.interval();
+        assert_eq!(iv, Duration::from_micros(3906));
+        let mut sent = 0;
+        let mut now = Duration::ZERO;
+        // Wake up 1 ms late every time: still one advertisement per period.
+        while now < s(1.0) {
+            let d = v.next_deadline().unwrap();
+            now = d + Duration::from_millis(1);
+            if v.on_timer(now)
+                .contains(Action::SendAdvert { bow_out: false })
+            {
+                sent += 1;
+            }
+        }
+        assert!((255..=257).contains(&sent), "{sent}");
+        // Far behind (a stall): start again from now instead of bursting.
+        let d = v.next_deadline().unwrap();
+        v.on_timer(d + s(0.5));
+        assert_eq!(v.next_deadline(), Some(d + s(0.5) + iv));
+    }
+
+    #[test]
+    fn ties_are_counted() {
+        let mut v = Vhid::new(0, 1);
+        v.set_runnable(true, s(0.0));
+        v.force_state(CarpState::Master, s(0.0));
+        v.on_advert(&ad(0, 1, 0), 0, false, s(0.01));
+        assert_eq!((v.state(), v.ties_lost), (CarpState::Backup, 1));
+        v.force_state(CarpState::Master, s(0.02));
+        // A better master is no tie.
+        v.on_advert(&ad(0, 0, 0), 0, false, s(0.03));
+        assert_eq!((v.state(), v.ties_lost), (CarpState::Backup, 1));
+    }
+
+    #[test]
+    fn backup_with_advbase_0() {
+        let mut v = Vhid::new(0, 2);
+        v.set_runnable(true, s(0.0));
+        // A master at advskew 1 keeps it waiting.
+        for i in 1..100 {
+            assert!(v
+                .on_advert(&ad(0, 1, 0), 0, false, s(i as f64 * 0.0039))
+                .is_empty());
+        }
+        let last = s(99.0 * 0.0039);
+        assert_eq!(
+            v.next_deadline(),
+            Some(last + Duration::from_micros(19_530))
+        );
+        // A master slower than our master-down timeout is taken over at once.
+        let a = v.on_advert(&ad(0, 200, 0), 0, false, last);
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
         }));
     }
 

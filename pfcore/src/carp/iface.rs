@@ -1,11 +1,23 @@
 //! One carp interface as pfd runs it, without the I/O: its configuration,
-//! its vhid's state machine, the replay cookie, and the checks a received
-//! advertisement goes through (OpenBSD's carp_proto_input order), counted
-//! in the statistics `netstat -s -p carp` shows on OpenBSD.
+//! its vhid's state machine, the counter it sends, the peers it heard, and
+//! the checks a received advertisement goes through (OpenBSD's
+//! carp_proto_input order, then pfd's counter checks), counted in the
+//! statistics `netstat -s -p carp` shows on OpenBSD plus pfd's own.
+//!
+//! Counters (see `wire::carp::Counter`): pfd sends a sequence number that
+//! grows with each advertisement and with wall-clock time (1/256 s units,
+//! so a restarted peer goes on above where it stopped) and binds it to the
+//! timing fields and the source address. A received pfd counter must be
+//! newer than the last one from that source (else `replay`) and match its
+//! fields (else `rewritten`). OpenBSD's fixed cookie and ucarp's counting
+//! counter are not pfd's and are taken as OpenBSD takes them (only our own
+//! counter is refused).
 
 use super::config::{CarpConfig, CarpState};
 use super::fsm::{Advert, Vhid};
-use crate::wire::carp::{Authenticator, Packet, Repr, BOW_OUT, CARP_DFLTTL};
+use crate::wire::carp::{
+    seq_newer, Authenticator, BoundFields, Counter, Packet, Repr, BOW_OUT, CARP_DFLTTL,
+};
 use crate::wire::Error as WireError;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -29,6 +41,14 @@ pub struct CarpStats {
     pub onomem: u64,
     pub ostates: u64,
     pub preempt: u64,
+    /// pfd: a pfd counter not newer than the last from its sender.
+    pub replay: u64,
+    /// pfd: a pfd counter that does not match the advertisement's timing,
+    /// demotion or source (changed on the way).
+    pub rewritten: u64,
+    /// pfd: elections this host lost to a tie (it stepped down as MASTER
+    /// for an advertisement with its own advbase, advskew and demotion).
+    pub ties: u64,
 }
 
 /// Why an advertisement was dropped.
@@ -41,6 +61,10 @@ pub enum Drop {
     BadAuth,
     /// Our own advertisement came back (loop or replay).
     Own,
+    /// A counter not newer than the last one from its sender.
+    Replay,
+    /// A counter made for other fields or another source.
+    Rewritten,
     /// The interface is not running.
     NotRunning,
 }
@@ -54,6 +78,8 @@ impl Drop {
             Drop::BadVer => "bad version",
             Drop::BadAuth => "bad authentication (wrong password or addresses)",
             Drop::Own => "our own advertisement (replay or loop)",
+            Drop::Replay => "replayed (counter not newer than the last from this sender)",
+            Drop::Rewritten => "rewritten (counter does not match its timing, demotion or source)",
             Drop::NotRunning => "interface not running",
         }
     }
@@ -95,25 +121,55 @@ impl<'a> Received<'a> {
     }
 }
 
+/// Peers remembered per vhid (the most recently heard are kept).
+pub const MAX_PEERS: usize = 16;
+
+/// What a vhid remembers of a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerSeen {
+    pub src: Ipv4Addr,
+    /// Last accepted pfd sequence number (None: only legacy counters).
+    pub seq: Option<u32>,
+    pub advbase: u8,
+    pub advskew: u8,
+    pub demote: u8,
+    pub at: Duration,
+}
+
+/// The sequence number for wall-clock time `unix` (since the Unix epoch):
+/// 1/256 s units, modulo 2^32 (serial-number order holds for 97 days).
+pub fn wall_seq(unix: Duration) -> u32 {
+    (unix.as_micros() * 256 / 1_000_000) as u32
+}
+
 pub struct CarpIf {
     pub name: String,
     pub config: CarpConfig,
     pub fsm: Vhid,
-    /// The replay cookie: random, fixed for the life of the interface.
-    cookie: [u8; 8],
+    /// The last sequence number sent.
+    seq: u32,
+    /// The last counter sent (a legacy peer copying it is no reason to
+    /// drop it, but our own coming back is).
+    last_counter: [u8; 8],
+    /// The address advertisements leave from.
+    src: Option<Ipv4Addr>,
+    peers: Vec<PeerSeen>,
     auth: Authenticator,
     pub stats: CarpStats,
 }
 
 impl CarpIf {
-    pub fn new(name: &str, config: CarpConfig, cookie: [u8; 8]) -> CarpIf {
+    pub fn new(name: &str, config: CarpConfig) -> CarpIf {
         let fsm = Vhid::new(config.advbase, config.advskew);
         let auth = Self::authenticator(&config);
         CarpIf {
             name: name.to_string(),
             config,
             fsm,
-            cookie: if cookie == [0; 8] { [1; 8] } else { cookie },
+            seq: 0,
+            last_counter: [0; 8],
+            src: None,
+            peers: Vec::new(),
             auth,
             stats: CarpStats::default(),
         }
@@ -127,9 +183,31 @@ impl CarpIf {
     /// Apply a new configuration; timing changes go to the state machine.
     pub fn reconfigure(&mut self, config: CarpConfig, now: Duration) -> super::fsm::Actions {
         let acts = self.fsm.set_timing(config.advbase, config.advskew, now);
+        if (&config.key, config.vhid, &config.addrs)
+            != (&self.config.key, self.config.vhid, &self.config.addrs)
+        {
+            // Another group (or another key): what we heard is void.
+            self.peers.clear();
+        }
         self.auth = Self::authenticator(&config);
         self.config = config;
         acts
+    }
+
+    /// The address advertisements leave from (our own pfd counters coming
+    /// back from it are ours, not a peer's).
+    pub fn set_src(&mut self, src: Option<Ipv4Addr>) {
+        self.src = src;
+    }
+
+    /// The peers heard, most recent last.
+    pub fn peers(&self) -> &[PeerSeen] {
+        &self.peers
+    }
+
+    /// The peer heard last.
+    pub fn last_peer(&self) -> Option<&PeerSeen> {
+        self.peers.iter().max_by_key(|p| p.at)
     }
 
     /// Can the vhid run (OpenBSD: up, vhid set, an address, carpdev up)?
@@ -145,27 +223,47 @@ impl CarpIf {
         self.fsm.state()
     }
 
-    /// The advertisement to send now.
-    pub fn advert(&self, bow_out: bool, demote: u8) -> Repr {
+    /// The advertisement to send now from `src`; `wall` is
+    /// [`wall_seq`] of the time now.
+    pub fn advert(&mut self, bow_out: bool, demote: u8, src: Ipv4Addr, wall: u32) -> Repr {
         let (advbase, advskew) = if bow_out {
             (BOW_OUT, BOW_OUT)
         } else {
             (self.fsm.advbase(), self.fsm.advskew())
         };
+        self.seq = if seq_newer(wall, self.seq) {
+            wall
+        } else {
+            self.seq.wrapping_add(1)
+        };
+        self.src = Some(src);
+        let f = BoundFields {
+            advbase,
+            advskew,
+            demote,
+        };
+        let counter = self.auth.bind_counter(self.seq, f, &src.octets());
+        self.last_counter = counter;
         Repr {
             vhid: self.config.vhid,
             advskew,
             advbase,
             demote,
-            counter: self.cookie,
-            hmac: self.auth.compute(&self.cookie),
+            counter,
+            hmac: self.auth.compute(&counter),
         }
     }
 
     /// Check a received IPv4 advertisement for this vhid (the caller found
-    /// us by carpdev and vhid). `ttl` is the IP TTL, `payload` the bytes
-    /// after the IP header.
-    pub fn check(&mut self, ttl: u8, payload: &[u8]) -> Result<Advert, Drop> {
+    /// us by carpdev and vhid). `ttl` is the IP TTL, `src` the IP source,
+    /// `payload` the bytes after the IP header.
+    pub fn check(
+        &mut self,
+        ttl: u8,
+        src: Ipv4Addr,
+        payload: &[u8],
+        now: Duration,
+    ) -> Result<Advert, Drop> {
         self.stats.ipackets += 1;
         if ttl != CARP_DFLTTL {
             self.stats.badttl += 1;
@@ -197,15 +295,80 @@ impl CarpIf {
             self.stats.badauth += 1;
             return Err(Drop::BadAuth);
         }
-        if repr.counter == self.cookie {
+        if repr.counter == self.last_counter {
             self.stats.badauth += 1;
             return Err(Drop::Own);
         }
+        let f = BoundFields {
+            advbase: repr.advbase,
+            advskew: repr.advskew,
+            demote: repr.demote,
+        };
+        let seq = match self.auth.classify_counter(&repr.counter, f, &src.octets()) {
+            Counter::Legacy => None,
+            Counter::Rewritten(_) => {
+                self.stats.rewritten += 1;
+                return Err(Drop::Rewritten);
+            }
+            Counter::Bound(_) if Some(src) == self.src => {
+                // Ours, from our own address: looped back or replayed.
+                self.stats.badauth += 1;
+                return Err(Drop::Own);
+            }
+            Counter::Bound(seq) => Some(seq),
+        };
+        self.remember(src, seq, f, now)?;
         Ok(Advert {
             advbase: repr.advbase,
             advskew: repr.advskew,
             demote: repr.demote,
         })
+    }
+
+    /// Note an advertisement from `src`; a pfd sequence number must be
+    /// newer than the last one accepted from it.
+    fn remember(
+        &mut self,
+        src: Ipv4Addr,
+        seq: Option<u32>,
+        f: BoundFields,
+        now: Duration,
+    ) -> Result<(), Drop> {
+        let i = match self.peers.iter().position(|p| p.src == src) {
+            Some(i) => i,
+            None => {
+                if self.peers.len() >= MAX_PEERS {
+                    // Forget the one heard least recently.
+                    if let Some(old) = (0..self.peers.len()).min_by_key(|&i| self.peers[i].at) {
+                        self.peers.swap_remove(old);
+                    }
+                }
+                self.peers.push(PeerSeen {
+                    src,
+                    seq: None,
+                    advbase: f.advbase,
+                    advskew: f.advskew,
+                    demote: f.demote,
+                    at: now,
+                });
+                self.peers.len() - 1
+            }
+        };
+        let p = &mut self.peers[i];
+        if let (Some(new), Some(last)) = (seq, p.seq) {
+            if !seq_newer(new, last) {
+                self.stats.replay += 1;
+                return Err(Drop::Replay);
+            }
+        }
+        if seq.is_some() {
+            p.seq = seq;
+        }
+        p.advbase = f.advbase;
+        p.advskew = f.advskew;
+        p.demote = f.demote;
+        p.at = now;
+        Ok(())
     }
 
     pub fn ipv4_addrs(&self) -> Vec<Ipv4Addr> {
@@ -246,65 +409,164 @@ mod tests {
         }
     }
 
-    fn payload(c: &CarpIf, bow: bool) -> Vec<u8> {
-        let pkt = build_ipv4_advert(
-            "192.0.2.10".parse().unwrap(),
-            "224.0.0.18".parse().unwrap(),
-            1,
-            &c.advert(bow, 0),
-        );
+    const M: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+    const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+
+    /// The CARP payload `c` sends from `src` at wall-clock sequence `wall`.
+    fn send(c: &mut CarpIf, src: Ipv4Addr, bow: bool, wall: u32) -> Vec<u8> {
+        let ad = c.advert(bow, 0, src, wall);
+        let pkt = build_ipv4_advert(src, "224.0.0.18".parse().unwrap(), 1, &ad);
         pkt[20..].to_vec()
     }
 
+    fn backup(skew: u8) -> CarpIf {
+        let mut b = CarpIf::new("carp1", cfg(skew, "secret"));
+        b.fsm.set_runnable(true, Duration::ZERO);
+        b
+    }
+
+    const T: Duration = Duration::from_secs(1);
+
     #[test]
     fn peers_accept_each_other_and_refuse_forgeries() {
-        let master = CarpIf::new("carp1", cfg(0, "secret"), [7; 8]);
-        let mut backup = CarpIf::new("carp1", cfg(128, "secret"), [9; 8]);
-        backup.fsm.set_runnable(true, Duration::ZERO);
-        let ad = backup.check(255, &payload(&master, false)).unwrap();
+        let mut master = CarpIf::new("carp1", cfg(0, "secret"));
+        let mut backup = backup(128);
+        let ad = backup
+            .check(255, M, &send(&mut master, M, false, 1), T)
+            .unwrap();
         assert_eq!((ad.advbase, ad.advskew), (1, 0));
         // Wrong password.
-        let forger = CarpIf::new("carp1", cfg(0, "guess"), [5; 8]);
-        assert_eq!(
-            backup.check(255, &payload(&forger, false)),
-            Err(Drop::BadAuth)
-        );
+        let mut forger = CarpIf::new("carp1", cfg(0, "guess"));
+        let p = send(&mut forger, M, false, 5);
+        assert_eq!(backup.check(255, M, &p, T), Err(Drop::BadAuth));
         // TTL not 255 (sent from off-link).
-        assert_eq!(
-            backup.check(254, &payload(&master, false)),
-            Err(Drop::BadTtl)
-        );
+        let p = send(&mut master, M, false, 2);
+        assert_eq!(backup.check(254, M, &p, T), Err(Drop::BadTtl));
         // Corrupted.
-        let mut p = payload(&master, false);
+        let mut p = send(&mut master, M, false, 3);
         p[2] ^= 1;
-        assert_eq!(backup.check(255, &p), Err(Drop::BadSum));
-        assert_eq!(backup.check(255, &p[..20]), Err(Drop::BadLen));
+        assert_eq!(backup.check(255, M, &p, T), Err(Drop::BadSum));
+        assert_eq!(backup.check(255, M, &p[..20], T), Err(Drop::BadLen));
         // Our own advertisement looped back.
-        let own = payload(&backup, false);
-        assert_eq!(backup.check(255, &own), Err(Drop::Own));
+        let own = send(&mut backup, B, false, 9);
+        assert_eq!(backup.check(255, B, &own, T), Err(Drop::Own));
         assert_eq!(backup.stats.badauth, 2);
         assert_eq!(backup.stats.badttl, 1);
         // Bow-out.
-        let ad = backup.check(255, &payload(&master, true)).unwrap();
+        let ad = backup
+            .check(255, M, &send(&mut master, M, true, 4), T)
+            .unwrap();
         assert!(ad.is_bow_out());
+        assert_eq!(
+            backup.last_peer().map(|p| (p.src, p.seq)),
+            Some((M, Some(4)))
+        );
+    }
+
+    #[test]
+    fn replayed_and_rewritten_advertisements_are_dropped() {
+        let mut master = CarpIf::new("carp1", cfg(100, "secret"));
+        let mut b = backup(200);
+        let first = send(&mut master, M, false, 1000);
+        let second = send(&mut master, M, false, 1001);
+        assert!(b.check(255, M, &first, T).is_ok());
+        assert!(b.check(255, M, &second, T).is_ok());
+        // The same or an older one again: a replay.
+        assert_eq!(b.check(255, M, &second, T), Err(Drop::Replay));
+        assert_eq!(b.check(255, M, &first, T), Err(Drop::Replay));
+        assert_eq!(b.stats.replay, 2);
+        // The next one is taken.
+        assert!(b
+            .check(255, M, &send(&mut master, M, false, 1002), T)
+            .is_ok());
+        // A fresh advertisement rewritten to advbase 0 advskew 0 (checksum
+        // fixed, HMAC untouched, as the HMAC does not cover them).
+        let mut p = send(&mut master, M, false, 1003);
+        {
+            let mut v = Packet::new_unchecked(&mut p[..]);
+            v.set_advbase(0);
+            v.set_advskew(0);
+            v.fill_checksum();
+        }
+        assert_eq!(b.check(255, M, &p, T), Err(Drop::Rewritten));
+        // Or sent from another address.
+        let p = send(&mut master, M, false, 1004);
+        assert_eq!(
+            b.check(255, Ipv4Addr::new(192, 0, 2, 99), &p, T),
+            Err(Drop::Rewritten)
+        );
+        assert_eq!(b.stats.rewritten, 2);
+        // The master sends faster than the wall clock: still newer.
+        let p = send(&mut master, M, false, 1000);
+        assert!(b.check(255, M, &p, T).is_ok());
+    }
+
+    #[test]
+    fn a_restarted_peer_goes_on() {
+        let mut b = backup(200);
+        let mut old = CarpIf::new("carp1", cfg(100, "secret"));
+        assert!(b.check(255, M, &send(&mut old, M, false, 5000), T).is_ok());
+        // pfd restarts on the peer: new interface, sequence from the clock,
+        // which went on meanwhile.
+        let mut new = CarpIf::new("carp1", cfg(100, "secret"));
+        assert!(b.check(255, M, &send(&mut new, M, false, 9000), T).is_ok());
+        // An advertisement from before the restart is a replay.
+        let mut older = CarpIf::new("carp1", cfg(100, "secret"));
+        let p = send(&mut older, M, false, 8000);
+        assert_eq!(b.check(255, M, &p, T), Err(Drop::Replay));
+        // Across the wrap of the 32-bit sequence too.
+        let mut b = backup(200);
+        let mut w = CarpIf::new("carp1", cfg(100, "secret"));
+        assert!(b
+            .check(255, M, &send(&mut w, M, false, u32::MAX), T)
+            .is_ok());
+        let mut w2 = CarpIf::new("carp1", cfg(100, "secret"));
+        assert!(b.check(255, M, &send(&mut w2, M, false, 3), T).is_ok());
+    }
+
+    #[test]
+    fn openbsd_and_ucarp_counters_are_taken() {
+        // OpenBSD: a fixed random cookie; ucarp: a counter counting up.
+        let c = cfg(0, "secret");
+        let (v4, v6) = split_addrs(&c);
+        let auth = Authenticator::new(&c.key, c.vhid, &v4, &v6);
+        let mut b = backup(200);
+        let cookie = [0x5a, 0x17, 0x3c, 0x99, 0x01, 0x02, 0x03, 0x04];
+        for ctr in [
+            cookie,
+            cookie,
+            [0, 0, 0, 0, 0, 0, 0, 8],
+            [0, 0, 0, 0, 0, 0, 0, 9],
+        ] {
+            let r = Repr {
+                vhid: 1,
+                advskew: 0,
+                advbase: 1,
+                demote: 0,
+                counter: ctr,
+                hmac: auth.compute(&ctr),
+            };
+            assert!(b.check(255, M, &r.to_bytes(), T).is_ok());
+        }
+        assert_eq!(b.last_peer().map(|p| p.seq), Some(None));
     }
 
     #[test]
     fn key_longer_than_19_is_truncated() {
-        let a = CarpIf::new("carp1", cfg(0, "0123456789012345678901"), [7; 8]);
-        let mut b = CarpIf::new("carp1", cfg(0, "0123456789012345678"), [8; 8]);
+        let mut a = CarpIf::new("carp1", cfg(0, "0123456789012345678901"));
+        let mut b = CarpIf::new("carp1", cfg(0, "0123456789012345678"));
         b.fsm.set_runnable(true, Duration::ZERO);
-        assert!(b.check(255, &payload(&a, false)).is_ok());
+        assert!(b.check(255, M, &send(&mut a, M, false, 1), T).is_ok());
     }
 
     #[test]
     fn received_reads_the_ip_header() {
-        let master = CarpIf::new("carp1", cfg(0, "secret"), [7; 8]);
+        let mut master = CarpIf::new("carp1", cfg(0, "secret"));
         let mut pkt = build_ipv4_advert(
             "192.0.2.10".parse().unwrap(),
             "224.0.0.18".parse().unwrap(),
             1,
-            &master.advert(false, 0),
+            &master.advert(false, 0, M, 1),
         )
         .to_vec();
         let r = Received::parse(&pkt).unwrap();

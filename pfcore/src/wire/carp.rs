@@ -1,7 +1,9 @@
 //! CARP advertisements (wire-facts §1.1–1.5): the 36-byte header view and
 //! `Repr`, the checksum (over the CARP payload, no pseudo-header), the
 //! OpenBSD-compatible HMAC-SHA1 over version, type, vhid, sorted addresses
-//! and counter, and the whole IPv4 advertisement packet as sent.
+//! and counter, the bound counter pfd sends (a sequence number and two
+//! tags that tie it to the sender and to the fields the HMAC leaves
+//! uncovered), and the whole IPv4 advertisement packet as sent.
 
 use super::checksum;
 use super::ethernet::EthernetAddress;
@@ -323,6 +325,9 @@ pub struct Authenticator {
     no_ll: HmacSha1,
     /// "Original" context: link-local addresses included (scope zeroed).
     orig: HmacSha1,
+    /// The key alone, for the counter's tags.
+    keyed: HmacSha1,
+    vhid: u8,
 }
 
 impl core::fmt::Debug for Authenticator {
@@ -336,9 +341,48 @@ impl Authenticator {
         let base = hmac_key(key);
         let mut no_ll = base.clone();
         feed_message(vhid, v4, v6, false, |b| no_ll.update(b));
-        let mut orig = base;
+        let mut orig = base.clone();
         feed_message(vhid, v4, v6, true, |b| orig.update(b));
-        Authenticator { no_ll, orig }
+        Authenticator {
+            no_ll,
+            orig,
+            keyed: base,
+            vhid,
+        }
+    }
+    /// A 16-bit tag: the first two bytes of HMAC(key, label, vhid, parts).
+    fn tag(&self, label: &[u8], parts: &[&[u8]]) -> [u8; 2] {
+        let mut m = self.keyed.clone();
+        m.update(label);
+        m.update(&[self.vhid]);
+        for p in parts {
+            m.update(p);
+        }
+        let d = m.finalize().into_bytes();
+        [d[0], d[1]]
+    }
+    /// The counter pfd sends (see [`Counter`]): sequence number `seq`,
+    /// bound to the advertisement's timing fields and to `src`, the IP
+    /// source address it leaves from (4 or 16 bytes).
+    pub fn bind_counter(&self, seq: u32, f: BoundFields, src: &[u8]) -> [u8; 8] {
+        let s = seq.to_be_bytes();
+        let bind = self.tag(BIND_LABEL, &[&s, &[f.advbase, f.advskew, f.demote], src]);
+        let own = self.tag(OWN_LABEL, &[&s]);
+        [s[0], s[1], s[2], s[3], bind[0], bind[1], own[0], own[1]]
+    }
+    /// What a received counter is (after the HMAC was verified).
+    pub fn classify_counter(&self, counter: &[u8; 8], f: BoundFields, src: &[u8]) -> Counter {
+        let s = [counter[0], counter[1], counter[2], counter[3]];
+        if self.tag(OWN_LABEL, &[&s]) != [counter[6], counter[7]] {
+            return Counter::Legacy;
+        }
+        let seq = u32::from_be_bytes(s);
+        let bind = self.tag(BIND_LABEL, &[&s, &[f.advbase, f.advskew, f.demote], src]);
+        if bind == [counter[4], counter[5]] {
+            Counter::Bound(seq)
+        } else {
+            Counter::Rewritten(seq)
+        }
     }
     fn finish(ctx: &HmacSha1, counter: &[u8; 8]) -> [u8; 20] {
         let mut m = ctx.clone();
@@ -357,6 +401,44 @@ impl Authenticator {
         let b = ct_eq(&Self::finish(&self.orig, counter), received);
         a | b
     }
+}
+
+const OWN_LABEL: &[u8] = b"pfd carp counter v1";
+const BIND_LABEL: &[u8] = b"pfd carp bind v1";
+
+/// The advertisement fields OpenBSD's HMAC leaves out, which pfd's counter
+/// binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundFields {
+    pub advbase: u8,
+    pub advskew: u8,
+    pub demote: u8,
+}
+
+/// A received counter, as pfd reads it. pfd sends 8 bytes: a 32-bit
+/// sequence number (big-endian, growing with every advertisement and with
+/// wall-clock time, so it also grows across a restart), a 16-bit tag over
+/// the sequence number, the advertisement's advbase, advskew and demote
+/// and the IP source, and a 16-bit tag over the sequence number alone
+/// that marks the counter as made by pfd. The HMAC covers all 8 bytes, so
+/// nobody without the key can make or change one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Made by pfd for exactly these fields and this source.
+    Bound(u32),
+    /// Made by pfd, but the fields or the source were changed on the way:
+    /// a rewritten advertisement.
+    Rewritten(u32),
+    /// Not made by pfd: OpenBSD's fixed random cookie or ucarp's counting
+    /// counter (about one in 65,536 of those looks like pfd's and is then
+    /// read as `Rewritten`).
+    Legacy,
+}
+
+/// Serial-number order (RFC 1982) of 32-bit sequence numbers: is `a`
+/// newer than `b`?
+pub fn seq_newer(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 1 << 31
 }
 
 fn ct_eq(a: &[u8; 20], b: &[u8; 20]) -> bool {
@@ -571,6 +653,55 @@ mod tests {
         let c = Packet::new_checked(ip.payload()).unwrap();
         assert_eq!(Repr::parse(&c).unwrap(), r);
         assert_eq!(virtual_mac(1).to_string(), "00:00:5e:00:01:01");
+    }
+
+    #[test]
+    fn bound_counters() {
+        let v4 = [Ipv4Addr::new(192, 0, 2, 1)];
+        let a = Authenticator::new(b"secret", 1, &v4, &[]);
+        let f = BoundFields {
+            advbase: 0,
+            advskew: 2,
+            demote: 0,
+        };
+        let src = [192, 0, 2, 11];
+        let c = a.bind_counter(77, f, &src);
+        assert_eq!(&c[..4], &77u32.to_be_bytes());
+        assert_eq!(a.classify_counter(&c, f, &src), Counter::Bound(77));
+        // Timing or demotion rewritten, or sent from another address.
+        let g = BoundFields { advskew: 0, ..f };
+        assert_eq!(a.classify_counter(&c, g, &src), Counter::Rewritten(77));
+        let h = BoundFields { demote: 1, ..f };
+        assert_eq!(a.classify_counter(&c, h, &src), Counter::Rewritten(77));
+        assert_eq!(
+            a.classify_counter(&c, f, &[192, 0, 2, 12]),
+            Counter::Rewritten(77)
+        );
+        // Another key or vhid does not recognise it.
+        let b = Authenticator::new(b"other", 1, &v4, &[]);
+        assert_eq!(b.classify_counter(&c, f, &src), Counter::Legacy);
+        let d = Authenticator::new(b"secret", 2, &v4, &[]);
+        assert_eq!(d.classify_counter(&c, f, &src), Counter::Legacy);
+        // ucarp copies a counter and counts on from it: no longer ours.
+        let mut u = u64::from_be_bytes(c);
+        let mut legacy = 0;
+        for _ in 0..100 {
+            u = u.wrapping_add(1);
+            if a.classify_counter(&u.to_be_bytes(), f, &src) == Counter::Legacy {
+                legacy += 1;
+            }
+        }
+        assert!(legacy >= 99);
+        assert_eq!(a.classify_counter(&COUNTER, f, &src), Counter::Legacy);
+    }
+
+    #[test]
+    fn serial_order() {
+        assert!(seq_newer(2, 1));
+        assert!(!seq_newer(1, 1));
+        assert!(!seq_newer(1, 2));
+        assert!(seq_newer(3, u32::MAX));
+        assert!(!seq_newer(u32::MAX, 3));
     }
 
     proptest! {

@@ -1,7 +1,8 @@
 //! CARP requests: carp interfaces (SIOCSVH/SIOCGVH), destroying them,
 //! and the net.inet.carp sysctls.
 
-use crate::carp::{CarpConfig, CarpState};
+use super::Peer;
+use crate::carp::{CarpConfig, CarpState, CarpStatus};
 use crate::daemon::Shared;
 use crate::errno::{EINVAL, ENOENT};
 use crate::ioctl::Reply;
@@ -11,6 +12,18 @@ pub(super) fn list_interfaces(shared: &Shared) -> Reply {
     let mut v = shared.carp().names();
     v.push("pfsync0".into());
     Reply::Interfaces(v)
+}
+
+/// SIOCGVH: a carp interface's status. The passphrase goes to root only
+/// (as OpenBSD's SIOCGVH copies the key out for the superuser alone);
+/// others learn whether one is set.
+pub(super) fn get(shared: &Shared, peer: &Peer, name: &str) -> Reply {
+    let st = shared.carp().status_at(name, Some(shared.now()));
+    Reply::Carp(if peer.uid == 0 {
+        st
+    } else {
+        st.map(CarpStatus::redacted)
+    })
 }
 
 /// SIOCSVH: create or reconfigure a carp interface.

@@ -1,26 +1,34 @@
-//! The control socket: one thread per client connection, frames in and
-//! out, the caller identified with SO_PEERCRED (only root changes
-//! anything). This file reads requests and hands each to the subsystem it
-//! belongs to: `ruleset` (transactions, rules, options, status), `states`,
-//! `carp` (carp interfaces, groups, sysctls), `ifaces` (the interface
-//! table and administrative groups) and `pfsync`.
+//! The control socket: `server` reads frames from every connection in
+//! one loop and hands each complete request to a worker of `pool`, under
+//! the `limits`; the caller is identified with SO_PEERCRED (only root
+//! changes anything). This file runs one request of a `session` and hands
+//! it to the subsystem it belongs to: `ruleset` (transactions, rules,
+//! options, status), `states`, `carp` (carp interfaces, groups, sysctls),
+//! `ifaces` (the interface table and administrative groups), `tables` and
+//! `pfsync`.
 
 mod carp;
 mod ifaces;
+pub mod limits;
 mod pfsync;
+pub mod pool;
 mod ruleset;
+pub mod server;
+mod session;
 mod states;
 mod tables;
 
 use super::Shared;
 use crate::errno::{EINVAL, EPERM};
-use crate::ioctl::frame::{read_frame, write_frame, FrameError};
+use crate::ioctl::frame::{decode, write_frame};
 use crate::ioctl::{Reply, Request};
 pub(crate) use pfsync::set as set_pfsync;
 use ruleset::Transaction;
+use session::{Out, Session};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The process at the other end of a connection.
 struct Peer {
@@ -72,46 +80,83 @@ fn peer_cred(s: &UnixStream) -> Option<Peer> {
     })
 }
 
-/// Serve one client until it goes away.
-pub fn serve(shared: Arc<Shared>, mut conn: UnixStream) {
-    let Some(peer) = peer_cred(&conn) else { return };
-    let mut tx: Option<Transaction> = None;
-    loop {
-        let req: Request = match read_frame(&mut conn) {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(FrameError::Io(_)) => return,
-            Err(e) => {
-                let _ = write_frame(&mut conn, &Reply::error(EINVAL, e.to_string()));
-                return;
-            }
-        };
-        let allowed = peer.uid == 0
-            || (req.read_only() && shared.opts.readonly_gid.is_some_and(|g| peer.in_group(g)));
-        if !allowed {
-            let _ = write_frame(&mut conn, &Reply::error(EPERM, "Permission denied"));
-            continue;
+/// What becomes of a connection after a request.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Back to the server for the next request.
+    Keep,
+    /// Closed (the peer went away, or sent what is not a request).
+    Close,
+    /// It is pfsyncd's stream from now on.
+    Attach,
+}
+
+/// Run the request in frame body `body` of `s`, replying on its socket.
+fn run_request(shared: &Arc<Shared>, s: &mut Session, body: &[u8], write: Duration) -> Step {
+    let reply = |s: &Session, r: Reply| write_frame(&mut Out::new(&s.stream, write), &r).is_ok();
+    let req: Request = match decode(body) {
+        Ok(r) => r,
+        Err(e) => {
+            reply(s, Reply::error(EINVAL, e.to_string()));
+            return Step::Close;
         }
-        let ok = match req {
-            Request::GetStates => {
-                shared.fastpath_pull();
-                states::send_all(&shared, &mut conn)
+    };
+    if s.pending.is_some() && !matches!(req, Request::MoreAddrs { .. }) {
+        s.pending = None;
+        let e = Reply::error(EINVAL, "expected the rest of the addresses");
+        return keep_if(reply(s, e));
+    }
+    let gid = shared.opts.readonly_gid;
+    let allowed = s.peer.uid == 0 || (req.read_only() && s.may_read(gid));
+    if !allowed {
+        return keep_if(reply(s, Reply::error(EPERM, "Permission denied")));
+    }
+    let mut out = Out::new(&s.stream, write);
+    let ok = match req {
+        Request::GetStates => {
+            shared.fastpath_pull();
+            states::send_all(shared, &mut out)
+        }
+        Request::GetAstats { anchor, name } => tables::send_astats(shared, &mut out, anchor, name),
+        req @ (Request::TableAddrs { .. } | Request::MoreAddrs { .. }) => {
+            tables::addrs(shared, &s.peer, &mut s.pending, &mut out, req)
+        }
+        Request::PfsyncAttach => return Step::Attach,
+        req => {
+            let reply = handle(shared, &s.peer, &mut s.tx, req);
+            write_frame(&mut out, &reply).is_ok()
+        }
+    };
+    keep_if(ok)
+}
+
+fn keep_if(ok: bool) -> Step {
+    if ok {
+        Step::Keep
+    } else {
+        Step::Close
+    }
+}
+
+/// A worker's part: run the request, then give the connection back to
+/// the server (None: it is closed or pfsyncd's now).
+fn work(shared: &Arc<Shared>, mut s: Session, body: Vec<u8>, write: Duration) -> Option<Session> {
+    match run_request(shared, &mut s, &body, write) {
+        Step::Keep => Some(s),
+        Step::Close => None,
+        Step::Attach => {
+            let shared = shared.clone();
+            let conn = s.stream;
+            let spawned = std::thread::Builder::new()
+                .name("pfsync-stream".into())
+                .spawn(move || {
+                    let _ = conn.set_nonblocking(false);
+                    pfsync::attach(&shared, conn);
+                });
+            if let Err(e) = spawned {
+                crate::log::err(&format!("pfsync stream: {e}"));
             }
-            Request::GetAstats { anchor, name } => {
-                tables::send_astats(&shared, &mut conn, anchor, name)
-            }
-            req @ Request::TableAddrs { .. } => tables::addrs(&shared, &peer, &mut conn, req),
-            Request::PfsyncAttach => {
-                pfsync::attach(&shared, conn);
-                return;
-            }
-            req => {
-                let reply = handle(&shared, &peer, &mut tx, req);
-                write_frame(&mut conn, &reply).is_ok()
-            }
-        };
-        if !ok {
-            return;
+            None
         }
     }
 }
@@ -221,7 +266,7 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         }
         Request::OsfpGet => Reply::Fingerprints(shared.engine().fingerprints().to_vec()),
         Request::AddStates { states } => states::add(shared, &states, now),
-        Request::GetCarp { name } => Reply::Carp(shared.carp().status(&name)),
+        Request::GetCarp { name } => carp::get(shared, peer, &name),
         Request::GetCarpStats => Reply::CarpStats(shared.carp().stats_total()),
         Request::ListInterfaces => carp::list_interfaces(shared),
         Request::SetCarp {
@@ -286,10 +331,9 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
             name,
             dummy,
         } => tables::clr_addrs(shared, anchor, name, dummy),
-        Request::GetAstats { .. } | Request::TableAddrs { .. } => {
+        Request::GetAstats { .. } | Request::TableAddrs { .. } | Request::MoreAddrs { .. } => {
             Reply::error(EINVAL, "streamed request")
         }
-        Request::MoreAddrs { .. } => Reply::error(EINVAL, "no address request open"),
         Request::GetSrcNodes => Reply::SrcNodes(shared.engine().src_nodes(now)),
         Request::ClrSrcNodes => Reply::Count(shared.engine().clear_src_nodes(now) as u64),
         Request::KillSrcNodes { src, dst } => {

@@ -6,10 +6,10 @@ use crate::engine::state::StateKill;
 use crate::ioctl::frame::write_frame;
 use crate::ioctl::{Reply, STATES_PER_FRAME};
 use crate::wire::pfsync::{ClrRepr, Message, StateRepr};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 
 /// DIOCGETSTATES: every state, in chunks, then `Done`.
-pub(super) fn send_all(shared: &Shared, conn: &mut UnixStream) -> bool {
+pub(super) fn send_all(shared: &Shared, conn: &mut impl Write) -> bool {
     let states = {
         let now = shared.now_ms();
         shared.engine().export_all(now)

@@ -9,10 +9,10 @@ use crate::daemon::Shared;
 use crate::engine::table::{self, AddrChange, AddrInfo, Shadow, TableError};
 use crate::engine::table_now;
 use crate::errno::{EINVAL, ENOMEM, EPERM};
-use crate::ioctl::frame::{read_frame, write_frame};
+use crate::ioctl::frame::write_frame;
 use crate::ioctl::{AddrOp, Reply, Request, ADDRS_PER_FRAME};
 use crate::ruleset::{Limit, TableEntry, TableFlags};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 
 /// Most addresses one request may carry in all its chunks.
 const MAX_REQUEST_ADDRS: usize = 1 << 24;
@@ -145,7 +145,7 @@ pub(super) fn clr_addrs(shared: &Shared, anchor: String, name: String, dummy: bo
 }
 
 /// Send `addrs` in chunks, then `Done`.
-fn send_addrs(conn: &mut UnixStream, addrs: &[AddrInfo]) -> bool {
+fn send_addrs(conn: &mut impl Write, addrs: &[AddrInfo]) -> bool {
     for chunk in addrs.chunks(ADDRS_PER_FRAME) {
         if write_frame(conn, &Reply::Addrs(chunk.to_vec())).is_err() {
             return false;
@@ -157,7 +157,7 @@ fn send_addrs(conn: &mut UnixStream, addrs: &[AddrInfo]) -> bool {
 /// DIOCRGETASTATS: every entry with its statistics, streamed.
 pub(super) fn send_astats(
     shared: &Shared,
-    conn: &mut UnixStream,
+    conn: &mut impl Write,
     anchor: String,
     name: String,
 ) -> bool {
@@ -173,53 +173,95 @@ pub(super) fn send_astats(
     }
 }
 
-/// A `TableAddrs` request: gather its chunks, run it, answer with the
-/// counts and (if asked) the feedback.
-pub(super) fn addrs(shared: &Shared, peer: &Peer, conn: &mut UnixStream, req: Request) -> bool {
-    let Request::TableAddrs {
+/// An address request whose chunks are still arriving.
+pub(super) struct PendingAddrs {
+    op: AddrOp,
+    anchor: String,
+    name: String,
+    dummy: bool,
+    feedback: bool,
+    addrs: Vec<TableEntry>,
+}
+
+/// A `TableAddrs` request, or the next chunk (`MoreAddrs`) of the one
+/// in `pending`: gather the chunks (each answered `Ok`), then run it and
+/// answer with the counts and (if asked) the feedback. An unprivileged
+/// peer's request (`-T test`) comes in one frame: nothing of it waits
+/// between requests.
+pub(super) fn addrs(
+    shared: &Shared,
+    peer: &Peer,
+    pending: &mut Option<PendingAddrs>,
+    conn: &mut impl Write,
+    req: Request,
+) -> bool {
+    match req {
+        Request::TableAddrs {
+            op,
+            anchor,
+            name,
+            dummy,
+            feedback,
+            addrs,
+            more,
+        } => {
+            *pending = None;
+            if op != AddrOp::Test && peer.uid != 0 {
+                return write_frame(conn, &Reply::error(EPERM, "Permission denied")).is_ok();
+            }
+            if more && peer.uid != 0 {
+                let msg = format!(
+                    "an unprivileged address request takes at most {ADDRS_PER_FRAME} addresses"
+                );
+                return write_frame(conn, &Reply::error(EINVAL, msg)).is_ok();
+            }
+            *pending = Some(PendingAddrs {
+                op,
+                anchor,
+                name,
+                dummy,
+                feedback,
+                addrs,
+            });
+            if more {
+                return write_frame(conn, &Reply::Ok).is_ok();
+            }
+        }
+        Request::MoreAddrs {
+            addrs: mut chunk,
+            more,
+        } => {
+            let Some(p) = pending.as_mut() else {
+                return write_frame(conn, &Reply::error(EINVAL, "no address request open")).is_ok();
+            };
+            if p.addrs.len() + chunk.len() > MAX_REQUEST_ADDRS {
+                *pending = None;
+                let e = Reply::error(ENOMEM, "Cannot allocate memory: too many addresses");
+                return write_frame(conn, &e).is_ok();
+            }
+            p.addrs.append(&mut chunk);
+            if more {
+                return write_frame(conn, &Reply::Ok).is_ok();
+            }
+        }
+        _ => return write_frame(conn, &Reply::error(EINVAL, "not an address request")).is_ok(),
+    }
+    let Some(p) = pending.take() else {
+        return false;
+    };
+    run_addrs(shared, conn, p)
+}
+
+/// Run a complete address request.
+fn run_addrs(shared: &Shared, conn: &mut impl Write, p: PendingAddrs) -> bool {
+    let PendingAddrs {
         op,
         anchor,
         name,
         dummy,
         feedback,
-        mut addrs,
-        mut more,
-    } = req
-    else {
-        return write_frame(conn, &Reply::error(EINVAL, "not an address request")).is_ok();
-    };
-    if op != AddrOp::Test && peer.uid != 0 {
-        return write_frame(conn, &Reply::error(EPERM, "Permission denied")).is_ok();
-    }
-    while more {
-        if write_frame(conn, &Reply::Ok).is_err() {
-            return false;
-        }
-        match read_frame::<Request>(conn) {
-            Ok(Some(Request::MoreAddrs {
-                addrs: mut chunk,
-                more: m,
-            })) => {
-                if addrs.len() + chunk.len() > MAX_REQUEST_ADDRS {
-                    return write_frame(
-                        conn,
-                        &Reply::error(ENOMEM, "Cannot allocate memory: too many addresses"),
-                    )
-                    .is_ok();
-                }
-                addrs.append(&mut chunk);
-                more = m;
-            }
-            Ok(Some(_)) => {
-                return write_frame(
-                    conn,
-                    &Reply::error(EINVAL, "expected the rest of the addresses"),
-                )
-                .is_ok()
-            }
-            _ => return false,
-        }
-    }
+        addrs,
+    } = p;
     let now = table_now(shared.now_ms());
     let result = {
         let mut e = shared.engine();

@@ -62,5 +62,7 @@ fn status(name: &str, cfg: CarpConfig, state: CarpState, ifindex: u32) -> CarpSt
         lladdr,
         demote: 0,
         mtu: 1500,
+        key_set: false,
+        peer: None,
     }
 }

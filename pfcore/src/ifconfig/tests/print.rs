@@ -348,6 +348,8 @@ fn carp_block_fresh_interface() {
         lladdr: [0; 6],
         demote: 0,
         mtu: 1500,
+        key_set: false,
+        peer: None,
     };
     assert_eq!(
         print_carp(&s),
