@@ -12,8 +12,8 @@
 //! systemctl).
 
 pub use pfcore::{
-    addr, carp, conf, engine, errno, hostname_if, ifconfig, osfp, pfsync, ruleset, show, statekill,
-    wire,
+    addr, carp, conf, engine, errno, fastpath, hostname_if, ifconfig, osfp, pfsync, ruleset, show,
+    statekill, wire,
 };
 
 pub mod anchors;

@@ -17,6 +17,7 @@ pub mod carp;
 pub mod conf;
 pub mod engine;
 pub mod errno;
+pub mod fastpath;
 pub mod hostname_if;
 pub mod ifconfig;
 pub mod osfp;

@@ -8,7 +8,7 @@ use crate::engine::anchor::{Loader, RuleCounters};
 use crate::engine::iface::IfaceInfo;
 use crate::engine::srcnode::{SnType, SrcNodeInfo};
 use crate::engine::state::{tcps, udps};
-use crate::engine::status::{Status, LIMIT_COUNTER_NAMES, REASON_NAMES};
+use crate::engine::status::{FastPathStatus, Status, LIMIT_COUNTER_NAMES, REASON_NAMES};
 use crate::ruleset::{Limit, Timeout, TIMEOUT_PRINT_ORDER};
 use crate::wire::pfsync::{KeyRepr, PeerRepr, StateRepr};
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
@@ -397,8 +397,25 @@ pub fn status(s: &Status, verbose: bool) -> String {
         o.push_str("Adaptive Syncookies Watermarks\n");
         let _ = writeln!(o, "  {:<25} {:>14} states", "start", s.syncookies_start);
         let _ = writeln!(o, "  {:<25} {:>14} states", "end", s.syncookies_end);
+        if let Some(f) = &s.fastpath {
+            fastpath_status(&mut o, f, runtime);
+        }
     }
     o
+}
+
+/// pfd's fast path in `pfctl -vsi` (Linux only: no such section in
+/// OpenBSD's pfctl).
+fn fastpath_status(o: &mut String, f: &FastPathStatus, runtime: u64) {
+    o.push_str("Fast Path\n");
+    let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "flows", f.flows, "");
+    let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "map entries", f.entries, "");
+    rate_line(o, "queued to pfd", f.queued, runtime);
+    rate_line(o, "passed in kernel", f.passed, runtime);
+    rate_line(o, "bytes in kernel", f.bytes, runtime);
+    rate_line(o, "rewritten at egress", f.egress, runtime);
+    rate_line(o, "left to pfd: window", f.window, runtime);
+    rate_line(o, "left to pfd: flags", f.flags, runtime);
 }
 
 /// One source node as `pfctl -s Sources` prints it (print_src_node), with

@@ -33,6 +33,10 @@ struct Args {
     /// Group (numeric gid) allowed to read (pfctl -s..., carpctl show).
     #[arg(short = 'G')]
     readonly_gid: Option<u32>,
+    /// Leave established flows in the queue: no in-kernel fast path
+    /// (for debugging).
+    #[arg(long = "no-fastpath")]
+    no_fastpath: bool,
     /// State directory: the committed configuration and, across a
     /// restart, the states (`none`: keep nothing, start disabled).
     #[arg(short = 'D', default_value = libpf::daemon::persist::DEFAULT_DIR)]
@@ -63,6 +67,7 @@ fn main() {
         preempt: a.preempt,
         shutdown_grace: Duration::from_millis(a.grace_ms),
         readonly_gid: a.readonly_gid,
+        fastpath: !a.no_fastpath,
         state_dir: (a.state_dir != "none").then(|| a.state_dir.into()),
     };
     if let Err(e) = daemon::run(opts, term, hup) {

@@ -6,6 +6,7 @@
 pub mod carp;
 pub mod control;
 pub mod datapath;
+pub mod fastpath;
 pub mod ifnames;
 pub mod ifwatch;
 pub mod localnet;
@@ -36,6 +37,8 @@ pub struct Options {
     pub shutdown_grace: Duration,
     /// Group allowed to use read-only requests (besides root).
     pub readonly_gid: Option<u32>,
+    /// Load the fast path for established flows (`pfd --no-fastpath` turns it off).
+    pub fastpath: bool,
     /// Where the configuration and the states are kept across restarts
     /// (None: nothing is kept, pf starts disabled).
     pub state_dir: Option<std::path::PathBuf>,
@@ -81,6 +84,8 @@ pub struct Shared {
     /// Bumped on every change of links, addresses, routes and pfd's own
     /// policy routing: the data path's route answers are stale.
     pub net_gen: std::sync::atomic::AtomicU64,
+    /// Established flows the kernel passes on its own.
+    pub fastpath: fastpath::FastPath,
     /// The state directory.
     pub store: persist::Store,
     /// The boot ruleset is in force: nothing was ever committed.
@@ -92,6 +97,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The fast path's counters into the states; flows whose states went
+    /// leave the kernel's maps.
+    pub fn fastpath_pull(&self) {
+        let now = self.now_ms();
+        let mut e = self.engine();
+        self.fastpath.pull(&mut e, now);
+    }
+
     /// Monotonic milliseconds since pfd started: the engine's clock.
     pub fn now_ms(&self) -> u64 {
         self.origin.elapsed().as_millis() as u64
@@ -186,6 +199,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         queues: datapath::Queues::default(),
         out_codes: onepass::OutCodes::default(),
         net_gen: std::sync::atomic::AtomicU64::new(0),
+        fastpath: fastpath::FastPath::default(),
         store: persist::Store::new(opts.state_dir.clone()),
         provisional: AtomicBool::new(false),
         origin: Instant::now(),
@@ -220,6 +234,9 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     let _ = ifwatch::sync_links(&shared);
     let enabled = persist::restore(&shared);
 
+    if opts.fastpath {
+        shared.fastpath.start();
+    }
     // The data path first, so the queue has a reader before any hook.
     for i in 0..opts.hooks.queues.max(1) {
         let s = shared.clone();
@@ -370,6 +387,8 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             let now = shared.now_ms();
             let (n, out, notices) = {
                 let mut e = shared.engine();
+                // What the fast path passed counts before expiry.
+                shared.fastpath.pull(&mut e, now);
                 let n = e.purge(now);
                 e.syncookie_tick(now);
                 (n, e.take_outgoing(), e.take_notices())
@@ -387,6 +406,7 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             if tick.is_multiple_of(16) {
                 // Next hops' routes change: follow them.
                 shared.sync_routes();
+                shared.fastpath.follow_interfaces();
             }
             if tick.is_multiple_of(40) {
                 shared.kernel_drops.warn(&shared);

@@ -3,7 +3,10 @@
 //! kernel does not translate behind pf's back. Installed by `pfctl -e`,
 //! removed by `pfctl -d`, in chains of their own (PFD_*) so no other rule
 //! of the system is touched. Without `--queue-bypass`: when pfd is not
-//! reading the queue, packets are dropped (fail-closed).
+//! reading the queue, packets are dropped (fail-closed). Packets of
+//! established flows that pfd's fast path (sys::fastpath) passed in the
+//! kernel carry the mark of a packet filtered both ways and are not
+//! queued.
 //!
 //! The kernels this runs on build the xtables NFQUEUE target but not the
 //! nftables `queue` expression, so the rules go in through iptables (which
@@ -115,6 +118,9 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
     }
     remove()?;
     let mark = format!("0x{GENERATED_MARK:08x}/0x{GENERATED_MASK:08x}");
+    let own = mark.clone();
+    let defer = format!("0x{:08x}/0x{GENERATED_MASK:08x}", GENERATED_MARK | 0xff);
+    let fast = format!("0x{GENERATED_MARK:08x}/0x{GENERATED_MARK:08x}");
     let target = queue_target(cfg);
     let target: Vec<&str> = target.iter().map(|s| s.as_str()).collect();
     for tool in tools {
@@ -123,6 +129,21 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
         must(
             tool,
             &["-t", "raw", "-A", PRE_CHAIN, "-j", "CT", "--notrack"],
+        )?;
+        // Packets the fast path passed (sys::fastpath) come with the mark
+        // of both passes done (the generated bit and an interface code,
+        // daemon::onepass): not queued. pfd's own packets (code 0) and
+        // anything else are.
+        for m in [&own, &defer] {
+            let mut q = vec!["-t", "raw", "-A", PRE_CHAIN, "-m", "mark", "--mark", m];
+            q.extend_from_slice(&target);
+            must(tool, &q)?;
+        }
+        must(
+            tool,
+            &[
+                "-t", "raw", "-A", PRE_CHAIN, "-m", "mark", "--mark", &fast, "-j", "RETURN",
+            ],
         )?;
         let mut q = vec!["-t", "raw", "-A", PRE_CHAIN];
         q.extend_from_slice(&target);

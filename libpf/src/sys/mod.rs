@@ -2,6 +2,7 @@
 //! (netfilter hooks, NFQUEUE, raw sockets, netlink, sysctl, name
 //! resolution, readiness for systemd).
 
+pub mod fastpath;
 pub mod hooks;
 pub mod netlink;
 pub mod nfqueue;

@@ -150,6 +150,10 @@ pub struct Engine {
     clock: u64,
     /// Fragments held for reassembly, and their late verdicts.
     frags: frag::Fragments,
+    /// The state the last packet `test` saw matched (its slot, and
+    /// whether it went the way the state's first packet did), for the
+    /// fast path (pfcore::fastpath).
+    pub last_state: Option<(state::Slot, bool)>,
 }
 
 impl Engine {
@@ -191,6 +195,7 @@ impl Engine {
             recreating: false,
             clock: 0,
             frags: frag::Fragments::default(),
+            last_state: None,
         }
     }
 
@@ -238,6 +243,7 @@ impl Engine {
     /// The verdict carries whatever packets pf sends in answer.
     pub fn test(&mut self, meta: &PacketMeta, buf: &mut [u8], now: u64) -> Verdict {
         self.clock = self.clock.max(now);
+        self.last_state = None;
         let mut v = self.test_iface(meta, buf, now);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);

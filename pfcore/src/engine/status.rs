@@ -99,6 +99,28 @@ pub struct Status {
     /// whether it fails open; None where there is no queue.
     #[serde(default)]
     pub queue: Option<(u64, u64, bool)>,
+    /// pfd's fast path (`pfctl -vsi`), None when it is off.
+    #[serde(default)]
+    pub fastpath: Option<FastPathStatus>,
+}
+
+/// What pfd's fast path for established flows did (pfcore::fastpath).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastPathStatus {
+    /// Flows and map entries now.
+    pub flows: u64,
+    pub entries: u64,
+    /// Packets pfd's queues gave it.
+    pub queued: u64,
+    /// Packets and bytes the kernel passed on its own.
+    pub passed: u64,
+    pub bytes: u64,
+    /// Packets rewritten at egress (nat-to, rdr-to replies).
+    pub egress: u64,
+    /// Packets of offloaded flows left to pfd: outside the window, with
+    /// SYN, FIN or RST.
+    pub window: u64,
+    pub flags: u64,
 }
 
 /// pf's default debug level (`LOG_ERR`).

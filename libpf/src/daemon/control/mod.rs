@@ -113,7 +113,10 @@ fn run_request(shared: &Arc<Shared>, s: &mut Session, body: &[u8], write: Durati
     }
     let mut out = Out::new(&s.stream, write);
     let ok = match req {
-        Request::GetStates => states::send_all(shared, &mut out),
+        Request::GetStates => {
+            shared.fastpath_pull();
+            states::send_all(shared, &mut out)
+        }
         Request::GetAstats { anchor, name } => tables::send_astats(shared, &mut out, anchor, name),
         req @ (Request::TableAddrs { .. } | Request::MoreAddrs { .. }) => {
             tables::addrs(shared, &s.peer, &mut s.pending, &mut out, req)
@@ -198,6 +201,12 @@ fn handle(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Reque
     reply
 }
 
+/// `r`, once the fast path dropped the flows of states that went.
+fn pulled(shared: &Shared, r: Reply) -> Reply {
+    shared.fastpath_pull();
+    r
+}
+
 fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
     let now = shared.now_ms();
     match req {
@@ -222,7 +231,9 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
         Request::GetStatus => {
             use crate::engine::status::Reason;
+            shared.fastpath_pull();
             let mut st = shared.engine().status(now);
+            st.fastpath = shared.fastpath.status();
             // The kernel's drops: a full queue is pf's congestion, a
             // socket without room its memory.
             let d = shared.kernel_drops.since_clear(shared);
@@ -243,8 +254,8 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         Request::GetTimeouts => ruleset::get_timeouts(shared),
         Request::GetLimits => Reply::Limits(shared.engine().limits()),
         Request::GetStates | Request::PfsyncAttach => Reply::error(EINVAL, "streamed request"),
-        Request::ClearStates { ifname } => states::clear(shared, ifname, now),
-        Request::KillStates(k) => states::kill(shared, &k, now),
+        Request::ClearStates { ifname } => pulled(shared, states::clear(shared, ifname, now)),
+        Request::KillStates(k) => pulled(shared, states::kill(shared, &k, now)),
         Request::SetDebug { level } => ruleset::set_debug(shared, level),
         Request::OsfpFlush => {
             shared.engine().flush_fingerprints();

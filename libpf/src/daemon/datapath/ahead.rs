@@ -3,6 +3,7 @@
 //! the rewrite that waits for POSTROUTING, and what POSTROUTING does with
 //! a packet so marked.
 
+use super::super::fastpath::Offer;
 use super::super::ifnames::IfNames;
 use super::super::onepass::{self, Deferrals, OutCodes, Predictor};
 use super::super::{offload, Shared};
@@ -12,6 +13,7 @@ use crate::engine::iface::IfName;
 use crate::engine::packet::Dir;
 use crate::engine::route::Forward;
 use crate::engine::{Mtag, PacketMeta, Verdict};
+use crate::fastpath::Tuple;
 use crate::log;
 use crate::sys::nfqueue::{self, Queue};
 use std::sync::Arc;
@@ -41,6 +43,10 @@ pub(super) struct Ahead {
     pub(super) log: LogCopy,
     /// Its first bytes before the `out` pass (see `onepass::Deferrals`).
     pub(super) expect: Vec<u8>,
+    /// The state the `out` pass matched, and the packet's tuple after it
+    /// (for the fast path).
+    pub(super) state: Option<(crate::engine::state::Slot, bool)>,
+    pub(super) tuple: Option<Tuple>,
 }
 
 impl Ahead {
@@ -118,7 +124,13 @@ pub(super) fn out_ahead(
         for n in e.take_notices() {
             log::warning(n.message());
         }
-        v
+        (v, e.last_state)
+    };
+    let (v, state) = v;
+    let tuple = if shared.fastpath.is_on() {
+        Tuple::of(buf)
+    } else {
+        None
     };
     if v.hold.is_some() {
         // Not for a packet that is no fragment; should it happen, the
@@ -132,6 +144,45 @@ pub(super) fn out_ahead(
         code,
         log,
         expect,
+        state,
+        tuple,
+    })
+}
+
+/// What the fast path may take over from packet `p` (None: nothing):
+/// both passes passed it by a state, plainly (no logging, nothing sent,
+/// held or rerouted), `wire` and `mid` its tuple as it came and after the
+/// `in` pass.
+pub(super) fn offer(
+    p: &nfqueue::Packet,
+    in_v: &Verdict,
+    in_state: Option<(crate::engine::state::Slot, bool)>,
+    in_mtag: Mtag,
+    a: &Ahead,
+    wire: Tuple,
+    mid: Tuple,
+) -> Option<Offer> {
+    let plain = |v: &Verdict| {
+        v.pass
+            && !v.log
+            && v.forward == Forward::Normal
+            && v.reply.is_none()
+            && v.send.is_empty()
+            && v.hold.is_none()
+    };
+    if !plain(in_v) || !plain(&a.v) || p.truncated() || p.bridged {
+        return None;
+    }
+    let m = a.v.mtag.unwrap_or(in_mtag);
+    Some(Offer {
+        in_if: p.indev,
+        out_if: a.oif,
+        wire,
+        mid,
+        out: a.tuple?,
+        mark: onepass::done_mark(m, a.code)?,
+        in_state: in_state?,
+        out_state: a.state?,
     })
 }
 

@@ -31,6 +31,7 @@ use crate::engine::frag::Release;
 use crate::engine::iface::IfName;
 use crate::engine::packet::Dir;
 use crate::engine::{Mtag, PacketMeta, Verdict};
+use crate::fastpath::Tuple;
 use crate::log;
 use crate::sys::hooks::GENERATED_MARK;
 use crate::sys::nfqueue::{self, Queue};
@@ -41,6 +42,7 @@ use logger::{LogCopy, Logger};
 use sink::{sends_bytes, Bytes, Extra, Sink};
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,6 +93,8 @@ struct Filtered {
     v: Verdict,
     debug: u8,
     enabled: bool,
+    /// The state it matched (see Engine::last_state).
+    state: Option<(crate::engine::state::Slot, bool)>,
 }
 
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
@@ -222,7 +226,11 @@ impl Worker {
             mtag,
         };
         let original = LogCopy::of(self.q.payload(p));
+        self.shared.fastpath.queued.fetch_add(1, Ordering::Relaxed);
+        let fast = dir == Dir::In && self.shared.fastpath.is_on();
+        let wire = fast.then(|| Tuple::of(self.q.payload(p))).flatten();
         let f = self.filter(&meta, p);
+        let mid = wire.and_then(|_| Tuple::of(self.q.payload(p)));
         if f.v.hold.is_none() {
             self.sink
                 .logger
@@ -248,6 +256,10 @@ impl Worker {
                     .logger
                     .log(&a.v, f.debug, Dir::Out, a.ifname.as_str(), a.log.bytes());
                 let in_mtag = f.v.mtag.unwrap_or(mtag);
+                let offer = match (wire, mid) {
+                    (Some(w), Some(m)) => ahead::offer(p, &f.v, f.state, in_mtag, &a, w, m),
+                    _ => None,
+                };
                 ahead::finish(
                     &mut self.sink,
                     &mut self.q,
@@ -259,6 +271,11 @@ impl Worker {
                     a,
                 );
                 self.pred.done += 1;
+                if let Some(o) = offer {
+                    let now = self.shared.now_ms();
+                    let mut e = self.shared.engine();
+                    self.shared.fastpath.offer(&mut e, &o, now);
+                }
             }
             (None, Some(ticket)) => {
                 let h = Held {
@@ -290,10 +307,11 @@ impl Worker {
     /// fragments it released, its notices and new next hops seen to.
     fn filter(&mut self, meta: &PacketMeta, p: &nfqueue::Packet) -> Filtered {
         let shared = &self.shared;
-        let (mut v, debug, route_gen, notices, enabled) = {
+        let (mut v, debug, route_gen, notices, enabled, state) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             let v = e.test(meta, self.q.payload_mut(p), now);
+            let state = e.last_state;
             let hold = v.hold;
             let held = &self.held;
             e.take_releases(
@@ -305,7 +323,7 @@ impl Worker {
             }
             let notices = e.take_notices();
             let gen = e.route_targets().generation();
-            (v, e.debug_level(), gen, notices, e.enabled())
+            (v, e.debug_level(), gen, notices, e.enabled(), state)
         };
         for n in notices {
             log::warning(n.message());
@@ -319,6 +337,11 @@ impl Worker {
             // TCP): what pf made of it cannot be given back whole.
             v.pass = false;
         }
-        Filtered { v, debug, enabled }
+        Filtered {
+            v,
+            debug,
+            enabled,
+            state,
+        }
     }
 }

@@ -168,7 +168,7 @@ fn track_tcp(st: &mut State, buf: &mut [u8], pd: &Pd, t: &TcpInfo, cx: TcpCtx) -
 
 /// ICMP queries, UDP and other protocols: the pseudo-state machine of a
 /// state's ends and the timeout it gives.
-fn track_other(st: &mut State, proto: u8, fwd: bool, now: u64) {
+pub(super) fn track_other(st: &mut State, proto: u8, fwd: bool, now: u64) {
     st.expire = now;
     if proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6 {
         st.timeout = Timeout::IcmpError;
@@ -355,6 +355,7 @@ impl Engine {
         let Some(st) = self.states.get_mut(slot) else {
             return;
         };
+        self.last_state = Some((slot, fwd));
         let ci = if fwd { 0 } else { 1 };
         // Wrapping, as pf's u_int64_t counters: a state from the pfsync
         // peer (or a state file) may come with any count.

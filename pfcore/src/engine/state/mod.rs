@@ -7,6 +7,8 @@ mod icmperr;
 mod kill;
 mod lifecycle;
 mod matched;
+mod offloaded;
+pub use offloaded::{merge_peer, Offloaded};
 
 use super::normalize::{Actions, StateScrub};
 pub use kill::StateKill;

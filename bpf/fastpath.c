@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pfd's fast path for established flows: a TC (cls_bpf, direct action)
+ * program pair. pfd fills the maps once pf's state table has passed a
+ * flow both ways and its state is established; pf's state table stays
+ * the truth (libpf::sys::fastpath loads this, pfcore::fastpath encodes
+ * the entries; pfd(8) tells the design).
+ *
+ * fp_ingress (TC ingress of every interface pfd filters): a TCP or UDP
+ * packet without IP options, not a fragment, with no SYN, FIN or RST,
+ * whose tuple on the wire is in fp_keys and (TCP) inside the window kept
+ * in fp_flows, gets the `in` pass's rewrite (destination address/port),
+ * its counters in fp_counts, and the mark pfd would give it after both
+ * passes: pfd's PREROUTING chain lets such a packet by (no NFQUEUE),
+ * POSTROUTING too when it leaves by the interface the mark names.
+ * Everything else goes on untouched to pfd's queue.
+ *
+ * fp_egress (TC egress): a packet so marked whose tuple is in fp_keys as
+ * an egress entry gets the `out` pass's rewrite (source address/port of
+ * nat-to, of an rdr-to's replies), which must wait until routing is done
+ * (a source of the host's own would be a martian on input).
+ *
+ * Checksums are fixed incrementally with the kernel's helpers, which know
+ * CHECKSUM_PARTIAL: GSO packets stay whole.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+/* Keep in step with pfcore/src/fastpath.rs. */
+#define HOOK_INGRESS 0
+#define HOOK_EGRESS 1
+
+#define RW_SRC 1
+#define RW_DST 2
+#define RW_SPORT 4
+#define RW_DPORT 8
+
+#define DONE_BIT 0x80000000u
+#define CODE_MASK 0xffu
+#define DEFER_CODE 0xffu
+
+#define MAXACKWINDOW (65535 + 1500)
+
+/* Statistics slots (fp_stats). */
+#define ST_FAST 0	/* packets passed by fp_ingress */
+#define ST_BYTES 1	/* their bytes */
+#define ST_EGRESS 2	/* packets rewritten by fp_egress */
+#define ST_WINDOW 3	/* known flows' packets sent to pfd: out of window */
+#define ST_FLAGS 4	/* known flows' packets sent to pfd: SYN/FIN/RST */
+#define ST_MAX 8
+
+struct fp_key {
+	__u32 ifindex;
+	__u8 hook;
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__be16 sport;
+	__be16 dport;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+struct fp_rw {
+	__u32 flow;
+	__u32 mark;
+	__u8 side;
+	__u8 flags;
+	__u16 pad;
+	__be16 sport;
+	__be16 dport;
+	__u8 src[16];
+	__u8 dst[16];
+};
+
+struct fp_peer {
+	__u32 seqlo;
+	__u32 seqhi;
+	__u16 max_win;
+	__u8 wscale;
+	__u8 pad;
+	__u32 pad2;
+};
+
+struct fp_flow {
+	struct fp_peer peer[2];
+	__u32 tcp;
+	__u32 pad;
+};
+
+struct fp_count {
+	__u64 packets[2];
+	__u64 bytes[2];
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct fp_key);
+	__type(value, struct fp_rw);
+} fp_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u32);
+	__type(value, struct fp_flow);
+} fp_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u32);
+	__type(value, struct fp_count);
+} fp_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} fp_stats SEC(".maps");
+
+static __always_inline void stat_add(__u32 slot, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&fp_stats, &slot);
+
+	if (v)
+		*v += n;
+}
+
+#define SEQ_GEQ(a, b) ((__s32)((a) - (b)) >= 0)
+#define SEQ_GT(a, b) ((__s32)((a) - (b)) > 0)
+
+/* What the parser found. */
+struct pkt {
+	struct fp_key key;
+	__u32 l4;	/* offset of the transport header */
+	__u32 seq, ack, end;
+	__u16 win;
+	__u8 tcpflags;	/* TCP flags byte */
+};
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+/* Parse the packet; 0: one the fast path may handle. */
+static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, int egress)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u32 l4;
+
+	if (skb->vlan_present)
+		return -1;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		if (ip->ihl != 5 || ip->version != 4)
+			return -1;
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return -1;
+		if (!egress && ip->ttl <= 1)
+			return -1;
+		p->key.family = 4;
+		p->key.proto = ip->protocol;
+		__builtin_memcpy(p->key.src, &ip->saddr, 4);
+		__builtin_memcpy(p->key.dst, &ip->daddr, 4);
+		l4 = sizeof(*eth) + sizeof(*ip);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		if (!egress && ip6->hop_limit <= 1)
+			return -1;
+		p->key.family = 6;
+		p->key.proto = ip6->nexthdr;
+		__builtin_memcpy(p->key.src, &ip6->saddr, 16);
+		__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
+		l4 = sizeof(*eth) + sizeof(*ip6);
+	} else {
+		return -1;
+	}
+	p->l4 = l4;
+	if (p->key.proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + l4;
+		__u32 len, hl;
+
+		if ((void *)(th + 1) > end)
+			return -1;
+		p->key.sport = th->source;
+		p->key.dport = th->dest;
+		p->tcpflags = ((__u8 *)th)[13];
+		p->seq = bpf_ntohl(th->seq);
+		p->ack = bpf_ntohl(th->ack_seq);
+		p->win = bpf_ntohs(th->window);
+		hl = th->doff * 4;
+		/* Payload length: the IP length less both headers (a GSO
+		 * packet's IP length is its first segment's, its total is in
+		 * skb->len). */
+		len = skb->len - l4;
+		if (len < hl)
+			return -1;
+		p->end = p->seq + (len - hl);
+	} else if (p->key.proto == IPPROTO_UDP) {
+		struct udphdr *uh = data + l4;
+
+		if ((void *)(uh + 1) > end)
+			return -1;
+		p->key.sport = uh->source;
+		p->key.dport = uh->dest;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* pf's window check (pf_tcp_track_full) on a packet from side `s`, and
+ * its updates of the window data. 0: inside. */
+static __always_inline int in_window(struct fp_flow *f, __u8 s, struct pkt *p)
+{
+	struct fp_peer *src = &f->peer[s & 1];
+	struct fp_peer *dst = &f->peer[(s & 1) ^ 1];
+	__u8 sws = 0, dws = 0;
+	__s32 ackskew;
+	__u32 ack = p->ack;
+
+	if ((src->wscale & 0x80) && (dst->wscale & 0x80)) {
+		sws = src->wscale & 0x0f;
+		dws = dst->wscale & 0x0f;
+	}
+	if (!(p->tcpflags & TH_ACK))
+		return -1;
+	ackskew = (__s32)(dst->seqlo - ack);
+	if (!SEQ_GEQ(src->seqhi, p->end))
+		return -1;
+	if (!SEQ_GEQ(p->seq, src->seqlo - ((__u32)dst->max_win << dws)))
+		return -1;
+	if (ackskew < -MAXACKWINDOW)
+		return -1;
+	if (ackskew > (MAXACKWINDOW << sws))
+		return -1;
+	/* Updates, racing the other CPUs: a lost one leaves the window
+	 * narrower, and pfd gets the packet. */
+	if (src->max_win < p->win)
+		src->max_win = p->win;
+	if (SEQ_GT(p->end, src->seqlo))
+		src->seqlo = p->end;
+	{
+		__u32 w = (__u32)p->win << sws;
+
+		if (w == 0)
+			w = 1;
+		if (SEQ_GEQ(ack + w, dst->seqhi))
+			dst->seqhi = ack + w;
+	}
+	return 0;
+}
+
+static __always_inline int csum_off(__u8 proto, __u32 l4)
+{
+	return proto == IPPROTO_TCP ? l4 + 16 : l4 + 6;
+}
+
+/* Rewrite an address (family 4: 4 bytes, 6: 16) at `off`. */
+static __always_inline int set_addr(struct __sk_buff *skb, struct pkt *p, __u32 off,
+				    __u8 *old, __u8 *new)
+{
+	__u32 l4c = csum_off(p->key.proto, p->l4);
+	__u64 udp0 = p->key.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__s64 diff;
+
+	if (p->key.family == 4) {
+		__be32 o, n;
+
+		__builtin_memcpy(&o, old, 4);
+		__builtin_memcpy(&n, new, 4);
+		if (bpf_skb_store_bytes(skb, off, &n, 4, 0))
+			return -1;
+		if (bpf_l3_csum_replace(skb, ETH_HLEN + 10, o, n, 4))
+			return -1;
+		if (bpf_l4_csum_replace(skb, l4c, o, n, BPF_F_PSEUDO_HDR | udp0 | 4))
+			return -1;
+		return 0;
+	}
+	diff = bpf_csum_diff((__be32 *)old, 16, (__be32 *)new, 16, 0);
+	if (diff < 0)
+		return -1;
+	if (bpf_skb_store_bytes(skb, off, new, 16, 0))
+		return -1;
+	if (bpf_l4_csum_replace(skb, l4c, 0, (__u32)diff, BPF_F_PSEUDO_HDR | udp0))
+		return -1;
+	return 0;
+}
+
+static __always_inline int set_port(struct __sk_buff *skb, struct pkt *p, __u32 off,
+				    __be16 old, __be16 new)
+{
+	__u32 l4c = csum_off(p->key.proto, p->l4);
+	__u64 udp0 = p->key.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (bpf_skb_store_bytes(skb, off, &new, 2, 0))
+		return -1;
+	if (bpf_l4_csum_replace(skb, l4c, old, new, udp0 | 2))
+		return -1;
+	return 0;
+}
+
+static __always_inline int rewrite(struct __sk_buff *skb, struct pkt *p, struct fp_rw *rw)
+{
+	__u32 asrc, adst;
+
+	if (p->key.family == 4) {
+		asrc = ETH_HLEN + 12;
+		adst = ETH_HLEN + 16;
+	} else {
+		asrc = ETH_HLEN + 8;
+		adst = ETH_HLEN + 24;
+	}
+	if ((rw->flags & RW_SRC) && set_addr(skb, p, asrc, p->key.src, rw->src))
+		return -1;
+	if ((rw->flags & RW_DST) && set_addr(skb, p, adst, p->key.dst, rw->dst))
+		return -1;
+	if ((rw->flags & RW_SPORT) && set_port(skb, p, p->l4, p->key.sport, rw->sport))
+		return -1;
+	if ((rw->flags & RW_DPORT) && set_port(skb, p, p->l4 + 2, p->key.dport, rw->dport))
+		return -1;
+	return 0;
+}
+
+SEC("classifier")
+int fp_ingress(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	struct fp_rw *rw;
+	struct fp_count *c;
+	__u64 segs, bytes;
+
+	if (parse(skb, &p, 0))
+		return TC_ACT_OK;
+	p.key.ifindex = skb->ifindex;
+	p.key.hook = HOOK_INGRESS;
+	rw = bpf_map_lookup_elem(&fp_keys, &p.key);
+	if (!rw)
+		return TC_ACT_OK;
+	if (p.key.proto == IPPROTO_TCP) {
+		struct fp_flow *f;
+
+		if (p.tcpflags & (TH_SYN | TH_FIN | TH_RST)) {
+			stat_add(ST_FLAGS, 1);
+			return TC_ACT_OK;
+		}
+		f = bpf_map_lookup_elem(&fp_flows, &rw->flow);
+		if (!f || in_window(f, rw->side, &p)) {
+			stat_add(ST_WINDOW, 1);
+			return TC_ACT_OK;
+		}
+	}
+	c = bpf_map_lookup_elem(&fp_counts, &rw->flow);
+	if (!c)
+		return TC_ACT_OK;
+	if (rw->flags && rewrite(skb, &p, rw))
+		return TC_ACT_SHOT;
+	segs = skb->gso_segs ? skb->gso_segs : 1;
+	bytes = skb->len - ETH_HLEN;
+	if (segs > 1)
+		/* Each segment has its headers (pf counts IP lengths). */
+		bytes += (segs - 1) * (p.l4 - ETH_HLEN + (p.key.proto == IPPROTO_TCP ? 32 : 8));
+	__sync_fetch_and_add(&c->packets[rw->side & 1], segs);
+	__sync_fetch_and_add(&c->bytes[rw->side & 1], bytes);
+	c->last_ns = bpf_ktime_get_ns();
+	skb->mark = rw->mark;
+	stat_add(ST_FAST, segs);
+	stat_add(ST_BYTES, bytes);
+	return TC_ACT_OK;
+}
+
+SEC("classifier")
+int fp_egress(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	struct fp_rw *rw;
+	__u32 code = skb->mark & CODE_MASK;
+
+	if (!(skb->mark & DONE_BIT) || code == 0 || code == DEFER_CODE)
+		return TC_ACT_OK;
+	if (parse(skb, &p, 1))
+		return TC_ACT_OK;
+	p.key.ifindex = skb->ifindex;
+	p.key.hook = HOOK_EGRESS;
+	rw = bpf_map_lookup_elem(&fp_keys, &p.key);
+	if (!rw)
+		return TC_ACT_OK;
+	if (rewrite(skb, &p, rw))
+		return TC_ACT_SHOT;
+	stat_add(ST_EGRESS, 1);
+	return TC_ACT_OK;
+}
+
+char _license[] SEC("license") = "GPL";

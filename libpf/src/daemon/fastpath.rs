@@ -1,0 +1,322 @@
+//! pfd's side of the fast path (pfcore::fastpath, sys::fastpath): which
+//! flows the kernel passes on its own, offered by the data path after a
+//! packet went through both of pf's passes, and kept in step with the
+//! state table, which stays the truth. Once a second (and before `pfctl
+//! -ss`/`-si` answers) their counters, last activity and window data go
+//! back into the states (Engine::offloaded, which also queues the pfsync
+//! update); a flow whose states went (expiry, kill, flush, pfsync delete)
+//! or no longer qualify (a FIN seen, pf disabled) leaves the maps.
+//!
+//! A flow is the pair of states a forwarded connection has on its way
+//! in and out (the same state twice when one state answers both passes).
+//! Its window data is kept once, by the ends of its first state (`canon`).
+
+use crate::engine::state::{Offloaded, Peer, Slot};
+use crate::engine::status::FastPathStatus;
+use crate::engine::Engine;
+use crate::fastpath::{self as fp, Counts, Tuple, HOOK_EGRESS, HOOK_INGRESS, KEY_LEN};
+use crate::log;
+use crate::sys::fastpath::{interfaces, monotonic_ns, Kernel};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+type StateId = (u64, u32);
+
+/// Packets a state has seen before its flow is offered: short
+/// connections end in pfd without the map updates (and their removal)
+/// costing more than they save.
+const OFFER_AFTER: u64 = 8;
+
+struct Flow {
+    /// canon first; the other state's counters run the same way as
+    /// canon's (`same`) or the other way.
+    states: [StateId; 2],
+    same: bool,
+    keys: Vec<[u8; KEY_LEN]>,
+    /// The counters as last brought back.
+    seen: Counts,
+    tcp: bool,
+}
+
+/// A packet pf passed both ways, as the data path offers it.
+pub struct Offer {
+    pub in_if: u32,
+    pub out_if: u32,
+    /// Its tuple as it came in, after the `in` pass, after the `out` pass.
+    pub wire: Tuple,
+    pub mid: Tuple,
+    pub out: Tuple,
+    /// The mark pfd gave it after both passes.
+    pub mark: u32,
+    /// The states the two passes matched, and whether it went their way.
+    pub in_state: (Slot, bool),
+    pub out_state: (Slot, bool),
+}
+
+#[derive(Default)]
+struct Table {
+    kernel: Option<Kernel>,
+    flows: HashMap<u32, Flow>,
+    by_pair: HashMap<[StateId; 2], u32>,
+    next: u32,
+    /// Offers refused by the kernel (map full).
+    refused: u64,
+}
+
+/// The fast path of one pfd.
+#[derive(Default)]
+pub struct FastPath {
+    t: Mutex<Table>,
+    /// Packets pfd's queues gave it (what the fast path saves).
+    pub queued: AtomicU64,
+    on: AtomicBool,
+}
+
+fn id_of(e: &Engine, slot: Slot) -> Option<StateId> {
+    e.states.get(slot).map(|s| (s.id, s.creatorid))
+}
+
+fn seq_gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+impl FastPath {
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.t.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Load the program; on failure pfd goes on without the fast path
+    /// (and says why).
+    pub fn start(&self) {
+        match Kernel::load() {
+            Ok(mut k) => {
+                for e in k.follow(&interfaces()) {
+                    log::warning(&e.to_string());
+                }
+                self.table().kernel = Some(k);
+                self.on.store(true, Ordering::Relaxed);
+                log::info("fast path loaded");
+            }
+            Err(e) => log::err(&format!("{e}: every packet goes through the queue")),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Attach to interfaces that appeared.
+    pub fn follow_interfaces(&self) {
+        let ifs = interfaces();
+        if let Some(k) = self.table().kernel.as_mut() {
+            for e in k.follow(&ifs) {
+                log::warning(&e.to_string());
+            }
+        }
+    }
+
+    /// Offer a flow (see `Offer`); `e` is the engine, locked by the
+    /// caller. Nothing happens unless both states qualify.
+    pub fn offer(&self, e: &mut Engine, o: &Offer, now: u64) {
+        if !e.enabled() {
+            return;
+        }
+        let ok = |s: Slot| e.states.get(s).is_some_and(fp::eligible);
+        if !ok(o.in_state.0) || !ok(o.out_state.0) {
+            return;
+        }
+        let seen = e
+            .states
+            .get(o.in_state.0)
+            .map_or(0, |st| st.packets[0].wrapping_add(st.packets[1]));
+        if seen < OFFER_AFTER {
+            return;
+        }
+        if !fp::ingress_ok(&o.wire, &o.mid) || !fp::same_kind(&o.mid, &o.out) {
+            return;
+        }
+        let (Some(a), Some(b)) = (id_of(e, o.in_state.0), id_of(e, o.out_state.0)) else {
+            return;
+        };
+        let mut t = self.table();
+        if t.kernel.is_none() {
+            return;
+        }
+        let pair = if a <= b { [a, b] } else { [b, a] };
+        let id = match t.by_pair.get(&pair) {
+            Some(id) => *id,
+            None => {
+                t.next = t.next.wrapping_add(1).max(1);
+                let id = t.next;
+                let flow = Flow {
+                    states: [a, b],
+                    same: o.in_state.1 == o.out_state.1,
+                    keys: Vec::new(),
+                    seen: Counts::default(),
+                    tcp: o.wire.proto == crate::wire::IPPROTO_TCP,
+                };
+                let k = t.kernel.as_mut().expect("checked");
+                if k.new_counts(id).is_err() {
+                    t.refused += 1;
+                    return;
+                }
+                t.flows.insert(id, flow);
+                t.by_pair.insert(pair, id);
+                id
+            }
+        };
+        // Bring back what the program did so far, then give it the
+        // state's window (at least as far on as its own).
+        pull_one(&mut t, e, id, now);
+        let Some(f) = t.flows.get(&id) else {
+            return;
+        };
+        let canon_fwd = if f.states[0] == a {
+            o.in_state.1
+        } else {
+            o.out_state.1
+        };
+        let side = if canon_fwd { 0 } else { 1 };
+        let Some(canon) = e.states.by_id(f.states[0].0, f.states[0].1) else {
+            return;
+        };
+        let Some(st) = e.states.get(canon) else {
+            return;
+        };
+        let window = fp::flow(&[st.src, st.dst], f.tcp);
+        let ingress = fp::key(o.in_if, HOOK_INGRESS, &o.wire);
+        let rw_in = fp::rewrite(id, side, o.mark, &o.wire, &o.mid);
+        let egress = (o.mid != o.out).then(|| {
+            (
+                fp::key(o.out_if, HOOK_EGRESS, &o.mid),
+                fp::rewrite(id, side, 0, &o.mid, &o.out),
+            )
+        });
+        let t = &mut *t;
+        let k = t.kernel.as_mut().expect("checked");
+        let f = t.flows.get_mut(&id).expect("checked");
+        let mut ok = k.put_flow(id, &window).is_ok();
+        if let Some((ek, ev)) = &egress {
+            ok = ok && k.put_key(ek, ev).is_ok();
+            if ok && !f.keys.contains(ek) {
+                f.keys.push(*ek);
+            }
+        }
+        // The ingress entry last: the packet it lets by needs the rest.
+        ok = ok && k.put_key(&ingress, &rw_in).is_ok();
+        if ok && !f.keys.contains(&ingress) {
+            f.keys.push(ingress);
+        }
+        if !ok {
+            t.refused += 1;
+        }
+    }
+
+    /// Bring every flow's counters back into its states, and drop the
+    /// flows whose states went or no longer qualify. `e` locked by the
+    /// caller.
+    pub fn pull(&self, e: &mut Engine, now: u64) {
+        let mut t = self.table();
+        if t.kernel.is_none() || t.flows.is_empty() {
+            return;
+        }
+        let ids: Vec<u32> = t.flows.keys().copied().collect();
+        for id in ids {
+            pull_one(&mut t, e, id, now);
+        }
+    }
+
+    /// What `pfctl -vsi` prints of it (None: off).
+    pub fn status(&self) -> Option<FastPathStatus> {
+        let t = self.table();
+        let st = t.kernel.as_ref()?.stats();
+        Some(FastPathStatus {
+            flows: t.flows.len() as u64,
+            entries: t.flows.values().map(|f| f.keys.len() as u64).sum(),
+            queued: self.queued.load(Ordering::Relaxed),
+            passed: st[fp::ST_FAST as usize],
+            bytes: st[fp::ST_BYTES as usize],
+            egress: st[fp::ST_EGRESS as usize],
+            window: st[fp::ST_WINDOW as usize],
+            flags: st[fp::ST_FLAGS as usize],
+        })
+    }
+}
+
+/// Flow `id`'s counters and window into its states; the flow goes when
+/// they do, or when they no longer qualify.
+fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64) {
+    let Some(k) = t.kernel.as_ref() else {
+        return;
+    };
+    let Some(f) = t.flows.get_mut(&id) else {
+        return;
+    };
+    let counts = k.counts(id).map(|c| Counts::from_bytes(&c));
+    let window = k.flow(id);
+    let slots = [
+        e.states.by_id(f.states[0].0, f.states[0].1),
+        e.states.by_id(f.states[1].0, f.states[1].1),
+    ];
+    if let (Some(c), [Some(s0), Some(s1)]) = (counts, slots) {
+        let d = c.since(&f.seen);
+        f.seen = c;
+        let last = (c.last_ns != 0 && d.packets != [0, 0]).then(|| {
+            let age_ms = monotonic_ns().saturating_sub(c.last_ns) / 1_000_000;
+            now.saturating_sub(age_ms)
+        });
+        let win = |same: bool| -> Option<[Peer; 2]> {
+            let st = e.states.get(s0)?;
+            let w = fp::flow_window(window.as_ref()?, [st.src, st.dst]);
+            // Nothing to say when the program moved nothing on.
+            let moved = seq_gt(w[0].seqlo, st.src.seqlo)
+                || seq_gt(w[1].seqlo, st.dst.seqlo)
+                || seq_gt(w[0].seqhi, st.src.seqhi)
+                || seq_gt(w[1].seqhi, st.dst.seqhi);
+            (f.tcp && moved).then_some(if same { w } else { [w[1], w[0]] })
+        };
+        let w0 = win(true);
+        let w1 = win(f.same);
+        let (p0, b0) = d.for_state(true);
+        let o0 = Offloaded {
+            packets: p0,
+            bytes: b0,
+            last,
+            window: w0,
+        };
+        e.offloaded(s0, &o0, now);
+        if s1 != s0 {
+            let (p1, b1) = d.for_state(f.same);
+            let o1 = Offloaded {
+                packets: p1,
+                bytes: b1,
+                last,
+                window: w1,
+            };
+            e.offloaded(s1, &o1, now);
+        }
+    }
+    let keep = e.enabled()
+        && slots
+            .iter()
+            .all(|s| s.and_then(|s| e.states.get(s)).is_some_and(fp::eligible));
+    if !keep {
+        remove(t, id);
+    }
+}
+
+fn remove(t: &mut Table, id: u32) {
+    let Some(f) = t.flows.remove(&id) else {
+        return;
+    };
+    let [a, b] = f.states;
+    let pair = if a <= b { [a, b] } else { [b, a] };
+    t.by_pair.remove(&pair);
+    if let Some(k) = t.kernel.as_mut() {
+        for key in &f.keys {
+            k.del_key(key);
+        }
+        k.del_flow(id);
+    }
+}

@@ -1,0 +1,171 @@
+#!/bin/bash
+# pfd's fast path for established flows (bpf/fastpath.c): once pf passed
+# a flow both ways and its state is established, the kernel passes its
+# packets on its own, with nat-to and rdr-to rewritten there, while pf's
+# state table stays the truth: counters (pfctl -vss) and expiry follow
+# the kernel's, `pfctl -k` ends the offloaded flow, and pfsync carries
+# its window so the backup takes it over. Ends with "N passed, N failed".
+#
+#   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
+#                                        (rdr: 10.2.0.1:8000 -> 10.2.0.2:7100)
+
+set -u
+P=${P:-pffp$$}
+source "$(dirname "$0")/../lib/suite.sh"
+BULK="python3 $LIB/bulk.py"
+SIZE=$((16 << 20))
+netns_add cl fw srv
+ipv4_only
+line_up fw
+route srv default 10.2.0.1
+
+serve srv $BULK serve 7100
+serve srv python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7300))
+while True:
+    d, a = s.recvfrom(100); s.sendto(d, a)'
+# talk HOST PORT SECONDS [PATIENCE]: one TCP connection echoing a line
+# every 0.1 s; prints "ok N" at the end, or "stopped N" at the first echo
+# missing for PATIENCE seconds, default 1 (N: echoes that came back).
+write_talk() {
+cat >"$RUN/talk.py" <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+s.settimeout(float(sys.argv[4]) if len(sys.argv) > 4 else 1)
+n, end = 0, time.time() + float(sys.argv[3])
+while time.time() < end:
+    try:
+        s.sendall(b"ping\n")
+        if s.recv(10) != b"ping\n":
+            break
+        n += 1
+    except OSError:
+        print("stopped", n, flush=True)
+        sys.exit(0)
+    time.sleep(0.1)
+print("ok", n, flush=True)
+PY
+}
+write_talk
+echo_server() {
+	serve srv python3 -c '
+import socket, tcpecho
+l = socket.create_server(("0.0.0.0", 7200)); tcpecho.echo_forever(l)'
+}
+# udp_burst N: N questions on one UDP socket, the answers counted.
+udp_burst() {
+	in_ns cl timeout 10 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+s.connect(("10.2.0.2", 7300)); n = 0
+for i in range(int(sys.argv[1])):
+    s.send(b"q%d" % i)
+    try:
+        s.recv(100); n += 1
+    except OSError: pass
+print(n)' "$1"
+}
+echo_server
+wait_listen srv 7200
+
+check "pfd starts" pfd_start fw
+check "pf enables" pfctl -q -e
+check "pfctl -vsi shows the fast path" bash -c 'pfctl -vsi | grep -q "^Fast Path"'
+fp() { counter "$1"; }
+
+# An established TCP flow: the kernel passes its bulk, pfd's queue sees a
+# handful of packets of it.
+load "block" "pass proto tcp to port 7100"
+q0=$(fp "queued to pfd") k0=$(fp "passed in kernel") w0=$(fp "left to pfd: window")
+out=$(in_ns cl timeout 60 $BULK up 10.2.0.2 7100 "$SIZE")
+q=$(($(fp "queued to pfd") - q0)) k=$(($(fp "passed in kernel") - k0)) w=$(($(fp "left to pfd: window") - w0))
+check "16 MB up arrive intact ($out)" test "$out" = "ok 10.1.0.2"
+check "the kernel passed them ($k packets), pfd's queue got $q ($w out of the window)" test "$k" -gt 100 -a "$q" -lt "$((k / 10))"
+b=$(pfctl -vss | awk '/:7100 / { s = 1; next } s && /bytes/ { for (i = 1; i <= NF; i++) if ($i == "bytes,") { split($(i-1), a, ":"); print a[1]; exit } }')
+check "pfctl -vss counts the kernel's bytes ($b bytes out of the client)" test "${b:-0}" -gt "$SIZE"
+out=$(in_ns cl timeout 60 $BULK down 10.2.0.2 7100 "$SIZE")
+check "16 MB down arrive intact ($out)" test "$out" = ok
+
+# nat-to: the source rewritten at egress, the replies at ingress.
+load "block" "pass proto tcp to port 7100" "match out on ext0 nat-to (ext0)"
+pfctl -q -F states
+e0=$(fp "rewritten at egress") k0=$(fp "passed in kernel")
+out=$(in_ns cl timeout 60 $BULK up 10.2.0.2 7100 "$SIZE")
+e=$(($(fp "rewritten at egress") - e0)) k=$(($(fp "passed in kernel") - k0))
+check "nat-to: 16 MB arrive intact from the translated address ($out)" test "$out" = "ok 10.2.0.1"
+check "nat-to: rewritten in the kernel ($e at egress, $k passed)" test "$e" -gt 100 -a "$k" -gt 100
+out=$(in_ns cl timeout 60 $BULK down 10.2.0.2 7100 "$SIZE")
+check "nat-to: 16 MB down arrive intact ($out)" test "$out" = ok
+
+# rdr-to: the destination rewritten at ingress, the replies' source at
+# egress.
+load "block" "pass in on int0 proto tcp to 10.2.0.1 port 8000 rdr-to 10.2.0.2 port 7100" "pass out on ext0 proto tcp to port 7100"
+pfctl -q -F states
+e0=$(fp "rewritten at egress") k0=$(fp "passed in kernel")
+out=$(in_ns cl timeout 60 $BULK down 10.2.0.1 8000 "$SIZE")
+e=$(($(fp "rewritten at egress") - e0)) k=$(($(fp "passed in kernel") - k0))
+check "rdr-to: 16 MB down arrive intact ($out)" test "$out" = ok
+check "rdr-to: rewritten in the kernel ($e replies at egress, $k passed)" test "$e" -gt 100 -a "$k" -gt 10
+
+# pfctl -k: the offloaded flow stops when the ruleset blocks it.
+load "block" "pass proto tcp to port 7200"
+in_ns cl python3 "$RUN/talk.py" 10.2.0.2 7200 8 >"$RUN/talk.out" 2>&1 &
+sleep 2
+k0=$(fp "passed in kernel")
+sleep 1
+k=$(($(fp "passed in kernel") - k0))
+check "a talking connection is offloaded ($k packets in the kernel in 1 s, $(fp flows) flows)" test "$k" -gt 5
+load "block"
+sleep 0.5
+check "a new ruleset leaves it running (its state stays)" bash -c "! grep -q stopped $RUN/talk.out"
+pfctl -q -k 10.1.0.2
+wait
+check "pfctl -k ends it: the kernel does not pass it ($(cat "$RUN/talk.out"))" grep -q "^stopped" "$RUN/talk.out"
+check "pfctl -k: no flow left in the kernel ($(fp flows))" test "$(fp flows)" = 0
+
+# Expiry: the kernel's last-seen time keeps a UDP state alive; once the
+# flow is quiet the state expires and leaves the kernel's map.
+load "set timeout { udp.first 3, udp.single 3, udp.multiple 3 }" "pass proto udp to port 7300"
+pfctl -q -F states
+k0=$(fp "passed in kernel")
+n=$(udp_burst 40)
+k=$(($(fp "passed in kernel") - k0))
+check "UDP: 40 answers ($n), the kernel passed $k packets" test "$n" = 40 -a "$k" -gt 20
+for i in 1 2 3 4; do udp_burst 5 >/dev/null; sleep 1; done
+check "UDP: a state the kernel kept busy 4 s outlives its 3 s timeout" bash -c 'pfctl -ss | grep -q ":7300 "'
+check "UDP: its flow is in the kernel ($(fp flows))" test "$(fp flows)" -ge 1
+sleep 5
+check "UDP: quiet, the state expires" bash -c '! pfctl -ss | grep -q ":7300 "'
+check "UDP: and its flow left the kernel ($(fp flows) flows, $(fp "map entries") entries)" test "$(fp flows)" = 0 -a "$(fp "map entries")" = 0
+
+# pfsync failover: the seed article's HA pair (topo_up), a connection
+# offloaded on fw1, fw1 crashes, fw2 carries it on with the state pfsync
+# gave it.
+netns_down
+NETNS=()
+mkdir -p "$RUN"
+write_talk
+topo_up
+PFD_FLAGS="-P" fw_start fw1
+sleep 1
+PFD_FLAGS="-P" fw_start fw2
+check "failover: fw1 is MASTER" wait_carp fw1 carp1 MASTER 15
+check "failover: fw2 is BACKUP" wait_carp fw2 carp2 BACKUP 15
+echo_server
+wait_listen srv 7200
+in_ns cl python3 "$RUN/talk.py" 192.0.2.20 7200 14 8 >"$RUN/talk.out" 2>&1 &
+sleep 3
+FW=fw1
+k=$(fp "passed in kernel")
+check "failover: the connection is offloaded on fw1 ($(fp flows) flows, $k packets in the kernel)" test "$(fp flows)" -ge 1 -a "$k" -gt 10
+FW=fw2
+check "failover: fw2 has its state" bash -c 'pfctl -ss | grep -q "192.0.2.20:7200"'
+fw_stop fw1 KILL
+fw_links fw1 down
+wait
+check "failover: fw2 took over" wait_carp fw2 carp2 MASTER 5
+check "failover: the connection carried on through fw2 ($(cat "$RUN/talk.out"))" grep -q "^ok" "$RUN/talk.out"
+check "failover: fw2 offloads it in turn ($(fp flows) flows)" test "$(fp "passed in kernel")" -gt 10
+
+summary
