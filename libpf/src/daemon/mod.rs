@@ -410,6 +410,9 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             }
             if tick.is_multiple_of(40) {
                 shared.kernel_drops.warn(&shared);
+                // Memory freed by a flushed table, a replaced ruleset or
+                // expired states leaves pfd's RSS.
+                crate::sys::heap::release_free();
             }
         }
         if hup.swap(false, Ordering::Relaxed) {

@@ -3,6 +3,7 @@
 //! resolution, readiness for systemd).
 
 pub mod fastpath;
+pub mod heap;
 pub mod hooks;
 pub mod netlink;
 pub mod nfqueue;
