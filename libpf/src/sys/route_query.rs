@@ -491,19 +491,4 @@ mod tests {
         // Here: the kernel answers.
         assert!(RouteQuery::open().unwrap().rule_use().is_ok());
     }
-
-    /// How long one question takes (cargo test -- --ignored route_query).
-    #[test]
-    #[ignore]
-    fn route_query_timing() {
-        let mut rq = RouteQuery::open().unwrap();
-        let mut qq = q("127.0.0.1");
-        qq.iif = 1;
-        let t = std::time::Instant::now();
-        for i in 0..10000u16 {
-            qq.sport = i;
-            let _ = rq.ask(&qq).unwrap();
-        }
-        eprintln!("{:?} per question", t.elapsed() / 10000);
-    }
 }
