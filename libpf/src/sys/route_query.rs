@@ -242,23 +242,8 @@ impl RouteQuery {
                 return Err(io::Error::last_os_error());
             }
             'dump: loop {
-                // SAFETY: buf is valid for buf.len() bytes.
-                let n = unsafe {
-                    libc::recv(
-                        self.fd.as_raw_fd(),
-                        self.buf.as_mut_ptr().cast(),
-                        self.buf.len(),
-                        0,
-                    )
-                };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(e);
-                }
-                let b = &self.buf[..n as usize];
+                let n = recv(&self.fd, &mut self.buf)?;
+                let b = &self.buf[..n];
                 let mut at = 0;
                 while let (Some(len), Some(ty), Some(seq)) =
                     (u32_ne(b, at), u16_ne(b, at + 4), u32_ne(b, at + 8))
@@ -340,23 +325,8 @@ impl RouteQuery {
             return Err(io::Error::last_os_error());
         }
         loop {
-            // SAFETY: buf is valid for buf.len() bytes.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if let Some(a) = parse(&self.buf[..n as usize], self.seq) {
+            let n = recv(&self.fd, &mut self.buf)?;
+            if let Some(a) = parse(&self.buf[..n], self.seq) {
                 return Ok(a);
             }
             // An answer to an earlier question that timed out: read on.
@@ -364,6 +334,20 @@ impl RouteQuery {
     }
 }
 
+/// One netlink message batch into `buf`, retried on EINTR.
+fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
