@@ -9,8 +9,10 @@ use crate::ioctl::client::Client;
 use crate::ioctl::frame::read_frame;
 use crate::ioctl::{Reply, Request};
 use crate::log;
+use crate::pfsync::auth;
 use crate::pfsync::bulk::{self, Requester};
 use crate::pfsync::input;
+use crate::pfsync::ratelimit::BulkLimiter;
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
 use crate::sys::raw::{RawReceiver, RawSender};
@@ -41,6 +43,8 @@ struct Link {
     ifindex: u32,
     src: Ipv4Addr,
     dst: Ipv4Addr,
+    /// pfsync0's pass: frames out are signed, frames in must be.
+    key: Option<Vec<u8>>,
 }
 
 /// pfsync statistics (netstat -s -p pfsync on OpenBSD).
@@ -55,6 +59,10 @@ pub struct Stats {
     pub badstate: u64,
     pub opackets: u64,
     pub oerrors: u64,
+    /// Frames without a good HMAC while pfsync0 has a pass.
+    pub badauth: u64,
+    /// Bulk requests refused by the per-peer rate limit.
+    pub bulk_refused: u64,
 }
 
 struct Shared {
@@ -132,7 +140,10 @@ impl Shared {
         if b.is_empty() {
             return;
         }
-        let payload = b.finish();
+        let mut payload = b.finish();
+        if let Some(k) = &link.key {
+            auth::sign(k, &mut payload);
+        }
         let ident = {
             let mut i = self.ident.lock().unwrap_or_else(|e| e.into_inner());
             *i = i.wrapping_add(1);
@@ -216,8 +227,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
 fn log_stats(shared: &Shared, what: &str) {
     let s = *shared.stats();
     log::notice(&format!(
-        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} frames out ({} errors)",
-        s.ipackets, s.badif, s.badttl, s.hdrops, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.opackets, s.oerrors
+        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badauth, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} bulk requests refused, {} frames out ({} errors)",
+        s.ipackets, s.badif, s.badttl, s.hdrops, s.badauth, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.bulk_refused, s.opackets, s.oerrors
     ));
 }
 
@@ -334,10 +345,36 @@ fn reconfigure(
 ) -> Vec<bulk::Action> {
     let running = |c: &PfsyncConfig| c.up && c.syncdev.is_some();
     let same_link = old.is_some_and(|o| {
-        o.syncdev == cfg.syncdev && o.syncpeer == cfg.syncpeer && running(o) == running(cfg)
+        o.syncdev == cfg.syncdev
+            && o.syncpeer == cfg.syncpeer
+            && o.pass == cfg.pass
+            && running(o) == running(cfg)
     });
     if same_link {
         return vec![];
+    }
+    let same_dev =
+        old.is_some_and(|o| o.syncdev == cfg.syncdev && running(o) == running(cfg) && running(o));
+    if same_dev {
+        // The peer or the pass changed while running: from the next frame
+        // on, without a new bulk update.
+        let mut l = shared.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = l.as_mut() {
+            l.dst = cfg.syncpeer.unwrap_or(INADDR_PFSYNC_GROUP);
+            l.key = key_of(cfg);
+            log::notice(&format!(
+                "pfsync0: syncdev {} ({} -> {}){}",
+                l.syncdev,
+                l.src,
+                l.dst,
+                if l.key.is_some() {
+                    ", authenticated"
+                } else {
+                    ""
+                }
+            ));
+            return vec![];
+        }
     }
     let mut acts = req.stop();
     *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -376,14 +413,30 @@ fn reconfigure(
                 ifindex: l.index,
                 src,
                 dst,
+                key: key_of(cfg),
             });
-            log::notice(&format!("pfsync0 up: syncdev {dev} ({src} -> {dst})"));
+            let authed = if cfg.pass.is_some() {
+                ", authenticated"
+            } else {
+                ""
+            };
+            log::notice(&format!(
+                "pfsync0 up: syncdev {dev} ({src} -> {dst}){authed}"
+            ));
             acts.extend(req.start(l.up && l.lower_up, now));
         }
         Ok((_, None)) => log::err(&format!("pfsync: {dev} has no IPv4 address")),
         Err(e) => log::err(&format!("pfsync: {e}")),
     }
     acts
+}
+
+/// The HMAC key of a configuration (an empty pass is none).
+fn key_of(cfg: &PfsyncConfig) -> Option<Vec<u8>> {
+    cfg.pass
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_bytes().to_vec())
 }
 
 fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>, now: u64) {
@@ -475,6 +528,8 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let mut ctl: Option<Client> = None;
     let mut buf = vec![0u8; 65536];
     let mut msgs = Vec::new();
+    let mut limiter = BulkLimiter::new();
+    let origin = Instant::now();
     while !shared.term.load(Ordering::Relaxed) {
         let r = match shared.rx.recv(&mut buf) {
             Ok(r) => r,
@@ -524,6 +579,26 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                 continue;
             }
         };
+        let frame = match &link.key {
+            None => frame,
+            Some(k) => match auth::verify(k, frame) {
+                Ok(f) => f,
+                Err(why) => {
+                    shared.stats().badauth += 1;
+                    shared.warn_limited(
+                        "badauth",
+                        format!(
+                            "pfsync: frame from {src} dropped: {}",
+                            match why {
+                                auth::AuthError::Missing => "not authenticated",
+                                auth::AuthError::Bad => "bad authentication",
+                            }
+                        ),
+                    );
+                    continue;
+                }
+            },
+        };
         msgs.clear();
         let fs = parse_frame(frame, &mut msgs);
         shared.stats().frames.merge(&fs);
@@ -556,7 +631,15 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                     s.badstate += badstate as u64;
                 }
                 if bulk_requested {
-                    let _ = events.send(Event::BulkRequested);
+                    if limiter.allow(src, origin.elapsed().as_millis() as u64) {
+                        let _ = events.send(Event::BulkRequested);
+                    } else {
+                        shared.stats().bulk_refused += 1;
+                        shared.warn_limited(
+                            "bulkrate",
+                            format!("pfsync: bulk request from {src} refused: rate limit"),
+                        );
+                    }
                 }
                 for b in bus {
                     let _ = events.send(Event::Bus(b));

@@ -35,7 +35,7 @@ const CONFIG_FILE: &str = "ruleset";
 const STATES_FILE: &str = "states";
 const PSEUDO_FILE: &str = "interfaces";
 const PSEUDO_MAGIC: &[u8; 8] = b"PFDIFACE";
-const PSEUDO_VERSION: u32 = 1;
+const PSEUDO_VERSION: u32 = 2;
 
 /// The pseudo-interfaces as configured.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -1,9 +1,12 @@
 //! pfsync: configuration, the queue of local state changes waiting to be
-//! sent, the bulk-update state machine, and the checks of a received packet.
+//! sent, the bulk-update state machine, the checks of a received packet,
+//! frame authentication and the rate limit on bulk requests.
 
+pub mod auth;
 pub mod bulk;
 pub mod config;
 pub mod input;
 pub mod queue;
+pub mod ratelimit;
 
 pub use config::*;
