@@ -98,8 +98,8 @@ struct Filtered {
     enabled: bool,
     /// The state it matched (see Engine::last_state).
     state: Option<(crate::engine::state::Slot, bool)>,
-    /// pfsync `defer` is on, and the state this packet created (which
-    /// pfsync announces).
+    /// pfsync `defer` is on, and the state this packet created, when the
+    /// packet waits for the peer's ack of it.
     defers: bool,
     created: Option<crate::pfsync::queue::StateRef>,
 }
@@ -253,15 +253,12 @@ impl Worker {
         // waits for the peer's ack. While defer is on, forwarded packets
         // take both their passes (no `out` pass ahead), so that the `out`
         // pass is the one that creates the state, as on OpenBSD.
-        if dir == Dir::Out {
-            if let Some(s) = f.created {
-                if self.sync_defer(p, &f.v, s) {
-                    if !self.releases.is_empty() {
-                        self.release(f.debug);
-                    }
-                    return;
-                }
+        if let Some(s) = f.created {
+            self.sync_defer(p, &f.v, s);
+            if !self.releases.is_empty() {
+                self.release(f.debug);
             }
+            return;
         }
         let ahead = if dir == Dir::In && f.enabled && !f.defers && ahead::ahead_eligible(&f.v, p) {
             ahead::out_ahead(
@@ -340,7 +337,14 @@ impl Worker {
             e.sync.take_last_insert();
             let v = e.test(meta, self.q.payload_mut(p), now);
             let defers = e.sync.defers();
-            let created = e.sync.take_last_insert().filter(|_| defers);
+            // The state this packet created on its way out, when the
+            // packet is to wait for the peer's ack of it (pfsync defer).
+            let created = e.sync.take_last_insert().filter(|_| {
+                defers && meta.dir == Dir::Out && syncdefer::eligible(p, self.q.payload(p), &v)
+            });
+            if let Some(s) = created {
+                e.sync.acks.ask(s);
+            }
             let state = e.last_state;
             let hold = v.hold;
             let held = &self.held;

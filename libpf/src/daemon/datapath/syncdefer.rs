@@ -34,29 +34,27 @@ fn unicast(pkt: &[u8]) -> bool {
     }
 }
 
+/// May packet `p` (its bytes `pkt`), passing with `v`, be held? Asked
+/// under the engine's lock right after the packet was filtered, so that
+/// the state's insert asks for an ack before pfd can send it.
+pub(super) fn eligible(p: &nfqueue::Packet, pkt: &[u8], v: &Verdict) -> bool {
+    v.pass && v.hold.is_none() && !p.truncated() && !p.gso && unicast(pkt)
+}
+
 impl Worker {
-    /// Hold packet `p`, which created state `s` and passes with `v`;
-    /// false when it cannot be held (it then goes on at once).
-    pub(super) fn sync_defer(&mut self, p: &nfqueue::Packet, v: &Verdict, s: StateRef) -> bool {
-        if !v.pass || v.hold.is_some() || p.truncated() || p.gso {
-            return false;
-        }
-        let bytes = self.q.payload(p);
-        if !unicast(bytes) {
-            return false;
-        }
+    /// Hold packet `p`, which created state `s` (whose insert asks for an
+    /// ack already) and passes with `v`.
+    pub(super) fn sync_defer(&mut self, p: &nfqueue::Packet, v: &Verdict, s: StateRef) {
         let held = SyncHeld {
             id: p.id,
             v: v.clone(),
-            bytes: bytes.to_vec(),
+            bytes: self.q.payload(p).to_vec(),
         };
         let now = self.shared.now_ms();
-        self.shared.engine().sync.acks.ask(s);
         if let Some((s, old)) = self.sync_held.hold(s, now, held) {
             self.shared.engine().sync.acks.check(&s, true);
             self.sync_go(old);
         }
-        true
     }
 
     /// Let go of the held packets whose state was acked or whose time is
