@@ -7,7 +7,9 @@ from inside a test namespace.
       IP TTL, for virtual address 192.0.2.1 (the demo's carp1)
   forge.py pfsync DST KIND
       a malformed pfsync frame to DST (224.0.0.240): KIND is one of
-      badver, badlen, truncated, badact, badval, junk
+      badver, badlen, truncated, badact, badval, junk; or bulkreq, a
+      well-formed bulk update request (UPD_REQ 0/0), sent $FORGE_COUNT
+      times (default 1) back to back
 """
 import hashlib
 import hmac
@@ -75,9 +77,13 @@ def pfsync(dst, kind):
         st[250] = 2
         body = struct.pack("!BBH", 13, 66, 1) + bytes(st)
         hdr = struct.pack("!BBH", 6, 0, 20 + len(body)) + bytes(16)
+    elif kind == "bulkreq":
+        body = struct.pack("!BBH", 5, 3, 1) + struct.pack("!QI", 0, 0)
+        hdr = struct.pack("!BBH", 6, 0, 20 + len(body)) + bytes(16)
     else:
         hdr, body = os.urandom(7), b""
-    send(ipv4(src_for(dst), dst, 240, 255, hdr + body), dst)
+    for _ in range(int(os.environ.get("FORGE_COUNT", "1")) if kind == "bulkreq" else 1):
+        send(ipv4(src_for(dst), dst, 240, 255, hdr + body), dst)
 
 
 def main():

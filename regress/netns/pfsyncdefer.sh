@@ -14,6 +14,7 @@
 set -u
 P=${P:-pfsd$$}
 source "$(dirname "$0")/../lib/suite.sh"
+source "$LIB/tshark.sh"
 PORT=7007
 
 netns_add cl fw1 fw2 srv sw
@@ -77,7 +78,13 @@ rtt_max() { tr ' ' '\n' <<<"${1#*rtt_ms }" | grep -v lost | sort -n | tail -1 | 
 rtt_median() { tr ' ' '\n' <<<"${1#*rtt_ms }" | grep -v lost | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)])}'; }
 
 # ------------------------------------------------- asymmetric, with defer
+in_ns fw1 timeout 60 tcpdump -i sync0 -nn -U -w "$RUN/defer.pcap" ip proto 240 2>/dev/null &
+dump=$!
+sleep 0.5
 out=$(probe 10)
+sleep 0.3
+kill $dump 2>/dev/null
+wait $dump 2>/dev/null
 echo "# defer on: $out"
 echo "pfsync.defer.asym_answered=$(answered "$out")/10"
 check "defer: every new flow answered through the other firewall ($(answered "$out")/10)" test "$(answered "$out")" -eq 10
@@ -85,6 +92,16 @@ check "defer: fw2 has the client's states" bash -c "in_fw fw2 '$BIN/pfctl' -ss |
 # The peer's ack releases the packet well before the 20 ms are up (a
 # loaded machine may delay one past them: the median is checked).
 check "defer: acked, not timed out (median round trip $(rtt_median "$out") ms < 15, max $(rtt_max "$out") ms)" test "$(rtt_median "$out")" -lt 15
+
+# What went over the sync link: inserts asking for an ack (PFSTATE_ACK,
+# 0x0010), the peer's INS_ACKs, as tshark decodes them.
+n_ack=$(tshark_count "$RUN/defer.pcap" 'pfsync.action == 13 && pfsync.state_flags & 0x0010')
+n_iack=$(tshark_count "$RUN/defer.pcap" 'pfsync.action == 2')
+bad=$(tshark_malformed "$RUN/defer.pcap")
+echo "pfsync.tshark.defer ins_with_ack=$n_ack ins_ack=$n_iack malformed=$bad"
+check "tshark: fw1's inserts ask for an ack ($n_ack frames)" test "$n_ack" -ge 10
+check "tshark: fw2's INS_ACKs ($n_iack frames)" test "$n_iack" -ge 10
+check "tshark: no malformed frame ($bad warnings)" test "$bad" -eq 0
 
 # ----------------------------------------------- asymmetric, without defer
 check "fw1: -defer" in_fw fw1 "$BIN/carpctl" pfsync0 -defer
