@@ -6,7 +6,8 @@
 //! path's (the held packets, their deadlines, at most `DEFER_LIMIT`).
 //! Pure: time in milliseconds comes in.
 
-use super::queue::StateRef;
+/// (state id, creator id), as `queue::StateRef`.
+pub type StateRef = (u64, u32);
 use std::collections::{HashSet, VecDeque};
 
 /// Longest a packet is held (PFSYNC_DEFER_NSEC).

@@ -305,7 +305,6 @@ fn pfsync_block_variants() {
     s.config.syncpeer = Some(PFSYNC_GROUP);
     assert!(print_pfsync(&s).contains("\tpfsync: syncdev: em2 maxupd: 64 defer: on\n"));
     // A pass (or a hidden one) shows as auth, never itself.
-    let mut s = s;
     s.config.pass = Some("s3cret".into());
     let out = print_pfsync(&s);
     assert!(
