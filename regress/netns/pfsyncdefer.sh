@@ -49,7 +49,7 @@ forwarding fw2 inet
 for n in fw1 fw2; do
 	in_ns $n sysctl -q -w net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0
 done
-serve srv python3 "$LIB/udprtt.py" serve $PORT
+serve srv python3 "$LIB/flowrtt.py" serve $PORT
 
 # Both firewalls: in from the outside only with a state.
 conf fw <<'CONF'
@@ -70,8 +70,9 @@ for n in fw1 fw2; do
 	check "$n: bulk update done" bash -c "for i in \$(seq 100); do grep -q 'bulk update complete' '$RUN/$n.pfsyncd.log' && exit 0; sleep 0.1; done; exit 1"
 done
 
-# probe N: N new UDP flows from the client; the line udprtt.py prints.
-probe() { in_ns cl python3 "$LIB/udprtt.py" probe 10.2.0.2 $PORT "$1" 0.5; }
+# probe N [tcp]: N new UDP (or TCP) flows from the client; the line
+# flowrtt.py prints.
+probe() { in_ns cl python3 "$LIB/flowrtt.py" probe "${2:-udp}" 10.2.0.2 $PORT "$1" 0.5; }
 answered() { awk '{print $2}' <<<"$1"; }
 # The largest and the median round trip (ms, integers) of a probe line.
 rtt_max() { tr ' ' '\n' <<<"${1#*rtt_ms }" | grep -v lost | sort -n | tail -1 | cut -d. -f1; }
@@ -88,6 +89,10 @@ wait $dump 2>/dev/null
 echo "# defer on: $out"
 echo "pfsync.defer.asym_answered=$(answered "$out")/10"
 check "defer: every new flow answered through the other firewall ($(answered "$out")/10)" test "$(answered "$out")" -eq 10
+tcp=$(probe 10 tcp)
+echo "# defer on, TCP: $tcp"
+echo "pfsync.defer.asym_tcp_answered=$(answered "$tcp")/10"
+check "defer: every new TCP connection made through both firewalls ($(answered "$tcp")/10)" test "$(answered "$tcp")" -eq 10
 check "defer: fw2 has the client's states" bash -c "in_fw fw2 '$BIN/pfctl' -ss | grep -q '10.1.0.2:[0-9]* -> 10.2.0.2:$PORT'"
 # The peer's ack releases the packet well before the 20 ms are up (a
 # loaded machine may delay one past them: the median is checked).
@@ -109,6 +114,10 @@ out=$(probe 10)
 echo "# defer off: $out"
 echo "pfsync.defer.asym_answered_without=$(answered "$out")/10"
 check "without defer the reply races the state: flows lost ($(answered "$out")/10 answered)" test "$(answered "$out")" -lt 10
+tcp=$(probe 10 tcp)
+echo "# defer off, TCP: $tcp"
+echo "pfsync.defer.asym_tcp_answered_without=$(answered "$tcp")/10"
+check "without defer TCP connections fail or wait for a SYN resend ($(answered "$tcp")/10 within 0.5 s)" test "$(answered "$tcp")" -lt 10
 
 # ------------------------------------ no ack from the peer: held 20 ms at most
 # The server routes back through fw1 (a symmetric path), and fw2's pfsyncd

@@ -34,7 +34,9 @@ pass quick on sync0 proto pfsync
 pass
 CONF
 for n in fw1 fw2; do
-	check "$n: pfd starts" pfd_start $n
+	# Members of group 4242 may read (carpctl pfsync0 without root).
+	PFD_FLAGS="-G 4242" pfd_start $n
+	check "$n: pfd starts" test -S "$RUN/$n.sock"
 	check "$n: pf enabled, ruleset loaded" in_fw $n "$BIN/pfctl" -q -e -f "$RUN/fw.conf"
 	pfsyncd_start $n
 done
@@ -101,6 +103,8 @@ for n in fw1 fw2; do
 	check "$n: pass set while up" in_fw $n "$BIN/carpctl" pfsync0 pass s3cret
 done
 check "carpctl shows auth: on, not the pass" bash -c "out=\$(in_fw fw1 '$BIN/carpctl' pfsync0); grep -q 'auth: on' <<<\"\$out\" && ! grep -q s3cret <<<\"\$out\""
+nonroot() { PF_SOCKET="$RUN/fw1.sock" ip netns exec "$(ns fw1)" setpriv --reuid=65534 --regid=4242 --clear-groups "$BIN/carpctl" "$@"; }
+check "a non-root reader sees auth: on" bash -c "$(declare -f nonroot); nonroot pfsync0 | grep -q 'auth: on'"
 in_fw fw2 "$BIN/pfctl" -q -F states
 n0=$(states_on fw2)
 new_state
