@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,6 +61,8 @@ pub struct Stats {
     pub oerrors: u64,
     /// Frames without a good HMAC while pfsync0 has a pass.
     pub badauth: u64,
+    /// Frames with a good HMAC seen before (replayed).
+    pub replayed: u64,
     /// Bulk requests refused by the per-peer rate limit.
     pub bulk_refused: u64,
 }
@@ -85,6 +87,8 @@ struct Shared {
     hup: Arc<AtomicBool>,
     /// A bulk update is being sent: a request meanwhile starts no other.
     bulk_running: AtomicBool,
+    /// The next authenticated frame's number (`auth`).
+    seq: AtomicU64,
 }
 
 impl Shared {
@@ -142,7 +146,7 @@ impl Shared {
         }
         let mut payload = b.finish();
         if let Some(k) = &link.key {
-            auth::sign(k, &mut payload);
+            auth::sign(k, self.seq.fetch_add(1, Ordering::Relaxed), &mut payload);
         }
         let ident = {
             let mut i = self.ident.lock().unwrap_or_else(|e| e.into_inner());
@@ -193,6 +197,11 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         fatal: Mutex::new(None),
         hup,
         bulk_running: AtomicBool::new(false),
+        seq: AtomicU64::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_micros() as u64),
+        ),
     });
     let (tx, rx) = channel();
     {
@@ -227,8 +236,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
 fn log_stats(shared: &Shared, what: &str) {
     let s = *shared.stats();
     log::notice(&format!(
-        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badauth, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} bulk requests refused, {} frames out ({} errors)",
-        s.ipackets, s.badif, s.badttl, s.hdrops, s.badauth, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.bulk_refused, s.opackets, s.oerrors
+        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badauth, {} replayed, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} bulk requests refused, {} frames out ({} errors)",
+        s.ipackets, s.badif, s.badttl, s.hdrops, s.badauth, s.replayed, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.bulk_refused, s.opackets, s.oerrors
     ));
 }
 
@@ -529,6 +538,7 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let mut buf = vec![0u8; 65536];
     let mut msgs = Vec::new();
     let mut limiter = BulkLimiter::new();
+    let mut window = auth::ReplayWindow::new();
     let origin = Instant::now();
     while !shared.term.load(Ordering::Relaxed) {
         let r = match shared.rx.recv(&mut buf) {
@@ -582,7 +592,15 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
         let frame = match &link.key {
             None => frame,
             Some(k) => match auth::verify(k, frame) {
-                Ok(f) => f,
+                Ok((f, seq)) if window.accept(src, seq) => f,
+                Ok(_) => {
+                    shared.stats().replayed += 1;
+                    shared.warn_limited(
+                        "replayed",
+                        format!("pfsync: frame from {src} dropped: replayed"),
+                    );
+                    continue;
+                }
                 Err(why) => {
                     shared.stats().badauth += 1;
                     shared.warn_limited(

@@ -4,7 +4,8 @@
 -- netns suite: it names each section and its messages, and flags as
 -- malformed (Expert Info Error) a frame whose header, sections or
 -- messages do not add up, or that carries anything after its length but
--- the 20-byte HMAC-SHA1 trailer of pfsyncd's `pass`.
+-- the trailer of pfsyncd's `pass` (a 64-bit sequence number and an
+-- HMAC-SHA1, 28 bytes).
 
 local p = Proto("pfsync", "OpenBSD pfsync")
 
@@ -34,11 +35,12 @@ local f = {
 	timeout = ProtoField.uint8("pfsync.timeout", "Timeout index"),
 	state_flags = ProtoField.uint16("pfsync.state_flags", "State flags", base.HEX),
 	bus_status = ProtoField.uint8("pfsync.bus.status", "Bulk update status"),
+	seq = ProtoField.uint64("pfsync.seq", "Sequence number (pass)"),
 	hmac = ProtoField.bytes("pfsync.hmac", "HMAC-SHA1 (pass)"),
 }
 p.fields = {
 	f.version, f.len, f.cksum, f.action, f.msglen, f.count, f.id, f.creatorid,
-	f.af, f.direction, f.timeout, f.state_flags, f.bus_status, f.hmac,
+	f.af, f.direction, f.timeout, f.state_flags, f.bus_status, f.seq, f.hmac,
 }
 local malformed = ProtoExpert.new("pfsync.malformed", "Malformed pfsync frame",
 	expert.group.MALFORMED, expert.severity.ERROR)
@@ -114,8 +116,9 @@ function p.dissector(tvb, pinfo, tree)
 		names[#names + 1] = (actions[act] or "?") .. " x" .. count
 		off = off + mlen * count
 	end
-	if n == len + 20 then
-		t:add(f.hmac, tvb(len, 20))
+	if n == len + 28 then
+		t:add(f.seq, tvb(len, 8))
+		t:add(f.hmac, tvb(len + 8, 20))
 	elseif n ~= len then
 		t:add_proto_expert_info(malformed, (n - len) .. " bytes after the frame")
 	end

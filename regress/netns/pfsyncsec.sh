@@ -137,6 +137,29 @@ check "a forged bulk request without the pass starts no bulk update" test "$(gre
 new_state
 check "same pass again: states sync" wait_states fw2 $((n0 + 1))
 
+# A replayed frame: fw1's clear (pfctl -F states) captured on the sync
+# network and sent again from p3 once fw2 has new states of fw1. Its HMAC
+# is good, its number old: dropped, and fw2 keeps the states.
+in_ns fw2 timeout 20 tcpdump -i sync0 -nn -U -w "$RUN/clear.pcap" ip proto 240 and src host 169.254.1.1 2>/dev/null &
+dump=$!
+sleep 1.5
+in_fw fw1 "$BIN/pfctl" -q -F states
+check "fw1's clear empties fw2 of fw1's states" bash -c "for i in \$(seq 20); do [ \"\$(in_fw fw2 '$BIN/pfctl' -ss | grep -c 'icmp 10.1.0.2:')\" -eq 0 ] && exit 0; sleep 0.1; done; exit 1"
+sleep 0.5
+kill $dump 2>/dev/null
+wait $dump 2>/dev/null
+new_state
+new_state
+check "new states of fw1 on fw2" wait_states fw2 2
+n0=$(states_on fw2)
+rep0=$(pfsync_stat fw2 replayed)
+FORGE_DEV=eth0 in_ns p3 python3 "$LIB/forge.py" replay "$RUN/clear.pcap"
+sleep 1
+rep=$(pfsync_stat fw2 replayed)
+check "replayed frames dropped and counted (replayed $rep0 -> $rep)" test "${rep:-0}" -gt "${rep0:-0}"
+check "the replayed clear removed nothing on fw2 ($(states_on fw2) of $n0 states)" test "$(states_on fw2)" -eq "$n0"
+check "replay logged" grep -q 'pfsync: frame from 169.254.1.1 dropped: replayed' "$RUN/fw2.pfsyncd.log"
+
 # ------------------------------------------------------------------ tshark
 sleep 1
 kill $dump_sync $dump_carp 2>/dev/null
