@@ -159,6 +159,16 @@ rep=$(pfsync_stat fw2 replayed)
 check "replayed frames dropped and counted (replayed $rep0 -> $rep)" test "${rep:-0}" -gt "${rep0:-0}"
 check "the replayed clear removed nothing on fw2 ($(states_on fw2) of $n0 states)" test "$(states_on fw2)" -eq "$n0"
 check "replay logged" grep -q 'pfsync: frame from 169.254.1.1 dropped: replayed' "$RUN/fw2.pfsyncd.log"
+# fw2's pfsyncd restarts: its bulk request (numbered from its new start,
+# above its old numbers) is taken by fw1, and fw1's signed bulk update
+# brings the states back.
+done0=$(grep -c 'bulk update complete' "$RUN/fw2.pfsyncd.log")
+kill "$(daemon_pid fw2 pfsyncd)"
+sleep 1
+in_fw fw2 "$BIN/pfctl" -q -F states
+pfsyncd_start fw2
+check "restarted fw2: authenticated bulk update complete" bash -c "for i in \$(seq 100); do [ \$(grep -c 'bulk update complete' '$RUN/fw2.pfsyncd.log') -gt $done0 ] && exit 0; sleep 0.1; done; exit 1"
+check "restarted fw2: fw1's states back ($(states_on fw2) of $n0)" wait_states fw2 "$n0"
 
 # ------------------------------------------------------------------ tshark
 sleep 1
