@@ -55,9 +55,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(used <= k, "the assembler took more than it was given");
         rest = &rest[used..];
         if let Some(body) = a.take() {
-            let Ok(req) = decode::<Request>(&body) else {
-                break;
-            };
+            let Ok(req) = decode::<Request>(&body) else { break };
             found.push(req);
         }
     }
