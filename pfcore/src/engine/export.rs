@@ -7,7 +7,8 @@ use super::normalize::{Actions, PeerScrub, StateScrub, PFSS_TIMESTAMP, PFSTATE_S
 use super::packet::Dir;
 use super::ruleref::RuleRef;
 use super::state::{
-    tcps, Peer, State, StateCold, StateKey, StateKeys, SyncMeta, SK_STACK, SK_WIRE,
+    tcps, Peer, Slot, State, StateCold, StateKey, StateKeys, StateTable, SyncMeta, SK_STACK,
+    SK_WIRE,
 };
 use super::Engine;
 use crate::addr::Af;
@@ -177,6 +178,20 @@ impl Engine {
             .collect()
     }
 
+    /// The next states of a walk (see `StateWalk`), at most `n`.
+    pub fn export_walk(&self, walk: &mut StateWalk, n: usize, now: u64) -> Vec<StateRepr> {
+        walk.sort();
+        let mut out = Vec::with_capacity(n.min(walk.order.len() - walk.pos));
+        while out.len() < n && walk.pos < walk.order.len() {
+            let (seq, slot) = walk.order[walk.pos];
+            walk.pos += 1;
+            if let Some(st) = self.states.get_seq(slot, seq) {
+                out.push(self.export_state(st, now));
+            }
+        }
+        out
+    }
+
     /// Insert a state from its `pfsync_state` form (pfsync INS/UPD, or
     /// DIOCADDSTATES). `from_peer`: mark it as the peer's (never echoed).
     pub fn import_state(
@@ -234,7 +249,7 @@ impl Engine {
             scrub: state_scrub_in(&sr.src, &sr.dst),
             // pfsync_state carries no tag.
             tag: 0,
-            sync: SyncMeta::local(no_sync),
+            sync: SyncMeta::default(),
             seq: 0,
             match_rules: 0,
             cold: None,
@@ -482,5 +497,52 @@ impl Engine {
         }
         out.extend(extra);
         out
+    }
+}
+
+/// A listing of the state table taken in pieces, so that the engine is
+/// never held for the whole table (DIOCGETSTATES of a million states):
+/// `scan` reads the insertion order of a range of slots at a time, `sort`
+/// orders it (call it without holding the engine), then
+/// `Engine::export_walk` gives the states in that order a chunk at a
+/// time. The caller releases the engine between calls. A state made
+/// after its slot was scanned is not listed; one removed in between is
+/// skipped (its slot's sequence no longer matches).
+#[derive(Debug, Default)]
+pub struct StateWalk {
+    order: Vec<(u64, Slot)>,
+    next_slot: Option<usize>,
+    pos: usize,
+    scanned: bool,
+}
+
+impl StateWalk {
+    pub fn new() -> StateWalk {
+        StateWalk {
+            next_slot: Some(0),
+            ..StateWalk::default()
+        }
+    }
+
+    /// Read the order of the next `n` slots; true when the whole table
+    /// has been read.
+    pub fn scan(&mut self, table: &StateTable, n: usize) -> bool {
+        if let Some(from) = self.next_slot {
+            self.next_slot = table.seqs_from(from, n, &mut self.order);
+        }
+        self.next_slot.is_none()
+    }
+
+    /// Put what `scan` read in insertion order (once).
+    pub fn sort(&mut self) {
+        if !self.scanned {
+            self.order.sort_unstable();
+            self.scanned = true;
+        }
+    }
+
+    /// Every state has been given.
+    pub fn done(&self) -> bool {
+        self.scanned && self.next_slot.is_none() && self.pos >= self.order.len()
     }
 }

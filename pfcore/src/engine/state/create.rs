@@ -90,7 +90,7 @@ impl Engine {
             norm: d.actions,
             scrub: None,
             tag: d.tag,
-            sync: SyncMeta::local(no_sync),
+            sync: SyncMeta::default(),
             seq: 0,
             match_rules: 0,
             cold: None,

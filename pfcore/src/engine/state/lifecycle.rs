@@ -41,7 +41,7 @@ impl Engine {
         for lb in cold.sn.lb.iter().flatten() {
             self.lb_give(lb);
         }
-        if announce && !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC {
+        if announce && !st.no_sync() && st.key[0].proto != IPPROTO_PFSYNC {
             self.sync.delete((st.id, st.creatorid), now);
         }
         Some(st)

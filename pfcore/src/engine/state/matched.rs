@@ -376,7 +376,7 @@ impl Engine {
         let Some(st) = self.states.get(slot) else {
             return;
         };
-        if st.sync.no_sync || st.key[0].proto == IPPROTO_PFSYNC {
+        if st.no_sync() || st.key[0].proto == IPPROTO_PFSYNC {
             return;
         }
         let peer_recent = st

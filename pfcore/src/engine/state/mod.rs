@@ -117,24 +117,16 @@ impl std::ops::Index<usize> for StateKeys {
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// Where a state came from, for pfsync (no echo of the peer's states).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether it is synced at all is its `PFSTATE_NOSYNC` flag
+/// (`State::no_sync`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncMeta {
     /// Last time (ms) the peer updated this state; 0: never (a time of 0
     /// is kept as 1 ms, so that the field needs no `Option`).
     peer_updated: u64,
-    /// `no-sync`: never announced.
-    pub no_sync: bool,
 }
 
 impl SyncMeta {
-    /// A state the peer has not told us about (yet).
-    pub fn local(no_sync: bool) -> SyncMeta {
-        SyncMeta {
-            peer_updated: 0,
-            no_sync,
-        }
-    }
-
     /// Last time (ms) the peer updated this state.
     pub fn peer_updated(&self) -> Option<u64> {
         (self.peer_updated != 0).then_some(self.peer_updated)
@@ -218,6 +210,11 @@ static NO_COLD: StateCold = StateCold {
 };
 
 impl State {
+    /// `no-sync`: never announced to the pfsync peer.
+    pub fn no_sync(&self) -> bool {
+        self.state_flags & PFSTATE_NOSYNC != 0
+    }
+
     /// Its anchor, label, route options, source nodes and limiter places.
     pub fn cold(&self) -> &StateCold {
         self.cold.as_deref().unwrap_or(&NO_COLD)
@@ -498,6 +495,24 @@ impl StateTable {
         Some(st)
     }
 
+    /// The (insertion sequence, slot) of the states in slots
+    /// `from..from + n`, appended to `out`; the slot to go on from (None:
+    /// the end). A walk over the table in pieces (see `export::StateWalk`).
+    pub fn seqs_from(&self, from: usize, n: usize, out: &mut Vec<(u64, Slot)>) -> Option<usize> {
+        let end = from.saturating_add(n).min(self.slots.len());
+        for (i, s) in self.slots.iter().enumerate().take(end).skip(from) {
+            if let Some(st) = s {
+                out.push((st.seq, i as Slot));
+            }
+        }
+        (end < self.slots.len()).then_some(end)
+    }
+
+    /// The state in `slot` if it is still the one with sequence `seq`.
+    pub fn get_seq(&self, slot: Slot, seq: u64) -> Option<&State> {
+        self.get(slot).filter(|st| st.seq == seq)
+    }
+
     /// Slots of every state, in insertion order.
     pub fn slots_in_order(&self) -> Vec<Slot> {
         let mut v: Vec<(u64, Slot)> = self
@@ -552,7 +567,7 @@ mod tests {
             norm: Actions::default(),
             scrub: None,
             tag: 0,
-            sync: SyncMeta::local(false),
+            sync: SyncMeta::default(),
             seq: 0,
             match_rules: 0,
             cold: None,
