@@ -94,7 +94,7 @@ fn structural_errors() {
     assert_eq!(errs("peer a {\n"), ["fwsync.conf:1: peer: a block follows only sync"]);
     assert_eq!(errs("peer -oProxyCommand=x\n"), ["fwsync.conf:1: peer -oProxyCommand=x: begins with -"]);
     assert_eq!(errs("peer a\nsync /etc/../x\n"), ["fwsync.conf:2: sync /etc/../x: .. in the path"]);
-    assert_eq!(errs("peer a\nssh \"\"\n"), ["fwsync.conf:2: ssh: empty command"]);
+    assert_eq!(errs("peer a\nssh \"\"\n"), ["fwsync.conf:2: ssh takes one argument"]);
 }
 
 #[test]
