@@ -56,7 +56,7 @@ pub fn push(o: &Options) -> i32 {
     }
     if o.verbose {
         for f in &files {
-            eprintln!("fwsync: {} ({} bytes)", f.path, f.data.len());
+            eprintln!("fwsync: send {} ({} bytes)", f.path, f.data.len());
         }
     }
     let bundle = Bundle {
