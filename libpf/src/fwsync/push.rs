@@ -112,8 +112,14 @@ fn glob(pattern: &str, out: &mut Vec<String>) -> Result<(), String> {
     let mut names = vec![];
     for e in fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))? {
         let e = e.map_err(|e| format!("{dir}: {e}"))?;
-        let path = format!("{}/{}", dir.trim_end_matches('/'), e.file_name().to_string_lossy());
-        if pfcore::fwsync::conf::glob(pattern, &path) && fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        let path = format!(
+            "{}/{}",
+            dir.trim_end_matches('/'),
+            e.file_name().to_string_lossy()
+        );
+        if pfcore::fwsync::conf::glob(pattern, &path)
+            && fs::metadata(&path).is_ok_and(|m| m.is_file())
+        {
             names.push(path);
         }
     }

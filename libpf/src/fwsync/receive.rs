@@ -94,7 +94,11 @@ fn receive_on(input: &mut dyn BufRead, h: &str) -> Result<(), String> {
 
 /// A new directory of our own: /run/fwsync.PID (/tmp without /run).
 fn staging_dir() -> Result<PathBuf, String> {
-    let base = if Path::new("/run").is_dir() { "/run" } else { "/tmp" };
+    let base = if Path::new("/run").is_dir() {
+        "/run"
+    } else {
+        "/tmp"
+    };
     let dir = PathBuf::from(format!("{base}/fwsync.{}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
@@ -178,9 +182,19 @@ fn diff(files: &[Staged], h: &str) -> Result<(), String> {
     for f in files.iter().filter(|f| f.changed()) {
         any = true;
         let _ = std::io::stdout().flush();
-        let live = if f.old.is_some() { f.path.as_str() } else { "/dev/null" };
+        let live = if f.old.is_some() {
+            f.path.as_str()
+        } else {
+            "/dev/null"
+        };
         let status = Command::new("diff")
-            .args(["-u", "--label", &f.path, "--label", &format!("{} ({h}, new)", f.path)])
+            .args([
+                "-u",
+                "--label",
+                &f.path,
+                "--label",
+                &format!("{} ({h}, new)", f.path),
+            ])
             .arg(live)
             .arg(&f.staged)
             .status()
@@ -204,7 +218,10 @@ fn install(path: &str, data: &[u8], mode: u32) -> Result<(), String> {
     let p = Path::new(path);
     let dir = p.parent().ok_or_else(|| format!("{path}: no directory"))?;
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.fwsync.{}", std::process::id()));
     let r = write_new(&tmp, data, mode)
         .and_then(|_| fs::rename(&tmp, p).map_err(|e| format!("{path}: {e}")));
@@ -283,17 +300,31 @@ fn commit(conf: &Config, changed: &[&Staged], verbose: bool, h: &str) -> Result<
     }
     let reload = changed.iter().any(|f| hostname_if(&f.path).is_none());
     if reload {
-        if let Err(e) = run(pfctl_f(&conf.ruleset), &format!("pfctl -f {}", conf.ruleset), verbose, h) {
+        if let Err(e) = run(
+            pfctl_f(&conf.ruleset),
+            &format!("pfctl -f {}", conf.ruleset),
+            verbose,
+            h,
+        ) {
             restore(&done, h);
             return Err(format!("{e}: ruleset not loaded, the old files are back"));
         }
     }
-    let ifs: Vec<&Staged> = changed.iter().copied().filter(|f| hostname_if(&f.path).is_some()).collect();
+    let ifs: Vec<&Staged> = changed
+        .iter()
+        .copied()
+        .filter(|f| hostname_if(&f.path).is_some())
+        .collect();
     if let Err(e) = netstart(&ifs, verbose, h) {
         restore(&done, h);
         let mut msg = format!("{e}: the old files are back");
         if reload {
-            match run(pfctl_f(&conf.ruleset), "pfctl -f (the old ruleset)", verbose, h) {
+            match run(
+                pfctl_f(&conf.ruleset),
+                "pfctl -f (the old ruleset)",
+                verbose,
+                h,
+            ) {
                 Ok(()) => msg.push_str(", the old ruleset loaded"),
                 Err(e) => msg.push_str(&format!(", {e}")),
             }
@@ -326,6 +357,9 @@ fn run_commands(conf: &Config, changed: &[&Staged], verbose: bool, h: &str) -> R
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("the files are in place but {} failed", failed.join(", ")))
+        Err(format!(
+            "the files are in place but {} failed",
+            failed.join(", ")
+        ))
     }
 }

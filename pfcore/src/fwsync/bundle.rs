@@ -44,7 +44,11 @@ pub struct Bundle {
 impl Bundle {
     pub fn write(&self, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "fwsync {VERSION}")?;
-        writeln!(w, "options dry={} verbose={}", self.dry as u8, self.verbose as u8)?;
+        writeln!(
+            w,
+            "options dry={} verbose={}",
+            self.dry as u8, self.verbose as u8
+        )?;
         writeln!(w, "config {}", self.config.len())?;
         w.write_all(self.config.as_bytes())?;
         writeln!(w)?;
@@ -76,7 +80,9 @@ impl Bundle {
             }
         }
         let len = line(r)?;
-        let len = len.strip_prefix("config ").ok_or("expected the configuration")?;
+        let len = len
+            .strip_prefix("config ")
+            .ok_or("expected the configuration")?;
         let config = body(r, size(len)?)?;
         b.config = String::from_utf8(config).map_err(|_| "configuration not UTF-8")?;
         loop {
@@ -84,7 +90,9 @@ impl Bundle {
             if l == "end" {
                 return Ok(b);
             }
-            let rest = l.strip_prefix("file ").ok_or_else(|| format!("unexpected {l:?}"))?;
+            let rest = l
+                .strip_prefix("file ")
+                .ok_or_else(|| format!("unexpected {l:?}"))?;
             let mut parts = rest.splitn(3, ' ');
             let (Some(mode), Some(len), Some(path)) = (parts.next(), parts.next(), parts.next())
             else {
@@ -113,8 +121,15 @@ impl Bundle {
 
 /// An absolute path, without `.` or `..` components or empty ones.
 pub fn check_path(p: &str) -> Result<(), String> {
-    let rest = p.strip_prefix('/').ok_or_else(|| format!("{p}: not absolute"))?;
-    if rest.is_empty() || rest.split('/').any(|c| c.is_empty() || c == "." || c == "..") || p.contains('\0') {
+    let rest = p
+        .strip_prefix('/')
+        .ok_or_else(|| format!("{p}: not absolute"))?;
+    if rest.is_empty()
+        || rest
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        || p.contains('\0')
+    {
         return Err(format!("{p}: not a plain absolute path"));
     }
     Ok(())
@@ -140,7 +155,8 @@ fn size(s: &str) -> Result<usize, String> {
 
 fn body(r: &mut dyn BufRead, len: usize) -> Result<Vec<u8>, String> {
     let mut data = vec![0; len + 1];
-    r.read_exact(&mut data).map_err(|_| "stream ends early".to_string())?;
+    r.read_exact(&mut data)
+        .map_err(|_| "stream ends early".to_string())?;
     if data.pop() != Some(b'\n') {
         return Err("no newline after a body".into());
     }
@@ -201,6 +217,8 @@ mod tests {
             let s = format!("fwsync 1\noptions dry=0 verbose=0\nconfig 0\n\n{bad}");
             assert!(Bundle::read(&mut s.as_bytes()).is_err(), "{bad}");
         }
-        assert!(Bundle::read(&mut &b"fwsync 2\n"[..]).unwrap_err().contains("version"));
+        assert!(Bundle::read(&mut &b"fwsync 2\n"[..])
+            .unwrap_err()
+            .contains("version"));
     }
 }

@@ -92,8 +92,11 @@ enum Tok {
     Close,
 }
 
-/// The tokens of each line (line number, tokens), comments dropped.
-fn lex(text: &str) -> Result<Vec<(u32, Vec<Tok>)>, (u32, String)> {
+/// A line's number and its tokens.
+type Line = (u32, Vec<Tok>);
+
+/// The tokens of each line, comments dropped; an error's line and message.
+fn lex(text: &str) -> Result<Vec<Line>, (u32, String)> {
     let mut lines = vec![];
     for (i, raw) in text.lines().enumerate() {
         let n = i as u32 + 1;
@@ -282,7 +285,10 @@ impl Parsed {
             }
             "ssh" => {
                 once(self.ssh.is_some())?;
-                let argv: Vec<String> = one(kw, args)?.split_whitespace().map(String::from).collect();
+                let argv: Vec<String> = one(kw, args)?
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect();
                 if argv.is_empty() {
                     return Err("ssh: empty command".into());
                 }
@@ -369,7 +375,10 @@ pub fn covers(pattern: &str, path: &str) -> bool {
     if glob(pattern, path) {
         return true;
     }
-    !dir.is_empty() && path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+    !dir.is_empty()
+        && path.len() > dir.len()
+        && path.starts_with(dir)
+        && path.as_bytes()[dir.len()] == b'/'
 }
 
 /// Shell-style match: `*` any run and `?` any one character, neither
@@ -378,10 +387,12 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     fn go(p: &[u8], n: &[u8]) -> bool {
         match p.split_first() {
             None => n.is_empty(),
-            Some((b'*', rest)) => {
-                (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != b'/').any(|i| go(rest, &n[i..]))
+            Some((b'*', rest)) => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != b'/')
+                .any(|i| go(rest, &n[i..])),
+            Some((b'?', rest)) => {
+                matches!(n.split_first(), Some((c, nr)) if *c != b'/' && go(rest, nr))
             }
-            Some((b'?', rest)) => matches!(n.split_first(), Some((c, nr)) if *c != b'/' && go(rest, nr)),
             Some((c, rest)) => matches!(n.split_first(), Some((d, nr)) if d == c && go(rest, nr)),
         }
     }

@@ -148,7 +148,11 @@ mod tests {
             ..Edits::default()
         };
         assert_eq!(
-            rewrite("/etc/ntpd.conf", &e, b"listen on 192.0.2.2\nx 192.0.2.2/24\n"),
+            rewrite(
+                "/etc/ntpd.conf",
+                &e,
+                b"listen on 192.0.2.2\nx 192.0.2.2/24\n"
+            ),
             b"listen on 192.0.2.3\nx 192.0.2.3/25\n"
         );
     }
@@ -159,7 +163,10 @@ mod tests {
             replace: vec![("a".into(), "b".into())],
             ..Edits::default()
         };
-        assert_eq!(rewrite("/x", &e, &[0xff, b'a', 0, 0xfe]), vec![0xff, b'b', 0, 0xfe]);
+        assert_eq!(
+            rewrite("/x", &e, &[0xff, b'a', 0, 0xfe]),
+            vec![0xff, b'b', 0, 0xfe]
+        );
     }
 
     #[test]

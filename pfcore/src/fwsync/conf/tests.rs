@@ -45,14 +45,25 @@ sync /var/nsd/zones/
     assert_eq!(c.ruleset, "/etc/pf/main.conf");
     let pats: Vec<&str> = c.syncs.iter().map(|s| s.pattern.as_str()).collect();
     // the ruleset is synced though no sync line names it
-    assert_eq!(pats, ["/etc/pf/main.conf", "/etc/hostname.*", "/etc/ntpd.conf", "/var/nsd/zones/"]);
+    assert_eq!(
+        pats,
+        [
+            "/etc/pf/main.conf",
+            "/etc/hostname.*",
+            "/etc/ntpd.conf",
+            "/var/nsd/zones/"
+        ]
+    );
     assert_eq!(c.global.advskew, Some(128));
     let e = c.edits_for("/etc/ntpd.conf");
     assert_eq!(
         e.replace,
         [
             ("10.0.0.2".to_string(), "10.0.0.3".to_string()),
-            ("listen on 192.0.2.2".to_string(), "listen on \"x\"".to_string())
+            (
+                "listen on 192.0.2.2".to_string(),
+                "listen on \"x\"".to_string()
+            )
         ]
     );
     assert_eq!(e.run, ["rcctl restart ntpd"]);
@@ -85,16 +96,34 @@ fn errors_name_file_and_line_and_all_are_reported() {
 #[test]
 fn structural_errors() {
     assert_eq!(errs("sync /x\n"), ["fwsync.conf: no peer given"]);
-    assert_eq!(errs("peer a\npeer b\n"), ["fwsync.conf:2: peer given twice"]);
-    assert_eq!(errs("peer \"a\n"), ["fwsync.conf:1: unterminated quoted string"]);
+    assert_eq!(
+        errs("peer a\npeer b\n"),
+        ["fwsync.conf:2: peer given twice"]
+    );
+    assert_eq!(
+        errs("peer \"a\n"),
+        ["fwsync.conf:1: unterminated quoted string"]
+    );
     assert_eq!(
         errs("peer a\nsync /x {\nrun y\n"),
         ["fwsync.conf:2: sync /x: no closing brace"]
     );
-    assert_eq!(errs("peer a {\n"), ["fwsync.conf:1: peer: a block follows only sync"]);
-    assert_eq!(errs("peer -oProxyCommand=x\n"), ["fwsync.conf:1: peer -oProxyCommand=x: begins with -"]);
-    assert_eq!(errs("peer a\nsync /etc/../x\n"), ["fwsync.conf:2: sync /etc/../x: .. in the path"]);
-    assert_eq!(errs("peer a\nssh \"\"\n"), ["fwsync.conf:2: ssh takes one argument"]);
+    assert_eq!(
+        errs("peer a {\n"),
+        ["fwsync.conf:1: peer: a block follows only sync"]
+    );
+    assert_eq!(
+        errs("peer -oProxyCommand=x\n"),
+        ["fwsync.conf:1: peer -oProxyCommand=x: begins with -"]
+    );
+    assert_eq!(
+        errs("peer a\nsync /etc/../x\n"),
+        ["fwsync.conf:2: sync /etc/../x: .. in the path"]
+    );
+    assert_eq!(
+        errs("peer a\nssh \"\"\n"),
+        ["fwsync.conf:2: ssh takes one argument"]
+    );
 }
 
 #[test]
@@ -108,4 +137,58 @@ fn globs() {
     assert!(!covers("/var/nsd/zones", "/var/nsd/zonesx"));
     assert!(covers("/etc/pf.conf", "/etc/pf.conf"));
     assert!(is_glob("/etc/hostname.*") && !is_glob("/etc/pf.conf"));
+}
+
+/// The example fwsync.conf of fw1 makes fw2's files of the example pair
+/// out of fw1's, byte for byte.
+#[test]
+fn the_example_makes_fw2_out_of_fw1() {
+    let c = ok(include_str!("../../../../etc-examples/fwsync.conf"));
+    assert_eq!(c.peer, "root@169.254.0.0");
+    let pairs: &[(&str, &str, &str)] = &[
+        (
+            "pf.conf",
+            include_str!("../../../../etc-examples/fw1/pf.conf"),
+            include_str!("../../../../etc-examples/fw2/pf.conf"),
+        ),
+        (
+            "hostname.carp1",
+            include_str!("../../../../etc-examples/fw1/hostname.carp1"),
+            include_str!("../../../../etc-examples/fw2/hostname.carp1"),
+        ),
+        (
+            "hostname.carp2",
+            include_str!("../../../../etc-examples/fw1/hostname.carp2"),
+            include_str!("../../../../etc-examples/fw2/hostname.carp2"),
+        ),
+        (
+            "hostname.hvn2",
+            include_str!("../../../../etc-examples/fw1/hostname.hvn2"),
+            include_str!("../../../../etc-examples/fw2/hostname.hvn2"),
+        ),
+        (
+            "hostname.hvn3",
+            include_str!("../../../../etc-examples/fw1/hostname.hvn3"),
+            include_str!("../../../../etc-examples/fw2/hostname.hvn3"),
+        ),
+        (
+            "hostname.hvn4",
+            include_str!("../../../../etc-examples/fw1/hostname.hvn4"),
+            include_str!("../../../../etc-examples/fw2/hostname.hvn4"),
+        ),
+        (
+            "hostname.pfsync0",
+            include_str!("../../../../etc-examples/fw1/hostname.pfsync0"),
+            include_str!("../../../../etc-examples/fw2/hostname.pfsync0"),
+        ),
+    ];
+    for (name, fw1, fw2) in pairs {
+        let path = format!("/etc/{name}");
+        assert!(
+            c.syncs.iter().any(|s| covers(&s.pattern, &path)),
+            "{path} synced"
+        );
+        let got = crate::fwsync::rewrite::rewrite(&path, &c.edits_for(&path), fw1.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&got), *fw2, "{path}");
+    }
 }
