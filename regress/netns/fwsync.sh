@@ -134,13 +134,19 @@ check "fw2's hostname.carp1 says advskew 128" grep -q 'vhid 1 carpdev lan0 pass 
 check "netstart ran on fw2: carp1 has advskew 128" bash -c "carpctl carp1 | grep -q 'vhid 1 advbase 1 advskew 128'"
 check "netstart ran on fw2: carp1 has 10.1.0.10" bash -c "carpctl carp1 | grep -q 'inet 10.1.0.10 netmask 0xffffff00'"
 check "the run command of pf.conf ran on fw2" test -e "$T/ran.pf"
-check "no staging directory left on fw2" bash -c "! ls -d /run/fwsync.* 2>/dev/null | grep -q ."
+check "no staging directory left on fw2" bash -c "! ls -d /run/fwsync.[0-9]* 2>/dev/null | grep -q ."
 check "no temporary file left beside fw2's files" bash -c "! ls -A '$T/fw2etc' | grep -q fwsync"
 check "the ssh session went through fw2's pf (a state on sync0)" bash -c "pfctl -ss | grep -q '^all tcp 10.9.0.2:22 <- 10.9.0.1:'"
 rm -f "$T/ran.pf"
 check "a second push with nothing new exits 0" bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf'"
 check "nothing changed: no run command" fails test -e "$T/ran.pf"
 check "fwsync -n with nothing new says so" bash -c "in_fw fw1 '$BIN/fwsync' -n -f '$T/fwsync.conf' | grep -q 'no changes'"
+
+echo '# changed' >>"$T/etc/hostname.carp1"
+check "a push while another holds fw2's lock fails" fails flock /run/fwsync.lock bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' 2>'$T/lock.out'"
+check "and says another push is in progress" grep -q 'another push is in progress' "$T/lock.out"
+check "and changed nothing" fails grep -q changed "$T/fw2etc/hostname.carp1"
+sed -i '/# changed/d' "$T/etc/hostname.carp1"
 
 snapshot() { (cd "$T/fw2etc" && sha1sum * && ls -A) >"$1"; pfctl -sr >>"$1"; }
 snapshot "$T/before"

@@ -219,3 +219,64 @@ fn ssh(conf: &Config, bundle: &Bundle) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collect_expands_globs_walks_directories_and_keeps_order() {
+        let d = std::env::temp_dir().join(format!("fwsync-collect.{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("zones/sub")).unwrap();
+        for (f, mode) in [
+            ("pf.conf", 0o600),
+            ("hostname.carp1", 0o640),
+            ("hostname.em0", 0o640),
+            ("zones/b.zone", 0o644),
+            ("zones/sub/a.zone", 0o644),
+        ] {
+            fs::write(d.join(f), f).unwrap();
+            fs::set_permissions(d.join(f), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        fs::create_dir(d.join("hostname.dir")).unwrap();
+        let top = d.display();
+        let text = format!(
+            "peer p\nruleset {top}/pf.conf\nsync \"{top}/hostname.*\"\nsync {top}/zones/\nsync {top}/hostname.em0\n"
+        );
+        let conf = pfcore::fwsync::conf::parse(&text, "t").unwrap();
+        let files = collect(&conf).unwrap();
+        let got: Vec<(String, u32)> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.path
+                        .strip_prefix(&*top.to_string())
+                        .unwrap_or(&f.path)
+                        .to_string(),
+                    f.mode,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/pf.conf".to_string(), 0o600),
+                ("/hostname.carp1".to_string(), 0o640),
+                ("/hostname.em0".to_string(), 0o640),
+                ("/zones/b.zone".to_string(), 0o644),
+                ("/zones/sub/a.zone".to_string(), 0o644),
+            ]
+        );
+        assert_eq!(files[0].data, b"pf.conf");
+        let missing = pfcore::fwsync::conf::parse(
+            &format!("peer p\nruleset {top}/pf.conf\nsync {top}/nope\n"),
+            "t",
+        )
+        .unwrap();
+        assert!(collect(&missing)
+            .unwrap_err()
+            .contains("/nope: No such file"));
+        fs::remove_dir_all(&d).unwrap();
+    }
+}

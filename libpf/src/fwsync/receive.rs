@@ -71,6 +71,7 @@ fn receive_on(input: &mut dyn BufRead, h: &str) -> Result<(), String> {
         let v: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         format!("the pushed configuration: {}", v.join("; "))
     })?;
+    let _lock = lock()?;
     let dir = staging_dir()?;
     let staging = Staging(dir);
     let mut files = vec![];
@@ -92,13 +93,32 @@ fn receive_on(input: &mut dyn BufRead, h: &str) -> Result<(), String> {
     run_commands(&conf, &changed, b.verbose, h)
 }
 
-/// A new directory of our own: /run/fwsync.PID (/tmp without /run).
-fn staging_dir() -> Result<PathBuf, String> {
-    let base = if Path::new("/run").is_dir() {
+fn run_dir() -> &'static str {
+    if Path::new("/run").is_dir() {
         "/run"
     } else {
         "/tmp"
-    };
+    }
+}
+
+/// One push at a time on this node: /run/fwsync.lock, held (flock) until
+/// the push ends; a second push fails at once rather than interleave.
+fn lock() -> Result<nix::fcntl::Flock<fs::File>, String> {
+    let path = format!("{}/fwsync.lock", run_dir());
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("{path}: {e}"))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| format!("{path}: another push is in progress ({e})"))
+}
+
+/// A new directory of our own: /run/fwsync.PID (/tmp without /run).
+fn staging_dir() -> Result<PathBuf, String> {
+    let base = run_dir();
     let dir = PathBuf::from(format!("{base}/fwsync.{}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
