@@ -194,6 +194,14 @@ snapshot "$T/after"
 check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
 check "carp1 on fw2 still on lan0" bash -c "carpctl carp1 | grep -q 'carpdev lan0'"
 
+# ------------------------------------------- a forged stream on fw2's -r
+SSH=(ssh -F /dev/null -i "$T/ssh/id" -o IdentitiesOnly=yes -o BatchMode=yes -o "UserKnownHostsFile=$T/ssh/known_hosts")
+garbage() { printf 'fwsync 1\noptions dry=0 verbose=0\nconfig 0\n\nfile 644 3 /etc/../x\nabc\nend\n' | in_fw fw1 "${SSH[@]}" root@10.9.0.2 "$BIN/fwsync -r" >"$T/forged.out" 2>&1; }
+check "fwsync -r refuses a forged stream (exit 1)" fails garbage
+check "and says why" grep -q 'bad stream: /etc/../x: not a plain absolute path' "$T/forged.out"
+snapshot "$T/after"
+check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
+
 # ------------------------------------------------------- ssh that fails
 sed -i 's/^peer .*/peer root@10.9.0.3/' "$T/fwsync.conf"
 cp "$T/fw1.pf.conf" "$T/etc/pf.conf"

@@ -25,7 +25,10 @@ struct Args {
 }
 
 fn main() {
-    let a: Args = libpf::cli::parse(libpf::cli::Kind::Command);
+    // SIGPIPE stays ignored: ssh going away mid-push is an error to
+    // report (pushing side) or to finish the step under way (`-r`), not
+    // a silent death with half the files renamed.
+    let a: Args = libpf::cli::parse(libpf::cli::Kind::Daemon);
     let code = if a.receive {
         fwsync::receive::receive(&mut std::io::stdin().lock())
     } else {

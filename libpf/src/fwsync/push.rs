@@ -15,6 +15,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// A line to standard error, a closed one ignored.
+macro_rules! warn {
+    ($($a:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($a)*);
+    }};
+}
+
 /// What the command line asks for.
 pub struct Options {
     pub config: String,
@@ -27,7 +34,7 @@ pub fn push(o: &Options) -> i32 {
     let text = match fs::read_to_string(&o.config) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("fwsync: {}: {e}", o.config);
+            warn!("fwsync: {}: {e}", o.config);
             return 1;
         }
     };
@@ -35,7 +42,7 @@ pub fn push(o: &Options) -> i32 {
         Ok(c) => c,
         Err(errs) => {
             for e in errs {
-                eprintln!("{e}");
+                warn!("{e}");
             }
             return 1;
         }
@@ -43,12 +50,12 @@ pub fn push(o: &Options) -> i32 {
     let files = match collect(&conf) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("fwsync: {e}");
+            warn!("fwsync: {e}");
             return 1;
         }
     };
     if !check_ruleset(&conf) {
-        eprintln!(
+        warn!(
             "fwsync: {}: syntax error: nothing pushed to {}",
             conf.ruleset, conf.peer
         );
@@ -56,7 +63,7 @@ pub fn push(o: &Options) -> i32 {
     }
     if o.verbose {
         for f in &files {
-            eprintln!("fwsync: send {} ({} bytes)", f.path, f.data.len());
+            warn!("fwsync: send {} ({} bytes)", f.path, f.data.len());
         }
     }
     let bundle = Bundle {
@@ -153,7 +160,7 @@ fn check_ruleset(conf: &Config) -> bool {
     let text = match fs::read_to_string(&conf.ruleset) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("fwsync: {}: {e}", conf.ruleset);
+            warn!("fwsync: {}: {e}", conf.ruleset);
             return false;
         }
     };
@@ -163,7 +170,7 @@ fn check_ruleset(conf: &Config) -> bool {
         fs::read_to_string(p)
     });
     for e in &errs {
-        eprintln!("{e}");
+        warn!("{e}");
     }
     errs.iter().all(|e| e.warning)
 }
@@ -180,7 +187,7 @@ fn ssh(conf: &Config, bundle: &Bundle) -> i32 {
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("fwsync: {}: {e}", conf.ssh[0]);
+            warn!("fwsync: {}: {e}", conf.ssh[0]);
             return 1;
         }
     };
@@ -191,30 +198,30 @@ fn ssh(conf: &Config, bundle: &Bundle) -> i32 {
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("fwsync: {}: {e}", conf.ssh[0]);
+            warn!("fwsync: {}: {e}", conf.ssh[0]);
             return 1;
         }
     };
     match (status.code(), sent) {
         (Some(0), Ok(())) => 0,
         (Some(255), _) => {
-            eprintln!("fwsync: {}: ssh failed: nothing changed", conf.peer);
+            warn!("fwsync: {}: ssh failed (exit status 255)", conf.peer);
             1
         }
         (Some(0), Err(e)) if e.kind() == ErrorKind::BrokenPipe => {
-            eprintln!("fwsync: {}: the peer stopped reading", conf.peer);
+            warn!("fwsync: {}: the peer stopped reading", conf.peer);
             1
         }
         (Some(0), Err(e)) => {
-            eprintln!("fwsync: {}: {e}", conf.peer);
+            warn!("fwsync: {}: {e}", conf.peer);
             1
         }
         (Some(n), _) => {
-            eprintln!("fwsync: {}: push failed (exit status {n})", conf.peer);
+            warn!("fwsync: {}: push failed (exit status {n})", conf.peer);
             1
         }
         (None, _) => {
-            eprintln!("fwsync: {}: ssh killed by a signal", conf.peer);
+            warn!("fwsync: {}: ssh killed by a signal", conf.peer);
             1
         }
     }

@@ -20,6 +20,22 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A line to standard output: what ssh carries back. A closed
+/// connection does not stop a push half done (SIGPIPE is ignored, the
+/// error too).
+macro_rules! say {
+    ($($a:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($a)*);
+    }};
+}
+
+/// `say!` to standard error.
+macro_rules! warn {
+    ($($a:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($a)*);
+    }};
+}
+
 /// One file of the push as the peer has it and will have it.
 struct Staged {
     path: String,
@@ -32,7 +48,10 @@ struct Staged {
 
 impl Staged {
     fn changed(&self) -> bool {
-        self.old.as_ref() != Some(&(self.data.clone(), self.mode))
+        match &self.old {
+            Some((d, m)) => *d != self.data || *m != self.mode,
+            None => true,
+        }
     }
 }
 
@@ -59,7 +78,7 @@ pub fn receive(input: &mut dyn BufRead) -> i32 {
     match receive_on(input, &h) {
         Ok(()) => 0,
         Err(msg) => {
-            eprintln!("fwsync: {h}: {msg}");
+            warn!("fwsync: {h}: {msg}");
             1
         }
     }
@@ -85,7 +104,7 @@ fn receive_on(input: &mut dyn BufRead, h: &str) -> Result<(), String> {
     let changed: Vec<&Staged> = files.iter().filter(|f| f.changed()).collect();
     if changed.is_empty() {
         if b.verbose {
-            println!("fwsync: {h}: no changes");
+            say!("fwsync: {h}: no changes");
         }
         return Ok(());
     }
@@ -223,12 +242,12 @@ fn diff(files: &[Staged], h: &str) -> Result<(), String> {
             return Err(format!("diff {} failed", f.path));
         }
         match &f.old {
-            Some((_, m)) if *m != f.mode => println!("mode {}: {m:o} -> {:o}", f.path, f.mode),
+            Some((_, m)) if *m != f.mode => say!("mode {}: {m:o} -> {:o}", f.path, f.mode),
             _ => {}
         }
     }
     if !any {
-        println!("fwsync: {h}: no changes");
+        say!("fwsync: {h}: no changes");
     }
     Ok(())
 }
@@ -259,7 +278,7 @@ fn restore(done: &[&Staged], h: &str) {
             None => fs::remove_file(&f.path).map_err(|e| format!("{}: {e}", f.path)),
         };
         if let Err(e) = r {
-            eprintln!("fwsync: {h}: cannot restore {e}");
+            warn!("fwsync: {h}: cannot restore {e}");
         }
     }
 }
@@ -267,7 +286,7 @@ fn restore(done: &[&Staged], h: &str) {
 /// Runs `cmd`; Ok when it exits 0.
 fn run(mut cmd: Command, what: &str, verbose: bool, h: &str) -> Result<(), String> {
     if verbose {
-        println!("fwsync: {h}: {what}");
+        say!("fwsync: {h}: {what}");
     }
     let _ = std::io::stdout().flush();
     match cmd.status() {
@@ -314,7 +333,7 @@ fn commit(conf: &Config, changed: &[&Staged], verbose: bool, h: &str) -> Result<
             return Err(format!("{e}: the old files are back"));
         }
         if verbose {
-            println!("fwsync: {h}: installed {}", f.path);
+            say!("fwsync: {h}: installed {}", f.path);
         }
         done.push(f);
     }
@@ -370,7 +389,7 @@ fn run_commands(conf: &Config, changed: &[&Staged], verbose: bool, h: &str) -> R
         let mut sh = Command::new("/bin/sh");
         sh.arg("-c").arg(&c);
         if let Err(e) = run(sh, &c, verbose, h) {
-            eprintln!("fwsync: {h}: {e}");
+            warn!("fwsync: {h}: {e}");
             failed.push(c);
         }
     }
