@@ -175,9 +175,9 @@ EOF
 check "fw1 parses it (only1 is fw1's)" bash -c "in_fw fw1 '$BIN/pfctl' -nf '$T/etc/pf.conf'"
 check "fw2 refuses it: the push fails (exit 1)" fails bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' >'$T/peer.out' 2>&1"
 sed 's/^/	/' "$T/peer.out"
-check "pfctl -nf's message on fw2 names the staged file and its line" grep -q "^/run/fwsync\.[0-9]*$T/etc/pf.conf:6: could not parse host specification" "$T/peer.out"
+check "pfctl -nf's message on fw2 names pf.conf and its line" grep -qx "$T/etc/pf.conf:6: could not parse host specification" "$T/peer.out"
 check "and what fw2 lacks" grep -qx 'no IP address found for only1:network' "$T/peer.out"
-check "fw2 says nothing changed" grep -q 'refused by pfctl -nf: nothing changed' "$T/peer.out"
+check "fw2 says nothing changed" grep -q "$T/etc/pf.conf refused by pfctl -nf (staged, with this node's differences): nothing changed" "$T/peer.out"
 snapshot "$T/after"
 check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
 

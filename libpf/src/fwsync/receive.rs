@@ -200,16 +200,27 @@ fn check(conf: &Config, files: &[Staged]) -> Result<(), String> {
     let Some(rs) = files.iter().find(|f| f.path == conf.ruleset) else {
         return Ok(());
     };
-    let status = Command::new(tool("pfctl"))
+    let out = Command::new(tool("pfctl"))
         .arg("-nf")
         .arg(&rs.staged)
-        .status()
+        .output()
         .map_err(|e| format!("pfctl: {e}"))?;
-    if !status.success() {
+    // pfctl's messages name the live path, as the admin knows it
+    let staged = rs.staged.to_string_lossy();
+    for (text, to_err) in [(&out.stdout, false), (&out.stderr, true)] {
+        let text = String::from_utf8_lossy(text).replace(&*staged, &rs.path);
+        for line in text.lines() {
+            if to_err {
+                warn!("{line}");
+            } else {
+                say!("{line}");
+            }
+        }
+    }
+    if !out.status.success() {
         return Err(format!(
-            "{} (staged as {}) refused by pfctl -nf: nothing changed",
-            rs.path,
-            rs.staged.display()
+            "{} refused by pfctl -nf (staged, with this node's differences): nothing changed",
+            rs.path
         ));
     }
     Ok(())
