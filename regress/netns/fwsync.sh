@@ -163,6 +163,31 @@ check "and says nothing was pushed" grep -q 'nothing pushed to root@10.9.0.2' "$
 snapshot "$T/after"
 check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
 
+# ------------------------ a ruleset pfd cannot enforce: refused on fw1
+cp "$T/fw1.pf.conf" "$T/etc/pf.conf"
+echo 'pass in on lan0 proto tcp keep state (pflow)' >>"$T/etc/pf.conf"
+check "a ruleset pfd would refuse is refused on fw1 (exit 1)" fails bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' >'$T/pflow.out' 2>&1"
+check "the error names pf.conf, its line and why" grep -qx "$T/etc/pf.conf:7: pflow: not supported on Linux (no pflow(4) export)" "$T/pflow.out"
+snapshot "$T/after"
+check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
+
+# --------------- the same only on fw2, through a difference: refused there
+cp "$T/fw1.pf.conf" "$T/etc/pf.conf"
+echo '#fw2-extra' >>"$T/etc/pf.conf"
+cp "$T/fwsync.conf" "$T/fwsync.conf.orig"
+cat >>"$T/fwsync.conf" <<EOF
+sync $T/etc/pf.conf {
+	replace "#fw2-extra" "pass in on lan0 proto tcp keep state (pflow)"
+}
+EOF
+check "fw2's version cannot load there: the push fails (exit 1)" fails bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' >'$T/peerpflow.out' 2>&1"
+sed 's/^/	/' "$T/peerpflow.out"
+check "fw2 names its pf.conf's line and why" grep -qx "$T/etc/pf.conf:7: pflow: not supported on Linux (no pflow(4) export)" "$T/peerpflow.out"
+check "and says nothing changed" grep -q "$T/etc/pf.conf would not load (staged, with this node's differences): nothing changed" "$T/peerpflow.out"
+snapshot "$T/after"
+check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
+mv "$T/fwsync.conf.orig" "$T/fwsync.conf"
+
 # --------------------------- a ruleset that parses on fw1 but not on fw2
 cat >"$T/etc/pf.conf" <<'EOF'
 me = "10.9.0.1"

@@ -12,6 +12,9 @@
 pub mod push;
 pub mod receive;
 
+use crate::ctl;
+use crate::ioctl::client::Client;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// The default configuration file.
@@ -28,4 +31,31 @@ pub fn tool(name: &str) -> PathBuf {
         }
     }
     PathBuf::from(name)
+}
+
+/// `text` (the ruleset `name`) as `pfctl -f` would take it, without
+/// loading it: parsed (pfd asked about interface groups and CARP
+/// addresses when it runs here, as pfctl does) and checked for what pfd
+/// cannot enforce. Every diagnostic is printed; whether it would load.
+pub fn check_ruleset(text: &str, name: &str) -> bool {
+    let mut client = Client::connect_default().ok();
+    let resolver = ctl::resolver(client.as_mut());
+    let (rs, errs) = pfcore::conf::parse_partial_raw(text, name, &resolver, &|p: &str| {
+        std::fs::read_to_string(p)
+    });
+    let mut err = std::io::stderr();
+    for e in &errs {
+        let _ = writeln!(err, "{e}");
+    }
+    if !errs.iter().all(|e| e.warning) {
+        return false;
+    }
+    let support = pfcore::ruleset::support::check(&rs);
+    for w in &support.warnings {
+        let _ = writeln!(err, "fwsync: warning: {}", w.message(name));
+    }
+    for u in &support.refused {
+        let _ = writeln!(err, "{}", u.message(name));
+    }
+    support.ok()
 }

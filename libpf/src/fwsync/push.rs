@@ -4,9 +4,6 @@
 //! What the peer says comes back on our standard output and error; its
 //! exit status is ours.
 
-use crate::ctl;
-use crate::ioctl::client::Client;
-use pfcore::conf;
 use pfcore::fwsync::bundle::{Bundle, File};
 use pfcore::fwsync::conf::{is_glob, Config};
 use std::fs;
@@ -56,7 +53,7 @@ pub fn push(o: &Options) -> i32 {
     };
     if !check_ruleset(&conf) {
         warn!(
-            "fwsync: {}: syntax error: nothing pushed to {}",
+            "fwsync: {}: errors: nothing pushed to {}",
             conf.ruleset, conf.peer
         );
         return 1;
@@ -153,26 +150,15 @@ fn walk(dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-/// `pfctl -nf RULESET` in-process: the diagnostics printed, whether it
-/// parses (pfd is asked about interface groups and CARP addresses when it
-/// runs here, as pfctl does).
+/// The ruleset read and checked (`super::check_ruleset`).
 fn check_ruleset(conf: &Config) -> bool {
-    let text = match fs::read_to_string(&conf.ruleset) {
-        Ok(t) => t,
+    match fs::read_to_string(&conf.ruleset) {
+        Ok(text) => super::check_ruleset(&text, &conf.ruleset),
         Err(e) => {
             warn!("fwsync: {}: {e}", conf.ruleset);
-            return false;
+            false
         }
-    };
-    let mut client = Client::connect_default().ok();
-    let resolver = ctl::resolver(client.as_mut());
-    let (_, errs) = conf::parse_partial_raw(&text, &conf.ruleset, &resolver, &|p: &str| {
-        fs::read_to_string(p)
-    });
-    for e in &errs {
-        warn!("{e}");
     }
-    errs.iter().all(|e| e.warning)
 }
 
 /// `ssh [options] PEER REMOTE -r [-n] [-v]`, the bundle on its input.

@@ -223,6 +223,13 @@ fn check(conf: &Config, files: &[Staged]) -> Result<(), String> {
             rs.path
         ));
     }
+    // what pfctl -f would refuse after -nf passed: pfd's limits
+    if !super::check_ruleset(&String::from_utf8_lossy(&rs.data), &rs.path) {
+        return Err(format!(
+            "{} would not load (staged, with this node's differences): nothing changed",
+            rs.path
+        ));
+    }
     Ok(())
 }
 
