@@ -227,6 +227,22 @@ check "and says why" grep -q 'bad stream: /etc/../x: not a plain absolute path' 
 snapshot "$T/after"
 check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
 
+# ------------- no pfd at fw2's socket: the load fails there, all put back
+# (fw2's pfd keeps running, or no packet would pass: it fails closed; the
+# push is pointed at a socket nobody listens on)
+files_of() { (cd "$T/fw2etc" && sha1sum * && ls -A) >"$1"; }
+files_of "$T/before.files"
+pfctl -sr >"$T/rules.before"
+sed "s|PF_SOCKET=$RUN/fw2.sock|PF_SOCKET=$RUN/nosuch.sock|" "$T/fwsync.conf" >"$T/nopfd.conf"
+cp "$T/fw1.pf.conf" "$T/etc/pf.conf"
+echo 'pass in on lan0 proto udp' >>"$T/etc/pf.conf"
+check "no pfd on fw2: the push fails (exit 1)" fails bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/nopfd.conf' >'$T/nopfd.out' 2>&1"
+sed 's/^/	/' "$T/nopfd.out"
+check "fw2 says the ruleset did not load and the old files are back" grep -q "pfctl -f $T/etc/pf.conf: exit status: 1: ruleset not loaded, the old files are back" "$T/nopfd.out"
+files_of "$T/after.files"
+check "fw2's files unchanged" cmp -s "$T/before.files" "$T/after.files"
+check "fw2's rules unchanged" bash -c "pfctl -sr | cmp -s - '$T/rules.before'"
+
 # ------------------------------------------------------- ssh that fails
 sed -i 's/^peer .*/peer root@10.9.0.3/' "$T/fwsync.conf"
 cp "$T/fw1.pf.conf" "$T/etc/pf.conf"
