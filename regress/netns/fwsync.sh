@@ -7,10 +7,13 @@
 # have their /etc. fw1 pushes a ruleset and a hostname.carp1 file with
 # fw2's differences (an address in pf.conf, advskew 128), which fw2
 # loads (pfctl -sr) and configures (carpctl carp1); -n shows a diff and
-# changes nothing; a ruleset that does not parse is refused on fw1; a
-# ruleset that parses on fw1 but not on fw2 (it names an interface fw2
-# lacks), and a carp1 whose netstart fails on fw2, leave fw2's files and
-# ruleset as they were. Ends with "N passed, N failed".
+# changes nothing; a ruleset that does not parse, or that pfd would
+# refuse, is refused on fw1; a second push while one holds fw2's lock, a
+# forged stream, a ruleset that parses on fw1 but not on fw2 (it names an
+# interface fw2 lacks), one that fw2's differences make unloadable there,
+# a carp1 whose netstart fails on fw2 and a load that fails on fw2 (no
+# pfd at the socket) leave fw2's files and ruleset as they were; an
+# unreachable peer is an error. Ends with "N passed, N failed".
 
 set -u
 P=${P:-pffs$$}
