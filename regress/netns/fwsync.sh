@@ -62,20 +62,18 @@ X11Forwarding no
 AllowTcpForwarding no
 PermitTTY no
 EOF
-# sshd's privilege separation directory (compiled in); made only if missing
-# and then removed again
-MADE_PRIVSEP=0
-[ -d /run/sshd ] || { mkdir -p -m 755 /run/sshd && MADE_PRIVSEP=1; }
-cleanup() {
-	netns_down
-	[ "$MADE_PRIVSEP" = 1 ] && rmdir /run/sshd 2>/dev/null
-	return 0
+# fw2's own mount namespace, as a second machine has its own file
+# system: a private /run (sshd's privilege separation directory, fwsync's
+# staging directories and lock) and $T/fw2etc as $T/etc.
+on_fw2_fs() {
+	in_ns fw2 unshare -m --propagation private sh -c \
+		'mount -t tmpfs -o mode=755 fwsync-run /run && mkdir -m 755 /run/sshd &&
+		mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$T/fw2etc" "$T/etc" "$@"
 }
-trap cleanup EXIT
-check "sshd -t accepts its configuration" "$SSHD" -t -f "$T/ssh/sshd_config"
-serve fw2 unshare -m --propagation private sh -c \
-	'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4" 2>>"$5"' _ \
-	"$T/fw2etc" "$T/etc" "$SSHD" "$T/ssh/sshd_config" "$T/sshd.log"
+# a command in the namespace sshd runs in
+in_sshd_fs() { nsenter -m -t "$(cat "$T/ssh/sshd.pid")" "$@"; }
+check "sshd -t accepts its configuration" on_fw2_fs "$SSHD" -t -f "$T/ssh/sshd_config"
+(on_fw2_fs "$SSHD" -D -e -f "$T/ssh/sshd_config" 2>>"$T/sshd.log" &)
 check "sshd listens on fw2's sync address" wait_listen fw2 22
 
 # --------------------------------------------------------------- the pfds
@@ -86,7 +84,8 @@ FW=fw2
 printf 'pass\n' >"$RUN/boot.conf"
 check "fw2: a first ruleset loads" pfctl -q -f "$RUN/boot.conf"
 check "fw2: pf enabled" pfctl -q -e
-export -f same
+export -f same in_sshd_fs
+export T
 
 cat >"$T/fwsync.conf" <<EOF
 # fw1 pushes to fw2
@@ -137,7 +136,9 @@ check "fw2's hostname.carp1 says advskew 128" grep -q 'vhid 1 carpdev lan0 pass 
 check "netstart ran on fw2: carp1 has advskew 128" bash -c "carpctl carp1 | grep -q 'vhid 1 advbase 1 advskew 128'"
 check "netstart ran on fw2: carp1 has 10.1.0.10" bash -c "carpctl carp1 | grep -q 'inet 10.1.0.10 netmask 0xffffff00'"
 check "the run command of pf.conf ran on fw2" test -e "$T/ran.pf"
-check "no staging directory left on fw2" bash -c "! ls -d /run/fwsync.[0-9]* 2>/dev/null | grep -q ."
+check "no staging directory left on fw2" bash -c "! in_sshd_fs ls -A /run | grep -q 'fwsync\.[0-9]'"
+check "fw2's lock is in fw2's /run" in_sshd_fs test -e /run/fwsync.lock
+check "nothing of fwsync in the host's /run" bash -c "! ls -d /run/fwsync.* 2>/dev/null | grep -q ."
 check "no temporary file left beside fw2's files" bash -c "! ls -A '$T/fw2etc' | grep -q fwsync"
 check "the ssh session went through fw2's pf (a state on sync0)" bash -c "pfctl -ss | grep -q '^all tcp 10.9.0.2:22 <- 10.9.0.1:'"
 rm -f "$T/ran.pf"
@@ -146,7 +147,14 @@ check "nothing changed: no run command" fails test -e "$T/ran.pf"
 check "fwsync -n with nothing new says so" bash -c "in_fw fw1 '$BIN/fwsync' -n -f '$T/fwsync.conf' | grep -q 'no changes'"
 
 echo '# changed' >>"$T/etc/hostname.carp1"
-check "a push while another holds fw2's lock fails" fails flock /run/fwsync.lock bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' 2>'$T/lock.out'"
+# one process (nsenter, then bash, then sleep) holds the lock: killing it
+# frees it
+nsenter -m -t "$(cat "$T/ssh/sshd.pid")" bash -c 'exec 9>/run/fwsync.lock && flock 9 && touch "$1" && exec sleep 30' _ "$T/locked" &
+HOLDER=$!
+for _ in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+check "a push while another holds fw2's lock fails" fails bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' 2>'$T/lock.out'"
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
 check "and says another push is in progress" grep -q 'another push is in progress' "$T/lock.out"
 check "and changed nothing" fails grep -q changed "$T/fw2etc/hostname.carp1"
 sed -i '/# changed/d' "$T/etc/hostname.carp1"
