@@ -62,12 +62,12 @@ X11Forwarding no
 AllowTcpForwarding no
 PermitTTY no
 EOF
-# fw2's own mount namespace, as a second machine has its own file
-# system: a private /run (sshd's privilege separation directory, fwsync's
+# fw2's own mount and UTS namespaces, as a second machine has its own
+# file system and name: a private /run (sshd's privilege separation directory, fwsync's
 # staging directories and lock) and $T/fw2etc as $T/etc.
 on_fw2_fs() {
-	in_ns fw2 unshare -m --propagation private sh -c \
-		'mount -t tmpfs -o mode=755 fwsync-run /run && mkdir -m 755 /run/sshd &&
+	in_ns fw2 unshare -m -u --propagation private sh -c \
+		'hostname fw2 && mount -t tmpfs -o mode=755 fwsync-run /run && mkdir -m 755 /run/sshd &&
 		mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$T/fw2etc" "$T/etc" "$@"
 }
 # a command in the namespace sshd runs in
@@ -225,7 +225,7 @@ inet 10.1.0.10 255.255.255.0 10.1.0.255 vhid 1 carpdev nosuch0 pass fwsyncpw adv
 EOF
 check "a carp1 on an interface fw2 lacks: the push fails" fails bash -c "in_fw fw1 '$BIN/fwsync' -f '$T/fwsync.conf' >'$T/ns.out' 2>&1"
 sed 's/^/	/' "$T/ns.out"
-check "fw2 says the old files and ruleset are back" grep -q 'the old files are back, the old ruleset loaded' "$T/ns.out"
+check "fw2 says the old files and ruleset are back" grep -qx 'fwsync: fw2: netstart carp1: exit status: 1: the old files are back, the old ruleset loaded' "$T/ns.out"
 snapshot "$T/after"
 check "fw2 unchanged: files and rules" cmp -s "$T/before" "$T/after"
 check "carp1 on fw2 still on lan0" bash -c "carpctl carp1 | grep -q 'carpdev lan0'"
