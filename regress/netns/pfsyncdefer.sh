@@ -79,13 +79,9 @@ rtt_max() { tr ' ' '\n' <<<"${1#*rtt_ms }" | grep -v lost | sort -n | tail -1 | 
 rtt_median() { tr ' ' '\n' <<<"${1#*rtt_ms }" | grep -v lost | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)])}'; }
 
 # ------------------------------------------------- asymmetric, with defer
-in_ns fw1 timeout 60 tcpdump -i sync0 -nn -U -w "$RUN/defer.pcap" ip proto 240 2>/dev/null &
-dump=$!
-sleep 0.5
+capture fw1 "$RUN/defer.pcap" -i sync0 ip proto 240
 out=$(probe 10)
-sleep 0.3
-kill $dump 2>/dev/null
-wait $dump 2>/dev/null
+capture_stop
 echo "# defer on: $out"
 echo "pfsync.defer.asym_answered=$(answered "$out")/10"
 check "defer: every new flow answered through the other firewall ($(answered "$out")/10)" test "$(answered "$out")" -eq 10
@@ -131,7 +127,7 @@ kill "$(daemon_pid fw2 pfsyncd)"
 sleep 0.5
 # How long fw1 held each question: from its arrival on int0 to its
 # departure on ext0, by the kernel's timestamps.
-in_ns fw1 timeout 30 tcpdump -i any -nn -tt -l -Q inout "udp port $PORT and src host 10.1.0.2" >"$RUN/held.txt" 2>/dev/null &
+(exec ip netns exec "$(ns fw1)" timeout 300 tcpdump --immediate-mode -i any -nn -tt -l -Q inout "udp port $PORT and src host 10.1.0.2" >"$RUN/held.txt" 2>/dev/null) &
 dump=$!
 sleep 1
 out=$(probe 10)
