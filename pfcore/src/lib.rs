@@ -3,7 +3,8 @@
 //! ruleset (`ruleset`), the packet filter (`engine`: rules, states, NAT,
 //! tables), the wire formats (`wire`), the CARP and pfsync state machines
 //! (`carp`, `pfsync`), the ifconfig and hostname.if languages
-//! (`ifconfig`, `hostname_if`) and pfctl's output formats (`show`).
+//! (`ifconfig`, `hostname_if`), pfctl's output formats (`show`) and the
+//! Prometheus exposition of it all (`metrics`).
 //!
 //! Nothing here opens a socket, reads the clock or calls the C library:
 //! time, names and packets are passed in, so every module is tested
@@ -20,6 +21,7 @@ pub mod errno;
 pub mod fastpath;
 pub mod hostname_if;
 pub mod ifconfig;
+pub mod metrics;
 pub mod osfp;
 pub mod pfsync;
 pub mod ruleset;

@@ -17,6 +17,7 @@ pub mod routing;
 
 use crate::engine::Engine;
 use crate::log;
+use crate::pfsync::stats::PfsyncReport;
 use crate::pfsync::PfsyncConfig;
 use crate::sys::hooks::{self, HookConfig};
 use std::io;
@@ -56,6 +57,8 @@ pub struct PfsyncSide {
     pub demote_since: u64,
     /// Bumped on every configuration change, so the stream re-sends it.
     pub generation: u64,
+    /// pfsyncd's last report and when it came (ms); None once it detaches.
+    pub report: Option<(PfsyncReport, u64)>,
 }
 
 /// What every thread of pfd shares.

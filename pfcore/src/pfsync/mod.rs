@@ -3,7 +3,9 @@
 
 pub mod bulk;
 pub mod config;
+pub mod health;
 pub mod input;
 pub mod queue;
+pub mod stats;
 
 pub use config::*;
