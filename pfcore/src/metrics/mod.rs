@@ -190,6 +190,13 @@ fn info(e: &mut Exposition, st: &Status) {
             }
         },
     );
+    loginterface(e, st);
+}
+
+/// The loginterface's bytes and packets (`pfctl -s info` with a
+/// loginterface set).
+fn loginterface(e: &mut Exposition, st: &Status) {
+    use Kind::Counter;
     e.family(
         "pf_loginterface_bytes_total",
         Counter,
