@@ -50,8 +50,8 @@ fn main() {
         silent_ms: ms(a.silent, "w"),
         bulk_ms: ms(a.bulk, "b"),
     };
-    let mut c = Client::connect_default().unwrap_or_else(|e| die(e));
     if a.check {
+        let mut c = Client::connect_default().unwrap_or_else(|e| die(e));
         let problems = pfmetrics::check(&mut c, &t).unwrap_or_else(|e| die(e));
         for p in &problems {
             eprintln!("pfmetrics: {p}");
@@ -62,10 +62,17 @@ fn main() {
         exit(if problems.is_empty() { 0 } else { 1 });
     }
     let resolver = libpf::sys::resolve::SystemResolver::new();
-    let snap = pfmetrics::collect(&mut c, t, &resolver).unwrap_or_else(|e| die(e));
-    let text = libpf::metrics::render(&snap);
+    let snap = Client::connect_default().and_then(|mut c| pfmetrics::collect(&mut c, t, &resolver));
+    let text = match &snap {
+        Ok(s) => libpf::metrics::render(s),
+        Err(_) => libpf::metrics::render_unavailable(),
+    };
+    // The file is replaced either way: stale values must not stay.
     match &a.output {
         Some(p) => pfmetrics::write_atomic(p, &text).unwrap_or_else(|e| die(e)),
         None => print!("{text}"),
+    }
+    if let Err(e) = snap {
+        die(e);
     }
 }

@@ -54,14 +54,25 @@ type FastPathField = (
 
 const CARP_STATES: [CarpState; 3] = [CarpState::Init, CarpState::Backup, CarpState::Master];
 
+const OK_HELP: &str = "1 when pfmetrics could read pfd; 0 (and nothing else) when it could not.";
+
 /// The exposition text of `s`.
 pub fn render(s: &Snapshot) -> String {
     let mut e = Exposition::new();
+    e.single("pf_metrics_ok", Kind::Gauge, OK_HELP, true);
     info(&mut e, &s.status);
     fast_path(&mut e, &s.status);
     rules(&mut e, &s.rules);
     carp(&mut e, s);
     pfsync(&mut e, s);
+    e.finish()
+}
+
+/// What replaces the metrics when pfd cannot be read: the textfile
+/// collector would otherwise go on serving the last, stale values.
+pub fn render_unavailable() -> String {
+    let mut e = Exposition::new();
+    e.single("pf_metrics_ok", Kind::Gauge, OK_HELP, false);
     e.finish()
 }
 

@@ -110,6 +110,7 @@ fn snapshot() -> Snapshot {
 
 /// Every family, as (name, type).
 const FAMILIES: &[(&str, &str)] = &[
+    ("pf_metrics_ok", "gauge"),
     ("pf_enabled", "gauge"),
     ("pf_uptime_seconds", "gauge"),
     ("pf_info", "gauge"),
@@ -269,6 +270,15 @@ fn values_and_labels() {
     has("pf_pfsync_peer_last_heard_timestamp_seconds 999998.5");
     has("pf_pfsync_peer_silence_seconds 1.5");
     has("pf_pfsync_healthy 1");
+}
+
+#[test]
+fn unavailable_is_one_family() {
+    assert_eq!(
+        render_unavailable(),
+        format!("# HELP pf_metrics_ok {OK_HELP}\n# TYPE pf_metrics_ok gauge\npf_metrics_ok 0\n")
+    );
+    assert!(render(&snapshot()).contains("\npf_metrics_ok 1\n"));
 }
 
 #[test]
