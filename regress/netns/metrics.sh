@@ -60,6 +60,8 @@ check "pfmetrics -o writes the file" in_fw fw1 "$BIN/pfmetrics" -o "$RUN/pf.prom
 check "the file parses and holds the CARP state" bash -c "$PROM pf_carp_state interface=carp1 state=MASTER <'$RUN/pf.prom' | grep -qx 1"
 check "no temporary file left beside it" same "$(ls -A "$RUN" | grep -c '^\.pf\.prom')" 0
 check "pfmetrics -o into a missing directory fails" fails in_fw fw1 "$BIN/pfmetrics" -o "$RUN/none/pf.prom"
+check "pfd unreachable: pfmetrics -o fails" fails env PF_SOCKET="$RUN/no.sock" "$BIN/pfmetrics" -o "$RUN/pf.prom"
+check "... and the file says so alone (pf_metrics_ok 0)" same "$(grep -v '^#' "$RUN/pf.prom")" "pf_metrics_ok 0"
 
 # --------------------------------------------------------- per-rule counters
 rule_pkts() { m fw1 pf_rule_packets_total label=nat-inside; }
@@ -118,7 +120,7 @@ check "fw2's new bulk request is pending" until_ok 3 bash -c '[ "$(m fw2 pf_pfsy
 check "and stuck past 2 s (-b 2)" until_ok 5 bash -c "in_fw fw2 '$BIN/pfmetrics' -c -w 100 -b 2 2>&1 | grep -q 'bulk update requested for'"
 pfsyncd_start fw1
 check "fw1's pfsyncd back: fw2's check passes again (-w 2)" until_ok 15 healthy fw2 -w 2
-check "fw2's bulk update is done again" same "$(m fw2 pf_pfsync_bulk_phase phase=done)" 1
+check "fw2's bulk update is done again (its request repeated every 2 s)" until_ok 10 bash -c '[ "$(m fw2 pf_pfsync_bulk_phase phase=done)" = 1 ]'
 check "fw1's check passes again" until_ok 5 healthy fw1 -w 2
 # Silenced: the sync link down.
 in_ns fw1 ip link set hvn2 down
