@@ -9,8 +9,8 @@
 //! (pfctl's requests), `carpctl` (carpctl's passphrase words and
 //! warnings), `netstart`, `statefile`, `log` (the daemons' syslog), `cli`
 //! (what every tool's main does first), `rcctl` (OpenBSD's rcctl over
-//! systemctl) and `pfmetrics` (the Prometheus export and the health
-//! check).
+//! systemctl), `fwsync` (config sync between the pair over ssh) and
+//! `pfmetrics` (the Prometheus export and the health check).
 
 pub use pfcore::{
     addr, carp, conf, engine, errno, fastpath, hostname_if, ifconfig, metrics, osfp, pfsync,
@@ -22,6 +22,7 @@ pub mod carpctl;
 pub mod cli;
 pub mod ctl;
 pub mod daemon;
+pub mod fwsync;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;

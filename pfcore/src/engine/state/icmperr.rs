@@ -134,7 +134,7 @@ impl Engine {
         let (tag, log) = (st.tag, st.log & LOG_ALL != 0);
         // The error travels the other way than the packet it quotes, and
         // is routed as the state's packets that way are.
-        let (sroute, fwd) = (st.route, !quoted_fwd);
+        let (sroute, fwd) = (st.cold().route, !quoted_fwd);
         let other = if st.key[SK_WIRE] == key {
             st.key[SK_STACK]
         } else {
