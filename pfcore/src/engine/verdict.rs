@@ -3,6 +3,7 @@
 //! (`Verdict`), and what pf hands over outside any verdict: the packets it
 //! sends on its own (`Outgoing`) and the lines it logs (`Notice`).
 
+use super::logmark::LogMarks;
 use super::mtag::Mtag;
 use super::packet::Dir;
 use super::route::{Forward, StateRoute};
@@ -75,6 +76,8 @@ pub struct Verdict {
     pub reply: Option<Vec<u8>>,
     /// A matching rule asked for logging.
     pub log: bool,
+    /// What pflog is told, rule by rule (see `logmark`).
+    pub logs: LogMarks,
     pub reason: Reason,
     /// The deciding rule's number (None: the default rule or a state).
     pub rule: Option<u32>,
@@ -104,6 +107,7 @@ impl Verdict {
             modified,
             reply: None,
             log: false,
+            logs: LogMarks::default(),
             reason: Reason::Match,
             rule: None,
             mtag: None,
@@ -120,6 +124,7 @@ impl Verdict {
             modified: false,
             reply: None,
             log: false,
+            logs: LogMarks::default(),
             reason,
             rule: None,
             mtag: None,
