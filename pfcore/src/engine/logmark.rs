@@ -137,12 +137,11 @@ impl super::Engine {
         &self,
         rule: Option<RuleRef>,
         via: Option<RuleRef>,
-    ) -> LogMarks {
+    ) -> Option<Box<LogMarks>> {
+        let (ri, opts) = rule.and_then(|ri| self.rules.rule(ri).map(|r| (ri, r.log)))?;
         let mut ms = LogMarks::default();
-        if let Some(r) = rule.and_then(|ri| self.rules.rule(ri).map(|r| (ri, r.log))) {
-            ms.push(LogMark::of(&self.rules, r.0, via, pflog::PF_PASS, r.1));
-        }
-        ms
+        ms.push(LogMark::of(&self.rules, ri, via, pflog::PF_PASS, opts));
+        Some(Box::new(ms))
     }
 }
 
@@ -150,14 +149,16 @@ impl super::Engine {
 /// replaced): one mark of the verdict's own rule number and action
 /// (u32::MAX: the default rule, or none known).
 pub fn fallback(v: &mut super::Verdict) {
-    if v.log && v.logs.is_empty() {
-        v.logs.push(LogMark {
+    if v.log && v.logs.is_none() {
+        let mut ms = LogMarks::default();
+        ms.push(LogMark {
             rulenr: v.rule.unwrap_or(u32::MAX),
             action: LogMark::action_of(v.pass),
             reason: v.reason as u8,
             decided: true,
             ..LogMark::default()
         });
+        v.logs = Some(Box::new(ms));
     }
 }
 

@@ -89,7 +89,7 @@ impl Engine {
             m.reason = v.reason as u8;
         }
         v.log = !marks.is_empty();
-        v.logs = marks;
+        v.logs = v.log.then(|| Box::new(marks));
         v
     }
 

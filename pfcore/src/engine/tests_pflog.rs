@@ -33,8 +33,7 @@ fn ping_in(e: &mut Engine, seq: u16, now: u64) -> Verdict {
 
 /// (rulenr, subrulenr, action, ifnum) of each mark.
 fn marks(v: &Verdict) -> Vec<(u32, u32, u8, u8)> {
-    v.logs
-        .as_slice()
+    v.log_marks()
         .iter()
         .map(|m| (m.rulenr, m.subrulenr, m.action, m.ifnum))
         .collect()
@@ -52,7 +51,7 @@ fn the_deciding_rule_logs_with_its_number_and_action() {
 fn a_rule_without_log_logs_nothing_even_after_an_overridden_one() {
     let mut e = engine_with("block log\npass\n");
     let v = ping_in(&mut e, 1, 0);
-    assert!(v.pass && !v.log && v.logs.is_empty());
+    assert!(v.pass && !v.log && v.logs.is_none());
 }
 
 #[test]
@@ -70,7 +69,7 @@ fn match_rules_log_at_once_and_log_matches_logs_the_rest() {
             (3, NO_SUBRULE, PF_PASS, 0),
         ]
     );
-    assert!(v.logs.as_slice()[3].decided && !v.logs.as_slice()[2].decided);
+    assert!(v.log_marks()[3].decided && !v.log_marks()[2].decided);
 }
 
 #[test]
@@ -89,5 +88,5 @@ fn a_rule_in_an_anchor_names_the_anchor() {
     let mut e = engine_with("pass\nanchor \"inner\" {\n pass\n block log proto icmp\n}\n");
     let v = ping_in(&mut e, 1, 0);
     assert_eq!(marks(&v), [(1, 1, PF_DROP, 0)]);
-    assert_eq!(&v.logs.as_slice()[0].ruleset[..6], b"inner\0");
+    assert_eq!(&v.log_marks()[0].ruleset[..6], b"inner\0");
 }
