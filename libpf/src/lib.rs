@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod pflogd;
 pub mod rcctl;
 pub mod statefile;
 pub mod syncd;

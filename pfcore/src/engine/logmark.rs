@@ -12,7 +12,6 @@
 //! that matches later; the packets of a state made by a rule with
 //! `log (all)`; packets dropped for IP options (always).
 
-use super::anchor::AnchorTree;
 use super::ruleref::RuleRef;
 use super::status::Reason;
 use crate::ruleset::rule::LogOpts;
@@ -57,16 +56,10 @@ impl Default for LogMark {
 }
 
 impl LogMark {
-    /// The mark of rule `rule`, reached through anchor rule `via`, logged
-    /// with `opts` (the rule's own log options, or the `log (matches)`
-    /// rule's that made it logged).
-    pub fn of(
-        tree: &AnchorTree,
-        rule: RuleRef,
-        via: Option<RuleRef>,
-        action: u8,
-        opts: LogOpts,
-    ) -> LogMark {
+    /// The mark of rule `rule`, reached through anchor rule `via` (in
+    /// the anchor named `anchor`), logged with `opts` (the rule's own log
+    /// options, or the `log (matches)` rule's that made it logged).
+    pub fn of(rule: RuleRef, via: Option<(RuleRef, &str)>, action: u8, opts: LogOpts) -> LogMark {
         let mut m = LogMark {
             rulenr: rule.nr,
             action,
@@ -74,12 +67,10 @@ impl LogMark {
             user: opts.user,
             ..LogMark::default()
         };
-        if let Some(a) = via {
+        if let Some((a, name)) = via {
             m.rulenr = a.nr;
             m.subrulenr = rule.nr;
-            if let Some(node) = tree.node(rule.anchor) {
-                m.ruleset = pflog::name_field(&node.name);
-            }
+            m.ruleset = pflog::name_field(name);
         }
         m
     }
@@ -130,21 +121,6 @@ impl LogMarks {
     }
 }
 
-impl super::Engine {
-    /// The mark of a state's packet logged for `log (all)`: the state's
-    /// rule, passing (None when that rule was replaced since).
-    pub(in crate::engine) fn state_log(
-        &self,
-        rule: Option<RuleRef>,
-        via: Option<RuleRef>,
-    ) -> Option<Box<LogMarks>> {
-        let (ri, opts) = rule.and_then(|ri| self.rules.rule(ri).map(|r| (ri, r.log)))?;
-        let mut ms = LogMarks::default();
-        ms.push(LogMark::of(&self.rules, ri, via, pflog::PF_PASS, opts));
-        Some(Box::new(ms))
-    }
-}
-
 /// A verdict logged without marks (a fragment, a state whose rule was
 /// replaced): one mark of the verdict's own rule number and action
 /// (u32::MAX: the default rule, or none known).
@@ -183,9 +159,7 @@ mod tests {
 
     #[test]
     fn a_rule_in_an_anchor_is_named_by_the_anchor_rule() {
-        let tree = AnchorTree::new();
         let main = LogMark::of(
-            &tree,
             RuleRef {
                 anchor: 0,
                 nr: 3,
@@ -207,12 +181,12 @@ mod tests {
             gen: 0,
         };
         let sub = LogMark::of(
-            &tree,
             RuleRef { nr: 2, ..via },
-            Some(via),
+            Some((via, "ftp")),
             0,
             LogOpts::default(),
         );
         assert_eq!((sub.rulenr, sub.subrulenr), (5, 2));
+        assert_eq!(&sub.ruleset[..4], b"ftp\0");
     }
 }

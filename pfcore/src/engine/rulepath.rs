@@ -135,7 +135,7 @@ impl Engine {
         };
         if r.log.enabled || forced {
             let action = LogMark::action_of(d.action == Action::Pass);
-            let mut m = LogMark::of(&self.rules, d.rule, ev.anchor, action, r.log);
+            let mut m = self.rules.log_mark(d.rule, ev.anchor, action, r.log);
             m.decided = true;
             marks.push(m);
         }

@@ -4,7 +4,7 @@
 
 use super::anchor::{AnchorTree, Call, MAIN, MAX_DEPTH};
 use super::limiter::{Admission, RuleLimiters};
-use super::logmark::{LogMark, LogMarks};
+use super::logmark::LogMarks;
 use super::matchctx::MatchCtx;
 use super::matchrules::MatchSet;
 use super::normalize::Actions;
@@ -359,7 +359,7 @@ impl Walk {
             ev.log_matches
         };
         if let Some(opts) = by {
-            let mut m = LogMark::of(tree, me, via, pfa, opts);
+            let mut m = tree.log_mark(me, via, pfa, opts);
             m.decided = action != Action::Match;
             if let Some(old) = ev.marks.decided_mut() {
                 // A later pass/block rule overrides the one logged before.

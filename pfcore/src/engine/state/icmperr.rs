@@ -158,7 +158,7 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = log;
         if log {
-            v.logs = self.state_log(logged_by.0, logged_by.1);
+            v.logs = self.rules.state_log(logged_by.0, logged_by.1);
         }
         v.route(&sroute, fwd, meta);
         tag_packet(&mut v, meta, tag);

@@ -333,7 +333,7 @@ impl Engine {
         let mut v = Verdict::pass(modified);
         v.log = log;
         if log {
-            v.logs = self.state_log(logged_by.0, logged_by.1);
+            v.logs = self.rules.state_log(logged_by.0, logged_by.1);
         }
         match translated {
             Some(p) => v.forward = Forward::AfTo(p),
