@@ -203,6 +203,7 @@ fn drain(buf: &mut Vec<u8>, w: &mut Writer) -> io::Result<()> {
 /// it logs; SIGHUP (`hup`) reopens the file.
 pub fn run(opts: &Options, term: &AtomicBool, hup: &AtomicBool) -> io::Result<()> {
     let mut w = Writer::open(opts)?;
+    crate::sys::notify::ready();
     let mut said = false;
     while !term.load(Ordering::Relaxed) {
         let s = match UnixStream::connect(&opts.socket).and_then(|s| {

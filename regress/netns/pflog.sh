@@ -24,7 +24,7 @@ SOCK="$RUN/fw.sock.pflog"
 pflogd_start() {
 	local n=$1
 	shift
-	(exec ip netns exec "$(ns fw)" "$BIN/pflogd" -D -p "$SOCK" "$@" >>"$RUN/$n.log" 2>&1) &
+	(exec ip netns exec "$(ns fw)" "$BIN/pflogd" -D -L "$SOCK" "$@" >>"$RUN/$n.log" 2>&1) &
 	echo $! >"$RUN/$n.pid"
 	disown $!
 }
@@ -120,15 +120,21 @@ check "pfd made pflog1 when a rule needed it" in_ns fw ip link show pflog1
 
 # pflogd -f - | tcpdump -r -: OpenBSD's live view with the header.
 load "pass" "block in log quick on int0 inet proto icmp"
-(exec ip netns exec "$(ns fw)" bash -c "'$BIN/pflogd' -D -p '$SOCK' -f - 2>>'$RUN/pipe.err' | tcpdump -n -e -l -r - >'$RUN/pipe' 2>>'$RUN/pipe.err'") &
-PIPE=$!
+mkfifo "$RUN/fifo"
+(exec tcpdump -n -e -l -r - <"$RUN/fifo" >"$RUN/pipe" 2>"$RUN/pipe.err") &
+READER=$!
+(exec ip netns exec "$(ns fw)" "$BIN/pflogd" -D -L "$SOCK" -f - >"$RUN/fifo" 2>>"$RUN/pipe.err") &
+WRITER=$!
 sleep 1
 pings 10.2.0.2
 for _ in $(seq 30); do grep -q 'rule 1' "$RUN/pipe" && break; sleep 0.1; done
 check "pflogd -f - | tcpdump -e -r -: rule 1, block in on int0" \
 	grep -Eq "$(rule 1 block in int0) 10\.1\.0\.2 > 10\.2\.0\.2: ICMP echo request" "$RUN/pipe"
-kill "$PIPE" 2>/dev/null
-in_ns fw pkill -TERM -f "pflogd -D -p $SOCK -f -" 2>/dev/null
+# gone PID: until the process is gone (3 s at the most).
+gone() { local i; for i in $(seq 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+kill "$WRITER"
+check "pflogd -f -: exits on SIGTERM" gone "$WRITER"
+check "pflogd -f -: its reader sees the end of the stream" gone "$READER"
 
 # SIGHUP: newsyslog moved the file; pflogd begins a new one.
 mv "$RUN/pflog" "$RUN/pflog.moved"

@@ -25,7 +25,7 @@ struct Args {
     #[arg(short = 'i', default_value = "pflog0")]
     interface: String,
     /// pfd's pflog socket.
-    #[arg(short = 'p', default_value = libpf::daemon::pflog::DEFAULT_SOCKET)]
+    #[arg(short = 'L', default_value = libpf::daemon::pflog::DEFAULT_SOCKET)]
     socket: String,
     /// Move the file to FILE.0 and begin a new one past this many bytes.
     #[arg(short = 'S')]
