@@ -198,7 +198,7 @@ fn ls_lists_by_state() {
     assert_eq!(rc(&mut f, "ls on").1, "pf\npfd\npfsyncd\n");
     assert_eq!(rc(&mut f, "ls off").1, "pflogd\n");
     assert_eq!(rc(&mut f, "ls started").1, "pf\npfd\n");
-    assert_eq!(rc(&mut f, "ls stopped").1, "pfsyncd\n");
+    assert_eq!(rc(&mut f, "ls stopped").1, "pflogd\npfsyncd\n");
     assert_eq!(
         rc(&mut f, "ls failed"),
         (1, "pfsyncd\n".into(), String::new())

@@ -118,7 +118,7 @@ impl Engine {
             );
         }
         (
-            self.test_rules_decided(meta, buf, pd, len, now, decided, &ev, tr),
+            self.test_rules_decided(meta, buf, pd, len, now, decided, ev, tr),
             marks,
         )
     }
@@ -151,10 +151,9 @@ impl Engine {
         len: u64,
         now: u64,
         decided: Option<Decision>,
-        ev: &Evaluation,
+        ev: Evaluation,
         tr: Translation,
     ) -> Verdict {
-        let ev = *ev;
         if decided.is_none_or(|d| d.action != Action::Pass) {
             // No state comes of it: the source nodes the match rules'
             // translations made are let go.
