@@ -20,11 +20,11 @@ SYSCONFDIR ?= /etc
 PROFILE ?= release
 CARGO ?= cargo
 
-TOOLS = pfd pfctl carpctl pfsyncd pflogd netstart rcctl
+TOOLS = pfd pfctl carpctl pfsyncd pflogd netstart rcctl fwsync
 UNITS = pfd.service pf.service netstart.service pfsyncd.service pflogd.service
 MAN4 = carp.4 pflog.4 pfsync.4
-MAN5 = pf.conf.5 hostname.if.5
-MAN8 = pfd.8 pfctl.8 carpctl.8 pfsyncd.8 pflogd.8 netstart.8 rcctl.8
+MAN5 = pf.conf.5 hostname.if.5 fwsync.conf.5
+MAN8 = pfd.8 pfctl.8 carpctl.8 pfsyncd.8 pflogd.8 netstart.8 rcctl.8 fwsync.8
 BIN = target/$(PROFILE)
 GEN = target/dist
 CARGOFLAGS = --locked $(if $(filter release,$(PROFILE)),--release,)
@@ -62,6 +62,7 @@ install: all
 	for m in $(MAN8); do $(INSTALL) -m 644 man/$$m $(DESTDIR)$(MANDIR)/man8/$$m || exit 1; done
 	$(INSTALL) -m 644 systemd/pf.boot.conf $(DESTDIR)$(DATADIR)/pf/boot.conf
 	$(INSTALL) -m 644 etc-examples/pf.conf $(DESTDIR)$(EXAMPLESDIR)/pf.conf
+	$(INSTALL) -m 644 etc-examples/fwsync.conf $(DESTDIR)$(EXAMPLESDIR)/fwsync.conf
 	for d in fw1 fw2; do for f in etc-examples/$$d/*; do \
 		$(INSTALL) -m 644 $$f $(DESTDIR)$(EXAMPLESDIR)/$$d/ || exit 1; done; done
 	for u in $(UNITS); do $(INSTALL) -m 644 $(GEN)/units/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; done

@@ -9,7 +9,8 @@
 //! (pfctl's requests), `carpctl` (carpctl's passphrase words and
 //! warnings), `netstart`, `statefile`, `log` (the daemons' syslog), `cli`
 //! (what every tool's main does first) and `rcctl` (OpenBSD's rcctl over
-//! systemctl).
+//! systemctl) and `fwsync`
+//! (config sync between the pair over ssh).
 
 pub use pfcore::{
     addr, carp, conf, engine, errno, fastpath, hostname_if, ifconfig, osfp, pfsync, ruleset, show,
@@ -21,6 +22,7 @@ pub mod carpctl;
 pub mod cli;
 pub mod ctl;
 pub mod daemon;
+pub mod fwsync;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;

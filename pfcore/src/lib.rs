@@ -3,7 +3,8 @@
 //! ruleset (`ruleset`), the packet filter (`engine`: rules, states, NAT,
 //! tables), the wire formats (`wire`), the CARP and pfsync state machines
 //! (`carp`, `pfsync`), the ifconfig and hostname.if languages
-//! (`ifconfig`, `hostname_if`) and pfctl's output formats (`show`).
+//! (`ifconfig`, `hostname_if`), pfctl's output formats (`show`) and fwsync's
+//! configuration, rewrites and stream (`fwsync`).
 //!
 //! Nothing here opens a socket, reads the clock or calls the C library:
 //! time, names and packets are passed in, so every module is tested
@@ -18,6 +19,7 @@ pub mod conf;
 pub mod engine;
 pub mod errno;
 pub mod fastpath;
+pub mod fwsync;
 pub mod hostname_if;
 pub mod ifconfig;
 pub mod osfp;

@@ -499,16 +499,17 @@ fn show_rules(c: &mut Client, verbose: u8, debug: bool, anchor: &AnchorOpt) -> R
 }
 
 fn show_states(c: &mut Client, verbose: u8, iface: Option<&str>) -> Result<(), Error> {
-    let states = c.states()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // Each protocol's name is looked up once: getprotobynumber reads
+    // /etc/protocols on every call (12 s for a million states).
+    let names: Vec<std::cell::OnceCell<Option<String>>> = vec![Default::default(); 256];
+    let name = |p: u8| names[p as usize].get_or_init(|| proto_name(p)).clone();
     // -i: the states bound to that interface (`all`: the floating ones).
-    for s in states
-        .iter()
-        .filter(|s| iface.is_none_or(|i| s.ifname == i))
-    {
-        let _ = out.write_all(show::state(s, verbose, &proto_name).as_bytes());
-    }
-    Ok(())
+    c.states_each(|chunk| {
+        for s in chunk.iter().filter(|s| iface.is_none_or(|i| s.ifname == i)) {
+            let _ = out.write_all(show::state(s, verbose, &name).as_bytes());
+        }
+    })
 }
 
 /// `-s labels`: the labelled rules of the main ruleset (or of the anchor

@@ -76,12 +76,19 @@ impl Client {
 
     /// DIOCGETSTATES: all states, collected from the chunks.
     pub fn states(&mut self) -> Result<Vec<StateRepr>, Error> {
-        self.send(&Request::GetStates)?;
         let mut all = Vec::new();
+        self.states_each(|chunk| all.extend(chunk))?;
+        Ok(all)
+    }
+
+    /// The state listing, a chunk at a time as pfd sends it (a million
+    /// states need not all be held at once).
+    pub fn states_each(&mut self, mut f: impl FnMut(Vec<StateRepr>)) -> Result<(), Error> {
+        self.send(&Request::GetStates)?;
         loop {
             match self.recv()? {
-                Reply::States(mut chunk) => all.append(&mut chunk),
-                Reply::Done => return Ok(all),
+                Reply::States(chunk) => f(chunk),
+                Reply::Done => return Ok(()),
                 other => {
                     return Err(Error::Protocol(format!(
                         "unexpected {other:?} in state listing"

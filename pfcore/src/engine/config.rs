@@ -337,7 +337,13 @@ impl Engine {
             .states
             .all_slots()
             .filter_map(|s| self.states.get(s))
-            .flat_map(|st| [st.route.rt_sel, st.route.rtable_sel, st.route.divert_sel])
+            .flat_map(|st| {
+                [
+                    st.cold().route.rt_sel,
+                    st.cold().route.rtable_sel,
+                    st.cold().route.divert_sel,
+                ]
+            })
             .filter(|&s| s != 0)
             .collect();
         v.sort_unstable();

@@ -6,7 +6,10 @@
 use super::normalize::{Actions, PeerScrub, StateScrub, PFSS_TIMESTAMP, PFSTATE_SCRUB_FLAGS};
 use super::packet::Dir;
 use super::ruleref::RuleRef;
-use super::state::{tcps, Peer, State, StateKey, SyncMeta, SK_STACK, SK_WIRE};
+use super::state::{
+    tcps, Peer, Slot, State, StateCold, StateKey, StateKeys, StateTable, SyncMeta, SK_STACK,
+    SK_WIRE,
+};
 use super::Engine;
 use crate::addr::Af;
 use crate::ruleset::Timeout;
@@ -114,14 +117,14 @@ impl Engine {
             r.filter(|r| self.rules().rule(*r).is_some())
                 .map_or(u32::MAX, |r| r.nr)
         };
-        let (rule, anchor) = (nr(st.rule), nr(st.anchor));
+        let (rule, anchor) = (nr(st.rule), nr(st.cold().anchor));
         StateRepr {
             id: st.id,
-            ifname: st.ifname.clone().unwrap_or_else(|| "all".into()),
+            ifname: st.ifname.as_deref().unwrap_or("all").to_string(),
             key: [key_out(&st.key[SK_WIRE]), key_out(&st.key[SK_STACK])],
             src: peer_out(&st.src, &st.scrub.as_ref().and_then(|s| s[0])),
             dst: peer_out(&st.dst, &st.scrub.as_ref().and_then(|s| s[1])),
-            rt_addr: match (st.route.rt, st.key[SK_STACK].addr[0]) {
+            rt_addr: match (st.cold().route.rt, st.key[SK_STACK].addr[0]) {
                 (Some((_, a)), _) => a,
                 (None, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 (None, IpAddr::V6(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
@@ -134,7 +137,7 @@ impl Engine {
             packets: st.packets,
             bytes: st.bytes,
             creatorid: st.creatorid,
-            rtableid: match (st.route.rtable, st.direction) {
+            rtableid: match (st.cold().route.rtable, st.direction) {
                 // pf keeps the rtable on the key the state's packets are
                 // routed by: the stack side for `in`, the wire side for `out`.
                 (Some(t), Dir::In) => [u32::MAX, t],
@@ -146,9 +149,9 @@ impl Engine {
             proto: st.key[0].proto,
             direction: st.direction.number(),
             log: st.log,
-            rt: st.route.rt_number(),
+            rt: st.cold().route.rt_number(),
             timeout: st.timeout as u8,
-            sync_flags: st.sn.sync_flags(),
+            sync_flags: st.cold().sn.sync_flags(),
             updates: 0,
             min_ttl: st.norm.min_ttl,
             set_tos: st.norm.set_tos,
@@ -157,8 +160,8 @@ impl Engine {
             rt_ifname: self
                 .routing
                 .targets
-                .ifname(st.route.rt_sel)
-                .filter(|_| st.route.rt.is_some())
+                .ifname(st.cold().route.rt_sel)
+                .filter(|_| st.cold().route.rt.is_some())
                 .unwrap_or_default()
                 .to_string(),
             tag: self.tags.name(st.tag).unwrap_or_default().to_string(),
@@ -173,6 +176,20 @@ impl Engine {
             .filter_map(|s| self.states.get(s))
             .map(|st| self.export_state(st, now))
             .collect()
+    }
+
+    /// The next states of a walk (see `StateWalk`), at most `n`.
+    pub fn export_walk(&self, walk: &mut StateWalk, n: usize, now: u64) -> Vec<StateRepr> {
+        walk.sort();
+        let mut out = Vec::with_capacity(n.min(walk.order.len() - walk.pos));
+        while out.len() < n && walk.pos < walk.order.len() {
+            let (seq, slot) = walk.order[walk.pos];
+            walk.pos += 1;
+            if let Some(st) = self.states.get_seq(slot, seq) {
+                out.push(self.export_state(st, now));
+            }
+        }
+        out
     }
 
     /// Insert a state from its `pfsync_state` form (pfsync INS/UPD, or
@@ -203,18 +220,17 @@ impl Engine {
             stack.proto = super::af::other_proto(sr.proto);
         }
         let route = self.imported_route(sr);
-        let st = State {
+        let mut st = State {
             id: sr.id,
             creatorid: sr.creatorid,
-            key: [wire, stack],
+            key: StateKeys::new(wire, stack),
             direction,
             // pfsync_state_import binds the state to the interface named
             // (`all`: floating), whether it exists here or not.
             ifname: Some(sr.ifname.as_str())
                 .filter(|n| !n.is_empty() && *n != crate::engine::iface::IFG_ALL)
-                .map(str::to_string),
+                .map(std::sync::Arc::from),
             rule: None,
-            anchor: None,
             src: peer_in(&sr.src),
             dst: peer_in(&sr.dst),
             timeout,
@@ -233,17 +249,18 @@ impl Engine {
             scrub: state_scrub_in(&sr.src, &sr.dst),
             // pfsync_state carries no tag.
             tag: 0,
-            label: None,
-            sync: SyncMeta {
-                peer_updated: from_peer.then_some(now),
-                no_sync,
-            },
+            sync: SyncMeta::default(),
             seq: 0,
-            route,
-            sn: Default::default(),
             match_rules: 0,
-            lim: Default::default(),
+            cold: None,
         };
+        if from_peer {
+            st.sync.set_peer_updated(now);
+        }
+        st.set_cold(StateCold {
+            route,
+            ..StateCold::default()
+        });
         let halfopen = self.is_halfopen(&st);
         self.states.insert(st).map_err(|_| "state exists")?;
         if halfopen {
@@ -356,7 +373,7 @@ impl Engine {
                 st.timeout = t;
             }
         }
-        st.sync.peer_updated = Some(now);
+        st.sync.set_peer_updated(now);
         let sref = (st.id, st.creatorid);
         let tcp = st.key[0].proto == IPPROTO_TCP;
         self.halfopen_update(slot, halfopen);
@@ -480,5 +497,52 @@ impl Engine {
         }
         out.extend(extra);
         out
+    }
+}
+
+/// A listing of the state table taken in pieces, so that the engine is
+/// never held for the whole table (DIOCGETSTATES of a million states):
+/// `scan` reads the insertion order of a range of slots at a time, `sort`
+/// orders it (call it without holding the engine), then
+/// `Engine::export_walk` gives the states in that order a chunk at a
+/// time. The caller releases the engine between calls. A state made
+/// after its slot was scanned is not listed; one removed in between is
+/// skipped (its slot's sequence no longer matches).
+#[derive(Debug, Default)]
+pub struct StateWalk {
+    order: Vec<(u64, Slot)>,
+    next_slot: Option<usize>,
+    pos: usize,
+    scanned: bool,
+}
+
+impl StateWalk {
+    pub fn new() -> StateWalk {
+        StateWalk {
+            next_slot: Some(0),
+            ..StateWalk::default()
+        }
+    }
+
+    /// Read the order of the next `n` slots; true when the whole table
+    /// has been read.
+    pub fn scan(&mut self, table: &StateTable, n: usize) -> bool {
+        if let Some(from) = self.next_slot {
+            self.next_slot = table.seqs_from(from, n, &mut self.order);
+        }
+        self.next_slot.is_none()
+    }
+
+    /// Put what `scan` read in insertion order (once).
+    pub fn sort(&mut self) {
+        if !self.scanned {
+            self.order.sort_unstable();
+            self.scanned = true;
+        }
+    }
+
+    /// Every state has been given.
+    pub fn done(&self) -> bool {
+        self.scanned && self.next_slot.is_none() && self.pos >= self.order.len()
     }
 }

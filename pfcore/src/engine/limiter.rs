@@ -68,6 +68,16 @@ pub struct LimiterLinks {
     pub source_gen: u64,
 }
 
+impl LimiterLinks {
+    /// In no limiter (the default).
+    pub const NONE: LimiterLinks = LimiterLinks {
+        state: 0,
+        source: 0,
+        source_key: None,
+        source_gen: 0,
+    };
+}
+
 /// Counters of a limiter or of a source entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimiterCounters {

@@ -138,6 +138,9 @@ pub struct Engine {
     outbox: Vec<Outgoing>,
     /// Log lines waiting for the caller.
     notices: Vec<Notice>,
+    /// Names of the interfaces states were bound to here, shared by those
+    /// states (one allocation per interface, not per state).
+    bound_names: std::collections::HashSet<std::sync::Arc<str>>,
     /// Key for secret random numbers (synproxy ISNs, syncookie secrets).
     secret: siphash::SecretRng,
     syncookies: syncookie::Syncookies,
@@ -190,6 +193,7 @@ impl Engine {
             debug: status::DEBUG_DEFAULT,
             outbox: Vec::new(),
             notices: Vec::new(),
+            bound_names: Default::default(),
             secret: siphash::SecretRng::new(seed, seed.rotate_left(32) ^ hostid as u64),
             syncookies: syncookie::Syncookies::default(),
             halfopen: 0,

@@ -186,6 +186,18 @@ pub struct StateRoute {
 }
 
 impl StateRoute {
+    /// No route option (the default).
+    pub const NONE: StateRoute = StateRoute {
+        rt: None,
+        rt_sel: 0,
+        rtable: None,
+        rtable_sel: 0,
+        divert_sel: 0,
+        queue: None,
+    };
+}
+
+impl StateRoute {
     pub fn is_none(&self) -> bool {
         *self == StateRoute::default()
     }
@@ -373,7 +385,10 @@ mod tests {
         assert_eq!(v.mtag.map(|m| m.route), sel);
         assert_eq!(v.forward, Forward::Normal);
         let st = e.states.get(e.states.all_slots().next().unwrap()).unwrap();
-        assert_eq!(st.route.rt, Some((RouteKind::RouteTo, ip("10.3.0.254"))));
+        assert_eq!(
+            st.cold().route.rt,
+            Some((RouteKind::RouteTo, ip("10.3.0.254")))
+        );
         // The reply going back out on lan is routed normally.
         let v = e.test(&meta(Dir::Out, "lan"), &mut synack(), 1);
         assert!(v.pass && v.mtag.is_none() && v.forward == Forward::Normal);
@@ -437,7 +452,7 @@ mod tests {
             .states
             .all_slots()
             .filter_map(|s| e.states.get(s))
-            .map(|st| st.ifname.clone())
+            .map(|st| st.ifname.as_deref().map(str::to_string))
             .collect();
         v.sort();
         v

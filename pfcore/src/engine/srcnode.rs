@@ -93,6 +93,15 @@ pub struct StateLinks {
 }
 
 impl StateLinks {
+    /// Tracked by no node (the default).
+    pub const NONE: StateLinks = StateLinks {
+        nodes: Sns([None; SN_TYPES]),
+        tcp_est: false,
+        lb: [None, None],
+    };
+}
+
+impl StateLinks {
     /// The link to node `id` goes (pf_state_rm_src_node).
     pub fn unlink(&mut self, id: SnId) {
         for x in self.nodes.0.iter_mut() {

@@ -178,7 +178,7 @@ impl Engine {
             return None;
         }
         let same_dir = meta.dir == st.direction;
-        let (src, key) = (st.src, st.key);
+        let (src, key) = (st.src, st.key.clone());
         let (a, b) = if st.direction == Dir::In {
             (0, 1)
         } else {
@@ -221,7 +221,14 @@ impl Engine {
             }
             // The client completed its handshake with pf: its connection
             // counts for its source, within the rule's limits.
-            if self.states.get(slot)?.sn.nodes.get(SnType::None).is_some()
+            if self
+                .states
+                .get(slot)?
+                .cold()
+                .sn
+                .nodes
+                .get(SnType::None)
+                .is_some()
                 && self.src_connlimit(slot, now)
             {
                 return Some(self.synproxy_drop(Reason::SrcLimit));

@@ -484,3 +484,37 @@ fn forged_peer_counters_wrap() {
     assert_eq!(st.packets[0], 0);
     assert!(st.bytes[0] < 100);
 }
+
+#[test]
+fn state_walk_lists_in_insertion_order_in_pieces() {
+    let mut e = engine(0x6666);
+    let flow = |e: &mut Engine, sport: u16, now: u64| {
+        forward_out(e, v4(CLIENT, SERVER, 17, &udp_dgram(sport, 53, b"q")), now);
+    };
+    for p in 0..10 {
+        flow(&mut e, 6000 + p, 0);
+    }
+    let ids = |v: &[crate::wire::pfsync::StateRepr]| v.iter().map(|s| s.id).collect::<Vec<_>>();
+    let all = ids(&e.export_all(0));
+    assert_eq!(all.len(), 20, "two states per forwarded flow");
+    // Free two slots at the start, so that new states reuse them.
+    let first: Vec<_> = e.states.slots_in_order()[..2].to_vec();
+    let mut walk = crate::engine::export::StateWalk::new();
+    assert!(!walk.scan(&e.states, 7));
+    for s in first {
+        e.states.remove(s);
+    }
+    // Made after their slot was read: not listed.
+    flow(&mut e, 7000, 1);
+    while !walk.scan(&e.states, 7) {}
+    walk.sort();
+    let mut got = Vec::new();
+    while !walk.done() {
+        let chunk = e.export_walk(&mut walk, 3, 1);
+        assert!(chunk.len() <= 3);
+        got.extend(ids(&chunk));
+    }
+    // The walk began before the removal but reads slots 0..7 first: the
+    // removed states are skipped, the rest come in insertion order.
+    assert_eq!(got, all[2..].to_vec());
+}

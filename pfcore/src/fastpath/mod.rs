@@ -250,7 +250,11 @@ pub fn eligible(st: &State) -> bool {
         IPPROTO_UDP => st.src.state >= udps::SINGLE,
         _ => false,
     };
-    proto_ok && !st.is_afto() && st.route.is_none() && st.log == 0 && st.norm == Actions::default()
+    proto_ok
+        && !st.is_afto()
+        && st.cold().route.is_none()
+        && st.log == 0
+        && st.norm == Actions::default()
 }
 
 #[cfg(test)]

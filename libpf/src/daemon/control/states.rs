@@ -2,20 +2,32 @@
 //! inserting states.
 
 use crate::daemon::Shared;
+use crate::engine::export::StateWalk;
 use crate::engine::state::StateKill;
 use crate::ioctl::frame::write_frame;
 use crate::ioctl::{Reply, STATES_PER_FRAME};
 use crate::wire::pfsync::{ClrRepr, Message, StateRepr};
 use std::io::Write;
 
-/// DIOCGETSTATES: every state, in chunks, then `Done`.
+/// Slots read per hold of the engine while a listing takes the order of
+/// the table (~1 ms for 16k slots).
+const SCAN_SLOTS: usize = 16 * 1024;
+
+/// DIOCGETSTATES: every state, in chunks, then `Done`. The engine is
+/// held for one piece at a time (see `StateWalk`), never for the whole
+/// table, so packets go on flowing while a million states are listed.
 pub(super) fn send_all(shared: &Shared, conn: &mut impl Write) -> bool {
-    let states = {
-        let now = shared.now_ms();
-        shared.engine().export_all(now)
-    };
-    for chunk in states.chunks(STATES_PER_FRAME) {
-        if write_frame(conn, &Reply::States(chunk.to_vec())).is_err() {
+    let mut walk = StateWalk::new();
+    while !walk.scan(&shared.engine().states, SCAN_SLOTS) {}
+    walk.sort();
+    while !walk.done() {
+        let chunk = {
+            let now = shared.now_ms();
+            shared
+                .engine()
+                .export_walk(&mut walk, STATES_PER_FRAME, now)
+        };
+        if !chunk.is_empty() && write_frame(conn, &Reply::States(chunk)).is_err() {
             return false;
         }
     }

@@ -3,9 +3,9 @@
 //! translated), its two ends, and its places in the source nodes, pools,
 //! limiters and counters of the rules that made it.
 
-use super::{udps, Peer, Slot, State, StateKey, SyncMeta, PFSTATE_NOSYNC};
+use super::{udps, Peer, Slot, State, StateCold, StateKey, StateKeys, SyncMeta, PFSTATE_NOSYNC};
 use crate::engine::decision::Decision;
-use crate::engine::limiter::RuleLimiters;
+use crate::engine::limiter::{LimiterLinks, RuleLimiters};
 use crate::engine::normalize::{self, PFSTATE_ALLOWOPTS, PFSTATE_SLOPPY};
 use crate::engine::packet::{Dir, Pd};
 use crate::engine::ruleref::RuleRef;
@@ -35,6 +35,16 @@ fn state_keys(dir: Dir, orig: &Pd, translated: &Pd) -> (StateKey, StateKey) {
 }
 
 impl Engine {
+    /// The shared name of interface `ifname` for a state bound to it.
+    fn bound_name(&mut self, ifname: &str) -> std::sync::Arc<str> {
+        if let Some(n) = self.bound_names.get(ifname) {
+            return n.clone();
+        }
+        let n: std::sync::Arc<str> = ifname.into();
+        self.bound_names.insert(n.clone());
+        n
+    }
+
     /// pf_create_state for the decision `d` on a packet (`orig`, and
     /// `translated` as the translations left it) of `len` bytes, made
     /// through the match rules `matches`. Returns the new state's slot and
@@ -58,14 +68,13 @@ impl Engine {
         self.next_id += 1;
         // pfsync_insert_state: the sync protocol's own states stay local.
         let no_sync = d.no_sync || orig.proto == IPPROTO_PFSYNC;
-        let st = State {
+        let mut st = State {
             id,
             creatorid: self.hostid,
-            key: [wire, stack],
+            key: StateKeys::new(wire, stack),
             direction: dir,
-            ifname: d.if_bound.then(|| meta.ifname.to_string()),
+            ifname: d.if_bound.then(|| self.bound_name(meta.ifname)),
             rule: Some(d.rule),
-            anchor: d.anchor,
             src,
             dst,
             timeout,
@@ -81,20 +90,21 @@ impl Engine {
             norm: d.actions,
             scrub: None,
             tag: d.tag,
-            label: self.rules.run(d.rule).and_then(|x| x.label.clone()),
-            sync: SyncMeta {
-                peer_updated: None,
-                no_sync,
-            },
+            sync: SyncMeta::default(),
             seq: 0,
+            match_rules: 0,
+            cold: None,
+        };
+        st.set_cold(StateCold {
+            anchor: d.anchor,
+            label: self.rules.run(d.rule).and_then(|x| x.label.clone()),
             route: d.route,
             sn: StateLinks {
                 lb: d.lb,
                 ..StateLinks::default()
             },
-            match_rules: 0,
             lim: Default::default(),
-        };
+        });
         let halfopen = self.is_halfopen(&st);
         let Ok(slot) = self.states.insert(st) else {
             self.release_sns(&sns, now);
@@ -209,8 +219,11 @@ impl Engine {
             Default::default()
         };
         if let Some(st) = self.states.get_mut(slot) {
-            st.sn.nodes = nodes;
-            st.lim = lim;
+            if nodes != Sns::default() || lim != LimiterLinks::default() {
+                let cold = st.cold_mut();
+                cold.sn.nodes = nodes;
+                cold.lim = lim;
+            }
         }
         for lb in d.lb.iter().flatten() {
             self.lb_take(lb);

@@ -132,10 +132,10 @@ impl Engine {
             Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
         let (tag, log) = (st.tag, st.log & LOG_ALL != 0);
-        let logged_by = (st.rule, st.anchor);
+        let logged_by = (st.rule, st.cold().anchor);
         // The error travels the other way than the packet it quotes, and
         // is routed as the state's packets that way are.
-        let (sroute, fwd) = (st.route, !quoted_fwd);
+        let (sroute, fwd) = (st.cold().route, !quoted_fwd);
         let other = if st.key[SK_WIRE] == key {
             st.key[SK_STACK]
         } else {

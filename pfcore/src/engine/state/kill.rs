@@ -47,7 +47,7 @@ impl StateKill {
             && self
                 .label
                 .as_deref()
-                .is_none_or(|l| st.label.as_deref() == Some(l))
+                .is_none_or(|l| st.cold().label.as_deref() == Some(l))
             && self
                 .ifname
                 .as_deref()

@@ -23,9 +23,10 @@ impl Engine {
             self.halfopen = self.halfopen.saturating_sub(1);
         }
         self.synproxy_abort(&st);
-        self.src_tree_remove_state(&st.sn, st.rule, now);
-        self.rules.limiters.release(&st.lim);
-        for r in [st.rule, st.anchor].into_iter().flatten() {
+        let cold = st.cold();
+        self.src_tree_remove_state(&cold.sn, st.rule, now);
+        self.rules.limiters.release(&cold.lim);
+        for r in [st.rule, cold.anchor].into_iter().flatten() {
             if let Some(c) = self.rules.counters_mut(r) {
                 c.states_cur = c.states_cur.saturating_sub(1);
             }
@@ -37,10 +38,10 @@ impl Engine {
             }
         }
         self.matchlists.release(st.match_rules);
-        for lb in st.sn.lb.iter().flatten() {
+        for lb in cold.sn.lb.iter().flatten() {
             self.lb_give(lb);
         }
-        if announce && !st.sync.no_sync && st.key[0].proto != IPPROTO_PFSYNC {
+        if announce && !st.no_sync() && st.key[0].proto != IPPROTO_PFSYNC {
             self.sync.delete((st.id, st.creatorid), now);
         }
         Some(st)
@@ -56,7 +57,10 @@ impl Engine {
         let Some(st) = self.states.get_mut(slot) else {
             return false;
         };
-        let Some(over) = self.srcnodes.conn_established(&mut st.sn, now) else {
+        if st.cold().sn.nodes == Default::default() {
+            return false;
+        }
+        let Some(over) = self.srcnodes.conn_established(&mut st.cold_mut().sn, now) else {
             return false;
         };
         let (dir, st_rule) = (st.direction, st.rule);
@@ -166,7 +170,7 @@ impl Engine {
         self.kill_states(now, false, |s| {
             s.creatorid == creatorid
                 && s.expire < since
-                && s.sync.peer_updated.is_none_or(|t| t < since)
+                && s.sync.peer_updated().is_none_or(|t| t < since)
         })
     }
 

@@ -294,7 +294,7 @@ impl Engine {
             }
             (proto, _) => track_other(st, proto, fwd, now),
         }
-        if fits.established && st.sn.nodes.get(SnType::None).is_some() {
+        if fits.established && st.cold().sn.nodes.get(SnType::None).is_some() {
             // pf_src_connlimit; over the source's limits, the state goes.
             self.halfopen_update(slot, halfopen);
             halfopen = self.halfopen_of(slot);
@@ -303,14 +303,14 @@ impl Engine {
             }
         }
         let st = self.states.get(slot)?;
-        let nodes = st.sn.nodes;
+        let nodes = st.cold().sn.nodes;
         let (from, to) = match (afto, fwd, dir) {
             (true, true, _) | (false, _, Dir::In) => (st.key[SK_WIRE], st.key[SK_STACK]),
             (true, false, _) | (false, _, Dir::Out) => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
         debug_assert_eq!(from, *key);
-        let (sroute, log, tag) = (st.route, st.log & LOG_ALL != 0, st.tag);
-        let logged_by = (st.rule, st.anchor);
+        let (sroute, log, tag) = (st.cold().route, st.log & LOG_ALL != 0, st.tag);
+        let logged_by = (st.rule, st.cold().anchor);
         self.count_state_packet(slot, fwd, dir, len);
         self.halfopen_update(slot, halfopen);
         self.src_nodes_count(&nodes, if fwd { 0 } else { 1 }, len);
@@ -365,7 +365,7 @@ impl Engine {
         // peer (or a state file) may come with any count.
         st.packets[ci] = st.packets[ci].wrapping_add(1);
         st.bytes[ci] = st.bytes[ci].wrapping_add(len);
-        let (rule, anchor) = (st.rule, st.anchor);
+        let (rule, anchor) = (st.rule, st.cold().anchor);
         let (rsrc, rdst) = st.rule_addrs();
         self.count_rules([rule, anchor], dir, len);
         if let Some(r) = rule {
@@ -380,12 +380,12 @@ impl Engine {
         let Some(st) = self.states.get(slot) else {
             return;
         };
-        if st.sync.no_sync || st.key[0].proto == IPPROTO_PFSYNC {
+        if st.no_sync() || st.key[0].proto == IPPROTO_PFSYNC {
             return;
         }
         let peer_recent = st
             .sync
-            .peer_updated
+            .peer_updated()
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         self.sync

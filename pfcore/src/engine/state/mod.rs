@@ -18,7 +18,8 @@ pub use super::peer::{tcps, udps, Peer};
 use super::srcnode::StateLinks;
 use crate::addr::Af;
 use crate::ruleset::Timeout;
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// The pfsync state flag for `no-sync` (the other `PFSTATE_*` flags are
@@ -83,30 +84,71 @@ impl StateKey {
     }
 }
 
+/// A state's two keys, indexed by `SK_WIRE` and `SK_STACK`. The stack
+/// side is stored only when it differs (a translated state), so that an
+/// untranslated state carries one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateKeys {
+    wire: StateKey,
+    stack: Option<Box<StateKey>>,
+}
+
+impl StateKeys {
+    pub fn new(wire: StateKey, stack: StateKey) -> StateKeys {
+        StateKeys {
+            wire,
+            stack: (stack != wire).then(|| Box::new(stack)),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for StateKeys {
+    type Output = StateKey;
+
+    fn index(&self, side: usize) -> &StateKey {
+        match (side, &self.stack) {
+            (SK_STACK, Some(k)) => k,
+            _ => &self.wire,
+        }
+    }
+}
+
 /// ff02::1, the link-local all-nodes group.
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// Where a state came from, for pfsync (no echo of the peer's states).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether it is synced at all is its `PFSTATE_NOSYNC` flag
+/// (`State::no_sync`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncMeta {
+    /// Last time (ms) the peer updated this state; 0: never (a time of 0
+    /// is kept as 1 ms, so that the field needs no `Option`).
+    peer_updated: u64,
+}
+
+impl SyncMeta {
     /// Last time (ms) the peer updated this state.
-    pub peer_updated: Option<u64>,
-    /// `no-sync`: never announced.
-    pub no_sync: bool,
+    pub fn peer_updated(&self) -> Option<u64> {
+        (self.peer_updated != 0).then_some(self.peer_updated)
+    }
+
+    /// The peer updated it at `now` (ms).
+    pub fn set_peer_updated(&mut self, now: u64) {
+        self.peer_updated = now.max(1);
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct State {
     pub id: u64,
     pub creatorid: u32,
-    pub key: [StateKey; 2],
+    /// Wire side and stack side (`key[SK_WIRE]`, `key[SK_STACK]`).
+    pub key: StateKeys,
     pub direction: Dir,
     /// Interface the state is bound to; None = floating ("all").
-    pub ifname: Option<String>,
+    pub ifname: Option<std::sync::Arc<str>>,
     /// The rule that created the state, in its anchor.
     pub rule: Option<crate::engine::ruleref::RuleRef>,
-    /// The anchor rule through which that rule was reached.
-    pub anchor: Option<crate::engine::ruleref::RuleRef>,
     pub src: Peer,
     pub dst: Peer,
     pub timeout: Timeout,
@@ -129,24 +171,65 @@ pub struct State {
     /// The tag every packet of the state gets (`tag` / `tagged` at
     /// creation; see engine::tag), 0 = none.
     pub tag: u16,
-    /// The label of the rule that made the state (`pfctl -k label`); it
-    /// stays with the state when the ruleset is replaced, as in pf.
-    pub label: Option<std::sync::Arc<str>>,
     pub sync: SyncMeta,
     /// Insertion sequence, for listing in the order states were made.
     pub seq: u64,
+    /// The `match` rules the state's first packet passed through (an
+    /// interned list, see `matchrules`; 0: none).
+    pub match_rules: crate::engine::matchrules::MatchListId,
+    /// What only some states have (see `StateCold`); None: all default.
+    pub(in crate::engine) cold: Option<Box<StateCold>>,
+}
+
+/// The parts of a state most states leave at their default (no anchor,
+/// label, route option, source tracking or limiter), kept out of line so
+/// that a plain state stays small (`size_of::<State>()` is checked by a
+/// test below).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateCold {
+    /// The anchor rule through which the state's rule was reached.
+    pub anchor: Option<crate::engine::ruleref::RuleRef>,
+    /// The label of the rule that made the state (`pfctl -k label`); it
+    /// stays with the state when the ruleset is replaced, as in pf.
+    pub label: Option<std::sync::Arc<str>>,
     /// route-to / reply-to / dup-to, rtable and divert of the state.
     pub route: crate::engine::route::StateRoute,
     /// Its source nodes and least-states pool addresses (see `srcnode`).
     pub sn: StateLinks,
-    /// The `match` rules the state's first packet passed through (an
-    /// interned list, see `matchrules`; 0: none).
-    pub match_rules: crate::engine::matchrules::MatchListId,
     /// Its places in the state and source limiters (see `limiter`).
     pub lim: crate::engine::limiter::LimiterLinks,
 }
 
+/// The defaults a state without a `StateCold` reads.
+static NO_COLD: StateCold = StateCold {
+    anchor: None,
+    label: None,
+    route: crate::engine::route::StateRoute::NONE,
+    sn: StateLinks::NONE,
+    lim: crate::engine::limiter::LimiterLinks::NONE,
+};
+
 impl State {
+    /// `no-sync`: never announced to the pfsync peer.
+    pub fn no_sync(&self) -> bool {
+        self.state_flags & PFSTATE_NOSYNC != 0
+    }
+
+    /// Its anchor, label, route options, source nodes and limiter places.
+    pub fn cold(&self) -> &StateCold {
+        self.cold.as_deref().unwrap_or(&NO_COLD)
+    }
+
+    /// The same, for changing: allocated on first use.
+    pub fn cold_mut(&mut self) -> &mut StateCold {
+        self.cold.get_or_insert_with(Default::default)
+    }
+
+    /// Set them all; a default `StateCold` takes no memory.
+    pub fn set_cold(&mut self, cold: StateCold) {
+        self.cold = (cold != NO_COLD).then(|| Box::new(cold));
+    }
+
     /// src/dst peers as seen by a packet in direction `dir`: (sender, receiver).
     pub fn peers_mut(&mut self, dir: Dir) -> (&mut Peer, &mut Peer) {
         if dir == self.direction {
@@ -195,7 +278,7 @@ impl State {
     }
 }
 
-fn is_afto(key: &[StateKey; 2]) -> bool {
+fn is_afto(key: &StateKeys) -> bool {
     key[SK_WIRE].addr[0].is_ipv4() != key[SK_STACK].addr[0].is_ipv4()
 }
 
@@ -203,21 +286,45 @@ fn is_afto(key: &[StateKey; 2]) -> bool {
 pub type Slot = u32;
 
 /// The state table with its key and id indexes. Lookups do not allocate.
+///
+/// The indexes hold slot numbers only (hashbrown's `HashTable`): the key
+/// or id an entry stands for is read from the state itself, so a plain
+/// state costs 2 x 5 bytes of index instead of a copy of its keys.
 #[derive(Debug, Default)]
 pub struct StateTable {
     slots: Vec<Option<State>>,
     free: Vec<Slot>,
-    by_key: HashMap<StateKey, Vec<Slot>>,
-    by_id: HashMap<(u64, u32), Slot>,
+    /// One entry per distinct key of a state: its slot, with `STACK_BIT`
+    /// set for the stack-side key of a translated state.
+    by_key: HashTable<u32>,
+    /// One entry per state: its slot, hashed by (id, creatorid).
+    by_id: HashTable<Slot>,
+    hasher: RandomState,
     count: usize,
     next_seq: u64,
 }
 
-/// Inserting would clash with an existing state's key or id.
+/// In a `by_key` entry: the entry stands for the state's stack-side key.
+const STACK_BIT: u32 = 1 << 31;
+
+/// Inserting would clash with an existing state's key or id, or the
+/// table has no slot number left (2^31 states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertError {
     KeyExists,
     IdExists,
+    Full,
+}
+
+/// The state in `slots` a `by_key` entry names, and the key it stands for.
+fn entry_key(slots: &[Option<State>], e: u32) -> Option<(&State, &StateKey)> {
+    let st = slots.get((e & !STACK_BIT) as usize)?.as_ref()?;
+    let role = if e & STACK_BIT != 0 {
+        SK_STACK
+    } else {
+        SK_WIRE
+    };
+    Some((st, &st.key[role]))
 }
 
 impl StateTable {
@@ -235,6 +342,16 @@ impl StateTable {
 
     pub fn get_mut(&mut self, slot: Slot) -> Option<&mut State> {
         self.slots.get_mut(slot as usize).and_then(|s| s.as_mut())
+    }
+
+    /// The states having `key` as one of their keys.
+    fn with_key<'a>(&'a self, key: &'a StateKey) -> impl Iterator<Item = (Slot, &'a State)> + 'a {
+        self.by_key
+            .iter_hash(self.hasher.hash_one(key))
+            .filter_map(move |&e| {
+                let (st, k) = entry_key(&self.slots, e)?;
+                (k == key).then_some((e & !STACK_BIT, st))
+            })
     }
 
     /// Does state `st` answer a lookup of `key` in direction `dir`?
@@ -258,10 +375,8 @@ impl StateTable {
     /// another interface does not match, and one bound to `ifname` wins
     /// over a floating one.
     pub fn lookup(&self, key: &StateKey, dir: Dir, ifname: &str) -> Option<Slot> {
-        let slots = self.by_key.get(key)?;
         let mut floating = None;
-        for &s in slots {
-            let Some(st) = self.get(s) else { continue };
+        for (s, st) in self.with_key(key) {
             if !Self::role_hit(st, key, dir) {
                 continue;
             }
@@ -279,34 +394,39 @@ impl StateTable {
     /// A state answering this key in this direction with the same
     /// binding (the collision pf_state_key_attach refuses).
     fn clash(&self, key: &StateKey, dir: Dir, ifname: Option<&str>) -> bool {
-        self.by_key.get(key).is_some_and(|v| {
-            v.iter().any(|&s| {
-                self.get(s).is_some_and(|st| {
-                    st.ifname.as_deref() == ifname && Self::role_hit(st, key, dir)
-                })
-            })
-        })
+        self.with_key(key)
+            .any(|(_, st)| st.ifname.as_deref() == ifname && Self::role_hit(st, key, dir))
     }
 
     /// Every state's links to its source nodes.
     pub fn links_mut(&mut self) -> impl Iterator<Item = &mut StateLinks> {
-        self.slots.iter_mut().flatten().map(|st| &mut st.sn)
+        self.slots
+            .iter_mut()
+            .flatten()
+            .filter_map(|st| st.cold.as_deref_mut().map(|c| &mut c.sn))
     }
 
     /// Is any state using this key, on either side? (for picking NAT ports)
     pub fn key_in_use(&self, key: &StateKey) -> bool {
-        self.by_key.get(key).is_some_and(|v| !v.is_empty())
+        self.with_key(key).next().is_some()
     }
 
     pub fn by_id(&self, id: u64, creatorid: u32) -> Option<Slot> {
-        self.by_id.get(&(id, creatorid)).copied()
+        let slots = &self.slots;
+        self.by_id
+            .find(self.hasher.hash_one((id, creatorid)), |&s| {
+                slots[s as usize]
+                    .as_ref()
+                    .is_some_and(|st| st.id == id && st.creatorid == creatorid)
+            })
+            .copied()
     }
 
     /// Insert a state; refuses a key already used in the same role by a
     /// state with the same binding (a second state for the same
     /// connection on the same interface) or a duplicate id.
     pub fn insert(&mut self, mut st: State) -> Result<Slot, InsertError> {
-        if self.by_id.contains_key(&(st.id, st.creatorid)) {
+        if self.by_id(st.id, st.creatorid).is_some() {
             return Err(InsertError::IdExists);
         }
         let bound = st.ifname.as_deref();
@@ -316,10 +436,17 @@ impl StateTable {
         {
             return Err(InsertError::KeyExists);
         }
+        if self.free.is_empty() && self.slots.len() >= STACK_BIT as usize {
+            return Err(InsertError::Full);
+        }
         st.seq = self.next_seq;
         self.next_seq += 1;
-        let keys = st.key;
-        let id = (st.id, st.creatorid);
+        let translated = st.key[SK_WIRE] != st.key[SK_STACK];
+        let hashes = [
+            self.hasher.hash_one(st.key[SK_WIRE]),
+            self.hasher.hash_one(st.key[SK_STACK]),
+        ];
+        let id_hash = self.hasher.hash_one((st.id, st.creatorid));
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(st);
@@ -330,29 +457,60 @@ impl StateTable {
                 (self.slots.len() - 1) as Slot
             }
         };
-        self.by_key.entry(keys[SK_WIRE]).or_default().push(slot);
-        if keys[SK_STACK] != keys[SK_WIRE] {
-            self.by_key.entry(keys[SK_STACK]).or_default().push(slot);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let rehash_key = |&e: &u32| entry_key(slots, e).map_or(0, |(_, k)| hasher.hash_one(k));
+        self.by_key.insert_unique(hashes[0], slot, rehash_key);
+        if translated {
+            self.by_key
+                .insert_unique(hashes[1], slot | STACK_BIT, rehash_key);
         }
-        self.by_id.insert(id, slot);
+        let rehash_id = |&s: &Slot| {
+            slots[s as usize]
+                .as_ref()
+                .map_or(0, |st| hasher.hash_one((st.id, st.creatorid)))
+        };
+        self.by_id.insert_unique(id_hash, slot, rehash_id);
         self.count += 1;
         Ok(slot)
     }
 
     pub fn remove(&mut self, slot: Slot) -> Option<State> {
-        let st = self.slots.get_mut(slot as usize)?.take()?;
-        for k in [st.key[SK_WIRE], st.key[SK_STACK]] {
-            if let Some(v) = self.by_key.get_mut(&k) {
-                v.retain(|&s| s != slot);
-                if v.is_empty() {
-                    self.by_key.remove(&k);
-                }
+        let st = self.slots.get(slot as usize)?.as_ref()?;
+        let mut gone = [(self.hasher.hash_one(st.key[SK_WIRE]), slot), (0, u32::MAX)];
+        if st.key[SK_WIRE] != st.key[SK_STACK] {
+            gone[1] = (self.hasher.hash_one(st.key[SK_STACK]), slot | STACK_BIT);
+        }
+        let id_hash = self.hasher.hash_one((st.id, st.creatorid));
+        for (h, e) in gone.into_iter().filter(|&(_, e)| e != u32::MAX) {
+            if let Ok(ent) = self.by_key.find_entry(h, |&x| x == e) {
+                ent.remove();
             }
         }
-        self.by_id.remove(&(st.id, st.creatorid));
+        if let Ok(ent) = self.by_id.find_entry(id_hash, |&s| s == slot) {
+            ent.remove();
+        }
+        let st = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
         self.count -= 1;
         Some(st)
+    }
+
+    /// The (insertion sequence, slot) of the states in slots
+    /// `from..from + n`, appended to `out`; the slot to go on from (None:
+    /// the end). A walk over the table in pieces (see `export::StateWalk`).
+    pub fn seqs_from(&self, from: usize, n: usize, out: &mut Vec<(u64, Slot)>) -> Option<usize> {
+        let end = from.saturating_add(n).min(self.slots.len());
+        for (i, s) in self.slots.iter().enumerate().take(end).skip(from) {
+            if let Some(st) = s {
+                out.push((st.seq, i as Slot));
+            }
+        }
+        (end < self.slots.len()).then_some(end)
+    }
+
+    /// The state in `slot` if it is still the one with sequence `seq`.
+    pub fn get_seq(&self, slot: Slot, seq: u64) -> Option<&State> {
+        self.get(slot).filter(|st| st.seq == seq)
     }
 
     /// Slots of every state, in insertion order.
@@ -393,11 +551,10 @@ mod tests {
         State {
             id,
             creatorid: 1,
-            key: [wire, stack],
+            key: StateKeys::new(wire, stack),
             direction: dir,
             ifname: None,
             rule: None,
-            anchor: None,
             src: Peer::default(),
             dst: Peer::default(),
             timeout: Timeout::TcpFirst,
@@ -410,17 +567,20 @@ mod tests {
             norm: Actions::default(),
             scrub: None,
             tag: 0,
-            label: None,
-            sync: SyncMeta {
-                peer_updated: None,
-                no_sync: false,
-            },
+            sync: SyncMeta::default(),
             seq: 0,
-            route: Default::default(),
-            sn: Default::default(),
             match_rules: 0,
-            lim: Default::default(),
+            cold: None,
         }
+    }
+
+    #[test]
+    fn plain_state_is_small() {
+        // The budget of issue 9: <= 300 bytes per state at 1,000,000
+        // states, index and allocator included (regress/bench/datapath
+        // measures it); the state itself must leave room for that.
+        eprintln!("size_of::<State>() = {}", std::mem::size_of::<State>());
+        assert!(std::mem::size_of::<State>() <= 256);
     }
 
     #[test]
