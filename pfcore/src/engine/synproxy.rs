@@ -221,16 +221,8 @@ impl Engine {
             }
             // The client completed its handshake with pf: its connection
             // counts for its source, within the rule's limits.
-            if self
-                .states
-                .get(slot)?
-                .cold()
-                .sn
-                .nodes
-                .get(SnType::None)
-                .is_some()
-                && self.src_connlimit(slot, now)
-            {
+            let tracked = self.states.get(slot)?.cold().sn.nodes.get(SnType::None);
+            if tracked.is_some() && self.src_connlimit(slot, now) {
                 return Some(self.synproxy_drop(Reason::SrcLimit));
             }
             self.states.get_mut(slot)?.src.state = tcps::PROXY_DST;
