@@ -5,7 +5,8 @@
 # action, direction and interface): a blocked and logged ping, a passed
 # and logged TCP connection (its first packet only: log without `all`),
 # log (matches), log (to pflog1), a rule without log, pflogd -f - into
-# tcpdump, SIGHUP and the size limit. Ends with "N passed, N failed".
+# tcpdump, SIGHUP and the size limit, a pflogd that never reads (pfd
+# neither stalls nor grows; the loss is told). Ends with "N passed, N failed".
 #
 #   client 10.1.0.2 -- int0 10.1.0.1 [fw] ext0 10.2.0.1 -- 10.2.0.2 server
 
@@ -157,5 +158,28 @@ check "-S 600: neither file is over the limit" \
 check "-S 600: no record lost ($(records "$RUN/small.0") + $(records "$RUN/small"))" \
 	test $(($(records "$RUN/small.0") + $(records "$RUN/small"))) = 6
 check "pfd lost nothing" fails grep -q 'logged packets lost' "$RUN/fw.pfd.log"
+
+# A pflogd that never reads: pfd neither stalls nor grows; the loss is
+# counted and told.
+in_ns fw python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"\0"); time.sleep(120)' "$SOCK" &
+sleep 0.5
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$(daemon_pid fw pfd)/status"; }
+before=$(rss)
+had=$(records "$RUN/pflog")
+load "pass" "block in log quick on int0 inet proto udp to port 9"
+in_ns cl timeout 60 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(30000): s.sendto(b"x" * 64, ("10.2.0.2", 9))'
+check "a stuck pflogd: TCP through pfd still works" test "$(tcp 10.2.0.2 80)" = 0
+after=$(rss)
+check "a stuck pflogd: pfd's memory stays ($before kB -> $after kB)" test "$after" -lt $((before + 16384))
+lost() { grep -q 'logged packets lost' "$RUN/fw.pfd.log"; }
+for _ in $(seq 120); do lost && break; sleep 0.1; done
+check "a stuck pflogd: the lost packets are logged" lost
+now=$(records "$RUN/pflog")
+check "a stuck pflogd: the one that reads still writes ($had -> $now records)" test "$now" -gt $((had + 1000))
 
 summary
