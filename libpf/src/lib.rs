@@ -26,6 +26,7 @@ pub mod fwsync;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod pflogd;
 pub mod pfmetrics;
 pub mod rcctl;
 pub mod statefile;

@@ -1,5 +1,5 @@
 //! rcctl(8) over systemd: OpenBSD's rcctl for the services of this
-//! project (pf, pfd, pfsyncd), each command carried out as systemctl
+//! project (pf, pfd, pflogd, pfsyncd), each command carried out as systemctl
 //! calls. The logic is pure: a `Manager` answers the calls (the real one,
 //! `host::Systemd`, runs systemctl; the tests record them), and the flags
 //! live where OpenBSD keeps them, `NAME_flags=` lines of
@@ -39,6 +39,13 @@ pub const SERVICES: &[Service] = &[
         unit: "pfd.service",
         enables: &["pfd.service"],
         flags_var: "pfd_flags",
+        daemon: true,
+    },
+    Service {
+        name: "pflogd",
+        unit: "pflogd.service",
+        enables: &["pflogd.service"],
+        flags_var: "pflogd_flags",
         daemon: true,
     },
     Service {

@@ -243,14 +243,14 @@ fn get_and_set_flags_as_openbsd_shows_them() {
 #[test]
 fn ls_lists_by_state() {
     let mut f = Fake::default();
-    assert_eq!(rc(&mut f, "ls all").1, "pf\npfd\npfsyncd\n");
+    assert_eq!(rc(&mut f, "ls all").1, "pf\npfd\npflogd\npfsyncd\n");
     rc(&mut f, "enable pf pfsyncd");
     rc(&mut f, "start pf");
     f.active.insert("pfd.service".into());
     assert_eq!(rc(&mut f, "ls on").1, "pf\npfd\npfsyncd\n");
-    assert_eq!(rc(&mut f, "ls off").1, "");
+    assert_eq!(rc(&mut f, "ls off").1, "pflogd\n");
     assert_eq!(rc(&mut f, "ls started").1, "pf\npfd\n");
-    assert_eq!(rc(&mut f, "ls stopped").1, "pfsyncd\n");
+    assert_eq!(rc(&mut f, "ls stopped").1, "pflogd\npfsyncd\n");
     assert_eq!(
         rc(&mut f, "ls failed"),
         (1, "pfsyncd\n".into(), String::new())
