@@ -20,11 +20,12 @@ SYSCONFDIR ?= /etc
 PROFILE ?= release
 CARGO ?= cargo
 
-TOOLS = pfd pfctl carpctl pfsyncd netstart rcctl fwsync
-UNITS = pfd.service pf.service netstart.service pfsyncd.service
-MAN4 = carp.4 pfsync.4
+TOOLS = pfd pfctl carpctl pfsyncd pflogd netstart rcctl fwsync pfmetrics
+UNITS = pfd.service pf.service netstart.service pfsyncd.service pflogd.service \
+	pfmetrics.service pfmetrics.timer
+MAN4 = carp.4 pflog.4 pfsync.4
 MAN5 = pf.conf.5 hostname.if.5 fwsync.conf.5
-MAN8 = pfd.8 pfctl.8 carpctl.8 pfsyncd.8 netstart.8 rcctl.8 fwsync.8
+MAN8 = pfd.8 pfctl.8 carpctl.8 pfsyncd.8 pflogd.8 netstart.8 rcctl.8 fwsync.8 pfmetrics.8
 BIN = target/$(PROFILE)
 GEN = target/dist
 CARGOFLAGS = --locked $(if $(filter release,$(PROFILE)),--release,)

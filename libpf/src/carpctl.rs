@@ -23,6 +23,24 @@ pub fn status(client: &mut Client, name: &str) -> Result<Option<CarpStatus>, Str
     }
 }
 
+/// `carpctl -s pfsync0`: OpenBSD's `netstat -s -p pfsync` counters of
+/// pfsyncd's last report, then the bulk update and the peer's last word.
+/// Without a pfsyncd the counters are zeros and the error says why.
+pub fn pfsync_stats(client: &mut Client) -> Result<(String, Option<String>), String> {
+    use crate::pfsync::stats::{netstat, status_lines};
+    match client
+        .call(&Request::GetPfsyncStats)
+        .map_err(|e| e.to_string())?
+    {
+        Reply::PfsyncStats(Some(r)) => Ok((netstat(&r.stats) + &status_lines(&r), None)),
+        Reply::PfsyncStats(None) => Ok((
+            netstat(&Default::default()),
+            Some("pfsync0: no pfsyncd attached".into()),
+        )),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
 /// The ` pass ...` words `-k` appends to the `carp:` line: the passphrase
 /// quoted when pfd sent it (to root), `set` when only its presence is
 /// known, nothing without one.

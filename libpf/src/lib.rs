@@ -8,13 +8,13 @@
 //! (pfd itself), `syncd` (pfsyncd), `ctl`, `tablectl` and `anchors`
 //! (pfctl's requests), `carpctl` (carpctl's passphrase words and
 //! warnings), `netstart`, `statefile`, `log` (the daemons' syslog), `cli`
-//! (what every tool's main does first) and `rcctl` (OpenBSD's rcctl over
-//! systemctl) and `fwsync`
-//! (config sync between the pair over ssh).
+//! (what every tool's main does first), `rcctl` (OpenBSD's rcctl over
+//! systemctl), `fwsync` (config sync between the pair over ssh) and
+//! `pfmetrics` (the Prometheus export and the health check).
 
 pub use pfcore::{
-    addr, carp, conf, engine, errno, fastpath, hostname_if, ifconfig, osfp, pfsync, ruleset, show,
-    statekill, wire,
+    addr, carp, conf, engine, errno, fastpath, hostname_if, ifconfig, metrics, osfp, pfsync,
+    ruleset, show, statekill, wire,
 };
 
 pub mod anchors;
@@ -26,6 +26,8 @@ pub mod fwsync;
 pub mod ioctl;
 pub mod log;
 pub mod netstart;
+pub mod pflogd;
+pub mod pfmetrics;
 pub mod rcctl;
 pub mod statefile;
 pub mod syncd;

@@ -13,6 +13,7 @@ use crate::pfsync::auth;
 use crate::pfsync::bulk::{self, Requester};
 use crate::pfsync::input;
 use crate::pfsync::ratelimit::BulkLimiter;
+use crate::pfsync::stats::{BulkPhase, PfsyncReport, PfsyncStats};
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
 use crate::sys::raw::{RawReceiver, RawSender};
@@ -35,6 +36,12 @@ use std::time::{Duration, Instant};
 pub const BULK_FRAME_INTERVAL: Duration = Duration::from_millis(1);
 /// pfsync0's MTU.
 pub const MTU: usize = 1500;
+/// With nothing else to send for this long, an empty frame (the pfsync
+/// header alone, which OpenBSD's pfsync_input takes without complaint)
+/// tells the peer this side is alive: the health check's silence.
+pub const KEEPALIVE: Duration = Duration::from_secs(1);
+/// At most this often pfsyncd sends pfd its report when it changed.
+pub const REPORT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Where frames go out.
 #[derive(Clone)]
@@ -67,6 +74,46 @@ pub struct Stats {
     pub bulk_refused: u64,
 }
 
+impl Stats {
+    /// The counters as OpenBSD's `struct pfsyncstats` has them.
+    pub fn openbsd(&self) -> PfsyncStats {
+        let f = &self.frames;
+        PfsyncStats {
+            ipackets: self.ipackets,
+            badif: self.badif,
+            badttl: self.badttl,
+            hdrops: self.hdrops + f.hdrops,
+            badver: f.badver,
+            badact: f.badact,
+            badlen: f.badlen,
+            // Without a good HMAC, or replayed (pfsync0's pass).
+            badauth: self.badauth + self.replayed,
+            stale: self.stale,
+            badval: f.badval,
+            badstate: self.badstate,
+            opackets: self.opackets,
+            oerrors: self.oerrors,
+            ..Default::default()
+        }
+    }
+}
+
+/// What goes into the report besides the counters.
+#[derive(Debug, Default)]
+struct Track {
+    /// Last good frame from the peer.
+    heard: Option<Instant>,
+    /// The sync link came up (pfsync0 up with a usable syncdev).
+    up_since: Option<Instant>,
+    bulk: BulkPhase,
+    bulk_since: Option<Instant>,
+    bulks_received: u64,
+    bulks_failed: u64,
+    bulks_sent: u64,
+    /// Last frame sent (keepalive timing).
+    sent: Option<Instant>,
+}
+
 struct Shared {
     socket: String,
     link: Mutex<Option<Link>>,
@@ -89,6 +136,7 @@ struct Shared {
     bulk_running: AtomicBool,
     /// The next authenticated frame's number (`auth`).
     seq: AtomicU64,
+    track: Mutex<Track>,
 }
 
 impl Shared {
@@ -111,6 +159,54 @@ impl Shared {
 
     fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn track(&self) -> std::sync::MutexGuard<'_, Track> {
+        self.track.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The report for pfd, ages taken now.
+    fn report(&self) -> PfsyncReport {
+        let stats = self.stats().openbsd();
+        let t = self.track();
+        let ms = |i: Option<Instant>| i.map(|i| i.elapsed().as_millis() as u64);
+        PfsyncReport {
+            stats,
+            last_heard_ms: ms(t.heard),
+            bulk: t.bulk,
+            bulk_phase_ms: ms(t.bulk_since).unwrap_or(0),
+            bulks_received: t.bulks_received,
+            bulks_failed: t.bulks_failed,
+            bulks_sent: t.bulks_sent,
+            bulk_sending: self.bulk_running.load(Ordering::Relaxed),
+            up_ms: ms(t.up_since).map_or(0, |m| m.max(1)),
+        }
+    }
+
+    /// The bulk phase from the requester's, Done or Failed as it ended.
+    fn set_bulk(&self, phase: bulk::Phase) {
+        let mut t = self.track();
+        let b = match phase {
+            bulk::Phase::Idle => BulkPhase::Idle,
+            bulk::Phase::WaitLink { .. } => BulkPhase::WaitLink,
+            bulk::Phase::Sent { .. } => BulkPhase::Requested,
+            bulk::Phase::Bulk { .. } => BulkPhase::Receiving,
+            bulk::Phase::Done if t.bulk == BulkPhase::Failed => BulkPhase::Failed,
+            bulk::Phase::Done => BulkPhase::Done,
+        };
+        if b != t.bulk || t.bulk_since.is_none() {
+            t.bulk = b;
+            t.bulk_since = Some(Instant::now());
+        }
+    }
+
+    /// An empty frame when nothing went out for KEEPALIVE.
+    fn keepalive(&self) {
+        let due = self.track().sent.is_none_or(|t| t.elapsed() >= KEEPALIVE);
+        let link = self.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let (true, Some(link)) = (due, link) {
+            self.send_frame(&FrameBuilder::new(MTU).finish(), &link);
+        }
     }
 
     fn warn_limited(&self, kind: &'static str, msg: String) {
@@ -144,16 +240,28 @@ impl Shared {
         if b.is_empty() {
             return;
         }
-        let mut payload = b.finish();
-        if let Some(k) = &link.key {
-            auth::sign(k, self.seq.fetch_add(1, Ordering::Relaxed), &mut payload);
-        }
+        let payload = b.finish();
+        self.send_frame(&payload, link);
+    }
+
+    fn send_frame(&self, payload: &[u8], link: &Link) {
+        // With a pass: the trailer after the frame (`pfsync::auth`).
+        let signed;
+        let payload = match &link.key {
+            Some(k) => {
+                let mut p = payload.to_vec();
+                auth::sign(k, self.seq.fetch_add(1, Ordering::Relaxed), &mut p);
+                signed = p;
+                &signed[..]
+            }
+            None => payload,
+        };
         let ident = {
             let mut i = self.ident.lock().unwrap_or_else(|e| e.into_inner());
             *i = i.wrapping_add(1);
             *i
         };
-        let pkt = build_ipv4(link.src, link.dst, ident, &payload);
+        let pkt = build_ipv4(link.src, link.dst, ident, payload);
         let r = self
             .sender
             .lock()
@@ -161,7 +269,10 @@ impl Shared {
             .as_ref()
             .map(|s| s.send(&pkt));
         match r {
-            Some(Ok(())) => self.stats().opackets += 1,
+            Some(Ok(())) => {
+                self.stats().opackets += 1;
+                self.track().sent = Some(Instant::now());
+            }
             Some(Err(e)) => {
                 self.stats().oerrors += 1;
                 self.warn_limited("send", format!("pfsync: send on {}: {e}", link.syncdev));
@@ -202,6 +313,7 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_micros() as u64),
         ),
+        track: Mutex::new(Track::default()),
     });
     let (tx, rx) = channel();
     {
@@ -260,6 +372,8 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
     let now = || origin.elapsed().as_millis() as u64;
     let mut draining_since: Option<Instant> = None;
     let mut last_link_check = Instant::now();
+    let mut last_report = Instant::now();
+    let mut reported: Option<ReportKey> = None;
     loop {
         if shared.term.load(Ordering::Relaxed) && draining_since.is_none() {
             // Give pfd a moment to hand over what it still has queued.
@@ -307,6 +421,7 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                     let s = shared.clone();
                     std::thread::spawn(move || {
                         bulk_send(&s);
+                        s.track().bulks_sent += 1;
                         s.bulk_running.store(false, Ordering::Release);
                     });
                 }
@@ -323,10 +438,44 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
         }
         let acts = requester.tick(now());
         run_bulk_actions(shared, &mut ctl, acts, now());
+        shared.set_bulk(requester.phase());
+        shared.keepalive();
+        if last_report.elapsed() >= REPORT_INTERVAL {
+            last_report = Instant::now();
+            send_report(shared, &mut ctl, &mut reported);
+        }
     }
     let acts = requester.stop();
     run_bulk_actions(shared, &mut ctl, acts, now());
     Ok(())
+}
+
+/// What a report is compared on: the counters and phases, and the
+/// instants the ages are taken from (ages alone do not count: pfd ages
+/// the report itself).
+type ReportKey = (PfsyncReport, [Option<Instant>; 3]);
+
+/// Tell pfd the counters and bulk status when they changed.
+fn send_report(shared: &Shared, ctl: &mut Client, last: &mut Option<ReportKey>) {
+    let r = shared.report();
+    let instants = {
+        let t = shared.track();
+        [t.heard, t.up_since, t.bulk_since]
+    };
+    let bare = PfsyncReport {
+        last_heard_ms: None,
+        bulk_phase_ms: 0,
+        up_ms: 0,
+        ..r
+    };
+    if last.as_ref() == Some(&(bare, instants)) {
+        return;
+    }
+    if let Err(e) = ctl.call(&Request::PfsyncReport(r)) {
+        shared.warn_limited("report", format!("pfsync report to pfd: {e}"));
+        return;
+    }
+    *last = Some((bare, instants));
 }
 
 /// Is the syncdev's link up (carrier)?
@@ -389,6 +538,7 @@ fn reconfigure(
     *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
     *shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
     shared.join(None);
+    shared.track().up_since = None;
     if !running(cfg) {
         log::notice("pfsync0 down");
         return acts;
@@ -424,6 +574,7 @@ fn reconfigure(
                 dst,
                 key: key_of(cfg),
             });
+            shared.track().up_since = Some(Instant::now());
             let authed = if cfg.pass.is_some() {
                 ", authenticated"
             } else {
@@ -467,6 +618,16 @@ fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>, 
                 }
             }
             bulk::Action::Finished { complete } => {
+                {
+                    let mut t = shared.track();
+                    if complete {
+                        t.bulks_received += 1;
+                    } else {
+                        t.bulks_failed += 1;
+                        t.bulk = BulkPhase::Failed;
+                        t.bulk_since = Some(Instant::now());
+                    }
+                }
                 if complete {
                     log::notice("bulk update complete");
                 } else {
@@ -620,6 +781,9 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
         msgs.clear();
         let fs = parse_frame(frame, &mut msgs);
         shared.stats().frames.merge(&fs);
+        if fs.badver == 0 && fs.hdrops == 0 && src != link.src {
+            shared.track().heard = Some(Instant::now());
+        }
         let bad = fs.badver + fs.badlen + fs.badact + fs.badval + fs.hdrops;
         if bad > 0 {
             shared.warn_limited(

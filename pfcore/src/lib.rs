@@ -3,8 +3,9 @@
 //! ruleset (`ruleset`), the packet filter (`engine`: rules, states, NAT,
 //! tables), the wire formats (`wire`), the CARP and pfsync state machines
 //! (`carp`, `pfsync`), the ifconfig and hostname.if languages
-//! (`ifconfig`, `hostname_if`), pfctl's output formats (`show`) and fwsync's
-//! configuration, rewrites and stream (`fwsync`).
+//! (`ifconfig`, `hostname_if`), pfctl's output formats (`show`), fwsync's
+//! configuration, rewrites and stream (`fwsync`) and the Prometheus
+//! exposition of it all (`metrics`).
 //!
 //! Nothing here opens a socket, reads the clock or calls the C library:
 //! time, names and packets are passed in, so every module is tested
@@ -22,6 +23,7 @@ pub mod fastpath;
 pub mod fwsync;
 pub mod hostname_if;
 pub mod ifconfig;
+pub mod metrics;
 pub mod osfp;
 pub mod pfsync;
 pub mod ruleset;

@@ -31,8 +31,9 @@ netns_add() {
 	local n
 	mkdir -p "$RUN"
 	for n in "$@"; do
-		ip netns add "$(ns "$n")"
+		# Recorded first: a signal between the two still finds it to delete.
 		NETNS+=("$n")
+		ip netns add "$(ns "$n")"
 		in_ns "$n" ip link set lo up
 	done
 }

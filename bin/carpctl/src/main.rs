@@ -9,13 +9,13 @@ use std::process::exit;
 #[command(
     name = "carpctl",
     about = "configure carp and pfsync interfaces",
-    override_usage = "carpctl [-aks] [-D dir] [-g group [-]carpdemote [N]] [interface [parameters]]\n       carpctl interface [group name] [-group name]\n       carpctl sysctl name[=value] ..."
+    override_usage = "carpctl -s [pfsync0]\n       carpctl [-ak] [-D dir] [-g group [-]carpdemote [N]] [interface [parameters]]\n       carpctl interface [group name] [-group name]\n       carpctl sysctl name[=value] ..."
 )]
 struct Args {
     /// Show every carp and pfsync interface.
     #[arg(short = 'a')]
     all: bool,
-    /// Show CARP statistics.
+    /// Show CARP statistics, or pfsync's with `pfsync0`.
     #[arg(short = 's')]
     stats: bool,
     /// Show the carp passphrase (root only; others see whether one is set).
@@ -45,7 +45,11 @@ fn connect() -> Client {
 fn main() {
     let a: Args = libpf::cli::parse(libpf::cli::Kind::Command);
     if a.stats {
-        return stats(&mut connect());
+        return match a.args.first().map(String::as_str) {
+            None => stats(&mut connect()),
+            Some("pfsync0") => pfsync_stats(&mut connect()),
+            Some(other) => die(format!("{other}: -s shows carp (no interface) or pfsync0")),
+        };
     }
     if let Some(g) = &a.group {
         return group(&mut connect(), g, &a.args);
@@ -171,6 +175,14 @@ fn sysctl(c: &mut Client, args: &[String]) {
             Ok(other) => die(format!("unexpected reply {other:?}")),
             Err(e) => die(e),
         }
+    }
+}
+
+fn pfsync_stats(c: &mut Client) {
+    let (text, warning) = carpctl::pfsync_stats(c).unwrap_or_else(|e| die(e));
+    print!("{text}");
+    if let Some(w) = warning {
+        eprintln!("carpctl: {w}");
     }
 }
 

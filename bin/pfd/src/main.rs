@@ -41,6 +41,11 @@ struct Args {
     /// restart, the states (`none`: keep nothing, start disabled).
     #[arg(short = 'D', default_value = libpf::daemon::persist::DEFAULT_DIR)]
     state_dir: String,
+    /// The socket pflogd reads logged packets from (`none`: no socket);
+    /// default /var/run/pflog.sock, or the control socket's path with
+    /// `.pflog` added when -s names another.
+    #[arg(short = 'L')]
+    pflog_socket: Option<String>,
 }
 
 fn main() {
@@ -58,8 +63,17 @@ fn main() {
         eprintln!("pfd: SIGHUP: {e}");
         std::process::exit(1);
     }
+    let pflog_socket = match a.pflog_socket.as_deref() {
+        Some("none") => None,
+        Some(p) => Some(p.to_string()),
+        None if a.socket == libpf::ioctl::DEFAULT_SOCKET => {
+            Some(libpf::daemon::pflog::DEFAULT_SOCKET.to_string())
+        }
+        None => Some(format!("{}.pflog", a.socket)),
+    };
     let opts = Options {
         socket: a.socket,
+        pflog_socket,
         hooks: HookConfig {
             queue: a.queue,
             queues: a.queues,

@@ -44,6 +44,8 @@ struct Entry {
     /// interface is configured and when links are checked, not for every
     /// advertisement.
     src: Option<Ipv4Addr>,
+    /// State transitions so far (the metrics' per-vhid counter).
+    transitions: u64,
 }
 
 pub struct CarpTable {
@@ -159,6 +161,7 @@ impl CarpTable {
             mtu: c.mtu.unwrap_or(1500),
             key_set: !c.key.is_empty(),
             peer,
+            transitions: e.transitions,
         })
     }
 
@@ -292,6 +295,7 @@ impl CarpTable {
                     sender: None,
                     carpdev_demoted: false,
                     src: None,
+                    transitions: 0,
                 },
             );
             self.groups.entry(CARP_GROUP.to_string()).or_insert(0);
@@ -463,6 +467,9 @@ impl CarpTable {
         for a in acts.iter() {
             match a {
                 Action::Transition { from, to } => {
+                    if let Some(e) = self.entries.get_mut(name) {
+                        e.transitions += 1;
+                    }
                     let msg = format!("{name}: state transition: {} -> {}", from.name(), to.name());
                     if from == CarpState::Init || to == CarpState::Init {
                         if self.log_level >= 4 {

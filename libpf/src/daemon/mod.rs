@@ -13,10 +13,12 @@ pub mod localnet;
 pub mod offload;
 pub mod onepass;
 pub mod persist;
+pub mod pflog;
 pub mod routing;
 
 use crate::engine::Engine;
 use crate::log;
+use crate::pfsync::stats::PfsyncReport;
 use crate::pfsync::PfsyncConfig;
 use crate::sys::hooks::{self, HookConfig};
 use std::io;
@@ -42,6 +44,8 @@ pub struct Options {
     /// Where the configuration and the states are kept across restarts
     /// (None: nothing is kept, pf starts disabled).
     pub state_dir: Option<std::path::PathBuf>,
+    /// The socket pflogd reads logged packets from (None: none).
+    pub pflog_socket: Option<String>,
 }
 
 /// pfsync as pfd sees it.
@@ -56,6 +60,8 @@ pub struct PfsyncSide {
     pub demote_since: u64,
     /// Bumped on every configuration change, so the stream re-sends it.
     pub generation: u64,
+    /// pfsyncd's last report and when it came (ms); None once it detaches.
+    pub report: Option<(PfsyncReport, u64)>,
 }
 
 /// What every thread of pfd shares.
@@ -90,6 +96,8 @@ pub struct Shared {
     pub store: persist::Store,
     /// The boot ruleset is in force: nothing was ever committed.
     pub provisional: AtomicBool,
+    /// Where logged packets go (pflogN, pflogd).
+    pub pflog: Arc<pflog::Pflog>,
     origin: Instant,
     /// The wall-clock time of `origin` (Unix ms), read once so that engine
     /// times convert to the same wall-clock second on every request.
@@ -204,6 +212,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         fastpath: fastpath::FastPath::default(),
         store: persist::Store::new(opts.state_dir.clone()),
         provisional: AtomicBool::new(false),
+        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref())?,
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

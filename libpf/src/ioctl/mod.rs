@@ -17,6 +17,7 @@ use crate::engine::state::StateKill;
 use crate::engine::status::Status;
 use crate::engine::table::{AddrChange, AddrInfo, TableInfo};
 use crate::osfp::FpEntry;
+use crate::pfsync::stats::PfsyncReport;
 use crate::pfsync::{PfsyncConfig, PfsyncStatus};
 use crate::ruleset::{Limit, Options, Rule, TableEntry, TableFlags, Timeout};
 use crate::wire::pfsync::{BusRepr, Message, StateRepr};
@@ -257,6 +258,12 @@ pub enum Request {
     /// DIOCCLRSOURCE (`pfctl -I id -k source -k net`): the entries of
     /// source limiter `id` inside (or holding) `net`; replies `Count`.
     KillLimiterSources { id: u32, net: IpNet },
+    /// pfsyncd's counters, bulk phase and the peer's last word, sent
+    /// whenever they change; replies `Ok`.
+    PfsyncReport(PfsyncReport),
+    /// pfsyncd's last report, aged to now (`carpctl -s pfsync0`, the
+    /// metrics); replies `PfsyncStats`.
+    GetPfsyncStats,
 }
 
 impl Request {
@@ -276,6 +283,7 @@ impl Request {
                 | Request::ListInterfaces
                 | Request::GetGroupDemote { .. }
                 | Request::GetPfsync
+                | Request::GetPfsyncStats
                 | Request::OsfpGet
                 | Request::Sysctl { value: None, .. }
                 | Request::GetIfaces { .. }
@@ -366,6 +374,8 @@ pub enum Reply {
     Fingerprints(Vec<FpEntry>),
     StateLimiters(Vec<StateLimiterInfo>),
     SourceLimiters(Vec<SourceLimiterInfo>),
+    /// pfsyncd's report (None: no pfsyncd has reported since it attached).
+    PfsyncStats(Option<PfsyncReport>),
 }
 
 impl Reply {

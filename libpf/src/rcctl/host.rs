@@ -68,4 +68,17 @@ impl Manager for Systemd {
         std::fs::write(&tmp, text).map_err(ctx)?;
         std::fs::rename(&tmp, &self.conf).map_err(ctx)
     }
+
+    /// pfsyncd: the health check of `pfmetrics -c` with its default
+    /// thresholds, over pfd's control socket.
+    fn health(&mut self, name: &str) -> io::Result<Vec<String>> {
+        if name != "pfsyncd" {
+            return Ok(vec![]);
+        }
+        let t = crate::pfsync::health::Thresholds::default();
+        crate::ioctl::client::Client::connect_default()
+            .and_then(|mut c| crate::pfmetrics::check(&mut c, &t))
+            .map(|p| p.iter().map(|p| p.to_string()).collect())
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
 }

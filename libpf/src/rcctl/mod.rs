@@ -1,5 +1,5 @@
 //! rcctl(8) over systemd: OpenBSD's rcctl for the services of this
-//! project (pf, pfd, pfsyncd), each command carried out as systemctl
+//! project (pf, pfd, pflogd, pfsyncd), each command carried out as systemctl
 //! calls. The logic is pure: a `Manager` answers the calls (the real one,
 //! `host::Systemd`, runs systemctl; the tests record them), and the flags
 //! live where OpenBSD keeps them, `NAME_flags=` lines of
@@ -42,6 +42,13 @@ pub const SERVICES: &[Service] = &[
         daemon: true,
     },
     Service {
+        name: "pflogd",
+        unit: "pflogd.service",
+        enables: &["pflogd.service"],
+        flags_var: "pflogd_flags",
+        daemon: true,
+    },
+    Service {
         name: "pfsyncd",
         unit: "pfsyncd.service",
         enables: &["pfsyncd.service"],
@@ -57,6 +64,12 @@ pub trait Manager {
     /// rc.conf.local's text ("" when there is none).
     fn read_conf(&mut self) -> io::Result<String>;
     fn write_conf(&mut self, text: &str) -> io::Result<()>;
+    /// What is wrong with running service `name` beyond what systemd
+    /// sees (pfsyncd: the pfsync health check of pfmetrics(8)); empty
+    /// when nothing is, or when the service has no such check.
+    fn health(&mut self, _name: &str) -> io::Result<Vec<String>> {
+        Ok(vec![])
+    }
 }
 
 /// rcctl's options.
@@ -215,6 +228,22 @@ impl Run<'_> {
         Ok(self.systemctl(&["is-active", "--quiet", s.unit])?.0 == 0)
     }
 
+    /// The service's own health check; its problems on standard error.
+    fn healthy(&mut self, s: &Service) -> Result<bool, Fail> {
+        match self.m.health(s.name) {
+            Ok(problems) => {
+                for p in &problems {
+                    writeln!(self.err, "{}: {p}", s.name)?;
+                }
+                Ok(problems.is_empty())
+            }
+            Err(e) => {
+                writeln!(self.err, "{}: health check: {e}", s.name)?;
+                Ok(false)
+            }
+        }
+    }
+
     /// `get NAME [variable]`: exit 0 if enabled, 1 if not, as OpenBSD's.
     fn get(&mut self, s: &Service, var: Option<&str>, default: bool) -> Result<i32, Fail> {
         let on = if default { false } else { self.enabled(s)? };
@@ -290,7 +319,7 @@ impl Run<'_> {
             return Ok(1);
         }
         let ok = match cmd {
-            "check" => self.active(s)?,
+            "check" => self.active(s)? && self.healthy(s)?,
             _ => self.systemctl(&[cmd, s.unit])?.0 == 0,
         };
         writeln!(self.out, "{}({})", s.name, if ok { "ok" } else { "failed" })?;

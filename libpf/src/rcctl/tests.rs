@@ -12,6 +12,8 @@ struct Fake {
     conf: String,
     /// Units whose start fails.
     broken: BTreeSet<String>,
+    /// What the health check of a service finds (Err: it cannot ask).
+    sick: Vec<(String, Result<Vec<String>, String>)>,
 }
 
 impl Manager for Fake {
@@ -54,6 +56,53 @@ impl Manager for Fake {
         self.conf = text.into();
         Ok(())
     }
+    fn health(&mut self, name: &str) -> io::Result<Vec<String>> {
+        self.calls.push(format!("health {name}"));
+        match self.sick.iter().find(|(n, _)| n == name) {
+            Some((_, r)) => r.clone().map_err(io::Error::other),
+            None => Ok(vec![]),
+        }
+    }
+}
+
+#[test]
+fn check_runs_the_health_check_of_an_active_service() {
+    let mut f = Fake::default();
+    f.active.insert("pfsyncd.service".into());
+    assert_eq!(
+        rc(&mut f, "check pfsyncd"),
+        (0, "pfsyncd(ok)\n".into(), String::new())
+    );
+    assert_eq!(
+        f.calls,
+        ["is-active --quiet pfsyncd.service", "health pfsyncd"]
+    );
+    f.sick = vec![(
+        "pfsyncd".into(),
+        Ok(vec!["sync peer silent for 7.0 s".into()]),
+    )];
+    assert_eq!(
+        rc(&mut f, "check pfsyncd"),
+        (
+            1,
+            "pfsyncd(failed)\n".into(),
+            "pfsyncd: sync peer silent for 7.0 s\n".into()
+        )
+    );
+    f.sick = vec![("pfsyncd".into(), Err("no pfd".into()))];
+    assert_eq!(
+        rc(&mut f, "check pfsyncd"),
+        (
+            1,
+            "pfsyncd(failed)\n".into(),
+            "pfsyncd: health check: no pfd\n".into()
+        )
+    );
+    // Not running: no health check asked.
+    f.active.clear();
+    f.calls.clear();
+    assert_eq!(rc(&mut f, "check pfsyncd").0, 1);
+    assert_eq!(f.calls, ["is-active --quiet pfsyncd.service"]);
 }
 
 /// Run rcctl with `line` (options first): exit status, stdout, stderr.
@@ -120,7 +169,10 @@ fn actions_print_ok_or_failed() {
     );
     f.calls.clear();
     assert_eq!(rc(&mut f, "check pfsyncd").1, "pfsyncd(ok)\n");
-    assert_eq!(f.calls, ["is-active --quiet pfsyncd.service"]);
+    assert_eq!(
+        f.calls,
+        ["is-active --quiet pfsyncd.service", "health pfsyncd"]
+    );
     assert_eq!(rc(&mut f, "reload pf").1, "pf(ok)\n");
     assert_eq!(rc(&mut f, "restart pfd").1, "pfd(ok)\n");
     assert_eq!(rc(&mut f, "stop pfsyncd").1, "pfsyncd(ok)\n");
@@ -191,14 +243,14 @@ fn get_and_set_flags_as_openbsd_shows_them() {
 #[test]
 fn ls_lists_by_state() {
     let mut f = Fake::default();
-    assert_eq!(rc(&mut f, "ls all").1, "pf\npfd\npfsyncd\n");
+    assert_eq!(rc(&mut f, "ls all").1, "pf\npfd\npflogd\npfsyncd\n");
     rc(&mut f, "enable pf pfsyncd");
     rc(&mut f, "start pf");
     f.active.insert("pfd.service".into());
     assert_eq!(rc(&mut f, "ls on").1, "pf\npfd\npfsyncd\n");
-    assert_eq!(rc(&mut f, "ls off").1, "");
+    assert_eq!(rc(&mut f, "ls off").1, "pflogd\n");
     assert_eq!(rc(&mut f, "ls started").1, "pf\npfd\n");
-    assert_eq!(rc(&mut f, "ls stopped").1, "pfsyncd\n");
+    assert_eq!(rc(&mut f, "ls stopped").1, "pflogd\npfsyncd\n");
     assert_eq!(
         rc(&mut f, "ls failed"),
         (1, "pfsyncd\n".into(), String::new())

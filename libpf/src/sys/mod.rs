@@ -16,4 +16,5 @@ pub mod route_query;
 pub mod sysctl;
 pub mod time;
 pub mod timer;
+pub mod tun;
 pub mod xfrm;

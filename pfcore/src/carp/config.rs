@@ -97,6 +97,9 @@ pub struct CarpStatus {
     /// The peer this vhid heard last, if any.
     #[serde(default)]
     pub peer: Option<CarpPeer>,
+    /// State transitions since the interface was created.
+    #[serde(default)]
+    pub transitions: u64,
 }
 
 /// The last advertisement heard from another host on a vhid.

@@ -11,12 +11,13 @@
 //! ids when a transaction commits, so evaluation follows indices only. A
 //! rule is named by a `RuleRef` (see `ruleref`).
 
+use super::logmark::{LogMark, LogMarks};
 use super::nat::pool::{Cursor, Cursors};
 use super::ruleref::RuleRef;
 use super::rulestate::{RuleRun, RuleStates};
 use super::srcnode::{ConnLimits, SnType};
 use super::table::{RuleTables, Tables};
-use crate::ruleset::{resolve, Rule};
+use crate::ruleset::{resolve, LogOpts, Rule};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -256,6 +257,28 @@ impl AnchorTree {
     }
 
     /// The rule `r` names, if its ruleset is still loaded.
+    /// The pflog mark of rule `rule`, reached through anchor rule `via`
+    /// (see `LogMark::of`).
+    pub fn log_mark(
+        &self,
+        rule: RuleRef,
+        via: Option<RuleRef>,
+        action: u8,
+        opts: LogOpts,
+    ) -> LogMark {
+        let name = self.node(rule.anchor).map_or("", |a| a.name.as_str());
+        LogMark::of(rule, via.map(|v| (v, name)), action, opts)
+    }
+
+    /// The marks of a state's packet logged for `log (all)`: the state's
+    /// rule, passing (None when that rule was replaced since).
+    pub fn state_log(&self, rule: Option<RuleRef>, via: Option<RuleRef>) -> Option<Box<LogMarks>> {
+        let (ri, opts) = rule.and_then(|ri| self.rule(ri).map(|r| (ri, r.log)))?;
+        let mut ms = LogMarks::default();
+        ms.push(self.log_mark(ri, via, crate::wire::pflog::PF_PASS, opts));
+        Some(Box::new(ms))
+    }
+
     pub fn rule(&self, r: RuleRef) -> Option<&Rule> {
         let rs = &self.node(r.anchor)?.rules;
         (rs.generation == r.gen)

@@ -47,6 +47,7 @@ pub mod state;
 pub mod anchor;
 pub mod decision;
 pub mod limiter;
+pub mod logmark;
 pub mod matchctx;
 pub mod matchrules;
 pub mod ruleref;
@@ -249,6 +250,7 @@ impl Engine {
         self.clock = self.clock.max(now);
         self.last_state = None;
         let mut v = self.test_iface(meta, buf, now);
+        logmark::fallback(&mut v);
         if !self.outbox.is_empty() {
             v.send.append(&mut self.outbox);
         }
@@ -386,6 +388,8 @@ mod tests_icmp;
 mod tests_limiter;
 #[cfg(test)]
 mod tests_matchnat;
+#[cfg(test)]
+mod tests_pflog;
 #[cfg(test)]
 mod tests_srcnode;
 #[cfg(test)]

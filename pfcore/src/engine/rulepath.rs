@@ -8,6 +8,7 @@
 
 use super::decision::Decision;
 use super::iface::KifId;
+use super::logmark::{LogMark, LogMarks};
 use super::matchctx::MatchCtx;
 use super::nat::Translation;
 use super::normalize::{self, Actions};
@@ -80,11 +81,79 @@ impl Engine {
         len: u64,
         now: u64,
     ) -> Verdict {
+        let (mut v, mut marks) = self.test_rules_marked(meta, kif, buf, pd, len, now);
+        // pflog: the deciding rule is logged with the verdict's reason; a
+        // packet is logged when a rule said so, not when an overridden
+        // rule had `log`.
+        if let Some(m) = marks.decided_mut() {
+            m.reason = v.reason as u8;
+        }
+        v.log = !marks.is_empty();
+        v.logs = v.log.then(|| Box::new(marks));
+        v
+    }
+
+    /// `test_rules` but for the pflog marks, given back beside the verdict.
+    fn test_rules_marked(
+        &mut self,
+        meta: &PacketMeta,
+        kif: Option<KifId>,
+        buf: &mut [u8],
+        pd: Pd,
+        len: u64,
+        now: u64,
+    ) -> (Verdict, LogMarks) {
         let (ev, tr) = match self.match_rules(meta, kif, &pd, Some(buf), now) {
             Ok(x) => x,
-            Err(reason) => return self.dropped(reason),
+            Err(reason) => return (self.dropped(reason), LogMarks::default()),
         };
+        let mut marks = ev.marks;
         let decided = self.decide(&ev);
+        if let Some(d) = &decided {
+            self.mark_decided(
+                &mut marks,
+                d,
+                &ev,
+                pd.badopts != 0 && d.action == Action::Pass && !d.allow_opts,
+            );
+        }
+        (
+            self.test_rules_decided(meta, buf, pd, len, now, decided, ev, tr),
+            marks,
+        )
+    }
+
+    /// The deciding rule's pflog mark: its own `log`, or a `log (matches)`
+    /// before it (then it is marked already), or a packet dropped for IP
+    /// options (`forced`, PF_LOG_FORCE).
+    fn mark_decided(&self, marks: &mut LogMarks, d: &Decision, ev: &Evaluation, forced: bool) {
+        if marks.decided_mut().is_some() {
+            return;
+        }
+        let Some(r) = self.rules.rule(d.rule) else {
+            return;
+        };
+        if r.log.enabled || forced {
+            let action = LogMark::action_of(d.action == Action::Pass);
+            let mut m = self.rules.log_mark(d.rule, ev.anchor, action, r.log);
+            m.decided = true;
+            marks.push(m);
+        }
+    }
+
+    /// The verdict of the rule that decided (None: the default rule).
+    #[allow(clippy::too_many_arguments)]
+    fn test_rules_decided(
+        &mut self,
+        meta: &PacketMeta,
+        buf: &mut [u8],
+        pd: Pd,
+        len: u64,
+        now: u64,
+        decided: Option<Decision>,
+        ev: Evaluation,
+        tr: Translation,
+    ) -> Verdict {
         if decided.is_none_or(|d| d.action != Action::Pass) {
             // No state comes of it: the source nodes the match rules'
             // translations made are let go.

@@ -4,6 +4,7 @@
 
 use super::anchor::{AnchorTree, Call, MAIN, MAX_DEPTH};
 use super::limiter::{Admission, RuleLimiters};
+use super::logmark::LogMarks;
 use super::matchctx::MatchCtx;
 use super::matchrules::MatchSet;
 use super::normalize::Actions;
@@ -11,7 +12,9 @@ use super::packet::{Dir, Pd};
 use super::ruleref::RuleRef;
 use super::table::{RuleTables, TableId};
 use crate::addr::{Af, IpNet};
+use crate::ruleset::rule::LogOpts;
 use crate::ruleset::{Action, AddrKind, Direction, DynModifier, Endpoint, KeepState, Rule};
+use crate::wire::pflog;
 use crate::wire::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP};
 use std::net::IpAddr;
 
@@ -228,6 +231,12 @@ pub struct Evaluation {
     /// The deciding rule matched over its limiter's limit with `(block)`:
     /// the packet is blocked.
     pub limiter_block: bool,
+    /// What pflog is told (see `logmark`); the deciding rule's own `log`
+    /// is added after the walk.
+    pub marks: LogMarks,
+    /// The log options of the first `log (matches)` rule that matched:
+    /// every rule matching after it is logged.
+    pub log_matches: Option<LogOpts>,
 }
 
 /// Walk the rules: the last matching pass/block wins unless a `quick` one
@@ -320,6 +329,47 @@ impl Walk {
             depth: 0,
             done: false,
             src: pd.src,
+        }
+    }
+
+    /// pflog marks of a matching rule: a `match` rule with `log` is
+    /// logged at once; after a `log (matches)` rule, every matching rule
+    /// (a pass/block rule a later one overrides too). The deciding rule's
+    /// own `log` is the caller's, after the walk (`Walk::decided_mark`).
+    fn mark(
+        &mut self,
+        tree: &AnchorTree,
+        me: RuleRef,
+        via: Option<RuleRef>,
+        log: LogOpts,
+        action: Action,
+    ) {
+        let ev = &mut self.ev;
+        if ev.dry {
+            return;
+        }
+        let pfa = match action {
+            Action::Match => pflog::PF_MATCH,
+            Action::Pass => pflog::PF_PASS,
+            _ => pflog::PF_DROP,
+        };
+        let by = if action == Action::Match && log.enabled {
+            Some(log)
+        } else {
+            ev.log_matches
+        };
+        if let Some(opts) = by {
+            let mut m = tree.log_mark(me, via, pfa, opts);
+            m.decided = action != Action::Match;
+            if let Some(old) = ev.marks.decided_mut() {
+                // A later pass/block rule overrides the one logged before.
+                old.decided = false;
+            }
+            ev.marks.push(m);
+        }
+        // Only a match rule's actions apply before the walk ends.
+        if action == Action::Match && log.enabled && log.matches && ev.log_matches.is_none() {
+            ev.log_matches = Some(log);
         }
     }
 
@@ -425,6 +475,14 @@ impl Walk {
             if r.log.enabled {
                 ev.log = true;
             }
+            if r.log.enabled || ev.log_matches.is_some() {
+                let (log, action) = (r.log, r.action);
+                self.mark(tree, me, f.via, log, action);
+            }
+            let ev = &mut self.ev;
+            let Some(r) = tree.node(f.id).and_then(|a| a.rules.rules.get(n)) else {
+                continue;
+            };
             if r.action == Action::Match {
                 ev.actions.add(r);
                 ev.matches.push(me);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// pf's reason codes, in `pfctl -si` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
+#[repr(u8)]
 pub enum Reason {
     Match = 0,
     BadOffset,

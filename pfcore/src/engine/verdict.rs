@@ -3,6 +3,7 @@
 //! (`Verdict`), and what pf hands over outside any verdict: the packets it
 //! sends on its own (`Outgoing`) and the lines it logs (`Notice`).
 
+use super::logmark::{LogMark, LogMarks};
 use super::mtag::Mtag;
 use super::packet::Dir;
 use super::route::{Forward, StateRoute};
@@ -75,6 +76,9 @@ pub struct Verdict {
     pub reply: Option<Vec<u8>>,
     /// A matching rule asked for logging.
     pub log: bool,
+    /// What pflog is told, rule by rule (see `logmark`): boxed, so that
+    /// only a logged packet pays for it.
+    pub logs: Option<Box<LogMarks>>,
     pub reason: Reason,
     /// The deciding rule's number (None: the default rule or a state).
     pub rule: Option<u32>,
@@ -98,12 +102,18 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The pflog marks of this verdict, in the order pf logs them.
+    pub fn log_marks(&self) -> &[LogMark] {
+        self.logs.as_deref().map_or(&[], |l| l.as_slice())
+    }
+
     pub(in crate::engine) fn pass(modified: bool) -> Verdict {
         Verdict {
             pass: true,
             modified,
             reply: None,
             log: false,
+            logs: None,
             reason: Reason::Match,
             rule: None,
             mtag: None,
@@ -120,6 +130,7 @@ impl Verdict {
             modified: false,
             reply: None,
             log: false,
+            logs: None,
             reason,
             rule: None,
             mtag: None,

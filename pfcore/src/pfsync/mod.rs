@@ -6,8 +6,10 @@ pub mod auth;
 pub mod bulk;
 pub mod config;
 pub mod defer;
+pub mod health;
 pub mod input;
 pub mod queue;
 pub mod ratelimit;
+pub mod stats;
 
 pub use config::*;

@@ -55,6 +55,9 @@ impl Support {
     }
 }
 
+/// pflog interfaces pfd makes: pflog0 .. pflog15.
+pub const PFLOG_UNITS: u8 = 16;
+
 /// Reason for what is not built yet.
 pub const NOT_YET: &str = "not implemented in pfd yet";
 
@@ -281,13 +284,13 @@ fn check_rule(r: &Rule, file: &Option<String>, s: &mut Support) {
             NOT_YET,
         );
     }
-    if r.log.matches || r.log.user || r.log.ifnum != 0 {
-        warn(
+    if r.log.ifnum >= PFLOG_UNITS {
+        refuse(
             s,
             file,
             line,
-            "log (matches, user, to pflogN)",
-            "logged packets go to syslog as plain log (all) lines",
+            &format!("log (to pflog{})", r.log.ifnum),
+            "pfd makes pflog0 to pflog15",
         );
     }
     // State options.

@@ -343,6 +343,8 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         Request::GetSourceLimiters { entries } => {
             Reply::SourceLimiters(shared.engine().source_limiters(entries))
         }
+        Request::PfsyncReport(r) => pfsync::report(shared, r, now),
+        Request::GetPfsyncStats => pfsync::stats(shared, now),
         Request::KillLimiterSources { id, net } => {
             match shared.engine().kill_limiter_sources(id, &net) {
                 Some(n) => Reply::Count(n),

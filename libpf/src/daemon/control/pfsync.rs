@@ -9,6 +9,7 @@ use crate::ioctl::frame::write_frame;
 use crate::ioctl::Reply;
 use crate::log;
 use crate::pfsync::config::PfsyncStatus;
+use crate::pfsync::stats::PfsyncReport;
 use crate::pfsync::PfsyncConfig;
 use crate::wire::pfsync::Message;
 use std::os::fd::AsRawFd;
@@ -89,6 +90,22 @@ pub(super) fn input(shared: &Shared, messages: &[Message], now: u64) -> Reply {
         stale: r.stale,
         badstate: r.badstate,
     }
+}
+
+/// pfsyncd's counters and bulk status, kept with the time they came.
+pub(super) fn report(shared: &Shared, r: PfsyncReport, now: u64) -> Reply {
+    shared.pfsync().report = Some((r, now));
+    Reply::Ok
+}
+
+/// pfsyncd's last report, aged by the time since it came.
+pub(super) fn stats(shared: &Shared, now: u64) -> Reply {
+    let p = shared.pfsync();
+    let r = p
+        .report
+        .filter(|_| p.attached)
+        .map(|(r, at)| r.aged(now.saturating_sub(at)));
+    Reply::PfsyncStats(r)
 }
 
 /// pfsyncd's bulk-update demotion (+32 while pending).
@@ -209,6 +226,7 @@ fn detach(shared: &Arc<Shared>) {
     let held = {
         let mut p = shared.pfsync();
         p.attached = false;
+        p.report = None;
         std::mem::replace(&mut p.demote_held, false)
     };
     if held {

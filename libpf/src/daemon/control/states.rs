@@ -9,9 +9,11 @@ use crate::ioctl::{Reply, STATES_PER_FRAME};
 use crate::wire::pfsync::{ClrRepr, Message, StateRepr};
 use std::io::Write;
 
-/// Slots read per hold of the engine while a listing takes the order of
-/// the table (~1 ms for 16k slots).
-const SCAN_SLOTS: usize = 16 * 1024;
+/// Slots read, and states exported, per hold of the engine while a
+/// listing runs: each hold well under a millisecond, so that packets
+/// wait little even when the listing thread is preempted mid-hold.
+const SCAN_SLOTS: usize = 4096;
+const EXPORT_STATES: usize = 500;
 
 /// DIOCGETSTATES: every state, in chunks, then `Done`. The engine is
 /// held for one piece at a time (see `StateWalk`), never for the whole
@@ -21,12 +23,11 @@ pub(super) fn send_all(shared: &Shared, conn: &mut impl Write) -> bool {
     while !walk.scan(&shared.engine().states, SCAN_SLOTS) {}
     walk.sort();
     while !walk.done() {
-        let chunk = {
+        let mut chunk = Vec::with_capacity(STATES_PER_FRAME);
+        while chunk.len() + EXPORT_STATES <= STATES_PER_FRAME && !walk.done() {
             let now = shared.now_ms();
-            shared
-                .engine()
-                .export_walk(&mut walk, STATES_PER_FRAME, now)
-        };
+            chunk.extend(shared.engine().export_walk(&mut walk, EXPORT_STATES, now));
+        }
         if !chunk.is_empty() && write_frame(conn, &Reply::States(chunk)).is_err() {
             return false;
         }

@@ -1,12 +1,15 @@
-//! What the data path writes to syslog about packets: pflog's lines for
-//! rules with `log`, at most LOG_PER_SEC a second, and pf's notices
-//! (debug level notice and up) for packets dropped for what they are.
+//! What the data path says about packets: each packet a rule logs goes
+//! to pflog (`daemon::pflog`: pflogN and pflogd) and, as a line, to
+//! syslog, at most LOG_PER_SEC a second; pf's notices (debug level notice
+//! and up) for packets dropped for what they are go to syslog.
 
+use super::super::pflog::{Pflog, Seen};
 use super::super::Shared;
 use crate::engine::packet::Dir;
 use crate::engine::status::Reason;
 use crate::engine::Verdict;
 use crate::log;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// pf's debug level from which it tells about dropped packets (LOG_NOTICE).
@@ -22,23 +25,29 @@ pub(super) struct Logger {
     count: u32,
     suppressed: u64,
     last_full: Instant,
+    pflog: Arc<Pflog>,
 }
 
 impl Logger {
-    pub(super) fn new() -> Logger {
+    pub(super) fn new(pflog: Arc<Pflog>) -> Logger {
         Logger {
             window: Instant::now(),
             count: 0,
             suppressed: 0,
             last_full: Instant::now() - Duration::from_secs(60),
+            pflog,
         }
     }
 
-    pub(super) fn log(&mut self, v: &Verdict, debug: u8, dir: Dir, ifname: &str, packet: &[u8]) {
+    pub(super) fn log(&mut self, v: &Verdict, debug: u8, at: &Seen) {
         let notice = debug >= DEBUG_NOTICE && !v.pass && v.reason != Reason::Match;
         if !v.log && !notice {
             return;
         }
+        if v.log {
+            self.pflog.log_packet(v.log_marks(), at);
+        }
+        let (dir, ifname, packet) = (at.dir, at.ifname, at.bytes);
         if self.window.elapsed() >= Duration::from_secs(1) {
             if self.suppressed > 0 {
                 log::info(&format!(
@@ -93,6 +102,8 @@ impl Logger {
 pub(super) struct LogCopy {
     b: [u8; 256],
     len: usize,
+    /// The packet's own length.
+    wire_len: usize,
 }
 
 impl LogCopy {
@@ -100,6 +111,7 @@ impl LogCopy {
         let mut c = LogCopy {
             b: [0; 256],
             len: pkt.len().min(256),
+            wire_len: pkt.len(),
         };
         c.b[..c.len].copy_from_slice(&pkt[..c.len]);
         if pkt.len() > c.len {
@@ -114,5 +126,16 @@ impl LogCopy {
 
     pub(super) fn bytes(&self) -> &[u8] {
         &self.b[..self.len]
+    }
+
+    /// The copy as pflog takes it.
+    pub(super) fn seen<'a>(&'a self, dir: Dir, ifname: &'a str, uid: Option<u32>) -> Seen<'a> {
+        Seen {
+            dir,
+            ifname,
+            uid,
+            bytes: self.bytes(),
+            len: self.wire_len,
+        }
     }
 }

@@ -132,7 +132,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             .ok(),
         dup_buf: Vec::with_capacity(65536),
         seg_buf: Vec::with_capacity(65536),
-        logger: Logger::new(),
+        logger: Logger::new(shared.pflog.clone()),
         seg: open(segmenting_queue(queue_num), false, params)
             .map_err(|e| {
                 log::err(&format!(
@@ -245,9 +245,8 @@ impl Worker {
         let f = self.filter(&meta, p);
         let mid = wire.and_then(|_| Tuple::of(self.q.payload(p)));
         if f.v.hold.is_none() {
-            self.sink
-                .logger
-                .log(&f.v, f.debug, dir, meta.ifname, original.bytes());
+            let at = original.seen(dir, meta.ifname, meta.uid);
+            self.sink.logger.log(&f.v, f.debug, &at);
         }
         // pfsync defer: the packet that created a state on its way out
         // waits for the peer's ack. While defer is on, forwarded packets
@@ -276,9 +275,8 @@ impl Worker {
         };
         match (ahead, f.v.hold) {
             (Some(a), _) => {
-                self.sink
-                    .logger
-                    .log(&a.v, f.debug, Dir::Out, a.ifname.as_str(), a.log.bytes());
+                let at = a.log.seen(Dir::Out, a.ifname.as_str(), meta.uid);
+                self.sink.logger.log(&a.v, f.debug, &at);
                 let in_mtag = f.v.mtag.unwrap_or(mtag);
                 let offer = match (wire, mid) {
                     (Some(w), Some(m)) => ahead::offer(p, &f.v, f.state, in_mtag, &a, w, m),

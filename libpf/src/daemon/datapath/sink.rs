@@ -3,6 +3,7 @@
 //! what policy routing sends on another path (route-to after routing,
 //! dup-to copies, af-to), GSO packets among them cut into segments first.
 
+use super::super::pflog::Seen;
 use super::super::{offload, onepass, routing, Shared};
 use super::logger::Logger;
 use super::Held;
@@ -311,8 +312,14 @@ impl Sink {
             let Some(h) = held.remove(&r.ticket) else {
                 continue;
             };
-            self.logger
-                .log(&r.verdict, debug, h.dir, &h.ifname, &r.bytes);
+            let at = Seen {
+                dir: h.dir,
+                ifname: &h.ifname,
+                uid: None,
+                bytes: &r.bytes,
+                len: r.bytes.len(),
+            };
+            self.logger.log(&r.verdict, debug, &at);
             self.finish(
                 q,
                 shared,

@@ -132,6 +132,7 @@ impl Engine {
             Dir::Out => (st.key[SK_STACK], st.key[SK_WIRE]),
         };
         let (tag, log) = (st.tag, st.log & LOG_ALL != 0);
+        let logged_by = (st.rule, st.cold().anchor);
         // The error travels the other way than the packet it quotes, and
         // is routed as the state's packets that way are.
         let (sroute, fwd) = (st.cold().route, !quoted_fwd);
@@ -156,6 +157,9 @@ impl Engine {
         }
         let mut v = Verdict::pass(modified);
         v.log = log;
+        if log {
+            v.logs = self.rules.state_log(logged_by.0, logged_by.1);
+        }
         v.route(&sroute, fwd, meta);
         tag_packet(&mut v, meta, tag);
         Some(self.state_pass(buf, pd, slot, v))

@@ -310,6 +310,7 @@ impl Engine {
         };
         debug_assert_eq!(from, *key);
         let (sroute, log, tag) = (st.cold().route, st.log & LOG_ALL != 0, st.tag);
+        let logged_by = (st.rule, st.cold().anchor);
         self.count_state_packet(slot, fwd, dir, len);
         self.halfopen_update(slot, halfopen);
         self.src_nodes_count(&nodes, if fwd { 0 } else { 1 }, len);
@@ -331,6 +332,9 @@ impl Engine {
         self.sync_state_update(slot, now);
         let mut v = Verdict::pass(modified);
         v.log = log;
+        if log {
+            v.logs = self.rules.state_log(logged_by.0, logged_by.1);
+        }
         match translated {
             Some(p) => v.forward = Forward::AfTo(p),
             None => {

@@ -64,5 +64,6 @@ fn status(name: &str, cfg: CarpConfig, state: CarpState, ifindex: u32) -> CarpSt
         mtu: 1500,
         key_set: false,
         peer: None,
+        transitions: 0,
     }
 }

@@ -360,6 +360,7 @@ fn carp_block_fresh_interface() {
         mtu: 1500,
         key_set: false,
         peer: None,
+        transitions: 0,
     };
     assert_eq!(
         print_carp(&s),
