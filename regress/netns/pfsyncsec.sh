@@ -157,6 +157,9 @@ rep=$(pfsync_stat fw2 replayed)
 check "replayed frames dropped and counted (replayed $rep0 -> $rep)" test "${rep:-0}" -gt "${rep0:-0}"
 check "the replayed clear removed nothing on fw2" has_flow fw2 40005
 check "replay logged" grep -q 'pfsync: frame from 169.254.1.1 dropped: replayed' "$RUN/fw2.pfsyncd.log"
+sleep 0.3
+n=$(in_fw fw2 "$BIN/carpctl" -s pfsync0 | awk '/discarded for bad HMAC/ {print $1}')
+check "carpctl -s pfsync0 counts them as bad HMAC ($n >= $((bad + rep)))" test "${n:-0}" -ge $((bad + rep))
 # fw2's pfsyncd restarts: its bulk request (numbered from its new start,
 # above its old numbers) is taken by fw1, and fw1's signed bulk update
 # brings the states back.
