@@ -104,6 +104,9 @@ impl RawSender {
 pub struct Received {
     pub len: usize,
     pub ifindex: u32,
+    /// With [`RawReceiver::count_drops`]: packets the socket dropped for
+    /// want of buffer space since it was opened (SO_RXQ_OVFL).
+    pub dropped: Option<u32>,
 }
 
 /// A raw IPv4 socket receiving one protocol (112 CARP, 240 pfsync).
@@ -130,6 +133,46 @@ impl RawReceiver {
         }
         sock.set_multicast_loop_v4(false)?;
         Ok(RawReceiver { sock })
+    }
+
+    /// Size the receive buffer to `bytes` (SO_RCVBUFFORCE as root, beyond
+    /// net.core.rmem_max; SO_RCVBUF up to that cap otherwise). Returns
+    /// the size the kernel reports.
+    pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<usize> {
+        let v = bytes.min(i32::MAX as usize) as libc::c_int;
+        // SAFETY: a valid socket, and a pointer to an int with its size.
+        let r = unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &v as *const _ as *const libc::c_void,
+                4,
+            )
+        };
+        if r != 0 {
+            self.sock.set_recv_buffer_size(bytes)?;
+        }
+        self.sock.recv_buffer_size()
+    }
+
+    /// Have every packet carry the socket's drop count (`Received::dropped`).
+    pub fn count_drops(&self) -> io::Result<()> {
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket, and a pointer to an int with its size.
+        let r = unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RXQ_OVFL,
+                &one as *const _ as *const libc::c_void,
+                4,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Join a multicast group on an interface (by index).
@@ -186,8 +229,10 @@ impl RawReceiver {
             return Err(io::Error::last_os_error());
         }
         let mut ifindex = 0;
+        let mut dropped = None;
         // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
-        // which the kernel filled; in_pktinfo is read unaligned.
+        // which the kernel filled; in_pktinfo and the u32 are read
+        // unaligned.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
             while !c.is_null() {
@@ -195,6 +240,9 @@ impl RawReceiver {
                     let info =
                         std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
                     ifindex = info.ipi_ifindex as u32;
+                } else if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL
+                {
+                    dropped = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const u32));
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
@@ -202,6 +250,7 @@ impl RawReceiver {
         Ok(Received {
             len: n as usize,
             ifindex,
+            dropped,
         })
     }
 }

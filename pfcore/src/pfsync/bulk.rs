@@ -56,8 +56,10 @@ pub struct Requester {
     bulk_timeout: u64,
 }
 
-/// OpenBSD's bulk timeout: 4 × (state limit ÷ states per frame ÷ 50) s,
-/// with states per frame = (MTU − 40) ÷ 264.
+/// The bulk timeout: OpenBSD's 4 × (state limit ÷ states per frame ÷ 50)
+/// s (its sender's pace is one frame per 20 ms: the time a full table
+/// takes, four times over), with states per frame = (MTU − 40) ÷ 264;
+/// at least 4 s.
 pub fn bulk_timeout_ms(state_limit: u32, mtu: u32) -> u64 {
     let per_frame = (mtu.saturating_sub(40) / 264).max(1);
     let t = ((state_limit / per_frame) / 50).max(1) as u64;
@@ -70,6 +72,16 @@ impl Requester {
             phase: Phase::Idle,
             bulk_timeout,
         }
+    }
+
+    /// The give-up time of the next transfer (the state limit may have
+    /// changed since).
+    pub fn set_bulk_timeout(&mut self, ms: u64) {
+        self.bulk_timeout = ms;
+    }
+
+    pub fn bulk_timeout(&self) -> u64 {
+        self.bulk_timeout
     }
 
     pub fn phase(&self) -> Phase {
@@ -289,5 +301,17 @@ mod tests {
     #[test]
     fn openbsd_default_timeout() {
         assert_eq!(bulk_timeout_ms(100_000, 1500), 1_600_000);
+        assert_eq!(bulk_timeout_ms(1_000_000, 1500), 16_000_000);
+        assert_eq!(bulk_timeout_ms(10, 1500), 4_000);
+    }
+
+    #[test]
+    fn timeout_set_before_start_applies() {
+        let mut r = Requester::new(10_000);
+        r.start(true, 0);
+        r.set_bulk_timeout(50_000);
+        r.on_bus(BUS_START, 7, 100);
+        assert!(r.tick(40_000).is_empty());
+        assert_eq!(r.tick(50_100), vec![Action::SendRequest]);
     }
 }
