@@ -700,6 +700,7 @@ fn bulk_send(shared: &Shared) {
             status,
         })
     };
+    log::info("bulk update: sending the state table");
     let taken = Instant::now();
     let mut b = FrameBuilder::new(MTU);
     // OpenBSD's order: BUS START goes out before any state (the frame

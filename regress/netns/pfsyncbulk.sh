@@ -48,7 +48,8 @@ have=$(wc -l <"$RUN/fw1.states")
 check "fw1 holds the client's $((FLOWS * 2)) states ($have)" test "$have" -ge $((FLOWS * 2))
 check "fw2 holds none of them" test "$(synced fw2 | wc -l)" -eq 0
 
-capture fw2 "$RUN/bulk.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1
+# A big capture buffer: the answer comes at some 30,000 frames a second.
+capture fw2 "$RUN/bulk.pcap" -B 65536 -i hvn2 ip proto 240 and src host 169.254.0.1
 done0=$(grep -c 'bulk update complete' "$RUN/fw2.pfsyncd.log")
 pfsyncd_start fw2
 check "fw2's bulk update completes" bash -c "for i in \$(seq 300); do [ \$(grep -c 'bulk update complete' '$RUN/fw2.pfsyncd.log') -gt $done0 ] && exit 0; sleep 0.1; done; exit 1"
@@ -74,7 +75,7 @@ upd=$(awk -F';' -v s="${start:-0}" -v e="${end:-0}" '$1 > s && $1 <= e {
 	n = split($2, a, ","); split($4, c, ",")
 	for (i = 1; i <= n; i++) if (a[i] == 14) u += c[i] }
 	END { print u + 0 }' "$RUN/bulk.frames")
-check "the states come between START and END, each once ($upd UPD for $have)" test "$upd" -ge "$have"
+check "the states come between START and END, once ($upd UPD for $have)" test "$upd" -ge "$have" -a "$upd" -lt $((have * 2))
 bad=$(tshark_bad_frames "$RUN/bulk.pcap")
 check "tshark decodes the bulk frames ($bad malformed)" test "$bad" -eq 0
 
