@@ -39,7 +39,6 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::ffi::CStr;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -158,16 +157,9 @@ impl From<io::Error> for Fail {
 /// The name of an interface for error messages; "ifindex N" when it has
 /// none (any more).
 fn ifname(index: u32) -> String {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: buf holds IF_NAMESIZE bytes, as if_indextoname(3) requires.
-    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
-    if p.is_null() {
-        format!("ifindex {index}")
-    } else {
-        // SAFETY: on success buf holds a NUL-terminated name.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+    match nix::net::if_::if_indextoname(index) {
+        Ok(name) => name.to_string_lossy().into_owned(),
+        Err(_) => format!("ifindex {index}"),
     }
 }
 
