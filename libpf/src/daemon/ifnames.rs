@@ -24,8 +24,11 @@ impl IfNames {
 }
 
 fn lookup(index: u32) -> Option<String> {
+    // nix 0.30 misses if_indextoname's NULL (it checks for -1) and
+    // answers an empty name for an unknown index: that is None too.
     nix::net::if_::if_indextoname(index)
         .ok()?
         .into_string()
         .ok()
+        .filter(|n| !n.is_empty())
 }
