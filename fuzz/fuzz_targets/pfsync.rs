@@ -15,6 +15,8 @@
 //!      of the probes (shifted: SYN, RST, PSH, ACK, URG, ECE)
 //!   b: time step before the frame, b seconds.
 //!
+//! The bytes also go through the pass's trailer check (`pfsync::auth`).
+//!
 //! Each message is also parsed, emitted and parsed again on its own:
 //! emit(parse(emit(m))) must equal emit(m). The record's bytes are also
 //! read as a `pfctl -L` state file (`statefile::decode`, the same 264-byte
@@ -24,6 +26,7 @@
 use libfuzzer_sys::fuzz_target;
 use libpf::engine::packet::Dir;
 use libpf::engine::PacketMeta;
+use libpf::pfsync::auth;
 use libpf::pfsync::input::received;
 use libpf::statefile;
 use libpf::wire::pfsync::{
@@ -31,6 +34,29 @@ use libpf::wire::pfsync::{
 };
 use libpf_fuzz::net::{engine, probe, IFACES};
 use libpf_fuzz::records::records;
+
+/// The pass's trailer (`pfsync::auth`): whatever the bytes, `verify`
+/// answers without a panic and never gives more than it was given; the
+/// frame (cut at its header's length) signed here verifies with its
+/// number, and not under another key, and its number is new once.
+fn authenticated(frame: &[u8], window: &mut auth::ReplayWindow) {
+    if let Ok((f, seq)) = auth::verify(b"fuzz", frame) {
+        assert!(f.len() + auth::TRAILER_LEN <= frame.len());
+        let _ = window.accept(std::net::Ipv4Addr::new(169, 254, 0, 1), seq);
+    }
+    let Some(len) = frame
+        .get(2..4)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
+        return;
+    };
+    let Some(body) = frame.get(..len) else { return };
+    let seq = u64::from(frame.len() as u32);
+    let mut signed = body.to_vec();
+    auth::sign(b"fuzz", seq, &mut signed);
+    assert_eq!(auth::verify(b"fuzz", &signed), Ok((body, seq)));
+    assert!(auth::verify(b"other", &signed).is_err());
+}
 
 /// Every message type over the first bytes of the frame's first section.
 fn each_message(frame: &[u8]) {
@@ -58,6 +84,7 @@ fuzz_target!(|data: &[u8]| {
     let mut peer = engine(0x0b0b0b0b);
     let mut now = 10_000u64;
     let mut msgs = Vec::new();
+    let mut window = auth::ReplayWindow::new();
     let mut echo = Vec::new();
     let mut buf = Vec::with_capacity(128);
     for r in records(data) {
@@ -71,6 +98,7 @@ fuzz_target!(|data: &[u8]| {
             r.bytes
         };
         each_message(frame);
+        authenticated(frame, &mut window);
         let (states, _) = statefile::decode(r.bytes);
         for s in states.iter().take(8) {
             let _ = a.import_state(s, false, now);

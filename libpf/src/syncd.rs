@@ -9,8 +9,10 @@ use crate::ioctl::client::Client;
 use crate::ioctl::frame::read_frame;
 use crate::ioctl::{Reply, Request};
 use crate::log;
+use crate::pfsync::auth;
 use crate::pfsync::bulk::{self, Requester};
 use crate::pfsync::input;
+use crate::pfsync::ratelimit::BulkLimiter;
 use crate::pfsync::stats::{BulkPhase, PfsyncReport, PfsyncStats};
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
@@ -24,7 +26,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +50,8 @@ struct Link {
     ifindex: u32,
     src: Ipv4Addr,
     dst: Ipv4Addr,
+    /// pfsync0's pass: frames out are signed, frames in must be.
+    key: Option<Vec<u8>>,
 }
 
 /// pfsync statistics (netstat -s -p pfsync on OpenBSD).
@@ -62,6 +66,12 @@ pub struct Stats {
     pub badstate: u64,
     pub opackets: u64,
     pub oerrors: u64,
+    /// Frames without a good HMAC while pfsync0 has a pass.
+    pub badauth: u64,
+    /// Frames with a good HMAC seen before (replayed).
+    pub replayed: u64,
+    /// Bulk requests refused by the per-peer rate limit.
+    pub bulk_refused: u64,
 }
 
 impl Stats {
@@ -76,6 +86,8 @@ impl Stats {
             badver: f.badver,
             badact: f.badact,
             badlen: f.badlen,
+            // Without a good HMAC, or replayed (pfsync0's pass).
+            badauth: self.badauth + self.replayed,
             stale: self.stale,
             badval: f.badval,
             badstate: self.badstate,
@@ -122,6 +134,8 @@ struct Shared {
     hup: Arc<AtomicBool>,
     /// A bulk update is being sent: a request meanwhile starts no other.
     bulk_running: AtomicBool,
+    /// The next authenticated frame's number (`auth`).
+    seq: AtomicU64,
     track: Mutex<Track>,
 }
 
@@ -231,6 +245,17 @@ impl Shared {
     }
 
     fn send_frame(&self, payload: &[u8], link: &Link) {
+        // With a pass: the trailer after the frame (`pfsync::auth`).
+        let signed;
+        let payload = match &link.key {
+            Some(k) => {
+                let mut p = payload.to_vec();
+                auth::sign(k, self.seq.fetch_add(1, Ordering::Relaxed), &mut p);
+                signed = p;
+                &signed[..]
+            }
+            None => payload,
+        };
         let ident = {
             let mut i = self.ident.lock().unwrap_or_else(|e| e.into_inner());
             *i = i.wrapping_add(1);
@@ -283,6 +308,11 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         fatal: Mutex::new(None),
         hup,
         bulk_running: AtomicBool::new(false),
+        seq: AtomicU64::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_micros() as u64),
+        ),
         track: Mutex::new(Track::default()),
     });
     let (tx, rx) = channel();
@@ -318,8 +348,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
 fn log_stats(shared: &Shared, what: &str) {
     let s = *shared.stats();
     log::notice(&format!(
-        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} frames out ({} errors)",
-        s.ipackets, s.badif, s.badttl, s.hdrops, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.opackets, s.oerrors
+        "{what}: {} frames in ({} badif, {} badttl, {} hdrops, {} badauth, {} replayed, {} badver, {} badlen, {} badact, {} badval), {} stale, {} badstate, {} bulk requests refused, {} frames out ({} errors)",
+        s.ipackets, s.badif, s.badttl, s.hdrops, s.badauth, s.replayed, s.frames.badver, s.frames.badlen, s.frames.badact, s.frames.badval, s.stale, s.badstate, s.bulk_refused, s.opackets, s.oerrors
     ));
 }
 
@@ -473,10 +503,36 @@ fn reconfigure(
 ) -> Vec<bulk::Action> {
     let running = |c: &PfsyncConfig| c.up && c.syncdev.is_some();
     let same_link = old.is_some_and(|o| {
-        o.syncdev == cfg.syncdev && o.syncpeer == cfg.syncpeer && running(o) == running(cfg)
+        o.syncdev == cfg.syncdev
+            && o.syncpeer == cfg.syncpeer
+            && o.pass == cfg.pass
+            && running(o) == running(cfg)
     });
     if same_link {
         return vec![];
+    }
+    let same_dev =
+        old.is_some_and(|o| o.syncdev == cfg.syncdev && running(o) == running(cfg) && running(o));
+    if same_dev {
+        // The peer or the pass changed while running: from the next frame
+        // on, without a new bulk update.
+        let mut l = shared.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = l.as_mut() {
+            l.dst = cfg.syncpeer.unwrap_or(INADDR_PFSYNC_GROUP);
+            l.key = key_of(cfg);
+            log::notice(&format!(
+                "pfsync0: syncdev {} ({} -> {}){}",
+                l.syncdev,
+                l.src,
+                l.dst,
+                if l.key.is_some() {
+                    ", authenticated"
+                } else {
+                    ""
+                }
+            ));
+            return vec![];
+        }
     }
     let mut acts = req.stop();
     *shared.link.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -516,15 +572,31 @@ fn reconfigure(
                 ifindex: l.index,
                 src,
                 dst,
+                key: key_of(cfg),
             });
             shared.track().up_since = Some(Instant::now());
-            log::notice(&format!("pfsync0 up: syncdev {dev} ({src} -> {dst})"));
+            let authed = if cfg.pass.is_some() {
+                ", authenticated"
+            } else {
+                ""
+            };
+            log::notice(&format!(
+                "pfsync0 up: syncdev {dev} ({src} -> {dst}){authed}"
+            ));
             acts.extend(req.start(l.up && l.lower_up, now));
         }
         Ok((_, None)) => log::err(&format!("pfsync: {dev} has no IPv4 address")),
         Err(e) => log::err(&format!("pfsync: {e}")),
     }
     acts
+}
+
+/// The HMAC key of a configuration (an empty pass is none).
+fn key_of(cfg: &PfsyncConfig) -> Option<Vec<u8>> {
+    cfg.pass
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.as_bytes().to_vec())
 }
 
 fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>, now: u64) {
@@ -626,6 +698,9 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let mut ctl: Option<Client> = None;
     let mut buf = vec![0u8; 65536];
     let mut msgs = Vec::new();
+    let mut limiter = BulkLimiter::new();
+    let mut window = auth::ReplayWindow::new();
+    let origin = Instant::now();
     while !shared.term.load(Ordering::Relaxed) {
         let r = match shared.rx.recv(&mut buf) {
             Ok(r) => r,
@@ -675,6 +750,34 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                 continue;
             }
         };
+        let frame = match &link.key {
+            None => frame,
+            Some(k) => match auth::verify(k, frame) {
+                Ok((f, seq)) if window.accept(src, seq) => f,
+                Ok(_) => {
+                    shared.stats().replayed += 1;
+                    shared.warn_limited(
+                        "replayed",
+                        format!("pfsync: frame from {src} dropped: replayed"),
+                    );
+                    continue;
+                }
+                Err(why) => {
+                    shared.stats().badauth += 1;
+                    shared.warn_limited(
+                        "badauth",
+                        format!(
+                            "pfsync: frame from {src} dropped: {}",
+                            match why {
+                                auth::AuthError::Missing => "not authenticated",
+                                auth::AuthError::Bad => "bad authentication",
+                            }
+                        ),
+                    );
+                    continue;
+                }
+            },
+        };
         msgs.clear();
         let fs = parse_frame(frame, &mut msgs);
         shared.stats().frames.merge(&fs);
@@ -710,7 +813,15 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                     s.badstate += badstate as u64;
                 }
                 if bulk_requested {
-                    let _ = events.send(Event::BulkRequested);
+                    if limiter.allow(src, origin.elapsed().as_millis() as u64) {
+                        let _ = events.send(Event::BulkRequested);
+                    } else {
+                        shared.stats().bulk_refused += 1;
+                        shared.warn_limited(
+                            "bulkrate",
+                            format!("pfsync: bulk request from {src} refused: rate limit"),
+                        );
+                    }
                 }
                 for b in bus {
                     let _ = events.send(Event::Bus(b));

@@ -7,7 +7,12 @@ from inside a test namespace.
       IP TTL, for virtual address 192.0.2.1 (the demo's carp1)
   forge.py pfsync DST KIND
       a malformed pfsync frame to DST (224.0.0.240): KIND is one of
-      badver, badlen, truncated, badact, badval, junk
+      badver, badlen, truncated, badact, badval, junk; or bulkreq, a
+      well-formed bulk update request (UPD_REQ 0/0), sent $FORGE_COUNT
+      times (default 1) back to back
+  forge.py replay PCAP
+      send again the IPv4 packets of PCAP (an Ethernet capture), as they
+      were captured (source address, TTL and all)
 """
 import hashlib
 import hmac
@@ -75,15 +80,37 @@ def pfsync(dst, kind):
         st[250] = 2
         body = struct.pack("!BBH", 13, 66, 1) + bytes(st)
         hdr = struct.pack("!BBH", 6, 0, 20 + len(body)) + bytes(16)
+    elif kind == "bulkreq":
+        body = struct.pack("!BBH", 5, 3, 1) + struct.pack("!QI", 0, 0)
+        hdr = struct.pack("!BBH", 6, 0, 20 + len(body)) + bytes(16)
     else:
         hdr, body = os.urandom(7), b""
-    send(ipv4(src_for(dst), dst, 240, 255, hdr + body), dst)
+    for _ in range(int(os.environ.get("FORGE_COUNT", "1")) if kind == "bulkreq" else 1):
+        send(ipv4(src_for(dst), dst, 240, 255, hdr + body), dst)
+
+
+def replay(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(endian + "IIII", data[off:off + 16])[2]
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+            continue
+        pkt = frame[14:]
+        send(pkt, socket.inet_ntoa(pkt[16:20]))
 
 
 def main():
     a = sys.argv[1:]
     if len(a) >= 5 and a[0] == "carp":
         carp(a[1], int(a[2]), a[3], int(a[4]), int(a[5]) if len(a) > 5 else 0)
+    elif len(a) == 2 and a[0] == "replay":
+        replay(a[1])
     elif len(a) == 3 and a[0] == "pfsync":
         pfsync(a[1], a[2])
     else:

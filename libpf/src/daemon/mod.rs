@@ -146,12 +146,14 @@ impl Shared {
     /// pfsyncd restarts wait for the next one (the queue holds one entry
     /// per state at most), so the peer misses no insert and no delete.
     pub fn update_sync_queue(&self) {
-        let (on, maxupd) = {
+        let (on, maxupd, defer) = {
             let p = self.pfsync();
-            (p.config.up && p.config.syncdev.is_some(), p.config.maxupd)
+            let c = &p.config;
+            (c.up && c.syncdev.is_some(), c.maxupd, c.defer && p.attached)
         };
         let mut e = self.engine();
         e.sync.set_maxupd(maxupd);
+        e.sync.set_defer(defer);
         if e.sync.enabled() != on {
             e.sync.set_enabled(on);
         }

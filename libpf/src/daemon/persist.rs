@@ -35,7 +35,8 @@ const CONFIG_FILE: &str = "ruleset";
 const STATES_FILE: &str = "states";
 const PSEUDO_FILE: &str = "interfaces";
 const PSEUDO_MAGIC: &[u8; 8] = b"PFDIFACE";
-const PSEUDO_VERSION: u32 = 1;
+/// 2: pfsync0's pass; version 1 files are read too.
+const PSEUDO_VERSION: u32 = 2;
 
 /// The pseudo-interfaces as configured.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -44,6 +45,43 @@ pub struct Pseudo {
     pub pfsync: crate::pfsync::PfsyncConfig,
     /// net.inet.carp.preempt, .allow, .log
     pub sysctls: (bool, bool, i64),
+}
+
+/// Version 1 of the file: pfsync0 without a pass.
+#[derive(serde::Deserialize)]
+struct PseudoV1 {
+    carp: Vec<(String, crate::carp::CarpConfig)>,
+    pfsync: PfsyncConfigV1,
+    sysctls: (bool, bool, i64),
+}
+
+#[derive(serde::Deserialize)]
+struct PfsyncConfigV1 {
+    syncdev: Option<String>,
+    syncpeer: Option<std::net::Ipv4Addr>,
+    maxupd: u8,
+    defer: bool,
+    up: bool,
+    description: Option<String>,
+}
+
+impl From<PseudoV1> for Pseudo {
+    fn from(v: PseudoV1) -> Pseudo {
+        let p = v.pfsync;
+        Pseudo {
+            carp: v.carp,
+            pfsync: crate::pfsync::PfsyncConfig {
+                syncdev: p.syncdev,
+                syncpeer: p.syncpeer,
+                maxupd: p.maxupd,
+                defer: p.defer,
+                up: p.up,
+                description: p.description,
+                pass: None,
+            },
+            sysctls: v.sysctls,
+        }
+    }
 }
 
 /// The state directory (None: `pfd -D none`, nothing kept).
@@ -139,6 +177,11 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", path.display())),
             Ok(b) => snap::unseal(PSEUDO_MAGIC, PSEUDO_VERSION, &b)
+                .or_else(|e| {
+                    snap::unseal::<PseudoV1>(PSEUDO_MAGIC, 1, &b)
+                        .map(Pseudo::from)
+                        .map_err(|_| e)
+                })
                 .map(Some)
                 .map_err(|e| format!("{}: {e}", path.display())),
         }
@@ -376,6 +419,23 @@ mod tests {
         bad[40] ^= 0xff;
         assert!(snap::unseal::<Pseudo>(PSEUDO_MAGIC, PSEUDO_VERSION, &bad).is_err());
         assert!(snap::unseal::<Pseudo>(snap::MAGIC, PSEUDO_VERSION, &b).is_err());
+        // A version 1 file (no pass) is still read.
+        let v1 = (
+            vec![("carp1".to_string(), crate::carp::CarpConfig::default())],
+            (
+                Some("eth2".to_string()),
+                None::<std::net::Ipv4Addr>,
+                128u8,
+                true,
+                true,
+                None::<String>,
+            ),
+            (true, true, 2i64),
+        );
+        let b = snap::seal(PSEUDO_MAGIC, 1, &v1);
+        let back = Pseudo::from(snap::unseal::<PseudoV1>(PSEUDO_MAGIC, 1, &b).unwrap());
+        assert_eq!(back.pfsync.syncdev.as_deref(), Some("eth2"));
+        assert!(back.pfsync.defer && back.pfsync.pass.is_none());
     }
 
     #[test]

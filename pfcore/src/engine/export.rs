@@ -14,7 +14,8 @@ use super::Engine;
 use crate::addr::Af;
 use crate::ruleset::Timeout;
 use crate::wire::pfsync::{
-    BusRepr, DelCRepr, KeyRepr, Message, PeerRepr, ScrubRepr, StateRepr, UpdCRepr, UpdReqRepr,
+    BusRepr, DelCRepr, InsAckRepr, KeyRepr, Message, PeerRepr, ScrubRepr, StateRepr, UpdCRepr,
+    UpdReqRepr, PFSTATE_ACK,
 };
 use crate::wire::IPPROTO_TCP;
 use std::net::{IpAddr, Ipv4Addr};
@@ -391,17 +392,35 @@ impl Engine {
         let mut res = InputResult::default();
         for m in msgs {
             match m {
-                Message::Ins(sr) => match self.import_state(sr, true, now) {
-                    Ok(()) => res.inserted += 1,
-                    Err(_) => {
-                        // Already known (a resend): treat as an update.
-                        if let Some(slot) = self.states.by_id(sr.id, sr.creatorid) {
-                            self.apply_update(slot, &sr.src, &sr.dst, sr.timeout, now, &mut res);
-                        } else {
-                            res.badstate += 1;
+                Message::Ins(sr) => {
+                    let known = match self.import_state(sr, true, now) {
+                        Ok(()) => {
+                            res.inserted += 1;
+                            true
                         }
+                        Err(_) => {
+                            // Already known (a resend): treat as an update.
+                            if let Some(slot) = self.states.by_id(sr.id, sr.creatorid) {
+                                self.apply_update(
+                                    slot, &sr.src, &sr.dst, sr.timeout, now, &mut res,
+                                );
+                                true
+                            } else {
+                                res.badstate += 1;
+                                false
+                            }
+                        }
+                    };
+                    // The peer holds the state's first packet (defer)
+                    // until it hears that the state is here.
+                    if known && sr.state_flags & PFSTATE_ACK != 0 {
+                        let ack = InsAckRepr {
+                            id: sr.id,
+                            creatorid: sr.creatorid,
+                        };
+                        self.sync.push_message(Message::InsAck(ack), true, now);
                     }
-                },
+                }
                 Message::Upd(sr) => match self.states.by_id(sr.id, sr.creatorid) {
                     Some(slot) => {
                         self.apply_update(slot, &sr.src, &sr.dst, sr.timeout, now, &mut res)
@@ -456,7 +475,7 @@ impl Engine {
                     }) as u32;
                 }
                 Message::Bus(b) => res.bus.push(*b),
-                Message::InsAck(_) => {}
+                Message::InsAck(a) => self.sync.acks.ack((a.id, a.creatorid)),
             }
         }
         res
@@ -480,7 +499,11 @@ impl Engine {
                         continue;
                     };
                     if p == Pending::Insert {
-                        out.push(Message::Ins(self.export_state(st, now)));
+                        let mut sr = self.export_state(st, now);
+                        if self.sync.acks.asks(&(id, creatorid)) {
+                            sr.state_flags |= PFSTATE_ACK;
+                        }
+                        out.push(Message::Ins(sr));
                     } else {
                         out.push(Message::UpdC(UpdCRepr {
                             id,

@@ -271,7 +271,7 @@ fn norm_syncpeer(p: Ipv4Addr) -> Result<Option<Ipv4Addr>, IfconfigError> {
 
 /// Apply `ops` to pfsync0's configuration. All or nothing.
 ///
-/// pfsync0 counts as running (so syncdev and syncpeer are locked, `EBUSY`)
+/// pfsync0 counts as running (so syncdev is locked, `EBUSY`)
 /// when it was up with a syncdev before this line; a `down` on the line
 /// unlocks them, an `up` on the line takes effect at its end, so
 /// `up syncdev em2` (the seed, pfsync(4)) works on a fresh pfsync0 and a
@@ -316,21 +316,15 @@ pub fn apply_pfsync(cfg: &mut PfsyncConfig, ops: &[IfOp]) -> Result<PfsyncAction
                 }
                 new.syncdev = None;
             }
-            IfOp::Syncpeer(p) => {
-                let p = norm_syncpeer(*p)?;
-                if running && new.syncpeer != p {
-                    busy("syncpeer")?;
-                }
-                new.syncpeer = p;
-            }
-            IfOp::NoSyncpeer => {
-                if running && new.syncpeer.is_some() {
-                    busy("syncpeer")?;
-                }
-                new.syncpeer = None;
-            }
+            // The peer may change while running: pfsyncd sends to the new
+            // one from its next frame on.
+            IfOp::Syncpeer(p) => new.syncpeer = norm_syncpeer(*p)?,
+            IfOp::NoSyncpeer => new.syncpeer = None,
             IfOp::Maxupd(n) => new.maxupd = *n,
             IfOp::Defer(d) => new.defer = *d,
+            IfOp::Pass(p) => {
+                new.pass = (!p.is_empty()).then(|| p.clone());
+            }
             op if op.is_address() => {
                 return err(format!(
                     "{}: addresses are not supported on pfsync interfaces",

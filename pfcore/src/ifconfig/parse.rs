@@ -144,6 +144,7 @@ const KEYWORDS: &[(&str, bool)] = &[
     ("advbase", true),
     ("advskew", true),
     ("pass", true),
+    ("-pass", false),
     ("carpdev", true),
     ("-carpdev", false),
     ("carppeer", true),
@@ -298,6 +299,9 @@ fn op(w: &str, value: &str) -> Result<Option<IfOp>, IfconfigError> {
             Err(e) => return err(format!("advskew {value}: {e}")),
         },
         "pass" => IfOp::Pass(value.to_string()),
+        // No key (pfsync0's authentication off; a carp interface's key
+        // cleared).
+        "-pass" => IfOp::Pass(String::new()),
         "carpdev" => {
             check_name("carpdev", value, "interface")?;
             IfOp::Carpdev(value.to_string())

@@ -202,9 +202,10 @@ pub fn print_pfsync_indexed(st: &PfsyncStatus, ifindex: u32) -> String {
             }
         }
         out.push_str(&format!(
-            "maxupd: {} defer: {}\n",
+            "maxupd: {} defer: {}{}\n",
             c.maxupd,
-            if c.defer { "on" } else { "off" }
+            if c.defer { "on" } else { "off" },
+            if c.pass.is_some() { " auth: on" } else { "" }
         ));
     }
     out.push_str("\tgroups: carp pfsync\n");

@@ -17,6 +17,11 @@ pub struct PfsyncConfig {
     pub defer: bool,
     pub up: bool,
     pub description: Option<String>,
+    /// `pass SECRET`: every frame carries an HMAC-SHA1 of itself keyed
+    /// with it, and frames without a good one are dropped (not in
+    /// OpenBSD: off unless set). Empty in what a non-root client is shown
+    /// (set, but hidden).
+    pub pass: Option<String>,
 }
 
 impl Default for PfsyncConfig {
@@ -28,7 +33,19 @@ impl Default for PfsyncConfig {
             defer: false,
             up: false,
             description: None,
+            pass: None,
         }
+    }
+}
+
+impl PfsyncConfig {
+    /// What a client other than root may see: whether a pass is set, not
+    /// the pass.
+    pub fn redacted(mut self) -> PfsyncConfig {
+        if self.pass.is_some() {
+            self.pass = Some(String::new());
+        }
+        self
     }
 }
 

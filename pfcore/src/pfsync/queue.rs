@@ -4,6 +4,7 @@
 //! batching delay, and "urgent" changes flushed at once. Pure: the engine
 //! feeds it ids and time, the sender drains it.
 
+use super::defer::Acks;
 use crate::wire::pfsync::Message;
 use std::collections::HashMap;
 
@@ -37,6 +38,13 @@ pub struct SyncQueue {
     extra: Vec<Message>,
     first_queued: Option<u64>,
     urgent: bool,
+    /// pfsync0's `defer`.
+    defer: bool,
+    /// Inserts that ask the peer for an ack (`defer`), and its acks.
+    pub acks: Acks,
+    /// The state the last `insert` was for (the data path asks right
+    /// after a packet: did it create a state to defer?).
+    last_insert: Option<StateRef>,
 }
 
 impl SyncQueue {
@@ -56,7 +64,23 @@ impl SyncQueue {
             self.extra.clear();
             self.first_queued = None;
             self.urgent = false;
+            self.acks.clear();
+            self.last_insert = None;
         }
+    }
+
+    pub fn set_defer(&mut self, on: bool) {
+        self.defer = on;
+    }
+
+    /// Is `defer` on (and pfsync running)?
+    pub fn defers(&self) -> bool {
+        self.enabled && self.defer
+    }
+
+    /// The state the last `insert` since the last call was for.
+    pub fn take_last_insert(&mut self) -> Option<StateRef> {
+        self.last_insert.take()
     }
 
     pub fn enabled(&self) -> bool {
@@ -91,6 +115,7 @@ impl SyncQueue {
         if self.pending.insert(s, Pending::Insert).is_none() {
             self.order.push(s);
         }
+        self.last_insert = Some(s);
         self.touch(now);
         self.urgent = true;
     }

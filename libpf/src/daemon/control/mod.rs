@@ -267,7 +267,7 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         } => Reply::Demote(shared.carp().demote(&group, delta, &reason, shared.now())),
         Request::GetGroupDemote { group } => Reply::Demote(shared.carp().group_demote(&group)),
         Request::Sysctl { name, value } => carp::sysctl(shared, &name, value),
-        Request::GetPfsync => pfsync::get(shared),
+        Request::GetPfsync => pfsync::get(shared, peer),
         Request::SetPfsync { config } => pfsync::set(shared, config, now),
         Request::PfsyncInput { messages } => pfsync::input(shared, &messages, now),
         Request::PfsyncDemote { on } => pfsync::demote(shared, on, now),

@@ -2,6 +2,7 @@
 //! from the peer, the bulk-update demotion, and pfsyncd's attached stream
 //! of local state changes.
 
+use super::Peer;
 use crate::daemon::Shared;
 use crate::errno::EBUSY;
 use crate::ioctl::frame::write_frame;
@@ -17,11 +18,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// SIOCGETPFSYNC
-pub(super) fn get(shared: &Shared) -> Reply {
+/// SIOCGETPFSYNC. The pass goes to root only; others learn whether one
+/// is set.
+pub(super) fn get(shared: &Shared, peer: &Peer) -> Reply {
     let p = shared.pfsync();
+    let config = if peer.uid == 0 {
+        p.config.clone()
+    } else {
+        p.config.clone().redacted()
+    };
     Reply::Pfsync(PfsyncStatus {
-        config: p.config.clone(),
+        config,
         running: p.attached,
         mtu: 1500,
     })

@@ -19,6 +19,7 @@ mod drops;
 mod logger;
 mod qconf;
 mod sink;
+mod syncdefer;
 
 pub use drops::KernelDrops;
 pub use qconf::{QueueParams, Queues};
@@ -86,6 +87,8 @@ struct Worker {
     releases: Vec<Release>,
     pred: Predictor,
     defer: Deferrals,
+    /// Packets held for pfsync `defer`.
+    sync_held: crate::pfsync::defer::Deferrals<syncdefer::SyncHeld>,
 }
 
 /// What the engine said about a packet, and about itself meanwhile.
@@ -95,6 +98,10 @@ struct Filtered {
     enabled: bool,
     /// The state it matched (see Engine::last_state).
     state: Option<(crate::engine::state::Slot, bool)>,
+    /// pfsync `defer` is on, and the state this packet created, when the
+    /// packet waits for the peer's ack of it.
+    defers: bool,
+    created: Option<crate::pfsync::queue::StateRef>,
 }
 
 /// Serve one queue forever. `ready` hears whether the queue could be bound.
@@ -144,9 +151,14 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         releases: Vec::new(),
         pred: Predictor::new(),
         defer: Deferrals::default(),
+        sync_held: Default::default(),
     };
     loop {
-        let timeout = (!w.held.is_empty()).then_some(RELEASE_POLL_MS);
+        let timeout = if !w.sync_held.is_empty() {
+            Some(syncdefer::POLL_MS)
+        } else {
+            (!w.held.is_empty()).then_some(RELEASE_POLL_MS)
+        };
         match w.q.recv(timeout) {
             Ok(Some(p)) => w.packet(&p),
             Ok(None) => w.timed_out(),
@@ -155,6 +167,7 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        w.sync_undefer();
     }
 }
 
@@ -235,7 +248,18 @@ impl Worker {
             let at = original.seen(dir, meta.ifname, meta.uid);
             self.sink.logger.log(&f.v, f.debug, &at);
         }
-        let ahead = if dir == Dir::In && f.enabled && ahead::ahead_eligible(&f.v, p) {
+        // pfsync defer: the packet that created a state on its way out
+        // waits for the peer's ack. While defer is on, forwarded packets
+        // take both their passes (no `out` pass ahead), so that the `out`
+        // pass is the one that creates the state, as on OpenBSD.
+        if let Some(s) = f.created {
+            self.sync_defer(p, &f.v, s);
+            if !self.releases.is_empty() {
+                self.release(f.debug);
+            }
+            return;
+        }
+        let ahead = if dir == Dir::In && f.enabled && !f.defers && ahead::ahead_eligible(&f.v, p) {
             ahead::out_ahead(
                 &self.shared,
                 &mut self.pred,
@@ -305,10 +329,20 @@ impl Worker {
     /// fragments it released, its notices and new next hops seen to.
     fn filter(&mut self, meta: &PacketMeta, p: &nfqueue::Packet) -> Filtered {
         let shared = &self.shared;
-        let (mut v, debug, route_gen, notices, enabled, state) = {
+        let (mut v, debug, route_gen, notices, enabled, state, defers, created) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
+            e.sync.take_last_insert();
             let v = e.test(meta, self.q.payload_mut(p), now);
+            let defers = e.sync.defers();
+            // The state this packet created on its way out, when the
+            // packet is to wait for the peer's ack of it (pfsync defer).
+            let created = e.sync.take_last_insert().filter(|_| {
+                defers && meta.dir == Dir::Out && syncdefer::eligible(p, self.q.payload(p), &v)
+            });
+            if let Some(s) = created {
+                e.sync.acks.ask(s);
+            }
             let state = e.last_state;
             let hold = v.hold;
             let held = &self.held;
@@ -321,7 +355,16 @@ impl Worker {
             }
             let notices = e.take_notices();
             let gen = e.route_targets().generation();
-            (v, e.debug_level(), gen, notices, e.enabled(), state)
+            (
+                v,
+                e.debug_level(),
+                gen,
+                notices,
+                e.enabled(),
+                state,
+                defers,
+                created,
+            )
         };
         for n in notices {
             log::warning(n.message());
@@ -340,6 +383,8 @@ impl Worker {
             debug,
             enabled,
             state,
+            defers,
+            created,
         }
     }
 }

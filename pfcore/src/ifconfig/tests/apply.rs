@@ -312,12 +312,15 @@ fn pfsync_busy_rules() {
     let e = pf(&mut c, "syncdev em3").unwrap_err();
     assert!(e.message().starts_with("SIOCSETPFSYNC: Device busy"), "{e}");
     assert!(pf(&mut c, "-syncdev").is_err());
-    assert!(pf(&mut c, "syncpeer 10.0.0.2").is_err());
     assert_eq!(c.syncdev.as_deref(), Some("em2"));
-    // maxupd and defer may change while running
-    pf(&mut c, "maxupd 64 defer").unwrap();
+    // maxupd, defer, the peer and the pass may change while running
+    pf(&mut c, "maxupd 64 defer syncpeer 10.0.0.9 pass s3cret").unwrap();
     assert_eq!((c.maxupd, c.defer), (64, true));
-    // bring it down first, on the same line
+    assert_eq!(c.syncpeer, Some(v4("10.0.0.9")));
+    assert_eq!(c.pass.as_deref(), Some("s3cret"));
+    pf(&mut c, "-syncpeer -pass").unwrap();
+    assert_eq!((c.syncpeer, c.pass.clone()), (None, None));
+    // the syncdev: bring it down first, on the same line
     pf(&mut c, "down syncdev em3 syncpeer 10.0.0.2 up").unwrap();
     assert_eq!(c.syncdev.as_deref(), Some("em3"));
     assert_eq!(c.syncpeer, Some(v4("10.0.0.2")));
@@ -362,7 +365,6 @@ fn pfsync_refuses_foreign_ops() {
     for (line, msg) in [
         ("vhid 1", "vhid: not supported on pfsync interfaces"),
         ("advskew 100", "advskew: not supported on pfsync interfaces"),
-        ("pass x", "pass: not supported on pfsync interfaces"),
         ("carpdev em0", "carpdev: not supported on pfsync interfaces"),
         ("state master", "state: not supported on pfsync interfaces"),
         ("-carppeer", "-carppeer: not supported on pfsync interfaces"),

@@ -304,6 +304,16 @@ fn pfsync_block_variants() {
     // the group address is not printed as a peer
     s.config.syncpeer = Some(PFSYNC_GROUP);
     assert!(print_pfsync(&s).contains("\tpfsync: syncdev: em2 maxupd: 64 defer: on\n"));
+    // A pass (or a hidden one) shows as auth, never itself.
+    s.config.pass = Some("s3cret".into());
+    let out = print_pfsync(&s);
+    assert!(
+        out.contains("defer: on auth: on\n") && !out.contains("s3cret"),
+        "{out}"
+    );
+    s.config = s.config.redacted();
+    assert_eq!(s.config.pass.as_deref(), Some(""));
+    assert!(print_pfsync(&s).contains("defer: on auth: on\n"));
 }
 
 #[test]
