@@ -1,9 +1,17 @@
 //! Addresses with a prefix length (`192.0.2.0/24`, `2001:db8::/32`), the unit
 //! pf.conf, the ruleset and the state table speak in.
+//!
+//! The prefix arithmetic (validity, network, broadcast, netmask, netmask to
+//! length) is the `ipnet` crate's; [`IpNet`] stays its own type for what
+//! ipnet does differently: pfctl's text form (a host prints without `/32`,
+//! a bare address parses as a host, OpenBSD's error messages), a serde
+//! layout the state file and control socket already use, and a
+//! [`IpNet::contains`] of two ANDs for the state-kill and limiter loops.
+//! It converts both ways with `ipnet::IpNet`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 /// Address family, as pf.conf names it.
@@ -63,10 +71,17 @@ impl std::error::Error for IpNetError {}
 
 impl IpNet {
     pub fn new(addr: IpAddr, prefix: u8) -> Result<IpNet, IpNetError> {
-        if prefix > Af::of(&addr).max_prefix() {
-            return Err(IpNetError(format!("illegal netmask /{prefix} for {addr}")));
+        match ipnet::IpNet::new(addr, prefix) {
+            Ok(n) => Ok(n.into()),
+            Err(_) => Err(IpNetError(format!("illegal netmask /{prefix} for {addr}"))),
         }
-        Ok(IpNet { addr, prefix })
+    }
+
+    /// As an `ipnet::IpNet` (host bits kept). The fields are public, so a
+    /// prefix too long for the family is clamped, as the masks always did.
+    pub fn to_ipnet(&self) -> ipnet::IpNet {
+        let prefix = self.prefix.min(self.af().max_prefix());
+        ipnet::IpNet::new(self.addr, prefix).unwrap_or(ipnet::IpNet::from(self.addr))
     }
 
     /// A single host (/32 or /128).
@@ -87,18 +102,12 @@ impl IpNet {
 
     /// The network address (host bits cleared).
     pub fn network(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & v4_mask(self.prefix))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & v6_mask(self.prefix))),
-        }
+        self.to_ipnet().network()
     }
 
     /// The broadcast address (host bits set); only meaningful for IPv4.
     pub fn broadcast(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) | !v4_mask(self.prefix))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) | !v6_mask(self.prefix))),
-        }
+        self.to_ipnet().broadcast()
     }
 
     /// This prefix with host bits cleared.
@@ -125,10 +134,22 @@ impl IpNet {
 
     /// The netmask as an address (`255.255.255.0`).
     pub fn netmask(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(v4_mask(self.prefix))),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(v6_mask(self.prefix))),
+        self.to_ipnet().netmask()
+    }
+}
+
+impl From<ipnet::IpNet> for IpNet {
+    fn from(n: ipnet::IpNet) -> IpNet {
+        IpNet {
+            addr: n.addr(),
+            prefix: n.prefix_len(),
         }
+    }
+}
+
+impl From<IpNet> for ipnet::IpNet {
+    fn from(n: IpNet) -> ipnet::IpNet {
+        n.to_ipnet()
     }
 }
 
@@ -151,16 +172,8 @@ pub fn v6_mask(prefix: u8) -> u128 {
 /// Prefix length of a contiguous netmask (`255.255.255.0` → 24), or None.
 pub fn mask_to_prefix(mask: &IpAddr) -> Option<u8> {
     match mask {
-        IpAddr::V4(m) => {
-            let m = u32::from(*m);
-            let p = m.leading_ones();
-            (m.checked_shl(p).unwrap_or(0) == 0).then_some(p as u8)
-        }
-        IpAddr::V6(m) => {
-            let m = u128::from(*m);
-            let p = m.leading_ones();
-            (m.checked_shl(p).unwrap_or(0) == 0).then_some(p as u8)
-        }
+        IpAddr::V4(m) => ipnet::ipv4_mask_to_prefix(*m).ok(),
+        IpAddr::V6(m) => ipnet::ipv6_mask_to_prefix(*m).ok(),
     }
 }
 
@@ -228,5 +241,29 @@ mod tests {
         assert_eq!(mask_to_prefix(&"255.0.255.0".parse().unwrap()), None);
         let v6: IpNet = "2001:db8::1/32".parse().unwrap();
         assert_eq!(v6.network().to_string(), "2001:db8::");
+    }
+
+    #[test]
+    fn arithmetic_through_ipnet() {
+        let n: IpNet = "10.1.2.3/8".parse().unwrap();
+        assert_eq!(n.network().to_string(), "10.0.0.0");
+        assert_eq!(n.broadcast().to_string(), "10.255.255.255");
+        assert_eq!(n.netmask().to_string(), "255.0.0.0");
+        assert_eq!(n.to_network().to_string(), "10.0.0.0/8");
+        let six: IpNet = "2001:db8::1/32".parse().unwrap();
+        assert_eq!(six.netmask().to_string(), "ffff:ffff::");
+        let back: IpNet = ipnet::IpNet::from(n).into();
+        assert_eq!(back, n);
+        assert_eq!(back.to_string(), "10.1.2.3/8");
+        assert_eq!(mask_to_prefix(&"255.255.255.0".parse().unwrap()), Some(24));
+        assert_eq!(mask_to_prefix(&"255.0.255.0".parse().unwrap()), None);
+        assert_eq!(mask_to_prefix(&"ffff:ff00::".parse().unwrap()), Some(24));
+        assert!(IpNet::new("10.0.0.1".parse().unwrap(), 33).is_err());
+        // A prefix too long set through the public field is clamped.
+        let odd = IpNet {
+            addr: "10.0.0.1".parse().unwrap(),
+            prefix: 40,
+        };
+        assert_eq!(odd.netmask().to_string(), "255.255.255.255");
     }
 }

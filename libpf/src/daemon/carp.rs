@@ -887,7 +887,7 @@ pub fn run(shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        if let Err(e) = timer.wait(rx.as_raw_fd(), Duration::from_millis(100)) {
+        if let Err(e) = timer.wait(rx.as_fd(), Duration::from_millis(100)) {
             log::err(&format!("carp: poll: {e}"));
             std::thread::sleep(Duration::from_millis(50));
         }

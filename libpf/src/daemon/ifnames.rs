@@ -1,7 +1,6 @@
 //! Interface index → name, cached (the data path asks for every packet).
 
 use std::collections::HashMap;
-use std::ffi::CStr;
 
 #[derive(Default)]
 pub struct IfNames {
@@ -25,15 +24,11 @@ impl IfNames {
 }
 
 fn lookup(index: u32) -> Option<String> {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
-    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: on success if_indextoname wrote a NUL-terminated name into buf.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_str()
+    // nix 0.30 misses if_indextoname's NULL (it checks for -1) and
+    // answers an empty name for an unknown index: that is None too.
+    nix::net::if_::if_indextoname(index)
+        .ok()?
+        .into_string()
         .ok()
-        .map(str::to_string)
+        .filter(|n| !n.is_empty())
 }

@@ -387,6 +387,9 @@ fn shutdown(shared: &Arc<Shared>) {
     }
 }
 
+/// States checked for expiry per hold of the engine (well under 1 ms).
+const PURGE_SLOTS: usize = 4096;
+
 /// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
     let mut tick = 0u64;
@@ -396,13 +399,24 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         tick += 1;
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
-            let (n, out, notices) = {
-                let mut e = shared.engine();
+            {
                 // What the fast path passed counts before expiry.
+                let mut e = shared.engine();
                 shared.fastpath.pull(&mut e, now);
-                let n = e.purge(now);
+            }
+            // The states in pieces, the engine let go in between (see
+            // Engine::purge_states_in).
+            let (mut n, mut from) = (0, Some(0));
+            while let Some(f) = from {
+                let (k, next) = shared.engine().purge_states_in(f, PURGE_SLOTS, now);
+                n += k;
+                from = next;
+            }
+            let (out, notices) = {
+                let mut e = shared.engine();
+                e.purge_others(now);
                 e.syncookie_tick(now);
-                (n, e.take_outgoing(), e.take_notices())
+                (e.take_outgoing(), e.take_notices())
             };
             for n in notices {
                 log::warning(n.message());

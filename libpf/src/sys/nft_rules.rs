@@ -184,21 +184,15 @@ fn dump(fd: &OwnedFd, get: u16, mut f: impl FnMut(u16, u8, &[u8])) -> io::Result
     req[4..6].copy_from_slice(&(NFNL_SUBSYS_NFTABLES << 8 | get).to_ne_bytes());
     req[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     req[8..12].copy_from_slice(&(get as u32).to_ne_bytes());
-    // SAFETY: req is valid for its length.
-    if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use nix::sys::socket::{recv, send, MsgFlags};
+    send(fd.as_raw_fd(), &req, MsgFlags::empty())?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        // SAFETY: buf is valid for its length.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        let n = match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             return Ok(());
         }

@@ -9,6 +9,7 @@
 //! One NETLINK_ROUTE socket, requests built in a fixed buffer and answers
 //! parsed in place: no allocation per question.
 
+use nix::sys::socket::{send, MsgFlags};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -236,11 +237,7 @@ impl RouteQuery {
             req[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
             req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
             req[NLMSG_HDRLEN] = family;
-            // SAFETY: req is valid for its length.
-            let n = unsafe { libc::send(self.fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            send(self.fd.as_raw_fd(), &req, MsgFlags::empty())?;
             'dump: loop {
                 let n = recv(&self.fd, &mut self.buf)?;
                 let b = &self.buf[..n];
@@ -319,11 +316,8 @@ impl RouteQuery {
     pub fn ask(&mut self, q: &Query) -> io::Result<Answer> {
         self.seq = self.seq.wrapping_add(1);
         let len = build(&mut self.req, q, self.seq);
-        // SAFETY: req is valid for len bytes.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), self.req.as_ptr().cast(), len, 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let req = self.req.get(..len).ok_or(io::ErrorKind::InvalidInput)?;
+        send(self.fd.as_raw_fd(), req, MsgFlags::empty())?;
         loop {
             let n = recv(&self.fd, &mut self.buf)?;
             if let Some(a) = parse(&self.buf[..n], self.seq) {
@@ -337,14 +331,10 @@ impl RouteQuery {
 /// One netlink message batch into `buf`, retried on EINTR.
 fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match nix::sys::socket::recv(fd.as_raw_fd(), buf, MsgFlags::empty()) {
+            Ok(n) => return Ok(n),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -3,12 +3,16 @@
 //! receive timeout's jiffy) or until an advertisement arrives. Also the
 //! real-time scheduling class for such a thread.
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{self, ClockId, Expiration, TimerFlags, TimerSetTimeFlags};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
+/// nix's timerfd (timerfd_create/settime behind a safe API).
 pub struct TimerFd {
-    fd: OwnedFd,
+    fd: timerfd::TimerFd,
 }
 
 /// What woke [`TimerFd::wait`].
@@ -20,94 +24,57 @@ pub struct Wake {
 
 impl TimerFd {
     pub fn new() -> io::Result<TimerFd> {
-        // SAFETY: a plain timerfd_create(2) call.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just returned by timerfd_create and is owned here.
-        Ok(TimerFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = timerfd::TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        Ok(TimerFd { fd })
     }
 
     /// Fire once at `when` (None disarms). A time already past fires at
     /// once.
     pub fn arm_at(&self, when: Option<Instant>) -> io::Result<()> {
-        let mut value = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
+        let Some(w) = when else {
+            return Ok(self.fd.unset()?);
         };
-        if let Some(w) = when {
-            let d = w.saturating_duration_since(Instant::now());
-            // Zero would disarm: 1 ns is "now".
-            let d = d.max(Duration::from_nanos(1));
-            value.tv_sec = d.as_secs() as libc::time_t;
-            value.tv_nsec = d.subsec_nanos() as libc::c_long;
-        }
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: value,
-        };
-        // SAFETY: a valid timerfd and a valid itimerspec; old value unused.
-        let r =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        let d = w.saturating_duration_since(Instant::now());
+        // Zero would disarm: 1 ns is "now".
+        let d = d.max(Duration::from_nanos(1));
+        let e = Expiration::OneShot(TimeSpec::from_duration(d));
+        Ok(self.fd.set(e, TimerSetTimeFlags::empty())?)
     }
 
     /// Read off an expiry (so the descriptor is no longer readable).
     fn drain(&self) {
         let mut n = [0u8; 8];
-        // SAFETY: reading 8 bytes into an 8-byte buffer; EAGAIN is fine.
-        let _ = unsafe { libc::read(self.fd.as_raw_fd(), n.as_mut_ptr().cast(), 8) };
+        // EAGAIN is fine: nothing to read off.
+        let _ = nix::unistd::read(self.fd.as_fd(), &mut n);
     }
 
     /// Sleep until the timer fires, `other` is readable or `max` passes.
-    pub fn wait(&self, other: RawFd, max: Duration) -> io::Result<Wake> {
+    pub fn wait(&self, other: BorrowedFd<'_>, max: Duration) -> io::Result<Wake> {
         let mut fds = [
-            libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: other,
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            PollFd::new(self.fd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(other, PollFlags::POLLIN),
         ];
-        let ms = max.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: fds is a valid array of two pollfd for the call.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
+        let ms = PollTimeout::try_from(max).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {
                 return Ok(Wake {
                     timer: false,
                     readable: false,
-                });
+                })
             }
-            return Err(e);
+            Err(e) => return Err(e.into()),
         }
-        let timer = fds[0].revents & libc::POLLIN != 0;
+        let has = |i: usize, f: PollFlags| fds[i].revents().is_some_and(|r| r.intersects(f));
+        let timer = has(0, PollFlags::POLLIN);
+        let readable = has(1, PollFlags::POLLIN | PollFlags::POLLERR);
         if timer {
             self.drain();
         }
-        Ok(Wake {
-            timer,
-            readable: fds[1].revents & (libc::POLLIN | libc::POLLERR) != 0,
-        })
+        Ok(Wake { timer, readable })
     }
 }
 
@@ -136,7 +103,7 @@ mod tests {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let start = Instant::now();
         t.arm_at(Some(start + Duration::from_micros(3906))).unwrap();
-        let w = t.wait(a.as_raw_fd(), Duration::from_secs(1)).unwrap();
+        let w = t.wait(a.as_fd(), Duration::from_secs(1)).unwrap();
         let took = start.elapsed();
         assert!(w.timer && !w.readable, "{w:?}");
         assert!(took >= Duration::from_micros(3906), "{took:?}");
@@ -144,7 +111,7 @@ mod tests {
         // Disarmed: only the socket wakes it.
         t.arm_at(None).unwrap();
         std::io::Write::write_all(&mut &b, b"x").unwrap();
-        let w = t.wait(a.as_raw_fd(), Duration::from_secs(1)).unwrap();
+        let w = t.wait(a.as_fd(), Duration::from_secs(1)).unwrap();
         assert!(!w.timer && w.readable, "{w:?}");
     }
 }

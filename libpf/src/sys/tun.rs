@@ -5,7 +5,6 @@
 //! as outgoing) and then into the tun's queue, which pfd drains and
 //! discards: it never enters the IP stack, netfilter or routing.
 
-use std::ffi::CString;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -65,12 +64,7 @@ impl Tun {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("{name}: TUNSETIFF: {e}")));
         }
-        let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: if_nametoindex reads a NUL-terminated string.
-        let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-        if index == 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let index = nix::net::if_::if_nametoindex(name).map_err(io::Error::from)?;
         Ok(Tun {
             fd,
             name: name.to_string(),

@@ -4,8 +4,10 @@
 //! data path filters a packet `out` before it is routed only when nothing
 //! of the kind can send it elsewhere or drop it (`daemon::onepass`).
 
+use nix::sys::socket::{recv, send, MsgFlags};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 const NETLINK_XFRM: libc::c_int = 6;
 const NLMSG_HDRLEN: usize = 16;
@@ -32,16 +34,11 @@ fn ask(fd: &OwnedFd, ty: u16, len: usize, seq: u32, buf: &mut [u8]) -> io::Resul
     req[4..6].copy_from_slice(&ty.to_ne_bytes());
     req[6..8].copy_from_slice(&1u16.to_ne_bytes());
     req[8..12].copy_from_slice(&seq.to_ne_bytes());
-    // SAFETY: req is valid for `total` <= its length bytes.
-    if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), total, 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: buf is valid for its length.
-    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
+    let req = req
+        .get(..total)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    send(fd.as_raw_fd(), req, MsgFlags::empty())?;
+    Ok(recv(fd.as_raw_fd(), buf, MsgFlags::empty())?)
 }
 
 /// Policies in the SPD (in, out or forward), from a NEWSPDINFO answer.
@@ -73,37 +70,22 @@ fn spd_count(b: &[u8]) -> Option<u64> {
 /// Are there IPsec policies, or is forwarding blocked by default? Ok(false)
 /// where the kernel has no xfrm at all.
 pub fn has_policies() -> io::Result<bool> {
-    // SAFETY: plain socket(2); the descriptor is owned right away.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_XFRM,
-        )
+    // socket2 sets SOCK_CLOEXEC and owns the descriptor.
+    let sock = match Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::RAW,
+        Some(Protocol::from(NETLINK_XFRM)),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            return match e.raw_os_error() {
+                Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => Ok(false),
+                _ => Err(e),
+            }
+        }
     };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => Ok(false),
-            _ => Err(e),
-        };
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let tv = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    // SAFETY: setsockopt with a timeval of the size given.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as u32,
-        );
-    }
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
+    let fd = OwnedFd::from(sock);
     let mut buf = [0u8; 512];
     let n = ask(&fd, XFRM_MSG_GETSPDINFO, 4, 1, &mut buf)?;
     if spd_count(&buf[..n]).unwrap_or(0) > 0 {

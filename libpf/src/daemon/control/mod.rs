@@ -25,7 +25,6 @@ use crate::ioctl::{Reply, Request};
 pub(crate) use pfsync::set as set_pfsync;
 use ruleset::Transaction;
 use session::{Out, Session};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,27 +55,12 @@ impl Peer {
 }
 
 fn peer_cred(s: &UnixStream) -> Option<Peer> {
-    let mut cred: libc::ucred = libc::ucred {
-        pid: 0,
-        uid: u32::MAX,
-        gid: u32::MAX,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid for writes of the sizes given, and
-    // the descriptor belongs to `s` for the duration of the call.
-    let r = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            &mut cred as *mut _ as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    (r == 0).then_some(Peer {
-        uid: cred.uid,
-        gid: cred.gid,
-        pid: cred.pid as u32,
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let cred = getsockopt(s, PeerCredentials).ok()?;
+    Some(Peer {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        pid: cred.pid() as u32,
     })
 }
 

@@ -143,18 +143,17 @@ pub(super) fn purge_stale(shared: &Shared, creatorid: u32, age_ms: u64, now: u64
 
 /// Is the peer of `conn` gone? (A zero-length peek is end of stream.)
 fn peer_gone(conn: &UnixStream) -> bool {
+    use nix::sys::socket::{recv, MsgFlags};
     let mut b = [0u8; 1];
-    // SAFETY: a one-byte buffer we own and its length; MSG_PEEK leaves the
-    // stream as it was, MSG_DONTWAIT makes the call return at once.
-    let r = unsafe {
-        libc::recv(
-            conn.as_raw_fd(),
-            b.as_mut_ptr() as *mut libc::c_void,
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    r == 0 || (r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock)
+    // MSG_PEEK leaves the stream as it was; MSG_DONTWAIT returns at once.
+    match recv(
+        conn.as_raw_fd(),
+        &mut b,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(n) => n == 0,
+        Err(e) => e != nix::errno::Errno::EAGAIN,
+    }
 }
 
 /// pfsyncd's stream: local state changes as they become due, and the

@@ -39,7 +39,6 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::ffi::CStr;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -158,16 +157,11 @@ impl From<io::Error> for Fail {
 /// The name of an interface for error messages; "ifindex N" when it has
 /// none (any more).
 fn ifname(index: u32) -> String {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: buf holds IF_NAMESIZE bytes, as if_indextoname(3) requires.
-    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
-    if p.is_null() {
-        format!("ifindex {index}")
-    } else {
-        // SAFETY: on success buf holds a NUL-terminated name.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+    // nix 0.30 misses if_indextoname's NULL (it checks for -1) and
+    // answers an empty name for an unknown index.
+    match nix::net::if_::if_indextoname(index) {
+        Ok(name) if !name.is_empty() => name.to_string_lossy().into_owned(),
+        _ => format!("ifindex {index}"),
     }
 }
 
@@ -198,37 +192,25 @@ fn check_name(name: &str) -> io::Result<()> {
 /// Receives one datagram into `buf`, growing it when the datagram is
 /// larger (peeked with MSG_TRUNC, so nothing is ever cut). Retries EINTR.
 fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>, flags: libc::c_int) -> io::Result<usize> {
+    use nix::errno::Errno;
+    use nix::sys::socket::{recv, MsgFlags};
+    let flags = MsgFlags::from_bits_truncate(flags);
     loop {
-        // SAFETY: buf is valid for buf.len() bytes.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                flags | libc::MSG_PEEK | libc::MSG_TRUNC,
-            )
+        let peek = flags | MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
+        let n = match recv(fd, buf, peek) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n as usize > buf.len() {
-            buf.resize(n as usize, 0);
+        if n > buf.len() {
+            buf.resize(n, 0);
             continue;
         }
-        // SAFETY: as above.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match recv(fd, buf, flags) {
+            Ok(n) => return Ok(n.min(buf.len())),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
-        return Ok((n as usize).min(buf.len()));
     }
 }
 

@@ -204,14 +204,13 @@ impl NetMonitor {
     /// Wait up to `ms` milliseconds for a notification; true if one is
     /// there.
     pub fn wait(&self, ms: i32) -> bool {
-        let mut p = libc::pollfd {
-            fd: self.sock.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut p, 1, ms) };
-        n > 0 && p.revents != 0
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut p = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&self.sock),
+            PollFlags::POLLIN,
+        )];
+        let t = PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE);
+        poll(&mut p, t).is_ok_and(|n| n > 0) && p[0].revents().is_some_and(|r| !r.is_empty())
     }
 
     /// Non-blocking: every pending notification, oldest first.

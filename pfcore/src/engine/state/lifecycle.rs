@@ -117,23 +117,44 @@ impl Engine {
 
     /// Drop expired fragments, expired states (pf_purge_expired_states),
     /// then the source nodes whose time is up. Returns how many states went.
+    /// The whole table under one hold: pfd's maintenance goes through it
+    /// in pieces instead (`purge_states_in`).
     pub fn purge(&mut self, now: u64) -> usize {
         self.purge_fragments(now);
-        let expired: Vec<Slot> = self
-            .states
-            .all_slots()
+        let (mut n, mut from) = (0, Some(0));
+        while let Some(f) = from {
+            let (k, next) = self.purge_states_in(f, usize::MAX, now);
+            n += k;
+            from = next;
+        }
+        self.purge_src_nodes(now);
+        n
+    }
+
+    /// Expire the states in slots `from..from + n`: how many went, and
+    /// the slot to go on from (None: the end of the table). A million
+    /// states checked in one piece held the engine for tens of
+    /// milliseconds, every second.
+    pub fn purge_states_in(&mut self, from: usize, n: usize, now: u64) -> (usize, Option<usize>) {
+        let (range, next) = self.states.slot_range(from, n);
+        let expired: Vec<Slot> = range
             .filter(|&s| {
                 self.states
                     .get(s)
                     .is_some_and(|st| self.expires_at(st) <= now)
             })
             .collect();
-        let n = expired.len();
+        let gone = expired.len();
         for s in expired {
             self.remove_state(s, now, true);
         }
+        (gone, next)
+    }
+
+    /// What `purge` does besides the states (fragments, source nodes).
+    pub fn purge_others(&mut self, now: u64) {
+        self.purge_fragments(now);
         self.purge_src_nodes(now);
-        n
     }
 
     /// `pfctl -F states` (or `-k`): remove the states `pred` selects.

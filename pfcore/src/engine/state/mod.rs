@@ -499,13 +499,20 @@ impl StateTable {
     /// `from..from + n`, appended to `out`; the slot to go on from (None:
     /// the end). A walk over the table in pieces (see `export::StateWalk`).
     pub fn seqs_from(&self, from: usize, n: usize, out: &mut Vec<(u64, Slot)>) -> Option<usize> {
-        let end = from.saturating_add(n).min(self.slots.len());
-        for (i, s) in self.slots.iter().enumerate().take(end).skip(from) {
-            if let Some(st) = s {
-                out.push((st.seq, i as Slot));
-            }
-        }
-        (end < self.slots.len()).then_some(end)
+        let (range, next) = self.slot_range(from, n);
+        out.extend(range.filter_map(|s| self.get(s).map(|st| (st.seq, s))));
+        next
+    }
+
+    /// The slots `from..from + n` (clipped to the table), and the slot to
+    /// go on from (None: the end).
+    pub fn slot_range(&self, from: usize, n: usize) -> (std::ops::Range<Slot>, Option<usize>) {
+        let len = self.slots.len();
+        let end = from.saturating_add(n).min(len);
+        (
+            from.min(end) as Slot..end as Slot,
+            (end < len).then_some(end),
+        )
     }
 
     /// The state in `slot` if it is still the one with sequence `seq`.
