@@ -217,6 +217,6 @@ si=$(pfctl -si)
 check "-si shows set loginterface's counters" bash -c "grep -q '^Interface Stats for int0' <<<'$si' && grep -A3 '^  Packets In' <<<'$si' | grep -Eq '^    Passed +3 +0\$'"
 f=$(pfctl -i int0 -F info 2>&1)
 check "-i int0 -F info says so ($f)" test "$f" = "pf: statistics cleared for interface int0"
-check "-sI lists interfaces and groups, sorted" bash -c "pfctl -sI | tr '\n' ' ' | grep -qx 'all egress ext ext0 ext1 int int0 int2 lo trusted '"
+check "-sI lists interfaces and groups, sorted" bash -c "pfctl -sI | tr '\n' ' ' | grep -qx 'all egress ext ext0 ext1 int int0 int2 lo pflog pflog0 trusted '"
 
 summary
