@@ -250,16 +250,7 @@ fn read_stream(
         match (&*s).read(&mut chunk) {
             Ok(0) => return Ok(()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if crate::sys::transient(&e) => continue,
             Err(e) => {
                 log::warning(&format!("pflog socket: {e}"));
                 return Ok(());

@@ -417,13 +417,7 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                 log::notice("pfd closed the stream");
                 break;
             }
-            Err(crate::ioctl::frame::FrameError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(crate::ioctl::frame::FrameError::Io(e)) if crate::sys::transient(&e) => {}
             Err(e) => return Err(io::Error::other(e.to_string())),
         }
         if shared.hup.swap(false, Ordering::Relaxed) {
@@ -802,16 +796,7 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     while !shared.term.load(Ordering::Relaxed) {
         let first = match shared.rx.recv(&mut buf) {
             Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if crate::sys::transient(&e) => continue,
             Err(e) => {
                 log::err(&format!("pfsync: receive: {e}"));
                 std::thread::sleep(Duration::from_millis(100));

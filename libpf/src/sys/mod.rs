@@ -18,3 +18,14 @@ pub mod time;
 pub mod timer;
 pub mod tun;
 pub mod xfrm;
+
+/// A read that found nothing yet (timeout, would block, interrupted):
+/// the caller tries again rather than treating it as an error.
+pub fn transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
+}
