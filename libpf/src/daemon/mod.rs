@@ -411,6 +411,9 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
                 let (k, next) = shared.engine().purge_states_in(f, PURGE_SLOTS, now);
                 n += k;
                 from = next;
+                // Let a waiting packet thread have the engine (see
+                // control::states::send_all).
+                std::thread::yield_now();
             }
             let (out, notices) = {
                 let mut e = shared.engine();
