@@ -933,6 +933,12 @@ impl Input {
             msgs.clear();
             return;
         };
+        // Frames waiting together go to pfd in one request: each bulk
+        // request among them still meets the per-peer limit on its own.
+        let bulk_reqs = msgs
+            .iter()
+            .filter(|m| matches!(m, Message::UpdReq(r) if r.is_bulk()))
+            .count();
         match c.call(&Request::PfsyncInput {
             messages: std::mem::take(msgs),
         }) {
@@ -947,7 +953,7 @@ impl Input {
                     s.stale += stale as u64;
                     s.badstate += badstate as u64;
                 }
-                if bulk_requested {
+                for _ in 0..if bulk_requested { bulk_reqs.max(1) } else { 0 } {
                     if self
                         .limiter
                         .allow(src, self.origin.elapsed().as_millis() as u64)
