@@ -72,6 +72,7 @@ fuzz_target!(|data: &[u8]| {
             mtu: 1500,
             key_set: false,
             peer: None,
+            transitions: 0,
         });
     }
     let names: Vec<String> = text
