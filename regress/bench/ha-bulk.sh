@@ -21,16 +21,9 @@
 bulk_part() {
 	local flows=${HA_BULK_FLOWS:-60000} n i t0 t1 ms have
 	local limit=$((flows * 2 + 20000))
-	for n in fw1 fw2; do
-		rm -rf "$RUN/etc-$n"
-		cp -r "$EX/$n" "$RUN/etc-$n"
-		# Room for the table, flows that outlive the bench, no NAT for
-		# the bench's flows (NAT has 15,535 ports per destination).
-		sed -i -e "/^set skip on lo/a set limit states $limit\\
-set timeout { udp.first 900, udp.single 900, udp.multiple 900 }" \
-			-e "/^# NAT to the server network/i pass out quick on \$ext_if inet proto udp from \$int_if:network to 192.0.2.20 port >= 20000" \
-			"$RUN/etc-$n/pf.conf"
-	done
+	# Room for the table, flows that outlive the bench.
+	topo_flow_conf "set limit states $limit\\
+set timeout { udp.first 900, udp.single 900, udp.multiple 900 }"
 	PFD_FLAGS=-P fw_start fw1
 	sleep 1
 	PFD_FLAGS=-P fw_start fw2

@@ -139,3 +139,18 @@ line_up() {
 # reach N: a ping from the client's address 10.1.0.N gets an answer from
 # the server 10.2.0.2.
 reach() { in_ns cl ping -c 1 -W 1 -I "10.1.0.$1" 10.2.0.2 >/dev/null 2>&1; }
+
+# topo_flow_conf SETLINES: fw1's and fw2's example configs copied to
+# $RUN/etc-fwN with SETLINES (sed `a` text) after `set skip on lo`, and the
+# UDP flows to 192.0.2.20 port >= 20000 passed without NAT (its port pool
+# is per destination): for tests that fill the state table with flows.
+topo_flow_conf() {
+	local n
+	for n in fw1 fw2; do
+		rm -rf "$RUN/etc-$n"
+		cp -r "$EX/$n" "$RUN/etc-$n"
+		sed -i -e "/^set skip on lo/a $1" \
+			-e "/^# NAT to the server network/i pass out quick on \$ext_if inet proto udp from \$int_if:network to 192.0.2.20 port >= 20000" \
+			"$RUN/etc-$n/pf.conf"
+	done
+}

@@ -13,14 +13,8 @@ source "$LIB/tshark.sh"
 FLOWS=${BULK_FLOWS:-4000}
 
 topo_up
-for n in fw1 fw2; do
-	cp -r "$EX/$n" "$RUN/etc-$n"
-	# The flows without NAT (its port pool is per destination), and
-	# living long enough for the test.
-	sed -i -e "/^set skip on lo/a set timeout { udp.first 300, udp.single 300 }" \
-		-e "/^# NAT to the server network/i pass out quick on \$ext_if inet proto udp from \$int_if:network to 192.0.2.20 port >= 20000" \
-		"$RUN/etc-$n/pf.conf"
-done
+# Flows living long enough for the test.
+topo_flow_conf "set timeout { udp.first 300, udp.single 300 }"
 PFD_FLAGS=-P fw_start fw1
 sleep 1
 PFD_FLAGS=-P fw_start fw2
