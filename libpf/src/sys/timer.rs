@@ -53,10 +53,14 @@ impl TimerFd {
 
     /// Sleep until the timer fires, `other` is readable or `max` passes.
     pub fn wait(&self, other: BorrowedFd<'_>, max: Duration) -> io::Result<Wake> {
-        let mut fds = [
-            PollFd::new(self.fd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(other, PollFlags::POLLIN),
-        ];
+        self.wait_any(&[other], max)
+    }
+
+    /// Sleep until the timer fires, one of `others` is readable or `max`
+    /// passes (`readable`: any of them).
+    pub fn wait_any(&self, others: &[BorrowedFd<'_>], max: Duration) -> io::Result<Wake> {
+        let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        fds.extend(others.iter().map(|&o| PollFd::new(o, PollFlags::POLLIN)));
         let ms = PollTimeout::try_from(max).unwrap_or(PollTimeout::MAX);
         match poll(&mut fds, ms) {
             Ok(_) => {}
@@ -70,7 +74,7 @@ impl TimerFd {
         }
         let has = |i: usize, f: PollFlags| fds[i].revents().is_some_and(|r| r.intersects(f));
         let timer = has(0, PollFlags::POLLIN);
-        let readable = has(1, PollFlags::POLLIN | PollFlags::POLLERR);
+        let readable = (1..fds.len()).any(|i| has(i, PollFlags::POLLIN | PollFlags::POLLERR));
         if timer {
             self.drain();
         }
