@@ -56,13 +56,19 @@ impl TimerFd {
         self.wait_any(&[other], max)
     }
 
-    /// Sleep until the timer fires, one of `others` is readable or `max`
-    /// passes (`readable`: any of them).
+    /// Sleep until the timer fires, one of `others` (at most three) is
+    /// readable or `max` passes (`readable`: any of them). No allocation:
+    /// the CARP thread calls it up to 256 times a second.
     pub fn wait_any(&self, others: &[BorrowedFd<'_>], max: Duration) -> io::Result<Wake> {
-        let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        fds.extend(others.iter().map(|&o| PollFd::new(o, PollFlags::POLLIN)));
+        let n = 1 + others.len().min(3);
+        let mut all: [PollFd<'_>; 4] = std::array::from_fn(|i| match i {
+            0 => PollFd::new(self.fd.as_fd(), PollFlags::POLLIN),
+            i if i < n => PollFd::new(others[i - 1], PollFlags::POLLIN),
+            _ => PollFd::new(self.fd.as_fd(), PollFlags::empty()),
+        });
+        let fds = &mut all[..n];
         let ms = PollTimeout::try_from(max).unwrap_or(PollTimeout::MAX);
-        match poll(&mut fds, ms) {
+        match poll(fds, ms) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {
                 return Ok(Wake {

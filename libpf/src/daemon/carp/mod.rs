@@ -992,9 +992,18 @@ pub fn run(shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        let mut fds = vec![rx.as_fd()];
-        fds.extend(rx6.as_ref().map(|r| r.as_fd()));
-        if let Err(e) = timer.wait_any(&fds, Duration::from_millis(100)) {
+        let (one, both);
+        let fds: &[_] = match &rx6 {
+            Some(r6) => {
+                both = [rx.as_fd(), r6.as_fd()];
+                &both
+            }
+            None => {
+                one = [rx.as_fd()];
+                &one
+            }
+        };
+        if let Err(e) = timer.wait_any(fds, Duration::from_millis(100)) {
             log::err(&format!("carp: poll: {e}"));
             std::thread::sleep(Duration::from_millis(50));
         }
