@@ -62,12 +62,12 @@ check "the BACKUP does not hold 2001:db8::1" bash -c "! in_ns fw2 ip -6 addr sho
 
 # The advertisements on the wire, as the backup's segment sees them.
 capture cl "$RUN/ads.pcap" -i eth0 'ip6 proto 112 or ip proto 112'
-sleep 2.2
+sleep 3.2
 capture_stop
 tcpdump -nn -e -v -r "$RUN/ads.pcap" 2>/dev/null >"$RUN/ads.txt"
 head -4 "$RUN/ads.txt" | sed 's/^/# /'
 n6=$(grep -c 'ethertype IPv6.*hlim 255, next-header VRRP (112) payload length: 36' "$RUN/ads.txt")
-check "IPv6 advertisements: next header 112, hop limit 255, 36 bytes ($n6 in 2 s)" test "$n6" -ge 2
+check "IPv6 advertisements: next header 112, hop limit 255, 36 bytes ($n6 in 3 s)" test "$n6" -ge 2
 check "from the virtual MAC to 33:33:00:00:00:12" grep -qE "^[0-9:.]+ $VMAC > 33:33:00:00:00:12, ethertype IPv6" "$RUN/ads.txt"
 fw1ll=$(in_ns fw1 ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1)
 check "the source is fw1's eth0 link-local $fw1ll" grep -q "$fw1ll > ff02::12" "$RUN/ads.txt"
