@@ -6,8 +6,8 @@
 # addresses through a demotion and a shutdown (few lost), unsolicited
 # neighbour advertisements with Override and the virtual MAC, the
 # client's neighbour entry, no DAD failure on the new master, forged IPv6
-# advertisements (hop limit 254, wrong HMAC) dropped and counted. Ends
-# with "N passed, N failed".
+# advertisements (hop limit 254, wrong HMAC) dropped and counted, a
+# master-down timer per family. Ends with "N passed, N failed".
 
 set -u
 P=${P:-pfc6$$}
@@ -68,7 +68,11 @@ tcpdump -nn -e -v -r "$RUN/ads.pcap" 2>/dev/null >"$RUN/ads.txt"
 head -4 "$RUN/ads.txt" | sed 's/^/# /'
 n6=$(grep -c 'ethertype IPv6.*hlim 255, next-header VRRP (112) payload length: 36' "$RUN/ads.txt")
 check "IPv6 advertisements: next header 112, hop limit 255, 36 bytes ($n6 in 3 s)" test "$n6" -ge 2
-check "from the virtual MAC to 33:33:00:00:00:12" grep -qE "^[0-9:.]+ $VMAC > 33:33:00:00:00:12, ethertype IPv6" "$RUN/ads.txt"
+# Dual stack: the IPv4 advertisement leaves from the virtual MAC, the IPv6
+# one from the carpdev's own (one frame a period from the virtual MAC).
+fw1mac=$(in_ns fw1 cat /sys/class/net/eth0/address)
+check "the IPv6 ones from fw1's eth0 MAC $fw1mac to 33:33:00:00:00:12" grep -qE "^[0-9:.]+ $fw1mac > 33:33:00:00:00:12, ethertype IPv6" "$RUN/ads.txt"
+check "the IPv4 ones from the virtual MAC" grep -qE "^[0-9:.]+ $VMAC > 01:00:5e:00:00:12, ethertype IPv4" "$RUN/ads.txt"
 fw1ll=$(in_ns fw1 ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1)
 check "the source is fw1's eth0 link-local $fw1ll" grep -q "$fw1ll > ff02::12" "$RUN/ads.txt"
 n4=$(grep -c '192.0.2.10 > 224.0.0.18' "$RUN/ads.txt")
@@ -150,20 +154,32 @@ check "the forgeries changed nothing: fw2 MASTER" wait_carp fw2 carp1 MASTER 1
 check "fw1 BACKUP, no transition" test "$(stat fw1 'transitions to master')" = "$m0"
 check "the drops are logged" grep -q "advertisement from fe80::.* dropped: TTL is not 255" "$RUN/fw1.pfd.log"
 
-# fw2 shut down: it bows out by IPv4 and IPv6, fw1 takes over at once.
+# A master-down timer per family (as OpenBSD): fw1 stops hearing IPv6
+# advertisements but still hears fw2's IPv4 ones, and takes over after
+# the IPv6 master-down interval; fw2 gives way to its better advertisements.
+in_ns fw1 ip6tables -w -t raw -I PREROUTING -p 112 -j DROP
+check "fw1 deaf to IPv6 advertisements: MASTER by its IPv6 timer" wait_carp fw1 carp1 MASTER 6
+check "fw2 steps down to BACKUP" wait_carp fw2 carp1 BACKUP 2
+in_ns fw1 ip6tables -w -t raw -D PREROUTING -p 112 -j DROP
+check "IPv6 heard again: fw1 stays MASTER" wait_carp fw1 carp1 MASTER 1
+check "fw2 stays BACKUP" bash -c "sleep 1.5; [ \"\$(in_fw fw2 \"\$BIN/carpctl\" carp1 | awk '/carp:/ {print \$2}')\" = BACKUP ]"
+
+# fw1 shut down: it bows out by IPv4 and IPv6, fw2 takes over at once.
 pings cl "$RUN/ping6b.txt" -6 2001:db8::1 &
 p6=$!
 pings cl "$RUN/ping4b.txt" 192.0.2.1 &
 p4=$!
 sleep 1
-kill -TERM "$(daemon_pid fw2 pfd)"
-check "fw2's pfd shut down: fw1 MASTER again" wait_carp fw1 carp1 MASTER 2
+[ -n "${CARP6_DEBUG:-}" ] && capture sw "$RUN/vmac.pcap" -e -i pfw1 "ether src $VMAC"
+kill -TERM "$(daemon_pid fw1 pfd)"
+check "fw1's pfd shut down: fw2 MASTER again" wait_carp fw2 carp1 MASTER 2
 wait $p6 $p4
+[ -n "${CARP6_DEBUG:-}" ] && { capture_stop; tcpdump -nn -e -r "$RUN/vmac.pcap" 2>/dev/null | sed 's/^/# vmac from fw1: /'; }
 l6=$(lost "$RUN/ping6b.txt")
 l4=$(lost "$RUN/ping4b.txt")
 echo "carp6.shutdown_lost_ping6=$l6 carp6.shutdown_lost_ping=$l4 (of 80 at 20/s)"
 check "ping6 went on through the shutdown ($l6 of 80 lost)" test "${l6:-99}" -le 5
 check "ping went on through the shutdown ($l4 of 80 lost)" test "${l4:-99}" -le 5
-check "fw1 holds 2001:db8::1 again" bash -c "in_ns fw1 ip -6 addr show dev carp1 | grep 'inet6 2001:db8::1/64' | grep -vqE 'tentative|dadfailed'"
+check "fw2 holds 2001:db8::1 again" bash -c "in_ns fw2 ip -6 addr show dev carp1 | grep 'inet6 2001:db8::1/64' | grep -vqE 'tentative|dadfailed'"
 
 summary

@@ -55,12 +55,23 @@ impl CarpTable {
         };
         let repr = e.cif.advert(bow_out, demote, src, wall_seq(wall));
         let mut pkt = build_ipv6_advert(src, CARP6_GROUP, &repr);
-        let (vhid, dev_index) = (e.cif.config.vhid, e.carpdev_index);
+        let dev_index = e.carpdev_index;
+        // Exactly one advertisement a period leaves from the virtual MAC:
+        // the IPv4 one when there is one. A new MASTER that takes over on
+        // the first of two advertisements (a bow-out, a demotion) sends its
+        // gratuitous ARP and NAs at once; a second frame from the virtual
+        // MAC by the old master right after them taught the switch the
+        // wrong port again, until the next advertisement (a second of
+        // traffic lost in carp6.sh, one run in three on a loaded machine).
+        let eth_src = match (e.cif.fsm.families(), e.carpdev_mac) {
+            ([true, _], Some(mac)) => EthernetAddress(mac),
+            _ => virtual_mac(e.cif.config.vhid),
+        };
         let carpdev = e.cif.config.carpdev.clone().unwrap_or_default();
         if !self.pf_passes(name, &carpdev, "IPv6 advertisement", &mut pkt) {
             return;
         }
-        let frame = ipv6_frame(virtual_mac(vhid), &CARP6_GROUP, &pkt);
+        let frame = ipv6_frame(eth_src, &CARP6_GROUP, &pkt);
         match self.frames.send(dev_index, &frame) {
             Ok(()) => {
                 if let Some(e) = self.entries.get_mut(name) {

@@ -47,6 +47,9 @@ struct Entry {
     /// ifindex of the macvlan (0 while it cannot exist: no carpdev/vhid).
     ifindex: u32,
     carpdev_index: u32,
+    /// The carpdev's own MAC address (the Ethernet source of a
+    /// dual-stack interface's IPv6 advertisements).
+    carpdev_mac: Option<[u8; 6]>,
     carpdev_up: bool,
     sender: Option<RawSender>,
     /// Whether this vhid demoted the group because its carpdev is down.
@@ -331,6 +334,7 @@ impl CarpTable {
                     cif,
                     ifindex: 0,
                     carpdev_index: 0,
+                    carpdev_mac: None,
                     carpdev_up: false,
                     sender: None,
                     carpdev_demoted: false,
@@ -373,6 +377,7 @@ impl CarpTable {
                 let e = self.entries.get_mut(name).ok_or("vanished")?;
                 e.ifindex = idx;
                 e.carpdev_index = dev.index;
+                e.carpdev_mac = dev.mac;
                 e.carpdev_up = dev.up && dev.lower_up;
                 e.sender = Some(sender);
                 self.join(dev.index);
