@@ -29,7 +29,7 @@
 //! are bounds checked and what is not understood is skipped.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 const NETLINK_NETFILTER: libc::c_int = 12;
 const NLMSG_HDRLEN: usize = 16;
@@ -403,33 +403,7 @@ impl Queue {
     /// the fail policy: `fail_open` passes what a full queue has no room
     /// for, else it is dropped (pf fails closed).
     pub fn open(num: u16, maxlen: u32, gso: bool, fail_open: bool) -> io::Result<Queue> {
-        // SAFETY: plain socket(2); the descriptor is owned right away.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: a zeroed sockaddr_nl is valid (pid 0: the kernel picks).
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: sa is a valid sockaddr_nl of the size given.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = super::netlink::open_socket(NETLINK_NETFILTER, 0)?;
         // NETLINK_NO_ENOBUFS: a burst the socket cannot take is dropped by
         // the kernel (fail-closed) and counted there (`kernel_drops`),
         // rather than reported as an error on the next read.

@@ -189,6 +189,24 @@ fn check_name(name: &str) -> io::Result<()> {
     }
 }
 
+/// A raw netlink socket of `protocol` (NETLINK_NETFILTER, NETLINK_XFRM,
+/// ...; the hand-built protocols outside rtnetlink), close-on-exec and
+/// bound to a port the kernel picks, subscribed to the multicast
+/// `groups` (a bitmask: group n is bit n-1, as sockaddr_nl.nl_groups
+/// has it).
+pub(crate) fn open_socket(protocol: i32, groups: u32) -> io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{bind, NetlinkAddr};
+    use socket2::{Domain, Protocol, Type};
+    // socket2 sets SOCK_CLOEXEC and owns the descriptor.
+    let sock = socket2::Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::RAW,
+        Some(Protocol::from(protocol)),
+    )?;
+    bind(sock.as_raw_fd(), &NetlinkAddr::new(0, groups))?;
+    Ok(sock.into())
+}
+
 /// Receives one datagram into `buf`, growing it when the datagram is
 /// larger (peeked with MSG_TRUNC, so nothing is ever cut). Retries EINTR.
 fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>, flags: libc::c_int) -> io::Result<usize> {
