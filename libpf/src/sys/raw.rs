@@ -4,7 +4,12 @@
 //! the whole packet; IPv6: the payload with source, destination and hop
 //! limit beside it); AF_PACKET for whole frames (CARP advertisements,
 //! gratuitous ARP, unsolicited neighbour advertisements).
+//!
+//! libc for recvmsg and its control messages (read into a fixed buffer,
+//! no allocation per packet) and for sockaddr_ll, which neither nix nor
+//! socket2 can build from an interface index.
 
+use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
@@ -46,21 +51,7 @@ impl RawSender {
             Type::RAW,
             Some(Protocol::from(libc::IPPROTO_RAW)),
         )?;
-        let one: libc::c_int = 1;
-        // IPV6_HDRINCL = 36
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                36,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sock.set_header_included_v6(true)?;
         if let Some(m) = mark {
             sock.set_mark(m)?;
         }
@@ -119,20 +110,7 @@ pub struct RawReceiver {
 impl RawReceiver {
     pub fn ipv4(proto: u8) -> io::Result<RawReceiver> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto as i32)))?;
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_PKTINFO,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        setsockopt(&sock, sockopt::Ipv4PacketInfo, &true)?;
         sock.set_multicast_loop_v4(false)?;
         Ok(RawReceiver { sock })
     }
@@ -141,18 +119,8 @@ impl RawReceiver {
     /// net.core.rmem_max; SO_RCVBUF up to that cap otherwise). Returns
     /// the size the kernel reports.
     pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<usize> {
-        let v = bytes.min(i32::MAX as usize) as libc::c_int;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &v as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
+        let v = bytes.min(i32::MAX as usize);
+        if setsockopt(&self.sock, sockopt::RcvBufForce, &v).is_err() {
             self.sock.set_recv_buffer_size(bytes)?;
         }
         self.sock.recv_buffer_size()
@@ -160,21 +128,7 @@ impl RawReceiver {
 
     /// Have every packet carry the socket's drop count (`Received::dropped`).
     pub fn count_drops(&self) -> io::Result<()> {
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RXQ_OVFL,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        Ok(setsockopt(&self.sock, sockopt::RxqOvfl, &1)?)
     }
 
     /// Join a multicast group on an interface (by index).
@@ -281,22 +235,8 @@ pub struct Raw6Receiver {
 impl Raw6Receiver {
     pub fn new(proto: u8) -> io::Result<Raw6Receiver> {
         let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(proto as i32)))?;
-        for opt in [libc::IPV6_RECVPKTINFO, libc::IPV6_RECVHOPLIMIT] {
-            let one: libc::c_int = 1;
-            // SAFETY: a valid socket, and a pointer to an int with its size.
-            let r = unsafe {
-                libc::setsockopt(
-                    sock.as_raw_fd(),
-                    libc::IPPROTO_IPV6,
-                    opt,
-                    &one as *const _ as *const libc::c_void,
-                    4,
-                )
-            };
-            if r != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)?;
+        setsockopt(&sock, sockopt::Ipv6RecvHopLimit, &true)?;
         sock.set_multicast_loop_v6(false)?;
         Ok(Raw6Receiver { sock })
     }
@@ -384,15 +324,9 @@ pub struct FrameSender {
 
 impl FrameSender {
     pub fn new() -> io::Result<FrameSender> {
-        // SAFETY: a plain socket(2) call; protocol 0 receives nothing.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just returned by socket(2) and is owned here.
-        Ok(FrameSender {
-            fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
-        })
+        // Protocol 0 receives nothing; socket2 sets SOCK_CLOEXEC.
+        let sock = Socket::new(Domain::PACKET, Type::RAW, None)?;
+        Ok(FrameSender { fd: sock.into() })
     }
 
     pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
