@@ -5,13 +5,13 @@
 //! limit beside it); AF_PACKET for whole frames (CARP advertisements,
 //! gratuitous ARP, unsolicited neighbour advertisements).
 //!
-//! libc for recvmsg and its control messages (read into a fixed buffer,
-//! no allocation per packet) and for sockaddr_ll, which neither nix nor
-//! socket2 can build from an interface index.
+//! libc only for sockaddr_ll, which neither nix nor socket2 can build
+//! from an interface index (so frames go out with libc's sendto).
 
-use nix::sys::socket::{setsockopt, sockopt};
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
@@ -157,58 +157,33 @@ impl RawReceiver {
 
     /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        self.recv_flags(buf, 0)
+        self.recv_flags(buf, MsgFlags::empty())
     }
 
     /// Receive one packet if one is waiting (None when none is).
     pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+        match self.recv_flags(buf, MsgFlags::MSG_DONTWAIT) {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+    fn recv_flags(&self, buf: &mut [u8], flags: MsgFlags) -> io::Result<Received> {
         let mut cmsg = [0u8; 64];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr is plain data for which all zeroes is valid (no
-        // buffers, no control data) until the fields below are set.
-        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cmsg.len();
-        // SAFETY: msg points at iov (buf, owned for the call) and cmsg, both
-        // with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, flags) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = recvmsg::<()>(self.sock.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)?;
         let mut ifindex = 0;
         let mut dropped = None;
-        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
-        // which the kernel filled; in_pktinfo and the u32 are read
-        // unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
-                    let info =
-                        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
-                    ifindex = info.ipi_ifindex as u32;
-                } else if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL
-                {
-                    dropped = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const u32));
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => ifindex = info.ipi_ifindex as u32,
+                ControlMessageOwned::RxqOvfl(n) => dropped = Some(n),
+                _ => {}
             }
         }
         Ok(Received {
-            len: n as usize,
+            len: msg.bytes,
             ifindex,
             dropped,
         })
@@ -257,57 +232,29 @@ impl Raw6Receiver {
     /// Receive one packet if one is waiting (None when none is).
     pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received6>> {
         let mut cmsg = [0u8; 128];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: sockaddr_in6 and msghdr are plain data for which all
-        // zeroes is valid.
-        let mut from: libc::sockaddr_in6 = unsafe { MaybeUninit::zeroed().assume_init() };
-        // SAFETY: as above.
-        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
-        msg.msg_name = &mut from as *mut libc::sockaddr_in6 as *mut libc::c_void;
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cmsg.len();
-        // SAFETY: msg points at from, iov (buf) and cmsg, all owned for the
-        // call, with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                return Ok(None);
-            }
-            return Err(e);
-        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let fd = self.sock.as_raw_fd();
+        let msg =
+            match recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT) {
+                Ok(m) => m,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
         let mut r = Received6 {
-            len: n as usize,
+            len: msg.bytes,
             ifindex: 0,
-            src: Ipv6Addr::from(from.sin6_addr.s6_addr),
+            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
             dst: Ipv6Addr::UNSPECIFIED,
             hop_limit: 0,
         };
-        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
-        // which the kernel filled; in6_pktinfo and the int are read
-        // unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::IPPROTO_IPV6 {
-                    if (*c).cmsg_type == libc::IPV6_PKTINFO {
-                        let info = std::ptr::read_unaligned(
-                            libc::CMSG_DATA(c) as *const libc::in6_pktinfo
-                        );
-                        r.ifindex = info.ipi6_ifindex;
-                        r.dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
-                    } else if (*c).cmsg_type == libc::IPV6_HOPLIMIT {
-                        let h = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
-                        r.hop_limit = h.clamp(0, 255) as u8;
-                    }
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    r.ifindex = info.ipi6_ifindex;
+                    r.dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
                 }
-                c = libc::CMSG_NXTHDR(&msg, c);
+                ControlMessageOwned::Ipv6HopLimit(h) => r.hop_limit = h.clamp(0, 255) as u8,
+                _ => {}
             }
         }
         Ok(Some(r))
