@@ -111,6 +111,7 @@ pub use parse::{parse_args, parse_group_args};
 pub use print::*;
 
 use crate::addr::IpNet;
+use crate::carp::balance::{Balancing, CarpNode};
 use crate::carp::CarpState;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -162,6 +163,9 @@ pub enum IfOp {
     NoCarpdev,
     Carppeer(Ipv4Addr),
     NoCarppeer,
+    /// `carpnodes vhid:advskew,...`, checked and sorted by vhid.
+    Carpnodes(Vec<CarpNode>),
+    Balancing(Balancing),
     State(CarpState),
     Syncdev(String),
     NoSyncdev,
@@ -198,6 +202,8 @@ impl IfOp {
             IfOp::NoCarpdev => "-carpdev",
             IfOp::Carppeer(_) => "carppeer",
             IfOp::NoCarppeer => "-carppeer",
+            IfOp::Carpnodes(_) => "carpnodes",
+            IfOp::Balancing(_) => "balancing",
             IfOp::State(_) => "state",
             IfOp::Syncdev(_) => "syncdev",
             IfOp::NoSyncdev => "-syncdev",
