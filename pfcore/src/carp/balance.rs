@@ -275,6 +275,157 @@ pub fn master_mask(masters: impl IntoIterator<Item = bool>) -> u32 {
         .fold(0, |m, (i, _)| m | (1 << i))
 }
 
+/// What a host needs to know to keep its share of a balanced carp
+/// interface: the mode, the nodes' vhids in order, which of them are
+/// MASTER here, the arp hash key, the carpdev's own MAC and the
+/// interface's IPv4 addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Share {
+    pub balancing: Balancing,
+    pub vhids: Vec<u8>,
+    /// Bit i: node i is MASTER here.
+    pub mask: u32,
+    pub key: ArpHashKey,
+    pub carpdev_mac: [u8; 6],
+    pub addrs: Vec<Ipv4Addr>,
+}
+
+impl Share {
+    fn leader_master(&self) -> bool {
+        self.mask & 1 != 0
+    }
+
+    /// carp_lsdrop for a packet (IP header first) that came in by the
+    /// carp interface: true when another host owns it.
+    pub fn drops(&self, pkt: &[u8]) -> bool {
+        if !self.balancing.is_ip() {
+            return false;
+        }
+        match packet_addrs(pkt) {
+            Some((s, d)) => lsdrop(self.mask, self.vhids.len(), s, d),
+            None => false,
+        }
+    }
+
+    /// carp_iamatch: how to answer an ARP request for one of the
+    /// addresses from `requester`: (Ethernet source, sender hardware
+    /// address), or None when another host answers.
+    pub fn arp_answer(&self, requester: [u8; 6]) -> Option<([u8; 6], [u8; 6])> {
+        let leader = *self.vhids.first()?;
+        match self.balancing {
+            Balancing::Arp => {
+                let i = self.key.arp_owner(requester, self.vhids.len())?;
+                if i >= 32 || self.mask & (1 << i) == 0 {
+                    return None;
+                }
+                let mac = node_mac(self.balancing, i == 0, self.vhids[i]);
+                Some((mac, mac))
+            }
+            b if self.leader_master() => {
+                let mac = node_mac(b, true, leader);
+                let src = if b.hides_source_mac() {
+                    self.carpdev_mac
+                } else {
+                    mac
+                };
+                Some((src, mac))
+            }
+            _ => None,
+        }
+    }
+
+    /// The reply to an ARP request frame (Ethernet header first) for one
+    /// of the addresses, when this host is the one to answer.
+    pub fn arp_reply(&self, frame: &[u8]) -> Option<[u8; 42]> {
+        use crate::wire::arp::{Operation, Packet, Repr, PACKET_LEN};
+        use crate::wire::ethernet::{self, EthernetAddress, ETHERTYPE_ARP};
+        let eth = ethernet::Frame::new_checked(frame).ok()?;
+        if eth.ethertype() != ETHERTYPE_ARP {
+            return None;
+        }
+        let req = Repr::parse(&Packet::new_checked(eth.payload()).ok()?).ok()?;
+        if req.operation != Operation::Request
+            || !self.addrs.contains(&req.target_ip)
+            || req.sender_ip == req.target_ip
+        {
+            return None;
+        }
+        let (src, sha) = self.arp_answer(req.sender_hw.0)?;
+        let mut buf = [0u8; ethernet::HEADER_LEN + PACKET_LEN];
+        let (h, rest) = buf.split_at_mut(ethernet::HEADER_LEN);
+        ethernet::Repr {
+            src_addr: EthernetAddress(src),
+            dst_addr: req.sender_hw,
+            ethertype: ETHERTYPE_ARP,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(h));
+        Repr {
+            operation: Operation::Reply,
+            sender_hw: EthernetAddress(sha),
+            sender_ip: req.target_ip,
+            target_hw: req.sender_hw,
+            target_ip: req.sender_ip,
+        }
+        .emit(&mut Packet::new_unchecked(rest));
+        Some(buf)
+    }
+}
+
+fn mac_str(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The nft(8) script that makes the carpdev hand this host's frames to
+/// the carp interface (a macvlan with the unicast MAC `own`), replacing
+/// whatever table `table` held: under `ip`, frames to the multicast
+/// virtual MAC become frames to `own`, for this host (Linux cannot give a
+/// device a multicast MAC, and does not forward what arrived as
+/// multicast); under `arp`, frames to a node's MAC are taken while that
+/// node is MASTER here and dropped otherwise (OpenBSD's carp_ourether).
+/// Other modes need no rule: the table is only deleted.
+pub fn ingress_script(table: &str, carpdev: &str, own: [u8; 6], share: &Share) -> String {
+    let mut rules = Vec::new();
+    let take = |mac: [u8; 6]| {
+        format!(
+            "ether daddr {} ether daddr set {} meta pkttype set host",
+            mac_str(mac),
+            mac_str(own)
+        )
+    };
+    match share.balancing {
+        Balancing::Ip => {
+            if let Some(&leader) = share.vhids.first() {
+                rules.push(take(node_mac(Balancing::Ip, true, leader)));
+            }
+        }
+        Balancing::Arp => {
+            for (i, &vhid) in share.vhids.iter().enumerate().take(32) {
+                let mac = node_mac(Balancing::Arp, i == 0, vhid);
+                if share.mask & (1 << i) == 0 {
+                    rules.push(format!("ether daddr {} drop", mac_str(mac)));
+                } else if mac != own {
+                    rules.push(take(mac));
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut out = format!("table netdev {table} {{}}\ndelete table netdev {table}\n");
+    if !rules.is_empty() {
+        out.push_str(&format!(
+            "table netdev {table} {{\n\tchain ingress {{\n\t\ttype filter hook ingress device \"{carpdev}\" priority -500; policy accept;\n"
+        ));
+        for r in rules {
+            out.push_str(&format!("\t\t{r}\n"));
+        }
+        out.push_str("\t}\n}\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +530,119 @@ mod tests {
         );
         assert_eq!(packet_addrs(&p[..39]), None);
         assert_eq!(packet_addrs(&[]), None);
+    }
+
+    fn share(b: Balancing, mask: u32) -> Share {
+        Share {
+            balancing: b,
+            vhids: vec![1, 2],
+            mask,
+            key: ArpHashKey::new(b"secret"),
+            carpdev_mac: [2, 0, 0, 0, 0, 0xaa],
+            addrs: vec!["10.0.0.1".parse().unwrap()],
+        }
+    }
+
+    fn request(from: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&from);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&from);
+        f.extend_from_slice(&spa);
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&tpa);
+        f
+    }
+
+    #[test]
+    fn arp_answers_by_mode() {
+        let c = [2, 0, 0, 0, 0, 0x11];
+        let req = request(c, [10, 0, 0, 11], [10, 0, 0, 1]);
+        // ip: the leader's master answers with the multicast MAC, from
+        // the carpdev's own MAC.
+        let r = share(Balancing::Ip, 0b01).arp_reply(&req).unwrap();
+        assert_eq!(&r[0..6], &c);
+        assert_eq!(&r[6..12], &[2, 0, 0, 0, 0, 0xaa]);
+        assert_eq!(&r[20..22], &[0, 2]);
+        assert_eq!(&r[22..28], &[1, 0, 0x5e, 0, 1, 1]);
+        assert_eq!(&r[28..32], &[10, 0, 0, 1]);
+        assert_eq!(&r[32..38], &c);
+        assert_eq!(&r[38..42], &[10, 0, 0, 11]);
+        // Not the leader's master: silent.
+        assert_eq!(share(Balancing::Ip, 0b10).arp_reply(&req), None);
+        // ip-unicast: the unicast MAC, as source too.
+        let r = share(Balancing::IpUnicast, 0b01).arp_reply(&req).unwrap();
+        assert_eq!(
+            (&r[6..12], &r[22..28]),
+            (&[0, 0, 0x5e, 0, 1, 1][..], &[0, 0, 0x5e, 0, 1, 1][..])
+        );
+        let r = share(Balancing::IpStealth, 0b01).arp_reply(&req).unwrap();
+        assert_eq!(
+            (&r[6..12], &r[22..28]),
+            (&[2, 0, 0, 0, 0, 0xaa][..], &[0, 0, 0x5e, 0, 1, 1][..])
+        );
+        // arp: exactly one of the two hosts answers each requester, with
+        // the MAC of the node the requester hashes to.
+        let (a, b) = (share(Balancing::Arp, 0b01), share(Balancing::Arp, 0b10));
+        let mut seen = [0usize; 2];
+        for i in 0..32u8 {
+            let m = [2, 0, 0, 0, 1, i];
+            let req = request(m, [10, 0, 0, 11], [10, 0, 0, 1]);
+            let (ra, rb) = (a.arp_reply(&req), b.arp_reply(&req));
+            assert!(ra.is_some() != rb.is_some());
+            let r = ra.or(rb).unwrap();
+            let vhid = r[27];
+            assert_eq!(&r[22..27], &[0, 0, 0x5e, 0, 1]);
+            assert_eq!(&r[6..12], &r[22..28]);
+            seen[usize::from(vhid - 1)] += 1;
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
+        // Other addresses, replies, gratuitous requests, junk: nothing.
+        let s = share(Balancing::Ip, 1);
+        assert_eq!(
+            s.arp_reply(&request(c, [10, 0, 0, 11], [10, 0, 0, 2])),
+            None
+        );
+        assert_eq!(s.arp_reply(&request(c, [10, 0, 0, 1], [10, 0, 0, 1])), None);
+        let mut reply = req.clone();
+        reply[21] = 2;
+        assert_eq!(s.arp_reply(&reply), None);
+        assert_eq!(s.arp_reply(&req[..30]), None);
+    }
+
+    #[test]
+    fn share_drops_only_in_ip_modes() {
+        let mut p = [0u8; 20];
+        p[0] = 0x45;
+        p[12..16].copy_from_slice(&[10, 0, 0, 11]);
+        p[16..20].copy_from_slice(&[10, 1, 0, 100]);
+        assert!(share(Balancing::Ip, 0b01).drops(&p));
+        assert!(!share(Balancing::Ip, 0b10).drops(&p));
+        assert!(share(Balancing::IpStealth, 0b01).drops(&p));
+        assert!(!share(Balancing::Arp, 0b01).drops(&p));
+        assert!(!share(Balancing::Ip, 0b01).drops(&p[..10]));
+    }
+
+    #[test]
+    fn ingress_rules() {
+        let own = [0, 0, 0x5e, 0, 1, 1];
+        let s = ingress_script("pfd_carp1", "eth0", own, &share(Balancing::Ip, 0));
+        assert!(s.starts_with("table netdev pfd_carp1 {}\ndelete table netdev pfd_carp1\n"));
+        assert!(
+            s.contains("type filter hook ingress device \"eth0\" priority -500; policy accept;\n")
+        );
+        assert!(s.contains("\t\tether daddr 01:00:5e:00:01:01 ether daddr set 00:00:5e:00:01:01 meta pkttype set host\n"));
+        let s = ingress_script("pfd_carp1", "eth0", own, &share(Balancing::Arp, 0b10));
+        assert!(s.contains("\t\tether daddr 00:00:5e:00:01:01 drop\n"));
+        assert!(s.contains("\t\tether daddr 00:00:5e:00:01:02 ether daddr set 00:00:5e:00:01:01 meta pkttype set host\n"));
+        let s = ingress_script("pfd_carp1", "eth0", own, &share(Balancing::Arp, 0b01));
+        assert!(s.contains("\t\tether daddr 00:00:5e:00:01:02 drop\n"));
+        assert!(!s.contains("00:00:5e:00:01:01"));
+        let s = ingress_script("pfd_carp1", "eth0", own, &share(Balancing::IpUnicast, 1));
+        assert_eq!(
+            s,
+            "table netdev pfd_carp1 {}\ndelete table netdev pfd_carp1\n"
+        );
     }
 
     fn ip6_octets(s: &str) -> [u8; 16] {

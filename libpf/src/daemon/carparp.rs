@@ -1,0 +1,76 @@
+//! The ARP responder of balanced carp interfaces (carp(4) carp_iamatch):
+//! pfd answers ARP requests for their addresses itself, as the kernel
+//! cannot answer with the MAC the mode gives (a multicast MAC under
+//! balancing ip, the MAC of the node the requester hashes to under
+//! balancing arp, the carpdev's own MAC as Ethernet source under ip and
+//! ip-stealth), and makes the carpdevs accept the multicast virtual MAC
+//! of balancing ip.
+
+use super::carp::Owners;
+use super::Shared;
+use crate::carp::balance::{node_mac, Balancing};
+use crate::log;
+use crate::sys::packet::{ArpSocket, PACKET_OUTGOING};
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Multicast MACs the carpdevs accept: (carpdev, MAC) of every
+/// interface under balancing ip.
+fn wanted(owners: &Owners) -> BTreeSet<(u32, [u8; 6])> {
+    owners
+        .snapshot()
+        .iter()
+        .filter(|o| o.share.balancing == Balancing::Ip)
+        .filter_map(|o| {
+            let leader = *o.share.vhids.first()?;
+            Some((o.carpdev, node_mac(Balancing::Ip, true, leader)))
+        })
+        .collect()
+}
+
+/// Serve ARP requests until pfd shuts down.
+pub fn run(shared: Arc<Shared>) {
+    let owners = shared.carp().owners();
+    let sock = match ArpSocket::open(Duration::from_millis(200)) {
+        Ok(s) => s,
+        Err(e) => {
+            log::err(&format!("carp: ARP socket: {e}"));
+            return;
+        }
+    };
+    let mut joined: BTreeSet<(u32, [u8; 6])> = BTreeSet::new();
+    let mut buf = vec![0u8; 2048];
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        let want = wanted(&owners);
+        if want != joined {
+            for &(i, m) in joined.difference(&want) {
+                let _ = sock.multicast(i, m, false);
+            }
+            for &(i, m) in want.difference(&joined) {
+                if let Err(e) = sock.multicast(i, m, true) {
+                    log::err(&format!("carp: accepting {m:02x?} on ifindex {i}: {e}"));
+                }
+            }
+            joined = want;
+        }
+        let r = match sock.recv(&mut buf) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                log::err(&format!("carp: ARP receive: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        if r.pkttype == PACKET_OUTGOING {
+            continue;
+        }
+        if let Some(reply) = owners.arp_reply(r.ifindex, &buf[..r.len]) {
+            if let Err(e) = sock.send(r.ifindex, &reply) {
+                log::err(&format!("carp: ARP reply: {e}"));
+            }
+        }
+    }
+}
