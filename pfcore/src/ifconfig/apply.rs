@@ -121,6 +121,12 @@ pub fn apply_carp(cfg: &mut CarpConfig, ops: &[IfOp]) -> Result<CarpActions, Ifc
         // carp_ioctl(SIOCSIFADDR) sets IFF_UP.
         new.up = true;
     }
+    if new.balanced() && new.addrs.iter().any(|a| a.net.addr.is_ipv6()) {
+        return err(format!(
+            "balancing {}: IPv6 addresses cannot be balanced here: pfd answers ARP for a balanced interface but not neighbour solicitations, which the Linux kernel would answer with the macvlan's MAC",
+            new.balancing.name()
+        ));
+    }
     new.groups.retain(|g| !com.groups_del.contains(g));
     for g in &com.groups_add {
         if !new.groups.contains(g) {

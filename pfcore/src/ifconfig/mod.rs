@@ -76,7 +76,7 @@
 //!   Real ifconfig would take the second word as a destination/broadcast
 //!   address. No host names are resolved.
 //! * Unknown words give `unknown option: foo`; words of ifconfig that make
-//!   no sense here (media, lladdr, carpnodes, ...) give `foo: not supported
+//!   no sense here (media, lladdr, tunnel, ...) give `foo: not supported
 //!   on carp and pfsync interfaces`.
 //! * `-carpdev` (present in older ifconfig, gone from 1.472) is accepted.
 //! * `netmask`/`broadcast`/`prefixlen`/`alias`/`delete` without an address,

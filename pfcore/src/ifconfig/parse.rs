@@ -79,8 +79,6 @@ const UNSUPPORTED: &[&str] = &[
     "-mpls",
     "mplslabel",
     "-mplslabel",
-    "carpnodes",
-    "balancing",
     "tunnel",
     "tunneladdr",
     "-tunnel",

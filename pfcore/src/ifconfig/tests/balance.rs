@@ -56,6 +56,15 @@ fn apply_as_the_kernel_does() {
         .to_string();
     assert!(e.contains("needs carpnodes"), "{e}");
     assert_eq!(c, before);
+    // IPv6 is not balanced (pfd does not answer neighbour solicitations).
+    let mut b = CarpConfig::default();
+    let e = apply_carp(
+        &mut b,
+        &p("inet6 2001:db8::1 carpdev em0 carpnodes 1:0,2:100"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("IPv6 addresses cannot be balanced"), "{e}");
     // vhid replaces a carpnodes list.
     apply_carp(&mut c, &p("carpnodes 1:0,2:100 balancing ip-stealth")).unwrap();
     assert_eq!(c.balancing, Balancing::IpStealth);
@@ -93,4 +102,35 @@ fn print_as_ifconfig_does() {
     assert!(out.contains(want), "{out}");
     let want = "\tcarp: carpdev r11 advbase 1 balancing ip\n\t\tstate MASTER vhid 3 advskew 0\n\t\tstate BACKUP vhid 4 advskew 100\n\tgroups: carp\n";
     assert!(out.contains(want), "{out}");
+}
+
+#[test]
+fn seed_002_hostname_files() {
+    // The article's /etc/hostname.carp0 of Donald and Daisy (with the
+    // carpdev current systems need).
+    for (line, nodes) in [
+        (
+            "inet 172.16.240.102 255.255.255.0 172.16.240.255 balancing ip carpnodes 3:0,4:100 carpdev r11\npass password3\n",
+            [node(3, 0), node(4, 100)],
+        ),
+        (
+            "inet 172.16.240.102 255.255.255.0 172.16.240.255 balancing ip carpnodes 3:100,4:0 carpdev r11\npass password3\n",
+            [node(3, 100), node(4, 0)],
+        ),
+    ] {
+        let mut cfg = CarpConfig::default();
+        for l in hostname_if::parse(line, "carp0").unwrap() {
+            match l {
+                HostnameLine::Ifconfig(a) => {
+                    let ops = parse_args(&a).unwrap();
+                    apply_carp(&mut cfg, &ops).unwrap();
+                }
+                HostnameLine::Command(c) => panic!("unexpected command {c}"),
+            }
+        }
+        assert_eq!(cfg.nodes(), nodes.to_vec());
+        assert_eq!(cfg.balancing, Balancing::Ip);
+        assert_eq!(cfg.key, b"password3");
+        assert_eq!(cfg.addrs.len(), 1);
+    }
 }
