@@ -123,6 +123,10 @@ check "both firewalls forward their share, no flow on both" owner_split
 n1=$(pfss fw1 | grep -c ' -> 10.1.0.100')
 n2=$(pfss fw2 | grep -c ' -> 10.1.0.100')
 echo "# states to the server: fw1 $n1, fw2 $n2"
+lsdrop() { carpctl "$1" -s | awk '/dropped as another host.s share/ { print $1 }'; }
+d1=$(lsdrop fw1) d2=$(lsdrop fw2)
+echo "# packets dropped as the other's share: fw1 $d1, fw2 $d2"
+check "each firewall dropped the other's share (carpctl -s)" test "${d1:-0}" -gt 0 -a "${d2:-0}" -gt 0
 
 # fw2 shuts down: bows out of vhids 2 and 4, fw1 takes them over.
 t0=$(date +%s%N)

@@ -207,6 +207,10 @@ impl CarpTable {
             t.preempt += c.fsm.became_master;
             t.ties += c.fsm.ties_lost;
         }
+        t.lsdrop = self
+            .owners
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
         t
     }
 
