@@ -4,15 +4,18 @@
 # carp2 `3:0,4:100` / `3:100,4:0` inside, so each is MASTER of one vhid
 # on each side; four clients on the outside segment reach a server behind
 # the pair through the virtual addresses. balancing ip: both firewalls
-# forward part of the flows (their states), no flow by both (no duplicate
-# replies, each flow's state on one firewall only); one firewall shuts
-# down, the other takes over every vhid and all flows go on. Then the
+# forward part of the flows (the states each made), no flow by both (no
+# duplicate replies, each dropped the other's share); pfsync copies each
+# one's states to the other; one firewall shuts down, the other takes
+# over every vhid and all flows go on, the TCP connections open across
+# the takeover included. Then the
 # same with balancing arp (the clients' ARP answered with the MAC of the
 # node they hash to) and ip-stealth (the virtual MAC never a frame's
 # source, so the bridge floods). Ends with "N passed, N failed".
 #
 #   c1..c4 10.0.0.11-14 --[br-out]-- eth0 fw1 .2 / fw2 .3 (carp1 .1)
 #   srv 10.1.0.100      --[br-in]--- eth1 fw1 .2 / fw2 .3 (carp2 .1)
+#                                    sync0 fw1 10.9.0.1 <-> fw2 10.9.0.2
 
 set -u
 P=${P:-pfcb$$}
@@ -47,7 +50,32 @@ for n in 1 2; do
 	addr fw$n eth1 10.1.0.$((n + 1))/24
 	forwarding fw$n inet
 done
+# The sync link: pfsync carries each firewall's states to the other.
+veth fw1 sync0 fw2 sync0
+addr fw1 sync0 10.9.0.1/24
+addr fw2 sync0 10.9.0.2/24
 printf 'set skip on lo\npass\n' >"$RUN/pf.conf"
+# A TCP echo service on the server, and a client that keeps one
+# connection to it: a byte every 50 ms for $1 s, each echoed.
+serve srv env PYTHONPATH="$LIB" python3 -c '
+import socket, tcpecho
+l = socket.create_server(("0.0.0.0", 7200)); tcpecho.echo_forever(l)'
+cat >"$RUN/talk.py" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("10.1.0.100", 7200), timeout=5)
+end = time.time() + float(sys.argv[1])
+sent = echoed = 0
+try:
+    while time.time() < end:
+        s.sendall(b"x"); sent += 1
+        if s.recv(1) == b"x":
+            echoed += 1
+        time.sleep(0.05)
+except OSError as e:
+    print("error", e)
+print("echoed", echoed, "of", sent, flush=True)
+sys.exit(0 if sent > 0 and echoed == sent else 1)
+PY
 
 carpctl() { local h=$1; shift; in_fw "$h" "$BIN/carpctl" "$@"; }
 pfss() { in_fw "$1" "$BIN/pfctl" -ss 2>/dev/null; }
@@ -58,6 +86,8 @@ fw_up() {
 	PFD_FLAGS=-P pfd_start "$1" &&
 		in_fw "$1" "$BIN/pfctl" -q -e &&
 		in_fw "$1" "$BIN/pfctl" -q -f "$RUN/pf.conf" &&
+		pfsyncd_start "$1" &&
+		carpctl "$1" pfsync0 up syncdev sync0 &&
 		carpctl "$1" carp1 inet 10.0.0.1 255.255.255.0 carpdev eth0 pass out1 balancing "$2" carpnodes "$3" &&
 		carpctl "$1" carp2 inet 10.1.0.1 255.255.255.0 carpdev eth1 pass in2 balancing "$2" carpnodes "$4"
 }
@@ -87,8 +117,19 @@ all_ping() {
 	done
 	return $ok
 }
-# holds FW C: FW has the state of client C's flow to the server.
-holds() { pfss "$1" | grep -q "10.0.0.1$2\(:[0-9]*\)\? -> 10.1.0.100"; }
+# made FW C: the states of client C's flows to the server that FW made
+# itself (its hostid as creator; pfsync copies the others').
+made() {
+	local hid
+	hid=$(in_fw "$1" "$BIN/pfctl" -vsi 2>/dev/null | awk '/^Hostid:/ { print substr($2, 3) }')
+	in_fw "$1" "$BIN/pfctl" -vvss 2>/dev/null | awk -v pat="10.0.0.1$2" -v host="$hid" '
+		/^[a-z]/ { m = index($0, pat) && index($0, "-> 10.1.0.100") }
+		m && /creatorid:/ && $4 == host { n++ }
+		END { print n + 0 }'
+}
+holds() { [ "$(made "$1" "$2")" -gt 0 ]; }
+# made_all FW: how many states to the server FW made.
+made_all() { local i n=0; for i in $CLIENTS; do n=$((n + $(made "$1" $i))); done; echo $n; }
 # owner_split: clients 2 and 4 hash to node 0 (fw1), 1 and 3 to node 1
 # (fw2); each flow's state on its owner only.
 owner_split() {
@@ -120,21 +161,45 @@ check "carpctl shows status master" grep -qx $'\tstatus: master' <<<"$out"
 check "all clients reach the server, no duplicates" all_ping
 check "the clients learnt the multicast virtual MAC" bash -c "ip netns exec ${P}c1 ip neigh show 10.0.0.1 | grep -q '01:00:5e:00:01:01'"
 check "both firewalls forward their share, no flow on both" owner_split
-n1=$(pfss fw1 | grep -c ' -> 10.1.0.100')
-n2=$(pfss fw2 | grep -c ' -> 10.1.0.100')
-echo "# states to the server: fw1 $n1, fw2 $n2"
+echo "# states to the server each made: fw1 $(made_all fw1), fw2 $(made_all fw2)"
 lsdrop() { carpctl "$1" -s | awk '/dropped as another host.s share/ { print $1 }'; }
 d1=$(lsdrop fw1) d2=$(lsdrop fw2)
 echo "# packets dropped as the other's share: fw1 $d1, fw2 $d2"
 check "each firewall dropped the other's share (carpctl -s)" test "${d1:-0}" -gt 0 -a "${d2:-0}" -gt 0
 
+# A TCP connection from each client, through its owner; pfsync gives
+# each firewall the other's states.
+for i in $CLIENTS; do
+	in_ns c$i timeout 20 python3 "$RUN/talk.py" 4 >"$RUN/talk$i" 2>&1 &
+done
+synced() {
+	local i
+	for i in $(seq 30); do
+		pfss fw1 | grep -q '10.0.0.11:[0-9]* -> 10.1.0.100:7200 .*ESTABLISHED' &&
+			pfss fw2 | grep -q '10.0.0.12:[0-9]* -> 10.1.0.100:7200 .*ESTABLISHED' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "pfsync: each firewall has the other's TCP states" synced
 # fw2 shuts down: bows out of vhids 2 and 4, fw1 takes them over.
 t0=$(date +%s%N)
-kill -TERM "$(daemon_pid fw2 pfd)"
+kill -TERM "$(daemon_pid fw2 pfd)" "$(daemon_pid fw2 pfsyncd)"
 check "fw1 takes over vhid 2" node_state fw1 carp1 MASTER 2 3
 check "fw1 takes over vhid 4" node_state fw1 carp2 MASTER 4 3
 echo "# takeover of vhid 2 after fw2's SIGTERM: $((($(date +%s%N) - t0) / 1000000)) ms"
 for i in $(seq 30); do ! kill -0 "$(daemon_pid fw2 pfd)" 2>/dev/null && break; sleep 0.1; done
+talks() {
+	local i ok=0
+	for i in $CLIENTS; do
+		echo "# c$i TCP across the takeover: $(cat "$RUN/talk$i")"
+		grep -q '^echoed \([0-9]*\) of \1$' "$RUN/talk$i" || ok=1
+	done
+	return $ok
+}
+wait
+check "every TCP connection went on across the takeover (states from pfsync)" talks
+for i in $CLIENTS; do echo "# c$i TCP across the takeover: $(cat "$RUN/talk$i")"; done
 check "all flows go on through fw1 alone" all_ping
 holds_all() { local i; for i in $CLIENTS; do holds "$1" $i || return 1; done; }
 check "fw1 holds every flow now" holds_all fw1
@@ -154,8 +219,8 @@ check "balancing arp: all clients reach the server, no duplicates" all_ping
 macs=$(for i in $CLIENTS; do in_ns c$i ip neigh show 10.0.0.1 | awk '{print $5}'; done | sort | uniq -c)
 echo "$macs" | sed 's/^/# virtual MAC the clients use: /'
 check "the clients were answered with both nodes' MACs" bash -c "grep -q '00:00:5e:00:01:01' <<<'$macs' && grep -q '00:00:5e:00:01:02' <<<'$macs'"
-m1=$(pfss fw1 | grep -c ' -> 10.1.0.100')
-m2=$(pfss fw2 | grep -c ' -> 10.1.0.100')
+m1=$(made_all fw1)
+m2=$(made_all fw2)
 echo "# balancing arp: states to the server: fw1 $m1, fw2 $m2"
 check "balancing arp: both firewalls forward" test "$m1" -gt 0 -a "$m2" -gt 0
 

@@ -367,3 +367,53 @@ impl CarpTable {
 pub(super) fn virtual_mac_of(c: &CarpConfig) -> [u8; 6] {
     node_mac(crate::carp::balance::Balancing::None, true, c.vhid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carp::balance::Balancing;
+
+    fn owner(ifindex: u32, carpdev: u32, mask: u32) -> Owner {
+        Owner {
+            ifindex,
+            carpdev,
+            share: Share {
+                balancing: Balancing::Ip,
+                vhids: vec![1, 2],
+                mask,
+                key: ArpHashKey::new(b"s"),
+                carpdev_mac: [2, 0, 0, 0, 0, 1],
+                addrs: vec!["10.0.0.1".parse().unwrap()],
+            },
+        }
+    }
+
+    #[test]
+    fn owners_drop_by_interface_and_count() {
+        let o = Owners::default();
+        let mut p = [0u8; 20];
+        p[0] = 0x45;
+        p[12..16].copy_from_slice(&[10, 0, 0, 11]);
+        p[16..20].copy_from_slice(&[10, 1, 0, 100]);
+        // Nothing balanced: nothing dropped.
+        assert!(!o.drops(5, &p));
+        // 10.0.0.11 <-> 10.1.0.100 is node 1's; we are MASTER of node 0.
+        o.set(vec![owner(5, 2, 0b01)]);
+        assert!(o.drops(5, &p));
+        assert!(!o.drops(6, &p));
+        o.set(vec![owner(5, 2, 0b10)]);
+        assert!(!o.drops(5, &p));
+        assert_eq!(o.dropped.load(Ordering::Relaxed), 1);
+        // ARP: asked by carpdev, answered while the leader is MASTER here.
+        let mut req = vec![0xff; 6];
+        req.extend_from_slice(&[2, 0, 0, 0, 0, 0x11, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        req.extend_from_slice(&[2, 0, 0, 0, 0, 0x11, 10, 0, 0, 11, 0, 0, 0, 0, 0, 0]);
+        req.extend_from_slice(&[10, 0, 0, 1]);
+        assert_eq!(o.arp_reply(2, &req), None);
+        o.set(vec![owner(5, 2, 0b01)]);
+        assert!(o.arp_reply(2, &req).is_some());
+        assert_eq!(o.arp_reply(3, &req), None);
+        o.set(Vec::new());
+        assert_eq!(o.arp_reply(2, &req), None);
+    }
+}
