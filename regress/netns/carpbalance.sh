@@ -20,6 +20,7 @@
 set -u
 P=${P:-pfcb$$}
 source "$(dirname "$0")/../lib/suite.sh"
+source "$LIB/tshark.sh"
 
 CLIENTS="1 2 3 4"
 netns_add c1 c2 c3 c4 fw1 fw2 srv sw
@@ -158,6 +159,19 @@ check "carpctl shows vhid 1's line" grep -qx $'\t\tstate MASTER vhid 1 advskew 0
 check "carpctl shows vhid 2's line" grep -qx $'\t\tstate BACKUP vhid 2 advskew 100' <<<"$out"
 check "carpctl shows the multicast virtual MAC" grep -qx $'\tlladdr 01:00:5e:00:01:01' <<<"$out"
 check "carpctl shows status master" grep -qx $'\tstatus: master' <<<"$out"
+# What the clients see: both firewalls' advertisements (vhid 1 from fw1,
+# 2 from fw2) from their carpdevs' own MACs, and ARP answered with the
+# multicast virtual MAC.
+in_ns c1 ip neigh flush dev eth0
+capture sw "$RUN/ip.pcap" -i c1p 'proto 112 or arp'
+in_ns c1 ping -c 1 -W 1 10.1.0.100 >/dev/null
+sleep 1.3
+capture_stop
+bad=$(tshark_bad_frames "$RUN/ip.pcap")
+check "tshark decodes the capture ($bad malformed)" test "$bad" -eq 0
+check "advertisements of vhid 1 and 2 on the segment" test "$(tshark_count "$RUN/ip.pcap" 'carp.vhid == 1')" -ge 1 -a "$(tshark_count "$RUN/ip.pcap" 'carp.vhid == 2')" -ge 1
+check "no frame leaves from a virtual MAC under balancing ip" test "$(tshark_count "$RUN/ip.pcap" 'eth.src[0:5] == 00:00:5e:00:01 || eth.src[0:5] == 01:00:5e:00:01')" -eq 0
+check "the ARP reply gives the multicast virtual MAC" test "$(tshark_count "$RUN/ip.pcap" 'arp.opcode == 2 && arp.src.hw_mac == 01:00:5e:00:01:01')" -ge 1
 check "all clients reach the server, no duplicates" all_ping
 check "the clients learnt the multicast virtual MAC" bash -c "ip netns exec ${P}c1 ip neigh show 10.0.0.1 | grep -q '01:00:5e:00:01:01'"
 check "both firewalls forward their share, no flow on both" owner_split
@@ -241,6 +255,20 @@ check "balancing ip-stealth: the clients use the unicast virtual MAC" bash -c "i
 check "balancing ip-stealth: both firewalls forward their share, no flow on both" owner_split
 in_ns sw bridge fdb show br br-out | grep '00:00:5e:00:01' | sed 's/^/# learnt: /'
 check "balancing ip-stealth: the bridge never learnt a virtual MAC" bash -c "! ip netns exec ${P}sw bridge fdb show br br-out | grep -q '00:00:5e:00:01'"
+
+# ------------------------------------------------------ balancing ip-unicast
+# For a hub: the bridges stop learning and flood every frame.
+for p in c1p c2p c3p c4p f1o f2o sp f1i f2i; do in_ns sw bridge link set dev $p learning off; done
+for b in br-out br-in; do in_ns sw bridge fdb flush dev $b dynamic; done
+for n in fw1 fw2; do
+	carpctl $n carp1 balancing ip-unicast
+	carpctl $n carp2 balancing ip-unicast
+	in_fw $n "$BIN/pfctl" -q -F states
+done
+for i in $CLIENTS; do in_ns c$i ip neigh flush dev eth0; done
+in_ns srv ip neigh flush dev eth0
+check "balancing ip-unicast: all clients reach the server, no duplicates" all_ping
+check "balancing ip-unicast: both firewalls forward their share, no flow on both" owner_split
 
 # Bad configurations are refused with the reason.
 e=$(carpctl fw1 carp3 inet 10.0.0.9 255.255.255.0 carpdev eth0 vhid 9 balancing ip 2>&1)
