@@ -159,6 +159,7 @@ check "carpctl shows vhid 1's line" grep -qx $'\t\tstate MASTER vhid 1 advskew 0
 check "carpctl shows vhid 2's line" grep -qx $'\t\tstate BACKUP vhid 2 advskew 100' <<<"$out"
 check "carpctl shows the multicast virtual MAC" grep -qx $'\tlladdr 01:00:5e:00:01:01' <<<"$out"
 check "carpctl shows status master" grep -qx $'\tstatus: master' <<<"$out"
+check "eth0 accepts the multicast virtual MAC" bash -c "ip netns exec ${P}fw1 ip maddr show dev eth0 | grep -q 'link  01:00:5e:00:01:01'"
 # What the clients see: both firewalls' advertisements (vhid 1 from fw1,
 # 2 from fw2) from their carpdevs' own MACs, and ARP answered with the
 # multicast virtual MAC.

@@ -4,7 +4,7 @@
 //! balancing ip, the MAC of the node the requester hashes to under
 //! balancing arp, the carpdev's own MAC as Ethernet source under ip and
 //! ip-stealth), and makes the carpdevs accept the multicast virtual MAC
-//! of balancing ip.
+//! of balancing ip and the nodes' MACs of balancing arp.
 
 use super::carp::Owners;
 use super::Shared;
@@ -16,18 +16,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Multicast MACs the carpdevs accept: (carpdev, MAC) of every
-/// interface under balancing ip.
+/// The MACs the carpdevs must accept besides their own and the
+/// macvlan's (OpenBSD puts the carpdev in promiscuous mode instead):
+/// (carpdev, MAC) of the multicast MAC of every interface under
+/// balancing ip, and of every node after the leader under arp.
 fn wanted(owners: &Owners) -> BTreeSet<(u32, [u8; 6])> {
-    owners
-        .snapshot()
-        .iter()
-        .filter(|o| o.share.balancing == Balancing::Ip)
-        .filter_map(|o| {
-            let leader = *o.share.vhids.first()?;
-            Some((o.carpdev, node_mac(Balancing::Ip, true, leader)))
-        })
-        .collect()
+    let mut out = BTreeSet::new();
+    for o in owners.snapshot().iter() {
+        let b = o.share.balancing;
+        for (i, &vhid) in o.share.vhids.iter().enumerate() {
+            if (b == Balancing::Ip && i == 0) || (b == Balancing::Arp && i > 0) {
+                out.insert((o.carpdev, node_mac(b, i == 0, vhid)));
+            }
+        }
+    }
+    out
 }
 
 /// Serve ARP requests until pfd shuts down.
@@ -46,10 +49,10 @@ pub fn run(shared: Arc<Shared>) {
         let want = wanted(&owners);
         if want != joined {
             for &(i, m) in joined.difference(&want) {
-                let _ = sock.multicast(i, m, false);
+                let _ = sock.accept_mac(i, m, false);
             }
             for &(i, m) in want.difference(&joined) {
-                if let Err(e) = sock.multicast(i, m, true) {
+                if let Err(e) = sock.accept_mac(i, m, true) {
                     log::err(&format!("carp: accepting {m:02x?} on ifindex {i}: {e}"));
                 }
             }

@@ -1,6 +1,6 @@
 //! A packet socket for ARP (ETH_P_ARP on every interface): requests in
 //! with the interface they came by, replies out as whole frames; and the
-//! link-layer multicast addresses an interface must accept (packet
+//! link-layer addresses an interface must accept besides its own (packet
 //! socket memberships, dropped when the socket closes).
 
 use std::io;
@@ -24,6 +24,8 @@ pub struct Received {
 }
 
 pub const PACKET_OUTGOING: u8 = 4;
+const PACKET_MR_MULTICAST: u16 = 0;
+const PACKET_MR_UNICAST: u16 = 3;
 
 fn sll(ifindex: u32) -> libc::sockaddr_ll {
     // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
@@ -125,13 +127,19 @@ impl ArpSocket {
         Ok(())
     }
 
-    /// Make `ifindex` accept frames to the multicast `mac` (or stop):
-    /// PACKET_ADD_MEMBERSHIP / PACKET_DROP_MEMBERSHIP, PACKET_MR_MULTICAST.
-    pub fn multicast(&self, ifindex: u32, mac: [u8; 6], on: bool) -> io::Result<()> {
+    /// Make `ifindex` accept frames to `mac` (or stop), as its own
+    /// address list holds it: PACKET_ADD_MEMBERSHIP /
+    /// PACKET_DROP_MEMBERSHIP, PACKET_MR_MULTICAST for a multicast MAC,
+    /// PACKET_MR_UNICAST (the device's secondary unicast list) otherwise.
+    pub fn accept_mac(&self, ifindex: u32, mac: [u8; 6], on: bool) -> io::Result<()> {
         // SAFETY: packet_mreq is plain data; all zeroes is a valid value.
         let mut m: libc::packet_mreq = unsafe { MaybeUninit::zeroed().assume_init() };
         m.mr_ifindex = ifindex as i32;
-        m.mr_type = libc::PACKET_MR_MULTICAST as u16;
+        m.mr_type = if mac[0] & 1 != 0 {
+            PACKET_MR_MULTICAST
+        } else {
+            PACKET_MR_UNICAST
+        };
         m.mr_alen = 6;
         m.mr_address[..6].copy_from_slice(&mac);
         let opt = if on {
