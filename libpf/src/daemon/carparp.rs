@@ -44,10 +44,13 @@ pub fn run(shared: Arc<Shared>) {
         }
     };
     let mut joined: BTreeSet<(u32, [u8; 6])> = BTreeSet::new();
+    let mut seen = u64::MAX;
     let mut buf = vec![0u8; 2048];
     while !shared.shutdown.load(Ordering::Relaxed) {
-        let want = wanted(&owners);
-        if want != joined {
+        let gen = owners.generation();
+        if gen != seen {
+            seen = gen;
+            let want = wanted(&owners);
             for &(i, m) in joined.difference(&want) {
                 let _ = sock.accept_mac(i, m, false);
             }

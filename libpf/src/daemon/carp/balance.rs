@@ -38,12 +38,20 @@ pub struct Owners {
     list: RwLock<Arc<Vec<Owner>>>,
     /// Packets dropped because another host owns them.
     pub dropped: std::sync::atomic::AtomicU64,
+    /// Bumped by every `set`.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Owners {
     pub fn set(&self, list: Vec<Owner>) {
         self.any.store(!list.is_empty(), Ordering::Release);
         *self.list.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes with every `set` (for readers that keep something derived).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn snapshot(&self) -> Arc<Vec<Owner>> {
