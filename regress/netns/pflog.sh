@@ -65,8 +65,9 @@ check "pflogd writes a pcap header of link type PFLOG" \
 	bash -c "tcpdump -r '$RUN/pflog' 2>&1 | grep -q 'link-type PFLOG'"
 sleep 0.5 # both pflogds connected
 
-# Live: tcpdump on pflog0 started before the traffic.
-in_ns fw tcpdump -n -l -i pflog0 >"$RUN/live" 2>"$RUN/live.err" &
+# Live: tcpdump on pflog0 started before the traffic (exec: $! is
+# tcpdump itself, so the kill below reaches it).
+(exec ip netns exec "$(ns fw)" tcpdump -n -l -i pflog0 >"$RUN/live" 2>"$RUN/live.err") &
 LIVE=$!
 # And on NFLOG group 117, pflog0's by default.
 (exec ip netns exec "$(ns fw)" tcpdump -n -e -l -i nflog:117 >"$RUN/nflog" 2>"$RUN/nflog.err") &
