@@ -168,7 +168,7 @@ impl Entry {
         let c = &self.cif.config;
         let vhid = self.all().nth(i).map_or(c.vhid, |n| n.config.vhid);
         if c.balanced() && c.balancing.hides_source_mac() {
-            self.carpdev_mac
+            self.carpdev_mac.unwrap_or([0; 6])
         } else {
             node_mac(c.balancing, i == 0, vhid)
         }
@@ -181,7 +181,7 @@ impl Entry {
             vhids: self.all().map(|n| n.config.vhid).collect(),
             mask: master_mask(self.all().map(|n| n.state() == CarpState::Master)),
             key: ArpHashKey::new(&c.key),
-            carpdev_mac: self.carpdev_mac,
+            carpdev_mac: self.carpdev_mac.unwrap_or([0; 6]),
             addrs: self.cif.ipv4_addrs(),
         }
     }
