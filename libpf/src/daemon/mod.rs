@@ -4,6 +4,7 @@
 //! command line and calls `run`.
 
 pub mod carp;
+mod carparp;
 pub mod control;
 pub mod datapath;
 pub mod fastpath;
@@ -267,6 +268,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         std::thread::Builder::new()
             .name("carp".into())
             .spawn(move || carp::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("carparp".into())
+            .spawn(move || carparp::run(s))?;
     }
     {
         let s = shared.clone();

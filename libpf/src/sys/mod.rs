@@ -10,6 +10,7 @@ pub mod nflog;
 pub mod nfqueue;
 pub mod nft_rules;
 pub mod notify;
+pub mod packet;
 pub mod policy_routing;
 pub mod raw;
 pub mod resolve;
