@@ -190,6 +190,17 @@ impl Shared {
     /// The report for pfd, ages taken now.
     fn report(&self) -> PfsyncReport {
         let stats = self.stats().openbsd();
+        // The ring before the track: a frame is sent (and the track
+        // noted) with the ring held.
+        let repair = {
+            let ring = self.ring();
+            RepairReport {
+                resent: ring.resent,
+                nacks_in: ring.nacks,
+                gone_out: ring.gone,
+                ..*self.repair.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
         let t = self.track();
         let ms = |i: Option<Instant>| i.map(|i| i.elapsed().as_millis() as u64);
         PfsyncReport {
@@ -202,15 +213,7 @@ impl Shared {
             bulks_sent: t.bulks_sent,
             bulk_sending: self.bulk_running.load(Ordering::Relaxed),
             up_ms: ms(t.up_since).map_or(0, |m| m.max(1)),
-            repair: {
-                let ring = self.ring();
-                RepairReport {
-                    resent: ring.resent,
-                    nacks_in: ring.nacks,
-                    gone_out: ring.gone,
-                    ..*self.repair.lock().unwrap_or_else(|e| e.into_inner())
-                }
-            },
+            repair,
         }
     }
 

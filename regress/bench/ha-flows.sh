@@ -1,0 +1,81 @@
+# regress/bench/ha's flows part (sourced; HA_PARTS=flows runs it alone):
+# new states replicated at rate (pfsync.4, REPAIR).
+#
+# fw1 (MASTER) gets $HA_FLOWS_RATE (default 50000) new one-packet UDP
+# flows a second for $HA_FLOWS_SECS (default 30) from the client
+# (flowbench flows, two states each, no NAT), fw2 running as its pfsync
+# peer; with HA_FLOWS_DROP=N one pfsync frame in N is dropped on the way
+# into each firewall (an nft rule), so that the repair has work.
+# Two seconds after the last flow:
+#   bench.ha.pfd.flows_per_s       flows the client sent per second
+#   bench.ha.pfd.flows_states      those flows' states on fw1 (what pfd
+#                                  took: 2 per flow when it kept up)
+#   bench.ha.pfd.flows_missing     states of fw1 not on fw2
+#   bench.ha.pfd.flows_lag_p50_ms, _p99_ms, _max_ms
+#                                  replication lag on fw2: from a new
+#                                  state's creation on fw1 (pfd's clock
+#                                  as Unix ms, stamped in the frame) to
+#                                  fw2's pfd having taken the frame (both
+#                                  hosts one kernel's clock), per frame
+#                                  with new states; the frames fw2 asked
+#                                  for when it first heard fw1 (sent
+#                                  before it listened) count in _max
+#   bench.ha.pfd.flows_gaps, _repaired, _lost, _resent
+#                                  fw2's repair counters, fw1's resends
+#   bench.ha.pfd.flows_rcvdrops    drops of fw2's pfsync socket
+#   bench.ha.pfd.flows_pfsync_drops  frames the nft rule dropped
+flows_part() {
+	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
+	local flows=$((rate * secs)) n out have
+	local limit=$((flows * 2 + 20000))
+	topo_flow_conf "set limit states $limit\\
+set timeout { udp.first 900, udp.single 900, udp.multiple 900 }"
+	PFD_FLAGS=-P fw_start fw1
+	sleep 1
+	PFD_FLAGS=-P fw_start fw2
+	wait_carp fw1 carp1 MASTER 15 || echo "# fw1 did not become MASTER"
+	for n in $(seq 100); do grep -q 'bulk update complete' "$RUN/fw2.pfsyncd.log" && break; sleep 0.1; done
+	if [ "$drop" -gt 0 ]; then
+		for n in fw1 fw2; do
+			in_ns $n nft -f - <<NFT
+table ip pfbenchdrop {
+	chain pre {
+		type filter hook prerouting priority -400; policy accept;
+		ip protocol 240 numgen random mod $drop == 0 counter drop
+	}
+}
+NFT
+		done
+	fi
+	out=$(in_ns cl "$FLOWBENCH" flows 192.168.99.50 192.0.2.20 "$flows" "$rate")
+	echo "# flowbench: $out"
+	sleep 2
+	echo "bench.ha.pfd.flows_per_s=$(sed -n 's/.*flows_per_s=\([0-9]*\).*/\1/p' <<<"$out")"
+	synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E 'udp (192\.168\.99\.50|192\.0\.2\.20):' | sort; }
+	synced fw1 >"$RUN/flows.fw1"
+	synced fw2 >"$RUN/flows.fw2"
+	have=$(wc -l <"$RUN/flows.fw1")
+	echo "bench.ha.pfd.flows_states=$have"
+	echo "bench.ha.pfd.flows_missing=$(comm -23 "$RUN/flows.fw1" "$RUN/flows.fw2" | wc -l)"
+	in_fw fw2 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw2.stats"
+	in_fw fw1 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw1.stats"
+	cat "$RUN/flows.fw2.stats" | sed 's/^/# fw2: /'
+	sed -n 's/.*insert lag \([0-9]*\) ms median, \([0-9]*\) ms p99, \([0-9]*\) ms max.*/bench.ha.pfd.flows_lag_p50_ms=\1\nbench.ha.pfd.flows_lag_p99_ms=\2\nbench.ha.pfd.flows_lag_max_ms=\3/p' "$RUN/flows.fw2.stats"
+	sed -n 's/.*\t\([0-9]*\) gaps\{0,1\} seen, .* \([0-9]*\) repaired, \([0-9]*\) lost.*/bench.ha.pfd.flows_gaps=\1\nbench.ha.pfd.flows_repaired=\2\nbench.ha.pfd.flows_lost=\3/p' "$RUN/flows.fw2.stats"
+	echo "bench.ha.pfd.flows_resent=$(sed -n 's/.*\t\([0-9]*\) frames\{0,1\} resent on request.*/\1/p' "$RUN/flows.fw1.stats")"
+	echo "bench.ha.pfd.flows_rcvdrops=$(in_ns fw2 awk '$2 ~ /:00F0$/ { d += $NF } END { print d + 0 }' /proc/net/raw)"
+	if [ "$drop" -gt 0 ]; then
+		local d=0 c
+		for n in fw1 fw2; do
+			c=$(in_ns $n nft list table ip pfbenchdrop | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+			d=$((d + ${c:-0}))
+			in_ns $n nft delete table ip pfbenchdrop
+		done
+		echo "bench.ha.pfd.flows_pfsync_drops=$d"
+	fi
+	fw_stop fw1 TERM
+	fw_stop fw2 TERM
+	fw_reset fw1
+	fw_reset fw2
+	rm -rf "$RUN/etc-fw1" "$RUN/etc-fw2"
+}
