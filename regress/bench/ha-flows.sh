@@ -24,6 +24,11 @@
 #                                  fw2's repair counters, fw1's resends
 #   bench.ha.pfd.flows_rcvdrops    drops of fw2's pfsync socket
 #   bench.ha.pfd.flows_pfsync_drops  frames the nft rule dropped
+#   bench.ha.pfd.flows_wire_lag_p50_ms, _p99_ms
+#                                  the same lag taken where the frames
+#                                  reach fw2's sync interface (a capture
+#                                  of their first 54 bytes): the sender's
+#                                  share of the lag
 flows_part() {
 	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
 	local flows=$((rate * secs)) n out have
@@ -47,9 +52,35 @@ table ip pfbenchdrop {
 NFT
 		done
 	fi
+	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
+	local dump=$!
+	sleep 0.5
 	out=$(in_ns cl "$FLOWBENCH" flows 192.168.99.50 192.0.2.20 "$flows" "$rate")
 	echo "# flowbench: $out"
 	sleep 2
+	kill $dump 2>/dev/null
+	wait $dump 2>/dev/null
+	python3 - "$RUN/flows.pcap" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+lags, off = [], 24
+while off + 16 <= len(d):
+    sec, usec, incl, _ = struct.unpack_from("<IIII", d, off)
+    p = d[off + 16:off + 16 + incl]
+    off += 16 + incl
+    # Ethernet, IPv4 (20), pfsync header: the extension at 4..20.
+    x = p[14 + 20 + 4:14 + 20 + 20]
+    if len(x) == 16 and x[:2] == b"pR" and x[2] == 0x11:
+        stamp = struct.unpack(">I", x[12:16])[0]
+        now = (sec * 1000 + usec // 1000) & 0xffffffff
+        lag = (now - stamp) & 0xffffffff
+        if stamp and lag < 1 << 31:
+            lags.append(lag)
+lags.sort()
+if lags:
+    print("bench.ha.pfd.flows_wire_lag_p50_ms=%d" % lags[len(lags) // 2])
+    print("bench.ha.pfd.flows_wire_lag_p99_ms=%d" % lags[min(len(lags) - 1, len(lags) * 99 // 100)])
+PY
 	echo "bench.ha.pfd.flows_per_s=$(sed -n 's/.*flows_per_s=\([0-9]*\).*/\1/p' <<<"$out")"
 	synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E 'udp (192\.168\.99\.50|192\.0\.2\.20):' | sort; }
 	synced fw1 >"$RUN/flows.fw1"
