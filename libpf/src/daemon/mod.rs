@@ -180,6 +180,7 @@ fn random_u64() -> u64 {
 
 /// Run pfd until `term` is set. `hup` asks for an interface rescan.
 pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
+    crate::sys::heap::tune();
     let hostid = loop {
         let h = random_u64() as u32;
         if h != 0 {

@@ -47,22 +47,13 @@ pub fn virtual_mac(vhid: u8) -> EthernetAddress {
     EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, vhid])
 }
 
-/// A view over a CARP payload (the IP payload: header, possibly followed
-/// by bytes the checksum still covers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over a CARP payload (the IP payload: header, possibly followed
+    /// by bytes the checksum still covers).
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// At least 36 bytes (OpenBSD's `badlen` check).
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < CARP_HEADER_LEN {
@@ -70,9 +61,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_TYPE] >> 4
