@@ -15,7 +15,10 @@ use std::hash::Hash;
 /// Frames kept for resending (bytes): at 10,000 full frames a second,
 /// about the last 0.5 s.
 pub const RING_BYTES: usize = 8 << 20;
-/// A missing frame is asked for again after this long (ms).
+/// A missing frame is asked for again after this long (ms), twice as
+/// long after each further NACK (40, 80, 160, 320 ms: five NACKs in the
+/// second before it is given up), so that a receiver that fell behind
+/// does not ask for every frame 25 times a second.
 pub const NACK_RETRY_MS: u64 = 40;
 /// ...and given up on after this long (ms); frames held behind it go on.
 pub const GIVE_UP_MS: u64 = 1000;
@@ -186,6 +189,7 @@ pub struct RxStats {
 struct Miss {
     since: u64,
     nack_at: u64,
+    nacks: u32,
 }
 
 /// Numbers are kept unwrapped from this offset, so they never go below 0.
@@ -243,6 +247,7 @@ impl<T> Stream<T> {
                         Miss {
                             since: now,
                             nack_at: now,
+                            nacks: 0,
                         },
                     );
                 }
@@ -316,7 +321,8 @@ impl<T> Stream<T> {
             if m.nack_at > now {
                 continue;
             }
-            m.nack_at = now + NACK_RETRY_MS;
+            m.nack_at = now + (NACK_RETRY_MS << m.nacks.min(8));
+            m.nacks += 1;
             st.nacked += 1;
             match range.as_mut() {
                 Some((f, n)) if *f + u64::from(*n) == s && *n < MAX_NACK => *n += 1,

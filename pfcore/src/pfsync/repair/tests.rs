@@ -85,14 +85,24 @@ fn gap_is_held_nacked_and_repaired_in_order() {
     assert_eq!(out, vec![100, 101]);
     rx.poll(1 + NACK_RETRY_MS, &mut nacks, &mut out);
     assert_eq!(nacks, vec![(1, ext(RepairKind::Nack, 7, 102, 1))], "retry");
-    rx.data(1, &data(102), 102, 50, &mut out);
+    // Then after twice the time.
+    nacks.clear();
+    rx.poll(1 + 3 * NACK_RETRY_MS - 1, &mut nacks, &mut out);
+    assert!(nacks.is_empty());
+    rx.poll(1 + 3 * NACK_RETRY_MS, &mut nacks, &mut out);
+    assert_eq!(
+        nacks,
+        vec![(1, ext(RepairKind::Nack, 7, 102, 1))],
+        "backed off"
+    );
+    rx.data(1, &data(102), 102, 150, &mut out);
     assert_eq!(out, vec![100, 101, 102, 103, 104, 105]);
-    rx.data(1, &data(102), 102, 50, &mut out);
+    rx.data(1, &data(102), 102, 150, &mut out);
     assert_eq!(
         rx.stats,
         RxStats {
             gaps: 1,
-            nacked: 3,
+            nacked: 4,
             repaired: 2,
             lost: 0,
             dups: 1
