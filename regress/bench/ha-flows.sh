@@ -29,12 +29,16 @@
 #                                  reach fw2's sync interface (a capture
 #                                  of their first 54 bytes): the sender's
 #                                  share of the lag
-# Measured (2 shared cores at load 8, release): 10,000 flows/s for 10 s:
-# 200,000 states, 0 missing, 0 drops, 2-3 frames repaired, lag median
-# 1-2 ms, p99 137-978 ms (wire p99 16 ms: fw2's pfd taking the frames
-# makes the tail), max 1.5 s. 20,000/s asked (16,475 made): fw1's sending
-# falls 12 s behind, 81,618 missing. 50,000/s asked (28,741 made):
-# 174,811 missing. The 50,000/s goal is not met on this machine.
+# Measured (2 shared cores shared with other builds, load 6-9, release):
+#   10,000/s x 10 s: 200,000 states, 0 missing, 0 drops, 2-3 frames
+#     repaired, lag median 1-2 ms, p99 137-978 ms (wire p99 16 ms), max 1.5 s
+#   20,000/s x 10 s: 400,000 states, 0 missing, 0 drops, 4 repaired, lag
+#     median 1 ms, p99 343 ms (wire p99 137 ms), max 1.4 s; another run,
+#     busier machine: the client made 16,475/s, 81,618 missing
+#   50,000/s x 30 s asked: the client made 26,110/s, fw1 took 2,511,354
+#     states, its sending fell 58 s behind (wire lag median), fw2 missed
+#     633,612, 35,535 socket drops, 25,809 frames given up on
+# The 50,000/s goal (p99 <= 10 ms) is not met on this machine.
 flows_part() {
 	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
 	local flows=$((rate * secs)) n out have
