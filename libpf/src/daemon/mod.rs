@@ -46,6 +46,8 @@ pub struct Options {
     pub state_dir: Option<std::path::PathBuf>,
     /// The socket pflogd reads logged packets from (None: none).
     pub pflog_socket: Option<String>,
+    /// pflog0's NFLOG group; pflogN's is N more (None: no NFLOG).
+    pub nflog_group: Option<u16>,
 }
 
 /// pfsync as pfd sees it.
@@ -218,7 +220,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         fastpath: fastpath::FastPath::default(),
         store: persist::Store::new(opts.state_dir.clone()),
         provisional: AtomicBool::new(false),
-        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref())?,
+        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref(), opts.nflog_group)?,
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -6,6 +6,7 @@ pub mod fastpath;
 pub mod heap;
 pub mod hooks;
 pub mod netlink;
+pub mod nflog;
 pub mod nfqueue;
 pub mod nft_rules;
 pub mod notify;

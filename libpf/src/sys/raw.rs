@@ -1,12 +1,14 @@
 //! Raw sockets: sending whole IP packets pfd builds (CARP advertisements,
 //! pfsync frames, RSTs and ICMP errors, synproxy and syncookie segments)
-//! and receiving one IP protocol with the interface it arrived on;
-//! AF_PACKET for whole frames (CARP advertisements, gratuitous ARP).
+//! and receiving one IP protocol with the interface it arrived on (IPv4:
+//! the whole packet; IPv6: the payload with source, destination and hop
+//! limit beside it); AF_PACKET for whole frames (CARP advertisements,
+//! gratuitous ARP, unsolicited neighbour advertisements).
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -256,6 +258,119 @@ impl RawReceiver {
             ifindex,
             dropped,
         })
+    }
+}
+
+/// A packet from a [`Raw6Receiver`]: the payload after the IPv6 header
+/// (the kernel strips it) and what the header said.
+pub struct Received6 {
+    pub len: usize,
+    pub ifindex: u32,
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub hop_limit: u8,
+}
+
+/// A raw IPv6 socket receiving one next-header value (112, CARP), with
+/// IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT so that the destination, the
+/// interface and the hop limit come with each packet.
+pub struct Raw6Receiver {
+    sock: Socket,
+}
+
+impl Raw6Receiver {
+    pub fn new(proto: u8) -> io::Result<Raw6Receiver> {
+        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(proto as i32)))?;
+        for opt in [libc::IPV6_RECVPKTINFO, libc::IPV6_RECVHOPLIMIT] {
+            let one: libc::c_int = 1;
+            // SAFETY: a valid socket, and a pointer to an int with its size.
+            let r = unsafe {
+                libc::setsockopt(
+                    sock.as_raw_fd(),
+                    libc::IPPROTO_IPV6,
+                    opt,
+                    &one as *const _ as *const libc::c_void,
+                    4,
+                )
+            };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        sock.set_multicast_loop_v6(false)?;
+        Ok(Raw6Receiver { sock })
+    }
+
+    /// Join a multicast group (ff02::12) on an interface.
+    pub fn join(&self, group: &Ipv6Addr, ifindex: u32) -> io::Result<()> {
+        self.sock.join_multicast_v6(group, ifindex)
+    }
+
+    pub fn leave(&self, group: &Ipv6Addr, ifindex: u32) -> io::Result<()> {
+        self.sock.leave_multicast_v6(group, ifindex)
+    }
+
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.sock)
+    }
+
+    /// Receive one packet if one is waiting (None when none is).
+    pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received6>> {
+        let mut cmsg = [0u8; 128];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
+        // SAFETY: sockaddr_in6 and msghdr are plain data for which all
+        // zeroes is valid.
+        let mut from: libc::sockaddr_in6 = unsafe { MaybeUninit::zeroed().assume_init() };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+        msg.msg_name = &mut from as *mut libc::sockaddr_in6 as *mut libc::c_void;
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = cmsg.len();
+        // SAFETY: msg points at from, iov (buf) and cmsg, all owned for the
+        // call, with their true lengths.
+        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+        let mut r = Received6 {
+            len: n as usize,
+            ifindex: 0,
+            src: Ipv6Addr::from(from.sin6_addr.s6_addr),
+            dst: Ipv6Addr::UNSPECIFIED,
+            hop_limit: 0,
+        };
+        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
+        // which the kernel filled; in6_pktinfo and the int are read
+        // unaligned.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::IPPROTO_IPV6 {
+                    if (*c).cmsg_type == libc::IPV6_PKTINFO {
+                        let info = std::ptr::read_unaligned(
+                            libc::CMSG_DATA(c) as *const libc::in6_pktinfo
+                        );
+                        r.ifindex = info.ipi6_ifindex;
+                        r.dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                    } else if (*c).cmsg_type == libc::IPV6_HOPLIMIT {
+                        let h = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
+                        r.hop_limit = h.clamp(0, 255) as u8;
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        Ok(Some(r))
     }
 }
 

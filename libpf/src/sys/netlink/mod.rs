@@ -596,6 +596,38 @@ impl Netlink {
         broadcast: Option<Ipv4Addr>,
         noprefixroute: bool,
     ) -> io::Result<()> {
+        let flags = if noprefixroute {
+            AddressFlags::Noprefixroute
+        } else {
+            AddressFlags::empty()
+        };
+        self.add_addr_flags(index, net, broadcast, flags)
+    }
+
+    /// A carp interface's virtual address: no prefix route (traffic leaves
+    /// by the carpdev) and, for IPv6, no duplicate address detection
+    /// (IFA_F_NODAD): the peer holds the same address while it hands over,
+    /// and DAD would leave it "dadfailed" on the new MASTER.
+    pub fn add_carp_addr(
+        &mut self,
+        index: u32,
+        net: IpNet,
+        broadcast: Option<Ipv4Addr>,
+    ) -> io::Result<()> {
+        let mut flags = AddressFlags::Noprefixroute;
+        if net.addr.is_ipv6() {
+            flags |= AddressFlags::Nodad;
+        }
+        self.add_addr_flags(index, net, broadcast, flags)
+    }
+
+    fn add_addr_flags(
+        &mut self,
+        index: u32,
+        net: IpNet,
+        broadcast: Option<Ipv4Addr>,
+        flags: AddressFlags,
+    ) -> io::Result<()> {
         let ctx = || format!("{}: RTM_NEWADDR {net}", ifname(index));
         let mut msg = Self::addr_msg(index, net);
         if let Some(b) = broadcast {
@@ -609,9 +641,8 @@ impl Netlink {
             }
             msg.attributes.push(AddressAttribute::Broadcast(b));
         }
-        if noprefixroute {
-            msg.attributes
-                .push(AddressAttribute::Flags(AddressFlags::Noprefixroute));
+        if !flags.is_empty() {
+            msg.attributes.push(AddressAttribute::Flags(flags));
         }
         match self.transact(
             RouteNetlinkMessage::NewAddress(msg),

@@ -4,7 +4,18 @@
 //! the earliest deadline, so advertisements go out every advbase +
 //! advskew/256 s down to 1/256 s) and follows the carpdevs' links; and the
 //! execution of what the state machines ask for (addresses up or down,
-//! advertisements, gratuitous ARP).
+//! advertisements, gratuitous ARP and unsolicited neighbour
+//! advertisements).
+//!
+//! IPv6 (carp.4): advertisements to ff02::12 (IPv6 next header 112, hop
+//! limit 255) from the carpdev's link-local address, received on a raw
+//! IPv6 socket joined to ff02::12 on every carpdev; the virtual IPv6
+//! addresses go up without DAD on the MASTER (the peer holds them while it
+//! hands over) and are withdrawn on the BACKUP with the link down, so only
+//! the MASTER answers neighbour solicitations (Linux answers them strictly
+//! per interface, so the carpdev never does with its own MAC).
+
+mod inet6;
 
 use super::Shared;
 use crate::addr::IpNet;
@@ -13,16 +24,17 @@ use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
 use crate::log;
 use crate::sys::netlink::Netlink;
-use crate::sys::raw::{FrameSender, RawReceiver, RawSender};
+use crate::sys::raw::{FrameSender, Raw6Receiver, RawReceiver, RawSender};
 use crate::sys::sysctl;
 use crate::sys::timer::{self, TimerFd};
 use crate::wire::arp::gratuitous_request;
-use crate::wire::carp::{build_ipv4_advert, INADDR_CARP_GROUP};
+use crate::wire::carp::{build_ipv4_advert, CARP6_GROUP, INADDR_CARP_GROUP};
 use crate::wire::ethernet::{self, EthernetAddress};
 use crate::wire::IPPROTO_CARP;
+use inet6::{ipv6_of, receive_all6};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +47,9 @@ struct Entry {
     /// ifindex of the macvlan (0 while it cannot exist: no carpdev/vhid).
     ifindex: u32,
     carpdev_index: u32,
+    /// The carpdev's own MAC address (the Ethernet source of a
+    /// dual-stack interface's IPv6 advertisements).
+    carpdev_mac: Option<[u8; 6]>,
     carpdev_up: bool,
     sender: Option<RawSender>,
     /// Whether this vhid demoted the group because its carpdev is down.
@@ -44,6 +59,10 @@ struct Entry {
     /// interface is configured and when links are checked, not for every
     /// advertisement.
     src: Option<Ipv4Addr>,
+    /// The IPv6 address they leave from: the carpdev's link-local address
+    /// (else another of its IPv6 addresses, else one of the carp
+    /// interface's), looked up likewise.
+    src6: Option<Ipv6Addr>,
     /// State transitions so far (the metrics' per-vhid counter).
     transitions: u64,
 }
@@ -57,6 +76,8 @@ pub struct CarpTable {
     pub log_level: i64,
     nl: Netlink,
     rx: Arc<RawReceiver>,
+    /// IPv6 advertisements (None when the kernel has no IPv6).
+    rx6: Option<Arc<Raw6Receiver>>,
     /// Advertisements out as whole frames (kept open: see FrameSender).
     frames: FrameSender,
     joined: HashMap<u32, usize>,
@@ -93,6 +114,13 @@ impl CarpTable {
             log_level: 2,
             nl: Netlink::open()?,
             rx: Arc::new(RawReceiver::ipv4(IPPROTO_CARP)?),
+            rx6: match Raw6Receiver::new(IPPROTO_CARP) {
+                Ok(r) => Some(Arc::new(r)),
+                Err(e) => {
+                    log::info(&format!("carp: no IPv6 advertisements: {e}"));
+                    None
+                }
+            },
             frames: FrameSender::new()?,
             joined: HashMap::new(),
             stats: CarpStats::default(),
@@ -109,6 +137,10 @@ impl CarpTable {
 
     pub fn receiver(&self) -> Arc<RawReceiver> {
         self.rx.clone()
+    }
+
+    pub fn receiver6(&self) -> Option<Arc<Raw6Receiver>> {
+        self.rx6.clone()
     }
 
     /// The demotion a carp interface advertises: the sum of the counters
@@ -140,7 +172,7 @@ impl CarpTable {
         let e = self.entries.get(name)?;
         let c = &e.cif.config;
         let peer = e.cif.last_peer().map(|p| CarpPeer {
-            addr: IpAddr::V4(p.src),
+            addr: p.src,
             advbase: p.advbase,
             advskew: p.advskew,
             demote: p.demote,
@@ -171,6 +203,8 @@ impl CarpTable {
         for e in self.entries.values() {
             let s = &e.cif.stats;
             t.ipackets += s.ipackets;
+            t.ipackets6 += s.ipackets6;
+            t.opackets6 += s.opackets6;
             t.badttl += s.badttl;
             t.badlen += s.badlen;
             t.badsum += s.badsum;
@@ -219,6 +253,12 @@ impl CarpTable {
                     "carp: joining 224.0.0.18 on ifindex {ifindex}: {e}"
                 ));
             }
+            if let Some(rx6) = &self.rx6 {
+                // Fails where the carpdev has IPv6 disabled: IPv4 only.
+                if let Err(e) = rx6.join(&CARP6_GROUP, ifindex) {
+                    log::info(&format!("carp: joining ff02::12 on ifindex {ifindex}: {e}"));
+                }
+            }
         }
         *n += 1;
     }
@@ -228,6 +268,9 @@ impl CarpTable {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 let _ = self.rx.leave(INADDR_CARP_GROUP, ifindex);
+                if let Some(rx6) = &self.rx6 {
+                    let _ = rx6.leave(&CARP6_GROUP, ifindex);
+                }
                 self.joined.remove(&ifindex);
             }
         }
@@ -291,10 +334,12 @@ impl CarpTable {
                     cif,
                     ifindex: 0,
                     carpdev_index: 0,
+                    carpdev_mac: None,
                     carpdev_up: false,
                     sender: None,
                     carpdev_demoted: false,
                     src: None,
+                    src6: None,
                     transitions: 0,
                 },
             );
@@ -332,6 +377,7 @@ impl CarpTable {
                 let e = self.entries.get_mut(name).ok_or("vanished")?;
                 e.ifindex = idx;
                 e.carpdev_index = dev.index;
+                e.carpdev_mac = dev.mac;
                 e.carpdev_up = dev.up && dev.lower_up;
                 e.sender = Some(sender);
                 self.join(dev.index);
@@ -442,7 +488,7 @@ impl CarpTable {
             let r = if up {
                 // No prefix route: traffic leaves by the carpdev, as on
                 // OpenBSD; the carp interface only owns the address.
-                self.nl.add_addr(idx, a.net, a.broadcast, true)
+                self.nl.add_carp_addr(idx, a.net, a.broadcast)
             } else {
                 self.nl.del_addr(idx, a.net)
             };
@@ -491,22 +537,55 @@ impl CarpTable {
         let Some(e) = self.entries.get(name) else {
             return;
         };
-        let from_dev = if e.carpdev_index != 0 {
+        let dev_nets: Vec<IpNet> = if e.carpdev_index != 0 {
             self.nl
                 .addrs(Some(e.carpdev_index))
-                .ok()
-                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()))
+                .map(|v| v.iter().map(|a| a.net).collect())
+                .unwrap_or_default()
         } else {
-            None
+            Vec::new()
         };
-        let src = from_dev.or_else(|| e.cif.ipv4_addrs().first().copied());
+        let src = ipv4_of(&dev_nets).or_else(|| e.cif.ipv4_addrs().first().copied());
+        let src6 = ipv6_of(&dev_nets).or_else(|| e.cif.ipv6_addrs().first().copied());
         if let Some(e) = self.entries.get_mut(name) {
             e.src = src;
             e.cif.set_src(src);
+            e.src6 = src6;
+            e.cif.set_src6(src6);
         }
     }
 
+    /// One advertisement by each family the interface has addresses of
+    /// (carp_send_ad: IPv4 then IPv6).
     fn send_advert(&mut self, name: &str, bow_out: bool) {
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let [inet, inet6] = e.cif.fsm.families();
+        if inet {
+            self.send_advert4(name, bow_out);
+        }
+        if inet6 {
+            self.send_advert6(name, bow_out);
+        }
+    }
+
+    /// Lets pf see a packet CARP sends out on `ifname`; false (and
+    /// logged) when a rule blocks it.
+    fn pf_passes(&mut self, name: &str, ifname: &str, what: &str, pkt: &mut [u8]) -> bool {
+        if let Some(f) = &self.filter {
+            if !f(ifname, pkt) {
+                self.log_drop(
+                    "blocked",
+                    format!("{name}: {what} blocked by pf (out on {ifname})"),
+                );
+                return false;
+            }
+        }
+        true
+    }
+
+    fn send_advert4(&mut self, name: &str, bow_out: bool) {
         let ident = self.ident;
         self.ident = self.ident.wrapping_add(1);
         if self.entries.get(name).is_some_and(|e| e.src.is_none()) {
@@ -543,15 +622,12 @@ impl CarpTable {
             // carpdev; they leave as whole frames from the virtual MAC (so
             // switches learn where it lives), at once (a bow-out is followed
             // by the interface going down).
-            if let Some(f) = &self.filter {
-                if !f(&carpdev, &mut pkt) {
-                    self.log_drop(
-                        "blocked",
-                        format!("{name}: advertisement blocked by pf (out on {carpdev})"),
-                    );
-                    return;
-                }
+            if !self.pf_passes(name, &carpdev, "advertisement", &mut pkt) {
+                return;
             }
+            let Some(e) = self.entries.get(name) else {
+                return;
+            };
             let mut frame = vec![0u8; 14 + pkt.len()];
             let eth = ethernet::Repr {
                 src_addr: virtual_mac(e.cif.config.vhid),
@@ -587,9 +663,10 @@ impl CarpTable {
                 log::err(&format!("{name}: gratuitous ARP for {ip}: {err}"));
             }
         }
+        self.send_na(name);
     }
 
-    /// An advertisement arrived on `ifindex` (IP packet in `pkt`).
+    /// An IPv4 advertisement arrived on `ifindex` (IP packet in `pkt`).
     pub fn input(&mut self, pkt: &[u8], ifindex: u32, now: Duration) {
         if !self.allow || self.leaving {
             return;
@@ -605,6 +682,31 @@ impl CarpTable {
             self.stats.hdrops += 1;
             return;
         };
+        self.deliver(
+            ttl,
+            IpAddr::V4(src),
+            Some(dst.is_multicast()),
+            vhid,
+            payload,
+            ifindex,
+            now,
+        );
+    }
+
+    /// Find the carp interface of an advertisement (by carpdev, vhid and,
+    /// for IPv4, multicast or unicast peer), check it and feed its state
+    /// machine.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &mut self,
+        ttl: u8,
+        src: IpAddr,
+        multicast: Option<bool>,
+        vhid: u8,
+        payload: &[u8],
+        ifindex: u32,
+        now: Duration,
+    ) {
         // Arrived on a carpdev (or a carp macvlan: map it to its carpdev).
         let dev = self
             .entries
@@ -612,11 +714,10 @@ impl CarpTable {
             .find(|e| e.ifindex == ifindex && ifindex != 0)
             .map(|e| e.carpdev_index)
             .unwrap_or(ifindex);
-        let multicast = dst.is_multicast();
         let found = self.entries.iter().find(|(_, e)| {
             e.carpdev_index == dev
                 && e.cif.config.vhid == vhid
-                && e.cif.config.carppeer.is_none() == multicast
+                && multicast.is_none_or(|m| e.cif.config.carppeer.is_none() == m)
         });
         let Some((name, _)) = found else {
             if self.entries.values().any(|e| e.carpdev_index == dev) {
@@ -707,6 +808,9 @@ impl CarpTable {
             let src = f.src.or_else(|| e.cif.ipv4_addrs().first().copied());
             e.src = src;
             e.cif.set_src(src);
+            let src6 = f.src6.or_else(|| e.cif.ipv6_addrs().first().copied());
+            e.src6 = src6;
+            e.cif.set_src6(src6);
             if e.carpdev_up == f.up {
                 continue;
             }
@@ -806,9 +910,10 @@ pub struct LinkSeen {
     pub carpdev: u32,
     pub up: bool,
     pub src: Option<Ipv4Addr>,
+    pub src6: Option<Ipv6Addr>,
 }
 
-/// Every 100 ms: the carpdevs' link state and first IPv4 address, asked
+/// Every 100 ms: the carpdevs' link state and source addresses, asked
 /// of netlink without the CARP lock held (a netlink request waits for
 /// the kernel's RTNL lock, which namespace and interface changes hold
 /// for tens of milliseconds: the advertisements must not wait with it).
@@ -829,15 +934,16 @@ fn links_thread(shared: Arc<Shared>) {
                 Ok(None) => false,
                 Err(_) => continue,
             };
-            let src = nl
+            let nets: Vec<IpNet> = nl
                 .addrs(Some(idx))
-                .ok()
-                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()));
+                .map(|v| v.iter().map(|a| a.net).collect())
+                .unwrap_or_default();
             found.push(LinkSeen {
                 name,
                 carpdev: idx,
                 up,
-                src,
+                src: ipv4_of(&nets),
+                src6: ipv6_of(&nets),
             });
         }
         let now = shared.now();
@@ -859,6 +965,7 @@ pub fn run(shared: Arc<Shared>) {
         log::err(&format!("carp: links thread: {e}"));
     }
     let rx = shared.carp().receiver();
+    let rx6 = shared.carp().receiver6();
     let timer = match TimerFd::new() {
         Ok(t) => t,
         Err(e) => {
@@ -875,6 +982,9 @@ pub fn run(shared: Arc<Shared>) {
         // the CPU past a master-down deadline must not take over from a
         // master whose advertisements are waiting in the socket.
         receive_all(&shared, &rx, &mut buf);
+        if let Some(rx6) = &rx6 {
+            receive_all6(&shared, rx6, &mut buf);
+        }
         let deadline = {
             let mut t = shared.carp();
             let now = shared.now();
@@ -887,7 +997,18 @@ pub fn run(shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        if let Err(e) = timer.wait(rx.as_fd(), Duration::from_millis(100)) {
+        let (one, both);
+        let fds: &[_] = match &rx6 {
+            Some(r6) => {
+                both = [rx.as_fd(), r6.as_fd()];
+                &both
+            }
+            None => {
+                one = [rx.as_fd()];
+                &one
+            }
+        };
+        if let Err(e) = timer.wait_any(fds, Duration::from_millis(100)) {
             log::err(&format!("carp: poll: {e}"));
             std::thread::sleep(Duration::from_millis(50));
         }
