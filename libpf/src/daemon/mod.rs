@@ -121,6 +121,11 @@ impl Shared {
         self.origin.elapsed().as_millis() as u64
     }
 
+    /// The Unix time (ms) of engine millisecond `ms`.
+    pub fn unix_ms(&self, ms: u64) -> u64 {
+        (self.origin_unix_ms + ms as i64).max(0) as u64
+    }
+
     /// The Unix time (seconds) of engine second `t` (table `Cleared:`
     /// times): always the same for the same `t`.
     pub fn unix_secs(&self, t: i64) -> i64 {
