@@ -4,6 +4,7 @@
 //! command line and calls `run`.
 
 pub mod carp;
+mod carparp;
 pub mod control;
 pub mod datapath;
 pub mod fastpath;
@@ -46,6 +47,8 @@ pub struct Options {
     pub state_dir: Option<std::path::PathBuf>,
     /// The socket pflogd reads logged packets from (None: none).
     pub pflog_socket: Option<String>,
+    /// pflog0's NFLOG group; pflogN's is N more (None: no NFLOG).
+    pub nflog_group: Option<u16>,
 }
 
 /// pfsync as pfd sees it.
@@ -116,6 +119,11 @@ impl Shared {
     /// Monotonic milliseconds since pfd started: the engine's clock.
     pub fn now_ms(&self) -> u64 {
         self.origin.elapsed().as_millis() as u64
+    }
+
+    /// The Unix time (ms) of engine millisecond `ms`.
+    pub fn unix_ms(&self, ms: u64) -> u64 {
+        (self.origin_unix_ms + ms as i64).max(0) as u64
     }
 
     /// The Unix time (seconds) of engine second `t` (table `Cleared:`
@@ -213,7 +221,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         fastpath: fastpath::FastPath::default(),
         store: persist::Store::new(opts.state_dir.clone()),
         provisional: AtomicBool::new(false),
-        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref())?,
+        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref(), opts.nflog_group)?,
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -265,6 +273,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         std::thread::Builder::new()
             .name("carp".into())
             .spawn(move || carp::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("carparp".into())
+            .spawn(move || carparp::run(s))?;
     }
     {
         let s = shared.clone();

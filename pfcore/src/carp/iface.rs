@@ -56,6 +56,10 @@ pub struct CarpStats {
     /// pfd: elections this host lost to a tie (it stepped down as MASTER
     /// for an advertisement with its own advbase, advskew and demotion).
     pub ties: u64,
+    /// pfd: packets on a balanced interface dropped as another host's
+    /// share (carp_lsdrop).
+    #[serde(default)]
+    pub lsdrop: u64,
 }
 
 /// Why an advertisement was dropped.

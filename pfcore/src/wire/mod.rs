@@ -53,6 +53,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
+pub mod nflog;
 pub mod pcap;
 pub mod pflog;
 pub mod pfsync;

@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 mod messages;
+mod repair;
 mod state;
 
 pub use messages::*;
+pub use repair::*;
 pub use state::*;
 
 pub const PFSYNC_VERSION: u8 = 6;

@@ -17,8 +17,13 @@
 
 mod inet6;
 
+mod balance;
+
+pub use balance::Owners;
+
 use super::Shared;
 use crate::addr::IpNet;
+use crate::carp::balance::node_mac;
 use crate::carp::fsm::{Action, Actions};
 use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
@@ -65,6 +70,12 @@ struct Entry {
     src6: Option<Ipv6Addr>,
     /// State transitions so far (the metrics' per-vhid counter).
     transitions: u64,
+    /// The carpnodes after the leader (`cif`), with several carpnodes.
+    nodes: Vec<CarpIf>,
+    /// Whether the addresses are up (some node is MASTER).
+    addrs_up: bool,
+    /// The nft script last applied for the carpdev's ingress.
+    ingress: String,
 }
 
 pub struct CarpTable {
@@ -91,6 +102,9 @@ pub struct CarpTable {
     /// pf's verdict on an outgoing advertisement (`out on <carpdev>`), as
     /// OpenBSD's pf sees carp output; None passes everything.
     filter: Option<OutputFilter>,
+    /// What the data path and the ARP responder read of balanced
+    /// interfaces.
+    owners: Arc<Owners>,
 }
 
 /// Asks pf about a locally generated packet leaving by an interface; may
@@ -128,11 +142,17 @@ impl CarpTable {
             ident: 1,
             leaving: false,
             filter: None,
+            owners: Arc::new(Owners::default()),
         })
     }
 
     pub fn set_filter(&mut self, f: OutputFilter) {
         self.filter = Some(f);
+    }
+
+    /// The balanced interfaces' shares, for the data path.
+    pub fn owners(&self) -> Arc<Owners> {
+        self.owners.clone()
     }
 
     pub fn receiver(&self) -> Arc<RawReceiver> {
@@ -182,10 +202,10 @@ impl CarpTable {
         Some(CarpStatus {
             name: name.to_string(),
             config: c.clone(),
-            state: e.cif.state(),
+            state: e.state(),
             ifindex: e.ifindex,
             lladdr: if c.carpdev.is_some() {
-                virtual_mac(c.vhid).0
+                node_mac(c.balancing, true, c.vhid)
             } else {
                 [0; 6]
             },
@@ -194,14 +214,15 @@ impl CarpTable {
             key_set: !c.key.is_empty(),
             peer,
             transitions: e.transitions,
+            nodes: e.node_status(),
         })
     }
 
     /// Statistics summed over every interface plus unmatched packets.
     pub fn stats_total(&self) -> CarpStats {
         let mut t = self.stats;
-        for e in self.entries.values() {
-            let s = &e.cif.stats;
+        for c in self.entries.values().flat_map(Entry::all) {
+            let s = &c.stats;
             t.ipackets += s.ipackets;
             t.ipackets6 += s.ipackets6;
             t.opackets6 += s.opackets6;
@@ -214,9 +235,13 @@ impl CarpTable {
             t.opackets += s.opackets;
             t.replay += s.replay;
             t.rewritten += s.rewritten;
-            t.preempt += e.cif.fsm.became_master;
-            t.ties += e.cif.fsm.ties_lost;
+            t.preempt += c.fsm.became_master;
+            t.ties += c.fsm.ties_lost;
         }
+        t.lsdrop = self
+            .owners
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
         t
     }
 
@@ -294,16 +319,15 @@ impl CarpTable {
         }
         if config.vhid != 0 {
             if let Some(dev) = &config.carpdev {
-                let clash = self.entries.iter().any(|(n, e)| {
-                    n != name
-                        && e.cif.config.vhid == config.vhid
-                        && e.cif.config.carpdev.as_ref() == Some(dev)
+                let clash = config.vhids().find(|v| {
+                    self.entries.iter().any(|(n, e)| {
+                        n != name
+                            && e.cif.config.vhids().any(|w| w == *v)
+                            && e.cif.config.carpdev.as_ref() == Some(dev)
+                    })
                 });
-                if clash {
-                    return Err(format!(
-                        "{name}: vhid {} already in use on {dev}",
-                        config.vhid
-                    ));
+                if let Some(v) = clash {
+                    return Err(format!("{name}: vhid {v} already in use on {dev}"));
                 }
             }
         }
@@ -341,6 +365,9 @@ impl CarpTable {
                     src: None,
                     src6: None,
                     transitions: 0,
+                    nodes: Vec::new(),
+                    addrs_up: false,
+                    ingress: String::new(),
                 },
             );
             self.groups.entry(CARP_GROUP.to_string()).or_insert(0);
@@ -393,7 +420,7 @@ impl CarpTable {
             }
         }
         let e = self.entries.get_mut(name).ok_or("vanished")?;
-        let master = e.cif.state() == CarpState::Master;
+        let master = e.addrs_up;
         let addrs_changed = e.cif.config.addrs != config.addrs;
         if master && addrs_changed {
             // Withdraw what goes away; MASTER adds the rest below.
@@ -408,16 +435,15 @@ impl CarpTable {
         let acts = e.cif.reconfigure(config, now);
         self.refresh_src(name);
         self.execute(name, acts, now);
+        self.sync_nodes(name, now);
         if master && addrs_changed {
             self.apply_addrs(name, true);
         }
         self.update_runnable(name, now);
         if let Some(s) = force {
-            if let Some(e) = self.entries.get_mut(name) {
-                let acts = e.cif.fsm.force_state(s, now);
-                self.execute(name, acts, now);
-            }
+            self.each_node(name, |v| v.force_state(s, now), now);
         }
+        self.sync_share(name);
         Ok(())
     }
 
@@ -429,20 +455,17 @@ impl CarpTable {
         self.stop(name, now, true);
         self.remove_link(name);
         self.entries.remove(name);
+        self.publish_owners();
         Ok(())
     }
 
     /// Run the vhid down: bow out if MASTER (`bow`), INIT.
     fn stop(&mut self, name: &str, now: Duration, bow: bool) {
-        let Some(e) = self.entries.get_mut(name) else {
-            return;
-        };
-        let acts = if bow {
-            e.cif.fsm.set_runnable(false, now)
+        if bow {
+            self.each_node(name, |v| v.set_runnable(false, now), now);
         } else {
-            e.cif.fsm.suppress(now)
-        };
-        self.execute(name, acts, now);
+            self.each_node(name, |v| v.suppress(now), now);
+        }
     }
 
     fn remove_link(&mut self, name: &str) {
@@ -450,12 +473,18 @@ impl CarpTable {
             return;
         };
         let (idx, dev) = (e.ifindex, e.carpdev_index);
+        let had_ingress = !e.ingress.is_empty();
+        e.ingress.clear();
+        e.addrs_up = false;
         e.ifindex = 0;
         e.carpdev_index = 0;
         e.sender = None;
         if e.carpdev_demoted {
             e.carpdev_demoted = false;
             self.adjust_group(CARP_GROUP, -1);
+        }
+        if had_ingress {
+            balance::drop_ingress(name);
         }
         if idx != 0 {
             let _ = self.nl.delete_link(idx);
@@ -471,14 +500,14 @@ impl CarpTable {
             return;
         };
         let runnable = e.ifindex != 0 && e.cif.runnable(e.carpdev_up);
-        let acts = e.cif.fsm.set_runnable(runnable, now);
-        self.execute(name, acts, now);
+        self.each_node(name, |v| v.set_runnable(runnable, now), now);
     }
 
     fn apply_addrs(&mut self, name: &str, up: bool) {
-        let Some(e) = self.entries.get(name) else {
+        let Some(e) = self.entries.get_mut(name) else {
             return;
         };
+        e.addrs_up = up;
         let idx = e.ifindex;
         if idx == 0 {
             return;
@@ -524,9 +553,10 @@ impl CarpTable {
                     } else if self.log_level >= 2 {
                         log::crit(&msg);
                     }
-                    self.apply_addrs(name, to == CarpState::Master);
+                    self.node_transition(name);
                 }
-                Action::SendAdvert { bow_out } => self.send_advert(name, bow_out),
+                Action::SendAdvert { bow_out } => self.send_advert(name, 0, bow_out),
+                Action::SendGratuitous if self.is_balanced(name) => {}
                 Action::SendGratuitous => self.send_gratuitous(name),
             }
         }
@@ -556,16 +586,21 @@ impl CarpTable {
     }
 
     /// One advertisement by each family the interface has addresses of
-    /// (carp_send_ad: IPv4 then IPv6).
-    fn send_advert(&mut self, name: &str, bow_out: bool) {
+    /// (carp_send_ad: IPv4 then IPv6), for carpnode `node` (0: the
+    /// leader).
+    fn send_advert(&mut self, name: &str, node: usize, bow_out: bool) {
         let Some(e) = self.entries.get(name) else {
             return;
         };
-        let [inet, inet6] = e.cif.fsm.families();
+        let Some(c) = e.all().nth(node) else {
+            return;
+        };
+        let [inet, inet6] = c.fsm.families();
         if inet {
-            self.send_advert4(name, bow_out);
+            self.send_advert4(name, node, bow_out);
         }
-        if inet6 {
+        // A balanced interface has no IPv6 addresses (refused).
+        if inet6 && node == 0 {
             self.send_advert6(name, bow_out);
         }
     }
@@ -585,7 +620,7 @@ impl CarpTable {
         true
     }
 
-    fn send_advert4(&mut self, name: &str, bow_out: bool) {
+    fn send_advert4(&mut self, name: &str, node: usize, bow_out: bool) {
         let ident = self.ident;
         self.ident = self.ident.wrapping_add(1);
         if self.entries.get(name).is_some_and(|e| e.src.is_none()) {
@@ -607,7 +642,10 @@ impl CarpTable {
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
-        let repr = e.cif.advert(bow_out, demote, src, wall_seq(wall));
+        let Some(cif) = e.node_mut(node) else {
+            return;
+        };
+        let repr = cif.advert(bow_out, demote, src, wall_seq(wall));
         let Some(e) = self.entries.get(name) else {
             return;
         };
@@ -630,7 +668,7 @@ impl CarpTable {
             };
             let mut frame = vec![0u8; 14 + pkt.len()];
             let eth = ethernet::Repr {
-                src_addr: virtual_mac(e.cif.config.vhid),
+                src_addr: EthernetAddress(e.frame_source(node)),
                 dst_addr: EthernetAddress::from_ipv4_multicast(dst),
                 ethertype: ethernet::ETHERTYPE_IPV4,
             };
@@ -644,8 +682,8 @@ impl CarpTable {
         };
         match result {
             Ok(()) => {
-                if let Some(e) = self.entries.get_mut(name) {
-                    e.cif.stats.opackets += 1;
+                if let Some(c) = self.entries.get_mut(name).and_then(|e| e.node_mut(node)) {
+                    c.stats.opackets += 1;
                 }
             }
             Err(err) => log::err(&format!("{name}: sending advertisement: {err}")),
@@ -714,12 +752,13 @@ impl CarpTable {
             .find(|e| e.ifindex == ifindex && ifindex != 0)
             .map(|e| e.carpdev_index)
             .unwrap_or(ifindex);
-        let found = self.entries.iter().find(|(_, e)| {
-            e.carpdev_index == dev
-                && e.cif.config.vhid == vhid
-                && multicast.is_none_or(|m| e.cif.config.carppeer.is_none() == m)
+        let found = self.entries.iter().find_map(|(n, e)| {
+            let i = e.all().position(|c| c.config.vhid == vhid)?;
+            (e.carpdev_index == dev
+                && multicast.is_none_or(|m| e.cif.config.carppeer.is_none() == m))
+            .then_some((n, i))
         });
-        let Some((name, _)) = found else {
+        let Some((name, node)) = found else {
             if self.entries.values().any(|e| e.carpdev_index == dev) {
                 self.stats.badvhid += 1;
             } else {
@@ -734,16 +773,16 @@ impl CarpTable {
             .map(|e| self.demote_of(&e.cif.config))
             .unwrap_or(0);
         let preempt = self.preempt;
-        let Some(e) = self.entries.get_mut(&name) else {
+        let Some(cif) = self.entries.get_mut(&name).and_then(|e| e.node_mut(node)) else {
             return;
         };
-        match e.cif.check(ttl, src, payload, now) {
+        match cif.check(ttl, src, payload, now) {
             Ok(ad) => {
                 if ad.is_bow_out() {
                     log::info(&format!("{name}: bow-out advertisement from {src}"));
                 }
-                let acts = e.cif.fsm.on_advert(&ad, demote, preempt, now);
-                self.execute(&name, acts, now);
+                let acts = cif.fsm.on_advert(&ad, demote, preempt, now);
+                self.execute_node(&name, node, acts, now);
             }
             Err(Drop::Own) => {}
             Err(d @ (Drop::Replay | Drop::Rewritten)) => self.log_drop(
@@ -767,20 +806,25 @@ impl CarpTable {
         }
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
-            let Some(e) = self.entries.get_mut(&n) else {
-                continue;
-            };
-            if e.cif.fsm.next_deadline().is_some_and(|d| d <= now) {
-                let acts = e.cif.fsm.on_timer(now);
-                self.execute(&n, acts, now);
-            }
+            self.each_node(
+                &n,
+                |v| {
+                    if v.next_deadline().is_some_and(|d| d <= now) {
+                        v.on_timer(now)
+                    } else {
+                        Actions::default()
+                    }
+                },
+                now,
+            );
         }
     }
 
     pub fn next_deadline(&self) -> Option<Duration> {
         self.entries
             .values()
-            .filter_map(|e| e.cif.fsm.next_deadline())
+            .flat_map(Entry::all)
+            .filter_map(|c| c.fsm.next_deadline())
             .min()
     }
 
@@ -807,10 +851,12 @@ impl CarpTable {
             }
             let src = f.src.or_else(|| e.cif.ipv4_addrs().first().copied());
             e.src = src;
-            e.cif.set_src(src);
             let src6 = f.src6.or_else(|| e.cif.ipv6_addrs().first().copied());
             e.src6 = src6;
-            e.cif.set_src6(src6);
+            for c in e.all_mut() {
+                c.set_src(src);
+                c.set_src6(src6);
+            }
             if e.carpdev_up == f.up {
                 continue;
             }
@@ -818,9 +864,8 @@ impl CarpTable {
             let demoted = e.carpdev_demoted;
             let n = f.name.clone();
             if !f.up {
-                let acts = e.cif.fsm.suppress(now);
                 e.carpdev_demoted = true;
-                self.execute(&n, acts, now);
+                self.each_node(&n, |v| v.suppress(now), now);
                 if !demoted {
                     self.adjust_group(CARP_GROUP, 1);
                     log::err(&format!(
@@ -861,10 +906,7 @@ impl CarpTable {
                 .map(|(n, _)| n.clone())
                 .collect();
             for n in names {
-                if let Some(e) = self.entries.get_mut(&n) {
-                    let acts = e.cif.fsm.demote_changed(now);
-                    self.execute(&n, acts, now);
-                }
+                self.each_node(&n, |v| v.demote_changed(now), now);
             }
         }
         new
@@ -879,12 +921,21 @@ impl CarpTable {
         let names: Vec<String> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.cif.state() == CarpState::Master)
+            .filter(|(_, e)| e.state() == CarpState::Master)
             .map(|(n, _)| n.clone())
             .collect();
         for n in &names {
             log::notice(&format!("{n}: bowing out"));
-            self.send_advert(n, true);
+            let masters: Vec<usize> = self.entries.get(n).map_or(Vec::new(), |e| {
+                e.all()
+                    .enumerate()
+                    .filter(|(_, c)| c.state() == CarpState::Master)
+                    .map(|(i, _)| i)
+                    .collect()
+            });
+            for i in masters {
+                self.send_advert(n, i, true);
+            }
         }
         names.len()
     }
@@ -893,13 +944,11 @@ impl CarpTable {
     pub fn destroy_all(&mut self) {
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
-            if let Some(e) = self.entries.get_mut(&n) {
-                let acts = e.cif.fsm.suppress(Duration::ZERO);
-                self.execute(&n, acts, Duration::ZERO);
-            }
+            self.each_node(&n, |v| v.suppress(Duration::ZERO), Duration::ZERO);
             self.remove_link(&n);
         }
         self.entries.clear();
+        self.owners.set(Vec::new());
     }
 }
 
