@@ -4,9 +4,14 @@
 //! the whole packet; IPv6: the payload with source, destination and hop
 //! limit beside it); AF_PACKET for whole frames (CARP advertisements,
 //! gratuitous ARP, unsolicited neighbour advertisements).
+//!
+//! libc only for sockaddr_ll, which neither nix nor socket2 can build
+//! from an interface index (so frames go out with libc's sendto).
 
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
@@ -46,21 +51,7 @@ impl RawSender {
             Type::RAW,
             Some(Protocol::from(libc::IPPROTO_RAW)),
         )?;
-        let one: libc::c_int = 1;
-        // IPV6_HDRINCL = 36
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                36,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sock.set_header_included_v6(true)?;
         if let Some(m) = mark {
             sock.set_mark(m)?;
         }
@@ -119,20 +110,7 @@ pub struct RawReceiver {
 impl RawReceiver {
     pub fn ipv4(proto: u8) -> io::Result<RawReceiver> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto as i32)))?;
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_PKTINFO,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        setsockopt(&sock, sockopt::Ipv4PacketInfo, &true)?;
         sock.set_multicast_loop_v4(false)?;
         Ok(RawReceiver { sock })
     }
@@ -141,18 +119,8 @@ impl RawReceiver {
     /// net.core.rmem_max; SO_RCVBUF up to that cap otherwise). Returns
     /// the size the kernel reports.
     pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<usize> {
-        let v = bytes.min(i32::MAX as usize) as libc::c_int;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &v as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
+        let v = bytes.min(i32::MAX as usize);
+        if setsockopt(&self.sock, sockopt::RcvBufForce, &v).is_err() {
             self.sock.set_recv_buffer_size(bytes)?;
         }
         self.sock.recv_buffer_size()
@@ -160,21 +128,7 @@ impl RawReceiver {
 
     /// Have every packet carry the socket's drop count (`Received::dropped`).
     pub fn count_drops(&self) -> io::Result<()> {
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RXQ_OVFL,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        Ok(setsockopt(&self.sock, sockopt::RxqOvfl, &1)?)
     }
 
     /// Join a multicast group on an interface (by index).
@@ -203,58 +157,33 @@ impl RawReceiver {
 
     /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        self.recv_flags(buf, 0)
+        self.recv_flags(buf, MsgFlags::empty())
     }
 
     /// Receive one packet if one is waiting (None when none is).
     pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+        match self.recv_flags(buf, MsgFlags::MSG_DONTWAIT) {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+    fn recv_flags(&self, buf: &mut [u8], flags: MsgFlags) -> io::Result<Received> {
         let mut cmsg = [0u8; 64];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr is plain data for which all zeroes is valid (no
-        // buffers, no control data) until the fields below are set.
-        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cmsg.len();
-        // SAFETY: msg points at iov (buf, owned for the call) and cmsg, both
-        // with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, flags) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = recvmsg::<()>(self.sock.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)?;
         let mut ifindex = 0;
         let mut dropped = None;
-        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
-        // which the kernel filled; in_pktinfo and the u32 are read
-        // unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
-                    let info =
-                        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
-                    ifindex = info.ipi_ifindex as u32;
-                } else if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL
-                {
-                    dropped = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const u32));
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => ifindex = info.ipi_ifindex as u32,
+                ControlMessageOwned::RxqOvfl(n) => dropped = Some(n),
+                _ => {}
             }
         }
         Ok(Received {
-            len: n as usize,
+            len: msg.bytes,
             ifindex,
             dropped,
         })
@@ -281,22 +210,8 @@ pub struct Raw6Receiver {
 impl Raw6Receiver {
     pub fn new(proto: u8) -> io::Result<Raw6Receiver> {
         let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(proto as i32)))?;
-        for opt in [libc::IPV6_RECVPKTINFO, libc::IPV6_RECVHOPLIMIT] {
-            let one: libc::c_int = 1;
-            // SAFETY: a valid socket, and a pointer to an int with its size.
-            let r = unsafe {
-                libc::setsockopt(
-                    sock.as_raw_fd(),
-                    libc::IPPROTO_IPV6,
-                    opt,
-                    &one as *const _ as *const libc::c_void,
-                    4,
-                )
-            };
-            if r != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)?;
+        setsockopt(&sock, sockopt::Ipv6RecvHopLimit, &true)?;
         sock.set_multicast_loop_v6(false)?;
         Ok(Raw6Receiver { sock })
     }
@@ -317,57 +232,29 @@ impl Raw6Receiver {
     /// Receive one packet if one is waiting (None when none is).
     pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received6>> {
         let mut cmsg = [0u8; 128];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: sockaddr_in6 and msghdr are plain data for which all
-        // zeroes is valid.
-        let mut from: libc::sockaddr_in6 = unsafe { MaybeUninit::zeroed().assume_init() };
-        // SAFETY: as above.
-        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
-        msg.msg_name = &mut from as *mut libc::sockaddr_in6 as *mut libc::c_void;
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cmsg.len();
-        // SAFETY: msg points at from, iov (buf) and cmsg, all owned for the
-        // call, with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                return Ok(None);
-            }
-            return Err(e);
-        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let fd = self.sock.as_raw_fd();
+        let msg =
+            match recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT) {
+                Ok(m) => m,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
         let mut r = Received6 {
-            len: n as usize,
+            len: msg.bytes,
             ifindex: 0,
-            src: Ipv6Addr::from(from.sin6_addr.s6_addr),
+            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
             dst: Ipv6Addr::UNSPECIFIED,
             hop_limit: 0,
         };
-        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
-        // which the kernel filled; in6_pktinfo and the int are read
-        // unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::IPPROTO_IPV6 {
-                    if (*c).cmsg_type == libc::IPV6_PKTINFO {
-                        let info = std::ptr::read_unaligned(
-                            libc::CMSG_DATA(c) as *const libc::in6_pktinfo
-                        );
-                        r.ifindex = info.ipi6_ifindex;
-                        r.dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
-                    } else if (*c).cmsg_type == libc::IPV6_HOPLIMIT {
-                        let h = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
-                        r.hop_limit = h.clamp(0, 255) as u8;
-                    }
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    r.ifindex = info.ipi6_ifindex;
+                    r.dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
                 }
-                c = libc::CMSG_NXTHDR(&msg, c);
+                ControlMessageOwned::Ipv6HopLimit(h) => r.hop_limit = h.clamp(0, 255) as u8,
+                _ => {}
             }
         }
         Ok(Some(r))
@@ -384,15 +271,9 @@ pub struct FrameSender {
 
 impl FrameSender {
     pub fn new() -> io::Result<FrameSender> {
-        // SAFETY: a plain socket(2) call; protocol 0 receives nothing.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just returned by socket(2) and is owned here.
-        Ok(FrameSender {
-            fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
-        })
+        // Protocol 0 receives nothing; socket2 sets SOCK_CLOEXEC.
+        let sock = Socket::new(Domain::PACKET, Type::RAW, None)?;
+        Ok(FrameSender { fd: sock.into() })
     }
 
     pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {

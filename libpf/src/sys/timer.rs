@@ -1,7 +1,8 @@
 //! A timerfd on CLOCK_MONOTONIC and a wait for it or a socket: how the
 //! CARP thread sleeps until its next deadline (to the microsecond, not a
 //! receive timeout's jiffy) or until an advertisement arrives. Also the
-//! real-time scheduling class for such a thread.
+//! real-time scheduling class for such a thread: libc's
+//! pthread_setschedparam, which nix does not wrap.
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::time::TimeSpec;
