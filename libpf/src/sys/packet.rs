@@ -1,11 +1,16 @@
 //! A packet socket for ARP (ETH_P_ARP on every interface): requests in
 //! with the interface they came by, replies out as whole frames; and the
 //! link-layer addresses an interface must accept besides its own (packet
-//! socket memberships, dropped when the socket closes).
+//! socket memberships, dropped when the socket closes). The socket and
+//! receive go through socket2 and nix; sendto with a link-layer address
+//! and PACKET_ADD_MEMBERSHIP stay libc (neither crate builds a
+//! sockaddr_ll from an interface index or wraps packet_mreq).
 
+use nix::sys::socket::{recvfrom, LinkAddr};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 const ETH_P_ARP: u16 = 0x0806;
@@ -41,67 +46,32 @@ impl ArpSocket {
     /// Receives every ARP frame of the namespace; reads time out after
     /// `timeout` so the caller can look at its shutdown flag.
     pub fn open(timeout: Duration) -> io::Result<ArpSocket> {
-        // SAFETY: a plain socket(2) call.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(ETH_P_ARP.to_be()),
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just returned by socket(2) and is owned here.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-        };
-        // SAFETY: tv is borrowed for the call with its true size.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const libc::timeval as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(ArpSocket { fd })
+        let sock = Socket::new(
+            Domain::PACKET,
+            Type::RAW.cloexec(),
+            Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
+        )?;
+        sock.set_read_timeout(Some(timeout))?;
+        Ok(ArpSocket { fd: sock.into() })
     }
 
     /// The next frame; Ok(None) when the read timed out.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        let mut from = sll(0);
-        let mut flen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-        // SAFETY: buf and from are borrowed for the call with their sizes.
-        let n = unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-                &mut from as *mut libc::sockaddr_ll as *mut libc::sockaddr,
-                &mut flen,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if super::transient(&e) {
-                Ok(None)
-            } else {
-                Err(e)
-            };
+        match recvfrom::<LinkAddr>(self.fd.as_raw_fd(), buf) {
+            Ok((len, from)) => Ok(Some(Received {
+                len,
+                ifindex: from.map_or(0, |a| a.ifindex() as u32),
+                pkttype: from.map_or(0, |a| a.pkttype()),
+            })),
+            Err(e) => {
+                let e = io::Error::from(e);
+                if super::transient(&e) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
         }
-        Ok(Some(Received {
-            len: n as usize,
-            ifindex: from.sll_ifindex as u32,
-            pkttype: from.sll_pkttype,
-        }))
     }
 
     /// Send a whole frame (Ethernet header first) on `ifindex`.
