@@ -12,7 +12,9 @@
 //!   a: bit 0 refill the CARP checksum, bit 1 sign the advertisement
 //!      with the interface's key (a peer that knows the password: the
 //!      state machine is reached with any timing and demotion), bit 2
-//!      force TTL 255, bit 3 run the timers after the packet
+//!      force TTL 255, bit 3 run the timers after the packet, bit 4
+//!      take it as an IPv6 advertisement (hop limit = the TTL, source
+//!      fe80::<the IPv4 source>: ipackets6, the IPv6 peer and timer)
 //!   b: time step before the packet, b × 100 ms
 //!
 //! Nothing may panic, a `Repr` survives emit and parse, and a vhid in
@@ -136,7 +138,23 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let before = c.state();
-        if let Ok(ad) = c.check(rx.ttl, rx.src, rx.payload, now) {
+        let checked = if r.a & 16 != 0 {
+            let o = rx.src.octets();
+            let src6 = std::net::Ipv6Addr::new(
+                0xfe80,
+                0,
+                0,
+                0,
+                0,
+                0,
+                u16::from_be_bytes([o[0], o[1]]),
+                u16::from_be_bytes([o[2], o[3]]),
+            );
+            c.check(rx.ttl, src6, rx.payload, now)
+        } else {
+            c.check(rx.ttl, rx.src, rx.payload, now)
+        };
+        if let Ok(ad) = checked {
             let acts = c.fsm.on_advert(&ad, demote, preempt, now);
             for _ in acts.iter() {}
             let _ = c.advert(ad.is_bow_out(), demote, rx.dst, now.as_millis() as u32);

@@ -73,6 +73,7 @@ fuzz_target!(|data: &[u8]| {
             key_set: false,
             peer: None,
             transitions: 0,
+            nodes: Vec::new(),
         });
     }
     let names: Vec<String> = text

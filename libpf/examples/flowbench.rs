@@ -9,11 +9,12 @@
 //!       for SECONDS, as fast as they can or RATE per second in all (each
 //!       thread keeps its share of a fixed schedule); prints
 //!       `conns_per_s=N failed=N`
-//!   flowbench flows SRC DST COUNT
+//!   flowbench flows SRC DST COUNT [RATE]
 //!       sends one UDP datagram on each of COUNT distinct flows from SRC to
 //!       DST (source ports 1024..65535, then the next destination port from
-//!       20000): a firewall that keeps state gets COUNT states; prints
-//!       `flows=N flows_per_s=N`
+//!       20000), as fast as it can or RATE flows per second (a fixed
+//!       schedule, late flows sent at once): a firewall that keeps state
+//!       gets COUNT states; prints `flows=N flows_per_s=N`
 //!
 //! std and socket2 (SO_LINGER) only; every error is printed and ends the run with status 1.
 
@@ -104,11 +105,19 @@ fn conns(addr: SocketAddr, secs: u64, threads: usize, rate: Option<f64>) {
     );
 }
 
-fn flows(src: IpAddr, dst: IpAddr, count: u64) {
+fn flows(src: IpAddr, dst: IpAddr, count: u64, rate: Option<f64>) {
     let start = Instant::now();
     let mut sent = 0u64;
     let (mut sport, mut dport) = (1024u16, 20000u16);
     while sent < count {
+        if let Some(r) = rate.filter(|r| *r > 0.0) {
+            // Sleep in steps of at least a millisecond's worth of flows.
+            let due = start + Duration::from_secs_f64(sent as f64 / r);
+            let now = Instant::now();
+            if due > now + Duration::from_micros(500) {
+                std::thread::sleep(due - now);
+            }
+        }
         let s = UdpSocket::bind(SocketAddr::new(src, sport));
         if let Ok(s) = s {
             if s.send_to(b"x", SocketAddr::new(dst, dport)).is_ok() {
@@ -142,6 +151,7 @@ fn main() {
             arg(&args, 2, "SRC"),
             arg(&args, 3, "DST"),
             arg(&args, 4, "COUNT"),
+            args.get(5).map(|_| arg(&args, 5, "RATE")),
         ),
         _ => fail("usage: flowbench serve|conns|flows ...".into()),
     }

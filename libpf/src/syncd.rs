@@ -13,13 +13,14 @@ use crate::pfsync::auth;
 use crate::pfsync::bulk::{self, Requester};
 use crate::pfsync::input;
 use crate::pfsync::ratelimit::BulkLimiter;
-use crate::pfsync::stats::{BulkPhase, PfsyncReport, PfsyncStats};
+use crate::pfsync::repair::{self, LagHistogram, RepairRx, SendRing};
+use crate::pfsync::stats::{BulkPhase, PfsyncReport, PfsyncStats, RepairReport};
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
 use crate::sys::raw::{RawReceiver, RawSender};
 use crate::wire::pfsync::{
-    build_ipv4, parse_frame, BusRepr, FrameBuilder, FrameStats, Message, UpdReqRepr, BUS_END,
-    BUS_START, INADDR_PFSYNC_GROUP,
+    build_ipv4, control_frame, parse_frame, BusRepr, FrameBuilder, FrameStats, Message, RepairExt,
+    RepairKind, UpdReqRepr, BUS_END, BUS_START, INADDR_PFSYNC_GROUP,
 };
 use crate::wire::IPPROTO_PFSYNC;
 use std::collections::HashMap;
@@ -124,6 +125,10 @@ struct Track {
     bulks_sent: u64,
     /// Last frame sent (keepalive timing).
     sent: Option<Instant>,
+    /// Last numbered (DATA) frame sent, and how many ALIVE frames went
+    /// out after it (`repair::TAIL_ALIVE_MS`).
+    data_sent: Option<Instant>,
+    tail_alives: usize,
 }
 
 struct Shared {
@@ -149,6 +154,11 @@ struct Shared {
     /// The next authenticated frame's number (`auth`).
     seq: AtomicU64,
     track: Mutex<Track>,
+    /// Frames numbered and kept for the peer's NACKs (`pfsync::repair`);
+    /// held while a frame is numbered and sent, so numbers go out in order.
+    ring: Mutex<SendRing>,
+    /// The receiving side's repair counters and lag, for the report.
+    repair: Mutex<RepairReport>,
 }
 
 impl Shared {
@@ -180,6 +190,17 @@ impl Shared {
     /// The report for pfd, ages taken now.
     fn report(&self) -> PfsyncReport {
         let stats = self.stats().openbsd();
+        // The ring before the track: a frame is sent (and the track
+        // noted) with the ring held.
+        let repair = {
+            let ring = self.ring();
+            RepairReport {
+                resent: ring.resent,
+                nacks_in: ring.nacks,
+                gone_out: ring.gone,
+                ..*self.repair.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
         let t = self.track();
         let ms = |i: Option<Instant>| i.map(|i| i.elapsed().as_millis() as u64);
         PfsyncReport {
@@ -192,6 +213,37 @@ impl Shared {
             bulks_sent: t.bulks_sent,
             bulk_sending: self.bulk_running.load(Ordering::Relaxed),
             up_ms: ms(t.up_since).map_or(0, |m| m.max(1)),
+            repair,
+        }
+    }
+
+    fn ring(&self) -> std::sync::MutexGuard<'_, SendRing> {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn link(&self) -> Option<Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A frame of the repair protocol alone (ALIVE, NACK, GONE).
+    fn send_control(&self, ext: &RepairExt, link: &Link) {
+        self.send_frame(&control_frame(ext), link);
+    }
+
+    /// ALIVE frames after the last DATA frame (`repair::TAIL_ALIVE_MS`),
+    /// so that the peer notices when that frame was lost.
+    fn tail_alive(&self) {
+        let due = {
+            let t = self.track();
+            match (t.data_sent, repair::TAIL_ALIVE_MS.get(t.tail_alives)) {
+                (Some(at), Some(&ms)) => at.elapsed() >= Duration::from_millis(ms),
+                _ => false,
+            }
+        };
+        if let (true, Some(link)) = (due, self.link()) {
+            let ext = self.ring().alive(unix_ms() as u32);
+            self.send_control(&ext, &link);
+            self.track().tail_alives += 1;
         }
     }
 
@@ -217,7 +269,8 @@ impl Shared {
         let due = self.track().sent.is_none_or(|t| t.elapsed() >= KEEPALIVE);
         let link = self.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let (true, Some(link)) = (due, link) {
-            self.send_frame(&FrameBuilder::new(MTU).finish(), &link);
+            let ext = self.ring().alive(unix_ms() as u32);
+            self.send_control(&ext, &link);
         }
     }
 
@@ -232,28 +285,41 @@ impl Shared {
         }
     }
 
-    /// Pack `msgs` into frames and send them.
-    fn send(&self, msgs: &[Message]) {
+    /// Pack `msgs` into frames and send them; `stamp`: the Unix time (ms)
+    /// the oldest new state among them was made (0: none).
+    fn send(&self, msgs: &[Message], stamp: u64) {
         let link = self.link.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(link) = link else { return };
+        let stamp = stamp as u32;
         let mut b = FrameBuilder::new(MTU);
         for m in msgs {
             if !b.push(m) {
-                self.flush(&mut b, &link);
+                self.flush_stamped(&mut b, &link, stamp);
                 if !b.push(m) {
                     continue;
                 }
             }
         }
-        self.flush(&mut b, &link);
+        self.flush_stamped(&mut b, &link, stamp);
     }
 
     fn flush(&self, b: &mut FrameBuilder, link: &Link) {
+        self.flush_stamped(b, link, 0);
+    }
+
+    /// Send what `b` holds as the next numbered (DATA) frame.
+    fn flush_stamped(&self, b: &mut FrameBuilder, link: &Link, stamp: u32) {
         if b.is_empty() {
             return;
         }
-        let payload = b.finish();
+        let mut payload = b.finish();
+        let mut ring = self.ring();
+        ring.number(&mut payload, stamp);
         self.send_frame(&payload, link);
+        drop(ring);
+        let mut t = self.track();
+        t.data_sent = Some(Instant::now());
+        t.tail_alives = 0;
     }
 
     fn send_frame(&self, payload: &[u8], link: &Link) {
@@ -305,7 +371,8 @@ enum Event {
 pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
     let rx = RawReceiver::ipv4(IPPROTO_PFSYNC)
         .map_err(|e| io::Error::new(e.kind(), format!("pfsync raw socket: {e}")))?;
-    rx.set_timeout(Some(Duration::from_millis(200)))?;
+    // Short: the receiving thread also times NACKs and ALIVE frames.
+    rx.set_timeout(Some(Duration::from_millis(10)))?;
     match rx.set_recv_buffer(RCVBUF) {
         Ok(n) if n < RCVBUF => log::warning(&format!(
             "pfsync: receive buffer {n} bytes (wanted {RCVBUF}): a bulk update may lose frames"
@@ -336,6 +403,8 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
                 .map_or(1, |d| d.as_micros() as u64),
         ),
         track: Mutex::new(Track::default()),
+        ring: Mutex::new(SendRing::new(random_epoch(), repair::RING_BYTES)),
+        repair: Mutex::new(RepairReport::default()),
     });
     let (tx, rx) = channel();
     {
@@ -365,6 +434,22 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         Some(why) => Err(io::Error::other(why)),
         None => Ok(()),
     }
+}
+
+/// This pfsyncd's stream number: random, so that a restart is told from
+/// a late frame.
+fn random_epoch() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish() as u32
+}
+
+/// The Unix time in ms (the clock replication lag is taken on).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn log_stats(shared: &Shared, what: &str) {
@@ -405,7 +490,7 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
             break;
         }
         match read_frame::<Reply>(&mut stream) {
-            Ok(Some(Reply::SyncOut(msgs))) => shared.send(&msgs),
+            Ok(Some(Reply::SyncOut(msgs, stamp))) => shared.send(&msgs, stamp),
             Ok(Some(Reply::PfsyncConfig(cfg))) => {
                 let acts = reconfigure(shared, config.as_ref(), &cfg, &mut requester, now());
                 config = Some(cfg);
@@ -639,10 +724,13 @@ fn key_of(cfg: &PfsyncConfig) -> Option<Vec<u8>> {
 fn run_bulk_actions(shared: &Shared, ctl: &mut Client, acts: Vec<bulk::Action>, now: u64) {
     for a in acts {
         match a {
-            bulk::Action::SendRequest => shared.send(&[Message::UpdReq(UpdReqRepr {
-                id: 0,
-                creatorid: 0,
-            })]),
+            bulk::Action::SendRequest => shared.send(
+                &[Message::UpdReq(UpdReqRepr {
+                    id: 0,
+                    creatorid: 0,
+                })],
+                0,
+            ),
             bulk::Action::Demote(on) => {
                 if let Err(e) = ctl.call(&Request::PfsyncDemote { on }) {
                     log::err(&format!("pfsync demotion: {e}"));
@@ -780,8 +868,13 @@ impl Pacer {
     }
 }
 
-/// Receive pfsync frames, check them, hand them to pfd: a frame and those
-/// already waiting behind it from the same sender in one request.
+/// A received frame's messages on their way to pfd: the sender, the
+/// frame's lag stamp (0: none), the messages.
+type Item = (Ipv4Addr, u32, Vec<Message>);
+
+/// Receive pfsync frames, check them, put numbered ones in the sender's
+/// order (`pfsync::repair`), hand them to pfd: a frame and those already
+/// waiting behind it in one request per sender.
 fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
     let mut rx = Input {
         ctl: None,
@@ -789,14 +882,16 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
         window: auth::ReplayWindow::new(),
         origin: Instant::now(),
         events,
+        repair: RepairRx::new(),
+        lag: LagHistogram::default(),
     };
     let mut buf = vec![0u8; 65536];
-    let mut msgs = Vec::new();
+    let mut ready: Vec<Item> = Vec::new();
     let mut frame_msgs = Vec::new();
     while !shared.term.load(Ordering::Relaxed) {
         let first = match shared.rx.recv(&mut buf) {
-            Ok(r) => r,
-            Err(e) if crate::sys::transient(&e) => continue,
+            Ok(r) => Some(r),
+            Err(e) if crate::sys::transient(&e) => None,
             Err(e) => {
                 log::err(&format!("pfsync: receive: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
@@ -805,26 +900,18 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
         };
         // The link as it is now, not as it was when recv began to wait:
         // pfsync0 may have come up meanwhile.
-        let link = shared
-            .link
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(link) = link else { continue };
-        let mut batch: Option<Ipv4Addr> = None;
-        let mut next = Some(first);
+        let Some(link) = shared.link() else { continue };
+        let mut next = first;
         let mut frames = 0;
         while let Some(r) = next {
             if let Some(d) = r.dropped {
                 shared.stats().rcvdrops = d as u64;
             }
             frame_msgs.clear();
-            if let Some(src) = rx.check(&shared, &link, &buf[..r.len], r.ifindex, &mut frame_msgs) {
-                if batch.is_some_and(|b| b != src) {
-                    rx.deliver(&shared, batch.unwrap_or(src), &mut msgs);
-                }
-                batch = Some(src);
-                msgs.append(&mut frame_msgs);
+            if let Some((src, ext)) =
+                rx.check(&shared, &link, &buf[..r.len], r.ifindex, &mut frame_msgs)
+            {
+                rx.repair_input(&shared, &link, src, ext, &mut frame_msgs, &mut ready);
             }
             frames += 1;
             next = if frames < INPUT_BATCH {
@@ -833,9 +920,9 @@ fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                 None
             };
         }
-        if let Some(src) = batch {
-            rx.deliver(&shared, src, &mut msgs);
-        }
+        rx.repair_poll(&shared, &link, &mut ready);
+        rx.deliver_ready(&shared, &mut ready);
+        shared.tail_alive();
     }
 }
 
@@ -846,9 +933,99 @@ struct Input {
     window: auth::ReplayWindow,
     origin: Instant,
     events: Sender<Event>,
+    /// The peers' numbered frames put in order (`pfsync::repair`).
+    repair: RepairRx<Ipv4Addr, Item>,
+    lag: LagHistogram,
 }
 
 impl Input {
+    /// A checked frame from `src`: numbered ones through the repair
+    /// streams, NACKs answered, the rest straight on to `ready`.
+    fn repair_input(
+        &mut self,
+        shared: &Shared,
+        link: &Link,
+        src: Ipv4Addr,
+        ext: Option<RepairExt>,
+        msgs: &mut Vec<Message>,
+        ready: &mut Vec<Item>,
+    ) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        match ext {
+            _ if src == link.src => {}
+            Some(e) if e.kind == RepairKind::Data => {
+                self.repair
+                    .data(src, &e, (src, e.arg, std::mem::take(msgs)), now, ready)
+            }
+            Some(e) if e.kind == RepairKind::Alive => self.repair.alive(src, &e, now, ready),
+            Some(e) if e.kind == RepairKind::Gone => self.repair.gone(src, &e, ready),
+            Some(e) => {
+                // A NACK: frames of ours to send again, if it is about
+                // our stream.
+                let mut again = Vec::new();
+                let mut ring = shared.ring();
+                let gone = ring.nack(e.epoch, e.seq, e.arg, now, &mut again);
+                for f in &again {
+                    shared.send_frame(f, link);
+                }
+                drop(ring);
+                if let Some(g) = gone {
+                    shared.send_control(&g, link);
+                }
+            }
+            None if msgs.is_empty() => {}
+            None => ready.push((src, 0, std::mem::take(msgs))),
+        }
+    }
+
+    /// NACKs that are due; frames given up on let others go on.
+    fn repair_poll(&mut self, shared: &Shared, link: &Link, ready: &mut Vec<Item>) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        let mut nacks = Vec::new();
+        self.repair.poll(now, &mut nacks, ready);
+        for (_, n) in &nacks {
+            shared.send_control(n, link);
+        }
+    }
+
+    /// Hand what is ready to pfd, a request per run of one sender's
+    /// frames; then the lag of the frames with new states, and the
+    /// counters for the report.
+    fn deliver_ready(&mut self, shared: &Shared, ready: &mut Vec<Item>) {
+        let mut msgs = Vec::new();
+        let mut stamps = Vec::new();
+        let mut items = std::mem::take(ready).into_iter().peekable();
+        while let Some((src, stamp, mut m)) = items.next() {
+            msgs.append(&mut m);
+            stamps.push(stamp);
+            if items.peek().is_some_and(|(s, _, _)| *s == src) {
+                continue;
+            }
+            if !msgs.is_empty() {
+                self.deliver(shared, src, &mut msgs);
+            }
+            let now = unix_ms();
+            for st in stamps.drain(..) {
+                if let Some(ms) = repair::lag_ms(st, now) {
+                    self.lag.record(ms);
+                }
+            }
+        }
+        let x = self.repair.stats;
+        *shared.repair.lock().unwrap_or_else(|e| e.into_inner()) = RepairReport {
+            gaps: x.gaps,
+            nacked: x.nacked,
+            repaired: x.repaired,
+            lost: x.lost,
+            dups: x.dups,
+            lag_frames: self.lag.count(),
+            lag_p50_ms: self.lag.percentile(50),
+            lag_p99_ms: self.lag.percentile(99),
+            lag_max_ms: self.lag.max(),
+            ..RepairReport::default()
+        };
+    }
+
     /// Check one received packet (interface, header, TTL, HMAC) and parse
     /// its messages into `msgs`; the sender when there are any.
     fn check(
@@ -858,7 +1035,7 @@ impl Input {
         pkt: &[u8],
         ifindex: u32,
         msgs: &mut Vec<Message>,
-    ) -> Option<Ipv4Addr> {
+    ) -> Option<(Ipv4Addr, Option<RepairExt>)> {
         shared.stats().ipackets += 1;
         if ifindex != link.ifindex {
             shared.stats().badif += 1;
@@ -920,7 +1097,7 @@ impl Input {
                 format!("pfsync: malformed frame from {src}: badver {} badlen {} badact {} badval {} hdrops {}", fs.badver, fs.badlen, fs.badact, fs.badval, fs.hdrops),
             );
         }
-        (!msgs.is_empty()).then_some(src)
+        (fs.badver == 0 && fs.hdrops == 0).then(|| (src, RepairExt::of_frame(frame)))
     }
 
     /// Hand the messages `src` sent to pfd (emptying `msgs`); bulk

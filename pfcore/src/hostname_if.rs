@@ -482,8 +482,9 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
-    fn ifc(v: &[&str]) -> HostnameLine {
-        HostnameLine::Ifconfig(s(v))
+    /// An ifconfig line from its words.
+    fn ifc(words: &str) -> HostnameLine {
+        HostnameLine::Ifconfig(words.split_whitespace().map(String::from).collect())
     }
 
     #[test]
@@ -491,61 +492,20 @@ mod tests {
         let text = "inet 192.0.2.1 255.255.255.0 192.0.2.255 vhid 1 carpdev hvn3 pass hvn3pass\n";
         assert_eq!(
             parse(text, "carp1").unwrap(),
-            vec![ifc(&[
-                "inet",
-                "192.0.2.1",
-                "netmask",
-                "255.255.255.0",
-                "broadcast",
-                "192.0.2.255",
-                "vhid",
-                "1",
-                "carpdev",
-                "hvn3",
-                "pass",
-                "hvn3pass"
-            ])]
+            vec![ifc("inet 192.0.2.1 netmask 255.255.255.0 broadcast 192.0.2.255 vhid 1 carpdev hvn3 pass hvn3pass")]
         );
         let text =
             "inet 192.0.2.1 255.255.255.0 192.0.2.255 vhid 1 carpdev hvn3 pass hvn3pass advskew 128";
         assert_eq!(
             parse(text, "carp1").unwrap(),
-            vec![ifc(&[
-                "inet",
-                "192.0.2.1",
-                "netmask",
-                "255.255.255.0",
-                "broadcast",
-                "192.0.2.255",
-                "vhid",
-                "1",
-                "carpdev",
-                "hvn3",
-                "pass",
-                "hvn3pass",
-                "advskew",
-                "128"
-            ])]
+            vec![ifc("inet 192.0.2.1 netmask 255.255.255.0 broadcast 192.0.2.255 vhid 1 carpdev hvn3 pass hvn3pass advskew 128")]
         );
         // trailing blank, as in the seed's hostname.carp2
         let text =
             "inet 192.168.99.254 255.255.255.0 192.168.99.255 vhid 1 carpdev hvn4 pass hvn4pass \n";
         assert_eq!(
             parse(text, "carp2").unwrap(),
-            vec![ifc(&[
-                "inet",
-                "192.168.99.254",
-                "netmask",
-                "255.255.255.0",
-                "broadcast",
-                "192.168.99.255",
-                "vhid",
-                "1",
-                "carpdev",
-                "hvn4",
-                "pass",
-                "hvn4pass"
-            ])]
+            vec![ifc("inet 192.168.99.254 netmask 255.255.255.0 broadcast 192.168.99.255 vhid 1 carpdev hvn4 pass hvn4pass")]
         );
     }
 
@@ -553,15 +513,15 @@ mod tests {
     fn seed_pfsync_and_physical_lines() {
         assert_eq!(
             parse("up syncdev hvn2\n", "pfsync0").unwrap(),
-            vec![ifc(&["up", "syncdev", "hvn2"])]
+            vec![ifc("up syncdev hvn2")]
         );
         assert_eq!(
             parse("inet 169.254.0.1 255.255.255.254\n", "hvn2").unwrap(),
-            vec![ifc(&["inet", "169.254.0.1", "netmask", "255.255.255.254"])]
+            vec![ifc("inet 169.254.0.1 netmask 255.255.255.254")]
         );
         assert_eq!(
             parse("inet 192.0.2.10 255.255.255.0\n", "hvn3").unwrap(),
-            vec![ifc(&["inet", "192.0.2.10", "netmask", "255.255.255.0"])]
+            vec![ifc("inet 192.0.2.10 netmask 255.255.255.0")]
         );
     }
 
@@ -572,7 +532,7 @@ mod tests {
         // netstart unpacks by position, whatever the words are:
         assert_eq!(
             parse(text, "carp1").unwrap(),
-            vec![ifc(&[
+            vec![HostnameLine::Ifconfig(s(&[
                 "inet",
                 "vhid",
                 "netmask",
@@ -586,13 +546,13 @@ mod tests {
                 "128",
                 "description",
                 "name server 1"
-            ])]
+            ]))]
         );
         let text =
             "vhid 133 carpdev vr0 pass vhid133passwd advskew 128 description \"name server 2\"";
         assert_eq!(
             parse(text, "carp2").unwrap(),
-            vec![ifc(&[
+            vec![HostnameLine::Ifconfig(s(&[
                 "vhid",
                 "133",
                 "carpdev",
@@ -603,7 +563,7 @@ mod tests {
                 "128",
                 "description",
                 "name server 2"
-            ])]
+            ]))]
         );
     }
 
@@ -625,31 +585,16 @@ up
         assert_eq!(
             parse(text, "fxp0").unwrap(),
             vec![
-                ifc(&["media", "100baseTX", "description", "Uplink"]),
-                ifc(&[
-                    "inet",
-                    "10.0.1.12",
-                    "netmask",
-                    "255.255.255.0",
-                    "broadcast",
-                    "10.0.1.255"
-                ]),
-                ifc(&[
-                    "inet",
-                    "alias",
-                    "10.0.1.13",
-                    "netmask",
-                    "255.255.255.255",
-                    "broadcast",
-                    "10.0.1.13"
-                ]),
-                ifc(&["inet", "alias", "10.0.1.14", "netmask", "255.255.255.255"]),
-                ifc(&["inet", "alias", "10.0.1.15", "netmask", "255.255.255.255"]),
-                ifc(&["inet", "alias", "10.0.1.16", "netmask", "0xffffffff"]),
-                ifc(&["inet6", "alias", "fec0::1", "prefixlen", "64"]),
-                ifc(&["inet6", "alias", "fec0::2", "prefixlen", "64", "anycast"]),
+                ifc("media 100baseTX description Uplink"),
+                ifc("inet 10.0.1.12 netmask 255.255.255.0 broadcast 10.0.1.255"),
+                ifc("inet alias 10.0.1.13 netmask 255.255.255.255 broadcast 10.0.1.13"),
+                ifc("inet alias 10.0.1.14 netmask 255.255.255.255"),
+                ifc("inet alias 10.0.1.15 netmask 255.255.255.255"),
+                ifc("inet alias 10.0.1.16 netmask 0xffffffff"),
+                ifc("inet6 alias fec0::1 prefixlen 64"),
+                ifc("inet6 alias fec0::2 prefixlen 64 anycast"),
                 HostnameLine::Command("route add 65.65.65.65 10.0.1.13".into()),
-                ifc(&["up"]),
+                ifc("up"),
             ]
         );
         assert_eq!(
@@ -658,7 +603,7 @@ up
                 "em0"
             )
             .unwrap(),
-            vec![ifc(&[
+            vec![HostnameLine::Ifconfig(s(&[
                 "inet",
                 "10.0.0.1",
                 "netmask",
@@ -667,7 +612,7 @@ up
                 "10.0.0.255",
                 "description",
                 "Bob's uplink"
-            ])]
+            ]))]
         );
     }
 
@@ -694,17 +639,22 @@ up
     #[test]
     fn blank_and_comment_lines() {
         let text = "\n   \n# comment\n\t# indented comment\nup # bring it up\n\n";
-        assert_eq!(parse(text, "em0").unwrap(), vec![ifc(&["up"])]);
+        assert_eq!(parse(text, "em0").unwrap(), vec![ifc("up")]);
         assert_eq!(parse("", "em0").unwrap(), vec![]);
         // '#' inside a word or inside quotes is not a comment
         assert_eq!(
             parse("description \"rack #3\" group a#b\n", "em0").unwrap(),
-            vec![ifc(&["description", "rack #3", "group", "a#b"])]
+            vec![HostnameLine::Ifconfig(s(&[
+                "description",
+                "rack #3",
+                "group",
+                "a#b"
+            ]))]
         );
         // comment cut before unpacking (netstart would fail on this one)
         assert_eq!(
             parse("inet 10.0.0.1 255.255.255.0 # lan\n", "em0").unwrap(),
-            vec![ifc(&["inet", "10.0.0.1", "netmask", "255.255.255.0"])]
+            vec![ifc("inet 10.0.0.1 netmask 255.255.255.0")]
         );
     }
 
@@ -712,27 +662,27 @@ up
     fn inet_forms() {
         assert_eq!(
             parse("inet 10.0.0.1/24\n", "em0").unwrap(),
-            vec![ifc(&["inet", "10.0.0.1/24"])]
+            vec![ifc("inet 10.0.0.1/24")]
         );
         assert_eq!(
             parse("inet 10.0.0.1/24 description lan up\n", "em0").unwrap(),
-            vec![ifc(&["inet", "10.0.0.1/24", "description", "lan", "up"])]
+            vec![ifc("inet 10.0.0.1/24 description lan up")]
         );
         assert_eq!(
             parse("inet alias 10.0.0.2/32\n", "em0").unwrap(),
-            vec![ifc(&["inet", "alias", "10.0.0.2/32"])]
+            vec![ifc("inet alias 10.0.0.2/32")]
         );
         assert_eq!(
             parse("inet 10.0.0.1\n", "em0").unwrap(),
-            vec![ifc(&["inet", "10.0.0.1"])]
+            vec![ifc("inet 10.0.0.1")]
         );
         assert_eq!(
             parse("inet 10.0.0.1 NONE\n", "em0").unwrap(),
-            vec![ifc(&["inet", "10.0.0.1", "netmask", "NONE"])]
+            vec![ifc("inet 10.0.0.1 netmask NONE")]
         );
         assert_eq!(
             parse("inet autoconf\n", "em0").unwrap(),
-            vec![ifc(&["inet", "autoconf"])]
+            vec![ifc("inet autoconf")]
         );
         let e = parse("up\ninet\n", "em0").unwrap_err();
         assert_eq!(e.line, 2);
@@ -744,23 +694,23 @@ up
     fn inet6_forms() {
         assert_eq!(
             parse("inet6 2001:db8::1 64\n", "em0").unwrap(),
-            vec![ifc(&["inet6", "2001:db8::1", "prefixlen", "64"])]
+            vec![ifc("inet6 2001:db8::1 prefixlen 64")]
         );
         assert_eq!(
             parse("inet6 2001:db8::1/64 up\n", "em0").unwrap(),
-            vec![ifc(&["inet6", "2001:db8::1/64", "up"])]
+            vec![ifc("inet6 2001:db8::1/64 up")]
         );
         assert_eq!(
             parse("inet6 2001:db8::1\n", "em0").unwrap(),
-            vec![ifc(&["inet6", "2001:db8::1"])]
+            vec![ifc("inet6 2001:db8::1")]
         );
         assert_eq!(
             parse("inet6 autoconf\n", "em0").unwrap(),
-            vec![ifc(&["inet6", "autoconf"])]
+            vec![ifc("inet6 autoconf")]
         );
         assert_eq!(
             parse("inet6 autoconf -temporary\n", "em0").unwrap(),
-            vec![ifc(&["inet6", "autoconf", "-temporary"])]
+            vec![ifc("inet6 autoconf -temporary")]
         );
         assert!(parse("inet6\n", "em0").is_err());
     }
@@ -769,36 +719,27 @@ up
     fn dest_dhcp_rtsol() {
         assert_eq!(
             parse("inet 10.0.0.1 255.255.255.255\ndest 10.0.0.2\n", "gif0").unwrap(),
-            vec![ifc(&[
-                "inet",
-                "10.0.0.1",
-                "10.0.0.2",
-                "netmask",
-                "255.255.255.255"
-            ])]
+            vec![ifc("inet 10.0.0.1 10.0.0.2 netmask 255.255.255.255")]
         );
         assert_eq!(
             parse("inet alias 10.0.0.1\ndest 10.0.0.2\n", "gif0").unwrap(),
-            vec![ifc(&["inet", "alias", "10.0.0.1", "10.0.0.2"])]
+            vec![ifc("inet alias 10.0.0.1 10.0.0.2")]
         );
         assert_eq!(parse("dest 10.0.0.2\n", "gif0").unwrap_err().line, 1);
         assert!(parse("!true\ndest 10.0.0.2\n", "gif0").is_err());
         assert!(parse("inet 10.0.0.1\ndest\n", "gif0").is_err());
-        assert_eq!(
-            parse("dhcp\n", "em0").unwrap(),
-            vec![ifc(&["inet", "autoconf"])]
-        );
+        assert_eq!(parse("dhcp\n", "em0").unwrap(), vec![ifc("inet autoconf")]);
         assert_eq!(
             parse("dhcp media 100baseTX\n", "em0").unwrap(),
-            vec![ifc(&["inet", "autoconf", "media", "100baseTX"])]
+            vec![ifc("inet autoconf media 100baseTX")]
         );
         assert_eq!(
             parse("rtsol\n", "em0").unwrap(),
-            vec![ifc(&["up"]), ifc(&["inet6", "autoconf"])]
+            vec![ifc("up"), ifc("inet6 autoconf")]
         );
         assert_eq!(
             parse("rtsol media auto\n", "em0").unwrap(),
-            vec![ifc(&["media", "auto", "up"]), ifc(&["inet6", "autoconf"])]
+            vec![ifc("media auto up"), ifc("inet6 autoconf")]
         );
     }
 
@@ -806,22 +747,22 @@ up
     fn quoting_and_backslashes() {
         assert_eq!(
             parse("description 'single quoted'\n", "em0").unwrap(),
-            vec![ifc(&["description", "single quoted"])]
+            vec![HostnameLine::Ifconfig(s(&["description", "single quoted"]))]
         );
         // like netstart: word splitting happens before the quotes are read,
         // so runs of blanks inside quotes become one blank
         assert_eq!(
             parse("description \"a   b\"\n", "em0").unwrap(),
-            vec![ifc(&["description", "a b"])]
+            vec![HostnameLine::Ifconfig(s(&["description", "a b"]))]
         );
         assert_eq!(
             parse("description \"\"\n", "em0").unwrap(),
-            vec![ifc(&["description", ""])]
+            vec![HostnameLine::Ifconfig(s(&["description", ""]))]
         );
         // read(1) eats the backslash: a\ b is two words for netstart too
         assert_eq!(
             parse("description a\\ b\n", "em0").unwrap(),
-            vec![ifc(&["description", "a", "b"])]
+            vec![ifc("description a b")]
         );
         // continuation line
         let text = "inet 10.0.0.1 255.255.255.0 \\\n  10.0.0.255 up\nup\n";
@@ -829,16 +770,8 @@ up
         assert_eq!(
             got,
             vec![
-                ifc(&[
-                    "inet",
-                    "10.0.0.1",
-                    "netmask",
-                    "255.255.255.0",
-                    "broadcast",
-                    "10.0.0.255",
-                    "up"
-                ]),
-                ifc(&["up"])
+                ifc("inet 10.0.0.1 netmask 255.255.255.0 broadcast 10.0.0.255 up"),
+                ifc("up")
             ]
         );
         let e = parse("up\ndescription \"open\n", "em0").unwrap_err();
@@ -848,12 +781,12 @@ up
         // CRLF files
         assert_eq!(
             parse("up syncdev em2\r\n", "pfsync0").unwrap(),
-            vec![ifc(&["up", "syncdev", "em2"])]
+            vec![ifc("up syncdev em2")]
         );
         // $ is left alone
         assert_eq!(
             parse("pass my$ecret\n", "carp1").unwrap(),
-            vec![ifc(&["pass", "my$ecret"])]
+            vec![ifc("pass my$ecret")]
         );
     }
 

@@ -518,6 +518,51 @@ pub fn log_line(
     format!("rule {rule}/(match) {action} {dir} on {ifname}: {what}")
 }
 
+/// What OpenBSD's `tcpdump -e` prints of a pflog header, without the
+/// colon: `rule 3/(match) block in on eth0`, `rule 5.ftp.2/(match) pass
+/// out on eth1`, `rule def/(short) block in on eth0` (the default rule).
+/// The text of the NFLOG prefix pfd sends (`wire::nflog`).
+pub fn pflog_prefix<T: AsRef<[u8]>>(h: &crate::wire::pflog::Header<T>, out: &mut String) {
+    use crate::wire::pflog;
+    out.clear();
+    out.push_str("rule ");
+    if h.rulenr() == u32::MAX {
+        out.push_str("def");
+    } else {
+        let _ = write!(out, "{}", h.rulenr());
+        if !h.ruleset().is_empty() {
+            let _ = write!(out, ".{}", String::from_utf8_lossy(h.ruleset()));
+            if h.subrulenr() == pflog::NO_SUBRULE {
+                out.push_str(".def");
+            } else {
+                let _ = write!(out, ".{}", h.subrulenr());
+            }
+        }
+    }
+    match crate::engine::status::REASON_NAMES.get(usize::from(h.reason())) {
+        Some(r) => {
+            let _ = write!(out, "/({r}) ");
+        }
+        None => {
+            let _ = write!(out, "/(unkn {}) ", h.reason());
+        }
+    }
+    match h.action() {
+        pflog::PF_PASS => out.push_str("pass"),
+        pflog::PF_DROP => out.push_str("block"),
+        pflog::PF_MATCH => out.push_str("match"),
+        a => {
+            let _ = write!(out, "unkn({a})");
+        }
+    }
+    let dir = if h.dir() == pflog::PF_OUT {
+        "out"
+    } else {
+        "in"
+    };
+    let _ = write!(out, " {dir} on {}", String::from_utf8_lossy(h.ifname()));
+}
+
 /// Default protocol names for states when the system has none.
 pub fn default_proto_name(p: u8) -> Option<String> {
     Some(
@@ -644,6 +689,52 @@ pub fn source_limiters(
 mod tests {
     use super::*;
     use crate::wire::pfsync::{PeerRepr, ScrubRepr};
+
+    #[test]
+    fn pflog_prefix_is_openbsd_tcpdumps() {
+        use crate::wire::pflog::{self, Header, Repr};
+        let text = |r: Repr| {
+            let mut b = [0u8; pflog::HEADER_LEN];
+            r.emit(&mut b).unwrap();
+            let mut s = String::new();
+            pflog_prefix(&Header::new_unchecked(&b[..]), &mut s);
+            s
+        };
+        let r = Repr {
+            action: pflog::PF_DROP,
+            ifname: pflog::name_field("eth0"),
+            rulenr: 3,
+            dir: pflog::PF_IN,
+            ..Repr::default()
+        };
+        assert_eq!(text(r), "rule 3/(match) block in on eth0");
+        let sub = Repr {
+            action: pflog::PF_PASS,
+            dir: pflog::PF_OUT,
+            ruleset: pflog::name_field("ftp"),
+            rulenr: 5,
+            subrulenr: 2,
+            reason: 3,
+            ..r
+        };
+        assert_eq!(text(sub), "rule 5.ftp.2/(short) pass out on eth0");
+        let def = Repr {
+            rulenr: u32::MAX,
+            action: pflog::PF_MATCH,
+            reason: 200,
+            ..r
+        };
+        assert_eq!(text(def), "rule def/(unkn 200) match in on eth0");
+        let anchor_def = Repr {
+            subrulenr: pflog::NO_SUBRULE,
+            action: 9,
+            ..sub
+        };
+        assert_eq!(
+            text(anchor_def),
+            "rule 5.ftp.def/(short) unkn(9) out on eth0"
+        );
+    }
 
     fn key(a: &str, pa: u16, b: &str, pb: u16) -> KeyRepr {
         KeyRepr {

@@ -8,6 +8,10 @@ firewall failover.
       send a numbered line every INTERVAL (0.01) seconds for SECONDS,
       read the echoes, then print key=value results:
       survived=1|0 sent=N echoed=N maxgap_ms=M error=...
+  tcpprobe.py poll HOST PORT SECONDS FILE
+      open a new connection every 20 ms or so (50 ms timeout) for
+      SECONDS; FILE gets "attempts connected" (a port that must stay
+      closed shows 0 connected)
 """
 import socket
 import sys
@@ -86,6 +90,21 @@ def client(host, port, seconds, interval):
     return res
 
 
+def poll(host, port, seconds, path):
+    end = time.time() + seconds
+    n = ok = 0
+    while time.time() < end:
+        n += 1
+        try:
+            socket.create_connection((host, port), timeout=0.05).close()
+            ok += 1
+        except OSError:
+            pass
+        time.sleep(0.02)
+    with open(path, "w") as f:
+        f.write("%d %d\n" % (n, ok))
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "server":
         server(int(sys.argv[2]))
@@ -93,6 +112,8 @@ def main():
         interval = float(sys.argv[5]) if len(sys.argv) > 5 else 0.01
         r = client(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), interval)
         print(" ".join("%s=%s" % kv for kv in r.items()))
+    elif len(sys.argv) == 6 and sys.argv[1] == "poll":
+        poll(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -21,21 +21,9 @@ serve srv python3 "$LIB/tcpprobe.py" server 7001
 wait_listen srv 7000
 wait_listen srv 7001
 
-# poll SECONDS FILE: connect to the blocked port 7001 every 20 ms or so
-# for SECONDS; FILE gets "attempts connected".
-poll() {
-	in_ns cl python3 -c '
-import socket, sys, time
-end = time.time() + float(sys.argv[1]); n = ok = 0
-while time.time() < end:
-    n += 1
-    try:
-        socket.create_connection(("10.2.0.2", 7001), timeout=0.05).close(); ok += 1
-    except OSError:
-        pass
-    time.sleep(0.02)
-open(sys.argv[2], "w").write("%d %d\n" % (n, ok))' "$1" "$2"
-}
+# poll SECONDS FILE: connect to the blocked port 7001 every 20 ms or so for SECONDS;
+# FILE gets "attempts connected".
+poll() { in_ns cl python3 "$LIB/tcpprobe.py" poll 10.2.0.2 7001 "$1" "$2"; }
 pfd_pid() { daemon_pid fw pfd; }
 restart() {
 	local sig=$1 pid

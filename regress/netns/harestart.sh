@@ -29,19 +29,7 @@ check "port 6000 is refused (block return ... to port 6000:6010)" test "$(tcp_ou
 
 # poll SECONDS FILE: connect to port 6000 every 20 ms or so for SECONDS;
 # FILE gets "attempts connected".
-poll() {
-	in_ns cl python3 -c '
-import socket, sys, time
-end = time.time() + float(sys.argv[1]); n = ok = 0
-while time.time() < end:
-    n += 1
-    try:
-        socket.create_connection(("192.0.2.20", 6000), timeout=0.05).close(); ok += 1
-    except OSError:
-        pass
-    time.sleep(0.02)
-open(sys.argv[2], "w").write("%d %d\n" % (n, ok))' "$1" "$2"
-}
+poll() { in_ns cl python3 "$LIB/tcpprobe.py" poll 192.0.2.20 6000 "$1" "$2"; }
 
 in_ns cl python3 "$LIB/tcpprobe.py" client 192.0.2.20 $TCP_PORT 25 0.02 >"$RUN/probe" 2>&1 &
 probe=$!

@@ -1,8 +1,10 @@
 #!/bin/bash
 # pflog: the packets rules log reach pflog0 live (tcpdump -i pflog0: the
-# packet alone, link type DLT_RAW, all Linux allows on an interface) and
-# pflogd's pcap file (DLT_PFLOG: tcpdump -e prints the rule number,
-# action, direction and interface): a blocked and logged ping, a passed
+# packet alone, link type DLT_RAW, all Linux allows on an interface),
+# NFLOG group 117 live (tcpdump -i nflog:117, tshark: the rule number,
+# action, direction and interface as the prefix) and pflogd's pcap file
+# (DLT_PFLOG: tcpdump -e prints the rule number, action, direction and
+# interface): a blocked and logged ping, a passed
 # and logged TCP connection (its first packet only: log without `all`),
 # log (matches), log (to pflog1), a rule without log, pflogd -f - into
 # tcpdump, SIGHUP and the size limit, a pflogd that never reads (pfd
@@ -63,23 +65,34 @@ check "pflogd writes a pcap header of link type PFLOG" \
 	bash -c "tcpdump -r '$RUN/pflog' 2>&1 | grep -q 'link-type PFLOG'"
 sleep 0.5 # both pflogds connected
 
-# Live: tcpdump on pflog0 started before the traffic.
-in_ns fw tcpdump -n -l -i pflog0 >"$RUN/live" 2>"$RUN/live.err" &
+# Live: tcpdump on pflog0 started before the traffic (exec: $! is
+# tcpdump itself, so the kill below reaches it).
+(exec ip netns exec "$(ns fw)" tcpdump -n -l -i pflog0 >"$RUN/live" 2>"$RUN/live.err") &
 LIVE=$!
-for _ in $(seq 50); do grep -q listening "$RUN/live.err" 2>/dev/null && break; sleep 0.1; done
+# And on NFLOG group 117, pflog0's by default.
+(exec ip netns exec "$(ns fw)" tcpdump -n -e -l -i nflog:117 >"$RUN/nflog" 2>"$RUN/nflog.err") &
+NFLOG=$!
+for _ in $(seq 50); do grep -q listening "$RUN/live.err" 2>/dev/null &&
+	grep -q listening "$RUN/nflog.err" 2>/dev/null && break; sleep 0.1; done
 
 load "pass" "block in log quick on int0 inet proto icmp" "pass in log on int0 proto tcp to port 80"
 check "a blocked ping goes unanswered" fails pings 10.2.0.2
 check "a logged TCP connection is made" test "$(tcp 10.2.0.2 80)" = 0
 wait_records "$RUN/pflog" 2
 sleep 0.3
-kill "$LIVE" 2>/dev/null
-wait "$LIVE" 2>/dev/null
+kill "$LIVE" "$NFLOG" 2>/dev/null
+wait "$LIVE" "$NFLOG" 2>/dev/null
 check "live on pflog0: the blocked ping" grep -q 'IP 10.1.0.2 > 10.2.0.2: ICMP echo request' "$RUN/live"
 check "live on pflog0: the TCP connection's SYN" grep -Eq 'IP 10\.1\.0\.2\.[0-9]+ > 10\.2\.0\.2\.80: Flags \[S\]' "$RUN/live"
 check "live on pflog0: only the first packet of the connection (log without all)" \
 	test "$(grep -c '10\.2\.0\.2\.80:' "$RUN/live")" = 1
 check "live on pflog0: link type RAW (Linux has no DLT_PFLOG interfaces)" grep -q 'link-type RAW' "$RUN/live.err"
+sed 's/^/    /' "$RUN/nflog"
+check "live on nflog:117: link type NFLOG" grep -q 'link-type NFLOG' "$RUN/nflog.err"
+check "live on nflog:117: the blocked ping" \
+	grep -Eq 'resource ID 117, family IPv4.*: (IP )?10\.1\.0\.2 > 10\.2\.0\.2: ICMP echo request' "$RUN/nflog"
+check "live on nflog:117: the TCP connection's SYN, and nothing else" \
+	bash -c "grep -Eq '10\.1\.0\.2\.[0-9]+ > 10\.2\.0\.2\.80: Flags \[S\]' '$RUN/nflog' && [ \$(grep -c 'resource ID' '$RUN/nflog') = 2 ]"
 
 out=$(show "$RUN/pflog")
 echo "$out" | sed 's/^/    /'
@@ -90,11 +103,30 @@ check "file: the SYN, rule 2, pass in on int0" \
 check "file: nothing else (rule 0 has no log; log without all)" test "$(wc -l <<<"$out")" = 2
 check "file of pflog1: nothing yet" test "$(records "$RUN/pflog1")" = 0
 
+# tshark on nflog:117: the pf fields, as the prefix, the hook and the
+# interface's index.
+(exec ip netns exec "$(ns fw)" tshark -l -n -i nflog:117 -T fields -e nflog.prefix \
+	-e nflog.hook -e nflog.ifindex_indev -e ip.dst >"$RUN/tshark" 2>"$RUN/tshark.err") &
+TSHARK=$!
+for _ in $(seq 100); do grep -q Capturing "$RUN/tshark.err" 2>/dev/null && break; sleep 0.1; done
+sleep 1 # pfd looks for a newly bound group once a second
+pings 10.2.0.2
+tcp 10.2.0.2 80 >/dev/null
+for _ in $(seq 30); do [ "$(wc -l <"$RUN/tshark")" -ge 2 ] && break; sleep 0.1; done
+kill "$TSHARK" 2>/dev/null
+wait "$TSHARK" 2>/dev/null
+sed 's/^/    /' "$RUN/tshark"
+int0=$(in_ns fw cat /sys/class/net/int0/ifindex)
+check "tshark on nflog:117: the ping, rule 1/(match) block in on int0, pre-routing, int0's index" \
+	grep -qx "rule 1/(match) block in on int0	0	$int0	10.2.0.2" "$RUN/tshark"
+check "tshark on nflog:117: the SYN, rule 2/(match) pass in on int0" \
+	grep -qx "rule 2/(match) pass in on int0	0	$int0	10.2.0.2" "$RUN/tshark"
+
 # log (matches): every rule matching after it is logged.
 load "match log (matches) inet proto icmp" "pass" "pass in on int0 inet proto icmp"
 check "log (matches): the ping passes" pings 10.2.0.2
-wait_records "$RUN/pflog" 7
-out=$(show "$RUN/pflog" | tail -n +3)
+wait_records "$RUN/pflog" 9
+out=$(show "$RUN/pflog" | tail -n +5)
 echo "$out" | sed 's/^/    /'
 for want in "0 match in int0" "1 pass in int0" "2 pass in int0" "0 match out ext0" "1 pass out ext0"; do
 	set -- $want

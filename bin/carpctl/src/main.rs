@@ -211,4 +211,5 @@ fn stats(c: &mut Client) {
     println!("\t{} discarded as replayed", s.replay);
     println!("\t{} discarded as rewritten", s.rewritten);
     println!("\t{} elections lost to ties", s.ties);
+    println!("\t{} packets dropped as another host's share", s.lsdrop);
 }

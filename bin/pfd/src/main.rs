@@ -46,6 +46,24 @@ struct Args {
     /// `.pflog` added when -s names another.
     #[arg(short = 'L')]
     pflog_socket: Option<String>,
+    /// NFLOG group of pflog0's logged packets, pflogN's N more, for
+    /// `tcpdump -i nflog:GROUP` (`none`: no NFLOG).
+    #[arg(short = 'N', default_value = "117", value_parser = nflog_group)]
+    nflog_group: NflogGroup,
+}
+
+#[derive(Clone, Copy)]
+struct NflogGroup(Option<u16>);
+
+fn nflog_group(s: &str) -> Result<NflogGroup, String> {
+    if s == "none" {
+        return Ok(NflogGroup(None));
+    }
+    let max = libpf::daemon::pflog::MAX_NFLOG_GROUP;
+    match s.parse::<u16>() {
+        Ok(g) if g <= max => Ok(NflogGroup(Some(g))),
+        _ => Err(format!("`none` or a group from 0 to {max}")),
+    }
 }
 
 fn main() {
@@ -74,6 +92,7 @@ fn main() {
     let opts = Options {
         socket: a.socket,
         pflog_socket,
+        nflog_group: a.nflog_group.0,
         hooks: HookConfig {
             queue: a.queue,
             queues: a.queues,

@@ -4,6 +4,7 @@
 //! command line and calls `run`.
 
 pub mod carp;
+mod carparp;
 pub mod control;
 pub mod datapath;
 pub mod enginelock;
@@ -47,6 +48,8 @@ pub struct Options {
     pub state_dir: Option<std::path::PathBuf>,
     /// The socket pflogd reads logged packets from (None: none).
     pub pflog_socket: Option<String>,
+    /// pflog0's NFLOG group; pflogN's is N more (None: no NFLOG).
+    pub nflog_group: Option<u16>,
 }
 
 /// pfsync as pfd sees it.
@@ -119,6 +122,11 @@ impl Shared {
         self.origin.elapsed().as_millis() as u64
     }
 
+    /// The Unix time (ms) of engine millisecond `ms`.
+    pub fn unix_ms(&self, ms: u64) -> u64 {
+        (self.origin_unix_ms + ms as i64).max(0) as u64
+    }
+
     /// The Unix time (seconds) of engine second `t` (table `Cleared:`
     /// times): always the same for the same `t`.
     pub fn unix_secs(&self, t: i64) -> i64 {
@@ -182,6 +190,7 @@ fn random_u64() -> u64 {
 
 /// Run pfd until `term` is set. `hup` asks for an interface rescan.
 pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
+    crate::sys::heap::tune();
     let hostid = loop {
         let h = random_u64() as u32;
         if h != 0 {
@@ -219,7 +228,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         fastpath: fastpath::FastPath::default(),
         store: persist::Store::new(opts.state_dir.clone()),
         provisional: AtomicBool::new(false),
-        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref())?,
+        pflog: pflog::Pflog::start(opts.pflog_socket.as_deref(), opts.nflog_group)?,
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -271,6 +280,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         std::thread::Builder::new()
             .name("carp".into())
             .spawn(move || carp::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("carparp".into())
+            .spawn(move || carparp::run(s))?;
     }
     {
         let s = shared.clone();

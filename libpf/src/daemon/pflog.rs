@@ -4,14 +4,19 @@
 //! packet on its pflogN interface (a tun device, `sys::tun`: tcpdump -i
 //! pflog0 sees it live, without the header, which Linux cannot carry on
 //! an interface) and streams header and packet as pcap records to the
-//! pflogd(8) processes connected to its socket. Nothing here can stall
-//! the data path: a full queue, or a reader that does not keep up, loses
-//! records, and they are counted.
+//! pflogd(8) processes connected to its socket. The same records go, as
+//! NFLOG messages with the header's fields as their prefix text
+//! (`wire::nflog`, `sys::nflog`), to the reader of NFLOG group base + N
+//! (`tcpdump -i nflog:117` for pflog0 by default), when one is bound.
+//! Nothing here can stall the data path: a full queue, or a reader that
+//! does not keep up, loses records, and they are counted.
 
 use crate::engine::logmark::LogMark;
 use crate::engine::packet::{describe, Dir};
 use crate::log;
+use crate::sys::nflog::{self as nflogsys, Sent};
 use crate::sys::tun::{PacketSender, Tun};
+use crate::wire::nflog;
 use crate::wire::pcap::{RecordHeader, RECORD_HEADER_LEN};
 use crate::wire::pflog::{self, Repr, HEADER_LEN};
 use std::io::{self, Read};
@@ -30,6 +35,11 @@ pub const PKT_MAX: usize = 256;
 pub const UNITS: u8 = 16;
 /// The default socket of pflogd's stream.
 pub const DEFAULT_SOCKET: &str = "/var/run/pflog.sock";
+/// The NFLOG group of pflog0 by default (DLT_PFLOG's number, clear of the
+/// low groups iptables' NFLOG target and ulogd use); pflogN's is N more.
+pub const DEFAULT_NFLOG_GROUP: u16 = 117;
+/// The highest base group: pflog15's group still fits in 16 bits.
+pub const MAX_NFLOG_GROUP: u16 = u16::MAX - (UNITS as u16 - 1);
 /// How long a connecting pflogd has to name its interface.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bytes queued for one slow pflogd before its records are dropped.
@@ -127,10 +137,10 @@ pub struct Pflog {
 }
 
 impl Pflog {
-    /// Starts the pflog thread: pflog0 and the socket at `socket` (None:
-    /// no pflogd stream). Failures are logged; pflog then does what it
-    /// still can.
-    pub fn start(socket: Option<&str>) -> io::Result<Arc<Pflog>> {
+    /// Starts the pflog thread: pflog0, the socket at `socket` (None:
+    /// no pflogd stream) and the NFLOG groups from `nflog_group` (None:
+    /// none). Failures are logged; pflog then does what it still can.
+    pub fn start(socket: Option<&str>, nflog_group: Option<u16>) -> io::Result<Arc<Pflog>> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_LEN);
         let p = Arc::new(Pflog {
             tx,
@@ -148,7 +158,7 @@ impl Pflog {
         std::thread::Builder::new()
             .name("pflog".into())
             .spawn(move || {
-                let mut t = Thread::new(listener);
+                let mut t = Thread::new(listener, nflog_group);
                 t.run(rx, &|| {
                     weak.upgrade()
                         .map_or(0, |p| p.dropped.load(Ordering::Relaxed))
@@ -242,6 +252,71 @@ fn send_nosig(s: &UnixStream, b: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// The NFLOG side: pflogN's records to the reader of group `base` + N.
+struct NflogOut {
+    base: u16,
+    sender: nflogsys::Sender,
+    msg: Vec<u8>,
+    prefix: String,
+    seq: u32,
+    /// Messages a reader's full socket refused.
+    lost: u64,
+}
+
+impl NflogOut {
+    fn open(base: u16) -> Option<NflogOut> {
+        match nflogsys::Sender::open() {
+            Ok(sender) => Some(NflogOut {
+                base,
+                sender,
+                msg: Vec::with_capacity(512 + PKT_MAX),
+                prefix: String::with_capacity(96),
+                seq: 0,
+                lost: 0,
+            }),
+            Err(e) => {
+                log::err(&format!("pflog: NFLOG socket: {e}"));
+                None
+            }
+        }
+    }
+
+    fn deliver(&mut self, r: &Record) {
+        let Some(group) = self.base.checked_add(u16::from(r.unit)) else {
+            return;
+        };
+        let Some(port) = self.sender.reader(group) else {
+            return;
+        };
+        let h = pflog::Header::new_unchecked(&r.hdr[..]);
+        crate::show::pflog_prefix(&h, &mut self.prefix);
+        let m = nflog::Repr {
+            group,
+            family: if h.af() == pflog::AF_INET6 {
+                nflog::LINUX_AF_INET6
+            } else {
+                nflog::LINUX_AF_INET
+            },
+            hook: if h.dir() == pflog::PF_OUT {
+                nflog::NF_INET_POST_ROUTING
+            } else {
+                nflog::NF_INET_PRE_ROUTING
+            },
+            ifindex: self.sender.ifindex(h.ifname()),
+            sec: r.sec.into(),
+            usec: r.usec.into(),
+            uid: (h.uid() != pflog::NO_UID).then_some(h.uid()),
+            prefix: &self.prefix,
+            payload: &r.pkt[..usize::from(r.caplen)],
+        };
+        self.seq = self.seq.wrapping_add(1);
+        m.emit(self.seq, &mut self.msg);
+        if self.sender.send(port, &self.msg) == Sent::Lost {
+            self.lost += 1;
+        }
+    }
+}
+
 /// The pflog thread's own things.
 struct Thread {
     listener: Option<UnixListener>,
@@ -251,10 +326,11 @@ struct Thread {
     failed: [bool; UNITS as usize],
     sender: Option<PacketSender>,
     frame: Vec<u8>,
+    nflog: Option<NflogOut>,
 }
 
 impl Thread {
-    fn new(listener: Option<UnixListener>) -> Thread {
+    fn new(listener: Option<UnixListener>, nflog_group: Option<u16>) -> Thread {
         let sender = match PacketSender::new() {
             Ok(s) => Some(s),
             Err(e) => {
@@ -269,6 +345,7 @@ impl Thread {
             failed: [false; UNITS as usize],
             sender,
             frame: Vec::with_capacity(RECORD_HEADER_LEN + HEADER_LEN + PKT_MAX),
+            nflog: nflog_group.and_then(NflogOut::open),
         };
         t.interface(0);
         t
@@ -292,10 +369,12 @@ impl Thread {
                 t.drain();
             }
             if told.0.elapsed() >= Duration::from_secs(10) {
-                let lost = dropped() + self.clients.iter().map(|c| c.lost).sum::<u64>();
+                let lost = dropped()
+                    + self.clients.iter().map(|c| c.lost).sum::<u64>()
+                    + self.nflog.as_ref().map_or(0, |n| n.lost);
                 if lost > told.1 {
                     log::warning(&format!(
-                        "pflog: {} logged packets lost (queue full or pflogd too slow)",
+                        "pflog: {} logged packets lost (queue full, pflogd or NFLOG reader too slow)",
                         lost - told.1
                     ));
                 }
@@ -341,6 +420,9 @@ impl Thread {
             if let Some(s) = &self.sender {
                 let _ = s.send(index, &r.pkt[..usize::from(r.caplen)]);
             }
+        }
+        if let Some(n) = &mut self.nflog {
+            n.deliver(r);
         }
         if self.clients.iter().all(|c| c.unit != r.unit) {
             return;

@@ -350,8 +350,9 @@ pub enum Reply {
         stale: u32,
         badstate: u32,
     },
-    /// Local changes for pfsyncd to send.
-    SyncOut(Vec<Message>),
+    /// Local changes for pfsyncd to send, and the Unix time (ms) the
+    /// oldest new state among them was made (0: no new state).
+    SyncOut(Vec<Message>, u64),
     /// pfsync configuration changed (sent on the attached stream).
     PfsyncConfig(PfsyncConfig),
     Sysctl(i64),

@@ -25,11 +25,17 @@
 //! (SO_RCVBUFFORCE), and what the kernel dropped all the same is counted
 //! ([`kernel_drops`]).
 //!
+//! libc for what neither nix nor socket2 wraps: NETLINK_NO_ENOBUFS, and
+//! recvmmsg into the buffers allocated once (nix's needs its own headers).
+//!
 //! Nothing here panics on what the kernel sends: messages and attributes
 //! are bounds checked and what is not understood is skipped.
 
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::MsgFlags;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 const NETLINK_NETFILTER: libc::c_int = 12;
 const NLMSG_HDRLEN: usize = 16;
@@ -86,8 +92,8 @@ pub const BATCH: usize = 32;
 const SLOT: usize = 68 * 1024;
 /// The socket buffers asked for: several megabytes so that bursts (and
 /// GSO packets, up to 64 KB each) wait rather than being dropped.
-const RCVBUF: libc::c_int = 16 << 20;
-const SNDBUF: libc::c_int = 4 << 20;
+const RCVBUF: usize = 16 << 20;
+const SNDBUF: usize = 4 << 20;
 /// Verdict messages are sent when this many bytes are collected (packets
 /// rewritten go back whole).
 const OUT_FLUSH: usize = 1 << 20;
@@ -302,11 +308,15 @@ fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_i
     }
 }
 
-/// A socket buffer of `size` bytes: past net.core.[rw]mem_max when we may
-/// (CAP_NET_ADMIN), else as large as the system allows.
-fn set_buffer(fd: RawFd, force: libc::c_int, plain: libc::c_int, size: libc::c_int) {
-    if !setsockopt_int(fd, libc::SOL_SOCKET, force, size) {
-        setsockopt_int(fd, libc::SOL_SOCKET, plain, size);
+/// Socket buffers of RCVBUF and SNDBUF bytes: past net.core.[rw]mem_max
+/// when we may (CAP_NET_ADMIN), else as large as the system allows.
+fn set_buffers(fd: &OwnedFd) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(fd, sockopt::RcvBufForce, &RCVBUF).is_err() {
+        let _ = setsockopt(fd, sockopt::RcvBuf, &RCVBUF);
+    }
+    if setsockopt(fd, sockopt::SndBufForce, &SNDBUF).is_err() {
+        let _ = setsockopt(fd, sockopt::SndBuf, &SNDBUF);
     }
 }
 
@@ -388,11 +398,7 @@ pub fn reconfigure(fd: RawFd, num: u16, maxlen: u32, fail_open: bool) -> io::Res
     m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
     m.extend_from_slice(&num.to_be_bytes());
     m.extend_from_slice(&attrs);
-    // SAFETY: m is valid for m.len() bytes; fd is the caller's socket.
-    let n = unsafe { libc::send(fd, m.as_ptr().cast(), m.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    nix::sys::socket::send(fd, &m, MsgFlags::empty())?;
     Ok(())
 }
 
@@ -403,33 +409,7 @@ impl Queue {
     /// the fail policy: `fail_open` passes what a full queue has no room
     /// for, else it is dropped (pf fails closed).
     pub fn open(num: u16, maxlen: u32, gso: bool, fail_open: bool) -> io::Result<Queue> {
-        // SAFETY: plain socket(2); the descriptor is owned right away.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: a zeroed sockaddr_nl is valid (pid 0: the kernel picks).
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: sa is a valid sockaddr_nl of the size given.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = super::netlink::open_socket(NETLINK_NETFILTER, 0)?;
         // NETLINK_NO_ENOBUFS: a burst the socket cannot take is dropped by
         // the kernel (fail-closed) and counted there (`kernel_drops`),
         // rather than reported as an error on the next read.
@@ -439,18 +419,7 @@ impl Queue {
             libc::NETLINK_NO_ENOBUFS,
             1,
         );
-        set_buffer(
-            fd.as_raw_fd(),
-            libc::SO_RCVBUFFORCE,
-            libc::SO_RCVBUF,
-            RCVBUF,
-        );
-        set_buffer(
-            fd.as_raw_fd(),
-            libc::SO_SNDBUFFORCE,
-            libc::SO_SNDBUF,
-            SNDBUF,
-        );
+        set_buffers(&fd);
         let mut q = Queue {
             fd,
             num,
@@ -537,14 +506,10 @@ impl Queue {
 
     fn send_raw(&self, m: &[u8]) -> io::Result<()> {
         loop {
-            // SAFETY: m is valid for m.len() bytes.
-            let n = unsafe { libc::send(self.fd.as_raw_fd(), m.as_ptr().cast(), m.len(), 0) };
-            if n >= 0 {
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
+            match nix::sys::socket::send(self.fd.as_raw_fd(), m, MsgFlags::empty()) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -653,22 +618,17 @@ impl Queue {
         if self.read_batch()? > 0 {
             return Ok(());
         }
-        let mut p = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
+        let timeout = timeout_ms.map_or(PollTimeout::NONE, |t| {
+            PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX)
+        });
+        let r = match poll(
+            &mut [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)],
+            timeout,
+        ) {
+            Ok(r) => r,
+            Err(Errno::EINTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
         };
-        let ms = timeout_ms.map_or(-1, |t| t.min(i32::MAX as u32) as i32);
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(())
-            } else {
-                Err(e)
-            };
-        }
         if r == 0 {
             return Ok(());
         }

@@ -10,12 +10,14 @@
 //! multicast group. Legacy iptables (x_tables) tables cannot be read this
 //! way: when any is registered, they count as such rules.
 
+use nix::errno::Errno;
+use nix::sys::socket::{recv, send, MsgFlags};
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-const NETLINK_NETFILTER: libc::c_int = 12;
-const NFNLGRP_NFTABLES: libc::c_int = 7;
+const NETLINK_NETFILTER: i32 = 12;
+const NFNLGRP_NFTABLES: u32 = 7;
 const NLMSG_HDRLEN: usize = 16;
 const NFGENMSG_LEN: usize = 4;
 const NLMSG_ERROR: u16 = 2;
@@ -160,20 +162,8 @@ pub fn between(c: &BaseChain, tproxy: bool) -> bool {
     }
 }
 
-fn socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the descriptor is owned right away.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_NETFILTER,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn socket(groups: u32) -> io::Result<OwnedFd> {
+    super::netlink::open_socket(NETLINK_NETFILTER, groups)
 }
 
 /// Dump `get` (all families) and hand every answer to `f`.
@@ -184,7 +174,6 @@ fn dump(fd: &OwnedFd, get: u16, mut f: impl FnMut(u16, u8, &[u8])) -> io::Result
     req[4..6].copy_from_slice(&(NFNL_SUBSYS_NFTABLES << 8 | get).to_ne_bytes());
     req[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     req[8..12].copy_from_slice(&(get as u32).to_ne_bytes());
-    use nix::sys::socket::{recv, send, MsgFlags};
     send(fd.as_raw_fd(), &req, MsgFlags::empty())?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -222,7 +211,7 @@ const TPROXY_CHAIN: &str = "PFD_TPROXY";
 /// The base chains of the IPv4, IPv6 and inet families with their rule
 /// counts, and the families whose mangle table has pfd's divert-to chain.
 pub fn base_chains() -> io::Result<(Vec<BaseChain>, Vec<u8>)> {
-    let fd = socket()?;
+    let fd = socket(0)?;
     let mut chains = Vec::new();
     let mut tproxy = Vec::new();
     dump(&fd, NFT_MSG_GETCHAIN, |ty, family, a| {
@@ -296,35 +285,8 @@ pub struct RulesMonitor {
 
 impl RulesMonitor {
     pub fn open() -> io::Result<RulesMonitor> {
-        let fd = socket()?;
-        // SAFETY: a zeroed sockaddr_nl is valid (pid 0: the kernel picks).
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: sa is a valid sockaddr_nl of the size given.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let g = NFNLGRP_NFTABLES;
-        // SAFETY: setsockopt with a c_int option value.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_NETLINK,
-                libc::NETLINK_ADD_MEMBERSHIP,
-                (&g as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // Subscribed by binding to the group's bit (groups 1..32).
+        let fd = socket(1 << (NFNLGRP_NFTABLES - 1))?;
         Ok(RulesMonitor { fd })
     }
 
@@ -334,24 +296,11 @@ impl RulesMonitor {
         let mut buf = [0u8; 8192];
         let mut any = false;
         loop {
-            // SAFETY: buf is valid for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                any = true;
-                continue;
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => return any,
-                // ENOBUFS: some were lost; anything else: ask again.
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) if n > 0 => any = true,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return any,
+                // ENOBUFS: some were lost; EOF or anything else: ask again.
                 _ => return true,
             }
         }

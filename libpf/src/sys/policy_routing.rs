@@ -19,6 +19,8 @@
 //! 0x7f000000, tables 7066000 to 7066127, and the chain `PFD_TPROXY`. They
 //! exist while pf is enabled and are removed by `pfctl -d`, when pfd exits,
 //! and when pfd starts (left over by a pfd that died).
+//!
+//! libc only for IPV6_MTU, which neither nix nor socket2 wraps.
 
 use crate::engine::mtag::{generated_mark, ROUTE_MASK, ROUTE_SHIFT};
 use crate::ruleset::route::Target;
@@ -401,14 +403,23 @@ impl RouteSender {
 /// UDP socket's IP_MTU / IPV6_MTU).
 pub fn path_mtu(dst: IpAddr, mark: u32) -> Option<u32> {
     use socket2::{Domain, Socket, Type};
-    use std::os::fd::AsRawFd;
-    let (dom, level, opt) = match dst {
-        IpAddr::V4(_) => (Domain::IPV4, libc::IPPROTO_IP, libc::IP_MTU),
-        IpAddr::V6(_) => (Domain::IPV6, libc::IPPROTO_IPV6, libc::IPV6_MTU),
+    let dom = match dst {
+        IpAddr::V4(_) => Domain::IPV4,
+        IpAddr::V6(_) => Domain::IPV6,
     };
     let s = Socket::new(dom, Type::DGRAM, None).ok()?;
     s.set_mark(mark).ok()?;
     s.connect(&std::net::SocketAddr::new(dst, 9).into()).ok()?;
+    let v = match dst {
+        IpAddr::V4(_) => nix::sys::socket::getsockopt(&s, nix::sys::socket::sockopt::IpMtu).ok()?,
+        IpAddr::V6(_) => ipv6_mtu(&s)?,
+    };
+    (v > 0).then_some(v as u32)
+}
+
+/// IPV6_MTU of a connected socket (neither nix nor socket2 has it).
+fn ipv6_mtu(s: &socket2::Socket) -> Option<libc::c_int> {
+    use std::os::fd::AsRawFd;
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: v and len are valid for writes of the sizes given; the
@@ -416,13 +427,13 @@ pub fn path_mtu(dst: IpAddr, mark: u32) -> Option<u32> {
     let r = unsafe {
         libc::getsockopt(
             s.as_raw_fd(),
-            level,
-            opt,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU,
             &mut v as *mut _ as *mut libc::c_void,
             &mut len,
         )
     };
-    (r == 0 && v > 0).then_some(v as u32)
+    (r == 0).then_some(v)
 }
 
 /// `pfctl -d` without pfd: remove what pfd owns.

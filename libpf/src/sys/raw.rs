@@ -1,12 +1,19 @@
 //! Raw sockets: sending whole IP packets pfd builds (CARP advertisements,
 //! pfsync frames, RSTs and ICMP errors, synproxy and syncookie segments)
-//! and receiving one IP protocol with the interface it arrived on;
-//! AF_PACKET for whole frames (CARP advertisements, gratuitous ARP).
+//! and receiving one IP protocol with the interface it arrived on (IPv4:
+//! the whole packet; IPv6: the payload with source, destination and hop
+//! limit beside it); AF_PACKET for whole frames (CARP advertisements,
+//! gratuitous ARP, unsolicited neighbour advertisements).
+//!
+//! libc only for sockaddr_ll, which neither nix nor socket2 can build
+//! from an interface index (so frames go out with libc's sendto).
 
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -44,21 +51,7 @@ impl RawSender {
             Type::RAW,
             Some(Protocol::from(libc::IPPROTO_RAW)),
         )?;
-        let one: libc::c_int = 1;
-        // IPV6_HDRINCL = 36
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                36,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        sock.set_header_included_v6(true)?;
         if let Some(m) = mark {
             sock.set_mark(m)?;
         }
@@ -117,20 +110,7 @@ pub struct RawReceiver {
 impl RawReceiver {
     pub fn ipv4(proto: u8) -> io::Result<RawReceiver> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(proto as i32)))?;
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_PKTINFO,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        setsockopt(&sock, sockopt::Ipv4PacketInfo, &true)?;
         sock.set_multicast_loop_v4(false)?;
         Ok(RawReceiver { sock })
     }
@@ -139,18 +119,8 @@ impl RawReceiver {
     /// net.core.rmem_max; SO_RCVBUF up to that cap otherwise). Returns
     /// the size the kernel reports.
     pub fn set_recv_buffer(&self, bytes: usize) -> io::Result<usize> {
-        let v = bytes.min(i32::MAX as usize) as libc::c_int;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &v as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
+        let v = bytes.min(i32::MAX as usize);
+        if setsockopt(&self.sock, sockopt::RcvBufForce, &v).is_err() {
             self.sock.set_recv_buffer_size(bytes)?;
         }
         self.sock.recv_buffer_size()
@@ -158,21 +128,7 @@ impl RawReceiver {
 
     /// Have every packet carry the socket's drop count (`Received::dropped`).
     pub fn count_drops(&self) -> io::Result<()> {
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket, and a pointer to an int with its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RXQ_OVFL,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        Ok(setsockopt(&self.sock, sockopt::RxqOvfl, &1)?)
     }
 
     /// Join a multicast group on an interface (by index).
@@ -201,61 +157,107 @@ impl RawReceiver {
 
     /// Receive one packet into `buf`. Timeouts come back as WouldBlock.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        self.recv_flags(buf, 0)
+        self.recv_flags(buf, MsgFlags::empty())
     }
 
     /// Receive one packet if one is waiting (None when none is).
     pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+        match self.recv_flags(buf, MsgFlags::MSG_DONTWAIT) {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+    fn recv_flags(&self, buf: &mut [u8], flags: MsgFlags) -> io::Result<Received> {
         let mut cmsg = [0u8; 64];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr is plain data for which all zeroes is valid (no
-        // buffers, no control data) until the fields below are set.
-        let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cmsg.len();
-        // SAFETY: msg points at iov (buf, owned for the call) and cmsg, both
-        // with their true lengths.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, flags) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = recvmsg::<()>(self.sock.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)?;
         let mut ifindex = 0;
         let mut dropped = None;
-        // SAFETY: the CMSG_* walk stays within msg_controllen bytes of cmsg,
-        // which the kernel filled; in_pktinfo and the u32 are read
-        // unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
-                    let info =
-                        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in_pktinfo);
-                    ifindex = info.ipi_ifindex as u32;
-                } else if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL
-                {
-                    dropped = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const u32));
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => ifindex = info.ipi_ifindex as u32,
+                ControlMessageOwned::RxqOvfl(n) => dropped = Some(n),
+                _ => {}
             }
         }
         Ok(Received {
-            len: n as usize,
+            len: msg.bytes,
             ifindex,
             dropped,
         })
+    }
+}
+
+/// A packet from a [`Raw6Receiver`]: the payload after the IPv6 header
+/// (the kernel strips it) and what the header said.
+pub struct Received6 {
+    pub len: usize,
+    pub ifindex: u32,
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub hop_limit: u8,
+}
+
+/// A raw IPv6 socket receiving one next-header value (112, CARP), with
+/// IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT so that the destination, the
+/// interface and the hop limit come with each packet.
+pub struct Raw6Receiver {
+    sock: Socket,
+}
+
+impl Raw6Receiver {
+    pub fn new(proto: u8) -> io::Result<Raw6Receiver> {
+        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(proto as i32)))?;
+        setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)?;
+        setsockopt(&sock, sockopt::Ipv6RecvHopLimit, &true)?;
+        sock.set_multicast_loop_v6(false)?;
+        Ok(Raw6Receiver { sock })
+    }
+
+    /// Join a multicast group (ff02::12) on an interface.
+    pub fn join(&self, group: &Ipv6Addr, ifindex: u32) -> io::Result<()> {
+        self.sock.join_multicast_v6(group, ifindex)
+    }
+
+    pub fn leave(&self, group: &Ipv6Addr, ifindex: u32) -> io::Result<()> {
+        self.sock.leave_multicast_v6(group, ifindex)
+    }
+
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.sock)
+    }
+
+    /// Receive one packet if one is waiting (None when none is).
+    pub fn recv_nonblocking(&self, buf: &mut [u8]) -> io::Result<Option<Received6>> {
+        let mut cmsg = [0u8; 128];
+        let mut iov = [IoSliceMut::new(buf)];
+        let fd = self.sock.as_raw_fd();
+        let msg =
+            match recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT) {
+                Ok(m) => m,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+        let mut r = Received6 {
+            len: msg.bytes,
+            ifindex: 0,
+            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
+            dst: Ipv6Addr::UNSPECIFIED,
+            hop_limit: 0,
+        };
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    r.ifindex = info.ipi6_ifindex;
+                    r.dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                }
+                ControlMessageOwned::Ipv6HopLimit(h) => r.hop_limit = h.clamp(0, 255) as u8,
+                _ => {}
+            }
+        }
+        Ok(Some(r))
     }
 }
 
@@ -269,15 +271,9 @@ pub struct FrameSender {
 
 impl FrameSender {
     pub fn new() -> io::Result<FrameSender> {
-        // SAFETY: a plain socket(2) call; protocol 0 receives nothing.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just returned by socket(2) and is owned here.
-        Ok(FrameSender {
-            fd: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
-        })
+        // Protocol 0 receives nothing; socket2 sets SOCK_CLOEXEC.
+        let sock = Socket::new(Domain::PACKET, Type::RAW, None)?;
+        Ok(FrameSender { fd: sock.into() })
     }
 
     pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {

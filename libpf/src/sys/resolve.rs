@@ -1,7 +1,8 @@
 //! The system name resolver behind `conf::Resolver`: interface addresses
 //! from getifaddrs(3), host names through getaddrinfo(3) (std's resolver),
 //! users and groups from the passwd and group databases, services and
-//! protocols from getservbyname(3) / getprotobyname(3).
+//! protocols from getservbyname(3) / getprotobyname(3) (libc's: nix does
+//! not wrap the services and protocols databases).
 //!
 //! Names OpenBSD knows and Linux spells differently are overlaid: protocol
 //! 112 is `carp` (Linux calls it `vrrp`) and 240 is `pfsync`.

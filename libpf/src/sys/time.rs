@@ -1,6 +1,8 @@
 //! Local time, as the C library sees it (TZ, /etc/localtime): what
 //! pfctl prints for `Cleared:` times. The pure modules take it as a
 //! function.
+//!
+//! libc for localtime_r, which nix does not wrap.
 
 /// `ctime(3)`: `Thu Jan  1 00:00:00 1970\n`, local time.
 pub fn ctime(t: i64) -> String {

@@ -1,7 +1,8 @@
 //! A timerfd on CLOCK_MONOTONIC and a wait for it or a socket: how the
 //! CARP thread sleeps until its next deadline (to the microsecond, not a
 //! receive timeout's jiffy) or until an advertisement arrives. Also the
-//! real-time scheduling class for such a thread.
+//! real-time scheduling class for such a thread: libc's
+//! pthread_setschedparam, which nix does not wrap.
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::time::TimeSpec;
@@ -53,12 +54,22 @@ impl TimerFd {
 
     /// Sleep until the timer fires, `other` is readable or `max` passes.
     pub fn wait(&self, other: BorrowedFd<'_>, max: Duration) -> io::Result<Wake> {
-        let mut fds = [
-            PollFd::new(self.fd.as_fd(), PollFlags::POLLIN),
-            PollFd::new(other, PollFlags::POLLIN),
-        ];
+        self.wait_any(&[other], max)
+    }
+
+    /// Sleep until the timer fires, one of `others` (at most three) is
+    /// readable or `max` passes (`readable`: any of them). No allocation:
+    /// the CARP thread calls it up to 256 times a second.
+    pub fn wait_any(&self, others: &[BorrowedFd<'_>], max: Duration) -> io::Result<Wake> {
+        let n = 1 + others.len().min(3);
+        let mut all: [PollFd<'_>; 4] = std::array::from_fn(|i| match i {
+            0 => PollFd::new(self.fd.as_fd(), PollFlags::POLLIN),
+            i if i < n => PollFd::new(others[i - 1], PollFlags::POLLIN),
+            _ => PollFd::new(self.fd.as_fd(), PollFlags::empty()),
+        });
+        let fds = &mut all[..n];
         let ms = PollTimeout::try_from(max).unwrap_or(PollTimeout::MAX);
-        match poll(&mut fds, ms) {
+        match poll(fds, ms) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {
                 return Ok(Wake {
@@ -70,7 +81,7 @@ impl TimerFd {
         }
         let has = |i: usize, f: PollFlags| fds[i].revents().is_some_and(|r| r.intersects(f));
         let timer = has(0, PollFlags::POLLIN);
-        let readable = has(1, PollFlags::POLLIN | PollFlags::POLLERR);
+        let readable = (1..fds.len()).any(|i| has(i, PollFlags::POLLIN | PollFlags::POLLERR));
         if timer {
             self.drain();
         }

@@ -4,13 +4,19 @@
 //! sent that way goes to every capture on the interface (tcpdump sees it
 //! as outgoing) and then into the tun's queue, which pfd drains and
 //! discards: it never enters the IP stack, netfilter or routing.
+//!
+//! libc for sockaddr_ll, which neither nix nor socket2 can build from an
+//! interface index (so sendto stays libc's), and for the ifreq layout.
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// _IOW('T', 202, int): TUNSETIFF.
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+// TUNSETIFF copies the ifreq back (the name the kernel chose), hence
+// read-write although its number says write.
+nix::ioctl_readwrite_bad!(tunsetiff, TUNSETIFF, IfReq);
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
 
@@ -39,20 +45,16 @@ impl Tun {
                 format!("{name}: bad interface name"),
             ));
         }
-        let path = c"/dev/net/tun";
-        // SAFETY: open(2) of a constant NUL-terminated path.
-        let raw = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
-            )
-        };
-        if raw < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("/dev/net/tun: {e}")));
-        }
-        // SAFETY: raw was just returned by open(2) and is owned here.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        use nix::fcntl::OFlag;
+        let fd = nix::fcntl::open(
+            "/dev/net/tun",
+            OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| {
+            let e = io::Error::from(e);
+            io::Error::new(e.kind(), format!("/dev/net/tun: {e}"))
+        })?;
         let mut req = IfReq {
             name: [0; libc::IFNAMSIZ],
             flags: IFF_TUN | IFF_NO_PI,
@@ -60,8 +62,8 @@ impl Tun {
         };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
         // SAFETY: TUNSETIFF reads and writes an ifreq-sized struct we own.
-        if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut req as *mut IfReq) } < 0 {
-            let e = io::Error::last_os_error();
+        if let Err(e) = unsafe { tunsetiff(fd.as_raw_fd(), &mut req) } {
+            let e = io::Error::from(e);
             return Err(io::Error::new(e.kind(), format!("{name}: TUNSETIFF: {e}")));
         }
         let index = nix::net::if_::if_nametoindex(name).map_err(io::Error::from)?;
@@ -76,16 +78,9 @@ impl Tun {
     pub fn drain(&self) {
         let mut buf = [0u8; 2048];
         for _ in 0..256 {
-            // SAFETY: reading into a buffer we own, with its true size.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                )
-            };
-            if n <= 0 {
-                return;
+            match nix::unistd::read(&self.fd, &mut buf) {
+                Ok(n) if n > 0 => {}
+                _ => return,
             }
         }
     }
@@ -99,21 +94,10 @@ pub struct PacketSender {
 
 impl PacketSender {
     pub fn new() -> io::Result<PacketSender> {
-        // SAFETY: a plain socket(2) call; protocol 0 receives nothing.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: raw was just returned by socket(2) and is owned here.
-        Ok(PacketSender {
-            fd: unsafe { OwnedFd::from_raw_fd(raw) },
-        })
+        use socket2::{Domain, Socket, Type};
+        // Protocol 0 receives nothing; socket2 sets SOCK_CLOEXEC.
+        let sock = Socket::new(Domain::PACKET, Type::DGRAM.nonblocking(), None)?;
+        Ok(PacketSender { fd: sock.into() })
     }
 
     /// Sends IP packet `pkt` out of interface `ifindex`.

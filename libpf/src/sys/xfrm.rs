@@ -5,11 +5,10 @@
 //! of the kind can send it elsewhere or drop it (`daemon::onepass`).
 
 use nix::sys::socket::{recv, send, MsgFlags};
-use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-const NETLINK_XFRM: libc::c_int = 6;
+const NETLINK_XFRM: i32 = 6;
 const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const XFRM_MSG_NEWSPDINFO: u16 = 0x24;
@@ -70,13 +69,8 @@ fn spd_count(b: &[u8]) -> Option<u64> {
 /// Are there IPsec policies, or is forwarding blocked by default? Ok(false)
 /// where the kernel has no xfrm at all.
 pub fn has_policies() -> io::Result<bool> {
-    // socket2 sets SOCK_CLOEXEC and owns the descriptor.
-    let sock = match Socket::new(
-        Domain::from(libc::AF_NETLINK),
-        Type::RAW,
-        Some(Protocol::from(NETLINK_XFRM)),
-    ) {
-        Ok(s) => s,
+    let fd = match super::netlink::open_socket(NETLINK_XFRM, 0) {
+        Ok(fd) => fd,
         Err(e) => {
             return match e.raw_os_error() {
                 Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => Ok(false),
@@ -84,8 +78,11 @@ pub fn has_policies() -> io::Result<bool> {
             }
         }
     };
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
-    let fd = OwnedFd::from(sock);
+    nix::sys::socket::setsockopt(
+        &fd,
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(1, 0),
+    )?;
     let mut buf = [0u8; 512];
     let n = ask(&fd, XFRM_MSG_GETSPDINFO, 4, 1, &mut buf)?;
     if spd_count(&buf[..n]).unwrap_or(0) > 0 {

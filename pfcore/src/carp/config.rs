@@ -2,6 +2,7 @@
 //! `hostname.carp1`): the analogue of OpenBSD's SIOCSVH plus the interface's
 //! addresses and flags.
 
+use super::balance::{Balancing, CarpNode};
 use crate::addr::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
@@ -38,6 +39,13 @@ pub struct CarpConfig {
     pub groups: Vec<String>,
     /// MTU of the interface (`mtu N`); None is the carpdev's default.
     pub mtu: Option<u32>,
+    /// `balancing`: none unless several carpnodes are configured.
+    #[serde(default)]
+    pub balancing: Balancing,
+    /// `carpnodes vhid:advskew,...` when more than one (sorted by vhid; the
+    /// first is also `vhid`/`advskew`); empty for a single vhid.
+    #[serde(default)]
+    pub carpnodes: Vec<CarpNode>,
 }
 
 impl Default for CarpConfig {
@@ -54,7 +62,59 @@ impl Default for CarpConfig {
             description: None,
             groups: Vec::new(),
             mtu: None,
+            balancing: Balancing::None,
+            carpnodes: Vec::new(),
         }
+    }
+}
+
+impl CarpConfig {
+    /// The carpnodes this interface runs, leader first: the `carpnodes`
+    /// list, or the single `vhid` with `advskew` (none while vhid is 0).
+    pub fn nodes(&self) -> Vec<CarpNode> {
+        if self.carpnodes.len() > 1 {
+            self.carpnodes.clone()
+        } else if self.vhid != 0 {
+            vec![CarpNode {
+                vhid: self.vhid,
+                advskew: self.advskew,
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Every vhid the interface uses.
+    pub fn vhids(&self) -> impl Iterator<Item = u8> + '_ {
+        let single = (self.carpnodes.len() <= 1 && self.vhid != 0).then_some(self.vhid);
+        self.carpnodes
+            .iter()
+            .filter(|_| self.carpnodes.len() > 1)
+            .map(|n| n.vhid)
+            .chain(single)
+    }
+
+    /// Set the carpnodes (carp_vhids_ioctl): one node is a plain vhid with
+    /// balancing none; several default balancing none to ip.
+    pub fn set_carpnodes(&mut self, nodes: Vec<CarpNode>) {
+        if let Some(first) = nodes.first() {
+            self.vhid = first.vhid;
+            self.advskew = first.advskew;
+        }
+        if nodes.len() > 1 {
+            if self.balancing == Balancing::None {
+                self.balancing = Balancing::Ip;
+            }
+            self.carpnodes = nodes;
+        } else {
+            self.balancing = Balancing::None;
+            self.carpnodes = Vec::new();
+        }
+    }
+
+    /// Several carpnodes share the interface.
+    pub fn balanced(&self) -> bool {
+        self.carpnodes.len() > 1
     }
 }
 
@@ -100,6 +160,18 @@ pub struct CarpStatus {
     /// State transitions since the interface was created.
     #[serde(default)]
     pub transitions: u64,
+    /// With several carpnodes: each node's vhid, advskew and state, in
+    /// vhid order (`state` is then MASTER if any node is).
+    #[serde(default)]
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One carpnode's line in `ifconfig carpN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub vhid: u8,
+    pub advskew: u8,
+    pub state: CarpState,
 }
 
 /// The last advertisement heard from another host on a vhid.

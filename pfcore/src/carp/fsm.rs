@@ -9,6 +9,11 @@
 //! takes over 3 × advbase + advskew/256 s after the last advertisement
 //! (advbase 0 counting as 1/256 s), the rule of RFC 3768's
 //! Master_Down_Interval, of ucarp and of OpenBSD before 2016.
+//!
+//! Dual stack (an inet and an inet6 address on one carp interface): one
+//! vhid, one state, but a master-down timer per address family, as
+//! OpenBSD's md_tmo and md6_tmo: an IPv4 advertisement restarts only the
+//! IPv4 timer, so a backup that stops hearing either family takes over.
 
 use super::config::CarpState;
 use std::time::Duration;
@@ -17,13 +22,21 @@ use std::time::Duration;
 /// going away ("bow out").
 pub const BOW_OUT: u8 = 255;
 
+/// The address family an advertisement came in by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Inet = 0,
+    Inet6 = 1,
+}
+
 /// The timing and demotion fields of a received advertisement, after the
-/// caller checked TTL, checksum, version and HMAC.
+/// caller checked TTL, checksum, version and HMAC, and its family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advert {
     pub advbase: u8,
     pub advskew: u8,
     pub demote: u8,
+    pub family: Family,
 }
 
 impl Advert {
@@ -99,8 +112,11 @@ pub struct Vhid {
     advskew: u8,
     /// Next advertisement (MASTER only).
     ad_deadline: Option<Duration>,
-    /// Master-down timer (BACKUP only).
-    md_deadline: Option<Duration>,
+    /// Master-down timers (BACKUP only), IPv4 and IPv6.
+    md_deadline: [Option<Duration>; 2],
+    /// The families the interface has addresses of (and so sends and
+    /// expects advertisements by): IPv4, IPv6.
+    families: [bool; 2],
     /// Advertisements left before the delayed second round of gratuitous
     /// ARP; None when none is pending.
     delayed_arp: Option<u8>,
@@ -119,7 +135,8 @@ impl Vhid {
             advbase,
             advskew,
             ad_deadline: None,
-            md_deadline: None,
+            md_deadline: [None; 2],
+            families: [true, false],
             delayed_arp: None,
             became_master: 0,
             ties_lost: 0,
@@ -148,12 +165,42 @@ impl Vhid {
         master_down(self.advbase, self.advskew)
     }
 
+    /// The families whose advertisements this vhid sends and waits for
+    /// (those it has addresses of; IPv4 alone until told). A BACKUP arms
+    /// the timer of a family that appears and drops that of one that goes.
+    pub fn set_families(&mut self, inet: bool, inet6: bool, now: Duration) {
+        let new = [inet, inet6];
+        if new == self.families {
+            return;
+        }
+        let old = self.families;
+        self.families = new;
+        if self.state == CarpState::Backup {
+            for (i, (&was, &is)) in old.iter().zip(new.iter()).enumerate() {
+                if is && !was {
+                    self.md_deadline[i] = Some(now + self.master_down_interval());
+                } else if !is {
+                    self.md_deadline[i] = None;
+                }
+            }
+        }
+    }
+
+    /// Whether advertisements go out by IPv4 and by IPv6.
+    pub fn families(&self) -> [bool; 2] {
+        self.families
+    }
+
     /// The earliest time `on_timer` has something to do.
     pub fn next_deadline(&self) -> Option<Duration> {
-        match (self.ad_deadline, self.md_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.ad_deadline, self.md_deadline[0], self.md_deadline[1]]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn master_down_due(&self, now: Duration) -> bool {
+        self.md_deadline.iter().flatten().any(|&d| d <= now)
     }
 
     fn set_state(&mut self, to: CarpState, out: &mut Actions) {
@@ -166,22 +213,36 @@ impl Vhid {
         }
     }
 
-    /// carp_setrun: arm the timer that belongs to the current state.
-    fn setrun(&mut self, now: Duration) {
+    /// carp_setrun: arm the timer that belongs to the current state; a
+    /// BACKUP restarts the master-down timer of `af` only, or of every
+    /// family it has addresses of.
+    fn setrun_af(&mut self, now: Duration, af: Option<Family>) {
         match self.state {
             CarpState::Init => {
                 self.ad_deadline = None;
-                self.md_deadline = None;
+                self.md_deadline = [None; 2];
             }
             CarpState::Backup => {
                 self.ad_deadline = None;
-                self.md_deadline = Some(now + self.master_down_interval());
+                let at = Some(now + self.master_down_interval());
+                match af {
+                    Some(f) => self.md_deadline[f as usize] = at,
+                    None => {
+                        for i in 0..2 {
+                            self.md_deadline[i] = if self.families[i] { at } else { None };
+                        }
+                    }
+                }
             }
             CarpState::Master => {
-                self.md_deadline = None;
+                self.md_deadline = [None; 2];
                 self.ad_deadline = Some(now + self.interval());
             }
         }
+    }
+
+    fn setrun(&mut self, now: Duration) {
+        self.setrun_af(now, None)
     }
 
     /// An advertisement goes out: count down the delayed ARP round. The
@@ -213,7 +274,7 @@ impl Vhid {
             return;
         }
         self.set_state(CarpState::Master, out);
-        self.md_deadline = None;
+        self.md_deadline = [None; 2];
         self.send_ad(now, out);
         out.push(Action::SendGratuitous);
         self.delayed_arp = Some(2);
@@ -316,7 +377,7 @@ impl Vhid {
                 }
             }
             CarpState::Backup => {
-                if self.md_deadline.is_some_and(|d| d <= now) {
+                if self.master_down_due(now) {
                     self.master_down(now, &mut out);
                 }
             }
@@ -369,7 +430,7 @@ impl Vhid {
                     // we compare our master-down timeout, whatever advbase.
                     self.master_down(now, &mut out);
                 } else {
-                    self.setrun(now);
+                    self.setrun_af(now, Some(ad.family));
                 }
             }
         }
@@ -390,7 +451,53 @@ mod tests {
             advbase,
             advskew,
             demote,
+            family: Family::Inet,
         }
+    }
+
+    #[test]
+    fn dual_stack_master_down_per_family() {
+        let mut v = Vhid::new(1, 100);
+        v.set_families(true, true, s(0.0));
+        v.set_runnable(true, s(0.0));
+        assert_eq!(v.next_deadline(), Some(s(0.0) + v.master_down_interval()));
+        // IPv4 and IPv6 advertisements keep it waiting.
+        for i in 1..5 {
+            let t = s(i as f64);
+            assert!(v.on_advert(&ad(1, 0, 0), 0, false, t).is_empty());
+            let a6 = Advert {
+                family: Family::Inet6,
+                ..ad(1, 0, 0)
+            };
+            assert!(v.on_advert(&a6, 0, false, t).is_empty());
+        }
+        assert_eq!(v.state(), CarpState::Backup);
+        // Only IPv4 heard from now on: the IPv6 timer runs out.
+        for i in 5..8 {
+            assert!(v.on_advert(&ad(1, 0, 0), 0, false, s(i as f64)).is_empty());
+        }
+        let md = v.master_down_interval();
+        assert_eq!(v.next_deadline(), Some(s(4.0) + md));
+        let a = v.on_timer(s(4.0) + md);
+        assert!(a.contains(Action::Transition {
+            from: CarpState::Backup,
+            to: CarpState::Master
+        }));
+        assert_eq!(v.next_deadline(), Some(s(4.0) + md + v.interval()));
+        // IPv6 only: an IPv4 timer is never armed.
+        let mut w = Vhid::new(1, 0);
+        w.set_families(false, true, s(0.0));
+        w.set_runnable(true, s(0.0));
+        let a6 = Advert {
+            family: Family::Inet6,
+            ..ad(1, 0, 0)
+        };
+        assert!(w.on_advert(&a6, 0, false, s(2.0)).is_empty());
+        assert!(w.on_timer(s(4.5)).is_empty());
+        assert_eq!(w.next_deadline(), Some(s(5.0)));
+        // A family added while BACKUP gets its timer; one removed, none.
+        w.set_families(true, false, s(3.0));
+        assert_eq!(w.next_deadline(), Some(s(6.0)));
     }
 
     #[test]

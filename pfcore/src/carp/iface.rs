@@ -12,9 +12,16 @@
 //! fields (else `rewritten`). OpenBSD's fixed cookie and ucarp's counting
 //! counter are not pfd's and are taken as OpenBSD takes them (only our own
 //! counter is refused).
+//!
+//! IPv4 and IPv6 alike: a carp interface with addresses of both families
+//! sends one advertisement of each per period (from the carpdev's IPv4
+//! address and from its IPv6 link-local address), both signed over all its
+//! addresses; received ones go through the same checks, counted as
+//! `ipackets` or `ipackets6`, and each restarts its family's master-down
+//! timer.
 
 use super::config::{CarpConfig, CarpState};
-use super::fsm::{Advert, Vhid};
+use super::fsm::{Advert, Family, Vhid};
 use crate::wire::carp::{
     seq_newer, Authenticator, BoundFields, Counter, Packet, Repr, BOW_OUT, CARP_DFLTTL,
 };
@@ -49,6 +56,10 @@ pub struct CarpStats {
     /// pfd: elections this host lost to a tie (it stepped down as MASTER
     /// for an advertisement with its own advbase, advskew and demotion).
     pub ties: u64,
+    /// pfd: packets on a balanced interface dropped as another host's
+    /// share (carp_lsdrop).
+    #[serde(default)]
+    pub lsdrop: u64,
 }
 
 /// Why an advertisement was dropped.
@@ -124,10 +135,11 @@ impl<'a> Received<'a> {
 /// Peers remembered per vhid (the most recently heard are kept).
 pub const MAX_PEERS: usize = 16;
 
-/// What a vhid remembers of a peer.
+/// What a vhid remembers of a peer (an IPv4 and an IPv6 source of one
+/// host are two peers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerSeen {
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     /// Last accepted pfd sequence number (None: only legacy counters).
     pub seq: Option<u32>,
     pub advbase: u8,
@@ -148,11 +160,12 @@ pub struct CarpIf {
     pub fsm: Vhid,
     /// The last sequence number sent.
     seq: u32,
-    /// The last counter sent (a legacy peer copying it is no reason to
-    /// drop it, but our own coming back is).
-    last_counter: [u8; 8],
-    /// The address advertisements leave from.
+    /// The last counters sent, by IPv4 and by IPv6 (a legacy peer copying
+    /// one is no reason to drop it, but our own coming back is).
+    last_counter: [[u8; 8]; 2],
+    /// The addresses advertisements leave from, IPv4 and IPv6.
     src: Option<Ipv4Addr>,
+    src6: Option<Ipv6Addr>,
     peers: Vec<PeerSeen>,
     auth: Authenticator,
     pub stats: CarpStats,
@@ -160,15 +173,18 @@ pub struct CarpIf {
 
 impl CarpIf {
     pub fn new(name: &str, config: CarpConfig) -> CarpIf {
-        let fsm = Vhid::new(config.advbase, config.advskew);
+        let mut fsm = Vhid::new(config.advbase, config.advskew);
+        let (v4, v6) = split_addrs(&config);
+        fsm.set_families(!v4.is_empty(), !v6.is_empty(), Duration::ZERO);
         let auth = Self::authenticator(&config);
         CarpIf {
             name: name.to_string(),
             config,
             fsm,
             seq: 0,
-            last_counter: [0; 8],
+            last_counter: [[0; 8]; 2],
             src: None,
+            src6: None,
             peers: Vec::new(),
             auth,
             stats: CarpStats::default(),
@@ -183,6 +199,8 @@ impl CarpIf {
     /// Apply a new configuration; timing changes go to the state machine.
     pub fn reconfigure(&mut self, config: CarpConfig, now: Duration) -> super::fsm::Actions {
         let acts = self.fsm.set_timing(config.advbase, config.advskew, now);
+        let (v4, v6) = split_addrs(&config);
+        self.fsm.set_families(!v4.is_empty(), !v6.is_empty(), now);
         if (&config.key, config.vhid, &config.addrs)
             != (&self.config.key, self.config.vhid, &self.config.addrs)
         {
@@ -198,6 +216,19 @@ impl CarpIf {
     /// back from it are ours, not a peer's).
     pub fn set_src(&mut self, src: Option<Ipv4Addr>) {
         self.src = src;
+    }
+
+    /// The IPv6 address advertisements leave from (the carpdev's
+    /// link-local address).
+    pub fn set_src6(&mut self, src: Option<Ipv6Addr>) {
+        self.src6 = src;
+    }
+
+    fn is_own_src(&self, src: IpAddr) -> bool {
+        match src {
+            IpAddr::V4(a) => self.src == Some(a),
+            IpAddr::V6(a) => self.src6 == Some(a),
+        }
     }
 
     /// The peers heard, most recent last.
@@ -223,9 +254,10 @@ impl CarpIf {
         self.fsm.state()
     }
 
-    /// The advertisement to send now from `src`; `wall` is
+    /// The advertisement to send now from `src` (IPv4 or IPv6); `wall` is
     /// [`wall_seq`] of the time now.
-    pub fn advert(&mut self, bow_out: bool, demote: u8, src: Ipv4Addr, wall: u32) -> Repr {
+    pub fn advert(&mut self, bow_out: bool, demote: u8, src: impl Into<IpAddr>, wall: u32) -> Repr {
+        let src: IpAddr = src.into();
         let (advbase, advskew) = if bow_out {
             (BOW_OUT, BOW_OUT)
         } else {
@@ -236,14 +268,23 @@ impl CarpIf {
         } else {
             self.seq.wrapping_add(1)
         };
-        self.src = Some(src);
+        let octets = match src {
+            IpAddr::V4(a) => {
+                self.src = Some(a);
+                a.octets().to_vec()
+            }
+            IpAddr::V6(a) => {
+                self.src6 = Some(a);
+                a.octets().to_vec()
+            }
+        };
         let f = BoundFields {
             advbase,
             advskew,
             demote,
         };
-        let counter = self.auth.bind_counter(self.seq, f, &src.octets());
-        self.last_counter = counter;
+        let counter = self.auth.bind_counter(self.seq, f, &octets);
+        self.last_counter[family_of(src) as usize] = counter;
         Repr {
             vhid: self.config.vhid,
             advskew,
@@ -254,17 +295,23 @@ impl CarpIf {
         }
     }
 
-    /// Check a received IPv4 advertisement for this vhid (the caller found
-    /// us by carpdev and vhid). `ttl` is the IP TTL, `src` the IP source,
-    /// `payload` the bytes after the IP header.
+    /// Check a received advertisement for this vhid (the caller found us
+    /// by carpdev and vhid). `ttl` is the IPv4 TTL or IPv6 hop limit,
+    /// `src` the IP source (its family is the advertisement's), `payload`
+    /// the bytes after the IP header.
     pub fn check(
         &mut self,
         ttl: u8,
-        src: Ipv4Addr,
+        src: impl Into<IpAddr>,
         payload: &[u8],
         now: Duration,
     ) -> Result<Advert, Drop> {
-        self.stats.ipackets += 1;
+        let src: IpAddr = src.into();
+        let family = family_of(src);
+        match family {
+            Family::Inet => self.stats.ipackets += 1,
+            Family::Inet6 => self.stats.ipackets6 += 1,
+        }
         if ttl != CARP_DFLTTL {
             self.stats.badttl += 1;
             return Err(Drop::BadTtl);
@@ -295,7 +342,7 @@ impl CarpIf {
             self.stats.badauth += 1;
             return Err(Drop::BadAuth);
         }
-        if repr.counter == self.last_counter {
+        if self.last_counter.contains(&repr.counter) {
             self.stats.badauth += 1;
             return Err(Drop::Own);
         }
@@ -304,13 +351,17 @@ impl CarpIf {
             advskew: repr.advskew,
             demote: repr.demote,
         };
-        let seq = match self.auth.classify_counter(&repr.counter, f, &src.octets()) {
+        let octets = match src {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let seq = match self.auth.classify_counter(&repr.counter, f, &octets) {
             Counter::Legacy => None,
             Counter::Rewritten(_) => {
                 self.stats.rewritten += 1;
                 return Err(Drop::Rewritten);
             }
-            Counter::Bound(_) if Some(src) == self.src => {
+            Counter::Bound(_) if self.is_own_src(src) => {
                 // Ours, from our own address: looped back or replayed.
                 self.stats.badauth += 1;
                 return Err(Drop::Own);
@@ -322,6 +373,7 @@ impl CarpIf {
             advbase: repr.advbase,
             advskew: repr.advskew,
             demote: repr.demote,
+            family,
         })
     }
 
@@ -329,7 +381,7 @@ impl CarpIf {
     /// newer than the last one accepted from it.
     fn remember(
         &mut self,
-        src: Ipv4Addr,
+        src: IpAddr,
         seq: Option<u32>,
         f: BoundFields,
         now: Duration,
@@ -373,6 +425,17 @@ impl CarpIf {
 
     pub fn ipv4_addrs(&self) -> Vec<Ipv4Addr> {
         split_addrs(&self.config).0
+    }
+
+    pub fn ipv6_addrs(&self) -> Vec<Ipv6Addr> {
+        split_addrs(&self.config).1
+    }
+}
+
+fn family_of(a: IpAddr) -> Family {
+    match a {
+        IpAddr::V4(_) => Family::Inet,
+        IpAddr::V6(_) => Family::Inet6,
     }
 }
 
@@ -459,7 +522,7 @@ mod tests {
         assert!(ad.is_bow_out());
         assert_eq!(
             backup.last_peer().map(|p| (p.src, p.seq)),
-            Some((M, Some(4)))
+            Some((IpAddr::V4(M), Some(4)))
         );
     }
 
@@ -549,6 +612,66 @@ mod tests {
             assert!(b.check(255, M, &r.to_bytes(), T).is_ok());
         }
         assert_eq!(b.last_peer().map(|p| p.seq), Some(None));
+    }
+
+    fn cfg6(skew: u8) -> CarpConfig {
+        let mut c = cfg(skew, "secret");
+        c.addrs.push(IfAddr {
+            net: "2001:db8::1/64".parse().unwrap(),
+            broadcast: None,
+        });
+        c
+    }
+
+    #[test]
+    fn dual_stack_adverts() {
+        use crate::carp::fsm::Family;
+        use crate::wire::carp::{build_ipv6_advert, CARP6_GROUP};
+        let m6: Ipv6Addr = "fe80::10".parse().unwrap();
+        let b6: Ipv6Addr = "fe80::11".parse().unwrap();
+        let mut master = CarpIf::new("carp1", cfg6(0));
+        let mut b = CarpIf::new("carp1", cfg6(100));
+        assert_eq!(b.fsm.families(), [true, true]);
+        b.fsm.set_runnable(true, Duration::ZERO);
+        // One of each per period, both taken, counted by family.
+        let p4 = send(&mut master, M, false, 10);
+        let ad6 = master.advert(false, 0, m6, 10);
+        let p6 = build_ipv6_advert(m6, CARP6_GROUP, &ad6);
+        assert_eq!(b.check(255, M, &p4, T).map(|a| a.family), Ok(Family::Inet));
+        let a = b.check(255, m6, &p6[40..], T).unwrap();
+        assert_eq!((a.family, a.advskew), (Family::Inet6, 0));
+        assert_eq!((b.stats.ipackets, b.stats.ipackets6), (1, 1));
+        // Hop limit 254, a wrong key, an IPv4-only signer: dropped.
+        assert_eq!(b.check(254, m6, &p6[40..], T), Err(Drop::BadTtl));
+        let mut wrong = CarpIf::new("carp1", {
+            let mut c = cfg6(0);
+            c.key = b"guess".to_vec();
+            c
+        });
+        let f = wrong.advert(false, 0, m6, 11);
+        assert_eq!(b.check(255, m6, &f.to_bytes(), T), Err(Drop::BadAuth));
+        let mut v4only = CarpIf::new("carp1", cfg(0, "secret"));
+        let f = v4only.advert(false, 0, m6, 12);
+        assert_eq!(b.check(255, m6, &f.to_bytes(), T), Err(Drop::BadAuth));
+        assert_eq!(
+            (b.stats.badttl, b.stats.badauth, b.stats.ipackets6),
+            (1, 2, 4)
+        );
+        // The same again is a replay; from another source, rewritten.
+        assert_eq!(b.check(255, m6, &p6[40..], T), Err(Drop::Replay));
+        let ad6 = master.advert(false, 0, m6, 13);
+        let other: Ipv6Addr = "fe80::99".parse().unwrap();
+        assert_eq!(
+            b.check(255, other, &ad6.to_bytes(), T),
+            Err(Drop::Rewritten)
+        );
+        // Our own IPv6 advertisement coming back.
+        let own = b.advert(false, 0, b6, 14);
+        assert_eq!(b.check(255, b6, &own.to_bytes(), T), Err(Drop::Own));
+        assert_eq!(
+            b.peers().iter().map(|p| p.src).collect::<Vec<_>>(),
+            vec![IpAddr::V4(M), IpAddr::V6(m6)]
+        );
     }
 
     #[test]

@@ -484,8 +484,16 @@ impl Engine {
     /// Build the messages for everything the sync queue holds (INS for new
     /// states, UPD_C for changed ones, DEL_C for removed ones).
     pub fn take_sync(&mut self, now: u64) -> Vec<Message> {
+        self.take_sync_stamped(now).0
+    }
+
+    /// `take_sync`, and the creation time (engine ms) of the oldest new
+    /// state among the messages (pfsync's replication lag is measured
+    /// from it).
+    pub fn take_sync_stamped(&mut self, now: u64) -> (Vec<Message>, Option<u64>) {
         use crate::pfsync::queue::Pending;
         let (items, extra) = self.sync.drain();
+        let mut oldest: Option<u64> = None;
         let mut out = Vec::with_capacity(items.len() + extra.len());
         for ((id, creatorid), p) in items {
             match p {
@@ -499,6 +507,7 @@ impl Engine {
                         continue;
                     };
                     if p == Pending::Insert {
+                        oldest = Some(oldest.map_or(st.creation, |o| o.min(st.creation)));
                         let mut sr = self.export_state(st, now);
                         if self.sync.acks.asks(&(id, creatorid)) {
                             sr.state_flags |= PFSTATE_ACK;
@@ -519,7 +528,7 @@ impl Engine {
             }
         }
         out.extend(extra);
-        out
+        (out, oldest)
     }
 }
 

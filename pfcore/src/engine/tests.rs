@@ -540,3 +540,16 @@ fn state_walk_lists_in_insertion_order_in_pieces() {
     // removed states are skipped, the rest come in insertion order.
     assert_eq!(got, all[2..].to_vec());
 }
+
+#[test]
+fn sync_batches_carry_their_oldest_new_state() {
+    let mut fw1 = engine(0xaaaa);
+    tcp_handshake(&mut fw1, 100);
+    forward_out(&mut fw1, v4(CLIENT, SERVER, 1, &echo(8, 7, 1)), 250);
+    let (msgs, oldest) = fw1.take_sync_stamped(300);
+    assert_eq!(msgs.len(), 4);
+    assert_eq!(oldest, Some(100), "the handshake's states, made at 100");
+    forward_out(&mut fw1, v4(CLIENT, SERVER, 1, &echo(8, 8, 1)), 400);
+    assert_eq!(fw1.take_sync_stamped(401).1, Some(400));
+    assert_eq!(fw1.take_sync_stamped(402), (Vec::new(), None));
+}

@@ -5,6 +5,7 @@
 use super::address::derived_broadcast;
 use super::check::{check_description, check_group, check_mtu, check_name, range_u8};
 use super::{err, CarpActions, IfOp, IfconfigError, PfsyncActions, CARP_GROUP, PFSYNC_GROUP};
+use crate::carp::balance::{Balancing, CarpNode};
 use crate::carp::{CarpConfig, CarpState, IfAddr, CARP_KEY_MAX};
 use crate::pfsync::PfsyncConfig;
 use std::net::Ipv4Addr;
@@ -105,11 +106,26 @@ pub fn apply_carp(cfg: &mut CarpConfig, ops: &[IfOp]) -> Result<CarpActions, Ifc
     }
     new.up = com.up;
     new.description = com.description;
+    if new.balancing != Balancing::None && !new.balanced() {
+        return err(format!(
+            "balancing {}: needs carpnodes with two or more nodes",
+            new.balancing.name()
+        ));
+    }
+    if new.balanced() && new.balancing == Balancing::None {
+        new.balancing = Balancing::Ip;
+    }
 
     // The address ioctls come after every other argument (see module docs).
     if carp_addresses(&mut new, &deferred)? {
         // carp_ioctl(SIOCSIFADDR) sets IFF_UP.
         new.up = true;
+    }
+    if new.balanced() && new.addrs.iter().any(|a| a.net.addr.is_ipv6()) {
+        return err(format!(
+            "balancing {}: IPv6 addresses cannot be balanced here: pfd answers ARP for a balanced interface but not neighbour solicitations, which the Linux kernel would answer with the macvlan's MAC",
+            new.balancing.name()
+        ));
     }
     new.groups.retain(|g| !com.groups_del.contains(g));
     for g in &com.groups_add {
@@ -137,7 +153,10 @@ fn carp_option(new: &mut CarpConfig, op: &IfOp) -> Result<(), IfconfigError> {
     match op {
         IfOp::Vhid(v) => {
             range_u8("vhid", *v, 1, 255)?;
-            new.vhid = *v;
+            // One vhid replaces a carpnodes list (ifconfig sends it as
+            // the only entry).
+            let advskew = new.advskew;
+            new.set_carpnodes(vec![CarpNode { vhid: *v, advskew }]);
         }
         IfOp::Advbase(v) => {
             range_u8("advbase", *v, 0, 254)?;
@@ -146,6 +165,10 @@ fn carp_option(new: &mut CarpConfig, op: &IfOp) -> Result<(), IfconfigError> {
         IfOp::Advskew(v) => {
             range_u8("advskew", *v, 0, 254)?;
             new.advskew = *v;
+            // The leader's, as ifconfig sets carpr_advskews[0].
+            if let Some(n) = new.carpnodes.first_mut() {
+                n.advskew = *v;
+            }
         }
         IfOp::Pass(p) => {
             // strlcpy into a CARP_KEY_LEN (20) buffer: 19 bytes survive.
@@ -172,6 +195,8 @@ fn carp_option(new: &mut CarpConfig, op: &IfOp) -> Result<(), IfconfigError> {
             };
         }
         IfOp::NoCarppeer => new.carppeer = None,
+        IfOp::Carpnodes(nodes) => new.set_carpnodes(nodes.clone()),
+        IfOp::Balancing(b) => new.balancing = *b,
         op => {
             return err(format!(
                 "{}: not supported on carp interfaces",

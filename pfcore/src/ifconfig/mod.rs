@@ -76,7 +76,7 @@
 //!   Real ifconfig would take the second word as a destination/broadcast
 //!   address. No host names are resolved.
 //! * Unknown words give `unknown option: foo`; words of ifconfig that make
-//!   no sense here (media, lladdr, carpnodes, ...) give `foo: not supported
+//!   no sense here (media, lladdr, tunnel, ...) give `foo: not supported
 //!   on carp and pfsync interfaces`.
 //! * `-carpdev` (present in older ifconfig, gone from 1.472) is accepted.
 //! * `netmask`/`broadcast`/`prefixlen`/`alias`/`delete` without an address,
@@ -111,6 +111,7 @@ pub use parse::{parse_args, parse_group_args};
 pub use print::*;
 
 use crate::addr::IpNet;
+use crate::carp::balance::{Balancing, CarpNode};
 use crate::carp::CarpState;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -162,6 +163,9 @@ pub enum IfOp {
     NoCarpdev,
     Carppeer(Ipv4Addr),
     NoCarppeer,
+    /// `carpnodes vhid:advskew,...`, checked and sorted by vhid.
+    Carpnodes(Vec<CarpNode>),
+    Balancing(Balancing),
     State(CarpState),
     Syncdev(String),
     NoSyncdev,
@@ -198,6 +202,8 @@ impl IfOp {
             IfOp::NoCarpdev => "-carpdev",
             IfOp::Carppeer(_) => "carppeer",
             IfOp::NoCarppeer => "-carppeer",
+            IfOp::Carpnodes(_) => "carpnodes",
+            IfOp::Balancing(_) => "balancing",
             IfOp::State(_) => "state",
             IfOp::Syncdev(_) => "syncdev",
             IfOp::NoSyncdev => "-syncdev",

@@ -5,6 +5,7 @@
 use super::address::{AddrState, Family};
 use super::check::{check_description, check_group, check_name, strtonum};
 use super::{err, IfOp, IfconfigError, CARPDEMOTE_MAX};
+use crate::carp::balance::{parse_carpnodes, Balancing};
 use crate::carp::CarpState;
 use std::net::Ipv4Addr;
 
@@ -78,8 +79,6 @@ const UNSUPPORTED: &[&str] = &[
     "-mpls",
     "mplslabel",
     "-mplslabel",
-    "carpnodes",
-    "balancing",
     "tunnel",
     "tunneladdr",
     "-tunnel",
@@ -149,6 +148,8 @@ const KEYWORDS: &[(&str, bool)] = &[
     ("-carpdev", false),
     ("carppeer", true),
     ("-carppeer", false),
+    ("carpnodes", true),
+    ("balancing", true),
     ("state", true),
     ("syncdev", true),
     ("syncif", true),
@@ -309,6 +310,15 @@ fn op(w: &str, value: &str) -> Result<Option<IfOp>, IfconfigError> {
         "-carpdev" => IfOp::NoCarpdev,
         "carppeer" => IfOp::Carppeer(parse_v4_value("carppeer", value)?),
         "-carppeer" => IfOp::NoCarppeer,
+        "carpnodes" => IfOp::Carpnodes(parse_carpnodes(value).or_else(err)?),
+        "balancing" => match Balancing::parse(value) {
+            Some(b) => IfOp::Balancing(b),
+            None => {
+                return err(format!(
+                    "balancing {value}: unknown mode (none, ip, ip-stealth, ip-unicast, arp)"
+                ))
+            }
+        },
         "state" => IfOp::State(parse_state(value)?),
         "syncdev" | "syncif" => {
             check_name(w, value, "interface")?;

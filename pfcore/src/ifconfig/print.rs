@@ -138,6 +138,16 @@ fn addr_line(out: &mut String, a: &IfAddr, ifname: &str, ifindex: u32) {
     }
 }
 
+/// ` carppeer A` when a unicast peer is set, and the end of the line.
+fn carppeer_word(out: &mut String, c: &crate::carp::CarpConfig) {
+    if let Some(p) = c.carppeer {
+        if p != CARP_GROUP {
+            out.push_str(&format!(" carppeer {p}"));
+        }
+    }
+    out.push('\n');
+}
+
 /// The block `ifconfig carpN` prints (tabs as on OpenBSD).
 pub fn print_carp(st: &CarpStatus) -> String {
     let c = &st.config;
@@ -146,7 +156,24 @@ pub fn print_carp(st: &CarpStatus) -> String {
     out.push_str(&format!("\tlladdr {}\n", format_mac(&st.lladdr)));
     description_line(&mut out, &c.description);
     index_line(&mut out, st.ifindex, CARP_PRIORITY);
-    if c.vhid != 0 {
+    if c.balanced() {
+        // Several carpnodes: the interface line, then one per node.
+        out.push_str(&format!(
+            "\tcarp: carpdev {} advbase {} balancing {}",
+            c.carpdev.as_deref().unwrap_or("none"),
+            c.advbase,
+            c.balancing.name()
+        ));
+        carppeer_word(&mut out, c);
+        for n in &st.nodes {
+            out.push_str(&format!(
+                "\t\tstate {} vhid {} advskew {}\n",
+                n.state.name(),
+                n.vhid,
+                n.advskew
+            ));
+        }
+    } else if c.vhid != 0 {
         out.push_str(&format!(
             "\tcarp: {} carpdev {} vhid {} advbase {} advskew {}",
             st.state.name(),
@@ -155,12 +182,7 @@ pub fn print_carp(st: &CarpStatus) -> String {
             c.advbase,
             c.advskew
         ));
-        if let Some(p) = c.carppeer {
-            if p != CARP_GROUP {
-                out.push_str(&format!(" carppeer {p}"));
-            }
-        }
-        out.push('\n');
+        carppeer_word(&mut out, c);
     }
     out.push_str("\tgroups: carp");
     for g in &c.groups {

@@ -499,6 +499,7 @@ fn carp(e: &mut Exposition, s: &Snapshot) {
         ("replay", c.replay),
         ("rewritten", c.rewritten),
         ("ties", c.ties),
+        ("lsdrop", c.lsdrop),
     ];
     e.family(
         "pf_carp_stats_total",

@@ -21,6 +21,7 @@ fn carp(name: &str, vhid: u8, state: CarpState, transitions: u64) -> CarpStatus 
         key_set: false,
         peer: None,
         transitions,
+        nodes: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod health;
 pub mod input;
 pub mod queue;
 pub mod ratelimit;
+pub mod repair;
 pub mod stats;
 
 pub use config::*;

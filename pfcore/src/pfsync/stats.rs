@@ -121,6 +121,33 @@ pub fn status_lines(r: &PfsyncReport) -> String {
         r.bulks_failed,
         r.bulks_sent
     );
+    let x = &r.repair;
+    out.push_str(&format!(
+        "\t{} frame{} resent on request ({} NACK{} received, {} GONE sent)\n\t{} gap{} seen, {} frame{} asked for, {} repaired, {} lost, {} duplicate{}\n",
+        x.resent,
+        plural(x.resent),
+        x.nacks_in,
+        plural(x.nacks_in),
+        x.gone_out,
+        x.gaps,
+        plural(x.gaps),
+        x.nacked,
+        plural(x.nacked),
+        x.repaired,
+        x.lost,
+        x.dups,
+        plural(x.dups)
+    ));
+    if x.lag_frames > 0 {
+        out.push_str(&format!(
+            "\tinsert lag {} ms median, {} ms p99, {} ms max ({} frame{})\n",
+            x.lag_p50_ms,
+            x.lag_p99_ms,
+            x.lag_max_ms,
+            x.lag_frames,
+            plural(x.lag_frames)
+        ));
+    }
     match (r.last_heard_ms, r.up_ms) {
         (_, 0) => out.push_str("\tsync link down\n"),
         (Some(ms), _) => out.push_str(&format!("\tpeer last heard {} ago\n", secs(ms))),
@@ -200,6 +227,31 @@ pub struct PfsyncReport {
     pub bulk_sending: bool,
     /// Milliseconds since pfsyncd brought the sync link up (0: down).
     pub up_ms: u64,
+    /// Repair of lost frames (`pfsync::repair`).
+    pub repair: RepairReport,
+}
+
+/// The repair counters and the replication lag of received frames.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairReport {
+    /// Frames sent again on the peer's NACKs, NACKs taken, GONE sent.
+    pub resent: u64,
+    pub nacks_in: u64,
+    pub gone_out: u64,
+    /// Gaps seen in the peer's frames, frames asked for (NACKed, retries
+    /// counted), missing frames that came, given up on, seen twice.
+    pub gaps: u64,
+    pub nacked: u64,
+    pub repaired: u64,
+    pub lost: u64,
+    pub dups: u64,
+    /// Frames with new states taken into pfd, and the time (ms) from the
+    /// oldest such state's creation on the peer to here: median, 99th
+    /// percentile, highest.
+    pub lag_frames: u64,
+    pub lag_p50_ms: u64,
+    pub lag_p99_ms: u64,
+    pub lag_max_ms: u64,
 }
 
 impl PfsyncReport {
@@ -247,8 +299,22 @@ mod tests {
         };
         assert_eq!(
             status_lines(&r),
-            "\tbulk update done for 12.3 s\n\t1 bulk update received, 0 failed, 2 sent\n\tpeer last heard 0.4 s ago\n"
+            "\tbulk update done for 12.3 s\n\t1 bulk update received, 0 failed, 2 sent\n\t0 frames resent on request (0 NACKs received, 0 GONE sent)\n\t0 gaps seen, 0 frames asked for, 0 repaired, 0 lost, 0 duplicates\n\tpeer last heard 0.4 s ago\n"
         );
+        let lagged = PfsyncReport {
+            repair: RepairReport {
+                resent: 1,
+                lag_frames: 3,
+                lag_p50_ms: 1,
+                lag_p99_ms: 4,
+                lag_max_ms: 9,
+                ..Default::default()
+            },
+            ..r
+        };
+        let t = status_lines(&lagged);
+        assert!(t.contains("\t1 frame resent on request (0 NACKs"));
+        assert!(t.contains("\tinsert lag 1 ms median, 4 ms p99, 9 ms max (3 frames)\n"));
         let r = PfsyncReport {
             last_heard_ms: None,
             ..r

@@ -50,21 +50,12 @@ impl From<Operation> for u16 {
     }
 }
 
-/// A view over an ARP packet; fields are at the Ethernet/IPv4 offsets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over an ARP packet; fields are at the Ethernet/IPv4 offsets.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// At least 28 bytes (the Ethernet/IPv4 layout; other hardware and
     /// protocol types are refused by [`Repr::parse`]).
     pub fn check_len(&self) -> Result<()> {
@@ -73,9 +64,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn hardware_type(&self) -> u16 {
         rd16(self.buffer.as_ref(), field::HTYPE)

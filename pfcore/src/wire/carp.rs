@@ -3,11 +3,12 @@
 //! OpenBSD-compatible HMAC-SHA1 over version, type, vhid, sorted addresses
 //! and counter, the bound counter pfd sends (a sequence number and two
 //! tags that tie it to the sender and to the fields the HMAC leaves
-//! uncovered), and the whole IPv4 advertisement packet as sent.
+//! uncovered), and the whole IPv4 and IPv6 advertisement packets as sent.
 
 use super::checksum;
 use super::ethernet::EthernetAddress;
 use super::ipv4;
+use super::ipv6;
 use super::{rd16, rdarr, wr16, Error, Result, IPPROTO_CARP};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
@@ -29,6 +30,8 @@ pub const BOW_OUT: u8 = 255;
 pub const CARP_KEY_MAX: usize = 19;
 /// Length of the whole IPv4 advertisement packet.
 pub const IPV4_ADVERT_LEN: usize = ipv4::HEADER_LEN + CARP_HEADER_LEN;
+/// Length of the whole IPv6 advertisement packet.
+pub const IPV6_ADVERT_LEN: usize = ipv6::HEADER_LEN + CARP_HEADER_LEN;
 
 mod field {
     pub const VER_TYPE: usize = 0;
@@ -47,22 +50,13 @@ pub fn virtual_mac(vhid: u8) -> EthernetAddress {
     EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, vhid])
 }
 
-/// A view over a CARP payload (the IP payload: header, possibly followed
-/// by bytes the checksum still covers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over a CARP payload (the IP payload: header, possibly followed
+    /// by bytes the checksum still covers).
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// At least 36 bytes (OpenBSD's `badlen` check).
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < CARP_HEADER_LEN {
@@ -70,9 +64,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_TYPE] >> 4
@@ -237,6 +228,29 @@ pub fn build_ipv4_advert(
     };
     let (h, rest) = b.split_at_mut(ipv4::HEADER_LEN);
     ip.emit(&mut ipv4::Packet::new_unchecked(h));
+    repr.emit(&mut Packet::new_unchecked(rest));
+    b
+}
+
+/// A whole IPv6 advertisement as OpenBSD's carp_send_ad sends it:
+/// traffic class and flow label 0, payload length 36, next header 112,
+/// hop limit 255, from `src` (the carpdev's link-local address) to `dst`
+/// (ff02::12; OpenBSD's embedded scope never reaches the wire: the link
+/// is the one the frame leaves by). The CARP checksum covers the CARP
+/// header only, no pseudo-header.
+pub fn build_ipv6_advert(src: Ipv6Addr, dst: Ipv6Addr, repr: &Repr) -> [u8; IPV6_ADVERT_LEN] {
+    let mut b = [0u8; IPV6_ADVERT_LEN];
+    let ip = ipv6::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IPPROTO_CARP,
+        payload_len: CARP_HEADER_LEN,
+        hop_limit: CARP_DFLTTL,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let (h, rest) = b.split_at_mut(ipv6::HEADER_LEN);
+    ip.emit(&mut ipv6::Packet::new_unchecked(h));
     repr.emit(&mut Packet::new_unchecked(rest));
     b
 }
@@ -653,6 +667,45 @@ mod tests {
         let c = Packet::new_checked(ip.payload()).unwrap();
         assert_eq!(Repr::parse(&c).unwrap(), r);
         assert_eq!(virtual_mac(1).to_string(), "00:00:5e:00:01:01");
+    }
+
+    #[test]
+    fn ipv6_advert() {
+        // Dual stack: the HMAC covers the IPv4 and the IPv6 address.
+        let v4 = [Ipv4Addr::new(192, 0, 2, 1)];
+        let v6: [Ipv6Addr; 1] = ["2001:db8::1".parse().unwrap()];
+        let h = compute_hmac(b"secret", 1, &v4, &v6, &COUNTER);
+        assert_ne!(h, compute_hmac(b"secret", 1, &v4, &[], &COUNTER));
+        assert!(!verify_hmac(b"secret", 1, &v4, &[], &COUNTER, &h));
+        let r = Repr {
+            vhid: 1,
+            advskew: 0,
+            advbase: 1,
+            demote: 0,
+            counter: COUNTER,
+            hmac: h,
+        };
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let b = build_ipv6_advert(src, CARP6_GROUP, &r);
+        assert_eq!(b.len(), 76);
+        let ip = ipv6::Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(
+            (
+                ip.version(),
+                ip.traffic_class(),
+                ip.flow_label(),
+                ip.payload_len(),
+                ip.next_header(),
+                ip.hop_limit()
+            ),
+            (6, 0, 0, 36, 112, 255)
+        );
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (src, CARP6_GROUP));
+        // The checksum is the same as over the bare header (no pseudo-header).
+        assert_eq!(&b[40..], &r.to_bytes()[..]);
+        let c = Packet::new_checked(&b[40..]).unwrap();
+        assert_eq!(Repr::parse(&c).unwrap(), r);
+        assert!(verify_hmac(b"secret", 1, &v4, &v6, &COUNTER, &c.hmac()));
     }
 
     #[test]

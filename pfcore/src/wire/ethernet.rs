@@ -92,21 +92,12 @@ mod field {
     pub const PAYLOAD: usize = 14;
 }
 
-/// A view over an Ethernet II frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over an Ethernet II frame.
+    Frame
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let f = Self::new_unchecked(buffer);
-        f.check_len()?;
-        Ok(f)
-    }
     /// At least the 14-byte header.
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
@@ -114,9 +105,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
         } else {
             Ok(())
         }
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn dst_addr(&self) -> EthernetAddress {
         EthernetAddress(super::rdarr(self.buffer.as_ref(), field::DST))

@@ -89,23 +89,12 @@ mod field {
     pub const DATA: usize = 8;
 }
 
-/// A view over an ICMP message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over an ICMP message.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// At least the 8-byte header.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
@@ -114,10 +103,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     #[inline]
     pub fn msg_type(&self) -> u8 {

@@ -35,23 +35,12 @@ const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;
 
-/// A view over an IPv4 packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over an IPv4 packet.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// Rejects: fewer than 20 bytes, version ≠ 4, IHL < 5, header longer
     /// than the buffer, total length shorter than the header or longer
     /// than the buffer. Bytes beyond the total length (link padding) are
@@ -96,10 +85,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Malformed("ipv4 header length"));
         }
         Ok(p)
-    }
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     #[inline]
     pub fn version(&self) -> u8 {

@@ -28,23 +28,12 @@ mod field {
     pub const DST: usize = 24;
 }
 
-/// A view over an IPv6 packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over an IPv6 packet.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// Rejects: fewer than 40 bytes, version ≠ 6, 40 + payload length
     /// beyond the buffer. (Jumbograms, payload length 0 with a jumbo
     /// option, are seen as an empty payload.)
@@ -75,10 +64,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Malformed("ipv6 version"));
         }
         Ok(p)
-    }
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     #[inline]
     pub fn version(&self) -> u8 {

@@ -127,23 +127,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     }
 }
 
-/// A view over a fragment header (RFC 8200 §4.5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FragHeader<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over a fragment header (RFC 8200 §4.5).
+    FragHeader
 }
 
 impl<T: AsRef<[u8]>> FragHeader<T> {
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> FragHeader<T> {
-        FragHeader { buffer }
-    }
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<FragHeader<T>> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
     /// At least the 8 bytes of the header.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
@@ -152,10 +141,6 @@ impl<T: AsRef<[u8]>> FragHeader<T> {
         } else {
             Ok(())
         }
-    }
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     #[inline]
     pub fn next_header(&self) -> u8 {

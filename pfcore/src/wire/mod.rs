@@ -8,8 +8,41 @@
 //! constructor is for buffers the caller sized itself (emitting). Views do
 //! not allocate.
 //!
-//! This module owns the shared error type, the IP protocol numbers and the
-//! big-endian field helpers used by the format modules.
+//! This module owns the shared error type, the IP protocol numbers, the
+//! big-endian field helpers used by the format modules and `view!`, which
+//! writes the part every view shares.
+
+/// `view! { /// docs
+///         Name }` writes the view struct over a buffer with
+/// `new_unchecked`, `new_checked` (which runs the view's own `check_len`)
+/// and `into_inner`; the format module writes `check_len` and the field
+/// accessors.
+macro_rules! view {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            #[inline]
+            pub const fn new_unchecked(buffer: T) -> $name<T> {
+                $name { buffer }
+            }
+            #[inline]
+            pub fn new_checked(buffer: T) -> $crate::wire::Result<$name<T>> {
+                let v = Self::new_unchecked(buffer);
+                v.check_len()?;
+                Ok(v)
+            }
+            #[inline]
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}
 
 pub mod arp;
 pub mod carp;
@@ -20,6 +53,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6ext;
+pub mod nflog;
 pub mod pcap;
 pub mod pflog;
 pub mod pfsync;

@@ -59,21 +59,12 @@ mod field {
     pub const DPORT: usize = 98;
 }
 
-/// A view over a pflog header (and the packet after it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over a pflog header (and the packet after it).
+    Header
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
-    pub const fn new_unchecked(buffer: T) -> Header<T> {
-        Header { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Header<T>> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
     /// Rejects: fewer than 100 bytes, a length field that is not 100
     /// (the old 63-byte header is not written by anyone now).
     pub fn check_len(&self) -> Result<()> {
@@ -85,9 +76,6 @@ impl<T: AsRef<[u8]>> Header<T> {
             return Err(Error::Malformed("pflog header length"));
         }
         Ok(())
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn length(&self) -> u8 {
         self.buffer.as_ref()[field::LENGTH]

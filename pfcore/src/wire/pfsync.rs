@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 mod messages;
+mod repair;
 mod state;
 
 pub use messages::*;
+pub use repair::*;
 pub use state::*;
 
 pub const PFSYNC_VERSION: u8 = 6;
@@ -214,27 +216,15 @@ mod hfield {
     pub const PFCKSUM: usize = 4;
 }
 
-/// A view over the 20-byte pfsync header (and the frame behind it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over the 20-byte pfsync header (and the frame behind it).
+    Header
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
-    pub const fn new_unchecked(buffer: T) -> Header<T> {
-        Header { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Header<T>> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
     /// At least 20 bytes. (The `len` field is checked by [`parse_frame`].)
     pub fn check_len(&self) -> Result<()> {
         need(self.buffer.as_ref(), HEADER_LEN)
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[hfield::VERSION]
@@ -277,26 +267,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     }
 }
 
-/// A view over a 4-byte section subheader.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subheader<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over a 4-byte section subheader.
+    Subheader
 }
 
 impl<T: AsRef<[u8]>> Subheader<T> {
-    pub const fn new_unchecked(buffer: T) -> Subheader<T> {
-        Subheader { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Subheader<T>> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
     pub fn check_len(&self) -> Result<()> {
         need(self.buffer.as_ref(), SUBHEADER_LEN)
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     pub fn action(&self) -> u8 {
         self.buffer.as_ref()[0]

@@ -14,23 +14,12 @@ mod field {
     pub const CHECKSUM: usize = 6;
 }
 
-/// A view over a UDP datagram.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view over a UDP datagram.
+    Packet
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
     /// Rejects: fewer than 8 bytes, length field < 8 or beyond the buffer.
     #[inline]
     pub fn check_len(&self) -> Result<()> {
@@ -46,10 +35,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
     #[inline]
     pub fn src_port(&self) -> u16 {

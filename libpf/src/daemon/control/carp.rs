@@ -33,6 +33,13 @@ pub(super) fn set(
     config: CarpConfig,
     force_state: Option<CarpState>,
 ) -> Reply {
+    if config.balanced() && config.balancing.is_ip() && !shared.engine().enabled() {
+        // The share is kept in pf's data path, which runs while pf is on.
+        crate::log::warning(&format!(
+            "{name}: balancing {}: pf is disabled, so this host forwards every flow it receives (both hosts do) until pfctl -e",
+            config.balancing.name()
+        ));
+    }
     let r = shared
         .carp()
         .configure(&name, config, force_state, shared.now());

@@ -185,7 +185,7 @@ pub(super) fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
             }
             sent_gen = gen;
         }
-        let msgs = {
+        let (msgs, oldest) = {
             let mut e = shared.engine();
             let now = shared.now_ms();
             let wait = match e.sync.due_at() {
@@ -204,13 +204,14 @@ pub(super) fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
             let due = e.sync.due_at().is_some_and(|d| d <= now)
                 || shared.shutdown.load(Ordering::Relaxed);
             if due {
-                e.take_sync(now)
+                e.take_sync_stamped(now)
             } else {
-                Vec::new()
+                (Vec::new(), None)
             }
         };
+        let stamp = oldest.map_or(0, |ms| shared.unix_ms(ms));
         for chunk in msgs.chunks(512) {
-            if write_frame(&mut conn, &Reply::SyncOut(chunk.to_vec())).is_err() {
+            if write_frame(&mut conn, &Reply::SyncOut(chunk.to_vec(), stamp)).is_err() {
                 return detach(shared);
             }
         }

@@ -89,6 +89,8 @@ struct Worker {
     defer: Deferrals,
     /// Packets held for pfsync `defer`.
     sync_held: crate::pfsync::defer::Deferrals<syncdefer::SyncHeld>,
+    /// Balanced carp interfaces: whose packets are another host's.
+    owners: Arc<crate::daemon::carp::Owners>,
 }
 
 /// What the engine said about a packet, and about itself meanwhile.
@@ -141,8 +143,10 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
             })
             .ok(),
     };
+    let owners = shared.carp().owners();
     let mut w = Worker {
         shared,
+        owners,
         q,
         sink,
         names: IfNames::default(),
@@ -222,6 +226,13 @@ impl Worker {
         let Some((dir, ifindex)) = self.direction(p) else {
             return;
         };
+        if dir == Dir::In && self.owners.drops(ifindex, self.q.payload(p)) {
+            // Another carp host's share (carp_lsdrop): before pf, no state.
+            if let Err(e) = self.q.verdict(p.id, nfqueue::Verdict::Drop, None, None) {
+                log::err(&format!("NFQUEUE {} verdict: {e}", self.q.num()));
+            }
+            return;
+        }
         let mut mtag = Mtag::from_mark(p.mark);
         if dir == Dir::Out {
             match ahead::at_postrouting(&mut self.q, p, &mut self.defer, &mut self.pred) {

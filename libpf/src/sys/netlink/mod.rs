@@ -39,6 +39,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use nix::sys::socket::MsgFlags;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -189,12 +190,29 @@ fn check_name(name: &str) -> io::Result<()> {
     }
 }
 
+/// A raw netlink socket of `protocol` (NETLINK_NETFILTER, NETLINK_XFRM,
+/// ...; the hand-built protocols outside rtnetlink), close-on-exec and
+/// bound to a port the kernel picks, subscribed to the multicast
+/// `groups` (a bitmask: group n is bit n-1, as sockaddr_nl.nl_groups
+/// has it).
+pub(crate) fn open_socket(protocol: i32, groups: u32) -> io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{bind, NetlinkAddr};
+    use socket2::{Domain, Protocol, Type};
+    // socket2 sets SOCK_CLOEXEC and owns the descriptor.
+    let sock = socket2::Socket::new(
+        Domain::from(libc::AF_NETLINK),
+        Type::RAW,
+        Some(Protocol::from(protocol)),
+    )?;
+    bind(sock.as_raw_fd(), &NetlinkAddr::new(0, groups))?;
+    Ok(sock.into())
+}
+
 /// Receives one datagram into `buf`, growing it when the datagram is
 /// larger (peeked with MSG_TRUNC, so nothing is ever cut). Retries EINTR.
-fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>, flags: libc::c_int) -> io::Result<usize> {
+fn recv_datagram(fd: RawFd, buf: &mut Vec<u8>, flags: MsgFlags) -> io::Result<usize> {
     use nix::errno::Errno;
-    use nix::sys::socket::{recv, MsgFlags};
-    let flags = MsgFlags::from_bits_truncate(flags);
+    use nix::sys::socket::recv;
     loop {
         let peek = flags | MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
         let n = match recv(fd, buf, peek) {
@@ -292,7 +310,7 @@ impl Netlink {
         let mut replies = Vec::new();
         let mut interrupted = false;
         loop {
-            let n = recv_datagram(self.sock.as_raw_fd(), &mut self.buf, 0)?;
+            let n = recv_datagram(self.sock.as_raw_fd(), &mut self.buf, MsgFlags::empty())?;
             for m in decode::messages(&self.buf[..n]) {
                 let m = m.map_err(|e| Fail::Io(io::Error::new(io::ErrorKind::InvalidData, e)))?;
                 if m.seq != seq || m.pid != self.port {
@@ -596,6 +614,38 @@ impl Netlink {
         broadcast: Option<Ipv4Addr>,
         noprefixroute: bool,
     ) -> io::Result<()> {
+        let flags = if noprefixroute {
+            AddressFlags::Noprefixroute
+        } else {
+            AddressFlags::empty()
+        };
+        self.add_addr_flags(index, net, broadcast, flags)
+    }
+
+    /// A carp interface's virtual address: no prefix route (traffic leaves
+    /// by the carpdev) and, for IPv6, no duplicate address detection
+    /// (IFA_F_NODAD): the peer holds the same address while it hands over,
+    /// and DAD would leave it "dadfailed" on the new MASTER.
+    pub fn add_carp_addr(
+        &mut self,
+        index: u32,
+        net: IpNet,
+        broadcast: Option<Ipv4Addr>,
+    ) -> io::Result<()> {
+        let mut flags = AddressFlags::Noprefixroute;
+        if net.addr.is_ipv6() {
+            flags |= AddressFlags::Nodad;
+        }
+        self.add_addr_flags(index, net, broadcast, flags)
+    }
+
+    fn add_addr_flags(
+        &mut self,
+        index: u32,
+        net: IpNet,
+        broadcast: Option<Ipv4Addr>,
+        flags: AddressFlags,
+    ) -> io::Result<()> {
         let ctx = || format!("{}: RTM_NEWADDR {net}", ifname(index));
         let mut msg = Self::addr_msg(index, net);
         if let Some(b) = broadcast {
@@ -609,9 +659,8 @@ impl Netlink {
             }
             msg.attributes.push(AddressAttribute::Broadcast(b));
         }
-        if noprefixroute {
-            msg.attributes
-                .push(AddressAttribute::Flags(AddressFlags::Noprefixroute));
+        if !flags.is_empty() {
+            msg.attributes.push(AddressAttribute::Flags(flags));
         }
         match self.transact(
             RouteNetlinkMessage::NewAddress(msg),
@@ -700,15 +749,16 @@ impl LinkMonitor {
         // Bounded, so a storm of changes cannot keep the caller here: what
         // is left keeps the descriptor readable for the next poll.
         for _ in 0..MAX_DRAIN {
-            let n = match recv_datagram(self.sock.as_raw_fd(), &mut self.buf, libc::MSG_DONTWAIT) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    lost = true;
-                    continue;
-                }
-                Err(e) => return Err(Fail::Io(e).into_io("netlink: link monitor".into())),
-            };
+            let n =
+                match recv_datagram(self.sock.as_raw_fd(), &mut self.buf, MsgFlags::MSG_DONTWAIT) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        lost = true;
+                        continue;
+                    }
+                    Err(e) => return Err(Fail::Io(e).into_io("netlink: link monitor".into())),
+                };
             // A datagram whose framing is broken is dropped from there on.
             for m in decode::messages(&self.buf[..n]).map_while(Result::ok) {
                 match m.ty {

@@ -17,6 +17,7 @@ use crate::engine::fib::{Route, RouteChange};
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
+use nix::sys::socket::MsgFlags;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -217,16 +218,17 @@ impl NetMonitor {
     pub fn drain(&mut self) -> io::Result<Vec<NetEvent>> {
         let mut out = Vec::new();
         for _ in 0..MAX_DRAIN {
-            let n = match recv_datagram(self.sock.as_raw_fd(), &mut self.buf, libc::MSG_DONTWAIT) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.overflows += 1;
-                    out.push(NetEvent::Lost);
-                    continue;
-                }
-                Err(e) => return Err(Fail::Io(e).into_io("netlink: route monitor".into())),
-            };
+            let n =
+                match recv_datagram(self.sock.as_raw_fd(), &mut self.buf, MsgFlags::MSG_DONTWAIT) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        self.overflows += 1;
+                        out.push(NetEvent::Lost);
+                        continue;
+                    }
+                    Err(e) => return Err(Fail::Io(e).into_io("netlink: route monitor".into())),
+                };
             for m in decode::messages(&self.buf[..n]).map_while(Result::ok) {
                 match m.ty {
                     decode::RTM_NEWLINK | RTM_DELLINK | RTM_NEWADDR | RTM_DELADDR

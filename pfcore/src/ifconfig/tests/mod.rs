@@ -2,6 +2,7 @@
 //! property tests (`props`); the helpers they share are here.
 
 mod apply;
+mod balance;
 mod parse;
 mod print;
 mod props;
@@ -65,5 +66,6 @@ fn status(name: &str, cfg: CarpConfig, state: CarpState, ifindex: u32) -> CarpSt
         key_set: false,
         peer: None,
         transitions: 0,
+        nodes: Vec::new(),
     }
 }

@@ -416,14 +416,6 @@ fn unknown_and_unsupported() {
         "media: not supported on carp and pfsync interfaces"
     );
     assert_eq!(
-        perr("carpnodes 1:0,2:100"),
-        "carpnodes: not supported on carp and pfsync interfaces"
-    );
-    assert_eq!(
-        perr("balancing ip"),
-        "balancing: not supported on carp and pfsync interfaces"
-    );
-    assert_eq!(
         perr("-inet"),
         "-inet: not supported on carp and pfsync interfaces"
     );

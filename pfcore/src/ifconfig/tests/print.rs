@@ -361,6 +361,7 @@ fn carp_block_fresh_interface() {
         key_set: false,
         peer: None,
         transitions: 0,
+        nodes: Vec::new(),
     };
     assert_eq!(
         print_carp(&s),

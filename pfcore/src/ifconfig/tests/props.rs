@@ -53,7 +53,7 @@ proptest! {
             if apply_carp(&mut c, &ops).is_ok() {
                 let s = CarpStatus {
                     name: "carp1".into(), config: c, state: CarpState::Master,
-                    ifindex: 3, lladdr: [0, 0, 0x5e, 0, 1, 1], demote: 0, mtu: 1500, key_set: false, peer: None, transitions: 0,
+                    ifindex: 3, lladdr: [0, 0, 0x5e, 0, 1, 1], demote: 0, mtu: 1500, key_set: false, peer: None, transitions: 0, nodes: Vec::new(),
                 };
                 let _ = print_carp(&s);
             }

@@ -4,25 +4,42 @@
 //! the earliest deadline, so advertisements go out every advbase +
 //! advskew/256 s down to 1/256 s) and follows the carpdevs' links; and the
 //! execution of what the state machines ask for (addresses up or down,
-//! advertisements, gratuitous ARP).
+//! advertisements, gratuitous ARP and unsolicited neighbour
+//! advertisements).
+//!
+//! IPv6 (carp.4): advertisements to ff02::12 (IPv6 next header 112, hop
+//! limit 255) from the carpdev's link-local address, received on a raw
+//! IPv6 socket joined to ff02::12 on every carpdev; the virtual IPv6
+//! addresses go up without DAD on the MASTER (the peer holds them while it
+//! hands over) and are withdrawn on the BACKUP with the link down, so only
+//! the MASTER answers neighbour solicitations (Linux answers them strictly
+//! per interface, so the carpdev never does with its own MAC).
+
+mod inet6;
+
+mod balance;
+
+pub use balance::Owners;
 
 use super::Shared;
 use crate::addr::IpNet;
+use crate::carp::balance::node_mac;
 use crate::carp::fsm::{Action, Actions};
 use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
 use crate::log;
 use crate::sys::netlink::Netlink;
-use crate::sys::raw::{FrameSender, RawReceiver, RawSender};
+use crate::sys::raw::{FrameSender, Raw6Receiver, RawReceiver, RawSender};
 use crate::sys::sysctl;
 use crate::sys::timer::{self, TimerFd};
 use crate::wire::arp::gratuitous_request;
-use crate::wire::carp::{build_ipv4_advert, INADDR_CARP_GROUP};
+use crate::wire::carp::{build_ipv4_advert, CARP6_GROUP, INADDR_CARP_GROUP};
 use crate::wire::ethernet::{self, EthernetAddress};
 use crate::wire::IPPROTO_CARP;
+use inet6::{ipv6_of, receive_all6};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +52,9 @@ struct Entry {
     /// ifindex of the macvlan (0 while it cannot exist: no carpdev/vhid).
     ifindex: u32,
     carpdev_index: u32,
+    /// The carpdev's own MAC address (the Ethernet source of a
+    /// dual-stack interface's IPv6 advertisements).
+    carpdev_mac: Option<[u8; 6]>,
     carpdev_up: bool,
     sender: Option<RawSender>,
     /// Whether this vhid demoted the group because its carpdev is down.
@@ -44,8 +64,18 @@ struct Entry {
     /// interface is configured and when links are checked, not for every
     /// advertisement.
     src: Option<Ipv4Addr>,
+    /// The IPv6 address they leave from: the carpdev's link-local address
+    /// (else another of its IPv6 addresses, else one of the carp
+    /// interface's), looked up likewise.
+    src6: Option<Ipv6Addr>,
     /// State transitions so far (the metrics' per-vhid counter).
     transitions: u64,
+    /// The carpnodes after the leader (`cif`), with several carpnodes.
+    nodes: Vec<CarpIf>,
+    /// Whether the addresses are up (some node is MASTER).
+    addrs_up: bool,
+    /// The nft script last applied for the carpdev's ingress.
+    ingress: String,
 }
 
 pub struct CarpTable {
@@ -57,6 +87,8 @@ pub struct CarpTable {
     pub log_level: i64,
     nl: Netlink,
     rx: Arc<RawReceiver>,
+    /// IPv6 advertisements (None when the kernel has no IPv6).
+    rx6: Option<Arc<Raw6Receiver>>,
     /// Advertisements out as whole frames (kept open: see FrameSender).
     frames: FrameSender,
     joined: HashMap<u32, usize>,
@@ -70,6 +102,9 @@ pub struct CarpTable {
     /// pf's verdict on an outgoing advertisement (`out on <carpdev>`), as
     /// OpenBSD's pf sees carp output; None passes everything.
     filter: Option<OutputFilter>,
+    /// What the data path and the ARP responder read of balanced
+    /// interfaces.
+    owners: Arc<Owners>,
 }
 
 /// Asks pf about a locally generated packet leaving by an interface; may
@@ -93,6 +128,13 @@ impl CarpTable {
             log_level: 2,
             nl: Netlink::open()?,
             rx: Arc::new(RawReceiver::ipv4(IPPROTO_CARP)?),
+            rx6: match Raw6Receiver::new(IPPROTO_CARP) {
+                Ok(r) => Some(Arc::new(r)),
+                Err(e) => {
+                    log::info(&format!("carp: no IPv6 advertisements: {e}"));
+                    None
+                }
+            },
             frames: FrameSender::new()?,
             joined: HashMap::new(),
             stats: CarpStats::default(),
@@ -100,6 +142,7 @@ impl CarpTable {
             ident: 1,
             leaving: false,
             filter: None,
+            owners: Arc::new(Owners::default()),
         })
     }
 
@@ -107,8 +150,17 @@ impl CarpTable {
         self.filter = Some(f);
     }
 
+    /// The balanced interfaces' shares, for the data path.
+    pub fn owners(&self) -> Arc<Owners> {
+        self.owners.clone()
+    }
+
     pub fn receiver(&self) -> Arc<RawReceiver> {
         self.rx.clone()
+    }
+
+    pub fn receiver6(&self) -> Option<Arc<Raw6Receiver>> {
+        self.rx6.clone()
     }
 
     /// The demotion a carp interface advertises: the sum of the counters
@@ -140,7 +192,7 @@ impl CarpTable {
         let e = self.entries.get(name)?;
         let c = &e.cif.config;
         let peer = e.cif.last_peer().map(|p| CarpPeer {
-            addr: IpAddr::V4(p.src),
+            addr: p.src,
             advbase: p.advbase,
             advskew: p.advskew,
             demote: p.demote,
@@ -150,10 +202,10 @@ impl CarpTable {
         Some(CarpStatus {
             name: name.to_string(),
             config: c.clone(),
-            state: e.cif.state(),
+            state: e.state(),
             ifindex: e.ifindex,
             lladdr: if c.carpdev.is_some() {
-                virtual_mac(c.vhid).0
+                node_mac(c.balancing, true, c.vhid)
             } else {
                 [0; 6]
             },
@@ -162,15 +214,18 @@ impl CarpTable {
             key_set: !c.key.is_empty(),
             peer,
             transitions: e.transitions,
+            nodes: e.node_status(),
         })
     }
 
     /// Statistics summed over every interface plus unmatched packets.
     pub fn stats_total(&self) -> CarpStats {
         let mut t = self.stats;
-        for e in self.entries.values() {
-            let s = &e.cif.stats;
+        for c in self.entries.values().flat_map(Entry::all) {
+            let s = &c.stats;
             t.ipackets += s.ipackets;
+            t.ipackets6 += s.ipackets6;
+            t.opackets6 += s.opackets6;
             t.badttl += s.badttl;
             t.badlen += s.badlen;
             t.badsum += s.badsum;
@@ -180,9 +235,13 @@ impl CarpTable {
             t.opackets += s.opackets;
             t.replay += s.replay;
             t.rewritten += s.rewritten;
-            t.preempt += e.cif.fsm.became_master;
-            t.ties += e.cif.fsm.ties_lost;
+            t.preempt += c.fsm.became_master;
+            t.ties += c.fsm.ties_lost;
         }
+        t.lsdrop = self
+            .owners
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
         t
     }
 
@@ -219,6 +278,12 @@ impl CarpTable {
                     "carp: joining 224.0.0.18 on ifindex {ifindex}: {e}"
                 ));
             }
+            if let Some(rx6) = &self.rx6 {
+                // Fails where the carpdev has IPv6 disabled: IPv4 only.
+                if let Err(e) = rx6.join(&CARP6_GROUP, ifindex) {
+                    log::info(&format!("carp: joining ff02::12 on ifindex {ifindex}: {e}"));
+                }
+            }
         }
         *n += 1;
     }
@@ -228,6 +293,9 @@ impl CarpTable {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 let _ = self.rx.leave(INADDR_CARP_GROUP, ifindex);
+                if let Some(rx6) = &self.rx6 {
+                    let _ = rx6.leave(&CARP6_GROUP, ifindex);
+                }
                 self.joined.remove(&ifindex);
             }
         }
@@ -251,16 +319,15 @@ impl CarpTable {
         }
         if config.vhid != 0 {
             if let Some(dev) = &config.carpdev {
-                let clash = self.entries.iter().any(|(n, e)| {
-                    n != name
-                        && e.cif.config.vhid == config.vhid
-                        && e.cif.config.carpdev.as_ref() == Some(dev)
+                let clash = config.vhids().find(|v| {
+                    self.entries.iter().any(|(n, e)| {
+                        n != name
+                            && e.cif.config.vhids().any(|w| w == *v)
+                            && e.cif.config.carpdev.as_ref() == Some(dev)
+                    })
                 });
-                if clash {
-                    return Err(format!(
-                        "{name}: vhid {} already in use on {dev}",
-                        config.vhid
-                    ));
+                if let Some(v) = clash {
+                    return Err(format!("{name}: vhid {v} already in use on {dev}"));
                 }
             }
         }
@@ -291,11 +358,16 @@ impl CarpTable {
                     cif,
                     ifindex: 0,
                     carpdev_index: 0,
+                    carpdev_mac: None,
                     carpdev_up: false,
                     sender: None,
                     carpdev_demoted: false,
                     src: None,
+                    src6: None,
                     transitions: 0,
+                    nodes: Vec::new(),
+                    addrs_up: false,
+                    ingress: String::new(),
                 },
             );
             self.groups.entry(CARP_GROUP.to_string()).or_insert(0);
@@ -332,6 +404,7 @@ impl CarpTable {
                 let e = self.entries.get_mut(name).ok_or("vanished")?;
                 e.ifindex = idx;
                 e.carpdev_index = dev.index;
+                e.carpdev_mac = dev.mac;
                 e.carpdev_up = dev.up && dev.lower_up;
                 e.sender = Some(sender);
                 self.join(dev.index);
@@ -347,7 +420,7 @@ impl CarpTable {
             }
         }
         let e = self.entries.get_mut(name).ok_or("vanished")?;
-        let master = e.cif.state() == CarpState::Master;
+        let master = e.addrs_up;
         let addrs_changed = e.cif.config.addrs != config.addrs;
         if master && addrs_changed {
             // Withdraw what goes away; MASTER adds the rest below.
@@ -362,16 +435,15 @@ impl CarpTable {
         let acts = e.cif.reconfigure(config, now);
         self.refresh_src(name);
         self.execute(name, acts, now);
+        self.sync_nodes(name, now);
         if master && addrs_changed {
             self.apply_addrs(name, true);
         }
         self.update_runnable(name, now);
         if let Some(s) = force {
-            if let Some(e) = self.entries.get_mut(name) {
-                let acts = e.cif.fsm.force_state(s, now);
-                self.execute(name, acts, now);
-            }
+            self.each_node(name, |v| v.force_state(s, now), now);
         }
+        self.sync_share(name);
         Ok(())
     }
 
@@ -383,20 +455,17 @@ impl CarpTable {
         self.stop(name, now, true);
         self.remove_link(name);
         self.entries.remove(name);
+        self.publish_owners();
         Ok(())
     }
 
     /// Run the vhid down: bow out if MASTER (`bow`), INIT.
     fn stop(&mut self, name: &str, now: Duration, bow: bool) {
-        let Some(e) = self.entries.get_mut(name) else {
-            return;
-        };
-        let acts = if bow {
-            e.cif.fsm.set_runnable(false, now)
+        if bow {
+            self.each_node(name, |v| v.set_runnable(false, now), now);
         } else {
-            e.cif.fsm.suppress(now)
-        };
-        self.execute(name, acts, now);
+            self.each_node(name, |v| v.suppress(now), now);
+        }
     }
 
     fn remove_link(&mut self, name: &str) {
@@ -404,12 +473,18 @@ impl CarpTable {
             return;
         };
         let (idx, dev) = (e.ifindex, e.carpdev_index);
+        let had_ingress = !e.ingress.is_empty();
+        e.ingress.clear();
+        e.addrs_up = false;
         e.ifindex = 0;
         e.carpdev_index = 0;
         e.sender = None;
         if e.carpdev_demoted {
             e.carpdev_demoted = false;
             self.adjust_group(CARP_GROUP, -1);
+        }
+        if had_ingress {
+            balance::drop_ingress(name);
         }
         if idx != 0 {
             let _ = self.nl.delete_link(idx);
@@ -425,14 +500,14 @@ impl CarpTable {
             return;
         };
         let runnable = e.ifindex != 0 && e.cif.runnable(e.carpdev_up);
-        let acts = e.cif.fsm.set_runnable(runnable, now);
-        self.execute(name, acts, now);
+        self.each_node(name, |v| v.set_runnable(runnable, now), now);
     }
 
     fn apply_addrs(&mut self, name: &str, up: bool) {
-        let Some(e) = self.entries.get(name) else {
+        let Some(e) = self.entries.get_mut(name) else {
             return;
         };
+        e.addrs_up = up;
         let idx = e.ifindex;
         if idx == 0 {
             return;
@@ -442,7 +517,7 @@ impl CarpTable {
             let r = if up {
                 // No prefix route: traffic leaves by the carpdev, as on
                 // OpenBSD; the carp interface only owns the address.
-                self.nl.add_addr(idx, a.net, a.broadcast, true)
+                self.nl.add_carp_addr(idx, a.net, a.broadcast)
             } else {
                 self.nl.del_addr(idx, a.net)
             };
@@ -478,9 +553,10 @@ impl CarpTable {
                     } else if self.log_level >= 2 {
                         log::crit(&msg);
                     }
-                    self.apply_addrs(name, to == CarpState::Master);
+                    self.node_transition(name);
                 }
-                Action::SendAdvert { bow_out } => self.send_advert(name, bow_out),
+                Action::SendAdvert { bow_out } => self.send_advert(name, 0, bow_out),
+                Action::SendGratuitous if self.is_balanced(name) => {}
                 Action::SendGratuitous => self.send_gratuitous(name),
             }
         }
@@ -491,22 +567,60 @@ impl CarpTable {
         let Some(e) = self.entries.get(name) else {
             return;
         };
-        let from_dev = if e.carpdev_index != 0 {
+        let dev_nets: Vec<IpNet> = if e.carpdev_index != 0 {
             self.nl
                 .addrs(Some(e.carpdev_index))
-                .ok()
-                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()))
+                .map(|v| v.iter().map(|a| a.net).collect())
+                .unwrap_or_default()
         } else {
-            None
+            Vec::new()
         };
-        let src = from_dev.or_else(|| e.cif.ipv4_addrs().first().copied());
+        let src = ipv4_of(&dev_nets).or_else(|| e.cif.ipv4_addrs().first().copied());
+        let src6 = ipv6_of(&dev_nets).or_else(|| e.cif.ipv6_addrs().first().copied());
         if let Some(e) = self.entries.get_mut(name) {
             e.src = src;
             e.cif.set_src(src);
+            e.src6 = src6;
+            e.cif.set_src6(src6);
         }
     }
 
-    fn send_advert(&mut self, name: &str, bow_out: bool) {
+    /// One advertisement by each family the interface has addresses of
+    /// (carp_send_ad: IPv4 then IPv6), for carpnode `node` (0: the
+    /// leader).
+    fn send_advert(&mut self, name: &str, node: usize, bow_out: bool) {
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let Some(c) = e.all().nth(node) else {
+            return;
+        };
+        let [inet, inet6] = c.fsm.families();
+        if inet {
+            self.send_advert4(name, node, bow_out);
+        }
+        // A balanced interface has no IPv6 addresses (refused).
+        if inet6 && node == 0 {
+            self.send_advert6(name, bow_out);
+        }
+    }
+
+    /// Lets pf see a packet CARP sends out on `ifname`; false (and
+    /// logged) when a rule blocks it.
+    fn pf_passes(&mut self, name: &str, ifname: &str, what: &str, pkt: &mut [u8]) -> bool {
+        if let Some(f) = &self.filter {
+            if !f(ifname, pkt) {
+                self.log_drop(
+                    "blocked",
+                    format!("{name}: {what} blocked by pf (out on {ifname})"),
+                );
+                return false;
+            }
+        }
+        true
+    }
+
+    fn send_advert4(&mut self, name: &str, node: usize, bow_out: bool) {
         let ident = self.ident;
         self.ident = self.ident.wrapping_add(1);
         if self.entries.get(name).is_some_and(|e| e.src.is_none()) {
@@ -528,7 +642,10 @@ impl CarpTable {
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
-        let repr = e.cif.advert(bow_out, demote, src, wall_seq(wall));
+        let Some(cif) = e.node_mut(node) else {
+            return;
+        };
+        let repr = cif.advert(bow_out, demote, src, wall_seq(wall));
         let Some(e) = self.entries.get(name) else {
             return;
         };
@@ -543,18 +660,15 @@ impl CarpTable {
             // carpdev; they leave as whole frames from the virtual MAC (so
             // switches learn where it lives), at once (a bow-out is followed
             // by the interface going down).
-            if let Some(f) = &self.filter {
-                if !f(&carpdev, &mut pkt) {
-                    self.log_drop(
-                        "blocked",
-                        format!("{name}: advertisement blocked by pf (out on {carpdev})"),
-                    );
-                    return;
-                }
+            if !self.pf_passes(name, &carpdev, "advertisement", &mut pkt) {
+                return;
             }
+            let Some(e) = self.entries.get(name) else {
+                return;
+            };
             let mut frame = vec![0u8; 14 + pkt.len()];
             let eth = ethernet::Repr {
-                src_addr: virtual_mac(e.cif.config.vhid),
+                src_addr: EthernetAddress(e.frame_source(node)),
                 dst_addr: EthernetAddress::from_ipv4_multicast(dst),
                 ethertype: ethernet::ETHERTYPE_IPV4,
             };
@@ -568,8 +682,8 @@ impl CarpTable {
         };
         match result {
             Ok(()) => {
-                if let Some(e) = self.entries.get_mut(name) {
-                    e.cif.stats.opackets += 1;
+                if let Some(c) = self.entries.get_mut(name).and_then(|e| e.node_mut(node)) {
+                    c.stats.opackets += 1;
                 }
             }
             Err(err) => log::err(&format!("{name}: sending advertisement: {err}")),
@@ -587,9 +701,10 @@ impl CarpTable {
                 log::err(&format!("{name}: gratuitous ARP for {ip}: {err}"));
             }
         }
+        self.send_na(name);
     }
 
-    /// An advertisement arrived on `ifindex` (IP packet in `pkt`).
+    /// An IPv4 advertisement arrived on `ifindex` (IP packet in `pkt`).
     pub fn input(&mut self, pkt: &[u8], ifindex: u32, now: Duration) {
         if !self.allow || self.leaving {
             return;
@@ -605,6 +720,31 @@ impl CarpTable {
             self.stats.hdrops += 1;
             return;
         };
+        self.deliver(
+            ttl,
+            IpAddr::V4(src),
+            Some(dst.is_multicast()),
+            vhid,
+            payload,
+            ifindex,
+            now,
+        );
+    }
+
+    /// Find the carp interface of an advertisement (by carpdev, vhid and,
+    /// for IPv4, multicast or unicast peer), check it and feed its state
+    /// machine.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &mut self,
+        ttl: u8,
+        src: IpAddr,
+        multicast: Option<bool>,
+        vhid: u8,
+        payload: &[u8],
+        ifindex: u32,
+        now: Duration,
+    ) {
         // Arrived on a carpdev (or a carp macvlan: map it to its carpdev).
         let dev = self
             .entries
@@ -612,13 +752,13 @@ impl CarpTable {
             .find(|e| e.ifindex == ifindex && ifindex != 0)
             .map(|e| e.carpdev_index)
             .unwrap_or(ifindex);
-        let multicast = dst.is_multicast();
-        let found = self.entries.iter().find(|(_, e)| {
-            e.carpdev_index == dev
-                && e.cif.config.vhid == vhid
-                && e.cif.config.carppeer.is_none() == multicast
+        let found = self.entries.iter().find_map(|(n, e)| {
+            let i = e.all().position(|c| c.config.vhid == vhid)?;
+            (e.carpdev_index == dev
+                && multicast.is_none_or(|m| e.cif.config.carppeer.is_none() == m))
+            .then_some((n, i))
         });
-        let Some((name, _)) = found else {
+        let Some((name, node)) = found else {
             if self.entries.values().any(|e| e.carpdev_index == dev) {
                 self.stats.badvhid += 1;
             } else {
@@ -633,16 +773,16 @@ impl CarpTable {
             .map(|e| self.demote_of(&e.cif.config))
             .unwrap_or(0);
         let preempt = self.preempt;
-        let Some(e) = self.entries.get_mut(&name) else {
+        let Some(cif) = self.entries.get_mut(&name).and_then(|e| e.node_mut(node)) else {
             return;
         };
-        match e.cif.check(ttl, src, payload, now) {
+        match cif.check(ttl, src, payload, now) {
             Ok(ad) => {
                 if ad.is_bow_out() {
                     log::info(&format!("{name}: bow-out advertisement from {src}"));
                 }
-                let acts = e.cif.fsm.on_advert(&ad, demote, preempt, now);
-                self.execute(&name, acts, now);
+                let acts = cif.fsm.on_advert(&ad, demote, preempt, now);
+                self.execute_node(&name, node, acts, now);
             }
             Err(Drop::Own) => {}
             Err(d @ (Drop::Replay | Drop::Rewritten)) => self.log_drop(
@@ -666,20 +806,25 @@ impl CarpTable {
         }
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
-            let Some(e) = self.entries.get_mut(&n) else {
-                continue;
-            };
-            if e.cif.fsm.next_deadline().is_some_and(|d| d <= now) {
-                let acts = e.cif.fsm.on_timer(now);
-                self.execute(&n, acts, now);
-            }
+            self.each_node(
+                &n,
+                |v| {
+                    if v.next_deadline().is_some_and(|d| d <= now) {
+                        v.on_timer(now)
+                    } else {
+                        Actions::default()
+                    }
+                },
+                now,
+            );
         }
     }
 
     pub fn next_deadline(&self) -> Option<Duration> {
         self.entries
             .values()
-            .filter_map(|e| e.cif.fsm.next_deadline())
+            .flat_map(Entry::all)
+            .filter_map(|c| c.fsm.next_deadline())
             .min()
     }
 
@@ -706,7 +851,12 @@ impl CarpTable {
             }
             let src = f.src.or_else(|| e.cif.ipv4_addrs().first().copied());
             e.src = src;
-            e.cif.set_src(src);
+            let src6 = f.src6.or_else(|| e.cif.ipv6_addrs().first().copied());
+            e.src6 = src6;
+            for c in e.all_mut() {
+                c.set_src(src);
+                c.set_src6(src6);
+            }
             if e.carpdev_up == f.up {
                 continue;
             }
@@ -714,9 +864,8 @@ impl CarpTable {
             let demoted = e.carpdev_demoted;
             let n = f.name.clone();
             if !f.up {
-                let acts = e.cif.fsm.suppress(now);
                 e.carpdev_demoted = true;
-                self.execute(&n, acts, now);
+                self.each_node(&n, |v| v.suppress(now), now);
                 if !demoted {
                     self.adjust_group(CARP_GROUP, 1);
                     log::err(&format!(
@@ -757,10 +906,7 @@ impl CarpTable {
                 .map(|(n, _)| n.clone())
                 .collect();
             for n in names {
-                if let Some(e) = self.entries.get_mut(&n) {
-                    let acts = e.cif.fsm.demote_changed(now);
-                    self.execute(&n, acts, now);
-                }
+                self.each_node(&n, |v| v.demote_changed(now), now);
             }
         }
         new
@@ -775,12 +921,21 @@ impl CarpTable {
         let names: Vec<String> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.cif.state() == CarpState::Master)
+            .filter(|(_, e)| e.state() == CarpState::Master)
             .map(|(n, _)| n.clone())
             .collect();
         for n in &names {
             log::notice(&format!("{n}: bowing out"));
-            self.send_advert(n, true);
+            let masters: Vec<usize> = self.entries.get(n).map_or(Vec::new(), |e| {
+                e.all()
+                    .enumerate()
+                    .filter(|(_, c)| c.state() == CarpState::Master)
+                    .map(|(i, _)| i)
+                    .collect()
+            });
+            for i in masters {
+                self.send_advert(n, i, true);
+            }
         }
         names.len()
     }
@@ -789,13 +944,11 @@ impl CarpTable {
     pub fn destroy_all(&mut self) {
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
-            if let Some(e) = self.entries.get_mut(&n) {
-                let acts = e.cif.fsm.suppress(Duration::ZERO);
-                self.execute(&n, acts, Duration::ZERO);
-            }
+            self.each_node(&n, |v| v.suppress(Duration::ZERO), Duration::ZERO);
             self.remove_link(&n);
         }
         self.entries.clear();
+        self.owners.set(Vec::new());
     }
 }
 
@@ -806,9 +959,10 @@ pub struct LinkSeen {
     pub carpdev: u32,
     pub up: bool,
     pub src: Option<Ipv4Addr>,
+    pub src6: Option<Ipv6Addr>,
 }
 
-/// Every 100 ms: the carpdevs' link state and first IPv4 address, asked
+/// Every 100 ms: the carpdevs' link state and source addresses, asked
 /// of netlink without the CARP lock held (a netlink request waits for
 /// the kernel's RTNL lock, which namespace and interface changes hold
 /// for tens of milliseconds: the advertisements must not wait with it).
@@ -829,15 +983,16 @@ fn links_thread(shared: Arc<Shared>) {
                 Ok(None) => false,
                 Err(_) => continue,
             };
-            let src = nl
+            let nets: Vec<IpNet> = nl
                 .addrs(Some(idx))
-                .ok()
-                .and_then(|v| ipv4_of(&v.iter().map(|a| a.net).collect::<Vec<_>>()));
+                .map(|v| v.iter().map(|a| a.net).collect())
+                .unwrap_or_default();
             found.push(LinkSeen {
                 name,
                 carpdev: idx,
                 up,
-                src,
+                src: ipv4_of(&nets),
+                src6: ipv6_of(&nets),
             });
         }
         let now = shared.now();
@@ -859,6 +1014,7 @@ pub fn run(shared: Arc<Shared>) {
         log::err(&format!("carp: links thread: {e}"));
     }
     let rx = shared.carp().receiver();
+    let rx6 = shared.carp().receiver6();
     let timer = match TimerFd::new() {
         Ok(t) => t,
         Err(e) => {
@@ -875,6 +1031,9 @@ pub fn run(shared: Arc<Shared>) {
         // the CPU past a master-down deadline must not take over from a
         // master whose advertisements are waiting in the socket.
         receive_all(&shared, &rx, &mut buf);
+        if let Some(rx6) = &rx6 {
+            receive_all6(&shared, rx6, &mut buf);
+        }
         let deadline = {
             let mut t = shared.carp();
             let now = shared.now();
@@ -887,7 +1046,18 @@ pub fn run(shared: Arc<Shared>) {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        if let Err(e) = timer.wait(rx.as_fd(), Duration::from_millis(100)) {
+        let (one, both);
+        let fds: &[_] = match &rx6 {
+            Some(r6) => {
+                both = [rx.as_fd(), r6.as_fd()];
+                &both
+            }
+            None => {
+                one = [rx.as_fd()];
+                &one
+            }
+        };
+        if let Err(e) = timer.wait_any(fds, Duration::from_millis(100)) {
             log::err(&format!("carp: poll: {e}"));
             std::thread::sleep(Duration::from_millis(50));
         }

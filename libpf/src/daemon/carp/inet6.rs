@@ -1,0 +1,188 @@
+//! IPv6 CARP in pfd (carp.4): advertisements to ff02::12 with hop limit
+//! 255 from the carpdev's link-local address, as whole frames from the
+//! virtual MAC; received ones from the raw IPv6 socket; unsolicited
+//! neighbour advertisements on takeover (OpenBSD's carp_send_na).
+
+use super::{CarpTable, Shared};
+use crate::addr::IpNet;
+use crate::carp::iface::wall_seq;
+use crate::carp::virtual_mac;
+use crate::log;
+use crate::sys::raw::Raw6Receiver;
+use crate::sys::sysctl;
+use crate::wire::carp::{build_ipv6_advert, CARP6_GROUP};
+use crate::wire::ethernet::{self, EthernetAddress};
+use crate::wire::icmpv6::{neighbor_advert, ND_NA_FLAG_OVERRIDE, ND_NA_FLAG_ROUTER};
+use crate::wire::ipv6;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+/// The IPv6 address advertisements leave a carpdev from: its link-local
+/// address, else its first other IPv6 address (carp_send_ad).
+pub(super) fn ipv6_of(nets: &[IpNet]) -> Option<Ipv6Addr> {
+    let v6 = || {
+        nets.iter().filter_map(|n| match n.addr {
+            IpAddr::V6(a) => Some(a),
+            _ => None,
+        })
+    };
+    v6().find(|a| a.segments()[0] & 0xffc0 == 0xfe80)
+        .or_else(|| v6().next())
+}
+
+impl CarpTable {
+    pub(super) fn send_advert6(&mut self, name: &str, bow_out: bool) {
+        if self.entries.get(name).is_some_and(|e| e.src6.is_none()) {
+            self.refresh_src(name);
+        }
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let demote = self.demote_of(&e.cif.config);
+        let Some(src) = e.src6 else {
+            self.log_drop(
+                "nosrc6",
+                format!("{name}: no IPv6 address to send advertisements from"),
+            );
+            return;
+        };
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let Some(e) = self.entries.get_mut(name) else {
+            return;
+        };
+        let repr = e.cif.advert(bow_out, demote, src, wall_seq(wall));
+        let mut pkt = build_ipv6_advert(src, CARP6_GROUP, &repr);
+        let dev_index = e.carpdev_index;
+        // Exactly one advertisement a period leaves from the virtual MAC:
+        // the IPv4 one when there is one. A new MASTER that takes over on
+        // the first of two advertisements (a bow-out, a demotion) sends its
+        // gratuitous ARP and NAs at once; a second frame from the virtual
+        // MAC by the old master right after them taught the switch the
+        // wrong port again, until the next advertisement (a second of
+        // traffic lost in carp6.sh, one run in three on a loaded machine).
+        let eth_src = match (e.cif.fsm.families(), e.carpdev_mac) {
+            ([true, _], Some(mac)) => EthernetAddress(mac),
+            _ => virtual_mac(e.cif.config.vhid),
+        };
+        let carpdev = e.cif.config.carpdev.clone().unwrap_or_default();
+        if !self.pf_passes(name, &carpdev, "IPv6 advertisement", &mut pkt) {
+            return;
+        }
+        let frame = ipv6_frame(eth_src, &CARP6_GROUP, &pkt);
+        match self.frames.send(dev_index, &frame) {
+            Ok(()) => {
+                if let Some(e) = self.entries.get_mut(name) {
+                    e.cif.stats.opackets6 += 1;
+                }
+            }
+            Err(err) => log::err(&format!("{name}: sending IPv6 advertisement: {err}")),
+        }
+    }
+
+    /// carp_send_na: an unsolicited neighbour advertisement to ff02::1 for
+    /// each IPv6 address, Override set (Router too when forwarding), the
+    /// virtual MAC as target link-layer address, hop limit 255, from the
+    /// address itself (the carp interface has no link-local address; Linux
+    /// sends its own unsolicited NAs that way too).
+    pub(super) fn send_na(&mut self, name: &str) {
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let targets = e.cif.ipv6_addrs();
+        if targets.is_empty() {
+            return;
+        }
+        let (mac, idx) = (virtual_mac(e.cif.config.vhid), e.ifindex);
+        let forwarding = sysctl::read(&format!("net.ipv6.conf.{name}.forwarding"))
+            .is_ok_and(|v| v.trim() == "1");
+        let flags = ND_NA_FLAG_OVERRIDE | if forwarding { ND_NA_FLAG_ROUTER } else { 0 };
+        let dst = ipv6::ALL_NODES;
+        for t in targets {
+            let na = neighbor_advert(&t, &dst, &t, mac, flags);
+            let mut pkt = vec![0u8; ipv6::HEADER_LEN + na.len()];
+            let ip = ipv6::Repr {
+                src_addr: t,
+                dst_addr: dst,
+                next_header: crate::wire::IPPROTO_ICMPV6,
+                payload_len: na.len(),
+                hop_limit: 255,
+                traffic_class: 0,
+                flow_label: 0,
+            };
+            ip.emit(&mut ipv6::Packet::new_unchecked(
+                &mut pkt[..ipv6::HEADER_LEN],
+            ));
+            pkt[ipv6::HEADER_LEN..].copy_from_slice(&na);
+            if !self.pf_passes(name, name, "neighbour advertisement", &mut pkt) {
+                continue;
+            }
+            let frame = ipv6_frame(mac, &dst, &pkt);
+            if let Err(err) = self.frames.send(idx, &frame) {
+                log::err(&format!("{name}: neighbour advertisement for {t}: {err}"));
+            }
+        }
+    }
+
+    /// An IPv6 advertisement arrived on `ifindex`: `payload` after the
+    /// IPv6 header, which said `src`, `hop_limit`. (carppeer is IPv4 only,
+    /// so any carp interface with the vhid matches.)
+    pub fn input6(
+        &mut self,
+        payload: &[u8],
+        src: Ipv6Addr,
+        hop_limit: u8,
+        ifindex: u32,
+        now: Duration,
+    ) {
+        if !self.allow || self.leaving {
+            return;
+        }
+        let vhid = payload.get(1).copied().unwrap_or(0);
+        self.deliver(
+            hop_limit,
+            IpAddr::V6(src),
+            None,
+            vhid,
+            payload,
+            ifindex,
+            now,
+        );
+    }
+}
+
+/// An Ethernet frame around IPv6 packet `pkt` to multicast `dst` from `src`.
+fn ipv6_frame(src: EthernetAddress, dst: &Ipv6Addr, pkt: &[u8]) -> Vec<u8> {
+    let o = dst.octets();
+    let mut frame = vec![0u8; 14 + pkt.len()];
+    let eth = ethernet::Repr {
+        src_addr: src,
+        dst_addr: EthernetAddress([0x33, 0x33, o[12], o[13], o[14], o[15]]),
+        ethertype: ethernet::ETHERTYPE_IPV6,
+    };
+    eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
+    frame[14..].copy_from_slice(pkt);
+    frame
+}
+
+/// Take every IPv6 advertisement waiting on the socket.
+pub(super) fn receive_all6(shared: &Shared, rx: &Raw6Receiver, buf: &mut [u8]) {
+    loop {
+        match rx.recv_nonblocking(buf) {
+            Ok(Some(r)) => {
+                let now = shared.now();
+                shared
+                    .carp()
+                    .input6(&buf[..r.len], r.src, r.hop_limit, r.ifindex, now);
+            }
+            Ok(None) => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::err(&format!("carp: receive (IPv6): {e}"));
+                return;
+            }
+        }
+    }
+}

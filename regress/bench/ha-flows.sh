@@ -1,0 +1,122 @@
+# regress/bench/ha's flows part (sourced; HA_PARTS=flows runs it alone):
+# new states replicated at rate (pfsync.4, REPAIR).
+#
+# fw1 (MASTER) gets $HA_FLOWS_RATE (default 50000) new one-packet UDP
+# flows a second for $HA_FLOWS_SECS (default 30) from the client
+# (flowbench flows, two states each, no NAT), fw2 running as its pfsync
+# peer; with HA_FLOWS_DROP=N one pfsync frame in N is dropped on the way
+# into each firewall (an nft rule), so that the repair has work.
+# Two seconds after the last flow:
+#   bench.ha.pfd.flows_per_s       flows the client sent per second
+#   bench.ha.pfd.flows_states      those flows' states on fw1 (what pfd
+#                                  took: 2 per flow when it kept up)
+#   bench.ha.pfd.flows_missing     states of fw1 not on fw2
+#   bench.ha.pfd.flows_lag_p50_ms, _p99_ms, _max_ms
+#                                  replication lag on fw2: from a new
+#                                  state's creation on fw1 (pfd's clock
+#                                  as Unix ms, stamped in the frame) to
+#                                  fw2's pfd having taken the frame (both
+#                                  hosts one kernel's clock), per frame
+#                                  with new states; the frames fw2 asked
+#                                  for when it first heard fw1 (sent
+#                                  before it listened) count in _max
+#   bench.ha.pfd.flows_gaps, _repaired, _lost, _resent
+#                                  fw2's repair counters, fw1's resends
+#   bench.ha.pfd.flows_rcvdrops    drops of fw2's pfsync socket
+#   bench.ha.pfd.flows_pfsync_drops  frames the nft rule dropped
+#   bench.ha.pfd.flows_wire_lag_p50_ms, _p99_ms
+#                                  the same lag taken where the frames
+#                                  reach fw2's sync interface (a capture
+#                                  of their first 54 bytes): the sender's
+#                                  share of the lag
+# Measured (2 shared cores shared with other builds, load 6-9, release):
+#   10,000/s x 10 s: 200,000 states, 0 missing, 0 drops, 2-3 frames
+#     repaired, lag median 1-2 ms, p99 137-978 ms (wire p99 16 ms), max 1.5 s
+#   20,000/s x 10 s: 400,000 states, 0 missing, 0 drops, 4 repaired, lag
+#     median 1 ms, p99 343 ms (wire p99 137 ms), max 1.4 s; another run,
+#     busier machine: the client made 16,475/s, 81,618 missing
+#   50,000/s x 30 s asked: the client made 26,110/s, fw1 took 2,511,354
+#     states, its sending fell 58 s behind (wire lag median), fw2 missed
+#     633,612, 35,535 socket drops, 25,809 frames given up on
+# The 50,000/s goal (p99 <= 10 ms) is not met on this machine.
+flows_part() {
+	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
+	local flows=$((rate * secs)) n out have
+	local limit=$((flows * 2 + 20000))
+	topo_flow_conf "set limit states $limit\\
+set timeout { udp.first 900, udp.single 900, udp.multiple 900 }"
+	PFD_FLAGS=-P fw_start fw1
+	sleep 1
+	PFD_FLAGS=-P fw_start fw2
+	wait_carp fw1 carp1 MASTER 15 || echo "# fw1 did not become MASTER"
+	for n in $(seq 100); do grep -q 'bulk update complete' "$RUN/fw2.pfsyncd.log" && break; sleep 0.1; done
+	if [ "$drop" -gt 0 ]; then
+		for n in fw1 fw2; do
+			in_ns $n nft -f - <<NFT
+table ip pfbenchdrop {
+	chain pre {
+		type filter hook prerouting priority -400; policy accept;
+		ip protocol 240 numgen random mod $drop == 0 counter drop
+	}
+}
+NFT
+		done
+	fi
+	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
+	local dump=$!
+	sleep 0.5
+	out=$(in_ns cl "$FLOWBENCH" flows 192.168.99.50 192.0.2.20 "$flows" "$rate")
+	echo "# flowbench: $out"
+	sleep 2
+	kill $dump 2>/dev/null
+	wait $dump 2>/dev/null
+	python3 - "$RUN/flows.pcap" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+lags, off = [], 24
+while off + 16 <= len(d):
+    sec, usec, incl, _ = struct.unpack_from("<IIII", d, off)
+    p = d[off + 16:off + 16 + incl]
+    off += 16 + incl
+    # Ethernet, IPv4 (20), pfsync header: the extension at 4..20.
+    x = p[14 + 20 + 4:14 + 20 + 20]
+    if len(x) == 16 and x[:2] == b"pR" and x[2] == 0x11:
+        stamp = struct.unpack(">I", x[12:16])[0]
+        now = (sec * 1000 + usec // 1000) & 0xffffffff
+        lag = (now - stamp) & 0xffffffff
+        if stamp and lag < 1 << 31:
+            lags.append(lag)
+lags.sort()
+if lags:
+    print("bench.ha.pfd.flows_wire_lag_p50_ms=%d" % lags[len(lags) // 2])
+    print("bench.ha.pfd.flows_wire_lag_p99_ms=%d" % lags[min(len(lags) - 1, len(lags) * 99 // 100)])
+PY
+	echo "bench.ha.pfd.flows_per_s=$(sed -n 's/.*flows_per_s=\([0-9]*\).*/\1/p' <<<"$out")"
+	synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E 'udp (192\.168\.99\.50|192\.0\.2\.20):' | sort; }
+	synced fw1 >"$RUN/flows.fw1"
+	synced fw2 >"$RUN/flows.fw2"
+	have=$(wc -l <"$RUN/flows.fw1")
+	echo "bench.ha.pfd.flows_states=$have"
+	echo "bench.ha.pfd.flows_missing=$(comm -23 "$RUN/flows.fw1" "$RUN/flows.fw2" | wc -l)"
+	in_fw fw2 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw2.stats"
+	in_fw fw1 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw1.stats"
+	cat "$RUN/flows.fw2.stats" | sed 's/^/# fw2: /'
+	sed -n 's/.*insert lag \([0-9]*\) ms median, \([0-9]*\) ms p99, \([0-9]*\) ms max.*/bench.ha.pfd.flows_lag_p50_ms=\1\nbench.ha.pfd.flows_lag_p99_ms=\2\nbench.ha.pfd.flows_lag_max_ms=\3/p' "$RUN/flows.fw2.stats"
+	sed -n 's/.*\t\([0-9]*\) gaps\{0,1\} seen, .* \([0-9]*\) repaired, \([0-9]*\) lost.*/bench.ha.pfd.flows_gaps=\1\nbench.ha.pfd.flows_repaired=\2\nbench.ha.pfd.flows_lost=\3/p' "$RUN/flows.fw2.stats"
+	echo "bench.ha.pfd.flows_resent=$(sed -n 's/.*\t\([0-9]*\) frames\{0,1\} resent on request.*/\1/p' "$RUN/flows.fw1.stats")"
+	echo "bench.ha.pfd.flows_rcvdrops=$(in_ns fw2 awk '$2 ~ /:00F0$/ { d += $NF } END { print d + 0 }' /proc/net/raw)"
+	if [ "$drop" -gt 0 ]; then
+		local d=0 c
+		for n in fw1 fw2; do
+			c=$(in_ns $n nft list table ip pfbenchdrop | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+			d=$((d + ${c:-0}))
+			in_ns $n nft delete table ip pfbenchdrop
+		done
+		echo "bench.ha.pfd.flows_pfsync_drops=$d"
+	fi
+	fw_stop fw1 TERM
+	fw_stop fw2 TERM
+	fw_reset fw1
+	fw_reset fw2
+	rm -rf "$RUN/etc-fw1" "$RUN/etc-fw2"
+}

@@ -1,0 +1,79 @@
+#!/bin/bash
+# pfsync's repair of lost frames (pfsync.4, REPAIR): with 5% of the pfsync
+# frames dropped on the way into each firewall (an nft rule, NACKs and
+# frames sent again included), fw1 makes $FLOWS new states at a moderate
+# rate; a second after the last one fw2 holds every one of them, fw2
+# counts gaps it had filled and none given up, and fw1 counts frames it
+# sent again. tshark decodes the numbered frames. Ends with "N passed, N
+# failed".
+
+set -u
+P=${P:-pfrp$$}
+source "$(dirname "$0")/../lib/suite.sh"
+source "$LIB/tshark.sh"
+FLOWS=${REPAIR_FLOWS:-3000}
+RATE=${REPAIR_RATE:-2000}
+DROP=${REPAIR_DROP:-20}
+
+topo_up
+topo_flow_conf "set timeout { udp.first 300, udp.single 300 }"
+fw_start fw1
+sleep 1
+fw_start fw2
+check "fw1 is MASTER on carp2" wait_carp fw1 carp2 MASTER 15
+check "fw2 finished its bulk update" bash -c "for i in \$(seq 100); do grep -q 'bulk update complete' '$RUN/fw2.pfsyncd.log' && exit 0; sleep 0.1; done; exit 1"
+
+# One pfsync frame in 20 dropped on the way in, on both sides.
+for n in fw1 fw2; do
+	in_ns $n nft -f - <<NFT
+table ip pfrepairtest {
+	chain pre {
+		type filter hook prerouting priority -400; policy accept;
+		ip protocol 240 numgen random mod $DROP == 0 counter drop
+	}
+}
+NFT
+done
+capture fw2 "$RUN/sync.pcap" -B 16384 -i hvn2 ip proto 240
+
+in_ns cl python3 - "$FLOWS" "$RATE" <<'PY'
+import socket, sys, time
+n, rate = int(sys.argv[1]), int(sys.argv[2])
+t0 = time.monotonic()
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("192.168.99.50", 10000 + i))
+    s.sendto(b"x", ("192.0.2.20", 20000))
+    s.close()
+    ahead = t0 + (i + 1) / rate - time.monotonic()
+    if ahead > 0:
+        time.sleep(ahead)
+PY
+# The repair interval: a lost frame is asked for and sent again within 1 s.
+sleep 1
+synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E 'udp (192\.168\.99\.50|192\.0\.2\.20):' | sort; }
+synced fw1 >"$RUN/fw1.states"
+synced fw2 >"$RUN/fw2.states"
+capture_stop
+have=$(wc -l <"$RUN/fw1.states")
+check "fw1 holds the client's $((FLOWS * 2)) states ($have)" test "$have" -ge $((FLOWS * 2))
+missing=$(comm -23 "$RUN/fw1.states" "$RUN/fw2.states" | wc -l)
+check "every state of fw1 is on fw2 a second later ($missing missing)" test "$missing" -eq 0
+dropped() { in_ns "$1" nft list table ip pfrepairtest | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
+d2=$(dropped fw2)
+d1=$(dropped fw1)
+check "frames were dropped into fw2 ($d2) and fw1 ($d1)" test "${d2:-0}" -gt 0
+in_fw fw2 "$BIN/carpctl" -s pfsync0 >"$RUN/fw2.stats"
+in_fw fw1 "$BIN/carpctl" -s pfsync0 >"$RUN/fw1.stats"
+repaired=$(sed -n 's/.* \([0-9]*\) repaired, .*/\1/p' "$RUN/fw2.stats")
+lost=$(sed -n 's/.* repaired, \([0-9]*\) lost.*/\1/p' "$RUN/fw2.stats")
+resent=$(awk '/resent on request/ { print $1 }' "$RUN/fw1.stats")
+check "fw2 had missing frames sent again ($repaired repaired)" test "${repaired:-0}" -gt 0
+check "fw2 gave up on none ($lost lost)" test "${lost:-1}" -eq 0
+check "fw1 sent frames again on request ($resent)" test "${resent:-0}" -gt 0
+check "fw2 reports the insert lag" grep -q 'insert lag .* ms p99' "$RUN/fw2.stats"
+bad=$(tshark_bad_frames "$RUN/sync.pcap")
+check "tshark decodes the numbered frames ($bad malformed)" test "$bad" -eq 0
+
+for n in fw1 fw2; do in_ns $n nft delete table ip pfrepairtest; done
+summary
