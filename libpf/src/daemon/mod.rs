@@ -7,6 +7,7 @@ pub mod carp;
 mod carparp;
 pub mod control;
 pub mod datapath;
+pub mod enginelock;
 pub mod fastpath;
 pub mod ifnames;
 pub mod ifwatch;
@@ -69,7 +70,7 @@ pub struct PfsyncSide {
 
 /// What every thread of pfd shares.
 pub struct Shared {
-    pub engine: Mutex<Engine>,
+    pub engine: enginelock::EngineLock,
     /// Signalled when the pfsync queue has something urgent, or on shutdown.
     pub sync_cv: Condvar,
     pub carp: Mutex<carp::CarpTable>,
@@ -138,7 +139,13 @@ impl Shared {
     }
 
     pub fn engine(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+        self.engine.lock()
+    }
+
+    /// The engine for the next piece of a walk over the state table,
+    /// after the packets waiting for it (see `enginelock`).
+    pub fn engine_after_waiters(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock_after_waiters()
     }
 
     pub fn carp(&self) -> MutexGuard<'_, carp::CarpTable> {
@@ -201,7 +208,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
     engine.set_hold_limit(datapath::HOLD_MAX as usize);
     let carp_table = carp::CarpTable::new(opts.preempt)?;
     let shared = Arc::new(Shared {
-        engine: Mutex::new(engine),
+        engine: enginelock::EngineLock::new(engine),
         sync_cv: Condvar::new(),
         carp: Mutex::new(carp_table),
         pfsync: Mutex::new(PfsyncSide {
@@ -402,8 +409,10 @@ fn shutdown(shared: &Arc<Shared>) {
     }
 }
 
-/// States checked for expiry per hold of the engine (well under 1 ms).
+/// States checked for expiry per hold of the engine (50 us for 4096 on
+/// this project's machines), and removed at most (each about 0.4 us).
 const PURGE_SLOTS: usize = 4096;
+const PURGE_GONE: usize = 256;
 
 /// Once a second: expire states; on SIGHUP say what we have.
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
@@ -423,12 +432,13 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
             // Engine::purge_states_in).
             let (mut n, mut from) = (0, Some(0));
             while let Some(f) = from {
-                let (k, next) = shared.engine().purge_states_in(f, PURGE_SLOTS, now);
+                // Packets waiting for the engine have it first.
+                let (k, next) =
+                    shared
+                        .engine_after_waiters()
+                        .purge_states_in(f, PURGE_SLOTS, PURGE_GONE, now);
                 n += k;
                 from = next;
-                // Let a waiting packet thread have the engine (see
-                // control::states::send_all).
-                std::thread::yield_now();
             }
             let (out, notices) = {
                 let mut e = shared.engine();

@@ -323,6 +323,28 @@ fn expiry_and_purge() {
 }
 
 #[test]
+fn purge_in_pieces_removes_at_most_max_gone_per_piece() {
+    let mut e = engine(0x4445);
+    for id in 0..5 {
+        forward_out(&mut e, v4(CLIENT, SERVER, 1, &echo(8, 9 + id, 1)), 0);
+    }
+    assert_eq!(e.states.len(), 10);
+    // Three at most per piece: the piece stops after the third and says
+    // where to go on, whatever `n` allows.
+    let (gone, next) = e.purge_states_in(0, 100, 3, 20_001);
+    assert_eq!((gone, next), (3, Some(3)));
+    let (mut total, mut from, mut pieces) = (gone, next, 1);
+    while let Some(f) = from {
+        let (k, n) = e.purge_states_in(f, 100, 3, 20_001);
+        assert!(k <= 3);
+        total += k;
+        from = n;
+        pieces += 1;
+    }
+    assert_eq!((total, pieces, e.states.len()), (10, 4, 0));
+}
+
+#[test]
 fn udp_states_move_through_single_multiple() {
     let mut e = engine(0x5555);
     forward_out(

@@ -20,18 +20,18 @@ const EXPORT_STATES: usize = 500;
 /// table, so packets go on flowing while a million states are listed.
 pub(super) fn send_all(shared: &Shared, conn: &mut impl Write) -> bool {
     let mut walk = StateWalk::new();
-    while !walk.scan(&shared.engine().states, SCAN_SLOTS) {
-        std::thread::yield_now();
-    }
+    // Packets waiting for the engine have it before each piece.
+    while !walk.scan(&shared.engine_after_waiters().states, SCAN_SLOTS) {}
     walk.sort();
     while !walk.done() {
         let mut chunk = Vec::with_capacity(STATES_PER_FRAME);
         while chunk.len() + EXPORT_STATES <= STATES_PER_FRAME && !walk.done() {
             let now = shared.now_ms();
-            chunk.extend(shared.engine().export_walk(&mut walk, EXPORT_STATES, now));
-            // The data path waiting for the engine gets it first (the
-            // mutex is not fair: a tight loop would take it back at once).
-            std::thread::yield_now();
+            chunk.extend(
+                shared
+                    .engine_after_waiters()
+                    .export_walk(&mut walk, EXPORT_STATES, now),
+            );
         }
         if !chunk.is_empty() && write_frame(conn, &Reply::States(chunk)).is_err() {
             return false;
