@@ -14,7 +14,7 @@ set -u
 P=${P:-pfcf$$}
 source "$(dirname "$0")/../lib/suite.sh"
 FLOOD_CONNS=${FLOOD_CONNS:-10000}
-FLOOD_SECS=${FLOOD_SECS:-30}
+FLOOD_SECS=${FLOOD_SECS:-15}
 netns_add fw
 ipv4_only
 
@@ -116,7 +116,9 @@ for i in $(seq 30); do [ "$(rss)" -lt 40000 ] && break; sleep 0.5; done
 	echo 'block in from <big>'
 } >"$RUN/big.conf"
 head -100000 "$RUN/million.txt" >"$RUN/big.txt"
-echo "# before the flood: pfd RSS $(rss) kB, $(awk '/^Threads:/ { print $2 }' "/proc/$PID/status") threads"
+fds() { ls "/proc/$PID/fd" | wc -l; }
+FD0=$(fds)
+echo "# before the flood: pfd RSS $(rss) kB, $(awk '/^Threads:/ { print $2 }' "/proc/$PID/status") threads, $FD0 descriptors"
 # The same sampling without the flood: how loaded the machine is anyway.
 in_fw fw nice -n -10 python3 "$LIB/ctlflood.py" sample "$PID" 8 0.1 "$BIN/pfctl" -si 2>&1 | grep -v '^slow=' >"$RUN/baseline.out"
 sed 's/^/# without the flood: /' "$RUN/baseline.out"
@@ -167,6 +169,8 @@ maxrss=$(val max_rss_kb "$RUN/sample.out")
 check "pfd stayed under 64 MiB RSS (max $maxrss kB)" test "${maxrss:-999999}" -lt 65536
 check "pfd's threads stayed bounded ($(val max_threads "$RUN/sample.out"))" test "$(val max_threads "$RUN/sample.out")" -le 16
 sleep 6
-check "after the flood, pfd holds no connection of it ($(ls "/proc/$PID/fd" | wc -l) descriptors)" test "$(ls "/proc/$PID/fd" | wc -l)" -lt 40
+# Compared with pfd's own count before the flood (its sockets, timers and
+# files vary with its features), not with a fixed number.
+check "after the flood, pfd holds no connection of it ($(fds) descriptors, $FD0 before the flood; 2 spare)" test "$(fds)" -le $((FD0 + 2))
 check "pfctl -si answers after the flood" pfctl -si
 summary
