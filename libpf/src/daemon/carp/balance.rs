@@ -241,13 +241,7 @@ impl CarpTable {
                         from.name(),
                         to.name()
                     );
-                    if from == CarpState::Init || to == CarpState::Init {
-                        if self.log_level >= 4 {
-                            log::warning(&msg);
-                        }
-                    } else if self.log_level >= 2 {
-                        log::crit(&msg);
-                    }
+                    self.log_transition(&msg, from, to);
                     self.node_transition(name);
                 }
                 Action::SendAdvert { bow_out } => self.send_advert(name, i, bow_out),

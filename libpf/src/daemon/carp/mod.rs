@@ -537,6 +537,18 @@ impl CarpTable {
         }
     }
 
+    /// Log a state transition as OpenBSD's carp does: to or from INIT at
+    /// `log` level 4 (warning), between BACKUP and MASTER at 2 (crit).
+    fn log_transition(&self, msg: &str, from: CarpState, to: CarpState) {
+        if from == CarpState::Init || to == CarpState::Init {
+            if self.log_level >= 4 {
+                log::warning(msg);
+            }
+        } else if self.log_level >= 2 {
+            log::crit(msg);
+        }
+    }
+
     /// Carry out what a state machine asked for.
     fn execute(&mut self, name: &str, acts: Actions, _now: Duration) {
         for a in acts.iter() {
@@ -546,13 +558,7 @@ impl CarpTable {
                         e.transitions += 1;
                     }
                     let msg = format!("{name}: state transition: {} -> {}", from.name(), to.name());
-                    if from == CarpState::Init || to == CarpState::Init {
-                        if self.log_level >= 4 {
-                            log::warning(&msg);
-                        }
-                    } else if self.log_level >= 2 {
-                        log::crit(&msg);
-                    }
+                    self.log_transition(&msg, from, to);
                     self.node_transition(name);
                 }
                 Action::SendAdvert { bow_out } => self.send_advert(name, 0, bow_out),
