@@ -50,18 +50,7 @@ set timeout { udp.first 900, udp.single 900, udp.multiple 900 }"
 	PFD_FLAGS=-P fw_start fw2
 	wait_carp fw1 carp1 MASTER 15 || echo "# fw1 did not become MASTER"
 	for n in $(seq 100); do grep -q 'bulk update complete' "$RUN/fw2.pfsyncd.log" && break; sleep 0.1; done
-	if [ "$drop" -gt 0 ]; then
-		for n in fw1 fw2; do
-			in_ns $n nft -f - <<NFT
-table ip pfbenchdrop {
-	chain pre {
-		type filter hook prerouting priority -400; policy accept;
-		ip protocol 240 numgen random mod $drop == 0 counter drop
-	}
-}
-NFT
-		done
-	fi
+	[ "$drop" -gt 0 ] && topo_sync_drop "$drop"
 	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
 	local dump=$!
 	sleep 0.5
@@ -108,9 +97,9 @@ PY
 	if [ "$drop" -gt 0 ]; then
 		local d=0 c
 		for n in fw1 fw2; do
-			c=$(in_ns $n nft list table ip pfbenchdrop | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+			c=$(topo_sync_dropped $n)
 			d=$((d + ${c:-0}))
-			in_ns $n nft delete table ip pfbenchdrop
+			in_ns $n nft delete table ip pfsyncdrop
 		done
 		echo "bench.ha.pfd.flows_pfsync_drops=$d"
 	fi

@@ -154,3 +154,24 @@ topo_flow_conf() {
 			"$RUN/etc-$n/pf.conf"
 	done
 }
+
+# topo_sync_drop N: fw1 and fw2 drop one pfsync frame in N on the way in
+# (nft, before anything else sees them), for the repair path's tests.
+topo_sync_drop() {
+	local n
+	for n in fw1 fw2; do
+		in_ns $n nft -f - <<NFT
+table ip pfsyncdrop {
+	chain pre {
+		type filter hook prerouting priority -400; policy accept;
+		ip protocol 240 numgen random mod $1 == 0 counter drop
+	}
+}
+NFT
+	done
+}
+# topo_sync_dropped FW: the frames FW's topo_sync_drop rule dropped so far.
+topo_sync_dropped() {
+	in_ns "$1" nft list table ip pfsyncdrop |
+		awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
+}

@@ -24,16 +24,7 @@ check "fw1 is MASTER on carp2" wait_carp fw1 carp2 MASTER 15
 check "fw2 finished its bulk update" bash -c "for i in \$(seq 100); do grep -q 'bulk update complete' '$RUN/fw2.pfsyncd.log' && exit 0; sleep 0.1; done; exit 1"
 
 # One pfsync frame in 20 dropped on the way in, on both sides.
-for n in fw1 fw2; do
-	in_ns $n nft -f - <<NFT
-table ip pfrepairtest {
-	chain pre {
-		type filter hook prerouting priority -400; policy accept;
-		ip protocol 240 numgen random mod $DROP == 0 counter drop
-	}
-}
-NFT
-done
+topo_sync_drop "$DROP"
 capture fw2 "$RUN/sync.pcap" -B 16384 -i hvn2 ip proto 240
 
 in_ns cl python3 - "$FLOWS" "$RATE" <<'PY'
@@ -59,7 +50,7 @@ have=$(wc -l <"$RUN/fw1.states")
 check "fw1 holds the client's $((FLOWS * 2)) states ($have)" test "$have" -ge $((FLOWS * 2))
 missing=$(comm -23 "$RUN/fw1.states" "$RUN/fw2.states" | wc -l)
 check "every state of fw1 is on fw2 a second later ($missing missing)" test "$missing" -eq 0
-dropped() { in_ns "$1" nft list table ip pfrepairtest | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'; }
+dropped() { topo_sync_dropped "$1"; }
 d2=$(dropped fw2)
 d1=$(dropped fw1)
 check "frames were dropped into fw2 ($d2) and fw1 ($d1)" test "${d2:-0}" -gt 0
@@ -75,5 +66,5 @@ check "fw2 reports the insert lag" grep -q 'insert lag .* ms p99' "$RUN/fw2.stat
 bad=$(tshark_bad_frames "$RUN/sync.pcap")
 check "tshark decodes the numbered frames ($bad malformed)" test "$bad" -eq 0
 
-for n in fw1 fw2; do in_ns $n nft delete table ip pfrepairtest; done
+for n in fw1 fw2; do in_ns $n nft delete table ip pfsyncdrop; done
 summary

@@ -337,7 +337,7 @@ impl Share {
     /// The reply to an ARP request frame (Ethernet header first) for one
     /// of the addresses, when this host is the one to answer.
     pub fn arp_reply(&self, frame: &[u8]) -> Option<[u8; 42]> {
-        use crate::wire::arp::{Operation, Packet, Repr, PACKET_LEN};
+        use crate::wire::arp::{self, Operation, Packet, Repr};
         use crate::wire::ethernet::{self, EthernetAddress, ETHERTYPE_ARP};
         let eth = ethernet::Frame::new_checked(frame).ok()?;
         if eth.ethertype() != ETHERTYPE_ARP {
@@ -351,23 +351,14 @@ impl Share {
             return None;
         }
         let (src, sha) = self.arp_answer(req.sender_hw.0)?;
-        let mut buf = [0u8; ethernet::HEADER_LEN + PACKET_LEN];
-        let (h, rest) = buf.split_at_mut(ethernet::HEADER_LEN);
-        ethernet::Repr {
-            src_addr: EthernetAddress(src),
-            dst_addr: req.sender_hw,
-            ethertype: ETHERTYPE_ARP,
-        }
-        .emit(&mut ethernet::Frame::new_unchecked(h));
-        Repr {
+        let reply = Repr {
             operation: Operation::Reply,
             sender_hw: EthernetAddress(sha),
             sender_ip: req.target_ip,
             target_hw: req.sender_hw,
             target_ip: req.sender_ip,
-        }
-        .emit(&mut Packet::new_unchecked(rest));
-        Some(buf)
+        };
+        Some(arp::frame(EthernetAddress(src), req.sender_hw, &reply))
     }
 }
 

@@ -174,14 +174,6 @@ impl Repr {
 /// hw = `mac`, sender ip = target ip = `ip`, target hw zero. This is what
 /// OpenBSD's carp sends for each address on becoming master.
 pub fn gratuitous_request(mac: EthernetAddress, ip: Ipv4Addr) -> [u8; 42] {
-    let mut buf = [0u8; ethernet::HEADER_LEN + PACKET_LEN];
-    let eth = ethernet::Repr {
-        src_addr: mac,
-        dst_addr: EthernetAddress::BROADCAST,
-        ethertype: ETHERTYPE_ARP,
-    };
-    let (h, rest) = buf.split_at_mut(ethernet::HEADER_LEN);
-    eth.emit(&mut ethernet::Frame::new_unchecked(h));
     let arp = Repr {
         operation: Operation::Request,
         sender_hw: mac,
@@ -189,6 +181,20 @@ pub fn gratuitous_request(mac: EthernetAddress, ip: Ipv4Addr) -> [u8; 42] {
         target_hw: EthernetAddress::ZERO,
         target_ip: ip,
     };
+    frame(mac, EthernetAddress::BROADCAST, &arp)
+}
+
+/// A whole Ethernet frame (42 bytes, no padding) from `src` to `dst`
+/// carrying `arp`.
+pub fn frame(src: EthernetAddress, dst: EthernetAddress, arp: &Repr) -> [u8; 42] {
+    let mut buf = [0u8; ethernet::HEADER_LEN + PACKET_LEN];
+    let (h, rest) = buf.split_at_mut(ethernet::HEADER_LEN);
+    ethernet::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        ethertype: ETHERTYPE_ARP,
+    }
+    .emit(&mut ethernet::Frame::new_unchecked(h));
     arp.emit(&mut Packet::new_unchecked(rest));
     buf
 }

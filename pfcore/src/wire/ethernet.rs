@@ -168,6 +168,13 @@ impl Repr {
         frame.set_src_addr(self.src_addr);
         frame.set_ethertype(self.ethertype);
     }
+    /// A whole frame: this header, then `payload`.
+    pub fn frame(&self, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; HEADER_LEN + payload.len()];
+        self.emit(&mut Frame::new_unchecked(&mut f[..]));
+        f[HEADER_LEN..].copy_from_slice(payload);
+        f
+    }
 }
 
 #[cfg(test)]

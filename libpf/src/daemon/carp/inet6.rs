@@ -3,9 +3,8 @@
 //! virtual MAC; received ones from the raw IPv6 socket; unsolicited
 //! neighbour advertisements on takeover (OpenBSD's carp_send_na).
 
-use super::{CarpTable, Shared};
+use super::{advert_seq, CarpTable, Shared};
 use crate::addr::IpNet;
-use crate::carp::iface::wall_seq;
 use crate::carp::virtual_mac;
 use crate::log;
 use crate::sys::raw::Raw6Receiver;
@@ -47,13 +46,10 @@ impl CarpTable {
             );
             return;
         };
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
-        let repr = e.cif.advert(bow_out, demote, src, wall_seq(wall));
+        let repr = e.cif.advert(bow_out, demote, src, advert_seq());
         let mut pkt = build_ipv6_advert(src, CARP6_GROUP, &repr);
         let dev_index = e.carpdev_index;
         // Exactly one advertisement a period leaves from the virtual MAC:
@@ -155,16 +151,12 @@ impl CarpTable {
 
 /// An Ethernet frame around IPv6 packet `pkt` to multicast `dst` from `src`.
 fn ipv6_frame(src: EthernetAddress, dst: &Ipv6Addr, pkt: &[u8]) -> Vec<u8> {
-    let o = dst.octets();
-    let mut frame = vec![0u8; 14 + pkt.len()];
-    let eth = ethernet::Repr {
+    ethernet::Repr {
         src_addr: src,
-        dst_addr: EthernetAddress([0x33, 0x33, o[12], o[13], o[14], o[15]]),
+        dst_addr: EthernetAddress::from_ipv6_multicast(*dst),
         ethertype: ethernet::ETHERTYPE_IPV6,
-    };
-    eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
-    frame[14..].copy_from_slice(pkt);
-    frame
+    }
+    .frame(pkt)
 }
 
 /// Take every IPv6 advertisement waiting on the socket.

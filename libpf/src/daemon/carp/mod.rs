@@ -111,6 +111,15 @@ pub struct CarpTable {
 /// rewrite it; true lets it go.
 pub type OutputFilter = Box<dyn Fn(&str, &mut [u8]) -> bool + Send>;
 
+/// The sequence number of an advertisement sent now (`wall_seq` of the
+/// wall clock), for both address families.
+pub(super) fn advert_seq() -> u32 {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    wall_seq(wall)
+}
+
 fn ipv4_of(nets: &[IpNet]) -> Option<Ipv4Addr> {
     nets.iter().find_map(|n| match n.addr {
         IpAddr::V4(a) => Some(a),
@@ -642,16 +651,13 @@ impl CarpTable {
             ));
             return;
         };
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
         let Some(cif) = e.node_mut(node) else {
             return;
         };
-        let repr = cif.advert(bow_out, demote, src, wall_seq(wall));
+        let repr = cif.advert(bow_out, demote, src, advert_seq());
         let Some(e) = self.entries.get(name) else {
             return;
         };
@@ -672,14 +678,12 @@ impl CarpTable {
             let Some(e) = self.entries.get(name) else {
                 return;
             };
-            let mut frame = vec![0u8; 14 + pkt.len()];
-            let eth = ethernet::Repr {
+            let frame = ethernet::Repr {
                 src_addr: EthernetAddress(e.frame_source(node)),
                 dst_addr: EthernetAddress::from_ipv4_multicast(dst),
                 ethertype: ethernet::ETHERTYPE_IPV4,
-            };
-            eth.emit(&mut ethernet::Frame::new_unchecked(&mut frame[..]));
-            frame[14..].copy_from_slice(&pkt);
+            }
+            .frame(&pkt);
             self.frames.send(e.carpdev_index, &frame)
         } else {
             // carppeer: let the stack resolve the peer; pf filters it on the
