@@ -15,6 +15,20 @@
  * POSTROUTING too when it leaves by the interface the mark names.
  * Everything else goes on untouched to pfd's queue.
  *
+ * When pfd allows it (fp_conf, CONF_FORWARD: no netfilter rules but
+ * pfd's on the forward path, no IPsec policies, a kernel with
+ * BPF_FIB_LOOKUP_MARK), fp_ingress also forwards such a packet itself:
+ * the kernel's route lookup (bpf_fib_lookup, with the mark, the ingress
+ * interface, TOS and ports as the stack's input route lookup has them)
+ * must send it by one unicast route out of the interface pf's `out` pass
+ * was for (fp_rw.oif) within its MTU (per segment for GSO packets); then
+ * the TTL or hop limit goes down (IPv4 checksum fixed, priority from the
+ * TOS as ip_forward sets it) and bpf_redirect_neigh hands it to that
+ * interface's neighbour output. The IP stack, netfilter and pfd's hooks
+ * are skipped; TC egress (fp_egress) still runs. Anything else (another
+ * route, no route, too big, not for this host's MAC, a bad IPv4 header
+ * checksum) goes on to the stack as before.
+ *
  * fp_egress (TC egress): a packet so marked whose tuple is in fp_keys as
  * an egress entry gets the `out` pass's rewrite (source address/port of
  * nat-to, of an rdr-to's replies), which must wait until routing is done
@@ -49,12 +63,26 @@
 
 #define MAXACKWINDOW (65535 + 1500)
 
+/* fp_conf[0] bits. */
+#define CONF_FORWARD 1	/* fp_ingress may forward packets itself */
+
+/* Linux 6.10: the lookup takes the packet mark (in params->smac's place;
+ * Debian 12's headers predate it). */
+#ifndef BPF_FIB_LOOKUP_MARK
+#define BPF_FIB_LOOKUP_MARK (1U << 5)
+#endif
+#define PACKET_HOST 0
+#define AF_INET 2
+#define AF_INET6 10
+
 /* Statistics slots (fp_stats). */
 #define ST_FAST 0	/* packets passed by fp_ingress */
 #define ST_BYTES 1	/* their bytes */
 #define ST_EGRESS 2	/* packets rewritten by fp_egress */
 #define ST_WINDOW 3	/* known flows' packets sent to pfd: out of window */
 #define ST_FLAGS 4	/* known flows' packets sent to pfd: SYN/FIN/RST */
+#define ST_FORWARD 5	/* packets fp_ingress forwarded itself */
+#define ST_STACK 6	/* passed packets it left to the stack's forwarding */
 #define ST_MAX 8
 
 struct fp_key {
@@ -79,6 +107,7 @@ struct fp_rw {
 	__be16 dport;
 	__u8 src[16];
 	__u8 dst[16];
+	__u32 oif;	/* ingress: the interface pf's `out` pass was for */
 };
 
 struct fp_peer {
@@ -124,6 +153,13 @@ struct {
 } fp_counts SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fp_conf SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ST_MAX);
 	__type(key, __u32);
@@ -148,6 +184,10 @@ struct pkt {
 	__u32 seq, ack, end;
 	__u16 win;
 	__u8 tcpflags;	/* TCP flags byte */
+	__u8 thl;	/* transport header length */
+	__u32 tot_len;	/* IP length (header included) */
+	__be32 tos;	/* IPv4: TOS; IPv6: the first word (flow info) */
+	__u8 ttl;	/* TTL or hop limit */
 };
 
 #define TH_FIN 0x01
@@ -178,8 +218,11 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, int egres
 			return -1;
 		if (!egress && ip->ttl <= 1)
 			return -1;
+		p->ttl = ip->ttl;
 		p->key.family = 4;
 		p->key.proto = ip->protocol;
+		p->tot_len = bpf_ntohs(ip->tot_len);
+		p->tos = ip->tos;
 		__builtin_memcpy(p->key.src, &ip->saddr, 4);
 		__builtin_memcpy(p->key.dst, &ip->daddr, 4);
 		l4 = sizeof(*eth) + sizeof(*ip);
@@ -190,8 +233,11 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, int egres
 			return -1;
 		if (!egress && ip6->hop_limit <= 1)
 			return -1;
+		p->ttl = ip6->hop_limit;
 		p->key.family = 6;
 		p->key.proto = ip6->nexthdr;
+		p->tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		p->tos = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
 		__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 		__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
 		l4 = sizeof(*eth) + sizeof(*ip6);
@@ -212,6 +258,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, int egres
 		p->ack = bpf_ntohl(th->ack_seq);
 		p->win = bpf_ntohs(th->window);
 		hl = th->doff * 4;
+		p->thl = hl;
 		/* Payload length: the IP length less both headers (a GSO
 		 * packet's IP length is its first segment's, its total is in
 		 * skb->len). */
@@ -226,6 +273,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, int egres
 			return -1;
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
+		p->thl = sizeof(*uh);
 	} else {
 		return -1;
 	}
@@ -345,6 +393,126 @@ static __always_inline int rewrite(struct __sk_buff *skb, struct pkt *p, struct 
 	return 0;
 }
 
+/* Does the IPv4 header sum right? (ip_rcv drops it otherwise.) */
+static __always_inline int ipv4_csum_ok(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u16 *w = data + ETH_HLEN;
+	__u32 sum = 0;
+	int i;
+
+	if ((void *)(w + 10) > end)
+		return 0;
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/* The priority ip_forward gives a packet with TOS `tos`
+ * (rt_tos2priority: best effort, bulk, interactive, interactive bulk). */
+static __always_inline __u32 tos_priority(__u8 tos)
+{
+	switch ((tos & 0x1e) >> 3) {
+	case 1:
+		return 2;
+	case 2:
+		return 6;
+	case 3:
+		return 4;
+	}
+	return 0;
+}
+
+/* Forwarding's TTL (hop limit) decrement, the IPv4 checksum kept. */
+static __always_inline int ttl_down(struct __sk_buff *skb, struct pkt *p)
+{
+	__u8 ttl = p->ttl - 1;
+
+	if (p->key.family == 4) {
+		__be16 o = bpf_htons((__u16)p->ttl << 8);
+		__be16 n = bpf_htons((__u16)ttl << 8);
+
+		if (bpf_skb_store_bytes(skb, ETH_HLEN + 8, &ttl, 1, 0))
+			return -1;
+		return bpf_l3_csum_replace(skb, ETH_HLEN + 10, o, n, 2) ? -1 : 0;
+	}
+	return bpf_skb_store_bytes(skb, ETH_HLEN + 7, &ttl, 1, 0) ? -1 : 0;
+}
+
+/* Forward a packet of flow entry `rw` (rewritten at ingress already)
+ * as the stack would, when the kernel's route for it is the one pf's
+ * `out` pass was for: TC_ACT_REDIRECT. TC_ACT_OK: the stack forwards it
+ * (and pfd's hooks see it as before). */
+static __always_inline int forward(struct __sk_buff *skb, struct pkt *p, struct fp_rw *rw,
+				   __u64 segs)
+{
+	struct bpf_fib_lookup fib = {};
+	struct bpf_redir_neigh nh = {};
+	__u32 k = 0, l3 = p->l4 - ETH_HLEN, len, mark = rw->mark;
+	__u32 *conf = bpf_map_lookup_elem(&fp_conf, &k);
+	__u8 *dst = (rw->flags & RW_DST) ? rw->dst : p->key.dst;
+	long rc;
+
+	if (!conf || !(*conf & CONF_FORWARD) || !rw->oif)
+		return TC_ACT_OK;
+	/* Not for this host's MAC, or back out where it came from (the
+	 * stack sends a redirect): the stack's business. */
+	if (skb->pkt_type != PACKET_HOST || rw->oif == skb->ifindex)
+		goto stack;
+	/* The length each packet on the wire will have. */
+	if (skb->gso_size)
+		len = l3 + p->thl + skb->gso_size;
+	else if (p->tot_len > skb->len - ETH_HLEN || p->tot_len < l3 + p->thl)
+		goto stack;
+	else
+		len = p->tot_len;
+	if (len > 0xffff)
+		goto stack;
+	fib.l4_protocol = p->key.proto;
+	fib.sport = p->key.sport;
+	fib.dport = (rw->flags & RW_DPORT) ? rw->dport : p->key.dport;
+	fib.tot_len = len;
+	fib.ifindex = skb->ifindex;
+	if (p->key.family == 4) {
+		if (!ipv4_csum_ok(skb))
+			goto stack;
+		fib.family = AF_INET;
+		fib.tos = p->tos;
+		__builtin_memcpy(&fib.ipv4_src, p->key.src, 4);
+		__builtin_memcpy(&fib.ipv4_dst, dst, 4);
+	} else {
+		fib.family = AF_INET6;
+		fib.flowinfo = p->tos;
+		__builtin_memcpy(fib.ipv6_src, p->key.src, 16);
+		__builtin_memcpy(fib.ipv6_dst, dst, 16);
+	}
+	/* params->mark shares its place with smac (an output). */
+	__builtin_memcpy(fib.smac, &mark, 4);
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib),
+			    BPF_FIB_LOOKUP_MARK | BPF_FIB_LOOKUP_SKIP_NEIGH);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != rw->oif)
+		goto stack;
+	if (ttl_down(skb, p))
+		return TC_ACT_SHOT;
+	if (p->key.family == 4)
+		skb->priority = tos_priority(p->tos);
+	/* The next hop: the gateway, or the destination on the link. */
+	nh.nh_family = fib.family;
+	if (fib.family == AF_INET)
+		nh.ipv4_nh = fib.ipv4_dst;
+	else
+		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+	stat_add(ST_FORWARD, segs);
+	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+stack:
+	stat_add(ST_STACK, segs);
+	return TC_ACT_OK;
+}
+
 SEC("classifier")
 int fp_ingress(struct __sk_buff *skb)
 {
@@ -389,7 +557,7 @@ int fp_ingress(struct __sk_buff *skb)
 	skb->mark = rw->mark;
 	stat_add(ST_FAST, segs);
 	stat_add(ST_BYTES, bytes);
-	return TC_ACT_OK;
+	return forward(skb, &p, rw, segs);
 }
 
 SEC("classifier")

@@ -413,6 +413,8 @@ fn fastpath_status(o: &mut String, f: &FastPathStatus, runtime: u64) {
     rate_line(o, "queued to pfd", f.queued, runtime);
     rate_line(o, "passed in kernel", f.passed, runtime);
     rate_line(o, "bytes in kernel", f.bytes, runtime);
+    rate_line(o, "forwarded by the program", f.forwarded, runtime);
+    rate_line(o, "forwarded by the stack", f.to_stack, runtime);
     rate_line(o, "rewritten at egress", f.egress, runtime);
     rate_line(o, "left to pfd: window", f.window, runtime);
     rate_line(o, "left to pfd: flags", f.flags, runtime);

@@ -15,9 +15,10 @@ source "$(dirname "$0")/../lib/suite.sh"
 BULK="python3 $LIB/bulk.py"
 SIZE=$((16 << 20))
 netns_add cl fw srv
-ipv4_only
-line_up fw
+no_ra
+line_up fw inet6
 route srv default 10.2.0.1
+route srv default 2001:db8:2::1
 
 serve srv $BULK serve 7100
 serve srv python3 -c '
@@ -78,23 +79,36 @@ fp() { counter "$1"; }
 # handful of packets of it.
 load "block" "pass proto tcp to port 7100"
 q0=$(fp "queued to pfd") k0=$(fp "passed in kernel") w0=$(fp "left to pfd: window")
+f0=$(fp "forwarded by the program")
 out=$(in_ns cl timeout 60 $BULK up 10.2.0.2 7100 "$SIZE")
 q=$(($(fp "queued to pfd") - q0)) k=$(($(fp "passed in kernel") - k0)) w=$(($(fp "left to pfd: window") - w0))
+f=$(($(fp "forwarded by the program") - f0))
 check "16 MB up arrive intact ($out)" test "$out" = "ok 10.1.0.2"
 check "the kernel passed them ($k packets), pfd's queue got $q ($w out of the window)" test "$k" -gt 100 -a "$q" -lt "$((k / 10))"
+check "the program forwarded them itself at TC ingress ($f of $k, $(fp "forwarded by the stack") left to the stack)" test "$f" -gt 100 -a "$f" -ge "$((k * 9 / 10))"
 b=$(pfctl -vss | awk '/:7100 / { s = 1; next } s && /bytes/ { for (i = 1; i <= NF; i++) if ($i == "bytes,") { split($(i-1), a, ":"); print a[1]; exit } }')
 check "pfctl -vss counts the kernel's bytes ($b bytes out of the client)" test "${b:-0}" -gt "$SIZE"
 out=$(in_ns cl timeout 60 $BULK down 10.2.0.2 7100 "$SIZE")
 check "16 MB down arrive intact ($out)" test "$out" = ok
 
+# IPv6: forwarded by the program too (neighbour discovery passed).
+load "block" "pass proto tcp to port 7100" "pass inet6 proto icmp6"
+f0=$(fp "forwarded by the program")
+out=$(in_ns cl timeout 60 $BULK up 2001:db8:2::2 7100 "$SIZE")
+f=$(($(fp "forwarded by the program") - f0))
+check "IPv6: 16 MB up arrive intact ($out), $f packets forwarded by the program" test "$out" = "ok 2001:db8:1::2" -a "$f" -gt 100
+out=$(in_ns cl timeout 60 $BULK down 2001:db8:2::2 7100 "$SIZE")
+check "IPv6: 16 MB down arrive intact ($out)" test "$out" = ok
+
 # nat-to: the source rewritten at egress, the replies at ingress.
 load "block" "pass proto tcp to port 7100" "match out on ext0 nat-to (ext0)"
 pfctl -q -F states
-e0=$(fp "rewritten at egress") k0=$(fp "passed in kernel")
+e0=$(fp "rewritten at egress") k0=$(fp "passed in kernel") f0=$(fp "forwarded by the program")
 out=$(in_ns cl timeout 60 $BULK up 10.2.0.2 7100 "$SIZE")
-e=$(($(fp "rewritten at egress") - e0)) k=$(($(fp "passed in kernel") - k0))
+e=$(($(fp "rewritten at egress") - e0)) k=$(($(fp "passed in kernel") - k0)) f=$(($(fp "forwarded by the program") - f0))
 check "nat-to: 16 MB arrive intact from the translated address ($out)" test "$out" = "ok 10.2.0.1"
 check "nat-to: rewritten in the kernel ($e at egress, $k passed)" test "$e" -gt 100 -a "$k" -gt 100
+check "nat-to: forwarded by the program ($f packets), rewritten at egress all the same (the source above)" test "$f" -gt 100
 out=$(in_ns cl timeout 60 $BULK down 10.2.0.2 7100 "$SIZE")
 check "nat-to: 16 MB down arrive intact ($out)" test "$out" = ok
 
@@ -107,6 +121,63 @@ out=$(in_ns cl timeout 60 $BULK down 10.2.0.1 8000 "$SIZE")
 e=$(($(fp "rewritten at egress") - e0)) k=$(($(fp "passed in kernel") - k0))
 check "rdr-to: 16 MB down arrive intact ($out)" test "$out" = ok
 check "rdr-to: rewritten in the kernel ($e replies at egress, $k passed)" test "$e" -gt 100 -a "$k" -gt 10
+
+# TTL and hop limit: forwarded by the program or not, a packet leaves
+# with them one down (the server answers with what it got; the client
+# sends 64).
+serve srv python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::", 7301))
+s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+while True:
+    d, anc, _, a = s.recvmsg(100, 64)
+    s.sendto(b"%d" % anc[0][2][0], a)'
+load "block" "pass proto udp to port 7301" "pass inet6 proto icmp6"
+# ttls ADDRESS: the TTLs 40 datagrams to the server arrived with.
+ttls() {
+	in_ns cl timeout 10 python3 -c '
+import socket, sys
+a = sys.argv[1]; v6 = ":" in a
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+if v6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 64)
+else: s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 64)
+s.connect((a, 7301)); out = set()
+for i in range(40):
+    s.send(b"q")
+    try: out.add(s.recv(10).decode())
+    except OSError: out.add("lost")
+print(" ".join(sorted(out)))' "$1"
+}
+for a in 10.2.0.2 2001:db8:2::2; do
+	f0=$(fp "forwarded by the program")
+	t=$(ttls $a)
+	f=$(($(fp "forwarded by the program") - f0))
+	check "TTL to $a: 40 datagrams arrive with 63 ($t), $f forwarded by the program" test "$t" = 63 -a "$f" -gt 10
+done
+
+# A netfilter rule of the system's own on the forward path: the program
+# leaves the offloaded flow to the IP stack, where the rule sees it, and
+# forwards it again once the rule is gone.
+fwd() { local a; a=$(fp "forwarded by the program"); sleep 1; echo $(($(fp "forwarded by the program") - a)); }
+load "block" "pass proto tcp to port 7200"
+pfctl -q -F states
+in_ns cl python3 "$RUN/talk.py" 10.2.0.2 7200 9 >"$RUN/talk.out" 2>&1 &
+sleep 2
+f=$(fwd)
+check "a talking connection is forwarded by the program ($f packets in 1 s)" test "$f" -gt 5
+printf '%s\n' 'table inet fpx {' 'chain through {' 'type filter hook forward priority 0; policy accept;' 'tcp dport 7200 counter' '}' '}' >"$RUN/fpx.nft"
+in_ns fw nft -f "$RUN/fpx.nft"
+sleep 0.5
+f=$(fwd)
+c=$(in_ns fw nft list table inet fpx | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+check "a forward rule of the system's own: the stack forwards the flow ($f by the program, the rule counted ${c:-0})" test "$f" = 0 -a "${c:-0}" -gt 5
+in_ns fw nft delete table inet fpx
+sleep 0.5
+f=$(fwd)
+check "the rule gone: the program forwards it again ($f packets in 1 s)" test "$f" -gt 5
+wait
+check "the connection carried on throughout ($(cat "$RUN/talk.out"))" grep -q "^ok" "$RUN/talk.out"
 
 # pfctl -k: the offloaded flow stops when the ruleset blocks it.
 load "block" "pass proto tcp to port 7200"
@@ -159,6 +230,7 @@ sleep 3
 FW=fw1
 k=$(fp "passed in kernel")
 check "failover: the connection is offloaded on fw1 ($(fp flows) flows, $k packets in the kernel)" test "$(fp flows)" -ge 1 -a "$k" -gt 10
+check "failover: fw1's program forwards it itself ($(fp "forwarded by the program") packets)" test "$(fp "forwarded by the program")" -gt 10
 FW=fw2
 check "failover: fw2 has its state" bash -c 'pfctl -ss | grep -q "192.0.2.20:7200"'
 fw_stop fw1 KILL

@@ -37,6 +37,10 @@ struct Args {
     /// (for debugging).
     #[arg(long = "no-fastpath")]
     no_fastpath: bool,
+    /// Let the fast path pass established flows to the kernel's IP
+    /// forwarding instead of forwarding them at TC ingress.
+    #[arg(long = "no-fastforward")]
+    no_fastforward: bool,
     /// State directory: the committed configuration and, across a
     /// restart, the states (`none`: keep nothing, start disabled).
     #[arg(short = 'D', default_value = libpf::daemon::persist::DEFAULT_DIR)]
@@ -101,6 +105,7 @@ fn main() {
         shutdown_grace: Duration::from_millis(a.grace_ms),
         readonly_gid: a.readonly_gid,
         fastpath: !a.no_fastpath,
+        fastforward: !a.no_fastforward,
         state_dir: (a.state_dir != "none").then(|| a.state_dir.into()),
     };
     if let Err(e) = daemon::run(opts, term, hup) {

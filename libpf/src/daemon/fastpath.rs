@@ -62,6 +62,8 @@ struct Table {
     next: u32,
     /// Offers refused by the kernel (map full).
     refused: u64,
+    /// The program may forward packets itself (daemon::fastforward).
+    forward: bool,
 }
 
 /// The fast path of one pfd.
@@ -104,6 +106,29 @@ impl FastPath {
 
     pub fn is_on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
+    }
+
+    /// Let the program forward offloaded flows' packets itself, or leave
+    /// them to the kernel's IP forwarding (see daemon::fastforward).
+    pub fn set_forward(&self, on: bool) {
+        let mut t = self.table();
+        if t.forward == on {
+            return;
+        }
+        let Some(k) = t.kernel.as_mut() else {
+            return;
+        };
+        match k.set_conf(if on { fp::CONF_FORWARD } else { 0 }) {
+            Ok(()) => {
+                t.forward = on;
+                log::info(if on {
+                    "fast path: offloaded flows are forwarded at TC ingress"
+                } else {
+                    "fast path: offloaded flows are forwarded by the IP stack (netfilter rules, IPsec policies or ip rules on marks of the system's own)"
+                });
+            }
+            Err(e) => log::warning(&e.to_string()),
+        }
     }
 
     /// Attach to interfaces that appeared.
@@ -186,11 +211,11 @@ impl FastPath {
         };
         let window = fp::flow(&[st.src, st.dst], f.tcp);
         let ingress = fp::key(o.in_if, HOOK_INGRESS, &o.wire);
-        let rw_in = fp::rewrite(id, side, o.mark, &o.wire, &o.mid);
+        let rw_in = fp::rewrite(id, side, o.mark, &o.wire, &o.mid, o.out_if);
         let egress = (o.mid != o.out).then(|| {
             (
                 fp::key(o.out_if, HOOK_EGRESS, &o.mid),
-                fp::rewrite(id, side, 0, &o.mid, &o.out),
+                fp::rewrite(id, side, 0, &o.mid, &o.out, 0),
             )
         });
         let t = &mut *t;
@@ -240,6 +265,8 @@ impl FastPath {
             egress: st[fp::ST_EGRESS as usize],
             window: st[fp::ST_WINDOW as usize],
             flags: st[fp::ST_FLAGS as usize],
+            forwarded: st[fp::ST_FORWARD as usize],
+            to_stack: st[fp::ST_STACK as usize],
         })
     }
 }

@@ -8,6 +8,7 @@ mod carparp;
 pub mod control;
 pub mod datapath;
 pub mod enginelock;
+pub mod fastforward;
 pub mod fastpath;
 pub mod ifnames;
 pub mod ifwatch;
@@ -43,6 +44,8 @@ pub struct Options {
     pub readonly_gid: Option<u32>,
     /// Load the fast path for established flows (`pfd --no-fastpath` turns it off).
     pub fastpath: bool,
+    /// Let it forward packets itself (`pfd --no-fastforward` turns it off).
+    pub fastforward: bool,
     /// Where the configuration and the states are kept across restarts
     /// (None: nothing is kept, pf starts disabled).
     pub state_dir: Option<std::path::PathBuf>,
@@ -418,9 +421,13 @@ const PURGE_GONE: usize = 256;
 fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
     let mut tick = 0u64;
     let mut outbound = datapath::Outbound::new();
+    let mut forward = shared.opts.fastforward.then(fastforward::ForwardCheck::new);
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
+        if let Some(f) = forward.as_mut() {
+            f.tick(&shared.fastpath);
+        }
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
             {

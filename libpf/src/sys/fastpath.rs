@@ -7,7 +7,7 @@
 //! pfd's queue (fail-closed as before).
 
 use crate::fastpath::{COUNT_LEN, FLOW_LEN, KEY_LEN, RW_LEN, ST_MAX};
-use aya::maps::{HashMap, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{tc, SchedClassifier, TcAttachType};
 use aya::Ebpf;
 use std::collections::HashMap as StdMap;
@@ -27,6 +27,7 @@ pub struct Kernel {
     flows: HashMap<MapData, u32, [u8; FLOW_LEN]>,
     counts: HashMap<MapData, u32, [u8; COUNT_LEN]>,
     stats: PerCpuArray<MapData, u64>,
+    conf: Array<MapData, u32>,
     /// Interfaces the programs are attached to: index -> name.
     attached: StdMap<u32, String>,
 }
@@ -53,6 +54,7 @@ impl Kernel {
         let flows = HashMap::try_from(map("fp_flows")?).map_err(|e| err("fp_flows", e))?;
         let counts = HashMap::try_from(map("fp_counts")?).map_err(|e| err("fp_counts", e))?;
         let stats = PerCpuArray::try_from(map("fp_stats")?).map_err(|e| err("fp_stats", e))?;
+        let conf = Array::try_from(map("fp_conf")?).map_err(|e| err("fp_conf", e))?;
         // Loading parsed the kernel's BTF (several MB of allocations, all
         // freed by now): +16 MB RSS for pfd's lifetime unless given back.
         super::heap::release_free();
@@ -62,6 +64,7 @@ impl Kernel {
             flows,
             counts,
             stats,
+            conf,
             attached: StdMap::new(),
         })
     }
@@ -137,6 +140,11 @@ impl Kernel {
         let _ = self.counts.remove(&id);
     }
 
+    /// Let the program forward packets itself, or not (fp_conf).
+    pub fn set_conf(&mut self, bits: u32) -> io::Result<()> {
+        self.conf.set(0, bits, 0).map_err(|e| err("fp_conf", e))
+    }
+
     /// The program's statistics (fastpath::ST_*), summed over the CPUs.
     pub fn stats(&self) -> [u64; ST_MAX as usize] {
         let mut out = [0u64; ST_MAX as usize];
@@ -166,6 +174,20 @@ pub fn interfaces() -> Vec<(u32, String, u16)> {
             Some((index, name, hw))
         })
         .collect()
+}
+
+/// Does the kernel's route lookup for eBPF take the packet mark
+/// (BPF_FIB_LOOKUP_MARK, Linux 6.10)? Without it the program does not
+/// forward packets itself.
+pub fn fib_lookup_takes_mark() -> bool {
+    let Ok(rel) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut v = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    (major, minor) >= (6, 10)
 }
 
 /// The monotonic clock the program stamps packets with

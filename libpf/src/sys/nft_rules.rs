@@ -40,6 +40,8 @@ const NFTA_RULE_TABLE: u16 = 1;
 const NFTA_RULE_CHAIN: u16 = 2;
 
 const NFPROTO_INET: u8 = 1;
+const NFPROTO_NETDEV: u8 = 5;
+const NF_NETDEV_INGRESS: u32 = 0;
 const NFPROTO_IPV4: u8 = 2;
 const NFPROTO_IPV6: u8 = 10;
 
@@ -160,6 +162,42 @@ pub fn between(c: &BaseChain, tproxy: bool) -> bool {
         HOOK_POSTROUTING if c.priority < PRI_MANGLE => busy(0),
         _ => false,
     }
+}
+
+/// Would `c` see a forwarded packet anywhere on the kernel's way from
+/// an interface's ingress to POSTROUTING, besides pfd's own jumps into
+/// its chains (raw PREROUTING, mangle POSTROUTING, and with `tproxy` the
+/// divert-to chain in mangle PREROUTING)? The fast path's program may
+/// forward packets itself only when nothing does (netdev ingress hooks
+/// run after TC ingress, which then skips them).
+pub fn on_forward_path(c: &BaseChain, tproxy: bool) -> bool {
+    let busy = |own: usize| c.drops || c.rules > own;
+    match c.family {
+        NFPROTO_INET | NFPROTO_IPV4 | NFPROTO_IPV6 => {
+            let own = match (c.hook, c.table.as_str(), c.name.as_str()) {
+                (HOOK_PREROUTING, "raw", "PREROUTING") => 1,
+                (HOOK_POSTROUTING, "mangle", "POSTROUTING") => 1,
+                (HOOK_PREROUTING, "mangle", "PREROUTING") => usize::from(tproxy),
+                _ => 0,
+            };
+            matches!(c.hook, HOOK_PREROUTING | HOOK_FORWARD | HOOK_POSTROUTING) && busy(own)
+        }
+        NFPROTO_NETDEV => c.hook == NF_NETDEV_INGRESS && busy(0),
+        _ => false,
+    }
+}
+
+/// May the fast path's program forward packets itself: no legacy
+/// iptables table, and no netfilter rules but pfd's where forwarded
+/// packets pass (`on_forward_path`)?
+pub fn forward_path_clear() -> io::Result<bool> {
+    if legacy_tables() {
+        return Ok(false);
+    }
+    let (chains, tproxy) = base_chains()?;
+    Ok(!chains
+        .iter()
+        .any(|c| on_forward_path(c, tproxy.contains(&c.family))))
 }
 
 fn socket(groups: u32) -> io::Result<OwnedFd> {
@@ -375,6 +413,49 @@ mod tests {
         let mut b = chain("filter", "FORWARD", HOOK_FORWARD, 0, 3);
         b.family = 7;
         assert!(!between(&b, false));
+    }
+
+    #[test]
+    fn what_sees_forwarded_packets() {
+        // pfd's own jumps, empty chains.
+        assert!(!on_forward_path(
+            &chain("raw", "PREROUTING", HOOK_PREROUTING, -300, 1),
+            false
+        ));
+        assert!(!on_forward_path(
+            &chain("mangle", "POSTROUTING", HOOK_POSTROUTING, -150, 1),
+            false
+        ));
+        assert!(!on_forward_path(
+            &chain("mangle", "PREROUTING", HOOK_PREROUTING, -150, 1),
+            true
+        ));
+        assert!(!on_forward_path(
+            &chain("filter", "FORWARD", HOOK_FORWARD, 0, 0),
+            false
+        ));
+        // Anything else on the way, wherever its priority.
+        assert!(on_forward_path(
+            &chain("raw", "PREROUTING", HOOK_PREROUTING, -300, 2),
+            false
+        ));
+        assert!(on_forward_path(
+            &chain("x", "first", HOOK_PREROUTING, -400, 1),
+            false
+        ));
+        assert!(on_forward_path(
+            &chain("nat", "POSTROUTING", HOOK_POSTROUTING, 100, 1),
+            false
+        ));
+        let mut d = chain("filter", "FORWARD", HOOK_FORWARD, 0, 0);
+        d.drops = true;
+        assert!(on_forward_path(&d, false));
+        let mut n = chain("nd", "in", NF_NETDEV_INGRESS, 0, 1);
+        n.family = NFPROTO_NETDEV;
+        assert!(on_forward_path(&n, false));
+        // Not on the way: input, output.
+        assert!(!on_forward_path(&chain("filter", "INPUT", 1, 0, 4), false));
+        assert!(!on_forward_path(&chain("filter", "OUTPUT", 3, 0, 4), false));
     }
 
     #[test]

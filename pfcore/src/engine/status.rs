@@ -121,6 +121,11 @@ pub struct FastPathStatus {
     /// SYN, FIN or RST.
     pub window: u64,
     pub flags: u64,
+    /// Of the packets passed in the kernel: forwarded by the program
+    /// itself, left to the kernel's IP forwarding (another route, too
+    /// big, ...). Neither while forwarding in the program is off.
+    pub forwarded: u64,
+    pub to_stack: u64,
 }
 
 /// pf's default debug level (`LOG_ERR`).

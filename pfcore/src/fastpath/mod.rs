@@ -21,7 +21,7 @@ use std::net::IpAddr;
 
 /// Sizes of the C structs (fp_key, fp_rw, fp_flow, fp_count).
 pub const KEY_LEN: usize = 44;
-pub const RW_LEN: usize = 48;
+pub const RW_LEN: usize = 52;
 pub const FLOW_LEN: usize = 40;
 pub const COUNT_LEN: usize = 40;
 
@@ -41,6 +41,8 @@ pub const ST_BYTES: u32 = 1;
 pub const ST_EGRESS: u32 = 2;
 pub const ST_WINDOW: u32 = 3;
 pub const ST_FLAGS: u32 = 4;
+pub const ST_FORWARD: u32 = 5;
+pub const ST_STACK: u32 = 6;
 pub const ST_MAX: u32 = 8;
 
 /// A packet's addresses, ports and protocol.
@@ -129,9 +131,14 @@ pub fn same_kind(from: &Tuple, to: &Tuple) -> bool {
     from.proto == to.proto && from.src.is_ipv4() == to.src.is_ipv4()
 }
 
+/// fp_conf[0]: the program may forward packets itself.
+pub const CONF_FORWARD: u32 = 1;
+
 /// An fp_rw: the rewrite `from` -> `to`, the flow, the side of the flow
-/// the packet comes from, the mark it gets (0: left alone).
-pub fn rewrite(flow: u32, side: u8, mark: u32, from: &Tuple, to: &Tuple) -> [u8; RW_LEN] {
+/// the packet comes from, the mark it gets (0: left alone), and for an
+/// ingress entry the interface pf's `out` pass was for (`oif`, 0: none),
+/// the only one the program forwards it to itself.
+pub fn rewrite(flow: u32, side: u8, mark: u32, from: &Tuple, to: &Tuple, oif: u32) -> [u8; RW_LEN] {
     let mut v = [0u8; RW_LEN];
     v[0..4].copy_from_slice(&flow.to_ne_bytes());
     v[4..8].copy_from_slice(&mark.to_ne_bytes());
@@ -141,6 +148,7 @@ pub fn rewrite(flow: u32, side: u8, mark: u32, from: &Tuple, to: &Tuple) -> [u8;
     v[14..16].copy_from_slice(&to.dport.to_be_bytes());
     put_addr(&mut v[16..32], &to.src);
     put_addr(&mut v[32..48], &to.dst);
+    v[48..52].copy_from_slice(&oif.to_ne_bytes());
     v
 }
 

@@ -44,12 +44,13 @@ fn rewrites() {
     assert!(!ingress_ok(&a, &nat));
     assert!(same_kind(&a, &nat));
     assert!(!same_kind(&a, &t("10.0.0.1", 1234, "192.0.2.1", 80, 17)));
-    let v = rewrite(9, 1, 0x8000_0102, &a, &rdr);
+    let v = rewrite(9, 1, 0x8000_0102, &a, &rdr, 7);
     assert_eq!(&v[0..4], &9u32.to_ne_bytes());
     assert_eq!(&v[4..8], &0x8000_0102u32.to_ne_bytes());
     assert_eq!((v[8], v[9]), (1, RW_DST | RW_DPORT));
     assert_eq!(&v[14..16], &8080u16.to_be_bytes());
     assert_eq!(&v[32..36], &[10, 1, 0, 5]);
+    assert_eq!(&v[48..52], &7u32.to_ne_bytes());
 }
 
 #[test]

@@ -282,7 +282,7 @@ fn fast_path(e: &mut Exposition, st: &Status) {
         },
     );
     let fp = st.fastpath;
-    let fields: [FastPathField; 8] = [
+    let fields: [FastPathField; 10] = [
         (
             "pf_fastpath_flows",
             Gauge,
@@ -312,6 +312,18 @@ fn fast_path(e: &mut Exposition, st: &Status) {
             Counter,
             "Fast path: bytes the kernel passed alone.",
             |p| p.bytes,
+        ),
+        (
+            "pf_fastpath_forwarded_total",
+            Counter,
+            "Fast path: packets it forwarded itself at TC ingress.",
+            |p| p.forwarded,
+        ),
+        (
+            "pf_fastpath_stack_total",
+            Counter,
+            "Fast path: packets it passed to the IP stack's forwarding.",
+            |p| p.to_stack,
         ),
         (
             "pf_fastpath_egress_total",

@@ -140,6 +140,8 @@ const FAMILIES: &[(&str, &str)] = &[
     ("pf_fastpath_queued_total", "counter"),
     ("pf_fastpath_passed_total", "counter"),
     ("pf_fastpath_bytes_total", "counter"),
+    ("pf_fastpath_forwarded_total", "counter"),
+    ("pf_fastpath_stack_total", "counter"),
     ("pf_fastpath_egress_total", "counter"),
     ("pf_fastpath_window_total", "counter"),
     ("pf_fastpath_flags_total", "counter"),
