@@ -9,8 +9,9 @@
 # hash over the IPv6 addresses), none twice; pfsync copies each one's
 # states to the other; one shuts down, the other takes every flow over,
 # TCP connections included. Then ip-stealth: the bridge never learns a
-# virtual MAC (no NA, NS or MLD leaves from one). balancing arp with an
-# IPv6 address is refused. Ends with "N passed, N failed".
+# virtual MAC (no NA, NS or MLD leaves from one), and the host taking the
+# leader over announces the address. balancing arp with an IPv6 address
+# is refused. Ends with "N passed, N failed".
 #
 #   c1..c4 2001:db8::11-14 --[br-out]-- eth0 fw1 ::2 / fw2 ::3 (carp1 ::1)
 #   srv 2001:db8:1::100    --[br-in]--- eth1 fw1 :1::2 / fw2 :1::3 (carp2 :1::1)
@@ -249,5 +250,18 @@ check "balancing ip-stealth: the bridge never learnt a virtual MAC" bash -c "! i
 e=$(carpctl fw1 carp1 balancing arp 2>&1)
 check "balancing arp with an IPv6 address refused ($e)" grep -q 'balancing arp: IPv6 addresses cannot be balanced' <<<"$e"
 check "carp1 kept balancing ip-stealth" bash -c "carpctl fw1 carp1 | grep -qx \$'\\tcarp: carpdev eth0 advbase 1 balancing ip-stealth'"
+
+# fw1 shuts down: fw2 takes over the leader (vhid 1) and announces the
+# address with the unicast virtual MAC, from its eth0's MAC.
+fw2mac=$(in_ns fw2 cat /sys/class/net/eth0/address)
+capture sw "$RUN/takeover.pcap" -i c1p 'icmp6 and ip6[40] == 136'
+kill -TERM "$(daemon_pid fw1 pfd)" "$(daemon_pid fw1 pfsyncd)"
+check "fw2 takes over the leader, vhid 1" node_state fw2 carp1 MASTER 1 5
+capture_stop
+na=$(tshark_count "$RUN/takeover.pcap" "icmpv6.type == 136 && ipv6.dst == ff02::1 && icmpv6.nd.na.flag.o == 1 && icmpv6.nd.na.target_address == 2001:db8::1 && icmpv6.opt.linkaddr == 00:00:5e:00:01:01 && eth.src == $fw2mac")
+check "fw2 announced 2001:db8::1 on takeover, from its eth0's MAC ($na NAs)" test "$na" -ge 1
+for i in $(seq 30); do ! kill -0 "$(daemon_pid fw1 pfd)" 2>/dev/null && break; sleep 0.1; done
+check "all flows go on through fw2 alone" all_ping
+check "the bridge still never learnt a virtual MAC" bash -c "! ip netns exec ${P}sw bridge fdb show br br-out | grep -q '00:00:5e:00:01'"
 
 summary
