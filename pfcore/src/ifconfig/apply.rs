@@ -126,7 +126,7 @@ pub fn apply_carp(cfg: &mut CarpConfig, ops: &[IfOp]) -> Result<CarpActions, Ifc
         && new.addrs.iter().any(|a| a.net.addr.is_ipv6())
     {
         return err(
-            "balancing arp: IPv6 addresses cannot be balanced by the requester's MAC (balancing arp answers ARP only, as on OpenBSD): use balancing ip, ip-stealth or ip-unicast",
+            "balancing arp: IPv6 addresses cannot be balanced by the requester's MAC (pfd balances ARP only in this mode, which current OpenBSD no longer has): use balancing ip, ip-stealth or ip-unicast",
         );
     }
     new.groups.retain(|g| !com.groups_del.contains(g));
