@@ -124,7 +124,7 @@ impl FastPath {
                 log::info(if on {
                     "fast path: offloaded flows are forwarded at TC ingress"
                 } else {
-                    "fast path: offloaded flows are forwarded by the IP stack (netfilter rules, IPsec policies or ip rules on marks of the system's own)"
+                    "fast path: offloaded flows are forwarded by the IP stack (carp interfaces, or netfilter rules, IPsec policies or ip rules on marks of the system's own)"
                 });
             }
             Err(e) => log::warning(&e.to_string()),

@@ -436,7 +436,7 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
         if let Some(f) = forward.as_mut() {
-            f.tick(&shared.fastpath);
+            f.tick(&shared.fastpath, || !shared.carp().names().is_empty());
         }
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
