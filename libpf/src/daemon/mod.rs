@@ -250,7 +250,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             };
             let mut e = s.engine();
             let v = e.test(&meta, pkt, now);
-            if e.sync.is_urgent() {
+            if e.sync.take_wake() {
                 s.sync_cv.notify_all();
             }
             v.pass
