@@ -231,7 +231,8 @@ fn states(socket: &str, count: u64, rate: f64) {
         let n = piece.min(count - made);
         let batch: Vec<StateRepr> = (made..made + n)
             .map(|i| {
-                let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 77, 0, 0)) + (i / 60000) as u32);
+                let src =
+                    Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 77, 0, 0)) + (i / 60000) as u32);
                 let key = KeyRepr {
                     addr: [IpAddr::V4(src), IpAddr::V4(Ipv4Addr::new(10, 78, 0, 1))],
                     port: [1024 + (i % 60000) as u16, 7],
@@ -286,7 +287,10 @@ fn main() {
             args.get(5).map(|_| arg(&args, 5, "RATE")),
         ),
         Some("states") => states(
-            &args.get(2).cloned().unwrap_or_else(|| fail("argument 2: expected SOCKET".into())),
+            &args
+                .get(2)
+                .cloned()
+                .unwrap_or_else(|| fail("argument 2: expected SOCKET".into())),
             arg(&args, 3, "COUNT"),
             arg(&args, 4, "RATE"),
         ),

@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn inserts_wait_for_a_frame_or_the_insert_delay() {
+    fn inserts_wait_for_a_batch_or_the_insert_delay() {
         let mut q = SyncQueue::new(128);
         q.set_enabled(true);
         q.update((1, 9), false, false, 0);
