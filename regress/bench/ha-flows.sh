@@ -44,7 +44,26 @@
 #   50,000/s x 30 s asked: the client made 26,110/s, fw1 took 2,511,354
 #     states, its sending fell 58 s behind (wire lag median), fw2 missed
 #     633,612, 35,535 socket drops, 25,809 frames given up on
-# The 50,000/s goal (p99 <= 10 ms) is not met on this machine.
+# After new states were sent in batches (frames of 5 states, not 1-2),
+# fw2's pfsyncd queues frames for pfd in memory, flowbench flows sends
+# through a raw socket (release, load 10-13, other helpers' builds):
+#   flows 20,000/s x 10 s: 400,000 states, 0 missing, 4.96 states a
+#     frame, but the wire lag median 4.5 s: fw1's data path (its NFQUEUE
+#     thread the busiest on the machine) is saturated and its pfsync
+#     frames wait in the same queue behind the flows' packets
+#   flows 50,000/s x 10 s asked: the client made 43,163/s, fw1 took
+#     538,934 states (23,000 flows/s), wire lag 12.3 s, 72,591 missing,
+#     7,594 frames lost (fw1's 8 MB resend ring outrun while they waited)
+#   HA_FLOWS_GEN=states 100,000/s x 10 s asked: 84,316 states/s made,
+#     1,000,000 states, 0 missing, 0 lost, 3,340 repaired, 1,260 socket
+#     drops, lag median 320 ms, p99 >= 1 s (the histogram's top),
+#     wire lag median 101 ms, p99 2.8 s
+#     (before fw2 queued frames in memory: 166,123 missing, 17,120 drops)
+# The 50,000/s goal (p99 <= 10 ms) is not met on this machine: the data
+# path caps new flows near 23,000/s, and lag is dominated by pfsync's own
+# frames queued through both pfds' data paths (NFQUEUE) and by the
+# scheduling of a loaded machine; no pfsync thread used more than 13% of
+# a CPU in the states runs (perf).
 flows_part() {
 	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
 	local gen=${HA_FLOWS_GEN:-flows} flows=$((rate * secs)) n out have
