@@ -61,10 +61,16 @@
 #     (before fw2 queued frames in memory: 166,123 missing, 17,120 drops)
 #   HA_FLOWS_GEN=states 100,000/s x 30 s: 99,187 states/s made, 3,000,000
 #     states, 608,749 missing, 0 socket drops on fw2, 18,366 frames given
-#     up on after 9 gaps (fw2 asked for 25,881 frames, fw1 heard 3 NACKs:
-#     frames and NACKs alike wait in, or are dropped from, the pfds'
-#     NFQUEUEs while a pfd stalls, its table growing past 2 million),
-#     lag median 231 ms, wire lag median 414 ms, p99 4.5 s
+#     up on after 9 gaps (fw2 asked for 25,881 frames, fw1 heard 3
+#     NACKs), lag median 231 ms, wire lag median 414 ms, p99 4.5 s
+#   the same at 100,000/s x 10 s after merging main: 90,966/s made,
+#     1,000,000 states, 65,317 missing, 0 socket drops on fw2, 2 gaps of
+#     about 13,000 frames each (more than fw1's 8 MB ring holds), lag
+#     median 21 ms, wire lag median 4 ms, p99 1.2 s
+#   The frames of those gaps never reached fw2's socket. Suspected, not
+#   confirmed: dropped in fw1's NFQUEUE (pfsync's own frames, and the
+#   NACKs, pass through both pfds' data paths) while fw1's pfd stalls,
+#   its state table growing.
 # The 50,000/s goal (p99 <= 10 ms) is not met on this machine: the data
 # path caps new flows near 23,000/s, and lag is dominated by pfsync's own
 # frames queued through both pfds' data paths (NFQUEUE) and by the
