@@ -102,12 +102,24 @@ fn main() {
         mtag: Default::default(),
     };
     let mut holds: Vec<(Duration, u32)> = Vec::with_capacity(states as usize);
+    // The inserts that began a move of the indexes, and the time spent
+    // in inserts while a move was on (and their number).
+    let (mut starts, mut moving, mut moving_n) = (Vec::new(), Duration::ZERO, 0u32);
     let t0 = Instant::now();
     for i in 0..states {
         let mut p = udp(i);
+        let was = e.states.index_moving();
         let t = Instant::now();
         let v = e.test(&meta, &mut p, 1_000);
-        holds.push((t.elapsed(), i));
+        let d = t.elapsed();
+        holds.push((d, i));
+        if e.states.index_moving() {
+            if !was {
+                starts.push(format!("{:.2}ms@{i}", ms(d)));
+            }
+            moving += d;
+            moving_n += 1;
+        }
         if !v.pass {
             eprintln!("statebench: flow {i} blocked");
             std::process::exit(1);
@@ -137,6 +149,13 @@ fn main() {
         .map(|(d, i)| format!("{:.1}ms@{}", ms(*d), i))
         .collect();
     println!("bench.statebench.slowest={}", worst.join(","));
+    println!("bench.statebench.move_starts={}", starts.join(","));
+    let all: Duration = holds.iter().map(|h| h.0).sum();
+    println!(
+        "bench.statebench.insert_us.mean={:.3} while_moving={:.3} ({moving_n} inserts)",
+        all.as_secs_f64() * 1e6 / holds.len().max(1) as f64,
+        moving.as_secs_f64() * 1e6 / moving_n.max(1) as f64
+    );
     // Expiry: all of the table against a tenth of it, a second's run.
     let len = n;
     let (whole, wmax, wp) = run(&mut e, 0, len, 2_000);
