@@ -571,7 +571,9 @@ impl CarpTable {
                     self.node_transition(name);
                 }
                 Action::SendAdvert { bow_out } => self.send_advert(name, 0, bow_out),
-                Action::SendGratuitous if self.is_balanced(name) => {}
+                // Balanced: no gratuitous ARP (carp_master_down), but the
+                // NAs that correct stale neighbour entries (carp.4).
+                Action::SendGratuitous if self.is_balanced(name) => self.send_na(name),
                 Action::SendGratuitous => self.send_gratuitous(name),
             }
         }
@@ -614,9 +616,8 @@ impl CarpTable {
         if inet {
             self.send_advert4(name, node, bow_out);
         }
-        // A balanced interface has no IPv6 addresses (refused).
-        if inet6 && node == 0 {
-            self.send_advert6(name, bow_out);
+        if inet6 {
+            self.send_advert6(name, node, bow_out);
         }
     }
 
