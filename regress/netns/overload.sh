@@ -8,7 +8,10 @@
 # cannot connect; with `set syncookies always` and `synproxy state` the
 # table never fills and a client connects and carries data during the
 # flood. (`set syncookies adaptive` would not: the server's SYN|ACK makes
-# the flood's states no longer half-open, as in OpenBSD.)
+# the flood's states no longer half-open, as in OpenBSD.) With adaptive
+# timeouts instead, a flood three times what the table drains unscaled
+# keeps it near the limit but its states expire early, and a client
+# connects during the flood (the reasoning is with the case below).
 # Ends with "N passed, N failed".
 #
 #   client 10.1.0.2 -- int0 [fw] ext0 -- 10.2.0.2 server
@@ -92,5 +95,74 @@ check "synproxy and syncookies: the table stays far from the limit during the fl
 check "synproxy and syncookies: a client connects and carries data during the flood ($out)" grep -q 'ok=1 sent=200 echoed=200' <<<"$out"
 check "synproxy and syncookies: no SYN dropped for want of room ($m0 -> $(memory))" test "$(memory)" -eq "$m0"
 check "synproxy and syncookies: -vsi counts the cookies" test "$(counter "syncookies sent")" -ge 5000
+
+# --- adaptive timeouts under a SYN flood at the state limit -----------------
+# 150 spoofed SYNs a second to 10.9.0.1, an address the firewall drops
+# after pf (blackhole route): the flood's states stay as made, in
+# tcp.first, with nothing to refresh them (a server's SYN|ACKs would
+# keep them alive and blur the timing). `set limit states 1000` with
+# tcp.first 20 drains 1000 / 20 = 50 states a second unscaled: the flood
+# fills the table in 7 s and a client finds no room. With adaptive.start
+# 200 and adaptive.end 1100 (above the limit, as pf.conf.5 advises) a
+# state's timeout at n states is 20 * (1100 - n) / 900 s
+# (pf_state_expires): 2 s at the limit, so the flood's states live a few
+# seconds and each expiry run (once a second, the whole of so small a
+# table) frees dozens of slots. The client's SYNs (at 0, 1, 3 and 7 s,
+# Linux's retransmissions) find room within 8 s: a model of this flood
+# and expiry missed with none of them in 500 runs; a full table would
+# refuse all four.
+in_ns fw ip route add blackhole 10.9.0.0/24
+# lives: "N L" for the states to 10.9.0.1 in pfctl -vss, N of them, L
+# the longest age + expires in (s) among them: their whole timeout.
+lives() {
+	pfctl -vss | awk '
+		/ 10\.9\.0\.1:7000 / { f = 1; n++; next }
+		f && $1 == "age" {
+			split($2, a, ":"); split($5, b, ":")
+			t = a[1] * 3600 + a[2] * 60 + a[3] + b[1] * 3600 + b[2] * 60 + b[3]
+			if (t > max) max = t
+			f = 0
+		}
+		END { print n + 0, max + 0 }'
+}
+load 'set limit states 1000' 'set timeout { tcp.first 20, adaptive.start 0, adaptive.end 0 }' 'pass'
+pfctl -q -F states
+m0=$(memory)
+sf fl flood 10.9.0.1 7000 1800 150 >/dev/null &
+flood=$!
+sleep 9
+n=$(entries)
+out=$(tcp_outcome cl 10.2.0.2 7000 2)
+wait $flood
+unscaled=$(($(memory) - m0))
+check "no scaling: 150 SYNs a second fill the table ($n of 1000)" test "$n" -ge 990
+check "no scaling: a client cannot connect ($out)" test "$out" = timeout
+check "no scaling: the SYNs beyond the limit count as memory ($unscaled in 12 s)" test "$unscaled" -ge 600
+
+load 'set limit states 1000' 'set timeout { tcp.first 20, adaptive.start 200, adaptive.end 1100 }' 'pass'
+pfctl -q -F states
+m0=$(memory)
+sf fl flood 10.9.0.1 7000 3000 150 >/dev/null &
+flood=$!
+sleep 8
+read -r n life <<<"$(lives)"
+# The longest life: the scaled timeout at the count of the last expiry
+# run, which saw at least the count two seconds before (runs are a
+# second apart, give or take their own delay, and the flood adds 150
+# states a second), plus a second of rounding each for age and expiry.
+before=$((n - 300 > 200 ? n - 300 : 200))
+bound=$((20 * (1100 - before) / 900 + 2))
+t0=$(date +%s%N)
+out=$(sf cl client 10.2.0.2 7000 100)
+took=$((($(date +%s%N) - t0) / 1000000))
+wait $flood
+scaled=$(($(memory) - m0))
+check "adaptive: pfctl -st shows the thresholds" bash -c "pfctl -st | grep -Eq '^adaptive.start +200 states' && pfctl -st | grep -Eq '^adaptive.end +1100 states'"
+check "adaptive: the flood's states live their scaled timeout, not tcp.first's 20 s ($n states, longest in -vss $life s, bound $bound s)" \
+	test "$n" -ge 200 -a "$life" -le "$bound" -a "$life" -lt 20
+check "adaptive: a client connects and carries data during the flood ($out, $took ms)" grep -q 'ok=1 sent=100 echoed=100' <<<"$out"
+check "adaptive: within 8 s, by its fourth SYN ($took ms)" test "$took" -le 8500
+check "adaptive: fewer SYNs refused for memory in 20 s than unscaled in 12 ($scaled < $unscaled)" test "$scaled" -lt "$unscaled"
+in_ns fw ip route del blackhole 10.9.0.0/24
 
 summary

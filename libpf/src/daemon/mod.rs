@@ -20,6 +20,7 @@ pub mod persist;
 pub mod pflog;
 pub mod routing;
 
+use crate::engine::state::PurgeCursor;
 use crate::engine::Engine;
 use crate::log;
 use crate::pfsync::stats::PfsyncReport;
@@ -257,7 +258,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             };
             let mut e = s.engine();
             let v = e.test(&meta, pkt, now);
-            if e.sync.is_urgent() {
+            if e.sync.take_wake() {
                 s.sync_cv.notify_all();
             }
             v.pass
@@ -422,8 +423,9 @@ fn shutdown(shared: &Arc<Shared>) {
     }
 }
 
-/// States checked for expiry per hold of the engine (50 us for 4096 on
-/// this project's machines), and removed at most (each about 0.4 us).
+/// Slots checked for expiry per hold of the engine (50 us for 4096 on
+/// this project's machines), and states removed at most (each about
+/// 0.4 us).
 const PURGE_SLOTS: usize = 4096;
 const PURGE_GONE: usize = 256;
 
@@ -432,6 +434,10 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
     let mut tick = 0u64;
     let mut outbound = datapath::Outbound::new();
     let mut forward = shared.opts.fastforward.then(fastforward::ForwardCheck::new);
+    // Where the expiry goes on from: each second checks the share of the
+    // table that visits every state within `set timeout interval`
+    // (Engine::purge_run_begin), not the whole table.
+    let mut purge = PurgeCursor::default();
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
@@ -444,18 +450,18 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
                 // What the fast path passed counts before expiry.
                 let mut e = shared.engine();
                 shared.fastpath.pull(&mut e, now);
+                e.purge_run_begin(&mut purge);
             }
-            // The states in pieces, the engine let go in between (see
-            // Engine::purge_states_in).
-            let (mut n, mut from) = (0, Some(0));
-            while let Some(f) = from {
-                // Packets waiting for the engine have it first.
-                let (k, next) =
-                    shared
-                        .engine_after_waiters()
-                        .purge_states_in(f, PURGE_SLOTS, PURGE_GONE, now);
-                n += k;
-                from = next;
+            // The run in pieces, the engine let go in between; packets
+            // waiting for the engine have it first.
+            let mut n = 0;
+            while purge.running() {
+                n += shared.engine_after_waiters().purge_run_piece(
+                    &mut purge,
+                    PURGE_SLOTS,
+                    PURGE_GONE,
+                    now,
+                );
             }
             let (out, notices) = {
                 let mut e = shared.engine();

@@ -243,15 +243,17 @@ impl Engine {
         }
         for (l, v) in &o.limits {
             self.limits.insert(*l, *v);
-            if *l == Limit::States {
-                // pfctl derives the adaptive thresholds from the limit when
-                // they are not set explicitly.
-                if !o.timeouts.iter().any(|(t, _)| *t == Timeout::AdaptiveStart) {
-                    self.timeouts[Timeout::AdaptiveStart as usize] = (*v as u64 * 6 / 10) as u32;
-                }
-                if !o.timeouts.iter().any(|(t, _)| *t == Timeout::AdaptiveEnd) {
-                    self.timeouts[Timeout::AdaptiveEnd as usize] = (*v as u64 * 12 / 10) as u32;
-                }
+            let adaptive_set = o
+                .timeouts
+                .iter()
+                .any(|(t, _)| matches!(t, Timeout::AdaptiveStart | Timeout::AdaptiveEnd));
+            if *l == Limit::States && !adaptive_set {
+                // pfctl_load_options: a states limit without explicit
+                // adaptive thresholds (neither of them) puts them at 60%
+                // and 120% of it, in tenths.
+                let tenth = *v / 10;
+                self.timeouts[Timeout::AdaptiveStart as usize] = tenth.saturating_mul(6);
+                self.timeouts[Timeout::AdaptiveEnd as usize] = tenth.saturating_mul(12);
             }
         }
         // Like pfctl, a ruleset changes the debug level only if it sets it.

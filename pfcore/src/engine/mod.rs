@@ -383,6 +383,8 @@ mod ifroute_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_expiry;
+#[cfg(test)]
 mod tests_icmp;
 #[cfg(test)]
 mod tests_limiter;

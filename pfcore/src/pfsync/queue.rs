@@ -1,8 +1,10 @@
 //! The queue of local state changes waiting to go out to the pfsync peers,
 //! with OpenBSD's merging rules: one pending message per state, updates
 //! merged until `maxupd` of them piled up on a TCP state, a one-second
-//! batching delay, and "urgent" changes flushed at once. Pure: the engine
-//! feeds it ids and time, the sender drains it.
+//! batching delay, and "urgent" changes flushed at once. New states wait
+//! at most `INSERT_DELAY_MS`, or until `BATCH_INSERTS` of them are here
+//! (OpenBSD fills a frame too, but waits up to a second for it). Pure: the
+//! engine feeds it ids and time, the sender drains it.
 
 use super::defer::Acks;
 use crate::wire::pfsync::Message;
@@ -13,6 +15,17 @@ pub const BATCH_DELAY_MS: u64 = 1000;
 /// A local change to a state the peer updated less than this long ago is
 /// sent at once, so active-active pairs converge (ms).
 pub const PEER_RECENT_MS: u64 = 2000;
+/// Longest a new state waits for others to share its frame (ms): at a
+/// high rate of new states a frame fills long before, at a low one a
+/// frame with one state goes out this late. Without the wait, every new
+/// state woke the sender on its own and went out in a frame of one or
+/// two (a pfsync frame, and its trip through both hosts, per state).
+pub const INSERT_DELAY_MS: u64 = 2;
+/// This many new states pending go out at once (a dozen full frames:
+/// `pfsync_state` is 264 bytes, five fit in a 1500-byte frame). At
+/// 100,000 new states a second that is every 0.64 ms: the sender is woken
+/// per batch of frames, not per frame.
+pub const BATCH_INSERTS: usize = 64;
 
 /// What is pending for one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +50,13 @@ pub struct SyncQueue {
     /// Ready-made messages (update requests, answers to them, acks).
     extra: Vec<Message>,
     first_queued: Option<u64>,
+    /// The first new state pending, and how many are (`INSERT_DELAY_MS`).
+    first_insert: Option<u64>,
+    inserts: usize,
     urgent: bool,
+    /// The flush became due sooner since `take_wake` was last asked
+    /// (the sender waits for the old time).
+    wake: bool,
     /// pfsync0's `defer`.
     defer: bool,
     /// Inserts that ask the peer for an ack (`defer`), and its acks.
@@ -63,6 +82,8 @@ impl SyncQueue {
             self.order.clear();
             self.extra.clear();
             self.first_queued = None;
+            self.first_insert = None;
+            self.inserts = 0;
             self.urgent = false;
             self.acks.clear();
             self.last_insert = None;
@@ -106,8 +127,10 @@ impl SyncQueue {
     }
 
     /// A new local state. New states are announced without the batching
-    /// delay (a connection a failover would break otherwise); they are
-    /// still merged with whatever else is pending.
+    /// delay (a connection a failover would break otherwise): within
+    /// `INSERT_DELAY_MS`, at once when `BATCH_INSERTS` are pending or `defer`
+    /// holds their first packet; they are still merged with whatever else
+    /// is pending.
     pub fn insert(&mut self, s: StateRef, now: u64) {
         if !self.enabled {
             return;
@@ -117,7 +140,14 @@ impl SyncQueue {
         }
         self.last_insert = Some(s);
         self.touch(now);
-        self.urgent = true;
+        if self.first_insert.is_none() {
+            self.first_insert = Some(now);
+            self.wake = true;
+        }
+        self.inserts += 1;
+        if self.defer || self.inserts >= BATCH_INSERTS {
+            self.set_urgent();
+        }
     }
 
     /// A local change to a state. `tcp`: maxupd applies. `peer_recent`: the
@@ -132,7 +162,7 @@ impl SyncQueue {
                 if tcp {
                     *updates = updates.saturating_add(1);
                     if *updates >= self.maxupd {
-                        self.urgent = true;
+                        self.set_urgent();
                     }
                 }
             }
@@ -140,12 +170,12 @@ impl SyncQueue {
                 self.pending.insert(s, Pending::Update { updates: 0 });
                 self.order.push(s);
                 if tcp && self.maxupd == 0 {
-                    self.urgent = true;
+                    self.set_urgent();
                 }
             }
         }
         if peer_recent {
-            self.urgent = true;
+            self.set_urgent();
         }
         self.touch(now);
     }
@@ -179,7 +209,7 @@ impl SyncQueue {
         self.extra.push(m);
         self.touch(now);
         if urgent {
-            self.urgent = true;
+            self.set_urgent();
         }
     }
 
@@ -191,17 +221,34 @@ impl SyncQueue {
         self.urgent && !self.is_empty()
     }
 
+    fn set_urgent(&mut self) {
+        if !self.urgent {
+            self.urgent = true;
+            self.wake = true;
+        }
+    }
+
+    /// Did the flush become due sooner since the last call (the sender,
+    /// waiting for the earlier due time, is to be woken)? Once per change,
+    /// so the data path wakes the sender once per batch, not per packet.
+    pub fn take_wake(&mut self) -> bool {
+        std::mem::take(&mut self.wake) && !self.is_empty()
+    }
+
     /// When the queue must be flushed (ms), if anything is queued.
     pub fn due_at(&self) -> Option<u64> {
         if self.is_empty() {
             return None;
         }
         let first = self.first_queued?;
-        Some(if self.urgent {
-            first
-        } else {
-            first + BATCH_DELAY_MS
-        })
+        if self.urgent {
+            return Some(first);
+        }
+        let batch = first + BATCH_DELAY_MS;
+        Some(
+            self.first_insert
+                .map_or(batch, |i| batch.min(i + INSERT_DELAY_MS)),
+        )
     }
 
     /// Take everything pending, in the order it was queued.
@@ -214,7 +261,10 @@ impl SyncQueue {
         }
         self.pending.clear();
         self.first_queued = None;
+        self.first_insert = None;
+        self.inserts = 0;
         self.urgent = false;
+        self.wake = false;
         (out, std::mem::take(&mut self.extra))
     }
 }
@@ -281,9 +331,34 @@ mod tests {
     }
 
     #[test]
+    fn inserts_wait_for_a_batch_or_the_insert_delay() {
+        let mut q = SyncQueue::new(128);
+        q.set_enabled(true);
+        q.update((1, 9), false, false, 0);
+        q.insert((2, 9), 500);
+        assert!(!q.is_urgent());
+        assert_eq!(q.due_at(), Some(500 + INSERT_DELAY_MS));
+        for id in 3..2 + BATCH_INSERTS as u64 {
+            q.insert((id, 9), 501);
+        }
+        assert!(q.is_urgent(), "a batch goes at once");
+        assert_eq!(q.due_at(), Some(0));
+        assert!(q.take_wake());
+        assert!(!q.take_wake(), "woken once");
+        q.drain();
+        assert_eq!(q.due_at(), None);
+        // With defer, the held packet waits for the insert's ack.
+        q.set_defer(true);
+        q.insert((9, 9), 600);
+        assert!(q.is_urgent());
+        assert_eq!(q.due_at(), Some(600));
+    }
+
+    #[test]
     fn insert_then_delete_cancels() {
         let mut q = SyncQueue::new(128);
         q.set_enabled(true);
+        q.set_defer(true);
         q.insert((5, 1), 10);
         assert!(q.is_urgent());
         q.update((5, 1), true, false, 11);

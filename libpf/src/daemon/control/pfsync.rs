@@ -81,7 +81,7 @@ pub(super) fn destroy(shared: &Shared) -> Reply {
 pub(super) fn input(shared: &Shared, messages: &[Message], now: u64) -> Reply {
     let mut e = shared.engine();
     let r = e.pfsync_input(messages, now);
-    if e.sync.is_urgent() {
+    if e.sync.take_wake() {
         shared.sync_cv.notify_all();
     }
     Reply::PfsyncInput {
@@ -210,8 +210,15 @@ pub(super) fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
             }
         };
         let stamp = oldest.map_or(0, |ms| shared.unix_ms(ms));
-        for chunk in msgs.chunks(512) {
-            if write_frame(&mut conn, &Reply::SyncOut(chunk.to_vec(), stamp)).is_err() {
+        // In pieces of 512 messages, each moved into its frame (no copy
+        // of the states' names).
+        let mut msgs = msgs.into_iter();
+        loop {
+            let chunk: Vec<Message> = msgs.by_ref().take(512).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            if write_frame(&mut conn, &Reply::SyncOut(chunk, stamp)).is_err() {
                 return detach(shared);
             }
         }

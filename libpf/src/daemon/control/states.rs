@@ -78,5 +78,9 @@ pub(super) fn add(shared: &Shared, states: &[StateRepr], now: u64) -> Reply {
             n += 1;
         }
     }
+    // Imported states go to the pfsync peer like new ones.
+    if e.sync.take_wake() {
+        shared.sync_cv.notify_all();
+    }
     Reply::Count(n)
 }

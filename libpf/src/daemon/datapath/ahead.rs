@@ -118,7 +118,7 @@ pub(super) fn out_ahead(
         let now = shared.now_ms();
         let mut e = shared.engine();
         let v = e.test(&meta, buf, now);
-        if e.sync.is_urgent() {
+        if e.sync.take_wake() {
             shared.sync_cv.notify_all();
         }
         for n in e.take_notices() {

@@ -361,7 +361,7 @@ impl Worker {
                 |t| Some(t) == hold || held.contains_key(&t),
                 &mut self.releases,
             );
-            if e.sync.is_urgent() {
+            if e.sync.take_wake() {
                 shared.sync_cv.notify_all();
             }
             let notices = e.take_notices();

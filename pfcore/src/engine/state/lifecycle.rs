@@ -90,24 +90,36 @@ impl Engine {
         true
     }
 
-    /// The timeout (seconds) governing a state now, adaptive scaling applied.
+    /// The timeout (seconds) governing a state now, adaptive scaling
+    /// applied (pf_state_expires): the rule's own timeout if it sets one
+    /// (0 counts as unset), else the global one; scaled by the rule's
+    /// `adaptive.start`/`adaptive.end` and its own state count when the
+    /// rule sets `adaptive.start` (or `max`, which derives them), else by
+    /// the global thresholds and the whole table's count.
     pub fn state_timeout_secs(&self, st: &State) -> u64 {
-        let mut t = self.timeouts[st.timeout as usize] as u64;
-        if let Some(r) = st.rule.and_then(|r| self.rules.rule(r)) {
-            if let Some((_, v)) = r.state_opts.timeouts.iter().find(|(k, _)| *k == st.timeout) {
-                t = *v as u64;
-            }
-        }
-        let start = self.timeouts[Timeout::AdaptiveStart as usize] as u64;
-        let end = self.timeouts[Timeout::AdaptiveEnd as usize] as u64;
-        let n = self.states.len() as u64;
-        if end > start && start > 0 && n > start {
-            if n >= end {
-                return 0;
-            }
-            t = t * (end - n) / (end - start);
-        }
-        t
+        let rule = st
+            .rule
+            .and_then(|r| self.rules.rule(r).map(|rule| (r, rule)));
+        let own = |t: Timeout| {
+            rule.and_then(|(_, r)| r.state_opts.timeouts.iter().find(|(k, _)| *k == t))
+                .map(|(_, v)| *v as u64)
+                .filter(|&v| v != 0)
+        };
+        let t = own(st.timeout).unwrap_or(self.timeouts[st.timeout as usize] as u64);
+        let (start, end, states) = match own(Timeout::AdaptiveStart) {
+            Some(start) => (
+                start,
+                own(Timeout::AdaptiveEnd).unwrap_or(0),
+                rule.and_then(|(r, _)| self.rules.counters(r))
+                    .map_or(0, |c| c.states_cur as u64),
+            ),
+            None => (
+                self.timeouts[Timeout::AdaptiveStart as usize] as u64,
+                self.timeouts[Timeout::AdaptiveEnd as usize] as u64,
+                self.states.len() as u64,
+            ),
+        };
+        adaptive_scale(t, start, end, states)
     }
 
     /// When (ms) a state expires.
@@ -117,8 +129,8 @@ impl Engine {
 
     /// Drop expired fragments, expired states (pf_purge_expired_states),
     /// then the source nodes whose time is up. Returns how many states went.
-    /// The whole table under one hold: pfd's maintenance goes through it
-    /// in pieces instead (`purge_states_in`).
+    /// The whole table under one hold: pfd's maintenance goes through a
+    /// share of it a second, in pieces (`purge_run_begin`).
     pub fn purge(&mut self, now: u64) -> usize {
         self.purge_fragments(now);
         let (mut n, mut from) = (0, Some(0));
@@ -160,6 +172,40 @@ impl Engine {
             }
         }
         (gone, next)
+    }
+
+    /// Begin a run of the incremental expiry (pf_purge_states_tick, once
+    /// a second): its share of the table is `purge_share` slots from
+    /// where the last run stopped.
+    pub fn purge_run_begin(&self, c: &mut PurgeCursor) {
+        let interval = self.timeouts[Timeout::Interval as usize];
+        c.left = purge_share(self.states.slot_count(), interval);
+    }
+
+    /// The next piece of the run `c` (pf_purge_expired_states): at most
+    /// `max_slots` slots from the cursor on, wrapping at the end of the
+    /// table, and at most `max_gone` removals. How many states went.
+    pub fn purge_run_piece(
+        &mut self,
+        c: &mut PurgeCursor,
+        max_slots: usize,
+        max_gone: usize,
+        now: u64,
+    ) -> usize {
+        let len = self.states.slot_count();
+        if len == 0 || c.left == 0 {
+            c.left = 0;
+            return 0;
+        }
+        if c.at >= len {
+            c.at = 0;
+        }
+        let n = c.left.min(max_slots.max(1));
+        let (gone, next) = self.purge_states_in(c.at, n, max_gone.max(1), now);
+        let stop = next.unwrap_or(len);
+        c.left -= (stop - c.at).min(c.left);
+        c.at = next.unwrap_or(0);
+        gone
     }
 
     /// What `purge` does besides the states (fragments, source nodes).
@@ -240,5 +286,54 @@ impl Engine {
             .all_slots()
             .filter(|&s| self.halfopen_of(s))
             .count() as u64;
+    }
+}
+
+/// Fewest slots a run of the incremental expiry checks: a table of up to
+/// this many slots is checked whole every second (one hold of the engine,
+/// about 50 us), as before the expiry went in slices.
+pub const PURGE_RUN_MIN: usize = 4096;
+
+/// Where the incremental expiry is in the table (pf_purge_expired_states's
+/// `cur`) and what is left of the current run's share.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeCursor {
+    at: usize,
+    left: usize,
+}
+
+impl PurgeCursor {
+    /// Is the current run still going (more pieces to do)?
+    pub fn running(&self) -> bool {
+        self.left > 0
+    }
+
+    /// The slot the next piece starts at.
+    pub fn at(&self) -> usize {
+        self.at
+    }
+}
+
+/// The slots a run of the expiry checks (one run a second), so that each
+/// of `slots` is checked within `interval` seconds (`set timeout
+/// interval`; pf_purge_states_tick takes states / interval): the
+/// interval's share rounded up, at least `PURGE_RUN_MIN`, at most the
+/// whole table.
+pub fn purge_share(slots: usize, interval: u32) -> usize {
+    let interval = interval.max(1) as usize;
+    slots.div_ceil(interval).max(PURGE_RUN_MIN).min(slots)
+}
+
+/// A timeout of `t` seconds scaled for `states` states between the
+/// thresholds `start` and `end` (pf_state_expires): unchanged up to
+/// `start`, shrinking linearly to 0 at `end`, 0 from there on. No scaling
+/// when `end` is 0 or not above `start`.
+pub fn adaptive_scale(t: u64, start: u64, end: u64, states: u64) -> u64 {
+    if end == 0 || states <= start || start >= end {
+        t
+    } else if states >= end {
+        0
+    } else {
+        t * (end - states) / (end - start)
     }
 }

@@ -4,10 +4,12 @@
 
 mod create;
 mod icmperr;
+mod index;
 mod kill;
 mod lifecycle;
 mod matched;
 mod offloaded;
+pub use lifecycle::{adaptive_scale, purge_share, PurgeCursor, PURGE_RUN_MIN};
 pub use offloaded::{merge_peer, Offloaded};
 
 use super::normalize::{Actions, StateScrub};
@@ -18,7 +20,7 @@ pub use super::peer::{tcps, udps, Peer};
 use super::srcnode::StateLinks;
 use crate::addr::Af;
 use crate::ruleset::Timeout;
-use hashbrown::HashTable;
+use index::SlotIndex;
 use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -289,16 +291,17 @@ pub type Slot = u32;
 ///
 /// The indexes hold slot numbers only (hashbrown's `HashTable`): the key
 /// or id an entry stands for is read from the state itself, so a plain
-/// state costs 2 x 5 bytes of index instead of a copy of its keys.
+/// state costs 2 x 5 bytes of index instead of a copy of its keys. They
+/// grow a few slots per insert (`index`), never all at once.
 #[derive(Debug, Default)]
 pub struct StateTable {
     slots: Vec<Option<State>>,
     free: Vec<Slot>,
     /// One entry per distinct key of a state: its slot, with `STACK_BIT`
     /// set for the stack-side key of a translated state.
-    by_key: HashTable<u32>,
+    by_key: SlotIndex,
     /// One entry per state: its slot, hashed by (id, creatorid).
-    by_id: HashTable<Slot>,
+    by_id: SlotIndex,
     hasher: RandomState,
     count: usize,
     next_seq: u64,
@@ -334,6 +337,12 @@ impl StateTable {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// How many slots the table has (live or free): the length of a
+    /// walk over it.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
     }
 
     pub fn get(&self, slot: Slot) -> Option<&State> {
@@ -414,7 +423,8 @@ impl StateTable {
     pub fn by_id(&self, id: u64, creatorid: u32) -> Option<Slot> {
         let slots = &self.slots;
         self.by_id
-            .find(self.hasher.hash_one((id, creatorid)), |&s| {
+            .iter_hash(self.hasher.hash_one((id, creatorid)))
+            .find(|&&s| {
                 slots[s as usize]
                     .as_ref()
                     .is_some_and(|st| st.id == id && st.creatorid == creatorid)
@@ -447,6 +457,12 @@ impl StateTable {
             self.hasher.hash_one(st.key[SK_STACK]),
         ];
         let id_hash = self.hasher.hash_one((st.id, st.creatorid));
+        // Room in the indexes first: a move of their entries to bigger
+        // tables covers the slots there are now.
+        let n = self.slots.len();
+        self.by_key.make_room(1 + translated as usize, n);
+        self.by_id.make_room(1, n);
+        self.index_step();
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(st);
@@ -457,19 +473,7 @@ impl StateTable {
                 (self.slots.len() - 1) as Slot
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let rehash_key = |&e: &u32| entry_key(slots, e).map_or(0, |(_, k)| hasher.hash_one(k));
-        self.by_key.insert_unique(hashes[0], slot, rehash_key);
-        if translated {
-            self.by_key
-                .insert_unique(hashes[1], slot | STACK_BIT, rehash_key);
-        }
-        let rehash_id = |&s: &Slot| {
-            slots[s as usize]
-                .as_ref()
-                .map_or(0, |st| hasher.hash_one((st.id, st.creatorid)))
-        };
-        self.by_id.insert_unique(id_hash, slot, rehash_id);
+        self.index_insert(slot, translated, hashes, id_hash);
         self.count += 1;
         Ok(slot)
     }
@@ -482,17 +486,62 @@ impl StateTable {
         }
         let id_hash = self.hasher.hash_one((st.id, st.creatorid));
         for (h, e) in gone.into_iter().filter(|&(_, e)| e != u32::MAX) {
-            if let Ok(ent) = self.by_key.find_entry(h, |&x| x == e) {
-                ent.remove();
-            }
+            self.by_key.remove(h, e);
         }
-        if let Ok(ent) = self.by_id.find_entry(id_hash, |&s| s == slot) {
-            ent.remove();
-        }
+        self.by_id.remove(id_hash, slot);
         let st = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
         self.count -= 1;
         Some(st)
+    }
+
+    /// Enter a new state's slot in the indexes.
+    fn index_insert(&mut self, slot: Slot, translated: bool, hashes: [u64; 2], id_hash: u64) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let rehash_key = |&e: &u32| entry_key(slots, e).map_or(0, |(_, k)| hasher.hash_one(k));
+        self.by_key.insert(hashes[0], slot, rehash_key);
+        if translated {
+            self.by_key.insert(hashes[1], slot | STACK_BIT, rehash_key);
+        }
+        let rehash_id = |&s: &Slot| {
+            slots[s as usize]
+                .as_ref()
+                .map_or(0, |st| hasher.hash_one((st.id, st.creatorid)))
+        };
+        self.by_id.insert(id_hash, slot, rehash_id);
+    }
+
+    /// Move the index entries of the next few slots to the indexes' new
+    /// tables, if a move is on (`index`).
+    fn index_step(&mut self) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let rehash_key = |&e: &u32| entry_key(slots, e).map_or(0, |(_, k)| hasher.hash_one(k));
+        let keys = |s: usize| {
+            let st = slots.get(s).and_then(|x| x.as_ref());
+            let wire = st.map(|st| (hasher.hash_one(st.key[SK_WIRE]), s as u32));
+            let stack = st
+                .filter(|st| st.translated())
+                .map(|st| (hasher.hash_one(st.key[SK_STACK]), s as u32 | STACK_BIT));
+            [wire, stack].into_iter().flatten()
+        };
+        self.by_key.step(keys, rehash_key);
+        let rehash_id = |&s: &Slot| {
+            slots[s as usize]
+                .as_ref()
+                .map_or(0, |st| hasher.hash_one((st.id, st.creatorid)))
+        };
+        let ids = |s: usize| {
+            slots
+                .get(s)
+                .and_then(|x| x.as_ref())
+                .map(|st| (hasher.hash_one((st.id, st.creatorid)), s as u32))
+        };
+        self.by_id.step(ids, rehash_id);
+    }
+
+    /// Is either index moving to a bigger table?
+    pub fn index_moving(&self) -> bool {
+        self.by_key.moving() || self.by_id.moving()
     }
 
     /// The (insertion sequence, slot) of the states in slots

@@ -1,9 +1,11 @@
 //! pfsyncd: the pfsync protocol on the sync link. It takes pfd's stream of
 //! local state changes and sends them as pfsync frames (IP protocol 240 to
 //! 224.0.0.240 or the syncpeer, TTL 255, out of the syncdev only), hands
-//! what the peer sends to pfd, answers bulk requests (paced windows of
+//! what the peer sends to pfd (`receive`), answers bulk requests (paced windows of
 //! frames, `BULK_WINDOW`), and runs the bulk-update request that keeps CARP demoted until the
 //! peer's table is here. The binary only parses its command line.
+
+mod receive;
 
 use crate::ioctl::client::Client;
 use crate::ioctl::frame::read_frame;
@@ -11,16 +13,14 @@ use crate::ioctl::{Reply, Request};
 use crate::log;
 use crate::pfsync::auth;
 use crate::pfsync::bulk::{self, Requester};
-use crate::pfsync::input;
-use crate::pfsync::ratelimit::BulkLimiter;
-use crate::pfsync::repair::{self, LagHistogram, RepairRx, SendRing};
+use crate::pfsync::repair::{self, SendRing};
 use crate::pfsync::stats::{BulkPhase, PfsyncReport, PfsyncStats, RepairReport};
 use crate::pfsync::PfsyncConfig;
 use crate::sys::netlink::Netlink;
 use crate::sys::raw::{RawReceiver, RawSender};
 use crate::wire::pfsync::{
-    build_ipv4, control_frame, parse_frame, BusRepr, FrameBuilder, FrameStats, Message, RepairExt,
-    RepairKind, UpdReqRepr, BUS_END, BUS_START, INADDR_PFSYNC_GROUP,
+    build_ipv4, control_frame, BusRepr, FrameBuilder, FrameStats, Message, RepairExt, UpdReqRepr,
+    BUS_END, BUS_START, INADDR_PFSYNC_GROUP,
 };
 use crate::wire::IPPROTO_PFSYNC;
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,11 +39,11 @@ pub const BULK_WINDOW: u32 = 64;
 /// 160,000 states a second, 48 Mbyte/s on the sync link. A window is
 /// 96 kbyte, well inside the receiving socket's buffer (`RCVBUF`).
 pub const BULK_WINDOW_TIME: Duration = Duration::from_millis(2);
-/// The pfsync socket's receive buffer: a burst of bulk frames waits
-/// here while the receiving thread hands the previous ones to pfd.
+/// The pfsync socket's receive buffer: a burst of frames waits here
+/// while the receiving thread is busy (or the delivery queue is full).
 pub const RCVBUF: usize = 8 << 20;
-/// Frames already waiting on the socket are handed to pfd together, up
-/// to this many (one control request instead of one per frame).
+/// Frames already waiting on the socket are read at once, up to this
+/// many, before the repair's timers are looked at.
 pub const INPUT_BATCH: usize = 64;
 /// pfsync0's MTU.
 pub const MTU: usize = 1500;
@@ -412,7 +412,7 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         let s = shared.clone();
         std::thread::Builder::new()
             .name("receive".into())
-            .spawn(move || receiver(s, tx))?;
+            .spawn(move || receive::receiver(s, tx))?;
     }
     // Ready: pfd may come later, attach retries until it does.
     crate::sys::notify::ready();
@@ -866,294 +866,5 @@ impl Pacer {
         // Late windows do not earn a burst after them.
         self.window_start = due.max(now);
         self.in_window = 0;
-    }
-}
-
-/// A received frame's messages on their way to pfd: the sender, the
-/// frame's lag stamp (0: none), the messages.
-type Item = (Ipv4Addr, u32, Vec<Message>);
-
-/// Receive pfsync frames, check them, put numbered ones in the sender's
-/// order (`pfsync::repair`), hand them to pfd: a frame and those already
-/// waiting behind it in one request per sender.
-fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
-    let mut rx = Input {
-        ctl: None,
-        limiter: BulkLimiter::new(),
-        window: auth::ReplayWindow::new(),
-        origin: Instant::now(),
-        events,
-        repair: RepairRx::new(),
-        lag: LagHistogram::default(),
-    };
-    let mut buf = vec![0u8; 65536];
-    let mut ready: Vec<Item> = Vec::new();
-    let mut frame_msgs = Vec::new();
-    while !shared.term.load(Ordering::Relaxed) {
-        let first = match shared.rx.recv(&mut buf) {
-            Ok(r) => Some(r),
-            Err(e) if crate::sys::transient(&e) => None,
-            Err(e) => {
-                log::err(&format!("pfsync: receive: {e}"));
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        // The link as it is now, not as it was when recv began to wait:
-        // pfsync0 may have come up meanwhile.
-        let Some(link) = shared.link() else { continue };
-        let mut next = first;
-        let mut frames = 0;
-        while let Some(r) = next {
-            if let Some(d) = r.dropped {
-                shared.stats().rcvdrops = d as u64;
-            }
-            frame_msgs.clear();
-            if let Some((src, ext)) =
-                rx.check(&shared, &link, &buf[..r.len], r.ifindex, &mut frame_msgs)
-            {
-                rx.repair_input(&shared, &link, src, ext, &mut frame_msgs, &mut ready);
-            }
-            frames += 1;
-            next = if frames < INPUT_BATCH {
-                shared.rx.recv_nonblocking(&mut buf).ok().flatten()
-            } else {
-                None
-            };
-        }
-        rx.repair_poll(&shared, &link, &mut ready);
-        rx.deliver_ready(&shared, &mut ready);
-        shared.tail_alive();
-    }
-}
-
-/// The receiving thread's state besides its buffers.
-struct Input {
-    ctl: Option<Client>,
-    limiter: BulkLimiter,
-    window: auth::ReplayWindow,
-    origin: Instant,
-    events: Sender<Event>,
-    /// The peers' numbered frames put in order (`pfsync::repair`).
-    repair: RepairRx<Ipv4Addr, Item>,
-    lag: LagHistogram,
-}
-
-impl Input {
-    /// A checked frame from `src`: numbered ones through the repair
-    /// streams, NACKs answered, the rest straight on to `ready`.
-    fn repair_input(
-        &mut self,
-        shared: &Shared,
-        link: &Link,
-        src: Ipv4Addr,
-        ext: Option<RepairExt>,
-        msgs: &mut Vec<Message>,
-        ready: &mut Vec<Item>,
-    ) {
-        let now = self.origin.elapsed().as_millis() as u64;
-        match ext {
-            _ if src == link.src => {}
-            Some(e) if e.kind == RepairKind::Data => {
-                self.repair
-                    .data(src, &e, (src, e.arg, std::mem::take(msgs)), now, ready)
-            }
-            Some(e) if e.kind == RepairKind::Alive => self.repair.alive(src, &e, now, ready),
-            Some(e) if e.kind == RepairKind::Gone => self.repair.gone(src, &e, ready),
-            Some(e) => {
-                // A NACK: frames of ours to send again, if it is about
-                // our stream.
-                let mut again = Vec::new();
-                let mut ring = shared.ring();
-                let gone = ring.nack(e.epoch, e.seq, e.arg, now, &mut again);
-                for f in &again {
-                    shared.send_frame(f, link);
-                }
-                drop(ring);
-                if let Some(g) = gone {
-                    shared.send_control(&g, link);
-                }
-            }
-            None if msgs.is_empty() => {}
-            None => ready.push((src, 0, std::mem::take(msgs))),
-        }
-    }
-
-    /// NACKs that are due; frames given up on let others go on.
-    fn repair_poll(&mut self, shared: &Shared, link: &Link, ready: &mut Vec<Item>) {
-        let now = self.origin.elapsed().as_millis() as u64;
-        let mut nacks = Vec::new();
-        self.repair.poll(now, &mut nacks, ready);
-        for (_, n) in &nacks {
-            shared.send_control(n, link);
-        }
-    }
-
-    /// Hand what is ready to pfd, a request per run of one sender's
-    /// frames; then the lag of the frames with new states, and the
-    /// counters for the report.
-    fn deliver_ready(&mut self, shared: &Shared, ready: &mut Vec<Item>) {
-        let mut msgs = Vec::new();
-        let mut stamps = Vec::new();
-        let mut items = std::mem::take(ready).into_iter().peekable();
-        while let Some((src, stamp, mut m)) = items.next() {
-            msgs.append(&mut m);
-            stamps.push(stamp);
-            if items.peek().is_some_and(|(s, _, _)| *s == src) {
-                continue;
-            }
-            if !msgs.is_empty() {
-                self.deliver(shared, src, &mut msgs);
-            }
-            let now = unix_ms();
-            for st in stamps.drain(..) {
-                if let Some(ms) = repair::lag_ms(st, now) {
-                    self.lag.record(ms);
-                }
-            }
-        }
-        let x = self.repair.stats;
-        *shared.repair.lock().unwrap_or_else(|e| e.into_inner()) = RepairReport {
-            gaps: x.gaps,
-            nacked: x.nacked,
-            repaired: x.repaired,
-            lost: x.lost,
-            dups: x.dups,
-            lag_frames: self.lag.count(),
-            lag_p50_ms: self.lag.percentile(50),
-            lag_p99_ms: self.lag.percentile(99),
-            lag_max_ms: self.lag.max(),
-            ..RepairReport::default()
-        };
-    }
-
-    /// Check one received packet (interface, header, TTL, HMAC) and parse
-    /// its messages into `msgs`; the sender when there are any.
-    fn check(
-        &mut self,
-        shared: &Shared,
-        link: &Link,
-        pkt: &[u8],
-        ifindex: u32,
-        msgs: &mut Vec<Message>,
-    ) -> Option<(Ipv4Addr, Option<RepairExt>)> {
-        shared.stats().ipackets += 1;
-        if ifindex != link.ifindex {
-            shared.stats().badif += 1;
-            return None;
-        }
-        let (src, frame) = match input::received(pkt) {
-            Ok(r) => (r.src, r.frame),
-            Err(input::Drop::Header) => {
-                shared.stats().hdrops += 1;
-                return None;
-            }
-            Err(input::Drop::Ttl(ttl)) => {
-                shared.stats().badttl += 1;
-                let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
-                shared.warn_limited(
-                    "badttl",
-                    format!("pfsync: frame from {src} with TTL {ttl} dropped"),
-                );
-                return None;
-            }
-        };
-        let frame = match &link.key {
-            None => frame,
-            Some(k) => match auth::verify(k, frame) {
-                Ok((f, seq)) if self.window.accept(src, seq) => f,
-                Ok(_) => {
-                    shared.stats().replayed += 1;
-                    shared.warn_limited(
-                        "replayed",
-                        format!("pfsync: frame from {src} dropped: replayed"),
-                    );
-                    return None;
-                }
-                Err(why) => {
-                    shared.stats().badauth += 1;
-                    shared.warn_limited(
-                        "badauth",
-                        format!(
-                            "pfsync: frame from {src} dropped: {}",
-                            match why {
-                                auth::AuthError::Missing => "not authenticated",
-                                auth::AuthError::Bad => "bad authentication",
-                            }
-                        ),
-                    );
-                    return None;
-                }
-            },
-        };
-        let fs = parse_frame(frame, msgs);
-        shared.stats().frames.merge(&fs);
-        if fs.badver == 0 && fs.hdrops == 0 && src != link.src {
-            shared.track().heard = Some(Instant::now());
-        }
-        let bad = fs.badver + fs.badlen + fs.badact + fs.badval + fs.hdrops;
-        if bad > 0 {
-            shared.warn_limited(
-                "malformed",
-                format!("pfsync: malformed frame from {src}: badver {} badlen {} badact {} badval {} hdrops {}", fs.badver, fs.badlen, fs.badact, fs.badval, fs.hdrops),
-            );
-        }
-        (fs.badver == 0 && fs.hdrops == 0).then(|| (src, RepairExt::of_frame(frame)))
-    }
-
-    /// Hand the messages `src` sent to pfd (emptying `msgs`); bulk
-    /// requests and BUS messages go to the main loop.
-    fn deliver(&mut self, shared: &Shared, src: Ipv4Addr, msgs: &mut Vec<Message>) {
-        if self.ctl.is_none() {
-            self.ctl = Client::connect(&shared.socket).ok();
-        }
-        let Some(c) = self.ctl.as_mut() else {
-            msgs.clear();
-            return;
-        };
-        // Frames waiting together go to pfd in one request: each bulk
-        // request among them still meets the per-peer limit on its own.
-        let bulk_reqs = msgs
-            .iter()
-            .filter(|m| matches!(m, Message::UpdReq(r) if r.is_bulk()))
-            .count();
-        match c.call(&Request::PfsyncInput {
-            messages: std::mem::take(msgs),
-        }) {
-            Ok(Reply::PfsyncInput {
-                bulk_requested,
-                bus,
-                stale,
-                badstate,
-            }) => {
-                {
-                    let mut s = shared.stats();
-                    s.stale += stale as u64;
-                    s.badstate += badstate as u64;
-                }
-                for _ in 0..if bulk_requested { bulk_reqs.max(1) } else { 0 } {
-                    if self
-                        .limiter
-                        .allow(src, self.origin.elapsed().as_millis() as u64)
-                    {
-                        let _ = self.events.send(Event::BulkRequested);
-                    } else {
-                        shared.stats().bulk_refused += 1;
-                        shared.warn_limited(
-                            "bulkrate",
-                            format!("pfsync: bulk request from {src} refused: rate limit"),
-                        );
-                    }
-                }
-                for b in bus {
-                    let _ = self.events.send(Event::Bus(b));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                shared.warn_limited("input", format!("pfsync: handing states to pfd: {e}"));
-                self.ctl = None;
-            }
-        }
     }
 }
