@@ -19,6 +19,11 @@ mod inet6;
 
 mod balance;
 
+mod addrs;
+
+mod trace;
+
+pub use addrs::Settle;
 pub use balance::Owners;
 
 use super::Shared;
@@ -29,6 +34,7 @@ use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
 use crate::log;
 use crate::sys::netlink::Netlink;
+use crate::sys::nftgate::{self, Gates};
 use crate::sys::raw::{FrameSender, Raw6Receiver, RawReceiver, RawSender};
 use crate::sys::sysctl;
 use crate::sys::timer::{self, TimerFd};
@@ -74,6 +80,13 @@ struct Entry {
     nodes: Vec<CarpIf>,
     /// Whether the addresses are up (some node is MASTER).
     addrs_up: bool,
+    /// Whether the macvlan's link is up (set up ahead of the addresses
+    /// on a takeover).
+    link_up: bool,
+    /// Whether the macvlan has its gate (`sys::nftgate`): then its link
+    /// stays up and the gate opens and closes instead.
+    gated: bool,
+    gate_open: bool,
     /// The nft script last applied for the carpdev's ingress.
     ingress: String,
 }
@@ -105,6 +118,12 @@ pub struct CarpTable {
     /// What the data path and the ARP responder read of balanced
     /// interfaces.
     owners: Arc<Owners>,
+    /// The takeover being timed (net.inet.carp.log 7).
+    trace: Option<trace::Takeover>,
+    /// The gates' nfnetlink socket (None: no gates, links go up and down).
+    gates: Option<Gates>,
+    /// The address thread of gated interfaces.
+    addrs: Option<addrs::Addrs>,
 }
 
 /// Asks pf about a locally generated packet leaving by an interface; may
@@ -152,6 +171,17 @@ impl CarpTable {
             leaving: false,
             filter: None,
             owners: Arc::new(Owners::default()),
+            trace: None,
+            gates: match Gates::open() {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    log::info(&format!(
+                        "carp: no nftables gates ({e}): links go up and down"
+                    ));
+                    None
+                }
+            },
+            addrs: addrs::Addrs::start(),
         })
     }
 
@@ -351,6 +381,8 @@ impl CarpTable {
             },
             None => None,
         };
+        // What the address thread was asked before goes first.
+        self.settle();
         let existed = self.entries.contains_key(name);
         if !existed {
             let cif = CarpIf::new(
@@ -376,6 +408,9 @@ impl CarpTable {
                     transitions: 0,
                     nodes: Vec::new(),
                     addrs_up: false,
+                    link_up: false,
+                    gated: false,
+                    gate_open: false,
                     ingress: String::new(),
                 },
             );
@@ -410,7 +445,11 @@ impl CarpTable {
                 let _ = sysctl::write(&format!("net.ipv4.conf.{}.arp_ignore", dev.name), "1");
                 let sender = RawSender::ipv4(None, Some(name))
                     .map_err(|e| format!("{name}: raw socket: {e}"))?;
+                let gated = self.make_gate(name, idx);
                 let e = self.entries.get_mut(name).ok_or("vanished")?;
+                e.gated = gated;
+                e.link_up = gated;
+                e.gate_open = false;
                 e.ifindex = idx;
                 e.carpdev_index = dev.index;
                 e.carpdev_mac = dev.mac;
@@ -453,6 +492,8 @@ impl CarpTable {
             self.each_node(name, |v| v.force_state(s, now), now);
         }
         self.sync_share(name);
+        // The kernel has what was asked when the change is answered.
+        self.settle();
         Ok(())
     }
 
@@ -478,13 +519,19 @@ impl CarpTable {
     }
 
     fn remove_link(&mut self, name: &str) {
+        // What the address thread was asked for this link goes first.
+        self.settle();
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
         let (idx, dev) = (e.ifindex, e.carpdev_index);
         let had_ingress = !e.ingress.is_empty();
+        let gated = e.gated;
         e.ingress.clear();
         e.addrs_up = false;
+        e.link_up = false;
+        e.gated = false;
+        e.gate_open = false;
         e.ifindex = 0;
         e.carpdev_index = 0;
         e.sender = None;
@@ -494,6 +541,9 @@ impl CarpTable {
         }
         if had_ingress {
             balance::drop_ingress(name);
+        }
+        if gated {
+            nftgate::remove(name);
         }
         if idx != 0 {
             let _ = self.nl.delete_link(idx);
@@ -512,38 +562,149 @@ impl CarpTable {
         self.each_node(name, |v| v.set_runnable(runnable, now), now);
     }
 
+    /// The addresses up (MASTER) or down. A gated interface opens or
+    /// closes its gate first, at once, and leaves the addresses to the
+    /// address thread; another has its addresses changed here and its
+    /// link brought along.
     fn apply_addrs(&mut self, name: &str, up: bool) {
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
         e.addrs_up = up;
-        let idx = e.ifindex;
+        let (idx, gated) = (e.ifindex, e.gated);
         if idx == 0 {
             return;
         }
-        let addrs = e.cif.config.addrs.clone();
-        for a in &addrs {
+        let addrs: Vec<_> = e
+            .cif
+            .config
+            .addrs
+            .iter()
+            .map(|a| (a.net, a.broadcast))
+            .collect();
+        if gated {
+            self.set_gate(name, up);
+            if let Some(q) = &self.addrs {
+                q.queue(name, idx, addrs, up);
+                self.mark("addrs queued");
+                return;
+            }
+        }
+        for (net, broadcast) in &addrs {
             let r = if up {
                 // No prefix route: traffic leaves by the carpdev, as on
                 // OpenBSD; the carp interface only owns the address.
-                self.nl.add_carp_addr(idx, a.net, a.broadcast)
+                self.nl.add_carp_addr(idx, *net, *broadcast)
             } else {
-                self.nl.del_addr(idx, a.net)
+                self.nl.del_addr(idx, *net)
             };
             if let Err(err) = r {
                 log::err(&format!(
-                    "{name}: {} {}: {err}",
+                    "{name}: {} {net}: {err}",
                     if up { "adding" } else { "removing" },
-                    a.net
                 ));
             }
         }
-        if let Err(err) = self.nl.set_up(idx, up) {
-            log::err(&format!(
+        self.mark("addrs");
+        if !gated {
+            self.set_link(name, up);
+        }
+    }
+
+    /// Make the closed gate of new macvlan `name` (`idx`) and bring its
+    /// link up for good; false (and the link left down) when it cannot.
+    fn make_gate(&mut self, name: &str, idx: u32) -> bool {
+        if self.gates.is_none() {
+            return false;
+        }
+        if let Err(err) = nftgate::create(name) {
+            log::warning(&format!(
+                "{name}: no nftables gate ({err}): the link goes up and down with the state"
+            ));
+            return false;
+        }
+        if let Err(err) = self.nl.set_up(idx, true) {
+            log::err(&format!("{name}: link up: {err}"));
+            nftgate::remove(name);
+            return false;
+        }
+        true
+    }
+
+    /// Open or close the gate of `name` (no-op when it already is). A
+    /// gate that went missing (`nft flush ruleset`) is made again.
+    fn set_gate(&mut self, name: &str, open: bool) {
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        if !e.gated || e.gate_open == open {
+            return;
+        }
+        let Some(g) = self.gates.as_mut() else {
+            return;
+        };
+        let mut r = g.set(name, open);
+        if r.is_err() && nftgate::create(name).is_ok() {
+            r = g.set(name, open);
+        }
+        match r {
+            Ok(()) => {
+                if let Some(e) = self.entries.get_mut(name) {
+                    e.gate_open = open;
+                }
+            }
+            Err(err) => log::err(&format!(
+                "{name}: {} the gate: {err}",
+                if open { "opening" } else { "closing" }
+            )),
+        }
+        self.mark("gate");
+    }
+
+    /// A takeover's first step: traffic to the virtual MAC passes.
+    fn activate(&mut self, name: &str) {
+        if self.entries.get(name).is_some_and(|e| e.gated) {
+            self.set_gate(name, true);
+        } else {
+            self.set_link(name, true);
+        }
+    }
+
+    /// Wait (a second at most) for the address thread to finish what it
+    /// was asked.
+    fn settle(&self) {
+        if let Some(q) = &self.addrs {
+            q.settle().wait(Duration::from_secs(1));
+        }
+    }
+
+    /// What `settle` waits on, for a caller that must not hold the lock
+    /// meanwhile (the control socket, before it shows the interfaces).
+    pub fn settler(&self) -> Option<Arc<Settle>> {
+        self.addrs.as_ref().map(|q| q.settle())
+    }
+
+    /// Bring the macvlan's link up or down (no-op when it already is).
+    fn set_link(&mut self, name: &str, up: bool) {
+        let Some(e) = self.entries.get_mut(name) else {
+            return;
+        };
+        let idx = e.ifindex;
+        if idx == 0 || e.link_up == up {
+            return;
+        }
+        match self.nl.set_up(idx, up) {
+            Ok(()) => {
+                if let Some(e) = self.entries.get_mut(name) {
+                    e.link_up = up;
+                }
+            }
+            Err(err) => log::err(&format!(
                 "{name}: link {}: {err}",
                 if up { "up" } else { "down" }
-            ));
+            )),
         }
+        self.mark("up");
     }
 
     /// Log a state transition as OpenBSD's carp does: to or from INIT at
@@ -558,23 +719,58 @@ impl CarpTable {
         }
     }
 
-    /// Carry out what a state machine asked for.
+    /// Carry out what a state machine asked for. A takeover (to MASTER,
+    /// one vhid) is ordered for the shortest interruption: the link
+    /// first (a frame to the virtual MAC reaches the stack from then on,
+    /// and forwarding and pf's NAT need nothing more), then the
+    /// advertisement and the gratuitous ARP/NA (frames on a packet
+    /// socket: no lock to wait for), then the addresses (the kernel
+    /// answers ARP for them and delivers to them locally), and the log
+    /// line last.
     fn execute(&mut self, name: &str, acts: Actions, _now: Duration) {
+        let takeover = !self.is_balanced(name)
+            && acts.iter().any(|a| {
+                matches!(
+                    a,
+                    Action::Transition {
+                        to: CarpState::Master,
+                        ..
+                    }
+                )
+            });
+        if takeover {
+            self.activate(name);
+        }
+        let mut deferred = None;
         for a in acts.iter() {
             match a {
-                Action::Transition { from, to } => {
-                    if let Some(e) = self.entries.get_mut(name) {
-                        e.transitions += 1;
-                    }
-                    let msg = format!("{name}: state transition: {} -> {}", from.name(), to.name());
-                    self.log_transition(&msg, from, to);
-                    self.node_transition(name);
+                Action::Transition { from, to } if takeover => deferred = Some((from, to)),
+                Action::Transition { from, to } => self.transition(name, from, to),
+                Action::SendAdvert { bow_out } => {
+                    self.send_advert(name, 0, bow_out);
+                    self.mark("advert");
                 }
-                Action::SendAdvert { bow_out } => self.send_advert(name, 0, bow_out),
                 Action::SendGratuitous if self.is_balanced(name) => {}
-                Action::SendGratuitous => self.send_gratuitous(name),
+                Action::SendGratuitous => {
+                    self.send_gratuitous(name);
+                    self.mark("garp");
+                }
             }
         }
+        if let Some((from, to)) = deferred {
+            self.transition(name, from, to);
+        }
+    }
+
+    /// The leader changed state: count it, bring the addresses (and the
+    /// link) along, log it.
+    fn transition(&mut self, name: &str, from: CarpState, to: CarpState) {
+        if let Some(e) = self.entries.get_mut(name) {
+            e.transitions += 1;
+        }
+        self.node_transition(name);
+        let msg = format!("{name}: state transition: {} -> {}", from.name(), to.name());
+        self.log_transition(&msg, from, to);
     }
 
     /// Look up the address advertisements of `name` leave from.
@@ -816,6 +1012,9 @@ impl CarpTable {
         }
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
+            if self.log_level >= 7 {
+                self.trace = self.master_down_late(&n, now).map(trace::Takeover::new);
+            }
             self.each_node(
                 &n,
                 |v| {
@@ -827,6 +1026,29 @@ impl CarpTable {
                 },
                 now,
             );
+            if let Some(t) = self.trace.take() {
+                log::info(&t.line(&n));
+            }
+        }
+    }
+
+    /// How late the master-down timer of a BACKUP node of `name` fires
+    /// at `now`, if it is due.
+    fn master_down_late(&self, name: &str, now: Duration) -> Option<Duration> {
+        self.entries
+            .get(name)?
+            .all()
+            .filter(|c| c.state() == CarpState::Backup)
+            .filter_map(|c| c.fsm.next_deadline())
+            .filter(|&d| d <= now)
+            .map(|d| now - d)
+            .max()
+    }
+
+    /// A step of the takeover being timed ended.
+    fn mark(&mut self, step: &'static str) {
+        if let Some(t) = &mut self.trace {
+            t.mark(step);
         }
     }
 
