@@ -214,6 +214,7 @@ impl Shared {
             bulk_sending: self.bulk_running.load(Ordering::Relaxed),
             up_ms: ms(t.up_since).map_or(0, |m| m.max(1)),
             repair,
+            defer: Default::default(),
         }
     }
 

@@ -5,7 +5,11 @@
 -- malformed (Expert Info Error) a frame whose header, sections or
 -- messages do not add up, or that carries anything after its length but
 -- the trailer of pfsyncd's `pass` (a 64-bit sequence number and an
--- HMAC-SHA1, 28 bytes).
+-- HMAC-SHA1, 28 bytes). The header's pfcksum field carries pfsyncd's
+-- repair extension when it starts with "pR" (pfcore's
+-- wire::pfsync::repair: version and kind DATA, ALIVE, NACK or GONE,
+-- epoch, sequence number, stamp or count), decoded as such; any other
+-- value is the ruleset checksum of older OpenBSD releases, or zeros.
 
 local p = Proto("pfsync", "OpenBSD pfsync")
 
@@ -20,6 +24,8 @@ local sizes = {
 	[0] = 20, [2] = 12, [4] = 84, [5] = 12, [6] = 264, [7] = 12,
 	[10] = 12, [13] = 264, [14] = 264, [15] = 52,
 }
+
+local kinds = { [1] = "DATA", [2] = "ALIVE", [3] = "NACK", [4] = "GONE" }
 
 local f = {
 	version = ProtoField.uint8("pfsync.version", "Version"),
@@ -37,14 +43,49 @@ local f = {
 	bus_status = ProtoField.uint8("pfsync.bus.status", "Bulk update status"),
 	seq = ProtoField.uint64("pfsync.seq", "Sequence number (pass)"),
 	hmac = ProtoField.bytes("pfsync.hmac", "HMAC-SHA1 (pass)"),
+	repair = ProtoField.bytes("pfsync.repair", "Repair extension"),
+	rversion = ProtoField.uint8("pfsync.repair.version", "Version", base.DEC, nil, 0xf0),
+	rkind = ProtoField.uint8("pfsync.repair.kind", "Kind", base.DEC, kinds, 0x0f),
+	repoch = ProtoField.uint32("pfsync.repair.epoch", "Epoch", base.HEX),
+	rseq = ProtoField.uint32("pfsync.repair.seq", "Sequence number"),
+	rstamp = ProtoField.uint32("pfsync.repair.stamp", "Oldest new state (Unix ms, low 32 bits)"),
+	rcount = ProtoField.uint32("pfsync.repair.count", "Frames"),
 }
 p.fields = {
 	f.version, f.len, f.cksum, f.action, f.msglen, f.count, f.id, f.creatorid,
 	f.af, f.direction, f.timeout, f.state_flags, f.bus_status, f.seq, f.hmac,
+	f.repair, f.rversion, f.rkind, f.repoch, f.rseq, f.rstamp, f.rcount,
 }
 local malformed = ProtoExpert.new("pfsync.malformed", "Malformed pfsync frame",
 	expert.group.MALFORMED, expert.severity.ERROR)
 p.experts = { malformed }
+
+-- The repair extension in the pfcksum field (bytes 4..19), as pfsyncd
+-- reads it: magic "pR", version 1, a known kind, reserved 0, epoch not 0.
+-- Returns its kind's name, or nil when the field is a checksum.
+local function repair(tree, tvb)
+	if tvb(4, 2):string() ~= "pR" or tvb(7, 1):uint() ~= 0 or tvb(8, 4):uint() == 0 then
+		return nil
+	end
+	local vk = tvb(6, 1):uint()
+	local kind = kinds[vk % 16]
+	if math.floor(vk / 16) ~= 1 or kind == nil then
+		return nil
+	end
+	local r = tree:add(f.repair, tvb(4, 16))
+	r:set_text("Repair extension: " .. kind .. " epoch 0x" .. string.format("%08x", tvb(8, 4):uint())
+		.. " seq " .. tvb(12, 4):uint())
+	r:add(f.rversion, tvb(6, 1))
+	r:add(f.rkind, tvb(6, 1))
+	r:add(f.repoch, tvb(8, 4))
+	r:add(f.rseq, tvb(12, 4))
+	if vk % 16 <= 2 then
+		r:add(f.rstamp, tvb(16, 4))
+	else
+		r:add(f.rcount, tvb(16, 4))
+	end
+	return kind
+end
 
 local function state(tree, tvb, off)
 	tree:add(f.id, tvb(off, 8))
@@ -70,7 +111,10 @@ function p.dissector(tvb, pinfo, tree)
 	local len = tvb(2, 2):uint()
 	t:add(f.version, tvb(0, 1))
 	t:add(f.len, tvb(2, 2))
-	t:add(f.cksum, tvb(4, 16))
+	local rkind = repair(t, tvb)
+	if rkind == nil then
+		t:add(f.cksum, tvb(4, 16))
+	end
 	if tvb(0, 1):uint() ~= 6 then
 		t:add_proto_expert_info(malformed, "version is not 6")
 		return
@@ -121,6 +165,9 @@ function p.dissector(tvb, pinfo, tree)
 		t:add(f.hmac, tvb(len + 8, 20))
 	elseif n ~= len then
 		t:add_proto_expert_info(malformed, (n - len) .. " bytes after the frame")
+	end
+	if rkind ~= nil then
+		table.insert(names, 1, rkind .. " " .. tvb(12, 4):uint())
 	end
 	pinfo.cols.info = table.concat(names, ", ")
 end

@@ -47,7 +47,8 @@ check "fw1's metrics parse (prometheus_client)" $PROM <"$RUN/fw1.prom"
 for f in pf_enabled pf_states pf_state_inserts_total pf_counter_total pf_limit_counter_total \
 	pf_queue_length pf_rule_packets_total pf_rule_evaluations_total pf_carp_state \
 	pf_carp_transitions_total pf_carp_group_demote pf_carp_stats_total pf_pfsync_stats_total \
-	pf_pfsync_bulk_phase pf_pfsync_peer_last_heard_timestamp_seconds pf_pfsync_healthy; do
+	pf_pfsync_bulk_phase pf_pfsync_peer_last_heard_timestamp_seconds pf_pfsync_healthy \
+	pf_pfsync_repair_total pf_pfsync_defer_total; do
 	check "family $f: HELP, TYPE and samples" bash -c "grep -q '^# HELP $f ' '$RUN/fw1.prom' && grep -q '^# TYPE $f ' '$RUN/fw1.prom' && grep -q '^$f[{ ]' '$RUN/fw1.prom'"
 done
 check "pf is enabled" same "$($PROM pf_enabled <"$RUN/fw1.prom")" 1
@@ -101,6 +102,11 @@ in_fw fw2 "$BIN/carpctl" -s pfsync0 >"$RUN/pfsync0.txt" 2>&1
 check "carpctl -s pfsync0: netstat's first line" grep -q '^pfsync:$' "$RUN/pfsync0.txt"
 check "carpctl -s pfsync0: packets received, as the metric" bash -c "n=\$(awk '/packets? received \\(IPv4\\)/ { print \$1 }' '$RUN/pfsync0.txt'); [ \"\$n\" -ge $((i1 + 2)) ]"
 check "carpctl -s pfsync0: the bulk update and the peer" bash -c "grep -q 'bulk update done for' '$RUN/pfsync0.txt' && grep -q 'peer last heard' '$RUN/pfsync0.txt'"
+check "the insert lag family is declared" bash -c "grep -q '^# TYPE pf_pfsync_insert_lag_seconds gauge' '$RUN/fw1.prom'"
+check "repair counters as carpctl -s pfsync0 shows them (gaps, repaired, lost)" \
+	same "$(m fw2 pf_pfsync_repair_total counter=gaps) $(m fw2 pf_pfsync_repair_total counter=repaired) $(m fw2 pf_pfsync_repair_total counter=lost)" "$(awk '/ repaired, .* lost/ { print $1, $8, $10 }' "$RUN/pfsync0.txt")"
+check "defer counters as carpctl -s pfsync0 shows them" \
+	same "$(m fw2 pf_pfsync_defer_total counter=deferred) $(m fw2 pf_pfsync_defer_total counter=acked)" "$(awk '/packets? deferred:/ { print $1, $4 }' "$RUN/pfsync0.txt")"
 check "carpctl -s pfsync0: 17 lines of netstat's" same "$(grep -c -e '^pfsync:' -e 'received (IPv' -e 'sent (IPv' -e 'discarded' -e 'shorter' -e 'stale state' -e 'lookup/insert' -e 'send' "$RUN/pfsync0.txt")" 17
 
 # ------------------------------------------------------------------ health

@@ -94,6 +94,15 @@ check "defer: fw2 has the client's states" bash -c "in_fw fw2 '$BIN/pfctl' -ss |
 # loaded machine may delay one past them: the median is checked).
 check "defer: acked, not timed out (median round trip $(rtt_median "$out") ms < 15, max $(rtt_max "$out") ms)" test "$(rtt_median "$out")" -lt 15
 
+# What fw1 counted (carpctl -s pfsync0, OpenBSD's defer-add, defer-ack,
+# defer-run): defer: N packets deferred: A released on ack, T on timeout, ...
+defer_line() { in_fw fw1 "$BIN/carpctl" -s pfsync0 | grep 'deferred:'; }
+dcount() { defer_line | awk -v f="$1" '{ print $f }'; }
+echo "# fw1: $(defer_line)"
+check "carpctl -s pfsync0: fw1 deferred the first packets ($(dcount 1))" test "$(dcount 1)" -ge 20
+check "carpctl -s pfsync0: released on the peer's ack ($(dcount 4))" test "$(dcount 4)" -ge 10
+tmo_before=$(dcount 8)
+
 # What went over the sync link: inserts asking for an ack (PFSTATE_ACK,
 # 0x0010), the peer's INS_ACKs, as tshark decodes them.
 n_ack=$(tshark_count "$RUN/defer.pcap" 'pfsync.action == 13 && pfsync.state_flags & 0x0010')
@@ -150,6 +159,9 @@ check "no ack: the first packet was held (median $med ms >= 19)" test "${med:-0}
 # 20 ms from the millisecond clock, seen by a thread that looks every
 # millisecond: 19 to 21 ms, plus whatever the scheduler adds.
 check "no ack: held no more than 20 ms (median $med ms <= 21; max $max ms)" test "${med:-99}" -le 21
+echo "# fw1: $(defer_line)"
+check "carpctl -s pfsync0: no ack, released on timeout ($tmo_before -> $(dcount 8))" test "$(dcount 8)" -ge $((tmo_before + 10))
+check "carpctl -s pfsync0: none held now ($(dcount 15))" test "$(dcount 15)" -eq 0
 check "pfd and pfsyncd on fw1 still running" kill -0 "$(daemon_pid fw1 pfd)" "$(daemon_pid fw1 pfsyncd)"
 
 summary

@@ -4,8 +4,8 @@
 # frames sent again included), fw1 makes $FLOWS new states at a moderate
 # rate; a second after the last one fw2 holds every one of them, fw2
 # counts gaps it had filled and none given up, and fw1 counts frames it
-# sent again. tshark decodes the numbered frames. Ends with "N passed, N
-# failed".
+# sent again. tshark decodes the numbered frames, their repair
+# extension (DATA, NACK) included. Ends with "N passed, N failed".
 
 set -u
 P=${P:-pfrp$$}
@@ -65,6 +65,15 @@ check "fw1 sent frames again on request ($resent)" test "${resent:-0}" -gt 0
 check "fw2 reports the insert lag" grep -q 'insert lag .* ms p99' "$RUN/fw2.stats"
 bad=$(tshark_bad_frames "$RUN/sync.pcap")
 check "tshark decodes the numbered frames ($bad malformed)" test "$bad" -eq 0
+# The repair extension in the header's pfcksum field, as tshark reads it
+# with pfsync.lua: fw1's numbered DATA frames, fw2's NACKs, and the
+# frames fw1 sent again under their first number.
+data=$(tshark_count "$RUN/sync.pcap" 'pfsync.repair.kind == 1 && ip.src == 169.254.0.1 && pfsync.repair.epoch != 0')
+nack=$(tshark_count "$RUN/sync.pcap" 'pfsync.repair.kind == 3 && ip.src == 169.254.0.0 && pfsync.repair.count >= 1')
+check "tshark: fw1's DATA frames carry the repair extension ($data)" test "$data" -gt 0
+check "tshark: fw2's NACKs ($nack)" test "$nack" -gt 0
+again=$(tshark "${TSHARK_OPTS[@]}" -r "$RUN/sync.pcap" -Y 'pfsync.repair.kind == 1 && ip.src == 169.254.0.1' -T fields -e pfsync.repair.epoch -e pfsync.repair.seq 2>/dev/null | sort | uniq -d | wc -l)
+check "tshark: frames sent again keep their number ($again seen twice)" test "$again" -gt 0
 
 for n in fw1 fw2; do in_ns $n nft delete table ip pfsyncdrop; done
 summary

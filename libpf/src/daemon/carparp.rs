@@ -10,7 +10,7 @@ use super::carp::Owners;
 use super::Shared;
 use crate::carp::balance::{node_mac, Balancing};
 use crate::log;
-use crate::sys::packet::{ArpSocket, PACKET_OUTGOING};
+use crate::sys::packet::{PacketSocket, PACKET_OUTGOING};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ fn wanted(owners: &Owners) -> BTreeSet<(u32, [u8; 6])> {
 /// Serve ARP requests until pfd shuts down.
 pub fn run(shared: Arc<Shared>) {
     let owners = shared.carp().owners();
-    let sock = match ArpSocket::open(Duration::from_millis(200)) {
+    let sock = match PacketSocket::arp(Duration::from_millis(200)) {
         Ok(s) => s,
         Err(e) => {
             log::err(&format!("carp: ARP socket: {e}"));

@@ -5,6 +5,7 @@
 
 pub mod carp;
 mod carparp;
+mod carpnd;
 pub mod control;
 pub mod datapath;
 pub mod enginelock;
@@ -102,6 +103,8 @@ pub struct Shared {
     pub provisional: AtomicBool,
     /// Where logged packets go (pflogN, pflogd).
     pub pflog: Arc<pflog::Pflog>,
+    /// What pfsync `defer` did (carpctl -s pfsync0).
+    pub sync_defer: crate::pfsync::defer::DeferCounters,
     origin: Instant,
     /// The wall-clock time of `origin` (Unix ms), read once so that engine
     /// times convert to the same wall-clock second on every request.
@@ -229,6 +232,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         store: persist::Store::new(opts.state_dir.clone()),
         provisional: AtomicBool::new(false),
         pflog: pflog::Pflog::start(opts.pflog_socket.as_deref(), opts.nflog_group)?,
+        sync_defer: Default::default(),
         origin: Instant::now(),
         origin_unix_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -286,6 +290,12 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         std::thread::Builder::new()
             .name("carparp".into())
             .spawn(move || carparp::run(s))?;
+    }
+    {
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("carpnd".into())
+            .spawn(move || carpnd::run(s))?;
     }
     {
         let s = shared.clone();

@@ -3,8 +3,10 @@
 //! its own election), the balancing modes, the virtual MAC each node uses
 //! in each mode, and which node owns what: the hash over an IP packet's
 //! source and destination (OpenBSD's carp_lsdrop) for the `ip` modes, the
-//! hash over an ARP requester's MAC (carp_iamatch, carp_hash) for `arp`.
-//! Pure: the daemon keeps a mask of the nodes that are MASTER here and asks.
+//! hash over an ARP requester's MAC (carp_iamatch, carp_hash) for `arp`;
+//! the answers to ARP requests and neighbour solicitations for the
+//! addresses, with the MAC the mode gives. Pure: the daemon keeps a mask
+//! of the nodes that are MASTER here and asks.
 
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -278,7 +280,7 @@ pub fn master_mask(masters: impl IntoIterator<Item = bool>) -> u32 {
 /// What a host needs to know to keep its share of a balanced carp
 /// interface: the mode, the nodes' vhids in order, which of them are
 /// MASTER here, the arp hash key, the carpdev's own MAC and the
-/// interface's IPv4 addresses.
+/// interface's addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Share {
     pub balancing: Balancing,
@@ -288,6 +290,21 @@ pub struct Share {
     pub key: ArpHashKey,
     pub carpdev_mac: [u8; 6],
     pub addrs: Vec<Ipv4Addr>,
+    pub addrs6: Vec<Ipv6Addr>,
+    /// The host forwards IPv6 on the interface: NAs carry the Router flag.
+    pub router: bool,
+}
+
+/// Neighbour discovery and MLD (ICMPv6 130..137 and 143) in an IPv6
+/// packet whose first next header is ICMPv6: kept out of the share, as
+/// OpenBSD's ip6_input keeps all ICMPv6 out of carp_lsdrop.
+fn nd_or_mld(pkt: &[u8]) -> bool {
+    use crate::wire::icmpv6::{MLDV2_LISTENER_REPORT, MLD_LISTENER_QUERY, ND_REDIRECT};
+    pkt.first().is_some_and(|b| b >> 4 == 6)
+        && pkt.get(6) == Some(&crate::wire::IPPROTO_ICMPV6)
+        && pkt.get(40).is_some_and(|&t| {
+            (MLD_LISTENER_QUERY..=ND_REDIRECT).contains(&t) || t == MLDV2_LISTENER_REPORT
+        })
 }
 
 impl Share {
@@ -298,7 +315,7 @@ impl Share {
     /// carp_lsdrop for a packet (IP header first) that came in by the
     /// carp interface: true when another host owns it.
     pub fn drops(&self, pkt: &[u8]) -> bool {
-        if !self.balancing.is_ip() {
+        if !self.balancing.is_ip() || nd_or_mld(pkt) {
             return false;
         }
         match packet_addrs(pkt) {
@@ -362,6 +379,74 @@ impl Share {
     }
 }
 
+impl Share {
+    /// carp_iamatch for a neighbour solicitation frame (Ethernet header
+    /// first) for one of the IPv6 addresses: the neighbour advertisement
+    /// frame that answers it when this host is the leader's MASTER, with
+    /// the leader's MAC of the mode as target link-layer address (the
+    /// multicast one under ip) and the carpdev's own MAC as source under
+    /// ip and ip-stealth. Solicited and Override set, Router when
+    /// forwarding; to ff02::1 without Solicited for a DAD probe (from
+    /// ::). The solicitation must be well formed: hop limit 255, code 0,
+    /// a good checksum, no multicast target.
+    pub fn nd_reply(&self, frame: &[u8]) -> Option<Vec<u8>> {
+        use crate::wire::ethernet::{self, EthernetAddress, ETHERTYPE_IPV6};
+        use crate::wire::icmpv6::{
+            self, neighbor_advert_packet, ND_NA_FLAG_OVERRIDE, ND_NA_FLAG_ROUTER,
+            ND_NA_FLAG_SOLICITED, ND_NEIGHBOR_SOLICIT,
+        };
+        use crate::wire::ipv6;
+        if !self.balancing.is_ip() || !self.leader_master() {
+            return None;
+        }
+        let eth = ethernet::Frame::new_checked(frame).ok()?;
+        if eth.ethertype() != ETHERTYPE_IPV6 {
+            return None;
+        }
+        let ip = ipv6::Packet::new_checked(eth.payload()).ok()?;
+        if ip.next_header() != crate::wire::IPPROTO_ICMPV6 || ip.hop_limit() != 255 {
+            return None;
+        }
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let msg = icmpv6::Packet::new_checked(ip.payload()).ok()?;
+        let r = icmpv6::Repr::parse(&msg, &src, &dst).ok()?;
+        if r.msg_type != ND_NEIGHBOR_SOLICIT || r.msg_code != 0 || ip.payload().len() < 24 {
+            return None;
+        }
+        let target = msg.nd_target()?;
+        if !self.addrs6.contains(&target) || src == target {
+            return None;
+        }
+        let leader = *self.vhids.first()?;
+        let mac = node_mac(self.balancing, true, leader);
+        let eth_src = if self.balancing.hides_source_mac() {
+            self.carpdev_mac
+        } else {
+            mac
+        };
+        let router = if self.router { ND_NA_FLAG_ROUTER } else { 0 };
+        let (to, flags) = if src.is_unspecified() {
+            (ipv6::ALL_NODES, ND_NA_FLAG_OVERRIDE | router)
+        } else {
+            (src, ND_NA_FLAG_SOLICITED | ND_NA_FLAG_OVERRIDE | router)
+        };
+        let pkt = neighbor_advert_packet(&target, &to, &target, EthernetAddress(mac), flags);
+        let eth_dst = if src.is_unspecified() {
+            EthernetAddress::from_ipv6_multicast(to)
+        } else {
+            eth.src_addr()
+        };
+        Some(
+            ethernet::Repr {
+                src_addr: EthernetAddress(eth_src),
+                dst_addr: eth_dst,
+                ethertype: ETHERTYPE_IPV6,
+            }
+            .frame(&pkt),
+        )
+    }
+}
+
 fn mac_str(m: [u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
@@ -413,6 +498,22 @@ pub fn ingress_script(table: &str, carpdev: &str, own: [u8; 6], share: &Share) -
             out.push_str(&format!("\t\t{r}\n"));
         }
         out.push_str("\t}\n}\n");
+    }
+    out
+}
+
+/// The nft(8) script that keeps the Linux kernel from speaking neighbour
+/// discovery and MLD on balanced carp interface `ifname` (it would answer
+/// solicitations with the macvlan's MAC, on every host, and announce that
+/// MAC as a frame's source), replacing whatever inet table `table` held:
+/// pfd answers for the IPv6 addresses itself (`Share::nd_reply`). Without
+/// IPv6 addresses the table is only deleted.
+pub fn nd_script(table: &str, ifname: &str, share: &Share) -> String {
+    let mut out = format!("table inet {table} {{}}\ndelete table inet {table}\n");
+    if share.balancing.is_ip() && !share.addrs6.is_empty() {
+        out.push_str(&format!(
+            "table inet {table} {{\n\tchain nd_out {{\n\t\ttype filter hook output priority -500; policy accept;\n\t\toifname \"{ifname}\" icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld-listener-done, mld2-listener-report }} drop\n\t}}\n}}\n"
+        ));
     }
     out
 }
@@ -531,6 +632,8 @@ mod tests {
             key: ArpHashKey::new(b"secret"),
             carpdev_mac: [2, 0, 0, 0, 0, 0xaa],
             addrs: vec!["10.0.0.1".parse().unwrap()],
+            addrs6: vec!["2001:db8::1".parse().unwrap()],
+            router: true,
         }
     }
 
@@ -633,6 +736,114 @@ mod tests {
         assert_eq!(
             s,
             "table netdev pfd_carp1 {}\ndelete table netdev pfd_carp1\n"
+        );
+    }
+
+    /// A neighbour solicitation frame from `src` (MAC 02::11) to `dst`
+    /// for `target`, hop limit `hop`.
+    fn ns(src: &str, dst: &str, target: &str, hop: u8) -> Vec<u8> {
+        use crate::wire::icmpv6;
+        let (s, d): (Ipv6Addr, Ipv6Addr) = (src.parse().unwrap(), dst.parse().unwrap());
+        let mut f = vec![0x33, 0x33, 0xff, 0, 0, 1, 2, 0, 0, 0, 0, 0x11, 0x86, 0xdd];
+        f.extend_from_slice(&[0x60, 0, 0, 0, 0, 24, 58, hop]);
+        f.extend_from_slice(&s.octets());
+        f.extend_from_slice(&d.octets());
+        let mut m = vec![135, 0, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&ip6_octets(target));
+        icmpv6::Packet::new_unchecked(&mut m[..]).fill_checksum(&s, &d);
+        f.extend_from_slice(&m);
+        f
+    }
+
+    #[test]
+    fn neighbour_solicitations_answered_by_mode() {
+        let req = ns("2001:db8::50", "ff02::1:ff00:1", "2001:db8::1", 255);
+        // ip: the leader's master answers with the multicast MAC, from the
+        // carpdev's MAC, to the solicitor, Solicited, Override, Router.
+        let r = share(Balancing::Ip, 0b01).nd_reply(&req).unwrap();
+        assert_eq!(&r[0..6], &[2, 0, 0, 0, 0, 0x11]);
+        assert_eq!(&r[6..12], &[2, 0, 0, 0, 0, 0xaa]);
+        assert_eq!(&r[12..14], &[0x86, 0xdd]);
+        assert_eq!(r[14 + 7], 255);
+        assert_eq!(&r[22..38], &ip6_octets("2001:db8::1"));
+        assert_eq!(&r[38..54], &ip6_octets("2001:db8::50"));
+        assert_eq!((r[54], r[58]), (136, 0x80 | 0x40 | 0x20));
+        assert_eq!(&r[62..78], &ip6_octets("2001:db8::1"));
+        assert_eq!(&r[78..80], &[2, 1]);
+        assert_eq!(&r[80..86], &[1, 0, 0x5e, 0, 1, 1]);
+        let (s, d) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::50".parse().unwrap(),
+        );
+        let icmp = crate::wire::icmpv6::Packet::new_unchecked(&r[54..]);
+        assert!(icmp.verify_checksum(&s, &d));
+        // Not the leader's master: silent.
+        assert_eq!(share(Balancing::Ip, 0b10).nd_reply(&req), None);
+        // ip-unicast: the unicast MAC, as source too; ip-stealth: as
+        // target, the carpdev's as source.
+        let r = share(Balancing::IpUnicast, 0b01).nd_reply(&req).unwrap();
+        assert_eq!(
+            (&r[6..12], &r[80..86]),
+            (&[0, 0, 0x5e, 0, 1, 1][..], &[0, 0, 0x5e, 0, 1, 1][..])
+        );
+        let r = share(Balancing::IpStealth, 0b01).nd_reply(&req).unwrap();
+        assert_eq!(
+            (&r[6..12], &r[80..86]),
+            (&[2, 0, 0, 0, 0, 0xaa][..], &[0, 0, 0x5e, 0, 1, 1][..])
+        );
+        // DAD probe from ::: to all nodes, not Solicited.
+        let dad = ns("::", "ff02::1:ff00:1", "2001:db8::1", 255);
+        let r = share(Balancing::Ip, 0b01).nd_reply(&dad).unwrap();
+        assert_eq!(&r[0..6], &[0x33, 0x33, 0, 0, 0, 1]);
+        assert_eq!(r[58], 0x80 | 0x20);
+        // Other targets, hop limit not 255, a bad checksum, arp mode,
+        // truncated: nothing.
+        let s = share(Balancing::Ip, 0b01);
+        assert_eq!(
+            s.nd_reply(&ns("2001:db8::50", "ff02::1:ff00:2", "2001:db8::2", 255)),
+            None
+        );
+        assert_eq!(
+            s.nd_reply(&ns("2001:db8::50", "ff02::1:ff00:1", "2001:db8::1", 254)),
+            None
+        );
+        let mut bad = req.clone();
+        bad[70] ^= 1;
+        assert_eq!(s.nd_reply(&bad), None);
+        assert_eq!(share(Balancing::Arp, 0b01).nd_reply(&req), None);
+        assert_eq!(s.nd_reply(&req[..70]), None);
+    }
+
+    #[test]
+    fn nd_and_mld_are_kept_out_of_the_share() {
+        let mut p = [0u8; 48];
+        p[0] = 0x60;
+        p[6] = 58;
+        p[8..24].copy_from_slice(&ip6_octets("2001:db8::50"));
+        p[24..40].copy_from_slice(&ip6_octets("2001:db8:1::100"));
+        // An echo request is hashed: 0x50 ^ 0x1_0000 ^ 0x100 is even,
+        // node 0's, and this host is MASTER of node 1 only.
+        p[40] = 128;
+        assert!(share(Balancing::Ip, 0b10).drops(&p));
+        for t in [130, 135, 136, 137, 143] {
+            p[40] = t;
+            assert!(!share(Balancing::Ip, 0b10).drops(&p), "type {t}");
+        }
+    }
+
+    #[test]
+    fn nd_rules() {
+        let s = nd_script("pfd_carp1", "carp1", &share(Balancing::Ip, 1));
+        assert!(s.starts_with("table inet pfd_carp1 {}\ndelete table inet pfd_carp1\n"));
+        assert!(s.contains("type filter hook output priority -500; policy accept;"));
+        assert!(
+            s.contains("oifname \"carp1\" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert,")
+        );
+        let mut v4 = share(Balancing::Ip, 1);
+        v4.addrs6.clear();
+        assert_eq!(
+            nd_script("pfd_carp1", "carp1", &v4),
+            "table inet pfd_carp1 {}\ndelete table inet pfd_carp1\n"
         );
     }
 

@@ -121,11 +121,13 @@ pub fn apply_carp(cfg: &mut CarpConfig, ops: &[IfOp]) -> Result<CarpActions, Ifc
         // carp_ioctl(SIOCSIFADDR) sets IFF_UP.
         new.up = true;
     }
-    if new.balanced() && new.addrs.iter().any(|a| a.net.addr.is_ipv6()) {
-        return err(format!(
-            "balancing {}: IPv6 addresses cannot be balanced here: pfd answers ARP for a balanced interface but not neighbour solicitations, which the Linux kernel would answer with the macvlan's MAC",
-            new.balancing.name()
-        ));
+    if new.balanced()
+        && new.balancing == Balancing::Arp
+        && new.addrs.iter().any(|a| a.net.addr.is_ipv6())
+    {
+        return err(
+            "balancing arp: IPv6 addresses cannot be balanced by the requester's MAC (pfd balances ARP only in this mode, which current OpenBSD no longer has): use balancing ip, ip-stealth or ip-unicast",
+        );
     }
     new.groups.retain(|g| !com.groups_del.contains(g));
     for g in &com.groups_add {

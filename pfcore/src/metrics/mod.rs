@@ -542,6 +542,7 @@ fn pfsync(e: &mut Exposition, s: &Snapshot) {
             }
         },
     );
+    pfsync_repair(e, r.as_ref());
     e.family(
         "pf_pfsync_bulk_phase",
         Gauge,
@@ -626,6 +627,47 @@ fn pfsync(e: &mut Exposition, s: &Snapshot) {
         Gauge,
         "1 when the health check (pfmetrics -c) passes.",
         problems.is_empty(),
+    );
+}
+
+/// pfsync's repair of lost frames, the insert lag and `defer`.
+fn pfsync_repair(e: &mut Exposition, r: Option<&crate::pfsync::stats::PfsyncReport>) {
+    use Kind::{Counter, Gauge};
+    e.family(
+        "pf_pfsync_repair_total",
+        Counter,
+        "Repair of lost pfsync frames (carpctl -s pfsync0): frames resent, NACKs and GONE, gaps, frames asked for, repaired, lost, duplicates, frames with new states.",
+        |f| {
+            if let Some(r) = r {
+                for (k, n) in r.repair.fields() {
+                    f.sample(&[("counter", k)], n);
+                }
+            }
+        },
+    );
+    e.family(
+        "pf_pfsync_insert_lag_seconds",
+        Gauge,
+        "Time from a new state's creation on the peer to its insert here: median, 99th percentile, highest (quantile 1).",
+        |f| {
+            if let Some(x) = r.map(|r| r.repair).filter(|x| x.lag_frames > 0) {
+                for (q, ms) in [("0.5", x.lag_p50_ms), ("0.99", x.lag_p99_ms), ("1", x.lag_max_ms)] {
+                    f.sample(&[("quantile", q)], text::Value::Float(ms as f64 / 1000.0));
+                }
+            }
+        },
+    );
+    e.family(
+        "pf_pfsync_defer_total",
+        Counter,
+        "pfsync defer: packets held for the peer's ack, let go on the ack, on timeout, over the limit.",
+        |f| {
+            if let Some(r) = r {
+                for (k, n) in r.defer.fields() {
+                    f.sample(&[("counter", k)], n);
+                }
+            }
+        },
     );
 }
 

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::carp::CarpConfig;
-use crate::pfsync::stats::{PfsyncReport, PfsyncStats};
+use crate::pfsync::defer::DeferStats;
+use crate::pfsync::stats::{PfsyncReport, PfsyncStats, RepairReport};
 
 fn carp(name: &str, vhid: u8, state: CarpState, transitions: u64) -> CarpStatus {
     CarpStatus {
@@ -101,6 +102,22 @@ fn snapshot() -> Snapshot {
                 bulk_phase_ms: 20_000,
                 bulks_received: 1,
                 up_ms: 30_000,
+                repair: RepairReport {
+                    resent: 7,
+                    nacks_in: 3,
+                    repaired: 5,
+                    lag_frames: 40,
+                    lag_p50_ms: 2,
+                    lag_p99_ms: 9,
+                    lag_max_ms: 1250,
+                    ..Default::default()
+                },
+                defer: DeferStats {
+                    deferred: 10,
+                    acked: 8,
+                    timeout: 2,
+                    overlimit: 0,
+                },
                 ..Default::default()
             }),
         },
@@ -157,6 +174,9 @@ const FAMILIES: &[(&str, &str)] = &[
     ("pf_pfsync_up", "gauge"),
     ("pf_pfsyncd_attached", "gauge"),
     ("pf_pfsync_stats_total", "counter"),
+    ("pf_pfsync_repair_total", "counter"),
+    ("pf_pfsync_insert_lag_seconds", "gauge"),
+    ("pf_pfsync_defer_total", "counter"),
     ("pf_pfsync_bulk_phase", "gauge"),
     ("pf_pfsync_bulk_phase_seconds", "gauge"),
     ("pf_pfsync_bulk_sending", "gauge"),
@@ -271,6 +291,18 @@ fn values_and_labels() {
     has("pf_pfsync_peer_last_heard_timestamp_seconds 999998.5");
     has("pf_pfsync_peer_silence_seconds 1.5");
     has("pf_pfsync_healthy 1");
+    has("pf_pfsync_repair_total{counter=\"resent\"} 7");
+    has("pf_pfsync_repair_total{counter=\"nacks_in\"} 3");
+    has("pf_pfsync_repair_total{counter=\"repaired\"} 5");
+    has("pf_pfsync_repair_total{counter=\"lost\"} 0");
+    has("pf_pfsync_repair_total{counter=\"lag_frames\"} 40");
+    has("pf_pfsync_insert_lag_seconds{quantile=\"0.5\"} 0.002");
+    has("pf_pfsync_insert_lag_seconds{quantile=\"0.99\"} 0.009");
+    has("pf_pfsync_insert_lag_seconds{quantile=\"1\"} 1.25");
+    has("pf_pfsync_defer_total{counter=\"deferred\"} 10");
+    has("pf_pfsync_defer_total{counter=\"acked\"} 8");
+    has("pf_pfsync_defer_total{counter=\"timeout\"} 2");
+    has("pf_pfsync_defer_total{counter=\"overlimit\"} 0");
 }
 
 #[test]
@@ -295,6 +327,9 @@ fn absent_parts_leave_families_empty_and_health_follows() {
         "pf_queue_length ",
         "pf_fastpath_flows ",
         "pf_pfsync_stats_total{",
+        "pf_pfsync_repair_total{",
+        "pf_pfsync_insert_lag_seconds{",
+        "pf_pfsync_defer_total{",
         "pf_pfsync_peer_silence_seconds ",
     ] {
         assert!(!text.lines().any(|l| l.starts_with(gone)), "{gone}");

@@ -8,7 +8,9 @@
 
 /// (state id, creator id), as `queue::StateRef`.
 pub type StateRef = (u64, u32);
+use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest a packet is held (PFSYNC_DEFER_NSEC).
 pub const DEFER_MS: u64 = 20;
@@ -58,6 +60,70 @@ impl Acks {
 
     pub fn is_empty(&self) -> bool {
         self.asked.is_empty()
+    }
+}
+
+/// What `defer` did, as OpenBSD's pfsync counts it per slice (kstat
+/// `defer-add`, `defer-ack`, `defer-run`, `defer-over`): packets held,
+/// let go on the peer's ack, on timeout, because too many were held.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeferStats {
+    pub deferred: u64,
+    pub acked: u64,
+    pub timeout: u64,
+    pub overlimit: u64,
+}
+
+impl DeferStats {
+    /// Every counter with its name (the metrics' labels), and the packets
+    /// held now.
+    pub fn fields(&self) -> [(&'static str, u64); 4] {
+        [
+            ("deferred", self.deferred),
+            ("acked", self.acked),
+            ("timeout", self.timeout),
+            ("overlimit", self.overlimit),
+        ]
+    }
+
+    pub fn held(&self) -> u64 {
+        self.deferred
+            .saturating_sub(self.acked + self.timeout + self.overlimit)
+    }
+}
+
+/// `DeferStats` counted by every data path thread at once.
+#[derive(Debug, Default)]
+pub struct DeferCounters {
+    deferred: AtomicU64,
+    acked: AtomicU64,
+    timeout: AtomicU64,
+    overlimit: AtomicU64,
+}
+
+impl DeferCounters {
+    pub fn held(&self) {
+        self.deferred.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A held packet went on, for `why`.
+    pub fn released(&self, why: Undefer) {
+        let c = match why {
+            Undefer::Acked => &self.acked,
+            Undefer::Timeout => &self.timeout,
+            Undefer::Limit => &self.overlimit,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> DeferStats {
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        DeferStats {
+            deferred: l(&self.deferred),
+            acked: l(&self.acked),
+            timeout: l(&self.timeout),
+            overlimit: l(&self.overlimit),
+        }
     }
 }
 
@@ -181,6 +247,29 @@ mod tests {
         d.release(10 + DEFER_MS, |s, late| acks.check(s, late), &mut out);
         assert_eq!(out, vec![((3, 9), 3, Undefer::Timeout)]);
         assert!(d.is_empty() && acks.is_empty());
+    }
+
+    #[test]
+    fn counters() {
+        let c = DeferCounters::default();
+        for _ in 0..4 {
+            c.held();
+        }
+        c.released(Undefer::Acked);
+        c.released(Undefer::Timeout);
+        c.released(Undefer::Limit);
+        let s = c.snapshot();
+        assert_eq!(
+            s,
+            DeferStats {
+                deferred: 4,
+                acked: 1,
+                timeout: 1,
+                overlimit: 1
+            }
+        );
+        assert_eq!(s.held(), 1);
+        assert_eq!(s.fields()[2], ("timeout", 1));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! bulk update stands. `carpctl -s pfsync0` prints it as netstat does;
 //! the metrics export and the health check read it.
 
+use crate::pfsync::defer::DeferStats;
 use serde::{Deserialize, Serialize};
 
 /// `struct pfsyncstats` of sys/net/if_pfsync.h, field for field.
@@ -138,6 +139,16 @@ pub fn status_lines(r: &PfsyncReport) -> String {
         x.dups,
         plural(x.dups)
     ));
+    let d = &r.defer;
+    out.push_str(&format!(
+        "\t{} packet{} deferred: {} released on ack, {} on timeout, {} over the limit, {} held\n",
+        d.deferred,
+        plural(d.deferred),
+        d.acked,
+        d.timeout,
+        d.overlimit,
+        d.held()
+    ));
     if x.lag_frames > 0 {
         out.push_str(&format!(
             "\tinsert lag {} ms median, {} ms p99, {} ms max ({} frame{})\n",
@@ -229,6 +240,10 @@ pub struct PfsyncReport {
     pub up_ms: u64,
     /// Repair of lost frames (`pfsync::repair`).
     pub repair: RepairReport,
+    /// What `defer` did: pfd's counters, put in when pfd answers (none
+    /// from pfsyncd).
+    #[serde(default)]
+    pub defer: DeferStats,
 }
 
 /// The repair counters and the replication lag of received frames.
@@ -252,6 +267,23 @@ pub struct RepairReport {
     pub lag_p50_ms: u64,
     pub lag_p99_ms: u64,
     pub lag_max_ms: u64,
+}
+
+impl RepairReport {
+    /// Every counter with its name (the metrics' labels).
+    pub fn fields(&self) -> [(&'static str, u64); 9] {
+        [
+            ("resent", self.resent),
+            ("nacks_in", self.nacks_in),
+            ("gone_out", self.gone_out),
+            ("gaps", self.gaps),
+            ("nacked", self.nacked),
+            ("repaired", self.repaired),
+            ("lost", self.lost),
+            ("dups", self.dups),
+            ("lag_frames", self.lag_frames),
+        ]
+    }
 }
 
 impl PfsyncReport {
@@ -299,7 +331,7 @@ mod tests {
         };
         assert_eq!(
             status_lines(&r),
-            "\tbulk update done for 12.3 s\n\t1 bulk update received, 0 failed, 2 sent\n\t0 frames resent on request (0 NACKs received, 0 GONE sent)\n\t0 gaps seen, 0 frames asked for, 0 repaired, 0 lost, 0 duplicates\n\tpeer last heard 0.4 s ago\n"
+            "\tbulk update done for 12.3 s\n\t1 bulk update received, 0 failed, 2 sent\n\t0 frames resent on request (0 NACKs received, 0 GONE sent)\n\t0 gaps seen, 0 frames asked for, 0 repaired, 0 lost, 0 duplicates\n\t0 packets deferred: 0 released on ack, 0 on timeout, 0 over the limit, 0 held\n\tpeer last heard 0.4 s ago\n"
         );
         let lagged = PfsyncReport {
             repair: RepairReport {
@@ -314,6 +346,18 @@ mod tests {
         };
         let t = status_lines(&lagged);
         assert!(t.contains("\t1 frame resent on request (0 NACKs"));
+        let deferred = PfsyncReport {
+            defer: DeferStats {
+                deferred: 12,
+                acked: 9,
+                timeout: 2,
+                overlimit: 0,
+            },
+            ..r
+        };
+        assert!(status_lines(&deferred).contains(
+            "\t12 packets deferred: 9 released on ack, 2 on timeout, 0 over the limit, 1 held\n"
+        ));
         assert!(t.contains("\tinsert lag 1 ms median, 4 ms p99, 9 ms max (3 frames)\n"));
         let r = PfsyncReport {
             last_heard_ms: None,

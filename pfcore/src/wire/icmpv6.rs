@@ -251,6 +251,34 @@ pub fn neighbor_advert(
     b
 }
 
+/// `neighbor_advert` as a whole IPv6 packet (hop limit 255, as RFC 4861
+/// requires of neighbour discovery).
+pub fn neighbor_advert_packet(
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    target: &Ipv6Addr,
+    mac: EthernetAddress,
+    flags: u8,
+) -> Vec<u8> {
+    use super::ipv6;
+    let na = neighbor_advert(src, dst, target, mac, flags);
+    let mut pkt = vec![0u8; ipv6::HEADER_LEN + na.len()];
+    ipv6::Repr {
+        src_addr: *src,
+        dst_addr: *dst,
+        next_header: IPPROTO_ICMPV6,
+        payload_len: na.len(),
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut ipv6::Packet::new_unchecked(
+        &mut pkt[..ipv6::HEADER_LEN],
+    ));
+    pkt[ipv6::HEADER_LEN..].copy_from_slice(&na);
+    pkt
+}
+
 /// An ICMPv6 message header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Repr {

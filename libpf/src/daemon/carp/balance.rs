@@ -2,14 +2,15 @@
 //! pfd: the nodes after the leader, each with its own state machine,
 //! counter and peers; what their transitions change (the addresses are up
 //! while any node is MASTER); and what a balanced interface asks of Linux
-//! besides: the shares the data path and the ARP responder read
-//! (`Owners`), the carpdev's ingress rules (nft, see
-//! `carp::balance::ingress_script`) and the kernel kept from answering
-//! ARP for the addresses itself (arp_ignore 8: pfd answers, with the MAC
-//! the mode gives).
+//! besides: the shares the data path and the ARP and neighbour
+//! discovery responders read (`Owners`), the carpdev's ingress rules (nft,
+//! see `carp::balance::ingress_script`) and the kernel kept from answering
+//! ARP and neighbour solicitations for the addresses itself (arp_ignore
+//! 8, and `carp::balance::nd_script`: pfd answers, with the MAC the mode
+//! gives).
 
 use super::{CarpTable, Entry};
-use crate::carp::balance::{ingress_script, master_mask, node_mac, ArpHashKey, Share};
+use crate::carp::balance::{ingress_script, master_mask, nd_script, node_mac, ArpHashKey, Share};
 use crate::carp::fsm::{Action, Actions, Vhid};
 use crate::carp::iface::CarpIf;
 use crate::carp::{CarpConfig, CarpState, NodeStatus};
@@ -84,6 +85,20 @@ impl Owners {
             .filter(|o| o.carpdev == carpdev)
             .find_map(|o| o.share.arp_reply(frame))
     }
+
+    /// The reply to a neighbour solicitation that arrived on `ifindex`
+    /// (a balanced carp interface: a multicast one reaches its carpdev
+    /// too, and is answered once), and the carpdev to send it by, if this
+    /// host answers it.
+    pub fn nd_reply(&self, ifindex: u32, frame: &[u8]) -> Option<(u32, Vec<u8>)> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let l = self.list.read().unwrap_or_else(|e| e.into_inner());
+        l.iter()
+            .filter(|o| o.ifindex == ifindex)
+            .find_map(|o| o.share.nd_reply(frame).map(|r| (o.carpdev, r)))
+    }
 }
 
 /// The nft table of a carp interface's ingress rules.
@@ -111,10 +126,12 @@ fn nft(script: &str) -> Result<(), String> {
     }
 }
 
-/// Remove a carp interface's ingress rules.
+/// Remove a carp interface's ingress and neighbour discovery rules.
 pub(super) fn drop_ingress(name: &str) {
     let t = table(name);
-    let _ = nft(&format!("table netdev {t} {{}}\ndelete table netdev {t}\n"));
+    let _ = nft(&format!(
+        "table netdev {t} {{}}\ndelete table netdev {t}\ntable inet {t} {{}}\ndelete table inet {t}\n"
+    ));
 }
 
 impl Entry {
@@ -183,6 +200,8 @@ impl Entry {
             key: ArpHashKey::new(&c.key),
             carpdev_mac: self.carpdev_mac.unwrap_or([0; 6]),
             addrs: self.cif.ipv4_addrs(),
+            addrs6: self.cif.ipv6_addrs(),
+            router: false,
         }
     }
 }
@@ -323,7 +342,9 @@ impl CarpTable {
         let balanced = e.cif.config.balanced() && e.ifindex != 0;
         let script = match (&e.cif.config.carpdev, balanced) {
             (Some(dev), true) => {
-                ingress_script(&table(name), dev, virtual_mac_of(&e.cif.config), &e.share())
+                let (t, share) = (table(name), e.share());
+                ingress_script(&t, dev, virtual_mac_of(&e.cif.config), &share)
+                    + &nd_script(&t, name, &share)
             }
             _ => String::new(),
         };
@@ -351,12 +372,18 @@ impl CarpTable {
     pub(super) fn publish_owners(&self) {
         let list = self
             .entries
-            .values()
-            .filter(|e| e.cif.config.balanced() && e.ifindex != 0)
-            .map(|e| Owner {
-                ifindex: e.ifindex,
-                carpdev: e.carpdev_index,
-                share: e.share(),
+            .iter()
+            .filter(|(_, e)| e.cif.config.balanced() && e.ifindex != 0)
+            .map(|(name, e)| {
+                let mut share = e.share();
+                share.router = !share.addrs6.is_empty()
+                    && sysctl::read(&format!("net.ipv6.conf.{name}.forwarding"))
+                        .is_ok_and(|v| v.trim() == "1");
+                Owner {
+                    ifindex: e.ifindex,
+                    carpdev: e.carpdev_index,
+                    share,
+                }
             })
             .collect();
         self.owners.set(list);
@@ -386,6 +413,8 @@ mod tests {
                 key: ArpHashKey::new(b"s"),
                 carpdev_mac: [2, 0, 0, 0, 0, 1],
                 addrs: vec!["10.0.0.1".parse().unwrap()],
+                addrs6: Vec::new(),
+                router: false,
             },
         }
     }

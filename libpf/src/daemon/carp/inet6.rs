@@ -5,13 +5,13 @@
 
 use super::{advert_seq, CarpTable, Shared};
 use crate::addr::IpNet;
-use crate::carp::virtual_mac;
+use crate::carp::balance::node_mac;
 use crate::log;
 use crate::sys::raw::Raw6Receiver;
 use crate::sys::sysctl;
 use crate::wire::carp::{build_ipv6_advert, CARP6_GROUP};
 use crate::wire::ethernet::{self, EthernetAddress};
-use crate::wire::icmpv6::{neighbor_advert, ND_NA_FLAG_OVERRIDE, ND_NA_FLAG_ROUTER};
+use crate::wire::icmpv6::{neighbor_advert_packet, ND_NA_FLAG_OVERRIDE, ND_NA_FLAG_ROUTER};
 use crate::wire::ipv6;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
@@ -31,7 +31,8 @@ pub(super) fn ipv6_of(nets: &[IpNet]) -> Option<Ipv6Addr> {
 }
 
 impl CarpTable {
-    pub(super) fn send_advert6(&mut self, name: &str, bow_out: bool) {
+    /// The IPv6 advertisement of carpnode `node` (0: the leader).
+    pub(super) fn send_advert6(&mut self, name: &str, node: usize, bow_out: bool) {
         if self.entries.get(name).is_some_and(|e| e.src6.is_none()) {
             self.refresh_src(name);
         }
@@ -49,9 +50,13 @@ impl CarpTable {
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
-        let repr = e.cif.advert(bow_out, demote, src, advert_seq());
-        let mut pkt = build_ipv6_advert(src, CARP6_GROUP, &repr);
         let dev_index = e.carpdev_index;
+        let carpdev_mac = e.carpdev_mac;
+        let Some(cif) = e.node_mut(node) else {
+            return;
+        };
+        let repr = cif.advert(bow_out, demote, src, advert_seq());
+        let mut pkt = build_ipv6_advert(src, CARP6_GROUP, &repr);
         // Exactly one advertisement a period leaves from the virtual MAC:
         // the IPv4 one when there is one. A new MASTER that takes over on
         // the first of two advertisements (a bow-out, a demotion) sends its
@@ -59,9 +64,13 @@ impl CarpTable {
         // MAC by the old master right after them taught the switch the
         // wrong port again, until the next advertisement (a second of
         // traffic lost in carp6.sh, one run in three on a loaded machine).
-        let eth_src = match (e.cif.fsm.families(), e.carpdev_mac) {
-            ([true, _], Some(mac)) => EthernetAddress(mac),
-            _ => virtual_mac(e.cif.config.vhid),
+        let dual = cif.fsm.families()[0];
+        let Some(e) = self.entries.get(name) else {
+            return;
+        };
+        let eth_src = match (dual, carpdev_mac) {
+            (true, Some(mac)) => EthernetAddress(mac),
+            _ => EthernetAddress(e.frame_source(node)),
         };
         let carpdev = e.cif.config.carpdev.clone().unwrap_or_default();
         if !self.pf_passes(name, &carpdev, "IPv6 advertisement", &mut pkt) {
@@ -70,8 +79,8 @@ impl CarpTable {
         let frame = ipv6_frame(eth_src, &CARP6_GROUP, &pkt);
         match self.frames.send(dev_index, &frame) {
             Ok(()) => {
-                if let Some(e) = self.entries.get_mut(name) {
-                    e.cif.stats.opackets6 += 1;
+                if let Some(c) = self.entries.get_mut(name).and_then(|e| e.node_mut(node)) {
+                    c.stats.opackets6 += 1;
                 }
             }
             Err(err) => log::err(&format!("{name}: sending IPv6 advertisement: {err}")),
@@ -80,9 +89,11 @@ impl CarpTable {
 
     /// carp_send_na: an unsolicited neighbour advertisement to ff02::1 for
     /// each IPv6 address, Override set (Router too when forwarding), the
-    /// virtual MAC as target link-layer address, hop limit 255, from the
-    /// address itself (the carp interface has no link-local address; Linux
-    /// sends its own unsolicited NAs that way too).
+    /// virtual MAC as target link-layer address (under balancing ip the
+    /// multicast one, and the carpdev's MAC as the frame's source under ip
+    /// and ip-stealth), hop limit 255, from the address itself (the carp
+    /// interface has no link-local address; Linux sends its own
+    /// unsolicited NAs that way too).
     pub(super) fn send_na(&mut self, name: &str) {
         let Some(e) = self.entries.get(name) else {
             return;
@@ -91,31 +102,19 @@ impl CarpTable {
         if targets.is_empty() {
             return;
         }
-        let (mac, idx) = (virtual_mac(e.cif.config.vhid), e.ifindex);
+        let c = &e.cif.config;
+        let mac = EthernetAddress(node_mac(c.balancing, true, c.vhid));
+        let (src, idx) = (EthernetAddress(e.frame_source(0)), e.ifindex);
         let forwarding = sysctl::read(&format!("net.ipv6.conf.{name}.forwarding"))
             .is_ok_and(|v| v.trim() == "1");
         let flags = ND_NA_FLAG_OVERRIDE | if forwarding { ND_NA_FLAG_ROUTER } else { 0 };
         let dst = ipv6::ALL_NODES;
         for t in targets {
-            let na = neighbor_advert(&t, &dst, &t, mac, flags);
-            let mut pkt = vec![0u8; ipv6::HEADER_LEN + na.len()];
-            let ip = ipv6::Repr {
-                src_addr: t,
-                dst_addr: dst,
-                next_header: crate::wire::IPPROTO_ICMPV6,
-                payload_len: na.len(),
-                hop_limit: 255,
-                traffic_class: 0,
-                flow_label: 0,
-            };
-            ip.emit(&mut ipv6::Packet::new_unchecked(
-                &mut pkt[..ipv6::HEADER_LEN],
-            ));
-            pkt[ipv6::HEADER_LEN..].copy_from_slice(&na);
+            let mut pkt = neighbor_advert_packet(&t, &dst, &t, mac, flags);
             if !self.pf_passes(name, name, "neighbour advertisement", &mut pkt) {
                 continue;
             }
-            let frame = ipv6_frame(mac, &dst, &pkt);
+            let frame = ipv6_frame(src, &dst, &pkt);
             if let Err(err) = self.frames.send(idx, &frame) {
                 log::err(&format!("{name}: neighbour advertisement for {t}: {err}"));
             }

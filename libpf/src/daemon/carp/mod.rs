@@ -608,9 +608,8 @@ impl CarpTable {
         if inet {
             self.send_advert4(name, node, bow_out);
         }
-        // A balanced interface has no IPv6 addresses (refused).
-        if inet6 && node == 0 {
-            self.send_advert6(name, bow_out);
+        if inet6 {
+            self.send_advert6(name, node, bow_out);
         }
     }
 

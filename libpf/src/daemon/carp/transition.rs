@@ -202,7 +202,12 @@ impl CarpTable {
                     self.send_advert(name, 0, bow_out);
                     self.mark("advert");
                 }
-                Action::SendGratuitous if self.is_balanced(name) => {}
+                // Balanced: no gratuitous ARP (carp_master_down), but the
+                // NAs that correct stale neighbour entries (carp.4).
+                Action::SendGratuitous if self.is_balanced(name) => {
+                    self.send_na(name);
+                    self.mark("na");
+                }
                 Action::SendGratuitous => {
                     self.send_gratuitous(name);
                     self.mark("garp");

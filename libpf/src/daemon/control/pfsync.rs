@@ -101,10 +101,10 @@ pub(super) fn report(shared: &Shared, r: PfsyncReport, now: u64) -> Reply {
 /// pfsyncd's last report, aged by the time since it came.
 pub(super) fn stats(shared: &Shared, now: u64) -> Reply {
     let p = shared.pfsync();
-    let r = p
-        .report
-        .filter(|_| p.attached)
-        .map(|(r, at)| r.aged(now.saturating_sub(at)));
+    let r = p.report.filter(|_| p.attached).map(|(r, at)| PfsyncReport {
+        defer: shared.sync_defer.snapshot(),
+        ..r.aged(now.saturating_sub(at))
+    });
     Reply::PfsyncStats(r)
 }
 

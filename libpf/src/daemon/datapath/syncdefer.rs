@@ -51,8 +51,10 @@ impl Worker {
             bytes: self.q.payload(p).to_vec(),
         };
         let now = self.shared.now_ms();
+        self.shared.sync_defer.held();
         if let Some((s, old)) = self.sync_held.hold(s, now, held) {
             self.shared.engine().sync.acks.check(&s, true);
+            self.shared.sync_defer.released(Undefer::Limit);
             self.sync_go(old);
         }
     }
@@ -71,6 +73,7 @@ impl Worker {
                 .release(now, |s, late| e.sync.acks.check(s, late), &mut out);
         }
         for (_, h, why) in out {
+            self.shared.sync_defer.released(why);
             if why == Undefer::Timeout {
                 crate::log::debug(&format!(
                     "pfsync defer: no ack from the peer in {} ms",

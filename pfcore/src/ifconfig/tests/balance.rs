@@ -56,15 +56,37 @@ fn apply_as_the_kernel_does() {
         .to_string();
     assert!(e.contains("needs carpnodes"), "{e}");
     assert_eq!(c, before);
-    // IPv6 is not balanced (pfd does not answer neighbour solicitations).
+    // IPv6 is balanced by the ip modes, not by arp (either order).
     let mut b = CarpConfig::default();
-    let e = apply_carp(
+    apply_carp(
         &mut b,
         &p("inet6 2001:db8::1 carpdev em0 carpnodes 1:0,2:100"),
     )
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("IPv6 addresses cannot be balanced"), "{e}");
+    .unwrap();
+    assert_eq!(b.balancing, Balancing::Ip);
+    apply_carp(&mut b, &p("balancing ip-stealth")).unwrap();
+    let before = b.clone();
+    let e = apply_carp(&mut b, &p("balancing arp"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("balancing arp: IPv6 addresses cannot be balanced"),
+        "{e}"
+    );
+    assert_eq!(b, before);
+    let mut a = CarpConfig::default();
+    apply_carp(
+        &mut a,
+        &p("inet 10.0.0.1/24 carpdev em0 carpnodes 1:0,2:100 balancing arp"),
+    )
+    .unwrap();
+    let e = apply_carp(&mut a, &p("inet6 2001:db8::1"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("use balancing ip, ip-stealth or ip-unicast"),
+        "{e}"
+    );
     // vhid replaces a carpnodes list.
     apply_carp(&mut c, &p("carpnodes 1:0,2:100 balancing ip-stealth")).unwrap();
     assert_eq!(c.balancing, Balancing::IpStealth);
