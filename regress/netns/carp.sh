@@ -26,6 +26,12 @@ check "carpctl shows the virtual MAC" grep -q $'^\tlladdr 00:00:5e:00:01:01$' <<
 check "carpctl shows the address with netmask and broadcast" grep -q $'^\tinet 192.0.2.1 netmask 0xffffff00 broadcast 192.0.2.255$' <<<"$out"
 check "the BACKUP does not hold the virtual address" bash -c "! ip netns exec $(ns fw2) ip -4 addr show | grep -q 192.0.2.1/"
 check "the MASTER holds it" bash -c "ip netns exec $(ns fw1) ip -4 addr show carp1 | grep -q 'inet 192.0.2.1/24'"
+# The macvlans stay up; a gate (nft netdev table) passes their traffic on
+# the MASTER only.
+check "the BACKUP's carp1 is up" bash -c "ip netns exec $(ns fw2) ip -o link show carp1 | grep -q '<.*,UP'"
+gate() { in_ns "$1" nft list table netdev pfd_gate_carp1 2>/dev/null | grep -c "policy $2"; }
+check "the BACKUP's gate drops both ways" test "$(gate fw2 drop)" = 2
+check "the MASTER's gate accepts both ways" test "$(gate fw1 accept)" = 2
 check "carpctl -a lists carp1, carp2 and pfsync0" bash -c "carpctl fw1 -a | grep -c -E '^(carp1|carp2|pfsync0):' | grep -qx 3"
 check "pfsync0 shows its syncdev" bash -c "carpctl fw1 pfsync0 | grep -q \$'\\tpfsync: syncdev: hvn2 maxupd: 128 defer: off'"
 

@@ -135,6 +135,7 @@ check "the rewritten advertisements are logged" grep -q "dropped: rewritten" "$R
 # ---------------------------------------------------------- crash
 # fw1 crashes: pfd and pfsyncd killed, then its links down. fw2 (advskew 2) takes over
 # 3/256 + 2/256 s = 19.5 ms after the last advertisement it heard.
+carpctl fw2 sysctl net.inet.carp.log=7 >/dev/null
 in_ns cl python3 "$LIB/gapprobe.py" 192.0.2.20 3 1 >"$RUN/gap.txt" 2>&1 &
 gpid=$!
 sleep 1.5
@@ -146,5 +147,10 @@ gap=$(sed -n 's/.*maxgap_ms=\([0-9]*\).*/\1/p' "$RUN/gap.txt")
 echo "carpfast.crash_gap_ms=$gap"
 check "crash at advbase 0 advskew 1/2: fw2 MASTER" wait_carp fw2 carp1 MASTER 1
 check "crash: traffic back within 100 ms (gap ${gap:-none} ms; the bench times it)" test "${gap:-9999}" -le 100
+# net.inet.carp.log 7: each takeover's steps, in order, the gate first.
+tk=$(grep -E 'carp[12]: takeover: deadline' "$RUN/fw2.pfd.log" | tail -2)
+echo "$tk" | sed 's/^/# /'
+check "the takeovers are logged with their steps" test "$(grep -cE 'timer \+[0-9]+ us, gate \+[0-9]+ us, advert \+[0-9]+ us, garp \+[0-9]+ us, addrs queued \+[0-9]+ us$' <<<"$tk")" = 2
+check "and the addresses follow" bash -c "in_ns fw2 ip -4 addr show carp2 | grep -q 'inet 192.168.99.254/24'"
 
 summary

@@ -9,6 +9,7 @@ pub mod netlink;
 pub mod nflog;
 pub mod nfqueue;
 pub mod nft_rules;
+pub mod nftgate;
 pub mod notify;
 pub mod packet;
 pub mod policy_routing;

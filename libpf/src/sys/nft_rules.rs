@@ -29,6 +29,7 @@ const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_GETRULE: u16 = 7;
+const NFT_MSG_NEWGEN: u16 = 15;
 
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
@@ -44,6 +45,7 @@ const NFPROTO_NETDEV: u8 = 5;
 const NF_NETDEV_INGRESS: u32 = 0;
 const NFPROTO_IPV4: u8 = 2;
 const NFPROTO_IPV6: u8 = 10;
+const NFPROTO_NETDEV: u8 = 5;
 
 const HOOK_PREROUTING: u32 = 0;
 const HOOK_FORWARD: u32 = 2;
@@ -316,6 +318,19 @@ pub fn foreign_rules() -> io::Result<bool> {
         .any(|c| between(c, tproxy.contains(&c.family))))
 }
 
+/// Whether notifications `b` tell of a change outside netdev tables (the
+/// generation message each change ends with is not one); unreadable ones
+/// count.
+fn counts(b: &[u8]) -> bool {
+    let mut seen = false;
+    let outside = messages(b).any(|(ty, body)| {
+        seen = true;
+        let family = body.first().copied().unwrap_or(0);
+        ty & 0xff != NFT_MSG_NEWGEN && family != NFPROTO_NETDEV
+    });
+    outside || !seen
+}
+
 /// Notifications of nftables ruleset changes.
 pub struct RulesMonitor {
     fd: OwnedFd,
@@ -329,13 +344,15 @@ impl RulesMonitor {
     }
 
     /// Did the ruleset change since the last call (notifications read, or
-    /// lost)?
+    /// lost)? Changes of netdev tables (a carp interface's gate opening
+    /// on a takeover, balancing's ingress rules) never sit between pfd's
+    /// hooks and do not count.
     pub fn changed(&mut self) -> bool {
         let mut buf = [0u8; 8192];
         let mut any = false;
         loop {
             match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-                Ok(n) if n > 0 => any = true,
+                Ok(n) if n > 0 => any |= counts(&buf[..n]),
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => return any,
                 // ENOBUFS: some were lost; EOF or anything else: ask again.
@@ -359,6 +376,27 @@ mod tests {
             drops: false,
             rules,
         }
+    }
+
+    fn notification(ty: u16, family: u8) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&20u32.to_ne_bytes());
+        m.extend_from_slice(&(NFNL_SUBSYS_NFTABLES << 8 | ty).to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&[family, 0, 0, 0]);
+        m
+    }
+
+    #[test]
+    fn netdev_changes_do_not_count() {
+        let mut gate = notification(NFT_MSG_NEWCHAIN, NFPROTO_NETDEV);
+        gate.extend(notification(NFT_MSG_NEWGEN, 0));
+        assert!(!counts(&gate));
+        let mut ip = notification(NFT_MSG_NEWRULE, NFPROTO_IPV4);
+        ip.extend(notification(NFT_MSG_NEWGEN, 0));
+        assert!(counts(&ip));
+        // Anything unreadable counts.
+        assert!(counts(&[1, 2, 3]));
     }
 
     #[test]

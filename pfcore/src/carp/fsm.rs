@@ -99,6 +99,18 @@ pub fn master_down(advbase: u8, advskew: u8) -> Duration {
     Duration::from_micros(3 * base + advskew as u64 * 1_000_000 / 256)
 }
 
+/// The first multiple of `iv` on the clock after `now`: when a MASTER's
+/// next advertisement is due. Every vhid with the same interval
+/// advertises in the same wake-up, so a crash leaves the backup's
+/// master-down timers of all of them running from the same moment (the
+/// last of several staggered ones would take over up to an interval
+/// later), and an interval is never longer than `iv`.
+pub fn next_tick(now: Duration, iv: Duration) -> Duration {
+    let iv_ns = iv.as_nanos().max(1);
+    let k = now.as_nanos() / iv_ns + 1;
+    Duration::from_nanos(u64::try_from(k * iv_ns).unwrap_or(u64::MAX))
+}
+
 /// (seconds, microseconds) pair compared the way OpenBSD compares timevals.
 fn tv(advbase: u64, advskew: u8) -> (u64, u64) {
     (advbase, advskew as u64 * 1_000_000 / 256)
@@ -236,7 +248,7 @@ impl Vhid {
             }
             CarpState::Master => {
                 self.md_deadline = [None; 2];
-                self.ad_deadline = Some(now + self.interval());
+                self.ad_deadline = Some(next_tick(now, self.interval()));
             }
         }
     }
@@ -246,9 +258,10 @@ impl Vhid {
     }
 
     /// An advertisement goes out: count down the delayed ARP round. The
-    /// next one is due one interval after the deadline this one was for
-    /// (after `now` if that is already past, or when none was set), so a
-    /// late wake-up does not stretch the period.
+    /// next one is due at the next multiple of the interval on the clock
+    /// (`next_tick`): one interval after the deadline this one was for,
+    /// so a late wake-up does not stretch the period, and at most one
+    /// interval after `now` when there was none or it is far behind.
     fn send_ad(&mut self, now: Duration, out: &mut Actions) {
         out.push(Action::SendAdvert { bow_out: false });
         if let Some(n) = self.delayed_arp {
@@ -260,12 +273,7 @@ impl Vhid {
                 self.delayed_arp = Some(n);
             }
         }
-        let iv = self.interval();
-        let next = match self.ad_deadline {
-            Some(d) if d <= now && d + iv > now => d + iv,
-            _ => now + iv,
-        };
-        self.ad_deadline = Some(next);
+        self.ad_deadline = Some(next_tick(now, self.interval()));
     }
 
     /// carp_master_down: a BACKUP takes over.
@@ -483,7 +491,10 @@ mod tests {
             from: CarpState::Backup,
             to: CarpState::Master
         }));
-        assert_eq!(v.next_deadline(), Some(s(4.0) + md + v.interval()));
+        // The next advertisement on the interval's grid, within one.
+        let next = v.next_deadline().unwrap();
+        assert_eq!(next, next_tick(s(4.0) + md, v.interval()));
+        assert!(next > s(4.0) + md && next <= s(4.0) + md + v.interval());
         // IPv6 only: an IPv4 timer is never armed.
         let mut w = Vhid::new(1, 0);
         w.set_families(false, true, s(0.0));
@@ -599,7 +610,38 @@ mod tests {
         // Far behind (a stall): start again from now instead of bursting.
         let d = v.next_deadline().unwrap();
         v.on_timer(d + s(0.5));
-        assert_eq!(v.next_deadline(), Some(d + s(0.5) + iv));
+        let next = v.next_deadline().unwrap();
+        assert!(next > d + s(0.5) && next <= d + s(0.5) + iv, "{next:?}");
+    }
+
+    #[test]
+    fn masters_with_one_interval_advertise_together() {
+        // Two vhids become MASTER at different times: their advertisements
+        // fall on the same instants from then on.
+        let mut a = Vhid::new(0, 1);
+        let mut b = Vhid::new(0, 1);
+        for v in [&mut a, &mut b] {
+            v.set_runnable(true, s(0.0));
+        }
+        a.force_state(CarpState::Master, s(0.1001));
+        b.force_state(CarpState::Master, s(0.1027));
+        let (mut ta, mut tb) = (Vec::new(), Vec::new());
+        for _ in 0..6 {
+            let d = a.next_deadline().unwrap();
+            ta.push(d);
+            a.on_timer(d + Duration::from_micros(30));
+        }
+        for _ in 0..5 {
+            let d = b.next_deadline().unwrap();
+            tb.push(d);
+            b.on_timer(d);
+        }
+        // a's first is before b became MASTER; the rest are b's.
+        assert!(ta[0] < s(0.1027));
+        assert_eq!(ta[1..], tb[..]);
+        assert_eq!(next_tick(s(0.0), s(1.0)), s(1.0));
+        assert_eq!(next_tick(s(1.0), s(1.0)), s(2.0));
+        assert_eq!(next_tick(s(1.5), s(1.0)), s(2.0));
     }
 
     #[test]

@@ -19,16 +19,24 @@ mod inet6;
 
 mod balance;
 
+mod addrs;
+
+mod trace;
+
+mod transition;
+
+pub use addrs::Settle;
 pub use balance::Owners;
 
 use super::Shared;
 use crate::addr::IpNet;
 use crate::carp::balance::node_mac;
-use crate::carp::fsm::{Action, Actions};
+use crate::carp::fsm::Actions;
 use crate::carp::iface::{wall_seq, CarpIf, CarpStats, Drop, Received};
 use crate::carp::{virtual_mac, CarpConfig, CarpPeer, CarpState, CarpStatus};
 use crate::log;
-use crate::sys::netlink::Netlink;
+use crate::sys::netlink::{Link, Netlink};
+use crate::sys::nftgate::{self, Gates};
 use crate::sys::raw::{FrameSender, Raw6Receiver, RawReceiver, RawSender};
 use crate::sys::sysctl;
 use crate::sys::timer::{self, TimerFd};
@@ -74,6 +82,13 @@ struct Entry {
     nodes: Vec<CarpIf>,
     /// Whether the addresses are up (some node is MASTER).
     addrs_up: bool,
+    /// Whether the macvlan's link is up (set up ahead of the addresses
+    /// on a takeover).
+    link_up: bool,
+    /// Whether the macvlan has its gate (`sys::nftgate`): then its link
+    /// stays up and the gate opens and closes instead.
+    gated: bool,
+    gate_open: bool,
     /// The nft script last applied for the carpdev's ingress.
     ingress: String,
 }
@@ -105,6 +120,12 @@ pub struct CarpTable {
     /// What the data path and the ARP responder read of balanced
     /// interfaces.
     owners: Arc<Owners>,
+    /// The takeover being timed (net.inet.carp.log 7).
+    trace: Option<trace::Takeover>,
+    /// The gates' nfnetlink socket (None: no gates, links go up and down).
+    gates: Option<Gates>,
+    /// The address thread of gated interfaces.
+    addrs: Option<addrs::Addrs>,
 }
 
 /// Asks pf about a locally generated packet leaving by an interface; may
@@ -152,6 +173,17 @@ impl CarpTable {
             leaving: false,
             filter: None,
             owners: Arc::new(Owners::default()),
+            trace: None,
+            gates: match Gates::open() {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    log::info(&format!(
+                        "carp: no nftables gates ({e}): links go up and down"
+                    ));
+                    None
+                }
+            },
+            addrs: addrs::Addrs::start(),
         })
     }
 
@@ -351,6 +383,8 @@ impl CarpTable {
             },
             None => None,
         };
+        // What the address thread was asked before goes first.
+        self.settle();
         let existed = self.entries.contains_key(name);
         if !existed {
             let cif = CarpIf::new(
@@ -376,6 +410,9 @@ impl CarpTable {
                     transitions: 0,
                     nodes: Vec::new(),
                     addrs_up: false,
+                    link_up: false,
+                    gated: false,
+                    gate_open: false,
                     ingress: String::new(),
                 },
             );
@@ -394,29 +431,7 @@ impl CarpTable {
         }
         if let Some(dev) = &carpdev {
             if config.vhid != 0 && self.entries.get(name).is_some_and(|e| e.ifindex == 0) {
-                // A macvlan left by an earlier pfd goes first.
-                if let Ok(Some(stale)) = self.nl.link_by_name(name) {
-                    let _ = self.nl.delete_link(stale.index);
-                }
-                let idx = self
-                    .nl
-                    .create_macvlan(name, dev.index, virtual_mac(config.vhid).0)
-                    .map_err(|e| format!("{name}: {e}"))?;
-                let _ = sysctl::write(&format!("net.ipv4.conf.{name}.promote_secondaries"), "1");
-                let _ = sysctl::write(&format!("net.ipv4.conf.{name}.rp_filter"), "0");
-                let _ = sysctl::write(&format!("net.ipv6.conf.{name}.accept_dad"), "0");
-                // Only the carp interface answers ARP for the virtual
-                // addresses, not the carpdev with its own MAC.
-                let _ = sysctl::write(&format!("net.ipv4.conf.{}.arp_ignore", dev.name), "1");
-                let sender = RawSender::ipv4(None, Some(name))
-                    .map_err(|e| format!("{name}: raw socket: {e}"))?;
-                let e = self.entries.get_mut(name).ok_or("vanished")?;
-                e.ifindex = idx;
-                e.carpdev_index = dev.index;
-                e.carpdev_mac = dev.mac;
-                e.carpdev_up = dev.up && dev.lower_up;
-                e.sender = Some(sender);
-                self.join(dev.index);
+                self.create_link(name, config.vhid, dev)?;
             }
         }
         let e = self.entries.get_mut(name).ok_or("vanished")?;
@@ -453,6 +468,41 @@ impl CarpTable {
             self.each_node(name, |v| v.force_state(s, now), now);
         }
         self.sync_share(name);
+        // The kernel has what was asked when the change is answered.
+        self.settle();
+        Ok(())
+    }
+
+    /// Make the macvlan of `name` (vhid `vhid`) on carpdev `dev`, its
+    /// sysctls, its sending socket and its gate.
+    fn create_link(&mut self, name: &str, vhid: u8, dev: &Link) -> Result<(), String> {
+        // A macvlan left by an earlier pfd goes first.
+        if let Ok(Some(stale)) = self.nl.link_by_name(name) {
+            let _ = self.nl.delete_link(stale.index);
+        }
+        let idx = self
+            .nl
+            .create_macvlan(name, dev.index, virtual_mac(vhid).0)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let _ = sysctl::write(&format!("net.ipv4.conf.{name}.promote_secondaries"), "1");
+        let _ = sysctl::write(&format!("net.ipv4.conf.{name}.rp_filter"), "0");
+        let _ = sysctl::write(&format!("net.ipv6.conf.{name}.accept_dad"), "0");
+        // Only the carp interface answers ARP for the virtual
+        // addresses, not the carpdev with its own MAC.
+        let _ = sysctl::write(&format!("net.ipv4.conf.{}.arp_ignore", dev.name), "1");
+        let sender =
+            RawSender::ipv4(None, Some(name)).map_err(|e| format!("{name}: raw socket: {e}"))?;
+        let gated = self.make_gate(name, idx);
+        let e = self.entries.get_mut(name).ok_or("vanished")?;
+        e.gated = gated;
+        e.link_up = gated;
+        e.gate_open = false;
+        e.ifindex = idx;
+        e.carpdev_index = dev.index;
+        e.carpdev_mac = dev.mac;
+        e.carpdev_up = dev.up && dev.lower_up;
+        e.sender = Some(sender);
+        self.join(dev.index);
         Ok(())
     }
 
@@ -478,13 +528,19 @@ impl CarpTable {
     }
 
     fn remove_link(&mut self, name: &str) {
+        // What the address thread was asked for this link goes first.
+        self.settle();
         let Some(e) = self.entries.get_mut(name) else {
             return;
         };
         let (idx, dev) = (e.ifindex, e.carpdev_index);
         let had_ingress = !e.ingress.is_empty();
+        let gated = e.gated;
         e.ingress.clear();
         e.addrs_up = false;
+        e.link_up = false;
+        e.gated = false;
+        e.gate_open = false;
         e.ifindex = 0;
         e.carpdev_index = 0;
         e.sender = None;
@@ -494,6 +550,9 @@ impl CarpTable {
         }
         if had_ingress {
             balance::drop_ingress(name);
+        }
+        if gated {
+            nftgate::remove(name);
         }
         if idx != 0 {
             let _ = self.nl.delete_link(idx);
@@ -510,73 +569,6 @@ impl CarpTable {
         };
         let runnable = e.ifindex != 0 && e.cif.runnable(e.carpdev_up);
         self.each_node(name, |v| v.set_runnable(runnable, now), now);
-    }
-
-    fn apply_addrs(&mut self, name: &str, up: bool) {
-        let Some(e) = self.entries.get_mut(name) else {
-            return;
-        };
-        e.addrs_up = up;
-        let idx = e.ifindex;
-        if idx == 0 {
-            return;
-        }
-        let addrs = e.cif.config.addrs.clone();
-        for a in &addrs {
-            let r = if up {
-                // No prefix route: traffic leaves by the carpdev, as on
-                // OpenBSD; the carp interface only owns the address.
-                self.nl.add_carp_addr(idx, a.net, a.broadcast)
-            } else {
-                self.nl.del_addr(idx, a.net)
-            };
-            if let Err(err) = r {
-                log::err(&format!(
-                    "{name}: {} {}: {err}",
-                    if up { "adding" } else { "removing" },
-                    a.net
-                ));
-            }
-        }
-        if let Err(err) = self.nl.set_up(idx, up) {
-            log::err(&format!(
-                "{name}: link {}: {err}",
-                if up { "up" } else { "down" }
-            ));
-        }
-    }
-
-    /// Log a state transition as OpenBSD's carp does: to or from INIT at
-    /// `log` level 4 (warning), between BACKUP and MASTER at 2 (crit).
-    fn log_transition(&self, msg: &str, from: CarpState, to: CarpState) {
-        if from == CarpState::Init || to == CarpState::Init {
-            if self.log_level >= 4 {
-                log::warning(msg);
-            }
-        } else if self.log_level >= 2 {
-            log::crit(msg);
-        }
-    }
-
-    /// Carry out what a state machine asked for.
-    fn execute(&mut self, name: &str, acts: Actions, _now: Duration) {
-        for a in acts.iter() {
-            match a {
-                Action::Transition { from, to } => {
-                    if let Some(e) = self.entries.get_mut(name) {
-                        e.transitions += 1;
-                    }
-                    let msg = format!("{name}: state transition: {} -> {}", from.name(), to.name());
-                    self.log_transition(&msg, from, to);
-                    self.node_transition(name);
-                }
-                Action::SendAdvert { bow_out } => self.send_advert(name, 0, bow_out),
-                // Balanced: no gratuitous ARP (carp_master_down), but the
-                // NAs that correct stale neighbour entries (carp.4).
-                Action::SendGratuitous if self.is_balanced(name) => self.send_na(name),
-                Action::SendGratuitous => self.send_gratuitous(name),
-            }
-        }
     }
 
     /// Look up the address advertisements of `name` leave from.
@@ -817,6 +809,9 @@ impl CarpTable {
         }
         let names: Vec<String> = self.entries.keys().cloned().collect();
         for n in names {
+            if self.log_level >= 7 {
+                self.trace = self.master_down_late(&n, now).map(trace::Takeover::new);
+            }
             self.each_node(
                 &n,
                 |v| {
@@ -828,6 +823,29 @@ impl CarpTable {
                 },
                 now,
             );
+            if let Some(t) = self.trace.take() {
+                log::info(&t.line(&n));
+            }
+        }
+    }
+
+    /// How late the master-down timer of a BACKUP node of `name` fires
+    /// at `now`, if it is due.
+    fn master_down_late(&self, name: &str, now: Duration) -> Option<Duration> {
+        self.entries
+            .get(name)?
+            .all()
+            .filter(|c| c.state() == CarpState::Backup)
+            .filter_map(|c| c.fsm.next_deadline())
+            .filter(|&d| d <= now)
+            .map(|d| now - d)
+            .max()
+    }
+
+    /// A step of the takeover being timed ended.
+    fn mark(&mut self, step: &'static str) {
+        if let Some(t) = &mut self.trace {
+            t.mark(step);
         }
     }
 

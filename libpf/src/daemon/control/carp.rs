@@ -18,6 +18,11 @@ pub(super) fn list_interfaces(shared: &Shared) -> Reply {
 /// (as OpenBSD's SIOCGVH copies the key out for the superuser alone);
 /// others learn whether one is set.
 pub(super) fn get(shared: &Shared, peer: &Peer, name: &str) -> Reply {
+    // The addresses as the state says, not still on their way.
+    let settle = shared.carp().settler();
+    if let Some(s) = settle {
+        s.wait(std::time::Duration::from_secs(1));
+    }
     let st = shared.carp().status_at(name, Some(shared.now()));
     Reply::Carp(if peer.uid == 0 {
         st
