@@ -45,7 +45,6 @@ const NFPROTO_NETDEV: u8 = 5;
 const NF_NETDEV_INGRESS: u32 = 0;
 const NFPROTO_IPV4: u8 = 2;
 const NFPROTO_IPV6: u8 = 10;
-const NFPROTO_NETDEV: u8 = 5;
 
 const HOOK_PREROUTING: u32 = 0;
 const HOOK_FORWARD: u32 = 2;
