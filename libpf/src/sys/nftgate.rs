@@ -41,7 +41,8 @@ pub fn table(name: &str) -> String {
     format!("pfd_gate_{name}")
 }
 
-/// Run an nft(8) script.
+/// Run an nft(8) script (the gates' tables, and balancing's in
+/// daemon::carp::balance).
 pub fn nft(script: &str) -> Result<(), String> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])

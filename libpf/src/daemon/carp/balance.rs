@@ -15,9 +15,8 @@ use crate::carp::fsm::{Action, Actions, Vhid};
 use crate::carp::iface::CarpIf;
 use crate::carp::{CarpConfig, CarpState, NodeStatus};
 use crate::log;
+use crate::sys::nftgate::nft;
 use crate::sys::sysctl;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -104,26 +103,6 @@ impl Owners {
 /// The nft table of a carp interface's ingress rules.
 fn table(name: &str) -> String {
     format!("pfd_{name}")
-}
-
-fn nft(script: &str) -> Result<(), String> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("nft: {e}"))?;
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(script.as_bytes())
-            .map_err(|e| format!("nft: {e}"))?;
-    }
-    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
 }
 
 /// Remove a carp interface's ingress and neighbour discovery rules.
