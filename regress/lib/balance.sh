@@ -6,6 +6,34 @@
 #   BAL_CLIENT  client C's address is ${BAL_CLIENT}C as `pfctl -vvss`
 #               prints it, followed by BAL_CLIENT_END ("" or "[": IPv6
 #               addresses are printed with the port in brackets)
+#   BAL_CARP1, BAL_CARP2  the address words of carp1 (clients' side, on
+#               eth0) and carp2 (server's side, on eth1) for carpctl
+
+carpctl() { local h=$1; shift; in_fw "$h" "$BIN/carpctl" "$@"; }
+pfss() { in_fw "$1" "$BIN/pfctl" -ss 2>/dev/null; }
+export -f carpctl pfss
+
+# fw_up FW MODE OUTNODES INNODES: pfd with $RUN/pf.conf, pfsync on sync0,
+# carp1 and carp2 balanced in MODE over the given carpnodes.
+fw_up() {
+	PFD_FLAGS=-P pfd_start "$1" &&
+		in_fw "$1" "$BIN/pfctl" -q -e &&
+		in_fw "$1" "$BIN/pfctl" -q -f "$RUN/pf.conf" &&
+		pfsyncd_start "$1" &&
+		carpctl "$1" pfsync0 up syncdev sync0 &&
+		carpctl "$1" carp1 $BAL_CARP1 carpdev eth0 pass out1 balancing "$2" carpnodes "$3" &&
+		carpctl "$1" carp2 $BAL_CARP2 carpdev eth1 pass in2 balancing "$2" carpnodes "$4"
+}
+# node_state FW IF STATE VHID SECS: until carpctl shows the node so.
+node_state() {
+	local i
+	for i in $(seq $((${5:-10} * 10))); do
+		carpctl "$1" "$2" 2>/dev/null | grep -q $'^\t\tstate '"$3 vhid $4 " && return 0
+		sleep 0.1
+	done
+	return 1
+}
+export -f node_state
 
 # pings C: 10 echo requests to the server; "received dups" on stdout.
 pings() {

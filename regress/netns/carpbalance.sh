@@ -78,31 +78,7 @@ print("echoed", echoed, "of", sent, flush=True)
 sys.exit(0 if sent > 0 and echoed == sent else 1)
 PY
 
-carpctl() { local h=$1; shift; in_fw "$h" "$BIN/carpctl" "$@"; }
-pfss() { in_fw "$1" "$BIN/pfctl" -ss 2>/dev/null; }
-export -f carpctl pfss
-
-# fw_up FW MODE OUTNODES INNODES
-fw_up() {
-	PFD_FLAGS=-P pfd_start "$1" &&
-		in_fw "$1" "$BIN/pfctl" -q -e &&
-		in_fw "$1" "$BIN/pfctl" -q -f "$RUN/pf.conf" &&
-		pfsyncd_start "$1" &&
-		carpctl "$1" pfsync0 up syncdev sync0 &&
-		carpctl "$1" carp1 inet 10.0.0.1 255.255.255.0 carpdev eth0 pass out1 balancing "$2" carpnodes "$3" &&
-		carpctl "$1" carp2 inet 10.1.0.1 255.255.255.0 carpdev eth1 pass in2 balancing "$2" carpnodes "$4"
-}
-# node_state FW IF STATE VHID SECS: until carpctl shows the node so.
-node_state() {
-	local i
-	for i in $(seq $((${5:-10} * 10))); do
-		carpctl "$1" "$2" 2>/dev/null | grep -q $'^\t\tstate '"$3 vhid $4 " && return 0
-		sleep 0.1
-	done
-	return 1
-}
-export -f node_state
-BAL_PING="ping" BAL_SERVER=10.1.0.100 BAL_CLIENT=10.0.0.1 BAL_CLIENT_END=""
+BAL_PING="ping" BAL_SERVER=10.1.0.100 BAL_CLIENT=10.0.0.1 BAL_CLIENT_END="" BAL_CARP1="inet 10.0.0.1 255.255.255.0" BAL_CARP2="inet 10.1.0.1 255.255.255.0"
 source "$LIB/balance.sh"
 
 # ------------------------------------------------------------ balancing ip
