@@ -22,12 +22,7 @@ bulk_part() {
 	local flows=${HA_BULK_FLOWS:-60000} n i t0 t1 ms have
 	local limit=$((flows * 2 + 20000))
 	# Room for the table, flows that outlive the bench.
-	topo_flow_conf "set limit states $limit\\
-set timeout { udp.first 900, udp.single 900, udp.multiple 900 }"
-	PFD_FLAGS=-P fw_start fw1
-	sleep 1
-	PFD_FLAGS=-P fw_start fw2
-	wait_carp fw1 carp1 MASTER 15 || echo "# fw1 did not become MASTER"
+	udp_pair_up "$limit"
 	fw_stop_one fw2 pfsyncd
 	in_fw fw2 "$BIN/pfctl" -q -F states
 	echo "# flowbench: $(in_ns cl "$FLOWBENCH" flows 192.168.99.50 192.0.2.20 "$flows")"

@@ -80,12 +80,7 @@ flows_part() {
 	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
 	local gen=${HA_FLOWS_GEN:-flows} flows=$((rate * secs)) n out have
 	local limit=$((flows * 2 + 20000))
-	topo_flow_conf "set limit states $limit\\
-set timeout { udp.first 900, udp.single 900, udp.multiple 900 }"
-	PFD_FLAGS=-P fw_start fw1
-	sleep 1
-	PFD_FLAGS=-P fw_start fw2
-	wait_carp fw1 carp1 MASTER 15 || echo "# fw1 did not become MASTER"
+	udp_pair_up "$limit"
 	for n in $(seq 100); do grep -q 'bulk update complete' "$RUN/fw2.pfsyncd.log" && break; sleep 0.1; done
 	[ "$drop" -gt 0 ] && topo_sync_drop "$drop"
 	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
