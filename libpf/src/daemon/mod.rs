@@ -19,6 +19,7 @@ pub mod onepass;
 pub mod persist;
 pub mod pflog;
 pub mod routing;
+pub mod syncpass;
 
 use crate::engine::state::PurgeCursor;
 use crate::engine::Engine;
@@ -96,6 +97,8 @@ pub struct Shared {
     pub queues: datapath::Queues,
     /// Interfaces whose packets may be filtered `out` ahead of time.
     pub out_codes: onepass::OutCodes,
+    /// pfsync flows whose frames skip the queue.
+    pub syncpass: syncpass::SyncPass,
     /// Bumped on every change of links, addresses, routes and pfd's own
     /// policy routing: the data path's route answers are stale.
     pub net_gen: std::sync::atomic::AtomicU64,
@@ -231,6 +234,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         kernel_drops: datapath::KernelDrops::default(),
         queues: datapath::Queues::default(),
         out_codes: onepass::OutCodes::default(),
+        syncpass: syncpass::SyncPass::default(),
         net_gen: std::sync::atomic::AtomicU64::new(0),
         fastpath: fastpath::FastPath::default(),
         store: persist::Store::new(opts.state_dir.clone()),
@@ -382,7 +386,11 @@ fn take_hooks(shared: &Shared, enabled: bool) -> io::Result<()> {
     let kept = hooks::with_lock(|| {
         shared.out_codes.reset();
         if hooks::installed_for(&shared.opts.hooks) {
-            hooks::forget_filtered().map(|()| true)
+            // The pfsync flows the last pfd let by are filtered again
+            // until this one passes them (daemon::syncpass).
+            hooks::forget_filtered()?;
+            crate::sys::syncpass::install().map_err(io::Error::other)?;
+            Ok(true)
         } else {
             hooks::install(&shared.opts.hooks).map(|()| false)
         }
@@ -419,6 +427,10 @@ fn shutdown(shared: &Arc<Shared>) {
     shared.clear_routes();
     shared.localnet.restore();
     if hooks::installed() {
+        // pfsync's frames too (daemon::syncpass): none listed.
+        if let Err(e) = crate::sys::syncpass::install() {
+            log::err(&e);
+        }
         log::notice("packet hooks left in place (fail-closed): traffic stops until pfd runs again; `pfctl -d` lifts them");
     }
 }
@@ -444,6 +456,9 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         if let Some(f) = forward.as_mut() {
             f.tick(&shared.fastpath, || !shared.carp().names().is_empty());
         }
+        shared
+            .syncpass
+            .tick(&shared, shared.now_ms(), tick.is_multiple_of(4));
         if tick.is_multiple_of(4) {
             let now = shared.now_ms();
             {

@@ -177,6 +177,9 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
             &["-t", "mangle", "-I", "POSTROUTING", "1", "-j", POST_CHAIN],
         )?;
     }
+    // pfsync's frames past the queue once pf passed their flow
+    // (daemon::syncpass): an empty table now.
+    crate::sys::syncpass::install().map_err(io::Error::other)?;
     Ok(())
 }
 
@@ -213,6 +216,7 @@ pub fn remove() -> io::Result<()> {
             run(tool, &["-t", table, "-X", chain])?;
         }
     }
+    crate::sys::syncpass::remove().map_err(io::Error::other)?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub mod policy_routing;
 pub mod raw;
 pub mod resolve;
 pub mod route_query;
+pub mod syncpass;
 pub mod sysctl;
 pub mod time;
 pub mod timer;

@@ -149,6 +149,17 @@ pub(super) fn out_ahead(
     })
 }
 
+/// Passed plainly: no logging, nothing sent, held or rerouted (what the
+/// kernel may pass on pfd's behalf).
+pub(super) fn plain(v: &Verdict) -> bool {
+    v.pass
+        && !v.log
+        && v.forward == Forward::Normal
+        && v.reply.is_none()
+        && v.send.is_empty()
+        && v.hold.is_none()
+}
+
 /// What the fast path may take over from packet `p` (None: nothing):
 /// both passes passed it by a state, plainly (no logging, nothing sent,
 /// held or rerouted), `wire` and `mid` its tuple as it came and after the
@@ -162,14 +173,6 @@ pub(super) fn offer(
     wire: Tuple,
     mid: Tuple,
 ) -> Option<Offer> {
-    let plain = |v: &Verdict| {
-        v.pass
-            && !v.log
-            && v.forward == Forward::Normal
-            && v.reply.is_none()
-            && v.send.is_empty()
-            && v.hold.is_none()
-    };
     if !plain(in_v) || !plain(&a.v) || p.truncated() || p.bridged {
         return None;
     }

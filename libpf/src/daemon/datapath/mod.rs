@@ -255,6 +255,12 @@ impl Worker {
         let wire = fast.then(|| Tuple::of(self.q.payload(p))).flatten();
         let f = self.filter(&meta, p);
         let mid = wire.and_then(|_| Tuple::of(self.q.payload(p)));
+        if let Some((slot, _)) = f.state {
+            if ahead::plain(&f.v) && !f.v.modified && !p.truncated() {
+                let pkt = self.q.payload(p);
+                self.shared.syncpass.offer(pkt, dir, meta.ifname, slot);
+            }
+        }
         if f.v.hold.is_none() {
             let at = original.seen(dir, meta.ifname, meta.uid);
             self.sink.logger.log(&f.v, f.debug, &at);

@@ -1,14 +1,14 @@
 //! What the fast path (pfcore::fastpath, pfd's eBPF program) did with a
 //! state's packets, brought back into the state: its packet and byte
 //! counters, its last activity (expiry), the window data of both ends
-//! (TCP) or the pseudo-states (UDP), and a pfsync update so the peer
-//! follows.
+//! (TCP) or the pseudo-states (UDP; other protocols for pfsync's own
+//! frames, daemon::syncpass), and a pfsync update so the peer follows.
 
 use super::matched::track_other;
 use super::Slot;
 use crate::engine::peer::Peer;
 use crate::engine::Engine;
-use crate::wire::IPPROTO_UDP;
+use crate::wire::IPPROTO_TCP;
 
 /// Traffic of a state the fast path passed since it last told.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,13 +48,15 @@ impl Engine {
             return false;
         };
         let moved = o.packets != [0, 0];
-        if st.key[0].proto == IPPROTO_UDP {
-            // pf's UDP pseudo-states move on as if it had seen them
-            // (SINGLE, MULTIPLE once both ways), and so the timeout.
+        let proto = st.key[0].proto;
+        if proto != IPPROTO_TCP {
+            // pf's UDP (and other protocols') pseudo-states move on as if
+            // it had seen them (SINGLE, MULTIPLE once both ways), and so
+            // the timeout.
             let expire = st.expire;
             for (i, fwd) in [(0, true), (1, false)] {
                 if o.packets[i] != 0 {
-                    track_other(st, IPPROTO_UDP, fwd, expire);
+                    track_other(st, proto, fwd, expire);
                 }
             }
         }
