@@ -112,7 +112,10 @@ impl SyncPass {
     /// the states. Called from pfd's maintenance, every 250 ms.
     pub fn tick(&self, shared: &Shared, now: u64, count: bool) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = kernel::generation();
+        // No table: pf is disabled, nothing is filtered.
+        let Some(generation) = kernel::generation() else {
+            return;
+        };
         if generation != g.generation {
             // The table was made afresh (pfctl -e, a restart): empty.
             for l in g.states.values_mut() {
@@ -122,7 +125,7 @@ impl SyncPass {
             g.generation = generation;
             g.failed = false;
         }
-        if generation == 0 || g.states.is_empty() || g.failed {
+        if g.states.is_empty() || g.failed {
             return;
         }
         let counts = if count && g.states.values().any(|l| l.listed) {

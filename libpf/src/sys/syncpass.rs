@@ -15,7 +15,7 @@
 use crate::sys::nftgate::nft;
 use std::net::Ipv4Addr;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The table's name (family ip).
 pub const TABLE: &str = "pfd_syncpass";
@@ -23,10 +23,15 @@ pub const TABLE: &str = "pfd_syncpass";
 /// Bumped each time the table is made afresh (its elements are gone).
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
+/// Whether this process made the table and did not remove it since.
+static PRESENT: AtomicBool = AtomicBool::new(false);
+
 /// The table's generation: a change means the elements must be added
-/// again.
-pub fn generation() -> u64 {
-    GENERATION.load(Ordering::Relaxed)
+/// again. None: no table (pf disabled, or not made yet).
+pub fn generation() -> Option<u64> {
+    PRESENT
+        .load(Ordering::Relaxed)
+        .then(|| GENERATION.load(Ordering::Relaxed))
 }
 
 /// Which way a listed frame goes.
@@ -84,11 +89,13 @@ fn script() -> String {
 pub fn install() -> Result<(), String> {
     nft(&script()).map_err(|e| format!("nft table {TABLE}: {e}"))?;
     GENERATION.fetch_add(1, Ordering::Relaxed);
+    PRESENT.store(true, Ordering::Relaxed);
     Ok(())
 }
 
 /// Remove the table, if there.
 pub fn remove() -> Result<(), String> {
+    PRESENT.store(false, Ordering::Relaxed);
     nft(&format!("table ip {TABLE} {{}}\ndelete table ip {TABLE}\n"))
         .map_err(|e| format!("nft table {TABLE}: {e}"))
 }
