@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 type StateId = (u64, u32);
+type EngineGuard<'a> = std::sync::MutexGuard<'a, Engine>;
 
 /// Packets a state has seen before its flow is offered: short
 /// connections end in pfd without the map updates (and their removal)
@@ -59,6 +60,8 @@ struct Table {
     kernel: Option<Kernel>,
     flows: HashMap<u32, Flow>,
     by_pair: HashMap<[StateId; 2], u32>,
+    /// The flow of each ingress key in the maps.
+    by_key: HashMap<[u8; KEY_LEN], u32>,
     next: u32,
     /// Offers refused by the kernel (map full).
     refused: u64,
@@ -232,6 +235,7 @@ impl FastPath {
         ok = ok && k.put_key(&ingress, &rw_in).is_ok();
         if ok && !f.keys.contains(&ingress) {
             f.keys.push(ingress);
+            t.by_key.insert(ingress, id);
         }
         if !ok {
             t.refused += 1;
@@ -250,6 +254,28 @@ impl FastPath {
         for id in ids {
             pull_one(&mut t, e, id, now);
         }
+    }
+
+    /// A packet that came in on `in_if` as `wire` reached pfd's queue:
+    /// when it belongs to an offloaded flow (the program left it to pfd:
+    /// SYN, FIN or RST, or outside the window as the program saw it),
+    /// bring that flow's counters and window into its states first, so
+    /// that pf judges it by the window as it is, not as it was at the
+    /// last pull (up to a second and gigabytes earlier).
+    pub fn pull_for<'a>(
+        &self,
+        engine: impl FnOnce() -> EngineGuard<'a>,
+        in_if: u32,
+        wire: &Tuple,
+        now: u64,
+    ) {
+        let key = fp::key(in_if, HOOK_INGRESS, wire);
+        let Some(id) = self.table().by_key.get(&key).copied() else {
+            return;
+        };
+        // The engine first, as everywhere (offer, pull).
+        let mut e = engine();
+        pull_one(&mut self.table(), &mut e, id, now);
     }
 
     /// What `pfctl -vsi` prints of it (None: off).
@@ -340,6 +366,9 @@ fn remove(t: &mut Table, id: u32) {
     let [a, b] = f.states;
     let pair = if a <= b { [a, b] } else { [b, a] };
     t.by_pair.remove(&pair);
+    for key in &f.keys {
+        t.by_key.remove(key);
+    }
     if let Some(k) = t.kernel.as_mut() {
         for key in &f.keys {
             k.del_key(key);

@@ -253,6 +253,13 @@ impl Worker {
         self.shared.fastpath.queued.fetch_add(1, Ordering::Relaxed);
         let fast = dir == Dir::In && self.shared.fastpath.is_on();
         let wire = fast.then(|| Tuple::of(self.q.payload(p))).flatten();
+        if let Some(w) = wire.as_ref() {
+            // A packet of an offloaded flow the program left to pfd.
+            let now = self.shared.now_ms();
+            self.shared
+                .fastpath
+                .pull_for(|| self.shared.engine(), ifindex, w, now);
+        }
         let f = self.filter(&meta, p);
         let mid = wire.and_then(|_| Tuple::of(self.q.payload(p)));
         if let Some((slot, _)) = f.state {
