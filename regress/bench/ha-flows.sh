@@ -76,6 +76,26 @@
 # frames queued through both pfds' data paths (NFQUEUE) and by the
 # scheduling of a loaded machine; no pfsync thread used more than 13% of
 # a CPU in the states runs (perf).
+# Packets the NFQUEUEs of firewall $1 dropped (queue full, or not
+# handed to pfd): /proc/net/netfilter/nfnetlink_queue, columns 6 and 7.
+nfq_drops() {
+	in_ns "$1" awk '{ d += $6 + $7 } END { print d + 0 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null
+}
+# The host's backlog drops (/proc/net/softnet_stat column 2, hex, every
+# CPU; all namespaces' veth traffic passes there).
+softnet_drops() {
+	local d=0 _ x
+	while read -r _ x _; do d=$((d + 0x$x)); done </proc/net/softnet_stat
+	echo $d
+}
+# CPU ticks (user + system, all threads) of fw1's and fw2's pfd and
+# pfsyncd, in that order.
+daemon_cpu() {
+	local h d
+	for h in fw1 fw2; do for d in pfd pfsyncd; do
+		awk '{ printf "%d\n", $14 + $15 }' "/proc/$(daemon_pid $h $d)/stat" 2>/dev/null || echo 0
+	done; done
+}
 flows_part() {
 	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
 	local gen=${HA_FLOWS_GEN:-flows} flows=$((rate * secs)) n out have
@@ -86,13 +106,24 @@ flows_part() {
 	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
 	local dump=$!
 	sleep 0.5
+	local softnet0 cpu0 t0
+	softnet0=$(softnet_drops)
+	cpu0=$(daemon_cpu)
+	t0=$(date +%s%N)
 	if [ "$gen" = states ]; then
 		out=$("$FLOWBENCH" states "$RUN/fw1.sock" "$flows" "$rate" | sed 's/states_per_s/flows_per_s/')
 	else
 		out=$(in_ns cl "$FLOWBENCH" flows 192.168.99.50 192.0.2.20 "$flows" "$rate")
 	fi
 	echo "# flowbench $gen: $out"
+	# CPU of each daemon while the flows came, in % of one CPU.
+	paste <(echo "$cpu0") <(daemon_cpu) |
+		awk -v ms=$((($(date +%s%N) - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { split("fw1_pfd fw1_pfsyncd fw2_pfd fw2_pfsyncd", n) }
+			{ printf "bench.ha.pfd.flows_cpu_%s_pct=%d\n", n[NR], ($2 - $1) * 100000 / hz / ms }'
 	sleep 2
+	local softnet1
+	softnet1=$(softnet_drops)
 	kill $dump 2>/dev/null
 	wait $dump 2>/dev/null
 	python3 - "$RUN/flows.pcap" <<'PY'
@@ -120,8 +151,11 @@ PY
 	local pat='udp (192\.168\.99\.50|192\.0\.2\.20):'
 	[ "$gen" = states ] && pat='udp .*10\.77\.'
 	synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E "$pat" | sort; }
-	synced fw1 >"$RUN/flows.fw1"
+	# fw2's table as it is 2 s after the last flow, then fw1's (listing
+	# a million states takes seconds: fw2 second would have had them
+	# to catch up).
 	synced fw2 >"$RUN/flows.fw2"
+	synced fw1 >"$RUN/flows.fw1"
 	have=$(wc -l <"$RUN/flows.fw1")
 	echo "bench.ha.pfd.flows_states=$have"
 	echo "bench.ha.pfd.flows_missing=$(comm -23 "$RUN/flows.fw1" "$RUN/flows.fw2" | wc -l)"
@@ -132,6 +166,10 @@ PY
 	sed -n 's/.*\t\([0-9]*\) gaps\{0,1\} seen, .* \([0-9]*\) repaired, \([0-9]*\) lost.*/bench.ha.pfd.flows_gaps=\1\nbench.ha.pfd.flows_repaired=\2\nbench.ha.pfd.flows_lost=\3/p' "$RUN/flows.fw2.stats"
 	echo "bench.ha.pfd.flows_resent=$(sed -n 's/.*\t\([0-9]*\) frames\{0,1\} resent on request.*/\1/p' "$RUN/flows.fw1.stats")"
 	echo "bench.ha.pfd.flows_rcvdrops=$(in_ns fw2 awk '$2 ~ /:00F0$/ { d += $NF } END { print d + 0 }' /proc/net/raw)"
+	echo "bench.ha.pfd.flows_fw1_nfq_drops=$(nfq_drops fw1)"
+	echo "bench.ha.pfd.flows_fw2_nfq_drops=$(nfq_drops fw2)"
+	echo "bench.ha.pfd.flows_softnet_drops=$((softnet1 - softnet0))"
+	echo "bench.ha.pfd.flows_fw1_send_errors=$(sed -n 's/^[[:space:]]*\([0-9]*\) send error.*/\1/p' "$RUN/flows.fw1.stats")"
 	if [ "$drop" -gt 0 ]; then
 		local d=0 c
 		for n in fw1 fw2; do

@@ -63,6 +63,9 @@ pub struct PfsyncSide {
     pub config: PfsyncConfig,
     /// A pfsyncd is attached to the change stream.
     pub attached: bool,
+    /// A connection delivering the peer's frames has its own thread
+    /// (`control::pfsync::serve_input`).
+    pub input_served: bool,
     /// The bulk-update demotion (+32 on group carp) is held.
     pub demote_held: bool,
     /// Since when (ms).
