@@ -38,9 +38,9 @@ fn ring_numbers_keeps_and_resends() {
     assert_eq!((r.resent, r.nacks, r.gone), (3, 1, 1));
     // Asked again at once: held off; later: sent again.
     out.clear();
-    assert_eq!(r.nack(7, 4, 1, 5, &mut out), None);
+    assert_eq!(r.nack(7, 4, 1, RESEND_HOLDOFF_MS - 1, &mut out), None);
     assert!(out.is_empty());
-    assert_eq!(r.nack(7, 4, 1, 5 + RESEND_HOLDOFF_MS, &mut out), None);
+    assert_eq!(r.nack(7, 4, 1, RESEND_HOLDOFF_MS, &mut out), None);
     assert_eq!(out, vec![frames[3].clone()]);
     // Another stream's NACK, frames never sent: nothing.
     out.clear();
