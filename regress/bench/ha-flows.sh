@@ -16,7 +16,11 @@
 #   bench.ha.pfd.flows_per_s       flows the client sent per second
 #   bench.ha.pfd.flows_states      those flows' states on fw1 (what pfd
 #                                  took: 2 per flow when it kept up)
-#   bench.ha.pfd.flows_missing     states of fw1 not on fw2
+#   bench.ha.pfd.flows_missing     states of fw1 not on fw2 (fw2's
+#                                  listed first, from 2 s on, then fw1's)
+#   bench.ha.pfd.flows_missing_count_2s
+#                                  the same from the two state counts
+#                                  taken at 2 s (pfctl -si, fw2 first)
 #   bench.ha.pfd.flows_lag_p50_ms, _p99_ms, _max_ms
 #                                  replication lag on fw2: from a new
 #                                  state's creation on fw1 (pfd's clock
@@ -35,6 +39,13 @@
 #                                  reach fw2's sync interface (a capture
 #                                  of their first 54 bytes): the sender's
 #                                  share of the lag
+#   bench.ha.pfd.flows_fw1_nfq_drops, _fw2_nfq_drops
+#                                  packets each firewall's NFQUEUE dropped
+#   bench.ha.pfd.flows_softnet_drops  the host's backlog drops meanwhile
+#   bench.ha.pfd.flows_fw1_send_errors  fw1's pfsync send errors
+#   bench.ha.pfd.flows_cpu_fw1_pfd_pct, ... _fw2_pfsyncd_pct
+#                                  each daemon's CPU while the flows came
+#                                  (% of one CPU)
 # Measured (2 shared cores shared with other builds, load 6-9, release):
 #   10,000/s x 10 s: 200,000 states, 0 missing, 0 drops, 2-3 frames
 #     repaired, lag median 1-2 ms, p99 137-978 ms (wire p99 16 ms), max 1.5 s
@@ -88,6 +99,10 @@ softnet_drops() {
 	while read -r _ x _; do d=$((d + 0x$x)); done </proc/net/softnet_stat
 	echo $d
 }
+# The states on firewall $1 now (pfctl -si, current entries).
+state_count() {
+	in_fw "$1" "$BIN/pfctl" -si | awk '/current entries/ { print $3; exit }'
+}
 # CPU ticks (user + system, all threads) of fw1's and fw2's pfd and
 # pfsyncd, in that order.
 daemon_cpu() {
@@ -106,7 +121,9 @@ flows_part() {
 	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
 	local dump=$!
 	sleep 0.5
-	local softnet0 cpu0 t0
+	local softnet0 cpu0 t0 n1 n2
+	n1=$(state_count fw1)
+	n2=$(state_count fw2)
 	softnet0=$(softnet_drops)
 	cpu0=$(daemon_cpu)
 	t0=$(date +%s%N)
@@ -122,6 +139,10 @@ flows_part() {
 			'BEGIN { split("fw1_pfd fw1_pfsyncd fw2_pfd fw2_pfsyncd", n) }
 			{ printf "bench.ha.pfd.flows_cpu_%s_pct=%d\n", n[NR], ($2 - $1) * 100000 / hz / ms }'
 	sleep 2
+	# The state counts 2 s after the last flow (fw2's first): states
+	# fw1 made since the start that fw2 has not.
+	n2=$(($(state_count fw2) - n2))
+	n1=$(($(state_count fw1) - n1))
 	local softnet1
 	softnet1=$(softnet_drops)
 	kill $dump 2>/dev/null
@@ -159,6 +180,7 @@ PY
 	have=$(wc -l <"$RUN/flows.fw1")
 	echo "bench.ha.pfd.flows_states=$have"
 	echo "bench.ha.pfd.flows_missing=$(comm -23 "$RUN/flows.fw1" "$RUN/flows.fw2" | wc -l)"
+	echo "bench.ha.pfd.flows_missing_count_2s=$((n1 - n2))"
 	in_fw fw2 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw2.stats"
 	in_fw fw1 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw1.stats"
 	cat "$RUN/flows.fw2.stats" | sed 's/^/# fw2: /'
