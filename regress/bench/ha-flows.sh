@@ -6,6 +6,8 @@
 # (flowbench flows, two states each, no NAT), fw2 running as its pfsync
 # peer; with HA_FLOWS_DROP=N one pfsync frame in N is dropped on the way
 # into each firewall (an nft rule), so that the repair has work.
+# With HA_FLOWS_STALL=S, fw1's pfsyncd (HA_FLOWS_STALL_FW=fw2: fw2's) is stopped for S
+# seconds halfway: what a stall of the sender leaves to the repair.
 # HA_FLOWS_GEN=states measures the replication path alone: no packets,
 # fw1 gets $HA_FLOWS_RATE new states a second added through its control
 # socket (flowbench states, DIOCADDSTATES; fw1's own states, sent to fw2
@@ -127,6 +129,14 @@ flows_part() {
 	softnet0=$(softnet_drops)
 	cpu0=$(daemon_cpu)
 	t0=$(date +%s%N)
+	if [ -n "${HA_FLOWS_STALL:-}" ]; then
+		(
+			p=$(daemon_pid "${HA_FLOWS_STALL_FW:-fw1}" pfsyncd)
+			sleep "$((secs / 2))"
+			kill -STOP "$p" && sleep "$HA_FLOWS_STALL"
+			kill -CONT "$p"
+		) &
+	fi
 	if [ "$gen" = states ]; then
 		out=$("$FLOWBENCH" states "$RUN/fw1.sock" "$flows" "$rate" | sed 's/states_per_s/flows_per_s/')
 	else
