@@ -82,9 +82,9 @@ pub(super) fn destroy(shared: &Shared) -> Reply {
 pub(super) fn input(shared: &Shared, messages: &[Message], now: u64) -> Reply {
     let mut e = shared.engine();
     let r = e.pfsync_input(messages, now);
-    if e.sync.take_wake() {
-        shared.sync_cv.notify_all();
-    }
+    let wake = e.sync.take_wake();
+    drop(e);
+    shared.notify_sync(wake);
     Reply::PfsyncInput {
         bulk_requested: r.bulk_requested,
         bus: r.bus,
