@@ -6,6 +6,8 @@
 # (flowbench flows, two states each, no NAT), fw2 running as its pfsync
 # peer; with HA_FLOWS_DROP=N one pfsync frame in N is dropped on the way
 # into each firewall (an nft rule), so that the repair has work.
+# With HA_FLOWS_STALL=S, fw1's pfsyncd (HA_FLOWS_STALL_FW=fw2: fw2's) is stopped for S
+# seconds halfway: what a stall of the sender leaves to the repair.
 # HA_FLOWS_GEN=states measures the replication path alone: no packets,
 # fw1 gets $HA_FLOWS_RATE new states a second added through its control
 # socket (flowbench states, DIOCADDSTATES; fw1's own states, sent to fw2
@@ -16,7 +18,11 @@
 #   bench.ha.pfd.flows_per_s       flows the client sent per second
 #   bench.ha.pfd.flows_states      those flows' states on fw1 (what pfd
 #                                  took: 2 per flow when it kept up)
-#   bench.ha.pfd.flows_missing     states of fw1 not on fw2
+#   bench.ha.pfd.flows_missing     states of fw1 not on fw2 (fw2's
+#                                  listed first, from 2 s on, then fw1's)
+#   bench.ha.pfd.flows_missing_count_2s
+#                                  the same from the two state counts
+#                                  taken at 2 s (pfctl -si, fw2 first)
 #   bench.ha.pfd.flows_lag_p50_ms, _p99_ms, _max_ms
 #                                  replication lag on fw2: from a new
 #                                  state's creation on fw1 (pfd's clock
@@ -35,6 +41,13 @@
 #                                  reach fw2's sync interface (a capture
 #                                  of their first 54 bytes): the sender's
 #                                  share of the lag
+#   bench.ha.pfd.flows_fw1_nfq_drops, _fw2_nfq_drops
+#                                  packets each firewall's NFQUEUE dropped
+#   bench.ha.pfd.flows_softnet_drops  the host's backlog drops meanwhile
+#   bench.ha.pfd.flows_fw1_send_errors  fw1's pfsync send errors
+#   bench.ha.pfd.flows_cpu_fw1_pfd_pct, ... _fw2_pfsyncd_pct
+#                                  each daemon's CPU while the flows came
+#                                  (% of one CPU)
 # Measured (2 shared cores shared with other builds, load 6-9, release):
 #   10,000/s x 10 s: 200,000 states, 0 missing, 0 drops, 2-3 frames
 #     repaired, lag median 1-2 ms, p99 137-978 ms (wire p99 16 ms), max 1.5 s
@@ -76,6 +89,30 @@
 # frames queued through both pfds' data paths (NFQUEUE) and by the
 # scheduling of a loaded machine; no pfsync thread used more than 13% of
 # a CPU in the states runs (perf).
+# Packets the NFQUEUEs of firewall $1 dropped (queue full, or not
+# handed to pfd): /proc/net/netfilter/nfnetlink_queue, columns 6 and 7.
+nfq_drops() {
+	in_ns "$1" awk '{ d += $6 + $7 } END { print d + 0 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null
+}
+# The host's backlog drops (/proc/net/softnet_stat column 2, hex, every
+# CPU; all namespaces' veth traffic passes there).
+softnet_drops() {
+	local d=0 _ x
+	while read -r _ x _; do d=$((d + 0x$x)); done </proc/net/softnet_stat
+	echo $d
+}
+# The states on firewall $1 now (pfctl -si, current entries).
+state_count() {
+	in_fw "$1" "$BIN/pfctl" -si | awk '/current entries/ { print $3; exit }'
+}
+# CPU ticks (user + system, all threads) of fw1's and fw2's pfd and
+# pfsyncd, in that order.
+daemon_cpu() {
+	local h d
+	for h in fw1 fw2; do for d in pfd pfsyncd; do
+		awk '{ printf "%d\n", $14 + $15 }' "/proc/$(daemon_pid $h $d)/stat" 2>/dev/null || echo 0
+	done; done
+}
 flows_part() {
 	local rate=${HA_FLOWS_RATE:-50000} secs=${HA_FLOWS_SECS:-30} drop=${HA_FLOWS_DROP:-0}
 	local gen=${HA_FLOWS_GEN:-flows} flows=$((rate * secs)) n out have
@@ -86,13 +123,38 @@ flows_part() {
 	(exec ip netns exec "$(ns fw2)" timeout 300 tcpdump -s 54 -B 65536 -nn -U -w "$RUN/flows.pcap" -i hvn2 ip proto 240 and src host 169.254.0.1 2>/dev/null) &
 	local dump=$!
 	sleep 0.5
+	local softnet0 cpu0 t0 n1 n2
+	n1=$(state_count fw1)
+	n2=$(state_count fw2)
+	softnet0=$(softnet_drops)
+	cpu0=$(daemon_cpu)
+	t0=$(date +%s%N)
+	if [ -n "${HA_FLOWS_STALL:-}" ]; then
+		(
+			p=$(daemon_pid "${HA_FLOWS_STALL_FW:-fw1}" pfsyncd)
+			sleep "$((secs / 2))"
+			kill -STOP "$p" && sleep "$HA_FLOWS_STALL"
+			kill -CONT "$p"
+		) &
+	fi
 	if [ "$gen" = states ]; then
 		out=$("$FLOWBENCH" states "$RUN/fw1.sock" "$flows" "$rate" | sed 's/states_per_s/flows_per_s/')
 	else
 		out=$(in_ns cl "$FLOWBENCH" flows 192.168.99.50 192.0.2.20 "$flows" "$rate")
 	fi
 	echo "# flowbench $gen: $out"
+	# CPU of each daemon while the flows came, in % of one CPU.
+	paste <(echo "$cpu0") <(daemon_cpu) |
+		awk -v ms=$((($(date +%s%N) - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { split("fw1_pfd fw1_pfsyncd fw2_pfd fw2_pfsyncd", n) }
+			{ printf "bench.ha.pfd.flows_cpu_%s_pct=%d\n", n[NR], ($2 - $1) * 100000 / hz / ms }'
 	sleep 2
+	# The state counts 2 s after the last flow (fw2's first): states
+	# fw1 made since the start that fw2 has not.
+	n2=$(($(state_count fw2) - n2))
+	n1=$(($(state_count fw1) - n1))
+	local softnet1
+	softnet1=$(softnet_drops)
 	kill $dump 2>/dev/null
 	wait $dump 2>/dev/null
 	python3 - "$RUN/flows.pcap" <<'PY'
@@ -120,11 +182,15 @@ PY
 	local pat='udp (192\.168\.99\.50|192\.0\.2\.20):'
 	[ "$gen" = states ] && pat='udp .*10\.77\.'
 	synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E "$pat" | sort; }
-	synced fw1 >"$RUN/flows.fw1"
+	# fw2's table as it is 2 s after the last flow, then fw1's (listing
+	# a million states takes seconds: fw2 second would have had them
+	# to catch up).
 	synced fw2 >"$RUN/flows.fw2"
+	synced fw1 >"$RUN/flows.fw1"
 	have=$(wc -l <"$RUN/flows.fw1")
 	echo "bench.ha.pfd.flows_states=$have"
 	echo "bench.ha.pfd.flows_missing=$(comm -23 "$RUN/flows.fw1" "$RUN/flows.fw2" | wc -l)"
+	echo "bench.ha.pfd.flows_missing_count_2s=$((n1 - n2))"
 	in_fw fw2 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw2.stats"
 	in_fw fw1 "$BIN/carpctl" -s pfsync0 >"$RUN/flows.fw1.stats"
 	cat "$RUN/flows.fw2.stats" | sed 's/^/# fw2: /'
@@ -132,6 +198,10 @@ PY
 	sed -n 's/.*\t\([0-9]*\) gaps\{0,1\} seen, .* \([0-9]*\) repaired, \([0-9]*\) lost.*/bench.ha.pfd.flows_gaps=\1\nbench.ha.pfd.flows_repaired=\2\nbench.ha.pfd.flows_lost=\3/p' "$RUN/flows.fw2.stats"
 	echo "bench.ha.pfd.flows_resent=$(sed -n 's/.*\t\([0-9]*\) frames\{0,1\} resent on request.*/\1/p' "$RUN/flows.fw1.stats")"
 	echo "bench.ha.pfd.flows_rcvdrops=$(in_ns fw2 awk '$2 ~ /:00F0$/ { d += $NF } END { print d + 0 }' /proc/net/raw)"
+	echo "bench.ha.pfd.flows_fw1_nfq_drops=$(nfq_drops fw1)"
+	echo "bench.ha.pfd.flows_fw2_nfq_drops=$(nfq_drops fw2)"
+	echo "bench.ha.pfd.flows_softnet_drops=$((softnet1 - softnet0))"
+	echo "bench.ha.pfd.flows_fw1_send_errors=$(sed -n 's/^[[:space:]]*\([0-9]*\) send error.*/\1/p' "$RUN/flows.fw1.stats")"
 	if [ "$drop" -gt 0 ]; then
 		local d=0 c
 		for n in fw1 fw2; do

@@ -64,6 +64,9 @@ pub struct PfsyncSide {
     pub config: PfsyncConfig,
     /// A pfsyncd is attached to the change stream.
     pub attached: bool,
+    /// A connection delivering the peer's frames has its own thread
+    /// (`control::pfsync::serve_input`).
+    pub input_served: bool,
     /// The bulk-update demotion (+32 on group carp) is held.
     pub demote_held: bool,
     /// Since when (ms).
@@ -119,6 +122,16 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Wake pfsync's sender (`wake`: the sync queue's `take_wake`), with
+    /// the engine let go first: the sender runs in the real-time class
+    /// and needs the engine at once; woken while the notifier still held
+    /// it, it waited for a notifier it had just put off the CPU.
+    pub fn notify_sync(&self, wake: bool) {
+        if wake {
+            self.sync_cv.notify_all();
+        }
+    }
+
     /// The fast path's counters into the states; flows whose states went
     /// leave the kernel's maps.
     pub fn fastpath_pull(&self) {

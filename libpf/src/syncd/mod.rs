@@ -51,6 +51,13 @@ pub const MTU: usize = 1500;
 /// header alone, which OpenBSD's pfsync_input takes without complaint)
 /// tells the peer this side is alive: the health check's silence.
 pub const KEEPALIVE: Duration = Duration::from_secs(1);
+/// pfsyncd's threads run in SCHED_FIFO at this priority when they may
+/// (below CARP's, `daemon::carp`), as do pfd's ends of the sync path: on a
+/// busy machine a frame waited a time slice at each of the six threads
+/// between a new state and its insert on the peer (lag p99 36 ms with
+/// eight busy processes beside two cores, 9 ms in SCHED_FIFO). The bulk
+/// sender is not among them: it runs for seconds.
+pub const RT_PRIO: i32 = 5;
 /// At most this often pfsyncd sends pfd its report when it changed.
 pub const REPORT_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -407,6 +414,10 @@ pub fn run(socket: &str, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Res
         ring: Mutex::new(SendRing::new(random_epoch(), repair::RING_BYTES)),
         repair: Mutex::new(RepairReport::default()),
     });
+    // The receiving and delivering threads inherit it.
+    if let Err(e) = crate::sys::timer::realtime(RT_PRIO) {
+        log::info(&format!("pfsync: no real-time scheduling ({e})"));
+    }
     let (tx, rx) = channel();
     {
         let s = shared.clone();
@@ -532,6 +543,8 @@ fn attach(shared: &Arc<Shared>, events: &Receiver<Event>) -> io::Result<()> {
                     }
                     let s = shared.clone();
                     std::thread::spawn(move || {
+                        // Seconds of work: not in the real-time class.
+                        let _ = crate::sys::timer::normal();
                         bulk_send(&s);
                         s.track().bulks_sent += 1;
                         s.bulk_running.store(false, Ordering::Release);

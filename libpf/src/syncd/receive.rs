@@ -90,6 +90,8 @@ pub(super) fn receiver(shared: Arc<Shared>, events: Sender<Event>) {
                 None
             };
         }
+        // A full batch read: more are waiting (`RepairRx::set_behind`).
+        rx.repair.set_behind(frames >= INPUT_BATCH);
         rx.repair_poll(&shared, &link, &mut ready);
         rx.report(&shared);
         for item in ready.drain(..) {

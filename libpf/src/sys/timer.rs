@@ -104,6 +104,18 @@ pub fn realtime(prio: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Put the calling thread back in the normal class (SCHED_OTHER), for a
+/// thread that inherited the real-time class and must not keep it.
+pub fn normal() -> io::Result<()> {
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pthread_self() is the calling thread; p is a valid param.
+    let r = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_OTHER, &p) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,9 @@ enum Step {
     Close,
     /// It is pfsyncd's stream from now on.
     Attach,
+    /// It is pfsyncd's delivery from now on: a thread of its own serves
+    /// it (`pfsync::serve_input`).
+    Dedicate,
 }
 
 /// Run the request in frame body `body` of `s`, replying on its socket.
@@ -95,6 +98,9 @@ fn run_request(shared: &Arc<Shared>, s: &mut Session, body: &[u8], write: Durati
     if !allowed {
         return keep_if(reply(s, Reply::error(EPERM, "Permission denied")));
     }
+    // pfsyncd's first delivery of the peer's frames: from then on the
+    // connection gets a thread of its own (one such at a time).
+    let dedicate = matches!(req, Request::PfsyncInput { .. }) && s.peer.uid == 0;
     let mut out = Out::new(&s.stream, write);
     let ok = match req {
         Request::GetStates => {
@@ -111,6 +117,9 @@ fn run_request(shared: &Arc<Shared>, s: &mut Session, body: &[u8], write: Durati
             write_frame(&mut out, &reply).is_ok()
         }
     };
+    if ok && dedicate && pfsync::claim_input(shared) {
+        return Step::Dedicate;
+    }
     keep_if(ok)
 }
 
@@ -139,6 +148,16 @@ fn work(shared: &Arc<Shared>, mut s: Session, body: Vec<u8>, write: Duration) ->
                 });
             if let Err(e) = spawned {
                 crate::log::err(&format!("pfsync stream: {e}"));
+            }
+            None
+        }
+        Step::Dedicate => {
+            let shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("pfsync-input".into())
+                .spawn(move || pfsync::serve_input(&shared, s, write));
+            if let Err(e) = spawned {
+                crate::log::err(&format!("pfsync input: {e}"));
             }
             None
         }

@@ -2,6 +2,7 @@
 //! from the peer, the bulk-update demotion, and pfsyncd's attached stream
 //! of local state changes.
 
+use super::session::Session;
 use super::Peer;
 use crate::daemon::Shared;
 use crate::errno::EBUSY;
@@ -81,15 +82,80 @@ pub(super) fn destroy(shared: &Shared) -> Reply {
 pub(super) fn input(shared: &Shared, messages: &[Message], now: u64) -> Reply {
     let mut e = shared.engine();
     let r = e.pfsync_input(messages, now);
-    if e.sync.take_wake() {
-        shared.sync_cv.notify_all();
-    }
+    let wake = e.sync.take_wake();
+    drop(e);
+    shared.notify_sync(wake);
     Reply::PfsyncInput {
         bulk_requested: r.bulk_requested,
         bus: r.bus,
         stale: r.stale,
         badstate: r.badstate,
     }
+}
+
+/// Take the one thread of its own a connection delivering the peer's
+/// frames may have; false when another has it.
+pub(super) fn claim_input(shared: &Shared) -> bool {
+    !std::mem::replace(&mut shared.pfsync().input_served, true)
+}
+
+/// pfsyncd's delivery connection, in a thread of its own and in the
+/// real-time class (`syncd::RT_PRIO`) when pfd may: the peer's frames go
+/// from pfsyncd's socket to the state table without waiting for the
+/// control socket's loop and a worker of its pool, each a time slice
+/// late on a busy machine. Any request is served here, as in the loop.
+pub(super) fn serve_input(shared: &Arc<Shared>, mut s: Session, write: Duration) {
+    if let Err(e) = crate::sys::timer::realtime(crate::syncd::RT_PRIO) {
+        log::info(&format!("pfsync input: no real-time scheduling ({e})"));
+    }
+    let ready = s.stream.set_nonblocking(false).is_ok()
+        && s.stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .is_ok()
+        && s.stream.set_write_timeout(Some(write)).is_ok();
+    if !ready {
+        shared.pfsync().input_served = false;
+        return;
+    }
+    while let Some(body) = read_request(&s.stream, shared) {
+        match super::run_request(shared, &mut s, &body, write) {
+            super::Step::Keep | super::Step::Dedicate => {}
+            super::Step::Close => break,
+            super::Step::Attach => {
+                shared.pfsync().input_served = false;
+                return attach(shared, s.stream);
+            }
+        }
+    }
+    shared.pfsync().input_served = false;
+}
+
+/// The next request's body on a blocking stream with a read timeout;
+/// None at its end, on a bad frame, or when pfd is shutting down.
+fn read_request(stream: &UnixStream, shared: &Shared) -> Option<Vec<u8>> {
+    use crate::ioctl::frame::{parse_header_max, HEADER_LEN, MAX_REQUEST};
+    use std::io::{ErrorKind, Read};
+    let mut h = [0u8; HEADER_LEN];
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match (&*stream).read(&mut h[got..]) {
+            Ok(0) => return None,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e)
+                if got == 0 && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                if shared.shutdown.load(Ordering::Relaxed) {
+                    return None;
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    let len = parse_header_max(&h, MAX_REQUEST).ok()?;
+    let mut body = vec![0u8; len];
+    (&*stream).read_exact(&mut body).ok()?;
+    Some(body)
 }
 
 /// pfsyncd's counters and bulk status, kept with the time they came.
@@ -159,6 +225,9 @@ fn peer_gone(conn: &UnixStream) -> bool {
 /// pfsyncd's stream: local state changes as they become due, and the
 /// pfsync0 configuration whenever it changes.
 pub(super) fn attach(shared: &Arc<Shared>, mut conn: UnixStream) {
+    if let Err(e) = crate::sys::timer::realtime(crate::syncd::RT_PRIO) {
+        log::info(&format!("pfsync stream: no real-time scheduling ({e})"));
+    }
     {
         let mut p = shared.pfsync();
         if p.attached {

@@ -78,9 +78,10 @@ pub(super) fn add(shared: &Shared, states: &[StateRepr], now: u64) -> Reply {
             n += 1;
         }
     }
-    // Imported states go to the pfsync peer like new ones.
-    if e.sync.take_wake() {
-        shared.sync_cv.notify_all();
-    }
+    // Imported states go to the pfsync peer like new ones; the sender
+    // woken once the engine is free (`notify_sync`).
+    let wake = e.sync.take_wake();
+    drop(e);
+    shared.notify_sync(wake);
     Reply::Count(n)
 }

@@ -353,7 +353,7 @@ impl Worker {
     /// fragments it released, its notices and new next hops seen to.
     fn filter(&mut self, meta: &PacketMeta, p: &nfqueue::Packet) -> Filtered {
         let shared = &self.shared;
-        let (mut v, debug, route_gen, notices, enabled, state, defers, created) = {
+        let (mut v, debug, route_gen, notices, enabled, state, defers, created, wake) = {
             let now = shared.now_ms();
             let mut e = shared.engine();
             e.sync.take_last_insert();
@@ -374,9 +374,7 @@ impl Worker {
                 |t| Some(t) == hold || held.contains_key(&t),
                 &mut self.releases,
             );
-            if e.sync.take_wake() {
-                shared.sync_cv.notify_all();
-            }
+            let wake = e.sync.take_wake();
             let notices = e.take_notices();
             let gen = e.route_targets().generation();
             (
@@ -388,8 +386,10 @@ impl Worker {
                 state,
                 defers,
                 created,
+                wake,
             )
         };
+        shared.notify_sync(wake);
         for n in notices {
             log::warning(n.message());
         }

@@ -38,9 +38,9 @@ fn ring_numbers_keeps_and_resends() {
     assert_eq!((r.resent, r.nacks, r.gone), (3, 1, 1));
     // Asked again at once: held off; later: sent again.
     out.clear();
-    assert_eq!(r.nack(7, 4, 1, 5, &mut out), None);
+    assert_eq!(r.nack(7, 4, 1, RESEND_HOLDOFF_MS - 1, &mut out), None);
     assert!(out.is_empty());
-    assert_eq!(r.nack(7, 4, 1, 5 + RESEND_HOLDOFF_MS, &mut out), None);
+    assert_eq!(r.nack(7, 4, 1, RESEND_HOLDOFF_MS, &mut out), None);
     assert_eq!(out, vec![frames[3].clone()]);
     // Another stream's NACK, frames never sent: nothing.
     out.clear();
@@ -211,4 +211,48 @@ fn lag_percentiles() {
     assert_eq!(lag_ms(0, 1007), None);
     assert_eq!(lag_ms(u32::MAX, 1u64 << 32 | 2), Some(3));
     assert_eq!(lag_ms(10, 5), None);
+}
+
+#[test]
+fn no_retry_while_behind() {
+    let mut rx = RepairRx::<u8, u32>::new();
+    let data = |seq| ext(RepairKind::Data, 7, seq, 0);
+    let (mut out, mut nacks) = (Vec::new(), Vec::new());
+    rx.data(1, &data(1), 1, 0, &mut out);
+    rx.data(1, &data(3), 3, 0, &mut out);
+    // Behind: the first NACK all the same.
+    rx.set_behind(true);
+    rx.poll(0, &mut nacks, &mut out);
+    assert_eq!(nacks, vec![(1, ext(RepairKind::Nack, 7, 2, 1))]);
+    // No retry while behind...
+    nacks.clear();
+    rx.poll(NACK_RETRY_MS, &mut nacks, &mut out);
+    assert!(nacks.is_empty());
+    // ...at once when caught up.
+    rx.set_behind(false);
+    rx.poll(NACK_RETRY_MS + 1, &mut nacks, &mut out);
+    assert_eq!(nacks, vec![(1, ext(RepairKind::Nack, 7, 2, 1))]);
+    // The give-up time runs on while behind.
+    rx.set_behind(true);
+    rx.poll(GIVE_UP_MS, &mut nacks, &mut out);
+    assert_eq!(rx.missing(), 0);
+    assert_eq!(out, vec![1, 3]);
+}
+
+#[test]
+fn many_missing_retry_later() {
+    let mut rx = RepairRx::<u8, u32>::new();
+    let data = |seq| ext(RepairKind::Data, 7, seq, 0);
+    let (mut out, mut nacks) = (Vec::new(), Vec::new());
+    rx.data(1, &data(1), 1, 0, &mut out);
+    rx.data(1, &data(1002), 1002, 0, &mut out);
+    rx.poll(0, &mut nacks, &mut out);
+    assert_eq!(nacks.len(), 1);
+    nacks.clear();
+    let wait = 1000 / RESEND_FRAMES_PER_MS;
+    assert!(wait > NACK_RETRY_MS);
+    rx.poll(wait - 1, &mut nacks, &mut out);
+    assert!(nacks.is_empty());
+    rx.poll(wait, &mut nacks, &mut out);
+    assert_eq!(nacks, vec![(1, ext(RepairKind::Nack, 7, 2, 1000))]);
 }
