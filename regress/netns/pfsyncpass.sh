@@ -25,7 +25,8 @@ check "fw2 finished its bulk update" bash -c "for i in \$(seq 100); do grep -q '
 # `nft list set` of a firewall's in/out set: its elements, one a line.
 listed() { in_ns "$1" nft list set ip pfd_syncpass "$2" 2>/dev/null | grep -o '"hvn2" \. [0-9.]* \. [0-9.]* counter packets [0-9]*'; }
 # Packets the firewall's NFQUEUE was given so far (its id sequence).
-queued() { in_ns "$1" awk '{ n += $7 } END { print n + 0 }' /proc/net/netfilter/nfnetlink_queue; }
+# Fields: queue portid total copy_mode copy_range queue_dropped user_dropped id_sequence 1.
+queued() { in_ns "$1" awk '{ n += $8 } END { print n + 0 }' /proc/net/netfilter/nfnetlink_queue; }
 # Frames the in set counted from fw1 (169.254.0.1) on fw2.
 counted_in() { listed fw2 in | awk '$3 == "169.254.0.1" { n += $NF } END { print n + 0 }'; }
 wait_listed() { local i; for i in $(seq 40); do [ -n "$(listed "$1" "$2")" ] && return 0; sleep 0.25; done; return 1; }

@@ -172,6 +172,11 @@ pub fn between(c: &BaseChain, tproxy: bool) -> bool {
 /// forward packets itself only when nothing does (netdev ingress hooks
 /// run after TC ingress, which then skips them).
 pub fn on_forward_path(c: &BaseChain, tproxy: bool) -> bool {
+    // pfd's own pfsync table (sys::syncpass): it only marks pfsync frames
+    // of flows pf passed, which the program does not forward.
+    if c.family == NFPROTO_IPV4 && c.table == super::syncpass::TABLE && !c.drops {
+        return false;
+    }
     let busy = |own: usize| c.drops || c.rules > own;
     match c.family {
         NFPROTO_INET | NFPROTO_IPV4 | NFPROTO_IPV6 => {
@@ -471,6 +476,9 @@ mod tests {
             &chain("filter", "FORWARD", HOOK_FORWARD, 0, 0),
             false
         ));
+        // pfd's pfsync marks (sys::syncpass), IPv4 only.
+        let sp = chain(crate::sys::syncpass::TABLE, "pre", HOOK_PREROUTING, -350, 1);
+        assert!(!on_forward_path(&sp, false));
         // Anything else on the way, wherever its priority.
         assert!(on_forward_path(
             &chain("raw", "PREROUTING", HOOK_PREROUTING, -300, 2),
