@@ -84,11 +84,28 @@
 #   confirmed: dropped in fw1's NFQUEUE (pfsync's own frames, and the
 #   NACKs, pass through both pfds' data paths) while fw1's pfd stalls,
 #   its state table growing.
-# The 50,000/s goal (p99 <= 10 ms) is not met on this machine: the data
-# path caps new flows near 23,000/s, and lag is dominated by pfsync's own
-# frames queued through both pfds' data paths (NFQUEUE) and by the
-# scheduling of a loaded machine; no pfsync thread used more than 13% of
-# a CPU in the states runs (perf).
+# After the sync path ran in SCHED_FIFO (pfsyncd.8), the sender was
+# woken with the engine free, NACKs retried at 10 ms (release, quiet
+# machine, load 0.3-1.5, not in a quiet window):
+#   states 50,000/s x 30 s (before SCHED_FIFO): 1,500,000 states,
+#     0 missing, lag median 2 ms, p99 4 ms (wire p99 2 ms); after it,
+#     5 s: the same
+#   states 50,000/s x 10 s beside 8 busy processes: p99 36 ms before,
+#     12 ms in SCHED_FIFO, 3 and 14 ms once woken with the engine free
+#   states 100,000/s x 10 s: 0 missing, median 4 ms, p99 11 ms
+#   HA_FLOWS_DROP=100, states 50,000/s x 10 s: 0 missing, 0 lost, 1,033
+#     repaired, p99 8 ms (39 ms with NACKs retried at 40 ms)
+#   HA_FLOWS_STALL=1 HA_FLOWS_STALL_FW=fw2: 2,768 socket drops, all
+#     repaired, 3,554 frames resent (8,803 before retries waited)
+#   flows 50,000/s x 30 s, before pfsync's frames skipped the queue
+#     (daemon::syncpass): fw1 took all 3,000,000 states; pfsync's
+#     frames wait in fw1's NFQUEUE (wire lag median 528 ms, p99 6.5 s)
+#     and fw2's dropped 13,354 packets: 6,556 missing, 1,319 frames lost.
+#     With pfsync's frames kept out of both NFQUEUEs (two iptables
+#     RETURN rules for proto 240, by hand): 0 missing, p99 2 ms, but
+#     fw1's NFQUEUE dropped 80,099 client packets: fw2's SCHED_FIFO
+#     threads took the CPU from fw1's data path on this one machine
+#     (with fw2's threads in the normal class: 0 dropped, p99 76 ms)
 # Packets the NFQUEUEs of firewall $1 dropped (queue full, or not
 # handed to pfd): /proc/net/netfilter/nfnetlink_queue, columns 6 and 7.
 nfq_drops() {
