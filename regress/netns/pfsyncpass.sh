@@ -37,19 +37,7 @@ listed fw2 in | sed 's/^/# fw2 in: /'
 
 q0=$(queued fw2)
 c0=$(counted_in)
-in_ns cl python3 - "$FLOWS" <<'PY'
-import socket, sys, time
-n = int(sys.argv[1])
-t0 = time.monotonic()
-for i in range(n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("192.168.99.50", 10000 + i))
-    s.sendto(b"x", ("192.0.2.20", 20000))
-    s.close()
-    ahead = t0 + (i + 1) / 2000 - time.monotonic()
-    if ahead > 0:
-        time.sleep(ahead)
-PY
+in_ns cl python3 "$LIB/udpflows.py" "$FLOWS" 2000
 sleep 1.5
 q1=$(queued fw2)
 c1=$(counted_in)
@@ -79,11 +67,7 @@ in_fw fw2 "$BIN/pfctl" -q -k 169.254.0.0
 gone() { local i; for i in $(seq 20); do [ -z "$(listed fw2 in)" ] && return 0; sleep 0.25; done; return 1; }
 check "fw2 unlists the flow once its state is killed" gone
 r0=$(in_fw fw2 "$BIN/carpctl" -s pfsync0 | awk '/packets received/ { print $1; exit }')
-in_ns cl python3 -c '
-import socket
-for i in range(200):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("192.168.99.50", 30000 + i)); s.sendto(b"x", ("192.0.2.20", 20000)); s.close()'
+in_ns cl python3 "$LIB/udpflows.py" 200 0 30000
 sleep 1
 r1=$(in_fw fw2 "$BIN/carpctl" -s pfsync0 | awk '/packets received/ { print $1; exit }')
 check "fw2's pfsyncd hears nothing from fw1 now (${r0:-?} -> ${r1:-?})" test "${r1:-x}" = "${r0:-y}"

@@ -32,19 +32,7 @@ check "fw2 finished its bulk update" bash -c "for i in \$(seq 100); do grep -q '
 topo_sync_drop "$DROP"
 capture fw2 "$RUN/sync.pcap" -B 16384 -i hvn2 ip proto 240
 
-in_ns cl python3 - "$FLOWS" "$RATE" <<'PY'
-import socket, sys, time
-n, rate = int(sys.argv[1]), int(sys.argv[2])
-t0 = time.monotonic()
-for i in range(n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("192.168.99.50", 10000 + i))
-    s.sendto(b"x", ("192.0.2.20", 20000))
-    s.close()
-    ahead = t0 + (i + 1) / rate - time.monotonic()
-    if ahead > 0:
-        time.sleep(ahead)
-PY
+in_ns cl python3 "$LIB/udpflows.py" "$FLOWS" "$RATE"
 # The repair interval: a lost frame is asked for and sent again within 1 s.
 sleep 1
 synced() { in_fw "$1" "$BIN/pfctl" -ss | grep -E 'udp (192\.168\.99\.50|192\.0\.2\.20):' | sort; }
