@@ -13,7 +13,10 @@
  * its counters in fp_counts, and the mark pfd would give it after both
  * passes: pfd's PREROUTING chain lets such a packet by (no NFQUEUE),
  * POSTROUTING too when it leaves by the interface the mark names.
- * Everything else goes on untouched to pfd's queue.
+ * Everything else goes on untouched to pfd's queue. A packet that came
+ * in by an interface in fp_held (a carp interface whose gate is closed:
+ * daemon::carp tells pfd before it closes it) is left alone too, for the
+ * gate (a netdev ingress chain, which runs after TC ingress) to drop.
  *
  * When pfd allows it (fp_conf, CONF_FORWARD: no netfilter rules but
  * pfd's on the forward path, no IPsec policies, a kernel with
@@ -65,6 +68,7 @@
 
 /* fp_conf[0] bits. */
 #define CONF_FORWARD 1	/* fp_ingress may forward packets itself */
+#define CONF_HELD 2	/* fp_held has entries */
 
 /* Linux 6.10: the lookup takes the packet mark (in params->smac's place;
  * Debian 12's headers predate it). */
@@ -158,6 +162,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } fp_conf SEC(".maps");
+
+/* Interfaces whose packets fp_ingress leaves alone (closed carp gates). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} fp_held SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -448,16 +460,15 @@ static __always_inline int ttl_down(struct __sk_buff *skb, struct pkt *p)
  * `out` pass was for: TC_ACT_REDIRECT. TC_ACT_OK: the stack forwards it
  * (and pfd's hooks see it as before). */
 static __always_inline int forward(struct __sk_buff *skb, struct pkt *p, struct fp_rw *rw,
-				   __u64 segs)
+				   __u32 conf, __u64 segs)
 {
 	struct bpf_fib_lookup fib = {};
 	struct bpf_redir_neigh nh = {};
-	__u32 k = 0, l3 = p->l4 - ETH_HLEN, len, mark = rw->mark;
-	__u32 *conf = bpf_map_lookup_elem(&fp_conf, &k);
+	__u32 l3 = p->l4 - ETH_HLEN, len, mark = rw->mark;
 	__u8 *dst = (rw->flags & RW_DST) ? rw->dst : p->key.dst;
 	long rc;
 
-	if (!conf || !(*conf & CONF_FORWARD) || !rw->oif)
+	if (!(conf & CONF_FORWARD) || !rw->oif)
 		return TC_ACT_OK;
 	/* Not for this host's MAC, or back out where it came from (the
 	 * stack sends a redirect): the stack's business. */
@@ -520,6 +531,7 @@ int fp_ingress(struct __sk_buff *skb)
 	struct fp_rw *rw;
 	struct fp_count *c;
 	__u64 segs, bytes;
+	__u32 k = 0, conf, *cp;
 
 	if (parse(skb, &p, 0))
 		return TC_ACT_OK;
@@ -527,6 +539,10 @@ int fp_ingress(struct __sk_buff *skb)
 	p.key.hook = HOOK_INGRESS;
 	rw = bpf_map_lookup_elem(&fp_keys, &p.key);
 	if (!rw)
+		return TC_ACT_OK;
+	cp = bpf_map_lookup_elem(&fp_conf, &k);
+	conf = cp ? *cp : 0;
+	if ((conf & CONF_HELD) && bpf_map_lookup_elem(&fp_held, &p.key.ifindex))
 		return TC_ACT_OK;
 	if (p.key.proto == IPPROTO_TCP) {
 		struct fp_flow *f;
@@ -557,7 +573,7 @@ int fp_ingress(struct __sk_buff *skb)
 	skb->mark = rw->mark;
 	stat_add(ST_FAST, segs);
 	stat_add(ST_BYTES, bytes);
-	return forward(skb, &p, rw, segs);
+	return forward(skb, &p, rw, conf, segs);
 }
 
 SEC("classifier")

@@ -115,6 +115,14 @@ check "preempt: fw1 is MASTER again on carp1" wait_carp fw1 carp1 MASTER 1
 check "preempt: fw1 is MASTER again on carp2" wait_carp fw1 carp2 MASTER 1
 check "preempt: fw2 went back to BACKUP" wait_carp fw2 carp1 BACKUP 3
 check "preempt: the TCP connection survived" test "${surv:-0}" = 1
+# The fast path's program forwarded the connection itself on both, carp
+# interfaces or not (a closed gate holds it off that interface's packets).
+fwd_prog() { in_fw "$1" "$BIN/pfctl" -vsi | awk '/^  forwarded by the program / { print $5; exit }'; }
+n1=$(fwd_prog fw1)
+n2=$(fwd_prog fw2)
+echo "ha.preempt.forwarded_by_program=fw1:${n1:-none},fw2:${n2:-none}"
+check "preempt: fw2's program forwarded packets itself while MASTER (${n2:-none})" test "${n2:-0}" -gt 0
+check "preempt: fw1's program forwarded packets itself after taking over (${n1:-none})" test "${n1:-0}" -gt 0
 
 # -------------------------------------------------------------------- crash
 crash() {

@@ -6,11 +6,10 @@
 //! policies, no ip rules on mark bits beyond pfd's route selector (the
 //! program's route lookup takes the mark, as the stack's does), and a
 //! kernel whose eBPF route lookup takes the mark at all (Linux 6.10).
-//! Not either while carp interfaces exist: in regress/netns/ha.sh's
-//! preemption a connection offloaded and forwarded so on the backup got
-//! a RST in 2 of 4 runs after the master came back (0 of 2 with the
-//! stack forwarding; cause not found yet), so HA pairs keep the stack's
-//! forwarding. Otherwise the program leaves them to the stack as before.
+//! Carp interfaces do not stand in the way: their gates (netdev ingress
+//! chains, which the program would skip) hold the program off their
+//! packets while closed (FastPath::hold). Otherwise the program leaves
+//! offloaded flows to the stack as before.
 //!
 //! Checked by the maintenance thread each quarter second when the
 //! nftables ruleset changed (its notifications), every 2 s in any case.
@@ -50,9 +49,8 @@ impl ForwardCheck {
         }
     }
 
-    /// Check again when due, and tell the fast path (`carp`: are there
-    /// carp interfaces, asked only then).
-    pub fn tick(&mut self, fp: &FastPath, carp: impl FnOnce() -> bool) {
+    /// Check again when due, and tell the fast path.
+    pub fn tick(&mut self, fp: &FastPath) {
         if !self.kernel_ok || !fp.is_on() {
             return;
         }
@@ -62,7 +60,7 @@ impl ForwardCheck {
             return;
         }
         self.checked = Some(Instant::now());
-        fp.set_forward(!carp() && self.allowed());
+        fp.set_forward(self.allowed());
     }
 
     /// Nothing but pfd on forwarded packets' way (unknown counts as

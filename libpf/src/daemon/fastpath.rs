@@ -17,7 +17,7 @@ use crate::engine::Engine;
 use crate::fastpath::{self as fp, Counts, Tuple, HOOK_EGRESS, HOOK_INGRESS, KEY_LEN};
 use crate::log;
 use crate::sys::fastpath::{interfaces, monotonic_ns, Kernel};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -67,6 +67,21 @@ struct Table {
     refused: u64,
     /// The program may forward packets itself (daemon::fastforward).
     forward: bool,
+    /// Interfaces whose packets the program leaves alone: carp
+    /// interfaces with their gates closed (`hold`).
+    held: HashSet<u32>,
+}
+
+impl Table {
+    /// fp_conf as `forward` and `held` have it.
+    fn conf(&self) -> u32 {
+        (if self.forward { fp::CONF_FORWARD } else { 0 })
+            | (if self.held.is_empty() {
+                0
+            } else {
+                fp::CONF_HELD
+            })
+    }
 }
 
 /// The fast path of one pfd.
@@ -99,7 +114,17 @@ impl FastPath {
                 for e in k.follow(&interfaces()) {
                     log::warning(&e.to_string());
                 }
-                self.table().kernel = Some(k);
+                let mut t = self.table();
+                for &i in &t.held {
+                    if let Err(e) = k.set_held(i, true) {
+                        log::warning(&e.to_string());
+                    }
+                }
+                if let Err(e) = k.set_conf(t.conf()) {
+                    log::warning(&e.to_string());
+                }
+                t.kernel = Some(k);
+                drop(t);
                 self.on.store(true, Ordering::Relaxed);
                 log::info("fast path loaded");
             }
@@ -118,19 +143,51 @@ impl FastPath {
         if t.forward == on {
             return;
         }
+        let conf = t.conf() & !fp::CONF_FORWARD | if on { fp::CONF_FORWARD } else { 0 };
         let Some(k) = t.kernel.as_mut() else {
             return;
         };
-        match k.set_conf(if on { fp::CONF_FORWARD } else { 0 }) {
+        match k.set_conf(conf) {
             Ok(()) => {
                 t.forward = on;
                 log::info(if on {
                     "fast path: offloaded flows are forwarded at TC ingress"
                 } else {
-                    "fast path: offloaded flows are forwarded by the IP stack (carp interfaces, or netfilter rules, IPsec policies or ip rules on marks of the system's own)"
+                    "fast path: offloaded flows are forwarded by the IP stack (netfilter rules, IPsec policies or ip rules on marks of the system's own)"
                 });
             }
             Err(e) => log::warning(&e.to_string()),
+        }
+    }
+
+    /// Have the program leave the packets that come in by interface
+    /// `index` alone (`held`), or handle them again: a carp interface's
+    /// gate (a netdev ingress chain, which runs after TC ingress) is
+    /// closed only once it is held, and released once open
+    /// (daemon::carp::transition). Kept while the fast path is off, and
+    /// written when it loads.
+    pub fn hold(&self, index: u32, held: bool) {
+        let mut t = self.table();
+        let changed = if held {
+            t.held.insert(index)
+        } else {
+            t.held.remove(&index)
+        };
+        if !changed {
+            return;
+        }
+        let conf = t.conf();
+        if let Some(k) = t.kernel.as_mut() {
+            // The entry before the flag on; the flag off before the
+            // last entry goes.
+            let r = if held {
+                k.set_held(index, true).and_then(|()| k.set_conf(conf))
+            } else {
+                k.set_conf(conf).and_then(|()| k.set_held(index, false))
+            };
+            if let Err(e) = r {
+                log::warning(&format!("interface {index}: {e}"));
+            }
         }
     }
 

@@ -281,6 +281,15 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             v.pass
         }));
     }
+    // Carp gates and the fast path's program (which runs before them).
+    {
+        let weak = Arc::downgrade(&shared);
+        shared.carp().set_gate_hook(Box::new(move |idx, closed| {
+            if let Some(s) = weak.upgrade() {
+                s.fastpath.hold(idx, closed);
+            }
+        }));
+    }
     // The interfaces, then what the last pfd left: the rules are in
     // force before the first packet is read.
     let _ = ifwatch::sync_links(&shared);
@@ -467,7 +476,7 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         std::thread::sleep(Duration::from_millis(250));
         tick += 1;
         if let Some(f) = forward.as_mut() {
-            f.tick(&shared.fastpath, || !shared.carp().names().is_empty());
+            f.tick(&shared.fastpath);
         }
         shared
             .syncpass

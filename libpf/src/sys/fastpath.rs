@@ -28,6 +28,7 @@ pub struct Kernel {
     counts: HashMap<MapData, u32, [u8; COUNT_LEN]>,
     stats: PerCpuArray<MapData, u64>,
     conf: Array<MapData, u32>,
+    held: HashMap<MapData, u32, u32>,
     /// Interfaces the programs are attached to: index -> name.
     attached: StdMap<u32, String>,
 }
@@ -55,6 +56,7 @@ impl Kernel {
         let counts = HashMap::try_from(map("fp_counts")?).map_err(|e| err("fp_counts", e))?;
         let stats = PerCpuArray::try_from(map("fp_stats")?).map_err(|e| err("fp_stats", e))?;
         let conf = Array::try_from(map("fp_conf")?).map_err(|e| err("fp_conf", e))?;
+        let held = HashMap::try_from(map("fp_held")?).map_err(|e| err("fp_held", e))?;
         // Loading parsed the kernel's BTF (several MB of allocations, all
         // freed by now): +16 MB RSS for pfd's lifetime unless given back.
         super::heap::release_free();
@@ -65,6 +67,7 @@ impl Kernel {
             counts,
             stats,
             conf,
+            held,
             attached: StdMap::new(),
         })
     }
@@ -140,9 +143,21 @@ impl Kernel {
         let _ = self.counts.remove(&id);
     }
 
-    /// Let the program forward packets itself, or not (fp_conf).
+    /// What the program may do (fp_conf: fastpath::CONF_*).
     pub fn set_conf(&mut self, bits: u32) -> io::Result<()> {
         self.conf.set(0, bits, 0).map_err(|e| err("fp_conf", e))
+    }
+
+    /// Have the program leave the packets that come in by interface
+    /// `index` alone, or not (fp_held).
+    pub fn set_held(&mut self, index: u32, held: bool) -> io::Result<()> {
+        if held {
+            self.held.insert(index, 1, 0).map_err(|e| err("fp_held", e))
+        } else {
+            // Not there: nothing to do.
+            let _ = self.held.remove(&index);
+            Ok(())
+        }
     }
 
     /// The program's statistics (fastpath::ST_*), summed over the CPUs.

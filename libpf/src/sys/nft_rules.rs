@@ -153,6 +153,14 @@ pub fn between(c: &BaseChain, tproxy: bool) -> bool {
     if !matches!(c.family, NFPROTO_INET | NFPROTO_IPV4 | NFPROTO_IPV6) {
         return false;
     }
+    // A carp interface's gate (sys::nftgate): the program leaves the
+    // packets of a closed one alone (daemon::fastpath, `hold`).
+    if c.family == NFPROTO_NETDEV
+        && c.table.starts_with(super::nftgate::TABLE_PREFIX)
+        && c.rules == 0
+    {
+        return false;
+    }
     let busy = |own: usize| c.drops || c.rules > own;
     match c.hook {
         HOOK_PREROUTING if c.priority > PRI_RAW => {
@@ -175,6 +183,14 @@ pub fn on_forward_path(c: &BaseChain, tproxy: bool) -> bool {
     // pfd's own pfsync table (sys::syncpass): it only marks pfsync frames
     // of flows pf passed, which the program does not forward.
     if c.family == NFPROTO_IPV4 && c.table == super::syncpass::TABLE && !c.drops {
+        return false;
+    }
+    // A carp interface's gate (sys::nftgate): the program leaves the
+    // packets of a closed one alone (daemon::fastpath, `hold`).
+    if c.family == NFPROTO_NETDEV
+        && c.table.starts_with(super::nftgate::TABLE_PREFIX)
+        && c.rules == 0
+    {
         return false;
     }
     let busy = |own: usize| c.drops || c.rules > own;
@@ -498,6 +514,20 @@ mod tests {
         let mut n = chain("nd", "in", NF_NETDEV_INGRESS, 0, 1);
         n.family = NFPROTO_NETDEV;
         assert!(on_forward_path(&n, false));
+        // A carp gate, closed or open: the program holds off its packets
+        // (daemon::fastpath::hold); with rules of someone else's, not.
+        let mut g = chain(
+            &crate::sys::nftgate::table("carp1"),
+            "in",
+            NF_NETDEV_INGRESS,
+            0,
+            0,
+        );
+        g.family = NFPROTO_NETDEV;
+        g.drops = true;
+        assert!(!on_forward_path(&g, false));
+        g.rules = 1;
+        assert!(on_forward_path(&g, false));
         // Not on the way: input, output.
         assert!(!on_forward_path(&chain("filter", "INPUT", 1, 0, 4), false));
         assert!(!on_forward_path(&chain("filter", "OUTPUT", 3, 0, 4), false));

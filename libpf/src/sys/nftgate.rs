@@ -36,9 +36,12 @@ const NF_ACCEPT: u32 = 1;
 /// The chains of a gate, one per direction.
 const CHAINS: [&str; 2] = ["in", "out"];
 
+/// What the names of the gates' tables start with.
+pub const TABLE_PREFIX: &str = "pfd_gate_";
+
 /// The gate table of carp interface `name`.
 pub fn table(name: &str) -> String {
-    format!("pfd_gate_{name}")
+    format!("{TABLE_PREFIX}{name}")
 }
 
 /// Run an nft(8) script (the gates' tables, and balancing's in

@@ -133,6 +133,9 @@ pub fn same_kind(from: &Tuple, to: &Tuple) -> bool {
 
 /// fp_conf[0]: the program may forward packets itself.
 pub const CONF_FORWARD: u32 = 1;
+/// fp_conf[0]: fp_held (interfaces whose packets the program leaves
+/// alone) has entries.
+pub const CONF_HELD: u32 = 2;
 
 /// An fp_rw: the rewrite `from` -> `to`, the flow, the side of the flow
 /// the packet comes from, the mark it gets (0: left alone), and for an

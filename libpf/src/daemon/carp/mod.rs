@@ -126,7 +126,14 @@ pub struct CarpTable {
     gates: Option<Gates>,
     /// The address thread of gated interfaces.
     addrs: Option<addrs::Addrs>,
+    /// Told of every gate before it closes and after it opens.
+    gate_hook: Option<GateHook>,
 }
+
+/// Told (interface index, closed) when a carp interface's gate is about
+/// to close (true) or has opened or gone (false): the fast path's program,
+/// which runs before the gate, leaves the packets of a closed one alone.
+pub type GateHook = Box<dyn Fn(u32, bool) + Send>;
 
 /// Asks pf about a locally generated packet leaving by an interface; may
 /// rewrite it; true lets it go.
@@ -184,11 +191,23 @@ impl CarpTable {
                 }
             },
             addrs: addrs::Addrs::start(),
+            gate_hook: None,
         })
     }
 
     pub fn set_filter(&mut self, f: OutputFilter) {
         self.filter = Some(f);
+    }
+
+    pub fn set_gate_hook(&mut self, f: GateHook) {
+        self.gate_hook = Some(f);
+    }
+
+    /// Tell the gate hook.
+    fn gate_closed(&self, idx: u32, closed: bool) {
+        if let Some(f) = &self.gate_hook {
+            f(idx, closed);
+        }
     }
 
     /// The balanced interfaces' shares, for the data path.
@@ -553,6 +572,7 @@ impl CarpTable {
         }
         if gated {
             nftgate::remove(name);
+            self.gate_closed(idx, false);
         }
         if idx != 0 {
             let _ = self.nl.delete_link(idx);

@@ -69,7 +69,10 @@ impl CarpTable {
         if self.gates.is_none() {
             return false;
         }
+        // Made closed.
+        self.gate_closed(idx, true);
         if let Err(err) = nftgate::create(name) {
+            self.gate_closed(idx, false);
             log::warning(&format!(
                 "{name}: no nftables gate ({err}): the link goes up and down with the state"
             ));
@@ -78,6 +81,7 @@ impl CarpTable {
         if let Err(err) = self.nl.set_up(idx, true) {
             log::err(&format!("{name}: link up: {err}"));
             nftgate::remove(name);
+            self.gate_closed(idx, false);
             return false;
         }
         true
@@ -89,8 +93,14 @@ impl CarpTable {
         let Some(e) = self.entries.get(name) else {
             return;
         };
-        if !e.gated || e.gate_open == open {
+        if !e.gated || e.gate_open == open || self.gates.is_none() {
             return;
+        }
+        let idx = e.ifindex;
+        // The fast path leaves the interface's packets to the gate before
+        // it closes, and takes them again once it is open.
+        if !open {
+            self.gate_closed(idx, true);
         }
         let Some(g) = self.gates.as_mut() else {
             return;
@@ -103,6 +113,9 @@ impl CarpTable {
             Ok(()) => {
                 if let Some(e) = self.entries.get_mut(name) {
                     e.gate_open = open;
+                }
+                if open {
+                    self.gate_closed(idx, false);
                 }
             }
             Err(err) => log::err(&format!(
