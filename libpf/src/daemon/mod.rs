@@ -211,6 +211,36 @@ fn random_u64() -> u64 {
     }
 }
 
+/// pf filters CARP's own advertisements, as OpenBSD's does; a carp gate
+/// that closes or opens holds the fast path's program off its interface
+/// (the program runs before the gate).
+fn carp_hooks(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    shared.carp().set_filter(Box::new(move |ifname, pkt| {
+        let Some(s) = weak.upgrade() else { return true };
+        let now = s.now_ms();
+        let meta = crate::engine::PacketMeta {
+            dir: crate::engine::packet::Dir::Out,
+            ifname,
+            uid: Some(0),
+            gid: Some(0),
+            mtag: Default::default(),
+        };
+        let mut e = s.engine();
+        let v = e.test(&meta, pkt, now);
+        if e.sync.take_wake() {
+            s.sync_cv.notify_all();
+        }
+        v.pass
+    }));
+    let weak = Arc::downgrade(shared);
+    shared.carp().set_gate_hook(Box::new(move |idx, closed| {
+        if let Some(s) = weak.upgrade() {
+            s.fastpath.hold(idx, closed);
+        }
+    }));
+}
+
 /// Run pfd until `term` is set. `hup` asks for an interface rescan.
 pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Result<()> {
     crate::sys::heap::tune();
@@ -260,36 +290,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
             .map_or(0, |d| d.as_millis() as i64),
     });
 
-    // pf filters CARP's own advertisements, as OpenBSD's does.
-    {
-        let weak = Arc::downgrade(&shared);
-        shared.carp().set_filter(Box::new(move |ifname, pkt| {
-            let Some(s) = weak.upgrade() else { return true };
-            let now = s.now_ms();
-            let meta = crate::engine::PacketMeta {
-                dir: crate::engine::packet::Dir::Out,
-                ifname,
-                uid: Some(0),
-                gid: Some(0),
-                mtag: Default::default(),
-            };
-            let mut e = s.engine();
-            let v = e.test(&meta, pkt, now);
-            if e.sync.take_wake() {
-                s.sync_cv.notify_all();
-            }
-            v.pass
-        }));
-    }
-    // Carp gates and the fast path's program (which runs before them).
-    {
-        let weak = Arc::downgrade(&shared);
-        shared.carp().set_gate_hook(Box::new(move |idx, closed| {
-            if let Some(s) = weak.upgrade() {
-                s.fastpath.hold(idx, closed);
-            }
-        }));
-    }
+    carp_hooks(&shared);
     // The interfaces, then what the last pfd left: the rules are in
     // force before the first packet is read.
     let _ = ifwatch::sync_links(&shared);
@@ -309,29 +310,17 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         rx.recv()
             .map_err(|_| io::Error::other("data path thread died"))??;
     }
-    {
+    let services: [(&str, fn(Arc<Shared>)); 4] = [
+        ("carp", carp::run),
+        ("carparp", carparp::run),
+        ("carpnd", carpnd::run),
+        ("ifwatch", ifwatch::run),
+    ];
+    for (name, service) in services {
         let s = shared.clone();
         std::thread::Builder::new()
-            .name("carp".into())
-            .spawn(move || carp::run(s))?;
-    }
-    {
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("carparp".into())
-            .spawn(move || carparp::run(s))?;
-    }
-    {
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("carpnd".into())
-            .spawn(move || carpnd::run(s))?;
-    }
-    {
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("ifwatch".into())
-            .spawn(move || ifwatch::run(s))?;
+            .name(name.into())
+            .spawn(move || service(s))?;
     }
     {
         let s = shared.clone();
