@@ -310,7 +310,8 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         rx.recv()
             .map_err(|_| io::Error::other("data path thread died"))??;
     }
-    let services: [(&str, fn(Arc<Shared>)); 4] = [
+    type Service = fn(Arc<Shared>);
+    let services: [(&str, Service); 4] = [
         ("carp", carp::run),
         ("carparp", carparp::run),
         ("carpnd", carpnd::run),
