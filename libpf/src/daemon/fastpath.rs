@@ -35,6 +35,10 @@ struct Flow {
     states: [StateId; 2],
     same: bool,
     keys: Vec<[u8; KEY_LEN]>,
+    /// The ingress keys of the answers to the offered packets, for
+    /// `pull_for` alone: until an answer is offered in turn, it reaches
+    /// pfd and must be judged by the window the program moved on.
+    answers: Vec<[u8; KEY_LEN]>,
     /// The counters as last brought back.
     seen: Counts,
     tcp: bool,
@@ -238,6 +242,7 @@ impl FastPath {
                     states: [a, b],
                     same: o.in_state.1 == o.out_state.1,
                     keys: Vec::new(),
+                    answers: Vec::new(),
                     seen: Counts::default(),
                     tcp: o.wire.proto == crate::wire::IPPROTO_TCP,
                 };
@@ -271,6 +276,7 @@ impl FastPath {
         };
         let window = fp::flow(&[st.src, st.dst], f.tcp);
         let ingress = fp::key(o.in_if, HOOK_INGRESS, &o.wire);
+        let answer = fp::key(o.out_if, HOOK_INGRESS, &o.out.reversed());
         let rw_in = fp::rewrite(id, side, o.mark, &o.wire, &o.mid, o.out_if);
         let egress = (o.mid != o.out).then(|| {
             (
@@ -294,6 +300,10 @@ impl FastPath {
             f.keys.push(ingress);
             t.by_key.insert(ingress, id);
         }
+        if ok && !f.answers.contains(&answer) {
+            f.answers.push(answer);
+            t.by_key.entry(answer).or_insert(id);
+        }
         if !ok {
             t.refused += 1;
         }
@@ -315,7 +325,9 @@ impl FastPath {
 
     /// A packet that came in on `in_if` as `wire` reached pfd's queue:
     /// when it belongs to an offloaded flow (the program left it to pfd:
-    /// SYN, FIN or RST, or outside the window as the program saw it),
+    /// SYN, FIN or RST, or outside the window as the program saw it; or
+    /// an answer whose own direction is not offered yet, such as the
+    /// ACKs of data the program forwarded),
     /// bring that flow's counters and window into its states first, so
     /// that pf judges it by the window as it is, not as it was at the
     /// last pull (up to a second and gigabytes earlier).
@@ -423,8 +435,10 @@ fn remove(t: &mut Table, id: u32) {
     let [a, b] = f.states;
     let pair = if a <= b { [a, b] } else { [b, a] };
     t.by_pair.remove(&pair);
-    for key in &f.keys {
-        t.by_key.remove(key);
+    for key in f.keys.iter().chain(&f.answers) {
+        if t.by_key.get(key) == Some(&id) {
+            t.by_key.remove(key);
+        }
     }
     if let Some(k) = t.kernel.as_mut() {
         for key in &f.keys {

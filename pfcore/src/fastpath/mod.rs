@@ -82,6 +82,17 @@ impl Tuple {
         })
     }
 
+    /// The tuple of the answers: addresses and ports swapped.
+    pub fn reversed(&self) -> Tuple {
+        Tuple {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+        }
+    }
+
     fn family(&self) -> u8 {
         if self.src.is_ipv4() {
             4

@@ -68,6 +68,14 @@ fn tuples_of_packets() {
     let icmp = v4("10.0.0.1", "10.0.0.2", 1, &[8, 0, 0, 0, 0, 1, 0, 1]);
     assert_eq!(Tuple::of(&icmp), None);
     assert_eq!(Tuple::of(&p[..10]), None);
+    // The answer's tuple, as its packet has it.
+    let answer = v4(
+        "10.0.0.2",
+        "10.0.0.1",
+        6,
+        &tcp_seg(22, 1000, 1, 2, SYN | ACK, 512, &[]),
+    );
+    assert_eq!(Tuple::of(&answer), Some(Tuple::of(&p).unwrap().reversed()));
 }
 
 #[test]
