@@ -410,6 +410,8 @@ fn fastpath_status(o: &mut String, f: &FastPathStatus, runtime: u64) {
     o.push_str("Fast Path\n");
     let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "flows", f.flows, "");
     let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "map entries", f.entries, "");
+    let by = if f.forwarding { "program" } else { "stack" };
+    let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "forwarding by", by, "");
     rate_line(o, "queued to pfd", f.queued, runtime);
     rate_line(o, "passed in kernel", f.passed, runtime);
     rate_line(o, "bytes in kernel", f.bytes, runtime);
@@ -926,6 +928,18 @@ mod tests {
             "  current entries                       42               "
         );
         assert!(out.contains("  match                                  0            0.0/s\n"));
+        assert!(!out.contains("Fast Path"));
+        let fast = Status {
+            fastpath: Some(FastPathStatus {
+                flows: 3,
+                forwarding: true,
+                ..FastPathStatus::default()
+            }),
+            ..s
+        };
+        let out = status(&fast, true);
+        assert!(out.contains("Fast Path\n  flows                                  3               \n"));
+        assert!(out.contains("  forwarding by                    program               \n"));
     }
 
     #[test]

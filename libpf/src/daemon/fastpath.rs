@@ -362,6 +362,7 @@ impl FastPath {
             flags: st[fp::ST_FLAGS as usize],
             forwarded: st[fp::ST_FORWARD as usize],
             to_stack: st[fp::ST_STACK as usize],
+            forwarding: t.forward,
         })
     }
 }

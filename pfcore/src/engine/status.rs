@@ -126,6 +126,10 @@ pub struct FastPathStatus {
     /// big, ...). Neither while forwarding in the program is off.
     pub forwarded: u64,
     pub to_stack: u64,
+    /// Whether the program forwards offloaded flows itself now
+    /// (daemon::fastforward), or leaves them to the IP stack.
+    #[serde(default)]
+    pub forwarding: bool,
 }
 
 /// pf's default debug level (`LOG_ERR`).

@@ -282,7 +282,13 @@ fn fast_path(e: &mut Exposition, st: &Status) {
         },
     );
     let fp = st.fastpath;
-    let fields: [FastPathField; 10] = [
+    let fields: [FastPathField; 11] = [
+        (
+            "pf_fastpath_forwarding",
+            Gauge,
+            "Fast path: 1 while it forwards offloaded flows itself, 0 while the IP stack does.",
+            |p| p.forwarding as u64,
+        ),
         (
             "pf_fastpath_flows",
             Gauge,

@@ -152,6 +152,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("pf_queue_packets", "gauge"),
     ("pf_queue_length", "gauge"),
     ("pf_queue_fail_open", "gauge"),
+    ("pf_fastpath_forwarding", "gauge"),
     ("pf_fastpath_flows", "gauge"),
     ("pf_fastpath_entries", "gauge"),
     ("pf_fastpath_queued_total", "counter"),
