@@ -164,5 +164,6 @@ check "with pfd dead, traffic is blocked (fail-closed)" fails in_ns cl ping -c 2
 d=$(pfctl -d 2>&1)
 check "pfctl -d without pfd removes the hooks ($d)" in_ns cl ping -c 2 -i 0.2 -W 1 10.2.0.2
 check "no pfd chains are left" bash -c "! ip netns exec $(ns fw1) iptables -t raw -S | grep -q PFD"
+check "nor the raw and mangle tables iptables made for them ($(in_ns fw1 nft list tables | tr '\n' ' '))" bash -c "! ip netns exec $(ns fw1) nft list tables | grep -qE ' (raw|mangle)$'"
 
 summary

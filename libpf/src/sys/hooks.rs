@@ -116,7 +116,7 @@ pub fn install(cfg: &HookConfig) -> io::Result<()> {
             "iptables not found: cannot hook into netfilter",
         ));
     }
-    remove()?;
+    remove_chains()?;
     let mark = format!("0x{GENERATED_MARK:08x}/0x{GENERATED_MASK:08x}");
     let own = mark.clone();
     let defer = format!("0x{:08x}/0x{GENERATED_MASK:08x}", GENERATED_MARK | 0xff);
@@ -203,8 +203,61 @@ pub fn allow_filtered(ifname: &str, code: u8) -> io::Result<()> {
     Ok(())
 }
 
-/// Remove the hooks, if present. Other rules are left alone.
+/// Remove the hooks, if present, and the raw and mangle tables that
+/// iptables made for them when nothing else is left in them (their empty
+/// base chains would still see every packet). Other rules are left alone.
 pub fn remove() -> io::Result<()> {
+    remove_chains()?;
+    for family in ["ip", "ip6"] {
+        for table in ["raw", "mangle"] {
+            drop_if_empty(family, table);
+        }
+    }
+    Ok(())
+}
+
+/// Delete nftables table `family` `table` when it holds nothing but base
+/// chains without rules that accept (iptables-nft's built-in chains as
+/// iptables leaves them). Nothing happens otherwise, or without nft.
+fn drop_if_empty(family: &str, table: &str) {
+    let Ok(out) = Command::new("nft")
+        .args(["list", "table", family, table])
+        .output()
+    else {
+        return;
+    };
+    if out.status.success() && only_empty_base_chains(&String::from_utf8_lossy(&out.stdout)) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", family, table])
+            .output();
+    }
+}
+
+/// Does this `nft list table` text hold nothing but base chains with no
+/// rules and an accept policy?
+fn only_empty_base_chains(listing: &str) -> bool {
+    let mut lines = listing.lines().map(str::trim).filter(|l| !l.is_empty());
+    if !lines.next().is_some_and(|l| l.starts_with("table ") && l.ends_with('{')) {
+        return false;
+    }
+    loop {
+        match lines.next() {
+            Some("}") => return lines.next().is_none(),
+            Some(l) if l.starts_with("chain ") && l.ends_with('{') => {
+                let base = lines.next().is_some_and(|l| {
+                    l.starts_with("type filter hook ") && l.ends_with("policy accept;")
+                });
+                if !base || lines.next() != Some("}") {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Remove pfd's chains and the rules that jump to them, if present.
+fn remove_chains() -> io::Result<()> {
     for tool in available_tools() {
         for (table, hook, chain) in [
             ("raw", "PREROUTING", PRE_CHAIN),
@@ -278,4 +331,26 @@ pub fn forget_filtered() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_empty_base_chains;
+
+    #[test]
+    fn empty_tables_are_only_iptables_leftovers() {
+        let left = "table ip raw {\n\tchain PREROUTING {\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t}\n\n\tchain OUTPUT {\n\t\ttype filter hook output priority raw; policy accept;\n\t}\n}\n";
+        assert!(only_empty_base_chains(left));
+        let rule = left.replace(
+            "policy accept;\n\t}\n\n",
+            "policy accept;\n\t\tcounter packets 0 bytes 0 drop\n\t}\n\n",
+        );
+        assert!(!only_empty_base_chains(&rule));
+        assert!(!only_empty_base_chains(&left.replace("policy accept", "policy drop")));
+        let set = left.replace("{\n\tchain", "{\n\tset s {\n\t\ttype ipv4_addr\n\t}\n\tchain");
+        assert!(!only_empty_base_chains(&set));
+        let regular = "table ip mangle {\n\tchain mine {\n\t}\n}\n";
+        assert!(!only_empty_base_chains(regular));
+        assert!(!only_empty_base_chains(""));
+    }
 }
