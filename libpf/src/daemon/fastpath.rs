@@ -14,7 +14,7 @@
 use crate::engine::state::{Offloaded, Peer, Slot};
 use crate::engine::status::FastPathStatus;
 use crate::engine::Engine;
-use crate::fastpath::{self as fp, Counts, Tuple, HOOK_EGRESS, HOOK_INGRESS, KEY_LEN};
+use crate::fastpath::{self as fp, Counts, Tuple, FLOW_LEN, HOOK_EGRESS, HOOK_INGRESS, KEY_LEN};
 use crate::log;
 use crate::sys::fastpath::{interfaces, monotonic_ns, Kernel};
 use std::collections::{HashMap, HashSet};
@@ -41,6 +41,9 @@ struct Flow {
     answers: Vec<[u8; KEY_LEN]>,
     /// The counters as last brought back.
     seen: Counts,
+    /// The window entry as pfd last wrote or read it: what the program
+    /// moved on from since.
+    synced: Option<[u8; FLOW_LEN]>,
     tcp: bool,
 }
 
@@ -99,10 +102,6 @@ pub struct FastPath {
 
 fn id_of(e: &Engine, slot: Slot) -> Option<StateId> {
     e.states.get(slot).map(|s| (s.id, s.creatorid))
-}
-
-fn seq_gt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
 }
 
 impl FastPath {
@@ -244,6 +243,7 @@ impl FastPath {
                     keys: Vec::new(),
                     answers: Vec::new(),
                     seen: Counts::default(),
+                    synced: None,
                     tcp: o.wire.proto == crate::wire::IPPROTO_TCP,
                 };
                 let k = t.kernel.as_mut().expect("checked");
@@ -288,6 +288,9 @@ impl FastPath {
         let k = t.kernel.as_mut().expect("checked");
         let f = t.flows.get_mut(&id).expect("checked");
         let mut ok = k.put_flow(id, &window).is_ok();
+        if ok {
+            f.synced = Some(window);
+        }
         if let Some((ek, ev)) = &egress {
             ok = ok && k.put_key(ek, ev).is_ok();
             if ok && !f.keys.contains(ek) {
@@ -389,15 +392,27 @@ fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64) {
             let age_ms = monotonic_ns().saturating_sub(c.last_ns) / 1_000_000;
             now.saturating_sub(age_ms)
         });
-        let win = |same: bool| -> Option<[Peer; 2]> {
+        // What the program moved on since pfd last wrote or read the
+        // entry, with that as the base (canon's ends, then the other
+        // state's way round).
+        let synced = f.synced;
+        if window.is_some() {
+            f.synced = window;
+        }
+        let win = |same: bool| -> Option<([Peer; 2], [Peer; 2])> {
             let st = e.states.get(s0)?;
-            let w = fp::flow_window(window.as_ref()?, [st.src, st.dst]);
-            // Nothing to say when the program moved nothing on.
-            let moved = seq_gt(w[0].seqlo, st.src.seqlo)
-                || seq_gt(w[1].seqlo, st.dst.seqlo)
-                || seq_gt(w[0].seqhi, st.src.seqhi)
-                || seq_gt(w[1].seqhi, st.dst.seqhi);
-            (f.tcp && moved).then_some(if same { w } else { [w[1], w[0]] })
+            let cur = window.as_ref()?;
+            let base = synced.as_ref()?;
+            if !f.tcp || cur == base {
+                return None;
+            }
+            let w = fp::flow_window(cur, [st.src, st.dst]);
+            let b = fp::flow_window(base, [st.src, st.dst]);
+            Some(if same {
+                (b, w)
+            } else {
+                ([b[1], b[0]], [w[1], w[0]])
+            })
         };
         let w0 = win(true);
         let w1 = win(f.same);

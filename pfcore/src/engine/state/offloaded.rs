@@ -20,23 +20,28 @@ pub struct Offloaded {
     /// When the last of them passed (engine ms).
     pub last: Option<u64>,
     /// The window data of the state's `src` and `dst` as the fast path
-    /// kept it.
-    pub window: Option<[Peer; 2]>,
+    /// kept it, and as it was when pfd last wrote or read it there (the
+    /// base both moved on from).
+    pub window: Option<([Peer; 2], [Peer; 2])>,
 }
 
-/// `a` later than `b` in sequence space.
-fn seq_gt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
+/// Of `a` and `b`, both moved on from `base`, the one further on. Counted
+/// from the base, not by sequence arithmetic between the two: a fast
+/// stream moves more than half the sequence space (2 GB) between two
+/// pulls, which `a > b` modulo 2^32 would take for a step back.
+fn further(base: u32, a: u32, b: u32) -> u32 {
+    if b.wrapping_sub(base) > a.wrapping_sub(base) {
+        b
+    } else {
+        a
+    }
 }
 
-/// Merge an end's window data: the sequence edges only move forward.
-pub fn merge_peer(st: &mut Peer, fp: &Peer) {
-    if seq_gt(fp.seqlo, st.seqlo) {
-        st.seqlo = fp.seqlo;
-    }
-    if seq_gt(fp.seqhi, st.seqhi) {
-        st.seqhi = fp.seqhi;
-    }
+/// Merge an end's window data (`fp`, moved on from `base` by the fast
+/// path) into the state's: the sequence edges only move forward.
+pub fn merge_peer(st: &mut Peer, base: &Peer, fp: &Peer) {
+    st.seqlo = further(base.seqlo, st.seqlo, fp.seqlo);
+    st.seqhi = further(base.seqhi, st.seqhi, fp.seqhi);
     st.max_win = st.max_win.max(fp.max_win);
 }
 
@@ -67,9 +72,9 @@ impl Engine {
         if let Some(t) = o.last {
             st.expire = st.expire.max(t.min(now));
         }
-        if let Some([s, d]) = &o.window {
-            merge_peer(&mut st.src, s);
-            merge_peer(&mut st.dst, d);
+        if let Some(([bs, bd], [s, d])) = &o.window {
+            merge_peer(&mut st.src, bs, s);
+            merge_peer(&mut st.dst, bd, d);
         }
         if moved {
             self.sync_state_update(slot, now);
@@ -82,33 +87,38 @@ impl Engine {
 mod tests {
     use super::*;
 
+    fn peer(seqlo: u32, seqhi: u32, max_win: u16) -> Peer {
+        Peer {
+            seqlo,
+            seqhi,
+            max_win,
+            ..Peer::default()
+        }
+    }
+
     #[test]
     fn window_edges_only_move_forward() {
-        let mut st = Peer {
-            seqlo: 100,
-            seqhi: 5000,
-            max_win: 10,
-            ..Peer::default()
-        };
-        merge_peer(
-            &mut st,
-            &Peer {
-                seqlo: 50,
-                seqhi: 6000,
-                max_win: 5,
-                ..Peer::default()
-            },
-        );
+        // The state moved seqlo further than the fast path, the fast path
+        // seqhi.
+        let base = peer(50, 4000, 5);
+        let mut st = peer(100, 5000, 10);
+        merge_peer(&mut st, &base, &peer(60, 6000, 5));
         assert_eq!((st.seqlo, st.seqhi, st.max_win), (100, 6000, 10));
         // Across the wrap of sequence space.
-        st.seqlo = 0xffff_fff0;
-        merge_peer(
-            &mut st,
-            &Peer {
-                seqlo: 0x10,
-                ..Peer::default()
-            },
-        );
+        let base = peer(0xffff_ff00, 0, 0);
+        let mut st = base;
+        merge_peer(&mut st, &base, &peer(0x10, 0, 0));
         assert_eq!(st.seqlo, 0x10);
+        // More than half the sequence space on since the base (a stream
+        // of 20 Gbit/s between two pulls a second apart) is still on.
+        let base = peer(1_000, 2_000, 0);
+        let mut st = base;
+        let far = peer(1_000 + 0xa000_0000, 2_000 + 0xa000_0000, 0);
+        merge_peer(&mut st, &base, &far);
+        assert_eq!((st.seqlo, st.seqhi), (far.seqlo, far.seqhi));
+        // And the state's own steps on from there stay.
+        let mut st2 = peer(far.seqlo.wrapping_add(10), far.seqhi, 0);
+        merge_peer(&mut st2, &base, &far);
+        assert_eq!(st2.seqlo, far.seqlo.wrapping_add(10));
     }
 }
