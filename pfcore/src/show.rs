@@ -938,7 +938,9 @@ mod tests {
             ..s
         };
         let out = status(&fast, true);
-        assert!(out.contains("Fast Path\n  flows                                  3               \n"));
+        assert!(
+            out.contains("Fast Path\n  flows                                  3               \n")
+        );
         assert!(out.contains("  forwarding by                    program               \n"));
     }
 

@@ -237,7 +237,10 @@ fn drop_if_empty(family: &str, table: &str) {
 /// rules and an accept policy?
 fn only_empty_base_chains(listing: &str) -> bool {
     let mut lines = listing.lines().map(str::trim).filter(|l| !l.is_empty());
-    if !lines.next().is_some_and(|l| l.starts_with("table ") && l.ends_with('{')) {
+    if !lines
+        .next()
+        .is_some_and(|l| l.starts_with("table ") && l.ends_with('{'))
+    {
         return false;
     }
     loop {
@@ -346,8 +349,13 @@ mod tests {
             "policy accept;\n\t\tcounter packets 0 bytes 0 drop\n\t}\n\n",
         );
         assert!(!only_empty_base_chains(&rule));
-        assert!(!only_empty_base_chains(&left.replace("policy accept", "policy drop")));
-        let set = left.replace("{\n\tchain", "{\n\tset s {\n\t\ttype ipv4_addr\n\t}\n\tchain");
+        assert!(!only_empty_base_chains(
+            &left.replace("policy accept", "policy drop")
+        ));
+        let set = left.replace(
+            "{\n\tchain",
+            "{\n\tset s {\n\t\ttype ipv4_addr\n\t}\n\tchain",
+        );
         assert!(!only_empty_base_chains(&set));
         let regular = "table ip mangle {\n\tchain mine {\n\t}\n}\n";
         assert!(!only_empty_base_chains(regular));
