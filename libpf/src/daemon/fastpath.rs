@@ -5,7 +5,9 @@
 //! -ss`/`-si` answers) their counters, last activity and window data go
 //! back into the states (Engine::offloaded, which also queues the pfsync
 //! update); a flow whose states went (expiry, kill, flush, pfsync delete)
-//! or no longer qualify (a FIN seen, pf disabled) leaves the maps.
+//! or no longer qualify (a FIN seen, pf disabled) leaves the maps. Fast
+//! flows (fp::Pace) are brought back every `fp::FAST_PULL_MS`, their
+//! pfsync updates sent at once (`pull_fast`).
 //!
 //! A flow is the pair of states a forwarded connection has on its way
 //! in and out (the same state twice when one state answers both passes).
@@ -45,6 +47,8 @@ struct Flow {
     /// moved on from since.
     synced: Option<[u8; FLOW_LEN]>,
     tcp: bool,
+    /// How fast it moves (`pull_fast`).
+    pace: fp::Pace,
 }
 
 /// A packet pf passed both ways, as the data path offers it.
@@ -77,6 +81,8 @@ struct Table {
     /// Interfaces whose packets the program leaves alone: carp
     /// interfaces with their gates closed (`hold`).
     held: HashSet<u32>,
+    /// The flows moving `fp::FAST_BYTES_PER_S` or more (`pull_fast`).
+    fast: HashSet<u32>,
 }
 
 impl Table {
@@ -245,6 +251,7 @@ impl FastPath {
                     seen: Counts::default(),
                     synced: None,
                     tcp: o.wire.proto == crate::wire::IPPROTO_TCP,
+                    pace: fp::Pace::new(0, now),
                 };
                 let k = t.kernel.as_mut().expect("checked");
                 if k.new_counts(id).is_err() {
@@ -258,7 +265,7 @@ impl FastPath {
         };
         // Bring back what the program did so far, then give it the
         // state's window (at least as far on as its own).
-        pull_one(&mut t, e, id, now);
+        pull_one(&mut t, e, id, now, false);
         let Some(f) = t.flows.get(&id) else {
             return;
         };
@@ -322,8 +329,25 @@ impl FastPath {
         }
         let ids: Vec<u32> = t.flows.keys().copied().collect();
         for id in ids {
-            pull_one(&mut t, e, id, now);
+            pull_one(&mut t, e, id, now, true);
         }
+    }
+
+    /// Bring the fast flows back (`fp::FAST_BYTES_PER_S`), every
+    /// `fp::FAST_PULL_MS` between the once-a-second pulls; `engine` is
+    /// taken only when there are any. True: pfsync's sender has to be
+    /// woken (the engine let go by then).
+    pub fn pull_fast<'a>(&self, engine: impl FnOnce() -> EngineGuard<'a>, now: u64) -> bool {
+        if self.table().fast.is_empty() {
+            return false;
+        }
+        let mut e = engine();
+        let mut t = self.table();
+        let ids: Vec<u32> = t.fast.iter().copied().collect();
+        for id in ids {
+            pull_one(&mut t, &mut e, id, now, true);
+        }
+        e.sync.take_wake()
     }
 
     /// A packet that came in on `in_if` as `wire` reached pfd's queue:
@@ -347,7 +371,7 @@ impl FastPath {
         };
         // The engine first, as everywhere (offer, pull).
         let mut e = engine();
-        pull_one(&mut self.table(), &mut e, id, now);
+        pull_one(&mut self.table(), &mut e, id, now, false);
     }
 
     /// What `pfctl -vsi` prints of it (None: off).
@@ -371,8 +395,10 @@ impl FastPath {
 }
 
 /// Flow `id`'s counters and window into its states; the flow goes when
-/// they do, or when they no longer qualify.
-fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64) {
+/// they do, or when they no longer qualify. `regular`: one of the pulls
+/// every second or `fp::FAST_PULL_MS` (not one for a packet), at which a
+/// fast flow's pfsync update goes out at once.
+fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64, regular: bool) {
     let Some(k) = t.kernel.as_ref() else {
         return;
     };
@@ -388,6 +414,12 @@ fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64) {
     if let (Some(c), [Some(s0), Some(s1)]) = (counts, slots) {
         let d = c.since(&f.seen);
         f.seen = c;
+        let fast = f.pace.at(c.bytes[0].wrapping_add(c.bytes[1]), now);
+        if fast {
+            t.fast.insert(id);
+        } else {
+            t.fast.remove(&id);
+        }
         let last = (c.last_ns != 0 && d.packets != [0, 0]).then(|| {
             let age_ms = monotonic_ns().saturating_sub(c.last_ns) / 1_000_000;
             now.saturating_sub(age_ms)
@@ -422,6 +454,7 @@ fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64) {
             bytes: b0,
             last,
             window: w0,
+            urgent: regular && fast,
         };
         e.offloaded(s0, &o0, now);
         if s1 != s0 {
@@ -431,6 +464,7 @@ fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64) {
                 bytes: b1,
                 last,
                 window: w1,
+                urgent: regular && fast,
             };
             e.offloaded(s1, &o1, now);
         }
@@ -451,6 +485,7 @@ fn remove(t: &mut Table, id: u32) {
     let [a, b] = f.states;
     let pair = if a <= b { [a, b] } else { [b, a] };
     t.by_pair.remove(&pair);
+    t.fast.remove(&id);
     for key in f.keys.iter().chain(&f.answers) {
         if t.by_key.get(key) == Some(&id) {
             t.by_key.remove(key);

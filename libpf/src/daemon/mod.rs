@@ -136,8 +136,12 @@ impl Shared {
     /// leave the kernel's maps.
     pub fn fastpath_pull(&self) {
         let now = self.now_ms();
-        let mut e = self.engine();
-        self.fastpath.pull(&mut e, now);
+        let wake = {
+            let mut e = self.engine();
+            self.fastpath.pull(&mut e, now);
+            e.sync.take_wake()
+        };
+        self.notify_sync(wake);
     }
 
     /// Monotonic milliseconds since pfd started: the engine's clock.
@@ -471,14 +475,21 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         shared
             .syncpass
             .tick(&shared, shared.now_ms(), tick.is_multiple_of(4));
-        if tick.is_multiple_of(4) {
+        if !tick.is_multiple_of(4) {
+            let wake = shared
+                .fastpath
+                .pull_fast(|| shared.engine(), shared.now_ms());
+            shared.notify_sync(wake);
+        } else {
             let now = shared.now_ms();
-            {
+            let wake = {
                 // What the fast path passed counts before expiry.
                 let mut e = shared.engine();
                 shared.fastpath.pull(&mut e, now);
                 e.purge_run_begin(&mut purge);
-            }
+                e.sync.take_wake()
+            };
+            shared.notify_sync(wake);
             // The run in pieces, the engine let go in between; packets
             // waiting for the engine have it first.
             let mut n = 0;

@@ -251,6 +251,53 @@ impl Counts {
     }
 }
 
+/// A flow moving this many bytes a second or more (both ways together)
+/// is brought back every `FAST_PULL_MS` rather than once a second. Two
+/// limits make a second too long for a fast stream: pfd's merge of the
+/// window counts from the last pull and holds 4 GB (34 Gbit/s at one pull
+/// a second), and a pfsync peer takes a window more than 2 GB on from the
+/// last update it had for a step back and keeps the old one (17 Gbit/s).
+/// A pull of a busy flow sends its update at once (its packets count
+/// towards maxupd), so at four pulls a second a stream may reach 68
+/// Gbit/s before the second limit. The cost is bounded by the links: a
+/// 100 Gbit/s link carries at most 200 flows this fast (800 more pulls a
+/// second, each two map reads).
+pub const FAST_BYTES_PER_S: u64 = 64 << 20;
+pub const FAST_PULL_MS: u64 = 250;
+
+/// How fast a flow moves, measured over spans of `FAST_PULL_MS` or more.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    since_ms: u64,
+    since_bytes: u64,
+    fast: bool,
+}
+
+impl Pace {
+    /// A flow first seen at `now` (ms), its counters at `bytes`.
+    pub fn new(bytes: u64, now: u64) -> Pace {
+        Pace {
+            since_ms: now,
+            since_bytes: bytes,
+            fast: false,
+        }
+    }
+
+    /// The flow's byte counters (both ways) came to `bytes` at `now`: is
+    /// it fast? Spans shorter than `FAST_PULL_MS` (a pull for a packet)
+    /// leave the answer as it was.
+    pub fn at(&mut self, bytes: u64, now: u64) -> bool {
+        let span = now.saturating_sub(self.since_ms);
+        if span >= FAST_PULL_MS {
+            let moved = bytes.wrapping_sub(self.since_bytes);
+            self.fast = moved.saturating_mul(1000) / span >= FAST_BYTES_PER_S;
+            self.since_ms = now;
+            self.since_bytes = bytes;
+        }
+        self.fast
+    }
+}
+
 /// May the program pass the packets of state `st`? Established TCP (both
 /// ends ESTABLISHED, no sequence modulation, no `scrub (reassemble tcp)`,
 /// not sloppy) and UDP (from its second packet on: the first makes it), with nothing for pf to

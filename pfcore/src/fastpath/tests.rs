@@ -215,10 +215,34 @@ fn udp_qualifies_from_its_second_packet() {
         bytes: [0, 90],
         last: Some(1500),
         window: None,
+        urgent: false,
     };
+    e.sync.set_enabled(true);
     assert!(e.offloaded(slot, &o, 2000));
+    assert!(!e.sync.is_urgent(), "a pull's update waits for the batch");
     let st = e.states.get(slot).unwrap();
     assert_eq!((st.src.state, st.dst.state), (udps::MULTIPLE, udps::SINGLE));
     assert_eq!(st.expire, 1500);
     assert_eq!(st.packets[1], 4);
+    // A fast flow's regular pull sends it at once.
+    let o = crate::engine::state::Offloaded { urgent: true, ..o };
+    assert!(e.offloaded(slot, &o, 2100));
+    assert!(e.sync.is_urgent());
+}
+
+#[test]
+fn pace_tells_fast_flows_over_spans_long_enough() {
+    let mut p = Pace::new(0, 1000);
+    // A pull for a packet 10 ms on says nothing yet.
+    assert!(!p.at(16 << 20, 1010));
+    // 80 MB in 1 s: fast (64 MB/s or more).
+    assert!(p.at(80 << 20, 2000));
+    // Another packet's pull right after keeps the answer.
+    assert!(p.at(80 << 20, 2001));
+    // 12 MB over the next 250 ms: 48 MB/s, no longer.
+    assert!(!p.at(92 << 20, 2251));
+    // 30 MB in 250 ms (120 MB/s) is fast again; counters that wrapped
+    // count what they moved.
+    let mut w = Pace::new(u64::MAX - (10 << 20), 0);
+    assert!(w.at(20 << 20, 250));
 }

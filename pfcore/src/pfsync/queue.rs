@@ -150,9 +150,10 @@ impl SyncQueue {
         }
     }
 
-    /// A local change to a state. `tcp`: maxupd applies. `peer_recent`: the
-    /// peer updated this state less than two seconds ago.
-    pub fn update(&mut self, s: StateRef, tcp: bool, peer_recent: bool, now: u64) {
+    /// A local change to a state. `tcp`: maxupd applies. `urgent`: send it
+    /// without the batching delay (the peer updated this state less than
+    /// two seconds ago, or the fast path moves it fast).
+    pub fn update(&mut self, s: StateRef, tcp: bool, urgent: bool, now: u64) {
         if !self.enabled {
             return;
         }
@@ -174,7 +175,7 @@ impl SyncQueue {
                 }
             }
         }
-        if peer_recent {
+        if urgent {
             self.set_urgent();
         }
         self.touch(now);

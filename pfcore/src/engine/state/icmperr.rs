@@ -142,7 +142,7 @@ impl Engine {
             st.key[SK_WIRE]
         };
         self.count_state_packet(slot, fwd, meta.dir, len);
-        self.sync_state_update(slot, now);
+        self.sync_state_update(slot, false, now);
         let mut modified = false;
         if let Some(seq) = demodulated {
             set_seq_ack(&mut buf[q.off..q.end], &q.pd, Some(seq), None);

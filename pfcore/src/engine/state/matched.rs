@@ -329,7 +329,7 @@ impl Engine {
             modified |= rewrite_to_key(buf, pd, dir, &from, &to);
             None
         };
-        self.sync_state_update(slot, now);
+        self.sync_state_update(slot, false, now);
         let mut v = Verdict::pass(modified);
         v.log = log;
         if log {
@@ -375,8 +375,8 @@ impl Engine {
     }
 
     /// pfsync hears that state `slot` saw a packet (unless it is not
-    /// synced: `no-sync`, or pfsync's own).
-    pub(in crate::engine) fn sync_state_update(&mut self, slot: Slot, now: u64) {
+    /// synced: `no-sync`, or pfsync's own); `urgent`: at once.
+    pub(in crate::engine) fn sync_state_update(&mut self, slot: Slot, urgent: bool, now: u64) {
         let Some(st) = self.states.get(slot) else {
             return;
         };
@@ -389,7 +389,7 @@ impl Engine {
             .is_some_and(|t| now.saturating_sub(t) < crate::pfsync::queue::PEER_RECENT_MS);
         let tcp_state = st.key[0].proto == IPPROTO_TCP;
         self.sync
-            .update((st.id, st.creatorid), tcp_state, peer_recent, now);
+            .update((st.id, st.creatorid), tcp_state, peer_recent || urgent, now);
     }
 
     /// A packet passes by state `slot`: IP options need the creating

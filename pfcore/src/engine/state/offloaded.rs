@@ -23,6 +23,10 @@ pub struct Offloaded {
     /// kept it, and as it was when pfd last wrote or read it there (the
     /// base both moved on from).
     pub window: Option<([Peer; 2], [Peer; 2])>,
+    /// Send the pfsync update without the batching delay: the flow is
+    /// fast (pfcore::fastpath::FAST_BYTES_PER_S) and this is one of its
+    /// regular pulls.
+    pub urgent: bool,
 }
 
 /// Of `a` and `b`, both moved on from `base`, the one further on. Counted
@@ -77,7 +81,7 @@ impl Engine {
             merge_peer(&mut st.dst, bd, d);
         }
         if moved {
-            self.sync_state_update(slot, now);
+            self.sync_state_update(slot, o.urgent, now);
         }
         true
     }
