@@ -100,6 +100,8 @@ pub struct Shared {
     pub queues: datapath::Queues,
     /// Interfaces whose packets may be filtered `out` ahead of time.
     pub out_codes: onepass::OutCodes,
+    /// `out` rewrites waiting for their packets at POSTROUTING.
+    pub deferrals: onepass::Deferrals,
     /// pfsync flows whose frames skip the queue.
     pub syncpass: syncpass::SyncPass,
     /// Bumped on every change of links, addresses, routes and pfd's own
@@ -281,6 +283,7 @@ pub fn run(opts: Options, term: Arc<AtomicBool>, hup: Arc<AtomicBool>) -> io::Re
         kernel_drops: datapath::KernelDrops::default(),
         queues: datapath::Queues::default(),
         out_codes: onepass::OutCodes::default(),
+        deferrals: onepass::Deferrals::default(),
         syncpass: syncpass::SyncPass::default(),
         net_gen: std::sync::atomic::AtomicU64::new(0),
         fastpath: fastpath::FastPath::default(),

@@ -43,7 +43,11 @@ const POST_CHAIN: &str = "PFD_POST";
 pub struct HookConfig {
     /// First NFQUEUE number.
     pub queue: u16,
-    /// Number of queues (flows are spread with --queue-balance).
+    /// Number of queues. More than one: each packet goes to the queue of
+    /// the CPU it came in on (--queue-balance with --queue-cpu-fanout), so
+    /// flows spread as the NIC's receive hash (RSS, RPS) spreads them,
+    /// ports and all; --queue-balance alone hashes the addresses only,
+    /// and put every flow between two hosts on one queue.
     pub queues: u16,
 }
 
@@ -100,6 +104,7 @@ fn queue_target(cfg: &HookConfig) -> Vec<String> {
     if cfg.queues > 1 {
         v.push("--queue-balance".into());
         v.push(format!("{}:{}", cfg.queue, cfg.queue + cfg.queues - 1));
+        v.push("--queue-cpu-fanout".into());
     } else {
         v.push("--queue-num".into());
         v.push(cfg.queue.to_string());

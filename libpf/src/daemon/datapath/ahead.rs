@@ -84,7 +84,7 @@ impl Ahead {
 pub(super) fn out_ahead(
     shared: &Arc<Shared>,
     pred: &mut Predictor,
-    defer: &mut Deferrals,
+    defer: &Deferrals,
     names: &mut IfNames,
     q: &mut Queue,
     p: &nfqueue::Packet,
@@ -196,7 +196,7 @@ pub(super) fn finish(
     sink: &mut Sink,
     q: &mut Queue,
     shared: &Shared,
-    defer: &mut Deferrals,
+    defer: &Deferrals,
     p: &nfqueue::Packet,
     in_v: &Verdict,
     in_mtag: Mtag,
@@ -238,9 +238,7 @@ pub(super) fn finish(
         queue,
         p.csum_not_ready,
     );
-    if let Some(d) = defer.peek_expect(ticket) {
-        buf[..n].copy_from_slice(d);
-    }
+    defer.restore_expect(ticket, &mut buf[..n]);
     if p.csum_not_ready && (in_v.modified || !p.gso) {
         // `finish` gives it back with its checksum computed: that is what
         // POSTROUTING will see.
@@ -272,7 +270,7 @@ pub(super) enum Post {
 pub(super) fn at_postrouting(
     q: &mut Queue,
     p: &nfqueue::Packet,
-    defer: &mut Deferrals,
+    defer: &Deferrals,
     pred: &mut Predictor,
 ) -> Option<Post> {
     let Some(t) = onepass::defer_ticket(p.mark) else {

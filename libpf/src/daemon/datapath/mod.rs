@@ -26,7 +26,7 @@ pub use qconf::{QueueParams, Queues};
 pub use sink::Outbound;
 
 use super::ifnames::IfNames;
-use super::onepass::{Deferrals, Predictor};
+use super::onepass::Predictor;
 use super::Shared;
 use crate::engine::frag::Release;
 use crate::engine::iface::IfName;
@@ -86,7 +86,6 @@ struct Worker {
     held: HashMap<u64, Held>,
     releases: Vec<Release>,
     pred: Predictor,
-    defer: Deferrals,
     /// Packets held for pfsync `defer`.
     sync_held: crate::pfsync::defer::Deferrals<syncdefer::SyncHeld>,
     /// Balanced carp interfaces: whose packets are another host's.
@@ -154,7 +153,6 @@ pub fn run(shared: Arc<Shared>, queue_num: u16, ready: Sender<io::Result<()>>) {
         held: HashMap::new(),
         releases: Vec::new(),
         pred: Predictor::new(),
-        defer: Deferrals::default(),
         sync_held: Default::default(),
     };
     loop {
@@ -235,7 +233,7 @@ impl Worker {
         }
         let mut mtag = Mtag::from_mark(p.mark);
         if dir == Dir::Out {
-            match ahead::at_postrouting(&mut self.q, p, &mut self.defer, &mut self.pred) {
+            match ahead::at_postrouting(&mut self.q, p, &self.shared.deferrals, &mut self.pred) {
                 Some(Post::Done) => return,
                 Some(Post::Filter(m)) => mtag = m,
                 None => {}
@@ -287,7 +285,7 @@ impl Worker {
             ahead::out_ahead(
                 &self.shared,
                 &mut self.pred,
-                &mut self.defer,
+                &self.shared.deferrals,
                 &mut self.names,
                 &mut self.q,
                 p,
@@ -310,7 +308,7 @@ impl Worker {
                     &mut self.sink,
                     &mut self.q,
                     &self.shared,
-                    &mut self.defer,
+                    &self.shared.deferrals,
                     p,
                     &f.v,
                     in_mtag,
@@ -346,7 +344,7 @@ impl Worker {
         if !self.releases.is_empty() {
             self.release(f.debug);
         }
-        self.defer.sweep();
+        self.shared.deferrals.sweep();
     }
 
     /// The engine's verdict on packet `p` (filtered in place), with the

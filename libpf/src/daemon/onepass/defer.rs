@@ -2,6 +2,7 @@
 
 use crate::engine::Mtag;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The bytes an `out` pass rewrites: a short packet's all, a long one's
@@ -61,11 +62,19 @@ impl Deferred {
     }
 }
 
-/// The rewrites waiting for POSTROUTING, by ticket. A packet queued again
-/// there comes back within the verdict that let it go at PREROUTING, so few
-/// wait; those the kernel dropped on the way are swept after a while.
+/// The rewrites waiting for POSTROUTING, by ticket, shared by the queues'
+/// threads: the packet is queued again at POSTROUTING on the queue of the
+/// CPU that let it go at PREROUTING (the verdict reinjects it there, on
+/// whichever CPU the thread that gave it ran), not necessarily the queue
+/// that kept its rewrite. It comes back within that verdict, so few wait;
+/// those the kernel dropped on the way are swept after a while.
 #[derive(Debug, Default)]
 pub struct Deferrals {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     waiting: HashMap<u16, Deferred>,
     next: u16,
     /// Buffers of earlier rewrites, reused.
@@ -76,7 +85,7 @@ pub struct Deferrals {
 /// How long a rewrite waits for its packet.
 const DEFER_MAX_AGE: Duration = Duration::from_secs(2);
 
-impl Deferrals {
+impl Inner {
     fn buffer(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut b = self.pool.pop().unwrap_or_default();
         b.clear();
@@ -84,17 +93,28 @@ impl Deferrals {
         b
     }
 
+    fn recycle(&mut self, d: Deferred) {
+        self.pool.push(d.expect);
+        self.pool.push(d.rewritten);
+    }
+}
+
+impl Deferrals {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A copy of the first `prefix_len` bytes of `pkt` (before the `out`
     /// pass: what POSTROUTING will see).
-    pub fn expect(&mut self, pkt: &[u8]) -> Vec<u8> {
-        self.buffer(&pkt[..prefix_len(pkt.len())])
+    pub fn expect(&self, pkt: &[u8]) -> Vec<u8> {
+        self.lock().buffer(&pkt[..prefix_len(pkt.len())])
     }
 
     /// Keep the rewrite of `pkt` (after the `out` pass), whose bytes
     /// before it were `expect`; returns its ticket.
     #[allow(clippy::too_many_arguments)]
     pub fn put(
-        &mut self,
+        &self,
         expect: Vec<u8>,
         pkt: &[u8],
         oif: u32,
@@ -103,8 +123,9 @@ impl Deferrals {
         queue: Option<u16>,
         csum: bool,
     ) -> u16 {
-        let rewritten = self.buffer(&pkt[..expect.len()]);
-        self.next = self.next.wrapping_add(1);
+        let mut i = self.lock();
+        let rewritten = i.buffer(&pkt[..expect.len()]);
+        i.next = i.next.wrapping_add(1);
         let d = Deferred {
             expect,
             rewritten,
@@ -116,60 +137,63 @@ impl Deferrals {
             csum,
             at: Instant::now(),
         };
-        if let Some(old) = self.waiting.insert(self.next, d) {
-            self.recycle(old);
+        let next = i.next;
+        if let Some(old) = i.waiting.insert(next, d) {
+            i.recycle(old);
         }
-        self.next
+        next
     }
 
-    /// The bytes rewrite `ticket` expects (to put them back).
-    pub fn peek_expect(&self, ticket: u16) -> Option<&[u8]> {
-        self.waiting.get(&ticket).map(|d| &d.expect[..])
+    /// Put back into `buf` the bytes rewrite `ticket` expects.
+    pub fn restore_expect(&self, ticket: u16, buf: &mut [u8]) {
+        if let Some(d) = self.lock().waiting.get(&ticket) {
+            let n = d.expect.len().min(buf.len());
+            buf[..n].copy_from_slice(&d.expect[..n]);
+        }
     }
 
     /// The packet of `ticket` changed again before it left (`pkt`).
-    pub fn refresh_expect(&mut self, ticket: u16, pkt: &[u8]) {
-        if let Some(d) = self.waiting.get_mut(&ticket) {
+    pub fn refresh_expect(&self, ticket: u16, pkt: &[u8]) {
+        if let Some(d) = self.lock().waiting.get_mut(&ticket) {
             let n = d.expect.len().min(pkt.len());
             d.expect[..n].copy_from_slice(&pkt[..n]);
         }
     }
 
-    pub fn take(&mut self, ticket: u16) -> Option<Deferred> {
-        self.waiting.remove(&ticket)
+    pub fn take(&self, ticket: u16) -> Option<Deferred> {
+        self.lock().waiting.remove(&ticket)
     }
 
     /// A buffer from `expect` that was not kept.
-    pub fn drop_expect(&mut self, b: Vec<u8>) {
-        self.pool.push(b);
+    pub fn drop_expect(&self, b: Vec<u8>) {
+        self.lock().pool.push(b);
     }
 
-    pub fn recycle(&mut self, d: Deferred) {
-        self.pool.push(d.expect);
-        self.pool.push(d.rewritten);
+    pub fn recycle(&self, d: Deferred) {
+        self.lock().recycle(d);
     }
 
     /// Forget rewrites whose packet did not come (at most once a second).
-    pub fn sweep(&mut self) {
-        if self
-            .swept
+    pub fn sweep(&self) {
+        let mut i = self.lock();
+        if i.swept
             .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
         {
             return;
         }
-        self.swept = Some(Instant::now());
-        let old: Vec<u16> = self
+        i.swept = Some(Instant::now());
+        let old: Vec<u16> = i
             .waiting
             .iter()
             .filter(|(_, d)| d.at.elapsed() > DEFER_MAX_AGE)
             .map(|(t, _)| *t)
             .collect();
         for t in old {
-            if let Some(d) = self.waiting.remove(&t) {
-                self.recycle(d);
+            if let Some(d) = i.waiting.remove(&t) {
+                i.recycle(d);
             }
         }
-        self.pool.truncate(256);
+        i.pool.truncate(256);
     }
 }
 
@@ -181,7 +205,7 @@ mod tests {
 
     #[test]
     fn deferred_rewrites_find_their_packet() {
-        let mut d = Deferrals::default();
+        let d = Deferrals::default();
         let mut p = v4(
             "10.1.0.2",
             "10.9.0.2",
@@ -209,6 +233,15 @@ mod tests {
         assert!(!w.matches(&p[..p.len() - 1]));
         assert!(d.take(t).is_none());
         d.recycle(w);
+        // The thread of another queue finds it (the packet came back to
+        // POSTROUTING on that queue's CPU).
+        let shared = std::sync::Arc::new(d);
+        let (e, o) = (shared.expect(&p), out.clone());
+        let s2 = shared.clone();
+        let t = std::thread::spawn(move || s2.put(e, &o, 4, Mtag::default(), 7, None, false))
+            .join()
+            .unwrap();
+        assert!(shared.take(t).is_some_and(|w| w.matches(&p)));
         // Long packets: only the headers are kept.
         assert_eq!(prefix_len(60000), 512);
         assert_eq!(prefix_len(1500), 1500);
