@@ -383,6 +383,11 @@ pub fn status(s: &Status, verbose: bool) -> String {
             let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "limit", limit, "");
             let policy = if open { "open" } else { "closed" };
             let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "fail-policy", policy, "");
+            if let Some(t) = &s.threads {
+                let _ = writeln!(o, "  {:<25} {:>14} {:>14}", "queues", t.queues, "");
+                rate_line(&mut o, "engine waits", t.engine_waits, runtime);
+                rate_line(&mut o, "engine wait ms", t.engine_wait_us / 1000, runtime);
+            }
         }
     }
     o.push_str("Counters\n");
@@ -942,6 +947,19 @@ mod tests {
             out.contains("Fast Path\n  flows                                  3               \n")
         );
         assert!(out.contains("  forwarding by                    program               \n"));
+        let queued = Status {
+            queue: Some((0, 8192, false)),
+            threads: Some(crate::engine::status::ThreadStatus {
+                queues: 2,
+                engine_waits: 50,
+                engine_wait_us: 12_345,
+            }),
+            ..fast
+        };
+        let out = status(&queued, true);
+        assert!(out.contains("  queues                                 2               \n"));
+        assert!(out.contains("  engine waits                          50 "));
+        assert!(out.contains("  engine wait ms                        12 "));
     }
 
     #[test]

@@ -92,5 +92,8 @@ check "the flows between one pair of hosts used $want queue(s) ($used: $d0 and $
 states=$(pfctl -ss)
 n=$(grep -cE "10\.2\.0\.1:[0-9]+ \(10\.1\.0\.2:[0-9]+\) -> 10\.2\.0\.2:740[01] " <<<"$states")
 check "one translated state per flow ($n of 80)" test "$n" = 80
+si=$(pfctl -vsi)
+check "pfctl -vsi: 2 queues" grep -Eq "^  queues +2 " <<<"$si"
+check "pfctl -vsi: how often a thread waited for the engine ($(awk '$1 == "engine" && $2 == "waits" { print $3 }' <<<"$si"))" grep -Eq "^  engine waits +[0-9]+ " <<<"$si"
 check "the data path counted no drops (pfctl -si congestion)" bash -c '[ "$(pfctl -si | awk "\$1 == \"congestion\" { print \$2 }")" = 0 ]'
 summary

@@ -9,9 +9,13 @@
 //! a few thousand times in a row, yielding in between, kept the data path
 //! out for milliseconds. Here the walk looks, before each piece, whether
 //! anyone is waiting, and lets them have the engine first.
+//!
+//! It counts how often a thread found the engine taken and how long it
+//! waited (`pfctl -si`, Packet Queue): what the queues' threads lose to
+//! sharing one engine.
 
 use crate::engine::Engine;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,9 @@ pub struct EngineLock {
     m: Mutex<Engine>,
     /// Threads blocked in `lock` (not the walks).
     waiting: AtomicU32,
+    /// Times `lock` found the engine taken, and microseconds it waited.
+    waits: AtomicU64,
+    wait_us: AtomicU64,
 }
 
 impl EngineLock {
@@ -31,6 +38,8 @@ impl EngineLock {
         EngineLock {
             m: Mutex::new(e),
             waiting: AtomicU32::new(0),
+            waits: AtomicU64::new(0),
+            wait_us: AtomicU64::new(0),
         }
     }
 
@@ -45,9 +54,27 @@ impl EngineLock {
             Err(TryLockError::WouldBlock) => {}
         }
         self.waiting.fetch_add(1, Ordering::SeqCst);
+        let t0 = Instant::now();
         let g = self.m.lock().unwrap_or_else(|e| e.into_inner());
         self.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        let us = t0.elapsed().as_micros() as u64;
+        self.wait_us.fetch_add(us, Ordering::Relaxed);
         g
+    }
+
+    /// `pfctl -z`: count the waits from now on.
+    pub fn clear_waits(&self) {
+        self.waits.store(0, Ordering::Relaxed);
+        self.wait_us.store(0, Ordering::Relaxed);
+    }
+
+    /// Times `lock` found the engine taken, and microseconds waited then.
+    pub fn waits(&self) -> (u64, u64) {
+        (
+            self.waits.load(Ordering::Relaxed),
+            self.wait_us.load(Ordering::Relaxed),
+        )
     }
 
     /// The engine for the next piece of a walk: once no thread waits in
@@ -105,6 +132,7 @@ mod tests {
         let waited = waiter.join().unwrap();
         assert!(waited <= walked, "the walk took the engine first");
         assert_eq!(l.waiting(), 0);
+        assert_eq!(l.waits().0, 1, "one thread found it taken");
     }
 
     #[test]

@@ -102,6 +102,21 @@ pub struct Status {
     /// pfd's fast path (`pfctl -vsi`), None when it is off.
     #[serde(default)]
     pub fastpath: Option<FastPathStatus>,
+    /// pfd's packet threads and the engine they share (`pfctl -si`,
+    /// Packet Queue), None where there is no queue.
+    #[serde(default)]
+    pub threads: Option<ThreadStatus>,
+}
+
+/// pfd's packet threads (one per queue) and the one engine they share:
+/// how often a thread (of the data path or another) found it taken and
+/// waited, and how long in all. Waits that grow with the queues say the
+/// state table's one lock, not the threads, bounds the data path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadStatus {
+    pub queues: u64,
+    pub engine_waits: u64,
+    pub engine_wait_us: u64,
 }
 
 /// What pfd's fast path for established flows did (pfcore::fastpath).

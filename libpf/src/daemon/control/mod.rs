@@ -246,12 +246,19 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
                 .queues
                 .params()
                 .map(|p| (d.waiting, p.maxlen as u64, p.fail_open));
+            let (engine_waits, engine_wait_us) = shared.engine.waits();
+            st.threads = st.queue.map(|_| crate::engine::status::ThreadStatus {
+                queues: u64::from(shared.opts.hooks.queues.max(1)),
+                engine_waits,
+                engine_wait_us,
+            });
             Reply::Status(Box::new(st))
         }
         Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
         Request::ClearStatus => {
             shared.engine().clear_status();
             shared.kernel_drops.clear(shared);
+            shared.engine.clear_waits();
             Reply::Ok
         }
         Request::GetTimeouts => ruleset::get_timeouts(shared),
