@@ -45,7 +45,8 @@ check "fw2 finished its bulk update" until_ok 15 grep -q 'bulk update complete' 
 scrape fw1 >"$RUN/fw1.prom"
 check "fw1's metrics parse (prometheus_client)" $PROM <"$RUN/fw1.prom"
 for f in pf_enabled pf_states pf_state_inserts_total pf_counter_total pf_limit_counter_total \
-	pf_queue_length pf_rule_packets_total pf_rule_evaluations_total pf_carp_state \
+	pf_queue_length pf_queues pf_engine_waits_total pf_engine_wait_seconds_total \
+	pf_rule_packets_total pf_rule_evaluations_total pf_carp_state \
 	pf_carp_transitions_total pf_carp_group_demote pf_carp_stats_total pf_pfsync_stats_total \
 	pf_pfsync_bulk_phase pf_pfsync_peer_last_heard_timestamp_seconds pf_pfsync_healthy \
 	pf_pfsync_repair_total pf_pfsync_defer_total; do

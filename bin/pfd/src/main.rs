@@ -6,6 +6,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One queue per CPU, at most 8: the threads share one state table, and
+/// beyond that they mostly wait for it.
+fn default_queues() -> u16 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8) as u16)
+}
+
 #[derive(clap::Parser)]
 #[command(
     name = "pfd",
@@ -21,8 +27,9 @@ struct Args {
     /// First NFQUEUE number.
     #[arg(short = 'q', default_value_t = HookConfig::default().queue)]
     queue: u16,
-    /// Number of queues (and data path threads).
-    #[arg(short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Number of queues (and data path threads); default: one per CPU,
+    /// at most 8.
+    #[arg(short = 'n', default_value_t = default_queues(), value_parser = clap::value_parser!(u16).range(1..=64))]
     queues: u16,
     /// Start with net.inet.carp.preempt=1.
     #[arg(short = 'P')]

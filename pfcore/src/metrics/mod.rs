@@ -281,6 +281,32 @@ fn fast_path(e: &mut Exposition, st: &Status) {
             }
         },
     );
+    let t = st.threads;
+    e.family("pf_queues", Gauge, "Packet queues (and threads).", |f| {
+        if let Some(t) = t {
+            f.sample(&[], t.queues)
+        }
+    });
+    e.family(
+        "pf_engine_waits_total",
+        Counter,
+        "Times a thread of pfd found the state table taken and waited.",
+        |f| {
+            if let Some(t) = t {
+                f.sample(&[], t.engine_waits)
+            }
+        },
+    );
+    e.family(
+        "pf_engine_wait_seconds_total",
+        Counter,
+        "Time pfd's threads waited for the state table.",
+        |f| {
+            if let Some(t) = t {
+                f.sample(&[], t.engine_wait_us as f64 / 1e6)
+            }
+        },
+    );
     let fp = st.fastpath;
     let fields: [FastPathField; 11] = [
         (

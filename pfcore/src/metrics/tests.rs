@@ -49,6 +49,11 @@ fn snapshot() -> Snapshot {
         passed: 1000,
         ..Default::default()
     });
+    status.threads = Some(crate::engine::status::ThreadStatus {
+        queues: 2,
+        engine_waits: 9,
+        engine_wait_us: 2500,
+    });
     Snapshot {
         status,
         rules: vec![
@@ -152,6 +157,9 @@ const FAMILIES: &[(&str, &str)] = &[
     ("pf_queue_packets", "gauge"),
     ("pf_queue_length", "gauge"),
     ("pf_queue_fail_open", "gauge"),
+    ("pf_queues", "gauge"),
+    ("pf_engine_waits_total", "counter"),
+    ("pf_engine_wait_seconds_total", "counter"),
     ("pf_fastpath_forwarding", "gauge"),
     ("pf_fastpath_flows", "gauge"),
     ("pf_fastpath_entries", "gauge"),
@@ -272,6 +280,9 @@ fn values_and_labels() {
     has("pf_limit_counter_total{limit=\"syncookies validated\"} 4");
     has("pf_loginterface_packets_total{interface=\"eth0\",af=\"inet6\",dir=\"in\",action=\"block\"} 6");
     has("pf_queue_length 1024");
+    has("pf_queues 2");
+    has("pf_engine_waits_total 9");
+    has("pf_engine_wait_seconds_total 0.0025");
     has("pf_fastpath_passed_total 1000");
     has("pf_rule_packets_total{anchor=\"\",nr=\"0\",label=\"\",rule=\"block drop all\",dir=\"out\"} 4");
     has(r#"pf_rule_evaluations_total{anchor="ftp/\"x\"",nr="3",label="web \"in\"\\n",rule="pass in proto tcp to port 80 label \"web \\\"in\\\"\"",dir="in"} 2"#.replace(",dir=\"in\"", "").as_str());
@@ -323,12 +334,14 @@ fn absent_parts_leave_families_empty_and_health_follows() {
     s.status.loginterface = None;
     s.status.queue = None;
     s.status.fastpath = None;
+    s.status.threads = None;
     s.pfsync.report = None;
     let text = render(&s);
     for gone in [
         "pf_loginterface_bytes_total{",
         "pf_queue_length ",
         "pf_fastpath_flows ",
+        "pf_engine_waits_total ",
         "pf_pfsync_stats_total{",
         "pf_pfsync_repair_total{",
         "pf_pfsync_insert_lag_seconds{",
