@@ -61,25 +61,27 @@ for i in range(int(sys.argv[1])):
     s.close()
 print(ok)' "$2"
 }
-# udp CPU N: N UDP flows (new source port each) from a client on CPU;
-# prints how many were answered.
+# udp CPU N BASE: N UDP flows from a client on CPU, from ports BASE on
+# (each its own: an ephemeral port could come again and make two flows
+# one); prints how many were answered.
 udp() {
 	in_ns cl taskset -c "$1" python3 -c '
 import socket, sys
 ok = 0
 for i in range(int(sys.argv[1])):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+    s.bind(("10.1.0.2", int(sys.argv[2]) + i))
     s.sendto(b"u%d" % i, ("10.2.0.2", 7401))
     try:
         ok += s.recv(100) == b"u%d" % i
     except OSError:
         pass
-print(ok)' "$2"
+print(ok)' "$2" "$3"
 }
 t0=$(conns "${CPUS[0]}" 20)
 t1=$(conns "${CPUS[1]}" 20)
-u0=$(udp "${CPUS[0]}" 20)
-u1=$(udp "${CPUS[1]}" 20)
+u0=$(udp "${CPUS[0]}" 20 40000)
+u1=$(udp "${CPUS[1]}" 20 40100)
 check "TCP: 20 connections from CPU ${CPUS[0]} echoed ($t0)" test "$t0" = 20
 check "TCP: 20 connections from CPU ${CPUS[1]} echoed ($t1)" test "$t1" = 20
 check "UDP: 20 flows from CPU ${CPUS[0]} answered ($u0)" test "$u0" = 20

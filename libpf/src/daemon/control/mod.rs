@@ -210,6 +210,31 @@ fn pulled(shared: &Shared, r: Reply) -> Reply {
     r
 }
 
+/// `pfctl -si`: the engine's status with what pfd adds (the fast path,
+/// the kernel's drops, the queues and the waits for the engine).
+fn status(shared: &Shared, now: u64) -> Reply {
+    use crate::engine::status::{Reason, ThreadStatus};
+    shared.fastpath_pull();
+    let mut st = shared.engine().status(now);
+    st.fastpath = shared.fastpath.status();
+    // The kernel's drops: a full queue is pf's congestion, a socket
+    // without room its memory.
+    let d = shared.kernel_drops.since_clear(shared);
+    st.counters[Reason::Congestion as usize] += d.full;
+    st.counters[Reason::Memory as usize] += d.no_room;
+    st.queue = shared
+        .queues
+        .params()
+        .map(|p| (d.waiting, p.maxlen as u64, p.fail_open));
+    let (engine_waits, engine_wait_us) = shared.engine.waits();
+    st.threads = st.queue.map(|_| ThreadStatus {
+        queues: u64::from(shared.opts.hooks.queues.max(1)),
+        engine_waits,
+        engine_wait_us,
+    });
+    Reply::Status(Box::new(st))
+}
+
 fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Request) -> Reply {
     let now = shared.now_ms();
     match req {
@@ -232,28 +257,7 @@ fn dispatch(shared: &Shared, peer: &Peer, tx: &mut Option<Transaction>, req: Req
         Request::GetRules { anchor } => ruleset::get_rules(shared, &anchor),
         Request::GetRulesets { anchor } => ruleset::get_rulesets(shared, &anchor),
         Request::FlushRules { anchor } => ruleset::flush_rules(shared, peer, &anchor),
-        Request::GetStatus => {
-            use crate::engine::status::Reason;
-            shared.fastpath_pull();
-            let mut st = shared.engine().status(now);
-            st.fastpath = shared.fastpath.status();
-            // The kernel's drops: a full queue is pf's congestion, a
-            // socket without room its memory.
-            let d = shared.kernel_drops.since_clear(shared);
-            st.counters[Reason::Congestion as usize] += d.full;
-            st.counters[Reason::Memory as usize] += d.no_room;
-            st.queue = shared
-                .queues
-                .params()
-                .map(|p| (d.waiting, p.maxlen as u64, p.fail_open));
-            let (engine_waits, engine_wait_us) = shared.engine.waits();
-            st.threads = st.queue.map(|_| crate::engine::status::ThreadStatus {
-                queues: u64::from(shared.opts.hooks.queues.max(1)),
-                engine_waits,
-                engine_wait_us,
-            });
-            Reply::Status(Box::new(st))
-        }
+        Request::GetStatus => status(shared, now),
         Request::ClearRuleCounters { anchor } => ruleset::clear_counters(shared, &anchor),
         Request::ClearStatus => {
             shared.engine().clear_status();
