@@ -90,9 +90,10 @@ pfctl -ss | grep ':9000 ' | sed 's/^/# /'
 check "each passed datagram made one state each way (not one per fragment)" \
 	test "$(pfctl -ss | grep -c ':9000 ')" -eq 2
 
-# Held fragments wait in the kernel's queue (NFQUEUE 7066) until their
-# datagram completes or the frag timeout drops them.
-qtotal() { in_ns fw awk '$1 == 7066 { print $3 }' /proc/net/netfilter/nfnetlink_queue; }
+# Held fragments wait in the kernel's queues (pfd's, 7066 on: one per CPU,
+# a packet in the one of the CPU it came in on) until their datagram
+# completes or the frag timeout drops them.
+qtotal() { in_ns fw awk '{ n += $3 } END { print n + 0 }' /proc/net/netfilter/nfnetlink_queue; }
 load 'set timeout frag 3' 'set skip on lo' "$ND" 'pass'
 rem=$(frag_counter removals)
 fp cl udp 10.2.0.2 9000 3000 --id 105 --order nofirst

@@ -32,7 +32,9 @@ route fl default 10.3.0.1
 route fw 198.18.0.0/15 10.3.0.2
 serve srv python3 "$LIB/synflood.py" echo 7000
 wait_listen srv 7000
-check "pfd starts" pfd_start fw
+# One queue: the limits below are per queue (pfd's default is one per CPU,
+# and the pings would spread over them as the CPUs they came in on).
+PFD_FLAGS="-n 1" check "pfd starts" pfd_start fw
 check "pf enables" pfctl -q -e
 
 congestion() { pfctl -si | awk '$1 == "congestion" {print $2}'; }
