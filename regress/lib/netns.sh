@@ -139,10 +139,12 @@ serve() {
 	disown $!
 }
 
-# wait_listen NS PORT: until something listens on TCP PORT in NS (5 s).
+# wait_listen NS PORT [udp]: until something listens on TCP PORT in NS,
+# or has UDP PORT bound (5 s).
 wait_listen() {
-	local i
-	for i in $(seq 50); do in_ns "$1" ss -ltn | grep -q ":$2 " && return 0; sleep 0.1; done
+	local i opt=-ltn
+	[ "${3:-}" = udp ] && opt=-lun
+	for i in $(seq 50); do in_ns "$1" ss $opt | grep -q ":$2 " && return 0; sleep 0.1; done
 	return 1
 }
 

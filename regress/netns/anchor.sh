@@ -32,6 +32,7 @@ import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7100))
 while True:
     d, a = s.recvfrom(100); s.sendto(d, a)'
+wait_listen srv 7100 udp
 
 cat >"$RUN/ld.conf" <<'CONF'
 pass in proto tcp to port 7003

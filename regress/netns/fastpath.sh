@@ -142,6 +142,8 @@ s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
 while True:
     d, anc, _, a = s.recvmsg(100, 64)
     s.sendto(b"%d" % anc[0][2][0], a)'
+# Bound before the first datagram (else a port unreachable: one "lost").
+wait_listen srv 7301 udp
 load "block" "pass proto udp to port 7301" "pass inet6 proto icmp6"
 # ttls ADDRESS: the TTLs 40 datagrams to the server arrived with.
 ttls() {

@@ -24,6 +24,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7401))
 while True:
     d, a = s.recvfrom(100); s.sendto(d, a)'
 wait_listen srv 7400
+wait_listen srv 7401 udp
 
 # CPUs the clients run on: two where there are two.
 CPUS=(0 0)
