@@ -35,9 +35,7 @@
  * fp_egress (TC egress): a packet so marked whose tuple is in fp_keys as
  * an egress entry gets the `out` pass's rewrite (source address/port of
  * nat-to, of an rdr-to's replies), which must wait until routing is done
- * (a source of the host's own would be a martian on input). pfd sets
- * CONF_EGRESS before it adds the first egress entry and clears it after
- * the last one went; without it fp_egress looks nothing up.
+ * (a source of the host's own would be a martian on input).
  *
  * Checksums are fixed incrementally with the kernel's helpers, which know
  * CHECKSUM_PARTIAL: GSO packets stay whole.
@@ -71,7 +69,6 @@
 /* fp_conf[0] bits. */
 #define CONF_FORWARD 1	/* fp_ingress may forward packets itself */
 #define CONF_HELD 2	/* fp_held has entries */
-#define CONF_EGRESS 4	/* fp_keys has egress entries */
 
 /* Linux 6.10: the lookup takes the packet mark (in params->smac's place;
  * Debian 12's headers predate it). */
@@ -584,14 +581,9 @@ int fp_egress(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 	struct fp_rw *rw;
-	__u32 code = skb->mark & CODE_MASK, k = 0, *cp;
+	__u32 code = skb->mark & CODE_MASK;
 
 	if (!(skb->mark & DONE_BIT) || code == 0 || code == DEFER_CODE)
-		return TC_ACT_OK;
-	/* No egress entries (no offloaded flow with an `out` rewrite): no
-	 * parse, no lookup. */
-	cp = bpf_map_lookup_elem(&fp_conf, &k);
-	if (!cp || !(*cp & CONF_EGRESS))
 		return TC_ACT_OK;
 	if (parse(skb, &p, 1))
 		return TC_ACT_OK;

@@ -83,13 +83,10 @@ struct Table {
     held: HashSet<u32>,
     /// The flows moving `fp::FAST_BYTES_PER_S` or more (`pull_fast`).
     fast: HashSet<u32>,
-    /// Egress entries in the maps: fp_egress looks them up only while
-    /// there are any (fp::CONF_EGRESS).
-    egress: usize,
 }
 
 impl Table {
-    /// fp_conf as `forward`, `held` and `egress` have it.
+    /// fp_conf as `forward` and `held` have it.
     fn conf(&self) -> u32 {
         (if self.forward { fp::CONF_FORWARD } else { 0 })
             | (if self.held.is_empty() {
@@ -97,7 +94,6 @@ impl Table {
             } else {
                 fp::CONF_HELD
             })
-            | (if self.egress == 0 { 0 } else { fp::CONF_EGRESS })
     }
 }
 
@@ -295,7 +291,6 @@ impl FastPath {
                 fp::rewrite(id, side, 0, &o.mid, &o.out, 0),
             )
         });
-        let with_egress = t.conf() | fp::CONF_EGRESS;
         let t = &mut *t;
         let k = t.kernel.as_mut().expect("checked");
         let f = t.flows.get_mut(&id).expect("checked");
@@ -304,16 +299,9 @@ impl FastPath {
             f.synced = Some(window);
         }
         if let Some((ek, ev)) = &egress {
-            let new = !f.keys.contains(ek);
-            // The program told to look egress entries up before the
-            // first one is there.
-            if ok && new && t.egress == 0 {
-                ok = k.set_conf(with_egress).is_ok();
-            }
             ok = ok && k.put_key(ek, ev).is_ok();
-            if ok && new {
+            if ok && !f.keys.contains(ek) {
                 f.keys.push(*ek);
-                t.egress += 1;
             }
         }
         // The ingress entry last: the packet it lets by needs the rest.
@@ -503,23 +491,10 @@ fn remove(t: &mut Table, id: u32) {
             t.by_key.remove(key);
         }
     }
-    let egress = f.keys.iter().filter(|k| fp::is_egress(k)).count();
-    t.egress = t.egress.saturating_sub(egress);
-    let conf = t.conf();
     if let Some(k) = t.kernel.as_mut() {
-        // Ingress entries first: a packet one of them lets by finds the
-        // egress rewrite it needs.
-        for last in [false, true] {
-            for key in f.keys.iter().filter(|k| fp::is_egress(k) == last) {
-                k.del_key(key);
-            }
+        for key in &f.keys {
+            k.del_key(key);
         }
         k.del_flow(id);
-        // And the lookups stop once the last egress entry went.
-        if egress > 0 && t.egress == 0 {
-            if let Err(e) = k.set_conf(conf) {
-                log::warning(&e.to_string());
-            }
-        }
     }
 }

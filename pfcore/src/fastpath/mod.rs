@@ -147,14 +147,6 @@ pub const CONF_FORWARD: u32 = 1;
 /// fp_conf[0]: fp_held (interfaces whose packets the program leaves
 /// alone) has entries.
 pub const CONF_HELD: u32 = 2;
-/// fp_conf[0]: fp_keys has egress entries (without, fp_egress looks
-/// nothing up).
-pub const CONF_EGRESS: u32 = 4;
-
-/// Is `key` (from `key`) an egress entry's?
-pub fn is_egress(key: &[u8; KEY_LEN]) -> bool {
-    key[4] == HOOK_EGRESS
-}
 
 /// An fp_rw: the rewrite `from` -> `to`, the flow, the side of the flow
 /// the packet comes from, the mark it gets (0: left alone), and for an
