@@ -30,7 +30,11 @@
  * interface's neighbour output. The IP stack, netfilter and pfd's hooks
  * are skipped; TC egress (fp_egress) still runs. Anything else (another
  * route, no route, too big, not for this host's MAC, a bad IPv4 header
- * checksum) goes on to the stack as before.
+ * checksum) goes on to the stack as before. The lookup's answer is kept
+ * in the entry (fp_rw.fib_*) while fp_conf's route generation stays, for
+ * packets of the same TOS no longer than one it was made for: pfd moves
+ * the generation on as soon as the kernel tells of a change to routes,
+ * rules, next hops, addresses, links or forwarding, and once a second.
  *
  * fp_egress (TC egress): a packet so marked whose tuple is in fp_keys as
  * an egress entry gets the `out` pass's rewrite (source address/port of
@@ -69,6 +73,10 @@
 /* fp_conf[0] bits. */
 #define CONF_FORWARD 1	/* fp_ingress may forward packets itself */
 #define CONF_HELD 2	/* fp_held has entries */
+/* fp_conf[CONF_GEN]: the route generation. pfd moves it on whenever the
+ * kernel says routes, rules, addresses, links or forwarding changed, and
+ * once a second in any case; never 0. */
+#define CONF_GEN 1
 
 /* Linux 6.10: the lookup takes the packet mark (in params->smac's place;
  * Debian 12's headers predate it). */
@@ -112,6 +120,16 @@ struct fp_rw {
 	__u8 src[16];
 	__u8 dst[16];
 	__u32 oif;	/* ingress: the interface pf's `out` pass was for */
+	/* forward's route cache, the program's own (pfd writes zeros): the
+	 * lookup's next hop for these packets, valid while fib_gen is
+	 * fp_conf's route generation, for packets up to fib_len long with
+	 * TOS (IPv6: flow info) fib_tos. */
+	__u32 fib_gen;
+	__be32 fib_tos;
+	__u16 fib_len;
+	__u8 fib_family;
+	__u8 fib_pad;
+	__u8 fib_nh[16];
 };
 
 struct fp_peer {
@@ -156,9 +174,23 @@ struct {
 	__type(value, struct fp_count);
 } fp_counts SEC(".maps");
 
+/* pfd's window data for flows in fp_flows: what its state knew when it
+ * offered a flow again (fp_flows itself is the program's once an ingress
+ * entry leads to it). Taken in, and deleted, by the first packet outside
+ * fp_flows' window (window_hint); pfd deletes what is left at its next
+ * pull. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 131072);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct fp_flow);
+} fp_hints SEC(".maps");
+
+/* [0]: CONF_* bits; [1]: the route generation (CONF_GEN). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 } fp_conf SEC(".maps");
@@ -334,6 +366,28 @@ static __always_inline int in_window(struct fp_flow *f, __u8 s, struct pkt *p)
 	return 0;
 }
 
+/* A packet outside flow `flow`'s window: take in pfd's window data for it
+ * where it is further on (fp_hints), and check again. 0: inside. */
+static __always_inline int window_hint(struct fp_flow *f, __u32 flow, __u8 s, struct pkt *p)
+{
+	struct fp_flow *h = bpf_map_lookup_elem(&fp_hints, &flow);
+	int i;
+
+	if (!h)
+		return -1;
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		if (SEQ_GT(h->peer[i].seqlo, f->peer[i].seqlo))
+			f->peer[i].seqlo = h->peer[i].seqlo;
+		if (SEQ_GT(h->peer[i].seqhi, f->peer[i].seqhi))
+			f->peer[i].seqhi = h->peer[i].seqhi;
+		if (h->peer[i].max_win > f->peer[i].max_win)
+			f->peer[i].max_win = h->peer[i].max_win;
+	}
+	bpf_map_delete_elem(&fp_hints, &flow);
+	return in_window(f, s, p);
+}
+
 static __always_inline int csum_off(__u8 proto, __u32 l4)
 {
 	return proto == IPPROTO_TCP ? l4 + 16 : l4 + 6;
@@ -455,6 +509,45 @@ static __always_inline int ttl_down(struct __sk_buff *skb, struct pkt *p)
 	return bpf_skb_store_bytes(skb, ETH_HLEN + 7, &ttl, 1, 0) ? -1 : 0;
 }
 
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#define barrier() asm volatile("" ::: "memory")
+
+/* The next hop entry `rw`'s route cache has for a packet `len` long with
+ * TOS `tos` under route generation `gen`: 0, `nh` filled; -1: none. The
+ * generation is read again after the copy: another CPU filling the cache
+ * meanwhile (fib_store) makes it 0 first. */
+static __always_inline int fib_cached(struct fp_rw *rw, __u32 gen, __u32 len, __be32 tos,
+				      struct bpf_redir_neigh *nh)
+{
+	__u32 g = READ_ONCE(rw->fib_gen);
+
+	if (!gen || g != gen || len > rw->fib_len || rw->fib_tos != tos)
+		return -1;
+	nh->nh_family = rw->fib_family;
+	__builtin_memcpy(nh->ipv6_nh, rw->fib_nh, 16);
+	barrier();
+	return READ_ONCE(rw->fib_gen) == g ? 0 : -1;
+}
+
+/* Remember a lookup's answer (next hop `nh`) in `rw`'s route cache. The
+ * generation was read before the lookup: a route change the lookup did
+ * not see yet moves it on after (pfd hears of it only then). */
+static __always_inline void fib_store(struct fp_rw *rw, __u32 gen, __u32 len, __be32 tos,
+				      struct bpf_redir_neigh *nh)
+{
+	if (!gen)
+		return;
+	WRITE_ONCE(rw->fib_gen, 0);
+	barrier();
+	rw->fib_tos = tos;
+	rw->fib_len = len;
+	rw->fib_family = nh->nh_family;
+	__builtin_memcpy(rw->fib_nh, nh->ipv6_nh, 16);
+	barrier();
+	WRITE_ONCE(rw->fib_gen, gen);
+}
+
 /* Forward a packet of flow entry `rw` (rewritten at ingress already)
  * as the stack would, when the kernel's route for it is the one pf's
  * `out` pass was for: TC_ACT_REDIRECT. TC_ACT_OK: the stack forwards it
@@ -464,7 +557,7 @@ static __always_inline int forward(struct __sk_buff *skb, struct pkt *p, struct 
 {
 	struct bpf_fib_lookup fib = {};
 	struct bpf_redir_neigh nh = {};
-	__u32 l3 = p->l4 - ETH_HLEN, len, mark = rw->mark;
+	__u32 l3 = p->l4 - ETH_HLEN, len, mark = rw->mark, k = CONF_GEN, gen, *gp;
 	__u8 *dst = (rw->flags & RW_DST) ? rw->dst : p->key.dst;
 	long rc;
 
@@ -483,14 +576,18 @@ static __always_inline int forward(struct __sk_buff *skb, struct pkt *p, struct 
 		len = p->tot_len;
 	if (len > 0xffff)
 		goto stack;
+	if (p->key.family == 4 && !ipv4_csum_ok(skb))
+		goto stack;
+	gp = bpf_map_lookup_elem(&fp_conf, &k);
+	gen = gp ? READ_ONCE(*gp) : 0;
+	if (!fib_cached(rw, gen, len, p->tos, &nh))
+		goto out;
 	fib.l4_protocol = p->key.proto;
 	fib.sport = p->key.sport;
 	fib.dport = (rw->flags & RW_DPORT) ? rw->dport : p->key.dport;
 	fib.tot_len = len;
 	fib.ifindex = skb->ifindex;
 	if (p->key.family == 4) {
-		if (!ipv4_csum_ok(skb))
-			goto stack;
 		fib.family = AF_INET;
 		fib.tos = p->tos;
 		__builtin_memcpy(&fib.ipv4_src, p->key.src, 4);
@@ -507,18 +604,20 @@ static __always_inline int forward(struct __sk_buff *skb, struct pkt *p, struct 
 			    BPF_FIB_LOOKUP_MARK | BPF_FIB_LOOKUP_SKIP_NEIGH);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != rw->oif)
 		goto stack;
-	if (ttl_down(skb, p))
-		return TC_ACT_SHOT;
-	if (p->key.family == 4)
-		skb->priority = tos_priority(p->tos);
 	/* The next hop: the gateway, or the destination on the link. */
 	nh.nh_family = fib.family;
 	if (fib.family == AF_INET)
 		nh.ipv4_nh = fib.ipv4_dst;
 	else
 		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+	fib_store(rw, gen, len, p->tos, &nh);
+out:
+	if (ttl_down(skb, p))
+		return TC_ACT_SHOT;
+	if (p->key.family == 4)
+		skb->priority = tos_priority(p->tos);
 	stat_add(ST_FORWARD, segs);
-	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	return bpf_redirect_neigh(rw->oif, &nh, sizeof(nh), 0);
 stack:
 	stat_add(ST_STACK, segs);
 	return TC_ACT_OK;
@@ -552,7 +651,8 @@ int fp_ingress(struct __sk_buff *skb)
 			return TC_ACT_OK;
 		}
 		f = bpf_map_lookup_elem(&fp_flows, &rw->flow);
-		if (!f || in_window(f, rw->side, &p)) {
+		if (!f || (in_window(f, rw->side, &p) &&
+			   window_hint(f, rw->flow, rw->side, &p))) {
 			stat_add(ST_WINDOW, 1);
 			return TC_ACT_OK;
 		}

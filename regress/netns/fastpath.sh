@@ -191,6 +191,26 @@ check "the rule gone: the program forwards it again ($f packets in 1 s)" test "$
 wait
 check "the connection carried on throughout ($(cat "$RUN/talk.out"))" grep -q "^ok" "$RUN/talk.out"
 
+# A route change reaches the program at once: its cached route lookups go
+# with the route generation pfd moves on when the kernel tells. A
+# blackhole route for the server: the program leaves the client's packets
+# to the stack (which drops them); the route gone, it forwards them again
+# and the connection carries on.
+stk() { local a; a=$(fp "forwarded by the stack"); sleep 1; echo $(($(fp "forwarded by the stack") - a)); }
+in_ns cl python3 "$RUN/talk.py" 10.2.0.2 7200 10 6 >"$RUN/talk.out" 2>&1 &
+sleep 2
+f=$(fwd)
+check "route change: the program forwards a talking connection ($f packets in 1 s)" test "$f" -gt 5
+in_ns fw ip route add blackhole 10.2.0.2/32
+s=$(stk)
+check "route change: a blackhole route for the server, the program leaves the client's packets to the stack ($s in 1 s)" test "$s" -gt 0
+in_ns fw ip route del blackhole 10.2.0.2/32
+sleep 2.5
+f=$(fwd)
+check "route change: the route gone, the program forwards the connection again ($f packets in 1 s)" test "$f" -gt 5
+wait
+check "route change: the connection carried on ($(cat "$RUN/talk.out"))" grep -q "^ok" "$RUN/talk.out"
+
 # pfctl -k: the offloaded flow stops when the ruleset blocks it.
 load "block" "pass proto tcp to port 7200"
 in_ns cl python3 "$RUN/talk.py" 10.2.0.2 7200 8 >"$RUN/talk.out" 2>&1 &

@@ -46,6 +46,8 @@ struct Flow {
     /// The window entry as pfd last wrote or read it: what the program
     /// moved on from since.
     synced: Option<[u8; FLOW_LEN]>,
+    /// A window hint is in fp_hints (`offer`).
+    hint: bool,
     tcp: bool,
     /// How fast it moves (`pull_fast`).
     pace: fp::Pace,
@@ -83,6 +85,8 @@ struct Table {
     held: HashSet<u32>,
     /// The flows moving `fp::FAST_BYTES_PER_S` or more (`pull_fast`).
     fast: HashSet<u32>,
+    /// Route changes counted (`routes_changed`).
+    routes: u64,
 }
 
 impl Table {
@@ -129,7 +133,10 @@ impl FastPath {
                         log::warning(&e.to_string());
                     }
                 }
-                if let Err(e) = k.set_conf(t.conf()) {
+                let r = k
+                    .set_conf(t.conf())
+                    .and_then(|()| k.set_route_gen(fp::route_gen(t.routes)));
+                if let Err(e) = r {
                     log::warning(&e.to_string());
                 }
                 t.kernel = Some(k);
@@ -166,6 +173,20 @@ impl FastPath {
                 });
             }
             Err(e) => log::warning(&e.to_string()),
+        }
+    }
+
+    /// Routes, rules, next hops, addresses, links or forwarding changed
+    /// (daemon::ifwatch), or a second went by (the maintenance thread):
+    /// the program's cached route lookups are done again.
+    pub fn routes_changed(&self) {
+        let mut t = self.table();
+        t.routes = t.routes.wrapping_add(1);
+        let gen = fp::route_gen(t.routes);
+        if let Some(k) = t.kernel.as_mut() {
+            if let Err(e) = k.set_route_gen(gen) {
+                log::warning(&e.to_string());
+            }
         }
     }
 
@@ -250,6 +271,7 @@ impl FastPath {
                     answers: Vec::new(),
                     seen: Counts::default(),
                     synced: None,
+                    hint: false,
                     tcp: o.wire.proto == crate::wire::IPPROTO_TCP,
                     pace: fp::Pace::new(0, now),
                 };
@@ -294,9 +316,23 @@ impl FastPath {
         let t = &mut *t;
         let k = t.kernel.as_mut().expect("checked");
         let f = t.flows.get_mut(&id).expect("checked");
-        let mut ok = k.put_flow(id, &window).is_ok();
-        if ok {
-            f.synced = Some(window);
+        // The window entry is written only while no ingress entry leads
+        // to it. After that the program moves it on by itself, and a
+        // write would take back what it did between pfd's read above and
+        // the write (at 10 Gbit/s a 64 KB GSO packet every 50 us: the
+        // next ACK is then outside the window it is judged by). What the
+        // state knows beyond it (the answers pfd passed until their own
+        // direction is offered) goes in as a hint, which the program
+        // takes in where it is further on.
+        let in_use = f.keys.iter().any(|key| !fp::is_egress(key));
+        let mut ok = true;
+        if !in_use {
+            ok = k.put_flow(id, &window).is_ok();
+            if ok {
+                f.synced = Some(window);
+            }
+        } else if f.tcp {
+            f.hint |= k.put_hint(id, &window).is_ok();
         }
         if let Some((ek, ev)) = &egress {
             ok = ok && k.put_key(ek, ev).is_ok();
@@ -399,12 +435,18 @@ impl FastPath {
 /// every second or `fp::FAST_PULL_MS` (not one for a packet), at which a
 /// fast flow's pfsync update goes out at once.
 fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64, regular: bool) {
-    let Some(k) = t.kernel.as_ref() else {
+    let Some(k) = t.kernel.as_mut() else {
         return;
     };
     let Some(f) = t.flows.get_mut(&id) else {
         return;
     };
+    // A hint left since the last regular pull is stale: the program took
+    // in what it needed of it, or needed none.
+    if regular && f.hint {
+        k.del_hint(id);
+        f.hint = false;
+    }
     let counts = k.counts(id).map(|c| Counts::from_bytes(&c));
     let window = k.flow(id);
     let slots = [

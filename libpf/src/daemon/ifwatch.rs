@@ -134,6 +134,7 @@ pub fn run(shared: Arc<Shared>) {
         };
         if !events.is_empty() {
             shared.net_gen.fetch_add(1, Ordering::Relaxed);
+            shared.fastpath.routes_changed();
         }
         let resync = events
             .iter()

@@ -486,6 +486,9 @@ fn maintenance(shared: Arc<Shared>, hup: Arc<AtomicBool>) {
         } else {
             let now = shared.now_ms();
             let wake = {
+                // The fast path's cached route lookups last a second
+                // at most, notifications or not.
+                shared.fastpath.routes_changed();
                 // What the fast path passed counts before expiry.
                 let mut e = shared.engine();
                 shared.fastpath.pull(&mut e, now);

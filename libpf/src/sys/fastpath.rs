@@ -25,6 +25,7 @@ pub struct Kernel {
     bpf: Ebpf,
     keys: HashMap<MapData, [u8; KEY_LEN], [u8; RW_LEN]>,
     flows: HashMap<MapData, u32, [u8; FLOW_LEN]>,
+    hints: HashMap<MapData, u32, [u8; FLOW_LEN]>,
     counts: HashMap<MapData, u32, [u8; COUNT_LEN]>,
     stats: PerCpuArray<MapData, u64>,
     conf: Array<MapData, u32>,
@@ -53,6 +54,7 @@ impl Kernel {
         let mut map = |name: &str| bpf.take_map(name).ok_or_else(|| err(name, "no such map"));
         let keys = HashMap::try_from(map("fp_keys")?).map_err(|e| err("fp_keys", e))?;
         let flows = HashMap::try_from(map("fp_flows")?).map_err(|e| err("fp_flows", e))?;
+        let hints = HashMap::try_from(map("fp_hints")?).map_err(|e| err("fp_hints", e))?;
         let counts = HashMap::try_from(map("fp_counts")?).map_err(|e| err("fp_counts", e))?;
         let stats = PerCpuArray::try_from(map("fp_stats")?).map_err(|e| err("fp_stats", e))?;
         let conf = Array::try_from(map("fp_conf")?).map_err(|e| err("fp_conf", e))?;
@@ -64,6 +66,7 @@ impl Kernel {
             bpf,
             keys,
             flows,
+            hints,
             counts,
             stats,
             conf,
@@ -123,6 +126,17 @@ impl Kernel {
         self.flows.insert(id, v, 0).map_err(|e| err("fp_flows", e))
     }
 
+    /// pfd's window data for a flow the program already moves on by
+    /// itself (fp_hints: taken in where further on, at the first packet
+    /// outside its own).
+    pub fn put_hint(&mut self, id: u32, v: &[u8; FLOW_LEN]) -> io::Result<()> {
+        self.hints.insert(id, v, 0).map_err(|e| err("fp_hints", e))
+    }
+
+    pub fn del_hint(&mut self, id: u32) {
+        let _ = self.hints.remove(&id);
+    }
+
     pub fn flow(&self, id: u32) -> Option<[u8; FLOW_LEN]> {
         self.flows.get(&id, 0).ok()
     }
@@ -140,12 +154,22 @@ impl Kernel {
 
     pub fn del_flow(&mut self, id: u32) {
         let _ = self.flows.remove(&id);
+        let _ = self.hints.remove(&id);
         let _ = self.counts.remove(&id);
     }
 
     /// What the program may do (fp_conf: fastpath::CONF_*).
     pub fn set_conf(&mut self, bits: u32) -> io::Result<()> {
         self.conf.set(0, bits, 0).map_err(|e| err("fp_conf", e))
+    }
+
+    /// The route generation (fp_conf[fastpath::CONF_GEN], never 0): the
+    /// program's cached route lookups made under another one are done
+    /// again.
+    pub fn set_route_gen(&mut self, gen: u32) -> io::Result<()> {
+        self.conf
+            .set(crate::fastpath::CONF_GEN, gen, 0)
+            .map_err(|e| err("fp_conf", e))
     }
 
     /// Have the program leave the packets that come in by interface

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 
 /// Sizes of the C structs (fp_key, fp_rw, fp_flow, fp_count).
 pub const KEY_LEN: usize = 44;
-pub const RW_LEN: usize = 52;
+pub const RW_LEN: usize = 80;
 pub const FLOW_LEN: usize = 40;
 pub const COUNT_LEN: usize = 40;
 
@@ -137,6 +137,11 @@ pub fn ingress_ok(from: &Tuple, to: &Tuple) -> bool {
     same_kind(from, to) && rewrite_flags(from, to) & (RW_SRC | RW_SPORT) == 0
 }
 
+/// Is `key` (from `key`) an egress entry's?
+pub fn is_egress(key: &[u8; KEY_LEN]) -> bool {
+    key[4] == HOOK_EGRESS
+}
+
 /// Can the program do `from` -> `to` at egress (after routing)?
 pub fn same_kind(from: &Tuple, to: &Tuple) -> bool {
     from.proto == to.proto && from.src.is_ipv4() == to.src.is_ipv4()
@@ -147,11 +152,21 @@ pub const CONF_FORWARD: u32 = 1;
 /// fp_conf[0]: fp_held (interfaces whose packets the program leaves
 /// alone) has entries.
 pub const CONF_HELD: u32 = 2;
+/// fp_conf[CONF_GEN]: the route generation; the program's cached route
+/// lookups (fp_rw.fib_*) hold while it stays.
+pub const CONF_GEN: u32 = 1;
+
+/// Route generation `n` as fp_conf keeps it: never 0, which the program
+/// takes for "no cache".
+pub fn route_gen(n: u64) -> u32 {
+    (n % u64::from(u32::MAX)) as u32 + 1
+}
 
 /// An fp_rw: the rewrite `from` -> `to`, the flow, the side of the flow
 /// the packet comes from, the mark it gets (0: left alone), and for an
 /// ingress entry the interface pf's `out` pass was for (`oif`, 0: none),
-/// the only one the program forwards it to itself.
+/// the only one the program forwards it to itself. The rest (the
+/// program's route cache) is zeros: nothing cached.
 pub fn rewrite(flow: u32, side: u8, mark: u32, from: &Tuple, to: &Tuple, oif: u32) -> [u8; RW_LEN] {
     let mut v = [0u8; RW_LEN];
     v[0..4].copy_from_slice(&flow.to_ne_bytes());

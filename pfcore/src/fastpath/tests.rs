@@ -51,6 +51,22 @@ fn rewrites() {
     assert_eq!(&v[14..16], &8080u16.to_be_bytes());
     assert_eq!(&v[32..36], &[10, 1, 0, 5]);
     assert_eq!(&v[48..52], &7u32.to_ne_bytes());
+    assert!(v[52..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn egress_keys_are_told_apart() {
+    let a = t("10.0.0.1", 1234, "10.0.0.2", 80, 6);
+    assert!(is_egress(&key(3, HOOK_EGRESS, &a)));
+    assert!(!is_egress(&key(3, HOOK_INGRESS, &a)));
+}
+
+#[test]
+fn route_generations_are_never_zero() {
+    assert_eq!(route_gen(0), 1);
+    assert_eq!(route_gen(u64::from(u32::MAX) - 1), u32::MAX);
+    assert_eq!(route_gen(u64::from(u32::MAX)), 1);
+    assert_ne!(route_gen(u64::MAX), 0);
 }
 
 #[test]

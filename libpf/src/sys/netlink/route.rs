@@ -1,7 +1,7 @@
 //! Routes over rtnetlink: a dump of every routing table of both families,
 //! and a monitor of the notifications pfd follows to keep its interface
 //! table and its copy of the routes current (RTNLGRP_LINK, the IPv4/IPv6
-//! address groups and the IPv4/IPv6 route groups).
+//! address, route, rule and netconf groups, and next hop objects).
 //!
 //! Decoding is lenient as in `decode`: unknown attributes are skipped,
 //! malformed messages dropped, nothing panics on any input. Routes whose
@@ -20,6 +20,10 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use nix::sys::socket::MsgFlags;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Next hop object notifications (linux/rtnetlink.h; not in libc).
+const RTM_NEWNEXTHOP: u16 = 104;
+const RTM_DELNEXTHOP: u16 = 105;
 use std::os::fd::{AsRawFd, RawFd};
 
 pub(crate) const RTM_NEWROUTE: u16 = 24;
@@ -150,8 +154,9 @@ pub enum NetEvent {
     Route(RouteChange),
     /// Notifications were lost (the socket overflowed): resync everything.
     Lost,
-    /// A policy routing rule, or a forwarding or reverse-path filter
-    /// setting (netconf), changed: routing decisions may differ.
+    /// A policy routing rule, a next hop object, or a forwarding or
+    /// reverse-path filter setting (netconf), changed: routing decisions
+    /// may differ.
     Policy,
 }
 
@@ -185,6 +190,7 @@ impl NetMonitor {
             libc::RTNLGRP_IPV6_RULE,
             libc::RTNLGRP_IPV4_NETCONF,
             libc::RTNLGRP_IPV6_NETCONF,
+            libc::RTNLGRP_NEXTHOP,
         ] {
             sock.add_membership(g).map_err(ctx)?;
         }
@@ -254,6 +260,8 @@ impl NetMonitor {
                     | libc::RTM_DELRULE
                     | libc::RTM_NEWNETCONF
                     | libc::RTM_DELNETCONF
+                    | RTM_NEWNEXTHOP
+                    | RTM_DELNEXTHOP
                         if out.last() != Some(&NetEvent::Policy) =>
                     {
                         out.push(NetEvent::Policy)
