@@ -10,7 +10,7 @@
  * packet without IP options, not a fragment, with no SYN, FIN or RST,
  * whose tuple on the wire is in fp_keys and (TCP) inside the window kept
  * in fp_flows, gets the `in` pass's rewrite (destination address/port),
- * its counters in fp_counts, and the mark pfd would give it after both
+ * its counters in fp_flows, and the mark pfd would give it after both
  * passes: pfd's PREROUTING chain lets such a packet by (no NFQUEUE),
  * POSTROUTING too when it leaves by the interface the mark names.
  * Everything else goes on untouched to pfd's queue. A packet that came
@@ -141,7 +141,7 @@ struct fp_peer {
 	__u32 pad2;
 };
 
-struct fp_flow {
+struct fp_window {
 	struct fp_peer peer[2];
 	__u32 tcp;
 	__u32 pad;
@@ -151,6 +151,12 @@ struct fp_count {
 	__u64 packets[2];
 	__u64 bytes[2];
 	__u64 last_ns;
+};
+
+/* A flow: its window (TCP) and counters, one lookup per packet. */
+struct fp_flow {
+	struct fp_window w;
+	struct fp_count c;
 };
 
 struct {
@@ -167,13 +173,6 @@ struct {
 	__type(value, struct fp_flow);
 } fp_flows SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 131072);
-	__type(key, __u32);
-	__type(value, struct fp_count);
-} fp_counts SEC(".maps");
-
 /* pfd's window data for flows in fp_flows: what its state knew when it
  * offered a flow again (fp_flows itself is the program's once an ingress
  * entry leads to it). Taken in, and deleted, by the first packet outside
@@ -184,7 +183,7 @@ struct {
 	__uint(max_entries, 131072);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
-	__type(value, struct fp_flow);
+	__type(value, struct fp_window);
 } fp_hints SEC(".maps");
 
 /* [0]: CONF_* bits; [1]: the route generation (CONF_GEN). */
@@ -326,7 +325,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p, int egres
 
 /* pf's window check (pf_tcp_track_full) on a packet from side `s`, and
  * its updates of the window data. 0: inside. */
-static __always_inline int in_window(struct fp_flow *f, __u8 s, struct pkt *p)
+static __always_inline int in_window(struct fp_window *f, __u8 s, struct pkt *p)
 {
 	struct fp_peer *src = &f->peer[s & 1];
 	struct fp_peer *dst = &f->peer[(s & 1) ^ 1];
@@ -360,7 +359,7 @@ static __always_inline int in_window(struct fp_flow *f, __u8 s, struct pkt *p)
 
 		if (w == 0)
 			w = 1;
-		if (SEQ_GEQ(ack + w, dst->seqhi))
+		if (SEQ_GT(ack + w, dst->seqhi))
 			dst->seqhi = ack + w;
 	}
 	return 0;
@@ -368,9 +367,9 @@ static __always_inline int in_window(struct fp_flow *f, __u8 s, struct pkt *p)
 
 /* A packet outside flow `flow`'s window: take in pfd's window data for it
  * where it is further on (fp_hints), and check again. 0: inside. */
-static __always_inline int window_hint(struct fp_flow *f, __u32 flow, __u8 s, struct pkt *p)
+static __always_inline int window_hint(struct fp_window *f, __u32 flow, __u8 s, struct pkt *p)
 {
-	struct fp_flow *h = bpf_map_lookup_elem(&fp_hints, &flow);
+	struct fp_window *h = bpf_map_lookup_elem(&fp_hints, &flow);
 	int i;
 
 	if (!h)
@@ -628,6 +627,7 @@ int fp_ingress(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 	struct fp_rw *rw;
+	struct fp_flow *f;
 	struct fp_count *c;
 	__u64 segs, bytes;
 	__u32 k = 0, conf, *cp;
@@ -643,23 +643,19 @@ int fp_ingress(struct __sk_buff *skb)
 	conf = cp ? *cp : 0;
 	if ((conf & CONF_HELD) && bpf_map_lookup_elem(&fp_held, &p.key.ifindex))
 		return TC_ACT_OK;
-	if (p.key.proto == IPPROTO_TCP) {
-		struct fp_flow *f;
-
-		if (p.tcpflags & (TH_SYN | TH_FIN | TH_RST)) {
-			stat_add(ST_FLAGS, 1);
-			return TC_ACT_OK;
-		}
-		f = bpf_map_lookup_elem(&fp_flows, &rw->flow);
-		if (!f || (in_window(f, rw->side, &p) &&
-			   window_hint(f, rw->flow, rw->side, &p))) {
-			stat_add(ST_WINDOW, 1);
-			return TC_ACT_OK;
-		}
-	}
-	c = bpf_map_lookup_elem(&fp_counts, &rw->flow);
-	if (!c)
+	if (p.key.proto == IPPROTO_TCP && (p.tcpflags & (TH_SYN | TH_FIN | TH_RST))) {
+		stat_add(ST_FLAGS, 1);
 		return TC_ACT_OK;
+	}
+	f = bpf_map_lookup_elem(&fp_flows, &rw->flow);
+	if (!f)
+		return TC_ACT_OK;
+	if (p.key.proto == IPPROTO_TCP && in_window(&f->w, rw->side, &p) &&
+	    window_hint(&f->w, rw->flow, rw->side, &p)) {
+		stat_add(ST_WINDOW, 1);
+		return TC_ACT_OK;
+	}
+	c = &f->c;
 	if (rw->flags && rewrite(skb, &p, rw))
 		return TC_ACT_SHOT;
 	segs = skb->gso_segs ? skb->gso_segs : 1;
@@ -669,7 +665,8 @@ int fp_ingress(struct __sk_buff *skb)
 		bytes += (segs - 1) * (p.l4 - ETH_HLEN + (p.key.proto == IPPROTO_TCP ? 32 : 8));
 	__sync_fetch_and_add(&c->packets[rw->side & 1], segs);
 	__sync_fetch_and_add(&c->bytes[rw->side & 1], bytes);
-	c->last_ns = bpf_ktime_get_ns();
+	/* CLOCK_MONOTONIC_COARSE: behind pfd's clock by a tick at most. */
+	c->last_ns = bpf_ktime_get_coarse_ns();
 	skb->mark = rw->mark;
 	stat_add(ST_FAST, segs);
 	stat_add(ST_BYTES, bytes);

@@ -16,7 +16,7 @@
 use crate::engine::state::{Offloaded, Peer, Slot};
 use crate::engine::status::FastPathStatus;
 use crate::engine::Engine;
-use crate::fastpath::{self as fp, Counts, Tuple, FLOW_LEN, HOOK_EGRESS, HOOK_INGRESS, KEY_LEN};
+use crate::fastpath::{self as fp, Counts, Tuple, HOOK_EGRESS, HOOK_INGRESS, KEY_LEN, WINDOW_LEN};
 use crate::log;
 use crate::sys::fastpath::{interfaces, monotonic_ns, Kernel};
 use std::collections::{HashMap, HashSet};
@@ -45,7 +45,7 @@ struct Flow {
     seen: Counts,
     /// The window entry as pfd last wrote or read it: what the program
     /// moved on from since.
-    synced: Option<[u8; FLOW_LEN]>,
+    synced: Option<[u8; WINDOW_LEN]>,
     /// A window hint is in fp_hints (`offer`).
     hint: bool,
     tcp: bool,
@@ -276,7 +276,7 @@ impl FastPath {
                     pace: fp::Pace::new(0, now),
                 };
                 let k = t.kernel.as_mut().expect("checked");
-                if k.new_counts(id).is_err() {
+                if k.new_flow(id).is_err() {
                     t.refused += 1;
                     return;
                 }
@@ -303,7 +303,7 @@ impl FastPath {
         let Some(st) = e.states.get(canon) else {
             return;
         };
-        let window = fp::flow(&[st.src, st.dst], f.tcp);
+        let window = fp::window(&[st.src, st.dst], f.tcp);
         let ingress = fp::key(o.in_if, HOOK_INGRESS, &o.wire);
         let answer = fp::key(o.out_if, HOOK_INGRESS, &o.out.reversed());
         let rw_in = fp::rewrite(id, side, o.mark, &o.wire, &o.mid, o.out_if);
@@ -327,7 +327,7 @@ impl FastPath {
         let in_use = f.keys.iter().any(|key| !fp::is_egress(key));
         let mut ok = true;
         if !in_use {
-            ok = k.put_flow(id, &window).is_ok();
+            ok = k.put_window(id, &window).is_ok();
             if ok {
                 f.synced = Some(window);
             }
@@ -447,8 +447,7 @@ fn pull_one(t: &mut Table, e: &mut Engine, id: u32, now: u64, regular: bool) {
         k.del_hint(id);
         f.hint = false;
     }
-    let counts = k.counts(id).map(|c| Counts::from_bytes(&c));
-    let window = k.flow(id);
+    let (window, counts) = k.flow(id).map(|v| fp::split_flow(&v)).unzip();
     let slots = [
         e.states.by_id(f.states[0].0, f.states[0].1),
         e.states.by_id(f.states[1].0, f.states[1].1),

@@ -6,7 +6,7 @@
 //! this value lives: when pfd exits they go, and every packet goes back to
 //! pfd's queue (fail-closed as before).
 
-use crate::fastpath::{COUNT_LEN, FLOW_LEN, KEY_LEN, RW_LEN, ST_MAX};
+use crate::fastpath::{FLOW_LEN, KEY_LEN, RW_LEN, ST_MAX, WINDOW_LEN};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{tc, SchedClassifier, TcAttachType};
 use aya::Ebpf;
@@ -25,8 +25,7 @@ pub struct Kernel {
     bpf: Ebpf,
     keys: HashMap<MapData, [u8; KEY_LEN], [u8; RW_LEN]>,
     flows: HashMap<MapData, u32, [u8; FLOW_LEN]>,
-    hints: HashMap<MapData, u32, [u8; FLOW_LEN]>,
-    counts: HashMap<MapData, u32, [u8; COUNT_LEN]>,
+    hints: HashMap<MapData, u32, [u8; WINDOW_LEN]>,
     stats: PerCpuArray<MapData, u64>,
     conf: Array<MapData, u32>,
     held: HashMap<MapData, u32, u32>,
@@ -55,7 +54,6 @@ impl Kernel {
         let keys = HashMap::try_from(map("fp_keys")?).map_err(|e| err("fp_keys", e))?;
         let flows = HashMap::try_from(map("fp_flows")?).map_err(|e| err("fp_flows", e))?;
         let hints = HashMap::try_from(map("fp_hints")?).map_err(|e| err("fp_hints", e))?;
-        let counts = HashMap::try_from(map("fp_counts")?).map_err(|e| err("fp_counts", e))?;
         let stats = PerCpuArray::try_from(map("fp_stats")?).map_err(|e| err("fp_stats", e))?;
         let conf = Array::try_from(map("fp_conf")?).map_err(|e| err("fp_conf", e))?;
         let held = HashMap::try_from(map("fp_held")?).map_err(|e| err("fp_held", e))?;
@@ -67,7 +65,6 @@ impl Kernel {
             keys,
             flows,
             hints,
-            counts,
             stats,
             conf,
             held,
@@ -122,40 +119,40 @@ impl Kernel {
         let _ = self.keys.remove(k);
     }
 
-    pub fn put_flow(&mut self, id: u32, v: &[u8; FLOW_LEN]) -> io::Result<()> {
+    /// A new flow: window and counters at zero (fp_flows).
+    pub fn new_flow(&mut self, id: u32) -> io::Result<()> {
+        self.flows
+            .insert(id, [0u8; FLOW_LEN], 0)
+            .map_err(|e| err("fp_flows", e))
+    }
+
+    /// Flow `id`'s window, its counters kept (only while no ingress entry
+    /// leads to it: the program writes it then).
+    pub fn put_window(&mut self, id: u32, w: &[u8; WINDOW_LEN]) -> io::Result<()> {
+        let mut v = self.flows.get(&id, 0).unwrap_or([0u8; FLOW_LEN]);
+        v[..WINDOW_LEN].copy_from_slice(w);
         self.flows.insert(id, v, 0).map_err(|e| err("fp_flows", e))
     }
 
     /// pfd's window data for a flow the program already moves on by
     /// itself (fp_hints: taken in where further on, at the first packet
     /// outside its own).
-    pub fn put_hint(&mut self, id: u32, v: &[u8; FLOW_LEN]) -> io::Result<()> {
-        self.hints.insert(id, v, 0).map_err(|e| err("fp_hints", e))
+    pub fn put_hint(&mut self, id: u32, w: &[u8; WINDOW_LEN]) -> io::Result<()> {
+        self.hints.insert(id, w, 0).map_err(|e| err("fp_hints", e))
     }
 
     pub fn del_hint(&mut self, id: u32) {
         let _ = self.hints.remove(&id);
     }
 
+    /// Flow `id`'s window and counters (fastpath::split_flow).
     pub fn flow(&self, id: u32) -> Option<[u8; FLOW_LEN]> {
         self.flows.get(&id, 0).ok()
-    }
-
-    /// Start a flow's counters at zero (only when it is new).
-    pub fn new_counts(&mut self, id: u32) -> io::Result<()> {
-        self.counts
-            .insert(id, [0u8; COUNT_LEN], 0)
-            .map_err(|e| err("fp_counts", e))
-    }
-
-    pub fn counts(&self, id: u32) -> Option<[u8; COUNT_LEN]> {
-        self.counts.get(&id, 0).ok()
     }
 
     pub fn del_flow(&mut self, id: u32) {
         let _ = self.flows.remove(&id);
         let _ = self.hints.remove(&id);
-        let _ = self.counts.remove(&id);
     }
 
     /// What the program may do (fp_conf: fastpath::CONF_*).

@@ -19,11 +19,13 @@ use crate::engine::state::{tcps, udps, Peer, State};
 use crate::wire::{IPPROTO_TCP, IPPROTO_UDP};
 use std::net::IpAddr;
 
-/// Sizes of the C structs (fp_key, fp_rw, fp_flow, fp_count).
+/// Sizes of the C structs (fp_key, fp_rw, fp_window, fp_count, and
+/// fp_flow: a window then the counters).
 pub const KEY_LEN: usize = 44;
 pub const RW_LEN: usize = 80;
-pub const FLOW_LEN: usize = 40;
+pub const WINDOW_LEN: usize = 40;
 pub const COUNT_LEN: usize = 40;
+pub const FLOW_LEN: usize = WINDOW_LEN + COUNT_LEN;
 
 /// fp_key.hook
 pub const HOOK_INGRESS: u8 = 0;
@@ -181,10 +183,10 @@ pub fn rewrite(flow: u32, side: u8, mark: u32, from: &Tuple, to: &Tuple, oif: u3
     v
 }
 
-/// An fp_flow: the window data of a flow's two ends (`peers[0]` sends
+/// An fp_window: the window data of a flow's two ends (`peers[0]` sends
 /// the packets of side 0).
-pub fn flow(peers: &[Peer; 2], tcp: bool) -> [u8; FLOW_LEN] {
-    let mut v = [0u8; FLOW_LEN];
+pub fn window(peers: &[Peer; 2], tcp: bool) -> [u8; WINDOW_LEN] {
+    let mut v = [0u8; WINDOW_LEN];
     for (i, p) in peers.iter().enumerate() {
         let o = i * 16;
         v[o..o + 4].copy_from_slice(&p.seqlo.to_ne_bytes());
@@ -206,9 +208,18 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_ne_bytes(a)
 }
 
-/// The window data in an fp_flow, over `peers` (the fields it does not
+/// An fp_flow's window and counters.
+pub fn split_flow(v: &[u8; FLOW_LEN]) -> ([u8; WINDOW_LEN], Counts) {
+    let mut w = [0u8; WINDOW_LEN];
+    let mut c = [0u8; COUNT_LEN];
+    w.copy_from_slice(&v[..WINDOW_LEN]);
+    c.copy_from_slice(&v[WINDOW_LEN..]);
+    (w, Counts::from_bytes(&c))
+}
+
+/// The window data in an fp_window, over `peers` (the fields it does not
 /// keep are left as they are).
-pub fn flow_window(v: &[u8; FLOW_LEN], mut peers: [Peer; 2]) -> [Peer; 2] {
+pub fn flow_window(v: &[u8; WINDOW_LEN], mut peers: [Peer; 2]) -> [Peer; 2] {
     for (i, p) in peers.iter_mut().enumerate() {
         let o = i * 16;
         p.seqlo = u32_at(v, o);

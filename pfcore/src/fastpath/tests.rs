@@ -112,7 +112,7 @@ fn window_round_trip() {
             ..Peer::default()
         },
     ];
-    let v = flow(&peers, true);
+    let v = window(&peers, true);
     assert_eq!(v[10], 0x87);
     assert_eq!(&v[32..36], &1u32.to_ne_bytes());
     assert_eq!(flow_window(&v, peers), peers);
@@ -128,6 +128,11 @@ fn counters_since_and_by_state() {
     v[32..40].copy_from_slice(&77u64.to_ne_bytes());
     let c = Counts::from_bytes(&v);
     assert_eq!(c.packets, [10, 4]);
+    let mut f = [0u8; FLOW_LEN];
+    f[..WINDOW_LEN].copy_from_slice(&window(&[Peer::default(); 2], true));
+    f[WINDOW_LEN..].copy_from_slice(&v);
+    let (w, c2) = split_flow(&f);
+    assert_eq!((&w[32..36], c2), (&1u32.to_ne_bytes()[..], c));
     assert_eq!(c.last_ns, 77);
     let before = Counts {
         packets: [3, 4],
