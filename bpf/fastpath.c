@@ -74,8 +74,8 @@
 #define CONF_FORWARD 1	/* fp_ingress may forward packets itself */
 #define CONF_HELD 2	/* fp_held has entries */
 /* fp_conf[CONF_GEN]: the route generation. pfd moves it on whenever the
- * kernel says routes, rules, addresses, links or forwarding changed, and
- * once a second in any case; never 0. */
+ * kernel says routes, rules, next hops, addresses, links or forwarding
+ * changed, and once a second in any case; never 0. */
 #define CONF_GEN 1
 
 /* Linux 6.10: the lookup takes the packet mark (in params->smac's place;
