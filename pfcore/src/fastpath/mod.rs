@@ -139,7 +139,7 @@ pub fn ingress_ok(from: &Tuple, to: &Tuple) -> bool {
     same_kind(from, to) && rewrite_flags(from, to) & (RW_SRC | RW_SPORT) == 0
 }
 
-/// Is `key` (from `key`) an egress entry's?
+/// Is `key` (made by `key()`) an egress entry's?
 pub fn is_egress(key: &[u8; KEY_LEN]) -> bool {
     key[4] == HOOK_EGRESS
 }

@@ -20,10 +20,6 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use nix::sys::socket::MsgFlags;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-/// Next hop object notifications (linux/rtnetlink.h; not in libc).
-const RTM_NEWNEXTHOP: u16 = 104;
-const RTM_DELNEXTHOP: u16 = 105;
 use std::os::fd::{AsRawFd, RawFd};
 
 pub(crate) const RTM_NEWROUTE: u16 = 24;
@@ -31,6 +27,8 @@ pub(crate) const RTM_DELROUTE: u16 = 25;
 const RTM_DELLINK: u16 = 17;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
+const RTM_NEWNEXTHOP: u16 = 104;
+const RTM_DELNEXTHOP: u16 = 105;
 
 const RTA_DST: u16 = 1;
 const RTA_SRC: u16 = 2;
