@@ -188,10 +188,12 @@ impl NetMonitor {
             libc::RTNLGRP_IPV6_RULE,
             libc::RTNLGRP_IPV4_NETCONF,
             libc::RTNLGRP_IPV6_NETCONF,
-            libc::RTNLGRP_NEXTHOP,
         ] {
             sock.add_membership(g).map_err(ctx)?;
         }
+        // Next hop objects: Linux 5.3 and later (pfd's once-a-second
+        // route generation covers them on kernels without).
+        let _ = sock.add_membership(libc::RTNLGRP_NEXTHOP);
         sock.set_non_blocking(true).map_err(ctx)?;
         let _ = sock.set_rx_buf_sz(4 << 20);
         Ok(NetMonitor {
