@@ -170,7 +170,9 @@ done
 # A netfilter rule of the system's own on the forward path: the program
 # leaves the offloaded flow to the IP stack, where the rule sees it, and
 # forwards it again once the rule is gone.
-fwd() { local a; a=$(fp "forwarded by the program"); sleep 1; echo $(($(fp "forwarded by the program") - a)); }
+# per_s FIELD: how much a fast path figure of pfctl -vsi grows in 1 s.
+per_s() { local a; a=$(fp "$1"); sleep 1; echo $(($(fp "$1") - a)); }
+fwd() { per_s "forwarded by the program"; }
 load "block" "pass proto tcp to port 7200"
 pfctl -q -F states
 in_ns cl python3 "$RUN/talk.py" 10.2.0.2 7200 9 >"$RUN/talk.out" 2>&1 &
@@ -196,13 +198,12 @@ check "the connection carried on throughout ($(cat "$RUN/talk.out"))" grep -q "^
 # blackhole route for the server: the program leaves the client's packets
 # to the stack (which drops them); the route gone, it forwards them again
 # and the connection carries on.
-stk() { local a; a=$(fp "forwarded by the stack"); sleep 1; echo $(($(fp "forwarded by the stack") - a)); }
 in_ns cl python3 "$RUN/talk.py" 10.2.0.2 7200 10 6 >"$RUN/talk.out" 2>&1 &
 sleep 2
 f=$(fwd)
 check "route change: the program forwards a talking connection ($f packets in 1 s)" test "$f" -gt 5
 in_ns fw ip route add blackhole 10.2.0.2/32
-s=$(stk)
+s=$(per_s "forwarded by the stack")
 check "route change: a blackhole route for the server, the program leaves the client's packets to the stack ($s in 1 s)" test "$s" -gt 0
 in_ns fw ip route del blackhole 10.2.0.2/32
 sleep 2.5

@@ -126,10 +126,11 @@ impl Kernel {
             .map_err(|e| err("fp_flows", e))
     }
 
-    /// Flow `id`'s window, its counters kept (only while no ingress entry
-    /// leads to it: the program writes it then).
+    /// Flow `id`'s window, its counters at zero: only while no ingress
+    /// entry leads to it (the program has counted nothing then, and
+    /// writes the entry itself after).
     pub fn put_window(&mut self, id: u32, w: &[u8; WINDOW_LEN]) -> io::Result<()> {
-        let mut v = self.flows.get(&id, 0).unwrap_or([0u8; FLOW_LEN]);
+        let mut v = [0u8; FLOW_LEN];
         v[..WINDOW_LEN].copy_from_slice(w);
         self.flows.insert(id, v, 0).map_err(|e| err("fp_flows", e))
     }
